@@ -1,0 +1,30 @@
+# Two entry points (see README): `make demo` and `make test`. Both set everything up from scratch.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test install bench clean
+
+$(BIN)/edcconf: pyproject.toml setup.py
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "edcconf needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/edcconf
+
+# Validate the example organisation and plan it for the test environment.
+# `plan` exits 2 when it has changes to show, which is the expected outcome on a fresh checkout.
+demo: install
+	$(BIN)/edcconf validate
+	$(BIN)/edcconf plan --env test || [ $$? -eq 2 ]
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python bench/run.py --studies 200
+
+clean:
+	rm -rf $(VENV) build .edcconf .pytest_cache
