@@ -1,0 +1,114 @@
+"""Errors as data: every stage reports problems as Diagnostics, collected rather than raised.
+
+A Diagnostic names a stable code (DESIGN §6), a message that says what to change, and where the
+problem is (file:line:col, relative to the configuration directory when it lies inside it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Loc:
+    """A place in a source file; line and col are 1-based (0 means unknown)."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}"
+        return self.file
+
+    @property
+    def long(self) -> str:
+        if self.line and self.col:
+            return f"{self.file}:{self.line}:{self.col}"
+        return str(self)
+
+
+NOWHERE = Loc("<none>")
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    loc: Loc = NOWHERE
+    severity: Severity = "error"
+    # Structured extras for --json consumers (e.g. the non-compliant rights of a ceiling error).
+    details: tuple[tuple[str, object], ...] = field(default=(), compare=False)
+
+    @property
+    def source(self) -> str:
+        return str(self.loc)
+
+    def sort_key(self) -> tuple:
+        return (self.loc.file, self.loc.line, self.loc.col, self.code, self.message)
+
+    def format(self) -> str:
+        """`path:line:col: error[code]: message`, the form compilers and editors understand."""
+        return f"{self.loc.long}: {self.severity}[{self.code}]: {self.message}"
+
+    def to_json(self) -> dict:
+        out: dict = {"code": self.code, "message": self.message, "source": self.source}
+        if self.details:
+            out["details"] = dict(self.details)
+        return out
+
+
+def error(code: str, message: str, loc: Loc = NOWHERE, **details: object) -> Diagnostic:
+    return Diagnostic(code, message, loc, "error", tuple(details.items()))
+
+
+def warning(code: str, message: str, loc: Loc = NOWHERE, **details: object) -> Diagnostic:
+    return Diagnostic(code, message, loc, "warning", tuple(details.items()))
+
+
+class Diagnostics:
+    """An append-only collection; stages add to it and the CLI reports it once, sorted."""
+
+    def __init__(self, items: Iterable[Diagnostic] = ()) -> None:
+        self._items: list[Diagnostic] = list(items)
+
+    def add(self, diag: Diagnostic) -> None:
+        self._items.append(diag)
+
+    def extend(self, diags: Iterable[Diagnostic]) -> None:
+        self._items.extend(diags)
+
+    def __iter__(self) -> Iterator[Diagnostic]:
+        return iter(sorted(self._items, key=Diagnostic.sort_key))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self if d.severity == "warning"]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity == "error" for d in self._items)
+
+    def to_json(self) -> dict:
+        return {"errors": [d.to_json() for d in self.errors],
+                "warnings": [d.to_json() for d in self.warnings]}
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad input, refused operation): exit 1, no traceback."""
+
+    def __init__(self, message: str, diagnostics: Iterable[Diagnostic] = (), code: str = "error") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.diagnostics = Diagnostics(diagnostics)
