@@ -1,0 +1,82 @@
+"""Role catalogs of the EDC systems, shipped as package data (one YAML file per system)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Mapping
+
+import yaml
+
+from ..model import FORM_LEVELS, frozen_map
+
+SYSTEMS = ("openclinica", "redcap", "vault")
+
+# Generic rights (DESIGN §7): name -> values, lowest first.
+RIGHTS: Mapping[str, tuple[str, ...]] = frozen_map({
+    "form_access": FORM_LEVELS,
+    "contact_data": FORM_LEVELS,
+    "data_export": ("none", "de-identified", "no-identifiers", "full"),
+    "user_rights": ("none", "read", "full"),
+    "design": ("none", "full"),
+    "record_delete": ("none", "full"),
+    "data_import": ("none", "full"),
+    "api": ("none", "export", "full"),
+    "lock_records": ("none", "lock", "all"),
+})
+
+
+def right_rank(right: str, value: str) -> int:
+    return RIGHTS[right].index(value)
+
+
+@dataclass(frozen=True)
+class BaseRole:
+    id: str
+    label: str
+    scope: str                 # study | site | both
+    untagged: str
+    contact: str
+    close_queries: bool
+    sdv: bool
+    manages_study: bool
+    rights: Mapping[str, str]  # generic rights besides form_access/contact_data
+    redcap: Mapping[str, int]  # REDCap right keys (REDCap catalog only)
+
+    @property
+    def study_level(self) -> bool:
+        return self.scope in ("study", "both")
+
+    @property
+    def site_level(self) -> bool:
+        return self.scope in ("site", "both")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    system: str
+    label: str
+    levels: tuple[str, ...]
+    site_scopes: tuple[str, ...]
+    roles: Mapping[str, BaseRole]
+    raw: Mapping[str, object]
+
+
+@lru_cache(maxsize=None)
+def catalog(system: str) -> Catalog | None:
+    """The catalog of one system, or None when the package ships none for it."""
+    path = resources.files(__name__) / f"{system}.yaml"
+    if not path.is_file():
+        return None
+    data = yaml.load(path.read_text("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    roles = {
+        rid: BaseRole(
+            id=rid, label=r["label"], scope=r["scope"], untagged=r["untagged"], contact=r["contact"],
+            close_queries=bool(r.get("close_queries")), sdv=bool(r.get("sdv")),
+            manages_study=bool(r.get("manages_study")), rights=frozen_map(r.get("rights") or {}),
+            redcap=frozen_map(r.get("redcap") or {}))
+        for rid, r in data["roles"].items()
+    }
+    return Catalog(system=data["system"], label=data["label"], levels=tuple(data["levels"]),
+                   site_scopes=tuple(data.get("site_scopes") or ("sites",)), roles=frozen_map(roles),
+                   raw=frozen_map(data))

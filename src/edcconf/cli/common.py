@@ -1,0 +1,107 @@
+"""What every command shares: the configuration directory, output helpers, error reporting."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from ..diagnostics import Diagnostics, UserError
+
+
+@dataclass
+class Ctx:
+    config: str | None
+    color: bool | None
+
+
+def root_dir(ctx: click.Context, local: str | None = None) -> Path:
+    return Path(local or (ctx.obj.config if ctx.obj else None) or os.getcwd())
+
+
+def config_option(fn: Callable) -> Callable:
+    """`--config` on every command too, as people type it after the command name."""
+    return click.option("--config", "config_dir", type=click.Path(file_okay=False), default=None,
+                        help="Configuration directory (default: the current directory).")(fn)
+
+
+def env_option(fn: Callable) -> Callable:
+    return click.option("--env", "-e", "env", required=True, help="Environment, e.g. test or production.")(fn)
+
+
+def json_option(fn: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object (stable, versioned).")(fn)
+
+
+def at_option(fn: Callable) -> Callable:
+    return click.option("--at", "at", default=None, metavar="YYYY-MM-DD",
+                        help="Plan as of this date (expiry is judged on it); default today.")(fn)
+
+
+def parse_at(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"--at {value!r} is not a date; write YYYY-MM-DD", code="usage") from None
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
+
+
+def parse_duration(text: str) -> float:
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise UserError(f"{text!r} is not a duration; write e.g. 30s, 2m or 500ms", code="usage")
+    value, unit = float(m.group(1)), m.group(2) or "s"
+    return value * {"ms": 0.001, "s": 1, "m": 60}[unit]
+
+
+def styler(ctx: click.Context) -> Callable[..., str]:
+    color = ctx.obj.color if ctx.obj else None
+    if color is None:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return (lambda text, **kw: click.style(text, **kw)) if color else (lambda text, **kw: text)
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
+
+
+def emit_diagnostics(diags: Diagnostics, as_json: bool, fmt: str = "text") -> None:
+    if as_json:
+        print_json(diags.to_json())
+        return
+    for d in diags:
+        if fmt == "github":  # workflow annotations: shown on the pull request's changed lines
+            kind = "error" if d.severity == "error" else "warning"
+            click.echo(f"::{kind} file={d.loc.file},line={d.loc.line or 1},col={d.loc.col or 1},"
+                       f"title={d.code}::{_gh_escape(d.message)}")
+        else:
+            click.echo(d.format(), err=d.severity == "error")
+
+
+def _gh_escape(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def emit_user_error(exc: UserError, json_output: bool) -> None:
+    diags = exc.diagnostics
+    if json_output:
+        if not diags.errors:
+            from ..diagnostics import error
+            diags = Diagnostics([error(exc.code, exc.message)] + list(diags))
+        print_json(diags.to_json())
+        return
+    for d in diags:
+        click.echo(d.format(), err=True)
+    count = len(diags.errors)
+    suffix = f" ({count} error{'s' if count != 1 else ''})" if count else ""
+    click.echo(f"edcconf: {exc.message}{suffix}", err=True)

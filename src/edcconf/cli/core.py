@@ -1,0 +1,139 @@
+"""The core commands: validate, plan, apply, show, force-unlock."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..diagnostics import Diagnostics, UserError
+from ..pipeline import load_desired
+from ..views.plan_text import render_plan
+from ..views.show import render_state, state_json
+from ..workflow import apply_planned, plan_environment, read_state
+from .common import (at_option, config_option, emit_diagnostics, env_option, json_option, parse_at, parse_duration,
+                     print_json, root_dir, styler)
+
+
+@click.command()
+@config_option
+@json_option
+@at_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
+              help="github: workflow annotations (::error file=…,line=…::).")
+@click.pass_context
+def validate(ctx: click.Context, config_dir: str | None, as_json: bool, at: str | None, fmt: str) -> None:
+    """Check the configuration: syntax, schema, references and every rule, for every environment."""
+    as_json = as_json or fmt == "json"
+    try:
+        desired = load_desired(root_dir(ctx, config_dir), parse_at(at))
+    except UserError as exc:
+        if fmt == "github" and exc.diagnostics:
+            emit_diagnostics(exc.diagnostics, False, "github")
+            raise click.exceptions.Exit(1)
+        raise
+    emit_diagnostics(Diagnostics(desired.diagnostics), as_json, fmt)
+    if not as_json:
+        m = desired.model
+        grants = sum(len(s.access) for s in m.studies.values())
+        click.echo(f"Configuration is valid: {len(m.environments)} environments, {len(m.studies)} studies, "
+                   f"{len(m.sites)} sites, {len(m.groups)} groups, {len(m.people)} people, {grants} grants.")
+
+
+@click.command()
+@config_option
+@env_option
+@json_option
+@at_option
+@click.pass_context
+def plan(ctx: click.Context, config_dir: str | None, env: str, as_json: bool, at: str | None) -> None:
+    """Show what apply would change in one environment. Exit 0: no changes, 2: changes, 1: error."""
+    planned = plan_environment(root_dir(ctx, config_dir), env, parse_at(at))
+    if as_json:
+        print_json(planned.plan.to_json())
+    else:
+        click.echo(render_plan(planned.plan, styler(ctx)), nl=False)
+    raise click.exceptions.Exit(0 if planned.plan.empty else 2)
+
+
+@click.command()
+@config_option
+@env_option
+@at_option
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking (for CI).")
+@click.option("--reason", default=None, help="Why this apply happens; kept in the audit log.")
+@click.option("--lock-timeout", default="0s", metavar="DURATION", help="Wait this long for the state lock (e.g. 30s).")
+@json_option
+@click.pass_context
+def apply(ctx: click.Context, config_dir: str | None, env: str, at: str | None, yes: bool, reason: str | None,
+          lock_timeout: str, as_json: bool) -> None:
+    """Plan, show the plan, ask, then apply it to one environment and record the new state."""
+    root = root_dir(ctx, config_dir)
+    planned = plan_environment(root, env, parse_at(at))
+    environment = planned.desired.model.environments[env]
+    if environment.protected:
+        raise UserError(f"{env} is protected: it applies only from a saved plan that was reviewed "
+                        f"(edcconf plan --env {env} --out FILE, then edcconf apply FILE)", code="protected")
+    if not as_json:
+        click.echo(render_plan(planned.plan, styler(ctx)), nl=False)
+    if planned.plan.empty:
+        if as_json:
+            print_json({"format_version": 1, "environment": env, "applied": 0, "serial": planned.previous.serial})
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UserError("apply needs confirmation and there is no terminal to ask on; review the plan and "
+                            "pass --yes (as CI does)", code="confirmation-required")
+        if not click.confirm(f"Apply these changes to {env}?", default=False):
+            raise UserError("apply cancelled; nothing was changed", code="cancelled")
+    result = apply_planned(root, planned, parse_duration(lock_timeout), reason)
+    if as_json:
+        print_json({"format_version": 1, "environment": env, "applied": len(result.applied),
+                    "serial": result.record.serial, "lineage": result.record.lineage,
+                    "failed": result.failed.message if result.failed else None, "written": list(result.written)})
+    else:
+        for path in result.written:
+            click.echo(f"wrote {path}")
+    if result.failed is not None:
+        change = result.failed.change
+        raise UserError(f"{change.kind} {change.key}: {result.failed.message}. {len(result.applied)} of "
+                        f"{len(planned.plan.changes)} changes were applied and recorded (serial "
+                        f"{result.record.serial}); run plan to see what is left", code="apply-failed")
+    if not as_json:
+        click.echo(f"Apply complete: {len(result.applied)} changes applied to {env}; state serial "
+                   f"{result.record.serial}.")
+
+
+@click.command()
+@config_option
+@env_option
+@json_option
+@click.pass_context
+def show(ctx: click.Context, config_dir: str | None, env: str, as_json: bool) -> None:
+    """Show the applied effective state of an environment as tables per study."""
+    record = read_state(root_dir(ctx, config_dir), env)
+    if as_json:
+        print_json(state_json(record))
+    else:
+        click.echo(render_state(record), nl=False)
+
+
+@click.command("force-unlock")
+@config_option
+@click.argument("env")
+@click.argument("lock_id")
+@click.pass_context
+def force_unlock(ctx: click.Context, config_dir: str | None, env: str, lock_id: str) -> None:
+    """Release a stale state lock, named by the id that the lock error printed."""
+    from ..state import open_backend
+    from ..workflow import _environment
+
+    root = root_dir(ctx, config_dir)
+    backend = open_backend(root, _environment(root, env))
+    if not backend.force_unlock(lock_id):
+        raise UserError(f"no lock {lock_id} is held on {env}", code="no-lock")
+    click.echo(f"Released lock {lock_id} on {env}.")
+
+
+def register(group: click.Group) -> None:
+    for command in (validate, plan, apply, show, force_unlock):
+        group.add_command(command)

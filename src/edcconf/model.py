@@ -1,0 +1,173 @@
+"""The validated model: typed, immutable declarations, each carrying where it was written.
+
+Built by `validate.build` from schema-valid documents; read by every later stage. Mappings are
+read-only views (MappingProxyType) so that no stage can change what an earlier one decided.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+from .diagnostics import Loc
+
+FORM_LEVELS = ("none", "read", "review", "edit")
+ALL = "all"
+
+
+def frozen_map(items: Mapping | None = None) -> Mapping:
+    return MappingProxyType(dict(items or {}))
+
+
+def level_rank(level: str) -> int:
+    return FORM_LEVELS.index(level)
+
+
+@dataclass(frozen=True)
+class Site:
+    id: str
+    name: str
+    country: str
+    timezone: str | None
+    city: str | None
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class External:
+    organization: str | None
+    agreement_signed: date | None
+    basis: str | None
+    justification: str | None
+    requested_by: str | None
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Person:
+    username: str
+    email: str
+    name: str
+    type: str                      # user | admin
+    status: str                    # active | deactivated
+    expires: date | None
+    external: External | None
+    group: str
+    loc: Loc
+    locs: Mapping[str, Loc] = field(default_factory=frozen_map)
+
+    def expired(self, as_of: date) -> bool:
+        return self.expires is not None and self.expires < as_of
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    description: str | None
+    ceiling: Mapping[str, str]          # generic right -> highest allowed value (unnamed: not limited)
+    redcap_ceiling: Mapping[str, int]   # REDCap SAG key -> highest allowed value
+    message: str | None
+    members: tuple[str, ...]
+    loc: Loc
+    builtin: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    system: str
+    provider: str
+    out: str | None
+    url: str | None
+    token_env: str | None
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    protected: bool
+    safety: Mapping[str, float]
+    state: Mapping[str, str]
+    security: Mapping[str, object]
+    targets: Mapping[str, Target]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Form:
+    id: str
+    name: str | None
+    contact: bool
+    tags: tuple[str, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Role:
+    """A study's custom role: derived from a base role of the study's system."""
+    id: str
+    base: str
+    default: str | None
+    tags: Mapping[str, str]
+    contact_forms: str | None
+    redcap: Mapping[str, int]
+    loc: Loc
+    locs: Mapping[str, Loc] = field(default_factory=frozen_map)
+
+
+@dataclass(frozen=True)
+class Grant:
+    study: str
+    user: str
+    role: str
+    environments: str | tuple[str, ...]      # "all" or ids
+    sites: str | tuple[str, ...] | None      # "all", ids, or None when countries are given
+    countries: tuple[str, ...] | None
+    expires: date | None
+    loc: Loc
+    locs: Mapping[str, Loc] = field(default_factory=frozen_map)
+
+    @property
+    def key(self) -> str:
+        return f"{self.study}/{self.user}"
+
+
+@dataclass(frozen=True)
+class Protocol:
+    irb: str | None
+    pi: str | None
+    co_pis: tuple[str, ...]
+    staff: tuple[str, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Study:
+    id: str
+    name: str
+    system: str
+    status: str | None
+    protocol: Protocol | None
+    environments: tuple[str, ...]
+    sites: tuple[str, ...]
+    participant_id_template: str | None
+    tags: tuple[str, ...]
+    forms: tuple[Form, ...]
+    roles: Mapping[str, Role]
+    access: tuple[Grant, ...]
+    redcap: Mapping[str, object]
+    loc: Loc
+    locs: Mapping[str, Loc] = field(default_factory=frozen_map)
+
+
+@dataclass(frozen=True)
+class Model:
+    root: Path
+    digest: str
+    environments: Mapping[str, Environment]
+    sites: Mapping[str, Site]
+    groups: Mapping[str, Group]
+    people: Mapping[str, Person]
+    studies: Mapping[str, Study]

@@ -1,0 +1,46 @@
+"""load → validate → resolve, as one call for commands that need the desired state."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Iterable
+
+from .diagnostics import Diagnostics, UserError
+from .model import Model
+from .resolve import Resolution, resolve
+from .source import load_sources
+from .validate import validate
+
+
+@dataclass(frozen=True)
+class Desired:
+    model: Model
+    resolution: Resolution
+    diagnostics: Diagnostics      # warnings only (errors raise)
+
+
+def load_desired(root: Path, as_of: date, environments: Iterable[str] | None = None) -> Desired:
+    """The desired effective state, or UserError carrying every problem found."""
+    if not Path(root).is_dir():
+        raise UserError(f"configuration directory {root} does not exist", code="config-missing")
+    sources = load_sources(Path(root))
+    if not sources.files and not sources.diagnostics:
+        raise UserError(f"no declarations found under {root}: expected YAML files in environments/, studies/ "
+                        "and groups/ (use --config DIR)", code="config-missing")
+    validated = validate(sources)
+    diags = validated.diagnostics
+    if validated.model is None or diags.has_errors:
+        raise UserError("the configuration has errors", diags.errors + diags.warnings)
+    model = validated.model
+    envs = list(environments) if environments is not None else None
+    for env in envs or ():
+        if env not in model.environments:
+            from .validate.references import suggest
+            raise UserError(f"unknown environment {env!r}{suggest(env, model.environments)} "
+                            f"(declared: {', '.join(sorted(model.environments)) or 'none'})", code="unknown-reference")
+    resolution = resolve(model, as_of, envs)
+    diags = Diagnostics(list(diags) + list(resolution.diagnostics))
+    if diags.has_errors:
+        raise UserError("the configuration breaks a rule", diags.errors + diags.warnings)
+    return Desired(model, resolution, diags)

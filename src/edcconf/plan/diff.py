@@ -1,0 +1,188 @@
+"""Keyed diff of desired vs applied effective state, in dependency order, each change with its reason.
+
+Diffing works on effective values, never on YAML, so moving a declaration to another file plans
+nothing. Accounts are never deleted: an account that disappears is deactivated.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from deepdiff import DeepDiff
+
+from ..resolve.effective import EnvironmentState, expand_grant
+from .model import Change, Plan
+
+# Dependency order: what others rely on is created first and removed last (site before site access,
+# account before grant, revoke before deactivate).
+_ORDER = [("site", "create"), ("site", "update"), ("group", "create"), ("group", "update"),
+          ("study", "create"), ("study", "update"), ("account", "create"), ("account", "reactivate"),
+          ("account", "update"), ("grant", "revoke"), ("grant", "update"), ("grant", "create"),
+          ("account", "deactivate"), ("study", "revoke"), ("group", "revoke"), ("site", "revoke")]
+_RANK = {step: i for i, step in enumerate(_ORDER)}
+_ENTITY_KINDS = (("site", "sites"), ("group", "groups"), ("study", "studies"))
+
+
+def make_plan(desired: EnvironmentState, applied: Mapping[str, Any], applied_sources: Mapping[str, str],
+              serial: int, lineage: str | None, warnings: tuple = ()) -> Plan:
+    want, have = desired.state, applied
+    changes: list[Change] = []
+    for kind, section in _ENTITY_KINDS:
+        changes.extend(_entities(kind, want.get(section, {}), have.get(section, {}), desired.sources, applied_sources))
+    changes.extend(_accounts(want.get("accounts", {}), have.get("accounts", {}), desired.sources, applied_sources))
+    changes.extend(_grants(desired, have, applied_sources))
+    changes.sort(key=lambda c: (_RANK[(c.kind, c.action)], c.study or "", c.key))
+    return Plan(desired.environment, serial, lineage, desired.as_of, tuple(changes), warnings)
+
+
+def field_changes(before: Mapping, after: Mapping) -> list[str]:
+    """One line per changed field, e.g. "form vitals: edit → read" or "ceiling.data_export: none → full"."""
+    lines: list[str] = []
+    nested = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            nested.append(key)
+        else:
+            lines.append(f"{key}: {_show(old)} → {_show(new)}")
+    if nested:
+        diff = DeepDiff({k: before[k] for k in nested}, {k: after[k] for k in nested}, view="tree")
+        for items in diff.values():
+            for item in items:
+                path = item.path(output_format="list")
+                label = f"form {path[1]}" if path[0] == "forms" and len(path) == 2 else ".".join(map(str, path))
+                lines.append(f"{label}: {_show(_absent(item.t1))} → {_show(_absent(item.t2))}")
+    return sorted(lines, key=lambda line: (line.startswith("form "), line))
+
+
+def _absent(value: Any) -> Any:
+    return None if type(value).__name__ == "NotPresent" else value
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) if value else "(none)"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _removed_from(sources: Mapping[str, str], key: str) -> str:
+    where = sources.get(key, "")
+    return f"removed from {where.rsplit(':', 1)[0]}" if where else "no longer declared"
+
+
+def _entities(kind: str, want: Mapping, have: Mapping, sources: Mapping, old_sources: Mapping) -> list[Change]:
+    out = []
+    for key in want.keys() - have.keys():
+        out.append(Change("create", kind, key, None, want[key], f"new {kind}", sources.get(f"{kind}:{key}", ""),
+                          study=key if kind == "study" else None, stored=want[key]))
+    for key in have.keys() - want.keys():
+        out.append(Change("revoke", kind, key, have[key], None, _removed_from(old_sources, f"{kind}:{key}"),
+                          old_sources.get(f"{kind}:{key}", ""), study=key if kind == "study" else None))
+    for key in want.keys() & have.keys():
+        if want[key] != have[key]:
+            details = field_changes(have[key], want[key])
+            out.append(Change("update", kind, key, have[key], want[key], "; ".join(details),
+                              sources.get(f"{kind}:{key}", ""), study=key if kind == "study" else None,
+                              details=tuple(details), stored=want[key]))
+    return out
+
+
+def _accounts(want: Mapping, have: Mapping, sources: Mapping, old_sources: Mapping) -> list[Change]:
+    out: list[Change] = []
+    new_by_email = {v["email"].lower(): k for k, v in want.items() if k not in have}
+    for name in want.keys() | have.keys():
+        new, old = want.get(name), have.get(name)
+        src = sources.get(f"account:{name}", "")
+        if old is None:
+            if new["status"] == "active":
+                reason = f"new external account ({new['external']})" if new.get("external") else "new account"
+                out.append(Change("create", "account", name, None, new, reason, src, stored=new))
+            continue
+        if new is None:
+            if old["status"] == "active":
+                after = {**old, "status": "deactivated"}
+                renamed = new_by_email.get(old["email"].lower())
+                reason = (f"username {name} → {renamed} (same e-mail): usernames never change, so {name} is "
+                          f"deactivated and {renamed} is a new account" if renamed else
+                          f"{_removed_from(old_sources, f'account:{name}')}; accounts are never deleted, only deactivated")
+                out.append(Change("deactivate", "account", name, old, after, reason,
+                                  old_sources.get(f"account:{name}", ""), stored=after))
+            continue
+        if new == old:
+            continue
+        details = tuple(field_changes(old, new))
+        if old["status"] == "active" and new["status"] == "deactivated":
+            out.append(Change("deactivate", "account", name, old, new, f"deactivated at {src}", src,
+                              details=details, stored=new))
+        elif old["status"] == "deactivated" and new["status"] == "active":
+            out.append(Change("reactivate", "account", name, old, new, f"reactivated at {src}", src,
+                              details=details, stored=new))
+        else:
+            out.append(Change("update", "account", name, old, new, "; ".join(details), src, details=details, stored=new))
+    for change in list(out):  # say on the new account too that it replaces a renamed one
+        if change.action == "create":
+            old_name = next((k for k, v in have.items() if k not in want and v["status"] == "active"
+                             and v["email"].lower() == change.after["email"].lower()), None)
+            if old_name:
+                out[out.index(change)] = _with_reason(change, f"new account replacing {old_name} (same e-mail; "
+                                                      "usernames never change)")
+    return out
+
+
+def _with_reason(change: Change, reason: str) -> Change:
+    from dataclasses import replace
+    return replace(change, reason=reason)
+
+
+def _grants(desired: EnvironmentState, have: Mapping, old_sources: Mapping) -> list[Change]:
+    want_state = desired.state
+    want, old = want_state.get("grants", {}), have.get("grants", {})
+    out: list[Change] = []
+    for key in want.keys() | old.keys():
+        new_value, old_value = want.get(key), old.get(key)
+        if new_value is not None and old_value is not None and new_value == old_value:
+            continue  # same role version, sites and expiry: nothing to expand or compare
+        after, before = expand_grant(want_state, new_value), expand_grant(have, old_value)
+        src = desired.sources.get(f"grant:{key}", "")
+        study = (new_value or old_value)["study"]
+        role = (new_value["role_ref"], want_state["roles"][new_value["role_ref"]]) if new_value else None
+        if before is None:
+            sites = ", ".join(after["sites"])
+            out.append(Change("create", "grant", key, None, after, f"granted {after['role']} at {sites}", src,
+                              study=study, stored=new_value, role=role))
+        elif after is None:
+            why = desired.excluded.get(key)
+            reason = why.reason if why else _removed_from(old_sources, f"grant:{key}")
+            source = str(why.loc) if why else old_sources.get(f"grant:{key}", "")
+            out.append(Change("revoke", "grant", key, before, None, reason, source, study=study))
+        elif before != after:
+            details = tuple(_grant_details(before, after))
+            out.append(Change("update", "grant", key, before, after, "; ".join(details), src, study=study,
+                              details=details, stored=new_value, role=role))
+        else:  # only the role version's digest moved (e.g. a form was renamed away and back)
+            out.append(Change("update", "grant", key, before, after, "role definition refreshed", src,
+                              study=study, stored=new_value, role=role))
+    return out
+
+
+def _grant_details(before: Mapping, after: Mapping) -> list[str]:
+    lines = []
+    if before["role"] != after["role"]:
+        lines.append(f"role {before['role']} → {after['role']}")
+    skip = {"role", "close_queries", "sdv"}
+    lines += [line for line in field_changes({k: v for k, v in before.items() if k not in skip},
+                                             {k: v for k, v in after.items() if k not in skip})
+              if not line.startswith("base_role") or before["base_role"] != after["base_role"]]
+    for ability in ("close_queries", "sdv"):
+        gained = sorted(set(after[ability]) - set(before[ability]))
+        lost = sorted(set(before[ability]) - set(after[ability]))
+        if gained:
+            lines.append(f"{ability.replace('_', ' ')} gained on {', '.join(gained)}")
+        if lost:
+            lines.append(f"{ability.replace('_', ' ')} lost on {', '.join(lost)}")
+    return lines

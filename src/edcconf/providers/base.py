@@ -1,0 +1,41 @@
+"""The one small interface every provider shares; providers are the only code that talks outside."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from ..diagnostics import UserError
+from ..plan import Change
+
+
+class ProviderError(Exception):
+    """A change the EDC system (or the file system) refused; the message reaches the user verbatim."""
+
+    def __init__(self, change: Change, message: str) -> None:
+        super().__init__(message)
+        self.change = change
+        self.message = message
+
+
+class Provider(Protocol):
+    system: str
+
+    def apply(self, change: Change) -> None:
+        """Carry out one change or raise ProviderError; must be safe to repeat."""
+
+    def finish(self, applied: list[Change], effective: dict) -> list[str]:
+        """Called once after the run with the changes that succeeded and the new effective state;
+        returns lines describing what was written or sent."""
+
+    def read_live(self) -> dict | None:
+        """Live access as an effective-state fragment, or None when this provider cannot read."""
+
+
+def inside(root: Path, relative: str, what: str) -> Path:
+    """Resolve a path from the configuration; refuse one that escapes the configuration directory."""
+    base = Path(root).resolve()
+    target = (base / relative).resolve()
+    if target != base and base not in target.parents:
+        raise UserError(f"{what} {relative!r} points outside the configuration directory {base}; "
+                        "use a path below it, such as build/test", code="unsafe-path")
+    return target

@@ -1,0 +1,90 @@
+"""`csv` provider: writes each system's bulk files for an administrator to enact.
+
+OpenClinica 4 has no bulk user import, so per study and environment it writes a checklist of the
+actions to take on the Share screen (`checklist-NNNN.csv`, one per apply) and the complete list of
+who should have which role at which sites (`users.csv`).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from ..plan import Change
+from ..state.local import write_atomically
+from .base import inside
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """A cell a spreadsheet will show as text, never run as a formula (OWASP CSV injection advice)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def to_csv(header: list[str], rows: list[list[object]]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows([[safe_cell(c) for c in row] for row in rows])
+    return buf.getvalue().encode("utf-8")
+
+
+CHECKLIST_HEADER = ["action", "username", "email", "name", "user_type", "role", "base_role", "sites", "notes"]
+USERS_HEADER = ["username", "email", "name", "user_type", "role", "base_role", "sites", "expires"]
+
+
+class CsvProvider:
+    def __init__(self, system: str, root: Path, out: str, environment: str, serial: int) -> None:
+        self.system = system
+        self.out = inside(root, out, f"targets.{system}.out")
+        self.environment = environment
+        self.serial = serial
+        self.pending: list[Change] = []
+
+    def apply(self, change: Change) -> None:
+        self.pending.append(change)  # files are written once, in finish(), from what succeeded
+
+    def read_live(self) -> dict | None:
+        return None
+
+    def finish(self, applied: list[Change], effective: dict) -> list[str]:
+        pending = {id(c) for c in self.pending}
+        mine = [c for c in applied if id(c) in pending]
+        accounts = effective.get("accounts", {})
+        written: list[str] = []
+        studies = sorted({c.study for c in mine if c.kind in ("grant", "study") and c.study}
+                         | {k for k, v in effective.get("studies", {}).items() if v.get("system") == self.system
+                            and not (self.out / k / "users.csv").exists()})
+        for study in studies:
+            rows = [self._row(c, accounts) for c in mine if c.study == study and c.kind in ("grant", "study")]
+            folder = self.out / study
+            if rows:
+                path = folder / f"checklist-{self.serial:04d}.csv"
+                write_atomically(path, to_csv(CHECKLIST_HEADER, rows))
+                written.append(str(path))
+            users = [[g["user"], accounts.get(g["user"], {}).get("email"), accounts.get(g["user"], {}).get("name"),
+                      accounts.get(g["user"], {}).get("type"), g["role"], g["base_role"], " ".join(g["sites"]),
+                      g.get("expires") or ""]
+                     for key, g in sorted(effective.get("grants", {}).items()) if g["study"] == study]
+            write_atomically(folder / "users.csv", to_csv(USERS_HEADER, users))
+            written.append(str(folder / "users.csv"))
+        account_rows = [self._row(c, accounts) for c in mine if c.kind == "account"]
+        if account_rows:
+            path = self.out / f"accounts-checklist-{self.serial:04d}.csv"
+            write_atomically(path, to_csv(CHECKLIST_HEADER, account_rows))
+            written.append(str(path))
+        return written
+
+    @staticmethod
+    def _row(change: Change, accounts: dict) -> list[object]:
+        value = change.after or change.before or {}
+        if change.kind == "account":
+            return [change.action, change.key, value.get("email"), value.get("name"), value.get("type"), "", "", "",
+                    change.reason]
+        if change.kind == "study":
+            return [change.action, "", "", "", "", "", "", " ".join(value.get("sites", [])), change.reason]
+        account = accounts.get(value.get("user"), {})
+        return [change.action, value.get("user"), account.get("email"), account.get("name"), account.get("type"),
+                value.get("role"), value.get("base_role"), " ".join(value.get("sites", [])), change.reason]

@@ -1,0 +1,53 @@
+"""Resolve stage: the validated model → effective roles, the permission graph, and per environment
+the effective state (a plain JSON value) that the planner diffs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from typing import Iterable, Mapping
+
+import networkx as nx
+
+from ..catalogs import catalog
+from ..diagnostics import Diagnostic
+from ..model import Model, frozen_map
+from .effective import EnvironmentState, Exclusion, environment_state, expand_grant
+from .graph import permission_graph
+from .roles import EffectiveRole, roles_of_study
+
+
+@dataclass(frozen=True)
+class Resolution:
+    model: Model
+    as_of: date
+    roles: Mapping[tuple[str, str], EffectiveRole]
+    environments: Mapping[str, EnvironmentState]
+    diagnostics: tuple[Diagnostic, ...]
+
+    @cached_property
+    def graph(self) -> nx.MultiDiGraph:
+        """Built on first use: plans do not need it, explain and who-can do."""
+        return permission_graph(self.model, self.roles, self.environments)
+
+
+def resolve(model: Model, as_of: date, environments: Iterable[str] | None = None) -> Resolution:
+    roles: dict[tuple[str, str], EffectiveRole] = {}
+    for study in model.studies.values():
+        cat = catalog(study.system)
+        if cat is not None:
+            roles.update({(study.id, rid): r for rid, r in roles_of_study(study, cat).items()})
+    names = list(environments) if environments is not None else list(model.environments)
+    states = {env: environment_state(model, env, as_of, roles) for env in names}
+    seen: set = set()
+    diags: list[Diagnostic] = []
+    for st in states.values():  # the same grant in test and production is one problem, not two
+        for d in st.diagnostics:
+            key = (d.code, d.message, d.loc)
+            if key not in seen:
+                seen.add(key)
+                diags.append(d)
+    return Resolution(model, as_of, frozen_map(roles), frozen_map(states), tuple(diags))
+
+
+__all__ = ["Resolution", "EnvironmentState", "Exclusion", "resolve", "expand_grant"]

@@ -1,0 +1,181 @@
+"""Per environment, the effective state: a plain JSON value of what should exist in the EDC systems.
+
+Shape (the same one the state backends store and the planner diffs):
+    accounts: username -> {email, name, type, status, group, expires, external}
+    sites:    site id  -> {name, country, timezone, city}          (sites used by the env's studies)
+    groups:   group id -> {ceiling, redcap_ceiling, message}
+    studies:  study id -> {name, system, status, sites}
+    roles:    role ref -> {base_role, forms, close_queries, sdv, rights}   (once per role and study)
+    grants:   "<study>/<username>" -> {study, user, role, base_role, sites, expires, role_ref}
+Form levels live in `roles`; `expand_grant` joins them into a grant where a grant is shown. A role ref
+("<study>/<role>#<digest of its value>") names one version of a role's levels, so that a state in which
+only some grants of a changed role were applied still says exactly what each grant has.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Mapping
+
+from ..catalogs import catalog
+from ..diagnostics import Diagnostic, Loc, error, warning
+from ..model import ALL, Grant, Model, Person, Study
+from .roles import EffectiveRole, exceeds
+
+STATE_SECTIONS = ("sites", "groups", "studies", "accounts", "roles", "grants")
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A declared grant that is not in the effective state, and why (shown when it is revoked)."""
+    reason: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class EnvironmentState:
+    environment: str
+    as_of: date
+    state: Mapping[str, dict]          # the plain JSON effective state (treat as read-only)
+    sources: Mapping[str, str]         # "<kind>:<key>" -> "path:line" that declared it
+    excluded: Mapping[str, Exclusion]  # grant key -> why it is absent
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def expand_grant(state: Mapping[str, dict], grant: Mapping | None) -> dict | None:
+    """A grant with its role's form levels and derived abilities joined in (the shape plans show)."""
+    if grant is None:
+        return None
+    role = state.get("roles", {}).get(grant.get("role_ref"), {})
+    shown = {k: v for k, v in grant.items() if k != "role_ref"}
+    return {**shown, "forms": dict(role.get("forms", {})), "close_queries": list(role.get("close_queries", [])),
+            "sdv": list(role.get("sdv", []))}
+
+
+def role_version(role: EffectiveRole) -> tuple[str, dict]:
+    value = role.state_value()
+    digest = hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{role.key}#{digest}", value
+
+
+def site_scope(model: Model, study: Study, grant: Grant) -> list[str]:
+    if grant.sites == ALL:
+        return sorted(study.sites)
+    if grant.countries is not None:
+        wanted = set(grant.countries)
+        return sorted(s for s in study.sites if s in model.sites and model.sites[s].country in wanted)
+    return sorted(set(grant.sites or ()))
+
+
+def grant_environments(study: Study, grant: Grant) -> tuple[str, ...]:
+    return study.environments if grant.environments == ALL else tuple(e for e in grant.environments if e in study.environments)
+
+
+def _earliest(*dates: date | None) -> date | None:
+    present = [d for d in dates if d is not None]
+    return min(present) if present else None
+
+
+def _why_excluded(person: Person, grant: Grant, as_of: date) -> str | None:
+    if person.status == "deactivated":
+        return f"{person.username} is deactivated"
+    if person.expired(as_of):
+        return f"{person.username} expired on {person.expires.isoformat()}"
+    if grant.expires is not None and grant.expires < as_of:
+        return f"expired on {grant.expires.isoformat()}"
+    return None
+
+
+def account_value(person: Person) -> dict:
+    return {"email": person.email, "name": person.name, "type": person.type, "status": person.status,
+            "group": person.group, "expires": person.expires.isoformat() if person.expires else None,
+            "external": person.external.organization or "external" if person.external else None}
+
+
+def environment_state(model: Model, env: str, as_of: date,
+                      roles: Mapping[tuple[str, str], EffectiveRole]) -> EnvironmentState:
+    state: dict[str, dict] = {name: {} for name in STATE_SECTIONS}
+    sources: dict[str, str] = {}
+    excluded: dict[str, Exclusion] = {}
+    diags: list[Diagnostic] = []
+    for group in model.groups.values():
+        state["groups"][group.id] = {"ceiling": dict(group.ceiling), "redcap_ceiling": dict(group.redcap_ceiling),
+                                     "message": group.message}
+        sources[f"group:{group.id}"] = str(group.loc)
+    for person in model.people.values():
+        state["accounts"][person.username] = account_value(person)
+        sources[f"account:{person.username}"] = str(person.loc)
+    for study in model.studies.values():
+        if env not in study.environments or catalog(study.system) is None:
+            continue
+        state["studies"][study.id] = {"name": study.name, "system": study.system, "status": study.status,
+                                      "sites": sorted(study.sites)}
+        sources[f"study:{study.id}"] = str(study.loc)
+        for sid in study.sites:
+            site = model.sites.get(sid)
+            if site is not None and sid not in state["sites"]:
+                state["sites"][sid] = {"name": site.name, "country": site.country, "timezone": site.timezone,
+                                       "city": site.city}
+                sources[f"site:{sid}"] = str(site.loc)
+        for grant in study.access:
+            if env not in grant_environments(study, grant):
+                listed = ", ".join(grant.environments) if grant.environments != ALL else "all"
+                excluded[grant.key] = Exclusion(f"not granted in {env} (environments: {listed})", grant.loc)
+                continue
+            person = model.people.get(grant.user)
+            role = roles.get((study.id, grant.role))
+            if person is None or role is None:
+                continue
+            reason = _why_excluded(person, grant, as_of)
+            if reason is not None:
+                excluded[grant.key] = Exclusion(reason, grant.loc)
+                continue
+            expires = _earliest(grant.expires, person.expires)
+            ref, value = role_version(role)
+            state["grants"][grant.key] = {"study": study.id, "user": grant.user, "role": grant.role,
+                                          "base_role": role.base.id, "sites": site_scope(model, study, grant),
+                                          "expires": expires.isoformat() if expires else None, "role_ref": ref}
+            sources[f"grant:{grant.key}"] = str(grant.loc)
+            state["roles"].setdefault(ref, value)
+            diags.extend(_ceiling(model, person, grant, role))
+    diags.extend(_hidden_query_warnings(model, state, roles))
+    return EnvironmentState(env, as_of, state, sources, excluded, tuple(diags))
+
+
+def _ceiling(model: Model, person: Person, grant: Grant, role: EffectiveRole) -> list[Diagnostic]:
+    """002/004: a grant's effective rights stay within the person's group ceiling."""
+    group = model.groups.get(person.group)
+    if group is None:
+        return []
+    over = [(right, value, group.ceiling[right]) for right, value in role.rights.items()
+            if right in group.ceiling and exceeds(right, value, group.ceiling[right])]
+    if not over:
+        return []
+    listed = "; ".join(f"{right} {granted} (allowed {allowed})" for right, granted, allowed in over)
+    message = f"{person.username} in group {group.id} would get {listed} as {grant.role} in {grant.study}"
+    if group.message:
+        message += f". {group.message}"
+    return [error("ceiling-exceeded", message, grant.locs.get("role", grant.loc), group=group.id,
+                  rights=[{"right": r, "granted": g, "allowed": a} for r, g, a in over])]
+
+
+def _hidden_query_warnings(model: Model, state: dict, roles: Mapping[tuple[str, str], EffectiveRole]) -> list[Diagnostic]:
+    """001: a Monitor or Data Manager with no access to a form cannot see (or close) its queries."""
+    holders: dict[str, list[str]] = {}
+    for grant in state["grants"].values():
+        holders.setdefault(f"{grant['study']}/{grant['role']}", []).append(grant["user"])
+    out = []
+    for (study_id, role_id), role in sorted(roles.items()):
+        users = holders.get(role.key)
+        if not users or not role.base.close_queries:
+            continue
+        hidden = sorted(f for f, lvl in role.forms.items() if lvl == "none")
+        if hidden:
+            study = model.studies[study_id]
+            loc = role.loc or next(g.loc for g in study.access if g.role == role_id)
+            out.append(warning("queries-hidden", f"role {role_id} ({role.base.label}) in {study_id} has no access to "
+                               f"{', '.join(hidden)}: {', '.join(sorted(users))} cannot see or close queries on "
+                               f"{'that form' if len(hidden) == 1 else 'those forms'}", loc))
+    return out

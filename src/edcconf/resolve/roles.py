@@ -1,0 +1,117 @@
+"""Effective roles: a study's role (base or custom) turned into a level on every form (seed 001).
+
+Rules, in order of precedence for one form:
+1. a tagged form follows its tags: the highest level the role grants any of them, else `none`
+   (a tag takes precedence over the contact-form default and over `contact_forms:`);
+2. a contact form: the role's `contact_forms:` if set, else the base role's contact level
+   (edit for CRC and Investigator, none for the others);
+3. an untagged form: the custom role's `default:` if set, else the base role's untagged default.
+Levels are computed once per role and study and shared by every grant of that role.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from ..catalogs import RIGHTS, BaseRole, Catalog, right_rank
+from ..diagnostics import Loc
+from ..model import FORM_LEVELS, Form, Role, Study, frozen_map, level_rank
+
+
+@dataclass(frozen=True)
+class FormRule:
+    """Why a role has its level on a form: the rule's wording and where it was declared."""
+    level: str
+    rule: str
+    loc: Loc | None
+
+
+@dataclass(frozen=True)
+class EffectiveRole:
+    study: str
+    id: str
+    base: BaseRole
+    custom: Role | None
+    forms: Mapping[str, str]          # form id -> level, every form of the study
+    rules: Mapping[str, FormRule]     # form id -> why
+    close_queries: tuple[str, ...]    # forms where queries can be closed (review+ and the ability)
+    sdv: tuple[str, ...]              # forms that can be source-data verified (read+ and the ability)
+    rights: Mapping[str, str]         # generic rights (DESIGN §7)
+    redcap: Mapping[str, int]         # REDCap right keys, for REDCap studies
+
+    @property
+    def key(self) -> str:
+        return f"{self.study}/{self.id}"
+
+    @property
+    def loc(self) -> Loc | None:
+        return self.custom.loc if self.custom else None
+
+    def state_value(self) -> dict:
+        """The plain value stored once per role and study in the effective state."""
+        value = {"base_role": self.base.id, "forms": dict(self.forms),
+                 "close_queries": list(self.close_queries), "sdv": list(self.sdv), "rights": dict(self.rights)}
+        if self.redcap:
+            value["redcap"] = dict(self.redcap)
+        return value
+
+
+def form_rule(base: BaseRole, custom: Role | None, form: Form) -> FormRule:
+    if form.tags:
+        granted = [(custom.tags[t], t) for t in form.tags if custom is not None and t in custom.tags]
+        if granted:
+            level, tag = max(granted, key=lambda lt: level_rank(lt[0]))
+            return FormRule(level, f"tag {tag}: {level} (role {custom.id})", custom.locs.get("tags", custom.loc))
+        tags = ", ".join(form.tags)
+        return FormRule("none", f"tagged form ({tags}): none unless the role grants the tag", form.loc)
+    if form.contact:
+        if custom is not None and custom.contact_forms is not None:
+            return FormRule(custom.contact_forms, f"contact form: contact_forms {custom.contact_forms} "
+                            f"(role {custom.id})", custom.locs.get("contact_forms", custom.loc))
+        return FormRule(base.contact, f"contact form: {base.contact} for base role {base.id}", form.loc)
+    if custom is not None and custom.default is not None:
+        return FormRule(custom.default, f"untagged form: default {custom.default} (role {custom.id})",
+                        custom.locs.get("default", custom.loc))
+    return FormRule(base.untagged, f"untagged form: base role {base.id} default {base.untagged}", None)
+
+
+def effective_role(study: Study, cat: Catalog, role_id: str) -> EffectiveRole | None:
+    custom = study.roles.get(role_id)
+    base = cat.roles.get(custom.base if custom else role_id)
+    if base is None:
+        return None
+    rules = {form.id: form_rule(base, custom, form) for form in study.forms}
+    forms = {fid: r.level for fid, r in rules.items()}
+    close = tuple(f for f, lvl in forms.items() if base.close_queries and level_rank(lvl) >= level_rank("review"))
+    sdv = tuple(f for f, lvl in forms.items() if base.sdv and level_rank(lvl) >= level_rank("read"))
+    redcap = {**base.redcap, **(custom.redcap if custom else {})}
+    return EffectiveRole(study.id, role_id, base, custom, frozen_map(forms), frozen_map(rules), close, sdv,
+                         frozen_map(generic_rights(base, study.forms, forms)), frozen_map(redcap))
+
+
+def generic_rights(base: BaseRole, forms: tuple[Form, ...], levels: Mapping[str, str]) -> dict[str, str]:
+    """Every generic right of a role: form_access and contact_data from the form levels, the rest from
+    the base role (unnamed rights are none)."""
+    rights = {name: "none" for name in RIGHTS}
+    rights.update(base.rights)
+    rights["form_access"] = max((levels[f.id] for f in forms), key=level_rank, default="none")
+    rights["contact_data"] = max((levels[f.id] for f in forms if f.contact), key=level_rank, default="none")
+    return rights
+
+
+def exceeds(right: str, granted: str, allowed: str) -> bool:
+    return right_rank(right, granted) > right_rank(right, allowed)
+
+
+def roles_of_study(study: Study, cat: Catalog) -> dict[str, EffectiveRole]:
+    """Effective roles for every role the study grants (levels computed once per role and study)."""
+    out: dict[str, EffectiveRole] = {}
+    for grant in study.access:
+        if grant.role not in out:
+            role = effective_role(study, cat, grant.role)
+            if role is not None:
+                out[grant.role] = role
+    return out
+
+
+__all__ = ["EffectiveRole", "FormRule", "FORM_LEVELS", "effective_role", "roles_of_study", "exceeds"]

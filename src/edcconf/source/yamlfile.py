@@ -1,0 +1,205 @@
+"""Parse one YAML file into plain data plus the position of every node.
+
+PyYAML's composer (the C one when present) builds the node tree; we construct values ourselves so that:
+- scalars follow a small YAML 1.2-like core schema: `NO`, `on`, `yes`, dates and the like stay text
+  (YAML 1.1 would turn them into booleans and dates); the schema later asks for text where it wants text;
+- a mapping with a duplicate key is an error (PyYAML silently keeps the last value);
+- only plain data is accepted: an explicit tag such as `!!python/object` is an error, nothing is executed;
+- alias expansion and nesting are bounded, so a "billion laughs" document is refused quickly.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from ..diagnostics import Diagnostic, Loc, error
+
+try:  # libyaml's composer is several times faster than the pure-Python one
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+Path_ = tuple  # a JSON-pointer-like path: keys and list indices from the document root
+
+# Tags the resolver assigns by itself; any other tag was written explicitly by the author.
+_T = "tag:yaml.org,2002:"
+_IMPLICIT_SCALAR_TAGS = {_T + t for t in ("str", "int", "float", "bool", "null", "timestamp", "merge", "value")}
+_COLLECTION_TAGS = {_T + "map", _T + "seq"}
+
+_NULL = {"", "~", "null", "Null", "NULL"}
+_TRUE = {"true", "True", "TRUE"}
+_FALSE = {"false", "False", "FALSE"}
+_INT = re.compile(r"[-+]?[0-9]+\Z")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+
+MAX_DEPTH = 64              # deeper than any real declaration; bounds recursion
+MAX_ALIASED_NODES = 100_000  # nodes constructed through aliases, per file
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    path: str                        # as shown to users (relative to the configuration directory)
+    data: Any                        # plain dicts, lists, str, int, float, bool, None
+    positions: dict                  # path tuple -> (line, col) of the value, 1-based
+    key_positions: dict              # path tuple -> (line, col) of the mapping key naming it
+    plain_text: dict                 # path tuple -> source text of plain scalars read as non-strings
+
+    def loc(self, path: Path_ = ()) -> Loc:
+        line, col = self.positions.get(tuple(path), (0, 0))
+        return Loc(self.path, line, col)
+
+    def key_loc(self, path: Path_) -> Loc:
+        line, col = self.key_positions.get(tuple(path)) or self.positions.get(tuple(path), (0, 0))
+        return Loc(self.path, line, col)
+
+    def nearest_loc(self, path: Path_) -> Loc:
+        """The position of the deepest existing node along path (for errors about absent keys)."""
+        path = tuple(path)
+        while path and path not in self.positions:
+            path = path[:-1]
+        return self.loc(path)
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str, mark: Any) -> None:
+        super().__init__(message)
+        self.code, self.message, self.mark = code, message, mark
+
+
+def resolve_plain_scalar(text: str) -> Any:
+    if text in _NULL:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if _INT.match(text):
+        return int(text)
+    if _FLOAT.match(text):
+        return float(text)
+    return text
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.positions: dict = {}
+        self.key_positions: dict = {}
+        self.plain_text: dict = {}
+        self.aliased = 0
+        self.seen: dict[int, int] = {}  # id(node) -> times constructed (a second time means an alias)
+
+    def build(self, node: yaml.Node, path: Path_, depth: int, via_alias: bool) -> Any:
+        if depth > MAX_DEPTH:
+            raise _Refused("yaml-syntax", f"nesting deeper than {MAX_DEPTH} levels", node.start_mark)
+        times = self.seen.get(id(node), 0)
+        self.seen[id(node)] = times + 1
+        via_alias = via_alias or times > 0
+        if via_alias:
+            self.aliased += 1
+            if self.aliased > MAX_ALIASED_NODES:
+                raise _Refused("yaml-syntax", "aliases expand to more than "
+                               f"{MAX_ALIASED_NODES:,} nodes (an alias bomb?); write the values out",
+                               node.start_mark)
+        self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            self._check_tag(node, _COLLECTION_TAGS)
+            return [self.build(item, path + (i,), depth + 1, via_alias) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            self._check_tag(node, _COLLECTION_TAGS)
+            return self._mapping(node, path, depth, via_alias)
+        raise _Refused("yaml-syntax", "unsupported YAML node", node.start_mark)  # pragma: no cover
+
+    @staticmethod
+    def _check_tag(node: yaml.Node, allowed: set) -> None:
+        if node.tag not in allowed:
+            raise _Refused("yaml-syntax", f"the tag {node.tag.replace(_T, '!!')} is not allowed: "
+                           "edcconf reads plain data only (remove the tag)", node.start_mark)
+
+    def _scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
+        self._check_tag(node, _IMPLICIT_SCALAR_TAGS)
+        if node.style:  # quoted or block scalar: always text (plain is None or "" by composer)
+            return node.value
+        value = resolve_plain_scalar(node.value)
+        if not isinstance(value, str) and node.value != "":
+            self.plain_text[path] = node.value
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int, via_alias: bool) -> dict:
+        result: dict = {}
+        explicit: dict[str, Any] = {}  # key -> mark of its own (non-merged) definition
+        merged_keys: set = set()
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _T + "merge":
+                for k, v in self._merge(value_node, path, depth, via_alias).items():
+                    if k not in explicit and k not in merged_keys:
+                        result[k] = v
+                        merged_keys.add(k)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Refused("yaml-syntax", "a mapping key must be plain text", key_node.start_mark)
+            self._check_tag(key_node, _IMPLICIT_SCALAR_TAGS)
+            key = key_node.value  # keys are always text: `NO:` or `1.10:` stay as written
+            if key in explicit:
+                first = explicit[key]
+                raise _Refused("duplicate-key", f"duplicate key {key!r} (first defined at line "
+                               f"{first.line + 1}); YAML would silently keep only the last one",
+                               key_node.start_mark)
+            explicit[key] = key_node.start_mark
+            self.key_positions[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            result[key] = self.build(value_node, path + (key,), depth + 1, via_alias)
+        return result
+
+    def _merge(self, value_node: yaml.Node, path: Path_, depth: int, via_alias: bool) -> dict:
+        """`<<: *base` or `<<: [*a, *b]`: earlier sources win, explicit keys win over all."""
+        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        merged: dict = {}
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode):
+                raise _Refused("yaml-syntax", "a merge key `<<` takes a mapping or a list of mappings",
+                               source.start_mark)
+            for k, v in self._mapping(source, path, depth, True).items():
+                merged.setdefault(k, v)
+        return merged
+
+
+def _decode(raw: bytes, path: str) -> tuple[str | None, Diagnostic | None]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, error("yaml-syntax", f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                           "save it as UTF-8", Loc(path, line, 1))
+    return text.removeprefix("\ufeff"), None  # a byte-order mark is harmless: drop it
+
+
+def parse_yaml(raw: bytes, path: str) -> tuple[ParsedFile | None, list[Diagnostic]]:
+    text, problem = _decode(raw, path)
+    if problem:
+        return None, [problem]
+    loader = _Loader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Loc(path, mark.line + 1, mark.column + 1) if mark else Loc(path)
+        what = " ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
+        hint = "; YAML does not allow tabs for indentation, use spaces" if "\t" in what or "tab" in what else ""
+        return None, [error("yaml-syntax", f"malformed YAML: {what}{hint}", where)]
+    except yaml.YAMLError as exc:  # e.g. a reader error on a control character
+        return None, [error("yaml-syntax", f"malformed YAML: {exc}", Loc(path, 1, 1))]
+    builder = _Builder()
+    if node is None:
+        return ParsedFile(path, None, {}, {}, {}), []
+    try:
+        data = builder.build(node, (), 0, False)
+    except _Refused as exc:
+        return None, [error(exc.code, exc.message, Loc(path, exc.mark.line + 1, exc.mark.column + 1))]
+    return ParsedFile(path, data, builder.positions, builder.key_positions, builder.plain_text), []

@@ -1,0 +1,20 @@
+"""State stage: where each environment's last applied effective state lives."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..diagnostics import UserError
+from ..model import Environment
+from .local import LocalBackend
+from .record import STATE_FORMAT_VERSION, StateRecord, fold, next_record
+
+
+def open_backend(root: Path, environment: Environment):
+    backend = environment.state.get("backend", "local")
+    if backend == "local":
+        return LocalBackend(root, environment.name)
+    raise UserError(f"state backend {backend!r} of environment {environment.name} is not available in this "
+                    "version of edcconf", code="state-backend")
+
+
+__all__ = ["LocalBackend", "StateRecord", "STATE_FORMAT_VERSION", "fold", "next_record", "open_backend"]

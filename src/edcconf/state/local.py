@@ -1,0 +1,156 @@
+"""Local state backend: `.edcconf/state/<env>.json` beside the configuration.
+
+Writes are atomic (temporary file, fsync, rename, fsync of the directory) and keep the previous
+version as `<env>.json.backup`; every command that writes takes an exclusive lock (flock on
+`<env>.lock`, released by the kernel if the process dies) whose file names the holder.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import time
+from pathlib import Path
+from typing import Iterator
+
+from ..diagnostics import UserError
+from .record import StateRecord
+from .locking import LockInfo, busy_error
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace path with data so that a reader (or a crash) sees the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}; the previous state is untouched",
+                        code="state-write") from None
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, root: Path, environment: str) -> None:
+        self.environment = environment
+        self.dir = Path(root) / ".edcconf" / "state"
+        self.path = self.dir / f"{environment}.json"
+        self.audit_path = Path(root) / ".edcconf" / "audit" / f"{environment}.jsonl"
+        self._lock_path = self.dir / f"{environment}.lock"
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def read(self) -> StateRecord:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return StateRecord(self.environment)
+        except OSError as exc:
+            raise UserError(f"cannot read {self.path}: {exc.strerror}", code="state-read") from None
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise UserError(f"{self.path} is not valid JSON ({exc}); it may have been edited by hand. Restore the "
+                            f"previous version from {self.path}.backup", code="state-invalid") from None
+        record = StateRecord.from_json(data, str(self.path))
+        if record.environment != self.environment:
+            raise UserError(f"{self.path} holds the state of environment {record.environment!r}, not "
+                            f"{self.environment!r}", code="state-invalid")
+        return record
+
+    def write(self, record: StateRecord, expected_serial: int) -> None:
+        current = self.read()
+        if current.serial != expected_serial:  # compare-and-swap: someone applied in between
+            raise UserError(f"state of {self.environment} moved from serial {expected_serial} to {current.serial} "
+                            "while this apply ran; plan again", code="state-conflict")
+        if self.path.exists():
+            write_atomically(self.path.with_name(self.path.name + ".backup"), self.path.read_bytes())
+        write_atomically(self.path, json.dumps(record.to_json(), indent=1, sort_keys=True).encode() + b"\n")
+
+    def append_audit(self, entries: list[dict]) -> None:
+        """One JSON line per entry, each a single write on an O_APPEND descriptor (no torn lines)."""
+        self.audit_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            for entry in entries:
+                os.write(fd, json.dumps(entry, sort_keys=True, default=str).encode() + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def read_audit(self) -> list[dict]:
+        if not self.audit_path.exists():
+            return []
+        return [json.loads(line) for line in self.audit_path.read_text("utf-8").splitlines() if line.strip()]
+
+    @contextlib.contextmanager
+    def lock(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise busy_error(self.environment, self._holder(), timeout) from None
+                    time.sleep(0.1)
+            info = LockInfo.mine(operation)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info.to_json()).encode(), 0)
+            try:
+                yield info
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _holder(self) -> LockInfo | None:
+        try:
+            return LockInfo.from_json(json.loads(self._lock_path.read_text("utf-8") or "null"))
+        except (OSError, ValueError):
+            return None
+
+    def force_unlock(self, lock_id: str) -> bool:
+        """A local lock is released by the kernel when its holder dies; only clear a stale holder record."""
+        holder = self._holder()
+        if holder is None or holder.id != lock_id:
+            return False
+        try:
+            fd = os.open(self._lock_path, os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise UserError(f"lock {lock_id} on {self.environment} is held by a live process "
+                                f"(pid {holder.pid} on {holder.host}); stop that process instead", code="state-locked")
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        except FileNotFoundError:
+            return False
+        return True

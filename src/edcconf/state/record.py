@@ -1,0 +1,76 @@
+"""The state record: the last applied effective state of one environment, and how changes fold into it."""
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping
+
+from ..diagnostics import UserError
+from ..resolve.effective import STATE_SECTIONS
+
+STATE_FORMAT_VERSION = 1
+_SECTION_OF = {"account": "accounts", "grant": "grants", "group": "groups", "study": "studies", "site": "sites"}
+
+
+@dataclass(frozen=True)
+class StateRecord:
+    environment: str
+    serial: int = 0
+    lineage: str | None = None
+    applied_at: str | None = None
+    commit: str | None = None
+    effective: Mapping[str, dict] = field(default_factory=lambda: {s: {} for s in STATE_SECTIONS})
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def exists(self) -> bool:
+        return self.serial > 0
+
+    def to_json(self) -> dict:
+        return {"format_version": STATE_FORMAT_VERSION, "environment": self.environment, "serial": self.serial,
+                "lineage": self.lineage, "applied_at": self.applied_at, "commit": self.commit,
+                "effective": self.effective, "sources": self.sources}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> "StateRecord":
+        if not isinstance(data, dict):
+            raise UserError(f"{where} is not an edcconf state (expected a JSON object); restore it from the "
+                            f"backup {where}.backup", code="state-invalid")
+        version = data.get("format_version")
+        if version != STATE_FORMAT_VERSION:
+            raise UserError(f"{where} has state format_version {version!r}; this edcconf reads version "
+                            f"{STATE_FORMAT_VERSION}. Use the edcconf that wrote it, or restore {where}.backup",
+                            code="state-invalid")
+        try:
+            effective = {s: dict(data["effective"].get(s) or {}) for s in STATE_SECTIONS}
+            return cls(environment=data["environment"], serial=int(data["serial"]), lineage=data.get("lineage"),
+                       applied_at=data.get("applied_at"), commit=data.get("commit"), effective=effective,
+                       sources=dict(data.get("sources") or {}))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise UserError(f"{where} is damaged ({exc.__class__.__name__}: {exc}); restore it from the backup "
+                            f"{where}.backup", code="state-invalid") from None
+
+
+def fold(effective: Mapping[str, dict], changes: Iterable) -> dict[str, dict]:
+    """The effective state after the given changes (those that succeeded), applied in order."""
+    out = copy.deepcopy({s: dict(effective.get(s) or {}) for s in STATE_SECTIONS})
+    for change in changes:
+        section = out[_SECTION_OF[change.kind]]
+        if change.stored is None:
+            section.pop(change.key, None)
+        else:
+            section[change.key] = copy.deepcopy(change.stored)
+        if change.role is not None:
+            ref, value = change.role
+            out["roles"][ref] = copy.deepcopy(value)
+    used = {g.get("role_ref") for g in out["grants"].values()}
+    out["roles"] = {ref: v for ref, v in out["roles"].items() if ref in used}
+    return out
+
+
+def next_record(previous: StateRecord, effective: dict, sources: Mapping[str, str], commit: str | None) -> StateRecord:
+    return replace(previous, serial=previous.serial + 1, lineage=previous.lineage or str(uuid.uuid4()),
+                   applied_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), commit=commit,
+                   effective=effective, sources=dict(sources))

@@ -1,0 +1,36 @@
+"""Validate stage: JSON Schema per file, then the model, references and policy.
+
+Problems are collected across all files and reported together. Syntax and schema errors stop the
+stage before references are checked: a file that could not be read would otherwise surface as a
+cascade of misleading "unknown reference" errors elsewhere.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..diagnostics import Diagnostics
+from ..model import Model
+from ..source import Sources
+from .build import build_model
+from .policy import check_policy
+from .references import check_references
+from .schema import validate_file
+
+
+@dataclass(frozen=True)
+class Validated:
+    model: Model | None          # None when the configuration has errors that prevent building it
+    diagnostics: Diagnostics
+
+
+def validate(sources: Sources) -> Validated:
+    diags = Diagnostics(sources.diagnostics)
+    for parsed in sources.files:
+        diags.extend(validate_file(parsed))
+    if diags.has_errors:
+        return Validated(None, diags)
+    model, problems = build_model(sources.root, sources.digest, sources.files)
+    diags.extend(problems)
+    diags.extend(check_references(model))
+    diags.extend(check_policy(model))
+    return Validated(model, diags)

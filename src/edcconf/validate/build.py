@@ -1,0 +1,239 @@
+"""Build the typed model from schema-valid documents, reporting duplicates as they are met."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..diagnostics import Diagnostic, Loc, error
+from ..model import (ALL, Environment, External, Form, Grant, Group, Model, Person, Protocol, Role, Site,
+                     Study, Target, frozen_map)
+from ..source.yamlfile import ParsedFile
+
+NO_RIGHTS = "no-rights"
+NO_RIGHTS_CEILING = {"form_access": "none", "contact_data": "none", "data_export": "none", "user_rights": "none",
+                     "design": "none", "record_delete": "none", "data_import": "none", "api": "none",
+                     "lock_records": "none"}
+
+_PLURALS = {"environment": "environments", "group": "groups", "study": "studies"}
+
+
+class _Node:
+    """A value of a parsed file together with its path, so every field can say where it was written."""
+
+    __slots__ = ("file", "path", "value")
+
+    def __init__(self, file: ParsedFile, path: tuple, value: Any) -> None:
+        self.file, self.path, self.value = file, path, value
+
+    @property
+    def loc(self) -> Loc:
+        return self.file.loc(self.path)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.value.get(key, default)
+
+    def at(self, key: str) -> Loc:
+        return self.file.loc(self.path + (key,)) if key in self.value else self.loc
+
+    def child(self, key: Any) -> "_Node":
+        return _Node(self.file, self.path + (key,), self.value[key])
+
+    def items(self, key: str) -> Iterator["_Node"]:
+        for i, _ in enumerate(self.value.get(key) or ()):
+            yield _Node(self.file, self.path + (key, i), self.value[key][i])
+
+    def locs(self) -> dict[str, Loc]:
+        return {k: self.at(k) for k in self.value}
+
+
+def declarations(files: tuple[ParsedFile, ...], kind: str) -> Iterator[_Node]:
+    """Every declaration of one kind, singular (`study:`) or plural (`studies:`) form."""
+    plural = _PLURALS.get(kind, kind)
+    for f in files:
+        if not isinstance(f.data, dict):
+            continue
+        if kind in f.data and kind != plural:
+            yield _Node(f, (kind,), f.data[kind])
+        if plural in f.data:
+            for i, item in enumerate(f.data[plural] or ()):
+                yield _Node(f, (plural, i), item)
+
+
+def parse_date(node: _Node, key: str, problems: list[Diagnostic]) -> date | None:
+    text = node.get(key)
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except (TypeError, ValueError):
+        problems.append(error("schema", f"{key}: {text!r} is not a real date (YYYY-MM-DD)", node.at(key)))
+        return None
+
+
+class _Registry:
+    """Ids seen so far of one kind; a second use is `duplicate-id` naming the first."""
+
+    def __init__(self, what: str, problems: list[Diagnostic], fold_case: bool = False) -> None:
+        self.what, self.problems, self.fold = what, problems, fold_case
+        self.seen: dict[str, Loc] = {}
+
+    def claim(self, ident: str, loc: Loc) -> bool:
+        key = ident.lower() if self.fold else ident
+        if key in self.seen:
+            case = " (ignoring case)" if self.fold else ""
+            self.problems.append(error("duplicate-id", f"{self.what} {ident!r} is declared twice{case}; "
+                                       f"first at {self.seen[key]}", loc))
+            return False
+        self.seen[key] = loc
+        return True
+
+
+def build_model(root: Path, digest: str, files: tuple[ParsedFile, ...]) -> tuple[Model, list[Diagnostic]]:
+    problems: list[Diagnostic] = []
+    environments = _environments(files, problems)
+    sites = _sites(files, problems)
+    groups, people = _groups(files, problems)
+    studies = _studies(files, problems)
+    model = Model(root=root, digest=digest, environments=frozen_map(environments), sites=frozen_map(sites),
+                  groups=frozen_map(groups), people=frozen_map(people), studies=frozen_map(studies))
+    return model, problems
+
+
+def _environments(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[str, Environment]:
+    out: dict[str, Environment] = {}
+    ids = _Registry("environment", problems)
+    for node in declarations(files, "environment"):
+        name = node.get("name")
+        if not ids.claim(name, node.at("name")):
+            continue
+        targets = {}
+        for system, t in (node.get("targets") or {}).items():
+            tnode = node.child("targets").child(system)
+            targets[system] = Target(system, t["provider"], t.get("out"), t.get("url"), t.get("token_env"), tnode.loc)
+        out[name] = Environment(
+            name=name, protected=bool(node.get("protected", False)),
+            safety=frozen_map(node.get("safety") or {}), state=frozen_map(node.get("state") or {"backend": "local"}),
+            security=frozen_map(node.get("security") or {}), targets=frozen_map(targets), loc=node.loc)
+    return out
+
+
+def _sites(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[str, Site]:
+    out: dict[str, Site] = {}
+    ids = _Registry("site", problems)
+    for node in declarations(files, "sites"):
+        sid = node.get("id")
+        if ids.claim(sid, node.at("id")):
+            out[sid] = Site(sid, node.get("name"), node.get("country"), node.get("timezone"), node.get("city"), node.loc)
+    return out
+
+
+def _groups(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[dict[str, Group], dict[str, Person]]:
+    groups: dict[str, Group] = {}
+    people: dict[str, Person] = {}
+    group_ids = _Registry("group", problems)
+    usernames = _Registry("username", problems, fold_case=True)
+    emails = _Registry("e-mail", problems, fold_case=True)
+    declared_no_rights = False
+    for node in declarations(files, "group"):
+        gid = node.get("id")
+        if not group_ids.claim(gid, node.at("id")):
+            continue
+        ceiling = dict(node.get("ceiling") or {})
+        redcap_ceiling = ceiling.pop("redcap", {}) or {}
+        builtin = gid == NO_RIGHTS
+        if builtin:
+            declared_no_rights = True
+            if node.get("ceiling") is not None:
+                problems.append(error("schema", "the built-in group no-rights has a fixed ceiling (every right "
+                                      "none); remove its ceiling", node.at("ceiling")))
+            ceiling, redcap_ceiling = dict(NO_RIGHTS_CEILING), {}
+        members = []
+        for member in node.items("members"):
+            person = _person(member, gid, problems)
+            # usernames and e-mails are unique across the whole repository, ignoring case (001)
+            ok = usernames.claim(person.username, member.at("username"))
+            ok = emails.claim(person.email, member.at("email")) and ok
+            if ok:
+                people[person.username] = person
+                members.append(person.username)
+        groups[gid] = Group(gid, node.get("description"), frozen_map(ceiling), frozen_map(redcap_ceiling),
+                            node.get("message"), tuple(members), node.loc, builtin)
+    if not declared_no_rights:
+        groups[NO_RIGHTS] = Group(NO_RIGHTS, "Built-in: keeps an account, may be granted nothing",
+                                  frozen_map(NO_RIGHTS_CEILING), frozen_map({}), None, (), Loc("<built-in>"), True)
+    return groups, people
+
+
+def _person(node: _Node, group: str, problems: list[Diagnostic]) -> Person:
+    ext = None
+    if node.get("external") is not None:
+        enode = node.child("external")
+        ext = External(enode.get("organization"), parse_date(enode, "agreement_signed", problems),
+                       enode.get("basis"), enode.get("justification"), enode.get("requested_by"), enode.loc)
+    return Person(username=node.get("username"), email=node.get("email"), name=node.get("name"),
+                  type=node.get("type", "user"), status=node.get("status", "active"),
+                  expires=parse_date(node, "expires", problems), external=ext, group=group, loc=node.loc,
+                  locs=frozen_map(node.locs()))
+
+
+def _studies(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[str, Study]:
+    out: dict[str, Study] = {}
+    ids = _Registry("study", problems)
+    for node in declarations(files, "study"):
+        sid = node.get("id")
+        if not ids.claim(sid, node.at("id")):
+            continue
+        form_ids = _Registry(f"form of study {sid}:", problems)
+        forms = tuple(Form(f.get("id"), f.get("name"), bool(f.get("contact_data", False)), tuple(f.get("tags") or ()), f.loc)
+                      for f in node.items("forms") if form_ids.claim(f.get("id"), f.at("id")))
+        roles = {}
+        for rid in (node.get("roles") or {}):
+            r = node.child("roles").child(rid)
+            roles[rid] = Role(rid, r.get("base"), r.get("default"), frozen_map(r.get("tags") or {}),
+                              r.get("contact_forms"), frozen_map(r.get("redcap") or {}),
+                              node.file.key_loc(r.path), frozen_map(r.locs()))
+        protocol = None
+        if node.get("protocol") is not None:
+            p = node.child("protocol")
+            protocol = Protocol(p.get("irb"), p.get("pi"), tuple(p.get("co_pis") or ()), tuple(p.get("staff") or ()), p.loc)
+        study_envs = tuple(node.get("environments") or ())
+        access = _grants(node, sid, study_envs, problems)
+        out[sid] = Study(
+            id=sid, name=node.get("name"), system=node.get("system"), status=node.get("status"), protocol=protocol,
+            environments=study_envs, sites=tuple(node.get("sites") or ()),
+            participant_id_template=node.get("participant_id_template"), tags=tuple(node.get("tags") or ()),
+            forms=forms, roles=frozen_map(roles), access=access, redcap=frozen_map(node.get("redcap") or {}),
+            loc=node.loc, locs=frozen_map(node.locs()))
+    return out
+
+
+def _grants(study: _Node, sid: str, study_envs: tuple[str, ...], problems: list[Diagnostic]) -> tuple[Grant, ...]:
+    grants: list[Grant] = []
+    claimed: dict[tuple[str, str], Loc] = {}  # (user, environment) -> first grant: one role per person and study
+    for g in study.items("access"):
+        envs = g.get("environments", ALL)
+        sites = g.get("sites")
+        countries = g.get("countries")
+        if sites is not None and countries is not None:
+            problems.append(error("schema", "a grant takes either sites or countries, not both", g.at("countries")))
+            continue
+        if sites is None and countries is None:
+            problems.append(error("schema", "a grant needs sites (a list or `all`) or countries", g.loc))
+            continue
+        grant = Grant(study=sid, user=g.get("user"), role=g.get("role"),
+                      environments=envs if envs == ALL else tuple(envs),
+                      sites=sites if sites in (ALL, None) else tuple(sites),
+                      countries=tuple(countries) if countries is not None else None,
+                      expires=parse_date(g, "expires", problems), loc=g.loc, locs=frozen_map(g.locs()))
+        duplicate = False
+        for env in (study_envs if envs == ALL else envs):
+            first = claimed.setdefault((grant.user.lower(), env), g.loc)
+            if first != g.loc and not duplicate:
+                duplicate = True
+                problems.append(error("duplicate-id", f"{grant.user} is granted twice in study {sid} for environment "
+                                      f"{env} (first at {first}); a person has one role per study and environment",
+                                      g.at("user")))
+        if not duplicate:
+            grants.append(grant)
+    return tuple(grants)

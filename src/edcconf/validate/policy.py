@@ -1,0 +1,118 @@
+"""Institutional rules that hold whatever the environment (DESIGN §3 "Policy"; seeds 000, 001).
+
+Rules that need effective rights (the ceilings) run after resolution: see `resolve.ceilings`.
+"""
+from __future__ import annotations
+
+import re
+
+from ..catalogs import catalog
+from ..diagnostics import Diagnostic, error
+from ..model import ALL, Model, Study
+
+MAX_STUDY_ID = 30                       # 001: "The Study ID field has a limit of 30 characters"
+MAX_TEMPLATE = 255                      # 001: the template cannot exceed 255 characters
+_TEMPLATE_FORBIDDEN = set('/\\<>&"\'')  # 001: not allowed in a template's static text
+_TEMPLATE_COUNTER = re.compile(r"siteParticipantCount|helper\.random\(")
+
+
+def check_policy(model: Model) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for study in model.studies.values():
+        out.extend(_study_rules(study))
+        out.extend(_grant_rules(model, study))
+    out.extend(_external_rules(model))
+    return out
+
+
+def _study_rules(study: Study) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    if len(study.id) > MAX_STUDY_ID:
+        out.append(error("study-id-too-long", f"study id {study.id!r} has {len(study.id)} characters; "
+                         f"OpenClinica allows at most {MAX_STUDY_ID}: shorten it", study.locs.get("id", study.loc)))
+    if study.access and not study.sites:
+        out.append(error("study-without-sites", f"study {study.id} grants access but has no sites; add at least "
+                         "one site before anyone is granted access (001)", study.locs.get("sites", study.loc)))
+    template = study.participant_id_template
+    if template is not None:
+        problem = template_problem(template)
+        if problem:
+            out.append(error("participant-id-template", f"participant_id_template {problem}",
+                             study.locs.get("participant_id_template", study.loc)))
+    return out
+
+
+def template_problem(template: str) -> str | None:
+    """001's rules for a participant ID template; None when it is acceptable."""
+    if len(template) > MAX_TEMPLATE:
+        return f"has {len(template)} characters; at most {MAX_TEMPLATE} are allowed"
+    if not _TEMPLATE_COUNTER.search(template):
+        return "must use ${siteParticipantCount} or ${helper.random(n)} so that every ID is different"
+    static = re.sub(r"\$\{[^}]*\}", "", template)
+    bad = sorted(set(static) & _TEMPLATE_FORBIDDEN)
+    if bad:
+        return f"contains {' '.join(bad)} outside ${{...}}; none of / \\ < > & \" ' is allowed"
+    return None
+
+
+def _grant_rules(model: Model, study: Study) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    cat = catalog(study.system)
+    if cat is None:
+        return out
+    for grant in study.access:
+        person = model.people.get(grant.user)
+        role = study.roles.get(grant.role)
+        base = cat.roles.get(role.base if role else grant.role)
+        where = grant.locs
+        study_wide = grant.sites == ALL
+        if person is not None and person.type == "admin" and not study_wide:
+            out.append(error("admin-site-grant", f"{person.username} is an admin and cannot be granted site-level "
+                             "access; site users are never Admin (001): make the person a user, or grant the whole "
+                             "study", where.get("sites", where.get("countries", grant.loc))))
+        if base is None:
+            continue
+        if study_wide and not base.study_level and "all" not in cat.site_scopes:
+            out.append(error("role-level", f"{grant.role} is a site-level role and cannot be granted on all sites of "
+                             f"{study.id}; list the sites, or use a study-level role such as "
+                             f"{_alternative(cat, study_level=True)}", where.get("sites", grant.loc)))
+        elif not study_wide and not base.site_level and "countries" not in cat.site_scopes:
+            out.append(error("role-level", f"{grant.role} is a study-level role and cannot be granted on listed "
+                             f"sites; use sites: all, or a site-level role such as {_alternative(cat, study_level=False)}",
+                             where.get("sites", where.get("countries", grant.loc))))
+    return out
+
+
+def _alternative(cat, study_level: bool) -> str:
+    names = [r.id for r in cat.roles.values() if (r.study_level if study_level else r.site_level) and r.scope == "both"]
+    names = names or [r.id for r in cat.roles.values() if (r.study_level if study_level else r.site_level)]
+    return " or ".join(names[:2])
+
+
+def _external_rules(model: Model) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    granted: dict[str, list] = {}
+    for study in model.studies.values():
+        for grant in study.access:
+            granted.setdefault(grant.user, []).append((study, grant))
+    for person in model.people.values():
+        ext = person.external
+        if ext is None:
+            continue
+        if ext.agreement_signed is None or ext.basis is None:
+            missing = " and ".join(w for w, v in (("a signed agreement date", ext.agreement_signed),
+                                                   ("a basis", ext.basis)) if v is None)
+            out.append(error("external-without-agreement", f"external person {person.username} needs {missing} "
+                             "(external.agreement_signed, external.basis) before any access (000)", ext.loc))
+        if ext.basis == "non-research" and not (ext.justification or "").strip():
+            out.append(error("external-justification-missing", f"external person {person.username} has basis "
+                             "non-research and needs a business justification (external.justification) (000)", ext.loc))
+        if ext.basis == "protocol":
+            for study, grant in granted.get(person.username, ()):
+                p = study.protocol
+                listed = p is not None and person.username in (p.pi, *p.co_pis, *p.staff)
+                if not listed:
+                    out.append(error("external-not-on-protocol", f"external person {person.username} is granted "
+                                     f"access to {study.id} but is not listed on its protocol; add them to "
+                                     f"protocol.staff of {study.id} (000)", grant.locs.get("user", grant.loc)))
+    return out

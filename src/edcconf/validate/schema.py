@@ -1,0 +1,150 @@
+"""JSON Schema validation of each declaration file, reported at the file:line of the offending node."""
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from ..diagnostics import Diagnostic, error
+from ..source.yamlfile import ParsedFile
+
+ROOT_SCHEMA = "document.schema.json"
+_TYPE_WORDS = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false",
+               "object": "a mapping", "array": "a list", "null": "nothing (null)"}
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    """Compiled once per process: loading and checking the schemas costs more than validating a file."""
+    schemas = {p.name: json.loads(p.read_text("utf-8"))
+               for p in resources.files("edcconf.schemas").iterdir() if p.name.endswith(".schema.json")}
+    registry = Registry().with_resources((name, Resource.from_contents(s)) for name, s in schemas.items())
+    root = schemas[ROOT_SCHEMA]
+    jsonschema.Draft202012Validator.check_schema(root)
+    return jsonschema.Draft202012Validator(root, registry=registry)
+
+
+def schema_names() -> list[str]:
+    return sorted(p.name for p in resources.files("edcconf.schemas").iterdir() if p.name.endswith(".schema.json"))
+
+
+def validate_file(parsed: ParsedFile) -> list[Diagnostic]:
+    if parsed.data is None:
+        return [error("schema", "the file is empty; a declaration file holds at least one of: "
+                      "environment, sites, group, study (or their plurals)", parsed.loc())]
+    validator = _validator()
+    errors = _coerce_plain_scalars(parsed, validator)
+    return [d for e in errors for d in _describe(parsed, e)]
+
+
+def _coerce_plain_scalars(parsed: ParsedFile, validator: Any) -> list[ValidationError]:
+    """Where the schema wants text and the author wrote a plain scalar (`1.10`, `2024`), keep the text.
+
+    YAML would make these numbers or booleans; the schema knows better. Repeat until stable because a
+    coercion can expose errors further down.
+    """
+    for _ in range(8):
+        errors = list(validator.iter_errors(parsed.data))
+        changed = False
+        for err in _leaves(errors):
+            path = tuple(err.absolute_path)
+            if path in parsed.plain_text and _wants_text(err):
+                _set(parsed.data, path, parsed.plain_text.pop(path))
+                changed = True
+        if not changed:
+            return errors
+    return errors
+
+
+def _leaves(errors: Iterable[ValidationError]) -> Iterable[ValidationError]:
+    for err in errors:
+        yield err
+        yield from _leaves(err.context or ())
+
+
+def _wants_text(err: ValidationError) -> bool:
+    if err.validator == "type":
+        wanted = err.validator_value
+        return wanted == "string" or (isinstance(wanted, list) and "string" in wanted)
+    if err.validator in ("enum", "const"):
+        options = err.validator_value if err.validator == "enum" else [err.validator_value]
+        return any(isinstance(o, str) for o in options)
+    return False
+
+
+def _set(data: Any, path: tuple, value: Any) -> None:
+    for key in path[:-1]:
+        data = data[key]
+    data[path[-1]] = value
+
+
+def _where(path: Iterable) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "the file"
+
+
+def _describe(parsed: ParsedFile, err: ValidationError) -> list[Diagnostic]:
+    path = tuple(err.absolute_path)
+    where = _where(path)
+    loc = parsed.nearest_loc(path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = sorted((err.schema.get("properties") or {}).keys())
+        out = []
+        for key in sorted(set(err.instance) - set(allowed)):
+            hint = _suggest(key, allowed)
+            what = "top-level key" if not path else "key"
+            out.append(error("schema", f"unknown {what} {key!r} in {where}{hint}; allowed: {', '.join(allowed)}",
+                             parsed.key_loc(path + (key,))))
+        return out
+    if err.validator == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        return [error("schema", f"{where} is missing the required key {missing!r}", loc)]
+    if err.validator == "type":
+        wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        want = " or ".join(_TYPE_WORDS.get(w, w) for w in wanted)
+        written = parsed.plain_text.get(path)
+        found = f"{written!r}" if written is not None else _describe_value(err.instance)
+        hint = ""
+        if "boolean" in wanted and isinstance(err.instance, str) and err.instance.lower() in ("yes", "no", "on", "off", "y", "n"):
+            hint = f" (YAML 1.1 would read {err.instance!r} as a boolean; edcconf does not: write true or false)"
+        return [error("schema", f"{where} must be {want}, found {found}{hint}", loc)]
+    if err.validator == "enum":
+        options = [str(o) for o in err.validator_value]
+        return [error("schema", f"{where}: {err.instance!r} is not one of {', '.join(options)}"
+                      f"{_suggest(str(err.instance), options)}", loc)]
+    if err.validator == "pattern":
+        desc = err.schema.get("description", f"text matching {err.validator_value}")
+        return [error("schema", f"{where}: {err.instance!r} is not valid; expected {desc}", loc)]
+    if err.validator == "oneOf" and path and path[-1] in ("sites", "environments"):
+        return [error("schema", f"{where} must be `all` or a list of ids, found {_describe_value(err.instance)}", loc)]
+    if err.validator == "uniqueItems":
+        return [error("schema", f"{where} lists the same value twice", loc)]
+    if err.validator == "minProperties":
+        return [error("schema", f"{where} is an empty mapping; declare at least one of: environment, sites, "
+                      "group, study", loc)]
+    return [error("schema", f"{where}: {err.message}", loc)]
+
+
+def _describe_value(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return _TYPE_WORDS["boolean" if isinstance(value, bool) else "null"]
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return repr(value)
+
+
+def _suggest(word: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,75 @@
+"""Plan as text for a reviewer, in the manner of `terraform plan`: +, ~, - grouped by study."""
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Callable
+
+from ..plan import Change, Plan
+
+_SIGN = {"create": "+", "reactivate": "+", "update": "~", "revoke": "-", "deactivate": "-"}
+_COLOUR = {"+": "green", "~": "yellow", "-": "red"}
+_VERB = {"create": "created", "reactivate": "reactivated", "update": "changed", "revoke": "revoked",
+         "deactivate": "deactivated"}
+
+
+Style = Callable[..., str]
+
+
+def _plain(text: str, **_: object) -> str:
+    return text
+
+
+def render_plan(plan: Plan, style: Style = _plain) -> str:
+    lines: list[str] = []
+    if plan.empty:
+        lines.append(f"No changes. The access in {plan.environment} matches the configuration "
+                     f"(state serial {plan.serial}).")
+        lines += _warnings(plan, style)
+        return "\n".join(lines) + "\n"
+    lines.append(f"edcconf will perform the following actions in {style(plan.environment, bold=True)} "
+                 f"(against state serial {plan.serial}, as of {plan.as_of.isoformat()}):")
+    lines.append("")
+    general = [c for c in plan.changes if not c.study]
+    if general:
+        lines += _section("Accounts, groups and sites", general, style)
+    by_study = sorted((c for c in plan.changes if c.study), key=lambda c: c.study)
+    for study, changes in groupby(by_study, key=lambda c: c.study):
+        lines += _section(f"Study {study}", list(changes), style)
+    lines += _warnings(plan, style)
+    s = plan.summary
+    lines.append(style(f"Plan: {s['add']} to add, {s['change']} to change, {s['revoke']} to revoke.", bold=True))
+    return "\n".join(lines) + "\n"
+
+
+def _section(title: str, changes: list[Change], style: Style) -> list[str]:
+    out = [style(f"# {title}", bold=True)]
+    for change in changes:
+        out += _change(change, style)
+    out.append("")
+    return out
+
+
+def _change(change: Change, style: Style) -> list[str]:
+    sign = _SIGN[change.action]
+    colour = _COLOUR[sign]
+    head = f"  {style(sign, fg=colour)} {change.kind} {style(change.key, bold=True)} will be {_VERB[change.action]}"
+    out = [head, f"      why:   {change.reason}" if change.reason else "", f"      where: {change.source}"]
+    value = change.after if change.after is not None else change.before
+    if change.kind == "grant" and change.action in ("create", "revoke") and value:
+        out.append(f"      role:  {value['role']} (base {value['base_role']}) at {', '.join(value['sites'])}"
+                   + (f", expires {value['expires']}" if value.get("expires") else ""))
+        out.append("      forms: " + ", ".join(f"{f} {lvl}" for f, lvl in value["forms"].items()))
+    if change.action == "update" and len(change.details) > 1:
+        out += [f"      {style('~', fg='yellow')} {d}" for d in change.details]
+    if change.notify:
+        out.append(f"      notify: {', '.join(change.notify)}")
+    return [line for line in out if line]
+
+
+def _warnings(plan: Plan, style: Style) -> list[str]:
+    if not plan.warnings:
+        return []
+    out = [style("Warnings:", fg="yellow", bold=True)]
+    out += [f"  {style('!', fg='yellow')} {w.source}: {w.message} [{w.code}]" for w in plan.warnings]
+    out.append("")
+    return out

@@ -1,0 +1,53 @@
+"""`show`: the applied effective state as tables per study (people × role × sites × form levels)."""
+from __future__ import annotations
+
+from typing import Mapping
+
+from ..resolve.effective import expand_grant
+from ..state import StateRecord
+
+_ABBREV = {"none": "-", "read": "R", "review": "V", "edit": "E"}
+
+
+def state_json(record: StateRecord) -> dict:
+    """The applied state with every grant expanded (form levels joined in), for --json."""
+    eff = record.effective
+    return {"format_version": 1, "environment": record.environment, "serial": record.serial,
+            "lineage": record.lineage, "applied_at": record.applied_at, "commit": record.commit,
+            "accounts": eff.get("accounts", {}), "sites": eff.get("sites", {}), "groups": eff.get("groups", {}),
+            "studies": eff.get("studies", {}),
+            "grants": {k: expand_grant(eff, g) for k, g in sorted(eff.get("grants", {}).items())}}
+
+
+def render_state(record: StateRecord) -> str:
+    if not record.exists:
+        return (f"Nothing has been applied to {record.environment} yet. Run `edcconf plan --env "
+                f"{record.environment}` to see what would be.\n")
+    eff = record.effective
+    lines = [f"Environment {record.environment}: state serial {record.serial}, applied {record.applied_at}"
+             + (f" from commit {record.commit[:12]}" if record.commit else ""), ""]
+    grants = eff.get("grants", {})
+    for study_id, study in sorted(eff.get("studies", {}).items()):
+        rows = [expand_grant(eff, g) for _, g in sorted(grants.items()) if g["study"] == study_id]
+        lines.append(f"Study {study_id} — {study['name']} ({study['system']}; sites {', '.join(study['sites'])})")
+        if not rows:
+            lines += ["  (nobody has access)", ""]
+            continue
+        lines += _table(rows, eff.get("accounts", {}))
+        lines.append("")
+    lines.append("Levels: E edit, V review, R read, - none.")
+    return "\n".join(lines) + "\n"
+
+
+def _table(rows: list[dict], accounts: Mapping[str, dict]) -> list[str]:
+    forms = list(rows[0]["forms"])
+    header = ["person", "role", "sites", "expires", *forms]
+    body = []
+    for g in rows:
+        account = accounts.get(g["user"], {})
+        marks = ("*" if account.get("external") else "") + ("!" if account.get("type") == "admin" else "")
+        body.append([g["user"] + marks, g["role"] + ("" if g["role"] == g["base_role"] else f" ({g['base_role']})"),
+                     " ".join(g["sites"]), g.get("expires") or "", *[_ABBREV[g["forms"][f]] for f in forms]])
+    widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
+    fmt = "  " + "  ".join(f"{{:<{w}}}" for w in widths)
+    return [fmt.format(*header), fmt.format(*["-" * w for w in widths])] + [fmt.format(*r) for r in body]
