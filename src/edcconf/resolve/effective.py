@@ -101,6 +101,8 @@ def environment_state(model: Model, env: str, as_of: date,
     excluded: dict[str, Exclusion] = {}
     diags: list[Diagnostic] = []
     for group in model.groups.values():
+        if group.builtin and not group.members:
+            continue  # every system has its no-rights default; nothing to create until someone is in it
         state["groups"][group.id] = {"ceiling": dict(group.ceiling), "redcap_ceiling": dict(group.redcap_ceiling),
                                      "message": group.message}
         sources[f"group:{group.id}"] = str(group.loc)
@@ -140,7 +142,7 @@ def environment_state(model: Model, env: str, as_of: date,
             sources[f"grant:{grant.key}"] = str(grant.loc)
             state["roles"].setdefault(ref, value)
             diags.extend(_ceiling(model, person, grant, role))
-    diags.extend(_hidden_query_warnings(model, state, roles))
+    diags.extend(_hidden_query_warnings(model, env, state, roles))
     return EnvironmentState(env, as_of, state, sources, excluded, tuple(diags))
 
 
@@ -161,7 +163,7 @@ def _ceiling(model: Model, person: Person, grant: Grant, role: EffectiveRole) ->
                   rights=[{"right": r, "granted": g, "allowed": a} for r, g, a in over])]
 
 
-def _hidden_query_warnings(model: Model, state: dict, roles: Mapping[tuple[str, str], EffectiveRole]) -> list[Diagnostic]:
+def _hidden_query_warnings(model: Model, env: str, state: dict, roles: Mapping[tuple[str, str], EffectiveRole]) -> list[Diagnostic]:
     """001: a Monitor or Data Manager with no access to a form cannot see (or close) its queries."""
     holders: dict[str, list[str]] = {}
     for grant in state["grants"].values():
@@ -175,7 +177,7 @@ def _hidden_query_warnings(model: Model, state: dict, roles: Mapping[tuple[str, 
         if hidden:
             study = model.studies[study_id]
             loc = role.loc or next(g.loc for g in study.access if g.role == role_id)
-            out.append(warning("queries-hidden", f"role {role_id} ({role.base.label}) in {study_id} has no access to "
+            out.append(warning("queries-hidden", f"in {env}, role {role_id} ({role.base.label}) in {study_id} has no access to "
                                f"{', '.join(hidden)}: {', '.join(sorted(users))} cannot see or close queries on "
                                f"{'that form' if len(hidden) == 1 else 'those forms'}", loc))
     return out

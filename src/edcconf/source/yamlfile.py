@@ -177,6 +177,13 @@ def _decode(raw: bytes, path: str) -> tuple[str | None, Diagnostic | None]:
     return text.removeprefix("\ufeff"), None  # a byte-order mark is harmless: drop it
 
 
+def _tab_at(text: str, mark: Any) -> bool:
+    if mark is None:
+        return False
+    lines = text.splitlines()
+    return mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]
+
+
 def parse_yaml(raw: bytes, path: str) -> tuple[ParsedFile | None, list[Diagnostic]]:
     text, problem = _decode(raw, path)
     if problem:
@@ -191,7 +198,7 @@ def parse_yaml(raw: bytes, path: str) -> tuple[ParsedFile | None, list[Diagnosti
         mark = exc.problem_mark or exc.context_mark
         where = Loc(path, mark.line + 1, mark.column + 1) if mark else Loc(path)
         what = " ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
-        hint = "; YAML does not allow tabs for indentation, use spaces" if "\t" in what or "tab" in what else ""
+        hint = "; YAML does not allow tabs for indentation, use spaces" if _tab_at(text, mark) else ""
         return None, [error("yaml-syntax", f"malformed YAML: {what}{hint}", where)]
     except yaml.YAMLError as exc:  # e.g. a reader error on a control character
         return None, [error("yaml-syntax", f"malformed YAML: {exc}", Loc(path, 1, 1))]

@@ -84,7 +84,7 @@ class LocalBackend:
                             "while this apply ran; plan again", code="state-conflict")
         if self.path.exists():
             write_atomically(self.path.with_name(self.path.name + ".backup"), self.path.read_bytes())
-        write_atomically(self.path, json.dumps(record.to_json(), indent=1, sort_keys=True).encode() + b"\n")
+        write_atomically(self.path, json.dumps(record.to_json(), indent=1).encode() + b"\n")
 
     def append_audit(self, entries: list[dict]) -> None:
         """One JSON line per entry, each a single write on an O_APPEND descriptor (no torn lines)."""

@@ -152,9 +152,11 @@ def _groups(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[
         for member in node.items("members"):
             person = _person(member, gid, problems)
             # usernames and e-mails are unique across the whole repository, ignoring case (001)
-            ok = usernames.claim(person.username, member.at("username"))
-            ok = emails.claim(person.email, member.at("email")) and ok
-            if ok:
+            usernames.claim(person.username, member.at("username"))
+            emails.claim(person.email, member.at("email"))
+            # A duplicate is reported once; keeping the other spelling avoids a cascade of
+            # "unknown user" errors for grants that name it.
+            if person.username not in people:
                 people[person.username] = person
                 members.append(person.username)
         groups[gid] = Group(gid, node.get("description"), frozen_map(ceiling), frozen_map(redcap_ceiling),

@@ -1,0 +1,72 @@
+"""Shared test helpers: temporary configuration repositories and a CLI runner that runs the real
+console entry point in a subprocess (exit codes, stdout and stderr exactly as a user sees them)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CONFIG_DIRS = ("environments", "groups", "studies")
+
+
+class Result:
+    def __init__(self, proc: subprocess.CompletedProcess) -> None:
+        self.code = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+
+    @property
+    def json(self):
+        return json.loads(self.out)
+
+    def __repr__(self) -> str:
+        return f"<exit {self.code}>\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+
+
+def run_edcconf(*args: str, cwd: Path, env: dict | None = None, input: str | None = None) -> Result:
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "edcconf", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, env=full_env, input=input, stdin=None if input is not None else subprocess.DEVNULL,
+                          timeout=300)
+    result = Result(proc)
+    assert "Traceback (most recent call last)" not in result.err or result.code == 3, result
+    return result
+
+
+def copy_config(source: Path, dest: Path) -> Path:
+    for name in CONFIG_DIRS:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, dest / name)
+    return dest
+
+
+def write(root: Path, rel: str, text: str) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.fixture
+def example_repo(tmp_path: Path) -> Path:
+    """A copy of the example organisation at the repository root."""
+    return copy_config(REPO, tmp_path / "example")
+
+
+@pytest.fixture
+def mini_repo(tmp_path: Path) -> Path:
+    """A small OpenClinica organisation: one study, three sites, five people."""
+    return copy_config(FIXTURES / "mini", tmp_path / "mini")
+
+
+@pytest.fixture
+def cli():
+    return run_edcconf

@@ -1,0 +1,112 @@
+"""Plan stage: a keyed diff of effective states, in dependency order, each change with its reason."""
+from datetime import date
+
+from edcconf.pipeline import load_desired
+from edcconf.plan import make_plan
+from edcconf.state import fold
+from tests.conftest import write
+
+DAY = date(2026, 11, 24)
+
+
+def plan_for(root, env="test", applied=None, sources=None, at=DAY):
+    desired = load_desired(root, at, [env])
+    env_state = desired.resolution.environments[env]
+    return make_plan(env_state, applied or {}, sources or {}, 0, None), env_state
+
+
+def applied_state(root, env="test", at=DAY):
+    plan, env_state = plan_for(root, env, at=at)
+    return fold({}, plan.changes), dict(env_state.sources)
+
+
+def edit(root, rel, old, new):
+    p = root / rel
+    assert old in p.read_text()
+    p.write_text(p.read_text().replace(old, new))
+
+
+def test_first_plan_creates_in_dependency_order(mini_repo):
+    plan, _ = plan_for(mini_repo)
+    kinds = [(c.kind, c.action) for c in plan.changes]
+    assert kinds.index(("site", "create")) < kinds.index(("study", "create")) < kinds.index(("account", "create")) \
+        < kinds.index(("grant", "create"))
+    assert plan.summary == {"add": len(plan.changes), "change": 0, "revoke": 0}
+
+
+def test_applied_state_plans_nothing_and_moving_files_plans_nothing(mini_repo):
+    applied, sources = applied_state(mini_repo)
+    assert plan_for(mini_repo, applied=applied, sources=sources)[0].empty
+    (mini_repo / "groups" / "staff.yaml").rename(mini_repo / "studies" / "people.yaml")
+    assert plan_for(mini_repo, applied=applied, sources=sources)[0].empty
+
+
+def test_role_change_is_one_update_with_form_detail(mini_repo):
+    applied, sources = applied_state(mini_repo)
+    edit(mini_repo, "studies/heart.yaml", "user: cara.crc, role: crc,", "user: cara.crc, role: crc_safety,")
+    plan, _ = plan_for(mini_repo, applied=applied, sources=sources)
+    (change,) = plan.changes
+    assert (change.action, change.kind, change.key) == ("update", "grant", "HEART-01/cara.crc")
+    assert change.reason == "role crc → crc_safety; form adverse_events: none → edit"
+    assert change.before["forms"]["adverse_events"] == "none" and change.after["forms"]["adverse_events"] == "edit"
+    assert change.source == "studies/heart.yaml:18"
+
+
+def test_changing_a_custom_role_updates_every_grant_that_uses_it(mini_repo):
+    applied, sources = applied_state(mini_repo)
+    edit(mini_repo, "studies/heart.yaml", "tags: {safety: review}", "tags: {safety: read}")
+    plan, _ = plan_for(mini_repo, applied=applied, sources=sources)
+    assert [(c.key, c.reason) for c in plan.changes] == [
+        ("HEART-01/mona.mon", "form adverse_events: review → read; close queries lost on adverse_events")]
+
+
+def test_expiry_revokes_with_the_reason(mini_repo):
+    applied, sources = applied_state(mini_repo, "production")
+    plan, _ = plan_for(mini_repo, "production", applied, sources, at=date(2027, 4, 1))
+    (change,) = plan.changes
+    assert (change.action, change.key, change.reason) == ("revoke", "HEART-01/vera.view", "vera.view expired on 2027-03-31")
+    assert change.before["forms"] == {"contact_info": "none", "adverse_events": "none", "vitals": "read"}
+
+
+def test_removed_grant_names_the_file_it_was_removed_from(mini_repo):
+    applied, sources = applied_state(mini_repo)
+    edit(mini_repo, "studies/heart.yaml", "    - {user: cara.crc, role: crc, environments: all, sites: [BOS]}\n", "")
+    (change,) = plan_for(mini_repo, applied=applied, sources=sources)[0].changes
+    assert (change.action, change.reason, change.source) == ("revoke", "removed from studies/heart.yaml",
+                                                             "studies/heart.yaml:18")
+
+
+def test_username_change_is_deactivate_plus_create_and_says_so(mini_repo):
+    applied, sources = applied_state(mini_repo)
+    edit(mini_repo, "groups/staff.yaml", "username: cara.crc", "username: cara.coordinator")
+    edit(mini_repo, "studies/heart.yaml", "user: cara.crc", "user: cara.coordinator")
+    plan, _ = plan_for(mini_repo, applied=applied, sources=sources)
+    actions = [(c.action, c.kind, c.key) for c in plan.changes]
+    assert actions == [("create", "account", "cara.coordinator"), ("revoke", "grant", "HEART-01/cara.crc"),
+                       ("create", "grant", "HEART-01/cara.coordinator"), ("deactivate", "account", "cara.crc")]
+    assert "usernames never change" in plan.changes[0].reason and "usernames never change" in plan.changes[-1].reason
+    assert plan.summary == {"add": 2, "change": 0, "revoke": 2}
+
+
+def test_deactivation_revokes_before_deactivating(mini_repo):
+    applied, sources = applied_state(mini_repo)
+    edit(mini_repo, "groups/staff.yaml", "name: Dina Manager}", "name: Dina Manager, status: deactivated}")
+    plan, _ = plan_for(mini_repo, applied=applied, sources=sources)
+    assert [(c.action, c.key) for c in plan.changes] == [("revoke", "HEART-01/dina.dm"), ("deactivate", "dina.dm")]
+    assert plan.changes[0].reason == "dina.dm is deactivated"
+    reapplied = fold(applied, plan.changes)
+    edit(mini_repo, "groups/staff.yaml", "status: deactivated}", "status: active}")
+    plan, _ = plan_for(mini_repo, applied=reapplied, sources=sources)
+    assert [(c.action, c.key) for c in plan.changes] == [("reactivate", "dina.dm"), ("create", "HEART-01/dina.dm")]
+
+
+def test_site_added_to_study_is_created_before_the_study_changes(mini_repo):
+    applied, sources = applied_state(mini_repo)
+    write(mini_repo, "environments/more-sites.yaml", "sites:\n  - {id: OSLO, name: Oslo, country: NO}\n")
+    edit(mini_repo, "studies/heart.yaml", "sites: [BOS, NYC, LYON]", "sites: [BOS, NYC, LYON, OSLO]")
+    plan, _ = plan_for(mini_repo, applied=applied, sources=sources)
+    assert [(c.action, c.kind, c.key) for c in plan.changes][:2] == [("create", "site", "OSLO"),
+                                                                     ("update", "study", "HEART-01")]
+    assert plan.changes[1].reason == "sites: BOS, LYON, NYC → BOS, LYON, NYC, OSLO"
+    # dina.dm and mona.mon have all sites, so their grants reach the new site too
+    assert {c.key for c in plan.changes if c.kind == "grant"} == {"HEART-01/dina.dm", "HEART-01/mona.mon"}

@@ -1,0 +1,109 @@
+"""Load stage: positions, YAML 1.1 traps, duplicate keys, tags, anchors and bounded expansion."""
+import time
+
+import pytest
+from hypothesis import given, strategies as st
+
+from edcconf.source import load_sources
+from edcconf.source.yamlfile import MAX_ALIASED_NODES, parse_yaml, resolve_plain_scalar
+
+
+def parse(text: str):
+    parsed, diags = parse_yaml(text.encode(), "f.yaml")
+    return parsed, diags
+
+
+def test_positions_are_one_based_line_and_column():
+    parsed, diags = parse("a:\n  b: [x, y]\n")
+    assert not diags
+    assert parsed.positions[("a", "b", 1)] == (2, 10)
+    assert str(parsed.loc(("a", "b"))) == "f.yaml:2"
+    assert parsed.key_positions[("a", "b")] == (2, 3)
+
+
+@pytest.mark.parametrize("text", ["NO", "no", "on", "Off", "yes", "Y", "2026-01-31", "1.10.2", "0x1F", "12:30"])
+def test_yaml11_traps_stay_text(text):
+    parsed, diags = parse(f"v: {text}\n")
+    assert not diags
+    assert parsed.data["v"] == text
+
+
+def test_plain_numbers_remember_what_was_written():
+    parsed, _ = parse("v: 1.10\nw: 007\n")
+    assert parsed.data == {"v": 1.1, "w": 7}
+    assert parsed.plain_text[("v",)] == "1.10" and parsed.plain_text[("w",)] == "007"
+
+
+def test_quoted_scalars_are_always_text():
+    parsed, _ = parse("a: 'true'\nb: \"12\"\nc: true\nd: ~\n")
+    assert parsed.data == {"a": "true", "b": "12", "c": True, "d": None}
+
+
+def test_duplicate_key_is_an_error_at_the_second_key():
+    _, diags = parse("study:\n  id: A\n  name: x\n  id: B\n")
+    assert [(d.code, d.loc.line, d.loc.col) for d in diags] == [("duplicate-key", 4, 3)]
+    assert "first defined at line 2" in diags[0].message
+
+
+@pytest.mark.parametrize("text", ["a: !!python/object/apply:os.system [echo hi]\n", "a: !custom x\n",
+                                  "a: !!set {x, y}\n", "a: !!binary aGk=\n"])
+def test_tags_that_build_objects_are_refused(text):
+    parsed, diags = parse(text)
+    assert parsed is None and diags[0].code == "yaml-syntax" and "not allowed" in diags[0].message
+
+
+def test_merge_keys_and_anchors_expand_with_explicit_keys_winning():
+    parsed, diags = parse("base: &b {role: crc, sites: all}\ngrant: {<<: *b, role: monitor}\n")
+    assert not diags
+    assert parsed.data["grant"] == {"role": "monitor", "sites": "all"}
+
+
+def test_alias_bomb_is_refused_quickly():
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i-1}"] * 10) + "]" for i in range(1, 9)]
+    start = time.monotonic()
+    parsed, diags = parse("\n".join(lines) + "\n")
+    assert parsed is None and diags[0].code == "yaml-syntax" and f"{MAX_ALIASED_NODES:,}" in diags[0].message
+    assert time.monotonic() - start < 5
+
+
+def test_deep_nesting_is_refused():
+    parsed, diags = parse("a: " + "[" * 100 + "]" * 100 + "\n")
+    assert parsed is None and "nesting deeper" in diags[0].message
+
+
+def test_malformed_yaml_points_at_the_problem():
+    _, diags = parse("a: [1, 2\nb: 3\n")
+    assert diags[0].code == "yaml-syntax" and diags[0].loc.line == 2
+
+
+def test_tabs_give_a_hint():
+    _, diags = parse("a:\n\tb: 1\n")
+    assert diags[0].code == "yaml-syntax" and "tab" in diags[0].message
+
+
+def test_not_utf8_and_bom():
+    _, diags = parse_yaml(b"a: caf\xe9\n", "f.yaml")
+    assert diags[0].code == "yaml-syntax" and "UTF-8" in diags[0].message and diags[0].loc.line == 1
+    parsed, diags = parse_yaml("\ufeffa: b\n".encode(), "f.yaml")
+    assert not diags and parsed.data == {"a": "b"}
+
+
+def test_multiple_documents_are_an_error():
+    _, diags = parse("a: 1\n---\nb: 2\n")
+    assert diags and diags[0].code == "yaml-syntax"
+
+
+def test_load_sources_reads_only_the_three_directories(tmp_path):
+    (tmp_path / "studies" / "deep").mkdir(parents=True)
+    (tmp_path / "studies" / "deep" / "s.yml").write_text("study: {}\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "x.yaml").write_text("not: [valid\n")
+    sources = load_sources(tmp_path)
+    assert [f.path for f in sources.files] == ["studies/deep/s.yml"] and not sources.diagnostics
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20))
+def test_resolution_never_raises_and_yields_plain_data(text):
+    value = resolve_plain_scalar(text)
+    assert value is None or isinstance(value, (str, int, float, bool))

@@ -1,0 +1,158 @@
+"""References and policy: each rule fails with its own code at the file:line that must change."""
+from datetime import date
+
+import pytest
+
+from edcconf.diagnostics import UserError
+from edcconf.pipeline import load_desired
+from tests.conftest import write
+
+TODAY = date(2026, 11, 24)
+
+
+def problems(root):
+    try:
+        desired = load_desired(root, TODAY)
+    except UserError as exc:
+        return [(d.code, str(d.loc), d.message) for d in exc.diagnostics.errors]
+    return [(d.code, str(d.loc), d.message) for d in desired.diagnostics.errors]
+
+
+def edit(root, rel, old, new):
+    path = root / rel
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {rel}"
+    path.write_text(text.replace(old, new))
+
+
+def test_the_fixture_is_clean(mini_repo):
+    assert problems(mini_repo) == []
+
+
+def test_unknown_user_with_suggestion(mini_repo):
+    edit(mini_repo, "studies/heart.yaml", "user: mona.mon", "user: mona.mom")
+    (p,) = problems(mini_repo)
+    assert p[:2] == ("unknown-reference", "studies/heart.yaml:20") and "did you mean 'mona.mon'" in p[2]
+
+
+@pytest.mark.parametrize("old,new,line,needle", [
+    ("role: crc,", "role: cr,", 18, "unknown role 'cr'"),
+    ("sites: [BOS]}", "sites: [BOZ]}", 18, "did you mean 'BOS'"),
+    ("environments: [production]", "environments: [prod]", 22, "unknown environment 'prod'"),
+    ("tags: [safety]}", "tags: [safty]}", 12, "unknown tag 'safty'"),
+    ("base: monitor", "base: moniter", 15, "did you mean 'monitor'"),
+    ("pi: ivan.inv", "pi: ivan.in", 5, "in the protocol"),
+])
+def test_unknown_references(mini_repo, old, new, line, needle):
+    edit(mini_repo, "studies/heart.yaml", old, new)
+    found = problems(mini_repo)
+    assert any(c == "unknown-reference" and loc == f"studies/heart.yaml:{line}" and needle in m for c, loc, m in found), found
+
+
+def test_username_duplicate_ignoring_case_across_files(mini_repo):
+    write(mini_repo, "groups/more.yaml", """\
+        group:
+          id: more
+          members:
+            - {username: Cara.CRC, email: other@hospital.example.org, name: Other}
+        """)
+    (p,) = problems(mini_repo)
+    # files are read in path order, so groups/more.yaml comes first and staff.yaml holds the duplicate
+    assert p[0] == "duplicate-id" and p[1] == "groups/staff.yaml:6" and "groups/more.yaml:4" in p[2]
+
+
+def test_person_granted_twice_in_one_environment(mini_repo):
+    edit(mini_repo, "studies/heart.yaml", "    - {user: dina.dm,", "    - {user: cara.crc, role: viewer, environments: [test], sites: all}\n    - {user: dina.dm,")
+    found = problems(mini_repo)
+    assert [c for c, *_ in found] == ["duplicate-id"] and "granted twice" in found[0][2]
+
+
+def test_ceiling_lists_each_right_and_the_group_message(mini_repo):
+    write(mini_repo, "groups/readers.yaml", """\
+        group:
+          id: readers
+          ceiling: {form_access: read, contact_data: none, data_export: none}
+          message: Complete the data-entry training first (policy EDC-7).
+          members:
+            - {username: rhea.read, email: rhea@hospital.example.org, name: Rhea Reader}
+        """)
+    edit(mini_repo, "studies/heart.yaml", "  access:\n", "  access:\n    - {user: rhea.read, role: data_manager, sites: all}\n")
+    (p,) = problems(mini_repo)
+    assert p[0] == "ceiling-exceeded" and p[1] == "studies/heart.yaml:18"
+    assert "form_access edit (allowed read)" in p[2] and "data_export full (allowed none)" in p[2]
+    assert "user_rights" not in p[2]  # the ceiling does not name it, so it does not limit it
+    assert p[2].endswith("(policy EDC-7).")
+
+
+def test_no_rights_group_may_be_granted_nothing(mini_repo):
+    write(mini_repo, "groups/none.yaml", """\
+        group:
+          id: no-rights
+          members:
+            - {username: nia.none, email: nia@hospital.example.org, name: Nia None}
+        """)
+    edit(mini_repo, "studies/heart.yaml", "  access:\n", "  access:\n    - {user: nia.none, role: viewer, sites: all}\n")
+    (p,) = problems(mini_repo)
+    assert p[0] == "ceiling-exceeded" and "form_access read (allowed none)" in p[2]
+
+
+@pytest.mark.parametrize("ext,code", [
+    ("{organization: Acme, basis: sponsor}", "external-without-agreement"),
+    ("{organization: Acme, agreement_signed: 2026-01-01, basis: non-research}", "external-justification-missing"),
+    ("{organization: Acme, agreement_signed: 2026-01-01, basis: protocol}", "external-not-on-protocol"),
+])
+def test_external_people(mini_repo, ext, code):
+    write(mini_repo, "groups/ext.yaml", f"""\
+        group:
+          id: ext
+          members:
+            - {{username: eve.ext, email: eve@cro.example.com, name: Eve, external: {ext}}}
+        """)
+    edit(mini_repo, "studies/heart.yaml", "  access:\n", "  access:\n    - {user: eve.ext, role: monitor, sites: all}\n")
+    codes = [c for c, *_ in problems(mini_repo)]
+    assert codes == [code]
+
+
+def test_external_on_protocol_is_fine(mini_repo):
+    write(mini_repo, "groups/ext.yaml", """\
+        group:
+          id: ext
+          members:
+            - {username: eve.ext, email: eve@cro.example.com, name: Eve,
+               external: {organization: Acme, agreement_signed: 2026-01-01, basis: protocol}}
+        """)
+    edit(mini_repo, "studies/heart.yaml", "pi: ivan.inv}", "pi: ivan.inv, staff: [eve.ext]}")
+    edit(mini_repo, "studies/heart.yaml", "  access:\n", "  access:\n    - {user: eve.ext, role: monitor, sites: all}\n")
+    assert problems(mini_repo) == []
+
+
+def test_admin_never_on_a_site_but_study_wide_is_fine(mini_repo):
+    edit(mini_repo, "groups/staff.yaml", "name: Dina Manager}", "name: Dina Manager, type: admin}")
+    assert problems(mini_repo) == []
+    edit(mini_repo, "groups/staff.yaml", "name: Cara Coordinator}", "name: Cara Coordinator, type: admin}")
+    (p,) = problems(mini_repo)
+    assert p[:2] == ("admin-site-grant", "studies/heart.yaml:18")
+
+
+@pytest.mark.parametrize("old,new,code", [
+    ("user: cara.crc, role: crc, environments: all, sites: [BOS]", "user: cara.crc, role: crc, environments: all, sites: all", "role-level"),
+    ("user: dina.dm, role: data_manager, environments: all, sites: all", "user: dina.dm, role: data_manager, environments: all, sites: [BOS]", "role-level"),
+    ("id: HEART-01", "id: HEART-01-A-VERY-LONG-STUDY-IDENTIFIER", "study-id-too-long"),
+    ("sites: [BOS, NYC, LYON]", "sites: []", "study-without-sites"),
+])
+def test_study_rules(mini_repo, old, new, code):
+    edit(mini_repo, "studies/heart.yaml", old, new)
+    assert code in [c for c, *_ in problems(mini_repo)]
+
+
+@pytest.mark.parametrize("template,ok", [
+    ("${siteId}-${(siteParticipantCount+1)?string[000]}", True),
+    ("P-${(helper.random(5))?string[00000]}", True),
+    ("${siteId}-0001", False),                      # no counter, no random: every ID the same
+    ("${siteId}/${siteParticipantCount}", False),   # a slash in the static text
+    ("A" * 240 + "${siteParticipantCount}", False),  # 263 characters > 255
+])
+def test_participant_id_templates(mini_repo, template, ok):
+    edit(mini_repo, "studies/heart.yaml", '"${siteId}-${(siteParticipantCount+1)?string[000]}"', f"'{template}'")
+    codes = [c for c, *_ in problems(mini_repo)]
+    assert codes == ([] if ok else ["participant-id-template"])
