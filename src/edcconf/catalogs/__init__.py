@@ -1,7 +1,7 @@
 """Role catalogs of the EDC systems, shipped as package data (one YAML file per system)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Mapping
@@ -60,6 +60,28 @@ class Catalog:
     site_scopes: tuple[str, ...]
     roles: Mapping[str, BaseRole]
     raw: Mapping[str, object]
+    right_keys: Mapping[str, tuple[int, ...]] = field(default_factory=frozen_map)  # REDCap: key -> values, lowest first
+    generic: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=frozen_map)  # right -> value -> key bounds
+
+    def key_rank(self, key: str, value: int) -> int:
+        """Order of a REDCap value for its key (user_rights: 0 < 2 < 1); unknown values rank highest."""
+        order = self.right_keys.get(key, ())
+        return order.index(value) if value in order else len(order)
+
+    def key_bounds(self, right: str, value: str) -> Mapping[str, int]:
+        """The REDCap key values a generic right's value allows (empty when the system has no keys)."""
+        return self.generic.get(right, {}).get(value, {})
+
+    def generic_from_keys(self, right: str, keys: Mapping[str, int]) -> str | None:
+        """The lowest generic value of `right` whose key bounds admit `keys`; None if not mapped."""
+        values = self.generic.get(right)
+        if not values:
+            return None
+        for value in RIGHTS[right]:
+            bounds = values.get(value, {})
+            if all(self.key_rank(k, keys.get(k, 0)) <= self.key_rank(k, v) for k, v in bounds.items()):
+                return value
+        return RIGHTS[right][-1]
 
 
 @lru_cache(maxsize=None)
@@ -77,6 +99,8 @@ def catalog(system: str) -> Catalog | None:
             redcap=frozen_map(r.get("redcap") or {}))
         for rid, r in data["roles"].items()
     }
+    right_keys = {k: tuple(v) for k, v in (data.get("right_keys") or {}).items()}
+    generic = {r: frozen_map({v: frozen_map(b) for v, b in vals.items()}) for r, vals in (data.get("generic") or {}).items()}
     return Catalog(system=data["system"], label=data["label"], levels=tuple(data["levels"]),
                    site_scopes=tuple(data.get("site_scopes") or ("sites",)), roles=frozen_map(roles),
-                   raw=frozen_map(data))
+                   raw=frozen_map(data), right_keys=frozen_map(right_keys), generic=frozen_map(generic))

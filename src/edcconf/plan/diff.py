@@ -28,7 +28,8 @@ def make_plan(desired: EnvironmentState, applied: Mapping[str, Any], applied_sou
     changes: list[Change] = []
     for kind, section in _ENTITY_KINDS:
         changes.extend(_entities(kind, want.get(section, {}), have.get(section, {}), desired.sources, applied_sources))
-    changes.extend(_accounts(want.get("accounts", {}), have.get("accounts", {}), desired.sources, applied_sources))
+    changes.extend(_accounts(want.get("accounts", {}), have.get("accounts", {}), desired.sources, applied_sources,
+                             desired.notices))
     changes.extend(_grants(desired, have, applied_sources))
     changes.sort(key=lambda c: (_RANK[(c.kind, c.action)], c.study or "", c.key))
     return Plan(desired.environment, serial, lineage, desired.as_of, tuple(changes), warnings)
@@ -92,7 +93,8 @@ def _entities(kind: str, want: Mapping, have: Mapping, sources: Mapping, old_sou
     return out
 
 
-def _accounts(want: Mapping, have: Mapping, sources: Mapping, old_sources: Mapping) -> list[Change]:
+def _accounts(want: Mapping, have: Mapping, sources: Mapping, old_sources: Mapping,
+              notices: Mapping[str, tuple[str, ...]]) -> list[Change]:
     out: list[Change] = []
     new_by_email = {v["email"].lower(): k for k, v in want.items() if k not in have}
     for name in want.keys() | have.keys():
@@ -101,7 +103,8 @@ def _accounts(want: Mapping, have: Mapping, sources: Mapping, old_sources: Mappi
         if old is None:
             if new["status"] == "active":
                 reason = f"new external account ({new['external']})" if new.get("external") else "new account"
-                out.append(Change("create", "account", name, None, new, reason, src, stored=new))
+                out.append(Change("create", "account", name, None, new, reason, src, stored=new,
+                                  notify=notices.get(name, ()) if new.get("external") else ()))
             continue
         if new is None:
             if old["status"] == "active":

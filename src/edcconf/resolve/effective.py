@@ -4,7 +4,7 @@ Shape (the same one the state backends store and the planner diffs):
     accounts: username -> {email, name, type, status, group, expires, external}
     sites:    site id  -> {name, country, timezone, city}          (sites used by the env's studies)
     groups:   group id -> {ceiling, redcap_ceiling, message}
-    studies:  study id -> {name, system, status, sites}
+    studies:  study id -> {name, system, status, sites, admins}   (admins see every study, 001)
     roles:    role ref -> {base_role, forms, close_queries, sdv, rights}   (once per role and study)
     grants:   "<study>/<username>" -> {study, user, role, base_role, sites, expires, role_ref}
 Form levels live in `roles`; `expand_grant` joins them into a grant where a grant is shown. A role ref
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Mapping
 
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error, warning
-from ..model import ALL, Grant, Model, Person, Study
+from ..model import ALL, Grant, Model, Person, Study, frozen_map
 from .roles import EffectiveRole, exceeds
 
 STATE_SECTIONS = ("sites", "groups", "studies", "accounts", "roles", "grants")
@@ -42,6 +42,7 @@ class EnvironmentState:
     sources: Mapping[str, str]         # "<kind>:<key>" -> "path:line" that declared it
     excluded: Mapping[str, Exclusion]  # grant key -> why it is absent
     diagnostics: tuple[Diagnostic, ...]
+    notices: Mapping[str, tuple[str, ...]] = field(default_factory=frozen_map)  # username -> whom to tell of a new account (000)
 
 
 def expand_grant(state: Mapping[str, dict], grant: Mapping | None) -> dict | None:
@@ -109,11 +110,14 @@ def environment_state(model: Model, env: str, as_of: date,
     for person in model.people.values():
         state["accounts"][person.username] = account_value(person)
         sources[f"account:{person.username}"] = str(person.loc)
+    admins = sorted(p.username for p in model.people.values()
+                    if p.type == "admin" and p.status == "active" and not p.expired(as_of))
+    notices: dict[str, set[str]] = {}
     for study in model.studies.values():
         if env not in study.environments or catalog(study.system) is None:
             continue
         state["studies"][study.id] = {"name": study.name, "system": study.system, "status": study.status,
-                                      "sites": sorted(study.sites)}
+                                      "sites": sorted(study.sites), "admins": admins}
         sources[f"study:{study.id}"] = str(study.loc)
         for sid in study.sites:
             site = model.sites.get(sid)
@@ -142,8 +146,13 @@ def environment_state(model: Model, env: str, as_of: date,
             sources[f"grant:{grant.key}"] = str(grant.loc)
             state["roles"].setdefault(ref, value)
             diags.extend(_ceiling(model, person, grant, role))
+            if person.external is not None:  # 000: the PI and the requester hear of a new external account
+                pi = study.protocol.pi if study.protocol else None
+                notices.setdefault(person.username, set()).update(
+                    n for n in (pi, person.external.requested_by) if n)
     diags.extend(_hidden_query_warnings(model, env, state, roles))
-    return EnvironmentState(env, as_of, state, sources, excluded, tuple(diags))
+    return EnvironmentState(env, as_of, state, sources, excluded, tuple(diags),
+                            frozen_map({u: tuple(sorted(n)) for u, n in notices.items()}))
 
 
 def _ceiling(model: Model, person: Person, grant: Grant, role: EffectiveRole) -> list[Diagnostic]:
@@ -151,8 +160,13 @@ def _ceiling(model: Model, person: Person, grant: Grant, role: EffectiveRole) ->
     group = model.groups.get(person.group)
     if group is None:
         return []
-    over = [(right, value, group.ceiling[right]) for right, value in role.rights.items()
-            if right in group.ceiling and exceeds(right, value, group.ceiling[right])]
+    over: list[tuple[str, object, object]] = [
+        (right, value, group.ceiling[right]) for right, value in role.rights.items()
+        if right in group.ceiling and exceeds(right, value, group.ceiling[right])]
+    if role.redcap and group.redcap_ceiling:  # a SAG-style ceiling in REDCap's own keys (004)
+        cat = catalog(model.studies[grant.study].system)
+        over += [(f"redcap.{key}", role.redcap.get(key, 0), allowed) for key, allowed in group.redcap_ceiling.items()
+                 if cat.key_rank(key, role.redcap.get(key, 0)) > cat.key_rank(key, allowed)]
     if not over:
         return []
     listed = "; ".join(f"{right} {granted} (allowed {allowed})" for right, granted, allowed in over)

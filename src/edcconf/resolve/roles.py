@@ -84,16 +84,36 @@ def effective_role(study: Study, cat: Catalog, role_id: str) -> EffectiveRole | 
     forms = {fid: r.level for fid, r in rules.items()}
     close = tuple(f for f, lvl in forms.items() if base.close_queries and level_rank(lvl) >= level_rank("review"))
     sdv = tuple(f for f, lvl in forms.items() if base.sdv and level_rank(lvl) >= level_rank("read"))
-    redcap = {**base.redcap, **(custom.redcap if custom else {})}
+    redcap = redcap_rights(cat, base, custom, forms) if cat.right_keys else {}
     return EffectiveRole(study.id, role_id, base, custom, frozen_map(forms), frozen_map(rules), close, sdv,
-                         frozen_map(generic_rights(base, study.forms, forms)), frozen_map(redcap))
+                         frozen_map(generic_rights(cat, base, study.forms, forms, redcap)), frozen_map(redcap))
 
 
-def generic_rights(base: BaseRole, forms: tuple[Form, ...], levels: Mapping[str, str]) -> dict[str, str]:
-    """Every generic right of a role: form_access and contact_data from the form levels, the rest from
-    the base role (unnamed rights are none)."""
+# REDCap's dataViewing ceiling value that a per-form level needs (0 no access, 1 read only, 2 view & edit).
+_VIEWING = {"none": 0, "read": 1, "review": 1, "edit": 2}
+
+
+def redcap_rights(cat: Catalog, base: BaseRole, custom: Role | None, levels: Mapping[str, str]) -> dict[str, int]:
+    """Every REDCap right key of a role: the base role's, the custom role's overrides, and dataViewing
+    from the highest form level (so a SAG ceiling on dataViewing bounds the form levels)."""
+    rights = {key: 0 for key in cat.right_keys}
+    rights.update(base.redcap)
+    if custom is not None:
+        rights.update(custom.redcap)
+    rights["dataViewing"] = max((_VIEWING[lvl] for lvl in levels.values()), default=0)
+    return rights
+
+
+def generic_rights(cat: Catalog, base: BaseRole, forms: tuple[Form, ...], levels: Mapping[str, str],
+                   redcap: Mapping[str, int]) -> dict[str, str]:
+    """Every generic right of a role: form_access and contact_data from the form levels; the rest from
+    the REDCap keys where the system has them, else from the base role (unnamed rights are none)."""
     rights = {name: "none" for name in RIGHTS}
     rights.update(base.rights)
+    for right in RIGHTS:
+        derived = cat.generic_from_keys(right, redcap) if redcap else None
+        if derived is not None:
+            rights[right] = derived
     rights["form_access"] = max((levels[f.id] for f in forms), key=level_rank, default="none")
     rights["contact_data"] = max((levels[f.id] for f in forms if f.contact), key=level_rank, default="none")
     return rights

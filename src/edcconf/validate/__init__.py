@@ -15,6 +15,7 @@ from .build import build_model
 from .policy import check_policy
 from .references import check_references
 from .schema import validate_file
+from .systems import check_systems
 
 
 @dataclass(frozen=True)
@@ -33,4 +34,5 @@ def validate(sources: Sources) -> Validated:
     diags.extend(problems)
     diags.extend(check_references(model))
     diags.extend(check_policy(model))
+    diags.extend(check_systems(model))
     return Validated(model, diags)

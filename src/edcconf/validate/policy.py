@@ -72,11 +72,12 @@ def _grant_rules(model: Model, study: Study) -> list[Diagnostic]:
                              "study", where.get("sites", where.get("countries", grant.loc))))
         if base is None:
             continue
-        if study_wide and not base.study_level and "all" not in cat.site_scopes:
+        by_country = grant.countries is not None and "countries" in cat.site_scopes
+        if study_wide and not base.study_level:
             out.append(error("role-level", f"{grant.role} is a site-level role and cannot be granted on all sites of "
                              f"{study.id}; list the sites, or use a study-level role such as "
                              f"{_alternative(cat, study_level=True)}", where.get("sites", grant.loc)))
-        elif not study_wide and not base.site_level and "countries" not in cat.site_scopes:
+        elif not study_wide and not base.site_level and not by_country:
             out.append(error("role-level", f"{grant.role} is a study-level role and cannot be granted on listed "
                              f"sites; use sites: all, or a site-level role such as {_alternative(cat, study_level=False)}",
                              where.get("sites", where.get("countries", grant.loc))))

@@ -1,0 +1,110 @@
+"""Rules that come from one EDC system's own model (seeds 001, 003, 004) and environment limits (001)."""
+from __future__ import annotations
+
+from typing import Mapping
+
+from ..catalogs import Catalog, catalog
+from ..diagnostics import Diagnostic, Loc, error
+from ..model import ALL, Environment, Grant, Model, Study
+
+# 001: passwords of at least 8 characters, lock-out after ten failed logins, log-out after four hours.
+SECURITY_LIMITS = {
+    "password_min_length": ("at least", 8, "OpenClinica requires passwords of at least 8 characters"),
+    "lockout_failed_logins": ("at most", 10, "accounts lock after ten failed logins"),
+    "inactivity_timeout_hours": ("at most", 4, "users are logged out after four hours of inactivity"),
+}
+
+
+def check_systems(model: Model) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for env in model.environments.values():
+        out.extend(environment_security(env))
+    for group in model.groups.values():
+        out.extend(redcap_keys(catalog("redcap"), group.redcap_ceiling, group.loc, f"ceiling of group {group.id}"))
+    for study in model.studies.values():
+        cat = catalog(study.system)
+        if cat is None:
+            continue
+        out.extend(_unsupported_levels(study, cat))
+        for role in study.roles.values():
+            if role.redcap:
+                if not cat.right_keys:
+                    out.append(error("schema", f"role {role.id}: `redcap:` rights only apply to REDCap studies, and "
+                                     f"{study.id} is a {cat.label} study", role.locs.get("redcap", role.loc)))
+                else:
+                    out.extend(redcap_keys(cat, role.redcap, role.locs.get("redcap", role.loc), f"role {role.id}"))
+        if study.system == "redcap":
+            out.extend(_one_dag(model, study))
+    return out
+
+
+def environment_security(env: Environment) -> list[Diagnostic]:
+    out = []
+    for key, (bound, limit, why) in SECURITY_LIMITS.items():
+        value = env.security.get(key)
+        if value is None:
+            continue
+        bad = value < limit if bound == "at least" else value > limit
+        if bad:
+            out.append(error("environment-security", f"security.{key} is {value:g} in {env.name}; it must be "
+                             f"{bound} {limit:g} ({why}, 001)", env.loc))
+    return out
+
+
+def redcap_keys(cat: Catalog | None, keys: Mapping[str, int], loc: Loc, where: str) -> list[Diagnostic]:
+    """Exact REDCap right keys and values (004): an unknown key or value is an error, never ignored."""
+    if not keys or cat is None:
+        return []
+    from .references import suggest
+
+    out = []
+    for key, value in keys.items():
+        if key not in cat.right_keys:
+            out.append(error("unknown-reference", f"unknown REDCap right {key!r} in {where}"
+                             f"{suggest(key, cat.right_keys)}", loc))
+        elif value not in cat.right_keys[key]:
+            allowed = ", ".join(map(str, sorted(cat.right_keys[key])))
+            out.append(error("schema", f"REDCap right {key} in {where} cannot be {value}; allowed: {allowed}", loc))
+    return out
+
+
+def _nearest(level: str, allowed: tuple[str, ...]) -> str:
+    from ..model import FORM_LEVELS
+    i = FORM_LEVELS.index(level)
+    lower = [lvl for lvl in allowed if FORM_LEVELS.index(lvl) < i]
+    higher = [lvl for lvl in allowed if FORM_LEVELS.index(lvl) > i]
+    return " or ".join(x for x in (lower[-1] if lower else None, higher[0] if higher else None) if x)
+
+
+def _unsupported_levels(study: Study, cat: Catalog) -> list[Diagnostic]:
+    """REDCap has no `review` form level: a role needing it on a REDCap form cannot be planned."""
+    out = []
+    for role in study.roles.values():
+        wanted = [("default", role.default)] + [(f"tags.{t}", lvl) for t, lvl in role.tags.items()] \
+            + [("contact_forms", role.contact_forms)]
+        for field, level in wanted:
+            if level is not None and level not in cat.levels:
+                out.append(error("form-level-unsupported", f"role {role.id} asks for {level!r} ({field}) but "
+                                 f"{cat.label} has no {level} level on forms; use {_nearest(level, cat.levels)}",
+                                 role.locs.get(field.split(".")[0], role.loc)))
+    return out
+
+
+def _one_dag(model: Model, study: Study) -> list[Diagnostic]:
+    """REDCap puts a user in at most one data access group per project, or in none (all records)."""
+    from ..resolve.effective import site_scope
+
+    out = []
+    for grant in study.access:
+        if grant.sites == ALL:
+            continue
+        sites = site_scope(model, study, grant)
+        if len(sites) > 1 and set(sites) != set(study.sites):
+            out.append(error("redcap-one-dag", f"{grant.user} is granted {len(sites)} sites of REDCap study "
+                             f"{study.id} ({', '.join(sites)}); REDCap puts a user in at most one data access group "
+                             "per project: grant one site, or all sites", _scope_loc(grant)))
+    return out
+
+
+def _scope_loc(grant: Grant) -> Loc:
+    return grant.locs.get("sites", grant.locs.get("countries", grant.loc))
