@@ -110,3 +110,26 @@ def test_site_added_to_study_is_created_before_the_study_changes(mini_repo):
     assert plan.changes[1].reason == "sites: BOS, LYON, NYC → BOS, LYON, NYC, OSLO"
     # dina.dm and mona.mon have all sites, so their grants reach the new site too
     assert {c.key for c in plan.changes if c.kind == "grant"} == {"HEART-01/dina.dm", "HEART-01/mona.mon"}
+
+
+def test_new_external_account_names_the_pi_and_requester_to_notify(mini_repo):
+    write(mini_repo, "groups/ext.yaml", """\
+        group:
+          id: ext
+          members:
+            - {username: eve.ext, email: eve@cro.example.com, name: Eve,
+               external: {organization: Acme CRO, agreement_signed: 2026-01-01, basis: sponsor, requested_by: dina.dm}}
+        """)
+    edit(mini_repo, "studies/heart.yaml", "  access:\n", "  access:\n    - {user: eve.ext, role: monitor, sites: all}\n")
+    plan, _ = plan_for(mini_repo)
+    (change,) = [c for c in plan.changes if c.key == "eve.ext"]
+    assert change.notify == ("dina.dm", "ivan.inv") and change.reason == "new external account (Acme CRO)"
+    assert change.to_json()["notify"] == ["dina.dm", "ivan.inv"]
+    assert not [c for c in plan.changes if c.kind == "account" and c.key != "eve.ext" and c.notify]
+
+
+def test_admins_see_every_study(mini_repo):
+    edit(mini_repo, "groups/staff.yaml", "name: Dina Manager}", "name: Dina Manager, type: admin}")
+    plan, _ = plan_for(mini_repo)
+    (study,) = [c for c in plan.changes if c.kind == "study"]
+    assert study.after["admins"] == ["dina.dm"]

@@ -156,3 +156,14 @@ def test_participant_id_templates(mini_repo, template, ok):
     edit(mini_repo, "studies/heart.yaml", '"${siteId}-${(siteParticipantCount+1)?string[000]}"', f"'{template}'")
     codes = [c for c, *_ in problems(mini_repo)]
     assert codes == ([] if ok else ["participant-id-template"])
+
+
+def test_monitor_without_access_to_a_form_is_warned_about_hidden_queries(mini_repo):
+    desired = load_desired(mini_repo, TODAY, ["test"])
+    warned = {(d.code, str(d.loc)): d.message for d in desired.diagnostics.warnings}
+    message = warned[("queries-hidden", "studies/heart.yaml:15")]
+    assert "safety_monitor" in message and "contact_info" in message and "mona.mon" in message
+    # near the boundary: once the role may read contact forms, its monitors see every form's queries
+    edit(mini_repo, "studies/heart.yaml", "tags: {safety: review}}", "tags: {safety: review}, contact_forms: read}")
+    desired = load_desired(mini_repo, TODAY, ["test"])
+    assert not [d for d in desired.diagnostics.warnings if "safety_monitor" in d.message]
