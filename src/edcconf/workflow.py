@@ -1,74 +1,107 @@
-"""The commands' work, independent of click: plan one environment, apply it, read its state."""
+"""The commands' work, independent of click: plan one environment, apply a plan, read state."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import Mapping
 
 from .apply import ApplyResult, execute, git_commit
-from .diagnostics import UserError
-from .pipeline import Desired, load_desired
+from .diagnostics import Diagnostics, UserError
+from .model import Environment
+from .pipeline import load_desired
 from .plan import Plan, make_plan
+from .plan.brakes import DATA_MANAGER_FLOOR, MASS_REVOCATION, find_brakes
+from .plan.saved import check_fresh, load_plan
 from .providers import providers_for
+from .source import load_sources
 from .state import StateRecord, open_backend
 
 
 @dataclass(frozen=True)
 class PlannedEnvironment:
+    """A plan with what applying it needs: made now from the configuration, or loaded from a file."""
     plan: Plan
-    desired: Desired
+    environment: Environment
     previous: StateRecord
     backend: object
+    systems: Mapping[str, str]       # study -> EDC system (desired and previously applied studies)
+    sources: Mapping[str, str]       # desired "<kind>:<key>" -> "path:line"
+    config_digest: str
+    saved_digest: str | None = None  # set when the plan came from a saved file
+    desired: object = None           # pipeline.Desired, when planned now
+    warnings: Diagnostics | None = None
 
 
 def plan_environment(root: Path, env: str, as_of: date) -> PlannedEnvironment:
     desired = load_desired(root, as_of, [env])
-    backend = open_backend(root, desired.model.environments[env])
+    environment = desired.model.environments[env]
+    backend = open_backend(root, environment)
     previous = backend.read()
     env_state = desired.resolution.environments[env]
     warnings = tuple(desired.diagnostics.warnings)  # resolved for this environment only
     plan = make_plan(env_state, previous.effective, previous.sources, previous.serial, previous.lineage, warnings)
-    return PlannedEnvironment(plan, desired, previous, backend)
+    plan = replace(plan, brakes=find_brakes(plan.changes, previous.effective, env_state.state, environment))
+    systems = {k: v["system"] for k, v in {**previous.effective.get("studies", {}),
+                                           **env_state.state.get("studies", {})}.items()}
+    return PlannedEnvironment(plan, environment, previous, backend, systems, dict(env_state.sources),
+                              desired.model.digest, desired=desired)
 
 
-def apply_planned(root: Path, planned: PlannedEnvironment, lock_timeout: float = 0.0,
-                  reason: str | None = None) -> ApplyResult:
-    """Apply a plan under the environment's lock; refuses if the state moved since it was planned."""
+def planned_from_file(root: Path, path: Path) -> PlannedEnvironment:
+    """A saved plan, checked against the state and configuration it was made against."""
+    saved = load_plan(path)
+    environment = environment_of(root, saved.plan.environment)
+    backend = open_backend(root, environment)
+    previous = backend.read()
+    digest = load_sources(Path(root)).digest
+    check_fresh(saved, path, previous.serial, previous.lineage, digest)
+    return PlannedEnvironment(saved.plan, environment, previous, backend, saved.systems, saved.sources, digest,
+                              saved_digest=saved.digest)
+
+
+def refuse_brakes(plan: Plan, allow_mass_revocation: bool) -> None:
+    floor = [b for b in plan.brakes if b["code"] == DATA_MANAGER_FLOOR]
+    if floor:
+        raise UserError("; ".join(b["message"] for b in floor), code=DATA_MANAGER_FLOOR)
+    mass = [b for b in plan.brakes if b["code"] == MASS_REVOCATION]
+    if mass and not allow_mass_revocation:
+        raise UserError("; ".join(b["message"] for b in mass) + ". Review the plan; if this is intended, apply "
+                        "with --allow-mass-revocation", code=MASS_REVOCATION)
+
+
+def apply_planned(root: Path, planned: PlannedEnvironment, lock_timeout: float = 0.0, reason: str | None = None,
+                  allow_mass_revocation: bool = False) -> ApplyResult:
+    """Apply a plan under the environment's lock; refuses if the state moved since it was made."""
+    refuse_brakes(planned.plan, allow_mass_revocation)
     env_name = planned.plan.environment
-    environment = planned.desired.model.environments[env_name]
     backend = planned.backend
     with backend.lock("apply", timeout=lock_timeout):
         current = backend.read()
         if (current.serial, current.lineage) != (planned.previous.serial, planned.previous.lineage):
             raise UserError(f"the state of {env_name} changed since this plan was made (serial "
                             f"{planned.previous.serial} → {current.serial}); plan again", code="stale-plan")
-        env_state = planned.desired.resolution.environments[env_name]
-        systems = {s["system"] for s in {**current.effective.get("studies", {}),
-                                         **env_state.state.get("studies", {})}.values()}
-        providers = providers_for(root, environment, systems, current.serial + 1)
-        return execute(planned.plan, current, env_state.state, env_state.sources, providers, backend,
-                       git_commit(root), reason)
+        used = {planned.systems[c.study] for c in planned.plan.changes if c.study in planned.systems}
+        providers = providers_for(root, planned.environment, used, current.serial + 1)
+        return execute(planned.plan, current, planned.systems, planned.sources, providers, backend,
+                       git_commit(root), reason, planned.saved_digest)
 
 
 def read_state(root: Path, env: str) -> StateRecord:
-    desired_env = _environment(root, env)
-    return open_backend(root, desired_env).read()
+    return open_backend(root, environment_of(root, env)).read()
 
 
-def _environment(root: Path, env: str):
-    """The environment's declaration (for its state backend) without requiring the rest to be valid."""
-    from .source import load_sources
+def environment_of(root: Path, env: str) -> Environment:
+    """An environment's declaration (for its state backend and targets) without requiring the rest of
+    the configuration to be valid: `show` and `history` must work while a pull request is broken."""
     from .validate.build import build_model
     from .validate.references import suggest
+    from .validate.schema import validate_file
 
     sources = load_sources(Path(root))
-    model, _ = build_model(Path(root), sources.digest, tuple(f for f in sources.files if _env_file(f)))
+    env_files = tuple(f for f in sources.files if isinstance(f.data, dict)
+                      and ("environment" in f.data or "environments" in f.data) and not validate_file(f))
+    model, _ = build_model(Path(root), sources.digest, env_files)
     if env not in model.environments:
         raise UserError(f"unknown environment {env!r}{suggest(env, model.environments)}", code="unknown-reference")
     return model.environments[env]
-
-
-def _env_file(parsed) -> bool:
-    from .validate.schema import validate_file
-    return isinstance(parsed.data, dict) and ("environment" in parsed.data or "environments" in parsed.data) \
-        and not validate_file(parsed)

@@ -35,22 +35,21 @@ def git_commit(root: Path) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def _providers_of(change: Change, studies: Mapping[str, dict], providers: Mapping[str, Provider]) -> list[Provider]:
+def _providers_of(change: Change, systems: Mapping[str, str], providers: Mapping[str, Provider]) -> list[Provider]:
     if change.kind in _GLOBAL_KINDS:
         return list(providers.values())
-    system = (studies.get(change.study or "") or {}).get("system")
+    system = systems.get(change.study or "")
     return [providers[system]] if system in providers else []
 
 
-def execute(plan: Plan, previous: StateRecord, desired_state: Mapping, desired_sources: Mapping[str, str],
+def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desired_sources: Mapping[str, str],
             providers: Mapping[str, Provider], backend, commit: str | None, reason: str | None = None,
             plan_digest: str | None = None) -> ApplyResult:
-    studies = {**previous.effective.get("studies", {}), **desired_state.get("studies", {})}
     applied: list[Change] = []
     failure: ProviderError | None = None
     for change in plan.changes:
         try:
-            for provider in _providers_of(change, studies, providers):
+            for provider in _providers_of(change, systems, providers):
                 provider.apply(change)
         except ProviderError as exc:
             failure = exc

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -9,7 +10,8 @@ from ..diagnostics import Diagnostics, UserError
 from ..pipeline import load_desired
 from ..views.plan_text import render_plan
 from ..views.show import render_state, state_json
-from ..workflow import apply_planned, plan_environment, read_state
+from ..plan.saved import load_plan, save_plan
+from ..workflow import apply_planned, environment_of, plan_environment, planned_from_file, read_state
 from .common import (at_option, config_option, emit_diagnostics, env_option, json_option, parse_at, parse_duration,
                      print_json, root_dir, styler)
 
@@ -44,35 +46,54 @@ def validate(ctx: click.Context, config_dir: str | None, as_json: bool, at: str 
 @env_option
 @json_option
 @at_option
+@click.option("--out", "-out", "out", type=click.Path(dir_okay=False), default=None,
+              help="Save the plan to FILE; `edcconf apply FILE` applies exactly it.")
 @click.pass_context
-def plan(ctx: click.Context, config_dir: str | None, env: str, as_json: bool, at: str | None) -> None:
+def plan(ctx: click.Context, config_dir: str | None, env: str, as_json: bool, at: str | None, out: str | None) -> None:
     """Show what apply would change in one environment. Exit 0: no changes, 2: changes, 1: error."""
-    planned = plan_environment(root_dir(ctx, config_dir), env, parse_at(at))
+    root = root_dir(ctx, config_dir)
+    planned = plan_environment(root, env, parse_at(at))
     if as_json:
         print_json(planned.plan.to_json())
     else:
         click.echo(render_plan(planned.plan, styler(ctx)), nl=False)
+    if out:
+        saved = save_plan(Path(out), planned.plan, planned.config_digest, planned.systems, planned.sources)
+        if not as_json:
+            click.echo(f"Saved this plan to {out} (digest {saved.digest[:12]}). To apply exactly it: "
+                       f"edcconf apply {out}")
     raise click.exceptions.Exit(0 if planned.plan.empty else 2)
 
 
 @click.command()
 @config_option
-@env_option
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False))
+@click.option("--env", "-e", "env", default=None, help="Environment to plan and apply (without a saved plan).")
 @at_option
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (for CI).")
 @click.option("--reason", default=None, help="Why this apply happens; kept in the audit log.")
 @click.option("--lock-timeout", default="0s", metavar="DURATION", help="Wait this long for the state lock (e.g. 30s).")
+@click.option("--allow-mass-revocation", is_flag=True, help="Apply a plan that its brakes marked as mass revocation.")
 @json_option
 @click.pass_context
-def apply(ctx: click.Context, config_dir: str | None, env: str, at: str | None, yes: bool, reason: str | None,
-          lock_timeout: str, as_json: bool) -> None:
-    """Plan, show the plan, ask, then apply it to one environment and record the new state."""
+def apply(ctx: click.Context, config_dir: str | None, plan_file: str | None, env: str | None, at: str | None,
+          yes: bool, reason: str | None, lock_timeout: str, allow_mass_revocation: bool, as_json: bool) -> None:
+    """Apply a saved plan (PLAN_FILE), or plan and apply --env ENV after confirmation."""
     root = root_dir(ctx, config_dir)
-    planned = plan_environment(root, env, parse_at(at))
-    environment = planned.desired.model.environments[env]
-    if environment.protected:
-        raise UserError(f"{env} is protected: it applies only from a saved plan that was reviewed "
-                        f"(edcconf plan --env {env} --out FILE, then edcconf apply FILE)", code="protected")
+    if plan_file and env:
+        raise UserError("give either a saved plan file or --env, not both (a saved plan knows its environment)",
+                        code="usage")
+    if plan_file:
+        planned = planned_from_file(root, Path(plan_file))
+        yes = True  # the plan was reviewed when it was saved; applying the file is the confirmation
+    elif env:
+        planned = plan_environment(root, env, parse_at(at))
+        if planned.environment.protected:
+            raise UserError(f"{env} is protected: it applies only from a saved plan that was reviewed "
+                            f"(edcconf plan --env {env} --out FILE, then edcconf apply FILE)", code="protected")
+    else:
+        raise UserError("apply needs a saved plan file or --env ENV", code="usage")
+    env = planned.plan.environment
     if not as_json:
         click.echo(render_plan(planned.plan, styler(ctx)), nl=False)
     if planned.plan.empty:
@@ -85,7 +106,7 @@ def apply(ctx: click.Context, config_dir: str | None, env: str, at: str | None, 
                             "pass --yes (as CI does)", code="confirmation-required")
         if not click.confirm(f"Apply these changes to {env}?", default=False):
             raise UserError("apply cancelled; nothing was changed", code="cancelled")
-    result = apply_planned(root, planned, parse_duration(lock_timeout), reason)
+    result = apply_planned(root, planned, parse_duration(lock_timeout), reason, allow_mass_revocation)
     if as_json:
         print_json({"format_version": 1, "environment": env, "applied": len(result.applied),
                     "serial": result.record.serial, "lineage": result.record.lineage,
@@ -105,11 +126,24 @@ def apply(ctx: click.Context, config_dir: str | None, env: str, at: str | None, 
 
 @click.command()
 @config_option
-@env_option
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False))
+@click.option("--env", "-e", "env", default=None, help="Environment whose applied state to show.")
 @json_option
 @click.pass_context
-def show(ctx: click.Context, config_dir: str | None, env: str, as_json: bool) -> None:
-    """Show the applied effective state of an environment as tables per study."""
+def show(ctx: click.Context, config_dir: str | None, plan_file: str | None, env: str | None, as_json: bool) -> None:
+    """Show the applied state of an environment as tables per study, or a saved plan (PLAN_FILE)."""
+    if plan_file:
+        saved = load_plan(Path(plan_file))
+        if as_json:
+            print_json({**saved.plan.to_json(), "config_digest": saved.config_digest, "digest": saved.digest,
+                        "edcconf_version": saved.edcconf_version, "created_at": saved.created_at})
+        else:
+            click.echo(f"Saved plan {plan_file} (digest {saved.digest[:12]}), made {saved.created_at} by edcconf "
+                       f"{saved.edcconf_version}.")
+            click.echo(render_plan(saved.plan, styler(ctx)), nl=False)
+        return
+    if not env:
+        raise UserError("show needs --env ENV or a saved plan file", code="usage")
     record = read_state(root_dir(ctx, config_dir), env)
     if as_json:
         print_json(state_json(record))
@@ -125,10 +159,9 @@ def show(ctx: click.Context, config_dir: str | None, env: str, as_json: bool) ->
 def force_unlock(ctx: click.Context, config_dir: str | None, env: str, lock_id: str) -> None:
     """Release a stale state lock, named by the id that the lock error printed."""
     from ..state import open_backend
-    from ..workflow import _environment
 
     root = root_dir(ctx, config_dir)
-    backend = open_backend(root, _environment(root, env))
+    backend = open_backend(root, environment_of(root, env))
     if not backend.force_unlock(lock_id):
         raise UserError(f"no lock {lock_id} is held on {env}", code="no-lock")
     click.echo(f"Released lock {lock_id} on {env}.")

@@ -45,7 +45,7 @@ class Plan:
     as_of: date
     changes: tuple[Change, ...]
     warnings: tuple[Diagnostic, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    brakes: tuple[dict, ...] = field(default=())   # {code, message, study?}: apply refuses unless allowed
 
     @property
     def summary(self) -> dict[str, int]:
@@ -61,4 +61,4 @@ class Plan:
         return {"format_version": PLAN_FORMAT_VERSION, "environment": self.environment,
                 "state": {"serial": self.serial, "lineage": self.lineage}, "as_of": self.as_of.isoformat(),
                 "changes": [c.to_json() for c in self.changes], "summary": self.summary,
-                "warnings": [w.to_json() for w in self.warnings]}
+                "warnings": [w.to_json() for w in self.warnings], "brakes": list(self.brakes)}

@@ -36,6 +36,7 @@ def render_plan(plan: Plan, style: Style = _plain) -> str:
     for study, changes in groupby(by_study, key=lambda c: c.study):
         lines += _section(f"Study {study}", list(changes), style)
     lines += _warnings(plan, style)
+    lines += _brakes(plan, style)
     s = plan.summary
     lines.append(style(f"Plan: {s['add']} to add, {s['change']} to change, {s['revoke']} to revoke.", bold=True))
     return "\n".join(lines) + "\n"
@@ -71,5 +72,14 @@ def _warnings(plan: Plan, style: Style) -> list[str]:
         return []
     out = [style("Warnings:", fg="yellow", bold=True)]
     out += [f"  {style('!', fg='yellow')} {w.source}: {w.message} [{w.code}]" for w in plan.warnings]
+    out.append("")
+    return out
+
+
+def _brakes(plan: Plan, style: Style) -> list[str]:
+    if not plan.brakes:
+        return []
+    out = [style("Brakes (apply refuses this plan):", fg="red", bold=True)]
+    out += [f"  {style('✋', fg='red')} {b['message']} [{b['code']}]" for b in plan.brakes]
     out.append("")
     return out
