@@ -105,8 +105,9 @@ def check_fresh(saved: SavedPlan, path: Path, serial: int, lineage: str | None, 
         raise UserError(f"{path} was made by edcconf {saved.edcconf_version} and this is {__version__}; "
                         "plan again with this version", code="stale-plan")
     if (serial, lineage) != (saved.plan.serial, saved.plan.lineage):
-        what = (f"serial {saved.plan.serial} → {serial}" if lineage == saved.plan.lineage
-                else f"lineage {saved.plan.lineage} → {lineage}")
+        what = f"serial {saved.plan.serial} → {serial}"
+        if saved.plan.lineage and lineage != saved.plan.lineage:  # a different state altogether
+            what += f", lineage {saved.plan.lineage} → {lineage}"
         raise UserError(f"{path} is stale: the state of {saved.plan.environment} moved on since it was planned "
                         f"({what}); plan again and have it reviewed", code="stale-plan")
     if config_digest != saved.config_digest:
