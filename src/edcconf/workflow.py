@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Mapping
 
-from .apply import ApplyResult, execute, git_commit
+from .apply import ApplyResult, execute, git_commit, recover
 from .diagnostics import Diagnostics, UserError
 from .model import Environment
 from .pipeline import load_desired
@@ -37,7 +37,7 @@ def plan_environment(root: Path, env: str, as_of: date) -> PlannedEnvironment:
     desired = load_desired(root, as_of, [env])
     environment = desired.model.environments[env]
     backend = open_backend(root, environment)
-    previous = backend.read()
+    previous = read_recovered(backend)
     env_state = desired.resolution.environments[env]
     warnings = tuple(desired.diagnostics.warnings)  # resolved for this environment only
     plan = make_plan(env_state, previous.effective, previous.sources, previous.serial, previous.lineage, warnings)
@@ -53,11 +53,23 @@ def planned_from_file(root: Path, path: Path) -> PlannedEnvironment:
     saved = load_plan(path)
     environment = environment_of(root, saved.plan.environment)
     backend = open_backend(root, environment)
-    previous = backend.read()
+    previous = read_recovered(backend)
     digest = load_sources(Path(root)).digest
     check_fresh(saved, path, previous.serial, previous.lineage, digest)
     return PlannedEnvironment(saved.plan, environment, previous, backend, saved.systems, saved.sources, digest,
                               saved_digest=saved.digest)
+
+
+def read_recovered(backend) -> StateRecord:
+    """The state, after folding in the journal of an apply that was interrupted (if nobody holds the
+    lock: an apply that is still running owns its journal)."""
+    try:
+        with backend.lock("recover", timeout=0):
+            recover(backend)
+    except UserError as exc:
+        if exc.code != "state-locked":
+            raise
+    return backend.read()
 
 
 def refuse_brakes(plan: Plan, allow_mass_revocation: bool) -> None:

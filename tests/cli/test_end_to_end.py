@@ -116,3 +116,19 @@ def test_out_path_cannot_escape_the_configuration(mini_repo, cli):
     r = cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo)
     assert r.code == 1 and "outside the configuration directory" in r.err
     assert not (mini_repo.parent.parent / "escaped").exists()
+
+
+def test_history_lists_every_version_and_shows_old_ones(mini_repo, cli):
+    assert cli("apply", "--env", "test", "--yes", "--reason", "first rollout", *AT, cwd=mini_repo,
+               env={"EDCCONF_ACTOR": "alice"}).code == 0
+    edit(mini_repo, "studies/heart.yaml", "user: cara.crc, role: crc,", "user: cara.crc, role: crc_safety,")
+    assert cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo, env={"EDCCONF_ACTOR": "bob"}).code == 0
+    versions = cli("history", "--env", "test", "--changes", "--json", cwd=mini_repo).json["versions"]
+    assert [(v["serial"], v["actor"], v["summary"]) for v in versions] == [
+        (1, "alice", {"add": 14, "change": 0, "revoke": 0}), (2, "bob", {"add": 0, "change": 1, "revoke": 0})]
+    assert versions[1]["changes"][0]["before"]["role"] == "crc" and versions[1]["changes"][0]["after"]["role"] == "crc_safety"
+    old = cli("show", "--env", "test", "--serial", "1", "--json", cwd=mini_repo).json
+    assert old["serial"] == 1 and old["grants"]["HEART-01/cara.crc"]["role"] == "crc"
+    assert cli("show", "--env", "test", "--serial", "7", cwd=mini_repo).code == 1
+    audit = [json.loads(x) for x in (mini_repo / ".edcconf/audit/test.jsonl").read_text().splitlines()]
+    assert {e.get("reason") for e in audit if e["actor"] == "alice"} == {"first rollout"}

@@ -13,7 +13,9 @@ from typing import Mapping
 
 from ..plan import Change, Plan
 from ..providers import Provider, ProviderError
+from ..plan.saved import change_from_saved, change_to_saved
 from ..state import StateRecord, fold, next_record
+from ..state.record import summarize
 from ..state.locking import actor
 
 _GLOBAL_KINDS = ("account", "site", "group")
@@ -45,26 +47,75 @@ def _providers_of(change: Change, systems: Mapping[str, str], providers: Mapping
 def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desired_sources: Mapping[str, str],
             providers: Mapping[str, Provider], backend, commit: str | None, reason: str | None = None,
             plan_digest: str | None = None) -> ApplyResult:
-    applied: list[Change] = []
+    """Carry out the plan change by change; the journal holds each change once it really happened."""
+    journal = backend.journal
+    journal.begin({"base_serial": previous.serial, "lineage": previous.lineage, "environment": plan.environment,
+                   "plan_digest": plan_digest, "commit": commit, "actor": actor(), "reason": reason})
+    done: list[Change] = []       # carried out and journaled
+    deferred: list[Change] = []   # accepted by a provider that makes them real when it finishes
     failure: ProviderError | None = None
     for change in plan.changes:
+        targets = _providers_of(change, systems, providers)
         try:
-            for provider in _providers_of(change, systems, providers):
+            for provider in targets:
                 provider.apply(change)
         except ProviderError as exc:
             failure = exc
             break
-        applied.append(change)
+        if any(getattr(p, "batched", False) for p in targets):
+            deferred.append(change)
+        else:
+            journal.append([change_to_saved(change)])
+            done.append(change)
+    applied = done + deferred
     effective = fold(previous.effective, applied)
     written: list[str] = []
-    for provider in providers.values():
-        written.extend(provider.finish(applied, effective))
-    sources = {k: v for k, v in {**previous.sources, **desired_sources}.items() if _still_present(k, effective)}
-    record = next_record(previous, effective, sources, commit) if applied else previous
-    if applied:
-        backend.write(record, expected_serial=previous.serial)
-    backend.append_audit(audit_entries(plan, applied, failure, record, commit, reason, plan_digest))
-    return ApplyResult(record, tuple(applied), failure, tuple(written))
+    try:
+        for provider in providers.values():
+            written.extend(provider.finish(applied, effective))
+        journal.append([change_to_saved(c) for c in deferred])
+        done = applied
+    except ProviderError as exc:  # the bulk files were not written: those changes did not happen
+        failure = failure or exc
+        effective = fold(previous.effective, done)
+    record = _commit(backend, previous, done, effective, {**previous.sources, **desired_sources}, commit, None)
+    backend.append_audit(audit_entries(plan, done, failure, record, commit, reason, plan_digest))
+    journal.clear()
+    return ApplyResult(record, tuple(done), failure, tuple(written))
+
+
+def _commit(backend, previous: StateRecord, changes: list[Change], effective: dict, sources: Mapping[str, str],
+            commit: str | None, note: str | None, who: str | None = None) -> StateRecord:
+    if not changes:
+        return previous
+    kept = {k: v for k, v in sources.items() if _still_present(k, effective)}
+    record = next_record(previous, effective, kept, commit, who or actor(), summarize(changes), note)
+    backend.write(record, expected_serial=previous.serial)
+    return record
+
+
+def recover(backend) -> StateRecord | None:
+    """Fold the journal of an interrupted apply into a new state version. Call under the lock."""
+    found = backend.journal.read()
+    if found is None:
+        return None
+    header, entries = found
+    current = backend.read()
+    if (header.get("base_serial"), header.get("lineage")) != (current.serial, current.lineage):
+        backend.journal.clear()  # the apply did commit its state; only the journal was left behind
+        return None
+    changes = [change_from_saved(e) for e in entries]
+    record = _commit(backend, current, changes, fold(current.effective, changes), current.sources,
+                     header.get("commit"), f"recovered {len(changes)} changes of an interrupted apply",
+                     header.get("actor"))
+    if changes:
+        base = {"actor": header.get("actor"), "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "environment": header.get("environment"), "commit": header.get("commit"), "serial": record.serial,
+                "lineage": record.lineage, "plan_digest": header.get("plan_digest")}
+        backend.append_audit([{**base, "event": "change", "change": c.to_json()} for c in changes]
+                             + [{**base, "event": "recovered", "applied": len(changes)}])
+    backend.journal.clear()
+    return record
 
 
 def _still_present(source_key: str, effective: Mapping) -> bool:

@@ -128,9 +128,11 @@ def apply(ctx: click.Context, config_dir: str | None, plan_file: str | None, env
 @config_option
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False))
 @click.option("--env", "-e", "env", default=None, help="Environment whose applied state to show.")
+@click.option("--serial", type=int, default=None, help="Show an earlier applied version (see `edcconf history`).")
 @json_option
 @click.pass_context
-def show(ctx: click.Context, config_dir: str | None, plan_file: str | None, env: str | None, as_json: bool) -> None:
+def show(ctx: click.Context, config_dir: str | None, plan_file: str | None, env: str | None, serial: int | None,
+         as_json: bool) -> None:
     """Show the applied state of an environment as tables per study, or a saved plan (PLAN_FILE)."""
     if plan_file:
         saved = load_plan(Path(plan_file))
@@ -144,7 +146,12 @@ def show(ctx: click.Context, config_dir: str | None, plan_file: str | None, env:
         return
     if not env:
         raise UserError("show needs --env ENV or a saved plan file", code="usage")
-    record = read_state(root_dir(ctx, config_dir), env)
+    if serial is not None:
+        from ..state import open_backend
+        root = root_dir(ctx, config_dir)
+        record = open_backend(root, environment_of(root, env)).version(serial)
+    else:
+        record = read_state(root_dir(ctx, config_dir), env)
     if as_json:
         print_json(state_json(record))
     else:

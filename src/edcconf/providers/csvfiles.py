@@ -36,6 +36,8 @@ USERS_HEADER = ["username", "email", "name", "user_type", "role", "base_role", "
 
 
 class CsvProvider:
+    batched = True  # its changes become real when finish() writes the files
+
     def __init__(self, system: str, root: Path, out: str, environment: str, serial: int) -> None:
         self.system = system
         self.out = inside(root, out, f"targets.{system}.out")

@@ -55,6 +55,12 @@ class LocalBackend:
         self.path = self.dir / f"{environment}.json"
         self.audit_path = Path(root) / ".edcconf" / "audit" / f"{environment}.jsonl"
         self._lock_path = self.dir / f"{environment}.lock"
+        self.history_dir = self.dir / "history" / environment
+
+    @property
+    def journal(self):
+        from .journal import FileJournal
+        return FileJournal(self.dir / f"{self.environment}.journal")
 
     def describe(self) -> str:
         return str(self.path)
@@ -82,9 +88,28 @@ class LocalBackend:
         if current.serial != expected_serial:  # compare-and-swap: someone applied in between
             raise UserError(f"state of {self.environment} moved from serial {expected_serial} to {current.serial} "
                             "while this apply ran; plan again", code="state-conflict")
+        data = json.dumps(record.to_json(), indent=1).encode() + b"\n"
+        # every version is kept (history); the main file is the commit point, written last
+        write_atomically(self.history_dir / f"{record.serial:06d}.json", data)
         if self.path.exists():
             write_atomically(self.path.with_name(self.path.name + ".backup"), self.path.read_bytes())
-        write_atomically(self.path, json.dumps(record.to_json(), indent=1).encode() + b"\n")
+        write_atomically(self.path, data)
+
+    def history(self) -> list[dict]:
+        """One entry per applied version, oldest first (without the effective state)."""
+        current = self.read().serial
+        out = []
+        for path in sorted(self.history_dir.glob("*.json")) if self.history_dir.is_dir() else ():
+            if int(path.stem) <= current:  # a version file newer than the state was never committed
+                out.append(self.version(int(path.stem)).meta())
+        return out
+
+    def version(self, serial: int) -> StateRecord:
+        path = self.history_dir / f"{serial:06d}.json"
+        try:
+            return StateRecord.from_json(json.loads(path.read_bytes()), str(path))
+        except FileNotFoundError:
+            raise UserError(f"{self.environment} has no applied version {serial}", code="no-version") from None
 
     def append_audit(self, entries: list[dict]) -> None:
         """One JSON line per entry, each a single write on an O_APPEND descriptor (no torn lines)."""

@@ -23,6 +23,9 @@ class StateRecord:
     commit: str | None = None
     effective: Mapping[str, dict] = field(default_factory=lambda: {s: {} for s in STATE_SECTIONS})
     sources: Mapping[str, str] = field(default_factory=dict)
+    actor: str | None = None
+    summary: Mapping[str, int] = field(default_factory=dict)   # what the apply that wrote it did
+    note: str | None = None                                    # e.g. "recovered from an interrupted apply"
 
     @property
     def exists(self) -> bool:
@@ -31,7 +34,12 @@ class StateRecord:
     def to_json(self) -> dict:
         return {"format_version": STATE_FORMAT_VERSION, "environment": self.environment, "serial": self.serial,
                 "lineage": self.lineage, "applied_at": self.applied_at, "commit": self.commit,
+                "actor": self.actor, "summary": dict(self.summary), "note": self.note,
                 "effective": self.effective, "sources": self.sources}
+
+    def meta(self) -> dict:
+        """The record without its (possibly large) effective state: one line of history."""
+        return {k: v for k, v in self.to_json().items() if k not in ("effective", "sources")}
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> "StateRecord":
@@ -47,7 +55,8 @@ class StateRecord:
             effective = {s: dict(data["effective"].get(s) or {}) for s in STATE_SECTIONS}
             return cls(environment=data["environment"], serial=int(data["serial"]), lineage=data.get("lineage"),
                        applied_at=data.get("applied_at"), commit=data.get("commit"), effective=effective,
-                       sources=dict(data.get("sources") or {}))
+                       sources=dict(data.get("sources") or {}), actor=data.get("actor"),
+                       summary=dict(data.get("summary") or {}), note=data.get("note"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"{where} is damaged ({exc.__class__.__name__}: {exc}); restore it from the backup "
                             f"{where}.backup", code="state-invalid") from None
@@ -70,7 +79,16 @@ def fold(effective: Mapping[str, dict], changes: Iterable) -> dict[str, dict]:
     return out
 
 
-def next_record(previous: StateRecord, effective: dict, sources: Mapping[str, str], commit: str | None) -> StateRecord:
+def next_record(previous: StateRecord, effective: dict, sources: Mapping[str, str], commit: str | None,
+                actor: str | None = None, summary: Mapping[str, int] | None = None, note: str | None = None) -> StateRecord:
     return replace(previous, serial=previous.serial + 1, lineage=previous.lineage or str(uuid.uuid4()),
                    applied_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), commit=commit,
-                   effective=effective, sources=dict(sources))
+                   effective=effective, sources=dict(sources), actor=actor, summary=dict(summary or {}), note=note)
+
+
+def summarize(changes: Iterable) -> dict[str, int]:
+    out = {"add": 0, "change": 0, "revoke": 0}
+    for c in changes:
+        out["add" if c.action in ("create", "reactivate") else "revoke" if c.action in ("revoke", "deactivate")
+            else "change"] += 1
+    return out

@@ -1,0 +1,60 @@
+"""The apply journal: changes that really happened, durable before the state says so.
+
+An apply writes a header, then one line per change once its provider has carried it out (a provider
+that writes bulk files at the end is journaled once its files exist). On success the changes are
+folded into a new state version and the journal is cleared. If the process dies in between, the next
+command that takes the lock folds what the journal holds into a new version ("recovered"), so the
+state always equals what was done and the next plan shows exactly what is left.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .local import write_atomically
+
+
+class FileJournal:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def begin(self, header: dict) -> None:
+        write_atomically(self.path, json.dumps({"header": header}).encode() + b"\n")
+
+    def append(self, entries: list[dict]) -> None:
+        if not entries:
+            return
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, b"".join(json.dumps(e, default=str).encode() + b"\n" for e in entries))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def read(self) -> tuple[dict, list[dict]] | None:
+        try:
+            lines = self.path.read_bytes().split(b"\n")
+        except FileNotFoundError:
+            return None
+        header, entries = None, []
+        for raw in lines:
+            if not raw.strip():
+                continue
+            try:
+                item = json.loads(raw)
+            except ValueError:
+                break  # a line torn by a kill: nothing after it was made durable
+            if header is None:
+                header = item.get("header") if isinstance(item, dict) else None
+                if header is None:
+                    return None
+            else:
+                entries.append(item)
+        return (header, entries) if header is not None else None
+
+    def clear(self) -> None:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
