@@ -13,6 +13,10 @@ def open_backend(root: Path, environment: Environment):
     backend = environment.state.get("backend", "local")
     if backend == "local":
         return LocalBackend(root, environment.name)
+    if backend == "postgres":
+        from .postgres import PostgresBackend  # psycopg is imported only by teams that use it
+        dsn_env = environment.state.get("dsn_env") or "EDCCONF_PG_DSN"
+        return PostgresBackend(environment.name, dsn_env, environment.state.get("schema") or "edcconf")
     raise UserError(f"state backend {backend!r} of environment {environment.name} is not available in this "
                     "version of edcconf", code="state-backend")
 

@@ -17,7 +17,7 @@ from typing import Iterator
 
 from ..diagnostics import UserError
 from .record import StateRecord
-from .locking import LockInfo, busy_error
+from .locking import LockInfo, busy_error, named_holder
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -141,7 +141,7 @@ class LocalBackend:
                     if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                         raise
                     if time.monotonic() >= deadline:
-                        raise busy_error(self.environment, self._holder(), timeout) from None
+                        raise busy_error(self.environment, named_holder(self._holder), timeout) from None
                     time.sleep(0.1)
             info = LockInfo.mine(operation)
             os.ftruncate(fd, 0)

@@ -60,3 +60,16 @@ def busy_error(environment: str, holder: LockInfo | None, waited: float) -> User
         f"the state of {environment} is locked{waited_text}: {holder.operation} by {holder.who} on {holder.host} "
         f"(pid {holder.pid}) since {holder.since}, lock id {holder.id}. Wait with --lock-timeout 30s; if that "
         f"process is gone, run: edcconf force-unlock {environment} {holder.id}", code="state-locked")
+
+
+def named_holder(read_holder, patience: float = 2.0) -> LockInfo | None:
+    """The lock's holder, waiting a moment for it to write its name: a lock is taken first and its
+    holder recorded just after, so a refused process may look in between."""
+    import time
+
+    deadline = time.monotonic() + patience
+    while True:
+        holder = read_holder()
+        if holder is not None or time.monotonic() >= deadline:
+            return holder
+        time.sleep(0.05)
