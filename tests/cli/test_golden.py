@@ -34,3 +34,28 @@ def test_plan_text_of_an_update_and_a_revoke(mini_repo, cli):
     heart.write_text(text.replace("tags: {safety: review}", "tags: {safety: read}"))
     out = cli("plan", "--env", "test", "--at", "2026-11-24", cwd=mini_repo).out
     check("mini-plan-test-changes.txt", out.replace(str(mini_repo), "<repo>"))
+
+
+def test_plan_markdown_comment(mini_repo, cli):
+    r = cli("plan", "--env", "test", "--env", "production", "--format", "markdown", "--at", "2026-11-24", cwd=mini_repo)
+    assert r.code == 2
+    assert r.out.startswith("<!-- edcconf-plan-comment -->")
+    check("mini-plan.md", r.out)
+
+
+def test_markdown_stays_under_githubs_comment_limit(tmp_path, cli):
+    from tests.conftest import FIXTURES, copy_config
+    repo = copy_config(FIXTURES / "mini", tmp_path / "big")
+    people = "\n".join(f"    - {{username: user{i:04d}, email: u{i}@hospital.example.org, name: User {i}}}"
+                       for i in range(1500))
+    (repo / "groups" / "many.yaml").write_text(
+        "group:\n  id: many\n  ceiling: {form_access: edit}\n  members:\n" + people + "\n")
+    grants = "\n".join(f"    - {{user: user{i:04d}, role: data_entry, sites: [BOS], note: the reason is long enough}}"
+                       for i in range(1500))
+    heart = (repo / "studies" / "heart.yaml").read_text()
+    (repo / "studies" / "heart.yaml").write_text(heart.replace("  access:\n", "  access:\n" + grants + "\n"))
+    r = cli("plan", "--env", "test", "--format", "markdown", "--at", "2026-11-24", cwd=repo)
+    assert r.code == 2
+    assert len(r.out) <= 65_536 and "more changes: run `edcconf plan --env test`" in r.out
+    # 3 sites, 2 groups, 1 study, 1,505 accounts and 1,504 grants
+    assert "| **test** (serial 0) | 3015 | 0 | 0 |" in r.out and "shortened to stay within" in r.out

@@ -8,6 +8,7 @@ import click
 
 from ..diagnostics import Diagnostics, UserError
 from ..pipeline import load_desired
+from ..views.markdown import render_markdown
 from ..views.plan_text import render_plan
 from ..views.show import render_state, state_json
 from ..plan.saved import load_plan, save_plan
@@ -43,26 +44,37 @@ def validate(ctx: click.Context, config_dir: str | None, as_json: bool, at: str 
 
 @click.command()
 @config_option
-@env_option
+@click.option("--env", "-e", "envs", multiple=True, required=True,
+              help="Environment, e.g. test. Repeat it with --format markdown for one comment over several.")
 @json_option
 @at_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+              help="markdown: a pull-request comment (summary table, changes per study, brakes, warnings).")
 @click.option("--out", "-out", "out", type=click.Path(dir_okay=False), default=None,
               help="Save the plan to FILE; `edcconf apply FILE` applies exactly it.")
 @click.pass_context
-def plan(ctx: click.Context, config_dir: str | None, env: str, as_json: bool, at: str | None, out: str | None) -> None:
-    """Show what apply would change in one environment. Exit 0: no changes, 2: changes, 1: error."""
+def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_json: bool, at: str | None, fmt: str,
+         out: str | None) -> None:
+    """Show what apply would change. Exit 0: no changes, 2: changes, 1: error."""
     root = root_dir(ctx, config_dir)
-    planned = plan_environment(root, env, parse_at(at))
-    if as_json:
-        print_json(planned.plan.to_json())
+    as_json = as_json or fmt == "json"
+    if len(envs) > 1 and (fmt != "markdown" or out):
+        raise UserError("several --env need --format markdown (and no --out): a plan, its JSON and a saved plan "
+                        "are for one environment", code="usage")
+    planned_all = [plan_environment(root, env, parse_at(at)) for env in envs]
+    if fmt == "markdown":
+        click.echo(render_markdown([p.plan for p in planned_all]), nl=False)
+    elif as_json:
+        print_json(planned_all[0].plan.to_json())
     else:
-        click.echo(render_plan(planned.plan, styler(ctx)), nl=False)
+        click.echo(render_plan(planned_all[0].plan, styler(ctx)), nl=False)
     if out:
+        planned = planned_all[0]
         saved = save_plan(Path(out), planned.plan, planned.config_digest, planned.systems, planned.sources)
-        if not as_json:
+        if fmt == "text" and not as_json:
             click.echo(f"Saved this plan to {out} (digest {saved.digest[:12]}). To apply exactly it: "
                        f"edcconf apply {out}")
-    raise click.exceptions.Exit(0 if planned.plan.empty else 2)
+    raise click.exceptions.Exit(0 if all(p.plan.empty for p in planned_all) else 2)
 
 
 @click.command()

@@ -1,0 +1,55 @@
+"""Plans as a pull-request comment (`plan --format markdown`), rendered with jinja2.
+
+GitHub refuses comments over 65,536 characters; a large plan is summarised by showing fewer changes
+per study until it fits, always keeping the summary table, the brakes and every study's counts."""
+from __future__ import annotations
+
+from itertools import groupby
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from .. import __version__
+from ..plan import Plan
+
+GITHUB_COMMENT_LIMIT = 65_536
+_SIGNS = {"create": "➕", "reactivate": "➕", "update": "✏️", "revoke": "➖", "deactivate": "➖"}
+
+
+def _md(text: object) -> str:
+    """Text safe inside a table cell: no pipes or newlines breaking the row, no HTML."""
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("\n", " "))
+
+
+class _Group:
+    def __init__(self, title: str, changes: list) -> None:
+        self.title, self.changes = title, changes
+        add = sum(c.action in ("create", "reactivate") for c in changes)
+        revoke = sum(c.action in ("revoke", "deactivate") for c in changes)
+        self.counts = f"+{add} ~{len(changes) - add - revoke} -{revoke}"
+
+
+def _group_by_study(changes) -> list[_Group]:
+    general = [c for c in changes if not c.study]
+    groups = [_Group("Accounts, groups and sites", general)] if general else []
+    studied = sorted((c for c in changes if c.study), key=lambda c: c.study)
+    groups += [_Group(f"Study {study}", list(cs)) for study, cs in groupby(studied, key=lambda c: c.study)]
+    return groups
+
+
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("edcconf.views", "templates"), undefined=StrictUndefined,
+                      autoescape=False, trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)
+    env.filters.update(md=_md, sign=lambda action: _SIGNS[action], group_by_study=_group_by_study)
+    return env
+
+
+def render_markdown(plans: list[Plan], limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    template = _environment().get_template("plan.md.j2")
+    longest = max((len(c) for p in plans for c in [p.changes, p.warnings]), default=0)
+    detail = max(longest, 1)
+    while True:
+        text = template.render(plans=plans, detail=detail, version=__version__, truncated=detail < longest)
+        if len(text) <= limit or detail == 0:
+            return text
+        detail = detail // 2 if detail > 1 else 0
