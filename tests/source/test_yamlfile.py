@@ -107,3 +107,19 @@ def test_load_sources_reads_only_the_three_directories(tmp_path):
 def test_resolution_never_raises_and_yields_plain_data(text):
     value = resolve_plain_scalar(text)
     assert value is None or isinstance(value, (str, int, float, bool))
+
+
+@pytest.mark.parametrize("text", ["a: " + "[" * 200_000 + "]" * 200_000, "- " * 200_000 + "x",
+                                  "a:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 400))])
+def test_nesting_that_would_crash_the_composer_is_refused_first(tmp_path, text):
+    """PyYAML's C composer recurses and crashes (SIGSEGV) near 100,000 levels: prove we never get there."""
+    import subprocess
+    import sys
+    path = tmp_path / "deep.yaml"
+    path.write_text(text)
+    script = ("import sys; from edcconf.source.yamlfile import parse_yaml\n"
+              "p, d = parse_yaml(open(sys.argv[1], 'rb').read(), 'deep.yaml')\n"
+              "print(d[0].code, d[0].message)")
+    proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("yaml-syntax nesting deeper than")

@@ -177,6 +177,67 @@ def _decode(raw: bytes, path: str) -> tuple[str | None, Diagnostic | None]:
     return text.removeprefix("\ufeff"), None  # a byte-order mark is harmless: drop it
 
 
+_QUOTE_OPENERS = set(" \t[{,:-?")
+_SCAN_LIMIT = 4 * MAX_DEPTH  # generous: only the composer's recursion is being guarded here
+
+
+_INDENT = re.compile(r"^ *", re.M)
+_DASH_CHAIN = re.compile(r"^ *(?:- +){%d}" % (_SCAN_LIMIT // 4), re.M)
+
+
+def _could_be_too_deep(text: str) -> bool:
+    """Fast, C-speed bounds: only a file that could exceed the limit gets the character scan."""
+    if text.count("[") + text.count("{") > _SCAN_LIMIT:
+        return True
+    if max(map(len, _INDENT.findall(text)), default=0) > _SCAN_LIMIT:
+        return True
+    return _DASH_CHAIN.search(text) is not None
+
+
+def nesting_problem(text: str) -> tuple[int, str] | None:
+    """A cheap scan for nesting that would make PyYAML's composer recurse too deep (the C composer
+    crashes the process well before Python could object). Returns (line, message) when refused.
+
+    Counts flow brackets outside quotes and comments, and block nesting by indentation and by
+    `- - -` chains. It may over-count odd but valid text; no declaration comes near the limit."""
+    if not _could_be_too_deep(text):
+        return None
+    flow = 0
+    quote = ""
+    indents: list[int] = []
+    for number, line in enumerate(text.split("\n"), 1):
+        if not quote and flow == 0:
+            body = line.lstrip(" ")
+            if body and not body.startswith("#"):
+                indent = len(line) - len(body)
+                while indents and indents[-1] >= indent:
+                    indents.pop()
+                indents.append(indent)
+                dashes = 0
+                while body.startswith("- ") or body == "-":
+                    dashes += 1
+                    body = body[2:].lstrip(" ")
+                if len(indents) + dashes > _SCAN_LIMIT:
+                    return number, f"nesting deeper than {_SCAN_LIMIT} levels"
+        previous = " "
+        for ch in line:
+            if quote:
+                if ch == quote:
+                    quote = ""
+            elif ch in "'\"" and previous in _QUOTE_OPENERS:
+                quote = ch
+            elif ch == "#" and previous in " \t":
+                break
+            elif ch in "[{":
+                flow += 1
+                if flow > _SCAN_LIMIT:
+                    return number, f"nesting deeper than {_SCAN_LIMIT} levels"
+            elif ch in "]}" and flow:
+                flow -= 1
+            previous = ch
+    return None
+
+
 def _tab_at(text: str, mark: Any) -> bool:
     if mark is None:
         return False
@@ -188,6 +249,11 @@ def parse_yaml(raw: bytes, path: str) -> tuple[ParsedFile | None, list[Diagnosti
     text, problem = _decode(raw, path)
     if problem:
         return None, [problem]
+    too_deep = nesting_problem(text)
+    if too_deep:
+        line, message = too_deep
+        return None, [error("yaml-syntax", f"{message}: declarations are never this deep; is the file "
+                            "generated or corrupted?", Loc(path, line, 1))]
     loader = _Loader(text)
     try:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from ..catalogs import Catalog, catalog
-from ..diagnostics import Diagnostic, Loc, error
+from ..diagnostics import Diagnostic, Loc, UserError, error
 from ..model import ALL, Environment, Grant, Model, Study
 
 # 001: passwords of at least 8 characters, lock-out after ten failed logins, log-out after four hours.
@@ -19,6 +19,7 @@ def check_systems(model: Model) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for env in model.environments.values():
         out.extend(environment_security(env))
+        out.extend(_target_paths(model, env))
     for group in model.groups.values():
         out.extend(redcap_keys(catalog("redcap"), group.redcap_ceiling, group.loc, f"ceiling of group {group.id}"))
     for study in model.studies.values():
@@ -48,6 +49,21 @@ def environment_security(env: Environment) -> list[Diagnostic]:
         if bad:
             out.append(error("environment-security", f"security.{key} is {value:g} in {env.name}; it must be "
                              f"{bound} {limit:g} ({why}, 001)", env.loc))
+    return out
+
+
+def _target_paths(model: Model, env: Environment) -> list[Diagnostic]:
+    """A target's `out:` stays inside the configuration directory (symlinks followed)."""
+    from ..providers.base import inside
+
+    out = []
+    for system, target in env.targets.items():
+        if target.out is None:
+            continue
+        try:
+            inside(model.root, target.out, f"targets.{system}.out")
+        except UserError as exc:
+            out.append(error("unsafe-path", exc.message, target.loc))
     return out
 
 
