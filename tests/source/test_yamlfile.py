@@ -32,6 +32,7 @@ def test_plain_numbers_remember_what_was_written():
     parsed, _ = parse("v: 1.10\nw: 007\n")
     assert parsed.data == {"v": 1.1, "w": 7}
     assert parsed.plain_text[("v",)] == "1.10" and parsed.plain_text[("w",)] == "007"
+    assert ("d",) not in parse("d: ~\n")[0].plain_text  # null is nothing, never the text '~'
 
 
 def test_quoted_scalars_are_always_text():

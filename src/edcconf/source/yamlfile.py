@@ -90,6 +90,7 @@ class _Builder:
         self.plain_text: dict = {}
         self.aliased = 0
         self.seen: dict[int, int] = {}  # id(node) -> times constructed (a second time means an alias)
+        self.written_at: Any = None     # mark of the innermost node read in place (not through an alias)
 
     def build(self, node: yaml.Node, path: Path_, depth: int, via_alias: bool) -> Any:
         if depth > MAX_DEPTH:
@@ -99,10 +100,12 @@ class _Builder:
         via_alias = via_alias or times > 0
         if via_alias:
             self.aliased += 1
-            if self.aliased > MAX_ALIASED_NODES:
+            if self.aliased > MAX_ALIASED_NODES:  # name where the expansion is written, not the anchor
                 raise _Refused("yaml-syntax", "aliases expand to more than "
                                f"{MAX_ALIASED_NODES:,} nodes (an alias bomb?); write the values out",
-                               node.start_mark)
+                               self.written_at or node.start_mark)
+        else:
+            self.written_at = node.start_mark
         self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node, path)
@@ -125,7 +128,7 @@ class _Builder:
         if node.style:  # quoted or block scalar: always text (plain is None or "" by composer)
             return node.value
         value = resolve_plain_scalar(node.value)
-        if not isinstance(value, str) and node.value != "":
+        if value is not None and not isinstance(value, str):  # null stays null: it means "nothing"
             self.plain_text[path] = node.value
         return value
 

@@ -15,6 +15,8 @@ def suggest(name: str, known: Iterable[str]) -> str:
     if name.lower() in lowered:
         return f"; did you mean {lowered[name.lower()]!r}?"
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if not close and len(name) >= 3:  # an abbreviation: `prod` for `production`
+        close = sorted(k for k in known if k.lower().startswith(name.lower()))[:1]
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
