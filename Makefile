@@ -21,7 +21,7 @@ demo: install
 	$(BIN)/edcconf plan --env test || [ $$? -eq 2 ]
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 bench: install
 	$(BIN)/python bench/run.py --studies 200

@@ -8,7 +8,6 @@ import click
 
 from ..diagnostics import Diagnostics, UserError
 from ..pipeline import load_desired
-from ..views.markdown import render_markdown
 from ..views.plan_text import render_plan
 from ..views.show import render_state, state_json
 from ..plan.saved import load_plan, save_plan
@@ -63,6 +62,7 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
                         "are for one environment", code="usage")
     planned_all = [plan_environment(root, env, parse_at(at)) for env in envs]
     if fmt == "markdown":
+        from ..views.markdown import render_markdown  # jinja2 is imported only for this
         click.echo(render_markdown([p.plan for p in planned_all]), nl=False)
     elif as_json:
         print_json(planned_all[0].plan.to_json())

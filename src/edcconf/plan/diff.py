@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from deepdiff import DeepDiff
-
 from ..resolve.effective import EnvironmentState, expand_grant
 from .model import Change, Plan
 
@@ -48,6 +46,8 @@ def field_changes(before: Mapping, after: Mapping) -> list[str]:
         else:
             lines.append(f"{key}: {_show(old)} → {_show(new)}")
     if nested:
+        from deepdiff import DeepDiff  # only updates need field-level detail; it is slow to import
+
         diff = DeepDiff({k: before[k] for k in nested}, {k: after[k] for k in nested}, view="tree")
         for items in diff.values():
             for item in items:

@@ -7,13 +7,10 @@ from datetime import date
 from functools import cached_property
 from typing import Iterable, Mapping
 
-import networkx as nx
-
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic
 from ..model import Model, frozen_map
 from .effective import EnvironmentState, Exclusion, environment_state, expand_grant
-from .graph import permission_graph
 from .roles import EffectiveRole, roles_of_study
 
 
@@ -26,8 +23,9 @@ class Resolution:
     diagnostics: tuple[Diagnostic, ...]
 
     @cached_property
-    def graph(self) -> nx.MultiDiGraph:
-        """Built on first use: plans do not need it, explain and who-can do."""
+    def graph(self) -> "networkx.MultiDiGraph":  # noqa: F821 - imported on first use
+        """Built on first use (networkx is imported then too): plans do not need it, explain does."""
+        from .graph import permission_graph
         return permission_graph(self.model, self.roles, self.environments)
 
 
