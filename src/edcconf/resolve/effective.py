@@ -110,6 +110,8 @@ def environment_state(model: Model, env: str, as_of: date,
     for person in model.people.values():
         state["accounts"][person.username] = account_value(person)
         sources[f"account:{person.username}"] = str(person.loc)
+    versions: dict[str, tuple[str, dict]] = {}             # role -> (ref, value): computed once per role
+    ceiling_checks: dict[tuple[str, str], list] = {}       # (role, group) -> rights over the ceiling
     admins = sorted(p.username for p in model.people.values()
                     if p.type == "admin" and p.status == "active" and not p.expired(as_of))
     notices: dict[str, set[str]] = {}
@@ -139,13 +141,17 @@ def environment_state(model: Model, env: str, as_of: date,
                 excluded[grant.key] = Exclusion(reason, grant.loc)
                 continue
             expires = _earliest(grant.expires, person.expires)
-            ref, value = role_version(role)
+            ref, value = versions.get(role.key) or versions.setdefault(role.key, role_version(role))
             state["grants"][grant.key] = {"study": study.id, "user": grant.user, "role": grant.role,
                                           "base_role": role.base.id, "sites": site_scope(model, study, grant),
                                           "expires": expires.isoformat() if expires else None, "role_ref": ref}
             sources[f"grant:{grant.key}"] = str(grant.loc)
             state["roles"].setdefault(ref, value)
-            diags.extend(_ceiling(model, person, grant, role))
+            over = ceiling_checks.get((role.key, person.group))
+            if over is None:
+                over = ceiling_checks[(role.key, person.group)] = _over_ceiling(model, person.group, grant.study, role)
+            if over:
+                diags.append(_ceiling_error(model.groups[person.group], person, grant, over))
             if person.external is not None:  # 000: the PI and the requester hear of a new external account
                 pi = study.protocol.pi if study.protocol else None
                 notices.setdefault(person.username, set()).update(
@@ -155,26 +161,28 @@ def environment_state(model: Model, env: str, as_of: date,
                             frozen_map({u: tuple(sorted(n)) for u, n in notices.items()}))
 
 
-def _ceiling(model: Model, person: Person, grant: Grant, role: EffectiveRole) -> list[Diagnostic]:
-    """002/004: a grant's effective rights stay within the person's group ceiling."""
-    group = model.groups.get(person.group)
+def _over_ceiling(model: Model, group_id: str, study_id: str, role: EffectiveRole) -> list[tuple[str, object, object]]:
+    """002/004: the rights of a role that exceed a group's ceiling (generic, and REDCap keys)."""
+    group = model.groups.get(group_id)
     if group is None:
         return []
     over: list[tuple[str, object, object]] = [
         (right, value, group.ceiling[right]) for right, value in role.rights.items()
         if right in group.ceiling and exceeds(right, value, group.ceiling[right])]
     if role.redcap and group.redcap_ceiling:  # a SAG-style ceiling in REDCap's own keys (004)
-        cat = catalog(model.studies[grant.study].system)
+        cat = catalog(model.studies[study_id].system)
         over += [(f"redcap.{key}", role.redcap.get(key, 0), allowed) for key, allowed in group.redcap_ceiling.items()
                  if cat.key_rank(key, role.redcap.get(key, 0)) > cat.key_rank(key, allowed)]
-    if not over:
-        return []
+    return over
+
+
+def _ceiling_error(group, person: Person, grant: Grant, over: list) -> Diagnostic:
     listed = "; ".join(f"{right} {granted} (allowed {allowed})" for right, granted, allowed in over)
     message = f"{person.username} in group {group.id} would get {listed} as {grant.role} in {grant.study}"
     if group.message:
         message += f". {group.message}"
-    return [error("ceiling-exceeded", message, grant.locs.get("role", grant.loc), group=group.id,
-                  rights=[{"right": r, "granted": g, "allowed": a} for r, g, a in over])]
+    return error("ceiling-exceeded", message, grant.locs.get("role", grant.loc), group=group.id,
+                 rights=[{"right": r, "granted": g, "allowed": a} for r, g, a in over])
 
 
 def _hidden_query_warnings(model: Model, env: str, state: dict, roles: Mapping[tuple[str, str], EffectiveRole]) -> list[Diagnostic]:

@@ -17,10 +17,30 @@ import yaml
 
 from ..diagnostics import Diagnostic, Loc, error
 
+class _NoImplicitResolver(yaml.resolver.BaseResolver):
+    """We resolve plain scalars ourselves; PyYAML's implicit (YAML 1.1) resolver would run a Python
+    regex chain on every scalar for a tag we then ignore."""
+    yaml_implicit_resolvers: dict = {}
+
+
 try:  # libyaml's composer is several times faster than the pure-Python one
-    _Loader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+    from yaml.cyaml import CParser as _CParser
+
+    class _Loader(_CParser, yaml.constructor.SafeConstructor, _NoImplicitResolver):  # type: ignore[misc]
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            _NoImplicitResolver.__init__(self)
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,  # type: ignore[no-redef]
+                  yaml.constructor.SafeConstructor, _NoImplicitResolver):
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            _NoImplicitResolver.__init__(self)
 
 Path_ = tuple  # a JSON-pointer-like path: keys and list indices from the document root
 
@@ -137,7 +157,8 @@ class _Builder:
         explicit: dict[str, Any] = {}  # key -> mark of its own (non-merged) definition
         merged_keys: set = set()
         for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _T + "merge":
+            if isinstance(key_node, yaml.ScalarNode) and (key_node.tag == _T + "merge" or
+                                                          (key_node.value == "<<" and not key_node.style)):
                 for k, v in self._merge(value_node, path, depth, via_alias).items():
                     if k not in explicit and k not in merged_keys:
                         result[k] = v
@@ -180,21 +201,12 @@ def _decode(raw: bytes, path: str) -> tuple[str | None, Diagnostic | None]:
     return text.removeprefix("\ufeff"), None  # a byte-order mark is harmless: drop it
 
 
-_QUOTE_OPENERS = set(" \t[{,:-?")
 _SCAN_LIMIT = 4 * MAX_DEPTH  # generous: only the composer's recursion is being guarded here
-
-
 _INDENT = re.compile(r"^ *", re.M)
 _DASH_CHAIN = re.compile(r"^ *(?:- +){%d}" % (_SCAN_LIMIT // 4), re.M)
-
-
-def _could_be_too_deep(text: str) -> bool:
-    """Fast, C-speed bounds: only a file that could exceed the limit gets the character scan."""
-    if text.count("[") + text.count("{") > _SCAN_LIMIT:
-        return True
-    if max(map(len, _INDENT.findall(text)), default=0) > _SCAN_LIMIT:
-        return True
-    return _DASH_CHAIN.search(text) is not None
+# Tokens that matter for flow depth: quoted scalars (a quote opens one only where a token may start)
+# and comments are skipped whole; brackets are counted. The regex engine walks the rest at C speed.
+_FLOW_TOKENS = re.compile(r"""(?<![^\s\[{,:?-])'(?:[^']|'')*'|(?<![^\s\[{,:?-])"(?:[^"\\]|\\.)*"|(?<!\S)#[^\n]*|[\[\]{}]""")
 
 
 def nesting_problem(text: str) -> tuple[int, str] | None:
@@ -203,41 +215,33 @@ def nesting_problem(text: str) -> tuple[int, str] | None:
 
     Counts flow brackets outside quotes and comments, and block nesting by indentation and by
     `- - -` chains. It may over-count odd but valid text; no declaration comes near the limit."""
-    if not _could_be_too_deep(text):
-        return None
-    flow = 0
-    quote = ""
-    indents: list[int] = []
-    for number, line in enumerate(text.split("\n"), 1):
-        if not quote and flow == 0:
+    message = f"nesting deeper than {_SCAN_LIMIT} levels"
+    if text.count("[") + text.count("{") > _SCAN_LIMIT:
+        depth = 0
+        for token in _FLOW_TOKENS.finditer(text):
+            ch = token.group()
+            if ch in "[{":
+                depth += 1
+                if depth > _SCAN_LIMIT:
+                    return text.count("\n", 0, token.start()) + 1, message
+            elif ch in "]}" and depth:
+                depth -= 1
+    if max(map(len, _INDENT.findall(text)), default=0) > _SCAN_LIMIT or _DASH_CHAIN.search(text):
+        indents: list[int] = []
+        for number, line in enumerate(text.split("\n"), 1):
             body = line.lstrip(" ")
-            if body and not body.startswith("#"):
-                indent = len(line) - len(body)
-                while indents and indents[-1] >= indent:
-                    indents.pop()
-                indents.append(indent)
-                dashes = 0
-                while body.startswith("- ") or body == "-":
-                    dashes += 1
-                    body = body[2:].lstrip(" ")
-                if len(indents) + dashes > _SCAN_LIMIT:
-                    return number, f"nesting deeper than {_SCAN_LIMIT} levels"
-        previous = " "
-        for ch in line:
-            if quote:
-                if ch == quote:
-                    quote = ""
-            elif ch in "'\"" and previous in _QUOTE_OPENERS:
-                quote = ch
-            elif ch == "#" and previous in " \t":
-                break
-            elif ch in "[{":
-                flow += 1
-                if flow > _SCAN_LIMIT:
-                    return number, f"nesting deeper than {_SCAN_LIMIT} levels"
-            elif ch in "]}" and flow:
-                flow -= 1
-            previous = ch
+            if not body or body.startswith("#"):
+                continue
+            indent = len(line) - len(body)
+            while indents and indents[-1] >= indent:
+                indents.pop()
+            indents.append(indent)
+            dashes = 0
+            while body.startswith("- ") or body == "-":
+                dashes += 1
+                body = body[2:].lstrip(" ")
+            if len(indents) + dashes > _SCAN_LIMIT:
+                return number, message
     return None
 
 
@@ -257,8 +261,8 @@ def parse_yaml(raw: bytes, path: str) -> tuple[ParsedFile | None, list[Diagnosti
         line, message = too_deep
         return None, [error("yaml-syntax", f"{message}: declarations are never this deep; is the file "
                             "generated or corrupted?", Loc(path, line, 1))]
-    loader = _Loader(text)
     try:
+        loader = _Loader(text)  # the pure-Python reader checks characters already here
         try:
             node = loader.get_single_node()
         finally:

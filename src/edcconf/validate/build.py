@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Iterator
 
 from ..diagnostics import Diagnostic, Loc, error
@@ -43,8 +44,29 @@ class _Node:
         for i, _ in enumerate(self.value.get(key) or ()):
             yield _Node(self.file, self.path + (key, i), self.value[key][i])
 
-    def locs(self) -> dict[str, Loc]:
-        return {k: self.at(k) for k in self.value}
+    def locs(self) -> "LazyLocs":
+        return LazyLocs(self)
+
+
+class LazyLocs(Mapping):
+    """Where each field of a declaration was written, computed only when a message needs it:
+    building a Loc for every field of 200,000 grants would cost more than validating them."""
+
+    __slots__ = ("_node",)
+
+    def __init__(self, node: _Node) -> None:
+        self._node = node
+
+    def __getitem__(self, key: str) -> Loc:
+        if key not in self._node.value:
+            raise KeyError(key)
+        return self._node.at(key)
+
+    def __iter__(self):
+        return iter(self._node.value)
+
+    def __len__(self) -> int:
+        return len(self._node.value)
 
 
 def declarations(files: tuple[ParsedFile, ...], kind: str) -> Iterator[_Node]:
@@ -176,7 +198,7 @@ def _person(node: _Node, group: str, problems: list[Diagnostic]) -> Person:
     return Person(username=node.get("username"), email=node.get("email"), name=node.get("name"),
                   type=node.get("type", "user"), status=node.get("status", "active"),
                   expires=parse_date(node, "expires", problems), external=ext, group=group, loc=node.loc,
-                  locs=frozen_map(node.locs()))
+                  locs=node.locs())
 
 
 def _studies(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[str, Study]:
@@ -194,7 +216,7 @@ def _studies(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[
             r = node.child("roles").child(rid)
             roles[rid] = Role(rid, r.get("base"), r.get("default"), frozen_map(r.get("tags") or {}),
                               r.get("contact_forms"), frozen_map(r.get("redcap") or {}),
-                              node.file.key_loc(r.path), frozen_map(r.locs()))
+                              node.file.key_loc(r.path), r.locs())
         protocol = None
         if node.get("protocol") is not None:
             p = node.child("protocol")
@@ -206,7 +228,7 @@ def _studies(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[
             environments=study_envs, sites=tuple(node.get("sites") or ()),
             participant_id_template=node.get("participant_id_template"), tags=tuple(node.get("tags") or ()),
             forms=forms, roles=frozen_map(roles), access=access, redcap=frozen_map(node.get("redcap") or {}),
-            loc=node.loc, locs=frozen_map(node.locs()))
+            loc=node.loc, locs=node.locs())
     return out
 
 
@@ -227,7 +249,7 @@ def _grants(study: _Node, sid: str, study_envs: tuple[str, ...], problems: list[
                       environments=envs if envs == ALL else tuple(envs),
                       sites=sites if sites in (ALL, None) else tuple(sites),
                       countries=tuple(countries) if countries is not None else None,
-                      expires=parse_date(g, "expires", problems), loc=g.loc, locs=frozen_map(g.locs()))
+                      expires=parse_date(g, "expires", problems), loc=g.loc, locs=g.locs())
         duplicate = False
         for env in (study_envs if envs == ALL else envs):
             first = claimed.setdefault((grant.user.lower(), env), g.loc)

@@ -9,7 +9,6 @@ from typing import Any, Iterable
 
 import jsonschema
 from jsonschema.exceptions import ValidationError
-from referencing import Registry, Resource
 
 from ..diagnostics import Diagnostic, error
 from ..source.yamlfile import ParsedFile
@@ -20,14 +19,50 @@ _TYPE_WORDS = {"string": "text", "integer": "a whole number", "number": "a numbe
 
 
 @lru_cache(maxsize=1)
+def _schemas() -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text("utf-8"))
+            for p in resources.files("edcconf.schemas").iterdir() if p.name.endswith(".schema.json")}
+
+
+def _inline(node: Any, here: str, schemas: dict[str, dict]) -> Any:
+    """The schema with every $ref replaced by what it points at (ours are not recursive): a reference
+    lookup per node is most of jsonschema's time on large files."""
+    if isinstance(node, list):
+        return [_inline(n, here, schemas) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target, _, pointer = node["$ref"].partition("#")
+        doc_name = target or here
+        found: Any = schemas[doc_name]
+        for part in filter(None, pointer.split("/")):
+            found = found[part]
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        return {**_inline(found, doc_name, schemas), **_inline(rest, here, schemas)}
+    return {k: _inline(v, here, schemas) for k, v in node.items() if k not in ("$defs", "$schema")}
+
+
+@lru_cache(maxsize=1)
+def _inlined() -> dict:
+    return _inline(_schemas()[ROOT_SCHEMA], ROOT_SCHEMA, _schemas())
+
+
+@lru_cache(maxsize=1)
 def _validator() -> jsonschema.protocols.Validator:
     """Compiled once per process: loading and checking the schemas costs more than validating a file."""
-    schemas = {p.name: json.loads(p.read_text("utf-8"))
-               for p in resources.files("edcconf.schemas").iterdir() if p.name.endswith(".schema.json")}
-    registry = Registry().with_resources((name, Resource.from_contents(s)) for name, s in schemas.items())
-    root = schemas[ROOT_SCHEMA]
+    root = {"$schema": "https://json-schema.org/draft/2020-12/schema", **_inlined()}
     jsonschema.Draft202012Validator.check_schema(root)
-    return jsonschema.Draft202012Validator(root, registry=registry)
+    return jsonschema.Draft202012Validator(root)
+
+
+@lru_cache(maxsize=1)
+def _fast_check():
+    """The same schema compiled to Python code: it only answers valid or not, many times faster.
+    Our schemas use nothing beyond draft 7 once inlined; a file it rejects gets jsonschema's full,
+    located report (and the scalar coercion), so messages never depend on this path."""
+    import fastjsonschema
+
+    return fastjsonschema.compile({"$schema": "http://json-schema.org/draft-07/schema#", **_inlined()})
 
 
 def schema_names() -> list[str]:
@@ -38,6 +73,13 @@ def validate_file(parsed: ParsedFile) -> list[Diagnostic]:
     if parsed.data is None:
         return [error("schema", "the file is empty; a declaration file holds at least one of: "
                       "environment, sites, group, study (or their plurals)", parsed.loc())]
+    import fastjsonschema
+
+    try:
+        _fast_check()(parsed.data)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        pass
     validator = _validator()
     errors = _coerce_plain_scalars(parsed, validator)
     return [d for e in errors for d in _describe(parsed, e)]
@@ -123,7 +165,7 @@ def _describe(parsed: ParsedFile, err: ValidationError) -> list[Diagnostic]:
     if err.validator == "pattern":
         desc = err.schema.get("description", f"text matching {err.validator_value}")
         return [error("schema", f"{where}: {err.instance!r} is not valid; expected {desc}", loc)]
-    if err.validator == "oneOf" and path and path[-1] in ("sites", "environments"):
+    if err.validator in ("oneOf", "anyOf") and path and path[-1] in ("sites", "environments"):
         return [error("schema", f"{where} must be `all` or a list of ids, found {_describe_value(err.instance)}", loc)]
     if err.validator == "uniqueItems":
         return [error("schema", f"{where} lists the same value twice", loc)]

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Benchmark edcconf on a generated organisation: prints each figure with the machine it ran on.
+
+    python bench/run.py --studies 2000 [--json] [--systems openclinica,redcap,vault] [--keep DIR]
+
+In one run, at N and at N/4: the parse floor (PyYAML's C loader over every file, in this process),
+then the real `edcconf` CLI as child processes: validate, cold plan (no cache), warm plan (nothing
+changed since), a plan after one grant changed in one study file, apply (local state), and the peak
+resident memory of the largest of those children; finally the ratio of times between the two sizes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import generate  # noqa: E402
+
+EDCCONF = [sys.executable, "-m", "edcconf"]
+TARGETS = {"cold_vs_floor": 2.0, "warm_plan_s": 1.0, "one_change_plan_s": 2.0, "peak_rss_mb": 1000.0,
+           "scaling_ratio": 4.4}
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
+        mem = f"{kb / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration, ValueError):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem, "python": platform.python_version(),
+            "yaml_c_loader": hasattr(yaml, "CSafeLoader"), "platform": platform.platform()}
+
+
+def timed_child(args: list[str], cwd: Path, ok: tuple[int, ...] = (0, 2)) -> tuple[float, float]:
+    """Run the CLI as a child; its wall time and its own peak RSS (MiB), from wait4."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([*EDCCONF, "--config", str(cwd), *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code not in ok:
+        raise SystemExit(f"edcconf {' '.join(args)} exited {code}: {proc.stderr.read().decode()[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def parse_floor(root: Path) -> float:
+    files = sorted(p for d in ("environments", "studies", "groups") for p in (root / d).rglob("*.yaml"))
+    start = time.perf_counter()
+    for p in files:
+        yaml.load(p.read_bytes(), Loader=yaml.CSafeLoader)
+    return time.perf_counter() - start
+
+
+def change_one_grant(root: Path) -> None:
+    study = sorted((root / "studies").glob("*.yaml"))[len(list((root / "studies").glob("*.yaml"))) // 2]
+    text = study.read_text()
+    marker = "environments: all, sites: all}"
+    i = text.rfind(marker)
+    study.write_text(text[:i] + "environments: [test], sites: all}" + text[i + len(marker):])
+
+
+def measure(n: int, systems: list[str], workdir: Path) -> dict:
+    root = workdir / f"org-{n}"
+    stats = generate(root, n, seed=7, systems=systems)
+    figures: dict = {"studies": n, "people": stats["people"], "grants": stats["grants"]}
+    figures["parse_floor_s"] = parse_floor(root)
+    rss = []
+    t, m = timed_child(["validate"], root, ok=(0,))
+    figures["validate_s"], _ = t, rss.append(m)
+    shutil.rmtree(root / ".edcconf" / "cache", ignore_errors=True)
+    t, m = timed_child(["plan", "--env", "test"], root)
+    figures["cold_plan_s"], _ = t, rss.append(m)
+    t, m = timed_child(["plan", "--env", "test"], root)
+    figures["warm_plan_s"], _ = t, rss.append(m)
+    change_one_grant(root)
+    t, m = timed_child(["plan", "--env", "test"], root)
+    figures["one_change_plan_s"], _ = t, rss.append(m)
+    t, m = timed_child(["apply", "--env", "test", "--yes"], root, ok=(0,))
+    figures["apply_s"], _ = t, rss.append(m)
+    figures["peak_rss_mb"] = max(rss)
+    figures["cold_vs_floor"] = figures["cold_plan_s"] / figures["parse_floor_s"]
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--studies", type=int, required=True)
+    parser.add_argument("--systems", default="openclinica,redcap,vault")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", type=Path, default=None, help="generate into this directory and keep it")
+    args = parser.parse_args()
+    systems = args.systems.split(",")
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="edcconf-bench-"))
+    try:
+        small = measure(max(args.studies // 4, 1), systems, workdir)
+        large = measure(args.studies, systems, workdir)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    large["scaling_ratio"] = large["cold_plan_s"] / small["cold_plan_s"]
+    verdict = {k: (large[k] <= limit) for k, limit in TARGETS.items()}
+    report = {"machine": machine(), "systems": systems, "at_n": large, "at_n_over_4": small, "targets": TARGETS,
+              "meets_targets": verdict}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    m = report["machine"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory']}, Python {m['python']}, "
+          f"C loader {'yes' if m['yaml_c_loader'] else 'no'}")
+    for label, fig in (("N/4", small), ("N", large)):
+        print(f"{label:>4} = {fig['studies']} studies, {fig['people']} people, {fig['grants']} grants:")
+        for key in ("parse_floor_s", "validate_s", "cold_plan_s", "warm_plan_s", "one_change_plan_s", "apply_s",
+                    "peak_rss_mb", "cold_vs_floor"):
+            print(f"       {key:<18} {fig[key]:10.2f}")
+    print(f"scaling (cold plan, N vs N/4): {large['scaling_ratio']:.2f}")
+    for key, ok in verdict.items():
+        print(f"target {key:<18} ≤ {TARGETS[key]:<7} {'met' if ok else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
