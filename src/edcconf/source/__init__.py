@@ -1,11 +1,13 @@
 """Load stage: find the configuration's YAML files and parse each, keeping every node's position."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..diagnostics import Diagnostic
+from .cache import FileCache, enabled as cache_enabled
 from .yamlfile import ParsedFile, parse_yaml
 
 CONFIG_DIRS = ("environments", "studies", "groups")
@@ -29,8 +31,9 @@ def config_files(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
-def load_sources(root: Path) -> Sources:
+def load_sources(root: Path, use_cache: bool | None = None) -> Sources:
     root = Path(root)
+    cache = FileCache(root) if (cache_enabled() if use_cache is None else use_cache) else None
     files: list[ParsedFile] = []
     problems: list[Diagnostic] = []
     digest = hashlib.sha256()
@@ -40,7 +43,16 @@ def load_sources(root: Path) -> Sources:
         if raw is None:
             continue
         digest.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
-        parsed, diags = parse_yaml(raw, rel)
+        key = cache.key(rel, raw) if cache else None
+        entry = cache.get(key) if cache else None
+        if entry is not None:
+            parsed, diags = from_entry(rel, key, entry)
+        else:
+            parsed, diags = parse_yaml(raw, rel)
+            if cache and parsed is not None:
+                parsed = dataclasses.replace(parsed, cache_key=key)
+            if cache:
+                cache.put(key, to_entry(parsed, diags))
         problems.extend(diags)
         if parsed is not None:
             files.append(parsed)
@@ -60,3 +72,35 @@ def _read(path: Path, rel: str, problems: list[Diagnostic]) -> bytes | None:
     except OSError as exc:
         problems.append(error("yaml-syntax", f"cannot read the file: {exc.strerror}", Loc(rel)))
         return None
+
+
+def _diag_tuple(d: Diagnostic) -> tuple:
+    return (d.code, d.message, d.loc.file, d.loc.line, d.loc.col, d.severity)
+
+
+def _diag(t: tuple) -> Diagnostic:
+    from ..diagnostics import Loc
+    return Diagnostic(t[0], t[1], Loc(t[2], t[3], t[4]), t[5])
+
+
+def to_entry(parsed: ParsedFile | None, parse_diags: list[Diagnostic], checked: list[Diagnostic] | None = None):
+    """A cache entry: plain data only (marshal)."""
+    body = None if parsed is None else (parsed.data, parsed.positions, parsed.key_positions, parsed.plain_text)
+    return (body, [_diag_tuple(d) for d in parse_diags],
+            None if checked is None else [_diag_tuple(d) for d in checked])
+
+
+def from_entry(rel: str, key: str, entry) -> tuple[ParsedFile | None, list[Diagnostic]]:
+    body, parse_diags, checked = entry
+    diags = [_diag(t) for t in parse_diags]
+    if body is None:
+        return None, diags
+    data, positions, key_positions, plain_text = body
+    return ParsedFile(rel, data, positions, key_positions, plain_text, key,
+                      None if checked is None else tuple(_diag(t) for t in checked)), diags
+
+
+def remember_schema_check(root: Path, parsed: ParsedFile, checked: list[Diagnostic]) -> None:
+    """After the schema stage: store its verdict (and the text it restored) beside the parse result."""
+    if parsed.cache_key and parsed.checked is None:
+        FileCache(root).put(parsed.cache_key, to_entry(parsed, [], checked))

@@ -66,6 +66,8 @@ class ParsedFile:
     positions: dict                  # path tuple -> (line, col) of the value, 1-based
     key_positions: dict              # path tuple -> (line, col) of the mapping key naming it
     plain_text: dict                 # path tuple -> source text of plain scalars read as non-strings
+    cache_key: str | None = None     # content address in the file cache (source.cache)
+    checked: tuple | None = None     # schema diagnostics already known for these bytes (from the cache)
 
     def loc(self, path: Path_ = ()) -> Loc:
         line, col = self.positions.get(tuple(path), (0, 0))

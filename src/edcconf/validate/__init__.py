@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..diagnostics import Diagnostics
 from ..model import Model
-from ..source import Sources
+from ..source import Sources, remember_schema_check
 from .build import build_model
 from .policy import check_policy
 from .references import check_references
@@ -27,7 +27,9 @@ class Validated:
 def validate(sources: Sources) -> Validated:
     diags = Diagnostics(sources.diagnostics)
     for parsed in sources.files:
-        diags.extend(validate_file(parsed))
+        checked = validate_file(parsed)
+        remember_schema_check(sources.root, parsed, checked)
+        diags.extend(checked)
     if diags.has_errors:
         return Validated(None, diags)
     model, problems = build_model(sources.root, sources.digest, sources.files)

@@ -70,6 +70,8 @@ def schema_names() -> list[str]:
 
 
 def validate_file(parsed: ParsedFile) -> list[Diagnostic]:
+    if parsed.checked is not None:  # the same bytes were checked by this same code before
+        return list(parsed.checked)
     if parsed.data is None:
         return [error("schema", "the file is empty; a declaration file holds at least one of: "
                       "environment, sites, group, study (or their plurals)", parsed.loc())]

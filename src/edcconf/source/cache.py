@@ -1,0 +1,60 @@
+"""A content-addressed cache of parsed and schema-checked files under `.edcconf/cache/`.
+
+An entry is keyed by the file's path and bytes and by a digest of the code and schemas that produced
+it, so it is never trusted across versions of edcconf; it holds plain data only (marshal of dicts,
+lists, tuples, strings, numbers), is written atomically, and is safe to delete at any time. Set
+EDCCONF_NO_CACHE=1 to bypass it. Reading or writing it never fails a command: a bad entry is a miss.
+"""
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+
+_DEPENDS_ON = ("source/yamlfile.py", "validate/schema.py", "diagnostics.py")
+
+
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """What cached results depend on: this version, the parser and schema code, the schemas."""
+    h = hashlib.sha256(__version__.encode())
+    package = Path(__file__).resolve().parents[1]
+    for rel in _DEPENDS_ON:
+        h.update((package / rel).read_bytes())
+    for entry in sorted(resources.files("edcconf.schemas").iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".json"):
+            h.update(entry.name.encode() + entry.read_bytes())
+    return h.hexdigest()
+
+
+def enabled() -> bool:
+    return not os.environ.get("EDCCONF_NO_CACHE")
+
+
+class FileCache:
+    def __init__(self, root: Path) -> None:
+        self.dir = Path(root) / ".edcconf" / "cache" / "files"
+
+    def key(self, rel: str, raw: bytes) -> str:
+        return hashlib.sha256(code_digest().encode() + rel.encode() + b"\0" + raw).hexdigest()
+
+    def get(self, key: str) -> Any | None:
+        try:
+            return marshal.loads((self.dir / key[:2] / key).read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            return None
+
+    def put(self, key: str, value: Any) -> None:
+        from ..state.local import write_atomically
+        from ..diagnostics import UserError
+
+        try:
+            write_atomically(self.dir / key[:2] / key, marshal.dumps(value))
+        except (UserError, ValueError):
+            pass  # a cache that cannot be written is only slower
