@@ -56,7 +56,7 @@ def generate(out: Path, studies: int, seed: int, systems: list[str]) -> dict:
     (out / "environments/sites.yaml").write_text("sites:\n" + "".join(
         f"  - {{id: {sid}, name: Site {sid}, country: {c}, timezone: UTC}}\n" for sid, c in sites))
 
-    n_people = max(PEOPLE_PER_STUDY * studies, 50)
+    n_people = max(PEOPLE_PER_STUDY * studies, GRANTS_PER_STUDY + 20)  # a study needs ~100 distinct people
     people = [f"u{i:05d}" for i in range(n_people)]
     readers = set(people[: n_people // 10])            # a restrictive ceiling: read-only roles only
     externals = set(people[n_people // 10: n_people // 10 + n_people // 20])
