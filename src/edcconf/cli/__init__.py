@@ -15,6 +15,7 @@ from ..diagnostics import UserError
 from .common import Ctx, emit_user_error
 from . import core as _core
 from . import history as _history
+from . import questions as _questions
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG = 0, 1, 2, 3
 REPORT_URL = "the edcconf issue tracker"
@@ -34,6 +35,7 @@ def cli(ctx: click.Context, config: str | None, no_color: bool) -> None:
 # Commands register themselves on `cli`; importing the modules is enough.
 _core.register(cli)
 _history.register(cli)
+_questions.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

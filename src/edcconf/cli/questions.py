@@ -1,0 +1,87 @@
+"""Questions an auditor, a PI or a monitor asks: explain and who-can."""
+from __future__ import annotations
+
+import click
+
+from ..pipeline import load_desired
+from ..questions.explain import explain as explain_access, render_explain
+from ..questions.who_can import parse_question, render_who_can, who_can as who_can_query, who_can_csv
+from .common import at_option, config_option, json_option, parse_at, print_json, root_dir
+
+
+@click.command()
+@config_option
+@click.argument("user")
+@click.option("--study", "studies", multiple=True, help="Only this study (repeatable).")
+@click.option("--env", "-e", "envs", multiple=True, help="Only this environment (repeatable).")
+@click.option("--form", "forms", multiple=True, help="Only this form (repeatable).")
+@at_option
+@json_option
+@click.pass_context
+def explain(ctx: click.Context, config_dir: str | None, user: str, studies: tuple, envs: tuple, forms: tuple,
+            at: str | None, as_json: bool) -> None:
+    """Why USER has each level: grant → role → rule → ceiling, each with its file:line."""
+    desired = load_desired(root_dir(ctx, config_dir), parse_at(at))
+    doc = explain_access(desired, user, studies, envs, forms)
+    print_json(doc) if as_json else click.echo(render_explain(doc), nl=False)
+
+
+@click.command("who-can")
+@config_option
+@click.argument("question", nargs=-1)
+@click.option("--right", default=None, metavar="NAME=VALUE", help="A generic right at least this high.")
+@click.option("--study", default=None, help="The study the form or ability belongs to.")
+@click.option("--env", "-e", "envs", multiple=True, help="Only this environment (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text")
+@at_option
+@json_option
+@click.pass_context
+def who_can(ctx: click.Context, config_dir: str | None, question: tuple, right: str | None, study: str | None,
+            envs: tuple, fmt: str, at: str | None, as_json: bool) -> None:
+    """Who has a form level, a right or an ability: `who-can edit FORM --study S --env E`."""
+    q = parse_question(question, right)
+    desired = load_desired(root_dir(ctx, config_dir), parse_at(at))
+    doc = who_can_query(desired, q, study, envs)
+    if as_json or fmt == "json":
+        print_json(doc)
+    elif fmt == "csv":
+        click.echo(who_can_csv(doc), nl=False)
+    else:
+        click.echo(render_who_can(doc), nl=False)
+
+
+@click.command("test")
+@config_option
+@at_option
+@json_option
+@click.pass_context
+def access_test(ctx: click.Context, config_dir: str | None, at: str | None, as_json: bool) -> None:
+    """Run the access assertions in tests/access/*.yaml; exit 1 when one fails."""
+    from ..diagnostics import UserError
+    from ..questions.access_tests import load_assertions, run_assertions
+
+    root = root_dir(ctx, config_dir)
+    assertions, problems = load_assertions(root)
+    if problems:
+        raise UserError("the access tests cannot be read", problems)
+    if not assertions:
+        raise UserError(f"no access tests found in {root / 'tests' / 'access'} (files with `tests:` lists)",
+                        code="no-tests")
+    outcomes = run_assertions(load_desired(root, parse_at(at)), assertions)
+    failed = [o for o in outcomes if not o.passed]
+    if as_json:
+        print_json({"format_version": 1, "passed": len(outcomes) - len(failed), "failed": len(failed),
+                    "results": [{"source": str(o.loc), "assertion": o.what, "passed": o.passed,
+                                 "expected": o.expected, "actual": o.actual} for o in outcomes]})
+    else:
+        for o in failed:
+            click.echo(f"{o.loc.long}: FAIL {o.what}: expected {o.expected}, actual {o.actual}")
+        click.echo(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(explain)
+    group.add_command(who_can)
+    group.add_command(access_test)

@@ -1,0 +1,1 @@
+"""Answers to access questions, from the declarations, offline: explain, who-can."""

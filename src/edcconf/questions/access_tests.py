@@ -1,0 +1,86 @@
+"""`edcconf test`: access assertions kept in the configuration repository (`tests/access/*.yaml`).
+
+    tests:
+      - {user: jane.doe, study: CARDIO-01, env: production, form: adverse_events, level: edit}   # exactly
+      - cannot: {user: bob.smith, study: CARDIO-01, env: test, form: vitals, level: read}      # not even
+      - {who-can: edit adverse_events, study: CARDIO-01, env: production, expect: [jane.doe]}  # exactly these
+
+Files are read with the positional loader, so a failure names the file:line of its assertion.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..diagnostics import Diagnostic, Loc, UserError, error
+from ..model import level_rank
+from ..pipeline import Desired
+from ..source.yamlfile import ParsedFile, parse_yaml
+from .who_can import parse_question, who_can
+
+
+@dataclass(frozen=True)
+class Outcome:
+    loc: Loc
+    what: str
+    passed: bool
+    expected: str
+    actual: str
+
+
+def load_assertions(root: Path) -> tuple[list[tuple[ParsedFile, int, dict]], list[Diagnostic]]:
+    found, problems = [], []
+    for path in sorted((Path(root) / "tests" / "access").glob("*.y*ml")):
+        rel = path.relative_to(root).as_posix()
+        parsed, diags = parse_yaml(path.read_bytes(), rel)
+        problems += diags
+        if parsed is None:
+            continue
+        items = parsed.data.get("tests") if isinstance(parsed.data, dict) else None
+        if not isinstance(items, list):
+            problems.append(error("schema", "an access test file holds `tests:`, a list of assertions", parsed.loc()))
+            continue
+        found += [(parsed, i, item) for i, item in enumerate(items)]
+    return found, problems
+
+
+def _level(desired: Desired, user: str, study: str, env: str, form: str) -> str:
+    env_state = desired.resolution.environments.get(env)
+    if env_state is None:
+        raise UserError(f"unknown environment {env!r}", code="unknown-reference")
+    grant = env_state.state["grants"].get(f"{study}/{user}")
+    if grant is None:
+        return "none"
+    return env_state.state["roles"][grant["role_ref"]]["forms"].get(form, "none")
+
+
+def run_assertions(desired: Desired, assertions: list[tuple[ParsedFile, int, dict]]) -> list[Outcome]:
+    out = []
+    for parsed, i, item in assertions:
+        loc = parsed.loc(("tests", i))
+        try:
+            out.append(_check(desired, item, loc))
+        except (KeyError, TypeError, AttributeError) as exc:
+            out.append(Outcome(loc, "malformed assertion", False, "user, study, env, form, level (or cannot: / "
+                               "who-can: with expect:)", f"missing {exc}"))
+        except UserError as exc:
+            out.append(Outcome(loc, "assertion", False, "a valid question", exc.message))
+    return out
+
+
+def _check(desired: Desired, item: dict, loc: Loc) -> Outcome:
+    if "who-can" in item:
+        words = tuple(str(item["who-can"]).split())
+        doc = who_can(desired, parse_question(words, None), item.get("study"), (item["env"],) if item.get("env") else ())
+        actual = sorted({r["user"] for r in doc["people"]})
+        expected = sorted(item["expect"])
+        return Outcome(loc, f"who-can {' '.join(words)} in {item.get('study')} ({item.get('env', 'all')})",
+                       actual == expected, ", ".join(expected) or "nobody", ", ".join(actual) or "nobody")
+    negated = "cannot" in item
+    a = item["cannot"] if negated else item
+    level = _level(desired, a["user"], a["study"], a["env"], a["form"])
+    what = f"{a['user']} {'cannot' if negated else 'has'} {a['level']} on {a['study']}/{a['form']} in {a['env']}"
+    if negated:
+        ok = level_rank(level) < level_rank(a["level"])
+        return Outcome(loc, what, ok, f"below {a['level']}", level)
+    return Outcome(loc, what, level == a["level"], a["level"], level)

@@ -1,0 +1,107 @@
+"""`explain USER`: why a person has each level, down to the file and line that caused it.
+
+For every environment and study: the grant (file:line) → the role (custom, file:line) → its base role →
+per form the level and the rule that decided it (tag, contact-form or untagged default, file:line) →
+the ceiling check against the person's group. A person without access is explained too: not granted,
+expired, deactivated, or granted in another environment.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..diagnostics import UserError
+from ..pipeline import Desired
+from ..resolve.roles import exceeds
+from ..validate.references import suggest
+
+
+def explain(desired: Desired, user: str, studies: Iterable[str] = (), envs: Iterable[str] = (),
+            forms: Iterable[str] = ()) -> dict:
+    model, resolution = desired.model, desired.resolution
+    person = model.people.get(user)
+    if person is None:
+        raise UserError(f"unknown user {user!r}{suggest(user, model.people)}", code="unknown-reference")
+    wanted_studies, wanted_envs, wanted_forms = set(studies), set(envs), set(forms)
+    for name, known, what in ((wanted_studies, model.studies, "study"), (wanted_envs, model.environments, "environment")):
+        for item in name - set(known):
+            raise UserError(f"unknown {what} {item!r}{suggest(item, known)}", code="unknown-reference")
+    group = model.groups.get(person.group)
+    out = {"format_version": 1, "user": user,
+           "person": {"name": person.name, "email": person.email, "type": person.type, "status": person.status,
+                      "group": person.group, "expires": person.expires.isoformat() if person.expires else None,
+                      "external": person.external.organization if person.external else None,
+                      "source": str(person.loc)},
+           "as_of": resolution.as_of.isoformat(), "environments": []}
+    for env_name, env_state in resolution.environments.items():
+        if wanted_envs and env_name not in wanted_envs:
+            continue
+        entries = []
+        for study in model.studies.values():
+            if (wanted_studies and study.id not in wanted_studies) or env_name not in study.environments:
+                continue
+            key = f"{study.id}/{user}"
+            grant = env_state.state["grants"].get(key)
+            declared = next((g for g in study.access if g.user == user and (
+                g.environments == "all" or env_name in g.environments)), None) or next(
+                (g for g in study.access if g.user == user), None)
+            if grant is None:
+                why = env_state.excluded.get(key)
+                if why is None and declared is None and not wanted_studies:
+                    continue  # not mentioned in this study at all: nothing to explain
+                entries.append({"study": study.id, "access": False,
+                                "reason": why.reason if why else "not granted",
+                                "source": str(why.loc) if why else None})
+                continue
+            role = resolution.roles[(study.id, grant["role"])]
+            form_rows = [{"form": fid, "level": rule.level, "rule": rule.rule,
+                          "source": str(rule.loc) if rule.loc else f"catalog {study.system}/{role.base.id}",
+                          "close_queries": fid in role.close_queries, "sdv": fid in role.sdv}
+                         for fid, rule in role.rules.items() if not wanted_forms or fid in wanted_forms]
+            over = [{"right": r, "granted": v, "allowed": group.ceiling[r]} for r, v in role.rights.items()
+                    if group and r in group.ceiling and exceeds(r, v, group.ceiling[r])]
+            entries.append({
+                "study": study.id, "access": True, "system": study.system,
+                "grant": {"source": env_state.sources.get(f"grant:{key}"), "role": grant["role"],
+                          "role_source": str(role.custom.loc) if role.custom else None,
+                          "base_role": role.base.id, "base_role_label": role.base.label,
+                          "sites": grant["sites"], "expires": grant["expires"]},
+                "forms": form_rows,
+                "ceiling": {"group": person.group, "source": str(group.loc) if group else None,
+                            "within": not over, "over": over}})
+        if entries:
+            out["environments"].append({"environment": env_name, "studies": entries})
+    return out
+
+
+def render_explain(doc: dict) -> str:
+    p = doc["person"]
+    lines = [f"{doc['user']} — {p['name']} <{p['email']}>, {p['type']}, {p['status']}, group {p['group']}"
+             + (f", external ({p['external']})" if p["external"] else "")
+             + (f", expires {p['expires']}" if p["expires"] else "") + f"  [{p['source']}]",
+             f"as of {doc['as_of']}", ""]
+    if not doc["environments"]:
+        lines.append("No access anywhere: not granted in any study.")
+    for env in doc["environments"]:
+        lines.append(f"In {env['environment']}:")
+        for entry in env["studies"]:
+            if not entry["access"]:
+                where = f"  [{entry['source']}]" if entry["source"] else ""
+                lines.append(f"  {entry['study']}: no access — {entry['reason']}{where}")
+                continue
+            g = entry["grant"]
+            role = g["role"] + (f" (custom role at {g['role_source']}, from base role {g['base_role']})"
+                                if g["role_source"] else f" (base role {g['base_role_label']})")
+            lines.append(f"  {entry['study']}: granted at {g['source']} → role {role}")
+            lines.append(f"    sites {', '.join(g['sites'])}" + (f", expires {g['expires']}" if g["expires"] else ""))
+            for f in entry["forms"]:
+                extras = ", ".join(x for x, on in (("closes queries", f["close_queries"]), ("SDV", f["sdv"])) if on)
+                lines.append(f"    {f['form']:<20} {f['level']:<7} ← {f['rule']}  [{f['source']}]"
+                             + (f" ({extras})" if extras else ""))
+            c = entry["ceiling"]
+            if c["within"]:
+                lines.append(f"    ceiling of group {c['group']}: within it  [{c['source']}]")
+            else:
+                over = "; ".join(f"{o['right']} {o['granted']} > {o['allowed']}" for o in c["over"])
+                lines.append(f"    ceiling of group {c['group']}: EXCEEDED ({over})  [{c['source']}]")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,101 @@
+"""`who-can`: the reverse question, from the effective state, per environment.
+
+    who-can edit adverse_events --study CARDIO-01 --env production   (a form level or higher)
+    who-can --right data_export=full --env production                (a generic right or higher)
+    who-can close-queries --study S  /  who-can sdv --study S        (derived abilities, any or --form)
+"""
+from __future__ import annotations
+
+import csv
+import io
+
+from ..catalogs import RIGHTS, right_rank
+from ..diagnostics import UserError
+from ..model import FORM_LEVELS, level_rank
+from ..pipeline import Desired
+from ..validate.references import suggest
+
+ABILITIES = ("close-queries", "sdv")
+
+
+def parse_question(words: tuple[str, ...], right: str | None) -> dict:
+    if right:
+        name, _, value = right.partition("=")
+        if name not in RIGHTS:
+            raise UserError(f"unknown right {name!r}{suggest(name, RIGHTS)}", code="usage")
+        if value not in RIGHTS[name]:
+            raise UserError(f"{name} takes one of {', '.join(RIGHTS[name])}", code="usage")
+        return {"kind": "right", "right": name, "value": value}
+    if words and words[0] in ABILITIES:
+        return {"kind": "ability", "ability": words[0], "form": words[1] if len(words) > 1 else None}
+    if len(words) == 2 and words[0] in FORM_LEVELS[1:]:
+        return {"kind": "level", "level": words[0], "form": words[1]}
+    raise UserError("ask `who-can LEVEL FORM --study S` (LEVEL: read, review, edit), `who-can close-queries|sdv "
+                    "[FORM] --study S`, or `who-can --right NAME=VALUE`", code="usage")
+
+
+def who_can(desired: Desired, question: dict, study: str | None, envs: tuple[str, ...]) -> dict:
+    model = desired.model
+    if study and study not in model.studies:
+        raise UserError(f"unknown study {study!r}{suggest(study, model.studies)}", code="unknown-reference")
+    if question["kind"] != "right" and not study:
+        raise UserError("a form or an ability belongs to a study: add --study", code="usage")
+    form = question.get("form")
+    if form and form not in {f.id for f in model.studies[study].forms}:
+        raise UserError(f"unknown form {form!r} in {study}{suggest(form, [f.id for f in model.studies[study].forms])}",
+                        code="unknown-reference")
+    rows = []
+    for env_name, env_state in desired.resolution.environments.items():
+        if envs and env_name not in envs:
+            continue
+        state = env_state.state
+        for key, grant in sorted(state["grants"].items()):
+            if study and grant["study"] != study:
+                continue
+            role = state["roles"][grant["role_ref"]]
+            match = _matches(question, role)
+            if match is None:
+                continue
+            rows.append({"environment": env_name, "study": grant["study"], "user": grant["user"],
+                         "name": state["accounts"][grant["user"]]["name"], "role": grant["role"],
+                         "base_role": grant["base_role"], "sites": grant["sites"], "expires": grant["expires"],
+                         "has": match, "source": env_state.sources.get(f"grant:{key}")})
+    return {"format_version": 1, "question": question, "study": study, "environments": list(envs) or None,
+            "as_of": desired.resolution.as_of.isoformat(), "people": rows}
+
+
+def _matches(question: dict, role: dict) -> str | None:
+    if question["kind"] == "level":
+        level = role["forms"].get(question["form"], "none")
+        return level if level_rank(level) >= level_rank(question["level"]) else None
+    if question["kind"] == "right":
+        value = role["rights"].get(question["right"], "none")
+        return value if right_rank(question["right"], value) >= right_rank(question["right"], question["value"]) else None
+    forms = role["close_queries" if question["ability"] == "close-queries" else "sdv"]
+    if question["form"]:
+        return question["form"] if question["form"] in forms else None
+    return ", ".join(forms) if forms else None
+
+
+def render_who_can(doc: dict) -> str:
+    if not doc["people"]:
+        return "Nobody.\n"
+    header = ["environment", "study", "user", "name", "role", "sites", "has", "granted at"]
+    rows = [[r["environment"], r["study"], r["user"], r["name"], r["role"], " ".join(r["sites"]), r["has"],
+             r["source"] or ""] for r in doc["people"]]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*header), fmt.format(*["-" * w for w in widths])] + [fmt.format(*r) for r in rows]) + "\n"
+
+
+def who_can_csv(doc: dict) -> str:
+    from ..providers.csvfiles import safe_cell
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(["environment", "study", "user", "name", "role", "base_role", "sites", "expires", "has", "source"])
+    for r in doc["people"]:
+        writer.writerow([safe_cell(x) for x in (r["environment"], r["study"], r["user"], r["name"], r["role"],
+                                                r["base_role"], " ".join(r["sites"]), r["expires"] or "", r["has"],
+                                                r["source"] or "")])
+    return buf.getvalue()

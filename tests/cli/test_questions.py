@@ -1,0 +1,73 @@
+"""explain, who-can and access tests on the example organisation and the mini fixture."""
+import csv
+import io
+import re
+
+import yaml
+
+from tests.conftest import REPO
+
+AT = ["--at", "2026-11-24"]
+
+
+def test_explain_names_the_grant_and_the_rule_for_every_level_the_example_tests(example_repo, cli):
+    for path in sorted((REPO / "tests" / "access").glob("*.yaml")):
+        for item in yaml.safe_load(path.read_text())["tests"]:
+            if "who-can" in item or "cannot" in item:
+                continue
+            doc = cli("explain", item["user"], "--study", item["study"], "--env", item["env"], "--form", item["form"],
+                      "--json", *AT, cwd=example_repo).json
+            (env,) = doc["environments"]
+            (entry,) = env["studies"]
+            assert entry["access"] and re.fullmatch(r"studies/[\w.-]+\.yaml:\d+", entry["grant"]["source"]), entry
+            (form,) = entry["forms"]
+            assert form["level"] == item["level"]
+            assert re.fullmatch(r"studies/[\w.-]+\.yaml:\d+|catalog \w+/\w+", form["source"]), form
+            assert form["rule"]
+
+
+def test_explain_text_for_a_custom_role_and_absence(mini_repo, cli):
+    out = cli("explain", "mona.mon", *AT, cwd=mini_repo).out
+    assert "granted at studies/heart.yaml:20 → role safety_monitor (custom role at studies/heart.yaml:15" in out
+    assert "adverse_events       review  ← tag safety: review (role safety_monitor)  [studies/heart.yaml:15]" in out
+    assert "contact_info         none    ← contact form: none for base role monitor  [studies/heart.yaml:11]" in out
+    assert "ceiling of group staff: within it" in out
+    vera = cli("explain", "vera.view", "--env", "test", *AT, cwd=mini_repo).out
+    assert "no access — not granted in test (environments: production)  [studies/heart.yaml:22]" in vera
+    later = cli("explain", "vera.view", "--at", "2027-04-01", "--env", "production", cwd=mini_repo).out
+    assert "no access — vera.view expired on 2027-03-31" in later
+    r = cli("explain", "mona.mom", cwd=mini_repo)
+    assert r.code == 1 and "did you mean 'mona.mon'" in r.err
+
+
+def test_who_can_levels_rights_abilities_and_formats(example_repo, cli):
+    doc = cli("who-can", "edit", "adverse_events", "--study", "CARDIO-01", "--env", "production", "--json", *AT,
+              cwd=example_repo).json
+    assert sorted(p["user"] for p in doc["people"]) == ["jane.doe", "omar.haddad"]
+    doc = cli("who-can", "--right", "data_export=full", "--env", "production", "--json", *AT, cwd=example_repo).json
+    assert sorted({(p["study"], p["user"]) for p in doc["people"]}) == [
+        ("CARDIO-01", "dina.park"), ("DIAB-03", "sam.okafor"), ("NEURO-02", "sam.okafor"), ("ONC-04", "dina.park")]
+    text = cli("who-can", "close-queries", "--study", "NEURO-02", "--env", "test", *AT, cwd=example_repo).out
+    assert "sam.okafor" in text and "updrs, medications" in text
+    rows = list(csv.reader(io.StringIO(cli("who-can", "read", "consent", "--study", "NEURO-02", "--format", "csv",
+                                           *AT, cwd=example_repo).out)))
+    assert rows[0][:3] == ["environment", "study", "user"] and [r[2] for r in rows[1:]] == ["nora.lund"]
+    bad = cli("who-can", "edit", "adverse_event", "--study", "CARDIO-01", cwd=example_repo)
+    assert bad.code == 1 and "did you mean 'adverse_events'" in bad.err
+
+
+def test_access_tests_pass_on_the_example_and_fail_on_a_one_line_change(example_repo, cli):
+    (example_repo / "tests").mkdir()
+    import shutil
+    shutil.copytree(REPO / "tests" / "access", example_repo / "tests" / "access")
+    ok = cli("test", *AT, cwd=example_repo)
+    assert ok.code == 0 and ok.out.strip().endswith("0 failed"), ok
+    study = example_repo / "studies" / "cardio-01.yaml"
+    study.write_text(study.read_text().replace("{user: omar.haddad, role: crc_no_contact,", "{user: omar.haddad, role: crc,"))
+    r = cli("test", *AT, cwd=example_repo)
+    assert r.code == 1
+    assert "tests/access/cardio-01.yaml:6:5: FAIL omar.haddad has none on CARDIO-01/enrollment in production: " \
+           "expected none, actual edit" in r.out
+    assert "tests/access/cardio-01.yaml:7:5: FAIL omar.haddad has edit on CARDIO-01/adverse_events in production: " \
+           "expected edit, actual none" in r.out
+    assert "FAIL who-can edit adverse_events in CARDIO-01 (production): expected jane.doe, omar.haddad, actual jane.doe" in r.out
