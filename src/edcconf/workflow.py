@@ -39,13 +39,28 @@ def plan_environment(root: Path, env: str, as_of: date) -> PlannedEnvironment:
     backend = open_backend(root, environment)
     previous = read_recovered(backend)
     env_state = desired.resolution.environments[env]
-    warnings = tuple(desired.diagnostics.warnings)  # resolved for this environment only
+    warnings = tuple(desired.diagnostics.warnings) + _applied_over_ceiling(desired, previous, as_of)
     plan = make_plan(env_state, previous.effective, previous.sources, previous.serial, previous.lineage, warnings)
     plan = replace(plan, brakes=find_brakes(plan.changes, previous.effective, env_state.state, environment))
     systems = {k: v["system"] for k, v in {**previous.effective.get("studies", {}),
                                            **env_state.state.get("studies", {})}.items()}
     return PlannedEnvironment(plan, environment, previous, backend, systems, dict(env_state.sources),
                               desired.model.digest, desired=desired)
+
+
+def _applied_over_ceiling(desired, previous: StateRecord, as_of: date) -> tuple:
+    """Grants applied before a ceiling was lowered: the reviewer sees why this plan lowers them."""
+    from .diagnostics import Loc, warning
+    from .questions.compliance import non_compliant_pairs
+
+    out = []
+    for pair in non_compliant_pairs(desired.model, previous, as_of):
+        rights = "; ".join(f"{o['right']} {o['granted']} (allowed {o['allowed']})" for o in pair["non_compliant"])
+        person = desired.model.people.get(pair["user"])
+        out.append(warning("ceiling-noncompliant", f"applied access of {pair['user']} in {pair['study']} exceeds "
+                           f"the current ceiling of group {pair['group']}: {rights}; this plan brings it within",
+                           person.loc if person else Loc("<state>")))
+    return tuple(out)
 
 
 def planned_from_file(root: Path, path: Path) -> PlannedEnvironment:

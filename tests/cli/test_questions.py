@@ -71,3 +71,47 @@ def test_access_tests_pass_on_the_example_and_fail_on_a_one_line_change(example_
     assert "tests/access/cardio-01.yaml:7:5: FAIL omar.haddad has edit on CARDIO-01/adverse_events in production: " \
            "expected edit, actual none" in r.out
     assert "FAIL who-can edit adverse_events in CARDIO-01 (production): expected jane.doe, omar.haddad, actual jane.doe" in r.out
+
+
+def test_six_compliance_reports_against_a_hand_checked_fixture(mini_repo, cli):
+    """Applied with the original ceilings; then the staff ceiling is lowered to form_access review and
+    data_export de-identified, and cara.crc expires. By hand: crc, investigator and data_manager edit
+    (above review); data_manager exports full (above de-identified); safety_monitor and viewer comply."""
+    assert cli("plan", "--env", "production", "--out", "p.plan", *AT, cwd=mini_repo).code == 2
+    assert cli("apply", "p.plan", cwd=mini_repo).code == 0
+    staff = mini_repo / "groups/staff.yaml"
+    staff.write_text(staff.read_text().replace("ceiling: {form_access: edit, contact_data: edit, data_export: full",
+                                               "ceiling: {form_access: review, contact_data: edit, data_export: de-identified")
+                     .replace("name: Cara Coordinator}", "name: Cara Coordinator, expires: 2026-11-01}"))
+    doc = cli("compliance", "--env", "production", "--json", *AT, cwd=mini_repo).json
+    reports = doc["reports"]
+    assert sorted(u["user"] for u in reports["users_all"]) == ["cara.crc", "dina.dm", "ivan.inv"]
+    assert sorted(u["user"] for u in reports["users_non_expired"]) == ["dina.dm", "ivan.inv"]
+    assert [s["study"] for s in reports["studies_all"]] == ["HEART-01"]
+    assert sorted(reports["studies_non_expired"][0]["users"]) == ["dina.dm", "ivan.inv"]
+    dina = next(p for p in reports["pairs_all"] if p["user"] == "dina.dm")
+    assert sorted((o["right"], o["granted"], o["allowed"]) for o in dina["non_compliant"]) == [
+        ("data_export", "full", "de-identified"), ("form_access", "edit", "review")]
+    assert [p["expired"] for p in reports["pairs_all"] if p["user"] == "cara.crc"] == [True]
+    assert len(reports["pairs_non_expired"]) == 2
+    rows = list(csv.reader(io.StringIO(cli("compliance", "--env", "production", "--format", "csv", *AT,
+                                           cwd=mini_repo).out)))
+    assert len(rows) == 1 + 4  # cara 1, ivan 1, dina 2 non-compliant rights
+    text = cli("compliance", "--env", "production", *AT, cwd=mini_repo).out
+    assert "Users with non-compliant rights (non-expired): 2" in text and "[expired]" in text
+    assert cli("compliance", "--env", "production", "--status", "completed", "--json", *AT,
+               cwd=mini_repo).json["reports"]["pairs_all"] == []
+    live = cli("compliance", "--env", "production", "--live", cwd=mini_repo)
+    assert live.code == 1 and "read live access" in live.err
+
+
+def test_lowered_ceiling_shows_as_a_plan_warning(mini_repo, cli):
+    assert cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo).code == 0
+    staff = mini_repo / "groups/staff.yaml"
+    staff.write_text(staff.read_text().replace("data_export: full", "data_export: de-identified"))
+    heart = mini_repo / "studies/heart.yaml"  # the same pull request gives dina a role within the ceiling
+    heart.write_text(heart.read_text().replace("{user: dina.dm, role: data_manager,", "{user: dina.dm, role: data_entry,"))
+    plan = cli("plan", "--env", "test", "--json", *AT, cwd=mini_repo).json
+    (w,) = [w for w in plan["warnings"] if w["code"] == "ceiling-noncompliant"]
+    assert "dina.dm in HEART-01" in w["message"] and "data_export full (allowed de-identified)" in w["message"]
+    assert w["source"] == "groups/staff.yaml:9"

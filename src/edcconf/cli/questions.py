@@ -81,7 +81,44 @@ def access_test(ctx: click.Context, config_dir: str | None, at: str | None, as_j
         raise click.exceptions.Exit(1)
 
 
+@click.command()
+@config_option
+@click.option("--env", "-e", "env", required=True, help="Environment whose applied access to check.")
+@click.option("--status", "statuses", multiple=True, help="Only studies with this status (repeatable).")
+@click.option("--live", is_flag=True, help="Check what the providers read from the live systems.")
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text")
+@click.option("--report", type=click.Choice(["pairs_all", "pairs_non_expired"]), default="pairs_all",
+              help="Which report the CSV holds (one row per non-compliant right).")
+@at_option
+@json_option
+@click.pass_context
+def compliance(ctx: click.Context, config_dir: str | None, env: str, statuses: tuple, live: bool, fmt: str,
+               report: str, at: str | None, as_json: bool) -> None:
+    """The six ACG/SAG compliance reports: applied rights above each person's current ceiling."""
+    from ..diagnostics import UserError
+    from ..questions.compliance import compliance_csv, compliance_reports, render_compliance
+    from ..source import load_sources
+    from ..validate import validate
+    from ..workflow import read_state
+
+    root = root_dir(ctx, config_dir)
+    if live:
+        raise UserError("no provider of this environment can read live access yet (the csv provider only writes "
+                        "files); run compliance over the applied state without --live", code="no-live-read")
+    validated = validate(load_sources(root))  # ceilings may be below what is applied: that is the point
+    if validated.model is None:
+        raise UserError("the configuration cannot be read", validated.diagnostics.errors)
+    doc = compliance_reports(validated.model, read_state(root, env), parse_at(at), statuses)
+    if as_json or fmt == "json":
+        print_json(doc)
+    elif fmt == "csv":
+        click.echo(compliance_csv(doc, report), nl=False)
+    else:
+        click.echo(render_compliance(doc), nl=False)
+
+
 def register(group: click.Group) -> None:
+    group.add_command(compliance)
     group.add_command(explain)
     group.add_command(who_can)
     group.add_command(access_test)
