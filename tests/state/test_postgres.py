@@ -153,3 +153,36 @@ def test_two_applies_at_the_same_moment_one_wins_one_is_refused(pg_repo, pg_dsn)
     assert results[1][0] == 1 and "refused: state-locked" in results[1][1] and "lock id" in results[1][1]
     os.environ["EDCCONF_T_DSN"] = pg_dsn
     assert [v["serial"] for v in PostgresBackend("test", "EDCCONF_T_DSN").history()] == [1]
+
+
+def test_postgres_going_away_mid_apply_is_reported_and_resumable(pg_repo, pg_dsn, monkeypatch):
+    """The database disappears after two changes were journaled: apply reports it, and the next plan
+    (database back) folds the two into a recovered version and plans exactly the rest."""
+    from datetime import date
+
+    from edcconf import workflow
+    from edcconf.diagnostics import UserError as UE
+    from edcconf.state.postgres import PostgresJournal
+    from tests.apply.test_partial_failure import ImmediateProvider
+
+    monkeypatch.setenv("EDCCONF_PG_DSN", pg_dsn)
+    monkeypatch.setattr(workflow, "providers_for", lambda *a, **k: {"openclinica": ImmediateProvider()})
+    real_append = PostgresJournal.append
+    calls = {"n": 0}
+
+    def flaky(self, entries):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise UE("PostgreSQL state of test: server closed the connection unexpectedly", code="state-write")
+        return real_append(self, entries)
+
+    monkeypatch.setattr(PostgresJournal, "append", flaky)
+    planned = workflow.plan_environment(pg_repo, "test", date(2026, 11, 24))
+    total = len(planned.plan.changes)
+    with pytest.raises(UE) as exc:
+        workflow.apply_planned(pg_repo, planned)
+    assert exc.value.code == "state-write" and "closed the connection" in exc.value.message
+    monkeypatch.setattr(PostgresJournal, "append", real_append)
+    again = workflow.plan_environment(pg_repo, "test", date(2026, 11, 24))
+    assert again.previous.serial == 1 and again.previous.note == "recovered 2 changes of an interrupted apply"
+    assert len(again.plan.changes) == total - 2
