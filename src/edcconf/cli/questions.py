@@ -117,7 +117,26 @@ def compliance(ctx: click.Context, config_dir: str | None, env: str, statuses: t
         click.echo(render_compliance(doc), nl=False)
 
 
+@click.command()
+@config_option
+@click.option("--env", "-e", "envs", multiple=True, help="Environment (repeatable; default every one).")
+@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="Directory to write to.")
+@at_option
+@click.pass_context
+def report(ctx: click.Context, config_dir: str | None, envs: tuple, out: str, at: str | None) -> None:
+    """Write the access matrix per environment: a self-contained HTML page, CSV and JSON."""
+    from pathlib import Path
+
+    from ..questions.report import write_report
+
+    desired = load_desired(root_dir(ctx, config_dir), parse_at(at), list(envs) or None)
+    for env in envs or desired.model.environments:
+        for path in write_report(desired, env, Path(out)):
+            click.echo(f"wrote {path}")
+
+
 def register(group: click.Group) -> None:
+    group.add_command(report)
     group.add_command(compliance)
     group.add_command(explain)
     group.add_command(who_can)
