@@ -110,8 +110,25 @@ def apply_planned(root: Path, planned: PlannedEnvironment, lock_timeout: float =
                             f"{planned.previous.serial} → {current.serial}); plan again", code="stale-plan")
         used = {planned.systems[c.study] for c in planned.plan.changes if c.study in planned.systems}
         providers = providers_for(root, planned.environment, used, current.serial + 1)
-        return execute(planned.plan, current, planned.systems, planned.sources, providers, backend,
-                       git_commit(root), reason, planned.saved_digest)
+        result = execute(planned.plan, current, planned.systems, planned.sources, providers, backend,
+                         git_commit(root), reason, planned.saved_digest)
+    return _notify(root, result, reason)
+
+
+def _notify(root: Path, result: ApplyResult, reason: str | None) -> ApplyResult:
+    """Tell the people concerned by what was applied (files, and SMTP when configured)."""
+    from dataclasses import replace as _replace
+
+    from .apply.notify import build_messages, deliver
+    from .state.locking import actor
+
+    if not result.applied:
+        return result
+    record = result.record
+    messages = build_messages(root, result.applied, record.effective.get("accounts", {}), record.environment,
+                              record.serial, record.actor or actor(), reason)
+    written, problems = deliver(root, messages, record.environment, record.serial)
+    return _replace(result, written=result.written + tuple(written), notices=tuple(problems))
 
 
 def read_state(root: Path, env: str) -> StateRecord:

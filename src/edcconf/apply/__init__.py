@@ -27,6 +27,7 @@ class ApplyResult:
     applied: tuple[Change, ...]
     failed: ProviderError | None
     written: tuple[str, ...]
+    notices: tuple[str, ...] = ()   # problems worth telling that did not fail the apply (e.g. mail)
 
 
 def git_commit(root: Path) -> str | None:

@@ -126,6 +126,8 @@ def apply(ctx: click.Context, config_dir: str | None, plan_file: str | None, env
     else:
         for path in result.written:
             click.echo(f"wrote {path}")
+    for notice in result.notices:
+        click.echo(f"warning: {notice}", err=True)
     if result.failed is not None:
         change = result.failed.change
         raise UserError(f"{change.kind} {change.key}: {result.failed.message}. {len(result.applied)} of "

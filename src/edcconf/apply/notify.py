@@ -1,0 +1,111 @@
+"""Notifications after an apply: tell the people concerned, from editable jinja2 templates.
+
+Messages are written as files under `build/<env>/notifications/<serial>/` by default; when
+EDCCONF_SMTP_HOST is set they are also sent (EDCCONF_SMTP_PORT, default 25; EDCCONF_SMTP_FROM). Server
+settings come from the environment, never from YAML. A message that cannot be sent is reported and
+kept as a file: the apply itself has already happened and is never undone by a mail problem.
+"""
+from __future__ import annotations
+
+import os
+import smtplib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
+
+from ..plan import Change
+from ..state.local import write_atomically
+
+
+@dataclass(frozen=True)
+class Message:
+    username: str
+    email: str | None
+    kind: str
+    subject: str
+    body: str
+
+
+def _templates(root: Path) -> Environment:
+    return Environment(loader=ChoiceLoader([FileSystemLoader(str(Path(root) / "templates" / "notifications")),
+                                            PackageLoader("edcconf.views", "templates/notifications")]),
+                       undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+def _render(env: Environment, name: str, **values) -> tuple[str, str]:
+    text = env.get_template(f"{name}.txt.j2").render(**values)
+    first, _, rest = text.partition("\n")
+    subject = first.removeprefix("Subject:").strip() if first.startswith("Subject:") else name.replace("_", " ")
+    return subject, rest.lstrip("\n") if first.startswith("Subject:") else text
+
+
+def _grant_lines(change: Change) -> tuple[list[str], list[str], str]:
+    before, after = change.before or {}, change.after or {}
+    if change.action == "create":
+        added = [f"{f}: {lvl}" for f, lvl in after.get("forms", {}).items() if lvl != "none"]
+        return added, [], f"granted role {after['role']}"
+    if change.action == "revoke":
+        return [], [f"{f}: {lvl}" for f, lvl in before.get("forms", {}).items() if lvl != "none"], "access removed"
+    added = [d for d in change.details if "→" in d]
+    return added, [], f"role {after.get('role')} changed"
+
+
+def build_messages(root: Path, changes: Iterable[Change], accounts: Mapping[str, dict], environment: str,
+                   serial: int, approved_by: str, reason: str | None) -> list[Message]:
+    env = _templates(root)
+    per_person: dict[str, list[dict]] = {}
+    out: list[Message] = []
+    for change in changes:
+        if change.kind == "grant":
+            user = (change.after or change.before)["user"]
+            added, removed, summary = _grant_lines(change)
+            per_person.setdefault(user, []).append(
+                {"study": change.study, "summary": summary, "sites": (change.after or {}).get("sites", []),
+                 "added": added, "removed": removed, "reason": change.reason})
+        elif change.kind == "account" and change.action == "create" and change.notify:
+            person = change.after
+            studies = sorted({c.study for c in changes if c.kind == "grant" and c.after and c.after["user"] == change.key})
+            for recipient in change.notify:
+                who = accounts.get(recipient, {})
+                subject, body = _render(env, "external_account", recipient_fullname=who.get("name", recipient),
+                                        user=change.key, user_fullname=person["name"], user_email=person["email"],
+                                        organization=person.get("external") or "", studies=studies,
+                                        environment=environment, approved_by=approved_by, serial=serial)
+                out.append(Message(recipient, who.get("email"), "external_account", subject, body))
+    for user, items in sorted(per_person.items()):
+        account = accounts.get(user, {})
+        subject, body = _render(env, "access_changed", user=user, user_fullname=account.get("name", user),
+                                user_email=account.get("email"), environment=environment, changes=items,
+                                approved_by=approved_by, reason=reason, serial=serial)
+        out.append(Message(user, account.get("email"), "access_changed", subject, body))
+    return out
+
+
+def deliver(root: Path, messages: list[Message], environment: str, serial: int) -> tuple[list[str], list[str]]:
+    """Write every message as a file; send them when SMTP is configured. Returns (written, problems)."""
+    folder = Path(root) / "build" / environment / "notifications" / f"{serial:04d}"
+    written, problems = [], []
+    for m in messages:
+        path = folder / f"{m.username}-{m.kind}.txt"
+        write_atomically(path, f"To: {m.email or m.username}\nSubject: {m.subject}\n\n{m.body}".encode())
+        written.append(str(path))
+    host = os.environ.get("EDCCONF_SMTP_HOST")
+    if host and messages:
+        try:
+            with smtplib.SMTP(host, int(os.environ.get("EDCCONF_SMTP_PORT", "25")), timeout=30) as smtp:
+                for m in messages:
+                    if not m.email:
+                        problems.append(f"no e-mail address for {m.username}; kept as a file")
+                        continue
+                    mail = EmailMessage()
+                    mail["From"] = os.environ.get("EDCCONF_SMTP_FROM", "edcconf@localhost")
+                    mail["To"] = m.email
+                    mail["Subject"] = m.subject
+                    mail.set_content(m.body)
+                    smtp.send_message(mail)
+        except (OSError, smtplib.SMTPException) as exc:
+            problems.append(f"notifications could not be sent through {host}: {exc}; they are kept in {folder}")
+    return written, problems
