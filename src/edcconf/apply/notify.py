@@ -58,6 +58,11 @@ def build_messages(root: Path, changes: Iterable[Change], accounts: Mapping[str,
     env = _templates(root)
     per_person: dict[str, list[dict]] = {}
     out: list[Message] = []
+    changes = list(changes)
+    granted: dict[str, set[str]] = {}  # user -> studies this apply grants (for the external-account notice)
+    for c in changes:
+        if c.kind == "grant" and c.after:
+            granted.setdefault(c.after["user"], set()).add(c.study)
     for change in changes:
         if change.kind == "grant":
             user = (change.after or change.before)["user"]
@@ -67,7 +72,7 @@ def build_messages(root: Path, changes: Iterable[Change], accounts: Mapping[str,
                  "added": added, "removed": removed, "reason": change.reason})
         elif change.kind == "account" and change.action == "create" and change.notify:
             person = change.after
-            studies = sorted({c.study for c in changes if c.kind == "grant" and c.after and c.after["user"] == change.key})
+            studies = sorted(granted.get(change.key, ()))
             for recipient in change.notify:
                 who = accounts.get(recipient, {})
                 subject, body = _render(env, "external_account", recipient_fullname=who.get("name", recipient),
@@ -90,7 +95,7 @@ def deliver(root: Path, messages: list[Message], environment: str, serial: int) 
     written, problems = [], []
     for m in messages:
         path = folder / f"{m.username}-{m.kind}.txt"
-        write_atomically(path, f"To: {m.email or m.username}\nSubject: {m.subject}\n\n{m.body}".encode())
+        write_atomically(path, f"To: {m.email or m.username}\nSubject: {m.subject}\n\n{m.body}".encode(), durable=False)
         written.append(str(path))
     host = os.environ.get("EDCCONF_SMTP_HOST")
     if host and messages:

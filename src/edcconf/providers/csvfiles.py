@@ -55,27 +55,32 @@ class CsvProvider:
         pending = {id(c) for c in self.pending}
         mine = [c for c in applied if id(c) in pending]
         accounts = effective.get("accounts", {})
+        by_study: dict[str, list[Change]] = {}
+        for c in mine:
+            if c.kind in ("grant", "study") and c.study:
+                by_study.setdefault(c.study, []).append(c)
+        grants_by_study: dict[str, list[dict]] = {}
+        for _, g in sorted(effective.get("grants", {}).items()):
+            grants_by_study.setdefault(g["study"], []).append(g)
         written: list[str] = []
-        studies = sorted({c.study for c in mine if c.kind in ("grant", "study") and c.study}
-                         | {k for k, v in effective.get("studies", {}).items() if v.get("system") == self.system
-                            and not (self.out / k / "users.csv").exists()})
+        studies = sorted(set(by_study) | {k for k, v in effective.get("studies", {}).items()
+                                          if v.get("system") == self.system and not (self.out / k / "users.csv").exists()})
         for study in studies:
-            rows = [self._row(c, accounts) for c in mine if c.study == study and c.kind in ("grant", "study")]
             folder = self.out / study
+            rows = [self._row(c, accounts) for c in by_study.get(study, [])]
             if rows:
                 path = folder / f"checklist-{self.serial:04d}.csv"
-                write_atomically(path, to_csv(CHECKLIST_HEADER, rows))
+                write_atomically(path, to_csv(CHECKLIST_HEADER, rows), durable=False)
                 written.append(str(path))
             users = [[g["user"], accounts.get(g["user"], {}).get("email"), accounts.get(g["user"], {}).get("name"),
                       accounts.get(g["user"], {}).get("type"), g["role"], g["base_role"], " ".join(g["sites"]),
-                      g.get("expires") or ""]
-                     for key, g in sorted(effective.get("grants", {}).items()) if g["study"] == study]
-            write_atomically(folder / "users.csv", to_csv(USERS_HEADER, users))
+                      g.get("expires") or ""] for g in grants_by_study.get(study, [])]
+            write_atomically(folder / "users.csv", to_csv(USERS_HEADER, users), durable=False)
             written.append(str(folder / "users.csv"))
         account_rows = [self._row(c, accounts) for c in mine if c.kind == "account"]
         if account_rows:
             path = self.out / f"accounts-checklist-{self.serial:04d}.csv"
-            write_atomically(path, to_csv(CHECKLIST_HEADER, account_rows))
+            write_atomically(path, to_csv(CHECKLIST_HEADER, account_rows), durable=False)
             written.append(str(path))
         return written
 

@@ -73,7 +73,7 @@ def write_report(desired: Desired, env: str, out_dir: Path) -> list[Path]:
     roles = sorted({r["role"] for study in doc["studies"] for r in study["rows"]})
     html = template.render(doc=doc, data=data, sites=sites, roles=roles)
     paths = [out_dir / f"{env}.html", out_dir / f"{env}.csv", out_dir / f"{env}.json"]
-    write_atomically(paths[0], html.encode())
-    write_atomically(paths[1], to_csv(doc).encode())
-    write_atomically(paths[2], json.dumps(doc, indent=1).encode() + b"\n")
+    write_atomically(paths[0], html.encode(), durable=False)
+    write_atomically(paths[1], to_csv(doc).encode(), durable=False)
+    write_atomically(paths[2], json.dumps(doc, indent=1).encode() + b"\n", durable=False)
     return paths

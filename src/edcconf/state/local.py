@@ -20,8 +20,11 @@ from .record import StateRecord
 from .locking import LockInfo, busy_error, named_holder
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace path with data so that a reader (or a crash) sees the old or the new file, never half."""
+def write_atomically(path: Path, data: bytes, durable: bool = True) -> None:
+    """Replace path with data so that a reader (or a crash) sees the old or the new file, never half.
+
+    durable=False skips the fsyncs: still atomic, for outputs that can be written again (reports,
+    bulk files, notifications), never for state, history, journal or audit."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -30,15 +33,17 @@ def write_atomically(path: Path, data: bytes) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        if durable:
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
