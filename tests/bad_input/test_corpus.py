@@ -5,15 +5,12 @@ Case fields: `name`; `files` (path: text) and `bytes` (path: text with \\x escap
 `edit` ([{file, old, new}]); `remove` ([paths]); `expect` (["code@path:line", ...]: exactly these errors,
 or [] for input that must be accepted); `says` (substrings the messages must contain)."""
 import codecs
-import contextlib
-import io
 from pathlib import Path
 
 import pytest
 import yaml
 
-from edcconf.cli import main
-from tests.conftest import FIXTURES, copy_config
+from tests.conftest import FIXTURES, copy_config, run_inprocess as run
 
 HERE = Path(__file__).resolve().parent
 
@@ -25,17 +22,6 @@ def cases():
 
 
 ALL = list(cases())
-
-
-def run(root: Path, *args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(["--config", str(root), *args])
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def build(tmp_path: Path, case: dict) -> Path:

@@ -1,7 +1,5 @@
 """Kill `edcconf apply` at random moments, many times: the state is always the old or a new consistent
 version, the audit log never has a torn line, and the next plan recovers and finishes the work."""
-import contextlib
-import io
 import json
 import os
 import random
@@ -13,22 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from edcconf.cli import main
 from edcconf.state import StateRecord
-from tests.conftest import FIXTURES, copy_config
+from tests.conftest import FIXTURES, copy_config, run_inprocess
 
 TRIALS = int(os.environ.get("EDCCONF_KILL_TRIALS", "200"))
 
 
-def run_inprocess(root: Path, *args: str) -> int:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(["--config", str(root), *args])
-        except SystemExit as exc:
-            assert "Traceback" not in out.getvalue() + err.getvalue()
-            return exc.code
-    return 0
+def run_quietly(root: Path, *args: str) -> int:
+    code, out, err = run_inprocess(root, *args)
+    assert "Traceback" not in out + err
+    return code
 
 
 def check_consistent(root: Path) -> int:
@@ -64,10 +56,10 @@ def test_kill_during_apply_many_times(tmp_path):
         serial = check_consistent(root)
         outcomes["during_or_after" if serial or (root / ".edcconf/state/test.journal").exists() else "before"] += 1
         # the next plan recovers whatever was done; one more apply finishes; then nothing is left
-        assert run_inprocess(root, "plan", "--env", "test", "--at", "2026-11-24") in (0, 2)
+        assert run_quietly(root, "plan", "--env", "test", "--at", "2026-11-24") in (0, 2)
         check_consistent(root)
-        assert run_inprocess(root, "apply", "--env", "test", "--yes", "--at", "2026-11-24") == 0
-        assert run_inprocess(root, "plan", "--env", "test", "--at", "2026-11-24") == 0
+        assert run_quietly(root, "apply", "--env", "test", "--yes", "--at", "2026-11-24") == 0
+        assert run_quietly(root, "plan", "--env", "test", "--at", "2026-11-24") == 0
         assert not (root / ".edcconf/state/test.journal").exists()
     print(f"kill trials: {TRIALS} (a whole apply took {full:.2f} s), killed before any state: {outcomes['before']}, "
           f"killed during or after apply: {outcomes['during_or_after']}")

@@ -1,7 +1,5 @@
 """Properties over random organisations: plan → apply → plan is empty; apply is idempotent; state
 round-trips; random damage to valid files gives exit 0/1/2 with codes, never a traceback."""
-import contextlib
-import io
 import json
 import random
 import shutil
@@ -12,9 +10,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from edcconf import workflow
-from edcconf.cli import main
 from edcconf.state import LocalBackend, StateRecord
-from tests.conftest import FIXTURES, copy_config
+from tests.conftest import FIXTURES, copy_config, run_inprocess as _run
 
 DAY = date(2026, 11, 24)
 COUNTRIES = ["US", "FR", "NO"]
@@ -110,17 +107,6 @@ def test_plan_apply_plan_is_empty_and_apply_is_idempotent(tmp_path, org):
         backend = LocalBackend(root, env)
         record = backend.read()
         assert StateRecord.from_json(json.loads(json.dumps(record.to_json())), "x") == record
-
-
-def _run(root: Path, *args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(["--config", str(root), *args])
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
 
 
 MUTATIONS = ["delete", "duplicate", "swap", "garbage", "retype", "indent"]
