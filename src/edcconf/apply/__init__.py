@@ -15,7 +15,7 @@ from ..plan import Change, Plan
 from ..providers import Provider, ProviderError
 from ..plan.saved import change_from_saved, change_to_saved
 from ..state import StateRecord, fold, next_record
-from ..state.record import summarize
+from ..state.record import SECTION_OF, summarize
 from ..state.locking import actor
 
 _GLOBAL_KINDS = ("account", "site", "group")
@@ -121,7 +121,7 @@ def recover(backend) -> StateRecord | None:
 
 def _still_present(source_key: str, effective: Mapping) -> bool:
     kind, _, key = source_key.partition(":")
-    section = {"account": "accounts", "grant": "grants", "group": "groups", "study": "studies", "site": "sites"}[kind]
+    section = SECTION_OF[kind]
     return key in effective.get(section, {})
 
 

@@ -6,8 +6,6 @@ pairs with rights above their ceiling, each with expired people (`all`) and with
 """
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from typing import Iterable
 
@@ -105,13 +103,9 @@ def render_compliance(doc: dict) -> str:
 
 
 def compliance_csv(doc: dict, report: str) -> str:
-    from ..providers.csvfiles import safe_cell
+    from ..providers.csvfiles import to_csv
 
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(["user", "study", "study_status", "group", "role", "expired", "right", "granted", "allowed"])
-    for p in doc["reports"][report if report.startswith("pairs") else "pairs_" + report.split("_", 1)[1]]:
-        for o in p["non_compliant"]:
-            w.writerow([safe_cell(x) for x in (p["user"], p["study"], p["study_status"] or "", p["group"], p["role"],
-                                                "yes" if p["expired"] else "no", o["right"], o["granted"], o["allowed"])])
-    return buf.getvalue()
+    pairs = doc["reports"][report if report.startswith("pairs") else "pairs_" + report.split("_", 1)[1]]
+    return to_csv(["user", "study", "study_status", "group", "role", "expired", "right", "granted", "allowed"],
+                  [[p["user"], p["study"], p["study_status"] or "", p["group"], p["role"], "yes" if p["expired"] else "no",
+                    o["right"], o["granted"], o["allowed"]] for p in pairs for o in p["non_compliant"]]).decode("utf-8")

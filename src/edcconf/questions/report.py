@@ -6,8 +6,6 @@ fragment (`#site=MGH&role=crc&person=jane`), so a link can share a filtered view
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
@@ -48,19 +46,13 @@ def matrix(desired: Desired, env: str) -> dict:
     return {"format_version": 1, "environment": env, "as_of": resolution.as_of.isoformat(), "studies": studies}
 
 
-def to_csv(doc: dict) -> str:
-    from ..providers.csvfiles import safe_cell
+def matrix_csv(doc: dict) -> str:
+    from ..providers.csvfiles import to_csv
 
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(["study", "user", "name", "role", "base_role", "sites", "status", "external", "form", "level"])
-    for study in doc["studies"]:
-        for row in study["rows"]:
-            for form in study["forms"]:
-                w.writerow([safe_cell(x) for x in (study["id"], row["user"], row["name"], row["role"], row["base_role"],
-                                                    " ".join(row["sites"]), row["status"], row["external"] or "",
-                                                    form, row["forms"][form])])
-    return buf.getvalue()
+    return to_csv(["study", "user", "name", "role", "base_role", "sites", "status", "external", "form", "level"],
+                  [[study["id"], row["user"], row["name"], row["role"], row["base_role"], " ".join(row["sites"]),
+                    row["status"], row["external"] or "", form, row["forms"][form]]
+                   for study in doc["studies"] for row in study["rows"] for form in study["forms"]]).decode("utf-8")
 
 
 def write_report(desired: Desired, env: str, out_dir: Path) -> list[Path]:
@@ -74,6 +66,6 @@ def write_report(desired: Desired, env: str, out_dir: Path) -> list[Path]:
     html = template.render(doc=doc, data=data, sites=sites, roles=roles)
     paths = [out_dir / f"{env}.html", out_dir / f"{env}.csv", out_dir / f"{env}.json"]
     write_atomically(paths[0], html.encode(), durable=False)
-    write_atomically(paths[1], to_csv(doc).encode(), durable=False)
+    write_atomically(paths[1], matrix_csv(doc).encode(), durable=False)
     write_atomically(paths[2], json.dumps(doc, indent=1).encode() + b"\n", durable=False)
     return paths

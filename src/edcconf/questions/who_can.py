@@ -6,9 +6,6 @@
 """
 from __future__ import annotations
 
-import csv
-import io
-
 from ..catalogs import RIGHTS, right_rank
 from ..diagnostics import UserError
 from ..model import FORM_LEVELS, level_rank
@@ -89,13 +86,8 @@ def render_who_can(doc: dict) -> str:
 
 
 def who_can_csv(doc: dict) -> str:
-    from ..providers.csvfiles import safe_cell
+    from ..providers.csvfiles import to_csv
 
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(["environment", "study", "user", "name", "role", "base_role", "sites", "expires", "has", "source"])
-    for r in doc["people"]:
-        writer.writerow([safe_cell(x) for x in (r["environment"], r["study"], r["user"], r["name"], r["role"],
-                                                r["base_role"], " ".join(r["sites"]), r["expires"] or "", r["has"],
-                                                r["source"] or "")])
-    return buf.getvalue()
+    return to_csv(["environment", "study", "user", "name", "role", "base_role", "sites", "expires", "has", "source"],
+                  [[r["environment"], r["study"], r["user"], r["name"], r["role"], r["base_role"], " ".join(r["sites"]),
+                    r["expires"] or "", r["has"], r["source"] or ""] for r in doc["people"]]).decode("utf-8")

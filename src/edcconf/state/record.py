@@ -10,7 +10,7 @@ from ..diagnostics import UserError
 from ..resolve.effective import STATE_SECTIONS
 
 STATE_FORMAT_VERSION = 1
-_SECTION_OF = {"account": "accounts", "grant": "grants", "group": "groups", "study": "studies", "site": "sites"}
+SECTION_OF = {"account": "accounts", "grant": "grants", "group": "groups", "study": "studies", "site": "sites"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def fold(effective: Mapping[str, dict], changes: Iterable) -> dict[str, dict]:
     # and a deep copy of 200,000 grants per apply costs more than everything else the apply does.
     out = {s: dict(effective.get(s) or {}) for s in STATE_SECTIONS}
     for change in changes:
-        section = out[_SECTION_OF[change.kind]]
+        section = out[SECTION_OF[change.kind]]
         if change.stored is None:
             section.pop(change.key, None)
         else:
