@@ -6,7 +6,9 @@ Shape (the same one the state backends store and the planner diffs):
     groups:   group id -> {ceiling, redcap_ceiling, message}
     studies:  study id -> {name, system, status, sites, admins}   (admins see every study, 001)
     roles:    role ref -> {base_role, forms, close_queries, sdv, rights}   (once per role and study)
-    grants:   "<study>/<username>" -> {study, user, role, base_role, sites, expires, role_ref}
+    grants:   "<study>/<username>" -> {study, user, role, base_role, sites, site_access, [countries], expires, role_ref}
+`site_access` says how the sites were granted: `all` (study access: Vault's all-site access, no REDCap
+data access group), `countries` (Vault's Country Access, listed in `countries`) or `sites`.
 Form levels live in `roles`; `expand_grant` joins them into a grant where a grant is shown. A role ref
 ("<study>/<role>#<digest of its value>") names one version of a role's levels, so that a state in which
 only some grants of a changed role were applied still says exactly what each grant has.
@@ -68,6 +70,15 @@ def site_scope(model: Model, study: Study, grant: Grant) -> list[str]:
         wanted = set(grant.countries)
         return sorted(s for s in study.sites if s in model.sites and model.sites[s].country in wanted)
     return sorted(set(grant.sites or ()))
+
+
+def site_access(grant: Grant) -> dict:
+    """How a grant names its sites, as the systems need it (003: all sites is study access)."""
+    if grant.sites == ALL:
+        return {"site_access": "all"}
+    if grant.countries is not None:
+        return {"site_access": "countries", "countries": sorted(set(grant.countries))}
+    return {"site_access": "sites"}
 
 
 def grant_environments(study: Study, grant: Grant) -> tuple[str, ...]:
@@ -144,7 +155,7 @@ def environment_state(model: Model, env: str, as_of: date,
             ref, value = versions.get(role.key) or versions.setdefault(role.key, role_version(role))
             state["grants"][grant.key] = {"study": study.id, "user": grant.user, "role": grant.role,
                                           "base_role": role.base.id, "sites": site_scope(model, study, grant),
-                                          "expires": expires.isoformat() if expires else None, "role_ref": ref}
+                                          **site_access(grant), "expires": expires.isoformat() if expires else None, "role_ref": ref}
             sources[f"grant:{grant.key}"] = str(grant.loc)
             state["roles"].setdefault(ref, value)
             over = ceiling_checks.get((role.key, person.group))
