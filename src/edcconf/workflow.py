@@ -33,7 +33,7 @@ class PlannedEnvironment:
     warnings: Diagnostics | None = None
 
 
-def plan_environment(root: Path, env: str, as_of: date) -> PlannedEnvironment:
+def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True) -> PlannedEnvironment:
     desired = load_desired(root, as_of, [env])
     environment = desired.model.environments[env]
     backend = open_backend(root, environment)
@@ -41,6 +41,9 @@ def plan_environment(root: Path, env: str, as_of: date) -> PlannedEnvironment:
     env_state = desired.resolution.environments[env]
     warnings = tuple(desired.diagnostics.warnings) + _applied_over_ceiling(desired, previous, as_of)
     plan = make_plan(env_state, previous.effective, previous.sources, previous.serial, previous.lineage, warnings)
+    if refresh:
+        from .questions.drift import refresh as refresh_live
+        plan = refresh_live(plan, environment, previous, env_state.state, root)
     plan = replace(plan, brakes=find_brakes(plan.changes, previous.effective, env_state.state, environment))
     systems = {k: v["system"] for k, v in {**previous.effective.get("studies", {}),
                                            **env_state.state.get("studies", {})}.items()}
@@ -109,10 +112,19 @@ def apply_planned(root: Path, planned: PlannedEnvironment, lock_timeout: float =
             raise UserError(f"the state of {env_name} changed since this plan was made (serial "
                             f"{planned.previous.serial} → {current.serial}); plan again", code="stale-plan")
         used = {planned.systems[c.study] for c in planned.plan.changes if c.study in planned.systems}
-        providers = providers_for(root, planned.environment, used, current.serial + 1)
+        providers = providers_for(root, planned.environment, used, current.serial + 1, _study_sites(planned, current))
         result = execute(planned.plan, current, planned.systems, planned.sources, providers, backend,
                          git_commit(root), reason, planned.saved_digest)
     return _notify(root, result, reason)
+
+
+def _study_sites(planned: PlannedEnvironment, current: StateRecord) -> dict[str, list[str]]:
+    """Each study's sites once the plan is applied (a REDCap user of every site has no data access group)."""
+    sites = {k: list(v.get("sites", [])) for k, v in current.effective.get("studies", {}).items()}
+    for change in planned.plan.changes:
+        if change.kind == "study" and change.after is not None:
+            sites[change.key] = list(change.after.get("sites", []))
+    return sites
 
 
 def _notify(root: Path, result: ApplyResult, reason: str | None) -> ApplyResult:

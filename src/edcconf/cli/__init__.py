@@ -15,6 +15,7 @@ from ..diagnostics import UserError
 from .common import Ctx, emit_user_error
 from . import core as _core
 from . import history as _history
+from . import live as _live
 from . import questions as _questions
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG = 0, 1, 2, 3
@@ -36,6 +37,7 @@ def cli(ctx: click.Context, config: str | None, no_color: bool) -> None:
 _core.register(cli)
 _history.register(cli)
 _questions.register(cli)
+_live.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -51,16 +51,18 @@ def validate(ctx: click.Context, config_dir: str | None, as_json: bool, at: str 
               help="markdown: a pull-request comment (summary table, changes per study, brakes, warnings).")
 @click.option("--out", "-out", "out", type=click.Path(dir_okay=False), default=None,
               help="Save the plan to FILE; `edcconf apply FILE` applies exactly it.")
+@click.option("--refresh/--no-refresh", default=True,
+              help="Read live access first (providers that can read, e.g. redcap) and plan to undo changes made by hand.")
 @click.pass_context
 def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_json: bool, at: str | None, fmt: str,
-         out: str | None) -> None:
+         out: str | None, refresh: bool) -> None:
     """Show what apply would change. Exit 0: no changes, 2: changes, 1: error."""
     root = root_dir(ctx, config_dir)
     as_json = as_json or fmt == "json"
     if len(envs) > 1 and (fmt != "markdown" or out):
         raise UserError("several --env need --format markdown (and no --out): a plan, its JSON and a saved plan "
                         "are for one environment", code="usage")
-    planned_all = [plan_environment(root, env, parse_at(at)) for env in envs]
+    planned_all = [plan_environment(root, env, parse_at(at), refresh) for env in envs]
     if fmt == "markdown":
         from ..views.markdown import render_markdown  # jinja2 is imported only for this
         click.echo(render_markdown([p.plan for p in planned_all]), nl=False)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Mapping
 
 from ..diagnostics import UserError
 from ..model import Environment
@@ -9,7 +10,8 @@ from .base import Provider, ProviderError, inside
 from .csvfiles import CsvProvider
 
 
-def providers_for(root: Path, environment: Environment, systems: set[str], serial: int) -> dict[str, Provider]:
+def providers_for(root: Path, environment: Environment, systems: set[str], serial: int,
+                  study_sites: Mapping[str, list[str]] | None = None) -> dict[str, Provider]:
     """One provider per EDC system in use, from the environment's targets."""
     out: dict[str, Provider] = {}
     for system in sorted(systems):
@@ -21,6 +23,9 @@ def providers_for(root: Path, environment: Environment, systems: set[str], seria
         if target.provider == "csv":
             out[system] = CsvProvider(system, root, target.out or f"build/{environment.name}/{system}",
                                       environment.name, serial)
+        elif target.provider == "redcap" and system == "redcap":
+            from .redcap import RedcapProvider, redcap_projects
+            out[system] = RedcapProvider(target, redcap_projects(root), environment.name, study_sites or {})
         else:
             raise UserError(f"provider {target.provider!r} for {system} in {environment.name} is not available in "
                             "this version of edcconf", code="no-target")

@@ -1,0 +1,237 @@
+"""`redcap` provider: one REDCap project per study, through the REDCap API with PyCap.
+
+Tokens come only from environment variables named in the configuration (`token_env` on the study's
+`redcap:` block or on the target) and never appear in a message. Transport failures (timeouts,
+connection errors, 5xx) are retried with exponential backoff by urllib3; an error REDCap itself
+answers reaches the user verbatim, with the study and user it concerns.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ..diagnostics import UserError
+from ..model import Target
+from ..plan import Change
+from .base import ProviderError
+from .redcap_records import UserRecord, dag_unique_name, expected_record, live_record
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRIES = 4
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    study: str
+    project_id: int | None
+    token_env: str
+
+
+def redcap_projects(root: Path) -> dict[str, dict]:
+    """Each REDCap study's `redcap:` block, read from the declarations without requiring the rest of the
+    configuration to be valid (apply of a saved plan loads no model)."""
+    from ..source import load_sources
+
+    out: dict[str, dict] = {}
+    for f in load_sources(Path(root)).files:
+        study = f.data.get("study") if isinstance(f.data, dict) else None
+        if isinstance(study, dict) and study.get("system") == "redcap" and isinstance(study.get("id"), str):
+            block = study.get("redcap")
+            out[study["id"]] = dict(block) if isinstance(block, dict) else {}
+    return out
+
+
+def _session(retries: int, backoff: float):
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    retry = Retry(total=retries, connect=retries, read=retries, status=retries, backoff_factor=backoff,
+                  status_forcelist=(500, 502, 503, 504), allowed_methods=None, raise_on_status=False,
+                  respect_retry_after_header=True)
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    return session
+
+
+def _project_class():
+    from redcap import Project
+    from redcap.request import _ContentConfig, _RCRequest
+
+    class RetryingProject(Project):
+        """PyCap's Project on a session of our own (retries, backoff); PyCap otherwise shares one bare
+        module-level session without retries."""
+
+        def __init__(self, url: str, token: str, session, **request_kwargs: Any) -> None:
+            super().__init__(url, token, **request_kwargs)
+            self._edcconf_session = session
+
+        def _call_api(self, payload, return_type, file=None):  # same contract as PyCap's own
+            config = _ContentConfig(return_empty_json=return_type == "empty_json",
+                                    return_bytes=return_type == "file_map")
+            request = _RCRequest(url=self.url, payload=payload, config=config, session=self._edcconf_session)
+            return request.execute(verify_ssl=self.verify_ssl, return_headers=return_type == "file_map", file=file,
+                                   **self._request_kwargs)
+
+    return RetryingProject
+
+
+def redcap_message(exc: Exception) -> str:
+    """What REDCap said, without our wrapping: its `error` text when it sent one."""
+    arg = exc.args[0] if exc.args else exc
+    if isinstance(arg, dict) and "error" in arg:
+        return str(arg["error"])
+    text = str(arg)
+    if text.upper().startswith("ERROR:"):
+        return text[6:].strip()
+    return text
+
+
+class RedcapProvider:
+    """Reads and writes the users of each REDCap study's project."""
+    system = "redcap"
+    batched = False
+
+    def __init__(self, target: Target, projects: Mapping[str, Mapping], environment: str,
+                 study_sites: Mapping[str, list[str]], env: Mapping[str, str] | None = None,
+                 retries: int = DEFAULT_RETRIES, backoff: float = 0.5, timeout: float = DEFAULT_TIMEOUT) -> None:
+        if not target.url:
+            raise UserError(f"targets.redcap in {environment} needs `url:` (the REDCap API address, ending in /api/) "
+                            f"at {target.loc}", code="no-target")
+        self.url = target.url
+        self.target = target
+        self.projects = projects
+        self.environment = environment
+        self.study_sites = study_sites
+        self.env = os.environ if env is None else env
+        self.session = _session(retries, backoff)
+        self.timeout = timeout
+        self._open: dict[str, Any] = {}
+        self._dags: dict[str, dict[str, str]] = {}
+        self._versions: dict[str, str] = {}
+
+    # -- connection ---------------------------------------------------------------------------------
+    def config(self, study: str) -> ProjectConfig:
+        block = self.projects.get(study, {})
+        token_env = block.get("token_env") or self.target.token_env
+        if not token_env:
+            raise UserError(f"REDCap study {study} has no token variable: set `redcap: {{token_env: NAME}}` on the "
+                            f"study or `token_env:` on targets.redcap of {self.environment}", code="no-token")
+        return ProjectConfig(study, block.get("project_id"), token_env)
+
+    def project(self, study: str):
+        if study not in self._open:
+            cfg = self.config(study)
+            token = self.env.get(cfg.token_env)
+            if not token:
+                raise UserError(f"environment variable {cfg.token_env} (the API token of REDCap study {study}) is not "
+                                "set", code="no-token")
+            if len(token) != 32:
+                raise UserError(f"environment variable {cfg.token_env} does not hold a REDCap API token (32 "
+                                "characters)", code="no-token")
+            if not self.url.endswith("/api/"):
+                raise UserError(f"targets.redcap url of {self.environment} must end in /api/ (it is {self.url})",
+                                code="no-target")
+            self._open[study] = _project_class()(self.url, token, self.session, timeout=self.timeout)
+        return self._open[study]
+
+    def call(self, study: str, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """One API call; failures become ProviderError-ready messages naming the study (never the token)."""
+        import requests
+
+        try:
+            return fn(*args)
+        except requests.exceptions.JSONDecodeError as exc:
+            raise _Refused(f"REDCap ({self.url}) did not answer {what} for {study} with data after retries: "
+                           f"{str(exc)[:200]}") from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            raise _Refused(f"REDCap ({self.url}) could not be reached for {what} in {study}: "
+                           f"{type(exc).__name__}") from None
+        except requests.exceptions.RequestException as exc:
+            raise _Refused(f"REDCap refused {what} in {study}: {redcap_message(exc)}") from None
+
+    def version(self, study: str) -> str:
+        if study not in self._versions:
+            p = self.project(study)
+            self._versions[study] = str(self.call(study, "the version export", p.export_version)).strip()
+        return self._versions[study]
+
+    def dags(self, study: str) -> dict[str, str]:
+        """site id -> unique group name of the project's data access groups (matched by label)."""
+        if study not in self._dags:
+            p = self.project(study)
+            found = self.call(study, "the data access group export", p.export_dags)
+            self._dags[study] = {str(d.get("data_access_group_name")): str(d.get("unique_group_name"))
+                                 for d in found or [] if d}
+        return self._dags[study]
+
+    def ensure_dags(self, study: str, sites: list[str]) -> None:
+        missing = [s for s in sites if s not in self.dags(study)]
+        if missing:
+            p = self.project(study)
+            self.call(study, f"creating data access groups {', '.join(missing)}", p.import_dags,
+                      [{"data_access_group_name": s, "unique_group_name": ""} for s in missing])
+            self._dags.pop(study, None)
+
+    # -- the provider interface -------------------------------------------------------------------------
+    def apply(self, change: Change) -> None:
+        try:
+            self._apply(change)
+        except _Refused as exc:
+            raise ProviderError(change, str(exc)) from None
+
+    def _apply(self, change: Change) -> None:
+        if change.kind == "study" and change.after is not None:
+            self.ensure_dags(change.key, list(change.after.get("sites", [])))
+        if change.kind != "grant" or not change.study:
+            return  # accounts are created by REDCap's administrators; a project knows only its users
+        study, user = change.study, change.key.split("/", 1)[1]
+        p = self.project(study)
+        if change.stored is None:
+            live = {str(u.get("username")) for u in self.call(study, "the user export", p.export_users) or []}
+            if user in live:
+                self.call(study, f"removing user {user}", p.delete_users, [user])
+            return
+        record = self.expected(study, change.stored, change.role[1] if change.role else {})
+        if record.data_access_group:
+            self.ensure_dags(study, [s for s in change.stored.get("sites", [])[:1]])
+            record = self.expected(study, change.stored, change.role[1] if change.role else {})
+        self.call(study, f"the rights of user {user}", p.import_users, [record.to_api()])
+
+    def expected(self, study: str, grant: Mapping, role: Mapping) -> UserRecord:
+        return expected_record(grant, role, list(self.study_sites.get(study, grant.get("sites", []))),
+                               self.dags(study), self.version(study))
+
+    def finish(self, applied: list[Change], effective: dict) -> list[str]:
+        return []
+
+    def read_live(self, study: str) -> dict[str, UserRecord]:
+        """The project's users as REDCap holds them (username -> record)."""
+        p = self.project(study)
+        try:
+            users = self.call(study, "the user export", p.export_users)
+        except _Refused as exc:
+            raise UserError(str(exc), code="provider-error") from None
+        return {str(u["username"]): live_record(u) for u in users or [] if u.get("username")}
+
+    def read_dags(self, study: str) -> dict[str, str]:
+        try:
+            return self.dags(study)
+        except _Refused as exc:
+            raise UserError(str(exc), code="provider-error") from None
+
+    def read_version(self, study: str) -> str:
+        try:
+            return self.version(study)
+        except _Refused as exc:
+            raise UserError(str(exc), code="provider-error") from None
+
+
+class _Refused(Exception):
+    pass
+
+
+__all__ = ["RedcapProvider", "redcap_projects", "dag_unique_name"]

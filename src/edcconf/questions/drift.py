@@ -1,0 +1,167 @@
+"""Drift: what the live systems hold against what edcconf last applied (where a provider can read).
+
+Only the `redcap` provider reads live access; `csv` targets write files an administrator uploads and
+cannot be read back, so they are listed as not checked rather than silently taken as in step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from ..model import Environment
+from ..providers.redcap_records import differences, expected_record
+
+ABSENT = "(not in the project)"
+
+
+@dataclass(frozen=True)
+class Difference:
+    study: str
+    user: str
+    right: str
+    expected: object
+    live: object
+
+    def to_json(self) -> dict:
+        return {"study": self.study, "user": self.user, "right": self.right, "expected": self.expected,
+                "live": self.live}
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    environment: str
+    serial: int
+    lineage: str | None
+    differences: tuple[Difference, ...]
+    checked: tuple[str, ...]               # studies read live
+    unchecked: tuple[tuple[str, str], ...]  # (study or system, why not)
+
+    def to_json(self) -> dict:
+        return {"format_version": 1, "environment": self.environment,
+                "state": {"serial": self.serial, "lineage": self.lineage},
+                "differences": [d.to_json() for d in self.differences], "checked": list(self.checked),
+                "unchecked": [{"what": w, "reason": r} for w, r in self.unchecked]}
+
+
+def study_drift(provider, study: str, effective: Mapping, ignore: frozenset[str] = frozenset()) -> list[Difference]:
+    """Every difference between one REDCap project's users and the applied grants of its study."""
+    live = provider.read_live(study)
+    dags = provider.read_dags(study)
+    version = provider.read_version(study)
+    sites = list(effective.get("studies", {}).get(study, {}).get("sites", []))
+    roles = effective.get("roles", {})
+    grants = {g["user"]: g for g in effective.get("grants", {}).values() if g.get("study") == study}
+    out: list[Difference] = []
+    for user in sorted(set(grants) | set(live)):
+        if user in ignore:
+            continue
+        if user not in live:
+            out.append(Difference(study, user, "user", "in the project", ABSENT))
+            continue
+        if user not in grants:
+            out.append(Difference(study, user, "user", ABSENT, "in the project"))
+            continue
+        grant = grants[user]
+        want = expected_record(grant, roles.get(grant.get("role_ref"), {}), sites, dags, version)
+        out += [Difference(study, user, field, exp, got) for field, exp, got in differences(want, live[user])]
+    return out
+
+
+def drift(root: Path, environment: Environment, record, env_vars: Mapping[str, str] | None = None) -> DriftReport:
+    from ..diagnostics import UserError
+    from ..providers.redcap import RedcapProvider, redcap_projects
+
+    effective = record.effective
+    studies = effective.get("studies", {})
+    diffs: list[Difference] = []
+    checked: list[str] = []
+    unchecked: list[tuple[str, str]] = []
+    projects = None
+    provider = None
+    for study, value in sorted(studies.items()):
+        target = environment.targets.get(value.get("system"))
+        if target is None or target.provider != "redcap":
+            how = target.provider if target else "no"
+            unchecked.append((study, f"{value.get('system')} target uses the {how} provider, which cannot read "
+                                     "live access"))
+            continue
+        if provider is None:
+            projects = redcap_projects(root)
+            provider = RedcapProvider(target, projects, environment.name,
+                                      {s: v.get("sites", []) for s, v in studies.items()}, env_vars)
+        ignore = frozenset(u for u in [(projects or {}).get(study, {}).get("api_user")] if u)
+        try:
+            diffs += study_drift(provider, study, effective, ignore)
+        except UserError as exc:
+            unchecked.append((study, exc.message))
+            continue
+        checked.append(study)
+    return DriftReport(environment.name, record.serial, record.lineage, tuple(diffs), tuple(checked),
+                       tuple(unchecked))
+
+
+def render_drift(report: DriftReport) -> str:
+    lines = []
+    if report.differences:
+        lines.append(f"Drift in {report.environment} (state serial {report.serial}): "
+                     f"{len(report.differences)} difference(s) between the live systems and the applied state.")
+        rows = [("study", "user", "right", "expected", "live")] + [
+            (d.study, d.user, d.right, str(d.expected), str(d.live)) for d in report.differences]
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        lines.append("Run `edcconf plan` to see the changes that restore the declared access, then apply them.")
+    else:
+        lines.append(f"No drift in {report.environment}: "
+                     f"{len(report.checked)} stud{'y' if len(report.checked) == 1 else 'ies'} read live match the "
+                     f"applied state (serial {report.serial}).")
+    for what, why in report.unchecked:
+        lines.append(f"  not checked: {what}: {why}")
+    return "\n".join(lines) + "\n"
+
+
+def refresh(plan, environment: Environment, previous, desired_state: Mapping, root: Path,
+            env_vars: Mapping[str, str] | None = None):
+    """Terraform's refresh: read live access before planning, so that a change made by hand in an EDC
+    system shows up as a warning and as a change that restores the declared access."""
+    from dataclasses import replace
+
+    from ..diagnostics import Loc, warning
+    from ..plan import Change
+    from ..resolve.effective import expand_grant
+
+    if not any(t.provider == "redcap" for t in environment.targets.values()):
+        return plan
+    report = drift(root, environment, previous, env_vars)
+    warnings = [warning("drift-unchecked", f"live access of {what} not read: {why}", Loc("<live>"))
+                for what, why in report.unchecked if "cannot read live access" not in why]
+    planned = {c.key for c in plan.changes if c.kind == "grant"}
+    by_key: dict[str, list[Difference]] = {}
+    for d in report.differences:
+        by_key.setdefault(f"{d.study}/{d.user}", []).append(d)
+    extra: list[Change] = []
+    want, have = desired_state.get("grants", {}), previous.effective.get("grants", {})
+    for key, diffs in sorted(by_key.items()):
+        lines = tuple(f"{d.right}: live {d.live}, applied {d.expected}" for d in diffs)
+        warnings.append(warning("drift", f"{key} was changed in REDCap outside edcconf: {'; '.join(lines)}",
+                                Loc("<live>")))
+        if key in planned:
+            continue  # the planned change sends the whole record anyway
+        study = diffs[0].study
+        if key in want:
+            stored = want[key]
+            extra.append(Change("update", "grant", key, expand_grant(previous.effective, have.get(key)),
+                                expand_grant(desired_state, stored), "restore access changed in REDCap outside edcconf",
+                                "<live>", study=study, details=lines, stored=stored,
+                                role=(stored["role_ref"], desired_state["roles"][stored["role_ref"]])))
+        elif key not in have:
+            extra.append(Change("revoke", "grant", key, _live_only(study, diffs[0].user),
+                                None, "in the REDCap project but not declared (added outside edcconf)", "<live>",
+                                study=study, details=lines))
+    return replace(plan, changes=plan.changes + tuple(extra), warnings=plan.warnings + tuple(warnings))
+
+
+def _live_only(study: str, user: str) -> dict:
+    """A grant-shaped value for a user found live that edcconf never granted (what the plan revokes)."""
+    return {"study": study, "user": user, "role": "(set by hand in REDCap)", "base_role": None, "sites": [],
+            "site_access": "sites", "expires": None, "forms": {}, "close_queries": [], "sdv": []}
