@@ -29,6 +29,8 @@ Where each behaviour comes from:
   (``tests/data/test_simple_project.xml``).  New roles are exported last (PyCap
   integration test ``test_import_delete_user_roles`` reads ``[-1]``).
 
+The rules themselves live in :mod:`edcconf.emulator.redcap_model`.
+
 The wording of validation errors (unknown field, unknown DAG, value out of
 range, unknown form, unknown user/role/DAG on delete) is the emulator's own:
 REDCap's exact texts for these were not found in public sources.  They start
@@ -41,134 +43,12 @@ import random
 import re
 import string
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
-USER_INFO_FIELDS = ["username", "email", "firstname", "lastname", "expiration",
-                    "data_access_group", "data_access_group_id"]
-RIGHT_FIELDS = [
-    "design", "alerts", "user_rights", "data_access_groups", "reports", "stats_and_charts",
-    "manage_survey_participants", "calendar", "data_import_tool", "data_comparison_tool",
-    "logging", "email_logging", "file_repository", "data_quality_create", "data_quality_execute",
-    "api_export", "api_import", "api_modules", "mobile_app", "mobile_app_download_data",
-    "record_create", "record_rename", "record_delete", "lock_records_all_forms", "lock_records",
-    "lock_records_customization", "mycap_participants",
-]
-FORM_FIELDS = ["forms", "forms_export"]
-USER_FIELDS = USER_INFO_FIELDS + RIGHT_FIELDS + FORM_FIELDS
-ROLE_FIELDS = ["unique_role_name", "role_label"] + RIGHT_FIELDS + FORM_FIELDS
-# Accepted on import and ignored (exported by some REDCap versions or by older clients).
-IGNORED_USER_FIELDS = {"data_access_group_id", "data_access_group_label", "data_export"}
-IGNORED_ROLE_FIELDS = {"data_export"}
-
-FORM_RIGHTS_OLD = {0, 1, 2, 3}
-FORM_RIGHTS_NEW = {128, 129, 130, 138, 146, 154}
-FORM_EXPORT_RIGHTS = {0, 1, 2, 3}
-
-
-def parse_version(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
-
-
-class ApiError(Exception):
-    """An error REDCap would answer with ``status`` and ``message``."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
-@dataclass
-class Dag:
-    unique_group_name: str
-    label: str
-    group_id: int
-
-
-@dataclass
-class Rights:
-    rights: dict[str, int]
-    forms: dict[str, int]
-    forms_export: dict[str, int]
-
-
-@dataclass
-class User:
-    username: str
-    rights: Rights
-    email: str = ""
-    firstname: str = ""
-    lastname: str = ""
-    expiration: str = ""
-    dag: str = ""          # unique group name, "" = not assigned
-    role: str = ""         # unique role name, "" = no role
-
-
-@dataclass
-class Role:
-    unique_role_name: str
-    role_label: str
-    rights: Rights
-
-
-@dataclass
-class Project:
-    project_id: int
-    title: str
-    forms: list[str]
-    version: tuple[int, ...]
-    dags: list[Dag] = field(default_factory=list)
-    users: dict[str, User] = field(default_factory=dict)
-    roles: list[Role] = field(default_factory=list)
-    next_dag_id: int = 1
-
-    # -- helpers -----------------------------------------------------------------
-    @property
-    def new_form_encoding(self) -> bool:
-        return self.version >= (15, 6, 0)
-
-    @property
-    def no_access(self) -> int:
-        return 128 if self.new_form_encoding else 0
-
-    def empty_rights(self) -> Rights:
-        return Rights({k: 0 for k in RIGHT_FIELDS},
-                      {f: self.no_access for f in self.forms},
-                      {f: 0 for f in self.forms})
-
-    def dag(self, unique_name: str) -> Dag | None:
-        return next((d for d in self.dags if d.unique_group_name == unique_name), None)
-
-    def role(self, unique_name: str) -> Role | None:
-        return next((r for r in self.roles if r.unique_role_name == unique_name), None)
-
-    def add_dag(self, unique_name: str, label: str) -> Dag:
-        dag = Dag(unique_name, label, self.next_dag_id)
-        self.next_dag_id += 1
-        self.dags.append(dag)
-        return dag
-
-    def effective_rights(self, user: User) -> Rights:
-        role = self.role(user.role) if user.role else None
-        return role.rights if role else user.rights
-
-    def sorted_users(self) -> list[User]:
-        return [self.users[k] for k in sorted(self.users, key=str.lower)]
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        return int(value)
-    return None
-
-
-def _quoted(names) -> str:
-    return ", ".join(f'"{n}"' for n in names)
+from .redcap_model import (FORM_FIELDS, IGNORED_ROLE_FIELDS, IGNORED_USER_FIELDS,  # noqa: F401
+                           RIGHT_FIELDS, ROLE_FIELDS, USER_FIELDS, USER_INFO_FIELDS, ApiError,
+                           Dag, Project, Role, User, quoted, apply_rights, check_fields,
+                           parse_version)
 
 
 class Store:
@@ -203,80 +83,6 @@ class Store:
             raise ApiError("You do not have permissions to use the API", 403)
         return proj
 
-    # -- rights parsing ------------------------------------------------------------
-    def _right_value(self, proj: Project, key: str, raw: Any, who: str) -> int:
-        if raw is None or raw == "":
-            return 0
-        value = _as_int(raw)
-        allowed = {0, 1}
-        if key == "user_rights":
-            allowed = {0, 1, 2} if proj.version >= (14, 1, 0) else {0, 1}
-        elif key == "lock_records":
-            allowed = {0, 1, 2}
-        if value not in allowed:
-            raise ApiError(f'The value "{raw}" of "{key}" for "{who}" is not valid '
-                           f"(allowed: {', '.join(str(v) for v in sorted(allowed))})")
-        return value
-
-    def _form_values(self, proj: Project, key: str, raw: Any, who: str) -> dict[str, int]:
-        if raw is None or raw == "":
-            return {}
-        if isinstance(raw, str):
-            pairs = {}
-            for part in raw.split(","):
-                part = part.strip()
-                if not part:
-                    continue
-                name, sep, val = part.partition(":")
-                if not sep:
-                    raise ApiError(f'The value of "{key}" for "{who}" is not valid: "{part}" '
-                                   f'is not a "form:value" pair')
-                pairs[name.strip()] = val.strip()
-        elif isinstance(raw, dict):
-            pairs = raw
-        else:
-            raise ApiError(f'The value of "{key}" for "{who}" is not valid')
-        unknown = [n for n in pairs if n not in proj.forms]
-        if unknown:
-            raise ApiError(f'The following instruments in "{key}" for "{who}" do not exist in '
-                           f"the project: {_quoted(unknown)}")
-        if key == "forms":
-            allowed = FORM_RIGHTS_NEW if proj.new_form_encoding else FORM_RIGHTS_OLD
-        else:
-            allowed = FORM_EXPORT_RIGHTS
-        out = {}
-        for name, val in pairs.items():
-            num = _as_int(val)
-            if num not in allowed:
-                raise ApiError(f'The value "{val}" for instrument "{name}" in "{key}" for '
-                               f'"{who}" is not valid (allowed: '
-                               f"{', '.join(str(v) for v in sorted(allowed))})")
-            out[name] = num
-        return out
-
-    def _apply_rights(self, proj: Project, base: Rights, row: dict, who: str) -> Rights:
-        rights = dict(base.rights)
-        forms = dict(base.forms)
-        forms_export = dict(base.forms_export)
-        for key in RIGHT_FIELDS:
-            if key in row:
-                rights[key] = self._right_value(proj, key, row[key], who)
-        if "forms" in row:
-            forms.update(self._form_values(proj, "forms", row["forms"], who))
-        if "forms_export" in row:
-            forms_export.update(self._form_values(proj, "forms_export", row["forms_export"], who))
-        return Rights(rights, forms, forms_export)
-
-    @staticmethod
-    def _check_fields(rows: list[dict], allowed: set[str]) -> None:
-        unknown = []
-        for row in rows:
-            for key in row:
-                if key not in allowed and key not in unknown:
-                    unknown.append(key)
-        if unknown:
-            raise ApiError(f"The following fields are not valid: {_quoted(unknown)}")
-
     # -- users -----------------------------------------------------------------------
     def export_users(self, proj: Project) -> list[dict]:
         with self.lock:
@@ -299,7 +105,7 @@ class Store:
 
     def import_users(self, proj: Project, rows: list[dict]) -> int:
         with self.lock:
-            self._check_fields(rows, set(USER_FIELDS) | IGNORED_USER_FIELDS)
+            check_fields(rows, set(USER_FIELDS) | IGNORED_USER_FIELDS)
             staged: list[User] = []
             for row in rows:
                 username = str(row.get("username") or "").strip()
@@ -307,7 +113,7 @@ class Store:
                     raise ApiError('The field "username" is missing or blank')
                 old = proj.users.get(username)
                 base = old.rights if old else proj.empty_rights()
-                rights = self._apply_rights(proj, base, row, username)
+                rights = apply_rights(proj, base, row, username)
                 dag_name = str(row.get("data_access_group") or "").strip()
                 if dag_name and proj.dag(dag_name) is None:
                     raise ApiError(f'The Data Access Group "{dag_name}" for user "{username}" '
@@ -336,7 +142,7 @@ class Store:
             unknown = [n for n in names if n not in proj.users]
             if unknown:
                 raise ApiError(f"The following users do not exist in the project: "
-                               f"{_quoted(unknown)}")
+                               f"{quoted(unknown)}")
             for n in names:
                 del proj.users[n]
             return len(names)
@@ -363,7 +169,7 @@ class Store:
 
     def import_roles(self, proj: Project, rows: list[dict]) -> int:
         with self.lock:
-            self._check_fields(rows, set(ROLE_FIELDS) | IGNORED_ROLE_FIELDS)
+            check_fields(rows, set(ROLE_FIELDS) | IGNORED_ROLE_FIELDS)
             staged: list[tuple[Role | None, Role]] = []
             for row in rows:
                 unique = str(row.get("unique_role_name") or "").strip()
@@ -372,12 +178,12 @@ class Store:
                     old = proj.role(unique)
                     if old is None:
                         raise ApiError(f'The user role "{unique}" does not exist in the project')
-                    rights = self._apply_rights(proj, old.rights, row, unique)
+                    rights = apply_rights(proj, old.rights, row, unique)
                     staged.append((old, Role(unique, label or old.role_label, rights)))
                 else:
                     if not label:
                         raise ApiError('The field "role_label" is required to create a user role')
-                    rights = self._apply_rights(proj, proj.empty_rights(), row, label)
+                    rights = apply_rights(proj, proj.empty_rights(), row, label)
                     staged.append((None, Role("", label, rights)))
             for old, new in staged:
                 if old is None:
@@ -394,7 +200,7 @@ class Store:
             unknown = [n for n in names if proj.role(n) is None]
             if unknown:
                 raise ApiError(f"The following user roles do not exist in the project: "
-                               f"{_quoted(unknown)}")
+                               f"{quoted(unknown)}")
             for user in proj.users.values():
                 if user.role in names:
                     user.rights, user.role = proj.role(user.role).rights, ""
@@ -408,7 +214,7 @@ class Store:
 
     def import_role_mapping(self, proj: Project, rows: list[dict]) -> int:
         with self.lock:
-            self._check_fields(rows, {"username", "unique_role_name", "data_access_group"})
+            check_fields(rows, {"username", "unique_role_name", "data_access_group"})
             staged = []
             for row in rows:
                 username = str(row.get("username") or "").strip()
@@ -449,7 +255,7 @@ class Store:
 
     def import_dags(self, proj: Project, rows: list[dict]) -> int:
         with self.lock:
-            self._check_fields(rows, {"data_access_group_name", "unique_group_name",
+            check_fields(rows, {"data_access_group_name", "unique_group_name",
                                       "data_access_group_id"})
             staged = []
             for row in rows:
@@ -478,7 +284,7 @@ class Store:
             unknown = [n for n in names if proj.dag(n) is None]
             if unknown:
                 raise ApiError(f"The following Data Access Groups do not exist in the project: "
-                               f"{_quoted(unknown)}")
+                               f"{quoted(unknown)}")
             for user in proj.users.values():
                 if user.dag in names:
                     user.dag = ""
@@ -492,7 +298,7 @@ class Store:
 
     def import_dag_mapping(self, proj: Project, rows: list[dict]) -> int:
         with self.lock:
-            self._check_fields(rows, {"username", "redcap_data_access_group"})
+            check_fields(rows, {"username", "redcap_data_access_group"})
             staged = []
             for row in rows:
                 username = str(row.get("username") or "").strip()
