@@ -301,3 +301,24 @@ def test_cli_project_spec():
         "project_id": 12, "token": "ABC", "forms": ["demographics", "hba1c"],
         "dags": [("mgh", "MGH"), ("ucsf", "UCSF")]}
     assert parse_project_spec("3::f")["token"] is None
+
+
+def test_command_line_serves_the_given_projects():
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edcconf.emulator.redcap", "--port", "0",
+         "--project", f"12:{TOKEN}:demographics,hba1c:mgh=MGH,ucsf=UCSF"],
+        stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == f"project 12: token {TOKEN}"
+        line = proc.stdout.readline().strip()
+        url = re.search(r"http://127\.0\.0\.1:\d+/api/$", line).group(0)
+        assert [d["unique_group_name"] for d in Project(url, TOKEN).export_dags()] == [
+            "mgh", "ucsf"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
