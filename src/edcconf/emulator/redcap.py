@@ -1,0 +1,360 @@
+"""A REDCap API *emulator* (it is not REDCap) served on 127.0.0.1, for tests and demos.
+
+It answers the API methods edcconf's ``redcap`` provider uses -- ``version``,
+``project``, ``user``, ``userRole``, ``userRoleMapping``, ``dag``,
+``userDagMapping`` -- with one token per project, form-encoded (or multipart)
+POSTs to ``/api/`` and REDCap's error conventions::
+
+    from edcconf.emulator.redcap import RedcapEmulator
+    with RedcapEmulator(version="14.5.0") as emu:
+        token = emu.add_project(project_id=12, title="T2D registry",
+                                forms=["demographics", "hba1c"], dags=[("mgh", "MGH")])
+        Project(emu.url, token).export_users()
+
+Protocol facts and their sources:
+
+* Bad or missing token: HTTP 403, ``{"error":"You do not have permissions to use
+  the API"}`` in JSON and ``ERROR: You do not have permissions to use the API``
+  in CSV (REDCapR ``tests/testthat/test-users-export.R`` "bad token -Error",
+  status 403 and that raw text; the JSON form is quoted by several public REDCap
+  clients).
+* Errors are answered in ``returnFormat`` if given, else ``format``; JSON
+  ``{"error": ...}``, CSV ``ERROR: ...`` and XML ``<error>`` -- exactly what
+  PyCap's ``redcap/request.py`` tests for (``"error" in content.keys()``,
+  ``startswith("error:")``, ``"<error>" in content``).  Other errors are 400.
+* Unknown ``content``: 400 ``The value of the parameter "content" is not valid``;
+  unknown ``action``: 400 ``The value of the parameter "action" is not valid``;
+  ``action`` defaults to ``export`` and becomes ``import`` when ``data`` is sent
+  for user/userRole/userRoleMapping (REDCap's ``api/index.php`` as published in
+  public repositories).
+* Imports and deletes answer the count (JSON: the bare number, which PyCap's
+  ``import_users`` returns as ``1``); ``content=version`` answers plain text
+  (PyCap ``export_version`` parses it with ``semantic_version``).
+
+Deviations: REDCap's default format is XML; the emulator defaults to JSON and
+answers XML data requests with an error (XML errors are still served).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import email.parser
+import email.policy
+import io
+import json
+import re
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+from .redcap_store import (ROLE_FIELDS, USER_FIELDS, ApiError, Project, Store)
+
+__all__ = ["RedcapEmulator", "ApiError"]
+
+CONTENTS = {"version", "project", "user", "userRole", "userRoleMapping", "dag",
+            "userDagMapping"}
+ACTIONS = {"export", "import", "delete"}
+
+
+# -- request decoding ---------------------------------------------------------------
+def parse_form(content_type: str, body: bytes) -> dict[str, str]:
+    """Form fields of a urlencoded or multipart body (last value wins, as PHP)."""
+    if content_type.lower().startswith("multipart/"):
+        msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+        fields = {}
+        for part in msg.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if name is None:
+                continue
+            payload = part.get_payload(decode=True) or b""
+            fields[name] = payload.decode(part.get_content_charset() or "utf-8")
+        return fields
+    parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+    return {k: v[-1] for k, v in parsed.items()}
+
+
+def indexed_list(fields: dict[str, str], name: str) -> list[str]:
+    """``users[0]=a&users[1]=b`` (PyCap's encoding) or ``users[]=..`` -> ['a', 'b']."""
+    items = []
+    for key, value in fields.items():
+        m = re.fullmatch(re.escape(name) + r"\[(\d*)\]", key)
+        if m:
+            items.append((int(m.group(1)) if m.group(1) else len(items), value))
+    return [v for _, v in sorted(items)]
+
+
+def decode_rows(fmt: str, data: str) -> list[dict]:
+    if fmt == "csv":
+        return [dict(row) for row in csv.DictReader(io.StringIO(data))]
+    if fmt == "json":
+        try:
+            rows = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise ApiError(f"The data being imported is not valid JSON: {exc.msg}") from None
+        if isinstance(rows, dict):
+            rows = [rows]
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise ApiError("The data being imported must be a JSON array of objects")
+        return rows
+    raise ApiError(f'The format "{fmt}" is not supported by this emulator (use json or csv)')
+
+
+# -- response encoding ---------------------------------------------------------------
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        return ",".join(f"{k}:{v}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def encode_rows(fmt: str, rows: list[dict], columns: list[str]) -> tuple[str, str]:
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_cell(row.get(c)) for c in columns])
+        return buf.getvalue(), "text/csv; charset=utf-8"
+    if fmt == "json":
+        return json.dumps(rows), "application/json; charset=utf-8"
+    raise ApiError(f'The format "{fmt}" is not supported by this emulator (use json or csv)')
+
+
+def encode_error(fmt: str, message: str) -> tuple[str, str]:
+    if fmt == "csv":
+        return f"ERROR: {message}", "text/csv; charset=utf-8"
+    if fmt == "xml":
+        text = message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return (f'<?xml version="1.0" encoding="UTF-8" ?>\n<hash>\n  <error>{text}</error>\n'
+                f"</hash>", "text/xml; charset=utf-8")
+    return json.dumps({"error": message}, separators=(",", ":")), "application/json; charset=utf-8"
+
+
+def encode_count(fmt: str, count: int) -> tuple[str, str]:
+    if fmt == "json":
+        return json.dumps(count), "application/json; charset=utf-8"
+    if fmt == "xml":
+        return str(count), "text/xml; charset=utf-8"
+    return str(count), "text/csv; charset=utf-8"
+
+
+# -- dispatch --------------------------------------------------------------------------
+def handle_api(store: Store, fields: dict[str, str]) -> tuple[int, str, str]:
+    fmt = (fields.get("format") or "json").lower()
+    return_fmt = (fields.get("returnFormat") or fmt).lower()
+    if return_fmt not in ("json", "csv", "xml"):
+        return_fmt = "json"
+    try:
+        proj = store.project_for_token(fields.get("token", ""))
+        content = fields.get("content", "")
+        if content not in CONTENTS:
+            raise ApiError('The value of the parameter "content" is not valid')
+        action = fields.get("action") or "export"
+        if (content in ("user", "userRole", "userRoleMapping") and action != "delete"
+                and "data" in fields):
+            action = "import"
+        if action not in ACTIONS or (action == "delete" and content not in
+                                     ("user", "userRole", "dag")) or (
+                action == "import" and content in ("version", "project")):
+            raise ApiError('The value of the parameter "action" is not valid')
+        if content == "version":
+            return 200, store.version, "text/html; charset=utf-8"
+        if action == "export":
+            return (200, *_export(store, proj, content, fmt))
+        if action == "delete":
+            key = {"user": "users", "userRole": "roles", "dag": "dags"}[content]
+            method = {"user": store.delete_users, "userRole": store.delete_roles,
+                      "dag": store.delete_dags}[content]
+            return (200, *encode_count(return_fmt, method(proj, indexed_list(fields, key))))
+        if "data" not in fields:
+            raise ApiError('The parameter "data" is missing')
+        rows = decode_rows(fmt, fields["data"])
+        method = {"user": store.import_users, "userRole": store.import_roles,
+                  "userRoleMapping": store.import_role_mapping, "dag": store.import_dags,
+                  "userDagMapping": store.import_dag_mapping}[content]
+        return (200, *encode_count(return_fmt, method(proj, rows)))
+    except ApiError as err:
+        return (err.status, *encode_error(return_fmt, err.message))
+
+
+def _export(store: Store, proj: Project, content: str, fmt: str) -> tuple[str, str]:
+    if content == "project":
+        info = store.export_project(proj)
+        if fmt == "json":
+            return json.dumps(info), "application/json; charset=utf-8"
+        return encode_rows(fmt, [info], list(info))
+    table = {
+        "user": (store.export_users, USER_FIELDS),
+        "userRole": (store.export_roles, ROLE_FIELDS),
+        "userRoleMapping": (store.export_role_mapping,
+                            ["username", "unique_role_name", "data_access_group"]),
+        "dag": (store.export_dags,
+                ["data_access_group_name", "unique_group_name", "data_access_group_id"]),
+        "userDagMapping": (store.export_dag_mapping, ["username", "redcap_data_access_group"]),
+    }
+    method, columns = table[content]
+    return encode_rows(fmt, method(proj), columns)
+
+
+# -- server ----------------------------------------------------------------------------
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "edcconf-redcap-emulator"
+    emulator: "RedcapEmulator"
+
+    def log_message(self, format, *args):  # noqa: A002 - keep test output quiet
+        pass
+
+    def _send(self, status: int, body: str, ctype: str) -> None:
+        data = body.encode("utf-8")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass    # the client gave up (e.g. a timeout test with delay_next)
+
+    def do_POST(self):  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.path.split("?", 1)[0] != "/api/":
+            self._send(404, "Not Found", "text/plain; charset=utf-8")
+            return
+        try:
+            fields = parse_form(self.headers.get("Content-Type", ""), body)
+        except (UnicodeDecodeError, ValueError):
+            self._send(400, json.dumps({"error": "The request body could not be decoded"}),
+                       "application/json; charset=utf-8")
+            return
+        self._send(*self.emulator._answer(fields))
+
+    def do_GET(self):  # noqa: N802
+        if self.path.split("?", 1)[0] != "/api/":
+            self._send(404, "Not Found", "text/plain; charset=utf-8")
+            return
+        self._send(*self.emulator._answer({}))
+
+
+class RedcapEmulator:
+    """REDCap API emulator on 127.0.0.1 (not REDCap).  See the module docstring."""
+
+    def __init__(self, version: str = "14.5.0", port: int = 0, host: str = "127.0.0.1"):
+        self.version = version
+        self.host = host
+        self.port = port
+        self.store = Store(version)
+        self.requests: list[dict] = []
+        self._lock = threading.Lock()
+        self._fail: list[tuple[int, str]] = []
+        self._delays: list[float] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.url: str | None = None
+
+    # -- set-up --------------------------------------------------------------------
+    def add_project(self, project_id: int, title: str, forms=(), dags=(),
+                    token: str | None = None) -> str:
+        return self.store.add_project(project_id, title, forms, dags, token)
+
+    def project(self, project_id: int) -> Project:
+        return self.store.by_id[project_id]
+
+    def fail_next(self, n: int, status: int = 503, body: str = "Service Unavailable") -> None:
+        with self._lock:
+            self._fail.extend([(status, body)] * n)
+
+    def delay_next(self, n: int, seconds: float) -> None:
+        with self._lock:
+            self._delays.extend([seconds] * n)
+
+    # -- serving -------------------------------------------------------------------
+    def _answer(self, fields: dict[str, str]) -> tuple[int, str, str]:
+        with self._lock:
+            self.requests.append({k: v for k, v in fields.items() if k != "token"})
+            delay = self._delays.pop(0) if self._delays else 0.0
+            fail = self._fail.pop(0) if self._fail else None
+        if delay:
+            time.sleep(delay)
+        if fail:
+            return fail[0], fail[1], "text/plain; charset=utf-8"
+        return handle_api(self.store, fields)
+
+    def start(self) -> str:
+        if self._server is not None:
+            return self.url
+        handler = type("Handler", (_Handler,), {"emulator": self})
+        server_class = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 128})
+        self._server = server_class((self.host, self.port), handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://{self.host}:{self.port}/api/"
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        name="redcap-emulator", daemon=True)
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> "RedcapEmulator":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+# -- command line ------------------------------------------------------------------
+def parse_project_spec(spec: str) -> dict:
+    """``12:TOKEN:form1,form2:dag1=Label1,dag2=Label2`` (TOKEN may be empty)."""
+    parts = spec.split(":")
+    if len(parts) < 1 or not parts[0].isdigit() or len(parts) > 4:
+        raise argparse.ArgumentTypeError(
+            f"bad --project {spec!r}: expected ID:TOKEN:form1,form2:dag1=Label1,...")
+    parts += [""] * (4 - len(parts))
+    dags = []
+    for item in filter(None, parts[3].split(",")):
+        name, _, label = item.partition("=")
+        dags.append((name, label or name))
+    return {"project_id": int(parts[0]), "token": parts[1] or None,
+            "forms": [f for f in parts[2].split(",") if f], "dags": dags}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m edcconf.emulator.redcap",
+        description="REDCap API emulator (not REDCap) on 127.0.0.1, for tests and demos.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--version", dest="redcap_version", default="14.5.0",
+                        help="REDCap version to report and emulate (default 14.5.0)")
+    parser.add_argument("--project", action="append", type=parse_project_spec, default=[],
+                        metavar="ID:TOKEN:FORMS:DAGS",
+                        help="e.g. 12:TOKEN:demographics,hba1c:mgh=MGH,ucsf=UCSF (repeatable)")
+    args = parser.parse_args(argv)
+    emu = RedcapEmulator(version=args.redcap_version, port=args.port)
+    for spec in args.project:
+        token = emu.add_project(title=f"Project {spec['project_id']}", **spec)
+        print(f"project {spec['project_id']}: token {token}", flush=True)
+    url = emu.start()
+    print(f"REDCap API emulator (REDCap {args.redcap_version}) serving at {url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
