@@ -1,0 +1,101 @@
+from hypothesis import given, settings, strategies as st
+
+from edcconf.interchange.vault import COLUMNS, VaultUser, read_vault_users, write_vault_users
+
+from .conftest import codes_at
+
+HEADER = ",".join(COLUMNS)
+
+
+def user(**kw):
+    base = dict(study_environment="Production", last_name="Bergström", first_name="Ingrid", user_name="ibergstrom",
+                study_status="Enabled", security_profile="CDMS User", study_role="CRC", company="", email="ib@example.org",
+                timezone="Europe/Stockholm", site_access=("Hôpital Pitié-Salpêtrière", "101"), country_access=(),
+                title="", language="en", locale="en_US", security_policy="Basic")
+    base.update(kw)
+    return VaultUser(**base)
+
+
+def test_golden():
+    got = write_vault_users([user(), user(user_name="jdoe", last_name="Doe, Jr.", first_name="=John",
+                                          site_access=(), country_access=("France",), study_environment="all environments")])
+    assert got == (HEADER + "\r\n"
+                   "Production,Bergström,Ingrid,ibergstrom,Enabled,CDMS User,CRC,,ib@example.org,Europe/Stockholm,"
+                   '"Hôpital Pitié-Salpêtrière,101",,,en,en_US,Basic\r\n'
+                   'all environments,"Doe, Jr.",\'=John,jdoe,Enabled,CDMS User,CRC,,ib@example.org,Europe/Stockholm,'
+                   ",France,,en,en_US,Basic\r\n").encode("utf-8")
+    parsed = read_vault_users(got, "v.csv")
+    assert parsed.ok and parsed.rows[1].first_name == "=John" and write_vault_users(parsed.rows) == got
+
+
+def test_export_last_login_is_ignored_on_import():
+    data = write_vault_users([user(last_login="2025-01-02 10:00")], last_login=True)
+    assert data.splitlines()[0].endswith(b",Security Policy,Last Login")
+    assert read_vault_users(data, "v.csv").rows == (user(),)
+
+
+def row(**cells):
+    values = dict(zip(COLUMNS, write_vault_users([user()]).decode().splitlines()[1].replace('"Hôpital Pitié-Salpêtrière,101"', "101").split(",")))
+    values.update(cells)
+    return ",".join(f'"{values[c]}"' for c in COLUMNS)
+
+
+def test_vault_error_names():
+    cases = {
+        "field-is-required": ({"Email": ""}, "Email is required"),
+        "environment-does-not-exist": ({"Study Environment": "UAT"}, "Environment does not exist"),
+        "invalid-email-format": ({"Email": "ib.example.org"}, "Invalid Email Format"),
+        "invalid-user-name": ({"User Name": "ib@vault"}, "Invalid User Name"),
+        "invalid-timezone": ({"Timezone": "Mars/Olympus"}, "Invalid Timezone"),
+        "invalid-locale": ({"Locale": "fr_FR"}, "Invalid Locale"),
+        "invalid-language": ({"Language": "English", "Locale": ""}, "Invalid Language"),
+        "invalid-status": ({"Study Status": "Active"}, "Invalid Status"),
+        "invalid-security-profile": ({"Security Profile": "Owner"}, "Invalid Security Profile"),
+        "invalid-security-policy": ({"Security Policy": "SSO"}, "Invalid Security Policy"),
+        "invalid-application-role": ({"Study Role": "Admin"}, "Invalid Application Role"),
+        "invalid-site": ({"Site Access": "999"}, "Invalid Site"),
+        "invalid-country": ({"Country Access": "Narnia"}, "Invalid Country"),
+    }
+    for code, (cells, name) in cases.items():
+        data = (HEADER + "\n" + row() + "\n" + row(**cells) + "\n").encode()
+        parsed = read_vault_users(data, "v.csv", sites={"101", "102"}, countries={"France"}, roles={"CRC"},
+                                  environments={"Production"}, security_profiles={"CDMS User"})
+        problems = [d for d in parsed.diagnostics if d.code != "duplicate-user-record"]
+        assert [(d.code, d.loc.line) for d in problems if d.code != "field-is-required" or code == d.code][:1] == \
+            [(code, 3)], (code, parsed.diagnostics)
+        first = next(d for d in problems if d.code == code)
+        assert first.message.startswith(name) and dict(first.details)["vault"] in (name, "{Field} is required")
+        assert len(parsed.rows) == 1
+
+
+def test_all_sites_is_invalid_site_and_duplicates_warn():
+    data = (HEADER + "\n" + row(**{"Site Access": "101,102"}) + "\n" + row() + "\n").encode()
+    parsed = read_vault_users(data, "v.csv", sites={"101", "102"})
+    assert codes_at(parsed) == [("duplicate-user-record", 3), ("invalid-site", 2)]
+    assert "You cannot list all Sites" in parsed.errors[0].message
+    assert parsed.warnings[0].message.startswith("Duplicate user record") and len(parsed.rows) == 1
+
+
+def test_malformed_corpus():
+    no_company = ",".join(c for c in COLUMNS if c != "Company")
+    assert codes_at(read_vault_users((no_company + "\n").encode(), "v.csv")) == [("csv-missing-column", 1)]
+    assert codes_at(read_vault_users((HEADER + ",Notes\n").encode(), "v.csv")) == [("csv-unknown-column", 1)]
+    assert codes_at(read_vault_users((HEADER + "\n" + row()[:-8] + "\n").encode(), "v.csv")) == [("csv-malformed", 2)]
+    manual = ",".join(COLUMNS[1:]) + "\n" + row().split(",", 1)[1] + "\n"
+    assert read_vault_users(manual.encode(), "v.csv").rows[0].study_environment == ""
+
+
+names = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters=",@()[]\\.:;<>"),
+                min_size=1, max_size=10).map(str.strip).filter(bool)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(names, names, names, st.lists(names, max_size=3, unique=True),
+                          st.sampled_from(["Enabled", "Disabled"])), max_size=4, unique_by=lambda t: t[2]))
+def test_property_export_import_export(raw):
+    rows = [user(last_name=a, first_name=b, user_name=c, site_access=tuple(s), study_status=st_)
+            for a, b, c, s, st_ in raw]
+    first = write_vault_users(rows)
+    parsed = read_vault_users(first, "p.csv")
+    assert parsed.ok, parsed.diagnostics
+    assert write_vault_users(parsed.rows) == first
