@@ -1,0 +1,150 @@
+"""The redcap provider against the REDCap API emulator on 127.0.0.1, through the real CLI:
+apply, read back (no drift), a change made by hand through the API (drift, exit 2), re-apply (no drift)."""
+from __future__ import annotations
+
+import pytest
+from redcap import Project
+
+from edcconf.emulator.redcap import RedcapEmulator
+from tests.conftest import run_edcconf, write
+
+TOKEN_VAR = "EDCCONF_TEST_REDCAP_TOKEN"
+
+CONFIG = {
+    "environments/test.yaml": """
+        environment:
+          name: test
+          targets:
+            redcap: {{provider: redcap, url: "{url}"}}
+        sites:
+          - {{id: MGH, name: Massachusetts General Hospital, country: US, timezone: America/New_York}}
+          - {{id: UCSF, name: UCSF Medical Center, country: US, timezone: America/Los_Angeles}}
+        """,
+    "groups/staff.yaml": """
+        group:
+          id: staff
+          ceiling: {form_access: edit, contact_data: edit, data_export: full, user_rights: full, api: full}
+          members:
+            - {username: omar.haddad, email: omar@hospital.example.org, name: Omar Haddad}
+            - {username: priya.nair, email: priya@hospital.example.org, name: Priya Nair}
+            - {username: sam.okafor, email: sam@hospital.example.org, name: Sam Okafor}
+        """,
+    "studies/diab.yaml": """
+        study:
+          id: DIAB-03
+          name: Type 2 diabetes registry
+          system: redcap
+          redcap: {project_id: 12, token_env: EDCCONF_TEST_REDCAP_TOKEN}
+          protocol: {pi: omar.haddad}
+          environments: [test]
+          sites: [MGH, UCSF]
+          forms:
+            - {id: demographics, contact_data: true}
+            - {id: hba1c}
+            - {id: adverse_events, tags: [safety]}
+          tags: [safety]
+          roles:
+            coordinator: {base: data_entry, tags: {safety: edit}, redcap: {dataExport: 1}}
+          access:
+            - {user: omar.haddad, role: coordinator, environments: all, sites: [MGH]}
+            - {user: priya.nair, role: coordinator, environments: all, sites: [UCSF], expires: 2030-01-31}
+            - {user: sam.okafor, role: data_manager, environments: all, sites: all}
+        """,
+}
+
+
+@pytest.fixture
+def emulator():
+    with RedcapEmulator(version="15.6.1") as emu:
+        token = emu.add_project(project_id=12, title="Type 2 diabetes registry",
+                                forms=["demographics", "hba1c", "adverse_events"])
+        yield emu, token
+
+
+def _repo(tmp_path, url):
+    for rel, text in CONFIG.items():
+        write(tmp_path, rel, text.format(url=url) if "{url}" in text else text)
+    return tmp_path
+
+
+def test_apply_drift_and_restore(tmp_path, emulator):
+    emu, token = emulator
+    root = _repo(tmp_path, emu.url)
+    env = {TOKEN_VAR: token}
+
+    applied = run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env)
+    assert applied.code == 0, applied
+    assert token not in applied.out + applied.err
+
+    users = {u["username"]: u for u in Project(emu.url, token).export_users()}
+    assert sorted(users) == ["omar.haddad", "priya.nair", "sam.okafor"]
+    dags = {d["data_access_group_name"]: d["unique_group_name"] for d in Project(emu.url, token).export_dags()}
+    assert set(dags) == {"MGH", "UCSF"}                       # created for the study's sites
+    assert users["omar.haddad"]["data_access_group"] == dags["MGH"]
+    assert users["sam.okafor"]["data_access_group"] == ""     # all sites: no data access group
+    assert users["priya.nair"]["expiration"] == "2030-01-31"
+    assert users["omar.haddad"]["forms"] == {"demographics": 130, "hba1c": 130, "adverse_events": 130}
+    assert users["sam.okafor"]["forms"]["adverse_events"] == 128   # tagged form, tag not granted: none
+    assert users["omar.haddad"]["forms_export"]["hba1c"] == 2      # dataExport 1: de-identified
+    assert users["sam.okafor"]["user_rights"] == 2                 # REDCap's read only
+    # every user import carried the data access group (REDCap drops it when an import omits it)
+    user_imports = [r for r in emu.requests if r.get("content") == "user" and r.get("action", "import") == "import"
+                    and "data" in r]
+    assert user_imports and all('"data_access_group"' in r["data"] for r in user_imports)
+
+    clean = run_edcconf("drift", "--env", "test", "--json", cwd=root, env=env)
+    assert clean.code == 0, clean
+    assert clean.json["differences"] == [] and clean.json["checked"] == ["DIAB-03"]
+
+    # Someone edits rights by hand in REDCap: design rights and edit on a form, and a stray user
+    Project(emu.url, token).import_users([{"username": "omar.haddad", "design": 1, "data_access_group": dags["MGH"],
+                                           "forms": {"hba1c": 129}},
+                                          {"username": "eve.stray", "user_rights": 1}])
+    drifted = run_edcconf("drift", "--env", "test", "--json", cwd=root, env=env)
+    assert drifted.code == 2, drifted
+    found = {(d["user"], d["right"], str(d["expected"]), str(d["live"])) for d in drifted.json["differences"]}
+    assert ("omar.haddad", "design", "0", "1") in found
+    assert ("omar.haddad", "forms.hba1c", "edit", "read") in found
+    assert ("eve.stray", "user", "(not in the project)", "in the project") in found
+    text = run_edcconf("drift", "--env", "test", cwd=root, env=env)
+    assert text.code == 2 and "omar.haddad" in text.out and "forms.hba1c" in text.out
+
+    plan = run_edcconf("plan", "--env", "test", "--json", cwd=root, env=env)
+    assert plan.code == 2, plan
+    keys = {(c["action"], c["key"]) for c in plan.json["changes"]}
+    assert keys == {("update", "DIAB-03/omar.haddad"), ("revoke", "DIAB-03/eve.stray")}
+    assert {w["code"] for w in plan.json["warnings"]} >= {"drift"}
+
+    again = run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env)
+    assert again.code == 0, again
+    after = run_edcconf("drift", "--env", "test", "--json", cwd=root, env=env)
+    assert after.code == 0 and after.json["differences"] == [], after
+    assert run_edcconf("plan", "--env", "test", cwd=root, env=env).code == 0
+
+
+def test_redcap_error_reaches_the_user_verbatim(tmp_path, emulator):
+    emu, token = emulator
+    root = _repo(tmp_path, emu.url)
+    # The project lacks the form adverse_events: REDCap refuses the import and says why
+    emu.project(12).forms.remove("adverse_events") if hasattr(emu.project(12), "forms") else None
+    result = run_edcconf("apply", "--env", "test", "--yes", cwd=root, env={TOKEN_VAR: token})
+    assert result.code == 1, result
+    assert "DIAB-03" in result.err and "adverse_events" in result.err
+    assert token not in result.out + result.err
+
+
+def test_retries_transient_failures(tmp_path, emulator):
+    emu, token = emulator
+    root = _repo(tmp_path, emu.url)
+    emu.fail_next(2, status=503)
+    result = run_edcconf("apply", "--env", "test", "--yes", cwd=root, env={TOKEN_VAR: token})
+    assert result.code == 0, result
+    assert len(Project(emu.url, token).export_users()) == 3
+
+
+def test_missing_token_is_a_clear_error(tmp_path, emulator):
+    emu, _ = emulator
+    root = _repo(tmp_path, emu.url)
+    result = run_edcconf("apply", "--env", "test", "--yes", cwd=root, env={TOKEN_VAR: ""})
+    assert result.code == 1, result
+    assert TOKEN_VAR in result.err and "Traceback" not in result.err
