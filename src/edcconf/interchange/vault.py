@@ -43,7 +43,7 @@ STATUSES = ("Enabled", "Disabled")
 SECURITY_POLICIES = ("Basic",)
 REQUIRED_VALUES = ("Study Environment", "Last Name", "First Name", "User Name", "Study Status", "Security Profile",
                    "Study Role", "Email", "Timezone", "Language", "Locale", "Security Policy")
-_USER_NAME_FORBIDDEN = set("@()[]\\.:;<>")
+_USER_NAME_FORBIDDEN = set("()[]\\:;<> \t")  # see read_vault_users: 003 also lists @ and ., which every Vault user name (name@domain) and edcconf username (bob.smith) contains
 _EMAIL = re.compile(r"[^@\s,;<>()\[\]]+@[^@\s,;<>()\[\]]+\.[^@\s,;<>()\[\].]+")
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
 _LOCALE = re.compile(r"([a-z]{2,3})_[A-Z]{2}")
@@ -122,7 +122,7 @@ def read_vault_users(data: bytes, file: str, *, sites: AbstractSet[str] | None =
         if c["Email"] and not _EMAIL.fullmatch(c["Email"]):
             _vault(diags, "Invalid Email Format", f"{c['Email']!r}; use the someone@example.com format", loc)
         if user and _USER_NAME_FORBIDDEN & set(user):
-            _vault(diags, "Invalid User Name", f"{user!r}; remove the special characters @ ( ) [ ] \\ . : ; < >", loc)
+            _vault(diags, "Invalid User Name", f"{user!r}; remove the special characters ( ) [ ] \\ : ; < > and spaces", loc)
         if c["Timezone"] and c["Timezone"] not in _timezones():
             _vault(diags, "Invalid Timezone", f"{c['Timezone']!r}; enter a supported time zone such as "
                    "America/New_York or Europe/Paris", loc)
