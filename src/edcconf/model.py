@@ -72,6 +72,8 @@ class Group:
     members: tuple[str, ...]
     loc: Loc
     builtin: bool = False
+    sag_id: str | None = None           # the REDCap SAG / ACG this group is, when imported from one
+    acg_id: str | None = None
 
 
 @dataclass(frozen=True)

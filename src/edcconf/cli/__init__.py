@@ -16,6 +16,7 @@ from .common import Ctx, emit_user_error
 from . import core as _core
 from . import history as _history
 from . import live as _live
+from . import interchange as _interchange
 from . import questions as _questions
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG = 0, 1, 2, 3
@@ -38,6 +39,7 @@ _core.register(cli)
 _history.register(cli)
 _questions.register(cli)
 _live.register(cli)
+_interchange.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -100,6 +100,14 @@ def _why_excluded(person: Person, grant: Grant, as_of: date) -> str | None:
     return None
 
 
+def group_value(group) -> dict:
+    value = {"ceiling": dict(group.ceiling), "redcap_ceiling": dict(group.redcap_ceiling), "message": group.message}
+    if group.description is not None:
+        value["description"] = group.description
+    value.update({k: v for k, v in (("sag_id", group.sag_id), ("acg_id", group.acg_id)) if v})
+    return value
+
+
 def account_value(person: Person) -> dict:
     return {"email": person.email, "name": person.name, "type": person.type, "status": person.status,
             "group": person.group, "expires": person.expires.isoformat() if person.expires else None,
@@ -115,8 +123,7 @@ def environment_state(model: Model, env: str, as_of: date,
     for group in model.groups.values():
         if group.builtin and not group.members:
             continue  # every system has its no-rights default; nothing to create until someone is in it
-        state["groups"][group.id] = {"ceiling": dict(group.ceiling), "redcap_ceiling": dict(group.redcap_ceiling),
-                                     "message": group.message}
+        state["groups"][group.id] = group_value(group)
         sources[f"group:{group.id}"] = str(group.loc)
     for person in model.people.values():
         state["accounts"][person.username] = account_value(person)

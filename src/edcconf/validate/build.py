@@ -182,7 +182,8 @@ def _groups(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[
                 people[person.username] = person
                 members.append(person.username)
         groups[gid] = Group(gid, node.get("description"), frozen_map(ceiling), frozen_map(redcap_ceiling),
-                            node.get("message"), tuple(members), node.loc, builtin)
+                            node.get("message"), tuple(members), node.loc, builtin, node.get("sag_id"),
+                            node.get("acg_id"))
     if not declared_no_rights:
         groups[NO_RIGHTS] = Group(NO_RIGHTS, "Built-in: keeps an account, may be granted nothing",
                                   frozen_map(NO_RIGHTS_CEILING), frozen_map({}), None, (), Loc("<built-in>"), True)

@@ -1,0 +1,171 @@
+"""import, export and state import: the systems' own files in and out of the configuration."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..diagnostics import Diagnostics
+from .common import at_option, config_option, emit_diagnostics, env_option, json_option, parse_at, print_json, root_dir
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _report(result, written, as_json: bool, dry_run: bool) -> None:
+    warnings = Diagnostics([d for d in result.diagnostics if d.severity == "warning"])
+    if as_json:
+        print_json({"format_version": 1, "source": result.source, "dry_run": dry_run,
+                    "written": [{"path": e.path, "action": e.action, "what": e.what} for e in written],
+                    "declared": {"groups": result.groups, "members": result.members, "grants": result.grants},
+                    "errors": [], "warnings": [w.to_json() for w in warnings]})
+        return
+    emit_diagnostics(warnings, False, "text")
+    if result.empty:
+        click.echo(f"Nothing to import from {result.source}: everything in it is already declared.")
+        return
+    verb = "Would write" if dry_run else "Wrote"
+    for edit in written:
+        click.echo(f"{verb} {edit.path} ({edit.action}): {edit.what}")
+    if dry_run:
+        for line in result.summary():
+            click.echo(f"Would declare {line}")
+
+
+def _run(ctx, config_dir, importer, as_json: bool, dry_run: bool) -> None:
+    from ..imports import write_import
+    from ..source.writer import import_note, plan_edits
+
+    root = root_dir(ctx, config_dir)
+    result = importer(root)
+    if dry_run:
+        edits = [] if result.empty else [e for e, _ in plan_edits(root, groups=result.groups, members=result.members,
+                                                                   grants=result.grants, note=import_note(result.source))]
+    else:
+        edits = write_import(root, result)
+    _report(result, edits, as_json, dry_run)
+
+
+@click.group("import")
+def import_group() -> None:
+    """Turn the systems' own files into declarations (nothing is written when a file has an error)."""
+
+
+def _common(fn):
+    fn = click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")(fn)
+    fn = json_option(fn)
+    return config_option(fn)
+
+
+@import_group.command("sag")
+@_common
+@click.argument("definitions", type=_FILE)
+@click.argument("assignments", type=_FILE)
+@click.pass_context
+def import_sag(ctx, config_dir, definitions: Path, assignments: Path, as_json: bool, dry_run: bool) -> None:
+    """REDCap Security Access Groups: DEFINITIONS.csv and user ASSIGNMENTS.csv → groups and members."""
+    from ..imports import import_sag as run
+
+    _run(ctx, config_dir, lambda root: run(root, definitions, assignments), as_json, dry_run)
+
+
+@import_group.command("acg")
+@_common
+@click.argument("definitions", type=_FILE)
+@click.argument("assignments", type=_FILE)
+@click.pass_context
+def import_acg(ctx, config_dir, definitions: Path, assignments: Path, as_json: bool, dry_run: bool) -> None:
+    """REDCap Access Control Groups: DEFINITIONS.csv and ASSIGNMENTS.csv → groups and members."""
+    from ..imports import import_acg as run
+
+    _run(ctx, config_dir, lambda root: run(root, definitions, assignments), as_json, dry_run)
+
+
+@import_group.command("vault")
+@_common
+@click.argument("file", type=_FILE)
+@click.option("--study", required=True, help="The Vault study the file belongs to.")
+@click.option("--group", default=None, help="The group people not declared yet join.")
+@click.pass_context
+def import_vault(ctx, config_dir, file: Path, study: str, group: str | None, as_json: bool, dry_run: bool) -> None:
+    """Veeva Vault study users (003) → people and access entries of STUDY."""
+    from ..imports.vault import import_vault as run
+
+    _run(ctx, config_dir, lambda root: run(root, file, study, group), as_json, dry_run)
+
+
+@import_group.command("redcap")
+@_common
+@env_option
+@click.option("--study", required=True, help="The REDCap study whose project is read through the API.")
+@click.option("--group", default=None, help="The group people not declared yet join.")
+@click.pass_context
+def import_redcap(ctx, config_dir, env: str, study: str, group: str | None, as_json: bool, dry_run: bool) -> None:
+    """A REDCap project's users, read live through the redcap provider → access entries of STUDY."""
+    from ..imports.redcap import import_redcap as run
+
+    _run(ctx, config_dir, lambda root: run(root, env, study, group), as_json, dry_run)
+
+
+@click.group("export")
+def export_group() -> None:
+    """Write the systems' own files from the declarations, resolved for one environment."""
+
+
+@export_group.command("files")
+@config_option
+@env_option
+@at_option
+@click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def export_files(ctx, config_dir, env: str, at: str | None, out: Path) -> None:
+    """SAG and ACG definitions and assignments, and per study the Vault user file, the REDCap user
+    rights file or the OpenClinica list, into OUT."""
+    from ..pipeline import load_desired
+    from ..providers.files import write_all
+
+    desired = load_desired(root_dir(ctx, config_dir), parse_at(at), [env])
+    environment = desired.model.environments[env]
+    for path in write_all(out, env, desired.resolution.environments[env].state, environment):
+        click.echo(f"Wrote {path}")
+
+
+@click.group("state")
+def state_group() -> None:
+    """Work on an environment's state directly (import it from the systems' files)."""
+
+
+@state_group.command("import")
+@config_option
+@env_option
+@at_option
+@json_option
+@click.argument("kind", type=click.Choice(["sag", "acg", "vault"]))
+@click.argument("files", nargs=-1, required=True, type=_FILE)
+@click.option("--study", default=None, help="For vault: the study the file belongs to.")
+@click.pass_context
+def state_import(ctx, config_dir, env: str, at: str | None, as_json: bool, kind: str, files: tuple[Path, ...],
+                 study: str | None) -> None:
+    """Record as ENV's state what the files say is live (then `plan` shows what the declarations change)."""
+    from ..diagnostics import UserError
+    from ..imports.state import groups_state, vault_state, write_state
+
+    root = root_dir(ctx, config_dir)
+    as_of = parse_at(at)
+    if kind == "vault":
+        if len(files) != 1 or not study:
+            raise UserError("state import vault takes one FILE and --study", code="usage")
+        effective = vault_state(root, env, as_of, files[0], study)
+    else:
+        if len(files) != 2:
+            raise UserError(f"state import {kind} takes DEFINITIONS.csv and ASSIGNMENTS.csv", code="usage")
+        effective = groups_state(root, env, as_of, kind, files[0], files[1])
+    record = write_state(root, env, effective, f"state import {kind} from {', '.join(map(str, files))}")
+    if as_json:
+        print_json({"format_version": 1, "environment": env, "serial": record.serial, "lineage": record.lineage})
+    else:
+        click.echo(f"Recorded {kind} files as the state of {env} (serial {record.serial}).")
+
+
+def register(cli: click.Group) -> None:
+    for command in (import_group, export_group, state_group):
+        cli.add_command(command)

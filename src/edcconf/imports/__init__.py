@@ -1,0 +1,163 @@
+"""Import: the systems' own files turned into declarations (groups, people, grants).
+
+Each importer reads its files with `interchange` (every problem with its row number), checks the rows
+against the configuration, and returns what it would declare. Nothing is written when a file has an
+error; `write_import` adds the declarations through `source.writer`, preserving what is there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..diagnostics import Diagnostic, Loc, UserError, error, warning
+from ..model import Model
+from ..providers.bulk import ceiling_from_sag, group_id_for, sag_rights_of_acg
+
+
+@dataclass
+class ImportResult:
+    """What an import declares: new groups (with their new members), people added to existing groups,
+    and access entries added to existing studies."""
+    source: str
+    groups: list[dict] = field(default_factory=list)
+    members: dict[str, list[dict]] = field(default_factory=dict)
+    grants: dict[str, list[dict]] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.groups or self.members or self.grants)
+
+    def summary(self) -> list[str]:
+        lines = [f"group {g['id']} ({len(g.get('members', []))} members)" for g in self.groups]
+        lines += [f"{len(p)} people in group {gid}" for gid, p in sorted(self.members.items())]
+        lines += [f"{len(a)} grants in study {sid}" for sid, a in sorted(self.grants.items())]
+        return lines
+
+
+def current_model(root: Path) -> Model:
+    """The configuration as it is; an import into a broken configuration would hide its own effect."""
+    from ..source import load_sources
+    from ..validate import validate
+
+    validated = validate(load_sources(Path(root)))
+    if validated.model is None or validated.diagnostics.has_errors:
+        raise UserError("the configuration has errors; fix them before importing",
+                        validated.diagnostics.errors, code="config-invalid")
+    return validated.model
+
+
+def refuse_errors(parsed_diags: list[Diagnostic], what: str) -> None:
+    errors = [d for d in parsed_diags if d.severity == "error"]
+    if errors:
+        raise UserError(f"{what} has {len(errors)} error{'s' if len(errors) != 1 else ''}; nothing was written",
+                        parsed_diags, code="import-invalid")
+
+
+def _person(username: str, email: str, name: str) -> dict:
+    return {"username": username, "email": email, "name": name or username}
+
+
+def _place_people(result: ImportResult, model: Model, rows: list[tuple[str, str, str, str, Loc]],
+                  new_groups: dict[str, dict]) -> None:
+    """(username, group id, email, name, where) rows: new people go into their group; people already
+    declared stay where they are, and a different group in the file is reported, not moved."""
+    seen_emails = {p.email.lower(): p.username for p in model.people.values()}
+    for username, gid, email, name, loc in rows:
+        person = model.people.get(username) or next(
+            (p for p in model.people.values() if p.username.lower() == username.lower()), None)
+        if person is not None:
+            if person.group != gid:
+                result.diagnostics.append(warning(
+                    "import-conflict", f"{username} is in group {person.group} in the configuration ({person.loc}); "
+                    f"the file puts them in {gid}: move them by hand if that is intended", loc))
+            continue
+        if not email:
+            result.diagnostics.append(error("csv-required", f"{username} is not declared yet and the file gives no "
+                                            "e-mail; a person needs one (add it to the file)", loc))
+            continue
+        if email.lower() in seen_emails:
+            result.diagnostics.append(error("duplicate-id", f"e-mail {email} of {username} already belongs to "
+                                            f"{seen_emails[email.lower()]}", loc))
+            continue
+        seen_emails[email.lower()] = username
+        entry = _person(username, email, name)
+        if gid in new_groups:
+            new_groups[gid].setdefault("members", []).append(entry)
+        else:
+            result.members.setdefault(gid, []).append(entry)
+
+
+def _new_group(model: Model, taken: set[str], name: str, ident_key: str, ident: str, rights: dict) -> dict:
+    generic, redcap = ceiling_from_sag(rights)
+    gid = group_id_for(name, taken)
+    taken.add(gid)
+    group: dict = {"id": gid, "description": name}
+    if ident:
+        group[ident_key] = ident
+    group["ceiling"] = {**generic, **({"redcap": redcap} if redcap else {})}
+    return group
+
+
+def import_sag(root: Path, defs_path: Path, assign_path: Path) -> ImportResult:
+    from ..interchange.sag import read_sag_assignments, read_sag_definitions
+
+    return _import_groups(root, defs_path, assign_path, "sag_id",
+                          read_sag_definitions, read_sag_assignments,
+                          lambda d: (d.sag_id, d.sag_name, dict(d.rights)),
+                          lambda a: (a.username, a.sag_id, a.email, a.name))
+
+
+def import_acg(root: Path, defs_path: Path, assign_path: Path) -> ImportResult:
+    from ..interchange.acg import read_acg_assignments, read_acg_definitions
+
+    return _import_groups(root, defs_path, assign_path, "acg_id",
+                          read_acg_definitions, read_acg_assignments,
+                          lambda d: (d.group_id, d.group_name, sag_rights_of_acg(d.rights)),
+                          lambda a: (a.username, a.group_id, "", ""))
+
+
+def _import_groups(root: Path, defs_path: Path, assign_path: Path, ident_key: str, read_defs, read_assign,
+                   def_fields, assign_fields) -> ImportResult:
+    model = current_model(root)
+    defs = read_defs(Path(defs_path).read_bytes(), str(defs_path))
+    assigns = read_assign(Path(assign_path).read_bytes(), str(assign_path))
+    result = ImportResult(f"{defs_path} and {assign_path}")
+    result.diagnostics += list(defs.diagnostics) + list(assigns.diagnostics)
+    refuse_errors(result.diagnostics, "the import")
+    by_ident = {getattr(g, ident_key): g.id for g in model.groups.values() if getattr(g, ident_key, None)}
+    taken = set(model.groups)
+    new_groups: dict[str, dict] = {}
+    for row in defs.rows:
+        ident, name, rights = def_fields(row)
+        if ident and ident in by_ident:
+            continue  # already declared: an import adds, it does not rewrite a group under review
+        group = _new_group(model, taken, name, ident_key, ident, rights)
+        new_groups[group["id"]] = group
+        if ident:
+            by_ident[ident] = group["id"]
+    rows = []
+    for number, row in enumerate(assigns.rows):
+        username, ident, email, name = assign_fields(row)
+        loc = Loc(str(assign_path), number + 2)
+        gid = by_ident.get(ident)
+        if gid is None:
+            result.diagnostics.append(error("csv-unknown-value", f"{username}: group id {ident!r} is neither in "
+                                            f"{defs_path} nor declared in the configuration", loc))
+            continue
+        rows.append((username, gid, email, name, loc))
+    _place_people(result, model, rows, new_groups)
+    refuse_errors(result.diagnostics, "the import")
+    result.groups = list(new_groups.values())
+    return result
+
+
+def write_import(root: Path, result: ImportResult) -> list:
+    from ..source.writer import import_note, plan_edits, write_edits
+
+    if result.empty:
+        return []
+    edits = plan_edits(Path(root), groups=result.groups, members=result.members, grants=result.grants,
+                       note=import_note(result.source))
+    write_edits(Path(root), edits)
+    return [e for e, _ in edits]

@@ -1,0 +1,103 @@
+"""Import a Veeva Vault study user file (003) into one study: people and their access entries."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..catalogs import catalog
+from ..diagnostics import Loc, UserError, error, warning
+from ..interchange.vault import ALL_ENVIRONMENTS, VaultUser, read_vault_users
+from ..model import Model, Study
+from . import ImportResult, _place_people, current_model, refuse_errors
+
+
+def role_names(study: Study) -> dict[str, str]:
+    """Vault Study Role name -> role id: the study's custom roles by id, standard roles by Vault's label
+    (and by their catalog id)."""
+    cat = catalog("vault")
+    names = {r.label: r.id for r in cat.roles.values()}
+    names.update({r.id: r.id for r in cat.roles.values()})
+    names.update({rid: rid for rid in study.roles})
+    return names
+
+
+def vault_study(model: Model, study_id: str) -> Study:
+    study = model.studies.get(study_id)
+    if study is None:
+        from ..validate.references import suggest
+        raise UserError(f"unknown study {study_id!r}{suggest(study_id, model.studies)}", code="unknown-reference")
+    if study.system != "vault":
+        raise UserError(f"{study_id} is a {study.system} study; `import vault` reads Veeva Vault user files",
+                        code="import-invalid")
+    return study
+
+
+def read_for_study(model: Model, study: Study, path: Path):
+    countries = {model.sites[s].country for s in study.sites if s in model.sites}
+    parsed = read_vault_users(Path(path).read_bytes(), str(path), sites=set(study.sites), countries=countries,
+                              roles=set(role_names(study)), environments=set(study.environments))
+    # Vault warns about a duplicate row and keeps one; an import that guessed which would hide a mistake.
+    return parsed, [error(d.code, d.message, d.loc) if d.code == "duplicate-user-record" else d
+                    for d in parsed.diagnostics]
+
+
+def access_entries(study: Study, rows: tuple[VaultUser, ...], path: str) -> tuple[dict[str, dict], list]:
+    """username -> access entry, merging one row per environment into one entry."""
+    names = role_names(study)
+    entries: dict[str, dict] = {}
+    problems = []
+    for number, row in enumerate(rows):
+        loc = Loc(path, number + 2)
+        if row.study_status != "Enabled":
+            problems.append(warning("import-disabled", f"{row.user_name} has Study Status {row.study_status}: "
+                                    "no access is declared for them", loc))
+            continue
+        entry = {"user": row.user_name, "role": names[row.study_role]}
+        envs = "all" if row.study_environment in ("", ALL_ENVIRONMENTS) else [row.study_environment]
+        if row.site_access:
+            scope = {"sites": sorted(row.site_access)}
+        elif row.country_access:
+            scope = {"countries": sorted(row.country_access)}
+        else:
+            scope = {"sites": "all"}
+        entry.update({"environments": envs, **scope})
+        have = entries.get(row.user_name)
+        if have is None:
+            entries[row.user_name] = entry
+        elif {k: v for k, v in have.items() if k != "environments"} != {k: v for k, v in entry.items() if k != "environments"}:
+            problems.append(error("csv-duplicate-row", f"{row.user_name} has different roles or sites in different "
+                                  "environments; edcconf declares one role per person and study", loc))
+        elif have["environments"] != "all" and envs != "all":
+            have["environments"] = sorted(set(have["environments"]) | set(envs))
+    for entry in entries.values():
+        if entry["environments"] != "all" and set(entry["environments"]) == set(study.environments):
+            entry["environments"] = "all"
+    return entries, problems
+
+
+def import_vault(root: Path, path: Path, study_id: str, group: str | None) -> ImportResult:
+    model = current_model(root)
+    study = vault_study(model, study_id)
+    parsed, diags = read_for_study(model, study, path)
+    result = ImportResult(str(path), diagnostics=list(diags))
+    refuse_errors(result.diagnostics, f"{path}")
+    entries, problems = access_entries(study, parsed.rows, str(path))
+    result.diagnostics += problems
+    declared = {g.user: g for g in study.access}
+    people = []
+    for number, row in enumerate(parsed.rows):
+        if row.user_name in model.people or row.user_name not in entries:
+            continue
+        if group is None or group not in model.groups:
+            result.diagnostics.append(error("import-group", f"{row.user_name} is not declared yet: name the group "
+                                            "new people join with --group (an existing group id)", Loc(str(path), number + 2)))
+            continue
+        people.append((row.user_name, group, row.email, f"{row.first_name} {row.last_name}".strip(), Loc(str(path), number + 2)))
+    _place_people(result, model, people, {})
+    for user, entry in sorted(entries.items()):
+        if user in declared:
+            result.diagnostics.append(warning("import-conflict", f"{user} already has access declared in {study.id} "
+                                              f"({declared[user].loc}); left as it is", Loc(str(path))))
+            continue
+        result.grants.setdefault(study.id, []).append(entry)
+    refuse_errors(result.diagnostics, f"{path}")
+    return result

@@ -1,0 +1,155 @@
+"""The systems' bulk files made from an effective state, and the ceilings those files carry read back.
+
+One mapping for every direction: the `csv` provider writes these files on apply, `edcconf export`
+writes them on request, and `edcconf import` / `state import` read the same columns back, so that
+export → import → export gives identical files and a plan after an import shows no changes.
+"""
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from ..catalogs import RIGHTS, catalog
+from ..interchange.acg import AcgAssignment, AcgDefinition, acg_rights_from_sag, sag_rights_from_acg
+from ..interchange.redcap_users import RedcapUser
+from ..interchange.sag import SagAssignment, SagDefinition
+from ..interchange.sag import ALLOWED as SAG_ALLOWED, RIGHT_KEYS as SAG_KEYS
+from ..interchange.vault import ALL_ENVIRONMENTS, VaultUser
+from .redcap_records import dag_unique_name, expected_record
+
+VAULT_DEFAULTS = {"security_profile": "EDC User", "language": "en", "locale": "en_US", "timezone": "UTC",
+                  "security_policy": "Basic"}
+DEFAULT_REDCAP_VERSION = "15.6.0"
+
+
+# -- groups: SAG and ACG definitions ----------------------------------------------------------------
+def _cat():
+    return catalog("redcap")
+
+
+def sag_rights(group: Mapping) -> dict[str, int]:
+    """Every SAG key's highest allowed value under a group's ceiling: its REDCap keys, bounded by what
+    its generic ceiling allows (a right the ceiling does not name is not limited)."""
+    cat = _cat()
+    out = {key: SAG_ALLOWED[key][-1] if key not in cat.right_keys else cat.right_keys[key][-1] for key in SAG_KEYS}
+    for right, value in (group.get("ceiling") or {}).items():
+        for key, bound in cat.key_bounds(right, value).items():
+            if key in out and cat.key_rank(key, bound) < cat.key_rank(key, out[key]):
+                out[key] = bound
+    for key, value in (group.get("redcap_ceiling") or {}).items():
+        if key in out and cat.key_rank(key, value) < cat.key_rank(key, out[key]):
+            out[key] = value
+    return out
+
+
+def ceiling_from_sag(rights: Mapping[str, int]) -> tuple[dict[str, str], dict[str, int]]:
+    """A SAG row as a group's ceiling: the generic rights it limits (so that it bounds every system) and
+    the REDCap keys below their highest value."""
+    cat = _cat()
+    full = {key: int(rights.get(key, 0)) for key in SAG_KEYS}
+    redcap = {key: v for key, v in full.items() if key in cat.right_keys and cat.key_rank(key, v) < len(cat.right_keys[key]) - 1}
+    generic: dict[str, str] = {}
+    for right in RIGHTS:
+        value = cat.generic_from_keys(right, full)
+        if value is not None and value != RIGHTS[right][-1]:
+            generic[right] = value
+    return generic, redcap
+
+
+def group_name(gid: str, group: Mapping) -> str:
+    return group.get("description") or gid
+
+
+def group_id_for(name: str, taken: set[str]) -> str:
+    """A group id from a SAG or ACG name: lower case, letters, digits and dashes; unique."""
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "group"
+    base = base if base[0].isalpha() else f"g-{base}"
+    gid, n = base, 2
+    while gid in taken:
+        gid, n = f"{base}-{n}", n + 1
+    return gid
+
+
+def sag_definitions(groups: Mapping[str, Mapping]) -> list[SagDefinition]:
+    return [SagDefinition(g.get("sag_id") or "", group_name(gid, g), sag_rights(g)) for gid, g in sorted(groups.items())]
+
+
+def acg_definitions(groups: Mapping[str, Mapping]) -> list[AcgDefinition]:
+    return [AcgDefinition(g.get("acg_id") or "", group_name(gid, g), False, acg_rights_from_sag(sag_rights(g)))
+            for gid, g in sorted(groups.items())]
+
+
+def sag_rights_of_acg(rights: Mapping[str, int]) -> dict[str, int]:
+    return {key: int(v) for key, v in sag_rights_from_acg(rights).items() if key in SAG_KEYS}
+
+
+def _first_last(name: str | None, username: str) -> tuple[str, str]:
+    parts = (name or username).rsplit(" ", 1)
+    return (parts[0], parts[1]) if len(parts) == 2 else (parts[0], parts[0])
+
+
+def sag_assignments(accounts: Mapping[str, Mapping], groups: Mapping[str, Mapping]) -> list[SagAssignment]:
+    return [SagAssignment(user, groups.get(a.get("group"), {}).get("sag_id") or "", a.get("name") or "",
+                          a.get("email") or "", group_name(a.get("group"), groups.get(a.get("group"), {})))
+            for user, a in sorted(accounts.items()) if a.get("status") == "active" and a.get("group") in groups]
+
+
+def acg_assignments(accounts: Mapping[str, Mapping], groups: Mapping[str, Mapping]) -> list[AcgAssignment]:
+    return [AcgAssignment(user, groups.get(a.get("group"), {}).get("acg_id") or "",
+                          group_name(a.get("group"), groups.get(a.get("group"), {})))
+            for user, a in sorted(accounts.items()) if a.get("status") == "active" and a.get("group") in groups]
+
+
+# -- studies: Vault user import and REDCap user rights ------------------------------------------------
+def vault_role_name(grant: Mapping, role_value: Mapping) -> str:
+    """Vault's Study Role: a custom role by its id, a standard role by Vault's label."""
+    cat = catalog("vault")
+    base = cat.roles.get(grant.get("base_role") or role_value.get("base_role", ""))
+    if base is not None and grant.get("role") == base.id:
+        return base.label
+    return grant.get("role", "")
+
+
+def vault_users(study: str, environment: str, state: Mapping, defaults: Mapping[str, str] | None = None) -> list[VaultUser]:
+    """One row per person with access to a Vault study in one environment (DESIGN §8, 003): all sites is
+    study access (Site Access and Country Access both blank), never a list of every site."""
+    opts = {**VAULT_DEFAULTS, **(defaults or {})}
+    accounts, sites, roles = state.get("accounts", {}), state.get("sites", {}), state.get("roles", {})
+    rows = []
+    for _, grant in sorted(state.get("grants", {}).items()):
+        if grant.get("study") != study:
+            continue
+        account = accounts.get(grant["user"], {})
+        first, last = _first_last(account.get("name"), grant["user"])
+        access = grant.get("site_access", "sites")
+        site_list = tuple(grant.get("sites", ())) if access == "sites" else ()
+        countries = tuple(grant.get("countries", ())) if access == "countries" else ()
+        zone = next((sites[s]["timezone"] for s in grant.get("sites", ()) if sites.get(s, {}).get("timezone")),
+                    opts["timezone"])
+        rows.append(VaultUser(study_environment=environment, last_name=last, first_name=first,
+                              user_name=grant["user"], study_status="Enabled",
+                              security_profile=opts["security_profile"],
+                              study_role=vault_role_name(grant, roles.get(grant.get("role_ref"), {})),
+                              company=account.get("external") or "", email=account.get("email") or "",
+                              timezone=zone, site_access=site_list, country_access=countries, title="",
+                              language=opts["language"], locale=opts["locale"], security_policy=opts["security_policy"]))
+    return rows
+
+
+def redcap_users(study: str, state: Mapping, version: str = DEFAULT_REDCAP_VERSION) -> list[RedcapUser]:
+    """The User Rights upload of one REDCap study: every field, the data access group always."""
+    study_sites = list(state.get("studies", {}).get(study, {}).get("sites", []))
+    dags = {s: dag_unique_name(s) for s in study_sites}
+    roles = state.get("roles", {})
+    out = []
+    for _, grant in sorted(state.get("grants", {}).items()):
+        if grant.get("study") != study:
+            continue
+        rec = expected_record(grant, roles.get(grant.get("role_ref"), {}), study_sites, dags, version)
+        out.append(RedcapUser(rec.username, rec.expiration, rec.data_access_group, dict(rec.rights),
+                              dict(rec.forms), dict(rec.forms_export)))
+    return out
+
+
+__all__ = ["ALL_ENVIRONMENTS", "VAULT_DEFAULTS", "sag_rights", "ceiling_from_sag", "sag_definitions", "acg_definitions",
+           "sag_assignments", "acg_assignments", "vault_users", "redcap_users", "group_id_for", "sag_rights_of_acg"]

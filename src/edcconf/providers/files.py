@@ -1,0 +1,54 @@
+"""The complete set of files an administrator uploads, for one environment's effective state.
+
+REDCap: SAG and ACG definitions and assignments (one per institution) and, per study, the User Rights
+upload; Vault: per study, the user import file; OpenClinica: per study, the list of who has which role
+at which sites (it has no bulk import). Every file is written atomically.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from ..interchange.acg import write_acg_assignments, write_acg_definitions
+from ..interchange.redcap_users import write_redcap_users
+from ..interchange.sag import write_sag_assignments, write_sag_definitions
+from ..interchange.vault import write_vault_users
+from ..state.local import write_atomically
+from .bulk import acg_assignments, acg_definitions, redcap_users, sag_assignments, sag_definitions, vault_users
+from .csvfiles import USERS_HEADER, to_csv
+
+GROUP_FILES = ("sag-definitions.csv", "sag-assignments.csv", "acg-definitions.csv", "acg-assignments.csv")
+
+
+def group_files(state: Mapping) -> dict[str, bytes]:
+    groups, accounts = state.get("groups", {}), state.get("accounts", {})
+    return {"sag-definitions.csv": write_sag_definitions(sag_definitions(groups)),
+            "sag-assignments.csv": write_sag_assignments(sag_assignments(accounts, groups)),
+            "acg-definitions.csv": write_acg_definitions(acg_definitions(groups)),
+            "acg-assignments.csv": write_acg_assignments(acg_assignments(accounts, groups))}
+
+
+def study_files(study: str, system: str, environment: str, state: Mapping) -> dict[str, bytes]:
+    if system == "vault":
+        return {"vault-users.csv": write_vault_users(vault_users(study, environment, state))}
+    if system == "redcap":
+        return {"redcap-users.csv": write_redcap_users(redcap_users(study, state))}
+    accounts = state.get("accounts", {})
+    rows = [[g["user"], accounts.get(g["user"], {}).get("email"), accounts.get(g["user"], {}).get("name"),
+             accounts.get(g["user"], {}).get("type"), g["role"], g["base_role"], " ".join(g["sites"]),
+             g.get("expires") or ""] for _, g in sorted(state.get("grants", {}).items()) if g["study"] == study]
+    return {"users.csv": to_csv(USERS_HEADER, rows)}
+
+
+def write_all(out: Path, environment: str, state: Mapping, _env_decl=None) -> list[str]:
+    written = []
+    for name, data in group_files(state).items():
+        path = Path(out) / "groups" / name
+        write_atomically(path, data, durable=False)
+        written.append(str(path))
+    for study, value in sorted(state.get("studies", {}).items()):
+        for name, data in study_files(study, value.get("system", ""), environment, state).items():
+            path = Path(out) / study / name
+            write_atomically(path, data, durable=False)
+            written.append(str(path))
+    return written
