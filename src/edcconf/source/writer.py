@@ -1,0 +1,412 @@
+"""Add declarations to a configuration directory without disturbing what is already there.
+
+`edcconf import` turns the systems' files into declarations; this module writes them as *text*:
+new groups become new files, new members and grants are inserted as new list items right after the
+last existing item, in the same indentation and style. Nothing else in a file changes (comments,
+order, blank lines, line endings). Every new text is parsed again and compared with what was meant
+before anything is written; `write_edits` writes all files or none.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..diagnostics import UserError
+from . import load_sources
+from .yamlfile import ParsedFile, parse_yaml, resolve_plain_scalar
+
+CONFLICT = "import-conflict"
+MEMBER_KEYS = ("username", "email", "name", "type", "expires", "status", "timezone", "external")
+GRANT_KEYS = ("user", "role", "environments", "sites", "countries", "expires")
+SCHEMA_COMMENT = "# yaml-language-server: $schema=../schemas/document.schema.json"
+_SAFE_FILE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+
+
+@dataclass(frozen=True)
+class Edit:
+    path: str          # relative to the configuration root, posix
+    action: str        # "created" | "appended"
+    what: str          # human summary, e.g. "group sag-monitors (3 members)"
+    base: str | None = field(default=None, compare=False, repr=False)  # sha256 of the bytes planned on
+
+
+def import_note(source: str, on: _dt.date | None = None) -> str:
+    return f"Imported by edcconf import from {source} on {(on or _dt.date.today()).isoformat()}"
+
+
+# --- emitting values -------------------------------------------------------------------------------
+
+_PLAIN_OK = re.compile(r"[\w][\w.@/+()' -]*\Z")
+
+
+def scalar(value: Any) -> str:
+    """One value as YAML text that both the project's loader and a YAML 1.1 reader read back unchanged."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        value = value.isoformat()
+    if not isinstance(value, str):
+        raise UserError(f"cannot write {value!r} ({type(value).__name__}) as a YAML value", code="import-invalid")
+    if _PLAIN_OK.match(value) and not value.endswith(" ") and "  " not in value and _reads_as_text(value):
+        return value
+    # a JSON string is a valid YAML double-quoted scalar; escape what YAML reads as a line break too
+    return _ODD.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
+
+
+_ODD = re.compile("[\x7f-\x9f\u2028\u2029\ufeff]")
+
+
+def _reads_as_text(text: str) -> bool:
+    if resolve_plain_scalar(text) != text:
+        return False
+    try:
+        return yaml.safe_load(text) == text  # YAML 1.1: yes/no/on/off, dates, 0x1f, 1_000, ...
+    except yaml.YAMLError:
+        return False
+
+
+def flow(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{scalar(str(k))}: {flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(flow(v) for v in value) + "]"
+    return scalar(value)
+
+
+def _ordered(item: dict, keys: tuple[str, ...]) -> dict:
+    out = {k: item[k] for k in keys if k in item}
+    out.update((k, v) for k, v in item.items() if k not in out)
+    return out
+
+
+def _block(mapping: dict, indent: int, nl: str) -> str:
+    """A block mapping, one key per line; nested mappings as blocks, lists and deeper values as flow."""
+    out = []
+    for key, value in mapping.items():
+        pad = " " * indent
+        if isinstance(value, dict) and value:
+            out.append(f"{pad}{scalar(str(key))}:{nl}" + "".join(
+                f"{pad}  {scalar(str(k))}: {flow(v)}{nl}" for k, v in value.items()))
+        else:
+            out.append(f"{pad}{scalar(str(key))}: {flow(value)}{nl}")
+    return "".join(out)
+
+
+def group_file_text(group: dict, note: str) -> str:
+    body = {"id": group["id"], **{k: v for k, v in group.items() if k not in ("id", "members")}}
+    lines = [SCHEMA_COMMENT + "\n"]
+    if note:
+        lines += [f"# {line}\n" for line in note.splitlines() or [""]]
+    lines.append("group:\n")
+    lines.append(_block(body, 2, "\n"))
+    members = group.get("members") or []
+    if members:
+        lines.append("  members:\n")
+        lines += [f"    - {flow(_ordered(m, MEMBER_KEYS))}\n" for m in members]
+    elif "members" in group:
+        lines.append("  members: []\n")
+    return "".join(lines)
+
+
+# --- finding where to insert -----------------------------------------------------------------------
+
+def _declarations(parsed: ParsedFile, kind: str, plural: str):
+    data = parsed.data
+    if not isinstance(data, dict):
+        return
+    if isinstance(data.get(kind), dict):
+        yield (kind,), data[kind]
+    for i, item in enumerate(data.get(plural) or () if isinstance(data.get(plural), list) else ()):
+        if isinstance(item, dict):
+            yield (plural, i), item
+
+
+def _find(files, kind: str, plural: str, ident: str) -> list[tuple[ParsedFile, tuple, dict]]:
+    return [(f, path, node) for f in files for path, node in _declarations(f, kind, plural) if node.get("id") == ident]
+
+
+def _node_at(root: yaml.Node, path: tuple) -> yaml.Node | None:
+    node = root
+    for step in path:
+        if isinstance(step, int) and isinstance(node, yaml.SequenceNode) and step < len(node.value):
+            node = node.value[step]
+        elif isinstance(step, str) and isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == step), None)
+            if node is None:
+                return None
+        else:
+            return None
+    return node
+
+
+def _content_end(node: yaml.Node) -> int:
+    """Character index just past the last character written for node (block collections end where
+    their last value ends, not at the next token as PyYAML marks them)."""
+    if isinstance(node, yaml.MappingNode) and not node.flow_style and node.value:
+        key, value = node.value[-1]
+        return max(_content_end(key), _content_end(value))
+    if isinstance(node, yaml.SequenceNode) and not node.flow_style and node.value:
+        return _content_end(node.value[-1])
+    return node.end_mark.index
+
+
+def _line_end(text: str, index: int) -> int:
+    """Where the line holding the character before index ends (after its line break)."""
+    if index > 0 and text[index - 1] == "\n":
+        return index
+    nl = text.find("\n", index)
+    return len(text) if nl < 0 else nl + 1
+
+
+@dataclass
+class _Insert:
+    at: int
+    lines: list[str]          # without line breaks
+    list_path: tuple          # where the items land, in the loader's path terms
+    items: list[dict]
+    new_key: bool             # the list key did not exist before
+
+
+def _plan_append(text: str, parsed: ParsedFile, root_node: yaml.Node, decl: tuple, key: str,
+                 items: list[dict], style_keys: tuple[str, ...], force_flow: bool, what: str) -> _Insert:
+    node = _node_at(root_node, decl)
+    if not isinstance(node, yaml.MappingNode) or node.flow_style:
+        raise UserError(f"{parsed.path}: {what} is not written as a block mapping; cannot add {key} to it "
+                        "(rewrite it in block style)", code=CONFLICT)
+    ordered = [_ordered(i, style_keys) for i in items]
+    seq = _node_at(node, (key,))
+    if seq is None or (isinstance(seq, yaml.ScalarNode) and seq.value in ("", "~", "null") and not seq.style):
+        # no key, or `key:` with nothing after it: add the key (or items under it) at the end of the mapping
+        col = node.start_mark.column
+        lines = [f"{' ' * (col + 2)}- {flow(i)}" for i in ordered]
+        if seq is None:
+            at = _line_end(text, _content_end(node))
+            lines.insert(0, f"{' ' * col}{key}:")
+        else:
+            at = _line_end(text, _key_node(node, key).end_mark.index)
+        return _Insert(at, lines, decl + (key,), items, seq is None)
+    if not isinstance(seq, yaml.SequenceNode):
+        raise UserError(f"{parsed.path}:{seq.start_mark.line + 1}: {key} of {what} is not a list", code=CONFLICT)
+    if seq.flow_style:
+        raise UserError(f"{parsed.path}:{seq.start_mark.line + 1}: {key} of {what} is a flow list "
+                        f"[...]; write it as a block list (one `- ` item per line) to import into it",
+                        code=CONFLICT)
+    last = seq.value[-1]
+    line_start = text.rfind("\n", 0, last.start_mark.index) + 1
+    prefix = text[line_start:last.start_mark.index]
+    if not re.fullmatch(r" *- +", prefix):
+        prefix = " " * seq.start_mark.column + "- "
+    if force_flow or not isinstance(last, yaml.MappingNode) or last.flow_style:
+        lines = [prefix + flow(i) for i in ordered]
+    else:
+        lines = []
+        for i in ordered:
+            block = _block(i, len(prefix), "\n").split("\n")[:-1]
+            lines += [prefix + block[0][len(prefix):]] + block[1:]
+    return _Insert(_line_end(text, _content_end(seq)), lines, decl + (key,), items, False)
+
+
+def _key_node(mapping: yaml.MappingNode, key: str) -> yaml.Node:
+    return next(k for k, _ in mapping.value if isinstance(k, yaml.ScalarNode) and k.value == key)
+
+
+def _apply(text: str, inserts: list[_Insert], nl: str) -> str:
+    for ins in sorted(inserts, key=lambda i: i.at, reverse=True):
+        block = "".join(line + nl for line in ins.lines)
+        if ins.at == len(text) and text and not text.endswith("\n"):
+            block = nl + block
+        text = text[:ins.at] + block + text[ins.at:]
+    return text
+
+
+# --- verifying -------------------------------------------------------------------------------------
+
+def _as_loaded(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _as_loaded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_loaded(v) for v in value]
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def _verify(rel: str, old: Any, new_text: str, inserts: list[_Insert]) -> None:
+    parsed, problems = parse_yaml(new_text.encode("utf-8"), rel)
+    if parsed is None:
+        raise UserError(f"{rel}: the edited file would not parse ({problems[0].message}); nothing written",
+                        problems, code=CONFLICT)
+    rest = copy.deepcopy(parsed.data)
+    for ins in inserts:
+        holder = rest
+        try:
+            for step in ins.list_path[:-1]:
+                holder = holder[step]
+            got = holder[ins.list_path[-1]]
+        except (KeyError, IndexError, TypeError):
+            got = None
+        n = len(ins.items)
+        if not isinstance(got, list) or len(got) < n or got[-n:] != _as_loaded(ins.items):
+            raise UserError(f"{rel}: after the edit, {'.'.join(map(str, ins.list_path))} does not end with the "
+                            "added entries (unusual layout?); nothing written", code=CONFLICT)
+        if ins.new_key:
+            del holder[ins.list_path[-1]]
+        else:
+            del got[len(got) - n:]
+            if not got and old_value(old, ins.list_path) is None:  # was `key:` with nothing after it
+                holder[ins.list_path[-1]] = None
+    if rest != old:
+        raise UserError(f"{rel}: the edit would change existing declarations; nothing written", code=CONFLICT)
+
+
+def old_value(data: Any, path: tuple) -> Any:
+    for step in path:
+        try:
+            data = data[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+# --- planning and writing --------------------------------------------------------------------------
+
+def _newline(text: str) -> str:
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
+
+
+def plan_edits(root: Path, groups: list[dict] = (), members: dict[str, list[dict]] = {},  # noqa: B006
+               grants: dict[str, list[dict]] = {}, note: str = "") -> list[tuple[Edit, str]]:  # noqa: B006
+    """The edits and the complete new text of each touched file; writes nothing."""
+    root = Path(root)
+    sources = load_sources(root, use_cache=False)
+    files = sources.files
+    broken = [d for d in sources.diagnostics if d.severity == "error"]
+    if broken:
+        raise UserError(f"the configuration in {root} does not load; fix it before importing", broken, code=CONFLICT)
+    by_path = {f.path: f for f in files}
+    edits: list[tuple[Edit, str]] = []
+
+    existing = {p.name.lower() for p in (root / "groups").iterdir()} if (root / "groups").is_dir() else set()
+    seen: set[str] = set()
+    for group in groups:
+        gid = group.get("id")
+        if not isinstance(gid, str) or not _SAFE_FILE_ID.match(gid):
+            raise UserError(f"group id {gid!r} cannot name a file (letters, digits, . _ - only)", code="import-invalid")
+        rel = f"groups/{gid}.yaml"
+        if f"{gid}.yaml".lower() in existing or gid.lower() in seen:
+            raise UserError(f"{rel} already exists; not overwriting it", code=CONFLICT)
+        found = _find(files, "group", "groups", gid)
+        if found:
+            f, path, _ = found[0]
+            raise UserError(f"group {gid} is already declared at {f.loc(path + ('id',))}", code=CONFLICT)
+        seen.add(gid.lower())
+        text = group_file_text(group, note)
+        parsed, problems = parse_yaml(text.encode("utf-8"), rel)
+        if parsed is None or parsed.data != {"group": _as_loaded({"id": gid, **group})}:
+            raise UserError(f"{rel}: the new file would not read back as group {gid}; nothing written",
+                            problems, code=CONFLICT)
+        n = len(group.get("members") or ())
+        edits.append((Edit(rel, "created", f"group {gid} ({n} member{'s' * (n != 1)})"), text))
+
+    work: dict[str, list[tuple[str, str, tuple, list[dict]]]] = {}
+    for kind, plural, key, wanted in (("group", "groups", "members", members), ("study", "studies", "access", grants)):
+        for ident, items in wanted.items():
+            if not items:
+                continue
+            found = _find(files, kind, plural, ident)
+            if not found:
+                raise UserError(f"{kind} {ident} is not declared in {root}; cannot add {key} to it", code=CONFLICT)
+            if len(found) > 1:
+                where = ", ".join(str(f.loc(p)) for f, p, _ in found)
+                raise UserError(f"{kind} {ident} is declared more than once ({where})", code=CONFLICT)
+            f, path, _ = found[0]
+            work.setdefault(f.path, []).append((kind, ident, path, list(items)))
+
+    for rel, jobs in sorted(work.items()):
+        raw = (root / rel).read_bytes()
+        text = raw.decode("utf-8")
+        bom = "\ufeff" if text.startswith("\ufeff") else ""
+        text = text[len(bom):]
+        try:
+            root_node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            raise UserError(f"{rel}: cannot read the file's layout: {exc}", code=CONFLICT) from exc
+        inserts, summary = [], []
+        for kind, ident, path, items in jobs:
+            key, keys = ("members", MEMBER_KEYS) if kind == "group" else ("access", GRANT_KEYS)
+            inserts.append(_plan_append(text, by_path[rel], root_node, path, key, items, keys,
+                                        kind == "study", f"{kind} {ident}"))
+            noun = ("member" if kind == "group" else "grant") + ("s" if len(items) != 1 else "")
+            summary.append(f"{len(items)} {noun} in {kind} {ident}")
+        new_text = _apply(text, inserts, _newline(text))
+        _verify(rel, by_path[rel].data, new_text, inserts)
+        edits.append((Edit(rel, "appended", "; ".join(summary), hashlib.sha256(raw).hexdigest()), bom + new_text))
+    return edits
+
+
+def write_edits(root: Path, edits: list[tuple[Edit, str]]) -> None:
+    """Write every new text atomically (temporary file + os.replace); all files or none."""
+    root = Path(root)
+    staged: list[tuple[Path, str, bytes | None]] = []   # (target, temporary, previous bytes)
+    try:
+        for edit, text in edits:
+            target = root / edit.path
+            if edit.action == "created":
+                if target.exists():
+                    raise UserError(f"{edit.path} appeared since the import was planned; nothing written",
+                                    code=CONFLICT)
+                previous, mode = None, 0o644
+            else:
+                previous = target.read_bytes()
+                if edit.base and hashlib.sha256(previous).hexdigest() != edit.base:
+                    raise UserError(f"{edit.path} changed since the import was planned; nothing written",
+                                    code=CONFLICT)
+                mode = target.stat().st_mode & 0o7777
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            staged.append((target, tmp, previous))
+            with os.fdopen(fd, "wb") as out:
+                out.write(text.encode("utf-8"))
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, mode)
+    except BaseException:
+        for _, tmp, _ in staged:
+            _remove(tmp)
+        raise
+    done: list[tuple[Path, bytes | None]] = []
+    try:
+        for target, tmp, previous in staged:
+            os.replace(tmp, target)
+            done.append((target, previous))
+    except BaseException:
+        for target, previous in reversed(done):  # put back what was already replaced
+            if previous is None:
+                _remove(target)
+            else:
+                target.write_bytes(previous)
+        for _, tmp, _ in staged:
+            _remove(tmp)
+        raise
+
+
+def _remove(path: Path | str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
