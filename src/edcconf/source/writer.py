@@ -271,13 +271,13 @@ def _verify(rel: str, old: Any, new_text: str, inserts: list[_Insert]) -> None:
             del holder[ins.list_path[-1]]
         else:
             del got[len(got) - n:]
-            if not got and old_value(old, ins.list_path) is None:  # was `key:` with nothing after it
+            if not got and _old_value(old, ins.list_path) is None:  # was `key:` with nothing after it
                 holder[ins.list_path[-1]] = None
     if rest != old:
         raise UserError(f"{rel}: the edit would change existing declarations; nothing written", code=CONFLICT)
 
 
-def old_value(data: Any, path: tuple) -> Any:
+def _old_value(data: Any, path: tuple) -> Any:
     for step in path:
         try:
             data = data[step]
