@@ -285,3 +285,19 @@ def test_write_edits_refuses_a_file_changed_since_planning(example_repo: Path) -
         write_edits(example_repo, edits)
     assert info.value.code == "import-conflict"
     assert snapshot(example_repo) == before
+
+
+def test_block_scalars_and_empty_values_at_the_end_of_the_last_item(tmp_path: Path) -> None:
+    original = ("group:\n  id: g0\n  description: |\n    text\n    - {x}\n  members:\n"
+                "    - username: a\n      email: a@x.org\n      name: A\n      timezone: >\n        Europe/\n        Paris\n"
+                "\n    # end of a\n"
+                "    - username: c\n      email: c@x.org\n      name: C\n      external:\n    # end of c\n\n")
+    write(tmp_path, "groups/g.yaml", original)
+    write_edits(tmp_path, plan_edits(tmp_path, members={"g0": [{"username": "b", "email": "b@x.org", "name": "B"}]}))
+    assert (tmp_path / "groups/g.yaml").read_text() == original.replace(
+        "      external:\n", "      external:\n    - username: b\n      email: b@x.org\n      name: B\n")
+    original = original.replace("    - username: c\n      email: c@x.org\n      name: C\n      external:\n", "")
+    write(tmp_path, "groups/g.yaml", original)
+    write_edits(tmp_path, plan_edits(tmp_path, members={"g0": [{"username": "b", "email": "b@x.org", "name": "B"}]}))
+    assert (tmp_path / "groups/g.yaml").read_text() == original.replace(
+        "        Paris\n", "        Paris\n    - username: b\n      email: b@x.org\n      name: B\n")

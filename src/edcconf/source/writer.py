@@ -161,11 +161,15 @@ def _content_end(node: yaml.Node) -> int:
         return max(_content_end(key), _content_end(value))
     if isinstance(node, yaml.SequenceNode) and not node.flow_style and node.value:
         return _content_end(node.value[-1])
+    if isinstance(node, yaml.ScalarNode) and not node.value and not node.style:
+        return 0  # an empty value is marked at the next token (past comments): its key ends the entry
     return node.end_mark.index
 
 
 def _line_end(text: str, index: int) -> int:
-    """Where the line holding the character before index ends (after its line break)."""
+    """Where the line holding the last non-blank character before index ends (after its line break):
+    a block scalar (`|`, `>`) ends past the blank lines that follow it."""
+    index = len(text[:index].rstrip(" \t\r\n"))
     if index > 0 and text[index - 1] == "\n":
         return index
     nl = text.find("\n", index)
@@ -267,13 +271,13 @@ def _verify(rel: str, old: Any, new_text: str, inserts: list[_Insert]) -> None:
             del holder[ins.list_path[-1]]
         else:
             del got[len(got) - n:]
-            if not got and old_value(old, ins.list_path) is None:  # was `key:` with nothing after it
+            if not got and _old_value(old, ins.list_path) is None:  # was `key:` with nothing after it
                 holder[ins.list_path[-1]] = None
     if rest != old:
         raise UserError(f"{rel}: the edit would change existing declarations; nothing written", code=CONFLICT)
 
 
-def old_value(data: Any, path: tuple) -> Any:
+def _old_value(data: Any, path: tuple) -> Any:
     for step in path:
         try:
             data = data[step]
