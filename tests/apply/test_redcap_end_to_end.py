@@ -120,6 +120,11 @@ def test_apply_drift_and_restore(tmp_path, emulator):
     after = run_edcconf("drift", "--env", "test", "--json", cwd=root, env=env)
     assert after.code == 0 and after.json["differences"] == [], after
     assert run_edcconf("plan", "--env", "test", cwd=root, env=env).code == 0
+    blind = run_edcconf("plan", "--env", "test", "--json", cwd=root, env={TOKEN_VAR: ""})
+    assert blind.code == 0 and [w["code"] for w in blind.json["warnings"]
+                                if w["code"].startswith("drift")] == ["drift-unchecked"], blind
+    assert run_edcconf("plan", "--env", "test", "--no-refresh", "--json", cwd=root, env={TOKEN_VAR: ""}).json[
+        "warnings"] == [w for w in blind.json["warnings"] if w["code"] != "drift-unchecked"]
 
 
 def test_redcap_error_reaches_the_user_verbatim(tmp_path, emulator):

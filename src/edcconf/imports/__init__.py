@@ -126,12 +126,16 @@ def _import_groups(root: Path, defs_path: Path, assign_path: Path, ident_key: st
     result.diagnostics += list(defs.diagnostics) + list(assigns.diagnostics)
     refuse_errors(result.diagnostics, "the import")
     by_ident = {getattr(g, ident_key): g.id for g in model.groups.values() if getattr(g, ident_key, None)}
+    by_name = {(g.description or g.id): g.id for g in model.groups.values() if not g.builtin}
     taken = set(model.groups)
     new_groups: dict[str, dict] = {}
     for row in defs.rows:
         ident, name, rights = def_fields(row)
         if ident and ident in by_ident:
             continue  # already declared: an import adds, it does not rewrite a group under review
+        if name in by_name and not getattr(model.groups[by_name[name]], ident_key, None):
+            by_ident[ident] = by_name[name]  # the same group by its name (declared before it had an id)
+            continue
         group = _new_group(model, taken, name, ident_key, ident, rights)
         new_groups[group["id"]] = group
         if ident:

@@ -47,12 +47,15 @@ def groups_state(root: Path, env: str, as_of: date, kind: str, defs_path: Path, 
     group_of_ident: dict[str, str] = {}
     for row in defs.rows:
         ident, name, rights = fields(row)
-        gid = next((g.id for g in model.groups.values()
-                    if (ident and getattr(g, ident_key) == ident) or (not ident and g.description == name)), None)
+        gid = next((g.id for g in model.groups.values() if ident and getattr(g, ident_key) == ident), None) or next(
+            (g.id for g in model.groups.values() if (g.description or g.id) == name and not g.builtin), None)
         if gid is None:
             raise UserError(f"group {name!r} ({ident or 'new'}) of {defs_path} is not declared: run `edcconf import "
                             f"{kind}` first", code="import-missing")
-        state["groups"][gid] = _group_value(name, ident_key, ident, rights)
+        declared = model.groups[gid]
+        state["groups"][gid] = _group_value(name, ident_key, ident if getattr(declared, ident_key) else "", rights)
+        if declared.description is None:
+            state["groups"][gid].pop("description")
         group_of_ident[ident or name] = gid
     for row in assigns.rows:
         username, ident, email, name = assign(row)

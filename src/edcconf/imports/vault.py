@@ -40,13 +40,26 @@ def read_for_study(model: Model, study: Study, path: Path):
                     for d in parsed.diagnostics]
 
 
+def row_loc(path: str, row: VaultUser) -> Loc:
+    """The line of the file a parsed row came from (rows are matched by user name and environment)."""
+    try:
+        lines = Path(path).read_bytes().decode("utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return Loc(path)
+    needle = f",{row.user_name},"
+    for number, line in enumerate(lines[1:], start=2):
+        if needle in line and (not row.study_environment or line.startswith(row.study_environment)):
+            return Loc(path, number)
+    return Loc(path)
+
+
 def access_entries(study: Study, rows: tuple[VaultUser, ...], path: str) -> tuple[dict[str, dict], list]:
     """username -> access entry, merging one row per environment into one entry."""
     names = role_names(study)
     entries: dict[str, dict] = {}
     problems = []
-    for number, row in enumerate(rows):
-        loc = Loc(path, number + 2)
+    for row in rows:
+        loc = row_loc(path, row)
         if row.study_status != "Enabled":
             problems.append(warning("import-disabled", f"{row.user_name} has Study Status {row.study_status}: "
                                     "no access is declared for them", loc))
@@ -84,14 +97,15 @@ def import_vault(root: Path, path: Path, study_id: str, group: str | None) -> Im
     result.diagnostics += problems
     declared = {g.user: g for g in study.access}
     people = []
-    for number, row in enumerate(parsed.rows):
+    for row in parsed.rows:
         if row.user_name in model.people or row.user_name not in entries:
             continue
+        loc = row_loc(str(path), row)
         if group is None or group not in model.groups:
             result.diagnostics.append(error("import-group", f"{row.user_name} is not declared yet: name the group "
-                                            "new people join with --group (an existing group id)", Loc(str(path), number + 2)))
+                                            "new people join with --group (an existing group id)", loc))
             continue
-        people.append((row.user_name, group, row.email, f"{row.first_name} {row.last_name}".strip(), Loc(str(path), number + 2)))
+        people.append((row.user_name, group, row.email, f"{row.first_name} {row.last_name}".strip(), loc))
     _place_people(result, model, people, {})
     for user, entry in sorted(entries.items()):
         if user in declared:

@@ -6,6 +6,7 @@ export → import → export gives identical files and a plan after an import sh
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Mapping
 
@@ -70,13 +71,29 @@ def group_id_for(name: str, taken: set[str]) -> str:
     return gid
 
 
+def _by_name(groups: Mapping[str, Mapping]) -> list:
+    """Groups in the order an administrator reads them (by name), whatever ids an import gave them."""
+    return sorted(groups.items(), key=lambda item: (group_name(*item), item[0]))
+
+
+def sag_id(gid: str, group: Mapping) -> str:
+    """The group's SAG id; one derived from the group id for a group never imported (assignments
+    must name an id): derived from its name, so the same group gets the same id whatever its id in a
+    configuration that imported it."""
+    return group.get("sag_id") or "sag_" + hashlib.sha256(group_name(gid, group).encode()).hexdigest()[:13]
+
+
+def acg_id(gid: str, group: Mapping) -> str:
+    return group.get("acg_id") or "G-" + hashlib.sha256(group_name(gid, group).encode()).hexdigest()[:13].upper()
+
+
 def sag_definitions(groups: Mapping[str, Mapping]) -> list[SagDefinition]:
-    return [SagDefinition(g.get("sag_id") or "", group_name(gid, g), sag_rights(g)) for gid, g in sorted(groups.items())]
+    return [SagDefinition(sag_id(gid, g), group_name(gid, g), sag_rights(g)) for gid, g in _by_name(groups)]
 
 
 def acg_definitions(groups: Mapping[str, Mapping]) -> list[AcgDefinition]:
-    return [AcgDefinition(g.get("acg_id") or "", group_name(gid, g), False, acg_rights_from_sag(sag_rights(g)))
-            for gid, g in sorted(groups.items())]
+    return [AcgDefinition(acg_id(gid, g), group_name(gid, g), False, acg_rights_from_sag(sag_rights(g)))
+            for gid, g in _by_name(groups)]
 
 
 def sag_rights_of_acg(rights: Mapping[str, int]) -> dict[str, int]:
@@ -89,13 +106,13 @@ def _first_last(name: str | None, username: str) -> tuple[str, str]:
 
 
 def sag_assignments(accounts: Mapping[str, Mapping], groups: Mapping[str, Mapping]) -> list[SagAssignment]:
-    return [SagAssignment(user, groups.get(a.get("group"), {}).get("sag_id") or "", a.get("name") or "",
+    return [SagAssignment(user, sag_id(a.get("group"), groups.get(a.get("group"), {})), a.get("name") or "",
                           a.get("email") or "", group_name(a.get("group"), groups.get(a.get("group"), {})))
             for user, a in sorted(accounts.items()) if a.get("status") == "active" and a.get("group") in groups]
 
 
 def acg_assignments(accounts: Mapping[str, Mapping], groups: Mapping[str, Mapping]) -> list[AcgAssignment]:
-    return [AcgAssignment(user, groups.get(a.get("group"), {}).get("acg_id") or "",
+    return [AcgAssignment(user, acg_id(a.get("group"), groups.get(a.get("group"), {})),
                           group_name(a.get("group"), groups.get(a.get("group"), {})))
             for user, a in sorted(accounts.items()) if a.get("status") == "active" and a.get("group") in groups]
 

@@ -77,12 +77,30 @@ class CsvProvider:
                       g.get("expires") or ""] for g in grants_by_study.get(study, [])]
             write_atomically(folder / "users.csv", to_csv(USERS_HEADER, users), durable=False)
             written.append(str(folder / "users.csv"))
+            written += self._system_files(study, effective)
         account_rows = [self._row(c, accounts) for c in mine if c.kind == "account"]
         if account_rows:
             path = self.out / f"accounts-checklist-{self.serial:04d}.csv"
             write_atomically(path, to_csv(CHECKLIST_HEADER, account_rows), durable=False)
             written.append(str(path))
         return written
+
+    def _system_files(self, study: str, effective: dict) -> list[str]:
+        """The files the system itself imports (DESIGN §8): Vault's user import, REDCap's User Rights
+        upload and, once per REDCap target, the SAG and ACG files of the groups."""
+        from .files import group_files, study_files
+
+        if self.system not in ("vault", "redcap"):
+            return []
+        out = []
+        files = {f"{study}/{name}": data for name, data in study_files(study, self.system, self.environment,
+                                                                       effective).items()}
+        if self.system == "redcap":
+            files.update({f"groups/{name}": data for name, data in group_files(effective).items()})
+        for rel, data in files.items():
+            write_atomically(self.out / rel, data, durable=False)
+            out.append(str(self.out / rel))
+        return out
 
     @staticmethod
     def _row(change: Change, accounts: dict) -> list[object]:

@@ -1,0 +1,155 @@
+"""Import with proof: export → import → state import → plan shows no changes → export gives identical
+files; malformed files are refused with row-numbered errors and nothing is written."""
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, copy_config, run_edcconf
+
+
+def _digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.yaml")):
+        h.update(p.relative_to(root).as_posix().encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture
+def exported(tmp_path: Path) -> Path:
+    out = tmp_path / "exported"
+    result = run_edcconf("export", "files", "--env", "production", "-o", out, cwd=REPO)
+    assert result.code == 0, result
+    return out
+
+
+def test_sag_round_trip_and_zero_plan(tmp_path: Path, exported: Path) -> None:
+    root = tmp_path / "fresh"
+    shutil.copytree(REPO / "environments", root / "environments")
+    defs, assigns = exported / "groups" / "sag-definitions.csv", exported / "groups" / "sag-assignments.csv"
+    result = run_edcconf("import", "sag", defs, assigns, cwd=root)
+    assert result.code == 0, result
+    assert "Wrote groups/" in result.out
+    assert run_edcconf("validate", cwd=root).code == 0
+    assert run_edcconf("state", "import", "--env", "test", "sag", defs, assigns, cwd=root).code == 0
+    plan = run_edcconf("plan", "--env", "test", "--json", cwd=root)
+    assert plan.code == 0, plan
+    assert plan.json["changes"] == []
+    again = tmp_path / "again"
+    assert run_edcconf("export", "files", "--env", "test", "-o", again, cwd=root).code == 0
+    for name in ("sag-definitions.csv", "sag-assignments.csv"):
+        assert (again / "groups" / name).read_bytes() == (exported / "groups" / name).read_bytes(), name
+    # importing the same files again declares nothing new
+    second = run_edcconf("import", "sag", defs, assigns, cwd=root)
+    assert second.code == 0 and "Nothing to import" in second.out, second
+
+
+def test_acg_round_trip(tmp_path: Path, exported: Path) -> None:
+    """ACG assignments carry no e-mail, so people must be declared first: import the SAG files, then the
+    ACG files name the same groups (matched by name) and people: nothing new; the ACG files round-trip."""
+    root = tmp_path / "fresh"
+    shutil.copytree(REPO / "environments", root / "environments")
+    defs, assigns = exported / "groups" / "acg-definitions.csv", exported / "groups" / "acg-assignments.csv"
+    missing = run_edcconf("import", "acg", defs, assigns, cwd=root)
+    assert missing.code == 1 and "e-mail" in missing.err, missing
+    assert not (root / "groups").exists()
+    sag = exported / "groups" / "sag-definitions.csv", exported / "groups" / "sag-assignments.csv"
+    assert run_edcconf("import", "sag", *sag, cwd=root).code == 0
+    result = run_edcconf("import", "acg", defs, assigns, cwd=root)
+    assert result.code == 0 and "Nothing to import" in result.out, result
+    again = tmp_path / "again"
+    assert run_edcconf("export", "files", "--env", "test", "-o", again, cwd=root).code == 0
+    assert (again / "groups" / "acg-assignments.csv").read_bytes() == assigns.read_bytes()
+    assert (again / "groups" / "acg-definitions.csv").read_bytes() == defs.read_bytes()
+
+
+def _strip_access(study_file: Path) -> None:
+    text = study_file.read_text()
+    head, _, _ = text.partition("  access:")
+    study_file.write_text(head)
+
+
+def test_vault_round_trip_and_zero_plan(tmp_path: Path, exported: Path) -> None:
+    root = copy_config(REPO, tmp_path / "example")
+    _strip_access(root / "studies" / "onc-04.yaml")
+    before = _digest(root)
+    vault_file = exported / "ONC-04" / "vault-users.csv"
+    result = run_edcconf("import", "vault", vault_file, "--study", "ONC-04", cwd=root)
+    assert result.code == 0, result
+    assert "studies/onc-04.yaml (appended): 5 grants in study ONC-04" in result.out
+    assert _digest(root) != before
+    assert run_edcconf("validate", cwd=root).code == 0
+    state = run_edcconf("state", "import", "--env", "production", "vault", vault_file, "--study", "ONC-04", cwd=root)
+    assert state.code == 0, state
+    plan = run_edcconf("plan", "--env", "production", "--json", cwd=root)
+    assert plan.code == 0, plan
+    again = tmp_path / "again"
+    assert run_edcconf("export", "files", "--env", "production", "-o", again, cwd=root).code == 0
+    assert (again / "ONC-04" / "vault-users.csv").read_bytes() == vault_file.read_bytes()
+
+
+MALFORMED = {
+    # name: (importer args builder, file mutation, expected code, expected line)
+    "sag-missing-column": ("sag-definitions.csv", lambda t: t.replace('"sag_name",', '"name",', 1), "csv-missing-column", 1),
+    "sag-unknown-value": ("sag-definitions.csv", lambda t: re.sub(r'(\n"[^"]*","[^"]*",)"0"', r'\1"7"', t, count=1),
+                          "csv-unknown-value", 2),
+    "sag-duplicate-row": ("sag-assignments.csv", lambda t: t + "\n" + t.split("\n")[1], "csv-duplicate-row", None),
+    "acg-duplicate-row": ("acg-assignments.csv", lambda t: t + t.split("\n")[1] + "\n", "csv-duplicate-row", None),
+    "vault-unknown-value": ("vault-users.csv", lambda t: t.replace(",Enabled,", ",Active,", 1), "invalid-status", 2),
+    "vault-missing-column": ("vault-users.csv", lambda t: t.replace("Security Profile,", "Profile,", 1),
+                             "csv-missing-column", 1),
+    "vault-duplicate-row": ("vault-users.csv", lambda t: t + t.split("\r\n")[1] + "\r\n", "duplicate-user-record", None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_files_are_refused_and_nothing_is_written(tmp_path: Path, exported: Path, case: str) -> None:
+    name, mutate, code, line = MALFORMED[case]
+    root = copy_config(REPO, tmp_path / "example")
+    _strip_access(root / "studies" / "onc-04.yaml")
+    folder = "ONC-04" if name.startswith("vault") else "groups"
+    bad = exported / folder / name
+    bad.write_bytes(mutate(bad.read_bytes().decode("utf-8")).encode("utf-8"))
+    before = _digest(root)
+    if name.startswith("vault"):
+        args = ["vault", bad, "--study", "ONC-04"]
+    else:
+        kind = name.split("-")[0]
+        args = [kind, exported / "groups" / f"{kind}-definitions.csv", exported / "groups" / f"{kind}-assignments.csv"]
+    result = run_edcconf("import", *args, "--json", cwd=root)
+    assert result.code == 1, result
+    errors = result.json["errors"]
+    found = [e for e in errors if e["code"] == code]
+    assert found, errors
+    if line is not None:
+        assert any(e["source"].endswith(f"{name}:{line}") for e in found), found
+    else:
+        assert all(re.search(r":\d+$", e["source"]) for e in found), found
+    assert _digest(root) == before
+
+
+def test_vault_new_people_need_a_group_and_disabled_rows_grant_nothing(tmp_path: Path, exported: Path) -> None:
+    root = copy_config(REPO, tmp_path / "example")
+    _strip_access(root / "studies" / "onc-04.yaml")
+    vault_file = exported / "ONC-04" / "vault-users.csv"
+    text = vault_file.read_bytes().decode()
+    lines = text.split("\r\n")
+    lines[1] = lines[1].replace(",Enabled,", ",Disabled,")
+    new_row = "production,Novak,Ivo,ivo.novak,Enabled,EDC User,CDMS Read Only,,ivo.novak@hospital.example.org," \
+              "Europe/Oslo,OUS,,,en,en_US,Basic"
+    vault_file.write_bytes(("\r\n".join(lines[:-1] + [new_row]) + "\r\n").encode())
+    refused = run_edcconf("import", "vault", vault_file, "--study", "ONC-04", "--json", cwd=root)
+    assert refused.code == 1, refused
+    assert [(e["code"], e["source"].rsplit(":", 1)[1]) for e in refused.json["errors"]] == [("import-group", "7")]
+    result = run_edcconf("import", "vault", vault_file, "--study", "ONC-04", "--group", "trained-monitors", "--json",
+                         cwd=root)
+    assert result.code == 0, result
+    assert "import-disabled" in {w["code"] for w in result.json["warnings"]}
+    assert [p["username"] for p in result.json["declared"]["members"]["trained-monitors"]] == ["ivo.novak"]
+    granted = {g["user"] for g in result.json["declared"]["grants"]["ONC-04"]}
+    assert "ivo.novak" in granted and lines[1].split(",")[3] not in granted
+    assert run_edcconf("validate", cwd=root).code == 0
