@@ -153,3 +153,46 @@ def test_missing_token_is_a_clear_error(tmp_path, emulator):
     result = run_edcconf("apply", "--env", "test", "--yes", cwd=root, env={TOKEN_VAR: ""})
     assert result.code == 1, result
     assert TOKEN_VAR in result.err and "Traceback" not in result.err
+
+
+def test_a_user_put_in_a_redcap_role_by_hand_is_drift_and_is_taken_out(tmp_path, emulator):
+    emu, token = emulator
+    root = _repo(tmp_path, emu.url)
+    env = {TOKEN_VAR: token}
+    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env).code == 0
+    project = Project(emu.url, token)
+    project.import_user_roles([{"unique_role_name": "", "role_label": "Everything", "design": 1, "user_rights": 1}])
+    role = project.export_user_roles()[-1]["unique_role_name"]
+    dag = next(u for u in project.export_users() if u["username"] == "priya.nair")["data_access_group"]
+    project.import_user_role_assignment([{"username": "priya.nair", "unique_role_name": role, "data_access_group": dag}])
+    drifted = run_edcconf("drift", "--env", "test", "--json", cwd=root, env=env)
+    assert drifted.code == 2
+    assert ("priya.nair", "user_role") in {(d["user"], d["right"]) for d in drifted.json["differences"]}
+    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env).code == 0
+    assert run_edcconf("drift", "--env", "test", cwd=root, env=env).code == 0
+    assert {r["username"]: r["unique_role_name"] for r in project.export_user_role_assignment()}["priya.nair"] == ""
+
+
+def test_import_redcap_reads_the_project_back_into_declarations(tmp_path, emulator):
+    emu, token = emulator
+    root = _repo(tmp_path, emu.url)
+    env = {TOKEN_VAR: token}
+    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env).code == 0
+    study = root / "studies" / "diab.yaml"
+    study.write_text(study.read_text().split("  access:")[0])
+    dry = run_edcconf("import", "redcap", "--env", "test", "--study", "DIAB-03", "--dry-run", "--json", cwd=root, env=env)
+    assert dry.code == 0, dry
+    entries = {e["user"]: e for e in dry.json["declared"]["grants"]["DIAB-03"]}
+    assert entries["omar.haddad"] == {"user": "omar.haddad", "role": "coordinator", "environments": ["test"],
+                                      "sites": ["MGH"]}
+    assert entries["priya.nair"]["expires"] == "2030-01-31" and entries["priya.nair"]["sites"] == ["UCSF"]
+    assert entries["sam.okafor"]["role"] == "data_manager" and entries["sam.okafor"]["sites"] == "all"
+    assert run_edcconf("import", "redcap", "--env", "test", "--study", "DIAB-03", cwd=root, env=env).code == 0
+    plan = run_edcconf("plan", "--env", "test", "--json", cwd=root, env=env)
+    assert plan.code == 0 and plan.json["changes"] == [], plan
+    # A user with rights no declared role gives is reported with the closest role, and nothing is written
+    Project(emu.url, token).import_users([{"username": "eve.stray", "email": "eve@x.org", "design": 1}])
+    before = study.read_bytes()
+    odd = run_edcconf("import", "redcap", "--env", "test", "--study", "DIAB-03", "--group", "staff", cwd=root, env=env)
+    assert odd.code == 1 and "eve.stray" in odd.err and "import-no-role" in odd.err, odd
+    assert study.read_bytes() == before

@@ -93,6 +93,19 @@ def import_vault(ctx, config_dir, file: Path, study: str, group: str | None, as_
     _run(ctx, config_dir, lambda root: run(root, file, study, group), as_json, dry_run)
 
 
+@import_group.command("redcap")
+@_common
+@env_option
+@click.option("--study", required=True, help="The REDCap study whose project is read through the API.")
+@click.option("--group", default=None, help="The group people not declared yet join.")
+@click.pass_context
+def import_redcap(ctx, config_dir, env: str, study: str, group: str | None, as_json: bool, dry_run: bool) -> None:
+    """A REDCap project's users, read live through the redcap provider → access entries of STUDY."""
+    from ..imports.redcap import import_redcap as run
+
+    _run(ctx, config_dir, lambda root: run(root, env, study, group), as_json, dry_run)
+
+
 @click.group("export")
 def export_group() -> None:
     """Write the systems' own files from the declarations, resolved for one environment."""

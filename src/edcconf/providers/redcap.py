@@ -111,6 +111,7 @@ class RedcapProvider:
         self.timeout = timeout
         self._open: dict[str, Any] = {}
         self._dags: dict[str, dict[str, str]] = {}
+        self._roles_of: dict[str, dict[str, str]] = {}
         self._versions: dict[str, str] = {}
 
     # -- connection ---------------------------------------------------------------------------------
@@ -176,6 +177,24 @@ class RedcapProvider:
                       [{"data_access_group_name": s, "unique_group_name": ""} for s in missing])
             self._dags.pop(study, None)
 
+    def user_roles(self, study: str) -> dict[str, str]:
+        """username -> unique name of the REDCap user role they are in ("" for none)."""
+        if study not in self._roles_of:
+            p = self.project(study)
+            found = self.call(study, "the user role assignment export", p.export_user_role_assignment)
+            self._roles_of[study] = {str(r.get("username")): str(r.get("unique_role_name") or "")
+                                     for r in found or [] if r}
+        return self._roles_of[study]
+
+    def leave_role(self, study: str, user: str, dag: str) -> None:
+        """edcconf sets rights per user; a user in a REDCap user role would keep the role's rights."""
+        if self.user_roles(study).get(user):
+            p = self.project(study)
+            self.call(study, f"taking user {user} out of user role {self.user_roles(study)[user]}",
+                      p.import_user_role_assignment, [{"username": user, "unique_role_name": "",
+                                                       "data_access_group": dag}])
+            self._roles_of.pop(study, None)
+
     # -- the provider interface -------------------------------------------------------------------------
     def apply(self, change: Change) -> None:
         try:
@@ -199,6 +218,7 @@ class RedcapProvider:
         if record.data_access_group:
             self.ensure_dags(study, [s for s in change.stored.get("sites", [])[:1]])
             record = self.expected(study, change.stored, change.role[1] if change.role else {})
+        self.leave_role(study, user, record.data_access_group)  # first: leaving a role keeps the role's rights
         self.call(study, f"the rights of user {user}", p.import_users, [record.to_api()])
 
     def expected(self, study: str, grant: Mapping, role: Mapping) -> UserRecord:
@@ -216,6 +236,20 @@ class RedcapProvider:
         except _Refused as exc:
             raise UserError(str(exc), code="provider-error") from None
         return {str(u["username"]): live_record(u) for u in users or [] if u.get("username")}
+
+    def read_users_raw(self, study: str) -> list[dict]:
+        try:
+            return list(self.call(study, "the user export", self.project(study).export_users) or [])
+        except _Refused as exc:
+            raise UserError(str(exc), code="provider-error") from None
+
+    def read_user_roles(self, study: str) -> tuple[dict[str, str], dict[str, str]]:
+        """(username -> unique role name, unique role name -> role label) of the project."""
+        try:
+            roles = self.call(study, "the user role export", self.project(study).export_user_roles) or []
+            return self.user_roles(study), {str(r.get("unique_role_name")): str(r.get("role_label")) for r in roles}
+        except _Refused as exc:
+            raise UserError(str(exc), code="provider-error") from None
 
     def read_dags(self, study: str) -> dict[str, str]:
         try:

@@ -52,6 +52,7 @@ def study_drift(provider, study: str, effective: Mapping, ignore: frozenset[str]
     sites = list(effective.get("studies", {}).get(study, {}).get("sites", []))
     roles = effective.get("roles", {})
     grants = {g["user"]: g for g in effective.get("grants", {}).values() if g.get("study") == study}
+    in_role, labels = provider.read_user_roles(study)
     out: list[Difference] = []
     for user in sorted(set(grants) | set(live)):
         if user in ignore:
@@ -65,6 +66,10 @@ def study_drift(provider, study: str, effective: Mapping, ignore: frozenset[str]
         grant = grants[user]
         want = expected_record(grant, roles.get(grant.get("role_ref"), {}), sites, dags, version)
         out += [Difference(study, user, field, exp, got) for field, exp, got in differences(want, live[user])]
+        if in_role.get(user):
+            role = in_role[user]
+            out.append(Difference(study, user, "user_role", "(none: rights set per user)",
+                                  f"{role} ({labels[role]})" if labels.get(role) else role))
     return out
 
 
