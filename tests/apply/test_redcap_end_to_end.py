@@ -196,3 +196,26 @@ def test_import_redcap_reads_the_project_back_into_declarations(tmp_path, emulat
     odd = run_edcconf("import", "redcap", "--env", "test", "--study", "DIAB-03", "--group", "staff", cwd=root, env=env)
     assert odd.code == 1 and "eve.stray" in odd.err and "import-no-role" in odd.err, odd
     assert study.read_bytes() == before
+
+
+def test_compliance_live_sees_rights_granted_by_hand_above_the_ceiling(tmp_path, emulator):
+    emu, token = emulator
+    root = _repo(tmp_path, emu.url)
+    staff = root / "groups" / "staff.yaml"
+    staff.write_text(staff.read_text().replace("api: full}", "api: full, design: none}"))
+    env = {TOKEN_VAR: token}
+    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env).code == 0
+    applied = run_edcconf("compliance", "--env", "test", "--json", cwd=root, env=env)
+    assert applied.code == 0 and applied.json["reports"]["pairs_all"] == []
+    dag = next(u for u in Project(emu.url, token).export_users() if u["username"] == "omar.haddad")["data_access_group"]
+    Project(emu.url, token).import_users([{"username": "omar.haddad", "design": 1, "data_access_group": dag}])
+    live = run_edcconf("compliance", "--env", "test", "--live", "--json", cwd=root, env=env)
+    assert live.code == 0, live
+    pairs = live.json["reports"]["pairs_all"]
+    assert [(p["user"], p["study"]) for p in pairs] == [("omar.haddad", "DIAB-03")]
+    assert {"right": "design", "granted": "full", "allowed": "none"} in pairs[0]["non_compliant"]
+    assert live.json["source"] == "live" and live.json["unchecked"] == []
+    text = run_edcconf("compliance", "--env", "test", "--live", cwd=root, env=env)
+    assert "live access read from the systems" in text.out and "design full (allowed none)" in text.out
+    # still nothing above the ceiling in what edcconf applied
+    assert run_edcconf("compliance", "--env", "test", "--json", cwd=root, env=env).json["reports"]["pairs_all"] == []

@@ -102,13 +102,23 @@ def compliance(ctx: click.Context, config_dir: str | None, env: str, statuses: t
     from ..workflow import read_state
 
     root = root_dir(ctx, config_dir)
-    if live:
-        raise UserError("no provider of this environment can read live access yet (the csv provider only writes "
-                        "files); run compliance over the applied state without --live", code="no-live-read")
     validated = validate(load_sources(root))  # ceilings may be below what is applied: that is the point
     if validated.model is None:
         raise UserError("the configuration cannot be read", validated.diagnostics.errors)
-    doc = compliance_reports(validated.model, read_state(root, env), parse_at(at), statuses)
+    applied = read_state(root, env)
+    unchecked: list = []
+    if live:
+        from dataclasses import replace
+
+        from ..questions.drift import live_effective
+        from ..workflow import environment_of
+
+        effective, unchecked = live_effective(root, environment_of(root, env), applied, validated.model)
+        applied = replace(applied, effective=effective)
+    doc = compliance_reports(validated.model, applied, parse_at(at), statuses)
+    if live:
+        doc["source"] = "live"
+        doc["unchecked"] = [{"study": s, "reason": why} for s, why in unchecked]
     if as_json or fmt == "json":
         print_json(doc)
     elif fmt == "csv":

@@ -84,8 +84,11 @@ def compliance_reports(model: Model, applied: StateRecord, as_of: date, statuses
 
 
 def render_compliance(doc: dict) -> str:
-    lines = [f"Compliance of {doc['environment']} (applied serial {doc['serial']}) against the current ceilings, "
-             f"as of {doc['as_of']}", ""]
+    what = ("live access read from the systems" if doc.get("source") == "live"
+            else f"applied serial {doc['serial']}")
+    lines = [f"Compliance of {doc['environment']} ({what}) against the current ceilings, as of {doc['as_of']}"]
+    lines += [f"  not read live: {u['study']}: {u['reason']}" for u in doc.get("unchecked", [])]
+    lines.append("")
     for name in REPORTS:
         rows = doc["reports"][name]
         lines.append(f"{TITLES[name]}: {len(rows)}")

@@ -170,3 +170,70 @@ def _live_only(study: str, user: str) -> dict:
     """A grant-shaped value for a user found live that edcconf never granted (what the plan revokes)."""
     return {"study": study, "user": user, "role": "(set by hand in REDCap)", "base_role": None, "sites": [],
             "site_access": "sites", "expires": None, "forms": {}, "close_queries": [], "sdv": []}
+
+
+# Per-form export code of the API -> SAG dataExport value (0 none, 2 de-identified, 3 remove ids, 1 full).
+_SAG_EXPORT = {0: 0, 2: 1, 3: 2, 1: 3}
+_VIEWING = {"none": 0, "read": 1, "edit": 2}
+
+
+def live_rights(record, contact_forms: set[str]) -> dict:
+    """A live REDCap user as a role value (generic rights and SAG keys), for compliance over live access."""
+    from ..catalogs import RIGHTS
+    from ..model import level_rank
+    from ..providers.redcap_records import API_TO_SAG, form_level
+
+    cat = catalog_redcap()
+    sag = {API_TO_SAG[f]: v for f, v in record.rights.items() if f in API_TO_SAG}
+    levels = {f: form_level(c) or "none" for f, c in record.forms.items()}
+    sag["dataViewing"] = max((_VIEWING.get(lvl, 0) for lvl in levels.values()), default=0)
+    sag["dataExport"] = max((_SAG_EXPORT.get(c, 0) for c in record.forms_export.values()), default=0)
+    rights = {r: cat.generic_from_keys(r, sag) or "none" for r in RIGHTS}
+    rights["form_access"] = max(levels.values(), key=level_rank, default="none")
+    rights["contact_data"] = max((lvl for f, lvl in levels.items() if f in contact_forms), key=level_rank,
+                                 default="none")
+    return {"rights": rights, "redcap": sag, "forms": levels}
+
+
+def catalog_redcap():
+    from ..catalogs import catalog
+    return catalog("redcap")
+
+
+def live_effective(root: Path, environment: Environment, applied, model) -> tuple[dict, list[tuple[str, str]]]:
+    """The applied state with each readable study's grants replaced by what the live system holds."""
+    from ..diagnostics import UserError
+    from ..providers.redcap import RedcapProvider, redcap_projects
+
+    effective = {k: dict(v) for k, v in applied.effective.items()}
+    studies = {**{s.id: {"system": s.system, "status": s.status, "sites": list(s.sites)} for s in model.studies.values()
+                  if environment.name in s.environments}, **effective.get("studies", {})}
+    effective["studies"] = studies
+    unchecked: list[tuple[str, str]] = []
+    provider = None
+    read = 0
+    for study_id, value in sorted(studies.items()):
+        target = environment.targets.get(value.get("system"))
+        if target is None or target.provider != "redcap":
+            unchecked.append((study_id, f"the {target.provider if target else 'missing'} target cannot read live access"))
+            continue
+        provider = provider or RedcapProvider(target, redcap_projects(root), environment.name,
+                                              {s: v.get("sites", []) for s, v in studies.items()})
+        try:
+            users = provider.read_live(study_id)
+        except UserError as exc:
+            unchecked.append((study_id, exc.message))
+            continue
+        read += 1
+        study = model.studies.get(study_id)
+        contact = {f.id for f in study.forms if f.contact} if study else set()
+        effective["grants"] = {k: g for k, g in effective.get("grants", {}).items() if g["study"] != study_id}
+        for user, record in users.items():
+            ref = f"{study_id}/live:{user}"
+            effective["roles"][ref] = live_rights(record, contact)
+            effective["grants"][f"{study_id}/{user}"] = {"study": study_id, "user": user, "role": "(live)",
+                                                         "expires": record.expiration or None, "role_ref": ref}
+    if not read:
+        raise UserError("no study of this environment could be read live: "
+                        + "; ".join(f"{s}: {why}" for s, why in unchecked), code="no-live-read")
+    return effective, unchecked
