@@ -61,6 +61,9 @@ def test_acg_round_trip(tmp_path: Path, exported: Path) -> None:
     assert run_edcconf("import", "sag", *sag, cwd=root).code == 0
     result = run_edcconf("import", "acg", defs, assigns, cwd=root)
     assert result.code == 0 and "Nothing to import" in result.out, result
+    assert run_edcconf("state", "import", "--env", "test", "acg", defs, assigns, cwd=root).code == 0
+    plan = run_edcconf("plan", "--env", "test", "--json", cwd=root)
+    assert plan.code == 0 and plan.json["changes"] == [], plan
     again = tmp_path / "again"
     assert run_edcconf("export", "files", "--env", "test", "-o", again, cwd=root).code == 0
     assert (again / "groups" / "acg-assignments.csv").read_bytes() == assigns.read_bytes()
@@ -98,6 +101,9 @@ MALFORMED = {
     "sag-unknown-value": ("sag-definitions.csv", lambda t: re.sub(r'(\n"[^"]*","[^"]*",)"0"', r'\1"7"', t, count=1),
                           "csv-unknown-value", 2),
     "sag-duplicate-row": ("sag-assignments.csv", lambda t: t + "\n" + t.split("\n")[1], "csv-duplicate-row", None),
+    "acg-missing-column": ("acg-definitions.csv", lambda t: t.replace("group_name,", "name,", 1), "csv-missing-column", 1),
+    "acg-unknown-value": ("acg-definitions.csv", lambda t: re.sub(r'(\nG-[0-9A-F]{13},(?:"[^"]*"|[^,]*),)0,', r'\g<1>7,', t,
+                                                                 count=1), "csv-unknown-value", 2),
     "acg-duplicate-row": ("acg-assignments.csv", lambda t: t + t.split("\n")[1] + "\n", "csv-duplicate-row", None),
     "vault-unknown-value": ("vault-users.csv", lambda t: t.replace(",Enabled,", ",Active,", 1), "invalid-status", 2),
     "vault-missing-column": ("vault-users.csv", lambda t: t.replace("Security Profile,", "Profile,", 1),

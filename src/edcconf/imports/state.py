@@ -53,9 +53,12 @@ def groups_state(root: Path, env: str, as_of: date, kind: str, defs_path: Path, 
             raise UserError(f"group {name!r} ({ident or 'new'}) of {defs_path} is not declared: run `edcconf import "
                             f"{kind}` first", code="import-missing")
         declared = model.groups[gid]
-        state["groups"][gid] = _group_value(name, ident_key, ident if getattr(declared, ident_key) else "", rights)
+        from_file = _group_value(name, ident_key, ident if getattr(declared, ident_key) else "", rights)
         if declared.description is None:
-            state["groups"][gid].pop("description")
+            from_file.pop("description")
+        # what the file cannot say (the other system's id, the group's message) stays as declared
+        state["groups"][gid] = {**state["groups"].get(gid, {}), **from_file,
+                                "message": state["groups"].get(gid, {}).get("message")}
         group_of_ident[ident or name] = gid
     for row in assigns.rows:
         username, ident, email, name = assign(row)
