@@ -84,6 +84,7 @@ class Target:
     url: str | None
     token_env: str | None
     loc: Loc
+    vault_user_defaults: Mapping[str, str] = field(default_factory=frozen_map)
 
 
 @dataclass(frozen=True)

@@ -159,3 +159,10 @@ def test_vault_new_people_need_a_group_and_disabled_rows_grant_nothing(tmp_path:
     granted = {g["user"] for g in result.json["declared"]["grants"]["ONC-04"]}
     assert "ivo.novak" in granted and lines[1].split(",")[3] not in granted
     assert run_edcconf("validate", cwd=root).code == 0
+
+
+def test_vault_columns_edcconf_does_not_manage_come_from_the_target(exported: Path) -> None:
+    rows = (exported / "ONC-04" / "vault-users.csv").read_bytes().decode().split("\r\n")
+    header = rows[0].split(",")
+    profile = header.index("Security Profile")
+    assert {r.split(",")[profile] for r in rows[1:] if r} == {"EDC Study User"}   # environments/production.yaml

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Mapping
 
 from ..plan import Change
 from ..state.local import write_atomically
@@ -38,7 +39,9 @@ USERS_HEADER = ["username", "email", "name", "user_type", "role", "base_role", "
 class CsvProvider:
     batched = True  # its changes become real when finish() writes the files
 
-    def __init__(self, system: str, root: Path, out: str, environment: str, serial: int) -> None:
+    def __init__(self, system: str, root: Path, out: str, environment: str, serial: int,
+                 vault_defaults: Mapping[str, str] | None = None) -> None:
+        self.vault_defaults = vault_defaults
         self.system = system
         self.out = inside(root, out, f"targets.{system}.out")
         self.environment = environment
@@ -94,7 +97,7 @@ class CsvProvider:
             return []
         out = []
         files = {f"{study}/{name}": data for name, data in study_files(study, self.system, self.environment,
-                                                                       effective).items()}
+                                                                       effective, self.vault_defaults).items()}
         if self.system == "redcap":
             files.update({f"groups/{name}": data for name, data in group_files(effective).items()})
         for rel, data in files.items():

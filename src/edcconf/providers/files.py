@@ -28,9 +28,10 @@ def group_files(state: Mapping) -> dict[str, bytes]:
             "acg-assignments.csv": write_acg_assignments(acg_assignments(accounts, groups))}
 
 
-def study_files(study: str, system: str, environment: str, state: Mapping) -> dict[str, bytes]:
+def study_files(study: str, system: str, environment: str, state: Mapping,
+                vault_defaults: Mapping[str, str] | None = None) -> dict[str, bytes]:
     if system == "vault":
-        return {"vault-users.csv": write_vault_users(vault_users(study, environment, state))}
+        return {"vault-users.csv": write_vault_users(vault_users(study, environment, state, vault_defaults))}
     if system == "redcap":
         return {"redcap-users.csv": write_redcap_users(redcap_users(study, state))}
     accounts = state.get("accounts", {})
@@ -40,14 +41,16 @@ def study_files(study: str, system: str, environment: str, state: Mapping) -> di
     return {"users.csv": to_csv(USERS_HEADER, rows)}
 
 
-def write_all(out: Path, environment: str, state: Mapping, _env_decl=None) -> list[str]:
+def write_all(out: Path, environment: str, state: Mapping, env_decl=None) -> list[str]:
     written = []
     for name, data in group_files(state).items():
         path = Path(out) / "groups" / name
         write_atomically(path, data, durable=False)
         written.append(str(path))
     for study, value in sorted(state.get("studies", {}).items()):
-        for name, data in study_files(study, value.get("system", ""), environment, state).items():
+        target = env_decl.targets.get("vault") if env_decl is not None else None
+        defaults = target.vault_user_defaults if target is not None else None
+        for name, data in study_files(study, value.get("system", ""), environment, state, defaults).items():
             path = Path(out) / study / name
             write_atomically(path, data, durable=False)
             written.append(str(path))
