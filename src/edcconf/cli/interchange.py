@@ -56,28 +56,23 @@ def _common(fn):
     return config_option(fn)
 
 
-@import_group.command("sag")
-@_common
-@click.argument("definitions", type=_FILE)
-@click.argument("assignments", type=_FILE)
-@click.pass_context
-def import_sag(ctx, config_dir, definitions: Path, assignments: Path, as_json: bool, dry_run: bool) -> None:
-    """REDCap Security Access Groups: DEFINITIONS.csv and user ASSIGNMENTS.csv → groups and members."""
-    from ..imports import import_sag as run
+def _group_import(kind: str, what: str) -> None:
+    """`import sag` and `import acg`: the same two-file shape, each system's own columns."""
 
-    _run(ctx, config_dir, lambda root: run(root, definitions, assignments), as_json, dry_run)
+    @import_group.command(kind, help=f"{what}: DEFINITIONS.csv and user ASSIGNMENTS.csv → groups and members.")
+    @_common
+    @click.argument("definitions", type=_FILE)
+    @click.argument("assignments", type=_FILE)
+    @click.pass_context
+    def command(ctx, config_dir, definitions: Path, assignments: Path, as_json: bool, dry_run: bool) -> None:
+        from .. import imports
+
+        run = imports.import_sag if kind == "sag" else imports.import_acg
+        _run(ctx, config_dir, lambda root: run(root, definitions, assignments), as_json, dry_run)
 
 
-@import_group.command("acg")
-@_common
-@click.argument("definitions", type=_FILE)
-@click.argument("assignments", type=_FILE)
-@click.pass_context
-def import_acg(ctx, config_dir, definitions: Path, assignments: Path, as_json: bool, dry_run: bool) -> None:
-    """REDCap Access Control Groups: DEFINITIONS.csv and ASSIGNMENTS.csv → groups and members."""
-    from ..imports import import_acg as run
-
-    _run(ctx, config_dir, lambda root: run(root, definitions, assignments), as_json, dry_run)
+_group_import("sag", "REDCap Security Access Groups")
+_group_import("acg", "REDCap Access Control Groups")
 
 
 @import_group.command("vault")

@@ -195,12 +195,7 @@ class Store:
 
     def delete_roles(self, proj: Project, names: list[str]) -> int:
         with self.lock:
-            if not names:
-                raise ApiError('The parameter "roles" is missing or empty')
-            unknown = [n for n in names if proj.role(n) is None]
-            if unknown:
-                raise ApiError(f"The following user roles do not exist in the project: "
-                               f"{quoted(unknown)}")
+            _check_deleting(names, "roles", "user roles", proj.role)
             for user in proj.users.values():
                 if user.role in names:
                     user.rights, user.role = proj.role(user.role).rights, ""
@@ -279,12 +274,7 @@ class Store:
 
     def delete_dags(self, proj: Project, names: list[str]) -> int:
         with self.lock:
-            if not names:
-                raise ApiError('The parameter "dags" is missing or empty')
-            unknown = [n for n in names if proj.dag(n) is None]
-            if unknown:
-                raise ApiError(f"The following Data Access Groups do not exist in the project: "
-                               f"{quoted(unknown)}")
+            _check_deleting(names, "dags", "Data Access Groups", proj.dag)
             for user in proj.users.values():
                 if user.dag in names:
                     user.dag = ""
@@ -331,3 +321,12 @@ class Store:
                 "missing_data_codes": "", "external_modules": "",
                 "bypass_branching_erase_field_prompt": 0,
             }
+
+
+def _check_deleting(names: list[str], parameter: str, what: str, find) -> None:
+    """REDCap's refusals for a delete: no names given, or names that do not exist."""
+    if not names:
+        raise ApiError(f'The parameter "{parameter}" is missing or empty')
+    unknown = [n for n in names if find(n) is None]
+    if unknown:
+        raise ApiError(f"The following {what} do not exist in the project: {quoted(unknown)}")
