@@ -12,7 +12,7 @@ from ..views.plan_text import render_plan
 from ..views.show import render_state, state_json
 from ..plan.saved import load_plan, save_plan
 from ..workflow import apply_planned, environment_of, plan_environment, planned_from_file, read_state
-from .common import (at_option, config_option, emit_diagnostics, env_option, json_option, parse_at, parse_duration,
+from .common import (at_option, config_option, emit_diagnostics, json_option, parse_at, parse_duration,
                      print_json, root_dir, styler)
 
 

@@ -47,6 +47,18 @@ def current_model(root: Path) -> Model:
     return validated.model
 
 
+def study_of_system(model: Model, study_id: str, system: str, command: str):
+    """The study an import writes into, which must exist and be of the system the file comes from."""
+    study = model.studies.get(study_id)
+    if study is None:
+        from ..validate.references import suggest
+        raise UserError(f"unknown study {study_id!r}{suggest(study_id, model.studies)}", code="unknown-reference")
+    if study.system != system:
+        raise UserError(f"{study_id} is a {study.system} study; `{command}` reads {system} users",
+                        code="import-invalid")
+    return study
+
+
 def refuse_errors(parsed_diags: list[Diagnostic], what: str) -> None:
     errors = [d for d in parsed_diags if d.severity == "error"]
     if errors:

@@ -13,18 +13,11 @@ from ..diagnostics import Loc, UserError, error, warning
 from ..model import Model, Study
 from ..providers.redcap_records import differences, expected_record, live_record
 from ..resolve.roles import effective_role
-from . import ImportResult, _place_people, current_model, refuse_errors
+from . import ImportResult, _place_people, current_model, refuse_errors, study_of_system
 
 
 def redcap_study(model: Model, study_id: str) -> Study:
-    study = model.studies.get(study_id)
-    if study is None:
-        from ..validate.references import suggest
-        raise UserError(f"unknown study {study_id!r}{suggest(study_id, model.studies)}", code="unknown-reference")
-    if study.system != "redcap":
-        raise UserError(f"{study_id} is a {study.system} study; `import redcap` reads a REDCap project",
-                        code="import-invalid")
-    return study
+    return study_of_system(model, study_id, "redcap", "import redcap")
 
 
 def _provider(root: Path, model: Model, env: str, study: Study):

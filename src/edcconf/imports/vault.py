@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..catalogs import catalog
-from ..diagnostics import Loc, UserError, error, warning
+from ..diagnostics import Loc, error, warning
 from ..interchange.vault import ALL_ENVIRONMENTS, VaultUser, read_vault_users
 from ..model import Model, Study
-from . import ImportResult, _place_people, current_model, refuse_errors
+from . import ImportResult, _place_people, current_model, refuse_errors, study_of_system
 
 
 def role_names(study: Study) -> dict[str, str]:
@@ -21,14 +21,7 @@ def role_names(study: Study) -> dict[str, str]:
 
 
 def vault_study(model: Model, study_id: str) -> Study:
-    study = model.studies.get(study_id)
-    if study is None:
-        from ..validate.references import suggest
-        raise UserError(f"unknown study {study_id!r}{suggest(study_id, model.studies)}", code="unknown-reference")
-    if study.system != "vault":
-        raise UserError(f"{study_id} is a {study.system} study; `import vault` reads Veeva Vault user files",
-                        code="import-invalid")
-    return study
+    return study_of_system(model, study_id, "vault", "import vault")
 
 
 def read_for_study(model: Model, study: Study, path: Path):
