@@ -167,3 +167,18 @@ def test_monitor_without_access_to_a_form_is_warned_about_hidden_queries(mini_re
     edit(mini_repo, "studies/heart.yaml", "tags: {safety: review}}", "tags: {safety: review}, contact_forms: read}")
     desired = load_desired(mini_repo, TODAY, ["test"])
     assert not [d for d in desired.diagnostics.warnings if "safety_monitor" in d.message]
+
+
+def test_a_vault_grant_listing_every_site_is_warned_about(example_repo):
+    from edcconf.source import load_sources
+    from edcconf.validate import validate
+
+    study = example_repo / "studies" / "onc-04.yaml"
+    text = study.read_text()
+    study.write_text(text.replace("{user: dina.park, role: lead_data_manager, environments: all, sites: all}",
+                                  "{user: dina.park, role: lead_data_manager, environments: all, "
+                                  "sites: [MGH, CHU-LYON, APHP, OUS]}"))
+    found = [d for d in validate(load_sources(example_repo, use_cache=False)).diagnostics
+             if d.code == "vault-all-sites-listed"]
+    assert [(d.severity, d.loc.file, d.loc.line) for d in found] == [("warning", "studies/onc-04.yaml", 17)]
+    assert "dina.park" in found[0].message and "sites: all" in found[0].message

@@ -36,6 +36,8 @@ def check_systems(model: Model) -> list[Diagnostic]:
                     out.extend(redcap_keys(cat, role.redcap, role.locs.get("redcap", role.loc), f"role {role.id}"))
         if study.system == "redcap":
             out.extend(_one_dag(model, study))
+        if study.system == "vault":
+            out.extend(_every_site_listed(study))
     return out
 
 
@@ -120,6 +122,18 @@ def _one_dag(model: Model, study: Study) -> list[Diagnostic]:
                              f"{study.id} ({', '.join(sites)}); REDCap puts a user in at most one data access group "
                              "per project: grant one site, or all sites", _scope_loc(grant)))
     return out
+
+
+def _every_site_listed(study: Study) -> list[Diagnostic]:
+    """003: Vault cannot take a list of every site; all-site access is study access, which also covers
+    sites added later. Declaring it as a list would say something Vault cannot hold."""
+    from ..diagnostics import warning
+
+    return [warning("vault-all-sites-listed", f"{grant.user} is granted every site of Vault study {study.id} by "
+                    "name; Vault gives this only as study access (all sites, including sites added later): write "
+                    "`sites: all`", _scope_loc(grant))
+            for grant in study.access
+            if isinstance(grant.sites, tuple) and len(study.sites) > 1 and set(grant.sites) >= set(study.sites)]
 
 
 def _scope_loc(grant: Grant) -> Loc:
