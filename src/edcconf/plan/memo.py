@@ -1,14 +1,15 @@
 """Exact-input memo for `plan`: the same inputs give the same plan, so a plan is stored and answered again.
 
 A plan is a function of the configuration's bytes (the sources digest), the applied state (its bytes:
-serial, lineage and effective state), the as-of date, the refresh setting and the code. When all of
-them are unchanged, `plan` answers from `.edcconf/cache/plans/` instead of loading, validating and
-resolving the whole organisation again. What is not memoised:
+serial, lineage and effective state), the as-of date, the refresh setting and the code (and the Python
+that runs it). When all of them are unchanged, `plan` answers from `.edcconf/cache/plans/` instead of
+loading, validating and resolving the whole organisation again. What is not memoised:
 
 - a plan whose environment has a target that reads live access on refresh (redcap): live access is
   an input that no digest here covers;
 - a plan against a state that is not a local file (postgres), or while an apply's journal is waiting
   to be recovered (the full path recovers it first);
+- a plan of more than workflow.MEMO_MAX_CHANGES changes (a first rollout: large, rarely planned twice);
 - anything that marshal cannot store exactly (the plan is then simply made again next time).
 
 Entries are plain data (marshal: type-exact, so a memoised plan equals the fresh one), written
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import sys
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property, lru_cache
@@ -117,8 +119,8 @@ class PlanMemo:
         self.dir = self.root / ".edcconf" / "cache" / "plans"
 
     def key(self, env: str, as_of: date, refresh: bool, config_digest: str) -> str:
-        parts = (str(MEMO_VERSION), package_digest(), env, as_of.isoformat(), "refresh" if refresh else "no-refresh",
-                 config_digest)
+        parts = (str(MEMO_VERSION), sys.version, str(marshal.version), package_digest(), env, as_of.isoformat(),
+                 "refresh" if refresh else "no-refresh", config_digest)
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
     def _read(self, name: str) -> Any | None:
