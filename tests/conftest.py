@@ -33,6 +33,9 @@ class Result:
 
 def run_edcconf(*args: str, cwd: Path, env: dict | None = None, input: str | None = None) -> Result:
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    # the child imports this checkout's code (a relative PYTHONPATH=src would not resolve from cwd, and the
+    # child would silently run whatever checkout the virtualenv's editable install points at)
+    full_env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), *filter(None, [full_env.get("PYTHONPATH")])])
     proc = subprocess.run([sys.executable, "-m", "edcconf", *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, env=full_env, input=input, stdin=None if input is not None else subprocess.DEVNULL,
                           timeout=300)

@@ -51,6 +51,47 @@ def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True) ->
                               desired.model.digest, desired=desired)
 
 
+MEMO_MAX_CHANGES = 20_000   # a first rollout's plan is large and rarely planned twice: not worth the memory
+
+
+def plan_for_review(root: Path, env: str, as_of: date, refresh: bool = True, need_sources: bool = False):
+    """What `plan` prints (and saves): from the exact-input memo when nothing it depends on changed
+    (plan/memo.py), otherwise made now and remembered. The result has plan, config_digest, systems and
+    sources; need_sources asks for a memo entry whose systems and sources can be read (for --out)."""
+    from .plan.memo import PlanMemo, state_digest
+    from .source import sources_digest
+    from .source.cache import enabled as cache_enabled
+
+    if not cache_enabled():
+        return plan_environment(root, env, as_of, refresh)
+    digest, state = sources_digest(Path(root)), state_digest(Path(root), env)
+    if digest is None or state is None:
+        return plan_environment(root, env, as_of, refresh)
+    memo = PlanMemo(root)
+    key = memo.key(env, as_of, refresh, digest)
+    hit = memo.get(key, state)
+    if hit is not None:
+        try:
+            if need_sources:
+                hit.sources
+            return hit
+        except LookupError:
+            pass
+    planned = plan_environment(root, env, as_of, refresh)
+    if _memoisable(planned, refresh) and planned.config_digest == digest and state_digest(Path(root), env) == state:
+        memo.put(key, state, planned)
+    return planned
+
+
+def _memoisable(planned: PlannedEnvironment, refresh: bool) -> bool:
+    """Only plans whose every input is in the memo key: a local state file, no live read."""
+    from .state.local import LocalBackend
+
+    reads_live = refresh and any(t.provider == "redcap" for t in planned.environment.targets.values())
+    return (isinstance(planned.backend, LocalBackend) and not reads_live
+            and len(planned.plan.changes) <= MEMO_MAX_CHANGES)
+
+
 def _applied_over_ceiling(desired, previous: StateRecord, as_of: date) -> tuple:
     """Grants applied before a ceiling was lowered: the reviewer sees why this plan lowers them."""
     from .diagnostics import Loc, warning

@@ -5,6 +5,7 @@ Exit codes: 0 success / no changes, 2 a plan has changes, 1 a user error (never 
 """
 from __future__ import annotations
 
+import gc
 import sys
 import traceback
 
@@ -43,6 +44,19 @@ _interchange.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
+    # A command is a short batch over millions of small acyclic containers (parsed YAML, the model, the
+    # effective state): the cyclic collector's repeated passes over them cost a third of a plan and free
+    # nothing (peak RSS unchanged). Reference counting still frees everything; the process ends soon.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _run(argv)
+    finally:
+        if collecting:  # in-process callers (tests) get their collector back
+            gc.enable()
+
+
+def _run(argv: list[str] | None) -> None:
     try:
         code = cli.main(args=argv, prog_name="edcconf", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -11,7 +11,8 @@ from ..pipeline import load_desired
 from ..views.plan_text import render_plan
 from ..views.show import render_state, state_json
 from ..plan.saved import load_plan, save_plan
-from ..workflow import apply_planned, environment_of, plan_environment, planned_from_file, read_state
+from ..workflow import (apply_planned, environment_of, plan_environment, plan_for_review, planned_from_file,
+                        read_state)
 from .common import (at_option, config_option, emit_diagnostics, json_option, parse_at, parse_duration,
                      print_json, root_dir, styler)
 
@@ -62,7 +63,7 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
     if len(envs) > 1 and (fmt != "markdown" or out):
         raise UserError("several --env need --format markdown (and no --out): a plan, its JSON and a saved plan "
                         "are for one environment", code="usage")
-    planned_all = [plan_environment(root, env, parse_at(at), refresh) for env in envs]
+    planned_all = [plan_for_review(root, env, parse_at(at), refresh, need_sources=bool(out)) for env in envs]
     if fmt == "markdown":
         from ..views.markdown import render_markdown  # jinja2 is imported only for this
         click.echo(render_markdown([p.plan for p in planned_all]), nl=False)

@@ -59,6 +59,21 @@ def load_sources(root: Path, use_cache: bool | None = None) -> Sources:
     return Sources(root, tuple(files), digest.hexdigest(), tuple(problems))
 
 
+def sources_digest(root: Path) -> str | None:
+    """The digest load_sources would compute, from the files' bytes only (nothing parsed, no cache read);
+    None when a file cannot be read (load_sources then reports it)."""
+    root = Path(root)
+    digest = hashlib.sha256()
+    problems: list[Diagnostic] = []
+    for path in config_files(root):
+        rel = path.relative_to(root).as_posix()
+        raw = _read(path, rel, problems)
+        if raw is None:
+            return None
+        digest.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
+    return digest.hexdigest()
+
+
 def _read(path: Path, rel: str, problems: list[Diagnostic]) -> bytes | None:
     from ..diagnostics import Loc, error
 

@@ -1,0 +1,177 @@
+"""Exact-input memo for `plan`: the same inputs give the same plan, so a plan is stored and answered again.
+
+A plan is a function of the configuration's bytes (the sources digest), the applied state (its bytes:
+serial, lineage and effective state), the as-of date, the refresh setting and the code (and the Python
+that runs it). When all of them are unchanged, `plan` answers from `.edcconf/cache/plans/` instead of
+loading, validating and resolving the whole organisation again. What is not memoised:
+
+- a plan whose environment has a target that reads live access on refresh (redcap): live access is
+  an input that no digest here covers;
+- a plan against a state that is not a local file (postgres), or while an apply's journal is waiting
+  to be recovered (the full path recovers it first);
+- a plan of more than workflow.MEMO_MAX_CHANGES changes (a first rollout: large, rarely planned twice);
+- anything that marshal cannot store exactly (the plan is then simply made again next time).
+
+Entries are plain data (marshal: type-exact, so a memoised plan equals the fresh one), written
+atomically, never trusted across code versions (every file of the package is in the key), safe to
+delete at any time; EDCCONF_NO_CACHE=1 bypasses them. A damaged entry is a miss.
+"""
+from __future__ import annotations
+
+import hashlib
+import marshal
+import sys
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ..diagnostics import Diagnostic, Loc
+from .model import Change, Plan
+
+MEMO_VERSION = 1
+KEEP_ENTRIES = 32          # plans kept (most recently written); older ones are removed
+
+
+@lru_cache(maxsize=1)
+def package_digest() -> str:
+    """Every file of the installed package (code, catalogs) and the schemas: the code version."""
+    from ..source.cache import code_digest
+
+    package = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256(code_digest().encode())
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                       and p.suffix in (".py", ".yaml", ".yml", ".json")):
+        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _state_paths(root: Path, env: str) -> tuple[Path, Path]:
+    from ..state.local import LocalBackend
+
+    backend = LocalBackend(root, env)
+    return backend.path, backend.dir / f"{env}.journal"
+
+
+def state_digest(root: Path, env: str) -> str | None:
+    """A digest of the local state file's bytes ("absent" when there is none yet); None when a journal
+    waits to be recovered or the file cannot be read (no memo then)."""
+    path, journal = _state_paths(root, env)
+    if journal.exists():
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return "absent"
+    except OSError:
+        return None
+
+
+def _diag_out(d: Diagnostic) -> tuple:
+    return (d.code, d.message, d.loc.file, d.loc.line, d.loc.col, d.severity, d.details)
+
+
+def _diag_in(t: tuple) -> Diagnostic:
+    return Diagnostic(t[0], t[1], Loc(t[2], t[3], t[4]), t[5], t[6])
+
+
+def _change_out(c: Change) -> tuple:
+    return (c.action, c.kind, c.key, c.before, c.after, c.reason, c.source, c.study, c.details, c.stored, c.role,
+            c.notify)
+
+
+def plan_to_data(plan: Plan) -> tuple:
+    return (plan.environment, plan.serial, plan.lineage, plan.as_of.isoformat(),
+            tuple(_change_out(c) for c in plan.changes), tuple(_diag_out(w) for w in plan.warnings),
+            tuple(plan.brakes))
+
+
+def plan_from_data(data: tuple) -> Plan:
+    env, serial, lineage, as_of, changes, warnings, brakes = data
+    return Plan(env, serial, lineage, date.fromisoformat(as_of), tuple(Change(*c) for c in changes),
+                tuple(_diag_in(w) for w in warnings), tuple(brakes))
+
+
+@dataclass(frozen=True)
+class MemoPlanned:
+    """What `plan` prints and saves, answered from the memo; systems and sources load on first use."""
+    plan: Plan
+    config_digest: str
+    _extra: Callable[[], tuple[Mapping[str, str], Mapping[str, str]]]
+
+    @cached_property
+    def _systems_sources(self) -> tuple[Mapping[str, str], Mapping[str, str]]:
+        return self._extra()
+
+    @property
+    def systems(self) -> Mapping[str, str]:
+        return self._systems_sources[0]
+
+    @property
+    def sources(self) -> Mapping[str, str]:
+        return self._systems_sources[1]
+
+
+class PlanMemo:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.dir = self.root / ".edcconf" / "cache" / "plans"
+
+    def key(self, env: str, as_of: date, refresh: bool, config_digest: str) -> str:
+        parts = (str(MEMO_VERSION), sys.version, str(marshal.version), package_digest(), env, as_of.isoformat(),
+                 "refresh" if refresh else "no-refresh", config_digest)
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+    def _read(self, name: str) -> Any | None:
+        try:
+            return marshal.loads((self.dir / name).read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            return None
+
+    def get(self, key: str, state: str) -> MemoPlanned | None:
+        entry = self._read(key)
+        try:
+            version, stored_state, config_digest, plan_data, extra_digest = entry
+            if version != MEMO_VERSION or stored_state != state:
+                return None
+            plan = plan_from_data(plan_data)
+        except (TypeError, ValueError):
+            return None
+        return MemoPlanned(plan, config_digest, lambda: self._extra(key, extra_digest))
+
+    def _extra(self, key: str, digest: str) -> tuple[Mapping[str, str], Mapping[str, str]]:
+        try:
+            raw = (self.dir / f"{key}.extra").read_bytes()
+            if hashlib.sha256(raw).hexdigest() != digest:
+                raise ValueError("memo entry does not match")
+            systems, sources = marshal.loads(raw)
+            return systems, sources
+        except (OSError, ValueError, EOFError, TypeError):
+            raise LookupError("memo entry damaged") from None
+
+    def put(self, key: str, state: str, planned) -> None:
+        """Store a plan (and the systems and sources a saved plan needs); a failure is only a slower next run."""
+        from ..diagnostics import UserError
+        from ..state.local import write_atomically
+
+        try:
+            extra = marshal.dumps((dict(planned.systems), dict(planned.sources)))
+            entry = marshal.dumps((MEMO_VERSION, state, planned.config_digest, plan_to_data(planned.plan),
+                                   hashlib.sha256(extra).hexdigest()))
+            if plan_from_data(marshal.loads(entry)[3]) != planned.plan:
+                return  # not stored exactly (e.g. a value marshal turns into another type): never memoise
+            write_atomically(self.dir / f"{key}.extra", extra, durable=False)
+            write_atomically(self.dir / key, entry, durable=False)   # the entry is the commit point
+            self._prune()
+        except (UserError, ValueError, TypeError):
+            pass
+
+    def _prune(self) -> None:
+        try:
+            entries = sorted((p for p in self.dir.iterdir() if len(p.name) == 64), key=lambda p: p.stat().st_mtime)
+            for old in entries[:-KEEP_ENTRIES]:
+                old.unlink(missing_ok=True)
+                old.with_name(old.name + ".extra").unlink(missing_ok=True)
+        except OSError:
+            pass
