@@ -127,15 +127,28 @@ def vault_role_name(grant: Mapping, role_value: Mapping) -> str:
     return grant.get("role", "")
 
 
-def vault_users(study: str, environment: str, state: Mapping, defaults: Mapping[str, str] | None = None) -> list[VaultUser]:
+def grants_by_study(state: Mapping) -> dict[str, list[dict]]:
+    """Each study's grants, sorted by key: built once per run, so files per study stay linear."""
+    out: dict[str, list[dict]] = {}
+    for _, grant in sorted(state.get("grants", {}).items()):
+        out.setdefault(grant.get("study"), []).append(grant)
+    return out
+
+
+def _study_grants(study: str, state: Mapping, grants: list[dict] | None) -> list[dict]:
+    if grants is not None:
+        return grants
+    return [g for _, g in sorted(state.get("grants", {}).items()) if g.get("study") == study]
+
+
+def vault_users(study: str, environment: str, state: Mapping, defaults: Mapping[str, str] | None = None,
+                grants: list[dict] | None = None) -> list[VaultUser]:
     """One row per person with access to a Vault study in one environment (DESIGN §8, 003): all sites is
     study access (Site Access and Country Access both blank), never a list of every site."""
     opts = {**VAULT_DEFAULTS, **(defaults or {})}
     accounts, sites, roles = state.get("accounts", {}), state.get("sites", {}), state.get("roles", {})
     rows = []
-    for _, grant in sorted(state.get("grants", {}).items()):
-        if grant.get("study") != study:
-            continue
+    for grant in _study_grants(study, state, grants):
         account = accounts.get(grant["user"], {})
         first, last = _first_last(account.get("name"), grant["user"])
         access = grant.get("site_access", "sites")
@@ -153,15 +166,14 @@ def vault_users(study: str, environment: str, state: Mapping, defaults: Mapping[
     return rows
 
 
-def redcap_users(study: str, state: Mapping, version: str = DEFAULT_REDCAP_VERSION) -> list[RedcapUser]:
+def redcap_users(study: str, state: Mapping, version: str = DEFAULT_REDCAP_VERSION,
+                 grants: list[dict] | None = None) -> list[RedcapUser]:
     """The User Rights upload of one REDCap study: every field, the data access group always."""
     study_sites = list(state.get("studies", {}).get(study, {}).get("sites", []))
     dags = {s: dag_unique_name(s) for s in study_sites}
     roles = state.get("roles", {})
     out = []
-    for _, grant in sorted(state.get("grants", {}).items()):
-        if grant.get("study") != study:
-            continue
+    for grant in _study_grants(study, state, grants):
         rec = expected_record(grant, roles.get(grant.get("role_ref"), {}), study_sites, dags, version)
         out.append(RedcapUser(rec.username, rec.expiration, rec.data_access_group, dict(rec.rights),
                               dict(rec.forms), dict(rec.forms_export)))

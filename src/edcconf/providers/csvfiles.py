@@ -80,7 +80,9 @@ class CsvProvider:
                       g.get("expires") or ""] for g in grants_by_study.get(study, [])]
             write_atomically(folder / "users.csv", to_csv(USERS_HEADER, users), durable=False)
             written.append(str(folder / "users.csv"))
-            written += self._system_files(study, effective)
+            written += self._system_files(study, effective, grants_by_study.get(study, []))
+        if studies or any(c.kind in ("group", "account") for c in mine):
+            written += self._group_files(effective)
         account_rows = [self._row(c, accounts) for c in mine if c.kind == "account"]
         if account_rows:
             path = self.out / f"accounts-checklist-{self.serial:04d}.csv"
@@ -88,22 +90,27 @@ class CsvProvider:
             written.append(str(path))
         return written
 
-    def _system_files(self, study: str, effective: dict) -> list[str]:
-        """The files the system itself imports (DESIGN §8): Vault's user import, REDCap's User Rights
-        upload and, once per REDCap target, the SAG and ACG files of the groups."""
-        from .files import group_files, study_files
+    def _system_files(self, study: str, effective: dict, grants: list[dict]) -> list[str]:
+        """The file the system itself imports (DESIGN §8): Vault's user import, REDCap's User Rights upload."""
+        from .files import study_files
 
         if self.system not in ("vault", "redcap"):
             return []
-        out = []
-        files = {f"{study}/{name}": data for name, data in study_files(study, self.system, self.environment,
-                                                                       effective, self.vault_defaults).items()}
-        if self.system == "redcap":
-            files.update({f"groups/{name}": data for name, data in group_files(effective).items()})
+        files = study_files(study, self.system, self.environment, effective, self.vault_defaults, grants)
+        return self._write({f"{study}/{name}": data for name, data in files.items()})
+
+    def _group_files(self, effective: dict) -> list[str]:
+        """Once per REDCap target and apply: the SAG and ACG files of the groups."""
+        from .files import group_files
+
+        if self.system != "redcap":
+            return []
+        return self._write({f"groups/{name}": data for name, data in group_files(effective).items()})
+
+    def _write(self, files: dict[str, bytes]) -> list[str]:
         for rel, data in files.items():
             write_atomically(self.out / rel, data, durable=False)
-            out.append(str(self.out / rel))
-        return out
+        return [str(self.out / rel) for rel in files]
 
     @staticmethod
     def _row(change: Change, accounts: dict) -> list[object]:

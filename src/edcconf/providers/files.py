@@ -14,7 +14,8 @@ from ..interchange.redcap_users import write_redcap_users
 from ..interchange.sag import write_sag_assignments, write_sag_definitions
 from ..interchange.vault import write_vault_users
 from ..state.local import write_atomically
-from .bulk import acg_assignments, acg_definitions, redcap_users, sag_assignments, sag_definitions, vault_users
+from .bulk import (acg_assignments, acg_definitions, grants_by_study, redcap_users, sag_assignments, sag_definitions,
+                   vault_users)
 from .csvfiles import USERS_HEADER, to_csv
 
 GROUP_FILES = ("sag-definitions.csv", "sag-assignments.csv", "acg-definitions.csv", "acg-assignments.csv")
@@ -29,15 +30,18 @@ def group_files(state: Mapping) -> dict[str, bytes]:
 
 
 def study_files(study: str, system: str, environment: str, state: Mapping,
-                vault_defaults: Mapping[str, str] | None = None) -> dict[str, bytes]:
+                vault_defaults: Mapping[str, str] | None = None, grants: list[dict] | None = None) -> dict[str, bytes]:
+    """The files of one study; `grants` (that study's, from grants_by_study) keeps many studies linear."""
+    if grants is None:
+        grants = grants_by_study(state).get(study, [])
     if system == "vault":
-        return {"vault-users.csv": write_vault_users(vault_users(study, environment, state, vault_defaults))}
+        return {"vault-users.csv": write_vault_users(vault_users(study, environment, state, vault_defaults, grants))}
     if system == "redcap":
-        return {"redcap-users.csv": write_redcap_users(redcap_users(study, state))}
+        return {"redcap-users.csv": write_redcap_users(redcap_users(study, state, grants=grants))}
     accounts = state.get("accounts", {})
     rows = [[g["user"], accounts.get(g["user"], {}).get("email"), accounts.get(g["user"], {}).get("name"),
              accounts.get(g["user"], {}).get("type"), g["role"], g["base_role"], " ".join(g["sites"]),
-             g.get("expires") or ""] for _, g in sorted(state.get("grants", {}).items()) if g["study"] == study]
+             g.get("expires") or ""] for g in grants]
     return {"users.csv": to_csv(USERS_HEADER, rows)}
 
 
@@ -47,10 +51,12 @@ def write_all(out: Path, environment: str, state: Mapping, env_decl=None) -> lis
         path = Path(out) / "groups" / name
         write_atomically(path, data, durable=False)
         written.append(str(path))
+    by_study = grants_by_study(state)
+    target = env_decl.targets.get("vault") if env_decl is not None else None
+    defaults = target.vault_user_defaults if target is not None else None
     for study, value in sorted(state.get("studies", {}).items()):
-        target = env_decl.targets.get("vault") if env_decl is not None else None
-        defaults = target.vault_user_defaults if target is not None else None
-        for name, data in study_files(study, value.get("system", ""), environment, state, defaults).items():
+        for name, data in study_files(study, value.get("system", ""), environment, state, defaults,
+                                      by_study.get(study, [])).items():
             path = Path(out) / study / name
             write_atomically(path, data, durable=False)
             written.append(str(path))
