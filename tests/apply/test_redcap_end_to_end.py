@@ -188,6 +188,8 @@ def test_import_redcap_reads_the_project_back_into_declarations(tmp_path, emulat
     assert entries["priya.nair"]["expires"] == "2030-01-31" and entries["priya.nair"]["sites"] == ["UCSF"]
     assert entries["sam.okafor"]["role"] == "data_manager" and entries["sam.okafor"]["sites"] == "all"
     assert run_edcconf("import", "redcap", "--env", "test", "--study", "DIAB-03", cwd=root, env=env).code == 0
+    assert "{user: priya.nair, role: coordinator, environments: [test], sites: [UCSF], expires: 2030-01-31}" \
+        in study.read_text()
     plan = run_edcconf("plan", "--env", "test", "--json", cwd=root, env=env)
     assert plan.code == 0 and plan.json["changes"] == [], plan
     # A user with rights no declared role gives is reported with the closest role, and nothing is written

@@ -6,6 +6,7 @@ rights match no role is reported with the closest role and what differs, and not
 """
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from ..catalogs import catalog
@@ -89,7 +90,10 @@ def import_redcap(root: Path, env: str, study_id: str, group: str | None) -> Imp
             continue
         entry = {"user": username, "role": best[1], "environments": [env], "sites": sites}
         if live.expiration:
-            entry["expires"] = live.expiration
+            try:
+                entry["expires"] = date.fromisoformat(live.expiration)
+            except ValueError:
+                entry["expires"] = live.expiration  # written quoted; validate says what is wrong with it
         entries.append(entry)
         if username not in model.people:
             if group is None or group not in model.groups:

@@ -57,7 +57,9 @@ def scalar(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
-    if isinstance(value, (_dt.date, _dt.datetime)):
+    if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
+        return value.isoformat()  # a date, written as the example configuration writes dates
+    if isinstance(value, _dt.datetime):
         value = value.isoformat()
     if not isinstance(value, str):
         raise UserError(f"cannot write {value!r} ({type(value).__name__}) as a YAML value", code="import-invalid")
