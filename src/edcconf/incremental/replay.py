@@ -8,6 +8,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from ..diagnostics import Diagnostic, Loc, UserError
+from ..plan.memo import MemoPlanned
+
+
+class IncrementalPlanned(MemoPlanned):
+    """A plan made incrementally: plan and config_digest; systems and sources assembled on first use."""
 
 
 def _load_files(root: Path, rels: list[str]):
@@ -116,7 +121,6 @@ def plan_incrementally(root: Path, env: str, as_of: date, refresh: bool, files: 
 def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info, wanted, applied, state, digest):
     from . import _EMPTY, _applied_key, _diag_in, _fragment_key
     from ..plan.diff import entity_changes, grant_changes, ordered_plan
-    from ..plan.memo import MemoPlanned
     from ..resolve.effective import EnvironmentState, Exclusion
 
     groups, accounts, sites_all, global_sources, global_warnings, over = wanted
@@ -173,7 +177,7 @@ def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info,
             full.update(content(sid)[2])
         return systems, full
 
-    return MemoPlanned(plan, digest, extra)
+    return IncrementalPlanned(plan, digest, extra)
 
 
 def _brakes(changes, env_info, per_study, managers, studies, have) -> tuple:
