@@ -11,11 +11,12 @@ under a digest of exactly those inputs. A previous full plan stores a *base* und
 code, environment, date and state file's bytes: the global part of the desired state, the applied state
 split per study (each study's grants with a digest of them), and every study file's fragment summary.
 
-The diff: a study's grant changes depend only on its desired grants, its applied grants, their roles and
-sources. When the canonical digests of its desired and applied grants are equal, the grants are equal
-(JSON values, no tuples: canonical JSON equality is value equality), so the study has no grant change;
-only studies whose digests differ are loaded and diffed (plan/diff.grant_changes). Sites, groups,
-studies and accounts are diffed whole (they are small).
+The diff: a study's grant changes are a function of its desired grants, roles, sources and exclusions
+and of its applied grants, roles and sources (plan/diff.grant_changes takes each grant key on its own).
+For a study of an unchanged file both sides are exactly what they were in the full plan that stored the
+base (same fragment, same state file), so it has grant changes now if and only if it had some then: the
+base keeps the set of those studies. Only they and the studies of changed, new or removed files are
+loaded and diffed; sites, groups, studies and accounts are diffed whole (they are small).
 
 Falls back to the full path (returns None) on anything it does not cover: no base, a global file
 changed, added or removed, a changed file that declares more than studies, any error, a study id
@@ -26,7 +27,7 @@ EDCCONF_NO_CACHE=1 bypasses them (with the rest of the cache).
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 import marshal
 import sys
 from datetime import date
@@ -36,7 +37,6 @@ from typing import Any, Iterable
 from ..diagnostics import Diagnostic, Loc
 
 VERSION = 1
-_EMPTY = "empty"
 
 
 def _h(*parts: str) -> str:
@@ -46,14 +46,6 @@ def _h(*parts: str) -> str:
 def _code() -> str:
     from ..plan.memo import package_digest
     return _h(str(VERSION), sys.version, str(marshal.version), package_digest())
-
-
-def grants_digest(grants: dict) -> str:
-    """Canonical digest of one study's grants: equal digests ⟺ equal JSON values."""
-    if not grants:
-        return _EMPTY
-    return hashlib.sha256(json.dumps(sorted(grants.items()), sort_keys=True, separators=(",", ":"))
-                          .encode()).hexdigest()
 
 
 def _diag_out(d: Diagnostic) -> tuple:
@@ -75,13 +67,22 @@ class Store:
             return None
 
     def put(self, name: str, value: Any) -> None:
-        from ..diagnostics import UserError
-        from ..state.local import write_atomically
-
+        """Atomically (a reader sees the old entry or the new one), not durably: only slower if lost."""
+        path = self.dir / name[:2] / name
+        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
         try:
-            write_atomically(self.dir / name[:2] / name, marshal.dumps(value), durable=False)
-        except (UserError, ValueError, TypeError, OSError):
-            pass  # only slower next time
+            data = marshal.dumps(value)
+            try:
+                tmp.write_bytes(data)
+            except FileNotFoundError:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except (ValueError, TypeError, OSError):
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass   # only slower next time
 
 
 def scan(root: Path) -> list[tuple[str, str]] | None:
@@ -164,7 +165,7 @@ def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[st
                     notices[g["user"]] = [n for n in (pi, person.external.requested_by) if n]
             sources = [(f"grant:{k}", env_state.sources[f"grant:{k}"]) for k in mine]
             studies.append((sid, state["studies"][sid], env_state.sources[f"study:{sid}"],
-                            [s for s in study.sites if s in model.sites], grants_digest(mine), len(managers), notices))
+                            [s for s in study.sites if s in model.sites], len(managers), notices))
             content[sid] = (mine, roles.get(sid, {}), sources, excluded.get(sid, {}))
         out[rel] = ((tuple(ids), studies, by_file.get(rel, [])), content)
     return out
@@ -207,7 +208,7 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
         cat = catalog((studies_have.get(sid) or {}).get("system", ""))
         managers = {x["user"] for x in mine.values()
                     if cat and cat.roles.get(x["base_role"]) is not None and cat.roles[x["base_role"]].manages_study}
-        per_study[sid] = (grants_digest(mine), len(mine), len(managers))
+        per_study[sid] = (len(mine), len(managers))
         store.put(_applied_key(state, sid), (mine, applied_roles.get(sid, {}),
                                              [(f"grant:{k}", previous.sources[f"grant:{k}"])
                                               for k in mine if f"grant:{k}" in previous.sources]))
@@ -225,10 +226,11 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
             (wanted["groups"], wanted["accounts"], sites, global_sources,
              [_diag_out(d) for d in all_warnings if d.loc.file not in study_files], over),
             (previous.serial, previous.lineage, {k: have.get(k, {}) for k in ("sites", "groups", "studies", "accounts")},
-             {k: v for k, v in previous.sources.items() if not k.startswith("grant:")}, per_study))
+             {k: v for k, v in previous.sources.items() if not k.startswith("grant:")}, per_study,
+             sorted({c.study for c in planned.plan.changes if c.kind == "grant"})))
     store.put(_base_key(env, as_of, state), base)
 
 
 from .replay import plan_incrementally  # noqa: E402  (the reading side)
 
-__all__ = ["plan_incrementally", "record", "scan", "config_digest", "split", "grants_digest", "Store"]
+__all__ = ["plan_incrementally", "record", "scan", "config_digest", "split", "Store"]

@@ -113,35 +113,36 @@ def plan_incrementally(root: Path, env: str, as_of: date, refresh: bool, files: 
             found[rel], contents[rel] = fragment
     try:
         return _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info, wanted, applied,
-                         state, digest)
+                         state, digest, study_shas, summaries)
     except (LookupError, TypeError, ValueError):
         return None   # a damaged or missing entry
 
 
-def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info, wanted, applied, state, digest):
-    from . import _EMPTY, _applied_key, _diag_in, _fragment_key
+def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info, wanted, applied, state, digest,
+              study_shas, summaries):
+    from . import _applied_key, _diag_in, _fragment_key
     from ..plan.diff import entity_changes, grant_changes, ordered_plan
     from ..resolve.effective import EnvironmentState, Exclusion
 
     groups, accounts, sites_all, global_sources, global_warnings, over = wanted
-    serial, lineage, have, old_sources, per_study = applied
+    serial, lineage, have, old_sources, per_study, differing = applied
     ids = [sid for rel in study_rels for sid in found[rel][0]]
     if len(set(ids)) != len(ids):
         return None   # a study declared twice: the full path reports it
     studies, sites, notices, sources = {}, {}, {}, dict(global_sources)
-    desired_digests, managers, where, study_sites = {}, {}, {}, {}
+    managers, where, study_sites = {}, {}, {}
     warnings = [_diag_in(t) for t in global_warnings]
     for rel in study_rels:
         _, entries, file_warnings = found[rel]
         warnings.extend(_diag_in(t) for t in file_warnings)
-        for sid, value, source, site_ids, gdigest, n_managers, study_notices in entries:
+        for sid, value, source, site_ids, n_managers, study_notices in entries:
             studies[sid] = value
             sources[f"study:{sid}"] = source
             for site in site_ids:
                 if site not in sites:
                     sites[site] = sites_all[site][0]
                     sources[f"site:{site}"] = sites_all[site][1]
-            desired_digests[sid], managers[sid], where[sid], study_sites[sid] = gdigest, n_managers, rel, site_ids
+            managers[sid], where[sid], study_sites[sid] = n_managers, rel, site_ids
             for user, names in study_notices.items():
                 notices.setdefault(user, set()).update(names)
     notices = {u: tuple(sorted(n)) for u, n in notices.items()}
@@ -154,9 +155,12 @@ def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info,
             contents[rel] = store.get(_fragment_key(g, rel, shas[rel]))[1]
         return contents[rel][sid]
 
-    for sid in sorted(set(desired_digests) | set(per_study)):
-        if desired_digests.get(sid, _EMPTY) == per_study.get(sid, (_EMPTY,))[0]:
-            continue   # equal grants: no grant change in this study
+    to_diff = set(differing)   # studies of unchanged files: grant changes now iff in the base's plan
+    for rel in set(study_shas) | set(study_rels):
+        if study_shas.get(rel) != shas.get(rel):   # changed, new or removed since the base
+            to_diff.update(summaries[rel][0] if rel in summaries else ())
+            to_diff.update(found[rel][0] if rel in found else ())
+    for sid in sorted(to_diff):
         mine, roles, grant_sources, excluded = content(sid) if sid in where else ({}, {}, [], {})
         old, old_roles, old_grant_sources = store.get(_applied_key(state, sid)) if sid in per_study else ({}, {}, [])
         part = EnvironmentState(env, as_of, {"grants": mine, "roles": roles}, dict(grant_sources),
@@ -198,7 +202,7 @@ def _brakes(changes, env_info, per_study, managers, studies, have) -> tuple:
         for c in taken:
             count[c.study] = count.get(c.study, 0) + 1
         for study, n in sorted(count.items()):
-            total = per_study.get(study, (None, 0))[1]
+            total = per_study.get(study, (0, 0))[0]
             if total and n / total > fraction:
                 out.append({"code": MASS_REVOCATION, "study": study, "message": f"this plan revokes or lowers "
                             f"{n} of the {total} grants of {study} ({n / total:.0%}), more than "
@@ -206,7 +210,7 @@ def _brakes(changes, env_info, per_study, managers, studies, have) -> tuple:
     floor = min_data_managers(environment)
     if floor:
         for study in sorted(studies):
-            had, has = per_study.get(study, (None, 0, 0))[2], managers.get(study, 0)
+            had, has = per_study.get(study, (0, 0))[1], managers.get(study, 0)
             if has < floor and (has < had or study not in have.get("studies", {})):
                 out.append({"code": DATA_MANAGER_FLOOR, "study": study, "message": f"{study} would keep {has} "
                             f"people who can manage it in {name} (had {had}); safety.min_data_managers "
