@@ -57,8 +57,21 @@ def _diag_in(t) -> Diagnostic:
 
 
 class Store:
-    def __init__(self, root: Path) -> None:
-        self.dir = Path(root) / ".edcconf" / "cache" / "incremental"
+    """One environment's entries. A full plan's record() keeps only what it wrote: the size stays about
+    one organisation's worth (plus the fragments of files changed since)."""
+
+    def __init__(self, root: Path, env: str) -> None:
+        self.dir = Path(root) / ".edcconf" / "cache" / "incremental" / env
+        self.written: set[str] = set()
+
+    def prune(self) -> None:
+        try:
+            for sub in self.dir.iterdir():
+                for entry in sub.iterdir():
+                    if entry.name not in self.written:
+                        entry.unlink(missing_ok=True)
+        except OSError:
+            pass
 
     def get(self, name: str) -> Any | None:
         try:
@@ -78,6 +91,7 @@ class Store:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp.write_bytes(data)
             os.replace(tmp, path)
+            self.written.add(name)
         except (ValueError, TypeError, OSError):
             try:
                 tmp.unlink(missing_ok=True)
@@ -194,7 +208,7 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
     applied_roles: dict[str, dict] = {}
     for ref, value in have.get("roles", {}).items():
         applied_roles.setdefault(ref.split("/", 1)[0], {})[ref] = value
-    store = Store(root)
+    store = Store(root, env)
     globals_ = [(rel, sha) for rel, sha in files if rel not in study_files]
     g = _global_key(env, as_of, globals_)
     all_warnings = list(desired.diagnostics.warnings)
@@ -229,6 +243,7 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
              {k: v for k, v in previous.sources.items() if not k.startswith("grant:")}, per_study,
              sorted({c.study for c in planned.plan.changes if c.kind == "grant"})))
     store.put(_base_key(env, as_of, state), base)
+    store.prune()
 
 
 from .replay import plan_incrementally  # noqa: E402  (the reading side)

@@ -75,9 +75,16 @@ def _fresh_fragments(root: Path, env: str, as_of: date, globals_: list[str], cha
 def plan_incrementally(root: Path, env: str, as_of: date, refresh: bool, files: list[tuple[str, str]],
                        state: str, digest: str):
     """The plan, or None when the full path must make it (see edcconf.incremental)."""
+    try:
+        return _plan(root, env, as_of, refresh, files, state, digest)
+    except (LookupError, TypeError, ValueError, AttributeError):
+        return None   # an entry that is damaged yet still reads as marshal data: a miss
+
+
+def _plan(root, env, as_of, refresh, files, state, digest):
     from . import Store, _base_key, _fragment_key, _global_key
 
-    store = Store(root)
+    store = Store(root, env)
     base = store.get(_base_key(env, as_of, state))
     try:
         version, g, globals_, study_shas, summaries, env_info, wanted, applied = base
