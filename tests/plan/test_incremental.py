@@ -129,3 +129,27 @@ def test_damaged_entries_and_another_code_version_are_misses(applied, tmp_path, 
     assert not _incremental_in_process(root, "test")          # nothing stored by another version is read
     monkeypatch.undo()
     assert _plans(root, "test", cached=True) == _plans(root, "test", cached=False)
+
+
+def test_saved_plan_made_incrementally_equals_the_fresh_one(applied, tmp_path):
+    import json
+
+    from edcconf.incremental.replay import IncrementalPlanned
+    from edcconf.workflow import plan_environment, plan_for_review
+
+    root = tmp_path / "org"
+    shutil.copytree(applied, root, ignore=shutil.ignore_patterns("cache"))
+    _plans(root, "test", cached=True)
+    EDITS[0][2](root)
+    EDITS[3][2](root)
+    planned, fresh = plan_for_review(root, "test", AS_OF, True, need_sources=True), plan_environment(root, "test", AS_OF)
+    assert isinstance(planned, IncrementalPlanned)
+    assert planned.plan == fresh.plan and planned.config_digest == fresh.config_digest
+    assert list(planned.sources.items()) == list(fresh.sources.items())     # the same order too
+    assert list(planned.systems.items()) == list(fresh.systems.items())
+    out, again = tmp_path / "plan.json", tmp_path / "fresh.json"
+    assert run_edcconf("plan", "--env", "test", *AT, "--out", out, cwd=root).code == 2
+    run_edcconf("plan", "--env", "test", *AT, "--out", again, cwd=root, env={"EDCCONF_NO_CACHE": "1"})
+    strip = lambda p: {k: v for k, v in json.loads(p.read_text()).items() if k not in ("created_at", "digest")}  # noqa: E731
+    assert strip(out) == strip(again)
+    assert run_edcconf("apply", out, *AT, cwd=root).code == 0
