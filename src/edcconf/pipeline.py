@@ -28,6 +28,11 @@ def load_desired(root: Path, as_of: date, environments: Iterable[str] | None = N
     if not sources.files and not sources.diagnostics:
         raise UserError(f"no declarations found under {root}: expected YAML files in environments/, studies/ "
                         "and groups/ (use --config DIR)", code="config-missing")
+    return desired_from_sources(sources, as_of, environments)
+
+
+def desired_from_sources(sources, as_of: date, environments: Iterable[str] | None = None) -> Desired:
+    """validate → resolve over already loaded files (all of them, or the incremental planner's subset)."""
     validated = validate(sources)
     diags = validated.diagnostics
     if validated.model is None or diags.has_errors:

@@ -56,17 +56,19 @@ MEMO_MAX_CHANGES = 20_000   # a first rollout's plan is large and rarely planned
 
 def plan_for_review(root: Path, env: str, as_of: date, refresh: bool = True, need_sources: bool = False):
     """What `plan` prints (and saves): from the exact-input memo when nothing it depends on changed
-    (plan/memo.py), otherwise made now and remembered. The result has plan, config_digest, systems and
+    (plan/memo.py), else incrementally from the last full plan's parts when only study files changed
+    (edcconf.incremental), otherwise made now and remembered for both. The result has plan, config_digest, systems and
     sources; need_sources asks for a memo entry whose systems and sources can be read (for --out)."""
+    from .incremental import config_digest, plan_incrementally, record, scan
     from .plan.memo import PlanMemo, state_digest
-    from .source import sources_digest
     from .source.cache import enabled as cache_enabled
 
     if not cache_enabled():
         return plan_environment(root, env, as_of, refresh)
-    digest, state = sources_digest(Path(root)), state_digest(Path(root), env)
-    if digest is None or state is None:
+    files, state = scan(Path(root)), state_digest(Path(root), env)
+    if files is None or state is None:
         return plan_environment(root, env, as_of, refresh)
+    digest = config_digest(files)
     memo = PlanMemo(root)
     key = memo.key(env, as_of, refresh, digest)
     hit = memo.get(key, state)
@@ -77,9 +79,13 @@ def plan_for_review(root: Path, env: str, as_of: date, refresh: bool = True, nee
             return hit
         except LookupError:
             pass
+    incremental = plan_incrementally(Path(root), env, as_of, refresh, files, state, digest)
+    if incremental is not None:
+        return incremental
     planned = plan_environment(root, env, as_of, refresh)
     if _memoisable(planned, refresh) and planned.config_digest == digest and state_digest(Path(root), env) == state:
         memo.put(key, state, planned)
+        record(Path(root), env, as_of, files, state, planned)   # for the next plan after a one-file change
     return planned
 
 

@@ -22,15 +22,31 @@ _ENTITY_KINDS = (("site", "sites"), ("group", "groups"), ("study", "studies"))
 
 def make_plan(desired: EnvironmentState, applied: Mapping[str, Any], applied_sources: Mapping[str, str],
               serial: int, lineage: str | None, warnings: tuple = ()) -> Plan:
-    want, have = desired.state, applied
+    changes = entity_changes(desired.state, applied, desired.sources, applied_sources, desired.notices)
+    changes.extend(grant_changes(desired, applied, applied_sources))
+    return ordered_plan(desired.environment, serial, lineage, desired.as_of, changes, warnings)
+
+
+def entity_changes(want: Mapping, have: Mapping, sources: Mapping, old_sources: Mapping,
+                   notices: Mapping[str, tuple[str, ...]]) -> list[Change]:
+    """Changes of sites, groups, studies and accounts (every section but grants and roles)."""
     changes: list[Change] = []
     for kind, section in _ENTITY_KINDS:
-        changes.extend(_entities(kind, want.get(section, {}), have.get(section, {}), desired.sources, applied_sources))
-    changes.extend(_accounts(want.get("accounts", {}), have.get("accounts", {}), desired.sources, applied_sources,
-                             desired.notices))
-    changes.extend(_grants(desired, have, applied_sources))
-    changes.sort(key=lambda c: (_RANK[(c.kind, c.action)], c.study or "", c.key))
-    return Plan(desired.environment, serial, lineage, desired.as_of, tuple(changes), warnings)
+        changes.extend(_entities(kind, want.get(section, {}), have.get(section, {}), sources, old_sources))
+    changes.extend(_accounts(want.get("accounts", {}), have.get("accounts", {}), sources, old_sources, notices))
+    return changes
+
+
+def grant_changes(desired: EnvironmentState, have: Mapping, old_sources: Mapping) -> list[Change]:
+    """Changes of grants: each key of desired.state["grants"] and have["grants"] on its own, so the grants
+    of one study can be diffed alone (with that study's roles and sources) and give the same changes."""
+    return _grants(desired, have, old_sources)
+
+
+def ordered_plan(environment: str, serial: int, lineage: str | None, as_of, changes: list[Change],
+                 warnings: tuple = ()) -> Plan:
+    changes = sorted(changes, key=lambda c: (_RANK[(c.kind, c.action)], c.study or "", c.key))
+    return Plan(environment, serial, lineage, as_of, tuple(changes), warnings)
 
 
 def field_changes(before: Mapping, after: Mapping) -> list[str]:

@@ -1,0 +1,251 @@
+"""Incremental `plan`: after one study file changed, re-validate and re-resolve that file alone and diff
+only the grants of studies whose desired grants differ from the applied ones.
+
+Why it is exact. A *study file* declares studies and nothing else; every other file is *global*. What
+the pipeline derives from a study file (its studies' effective state, roles, sources, exclusions, the
+notices of new external accounts, its warnings) is a function of that file's path and bytes, of every
+global file, of the environment, the as-of date and the code, and of nothing in other study files: the
+checks across studies (a study id declared twice) are redone here on the study ids of every file, and
+anything else falls back to the full path. So a *fragment* (what one study file contributes) is stored
+under a digest of exactly those inputs. A previous full plan stores a *base* under the digest of the
+code, environment, date and state file's bytes: the global part of the desired state, the applied state
+split per study (each study's grants with a digest of them), and every study file's fragment summary.
+
+The diff: a study's grant changes are a function of its desired grants, roles, sources and exclusions
+and of its applied grants, roles and sources (plan/diff.grant_changes takes each grant key on its own).
+For a study of an unchanged file both sides are exactly what they were in the full plan that stored the
+base (same fragment, same state file), so it has grant changes now if and only if it had some then: the
+base keeps the set of those studies. Only they and the studies of changed, new or removed files are
+loaded and diffed; sites, groups, studies and accounts are diffed whole (they are small).
+
+Falls back to the full path (returns None) on anything it does not cover: no base, a global file
+changed, added or removed, a changed file that declares more than studies, any error, a study id
+declared twice, a live read, a damaged entry. Entries are marshal data under `.edcconf/cache/incremental/`,
+keyed by every file of the package (never trusted across code versions), safe to delete;
+EDCCONF_NO_CACHE=1 bypasses them (with the rest of the cache).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import marshal
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..diagnostics import Diagnostic, Loc
+
+VERSION = 1
+
+
+def _h(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _code() -> str:
+    from ..plan.memo import package_digest
+    return _h(str(VERSION), sys.version, str(marshal.version), package_digest())
+
+
+def _diag_out(d: Diagnostic) -> tuple:
+    return (d.code, d.message, d.loc.file, d.loc.line, d.loc.col, d.severity, d.details)
+
+
+def _diag_in(t) -> Diagnostic:
+    return Diagnostic(t[0], t[1], Loc(t[2], t[3], t[4]), t[5], t[6])
+
+
+class Store:
+    """One environment's entries. A full plan's record() keeps only what it wrote: the size stays about
+    one organisation's worth (plus the fragments of files changed since)."""
+
+    def __init__(self, root: Path, env: str) -> None:
+        self.dir = Path(root) / ".edcconf" / "cache" / "incremental" / env
+        self.written: set[str] = set()
+
+    def prune(self) -> None:
+        try:
+            for sub in self.dir.iterdir():
+                for entry in sub.iterdir():
+                    if entry.name not in self.written:
+                        entry.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+    def get(self, name: str) -> Any | None:
+        try:
+            return marshal.loads((self.dir / name[:2] / name).read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            return None
+
+    def put(self, name: str, value: Any) -> None:
+        """Atomically (a reader sees the old entry or the new one), not durably: only slower if lost."""
+        path = self.dir / name[:2] / name
+        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+        try:
+            data = marshal.dumps(value)
+            try:
+                tmp.write_bytes(data)
+            except FileNotFoundError:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_bytes(data)
+            os.replace(tmp, path)
+            self.written.add(name)
+        except (ValueError, TypeError, OSError):
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass   # only slower next time
+
+
+def scan(root: Path) -> list[tuple[str, str]] | None:
+    """Every configuration file with the sha256 of its bytes, in load order; None if one cannot be read."""
+    from ..source import _read, config_files
+
+    out, problems = [], []
+    for path in config_files(root):
+        rel = path.relative_to(root).as_posix()
+        raw = _read(path, rel, problems)
+        if raw is None:
+            return None
+        out.append((rel, hashlib.sha256(raw).hexdigest()))
+    return out
+
+
+def config_digest(files: list[tuple[str, str]]) -> str:
+    """The digest load_sources computes (sha256 over each path and the sha256 of its bytes)."""
+    digest = hashlib.sha256()
+    for rel, sha in files:
+        digest.update(rel.encode() + b"\0" + bytes.fromhex(sha))
+    return digest.hexdigest()
+
+
+def _base_key(env: str, as_of: date, state: str) -> str:
+    return _h("base", _code(), env, as_of.isoformat(), state)
+
+
+def _global_key(env: str, as_of: date, globals_: Iterable[tuple[str, str]]) -> str:
+    return _h("global", _code(), env, as_of.isoformat(), *(f"{rel}\0{sha}" for rel, sha in globals_))
+
+
+def _fragment_key(g: str, rel: str, sha: str) -> str:
+    return _h("fragment", g, rel, sha)
+
+
+def _applied_key(state: str, study: str) -> str:
+    return _h("applied", _code(), state, study)
+
+
+def _non_study_files(model) -> set[str]:
+    out = {e.loc.file for e in model.environments.values()} | {s.loc.file for s in model.sites.values()}
+    out |= {g.loc.file for g in model.groups.values()}
+    return out | {p.loc.file for p in model.people.values()}
+
+
+def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[str]]) -> dict[str, tuple]:
+    """What each study file contributes to the environment's desired state: {rel: (summary, content)}."""
+    from ..catalogs import catalog
+
+    state = env_state.state
+    grants: dict[str, dict] = {}
+    for key, g in state["grants"].items():
+        grants.setdefault(g["study"], {})[key] = g
+    roles: dict[str, dict] = {}
+    for ref, value in state["roles"].items():
+        roles.setdefault(ref.split("/", 1)[0], {})[ref] = value
+    excluded: dict[str, dict] = {}
+    for key, why in env_state.excluded.items():
+        excluded.setdefault(key.split("/", 1)[0], {})[key] = (why.reason, why.loc.file, why.loc.line, why.loc.col)
+    by_file: dict[str, list] = {}
+    for d in warnings:
+        by_file.setdefault(d.loc.file, []).append(_diag_out(d))
+    out = {}
+    for rel, ids in files.items():
+        studies, content = [], {}
+        for sid in ids:
+            if sid not in state["studies"]:
+                continue
+            study, mine = model.studies[sid], grants.get(sid, {})
+            cat = catalog(study.system)
+            managers, notices = set(), {}
+            for g in mine.values():
+                base = cat.roles.get(g["base_role"]) if cat else None
+                if base is not None and base.manages_study:
+                    managers.add(g["user"])
+                person = model.people[g["user"]]
+                if person.external is not None:
+                    pi = study.protocol.pi if study.protocol else None
+                    notices[g["user"]] = [n for n in (pi, person.external.requested_by) if n]
+            sources = [(f"grant:{k}", env_state.sources[f"grant:{k}"]) for k in mine]
+            studies.append((sid, state["studies"][sid], env_state.sources[f"study:{sid}"],
+                            [s for s in study.sites if s in model.sites], len(managers), notices))
+            content[sid] = (mine, roles.get(sid, {}), sources, excluded.get(sid, {}))
+        out[rel] = ((tuple(ids), studies, by_file.get(rel, [])), content)
+    return out
+
+
+def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], state: str, planned) -> None:
+    """After a full plan: store the base and every study file's fragment for the next incremental plan."""
+    from ..catalogs import catalog
+    from ..model import Model
+
+    desired, previous = planned.desired, planned.previous
+    model: Model = desired.model
+    env_state = desired.resolution.environments[env]
+    others = _non_study_files(model)
+    study_files: dict[str, list[str]] = {}
+    for s in model.studies.values():
+        if s.loc.file in others:
+            return  # a study declared beside global declarations: not handled incrementally
+        study_files.setdefault(s.loc.file, []).append(s.id)
+    have = previous.effective
+    applied: dict[str, dict] = {}
+    for key, g in have.get("grants", {}).items():
+        if key.split("/", 1)[0] != g.get("study"):
+            return
+        applied.setdefault(g["study"], {})[key] = g
+    applied_roles: dict[str, dict] = {}
+    for ref, value in have.get("roles", {}).items():
+        applied_roles.setdefault(ref.split("/", 1)[0], {})[ref] = value
+    store = Store(root, env)
+    globals_ = [(rel, sha) for rel, sha in files if rel not in study_files]
+    g = _global_key(env, as_of, globals_)
+    all_warnings = list(desired.diagnostics.warnings)
+    fragments = split(model, env_state, all_warnings, study_files)
+    shas = dict(files)
+    for rel, fragment in fragments.items():
+        store.put(_fragment_key(g, rel, shas[rel]), fragment)
+    per_study = {}
+    studies_have = have.get("studies", {})
+    for sid, mine in applied.items():
+        cat = catalog((studies_have.get(sid) or {}).get("system", ""))
+        managers = {x["user"] for x in mine.values()
+                    if cat and cat.roles.get(x["base_role"]) is not None and cat.roles[x["base_role"]].manages_study}
+        per_study[sid] = (len(mine), len(managers))
+        store.put(_applied_key(state, sid), (mine, applied_roles.get(sid, {}),
+                                             [(f"grant:{k}", previous.sources[f"grant:{k}"])
+                                              for k in mine if f"grant:{k}" in previous.sources]))
+    environment = planned.environment
+    wanted = env_state.state
+    n = len(all_warnings)
+    over = [_diag_out(d) for d in planned.plan.warnings[n:]]
+    global_sources = [(k, v) for k, v in env_state.sources.items() if k.startswith(("group:", "account:"))]
+    sites = {s.id: ({"name": s.name, "country": s.country, "timezone": s.timezone, "city": s.city}, str(s.loc))
+             for s in model.sites.values()}
+    base = (VERSION, g, globals_, {rel: shas[rel] for rel in study_files},
+            {rel: fragment[0] for rel, fragment in fragments.items()},
+            (environment.name, environment.protected, dict(environment.safety),
+             any(t.provider == "redcap" for t in environment.targets.values())),
+            (wanted["groups"], wanted["accounts"], sites, global_sources,
+             [_diag_out(d) for d in all_warnings if d.loc.file not in study_files], over),
+            (previous.serial, previous.lineage, {k: have.get(k, {}) for k in ("sites", "groups", "studies", "accounts")},
+             {k: v for k, v in previous.sources.items() if not k.startswith("grant:")}, per_study,
+             sorted({c.study for c in planned.plan.changes if c.kind == "grant"})))
+    store.put(_base_key(env, as_of, state), base)
+    store.prune()
+
+
+from .replay import plan_incrementally  # noqa: E402  (the reading side)
+
+__all__ = ["plan_incrementally", "record", "scan", "config_digest", "split", "Store"]

@@ -1,0 +1,225 @@
+"""The reading side of the incremental planner (see edcconf.incremental): a plan from the base, the
+fragments of unchanged study files, a validate+resolve run over the global files and the changed study
+files only, and a diff of the grants of studies whose desired and applied grants differ."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
+
+from ..diagnostics import Diagnostic, Loc, UserError
+from ..plan.memo import MemoPlanned
+
+
+class IncrementalPlanned(MemoPlanned):
+    """A plan made incrementally: plan and config_digest; systems and sources assembled on first use."""
+
+
+def _load_files(root: Path, rels: list[str]):
+    """load_sources over some files only (through the same file cache)."""
+    import dataclasses
+    import hashlib
+
+    from ..source import Sources, _read, from_entry, to_entry
+    from ..source.cache import FileCache
+    from ..source.yamlfile import parse_yaml
+
+    cache, files, problems = FileCache(root), [], []
+    for rel in rels:
+        raw = _read(root / rel, rel, problems)
+        if raw is None:
+            return None
+        key = cache.key(rel, raw)
+        entry = cache.get(key)
+        if entry is not None:
+            parsed, diags = from_entry(rel, key, entry)
+        else:
+            parsed, diags = parse_yaml(raw, rel)
+            if parsed is not None:
+                parsed = dataclasses.replace(parsed, cache_key=key)
+            cache.put(key, to_entry(parsed, diags))
+        problems.extend(diags)
+        if parsed is not None:
+            files.append(parsed)
+    return Sources(root, tuple(files), hashlib.sha256(b"subset").hexdigest(), tuple(problems))
+
+
+def _fresh_fragments(root: Path, env: str, as_of: date, globals_: list[str], changed: list[str],
+                     global_warnings: list) -> dict | None:
+    """Validate and resolve the global files with the changed study files; their fragments, or None."""
+    from . import _diag_out, _non_study_files, split
+    from ..pipeline import desired_from_sources
+
+    order = sorted(globals_ + changed)
+    sources = _load_files(root, order)
+    if sources is None:
+        return None
+    try:
+        desired = desired_from_sources(sources, as_of, [env])
+    except UserError:
+        return None   # errors are reported by the full path, exactly as it reports them
+    model = desired.model
+    if _non_study_files(model) & set(changed):
+        return None   # a changed file now declares more than studies
+    files: dict[str, list[str]] = {rel: [] for rel in changed}
+    for s in model.studies.values():
+        if s.loc.file not in files:
+            return None
+        files[s.loc.file].append(s.id)
+    warnings = list(desired.diagnostics.warnings)
+    if [_diag_out(d) for d in warnings if d.loc.file not in files] != list(global_warnings):
+        return None
+    return split(model, desired.resolution.environments[env], warnings, files)
+
+
+def plan_incrementally(root: Path, env: str, as_of: date, refresh: bool, files: list[tuple[str, str]],
+                       state: str, digest: str):
+    """The plan, or None when the full path must make it (see edcconf.incremental)."""
+    try:
+        return _plan(root, env, as_of, refresh, files, state, digest)
+    except (LookupError, TypeError, ValueError, AttributeError):
+        return None   # an entry that is damaged yet still reads as marshal data: a miss
+
+
+def _plan(root, env, as_of, refresh, files, state, digest):
+    from . import Store, _base_key, _fragment_key, _global_key
+
+    store = Store(root, env)
+    base = store.get(_base_key(env, as_of, state))
+    try:
+        version, g, globals_, study_shas, summaries, env_info, wanted, applied = base
+    except (TypeError, ValueError):
+        return None
+    from . import VERSION
+    if version != VERSION or (refresh and env_info[3]):
+        return None
+    shas = dict(files)
+    globals_map = dict(globals_)
+    if [(rel, sha) for rel, sha in files if rel in globals_map] != list(globals_) \
+            or _global_key(env, as_of, globals_) != g:
+        return None   # a global file changed or disappeared
+    study_rels = [rel for rel, _ in files if rel not in globals_map]
+    contents: dict[str, dict] = {}
+    found: dict[str, tuple] = {}
+    changed = []
+    for rel in study_rels:
+        if study_shas.get(rel) == shas[rel] and rel in summaries:
+            found[rel] = summaries[rel]
+            continue
+        fragment = store.get(_fragment_key(g, rel, shas[rel]))
+        if fragment is None:
+            changed.append(rel)
+        else:
+            found[rel], contents[rel] = fragment
+    if changed:
+        fresh = _fresh_fragments(root, env, as_of, list(globals_map), changed, wanted[4])
+        if fresh is None:
+            return None
+        for rel, fragment in fresh.items():
+            store.put(_fragment_key(g, rel, shas[rel]), fragment)
+            found[rel], contents[rel] = fragment
+    try:
+        return _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info, wanted, applied,
+                         state, digest, study_shas, summaries)
+    except (LookupError, TypeError, ValueError):
+        return None   # a damaged or missing entry
+
+
+def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info, wanted, applied, state, digest,
+              study_shas, summaries):
+    from . import _applied_key, _diag_in, _fragment_key
+    from ..plan.diff import entity_changes, grant_changes, ordered_plan
+    from ..resolve.effective import EnvironmentState, Exclusion
+
+    groups, accounts, sites_all, global_sources, global_warnings, over = wanted
+    serial, lineage, have, old_sources, per_study, differing = applied
+    ids = [sid for rel in study_rels for sid in found[rel][0]]
+    if len(set(ids)) != len(ids):
+        return None   # a study declared twice: the full path reports it
+    studies, sites, notices, sources = {}, {}, {}, dict(global_sources)
+    managers, where, study_sites = {}, {}, {}
+    warnings = [_diag_in(t) for t in global_warnings]
+    for rel in study_rels:
+        _, entries, file_warnings = found[rel]
+        warnings.extend(_diag_in(t) for t in file_warnings)
+        for sid, value, source, site_ids, n_managers, study_notices in entries:
+            studies[sid] = value
+            sources[f"study:{sid}"] = source
+            for site in site_ids:
+                if site not in sites:
+                    sites[site] = sites_all[site][0]
+                    sources[f"site:{site}"] = sites_all[site][1]
+            managers[sid], where[sid], study_sites[sid] = n_managers, rel, site_ids
+            for user, names in study_notices.items():
+                notices.setdefault(user, set()).update(names)
+    notices = {u: tuple(sorted(n)) for u, n in notices.items()}
+    want = {"sites": sites, "groups": groups, "studies": studies, "accounts": accounts}
+    changes = entity_changes(want, have, sources, old_sources, notices)
+
+    def content(sid):
+        rel = where[sid]
+        if rel not in contents:
+            contents[rel] = store.get(_fragment_key(g, rel, shas[rel]))[1]
+        return contents[rel][sid]
+
+    to_diff = set(differing)   # studies of unchanged files: grant changes now iff in the base's plan
+    for rel in set(study_shas) | set(study_rels):
+        if study_shas.get(rel) != shas.get(rel):   # changed, new or removed since the base
+            to_diff.update(summaries[rel][0] if rel in summaries else ())
+            to_diff.update(found[rel][0] if rel in found else ())
+    for sid in sorted(to_diff):
+        mine, roles, grant_sources, excluded = content(sid) if sid in where else ({}, {}, [], {})
+        old, old_roles, old_grant_sources = store.get(_applied_key(state, sid)) if sid in per_study else ({}, {}, [])
+        part = EnvironmentState(env, as_of, {"grants": mine, "roles": roles}, dict(grant_sources),
+                                {k: Exclusion(r, Loc(f, line, col)) for k, (r, f, line, col) in excluded.items()}, ())
+        changes.extend(grant_changes(part, {"grants": old, "roles": old_roles}, dict(old_grant_sources)))
+    all_warnings = tuple(sorted(warnings, key=Diagnostic.sort_key)) + tuple(_diag_in(t) for t in over)
+    plan = ordered_plan(env, serial, lineage, as_of, changes, all_warnings)
+    from dataclasses import replace
+    plan = replace(plan, brakes=_brakes(plan.changes, env_info, per_study, managers, studies, have))
+
+    def extra():
+        systems = {k: v["system"] for k, v in {**have.get("studies", {}), **studies}.items()}
+        full = dict(global_sources)
+        for sid in studies:
+            full[f"study:{sid}"] = sources[f"study:{sid}"]
+            for site in study_sites[sid]:
+                full.setdefault(f"site:{site}", sites_all[site][1])
+            full.update(content(sid)[2])
+        return systems, full
+
+    return IncrementalPlanned(plan, digest, extra)
+
+
+def _brakes(changes, env_info, per_study, managers, studies, have) -> tuple:
+    """plan/brakes.find_brakes from per-study counts (the same rules, without every grant in memory)."""
+    from ..plan.brakes import DATA_MANAGER_FLOOR, MASS_REVOCATION, lowers, min_data_managers
+
+    name, protected, safety, _ = env_info
+    environment = SimpleNamespace(name=name, protected=protected, safety=safety)
+    out: list[dict] = []
+    taken = [c for c in changes if c.kind == "grant" and (c.action == "revoke" or lowers(c))]
+    limit = safety.get("max_revocations")
+    if limit is not None and len(taken) > limit:
+        out.append({"code": MASS_REVOCATION, "message": f"this plan revokes or lowers {len(taken)} grants, more than "
+                    f"safety.max_revocations ({int(limit)}) of {name}; apply needs --allow-mass-revocation"})
+    fraction = safety.get("max_revocation_fraction")
+    if fraction is not None:
+        count: dict[str, int] = {}
+        for c in taken:
+            count[c.study] = count.get(c.study, 0) + 1
+        for study, n in sorted(count.items()):
+            total = per_study.get(study, (0, 0))[0]
+            if total and n / total > fraction:
+                out.append({"code": MASS_REVOCATION, "study": study, "message": f"this plan revokes or lowers "
+                            f"{n} of the {total} grants of {study} ({n / total:.0%}), more than "
+                            f"safety.max_revocation_fraction ({fraction:.0%}); apply needs --allow-mass-revocation"})
+    floor = min_data_managers(environment)
+    if floor:
+        for study in sorted(studies):
+            had, has = per_study.get(study, (0, 0))[1], managers.get(study, 0)
+            if has < floor and (has < had or study not in have.get("studies", {})):
+                out.append({"code": DATA_MANAGER_FLOOR, "study": study, "message": f"{study} would keep {has} "
+                            f"people who can manage it in {name} (had {had}); safety.min_data_managers "
+                            f"is {floor}: grant a data manager role before removing the last one"})
+    return tuple(out)

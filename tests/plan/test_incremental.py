@@ -1,0 +1,155 @@
+"""The incremental planner (edcconf.incremental): after one-file changes of every kind (a grant, a role,
+a new and a removed study file, a person's expiry in a group file, a site), the plan (text and JSON,
+warnings and brakes included) equals the plan made with EDCCONF_NO_CACHE=1; a study-file change is
+answered incrementally, a global change by the full path; damaged entries and another code version are
+misses, never trusted."""
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_edcconf
+
+REPO = Path(__file__).resolve().parents[2]
+AT = ("--at", "2026-11-24")
+AS_OF = date(2026, 11, 24)
+
+
+def _generate(root: Path, n: int) -> None:
+    spec = importlib.util.spec_from_file_location("bench_generate", REPO / "bench" / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.generate(root, n, seed=11, systems=["openclinica", "redcap", "vault"])
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory):
+    root = tmp_path_factory.mktemp("incremental") / "org"
+    _generate(root, 6)
+    for env in ("test", "production"):
+        r = run_edcconf("apply", "--env", env, "--yes", *AT, cwd=root, env={"EDCCONF_NO_CACHE": "1"})
+        assert r.code in (0, 1), r   # production is protected: it applies only from a saved plan
+        if r.code == 1:
+            saved = root / "prod.plan"
+            assert run_edcconf("plan", "--env", env, *AT, "--out", saved, cwd=root,
+                               env={"EDCCONF_NO_CACHE": "1"}).code == 2
+            assert run_edcconf("apply", str(saved), *AT, cwd=root, env={"EDCCONF_NO_CACHE": "1"}).code == 0
+            saved.unlink()
+    return root
+
+
+def _plans(root: Path, env_name: str, cached: bool) -> tuple[int, str, str]:
+    extra = None if cached else {"EDCCONF_NO_CACHE": "1"}
+    js = run_edcconf("plan", "--env", env_name, "--json", *AT, cwd=root, env=extra)
+    text = run_edcconf("plan", "--env", env_name, *AT, cwd=root, env=extra)
+    assert text.code == js.code and text.code in (0, 2), (text, js)
+    return text.code, text.out, js.out
+
+
+def _incremental_in_process(root: Path, env_name: str) -> bool:
+    """Whether plan_for_review answers incrementally (in this process; the cache is on)."""
+    from edcconf.incremental.replay import IncrementalPlanned
+    from edcconf.workflow import plan_for_review
+
+    return isinstance(plan_for_review(root, env_name, AS_OF, True), IncrementalPlanned)
+
+
+def _edit(path: Path, pattern: str, replacement: str) -> None:
+    text = path.read_text()
+    new, n = re.subn(pattern, replacement, text, count=1)
+    assert n == 1, (path, pattern)
+    path.write_text(new)
+
+
+def _studies(root: Path) -> list[Path]:
+    return sorted((root / "studies").glob("*.yaml"))
+
+
+EDITS = [
+    ("grant", False, lambda root: _edit(_studies(root)[2], r"environments: all, sites: all\}",
+                                        "environments: [production], sites: all}")),
+    ("role", False, lambda root: _edit(_studies(root)[0], r"(custom_0: \{base: \w+), tags: \{(\w+): \w+",
+                                       r"\1, default: read, tags: {\2: none")),
+    ("grant removed", False, lambda root: _edit(_studies(root)[4], r"\n    - \{user: [^\n]*", "")),
+    ("new study file", False, lambda root: (root / "studies" / "zz-copy.yaml").write_text(
+        re.sub(r"id: (\w+)-(\d+)\n", r"id: \1-9\2\n", _studies(root)[1].read_text(), count=1))),
+    ("study file removed", False, lambda root: _studies(root)[3].unlink()),
+    ("person expiry", True, lambda root: _edit(root / "groups" / "staff.yaml", r"name: Person (\d+)\}",
+                                               r"name: Person \1, expires: 2026-01-01}")),
+    ("site", True, lambda root: _edit(root / "environments" / "sites.yaml", r"country: US", "country: CA")),
+    ("grant after a global change", False, lambda root: _edit(_studies(root)[5], r"sites: all\}",
+                                                              "sites: all, expires: 2030-01-01}")),
+]
+
+
+@pytest.mark.parametrize("env_name", ["test", "production"])
+def test_plan_after_each_kind_of_change_equals_the_uncached_plan(applied, tmp_path, env_name):
+    root = tmp_path / "org"
+    shutil.copytree(applied, root, ignore=shutil.ignore_patterns("cache"))
+    _plans(root, env_name, cached=True)                      # the full plan that stores the base
+    seen_warning = False
+    for what, is_global, edit in EDITS:
+        edit(root)
+        incremental = _incremental_in_process(root, env_name)
+        assert incremental != is_global, what
+        cached, fresh = _plans(root, env_name, cached=True), _plans(root, env_name, cached=False)
+        assert cached == fresh, what
+        seen_warning = seen_warning or "[queries-hidden]" in fresh[1]
+        if is_global:
+            _plans(root, env_name, cached=True)              # the full path stored a base for the new inputs
+    assert seen_warning
+
+
+def test_damaged_entries_and_another_code_version_are_misses(applied, tmp_path, monkeypatch):
+    import edcconf.incremental as incremental
+
+    root = tmp_path / "org"
+    shutil.copytree(applied, root, ignore=shutil.ignore_patterns("cache"))
+    _plans(root, "test", cached=True)
+    EDITS[0][2](root)
+    fresh = _plans(root, "test", cached=False)
+    store = root / ".edcconf" / "cache" / "incremental"
+    entries = sorted(p for p in store.rglob("*") if p.is_file())
+    assert entries
+    for i, p in enumerate(entries):                          # every kind of damage: truncated, garbage, gone
+        data = p.read_bytes()
+        p.write_bytes(data[: len(data) // 2] if i % 3 == 0 else b"\x00garbage" if i % 3 == 1 else data)
+        if i % 3 == 2:
+            p.unlink()
+    assert _plans(root, "test", cached=True) == fresh
+    _plans(root, "test", cached=True)                         # a full plan stores a sound base again
+    EDITS[1][2](root)
+    assert _incremental_in_process(root, "test")
+    monkeypatch.setattr(incremental, "_code", lambda: "another version of edcconf")
+    assert not _incremental_in_process(root, "test")          # nothing stored by another version is read
+    monkeypatch.undo()
+    assert _plans(root, "test", cached=True) == _plans(root, "test", cached=False)
+
+
+def test_saved_plan_made_incrementally_equals_the_fresh_one(applied, tmp_path):
+    import json
+
+    from edcconf.incremental.replay import IncrementalPlanned
+    from edcconf.workflow import plan_environment, plan_for_review
+
+    root = tmp_path / "org"
+    shutil.copytree(applied, root, ignore=shutil.ignore_patterns("cache"))
+    _plans(root, "test", cached=True)
+    EDITS[0][2](root)
+    EDITS[3][2](root)
+    planned, fresh = plan_for_review(root, "test", AS_OF, True, need_sources=True), plan_environment(root, "test", AS_OF)
+    assert isinstance(planned, IncrementalPlanned)
+    assert planned.plan == fresh.plan and planned.config_digest == fresh.config_digest
+    assert list(planned.sources.items()) == list(fresh.sources.items())     # the same order too
+    assert list(planned.systems.items()) == list(fresh.systems.items())
+    out, again = tmp_path / "plan.json", tmp_path / "fresh.json"
+    assert run_edcconf("plan", "--env", "test", *AT, "--out", out, cwd=root).code == 2
+    run_edcconf("plan", "--env", "test", *AT, "--out", again, cwd=root, env={"EDCCONF_NO_CACHE": "1"})
+    strip = lambda p: {k: v for k, v in json.loads(p.read_text()).items() if k not in ("created_at", "digest")}  # noqa: E731
+    assert strip(out) == strip(again)
+    assert run_edcconf("apply", out, *AT, cwd=root).code == 0
