@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import yaml
@@ -95,9 +96,28 @@ class ParsedFile:
             path = path[:-1]
         return self.loc(path)
 
+    @cached_property
+    def where(self) -> "Where":
+        """The file's positions without its data: what the model keeps for its messages."""
+        return Where(self.path, self.tree)
+
+
+class Where:
+    """A file's name and positions, no data: the model's declarations say where each field was
+    written through this, so the parsed data can be freed once the model is built."""
+
+    __slots__ = ("path", "tree")
+
+    def __init__(self, path: str, tree: Any) -> None:
+        self.path, self.tree = path, tree
+
+    def loc(self, path: Path_) -> Loc:
+        line, col = value_pos(self.tree, path) or (0, 0)
+        return Loc(self.path, line, col)
+
     def keys(self, path: Path_) -> tuple | None:
-        """The keys of the mapping at path, from the positions alone (the data may be gone)."""
-        return keys_at(self.tree, tuple(path))
+        """The keys of the mapping at path (None when there is none)."""
+        return keys_at(self.tree, path)
 
 
 class _Refused(Exception):
