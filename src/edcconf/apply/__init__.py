@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from ..plan import Change, Plan
 from ..providers import Provider, ProviderError
@@ -74,7 +74,7 @@ def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desir
     try:
         for provider in providers.values():
             written.extend(provider.finish(applied, effective))
-        journal.append([change_to_saved(c) for c in deferred])
+        journal.append(change_to_saved(c) for c in deferred)  # streamed: all of a first apply
         done = applied
     except ProviderError as exc:  # the bulk files were not written: those changes did not happen
         failure = failure or exc
@@ -126,20 +126,21 @@ def _still_present(source_key: str, effective: Mapping) -> bool:
 
 
 def audit_entries(plan: Plan, applied: list[Change], failure: ProviderError | None, record: StateRecord,
-                  commit: str | None, reason: str | None, plan_digest: str | None) -> list[dict]:
-    """One JSON line per change, then one for the outcome: greppable by key, person or study."""
+                  commit: str | None, reason: str | None, plan_digest: str | None) -> Iterator[dict]:
+    """One JSON line per change, then one for the outcome: greppable by key, person or study.
+    Made one at a time as the backend writes them (a first apply has one per grant)."""
     base = {"actor": actor(), "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "environment": plan.environment, "commit": commit, "serial": record.serial, "lineage": record.lineage}
     if reason:
         base["reason"] = reason
     if plan_digest:
         base["plan_digest"] = plan_digest
-    entries = [{**base, "event": "change", "change": c.to_json()} for c in applied]
+    for c in applied:
+        yield {**base, "event": "change", "change": c.to_json()}
     outcome = {**base, "event": "apply", "applied": len(applied), "planned": len(plan.changes),
                "summary": plan.summary}
     if failure is not None:
         outcome["event"] = "apply-failed"
         outcome["failed_change"] = failure.change.to_json()
         outcome["error"] = failure.message
-    entries.append(outcome)
-    return entries
+    yield outcome

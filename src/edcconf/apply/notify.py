@@ -12,7 +12,7 @@ import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 
@@ -54,22 +54,34 @@ def _grant_lines(change: Change) -> tuple[list[str], list[str], str]:
 
 
 def build_messages(root: Path, changes: Iterable[Change], accounts: Mapping[str, dict], environment: str,
-                   serial: int, approved_by: str, reason: str | None) -> list[Message]:
-    env = _templates(root)
-    per_person: dict[str, list[dict]] = {}
-    out: list[Message] = []
+                   serial: int, approved_by: str, reason: str | None) -> Iterable[Message]:
+    """The messages, rendered one at a time as they are iterated (a first apply tells every person of
+    every form of every grant: all of those lines and bodies at once cost more than the apply)."""
     changes = list(changes)
+    return _Messages(lambda: _messages(root, changes, accounts, environment, serial, approved_by, reason))
+
+
+class _Messages:
+    """Iterable more than once (files, then SMTP); each pass renders again and holds one message."""
+
+    def __init__(self, make) -> None:
+        self._make = make
+
+    def __iter__(self) -> Iterator[Message]:
+        return self._make()
+
+
+def _messages(root: Path, changes: list[Change], accounts: Mapping[str, dict], environment: str,
+              serial: int, approved_by: str, reason: str | None) -> Iterator[Message]:
+    env = _templates(root)
+    per_person: dict[str, list[Change]] = {}
     granted: dict[str, set[str]] = {}  # user -> studies this apply grants (for the external-account notice)
     for c in changes:
         if c.kind == "grant" and c.after:
             granted.setdefault(c.after["user"], set()).add(c.study)
     for change in changes:
         if change.kind == "grant":
-            user = (change.after or change.before)["user"]
-            added, removed, summary = _grant_lines(change)
-            per_person.setdefault(user, []).append(
-                {"study": change.study, "summary": summary, "sites": (change.after or {}).get("sites", []),
-                 "added": added, "removed": removed, "reason": change.reason})
+            per_person.setdefault((change.after or change.before)["user"], []).append(change)
         elif change.kind == "account" and change.action == "create" and change.notify:
             person = change.after
             studies = sorted(granted.get(change.key, ()))
@@ -79,17 +91,21 @@ def build_messages(root: Path, changes: Iterable[Change], accounts: Mapping[str,
                                         user=change.key, user_fullname=person["name"], user_email=person["email"],
                                         organization=person.get("external") or "", studies=studies,
                                         environment=environment, approved_by=approved_by, serial=serial)
-                out.append(Message(recipient, who.get("email"), "external_account", subject, body))
-    for user, items in sorted(per_person.items()):
+                yield Message(recipient, who.get("email"), "external_account", subject, body)
+    for user, grants in sorted(per_person.items()):
+        items = []
+        for change in grants:
+            added, removed, summary = _grant_lines(change)
+            items.append({"study": change.study, "summary": summary, "sites": (change.after or {}).get("sites", []),
+                          "added": added, "removed": removed, "reason": change.reason})
         account = accounts.get(user, {})
         subject, body = _render(env, "access_changed", user=user, user_fullname=account.get("name", user),
                                 user_email=account.get("email"), environment=environment, changes=items,
                                 approved_by=approved_by, reason=reason, serial=serial)
-        out.append(Message(user, account.get("email"), "access_changed", subject, body))
-    return out
+        yield Message(user, account.get("email"), "access_changed", subject, body)
 
 
-def deliver(root: Path, messages: list[Message], environment: str, serial: int) -> tuple[list[str], list[str]]:
+def deliver(root: Path, messages: Iterable[Message], environment: str, serial: int) -> tuple[list[str], list[str]]:
     """Write every message as a file; send them when SMTP is configured. Returns (written, problems)."""
     folder = Path(root) / "build" / environment / "notifications" / f"{serial:04d}"
     written, problems = [], []
@@ -98,7 +114,7 @@ def deliver(root: Path, messages: list[Message], environment: str, serial: int) 
         write_atomically(path, f"To: {m.email or m.username}\nSubject: {m.subject}\n\n{m.body}".encode(), durable=False)
         written.append(str(path))
     host = os.environ.get("EDCCONF_SMTP_HOST")
-    if host and messages:
+    if host and written:
         try:
             with smtplib.SMTP(host, int(os.environ.get("EDCCONF_SMTP_PORT", "25")), timeout=30) as smtp:
                 for m in messages:

@@ -17,7 +17,8 @@ from typing import Any
 
 from .. import __version__
 
-_DEPENDS_ON = ("source/yamlfile.py", "validate/schema.py", "diagnostics.py")
+_DEPENDS_ON = ("source/yamlfile.py", "source/positions.py", "source/__init__.py", "validate/schema.py",
+               "diagnostics.py")
 
 
 @lru_cache(maxsize=1)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import yaml
 
 from ..diagnostics import Diagnostic, Loc, error
+from .positions import KeyPositions, ValuePositions, key_pos, keys_at, make_record, value_pos
 
 class _NoImplicitResolver(yaml.resolver.BaseResolver):
     """We resolve plain scalars ourselves; PyYAML's implicit (YAML 1.1) resolver would run a Python
@@ -63,26 +65,59 @@ MAX_ALIASED_NODES = 100_000  # nodes constructed through aliases, per file
 class ParsedFile:
     path: str                        # as shown to users (relative to the configuration directory)
     data: Any                        # plain dicts, lists, str, int, float, bool, None
-    positions: dict                  # path tuple -> (line, col) of the value, 1-based
-    key_positions: dict              # path tuple -> (line, col) of the mapping key naming it
+    tree: Any                        # positions of every node, compactly (source.positions records)
     plain_text: dict                 # path tuple -> source text of plain scalars read as non-strings
     cache_key: str | None = None     # content address in the file cache (source.cache)
     checked: tuple | None = None     # schema diagnostics already known for these bytes (from the cache)
 
+    @property
+    def positions(self) -> ValuePositions:
+        """path tuple -> (line, col) of the value, 1-based (a read-only mapping view)."""
+        return ValuePositions(self.tree)
+
+    @property
+    def key_positions(self) -> KeyPositions:
+        """path tuple -> (line, col) of the mapping key naming the value."""
+        return KeyPositions(self.tree)
+
     def loc(self, path: Path_ = ()) -> Loc:
-        line, col = self.positions.get(tuple(path), (0, 0))
+        line, col = value_pos(self.tree, tuple(path)) or (0, 0)
         return Loc(self.path, line, col)
 
     def key_loc(self, path: Path_) -> Loc:
-        line, col = self.key_positions.get(tuple(path)) or self.positions.get(tuple(path), (0, 0))
+        path = tuple(path)
+        line, col = key_pos(self.tree, path) or value_pos(self.tree, path) or (0, 0)
         return Loc(self.path, line, col)
 
     def nearest_loc(self, path: Path_) -> Loc:
         """The position of the deepest existing node along path (for errors about absent keys)."""
         path = tuple(path)
-        while path and path not in self.positions:
+        while path and value_pos(self.tree, path) is None:
             path = path[:-1]
         return self.loc(path)
+
+    @cached_property
+    def where(self) -> "Where":
+        """The file's positions without its data: what the model keeps for its messages."""
+        return Where(self.path, self.tree)
+
+
+class Where:
+    """A file's name and positions, no data: the model's declarations say where each field was
+    written through this, so the parsed data can be freed once the model is built."""
+
+    __slots__ = ("path", "tree")
+
+    def __init__(self, path: str, tree: Any) -> None:
+        self.path, self.tree = path, tree
+
+    def loc(self, path: Path_) -> Loc:
+        line, col = value_pos(self.tree, path) or (0, 0)
+        return Loc(self.path, line, col)
+
+    def keys(self, path: Path_) -> tuple | None:
+        """The keys of the mapping at path (None when there is none)."""
+        return keys_at(self.tree, path)
 
 
 class _Refused(Exception):
@@ -107,14 +142,13 @@ def resolve_plain_scalar(text: str) -> Any:
 
 class _Builder:
     def __init__(self) -> None:
-        self.positions: dict = {}
-        self.key_positions: dict = {}
         self.plain_text: dict = {}
         self.aliased = 0
         self.seen: dict[int, int] = {}  # id(node) -> times constructed (a second time means an alias)
         self.written_at: Any = None     # mark of the innermost node read in place (not through an alias)
 
-    def build(self, node: yaml.Node, path: Path_, depth: int, via_alias: bool) -> Any:
+    def build(self, node: yaml.Node, path: Path_, depth: int, via_alias: bool) -> tuple[Any, Any]:
+        """The value, and its positions record (positions.py) when it is a mapping or a list."""
         if depth > MAX_DEPTH:
             raise _Refused("yaml-syntax", f"nesting deeper than {MAX_DEPTH} levels", node.start_mark)
         times = self.seen.get(id(node), 0)
@@ -128,15 +162,22 @@ class _Builder:
                                self.written_at or node.start_mark)
         else:
             self.written_at = node.start_mark
-        self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        mark = node.start_mark
         if isinstance(node, yaml.ScalarNode):
-            return self._scalar(node, path)
+            return self._scalar(node, path), None
         if isinstance(node, yaml.SequenceNode):
             self._check_tag(node, _COLLECTION_TAGS)
-            return [self.build(item, path + (i,), depth + 1, via_alias) for i, item in enumerate(node.value)]
+            items, entries = [], []
+            for i, item in enumerate(node.value):
+                value, record = self.build(item, path + (i,), depth + 1, via_alias)
+                items.append(value)
+                entries.append((item.start_mark.line + 1, item.start_mark.column + 1, 0, 0, record))
+            return items, make_record(mark.line + 1, mark.column + 1, None, entries)
         if isinstance(node, yaml.MappingNode):
             self._check_tag(node, _COLLECTION_TAGS)
-            return self._mapping(node, path, depth, via_alias)
+            result, entries = self._mapping(node, path, depth, via_alias)
+            keys = tuple(result)
+            return result, make_record(mark.line + 1, mark.column + 1, keys, [entries[k] for k in keys])
         raise _Refused("yaml-syntax", "unsupported YAML node", node.start_mark)  # pragma: no cover
 
     @staticmethod
@@ -154,16 +195,20 @@ class _Builder:
             self.plain_text[path] = node.value
         return value
 
-    def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int, via_alias: bool) -> dict:
+    def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int, via_alias: bool) -> tuple[dict, dict]:
+        """The mapping, and per key (value line, value col, key line, key col, child record)."""
         result: dict = {}
+        entries: dict = {}
         explicit: dict[str, Any] = {}  # key -> mark of its own (non-merged) definition
         merged_keys: set = set()
         for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode) and (key_node.tag == _T + "merge" or
                                                           (key_node.value == "<<" and not key_node.style)):
-                for k, v in self._merge(value_node, path, depth, via_alias).items():
+                merged, merged_entries = self._merge(value_node, path, depth, via_alias)
+                for k, v in merged.items():
                     if k not in explicit and k not in merged_keys:
                         result[k] = v
+                        entries[k] = merged_entries[k]
                         merged_keys.add(k)
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
@@ -176,21 +221,27 @@ class _Builder:
                                f"{first.line + 1}); YAML would silently keep only the last one",
                                key_node.start_mark)
             explicit[key] = key_node.start_mark
-            self.key_positions[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            result[key] = self.build(value_node, path + (key,), depth + 1, via_alias)
-        return result
+            value, record = self.build(value_node, path + (key,), depth + 1, via_alias)
+            result[key] = value
+            entries[key] = (value_node.start_mark.line + 1, value_node.start_mark.column + 1,
+                            key_node.start_mark.line + 1, key_node.start_mark.column + 1, record)
+        return result, entries
 
-    def _merge(self, value_node: yaml.Node, path: Path_, depth: int, via_alias: bool) -> dict:
+    def _merge(self, value_node: yaml.Node, path: Path_, depth: int, via_alias: bool) -> tuple[dict, dict]:
         """`<<: *base` or `<<: [*a, *b]`: earlier sources win, explicit keys win over all."""
         sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
         merged: dict = {}
+        merged_entries: dict = {}
         for source in sources:
             if not isinstance(source, yaml.MappingNode):
                 raise _Refused("yaml-syntax", "a merge key `<<` takes a mapping or a list of mappings",
                                source.start_mark)
-            for k, v in self._mapping(source, path, depth, True).items():
-                merged.setdefault(k, v)
-        return merged
+            values, entries = self._mapping(source, path, depth, True)
+            for k, v in values.items():
+                if k not in merged:
+                    merged[k] = v
+                    merged_entries[k] = entries[k]
+        return merged, merged_entries
 
 
 def _decode(raw: bytes, path: str) -> tuple[str | None, Diagnostic | None]:
@@ -279,9 +330,11 @@ def parse_yaml(raw: bytes, path: str) -> tuple[ParsedFile | None, list[Diagnosti
         return None, [error("yaml-syntax", f"malformed YAML: {exc}", Loc(path, 1, 1))]
     builder = _Builder()
     if node is None:
-        return ParsedFile(path, None, {}, {}, {}), []
+        return ParsedFile(path, None, None, {}), []
     try:
-        data = builder.build(node, (), 0, False)
+        data, tree = builder.build(node, (), 0, False)
     except _Refused as exc:
         return None, [error(exc.code, exc.message, Loc(path, exc.mark.line + 1, exc.mark.column + 1))]
-    return ParsedFile(path, data, builder.positions, builder.key_positions, builder.plain_text), []
+    if tree is None:  # a document that is one scalar: its own position only
+        tree = make_record(node.start_mark.line + 1, node.start_mark.column + 1, None, ())
+    return ParsedFile(path, data, tree, builder.plain_text), []

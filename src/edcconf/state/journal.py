@@ -11,8 +11,21 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Iterable
 
 from .local import write_atomically
+
+
+CHUNK = 1 << 20
+
+
+def _write(fd: int | None, path: Path, chunk: list[bytes]) -> int:
+    if fd is None:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    view = memoryview(b"".join(chunk))
+    while view:
+        view = view[os.write(fd, view):]
+    return fd
 
 
 class FileJournal:
@@ -22,15 +35,29 @@ class FileJournal:
     def begin(self, header: dict) -> None:
         write_atomically(self.path, json.dumps({"header": header}).encode() + b"\n")
 
-    def append(self, entries: list[dict]) -> None:
-        if not entries:
-            return
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+    def append(self, entries: Iterable[dict]) -> None:
+        """Append the entries, written in chunks of about CHUNK bytes and made durable once at the end.
+
+        entries may be a generator: the first apply of a large organisation journals every change at
+        once, and joining all of their lines in one buffer cost more memory than the rest of the apply."""
+        fd = None
         try:
-            os.write(fd, b"".join(json.dumps(e, default=str).encode() + b"\n" for e in entries))
-            os.fsync(fd)
+            chunk: list[bytes] = []
+            size = 0
+            for entry in entries:
+                line = json.dumps(entry, default=str).encode() + b"\n"
+                chunk.append(line)
+                size += len(line)
+                if size >= CHUNK:
+                    fd = _write(fd, self.path, chunk)
+                    chunk, size = [], 0
+            if chunk:
+                fd = _write(fd, self.path, chunk)
+            if fd is not None:
+                os.fsync(fd)
         finally:
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
 
     def read(self) -> tuple[dict, list[dict]] | None:
         try:

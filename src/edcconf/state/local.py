@@ -13,26 +13,28 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from ..diagnostics import UserError
 from .record import StateRecord
 from .locking import LockInfo, busy_error, named_holder
 
 
-def write_atomically(path: Path, data: bytes, durable: bool = True) -> None:
+def write_atomically(path: Path, data: bytes | Iterable[bytes], durable: bool = True) -> None:
     """Replace path with data so that a reader (or a crash) sees the old or the new file, never half.
 
-    durable=False skips the fsyncs: still atomic, for outputs that can be written again (reports,
-    bulk files, notifications), never for state, history, journal or audit."""
+    data may be an iterable of chunks (written as they come: a state of 200,000 grants need not be one
+    string in memory). durable=False skips the fsyncs: still atomic, for outputs that can be written
+    again (reports, bulk files, notifications), never for state, history, journal or audit."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            for chunk in ((data,) if isinstance(data, (bytes, bytearray, memoryview)) else data):
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
             if durable:
                 os.fsync(fd)
         finally:
@@ -49,6 +51,32 @@ def write_atomically(path: Path, data: bytes, durable: bool = True) -> None:
             tmp.unlink()
         raise UserError(f"cannot write {path}: {exc.strerror or exc}; the previous state is untouched",
                         code="state-write") from None
+    except BaseException:  # e.g. a chunk that could not be made: no temporary file left behind
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+CHUNK = 1 << 20
+
+
+def json_chunks(value: object, indent: int | None = None, tail: bytes = b"") -> Iterator[bytes]:
+    """The bytes of json.dumps(value, indent=indent) + tail, in chunks of about CHUNK bytes."""
+    pending: list[str] = []
+    size = 0
+    for piece in json.JSONEncoder(indent=indent).iterencode(value):
+        pending.append(piece)
+        size += len(piece)
+        if size >= CHUNK:
+            yield "".join(pending).encode()
+            pending, size = [], 0
+    yield "".join(pending).encode() + tail
+
+
+def file_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            yield chunk
 
 
 class LocalBackend:
@@ -93,12 +121,13 @@ class LocalBackend:
         if current.serial != expected_serial:  # compare-and-swap: someone applied in between
             raise UserError(f"state of {self.environment} moved from serial {expected_serial} to {current.serial} "
                             "while this apply ran; plan again", code="state-conflict")
-        data = json.dumps(record.to_json(), indent=1).encode() + b"\n"
-        # every version is kept (history); the main file is the commit point, written last
-        write_atomically(self.history_dir / f"{record.serial:06d}.json", data)
+        # every version is kept (history); the main file is the commit point, written last. The JSON is
+        # streamed to the history file and copied from there: never the whole text in memory.
+        version = self.history_dir / f"{record.serial:06d}.json"
+        write_atomically(version, json_chunks(record.to_json(), indent=1, tail=b"\n"))
         if self.path.exists():
-            write_atomically(self.path.with_name(self.path.name + ".backup"), self.path.read_bytes())
-        write_atomically(self.path, data)
+            write_atomically(self.path.with_name(self.path.name + ".backup"), file_chunks(self.path))
+        write_atomically(self.path, file_chunks(version))
 
     def history(self) -> list[dict]:
         """One entry per applied version, oldest first (without the effective state)."""

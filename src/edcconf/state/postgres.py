@@ -14,7 +14,7 @@ import json
 import os
 import re
 import time
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import psycopg
 from psycopg import sql
@@ -214,7 +214,8 @@ class PostgresJournal:
             conn.execute(sql.SQL("INSERT INTO {} VALUES (%s, 0, %s)").format(self.b._t("journal")),
                          (self.b.environment, Jsonb(header)))
 
-    def append(self, entries: list[dict]) -> None:
+    def append(self, entries: Iterable[dict]) -> None:
+        entries = list(entries)
         if not entries:
             return
         with self.b._connect() as conn, conn.transaction():

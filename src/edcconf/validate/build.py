@@ -9,7 +9,7 @@ from typing import Any, Iterator
 from ..diagnostics import Diagnostic, Loc, error
 from ..model import (ALL, Environment, External, Form, Grant, Group, Model, Person, Protocol, Role, Site,
                      Study, Target, frozen_map)
-from ..source.yamlfile import ParsedFile
+from ..source.yamlfile import ParsedFile, Where
 
 NO_RIGHTS = "no-rights"
 NO_RIGHTS_CEILING = {"form_access": "none", "contact_data": "none", "data_export": "none", "user_rights": "none",
@@ -45,28 +45,32 @@ class _Node:
             yield _Node(self.file, self.path + (key, i), self.value[key][i])
 
     def locs(self) -> "LazyLocs":
-        return LazyLocs(self)
+        return LazyLocs(self.file.where, self.path)
 
 
 class LazyLocs(Mapping):
     """Where each field of a declaration was written, computed only when a message needs it:
-    building a Loc for every field of 200,000 grants would cost more than validating them."""
+    building a Loc for every field of 200,000 grants would cost more than validating them. Holds the
+    file's positions only (never its data), so the parsed data is freed with the sources."""
 
-    __slots__ = ("_node",)
+    __slots__ = ("_where", "_path")
 
-    def __init__(self, node: _Node) -> None:
-        self._node = node
+    def __init__(self, where: Where, path: tuple) -> None:
+        self._where, self._path = where, path
+
+    def _keys(self) -> tuple:
+        return self._where.keys(self._path) or ()
 
     def __getitem__(self, key: str) -> Loc:
-        if key not in self._node.value:
+        if key not in self._keys():
             raise KeyError(key)
-        return self._node.at(key)
+        return self._where.loc(self._path + (key,))
 
     def __iter__(self):
-        return iter(self._node.value)
+        return iter(self._keys())
 
     def __len__(self) -> int:
-        return len(self._node.value)
+        return len(self._keys())
 
 
 def declarations(files: tuple[ParsedFile, ...], kind: str) -> Iterator[_Node]:

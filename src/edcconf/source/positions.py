@@ -1,0 +1,146 @@
+"""Where each node of a parsed file was written, stored compactly.
+
+One record per mapping or list (never per scalar), nested like the data, so no path tuple is stored:
+
+    (line, col, keys, packed, children)
+
+- line, col: 1-based position of the container itself;
+- keys: the mapping's keys in order (the same string objects as the data's), None for a list;
+- packed: bytes of an array of unsigned 32-bit ints, four per child: value line, value col, key line,
+  key col (0 for list items, which have no key);
+- children: None when every child is a scalar, else a tuple with each child's record or None.
+
+Records are plain tuples, bytes and strings, so the file cache can marshal them. At N=2,000 a dict of
+path tuples to (line, col) pairs for values and another for keys held about 1.4 million entries each;
+these records take a few bytes per node.
+"""
+from __future__ import annotations
+
+from array import array
+from typing import Any, Iterable
+
+Record = tuple  # (line, col, keys | None, packed bytes, children | None)
+Pos = tuple     # (line, col), 1-based
+
+_EMPTY = array("I").tobytes()
+
+
+def make_record(line: int, col: int, keys: tuple | None, entries: Iterable[tuple]) -> Record:
+    """entries: (value_line, value_col, key_line, key_col, child_record_or_None) per child, in order."""
+    packed = array("I")
+    children = []
+    for vl, vc, kl, kc, child in entries:
+        packed.extend((vl, vc, kl, kc))
+        children.append(child)
+    has_child = any(c is not None for c in children)
+    return (line, col, keys, packed.tobytes() if packed else _EMPTY, tuple(children) if has_child else None)
+
+
+def _slot(record: Record, step: Any) -> int | None:
+    """The index of the child named by step (a key or a list index), or None when absent."""
+    keys = record[2]
+    if keys is not None:
+        if not isinstance(step, str):
+            return None
+        try:
+            return keys.index(step)
+        except ValueError:
+            return None
+    if isinstance(step, int) and not isinstance(step, bool) and 0 <= step < len(record[3]) // 16:
+        return step
+    return None
+
+
+def _ints(record: Record, index: int) -> tuple[int, int, int, int]:
+    view = memoryview(record[3]).cast("I")
+    return view[4 * index], view[4 * index + 1], view[4 * index + 2], view[4 * index + 3]
+
+
+def _parent(root: Record | None, path: tuple) -> tuple[Record | None, int | None]:
+    """The record holding path's last step, and that step's index in it (None, None when absent)."""
+    record = root
+    for step in path[:-1]:
+        if record is None:
+            return None, None
+        index = _slot(record, step)
+        if index is None or record[4] is None:
+            return None, None
+        record = record[4][index]
+    if record is None:
+        return None, None
+    index = _slot(record, path[-1])
+    return (record, index) if index is not None else (None, None)
+
+
+def value_pos(root: Record | None, path: tuple) -> Pos | None:
+    if not path:
+        return (root[0], root[1]) if root is not None else None
+    record, index = _parent(root, path)
+    if record is None:
+        return None
+    vl, vc, _, _ = _ints(record, index)
+    return vl, vc
+
+
+def key_pos(root: Record | None, path: tuple) -> Pos | None:
+    if not path:
+        return None
+    record, index = _parent(root, path)
+    if record is None or record[2] is None:
+        return None
+    _, _, kl, kc = _ints(record, index)
+    return kl, kc
+
+
+def keys_at(root: Record | None, path: tuple) -> tuple | None:
+    """The keys of the mapping at path (None when path is not a mapping)."""
+    record = root
+    for step in path:
+        if record is None:
+            return None
+        index = _slot(record, step)
+        if index is None or record[4] is None:
+            return None
+        record = record[4][index]
+    return record[2] if record is not None else None
+
+
+class ValuePositions:
+    """Read-only mapping view: path tuple -> (line, col) of the value (what `positions` used to be)."""
+
+    __slots__ = ("root",)
+
+    def __init__(self, root: Record | None) -> None:
+        self.root = root
+
+    def get(self, path: tuple, default: Any = None) -> Any:
+        found = value_pos(self.root, tuple(path))
+        return default if found is None else found
+
+    def __getitem__(self, path: tuple) -> Pos:
+        found = value_pos(self.root, tuple(path))
+        if found is None:
+            raise KeyError(path)
+        return found
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, tuple) and value_pos(self.root, path) is not None
+
+
+class KeyPositions(ValuePositions):
+    """path tuple -> (line, col) of the mapping key naming the value."""
+
+    __slots__ = ()
+
+    def get(self, path: tuple, default: Any = None) -> Any:
+        found = key_pos(self.root, tuple(path))
+        return default if found is None else found
+
+    def __getitem__(self, path: tuple) -> Pos:
+        found = key_pos(self.root, tuple(path))
+        if found is None:
+            raise KeyError(path)
+        return found
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, tuple) and key_pos(self.root, path) is not None
