@@ -61,6 +61,16 @@ def run_inprocess(root: Path, *args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def generate_org(root: Path, n: int, seed: int = 11) -> None:
+    """A synthetic organisation from bench/generate.py (all three systems), for tests at small N."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_generate", REPO / "bench" / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.generate(root, n, seed=seed, systems=["openclinica", "redcap", "vault"])
+
+
 def copy_config(source: Path, dest: Path) -> Path:
     for name in CONFIG_DIRS:
         if (source / name).is_dir():

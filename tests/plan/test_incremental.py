@@ -5,7 +5,6 @@ answered incrementally, a global change by the full path; damaged entries and an
 misses, never trusted."""
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 from datetime import date
@@ -13,24 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_edcconf
+from tests.conftest import generate_org, run_edcconf
 
 REPO = Path(__file__).resolve().parents[2]
 AT = ("--at", "2026-11-24")
 AS_OF = date(2026, 11, 24)
 
 
-def _generate(root: Path, n: int) -> None:
-    spec = importlib.util.spec_from_file_location("bench_generate", REPO / "bench" / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.generate(root, n, seed=11, systems=["openclinica", "redcap", "vault"])
-
-
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory):
     root = tmp_path_factory.mktemp("incremental") / "org"
-    _generate(root, 6)
+    generate_org(root, 6)
     for env in ("test", "production"):
         r = run_edcconf("apply", "--env", env, "--yes", *AT, cwd=root, env={"EDCCONF_NO_CACHE": "1"})
         assert r.code in (0, 1), r   # production is protected: it applies only from a saved plan

@@ -2,31 +2,23 @@
 included), and any change of an input (configuration, state, date, refresh, code) is a miss."""
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_edcconf
+from tests.conftest import generate_org, run_edcconf
 
 REPO = Path(__file__).resolve().parents[2]
 AT = ("--at", "2026-11-24")
-
-
-def _generate(root: Path, n: int) -> None:
-    spec = importlib.util.spec_from_file_location("bench_generate", REPO / "bench" / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.generate(root, n, seed=11, systems=["openclinica", "redcap", "vault"])
 
 
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory):
     """A generated organisation applied to test, then one grant changed: plans have changes and warnings."""
     root = tmp_path_factory.mktemp("memo") / "org"
-    _generate(root, 6)
+    generate_org(root, 6)
     r = run_edcconf("apply", "--env", "test", "--yes", *AT, cwd=root, env={"EDCCONF_NO_CACHE": "1"})
     assert r.code == 0, r
     study = sorted((root / "studies").glob("*.yaml"))[2]

@@ -212,10 +212,8 @@ class Store:
             check_fields(rows, {"username", "unique_role_name", "data_access_group"})
             staged = []
             for row in rows:
-                username = str(row.get("username") or "").strip()
-                user = proj.users.get(username)
-                if user is None:
-                    raise ApiError(f'The user "{username}" does not exist in the project')
+                user = _existing_user(proj, row)
+                username = user.username
                 role = str(row.get("unique_role_name") or "").strip()
                 if role and proj.role(role) is None:
                     raise ApiError(f'The user role "{role}" does not exist in the project')
@@ -291,10 +289,8 @@ class Store:
             check_fields(rows, {"username", "redcap_data_access_group"})
             staged = []
             for row in rows:
-                username = str(row.get("username") or "").strip()
-                user = proj.users.get(username)
-                if user is None:
-                    raise ApiError(f'The user "{username}" does not exist in the project')
+                user = _existing_user(proj, row)
+                username = user.username
                 dag = str(row.get("redcap_data_access_group") or "").strip()
                 if dag and proj.dag(dag) is None:
                     raise ApiError(f'The Data Access Group "{dag}" for user "{username}" '
@@ -330,3 +326,12 @@ def _check_deleting(names: list[str], parameter: str, what: str, find) -> None:
     unknown = [n for n in names if find(n) is None]
     if unknown:
         raise ApiError(f"The following {what} do not exist in the project: {quoted(unknown)}")
+
+
+def _existing_user(proj: Project, row: dict) -> User:
+    """The project user a mapping row names; REDCap refuses a mapping for someone not in the project."""
+    username = str(row.get("username") or "").strip()
+    user = proj.users.get(username)
+    if user is None:
+        raise ApiError(f'The user "{username}" does not exist in the project')
+    return user
