@@ -28,12 +28,17 @@ def load_desired(root: Path, as_of: date, environments: Iterable[str] | None = N
     if not sources.files and not sources.diagnostics:
         raise UserError(f"no declarations found under {root}: expected YAML files in environments/, studies/ "
                         "and groups/ (use --config DIR)", code="config-missing")
-    return desired_from_sources(sources, as_of, environments)
+    validated = validate(sources)
+    del sources  # the parsed files are not needed once the model is built: free them before resolving
+    return _resolved(validated, as_of, environments)
 
 
 def desired_from_sources(sources, as_of: date, environments: Iterable[str] | None = None) -> Desired:
     """validate → resolve over already loaded files (all of them, or the incremental planner's subset)."""
-    validated = validate(sources)
+    return _resolved(validate(sources), as_of, environments)
+
+
+def _resolved(validated, as_of: date, environments: Iterable[str] | None) -> Desired:
     diags = validated.diagnostics
     if validated.model is None or diags.has_errors:
         raise UserError("the configuration has errors", diags.errors + diags.warnings)

@@ -8,13 +8,18 @@ import click
 
 from ..diagnostics import Diagnostics, UserError
 from ..pipeline import load_desired
-from ..views.plan_text import render_plan
+from ..views.plan_text import plan_chunks
 from ..views.show import render_state, state_json
 from ..plan.saved import load_plan, save_plan
 from ..workflow import (apply_planned, environment_of, plan_environment, plan_for_review, planned_from_file,
                         read_state)
 from .common import (at_option, config_option, emit_diagnostics, json_option, parse_at, parse_duration,
                      print_json, root_dir, styler)
+
+
+def _echo_plan(plan, ctx: click.Context) -> None:
+    for chunk in plan_chunks(plan, styler(ctx)):
+        click.echo(chunk, nl=False)
 
 
 @click.command()
@@ -70,7 +75,7 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
     elif as_json:
         print_json(planned_all[0].plan.to_json())
     else:
-        click.echo(render_plan(planned_all[0].plan, styler(ctx)), nl=False)
+        _echo_plan(planned_all[0].plan, ctx)
     if out:
         planned = planned_all[0]
         saved = save_plan(Path(out), planned.plan, planned.config_digest, planned.systems, planned.sources)
@@ -110,7 +115,7 @@ def apply(ctx: click.Context, config_dir: str | None, plan_file: str | None, env
         raise UserError("apply needs a saved plan file or --env ENV", code="usage")
     env = planned.plan.environment
     if not as_json:
-        click.echo(render_plan(planned.plan, styler(ctx)), nl=False)
+        _echo_plan(planned.plan, ctx)
     if planned.plan.empty:
         if as_json:
             print_json({"format_version": 1, "environment": env, "applied": 0, "serial": planned.previous.serial})
@@ -159,7 +164,7 @@ def show(ctx: click.Context, config_dir: str | None, plan_file: str | None, env:
         else:
             click.echo(f"Saved plan {plan_file} (digest {saved.digest[:12]}), made {saved.created_at} by edcconf "
                        f"{saved.edcconf_version}.")
-            click.echo(render_plan(saved.plan, styler(ctx)), nl=False)
+            _echo_plan(saved.plan, ctx)
         return
     if not env:
         raise UserError("show needs --env ENV or a saved plan file", code="usage")

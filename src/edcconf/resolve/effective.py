@@ -53,8 +53,9 @@ def expand_grant(state: Mapping[str, dict], grant: Mapping | None) -> dict | Non
         return None
     role = state.get("roles", {}).get(grant.get("role_ref"), {})
     shown = {k: v for k, v in grant.items() if k != "role_ref"}
-    return {**shown, "forms": dict(role.get("forms", {})), "close_queries": list(role.get("close_queries", [])),
-            "sdv": list(role.get("sdv", []))}
+    # shared with the role, not copied: every grant of a role has the same levels, and plans are read-only
+    return {**shown, "forms": role.get("forms", {}), "close_queries": role.get("close_queries", []),
+            "sdv": role.get("sdv", [])}
 
 
 def role_version(role: EffectiveRole) -> tuple[str, dict]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from itertools import groupby
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..plan import Change, Plan
 
@@ -20,26 +20,28 @@ def _plain(text: str, **_: object) -> str:
 
 
 def render_plan(plan: Plan, style: Style = _plain) -> str:
-    lines: list[str] = []
+    return "".join(plan_chunks(plan, style))
+
+
+def plan_chunks(plan: Plan, style: Style = _plain) -> Iterator[str]:
+    """The plan text one section at a time (a plan of 200,000 changes is not built as one string)."""
     if plan.empty:
-        lines.append(f"No changes. The access in {plan.environment} matches the configuration "
-                     f"(state serial {plan.serial}).")
-        lines += _warnings(plan, style)
-        return "\n".join(lines) + "\n"
-    lines.append(f"edcconf will perform the following actions in {style(plan.environment, bold=True)} "
-                 f"(against state serial {plan.serial}, as of {plan.as_of.isoformat()}):")
-    lines.append("")
+        lines = [f"No changes. The access in {plan.environment} matches the configuration "
+                 f"(state serial {plan.serial})."] + _warnings(plan, style)
+        yield "\n".join(lines) + "\n"
+        return
+    yield (f"edcconf will perform the following actions in {style(plan.environment, bold=True)} "
+           f"(against state serial {plan.serial}, as of {plan.as_of.isoformat()}):\n\n")
     general = [c for c in plan.changes if not c.study]
     if general:
-        lines += _section("Accounts, groups and sites", general, style)
+        yield "\n".join(_section("Accounts, groups and sites", general, style)) + "\n"
     by_study = sorted((c for c in plan.changes if c.study), key=lambda c: c.study)
     for study, changes in groupby(by_study, key=lambda c: c.study):
-        lines += _section(f"Study {study}", list(changes), style)
-    lines += _warnings(plan, style)
-    lines += _brakes(plan, style)
+        yield "\n".join(_section(f"Study {study}", list(changes), style)) + "\n"
+    lines = _warnings(plan, style) + _brakes(plan, style)
     s = plan.summary
     lines.append(style(f"Plan: {s['add']} to add, {s['change']} to change, {s['revoke']} to revoke.", bold=True))
-    return "\n".join(lines) + "\n"
+    yield "\n".join(lines) + "\n"
 
 
 def _section(title: str, changes: list[Change], style: Style) -> list[str]:
