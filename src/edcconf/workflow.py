@@ -93,8 +93,9 @@ def _memoisable(planned: PlannedEnvironment, refresh: bool) -> bool:
     """Only plans whose every input is in the memo key: a local state file, no live read."""
     from .state.local import LocalBackend
 
-    reads_live = refresh and any(t.provider == "redcap" for t in planned.environment.targets.values())
-    return (isinstance(planned.backend, LocalBackend) and not reads_live
+    from .providers import reads_live
+
+    return (isinstance(planned.backend, LocalBackend) and not (refresh and reads_live(planned.environment))
             and len(planned.plan.changes) <= MEMO_MAX_CHANGES)
 
 

@@ -189,6 +189,7 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
     """After a full plan: store the base and every study file's fragment for the next incremental plan."""
     from ..catalogs import catalog
     from ..model import Model
+    from ..providers import reads_live
 
     desired, previous = planned.desired, planned.previous
     model: Model = desired.model
@@ -236,7 +237,7 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
     base = (VERSION, g, globals_, {rel: shas[rel] for rel in study_files},
             {rel: fragment[0] for rel, fragment in fragments.items()},
             (environment.name, environment.protected, dict(environment.safety),
-             any(t.provider == "redcap" for t in environment.targets.values())),
+             reads_live(environment)),
             (wanted["groups"], wanted["accounts"], sites, global_sources,
              [_diag_out(d) for d in all_warnings if d.loc.file not in study_files], over),
             (previous.serial, previous.lineage, {k: have.get(k, {}) for k in ("sites", "groups", "studies", "accounts")},

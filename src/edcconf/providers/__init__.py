@@ -10,6 +10,11 @@ from .base import Provider, ProviderError, inside
 from .csvfiles import CsvProvider
 
 
+def reads_live(environment: Environment) -> bool:
+    """Whether a provider of this environment reads live access (only `redcap` does)."""
+    return any(t.provider == "redcap" for t in environment.targets.values())
+
+
 def providers_for(root: Path, environment: Environment, systems: set[str], serial: int,
                   study_sites: Mapping[str, list[str]] | None = None) -> dict[str, Provider]:
     """One provider per EDC system in use, from the environment's targets."""
@@ -32,4 +37,4 @@ def providers_for(root: Path, environment: Environment, systems: set[str], seria
     return out
 
 
-__all__ = ["Provider", "ProviderError", "CsvProvider", "providers_for", "inside"]
+__all__ = ["Provider", "ProviderError", "CsvProvider", "providers_for", "reads_live", "inside"]

@@ -33,6 +33,7 @@ _LEVEL_OF_CODE = {0: "none", 2: "read", 1: "edit", 3: "edit", 128: "none", 129: 
 # Per-form export rights from the SAG dataExport value (0 none, 1 de-identified, 2 remove identifiers, 3 full)
 # to the API's per-form code (0 none, 2 de-identified, 3 remove identifiers, 1 full).
 _EXPORT_CODE = {0: 0, 1: 2, 2: 3, 3: 1}
+SAG_EXPORT_OF_CODE = {code: sag for sag, code in _EXPORT_CODE.items()}
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

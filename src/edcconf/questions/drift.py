@@ -36,6 +36,7 @@ class DriftReport:
     differences: tuple[Difference, ...]
     checked: tuple[str, ...]               # studies read live
     unchecked: tuple[tuple[str, str], ...]  # (study or system, why not)
+    failed: tuple[str, ...] = ()            # of those, studies whose provider could read but did not
 
     def to_json(self) -> dict:
         return {"format_version": 1, "environment": self.environment,
@@ -73,37 +74,46 @@ def study_drift(provider, study: str, effective: Mapping, ignore: frozenset[str]
     return out
 
 
-def drift(root: Path, environment: Environment, record, env_vars: Mapping[str, str] | None = None) -> DriftReport:
-    from ..diagnostics import UserError
+def readable_studies(root: Path, environment: Environment, studies: Mapping[str, Mapping],
+                     env_vars: Mapping[str, str] | None = None):
+    """(study, provider, None) for each study whose target reads live access, (study, None, why not) for
+    the others, in study order; one provider serves every study."""
     from ..providers.redcap import RedcapProvider, redcap_projects
 
-    effective = record.effective
-    studies = effective.get("studies", {})
-    diffs: list[Difference] = []
-    checked: list[str] = []
-    unchecked: list[tuple[str, str]] = []
-    projects = None
     provider = None
     for study, value in sorted(studies.items()):
         target = environment.targets.get(value.get("system"))
         if target is None or target.provider != "redcap":
             how = target.provider if target else "no"
-            unchecked.append((study, f"{value.get('system')} target uses the {how} provider, which cannot read "
-                                     "live access"))
+            yield study, None, f"{value.get('system')} target uses the {how} provider, which cannot read live access"
             continue
+        provider = provider or RedcapProvider(target, redcap_projects(root), environment.name,
+                                              {s: v.get("sites", []) for s, v in studies.items()}, env_vars)
+        yield study, provider, None
+
+
+def drift(root: Path, environment: Environment, record, env_vars: Mapping[str, str] | None = None) -> DriftReport:
+    from ..diagnostics import UserError
+
+    effective = record.effective
+    diffs: list[Difference] = []
+    checked: list[str] = []
+    unchecked: list[tuple[str, str]] = []
+    failed: list[str] = []
+    for study, provider, why in readable_studies(root, environment, effective.get("studies", {}), env_vars):
         if provider is None:
-            projects = redcap_projects(root)
-            provider = RedcapProvider(target, projects, environment.name,
-                                      {s: v.get("sites", []) for s, v in studies.items()}, env_vars)
-        ignore = frozenset(u for u in [(projects or {}).get(study, {}).get("api_user")] if u)
+            unchecked.append((study, why))
+            continue
+        ignore = frozenset(u for u in [(provider.projects.get(study) or {}).get("api_user")] if u)
         try:
             diffs += study_drift(provider, study, effective, ignore)
         except UserError as exc:
             unchecked.append((study, exc.message))
+            failed.append(study)
             continue
         checked.append(study)
     return DriftReport(environment.name, record.serial, record.lineage, tuple(diffs), tuple(checked),
-                       tuple(unchecked))
+                       tuple(unchecked), tuple(failed))
 
 
 def render_drift(report: DriftReport) -> str:
@@ -135,11 +145,13 @@ def refresh(plan, environment: Environment, previous, desired_state: Mapping, ro
     from ..plan import Change
     from ..resolve.effective import expand_grant
 
-    if not any(t.provider == "redcap" for t in environment.targets.values()):
+    from ..providers import reads_live
+
+    if not reads_live(environment):
         return plan
     report = drift(root, environment, previous, env_vars)
     warnings = [warning("drift-unchecked", f"live access of {what} not read: {why}", Loc("<live>"))
-                for what, why in report.unchecked if "cannot read live access" not in why]
+                for what, why in report.unchecked if what in report.failed]
     planned = {c.key for c in plan.changes if c.kind == "grant"}
     by_key: dict[str, list[Difference]] = {}
     for d in report.differences:
@@ -172,22 +184,18 @@ def _live_only(study: str, user: str) -> dict:
             "site_access": "sites", "expires": None, "forms": {}, "close_queries": [], "sdv": []}
 
 
-# Per-form export code of the API -> SAG dataExport value (0 none, 2 de-identified, 3 remove ids, 1 full).
-_SAG_EXPORT = {0: 0, 2: 1, 3: 2, 1: 3}
-_VIEWING = {"none": 0, "read": 1, "edit": 2}
-
-
 def live_rights(record, contact_forms: set[str]) -> dict:
     """A live REDCap user as a role value (generic rights and SAG keys), for compliance over live access."""
-    from ..catalogs import RIGHTS
+    from ..catalogs import RIGHTS, catalog
     from ..model import level_rank
-    from ..providers.redcap_records import API_TO_SAG, form_level
+    from ..providers.redcap_records import API_TO_SAG, SAG_EXPORT_OF_CODE, form_level
+    from ..resolve.roles import VIEWING_OF_LEVEL
 
-    cat = catalog_redcap()
+    cat = catalog("redcap")
     sag = {API_TO_SAG[f]: v for f, v in record.rights.items() if f in API_TO_SAG}
     levels = {f: form_level(c) or "none" for f, c in record.forms.items()}
-    sag["dataViewing"] = max((_VIEWING.get(lvl, 0) for lvl in levels.values()), default=0)
-    sag["dataExport"] = max((_SAG_EXPORT.get(c, 0) for c in record.forms_export.values()), default=0)
+    sag["dataViewing"] = max((VIEWING_OF_LEVEL[lvl] for lvl in levels.values()), default=0)
+    sag["dataExport"] = max((SAG_EXPORT_OF_CODE.get(c, 0) for c in record.forms_export.values()), default=0)
     rights = {r: cat.generic_from_keys(r, sag) or "none" for r in RIGHTS}
     rights["form_access"] = max(levels.values(), key=level_rank, default="none")
     rights["contact_data"] = max((lvl for f, lvl in levels.items() if f in contact_forms), key=level_rank,
@@ -195,45 +203,37 @@ def live_rights(record, contact_forms: set[str]) -> dict:
     return {"rights": rights, "redcap": sag, "forms": levels}
 
 
-def catalog_redcap():
-    from ..catalogs import catalog
-    return catalog("redcap")
-
-
 def live_effective(root: Path, environment: Environment, applied, model) -> tuple[dict, list[tuple[str, str]]]:
     """The applied state with each readable study's grants replaced by what the live system holds."""
     from ..diagnostics import UserError
-    from ..providers.redcap import RedcapProvider, redcap_projects
 
     effective = {k: dict(v) for k, v in applied.effective.items()}
     studies = {**{s.id: {"system": s.system, "status": s.status, "sites": list(s.sites)} for s in model.studies.values()
                   if environment.name in s.environments}, **effective.get("studies", {})}
     effective["studies"] = studies
     unchecked: list[tuple[str, str]] = []
-    provider = None
-    read = 0
-    for study_id, value in sorted(studies.items()):
-        target = environment.targets.get(value.get("system"))
-        if target is None or target.provider != "redcap":
-            unchecked.append((study_id, f"the {target.provider if target else 'missing'} target cannot read live access"))
+    live: dict[str, dict] = {}
+    read: set[str] = set()
+    for study_id, provider, why in readable_studies(root, environment, studies):
+        if provider is None:
+            unchecked.append((study_id, why))
             continue
-        provider = provider or RedcapProvider(target, redcap_projects(root), environment.name,
-                                              {s: v.get("sites", []) for s, v in studies.items()})
         try:
             users = provider.read_live(study_id)
         except UserError as exc:
             unchecked.append((study_id, exc.message))
             continue
-        read += 1
         study = model.studies.get(study_id)
         contact = {f.id for f in study.forms if f.contact} if study else set()
-        effective["grants"] = {k: g for k, g in effective.get("grants", {}).items() if g["study"] != study_id}
         for user, record in users.items():
             ref = f"{study_id}/live:{user}"
             effective["roles"][ref] = live_rights(record, contact)
-            effective["grants"][f"{study_id}/{user}"] = {"study": study_id, "user": user, "role": "(live)",
-                                                         "expires": record.expiration or None, "role_ref": ref}
+            live[f"{study_id}/{user}"] = {"study": study_id, "user": user, "role": "(live)",
+                                          "expires": record.expiration or None, "role_ref": ref}
+        read.add(study_id)
     if not read:
         raise UserError("no study of this environment could be read live: "
                         + "; ".join(f"{s}: {why}" for s, why in unchecked), code="no-live-read")
+    effective["grants"] = {**{k: g for k, g in effective.get("grants", {}).items() if g["study"] not in read},
+                           **live}
     return effective, unchecked

@@ -90,7 +90,7 @@ def effective_role(study: Study, cat: Catalog, role_id: str) -> EffectiveRole | 
 
 
 # REDCap's dataViewing ceiling value that a per-form level needs (0 no access, 1 read only, 2 view & edit).
-_VIEWING = {"none": 0, "read": 1, "review": 1, "edit": 2}
+VIEWING_OF_LEVEL = {"none": 0, "read": 1, "review": 1, "edit": 2}
 
 
 def redcap_rights(cat: Catalog, base: BaseRole, custom: Role | None, levels: Mapping[str, str]) -> dict[str, int]:
@@ -100,7 +100,7 @@ def redcap_rights(cat: Catalog, base: BaseRole, custom: Role | None, levels: Map
     rights.update(base.redcap)
     if custom is not None:
         rights.update(custom.redcap)
-    rights["dataViewing"] = max((_VIEWING[lvl] for lvl in levels.values()), default=0)
+    rights["dataViewing"] = max((VIEWING_OF_LEVEL[lvl] for lvl in levels.values()), default=0)
     return rights
 
 
