@@ -65,10 +65,9 @@ def _group_import(kind: str, what: str) -> None:
     @click.argument("assignments", type=_FILE)
     @click.pass_context
     def command(ctx, config_dir, definitions: Path, assignments: Path, as_json: bool, dry_run: bool) -> None:
-        from .. import imports
+        from ..imports import import_groups
 
-        run = imports.import_sag if kind == "sag" else imports.import_acg
-        _run(ctx, config_dir, lambda root: run(root, definitions, assignments), as_json, dry_run)
+        _run(ctx, config_dir, lambda root: import_groups(root, kind, definitions, assignments), as_json, dry_run)
 
 
 _group_import("sag", "REDCap Security Access Groups")

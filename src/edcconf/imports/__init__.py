@@ -111,38 +111,47 @@ def _new_group(model: Model, taken: set[str], name: str, ident_key: str, ident: 
     return group
 
 
-def import_sag(root: Path, defs_path: Path, assign_path: Path) -> ImportResult:
-    from ..interchange.sag import read_sag_assignments, read_sag_definitions
+@dataclass(frozen=True)
+class GroupFiles:
+    """A SAG or ACG definitions file and its assignments file, read into the same terms."""
+    kind: str                                     # "sag" | "acg"
+    ident_key: str                                # the group field holding the file's id: sag_id | acg_id
+    definitions: list[tuple[str, str, dict]]      # (id, name, SAG rights)
+    assignments: list[tuple[str, str, str, str]]  # (username, group id, e-mail, name); ACG files carry neither
+    diagnostics: list[Diagnostic]
 
-    return _import_groups(root, defs_path, assign_path, "sag_id",
-                          read_sag_definitions, read_sag_assignments,
-                          lambda d: (d.sag_id, d.sag_name, dict(d.rights)),
-                          lambda a: (a.username, a.sag_id, a.email, a.name))
 
+def read_group_files(kind: str, defs_path: Path, assign_path: Path) -> GroupFiles:
+    if kind == "sag":
+        from ..interchange.sag import read_sag_assignments, read_sag_definitions
 
-def import_acg(root: Path, defs_path: Path, assign_path: Path) -> ImportResult:
+        defs = read_sag_definitions(Path(defs_path).read_bytes(), str(defs_path))
+        assigns = read_sag_assignments(Path(assign_path).read_bytes(), str(assign_path))
+        return GroupFiles(kind, "sag_id", [(d.sag_id, d.sag_name, dict(d.rights)) for d in defs.rows],
+                          [(a.username, a.sag_id, a.email, a.name) for a in assigns.rows],
+                          list(defs.diagnostics) + list(assigns.diagnostics))
     from ..interchange.acg import read_acg_assignments, read_acg_definitions
 
-    return _import_groups(root, defs_path, assign_path, "acg_id",
-                          read_acg_definitions, read_acg_assignments,
-                          lambda d: (d.group_id, d.group_name, sag_rights_of_acg(d.rights)),
-                          lambda a: (a.username, a.group_id, "", ""))
+    defs = read_acg_definitions(Path(defs_path).read_bytes(), str(defs_path))
+    assigns = read_acg_assignments(Path(assign_path).read_bytes(), str(assign_path))
+    return GroupFiles(kind, "acg_id", [(d.group_id, d.group_name, sag_rights_of_acg(d.rights)) for d in defs.rows],
+                      [(a.username, a.group_id, "", "") for a in assigns.rows],
+                      list(defs.diagnostics) + list(assigns.diagnostics))
 
 
-def _import_groups(root: Path, defs_path: Path, assign_path: Path, ident_key: str, read_defs, read_assign,
-                   def_fields, assign_fields) -> ImportResult:
+def import_groups(root: Path, kind: str, defs_path: Path, assign_path: Path) -> ImportResult:
+    """`import sag` / `import acg`: new groups with their new members, new people in declared groups."""
     model = current_model(root)
-    defs = read_defs(Path(defs_path).read_bytes(), str(defs_path))
-    assigns = read_assign(Path(assign_path).read_bytes(), str(assign_path))
+    files = read_group_files(kind, defs_path, assign_path)
+    ident_key = files.ident_key
     result = ImportResult(f"{defs_path} and {assign_path}")
-    result.diagnostics += list(defs.diagnostics) + list(assigns.diagnostics)
+    result.diagnostics += files.diagnostics
     refuse_errors(result.diagnostics, "the import")
     by_ident = {getattr(g, ident_key): g.id for g in model.groups.values() if getattr(g, ident_key, None)}
     by_name = {(g.description or g.id): g.id for g in model.groups.values() if not g.builtin}
     taken = set(model.groups)
     new_groups: dict[str, dict] = {}
-    for row in defs.rows:
-        ident, name, rights = def_fields(row)
+    for ident, name, rights in files.definitions:
         if ident and ident in by_ident:
             continue  # already declared: an import adds, it does not rewrite a group under review
         if name in by_name and not getattr(model.groups[by_name[name]], ident_key, None):
@@ -153,8 +162,7 @@ def _import_groups(root: Path, defs_path: Path, assign_path: Path, ident_key: st
         if ident:
             by_ident[ident] = group["id"]
     rows = []
-    for number, row in enumerate(assigns.rows):
-        username, ident, email, name = assign_fields(row)
+    for number, (username, ident, email, name) in enumerate(files.assignments):
         loc = Loc(str(assign_path), number + 2)
         gid = by_ident.get(ident)
         if gid is None:

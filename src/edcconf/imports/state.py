@@ -13,11 +13,11 @@ from pathlib import Path
 from ..catalogs import catalog
 from ..diagnostics import UserError
 from ..pipeline import load_desired
-from ..providers.bulk import ceiling_from_sag, sag_rights_of_acg
+from ..providers.bulk import ceiling_from_sag
 from ..resolve.effective import account_value, role_version
 from ..resolve.roles import effective_role
 from ..state.record import next_record
-from . import refuse_errors
+from . import read_group_files, refuse_errors
 
 
 def _group_value(name: str, ident_key: str, ident: str, rights: dict) -> dict:
@@ -30,23 +30,14 @@ def _group_value(name: str, ident_key: str, ident: str, rights: dict) -> dict:
 
 def groups_state(root: Path, env: str, as_of: date, kind: str, defs_path: Path, assign_path: Path) -> dict:
     """Groups and accounts as SAG or ACG files say; the rest of the desired state as it is."""
-    if kind == "sag":
-        from ..interchange.sag import read_sag_assignments as read_assign, read_sag_definitions as read_defs
-        ident_key, fields = "sag_id", (lambda d: (d.sag_id, d.sag_name, dict(d.rights)))
-        assign = lambda a: (a.username, a.sag_id, a.email, a.name)  # noqa: E731
-    else:
-        from ..interchange.acg import read_acg_assignments as read_assign, read_acg_definitions as read_defs
-        ident_key, fields = "acg_id", (lambda d: (d.group_id, d.group_name, sag_rights_of_acg(d.rights)))
-        assign = lambda a: (a.username, a.group_id, None, None)  # noqa: E731
-    defs = read_defs(Path(defs_path).read_bytes(), str(defs_path))
-    assigns = read_assign(Path(assign_path).read_bytes(), str(assign_path))
-    refuse_errors(list(defs.diagnostics) + list(assigns.diagnostics), "the files")
+    files = read_group_files(kind, defs_path, assign_path)
+    refuse_errors(files.diagnostics, "the files")
+    ident_key = files.ident_key
     desired = load_desired(root, as_of, [env])
     model = desired.model
     state = {k: dict(v) for k, v in desired.resolution.environments[env].state.items()}
     group_of_ident: dict[str, str] = {}
-    for row in defs.rows:
-        ident, name, rights = fields(row)
+    for ident, name, rights in files.definitions:
         gid = next((g.id for g in model.groups.values() if ident and getattr(g, ident_key) == ident), None) or next(
             (g.id for g in model.groups.values() if (g.description or g.id) == name and not g.builtin), None)
         if gid is None:
@@ -60,8 +51,7 @@ def groups_state(root: Path, env: str, as_of: date, kind: str, defs_path: Path, 
         state["groups"][gid] = {**state["groups"].get(gid, {}), **from_file,
                                 "message": state["groups"].get(gid, {}).get("message")}
         group_of_ident[ident or name] = gid
-    for row in assigns.rows:
-        username, ident, email, name = assign(row)
+    for username, ident, email, name in files.assignments:
         person = model.people.get(username)
         if person is None:
             raise UserError(f"{username} of {assign_path} is not declared: run `edcconf import {kind}` first",

@@ -36,6 +36,16 @@ CHECKLIST_HEADER = ["action", "username", "email", "name", "user_type", "role", 
 USERS_HEADER = ["username", "email", "name", "user_type", "role", "base_role", "sites", "expires"]
 
 
+def users_csv(grants: list[dict], accounts: dict) -> bytes:
+    """Who has which role at which sites in one study (OpenClinica has no bulk import: this is its list)."""
+    rows = []
+    for g in grants:
+        account = accounts.get(g["user"], {})
+        rows.append([g["user"], account.get("email"), account.get("name"), account.get("type"), g["role"],
+                     g["base_role"], " ".join(g["sites"]), g.get("expires") or ""])
+    return to_csv(USERS_HEADER, rows)
+
+
 class CsvProvider:
     batched = True  # its changes become real when finish() writes the files
 
@@ -62,9 +72,9 @@ class CsvProvider:
         for c in mine:
             if c.kind in ("grant", "study") and c.study:
                 by_study.setdefault(c.study, []).append(c)
-        grants_by_study: dict[str, list[dict]] = {}
-        for _, g in sorted(effective.get("grants", {}).items()):
-            grants_by_study.setdefault(g["study"], []).append(g)
+        from .bulk import grants_by_study as index_grants  # bulk reads interchange, which uses this module
+
+        grants_by_study = index_grants(effective)
         written: list[str] = []
         studies = sorted(set(by_study) | {k for k, v in effective.get("studies", {}).items()
                                           if v.get("system") == self.system and not (self.out / k / "users.csv").exists()})
@@ -75,10 +85,7 @@ class CsvProvider:
                 path = folder / f"checklist-{self.serial:04d}.csv"
                 write_atomically(path, to_csv(CHECKLIST_HEADER, rows), durable=False)
                 written.append(str(path))
-            users = [[g["user"], accounts.get(g["user"], {}).get("email"), accounts.get(g["user"], {}).get("name"),
-                      accounts.get(g["user"], {}).get("type"), g["role"], g["base_role"], " ".join(g["sites"]),
-                      g.get("expires") or ""] for g in grants_by_study.get(study, [])]
-            write_atomically(folder / "users.csv", to_csv(USERS_HEADER, users), durable=False)
+            write_atomically(folder / "users.csv", users_csv(grants_by_study.get(study, []), accounts), durable=False)
             written.append(str(folder / "users.csv"))
             written += self._system_files(study, effective, grants_by_study.get(study, []))
         if studies or any(c.kind in ("group", "account") for c in mine):

@@ -16,7 +16,7 @@ from ..interchange.vault import write_vault_users
 from ..state.local import write_atomically
 from .bulk import (acg_assignments, acg_definitions, grants_by_study, redcap_users, sag_assignments, sag_definitions,
                    vault_users)
-from .csvfiles import USERS_HEADER, to_csv
+from .csvfiles import users_csv
 
 GROUP_FILES = ("sag-definitions.csv", "sag-assignments.csv", "acg-definitions.csv", "acg-assignments.csv")
 
@@ -38,11 +38,7 @@ def study_files(study: str, system: str, environment: str, state: Mapping,
         return {"vault-users.csv": write_vault_users(vault_users(study, environment, state, vault_defaults, grants))}
     if system == "redcap":
         return {"redcap-users.csv": write_redcap_users(redcap_users(study, state, grants=grants))}
-    accounts = state.get("accounts", {})
-    rows = [[g["user"], accounts.get(g["user"], {}).get("email"), accounts.get(g["user"], {}).get("name"),
-             accounts.get(g["user"], {}).get("type"), g["role"], g["base_role"], " ".join(g["sites"]),
-             g.get("expires") or ""] for g in grants]
-    return {"users.csv": to_csv(USERS_HEADER, rows)}
+    return {"users.csv": users_csv(grants, state.get("accounts", {}))}
 
 
 def write_all(out: Path, environment: str, state: Mapping, env_decl=None) -> list[str]:
