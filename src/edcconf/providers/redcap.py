@@ -16,7 +16,7 @@ from ..diagnostics import UserError
 from ..model import Target
 from ..plan import Change
 from .base import ProviderError
-from .redcap_records import UserRecord, dag_unique_name, expected_record, live_record
+from .redcap_records import UserRecord, dag_of, dag_unique_name, expected_record, live_record
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 4
@@ -112,6 +112,7 @@ class RedcapProvider:
         self._open: dict[str, Any] = {}
         self._dags: dict[str, dict[str, str]] = {}
         self._roles_of: dict[str, dict[str, str]] = {}
+        self._members: dict[str, set[str]] = {}
         self._versions: dict[str, str] = {}
 
     # -- connection ---------------------------------------------------------------------------------
@@ -177,6 +178,15 @@ class RedcapProvider:
                       [{"data_access_group_name": s, "unique_group_name": ""} for s in missing])
             self._dags.pop(study, None)
 
+    def members(self, study: str) -> set[str]:
+        """The project's usernames, read once per run and kept up to date by this provider's own changes."""
+        if study not in self._members:
+            self._members[study] = {str(u.get("username")) for u in self.users(study)}
+        return self._members[study]
+
+    def users(self, study: str) -> list[dict]:
+        return list(self.call(study, "the user export", self.project(study).export_users) or [])
+
     def user_roles(self, study: str) -> dict[str, str]:
         """username -> unique name of the REDCap user role they are in ("" for none)."""
         if study not in self._roles_of:
@@ -209,59 +219,50 @@ class RedcapProvider:
             return  # accounts are created by REDCap's administrators; a project knows only its users
         study, user = change.study, change.key.split("/", 1)[1]
         p = self.project(study)
+        members = self.members(study)
         if change.stored is None:
-            live = {str(u.get("username")) for u in self.call(study, "the user export", p.export_users) or []}
-            if user in live:
+            if user in members:
                 self.call(study, f"removing user {user}", p.delete_users, [user])
+                members.discard(user)
             return
-        record = self.expected(study, change.stored, change.role[1] if change.role else {})
-        if record.data_access_group:
-            self.ensure_dags(study, [s for s in change.stored.get("sites", [])[:1]])
-            record = self.expected(study, change.stored, change.role[1] if change.role else {})
+        sites = list(self.study_sites.get(study, change.stored.get("sites", [])))
+        if dag_of(change.stored, sites, {}):  # a DAG is needed: create it first if the project lacks it
+            self.ensure_dags(study, change.stored.get("sites", [])[:1])
+        record = expected_record(change.stored, change.role[1] if change.role else {}, sites, self.dags(study),
+                                 self.version(study))
         self.leave_role(study, user, record.data_access_group)  # first: leaving a role keeps the role's rights
         self.call(study, f"the rights of user {user}", p.import_users, [record.to_api()])
-
-    def expected(self, study: str, grant: Mapping, role: Mapping) -> UserRecord:
-        return expected_record(grant, role, list(self.study_sites.get(study, grant.get("sites", []))),
-                               self.dags(study), self.version(study))
+        members.add(user)
 
     def finish(self, applied: list[Change], effective: dict) -> list[str]:
         return []
 
+    # -- reading, for drift, compliance --live and import: a refusal is the user's error to fix ------------
     def read_live(self, study: str) -> dict[str, UserRecord]:
         """The project's users as REDCap holds them (username -> record)."""
-        p = self.project(study)
-        try:
-            users = self.call(study, "the user export", p.export_users)
-        except _Refused as exc:
-            raise UserError(str(exc), code="provider-error") from None
-        return {str(u["username"]): live_record(u) for u in users or [] if u.get("username")}
+        return {str(u["username"]): live_record(u) for u in self.read_users_raw(study) if u.get("username")}
 
     def read_users_raw(self, study: str) -> list[dict]:
-        try:
-            return list(self.call(study, "the user export", self.project(study).export_users) or [])
-        except _Refused as exc:
-            raise UserError(str(exc), code="provider-error") from None
+        return _reading(self.users, study)
 
     def read_user_roles(self, study: str) -> tuple[dict[str, str], dict[str, str]]:
         """(username -> unique role name, unique role name -> role label) of the project."""
-        try:
-            roles = self.call(study, "the user role export", self.project(study).export_user_roles) or []
-            return self.user_roles(study), {str(r.get("unique_role_name")): str(r.get("role_label")) for r in roles}
-        except _Refused as exc:
-            raise UserError(str(exc), code="provider-error") from None
+        roles = _reading(lambda: self.call(study, "the user role export", self.project(study).export_user_roles) or [])
+        return _reading(self.user_roles, study), {str(r.get("unique_role_name")): str(r.get("role_label"))
+                                                  for r in roles}
 
     def read_dags(self, study: str) -> dict[str, str]:
-        try:
-            return self.dags(study)
-        except _Refused as exc:
-            raise UserError(str(exc), code="provider-error") from None
+        return _reading(self.dags, study)
 
     def read_version(self, study: str) -> str:
-        try:
-            return self.version(study)
-        except _Refused as exc:
-            raise UserError(str(exc), code="provider-error") from None
+        return _reading(self.version, study)
+
+
+def _reading(fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except _Refused as exc:
+        raise UserError(str(exc), code="provider-error") from None
 
 
 class _Refused(Exception):
