@@ -221,3 +221,16 @@ def test_compliance_live_sees_rights_granted_by_hand_above_the_ceiling(tmp_path,
     assert "live access read from the systems" in text.out and "design full (allowed none)" in text.out
     # still nothing above the ceiling in what edcconf applied
     assert run_edcconf("compliance", "--env", "test", "--json", cwd=root, env=env).json["reports"]["pairs_all"] == []
+
+
+def test_the_token_owner_named_as_api_user_is_never_drift(tmp_path, emulator):
+    emu, token = emulator
+    root = _repo(tmp_path, emu.url)
+    study = root / "studies" / "diab.yaml"
+    study.write_text(study.read_text().replace("token_env: EDCCONF_TEST_REDCAP_TOKEN}",
+                                               "token_env: EDCCONF_TEST_REDCAP_TOKEN, api_user: svc.edcconf}"))
+    env = {TOKEN_VAR: token}
+    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env).code == 0
+    Project(emu.url, token).import_users([{"username": "svc.edcconf", "api_export": 1, "api_import": 1}])
+    assert run_edcconf("drift", "--env", "test", "--json", cwd=root, env=env).json["differences"] == []
+    assert run_edcconf("plan", "--env", "test", "--json", cwd=root, env=env).code == 0

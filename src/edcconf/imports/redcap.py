@@ -25,7 +25,7 @@ def _provider(root: Path, model: Model, env: str, study: Study):
     from ..providers.redcap import RedcapProvider, redcap_projects
 
     environment = model.environments.get(env)
-    if environment is None or study.id and env not in study.environments:
+    if environment is None or env not in study.environments:
         raise UserError(f"{study.id} is not in environment {env!r}", code="unknown-reference")
     target = environment.targets.get("redcap")
     if target is None or target.provider != "redcap":
@@ -52,7 +52,7 @@ def import_redcap(root: Path, env: str, study_id: str, group: str | None) -> Imp
     raw = provider.read_users_raw(study.id)
     dags = provider.read_dags(study.id)
     version = provider.read_version(study.id)
-    ignore = {(provider.projects.get(study.id) or {}).get("api_user")}
+    ignore = provider.unmanaged_users(study.id)
     site_of_dag = {unique: site for site, unique in dags.items()}
     roles = candidate_roles(study)
     where = Loc(f"REDCap {study.id} ({env})")

@@ -124,6 +124,11 @@ class RedcapProvider:
                             f"study or `token_env:` on targets.redcap of {self.environment}", code="no-token")
         return ProjectConfig(study, block.get("project_id"), token_env)
 
+    def unmanaged_users(self, study: str) -> frozenset[str]:
+        """The token's owner (`redcap: {api_user: …}`): in the project, never managed nor reported."""
+        owner = (self.projects.get(study) or {}).get("api_user")
+        return frozenset([owner] if owner else [])
+
     def project(self, study: str):
         if study not in self._open:
             cfg = self.config(study)

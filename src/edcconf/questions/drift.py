@@ -104,9 +104,8 @@ def drift(root: Path, environment: Environment, record, env_vars: Mapping[str, s
         if provider is None:
             unchecked.append((study, why))
             continue
-        ignore = frozenset(u for u in [(provider.projects.get(study) or {}).get("api_user")] if u)
         try:
-            diffs += study_drift(provider, study, effective, ignore)
+            diffs += study_drift(provider, study, effective, provider.unmanaged_users(study))
         except UserError as exc:
             unchecked.append((study, exc.message))
             failed.append(study)
