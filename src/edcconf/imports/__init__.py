@@ -117,7 +117,7 @@ class GroupFiles:
     kind: str                                     # "sag" | "acg"
     ident_key: str                                # the group field holding the file's id: sag_id | acg_id
     definitions: list[tuple[str, str, dict]]      # (id, name, SAG rights)
-    assignments: list[tuple[str, str, str, str]]  # (username, group id, e-mail, name); ACG files carry neither
+    assignments: list[tuple[str, str, str, str, int]]  # (username, group id, e-mail, name, line); ACG: no e-mail, name
     diagnostics: list[Diagnostic]
 
 
@@ -128,14 +128,14 @@ def read_group_files(kind: str, defs_path: Path, assign_path: Path) -> GroupFile
         defs = read_sag_definitions(Path(defs_path).read_bytes(), str(defs_path))
         assigns = read_sag_assignments(Path(assign_path).read_bytes(), str(assign_path))
         return GroupFiles(kind, "sag_id", [(d.sag_id, d.sag_name, dict(d.rights)) for d in defs.rows],
-                          [(a.username, a.sag_id, a.email, a.name) for a in assigns.rows],
+                          [(a.username, a.sag_id, a.email, a.name, a.line) for a in assigns.rows],
                           list(defs.diagnostics) + list(assigns.diagnostics))
     from ..interchange.acg import read_acg_assignments, read_acg_definitions
 
     defs = read_acg_definitions(Path(defs_path).read_bytes(), str(defs_path))
     assigns = read_acg_assignments(Path(assign_path).read_bytes(), str(assign_path))
     return GroupFiles(kind, "acg_id", [(d.group_id, d.group_name, sag_rights_of_acg(d.rights)) for d in defs.rows],
-                      [(a.username, a.group_id, "", "") for a in assigns.rows],
+                      [(a.username, a.group_id, "", "", a.line) for a in assigns.rows],
                       list(defs.diagnostics) + list(assigns.diagnostics))
 
 
@@ -162,8 +162,8 @@ def import_groups(root: Path, kind: str, defs_path: Path, assign_path: Path) -> 
         if ident:
             by_ident[ident] = group["id"]
     rows = []
-    for number, (username, ident, email, name) in enumerate(files.assignments):
-        loc = Loc(str(assign_path), number + 2)
+    for username, ident, email, name, line in files.assignments:
+        loc = Loc(str(assign_path), line)
         gid = by_ident.get(ident)
         if gid is None:
             result.diagnostics.append(error("csv-unknown-value", f"{username}: group id {ident!r} is neither in "

@@ -51,7 +51,7 @@ def groups_state(root: Path, env: str, as_of: date, kind: str, defs_path: Path, 
         state["groups"][gid] = {**state["groups"].get(gid, {}), **from_file,
                                 "message": state["groups"].get(gid, {}).get("message")}
         group_of_ident[ident or name] = gid
-    for username, ident, email, name in files.assignments:
+    for username, ident, email, name, _line in files.assignments:
         person = model.people.get(username)
         if person is None:
             raise UserError(f"{username} of {assign_path} is not declared: run `edcconf import {kind}` first",

@@ -34,16 +34,7 @@ def read_for_study(model: Model, study: Study, path: Path):
 
 
 def row_loc(path: str, row: VaultUser) -> Loc:
-    """The line of the file a parsed row came from (rows are matched by user name and environment)."""
-    try:
-        lines = Path(path).read_bytes().decode("utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return Loc(path)
-    needle = f",{row.user_name},"
-    for number, line in enumerate(lines[1:], start=2):
-        if needle in line and (not row.study_environment or line.startswith(row.study_environment)):
-            return Loc(path, number)
-    return Loc(path)
+    return Loc(path, row.line)
 
 
 def access_entries(study: Study, rows: tuple[VaultUser, ...], path: str) -> tuple[dict[str, dict], list]:

@@ -81,6 +81,7 @@ class AcgAssignment:
     username: str
     group_id: str
     group_name: str = ""
+    line: int = field(default=0, compare=False)   # where a read row starts in its file (0: not read)
 
 
 def sag_rights_from_acg(rights: Mapping[str, int]) -> dict[str, int]:
@@ -208,7 +209,7 @@ def read_acg_assignments(data: bytes, file: str) -> Parsed[AcgAssignment]:
                 else:
                     seen[key] = rec.line
             if not bad:
-                rows.append(AcgAssignment(username, gid, rec.cells.get(ref, "")))
+                rows.append(AcgAssignment(username, gid, rec.cells.get(ref, ""), rec.line))
     return Parsed(tuple(rows), tuple(diags))
 
 

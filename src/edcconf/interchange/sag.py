@@ -67,6 +67,7 @@ class SagAssignment:
     name: str = ""
     email: str = ""
     sag_name: str = ""
+    line: int = field(default=0, compare=False)   # where a read row starts in its file (0: not read)
 
 
 def read_sag_definitions(data: bytes, file: str) -> Parsed[SagDefinition]:
@@ -152,7 +153,8 @@ def read_sag_assignments(data: bytes, file: str) -> Parsed[SagAssignment]:
                     seen[key] = rec.line
             if not bad:
                 c = rec.cells
-                rows.append(SagAssignment(username, sag_id, c.get("name", ""), c.get("email", ""), c.get("sag", "")))
+                rows.append(SagAssignment(username, sag_id, c.get("name", ""), c.get("email", ""), c.get("sag", ""),
+                                          rec.line))
     return Parsed(tuple(rows), tuple(diags))
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import AbstractSet, Iterable
 
@@ -68,6 +68,7 @@ class VaultUser:
     locale: str
     security_policy: str
     last_login: str = ""   # export only; never read back
+    line: int = field(default=0, compare=False)   # where a read row starts in its file (0: not read)
 
     def cells(self) -> list[str]:
         return [self.study_environment, self.last_name, self.first_name, self.user_name, self.study_status,
@@ -111,10 +112,10 @@ def read_vault_users(data: bytes, file: str, *, sites: AbstractSet[str] | None =
         loc = Loc(file, rec.line)
         c = {k: v.strip() for k, v in rec.cells.items()}
         n = len(diags)
-        for field in REQUIRED_VALUES:
-            if field in c and not c[field]:
-                _vault(diags, "{Field} is required", f"provide a value for {field}", loc,
-                       shown=f"{field} is required", field=field)
+        for column in REQUIRED_VALUES:
+            if column in c and not c[column]:
+                _vault(diags, "{Field} is required", f"provide a value for {column}", loc,
+                       shown=f"{column} is required", field=column)
         env, user = c.get(COLUMNS[0], ""), c["User Name"]
         if env and environments is not None and env != ALL_ENVIRONMENTS and env not in environments:
             _vault(diags, "Environment does not exist", f"{env!r} is not an environment of this study; use one of "
@@ -174,7 +175,7 @@ def read_vault_users(data: bytes, file: str, *, sites: AbstractSet[str] | None =
         rows.append(VaultUser(env if has_env else "", c["Last Name"], c["First Name"], user, c["Study Status"],
                               c["Security Profile"], c["Study Role"], c["Company"], c["Email"], c["Timezone"],
                               site_access, country_access, c["Title"], c["Language"], c["Locale"],
-                              c["Security Policy"]))
+                              c["Security Policy"], line=rec.line))
     return Parsed(tuple(rows), tuple(diags))
 
 
