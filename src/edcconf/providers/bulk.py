@@ -14,7 +14,7 @@ from ..catalogs import RIGHTS, catalog
 from ..interchange.acg import AcgAssignment, AcgDefinition, acg_rights_from_sag, sag_rights_from_acg
 from ..interchange.redcap_users import RedcapUser
 from ..interchange.sag import SagAssignment, SagDefinition
-from ..interchange.sag import ALLOWED as SAG_ALLOWED, RIGHT_KEYS as SAG_KEYS
+from ..interchange.sag import RIGHT_KEYS as SAG_KEYS
 from ..interchange.vault import ALL_ENVIRONMENTS, VaultUser
 from .redcap_records import dag_unique_name, expected_record
 
@@ -24,31 +24,24 @@ DEFAULT_REDCAP_VERSION = "15.6.0"
 
 
 # -- groups: SAG and ACG definitions ----------------------------------------------------------------
-def _cat():
-    return catalog("redcap")
-
-
 def sag_rights(group: Mapping) -> dict[str, int]:
     """Every SAG key's highest allowed value under a group's ceiling: its REDCap keys, bounded by what
     its generic ceiling allows (a right the ceiling does not name is not limited)."""
-    cat = _cat()
-    out = {key: SAG_ALLOWED[key][-1] if key not in cat.right_keys else cat.right_keys[key][-1] for key in SAG_KEYS}
-    for right, value in (group.get("ceiling") or {}).items():
-        for key, bound in cat.key_bounds(right, value).items():
-            if key in out and cat.key_rank(key, bound) < cat.key_rank(key, out[key]):
-                out[key] = bound
-    for key, value in (group.get("redcap_ceiling") or {}).items():
-        if key in out and cat.key_rank(key, value) < cat.key_rank(key, out[key]):
-            out[key] = value
+    cat = catalog("redcap")
+    out = {key: cat.right_keys[key][-1] for key in SAG_KEYS}
+    bounds = [b for right, value in (group.get("ceiling") or {}).items() for b in cat.key_bounds(right, value).items()]
+    for key, bound in bounds + list((group.get("redcap_ceiling") or {}).items()):
+        if key in out and cat.key_rank(key, bound) < cat.key_rank(key, out[key]):
+            out[key] = bound
     return out
 
 
 def ceiling_from_sag(rights: Mapping[str, int]) -> tuple[dict[str, str], dict[str, int]]:
     """A SAG row as a group's ceiling: the generic rights it limits (so that it bounds every system) and
     the REDCap keys below their highest value."""
-    cat = _cat()
+    cat = catalog("redcap")
     full = {key: int(rights.get(key, 0)) for key in SAG_KEYS}
-    redcap = {key: v for key, v in full.items() if key in cat.right_keys and cat.key_rank(key, v) < len(cat.right_keys[key]) - 1}
+    redcap = {key: v for key, v in full.items() if cat.key_rank(key, v) < len(cat.right_keys[key]) - 1}
     generic: dict[str, str] = {}
     for right in RIGHTS:
         value = cat.generic_from_keys(right, full)
@@ -135,20 +128,14 @@ def grants_by_study(state: Mapping) -> dict[str, list[dict]]:
     return out
 
 
-def _study_grants(study: str, state: Mapping, grants: list[dict] | None) -> list[dict]:
-    if grants is not None:
-        return grants
-    return [g for _, g in sorted(state.get("grants", {}).items()) if g.get("study") == study]
-
-
-def vault_users(study: str, environment: str, state: Mapping, defaults: Mapping[str, str] | None = None,
-                grants: list[dict] | None = None) -> list[VaultUser]:
+def vault_users(environment: str, state: Mapping, grants: list[dict],
+                defaults: Mapping[str, str] | None = None) -> list[VaultUser]:
     """One row per person with access to a Vault study in one environment (DESIGN §8, 003): all sites is
     study access (Site Access and Country Access both blank), never a list of every site."""
     opts = {**VAULT_DEFAULTS, **(defaults or {})}
     accounts, sites, roles = state.get("accounts", {}), state.get("sites", {}), state.get("roles", {})
     rows = []
-    for grant in _study_grants(study, state, grants):
+    for grant in grants:
         account = accounts.get(grant["user"], {})
         first, last = _first_last(account.get("name"), grant["user"])
         access = grant.get("site_access", "sites")
@@ -166,14 +153,14 @@ def vault_users(study: str, environment: str, state: Mapping, defaults: Mapping[
     return rows
 
 
-def redcap_users(study: str, state: Mapping, version: str = DEFAULT_REDCAP_VERSION,
-                 grants: list[dict] | None = None) -> list[RedcapUser]:
+def redcap_users(study: str, state: Mapping, grants: list[dict],
+                 version: str = DEFAULT_REDCAP_VERSION) -> list[RedcapUser]:
     """The User Rights upload of one REDCap study: every field, the data access group always."""
     study_sites = list(state.get("studies", {}).get(study, {}).get("sites", []))
     dags = {s: dag_unique_name(s) for s in study_sites}
     roles = state.get("roles", {})
     out = []
-    for grant in _study_grants(study, state, grants):
+    for grant in grants:
         rec = expected_record(grant, roles.get(grant.get("role_ref"), {}), study_sites, dags, version)
         out.append(RedcapUser(rec.username, rec.expiration, rec.data_access_group, dict(rec.rights),
                               dict(rec.forms), dict(rec.forms_export)))

@@ -35,9 +35,9 @@ def study_files(study: str, system: str, environment: str, state: Mapping,
     if grants is None:
         grants = grants_by_study(state).get(study, [])
     if system == "vault":
-        return {"vault-users.csv": write_vault_users(vault_users(study, environment, state, vault_defaults, grants))}
+        return {"vault-users.csv": write_vault_users(vault_users(environment, state, grants, vault_defaults))}
     if system == "redcap":
-        return {"redcap-users.csv": write_redcap_users(redcap_users(study, state, grants=grants))}
+        return {"redcap-users.csv": write_redcap_users(redcap_users(study, state, grants))}
     return {"users.csv": users_csv(grants, state.get("accounts", {}))}
 
 
