@@ -33,16 +33,10 @@ def _report(result, written, as_json: bool, dry_run: bool) -> None:
 
 def _run(ctx, config_dir, importer, as_json: bool, dry_run: bool) -> None:
     from ..imports import write_import
-    from ..source.writer import import_note, plan_edits
 
     root = root_dir(ctx, config_dir)
     result = importer(root)
-    if dry_run:
-        edits = [] if result.empty else [e for e, _ in plan_edits(root, groups=result.groups, members=result.members,
-                                                                   grants=result.grants, note=import_note(result.source))]
-    else:
-        edits = write_import(root, result)
-    _report(result, edits, as_json, dry_run)
+    _report(result, write_import(root, result, dry_run), as_json, dry_run)
 
 
 @click.group("import")

@@ -176,12 +176,14 @@ def import_groups(root: Path, kind: str, defs_path: Path, assign_path: Path) -> 
     return result
 
 
-def write_import(root: Path, result: ImportResult) -> list:
+def write_import(root: Path, result: ImportResult, dry_run: bool = False) -> list:
+    """The edits an import makes to the configuration; written unless dry_run."""
     from ..source.writer import import_note, plan_edits, write_edits
 
     if result.empty:
         return []
     edits = plan_edits(Path(root), groups=result.groups, members=result.members, grants=result.grants,
                        note=import_note(result.source))
-    write_edits(Path(root), edits)
+    if not dry_run:
+        write_edits(Path(root), edits)
     return [e for e, _ in edits]
