@@ -51,7 +51,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-from .redcap_store import (ROLE_FIELDS, USER_FIELDS, ApiError, Project, Store)
+from .redcap_model import ROLE_FIELDS, USER_FIELDS, ApiError, Project
+from .redcap_store import Store
 
 __all__ = ["RedcapEmulator", "ApiError"]
 

@@ -45,10 +45,8 @@ import string
 import threading
 from typing import Any
 
-from .redcap_model import (FORM_FIELDS, IGNORED_ROLE_FIELDS, IGNORED_USER_FIELDS,  # noqa: F401
-                           RIGHT_FIELDS, ROLE_FIELDS, USER_FIELDS, USER_INFO_FIELDS, ApiError,
-                           Dag, Project, Role, User, quoted, apply_rights, check_fields,
-                           parse_version)
+from .redcap_model import (IGNORED_ROLE_FIELDS, IGNORED_USER_FIELDS, ROLE_FIELDS, USER_FIELDS, ApiError,
+                           Project, Role, User, quoted, apply_rights, check_fields, parse_version)
 
 
 class Store:
