@@ -24,7 +24,9 @@ def load_desired(root: Path, as_of: date, environments: Iterable[str] | None = N
     """The desired effective state, or UserError carrying every problem found."""
     if not Path(root).is_dir():
         raise UserError(f"configuration directory {root} does not exist", code="config-missing")
-    sources = load_sources(Path(root))
+    from .validate.schema import validate_file
+
+    sources = load_sources(Path(root), check=validate_file)  # the schema check runs as each file is parsed
     if not sources.files and not sources.diagnostics:
         raise UserError(f"no declarations found under {root}: expected YAML files in environments/, studies/ "
                         "and groups/ (use --config DIR)", code="config-missing")

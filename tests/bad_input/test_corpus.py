@@ -64,3 +64,15 @@ def test_case(tmp_path, case):
         assert code == 1 and "Traceback" not in out + err
         for e in doc["errors"]:
             assert f"{e['source']}:" in err and f"error[{e['code']}]" in err
+
+
+@pytest.mark.parametrize("case", [c for c in ALL if "yaml_layer" in c.id or "schema_layer" in c.id])
+def test_case_parsed_by_workers(tmp_path, case, monkeypatch):
+    """The same errors at the same places when forked workers parse and check the files."""
+    import json
+    monkeypatch.setenv("EDCCONF_WORKERS", "2")
+    root = build(tmp_path, case)
+    code, out, err = run(root, "validate", "--json")
+    assert "Traceback" not in out + err and code in (0, 1), (code, out, err)
+    got = sorted(f"{e['code']}@{e['source']}" for e in json.loads(out)["errors"])
+    assert got == sorted(case["expect"]), case["name"]

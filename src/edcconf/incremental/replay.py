@@ -16,32 +16,16 @@ class IncrementalPlanned(MemoPlanned):
 
 
 def _load_files(root: Path, rels: list[str]):
-    """load_sources over some files only (through the same file cache)."""
+    """load_sources over some files only (through the same file cache). A file that cannot be read is an
+    error diagnostic, so the subset run raises and the full path reports it."""
     import dataclasses
     import hashlib
 
-    from ..source import Sources, _read, from_entry, to_entry
-    from ..source.cache import FileCache
-    from ..source.yamlfile import parse_yaml
+    from ..source import load_sources
+    from ..validate.schema import validate_file
 
-    cache, files, problems = FileCache(root), [], []
-    for rel in rels:
-        raw = _read(root / rel, rel, problems)
-        if raw is None:
-            return None
-        key = cache.key(rel, raw)
-        entry = cache.get(key)
-        if entry is not None:
-            parsed, diags = from_entry(rel, key, entry)
-        else:
-            parsed, diags = parse_yaml(raw, rel)
-            if parsed is not None:
-                parsed = dataclasses.replace(parsed, cache_key=key)
-            cache.put(key, to_entry(parsed, diags))
-        problems.extend(diags)
-        if parsed is not None:
-            files.append(parsed)
-    return Sources(root, tuple(files), hashlib.sha256(b"subset").hexdigest(), tuple(problems))
+    sources = load_sources(root, check=validate_file, rels=rels)
+    return dataclasses.replace(sources, digest=hashlib.sha256(b"subset").hexdigest())
 
 
 def _fresh_fragments(root: Path, env: str, as_of: date, globals_: list[str], changed: list[str],

@@ -1,14 +1,14 @@
 """Load stage: find the configuration's YAML files and parse each, keeping every node's position."""
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..diagnostics import Diagnostic
 from .cache import FileCache, enabled as cache_enabled
-from .yamlfile import ParsedFile, parse_yaml
+from .parse_pool import Check, Job, parse_all
+from .yamlfile import ParsedFile
 
 CONFIG_DIRS = ("environments", "studies", "groups")
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a declaration file this large is a mistake, not an organisation
@@ -31,31 +31,40 @@ def config_files(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
-def load_sources(root: Path, use_cache: bool | None = None) -> Sources:
+def load_sources(root: Path, use_cache: bool | None = None, check: Check | None = None,
+                 rels: list[str] | None = None) -> Sources:
+    """Every configuration file (or only rels, in that order), parsed; files the cache does not hold are
+    parsed on every core when there are many (parse_pool). With check (the schema stage's per-file
+    check), each new file is checked as it is parsed and its verdict cached with it."""
     root = Path(root)
     cache = FileCache(root) if (cache_enabled() if use_cache is None else use_cache) else None
-    files: list[ParsedFile] = []
+    found: list[tuple[ParsedFile | None, list[Diagnostic]] | None] = []
     problems: list[Diagnostic] = []
     digest = hashlib.sha256()
-    for path in config_files(root):
+    misses: list[Job] = []
+    for path in (config_files(root) if rels is None else [root / rel for rel in rels]):
         rel = path.relative_to(root).as_posix()
-        raw = _read(path, rel, problems)
+        unreadable: list[Diagnostic] = []
+        raw = _read(path, rel, unreadable)
         if raw is None:
+            found.append((None, unreadable))  # reported in file order, like every other problem
             continue
         digest.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
         key = cache.key(rel, raw) if cache else None
         entry = cache.get(key) if cache else None
         if entry is not None:
-            parsed, diags = from_entry(rel, key, entry)
+            found.append(from_entry(rel, key, entry))
         else:
-            parsed, diags = parse_yaml(raw, rel)
-            if cache and parsed is not None:
-                parsed = dataclasses.replace(parsed, cache_key=key)
-            if cache:
-                cache.put(key, to_entry(parsed, diags))
+            found.append(None)
+            misses.append((rel, raw, key))
+    parsed_now = parse_all(misses, check, cache)
+    files: list[ParsedFile] = []
+    for result in found:
+        parsed, diags = result if result is not None else next(parsed_now)
         problems.extend(diags)
         if parsed is not None:
             files.append(parsed)
+    parsed_now.close()  # every result taken: lets the workers go
     return Sources(root, tuple(files), digest.hexdigest(), tuple(problems))
 
 

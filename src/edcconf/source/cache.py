@@ -56,6 +56,7 @@ class FileCache:
         from ..diagnostics import UserError
 
         try:
-            write_atomically(self.dir / key[:2] / key, marshal.dumps(value))
+            # atomic (a reader sees a whole entry or none) but not durable: a lost entry is only a miss
+            write_atomically(self.dir / key[:2] / key, marshal.dumps(value), durable=False)
         except (UserError, ValueError):
             pass  # a cache that cannot be written is only slower

@@ -23,6 +23,12 @@ class _NoImplicitResolver(yaml.resolver.BaseResolver):
     """We resolve plain scalars ourselves; PyYAML's implicit (YAML 1.1) resolver would run a Python
     regex chain on every scalar for a tag we then ignore."""
     yaml_implicit_resolvers: dict = {}
+    _DEFAULT_TAGS = {yaml.ScalarNode: yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG,
+                     yaml.SequenceNode: yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
+                     yaml.MappingNode: yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG}
+
+    def resolve(self, kind, value, implicit):  # called for every untagged node: what BaseResolver.resolve
+        return self._DEFAULT_TAGS[kind]        # answers with no implicit and no path resolvers, directly
 
 
 try:  # libyaml's composer is several times faster than the pure-Python one
@@ -255,7 +261,7 @@ def _decode(raw: bytes, path: str) -> tuple[str | None, Diagnostic | None]:
 
 
 _SCAN_LIMIT = 4 * MAX_DEPTH  # generous: only the composer's recursion is being guarded here
-_INDENT = re.compile(r"^ *", re.M)
+_DEEP_INDENT = re.compile(r"^ {%d}" % (_SCAN_LIMIT + 1), re.M)
 _DASH_CHAIN = re.compile(r"^ *(?:- +){%d}" % (_SCAN_LIMIT // 4), re.M)
 # Tokens that matter for flow depth: quoted scalars (a quote opens one only where a token may start)
 # and comments are skipped whole; brackets are counted. The regex engine walks the rest at C speed.
@@ -279,7 +285,7 @@ def nesting_problem(text: str) -> tuple[int, str] | None:
                     return text.count("\n", 0, token.start()) + 1, message
             elif ch in "]}" and depth:
                 depth -= 1
-    if max(map(len, _INDENT.findall(text)), default=0) > _SCAN_LIMIT or _DASH_CHAIN.search(text):
+    if _DEEP_INDENT.search(text) or _DASH_CHAIN.search(text):
         indents: list[int] = []
         for number, line in enumerate(text.split("\n"), 1):
             body = line.lstrip(" ")
