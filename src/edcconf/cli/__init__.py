@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _run(argv)
     finally:
+        from ..spool import spool
+        spool.flush()   # cache entries queued by this command are on disk before it returns
         if collecting:  # in-process callers (tests) get their collector back
             gc.enable()
 

@@ -27,7 +27,6 @@ EDCCONF_NO_CACHE=1 bypasses them (with the rest of the cache).
 from __future__ import annotations
 
 import hashlib
-import os
 import marshal
 import sys
 from datetime import date
@@ -65,10 +64,15 @@ class Store:
         self.written: set[str] = set()
 
     def prune(self) -> None:
+        """Remove the entries this run did not write (after the queued writes: see edcconf.spool)."""
+        from ..spool import spool
+        spool.call(lambda written=frozenset(self.written): self._prune(written))
+
+    def _prune(self, written: frozenset) -> None:
         try:
             for sub in self.dir.iterdir():
                 for entry in sub.iterdir():
-                    if entry.name not in self.written:
+                    if entry.name not in written:
                         entry.unlink(missing_ok=True)
         except OSError:
             pass
@@ -80,23 +84,15 @@ class Store:
             return None
 
     def put(self, name: str, value: Any) -> None:
-        """Atomically (a reader sees the old entry or the new one), not durably: only slower if lost."""
-        path = self.dir / name[:2] / name
-        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+        """Atomically (a reader sees the old entry or the new one), not durably: only slower if lost. The
+        file is written by the spool's thread while the command goes on."""
+        from ..spool import spool
         try:
             data = marshal.dumps(value)
-            try:
-                tmp.write_bytes(data)
-            except FileNotFoundError:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp.write_bytes(data)
-            os.replace(tmp, path)
-            self.written.add(name)
-        except (ValueError, TypeError, OSError):
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass   # only slower next time
+        except (ValueError, TypeError):
+            return   # only slower next time
+        spool.write(self.dir / name[:2] / name, data)
+        self.written.add(name)
 
 
 def scan(root: Path) -> list[tuple[str, str]] | None:

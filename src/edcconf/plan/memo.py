@@ -152,8 +152,7 @@ class PlanMemo:
 
     def put(self, key: str, state: str, planned) -> None:
         """Store a plan (and the systems and sources a saved plan needs); a failure is only a slower next run."""
-        from ..diagnostics import UserError
-        from ..state.local import write_atomically
+        from ..spool import spool
 
         try:
             extra = marshal.dumps((dict(planned.systems), dict(planned.sources)))
@@ -161,10 +160,10 @@ class PlanMemo:
                                    hashlib.sha256(extra).hexdigest()))
             if plan_from_data(marshal.loads(entry)[3]) != planned.plan:
                 return  # not stored exactly (e.g. a value marshal turns into another type): never memoise
-            write_atomically(self.dir / f"{key}.extra", extra, durable=False)
-            write_atomically(self.dir / key, entry, durable=False)   # the entry is the commit point
-            self._prune()
-        except (UserError, ValueError, TypeError):
+            spool.write(self.dir / f"{key}.extra", extra)   # in this order, by the spool's thread
+            spool.write(self.dir / key, entry)              # the entry is the commit point
+            spool.call(self._prune)
+        except (ValueError, TypeError):
             pass
 
     def _prune(self) -> None:
