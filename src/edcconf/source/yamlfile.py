@@ -56,6 +56,7 @@ Path_ = tuple  # a JSON-pointer-like path: keys and list indices from the docume
 _T = "tag:yaml.org,2002:"
 _IMPLICIT_SCALAR_TAGS = {_T + t for t in ("str", "int", "float", "bool", "null", "timestamp", "merge", "value")}
 _COLLECTION_TAGS = {_T + "map", _T + "seq"}
+_MERGE_TAG = _T + "merge"
 
 _NULL = {"", "~", "null", "Null", "NULL"}
 _TRUE = {"true", "True", "TRUE"}
@@ -132,7 +133,12 @@ class _Refused(Exception):
         self.code, self.message, self.mark = code, message, mark
 
 
+_NUMBER_START = frozenset("0123456789+-.")
+
+
 def resolve_plain_scalar(text: str) -> Any:
+    if text and text[0] not in _NUMBER_START and len(text) > 5:  # most scalars: ids, names, levels
+        return text
     if text in _NULL:
         return None
     if text in _TRUE:
@@ -169,18 +175,22 @@ class _Builder:
         else:
             self.written_at = node.start_mark
         mark = node.start_mark
-        if isinstance(node, yaml.ScalarNode):
+        kind = type(node)  # the composer makes exactly these classes; `is` is the fast test
+        if kind is yaml.ScalarNode:
             return self._scalar(node, path), None
-        if isinstance(node, yaml.SequenceNode):
-            self._check_tag(node, _COLLECTION_TAGS)
+        if kind is yaml.SequenceNode:
+            if node.tag not in _COLLECTION_TAGS:
+                self._check_tag(node, _COLLECTION_TAGS)
             items, entries = [], []
             for i, item in enumerate(node.value):
                 value, record = self.build(item, path + (i,), depth + 1, via_alias)
                 items.append(value)
-                entries.append((item.start_mark.line + 1, item.start_mark.column + 1, 0, 0, record))
+                item_mark = item.start_mark
+                entries.append((item_mark.line + 1, item_mark.column + 1, 0, 0, record))
             return items, make_record(mark.line + 1, mark.column + 1, None, entries)
-        if isinstance(node, yaml.MappingNode):
-            self._check_tag(node, _COLLECTION_TAGS)
+        if kind is yaml.MappingNode:
+            if node.tag not in _COLLECTION_TAGS:
+                self._check_tag(node, _COLLECTION_TAGS)
             result, entries = self._mapping(node, path, depth, via_alias)
             keys = tuple(result)
             return result, make_record(mark.line + 1, mark.column + 1, keys, [entries[k] for k in keys])
@@ -193,7 +203,8 @@ class _Builder:
                            "edcconf reads plain data only (remove the tag)", node.start_mark)
 
     def _scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
-        self._check_tag(node, _IMPLICIT_SCALAR_TAGS)
+        if node.tag not in _IMPLICIT_SCALAR_TAGS:
+            self._check_tag(node, _IMPLICIT_SCALAR_TAGS)
         if node.style:  # quoted or block scalar: always text (plain is None or "" by composer)
             return node.value
         value = resolve_plain_scalar(node.value)
@@ -208,7 +219,7 @@ class _Builder:
         explicit: dict[str, Any] = {}  # key -> mark of its own (non-merged) definition
         merged_keys: set = set()
         for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and (key_node.tag == _T + "merge" or
+            if isinstance(key_node, yaml.ScalarNode) and (key_node.tag == _MERGE_TAG or
                                                           (key_node.value == "<<" and not key_node.style)):
                 merged, merged_entries = self._merge(value_node, path, depth, via_alias)
                 for k, v in merged.items():
@@ -217,9 +228,10 @@ class _Builder:
                         entries[k] = merged_entries[k]
                         merged_keys.add(k)
                 continue
-            if not isinstance(key_node, yaml.ScalarNode):
+            if type(key_node) is not yaml.ScalarNode:
                 raise _Refused("yaml-syntax", "a mapping key must be plain text", key_node.start_mark)
-            self._check_tag(key_node, _IMPLICIT_SCALAR_TAGS)
+            if key_node.tag not in _IMPLICIT_SCALAR_TAGS:
+                self._check_tag(key_node, _IMPLICIT_SCALAR_TAGS)
             key = key_node.value  # keys are always text: `NO:` or `1.10:` stay as written
             if key in explicit:
                 first = explicit[key]
@@ -229,8 +241,9 @@ class _Builder:
             explicit[key] = key_node.start_mark
             value, record = self.build(value_node, path + (key,), depth + 1, via_alias)
             result[key] = value
-            entries[key] = (value_node.start_mark.line + 1, value_node.start_mark.column + 1,
-                            key_node.start_mark.line + 1, key_node.start_mark.column + 1, record)
+            value_mark, key_mark = value_node.start_mark, key_node.start_mark
+            entries[key] = (value_mark.line + 1, value_mark.column + 1, key_mark.line + 1, key_mark.column + 1,
+                            record)
         return result, entries
 
     def _merge(self, value_node: yaml.Node, path: Path_, depth: int, via_alias: bool) -> tuple[dict, dict]:
