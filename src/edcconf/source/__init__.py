@@ -109,7 +109,7 @@ def _diag(t: tuple) -> Diagnostic:
 
 def to_entry(parsed: ParsedFile | None, parse_diags: list[Diagnostic], checked: list[Diagnostic] | None = None):
     """A cache entry: plain data only (marshal)."""
-    body = None if parsed is None else (parsed.data, parsed.tree, parsed.plain_text)
+    body = None if parsed is None else (parsed.data, parsed.packed, parsed.plain_text)
     return (body, [_diag_tuple(d) for d in parse_diags],
             None if checked is None else [_diag_tuple(d) for d in checked])
 
@@ -119,8 +119,8 @@ def from_entry(rel: str, key: str, entry) -> tuple[ParsedFile | None, list[Diagn
     diags = [_diag(t) for t in parse_diags]
     if body is None:
         return None, diags
-    data, tree, plain_text = body
-    return ParsedFile(rel, data, tree, plain_text, key,
+    data, packed, plain_text = body
+    return ParsedFile(rel, data, packed, plain_text, key,
                       None if checked is None else tuple(_diag(t) for t in checked)), diags
 
 

@@ -16,7 +16,9 @@ these records take a few bytes per node.
 """
 from __future__ import annotations
 
+import marshal
 from array import array
+from functools import lru_cache
 from typing import Any, Iterable
 
 Record = tuple  # (line, col, keys | None, packed bytes, children | None)
@@ -34,6 +36,21 @@ def make_record(line: int, col: int, keys: tuple | None, entries: Iterable[tuple
         children.append(child)
     has_child = any(c is not None for c in children)
     return (line, col, keys, packed.tobytes() if packed else _EMPTY, tuple(children) if has_child else None)
+
+
+def pack(tree: Record | None) -> bytes | None:
+    """A file's records as marshal bytes: about a quarter of their size in memory (at N=2,000 the
+    unpacked records of every file were about 185 MB, kept for the whole command for its messages)."""
+    return None if tree is None else marshal.dumps(tree)
+
+
+def unpack(packed: bytes | None) -> Record | None:
+    return None if packed is None else _unpacked(packed)
+
+
+@lru_cache(maxsize=64)   # the files being built or reported on: bytes keep their hash, lookups are cheap
+def _unpacked(packed: bytes) -> Record:
+    return marshal.loads(packed)
 
 
 def _slot(record: Record, step: Any) -> int | None:

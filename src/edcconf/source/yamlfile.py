@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from ..diagnostics import Diagnostic, Loc, error
-from .positions import KeyPositions, ValuePositions, key_pos, keys_at, make_record, value_pos
+from .positions import KeyPositions, ValuePositions, key_pos, keys_at, make_record, pack, unpack, value_pos
 
 class _NoImplicitResolver(yaml.resolver.BaseResolver):
     """We resolve plain scalars ourselves; PyYAML's implicit (YAML 1.1) resolver would run a Python
@@ -72,10 +72,15 @@ MAX_ALIASED_NODES = 100_000  # nodes constructed through aliases, per file
 class ParsedFile:
     path: str                        # as shown to users (relative to the configuration directory)
     data: Any                        # plain dicts, lists, str, int, float, bool, None
-    tree: Any                        # positions of every node, compactly (source.positions records)
+    packed: bytes | None             # positions of every node (source.positions records), marshalled
     plain_text: dict                 # path tuple -> source text of plain scalars read as non-strings
     cache_key: str | None = None     # content address in the file cache (source.cache)
     checked: tuple | None = None     # schema diagnostics already known for these bytes (from the cache)
+
+    @property
+    def tree(self) -> Any:
+        """The positions records, unpacked on demand (a few files at a time stay unpacked)."""
+        return unpack(self.packed)
 
     @property
     def positions(self) -> ValuePositions:
@@ -106,17 +111,22 @@ class ParsedFile:
     @cached_property
     def where(self) -> "Where":
         """The file's positions without its data: what the model keeps for its messages."""
-        return Where(self.path, self.tree)
+        return Where(self.path, self.packed)
 
 
 class Where:
     """A file's name and positions, no data: the model's declarations say where each field was
-    written through this, so the parsed data can be freed once the model is built."""
+    written through this, so the parsed data can be freed once the model is built. The positions stay
+    packed (a quarter of their unpacked size) and are unpacked when a message asks for a place."""
 
-    __slots__ = ("path", "tree")
+    __slots__ = ("path", "packed")
 
-    def __init__(self, path: str, tree: Any) -> None:
-        self.path, self.tree = path, tree
+    def __init__(self, path: str, packed: bytes | None) -> None:
+        self.path, self.packed = path, packed
+
+    @property
+    def tree(self) -> Any:
+        return unpack(self.packed)
 
     def loc(self, path: Path_) -> Loc:
         line, col = value_pos(self.tree, path) or (0, 0)
@@ -356,4 +366,4 @@ def parse_yaml(raw: bytes, path: str) -> tuple[ParsedFile | None, list[Diagnosti
         return None, [error(exc.code, exc.message, Loc(path, exc.mark.line + 1, exc.mark.column + 1))]
     if tree is None:  # a document that is one scalar: its own position only
         tree = make_record(node.start_mark.line + 1, node.start_mark.column + 1, None, ())
-    return ParsedFile(path, data, tree, builder.plain_text), []
+    return ParsedFile(path, data, pack(tree), builder.plain_text), []
