@@ -51,8 +51,9 @@ def machine() -> dict:
             "yaml_c_loader": hasattr(yaml, "CSafeLoader"), "platform": platform.platform()}
 
 
-def timed_child(args: list[str], cwd: Path, ok: tuple[int, ...] = (0, 2)) -> tuple[float, float]:
-    """Run the CLI as a child; its wall time and its own peak RSS (MiB), from wait4."""
+def timed_child(args: list[str], cwd: Path, ok: tuple[int, ...] = (0, 2)) -> tuple[float, float, float]:
+    """Run the CLI as a child: its wall time, its peak RSS (MiB) and the CPU time (user + system) of it
+    and its own children (the parse workers), from wait4. The largest process counts for RSS, not the sum."""
     start = time.perf_counter()
     proc = subprocess.Popen([*EDCCONF, "--config", str(cwd), *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
@@ -61,7 +62,7 @@ def timed_child(args: list[str], cwd: Path, ok: tuple[int, ...] = (0, 2)) -> tup
     code = os.waitstatus_to_exitcode(status)
     if code not in ok:
         raise SystemExit(f"edcconf {' '.join(args)} exited {code}: {proc.stderr.read().decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def parse_floor(root: Path) -> float:
@@ -90,12 +91,14 @@ def measure(n: int, systems: list[str], workdir: Path) -> dict:
     stats = generate(root, n, seed=7, systems=systems)
     figures: dict = {"studies": n, "people": stats["people"], "grants": stats["grants"]}
     figures["parse_floor_s"] = parse_floor(root)
-    rss = []
+    rss: dict[str, float] = {}
+    cpu: dict[str, float] = {}
 
     def step(name: str, args: list[str], ok: tuple[int, ...] = (0, 2)) -> None:
-        elapsed, peak = timed_child(args, root, ok)
+        elapsed, peak, used = timed_child(args, root, ok)
         figures[name] = elapsed
-        rss.append(peak)
+        rss[name.removesuffix("_s")] = round(peak, 1)
+        cpu[name.removesuffix("_s")] = round(used, 2)
 
     step("validate_s", ["validate"], ok=(0,))
     step("apply_s", ["apply", "--env", "test", "--yes"], ok=(0,))
@@ -104,7 +107,9 @@ def measure(n: int, systems: list[str], workdir: Path) -> dict:
     step("warm_plan_s", ["plan", "--env", "test"], ok=(0,))
     change_one_grant(root)
     step("one_change_plan_s", ["plan", "--env", "test"], ok=(2,))
-    figures["peak_rss_mb"] = max(rss)
+    figures["peak_rss_mb"] = max(rss.values())
+    figures["peak_rss_mb_by_step"] = rss
+    figures["cpu_s_by_step"] = cpu   # beside the wall times: what the parse workers add up to
     figures["cold_vs_floor"] = figures["cold_plan_s"] / figures["parse_floor_s"]
     return figures
 
