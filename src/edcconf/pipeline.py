@@ -20,8 +20,10 @@ class Desired:
     diagnostics: Diagnostics      # warnings only (errors raise)
 
 
-def load_desired(root: Path, as_of: date, environments: Iterable[str] | None = None) -> Desired:
-    """The desired effective state, or UserError carrying every problem found."""
+def load_desired(root: Path, as_of: date, environments: Iterable[str] | None = None,
+                 keep_states: bool = True) -> Desired:
+    """The desired effective state, or UserError carrying every problem found. keep_states=False
+    for callers that need only the model and the diagnostics (validate)."""
     if not Path(root).is_dir():
         raise UserError(f"configuration directory {root} does not exist", code="config-missing")
     from .validate.schema import validate_file
@@ -32,7 +34,7 @@ def load_desired(root: Path, as_of: date, environments: Iterable[str] | None = N
                         "and groups/ (use --config DIR)", code="config-missing")
     validated = validate(sources)
     del sources  # the parsed files are not needed once the model is built: free them before resolving
-    return _resolved(validated, as_of, environments)
+    return _resolved(validated, as_of, environments, keep_states)
 
 
 def desired_from_sources(sources, as_of: date, environments: Iterable[str] | None = None) -> Desired:
@@ -40,7 +42,7 @@ def desired_from_sources(sources, as_of: date, environments: Iterable[str] | Non
     return _resolved(validate(sources), as_of, environments)
 
 
-def _resolved(validated, as_of: date, environments: Iterable[str] | None) -> Desired:
+def _resolved(validated, as_of: date, environments: Iterable[str] | None, keep_states: bool = True) -> Desired:
     diags = validated.diagnostics
     if validated.model is None or diags.has_errors:
         raise UserError("the configuration has errors", diags.errors + diags.warnings)
@@ -51,7 +53,7 @@ def _resolved(validated, as_of: date, environments: Iterable[str] | None) -> Des
             from .validate.references import suggest
             raise UserError(f"unknown environment {env!r}{suggest(env, model.environments)} "
                             f"(declared: {', '.join(sorted(model.environments)) or 'none'})", code="unknown-reference")
-    resolution = resolve(model, as_of, envs)
+    resolution = resolve(model, as_of, envs, keep_states)
     diags = Diagnostics(list(diags) + list(resolution.diagnostics))
     if diags.has_errors:
         raise UserError("the configuration breaks a rule", diags.errors + diags.warnings)

@@ -33,7 +33,7 @@ def validate(ctx: click.Context, config_dir: str | None, as_json: bool, at: str 
     """Check the configuration: syntax, schema, references and every rule, for every environment."""
     as_json = as_json or fmt == "json"
     try:
-        desired = load_desired(root_dir(ctx, config_dir), parse_at(at))
+        desired = load_desired(root_dir(ctx, config_dir), parse_at(at), keep_states=False)
     except UserError as exc:
         if fmt == "github" and exc.diagnostics:
             emit_diagnostics(exc.diagnostics, False, "github")

@@ -29,22 +29,29 @@ class Resolution:
         return permission_graph(self.model, self.roles, self.environments)
 
 
-def resolve(model: Model, as_of: date, environments: Iterable[str] | None = None) -> Resolution:
+def resolve(model: Model, as_of: date, environments: Iterable[str] | None = None,
+            keep_states: bool = True) -> Resolution:
+    """keep_states=False: only the diagnostics of each environment (validate), each state dropped
+    before the next is made rather than all held at once."""
     roles: dict[tuple[str, str], EffectiveRole] = {}
     for study in model.studies.values():
         cat = catalog(study.system)
         if cat is not None:
             roles.update({(study.id, rid): r for rid, r in roles_of_study(study, cat).items()})
     names = list(environments) if environments is not None else list(model.environments)
-    states = {env: environment_state(model, env, as_of, roles) for env in names}
+    states = {}
     seen: set = set()
     diags: list[Diagnostic] = []
-    for st in states.values():  # the same grant in test and production is one problem, not two
-        for d in st.diagnostics:
+    for env in names:
+        st = environment_state(model, env, as_of, roles)
+        if keep_states:
+            states[env] = st
+        for d in st.diagnostics:  # the same grant in test and production is one problem, not two
             key = (d.code, d.message, d.loc)
             if key not in seen:
                 seen.add(key)
                 diags.append(d)
+        del st
     return Resolution(model, as_of, frozen_map(roles), frozen_map(states), tuple(diags))
 
 
