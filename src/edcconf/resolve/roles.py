@@ -10,12 +10,13 @@ Levels are computed once per role and study and shared by every grant of that ro
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Mapping
 
 from ..catalogs import RIGHTS, BaseRole, Catalog, right_rank
 from ..diagnostics import Loc
-from ..model import FORM_LEVELS, Form, Role, Study, frozen_map, level_rank
+from ..model import FORM_LEVELS, Form, Role, Study, level_rank
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,13 @@ class EffectiveRole:
     base: BaseRole
     custom: Role | None
     forms: Mapping[str, str]          # form id -> level, every form of the study
-    rules: Mapping[str, FormRule]     # form id -> why
     close_queries: tuple[str, ...]    # forms where queries can be closed (review+ and the ability)
     sdv: tuple[str, ...]              # forms that can be source-data verified (read+ and the ability)
     rights: Mapping[str, str]         # generic rights (DESIGN §7)
     redcap: Mapping[str, int]         # REDCap right keys, for REDCap studies
+    study_forms: tuple[Form, ...] = field(repr=False)  # the study's forms, to say why (rules) when asked
+    # the plain state value: its forms, rights and redcap are the dicts the views above show (one copy)
+    value: Mapping[str, object] = field(repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -47,13 +50,16 @@ class EffectiveRole:
     def loc(self) -> Loc | None:
         return self.custom.loc if self.custom else None
 
+    @property
+    def rules(self) -> Mapping[str, FormRule]:
+        """form id -> why. Made when asked (explain, the graph): one reason per form of every role would
+        be the largest part of a resolution, and plans never read it."""
+        return MappingProxyType({form.id: form_rule(self.base, self.custom, form) for form in self.study_forms})
+
     def state_value(self) -> dict:
-        """The plain value stored once per role and study in the effective state."""
-        value = {"base_role": self.base.id, "forms": dict(self.forms),
-                 "close_queries": list(self.close_queries), "sdv": list(self.sdv), "rights": dict(self.rights)}
-        if self.redcap:
-            value["redcap"] = dict(self.redcap)
-        return value
+        """The plain value stored once per role and study in the effective state. A new dict, but its
+        forms, rights and redcap are shared with the role: read-only, like the whole effective state."""
+        return dict(self.value)
 
 
 def form_rule(base: BaseRole, custom: Role | None, form: Form) -> FormRule:
@@ -80,13 +86,17 @@ def effective_role(study: Study, cat: Catalog, role_id: str) -> EffectiveRole | 
     base = cat.roles.get(custom.base if custom else role_id)
     if base is None:
         return None
-    rules = {form.id: form_rule(base, custom, form) for form in study.forms}
-    forms = {fid: r.level for fid, r in rules.items()}
+    forms = {form.id: form_rule(base, custom, form).level for form in study.forms}
     close = tuple(f for f, lvl in forms.items() if base.close_queries and level_rank(lvl) >= level_rank("review"))
     sdv = tuple(f for f, lvl in forms.items() if base.sdv and level_rank(lvl) >= level_rank("read"))
     redcap = redcap_rights(cat, base, custom, forms) if cat.right_keys else {}
-    return EffectiveRole(study.id, role_id, base, custom, frozen_map(forms), frozen_map(rules), close, sdv,
-                         frozen_map(generic_rights(cat, base, study.forms, forms, redcap)), frozen_map(redcap))
+    rights = generic_rights(cat, base, study.forms, forms, redcap)
+    value = {"base_role": base.id, "forms": forms, "close_queries": list(close), "sdv": list(sdv), "rights": rights}
+    if redcap:
+        value["redcap"] = redcap
+    # the dicts are new and only reachable read-only from here: the views need no copies of their own
+    return EffectiveRole(study.id, role_id, base, custom, MappingProxyType(forms), close, sdv,
+                         MappingProxyType(rights), MappingProxyType(redcap), study.forms, MappingProxyType(value))
 
 
 # REDCap's dataViewing ceiling value that a per-form level needs (0 no access, 1 read only, 2 view & edit).

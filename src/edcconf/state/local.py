@@ -79,6 +79,30 @@ def file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
+def json_text(raw: bytes) -> str:
+    return raw.decode(json.detect_encoding(raw), "surrogatepass")  # what json.loads(bytes) does
+
+
+def loads_shared(text: str) -> object:
+    """json.loads(text), with equal string values decoded as one object.
+
+    A state repeats a few thousand strings (usernames, study and site ids, role refs, levels) hundreds
+    of thousands of times; json shares only the keys. Sharing the values too decodes a state into about
+    half the memory, and no slower."""
+    memo: dict[str, str] = {}
+    share = memo.setdefault
+
+    def hook(obj: dict) -> dict:
+        for key, value in obj.items():  # replacing values (not keys) while iterating is allowed
+            if value.__class__ is str:
+                obj[key] = share(value, value)
+            elif value.__class__ is list:
+                obj[key] = [share(v, v) if v.__class__ is str else v for v in value]
+        return obj
+
+    return json.loads(text, object_hook=hook)
+
+
 class LocalBackend:
     name = "local"
 
@@ -106,7 +130,10 @@ class LocalBackend:
         except OSError as exc:
             raise UserError(f"cannot read {self.path}: {exc.strerror}", code="state-read") from None
         try:
-            data = json.loads(raw)
+            text = json_text(raw)
+            del raw  # never the bytes, the text and the decoded state all in memory at once
+            data = loads_shared(text)
+            del text
         except ValueError as exc:
             raise UserError(f"{self.path} is not valid JSON ({exc}); it may have been edited by hand. Restore the "
                             f"previous version from {self.path}.backup", code="state-invalid") from None
@@ -141,7 +168,7 @@ class LocalBackend:
     def version(self, serial: int) -> StateRecord:
         path = self.history_dir / f"{serial:06d}.json"
         try:
-            return StateRecord.from_json(json.loads(path.read_bytes()), str(path))
+            return StateRecord.from_json(loads_shared(json_text(path.read_bytes())), str(path))
         except FileNotFoundError:
             raise UserError(f"{self.environment} has no applied version {serial}", code="no-version") from None
 
