@@ -122,6 +122,45 @@ def keys_at(root: Record | None, path: tuple) -> tuple | None:
     return record[2] if record is not None else None
 
 
+def record_at(root: Record | None, path: tuple) -> Record | None:
+    """The record of the mapping or list at path (None when absent or a scalar)."""
+    record = root
+    for step in path:
+        if record is None:
+            return None
+        index = _slot(record, step)
+        if index is None or record[4] is None:
+            return None
+        record = record[4][index]
+    return record
+
+
+def child_pos(record: Record | None, step: Any) -> Pos | None:
+    """The value position of one child of a record: what value_pos gives for the child's path, without
+    walking from the root."""
+    index = _slot(record, step) if record is not None else None
+    if index is None:
+        return None
+    vl, vc, _, _ = _ints(record, index)
+    return vl, vc
+
+
+def child_record(record: Record | None, step: Any) -> Record | None:
+    """The record of one child of a record (None when absent or a scalar)."""
+    index = _slot(record, step) if record is not None else None
+    if index is None or record[4] is None:
+        return None
+    return record[4][index]
+
+
+def child_entries(record: Record) -> list[tuple[Pos, Record | None]]:
+    """((value line, value col), child record) of every child of a record, in order, read in one pass:
+    a list of 100 grants costs one walk, not 100."""
+    view = memoryview(record[3]).cast("I")
+    children = record[4] or (None,) * (len(view) // 4)
+    return list(zip(zip(view[0::4], view[1::4]), children))
+
+
 class ValuePositions:
     """Read-only mapping view: path tuple -> (line, col) of the value (what `positions` used to be)."""
 

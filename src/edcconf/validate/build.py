@@ -9,6 +9,7 @@ from typing import Any, Iterator
 from ..diagnostics import Diagnostic, Loc, error
 from ..model import (ALL, Environment, External, Form, Grant, Group, Model, Person, Protocol, Role, Site,
                      Study, Target, frozen_map)
+from ..source.positions import child_entries, child_pos, child_record
 from ..source.yamlfile import ParsedFile, Where
 
 NO_RIGHTS = "no-rights"
@@ -20,29 +21,45 @@ _PLURALS = {"environment": "environments", "group": "groups", "study": "studies"
 
 
 class _Node:
-    """A value of a parsed file together with its path, so every field can say where it was written."""
+    """A value of a parsed file together with its path, so every field can say where it was written.
 
-    __slots__ = ("file", "path", "value")
+    Carries its own positions record and Loc: a field's position is then read from the node's record,
+    not found by walking the file from its root again for every field of every grant."""
 
-    def __init__(self, file: ParsedFile, path: tuple, value: Any) -> None:
-        self.file, self.path, self.value = file, path, value
+    __slots__ = ("file", "path", "value", "rec", "loc")
 
-    @property
-    def loc(self) -> Loc:
-        return self.file.loc(self.path)
+    def __init__(self, file: ParsedFile, path: tuple, value: Any, rec: Any, loc: Loc) -> None:
+        self.file, self.path, self.value, self.rec, self.loc = file, path, value, rec, loc
+
+    @classmethod
+    def root(cls, file: ParsedFile) -> "_Node":
+        return cls(file, (), file.data, file.tree, file.loc(()))
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.value.get(key, default)
 
     def at(self, key: str) -> Loc:
-        return self.file.loc(self.path + (key,)) if key in self.value else self.loc
+        if key not in self.value:
+            return self.loc
+        line, col = child_pos(self.rec, key) or (0, 0)
+        return Loc(self.file.path, line, col)
 
     def child(self, key: Any) -> "_Node":
-        return _Node(self.file, self.path + (key,), self.value[key])
+        line, col = child_pos(self.rec, key) or (0, 0)
+        return _Node(self.file, self.path + (key,), self.value[key], child_record(self.rec, key),
+                     Loc(self.file.path, line, col))
 
     def items(self, key: str) -> Iterator["_Node"]:
-        for i, _ in enumerate(self.value.get(key) or ()):
-            yield _Node(self.file, self.path + (key, i), self.value[key][i])
+        values = self.value.get(key) or ()
+        if not values:
+            return
+        rec = child_record(self.rec, key)
+        entries = child_entries(rec) if rec is not None else ()
+        if len(entries) != len(values):  # no positions recorded: as ParsedFile.loc says, position unknown
+            entries = [((0, 0), None)] * len(values)
+        file, name, base = self.file, self.file.path, self.path + (key,)
+        for i, ((line, col), child) in enumerate(entries):
+            yield _Node(file, base + (i,), values[i], child, Loc(name, line, col))
 
     def locs(self) -> "LazyLocs":
         return LazyLocs(self.file.where, self.path)
@@ -79,11 +96,11 @@ def declarations(files: tuple[ParsedFile, ...], kind: str) -> Iterator[_Node]:
     for f in files:
         if not isinstance(f.data, dict):
             continue
+        root = _Node.root(f)
         if kind in f.data and kind != plural:
-            yield _Node(f, (kind,), f.data[kind])
+            yield root.child(kind)
         if plural in f.data:
-            for i, item in enumerate(f.data[plural] or ()):
-                yield _Node(f, (plural, i), item)
+            yield from root.items(plural)
 
 
 def parse_date(node: _Node, key: str, problems: list[Diagnostic]) -> date | None:
@@ -257,9 +274,11 @@ def _grants(study: _Node, sid: str, study_envs: tuple[str, ...], problems: list[
                       countries=tuple(countries) if countries is not None else None,
                       expires=parse_date(g, "expires", problems), loc=g.loc, locs=g.locs())
         duplicate = False
+        user = grant.user.lower()
         for env in (study_envs if envs == ALL else envs):
-            first = claimed.setdefault((grant.user.lower(), env), g.loc)
-            if first != g.loc and not duplicate:
+            first = claimed.setdefault((user, env), g.loc)
+            # `is` first: the usual case is this grant's own Loc. An alias repeating a grant has an equal Loc.
+            if first is not g.loc and first != g.loc and not duplicate:
                 duplicate = True
                 problems.append(error("duplicate-id", f"{grant.user} is granted twice in study {sid} for environment "
                                       f"{env} (first at {first}); a person has one role per study and environment",
