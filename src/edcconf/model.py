@@ -21,8 +21,11 @@ def frozen_map(items: Mapping | None = None) -> Mapping:
     return MappingProxyType(dict(items or {}))
 
 
+LEVEL_RANK = {level: rank for rank, level in enumerate(FORM_LEVELS)}
+
+
 def level_rank(level: str) -> int:
-    return FORM_LEVELS.index(level)
+    return LEVEL_RANK[level]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Mapping
 
 from ..catalogs import RIGHTS, BaseRole, Catalog, right_rank
 from ..diagnostics import Loc
-from ..model import FORM_LEVELS, Form, Role, Study, level_rank
+from ..model import FORM_LEVELS, LEVEL_RANK, Form, Role, Study, level_rank
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,17 @@ def effective_role(study: Study, cat: Catalog, role_id: str) -> EffectiveRole | 
     base = cat.roles.get(custom.base if custom else role_id)
     if base is None:
         return None
-    forms = {form.id: form_rule(base, custom, form).level for form in study.forms}
-    close = tuple(f for f, lvl in forms.items() if base.close_queries and level_rank(lvl) >= level_rank("review"))
-    sdv = tuple(f for f, lvl in forms.items() if base.sdv and level_rank(lvl) >= level_rank("read"))
+    # a form's level depends on its tags and contact flag only (form_rule): once per kind of form
+    by_kind: dict[tuple, str] = {}
+    forms = {}
+    for form in study.forms:
+        kind = (form.tags, form.contact)
+        level = by_kind.get(kind)
+        if level is None:
+            level = by_kind[kind] = form_rule(base, custom, form).level
+        forms[form.id] = level
+    close = tuple(f for f, lvl in forms.items() if LEVEL_RANK[lvl] >= _REVIEW) if base.close_queries else ()
+    sdv = tuple(f for f, lvl in forms.items() if LEVEL_RANK[lvl] >= _READ) if base.sdv else ()
     redcap = redcap_rights(cat, base, custom, forms) if cat.right_keys else {}
     rights = generic_rights(cat, base, study.forms, forms, redcap)
     value = {"base_role": base.id, "forms": forms, "close_queries": list(close), "sdv": list(sdv), "rights": rights}
@@ -98,6 +106,8 @@ def effective_role(study: Study, cat: Catalog, role_id: str) -> EffectiveRole | 
     return EffectiveRole(study.id, role_id, base, custom, MappingProxyType(forms), close, sdv,
                          MappingProxyType(rights), MappingProxyType(redcap), study.forms, MappingProxyType(value))
 
+
+_REVIEW, _READ = LEVEL_RANK["review"], LEVEL_RANK["read"]
 
 # REDCap's dataViewing ceiling value that a per-form level needs (0 no access, 1 read only, 2 view & edit).
 VIEWING_OF_LEVEL = {"none": 0, "read": 1, "review": 1, "edit": 2}
@@ -120,13 +130,26 @@ def generic_rights(cat: Catalog, base: BaseRole, forms: tuple[Form, ...], levels
     the REDCap keys where the system has them, else from the base role (unnamed rights are none)."""
     rights = {name: "none" for name in RIGHTS}
     rights.update(base.rights)
-    for right in RIGHTS:
-        derived = cat.generic_from_keys(right, redcap) if redcap else None
-        if derived is not None:
-            rights[right] = derived
-    rights["form_access"] = max((levels[f.id] for f in forms), key=level_rank, default="none")
-    rights["contact_data"] = max((levels[f.id] for f in forms if f.contact), key=level_rank, default="none")
+    if redcap:
+        rights.update(_derived_from_keys(cat, redcap))
+    rights["form_access"] = max((levels[f.id] for f in forms), key=LEVEL_RANK.__getitem__, default="none")
+    rights["contact_data"] = max((levels[f.id] for f in forms if f.contact), key=LEVEL_RANK.__getitem__,
+                                 default="none")
     return rights
+
+
+_DERIVED: dict[tuple, dict[str, str]] = {}
+
+
+def _derived_from_keys(cat: Catalog, redcap: Mapping[str, int]) -> dict[str, str]:
+    """The generic rights a set of REDCap key values implies. Studies repeat the same few roles, so
+    this is kept per catalog and set of values (catalogs are loaded once per process)."""
+    key = (id(cat), tuple(redcap.items()))
+    found = _DERIVED.get(key)
+    if found is None:
+        found = _DERIVED[key] = {right: derived for right in RIGHTS
+                                 if (derived := cat.generic_from_keys(right, redcap)) is not None}
+    return found
 
 
 def exceeds(right: str, granted: str, allowed: str) -> bool:
