@@ -5,6 +5,7 @@ import pytest
 
 from edcconf.source import load_sources
 from edcconf.source import parse_pool
+from edcconf.spool import spool
 from edcconf.validate.schema import validate_file
 from tests.conftest import generate_org
 
@@ -43,6 +44,7 @@ def test_entries_written_by_workers_read_back_the_same(tmp_path, org, monkeypatc
     shutil.copytree(org, root)
     monkeypatch.setenv("EDCCONF_WORKERS", "2")
     first = load_sources(root, use_cache=True, check=validate_file)
+    spool.flush()   # the entries are written by the spool's thread; the CLI flushes it before it returns
     assert len(list((root / ".edcconf" / "cache" / "files").rglob("*"))) > len(first.files)
     again = load_sources(root, use_cache=True, check=validate_file)   # every file a cache hit
     monkeypatch.setenv("EDCCONF_WORKERS", "1")

@@ -51,6 +51,12 @@ class FileCache:
         except (OSError, ValueError, EOFError, TypeError):
             return None
 
+    def put_marshalled(self, key: str, data: bytes) -> None:
+        """Store an entry already marshalled, by the spool's thread (see edcconf.spool): written while
+        this process waits for the parse workers or goes on with the command."""
+        from ..spool import spool
+        spool.write(self.dir / key[:2] / key, data)
+
     def put(self, key: str, value: Any) -> None:
         from ..state.local import write_atomically
         from ..diagnostics import UserError

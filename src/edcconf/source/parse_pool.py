@@ -3,8 +3,8 @@
 Parsing is most of a cold run, and each file is parsed on its own: on a machine with several cores,
 forked workers each take a share of the files and send back the same plain data a file-cache entry
 holds (marshal: the cache's round trip, so a file parsed here is exactly a file read from the cache).
-Each worker also writes the cache entry it made. Small configurations are parsed in this process:
-starting workers costs more than they save.
+This process, idle while they parse, stores those bytes as the cache entries (the spool's thread).
+Small configurations are parsed in this process: starting workers costs more than they save.
 
 EDCCONF_WORKERS=N sets the number of workers (1: never fork; N > 1: fork whatever the size).
 """
@@ -27,7 +27,7 @@ PARALLEL_MIN_FILES = 64            # below either, forking costs more than it sa
 PARALLEL_MIN_BYTES = 2 * 1024 * 1024
 CHUNK = 8                          # files per message: results stream back in order while others parse
 
-_pending: tuple | None = None      # (jobs, check, cache) for forked workers: inherited, never pickled
+_pending: tuple | None = None      # (jobs, check) for forked workers: inherited, never pickled
 
 
 def workers_for(jobs: list[Job]) -> int:
@@ -67,10 +67,12 @@ def parse_all(jobs: list[Job], check: Check | None, cache) -> Iterator[tuple[Par
             yield parsed, diags
         return
     global _pending
-    _pending = (jobs, check, cache)
+    _pending = (jobs, check)
     try:
         with multiprocessing.get_context("fork").Pool(min(workers, len(jobs))) as pool:
             for (rel, _, key), blob in zip(jobs, pool.imap(_work, range(len(jobs)), CHUNK)):
+                if cache is not None and key is not None:
+                    cache.put_marshalled(key, blob)   # after the fork: the spool's thread is never forked
                 yield from_entry(rel, key, marshal.loads(blob))
     finally:
         _pending = None
@@ -85,6 +87,6 @@ def _sequential(rel, raw, key, check, cache):
 
 
 def _work(index: int) -> bytes:
-    jobs, check, cache = _pending  # type: ignore[misc]
+    jobs, check = _pending  # type: ignore[misc]
     rel, raw, key = jobs[index]
-    return marshal.dumps(parse_one(rel, raw, key, check, cache)[3])
+    return marshal.dumps(parse_one(rel, raw, key, check, None)[3])
