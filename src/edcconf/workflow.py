@@ -155,7 +155,7 @@ def apply_planned(root: Path, planned: PlannedEnvironment, lock_timeout: float =
     env_name = planned.plan.environment
     backend = planned.backend
     with backend.lock("apply", timeout=lock_timeout):
-        current = backend.read()
+        current = backend.read(like=planned.previous.effective)  # unchanged since the plan: held once
         if (current.serial, current.lineage) != (planned.previous.serial, planned.previous.lineage):
             raise UserError(f"the state of {env_name} changed since this plan was made (serial "
                             f"{planned.previous.serial} → {current.serial}); plan again", code="stale-plan")

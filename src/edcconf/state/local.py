@@ -122,7 +122,7 @@ class LocalBackend:
         return record
 
     def write(self, record: StateRecord, expected_serial: int) -> None:
-        current = self.read()
+        current = self.read(like=record.effective)  # what this apply did not change is held once
         if current.serial != expected_serial:  # compare-and-swap: someone applied in between
             raise UserError(f"state of {self.environment} moved from serial {expected_serial} to {current.serial} "
                             "while this apply ran; plan again", code="state-conflict")
