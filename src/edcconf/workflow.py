@@ -37,8 +37,8 @@ def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True) ->
     desired = load_desired(root, as_of, [env])
     environment = desired.model.environments[env]
     backend = open_backend(root, environment)
-    previous = read_recovered(backend)
     env_state = desired.resolution.environments[env]
+    previous = read_recovered(backend, like=env_state.state)  # what is unchanged is held once
     warnings = tuple(desired.diagnostics.warnings) + _applied_over_ceiling(desired, previous, as_of)
     plan = make_plan(env_state, previous.effective, previous.sources, previous.serial, previous.lineage, warnings)
     if refresh:
@@ -47,7 +47,7 @@ def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True) ->
     plan = replace(plan, brakes=find_brakes(plan.changes, previous.effective, env_state.state, environment))
     systems = {k: v["system"] for k, v in {**previous.effective.get("studies", {}),
                                            **env_state.state.get("studies", {})}.items()}
-    return PlannedEnvironment(plan, environment, previous, backend, systems, dict(env_state.sources),
+    return PlannedEnvironment(plan, environment, previous, backend, systems, env_state.sources,
                               desired.model.digest, desired=desired)
 
 
@@ -126,16 +126,16 @@ def planned_from_file(root: Path, path: Path) -> PlannedEnvironment:
                               saved_digest=saved.digest)
 
 
-def read_recovered(backend) -> StateRecord:
+def read_recovered(backend, like: Mapping | None = None) -> StateRecord:
     """The state, after folding in the journal of an apply that was interrupted (if nobody holds the
-    lock: an apply that is still running owns its journal)."""
+    lock: an apply that is still running owns its journal); like: see LocalBackend.read."""
     try:
         with backend.lock("recover", timeout=0):
             recover(backend)
     except UserError as exc:
         if exc.code != "state-locked":
             raise
-    return backend.read()
+    return backend.read(like)
 
 
 def refuse_brakes(plan: Plan, allow_mass_revocation: bool) -> None:
@@ -155,7 +155,7 @@ def apply_planned(root: Path, planned: PlannedEnvironment, lock_timeout: float =
     env_name = planned.plan.environment
     backend = planned.backend
     with backend.lock("apply", timeout=lock_timeout):
-        current = backend.read()
+        current = backend.read(like=planned.previous.effective)  # unchanged since the plan: held once
         if (current.serial, current.lineage) != (planned.previous.serial, planned.previous.lineage):
             raise UserError(f"the state of {env_name} changed since this plan was made (serial "
                             f"{planned.previous.serial} → {current.serial}); plan again", code="stale-plan")

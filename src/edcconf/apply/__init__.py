@@ -90,7 +90,9 @@ def _commit(backend, previous: StateRecord, changes: list[Change], effective: di
     if not changes:
         return previous
     kept = {k: v for k, v in sources.items() if _still_present(k, effective)}
+    del sources  # the caller's merged sources: one copy of 200,000 entries less while the state is written
     record = next_record(previous, effective, kept, commit, who or actor(), summarize(changes), note)
+    del kept  # copied into the record
     backend.write(record, expected_serial=previous.serial)
     return record
 

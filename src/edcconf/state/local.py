@@ -13,9 +13,10 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
 from ..diagnostics import UserError
+from .decode import json_text, loads_shared
 from .record import StateRecord
 from .locking import LockInfo, busy_error, named_holder
 
@@ -79,30 +80,6 @@ def file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def json_text(raw: bytes) -> str:
-    return raw.decode(json.detect_encoding(raw), "surrogatepass")  # what json.loads(bytes) does
-
-
-def loads_shared(text: str) -> object:
-    """json.loads(text), with equal string values decoded as one object.
-
-    A state repeats a few thousand strings (usernames, study and site ids, role refs, levels) hundreds
-    of thousands of times; json shares only the keys. Sharing the values too decodes a state into about
-    half the memory, and no slower."""
-    memo: dict[str, str] = {}
-    share = memo.setdefault
-
-    def hook(obj: dict) -> dict:
-        for key, value in obj.items():  # replacing values (not keys) while iterating is allowed
-            if value.__class__ is str:
-                obj[key] = share(value, value)
-            elif value.__class__ is list:
-                obj[key] = [share(v, v) if v.__class__ is str else v for v in value]
-        return obj
-
-    return json.loads(text, object_hook=hook)
-
-
 class LocalBackend:
     name = "local"
 
@@ -122,7 +99,8 @@ class LocalBackend:
     def describe(self) -> str:
         return str(self.path)
 
-    def read(self) -> StateRecord:
+    def read(self, like: Mapping[str, Mapping] | None = None) -> StateRecord:
+        """The state; values equal to those of the effective state `like` are shared with it."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -132,7 +110,7 @@ class LocalBackend:
         try:
             text = json_text(raw)
             del raw  # never the bytes, the text and the decoded state all in memory at once
-            data = loads_shared(text)
+            data = loads_shared(text, like)
             del text
         except ValueError as exc:
             raise UserError(f"{self.path} is not valid JSON ({exc}); it may have been edited by hand. Restore the "
@@ -144,7 +122,7 @@ class LocalBackend:
         return record
 
     def write(self, record: StateRecord, expected_serial: int) -> None:
-        current = self.read()
+        current = self.read(like=record.effective)  # what this apply did not change is held once
         if current.serial != expected_serial:  # compare-and-swap: someone applied in between
             raise UserError(f"state of {self.environment} moved from serial {expected_serial} to {current.serial} "
                             "while this apply ran; plan again", code="state-conflict")

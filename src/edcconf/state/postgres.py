@@ -103,7 +103,7 @@ class PostgresBackend:
         self._migrated = True
 
     # -- state ---------------------------------------------------------------------------------------
-    def read(self) -> StateRecord:
+    def read(self, like=None) -> StateRecord:  # like: see LocalBackend.read (psycopg decodes here)
         with self._connect() as conn:
             row = conn.execute(sql.SQL("SELECT record FROM {} WHERE environment = %s ORDER BY serial DESC LIMIT 1")
                                .format(self._t("states")), (self.environment,)).fetchone()

@@ -1,0 +1,49 @@
+"""Decoding a stored state into as little memory as the values allow (the state file is a contract:
+DESIGN.md; this only changes which Python objects hold its values, never the values)."""
+from __future__ import annotations
+
+import json
+from typing import Mapping
+
+
+def json_text(raw: bytes) -> str:
+    return raw.decode(json.detect_encoding(raw), "surrogatepass")  # what json.loads(bytes) does
+
+
+def loads_shared(text: str, like: Mapping[str, Mapping] | None = None) -> object:
+    """json.loads(text), with equal values decoded as one object.
+
+    A state repeats a few thousand strings (usernames, study and site ids, role refs, levels) hundreds
+    of thousands of times; json shares only the keys. Sharing the values too decodes a state into about
+    half the memory, and no slower. `like` is an effective state (the desired one, when planning): a
+    grant or role of the decoded state that equals its own is decoded as that very object, so a state
+    that matches the configuration is held once, not twice (both are read-only plain JSON values)."""
+    memo: dict[str, str] = {}
+    share = memo.setdefault
+    grants = like.get("grants", {}) if like else {}
+    roles: dict[object, list] = {}
+    for value in (like.get("roles", {}) if like else {}).values():
+        roles.setdefault(_role_key(value), []).append(value)
+
+    def hook(obj: dict) -> dict:
+        for key, value in obj.items():  # replacing values (not keys) while iterating is allowed
+            if value.__class__ is str:
+                obj[key] = share(value, value)
+            elif value.__class__ is list:
+                obj[key] = [share(v, v) if v.__class__ is str else v for v in value]
+        if "role_ref" in obj:  # a grant: its key in the grants section is "<study>/<user>"
+            same = grants.get(f"{obj.get('study')}/{obj.get('user')}")
+            return same if same == obj else obj
+        if "forms" in obj and "base_role" in obj:  # a role's value
+            return next((same for same in roles.get(_role_key(obj), ()) if same == obj), obj)
+        return obj
+
+    return json.loads(text, object_hook=hook)
+
+
+def _role_key(value: Mapping) -> object:
+    """A cheap key that equal role values share (their base role and form levels), or None."""
+    try:
+        return hash((value.get("base_role"), *value["forms"].values()))
+    except (TypeError, AttributeError, KeyError):
+        return None
