@@ -1,6 +1,4 @@
 """The spool writes cache entries in a background thread: in order, atomically, all of them by flush()."""
-import threading
-
 from edcconf.spool import Spool
 
 
@@ -10,11 +8,12 @@ def test_writes_land_in_order_by_flush(tmp_path):
     seen = []
     for n in range(200):
         spool.write(target, str(n).encode())
+    thread = spool._thread
     spool.call(lambda: seen.append(target.read_bytes()))  # runs after every write queued before it
     spool.flush()
     assert target.read_bytes() == b"199" and seen == [b"199"]
     assert not [p for p in target.parent.iterdir() if p.name.endswith(".tmp")]
-    assert not any(t.name == "edcconf-spool" for t in threading.enumerate())  # flush stopped the thread
+    assert spool._thread is None and not thread.is_alive()  # flush stopped the thread
 
 
 def test_a_write_that_fails_is_only_a_miss(tmp_path):
