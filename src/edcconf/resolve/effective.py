@@ -73,10 +73,13 @@ def site_scope(model: Model, study: Study, grant: Grant) -> list[str]:
     return sorted(set(grant.sites or ()))
 
 
+_ALL_SITES = {"site_access": "all"}
+
+
 def site_access(grant: Grant) -> dict:
     """How a grant names its sites, as the systems need it (003: all sites is study access)."""
     if grant.sites == ALL:
-        return {"site_access": "all"}
+        return _ALL_SITES  # only ever unpacked into a grant's value
     if grant.countries is not None:
         return {"site_access": "countries", "countries": sorted(set(grant.countries))}
     return {"site_access": "sites"}
@@ -129,8 +132,8 @@ def environment_state(model: Model, env: str, as_of: date,
     for person in model.people.values():
         state["accounts"][person.username] = account_value(person)
         sources[f"account:{person.username}"] = str(person.loc)
-    versions: dict[str, tuple[str, dict]] = {}             # role -> (ref, value): computed once per role
-    ceiling_checks: dict[tuple[str, str], list] = {}       # (role, group) -> rights over the ceiling
+    versions: dict[tuple[str, str], tuple[str, dict]] = {}  # (study, role) -> (ref, value): once per role
+    ceiling_checks: dict[tuple, list] = {}                 # ((study, role), group) -> rights over the ceiling
     admins = sorted(p.username for p in model.people.values()
                     if p.type == "admin" and p.status == "active" and not p.expired(as_of))
     notices: dict[str, set[str]] = {}
@@ -146,13 +149,15 @@ def environment_state(model: Model, env: str, as_of: date,
                 state["sites"][sid] = {"name": site.name, "country": site.country, "timezone": site.timezone,
                                        "city": site.city}
                 sources[f"site:{sid}"] = str(site.loc)
+        all_sites = sorted(study.sites)  # one list for every all-sites grant of the study (read-only)
         for grant in study.access:
             if env not in grant_environments(study, grant):
                 listed = ", ".join(grant.environments) if grant.environments != ALL else "all"
                 excluded[grant.key] = Exclusion(f"not granted in {env} (environments: {listed})", grant.loc)
                 continue
             person = model.people.get(grant.user)
-            role = roles.get((study.id, grant.role))
+            role_id = (study.id, grant.role)
+            role = roles.get(role_id)
             if person is None or role is None:
                 continue
             reason = _why_excluded(person, grant, as_of)
@@ -160,15 +165,18 @@ def environment_state(model: Model, env: str, as_of: date,
                 excluded[grant.key] = Exclusion(reason, grant.loc)
                 continue
             expires = _earliest(grant.expires, person.expires)
-            ref, value = versions.get(role.key) or versions.setdefault(role.key, role_version(role))
-            state["grants"][grant.key] = {"study": study.id, "user": grant.user, "role": grant.role,
-                                          "base_role": role.base.id, "sites": site_scope(model, study, grant),
-                                          **site_access(grant), "expires": expires.isoformat() if expires else None, "role_ref": ref}
-            sources[f"grant:{grant.key}"] = str(grant.loc)
+            ref, value = versions.get(role_id) or versions.setdefault(role_id, role_version(role))
+            key = grant.key
+            state["grants"][key] = {"study": study.id, "user": grant.user, "role": grant.role,
+                                    "base_role": role.base.id,
+                                    "sites": all_sites if grant.sites == ALL else site_scope(model, study, grant),
+                                    **site_access(grant), "expires": expires.isoformat() if expires else None,
+                                    "role_ref": ref}
+            sources["grant:" + key] = str(grant.loc)
             state["roles"].setdefault(ref, value)
-            over = ceiling_checks.get((role.key, person.group))
+            over = ceiling_checks.get((role_id, person.group))
             if over is None:
-                over = ceiling_checks[(role.key, person.group)] = _over_ceiling(model, person.group, grant.study, role)
+                over = ceiling_checks[(role_id, person.group)] = _over_ceiling(model, person.group, grant.study, role)
             if over:
                 diags.append(_ceiling_error(model.groups[person.group], person, grant, over))
             if person.external is not None:  # 000: the PI and the requester hear of a new external account
