@@ -42,21 +42,47 @@ def _over(model: Model, group_id: str, system: str, role: dict) -> list[dict]:
 def non_compliant_pairs(model: Model, applied: StateRecord, as_of: date, statuses: Iterable[str] = ()) -> list[dict]:
     statuses = set(statuses)
     eff = applied.effective
-    out = []
-    for key, grant in sorted(eff.get("grants", {}).items()):
-        study = eff["studies"].get(grant["study"], {})
+    grants = eff.get("grants", {})
+    if not grants:
+        return []
+    studies, roles, people = eff["studies"], eff["roles"], model.people
+    # Every plan runs this over all grants, and a few rights profiles (a role's rights and REDCap keys)
+    # serve thousands of roles: compare each group with each profile once.
+    profiles: dict[tuple, tuple] = {}      # (study, role_ref) -> (system, rights, REDCap keys)
+    by_profile: dict[tuple, list] = {}     # (group, profile) -> rights over the ceiling
+    by_role: dict[tuple, list] = {}        # (group, study, role_ref) -> the same, in one look-up
+    found = []
+    for key, grant in grants.items():
+        study = studies.get(grant["study"], {})
         if statuses and study.get("status") not in statuses:
             continue
-        person = model.people.get(grant["user"])
+        person = people.get(grant["user"])
         group_id = person.group if person else "no-rights"  # someone removed from the configuration
-        over = _over(model, group_id, study.get("system", ""), eff["roles"].get(grant["role_ref"], {}))
+        role_key = (group_id, grant["study"], grant["role_ref"])
+        over = by_role.get(role_key)
+        if over is None:
+            over = by_role[role_key] = _over_once(model, group_id, study.get("system", ""),
+                                                  roles.get(grant["role_ref"], {}), role_key[1:], profiles, by_profile)
         if not over:
             continue
         expired = (person is None or person.status == "deactivated" or person.expired(as_of)
                    or (grant.get("expires") is not None and grant["expires"] < as_of.isoformat()))
-        out.append({"user": grant["user"], "study": grant["study"], "study_status": study.get("status"),
-                    "group": group_id, "role": grant["role"], "expired": expired, "non_compliant": over})
-    return out
+        found.append((key, {"user": grant["user"], "study": grant["study"], "study_status": study.get("status"),
+                            "group": group_id, "role": grant["role"], "expired": expired,
+                            "non_compliant": [dict(o) for o in over]}))  # each pair owns its rows
+    found.sort(key=lambda pair: pair[0])  # in grant order; sorting only the few found
+    return [row for _, row in found]
+
+
+def _over_once(model: Model, group_id: str, system: str, role: dict, ref: tuple, profiles: dict,
+               by_profile: dict) -> list[dict]:
+    profile = profiles.get(ref)
+    if profile is None:
+        profile = profiles[ref] = (system, tuple(role.get("rights", {}).items()), tuple(role.get("redcap", {}).items()))
+    over = by_profile.get((group_id, profile))
+    if over is None:
+        over = by_profile[group_id, profile] = _over(model, group_id, system, role)
+    return over
 
 
 def compliance_reports(model: Model, applied: StateRecord, as_of: date, statuses: Iterable[str] = ()) -> dict:
