@@ -162,8 +162,7 @@ def _grants(desired: EnvironmentState, have: Mapping, old_sources: Mapping) -> l
     want_state = desired.state
     want, old = want_state.get("grants", {}), have.get("grants", {})
     out: list[Change] = []
-    for key in want.keys() | old.keys():
-        new_value, old_value = want.get(key), old.get(key)
+    for key, new_value, old_value in _both(want, old):
         if new_value is not None and old_value is not None and new_value == old_value:
             continue  # same role version, sites and expiry: nothing to expand or compare
         after, before = expand_grant(want_state, new_value), expand_grant(have, old_value)
@@ -187,6 +186,17 @@ def _grants(desired: EnvironmentState, have: Mapping, old_sources: Mapping) -> l
             out.append(Change("update", "grant", key, before, after, "role definition refreshed", src,
                               study=study, stored=new_value, role=role))
     return out
+
+
+def _both(want: Mapping, old: Mapping):
+    """(key, desired, applied) for each key of either, None where absent. Walks both dicts in their own
+    order: iterating a set union of 200,000 keys looked each grant up in random memory order, three
+    times slower. The order is free: ordered_plan sorts the changes by kind, study and key."""
+    for key, new_value in want.items():
+        yield key, new_value, old.get(key)
+    for key, old_value in old.items():
+        if key not in want:
+            yield key, None, old_value
 
 
 def _grant_details(before: Mapping, after: Mapping) -> list[str]:
