@@ -92,10 +92,12 @@ def _alternative(cat, study_level: bool) -> str:
 
 def _external_rules(model: Model) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    granted: dict[str, list] = {}
-    for study in model.studies.values():
+    on_protocol = {p.username for p in model.people.values() if p.external is not None and p.external.basis == "protocol"}
+    granted: dict[str, list] = {}   # only for the people whose grants must be on a protocol
+    for study in model.studies.values() if on_protocol else ():
         for grant in study.access:
-            granted.setdefault(grant.user, []).append((study, grant))
+            if grant.user in on_protocol:
+                granted.setdefault(grant.user, []).append((study, grant))
     for person in model.people.values():
         ext = person.external
         if ext is None:
