@@ -111,14 +111,7 @@ def key_pos(root: Record | None, path: tuple) -> Pos | None:
 
 def keys_at(root: Record | None, path: tuple) -> tuple | None:
     """The keys of the mapping at path (None when path is not a mapping)."""
-    record = root
-    for step in path:
-        if record is None:
-            return None
-        index = _slot(record, step)
-        if index is None or record[4] is None:
-            return None
-        record = record[4][index]
+    record = record_at(root, path)
     return record[2] if record is not None else None
 
 
