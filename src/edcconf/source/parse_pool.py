@@ -66,6 +66,9 @@ def parse_all(jobs: list[Job], check: Check | None, cache) -> Iterator[tuple[Par
             parsed, diags = _sequential(rel, raw, key, check, cache)
             yield parsed, diags
         return
+    from ..spool import spool
+    spool.flush()   # no thread of ours is running when the workers are forked (e.g. an incremental
+    #                 attempt that queued entries before this full load)
     global _pending
     _pending = (jobs, check)
     try:
