@@ -60,11 +60,12 @@ def plan_for_review(root: Path, env: str, as_of: date, refresh: bool = True, nee
     (edcconf.incremental), otherwise made now and remembered for both. The result has plan, config_digest, systems and
     sources; need_sources asks for a memo entry whose systems and sources can be read (for --out)."""
     from .incremental import config_digest, plan_incrementally, record, scan
-    from .plan.memo import PlanMemo, state_digest
+    from .plan.memo import PlanMemo, state_digest, state_signature
     from .source.cache import enabled as cache_enabled
 
     if not cache_enabled():
         return plan_environment(root, env, as_of, refresh)
+    signature = state_signature(Path(root), env)
     files, state = scan(Path(root)), state_digest(Path(root), env)
     if files is None or state is None:
         return plan_environment(root, env, as_of, refresh)
@@ -83,7 +84,8 @@ def plan_for_review(root: Path, env: str, as_of: date, refresh: bool = True, nee
     if incremental is not None:
         return incremental
     planned = plan_environment(root, env, as_of, refresh)
-    if _memoisable(planned, refresh) and planned.config_digest == digest and state_digest(Path(root), env) == state:
+    if _memoisable(planned, refresh) and planned.config_digest == digest \
+            and state_signature(Path(root), env) == signature:  # the state read is the one digested
         memo.put(key, state, planned)
         record(Path(root), env, as_of, files, state, planned)   # for the next plan after a one-file change
     return planned

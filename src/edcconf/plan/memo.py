@@ -54,6 +54,19 @@ def _state_paths(root: Path, env: str) -> tuple[Path, Path]:
     return backend.path, backend.dir / f"{env}.journal"
 
 
+def state_signature(root: Path, env: str) -> tuple:
+    """What changes whenever the state file is replaced (every write is a new file renamed into place,
+    so a new inode) or a journal appears: taken before state_digest, compared after planning, it tells
+    that the digest still holds without reading the file again."""
+    path, journal = _state_paths(root, env)
+    try:
+        st = path.stat()
+        found = (st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        found = None
+    return found, journal.exists()
+
+
 def state_digest(root: Path, env: str) -> str | None:
     """A digest of the local state file's bytes ("absent" when there is none yet); None when a journal
     waits to be recovered or the file cannot be read (no memo then)."""

@@ -134,6 +134,7 @@ def environment_state(model: Model, env: str, as_of: date,
         sources[f"account:{person.username}"] = str(person.loc)
     versions: dict[tuple[str, str], tuple[str, dict]] = {}  # (study, role) -> (ref, value): once per role
     ceiling_checks: dict[tuple, list] = {}                 # ((study, role), group) -> rights over the ceiling
+    by_profile: dict[tuple, list] = {}                     # (group, system, rights, keys): what a check reads
     admins = sorted(p.username for p in model.people.values()
                     if p.type == "admin" and p.status == "active" and not p.expired(as_of))
     notices: dict[str, set[str]] = {}
@@ -175,8 +176,12 @@ def environment_state(model: Model, env: str, as_of: date,
             sources["grant:" + key] = str(grant.loc)
             state["roles"].setdefault(ref, value)
             over = ceiling_checks.get((role_id, person.group))
-            if over is None:
-                over = ceiling_checks[(role_id, person.group)] = _over_ceiling(model, person.group, grant.study, role)
+            if over is None:  # once per role and group, computed once per distinct rights profile
+                profile = (person.group, study.system, tuple(role.rights.items()), tuple(role.redcap.items()))
+                over = by_profile.get(profile)
+                if over is None:
+                    over = by_profile[profile] = _over_ceiling(model, person.group, grant.study, role)
+                ceiling_checks[(role_id, person.group)] = over
             if over:
                 diags.append(_ceiling_error(model.groups[person.group], person, grant, over))
             if person.external is not None:  # 000: the PI and the requester hear of a new external account
