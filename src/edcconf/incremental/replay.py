@@ -176,34 +176,10 @@ def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info,
 
 
 def _brakes(changes, env_info, per_study, managers, studies, have) -> tuple:
-    """plan/brakes.find_brakes from per-study counts (the same rules, without every grant in memory)."""
-    from ..plan.brakes import DATA_MANAGER_FLOOR, MASS_REVOCATION, lowers, min_data_managers
+    """plan/brakes.find_brakes from the per-study counts the base keeps (no grant loaded to count)."""
+    from ..plan.brakes import brakes_from_counts
 
     name, protected, safety, _ = env_info
     environment = SimpleNamespace(name=name, protected=protected, safety=safety)
-    out: list[dict] = []
-    taken = [c for c in changes if c.kind == "grant" and (c.action == "revoke" or lowers(c))]
-    limit = safety.get("max_revocations")
-    if limit is not None and len(taken) > limit:
-        out.append({"code": MASS_REVOCATION, "message": f"this plan revokes or lowers {len(taken)} grants, more than "
-                    f"safety.max_revocations ({int(limit)}) of {name}; apply needs --allow-mass-revocation"})
-    fraction = safety.get("max_revocation_fraction")
-    if fraction is not None:
-        count: dict[str, int] = {}
-        for c in taken:
-            count[c.study] = count.get(c.study, 0) + 1
-        for study, n in sorted(count.items()):
-            total = per_study.get(study, (0, 0))[0]
-            if total and n / total > fraction:
-                out.append({"code": MASS_REVOCATION, "study": study, "message": f"this plan revokes or lowers "
-                            f"{n} of the {total} grants of {study} ({n / total:.0%}), more than "
-                            f"safety.max_revocation_fraction ({fraction:.0%}); apply needs --allow-mass-revocation"})
-    floor = min_data_managers(environment)
-    if floor:
-        for study in sorted(studies):
-            had, has = per_study.get(study, (0, 0))[1], managers.get(study, 0)
-            if has < floor and (has < had or study not in have.get("studies", {})):
-                out.append({"code": DATA_MANAGER_FLOOR, "study": study, "message": f"{study} would keep {has} "
-                            f"people who can manage it in {name} (had {had}); safety.min_data_managers "
-                            f"is {floor}: grant a data manager role before removing the last one"})
-    return tuple(out)
+    return brakes_from_counts(changes, environment, {s: n[0] for s, n in per_study.items()},
+                              {s: n[1] for s, n in per_study.items()}, managers, studies, have.get("studies", {}))
