@@ -158,38 +158,27 @@ class ValuePositions:
     """Read-only mapping view: path tuple -> (line, col) of the value (what `positions` used to be)."""
 
     __slots__ = ("root",)
+    _find = staticmethod(value_pos)
 
     def __init__(self, root: Record | None) -> None:
         self.root = root
 
     def get(self, path: tuple, default: Any = None) -> Any:
-        found = value_pos(self.root, tuple(path))
+        found = self._find(self.root, tuple(path))
         return default if found is None else found
 
     def __getitem__(self, path: tuple) -> Pos:
-        found = value_pos(self.root, tuple(path))
+        found = self._find(self.root, tuple(path))
         if found is None:
             raise KeyError(path)
         return found
 
     def __contains__(self, path: object) -> bool:
-        return isinstance(path, tuple) and value_pos(self.root, path) is not None
+        return isinstance(path, tuple) and self._find(self.root, path) is not None
 
 
 class KeyPositions(ValuePositions):
     """path tuple -> (line, col) of the mapping key naming the value."""
 
     __slots__ = ()
-
-    def get(self, path: tuple, default: Any = None) -> Any:
-        found = key_pos(self.root, tuple(path))
-        return default if found is None else found
-
-    def __getitem__(self, path: tuple) -> Pos:
-        found = key_pos(self.root, tuple(path))
-        if found is None:
-            raise KeyError(path)
-        return found
-
-    def __contains__(self, path: object) -> bool:
-        return isinstance(path, tuple) and key_pos(self.root, path) is not None
+    _find = staticmethod(key_pos)
