@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..diagnostics import Diagnostic, Loc
+from ..source import config_digest, scan  # noqa: F401  (the files and digest a plan is keyed by)
 
 VERSION = 1
 
@@ -93,28 +94,6 @@ class Store:
             return   # only slower next time
         spool.write(self.dir / name[:2] / name, data)
         self.written.add(name)
-
-
-def scan(root: Path) -> list[tuple[str, str]] | None:
-    """Every configuration file with the sha256 of its bytes, in load order; None if one cannot be read."""
-    from ..source import _read, config_files
-
-    out, problems = [], []
-    for path in config_files(root):
-        rel = path.relative_to(root).as_posix()
-        raw = _read(path, rel, problems)
-        if raw is None:
-            return None
-        out.append((rel, hashlib.sha256(raw).hexdigest()))
-    return out
-
-
-def config_digest(files: list[tuple[str, str]]) -> str:
-    """The digest load_sources computes (sha256 over each path and the sha256 of its bytes)."""
-    digest = hashlib.sha256()
-    for rel, sha in files:
-        digest.update(rel.encode() + b"\0" + bytes.fromhex(sha))
-    return digest.hexdigest()
 
 
 def _base_key(env: str, as_of: date, state: str) -> str:

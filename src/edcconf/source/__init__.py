@@ -40,7 +40,7 @@ def load_sources(root: Path, use_cache: bool | None = None, check: Check | None 
     cache = FileCache(root) if (cache_enabled() if use_cache is None else use_cache) else None
     found: list[tuple[ParsedFile | None, list[Diagnostic]] | None] = []
     problems: list[Diagnostic] = []
-    digest = hashlib.sha256()
+    shas: list[tuple[str, str]] = []
     misses: list[Job] = []
     for path in (config_files(root) if rels is None else [root / rel for rel in rels]):
         rel = path.relative_to(root).as_posix()
@@ -49,7 +49,7 @@ def load_sources(root: Path, use_cache: bool | None = None, check: Check | None 
         if raw is None:
             found.append((None, unreadable))  # reported in file order, like every other problem
             continue
-        digest.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
+        shas.append((rel, hashlib.sha256(raw).hexdigest()))
         key = cache.key(rel, raw) if cache else None
         entry = cache.get(key) if cache else None
         if entry is not None:
@@ -65,21 +65,29 @@ def load_sources(root: Path, use_cache: bool | None = None, check: Check | None 
         if parsed is not None:
             files.append(parsed)
     parsed_now.close()  # every result taken: lets the workers go
-    return Sources(root, tuple(files), digest.hexdigest(), tuple(problems))
+    return Sources(root, tuple(files), config_digest(shas), tuple(problems))
 
 
-def sources_digest(root: Path) -> str | None:
-    """The digest load_sources would compute, from the files' bytes only (nothing parsed, no cache read);
-    None when a file cannot be read (load_sources then reports it)."""
+def scan(root: Path) -> list[tuple[str, str]] | None:
+    """Every configuration file with the sha256 of its bytes, in load order (nothing parsed, no cache
+    read); None when a file cannot be read (load_sources then reports it)."""
     root = Path(root)
-    digest = hashlib.sha256()
+    out: list[tuple[str, str]] = []
     problems: list[Diagnostic] = []
     for path in config_files(root):
         rel = path.relative_to(root).as_posix()
         raw = _read(path, rel, problems)
         if raw is None:
             return None
-        digest.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
+        out.append((rel, hashlib.sha256(raw).hexdigest()))
+    return out
+
+
+def config_digest(files: list[tuple[str, str]]) -> str:
+    """What a saved plan binds to: sha256 over each file's path and the sha256 of its bytes."""
+    digest = hashlib.sha256()
+    for rel, sha in files:
+        digest.update(rel.encode() + b"\0" + bytes.fromhex(sha))
     return digest.hexdigest()
 
 
