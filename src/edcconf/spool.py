@@ -8,17 +8,18 @@ interpreter lock, so they overlap the rest of the work.
 
 Only for what may be lost: each write is atomic (temporary file, rename) but not durable. flush() waits
 for everything queued and stops the thread; the CLI calls it before it exits (and atexit does, for other
-callers), so an entry written by one command is there for the next.
+callers), so an entry written by one command is there for the next. read_entry reads an entry back.
 """
 from __future__ import annotations
 
 import atexit
 import contextlib
+import marshal
 import os
 import queue
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 _STOP = object()
 
@@ -65,6 +66,14 @@ class Spool:
                     _replace(*item)
             except Exception:  # noqa: BLE001 - a cache that cannot be written is only slower
                 pass
+
+
+def read_entry(path: Path) -> Any | None:
+    """A cache entry (marshal data) read back; None when it is absent or damaged: a miss, never an error."""
+    try:
+        return marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
 
 
 def _replace(path: Path, data: bytes) -> None:

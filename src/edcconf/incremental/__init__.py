@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..diagnostics import Diagnostic, Loc
+from ..spool import read_entry
 from ..source import config_digest, scan  # noqa: F401  (the files and digest a plan is keyed by)
 
 VERSION = 1
@@ -79,10 +80,7 @@ class Store:
             pass
 
     def get(self, name: str) -> Any | None:
-        try:
-            return marshal.loads((self.dir / name[:2] / name).read_bytes())
-        except (OSError, ValueError, EOFError, TypeError):
-            return None
+        return read_entry(self.dir / name[:2] / name)
 
     def put(self, name: str, value: Any) -> None:
         """Atomically (a reader sees the old entry or the new one), not durably: only slower if lost. The

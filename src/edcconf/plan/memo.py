@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 from ..diagnostics import Diagnostic, Loc
 from .model import Change, Plan
@@ -136,14 +136,9 @@ class PlanMemo:
                  "refresh" if refresh else "no-refresh", config_digest)
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
-    def _read(self, name: str) -> Any | None:
-        try:
-            return marshal.loads((self.dir / name).read_bytes())
-        except (OSError, ValueError, EOFError, TypeError):
-            return None
-
     def get(self, key: str, state: str) -> MemoPlanned | None:
-        entry = self._read(key)
+        from ..spool import read_entry
+        entry = read_entry(self.dir / key)
         try:
             version, stored_state, config_digest, plan_data, extra_digest = entry
             if version != MEMO_VERSION or stored_state != state:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..spool import read_entry
 
 _DEPENDS_ON = ("source/yamlfile.py", "source/positions.py", "source/__init__.py", "validate/schema.py",
                "diagnostics.py")
@@ -46,10 +47,7 @@ class FileCache:
         return hashlib.sha256(code_digest().encode() + rel.encode() + b"\0" + raw).hexdigest()
 
     def get(self, key: str) -> Any | None:
-        try:
-            return marshal.loads((self.dir / key[:2] / key).read_bytes())
-        except (OSError, ValueError, EOFError, TypeError):
-            return None
+        return read_entry(self.dir / key[:2] / key)
 
     def put_marshalled(self, key: str, data: bytes) -> None:
         """Store an entry already marshalled, by the spool's thread (see edcconf.spool): written while
