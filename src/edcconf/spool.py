@@ -30,8 +30,9 @@ class Spool:
         self._thread: threading.Thread | None = None
         self._guard = threading.Lock()
 
-    def write(self, path: Path, data: bytes) -> None:
-        """Replace path with data, soon; a failure is silent (the entry is a miss next time)."""
+    def write(self, path: Path, data: bytes | list[bytes]) -> None:
+        """Replace path with data (bytes, or chunks written one after the other), soon; a failure is
+        silent (the entry is a miss next time)."""
         self._put((path, data))
 
     def call(self, action: Callable[[], None]) -> None:
@@ -76,14 +77,16 @@ def read_entry(path: Path) -> Any | None:
         return None
 
 
-def _replace(path: Path, data: bytes) -> None:
+def _replace(path: Path, data: bytes | list[bytes]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         try:
-            tmp.write_bytes(data)
+            f = open(tmp, "wb")
         except FileNotFoundError:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(data)
+            f = open(tmp, "wb")
+        with f:
+            f.writelines((data,) if isinstance(data, (bytes, bytearray)) else data)
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):

@@ -9,7 +9,8 @@ checks across studies (a study id declared twice) are redone here on the study i
 anything else falls back to the full path. So a *fragment* (what one study file contributes) is stored
 under a digest of exactly those inputs. A previous full plan stores a *base* under the digest of the
 code, environment, date and state file's bytes: the global part of the desired state, the applied state
-split per study (each study's grants with a digest of them), and every study file's fragment summary.
+split per study, and every study file's fragment summary; that plan's fragments and applied parts are
+stored as two packs (one file each, the base says where each part lies in it).
 
 The diff: a study's grant changes are a function of its desired grants, roles, sources and exclusions
 and of its applied grants, roles and sources (plan/diff.grant_changes takes each grant key on its own).
@@ -37,7 +38,7 @@ from ..diagnostics import Diagnostic, Loc
 from ..spool import read_entry
 from ..source import config_digest, scan  # noqa: F401  (the files and digest a plan is keyed by)
 
-VERSION = 1
+VERSION = 2   # 2: fragments and applied parts of a full plan stored as two packs
 
 
 def _h(*parts: str) -> str:
@@ -82,6 +83,37 @@ class Store:
     def get(self, name: str) -> Any | None:
         return read_entry(self.dir / name[:2] / name)
 
+    def put_pack(self, name: str, values: dict[str, Any]) -> dict[str, tuple[int, int]] | None:
+        """Many values in one entry (one file to create instead of thousands: a file create costs about
+        a millisecond here); returns where each value lies in it, for get_packed. None if one cannot be
+        stored (marshal refuses it): only slower next time."""
+        from ..spool import spool
+        index, chunks, offset = {}, [], 0
+        try:
+            for key, value in values.items():
+                data = marshal.dumps(value)
+                index[key] = (offset, len(data))
+                chunks.append(data)
+                offset += len(data)
+        except (ValueError, TypeError):
+            return None
+        spool.write(self.dir / name[:2] / name, chunks)
+        self.written.add(name)
+        return index
+
+    def get_packed(self, name: str, where: tuple[int, int]) -> Any | None:
+        """One value of a pack; None when the pack is absent or damaged (a miss, as for get)."""
+        offset, length = where
+        try:
+            with open(self.dir / name[:2] / name, "rb") as f:
+                f.seek(offset)
+                data = f.read(length)
+            if len(data) != length:
+                return None
+            return marshal.loads(data)
+        except (OSError, ValueError, EOFError, TypeError):
+            return None
+
     def put(self, name: str, value: Any) -> None:
         """Atomically (a reader sees the old entry or the new one), not durably: only slower if lost. The
         file is written by the spool's thread while the command goes on."""
@@ -104,10 +136,6 @@ def _global_key(env: str, as_of: date, globals_: Iterable[tuple[str, str]]) -> s
 
 def _fragment_key(g: str, rel: str, sha: str) -> str:
     return _h("fragment", g, rel, sha)
-
-
-def _applied_key(state: str, study: str) -> str:
-    return _h("applied", _code(), state, study)
 
 
 def _non_study_files(model) -> set[str]:
@@ -188,18 +216,23 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
     all_warnings = list(desired.diagnostics.warnings)
     fragments = split(model, env_state, all_warnings, study_files)
     shas = dict(files)
-    for rel, fragment in fragments.items():
-        store.put(_fragment_key(g, rel, shas[rel]), fragment)
+    key = _base_key(env, as_of, state)
+    packs = (_h("fragments", key), _h("applied", key))
+    fragment_index = store.put_pack(packs[0], {rel: fragment for rel, fragment in fragments.items()})
     per_study = {}
     studies_have = have.get("studies", {})
+    parts = {}
     for sid, mine in applied.items():
         cat = catalog((studies_have.get(sid) or {}).get("system", ""))
         managers = {x["user"] for x in mine.values()
                     if cat and cat.roles.get(x["base_role"]) is not None and cat.roles[x["base_role"]].manages_study}
         per_study[sid] = (len(mine), len(managers))
-        store.put(_applied_key(state, sid), (mine, applied_roles.get(sid, {}),
-                                             [(f"grant:{k}", previous.sources[f"grant:{k}"])
-                                              for k in mine if f"grant:{k}" in previous.sources]))
+        parts[sid] = (mine, applied_roles.get(sid, {}),
+                      [(f"grant:{k}", previous.sources[f"grant:{k}"]) for k in mine if f"grant:{k}" in previous.sources])
+    applied_index = store.put_pack(packs[1], parts)
+    del parts
+    if fragment_index is None or applied_index is None:
+        return
     environment = planned.environment
     wanted = env_state.state
     n = len(all_warnings)
@@ -215,8 +248,9 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
              [_diag_out(d) for d in all_warnings if d.loc.file not in study_files], over),
             (previous.serial, previous.lineage, {k: have.get(k, {}) for k in ("sites", "groups", "studies", "accounts")},
              {k: v for k, v in previous.sources.items() if not k.startswith("grant:")}, per_study,
-             sorted({c.study for c in planned.plan.changes if c.kind == "grant"})))
-    store.put(_base_key(env, as_of, state), base)
+             sorted({c.study for c in planned.plan.changes if c.kind == "grant"})),
+            (packs[0], fragment_index, packs[1], applied_index))
+    store.put(key, base)
     store.prune()
 
 

@@ -71,7 +71,7 @@ def _plan(root, env, as_of, refresh, files, state, digest):
     store = Store(root, env)
     base = store.get(_base_key(env, as_of, state))
     try:
-        version, g, globals_, study_shas, summaries, env_info, wanted, applied = base
+        version, g, globals_, study_shas, summaries, env_info, wanted, applied, packs = base
     except (TypeError, ValueError):
         return None
     from . import VERSION
@@ -104,14 +104,14 @@ def _plan(root, env, as_of, refresh, files, state, digest):
             found[rel], contents[rel] = fragment
     try:
         return _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info, wanted, applied,
-                         state, digest, study_shas, summaries)
+                         packs, digest, study_shas, summaries)
     except (LookupError, TypeError, ValueError):
         return None   # a damaged or missing entry
 
 
-def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info, wanted, applied, state, digest,
+def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info, wanted, applied, packs, digest,
               study_shas, summaries):
-    from . import _applied_key, _diag_in, _fragment_key
+    from . import _diag_in, _fragment_key
     from ..plan.diff import entity_changes, grant_changes, ordered_plan
     from ..resolve.effective import EnvironmentState, Exclusion
 
@@ -140,10 +140,12 @@ def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info,
     want = {"sites": sites, "groups": groups, "studies": studies, "accounts": accounts}
     changes = entity_changes(want, have, sources, old_sources, notices)
 
+    fragment_pack, fragment_index, applied_pack, applied_index = packs
+
     def content(sid):
         rel = where[sid]
-        if rel not in contents:
-            contents[rel] = store.get(_fragment_key(g, rel, shas[rel]))[1]
+        if rel not in contents:   # a file unchanged since the base: its fragment is in the base's pack
+            contents[rel] = store.get_packed(fragment_pack, fragment_index[rel])[1]
         return contents[rel][sid]
 
     to_diff = set(differing)   # studies of unchanged files: grant changes now iff in the base's plan
@@ -153,7 +155,8 @@ def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info,
             to_diff.update(found[rel][0] if rel in found else ())
     for sid in sorted(to_diff):
         mine, roles, grant_sources, excluded = content(sid) if sid in where else ({}, {}, [], {})
-        old, old_roles, old_grant_sources = store.get(_applied_key(state, sid)) if sid in per_study else ({}, {}, [])
+        old, old_roles, old_grant_sources = (store.get_packed(applied_pack, applied_index[sid]) if sid in per_study
+                                             else ({}, {}, []))
         part = EnvironmentState(env, as_of, {"grants": mine, "roles": roles}, dict(grant_sources),
                                 {k: Exclusion(r, Loc(f, line, col)) for k, (r, f, line, col) in excluded.items()}, ())
         changes.extend(grant_changes(part, {"grants": old, "roles": old_roles}, dict(old_grant_sources)))
