@@ -34,11 +34,20 @@ class PlannedEnvironment:
 
 
 def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True) -> PlannedEnvironment:
-    desired = load_desired(root, as_of, [env])
-    environment = desired.model.environments[env]
-    backend = open_backend(root, environment)
-    env_state = desired.resolution.environments[env]
-    previous = read_recovered(backend, like=env_state.state)  # what is unchanged is held once
+    from .state.local import LocalBackend
+    from .state.prefetch import StatePrefetch
+
+    # the usual state file is decoded beside the load (used only if it is this environment's state)
+    prefetch = StatePrefetch.start(LocalBackend(root, env).path)
+    try:
+        desired = load_desired(root, as_of, [env])
+        environment = desired.model.environments[env]
+        backend = open_backend(root, environment)
+        env_state = desired.resolution.environments[env]
+        previous = read_recovered(backend, like=env_state.state, prefetch=prefetch)  # unchanged values held once
+    finally:
+        if prefetch is not None:
+            prefetch.cancel()
     warnings = tuple(desired.diagnostics.warnings) + _applied_over_ceiling(desired, previous, as_of)
     plan = make_plan(env_state, previous.effective, previous.sources, previous.serial, previous.lineage, warnings)
     if refresh:
@@ -128,15 +137,22 @@ def planned_from_file(root: Path, path: Path) -> PlannedEnvironment:
                               saved_digest=saved.digest)
 
 
-def read_recovered(backend, like: Mapping | None = None) -> StateRecord:
+def read_recovered(backend, like: Mapping | None = None, prefetch=None) -> StateRecord:
     """The state, after folding in the journal of an apply that was interrupted (if nobody holds the
-    lock: an apply that is still running owns its journal); like: see LocalBackend.read."""
+    lock: an apply that is still running owns its journal); like: see LocalBackend.read. prefetch: a
+    state/prefetch.StatePrefetch of the backend's file, used if that file is still the one it read."""
+    from .state.local import LocalBackend
+
     try:
         with backend.lock("recover", timeout=0):
             recover(backend)
     except UserError as exc:
         if exc.code != "state-locked":
             raise
+    if prefetch is not None and isinstance(backend, LocalBackend) and backend.path == prefetch.path:
+        data = prefetch.take(like)
+        if data is not None:
+            return backend.record_of(data)
     return backend.read(like)
 
 

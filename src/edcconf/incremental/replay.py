@@ -111,7 +111,7 @@ def _plan(root, env, as_of, refresh, files, state, digest):
 
 def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info, wanted, applied, packs, digest,
               study_shas, summaries):
-    from . import _diag_in, _fragment_key
+    from . import _diag_in
     from ..plan.diff import entity_changes, grant_changes, ordered_plan
     from ..resolve.effective import EnvironmentState, Exclusion
 

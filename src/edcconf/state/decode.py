@@ -42,6 +42,28 @@ def loads_shared(text: str, like: Mapping[str, Mapping] | None = None) -> object
     return json.loads(text, object_hook=hook)
 
 
+def share_like(data: object, like: Mapping[str, Mapping] | None) -> object:
+    """A decoded state (loads_shared without `like`) whose grants and roles equal to those of the effective
+    state `like` are replaced by those very objects: what loads_shared(text, like) returns, after the fact
+    (for a state decoded elsewhere: state/prefetch.py)."""
+    effective = data.get("effective") if like and isinstance(data, dict) else None
+    if not isinstance(effective, dict):
+        return data
+    grants, desired = effective.get("grants"), like.get("grants") or {}
+    if isinstance(grants, dict) and desired:
+        for key, value in grants.items():
+            same = desired.get(key)
+            if same is not None and same == value:
+                grants[key] = same
+    roles, desired = effective.get("roles"), like.get("roles") or {}
+    if isinstance(roles, dict) and desired:   # a ref names its value's digest: the same ref, the same value
+        for ref, value in roles.items():
+            same = desired.get(ref)
+            if same is not None and same == value:
+                roles[ref] = same
+    return data
+
+
 def _role_key(value: Mapping) -> object:
     """A role value as a hashable key: equal values written in the same order share it (a state's
     roles repeat few distinct values, so a key of the levels alone made long lists to compare: at

@@ -115,6 +115,10 @@ class LocalBackend:
         except ValueError as exc:
             raise UserError(f"{self.path} is not valid JSON ({exc}); it may have been edited by hand. Restore the "
                             f"previous version from {self.path}.backup", code="state-invalid") from None
+        return self.record_of(data)
+
+    def record_of(self, data: object) -> StateRecord:
+        """The record of this environment from the decoded file (here, or by state/prefetch.py)."""
         record = StateRecord.from_json(data, str(self.path))
         if record.environment != self.environment:
             raise UserError(f"{self.path} holds the state of environment {record.environment!r}, not "

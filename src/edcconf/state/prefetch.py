@@ -1,0 +1,117 @@
+"""Decode a large local state file in a forked process while this one loads the configuration.
+
+A plan needs the applied state only after the desired one is resolved, and decoding a state of 200,000
+grants (a 114 MB JSON file) is about 1.8 s of one core: serial work, on the critical path, while the
+machine's other core sits idle during validate and resolve. So the state file is decoded by a child
+forked at the start of the command (when this process is still small: the child's memory is its own
+work), at the lowest priority (it takes a core only when the parse workers and this process leave one
+idle), and handed back as marshal data, which this process loads in a fraction of the time.
+
+What is handed back is used only if the file is still the one the child read (same inode, size and
+modification time: writes replace the file by a rename) and the child succeeded; otherwise the caller
+reads the file as before, and reports any problem the way it always does. EDCCONF_WORKERS=1 (never
+fork) turns it off.
+"""
+from __future__ import annotations
+
+import marshal
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+from typing import Mapping
+
+PREFETCH_MIN_BYTES = 8 * 1024 * 1024   # below this the read costs less than the fork
+
+
+def _identity(st: os.stat_result) -> tuple:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class StatePrefetch:
+    def __init__(self, path: Path, pid: int, fd: int) -> None:
+        self.path, self._pid, self._fd = path, pid, fd
+        self._open = True
+
+    @classmethod
+    def start(cls, path: Path, min_bytes: int | None = None) -> "StatePrefetch | None":
+        """A child decoding path, or None when it is not worth one (small or absent file, no fork)."""
+        if os.environ.get("EDCCONF_WORKERS", "").strip() == "1" \
+                or "fork" not in multiprocessing.get_all_start_methods():
+            return None
+        try:
+            if os.stat(path).st_size < (PREFETCH_MIN_BYTES if min_bytes is None else min_bytes):
+                return None
+        except OSError:
+            return None
+        from ..spool import spool
+        spool.flush()   # no thread of ours is running in the child
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:    # the child: never returns
+            os.close(read_end)
+            _child(path, write_end)
+        os.close(write_end)
+        return cls(path, pid, read_end)
+
+    def take(self, like: Mapping[str, Mapping] | None = None) -> dict | None:
+        """The decoded state (its values shared with `like`, as LocalBackend.read does), or None: the child
+        failed, or the file was replaced since it read it."""
+        if not self._open:
+            return None
+        self._open = False
+        chunks = []
+        try:
+            while chunk := os.read(self._fd, 1 << 20):
+                chunks.append(chunk)
+        finally:
+            os.close(self._fd)
+            _, status = os.waitpid(self._pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            return None
+        blob = b"".join(chunks)
+        del chunks
+        try:
+            identity, data = marshal.loads(blob)
+            del blob
+            if identity != _identity(os.stat(self.path)):
+                return None
+        except (OSError, ValueError, EOFError, TypeError):
+            return None
+        from .decode import share_like
+        return share_like(data, like)
+
+    def cancel(self) -> None:
+        """Stop the child and forget what it read (e.g. the environment's state is not this file)."""
+        if not self._open:
+            return
+        self._open = False
+        try:
+            os.kill(self._pid, signal.SIGKILL)
+        except OSError:
+            pass
+        os.close(self._fd)
+        os.waitpid(self._pid, 0)
+
+
+def _child(path: Path, out: int) -> None:
+    code = 1
+    try:
+        os.nice(19)   # a core the others leave idle, not one they need
+        from .decode import json_text, loads_shared
+        with open(path, "rb") as f:
+            identity = _identity(os.fstat(f.fileno()))
+            raw = f.read()
+        text = json_text(raw)
+        del raw
+        data = loads_shared(text)
+        del text
+        view = memoryview(marshal.dumps((identity, data)))
+        del data
+        while view:
+            view = view[os.write(out, view):]
+        code = 0
+    except BaseException:  # noqa: BLE001 - the parent then reads the file itself and reports any problem
+        pass
+    finally:
+        os._exit(code)

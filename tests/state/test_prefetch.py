@@ -1,0 +1,122 @@
+"""The state decoded by a forked child (state/prefetch.py) is the state LocalBackend.read decodes, values
+shared with the desired state the same way; a file replaced after the child read it, a damaged file
+and a cancelled child are never used, and the plan is the same with and without the child."""
+from __future__ import annotations
+
+import os
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from edcconf.state import prefetch as prefetch_module
+from edcconf.state.local import LocalBackend
+from edcconf.state.prefetch import StatePrefetch
+from tests.conftest import generate_org, run_edcconf
+
+AS_OF = date(2026, 11, 24)
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("prefetch") / "org"
+    generate_org(root, 4)
+    assert run_edcconf("apply", "--env", "test", "--yes", "--at", AS_OF.isoformat(), cwd=root,
+                       env={"EDCCONF_NO_CACHE": "1"}).code == 0
+    return root
+
+
+def _no_zombie(pid: int) -> None:
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def test_the_child_decodes_what_read_decodes_and_shares_the_same_values(applied):
+    from edcconf.pipeline import load_desired
+
+    backend = LocalBackend(applied, "test")
+    like = load_desired(applied, AS_OF, ["test"]).resolution.environments["test"].state
+    fetched = StatePrefetch.start(backend.path, min_bytes=0)
+    assert fetched is not None
+    record = backend.record_of(fetched.take(like))
+    _no_zombie(fetched._pid)
+    assert record == backend.read(like)
+    grants = record.effective["grants"]
+    assert grants and all(grants[k] is like["grants"][k] for k in grants if like["grants"].get(k) == grants[k])
+    assert sum(grants[k] is like["grants"].get(k) for k in grants) == len(grants)   # nothing changed since apply
+    assert all(v is like["roles"][ref] for ref, v in record.effective["roles"].items())
+    assert fetched.take(like) is None    # taken once
+
+
+def test_a_file_replaced_after_the_child_read_it_is_not_used(tmp_path):
+    small = '{"format_version": 1, "environment": "test", "serial": 1, "effective": {}, "sources": {}}'
+    path = tmp_path / "test.json"
+    for replaced in (False, True):
+        path.write_text(small)
+        fetched = StatePrefetch.start(path, min_bytes=0)
+        _wait_until_finished(fetched._pid)   # small enough for the pipe: the child has read, written and ended
+        if replaced:
+            (tmp_path / "new.json").write_text(small)
+            os.replace(tmp_path / "new.json", path)   # as every state write does: a new file, the same name
+        taken = fetched.take()
+        assert (taken is None) == replaced
+        assert replaced or taken["serial"] == 1
+
+
+def _wait_until_finished(pid: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(") ", 1)[1].startswith(("Z", "X")):
+                    return
+        except OSError:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the child did not finish")
+
+
+def test_a_damaged_file_or_a_small_one_or_workers_1_is_read_in_this_process(applied, tmp_path, monkeypatch):
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text('{"format_version": 1, "environment": "test", "serial": ')
+    fetched = StatePrefetch.start(damaged, min_bytes=0)
+    assert fetched.take() is None
+    assert StatePrefetch.start(tmp_path / "absent.json", min_bytes=0) is None
+    assert StatePrefetch.start(LocalBackend(applied, "test").path) is None   # under the size that pays a fork
+    monkeypatch.setenv("EDCCONF_WORKERS", "1")
+    assert StatePrefetch.start(LocalBackend(applied, "test").path, min_bytes=0) is None
+
+
+def test_cancel_stops_the_child(applied):
+    fetched = StatePrefetch.start(LocalBackend(applied, "test").path, min_bytes=0)
+    pid = fetched._pid
+    fetched.cancel()
+    fetched.cancel()
+    _no_zombie(pid)
+    assert fetched.take() is None
+
+
+def test_the_plan_is_the_same_with_the_child(applied, monkeypatch):
+    from edcconf.workflow import plan_environment
+
+    taken = []
+    real_take = StatePrefetch.take
+
+    def spy(self, like=None):
+        out = real_take(self, like)
+        taken.append(out is not None)
+        return out
+
+    (applied / "studies" / sorted(os.listdir(applied / "studies"))[1]).write_text(
+        (applied / "studies" / sorted(os.listdir(applied / "studies"))[1]).read_text().replace(
+            "environments: all, sites: all}", "environments: [production], sites: all}", 1))
+    monkeypatch.setenv("EDCCONF_WORKERS", "1")
+    alone = plan_environment(applied, "test", AS_OF)
+    monkeypatch.delenv("EDCCONF_WORKERS")
+    monkeypatch.setattr(prefetch_module, "PREFETCH_MIN_BYTES", 0)
+    monkeypatch.setattr(StatePrefetch, "take", spy)
+    with_child = plan_environment(applied, "test", AS_OF)
+    assert taken == [True]
+    assert with_child.plan == alone.plan and not alone.plan.empty
+    assert with_child.previous == alone.previous
