@@ -7,7 +7,7 @@ from edcconf.catalogs import catalog
 from edcconf.diagnostics import Loc
 from edcconf.model import FORM_LEVELS, Form, Role, frozen_map, level_rank
 from edcconf.pipeline import load_desired
-from edcconf.resolve.roles import form_rule
+from edcconf.resolve.roles import form_level, form_rule
 
 OC = catalog("openclinica")
 L = Loc("s.yaml", 1, 1)
@@ -22,7 +22,10 @@ def role(base, default=None, tags=None, contact_forms=None):
 
 
 def level(base_id, custom, form):
-    return form_rule(OC.roles[base_id], custom, form).level
+    """The level with its reason (explain) and without (the effective state): always the same."""
+    with_reason = form_rule(OC.roles[base_id], custom, form).level
+    assert form_level(OC.roles[base_id], custom, form) == with_reason
+    return with_reason
 
 
 def test_base_role_defaults():

@@ -81,6 +81,16 @@ def form_rule(base: BaseRole, custom: Role | None, form: Form) -> FormRule:
     return FormRule(base.untagged, f"untagged form: base role {base.id} default {base.untagged}", None)
 
 
+def form_level(base: BaseRole, custom: Role | None, form: Form) -> str:
+    """form_rule's level alone: no reason, no position (reading a position unpacks the file's records)."""
+    if form.tags:
+        granted = [custom.tags[t] for t in form.tags if custom is not None and t in custom.tags]
+        return max(granted, key=level_rank) if granted else "none"
+    if form.contact:
+        return custom.contact_forms if custom is not None and custom.contact_forms is not None else base.contact
+    return custom.default if custom is not None and custom.default is not None else base.untagged
+
+
 def effective_role(study: Study, cat: Catalog, role_id: str) -> EffectiveRole | None:
     custom = study.roles.get(role_id)
     base = cat.roles.get(custom.base if custom else role_id)
@@ -93,7 +103,7 @@ def effective_role(study: Study, cat: Catalog, role_id: str) -> EffectiveRole | 
         kind = (form.tags, form.contact)
         level = by_kind.get(kind)
         if level is None:
-            level = by_kind[kind] = form_rule(base, custom, form).level
+            level = by_kind[kind] = form_level(base, custom, form)
         forms[form.id] = level
     close = tuple(f for f, lvl in forms.items() if LEVEL_RANK[lvl] >= _REVIEW) if base.close_queries else ()
     sdv = tuple(f for f, lvl in forms.items() if LEVEL_RANK[lvl] >= _READ) if base.sdv else ()

@@ -94,8 +94,8 @@ def declarations(files: tuple[ParsedFile, ...], kind: str) -> Iterator[_Node]:
     """Every declaration of one kind, singular (`study:`) or plural (`studies:`) form."""
     plural = _PLURALS.get(kind, kind)
     for f in files:
-        if not isinstance(f.data, dict):
-            continue
+        if not isinstance(f.data, dict) or (kind not in f.data and plural not in f.data):
+            continue   # (before its positions are unpacked: most files hold one kind of declaration)
         root = _Node.root(f)
         if kind in f.data and kind != plural:
             yield root.child(kind)
