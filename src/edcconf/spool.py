@@ -77,6 +77,11 @@ def read_entry(path: Path) -> Any | None:
         return None
 
 
+def write_now(path: Path, data: bytes | list[bytes]) -> None:
+    """What Spool.write does, in this thread, before returning."""
+    _replace(path, data)
+
+
 def _replace(path: Path, data: bytes | list[bytes]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

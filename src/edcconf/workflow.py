@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from .apply import ApplyResult, execute, git_commit, recover
 from .diagnostics import Diagnostics, UserError
@@ -31,14 +31,18 @@ class PlannedEnvironment:
     saved_digest: str | None = None  # set when the plan came from a saved file
     desired: object = None           # pipeline.Desired, when planned now
     warnings: Diagnostics | None = None
+    applied_side: object = None      # what with_applied returned (plan_environment)
 
 
-def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True) -> PlannedEnvironment:
+def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
+                     with_applied: Callable[[dict], object] | None = None) -> PlannedEnvironment:
+    """with_applied(decoded state file): run beside the load by the state prefetch child, if there is
+    one; its result is the plan's applied_side (see edcconf.incremental.applied_side)."""
     from .state.local import LocalBackend
     from .state.prefetch import StatePrefetch
 
     # the usual state file is decoded beside the load (used only if it is this environment's state)
-    prefetch = StatePrefetch.start(LocalBackend(root, env).path)
+    prefetch = StatePrefetch.start(LocalBackend(root, env).path, also=with_applied)
     try:
         desired = load_desired(root, as_of, [env])
         environment = desired.model.environments[env]
@@ -57,7 +61,8 @@ def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True) ->
     systems = {k: v["system"] for k, v in {**previous.effective.get("studies", {}),
                                            **env_state.state.get("studies", {})}.items()}
     return PlannedEnvironment(plan, environment, previous, backend, systems, env_state.sources,
-                              desired.model.digest, desired=desired)
+                              desired.model.digest, desired=desired,
+                              applied_side=prefetch.also_result if prefetch is not None else None)
 
 
 MEMO_MAX_CHANGES = 20_000   # a first rollout's plan is large and rarely planned twice: not worth the memory
@@ -92,7 +97,10 @@ def plan_for_review(root: Path, env: str, as_of: date, refresh: bool = True, nee
     incremental = plan_incrementally(Path(root), env, as_of, refresh, files, state, digest)
     if incremental is not None:
         return incremental
-    planned = plan_environment(root, env, as_of, refresh)
+    from functools import partial
+
+    from .incremental import applied_side
+    planned = plan_environment(root, env, as_of, refresh, with_applied=partial(applied_side, Path(root), env, as_of, state))
     if _memoisable(planned, refresh) and planned.config_digest == digest \
             and state_signature(Path(root), env) == signature:  # the state read is the one digested
         memo.put(key, state, planned)

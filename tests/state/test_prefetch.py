@@ -120,3 +120,35 @@ def test_the_plan_is_the_same_with_the_child(applied, monkeypatch):
     assert taken == [True]
     assert with_child.plan == alone.plan and not alone.plan.empty
     assert with_child.previous == alone.previous
+
+
+def test_the_applied_side_stored_by_the_child_serves_the_next_incremental_plan(applied, tmp_path, monkeypatch):
+    """The child also stores the applied half of the incremental planner's base (a full plan records the
+    rest): the plan after a one-file change is made incrementally from it and equals a fresh plan."""
+    import shutil
+
+    from edcconf.incremental.replay import IncrementalPlanned
+    from edcconf.workflow import plan_environment, plan_for_review
+
+    root = tmp_path / "org"
+    shutil.copytree(applied, root, ignore=shutil.ignore_patterns("cache"))
+    monkeypatch.setattr(prefetch_module, "PREFETCH_MIN_BYTES", 0)
+    sides = []
+    real_take = StatePrefetch.take
+
+    def spy(self, like=None):
+        out = real_take(self, like)
+        sides.append(self.also_result)
+        return out
+
+    monkeypatch.setattr(StatePrefetch, "take", spy)
+    first = plan_for_review(root, "test", AS_OF, True)
+    assert len(sides) == 1 and sides[0] is not None and sides[0][2], "the child stored the applied parts"
+    study = sorted((root / "studies").glob("*.yaml"))[2]
+    study.write_text(study.read_text().replace("environments: all, sites: all}",
+                                               "environments: [production], sites: all}", 1))
+    again = plan_for_review(root, "test", AS_OF, True)
+    assert isinstance(again, IncrementalPlanned) and not isinstance(first, IncrementalPlanned)
+    monkeypatch.setenv("EDCCONF_WORKERS", "1")
+    fresh = plan_environment(root, "test", AS_OF)
+    assert again.plan == fresh.plan and not fresh.plan.empty

@@ -83,11 +83,12 @@ class Store:
     def get(self, name: str) -> Any | None:
         return read_entry(self.dir / name[:2] / name)
 
-    def put_pack(self, name: str, values: dict[str, Any]) -> dict[str, tuple[int, int]] | None:
+    def put_pack(self, name: str, values: dict[str, Any], now: bool = False) -> dict[str, tuple[int, int]] | None:
         """Many values in one entry (one file to create instead of thousands: a file create costs about
         a millisecond here); returns where each value lies in it, for get_packed. None if one cannot be
-        stored (marshal refuses it): only slower next time."""
-        from ..spool import spool
+        stored (marshal refuses it): only slower next time. now: written before this returns, not by
+        the spool's thread (in a process that has none)."""
+        from ..spool import spool, write_now
         index, chunks, offset = {}, [], 0
         try:
             for key, value in values.items():
@@ -97,7 +98,7 @@ class Store:
                 offset += len(data)
         except (ValueError, TypeError):
             return None
-        spool.write(self.dir / name[:2] / name, chunks)
+        (write_now if now else spool.write)(self.dir / name[:2] / name, chunks)
         self.written.add(name)
         return index
 
@@ -186,9 +187,44 @@ def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[st
     return out
 
 
+def applied_side(root: Path, env: str, as_of: date, state: str, decoded: dict) -> tuple | None:
+    """The applied half of the base a full plan will record, from the state file as decoded (by the state
+    prefetch child, which has it long before the plan is made): its pack written now, (pack, index, counts)."""
+    store = Store(root, env)
+    return store_applied_side(store, _base_key(env, as_of, state), decoded.get("effective") or {},
+                              decoded.get("sources") or {}, now=True)
+
+
+def store_applied_side(store: "Store", key: str, have: dict, sources: dict, now: bool = False) -> tuple | None:
+    """The applied state split per study into a pack (grants, roles, sources of each study), with each
+    study's count of grants and of study managers (for the brakes). None when a grant's key does not
+    start with its study (not handled incrementally) or the pack cannot be stored."""
+    from ..catalogs import catalog
+
+    applied: dict[str, dict] = {}
+    for gkey, g in (have.get("grants") or {}).items():
+        if gkey.split("/", 1)[0] != g.get("study"):
+            return None
+        applied.setdefault(g["study"], {})[gkey] = g
+    applied_roles: dict[str, dict] = {}
+    for ref, value in (have.get("roles") or {}).items():
+        applied_roles.setdefault(ref.split("/", 1)[0], {})[ref] = value
+    per_study, parts = {}, {}
+    studies_have = have.get("studies") or {}
+    for sid, mine in applied.items():
+        cat = catalog((studies_have.get(sid) or {}).get("system", ""))
+        managers = {x["user"] for x in mine.values()
+                    if cat and cat.roles.get(x["base_role"]) is not None and cat.roles[x["base_role"]].manages_study}
+        per_study[sid] = (len(mine), len(managers))
+        parts[sid] = (mine, applied_roles.get(sid, {}),
+                      [(f"grant:{k}", sources[f"grant:{k}"]) for k in mine if f"grant:{k}" in sources])
+    pack = _h("applied", key)
+    index = store.put_pack(pack, parts, now=now)
+    return None if index is None else (pack, index, per_study)
+
+
 def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], state: str, planned) -> None:
     """After a full plan: store the base and every study file's fragment for the next incremental plan."""
-    from ..catalogs import catalog
     from ..model import Model
     from ..providers import reads_live
 
@@ -202,36 +238,23 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
             return  # a study declared beside global declarations: not handled incrementally
         study_files.setdefault(s.loc.file, []).append(s.id)
     have = previous.effective
-    applied: dict[str, dict] = {}
-    for key, g in have.get("grants", {}).items():
-        if key.split("/", 1)[0] != g.get("study"):
-            return
-        applied.setdefault(g["study"], {})[key] = g
-    applied_roles: dict[str, dict] = {}
-    for ref, value in have.get("roles", {}).items():
-        applied_roles.setdefault(ref.split("/", 1)[0], {})[ref] = value
     store = Store(root, env)
+    key = _base_key(env, as_of, state)
+    side = getattr(planned, "applied_side", None)   # stored by the state prefetch child (workflow)
+    if side is None:
+        side = store_applied_side(store, key, have, previous.sources)
+    if side is None:
+        return
+    applied_pack, applied_index, per_study = side
+    store.written.add(applied_pack)
     globals_ = [(rel, sha) for rel, sha in files if rel not in study_files]
     g = _global_key(env, as_of, globals_)
     all_warnings = list(desired.diagnostics.warnings)
     fragments = split(model, env_state, all_warnings, study_files)
     shas = dict(files)
-    key = _base_key(env, as_of, state)
-    packs = (_h("fragments", key), _h("applied", key))
-    fragment_index = store.put_pack(packs[0], {rel: fragment for rel, fragment in fragments.items()})
-    per_study = {}
-    studies_have = have.get("studies", {})
-    parts = {}
-    for sid, mine in applied.items():
-        cat = catalog((studies_have.get(sid) or {}).get("system", ""))
-        managers = {x["user"] for x in mine.values()
-                    if cat and cat.roles.get(x["base_role"]) is not None and cat.roles[x["base_role"]].manages_study}
-        per_study[sid] = (len(mine), len(managers))
-        parts[sid] = (mine, applied_roles.get(sid, {}),
-                      [(f"grant:{k}", previous.sources[f"grant:{k}"]) for k in mine if f"grant:{k}" in previous.sources])
-    applied_index = store.put_pack(packs[1], parts)
-    del parts
-    if fragment_index is None or applied_index is None:
+    fragment_pack = _h("fragments", key)
+    fragment_index = store.put_pack(fragment_pack, {rel: fragment for rel, fragment in fragments.items()})
+    if fragment_index is None:
         return
     environment = planned.environment
     wanted = env_state.state
@@ -249,7 +272,7 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
             (previous.serial, previous.lineage, {k: have.get(k, {}) for k in ("sites", "groups", "studies", "accounts")},
              {k: v for k, v in previous.sources.items() if not k.startswith("grant:")}, per_study,
              sorted({c.study for c in planned.plan.changes if c.kind == "grant"})),
-            (packs[0], fragment_index, packs[1], applied_index))
+            (fragment_pack, fragment_index, applied_pack, applied_index))
     store.put(key, base)
     store.prune()
 

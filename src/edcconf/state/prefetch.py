@@ -19,7 +19,7 @@ import multiprocessing
 import os
 import signal
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 PREFETCH_MIN_BYTES = 8 * 1024 * 1024   # below this the read costs less than the fork
 
@@ -32,10 +32,15 @@ class StatePrefetch:
     def __init__(self, path: Path, pid: int, fd: int) -> None:
         self.path, self._pid, self._fd = path, pid, fd
         self._open = True
+        self.also_result: object = None   # what `also` returned in the child, once taken
 
     @classmethod
-    def start(cls, path: Path, min_bytes: int | None = None) -> "StatePrefetch | None":
-        """A child decoding path, or None when it is not worth one (small or absent file, no fork)."""
+    def start(cls, path: Path, min_bytes: int | None = None,
+              also: Callable[[dict], object] | None = None) -> "StatePrefetch | None":
+        """A child decoding path, or None when it is not worth one (small or absent file, no fork).
+        also(decoded) runs in the child too, on the decoded file (e.g. storing what a later step
+        derives from the applied state alone); its result (plain data, or None if it failed) is
+        also_result after take()."""
         if os.environ.get("EDCCONF_WORKERS", "").strip() == "1" \
                 or "fork" not in multiprocessing.get_all_start_methods():
             return None
@@ -50,7 +55,7 @@ class StatePrefetch:
         pid = os.fork()
         if pid == 0:    # the child: never returns
             os.close(read_end)
-            _child(path, write_end)
+            _child(path, write_end, also)
         os.close(write_end)
         return cls(path, pid, read_end)
 
@@ -72,10 +77,11 @@ class StatePrefetch:
         blob = b"".join(chunks)
         del chunks
         try:
-            identity, data = marshal.loads(blob)
+            identity, data, also_result = marshal.loads(blob)
             del blob
             if identity != _identity(os.stat(self.path)):
                 return None
+            self.also_result = also_result
         except (OSError, ValueError, EOFError, TypeError):
             return None
         from .decode import share_like
@@ -94,7 +100,7 @@ class StatePrefetch:
         os.waitpid(self._pid, 0)
 
 
-def _child(path: Path, out: int) -> None:
+def _child(path: Path, out: int, also: Callable[[dict], object] | None) -> None:
     code = 1
     try:
         os.nice(19)   # a core the others leave idle, not one they need
@@ -106,7 +112,13 @@ def _child(path: Path, out: int) -> None:
         del raw
         data = loads_shared(text)
         del text
-        view = memoryview(marshal.dumps((identity, data)))
+        also_result = None
+        if also is not None and isinstance(data, dict):
+            try:
+                also_result = also(data)
+            except Exception:  # noqa: BLE001 - only the state is needed; the caller does the rest itself
+                also_result = None
+        view = memoryview(marshal.dumps((identity, data, also_result)))
         del data
         while view:
             view = view[os.write(out, view):]
