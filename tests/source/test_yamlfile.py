@@ -124,3 +124,48 @@ def test_nesting_that_would_crash_the_composer_is_refused_first(tmp_path, text):
     proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("yaml-syntax nesting deeper than")
+
+
+def _exact_flow_depth(text: str) -> int:
+    """nesting_problem's exact count, one token at a time (what flow_depth_bound must never undercut)."""
+    from edcconf.source.yamlfile import _FLOW_TOKENS
+
+    depth = deepest = 0
+    for token in _FLOW_TOKENS.finditer(text):
+        ch = token.group()
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}" and depth:
+            depth -= 1
+    return deepest
+
+
+@given(st.text(alphabet="[]{}'\"#\\ \n:,-ab", max_size=300))
+def test_the_fast_flow_depth_bound_never_undercuts_the_exact_count(text):
+    from edcconf.source.yamlfile import flow_depth_bound
+
+    assert flow_depth_bound(text) >= _exact_flow_depth(text)
+
+
+# the skipped tokens as first written (each alternative opening with its lookbehind): the same spans
+_LOOKBEHIND_FIRST = r"""(?<![^\s\[{,:?-])'(?:[^']|'')*'|(?<![^\s\[{,:?-])"(?:[^"\\]|\\.)*"|(?<!\S)#[^\n]*"""
+
+
+@given(st.text(alphabet="[]{}'\"#\\ \n\t:,?-ab", max_size=200))
+def test_the_skipped_tokens_are_the_spans_of_the_lookbehind_first_pattern(text):
+    import re
+
+    from edcconf.source.yamlfile import _SKIPPED_TOKENS
+
+    assert [m.span() for m in _SKIPPED_TOKENS.finditer(text)] == \
+        [m.span() for m in re.finditer(_LOOKBEHIND_FIRST, text)]
+
+
+def test_the_fast_flow_depth_bound_is_exact_on_balanced_brackets():
+    from edcconf.source.yamlfile import flow_depth_bound
+
+    grants = "access:\n" + "".join(f"  - {{user: u{i}, sites: [A, B], note: '[x'}}\n" for i in range(300))
+    assert flow_depth_bound(grants) == _exact_flow_depth(grants) == 2
+    assert flow_depth_bound("[" * 300 + "]" * 300) == 300
+    assert flow_depth_bound("# [[[[\n'{{{' [a]") == 1
