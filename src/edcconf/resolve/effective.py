@@ -94,12 +94,16 @@ def _earliest(*dates: date | None) -> date | None:
     return min(present) if present else None
 
 
-def _why_excluded(person: Person, grant: Grant, as_of: date) -> str | None:
+_UNSEEN = object()
+
+
+def _why_excluded(person: Person, grant: Grant | None, as_of: date) -> str | None:
+    """Why a grant (or, with None, every grant of the person) is left out of the effective state."""
     if person.status == "deactivated":
         return f"{person.username} is deactivated"
     if person.expired(as_of):
         return f"{person.username} expired on {person.expires.isoformat()}"
-    if grant.expires is not None and grant.expires < as_of:
+    if grant is not None and grant.expires is not None and grant.expires < as_of:
         return f"expired on {grant.expires.isoformat()}"
     return None
 
@@ -138,6 +142,8 @@ def environment_state(model: Model, env: str, as_of: date,
     admins = sorted(p.username for p in model.people.values()
                     if p.type == "admin" and p.status == "active" and not p.expired(as_of))
     notices: dict[str, set[str]] = {}
+    people, grants_out, roles_out = model.people, state["grants"], state["roles"]
+    person_excluded: dict[str, str | None] = {}   # why a person's grants are all excluded (once per person)
     for study in model.studies.values():
         if env not in study.environments or catalog(study.system) is None:
             continue
@@ -151,30 +157,39 @@ def environment_state(model: Model, env: str, as_of: date,
                                        "city": site.city}
                 sources[f"site:{sid}"] = str(site.loc)
         all_sites = sorted(study.sites)  # one list for every all-sites grant of the study (read-only)
+        sid = study.id
         for grant in study.access:
-            if env not in grant_environments(study, grant):
-                listed = ", ".join(grant.environments) if grant.environments != ALL else "all"
+            # the study is in env (above): so is the grant unless it lists environments without env
+            if grant.environments != ALL and env not in grant.environments:
+                listed = ", ".join(grant.environments)
                 excluded[grant.key] = Exclusion(f"not granted in {env} (environments: {listed})", grant.loc)
                 continue
-            person = model.people.get(grant.user)
-            role_id = (study.id, grant.role)
+            person = people.get(grant.user)
+            role_id = (sid, grant.role)
             role = roles.get(role_id)
             if person is None or role is None:
                 continue
-            reason = _why_excluded(person, grant, as_of)
+            reason = person_excluded.get(person.username, _UNSEEN)
+            if reason is _UNSEEN:
+                reason = person_excluded[person.username] = _why_excluded(person, None, as_of)
+            if reason is None and grant.expires is not None and grant.expires < as_of:
+                reason = _why_excluded(person, grant, as_of)
             if reason is not None:
                 excluded[grant.key] = Exclusion(reason, grant.loc)
                 continue
-            expires = _earliest(grant.expires, person.expires)
+            expires = _earliest(grant.expires, person.expires) if grant.expires or person.expires else None
             ref, value = versions.get(role_id) or versions.setdefault(role_id, role_version(role))
-            key = grant.key
-            state["grants"][key] = {"study": study.id, "user": grant.user, "role": grant.role,
-                                    "base_role": role.base.id,
-                                    "sites": all_sites if grant.sites == ALL else site_scope(model, study, grant),
-                                    **site_access(grant), "expires": expires.isoformat() if expires else None,
-                                    "role_ref": ref}
+            key = f"{sid}/{grant.user}"   # grant.key
+            if grant.sites == ALL:   # the keys in the order of the general case below
+                grants_out[key] = {"study": sid, "user": grant.user, "role": grant.role, "base_role": role.base.id,
+                                   "sites": all_sites, "site_access": "all",
+                                   "expires": expires.isoformat() if expires else None, "role_ref": ref}
+            else:
+                grants_out[key] = {"study": sid, "user": grant.user, "role": grant.role, "base_role": role.base.id,
+                                   "sites": site_scope(model, study, grant), **site_access(grant),
+                                   "expires": expires.isoformat() if expires else None, "role_ref": ref}
             sources["grant:" + key] = str(grant.loc)
-            state["roles"].setdefault(ref, value)
+            roles_out.setdefault(ref, value)
             over = ceiling_checks.get((role_id, person.group))
             if over is None:  # once per role and group, computed once per distinct rights profile
                 profile = (person.group, study.system, tuple(role.rights.items()), tuple(role.redcap.items()))
