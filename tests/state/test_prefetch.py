@@ -97,8 +97,12 @@ def test_cancel_stops_the_child(applied):
     assert fetched.take() is None
 
 
-def test_the_plan_is_the_same_with_the_child(applied, monkeypatch):
+def test_the_plan_is_the_same_with_the_child(applied, tmp_path, monkeypatch):
+    import shutil
+
     from edcconf.workflow import plan_environment
+
+    applied = shutil.copytree(applied, tmp_path / "org")
 
     taken = []
     real_take = StatePrefetch.take
@@ -108,9 +112,9 @@ def test_the_plan_is_the_same_with_the_child(applied, monkeypatch):
         taken.append(out is not None)
         return out
 
-    (applied / "studies" / sorted(os.listdir(applied / "studies"))[1]).write_text(
-        (applied / "studies" / sorted(os.listdir(applied / "studies"))[1]).read_text().replace(
-            "environments: all, sites: all}", "environments: [production], sites: all}", 1))
+    study = sorted((applied / "studies").glob("*.yaml"))[1]
+    study.write_text(study.read_text().replace("environments: all, sites: all}",
+                                               "environments: [production], sites: all}", 1))
     monkeypatch.setenv("EDCCONF_WORKERS", "1")
     alone = plan_environment(applied, "test", AS_OF)
     monkeypatch.delenv("EDCCONF_WORKERS")
