@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# In-process tests import this checkout's code too, not whichever checkout the virtualenv's editable
+# install points at (a git worktree would otherwise test the main checkout's src in process).
+if str(REPO / "src") not in sys.path[:1]:
+    sys.path.insert(0, str(REPO / "src"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CONFIG_DIRS = ("environments", "groups", "studies")
 
