@@ -97,3 +97,25 @@ def test_state_location_taken_by_a_file_is_a_clear_read_error(tmp_path):
     with pytest.raises(UserError) as exc:
         LocalBackend(tmp_path, "test").read()
     assert exc.value.code == "state-read"
+
+
+def test_stored_serial_reads_the_header_or_falls_back_to_a_full_read(tmp_path):
+    backend = LocalBackend(tmp_path, "test")
+    assert backend.stored_serial() == 0
+    backend.write(record(backend), expected_serial=0)
+    backend.write(next_record(backend.read(), {}, {}, None), expected_serial=1)
+    assert backend.stored_serial() == backend.read().serial == 2
+    from edcconf.state.local import _HEADER
+    assert _HEADER.match(backend.path.read_bytes()[:4096])[3] == b"2"   # read from the header, as written
+    data = json.loads(backend.path.read_text())
+    # edited by hand: keys in another order, the serial last; the full read still finds it
+    backend.path.write_text(json.dumps({k: data[k] for k in reversed(list(data))}))
+    assert backend.stored_serial() == 2
+    with pytest.raises(UserError) as exc:   # a moved state is refused from the fallback too
+        backend.write(next_record(backend.read(), {}, {}, None), expected_serial=1)
+    assert exc.value.code == "state-conflict"
+    data["environment"] = "production"   # another environment's file: reported as read() reports it
+    backend.path.write_text(json.dumps(data, indent=1))
+    with pytest.raises(UserError) as exc:
+        backend.stored_serial()
+    assert "holds the state of environment 'production'" in exc.value.message
