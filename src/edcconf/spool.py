@@ -15,7 +15,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import marshal
-import os
 import queue
 import threading
 from pathlib import Path
@@ -64,7 +63,7 @@ class Spool:
                 if callable(item):
                     item()
                 else:
-                    _replace(*item)
+                    write_now(*item)
             except Exception:  # noqa: BLE001 - a cache that cannot be written is only slower
                 pass
 
@@ -78,24 +77,13 @@ def read_entry(path: Path) -> Any | None:
 
 
 def write_now(path: Path, data: bytes | list[bytes]) -> None:
-    """What Spool.write does, in this thread, before returning."""
-    _replace(path, data)
+    """What Spool.write does, in this thread: atomically, not durably (state.local.write_atomically); a
+    failure is silent (the entry is a miss next time)."""
+    from .diagnostics import UserError
+    from .state.local import write_atomically
 
-
-def _replace(path: Path, data: bytes | list[bytes]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        try:
-            f = open(tmp, "wb")
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            f = open(tmp, "wb")
-        with f:
-            f.writelines((data,) if isinstance(data, (bytes, bytearray)) else data)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    with contextlib.suppress(UserError, OSError):
+        write_atomically(path, data, durable=False)
 
 
 spool = Spool()

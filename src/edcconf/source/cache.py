@@ -56,11 +56,10 @@ class FileCache:
         spool.write(self.dir / key[:2] / key, data)
 
     def put(self, key: str, value: Any) -> None:
-        from ..state.local import write_atomically
-        from ..diagnostics import UserError
+        from ..spool import write_now
 
         try:
-            # atomic (a reader sees a whole entry or none) but not durable: a lost entry is only a miss
-            write_atomically(self.dir / key[:2] / key, marshal.dumps(value), durable=False)
-        except (UserError, ValueError):
-            pass  # a cache that cannot be written is only slower
+            data = marshal.dumps(value)
+        except ValueError:
+            return  # a cache that cannot be written is only slower
+        write_now(self.dir / key[:2] / key, data)   # atomic, not durable: a lost entry is only a miss
