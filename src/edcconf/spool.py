@@ -68,10 +68,17 @@ class Spool:
                 pass
 
 
-def read_entry(path: Path) -> Any | None:
-    """A cache entry (marshal data) read back; None when it is absent or damaged: a miss, never an error."""
+def read_entry(path: Path, span: tuple[int, int] | None = None) -> Any | None:
+    """A cache entry (marshal data) read back, or the value at span (offset, length) of a file of several;
+    None when it is absent or damaged: a miss, never an error."""
     try:
-        return marshal.loads(path.read_bytes())
+        if span is None:
+            return marshal.loads(path.read_bytes())
+        offset, length = span
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read(length)
+        return marshal.loads(data) if len(data) == length else None
     except (OSError, ValueError, EOFError, TypeError):
         return None
 

@@ -104,16 +104,7 @@ class Store:
 
     def get_packed(self, name: str, where: tuple[int, int]) -> Any | None:
         """One value of a pack; None when the pack is absent or damaged (a miss, as for get)."""
-        offset, length = where
-        try:
-            with open(self.dir / name[:2] / name, "rb") as f:
-                f.seek(offset)
-                data = f.read(length)
-            if len(data) != length:
-                return None
-            return marshal.loads(data)
-        except (OSError, ValueError, EOFError, TypeError):
-            return None
+        return read_entry(self.dir / name[:2] / name, where)
 
     def put(self, name: str, value: Any) -> None:
         """Atomically (a reader sees the old entry or the new one), not durably: only slower if lost. The
