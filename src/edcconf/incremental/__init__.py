@@ -138,9 +138,10 @@ def _non_study_files(model) -> set[str]:
 
 def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[str]]) -> dict[str, tuple]:
     """What each study file contributes to the environment's desired state: {rel: (summary, content)}."""
-    from ..catalogs import catalog
+    from ..plan.brakes import managers_by_study
 
     state = env_state.state
+    managers = managers_by_study(state)
     grants: dict[str, dict] = {}
     for key, g in state["grants"].items():
         grants.setdefault(g["study"], {})[key] = g
@@ -160,19 +161,15 @@ def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[st
             if sid not in state["studies"]:
                 continue
             study, mine = model.studies[sid], grants.get(sid, {})
-            cat = catalog(study.system)
-            managers, notices = set(), {}
+            notices = {}
             for g in mine.values():
-                base = cat.roles.get(g["base_role"]) if cat else None
-                if base is not None and base.manages_study:
-                    managers.add(g["user"])
                 person = model.people[g["user"]]
                 if person.external is not None:
                     pi = study.protocol.pi if study.protocol else None
                     notices[g["user"]] = [n for n in (pi, person.external.requested_by) if n]
             sources = [(f"grant:{k}", env_state.sources[f"grant:{k}"]) for k in mine]
             studies.append((sid, state["studies"][sid], env_state.sources[f"study:{sid}"],
-                            [s for s in study.sites if s in model.sites], len(managers), notices))
+                            [s for s in study.sites if s in model.sites], len(managers.get(sid, ())), notices))
             content[sid] = (mine, roles.get(sid, {}), sources, excluded.get(sid, {}))
         out[rel] = ((tuple(ids), studies, by_file.get(rel, [])), content)
     return out
@@ -190,7 +187,7 @@ def store_applied_side(store: "Store", key: str, have: dict, sources: dict, now:
     """The applied state split per study into a pack (grants, roles, sources of each study), with each
     study's count of grants and of study managers (for the brakes). None when a grant's key does not
     start with its study (not handled incrementally) or the pack cannot be stored."""
-    from ..catalogs import catalog
+    from ..plan.brakes import managers_by_study
 
     applied: dict[str, dict] = {}
     for gkey, g in (have.get("grants") or {}).items():
@@ -201,12 +198,9 @@ def store_applied_side(store: "Store", key: str, have: dict, sources: dict, now:
     for ref, value in (have.get("roles") or {}).items():
         applied_roles.setdefault(ref.split("/", 1)[0], {})[ref] = value
     per_study, parts = {}, {}
-    studies_have = have.get("studies") or {}
+    managers = managers_by_study(have)
     for sid, mine in applied.items():
-        cat = catalog((studies_have.get(sid) or {}).get("system", ""))
-        managers = {x["user"] for x in mine.values()
-                    if cat and cat.roles.get(x["base_role"]) is not None and cat.roles[x["base_role"]].manages_study}
-        per_study[sid] = (len(mine), len(managers))
+        per_study[sid] = (len(mine), len(managers.get(sid, ())))
         parts[sid] = (mine, applied_roles.get(sid, {}),
                       [(f"grant:{k}", sources[f"grant:{k}"]) for k in mine if f"grant:{k}" in sources])
     pack = _h("applied", key)

@@ -32,7 +32,7 @@ def min_data_managers(environment: Environment) -> int:
     return int(environment.safety.get("min_data_managers", default))
 
 
-def _managers(state: Mapping) -> dict[str, set[str]]:
+def managers_by_study(state: Mapping) -> dict[str, set[str]]:
     """Per study, the people whose base role can manage it (catalog `manages_study`)."""
     out: dict[str, set[str]] = {}
     studies = state.get("studies", {})
@@ -50,8 +50,8 @@ def find_brakes(changes: tuple[Change, ...], applied: Mapping, desired: Mapping,
     for g in applied.get("grants", {}).values() if fraction is not None else ():
         grants_applied[g["study"]] = grants_applied.get(g["study"], 0) + 1
     floor = min_data_managers(environment)
-    before = {s: len(u) for s, u in _managers(applied).items()} if floor else {}
-    after = {s: len(u) for s, u in _managers(desired).items()} if floor else {}
+    before = {s: len(u) for s, u in managers_by_study(applied).items()} if floor else {}
+    after = {s: len(u) for s, u in managers_by_study(desired).items()} if floor else {}
     return brakes_from_counts(changes, environment, grants_applied, before, after, desired.get("studies", {}),
                               applied.get("studies", {}))
 
