@@ -30,13 +30,25 @@ CHUNK = 8                          # files per message: results stream back in o
 _pending: tuple | None = None      # (jobs, check) for forked workers: inherited, never pickled
 
 
-def workers_for(jobs: list[Job]) -> int:
+def chosen_workers() -> int | None:
+    """EDCCONF_WORKERS as a number of workers (at least 1), or None when it is unset or not a number."""
     chosen = os.environ.get("EDCCONF_WORKERS", "").strip()
-    if chosen:
-        try:
-            return max(1, int(chosen))
-        except ValueError:
-            pass
+    try:
+        return max(1, int(chosen)) if chosen else None
+    except ValueError:
+        return None
+
+
+def may_fork() -> bool:
+    """Whether this command may fork helper processes (parse workers, the state prefetch child): the
+    platform can, and EDCCONF_WORKERS is not 1."""
+    return chosen_workers() != 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
+def workers_for(jobs: list[Job]) -> int:
+    chosen = chosen_workers()
+    if chosen is not None:
+        return chosen
     if len(jobs) < PARALLEL_MIN_FILES or sum(len(raw) for _, raw, _ in jobs) < PARALLEL_MIN_BYTES:
         return 1
     return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
@@ -61,7 +73,7 @@ def parse_all(jobs: list[Job], check: Check | None, cache) -> Iterator[tuple[Par
     from . import from_entry
 
     workers = workers_for(jobs)
-    if workers <= 1 or len(jobs) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers <= 1 or len(jobs) < 2 or not may_fork():
         for rel, raw, key in jobs:
             parsed, diags = _sequential(rel, raw, key, check, cache)
             yield parsed, diags

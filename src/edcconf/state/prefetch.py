@@ -15,7 +15,6 @@ fork) turns it off.
 from __future__ import annotations
 
 import marshal
-import multiprocessing
 import os
 import signal
 from pathlib import Path
@@ -41,8 +40,8 @@ class StatePrefetch:
         also(decoded) runs in the child too, on the decoded file (e.g. storing what a later step
         derives from the applied state alone); its result (plain data, or None if it failed) is
         also_result after take()."""
-        if os.environ.get("EDCCONF_WORKERS", "").strip() == "1" \
-                or "fork" not in multiprocessing.get_all_start_methods():
+        from ..source.parse_pool import may_fork
+        if not may_fork():
             return None
         try:
             if os.stat(path).st_size < (PREFETCH_MIN_BYTES if min_bytes is None else min_bytes):
