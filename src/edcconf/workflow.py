@@ -73,8 +73,9 @@ def plan_for_review(root: Path, env: str, as_of: date, refresh: bool = True, nee
     (plan/memo.py), else incrementally from the last full plan's parts when only study files changed
     (edcconf.incremental), otherwise made now and remembered for both. The result has plan, config_digest, systems and
     sources; need_sources asks for a memo entry whose systems and sources can be read (for --out)."""
-    from .incremental import config_digest, plan_incrementally, record, scan
+    from .incremental import applied_side, plan_incrementally, record
     from .plan.memo import PlanMemo, state_digest, state_signature
+    from .source import config_digest, scan
     from .source.cache import enabled as cache_enabled
 
     if not cache_enabled():
@@ -99,7 +100,6 @@ def plan_for_review(root: Path, env: str, as_of: date, refresh: bool = True, nee
         return incremental
     from functools import partial
 
-    from .incremental import applied_side
     planned = plan_environment(root, env, as_of, refresh, with_applied=partial(applied_side, Path(root), env, as_of, state))
     if _memoisable(planned, refresh) and planned.config_digest == digest \
             and state_signature(Path(root), env) == signature:  # the state read is the one digested

@@ -36,7 +36,6 @@ from typing import Any, Iterable
 
 from ..diagnostics import Diagnostic, Loc
 from ..spool import read_entry
-from ..source import config_digest, scan  # noqa: F401  (the files and digest a plan is keyed by)
 
 VERSION = 2   # 2: fragments and applied parts of a full plan stored as two packs
 
@@ -264,4 +263,4 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
 
 from .replay import plan_incrementally  # noqa: E402  (the reading side)
 
-__all__ = ["plan_incrementally", "record", "scan", "config_digest", "split", "Store"]
+__all__ = ["plan_incrementally", "record", "applied_side", "split", "Store"]
