@@ -75,13 +75,14 @@ def test_wrong_path_is_404(emu):
 def test_new_user_has_no_rights(proj):
     assert proj.import_users([{"username": "bob"}]) == 1
     [user] = proj.export_users()
-    assert list(user)[:7] == ["username", "email", "firstname", "lastname", "expiration",
-                              "data_access_group", "data_access_group_id"]
+    assert list(user)[:8] == ["username", "email", "firstname", "lastname", "expiration",
+                              "data_access_group", "data_access_group_id",
+                              "data_access_group_label"]
     assert list(user)[-2:] == ["forms", "forms_export"]
-    assert len(user) == 36
+    assert len(user) == 40                  # 14.5.0 has every field (see test_redcap_versions)
     assert all(user[k] == 0 for k in user if k not in
-               ("username", "email", "firstname", "lastname", "expiration",
-                "data_access_group", "data_access_group_id", "forms", "forms_export"))
+               ("username", "email", "firstname", "lastname", "expiration", "data_access_group",
+                "data_access_group_id", "data_access_group_label", "forms", "forms_export"))
     assert user["forms"] == {"demographics": 0, "hba1c": 0}
     assert user["forms_export"] == {"demographics": 0, "hba1c": 0}
 
@@ -162,7 +163,7 @@ def test_forms_in_csv_before_15_6(emu, proj):
     text = proj.export_users(format_type="csv")
     header, row = text.strip().split("\n")
     assert header.split(",")[-2:] == ["forms", "forms_export"]
-    assert row.startswith("bob,,,,,mgh,1,1,0,")
+    assert row.startswith("bob,,,,,mgh,1,MGH,1,0,")
     assert row.endswith(',"demographics:1,hba1c:2","demographics:3,hba1c:1"')
 
 

@@ -51,7 +51,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-from .redcap_model import ROLE_FIELDS, USER_FIELDS, ApiError, Project
+from .redcap_model import ApiError, Project
 from .redcap_store import Store
 
 __all__ = ["RedcapEmulator", "ApiError"]
@@ -189,8 +189,8 @@ def _export(store: Store, proj: Project, content: str, fmt: str) -> tuple[str, s
             return json.dumps(info), "application/json; charset=utf-8"
         return encode_rows(fmt, [info], list(info))
     table = {
-        "user": (store.export_users, USER_FIELDS),
-        "userRole": (store.export_roles, ROLE_FIELDS),
+        "user": (store.export_users, proj.user_fields),
+        "userRole": (store.export_roles, proj.role_fields),
         "userRoleMapping": (store.export_role_mapping,
                             ["username", "unique_role_name", "data_access_group"]),
         "dag": (store.export_dags,

@@ -10,22 +10,45 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+# The one version table: user-export field -> first REDCap version that exports it, in the order
+# of REDCap's user export.  Our reading of REDCap's change log and of public API clients (see
+# docs/emulator.md), not REDCap's source.  Roles export the same rights in the same order.
+ALWAYS: tuple[int, ...] = (0,)
+FIELD_SINCE: dict[str, tuple[int, ...]] = {
+    "username": ALWAYS, "email": ALWAYS, "firstname": ALWAYS, "lastname": ALWAYS,
+    "expiration": ALWAYS, "data_access_group": ALWAYS, "data_access_group_id": (10, 0, 0),
+    "data_access_group_label": (14, 5, 0),
+    "design": ALWAYS, "alerts": (9, 0, 0), "user_rights": ALWAYS, "data_access_groups": ALWAYS,
+    "reports": ALWAYS, "stats_and_charts": ALWAYS, "manage_survey_participants": ALWAYS,
+    "calendar": ALWAYS, "data_import_tool": ALWAYS, "data_comparison_tool": ALWAYS,
+    "logging": ALWAYS, "email_logging": (10, 9, 0), "file_repository": ALWAYS,
+    "data_quality_create": ALWAYS, "data_quality_execute": ALWAYS, "api_export": ALWAYS,
+    "api_import": ALWAYS, "api_modules": (14, 0, 0), "mobile_app": ALWAYS,
+    "mobile_app_download_data": ALWAYS, "record_create": ALWAYS, "record_rename": ALWAYS,
+    "record_delete": ALWAYS, "lock_records_all_forms": ALWAYS, "lock_records": ALWAYS,
+    "lock_records_customization": ALWAYS, "mycap_participants": (13, 0, 0),
+    "random_setup": (14, 5, 0), "random_dashboard": (14, 5, 0), "random_perform": (14, 5, 0),
+    "forms": ALWAYS, "forms_export": ALWAYS,
+}
 USER_INFO_FIELDS = ["username", "email", "firstname", "lastname", "expiration",
-                    "data_access_group", "data_access_group_id"]
-RIGHT_FIELDS = [
-    "design", "alerts", "user_rights", "data_access_groups", "reports", "stats_and_charts",
-    "manage_survey_participants", "calendar", "data_import_tool", "data_comparison_tool",
-    "logging", "email_logging", "file_repository", "data_quality_create", "data_quality_execute",
-    "api_export", "api_import", "api_modules", "mobile_app", "mobile_app_download_data",
-    "record_create", "record_rename", "record_delete", "lock_records_all_forms", "lock_records",
-    "lock_records_customization", "mycap_participants",
-]
+                    "data_access_group", "data_access_group_id", "data_access_group_label"]
 FORM_FIELDS = ["forms", "forms_export"]
-USER_FIELDS = USER_INFO_FIELDS + RIGHT_FIELDS + FORM_FIELDS
-ROLE_FIELDS = ["unique_role_name", "role_label"] + RIGHT_FIELDS + FORM_FIELDS
-# Accepted on import and ignored (exported by some REDCap versions or by older clients).
-IGNORED_USER_FIELDS = {"data_access_group_id", "data_access_group_label", "data_export"}
-IGNORED_ROLE_FIELDS = {"data_export"}
+# Every right any version has (values 0/1 unless right_value says otherwise), in export order.
+RIGHT_FIELDS = [f for f in FIELD_SINCE if f not in USER_INFO_FIELDS and f not in FORM_FIELDS]
+# Accepted on import and ignored at every version (an older export's column).
+IGNORED_FIELDS = {"data_export"}
+
+
+def user_fields(version: tuple[int, ...]) -> list[str]:
+    """The columns of a user export at ``version``, in REDCap's order."""
+    return [f for f, since in FIELD_SINCE.items() if version >= since]
+
+
+def role_fields(version: tuple[int, ...]) -> list[str]:
+    """The columns of a user role export at ``version``: the user's rights, without user info."""
+    return ["unique_role_name", "role_label"] + [
+        f for f in user_fields(version) if f not in USER_INFO_FIELDS]
+
 
 FORM_RIGHTS_OLD = {0, 1, 2, 3}
 FORM_RIGHTS_NEW = {128, 129, 130, 138, 146, 154}
@@ -93,6 +116,14 @@ class Project:
     @property
     def new_form_encoding(self) -> bool:
         return self.version >= (15, 6, 0)
+
+    @property
+    def user_fields(self) -> list[str]:
+        return user_fields(self.version)
+
+    @property
+    def role_fields(self) -> list[str]:
+        return role_fields(self.version)
 
     @property
     def no_access(self) -> int:

@@ -7,22 +7,26 @@ the store's lock, so the HTTP server may call it from many threads.
 
 Where each behaviour comes from:
 
-* User field names and order: DESIGN.md §8 and the ``export_users`` docstring of
-  PyCap 2.x (``redcap/methods/users.py``); REDCapR's fixture
-  ``inst/test-data/specific-redcapr/users-export/with-dags--user.R`` shows the
-  same order (username, names, expiration, data_access_group, design, alerts,
-  user_rights, ... lock_records_customization, forms_export).  JSON user exports
-  carry integers (PyCap docstring ``'design': 1``), role exports carry strings
-  for the rights and integers inside ``forms`` (PyCap ``export_user_roles``
-  docstring ``'design': '0' ... 'forms': {'form_1': 2}``).
+* User and role columns, their order and the version that added each: the table
+  ``FIELD_SINCE`` in :mod:`edcconf.emulator.redcap_model` (our reading, see
+  docs/emulator.md).  The order agrees with the ``export_users`` docstring of
+  PyCap 2.x (``redcap/methods/users.py``) and REDCapR's fixture
+  ``inst/test-data/specific-redcapr/users-export/with-dags--user.R`` (username,
+  names, expiration, data_access_group, design, alerts, user_rights, ...
+  lock_records_customization, forms_export).  JSON user exports carry integers
+  (PyCap docstring ``'design': 1``), role exports carry strings for the rights and
+  integers inside ``forms`` (PyCap ``export_user_roles`` docstring ``'design': '0'
+  ... 'forms': {'form_1': 2}``).
 * ``forms`` / ``forms_export`` in CSV as ``form:value`` pairs joined by commas:
   REDCapR ``redcap_users_export()`` splits them with ``sep = ","`` and the regex
   ``^(\\w+):(\\d{1,3})$``; in JSON an object (PyCap docstrings).
-* Per-form values before/from 15.6.0 and ``user_rights`` 0/2/1: DESIGN.md §8.
+* Per-form values before/from 15.6.0 (0/2/1/3, then 128/129/130 plus 8 and 16):
+  REDCap's API help key as quoted in redcapAPI issue #469.  ``user_rights`` 2
+  (read only) from 14.1: our reading of REDCap's change log, like the version table.
 * A user import that omits ``data_access_group`` unassigns the user's DAG:
   redcapAPI issue #500 / PR #499 ("If importUsers is called without the
   data_access_group column ... redcap will set the DAG to 'not assigned to a
-  group'"), and DESIGN.md §7.
+  group'").
 * Creating a DAG with a blank ``unique_group_name`` and a role with a blank
   ``unique_role_name`` (names such as ``U-573AEYRNR8``): PyCap ``import_dags`` /
   ``import_user_roles`` docstrings and PyCap's test project XML
@@ -45,8 +49,8 @@ import string
 import threading
 from typing import Any
 
-from .redcap_model import (IGNORED_ROLE_FIELDS, IGNORED_USER_FIELDS, ROLE_FIELDS, USER_FIELDS, ApiError,
-                           Project, Role, User, quoted, apply_rights, check_fields, parse_version)
+from .redcap_model import (IGNORED_FIELDS, ApiError, Project, Rights, Role, User, apply_rights,
+                           check_fields, parse_version, quoted)
 
 
 class Store:
@@ -88,22 +92,21 @@ class Store:
             for user in proj.sorted_users():
                 rights = proj.effective_rights(user)
                 dag = proj.dag(user.dag) if user.dag else None
-                row: dict[str, Any] = {
+                values: dict[str, Any] = {
                     "username": user.username, "email": user.email,
                     "firstname": user.firstname, "lastname": user.lastname,
                     "expiration": user.expiration,
                     "data_access_group": dag.unique_group_name if dag else "",
                     "data_access_group_id": dag.group_id if dag else "",
+                    "data_access_group_label": dag.label if dag else "",
+                    **rights.rights, **_form_cells(proj, rights),
                 }
-                row.update(rights.rights)
-                row["forms"] = {f: rights.forms.get(f, proj.no_access) for f in proj.forms}
-                row["forms_export"] = {f: rights.forms_export.get(f, 0) for f in proj.forms}
-                out.append(row)
+                out.append({f: values[f] for f in proj.user_fields})
             return out
 
     def import_users(self, proj: Project, rows: list[dict]) -> int:
         with self.lock:
-            check_fields(rows, set(USER_FIELDS) | IGNORED_USER_FIELDS)
+            check_fields(rows, set(proj.user_fields) | IGNORED_FIELDS)
             staged: list[User] = []
             for row in rows:
                 username = str(row.get("username") or "").strip()
@@ -150,12 +153,12 @@ class Store:
         with self.lock:
             out = []
             for role in proj.roles:
-                row: dict[str, Any] = {"unique_role_name": role.unique_role_name,
-                                       "role_label": role.role_label}
-                row.update({k: str(v) for k, v in role.rights.rights.items()})
-                row["forms"] = {f: role.rights.forms.get(f, proj.no_access) for f in proj.forms}
-                row["forms_export"] = {f: role.rights.forms_export.get(f, 0) for f in proj.forms}
-                out.append(row)
+                values: dict[str, Any] = {
+                    "unique_role_name": role.unique_role_name, "role_label": role.role_label,
+                    **{k: str(v) for k, v in role.rights.rights.items()},
+                    **_form_cells(proj, role.rights),
+                }
+                out.append({f: values[f] for f in proj.role_fields})
             return out
 
     def _new_role_name(self, proj: Project) -> str:
@@ -167,7 +170,7 @@ class Store:
 
     def import_roles(self, proj: Project, rows: list[dict]) -> int:
         with self.lock:
-            check_fields(rows, set(ROLE_FIELDS) | IGNORED_ROLE_FIELDS)
+            check_fields(rows, set(proj.role_fields) | IGNORED_FIELDS)
             staged: list[tuple[Role | None, Role]] = []
             for row in rows:
                 unique = str(row.get("unique_role_name") or "").strip()
@@ -315,6 +318,12 @@ class Store:
                 "missing_data_codes": "", "external_modules": "",
                 "bypass_branching_erase_field_prompt": 0,
             }
+
+
+def _form_cells(proj: Project, rights: Rights) -> dict[str, dict[str, int]]:
+    """``forms`` and ``forms_export`` of one user or role: every instrument of the project."""
+    return {"forms": {f: rights.forms.get(f, proj.no_access) for f in proj.forms},
+            "forms_export": {f: rights.forms_export.get(f, 0) for f in proj.forms}}
 
 
 def _check_deleting(names: list[str], parameter: str, what: str, find) -> None:
