@@ -218,17 +218,25 @@ def form_values(proj: Project, key: str, raw: Any, who: str) -> dict[str, int]:
         out[name] = num
     return out
 
-def apply_rights(proj: Project, base: Rights, row: dict, who: str) -> Rights:
+def apply_rights(proj: Project, base: Rights, row: dict, who: str,
+                 unlisted_forms_lose_access: bool = False) -> Rights:
+    """``base`` changed by the fields ``row`` gives; omitted fields keep their values.
+
+    With ``unlisted_forms_lose_access`` (user imports, as REDCap), a ``forms`` or
+    ``forms_export`` cell replaces the per-form rights: an instrument it does not list
+    gets no access (``proj.no_access``, resp. 0) instead of keeping its old value.
+    """
     rights = dict(base.rights)
-    forms = dict(base.forms)
-    forms_export = dict(base.forms_export)
     for key in RIGHT_FIELDS:
         if key in row:
             rights[key] = right_value(proj, key, row[key], who)
-    if "forms" in row:
-        forms.update(form_values(proj, "forms", row["forms"], who))
-    if "forms_export" in row:
-        forms_export.update(form_values(proj, "forms_export", row["forms_export"], who))
+    forms, forms_export = dict(base.forms), dict(base.forms_export)
+    for key, current, none in (("forms", forms, proj.no_access), ("forms_export", forms_export, 0)):
+        if key in row:
+            given = form_values(proj, key, row[key], who)
+            if unlisted_forms_lose_access:
+                current.update({f: none for f in proj.forms})
+            current.update(given)
     return Rights(rights, forms, forms_export)
 
 def check_fields(rows: list[dict], allowed: set[str]) -> None:

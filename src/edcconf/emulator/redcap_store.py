@@ -114,7 +114,7 @@ class Store:
                     raise ApiError('The field "username" is missing or blank')
                 old = proj.users.get(username)
                 base = old.rights if old else proj.empty_rights()
-                rights = apply_rights(proj, base, row, username)
+                rights = apply_rights(proj, base, row, username, unlisted_forms_lose_access=True)
                 dag_name = str(row.get("data_access_group") or "").strip()
                 if dag_name and proj.dag(dag_name) is None:
                     raise ApiError(f'The Data Access Group "{dag_name}" for user "{username}" '
