@@ -23,6 +23,17 @@ Where each behaviour comes from:
 * Per-form values before/from 15.6.0 (0/2/1/3, then 128/129/130 plus 8 and 16):
   REDCap's API help key as quoted in redcapAPI issue #469.  ``user_rights`` 2
   (read only) from 14.1: our reading of REDCap's change log, like the version table.
+* A user import naming a user who is in a user role is refused (400) with
+  REDCap's text "The following users are currently assigned to a user role, so
+  their user rights cannot be modified via the API: ..." (the wording given to
+  this project for REDCap's API; redcapAPI issue #206 quotes a REDCap admin's
+  different wording, "... cannot have their user privileges modified because
+  the user belongs to a user role"); taking the user out of the role
+  (``userRoleMapping`` with a blank ``unique_role_name``) first works, the
+  workaround of redcapAPI PR #212.
+* A user import's ``forms`` / ``forms_export`` cell replaces the per-form
+  rights: instruments it does not list get no access (REDCap's behaviour as
+  reported to this project; no public source was found).
 * A user import that omits ``data_access_group`` unassigns the user's DAG:
   redcapAPI issue #500 / PR #499 ("If importUsers is called without the
   data_access_group column ... redcap will set the DAG to 'not assigned to a
@@ -107,6 +118,11 @@ class Store:
     def import_users(self, proj: Project, rows: list[dict]) -> int:
         with self.lock:
             check_fields(rows, set(proj.user_fields) | IGNORED_FIELDS)
+            in_role = _users_in_a_role(proj, rows)
+            if in_role:
+                raise ApiError("The following users are currently assigned to a user role, so "
+                               "their user rights cannot be modified via the API: "
+                               + ", ".join(in_role))
             staged: list[User] = []
             for row in rows:
                 username = str(row.get("username") or "").strip()
@@ -130,7 +146,7 @@ class Store:
                     lastname=str(row.get("lastname", old.lastname if old else "") or ""),
                     expiration=expiration,
                     dag=dag_name,            # omitted -> "" : REDCap unassigns the DAG
-                    role=old.role if old else "",
+                    role="",                 # users in a role were refused above
                 ))
             for user in staged:
                 proj.users[user.username] = user
@@ -324,6 +340,16 @@ def _form_cells(proj: Project, rights: Rights) -> dict[str, dict[str, int]]:
     """``forms`` and ``forms_export`` of one user or role: every instrument of the project."""
     return {"forms": {f: rights.forms.get(f, proj.no_access) for f in proj.forms},
             "forms_export": {f: rights.forms_export.get(f, 0) for f in proj.forms}}
+
+
+def _users_in_a_role(proj: Project, rows: list[dict]) -> list[str]:
+    """The users ``rows`` name who are in a user role: REDCap refuses to import their rights."""
+    names = []
+    for row in rows:
+        user = proj.users.get(str(row.get("username") or "").strip())
+        if user is not None and user.role and user.username not in names:
+            names.append(user.username)
+    return names
 
 
 def _check_deleting(names: list[str], parameter: str, what: str, find) -> None:
