@@ -131,3 +131,23 @@ def test_random_rights_are_refused_before_14_5_with_the_unknown_field_error():
         assert emu.project(12).users == {}
     finally:
         emu.stop()
+
+
+@pytest.mark.parametrize("version, accepted, refused", [
+    ("15.5.3", [0, 1, 2, 3], [128, 129, 130, 138, 146, 154, 4]),
+    ("15.6.0", [128, 129, 130, 138, 146, 154], [0, 1, 2, 3, 131, 162]),
+])
+def test_per_form_codes_switch_at_15_6(version, accepted, refused):
+    emu = make(version)
+    try:
+        proj = Project(emu.url, TOKEN)
+        for code in accepted:
+            proj.import_users([{"username": "bob", "forms": {"hba1c": code},
+                                "forms_export": {"hba1c": code % 4}}])
+            user = proj.export_users()[0]
+            assert (user["forms"]["hba1c"], user["forms_export"]["hba1c"]) == (code, code % 4)
+        for code in refused:
+            with pytest.raises(RedcapError, match='"hba1c"'):
+                proj.import_users([{"username": "bob", "forms": {"hba1c": code}}])
+    finally:
+        emu.stop()
