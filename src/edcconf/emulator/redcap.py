@@ -32,7 +32,8 @@ Protocol facts and their sources:
   (PyCap ``export_version`` parses it with ``semantic_version``).
 
 Deviations: REDCap's default format is XML; the emulator defaults to JSON and
-answers XML data requests with an error (XML errors are still served).
+answers XML data requests with an error (XML errors are still served).  Every
+known difference from REDCap is listed in docs/emulator.md.
 """
 
 from __future__ import annotations
