@@ -31,9 +31,10 @@ ROLES = {
               "crc": ("site", 10), "investigator": ("site", 4), "read_only": ("both", 2)},
 }
 READ_ONLY_ROLE = {"openclinica": "viewer", "redcap": "read_only", "vault": "read_only"}
-FULL_CEILING = ("{form_access: edit, contact_data: edit, data_export: full, user_rights: full, design: full, "
-                "record_delete: full, data_import: full, api: full, lock_records: all}")
-READER_CEILING = "{form_access: read, contact_data: none, data_export: none, user_rights: none, api: none}"
+# Ceilings fail closed (an unnamed right is none): the full one says so explicitly, the reader's names
+# the REDCap rights its read-only roles carry.
+FULL_CEILING = "{unnamed: unlimited}"
+READER_CEILING = "{form_access: read, redcap: {reports: 1, graphical: 1}}"
 
 
 def flow(items: list[str]) -> str:

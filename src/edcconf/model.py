@@ -69,14 +69,18 @@ class Person:
 class Group:
     id: str
     description: str | None
-    ceiling: Mapping[str, str]          # generic right -> highest allowed value (unnamed: not limited)
-    redcap_ceiling: Mapping[str, int]   # REDCap SAG key -> highest allowed value
+    ceiling: Mapping[str, str]          # every generic right -> highest allowed value (fails closed: rules.ceilings)
+    redcap_ceiling: Mapping[str, int]   # every REDCap SAG key -> highest allowed value
     message: str | None
     members: tuple[str, ...]
     loc: Loc
     builtin: bool = False
     sag_id: str | None = None           # the REDCap SAG / ACG this group is, when imported from one
     acg_id: str | None = None
+    default: bool = False               # REDCap's default group (ACG is_default_group)
+    extends: str | None = None          # the group whose ceiling this one starts from
+    unlimited: bool = False             # `unnamed: unlimited`: rights the ceiling does not name are not limited
+    named: Mapping[str, object] = field(default_factory=frozen_map)  # the ceiling as written (generic, `redcap`)
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class Target:
     token_env: str | None
     loc: Loc
     vault_user_defaults: Mapping[str, str] = field(default_factory=frozen_map)
+    version: str | None = None          # REDCap: the version files and API calls are written for
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,8 @@ class Role:
     redcap: Mapping[str, int]
     loc: Loc
     locs: Mapping[str, Loc] = field(default_factory=frozen_map)
+    redcap_forms: Mapping[str, Mapping[str, int]] = field(default_factory=frozen_map)  # form -> {view, export}
+    redcap_role: Mapping[str, str] = field(default_factory=frozen_map)   # {name, label} of a REDCap user role
 
 
 @dataclass(frozen=True)

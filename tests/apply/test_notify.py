@@ -36,6 +36,7 @@ def add_external(repo):
     write(repo, "groups/ext.yaml", """\
         group:
           id: ext
+          ceiling: {form_access: review}
           members:
             - {username: eve.ext, email: eve@cro.example.com, name: Eve External,
                external: {organization: Acme CRO, agreement_signed: 2026-01-01, basis: sponsor, requested_by: dina.dm}}

@@ -23,7 +23,11 @@ CONFIG = {
     "groups/staff.yaml": """
         group:
           id: staff
-          ceiling: {form_access: edit, contact_data: edit, data_export: full, user_rights: full, api: full}
+          ceiling: {form_access: edit, contact_data: edit, data_export: full, user_rights: full, api: full,
+                    record_delete: full, data_import: full, lock_records: all,
+                    redcap: {data_access_groups: 1, reports: 1, graphical: 1, calendar: 1, data_comparison_tool: 1,
+                             data_logging: 1, file_repository: 1, data_quality_design: 1, data_quality_execute: 1,
+                             record_create: 1, record_rename: 1}}
           members:
             - {username: omar.haddad, email: omar@hospital.example.org, name: Omar Haddad}
             - {username: priya.nair, email: priya@hospital.example.org, name: Priya Nair}
@@ -96,15 +100,19 @@ def test_apply_drift_and_restore(tmp_path, emulator):
     assert clean.code == 0, clean
     assert clean.json["differences"] == [] and clean.json["checked"] == ["DIAB-03"]
 
-    # Someone edits rights by hand in REDCap: design rights and edit on a form, and a stray user
+    # Someone edits rights by hand in REDCap: design rights, read only on a form, delete on another,
+    # the mobile app and randomisation (rights edcconf once could not see), and a stray user
     Project(emu.url, token).import_users([{"username": "omar.haddad", "design": 1, "data_access_group": dags["MGH"],
-                                           "forms": {"hba1c": 129}},
+                                           "mobile_app": 1, "random_perform": 1,
+                                           "forms": {"demographics": 146, "hba1c": 129, "adverse_events": 130}},
                                           {"username": "eve.stray", "user_rights": 1}])
     drifted = run_edcconf("drift", "--env", "test", "--json", cwd=root, env=env)
     assert drifted.code == 2, drifted
     found = {(d["user"], d["right"], str(d["expected"]), str(d["live"])) for d in drifted.json["differences"]}
     assert ("omar.haddad", "design", "0", "1") in found
-    assert ("omar.haddad", "forms.hba1c", "edit", "read") in found
+    assert ("omar.haddad", "forms.hba1c", "view & edit", "read only") in found
+    assert ("omar.haddad", "forms.demographics", "view & edit", "view & edit + delete") in found
+    assert ("omar.haddad", "mobile_app", "0", "1") in found and ("omar.haddad", "random_perform", "0", "1") in found
     assert ("eve.stray", "user", "(not in the project)", "in the project") in found
     text = run_edcconf("drift", "--env", "test", cwd=root, env=env)
     assert text.code == 2 and "omar.haddad" in text.out and "forms.hba1c" in text.out

@@ -103,7 +103,7 @@ MALFORMED = {
     "sag-duplicate-row": ("sag-assignments.csv", lambda t: t + "\n" + t.split("\n")[1], "csv-duplicate-row", None),
     "acg-missing-column": ("acg-definitions.csv", lambda t: t.replace("group_name,", "name,", 1), "csv-missing-column", 1),
     "acg-unknown-value": ("acg-definitions.csv", lambda t: re.sub(r'(\nG-[0-9A-F]{13},(?:"[^"]*"|[^,]*),)0,', r'\g<1>7,', t,
-                                                                 count=1), "csv-unknown-value", 2),
+                                                                 count=1), "csv-unknown-value", 3),
     "acg-duplicate-row": ("acg-assignments.csv", lambda t: t + t.split("\n")[1] + "\n", "csv-duplicate-row", None),
     "vault-unknown-value": ("vault-users.csv", lambda t: t.replace(",Enabled,", ",Active,", 1), "invalid-status", 2),
     "vault-missing-column": ("vault-users.csv", lambda t: t.replace("Security Profile,", "Profile,", 1),

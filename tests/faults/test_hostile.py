@@ -55,6 +55,7 @@ def test_csv_cells_are_safe_in_a_spreadsheet(mini_repo, cli):
     write(mini_repo, "groups/odd.yaml", """\
         group:
           id: odd
+          ceiling: {form_access: read}
           members:
             - {username: eq.user, email: eq@hospital.example.org, name: "=HYPERLINK(\\"http://x\\",\\"y\\")"}
         """)

@@ -1,8 +1,11 @@
+import pytest
+
 from edcconf.interchange.acg import (
     AcgAssignment, AcgDefinition, DQR_CODES, RIGHT_NAMES, SAG_KEY_OF_ACG, acg_rights_from_sag, read_acg_assignments,
     read_acg_definitions, sag_rights_from_acg, write_acg_assignments, write_acg_definitions)
+from edcconf.interchange.redcap_versions import DEFAULT_VERSION
 from edcconf.interchange.redcap_users import (
-    API_TO_INTERNAL, USER_HEADER, RedcapDagAssignment, RedcapRole, RedcapRoleAssignment, RedcapUser,
+    API_TO_INTERNAL, user_header, RedcapDagAssignment, RedcapRole, RedcapRoleAssignment, RedcapUser,
     read_redcap_dag_assignments, read_redcap_role_assignments, read_redcap_roles, read_redcap_users,
     write_redcap_dag_assignments, write_redcap_role_assignments, write_redcap_roles, write_redcap_users)
 
@@ -56,10 +59,11 @@ USERS = [RedcapUser("ibergstrom", "2026-06-30", "hopital_pitie", {"design": 1, "
 
 def test_users_golden_and_round_trip():
     got = write_redcap_users(USERS)
-    assert got == (",".join(USER_HEADER) + ",firstname\n"
-                   "ibergstrom,2026-06-30,hopital_pitie,1,2" + ",0" * 19 + ",2,0,0"
+    # the current LTS's columns: DESIGN's, then api_modules, the mobile app and randomisation ones
+    assert got == (",".join(user_header(DEFAULT_VERSION)) + ",firstname\n"
+                   "ibergstrom,2026-06-30,hopital_pitie,1,2" + ",0" * 19 + ",2,0,0" + ",0" * 6 +
                    ',"demographics:1,adverse_events:2",demographics:3,Ingrid\n'
-                   "jdoe,,,0,0" + ",0" * 22 + ",,,\n").encode()
+                   "jdoe,,,0,0" + ",0" * 28 + ",,,\n").encode()
     parsed = read_redcap_users(got, "u.csv")
     assert parsed.ok and [r.forms for r in parsed.rows] == [u.forms for u in USERS] and write_redcap_users(parsed.rows) == got
     assert API_TO_INTERNAL["stats_and_charts"] == "graphical" and API_TO_INTERNAL["forms_export"] == "data_export_instruments"
@@ -77,7 +81,7 @@ def test_users_malformed_corpus():
     good = write_redcap_users(USERS).decode()
     header, first, second = good.splitlines()
     cases = {
-        header.replace(",forms_export", "") + "\n": [("csv-missing-column", 1)],
+        header.replace("username,", "") + "\n": [("csv-missing-column", 1)],
         header + ",bogus\n": [("csv-unknown-column", 1)],
         header + "\n" + first.replace("hopital_pitie,1,2", "hopital_pitie,1,3") + "\n": [("csv-unknown-value", 2)],
         header + "\n" + first + "\n" + second + "\n" + first + "\n": [("csv-duplicate-row", 4)],
@@ -95,10 +99,25 @@ def test_roles_and_assignments():
     ra = write_redcap_role_assignments([RedcapRoleAssignment("alice", "U-527D39JXAC", "")])
     assert ra == b"username,unique_role_name,data_access_group\nalice,U-527D39JXAC,\n"
     assert write_redcap_role_assignments(read_redcap_role_assignments(ra, "ra.csv").rows) == ra
+    # a blank role is a user in no role (REDCap's own export writes it so)
     assert codes_at(read_redcap_role_assignments(b"username,unique_role_name\nalice,\nbob,U-1\nbob,U-1\n", "ra.csv")) == [
-        ("csv-duplicate-row", 4), ("csv-required", 2)]
+        ("csv-duplicate-row", 4)]
     dag = write_redcap_dag_assignments([RedcapDagAssignment("alice", "hopital_pitie"), RedcapDagAssignment("bob")])
     assert dag == b"username,redcap_data_access_group\nalice,hopital_pitie\nbob,\n"
     assert write_redcap_dag_assignments(read_redcap_dag_assignments(dag, "d.csv").rows) == dag
     assert codes_at(read_redcap_dag_assignments(b"username,dag\n", "d.csv")) == [
         ("csv-missing-column", 1), ("csv-unknown-column", 1)]
+
+
+def test_the_upload_has_each_versions_columns_and_refuses_a_right_it_cannot_carry():
+    """A REDCap before 14.5 has no randomisation columns: the file for it has none, and a user holding
+    such a right is refused rather than written as if the right were 0."""
+    old = write_redcap_users([RedcapUser("a", rights={"design": 1})], version="14.0.0")
+    assert b"random_setup" not in old and b"api_modules" in old and b"mycap_participants" in old
+    assert b"api_modules" not in write_redcap_users([RedcapUser("a")], version="13.7.0")
+    with pytest.raises(ValueError, match="random_perform"):
+        write_redcap_users([RedcapUser("a", rights={"random_perform": 1})], version="14.0.0")
+    # a REDCap 13 export lacks the newer columns: they read as 0, the file is accepted
+    exported = write_redcap_users([RedcapUser("b", rights={"design": 1}, forms={"f": 1})], version="13.7.0")
+    (row,) = read_redcap_users(exported, "u.csv").rows
+    assert row.rights["design"] == 1 and row.rights.get("random_setup", 0) == 0

@@ -116,6 +116,7 @@ def test_new_external_account_names_the_pi_and_requester_to_notify(mini_repo):
     write(mini_repo, "groups/ext.yaml", """\
         group:
           id: ext
+          ceiling: {form_access: review}
           members:
             - {username: eve.ext, email: eve@cro.example.com, name: Eve,
                external: {organization: Acme CRO, agreement_signed: 2026-01-01, basis: sponsor, requested_by: dina.dm}}

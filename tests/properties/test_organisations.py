@@ -70,7 +70,7 @@ def organisations(draw):
             {"name": "test", "targets": {"openclinica": {"provider": "csv", "out": "build/test"}}},
             {"name": "production", "targets": {"openclinica": {"provider": "csv", "out": "build/prod"}}}],
             "sites": sites},
-        "groups/all.yaml": {"group": {"id": "all", "members": [
+        "groups/all.yaml": {"group": {"id": "all", "ceiling": {"unnamed": "unlimited"}, "members": [
             {"username": p, "email": f"{p}@example.org", "name": p.upper(),
              **({"status": "deactivated"} if draw(st.booleans()) and i == 0 else {})}
             for i, p in enumerate(people)]}},

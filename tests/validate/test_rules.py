@@ -80,7 +80,8 @@ def test_ceiling_lists_each_right_and_the_group_message(mini_repo):
     (p,) = problems(mini_repo)
     assert p[0] == "ceiling-exceeded" and p[1] == "studies/heart.yaml:18"
     assert "form_access edit (allowed read)" in p[2] and "data_export full (allowed none)" in p[2]
-    assert "user_rights" not in p[2]  # the ceiling does not name it, so it does not limit it
+    # fail closed: the ceiling does not name user_rights, so it allows none, and the message says why
+    assert "user_rights full (allowed none)" in p[2] and "does not name user_rights" in p[2]
     assert p[2].endswith("(policy EDC-7).")
 
 
@@ -117,6 +118,7 @@ def test_external_on_protocol_is_fine(mini_repo):
     write(mini_repo, "groups/ext.yaml", """\
         group:
           id: ext
+          ceiling: {form_access: review}
           members:
             - {username: eve.ext, email: eve@cro.example.com, name: Eve,
                external: {organization: Acme, agreement_signed: 2026-01-01, basis: protocol}}

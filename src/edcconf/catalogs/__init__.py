@@ -62,11 +62,41 @@ class Catalog:
     raw: Mapping[str, object]
     right_keys: Mapping[str, tuple[int, ...]] = field(default_factory=frozen_map)  # REDCap: key -> values, lowest first
     generic: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=frozen_map)  # right -> value -> key bounds
+    abilities: Mapping[str, Mapping[int, frozenset]] = field(default_factory=frozen_map)  # key -> value -> abilities
 
     def key_rank(self, key: str, value: int) -> int:
         """Order of a REDCap value for its key (user_rights: 0 < 2 < 1); unknown values rank highest."""
         order = self.right_keys.get(key, ())
         return order.index(value) if value in order else len(order)
+
+    def key_top(self, key: str) -> int:
+        """The value of a key that allows everything the key can say."""
+        return self.right_keys[key][-1]
+
+    def allows(self, key: str, granted: int, allowed: int) -> bool:
+        """Whether a ceiling of `allowed` admits `granted` for one key. Ability keys (dataViewing) compare
+        as sets: 3 (+ edit survey responses) does not admit 4 (+ delete). An unknown value is never admitted."""
+        sets = self.abilities.get(key)
+        if sets is not None:
+            have, may = sets.get(granted), sets.get(allowed)
+            return have is not None and may is not None and have <= may
+        return self.key_rank(key, granted) <= self.key_rank(key, allowed) < len(self.right_keys.get(key, ()))
+
+    def meet(self, key: str, a: int, b: int) -> int:
+        """The highest value both `a` and `b` admit (two bounds on one key, applied together)."""
+        sets = self.abilities.get(key)
+        if sets is not None:
+            common = sets[a] & sets[b]
+            return next(v for v, s in sets.items() if s == common)
+        return a if self.key_rank(key, a) <= self.key_rank(key, b) else b
+
+    def join(self, key: str, a: int, b: int) -> int:
+        """The lowest value that admits both (a role's rights over several forms)."""
+        sets = self.abilities.get(key)
+        if sets is not None:
+            both = sets[a] | sets[b]
+            return next(v for v, s in sets.items() if s == both)
+        return a if self.key_rank(key, a) >= self.key_rank(key, b) else b
 
     def key_bounds(self, right: str, value: str) -> Mapping[str, int]:
         """The REDCap key values a generic right's value allows (empty when the system has no keys)."""
@@ -79,7 +109,7 @@ class Catalog:
             return None
         for value in RIGHTS[right]:
             bounds = values.get(value, {})
-            if all(self.key_rank(k, keys.get(k, 0)) <= self.key_rank(k, v) for k, v in bounds.items()):
+            if all(self.allows(k, keys.get(k, 0), v) for k, v in bounds.items()):
                 return value
         return RIGHTS[right][-1]
 
@@ -101,6 +131,9 @@ def catalog(system: str) -> Catalog | None:
     }
     right_keys = {k: tuple(v) for k, v in (data.get("right_keys") or {}).items()}
     generic = {r: frozen_map({v: frozen_map(b) for v, b in vals.items()}) for r, vals in (data.get("generic") or {}).items()}
+    abilities = {k: frozen_map({int(v): frozenset(a) for v, a in values.items()})
+                 for k, values in (data.get("abilities") or {}).items()}
     return Catalog(system=data["system"], label=data["label"], levels=tuple(data["levels"]),
                    site_scopes=tuple(data.get("site_scopes") or ("sites",)), roles=frozen_map(roles),
-                   raw=frozen_map(data), right_keys=frozen_map(right_keys), generic=frozen_map(generic))
+                   raw=frozen_map(data), right_keys=frozen_map(right_keys), generic=frozen_map(generic),
+                   abilities=frozen_map(abilities))

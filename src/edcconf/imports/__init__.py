@@ -11,7 +11,9 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic, Loc, UserError, error, warning
 from ..model import Model
-from ..providers.bulk import ceiling_from_sag, group_id_for, sag_rights_of_acg
+from ..interchange.acg import DEFAULT_GROUP_ID
+from ..interchange.sag import DEFAULT_SAG_ID
+from ..providers.bulk import NO_RIGHTS, ceiling_from_sag, group_id_for, sag_rights_of_acg
 
 
 @dataclass
@@ -100,15 +102,27 @@ def _place_people(result: ImportResult, model: Model, rows: list[tuple[str, str,
             result.members.setdefault(gid, []).append(entry)
 
 
-def _new_group(model: Model, taken: set[str], name: str, ident_key: str, ident: str, rights: dict) -> dict:
+def _new_group(model: Model, taken: set[str], name: str, ident_key: str, ident: str, rights: dict,
+               default: bool = False) -> dict:
+    """The declaration of a group read from a SAG or ACG row: exactly its rights (unnamed ones are none)."""
     generic, redcap = ceiling_from_sag(rights)
     gid = group_id_for(name, taken)
     taken.add(gid)
     group: dict = {"id": gid, "description": name}
     if ident:
         group[ident_key] = ident
+    if default:
+        group["default"] = True
     group["ceiling"] = {**generic, **({"redcap": redcap} if redcap else {})}
     return group
+
+
+def builtin_no_rights(kind: str, ident: str, rights: dict) -> bool:
+    """REDCap's own no-rights group (ACG G-NORIGHTS; the SAG module's default when it allows nothing) is
+    edcconf's built-in no-rights group, never a new group."""
+    if kind == "acg":
+        return ident == DEFAULT_GROUP_ID
+    return ident == DEFAULT_SAG_ID and not any(rights.values())
 
 
 @dataclass(frozen=True)
@@ -119,6 +133,7 @@ class GroupFiles:
     definitions: list[tuple[str, str, dict]]      # (id, name, SAG rights)
     assignments: list[tuple[str, str, str, str, int]]  # (username, group id, e-mail, name, line); ACG: no e-mail, name
     diagnostics: list[Diagnostic]
+    defaults: frozenset[str] = frozenset()        # ids (or names, for new rows) marked is_default_group
 
 
 def read_group_files(kind: str, defs_path: Path, assign_path: Path) -> GroupFiles:
@@ -136,7 +151,8 @@ def read_group_files(kind: str, defs_path: Path, assign_path: Path) -> GroupFile
     assigns = read_acg_assignments(Path(assign_path).read_bytes(), str(assign_path))
     return GroupFiles(kind, "acg_id", [(d.group_id, d.group_name, sag_rights_of_acg(d.rights)) for d in defs.rows],
                       [(a.username, a.group_id, "", "", a.line) for a in assigns.rows],
-                      list(defs.diagnostics) + list(assigns.diagnostics))
+                      list(defs.diagnostics) + list(assigns.diagnostics),
+                      frozenset(d.group_id or d.group_name for d in defs.rows if d.is_default))
 
 
 def import_groups(root: Path, kind: str, defs_path: Path, assign_path: Path) -> ImportResult:
@@ -151,13 +167,19 @@ def import_groups(root: Path, kind: str, defs_path: Path, assign_path: Path) -> 
     by_name = {(g.description or g.id): g.id for g in model.groups.values() if not g.builtin}
     taken = set(model.groups)
     new_groups: dict[str, dict] = {}
+    no_rights_name = None
     for ident, name, rights in files.definitions:
+        if builtin_no_rights(kind, ident, rights):
+            by_ident[ident] = NO_RIGHTS
+            no_rights_name = name
+            continue
         if ident and ident in by_ident:
             continue  # already declared: an import adds, it does not rewrite a group under review
         if name in by_name and not getattr(model.groups[by_name[name]], ident_key, None):
             by_ident[ident] = by_name[name]  # the same group by its name (declared before it had an id)
             continue
-        group = _new_group(model, taken, name, ident_key, ident, rights)
+        group = _new_group(model, taken, name, ident_key, ident, rights,
+                           default=(ident or name) in files.defaults and ident != DEFAULT_GROUP_ID)
         new_groups[group["id"]] = group
         if ident:
             by_ident[ident] = group["id"]
@@ -172,6 +194,10 @@ def import_groups(root: Path, kind: str, defs_path: Path, assign_path: Path) -> 
         rows.append((username, gid, email, name, loc))
     _place_people(result, model, rows, new_groups)
     refuse_errors(result.diagnostics, "the import")
+    if NO_RIGHTS in result.members and not model.groups[NO_RIGHTS].loc.file.endswith(".yaml"):
+        # the built-in group has no file yet: its first members declare it (it has no ceiling to write)
+        new_groups[NO_RIGHTS] = {"id": NO_RIGHTS, **({"description": no_rights_name} if no_rights_name not in (
+            None, "No Rights") else {}), "members": result.members.pop(NO_RIGHTS)}
     result.groups = list(new_groups.values())
     return result
 

@@ -17,12 +17,16 @@ from ..providers.bulk import ceiling_from_sag
 from ..resolve.effective import account_value, role_version
 from ..resolve.roles import effective_role
 from ..state.record import next_record
-from . import read_group_files, refuse_errors
+from ..providers.bulk import NO_RIGHTS
+from ..rules.ceilings import effective_ceiling
+from . import builtin_no_rights, read_group_files, refuse_errors
 
 
 def _group_value(name: str, ident_key: str, ident: str, rights: dict) -> dict:
-    generic, redcap = ceiling_from_sag(rights)
-    value = {"ceiling": generic, "redcap_ceiling": redcap, "message": None, "description": name}
+    """A group as a SAG or ACG row says it is: its whole effective ceiling (rules.ceilings)."""
+    ceiling = effective_ceiling(*ceiling_from_sag(rights))
+    value = {"ceiling": dict(ceiling.rights), "redcap_ceiling": dict(ceiling.keys), "message": None,
+             "description": name}
     if ident:
         value[ident_key] = ident
     return value
@@ -38,6 +42,9 @@ def groups_state(root: Path, env: str, as_of: date, kind: str, defs_path: Path, 
     state = {k: dict(v) for k, v in desired.resolution.environments[env].state.items()}
     group_of_ident: dict[str, str] = {}
     for ident, name, rights in files.definitions:
+        if builtin_no_rights(kind, ident, rights):
+            group_of_ident[ident] = NO_RIGHTS
+            continue
         gid = next((g.id for g in model.groups.values() if ident and getattr(g, ident_key) == ident), None) or next(
             (g.id for g in model.groups.values() if (g.description or g.id) == name and not g.builtin), None)
         if gid is None:
@@ -47,6 +54,8 @@ def groups_state(root: Path, env: str, as_of: date, kind: str, defs_path: Path, 
         from_file = _group_value(name, ident_key, ident if getattr(declared, ident_key) else "", rights)
         if declared.description is None:
             from_file.pop("description")
+        if kind == "acg":  # an ACG file has no external-module configuration column: that key stays as declared
+            from_file["redcap_ceiling"]["external_module_config"] = declared.redcap_ceiling.get("external_module_config", 0)
         # what the file cannot say (the other system's id, the group's message) stays as declared
         state["groups"][gid] = {**state["groups"].get(gid, {}), **from_file,
                                 "message": state["groups"].get(gid, {}).get("message")}

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Iterable, Mapping, Sequence
 
 from ..diagnostics import Diagnostic, Loc, error
+from . import redcap_versions as rv
 from . import sag
 from ._csv import Parsed, Record, cell_int, quote_fputcsv, read_table, require, write_table
 
@@ -29,23 +30,40 @@ RIGHT_COLUMNS: tuple[str, ...] = (
     "alerts", "calendar", "data_import_tool", "data_comparison_tool", "logging", "email_logging", "file_repository",
     "data_quality_create", "data_quality_execute", "api_export", "api_import", "record_create", "record_rename",
     "record_delete", "lock_records_all_forms", "lock_records", "lock_records_customization", "mycap_participants")
+#: Right columns of newer versions (or long present but once left out of the upload), after the others.
+NEWER_RIGHT_COLUMNS: tuple[str, ...] = ("api_modules", "mobile_app", "mobile_app_download_data", "random_setup",
+                                        "random_dashboard", "random_perform")
+ALL_RIGHT_COLUMNS = RIGHT_COLUMNS + NEWER_RIGHT_COLUMNS
 USER_HEADER: tuple[str, ...] = ("username", "expiration", "data_access_group") + RIGHT_COLUMNS + ("forms", "forms_export")
 ROLE_HEADER: tuple[str, ...] = ("unique_role_name", "role_label") + RIGHT_COLUMNS + ("forms", "forms_export")
-#: Newer columns, accepted on read and kept verbatim in `extra` (written after the others, in this order).
+#: Columns about the user, accepted on read and kept verbatim in `extra` (written after the others).
 USER_OPTIONAL: tuple[str, ...] = ("email", "firstname", "lastname", "data_access_group_id",
-                                  "data_access_group_label", "api_modules", "mobile_app",
-                                  "mobile_app_download_data", "data_export")
-ROLE_OPTIONAL: tuple[str, ...] = ("api_modules", "mobile_app", "mobile_app_download_data", "data_export")
+                                  "data_access_group_label", "data_export")
+ROLE_OPTIONAL: tuple[str, ...] = ("data_export",)
+
+
+def right_columns(version: str | Sequence[int] | None) -> tuple[str, ...]:
+    """The right columns of a version's upload, in the order above (DESIGN's, then the newer ones)."""
+    have = set(rv.fields(tuple(version) if isinstance(version, (list, tuple)) else version))
+    return tuple(c for c in ALL_RIGHT_COLUMNS if c in have)
+
+
+def user_header(version: str | Sequence[int] | None) -> tuple[str, ...]:
+    return ("username", "expiration", "data_access_group") + right_columns(version) + ("forms", "forms_export")
+
+
+def role_header(version: str | Sequence[int] | None) -> tuple[str, ...]:
+    return ("unique_role_name", "role_label") + right_columns(version) + ("forms", "forms_export")
 
 API_TO_INTERNAL: Mapping[str, str] = MappingProxyType({
-    **{name: name for name in RIGHT_COLUMNS},
+    **{name: name for name in ALL_RIGHT_COLUMNS},
     "stats_and_charts": "graphical", "manage_survey_participants": "participants", "logging": "data_logging",
     "data_quality_create": "data_quality_design", "lock_records": "lock_record",
     "lock_records_all_forms": "lock_record_multiform", "lock_records_customization": "lock_record_customize",
     "forms": "data_entry", "forms_export": "data_export_instruments"})
 INTERNAL_TO_API: Mapping[str, str] = MappingProxyType({v: k for k, v in API_TO_INTERNAL.items()})
 ALLOWED: Mapping[str, tuple[int, ...]] = MappingProxyType(
-    {name: sag.ALLOWED.get(API_TO_INTERNAL[name], (0, 1)) for name in RIGHT_COLUMNS})
+    {name: sag.ALLOWED.get(API_TO_INTERNAL[name], (0, 1)) for name in ALL_RIGHT_COLUMNS})
 
 FORM_RIGHTS_OLD: tuple[int, ...] = (0, 2, 1, 3)
 FORM_RIGHTS_NEW: tuple[int, ...] = (128, 129, 130, 138, 146, 154)  # REDCap 15.6+
@@ -62,6 +80,7 @@ class RedcapUser:
     forms: Mapping[str, int] = field(default_factory=dict)
     forms_export: Mapping[str, int] = field(default_factory=dict)
     extra: Mapping[str, str] = field(default_factory=dict)         # newer columns, verbatim
+    line: int = field(default=0, compare=False)   # where a read row starts in its file (0: not read)
 
 
 @dataclass(frozen=True)
@@ -134,10 +153,14 @@ def _scheme(table_records: Sequence[Record], file: str, version, diags: list[Dia
 
 
 def _rights_and_forms(rec: Record, file: str, scheme, diags, label: str):
+    """The rights of a row: the columns it has (a version's export lacks the newer ones: they read as 0)."""
     rights: dict[str, int] = {}
     bad = False
-    for col in RIGHT_COLUMNS:
-        value = cell_int(rec, col, ALLOWED[col], file, diags, label=label)
+    for col in ALL_RIGHT_COLUMNS:
+        if col not in rec.cells:
+            continue
+        value = cell_int(rec, col, ALLOWED[col], file, diags, blank=0 if col in NEWER_RIGHT_COLUMNS else None,
+                         label=label)
         if value is None:
             bad = True
         else:
@@ -160,14 +183,15 @@ def _dup(seen: dict[str, int], key: str, what: str, rec: Record, file: str, diag
 
 def read_redcap_users(data: bytes, file: str, *, version: str | Sequence[int] | None = None) -> Parsed[RedcapUser]:
     diags: list[Diagnostic] = []
-    table = read_table(data, file, required=USER_HEADER, optional=USER_OPTIONAL, diags=diags)
+    table = read_table(data, file, required=("username",),
+                       optional=USER_HEADER[1:] + NEWER_RIGHT_COLUMNS + USER_OPTIONAL, diags=diags)
     rows: list[RedcapUser] = []
     if table is not None:
         scheme = _scheme(table.records, file, version, diags)
         seen: dict[str, int] = {}
         for rec in table.records:
             username = require(rec, "username", file, diags)
-            exp = rec.cells["expiration"].strip()
+            exp = rec.cells.get("expiration", "").strip()
             bad = username is None
             if exp and not _DATE.fullmatch(exp):
                 diags.append(error("csv-unknown-value", f"expiration {exp!r} is not a date; write YYYY-MM-DD or "
@@ -178,9 +202,17 @@ def read_redcap_users(data: bytes, file: str, *, version: str | Sequence[int] | 
                 bad = True
             if not bad and parts is not None:
                 extra = {k: rec.cells[k] for k in USER_OPTIONAL if k in rec.cells}
-                rows.append(RedcapUser(username, exp, rec.cells["data_access_group"].strip(), *parts,
-                                       MappingProxyType(extra)))
+                rows.append(RedcapUser(username, exp, rec.cells.get("data_access_group", "").strip(), *parts,
+                                       MappingProxyType(extra), rec.line))
     return Parsed(tuple(rows), tuple(diags))
+
+
+def _refuse_unwritable(rows, columns: tuple[str, ...]) -> None:
+    for r in rows:
+        lost = [c for c, v in r.rights.items() if v and c not in columns]
+        if lost:
+            name = getattr(r, "username", None) or getattr(r, "role_label", "")
+            raise ValueError(f"{name}: this REDCap version has no column for {', '.join(lost)}")
 
 
 def _forms_cell(forms: Mapping[str, int]) -> str:
@@ -191,11 +223,15 @@ def _extras(rows, optional) -> tuple[str, ...]:
     return tuple(k for k in optional if any(k in r.extra for r in rows))
 
 
-def write_redcap_users(rows: Iterable[RedcapUser]) -> bytes:
+def write_redcap_users(rows: Iterable[RedcapUser], version: str | Sequence[int] | None = rv.DEFAULT_VERSION) -> bytes:
+    """The User Rights upload of a version: its right columns only. A row holding a right the version
+    has no column for is refused (ValueError), never written as if it were 0."""
     rows = list(rows)
     extra = _extras(rows, USER_OPTIONAL)
-    return write_table(USER_HEADER + extra, ([r.username, r.expiration, r.data_access_group]
-                                             + [int(r.rights.get(c, 0)) for c in RIGHT_COLUMNS]
+    columns = right_columns(version)
+    _refuse_unwritable(rows, columns)
+    return write_table(user_header(version) + extra, ([r.username, r.expiration, r.data_access_group]
+                                                     + [int(r.rights.get(c, 0)) for c in columns]
                                              + [_forms_cell(r.forms), _forms_cell(r.forms_export)]
                                              + [r.extra.get(k, "") for k in extra] for r in rows),
                        quote=quote_fputcsv, newline=NEWLINE, final_newline=True)
@@ -203,7 +239,8 @@ def write_redcap_users(rows: Iterable[RedcapUser]) -> bytes:
 
 def read_redcap_roles(data: bytes, file: str, *, version: str | Sequence[int] | None = None) -> Parsed[RedcapRole]:
     diags: list[Diagnostic] = []
-    table = read_table(data, file, required=ROLE_HEADER, optional=ROLE_OPTIONAL, diags=diags)
+    table = read_table(data, file, required=("role_label",),
+                       optional=ROLE_HEADER + NEWER_RIGHT_COLUMNS + ROLE_OPTIONAL, diags=diags)
     rows: list[RedcapRole] = []
     if table is not None:
         scheme = _scheme(table.records, file, version, diags)
@@ -211,7 +248,7 @@ def read_redcap_roles(data: bytes, file: str, *, version: str | Sequence[int] | 
         labels: dict[str, int] = {}
         for rec in table.records:
             label = require(rec, "role_label", file, diags)
-            unique = rec.cells["unique_role_name"].strip()
+            unique = rec.cells.get("unique_role_name", "").strip()
             bad = label is None
             if unique and _dup(names, unique, f"role {unique}", rec, file, diags):
                 bad = True
@@ -224,11 +261,13 @@ def read_redcap_roles(data: bytes, file: str, *, version: str | Sequence[int] | 
     return Parsed(tuple(rows), tuple(diags))
 
 
-def write_redcap_roles(rows: Iterable[RedcapRole]) -> bytes:
+def write_redcap_roles(rows: Iterable[RedcapRole], version: str | Sequence[int] | None = rv.DEFAULT_VERSION) -> bytes:
     rows = list(rows)
     extra = _extras(rows, ROLE_OPTIONAL)
-    return write_table(ROLE_HEADER + extra, ([r.unique_role_name, r.role_label]
-                                             + [int(r.rights.get(c, 0)) for c in RIGHT_COLUMNS]
+    columns = right_columns(version)
+    _refuse_unwritable(rows, columns)
+    return write_table(role_header(version) + extra, ([r.unique_role_name, r.role_label]
+                                                     + [int(r.rights.get(c, 0)) for c in columns]
                                              + [_forms_cell(r.forms), _forms_cell(r.forms_export)]
                                              + [r.extra.get(k, "") for k in extra] for r in rows),
                        quote=quote_fputcsv, newline=NEWLINE, final_newline=True)
@@ -244,8 +283,8 @@ def read_redcap_role_assignments(data: bytes, file: str) -> Parsed[RedcapRoleAss
         seen: dict[str, int] = {}
         for rec in table.records:
             username = require(rec, "username", file, diags)
-            role = require(rec, "unique_role_name", file, diags)
-            bad = username is None or role is None
+            role = rec.cells["unique_role_name"].strip()   # blank: the user is in no role
+            bad = username is None
             if username is not None and _dup(seen, username, f"user {username}", rec, file, diags):
                 bad = True
             if not bad:

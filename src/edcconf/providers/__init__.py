@@ -27,7 +27,7 @@ def providers_for(root: Path, environment: Environment, systems: set[str], seria
                             f"at {environment.loc}", code="no-target")
         if target.provider == "csv":
             out[system] = CsvProvider(system, root, target.out or f"build/{environment.name}/{system}",
-                                      environment.name, serial, target.vault_user_defaults)
+                                      environment.name, serial, target.vault_user_defaults, target.version)
         elif target.provider == "redcap" and system == "redcap":
             from .redcap import RedcapProvider, redcap_projects
             out[system] = RedcapProvider(target, redcap_projects(root), environment.name, study_sites or {})

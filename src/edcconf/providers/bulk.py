@@ -10,44 +10,45 @@ import hashlib
 import re
 from typing import Mapping
 
-from ..catalogs import RIGHTS, catalog
-from ..interchange.acg import AcgAssignment, AcgDefinition, acg_rights_from_sag, sag_rights_from_acg
+from ..catalogs import catalog
+from ..interchange.acg import (DEFAULT_GROUP_ID, DEFAULT_GROUP_NAME, AcgAssignment, AcgDefinition, acg_rights_from_sag,
+                               sag_rights_from_acg)
+from ..interchange import redcap_versions as rv
 from ..interchange.redcap_users import RedcapUser
-from ..interchange.sag import SagAssignment, SagDefinition
+from ..interchange.sag import DEFAULT_SAG_ID, OPTIONAL_RIGHT_KEYS as OPTIONAL_SAG_KEYS, SagAssignment, SagDefinition
 from ..interchange.sag import RIGHT_KEYS as SAG_KEYS
+from ..rules.ceilings import declaration_from_keys
 from ..interchange.vault import ALL_ENVIRONMENTS, VaultUser
 from .redcap_records import dag_unique_name, expected_record
 
 VAULT_DEFAULTS = {"security_profile": "EDC User", "language": "en", "locale": "en_US", "timezone": "UTC",
                   "security_policy": "Basic"}
-DEFAULT_REDCAP_VERSION = "15.6.0"
+DEFAULT_REDCAP_VERSION = rv.DEFAULT_VERSION
 
 
 # -- groups: SAG and ACG definitions ----------------------------------------------------------------
+NO_RIGHTS = "no-rights"
+NO_RIGHTS_NAME = "No Rights"
+
+
 def sag_rights(group: Mapping) -> dict[str, int]:
-    """Every SAG key's highest allowed value under a group's ceiling: its REDCap keys, bounded by what
-    its generic ceiling allows (a right the ceiling does not name is not limited)."""
-    cat = catalog("redcap")
-    out = {key: cat.right_keys[key][-1] for key in SAG_KEYS}
-    bounds = [b for right, value in (group.get("ceiling") or {}).items() for b in cat.key_bounds(right, value).items()]
-    for key, bound in bounds + list((group.get("redcap_ceiling") or {}).items()):
-        if key in out and cat.key_rank(key, bound) < cat.key_rank(key, out[key]):
-            out[key] = bound
-    return out
+    """Every SAG key's highest allowed value: the group's effective REDCap ceiling (rules.ceilings), in
+    which a right the declaration does not name is 0. A stored group without one allows nothing."""
+    keys = group.get("redcap_ceiling") or {}
+    return {key: int(keys.get(key, 0)) for key in SAG_KEYS + OPTIONAL_SAG_KEYS}
 
 
 def ceiling_from_sag(rights: Mapping[str, int]) -> tuple[dict[str, str], dict[str, int]]:
-    """A SAG row as a group's ceiling: the generic rights it limits (so that it bounds every system) and
-    the REDCap keys below their highest value."""
-    cat = catalog("redcap")
-    full = {key: int(rights.get(key, 0)) for key in SAG_KEYS}
-    redcap = {key: v for key, v in full.items() if cat.key_rank(key, v) < len(cat.right_keys[key]) - 1}
-    generic: dict[str, str] = {}
-    for right in RIGHTS:
-        value = cat.generic_from_keys(right, full)
-        if value is not None and value != RIGHTS[right][-1]:
-            generic[right] = value
-    return generic, redcap
+    """A SAG row as a group's declared ceiling: the shortest declaration that means exactly the row."""
+    return declaration_from_keys(rights)
+
+
+def with_no_rights(groups: Mapping[str, Mapping]) -> dict[str, Mapping]:
+    """The groups of a state plus the built-in no-rights group, which every REDCap file carries: REDCap's
+    own G-NORIGHTS, every right 0 (never a new group that would allow something)."""
+    out = dict(groups)
+    out.setdefault(NO_RIGHTS, {"ceiling": {}, "redcap_ceiling": {}, "description": NO_RIGHTS_NAME})
+    return out
 
 
 def group_name(gid: str, group: Mapping) -> str:
@@ -72,25 +73,41 @@ def _by_name(groups: Mapping[str, Mapping]) -> list:
 def sag_id(gid: str, group: Mapping) -> str:
     """The group's SAG id; one derived from the group id for a group never imported (assignments
     must name an id): derived from its name, so the same group gets the same id whatever its id in a
-    configuration that imported it."""
-    return group.get("sag_id") or "sag_" + hashlib.sha256(group_name(gid, group).encode()).hexdigest()[:13]
+    configuration that imported it. The no-rights group is the module's default SAG."""
+    if group.get("sag_id"):
+        return group["sag_id"]
+    if gid == NO_RIGHTS:
+        return DEFAULT_SAG_ID
+    return "sag_" + hashlib.sha256(group_name(gid, group).encode()).hexdigest()[:13]
 
 
 def acg_id(gid: str, group: Mapping) -> str:
+    if gid == NO_RIGHTS:
+        return DEFAULT_GROUP_ID
     return group.get("acg_id") or "G-" + hashlib.sha256(group_name(gid, group).encode()).hexdigest()[:13].upper()
 
 
+def _acg_name(gid: str, group: Mapping) -> str:
+    return DEFAULT_GROUP_NAME if gid == NO_RIGHTS else group_name(gid, group)
+
+
 def sag_definitions(groups: Mapping[str, Mapping]) -> list[SagDefinition]:
+    groups = with_no_rights(groups)
     return [SagDefinition(sag_id(gid, g), group_name(gid, g), sag_rights(g)) for gid, g in _by_name(groups)]
 
 
 def acg_definitions(groups: Mapping[str, Mapping]) -> list[AcgDefinition]:
-    return [AcgDefinition(acg_id(gid, g), group_name(gid, g), False, acg_rights_from_sag(sag_rights(g)))
-            for gid, g in _by_name(groups)]
+    """One row per group; G-NORIGHTS first, as REDCap lists it. Exactly one row is the default: the group
+    marked `default: true`, else G-NORIGHTS."""
+    groups = with_no_rights(groups)
+    default = next((gid for gid, g in sorted(groups.items()) if g.get("default")), NO_RIGHTS)
+    ordered = sorted(_by_name(groups), key=lambda item: item[0] != NO_RIGHTS)
+    return [AcgDefinition(acg_id(gid, g), _acg_name(gid, g), gid == default, acg_rights_from_sag(sag_rights(g)))
+            for gid, g in ordered]
 
 
 def sag_rights_of_acg(rights: Mapping[str, int]) -> dict[str, int]:
-    return {key: int(v) for key, v in sag_rights_from_acg(rights).items() if key in SAG_KEYS}
+    return {key: int(v) for key, v in sag_rights_from_acg(rights).items() if key in SAG_KEYS + OPTIONAL_SAG_KEYS}
 
 
 def _first_last(name: str | None, username: str) -> tuple[str, str]:
@@ -98,16 +115,23 @@ def _first_last(name: str | None, username: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else (parts[0], parts[0])
 
 
+def _assigned(accounts: Mapping[str, Mapping], groups: Mapping[str, Mapping]):
+    """(username, account, group id, group) of every account in a group; a deactivated account is in
+    no-rights (REDCap keeps the account: it may be granted nothing)."""
+    groups = with_no_rights(groups)
+    for user, a in sorted(accounts.items()):
+        gid = a.get("group") if a.get("status") == "active" else NO_RIGHTS
+        if gid in groups:
+            yield user, a, gid, groups[gid]
+
+
 def sag_assignments(accounts: Mapping[str, Mapping], groups: Mapping[str, Mapping]) -> list[SagAssignment]:
-    return [SagAssignment(user, sag_id(a.get("group"), groups.get(a.get("group"), {})), a.get("name") or "",
-                          a.get("email") or "", group_name(a.get("group"), groups.get(a.get("group"), {})))
-            for user, a in sorted(accounts.items()) if a.get("status") == "active" and a.get("group") in groups]
+    return [SagAssignment(user, sag_id(gid, g), a.get("name") or "", a.get("email") or "", group_name(gid, g))
+            for user, a, gid, g in _assigned(accounts, groups)]
 
 
 def acg_assignments(accounts: Mapping[str, Mapping], groups: Mapping[str, Mapping]) -> list[AcgAssignment]:
-    return [AcgAssignment(user, acg_id(a.get("group"), groups.get(a.get("group"), {})),
-                          group_name(a.get("group"), groups.get(a.get("group"), {})))
-            for user, a in sorted(accounts.items()) if a.get("status") == "active" and a.get("group") in groups]
+    return [AcgAssignment(user, acg_id(gid, g), _acg_name(gid, g)) for user, a, gid, g in _assigned(accounts, groups)]
 
 
 # -- studies: Vault user import and REDCap user rights ------------------------------------------------
@@ -154,14 +178,15 @@ def vault_users(environment: str, state: Mapping, grants: list[dict],
 
 
 def redcap_users(study: str, state: Mapping, grants: list[dict],
-                 version: str = DEFAULT_REDCAP_VERSION) -> list[RedcapUser]:
+                 version: str | None = None) -> list[RedcapUser]:
     """The User Rights upload of one REDCap study: every field, the data access group always."""
     study_sites = list(state.get("studies", {}).get(study, {}).get("sites", []))
     dags = {s: dag_unique_name(s) for s in study_sites}
     roles = state.get("roles", {})
     out = []
     for grant in grants:
-        rec = expected_record(grant, roles.get(grant.get("role_ref"), {}), study_sites, dags, version)
+        rec = expected_record(grant, roles.get(grant.get("role_ref"), {}), study_sites, dags,
+                              version or DEFAULT_REDCAP_VERSION)
         out.append(RedcapUser(rec.username, rec.expiration, rec.data_access_group, dict(rec.rights),
                               dict(rec.forms), dict(rec.forms_export)))
     return out

@@ -50,8 +50,9 @@ class CsvProvider:
     batched = True  # its changes become real when finish() writes the files
 
     def __init__(self, system: str, root: Path, out: str, environment: str, serial: int,
-                 vault_defaults: Mapping[str, str] | None = None) -> None:
+                 vault_defaults: Mapping[str, str] | None = None, version: str | None = None) -> None:
         self.vault_defaults = vault_defaults
+        self.version = version
         self.system = system
         self.out = inside(root, out, f"targets.{system}.out")
         self.environment = environment
@@ -103,7 +104,8 @@ class CsvProvider:
 
         if self.system not in ("vault", "redcap"):
             return []
-        files = study_files(study, self.system, self.environment, effective, self.vault_defaults, grants)
+        files = study_files(study, self.system, self.environment, effective, self.vault_defaults, grants,
+                            self.version)
         return self._write({f"{study}/{name}": data for name, data in files.items()})
 
     def _group_files(self, effective: dict) -> list[str]:

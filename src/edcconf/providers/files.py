@@ -11,6 +11,7 @@ from typing import Mapping
 
 from ..interchange.acg import write_acg_assignments, write_acg_definitions
 from ..interchange.redcap_users import write_redcap_users
+from ..interchange.redcap_versions import DEFAULT_VERSION
 from ..interchange.sag import write_sag_assignments, write_sag_definitions
 from ..interchange.vault import write_vault_users
 from ..state.local import write_atomically
@@ -30,14 +31,16 @@ def group_files(state: Mapping) -> dict[str, bytes]:
 
 
 def study_files(study: str, system: str, environment: str, state: Mapping,
-                vault_defaults: Mapping[str, str] | None = None, grants: list[dict] | None = None) -> dict[str, bytes]:
+                vault_defaults: Mapping[str, str] | None = None, grants: list[dict] | None = None,
+                redcap_version: str | None = None) -> dict[str, bytes]:
     """The files of one study; `grants` (that study's, from grants_by_study) keeps many studies linear."""
     if grants is None:
         grants = grants_by_study(state).get(study, [])
     if system == "vault":
         return {"vault-users.csv": write_vault_users(vault_users(environment, state, grants, vault_defaults))}
     if system == "redcap":
-        return {"redcap-users.csv": write_redcap_users(redcap_users(study, state, grants))}
+        version = redcap_version or DEFAULT_VERSION
+        return {"redcap-users.csv": write_redcap_users(redcap_users(study, state, grants, version), version)}
     return {"users.csv": users_csv(grants, state.get("accounts", {}))}
 
 
@@ -50,9 +53,10 @@ def write_all(out: Path, environment: str, state: Mapping, env_decl=None) -> lis
     by_study = grants_by_study(state)
     target = env_decl.targets.get("vault") if env_decl is not None else None
     defaults = target.vault_user_defaults if target is not None else None
+    redcap = env_decl.targets.get("redcap") if env_decl is not None else None
     for study, value in sorted(state.get("studies", {}).items()):
         for name, data in study_files(study, value.get("system", ""), environment, state, defaults,
-                                      by_study.get(study, [])).items():
+                                      by_study.get(study, []), redcap.version if redcap else None).items():
             path = Path(out) / study / name
             write_atomically(path, data, durable=False)
             written.append(str(path))

@@ -8,7 +8,7 @@ answers reaches the user verbatim, with the study and user it concerns.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -16,7 +16,8 @@ from ..diagnostics import UserError
 from ..model import Target
 from ..plan import Change
 from .base import ProviderError
-from .redcap_records import UserRecord, dag_of, dag_unique_name, expected_record, live_record
+from .redcap_records import (Unsayable, UserRecord, dag_of, dag_unique_name, differences, expected_record,
+                             live_record, role_record)
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 4
@@ -233,19 +234,65 @@ class RedcapProvider:
         sites = list(self.study_sites.get(study, change.stored.get("sites", [])))
         if dag_of(change.stored, sites, {}):  # a DAG is needed: create it first if the project lacks it
             self.ensure_dags(study, change.stored.get("sites", [])[:1])
-        record = expected_record(change.stored, change.role[1] if change.role else {}, sites, self.dags(study),
-                                 self.version(study))
+        try:
+            record = expected_record(change.stored, change.role[1] if change.role else {}, sites, self.dags(study),
+                                     self.version(study))
+        except Unsayable as exc:
+            raise _Refused(f"{study}: {exc}") from None
+        if record.role or (change.role and change.role[1].get("redcap_role")):
+            self.assign_role(study, user, record, change.role[1] if change.role else {}, members)
+            return
         self.leave_role(study, user, record.data_access_group)  # first: leaving a role keeps the role's rights
         self.call(study, f"the rights of user {user}", p.import_users, [record.to_api()])
         members.add(user)
+
+    # -- REDCap user roles that edcconf manages as roles (adopted from the project) ------------------------
+    def project_roles(self, study: str) -> dict[str, dict]:
+        p = self.project(study)
+        found = self.call(study, "the user role export", p.export_user_roles) or []
+        return {str(r.get("unique_role_name")): r for r in found if r}
+
+    def ensure_role(self, study: str, role: Mapping) -> str:
+        """The project's user role for an edcconf role managed as a REDCap role, created or updated so that
+        its rights are exactly the role's; returns its unique name."""
+        spec = role.get("redcap_role") or {}
+        roles = self.project_roles(study)
+        name = spec.get("name") or next((n for n, r in roles.items() if r.get("role_label") == spec.get("label")), "")
+        want = role_record(spec.get("label", ""), name if name in roles else "", role, self.version(study))
+        have = roles.get(name)
+        if have is None or differences(live_record({**have, "username": ""}, self.version(study)),
+                                       live_record({**want, "username": ""}, self.version(study))):
+            p = self.project(study)
+            self.call(study, f"the user role {spec.get('label')}", p.import_user_roles, [want])
+            roles = self.project_roles(study)
+            name = name if name in roles else next(
+                (n for n, r in roles.items() if r.get("role_label") == spec.get("label")), "")
+        if not name:
+            raise _Refused(f"REDCap did not create the user role {spec.get('label')!r} in {study}")
+        return name
+
+    def assign_role(self, study: str, user: str, record: UserRecord, role: Mapping, members: set[str]) -> None:
+        p = self.project(study)
+        name = self.ensure_role(study, role)
+        if user not in members:  # REDCap maps only users of the project to a role
+            self.call(study, f"adding user {user}", p.import_users,
+                      [{"username": user, "expiration": record.expiration,
+                        "data_access_group": record.data_access_group}])
+            members.add(user)
+        self.call(study, f"assigning user {user} to user role {name}", p.import_user_role_assignment,
+                  [{"username": user, "unique_role_name": name, "data_access_group": record.data_access_group}])
+        self._roles_of.pop(study, None)
 
     def finish(self, applied: list[Change], effective: dict) -> list[str]:
         return []
 
     # -- reading, for drift, compliance --live and import: a refusal is the user's error to fix ------------
     def read_live(self, study: str) -> dict[str, UserRecord]:
-        """The project's users as REDCap holds them (username -> record)."""
-        return {str(u["username"]): live_record(u) for u in self.read_users_raw(study) if u.get("username")}
+        """The project's users as REDCap holds them (username -> record, with the user role they are in)."""
+        version = self.read_version(study)
+        in_role = _reading(self.user_roles, study)
+        return {str(u["username"]): replace(live_record(u, version), role=in_role.get(str(u["username"]), ""))
+                for u in self.read_users_raw(study) if u.get("username")}
 
     def read_users_raw(self, study: str) -> list[dict]:
         return _reading(self.users, study)

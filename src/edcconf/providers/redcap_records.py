@@ -11,44 +11,27 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
-# API user-record field -> SAG key (DESIGN §8); fields with the same name map to themselves.
-API_TO_SAG = {
-    "design": "design", "user_rights": "user_rights", "data_access_groups": "data_access_groups",
-    "reports": "reports", "stats_and_charts": "graphical", "manage_survey_participants": "participants",
-    "alerts": "alerts", "calendar": "calendar", "data_import_tool": "data_import_tool",
-    "data_comparison_tool": "data_comparison_tool", "logging": "data_logging", "email_logging": "email_logging",
-    "file_repository": "file_repository", "data_quality_create": "data_quality_design",
-    "data_quality_execute": "data_quality_execute", "api_export": "api_export", "api_import": "api_import",
-    "record_create": "record_create", "record_rename": "record_rename", "record_delete": "record_delete",
-    "lock_records_all_forms": "lock_record_multiform", "lock_records": "lock_record",
-    "lock_records_customization": "lock_record_customize", "mycap_participants": "mycap_participants",
-}
-RIGHT_FIELDS = tuple(API_TO_SAG)
+from ..interchange import redcap_versions as rv
+from ..interchange.redcap_versions import EXPORT_OF_CODE, SAG_OF_FIELD
+from ..resolve.roles import LEVEL_OF_VIEW, VIEWING_OF_LEVEL
 
-# Per-form data entry rights, by REDCap version (DESIGN §8). REDCap has no `review` level.
-_FORM_CODES_OLD = {"none": 0, "read": 2, "edit": 1}
-_FORM_CODES_NEW = {"none": 128, "read": 129, "edit": 130}
-_LEVEL_OF_CODE = {0: "none", 2: "read", 1: "edit", 3: "edit", 128: "none", 129: "read", 130: "edit",
-                  138: "edit", 146: "edit", 154: "edit"}
-# Per-form export rights from the SAG dataExport value (0 none, 1 de-identified, 2 remove identifiers, 3 full)
-# to the API's per-form code (0 none, 2 de-identified, 3 remove identifiers, 1 full).
-_EXPORT_CODE = {0: 0, 1: 2, 2: 3, 3: 1}
-SAG_EXPORT_OF_CODE = {code: sag for sag, code in _EXPORT_CODE.items()}
+# API user-record field -> SAG key (every right the user-rights API has, in REDCap's order).
+API_TO_SAG = dict(SAG_OF_FIELD)
+RIGHT_FIELDS = tuple(API_TO_SAG)
+SAG_EXPORT_OF_CODE = EXPORT_OF_CODE
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version)[:3]) or (0,)
+    return rv.parse(version)
 
 
-def form_codes(version: str) -> Mapping[str, int]:
-    return _FORM_CODES_NEW if version_tuple(version) >= (15, 6, 0) else _FORM_CODES_OLD
-
-
-def form_level(code: object) -> str | None:
+def form_level(code: object, version: str | None = None) -> str | None:
+    """The generic level of an API per-form code (REDCap has no `review`)."""
     try:
-        return _LEVEL_OF_CODE.get(int(code))  # type: ignore[arg-type]
+        view = rv.view_of_code(int(code), version)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
+    return None if view is None else LEVEL_OF_VIEW[view]
 
 
 def dag_unique_name(site_id: str) -> str:
@@ -60,13 +43,19 @@ def dag_unique_name(site_id: str) -> str:
 
 @dataclass(frozen=True)
 class UserRecord:
-    """One user of one REDCap project, as the API exports and imports it."""
+    """One user of one REDCap project, as the API exports and imports it (codes of its version)."""
     username: str
     expiration: str                 # YYYY-MM-DD or ""
     data_access_group: str          # unique group name, "" for none (all records)
-    rights: Mapping[str, int]       # API field -> value
+    rights: Mapping[str, int]       # API field -> value (the fields of the version)
     forms: Mapping[str, int]        # form -> per-form code
     forms_export: Mapping[str, int]
+    version: str = rv.DEFAULT_VERSION
+    role: str = ""                  # the unique name of the REDCap user role the user is in ("" for none)
+
+    def views(self) -> dict[str, int]:
+        """form -> viewing level on the SAG scale (0-5); an unknown code reads as None."""
+        return {f: rv.view_of_code(c, self.version) for f, c in self.forms.items()}  # type: ignore[misc]
 
     def to_api(self) -> dict:
         """The import record: every field, the data access group always (REDCap drops it when omitted)."""
@@ -84,23 +73,47 @@ def dag_of(grant: Mapping, study_sites: list[str], dags: Mapping[str, str]) -> s
     return dags.get(sites[0]) or dag_unique_name(sites[0])
 
 
+class Unsayable(ValueError):
+    """A role holds rights that the project's REDCap version cannot carry (the message lists them)."""
+
+
+def role_form_rights(role: Mapping) -> dict[str, dict[str, int]]:
+    """form -> {view, export} on the SAG scales: the role's exact REDCap levels, else from its levels."""
+    exact = role.get("redcap_forms")
+    if exact:
+        return {f: dict(v) for f, v in exact.items()}
+    export = int(role.get("redcap", {}).get("dataExport", 0))
+    return {f: {"view": VIEWING_OF_LEVEL.get(level, 0), "export": export if level != "none" else 0}
+            for f, level in role.get("forms", {}).items()}
+
+
 def expected_record(grant: Mapping, role: Mapping, study_sites: list[str], dags: Mapping[str, str],
                     version: str) -> UserRecord:
-    """The record REDCap must hold for an effective grant and its role version."""
+    """The record REDCap must hold for an effective grant and its role version, in that version's fields
+    and codes. A right the version cannot carry raises Unsayable: never a record that means less."""
     sag = role.get("redcap", {})
-    codes = form_codes(version)
-    export = _EXPORT_CODE.get(int(sag.get("dataExport", 0)), 0)
-    forms = role.get("forms", {})
+    per_form = role_form_rights(role)
+    missing = rv.unsayable(sag, {f: v["view"] for f, v in per_form.items()}, version)
+    if missing:
+        raise Unsayable(f"{grant.get('user')}: REDCap {version} cannot hold " + "; ".join(missing))
     return UserRecord(
         username=grant["user"], expiration=grant.get("expires") or "",
         data_access_group=dag_of(grant, study_sites, dags),
-        rights={field: int(sag.get(key, 0)) for field, key in API_TO_SAG.items()},
-        forms={f: codes.get(level, codes["none"]) for f, level in forms.items()},
-        forms_export={f: (export if level != "none" else 0) for f, level in forms.items()})
+        rights={field: int(sag.get(API_TO_SAG[field], 0)) for field in rv.fields(version)},
+        forms={f: rv.view_code(v["view"], version) for f, v in per_form.items()},  # type: ignore[misc]
+        forms_export={f: rv.export_code(v["export"]) for f, v in per_form.items()},
+        version=version, role=(role.get("redcap_role") or {}).get("name", ""))
 
 
-def live_record(raw: Mapping) -> UserRecord:
-    """A record as REDCap exported it (JSON), keeping only the fields edcconf manages."""
+def role_record(label: str, unique_name: str, role: Mapping, version: str) -> dict:
+    """A REDCap user role as the API imports it: the role's rights in the version's fields and codes."""
+    rec = expected_record({"user": label}, role, [], {}, version)
+    return {"unique_role_name": unique_name, "role_label": label, **dict(rec.rights), "forms": dict(rec.forms),
+            "forms_export": dict(rec.forms_export)}
+
+
+def live_record(raw: Mapping, version: str = rv.DEFAULT_VERSION) -> UserRecord:
+    """A record as REDCap exported it (JSON or CSV cells): every right field of the version."""
     def as_int(v: object) -> int:
         try:
             return int(v)  # type: ignore[arg-type]
@@ -120,26 +133,35 @@ def live_record(raw: Mapping) -> UserRecord:
 
     return UserRecord(username=str(raw.get("username", "")), expiration=str(raw.get("expiration") or ""),
                       data_access_group=str(raw.get("data_access_group") or ""),
-                      rights={f: as_int(raw.get(f, 0)) for f in RIGHT_FIELDS},
-                      forms=pairs(raw.get("forms")), forms_export=pairs(raw.get("forms_export")))
+                      rights={f: as_int(raw.get(f, 0)) for f in rv.fields(version)},
+                      forms=pairs(raw.get("forms")), forms_export=pairs(raw.get("forms_export")), version=version)
 
 
 def differences(expected: UserRecord, live: UserRecord) -> list[tuple[str, object, object]]:
-    """(field, expected, live) for every managed field that differs; per-form rights compared as levels."""
+    """(field, expected, live) for every right the API shows that differs: every right field of the
+    version, and each form's viewing level (delete and survey bits included) and export level."""
     out: list[tuple[str, object, object]] = []
     if expected.expiration != live.expiration:
         out.append(("expiration", expected.expiration or "never", live.expiration or "never"))
     if expected.data_access_group != live.data_access_group:
         out.append(("data_access_group", expected.data_access_group or "(none: all records)",
                     live.data_access_group or "(none: all records)"))
-    for field in RIGHT_FIELDS:
+    for field in sorted(set(expected.rights) | set(live.rights), key=_FIELD_ORDER.get):
         if expected.rights.get(field, 0) != live.rights.get(field, 0):
             out.append((field, expected.rights.get(field, 0), live.rights.get(field, 0)))
-    for form in sorted(set(expected.forms) | set(live.forms)):
-        want, have = form_level(expected.forms.get(form, 0)), form_level(live.forms.get(form, 0))
+    want_views, have_views = expected.views(), live.views()
+    for form in sorted(set(want_views) | set(have_views)):
+        want, have = want_views.get(form, 0), have_views.get(form, 0)
         if want != have:
-            out.append((f"forms.{form}", want, have))
+            out.append((f"forms.{form}", _view_text(want), _view_text(have)))
     for form in sorted(set(expected.forms_export) | set(live.forms_export)):
         if expected.forms_export.get(form, 0) != live.forms_export.get(form, 0):
             out.append((f"forms_export.{form}", expected.forms_export.get(form, 0), live.forms_export.get(form, 0)))
     return out
+
+
+_FIELD_ORDER = {f: i for i, (f, _, _) in enumerate(rv.API_FIELDS)}
+
+
+def _view_text(view: int | None) -> str:
+    return "unknown code" if view is None else rv.VIEW_LABELS[view]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Iterable
 
-from ..catalogs import catalog, right_rank
+from ..rules.ceilings import group_ceiling, over_ceiling
 from ..model import Model
 from ..state import StateRecord
 
@@ -28,15 +28,9 @@ def _over(model: Model, group_id: str, system: str, role: dict) -> list[dict]:
     group = model.groups.get(group_id)
     if group is None:
         return []
-    out = [{"right": r, "granted": v, "allowed": group.ceiling[r]} for r, v in role.get("rights", {}).items()
-           if r in group.ceiling and right_rank(r, v) > right_rank(r, group.ceiling[r])]
-    cat = catalog(system)
-    if cat is not None and cat.right_keys and group.redcap_ceiling:
-        keys = role.get("redcap", {})
-        out += [{"right": f"redcap.{k}", "granted": keys.get(k, 0), "allowed": allowed}
-                for k, allowed in group.redcap_ceiling.items()
-                if cat.key_rank(k, keys.get(k, 0)) > cat.key_rank(k, allowed)]
-    return out
+    keys = role.get("redcap", {}) if system == "redcap" else {}
+    return [{"right": r, "granted": g, "allowed": a}
+            for r, g, a in over_ceiling(group_ceiling(group), role.get("rights", {}), keys)]
 
 
 def non_compliant_pairs(model: Model, applied: StateRecord, as_of: date, statuses: Iterable[str] = ()) -> list[dict]:

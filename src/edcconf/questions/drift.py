@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Mapping
 
 from ..model import Environment
-from ..providers.redcap_records import differences, expected_record
+from ..interchange import redcap_versions as rv
+from ..providers.redcap_records import Unsayable, differences, expected_record
 
 ABSENT = "(not in the project)"
 
@@ -65,12 +66,42 @@ def study_drift(provider, study: str, effective: Mapping, ignore: frozenset[str]
             out.append(Difference(study, user, "user", ABSENT, "in the project"))
             continue
         grant = grants[user]
-        want = expected_record(grant, roles.get(grant.get("role_ref"), {}), sites, dags, version)
+        try:
+            want = expected_record(grant, roles.get(grant.get("role_ref"), {}), sites, dags, version)
+        except Unsayable as exc:
+            out.append(Difference(study, user, "rights", str(exc), "(cannot be compared)"))
+            continue
         out += [Difference(study, user, field, exp, got) for field, exp, got in differences(want, live[user])]
-        if in_role.get(user):
-            role = in_role[user]
-            out.append(Difference(study, user, "user_role", "(none: rights set per user)",
-                                  f"{role} ({labels[role]})" if labels.get(role) else role))
+        if in_role.get(user, "") != want.role:
+            role = in_role.get(user, "")
+            out.append(Difference(study, user, "user_role", _role_text(want.role, labels),
+                                  _role_text(role, labels)))
+    for user, field, value in unmanaged_fields(provider.read_users_raw(study), ignore):
+        out.append(Difference(study, user, field, "(not managed by edcconf)", value))
+    return out
+
+
+def _role_text(role: str, labels: Mapping[str, str]) -> str:
+    if not role:
+        return "(none: rights set per user)"
+    return f"{role} ({labels[role]})" if labels.get(role) else role
+
+
+_KNOWN_FIELDS = frozenset(("username", "expiration", "data_access_group", "forms", "forms_export", "data_export")
+                          + tuple(rv.INFO_FIELDS) + tuple(f for f, _, _ in rv.API_FIELDS))
+
+
+def unmanaged_fields(raw_users: list, ignore: frozenset[str] = frozenset()) -> list[tuple[str, str, object]]:
+    """Rights a REDCap export shows that edcconf has no model of (a newer version's field) and that are
+    set: reported, so that nothing granted by hand is invisible."""
+    out = []
+    for raw in raw_users:
+        user = str(raw.get("username") or "")
+        if not user or user in ignore:
+            continue
+        for field, value in raw.items():
+            if field not in _KNOWN_FIELDS and value not in (None, "", 0, "0", [], {}):
+                out.append((user, field, value))
     return out
 
 
@@ -187,14 +218,19 @@ def live_rights(record, contact_forms: set[str]) -> dict:
     """A live REDCap user as a role value (generic rights and SAG keys), for compliance over live access."""
     from ..catalogs import RIGHTS, catalog
     from ..model import level_rank
-    from ..providers.redcap_records import API_TO_SAG, SAG_EXPORT_OF_CODE, form_level
-    from ..resolve.roles import VIEWING_OF_LEVEL
+    from ..providers.redcap_records import API_TO_SAG, SAG_EXPORT_OF_CODE
+    from ..resolve.roles import LEVEL_OF_VIEW
 
     cat = catalog("redcap")
-    sag = {API_TO_SAG[f]: v for f, v in record.rights.items() if f in API_TO_SAG}
-    levels = {f: form_level(c) or "none" for f, c in record.forms.items()}
-    sag["dataViewing"] = max((VIEWING_OF_LEVEL[lvl] for lvl in levels.values()), default=0)
-    sag["dataExport"] = max((SAG_EXPORT_OF_CODE.get(c, 0) for c in record.forms_export.values()), default=0)
+    sag = {key: 0 for key in cat.right_keys}
+    sag.update({API_TO_SAG[f]: v for f, v in record.rights.items() if f in API_TO_SAG})
+    views = {f: (v if v is not None else 5) for f, v in record.views().items()}  # an unknown code: the most
+    levels = {f: LEVEL_OF_VIEW[v] for f, v in views.items()}
+    view = 0
+    for v in views.values():
+        view = cat.join("dataViewing", view, v)
+    sag["dataViewing"] = view
+    sag["dataExport"] = max((SAG_EXPORT_OF_CODE.get(c, 3) for c in record.forms_export.values()), default=0)
     rights = {r: cat.generic_from_keys(r, sag) or "none" for r in RIGHTS}
     rights["form_access"] = max(levels.values(), key=level_rank, default="none")
     rights["contact_data"] = max((lvl for f, lvl in levels.items() if f in contact_forms), key=level_rank,

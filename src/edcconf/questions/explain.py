@@ -11,7 +11,7 @@ from typing import Iterable
 
 from ..diagnostics import UserError
 from ..pipeline import Desired
-from ..resolve.roles import exceeds
+from ..rules.ceilings import group_ceiling, over_ceiling
 from ..validate.references import suggest
 
 
@@ -57,8 +57,8 @@ def explain(desired: Desired, user: str, studies: Iterable[str] = (), envs: Iter
                           "source": str(rule.loc) if rule.loc else f"catalog {study.system}/{role.base.id}",
                           "close_queries": fid in role.close_queries, "sdv": fid in role.sdv}
                          for fid, rule in role.rules.items() if not wanted_forms or fid in wanted_forms]
-            over = [{"right": r, "granted": v, "allowed": group.ceiling[r]} for r, v in role.rights.items()
-                    if group and r in group.ceiling and exceeds(r, v, group.ceiling[r])]
+            over = [{"right": r, "granted": g, "allowed": a}
+                    for r, g, a in over_ceiling(group_ceiling(group), role.rights, role.redcap)] if group else []
             entries.append({
                 "study": study.id, "access": True, "system": study.system,
                 "grant": {"source": env_state.sources.get(f"grant:{key}"), "role": grant["role"],

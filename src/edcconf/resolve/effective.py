@@ -24,7 +24,8 @@ from typing import Mapping
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error, warning
 from ..model import ALL, Grant, Model, Person, Study, frozen_map
-from .roles import EffectiveRole, exceeds
+from ..rules.ceilings import Over, group_ceiling, over_ceiling, over_text, unnamed_hint
+from .roles import EffectiveRole
 
 STATE_SECTIONS = ("sites", "groups", "studies", "accounts", "roles", "grants")
 
@@ -112,6 +113,8 @@ def group_value(group) -> dict:
     value = {"ceiling": dict(group.ceiling), "redcap_ceiling": dict(group.redcap_ceiling), "message": group.message}
     if group.description is not None:
         value["description"] = group.description
+    if group.default:
+        value["default"] = True
     value.update({k: v for k, v in (("sag_id", group.sag_id), ("acg_id", group.acg_id)) if v})
     return value
 
@@ -208,24 +211,18 @@ def environment_state(model: Model, env: str, as_of: date,
                             frozen_map({u: tuple(sorted(n)) for u, n in notices.items()}))
 
 
-def _over_ceiling(model: Model, group_id: str, study_id: str, role: EffectiveRole) -> list[tuple[str, object, object]]:
+def _over_ceiling(model: Model, group_id: str, study_id: str, role: EffectiveRole) -> list[Over]:
     """002/004: the rights of a role that exceed a group's ceiling (generic, and REDCap keys)."""
     group = model.groups.get(group_id)
     if group is None:
         return []
-    over: list[tuple[str, object, object]] = [
-        (right, value, group.ceiling[right]) for right, value in role.rights.items()
-        if right in group.ceiling and exceeds(right, value, group.ceiling[right])]
-    if role.redcap and group.redcap_ceiling:  # a SAG-style ceiling in REDCap's own keys (004)
-        cat = catalog(model.studies[study_id].system)
-        over += [(f"redcap.{key}", role.redcap.get(key, 0), allowed) for key, allowed in group.redcap_ceiling.items()
-                 if cat.key_rank(key, role.redcap.get(key, 0)) > cat.key_rank(key, allowed)]
-    return over
+    return over_ceiling(group_ceiling(group), role.rights, role.redcap)
 
 
 def _ceiling_error(group, person: Person, grant: Grant, over: list) -> Diagnostic:
-    listed = "; ".join(f"{right} {granted} (allowed {allowed})" for right, granted, allowed in over)
-    message = f"{person.username} in group {group.id} would get {listed} as {grant.role} in {grant.study}"
+    listed = over_text(over)
+    message = (f"{person.username} in group {group.id} would get {listed} as {grant.role} in {grant.study}"
+               f"{unnamed_hint(group, over)}")
     if group.message:
         message += f". {group.message}"
     return error("ceiling-exceeded", message, grant.locs.get("role", grant.loc), group=group.id,

@@ -63,6 +63,11 @@ class EffectiveRole:
 
 
 def form_rule(base: BaseRole, custom: Role | None, form: Form) -> FormRule:
+    exact = custom.redcap_forms.get(form.id, {}) if custom is not None else {}
+    if "view" in exact:
+        view = int(exact["view"])
+        return FormRule(LEVEL_OF_VIEW[view], f"REDCap level {view} (role {custom.id} redcap_forms)",
+                        custom.locs.get("redcap_forms", custom.loc))
     if form.tags:
         granted = [(custom.tags[t], t) for t in form.tags if custom is not None and t in custom.tags]
         if granted:
@@ -105,13 +110,22 @@ def effective_role(study: Study, cat: Catalog, role_id: str) -> EffectiveRole | 
         if level is None:
             level = by_kind[kind] = form_level(base, custom, form)
         forms[form.id] = level
+    redcap_forms: dict[str, dict[str, int]] = {}
+    if cat.right_keys:
+        redcap_forms = per_form_rights(cat, base, custom, forms)
+        if custom is not None and custom.redcap_forms:  # exact REDCap levels decide the generic level too
+            forms.update({f: LEVEL_OF_VIEW[v["view"]] for f, v in redcap_forms.items()})
     close = tuple(f for f, lvl in forms.items() if LEVEL_RANK[lvl] >= _REVIEW) if base.close_queries else ()
     sdv = tuple(f for f, lvl in forms.items() if LEVEL_RANK[lvl] >= _READ) if base.sdv else ()
-    redcap = redcap_rights(cat, base, custom, forms) if cat.right_keys else {}
+    redcap = redcap_rights(cat, base, custom, redcap_forms) if cat.right_keys else {}
     rights = generic_rights(cat, base, study.forms, forms, redcap)
     value = {"base_role": base.id, "forms": forms, "close_queries": list(close), "sdv": list(sdv), "rights": rights}
     if redcap:
         value["redcap"] = redcap
+    if custom is not None and custom.redcap_forms:
+        value["redcap_forms"] = redcap_forms   # only where declared: every other role's value is unchanged
+    if custom is not None and custom.redcap_role:
+        value["redcap_role"] = dict(custom.redcap_role)
     # the dicts are new and only reachable read-only from here: the views need no copies of their own
     return EffectiveRole(study.id, role_id, base, custom, MappingProxyType(forms), close, sdv,
                          MappingProxyType(rights), MappingProxyType(redcap), study.forms, MappingProxyType(value))
@@ -119,18 +133,46 @@ def effective_role(study: Study, cat: Catalog, role_id: str) -> EffectiveRole | 
 
 _REVIEW, _READ = LEVEL_RANK["review"], LEVEL_RANK["read"]
 
-# REDCap's dataViewing ceiling value that a per-form level needs (0 no access, 1 read only, 2 view & edit).
+# REDCap's data viewing level (SAG dataViewing: 0 no access, 1 read only, 2 view & edit, 3-5 with edit
+# survey responses and/or delete) that a generic form level gives, and the generic level of each.
 VIEWING_OF_LEVEL = {"none": 0, "read": 1, "review": 1, "edit": 2}
+LEVEL_OF_VIEW = {0: "none", 1: "read", 2: "edit", 3: "edit", 4: "edit", 5: "edit"}
 
 
-def redcap_rights(cat: Catalog, base: BaseRole, custom: Role | None, levels: Mapping[str, str]) -> dict[str, int]:
-    """Every REDCap right key of a role: the base role's, the custom role's overrides, and dataViewing
-    from the highest form level (so a SAG ceiling on dataViewing bounds the form levels)."""
+def declared_export(base: BaseRole, custom: Role | None) -> int:
+    if custom is not None and "dataExport" in custom.redcap:
+        return int(custom.redcap["dataExport"])
+    return int(base.redcap.get("dataExport", 0))
+
+
+def per_form_rights(cat: Catalog, base: BaseRole, custom: Role | None,
+                    levels: Mapping[str, str]) -> dict[str, dict[str, int]]:
+    """Each form's REDCap viewing and export level: from its generic level (export: the role's dataExport
+    on every form it can see), unless the role's `redcap_forms` states them exactly."""
+    export = declared_export(base, custom)
+    out = {f: {"view": VIEWING_OF_LEVEL[lvl], "export": export if lvl != "none" else 0} for f, lvl in levels.items()}
+    if custom is not None:
+        for form, exact in custom.redcap_forms.items():
+            if form in out:
+                out[form] = {**out[form], **{k: int(v) for k, v in exact.items()}}
+                if "view" in exact and "export" not in exact and exact["view"] == 0:
+                    out[form]["export"] = 0
+    return out
+
+
+def redcap_rights(cat: Catalog, base: BaseRole, custom: Role | None,
+                  forms: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    """Every REDCap right key of a role: the base role's, the custom role's overrides, and dataViewing and
+    dataExport as the highest over its forms (so a SAG ceiling on them bounds every form)."""
     rights = {key: 0 for key in cat.right_keys}
     rights.update(base.redcap)
     if custom is not None:
         rights.update(custom.redcap)
-    rights["dataViewing"] = max((VIEWING_OF_LEVEL[lvl] for lvl in levels.values()), default=0)
+    view = 0
+    for f in forms.values():
+        view = cat.join("dataViewing", view, f["view"])
+    rights["dataViewing"] = view
+    rights["dataExport"] = max([rights.get("dataExport", 0)] + [f["export"] for f in forms.values()])
     return rights
 
 
@@ -162,10 +204,6 @@ def _derived_from_keys(cat: Catalog, redcap: Mapping[str, int]) -> dict[str, str
     return found
 
 
-def exceeds(right: str, granted: str, allowed: str) -> bool:
-    return right_rank(right, granted) > right_rank(right, allowed)
-
-
 def roles_of_study(study: Study, cat: Catalog) -> dict[str, EffectiveRole]:
     """Effective roles for every role the study grants (levels computed once per role and study)."""
     out: dict[str, EffectiveRole] = {}
@@ -177,4 +215,4 @@ def roles_of_study(study: Study, cat: Catalog) -> dict[str, EffectiveRole]:
     return out
 
 
-__all__ = ["EffectiveRole", "FormRule", "FORM_LEVELS", "effective_role", "roles_of_study", "exceeds"]
+__all__ = ["EffectiveRole", "FormRule", "FORM_LEVELS", "effective_role", "roles_of_study"]

@@ -9,13 +9,12 @@ from typing import Any, Iterator
 from ..diagnostics import Diagnostic, Loc, error
 from ..model import (ALL, Environment, External, Form, Grant, Group, Model, Person, Protocol, Role, Site,
                      Study, Target, frozen_map)
+from ..rules.ceilings import UNLIMITED, Ceiling, effective_ceiling
 from ..source.positions import child_entries, child_pos, child_record
 from ..source.yamlfile import ParsedFile, Where
 
 NO_RIGHTS = "no-rights"
-NO_RIGHTS_CEILING = {"form_access": "none", "contact_data": "none", "data_export": "none", "user_rights": "none",
-                     "design": "none", "record_delete": "none", "data_import": "none", "api": "none",
-                     "lock_records": "none"}
+NO_RIGHTS_CEILING = effective_ceiling({}, {})   # every generic right none, every REDCap key 0
 
 _PLURALS = {"environment": "environments", "group": "groups", "study": "studies"}
 
@@ -157,7 +156,7 @@ def _environments(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> 
         for system, t in (node.get("targets") or {}).items():
             tnode = node.child("targets").child(system)
             targets[system] = Target(system, t["provider"], t.get("out"), t.get("url"), t.get("token_env"), tnode.loc,
-                                     frozen_map(t.get("vault_user_defaults") or {}))
+                                     frozen_map(t.get("vault_user_defaults") or {}), t.get("version"))
         out[name] = Environment(
             name=name, protected=bool(node.get("protected", False)),
             safety=frozen_map(node.get("safety") or {}), state=frozen_map(node.get("state") or {"backend": "local"}),
@@ -181,20 +180,12 @@ def _groups(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[
     group_ids = _Registry("group", problems)
     usernames = _Registry("username", problems, fold_case=True)
     emails = _Registry("e-mail", problems, fold_case=True)
-    declared_no_rights = False
+    declared: dict[str, _Node] = {}
     for node in declarations(files, "group"):
         gid = node.get("id")
         if not group_ids.claim(gid, node, "id"):
             continue
-        ceiling = dict(node.get("ceiling") or {})
-        redcap_ceiling = ceiling.pop("redcap", {}) or {}
-        builtin = gid == NO_RIGHTS
-        if builtin:
-            declared_no_rights = True
-            if node.get("ceiling") is not None:
-                problems.append(error("schema", "the built-in group no-rights has a fixed ceiling (every right "
-                                      "none); remove its ceiling", node.at("ceiling")))
-            ceiling, redcap_ceiling = dict(NO_RIGHTS_CEILING), {}
+        declared[gid] = node
         members = []
         for member in node.items("members"):
             person = _person(member, gid, problems)
@@ -206,13 +197,66 @@ def _groups(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[
             if person.username not in people:
                 people[person.username] = person
                 members.append(person.username)
-        groups[gid] = Group(gid, node.get("description"), frozen_map(ceiling), frozen_map(redcap_ceiling),
-                            node.get("message"), tuple(members), node.loc, builtin, node.get("sag_id"),
-                            node.get("acg_id"))
-    if not declared_no_rights:
+        groups[gid] = _group(node, gid, tuple(members), None, problems)
+    if NO_RIGHTS not in groups:
         groups[NO_RIGHTS] = Group(NO_RIGHTS, "Built-in: keeps an account, may be granted nothing",
-                                  frozen_map(NO_RIGHTS_CEILING), frozen_map({}), None, (), Loc("<built-in>"), True)
+                                  frozen_map(NO_RIGHTS_CEILING.rights), frozen_map(NO_RIGHTS_CEILING.keys), None, (),
+                                  Loc("<built-in>"), True)
+    _extend(groups, declared, problems)
     return groups, people
+
+
+def _group(node: _Node, gid: str, members: tuple[str, ...], parent: Ceiling | None,
+           problems: list[Diagnostic]) -> Group:
+    """A group with its effective ceiling (rules.ceilings: unnamed rights are none unless said otherwise)."""
+    named = dict(node.get("ceiling") or {})
+    named_keys = named.pop("redcap", {}) or {}
+    unlimited = named.pop("unnamed", "none") == UNLIMITED
+    builtin = gid == NO_RIGHTS
+    if builtin:
+        if node.get("ceiling") is not None or node.get("extends") is not None:
+            problems.append(error("schema", "the built-in group no-rights has a fixed ceiling (every right "
+                                  "none); remove its ceiling", node.at("ceiling")))
+        ceiling = NO_RIGHTS_CEILING
+    else:
+        ceiling = effective_ceiling(named, named_keys, unlimited=unlimited, parent=parent)
+    return Group(gid, node.get("description"), frozen_map(ceiling.rights), frozen_map(ceiling.keys),
+                 node.get("message"), members, node.loc, builtin, node.get("sag_id"), node.get("acg_id"),
+                 bool(node.get("default")), node.get("extends"), unlimited,
+                 frozen_map({**named, **({"redcap": frozen_map(named_keys)} if named_keys else {})}))
+
+
+def _extend(groups: dict[str, Group], declared: dict[str, _Node], problems: list[Diagnostic]) -> None:
+    """Groups that start from another group's ceiling, parents first; a cycle or an unknown parent is an error."""
+    done: set[str] = {gid for gid, node in declared.items() if node.get("extends") is None} | {NO_RIGHTS}
+
+    def resolve(gid: str, chain: tuple[str, ...]) -> bool:
+        if gid in done:
+            return True
+        node = declared[gid]
+        parent = node.get("extends")
+        if parent not in groups:
+            from .references import suggest
+            problems.append(error("unknown-reference", f"group {gid} extends unknown group {parent!r}"
+                                  f"{suggest(str(parent), groups)}", node.at("extends")))
+            return False
+        if parent in chain:
+            problems.append(error("ceiling-extends", f"group {gid} extends {parent}, which extends {gid} "
+                                  f"({' -> '.join(chain + (parent,))}); a ceiling cannot start from itself",
+                                  node.at("extends")))
+            return False
+        if parent in declared and not resolve(parent, chain + (parent,)):
+            return False
+        if (node.get("ceiling") or {}).get("unnamed") is not None:
+            problems.append(error("ceiling-extends", f"group {gid} extends {parent}: its unnamed rights are "
+                                  f"{parent}'s; remove `unnamed:`", node.at("extends")))
+        base = groups[parent]
+        groups[gid] = _group(node, gid, groups[gid].members, Ceiling(base.ceiling, base.redcap_ceiling), problems)
+        done.add(gid)
+        return True
+
+    for gid in declared:
+        resolve(gid, (gid,))
 
 
 def _person(node: _Node, group: str, problems: list[Diagnostic]) -> Person:
@@ -246,7 +290,9 @@ def _studies(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[
             r = node.child("roles").child(rid)
             roles[rid] = Role(rid, r.get("base"), r.get("default"), frozen_map(r.get("tags") or {}),
                               r.get("contact_forms"), frozen_map(r.get("redcap") or {}),
-                              node.file.key_loc(r.path), r.locs())
+                              node.file.key_loc(r.path), r.locs(),
+                              frozen_map({f: frozen_map(v) for f, v in (r.get("redcap_forms") or {}).items()}),
+                              frozen_map(r.get("redcap_role") or {}))
         protocol = None
         if node.get("protocol") is not None:
             p = node.child("protocol")

@@ -6,6 +6,7 @@ from typing import Mapping
 from ..catalogs import Catalog, catalog
 from ..diagnostics import Diagnostic, Loc, UserError, error
 from ..model import ALL, Environment, Grant, Model, Study
+from ..rules.ceilings import group_ceilings
 
 # 001: passwords of at least 8 characters, lock-out after ten failed logins, log-out after four hours.
 SECURITY_LIMITS = {
@@ -21,7 +22,9 @@ def check_systems(model: Model) -> list[Diagnostic]:
         out.extend(environment_security(env))
         out.extend(_target_paths(model, env))
     for group in model.groups.values():
-        out.extend(redcap_keys(catalog("redcap"), group.redcap_ceiling, group.loc, f"ceiling of group {group.id}"))
+        out.extend(redcap_keys(catalog("redcap"), group.named.get("redcap") or {}, group.loc,
+                               f"ceiling of group {group.id}"))
+    out.extend(group_ceilings(model))
     for study in model.studies.values():
         cat = catalog(study.system)
         if cat is None:
@@ -36,6 +39,7 @@ def check_systems(model: Model) -> list[Diagnostic]:
                     out.extend(redcap_keys(cat, role.redcap, role.locs.get("redcap", role.loc), f"role {role.id}"))
         if study.system == "redcap":
             out.extend(_one_dag(model, study))
+            out.extend(_sayable_rights(model, study, cat))
         if study.system == "vault":
             out.extend(_every_site_listed(study))
     return out
@@ -105,6 +109,34 @@ def _unsupported_levels(study: Study, cat: Catalog) -> list[Diagnostic]:
                 out.append(error("form-level-unsupported", f"role {role.id} asks for {level!r} ({field}) but "
                                  f"{cat.label} has no {level} level on forms; use {_nearest(level, cat.levels)}",
                                  role.locs.get(field.split(".")[0], role.loc)))
+    return out
+
+
+def _sayable_rights(model: Model, study: Study, cat: Catalog) -> list[Diagnostic]:
+    """A REDCap role must hold only rights its project's REDCap version can carry in the user-rights API
+    and the User Rights upload: anything else could be neither written nor verified (fail closed)."""
+    from ..interchange import redcap_versions as rv
+    from ..resolve.roles import effective_role
+
+    versions = {}
+    for env in study.environments:
+        target = model.environments[env].targets.get("redcap") if env in model.environments else None
+        if target is not None:
+            versions.setdefault(target.version or rv.DEFAULT_VERSION, env)
+    out = []
+    used = {g.role for g in study.access}
+    for role_id in sorted(used):
+        role = effective_role(study, cat, role_id)
+        if role is None:
+            continue
+        views = {f: v["view"] for f, v in (role.value.get("redcap_forms") or {}).items()}
+        for version, env in sorted(versions.items()):
+            missing = rv.unsayable(role.redcap, views, version)
+            if missing:
+                loc = role.loc or next(g.loc for g in study.access if g.role == role_id)
+                out.append(error("redcap-version", f"role {role_id} in {study.id} holds rights REDCap {version} (the "
+                                 f"version of targets.redcap in {env}) cannot carry: {'; '.join(missing)}; "
+                                 "remove them, or state the target's `version:` if your REDCap is newer", loc))
     return out
 
 

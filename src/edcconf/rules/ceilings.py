@@ -1,0 +1,162 @@
+"""Rights ceilings (REDCap Access Control Groups, 002; Security Access Groups, 004): one home for the rule.
+
+A group's ceiling fails closed: a right it does not name is `none` (REDCap 0), as in a newly created
+REDCap ACG. A group may start from another group's ceiling (`extends:`) or say that unnamed rights are
+unlimited (`unnamed: unlimited`, which `validate` warns about). Generic rights bound REDCap keys through
+the catalog's mapping, so one effective ceiling in both vocabularies comes out of every declaration:
+every generic right and every REDCap key has a value. The same `over_ceiling` answers resolve, the plan,
+compliance, explain and the SAG/ACG writers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from ..catalogs import RIGHTS, Catalog, catalog, right_rank
+
+UNLIMITED = "unlimited"
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """A group's effective ceiling: every generic right and every REDCap key, each with its highest value."""
+    rights: Mapping[str, str]
+    keys: Mapping[str, int]
+
+
+def group_ceiling(group) -> Ceiling:
+    """A model Group's (or a stored group value's) effective ceiling."""
+    if isinstance(group, Mapping):
+        return Ceiling(group.get("ceiling") or {}, group.get("redcap_ceiling") or {})
+    return Ceiling(group.ceiling, group.redcap_ceiling)
+
+
+def _redcap() -> Catalog:
+    cat = catalog("redcap")
+    assert cat is not None, "the REDCap catalog ships with the package"
+    return cat
+
+
+def key_bound(cat: Catalog, rights: Mapping[str, str], key: str) -> int:
+    """The highest value of a REDCap key that a set of generic rights admits (top when none maps it)."""
+    bound = cat.key_top(key)
+    for right, value in rights.items():
+        b = cat.key_bounds(right, value).get(key)
+        if b is not None:
+            bound = cat.meet(key, bound, b)
+    return bound
+
+
+def mapped_keys(cat: Catalog, rights: Mapping[str, str]) -> set[str]:
+    return {k for right in rights for v in RIGHTS[right] for k in cat.key_bounds(right, v)}
+
+
+def effective_ceiling(named: Mapping[str, str], named_keys: Mapping[str, int], *, unlimited: bool = False,
+                      parent: Ceiling | None = None) -> Ceiling:
+    """The full ceiling a declaration means.
+
+    Without a parent every unnamed generic right is `none` (or its highest value with `unlimited`), and
+    each REDCap key is what the generic rights mapping it allow, or 0 (top with `unlimited`) when no
+    generic right maps it. With a parent, unnamed rights and keys are the parent's, and the keys of the
+    generic rights this group names follow those rights. A named REDCap key narrows further; it never
+    opens what a generic right of the same group closes (that is a warning in validate).
+    """
+    cat = _redcap()
+    if parent is not None:
+        rights = {**parent.rights, **named}
+        keys = dict(parent.keys)
+        follow = mapped_keys(cat, named)
+    else:
+        rights = {r: (values[-1] if unlimited else values[0]) for r, values in RIGHTS.items()}
+        rights.update(named)
+        keys = {k: (cat.key_top(k) if unlimited else 0) for k in cat.right_keys}
+        follow = mapped_keys(cat, rights)
+    for key in follow:
+        keys[key] = key_bound(cat, rights, key)
+    for key, value in named_keys.items():
+        if key in keys:
+            keys[key] = cat.meet(key, value, key_bound(cat, rights, key))
+    return Ceiling(rights, keys)
+
+
+def closed_keys(named: Mapping[str, str], named_keys: Mapping[str, int]) -> list[tuple[str, int, int]]:
+    """(key, named value, what the group's generic rights allow) for REDCap keys named above what the same
+    group's generic rights allow: the key stays at the lower value."""
+    cat = _redcap()
+    rights = {r: values[0] for r, values in RIGHTS.items()}
+    rights.update(named)
+    out = []
+    for key, value in named_keys.items():
+        if key in cat.right_keys:
+            bound = key_bound(cat, rights, key)
+            if not cat.allows(key, value, bound):
+                out.append((key, value, bound))
+    return out
+
+
+def declaration_from_keys(keys: Mapping[str, int]) -> tuple[dict[str, str], dict[str, int]]:
+    """A SAG or ACG row as the shortest declaration that means exactly it: the generic rights the keys
+    imply (so the group bounds every system) and the REDCap keys whose value those rights do not already
+    give. `effective_ceiling` of the result equals the row (a property test holds it)."""
+    cat = _redcap()
+    full = {k: int(keys.get(k, 0)) for k in cat.right_keys}
+    rights = {r: cat.generic_from_keys(r, full) or RIGHTS[r][0] for r in RIGHTS}
+    named = {r: v for r, v in rights.items() if v != RIGHTS[r][0]}
+    implied = effective_ceiling(named, {}).keys
+    return named, {k: v for k, v in full.items() if implied[k] != v}
+
+
+Over = tuple[str, object, object]   # (right, granted, allowed)
+
+
+def over_ceiling(ceiling: Ceiling, rights: Mapping[str, str], keys: Mapping[str, int]) -> list[Over]:
+    """Every right of a role above a ceiling: generic rights, then REDCap keys (for REDCap roles)."""
+    over: list[Over] = [(right, value, ceiling.rights[right]) for right, value in rights.items()
+                        if right in ceiling.rights and right_rank(right, value) > right_rank(right, ceiling.rights[right])]
+    if keys:
+        cat = _redcap()
+        over += [(f"redcap.{key}", value, ceiling.keys.get(key, 0)) for key, value in keys.items()
+                 if key in cat.right_keys and not cat.allows(key, value, ceiling.keys.get(key, 0))]
+    return over
+
+
+def over_text(over: list[Over]) -> str:
+    return "; ".join(f"{right} {granted} (allowed {allowed})" for right, granted, allowed in over)
+
+
+def group_ceilings(model) -> list:
+    """What validate says about ceilings themselves: `unnamed: unlimited` (a warning: the group allows
+    every right in every system), REDCap keys named above what the same group's generic rights allow
+    (they stay closed), and more than one default group (REDCap has one)."""
+    from ..diagnostics import error, warning
+
+    out = []
+    defaults = [g for g in model.groups.values() if g.default]
+    for group in defaults[1:]:
+        out.append(error("default-group", f"group {group.id} is marked default, and so is {defaults[0].id} "
+                         f"({defaults[0].loc}); REDCap has one default group: keep `default: true` on one",
+                         group.loc))
+    for group in model.groups.values():
+        if group.unlimited:
+            out.append(warning("ceiling-unlimited", f"group {group.id} allows every right it does not name "
+                               "(`unnamed: unlimited`), in every system and for rights added later; name the "
+                               "rights it needs instead where you can", group.loc))
+        closed = closed_keys({k: v for k, v in group.named.items() if k != "redcap"}, group.named.get("redcap") or {})
+        if closed and not group.extends and not group.unlimited:
+            listed = ", ".join(f"{k} {v} (the generic rights allow {b})" for k, v, b in closed)
+            out.append(warning("ceiling-redcap-closed", f"group {group.id} names REDCap rights above what its "
+                               f"generic rights allow: {listed}; they stay at the lower value: name the generic "
+                               "right too", group.loc))
+    return out
+
+
+def unnamed_hint(group, over: list[Over]) -> str:
+    """Format v1 once left unnamed rights unlimited: say so when a right over the ceiling was never named."""
+    if group.unlimited or group.builtin:
+        return ""
+    named = {k for k in group.named if k != "redcap"} | {f"redcap.{k}" for k in group.named.get("redcap") or {}}
+    unnamed = [right for right, _, _ in over if right not in named]
+    if not unnamed or group.extends:
+        return ""
+    return (f" (group {group.id} does not name {', '.join(unnamed)}: a right a ceiling does not name is none; "
+            "name it, start from another group with `extends:`, or write `unnamed: unlimited`)")
