@@ -28,10 +28,14 @@ def test_golden():
     assert parsed.ok and parsed.rows[1].first_name == "=John" and write_vault_users(parsed.rows) == got
 
 
-def test_export_last_login_is_ignored_on_import():
+def test_export_last_login_is_kept_on_import_and_left_out_of_the_import_file():
     data = write_vault_users([user(last_login="2025-01-02 10:00")], last_login=True)
     assert data.splitlines()[0].endswith(b",Security Policy,Last Login")
-    assert read_vault_users(data, "v.csv").rows == (user(),)
+    rows = read_vault_users(data, "v.csv").rows
+    assert [r.last_login for r in rows] == ["2025-01-02 10:00"] and rows == (user(last_login="2025-01-02 10:00"),)
+    assert write_vault_users(rows, last_login=True) == data
+    assert write_vault_users(rows) == write_vault_users([user()])   # Vault's import ignores it: never written there
+    assert read_vault_users(write_vault_users([user()]), "v.csv").rows[0].last_login == ""
 
 
 def row(**cells):
@@ -66,6 +70,16 @@ def test_vault_error_names():
         first = next(d for d in problems if d.code == code)
         assert first.message.startswith(name) and dict(first.details)["vault"] in (name, "{Field} is required")
         assert len(parsed.rows) == 1
+
+
+def test_inactive_cross_domain_user_is_vaults_inactive_user_error():
+    data = (HEADER + "\n" + row() + "\n" + row(**{"User Name": "jdoe@other.example"}) + "\n").encode()
+    parsed = read_vault_users(data, "v.csv", inactive_users={"JDoe@Other.example"})
+    assert codes_at(parsed) == [("inactive-user", 3)]
+    assert parsed.errors[0].message.startswith("Inactive User: jdoe@other.example")
+    assert dict(parsed.errors[0].details)["vault"] == "Inactive User"
+    assert [r.user_name for r in parsed.rows] == ["ibergstrom"]
+    assert read_vault_users(data, "v.csv").ok   # the check runs only when the caller knows who is inactive
 
 
 def test_all_sites_is_invalid_site_and_duplicates_warn():
