@@ -166,3 +166,44 @@ def test_vault_columns_edcconf_does_not_manage_come_from_the_target(exported: Pa
     header = rows[0].split(",")
     profile = header.index("Security Profile")
     assert {r.split(",")[profile] for r in rows[1:] if r} == {"EDC Study User"}   # environments/production.yaml
+
+
+def _vault_file(root: Path, path: Path):
+    """The file as Vault's checks see it, with the study's own sites, countries, roles and environments."""
+    from edcconf.imports import current_model
+    from edcconf.imports.vault import read_for_study, vault_study
+
+    model = current_model(root)
+    parsed, diags = read_for_study(model, vault_study(model, "ONC-04"), path)
+    assert not [d for d in diags if d.severity == "error"], diags
+    return {r.user_name: (r.study_status, r.site_access, r.country_access) for r in parsed.rows}
+
+
+def test_export_disables_vault_access_of_deactivated_people_and_expired_grants(tmp_path: Path) -> None:
+    root = copy_config(REPO, tmp_path / "example")
+    staff = root / "groups" / "study-staff.yaml"
+    staff.write_text(staff.read_text().replace("name: Claire Martin, type: user}",
+                                               "name: Claire Martin, type: user, status: deactivated}"))
+    onc = root / "studies" / "onc-04.yaml"
+    onc.write_text(onc.read_text().replace("environments: all, sites: [APHP]}",
+                                           "environments: all, sites: [APHP], expires: 2020-01-31}"))
+    out = tmp_path / "out"
+    assert run_edcconf("export", "files", "--env", "test", "-o", out, cwd=root).code == 0
+    rows = _vault_file(root, out / "ONC-04" / "vault-users.csv")
+    assert rows == {"claire.martin": ("Disabled", ("CHU-LYON",), ()), "paul.girard": ("Disabled", ("APHP",), ()),
+                    "dina.park": ("Enabled", (), ()), "mona.reyes": ("Enabled", (), ("US",))}   # nora: production only
+
+
+def test_apply_that_revokes_a_vault_grant_writes_it_disabled(tmp_path: Path) -> None:
+    root = copy_config(REPO, tmp_path / "example")
+    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
+    written = root / "build" / "test" / "vault" / "ONC-04" / "vault-users.csv"
+    assert {s for s, _, _ in _vault_file(root, written).values()} == {"Enabled"}
+    onc = root / "studies" / "onc-04.yaml"
+    onc.write_text(onc.read_text().replace("    - {user: mona.reyes, role: cra, environments: all, countries: [US]}\n", ""))
+    result = run_edcconf("apply", "--env", "test", "--yes", cwd=root)
+    assert result.code == 0, result
+    rows = _vault_file(root, written)
+    assert rows["mona.reyes"] == ("Disabled", (), ("US",))
+    assert {u: s for u, (s, _, _) in rows.items() if u != "mona.reyes"} == dict.fromkeys(
+        ["claire.martin", "dina.park", "paul.girard"], "Enabled")

@@ -114,3 +114,54 @@ def test_property_export_import_export(raw):
     parsed = read_vault_users(first, "p.csv")
     assert parsed.ok, parsed.diagnostics
     assert write_vault_users(parsed.rows) == first
+
+
+# -- what edcconf writes: Disabled rows, accepted by its own reader ---------------------------------------
+from edcconf.providers.bulk import vault_users  # noqa: E402
+from edcconf.providers.files import study_files  # noqa: E402
+
+ROLE_LABELS = {"CDMS Clinical Research Associate", "CDMS Clinical Research Coordinator", "CDMS Read Only"}
+
+
+def _state(users=("ann", "bob", "cy")):
+    status = {"bob": "deactivated"}
+    return {"accounts": {u: {"email": f"{u}@example.org", "name": f"{u.title()} Lee", "status": status.get(u, "active")}
+                         for u in users},
+            "sites": {"A": {"country": "US", "timezone": "America/New_York"},
+                      "B": {"country": "FR", "timezone": "Europe/Paris"}, "C": {"country": "FR", "timezone": "Europe/Paris"}},
+            "studies": {"S": {"system": "vault", "sites": ["A", "B", "C"]}}, "roles": {}}
+
+
+def _grant(user, role, sites, access="sites", **kw):
+    return {"study": "S", "user": user, "role": role, "base_role": role, "sites": list(sites), "site_access": access, **kw}
+
+
+def _read(data):
+    return read_vault_users(data, "v.csv", sites={"A", "B", "C"}, countries={"US", "FR"}, roles=ROLE_LABELS,
+                            environments={"test"})
+
+
+def test_revoked_and_withdrawn_grants_are_written_disabled_and_deactivated_accounts_never_enabled():
+    state = _state()
+    grants = [_grant("ann", "cra", ["A"]), _grant("bob", "crc", ["B"])]
+    disabled = [_grant("cy", "read_only", ["B", "C"], "countries", countries=["FR"]),
+                _grant("ann", "read_only", ["B"])]   # ann has current access: no second row
+    rows = vault_users("test", state, grants, disabled=disabled)
+    got = [(r.user_name, r.study_status, r.study_role, r.site_access, r.country_access) for r in rows]
+    assert got == [("ann", "Enabled", "CDMS Clinical Research Associate", ("A",), ()),
+                   ("bob", "Disabled", "CDMS Clinical Research Coordinator", ("B",), ()),
+                   ("cy", "Disabled", "CDMS Read Only", (), ("FR",))]
+    state["grants"] = {f"S/{g['user']}": g for g in grants}
+    data = study_files("S", "vault", "test", state, disabled=disabled)["vault-users.csv"]
+    parsed = _read(data)
+    assert parsed.ok and not parsed.diagnostics and parsed.rows == tuple(rows)
+    assert write_vault_users(parsed.rows) == data
+
+
+def test_a_disabled_row_names_only_sites_vault_still_has_and_never_all_of_them():
+    state = _state()
+    lost_site = _grant("ann", "crc", ["A", "D"])                 # D left the study since
+    now_every_site = _grant("bob", "crc", ["A", "B", "C", "D"])  # would list every site left
+    rows = vault_users("test", state, [], disabled=[lost_site, now_every_site])
+    assert [(r.user_name, r.site_access, r.country_access) for r in rows] == [("ann", ("A",), ()), ("bob", (), ())]
+    assert _read(write_vault_users(rows)).ok

@@ -110,10 +110,13 @@ def export_files(ctx, config_dir, env: str, at: str | None, out: Path) -> None:
     rights file or the OpenClinica list, into OUT."""
     from ..pipeline import load_desired
     from ..providers.files import write_all
+    from ..resolve.effective import withdrawn_grants
 
     desired = load_desired(root_dir(ctx, config_dir), parse_at(at), [env])
     environment = desired.model.environments[env]
-    for path in write_all(out, env, desired.resolution.environments[env].state, environment):
+    env_state = desired.resolution.environments[env]
+    withdrawn = withdrawn_grants(desired.model, env_state, desired.resolution.roles)
+    for path in write_all(out, env, env_state.state, environment, withdrawn):
         click.echo(f"Wrote {path}")
 
 

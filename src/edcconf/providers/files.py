@@ -7,7 +7,7 @@ at which sites (it has no bulk import). Every file is written atomically.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from ..interchange.acg import write_acg_assignments, write_acg_definitions
 from ..interchange.redcap_users import write_redcap_users
@@ -30,18 +30,24 @@ def group_files(state: Mapping) -> dict[str, bytes]:
 
 
 def study_files(study: str, system: str, environment: str, state: Mapping,
-                vault_defaults: Mapping[str, str] | None = None, grants: list[dict] | None = None) -> dict[str, bytes]:
-    """The files of one study; `grants` (that study's, from grants_by_study) keeps many studies linear."""
+                vault_defaults: Mapping[str, str] | None = None, grants: list[dict] | None = None,
+                disabled: Iterable[Mapping] = ()) -> dict[str, bytes]:
+    """The files of one study; `grants` (that study's, from grants_by_study) keeps many studies linear.
+    `disabled`: Vault grants to write with Study Status Disabled (see bulk.vault_users)."""
     if grants is None:
         grants = grants_by_study(state).get(study, [])
     if system == "vault":
-        return {"vault-users.csv": write_vault_users(vault_users(environment, state, grants, vault_defaults))}
+        return {"vault-users.csv": write_vault_users(vault_users(environment, state, grants, vault_defaults, disabled))}
     if system == "redcap":
         return {"redcap-users.csv": write_redcap_users(redcap_users(study, state, grants))}
     return {"users.csv": users_csv(grants, state.get("accounts", {}))}
 
 
-def write_all(out: Path, environment: str, state: Mapping, env_decl=None) -> list[str]:
+def write_all(out: Path, environment: str, state: Mapping, env_decl=None,
+              withdrawn: Mapping[str, list[dict]] | None = None) -> list[str]:
+    """Every file of the environment. `withdrawn`: per study, declared grants the state leaves out because
+    their person is deactivated or expired or the grant expired (resolve.effective.withdrawn_grants):
+    a Vault study's file disables them."""
     written = []
     for name, data in group_files(state).items():
         path = Path(out) / "groups" / name
@@ -51,8 +57,9 @@ def write_all(out: Path, environment: str, state: Mapping, env_decl=None) -> lis
     target = env_decl.targets.get("vault") if env_decl is not None else None
     defaults = target.vault_user_defaults if target is not None else None
     for study, value in sorted(state.get("studies", {}).items()):
-        for name, data in study_files(study, value.get("system", ""), environment, state, defaults,
-                                      by_study.get(study, [])).items():
+        files = study_files(study, value.get("system", ""), environment, state, defaults, by_study.get(study, []),
+                            (withdrawn or {}).get(study, ()))
+        for name, data in files.items():
             path = Path(out) / study / name
             write_atomically(path, data, durable=False)
             written.append(str(path))
