@@ -103,12 +103,15 @@ class CsvProvider:
     def _system_files(self, study: str, effective: dict, grants: list[dict], revoked=()) -> list[str]:
         """The file the system itself imports (DESIGN §8): Vault's user import, REDCap's User Rights upload.
         Vault's also disables the grants this apply revoked (Study Status Disabled)."""
-        from .files import study_files
+        from .files import remove_stale_vault_files, study_files
 
         if self.system not in ("vault", "redcap"):
             return []
         files = study_files(study, self.system, self.environment, effective, self.vault_defaults, grants, revoked)
-        return self._write({f"{study}/{name}": data for name, data in files.items()})
+        written = self._write({f"{study}/{name}": data for name, data in files.items()})
+        if self.system == "vault":
+            remove_stale_vault_files(self.out / study, files)
+        return written
 
     def _group_files(self, effective: dict) -> list[str]:
         """Once per REDCap target and apply: the SAG and ACG files of the groups."""
