@@ -34,7 +34,7 @@ def read_for_study(model: Model, study: Study, path: Path):
 
 
 def row_loc(path: str, row: VaultUser) -> Loc:
-    return Loc(path, row.line)
+    return Loc(row.file or path, row.line)
 
 
 def access_entries(study: Study, rows: tuple[VaultUser, ...], path: str) -> tuple[dict[str, dict], list]:

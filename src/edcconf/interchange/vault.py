@@ -71,6 +71,7 @@ class VaultUser:
     security_policy: str
     last_login: str = ""   # Vault's export only: read back when present, written only in the export shape
     line: int = field(default=0, compare=False)   # where a read row starts in its file (0: not read)
+    file: str = field(default="", compare=False)  # the file a read row comes from
 
     def cells(self) -> list[str]:
         return [self.study_environment, self.last_name, self.first_name, self.user_name, self.study_status,
@@ -183,7 +184,7 @@ def read_vault_users(data: bytes, file: str, *, sites: AbstractSet[str] | None =
         rows.append(VaultUser(env if has_env else "", c["Last Name"], c["First Name"], user, c["Study Status"],
                               c["Security Profile"], c["Study Role"], c["Company"], c["Email"], c["Timezone"],
                               site_access, country_access, c["Title"], c["Language"], c["Locale"],
-                              c["Security Policy"], c.get(LAST_LOGIN, ""), line=rec.line))
+                              c["Security Policy"], c.get(LAST_LOGIN, ""), line=rec.line, file=file))
     return Parsed(tuple(rows), tuple(diags))
 
 
