@@ -257,3 +257,21 @@ def test_state_import_of_a_vault_study_keeps_the_rest_of_the_recorded_state(tmp_
     assert after["accounts"] == before["accounts"] and after["sites"] == before["sites"]
     assert {g["role_ref"] for g in after["grants"].values()} == set(after["roles"])
     assert state_import(whole) == after
+
+
+def test_vault_export_with_last_login_declares_the_same_and_shows_it(tmp_path: Path, exported: Path) -> None:
+    root = copy_config(REPO, tmp_path / "example")
+    _strip_access(root / "studies" / "onc-04.yaml")
+    plain = exported / "ONC-04" / "vault-users.csv"
+    lines = plain.read_text().splitlines()
+    lines[1] = lines[1].replace(",Enabled,", ",Disabled,")
+    plain.write_text("\r\n".join(lines) + "\r\n")
+    with_login = tmp_path / "vault-export.csv"
+    with_login.write_text("\r\n".join([lines[0] + ",Last Login"] + [f"{line},2025-11-0{n} 09:30" for n, line in
+                                                                     enumerate(lines[1:], 1)]) + "\r\n")
+    one, two = (run_edcconf("import", "vault", f, "--study", "ONC-04", "--dry-run", "--json", cwd=root)
+                for f in (plain, with_login))
+    assert one.code == two.code == 0, (one, two)
+    assert one.json["declared"] == two.json["declared"] and one.json["declared"]["grants"]["ONC-04"]
+    shown = [w["message"] for w in two.json["warnings"] if w["code"] == "import-disabled"]
+    assert len(shown) == 1 and "(last login 2025-11-01 09:30)" in shown[0]
