@@ -257,6 +257,8 @@ def test_state_import_of_a_vault_study_keeps_the_rest_of_the_recorded_state(tmp_
     assert after["accounts"] == before["accounts"] and after["sites"] == before["sites"]
     assert {g["role_ref"] for g in after["grants"].values()} == set(after["roles"])
     assert state_import(whole) == after
+    sources = LocalBackend(root, "test").read().sources
+    assert "grant:ONC-04/mona.reyes" not in sources and "grant:NEURO-02/ann.lee" in sources
 
 
 def test_vault_export_with_last_login_declares_the_same_and_shows_it(tmp_path: Path, exported: Path) -> None:
