@@ -101,7 +101,7 @@ class CsvProvider:
         return written
 
     def _system_files(self, study: str, effective: dict, grants: list[dict], revoked=()) -> list[str]:
-        """The file the system itself imports (DESIGN §8): Vault's user import, REDCap's User Rights upload.
+        """The file the system itself imports: Vault's user import, REDCap's User Rights upload.
         Vault's also disables the grants this apply revoked (Study Status Disabled)."""
         from .files import remove_stale_vault_files, study_files
 
