@@ -89,7 +89,12 @@ def test_vault_round_trip_and_zero_plan(tmp_path: Path, exported: Path) -> None:
     state = run_edcconf("state", "import", "--env", "production", "vault", vault_file, "--study", "ONC-04", cwd=root)
     assert state.code == 0, state
     plan = run_edcconf("plan", "--env", "production", "--json", cwd=root)
-    assert plan.code == 0, plan
+    assert plan.code == 2, plan   # only ONC-04 was recorded: the plan creates every other study
+    users = {line.split(",")[3] for line in vault_file.read_text().splitlines()[1:]}
+    onc = {"ONC-04", "MGH", "CHU-LYON", "APHP", "OUS"}
+    assert [c for c in plan.json["changes"] if c["key"].split("/")[0] in onc or c["key"] in users] == []
+    assert {c["key"].split("/")[0] for c in plan.json["changes"] if c["kind"] == "study"} == {"CARDIO-01", "DIAB-03",
+                                                                                         "NEURO-02"}
     again = tmp_path / "again"
     assert run_edcconf("export", "files", "--env", "production", "-o", again, cwd=root).code == 0
     assert (again / "ONC-04" / "vault-users.csv").read_bytes() == vault_file.read_bytes()
@@ -166,3 +171,109 @@ def test_vault_columns_edcconf_does_not_manage_come_from_the_target(exported: Pa
     header = rows[0].split(",")
     profile = header.index("Security Profile")
     assert {r.split(",")[profile] for r in rows[1:] if r} == {"EDC Study User"}   # environments/production.yaml
+
+
+def _vault_file(root: Path, path: Path):
+    """The file as Vault's checks see it, with the study's own sites, countries, roles and environments."""
+    from edcconf.imports import current_model
+    from edcconf.imports.vault import read_for_study, vault_study
+
+    model = current_model(root)
+    parsed, diags = read_for_study(model, vault_study(model, "ONC-04"), path)
+    assert not [d for d in diags if d.severity == "error"], diags
+    return {r.user_name: (r.study_status, r.site_access, r.country_access) for r in parsed.rows}
+
+
+def test_export_disables_vault_access_of_deactivated_people_and_expired_grants(tmp_path: Path) -> None:
+    root = copy_config(REPO, tmp_path / "example")
+    staff = root / "groups" / "study-staff.yaml"
+    staff.write_text(staff.read_text().replace("name: Claire Martin, type: user}",
+                                               "name: Claire Martin, type: user, status: deactivated}"))
+    onc = root / "studies" / "onc-04.yaml"
+    onc.write_text(onc.read_text().replace("environments: all, sites: [APHP]}",
+                                           "environments: all, sites: [APHP], expires: 2020-01-31}"))
+    out = tmp_path / "out"
+    assert run_edcconf("export", "files", "--env", "test", "-o", out, cwd=root).code == 0
+    rows = _vault_file(root, out / "ONC-04" / "vault-users.csv")
+    assert rows == {"claire.martin": ("Disabled", ("CHU-LYON",), ()), "paul.girard": ("Disabled", ("APHP",), ()),
+                    "dina.park": ("Enabled", (), ()), "mona.reyes": ("Enabled", (), ("US",))}   # nora: production only
+
+
+def test_apply_that_revokes_a_vault_grant_writes_it_disabled(tmp_path: Path) -> None:
+    root = copy_config(REPO, tmp_path / "example")
+    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
+    written = root / "build" / "test" / "vault" / "ONC-04" / "vault-users.csv"
+    assert {s for s, _, _ in _vault_file(root, written).values()} == {"Enabled"}
+    onc = root / "studies" / "onc-04.yaml"
+    onc.write_text(onc.read_text().replace("    - {user: mona.reyes, role: cra, environments: all, countries: [US]}\n", ""))
+    result = run_edcconf("apply", "--env", "test", "--yes", cwd=root)
+    assert result.code == 0, result
+    rows = _vault_file(root, written)
+    assert rows["mona.reyes"] == ("Disabled", (), ("US",))
+    assert {u: s for u, (s, _, _) in rows.items() if u != "mona.reyes"} == dict.fromkeys(
+        ["claire.martin", "dina.park", "paul.girard"], "Enabled")
+
+
+def test_state_import_of_a_vault_study_keeps_the_rest_of_the_recorded_state(tmp_path: Path) -> None:
+    """Only ONC-04's grants change: other studies' grants stay as applied (not as declared now), and a
+    study never applied is not recorded; a Disabled row records no grant; parts import as one file."""
+    from edcconf.state.local import LocalBackend
+
+    root = copy_config(REPO, tmp_path / "example")
+    cardio = root / "studies" / "cardio-01.yaml"
+    aside = cardio.read_text()
+    cardio.unlink()
+    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
+    cardio.write_text(aside)   # declared, never applied
+    neuro = root / "studies" / "neuro-02.yaml"
+    neuro.write_text(neuro.read_text().replace("    - {user: ann.lee, role: imaging_reader, environments: all, sites: all}\n", ""))
+    before = LocalBackend(root, "test").read().effective
+    assert "NEURO-02/ann.lee" in before["grants"] and "CARDIO-01" not in before["studies"]
+    out = tmp_path / "out"
+    assert run_edcconf("export", "files", "--env", "test", "-o", out, cwd=root).code == 0
+    lines = (out / "ONC-04" / "vault-users.csv").read_text().splitlines()
+    kept = [line.replace(",Enabled,", ",Disabled,") if ",claire.martin," in line else line
+            for line in lines[1:] if ",mona.reyes," not in line]
+    whole, first, second = tmp_path / "whole.csv", tmp_path / "vault-users-001.csv", tmp_path / "vault-users-002.csv"
+    for path, rows in ((whole, kept), (first, kept[:2]), (second, kept[2:])):
+        path.write_text("\r\n".join([lines[0], *rows]) + "\r\n")
+
+    def state_import(*files):
+        result = run_edcconf("state", "import", "--env", "test", "vault", *files, "--study", "ONC-04", cwd=root)
+        assert result.code == 0, result
+        return LocalBackend(root, "test").read().effective
+
+    bad = tmp_path / "vault-users-003.csv"
+    bad.write_text(second.read_text().replace(",Enabled,", ",Active,", 1))
+    refused = run_edcconf("state", "import", "--env", "test", "vault", first, bad, "--study", "ONC-04", cwd=root)
+    assert refused.code == 1 and f"{bad}:2" in refused.err and "invalid-status" in refused.err, refused
+    assert LocalBackend(root, "test").read().effective == before
+    after = state_import(first, second)
+    others = {k: v for k, v in before["grants"].items() if not k.startswith("ONC-04/")}
+    assert {k: v for k, v in after["grants"].items() if not k.startswith("ONC-04/")} == others
+    assert sorted(k for k in after["grants"] if k.startswith("ONC-04/")) == ["ONC-04/dina.park", "ONC-04/paul.girard"]
+    assert after["grants"]["ONC-04/dina.park"] == before["grants"]["ONC-04/dina.park"]
+    assert "CARDIO-01" not in after["studies"] and after["studies"] == before["studies"]
+    assert after["accounts"] == before["accounts"] and after["sites"] == before["sites"]
+    assert {g["role_ref"] for g in after["grants"].values()} == set(after["roles"])
+    assert state_import(whole) == after
+    sources = LocalBackend(root, "test").read().sources
+    assert "grant:ONC-04/mona.reyes" not in sources and "grant:NEURO-02/ann.lee" in sources
+
+
+def test_vault_export_with_last_login_declares_the_same_and_shows_it(tmp_path: Path, exported: Path) -> None:
+    root = copy_config(REPO, tmp_path / "example")
+    _strip_access(root / "studies" / "onc-04.yaml")
+    plain = exported / "ONC-04" / "vault-users.csv"
+    lines = plain.read_text().splitlines()
+    lines[1] = lines[1].replace(",Enabled,", ",Disabled,")
+    plain.write_text("\r\n".join(lines) + "\r\n")
+    with_login = tmp_path / "vault-export.csv"
+    with_login.write_text("\r\n".join([lines[0] + ",Last Login"] + [f"{line},2025-11-0{n} 09:30" for n, line in
+                                                                     enumerate(lines[1:], 1)]) + "\r\n")
+    one, two = (run_edcconf("import", "vault", f, "--study", "ONC-04", "--dry-run", "--json", cwd=root)
+                for f in (plain, with_login))
+    assert one.code == two.code == 0, (one, two)
+    assert one.json["declared"] == two.json["declared"] and one.json["declared"]["grants"]["ONC-04"]
+    shown = [w["message"] for w in two.json["warnings"] if w["code"] == "import-disabled"]
+    assert len(shown) == 1 and "(last login 2025-11-01 09:30)" in shown[0]

@@ -171,7 +171,7 @@ def test_monitor_without_access_to_a_form_is_warned_about_hidden_queries(mini_re
     assert not [d for d in desired.diagnostics.warnings if "safety_monitor" in d.message]
 
 
-def test_a_vault_grant_listing_every_site_is_warned_about(example_repo):
+def test_a_vault_grant_listing_every_site_is_refused(example_repo):
     from edcconf.source import load_sources
     from edcconf.validate import validate
 
@@ -182,5 +182,6 @@ def test_a_vault_grant_listing_every_site_is_warned_about(example_repo):
                                   "sites: [MGH, CHU-LYON, APHP, OUS]}"))
     found = [d for d in validate(load_sources(example_repo, use_cache=False)).diagnostics
              if d.code == "vault-all-sites-listed"]
-    assert [(d.severity, d.loc.file, d.loc.line) for d in found] == [("warning", "studies/onc-04.yaml", 17)]
+    assert [(d.severity, d.loc.file, d.loc.line) for d in found] == [("error", "studies/onc-04.yaml", 17)]
     assert "dina.park" in found[0].message and "sites: all" in found[0].message
+    assert "site-level" not in found[0].message   # lead_data_manager may have study access

@@ -89,7 +89,7 @@ def _commit(backend, previous: StateRecord, changes: list[Change], effective: di
             commit: str | None, note: str | None, who: str | None = None) -> StateRecord:
     if not changes:
         return previous
-    kept = {k: v for k, v in sources.items() if _still_present(k, effective)}
+    kept = {k: v for k, v in sources.items() if still_present(k, effective)}
     del sources  # the caller's merged sources: one copy of 200,000 entries less while the state is written
     record = next_record(previous, effective, kept, commit, who or actor(), summarize(changes), note)
     del kept  # copied into the record
@@ -121,7 +121,7 @@ def recover(backend) -> StateRecord | None:
     return record
 
 
-def _still_present(source_key: str, effective: Mapping) -> bool:
+def still_present(source_key: str, effective: Mapping) -> bool:
     kind, _, key = source_key.partition(":")
     section = SECTION_OF[kind]
     return key in effective.get(section, {})

@@ -110,10 +110,13 @@ def export_files(ctx, config_dir, env: str, at: str | None, out: Path) -> None:
     rights file or the OpenClinica list, into OUT."""
     from ..pipeline import load_desired
     from ..providers.files import write_all
+    from ..resolve.effective import withdrawn_grants
 
     desired = load_desired(root_dir(ctx, config_dir), parse_at(at), [env])
     environment = desired.model.environments[env]
-    for path in write_all(out, env, desired.resolution.environments[env].state, environment):
+    env_state = desired.resolution.environments[env]
+    withdrawn = withdrawn_grants(desired.model, env_state, desired.resolution.roles)
+    for path in write_all(out, env, env_state.state, environment, withdrawn):
         click.echo(f"Wrote {path}")
 
 
@@ -133,21 +136,24 @@ def state_group() -> None:
 @click.pass_context
 def state_import(ctx, config_dir, env: str, at: str | None, as_json: bool, kind: str, files: tuple[Path, ...],
                  study: str | None) -> None:
-    """Record as ENV's state what the files say is live (then `plan` shows what the declarations change)."""
+    """Record as ENV's state what the files say is live (then `plan` shows what the declarations change).
+    vault: one study's file, or all its parts (vault-users-001.csv ...), with --study; the rest of the
+    recorded state is kept as it is."""
     from ..diagnostics import UserError
     from ..imports.state import groups_state, vault_state, write_state
 
     root = root_dir(ctx, config_dir)
     as_of = parse_at(at)
     if kind == "vault":
-        if len(files) != 1 or not study:
-            raise UserError("state import vault takes one FILE and --study", code="usage")
-        effective = vault_state(root, env, as_of, files[0], study)
+        if not study:
+            raise UserError("state import vault takes the study's FILE (or all its parts) and --study", code="usage")
+        edit = vault_state(root, env, as_of, files, study)
     else:
         if len(files) != 2:
             raise UserError(f"state import {kind} takes DEFINITIONS.csv and ASSIGNMENTS.csv", code="usage")
         effective = groups_state(root, env, as_of, kind, files[0], files[1])
-    record = write_state(root, env, effective, f"state import {kind} from {', '.join(map(str, files))}")
+        edit = lambda _recorded: effective  # noqa: E731
+    record = write_state(root, env, edit, f"state import {kind} from {', '.join(map(str, files))}")
     if as_json:
         print_json({"format_version": 1, "environment": env, "serial": record.serial, "lineage": record.lineage})
     else:

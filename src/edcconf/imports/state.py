@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Callable, Mapping, Sequence
 
 from ..catalogs import catalog
 from ..diagnostics import UserError
 from ..pipeline import load_desired
 from ..providers.bulk import ceiling_from_sag
-from ..resolve.effective import account_value, role_version
+from ..interchange.vault import ALL_ENVIRONMENTS
+from ..resolve.effective import STATE_SECTIONS, account_value, role_version
 from ..resolve.roles import effective_role
 from ..state.record import next_record
 from ..providers.bulk import NO_RIGHTS
@@ -75,20 +77,30 @@ def groups_state(root: Path, env: str, as_of: date, kind: str, defs_path: Path, 
     return state
 
 
-def vault_state(root: Path, env: str, as_of: date, path: Path, study_id: str) -> dict:
-    """The study's grants as the Vault file says, resolved with the study's forms and roles."""
+def vault_state(root: Path, env: str, as_of: date, paths: Sequence[Path], study_id: str) -> Callable[[Mapping], dict]:
+    """What a Vault study's user file (or all its parts) says, as an edit of the state ENV has recorded:
+    the study's grants become the rows' (a Disabled row records none), resolved with the study's forms
+    and roles, and the people in the file get the file's e-mail and name. Every other study, grant and
+    account stays exactly as recorded: the file says nothing about them, and a study never applied is
+    not recorded as applied. The files are read and checked here; the edit runs under the state lock."""
     from .vault import access_entries, read_for_study, vault_study
 
     desired = load_desired(root, as_of, [env])
     model = desired.model
     study = vault_study(model, study_id)
-    parsed, diags = read_for_study(model, study, path)
-    entries, problems = access_entries(study, parsed.rows, str(path))
-    refuse_errors(list(diags) + problems, str(path))
-    state = {k: dict(v) for k, v in desired.resolution.environments[env].state.items()}
-    state["grants"] = {k: v for k, v in state["grants"].items() if v["study"] != study_id}
+    if env not in study.environments:
+        raise UserError(f"{study_id} does not run in {env} (environments: {', '.join(study.environments)})",
+                        code="import-invalid")
+    what = ", ".join(map(str, paths))
+    rows, diags = [], []
+    for path in paths:
+        parsed, found = read_for_study(model, study, path)
+        rows += parsed.rows
+        diags += found
+    entries, problems = access_entries(study, tuple(rows), str(paths[0]))
+    refuse_errors(diags + problems, what)
     cat = catalog("vault")
-    by_user = {row.user_name: row for row in parsed.rows}
+    grants, roles = {}, {}
     for user, entry in entries.items():
         if entry["environments"] != "all" and env not in entry["environments"]:
             continue
@@ -98,7 +110,7 @@ def vault_state(root: Path, env: str, as_of: date, path: Path, study_id: str) ->
             raise UserError(f"{user} or role {entry['role']} is not declared: run `edcconf import vault` first",
                             code="import-missing")
         ref, value = role_version(role)
-        state["roles"][ref] = value
+        roles[ref] = value
         if entry.get("sites") == "all":
             sites, scope = sorted(study.sites), {"site_access": "all"}
         elif "countries" in entry:
@@ -107,21 +119,38 @@ def vault_state(root: Path, env: str, as_of: date, path: Path, study_id: str) ->
             scope = {"site_access": "countries", "countries": sorted(wanted)}
         else:
             sites, scope = sorted(entry["sites"]), {"site_access": "sites"}
-        state["grants"][f"{study_id}/{user}"] = {
+        grants[f"{study_id}/{user}"] = {
             "study": study_id, "user": user, "role": entry["role"], "base_role": role.base.id, "sites": sites,
             **scope, "expires": person.expires.isoformat() if person.expires else None, "role_ref": ref}
-        account = account_value(person)
-        row = by_user[user]
-        account.update(email=row.email, name=f"{row.first_name} {row.last_name}".strip())
-        state["accounts"][user] = account
-    used = {g["role_ref"] for g in state["grants"].values()}
-    state["roles"] = {k: v for k, v in state["roles"].items() if k in used}
-    return state
+    # the people of the file's rows for ENV that are declared (an undeclared Disabled row records nothing)
+    named = {row.user_name: {"email": row.email, "name": f"{row.first_name} {row.last_name}".strip()}
+             for row in rows if row.user_name in model.people
+             and row.study_environment in ("", ALL_ENVIRONMENTS, env)}
+    desired_state = desired.resolution.environments[env].state
+
+    def onto(recorded: Mapping) -> dict:
+        state = {section: dict(recorded.get(section) or {}) for section in STATE_SECTIONS}
+        state["grants"] = {k: v for k, v in state["grants"].items() if v.get("study") != study_id}
+        state["grants"].update(grants)
+        state["roles"].update(roles)
+        if study_id not in state["studies"]:   # the file shows the study exists; what it is comes from its declaration
+            state["studies"][study_id] = desired_state["studies"][study_id]
+        for site in state["studies"][study_id].get("sites", ()):
+            if site not in state["sites"] and site in desired_state["sites"]:
+                state["sites"][site] = desired_state["sites"][site]
+        for user, said in named.items():
+            state["accounts"][user] = {**(state["accounts"].get(user) or account_value(model.people[user])), **said}
+        used = {g.get("role_ref") for g in state["grants"].values()}
+        state["roles"] = {k: v for k, v in state["roles"].items() if k in used}
+        return state
+
+    return onto
 
 
-def write_state(root: Path, env: str, effective: dict, note: str):
-    """A new state version for the environment, under its lock, with an audit entry."""
-    from ..apply import git_commit
+def write_state(root: Path, env: str, edit: Callable[[Mapping], dict], note: str):
+    """A new state version for the environment, under its lock, with an audit entry: `edit` turns the
+    effective state recorded now (read under the lock) into the one to record."""
+    from ..apply import git_commit, still_present
     from ..state import open_backend
     from ..state.locking import actor
     from ..workflow import environment_of, read_recovered
@@ -131,7 +160,9 @@ def write_state(root: Path, env: str, effective: dict, note: str):
     read_recovered(backend)
     with backend.lock("state import"):
         current = backend.read()
-        record = next_record(current, effective, current.sources, git_commit(root), actor(),
+        effective = edit(current.effective)
+        sources = {k: v for k, v in current.sources.items() if still_present(k, effective)}
+        record = next_record(current, effective, sources, git_commit(root), actor(),
                              {"add": 0, "change": 0, "revoke": 0}, note)
         backend.write(record, expected_serial=current.serial)
         backend.append_audit([{"event": "state-import", "actor": actor(), "environment": env, "serial": record.serial,

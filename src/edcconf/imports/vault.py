@@ -34,7 +34,7 @@ def read_for_study(model: Model, study: Study, path: Path):
 
 
 def row_loc(path: str, row: VaultUser) -> Loc:
-    return Loc(path, row.line)
+    return Loc(row.file or path, row.line)
 
 
 def access_entries(study: Study, rows: tuple[VaultUser, ...], path: str) -> tuple[dict[str, dict], list]:
@@ -45,7 +45,8 @@ def access_entries(study: Study, rows: tuple[VaultUser, ...], path: str) -> tupl
     for row in rows:
         loc = row_loc(path, row)
         if row.study_status != "Enabled":
-            problems.append(warning("import-disabled", f"{row.user_name} has Study Status {row.study_status}: "
+            seen = f" (last login {row.last_login})" if row.last_login else ""   # shown, never declared from
+            problems.append(warning("import-disabled", f"{row.user_name} has Study Status {row.study_status}{seen}: "
                                     "no access is declared for them", loc))
             continue
         entry = {"user": row.user_name, "role": names[row.study_role]}

@@ -2,7 +2,8 @@
 
 Columns are 003's: Study Environment, Last Name, First Name, User Name, Study Status, Security Profile,
 Study Role, Company, Email, Timezone, Site Access, Country Access, Title, Language, Locale, Security
-Policy; the export adds Last Login, which import ignores. Study Environment is only for automated
+Policy; the export adds Last Login, which Vault's import ignores: reading keeps it in the row (shown,
+never declared from) and writing includes it only in the export shape. Study Environment is only for automated
 deployment studies (003: "If your study uses manual deployment, do not include this column"), so reading
 accepts a file without it; writing always includes it. Company and Title must be present, may be blank.
 Site Access and Country Access hold comma-separated lists; both blank is study (all-site) access, and
@@ -14,7 +15,8 @@ exist", "Invalid Email Format", "Invalid User Name" (003: remove @ ( ) [ ] \\ . 
 Timezone" (an IANA name known to zoneinfo), "Invalid Locale" (a locale tag `ll_CC` whose language is the
 row's Language), "Invalid Language" (a language tag `ll`), "Invalid Status" (Enabled/Disabled),
 "Invalid Security Profile", "Invalid Security Policy" (Basic), "Invalid Application Role", "Invalid
-Site", "Invalid Country"; warnings "Duplicate user record" (the same user twice for one environment) and
+Site", "Invalid Country", "Inactive User" (a cross-domain user marked Inactive in their home domain,
+when `inactive_users` is given: 003 says to remove the row); warnings "Duplicate user record" (the same user twice for one environment) and
 "User exists. Applying Study access." (when `existing_users` is given). The set-based checks run only when
 the caller passes the set.
 
@@ -67,8 +69,9 @@ class VaultUser:
     language: str
     locale: str
     security_policy: str
-    last_login: str = ""   # export only; never read back
+    last_login: str = ""   # Vault's export only: read back when present, written only in the export shape
     line: int = field(default=0, compare=False)   # where a read row starts in its file (0: not read)
+    file: str = field(default="", compare=False)  # the file a read row comes from
 
     def cells(self) -> list[str]:
         return [self.study_environment, self.last_name, self.first_name, self.user_name, self.study_status,
@@ -100,8 +103,11 @@ def read_vault_users(data: bytes, file: str, *, sites: AbstractSet[str] | None =
                      countries: AbstractSet[str] | None = None, roles: AbstractSet[str] | None = None,
                      environments: AbstractSet[str] | None = None,
                      security_profiles: AbstractSet[str] | None = None,
-                     existing_users: AbstractSet[str] | None = None) -> Parsed[VaultUser]:
+                     existing_users: AbstractSet[str] | None = None,
+                     inactive_users: AbstractSet[str] | None = None) -> Parsed[VaultUser]:
     diags: list[Diagnostic] = []
+    existing = {u.casefold() for u in existing_users} if existing_users is not None else None
+    inactive = {u.casefold() for u in inactive_users} if inactive_users is not None else None
     table = read_table(data, file, required=COLUMNS[1:], optional=(COLUMNS[0], LAST_LOGIN), diags=diags)
     rows: list[VaultUser] = []
     if table is None:
@@ -158,6 +164,9 @@ def read_vault_users(data: bytes, file: str, *, sites: AbstractSet[str] | None =
                 if s not in countries:
                     _vault(diags, "Invalid Country", f"{s!r} is not a country of this study; see EDC Tools > "
                            "Study Countries", loc, value=s)
+        if user and inactive is not None and user.casefold() in inactive:
+            _vault(diags, "Inactive User", f"{user} is marked Inactive in their home domain; remove the row "
+                   "and re-import", loc)
         if user:
             key_env = env.casefold()
             clash = next((line for (u, e), line in seen.items() if u == user.casefold()
@@ -167,7 +176,7 @@ def read_vault_users(data: bytes, file: str, *, sites: AbstractSet[str] | None =
                        + (f" for {env}" if env else "") + "; remove the duplicate row", loc, warn=True)
             else:
                 seen[(user.casefold(), key_env)] = rec.line
-            if existing_users is not None and user.casefold() in {u.casefold() for u in existing_users}:
+            if existing is not None and user.casefold() in existing:
                 _vault(diags, "User exists. Applying Study access.", f"{user} already exists; Vault only adds "
                        "study access", loc, warn=True)
         if any(d.severity == "error" for d in diags[n:]):
@@ -175,7 +184,7 @@ def read_vault_users(data: bytes, file: str, *, sites: AbstractSet[str] | None =
         rows.append(VaultUser(env if has_env else "", c["Last Name"], c["First Name"], user, c["Study Status"],
                               c["Security Profile"], c["Study Role"], c["Company"], c["Email"], c["Timezone"],
                               site_access, country_access, c["Title"], c["Language"], c["Locale"],
-                              c["Security Policy"], line=rec.line))
+                              c["Security Policy"], c.get(LAST_LOGIN, ""), line=rec.line, file=file))
     return Parsed(tuple(rows), tuple(diags))
 
 

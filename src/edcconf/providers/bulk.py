@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from ..catalogs import catalog
 from ..interchange.acg import (DEFAULT_GROUP_ID, DEFAULT_GROUP_NAME, AcgAssignment, AcgDefinition, acg_rights_from_sag,
@@ -153,28 +153,58 @@ def grants_by_study(state: Mapping) -> dict[str, list[dict]]:
 
 
 def vault_users(environment: str, state: Mapping, grants: list[dict],
-                defaults: Mapping[str, str] | None = None) -> list[VaultUser]:
-    """One row per person with access to a Vault study in one environment (DESIGN §8, 003): all sites is
-    study access (Site Access and Country Access both blank), never a list of every site."""
+                defaults: Mapping[str, str] | None = None, disabled: Iterable[Mapping] = ()) -> list[VaultUser]:
+    """One row per person of a Vault study in one environment (003), by user name. `grants` are written
+    Enabled (a deactivated account's Disabled: their study access must not stay on); `disabled` (grants
+    revoked, or declared but withdrawn) Disabled, unless the person also has a current grant. Vault keeps
+    a user's study access until a row disables it, so leaving such a person out would leave them in.
+    All sites is study access (Site Access and Country Access both blank), never a list of every site."""
     opts = {**VAULT_DEFAULTS, **(defaults or {})}
-    accounts, sites, roles = state.get("accounts", {}), state.get("sites", {}), state.get("roles", {})
+    accounts = state.get("accounts", {})
     rows = []
     for grant in grants:
-        account = accounts.get(grant["user"], {})
-        first, last = _first_last(account.get("name"), grant["user"])
-        access = grant.get("site_access", "sites")
-        site_list = tuple(grant.get("sites", ())) if access == "sites" else ()
-        countries = tuple(grant.get("countries", ())) if access == "countries" else ()
-        zone = next((sites[s]["timezone"] for s in grant.get("sites", ()) if sites.get(s, {}).get("timezone")),
-                    opts["timezone"])
-        rows.append(VaultUser(study_environment=environment, last_name=last, first_name=first,
-                              user_name=grant["user"], study_status="Enabled",
-                              security_profile=opts["security_profile"],
-                              study_role=vault_role_name(grant, roles.get(grant.get("role_ref"), {})),
-                              company=account.get("external") or "", email=account.get("email") or "",
-                              timezone=zone, site_access=site_list, country_access=countries, title="",
-                              language=opts["language"], locale=opts["locale"], security_policy=opts["security_policy"]))
-    return rows
+        active = accounts.get(grant["user"], {}).get("status") != "deactivated"
+        rows.append(_vault_row(environment, state, grant, opts, "Enabled" if active else "Disabled"))
+    current = {grant["user"] for grant in grants}
+    study_sites: dict[str, list] = {}
+    for grant in disabled:
+        if grant["user"] not in current:
+            current.add(grant["user"])
+            sites = study_sites.setdefault(grant["study"], state.get("studies", {}).get(grant["study"], {}).get("sites", []))
+            rows.append(_vault_row(environment, state, _within(grant, sites, state.get("sites", {})), opts, "Disabled"))
+    return sorted(rows, key=lambda r: r.user_name)
+
+
+def _within(grant: Mapping, study_sites: list[str], sites: Mapping) -> dict:
+    """A withdrawn grant's scope as the study is now: a site (or country) it has since lost cannot be
+    named (Vault: Invalid Site), and what is left naming every site is study access (Vault refuses a
+    list of all sites); it only says which access to disable."""
+    access = grant.get("site_access", "sites")
+    listed = [s for s in grant.get("sites", ()) if s in study_sites]
+    if access == "sites" and listed and set(listed) != set(study_sites):
+        return {**grant, "sites": listed}
+    present = {sites[s]["country"] for s in study_sites if s in sites}
+    countries = [c for c in grant.get("countries", ()) if c in present]
+    if access == "countries" and countries:
+        return {**grant, "countries": countries}
+    return {**grant, "site_access": "all", "sites": list(study_sites)}
+
+
+def _vault_row(environment: str, state: Mapping, grant: Mapping, opts: Mapping[str, str], status: str) -> VaultUser:
+    account = state.get("accounts", {}).get(grant["user"], {})
+    sites, roles = state.get("sites", {}), state.get("roles", {})
+    first, last = _first_last(account.get("name"), grant["user"])
+    access = grant.get("site_access", "sites")
+    site_list = tuple(grant.get("sites", ())) if access == "sites" else ()
+    countries = tuple(grant.get("countries", ())) if access == "countries" else ()
+    zone = next((sites[s]["timezone"] for s in grant.get("sites", ()) if sites.get(s, {}).get("timezone")),
+                opts["timezone"])
+    return VaultUser(study_environment=environment, last_name=last, first_name=first, user_name=grant["user"],
+                     study_status=status, security_profile=opts["security_profile"],
+                     study_role=vault_role_name(grant, roles.get(grant.get("role_ref"), {})),
+                     company=account.get("external") or "", email=account.get("email") or "", timezone=zone,
+                     site_access=site_list, country_access=countries, title="", language=opts["language"],
+                     locale=opts["locale"], security_policy=opts["security_policy"])
 
 
 def redcap_users(study: str, state: Mapping, grants: list[dict],

@@ -70,9 +70,12 @@ class CsvProvider:
         mine = [c for c in applied if id(c) in pending]
         accounts = effective.get("accounts", {})
         by_study: dict[str, list[Change]] = {}
+        revoked: dict[str, list[dict]] = {}   # Vault keeps access until a row disables it
         for c in mine:
             if c.kind in ("grant", "study") and c.study:
                 by_study.setdefault(c.study, []).append(c)
+            if c.kind == "grant" and c.action == "revoke" and c.study and c.before:
+                revoked.setdefault(c.study, []).append(c.before)
         from .bulk import grants_by_study as index_grants  # bulk reads interchange, which uses this module
 
         grants_by_study = index_grants(effective)
@@ -88,7 +91,7 @@ class CsvProvider:
                 written.append(str(path))
             write_atomically(folder / "users.csv", users_csv(grants_by_study.get(study, []), accounts), durable=False)
             written.append(str(folder / "users.csv"))
-            written += self._system_files(study, effective, grants_by_study.get(study, []))
+            written += self._system_files(study, effective, grants_by_study.get(study, []), revoked.get(study, ()))
         if studies or any(c.kind in ("group", "account") for c in mine):
             written += self._group_files(effective)
         account_rows = [self._row(c, accounts) for c in mine if c.kind == "account"]
@@ -98,15 +101,19 @@ class CsvProvider:
             written.append(str(path))
         return written
 
-    def _system_files(self, study: str, effective: dict, grants: list[dict]) -> list[str]:
-        """The file the system itself imports (DESIGN §8): Vault's user import, REDCap's User Rights upload."""
-        from .files import study_files
+    def _system_files(self, study: str, effective: dict, grants: list[dict], revoked=()) -> list[str]:
+        """The file the system itself imports: Vault's user import, REDCap's User Rights upload.
+        Vault's also disables the grants this apply revoked (Study Status Disabled)."""
+        from .files import remove_stale_vault_files, study_files
 
         if self.system not in ("vault", "redcap"):
             return []
-        files = study_files(study, self.system, self.environment, effective, self.vault_defaults, grants,
+        files = study_files(study, self.system, self.environment, effective, self.vault_defaults, grants, revoked,
                             self.version)
-        return self._write({f"{study}/{name}": data for name, data in files.items()})
+        written = self._write({f"{study}/{name}": data for name, data in files.items()})
+        if self.system == "vault":
+            remove_stale_vault_files(self.out / study, files)
+        return written
 
     def _group_files(self, effective: dict) -> list[str]:
         """Once per REDCap target and apply: the SAG and ACG files of the groups."""

@@ -109,6 +109,29 @@ def _why_excluded(person: Person, grant: Grant | None, as_of: date) -> str | Non
     return None
 
 
+def withdrawn_grants(model: Model, env_state: EnvironmentState,
+                     roles: Mapping[tuple[str, str], EffectiveRole]) -> dict[str, list[dict]]:
+    """Per study of the environment, the declared grants its state leaves out because the person is
+    deactivated or expired or the grant expired (not those the environment is not granted), as the values
+    they would have, by user: what a system that disables rather than forgets (Vault) is told to disable."""
+    out: dict[str, list[dict]] = {}
+    for study in model.studies.values():
+        if study.id not in env_state.state.get("studies", {}):
+            continue
+        for grant in sorted(study.access, key=lambda g: g.user):
+            person, role = model.people.get(grant.user), roles.get((study.id, grant.role))
+            if grant.key not in env_state.excluded or person is None or role is None:
+                continue
+            if grant.environments != ALL and env_state.environment not in grant.environments:
+                continue
+            if _why_excluded(person, grant, env_state.as_of) is None:
+                continue
+            out.setdefault(study.id, []).append({
+                "study": study.id, "user": grant.user, "role": grant.role, "base_role": role.base.id,
+                "sites": site_scope(model, study, grant), **site_access(grant)})
+    return out
+
+
 def group_value(group) -> dict:
     value = {"ceiling": dict(group.ceiling), "redcap_ceiling": dict(group.redcap_ceiling), "message": group.message}
     if group.description is not None:

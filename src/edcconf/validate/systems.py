@@ -157,15 +157,28 @@ def _one_dag(model: Model, study: Study) -> list[Diagnostic]:
 
 
 def _every_site_listed(study: Study) -> list[Diagnostic]:
-    """003: Vault cannot take a list of every site; all-site access is study access, which also covers
-    sites added later. Declaring it as a list would say something Vault cannot hold."""
-    from ..diagnostics import warning
-
-    return [warning("vault-all-sites-listed", f"{grant.user} is granted every site of Vault study {study.id} by "
-                    "name; Vault gives this only as study access (all sites, including sites added later): write "
-                    "`sites: all`", _scope_loc(grant))
-            for grant in study.access
-            if isinstance(grant.sites, tuple) and len(study.sites) > 1 and set(grant.sites) >= set(study.sites)]
+    """003: Vault's user import refuses a Site Access that lists every site of the study ("Invalid Site:
+    You cannot list all Sites"); all-site access is study access, which also covers sites added later.
+    A grant that names every site (even the only one) could be written neither way without changing what
+    it means, so it is refused here rather than when its file is imported."""
+    if not study.sites:
+        return []
+    cat = catalog("vault")
+    out = []
+    for grant in study.access:
+        if not isinstance(grant.sites, tuple) or not set(grant.sites) >= set(study.sites):
+            continue
+        role = study.roles.get(grant.role)
+        base = cat.roles.get(role.base if role is not None else grant.role)
+        hint = ""
+        if base is not None and not base.study_level:
+            hint = (f" ({grant.role} is a site-level role, which cannot have study access: grant it by "
+                    "`countries:` or on fewer sites instead)")
+        out.append(error("vault-all-sites-listed", f"{grant.user} is granted every site of Vault study {study.id} "
+                         f"by name ({', '.join(grant.sites)}); Vault refuses a list of all sites and gives them only "
+                         "as study access, which also covers sites added later: write `sites: all`" + hint,
+                         _scope_loc(grant)))
+    return out
 
 
 def _scope_loc(grant: Grant) -> Loc:
