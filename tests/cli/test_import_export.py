@@ -100,11 +100,9 @@ MALFORMED = {
     "sag-missing-column": ("sag-definitions.csv", lambda t: t.replace('"sag_name",', '"name",', 1), "csv-missing-column", 1),
     "sag-unknown-value": ("sag-definitions.csv", lambda t: re.sub(r'(\n"[^"]*","[^"]*",)"0"', r'\1"7"', t, count=1),
                           "csv-unknown-value", 2),
-    "sag-duplicate-row": ("sag-assignments.csv", lambda t: t + "\n" + t.split("\n")[1], "csv-duplicate-row", None),
     "acg-missing-column": ("acg-definitions.csv", lambda t: t.replace("group_name,", "name,", 1), "csv-missing-column", 1),
     "acg-unknown-value": ("acg-definitions.csv", lambda t: re.sub(r'(\nG-[0-9A-F]{13},(?:"[^"]*"|[^,]*),)0,', r'\g<1>7,', t,
                                                                  count=1), "csv-unknown-value", 2),
-    "acg-duplicate-row": ("acg-assignments.csv", lambda t: t + t.split("\n")[1] + "\n", "csv-duplicate-row", None),
     "vault-unknown-value": ("vault-users.csv", lambda t: t.replace(",Enabled,", ",Active,", 1), "invalid-status", 2),
     "vault-missing-column": ("vault-users.csv", lambda t: t.replace("Security Profile,", "Profile,", 1),
                              "csv-missing-column", 1),
@@ -136,6 +134,22 @@ def test_malformed_files_are_refused_and_nothing_is_written(tmp_path: Path, expo
     else:
         assert all(re.search(r":\d+$", e["source"]) for e in found), found
     assert _digest(root) == before
+
+
+@pytest.mark.parametrize("kind", ["sag", "acg"])
+def test_a_username_assigned_twice_keeps_its_last_row(tmp_path: Path, exported: Path, kind: str) -> None:
+    """REDCap keeps the last row of a username listed twice in an assignment upload; so does the import,
+    with a warning that names both lines."""
+    root = copy_config(REPO, tmp_path / "example")
+    assigns = exported / "groups" / f"{kind}-assignments.csv"
+    text = assigns.read_bytes().decode("utf-8")
+    lines = text.rstrip("\n").split("\n")
+    assigns.write_bytes((text + "\n" + lines[1] if kind == "sag" else text + lines[1] + "\n").encode("utf-8"))
+    result = run_edcconf("import", kind, exported / "groups" / f"{kind}-definitions.csv", assigns, "--json", cwd=root)
+    assert result.code == 0, result
+    dups = [w for w in result.json["warnings"] if w["code"] == "csv-duplicate-row"]
+    assert [w["source"].rsplit(":", 1)[1] for w in dups] == [str(len(lines) + 1)], result.json["warnings"]
+    assert f"on line 2; REDCap keeps the last row (line {len(lines) + 1})" in dups[0]["message"]
 
 
 def test_vault_new_people_need_a_group_and_disabled_rows_grant_nothing(tmp_path: Path, exported: Path) -> None:
