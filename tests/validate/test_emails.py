@@ -1,5 +1,5 @@
 """E-mails judged by the systems people have access to: shared ones are an error only between two people
-with OpenClinica access; the incremental planner
+with OpenClinica access, missing ones only for OpenClinica and Vault access; the incremental planner
 reaches the same verdict as the full path when a study file gives someone that access."""
 from datetime import date
 
@@ -24,7 +24,7 @@ def diagnostics(root):
     except UserError as exc:
         return [(d.severity, d.code, str(d.loc), d.message) for d in exc.diagnostics]
     return [(d.severity, d.code, str(d.loc), d.message) for d in desired.diagnostics
-            if d.code in ("duplicate-id", "shared-email")]
+            if d.code in ("duplicate-id", "shared-email", "person-without-email")]
 
 
 def grant(root, user, study="studies/heart.yaml"):
@@ -53,6 +53,21 @@ def test_shared_email_is_an_error_between_two_people_with_openclinica_access(min
     assert "also the e-mail of bob (groups/lab.yaml:5" in got[1][3] and "bob: HEART-01; cy: HEART-01" in got[1][3]
 
 
+def test_missing_email_is_an_error_only_for_openclinica_and_vault_access(mini_repo):
+    write(mini_repo, "groups/lab.yaml", "group:\n  id: lab\n  members:\n    - {username: nora, name: Nora}\n")
+    assert [d[:3] for d in diagnostics(mini_repo)] == [("warning", "person-without-email", "groups/lab.yaml:4")]
+    grant(mini_repo, "nora")
+    (got,) = diagnostics(mini_repo)
+    assert got[:3] == ("error", "person-without-email", "groups/lab.yaml:4")
+    assert "OpenClinica study HEART-01 (at studies/heart.yaml:18)" in got[3]
+
+
+def test_people_without_email_do_not_share_one(mini_repo):
+    write(mini_repo, "groups/lab.yaml", "group:\n  id: lab\n  members:\n    - {username: nora, name: Nora}\n"
+                                        "    - {username: noel, name: Noel}\n")
+    assert [d[1] for d in diagnostics(mini_repo)] == ["person-without-email"] * 2
+
+
 def test_incremental_plan_sees_openclinica_access_granted_in_another_study_file(mini_repo):
     """dina.dm has OpenClinica access in heart.yaml; `other` shares her e-mail. Granting `other` access in
     another OpenClinica study file is a change the incremental planner re-reads alone: it must still
@@ -72,3 +87,15 @@ def test_incremental_plan_sees_openclinica_access_granted_in_another_study_file(
     cached = run_edcconf("plan", "--env", "test", "--json", "--at", TODAY.isoformat(), cwd=root)
     assert full.code == cached.code == 1, (full, cached)
     assert "duplicate-id" in full.err + full.out and "duplicate-id" in cached.err + cached.out
+
+
+def test_a_person_without_email_is_planned_applied_and_explained(mini_repo):
+    """What reads an account's e-mail takes None: the rename check of plan, apply's files, explain."""
+    write(mini_repo, "groups/lab.yaml", "group:\n  id: lab\n  members:\n    - {username: nora, name: Nora}\n")
+    plan = run_edcconf("plan", "--env", "test", "--json", "--at", TODAY.isoformat(), cwd=mini_repo)
+    assert plan.code == 2, plan
+    (created,) = [c for c in plan.json["changes"] if c["kind"] == "account" and c["key"] == "nora"]
+    assert created["after"]["email"] is None
+    assert run_edcconf("apply", "--env", "test", "--yes", "--at", TODAY.isoformat(), cwd=mini_repo).code == 0
+    explained = run_edcconf("explain", "nora", "--at", TODAY.isoformat(), cwd=mini_repo)
+    assert explained.code == 0 and "nora — Nora (no e-mail)" in explained.out, explained

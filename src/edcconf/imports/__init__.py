@@ -74,7 +74,7 @@ def _place_people(result: ImportResult, model: Model, rows: list[tuple[str, str,
                   new_groups: dict[str, dict]) -> None:
     """(username, group id, email, name, where) rows: new people go into their group; people already
     declared stay where they are, and a different group in the file is reported, not moved."""
-    seen_emails = {p.email.lower(): p.username for p in model.people.values()}
+    seen_emails = {p.email.lower(): p.username for p in model.people.values() if p.email}
     for username, gid, email, name, loc in rows:
         person = model.people.get(username) or next(
             (p for p in model.people.values() if p.username.lower() == username.lower()), None)

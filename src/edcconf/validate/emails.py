@@ -1,8 +1,10 @@
-"""E-mails, judged by the systems a person has access to (seed 001): run once the studies are built.
+"""E-mails, judged by the systems a person has access to (seeds 001, 003): run once the studies are built.
 
-OpenClinica needs a different e-mail for each user ("Each username and email address in the system must
-be unique", 001); REDCap and Vault accept a shared one. So two people sharing one (ignoring case) is a
-warning, and an error only when both have access to an OpenClinica study (any grant, any environment).
+OpenClinica needs an e-mail for every user and a different one for each ("Each username and email
+address in the system must be unique", 001); a Vault user import needs one ("Email is required", 003);
+REDCap needs neither. So a person without an e-mail, or two people sharing one (ignoring case), is a
+warning, and an error only where a system the person has access to (any grant, any environment)
+refuses it.
 
 Each warning says which of the people it names have access to which OpenClinica studies: a warning
 whose text is unchanged then means the same for every file the incremental planner did not re-read.
@@ -12,20 +14,27 @@ from __future__ import annotations
 from ..diagnostics import Diagnostic, Loc, error, warning
 from ..model import Model, Person
 
-NEEDS_EMAIL = {"openclinica": "OpenClinica needs an e-mail for every user (001)"}
+NEEDS_EMAIL = {"openclinica": "OpenClinica needs an e-mail for every user (001)",
+               "vault": "a Vault user import refuses a row without one: \"Email is required\" (003)"}
 
 
 def check_emails(model: Model) -> list[Diagnostic]:
     shared: dict[str, list[Person]] = {}
+    missing: list[Person] = []
     for person in model.people.values():
-        shared.setdefault(person.email.casefold(), []).append(person)
+        if person.email:
+            shared.setdefault(person.email.casefold(), []).append(person)
+        else:
+            missing.append(person)
     sharing = [people for people in shared.values() if len(people) > 1]
-    if not sharing:
+    if not sharing and not missing:
         return []
     access = _access(model)
     out: list[Diagnostic] = []
     for people in sharing:
         out.extend(_shared(people, access.get("openclinica", {})))
+    for person in missing:
+        out.extend(_without_email(person, access))
     return out
 
 
@@ -75,3 +84,22 @@ def _shared(people: list[Person], oc: dict[str, dict[str, Loc]]) -> list[Diagnos
             _email_loc(person), email=person.email, first=str(_email_loc(first))))
     return out
 
+
+def _without_email(person: Person, access: dict[str, dict[str, dict[str, Loc]]]) -> list[Diagnostic]:
+    out = []
+    for system, why in NEEDS_EMAIL.items():
+        studies = access.get(system, {}).get(person.username)
+        if studies:
+            sid = min(studies)
+            label = "OpenClinica" if system == "openclinica" else "Vault"
+            out.append(error(
+                "person-without-email", f"{person.username} has no e-mail and is granted access to {label} "
+                f"{'study' if len(studies) == 1 else 'studies'} {_studies(studies)} (at {studies[sid]}); {why}: "
+                f"add `email:` to {person.username}",
+                person.loc, system=system))
+    if not out:
+        out.append(warning(
+            "person-without-email", f"{person.username} has no e-mail; REDCap accepts that, but OpenClinica and "
+            f"Vault need one before {person.username} can be granted access there: add `email:` when it is known",
+            person.loc))
+    return out
