@@ -6,8 +6,10 @@ REDCap needs neither. So a person without an e-mail, or two people sharing one (
 warning, and an error only where a system the person has access to (any grant, any environment)
 refuses it.
 
-Each warning says which of the people it names have access to which OpenClinica studies: a warning
-whose text is unchanged then means the same for every file the incremental planner did not re-read.
+A shared-email warning says which of the two have access to which OpenClinica studies: the incremental
+planner re-reads only changed study files and falls back to a full plan when the other warnings differ,
+so an unchanged text means an unchanged verdict. A person-without-email warning needs no such detail:
+with OpenClinica or Vault access anywhere it would have been an error, which a full plan never records.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ def check_emails(model: Model) -> list[Diagnostic]:
     missing: list[Person] = []
     for person in model.people.values():
         if person.email:
-            shared.setdefault(person.email.casefold(), []).append(person)
+            shared.setdefault(person.email.lower(), []).append(person)
         else:
             missing.append(person)
     sharing = [people for people in shared.values() if len(people) > 1]
