@@ -3,7 +3,8 @@ exact error codes at the exact file:line that must come out of `edcconf validate
 
 Case fields: `name`; `files` (path: text) and `bytes` (path: text with \\x escapes, for encodings);
 `edit` ([{file, old, new}]); `remove` ([paths]); `expect` (["code@path:line", ...]: exactly these errors,
-or [] for input that must be accepted); `says` (substrings the messages must contain)."""
+or [] for input that must be accepted); `warns` (["code@path:line", ...]: exactly the warnings with these
+codes); `says` (substrings the messages must contain, warnings' included)."""
 import codecs
 from pathlib import Path
 
@@ -56,7 +57,11 @@ def test_case(tmp_path, case):
     got = sorted(f"{e['code']}@{e['source']}" for e in doc["errors"])
     assert got == sorted(case["expect"]), f"{case['name']}: {doc['errors']}"
     assert code == (1 if case["expect"] else 0)
-    messages = " ".join(e["message"] for e in doc["errors"])
+    if "warns" in case:
+        codes = {w.split("@")[0] for w in case["warns"]}
+        warned = sorted(f"{w['code']}@{w['source']}" for w in doc["warnings"] if w["code"] in codes)
+        assert warned == sorted(case["warns"]), f"{case['name']}: {doc['warnings']}"
+    messages = " ".join(e["message"] for e in doc["errors"] + doc["warnings"])
     for text in case.get("says", []):
         assert text in messages, f"{case['name']}: {text!r} not in {messages!r}"
     if case["expect"]:  # the text form names file:line:col and the code, on stderr, exit 1

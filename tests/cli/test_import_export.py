@@ -49,14 +49,11 @@ def test_sag_round_trip_and_zero_plan(tmp_path: Path, exported: Path) -> None:
 
 
 def test_acg_round_trip(tmp_path: Path, exported: Path) -> None:
-    """ACG assignments carry no e-mail, so people must be declared first: import the SAG files, then the
-    ACG files name the same groups (matched by name) and people: nothing new; the ACG files round-trip."""
+    """ACG assignments carry no e-mail: with the SAG files imported first, the ACG files name the same groups
+    (matched by name) and people: nothing new; the ACG files round-trip."""
     root = tmp_path / "fresh"
     shutil.copytree(REPO / "environments", root / "environments")
     defs, assigns = exported / "groups" / "acg-definitions.csv", exported / "groups" / "acg-assignments.csv"
-    missing = run_edcconf("import", "acg", defs, assigns, cwd=root)
-    assert missing.code == 1 and "e-mail" in missing.err, missing
-    assert not (root / "groups").exists()
     sag = exported / "groups" / "sag-definitions.csv", exported / "groups" / "sag-assignments.csv"
     assert run_edcconf("import", "sag", *sag, cwd=root).code == 0
     result = run_edcconf("import", "acg", defs, assigns, cwd=root)
@@ -68,6 +65,67 @@ def test_acg_round_trip(tmp_path: Path, exported: Path) -> None:
     assert run_edcconf("export", "files", "--env", "test", "-o", again, cwd=root).code == 0
     assert (again / "groups" / "acg-assignments.csv").read_bytes() == assigns.read_bytes()
     assert (again / "groups" / "acg-definitions.csv").read_bytes() == defs.read_bytes()
+
+
+def test_acg_import_declares_people_without_email(tmp_path: Path, exported: Path) -> None:
+    """People new to the configuration come from an ACG assignment file without an e-mail (a warning each);
+    the configuration is valid, each of them with a person-without-email warning."""
+    root = tmp_path / "fresh"
+    shutil.copytree(REPO / "environments", root / "environments")
+    defs, assigns = exported / "groups" / "acg-definitions.csv", exported / "groups" / "acg-assignments.csv"
+    users = [line.split(",")[0] for line in assigns.read_text().splitlines()[1:]]
+    result = run_edcconf("import", "acg", defs, assigns, "--json", cwd=root)
+    assert result.code == 0, result
+    no_email = [w for w in result.json["warnings"] if w["code"] == "import-no-email"]
+    assert len(no_email) == len(users) > 0 and no_email[0]["source"] == f"{assigns}:2", no_email
+    declared = [p for members in result.json["declared"]["members"].values() for p in members] + [
+        p for g in result.json["declared"]["groups"] for p in g.get("members", [])]
+    assert sorted(p["username"] for p in declared) == sorted(users) and not any("email" in p for p in declared)
+    checked = run_edcconf("validate", "--json", cwd=root)
+    assert checked.code == 0, checked
+    assert sum(w["code"] == "person-without-email" for w in checked.json["warnings"]) == len(users)
+
+
+def test_acg_import_takes_emails_and_names_from_the_redcap_user_export(tmp_path: Path, exported: Path) -> None:
+    from edcconf.interchange.redcap_users import RedcapUser, write_redcap_users
+
+    root = tmp_path / "fresh"
+    shutil.copytree(REPO / "environments", root / "environments")
+    defs, assigns = exported / "groups" / "acg-definitions.csv", exported / "groups" / "acg-assignments.csv"
+    first, second = [line.split(",")[0] for line in assigns.read_text().splitlines()[1:3]]
+    export = tmp_path / "redcap-users.csv"
+    export.write_bytes(write_redcap_users([
+        RedcapUser(first.upper(), extra={"email": "first@hospital.example.org", "firstname": "Ada", "lastname": "Lind"}),
+        RedcapUser("someone.else", extra={"email": "else@hospital.example.org", "firstname": "", "lastname": ""})]))
+    result = run_edcconf("import", "acg", defs, assigns, "--users", export, "--json", cwd=root)
+    assert result.code == 0, result
+    declared = {p["username"]: p for members in result.json["declared"]["members"].values() for p in members}
+    declared.update({p["username"]: p for g in result.json["declared"]["groups"] for p in g.get("members", [])})
+    assert declared[first] == {"username": first, "email": "first@hospital.example.org", "name": "Ada Lind"}
+    assert "email" not in declared[second] and "someone.else" not in declared
+    assert f"{second} is declared without an e-mail" in " ".join(w["message"] for w in result.json["warnings"])
+    assert run_edcconf("validate", cwd=root).code == 0
+    bad = tmp_path / "bad-users.csv"
+    bad.write_text("user,email\nx,y\n")   # REDCap's exports vary by version; the username column never lacks
+    refused = run_edcconf("import", "acg", defs, assigns, "--users", bad, "--json", cwd=root)
+    assert refused.code == 1 and any(e["code"] == "csv-missing-column" and e["source"] == f"{bad}:1"
+                                     for e in refused.json["errors"]), refused
+
+
+def test_sag_import_of_someone_sharing_an_email_warns(tmp_path: Path, exported: Path) -> None:
+    """REDCap accepts two users with one e-mail, and so does the import (only OpenClinica refuses it, which
+    validate judges from the access declared)."""
+    root = copy_config(REPO, tmp_path / "example")
+    assigns = exported / "groups" / "sag-assignments.csv"
+    text = assigns.read_bytes().decode("utf-8")
+    first = text.split("\n")[1].split('","')
+    assigns.write_bytes((text + "\n" + '","'.join(['"lab.shared', "Lab Shared"] + first[2:])).encode("utf-8"))
+    result = run_edcconf("import", "sag", exported / "groups" / "sag-definitions.csv", assigns, "--json", cwd=root)
+    assert result.code == 0, result
+    (shared,) = [w for w in result.json["warnings"] if w["code"] == "shared-email"]
+    assert shared["source"].endswith(f":{len(text.splitlines()) + 1}") and first[0][1:] in shared["message"], shared
+    checked = run_edcconf("validate", "--json", cwd=root)
+    assert checked.code == 0 and "shared-email" in {w["code"] for w in checked.json["warnings"]}, checked
 
 
 def _strip_access(study_file: Path) -> None:
@@ -105,11 +163,9 @@ MALFORMED = {
     "sag-missing-column": ("sag-definitions.csv", lambda t: t.replace('"sag_name",', '"name",', 1), "csv-missing-column", 1),
     "sag-unknown-value": ("sag-definitions.csv", lambda t: re.sub(r'(\n"[^"]*","[^"]*",)"0"', r'\1"7"', t, count=1),
                           "csv-unknown-value", 2),
-    "sag-duplicate-row": ("sag-assignments.csv", lambda t: t + "\n" + t.split("\n")[1], "csv-duplicate-row", None),
     "acg-missing-column": ("acg-definitions.csv", lambda t: t.replace("group_name,", "name,", 1), "csv-missing-column", 1),
     "acg-unknown-value": ("acg-definitions.csv", lambda t: re.sub(r'(\nG-[0-9A-F]{13},(?:"[^"]*"|[^,]*),)0,', r'\g<1>7,', t,
                                                                  count=1), "csv-unknown-value", 3),
-    "acg-duplicate-row": ("acg-assignments.csv", lambda t: t + t.split("\n")[1] + "\n", "csv-duplicate-row", None),
     "vault-unknown-value": ("vault-users.csv", lambda t: t.replace(",Enabled,", ",Active,", 1), "invalid-status", 2),
     "vault-missing-column": ("vault-users.csv", lambda t: t.replace("Security Profile,", "Profile,", 1),
                              "csv-missing-column", 1),
@@ -141,6 +197,22 @@ def test_malformed_files_are_refused_and_nothing_is_written(tmp_path: Path, expo
     else:
         assert all(re.search(r":\d+$", e["source"]) for e in found), found
     assert _digest(root) == before
+
+
+@pytest.mark.parametrize("kind", ["sag", "acg"])
+def test_a_username_assigned_twice_keeps_its_last_row(tmp_path: Path, exported: Path, kind: str) -> None:
+    """REDCap keeps the last row of a username listed twice in an assignment upload; so does the import,
+    with a warning that names both lines."""
+    root = copy_config(REPO, tmp_path / "example")
+    assigns = exported / "groups" / f"{kind}-assignments.csv"
+    text = assigns.read_bytes().decode("utf-8")
+    lines = text.rstrip("\n").split("\n")
+    assigns.write_bytes((text + "\n" + lines[1] if kind == "sag" else text + lines[1] + "\n").encode("utf-8"))
+    result = run_edcconf("import", kind, exported / "groups" / f"{kind}-definitions.csv", assigns, "--json", cwd=root)
+    assert result.code == 0, result
+    dups = [w for w in result.json["warnings"] if w["code"] == "csv-duplicate-row"]
+    assert [w["source"].rsplit(":", 1)[1] for w in dups] == [str(len(lines) + 1)], result.json["warnings"]
+    assert f"on line 2; REDCap keeps the last row (line {len(lines) + 1})" in dups[0]["message"]
 
 
 def test_vault_new_people_need_a_group_and_disabled_rows_grant_nothing(tmp_path: Path, exported: Path) -> None:

@@ -36,8 +36,31 @@ def test_acg_malformed_corpus():
     }
     for data, expected in cases.items():
         assert codes_at(read_acg_definitions(data.encode(), "g.csv")) == expected, data
-    dup = b"Username,ACG ID\nalice,G-NORIGHTS\nalice,G-0123456789abc\nbob,\n"
-    assert codes_at(read_acg_assignments(dup, "a.csv")) == [("csv-duplicate-row", 3), ("csv-required", 4)]
+    blank = b"Username,ACG ID\nalice,G-NORIGHTS\nbob,\n"
+    assert codes_at(read_acg_assignments(blank, "a.csv")) == [("csv-required", 3)]
+
+
+def test_acg_assignment_repeated_username_keeps_the_last_row():
+    """REDCap keeps the last row of a username listed twice: so does the reader, with a warning."""
+    dup = b"Username,ACG ID\nalice,G-NORIGHTS\nbob,G-NORIGHTS\nALICE,G-0123456789abc\nalice,G-00000000000ff\n"
+    parsed = read_acg_assignments(dup, "a.csv")
+    assert parsed.ok and codes_at(parsed) == [("csv-duplicate-row", 4), ("csv-duplicate-row", 5)]
+    assert [(r.username, r.group_id, r.line) for r in parsed.rows] == [
+        ("bob", "G-NORIGHTS", 3), ("alice", "G-00000000000ff", 5)]
+    first = parsed.warnings[0]
+    assert first.severity == "warning" and str(first.loc) == "a.csv:4"
+    assert first.message == "user ALICE is also assigned on line 2; REDCap keeps the last row (line 5)"
+
+
+def test_role_and_dag_assignment_repeated_username_keeps_the_last_row():
+    roles = read_redcap_role_assignments(b"username,unique_role_name\nbob,U-1\nBob,U-2\n", "ra.csv")
+    assert roles.ok and codes_at(roles) == [("csv-duplicate-row", 3)]
+    assert roles.rows == (RedcapRoleAssignment("Bob", "U-2"),)
+    assert "also assigned on line 2; REDCap keeps the last row (line 3)" in roles.warnings[0].message
+    dags = read_redcap_dag_assignments(b"username,redcap_data_access_group\nbob,site_a\nbob,site_b\nann,\n",
+                                       "d.csv")
+    assert dags.ok and codes_at(dags) == [("csv-duplicate-row", 3)]
+    assert dags.rows == (RedcapDagAssignment("bob", "site_b"), RedcapDagAssignment("ann", ""))
 
 
 def test_acg_sag_correspondence_round_trips():
@@ -99,9 +122,10 @@ def test_roles_and_assignments():
     ra = write_redcap_role_assignments([RedcapRoleAssignment("alice", "U-527D39JXAC", "")])
     assert ra == b"username,unique_role_name,data_access_group\nalice,U-527D39JXAC,\n"
     assert write_redcap_role_assignments(read_redcap_role_assignments(ra, "ra.csv").rows) == ra
-    # a blank role is a user in no role (REDCap's own export writes it so)
-    assert codes_at(read_redcap_role_assignments(b"username,unique_role_name\nalice,\nbob,U-1\nbob,U-1\n", "ra.csv")) == [
-        ("csv-duplicate-row", 4)]
+    # a blank role is a user in no role (REDCap's own export writes it so); a user listed twice keeps the last row
+    parsed = read_redcap_role_assignments(b"username,unique_role_name\nalice,\nbob,U-1\nbob,U-2\n", "ra.csv")
+    assert [(r.username, r.unique_role_name) for r in parsed.rows] == [("alice", ""), ("bob", "U-2")]
+    assert [(d.code, d.severity) for d in parsed.diagnostics] == [("csv-duplicate-row", "warning")]
     dag = write_redcap_dag_assignments([RedcapDagAssignment("alice", "hopital_pitie"), RedcapDagAssignment("bob")])
     assert dag == b"username,redcap_data_access_group\nalice,hopital_pitie\nbob,\n"
     assert write_redcap_dag_assignments(read_redcap_dag_assignments(dag, "d.csv").rows) == dag

@@ -69,9 +69,8 @@ def test_golden_assignments_and_round_trip():
 
 
 def test_assignment_problems():
-    data = b"username,sag_id,comment\nalice,sag_Default,x\nALICE,sag_Default,y\nbob,,z\ncarol,sag_1,w\n"
-    assert codes_at(read_sag_assignments(data, "a.csv")) == [
-        ("csv-duplicate-row", 3), ("csv-required", 4), ("csv-unknown-value", 5)]
+    data = b"username,sag_id,comment\nalice,sag_Default,x\nbob,,z\ncarol,sag_1,w\n"
+    assert codes_at(read_sag_assignments(data, "a.csv")) == [("csv-required", 3), ("csv-unknown-value", 4)]
     assert codes_at(read_sag_assignments(b"user,sag_id\n", "a.csv")) == [("csv-missing-column", 1)]
 
 
@@ -94,3 +93,16 @@ def test_property_export_import_export(raw):
     parsed = read_sag_definitions(first, "p.csv")
     assert parsed.ok, parsed.diagnostics
     assert write_sag_definitions(parsed.rows) == first
+
+
+def test_repeated_username_keeps_the_last_row():
+    """The module, like REDCap, keeps a username's last row: a warning naming both lines, not an error."""
+    data = (b"username,sag_id,email\nalice,sag_Default,a@x.org\nbob,sag_Default,b@x.org\n"
+            b"ALICE,sag_0123456789abc,a2@x.org\n")
+    parsed = read_sag_assignments(data, "a.csv")
+    assert parsed.ok and codes_at(parsed) == [("csv-duplicate-row", 4)]
+    assert [(r.username, r.sag_id, r.email) for r in parsed.rows] == [
+        ("bob", "sag_Default", "b@x.org"), ("ALICE", "sag_0123456789abc", "a2@x.org")]
+    assert parsed.warnings[0].message == "user ALICE is also assigned on line 2; REDCap keeps the last row (line 4)"
+    bad_last = read_sag_assignments(b"username,sag_id\nalice,sag_Default\nalice,sag_1\n", "a.csv")
+    assert codes_at(bad_last) == [("csv-duplicate-row", 3), ("csv-unknown-value", 3)] and not bad_last.rows

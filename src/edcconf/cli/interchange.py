@@ -51,17 +51,25 @@ def _common(fn):
 
 
 def _group_import(kind: str, what: str) -> None:
-    """`import sag` and `import acg`: the same two-file shape, each system's own columns."""
+    """`import sag`: the module's two files. `import acg`: REDCap's two files, and optionally the user export
+    for the e-mails and names an ACG assignment file does not carry."""
 
-    @import_group.command(kind, help=f"{what}: DEFINITIONS.csv and user ASSIGNMENTS.csv → groups and members.")
-    @_common
-    @click.argument("definitions", type=_FILE)
-    @click.argument("assignments", type=_FILE)
-    @click.pass_context
-    def command(ctx, config_dir, definitions: Path, assignments: Path, as_json: bool, dry_run: bool) -> None:
+    def command(ctx, config_dir, definitions: Path, assignments: Path, as_json: bool, dry_run: bool,
+                users: Path | None = None) -> None:
         from ..imports import import_groups
 
-        _run(ctx, config_dir, lambda root: import_groups(root, kind, definitions, assignments), as_json, dry_run)
+        _run(ctx, config_dir, lambda root: import_groups(root, kind, definitions, assignments, users), as_json,
+             dry_run)
+
+    if kind == "acg":
+        command = click.option("--users", type=_FILE, default=None, metavar="USERS.csv",
+                               help="REDCap's user export (User Rights, or the API's content=user as CSV): the "
+                                    "e-mail and name of each person it lists; without it, people new to the "
+                                    "configuration are declared without an e-mail.")(command)
+    for decorate in (click.pass_context, click.argument("assignments", type=_FILE),
+                     click.argument("definitions", type=_FILE), _common):   # innermost first, as decorators apply
+        command = decorate(command)
+    import_group.command(kind, help=f"{what}: DEFINITIONS.csv and user ASSIGNMENTS.csv → groups and members.")(command)
 
 
 _group_import("sag", "REDCap Security Access Groups")

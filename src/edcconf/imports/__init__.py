@@ -69,14 +69,19 @@ def refuse_errors(parsed_diags: list[Diagnostic], what: str) -> None:
 
 
 def _person(username: str, email: str, name: str) -> dict:
-    return {"username": username, "email": email, "name": name or username}
+    person = {"username": username, "email": email, "name": name or username}
+    if not email:
+        del person["email"]
+    return person
 
 
 def _place_people(result: ImportResult, model: Model, rows: list[tuple[str, str, str, str, Loc]],
-                  new_groups: dict[str, dict]) -> None:
+                  new_groups: dict[str, dict], without_email: bool = False) -> None:
     """(username, group id, email, name, where) rows: new people go into their group; people already
-    declared stay where they are, and a different group in the file is reported, not moved."""
-    seen_emails = {p.email.lower(): p.username for p in model.people.values()}
+    declared stay where they are, and a different group in the file is reported, not moved. A new person
+    without an e-mail is an error, unless `without_email` (group files: no access comes with them), when
+    they are declared without one. A shared e-mail is a warning: validate judges it with the access."""
+    emails: dict[str, str] = {p.email.lower(): p.username for p in model.people.values() if p.email}
     for username, gid, email, name, loc in rows:
         person = model.people.get(username) or next(
             (p for p in model.people.values() if p.username.lower() == username.lower()), None)
@@ -86,15 +91,21 @@ def _place_people(result: ImportResult, model: Model, rows: list[tuple[str, str,
                     "import-conflict", f"{username} is in group {person.group} in the configuration ({person.loc}); "
                     f"the file puts them in {gid}: move them by hand if that is intended", loc))
             continue
-        if not email:
+        if not email and not without_email:
             result.diagnostics.append(error("csv-required", f"{username} is not declared yet and the file gives no "
                                             "e-mail; a person needs one (add it to the file)", loc))
             continue
-        if email.lower() in seen_emails:
-            result.diagnostics.append(error("duplicate-id", f"e-mail {email} of {username} already belongs to "
-                                            f"{seen_emails[email.lower()]}", loc))
-            continue
-        seen_emails[email.lower()] = username
+        if not email:
+            result.diagnostics.append(warning(
+                "import-no-email", f"{username} is declared without an e-mail: the file gives none (`import acg "
+                "--users USERS.csv` reads e-mails from REDCap's user export); add `email:` before granting them "
+                "OpenClinica or Vault access", loc, username=username))
+        elif email.lower() in emails:
+            result.diagnostics.append(warning(
+                "shared-email", f"e-mail {email} of {username} also belongs to {emails[email.lower()]}; REDCap and "
+                "Vault accept that, OpenClinica does not: validate says which it is once access is declared", loc))
+        else:
+            emails[email.lower()] = username
         entry = _person(username, email, name)
         if gid in new_groups:
             new_groups[gid].setdefault("members", []).append(entry)
@@ -155,13 +166,33 @@ def read_group_files(kind: str, defs_path: Path, assign_path: Path) -> GroupFile
                       frozenset(d.group_id or d.group_name for d in defs.rows if d.is_default))
 
 
-def import_groups(root: Path, kind: str, defs_path: Path, assign_path: Path) -> ImportResult:
-    """`import sag` / `import acg`: new groups with their new members, new people in declared groups."""
+def read_contacts(users_path: Path) -> tuple[dict[str, tuple[str, str]], list[Diagnostic]]:
+    """REDCap's user export (User Rights / API `content=user`): lower-case username -> (e-mail, name),
+    from its optional email, firstname and lastname columns."""
+    from ..interchange.redcap_users import read_redcap_users
+
+    parsed = read_redcap_users(Path(users_path).read_bytes(), str(users_path))
+    contacts = {}
+    for user in parsed.rows:
+        extra = user.extra
+        name = f"{extra.get('firstname', '').strip()} {extra.get('lastname', '').strip()}".strip()
+        contacts[user.username.lower()] = (extra.get("email", "").strip(), name)
+    return contacts, list(parsed.diagnostics)
+
+
+def import_groups(root: Path, kind: str, defs_path: Path, assign_path: Path,
+                  users_path: Path | None = None) -> ImportResult:
+    """`import sag` / `import acg`: new groups with their new members, new people in declared groups.
+    users_path: REDCap's user export, for the e-mails and names an assignment file lacks (ACG: always)."""
     model = current_model(root)
     files = read_group_files(kind, defs_path, assign_path)
     ident_key = files.ident_key
     result = ImportResult(f"{defs_path} and {assign_path}")
     result.diagnostics += files.diagnostics
+    contacts: dict[str, tuple[str, str]] = {}
+    if users_path is not None:
+        contacts, problems = read_contacts(users_path)
+        result.diagnostics += problems
     refuse_errors(result.diagnostics, "the import")
     by_ident = {getattr(g, ident_key): g.id for g in model.groups.values() if getattr(g, ident_key, None)}
     by_name = {(g.description or g.id): g.id for g in model.groups.values() if not g.builtin}
@@ -191,8 +222,9 @@ def import_groups(root: Path, kind: str, defs_path: Path, assign_path: Path) -> 
             result.diagnostics.append(error("csv-unknown-value", f"{username}: group id {ident!r} is neither in "
                                             f"{defs_path} nor declared in the configuration", loc))
             continue
-        rows.append((username, gid, email, name, loc))
-    _place_people(result, model, rows, new_groups)
+        known_email, known_name = contacts.get(username.lower(), ("", ""))
+        rows.append((username, gid, email or known_email, name or known_name, loc))
+    _place_people(result, model, rows, new_groups, without_email=True)
     refuse_errors(result.diagnostics, "the import")
     if NO_RIGHTS in result.members and not model.groups[NO_RIGHTS].loc.file.endswith(".yaml"):
         # the built-in group has no file yet: its first members declare it (it has no ceiling to write)

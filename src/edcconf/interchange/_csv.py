@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Generic, Iterable, Mapping, Sequence, TypeVar
 
-from ..diagnostics import Diagnostic, Loc, error
+from ..diagnostics import Diagnostic, Loc, error, warning
 from ..providers.csvfiles import _FORMULA_START, safe_cell
 
 T = TypeVar("T")
@@ -194,6 +194,28 @@ def cell_int(rec: Record, column: str, allowed: Sequence[int], file: str, diags:
 
 def allowed_text(allowed: Sequence[int]) -> str:
     return ", ".join(str(a) for a in allowed)
+
+
+def last_row_wins(keyed: Sequence[tuple[str, int, T | None]], file: str, diags: list[Diagnostic]) -> list[T]:
+    """An assignment upload's rows, REDCap's way: a username listed twice (any case) keeps its last row.
+
+    `keyed` holds (username, line, row) in file order, row None where the row itself has an error.
+    Each repeat is a `csv-duplicate-row` warning naming the line before it and the line that counts."""
+    last: dict[str, int] = {}
+    for username, line, _row in keyed:
+        last[username.lower()] = line
+    previous: dict[str, int] = {}
+    kept: list[T] = []
+    for username, line, row in keyed:
+        key = username.lower()
+        if key in previous:
+            diags.append(warning("csv-duplicate-row", f"user {username} is also assigned on line {previous[key]}; "
+                                 f"REDCap keeps the last row (line {last[key]})", Loc(file, line),
+                                 username=username, kept_line=last[key]))
+        previous[key] = line
+        if row is not None and line == last[key]:
+            kept.append(row)
+    return kept
 
 
 def require(rec: Record, column: str, file: str, diags: list[Diagnostic]) -> str | None:

@@ -4,7 +4,7 @@ Definitions: `group_id,group_name,is_default_group` then REDCap's internal right
 Ids are `G-` + 13 hex characters; the built-in default is `G-NORIGHTS` "No Rights" with
 is_default_group 1. A blank group_id means a group the import will create (as in the SAG module).
 Assignments: `Username,ACG ID,Group Name (For Reference Only)`; REDCap keeps the last row of a username
-listed twice, edcconf reports it as `csv-duplicate-row` instead.
+listed twice (any case), and so does edcconf, with a `csv-duplicate-row` warning naming both lines.
 
 Values (our reading; 002 gives no value table, so they follow the REDCap user-right codes the rights
 carry): user_rights 0/2/1 (like the SAG key); data_entry 0–5 as SAG dataViewing; data_export_instruments
@@ -25,7 +25,7 @@ from typing import Iterable, Mapping
 
 from ..diagnostics import Diagnostic, Loc, error
 from . import sag
-from ._csv import Parsed, cell_int, quote_fputcsv, read_table, require, write_table
+from ._csv import Parsed, cell_int, last_row_wins, quote_fputcsv, read_table, require, write_table
 
 NEWLINE = "\n"
 
@@ -188,9 +188,8 @@ def read_acg_assignments(data: bytes, file: str) -> Parsed[AcgAssignment]:
     diags: list[Diagnostic] = []
     ref = ASSIGNMENTS_HEADER[2]
     table = read_table(data, file, required=("Username", "ACG ID"), optional=(ref,), diags=diags)
-    rows: list[AcgAssignment] = []
+    keyed: list[tuple[str, int, AcgAssignment | None]] = []
     if table is not None:
-        seen: dict[str, int] = {}
         for rec in table.records:
             username = require(rec, "Username", file, diags)
             gid = require(rec, "ACG ID", file, diags)
@@ -200,17 +199,9 @@ def read_acg_assignments(data: bytes, file: str) -> Parsed[AcgAssignment]:
                                    "or G-NORIGHTS", Loc(file, rec.line), column="ACG ID", value=gid))
                 bad = True
             if username is not None:
-                key = username.lower()
-                if key in seen:
-                    diags.append(error("csv-duplicate-row", f"user {username} is also assigned on line {seen[key]} "
-                                       "(REDCap would silently keep the last row); keep one row per user",
-                                       Loc(file, rec.line), username=username))
-                    bad = True
-                else:
-                    seen[key] = rec.line
-            if not bad:
-                rows.append(AcgAssignment(username, gid, rec.cells.get(ref, ""), rec.line))
-    return Parsed(tuple(rows), tuple(diags))
+                keyed.append((username, rec.line,
+                              None if bad else AcgAssignment(username, gid, rec.cells.get(ref, ""), rec.line)))
+    return Parsed(tuple(last_row_wins(keyed, file, diags)), tuple(diags))
 
 
 def write_acg_assignments(rows: Iterable[AcgAssignment]) -> bytes:

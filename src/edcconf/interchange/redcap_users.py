@@ -2,6 +2,8 @@
 assignments and user-DAG assignments (DESIGN §8).
 
 Rights use the API names; `API_TO_INTERNAL` maps them to the internal names of SAG and ACG files.
+In the role- and DAG-assignment uploads a username listed twice (any case) keeps its last row, as REDCap
+does, with a `csv-duplicate-row` warning; a user or role file still refuses a repeated name.
 `forms` and `forms_export` hold `form:value` pairs joined by commas in one cell. Per-form values before
 REDCap 15.6: 0 none, 2 read only, 1 view & edit, 3 + edit survey responses; from 15.6: 128, 129, 130,
 138, 146, 154. `read_*` take `version` ("15.6.0" or a tuple); without it a file is read as whichever
@@ -21,7 +23,7 @@ from typing import Iterable, Mapping, Sequence
 from ..diagnostics import Diagnostic, Loc, error
 from . import redcap_versions as rv
 from . import sag
-from ._csv import Parsed, Record, cell_int, quote_fputcsv, read_table, require, write_table
+from ._csv import Parsed, Record, cell_int, last_row_wins, quote_fputcsv, read_table, require, write_table
 
 NEWLINE = "\n"
 
@@ -277,20 +279,16 @@ def read_redcap_role_assignments(data: bytes, file: str) -> Parsed[RedcapRoleAss
     diags: list[Diagnostic] = []
     table = read_table(data, file, required=("username", "unique_role_name"), optional=("data_access_group",),
                        diags=diags)
-    rows: list[RedcapRoleAssignment] = []
+    keyed: list[tuple[str, int, RedcapRoleAssignment | None]] = []
     if table is not None:
         has_dag = "data_access_group" in table.header
-        seen: dict[str, int] = {}
         for rec in table.records:
             username = require(rec, "username", file, diags)
-            role = rec.cells["unique_role_name"].strip()   # blank: the user is in no role
-            bad = username is None
-            if username is not None and _dup(seen, username, f"user {username}", rec, file, diags):
-                bad = True
-            if not bad:
-                rows.append(RedcapRoleAssignment(username, role,
-                                                 rec.cells["data_access_group"].strip() if has_dag else None))
-    return Parsed(tuple(rows), tuple(diags))
+            role = rec.cells["unique_role_name"].strip()   # blank: the user is in no role (REDCap's export)
+            if username is not None:
+                keyed.append((username, rec.line, RedcapRoleAssignment(
+                    username, role, rec.cells["data_access_group"].strip() if has_dag else None)))
+    return Parsed(tuple(last_row_wins(keyed, file, diags)), tuple(diags))
 
 
 def write_redcap_role_assignments(rows: Iterable[RedcapRoleAssignment]) -> bytes:
@@ -305,14 +303,14 @@ def write_redcap_role_assignments(rows: Iterable[RedcapRoleAssignment]) -> bytes
 def read_redcap_dag_assignments(data: bytes, file: str) -> Parsed[RedcapDagAssignment]:
     diags: list[Diagnostic] = []
     table = read_table(data, file, required=("username", "redcap_data_access_group"), diags=diags)
-    rows: list[RedcapDagAssignment] = []
+    keyed: list[tuple[str, int, RedcapDagAssignment | None]] = []
     if table is not None:
-        seen: dict[str, int] = {}
         for rec in table.records:
             username = require(rec, "username", file, diags)
-            if username is not None and not _dup(seen, username, f"user {username}", rec, file, diags):
-                rows.append(RedcapDagAssignment(username, rec.cells["redcap_data_access_group"].strip()))
-    return Parsed(tuple(rows), tuple(diags))
+            if username is not None:
+                keyed.append((username, rec.line,
+                              RedcapDagAssignment(username, rec.cells["redcap_data_access_group"].strip())))
+    return Parsed(tuple(last_row_wins(keyed, file, diags)), tuple(diags))
 
 
 def write_redcap_dag_assignments(rows: Iterable[RedcapDagAssignment]) -> bytes:

@@ -14,7 +14,8 @@ The module's own files, read from its source (github.com/AndrewPoppe/Security-Ac
   error, a missing right reads as 0 (`?? 0`), a blank or unknown `sag_id` means a new SAG, and a blank
   row (what a final line ending produces) fails as an empty SAG name. New ids are
   `'sag_' . substr(md5(uniqid()), 0, 13)` (`SecurityAccessGroups.php`), the default SAG is `sag_Default`.
-- The user assignments import needs `username` and `sag_id` and ignores other columns; the export's
+- The user assignments import needs `username` and `sag_id` and ignores other columns (a username listed
+  twice keeps its last row, as REDCap's uploads do: a `csv-duplicate-row` warning names both lines); the export's
   header is the table's `data-id`s `username,name,email,sag,sag_id` (`html/system-settings-userlist.html`),
   `name` being "first last".
 
@@ -31,7 +32,7 @@ from typing import Iterable, Mapping
 
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error
-from ._csv import Parsed, cell_int, quote_all, read_table, require, write_table
+from ._csv import Parsed, cell_int, last_row_wins, quote_all, read_table, require, write_table
 
 NEWLINE = "\n"
 
@@ -132,9 +133,8 @@ def write_sag_definitions(rows: Iterable[SagDefinition]) -> bytes:
 def read_sag_assignments(data: bytes, file: str) -> Parsed[SagAssignment]:
     diags: list[Diagnostic] = []
     table = read_table(data, file, required=("username", "sag_id"), ignore_unknown=True, diags=diags)
-    rows: list[SagAssignment] = []
+    keyed: list[tuple[str, int, SagAssignment | None]] = []
     if table is not None:
-        seen: dict[str, int] = {}
         for rec in table.records:
             username = require(rec, "username", file, diags)
             sag_id = require(rec, "sag_id", file, diags)
@@ -143,19 +143,11 @@ def read_sag_assignments(data: bytes, file: str) -> Parsed[SagAssignment]:
                 diags.append(error("csv-unknown-value", f"sag_id {sag_id!r} is not a SAG id; use sag_ + 13 hex "
                                    "characters or sag_Default", Loc(file, rec.line), column="sag_id", value=sag_id))
                 bad = True
-            if username is not None:
-                key = username.lower()  # REDCap usernames are case-insensitive
-                if key in seen:
-                    diags.append(error("csv-duplicate-row", f"user {username} is also assigned on line {seen[key]}; "
-                                       "keep one row per user", Loc(file, rec.line), username=username))
-                    bad = True
-                else:
-                    seen[key] = rec.line
-            if not bad:
+            if username is not None:  # REDCap usernames are case-insensitive; the last row of one counts
                 c = rec.cells
-                rows.append(SagAssignment(username, sag_id, c.get("name", ""), c.get("email", ""), c.get("sag", ""),
-                                          rec.line))
-    return Parsed(tuple(rows), tuple(diags))
+                keyed.append((username, rec.line, None if bad else SagAssignment(
+                    username, sag_id, c.get("name", ""), c.get("email", ""), c.get("sag", ""), rec.line)))
+    return Parsed(tuple(last_row_wins(keyed, file, diags)), tuple(diags))
 
 
 def write_sag_assignments(rows: Iterable[SagAssignment]) -> bytes:

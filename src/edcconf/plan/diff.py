@@ -112,7 +112,7 @@ def _entities(kind: str, want: Mapping, have: Mapping, sources: Mapping, old_sou
 def _accounts(want: Mapping, have: Mapping, sources: Mapping, old_sources: Mapping,
               notices: Mapping[str, tuple[str, ...]]) -> list[Change]:
     out: list[Change] = []
-    new_by_email = {v["email"].lower(): k for k, v in want.items() if k not in have}
+    new_by_email = {_email(v): k for k, v in want.items() if k not in have and _email(v)}
     for name in want.keys() | have.keys():
         new, old = want.get(name), have.get(name)
         src = sources.get(f"account:{name}", "")
@@ -125,7 +125,7 @@ def _accounts(want: Mapping, have: Mapping, sources: Mapping, old_sources: Mappi
         if new is None:
             if old["status"] == "active":
                 after = {**old, "status": "deactivated"}
-                renamed = new_by_email.get(old["email"].lower())
+                renamed = new_by_email.get(_email(old)) if _email(old) else None
                 reason = (f"username {name} → {renamed} (same e-mail): usernames never change, so {name} is "
                           f"deactivated and {renamed} is a new account" if renamed else
                           f"{_removed_from(old_sources, f'account:{name}')}; accounts are never deleted, only deactivated")
@@ -144,13 +144,18 @@ def _accounts(want: Mapping, have: Mapping, sources: Mapping, old_sources: Mappi
         else:
             out.append(Change("update", "account", name, old, new, "; ".join(details), src, details=details, stored=new))
     for change in list(out):  # say on the new account too that it replaces a renamed one
-        if change.action == "create":
+        if change.action == "create" and _email(change.after):
             old_name = next((k for k, v in have.items() if k not in want and v["status"] == "active"
-                             and v["email"].lower() == change.after["email"].lower()), None)
+                             and _email(v) == _email(change.after)), None)
             if old_name:
                 out[out.index(change)] = _with_reason(change, f"new account replacing {old_name} (same e-mail; "
                                                       "usernames never change)")
     return out
+
+
+def _email(account: Mapping) -> str:
+    """An account's e-mail for telling a renamed username; "" when the person has none (yet)."""
+    return (account.get("email") or "").lower()
 
 
 def _with_reason(change: Change, reason: str) -> Change:

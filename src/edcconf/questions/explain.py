@@ -75,7 +75,8 @@ def explain(desired: Desired, user: str, studies: Iterable[str] = (), envs: Iter
 
 def render_explain(doc: dict) -> str:
     p = doc["person"]
-    lines = [f"{doc['user']} — {p['name']} <{p['email']}>, {p['type']}, {p['status']}, group {p['group']}"
+    email = f" <{p['email']}>" if p["email"] else " (no e-mail)"
+    lines = [f"{doc['user']} — {p['name']}{email}, {p['type']}, {p['status']}, group {p['group']}"
              + (f", external ({p['external']})" if p["external"] else "")
              + (f", expires {p['expires']}" if p["expires"] else "") + f"  [{p['source']}]",
              f"as of {doc['as_of']}", ""]

@@ -155,7 +155,8 @@ def unnamed_hint(group, over: list[Over]) -> str:
     if group.unlimited or group.builtin:
         return ""
     named = {k for k in group.named if k != "redcap"} | {f"redcap.{k}" for k in group.named.get("redcap") or {}}
-    unnamed = [right for right, _, _ in over if right not in named]
+    implied = {f"redcap.{k}" for k in mapped_keys(_redcap(), RIGHTS)}   # named through a generic right
+    unnamed = [right for right, _, _ in over if right not in named and right not in implied]
     if not unnamed or group.extends:
         return ""
     return (f" (group {group.id} does not name {', '.join(unnamed)}: a right a ceiling does not name is none; "

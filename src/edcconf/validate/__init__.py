@@ -1,4 +1,4 @@
-"""Validate stage: JSON Schema per file, then the model, references and policy.
+"""Validate stage: JSON Schema per file, then the model, references, policy, system rules and e-mails.
 
 Problems are collected across all files and reported together. Syntax and schema errors stop the
 stage before references are checked: a file that could not be read would otherwise surface as a
@@ -12,6 +12,7 @@ from ..diagnostics import Diagnostics
 from ..model import Model
 from ..source import Sources, remember_schema_check
 from .build import build_model
+from .emails import check_emails
 from .policy import check_policy
 from .references import check_references
 from .schema import validate_file
@@ -37,4 +38,5 @@ def validate(sources: Sources) -> Validated:
     diags.extend(check_references(model))
     diags.extend(check_policy(model))
     diags.extend(check_systems(model))
+    diags.extend(check_emails(model))
     return Validated(model, diags)

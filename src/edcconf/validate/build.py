@@ -179,7 +179,6 @@ def _groups(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[
     people: dict[str, Person] = {}
     group_ids = _Registry("group", problems)
     usernames = _Registry("username", problems, fold_case=True)
-    emails = _Registry("e-mail", problems, fold_case=True)
     declared: dict[str, _Node] = {}
     for node in declarations(files, "group"):
         gid = node.get("id")
@@ -189,9 +188,9 @@ def _groups(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[
         members = []
         for member in node.items("members"):
             person = _person(member, gid, problems)
-            # usernames and e-mails are unique across the whole repository, ignoring case (001)
+            # usernames are unique across the whole repository, ignoring case (001); e-mails are judged
+            # once the studies are built, by the systems each person has access to (validate.emails)
             usernames.claim(person.username, member, "username")
-            emails.claim(person.email, member, "email")
             # A duplicate is reported once; keeping the other spelling avoids a cascade of
             # "unknown user" errors for grants that name it.
             if person.username not in people:
