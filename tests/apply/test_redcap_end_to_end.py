@@ -120,7 +120,9 @@ def test_apply_drift_and_restore(tmp_path, emulator):
     after = run_edcconf("drift", "--env", "test", "--json", cwd=root, env=env)
     assert after.code == 0 and after.json["differences"] == [], after
     assert run_edcconf("plan", "--env", "test", cwd=root, env=env).code == 0
-    blind = run_edcconf("plan", "--env", "test", "--json", cwd=root, env={TOKEN_VAR: ""})
+    refused = run_edcconf("plan", "--env", "test", "--json", cwd=root, env={TOKEN_VAR: ""})
+    assert refused.code == 1 and refused.json["errors"][0]["code"] == "live-unread", refused
+    blind = run_edcconf("plan", "--env", "test", "--json", "--allow-unread", cwd=root, env={TOKEN_VAR: ""})
     assert blind.code == 0 and [w["code"] for w in blind.json["warnings"]
                                 if w["code"].startswith("drift")] == ["drift-unchecked"], blind
     assert run_edcconf("plan", "--env", "test", "--no-refresh", "--json", cwd=root, env={TOKEN_VAR: ""}).json[
@@ -356,6 +358,8 @@ def test_an_unreachable_redcap_is_an_error_and_each_unread_study_is_named_with_i
     assert "DIAB-03: REDCap" in refused.err and "could not be reached" in refused.err
     assert f"DIAB-04: environment variable {TOKEN_VAR_B}" in refused.err
     assert "live access of 2 studies of test could not be read (DIAB-03, DIAB-04)" in refused.err
+    plan = run_edcconf("plan", "--env", "test", cwd=root, env=env)
+    assert plan.code == 1 and "DIAB-03: REDCap" in plan.err and "--allow-unread" in plan.err, plan
 
 
 def test_compliance_live_with_a_study_unread_is_an_error_unless_allowed(mixed):
@@ -371,3 +375,24 @@ def test_compliance_live_with_a_study_unread_is_an_error_unless_allowed(mixed):
     assert "DIAB-04" in allowed.err
     text = run_edcconf("compliance", "--env", "test", "--live", "--allow-unread", cwd=root, env=blind)
     assert text.code == 0 and "NOT read live: DIAB-04" in text.out, text
+
+
+def test_plan_with_an_unreadable_project_is_an_error_unless_allowed(mixed):
+    _, root, token, _ = mixed
+    blind = {TOKEN_VAR: token, TOKEN_VAR_B: ""}
+    refused = run_edcconf("plan", "--env", "test", cwd=root, env=blind)
+    assert refused.code == 1, refused
+    assert f"DIAB-04: environment variable {TOKEN_VAR_B}" in refused.err and "--allow-unread" in refused.err
+    assert "No changes" not in refused.out
+    allowed = run_edcconf("plan", "--env", "test", "--allow-unread", "--json", cwd=root, env=blind)
+    assert allowed.code == 0, allowed
+    (w,) = [w for w in allowed.json["warnings"] if w["code"] == "drift-unchecked"]
+    assert "DIAB-04" in w["message"] and TOKEN_VAR_B in w["message"]
+    text = run_edcconf("plan", "--env", "test", "--allow-unread", cwd=root, env=blind)
+    assert text.code == 0 and "NOT read" in text.out and "DIAB-04" in text.out, text
+    # --no-refresh reads nothing live, so nothing is unread
+    assert run_edcconf("plan", "--env", "test", "--no-refresh", cwd=root, env=blind).code == 0
+    # apply --env plans with the same refresh first
+    applied = run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=blind)
+    assert applied.code == 1 and "DIAB-04" in applied.err and "--allow-unread" in applied.err, applied
+    assert run_edcconf("apply", "--env", "test", "--yes", "--allow-unread", cwd=root, env=blind).code == 0

@@ -202,9 +202,10 @@ def render_drift(report: DriftReport) -> str:
 
 
 def refresh(plan, environment: Environment, previous, desired_state: Mapping, root: Path,
-            env_vars: Mapping[str, str] | None = None):
+            env_vars: Mapping[str, str] | None = None, allow_unread: bool = False):
     """Terraform's refresh: read live access before planning, so that a change made by hand in an EDC
-    system shows up as a warning and as a change that restores the declared access."""
+    system shows up as a warning and as a change that restores the declared access. A study that could
+    not be read is an error (the plan could not restore its drift), or with allow_unread a warning."""
     from dataclasses import replace
 
     from ..diagnostics import Loc, warning
@@ -216,7 +217,10 @@ def refresh(plan, environment: Environment, previous, desired_state: Mapping, ro
     if not reads_live(environment):
         return plan
     report = drift(root, environment, previous, env_vars)
-    warnings = [warning("drift-unchecked", f"live access of {what} not read: {why}", Loc("<live>"))
+    if not allow_unread:
+        refuse_unread(environment.name, report.unread, " (or --no-refresh to plan without reading live access)")
+    warnings = [warning("drift-unchecked", f"live access of {what} NOT read (--allow-unread): {why}; its drift is "
+                        "unknown and this plan does not restore it", Loc("<live>"), study=what, reason=why)
                 for what, why in report.unread]
     planned = {c.key for c in plan.changes if c.kind == "grant"}
     by_key: dict[str, list[Difference]] = {}
