@@ -45,6 +45,13 @@ def allow_unread_option(fn: Callable) -> Callable:
                              "warn and list it as NOT read instead of failing (exit 1).")(fn)
 
 
+def warn_unread(unread) -> None:
+    """Each study whose live access was not read (--allow-unread) as a warning on stderr, so that no
+    output, text or JSON, goes without it."""
+    for study, why in unread:
+        click.echo(f"warning: live access of {study} NOT read (--allow-unread): {why}", err=True)
+
+
 def at_option(fn: Callable) -> Callable:
     return click.option("--at", "at", default=None, metavar="YYYY-MM-DD",
                         help="Plan as of this date (expiry is judged on it); default today.")(fn)

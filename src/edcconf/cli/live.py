@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import click
 
-from ..questions.drift import drift as drift_report, refuse_unread, render_drift, warn_unread
+from ..questions.drift import drift as drift_report, refuse_unread, render_drift
 from ..workflow import environment_of, read_recovered
-from .common import allow_unread_option, config_option, env_option, json_option, print_json, root_dir
+from .common import allow_unread_option, config_option, env_option, json_option, print_json, root_dir, warn_unread
 
 
 @click.command()

@@ -6,7 +6,8 @@ import click
 from ..pipeline import load_desired
 from ..questions.explain import explain as explain_access, render_explain
 from ..questions.who_can import parse_question, render_who_can, who_can as who_can_query, who_can_csv
-from .common import allow_unread_option, at_option, config_option, json_option, parse_at, print_json, root_dir
+from .common import (allow_unread_option, at_option, config_option, json_option, parse_at, print_json, root_dir,
+                     warn_unread)
 
 
 @click.command()
@@ -112,7 +113,7 @@ def compliance(ctx: click.Context, config_dir: str | None, env: str, statuses: t
     if live:
         from dataclasses import replace
 
-        from ..questions.drift import live_effective, refuse_unread, warn_unread
+        from ..questions.drift import live_effective, refuse_unread
         from ..workflow import environment_of
 
         effective, reads = live_effective(root, environment_of(root, env), applied, validated.model)

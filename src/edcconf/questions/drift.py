@@ -18,6 +18,7 @@ from ..model import Environment
 from ..providers.redcap_records import differences, expected_record
 
 ABSENT = "(not in the project)"
+UNREAD = "live-unread"   # the refusal when a study whose target reads live access could not be read
 
 
 @dataclass(frozen=True)
@@ -152,17 +153,6 @@ def refuse_unread(environment: str, unread, hint: str = "") -> None:
                     f"pass --allow-unread to go on without {'it' if len(unread) == 1 else 'them'}{hint}",
                     [error(UNREAD, f"{study}: {why}", Loc("<live>"), study=study, reason=why)
                      for study, why in unread], code=UNREAD)
-
-
-def warn_unread(unread) -> None:
-    """Each unread study as a warning on stderr (with --allow-unread), so that no output hides it."""
-    import click
-
-    for study, why in unread:
-        click.echo(f"warning: live access of {study} NOT read (--allow-unread): {why}", err=True)
-
-
-UNREAD = "live-unread"
 
 
 def render_drift(report: DriftReport) -> str:
