@@ -35,9 +35,11 @@ class PlannedEnvironment:
 
 
 def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
-                     with_applied: Callable[[dict], object] | None = None) -> PlannedEnvironment:
+                     with_applied: Callable[[dict], object] | None = None,
+                     allow_unread: bool = False) -> PlannedEnvironment:
     """with_applied(decoded state file): run beside the load by the state prefetch child, if there is
-    one; its result is the plan's applied_side (see edcconf.incremental.applied_side)."""
+    one; its result is the plan's applied_side (see edcconf.incremental.applied_side). refresh reads live
+    access where a target can; a study it could not read is a UserError unless allow_unread (a warning)."""
     from .state.local import LocalBackend
     from .state.prefetch import StatePrefetch
 
@@ -56,7 +58,7 @@ def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
     plan = make_plan(env_state, previous.effective, previous.sources, previous.serial, previous.lineage, warnings)
     if refresh:
         from .questions.drift import refresh as refresh_live
-        plan = refresh_live(plan, environment, previous, env_state.state, root)
+        plan = refresh_live(plan, environment, previous, env_state.state, root, allow_unread=allow_unread)
     plan = replace(plan, brakes=find_brakes(plan.changes, previous.effective, env_state.state, environment))
     systems = {k: v["system"] for k, v in {**previous.effective.get("studies", {}),
                                            **env_state.state.get("studies", {})}.items()}
@@ -68,22 +70,25 @@ def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
 MEMO_MAX_CHANGES = 20_000   # a first rollout's plan is large and rarely planned twice: not worth the memory
 
 
-def plan_for_review(root: Path, env: str, as_of: date, refresh: bool = True, need_sources: bool = False):
+def plan_for_review(root: Path, env: str, as_of: date, refresh: bool = True, need_sources: bool = False,
+                    allow_unread: bool = False):
     """What `plan` prints (and saves): from the exact-input memo when nothing it depends on changed
     (plan/memo.py), else incrementally from the last full plan's parts when only study files changed
     (edcconf.incremental), otherwise made now and remembered for both. The result has plan, config_digest, systems and
-    sources; need_sources asks for a memo entry whose systems and sources can be read (for --out)."""
+    sources; need_sources asks for a memo entry whose systems and sources can be read (for --out). Neither the
+    memo nor the incremental planner serves a plan that reads live access, so allow_unread (see
+    plan_environment) only reaches plans made now."""
     from .incremental import applied_side, plan_incrementally, record
     from .plan.memo import PlanMemo, state_digest, state_signature
     from .source import config_digest, scan
     from .source.cache import enabled as cache_enabled
 
     if not cache_enabled():
-        return plan_environment(root, env, as_of, refresh)
+        return plan_environment(root, env, as_of, refresh, allow_unread=allow_unread)
     signature = state_signature(Path(root), env)
     files, state = scan(Path(root)), state_digest(Path(root), env)
     if files is None or state is None:
-        return plan_environment(root, env, as_of, refresh)
+        return plan_environment(root, env, as_of, refresh, allow_unread=allow_unread)
     digest = config_digest(files)
     memo = PlanMemo(root)
     key = memo.key(env, as_of, refresh, digest)
@@ -100,7 +105,8 @@ def plan_for_review(root: Path, env: str, as_of: date, refresh: bool = True, nee
         return incremental
     from functools import partial
 
-    planned = plan_environment(root, env, as_of, refresh, with_applied=partial(applied_side, Path(root), env, as_of, state))
+    planned = plan_environment(root, env, as_of, refresh, with_applied=partial(applied_side, Path(root), env, as_of, state),
+                               allow_unread=allow_unread)
     if _memoisable(planned, refresh) and planned.config_digest == digest \
             and state_signature(Path(root), env) == signature:  # the state read is the one digested
         memo.put(key, state, planned)

@@ -128,7 +128,9 @@ def test_apply_drift_and_restore(tmp_path, emulator):
     after = run_edcconf("drift", "--env", "test", "--json", cwd=root, env=env)
     assert after.code == 0 and after.json["differences"] == [], after
     assert run_edcconf("plan", "--env", "test", cwd=root, env=env).code == 0
-    blind = run_edcconf("plan", "--env", "test", "--json", cwd=root, env={TOKEN_VAR: ""})
+    refused = run_edcconf("plan", "--env", "test", "--json", cwd=root, env={TOKEN_VAR: ""})
+    assert refused.code == 1 and refused.json["errors"][0]["code"] == "live-unread", refused
+    blind = run_edcconf("plan", "--env", "test", "--json", "--allow-unread", cwd=root, env={TOKEN_VAR: ""})
     assert blind.code == 0 and [w["code"] for w in blind.json["warnings"]
                                 if w["code"].startswith("drift")] == ["drift-unchecked"], blind
     assert run_edcconf("plan", "--env", "test", "--no-refresh", "--json", cwd=root, env={TOKEN_VAR: ""}).json[
@@ -242,3 +244,163 @@ def test_the_token_owner_named_as_api_user_is_never_drift(tmp_path, emulator):
     Project(emu.url, token).import_users([{"username": "svc.edcconf", "api_export": 1, "api_import": 1}])
     assert run_edcconf("drift", "--env", "test", "--json", cwd=root, env=env).json["differences"] == []
     assert run_edcconf("plan", "--env", "test", "--json", cwd=root, env=env).code == 0
+
+
+# -- a live read that could not happen is an error for that study, not an all-clear --------------------
+
+TOKEN_VAR_B = "EDCCONF_TEST_REDCAP_TOKEN_B"
+
+MIXED = {  # two REDCap studies (one token each) and an OpenClinica study whose target writes files
+    "environments/test.yaml": """
+        environment:
+          name: test
+          targets:
+            redcap: {{provider: redcap, url: "{url}"}}
+            openclinica: {{provider: csv, out: build/test/openclinica}}
+        sites:
+          - {{id: MGH, name: Massachusetts General Hospital, country: US, timezone: America/New_York}}
+          - {{id: UCSF, name: UCSF Medical Center, country: US, timezone: America/Los_Angeles}}
+        """,
+    "studies/diab4.yaml": """
+        study:
+          id: DIAB-04
+          name: Type 1 diabetes registry
+          system: redcap
+          redcap: {project_id: 13, token_env: EDCCONF_TEST_REDCAP_TOKEN_B}
+          protocol: {pi: omar.haddad}
+          environments: [test]
+          sites: [MGH]
+          forms:
+            - {id: hba1c}
+          access:
+            - {user: sam.okafor, role: data_manager, environments: all, sites: all}
+        """,
+    "studies/heart.yaml": """
+        study:
+          id: HEART-02
+          name: Heart outcomes
+          system: openclinica
+          protocol: {pi: omar.haddad}
+          environments: [test]
+          sites: [MGH]
+          forms:
+            - {id: vitals}
+          access:
+            - {user: priya.nair, role: crc, environments: all, sites: [MGH]}
+        """,
+}
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    """A configuration with DIAB-03 and DIAB-04 on the emulator and HEART-02 on a csv target, applied."""
+    with RedcapEmulator(version="15.6.1") as emu:
+        token = emu.add_project(project_id=12, title="Type 2 diabetes registry",
+                                forms=["demographics", "hba1c", "adverse_events"])
+        token_b = emu.add_project(project_id=13, title="Type 1 diabetes registry", forms=["hba1c"])
+        root = _repo(tmp_path, emu.url)
+        for rel, text in MIXED.items():
+            write(root, rel, text.format(url=emu.url) if "{url}" in text else text)
+        applied = run_edcconf("apply", "--env", "test", "--yes", cwd=root, env={TOKEN_VAR: token, TOKEN_VAR_B: token_b})
+        assert applied.code == 0, applied
+        yield emu, root, token, token_b
+
+
+def test_drift_with_a_token_unset_is_an_error_naming_the_study(mixed):
+    emu, root, token, _ = mixed
+    blind = {TOKEN_VAR: token, TOKEN_VAR_B: ""}
+    refused = run_edcconf("drift", "--env", "test", cwd=root, env=blind)
+    assert refused.code == 1, refused
+    assert f"DIAB-04: environment variable {TOKEN_VAR_B}" in refused.err and "is not set" in refused.err
+    assert "--allow-unread" in refused.err
+    assert "DIAB-03:" not in refused.err and "HEART-02" not in refused.err   # read, and not checked by design
+    assert "No drift" not in refused.out + refused.err
+    as_json = run_edcconf("drift", "--env", "test", "--json", cwd=root, env=blind)
+    assert as_json.code == 1 and [(e["code"], e["details"]["study"]) for e in as_json.json["errors"]] == [
+        ("live-unread", "DIAB-04")], as_json
+
+    allowed = run_edcconf("drift", "--env", "test", "--allow-unread", cwd=root, env=blind)
+    assert allowed.code == 0, allowed
+    assert "No drift in the 1 study read live" in allowed.out
+    assert "1 study NOT read: DIAB-04" in allowed.out
+    assert f"NOT read: DIAB-04: environment variable {TOKEN_VAR_B}" in allowed.out
+    assert "not checked: HEART-02" in allowed.out
+    assert "DIAB-04" in allowed.err and "warning" in allowed.err
+    doc = run_edcconf("drift", "--env", "test", "--allow-unread", "--json", cwd=root, env=blind).json
+    assert doc["checked"] == ["DIAB-03"]
+    assert [u["study"] for u in doc["unread"]] == ["DIAB-04"] and TOKEN_VAR_B in doc["unread"][0]["reason"]
+    assert [u["what"] for u in doc["unchecked"]] == ["DIAB-04", "HEART-02"]   # unread is the failed subset
+
+    # drift in the study that was read is still drift (exit 2), with the unread study listed
+    dag = next(u for u in Project(emu.url, token).export_users() if u["username"] == "omar.haddad")["data_access_group"]
+    Project(emu.url, token).import_users([{"username": "omar.haddad", "design": 1, "data_access_group": dag}])
+    drifted = run_edcconf("drift", "--env", "test", "--allow-unread", cwd=root, env=blind)
+    assert drifted.code == 2, drifted
+    assert "omar.haddad" in drifted.out and "1 study NOT read: DIAB-04" in drifted.out
+
+
+def test_csv_targets_are_not_checked_by_design_and_do_not_fail_drift(mixed):
+    _, root, token, token_b = mixed
+    clean = run_edcconf("drift", "--env", "test", cwd=root, env={TOKEN_VAR: token, TOKEN_VAR_B: token_b})
+    assert clean.code == 0, clean
+    assert "No drift in test: 2 studies read live" in clean.out and "not checked: HEART-02" in clean.out
+    assert "NOT read" not in clean.out
+
+
+def test_drift_with_nothing_read_never_says_no_drift(tmp_path, emulator):
+    emu, token = emulator
+    root = _repo(tmp_path, emu.url)
+    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root, env={TOKEN_VAR: token}).code == 0
+    allowed = run_edcconf("drift", "--env", "test", "--allow-unread", cwd=root, env={TOKEN_VAR: ""})
+    assert allowed.code == 0, allowed
+    assert "No drift" not in allowed.out and "Nothing in test was read live" in allowed.out
+    assert "1 study NOT read: DIAB-03" in allowed.out
+
+
+def test_an_unreachable_redcap_is_an_error_and_each_unread_study_is_named_with_its_reason(mixed):
+    emu, root, token, _ = mixed
+    emu.stop()   # the port is closed: REDCap is down (each read is retried with backoff first: seconds)
+    env = {TOKEN_VAR: token, TOKEN_VAR_B: ""}
+    refused = run_edcconf("drift", "--env", "test", cwd=root, env=env)
+    assert refused.code == 1, refused
+    assert "DIAB-03: REDCap" in refused.err and "could not be reached" in refused.err
+    assert f"DIAB-04: environment variable {TOKEN_VAR_B}" in refused.err
+    assert "live access of 2 studies of test could not be read (DIAB-03, DIAB-04)" in refused.err
+    plan = run_edcconf("plan", "--env", "test", cwd=root, env=env)
+    assert plan.code == 1 and "DIAB-03: REDCap" in plan.err and "--allow-unread" in plan.err, plan
+
+
+def test_compliance_live_with_a_study_unread_is_an_error_unless_allowed(mixed):
+    _, root, token, _ = mixed
+    blind = {TOKEN_VAR: token, TOKEN_VAR_B: ""}
+    refused = run_edcconf("compliance", "--env", "test", "--live", cwd=root, env=blind)
+    assert refused.code == 1, refused
+    assert f"DIAB-04: environment variable {TOKEN_VAR_B}" in refused.err and "--allow-unread" in refused.err
+    allowed = run_edcconf("compliance", "--env", "test", "--live", "--allow-unread", "--json", cwd=root, env=blind)
+    assert allowed.code == 0, allowed
+    assert [u["study"] for u in allowed.json["unread"]] == ["DIAB-04"]
+    assert [u["study"] for u in allowed.json["unchecked"]] == ["DIAB-04", "HEART-02"]
+    assert "DIAB-04" in allowed.err
+    text = run_edcconf("compliance", "--env", "test", "--live", "--allow-unread", cwd=root, env=blind)
+    assert text.code == 0 and "NOT read live: DIAB-04" in text.out, text
+
+
+def test_plan_with_an_unreadable_project_is_an_error_unless_allowed(mixed):
+    _, root, token, _ = mixed
+    blind = {TOKEN_VAR: token, TOKEN_VAR_B: ""}
+    refused = run_edcconf("plan", "--env", "test", cwd=root, env=blind)
+    assert refused.code == 1, refused
+    assert f"DIAB-04: environment variable {TOKEN_VAR_B}" in refused.err and "--allow-unread" in refused.err
+    assert "No changes" not in refused.out
+    allowed = run_edcconf("plan", "--env", "test", "--allow-unread", "--json", cwd=root, env=blind)
+    assert allowed.code == 0, allowed
+    (w,) = [w for w in allowed.json["warnings"] if w["code"] == "drift-unchecked"]
+    assert "DIAB-04" in w["message"] and TOKEN_VAR_B in w["message"]
+    text = run_edcconf("plan", "--env", "test", "--allow-unread", cwd=root, env=blind)
+    assert text.code == 0 and "NOT read" in text.out and "DIAB-04" in text.out, text
+    # --no-refresh reads nothing live, so nothing is unread
+    assert run_edcconf("plan", "--env", "test", "--no-refresh", cwd=root, env=blind).code == 0
+    # apply --env plans with the same refresh first
+    applied = run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=blind)
+    assert applied.code == 1 and "DIAB-04" in applied.err and "--allow-unread" in applied.err, applied
+    assert run_edcconf("apply", "--env", "test", "--yes", "--allow-unread", cwd=root, env=blind).code == 0

@@ -105,6 +105,20 @@ def test_six_compliance_reports_against_a_hand_checked_fixture(mini_repo, cli):
     assert live.code == 1 and "read live access" in live.err
 
 
+
+def test_drift_where_no_target_reads_live_says_nothing_was_checked(mini_repo, cli):
+    """csv targets write files for an administrator: nothing to read, so not checked by design (exit 0),
+    and never reported as "No drift"."""
+    assert cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo).code == 0
+    text = cli("drift", "--env", "test", cwd=mini_repo)
+    assert text.code == 0, text
+    assert "No drift" not in text.out and "Nothing in test could be checked live" in text.out
+    assert "not checked: HEART-01: openclinica target uses the csv provider" in text.out
+    doc = cli("drift", "--env", "test", "--json", cwd=mini_repo).json
+    assert doc["checked"] == [] and doc["unread"] == [] and [u["what"] for u in doc["unchecked"]] == ["HEART-01"]
+    live = cli("compliance", "--env", "test", "--live", "--allow-unread", cwd=mini_repo)
+    assert live.code == 1 and "read live access" in live.err   # nothing can be read: --allow-unread changes nothing
+
 def test_lowered_ceiling_shows_as_a_plan_warning(mini_repo, cli):
     assert cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo).code == 0
     staff = mini_repo / "groups/staff.yaml"

@@ -158,7 +158,7 @@ def test_live_refresh_is_never_memoised(tmp_path):
         assert run_edcconf("plan", "--env", "test", cwd=root, env=env).code == 0
         assert run_edcconf("plan", "--env", "test", cwd=root, env=env).code == 0
         assert not _entries(root)
-        blind = run_edcconf("plan", "--env", "test", "--json", cwd=root, env={TOKEN_VAR: ""})
+        blind = run_edcconf("plan", "--env", "test", "--json", "--allow-unread", cwd=root, env={TOKEN_VAR: ""})
         assert "drift-unchecked" in {w["code"] for w in blind.json["warnings"]}
         assert run_edcconf("plan", "--env", "test", "--no-refresh", cwd=root, env=env).code == 0
         assert len(_entries(root)) == 1

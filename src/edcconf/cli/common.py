@@ -39,6 +39,19 @@ def json_option(fn: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object (stable, versioned).")(fn)
 
 
+def allow_unread_option(fn: Callable) -> Callable:
+    return click.option("--allow-unread", "allow_unread", is_flag=True,
+                        help="Go on when a study's live access could not be read (token unset, REDCap down): "
+                             "warn and list it as NOT read instead of failing (exit 1).")(fn)
+
+
+def warn_unread(unread) -> None:
+    """Each study whose live access was not read (--allow-unread) as a warning on stderr, so that no
+    output, text or JSON, goes without it."""
+    for study, why in unread:
+        click.echo(f"warning: live access of {study} NOT read (--allow-unread): {why}", err=True)
+
+
 def at_option(fn: Callable) -> Callable:
     return click.option("--at", "at", default=None, metavar="YYYY-MM-DD",
                         help="Plan as of this date (expiry is judged on it); default today.")(fn)

@@ -13,8 +13,8 @@ from ..views.show import render_state, state_json
 from ..plan.saved import load_plan, save_plan
 from ..workflow import (apply_planned, environment_of, plan_environment, plan_for_review, planned_from_file,
                         read_state)
-from .common import (at_option, config_option, emit_diagnostics, json_option, parse_at, parse_duration,
-                     print_json, root_dir, styler)
+from .common import (allow_unread_option, at_option, config_option, emit_diagnostics, json_option, parse_at,
+                     parse_duration, print_json, root_dir, styler)
 
 
 def _echo_plan(plan, ctx: click.Context) -> None:
@@ -59,16 +59,19 @@ def validate(ctx: click.Context, config_dir: str | None, as_json: bool, at: str 
               help="Save the plan to FILE; `edcconf apply FILE` applies exactly it.")
 @click.option("--refresh/--no-refresh", default=True,
               help="Read live access first (providers that can read, e.g. redcap) and plan to undo changes made by hand.")
+@allow_unread_option
 @click.pass_context
 def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_json: bool, at: str | None, fmt: str,
-         out: str | None, refresh: bool) -> None:
-    """Show what apply would change. Exit 0: no changes, 2: changes, 1: error."""
+         out: str | None, refresh: bool, allow_unread: bool) -> None:
+    """Show what apply would change. Exit 0: no changes, 2: changes, 1: error (a study whose live access
+    the refresh could not read is one, unless --allow-unread)."""
     root = root_dir(ctx, config_dir)
     as_json = as_json or fmt == "json"
     if len(envs) > 1 and (fmt != "markdown" or out):
         raise UserError("several --env need --format markdown (and no --out): a plan, its JSON and a saved plan "
                         "are for one environment", code="usage")
-    planned_all = [plan_for_review(root, env, parse_at(at), refresh, need_sources=bool(out)) for env in envs]
+    planned_all = [plan_for_review(root, env, parse_at(at), refresh, need_sources=bool(out), allow_unread=allow_unread)
+                   for env in envs]
     if fmt == "markdown":
         from ..views.markdown import render_markdown  # jinja2 is imported only for this
         click.echo(render_markdown([p.plan for p in planned_all]), nl=False)
@@ -94,10 +97,12 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
 @click.option("--reason", default=None, help="Why this apply happens; kept in the audit log.")
 @click.option("--lock-timeout", default="0s", metavar="DURATION", help="Wait this long for the state lock (e.g. 30s).")
 @click.option("--allow-mass-revocation", is_flag=True, help="Apply a plan that its brakes marked as mass revocation.")
+@allow_unread_option
 @json_option
 @click.pass_context
 def apply(ctx: click.Context, config_dir: str | None, plan_file: str | None, env: str | None, at: str | None,
-          yes: bool, reason: str | None, lock_timeout: str, allow_mass_revocation: bool, as_json: bool) -> None:
+          yes: bool, reason: str | None, lock_timeout: str, allow_mass_revocation: bool, allow_unread: bool,
+          as_json: bool) -> None:
     """Apply a saved plan (PLAN_FILE), or plan and apply --env ENV after confirmation."""
     root = root_dir(ctx, config_dir)
     if plan_file and env:
@@ -107,7 +112,7 @@ def apply(ctx: click.Context, config_dir: str | None, plan_file: str | None, env
         planned = planned_from_file(root, Path(plan_file))
         yes = True  # the plan was reviewed when it was saved; applying the file is the confirmation
     elif env:
-        planned = plan_environment(root, env, parse_at(at))
+        planned = plan_environment(root, env, parse_at(at), allow_unread=allow_unread)
         if planned.environment.protected:
             raise UserError(f"{env} is protected: it applies only from a saved plan that was reviewed "
                             f"(edcconf plan --env {env} --out FILE, then edcconf apply FILE)", code="protected")

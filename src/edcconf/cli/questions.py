@@ -6,7 +6,8 @@ import click
 from ..pipeline import load_desired
 from ..questions.explain import explain as explain_access, render_explain
 from ..questions.who_can import parse_question, render_who_can, who_can as who_can_query, who_can_csv
-from .common import at_option, config_option, json_option, parse_at, print_json, root_dir
+from .common import (allow_unread_option, at_option, config_option, json_option, parse_at, print_json, root_dir,
+                     warn_unread)
 
 
 @click.command()
@@ -89,12 +90,14 @@ def access_test(ctx: click.Context, config_dir: str | None, at: str | None, as_j
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text")
 @click.option("--report", type=click.Choice(["pairs_all", "pairs_non_expired"]), default="pairs_all",
               help="Which report the CSV holds (one row per non-compliant right).")
+@allow_unread_option
 @at_option
 @json_option
 @click.pass_context
 def compliance(ctx: click.Context, config_dir: str | None, env: str, statuses: tuple, live: bool, fmt: str,
-               report: str, at: str | None, as_json: bool) -> None:
-    """The six ACG/SAG compliance reports: applied rights above each person's current ceiling."""
+               report: str, allow_unread: bool, at: str | None, as_json: bool) -> None:
+    """The six ACG/SAG compliance reports: applied rights above each person's current ceiling. With --live,
+    a study whose live access could not be read is an error (exit 1) unless --allow-unread."""
     from ..diagnostics import UserError
     from ..questions.compliance import compliance_csv, compliance_reports, render_compliance
     from ..source import load_sources
@@ -106,19 +109,26 @@ def compliance(ctx: click.Context, config_dir: str | None, env: str, statuses: t
     if validated.model is None:
         raise UserError("the configuration cannot be read", validated.diagnostics.errors)
     applied = read_state(root, env)
-    unchecked: list = []
+    reads = None
     if live:
         from dataclasses import replace
 
-        from ..questions.drift import live_effective
+        from ..questions.drift import live_effective, refuse_unread
         from ..workflow import environment_of
 
-        effective, unchecked = live_effective(root, environment_of(root, env), applied, validated.model)
+        effective, reads = live_effective(root, environment_of(root, env), applied, validated.model)
+        if not allow_unread:
+            refuse_unread(env, reads.unread)
+        warn_unread(reads.unread)
         applied = replace(applied, effective=effective)
     doc = compliance_reports(validated.model, applied, parse_at(at), statuses)
-    if live:
+    if reads is not None:
+        # unchecked: every study not read live (its applied access is reported); unread: of those, the
+        # studies whose target should have read them and could not (--allow-unread)
         doc["source"] = "live"
-        doc["unchecked"] = [{"study": s, "reason": why} for s, why in unchecked]
+        doc["checked"] = list(reads.read)
+        doc["unchecked"] = [{"study": s, "reason": why} for s, why in reads.unchecked]
+        doc["unread"] = [{"study": s, "reason": why} for s, why in reads.unread]
     if as_json or fmt == "json":
         print_json(doc)
     elif fmt == "csv":

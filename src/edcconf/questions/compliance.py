@@ -107,7 +107,12 @@ def render_compliance(doc: dict) -> str:
     what = ("live access read from the systems" if doc.get("source") == "live"
             else f"applied serial {doc['serial']}")
     lines = [f"Compliance of {doc['environment']} ({what}) against the current ceilings, as of {doc['as_of']}"]
-    lines += [f"  not read live: {u['study']}: {u['reason']}" for u in doc.get("unchecked", [])]
+    unread = {u["study"] for u in doc.get("unread", [])}
+    if unread:
+        lines.append(f"  {len(doc.get('checked', []))} stud{'y' if len(doc.get('checked', [])) == 1 else 'ies'} "
+                     f"read live; {len(unread)} NOT read, reported from the applied state instead:")
+    lines += [f"  {'NOT read live' if u['study'] in unread else 'not read live'}: {u['study']}: {u['reason']}"
+              for u in doc.get("unchecked", [])]
     lines.append("")
     for name in REPORTS:
         rows = doc["reports"][name]

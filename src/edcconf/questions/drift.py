@@ -2,6 +2,11 @@
 
 Only the `redcap` provider reads live access; `csv` targets write files an administrator uploads and
 cannot be read back, so they are listed as not checked rather than silently taken as in step.
+
+A study whose target reads live access but whose read failed (token variable unset, REDCap down or
+refusing) is *unread*: its access is unknown, which is not an all-clear. drift, compliance --live and
+plan's refresh refuse (exit 1, naming each unread study and why) unless the user passes --allow-unread;
+then they go on, warn of each unread study and never say "no drift" without saying what was not read.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from ..interchange import redcap_versions as rv
 from ..providers.redcap_records import Unsayable, differences, expected_record
 
 ABSENT = "(not in the project)"
+UNREAD = "live-unread"   # the refusal when a study whose target reads live access could not be read
 
 
 @dataclass(frozen=True)
@@ -35,15 +41,23 @@ class DriftReport:
     serial: int
     lineage: str | None
     differences: tuple[Difference, ...]
-    checked: tuple[str, ...]               # studies read live
-    unchecked: tuple[tuple[str, str], ...]  # (study or system, why not)
-    failed: tuple[str, ...] = ()            # of those, studies whose provider could read but did not
+    checked: tuple[str, ...]                # studies read live
+    unchecked: tuple[tuple[str, str], ...]  # (study, why not) of every study not read live, in study order
+    unread: tuple[tuple[str, str], ...] = ()  # of those, the studies whose target reads live but could not
+
+    @property
+    def not_checked(self) -> tuple[tuple[str, str], ...]:
+        """The studies not read by design: their target (csv) cannot read live access."""
+        return tuple(u for u in self.unchecked if u not in self.unread)
 
     def to_json(self) -> dict:
+        """`unchecked` lists every study not read live (as it always has); `unread` is its subset whose
+        target should have read it and could not (the studies that make drift exit 1)."""
         return {"format_version": 1, "environment": self.environment,
                 "state": {"serial": self.serial, "lineage": self.lineage},
                 "differences": [d.to_json() for d in self.differences], "checked": list(self.checked),
-                "unchecked": [{"what": w, "reason": r} for w, r in self.unchecked]}
+                "unchecked": [{"what": w, "reason": r} for w, r in self.unchecked],
+                "unread": [{"study": s, "reason": r} for s, r in self.unread]}
 
 
 def study_drift(provider, study: str, effective: Mapping, ignore: frozenset[str] = frozenset()) -> list[Difference]:
@@ -105,70 +119,114 @@ def unmanaged_fields(raw_users: list, ignore: frozenset[str] = frozenset()) -> l
     return out
 
 
-def readable_studies(root: Path, environment: Environment, studies: Mapping[str, Mapping],
-                     env_vars: Mapping[str, str] | None = None):
-    """(study, provider, None) for each study whose target reads live access, (study, None, why not) for
-    the others, in study order; one provider serves every study."""
+@dataclass(frozen=True)
+class LiveReads:
+    """What reading each study's live access gave: a value per study read, the studies not read by design
+    and the studies whose read failed, each with why."""
+    read: dict
+    unchecked: tuple[tuple[str, str], ...]  # every study not read, in study order (unread included)
+    unread: tuple[tuple[str, str], ...]     # the target reads live access, but this read failed
+
+
+def read_each(root: Path, environment: Environment, studies: Mapping[str, Mapping], read,
+              env_vars: Mapping[str, str] | None = None) -> LiveReads:
+    """read(provider, study) for each study whose target reads live access, in study order; one provider
+    serves every study. A read refused with a UserError (no token, REDCap unreachable or refusing, a
+    target that cannot be used) makes that study unread rather than ending the run: the caller decides."""
+    from ..diagnostics import UserError
     from ..providers.redcap import RedcapProvider, redcap_projects
 
     provider = None
-    for study, value in sorted(studies.items()):
-        target = environment.targets.get(value.get("system"))
-        if target is None or target.provider != "redcap":
-            how = target.provider if target else "no"
-            yield study, None, f"{value.get('system')} target uses the {how} provider, which cannot read live access"
-            continue
-        provider = provider or RedcapProvider(target, redcap_projects(root), environment.name,
-                                              {s: v.get("sites", []) for s, v in studies.items()}, env_vars)
-        yield study, provider, None
-
-
-def drift(root: Path, environment: Environment, record, env_vars: Mapping[str, str] | None = None) -> DriftReport:
-    from ..diagnostics import UserError
-
-    effective = record.effective
-    diffs: list[Difference] = []
-    checked: list[str] = []
+    done: dict = {}
     unchecked: list[tuple[str, str]] = []
-    failed: list[str] = []
-    for study, provider, why in readable_studies(root, environment, effective.get("studies", {}), env_vars):
-        if provider is None:
+    unread: list[tuple[str, str]] = []
+    for study, value in sorted(studies.items()):
+        system = value.get("system")
+        target = environment.targets.get(system)
+        if target is None or target.provider != "redcap":
+            why = (f"{system} target uses the {target.provider} provider, which cannot read live access" if target
+                   else f"{environment.name} has no target for {system} studies, so nothing reads their live access")
             unchecked.append((study, why))
             continue
         try:
-            diffs += study_drift(provider, study, effective, provider.unmanaged_users(study))
+            provider = provider or RedcapProvider(target, redcap_projects(root), environment.name,
+                                                  {s: v.get("sites", []) for s, v in studies.items()}, env_vars)
+            done[study] = read(provider, study)
         except UserError as exc:
             unchecked.append((study, exc.message))
-            failed.append(study)
-            continue
-        checked.append(study)
-    return DriftReport(environment.name, record.serial, record.lineage, tuple(diffs), tuple(checked),
-                       tuple(unchecked), tuple(failed))
+            unread.append((study, exc.message))
+    return LiveReads(done, tuple(unchecked), tuple(unread))
+
+
+def drift(root: Path, environment: Environment, record, env_vars: Mapping[str, str] | None = None) -> DriftReport:
+    effective = record.effective
+    reads = read_each(root, environment, effective.get("studies", {}),
+                      lambda provider, study: study_drift(provider, study, effective, provider.unmanaged_users(study)),
+                      env_vars)
+    diffs = tuple(d for found in reads.read.values() for d in found)
+    return DriftReport(environment.name, record.serial, record.lineage, diffs, tuple(reads.read), reads.unchecked,
+                       reads.unread)
+
+
+def _studies(n: int) -> str:
+    return f"{n} stud{'y' if n == 1 else 'ies'}"
+
+
+def refuse_unread(environment: str, unread, hint: str = "") -> None:
+    """A provider that should have read live access and could not: an error naming each study and why
+    (exit 1), for the commands that were not given --allow-unread."""
+    from ..diagnostics import Loc, UserError, error
+
+    if not unread:
+        return
+    raise UserError(f"live access of {_studies(len(unread))} of {environment} could not be read "
+                    f"({', '.join(s for s, _ in unread)}), so it is not known to match; fix the cause above, or "
+                    f"pass --allow-unread to go on without {'it' if len(unread) == 1 else 'them'}{hint}",
+                    [error(UNREAD, f"{study}: {why}", Loc("<live>"), study=study, reason=why)
+                     for study, why in unread], code=UNREAD)
 
 
 def render_drift(report: DriftReport) -> str:
+    """The differences, or "No drift" only for what was read: unread studies are named in the same
+    sentence, and with nothing read the report says so instead."""
     lines = []
+    read, unread = len(report.checked), len(report.unread)
+    not_read = f"{_studies(unread)} NOT read: {', '.join(s for s, _ in report.unread)}" if unread else ""
     if report.differences:
         lines.append(f"Drift in {report.environment} (state serial {report.serial}): "
-                     f"{len(report.differences)} difference(s) between the live systems and the applied state.")
+                     f"{len(report.differences)} difference(s) between the live systems and the applied state"
+                     + (f" in the {_studies(read)} read live; {not_read}." if unread else "."))
         rows = [("study", "user", "right", "expected", "live")] + [
             (d.study, d.user, d.right, str(d.expected), str(d.live)) for d in report.differences]
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
         lines.append("Run `edcconf plan` to see the changes that restore the declared access, then apply them.")
-    else:
-        lines.append(f"No drift in {report.environment}: "
-                     f"{len(report.checked)} stud{'y' if len(report.checked) == 1 else 'ies'} read live match the "
+    elif read and unread:
+        lines.append(f"No drift in the {_studies(read)} read live in {report.environment} (applied state serial "
+                     f"{report.serial}); {not_read} (drift unknown).")
+    elif read:
+        lines.append(f"No drift in {report.environment}: {_studies(read)} read live match the "
                      f"applied state (serial {report.serial}).")
-    for what, why in report.unchecked:
+    elif unread:
+        lines.append(f"Nothing in {report.environment} was read live; {not_read} (drift unknown).")
+    elif report.unchecked:
+        lines.append(f"Nothing in {report.environment} could be checked live: no study's target reads live "
+                     "access (a csv target writes files for an administrator to upload).")
+    else:
+        lines.append(f"Nothing in {report.environment} to check live: its applied state (serial {report.serial}) "
+                     "holds no studies.")
+    for what, why in report.unread:
+        lines.append(f"  NOT read: {what}: {why}")
+    for what, why in report.not_checked:
         lines.append(f"  not checked: {what}: {why}")
     return "\n".join(lines) + "\n"
 
 
 def refresh(plan, environment: Environment, previous, desired_state: Mapping, root: Path,
-            env_vars: Mapping[str, str] | None = None):
+            env_vars: Mapping[str, str] | None = None, allow_unread: bool = False):
     """Terraform's refresh: read live access before planning, so that a change made by hand in an EDC
-    system shows up as a warning and as a change that restores the declared access."""
+    system shows up as a warning and as a change that restores the declared access. A study that could
+    not be read is an error (the plan could not restore its drift), or with allow_unread a warning."""
     from dataclasses import replace
 
     from ..diagnostics import Loc, warning
@@ -180,8 +238,11 @@ def refresh(plan, environment: Environment, previous, desired_state: Mapping, ro
     if not reads_live(environment):
         return plan
     report = drift(root, environment, previous, env_vars)
-    warnings = [warning("drift-unchecked", f"live access of {what} not read: {why}", Loc("<live>"))
-                for what, why in report.unchecked if what in report.failed]
+    if not allow_unread:
+        refuse_unread(environment.name, report.unread, " (or --no-refresh to plan without reading live access)")
+    warnings = [warning("drift-unchecked", f"live access of {what} NOT read (--allow-unread): {why}; its drift is "
+                        "unknown and this plan does not restore it", Loc("<live>"), study=what, reason=why)
+                for what, why in report.unread]
     planned = {c.key for c in plan.changes if c.kind == "grant"}
     by_key: dict[str, list[Difference]] = {}
     for d in report.differences:
@@ -238,26 +299,23 @@ def live_rights(record, contact_forms: set[str]) -> dict:
     return {"rights": rights, "redcap": sag, "forms": levels}
 
 
-def live_effective(root: Path, environment: Environment, applied, model) -> tuple[dict, list[tuple[str, str]]]:
-    """The applied state with each readable study's grants replaced by what the live system holds."""
+def live_effective(root: Path, environment: Environment, applied, model):
+    """The applied state with each readable study's grants replaced by what the live system holds, and
+    the LiveReads (studies not read keep their applied grants). An environment where no study's target
+    reads live access is a UserError (no-live-read); unread studies are the caller's to refuse or report."""
     from ..diagnostics import UserError
 
     effective = {k: dict(v) for k, v in applied.effective.items()}
     studies = {**{s.id: {"system": s.system, "status": s.status, "sites": list(s.sites)} for s in model.studies.values()
                   if environment.name in s.environments}, **effective.get("studies", {})}
     effective["studies"] = studies
-    unchecked: list[tuple[str, str]] = []
+    reads = read_each(root, environment, studies, lambda provider, study: provider.read_live(study))
+    if not reads.read and not reads.unread:
+        raise UserError("no study of this environment could be read live: "
+                        + ("; ".join(f"{s}: {why}" for s, why in reads.unchecked) or "it has no studies"),
+                        code="no-live-read")
     live: dict[str, dict] = {}
-    read: set[str] = set()
-    for study_id, provider, why in readable_studies(root, environment, studies):
-        if provider is None:
-            unchecked.append((study_id, why))
-            continue
-        try:
-            users = provider.read_live(study_id)
-        except UserError as exc:
-            unchecked.append((study_id, exc.message))
-            continue
+    for study_id, users in reads.read.items():
         study = model.studies.get(study_id)
         contact = {f.id for f in study.forms if f.contact} if study else set()
         for user, record in users.items():
@@ -265,10 +323,6 @@ def live_effective(root: Path, environment: Environment, applied, model) -> tupl
             effective["roles"][ref] = live_rights(record, contact)
             live[f"{study_id}/{user}"] = {"study": study_id, "user": user, "role": "(live)",
                                           "expires": record.expiration or None, "role_ref": ref}
-        read.add(study_id)
-    if not read:
-        raise UserError("no study of this environment could be read live: "
-                        + "; ".join(f"{s}: {why}" for s, why in unchecked), code="no-live-read")
-    effective["grants"] = {**{k: g for k, g in effective.get("grants", {}).items() if g["study"] not in read},
+    effective["grants"] = {**{k: g for k, g in effective.get("grants", {}).items() if g["study"] not in reads.read},
                            **live}
-    return effective, unchecked
+    return effective, reads

@@ -26,8 +26,12 @@ def render_plan(plan: Plan, style: Style = _plain) -> str:
 def plan_chunks(plan: Plan, style: Style = _plain) -> Iterator[str]:
     """The plan text one section at a time (a plan of 200,000 changes is not built as one string)."""
     if plan.empty:
+        unread = [w for w in plan.warnings if w.code == "drift-unchecked"]   # refresh with --allow-unread
         lines = [f"No changes. The access in {plan.environment} matches the configuration "
-                 f"(state serial {plan.serial})."] + _warnings(plan, style)
+                 f"(state serial {plan.serial})." if not unread else
+                 f"No changes to the applied state of {plan.environment} (serial {plan.serial}); the live access "
+                 f"of {len(unread)} stud{'y was' if len(unread) == 1 else 'ies were'} NOT read (see the warnings), "
+                 "so changes made there by hand are not known."] + _warnings(plan, style)
         yield "\n".join(lines) + "\n"
         return
     yield (f"edcconf will perform the following actions in {style(plan.environment, bold=True)} "
