@@ -206,6 +206,15 @@ def test_group_without_members_and_with_empty_members_key(tmp_path: Path) -> Non
         "  - id: g2\n    members:\n      - {username: b, email: b@x.org, name: B}\n  - id: g3\n")
 
 
+@pytest.mark.parametrize("empty", ["~", "null   ", "NULL  # nobody yet"])
+def test_explicit_null_list_is_filled(tmp_path: Path, empty: str) -> None:
+    write(tmp_path, "groups/g.yaml", f"group:\n  id: g1\n  members: {empty}\n  description: d\n")
+    write_edits(tmp_path, plan_edits(tmp_path, members={"g1": [{"username": "a", "email": "a@x.org", "name": "A"}]}))
+    key = "members:   # nobody yet" if "#" in empty else "members:"
+    assert (tmp_path / "groups/g.yaml").read_text() == (
+        f"group:\n  id: g1\n  {key}\n    - {{username: a, email: a@x.org, name: A}}\n  description: d\n")
+
+
 def test_scalar_quotes_what_yaml_would_misread() -> None:
     for text in ["yes", "Yes", "no", "on", "off", "null", "~", "", "1", "1.5", "0x1F", "1_000", "2027-01-31",
                  "a: b", "a #b", "#x", "-x", "*x", "&x", "!x", "[x", "{x", "'x", '"x', " x", "x ", "%x", "@x", "|", ">"]:

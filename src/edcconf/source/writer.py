@@ -181,30 +181,27 @@ def _line_end(text: str, index: int) -> int:
 @dataclass
 class _Insert:
     at: int
-    lines: list[str]          # without line breaks
-    list_path: tuple          # where the items land, in the loader's path terms
-    items: list[dict]
-    new_key: bool             # the list key did not exist before
+    lines: list[str]          # whole lines inserted at `at` (without line breaks)
+    path: tuple | None        # where the additions land, in the loader's path terms (None: layout only)
+    items: list | dict        # list items appended there, or entries added to the mapping there
+    new_key: bool = False     # the key did not exist before (placed after what extends existing ones)
+    end: int | None = None    # set: text[at:end] is replaced by `text` instead (lines unused)
+    text: str = ""
 
 
 def _plan_append(text: str, parsed: ParsedFile, root_node: yaml.Node, decl: tuple, key: str,
-                 items: list[dict], style_keys: tuple[str, ...], force_flow: bool, what: str) -> _Insert:
+                 items: list, style_keys: tuple[str, ...], force_flow: bool, what: str) -> list[_Insert]:
     node = _node_at(root_node, decl)
     if not isinstance(node, yaml.MappingNode) or node.flow_style:
         raise UserError(f"{parsed.path}: {what} is not written as a block mapping; cannot add {key} to it "
                         "(rewrite it in block style)", code=CONFLICT)
-    ordered = [_ordered(i, style_keys) for i in items]
+    ordered = [_ordered(i, style_keys) if isinstance(i, dict) else i for i in items]
     seq = _node_at(node, (key,))
-    if seq is None or (isinstance(seq, yaml.ScalarNode) and seq.value in ("", "~", "null") and not seq.style):
-        # no key, or `key:` with nothing after it: add the key (or items under it) at the end of the mapping
+    if seq is None or _is_null(seq):
+        # no key, or `key:` with nothing (or null) after it: add the key (or items under it) at the end
         col = node.start_mark.column
         lines = [f"{' ' * (col + 2)}- {flow(i)}" for i in ordered]
-        if seq is None:
-            at = _line_end(text, _content_end(node))
-            lines.insert(0, f"{' ' * col}{key}:")
-        else:
-            at = _line_end(text, _key_node(node, key).end_mark.index)
-        return _Insert(at, lines, decl + (key,), items, seq is None)
+        return _fill_or_add(text, node, key, seq, lines, decl + (key,), items, _line_end(text, _content_end(node)))
     if not isinstance(seq, yaml.SequenceNode):
         raise UserError(f"{parsed.path}:{seq.start_mark.line + 1}: {key} of {what} is not a list", code=CONFLICT)
     if seq.flow_style:
@@ -223,7 +220,27 @@ def _plan_append(text: str, parsed: ParsedFile, root_node: yaml.Node, decl: tupl
         for i in ordered:
             block = _block(i, len(prefix), "\n").split("\n")[:-1]
             lines += [prefix + block[0][len(prefix):]] + block[1:]
-    return _Insert(_line_end(text, _content_end(seq)), lines, decl + (key,), items, False)
+    return [_Insert(_line_end(text, _content_end(seq)), lines, decl + (key,), items)]
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null", "Null", "NULL") and not node.style
+
+
+def _fill_or_add(text: str, mapping: yaml.MappingNode, key: str, value: yaml.Node | None, entries: list[str],
+                 path: tuple, items: list | dict, at_new: int) -> list[_Insert]:
+    """Entries (lines) of a key's collection: under `key:` when it is written with an empty value (`~`,
+    `null`, or an empty flow collection, which is removed), else a new `key:` line first, at at_new."""
+    if value is None:
+        return [_Insert(at_new, [f"{' ' * mapping.start_mark.column}{key}:"] + entries, path, items, True)]
+    if isinstance(value, yaml.ScalarNode) and not value.value and not value.style:
+        return [_Insert(_line_end(text, _key_node(mapping, key).end_mark.index), entries, path, items)]
+    start, end = value.start_mark.index, value.end_mark.index   # `~`, `null`, `{}`, `[]`: cut it
+    nl = text.find("\n", end)
+    rest = text[end:len(text) if nl < 0 else nl]
+    if not rest.strip():  # nothing after it but blanks: no trailing blanks after `key:` either
+        start, end = len(text[:start].rstrip(" \t")), end + len(rest.rstrip("\r"))
+    return [_Insert(start, [], None, [], end=end), _Insert(_line_end(text, end), entries, path, items)]
 
 
 def _key_node(mapping: yaml.MappingNode, key: str) -> yaml.Node:
@@ -231,7 +248,13 @@ def _key_node(mapping: yaml.MappingNode, key: str) -> yaml.Node:
 
 
 def _apply(text: str, inserts: list[_Insert], nl: str) -> str:
-    for ins in sorted(inserts, key=lambda i: i.at, reverse=True):
+    """Every insert at once. At the same place, additions to existing collections come before new keys,
+    and otherwise the order planned."""
+    order = sorted(range(len(inserts)), key=lambda n: (inserts[n].at, inserts[n].new_key, n), reverse=True)
+    for ins in (inserts[n] for n in order):
+        if ins.end is not None:
+            text = text[:ins.at] + ins.text + text[ins.end:]
+            continue
         block = "".join(line + nl for line in ins.lines)
         if ins.at == len(text) and text and not text.endswith("\n"):
             block = nl + block
@@ -252,31 +275,32 @@ def _as_loaded(value: Any) -> Any:
 
 
 def _verify(rel: str, old: Any, new_text: str, inserts: list[_Insert]) -> None:
+    """The new text must read as exactly the old data with the additions merged in: list items after
+    the existing ones, mapping entries beside them, a missing (or empty) key holding just the additions."""
     parsed, problems = parse_yaml(new_text.encode("utf-8"), rel)
     if parsed is None:
         raise UserError(f"{rel}: the edited file would not parse ({problems[0].message}); nothing written",
                         problems, code=CONFLICT)
-    rest = copy.deepcopy(parsed.data)
+    expected = copy.deepcopy(old) if old is not None else {}
     for ins in inserts:
-        holder = rest
-        try:
-            for step in ins.list_path[:-1]:
-                holder = holder[step]
-            got = holder[ins.list_path[-1]]
-        except (KeyError, IndexError, TypeError):
-            got = None
-        n = len(ins.items)
-        if not isinstance(got, list) or len(got) < n or got[-n:] != _as_loaded(ins.items):
-            raise UserError(f"{rel}: after the edit, {'.'.join(map(str, ins.list_path))} does not end with the "
-                            "added entries (unusual layout?); nothing written", code=CONFLICT)
-        if ins.new_key:
-            del holder[ins.list_path[-1]]
+        if ins.path is None:
+            continue
+        holder = _old_value(expected, ins.path[:-1])
+        if not isinstance(holder, dict):
+            raise UserError(f"{rel}: {'.'.join(map(str, ins.path[:-1]))} is not a mapping; nothing written",
+                            code=CONFLICT)
+        have, key = holder.get(ins.path[-1]), ins.path[-1]
+        if isinstance(ins.items, dict):
+            holder[key] = {**(have or {}), **_as_loaded(ins.items)}
         else:
-            del got[len(got) - n:]
-            if not got and _old_value(old, ins.list_path) is None:  # was `key:` with nothing after it
-                holder[ins.list_path[-1]] = None
-    if rest != old:
-        raise UserError(f"{rel}: the edit would change existing declarations; nothing written", code=CONFLICT)
+            holder[key] = list(have or ()) + _as_loaded(ins.items)
+    if parsed.data == expected:
+        return
+    for ins in inserts:
+        if ins.path is not None and _old_value(parsed.data, ins.path) != _old_value(expected, ins.path):
+            raise UserError(f"{rel}: after the edit, {'.'.join(map(str, ins.path))} does not hold the existing and "
+                            "the added entries (unusual layout?); nothing written", code=CONFLICT)
+    raise UserError(f"{rel}: the edit would change existing declarations; nothing written", code=CONFLICT)
 
 
 def _old_value(data: Any, path: tuple) -> Any:
@@ -355,7 +379,7 @@ def plan_edits(root: Path, groups: list[dict] = (), members: dict[str, list[dict
         inserts, summary = [], []
         for kind, ident, path, items in jobs:
             key, keys = ("members", MEMBER_KEYS) if kind == "group" else ("access", GRANT_KEYS)
-            inserts.append(_plan_append(text, by_path[rel], root_node, path, key, items, keys,
+            inserts.extend(_plan_append(text, by_path[rel], root_node, path, key, items, keys,
                                         kind == "study", f"{kind} {ident}"))
             noun = ("member" if kind == "group" else "grant") + ("s" if len(items) != 1 else "")
             summary.append(f"{len(items)} {noun} in {kind} {ident}")
