@@ -2,9 +2,10 @@
 
 `edcconf import` turns the systems' files into declarations; this module writes them as *text*:
 new groups become new files, new members and grants are inserted as new list items right after the
-last existing item, in the same indentation and style. Nothing else in a file changes (comments,
-order, blank lines, line endings). Every new text is parsed again and compared with what was meant
-before anything is written; `write_edits` writes all files or none.
+last existing item, in the same indentation and style (roles and sites: writer_roles_sites). Nothing
+else in a file changes (comments, order, blank lines, line endings). Every new text is parsed again
+and must read as the old data plus the additions before anything is written; `write_edits` writes
+all files or none.
 """
 from __future__ import annotations
 
@@ -108,12 +109,13 @@ def _block(mapping: dict, indent: int, nl: str) -> str:
     return "".join(out)
 
 
+def note_lines(note: str) -> list[str]:
+    return [f"# {line}\n" for line in note.splitlines() or [""]] if note else []
+
+
 def group_file_text(group: dict, note: str) -> str:
     body = {"id": group["id"], **{k: v for k, v in group.items() if k not in ("id", "members")}}
-    lines = [SCHEMA_COMMENT + "\n"]
-    if note:
-        lines += [f"# {line}\n" for line in note.splitlines() or [""]]
-    lines.append("group:\n")
+    lines = [SCHEMA_COMMENT + "\n", *note_lines(note), "group:\n"]
     lines.append(_block(body, 2, "\n"))
     members = group.get("members") or []
     if members:
@@ -320,8 +322,14 @@ def _newline(text: str) -> str:
 
 
 def plan_edits(root: Path, groups: list[dict] = (), members: dict[str, list[dict]] = {},  # noqa: B006
-               grants: dict[str, list[dict]] = {}, note: str = "") -> list[tuple[Edit, str]]:  # noqa: B006
-    """The edits and the complete new text of each touched file; writes nothing."""
+               grants: dict[str, list[dict]] = {}, note: str = "",  # noqa: B006
+               roles: dict[str, dict[str, dict]] = {}, study_sites: dict[str, list[str]] = {},  # noqa: B006
+               sites: list[dict] = ()) -> list[tuple[Edit, str]]:
+    """The edits and the complete new text of each touched file; writes nothing. members: group id ->
+    people; grants: study id -> access entries; roles: study id -> {role id: role}; study_sites: study
+    id -> site ids for its `sites:`; sites: new global sites (environments/sites-imported.yaml)."""
+    from . import writer_roles_sites as more
+
     root = Path(root)
     sources = load_sources(root, use_cache=False)
     files = sources.files
@@ -353,8 +361,11 @@ def plan_edits(root: Path, groups: list[dict] = (), members: dict[str, list[dict
         n = len(group.get("members") or ())
         edits.append((Edit(rel, "created", f"group {gid} ({n} member{'s' * (n != 1)})"), text))
 
-    work: dict[str, list[tuple[str, str, tuple, list[dict]]]] = {}
-    for kind, plural, key, wanted in (("group", "groups", "members", members), ("study", "studies", "access", grants)):
+    # file -> declaration (kind, id, path) -> key -> what to add there
+    work: dict[str, dict[tuple, dict[str, Any]]] = {}
+    asked = (("group", "groups", "members", members), ("study", "studies", "sites", study_sites),
+             ("study", "studies", "roles", roles), ("study", "studies", "access", grants))
+    for kind, plural, key, wanted in asked:
         for ident, items in wanted.items():
             if not items:
                 continue
@@ -364,10 +375,15 @@ def plan_edits(root: Path, groups: list[dict] = (), members: dict[str, list[dict
             if len(found) > 1:
                 where = ", ".join(str(f.loc(p)) for f, p, _ in found)
                 raise UserError(f"{kind} {ident} is declared more than once ({where})", code=CONFLICT)
-            f, path, _ = found[0]
-            work.setdefault(f.path, []).append((kind, ident, path, list(items)))
+            f, path, node = found[0]
+            items = more.new_study_sites(node, items) if key == "sites" else items
+            if items:
+                work.setdefault(f.path, {}).setdefault((kind, ident, path), {})[key] = items
 
-    for rel, jobs in sorted(work.items()):
+    if sites:
+        edits += more.plan_sites(root, files, list(sites), note, work)
+
+    for rel, decls in sorted(work.items()):
         raw = (root / rel).read_bytes()
         text = raw.decode("utf-8")
         bom = "\ufeff" if text.startswith("\ufeff") else ""
@@ -376,15 +392,14 @@ def plan_edits(root: Path, groups: list[dict] = (), members: dict[str, list[dict
             root_node = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.YAMLError as exc:
             raise UserError(f"{rel}: cannot read the file's layout: {exc}", code=CONFLICT) from exc
+        parsed = by_path.get(rel)
+        if parsed is None:
+            raise UserError(f"{rel} holds no declarations; cannot add to it", code=CONFLICT)
         inserts, summary = [], []
-        for kind, ident, path, items in jobs:
-            key, keys = ("members", MEMBER_KEYS) if kind == "group" else ("access", GRANT_KEYS)
-            inserts.extend(_plan_append(text, by_path[rel], root_node, path, key, items, keys,
-                                        kind == "study", f"{kind} {ident}"))
-            noun = ("member" if kind == "group" else "grant") + ("s" if len(items) != 1 else "")
-            summary.append(f"{len(items)} {noun} in {kind} {ident}")
+        for (kind, ident, path), adds in decls.items():
+            summary.append(more.plan_declaration(text, parsed, root_node, kind, ident, path, adds, inserts))
         new_text = _apply(text, inserts, _newline(text))
-        _verify(rel, by_path[rel].data, new_text, inserts)
+        _verify(rel, parsed.data, new_text, inserts)
         edits.append((Edit(rel, "appended", "; ".join(summary), hashlib.sha256(raw).hexdigest()), bom + new_text))
     return edits
 
