@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from edcconf.diagnostics import UserError
+from edcconf.imports import ImportResult, write_import
 from edcconf.source import load_sources
 from edcconf.source.writer import Edit, plan_edits, write_edits
 from tests.conftest import run_edcconf, run_inprocess, write
@@ -299,3 +300,19 @@ def test_write_edits_all_or_nothing_with_a_new_sites_file(example_repo: Path, mo
         write_edits(example_repo, edits)
     assert snapshot(example_repo) == before
 
+
+def test_import_result_carries_roles_and_sites(example_repo: Path) -> None:
+    result = ImportResult("REDCap project of DIAB-03 (production)", roles={"DIAB-03": {"rc": RC_ROLE}},
+                          study_sites={"DIAB-03": ["OUS-2"]}, sites=[OSLO])
+    assert not result.empty and ImportResult("x").empty
+    assert not ImportResult("x", sites=[OSLO]).empty
+    assert result.summary() == ["site OUS-2 (Oslo University Hospital, Ullevål)", "1 roles in study DIAB-03",
+                                "1 sites in study DIAB-03"]
+    before = snapshot(example_repo)
+    written = write_import(example_repo, result, dry_run=True)
+    assert [(e.path, e.what) for e in written] == [("environments/sites-imported.yaml", "1 site (OUS-2)"),
+                                                   ("studies/diab-03.yaml", "1 role, 1 site in study DIAB-03")]
+    assert snapshot(example_repo) == before
+    write_import(example_repo, result)
+    assert loaded(example_repo, "studies/diab-03.yaml")["study"]["roles"]["rc"] == RC_ROLE
+    assert "OUS-2" in (example_repo / "environments/sites-imported.yaml").read_text()

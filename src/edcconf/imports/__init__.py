@@ -19,20 +19,26 @@ from ..providers.bulk import NO_RIGHTS, ceiling_from_sag, group_id_for, sag_righ
 @dataclass
 class ImportResult:
     """What an import declares: new groups (with their new members), people added to existing groups,
-    and access entries added to existing studies."""
+    access entries, roles and sites added to existing studies, and new global sites."""
     source: str
     groups: list[dict] = field(default_factory=list)
     members: dict[str, list[dict]] = field(default_factory=dict)
     grants: dict[str, list[dict]] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    roles: dict[str, dict[str, dict]] = field(default_factory=dict)      # study id -> {role id: role}
+    study_sites: dict[str, list[str]] = field(default_factory=dict)      # study id -> site ids it adds
+    sites: list[dict] = field(default_factory=list)                      # new global sites
 
     @property
     def empty(self) -> bool:
-        return not (self.groups or self.members or self.grants)
+        return not (self.groups or self.members or self.grants or self.roles or self.study_sites or self.sites)
 
     def summary(self) -> list[str]:
-        lines = [f"group {g['id']} ({len(g.get('members', []))} members)" for g in self.groups]
+        lines = [f"site {s['id']} ({s.get('name', '')})" for s in self.sites]
+        lines += [f"group {g['id']} ({len(g.get('members', []))} members)" for g in self.groups]
         lines += [f"{len(p)} people in group {gid}" for gid, p in sorted(self.members.items())]
+        lines += [f"{len(r)} roles in study {sid}" for sid, r in sorted(self.roles.items())]
+        lines += [f"{len(s)} sites in study {sid}" for sid, s in sorted(self.study_sites.items())]
         lines += [f"{len(a)} grants in study {sid}" for sid, a in sorted(self.grants.items())]
         return lines
 
@@ -241,6 +247,7 @@ def write_import(root: Path, result: ImportResult, dry_run: bool = False) -> lis
     if result.empty:
         return []
     edits = plan_edits(Path(root), groups=result.groups, members=result.members, grants=result.grants,
+                       roles=result.roles, study_sites=result.study_sites, sites=result.sites,
                        note=import_note(result.source))
     if not dry_run:
         write_edits(Path(root), edits)
