@@ -202,12 +202,13 @@ def test_import_redcap_reads_the_project_back_into_declarations(tmp_path, emulat
         in study.read_text()
     plan = run_edcconf("plan", "--env", "test", "--json", cwd=root, env=env)
     assert plan.code == 0 and plan.json["changes"] == [], plan
-    # A user with rights no declared role gives is reported with the closest role, and nothing is written
+    # A user with rights no declared role gives gets a generated role that states them exactly; rights above
+    # the group's ceiling are kept (the import changes nobody's access) and warned about
     Project(emu.url, token).import_users([{"username": "eve.stray", "email": "eve@x.org", "design": 1}])
-    before = study.read_bytes()
     odd = run_edcconf("import", "redcap", "--env", "test", "--study", "DIAB-03", "--group", "staff", cwd=root, env=env)
-    assert odd.code == 1 and "eve.stray" in odd.err and "import-no-role" in odd.err, odd
-    assert study.read_bytes() == before
+    assert odd.code == 0 and "import-over-ceiling" in odd.out and "design full (allowed none)" in odd.out, odd
+    assert "eve.stray-rights: {base: " in study.read_text() and "design: 1" in study.read_text()
+    assert run_edcconf("validate", cwd=root).code == 1   # the ceiling refuses it until the group allows design
 
 
 def test_compliance_live_sees_rights_granted_by_hand_above_the_ceiling(tmp_path, emulator):

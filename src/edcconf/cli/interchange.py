@@ -89,17 +89,54 @@ def import_vault(ctx, config_dir, file: Path, study: str, group: str | None, as_
     _run(ctx, config_dir, lambda root: run(root, file, study, group), as_json, dry_run)
 
 
+_SITE_COUNTRY = click.option("--site-country", default=None, metavar="CC",
+                             help="Country (ISO code) of sites declared for data access groups no site names yet.")
+
+
 @import_group.command("redcap")
 @_common
 @env_option
-@click.option("--study", required=True, help="The REDCap study whose project is read through the API.")
+@click.option("--study", "studies", multiple=True,
+              help="A REDCap study whose project is read through the API (repeat it; none: every REDCap study of ENV).")
 @click.option("--group", default=None, help="The group people not declared yet join.")
+@_SITE_COUNTRY
 @click.pass_context
-def import_redcap(ctx, config_dir, env: str, study: str, group: str | None, as_json: bool, dry_run: bool) -> None:
-    """A REDCap project's users, read live through the redcap provider → access entries of STUDY."""
+def import_redcap(ctx, config_dir, env: str, studies: tuple[str, ...], group: str | None, site_country: str | None,
+                  as_json: bool, dry_run: bool) -> None:
+    """REDCap projects read live → roles (REDCap user roles kept as roles), sites (data access groups),
+    people and access entries that reproduce every user's rights exactly."""
     from ..imports.redcap import import_redcap as run
 
-    _run(ctx, config_dir, lambda root: run(root, env, study, group), as_json, dry_run)
+    _run(ctx, config_dir, lambda root: run(root, env, list(studies), group, site_country), as_json, dry_run)
+
+
+@import_group.command("redcap-users")
+@_common
+@env_option
+@click.argument("files", nargs=-1, required=True, type=_FILE)
+@click.option("--study", required=True, help="The REDCap study the files were exported from.")
+@click.option("--group", default=None, help="The group people not declared yet join.")
+@click.option("--redcap-version", default=None, help="The REDCap version that wrote the files (default: from the codes).")
+@_SITE_COUNTRY
+@click.pass_context
+def import_redcap_users(ctx, config_dir, env: str, files: tuple[Path, ...], study: str, group: str | None,
+                        redcap_version: str | None, site_country: str | None, as_json: bool, dry_run: bool) -> None:
+    """REDCap's own exports, USERS.csv [ROLES.csv ROLE-ASSIGNMENTS.csv DAG-ASSIGNMENTS.csv] → the same
+    declarations as `import redcap`."""
+    from ..imports.redcap import import_redcap_files
+
+    parts = _redcap_files(files)
+    _run(ctx, config_dir, lambda root: import_redcap_files(root, env, study, *parts, group, site_country,
+                                                           redcap_version), as_json, dry_run)
+
+
+def _redcap_files(files: tuple[Path, ...]) -> tuple:
+    from ..diagnostics import UserError
+
+    if not 1 <= len(files) <= 4:
+        raise UserError("give USERS.csv, then optionally ROLES.csv, ROLE-ASSIGNMENTS.csv and DAG-ASSIGNMENTS.csv",
+                        code="usage")
+    return tuple(files) + (None,) * (4 - len(files))
 
 
 @click.group("export")
@@ -138,12 +175,13 @@ def state_group() -> None:
 @env_option
 @at_option
 @json_option
-@click.argument("kind", type=click.Choice(["sag", "acg", "vault"]))
-@click.argument("files", nargs=-1, required=True, type=_FILE)
-@click.option("--study", default=None, help="For vault: the study the file belongs to.")
+@click.argument("kind", type=click.Choice(["sag", "acg", "vault", "redcap", "redcap-users"]))
+@click.argument("files", nargs=-1, type=_FILE)
+@click.option("--study", default=None, help="For vault, redcap and redcap-users: the study the source is of.")
+@click.option("--redcap-version", default=None, help="redcap-users: the REDCap version that wrote the files.")
 @click.pass_context
 def state_import(ctx, config_dir, env: str, at: str | None, as_json: bool, kind: str, files: tuple[Path, ...],
-                 study: str | None) -> None:
+                 study: str | None, redcap_version: str | None) -> None:
     """Record as ENV's state what the files say is live (then `plan` shows what the declarations change).
     vault: one study's file, or all its parts (vault-users-001.csv ...), with --study; the rest of the
     recorded state is kept as it is."""
@@ -152,7 +190,11 @@ def state_import(ctx, config_dir, env: str, at: str | None, as_json: bool, kind:
 
     root = root_dir(ctx, config_dir)
     as_of = parse_at(at)
-    if kind == "vault":
+    if kind in ("redcap", "redcap-users"):
+        if not study:
+            raise UserError(f"state import {kind} takes --study", code="usage")
+        edit = _redcap_state_edit(root, env, as_of, kind, files, study, redcap_version)
+    elif kind == "vault":
         if not study:
             raise UserError("state import vault takes the study's FILE (or all its parts) and --study", code="usage")
         edit = vault_state(root, env, as_of, files, study)
@@ -161,11 +203,34 @@ def state_import(ctx, config_dir, env: str, at: str | None, as_json: bool, kind:
             raise UserError(f"state import {kind} takes DEFINITIONS.csv and ASSIGNMENTS.csv", code="usage")
         effective = groups_state(root, env, as_of, kind, files[0], files[1])
         edit = lambda _recorded: effective  # noqa: E731
-    record = write_state(root, env, edit, f"state import {kind} from {', '.join(map(str, files))}")
+    source = ", ".join(map(str, files)) or f"the REDCap project of {study}"
+    record = write_state(root, env, edit, f"state import {kind} from {source}")
     if as_json:
         print_json({"format_version": 1, "environment": env, "serial": record.serial, "lineage": record.lineage})
     else:
-        click.echo(f"Recorded {kind} files as the state of {env} (serial {record.serial}).")
+        click.echo(f"Recorded {source} as the state of {env} (serial {record.serial}).")
+
+
+def _redcap_state_edit(root: Path, env: str, as_of, kind: str, files: tuple[Path, ...], study: str,
+                       version: str | None):
+    from ..diagnostics import UserError
+    from ..imports import refuse_errors
+    from ..imports.redcap import live_snapshot
+    from ..imports.redcap_snapshot import from_files
+    from ..imports.redcap_state import redcap_state
+
+    if kind == "redcap":
+        if files:
+            raise UserError("state import redcap reads the project live; for REDCap's exports use redcap-users",
+                            code="usage")
+        return redcap_state(root, env, as_of, lambda model, s: live_snapshot(root, model, env, s), study)
+
+    def read(model, s):
+        snap, diags = from_files(s.id, *_redcap_files(files), version)
+        refuse_errors(diags, str(files[0]))
+        return snap
+
+    return redcap_state(root, env, as_of, read, study)
 
 
 def register(cli: click.Group) -> None:

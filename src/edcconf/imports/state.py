@@ -126,20 +126,30 @@ def vault_state(root: Path, env: str, as_of: date, paths: Sequence[Path], study_
     named = {row.user_name: {"email": row.email, "name": f"{row.first_name} {row.last_name}".strip()}
              for row in rows if row.user_name in model.people
              and row.study_environment in ("", ALL_ENVIRONMENTS, env)}
-    desired_state = desired.resolution.environments[env].state
+    return study_onto(model, study_id, grants, roles, desired.resolution.environments[env].state, named)
 
+
+def study_onto(model, study_id: str, grants: Mapping[str, dict], roles: Mapping[str, dict], desired_state: Mapping,
+               named: Mapping[str, Mapping]) -> Callable[[Mapping], dict]:
+    """The edit that records one study as a source says it is: its grants (and the roles they use) replace
+    the study's recorded ones, the people it names get what it says of them; every other study, grant and
+    account stays exactly as recorded, and a study never applied is not recorded as applied."""
     def onto(recorded: Mapping) -> dict:
         state = {section: dict(recorded.get(section) or {}) for section in STATE_SECTIONS}
         state["grants"] = {k: v for k, v in state["grants"].items() if v.get("study") != study_id}
         state["grants"].update(grants)
         state["roles"].update(roles)
-        if study_id not in state["studies"]:   # the file shows the study exists; what it is comes from its declaration
+        if study_id not in state["studies"]:   # the source shows the study exists; what it is comes from its declaration
             state["studies"][study_id] = desired_state["studies"][study_id]
         for site in state["studies"][study_id].get("sites", ()):
             if site not in state["sites"] and site in desired_state["sites"]:
                 state["sites"][site] = desired_state["sites"][site]
         for user, said in named.items():
-            state["accounts"][user] = {**(state["accounts"].get(user) or account_value(model.people[user])), **said}
+            state["accounts"][user] = account = {**(state["accounts"].get(user) or account_value(model.people[user])),
+                                                 **said}
+            group = account.get("group")   # an account comes with its group, as declared, when none is recorded
+            if group and group not in state["groups"] and group in desired_state["groups"]:
+                state["groups"][group] = desired_state["groups"][group]
         used = {g.get("role_ref") for g in state["grants"].values()}
         state["roles"] = {k: v for k, v in state["roles"].items() if k in used}
         return state

@@ -65,10 +65,12 @@ class UserRecord:
 
 
 def dag_of(grant: Mapping, study_sites: list[str], dags: Mapping[str, str]) -> str:
-    """The DAG a grant puts the user in: none for all sites, else the one site's DAG.
-    `dags` maps site id -> unique group name (as found in the project, or derived)."""
+    """The DAG a grant puts the user in: none for all sites (study access), else the one site's DAG.
+    `dags` maps site id -> unique group name (as found in the project, or derived). A site listed by name
+    is a DAG even when it is the study's only site: in REDCap a user in a DAG does not see records outside
+    it, which study access does (validate allows a list of several sites only when it is every site)."""
     sites = list(grant.get("sites", []))
-    if grant.get("site_access") == "all" or not sites or sorted(sites) == sorted(study_sites):
+    if grant.get("site_access") == "all" or not sites or len(sites) > 1:
         return ""
     return dags.get(sites[0]) or dag_unique_name(sites[0])
 

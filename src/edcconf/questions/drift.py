@@ -86,8 +86,10 @@ def study_drift(provider, study: str, effective: Mapping, ignore: frozenset[str]
             out.append(Difference(study, user, "rights", str(exc), "(cannot be compared)"))
             continue
         out += [Difference(study, user, field, exp, got) for field, exp, got in differences(want, live[user])]
-        if in_role.get(user, "") != want.role:
-            role = in_role.get(user, "")
+        role = in_role.get(user, "")
+        spec = (roles.get(grant.get("role_ref")) or {}).get("redcap_role") or {}
+        same_role = role == want.role or (spec and not want.role and labels.get(role) == spec.get("label"))
+        if not same_role:
             out.append(Difference(study, user, "user_role", _role_text(want.role, labels),
                                   _role_text(role, labels)))
     for user, field, value in unmanaged_fields(provider.read_users_raw(study), ignore):

@@ -69,7 +69,15 @@ def _role_key(value: Mapping) -> object:
     roles repeat few distinct values, so a key of the levels alone made long lists to compare: at
     N=2,000 that search was 6 of a 9 s read). None when the value is not a role's shape."""
     try:
-        return tuple((k, tuple(v.items()) if isinstance(v, dict) else tuple(v) if isinstance(v, list) else v)
-                     for k, v in value.items())
+        return tuple((k, _frozen(v)) for k, v in value.items())
     except (TypeError, AttributeError):
         return None
+
+
+def _frozen(v: object) -> object:
+    """A hashable stand-in for a plain JSON value (a REDCap role's redcap_forms nest mappings)."""
+    if isinstance(v, dict):
+        return tuple((k, _frozen(x)) for k, x in v.items())
+    if isinstance(v, list):
+        return tuple(_frozen(x) for x in v)
+    return v
