@@ -349,3 +349,21 @@ def test_vault_export_with_last_login_declares_the_same_and_shows_it(tmp_path: P
     assert one.json["declared"] == two.json["declared"] and one.json["declared"]["grants"]["ONC-04"]
     shown = [w["message"] for w in two.json["warnings"] if w["code"] == "import-disabled"]
     assert len(shown) == 1 and "(last login 2025-11-01 09:30)" in shown[0]
+
+
+def test_state_import_of_group_files_records_only_groups_and_accounts(tmp_path: Path, exported: Path) -> None:
+    """SAG files say nothing about studies: a state import of them keeps every recorded grant, and never
+    records a study that was not applied."""
+    import json
+
+    root = copy_config(REPO, tmp_path / "example")
+    sag = exported / "groups" / "sag-definitions.csv", exported / "groups" / "sag-assignments.csv"
+    fresh = run_edcconf("state", "import", "--env", "production", "sag", *sag, cwd=root)
+    assert fresh.code == 0, fresh
+    state = json.loads((root / ".edcconf" / "state" / "production.json").read_text())["effective"]
+    assert state["grants"] == {} and state["studies"] == {} and state["groups"] and state["accounts"]
+    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
+    before = json.loads((root / ".edcconf" / "state" / "test.json").read_text())["effective"]
+    assert run_edcconf("state", "import", "--env", "test", "sag", *sag, cwd=root).code == 0
+    after = json.loads((root / ".edcconf" / "state" / "test.json").read_text())["effective"]
+    assert after["grants"] == before["grants"] and after["studies"] == before["studies"]

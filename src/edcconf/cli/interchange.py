@@ -201,8 +201,7 @@ def state_import(ctx, config_dir, env: str, at: str | None, as_json: bool, kind:
     else:
         if len(files) != 2:
             raise UserError(f"state import {kind} takes DEFINITIONS.csv and ASSIGNMENTS.csv", code="usage")
-        effective = groups_state(root, env, as_of, kind, files[0], files[1])
-        edit = lambda _recorded: effective  # noqa: E731
+        edit = groups_state(root, env, as_of, kind, files[0], files[1])
     source = ", ".join(map(str, files)) or f"the REDCap project of {study}"
     record = write_state(root, env, edit, f"state import {kind} from {source}")
     if as_json:

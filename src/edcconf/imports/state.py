@@ -34,18 +34,25 @@ def _group_value(name: str, ident_key: str, ident: str, rights: dict) -> dict:
     return value
 
 
-def groups_state(root: Path, env: str, as_of: date, kind: str, defs_path: Path, assign_path: Path) -> dict:
-    """Groups and accounts as SAG or ACG files say; the rest of the desired state as it is."""
+def groups_state(root: Path, env: str, as_of: date, kind: str, defs_path: Path,
+                 assign_path: Path) -> Callable[[Mapping], dict]:
+    """What SAG or ACG files say, as an edit of the state ENV has recorded: the groups the definitions
+    name get the files' ceilings and the people the assignments name get their group (and e-mail and
+    name where the file has them). Every study, grant, site and any other group or account stays exactly
+    as recorded: the files say nothing about them."""
     files = read_group_files(kind, defs_path, assign_path)
     refuse_errors(files.diagnostics, "the files")
     ident_key = files.ident_key
     desired = load_desired(root, as_of, [env])
     model = desired.model
-    state = {k: dict(v) for k, v in desired.resolution.environments[env].state.items()}
+    desired_groups = desired.resolution.environments[env].state["groups"]
+    groups: dict[str, dict] = {}
     group_of_ident: dict[str, str] = {}
     for ident, name, rights in files.definitions:
         if builtin_no_rights(kind, ident, rights):
             group_of_ident[ident] = NO_RIGHTS
+            if NO_RIGHTS in desired_groups:   # REDCap's own no-rights group: every right 0, as declared
+                groups[NO_RIGHTS] = desired_groups[NO_RIGHTS]
             continue
         gid = next((g.id for g in model.groups.values() if ident and getattr(g, ident_key) == ident), None) or next(
             (g.id for g in model.groups.values() if (g.description or g.id) == name and not g.builtin), None)
@@ -59,22 +66,27 @@ def groups_state(root: Path, env: str, as_of: date, kind: str, defs_path: Path, 
         if kind == "acg":  # an ACG file has no external-module configuration column: that key stays as declared
             from_file["redcap_ceiling"]["external_module_config"] = declared.redcap_ceiling.get("external_module_config", 0)
         # what the file cannot say (the other system's id, the group's message) stays as declared
-        state["groups"][gid] = {**state["groups"].get(gid, {}), **from_file,
-                                "message": state["groups"].get(gid, {}).get("message")}
+        groups[gid] = {**desired_groups.get(gid, {}), **from_file, "message": declared.message}
         group_of_ident[ident or name] = gid
+    accounts: dict[str, dict] = {}
     for username, ident, email, name, _line in files.assignments:
         person = model.people.get(username)
         if person is None:
             raise UserError(f"{username} of {assign_path} is not declared: run `edcconf import {kind}` first",
                             code="import-missing")
-        value = account_value(person)
-        value["group"] = group_of_ident.get(ident, value["group"])
-        if email:
-            value["email"] = email
-        if name:
-            value["name"] = name
-        state["accounts"][username] = value
-    return state
+        said = {"group": group_of_ident.get(ident, person.group)}
+        said.update({k: v for k, v in (("email", email), ("name", name)) if v})
+        accounts[username] = said
+
+    def onto(recorded: Mapping) -> dict:
+        state = {section: dict(recorded.get(section) or {}) for section in STATE_SECTIONS}
+        state["groups"].update(groups)
+        for username, said in accounts.items():
+            state["accounts"][username] = {**(state["accounts"].get(username)
+                                              or account_value(model.people[username])), **said}
+        return state
+
+    return onto
 
 
 def vault_state(root: Path, env: str, as_of: date, paths: Sequence[Path], study_id: str) -> Callable[[Mapping], dict]:

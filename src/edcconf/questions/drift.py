@@ -19,6 +19,7 @@ from ..interchange import redcap_versions as rv
 from ..providers.redcap_records import Unsayable, differences, expected_record
 
 ABSENT = "(not in the project)"
+UNMANAGED = "(not managed by edcconf)"
 UNREAD = "live-unread"   # the refusal when a study whose target reads live access could not be read
 
 
@@ -93,7 +94,7 @@ def study_drift(provider, study: str, effective: Mapping, ignore: frozenset[str]
             out.append(Difference(study, user, "user_role", _role_text(want.role, labels),
                                   _role_text(role, labels)))
     for user, field, value in unmanaged_fields(provider.read_users_raw(study), ignore):
-        out.append(Difference(study, user, field, "(not managed by edcconf)", value))
+        out.append(Difference(study, user, field, UNMANAGED, value))
     return out
 
 
@@ -257,6 +258,8 @@ def refresh(plan, environment: Environment, previous, desired_state: Mapping, ro
                                 Loc("<live>")))
         if key in planned:
             continue  # the planned change sends the whole record anyway
+        if all(d.expected == UNMANAGED for d in diffs):
+            continue  # a right edcconf has no field for: warned above, never "restored" by a change that cannot
         study = diffs[0].study
         if key in want:
             stored = want[key]
