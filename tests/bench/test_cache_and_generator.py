@@ -1,7 +1,6 @@
 """The benchmark's generator makes valid organisations, and the file cache never changes a plan."""
 import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
 import pytest

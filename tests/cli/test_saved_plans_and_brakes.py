@@ -4,7 +4,6 @@ import json
 import pytest
 
 from edcconf.plan.saved import _digest
-from tests.conftest import write
 
 AT = ["--at", "2026-11-24"]
 

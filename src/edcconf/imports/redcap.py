@@ -17,7 +17,6 @@ import re
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Mapping
 
 from ..catalogs import catalog
 from ..diagnostics import Loc, UserError, error, warning
@@ -265,7 +264,3 @@ def _ceiling_warning(model: Model, study: Study, namer: _RoleNamer, role_id: str
 
 __all__ = ["import_redcap", "import_redcap_files", "live_snapshot", "provider_for", "redcap_study"]
 
-
-def role_refs(study: Study) -> Mapping[str, str]:
-    """REDCap role unique name -> edcconf role id, for the roles of a study managed as REDCap roles."""
-    return {r.redcap_role["name"]: rid for rid, r in study.roles.items() if r.redcap_role.get("name")}

@@ -4,7 +4,6 @@ recorded with that grant; anyone else is recorded with what REDCap holds (a live
 next plan shows the change that restores the declaration. Nothing but that one study is touched."""
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Callable, Mapping
@@ -61,4 +60,4 @@ def _matches(grant: Mapping, role: Mapping, held, sites: list[str], dags: Mappin
     return not differences(want, held) and want.role == held.role
 
 
-__all__ = ["redcap_state", "replace"]
+__all__ = ["redcap_state"]

@@ -13,7 +13,7 @@ from typing import Mapping
 
 from ..interchange import redcap_versions as rv
 from ..interchange.redcap_versions import EXPORT_OF_CODE, SAG_OF_FIELD
-from ..resolve.roles import LEVEL_OF_VIEW, VIEWING_OF_LEVEL
+from ..resolve.roles import VIEWING_OF_LEVEL
 
 # API user-record field -> SAG key (every right the user-rights API has, in REDCap's order).
 API_TO_SAG = dict(SAG_OF_FIELD)
@@ -23,15 +23,6 @@ SAG_EXPORT_OF_CODE = EXPORT_OF_CODE
 
 def version_tuple(version: str) -> tuple[int, ...]:
     return rv.parse(version)
-
-
-def form_level(code: object, version: str | None = None) -> str | None:
-    """The generic level of an API per-form code (REDCap has no `review`)."""
-    try:
-        view = rv.view_of_code(int(code), version)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if view is None else LEVEL_OF_VIEW[view]
 
 
 def dag_unique_name(site_id: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-from ..catalogs import RIGHTS, BaseRole, Catalog, right_rank
+from ..catalogs import RIGHTS, BaseRole, Catalog
 from ..diagnostics import Loc
 from ..model import FORM_LEVELS, LEVEL_RANK, Form, Role, Study, level_rank
 
