@@ -1,5 +1,5 @@
-"""E-mails judged by the systems people have access to: shared ones are an error only between two people
-with OpenClinica access, missing ones only for OpenClinica and Vault access; the incremental planner
+"""E-mails judged by the systems people have access to: shared ones are an error as soon as one of the
+people has OpenClinica access, missing ones only for OpenClinica and Vault access; the incremental planner
 reaches the same verdict as the full path when a study file gives someone that access."""
 from datetime import date
 
@@ -42,14 +42,15 @@ def test_shared_email_without_openclinica_access_is_a_warning_naming_the_first(m
     assert "neither has access to an OpenClinica study" in got[0][3]
 
 
-def test_shared_email_is_an_error_between_two_people_with_openclinica_access(mini_repo):
+def test_shared_email_is_an_error_as_soon_as_one_of_them_has_openclinica_access(mini_repo):
     write(mini_repo, "groups/lab.yaml", SHARED)
     grant(mini_repo, "bob")
+    got = diagnostics(mini_repo)
+    assert [d[:3] for d in got] == [("error", "duplicate-id", "groups/lab.yaml:5"),
+                                    ("error", "duplicate-id", "groups/lab.yaml:6")]
+    assert "also the e-mail of ann (groups/lab.yaml:4" in got[0][3] and "used by bob (bob: HEART-01)" in got[0][3]
     grant(mini_repo, "cy")
     got = diagnostics(mini_repo)
-    assert [d[:3] for d in got] == [("warning", "shared-email", "groups/lab.yaml:5"),
-                                    ("error", "duplicate-id", "groups/lab.yaml:6")]
-    assert "only bob has access to an OpenClinica study (HEART-01)" in got[0][3]
     assert "also the e-mail of bob (groups/lab.yaml:5" in got[1][3] and "bob: HEART-01; cy: HEART-01" in got[1][3]
 
 
@@ -69,12 +70,13 @@ def test_people_without_email_do_not_share_one(mini_repo):
 
 
 def test_incremental_plan_sees_openclinica_access_granted_in_another_study_file(mini_repo):
-    """dina.dm has OpenClinica access in heart.yaml; `other` shares her e-mail. Granting `other` access in
-    another OpenClinica study file is a change the incremental planner re-reads alone: it must still
-    find the error the full path finds, not a warning."""
+    """`lab` and `other` share an e-mail and neither has OpenClinica access (a warning). Granting `other`
+    access in another OpenClinica study file is a change the incremental planner re-reads alone: it must
+    still find the error the full path finds, not a warning."""
     root = mini_repo
     write(root, "groups/x.yaml", "group:\n  id: x\n  members:\n"
-                                 "    - {username: other, email: Dina@Hospital.Example.org, name: D}\n")
+                                 "    - {username: lab, email: lab@hospital.example.org, name: L}\n"
+                                 "    - {username: other, email: Lab@Hospital.Example.org, name: D}\n")
     write(root, "studies/lung.yaml", "study:\n  id: LUNG-01\n  name: Lung\n  system: openclinica\n"
                                      "  environments: [test]\n  sites: [BOS]\n  forms:\n    - {id: vitals}\n"
                                      "  access:\n    - {user: cara.crc, role: crc, sites: [BOS]}\n")

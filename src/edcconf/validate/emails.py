@@ -3,8 +3,8 @@
 OpenClinica needs an e-mail for every user and a different one for each ("Each username and email
 address in the system must be unique", 001); a Vault user import needs one ("Email is required", 003);
 REDCap needs neither. So a person without an e-mail, or two people sharing one (ignoring case), is a
-warning, and an error only where a system the person has access to (any grant, any environment)
-refuses it.
+warning, and an error where a system one of them has access to (any grant, any environment) refuses
+it.
 
 A shared-email warning says which of the two have access to which OpenClinica studies: the incremental
 planner re-reads only changed study files and falls back to a full plan when the other warnings differ,
@@ -61,29 +61,30 @@ def _studies(studies: dict[str, Loc]) -> str:
 
 
 def _shared(people: list[Person], oc: dict[str, dict[str, Loc]]) -> list[Diagnostic]:
-    """The first person declared is named by the others; two with OpenClinica access are an error."""
+    """Each person after the first declared names the one they share the e-mail with (the first who has
+    OpenClinica access, else the first declared). As soon as one of the two has OpenClinica access it is an
+    error: OpenClinica refuses a second account with that e-mail (001) and edcconf cannot tell which of the
+    two OpenClinica would hold; between people without OpenClinica access it is a warning."""
     first = people[0]
     with_oc = [p for p in people if p.username in oc]
     out = []
     for person in people[1:]:
-        if person.username in oc and person is not with_oc[0]:
-            other = with_oc[0]
+        other = with_oc[0] if with_oc and with_oc[0] is not person else first
+        having = [p for p in (other, person) if p.username in oc]
+        if having:
+            listed = "; ".join(f"{p.username}: {_studies(oc[p.username])}" for p in having)
             out.append(error(
                 "duplicate-id", f"e-mail {person.email!r} of {person.username} is also the e-mail of "
-                f"{other.username} ({_email_loc(other)}, ignoring case); both have access to OpenClinica "
-                f"({other.username}: {_studies(oc[other.username])}; {person.username}: "
-                f"{_studies(oc[person.username])}), which requires a different e-mail for each user (001): give "
-                "each their own e-mail", _email_loc(person), email=person.email, first=str(_email_loc(other))))
+                f"{other.username} ({_email_loc(other)}, ignoring case), and OpenClinica, which requires a "
+                f"different e-mail for each user (001), is used by {' and '.join(p.username for p in having)} "
+                f"({listed}): give each their own e-mail", _email_loc(person), email=person.email,
+                first=str(_email_loc(other))))
             continue
-        having = [p for p in (first, person) if p.username in oc]
-        status = ("neither has access to an OpenClinica study" if not having else
-                  f"only {having[0].username} has access to an OpenClinica study "
-                  f"({_studies(oc[having[0].username])})")
         out.append(warning(
             "shared-email", f"{person.username} shares the e-mail {person.email!r} with {first.username} "
             f"({_email_loc(first)}, ignoring case): REDCap and Vault accept that, OpenClinica does not (001), and "
-            f"{status}; give each their own e-mail before both are granted OpenClinica access",
-            _email_loc(person), email=person.email, first=str(_email_loc(first))))
+            "neither has access to an OpenClinica study; give each their own e-mail before either is granted "
+            "OpenClinica access", _email_loc(person), email=person.email, first=str(_email_loc(first))))
     return out
 
 
