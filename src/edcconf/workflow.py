@@ -183,6 +183,8 @@ def refuse_brakes(plan: Plan, allow_mass_revocation: bool) -> None:
 def apply_planned(root: Path, planned: PlannedEnvironment, lock_timeout: float = 0.0, reason: str | None = None,
                   allow_mass_revocation: bool = False) -> ApplyResult:
     """Apply a plan under the environment's lock; refuses if the state moved since it was made."""
+    from .apply.notify import refuse_links_out as refuse_notification_links
+
     refuse_brakes(planned.plan, allow_mass_revocation)
     env_name = planned.plan.environment
     backend = planned.backend
@@ -191,6 +193,7 @@ def apply_planned(root: Path, planned: PlannedEnvironment, lock_timeout: float =
         if (current.serial, current.lineage) != (planned.previous.serial, planned.previous.lineage):
             raise UserError(f"the state of {env_name} changed since this plan was made (serial "
                             f"{planned.previous.serial} → {current.serial}); plan again", code="stale-plan")
+        refuse_notification_links(root, env_name, current.serial + 1)   # before anything is changed
         used = {planned.systems[c.study] for c in planned.plan.changes if c.study in planned.systems}
         providers = providers_for(root, planned.environment, used, current.serial + 1, _study_sites(planned, current))
         result = execute(planned.plan, current, planned.systems, planned.sources, providers, backend,

@@ -120,3 +120,134 @@ def test_a_fifo_is_not_waited_on(mini_repo):
     sources = load_sources(mini_repo, use_cache=False, rels=["groups/pipe.yaml"])
     assert [d.code for d in sources.diagnostics] == ["yaml-syntax"]
     assert "not a regular file" in sources.diagnostics[0].message
+
+
+# -- writing --------------------------------------------------------------------------------------------
+
+def _apply(repo, *extra):
+    return run(repo, "apply", "--env", "test", "--yes", *AT, *extra)
+
+
+def _refused(repo, outside, link: str, *, before=None):
+    before = tree(outside) if before is None else before
+    code, out, err = _apply(repo)
+    assert code == 1 and "Traceback" not in out + err, (code, out, err)
+    assert f"{link} is a symbolic link to a place outside the configuration directory" in err
+    assert "unsafe-path" not in out and tree(outside) == before
+    return err
+
+
+def test_an_audit_directory_linked_outside_refuses_the_apply(mini_repo, outside):
+    (mini_repo / ".edcconf").mkdir()
+    (mini_repo / ".edcconf/audit").symlink_to(outside)
+    _refused(mini_repo, outside, ".edcconf/audit")
+    assert not (mini_repo / ".edcconf/state/test.json").exists()   # refused before anything changed
+    assert not (mini_repo / "build").exists()
+
+
+def test_an_audit_file_linked_outside_refuses_the_apply(mini_repo, outside):
+    (mini_repo / ".edcconf/audit").mkdir(parents=True)
+    (mini_repo / ".edcconf/audit/test.jsonl").symlink_to(outside / "keep.txt")
+    _refused(mini_repo, outside, ".edcconf/audit/test.jsonl")
+
+
+@pytest.mark.parametrize("link", [".edcconf", ".edcconf/state", ".edcconf/state/history"])
+def test_a_state_directory_linked_outside_refuses_plan_and_apply(mini_repo, outside, link):
+    (mini_repo / link).parent.mkdir(parents=True, exist_ok=True)
+    (mini_repo / link).symlink_to(outside)
+    _refused(mini_repo, outside, link)
+    code, out, err = run(mini_repo, "plan", "--env", "test", *AT)   # it takes the lock to recover a journal
+    assert code == 1 and f"{link} is a symbolic link" in err and tree(outside) == {"keep.txt": b"untouched\n"}
+
+
+def test_a_lock_file_linked_outside_refuses_the_apply(mini_repo, outside):
+    (mini_repo / ".edcconf/state").mkdir(parents=True)
+    (mini_repo / ".edcconf/state/test.lock").symlink_to(outside / "keep.txt")
+    _refused(mini_repo, outside, ".edcconf/state/test.lock")
+
+
+def test_a_journal_linked_outside_refuses_the_apply(mini_repo, outside):
+    (mini_repo / ".edcconf/state").mkdir(parents=True)
+    (mini_repo / ".edcconf/state/test.journal").symlink_to(outside / "j")
+    _refused(mini_repo, outside, ".edcconf/state/test.journal")
+
+
+def test_a_build_directory_linked_outside_refuses_validate_and_apply(mini_repo, outside):
+    (mini_repo / "build").symlink_to(outside)
+    code, out, err = run(mini_repo, "validate")
+    assert code == 1 and "unsafe-path" in err and "leads through build, a symbolic link" in err
+    code, out, err = _apply(mini_repo)
+    assert code == 1 and "leads through build, a symbolic link" in err and "Traceback" not in err
+    assert tree(outside) == {"keep.txt": b"untouched\n"} and not (mini_repo / ".edcconf/state/test.json").exists()
+
+
+def test_a_study_folder_linked_outside_refuses_the_apply(mini_repo, outside):
+    (mini_repo / "build/test/openclinica").mkdir(parents=True)
+    (mini_repo / "build/test/openclinica/HEART-01").symlink_to(outside)
+    _refused(mini_repo, outside, "build/test/openclinica/HEART-01")
+    assert not (mini_repo / ".edcconf/state/test.json").exists()
+
+
+def test_notifications_linked_outside_refuse_the_apply(mini_repo, outside):
+    (mini_repo / "build/test").mkdir(parents=True)
+    (mini_repo / "build/test/notifications").symlink_to(outside)
+    _refused(mini_repo, outside, "build/test/notifications")
+    assert not (mini_repo / ".edcconf/state/test.json").exists()
+
+
+def test_a_notification_template_linked_outside_refuses_the_apply(mini_repo, outside):
+    (mini_repo / "templates/notifications").mkdir(parents=True)
+    (mini_repo / "templates/notifications/access_changed.txt.j2").symlink_to("/etc/passwd")
+    err = _refused(mini_repo, outside, "templates/notifications/access_changed.txt.j2")
+    assert not (mini_repo / ".edcconf/state/test.json").exists()
+    for line in PASSWD:
+        assert line not in err
+
+
+def test_a_cache_linked_outside_is_refused(mini_repo, outside, monkeypatch):
+    monkeypatch.delenv("EDCCONF_NO_CACHE", raising=False)
+    (mini_repo / ".edcconf").mkdir()
+    (mini_repo / ".edcconf/cache").symlink_to(outside)
+    code, out, err = run(mini_repo, "validate")
+    assert code == 1 and ".edcconf/cache is a symbolic link" in err and "Traceback" not in err
+    assert tree(outside) == {"keep.txt": b"untouched\n"}
+    monkeypatch.setenv("EDCCONF_NO_CACHE", "1")   # the way out: no cache at all
+    assert run(mini_repo, "validate")[0] == 0
+
+
+@pytest.mark.parametrize("args", [["plan", "--env", "test", "--out", "build/p.plan"],
+                                  ["report", "--out", "build/report"],
+                                  ["export", "files", "--env", "test", "--out", "build/files"]])
+def test_an_out_path_inside_the_repository_through_a_link_out_is_refused(mini_repo, outside, args, monkeypatch):
+    monkeypatch.chdir(mini_repo)
+    (mini_repo / "build").symlink_to(outside)
+    code, out, err = run(mini_repo, *args, *AT)
+    assert code == 1 and "build is a symbolic link to a place outside" in err and "Traceback" not in err
+    assert tree(outside) == {"keep.txt": b"untouched\n"}
+
+
+def test_an_out_path_outside_the_repository_is_the_users_choice(mini_repo, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(mini_repo, "report", "--out", str(tmp_path / "elsewhere"), *AT)
+    assert code == 0, err
+    assert (tmp_path / "elsewhere/test.html").exists()
+
+
+def test_links_inside_the_repository_are_written_through(mini_repo):
+    (mini_repo / "elsewhere").mkdir()
+    (mini_repo / ".edcconf").mkdir()
+    (mini_repo / ".edcconf/audit").symlink_to("../elsewhere")
+    code, out, err = _apply(mini_repo)
+    assert code == 0, err
+    assert (mini_repo / "elsewhere/test.jsonl").read_text().count('"event": "apply"') == 1
+
+
+def test_an_import_refuses_to_write_a_new_file_through_a_link_out(mini_repo, outside):
+    from edcconf.diagnostics import UserError
+    from edcconf.source.writer import Edit, write_edits
+
+    (mini_repo / "groups/new.yaml").symlink_to(outside / "new.yaml")   # dangling, pointing out
+    with pytest.raises(UserError) as exc:
+        write_edits(mini_repo, [(Edit("groups/new.yaml", "created", "group new"), "group: {id: new}\n")])
+    assert exc.value.code == "unsafe-path" and "groups/new.yaml" in exc.value.message
+    assert tree(outside) == {"keep.txt": b"untouched\n"}

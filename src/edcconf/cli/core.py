@@ -67,6 +67,9 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
     the refresh could not read is one, unless --allow-unread)."""
     root = root_dir(ctx, config_dir)
     as_json = as_json or fmt == "json"
+    if out:
+        from ..fs import refuse_leaving_output
+        refuse_leaving_output(root, Path(out), "write a saved plan")   # `--out build/p.plan`, build/ a link out
     if len(envs) > 1 and (fmt != "markdown" or out):
         raise UserError("several --env need --format markdown (and no --out): a plan, its JSON and a saved plan "
                         "are for one environment", code="usage")

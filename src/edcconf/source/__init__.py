@@ -232,4 +232,4 @@ def from_entry(rel: str, key: str, entry) -> tuple[ParsedFile | None, list[Diagn
 def remember_schema_check(root: Path, parsed: ParsedFile, checked: list[Diagnostic]) -> None:
     """After the schema stage: store its verdict (and the text it restored) beside the parse result."""
     if parsed.cache_key and parsed.checked is None:
-        FileCache(root).put(parsed.cache_key, to_entry(parsed, [], checked))
+        FileCache(root, checked=True).put(parsed.cache_key, to_entry(parsed, [], checked))  # by load_sources
