@@ -64,8 +64,8 @@ def test_a_relative_link_climbing_out_and_a_linked_config_directory_are_refused(
 
 
 def test_links_inside_are_followed_and_each_file_read_once(mini_repo):
-    write(mini_repo, "shared/extra.yaml", "group:\n  id: extra\n  ceiling: {form_access: read}\n")
-    (mini_repo / "groups/extra.yaml").symlink_to("../shared/extra.yaml")
+    write(mini_repo, "common/extra.yaml", "group:\n  id: extra\n  ceiling: {form_access: read}\n")
+    (mini_repo / "groups/extra.yaml").symlink_to("../common/extra.yaml")
     (mini_repo / "studies/heart-again.yaml").symlink_to("heart.yaml")      # the same file: read once
     (mini_repo / "groups/studies-too").symlink_to("../studies")           # a directory already read
     (mini_repo / "studies/loop").symlink_to(".")                          # a loop of directories
@@ -76,9 +76,9 @@ def test_links_inside_are_followed_and_each_file_read_once(mini_repo):
 
 
 def test_a_file_reached_only_through_a_linked_directory_is_read_under_the_link(mini_repo):
-    write(mini_repo, "shared/groups/extra.yaml", "group:\n  id: extra\n  ceiling: {form_access: read}\n")
-    (mini_repo / "groups/shared").symlink_to("../shared/groups")
-    assert "groups/shared/extra.yaml" in [p.relative_to(mini_repo).as_posix() for p in config_files(mini_repo)]
+    write(mini_repo, "common/groups/extra.yaml", "group:\n  id: extra\n  ceiling: {form_access: read}\n")
+    (mini_repo / "groups/common").symlink_to("../common/groups")
+    assert "groups/common/extra.yaml" in [p.relative_to(mini_repo).as_posix() for p in config_files(mini_repo)]
 
 
 def test_an_access_test_file_linked_outside_is_refused(mini_repo):

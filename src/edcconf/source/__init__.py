@@ -36,6 +36,12 @@ def config_files(root: Path) -> list[Path]:
     once, under its own path when it is reached without a link (otherwise under the first link to it, in
     path order); one that leads outside (a file named *.yaml/*.yml, or a directory) is listed as it is,
     and read_config refuses it with unsafe-path."""
+    return _walk(root)[0]
+
+
+def _walk(root: Path) -> tuple[list[Path], set[Path]]:
+    """config_files, and those of them that are not known to be inside (read_config checks them; the
+    others were found inside by the walk, which spares a realpath per file)."""
     root = Path(root)
     base = real(root)
     by_real: dict[Path, Path] = {}             # each file read: its real path -> the path it is read under
@@ -92,7 +98,7 @@ def config_files(root: Path) -> list[Path]:
         walk(path, path_real)
     for path, path_real in sorted(linked_files):
         by_real.setdefault(path_real, path)
-    return sorted([*by_real.values(), *other], key=lambda p: p.relative_to(root).as_posix())
+    return sorted([*by_real.values(), *other], key=lambda p: p.relative_to(root).as_posix()), set(other)
 
 
 def load_sources(root: Path, use_cache: bool | None = None, check: Check | None = None,
@@ -106,10 +112,11 @@ def load_sources(root: Path, use_cache: bool | None = None, check: Check | None 
     problems: list[Diagnostic] = []
     shas: list[tuple[str, str]] = []
     misses: list[Job] = []
-    for path in (config_files(root) if rels is None else [root / rel for rel in rels]):
+    paths, suspect = _walk(root) if rels is None else ([root / rel for rel in rels], None)
+    for path in paths:
         rel = path.relative_to(root).as_posix()
         unreadable: list[Diagnostic] = []
-        raw = read_config(root, path, rel, unreadable)
+        raw = read_config(root, path, rel, unreadable, check=suspect is None or path in suspect)
         if raw is None:
             found.append((None, unreadable))  # reported in file order, like every other problem
             continue
@@ -138,9 +145,10 @@ def scan(root: Path) -> list[tuple[str, str]] | None:
     root = Path(root)
     out: list[tuple[str, str]] = []
     problems: list[Diagnostic] = []
-    for path in config_files(root):
+    paths, suspect = _walk(root)
+    for path in paths:
         rel = path.relative_to(root).as_posix()
-        raw = read_config(root, path, rel, problems)
+        raw = read_config(root, path, rel, problems, check=path in suspect)
         if raw is None:
             return None
         out.append((rel, hashlib.sha256(raw).hexdigest()))
@@ -155,14 +163,15 @@ def config_digest(files: list[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
-def read_config(root: Path, path: Path, rel: str, problems: list[Diagnostic]) -> bytes | None:
+def read_config(root: Path, path: Path, rel: str, problems: list[Diagnostic], check: bool = True) -> bytes | None:
     """The bytes of a configuration file, or None with the reason in problems: a path that leaves the
     configuration directory through a symbolic link (unsafe-path: never read, so nothing of a foreign
     file reaches a message), something other than a regular file, a file over MAX_FILE_BYTES
-    (file-too-large: refused from its size, before a byte of it is parsed), or a read error."""
+    (file-too-large: refused from its size, before a byte of it is parsed), or a read error.
+    check=False: the caller's walk found the path inside (see _walk)."""
     from ..diagnostics import Loc, error
 
-    link = leaving_link(root, path)
+    link = leaving_link(root, path) if check else None
     if link is not None:
         problems.append(error("unsafe-path", f"{relative_name(root, link)} is a symbolic link to a place outside "
                               "the configuration directory; edcconf reads only files inside it (nothing behind "
@@ -182,8 +191,7 @@ def read_config(root: Path, path: Path, rel: str, problems: list[Diagnostic]) ->
         if st.st_size > MAX_FILE_BYTES:
             problems.append(_too_large(st.st_size, rel))
             return None
-        with os.fdopen(os.dup(fd), "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)     # bounded even if the file grows while it is read
+        raw = _read_bounded(fd, st.st_size)
         if len(raw) > MAX_FILE_BYTES:
             problems.append(_too_large(len(raw), rel))
             return None
@@ -193,6 +201,22 @@ def read_config(root: Path, path: Path, rel: str, problems: list[Diagnostic]) ->
         return None
     finally:
         os.close(fd)
+
+
+def _read_bounded(fd: int, size: int) -> bytes:
+    """The file's bytes, at most MAX_FILE_BYTES + 1 of them even if it grows while it is read; one read
+    for a file of the size it had (a buffer of the limit's size for every file cost a third of a scan)."""
+    chunks: list[bytes] = []
+    total = 0
+    want = size + 1
+    while total <= MAX_FILE_BYTES:
+        chunk = os.read(fd, min(want, MAX_FILE_BYTES + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        want = 1 << 20
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _too_large(size: int, rel: str) -> Diagnostic:
