@@ -166,6 +166,15 @@ def test_a_lock_file_linked_outside_refuses_the_apply(mini_repo, outside):
     _refused(mini_repo, outside, ".edcconf/state/test.lock")
 
 
+def test_force_unlock_does_not_truncate_a_lock_file_linked_outside(mini_repo, outside):
+    (mini_repo / ".edcconf/state").mkdir(parents=True)
+    (outside / "lock").write_text('{"id": "x", "who": "a", "host": "h", "pid": 1, "operation": "apply", "since": "t"}')
+    (mini_repo / ".edcconf/state/test.lock").symlink_to(outside / "lock")
+    before = tree(outside)
+    code, out, err = run(mini_repo, "force-unlock", "test", "x")
+    assert code == 1 and ".edcconf/state/test.lock is a symbolic link" in err and tree(outside) == before
+
+
 def test_a_journal_linked_outside_refuses_the_apply(mini_repo, outside):
     (mini_repo / ".edcconf/state").mkdir(parents=True)
     (mini_repo / ".edcconf/state/test.journal").symlink_to(outside / "j")

@@ -245,6 +245,7 @@ class LocalBackend:
 
     def force_unlock(self, lock_id: str) -> bool:
         """A local lock is released by the kernel when its holder dies; only clear a stale holder record."""
+        self.refuse_links_out()   # it truncates the lock file
         holder = self._holder()
         if holder is None or holder.id != lock_id:
             return False
