@@ -1,6 +1,7 @@
 """The commands' work, independent of click: plan one environment, apply a plan, read state."""
 from __future__ import annotations
 
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -36,10 +37,12 @@ class PlannedEnvironment:
 
 def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
                      with_applied: Callable[[dict], object] | None = None,
-                     allow_unread: bool = False) -> PlannedEnvironment:
+                     allow_unread: bool = False, hold_lock: tuple[ExitStack, float] | None = None) -> PlannedEnvironment:
     """with_applied(decoded state file): run beside the load by the state prefetch child, if there is
     one; its result is the plan's applied_side (see edcconf.incremental.applied_side). refresh reads live
-    access where a target can; a study it could not read is a UserError unless allow_unread (a warning)."""
+    access where a target can; a study it could not read is a UserError unless allow_unread (a warning).
+    hold_lock (stack, timeout): take the environment's lock for an apply (waiting up to timeout seconds)
+    before the state is read, and leave it held in stack: see plan_under_lock."""
     from .state.local import LocalBackend
     from .state.prefetch import StatePrefetch
 
@@ -49,8 +52,13 @@ def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
         desired = load_desired(root, as_of, [env])
         environment = desired.model.environments[env]
         backend = open_backend(root, environment)
+        if hold_lock is not None:
+            refuse_protected(environment)   # before waiting for a lock it could not use
+            stack, timeout = hold_lock
+            stack.enter_context(backend.lock("apply", timeout=timeout))
         env_state = desired.resolution.environments[env]
-        previous = read_recovered(backend, like=env_state.state, prefetch=prefetch)  # unchanged values held once
+        previous = read_recovered(backend, like=env_state.state, prefetch=prefetch,  # unchanged values held once
+                                  locked=hold_lock is not None)
     finally:
         if prefetch is not None:
             prefetch.cancel()
@@ -151,18 +159,22 @@ def planned_from_file(root: Path, path: Path) -> PlannedEnvironment:
                               saved_digest=saved.digest)
 
 
-def read_recovered(backend, like: Mapping | None = None, prefetch=None) -> StateRecord:
+def read_recovered(backend, like: Mapping | None = None, prefetch=None, locked: bool = False) -> StateRecord:
     """The state, after folding in the journal of an apply that was interrupted (if nobody holds the
-    lock: an apply that is still running owns its journal); like: see LocalBackend.read. prefetch: a
-    state/prefetch.StatePrefetch of the backend's file, used if that file is still the one it read."""
+    lock: an apply that is still running owns its journal; locked: this process holds it); like: see
+    LocalBackend.read. prefetch: a state/prefetch.StatePrefetch of the backend's file, used if that file
+    is still the one it read."""
     from .state.local import LocalBackend
 
-    try:
-        with backend.lock("recover", timeout=0):
-            recover(backend)
-    except UserError as exc:
-        if exc.code != "state-locked":
-            raise
+    if locked:
+        recover(backend)
+    else:
+        try:
+            with backend.lock("recover", timeout=0):
+                recover(backend)
+        except UserError as exc:
+            if exc.code != "state-locked":
+                raise
     if prefetch is not None and isinstance(backend, LocalBackend) and backend.path == prefetch.path:
         data = prefetch.take(like)
         if data is not None:
@@ -180,17 +192,37 @@ def refuse_brakes(plan: Plan, allow_mass_revocation: bool) -> None:
                         "with --allow-mass-revocation", code=MASS_REVOCATION)
 
 
+def plan_under_lock(stack: ExitStack, root: Path, env: str, as_of: date, lock_timeout: float = 0.0,
+                    allow_unread: bool = False) -> PlannedEnvironment:
+    """`apply --env`: take the environment's lock first (waiting up to lock_timeout seconds), then plan
+    against the state read under it; the lock stays held in stack, so apply_planned(..., locked=True)
+    applies against exactly that state. Planning before the lock made --lock-timeout useless: after
+    waiting for another apply, the plan was always stale."""
+    return plan_environment(root, env, as_of, allow_unread=allow_unread, hold_lock=(stack, lock_timeout))
+
+
+def refuse_protected(environment: Environment) -> None:
+    if environment.protected:
+        raise UserError(f"{environment.name} is protected: it applies only from a saved plan that was reviewed "
+                        f"(edcconf plan --env {environment.name} --out FILE, then edcconf apply FILE)",
+                        code="protected")
+
+
 def apply_planned(root: Path, planned: PlannedEnvironment, lock_timeout: float = 0.0, reason: str | None = None,
-                  allow_mass_revocation: bool = False) -> ApplyResult:
-    """Apply a plan under the environment's lock; refuses if the state moved since it was made."""
+                  allow_mass_revocation: bool = False, locked: bool = False) -> ApplyResult:
+    """Apply a plan under the environment's lock (locked: this process holds it already, see
+    plan_under_lock); refuses if the state moved since it was made."""
+    from .apply.notify import refuse_links_out as refuse_notification_links
+
     refuse_brakes(planned.plan, allow_mass_revocation)
     env_name = planned.plan.environment
     backend = planned.backend
-    with backend.lock("apply", timeout=lock_timeout):
+    with nullcontext() if locked else backend.lock("apply", timeout=lock_timeout):
         current = backend.read(like=planned.previous.effective)  # unchanged since the plan: held once
         if (current.serial, current.lineage) != (planned.previous.serial, planned.previous.lineage):
             raise UserError(f"the state of {env_name} changed since this plan was made (serial "
                             f"{planned.previous.serial} → {current.serial}); plan again", code="stale-plan")
+        refuse_notification_links(root, env_name, current.serial + 1)   # before anything is changed
         used = {planned.systems[c.study] for c in planned.plan.changes if c.study in planned.systems}
         providers = providers_for(root, planned.environment, used, current.serial + 1, _study_sites(planned, current))
         result = execute(planned.plan, current, planned.systems, planned.sources, providers, backend,

@@ -2,7 +2,8 @@
 exact error codes at the exact file:line that must come out of `edcconf validate`, and never a traceback.
 
 Case fields: `name`; `files` (path: text) and `bytes` (path: text with \\x escapes, for encodings);
-`edit` ([{file, old, new}]); `remove` ([paths]); `expect` (["code@path:line", ...]: exactly these errors,
+`edit` ([{file, old, new}]); `remove` ([paths]); `links` (path: target of a symbolic link made there);
+`sized` (path: a YAML comment file of exactly that many bytes); `expect` (["code@path:line", ...]: exactly these errors,
 or [] for input that must be accepted); `warns` (["code@path:line", ...]: exactly the warnings with these
 codes); `says` (substrings the messages must contain, warnings' included)."""
 import codecs
@@ -40,6 +41,12 @@ def build(tmp_path: Path, case: dict) -> Path:
     for rel, text in (case.get("bytes") or {}).items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(codecs.decode(text, "unicode_escape").encode("latin-1"))
+    for rel, size in (case.get("sized") or {}).items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"#" * (size - 1) + b"\n")
+    for rel, target in (case.get("links") or {}).items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).symlink_to(target)
     return root
 
 

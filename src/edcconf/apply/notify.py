@@ -17,6 +17,7 @@ from typing import Iterable, Iterator, Mapping
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 
 from ..plan import Change
+from ..fs import refuse_leaving, refuse_leaving_folder
 from ..state.local import write_atomically
 
 
@@ -29,10 +30,30 @@ class Message:
     body: str
 
 
+class _InsideLoader(FileSystemLoader):
+    """The configuration's own templates (`templates/notifications/`), never through a link to outside it."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(str(Path(root) / "templates" / "notifications"))
+        self.root = Path(root)
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = super().get_source(environment, template)
+        refuse_leaving(self.root, Path(filename), "read a notification template")
+        return source, filename, uptodate
+
+
 def _templates(root: Path) -> Environment:
-    return Environment(loader=ChoiceLoader([FileSystemLoader(str(Path(root) / "templates" / "notifications")),
+    return Environment(loader=ChoiceLoader([_InsideLoader(root),
                                             PackageLoader("edcconf.views", "templates/notifications")]),
                        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+def refuse_links_out(root: Path, environment: str, serial: int) -> None:
+    """Before an apply changes anything: unsafe-path when its notifications would be written, or their
+    templates read, through a symbolic link to outside the configuration directory."""
+    refuse_leaving(root, notification_folder(root, environment, serial), "write notifications")
+    refuse_leaving_folder(root, Path(root) / "templates" / "notifications", "read a notification template")
 
 
 def _render(env: Environment, name: str, **values) -> tuple[str, str]:
@@ -105,9 +126,13 @@ def _messages(root: Path, changes: list[Change], accounts: Mapping[str, dict], e
         yield Message(user, account.get("email"), "access_changed", subject, body)
 
 
+def notification_folder(root: Path, environment: str, serial: int) -> Path:
+    return Path(root) / "build" / environment / "notifications" / f"{serial:04d}"
+
+
 def deliver(root: Path, messages: Iterable[Message], environment: str, serial: int) -> tuple[list[str], list[str]]:
     """Write every message as a file; send them when SMTP is configured. Returns (written, problems)."""
-    folder = Path(root) / "build" / environment / "notifications" / f"{serial:04d}"
+    folder = refuse_leaving(root, notification_folder(root, environment, serial), "write notifications")
     written, problems = [], []
     for m in messages:
         path = folder / f"{m.username}-{m.kind}.txt"

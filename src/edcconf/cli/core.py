@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -11,8 +12,8 @@ from ..pipeline import load_desired
 from ..views.plan_text import plan_chunks
 from ..views.show import render_state, state_json
 from ..plan.saved import load_plan, save_plan
-from ..workflow import (apply_planned, environment_of, plan_environment, plan_for_review, planned_from_file,
-                        read_state)
+from ..workflow import (apply_planned, environment_of, plan_for_review, plan_under_lock, planned_from_file,
+                        read_state, refuse_protected)
 from .common import (allow_unread_option, at_option, config_option, emit_diagnostics, json_option, parse_at,
                      parse_duration, print_json, root_dir, styler)
 
@@ -67,6 +68,9 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
     the refresh could not read is one, unless --allow-unread)."""
     root = root_dir(ctx, config_dir)
     as_json = as_json or fmt == "json"
+    if out:
+        from ..fs import refuse_leaving_output
+        refuse_leaving_output(root, Path(out), "write a saved plan")   # `--out build/p.plan`, build/ a link out
     if len(envs) > 1 and (fmt != "markdown" or out):
         raise UserError("several --env need --format markdown (and no --out): a plan, its JSON and a saved plan "
                         "are for one environment", code="usage")
@@ -103,21 +107,28 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
 def apply(ctx: click.Context, config_dir: str | None, plan_file: str | None, env: str | None, at: str | None,
           yes: bool, reason: str | None, lock_timeout: str, allow_mass_revocation: bool, allow_unread: bool,
           as_json: bool) -> None:
-    """Apply a saved plan (PLAN_FILE), or plan and apply --env ENV after confirmation."""
+    """Apply a saved plan (PLAN_FILE), or plan and apply --env ENV after confirmation. With --env the state
+    lock is taken first (--lock-timeout: waiting for it), the plan is made from the state read under it, and
+    the lock is held through the confirmation and the apply."""
     root = root_dir(ctx, config_dir)
     if plan_file and env:
         raise UserError("give either a saved plan file or --env, not both (a saved plan knows its environment)",
                         code="usage")
-    if plan_file:
-        planned = planned_from_file(root, Path(plan_file))
-        yes = True  # the plan was reviewed when it was saved; applying the file is the confirmation
-    elif env:
-        planned = plan_environment(root, env, parse_at(at), allow_unread=allow_unread)
-        if planned.environment.protected:
-            raise UserError(f"{env} is protected: it applies only from a saved plan that was reviewed "
-                            f"(edcconf plan --env {env} --out FILE, then edcconf apply FILE)", code="protected")
-    else:
+    if not (plan_file or env):
         raise UserError("apply needs a saved plan file or --env ENV", code="usage")
+    with ExitStack() as lock:
+        if plan_file:
+            planned = planned_from_file(root, Path(plan_file))
+            yes = True  # the plan was reviewed when it was saved; applying the file is the confirmation
+        else:
+            planned = plan_under_lock(lock, root, env, parse_at(at), parse_duration(lock_timeout), allow_unread)
+            refuse_protected(planned.environment)
+        _apply(ctx, root, planned, bool(plan_file), yes, reason, lock_timeout, allow_mass_revocation, as_json)
+
+
+def _apply(ctx: click.Context, root: Path, planned, from_file: bool, yes: bool, reason: str | None,
+           lock_timeout: str, allow_mass_revocation: bool, as_json: bool) -> None:
+    """The rest of apply, with the lock held when the plan was made under it (not from_file)."""
     env = planned.plan.environment
     if not as_json:
         _echo_plan(planned.plan, ctx)
@@ -131,7 +142,8 @@ def apply(ctx: click.Context, config_dir: str | None, plan_file: str | None, env
                             "pass --yes (as CI does)", code="confirmation-required")
         if not click.confirm(f"Apply these changes to {env}?", default=False):
             raise UserError("apply cancelled; nothing was changed", code="cancelled")
-    result = apply_planned(root, planned, parse_duration(lock_timeout), reason, allow_mass_revocation)
+    result = apply_planned(root, planned, parse_duration(lock_timeout), reason, allow_mass_revocation,
+                           locked=not from_file)
     if as_json:
         print_json({"format_version": 1, "environment": env, "applied": len(result.applied),
                     "serial": result.record.serial, "lineage": result.record.lineage,

@@ -157,7 +157,11 @@ def export_files(ctx, config_dir, env: str, at: str | None, out: Path) -> None:
     from ..providers.files import write_all
     from ..resolve.effective import withdrawn_grants
 
-    desired = load_desired(root_dir(ctx, config_dir), parse_at(at), [env])
+    from ..fs import refuse_leaving_output
+
+    root = root_dir(ctx, config_dir)
+    refuse_leaving_output(root, out, "write bulk files")   # `--out build/x` with build/ a link out
+    desired = load_desired(root, parse_at(at), [env])
     environment = desired.model.environments[env]
     env_state = desired.resolution.environments[env]
     withdrawn = withdrawn_grants(desired.model, env_state, desired.resolution.roles)

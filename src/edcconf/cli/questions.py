@@ -149,7 +149,11 @@ def report(ctx: click.Context, config_dir: str | None, envs: tuple, out: str, at
 
     from ..questions.report import write_report
 
-    desired = load_desired(root_dir(ctx, config_dir), parse_at(at), list(envs) or None)
+    from ..fs import refuse_leaving_output
+
+    root = root_dir(ctx, config_dir)
+    refuse_leaving_output(root, Path(out), "write a report")   # `--out build/report` with build/ a link out
+    desired = load_desired(root, parse_at(at), list(envs) or None)
     for env in envs or desired.model.environments:
         for path in write_report(desired, env, Path(out)):
             click.echo(f"wrote {path}")

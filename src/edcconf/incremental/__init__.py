@@ -62,7 +62,9 @@ class Store:
     one organisation's worth (plus the fragments of files changed since)."""
 
     def __init__(self, root: Path, env: str) -> None:
-        self.dir = Path(root) / ".edcconf" / "cache" / "incremental" / env
+        from ..source.cache import cache_folder
+
+        self.dir = cache_folder(root, "incremental", env)   # refused when it leads out of the configuration
         self.written: set[str] = set()
 
     def prune(self) -> None:

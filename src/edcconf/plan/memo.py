@@ -129,7 +129,9 @@ class MemoPlanned:
 class PlanMemo:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self.dir = self.root / ".edcconf" / "cache" / "plans"
+        from ..source.cache import cache_folder
+
+        self.dir = cache_folder(self.root, "plans")   # refused when it leads out of the configuration
 
     def key(self, env: str, as_of: date, refresh: bool, config_digest: str) -> str:
         parts = (str(MEMO_VERSION), sys.version, str(marshal.version), package_digest(), env, as_of.isoformat(),

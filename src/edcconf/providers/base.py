@@ -1,6 +1,8 @@
 """The one small interface every provider shares; providers are the only code that talks outside."""
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Protocol
 
@@ -32,10 +34,20 @@ class Provider(Protocol):
 
 
 def inside(root: Path, relative: str, what: str) -> Path:
-    """Resolve a path from the configuration; refuse one that escapes the configuration directory."""
-    base = Path(root).resolve()
-    target = (base / relative).resolve()
-    if target != base and base not in target.parents:
-        raise UserError(f"{what} {relative!r} points outside the configuration directory {base}; "
-                        "use a path below it, such as build/test", code="unsafe-path")
-    return target
+    """Resolve a path from the configuration; refuse one that escapes the configuration directory, as
+    written (`../x`, `/tmp/x`) or through a symbolic link on the way (`build -> /tmp`): see edcconf.fs."""
+    from ..fs import leaving_link, real, relative_name, within
+
+    base = real(root)
+    target = real(base / relative)
+    if within(base, target) and not os.path.islink(target):
+        return target
+    link = None
+    with contextlib.suppress(ValueError):
+        link = leaving_link(base, base / relative)
+    if link is not None and os.path.islink(link):
+        raise UserError(f"{what} {relative!r} leads through {relative_name(base, link)}, a symbolic link to a "
+                        f"place outside the configuration directory {base}; remove the link, or use a path "
+                        "whose every part stays inside", code="unsafe-path")
+    raise UserError(f"{what} {relative!r} points outside the configuration directory {base}; "
+                    "use a path below it, such as build/test", code="unsafe-path")

@@ -13,6 +13,7 @@ from typing import Mapping
 
 from ..plan import Change
 from ..state.local import write_atomically
+from ..fs import real, refuse_leaving_folder
 from .base import inside
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -55,6 +56,7 @@ class CsvProvider:
         self.version = version
         self.system = system
         self.out = inside(root, out, f"targets.{system}.out")
+        refuse_leaving_folder(real(root), self.out, "write bulk files")   # nor through a study's folder
         self.environment = environment
         self.serial = serial
         self.pending: list[Change] = []

@@ -2,16 +2,23 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..diagnostics import Diagnostic
+from ..fs import leaving_link, real, relative_name, within
 from .cache import FileCache, enabled as cache_enabled
 from .parse_pool import Check, Job, parse_all
 from .yamlfile import ParsedFile
 
 CONFIG_DIRS = ("environments", "studies", "groups")
-MAX_FILE_BYTES = 64 * 1024 * 1024  # a declaration file this large is a mistake, not an organisation
+# The largest declaration file read. Parsing keeps every node's position: a 50 MB file took 74 s and
+# 3.3 GB to validate. The largest file of the 2,000-person benchmark (a group of about 2,000 people)
+# is 1.3 MB; a file over 10 MiB is a mistake (or an attack), refused from its size before it is parsed.
+# Documented in README.md and docs/reliability.md.
+MAX_FILE_BYTES = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -23,12 +30,75 @@ class Sources:
 
 
 def config_files(root: Path) -> list[Path]:
-    found: list[Path] = []
-    for name in CONFIG_DIRS:
-        base = root / name
-        if base.is_dir():
-            found.extend(p for p in base.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+    """Every YAML file under the configuration directories, sorted by path.
+
+    Symbolic links: one that stays inside the configuration directory is followed, and each file is read
+    once, under its own path when it is reached without a link (otherwise under the first link to it, in
+    path order); one that leads outside (a file named *.yaml/*.yml, or a directory) is listed as it is,
+    and read_config refuses it with unsafe-path."""
+    return _walk(root)[0]
+
+
+def _walk(root: Path) -> tuple[list[Path], set[Path]]:
+    """config_files, and those of them that are not known to be inside (read_config checks them; the
+    others were found inside by the walk, which spares a realpath per file)."""
+    root = Path(root)
+    base = real(root)
+    by_real: dict[Path, Path] = {}             # each file read: its real path -> the path it is read under
+    other: list[Path] = []                     # links out, broken links: read_config reports them
+    walked: set[Path] = set()
+    linked_dirs: list[tuple[Path, Path]] = []  # (path, real path) of directories reached through a link
+    linked_files: list[tuple[Path, Path]] = []
+
+    def walk(folder: Path, folder_real: Path) -> None:
+        pending = [(folder, folder_real)]
+        while pending:
+            here, here_real = pending.pop()
+            if here_real in walked:
+                continue
+            walked.add(here_real)
+            try:
+                entries = sorted(os.scandir(here), key=lambda e: e.name)
+            except OSError:
+                continue
+            for entry in entries:
+                look(here / entry.name, here_real / entry.name, entry, pending)
+
+    def look(path: Path, path_real: Path, entry, pending: list) -> None:
+        yaml_name = path.suffix in (".yaml", ".yml")
+        if entry.is_symlink():
+            path_real = real(path)
+            if not within(base, path_real) or os.path.islink(path_real):   # out, or a loop of links
+                if yaml_name or path.is_dir():
+                    other.append(path)
+            elif path_real.is_dir():
+                linked_dirs.append((path, path_real))
+            elif yaml_name and path_real.is_file():
+                linked_files.append((path, path_real))
+            elif yaml_name:
+                other.append(path)   # a broken link: read_config says it cannot be read
+            return
+        if entry.is_dir(follow_symlinks=False):
+            pending.append((path, path_real))
+        elif yaml_name and entry.is_file(follow_symlinks=False):
+            by_real.setdefault(path_real, path)
+
+    top: list = []
+    try:
+        entries = [e for e in os.scandir(root) if e.name in CONFIG_DIRS]
+    except OSError:
+        entries = []
+    for entry in entries:
+        look(root / entry.name, base / entry.name, entry, top)
+    for path, path_real in sorted(top):
+        walk(path, path_real)
+    while linked_dirs:                          # after every real directory: a file there keeps its own path
+        linked_dirs.sort()
+        path, path_real = linked_dirs.pop(0)
+        walk(path, path_real)
+    for path, path_real in sorted(linked_files):
+        by_real.setdefault(path_real, path)
+    return sorted([*by_real.values(), *other], key=lambda p: p.relative_to(root).as_posix()), set(other)
 
 
 def load_sources(root: Path, use_cache: bool | None = None, check: Check | None = None,
@@ -42,10 +112,11 @@ def load_sources(root: Path, use_cache: bool | None = None, check: Check | None 
     problems: list[Diagnostic] = []
     shas: list[tuple[str, str]] = []
     misses: list[Job] = []
-    for path in (config_files(root) if rels is None else [root / rel for rel in rels]):
+    paths, suspect = _walk(root) if rels is None else ([root / rel for rel in rels], None)
+    for path in paths:
         rel = path.relative_to(root).as_posix()
         unreadable: list[Diagnostic] = []
-        raw = _read(path, rel, unreadable)
+        raw = read_config(root, path, rel, unreadable, check=suspect is None or path in suspect)
         if raw is None:
             found.append((None, unreadable))  # reported in file order, like every other problem
             continue
@@ -74,9 +145,10 @@ def scan(root: Path) -> list[tuple[str, str]] | None:
     root = Path(root)
     out: list[tuple[str, str]] = []
     problems: list[Diagnostic] = []
-    for path in config_files(root):
+    paths, suspect = _walk(root)
+    for path in paths:
         rel = path.relative_to(root).as_posix()
-        raw = _read(path, rel, problems)
+        raw = read_config(root, path, rel, problems, check=path in suspect)
         if raw is None:
             return None
         out.append((rel, hashlib.sha256(raw).hexdigest()))
@@ -91,19 +163,68 @@ def config_digest(files: list[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
-def _read(path: Path, rel: str, problems: list[Diagnostic]) -> bytes | None:
+def read_config(root: Path, path: Path, rel: str, problems: list[Diagnostic], check: bool = True) -> bytes | None:
+    """The bytes of a configuration file, or None with the reason in problems: a path that leaves the
+    configuration directory through a symbolic link (unsafe-path: never read, so nothing of a foreign
+    file reaches a message), something other than a regular file, a file over MAX_FILE_BYTES
+    (file-too-large: refused from its size, before a byte of it is parsed), or a read error.
+    check=False: the caller's walk found the path inside (see _walk)."""
     from ..diagnostics import Loc, error
 
+    link = leaving_link(root, path) if check else None
+    if link is not None:
+        problems.append(error("unsafe-path", f"{relative_name(root, link)} is a symbolic link to a place outside "
+                              "the configuration directory; edcconf reads only files inside it (nothing behind "
+                              "the link was read): copy what it needs in, or point the link inside", Loc(rel)))
+        return None
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            problems.append(error("yaml-syntax", f"the file is {size:,} bytes, over the {MAX_FILE_BYTES:,} "
-                                  "byte limit; split it into several files", Loc(rel)))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)   # a FIFO must not block the command
+    except OSError as exc:
+        broken = " (it is a symbolic link to a file that does not exist)" if os.path.islink(path) else ""
+        problems.append(error("yaml-syntax", f"cannot read the file: {exc.strerror}{broken}", Loc(rel)))
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            problems.append(error("yaml-syntax", "cannot read the file: it is not a regular file", Loc(rel)))
             return None
-        return path.read_bytes()
+        if st.st_size > MAX_FILE_BYTES:
+            problems.append(_too_large(st.st_size, rel))
+            return None
+        raw = _read_bounded(fd, st.st_size)
+        if len(raw) > MAX_FILE_BYTES:
+            problems.append(_too_large(len(raw), rel))
+            return None
+        return raw
     except OSError as exc:
         problems.append(error("yaml-syntax", f"cannot read the file: {exc.strerror}", Loc(rel)))
         return None
+    finally:
+        os.close(fd)
+
+
+def _read_bounded(fd: int, size: int) -> bytes:
+    """The file's bytes, at most MAX_FILE_BYTES + 1 of them even if it grows while it is read; one read
+    for a file of the size it had (a buffer of the limit's size for every file cost a third of a scan)."""
+    chunks: list[bytes] = []
+    total = 0
+    want = size + 1
+    while total <= MAX_FILE_BYTES:
+        chunk = os.read(fd, min(want, MAX_FILE_BYTES + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        want = 1 << 20
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(size: int, rel: str) -> Diagnostic:
+    from ..diagnostics import Loc, error
+
+    return error("file-too-large", f"the file is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,} bytes "
+                 f"({MAX_FILE_BYTES // (1024 * 1024)} MiB) for one declaration file; split it into several "
+                 "files", Loc(rel))
 
 
 def _diag_tuple(d: Diagnostic) -> tuple:
@@ -135,4 +256,4 @@ def from_entry(rel: str, key: str, entry) -> tuple[ParsedFile | None, list[Diagn
 def remember_schema_check(root: Path, parsed: ParsedFile, checked: list[Diagnostic]) -> None:
     """After the schema stage: store its verdict (and the text it restored) beside the parse result."""
     if parsed.cache_key and parsed.checked is None:
-        FileCache(root).put(parsed.cache_key, to_entry(parsed, [], checked))
+        FileCache(root, checked=True).put(parsed.cache_key, to_entry(parsed, [], checked))  # by load_sources

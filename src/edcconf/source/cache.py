@@ -3,7 +3,8 @@
 An entry is keyed by the file's path and bytes and by a digest of the code and schemas that produced
 it, so it is never trusted across versions of edcconf; it holds plain data only (marshal of dicts,
 lists, tuples, strings, numbers), is written atomically, and is safe to delete at any time. Set
-EDCCONF_NO_CACHE=1 to bypass it. Reading or writing it never fails a command: a bad entry is a miss.
+EDCCONF_NO_CACHE=1 to bypass it. Reading or writing it never fails a command: a bad entry is a miss (but a cache directory
+that leads through a symbolic link to outside the configuration directory is refused: cache_folder).
 """
 from __future__ import annotations
 
@@ -39,9 +40,19 @@ def enabled() -> bool:
     return not os.environ.get("EDCCONF_NO_CACHE")
 
 
+def cache_folder(root: Path, *parts: str) -> Path:
+    """`.edcconf/cache/<parts>`; unsafe-path when it leads through a symbolic link to outside the
+    configuration directory (edcconf.fs): an entry read from elsewhere would be trusted as this repository's
+    own, and one written there lands in another directory. Unlike a damaged entry, this fails the command."""
+    from ..fs import refuse_leaving
+
+    return refuse_leaving(root, Path(root).joinpath(".edcconf", "cache", *parts), "read or write the cache")
+
+
 class FileCache:
-    def __init__(self, root: Path) -> None:
-        self.dir = Path(root) / ".edcconf" / "cache" / "files"
+    def __init__(self, root: Path, checked: bool = False) -> None:
+        """checked: the caller already made a FileCache of this root in this command (see cache_folder)."""
+        self.dir = Path(root) / ".edcconf" / "cache" / "files" if checked else cache_folder(root, "files")
 
     def key(self, rel: str, raw: bytes) -> str:
         return hashlib.sha256(code_digest().encode() + rel.encode() + b"\0" + raw).hexdigest()

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from ..diagnostics import UserError
+from ..fs import refuse_leaving
 from . import load_sources
 from .yamlfile import ParsedFile, parse_yaml, resolve_plain_scalar
 
@@ -410,7 +411,7 @@ def write_edits(root: Path, edits: list[tuple[Edit, str]]) -> None:
     staged: list[tuple[Path, str, bytes | None]] = []   # (target, temporary, previous bytes)
     try:
         for edit, text in edits:
-            target = root / edit.path
+            target = refuse_leaving(root, root / edit.path, "write configuration files")
             if edit.action == "created":
                 if target.exists():
                     raise UserError(f"{edit.path} appeared since the import was planned; nothing written",

@@ -88,6 +88,7 @@ class LocalBackend:
 
     def __init__(self, root: Path, environment: str) -> None:
         self.environment = environment
+        self.root = Path(root)
         self.dir = Path(root) / ".edcconf" / "state"
         self.path = self.dir / f"{environment}.json"
         self.audit_path = Path(root) / ".edcconf" / "audit" / f"{environment}.jsonl"
@@ -148,7 +149,19 @@ class LocalBackend:
             pass
         return self.read().serial
 
+    def refuse_links_out(self) -> None:
+        """unsafe-path when the state (its file, backup, history, lock, journal) or the audit log would be
+        written through a symbolic link to outside the configuration directory (edcconf.fs). Checked when the
+        lock is taken, so an apply is refused before it changes anything, and again by each writer."""
+        from ..fs import refuse_leaving
+
+        for path in (self.path, self.path.with_name(self.path.name + ".backup"), self._lock_path,
+                     self.dir / f"{self.environment}.journal", self.history_dir):
+            refuse_leaving(self.root, path, "write the state")
+        refuse_leaving(self.root, self.audit_path, "write the audit log")
+
     def write(self, record: StateRecord, expected_serial: int) -> None:
+        self.refuse_links_out()
         current_serial = self.stored_serial()
         if current_serial != expected_serial:  # compare-and-swap: someone applied in between
             raise UserError(f"state of {self.environment} moved from serial {expected_serial} to {current_serial} "
@@ -179,6 +192,9 @@ class LocalBackend:
 
     def append_audit(self, entries: list[dict]) -> None:
         """One JSON line per entry, each a single write on an O_APPEND descriptor (no torn lines)."""
+        from ..fs import refuse_leaving
+
+        refuse_leaving(self.root, self.audit_path, "write the audit log")
         self.audit_path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -195,6 +211,7 @@ class LocalBackend:
 
     @contextlib.contextmanager
     def lock(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
+        self.refuse_links_out()   # every writer takes the lock first: refused before anything is written
         self.dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -228,6 +245,7 @@ class LocalBackend:
 
     def force_unlock(self, lock_id: str) -> bool:
         """A local lock is released by the kernel when its holder dies; only clear a stale holder record."""
+        self.refuse_links_out()   # it truncates the lock file
         holder = self._holder()
         if holder is None or holder.id != lock_id:
             return False
