@@ -13,7 +13,7 @@ from .pipeline import load_desired
 from .plan import Plan, make_plan
 from .plan.brakes import DATA_MANAGER_FLOOR, MASS_REVOCATION, find_brakes
 from .plan.saved import check_fresh, load_plan
-from .providers import providers_for
+from .providers import Reach, providers_for
 from .source import load_sources
 from .state import StateRecord, open_backend
 
@@ -191,10 +191,12 @@ def apply_planned(root: Path, planned: PlannedEnvironment, lock_timeout: float =
         if (current.serial, current.lineage) != (planned.previous.serial, planned.previous.lineage):
             raise UserError(f"the state of {env_name} changed since this plan was made (serial "
                             f"{planned.previous.serial} → {current.serial}); plan again", code="stale-plan")
-        used = {planned.systems[c.study] for c in planned.plan.changes if c.study in planned.systems}
-        providers = providers_for(root, planned.environment, used, current.serial + 1, _study_sites(planned, current))
+        # every system a change concerns, account-only plans included (providers.Reach)
+        reach = Reach.of(planned.plan.changes, current.effective, planned.systems, planned.environment)
+        providers = providers_for(root, planned.environment, reach.used, current.serial + 1,
+                                  _study_sites(planned, current))
         result = execute(planned.plan, current, planned.systems, planned.sources, providers, backend,
-                         git_commit(root), reason, planned.saved_digest)
+                         git_commit(root), reason, planned.saved_digest, reach=reach)
     return _notify(root, result, reason)
 
 
