@@ -163,11 +163,30 @@ def read_recovered(backend, like: Mapping | None = None, prefetch=None) -> State
     except UserError as exc:
         if exc.code != "state-locked":
             raise
+    except OSError as exc:  # no lock (read-only checkout, full disk, a directory at the lock's path)
+        _unlocked_read(backend, exc)
     if prefetch is not None and isinstance(backend, LocalBackend) and backend.path == prefetch.path:
         data = prefetch.take(like)
         if data is not None:
             return backend.record_of(data)
     return backend.read(like)
+
+
+def _unlocked_read(backend, exc: OSError) -> None:
+    """The lock could not be taken (nor its holder written): a command that only reads needs it only to
+    record an interrupted apply's journal, so without a journal it goes on; with one, it cannot be
+    recorded here, and a plan made without it would show work already done."""
+    from .diagnostics import FILE_SYSTEM_ERRNOS, file_system_error
+
+    if exc.errno not in FILE_SYSTEM_ERRNOS:
+        raise exc
+    try:
+        journal = backend.journal.read()
+    except OSError:
+        journal = True
+    if journal is not None:
+        raise file_system_error(exc, f"an interrupted apply of {backend.environment} left a journal to record "
+                                     "in the state, which needs the state's lock") from None
 
 
 def refuse_brakes(plan: Plan, allow_mass_revocation: bool) -> None:
