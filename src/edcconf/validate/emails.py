@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostic, Loc, error, warning
 from ..model import Model, Person
+from .identity import fold, ignoring
 
 NEEDS_EMAIL = {"openclinica": "OpenClinica needs an e-mail for every user (001)",
                "vault": "a Vault user import refuses a row without one: \"Email is required\" (003)"}
@@ -25,7 +26,7 @@ def check_emails(model: Model) -> list[Diagnostic]:
     missing: list[Person] = []
     for person in model.people.values():
         if person.email:
-            shared.setdefault(person.email.lower(), []).append(person)
+            shared.setdefault(fold(person.email), []).append(person)
         else:
             missing.append(person)
     sharing = [people for people in shared.values() if len(people) > 1]
@@ -70,7 +71,8 @@ def _shared(people: list[Person], oc: dict[str, dict[str, Loc]]) -> list[Diagnos
             other = with_oc[0]
             out.append(error(
                 "duplicate-id", f"e-mail {person.email!r} of {person.username} is also the e-mail of "
-                f"{other.username} ({_email_loc(other)}, ignoring case); both have access to OpenClinica "
+                f"{other.username} ({_email_loc(other)}, {ignoring(person.email, other.email) or 'ignoring case'}); "
+                "both have access to OpenClinica "
                 f"({other.username}: {_studies(oc[other.username])}; {person.username}: "
                 f"{_studies(oc[person.username])}), which requires a different e-mail for each user (001): give "
                 "each their own e-mail", _email_loc(person), email=person.email, first=str(_email_loc(other))))
@@ -81,7 +83,8 @@ def _shared(people: list[Person], oc: dict[str, dict[str, Loc]]) -> list[Diagnos
                   f"({_studies(oc[having[0].username])})")
         out.append(warning(
             "shared-email", f"{person.username} shares the e-mail {person.email!r} with {first.username} "
-            f"({_email_loc(first)}, ignoring case): REDCap and Vault accept that, OpenClinica does not (001), and "
+            f"({_email_loc(first)}, {ignoring(person.email, first.email) or 'ignoring case'}): REDCap and Vault accept "
+            "that, OpenClinica does not (001), and "
             f"{status}; give each their own e-mail before both are granted OpenClinica access",
             _email_loc(person), email=person.email, first=str(_email_loc(first))))
     return out
