@@ -109,3 +109,17 @@ def test_no_part_of_the_password_in_any_output(mini_repo, database, name, monkey
     for path in (p for p in mini_repo.rglob("*") if p.is_file()):   # plans, cache, bulk files, notifications
         assert not leaks(path.read_bytes().decode("utf-8", "replace")), path
     assert not leaks(rows_of(database))                              # state, history, audit, locks, journal
+
+
+@pytest.mark.parametrize("name", ["url-encoded", "url-raw", "url-only-at", "kv-spaced", "kv-wrong-port"])
+def test_no_part_of_the_password_at_the_process_outputs(mini_repo, cli, database, name):
+    """The same at the file descriptors of a real process (anything a library prints itself included)."""
+    dsn, connects = next((d, c) for n, d, c in forms(database) if n == name)
+    envs = mini_repo / "environments/envs.yaml"
+    envs.write_text(envs.read_text().replace("  - name: test\n",
+                                             "  - name: test\n    state: {backend: postgres, dsn_env: EDCCONF_PG_DSN}\n"))
+    for args in (["plan", "--env", "test", "--json"], ["apply", "--env", "test", "--yes"], ["history", "--env", "test"]):
+        r = cli(*args, cwd=mini_repo, env={"EDCCONF_PG_DSN": dsn})
+        assert r.code in ((0, 2) if connects else (1,)), r
+        assert not leaks(r.out + r.err), r
+    assert not leaks(rows_of(database))
