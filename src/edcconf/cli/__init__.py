@@ -99,6 +99,8 @@ def _interrupts_end_here():
         previous = signal.signal(signal.SIGINT, on_interrupt)
     except ValueError:              # not the main thread: leave signals alone
         return lambda: None
+    if previous is None:            # set outside Python (an embedding host): put back Python's default
+        previous = signal.default_int_handler
     return lambda: signal.signal(signal.SIGINT, previous)
 
 
