@@ -14,7 +14,7 @@ from .pipeline import load_desired
 from .plan import Plan, make_plan
 from .plan.brakes import DATA_MANAGER_FLOOR, MASS_REVOCATION, find_brakes
 from .plan.saved import check_fresh, load_plan
-from .providers import providers_for
+from .providers import Reach, providers_for
 from .source import load_sources
 from .state import StateRecord, open_backend
 
@@ -175,11 +175,30 @@ def read_recovered(backend, like: Mapping | None = None, prefetch=None, locked: 
         except UserError as exc:
             if exc.code != "state-locked":
                 raise
+        except OSError as exc:  # no lock (read-only checkout, full disk, a directory at the lock's path)
+            _unlocked_read(backend, exc)
     if prefetch is not None and isinstance(backend, LocalBackend) and backend.path == prefetch.path:
         data = prefetch.take(like)
         if data is not None:
             return backend.record_of(data)
     return backend.read(like)
+
+
+def _unlocked_read(backend, exc: OSError) -> None:
+    """The lock could not be taken (nor its holder written): a command that only reads needs it only to
+    record an interrupted apply's journal, so without a journal it goes on; with one, it cannot be
+    recorded here, and a plan made without it would show work already done."""
+    from .diagnostics import FILE_SYSTEM_ERRNOS, file_system_error
+
+    if exc.errno not in FILE_SYSTEM_ERRNOS:
+        raise exc
+    try:
+        journal = backend.journal.read()
+    except OSError:
+        journal = True
+    if journal is not None:
+        raise file_system_error(exc, f"an interrupted apply of {backend.environment} left a journal to record "
+                                     "in the state, which needs the state's lock") from None
 
 
 def refuse_brakes(plan: Plan, allow_mass_revocation: bool) -> None:
@@ -223,10 +242,12 @@ def apply_planned(root: Path, planned: PlannedEnvironment, lock_timeout: float =
             raise UserError(f"the state of {env_name} changed since this plan was made (serial "
                             f"{planned.previous.serial} → {current.serial}); plan again", code="stale-plan")
         refuse_notification_links(root, env_name, current.serial + 1)   # before anything is changed
-        used = {planned.systems[c.study] for c in planned.plan.changes if c.study in planned.systems}
-        providers = providers_for(root, planned.environment, used, current.serial + 1, _study_sites(planned, current))
+        # every system a change concerns, account-only plans included (providers.Reach)
+        reach = Reach.of(planned.plan.changes, current.effective, planned.systems, planned.environment)
+        providers = providers_for(root, planned.environment, reach.used, current.serial + 1,
+                                  _study_sites(planned, current))
         result = execute(planned.plan, current, planned.systems, planned.sources, providers, backend,
-                         git_commit(root), reason, planned.saved_digest)
+                         git_commit(root), reason, planned.saved_digest, reach=reach)
     return _notify(root, result, reason)
 
 

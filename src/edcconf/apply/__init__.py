@@ -12,13 +12,11 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from ..plan import Change, Plan
-from ..providers import Provider, ProviderError
+from ..providers import GROUP_FILE_SYSTEMS, Provider, ProviderError, Reach
 from ..plan.saved import change_from_saved, change_to_saved
 from ..state import StateRecord, fold, next_record
 from ..state.record import SECTION_OF, summarize
 from ..state.locking import actor
-
-_GLOBAL_KINDS = ("account", "site", "group")
 
 
 @dataclass(frozen=True)
@@ -38,17 +36,18 @@ def git_commit(root: Path) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def _providers_of(change: Change, systems: Mapping[str, str], providers: Mapping[str, Provider]) -> list[Provider]:
-    if change.kind in _GLOBAL_KINDS:
-        return list(providers.values())
-    system = systems.get(change.study or "")
-    return [providers[system]] if system in providers else []
+def _providers_of(change: Change, reach: Reach, providers: Mapping[str, Provider]) -> list[Provider]:
+    return [providers[system] for system in sorted(reach.systems(change)) if system in providers]
 
 
 def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desired_sources: Mapping[str, str],
             providers: Mapping[str, Provider], backend, commit: str | None, reason: str | None = None,
-            plan_digest: str | None = None) -> ApplyResult:
-    """Carry out the plan change by change; the journal holds each change once it really happened."""
+            plan_digest: str | None = None, reach: Reach | None = None) -> ApplyResult:
+    """Carry out the plan change by change; the journal holds each change once it really happened.
+    reach: which systems each change concerns (providers.Reach); by default from the studies' systems, the
+    state and the providers given."""
+    if reach is None:
+        reach = Reach(plan.changes, previous.effective, systems, GROUP_FILE_SYSTEMS & set(providers))
     journal = backend.journal
     journal.begin({"base_serial": previous.serial, "lineage": previous.lineage, "environment": plan.environment,
                    "plan_digest": plan_digest, "commit": commit, "actor": actor(), "reason": reason})
@@ -56,7 +55,7 @@ def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desir
     deferred: list[Change] = []   # accepted by a provider that makes them real when it finishes
     failure: ProviderError | None = None
     for change in plan.changes:
-        targets = _providers_of(change, systems, providers)
+        targets = _providers_of(change, reach, providers)
         try:
             for provider in targets:
                 provider.apply(change)

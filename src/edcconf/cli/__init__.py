@@ -1,27 +1,43 @@
 """Command line: thin wrappers that parse options, call the stages and print.
 
-Exit codes: 0 success / no changes, 2 a plan has changes, 1 a user error (never a traceback),
-3 an internal error (traceback and a request to report it).
+Exit codes: 0 success / no changes, 2 a plan has changes, 1 a user error (never a traceback; the file
+system refusing a write is one), 3 an internal error (traceback and a request to report it), 130 Ctrl-C.
 """
 from __future__ import annotations
 
 import gc
+import os
+import signal
 import sys
 import traceback
 
-import click
-
-from .. import __version__
-from ..diagnostics import UserError
-from .common import Ctx, emit_user_error
-from . import core as _core
-from . import history as _history
-from . import live as _live
-from . import interchange as _interchange
-from . import questions as _questions
-
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 REPORT_URL = "the edcconf issue tracker"
+
+
+def _interrupted() -> int:
+    """Ctrl-C: one short line and the shell's exit code for SIGINT, never a traceback."""
+    try:
+        sys.stderr.write("Interrupted.\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, KeyboardInterrupt):
+        pass
+    return EXIT_INTERRUPTED
+
+
+try:  # Ctrl-C while the command is still loading (a third of a second) ends it as any other Ctrl-C
+    import click
+
+    from .. import __version__
+    from ..diagnostics import FILE_SYSTEM_ERRNOS, UserError, file_system_error
+    from .common import Ctx, emit_user_error
+    from . import core as _core
+    from . import history as _history
+    from . import live as _live
+    from . import interchange as _interchange
+    from . import questions as _questions
+except KeyboardInterrupt:
+    raise SystemExit(_interrupted()) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -49,37 +65,80 @@ def main(argv: list[str] | None = None) -> None:
     # nothing (peak RSS unchanged). Reference counting still frees everything; the process ends soon.
     collecting = gc.isenabled()
     gc.disable()
+    restore = _interrupts_end_here()
     try:
-        _run(argv)
+        try:
+            code = _run(argv)
+        except KeyboardInterrupt:  # e.g. while an error was being printed
+            code = _interrupted()
+        finally:
+            from ..spool import spool
+            try:
+                spool.flush()   # cache entries queued by this command are on disk before it returns
+            except KeyboardInterrupt:
+                code = _interrupted()
     finally:
-        from ..spool import spool
-        spool.flush()   # cache entries queued by this command are on disk before it returns
+        restore()
         if collecting:  # in-process callers (tests) get their collector back
             gc.enable()
+    sys.exit(code)
 
 
-def _run(argv: list[str] | None) -> None:
+def _interrupts_end_here():
+    """Ctrl-C reaches every process of the terminal's process group: the forked helpers of this command
+    (parse workers, the state prefetch child) ignore it, and this process reports it once. Returns what
+    puts the previous handler back."""
+    pid = os.getpid()
+
+    def on_interrupt(signum, frame):
+        if os.getpid() != pid:
+            return                  # a forked helper: the command stops it (pool terminated, child killed)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_interrupt)
+    except ValueError:              # not the main thread: leave signals alone
+        return lambda: None
+    if previous is None:            # set outside Python (an embedding host): put back Python's default
+        previous = signal.default_int_handler
+    return lambda: signal.signal(signal.SIGINT, previous)
+
+
+def _run(argv: list[str] | None) -> int:
+    json_output = "--json" in (argv if argv is not None else sys.argv)
     try:
         code = cli.main(args=argv, prog_name="edcconf", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):  # click's own Ctrl-C
+            return _interrupted()
         click.echo("Aborted.", err=True)
         code = EXIT_ERROR
     except click.ClickException as exc:  # usage errors: exit 1, since 2 means "the plan has changes"
         exc.show()
         code = EXIT_ERROR
     except UserError as exc:
-        emit_user_error(exc, json_output="--json" in (argv if argv is not None else sys.argv))
+        emit_user_error(exc, json_output=json_output)
         code = EXIT_ERROR
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        code = 130
+        code = _interrupted()
     except BrokenPipeError:
         code = EXIT_OK
+    except OSError as exc:
+        if exc.errno not in FILE_SYSTEM_ERRNOS:
+            _internal_error()
+            return EXIT_BUG
+        # the file system refused (full, read-only, a directory where a file belongs): the user's to fix
+        emit_user_error(file_system_error(exc), json_output=json_output)
+        code = EXIT_ERROR
     except Exception:  # noqa: BLE001 - the last line of defence: a bug, reported as such
-        traceback.print_exc()
-        click.echo(f"\nedcconf {__version__} hit an internal error (a bug, not your configuration). Please report "
-                   f"it to {REPORT_URL} with the traceback above and the command you ran.", err=True)
+        _internal_error()
         code = EXIT_BUG
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+    return code if isinstance(code, int) else EXIT_OK
+
+
+def _internal_error() -> None:
+    traceback.print_exc()
+    click.echo(f"\nedcconf {__version__} hit an internal error (a bug, not your configuration). Please report "
+               f"it to {REPORT_URL} with the traceback above and the command you ran.", err=True)

@@ -82,8 +82,9 @@ class CsvProvider:
 
         grants_by_study = index_grants(effective)
         written: list[str] = []
-        studies = sorted(set(by_study) | {k for k, v in effective.get("studies", {}).items()
-                                          if v.get("system") == self.system and not (self.out / k / "users.csv").exists()})
+        studies = sorted(set(by_study) | self._touched(mine, effective, grants_by_study)
+                         | {k for k, v in effective.get("studies", {}).items()
+                            if v.get("system") == self.system and not (self.out / k / "users.csv").exists()})
         for study in studies:
             folder = self.out / study
             rows = [self._row(c, accounts) for c in by_study.get(study, [])]
@@ -102,6 +103,18 @@ class CsvProvider:
             write_atomically(path, to_csv(CHECKLIST_HEADER, account_rows), durable=False)
             written.append(str(path))
         return written
+
+    def _touched(self, mine: list[Change], effective: dict, grants_by_study: Mapping[str, list[dict]]) -> set[str]:
+        """This system's studies whose files show an account or a site this run changed: a person's name,
+        e-mail and status are in every study file that lists them (Vault disables a deactivated account's
+        rows), a site's time zone in Vault's rows."""
+        people = {c.key for c in mine if c.kind == "account"}
+        places = {c.key for c in mine if c.kind == "site"}
+        if not people and not places:
+            return set()
+        return {study for study, value in effective.get("studies", {}).items() if value.get("system") == self.system
+                and (places.intersection(value.get("sites", ()))
+                     or any(g.get("user") in people for g in grants_by_study.get(study, ())))}
 
     def _system_files(self, study: str, effective: dict, grants: list[dict], revoked=()) -> list[str]:
         """The file the system itself imports: Vault's user import, REDCap's User Rights upload.

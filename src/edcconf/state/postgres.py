@@ -17,6 +17,7 @@ import time
 from typing import Iterable, Iterator
 
 import psycopg
+import psycopg.conninfo
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
@@ -43,9 +44,71 @@ MIGRATIONS: list[tuple[int, str]] = [
 _MIGRATION_LOCK = 0x6564_6363_6F6E_66  # "edcconf": serialises first-use migrations across processes
 
 
-def scrub(message: str, dsn: str) -> str:
-    """A database error without the DSN or any password in it."""
-    out = message.replace(dsn, "<dsn>") if dsn else message
+# -- the connection string: read before libpq does, so that no message can quote a secret ------------------
+_SECRET_KEYS = ("password", "sslpassword")
+_URL = re.compile(r"postgres(?:ql)?://", re.I)
+_PAIR = re.compile(r"([A-Za-z_]+)\s*=\s*('(?:[^'\\]|\\.)*'?|[^\s']\S*)")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|%00")
+UNREADABLE = ("in the key=value form, quote a value that holds spaces or quotes ('...', with \\' for a quote); in the "
+              "URL form (postgresql://user:password@host/db), percent-encode '%', '@', ':' and '/' in the user name and "
+              "password (%25, %40, %3A, %2F)")
+
+
+def dsn_problem(dsn: str) -> str | None:
+    """Why libpq would misread a connection string, or quote part of it in its error; None if it reads it
+    as written. A URL whose password holds '@' or '/' as they are is split in the wrong place (the rest of
+    the password becomes the host, named in the next error); a '%' that starts no escape is quoted whole."""
+    url = _URL.match(dsn)
+    if url is None:
+        return None
+    if _BAD_ESCAPE.search(dsn):
+        return "holds a '%' that does not begin a percent-escape (write %25 for a '%')"
+    rest = dsn[url.end():]
+    at, slash = rest.find("@"), rest.find("/")
+    if rest.count("@") > 1 or (at >= 0 and 0 <= slash < at):
+        return "holds '@' or '/' as they are in its user name or password (write %40 and %2F)"
+    return None
+
+
+def dsn_secrets(dsn: str) -> set[str]:
+    """Every text of the connection string that is or may be a password, as written and as decoded: the
+    password in a URL's user information and query, and in each password= of the key=value form."""
+    from urllib.parse import unquote
+
+    found: set[str] = set()
+    url = _URL.match(dsn)
+    if url is not None:
+        rest = dsn[url.end():]
+        head = rest.split("/", 1)[0]
+        if "@" in head:
+            userinfo = head.rsplit("@", 1)[0]
+            password = userinfo.partition(":")[2]
+            found |= {userinfo, password, unquote(userinfo), unquote(password)}
+        for part in rest.partition("?")[2].split("&"):
+            key, _, value = part.partition("=")
+            if unquote(key).strip() in _SECRET_KEYS:
+                found |= {value, unquote(value)}
+    else:
+        for key, value in _PAIR.findall(dsn):
+            if key in _SECRET_KEYS:
+                inner = value[1:-1] if value.startswith("'") and value.endswith("'") and len(value) > 1 else value
+                found |= {value, inner, re.sub(r"\\(.)", r"\1", inner)}
+    try:
+        parsed = psycopg.conninfo.conninfo_to_dict(dsn)
+    except (psycopg.Error, ValueError, TypeError):
+        parsed = {}
+    found |= {str(parsed[k]) for k in _SECRET_KEYS if parsed.get(k)} | {dsn}
+    return {s for s in found if s}
+
+
+def scrub(message: str, secrets: set[str]) -> str:
+    """A database error without any password in it (a short one only where it stands alone)."""
+    out = message
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 4:
+            out = out.replace(secret, "***")
+        else:
+            out = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "***", out)
     out = re.sub(r"(password\s*=\s*)\S+", r"\1***", out, flags=re.I)
     return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", out)
 
@@ -61,7 +124,17 @@ class PostgresBackend:
         if not dsn:
             raise UserError(f"the state of {environment} is kept in PostgreSQL, and the environment variable "
                             f"{dsn_env} that holds its connection string is not set", code="state-backend")
+        problem = dsn_problem(dsn)
+        if problem is None:
+            try:
+                psycopg.conninfo.conninfo_to_dict(dsn)
+            except psycopg.Error:  # its message may quote any part of the string: never shown
+                problem = "cannot be read as a PostgreSQL connection string"
+        if problem is not None:
+            raise UserError(f"the connection string in ${dsn_env} (the state of {environment}) {problem}; "
+                            f"{UNREADABLE}", code="state-backend")
         self._dsn = dsn
+        self._secrets = dsn_secrets(dsn)
         self._migrated = False
 
     def describe(self) -> str:
@@ -74,13 +147,13 @@ class PostgresBackend:
             conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
             raise UserError(f"cannot reach the PostgreSQL state of {self.environment} (${self.dsn_env}): "
-                            f"{scrub(str(exc).strip(), self._dsn)}", code="state-read") from None
+                            f"{scrub(str(exc).strip(), self._secrets)}", code="state-read") from None
         try:
             if not self._migrated:
                 self._migrate(conn)
             yield conn
         except psycopg.Error as exc:
-            raise UserError(f"PostgreSQL state of {self.environment}: {scrub(str(exc).strip(), self._dsn)}; "
+            raise UserError(f"PostgreSQL state of {self.environment}: {scrub(str(exc).strip(), self._secrets)}; "
                             "nothing was committed by the failed statement", code="state-write") from None
         finally:
             conn.close()

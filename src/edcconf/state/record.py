@@ -50,6 +50,10 @@ class StateRecord:
             raise UserError(f"{where} has state format_version {version!r}; this edcconf reads version "
                             f"{STATE_FORMAT_VERSION}. Use the edcconf that wrote it, or restore {where}.backup",
                             code="state-invalid")
+        problem = shape_problem(data)
+        if problem:  # e.g. a serial edited to "2" or -5: never taken for a number it is not
+            raise UserError(f"{where} is damaged: {problem}; it may have been edited by hand. Restore it from the "
+                            f"backup {where}.backup", code="state-invalid")
         try:
             effective = {s: dict(data["effective"].get(s) or {}) for s in STATE_SECTIONS}
             return cls(environment=data["environment"], serial=int(data["serial"]), lineage=data.get("lineage"),
@@ -59,6 +63,47 @@ class StateRecord:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"{where} is damaged ({exc.__class__.__name__}: {exc}); restore it from the backup "
                             f"{where}.backup", code="state-invalid") from None
+
+
+def _shown(value: Any) -> str:
+    import json
+
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def shape_problem(data: Mapping) -> str | None:
+    """What breaks the shape every later step relies on, or None: the serial a whole number (not text,
+    not negative), the effective state's sections objects of objects, the texts texts."""
+    serial = data.get("serial")
+    if type(serial) is not int or serial < 0:
+        return f'"serial" is {_shown(serial)}, not a whole number of 0 or more (written without quotes)'
+    effective = data.get("effective")
+    if not isinstance(effective, dict):
+        return f'"effective" is {_shown(effective)}, not an object'
+    for section in STATE_SECTIONS:
+        entries = effective.get(section)
+        if entries is None:
+            continue
+        if not isinstance(entries, dict):
+            return f'"effective.{section}" is {_shown(entries)}, not an object'
+        for key, value in entries.items():
+            if not isinstance(value, dict):
+                return f'"effective.{section}.{key}" is {_shown(value)}, not an object'
+    for key in ("environment", "lineage", "applied_at", "commit", "actor", "note"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            return f'"{key}" is {_shown(data[key])}, not text'
+    for key, kind, ok in (("sources", "text", lambda v: isinstance(v, str)),
+                          ("summary", "a whole number", lambda v: type(v) is int)):
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            return f'"{key}" is {_shown(value)}, not an object'
+        bad = next((k for k, v in value.items() if not ok(v)), None)
+        if bad is not None:
+            return f'"{key}.{bad}" is {_shown(value[bad])}, not {kind}'
+    return None
 
 
 def fold(effective: Mapping[str, dict], changes: Iterable) -> dict[str, dict]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Iterator
 
 from ..diagnostics import Diagnostic, Loc, error
+from .identity import fold, ignoring
 from ..model import (ALL, Environment, External, Form, Grant, Group, Model, Person, Protocol, Role, Site,
                      Study, Target, frozen_map)
 from ..rules.ceilings import UNLIMITED, Ceiling, effective_ceiling
@@ -114,23 +115,26 @@ def parse_date(node: _Node, key: str, problems: list[Diagnostic]) -> date | None
 
 
 class _Registry:
-    """Ids seen so far of one kind; a second use is `duplicate-id` naming the first. Holds the declaring
-    node, not its Loc: a position is worked out only for the rare message."""
+    """Ids seen so far of one kind; a second use is `duplicate-id` naming the first. Ids are compared
+    folded (validate.identity: case, full-width and invisible characters), so that `HEART-01` and `heart-01`
+    are never two studies (nor two directories, nor two REDCap groups). Holds the declaring node, not its
+    Loc: a position is worked out only for the rare message."""
 
-    def __init__(self, what: str, problems: list[Diagnostic], fold_case: bool = False) -> None:
-        self.what, self.problems, self.fold = what, problems, fold_case
-        self.seen: dict[str, tuple[_Node, str]] = {}
+    def __init__(self, what: str, problems: list[Diagnostic]) -> None:
+        self.what, self.problems = what, problems
+        self.seen: dict[str, tuple[_Node, str, str]] = {}
 
     def claim(self, ident: str, node: _Node, field: str) -> bool:
         """ident, written in node's `field`."""
-        key = ident.lower() if self.fold else ident
+        key = fold(ident) if isinstance(ident, str) else ident
         if key in self.seen:
-            case = " (ignoring case)" if self.fold else ""
-            first, first_field = self.seen[key]
-            self.problems.append(error("duplicate-id", f"{self.what} {ident!r} is declared twice{case}; "
-                                       f"first at {first.at(first_field)}", node.at(field)))
+            first, first_field, first_ident = self.seen[key]
+            how = ignoring(str(ident), str(first_ident))
+            self.problems.append(error("duplicate-id", f"{self.what} {ident!r} is declared twice"
+                                       f"{f' ({how})' if how else ''}; first at {first.at(first_field)}"
+                                       f"{f' as {first_ident!r}' if how else ''}", node.at(field)))
             return False
-        self.seen[key] = node, field
+        self.seen[key] = node, field, ident
         return True
 
 
@@ -178,7 +182,7 @@ def _groups(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[
     groups: dict[str, Group] = {}
     people: dict[str, Person] = {}
     group_ids = _Registry("group", problems)
-    usernames = _Registry("username", problems, fold_case=True)
+    usernames = _Registry("username", problems)
     declared: dict[str, _Node] = {}
     for node in declarations(files, "group"):
         gid = node.get("id")
@@ -328,7 +332,7 @@ def _grants(study: _Node, sid: str, study_envs: tuple[str, ...], problems: list[
                       expires=parse_date(g, "expires", problems) if v.get("expires") is not None else None,
                       loc=loc, locs=g.locs())
         duplicate = False
-        user = grant.user.lower()
+        user = fold(grant.user)
         for env in (study_envs if envs == ALL else envs):
             first = claimed.setdefault((user, env), loc)
             # `is` first: the usual case is this grant's own Loc. An alias repeating a grant has an equal Loc.

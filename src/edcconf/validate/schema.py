@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable
@@ -47,12 +48,48 @@ def _inlined() -> dict:
     return _inline(_schemas()[ROOT_SCHEMA], ROOT_SCHEMA, _schemas())
 
 
+def ecma_end(pattern: str) -> str:
+    """A schema pattern for Python's re with ECMA-262's meaning of `$` (JSON Schema's regex dialect): the
+    end of the text. Python's `$` also matches before a final newline, so `^[a-z]+$` would accept "id\\n":
+    a second person, study or directory that looks like the first. Only a `$` outside a character class
+    and not escaped is an anchor (fastjsonschema makes the same replacement)."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "$":
+            c = r"\Z"
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+@lru_cache(maxsize=None)
+def _compiled(pattern: str) -> re.Pattern:
+    return re.compile(ecma_end(pattern))
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict) -> Iterable[ValidationError]:
+    if validator.is_type(instance, "string") and not _compiled(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.protocols.Validator:
-    """Compiled once per process: loading and checking the schemas costs more than validating a file."""
+    """Compiled once per process: loading and checking the schemas costs more than validating a file.
+    Patterns are matched as JSON Schema means them (ECMA-262: `$` is the end of the text), as the fast
+    check does: a file it rejects must get its errors here, never an empty report."""
     root = {"$schema": "https://json-schema.org/draft/2020-12/schema", **_inlined()}
     jsonschema.Draft202012Validator.check_schema(root)
-    return jsonschema.Draft202012Validator(root)
+    ecma = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
+    return ecma(root)
 
 
 @lru_cache(maxsize=1)

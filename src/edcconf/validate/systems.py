@@ -39,6 +39,7 @@ def check_systems(model: Model) -> list[Diagnostic]:
                     out.extend(redcap_keys(cat, role.redcap, role.locs.get("redcap", role.loc), f"role {role.id}"))
         if study.system == "redcap":
             out.extend(_one_dag(model, study))
+            out.extend(_distinct_dags(study))
             out.extend(_sayable_rights(model, study, cat))
         if study.system == "vault":
             out.extend(_every_site_listed(study))
@@ -153,6 +154,26 @@ def _one_dag(model: Model, study: Study) -> list[Diagnostic]:
             out.append(error("redcap-one-dag", f"{grant.user} is granted {len(sites)} sites of REDCap study "
                              f"{study.id} ({', '.join(sites)}); REDCap puts a user in at most one data access group "
                              "per project: grant one site, or all sites", _scope_loc(grant)))
+    return out
+
+
+def _distinct_dags(study: Study) -> list[Diagnostic]:
+    """Each site of a REDCap study is its own data access group: REDCap derives a group's unique name from
+    its label (lower case, letters, digits and underscores, at most 18 characters), and the User Rights
+    upload names the group by it, so two sites that differ only in case, in '-' against '_', or after their
+    first 18 characters would put their users in one group, each seeing the other's records."""
+    from ..providers.redcap_records import dag_unique_name
+
+    first: dict[str, str] = {}
+    out = []
+    for site in study.sites:
+        name = dag_unique_name(site)
+        if name in first and first[name] != site:
+            out.append(error("redcap-dag-collision", f"sites {first[name]} and {site} of REDCap study {study.id} "
+                             f"would be one data access group: REDCap names both {name!r} (lower case, letters, digits "
+                             "and underscores, at most 18 characters); give one of them an id that differs there",
+                             study.locs.get("sites", study.loc), sites=[first[name], site], dag=name))
+        first.setdefault(name, site)
     return out
 
 
