@@ -11,7 +11,8 @@ from .diagnostics import Diagnostics, UserError
 from .model import Environment
 from .pipeline import load_desired
 from .plan import Plan, make_plan
-from .plan.brakes import DATA_MANAGER_FLOOR, MASS_REVOCATION, find_brakes
+from .plan.brakes import (DATA_MANAGER_FLOOR, MASS_REVOCATION, Guards, declared_guards, find_brakes,
+                          guard_changes, guards_of)
 from .plan.saved import check_fresh, load_plan
 from .providers import providers_for
 from .source import load_sources
@@ -32,6 +33,7 @@ class PlannedEnvironment:
     desired: object = None           # pipeline.Desired, when planned now
     warnings: Diagnostics | None = None
     applied_side: object = None      # what with_applied returned (plan_environment)
+    guards: Guards | None = None     # protection and brakes this apply is held to (the last applied ones)
 
 
 def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
@@ -59,12 +61,14 @@ def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
     if refresh:
         from .questions.drift import refresh as refresh_live
         plan = refresh_live(plan, environment, previous, env_state.state, root, allow_unread=allow_unread)
-    plan = replace(plan, brakes=find_brakes(plan.changes, previous.effective, env_state.state, environment))
+    guards = guards_of(environment, previous.effective)   # the applied guards, not those under review
+    plan = replace(plan, changes=guard_changes(environment, previous.effective) + plan.changes,
+                   brakes=find_brakes(plan.changes, previous.effective, env_state.state, guards))
     systems = {k: v["system"] for k, v in {**previous.effective.get("studies", {}),
                                            **env_state.state.get("studies", {})}.items()}
     return PlannedEnvironment(plan, environment, previous, backend, systems, env_state.sources,
                               desired.model.digest, desired=desired,
-                              applied_side=prefetch.also_result if prefetch is not None else None)
+                              applied_side=prefetch.also_result if prefetch is not None else None, guards=guards)
 
 
 MEMO_MAX_CHANGES = 20_000   # a first rollout's plan is large and rarely planned twice: not worth the memory
@@ -194,7 +198,7 @@ def apply_planned(root: Path, planned: PlannedEnvironment, lock_timeout: float =
         used = {planned.systems[c.study] for c in planned.plan.changes if c.study in planned.systems}
         providers = providers_for(root, planned.environment, used, current.serial + 1, _study_sites(planned, current))
         result = execute(planned.plan, current, planned.systems, planned.sources, providers, backend,
-                         git_commit(root), reason, planned.saved_digest)
+                         git_commit(root), reason, planned.saved_digest, declared_guards(planned.environment))
     return _notify(root, result, reason)
 
 

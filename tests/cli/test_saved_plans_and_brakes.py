@@ -123,3 +123,121 @@ def test_no_floor_by_default_in_unprotected_environments(mini_repo, cli):
     applied(mini_repo, cli)
     edit(mini_repo, "studies/heart.yaml", "    - {user: dina.dm, role: data_manager, environments: all, sites: all}\n", "")
     assert cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo).code == 0
+
+
+def guards_in_state(root, env):
+    return json.loads((root / f".edcconf/state/{env}.json").read_text())["effective"]["environment"][env]
+
+
+def test_an_apply_records_the_guards_it_declared(mini_repo, cli):
+    set_safety(mini_repo, "test", "{max_revocations: 3, max_revocation_fraction: 0.5}")
+    applied(mini_repo, cli)
+    assert guards_in_state(mini_repo, "test") == {"protected": False, "safety": {
+        "max_revocations": 3, "max_revocation_fraction": 0.5, "min_data_managers": 0}}
+    applied(mini_repo, cli, "production")   # nothing declared: the documented defaults
+    assert guards_in_state(mini_repo, "production") == {"protected": True, "safety": {
+        "max_revocations": 25, "min_data_managers": 1}}
+    assert cli("plan", "--env", "test", cwd=mini_repo).code == 0
+
+
+def test_raising_max_revocations_in_the_same_change_does_not_lift_the_brake(mini_repo, cli):
+    set_safety(mini_repo, "test", "{max_revocations: 1}")
+    applied(mini_repo, cli)
+    edit(mini_repo, "environments/envs.yaml", "safety: {max_revocations: 1}", "safety: {max_revocations: 100}")
+    edit(mini_repo, "studies/heart.yaml", "    - {user: cara.crc, role: crc, environments: all, sites: [BOS]}\n", "")
+    edit(mini_repo, "studies/heart.yaml", "    - {user: ivan.inv, role: investigator, environments: all, sites: [BOS, NYC]}\n", "")
+    plan = cli("plan", "--env", "test", "--json", cwd=mini_repo).json
+    first = plan["changes"][0]
+    assert (first["kind"], first["action"], first["key"]) == ("environment", "update", "test")
+    assert first["details"] == ["safety.max_revocations: 1 → 100"] and first["after"]["safety"]["max_revocations"] == 100
+    assert [b["code"] for b in plan["brakes"]] == ["mass-revocation"]
+    assert "safety.max_revocations (1, as last applied to test; the configuration's 100 takes effect after this " \
+           "apply)" in plan["brakes"][0]["message"]
+    text = cli("plan", "--env", "test", cwd=mini_repo).out
+    assert text.index("# Environment test: protection and safety") < text.index("# Study HEART-01")
+    assert "~ environment test will be changed" in text and "why:   safety.max_revocations: 1 → 100" in text
+    md = cli("plan", "--env", "test", "--format", "markdown", cwd=mini_repo).out
+    assert md.index("changes the protection or safety limits of test") < md.index("mass-revocation")
+    assert md.index("<b>Environment test: protection and safety</b>") < md.index("<b>Study HEART-01</b>")
+    r = cli("apply", "--env", "test", "--yes", cwd=mini_repo)
+    assert r.code == 1 and "revokes or lowers 2 grants" in r.err and "--allow-mass-revocation" in r.err, r
+    assert cli("plan", "--env", "test", "--out", "a.plan", cwd=mini_repo).code == 2   # a saved plan is held the same
+    assert cli("apply", "a.plan", cwd=mini_repo).code == 1
+    assert guards_in_state(mini_repo, "test")["safety"]["max_revocations"] == 1
+    assert cli("apply", "a.plan", "--allow-mass-revocation", cwd=mini_repo).code == 0
+    assert guards_in_state(mini_repo, "test")["safety"]["max_revocations"] == 100   # from the next apply on
+    edit(mini_repo, "studies/heart.yaml", "    - {user: mona.mon, role: safety_monitor, environments: all, sites: all}\n", "")
+    edit(mini_repo, "studies/heart.yaml", "    - {user: dina.dm, role: data_manager, environments: all, sites: all}\n", "")
+    assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
+
+
+def test_deleting_safety_falls_back_to_the_defaults_never_to_no_limit(mini_repo, cli):
+    set_safety(mini_repo, "test", "{max_revocations: 1}")
+    applied(mini_repo, cli)
+    edit(mini_repo, "environments/envs.yaml", "    safety: {max_revocations: 1}\n", "")
+    edit(mini_repo, "studies/heart.yaml", "    - {user: cara.crc, role: crc, environments: all, sites: [BOS]}\n", "")
+    edit(mini_repo, "studies/heart.yaml", "    - {user: ivan.inv, role: investigator, environments: all, sites: [BOS, NYC]}\n", "")
+    plan = cli("plan", "--env", "test", "--json", cwd=mini_repo).json
+    assert plan["changes"][0]["details"] == ["safety.max_revocations: 1 → 25"]
+    assert [b["code"] for b in plan["brakes"]] == ["mass-revocation"]
+    assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 1
+    assert cli("apply", "--env", "test", "--yes", "--allow-mass-revocation", cwd=mini_repo).code == 0
+    assert guards_in_state(mini_repo, "test")["safety"]["max_revocations"] == 25
+
+
+def test_unprotecting_in_the_same_change_still_protects_this_apply(mini_repo, cli):
+    applied(mini_repo, cli, "production")
+    edit(mini_repo, "environments/envs.yaml", "    protected: true\n", "    protected: false\n")
+    edit(mini_repo, "studies/heart.yaml", "    - {user: vera.view, role: viewer, environments: [production], countries: [US]}\n", "")
+    plan = cli("plan", "--env", "production", "--json", cwd=mini_repo).json
+    assert plan["changes"][0]["kind"] == "environment" and "protected: true → false" in plan["changes"][0]["details"]
+    r = cli("apply", "--env", "production", "--yes", cwd=mini_repo)
+    assert r.code == 1 and "production is protected (as last applied" in r.err, r
+    assert json.loads((mini_repo / ".edcconf/state/production.json").read_text())["serial"] == 1
+    assert cli("plan", "--env", "production", "--out", "p.plan", cwd=mini_repo).code == 2   # reviewed: applies
+    assert cli("apply", "p.plan", cwd=mini_repo).code == 0
+    assert guards_in_state(mini_repo, "production")["protected"] is False
+    edit(mini_repo, "studies/heart.yaml", "sites: [BOS, NYC, LYON]", "sites: [BOS, NYC]")
+    assert cli("apply", "--env", "production", "--yes", cwd=mini_repo).code == 0   # the next apply is unprotected
+
+
+def test_lowering_the_data_manager_floor_with_the_last_data_manager_is_still_refused(mini_repo, cli):
+    applied(mini_repo, cli, "production")
+    set_safety(mini_repo, "production", "{min_data_managers: 0}")
+    edit(mini_repo, "groups/staff.yaml", "name: Dina Manager}", "name: Dina Manager, status: deactivated}")
+    assert cli("plan", "--env", "production", "--out", "p.plan", cwd=mini_repo).code == 2
+    r = cli("apply", "p.plan", cwd=mini_repo)
+    assert r.code == 1 and "safety.min_data_managers is 1, as last applied to production" in r.err, r
+
+
+def test_an_older_state_without_guards_is_held_to_the_configuration(mini_repo, cli):
+    """A state written before guards were recorded: the configuration's values (defaults filled in), no
+    planned change; the next apply records them."""
+    set_safety(mini_repo, "test", "{max_revocations: 1}")
+    applied(mini_repo, cli)
+    path = mini_repo / ".edcconf/state/test.json"
+    state = json.loads(path.read_text())
+    del state["effective"]["environment"]
+    path.write_text(json.dumps(state))
+    assert cli("plan", "--env", "test", cwd=mini_repo).code == 0
+    edit(mini_repo, "studies/heart.yaml", "    - {user: cara.crc, role: crc, environments: all, sites: [BOS]}\n", "")
+    edit(mini_repo, "studies/heart.yaml", "    - {user: ivan.inv, role: investigator, environments: all, sites: [BOS, NYC]}\n", "")
+    plan = cli("plan", "--env", "test", "--json", cwd=mini_repo).json
+    assert [c["kind"] for c in plan["changes"]] == ["grant", "grant"]
+    assert [b["code"] for b in plan["brakes"]] == ["mass-revocation"]
+    assert cli("apply", "--env", "test", "--yes", "--allow-mass-revocation", cwd=mini_repo).code == 0
+    assert guards_in_state(mini_repo, "test")["safety"]["max_revocations"] == 1
+
+
+def test_guard_defaults_are_limits():
+    from types import SimpleNamespace
+
+    from edcconf.plan import Change
+    from edcconf.plan.brakes import Guards, brakes_from_counts, declared_guards
+
+    bare = declared_guards(SimpleNamespace(name="t", protected=False, safety={}))
+    assert bare == {"protected": False, "safety": {"max_revocations": 25, "min_data_managers": 0}}
+    revokes = tuple(Change("revoke", "grant", f"S/u{i}", {}, None, "", "", study="S") for i in range(26))
+    brakes = brakes_from_counts(revokes, Guards("t", bare, bare), {}, {}, {}, (), ())
+    assert [b["code"] for b in brakes] == ["mass-revocation"]
+    assert not brakes_from_counts(revokes[:25], Guards("t", bare, bare), {}, {}, {}, (), ())

@@ -145,3 +145,23 @@ def test_saved_plan_made_incrementally_equals_the_fresh_one(applied, tmp_path):
     strip = lambda p: {k: v for k, v in json.loads(p.read_text()).items() if k not in ("created_at", "digest")}  # noqa: E731
     assert strip(out) == strip(again)
     assert run_edcconf("apply", out, *AT, cwd=root).code == 0
+
+
+def test_a_guard_change_is_planned_incrementally_as_in_full(applied, tmp_path):
+    """The environment's guards come from a global file and the state: the base keeps their planned change
+    and the applied values the brakes are held to, so a study-file change after a guard change is planned
+    incrementally with both, exactly as the full path plans it."""
+    import json
+
+    root = tmp_path / "org"
+    shutil.copytree(applied, root, ignore=shutil.ignore_patterns("cache"))
+    _edit(root / "environments" / "test.yaml", r"max_revocations: 100000", "max_revocations: 0")
+    _plans(root, "test", cached=True)                       # the full plan that stores the base
+    EDITS[2][2](root)                                        # a grant removed: the declared 0 would brake it
+    assert _incremental_in_process(root, "test")
+    cached, fresh = _plans(root, "test", cached=True), _plans(root, "test", cached=False)
+    assert cached == fresh
+    plan = json.loads(fresh[2])
+    assert plan["changes"][0]["kind"] == "environment" and plan["changes"][0]["details"] == [
+        "safety.max_revocations: 100000 → 0"]
+    assert any(c["action"] == "revoke" for c in plan["changes"]) and plan["brakes"] == []   # held to 100000

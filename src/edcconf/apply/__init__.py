@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from ..plan import Change, Plan
+from ..plan.brakes import GUARDS_SECTION, applied_guards
 from ..providers import Provider, ProviderError
 from ..plan.saved import change_from_saved, change_to_saved
 from ..state import StateRecord, fold, next_record
@@ -47,8 +48,10 @@ def _providers_of(change: Change, systems: Mapping[str, str], providers: Mapping
 
 def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desired_sources: Mapping[str, str],
             providers: Mapping[str, Provider], backend, commit: str | None, reason: str | None = None,
-            plan_digest: str | None = None) -> ApplyResult:
-    """Carry out the plan change by change; the journal holds each change once it really happened."""
+            plan_digest: str | None = None, guards: Mapping | None = None) -> ApplyResult:
+    """Carry out the plan change by change; the journal holds each change once it really happened.
+    guards: the environment's guards as the configuration declares them (plan/brakes.declared_guards),
+    recorded with the new state when it has none yet; a change of recorded guards is a planned change."""
     journal = backend.journal
     journal.begin({"base_serial": previous.serial, "lineage": previous.lineage, "environment": plan.environment,
                    "plan_digest": plan_digest, "commit": commit, "actor": actor(), "reason": reason})
@@ -79,6 +82,8 @@ def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desir
     except ProviderError as exc:  # the bulk files were not written: those changes did not happen
         failure = failure or exc
         effective = fold(previous.effective, done)
+    if guards is not None and done and applied_guards(effective, plan.environment) is None:
+        effective[GUARDS_SECTION] = {**effective[GUARDS_SECTION], plan.environment: dict(guards)}
     record = _commit(backend, previous, done, effective, {**previous.sources, **desired_sources}, commit, None)
     backend.append_audit(audit_entries(plan, done, failure, record, commit, reason, plan_digest))
     journal.clear()

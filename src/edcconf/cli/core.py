@@ -113,8 +113,10 @@ def apply(ctx: click.Context, config_dir: str | None, plan_file: str | None, env
         yes = True  # the plan was reviewed when it was saved; applying the file is the confirmation
     elif env:
         planned = plan_environment(root, env, parse_at(at), allow_unread=allow_unread)
-        if planned.environment.protected:
-            raise UserError(f"{env} is protected: it applies only from a saved plan that was reviewed "
+        if planned.guards.protected:   # as last applied: a change that unprotects it is not enough
+            still = ("" if planned.guards.declared["protected"] else " (as last applied; the configuration's "
+                     "protected: false takes effect after a reviewed plan that says so is applied)")
+            raise UserError(f"{env} is protected{still}: it applies only from a saved plan that was reviewed "
                             f"(edcconf plan --env {env} --out FILE, then edcconf apply FILE)", code="protected")
     else:
         raise UserError("apply needs a saved plan file or --env ENV", code="usage")
