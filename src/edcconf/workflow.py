@@ -13,7 +13,7 @@ from .pipeline import load_desired
 from .plan import Plan, make_plan
 from .plan.brakes import (DATA_MANAGER_FLOOR, MASS_REVOCATION, Guards, declared_guards, find_brakes,
                           guard_changes, guards_of)
-from .plan.saved import check_fresh, load_plan
+from .plan.saved import check_fresh, load_plan, plan_differences
 from .providers import providers_for
 from .source import load_sources
 from .state import StateRecord, open_backend
@@ -144,15 +144,25 @@ def _applied_over_ceiling(desired, previous: StateRecord, as_of: date) -> tuple:
 
 
 def planned_from_file(root: Path, path: Path) -> PlannedEnvironment:
-    """A saved plan, checked against the state and configuration it was made against."""
+    """A saved plan, applied only as what the configuration and state it names give: checked against
+    them (version, state serial and lineage, configuration digest), then planned again and compared.
+    What is applied is the plan made again (identical to the file's)."""
     saved = load_plan(path)
-    environment = environment_of(root, saved.plan.environment)
+    env = saved.plan.environment
+    environment = environment_of(root, env)
     backend = open_backend(root, environment)
     previous = read_recovered(backend)
     digest = load_sources(Path(root)).digest
     check_fresh(saved, path, previous.serial, previous.lineage, digest)
-    return PlannedEnvironment(saved.plan, environment, previous, backend, saved.systems, saved.sources, digest,
-                              saved_digest=saved.digest)
+    fresh = plan_environment(root, env, saved.plan.as_of, saved.refresh, allow_unread=saved.allow_unread)
+    differs = plan_differences(saved.plan, fresh.plan, (saved.systems, saved.sources), (fresh.systems, fresh.sources))
+    if fresh.config_digest != saved.config_digest:
+        differs.insert(0, f"configuration digest {saved.config_digest[:12]} in the file, {fresh.config_digest[:12]} now")
+    if differs:
+        raise UserError(f"{path} is not the plan that the configuration and state it names give, so nothing was "
+                        f"applied: {'; '.join(differs)}. A saved plan is applied only exactly as planned: plan "
+                        "again and have that plan reviewed", code="plan-mismatch")
+    return replace(fresh, saved_digest=saved.digest)
 
 
 def read_recovered(backend, like: Mapping | None = None, prefetch=None) -> StateRecord:

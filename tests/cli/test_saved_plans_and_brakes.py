@@ -65,6 +65,100 @@ def test_a_modified_saved_plan_is_refused(mini_repo, cli):
     assert r.code == 1 and "modified after it was saved" in r.err, r
 
 
+def rewrite(root, name, change):
+    """Edit a saved plan and recompute its digest, as anyone who can write the file can."""
+    data = json.loads((root / name).read_text())
+    data.pop("digest")
+    change(data)
+    (root / name).write_text(json.dumps({**data, "digest": _digest(data)}))
+
+
+def nothing_applied(root, env="test"):
+    return not (root / f".edcconf/state/{env}.json").exists() and not (root / "build").exists() \
+        and not (root / f".edcconf/audit/{env}.jsonl").exists()
+
+
+def grant_change(data, key):
+    (change,) = [c for c in data["changes"] if c["kind"] == "grant" and c["key"] == key]
+    return change
+
+
+def test_a_tampered_change_with_a_recomputed_digest_is_refused_and_nothing_applied(mini_repo, cli):
+    assert cli("plan", "--env", "test", "--out", "a.plan", cwd=mini_repo).code == 2
+
+    def more_for_cara(data):   # the reviewed plan gave cara.crc no access to adverse_events
+        change = grant_change(data, "HEART-01/cara.crc")
+        change["after"]["forms"]["adverse_events"] = "edit"
+        change["stored"]["role"] = "data_manager"
+    rewrite(mini_repo, "a.plan", more_for_cara)
+    assert "modified after it was saved" not in cli("show", "a.plan", cwd=mini_repo).err   # the digest matches
+    r = cli("apply", "a.plan", cwd=mini_repo)
+    assert r.code == 1, r
+    assert "is not the plan that the configuration and state it names give" in r.err
+    assert "grant HEART-01/cara.crc differs (after, stored)" in r.err and "nothing was applied" in r.err
+    assert nothing_applied(mini_repo)
+    js = cli("apply", "a.plan", "--json", cwd=mini_repo)
+    assert js.code == 1 and js.json["errors"][0]["code"] == "plan-mismatch"
+
+
+@pytest.mark.parametrize("tamper, named", [
+    (lambda d: d["changes"].pop(), "the file lacks create grant HEART-01/mona.mon"),
+    (lambda d: d["changes"].append({**grant_change(d, "HEART-01/cara.crc"), "key": "HEART-01/eve.extra"}),
+     "the file has create grant HEART-01/eve.extra, which the configuration does not plan"),
+    (lambda d: d["changes"].reverse(), "the changes are listed in another order"),
+    (lambda d: d["warnings"].clear(), "warnings differ (0 in the file, 2 now)"),
+    (lambda d: d["systems"].update({"HEART-01": "redcap"}), "the studies' systems differ"),
+    (lambda d: d["sources"].clear(), "the declaration sources differ"),
+    (lambda d: grant_change(d, "HEART-01/cara.crc").update(reason="unchanged"), "grant HEART-01/cara.crc differs (reason)"),
+])
+def test_any_edit_of_a_saved_plan_is_named_and_refused(mini_repo, cli, tamper, named):
+    assert cli("plan", "--env", "test", "--out", "a.plan", cwd=mini_repo).code == 2
+    rewrite(mini_repo, "a.plan", tamper)
+    r = cli("apply", "a.plan", cwd=mini_repo)
+    assert r.code == 1 and named in r.err, r
+    assert nothing_applied(mini_repo)
+
+
+def test_a_plan_for_test_relabelled_production_is_refused(mini_repo, cli):
+    """Both states are empty and the configuration is the same: only planning again tells them apart."""
+    assert cli("plan", "--env", "test", "--out", "a.plan", cwd=mini_repo).code == 2
+    rewrite(mini_repo, "a.plan", lambda d: d.update(environment="production"))
+    r = cli("apply", "a.plan", cwd=mini_repo)
+    assert r.code == 1 and "is not the plan" in r.err and "the file lacks create grant HEART-01/vera.view" in r.err, r
+    assert nothing_applied(mini_repo, "production")
+
+
+def test_removed_brakes_are_checked_again(mini_repo, cli):
+    set_safety(mini_repo, "test", "{max_revocations: 1}")
+    applied(mini_repo, cli)
+    edit(mini_repo, "studies/heart.yaml", "    - {user: cara.crc, role: crc, environments: all, sites: [BOS]}\n", "")
+    edit(mini_repo, "studies/heart.yaml", "    - {user: ivan.inv, role: investigator, environments: all, sites: [BOS, NYC]}\n", "")
+    assert cli("plan", "--env", "test", "--out", "a.plan", cwd=mini_repo).code == 2
+    rewrite(mini_repo, "a.plan", lambda d: d["brakes"].clear())
+    r = cli("apply", "a.plan", cwd=mini_repo)
+    assert r.code == 1 and "brakes none in the file, mass-revocation now" in r.err, r
+    state = json.loads((mini_repo / ".edcconf/state/test.json").read_text())
+    assert state["serial"] == 1 and "HEART-01/cara.crc" in state["effective"]["grants"]
+    assert cli("plan", "--env", "test", "--out", "a.plan", cwd=mini_repo).code == 2   # the honest plan
+    r = cli("apply", "a.plan", cwd=mini_repo)
+    assert r.code == 1 and "--allow-mass-revocation" in r.err, r
+    assert cli("apply", "a.plan", "--allow-mass-revocation", cwd=mini_repo).code == 0
+
+
+@pytest.mark.parametrize("damage", [
+    lambda d: d.update(environment=["test"]), lambda d: d["state"].update(serial="0"),
+    lambda d: d.update(config_digest=None), lambda d: d["changes"][0].update(key={"a": 1}),
+    lambda d: d.update(brakes=["x"]), lambda d: d.update(sources=[1]), lambda d: d.pop("created_at"),
+])
+def test_a_saved_plan_of_the_wrong_shape_is_a_clear_error(mini_repo, cli, damage):
+    assert cli("plan", "--env", "test", "--out", "a.plan", cwd=mini_repo).code == 2
+    rewrite(mini_repo, "a.plan", damage)
+    for args in (["apply", "a.plan"], ["show", "a.plan"]):
+        r = cli(*args, cwd=mini_repo)
+        assert r.code == 1 and "is damaged" in r.err and "Traceback" not in r.err, r
+    assert nothing_applied(mini_repo)
+
+
 def applied(mini_repo, cli, env="test"):
     if env == "test":
         assert cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo).code == 0

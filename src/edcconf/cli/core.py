@@ -81,7 +81,8 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
         _echo_plan(planned_all[0].plan, ctx)
     if out:
         planned = planned_all[0]
-        saved = save_plan(Path(out), planned.plan, planned.config_digest, planned.systems, planned.sources)
+        saved = save_plan(Path(out), planned.plan, planned.config_digest, planned.systems, planned.sources,
+                          refresh=refresh, allow_unread=allow_unread)
         if fmt == "text" and not as_json:
             click.echo(f"Saved this plan to {out} (digest {saved.digest[:12]}). To apply exactly it: "
                        f"edcconf apply {out}")
