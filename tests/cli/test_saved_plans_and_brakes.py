@@ -1,11 +1,16 @@
-"""Saved plans apply exactly what was reviewed or refuse; brakes stop plans that take away too much."""
+"""Saved plans apply exactly what was reviewed or refuse; brakes stop plans that take away too much.
+
+Every saved plan here is made as of today (apply happens today), except where the date is the point."""
 import json
+from datetime import date, timedelta
 
 import pytest
 
 from edcconf.plan.saved import _digest
 
-AT = ["--at", "2026-11-24"]
+TODAY = date.today()
+YESTERDAY = TODAY - timedelta(days=1)
+OTHER = (TODAY - timedelta(days=6)).isoformat()
 
 
 def edit(root, rel, old, new):
@@ -15,13 +20,13 @@ def edit(root, rel, old, new):
 
 
 def test_saved_plan_applies_exactly_and_then_nothing_is_left(mini_repo, cli):
-    r = cli("plan", "--env", "production", "-out", "prod.plan", *AT, cwd=mini_repo)
+    r = cli("plan", "--env", "production", "-out", "prod.plan", cwd=mini_repo)
     assert r.code == 2 and "Saved this plan to prod.plan" in r.out, r
     shown = cli("show", "prod.plan", "--json", cwd=mini_repo).json
     assert shown["environment"] == "production" and shown["summary"]["add"] == 15
     r = cli("apply", "prod.plan", cwd=mini_repo)
     assert r.code == 0 and "Apply complete: 15 changes applied to production" in r.out, r
-    assert cli("plan", "--env", "production", *AT, cwd=mini_repo).code == 0
+    assert cli("plan", "--env", "production", cwd=mini_repo).code == 0
     audit = [json.loads(x) for x in (mini_repo / ".edcconf/audit/production.jsonl").read_text().splitlines()]
     assert audit[-1]["plan_digest"] == shown["digest"]
 
@@ -32,15 +37,15 @@ def test_protected_environment_applies_only_from_a_saved_plan(mini_repo, cli):
 
 
 def test_stale_when_the_state_moved_on(mini_repo, cli):
-    assert cli("plan", "--env", "test", "--out", "a.plan", *AT, cwd=mini_repo).code == 2
-    assert cli("plan", "--env", "test", "--out", "b.plan", *AT, cwd=mini_repo).code == 2
+    assert cli("plan", "--env", "test", "--out", "a.plan", cwd=mini_repo).code == 2
+    assert cli("plan", "--env", "test", "--out", "b.plan", cwd=mini_repo).code == 2
     assert cli("apply", "a.plan", cwd=mini_repo).code == 0
     r = cli("apply", "b.plan", cwd=mini_repo)
     assert r.code == 1 and "stale" in r.err and "serial 0 → 1" in r.err, r
 
 
 def test_stale_when_the_configuration_changed(mini_repo, cli):
-    assert cli("plan", "--env", "test", "--out", "a.plan", *AT, cwd=mini_repo).code == 2
+    assert cli("plan", "--env", "test", "--out", "a.plan", cwd=mini_repo).code == 2
     edit(mini_repo, "studies/heart.yaml", "name: Heart outcomes", "name: Heart outcomes study")
     r = cli("apply", "a.plan", cwd=mini_repo)
     assert r.code == 1 and "configuration changed" in r.err, r
@@ -48,7 +53,7 @@ def test_stale_when_the_configuration_changed(mini_repo, cli):
 
 
 def test_stale_when_made_by_another_version(mini_repo, cli):
-    assert cli("plan", "--env", "test", "--out", "a.plan", *AT, cwd=mini_repo).code == 2
+    assert cli("plan", "--env", "test", "--out", "a.plan", cwd=mini_repo).code == 2
     data = json.loads((mini_repo / "a.plan").read_text())
     data.pop("digest")
     data["edcconf_version"] = "0.0.1"
@@ -58,7 +63,7 @@ def test_stale_when_made_by_another_version(mini_repo, cli):
 
 
 def test_a_modified_saved_plan_is_refused(mini_repo, cli):
-    assert cli("plan", "--env", "test", "--out", "a.plan", *AT, cwd=mini_repo).code == 2
+    assert cli("plan", "--env", "test", "--out", "a.plan", cwd=mini_repo).code == 2
     text = (mini_repo / "a.plan").read_text().replace('"role": "crc"', '"role": "data_manager"', 1)
     (mini_repo / "a.plan").write_text(text)
     r = cli("apply", "a.plan", cwd=mini_repo)
@@ -159,11 +164,64 @@ def test_a_saved_plan_of_the_wrong_shape_is_a_clear_error(mini_repo, cli, damage
     assert nothing_applied(mini_repo)
 
 
+def test_a_plan_made_with_at_another_date_needs_allow_other_date(mini_repo, cli):
+    assert cli("plan", "--env", "test", "--at", OTHER, "--out", "a.plan", cwd=mini_repo).code == 2
+    r = cli("apply", "a.plan", cwd=mini_repo)
+    assert r.code == 1 and f"was planned as of {OTHER} (plan --at), not today" in r.err, r
+    assert "--allow-other-date" in r.err and nothing_applied(mini_repo)
+    assert cli("apply", "a.plan", "--json", cwd=mini_repo).json["errors"][0]["code"] == "plan-date"
+    r = cli("apply", "a.plan", "--allow-other-date", cwd=mini_repo)
+    assert r.code == 0 and "Apply complete: 14 changes applied to test" in r.out, r
+
+
+def test_a_protected_environment_never_takes_a_plan_of_another_date(mini_repo, cli):
+    assert cli("plan", "--env", "production", "--at", OTHER, "--out", "p.plan", cwd=mini_repo).code == 2
+    r = cli("apply", "p.plan", cwd=mini_repo)
+    assert r.code == 1 and "plan --at" in r.err and "--allow-other-date" not in r.err, r
+    r = cli("apply", "p.plan", "--allow-other-date", cwd=mini_repo)
+    assert r.code == 1 and "production is protected" in r.err and "--allow-other-date is for unprotected" in r.err
+    assert nothing_applied(mini_repo, "production")
+
+
+def test_apply_has_no_at(mini_repo, cli):
+    for args in (["apply", "--env", "test", "--yes", "--at", "2026-11-24"], ["apply", "a.plan", "--at", "2026-11-24"]):
+        r = cli(*args, cwd=mini_repo)
+        assert r.code == 1 and "apply has no --at" in r.err and "plan --at" in r.err, r
+    r = cli("apply", "--env", "test", "--yes", "--allow-other-date", cwd=mini_repo)
+    assert r.code == 1 and "--allow-other-date is for a saved plan" in r.err
+    assert nothing_applied(mini_repo)
+
+
+def test_a_plan_of_its_own_day_applies_a_day_later_only_if_today_gives_the_same_plan(mini_repo, cli):
+    """Planned yesterday as of yesterday (no --at), reviewed, applied today: fine while nothing it depends on
+    expired in between; once something did, it is refused (and no edit of its dates helps)."""
+    def planned_yesterday(data):
+        data.update(planned_on=YESTERDAY.isoformat())
+    assert cli("plan", "--env", "production", "--at", YESTERDAY.isoformat(), "--out", "p.plan", cwd=mini_repo).code == 2
+    rewrite(mini_repo, "p.plan", planned_yesterday)
+    edit(mini_repo, "groups/staff.yaml", "name: Vera Viewer, expires: 2027-03-31}",
+         f"name: Vera Viewer, expires: {YESTERDAY.isoformat()}}}")
+    r = cli("apply", "p.plan", cwd=mini_repo)
+    assert r.code == 1 and "stale" in r.err   # the configuration changed: planned again below
+    assert cli("plan", "--env", "production", "--at", YESTERDAY.isoformat(), "--out", "p.plan", cwd=mini_repo).code == 2
+    rewrite(mini_repo, "p.plan", planned_yesterday)
+    r = cli("apply", "p.plan", cwd=mini_repo)
+    assert r.code == 1 and f"was planned as of {YESTERDAY.isoformat()}; as of today ({TODAY.isoformat()})" in r.err, r
+    assert "create grant HEART-01/vera.view" in r.err and "--allow-other-date" not in r.err   # protected
+    assert nothing_applied(mini_repo, "production")
+    edit(mini_repo, "groups/staff.yaml", f"name: Vera Viewer, expires: {YESTERDAY.isoformat()}}}",
+         "name: Vera Viewer, expires: 2027-03-31}")
+    assert cli("plan", "--env", "production", "--at", YESTERDAY.isoformat(), "--out", "p.plan", cwd=mini_repo).code == 2
+    rewrite(mini_repo, "p.plan", planned_yesterday)
+    r = cli("apply", "p.plan", cwd=mini_repo)
+    assert r.code == 0 and "Apply complete: 15 changes applied to production" in r.out, r
+
+
 def applied(mini_repo, cli, env="test"):
     if env == "test":
-        assert cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo).code == 0
+        assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     else:
-        assert cli("plan", "--env", env, "--out", "p.plan", *AT, cwd=mini_repo).code == 2
+        assert cli("plan", "--env", env, "--out", "p.plan", cwd=mini_repo).code == 2
         assert cli("apply", "p.plan", cwd=mini_repo).code == 0
 
 
@@ -176,11 +234,11 @@ def test_mass_revocation_from_grant_lines(mini_repo, cli):
     applied(mini_repo, cli)
     edit(mini_repo, "studies/heart.yaml", "    - {user: cara.crc, role: crc, environments: all, sites: [BOS]}\n", "")
     edit(mini_repo, "studies/heart.yaml", "    - {user: ivan.inv, role: investigator, environments: all, sites: [BOS, NYC]}\n", "")
-    plan = cli("plan", "--env", "test", "--json", *AT, cwd=mini_repo).json
+    plan = cli("plan", "--env", "test", "--json", cwd=mini_repo).json
     assert [b["code"] for b in plan["brakes"]] == ["mass-revocation"]
-    r = cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo)
+    r = cli("apply", "--env", "test", "--yes", cwd=mini_repo)
     assert r.code == 1 and "--allow-mass-revocation" in r.err and "revokes or lowers 2 grants" in r.err
-    assert cli("apply", "--env", "test", "--yes", "--allow-mass-revocation", *AT, cwd=mini_repo).code == 0
+    assert cli("apply", "--env", "test", "--yes", "--allow-mass-revocation", cwd=mini_repo).code == 0
 
 
 @pytest.mark.parametrize("change", ["role", "site", "fraction"])
@@ -198,15 +256,15 @@ def test_mass_revocation_counted_on_effective_permissions(mini_repo, cli, change
         edit(mini_repo, "studies/heart.yaml", "crc_safety: {base: crc, tags: {safety: edit}}", "crc_safety: {base: crc, tags: {safety: read}}")
     else:  # dropping a site takes it from everyone granted all sites
         edit(mini_repo, "studies/heart.yaml", "sites: [BOS, NYC, LYON]", "sites: [BOS, NYC]")
-    plan = cli("plan", "--env", "test", "--json", *AT, cwd=mini_repo).json
+    plan = cli("plan", "--env", "test", "--json", cwd=mini_repo).json
     assert [b["code"] for b in plan["brakes"]] == ["mass-revocation"], plan["brakes"]
-    assert cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo).code == 1
+    assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 1
 
 
 def test_data_manager_floor_in_a_protected_environment(mini_repo, cli):
     applied(mini_repo, cli, "production")
     edit(mini_repo, "groups/staff.yaml", "name: Dina Manager}", "name: Dina Manager, status: deactivated}")
-    r = cli("plan", "--env", "production", "--out", "p2.plan", *AT, cwd=mini_repo)
+    r = cli("plan", "--env", "production", "--out", "p2.plan", cwd=mini_repo)
     assert r.code == 2 and "data-manager-floor" in r.out and "HEART-01 would keep 0 people" in r.out
     r = cli("apply", "p2.plan", cwd=mini_repo)
     assert r.code == 1 and "min_data_managers is 1" in r.err, r
@@ -216,7 +274,7 @@ def test_data_manager_floor_in_a_protected_environment(mini_repo, cli):
 def test_no_floor_by_default_in_unprotected_environments(mini_repo, cli):
     applied(mini_repo, cli)
     edit(mini_repo, "studies/heart.yaml", "    - {user: dina.dm, role: data_manager, environments: all, sites: all}\n", "")
-    assert cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo).code == 0
+    assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
 
 
 def guards_in_state(root, env):

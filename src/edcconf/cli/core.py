@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
@@ -93,7 +94,9 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
 @config_option
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False))
 @click.option("--env", "-e", "env", default=None, help="Environment to plan and apply (without a saved plan).")
-@at_option
+@click.option("--at", "at", default=None, hidden=True)   # refused: apply always happens as of today
+@click.option("--allow-other-date", is_flag=True,
+              help="Apply a saved plan made as of another date than today (plan --at); unprotected environments only.")
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (for CI).")
 @click.option("--reason", default=None, help="Why this apply happens; kept in the audit log.")
 @click.option("--lock-timeout", default="0s", metavar="DURATION", help="Wait this long for the state lock (e.g. 30s).")
@@ -102,18 +105,24 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
 @json_option
 @click.pass_context
 def apply(ctx: click.Context, config_dir: str | None, plan_file: str | None, env: str | None, at: str | None,
-          yes: bool, reason: str | None, lock_timeout: str, allow_mass_revocation: bool, allow_unread: bool,
-          as_json: bool) -> None:
-    """Apply a saved plan (PLAN_FILE), or plan and apply --env ENV after confirmation."""
+          allow_other_date: bool, yes: bool, reason: str | None, lock_timeout: str, allow_mass_revocation: bool,
+          allow_unread: bool, as_json: bool) -> None:
+    """Apply a saved plan (PLAN_FILE), or plan and apply --env ENV after confirmation. Always as of today."""
     root = root_dir(ctx, config_dir)
+    if at is not None:
+        raise UserError("apply has no --at: access changes when it is applied, so apply always judges expiry as "
+                        "of today. Use plan --at to see what another date would change", code="usage")
     if plan_file and env:
         raise UserError("give either a saved plan file or --env, not both (a saved plan knows its environment)",
                         code="usage")
     if plan_file:
-        planned = planned_from_file(root, Path(plan_file))
+        planned = planned_from_file(root, Path(plan_file), allow_other_date=allow_other_date)
         yes = True  # the plan was reviewed when it was saved; applying the file is the confirmation
     elif env:
-        planned = plan_environment(root, env, parse_at(at), allow_unread=allow_unread)
+        if allow_other_date:
+            raise UserError("--allow-other-date is for a saved plan made with plan --at; apply --env plans as of "
+                            "today", code="usage")
+        planned = plan_environment(root, env, date.today(), allow_unread=allow_unread)
         if planned.guards.protected:   # as last applied: a change that unprotects it is not enough
             still = ("" if planned.guards.declared["protected"] else " (as last applied; the configuration's "
                      "protected: false takes effect after a reviewed plan that says so is applied)")

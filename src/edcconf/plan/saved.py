@@ -32,6 +32,7 @@ class SavedPlan:
     systems: Mapping[str, str]      # study -> EDC system, for routing changes to providers
     sources: Mapping[str, str]      # desired "<kind>:<key>" -> "path:line", recorded in the new state
     digest: str                     # sha256 of the saved content: what the audit log names
+    planned_on: str | None = None   # the (local) day it was planned: as_of differs when made with --at
     refresh: bool = True            # how it was planned (apply plans again the same way)
     allow_unread: bool = False
 
@@ -49,9 +50,9 @@ def change_from_saved(data: Mapping[str, Any]) -> Change:
 
 
 def _content(plan: Plan, config_digest: str, systems: Mapping[str, str], sources: Mapping[str, str],
-             created_at: str, version: str, refresh: bool, allow_unread: bool) -> dict:
+             created_at: str, version: str, planned_on: str, refresh: bool, allow_unread: bool) -> dict:
     return {"format": SAVED_FORMAT, "format_version": SAVED_VERSION, "edcconf_version": version,
-            "created_at": created_at, "refresh": refresh, "allow_unread": allow_unread,
+            "created_at": created_at, "planned_on": planned_on, "refresh": refresh, "allow_unread": allow_unread,
             "environment": plan.environment,
             "state": {"serial": plan.serial, "lineage": plan.lineage}, "config_digest": config_digest,
             "as_of": plan.as_of.isoformat(), "summary": plan.summary, "brakes": list(plan.brakes),
@@ -68,10 +69,12 @@ def save_plan(path: Path, plan: Plan, config_digest: str, systems: Mapping[str, 
     from ..state.local import write_atomically
 
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    content = _content(plan, config_digest, systems, sources, created, __version__, refresh, allow_unread)
+    planned_on = date.today().isoformat()
+    content = _content(plan, config_digest, systems, sources, created, __version__, planned_on, refresh, allow_unread)
     digest = _digest(content)
     write_atomically(Path(path), json.dumps({**content, "digest": digest}, indent=1).encode() + b"\n")
-    return SavedPlan(plan, config_digest, __version__, created, systems, sources, digest, refresh, allow_unread)
+    return SavedPlan(plan, config_digest, __version__, created, systems, sources, digest, planned_on, refresh,
+                     allow_unread)
 
 
 def load_plan(path: Path) -> SavedPlan:
@@ -106,9 +109,11 @@ def load_plan(path: Path) -> SavedPlan:
         if not isinstance(plan.environment, str) or not isinstance(plan.serial, int) \
                 or not isinstance(plan.lineage, (str, type(None))):
             raise ValueError("environment or state is not of the saved shape")
+        planned_on = data.get("planned_on")
         saved = SavedPlan(plan, _text(data["config_digest"]), _text(data["edcconf_version"]),
                           _text(data["created_at"]), _mapping(data.get("systems")), _mapping(data.get("sources")),
-                          digest, data.get("refresh") is not False, data.get("allow_unread") is True)
+                          digest, planned_on if isinstance(planned_on, str) else None,
+                          data.get("refresh") is not False, data.get("allow_unread") is True)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UserError(f"{path} is damaged ({exc}); plan again", code="saved-plan") from None
     return saved
