@@ -289,6 +289,9 @@ def test_an_apply_records_the_guards_it_declared(mini_repo, cli):
     applied(mini_repo, cli, "production")   # nothing declared: the documented defaults
     assert guards_in_state(mini_repo, "production") == {"protected": True, "safety": {
         "max_revocations": 25, "min_data_managers": 1}}
+    shown = cli("show", "--env", "production", cwd=mini_repo).out
+    assert "Guards as applied: protected; safety max_revocations 25, min_data_managers 1" in shown
+    assert cli("show", "--env", "test", "--json", cwd=mini_repo).json["guards"]["safety"]["max_revocations"] == 3
     assert cli("plan", "--env", "test", cwd=mini_repo).code == 0
 
 
