@@ -12,8 +12,9 @@ from .diagnostics import Diagnostics, UserError
 from .model import Environment
 from .pipeline import load_desired
 from .plan import Plan, make_plan
-from .plan.brakes import DATA_MANAGER_FLOOR, MASS_REVOCATION, find_brakes
-from .plan.saved import check_fresh, load_plan
+from .plan.brakes import (DATA_MANAGER_FLOOR, MASS_REVOCATION, Guards, declared_guards, find_brakes,
+                          guard_changes, guards_of)
+from .plan.saved import check_fresh, load_plan, plan_differences
 from .providers import Reach, providers_for
 from .source import load_sources
 from .state import StateRecord, open_backend
@@ -33,6 +34,7 @@ class PlannedEnvironment:
     desired: object = None           # pipeline.Desired, when planned now
     warnings: Diagnostics | None = None
     applied_side: object = None      # what with_applied returned (plan_environment)
+    guards: Guards | None = None     # protection and brakes this apply is held to (the last applied ones)
 
 
 def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
@@ -67,12 +69,14 @@ def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
     if refresh:
         from .questions.drift import refresh as refresh_live
         plan = refresh_live(plan, environment, previous, env_state.state, root, allow_unread=allow_unread)
-    plan = replace(plan, brakes=find_brakes(plan.changes, previous.effective, env_state.state, environment))
+    guards = guards_of(environment, previous.effective)   # the applied guards, not those under review
+    plan = replace(plan, changes=guard_changes(environment, previous.effective) + plan.changes,
+                   brakes=find_brakes(plan.changes, previous.effective, env_state.state, guards))
     systems = {k: v["system"] for k, v in {**previous.effective.get("studies", {}),
                                            **env_state.state.get("studies", {})}.items()}
     return PlannedEnvironment(plan, environment, previous, backend, systems, env_state.sources,
                               desired.model.digest, desired=desired,
-                              applied_side=prefetch.also_result if prefetch is not None else None)
+                              applied_side=prefetch.also_result if prefetch is not None else None, guards=guards)
 
 
 MEMO_MAX_CHANGES = 20_000   # a first rollout's plan is large and rarely planned twice: not worth the memory
@@ -147,16 +151,51 @@ def _applied_over_ceiling(desired, previous: StateRecord, as_of: date) -> tuple:
     return tuple(out)
 
 
-def planned_from_file(root: Path, path: Path) -> PlannedEnvironment:
-    """A saved plan, checked against the state and configuration it was made against."""
+def planned_from_file(root: Path, path: Path, allow_other_date: bool = False,
+                      today: date | None = None) -> PlannedEnvironment:
+    """A saved plan, applied only as what the configuration and state it names give: checked against
+    them (version, state serial and lineage, configuration digest), its as-of date checked against today,
+    then planned again and compared. What is applied is the plan made again (identical to the file's)."""
     saved = load_plan(path)
-    environment = environment_of(root, saved.plan.environment)
+    env = saved.plan.environment
+    environment = environment_of(root, env)
     backend = open_backend(root, environment)
     previous = read_recovered(backend)
     digest = load_sources(Path(root)).digest
     check_fresh(saved, path, previous.serial, previous.lineage, digest)
-    return PlannedEnvironment(saved.plan, environment, previous, backend, saved.systems, saved.sources, digest,
-                              saved_digest=saved.digest)
+    today = today or date.today()
+    as_of = saved.plan.as_of
+    protected = guards_of(environment, previous.effective).protected   # as last applied
+    with_at = saved.planned_on != as_of.isoformat()   # planned with --at another day than its own
+    if as_of != today:
+        if allow_other_date and protected:
+            raise UserError(f"{env} is protected: a plan as of another date than today ({as_of}, today is {today}) "
+                            "is never applied to it; --allow-other-date is for unprotected environments. Plan "
+                            f"again without --at (edcconf plan --env {env} --out FILE) and have it reviewed",
+                            code="plan-date")
+        if with_at and not allow_other_date:
+            raise UserError(f"{path} was planned as of {as_of} (plan --at), not today ({today}): it judges expiry "
+                            "on another day than the one it is applied. Plan again without --at and have it "
+                            "reviewed" + ("" if protected else ", or pass --allow-other-date to apply it to "
+                                          f"the unprotected {env} as of {as_of}"), code="plan-date")
+    fresh = plan_environment(root, env, as_of, saved.refresh, allow_unread=saved.allow_unread)
+    differs = plan_differences(saved.plan, fresh.plan, (saved.systems, saved.sources), (fresh.systems, fresh.sources))
+    if fresh.config_digest != saved.config_digest:
+        differs.insert(0, f"configuration digest {saved.config_digest[:12]} in the file, {fresh.config_digest[:12]} now")
+    if differs:
+        raise UserError(f"{path} is not the plan that the configuration and state it names give, so nothing was "
+                        f"applied: {'; '.join(differs)}. A saved plan is applied only exactly as planned: plan "
+                        "again and have that plan reviewed", code="plan-mismatch")
+    if as_of != today and not allow_other_date:
+        # planned as of its own day and applied on a later one: only if today gives this very plan
+        now = plan_environment(root, env, today, saved.refresh, allow_unread=saved.allow_unread)
+        differs = plan_differences(saved.plan, replace(now.plan, as_of=as_of))
+        if differs:
+            raise UserError(f"{path} was planned as of {as_of}; as of today ({today}) the configuration and state "
+                            f"give another plan ({'; '.join(differs)}). Plan again and have it reviewed"
+                            + ("" if protected else f", or pass --allow-other-date to apply it to the "
+                               f"unprotected {env} as of {as_of}"), code="plan-date")
+    return replace(fresh, saved_digest=saved.digest)
 
 
 def read_recovered(backend, like: Mapping | None = None, prefetch=None, locked: bool = False) -> StateRecord:
@@ -221,10 +260,21 @@ def plan_under_lock(stack: ExitStack, root: Path, env: str, as_of: date, lock_ti
 
 
 def refuse_protected(environment: Environment) -> None:
+    """Early, before waiting for a lock: protected as declared (stricter than as applied, never looser)."""
     if environment.protected:
         raise UserError(f"{environment.name} is protected: it applies only from a saved plan that was reviewed "
                         f"(edcconf plan --env {environment.name} --out FILE, then edcconf apply FILE)",
                         code="protected")
+
+
+def refuse_protected_as_applied(planned: PlannedEnvironment) -> None:
+    """Protected as last applied: a change under review that sets protected: false is not enough."""
+    if planned.guards.protected:
+        env = planned.environment.name
+        still = ("" if planned.guards.declared["protected"] else " (as last applied; the configuration's "
+                 "protected: false takes effect after a reviewed plan that says so is applied)")
+        raise UserError(f"{env} is protected{still}: it applies only from a saved plan that was reviewed "
+                        f"(edcconf plan --env {env} --out FILE, then edcconf apply FILE)", code="protected")
 
 
 def apply_planned(root: Path, planned: PlannedEnvironment, lock_timeout: float = 0.0, reason: str | None = None,
@@ -247,7 +297,8 @@ def apply_planned(root: Path, planned: PlannedEnvironment, lock_timeout: float =
         providers = providers_for(root, planned.environment, reach.used, current.serial + 1,
                                   _study_sites(planned, current))
         result = execute(planned.plan, current, planned.systems, planned.sources, providers, backend,
-                         git_commit(root), reason, planned.saved_digest, reach=reach)
+                         git_commit(root), reason, planned.saved_digest, reach=reach,
+                         guards=declared_guards(planned.environment))
     return _notify(root, result, reason)
 
 

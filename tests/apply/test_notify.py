@@ -47,7 +47,7 @@ def add_external(repo):
 
 def test_files_by_default_with_the_people_concerned(mini_repo, cli):
     add_external(mini_repo)
-    r = cli("apply", "--env", "test", "--yes", "--reason", "PR 7", *AT, cwd=mini_repo, env={"EDCCONF_ACTOR": "alice"})
+    r = cli("apply", "--env", "test", "--yes", "--reason", "PR 7", cwd=mini_repo, env={"EDCCONF_ACTOR": "alice"})
     assert r.code == 0, r
     folder = mini_repo / "build/test/notifications/0001"
     names = sorted(p.name for p in folder.iterdir())
@@ -65,7 +65,7 @@ def test_files_by_default_with_the_people_concerned(mini_repo, cli):
 def test_sent_through_a_local_smtp_server(mini_repo, cli, smtp_server):
     port, inbox = smtp_server
     add_external(mini_repo)
-    r = cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo,
+    r = cli("apply", "--env", "test", "--yes", cwd=mini_repo,
             env={"EDCCONF_SMTP_HOST": "127.0.0.1", "EDCCONF_SMTP_PORT": str(port), "EDCCONF_SMTP_FROM": "edc@x.org"})
     assert r.code == 0 and "warning" not in r.err, r
     recipients = sorted(rcpt for rcpts, _ in inbox.messages for rcpt in rcpts)
@@ -77,7 +77,7 @@ def test_sent_through_a_local_smtp_server(mini_repo, cli, smtp_server):
     heart = mini_repo / "studies/heart.yaml"
     heart.write_text(heart.read_text().replace("    - {user: cara.crc, role: crc, environments: all, sites: [BOS]}\n", ""))
     before = len(inbox.messages)
-    assert cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo,
+    assert cli("apply", "--env", "test", "--yes", cwd=mini_repo,
                env={"EDCCONF_SMTP_HOST": "127.0.0.1", "EDCCONF_SMTP_PORT": str(port)}).code == 0
     (rcpts, body) = inbox.messages[before]
     assert rcpts == ["cara@hospital.example.org"] and "access removed" in body and "- contact_info: edit" in body
@@ -87,7 +87,7 @@ def test_smtp_down_keeps_the_apply_and_the_files(mini_repo, cli):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here
-    r = cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo,
+    r = cli("apply", "--env", "test", "--yes", cwd=mini_repo,
             env={"EDCCONF_SMTP_HOST": "127.0.0.1", "EDCCONF_SMTP_PORT": str(port)})
     assert r.code == 0 and "notifications could not be sent" in r.err
     assert (mini_repo / "build/test/notifications/0001/cara.crc-access_changed.txt").exists()
@@ -96,6 +96,6 @@ def test_smtp_down_keeps_the_apply_and_the_files(mini_repo, cli):
 def test_templates_are_editable_in_the_configuration(mini_repo, cli):
     write(mini_repo, "templates/notifications/access_changed.txt.j2",
           "Subject: Accès modifié ({{ environment }})\nBonjour {{ user_fullname }}, {{ changes | length }} changement(s).\n")
-    assert cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo).code == 0
+    assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     text = (mini_repo / "build/test/notifications/0001/cara.crc-access_changed.txt").read_text()
     assert "Subject: Accès modifié (test)" in text and "Bonjour Cara Coordinator, 1 changement(s)." in text

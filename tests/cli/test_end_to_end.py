@@ -25,7 +25,7 @@ def test_validate_plan_apply_replan_change_apply_show(mini_repo, cli):
     assert plan["format_version"] == 1 and plan["state"] == {"serial": 0, "lineage": None}
     assert plan["summary"] == {"add": 14, "change": 0, "revoke": 0}
 
-    r = cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo)
+    r = cli("apply", "--env", "test", "--yes", cwd=mini_repo)
     assert r.code == 0, r
     assert "Apply complete: 14 changes applied to test; state serial 1." in r.out
     checklist = mini_repo / "build/test/openclinica/HEART-01/checklist-0001.csv"
@@ -47,7 +47,7 @@ def test_validate_plan_apply_replan_change_apply_show(mini_repo, cli):
     assert change["source"] == "studies/heart.yaml:18"
     assert r.json["summary"] == {"add": 0, "change": 1, "revoke": 0}
 
-    assert cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo).code == 0
+    assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     shown = cli("show", "--env", "test", "--json", cwd=mini_repo).json
     grant = shown["grants"]["HEART-01/cara.crc"]
     assert shown["serial"] == 2 and grant["role"] == "crc_safety" and grant["forms"]["adverse_events"] == "edit"
@@ -61,13 +61,13 @@ def test_validate_plan_apply_replan_change_apply_show(mini_repo, cli):
 
 
 def test_apply_without_yes_and_without_a_terminal_refuses(mini_repo, cli):
-    r = cli("apply", "--env", "test", *AT, cwd=mini_repo)
+    r = cli("apply", "--env", "test", cwd=mini_repo)
     assert r.code == 1 and "pass --yes" in r.err
     assert not (mini_repo / ".edcconf/state/test.json").exists()
 
 
 def test_protected_environment_refuses_a_direct_apply(mini_repo, cli):
-    r = cli("apply", "--env", "production", "--yes", *AT, cwd=mini_repo)
+    r = cli("apply", "--env", "production", "--yes", cwd=mini_repo)
     assert r.code == 1 and "protected" in r.err and "--out" in r.err
 
 
@@ -112,16 +112,16 @@ def test_empty_directory_is_a_clear_error(tmp_path, cli):
 
 def test_out_path_cannot_escape_the_configuration(mini_repo, cli):
     edit(mini_repo, "environments/envs.yaml", "out: build/test/openclinica", "out: ../../escaped")
-    r = cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo)
+    r = cli("apply", "--env", "test", "--yes", cwd=mini_repo)
     assert r.code == 1 and "outside the configuration directory" in r.err
     assert not (mini_repo.parent.parent / "escaped").exists()
 
 
 def test_history_lists_every_version_and_shows_old_ones(mini_repo, cli):
-    assert cli("apply", "--env", "test", "--yes", "--reason", "first rollout", *AT, cwd=mini_repo,
+    assert cli("apply", "--env", "test", "--yes", "--reason", "first rollout", cwd=mini_repo,
                env={"EDCCONF_ACTOR": "alice"}).code == 0
     edit(mini_repo, "studies/heart.yaml", "user: cara.crc, role: crc,", "user: cara.crc, role: crc_safety,")
-    assert cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo, env={"EDCCONF_ACTOR": "bob"}).code == 0
+    assert cli("apply", "--env", "test", "--yes", cwd=mini_repo, env={"EDCCONF_ACTOR": "bob"}).code == 0
     versions = cli("history", "--env", "test", "--changes", "--json", cwd=mini_repo).json["versions"]
     assert [(v["serial"], v["actor"], v["summary"]) for v in versions] == [
         (1, "alice", {"add": 14, "change": 0, "revoke": 0}), (2, "bob", {"add": 0, "change": 1, "revoke": 0})]

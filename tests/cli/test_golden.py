@@ -27,7 +27,7 @@ def test_plan_text_and_json(mini_repo, cli, env):
 
 
 def test_plan_text_of_an_update_and_a_revoke(mini_repo, cli):
-    assert cli("apply", "--env", "test", "--yes", "--at", "2026-11-24", cwd=mini_repo).code == 0
+    assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     heart = mini_repo / "studies/heart.yaml"
     text = heart.read_text().replace("user: cara.crc, role: crc,", "user: cara.crc, role: crc_safety,")
     text = text.replace("    - {user: ivan.inv, role: investigator, environments: all, sites: [BOS, NYC]}\n", "")

@@ -77,7 +77,7 @@ def test_six_compliance_reports_against_a_hand_checked_fixture(mini_repo, cli):
     """Applied with the original ceilings; then the staff ceiling is lowered to form_access review and
     data_export de-identified, and cara.crc expires. By hand: crc, investigator and data_manager edit
     (above review); data_manager exports full (above de-identified); safety_monitor and viewer comply."""
-    assert cli("plan", "--env", "production", "--out", "p.plan", *AT, cwd=mini_repo).code == 2
+    assert cli("plan", "--env", "production", "--out", "p.plan", cwd=mini_repo).code == 2   # today: applied as of today
     assert cli("apply", "p.plan", cwd=mini_repo).code == 0
     staff = mini_repo / "groups/staff.yaml"
     staff.write_text(staff.read_text().replace("ceiling: {form_access: edit, contact_data: edit, data_export: full",
@@ -109,7 +109,7 @@ def test_six_compliance_reports_against_a_hand_checked_fixture(mini_repo, cli):
 def test_drift_where_no_target_reads_live_says_nothing_was_checked(mini_repo, cli):
     """csv targets write files for an administrator: nothing to read, so not checked by design (exit 0),
     and never reported as "No drift"."""
-    assert cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo).code == 0
+    assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     text = cli("drift", "--env", "test", cwd=mini_repo)
     assert text.code == 0, text
     assert "No drift" not in text.out and "Nothing in test could be checked live" in text.out
@@ -120,7 +120,7 @@ def test_drift_where_no_target_reads_live_says_nothing_was_checked(mini_repo, cl
     assert live.code == 1 and "read live access" in live.err   # nothing can be read: --allow-unread changes nothing
 
 def test_lowered_ceiling_shows_as_a_plan_warning(mini_repo, cli):
-    assert cli("apply", "--env", "test", "--yes", *AT, cwd=mini_repo).code == 0
+    assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     staff = mini_repo / "groups/staff.yaml"
     staff.write_text(staff.read_text().replace("data_export: full", "data_export: de-identified"))
     heart = mini_repo / "studies/heart.yaml"  # the same pull request gives dina a role within the ceiling

@@ -24,13 +24,13 @@ def applied(tmp_path_factory):
     root = tmp_path_factory.mktemp("incremental") / "org"
     generate_org(root, 6)
     for env in ("test", "production"):
-        r = run_edcconf("apply", "--env", env, "--yes", *AT, cwd=root, env={"EDCCONF_NO_CACHE": "1"})
+        r = run_edcconf("apply", "--env", env, "--yes", cwd=root, env={"EDCCONF_NO_CACHE": "1"})
         assert r.code in (0, 1), r   # production is protected: it applies only from a saved plan
         if r.code == 1:
             saved = root / "prod.plan"
-            assert run_edcconf("plan", "--env", env, *AT, "--out", saved, cwd=root,
+            assert run_edcconf("plan", "--env", env, "--out", saved, cwd=root,   # as of today, as apply is
                                env={"EDCCONF_NO_CACHE": "1"}).code == 2
-            assert run_edcconf("apply", str(saved), *AT, cwd=root, env={"EDCCONF_NO_CACHE": "1"}).code == 0
+            assert run_edcconf("apply", str(saved), cwd=root, env={"EDCCONF_NO_CACHE": "1"}).code == 0
             saved.unlink()
     return root
 
@@ -144,4 +144,24 @@ def test_saved_plan_made_incrementally_equals_the_fresh_one(applied, tmp_path):
     run_edcconf("plan", "--env", "test", *AT, "--out", again, cwd=root, env={"EDCCONF_NO_CACHE": "1"})
     strip = lambda p: {k: v for k, v in json.loads(p.read_text()).items() if k not in ("created_at", "digest")}  # noqa: E731
     assert strip(out) == strip(again)
-    assert run_edcconf("apply", out, *AT, cwd=root).code == 0
+    assert run_edcconf("apply", out, "--allow-other-date", cwd=root).code == 0   # planned --at: test is unprotected
+
+
+def test_a_guard_change_is_planned_incrementally_as_in_full(applied, tmp_path):
+    """The environment's guards come from a global file and the state: the base keeps their planned change
+    and the applied values the brakes are held to, so a study-file change after a guard change is planned
+    incrementally with both, exactly as the full path plans it."""
+    import json
+
+    root = tmp_path / "org"
+    shutil.copytree(applied, root, ignore=shutil.ignore_patterns("cache"))
+    _edit(root / "environments" / "test.yaml", r"max_revocations: 100000", "max_revocations: 0")
+    _plans(root, "test", cached=True)                       # the full plan that stores the base
+    EDITS[2][2](root)                                        # a grant removed: the declared 0 would brake it
+    assert _incremental_in_process(root, "test")
+    cached, fresh = _plans(root, "test", cached=True), _plans(root, "test", cached=False)
+    assert cached == fresh
+    plan = json.loads(fresh[2])
+    assert plan["changes"][0]["kind"] == "environment" and plan["changes"][0]["details"] == [
+        "safety.max_revocations: 100000 → 0"]
+    assert any(c["action"] == "revoke" for c in plan["changes"]) and plan["brakes"] == []   # held to 100000

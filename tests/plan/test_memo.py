@@ -19,7 +19,7 @@ def applied(tmp_path_factory):
     """A generated organisation applied to test, then one grant changed: plans have changes and warnings."""
     root = tmp_path_factory.mktemp("memo") / "org"
     generate_org(root, 6)
-    r = run_edcconf("apply", "--env", "test", "--yes", *AT, cwd=root, env={"EDCCONF_NO_CACHE": "1"})
+    r = run_edcconf("apply", "--env", "test", "--yes", cwd=root, env={"EDCCONF_NO_CACHE": "1"})
     assert r.code == 0, r
     study = sorted((root / "studies").glob("*.yaml"))[2]
     text = study.read_text()
@@ -75,7 +75,7 @@ def test_saved_plan_from_memo_applies(applied, tmp_path):
         extra.write_bytes(b"damaged")           # a damaged entry is a miss, never a wrong saved plan
     again = run_edcconf("plan", "--env", "test", *AT, "--out", out, cwd=root)
     assert again.code == 2 and strip(out) == strip(fresh)
-    assert run_edcconf("apply", out, cwd=root).code == 0
+    assert run_edcconf("apply", out, "--allow-other-date", cwd=root).code == 0   # planned --at: test is unprotected
 
 
 def test_every_input_change_misses(applied, tmp_path):
@@ -99,7 +99,7 @@ def test_every_input_change_misses(applied, tmp_path):
     changed = _plans(root)
     assert changed == fresh() and changed != base
     # the state: apply, then plan again (same configuration, new state)
-    assert run_edcconf("apply", "--env", "test", "--yes", *AT, cwd=root).code == 0
+    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
     after = run_edcconf("plan", "--env", "test", "--json", *AT, cwd=root)
     assert after.code == 0 and after.json["changes"] == [] and after.out == \
         run_edcconf("plan", "--env", "test", "--json", *AT, cwd=root, env={"EDCCONF_NO_CACHE": "1"}).out

@@ -22,7 +22,7 @@ AS_OF = date(2026, 11, 24)
 def applied(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("prefetch") / "org"
     generate_org(root, 4)
-    assert run_edcconf("apply", "--env", "test", "--yes", "--at", AS_OF.isoformat(), cwd=root,
+    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root,
                        env={"EDCCONF_NO_CACHE": "1"}).code == 0
     return root
 

@@ -98,6 +98,6 @@ def test_a_person_without_email_is_planned_applied_and_explained(mini_repo):
     assert plan.code == 2, plan
     (created,) = [c for c in plan.json["changes"] if c["kind"] == "account" and c["key"] == "nora"]
     assert created["after"]["email"] is None
-    assert run_edcconf("apply", "--env", "test", "--yes", "--at", TODAY.isoformat(), cwd=mini_repo).code == 0
+    assert run_edcconf("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     explained = run_edcconf("explain", "nora", "--at", TODAY.isoformat(), cwd=mini_repo)
     assert explained.code == 0 and "nora — Nora (no e-mail)" in explained.out, explained

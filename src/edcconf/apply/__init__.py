@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from ..plan import Change, Plan
+from ..plan.brakes import GUARDS_SECTION, applied_guards
 from ..providers import GROUP_FILE_SYSTEMS, Provider, ProviderError, Reach
 from ..plan.saved import change_from_saved, change_to_saved
 from ..state import StateRecord, fold, next_record
@@ -42,10 +43,12 @@ def _providers_of(change: Change, reach: Reach, providers: Mapping[str, Provider
 
 def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desired_sources: Mapping[str, str],
             providers: Mapping[str, Provider], backend, commit: str | None, reason: str | None = None,
-            plan_digest: str | None = None, reach: Reach | None = None) -> ApplyResult:
+            plan_digest: str | None = None, reach: Reach | None = None, guards: Mapping | None = None) -> ApplyResult:
     """Carry out the plan change by change; the journal holds each change once it really happened.
     reach: which systems each change concerns (providers.Reach); by default from the studies' systems, the
-    state and the providers given."""
+    state and the providers given. guards: the environment's guards as the configuration declares them
+    (plan/brakes.declared_guards), recorded with the new state when it has none yet; a change of recorded
+    guards is a planned change."""
     if reach is None:
         reach = Reach(plan.changes, previous.effective, systems, GROUP_FILE_SYSTEMS & set(providers))
     journal = backend.journal
@@ -78,6 +81,8 @@ def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desir
     except ProviderError as exc:  # the bulk files were not written: those changes did not happen
         failure = failure or exc
         effective = fold(previous.effective, done)
+    if guards is not None and done and applied_guards(effective, plan.environment) is None:
+        effective[GUARDS_SECTION] = {**effective[GUARDS_SECTION], plan.environment: dict(guards)}
     record = _commit(backend, previous, done, effective, {**previous.sources, **desired_sources}, commit, None)
     backend.append_audit(audit_entries(plan, done, failure, record, commit, reason, plan_digest))
     journal.clear()

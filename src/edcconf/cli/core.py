@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import ExitStack
+from datetime import date
 from pathlib import Path
 
 import click
@@ -13,7 +14,7 @@ from ..views.plan_text import plan_chunks
 from ..views.show import render_state, state_json
 from ..plan.saved import load_plan, save_plan
 from ..workflow import (apply_planned, environment_of, plan_for_review, plan_under_lock, planned_from_file,
-                        read_state, refuse_protected)
+                        read_state, refuse_protected_as_applied)
 from .common import (allow_unread_option, at_option, config_option, emit_diagnostics, json_option, parse_at,
                      parse_duration, print_json, root_dir, styler)
 
@@ -85,7 +86,8 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
         _echo_plan(planned_all[0].plan, ctx)
     if out:
         planned = planned_all[0]
-        saved = save_plan(Path(out), planned.plan, planned.config_digest, planned.systems, planned.sources)
+        saved = save_plan(Path(out), planned.plan, planned.config_digest, planned.systems, planned.sources,
+                          refresh=refresh, allow_unread=allow_unread)
         if fmt == "text" and not as_json:
             click.echo(f"Saved this plan to {out} (digest {saved.digest[:12]}). To apply exactly it: "
                        f"edcconf apply {out}")
@@ -96,7 +98,9 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
 @config_option
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False))
 @click.option("--env", "-e", "env", default=None, help="Environment to plan and apply (without a saved plan).")
-@at_option
+@click.option("--at", "at", default=None, hidden=True)   # refused: apply always happens as of today
+@click.option("--allow-other-date", is_flag=True,
+              help="Apply a saved plan made as of another date than today (plan --at); unprotected environments only.")
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (for CI).")
 @click.option("--reason", default=None, help="Why this apply happens; kept in the audit log.")
 @click.option("--lock-timeout", default="0s", metavar="DURATION", help="Wait this long for the state lock (e.g. 30s).")
@@ -105,24 +109,30 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
 @json_option
 @click.pass_context
 def apply(ctx: click.Context, config_dir: str | None, plan_file: str | None, env: str | None, at: str | None,
-          yes: bool, reason: str | None, lock_timeout: str, allow_mass_revocation: bool, allow_unread: bool,
-          as_json: bool) -> None:
-    """Apply a saved plan (PLAN_FILE), or plan and apply --env ENV after confirmation. With --env the state
-    lock is taken first (--lock-timeout: waiting for it), the plan is made from the state read under it, and
-    the lock is held through the confirmation and the apply."""
+          allow_other_date: bool, yes: bool, reason: str | None, lock_timeout: str, allow_mass_revocation: bool,
+          allow_unread: bool, as_json: bool) -> None:
+    """Apply a saved plan (PLAN_FILE), or plan and apply --env ENV after confirmation, always as of today.
+    With --env the state lock is taken first (--lock-timeout: waiting for it), the plan is made from the
+    state read under it, and the lock is held through the confirmation and the apply."""
     root = root_dir(ctx, config_dir)
+    if at is not None:
+        raise UserError("apply has no --at: access changes when it is applied, so apply always judges expiry as "
+                        "of today. Use plan --at to see what another date would change", code="usage")
     if plan_file and env:
         raise UserError("give either a saved plan file or --env, not both (a saved plan knows its environment)",
                         code="usage")
     if not (plan_file or env):
         raise UserError("apply needs a saved plan file or --env ENV", code="usage")
+    if env and allow_other_date:
+        raise UserError("--allow-other-date is for a saved plan made with plan --at; apply --env plans as of "
+                        "today", code="usage")
     with ExitStack() as lock:
         if plan_file:
-            planned = planned_from_file(root, Path(plan_file))
+            planned = planned_from_file(root, Path(plan_file), allow_other_date=allow_other_date)
             yes = True  # the plan was reviewed when it was saved; applying the file is the confirmation
         else:
-            planned = plan_under_lock(lock, root, env, parse_at(at), parse_duration(lock_timeout), allow_unread)
-            refuse_protected(planned.environment)
+            planned = plan_under_lock(lock, root, env, date.today(), parse_duration(lock_timeout), allow_unread)
+            refuse_protected_as_applied(planned)
         _apply(ctx, root, planned, bool(plan_file), yes, reason, lock_timeout, allow_mass_revocation, as_json)
 
 

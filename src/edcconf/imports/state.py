@@ -16,9 +16,9 @@ from ..diagnostics import UserError
 from ..pipeline import load_desired
 from ..providers.bulk import ceiling_from_sag
 from ..interchange.vault import ALL_ENVIRONMENTS
-from ..resolve.effective import STATE_SECTIONS, account_value, role_version
+from ..resolve.effective import account_value, role_version
 from ..resolve.roles import effective_role
-from ..state.record import next_record
+from ..state.record import RECORD_SECTIONS, next_record
 from ..providers.bulk import NO_RIGHTS
 from ..rules.ceilings import effective_ceiling
 from . import builtin_no_rights, read_group_files, refuse_errors
@@ -79,7 +79,7 @@ def groups_state(root: Path, env: str, as_of: date, kind: str, defs_path: Path,
         accounts[username] = said
 
     def onto(recorded: Mapping) -> dict:
-        state = {section: dict(recorded.get(section) or {}) for section in STATE_SECTIONS}
+        state = {section: dict(recorded.get(section) or {}) for section in RECORD_SECTIONS}
         state["groups"].update(groups)
         for username, said in accounts.items():
             state["accounts"][username] = {**(state["accounts"].get(username)
@@ -147,7 +147,7 @@ def study_onto(model, study_id: str, grants: Mapping[str, dict], roles: Mapping[
     the study's recorded ones, the people it names get what it says of them; every other study, grant and
     account stays exactly as recorded, and a study never applied is not recorded as applied."""
     def onto(recorded: Mapping) -> dict:
-        state = {section: dict(recorded.get(section) or {}) for section in STATE_SECTIONS}
+        state = {section: dict(recorded.get(section) or {}) for section in RECORD_SECTIONS}
         state["grants"] = {k: v for k, v in state["grants"].items() if v.get("study") != study_id}
         state["grants"].update(grants)
         state["roles"].update(roles)

@@ -37,7 +37,7 @@ from typing import Any, Iterable
 from ..diagnostics import Diagnostic, Loc
 from ..spool import read_entry
 
-VERSION = 2   # 2: fragments and applied parts of a full plan stored as two packs
+VERSION = 3   # 2: fragments and applied parts of a full plan stored as two packs; 3: guards (plan/brakes)
 
 
 def _h(*parts: str) -> str:
@@ -212,6 +212,7 @@ def store_applied_side(store: "Store", key: str, have: dict, sources: dict, now:
 def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], state: str, planned) -> None:
     """After a full plan: store the base and every study file's fragment for the next incremental plan."""
     from ..model import Model
+    from ..plan.memo import _change_out
     from ..providers import reads_live
 
     desired, previous = planned.desired, planned.previous
@@ -251,8 +252,8 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
              for s in model.sites.values()}
     base = (VERSION, g, globals_, {rel: shas[rel] for rel in study_files},
             {rel: fragment[0] for rel, fragment in fragments.items()},
-            (environment.name, environment.protected, dict(environment.safety),
-             reads_live(environment)),
+            (environment.name, (dict(planned.guards.enforced), dict(planned.guards.declared)),
+             [_change_out(c) for c in planned.plan.changes if c.kind == "environment"], reads_live(environment)),
             (wanted["groups"], wanted["accounts"], sites, global_sources,
              [_diag_out(d) for d in all_warnings if d.loc.file not in study_files], over),
             (previous.serial, previous.lineage, {k: have.get(k, {}) for k in ("sites", "groups", "studies", "accounts")},

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from types import SimpleNamespace
 
 from ..diagnostics import Diagnostic, Loc, UserError
 from ..plan.memo import MemoPlanned
@@ -113,6 +112,7 @@ def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info,
               study_shas, summaries):
     from . import _diag_in
     from ..plan.diff import entity_changes, grant_changes, ordered_plan
+    from ..plan.model import Change
     from ..resolve.effective import EnvironmentState, Exclusion
 
     groups, accounts, sites_all, global_sources, global_warnings, over = wanted
@@ -139,6 +139,7 @@ def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info,
     notices = {u: tuple(sorted(n)) for u, n in notices.items()}
     want = {"sites": sites, "groups": groups, "studies": studies, "accounts": accounts}
     changes = entity_changes(want, have, sources, old_sources, notices)
+    changes.extend(Change(*c) for c in env_info[2])   # the guards: from global files and the state, as in the base
 
     fragment_pack, fragment_index, applied_pack, applied_index = packs
 
@@ -180,9 +181,8 @@ def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info,
 
 def _brakes(changes, env_info, per_study, managers, studies, have) -> tuple:
     """plan/brakes.find_brakes from the per-study counts the base keeps (no grant loaded to count)."""
-    from ..plan.brakes import brakes_from_counts
+    from ..plan.brakes import Guards, brakes_from_counts
 
-    name, protected, safety, _ = env_info
-    environment = SimpleNamespace(name=name, protected=protected, safety=safety)
-    return brakes_from_counts(changes, environment, {s: n[0] for s, n in per_study.items()},
+    name, (enforced, declared), _, _ = env_info
+    return brakes_from_counts(changes, Guards(name, enforced, declared), {s: n[0] for s, n in per_study.items()},
                               {s: n[1] for s, n in per_study.items()}, managers, studies, have.get("studies", {}))

@@ -11,8 +11,9 @@ from ..resolve.effective import EnvironmentState, expand_grant
 from .model import Change, Plan
 
 # Dependency order: what others rely on is created first and removed last (site before site access,
-# account before grant, revoke before deactivate).
-_ORDER = [("site", "create"), ("site", "update"), ("group", "create"), ("group", "update"),
+# account before grant, revoke before deactivate). A change of the environment's guards comes first, so
+# that a reviewer reads it before what it would let through (plan/brakes.py).
+_ORDER = [("environment", "update"), ("site", "create"), ("site", "update"), ("group", "create"), ("group", "update"),
           ("study", "create"), ("study", "update"), ("account", "create"), ("account", "reactivate"),
           ("account", "update"), ("grant", "revoke"), ("grant", "update"), ("grant", "create"),
           ("account", "deactivate"), ("study", "revoke"), ("group", "revoke"), ("site", "revoke")]

@@ -15,8 +15,8 @@ REVOKE_ACTIONS = ("revoke", "deactivate")
 @dataclass(frozen=True)
 class Change:
     action: str           # create | update | revoke | deactivate | reactivate
-    kind: str             # account | grant | group | study | site
-    key: str              # "<study>/<username>" for a grant
+    kind: str             # account | grant | group | study | site | environment (its guards: plan/brakes.py)
+    key: str              # "<study>/<username>" for a grant, the environment's name for its guards
     before: Any           # effective value as applied (grants expanded with form levels), None when absent
     after: Any            # effective value as desired, None when absent
     reason: str           # for a human reviewer: "role crc → crc_no_contact", "expired on 2026-01-31"

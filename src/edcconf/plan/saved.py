@@ -1,7 +1,13 @@
 """Saved plans (`plan --out FILE`): exactly what was reviewed, bound to the state and configuration
-it was made against, so that `apply FILE` applies that and nothing else, or refuses."""
+it was made against, so that `apply FILE` applies that and nothing else, or refuses.
+
+The digest in the file only tells that it was not damaged or edited by accident: anyone who can edit
+the file can recompute it. What makes the file safe to apply is that `apply FILE` plans again from the
+configuration and state it names (same environment, as-of date, serial, lineage and configuration
+digest) and applies only if that plan is identical to the file's (plan_differences)."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -26,6 +32,9 @@ class SavedPlan:
     systems: Mapping[str, str]      # study -> EDC system, for routing changes to providers
     sources: Mapping[str, str]      # desired "<kind>:<key>" -> "path:line", recorded in the new state
     digest: str                     # sha256 of the saved content: what the audit log names
+    planned_on: str | None = None   # the (local) day it was planned: as_of differs when made with --at
+    refresh: bool = True            # how it was planned (apply plans again the same way)
+    allow_unread: bool = False
 
 
 def change_to_saved(change: Change) -> dict:
@@ -41,9 +50,10 @@ def change_from_saved(data: Mapping[str, Any]) -> Change:
 
 
 def _content(plan: Plan, config_digest: str, systems: Mapping[str, str], sources: Mapping[str, str],
-             created_at: str, version: str) -> dict:
+             created_at: str, version: str, planned_on: str, refresh: bool, allow_unread: bool) -> dict:
     return {"format": SAVED_FORMAT, "format_version": SAVED_VERSION, "edcconf_version": version,
-            "created_at": created_at, "environment": plan.environment,
+            "created_at": created_at, "planned_on": planned_on, "refresh": refresh, "allow_unread": allow_unread,
+            "environment": plan.environment,
             "state": {"serial": plan.serial, "lineage": plan.lineage}, "config_digest": config_digest,
             "as_of": plan.as_of.isoformat(), "summary": plan.summary, "brakes": list(plan.brakes),
             "warnings": [w.to_json() for w in plan.warnings],
@@ -55,14 +65,16 @@ def _digest(content: Mapping) -> str:
 
 
 def save_plan(path: Path, plan: Plan, config_digest: str, systems: Mapping[str, str],
-              sources: Mapping[str, str]) -> SavedPlan:
+              sources: Mapping[str, str], refresh: bool = True, allow_unread: bool = False) -> SavedPlan:
     from ..state.local import write_atomically
 
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    content = _content(plan, config_digest, systems, sources, created, __version__)
+    planned_on = date.today().isoformat()
+    content = _content(plan, config_digest, systems, sources, created, __version__, planned_on, refresh, allow_unread)
     digest = _digest(content)
     write_atomically(Path(path), json.dumps({**content, "digest": digest}, indent=1).encode() + b"\n")
-    return SavedPlan(plan, config_digest, __version__, created, systems, sources, digest)
+    return SavedPlan(plan, config_digest, __version__, created, systems, sources, digest, planned_on, refresh,
+                     allow_unread)
 
 
 def load_plan(path: Path) -> SavedPlan:
@@ -88,10 +100,37 @@ def load_plan(path: Path) -> SavedPlan:
         plan = Plan(environment=data["environment"], serial=data["state"]["serial"], lineage=data["state"]["lineage"],
                     as_of=date.fromisoformat(data["as_of"]), changes=tuple(change_from_saved(c) for c in data["changes"]),
                     warnings=warnings, brakes=tuple(data.get("brakes") or ()))
-    except (KeyError, TypeError, ValueError) as exc:
+        for c in plan.changes:
+            if not all(isinstance(v, str) for v in (c.action, c.kind, c.key, c.reason, c.source)) \
+                    or not isinstance(c.study, (str, type(None))):
+                raise ValueError(f"change {c.kind} {c.key} is not of the saved shape")
+        if not all(isinstance(b, dict) for b in plan.brakes):
+            raise ValueError("brakes are not of the saved shape")
+        if not isinstance(plan.environment, str) or not isinstance(plan.serial, int) \
+                or not isinstance(plan.lineage, (str, type(None))):
+            raise ValueError("environment or state is not of the saved shape")
+        planned_on = data.get("planned_on")
+        saved = SavedPlan(plan, _text(data["config_digest"]), _text(data["edcconf_version"]),
+                          _text(data["created_at"]), _mapping(data.get("systems")), _mapping(data.get("sources")),
+                          digest, planned_on if isinstance(planned_on, str) else None,
+                          data.get("refresh") is not False, data.get("allow_unread") is True)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UserError(f"{path} is damaged ({exc}); plan again", code="saved-plan") from None
-    return SavedPlan(plan, data["config_digest"], data["edcconf_version"], data["created_at"],
-                     data.get("systems") or {}, data.get("sources") or {}, digest)
+    return saved
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not text")
+    return value
+
+
+def _mapping(value: Any) -> Mapping[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValueError("systems or sources are not of the saved shape")
+    return value
 
 
 def _loc(source: str) -> Loc:
@@ -114,3 +153,52 @@ def check_fresh(saved: SavedPlan, path: Path, serial: int, lineage: str | None, 
         raise UserError(f"{path} is stale: the configuration changed since it was planned (digest "
                         f"{saved.config_digest[:12]} → {config_digest[:12]}); plan again and have it reviewed",
                         code="stale-plan")
+
+
+def _normal(value: Any) -> Any:
+    """A value as it reads back from the saved JSON (tuples as lists, keys as strings)."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _as_saved(change: Change) -> Change:
+    return change_from_saved(_normal(change_to_saved(change)))
+
+
+def plan_differences(saved: Plan, now: Plan, saved_extra: tuple[Mapping, Mapping] | None = None,
+                     now_extra: tuple[Mapping, Mapping] | None = None, limit: int = 8) -> list[str]:
+    """What differs between a saved plan and the plan made again now (environment, state, as-of date,
+    changes, brakes, warnings; with the extras, the studies' systems and the declaration sources), one
+    phrase each, at most `limit` of them (then how many more). Empty when they are identical."""
+    out: list[str] = []
+    for label, a, b in (("environment", saved.environment, now.environment), ("state serial", saved.serial, now.serial),
+                        ("state lineage", saved.lineage, now.lineage), ("as-of date", saved.as_of, now.as_of)):
+        if a != b:
+            out.append(f"{label} {a} in the file, {b} now")
+    mine = {(c.kind, c.key): c for c in saved.changes}
+    theirs = {(c.kind, c.key): _as_saved(c) for c in now.changes}
+    for (kind, key), c in mine.items():
+        other = theirs.get((kind, key))
+        if other is None:
+            out.append(f"the file has {c.action} {kind} {key}, which the configuration does not plan")
+        elif other != c:
+            fields = [f.name for f in dataclasses.fields(Change) if getattr(c, f.name) != getattr(other, f.name)]
+            out.append(f"{kind} {key} differs ({', '.join(fields)})")
+    out += [f"the file lacks {c.action} {kind} {key}, which the configuration plans"
+            for (kind, key), c in theirs.items() if (kind, key) not in mine]
+    if not out and [(c.kind, c.key) for c in saved.changes] != list(theirs):
+        out.append("the changes are listed in another order, or one is listed twice")
+    if _normal(list(saved.brakes)) != _normal(list(now.brakes)):
+        out.append(f"brakes {_codes(saved.brakes)} in the file, {_codes(now.brakes)} now")
+    if [(w.code, w.message, w.source) for w in saved.warnings] != [(w.code, w.message, w.source) for w in now.warnings]:
+        out.append(f"warnings differ ({len(saved.warnings)} in the file, {len(now.warnings)} now)")
+    if saved_extra is not None and now_extra is not None:
+        for label, a, b in zip(("studies' systems", "declaration sources"), saved_extra, now_extra):
+            if _normal(dict(a)) != _normal(dict(b)):
+                out.append(f"the {label} differ")
+    if len(out) > limit:
+        out = out[:limit] + [f"and {len(out) - limit} more"]
+    return out
+
+
+def _codes(brakes) -> str:
+    return ", ".join(str(b.get("code")) + (f" ({b['study']})" if b.get("study") else "") for b in brakes) or "none"

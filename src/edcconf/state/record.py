@@ -10,7 +10,12 @@ from ..diagnostics import UserError
 from ..resolve.effective import STATE_SECTIONS
 
 STATE_FORMAT_VERSION = 1
-SECTION_OF = {"account": "accounts", "grant": "grants", "group": "groups", "study": "studies", "site": "sites"}
+# The record also keeps the environment's guards (protection and brakes) as last applied, under
+# "environment" (keyed by the environment's name): the next apply is held to them, not to the
+# configuration under review (plan/brakes.py).
+RECORD_SECTIONS = STATE_SECTIONS + ("environment",)
+SECTION_OF = {"account": "accounts", "grant": "grants", "group": "groups", "study": "studies", "site": "sites",
+              "environment": "environment"}
 
 
 @dataclass(frozen=True)
@@ -20,7 +25,7 @@ class StateRecord:
     lineage: str | None = None
     applied_at: str | None = None
     commit: str | None = None
-    effective: Mapping[str, dict] = field(default_factory=lambda: {s: {} for s in STATE_SECTIONS})
+    effective: Mapping[str, dict] = field(default_factory=lambda: {s: {} for s in RECORD_SECTIONS})
     sources: Mapping[str, str] = field(default_factory=dict)
     actor: str | None = None
     summary: Mapping[str, int] = field(default_factory=dict)   # what the apply that wrote it did
@@ -55,7 +60,7 @@ class StateRecord:
             raise UserError(f"{where} is damaged: {problem}; it may have been edited by hand. Restore it from the "
                             f"backup {where}.backup", code="state-invalid")
         try:
-            effective = {s: dict(data["effective"].get(s) or {}) for s in STATE_SECTIONS}
+            effective = {s: dict(data["effective"].get(s) or {}) for s in RECORD_SECTIONS}
             return cls(environment=data["environment"], serial=int(data["serial"]), lineage=data.get("lineage"),
                        applied_at=data.get("applied_at"), commit=data.get("commit"), effective=effective,
                        sources=dict(data.get("sources") or {}), actor=data.get("actor"),
@@ -110,7 +115,7 @@ def fold(effective: Mapping[str, dict], changes: Iterable) -> dict[str, dict]:
     """The effective state after the given changes (those that succeeded), applied in order."""
     # New section dicts, shared values: entries are plain JSON values that no stage mutates once built,
     # and a deep copy of 200,000 grants per apply costs more than everything else the apply does.
-    out = {s: dict(effective.get(s) or {}) for s in STATE_SECTIONS}
+    out = {s: dict(effective.get(s) or {}) for s in RECORD_SECTIONS}
     for change in changes:
         section = out[SECTION_OF[change.kind]]
         if change.stored is None:

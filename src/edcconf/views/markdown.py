@@ -22,16 +22,18 @@ def _md(text: object) -> str:
 
 
 class _Group:
-    def __init__(self, title: str, changes: list) -> None:
-        self.title, self.changes = title, changes
+    def __init__(self, title: str, changes: list, always_open: bool = False) -> None:
+        self.title, self.changes, self.always_open = title, changes, always_open
         add = sum(c.action in ("create", "reactivate") for c in changes)
         revoke = sum(c.action in ("revoke", "deactivate") for c in changes)
         self.counts = f"+{add} ~{len(changes) - add - revoke} -{revoke}"
 
 
 def _group_by_study(changes) -> list[_Group]:
-    general = [c for c in changes if not c.study]
-    groups = [_Group("Accounts, groups and sites", general)] if general else []
+    guards = [c for c in changes if c.kind == "environment"]   # first: read before what they let through
+    groups = [_Group(f"Environment {guards[0].key}: protection and safety", guards, True)] if guards else []
+    general = [c for c in changes if not c.study and c.kind != "environment"]
+    groups += [_Group("Accounts, groups and sites", general)] if general else []
     studied = sorted((c for c in changes if c.study), key=lambda c: c.study)
     groups += [_Group(f"Study {study}", list(cs)) for study, cs in groupby(studied, key=lambda c: c.study)]
     return groups

@@ -36,7 +36,10 @@ def plan_chunks(plan: Plan, style: Style = _plain) -> Iterator[str]:
         return
     yield (f"edcconf will perform the following actions in {style(plan.environment, bold=True)} "
            f"(against state serial {plan.serial}, as of {plan.as_of.isoformat()}):\n\n")
-    general = [c for c in plan.changes if not c.study]
+    guards = [c for c in plan.changes if c.kind == "environment"]   # first: read before what they let through
+    if guards:
+        yield "\n".join(_section(f"Environment {plan.environment}: protection and safety", guards, style)) + "\n"
+    general = [c for c in plan.changes if not c.study and c.kind != "environment"]
     if general:
         yield "\n".join(_section("Accounts, groups and sites", general, style)) + "\n"
     by_study = sorted((c for c in plan.changes if c.study), key=lambda c: c.study)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from ..plan.brakes import applied_guards
 from ..resolve.effective import expand_grant
 from ..state import StateRecord
 
@@ -16,7 +17,8 @@ def state_json(record: StateRecord) -> dict:
             "lineage": record.lineage, "applied_at": record.applied_at, "commit": record.commit,
             "accounts": eff.get("accounts", {}), "sites": eff.get("sites", {}), "groups": eff.get("groups", {}),
             "studies": eff.get("studies", {}),
-            "grants": {k: expand_grant(eff, g) for k, g in sorted(eff.get("grants", {}).items())}}
+            "grants": {k: expand_grant(eff, g) for k, g in sorted(eff.get("grants", {}).items())},
+            "guards": applied_guards(eff, record.environment)}   # None: recorded by no apply yet
 
 
 def render_state(record: StateRecord) -> str:
@@ -25,7 +27,12 @@ def render_state(record: StateRecord) -> str:
                 f"{record.environment}` to see what would be.\n")
     eff = record.effective
     lines = [f"Environment {record.environment}: state serial {record.serial}, applied {record.applied_at}"
-             + (f" from commit {record.commit[:12]}" if record.commit else ""), ""]
+             + (f" from commit {record.commit[:12]}" if record.commit else "")]
+    guards = applied_guards(eff, record.environment)
+    if guards is not None:   # what the next plan and apply are held to (plan/brakes.py)
+        limits = ", ".join(f"{k} {v}" for k, v in sorted(guards["safety"].items()))
+        lines.append(f"Guards as applied: {'protected' if guards['protected'] else 'not protected'}; safety {limits}")
+    lines.append("")
     grants = eff.get("grants", {})
     for study_id, study in sorted(eff.get("studies", {}).items()):
         rows = [expand_grant(eff, g) for _, g in sorted(grants.items()) if g["study"] == study_id]
