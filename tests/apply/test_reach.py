@@ -12,7 +12,7 @@ def rows(path):
 
 
 def apply(cli, root):
-    r = cli("apply", "--env", "test", "--yes", "--at", DAY, cwd=root)
+    r = cli("apply", "--env", "test", "--yes", cwd=root)
     assert r.code == 0, r
     return r
 

@@ -78,7 +78,7 @@ def refusing(monkeypatch, root: Path, err: int, only=lambda path: True):
 
 @pytest.mark.parametrize("err", [errno.EROFS, errno.EACCES, errno.ENOSPC])
 def test_plan_and_drift_work_when_the_lock_holder_cannot_be_written(mini_repo, monkeypatch, err):
-    assert run(mini_repo, "apply", "--env", "test", "--yes", "--at", DAY)[0] == 0
+    assert run(mini_repo, "apply", "--env", "test", "--yes")[0] == 0
     staff = mini_repo / "groups/staff.yaml"
     staff.write_text(staff.read_text().replace("name: Cara Coordinator", "name: Cara C."))
     with refusing(monkeypatch, mini_repo, err, only=lambda path: path.endswith(".lock")):
@@ -87,16 +87,16 @@ def test_plan_and_drift_work_when_the_lock_holder_cannot_be_written(mini_repo, m
         code, out, _ = run(mini_repo, "plan", "--env", "test", "--at", DAY, "--json")
         assert code == 2 and [c["key"] for c in json.loads(out)["changes"]] == ["cara.crc"]
         assert run(mini_repo, "drift", "--env", "test")[0] == 0
-        code, out, err_text = run(mini_repo, "apply", "--env", "test", "--yes", "--at", DAY)
+        code, out, err_text = run(mini_repo, "apply", "--env", "test", "--yes")
         assert code == 1 and os.strerror(err) in err_text and "test.lock" in err_text
-        code, out, _ = run(mini_repo, "apply", "--env", "test", "--yes", "--at", DAY, "--json")
+        code, out, _ = run(mini_repo, "apply", "--env", "test", "--yes", "--json")
         assert code == 1 and json.loads(out)["errors"][0]["code"] == "file-system"
     assert json.loads((mini_repo / ".edcconf/state/test.json").read_text())["serial"] == 1
 
 
 def test_plan_on_a_read_only_checkout(mini_repo, monkeypatch):
     """Nothing below the configuration can be written (not even .edcconf, the cache or the lock)."""
-    assert run(mini_repo, "apply", "--env", "test", "--yes", "--at", DAY)[0] == 0
+    assert run(mini_repo, "apply", "--env", "test", "--yes")[0] == 0
     staff = mini_repo / "groups/staff.yaml"
     staff.write_text(staff.read_text().replace("name: Cara Coordinator", "name: Cara C."))
     for fresh in (False, True):   # with the state of an apply, and on a checkout that never had one
@@ -107,7 +107,7 @@ def test_plan_on_a_read_only_checkout(mini_repo, monkeypatch):
             assert code == 2 and ("14 to add" if fresh else "1 to change") in out, out
             assert run(mini_repo, "drift", "--env", "test")[0] == 0
             assert run(mini_repo, "validate")[0] == 0
-            code, out, err_text = run(mini_repo, "apply", "--env", "test", "--yes", "--at", DAY)
+            code, out, err_text = run(mini_repo, "apply", "--env", "test", "--yes")
             assert code == 1 and "Read-only file system" in err_text and "writable" in err_text
     assert not (mini_repo / ".edcconf").exists()
 
@@ -120,19 +120,19 @@ def test_a_full_disk_when_apply_writes(mini_repo, monkeypatch):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "write", full)
-    code, out, err_text = run(mini_repo, "apply", "--env", "test", "--yes", "--at", DAY)
+    code, out, err_text = run(mini_repo, "apply", "--env", "test", "--yes")
     monkeypatch.setattr(os, "write", real_write)
     assert code == 1 and "No space left on device" in err_text
     assert not (mini_repo / ".edcconf/state/test.json").exists()
-    assert run(mini_repo, "apply", "--env", "test", "--yes", "--at", DAY)[0] == 0   # once there is space
+    assert run(mini_repo, "apply", "--env", "test", "--yes")[0] == 0   # once there is space
 
 
 def test_a_directory_where_the_lock_file_belongs(mini_repo, cli):
     (mini_repo / ".edcconf/state/test.lock").mkdir(parents=True)
     assert cli("plan", "--env", "test", "--at", DAY, cwd=mini_repo).code == 2   # a plan needs no lock
-    r = cli("apply", "--env", "test", "--yes", "--at", DAY, cwd=mini_repo)
+    r = cli("apply", "--env", "test", "--yes", cwd=mini_repo)
     assert r.code == 1 and "test.lock" in r.err and "Is a directory" in r.err and "remove or rename it" in r.err
-    r = cli("apply", "--env", "test", "--yes", "--at", DAY, "--json", cwd=mini_repo)
+    r = cli("apply", "--env", "test", "--yes", "--json", cwd=mini_repo)
     assert r.code == 1 and r.json["errors"][0]["code"] == "file-system"
     r = cli("force-unlock", "test", "some-id", cwd=mini_repo)
     assert r.code == 1

@@ -32,13 +32,13 @@ STATE_EDITS = [
 
 @pytest.mark.parametrize("old,new,says", STATE_EDITS, ids=[e[2] for e in STATE_EDITS])
 def test_a_state_value_edited_to_the_wrong_type(mini_repo, old, new, says):
-    assert run(mini_repo, "apply", "--env", "test", "--yes", "--at", DAY)[0] == 0
+    assert run(mini_repo, "apply", "--env", "test", "--yes")[0] == 0
     path = mini_repo / ".edcconf/state/test.json"
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new, 1))
     for args in (("plan", "--env", "test", "--at", DAY), ("show", "--env", "test"), ("drift", "--env", "test"),
-                 ("apply", "--env", "test", "--yes", "--at", DAY)):
+                 ("apply", "--env", "test", "--yes")):
         code, out, err_text = run(mini_repo, *args)
         assert code == 1 and says in err_text and "test.json.backup" in err_text, (args, err_text)
     code, out, _ = run(mini_repo, "plan", "--env", "test", "--at", DAY, "--json")

@@ -125,7 +125,7 @@ def test_a_fifo_is_not_waited_on(mini_repo):
 # -- writing --------------------------------------------------------------------------------------------
 
 def _apply(repo, *extra):
-    return run(repo, "apply", "--env", "test", "--yes", *AT, *extra)
+    return run(repo, "apply", "--env", "test", "--yes", *extra)   # apply is always as of today
 
 
 def _refused(repo, outside, link: str, *, before=None):

@@ -39,7 +39,7 @@ def test_apply_waits_for_the_lock_then_plans_from_the_state_read_under_it(mini_r
     proc = _holder(mini_repo)   # holds the lock 1.5 s, then moves the state to serial 1 (nothing applied)
     try:
         started = time.monotonic()
-        code, out, err = run(mini_repo, "apply", "--env", "test", "--yes", "--lock-timeout", "30s", *AT)
+        code, out, err = run(mini_repo, "apply", "--env", "test", "--yes", "--lock-timeout", "30s")
         waited = time.monotonic() - started
     finally:
         proc.join(20)
@@ -51,11 +51,11 @@ def test_apply_waits_for_the_lock_then_plans_from_the_state_read_under_it(mini_r
 
 def test_the_plan_made_under_the_lock_sees_what_the_other_apply_did(mini_repo, tmp_path):
     twin = copy_config(FIXTURES / "mini", tmp_path / "twin")   # the same changes, applied elsewhere
-    assert run(twin, "apply", "--env", "test", "--yes", *AT)[0] == 0
+    assert run(twin, "apply", "--env", "test", "--yes")[0] == 0
     done = (twin / ".edcconf/state/test.json").read_bytes()
     proc = _holder(mini_repo, done)   # "another apply" commits exactly these changes while we wait
     try:
-        code, out, err = run(mini_repo, "apply", "--env", "test", "--yes", "--lock-timeout", "30s", "--json", *AT)
+        code, out, err = run(mini_repo, "apply", "--env", "test", "--yes", "--lock-timeout", "30s", "--json")
     finally:
         proc.join(20)
     assert code == 0, (out, err)
@@ -67,7 +67,7 @@ def test_without_a_timeout_a_held_lock_is_refused_at_once_and_names_its_holder(m
     proc = _holder(mini_repo, hold_for=3.0)
     try:
         started = time.monotonic()
-        code, out, err = run(mini_repo, "apply", "--env", "test", "--yes", *AT)
+        code, out, err = run(mini_repo, "apply", "--env", "test", "--yes")
         elapsed = time.monotonic() - started
     finally:
         proc.join(20)
@@ -78,7 +78,7 @@ def test_without_a_timeout_a_held_lock_is_refused_at_once_and_names_its_holder(m
 
 def test_a_saved_plan_still_refuses_when_the_state_moved_while_it_waited(mini_repo, monkeypatch):
     monkeypatch.chdir(mini_repo)
-    assert run(mini_repo, "plan", "--env", "test", "--out", "p.plan", *AT)[0] == 2
+    assert run(mini_repo, "plan", "--env", "test", "--out", "p.plan")[0] == 2
     proc = _holder(mini_repo)
     try:
         code, out, err = run(mini_repo, "apply", "p.plan", "--lock-timeout", "30s")
@@ -92,7 +92,7 @@ def test_a_protected_environment_is_refused_before_waiting_for_its_lock(mini_rep
     proc = _holder(mini_repo, hold_for=5.0, env="production")
     try:
         started = time.monotonic()
-        code, out, err = run(mini_repo, "apply", "--env", "production", "--yes", "--lock-timeout", "30s", *AT)
+        code, out, err = run(mini_repo, "apply", "--env", "production", "--yes", "--lock-timeout", "30s")
         elapsed = time.monotonic() - started
     finally:
         proc.join(20)
