@@ -141,7 +141,12 @@ def recover(backend) -> StateRecord | None:
     header, entries, seal = found
     outputs = [o for e in entries if _is_outputs(e) for o in e["outputs"]]
     entries = [e for e in entries if not _is_outputs(e)]
-    current = backend.read()
+    try:
+        current = backend.read()
+    except UserError as exc:  # a missing state with history: only a commit that started from nothing explains it
+        if exc.code != "state-missing" or header.get("base_serial"):
+            raise
+        current = backend.read(missing_ok=True)
     base_serial, lineage = header.get("base_serial") or 0, header.get("lineage")
     started_here = (current.serial, current.lineage) == (base_serial, lineage)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")

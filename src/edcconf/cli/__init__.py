@@ -19,6 +19,7 @@ from . import history as _history
 from . import live as _live
 from . import interchange as _interchange
 from . import questions as _questions
+from . import state as _state
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG = 0, 1, 2, 3
 REPORT_URL = "the edcconf issue tracker"
@@ -41,6 +42,7 @@ _history.register(cli)
 _questions.register(cli)
 _live.register(cli)
 _interchange.register(cli)
+_state.register(_interchange.state_group)
 
 
 def main(argv: list[str] | None = None) -> None:

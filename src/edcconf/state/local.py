@@ -15,7 +15,7 @@ file under history/, a seal line in the apply's journal (what is being committed
 that file), the audit entries, then the state file (the commit point), then the journal is cleared. The
 next command that takes the lock finishes a sealed commit (finish_commit: the audit entries that are
 missing, then the state file), so a state never exists without its audit entries, and none is written
-twice.
+twice. A missing state file with a backup or history beside it is an error, never a new lineage.
 """
 from __future__ import annotations
 
@@ -183,6 +183,21 @@ def file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
+def read_state_file(path: Path) -> StateRecord:
+    """A state file anywhere (a backup, a version, a copy kept elsewhere), checked as a state is."""
+    try:
+        data = loads_shared(json_text(Path(path).read_bytes()))
+    except FileNotFoundError:
+        raise UserError(f"{path} does not exist", code="state-read") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a directory, not a state file", code="state-read") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}", code="state-read") from None
+    except ValueError as exc:
+        raise UserError(f"{path} is not valid JSON ({exc})", code="state-invalid") from None
+    return StateRecord.from_json(data, str(path))
+
+
 FENCE_WAIT = 10.0   # seconds a force-unlock (or a release) waits for a holder to finish the write it is in
 
 
@@ -217,11 +232,15 @@ class LocalBackend:
         return str(self.path)
 
     # -- reading -------------------------------------------------------------------------------------
-    def read(self, like: Mapping[str, Mapping] | None = None) -> StateRecord:
-        """The state; values equal to those of the effective state `like` are shared with it."""
+    def read(self, like: Mapping[str, Mapping] | None = None, missing_ok: bool = False) -> StateRecord:
+        """The state; values equal to those of the effective state `like` are shared with it. A missing
+        file is serial 0 only when nothing shows that the environment had a state (missing_ok: always,
+        for `state restore`)."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
+            if not missing_ok:
+                self.refuse_lost_lineage()
             return StateRecord(self.environment)
         except OSError as exc:
             raise UserError(f"cannot read {self.path}: {exc.strerror}", code="state-read") from None
@@ -232,7 +251,8 @@ class LocalBackend:
             del text
         except ValueError as exc:
             raise UserError(f"{self.path} is not valid JSON ({exc}); it may have been edited by hand. Restore the "
-                            f"previous version from {self.path}.backup", code="state-invalid") from None
+                            f"previous version from {self.path}.backup (edcconf state restore --env "
+                            f"{self.environment})", code="state-invalid") from None
         return self.record_of(data)
 
     def record_of(self, data: object) -> StateRecord:
@@ -269,6 +289,63 @@ class LocalBackend:
             return []
         return sorted(int(p.stem) for p in self.history_dir.glob("*.json") if p.stem.isdigit())
 
+    def lineage_evidence(self) -> tuple[Path | None, list[int]]:
+        """What shows that this environment has had a state: its backup, and the serials of its version
+        files. The version file of a first apply that is committing (or was killed while committing, its
+        journal still there) is not evidence: that state never existed."""
+        backup = self.backup_path if self.backup_path.exists() else None
+        serials = self.history_serials()
+        if backup is None and serials == [1]:
+            header = self.journal.header()
+            if header is not None and not header.get("base_serial"):
+                serials = []
+        return backup, serials
+
+    def refuse_lost_lineage(self) -> None:
+        """Called when the state file is missing: an error if the environment had a state (a new lineage
+        would start over it, and its first apply would overwrite history/…/000001.json)."""
+        backup, serials = self.lineage_evidence()
+        if backup is None and not serials:
+            return
+        found = []
+        if serials:
+            span = f"version {serials[0]}" if len(serials) == 1 else f"versions {serials[0]} to {serials[-1]}"
+            found.append(f"{span} under {self.history_dir}")
+        if backup is not None:
+            found.append(f"the backup {backup}")
+        newest = f" (serial {serials[-1]})" if serials else ""
+        raise UserError(
+            f"the state file {self.path} is missing, but {self.environment} has had a state ({' and '.join(found)}): "
+            f"the file was deleted or moved, and edcconf will not start a new lineage over it. Restore the newest "
+            f"version{newest} with `edcconf state restore --env {self.environment}`, or another one with "
+            f"`--serial N` or `--from {backup or 'PATH'}`", code="state-missing")
+
+    def newest_known(self) -> tuple[int, str | None]:
+        """(serial, lineage) of the newest version this environment has had: the state file, or else the
+        newest version file or the backup (what `state restore` numbers after)."""
+        candidates = []
+        serials = self.history_serials()
+        for read in (lambda: self.read(missing_ok=True), lambda: self.version(serials[-1]) if serials else None,
+                     lambda: read_state_file(self.backup_path) if self.backup_path.exists() else None):
+            try:
+                found = read()
+            except UserError:   # damaged: restore is how it gets mended
+                continue
+            if found is not None and found.exists:
+                candidates.append((found.serial, found.lineage))
+        return max(candidates, key=lambda c: c[0]) if candidates else (0, None)
+
+    def default_restore_source(self) -> tuple[StateRecord, str]:
+        """What `state restore` restores when not told: the newest version file, else the backup."""
+        serials = self.history_serials()
+        if serials:
+            path = self.history_dir / f"{serials[-1]:06d}.json"
+            return read_state_file(path), f"version {serials[-1]} ({path})"
+        if self.backup_path.exists():
+            return read_state_file(self.backup_path), f"the backup {self.backup_path}"
+        raise UserError(f"there is nothing to restore the state of {self.environment} from: no version under "
+                        f"{self.history_dir} and no backup {self.backup_path}; give --from PATH", code="no-version")
+
     def history(self) -> list[dict]:
         """One entry per applied version, oldest first (without the effective state). A version file newer
         than the state was never committed."""
@@ -286,16 +363,17 @@ class LocalBackend:
     def write(self, record: StateRecord, expected_serial: int) -> None:
         self.commit(record, expected_serial)
 
-    def commit(self, record: StateRecord | None, expected_serial: int, audit: Iterable[dict] = (),
-               seal: Mapping | None = None, base_lineage: str | None = None) -> None:
+    def commit(self, record: StateRecord | None, expected_serial: int | None, audit: Iterable[dict] = (),
+               seal: Mapping | None = None, restoring: bool = False, base_lineage: str | None = None) -> None:
         """Record a new version (record None: none) and its audit entries as one step.
 
         seal: the commit belongs to the apply whose journal is open. The seal (plain data from which that
         apply's audit entries can be made again from its journal) is journaled before anything refers to
         the new version, and the journal is cleared once the state is in place; a kill in between is
-        finished by the next command (finish_commit). A version written outside an apply (state import;
-        base_lineage: the lineage of the state it replaces) gets a journal of its own, sealed with its
-        audit entries."""
+        finished by the next command (finish_commit). A version written outside an apply (state import,
+        restore; base_lineage: the lineage of the state it replaces) gets a journal of its own, sealed with
+        its audit entries. restoring: `state restore` may write over a missing state file that has history
+        (anything else refuses: see refuse_lost_lineage), or, with expected_serial None, over a damaged one."""
         if seal is None and record is not None and self.journal.header() is None:
             own = str(uuid.uuid4())
             audit = [{**entry, "commit_id": own} for entry in audit]
@@ -303,10 +381,13 @@ class LocalBackend:
         else:
             own = None
         with self._writing():
-            current = self.stored_serial()
-            if current != expected_serial:  # compare-and-swap: someone applied in between
-                raise UserError(f"state of {self.environment} moved from serial {expected_serial} to {current} "
-                                "while this apply ran; plan again", code="state-conflict")
+            if expected_serial is not None or not restoring:
+                current = self.stored_serial()
+                if current != expected_serial:  # compare-and-swap: someone applied in between
+                    raise UserError(f"state of {self.environment} moved from serial {expected_serial} to {current} "
+                                    "while this apply ran; plan again", code="state-conflict")
+                if current == 0 and not restoring and not self.path.exists():
+                    self.refuse_lost_lineage()
             if own is not None:
                 self.journal.begin({"id": own, "base_serial": expected_serial, "lineage": base_lineage,
                                     "environment": self.environment, "operation": "state write"})
@@ -316,7 +397,7 @@ class LocalBackend:
                                    "version_sha256": digest})
             self.append_audit(audit)
             if record is not None:
-                self._install(record.serial)
+                self._install(record.serial, damaged=restoring and expected_serial is None)
             if seal is not None:
                 self.journal.clear()
 
@@ -334,10 +415,12 @@ class LocalBackend:
         write_atomically(version, hashed(json_chunks(record.to_json(), indent=1, tail=b"\n")))
         return digest.hexdigest()
 
-    def _install(self, serial: int) -> None:
-        """The state file becomes the version file of serial (copied from it); the old one the backup."""
+    def _install(self, serial: int, damaged: bool = False) -> None:
+        """The state file becomes the version file of serial (copied from it); the old one the backup (a
+        damaged one is kept as <env>.json.damaged instead: the backup stays a state that can be restored)."""
         if self.path.exists():
-            write_atomically(self.backup_path, file_chunks(self.path))
+            write_atomically(self.path.with_name(self.path.name + ".damaged") if damaged else self.backup_path,
+                             file_chunks(self.path))
         write_atomically(self.path, file_chunks(self.history_dir / f"{serial:06d}.json"))
 
     def finish_commit(self, header: Mapping, seal: Mapping, audit: Callable[[], Iterable[dict]], note: dict) -> None:

@@ -52,6 +52,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     """),
 ]
 FORCE_WAIT = "10s"   # how long force-unlock waits for the holder to finish the write it is in
+_VERSION_EVENTS = ("apply", "apply-failed", "recovered", "state-import", "state-restore")
 _MIGRATION_LOCK = 0x6564_6363_6F6E_66  # "edcconf": serialises first-use migrations across processes
 
 
@@ -136,17 +137,41 @@ class PostgresBackend:
         self._migrated = True
 
     # -- state ---------------------------------------------------------------------------------------
-    def read(self, like=None) -> StateRecord:  # like: see LocalBackend.read
+    def read(self, like=None, missing_ok: bool = False) -> StateRecord:  # like: see LocalBackend.read
         with self._session() as conn:
             row = conn.execute(sql.SQL("SELECT record FROM {} WHERE environment = %s ORDER BY serial DESC LIMIT 1")
                                .format(self._t("states")), (self.environment,)).fetchone()
+            if row is None and not missing_ok:
+                self._refuse_lost_lineage(conn)
         return StateRecord.from_json(row[0], f"PostgreSQL state of {self.environment}") if row else StateRecord(self.environment)
+
+    def _refuse_lost_lineage(self, conn: psycopg.Connection) -> None:
+        """No version of this environment, though the audit log records applied ones: rows were deleted
+        from <schema>.states. A new lineage would start over them."""
+        newest = conn.execute(sql.SQL(
+            "SELECT max(CASE WHEN jsonb_typeof(entry->'serial') = 'number' THEN (entry->>'serial')::int END) "
+            "FROM {} WHERE environment = %s AND entry->>'event' = ANY(%s)").format(self._t("audit")),
+            (self.environment, list(_VERSION_EVENTS))).fetchone()[0]
+        if newest:
+            raise UserError(
+                f"the PostgreSQL state of {self.environment} has no version, but its audit log ({self.schema}.audit) "
+                f"records versions up to serial {newest}: rows were deleted from {self.schema}.states. edcconf will "
+                f"not start a new lineage over them. Restore a copy with `edcconf state restore --env "
+                f"{self.environment} --from PATH`", code="state-missing")
+
+    def newest_known(self) -> tuple[int, str | None]:
+        current = self.read(missing_ok=True)
+        return current.serial, current.lineage
+
+    def default_restore_source(self) -> tuple[StateRecord, str]:
+        raise UserError(f"the PostgreSQL state of {self.environment} keeps every version as a row: say which to "
+                        "restore, with --serial N (see `edcconf history`) or --from PATH (a state file)", code="usage")
 
     def write(self, record: StateRecord, expected_serial: int) -> None:
         self.commit(record, expected_serial)
 
-    def commit(self, record: StateRecord | None, expected_serial: int, audit: Iterable[dict] = (),
-               seal: Mapping | None = None, base_lineage: str | None = None) -> None:
+    def commit(self, record: StateRecord | None, expected_serial: int | None, audit: Iterable[dict] = (),
+               seal: Mapping | None = None, restoring: bool = False, base_lineage: str | None = None) -> None:
         """A new version (record None: none), its audit entries and (seal given: the commit of the apply
         whose journal is open) the clearing of that journal, in one transaction of the lock's session."""
         entries = [(self.environment, Jsonb(json.loads(json.dumps(e, default=str)))) for e in audit]
@@ -155,9 +180,11 @@ class PostgresBackend:
                 with conn.transaction():
                     current = conn.execute(sql.SQL("SELECT coalesce(max(serial), 0) FROM {} WHERE environment = %s")
                                            .format(self._t("states")), (self.environment,)).fetchone()[0]
-                    if current != expected_serial:
+                    if current != expected_serial and (expected_serial is not None or not restoring):
                         raise UserError(f"state of {self.environment} moved from serial {expected_serial} to "
                                         f"{current} while this apply ran; plan again", code="state-conflict")
+                    if current == 0 and not restoring:
+                        self._refuse_lost_lineage(conn)
                     if record is not None:
                         conn.execute(sql.SQL("INSERT INTO {} (environment, serial, lineage, applied_at, commit, "
                                              "actor, summary, note, record) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)")
