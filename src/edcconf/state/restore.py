@@ -56,17 +56,19 @@ def restore(backend, from_path: Path | None = None, serial: int | None = None, f
                             "it is not this environment's history. If you mean to replace that history with it, "
                             "add --force", code="state-lineage")
         newest = max(known_serial, current.serial)
-        if not current.exists and (source.serial > newest or (source.serial, source.lineage) == (newest, known_lineage)):
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        as_it_was = source.serial > newest or (source.serial, source.lineage) == (newest, known_lineage)
+        if not current.exists and as_it_was:
             record, new_version = source, False   # exactly as it was: it overwrites no recorded version
         else:
-            record = replace(source, serial=newest + 1, applied_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                             actor=actor(), summary={},
-                             note=f"restored {where}" if serial is not None else f"restored from {where} (serial {source.serial})")
+            note = f"restored {where}" if serial is not None else f"restored from {where} (serial {source.serial})"
+            record = replace(source, serial=newest + 1, applied_at=now, actor=actor(), summary={}, note=note)
             new_version = True
-        entry = {"event": "state-restore", "actor": actor(), "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                 "environment": env, "serial": record.serial, "lineage": record.lineage, "restored_from": where,
-                 "restored_serial": source.serial, "new_version": new_version, "forced": force and source.lineage != lineage,
-                 "replaced": "damaged state" if damaged else f"serial {current.serial}" if current.exists else "missing state"}
+        replaced = "damaged state" if damaged else f"serial {current.serial}" if current.exists else "missing state"
+        entry = {"event": "state-restore", "actor": actor(), "time": now, "environment": env,
+                 "serial": record.serial, "lineage": record.lineage, "restored_from": where,
+                 "restored_serial": source.serial, "new_version": new_version,
+                 "forced": force and source.lineage != lineage, "replaced": replaced}
         if damaged and hasattr(backend, "path"):
             entry["damaged_copy"] = str(backend.path.with_name(backend.path.name + ".damaged"))
         backend.commit(record, None if damaged else current.serial, [entry], restoring=True,
