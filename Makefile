@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install bench clean
+.PHONY: demo test test-long install bench clean
 
 $(BIN)/edcconf: pyproject.toml setup.py
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "edcconf needs Python 3.11 or newer")'
@@ -22,6 +22,13 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q -n 2
+
+# The kill trials at full length: 200 random SIGKILLs of a real apply per state backend (local and
+# PostgreSQL on 127.0.0.1:5432, required: CI=true), each checked for states without their audit entries
+# and for differences between the state and the csv provider's files. `make test` runs 10 per backend.
+KILL_TRIALS ?= 200
+test-long: install
+	CI=true EDCCONF_KILL_TRIALS=$(KILL_TRIALS) $(BIN)/python -m pytest -q -s -o timeout=3600 tests/faults/test_kill_trials.py
 
 bench: install
 	$(BIN)/python bench/run.py --studies 200

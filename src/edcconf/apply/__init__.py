@@ -1,24 +1,30 @@
 """Apply stage: providers carry out a plan change by change; the state records what succeeded.
 
 The new state is the previous one with exactly the changes that succeeded folded in, so after a
-provider failure the next plan shows only what is left. Every apply appends to the audit log.
+provider failure the next plan shows only what is left. Every apply appends to the audit log, in the
+same step as its version (backend.commit). Every write checks the lock's fencing token, so an apply
+whose lock was forced open stops with lock-lost instead of writing over whoever holds it now.
 """
 from __future__ import annotations
 
+import itertools
+import os
 import subprocess
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterable, Iterator, Mapping
 
+from ..diagnostics import UserError
 from ..plan import Change, Plan
 from ..plan.brakes import GUARDS_SECTION, applied_guards
 from ..providers import GROUP_FILE_SYSTEMS, Provider, ProviderError, Reach
 from ..plan.saved import change_from_saved, change_to_saved
 from ..state import StateRecord, fold, next_record
 from ..state.record import SECTION_OF, summarize
+from ..state.local import put_in_place, staged_outputs
 from ..state.locking import actor
-
 
 @dataclass(frozen=True)
 class ApplyResult:
@@ -45,6 +51,7 @@ def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desir
             providers: Mapping[str, Provider], backend, commit: str | None, reason: str | None = None,
             plan_digest: str | None = None, reach: Reach | None = None, guards: Mapping | None = None) -> ApplyResult:
     """Carry out the plan change by change; the journal holds each change once it really happened.
+    Call under the environment's lock: every write checks that it is still held (lock-lost if not).
     reach: which systems each change concerns (providers.Reach); by default from the studies' systems, the
     state and the providers given. guards: the environment's guards as the configuration declares them
     (plan/brakes.declared_guards), recorded with the new state when it has none yet; a change of recorded
@@ -52,77 +59,152 @@ def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desir
     if reach is None:
         reach = Reach(plan.changes, previous.effective, systems, GROUP_FILE_SYSTEMS & set(providers))
     journal = backend.journal
-    journal.begin({"base_serial": previous.serial, "lineage": previous.lineage, "environment": plan.environment,
-                   "plan_digest": plan_digest, "commit": commit, "actor": actor(), "reason": reason})
+    if journal.header() is not None:  # an interrupted apply's journal: record what became of it first
+        recover(backend)
+        current = backend.read()
+        if (current.serial, current.lineage) != (previous.serial, previous.lineage):
+            raise UserError(f"the state of {plan.environment} changed before this apply could start: the journal of "
+                            f"an interrupted apply was recorded (serial {previous.serial} → {current.serial}); plan "
+                            "again", code="stale-plan")
+    apply_id = str(uuid.uuid4())
+    journal.begin({"id": apply_id, "base_serial": previous.serial, "lineage": previous.lineage,
+                   "environment": plan.environment, "plan_digest": plan_digest, "commit": commit, "actor": actor(),
+                   "reason": reason})
     done: list[Change] = []       # carried out and journaled
     deferred: list[Change] = []   # accepted by a provider that makes them real when it finishes
     failure: ProviderError | None = None
     for change in plan.changes:
         targets = _providers_of(change, reach, providers)
+        batched = any(getattr(p, "batched", False) for p in targets)
         try:
+            if not all(getattr(p, "batched", False) for p in targets):
+                backend.check_fence()  # an EDC system cannot check the lock itself: look just before asking it
             for provider in targets:
                 provider.apply(change)
         except ProviderError as exc:
             failure = exc
             break
-        if any(getattr(p, "batched", False) for p in targets):
+        if batched:
             deferred.append(change)
         else:
-            journal.append([change_to_saved(change)])
+            try:
+                journal.append([change_to_saved(change)])
+            except UserError as exc:
+                raise UserError(f"{exc.message}. The {change.kind} {change.key} ({change.action}) was carried out "
+                                "but could not be recorded", code=exc.code) from None
             done.append(change)
     applied = done + deferred
     effective = fold(previous.effective, applied)
     written: list[str] = []
     try:
-        for provider in providers.values():
-            written.extend(provider.finish(applied, effective))
-        journal.append(change_to_saved(c) for c in deferred)  # streamed: all of a first apply
+        with backend.fenced():  # the files and their journal lines: a force-unlock cannot come in between
+            with staged_outputs() as staged:   # written in full, not yet in place
+                for provider in providers.values():
+                    written.extend(provider.finish(applied, effective))
+            outputs = staged.manifest()
+            # the changes and the files that carry them out, journaled as one (streamed: all of a first
+            # apply); then the files are put in place (after a kill, by the next command, from the journal)
+            journal.append(itertools.chain((change_to_saved(c) for c in deferred),
+                                           [{"outputs": outputs}] if outputs else []))
+            put_in_place(outputs)
         done = applied
     except ProviderError as exc:  # the bulk files were not written: those changes did not happen
         failure = failure or exc
         effective = fold(previous.effective, done)
     if guards is not None and done and applied_guards(effective, plan.environment) is None:
         effective[GUARDS_SECTION] = {**effective[GUARDS_SECTION], plan.environment: dict(guards)}
-    record = _commit(backend, previous, done, effective, {**previous.sources, **desired_sources}, commit, None)
-    backend.append_audit(audit_entries(plan, done, failure, record, commit, reason, plan_digest))
-    journal.clear()
-    return ApplyResult(record, tuple(done), failure, tuple(written))
+    record = _next(previous, done, effective, {**previous.sources, **desired_sources}, commit, None) if done else None
+    base = audit_base(plan.environment, commit, record or previous, reason, plan_digest, apply_id)
+    tail = [outcome_entry(base, plan, done, failure)]
+    backend.commit(record, previous.serial, audit_stream(base, (c.to_json() for c in done), tail),
+                   seal={"base": base, "tail": tail})
+    return ApplyResult(record or previous, tuple(done), failure, tuple(written))
 
 
-def _commit(backend, previous: StateRecord, changes: list[Change], effective: dict, sources: Mapping[str, str],
-            commit: str | None, note: str | None, who: str | None = None) -> StateRecord:
-    if not changes:
-        return previous
+def _next(previous: StateRecord, changes: list[Change], effective: dict, sources: Mapping[str, str],
+          commit: str | None, note: str | None, who: str | None = None) -> StateRecord:
     kept = {k: v for k, v in sources.items() if still_present(k, effective)}
     del sources  # the caller's merged sources: one copy of 200,000 entries less while the state is written
-    record = next_record(previous, effective, kept, commit, who or actor(), summarize(changes), note)
-    del kept  # copied into the record
-    backend.write(record, expected_serial=previous.serial)
-    return record
+    return next_record(previous, effective, kept, commit, who or actor(), summarize(changes), note)
 
 
 def recover(backend) -> StateRecord | None:
-    """Fold the journal of an interrupted apply into a new state version. Call under the lock."""
+    """Record what became of an interrupted apply, from its journal. Call under the lock.
+
+    - Its commit was sealed (local state): finish it (the missing audit entries, then the state).
+    - Nothing was committed and the state is still the one it started from: fold its changes into a new
+      version ("recovered N changes of an interrupted apply"), with audit entries.
+    - Otherwise (it started from another state than the one there is now): the audit log says the
+      journal was discarded, and what it held.
+    In every case the journal is cleared only with an audit entry saying why. Returns the new state, or
+    None when nothing new was committed."""
     found = backend.journal.read()
     if found is None:
         return None
-    header, entries = found
-    current = backend.read()
-    if (header.get("base_serial"), header.get("lineage")) != (current.serial, current.lineage):
-        backend.journal.clear()  # the apply did commit its state; only the journal was left behind
-        return None
-    changes = [change_from_saved(e) for e in entries]
-    record = _commit(backend, current, changes, fold(current.effective, changes), current.sources,
-                     header.get("commit"), f"recovered {len(changes)} changes of an interrupted apply",
-                     header.get("actor"))
-    if changes:
-        base = {"actor": header.get("actor"), "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "environment": header.get("environment"), "commit": header.get("commit"), "serial": record.serial,
-                "lineage": record.lineage, "plan_digest": header.get("plan_digest")}
-        backend.append_audit([{**base, "event": "change", "change": c.to_json()} for c in changes]
-                             + [{**base, "event": "recovered", "applied": len(changes)}])
-    backend.journal.clear()
-    return record
+    header, entries, seal = found
+    outputs = [o for e in entries if _is_outputs(e) for o in e["outputs"]]
+    entries = [e for e in entries if not _is_outputs(e)]
+    try:
+        current = backend.read()
+    except UserError as exc:  # a missing state with history: only a commit that started from nothing explains it
+        if exc.code != "state-missing" or header.get("base_serial"):
+            raise
+        current = backend.read(missing_ok=True)
+    base_serial, lineage = header.get("base_serial") or 0, header.get("lineage")
+    started_here = (current.serial, current.lineage) == (base_serial, lineage)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    note = {"actor": actor(), "time": now, "environment": header.get("environment") or backend.environment,
+            "recovered_apply": header.get("id"), "base_serial": base_serial, "serial": current.serial,
+            "lineage": current.lineage}
+    committed_here = seal is not None and seal.get("serial") is not None and \
+        (current.serial, current.lineage) == (seal["serial"], seal["base"].get("lineage"))
+    lost = put_in_place(outputs, verify=True) if outputs and (started_here or committed_here) else []
+    if lost:
+        backend.append_audit([{**note, "event": "outputs-lost", "files": lost,
+                               "note": "files of the interrupted apply were damaged before they were put in place "
+                                       "(a machine crash?); they were left as they were: write them again"}])
+    if seal is not None and (started_here or committed_here):
+        backend.finish_commit(header, seal, lambda: audit_stream(
+            seal["base"], (change_from_saved(e).to_json() for e in entries), seal["tail"]),
+            {**note, "event": "commit-completed",
+             "note": "the apply was interrupted while committing; its commit was finished"})
+        return backend.read() if started_here and seal.get("serial") is not None else None
+    if seal is None and started_here:
+        changes = [change_from_saved(e) for e in entries]
+        apply_id = header.get("id")
+        if not changes:
+            cleared = {**note, "event": "journal-cleared", "applied": 0, "apply_id": apply_id,
+                       "note": "the interrupted apply had carried out no change"}
+            backend.commit(None, current.serial, [cleared], seal={"base": note, "tail": [cleared]})
+            return None
+        record = _next(current, changes, fold(current.effective, changes), current.sources, header.get("commit"),
+                       f"recovered {len(changes)} changes of an interrupted apply", header.get("actor"))
+        base = {"actor": header.get("actor"), "time": now, "environment": header.get("environment"),
+                "commit": header.get("commit"), "serial": record.serial, "lineage": record.lineage,
+                "plan_digest": header.get("plan_digest"), **({"apply_id": apply_id} if apply_id else {})}
+        tail = [{**base, "event": "recovered", "applied": len(changes)}]
+        backend.commit(record, current.serial, audit_stream(base, (c.to_json() for c in changes), tail),
+                       seal={"base": base, "tail": tail})
+        return record
+    discard_staged(outputs)
+    backend.discard_journal({**note, "event": "journal-discarded", "discarded_apply": header.get("id"),
+                             "changes": len(entries), "sealed_serial": (seal or {}).get("serial"),
+                             "note": f"the interrupted apply started from serial {base_serial}, and the state is now "
+                                     f"serial {current.serial}: its journal was not folded into the state"},
+                            entries)
+    return None
+
+
+def _is_outputs(entry: object) -> bool:
+    return isinstance(entry, dict) and set(entry) == {"outputs"}
+
+
+def discard_staged(manifest: Iterable[list[str]]) -> None:
+    for staged, _, _ in manifest:
+        try:
+            os.unlink(staged)
+        except OSError:
+            pass
 
 
 def still_present(source_key: str, effective: Mapping) -> bool:
@@ -131,22 +213,34 @@ def still_present(source_key: str, effective: Mapping) -> bool:
     return key in effective.get(section, {})
 
 
-def audit_entries(plan: Plan, applied: list[Change], failure: ProviderError | None, record: StateRecord,
-                  commit: str | None, reason: str | None, plan_digest: str | None) -> Iterator[dict]:
-    """One JSON line per change, then one for the outcome: greppable by key, person or study.
-    Made one at a time as the backend writes them (a first apply has one per grant)."""
+def audit_base(environment: str, commit: str | None, record: StateRecord, reason: str | None,
+               plan_digest: str | None, apply_id: str | None) -> dict:
+    """What every audit entry of one apply says (apply_id ties them to the apply and its journal)."""
     base = {"actor": actor(), "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "environment": plan.environment, "commit": commit, "serial": record.serial, "lineage": record.lineage}
+            "environment": environment, "commit": commit, "serial": record.serial, "lineage": record.lineage}
     if reason:
         base["reason"] = reason
     if plan_digest:
         base["plan_digest"] = plan_digest
-    for c in applied:
-        yield {**base, "event": "change", "change": c.to_json()}
+    if apply_id:
+        base["apply_id"] = apply_id
+    return base
+
+
+def outcome_entry(base: dict, plan: Plan, applied: list[Change], failure: ProviderError | None) -> dict:
     outcome = {**base, "event": "apply", "applied": len(applied), "planned": len(plan.changes),
                "summary": plan.summary}
     if failure is not None:
         outcome["event"] = "apply-failed"
         outcome["failed_change"] = failure.change.to_json()
         outcome["error"] = failure.message
-    yield outcome
+    return outcome
+
+
+def audit_stream(base: dict, changes: Iterable[dict], tail: Iterable[dict]) -> Iterator[dict]:
+    """One entry per change (greppable by key, person or study), then the outcome. Made one at a time as
+    the backend writes them (a first apply has one per grant), and made again, the same, from the journal
+    when a commit is finished after a kill."""
+    for change in changes:
+        yield {**base, "event": "change", "change": change}
+    yield from tail

@@ -36,6 +36,7 @@ try:  # Ctrl-C while the command is still loading (a third of a second) ends it 
     from . import live as _live
     from . import interchange as _interchange
     from . import questions as _questions
+    from . import state as _state
 except KeyboardInterrupt:
     raise SystemExit(_interrupted()) from None
 
@@ -57,6 +58,7 @@ _history.register(cli)
 _questions.register(cli)
 _live.register(cli)
 _interchange.register(cli)
+_state.register(_interchange.state_group)
 
 
 def main(argv: list[str] | None = None) -> None:

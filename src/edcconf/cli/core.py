@@ -1,6 +1,8 @@
 """The core commands: validate, plan, apply, show, force-unlock."""
 from __future__ import annotations
 
+import os
+import socket
 import sys
 from contextlib import ExitStack
 from datetime import date
@@ -218,9 +220,23 @@ def force_unlock(ctx: click.Context, config_dir: str | None, env: str, lock_id: 
 
     root = root_dir(ctx, config_dir)
     backend = open_backend(root, environment_of(root, env))
-    if not backend.force_unlock(lock_id):
+    holder = backend.force_unlock(lock_id)
+    if not holder:
         raise UserError(f"no lock {lock_id} is held on {env}", code="no-lock")
     click.echo(f"Released lock {lock_id} on {env}.")
+    if getattr(holder, "host", None) == socket.gethostname() and _running(holder.pid):
+        click.echo(f"Its holder (pid {holder.pid}, {holder.operation} by {holder.who}) is still running; its next "
+                   f"write to the state, audit log or journal of {env} will fail (lock-lost).")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:   # someone else's process: it exists
+        return True
+    return True
 
 
 def register(group: click.Group) -> None:

@@ -186,7 +186,8 @@ def write_state(root: Path, env: str, edit: Callable[[Mapping], dict], note: str
         sources = {k: v for k, v in current.sources.items() if still_present(k, effective)}
         record = next_record(current, effective, sources, git_commit(root), actor(),
                              {"add": 0, "change": 0, "revoke": 0}, note)
-        backend.write(record, expected_serial=current.serial)
-        backend.append_audit([{"event": "state-import", "actor": actor(), "environment": env, "serial": record.serial,
-                               "lineage": record.lineage, "note": note, "time": record.applied_at}])
+        backend.commit(record, current.serial, [{"event": "state-import", "actor": actor(), "environment": env,
+                                                 "serial": record.serial, "lineage": record.lineage, "note": note,
+                                                 "time": record.applied_at}],  # the version and its entry, one step
+                       base_lineage=current.lineage)
     return record

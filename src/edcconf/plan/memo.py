@@ -69,14 +69,18 @@ def state_signature(root: Path, env: str) -> tuple:
 
 def state_digest(root: Path, env: str) -> str | None:
     """A digest of the local state file's bytes ("absent" when there is none yet); None when a journal
-    waits to be recovered or the file cannot be read (no memo then)."""
+    waits to be recovered, the file cannot be read, or it is missing though the environment had a state
+    (no memo then: reading the state reports it)."""
     path, journal = _state_paths(root, env)
     if journal.exists():
         return None
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
-        return "absent"
+        from ..state.local import LocalBackend
+
+        backup, versions = LocalBackend(root, env).lineage_evidence()
+        return "absent" if backup is None and not versions else None
     except OSError:
         return None
 

@@ -1,5 +1,5 @@
-"""Decoding a stored state into as little memory as the values allow (the state file is a contract:
-DESIGN.md; this only changes which Python objects hold its values, never the values)."""
+"""Decoding a stored state into as little memory as the values allow (the state file's format is a
+contract: this only changes which Python objects hold its values, never the values)."""
 from __future__ import annotations
 
 import json

@@ -1,13 +1,20 @@
 """The apply journal: changes that really happened, durable before the state says so.
 
-An apply writes a header, then one line per change once its provider has carried it out (a provider
-that writes bulk files at the end is journaled once its files exist). On success the changes are
-folded into a new state version and the journal is cleared. If the process dies in between, the next
-command that takes the lock folds what the journal holds into a new version ("recovered"), so the
-state always equals what was done and the next plan shows exactly what is left.
+An apply writes a header (with the apply's id), then one line per change once its provider has carried
+it out (a provider that writes bulk files at the end is journaled once its files exist). When the apply
+commits, a *seal* line says what it is committing (the new serial, the digest of its version file, and
+what its audit entries are made from); then the audit entries, the state, and the journal is cleared.
+If the process dies in between, the next command that takes the lock either finishes the sealed commit
+or, with no seal, folds what the journal holds into a new version ("recovered"), so the state always
+equals what was done and the next plan shows exactly what is left. A journal is never cleared without
+the audit log saying what became of it.
+
+Every write goes through the backend's fence (see state/local.py): a holder whose lock was forced open
+cannot write to the journal either.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -29,42 +36,62 @@ def _write(fd: int | None, path: Path, chunk: list[bytes]) -> int:
 
 
 class FileJournal:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, backend=None) -> None:
         self.path = path
+        self._backend = backend
+
+    def _writing(self):
+        return self._backend.fenced() if self._backend is not None else contextlib.nullcontext()
 
     def begin(self, header: dict) -> None:
-        write_atomically(self.path, json.dumps({"header": header}).encode() + b"\n")
+        with self._writing():
+            write_atomically(self.path, json.dumps({"header": header}).encode() + b"\n")
 
     def append(self, entries: Iterable[dict]) -> None:
         """Append the entries, written in chunks of about CHUNK bytes and made durable once at the end.
 
         entries may be a generator: the first apply of a large organisation journals every change at
         once, and joining all of their lines in one buffer cost more memory than the rest of the apply."""
-        fd = None
-        try:
-            chunk: list[bytes] = []
-            size = 0
-            for entry in entries:
-                line = json.dumps(entry, default=str).encode() + b"\n"
-                chunk.append(line)
-                size += len(line)
-                if size >= CHUNK:
+        with self._writing():
+            fd = None
+            try:
+                chunk: list[bytes] = []
+                size = 0
+                for entry in entries:
+                    line = json.dumps(entry, default=str).encode() + b"\n"
+                    chunk.append(line)
+                    size += len(line)
+                    if size >= CHUNK:
+                        fd = _write(fd, self.path, chunk)
+                        chunk, size = [], 0
+                if chunk:
                     fd = _write(fd, self.path, chunk)
-                    chunk, size = [], 0
-            if chunk:
-                fd = _write(fd, self.path, chunk)
-            if fd is not None:
-                os.fsync(fd)
-        finally:
-            if fd is not None:
-                os.close(fd)
+                if fd is not None:
+                    os.fsync(fd)
+            finally:
+                if fd is not None:
+                    os.close(fd)
 
-    def read(self) -> tuple[dict, list[dict]] | None:
+    def seal(self, seal: dict) -> None:
+        """The commit is under way: what it commits (see the module's docstring)."""
+        self.append([{"seal": seal}])
+
+    def header(self) -> dict | None:
+        """The header alone (the first line), without reading the changes."""
+        try:
+            with open(self.path, "rb") as f:
+                item = json.loads(f.readline())
+        except (FileNotFoundError, ValueError):
+            return None
+        return item.get("header") if isinstance(item, dict) else None
+
+    def read(self) -> tuple[dict, list[dict], dict | None] | None:
+        """(header, changes, seal or None), or None when there is no journal (or no complete header)."""
         try:
             lines = self.path.read_bytes().split(b"\n")
         except FileNotFoundError:
             return None
-        header, entries = None, []
+        header, entries, seal = None, [], None
         for raw in lines:
             if not raw.strip():
                 continue
@@ -76,12 +103,16 @@ class FileJournal:
                 header = item.get("header") if isinstance(item, dict) else None
                 if header is None:
                     return None
+            elif isinstance(item, dict) and set(item) == {"seal"}:
+                seal = item["seal"]
+                break
             else:
                 entries.append(item)
-        return (header, entries) if header is not None else None
+        return (header, entries, seal) if header is not None else None
 
     def clear(self) -> None:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+        with self._writing():
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass

@@ -2,24 +2,41 @@
 
 Writes are atomic (temporary file, fsync, rename, fsync of the directory) and keep the previous
 version as `<env>.json.backup`; every command that writes takes an exclusive lock (flock on
-`<env>.lock`, released by the kernel if the process dies) whose file names the holder.
+`<env>.lock`, released by the kernel if the process dies) whose file names the holder and the lock's
+generation.
+
+Fencing: every write (state, history, audit, journal) first takes `<env>.fence`, a flock held only for
+that write, and checks that the lock file still names this holder. force-unlock replaces the lock file
+while holding the same flock, so a holder whose lock was forced open writes nothing more, even if it is
+still running (paused, stuck on a slow disk, resumed on a suspended machine): its next write fails.
+
+A version is committed (commit()) in an order that a kill at any moment leaves recoverable: the version
+file under history/, a seal line in the apply's journal (what is being committed, and the digest of
+that file), the audit entries, then the state file (the commit point), then the journal is cleared. The
+next command that takes the lock finishes a sealed commit (finish_commit: the audit entries that are
+missing, then the state file), so a state never exists without its audit entries, and none is written
+twice. A missing state file with a backup or history beside it is an error, never a new lineage.
 """
 from __future__ import annotations
 
 import contextlib
 import errno
 import fcntl
+import hashlib
+import itertools
 import json
 import os
 import re
+import threading
 import time
+import uuid
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from ..diagnostics import UserError
 from .decode import json_text, loads_shared
 from .record import STATE_FORMAT_VERSION, StateRecord
-from .locking import LockInfo, busy_error, named_holder
+from .locking import LockInfo, busy_error, lock_lost, named_holder
 
 
 def write_atomically(path: Path, data: bytes | Iterable[bytes], durable: bool = True) -> None:
@@ -27,7 +44,12 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes], durable: bool = 
 
     data may be an iterable of chunks (written as they come: a state of 200,000 grants need not be one
     string in memory). durable=False skips the fsyncs: still atomic, for outputs that can be written
-    again (reports, bulk files, notifications), never for state, history, journal or audit."""
+    again (reports, bulk files, notifications), never for state, history, journal or audit. Inside
+    staged_outputs() (in that thread), a durable=False write is only staged: see there."""
+    staging = getattr(_staging, "outputs", None)
+    if staging is not None and not durable:
+        staging.stage(Path(path), data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -59,6 +81,84 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes], durable: bool = 
         raise
 
 
+_staging = threading.local()
+
+
+class StagedOutputs:
+    """The files a provider writes at the end of an apply, staged: each is written in full beside its
+    target (`.<name>.staged`) but not put in place. The apply journals them (with the changes they
+    carry out) and only then puts them in place (put_in_place), so a kill leaves either no new file and
+    no journaled change, or a journal that the next command uses to finish putting them in place: never
+    files that say more than the state (or less). Only the lock's holder stages, inside its fence."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[str, str]] = {}   # target -> (staged file, sha256 of its bytes)
+
+    def stage(self, path: Path, data: bytes | Iterable[bytes]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_name(f".{path.name}.staged")   # one name: a kill's leftover is reused, not piled up
+        digest = hashlib.sha256()
+        try:
+            fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                for chunk in ((data,) if isinstance(data, (bytes, bytearray, memoryview)) else data):
+                    digest.update(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                staged.unlink()
+            raise UserError(f"cannot write {path}: {exc.strerror or exc}", code="state-write") from None
+        self.files[str(path)] = (str(staged), digest.hexdigest())
+
+    def manifest(self) -> list[list[str]]:
+        """[staged file, target, sha256] of each file, for the journal."""
+        return [[staged, target, sha] for target, (staged, sha) in self.files.items()]
+
+    def discard(self) -> None:
+        for staged, _ in self.files.values():
+            with contextlib.suppress(OSError):
+                os.unlink(staged)
+        self.files.clear()
+
+
+@contextlib.contextmanager
+def staged_outputs() -> Iterator[StagedOutputs]:
+    """Stage this thread's durable=False writes (see StagedOutputs); discarded if the block fails."""
+    outputs = StagedOutputs()
+    _staging.outputs = outputs
+    try:
+        yield outputs
+    except BaseException:
+        outputs.discard()
+        raise
+    finally:
+        _staging.outputs = None
+
+
+def put_in_place(manifest: Iterable[list[str]], verify: bool = False) -> list[str]:
+    """Rename each staged file onto its target (one already renamed is skipped). verify (when finishing
+    an interrupted apply): a staged file whose bytes are not the ones journaled (a machine crash: bulk
+    files are not fsynced) is removed instead. Returns the targets left as they were for that reason."""
+    lost = []
+    for staged, target, sha in manifest:
+        if not os.path.exists(staged):
+            continue
+        if verify and _sha256_of(Path(staged)) != sha:
+            with contextlib.suppress(OSError):
+                os.unlink(staged)
+            lost.append(target)
+            continue
+        try:
+            os.replace(staged, target)
+        except OSError as exc:
+            raise UserError(f"cannot put {target} in place: {exc.strerror or exc}", code="state-write") from None
+    return lost
+
+
 CHUNK = 1 << 20
 # The start of a state file as StateRecord.to_json writes it (json.dumps keeps the dict's key order).
 _HEADER = re.compile(rb'\{\s*"format_version":\s*(\d+),\s*"environment":\s*("(?:[^"\\]|\\.)*"),\s*"serial":\s*(\d+),')
@@ -83,6 +183,31 @@ def file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
+def read_state_file(path: Path) -> StateRecord:
+    """A state file anywhere (a backup, a version, a copy kept elsewhere), checked as a state is."""
+    try:
+        data = loads_shared(json_text(Path(path).read_bytes()))
+    except FileNotFoundError:
+        raise UserError(f"{path} does not exist", code="state-read") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a directory, not a state file", code="state-read") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}", code="state-read") from None
+    except ValueError as exc:
+        raise UserError(f"{path} is not valid JSON ({exc})", code="state-invalid") from None
+    return StateRecord.from_json(data, str(path))
+
+
+FENCE_WAIT = 10.0   # seconds a force-unlock (or a release) waits for a holder to finish the write it is in
+
+
+def _sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    for chunk in file_chunks(path):
+        h.update(chunk)
+    return h.hexdigest()
+
+
 class LocalBackend:
     name = "local"
 
@@ -91,23 +216,32 @@ class LocalBackend:
         self.root = Path(root)
         self.dir = Path(root) / ".edcconf" / "state"
         self.path = self.dir / f"{environment}.json"
+        self.backup_path = self.path.with_name(self.path.name + ".backup")
         self.audit_path = Path(root) / ".edcconf" / "audit" / f"{environment}.jsonl"
         self._lock_path = self.dir / f"{environment}.lock"
+        self._fence_path = self.dir / f"{environment}.fence"
         self.history_dir = self.dir / "history" / environment
+        self._held: LockInfo | None = None   # the lock this object holds, while it holds it
+        self._fenced = 0                     # depth of fenced() sections entered (they nest)
 
     @property
     def journal(self):
         from .journal import FileJournal
-        return FileJournal(self.dir / f"{self.environment}.journal")
+        return FileJournal(self.dir / f"{self.environment}.journal", self)
 
     def describe(self) -> str:
         return str(self.path)
 
-    def read(self, like: Mapping[str, Mapping] | None = None) -> StateRecord:
-        """The state; values equal to those of the effective state `like` are shared with it."""
+    # -- reading -------------------------------------------------------------------------------------
+    def read(self, like: Mapping[str, Mapping] | None = None, missing_ok: bool = False) -> StateRecord:
+        """The state; values equal to those of the effective state `like` are shared with it. A missing
+        file is serial 0 only when nothing shows that the environment had a state (missing_ok: always,
+        for `state restore`)."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
+            if not missing_ok:
+                self.refuse_lost_lineage()
             return StateRecord(self.environment)
         except OSError as exc:
             raise UserError(f"cannot read {self.path}: {exc.strerror}", code="state-read") from None
@@ -118,7 +252,8 @@ class LocalBackend:
             del text
         except ValueError as exc:
             raise UserError(f"{self.path} is not valid JSON ({exc}); it may have been edited by hand. Restore the "
-                            f"previous version from {self.path}.backup", code="state-invalid") from None
+                            f"previous version from {self.path}.backup (edcconf state restore --env "
+                            f"{self.environment})", code="state-invalid") from None
         return self.record_of(data)
 
     def record_of(self, data: object) -> StateRecord:
@@ -133,7 +268,7 @@ class LocalBackend:
         """The serial of the stored state. Read from the start of the file when it has the layout edcconf
         writes (format_version, environment, serial first: decoding 200,000 grants to compare one number
         cost seconds and a few hundred MB inside every apply); otherwise (edited by hand, damaged) from a
-        full read, which reports any problem as read() does."""
+        full read, which reports any problem as read() does. 0 when there is no file."""
         try:
             with open(self.path, "rb") as f:
                 head = f.read(4096)
@@ -149,39 +284,74 @@ class LocalBackend:
             pass
         return self.read().serial
 
-    def refuse_links_out(self) -> None:
-        """unsafe-path when the state (its file, backup, history, lock, journal) or the audit log would be
-        written through a symbolic link to outside the configuration directory (edcconf.fs). Checked when the
-        lock is taken, so an apply is refused before it changes anything, and again by each writer."""
-        from ..fs import refuse_leaving
+    def history_serials(self) -> list[int]:
+        """The serials of the version files under history/ (committed or not), in order."""
+        if not self.history_dir.is_dir():
+            return []
+        return sorted(int(p.stem) for p in self.history_dir.glob("*.json") if p.stem.isdigit())
 
-        for path in (self.path, self.path.with_name(self.path.name + ".backup"), self._lock_path,
-                     self.dir / f"{self.environment}.journal", self.history_dir):
-            refuse_leaving(self.root, path, "write the state")
-        refuse_leaving(self.root, self.audit_path, "write the audit log")
+    def lineage_evidence(self) -> tuple[Path | None, list[int]]:
+        """What shows that this environment has had a state: its backup, and the serials of its version
+        files. The version file of a first apply that is committing (or was killed while committing, its
+        journal still there) is not evidence: that state never existed."""
+        backup = self.backup_path if self.backup_path.exists() else None
+        serials = self.history_serials()
+        if backup is None and serials == [1]:
+            header = self.journal.header()
+            if header is not None and not header.get("base_serial"):
+                serials = []
+        return backup, serials
 
-    def write(self, record: StateRecord, expected_serial: int) -> None:
-        self.refuse_links_out()
-        current_serial = self.stored_serial()
-        if current_serial != expected_serial:  # compare-and-swap: someone applied in between
-            raise UserError(f"state of {self.environment} moved from serial {expected_serial} to {current_serial} "
-                            "while this apply ran; plan again", code="state-conflict")
-        # every version is kept (history); the main file is the commit point, written last. The JSON is
-        # streamed to the history file and copied from there: never the whole text in memory.
-        version = self.history_dir / f"{record.serial:06d}.json"
-        write_atomically(version, json_chunks(record.to_json(), indent=1, tail=b"\n"))
-        if self.path.exists():
-            write_atomically(self.path.with_name(self.path.name + ".backup"), file_chunks(self.path))
-        write_atomically(self.path, file_chunks(version))
+    def refuse_lost_lineage(self) -> None:
+        """Called when the state file is missing: an error if the environment had a state (a new lineage
+        would start over it, and its first apply would overwrite history/…/000001.json)."""
+        backup, serials = self.lineage_evidence()
+        if backup is None and not serials:
+            return
+        found = []
+        if serials:
+            span = f"version {serials[0]}" if len(serials) == 1 else f"versions {serials[0]} to {serials[-1]}"
+            found.append(f"{span} under {self.history_dir}")
+        if backup is not None:
+            found.append(f"the backup {backup}")
+        newest = f" (serial {serials[-1]})" if serials else ""
+        raise UserError(
+            f"the state file {self.path} is missing, but {self.environment} has had a state ({' and '.join(found)}): "
+            f"the file was deleted or moved, and edcconf will not start a new lineage over it. Restore the newest "
+            f"version{newest} with `edcconf state restore --env {self.environment}`, or another one with "
+            f"`--serial N` or `--from {backup or 'PATH'}`", code="state-missing")
+
+    def newest_known(self) -> tuple[int, str | None]:
+        """(serial, lineage) of the newest version this environment has had: the state file, or else the
+        newest version file or the backup (what `state restore` numbers after)."""
+        candidates = []
+        serials = self.history_serials()
+        for read in (lambda: self.read(missing_ok=True), lambda: self.version(serials[-1]) if serials else None,
+                     lambda: read_state_file(self.backup_path) if self.backup_path.exists() else None):
+            try:
+                found = read()
+            except UserError:   # damaged: restore is how it gets mended
+                continue
+            if found is not None and found.exists:
+                candidates.append((found.serial, found.lineage))
+        return max(candidates, key=lambda c: c[0]) if candidates else (0, None)
+
+    def default_restore_source(self) -> tuple[StateRecord, str]:
+        """What `state restore` restores when not told: the newest version file, else the backup."""
+        serials = self.history_serials()
+        if serials:
+            path = self.history_dir / f"{serials[-1]:06d}.json"
+            return read_state_file(path), f"version {serials[-1]} ({path})"
+        if self.backup_path.exists():
+            return read_state_file(self.backup_path), f"the backup {self.backup_path}"
+        raise UserError(f"there is nothing to restore the state of {self.environment} from: no version under "
+                        f"{self.history_dir} and no backup {self.backup_path}; give --from PATH", code="no-version")
 
     def history(self) -> list[dict]:
-        """One entry per applied version, oldest first (without the effective state)."""
+        """One entry per applied version, oldest first (without the effective state). A version file newer
+        than the state was never committed."""
         current = self.read().serial
-        out = []
-        for path in sorted(self.history_dir.glob("*.json")) if self.history_dir.is_dir() else ():
-            if int(path.stem) <= current:  # a version file newer than the state was never committed
-                out.append(self.version(int(path.stem)).meta())
-        return out
+        return [self.version(serial).meta() for serial in self.history_serials() if serial <= current]
 
     def version(self, serial: int) -> StateRecord:
         path = self.history_dir / f"{serial:06d}.json"
@@ -190,32 +360,310 @@ class LocalBackend:
         except FileNotFoundError:
             raise UserError(f"{self.environment} has no applied version {serial}", code="no-version") from None
 
-    def append_audit(self, entries: list[dict]) -> None:
-        """One JSON line per entry, each a single write on an O_APPEND descriptor (no torn lines)."""
+    # -- writing -------------------------------------------------------------------------------------
+    def refuse_links_out(self) -> None:
+        """unsafe-path when the state (its file, backup, history, lock, fence, journal) or the audit log would
+        be written through a symbolic link to outside the configuration directory (edcconf.fs). Checked when
+        the lock is taken, so an apply is refused before it changes anything, and again by each writer."""
+        from ..fs import refuse_leaving
+
+        for path in (self.path, self.backup_path, self._lock_path, self._fence_path,
+                     self.dir / f"{self.environment}.journal", self.history_dir):
+            refuse_leaving(self.root, path, "write the state")
+        refuse_leaving(self.root, self.audit_path, "write the audit log")
+
+    def write(self, record: StateRecord, expected_serial: int) -> None:
+        self.commit(record, expected_serial)
+
+    def commit(self, record: StateRecord | None, expected_serial: int | None, audit: Iterable[dict] = (),
+               seal: Mapping | None = None, restoring: bool = False, base_lineage: str | None = None) -> None:
+        """Record a new version (record None: none) and its audit entries as one step.
+
+        seal: the commit belongs to the apply whose journal is open. The seal (plain data from which that
+        apply's audit entries can be made again from its journal) is journaled before anything refers to
+        the new version, and the journal is cleared once the state is in place; a kill in between is
+        finished by the next command (finish_commit). A version written outside an apply (state import,
+        restore; base_lineage: the lineage of the state it replaces) gets a journal of its own, sealed with
+        its audit entries. restoring: `state restore` may write over a missing state file that has history
+        (anything else refuses: see refuse_lost_lineage), or, with expected_serial None, over a damaged one."""
+        self.refuse_links_out()
+        if seal is None and record is not None and self.journal.header() is None:
+            own = str(uuid.uuid4())
+            audit = [{**entry, "commit_id": own} for entry in audit]
+            seal = {"base": {"lineage": record.lineage}, "tail": audit}
+        else:
+            own = None
+        with self._writing():
+            if expected_serial is not None or not restoring:
+                current = self.stored_serial()
+                if current != expected_serial:  # compare-and-swap: someone applied in between
+                    raise UserError(f"state of {self.environment} moved from serial {expected_serial} to {current} "
+                                    "while this apply ran; plan again", code="state-conflict")
+                if current == 0 and not restoring and not self.path.exists():
+                    self.refuse_lost_lineage()
+            if own is not None:
+                self.journal.begin({"id": own, "base_serial": expected_serial, "lineage": base_lineage,
+                                    "environment": self.environment, "operation": "state write"})
+            digest = self._write_version(record) if record is not None else None
+            if seal is not None:
+                self.journal.seal({**seal, "serial": record.serial if record is not None else None,
+                                   "version_sha256": digest})
+            self.append_audit(audit)
+            if record is not None:
+                self._install(record.serial, damaged=restoring and expected_serial is None)
+            if seal is not None:
+                self.journal.clear()
+
+    def _write_version(self, record: StateRecord) -> str:
+        """Every version is kept (history); the main file is the commit point, written last. The JSON is
+        streamed to the version file (never the whole text in memory) and its digest taken on the way."""
+        digest = hashlib.sha256()
+
+        def hashed(chunks: Iterable[bytes]) -> Iterator[bytes]:
+            for chunk in chunks:
+                digest.update(chunk)
+                yield chunk
+
+        version = self.history_dir / f"{record.serial:06d}.json"
+        write_atomically(version, hashed(json_chunks(record.to_json(), indent=1, tail=b"\n")))
+        return digest.hexdigest()
+
+    def _install(self, serial: int, damaged: bool = False) -> None:
+        """The state file becomes the version file of serial (copied from it); the old one the backup (a
+        damaged one is kept as <env>.json.damaged instead: the backup stays a state that can be restored)."""
+        if self.path.exists():
+            write_atomically(self.path.with_name(self.path.name + ".damaged") if damaged else self.backup_path,
+                             file_chunks(self.path))
+        write_atomically(self.path, file_chunks(self.history_dir / f"{serial:06d}.json"))
+
+    def finish_commit(self, header: Mapping, seal: Mapping, audit: Callable[[], Iterable[dict]], note: dict) -> None:
+        """Finish the commit that a journal's seal describes, whose process was killed in the middle:
+        append the audit entries it had not written yet (audit() makes all of them again, in order) and
+        `note` (saying what was finished), put its version in place if the state is still the one it
+        started from, clear the journal."""
+        apply_id = header.get("id")
+        with self._writing():
+            serial = seal.get("serial")
+            current = self.stored_serial()
+            install = serial is not None and current == (header.get("base_serial") or 0)
+            if install:
+                version = self.history_dir / f"{serial:06d}.json"
+                if not version.exists() or _sha256_of(version) != seal.get("version_sha256"):
+                    raise UserError(
+                        f"the journal of an interrupted apply ({self.journal.path}) was committing serial {serial}, "
+                        f"but {version} is missing or not the file it wrote. Move the journal aside and check the "
+                        f"state with `edcconf history --env {self.environment}`", code="state-invalid")
+            present = self._count_audit(apply_id)
+            missing = list(itertools.islice(audit(), present, None))
+            self.append_audit(missing + [{**note, "serial": serial, "audit_entries_completed": len(missing),
+                                          "state_installed": install}])
+            if install:
+                self._install(serial)
+            self.journal.clear()
+
+    def discard_journal(self, note: dict, entries: list[dict]) -> None:
+        """A journal that cannot be folded (its apply started from another state than the one there is
+        now): the audit log says so, and the journal is kept beside the state for a person to read."""
+        with self._writing():
+            kept = self.dir / f"{self.environment}.journal.discarded-{note.get('discarded_apply') or 'unknown'}"
+            self.append_audit([{**note, "kept_as": str(kept)}])
+            os.replace(self.journal.path, kept)
+
+    # -- audit ---------------------------------------------------------------------------------------
+    def append_audit(self, entries: Iterable[dict]) -> None:
+        """One JSON line per entry, each a single write on an O_APPEND descriptor. A torn last line left by
+        a kill is first moved aside (repair_audit), so an entry is never glued to it."""
         from ..fs import refuse_leaving
 
         refuse_leaving(self.root, self.audit_path, "write the audit log")
-        self.audit_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with self._writing():
+            repaired = self._repair_audit_tail()
+            entries = iter(entries)
+            first = next(entries, None)
+            if first is None and repaired is None:
+                return
+            self.audit_path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                try:
+                    head = [e for e in (repaired, first) if e is not None]
+                    for entry in itertools.chain(head, entries):
+                        os.write(fd, json.dumps(entry, sort_keys=True, default=str).encode() + b"\n")
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise UserError(f"cannot write the audit log {self.audit_path}: {exc.strerror or exc}",
+                                code="audit-write") from None
+
+    def repair_audit(self) -> None:
+        """Move a torn last line of the audit log aside now (each command that takes the lock does)."""
+        self.append_audit(())
+
+    def _repair_audit_tail(self) -> dict | None:
+        """If the audit log does not end with a newline, its last line was torn by a kill: the torn bytes
+        are appended to <env>.jsonl.torn (durably), cut from the log, and an entry says so."""
         try:
-            for entry in entries:
-                os.write(fd, json.dumps(entry, sort_keys=True, default=str).encode() + b"\n")
+            fd = os.open(self.audit_path, os.O_RDWR)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise UserError(f"cannot open the audit log {self.audit_path}: {exc.strerror or exc}",
+                            code="audit-write") from None
+        try:
+            size = os.fstat(fd).st_size
+            if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+                return None
+            end, cut = size, 0
+            while end > 0:
+                start = max(0, end - CHUNK)
+                newline = os.pread(fd, end - start, start).rfind(b"\n")
+                if newline >= 0:
+                    cut = start + newline + 1
+                    break
+                end = start
+            torn = os.pread(fd, size - cut, cut)
+            quarantine = self.audit_path.with_name(self.audit_path.name + ".torn")
+            qfd = os.open(quarantine, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(qfd, torn + b"\n")
+                os.fsync(qfd)
+            finally:
+                os.close(qfd)
+            os.ftruncate(fd, cut)
             os.fsync(fd)
+        except OSError as exc:
+            raise UserError(f"cannot repair the torn last line of the audit log {self.audit_path}: "
+                            f"{exc.strerror or exc}", code="audit-write") from None
         finally:
             os.close(fd)
+        from datetime import datetime, timezone
+
+        from .locking import actor
+        return {"event": "audit-repaired", "environment": self.environment, "actor": actor(),
+                "time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "torn_bytes": len(torn),
+                "moved_to": str(quarantine),
+                "note": "the last line of the audit log was torn by an interrupted write; its bytes were moved aside"}
 
     def read_audit(self) -> list[dict]:
-        if not self.audit_path.exists():
+        """Every entry. A torn last line (a kill in the middle of a write, not yet repaired) is left out."""
+        try:
+            lines = self.audit_path.read_bytes().split(b"\n")
+        except FileNotFoundError:
             return []
-        return [json.loads(line) for line in self.audit_path.read_text("utf-8").splitlines() if line.strip()]
+        except OSError as exc:
+            raise UserError(f"cannot read the audit log {self.audit_path}: {exc.strerror}", code="audit-read") from None
+        lines.pop()  # b"" after the last newline, or a torn tail
+        out = []
+        for number, line in enumerate(lines, 1):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    raise UserError(f"{self.audit_path}:{number} is not an audit entry (not one JSON object); the "
+                                    "log was edited or damaged", code="audit-invalid") from None
+        return out
 
+    def _count_audit(self, apply_id: str | None) -> int:
+        """How many entries of the apply (or other commit) apply_id the audit log holds (lines are looked
+        at only if they contain the id)."""
+        if not apply_id:
+            return 0
+        needle = apply_id.encode()
+        count = 0
+        try:
+            with open(self.audit_path, "rb") as f:
+                for line in f:
+                    if needle in line and line.endswith(b"\n"):
+                        try:
+                            entry = json.loads(line)
+                            count += apply_id in (entry.get("apply_id"), entry.get("commit_id"))
+                        except (ValueError, AttributeError):
+                            pass
+        except FileNotFoundError:
+            return 0
+        return count
+
+    # -- locks and fencing ---------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
+        if self._held is not None:
+            raise RuntimeError(f"the lock on {self.environment} is already held by this backend")
         self.refuse_links_out()   # every writer takes the lock first: refused before anything is written
         self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + timeout
+        while True:
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise busy_error(self.environment, named_holder(self._holder), timeout) from None
+                time.sleep(0.1)
+                continue
+            try:
+                with self._mutex():
+                    info = None
+                    if self._is_lock_file(fd):  # else force-unlock replaced the file we opened: open again
+                        info = LockInfo.mine(operation, self._generation(fd) + 1)
+                        os.ftruncate(fd, 0)
+                        os.pwrite(fd, json.dumps(info.to_json()).encode(), 0)
+            except BaseException:
+                os.close(fd)
+                raise
+            if info is not None:
+                break
+            os.close(fd)
+        self._held = info
         try:
-            deadline = time.monotonic() + timeout
+            self.repair_audit()
+            yield info
+        finally:
+            self._held = None
+            with contextlib.suppress(OSError, UserError):
+                with self._mutex():
+                    if self._is_lock_file(fd):  # not forced open: leave the generation for the next holder
+                        os.ftruncate(fd, 0)
+                        os.pwrite(fd, json.dumps({"generation": info.generation}).encode(), 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def fenced(self) -> Iterator[None]:
+        """A write section: the lock is still this holder's (the lock file names it) and stays so until the
+        section ends (force-unlock waits for it). Sections nest; without the lock, one is taken for it."""
+        if self._fenced:
+            yield
+            return
+        if self._held is None:
+            with self.lock("write"), self.fenced():
+                yield
+            return
+        with self._mutex():
+            holder = self._holder()
+            if holder is None or holder.id != self._held.id:
+                raise lock_lost(self.environment, self._held)
+            self._fenced += 1
+            try:
+                yield
+            finally:
+                self._fenced -= 1
+
+    _writing = fenced
+
+    def check_fence(self) -> None:
+        """Refuse (lock-lost) if this holder's lock was forced open: done before each change is carried out."""
+        with self.fenced():
+            pass
+
+    @contextlib.contextmanager
+    def _mutex(self, wait: float = FENCE_WAIT) -> Iterator[None]:
+        fd = os.open(self._fence_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            deadline = time.monotonic() + wait
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -224,18 +672,31 @@ class LocalBackend:
                     if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                         raise
                     if time.monotonic() >= deadline:
-                        raise busy_error(self.environment, named_holder(self._holder), timeout) from None
-                    time.sleep(0.1)
-            info = LockInfo.mine(operation)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(info.to_json()).encode(), 0)
-            try:
-                yield info
-            finally:
-                os.ftruncate(fd, 0)
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                        holder = self._holder()
+                        who = f" (pid {holder.pid} on {holder.host}, lock id {holder.id})" if holder else ""
+                        raise UserError(f"the state of {self.environment} is in the middle of a write by its lock "
+                                        f"holder{who}, which did not finish within {wait:g}s. If that process is "
+                                        "stuck, stop it, then try again", code="state-locked") from None
+                    time.sleep(0.005)
+            yield
         finally:
-            os.close(fd)
+            os.close(fd)  # releases the flock
+
+    def _is_lock_file(self, fd: int) -> bool:
+        try:
+            st = os.stat(self._lock_path)
+        except FileNotFoundError:
+            return False
+        mine = os.fstat(fd)
+        return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+    @staticmethod
+    def _generation(fd: int) -> int:
+        try:
+            data = json.loads(os.pread(fd, 1 << 16, 0) or b"null")
+            return int(data.get("generation") or 0) if isinstance(data, dict) else 0
+        except (ValueError, TypeError):
+            return 0
 
     def _holder(self) -> LockInfo | None:
         try:
@@ -243,23 +704,17 @@ class LocalBackend:
         except (OSError, ValueError):
             return None
 
-    def force_unlock(self, lock_id: str) -> bool:
-        """A local lock is released by the kernel when its holder dies; only clear a stale holder record."""
-        self.refuse_links_out()   # it truncates the lock file
+    def force_unlock(self, lock_id: str) -> LockInfo | None:
+        """Take the lock away from its holder, dead or alive: the lock file is replaced (a new generation,
+        no holder), under the fence flock, so the old holder's next write fails. Returns the old holder."""
+        self.refuse_links_out()   # it replaces the lock file
         holder = self._holder()
         if holder is None or holder.id != lock_id:
-            return False
-        try:
-            fd = os.open(self._lock_path, os.O_RDWR)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                raise UserError(f"lock {lock_id} on {self.environment} is held by a live process "
-                                f"(pid {holder.pid} on {holder.host}); stop that process instead", code="state-locked")
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-        except FileNotFoundError:
-            return False
-        return True
+            return None
+        with self._mutex():
+            holder = self._holder()
+            if holder is None or holder.id != lock_id:
+                return None
+            write_atomically(self._lock_path, json.dumps({"generation": holder.generation + 1,
+                                                          "forced_open": lock_id}).encode())
+        return holder

@@ -5,6 +5,13 @@ is never overwritten); `(environment, serial)` is the primary key, so two applie
 serial cannot both commit (compare-and-swap). The environment's lock is a session advisory lock, freed by
 the server if the holder dies; a row beside it names the holder. The DSN comes only from the environment
 variable named in the configuration and never appears in messages.
+
+Fencing: while it holds the lock, a backend does every read and write on the session that holds it, and
+every write in a transaction that first checks (SELECT ... FOR SHARE) that `<schema>.fences` still
+holds the generation the lock was taken with. force-unlock raises the generation (waiting for a write
+in progress to end) and then ends the holder's session, so a holder whose lock was forced open writes
+nothing more: its session is gone, and a new one would not have the generation. A version, its audit
+entries and the clearing of its journal are one transaction (commit()).
 """
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ import json
 import os
 import re
 import time
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
 import psycopg
 import psycopg.conninfo
@@ -22,7 +29,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from ..diagnostics import UserError
-from .locking import LockInfo, busy_error, named_holder
+from .locking import LockInfo, busy_error, lock_lost, named_holder
 from .record import StateRecord
 
 MIGRATIONS: list[tuple[int, str]] = [
@@ -40,7 +47,13 @@ MIGRATIONS: list[tuple[int, str]] = [
     CREATE TABLE IF NOT EXISTS {schema}.journal (
         environment text NOT NULL, seq integer NOT NULL, entry jsonb NOT NULL, PRIMARY KEY (environment, seq));
     """),
+    (2, """
+    CREATE TABLE IF NOT EXISTS {schema}.fences (environment text PRIMARY KEY, generation bigint NOT NULL);
+    ALTER TABLE {schema}.locks ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT 0;
+    """),
 ]
+FORCE_WAIT = "10s"   # how long force-unlock waits for the holder to finish the write it is in
+_VERSION_EVENTS = ("apply", "apply-failed", "recovered", "state-import", "state-restore")
 _MIGRATION_LOCK = 0x6564_6363_6F6E_66  # "edcconf": serialises first-use migrations across processes
 
 
@@ -136,6 +149,9 @@ class PostgresBackend:
         self._dsn = dsn
         self._secrets = dsn_secrets(dsn)
         self._migrated = False
+        self._conn: psycopg.Connection | None = None   # the session holding the lock, while it is held
+        self._held: LockInfo | None = None
+        self._fenced = 0
 
     def describe(self) -> str:
         return f"PostgreSQL (schema {self.schema}, DSN from ${self.dsn_env})"
@@ -158,6 +174,24 @@ class PostgresBackend:
         finally:
             conn.close()
 
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[psycopg.Connection]:
+        """The lock's session while the lock is held (reads see what this holder wrote), else a new one."""
+        if self._conn is None:
+            with self._connect() as conn:
+                yield conn
+            return
+        try:
+            yield self._conn
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: psycopg.Error) -> UserError:
+        if self._held is not None and self._conn is not None and (self._conn.broken or self._conn.closed):
+            return lock_lost(self.environment, self._held)  # force-unlock ended the lock's session
+        return UserError(f"PostgreSQL state of {self.environment}: {scrub(str(exc).strip(), self._dsn)}; "
+                         "nothing was committed by the failed statement", code="state-write")
+
     def _t(self, table: str) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
 
@@ -176,38 +210,88 @@ class PostgresBackend:
         self._migrated = True
 
     # -- state ---------------------------------------------------------------------------------------
-    def read(self, like=None) -> StateRecord:  # like: see LocalBackend.read (psycopg decodes here)
-        with self._connect() as conn:
+    def read(self, like=None, missing_ok: bool = False) -> StateRecord:  # like: see LocalBackend.read
+        with self._session() as conn:
             row = conn.execute(sql.SQL("SELECT record FROM {} WHERE environment = %s ORDER BY serial DESC LIMIT 1")
                                .format(self._t("states")), (self.environment,)).fetchone()
+            if row is None and not missing_ok:
+                self._refuse_lost_lineage(conn)
         return StateRecord.from_json(row[0], f"PostgreSQL state of {self.environment}") if row else StateRecord(self.environment)
 
+    def _refuse_lost_lineage(self, conn: psycopg.Connection) -> None:
+        """No version of this environment, though the audit log records applied ones: rows were deleted
+        from <schema>.states. A new lineage would start over them."""
+        newest = conn.execute(sql.SQL(
+            "SELECT max(CASE WHEN jsonb_typeof(entry->'serial') = 'number' THEN (entry->>'serial')::int END) "
+            "FROM {} WHERE environment = %s AND entry->>'event' = ANY(%s)").format(self._t("audit")),
+            (self.environment, list(_VERSION_EVENTS))).fetchone()[0]
+        if newest:
+            raise UserError(
+                f"the PostgreSQL state of {self.environment} has no version, but its audit log ({self.schema}.audit) "
+                f"records versions up to serial {newest}: rows were deleted from {self.schema}.states. edcconf will "
+                f"not start a new lineage over them. Restore a copy with `edcconf state restore --env "
+                f"{self.environment} --from PATH`", code="state-missing")
+
+    def newest_known(self) -> tuple[int, str | None]:
+        current = self.read(missing_ok=True)
+        return current.serial, current.lineage
+
+    def default_restore_source(self) -> tuple[StateRecord, str]:
+        raise UserError(f"the PostgreSQL state of {self.environment} keeps every version as a row: say which to "
+                        "restore, with --serial N (see `edcconf history`) or --from PATH (a state file)", code="usage")
+
     def write(self, record: StateRecord, expected_serial: int) -> None:
-        with self._connect() as conn:
+        self.commit(record, expected_serial)
+
+    def commit(self, record: StateRecord | None, expected_serial: int | None, audit: Iterable[dict] = (),
+               seal: Mapping | None = None, restoring: bool = False, base_lineage: str | None = None) -> None:
+        """A new version (record None: none), its audit entries and (seal given: the commit of the apply
+        whose journal is open) the clearing of that journal, in one transaction of the lock's session."""
+        entries = [(self.environment, Jsonb(json.loads(json.dumps(e, default=str)))) for e in audit]
+        with self.fenced() as conn:
             try:
                 with conn.transaction():
                     current = conn.execute(sql.SQL("SELECT coalesce(max(serial), 0) FROM {} WHERE environment = %s")
                                            .format(self._t("states")), (self.environment,)).fetchone()[0]
-                    if current != expected_serial:
+                    if current != expected_serial and (expected_serial is not None or not restoring):
                         raise UserError(f"state of {self.environment} moved from serial {expected_serial} to "
                                         f"{current} while this apply ran; plan again", code="state-conflict")
-                    conn.execute(sql.SQL("INSERT INTO {} (environment, serial, lineage, applied_at, commit, actor, "
-                                         "summary, note, record) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)")
-                                 .format(self._t("states")),
-                                 (self.environment, record.serial, record.lineage, record.applied_at, record.commit,
-                                  record.actor, Jsonb(dict(record.summary)), record.note, Jsonb(record.to_json())))
+                    if current == 0 and not restoring:
+                        self._refuse_lost_lineage(conn)
+                    if record is not None:
+                        conn.execute(sql.SQL("INSERT INTO {} (environment, serial, lineage, applied_at, commit, "
+                                             "actor, summary, note, record) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)")
+                                     .format(self._t("states")),
+                                     (self.environment, record.serial, record.lineage, record.applied_at,
+                                      record.commit, record.actor, Jsonb(dict(record.summary)), record.note,
+                                      Jsonb(record.to_json())))
+                    if entries:
+                        with conn.cursor() as cur:
+                            cur.executemany(sql.SQL("INSERT INTO {} (environment, entry) VALUES (%s, %s)")
+                                            .format(self._t("audit")), entries)
+                    if seal is not None:
+                        conn.execute(sql.SQL("DELETE FROM {} WHERE environment = %s").format(self._t("journal")),
+                                     (self.environment,))
             except psycopg.errors.UniqueViolation:
                 raise UserError(f"another apply committed serial {record.serial} of {self.environment} first; "
                                 "plan again", code="state-conflict") from None
 
+    def discard_journal(self, note: dict, entries: list[dict]) -> None:
+        """A journal that cannot be folded: the audit log records it (with its changes) as it is deleted."""
+        with self.fenced() as conn, conn.transaction():
+            conn.execute(sql.SQL("INSERT INTO {} (environment, entry) VALUES (%s, %s)").format(self._t("audit")),
+                         (self.environment, Jsonb(json.loads(json.dumps({**note, "journal": entries}, default=str)))))
+            conn.execute(sql.SQL("DELETE FROM {} WHERE environment = %s").format(self._t("journal")),
+                         (self.environment,))
+
     def history(self) -> list[dict]:
-        with self._connect() as conn:
+        with self._session() as conn:
             rows = conn.execute(sql.SQL("SELECT record - 'effective' - 'sources' FROM {} WHERE environment = %s "
                                         "ORDER BY serial").format(self._t("states")), (self.environment,)).fetchall()
         return [r[0] for r in rows]
 
     def version(self, serial: int) -> StateRecord:
-        with self._connect() as conn:
+        with self._session() as conn:
             row = conn.execute(sql.SQL("SELECT record FROM {} WHERE environment = %s AND serial = %s")
                                .format(self._t("states")), (self.environment, serial)).fetchone()
         if row is None:
@@ -215,59 +299,115 @@ class PostgresBackend:
         return StateRecord.from_json(row[0], f"PostgreSQL state of {self.environment}")
 
     # -- audit ---------------------------------------------------------------------------------------
-    def append_audit(self, entries: list[dict]) -> None:
-        with self._connect() as conn, conn.transaction():
-            with conn.cursor() as cur:
-                cur.executemany(sql.SQL("INSERT INTO {} (environment, entry) VALUES (%s, %s)").format(self._t("audit")),
-                                [(self.environment, Jsonb(json.loads(json.dumps(e, default=str)))) for e in entries])
+    def append_audit(self, entries: Iterable[dict]) -> None:
+        rows = [(self.environment, Jsonb(json.loads(json.dumps(e, default=str)))) for e in entries]
+        if not rows:
+            return
+        with self.fenced() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.executemany(sql.SQL("INSERT INTO {} (environment, entry) VALUES (%s, %s)").format(self._t("audit")), rows)
 
     def read_audit(self) -> list[dict]:
-        with self._connect() as conn:
+        with self._session() as conn:
             rows = conn.execute(sql.SQL("SELECT entry FROM {} WHERE environment = %s ORDER BY id")
                                 .format(self._t("audit")), (self.environment,)).fetchall()
         return [r[0] for r in rows]
 
-    # -- locks ---------------------------------------------------------------------------------------
+    # -- locks and fencing ---------------------------------------------------------------------------
     def _lock_key(self) -> int:
         digest = hashlib.sha256(f"edcconf:{self.schema}:{self.environment}".encode()).digest()
         return int.from_bytes(digest[:8], "big", signed=True)
 
     @contextlib.contextmanager
     def lock(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
+        if self._held is not None:
+            raise RuntimeError(f"the lock on {self.environment} is already held by this backend")
         with self._connect() as conn:  # the lock lives as long as this session
             deadline = time.monotonic() + timeout
             while not conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key(),)).fetchone()[0]:
                 if time.monotonic() >= deadline:
                     raise busy_error(self.environment, named_holder(lambda: self._holder(conn)), timeout)
                 time.sleep(0.1)
-            info = LockInfo.mine(operation)
-            conn.execute(sql.SQL("INSERT INTO {} (environment, lock_id, holder, backend_pid) VALUES "
-                                 "(%s, %s, %s, pg_backend_pid()) ON CONFLICT (environment) DO UPDATE SET "
-                                 "lock_id = EXCLUDED.lock_id, holder = EXCLUDED.holder, backend_pid = EXCLUDED.backend_pid")
-                         .format(self._t("locks")), (self.environment, info.id, Jsonb(info.to_json())))
+            with conn.transaction():
+                generation = conn.execute(sql.SQL(
+                    "INSERT INTO {} (environment, generation) VALUES (%s, 1) ON CONFLICT (environment) DO UPDATE "
+                    "SET generation = {}.generation + 1 RETURNING generation").format(
+                        self._t("fences"), sql.Identifier("fences")), (self.environment,)).fetchone()[0]
+                info = LockInfo.mine(operation, generation)
+                conn.execute(sql.SQL("INSERT INTO {} (environment, lock_id, holder, backend_pid, generation) VALUES "
+                                     "(%s, %s, %s, pg_backend_pid(), %s) ON CONFLICT (environment) DO UPDATE SET "
+                                     "lock_id = EXCLUDED.lock_id, holder = EXCLUDED.holder, "
+                                     "backend_pid = EXCLUDED.backend_pid, generation = EXCLUDED.generation")
+                             .format(self._t("locks")), (self.environment, info.id, Jsonb(info.to_json()), generation))
+            self._conn, self._held = conn, info
             try:
                 yield info
             finally:
-                conn.execute(sql.SQL("DELETE FROM {} WHERE environment = %s AND lock_id = %s").format(self._t("locks")),
-                             (self.environment, info.id))
-                conn.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key(),))
+                self._conn = self._held = None
+                if not (conn.broken or conn.closed):  # else force-unlock ended the session, and the lock with it
+                    with contextlib.suppress(psycopg.Error):
+                        conn.execute(sql.SQL("DELETE FROM {} WHERE environment = %s AND lock_id = %s")
+                                     .format(self._t("locks")), (self.environment, info.id))
+                        conn.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key(),))
+
+    @contextlib.contextmanager
+    def fenced(self) -> Iterator[psycopg.Connection]:
+        """A write transaction on the lock's session that holds the fence row (FOR SHARE) at this holder's
+        generation: force-unlock waits for it to end, and a forced-open holder cannot start one. Sections
+        nest (the inner ones are savepoints); without the lock, one is taken for it."""
+        if self._fenced:
+            yield self._conn
+            return
+        if self._held is None:
+            with self.lock("write"), self.fenced() as conn:
+                yield conn
+            return
+        conn, held = self._conn, self._held
+        try:
+            with conn.transaction():
+                row = conn.execute(sql.SQL("SELECT generation FROM {} WHERE environment = %s FOR SHARE")
+                                   .format(self._t("fences")), (self.environment,)).fetchone()
+                if row is None or row[0] != held.generation:
+                    raise lock_lost(self.environment, held)
+                self._fenced += 1
+                try:
+                    yield conn
+                finally:
+                    self._fenced -= 1
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+
+    def check_fence(self) -> None:
+        """Refuse (lock-lost) if this holder's lock was forced open: done before each change is carried out."""
+        with self.fenced():
+            pass
 
     def _holder(self, conn: psycopg.Connection) -> LockInfo | None:
         row = conn.execute(sql.SQL("SELECT holder FROM {} WHERE environment = %s").format(self._t("locks")),
                            (self.environment,)).fetchone()
         return LockInfo.from_json(row[0]) if row else None
 
-    def force_unlock(self, lock_id: str) -> bool:
-        """End the holder's database session (which releases its advisory lock) and forget the holder."""
+    def force_unlock(self, lock_id: str) -> LockInfo | None:
+        """Raise the lock's generation (so no write of the holder can commit), forget the holder, then end
+        its database session (which releases its advisory lock). Returns the holder it took the lock from."""
         with self._connect() as conn:
-            row = conn.execute(sql.SQL("SELECT backend_pid FROM {} WHERE environment = %s AND lock_id = %s")
-                               .format(self._t("locks")), (self.environment, lock_id)).fetchone()
-            if row is None:
-                return False
+            try:
+                with conn.transaction():
+                    conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(FORCE_WAIT)))
+                    row = conn.execute(sql.SQL("SELECT backend_pid, holder FROM {} WHERE environment = %s AND "
+                                               "lock_id = %s FOR UPDATE").format(self._t("locks")),
+                                       (self.environment, lock_id)).fetchone()
+                    if row is None:
+                        return None
+                    conn.execute(sql.SQL("UPDATE {} SET generation = generation + 1 WHERE environment = %s")
+                                 .format(self._t("fences")), (self.environment,))
+                    conn.execute(sql.SQL("DELETE FROM {} WHERE environment = %s AND lock_id = %s")
+                                 .format(self._t("locks")), (self.environment, lock_id))
+            except psycopg.errors.LockNotAvailable:
+                raise UserError(f"lock {lock_id} on {self.environment} is in the middle of a write that did not "
+                                f"finish within {FORCE_WAIT}; if its process is stuck, stop it, then try again",
+                                code="state-locked") from None
             conn.execute("SELECT pg_terminate_backend(%s)", (row[0],))
-            conn.execute(sql.SQL("DELETE FROM {} WHERE environment = %s AND lock_id = %s").format(self._t("locks")),
-                         (self.environment, lock_id))
-        return True
+        return LockInfo.from_json(row[1])
 
     # -- journal -------------------------------------------------------------------------------------
     @property
@@ -276,13 +416,14 @@ class PostgresBackend:
 
 
 class PostgresJournal:
-    """The apply journal as rows: seq 0 is the header, then one row per change that happened."""
+    """The apply journal as rows: seq 0 is the header, then one row per change that happened. A commit
+    clears it in the version's own transaction, so it never needs a seal."""
 
     def __init__(self, backend: PostgresBackend) -> None:
         self.b = backend
 
     def begin(self, header: dict) -> None:
-        with self.b._connect() as conn, conn.transaction():
+        with self.b.fenced() as conn, conn.transaction():
             conn.execute(sql.SQL("DELETE FROM {} WHERE environment = %s").format(self.b._t("journal")), (self.b.environment,))
             conn.execute(sql.SQL("INSERT INTO {} VALUES (%s, 0, %s)").format(self.b._t("journal")),
                          (self.b.environment, Jsonb(header)))
@@ -291,7 +432,7 @@ class PostgresJournal:
         entries = list(entries)
         if not entries:
             return
-        with self.b._connect() as conn, conn.transaction():
+        with self.b.fenced() as conn, conn.transaction():
             start = conn.execute(sql.SQL("SELECT coalesce(max(seq), 0) FROM {} WHERE environment = %s")
                                  .format(self.b._t("journal")), (self.b.environment,)).fetchone()[0]
             with conn.cursor() as cur:
@@ -299,14 +440,20 @@ class PostgresJournal:
                                 [(self.b.environment, start + i + 1, Jsonb(json.loads(json.dumps(e, default=str))))
                                  for i, e in enumerate(entries)])
 
-    def read(self) -> tuple[dict, list[dict]] | None:
-        with self.b._connect() as conn:
+    def header(self) -> dict | None:
+        with self.b._session() as conn:
+            row = conn.execute(sql.SQL("SELECT entry FROM {} WHERE environment = %s AND seq = 0")
+                               .format(self.b._t("journal")), (self.b.environment,)).fetchone()
+        return row[0] if row else None
+
+    def read(self) -> tuple[dict, list[dict], None] | None:
+        with self.b._session() as conn:
             rows = conn.execute(sql.SQL("SELECT seq, entry FROM {} WHERE environment = %s ORDER BY seq")
                                 .format(self.b._t("journal")), (self.b.environment,)).fetchall()
         if not rows or rows[0][0] != 0:
             return None
-        return rows[0][1], [r[1] for r in rows[1:]]
+        return rows[0][1], [r[1] for r in rows[1:]], None
 
     def clear(self) -> None:
-        with self.b._connect() as conn:
+        with self.b.fenced() as conn:
             conn.execute(sql.SQL("DELETE FROM {} WHERE environment = %s").format(self.b._t("journal")), (self.b.environment,))

@@ -1,0 +1,44 @@
+"""`state restore`: put an environment's state back from its history, its backup or a file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import config_option, env_option, json_option, print_json, root_dir
+
+
+@click.command("restore")
+@config_option
+@env_option
+@click.option("--from", "from_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A state file to restore (e.g. .edcconf/state/ENV.json.backup, or a copy kept elsewhere).")
+@click.option("--serial", type=int, default=None, help="The applied version to restore (see `edcconf history`).")
+@click.option("--force", is_flag=True, help="Restore a state of another lineage (replacing this environment's).")
+@json_option
+@click.pass_context
+def state_restore(ctx: click.Context, config_dir: str | None, env: str, from_path: Path | None, serial: int | None,
+                  force: bool, as_json: bool) -> None:
+    """Restore ENV's state: a missing or damaged state file, or an earlier version. Without --from or
+    --serial: the newest version under history/ (else the backup). Recorded versions are never
+    overwritten: anything but the newest version put back over a missing file becomes a new version."""
+    from ..state import open_backend
+    from ..state.restore import restore
+    from ..workflow import environment_of
+
+    root = root_dir(ctx, config_dir)
+    backend = open_backend(root, environment_of(root, env))
+    done = restore(backend, from_path, serial, force)
+    record = done.record
+    if as_json:
+        print_json({"format_version": 1, "environment": env, "serial": record.serial, "lineage": record.lineage,
+                    "restored_from": done.source, "new_version": done.new_version})
+    elif done.new_version:
+        click.echo(f"Restored the state of {env} from {done.source} as a new version, serial {record.serial} "
+                   "(every earlier version is kept).")
+    else:
+        click.echo(f"Restored the state of {env}: {done.source}, serial {record.serial}, is in place again.")
+
+
+def register(state_group: click.Group) -> None:
+    state_group.add_command(state_restore)
