@@ -405,3 +405,22 @@ def test_plan_with_an_unreadable_project_is_an_error_unless_allowed(mixed):
     applied = run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=blind)
     assert applied.code == 1 and "DIAB-04" in applied.err and "--allow-unread" in applied.err, applied
     assert run_edcconf("apply", "--env", "test", "--yes", "--allow-unread", cwd=root, env=blind).code == 0
+
+
+def test_a_delete_whose_answer_is_lost_is_retried_and_recorded_as_done(tmp_path, emulator):
+    """REDCap removed the user but its answer never arrived: the retry is refused (no such user), and the
+    provider looks before calling that a failure. Before, the revoke was reported as refused."""
+    emu, token = emulator
+    root = _repo(tmp_path, emu.url)
+    env = {TOKEN_VAR: token}
+    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env).code == 0
+    study = root / "studies" / "diab.yaml"
+    study.write_text(study.read_text().replace(
+        "    - {user: sam.okafor, role: data_manager, environments: all, sites: all}\n", ""))
+    emu.lose_next(1, action="delete")
+    applied = run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env)
+    assert applied.code == 0, applied
+    deletes = [r for r in emu.requests if r.get("content") == "user" and r.get("action") == "delete"]
+    assert len(deletes) == 2   # sent, answer lost, sent again
+    assert "sam.okafor" not in {u["username"] for u in Project(emu.url, token).export_users()}
+    assert run_edcconf("plan", "--env", "test", "--json", cwd=root, env=env).json["changes"] == []

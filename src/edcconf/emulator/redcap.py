@@ -203,6 +203,9 @@ def _export(store: Store, proj: Project, content: str, fmt: str) -> tuple[str, s
 
 
 # -- server ----------------------------------------------------------------------------
+LOST = (0, "", "")   # _answer's value for a request whose answer is lost (lose_next)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "edcconf-redcap-emulator"
     emulator: "RedcapEmulator"
@@ -233,7 +236,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, json.dumps({"error": "The request body could not be decoded"}),
                        "application/json; charset=utf-8")
             return
-        self._send(*self.emulator._answer(fields))
+        answer = self.emulator._answer(fields)
+        if answer is LOST:   # carried out; the answer never reaches the client
+            self.close_connection = True
+            return
+        self._send(*answer)
 
     def do_GET(self):  # noqa: N802
         if self.path.split("?", 1)[0] != "/api/":
@@ -253,6 +260,8 @@ class RedcapEmulator:
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         self._fail: list[tuple[int, str]] = []
+        self._lose = 0
+        self._lose_action: str | None = None
         self._delays: list[float] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -270,6 +279,14 @@ class RedcapEmulator:
         with self._lock:
             self._fail.extend([(status, body)] * n)
 
+    def lose_next(self, n: int, action: str | None = None) -> None:
+        """The next n requests (with `action`, only those with that action: import, delete) are carried
+        out, but their answers are lost (the connection is closed without a response), as when a network
+        drops a reply: a client that retries sends them again."""
+        with self._lock:
+            self._lose += n
+            self._lose_action = action
+
     def delay_next(self, n: int, seconds: float) -> None:
         with self._lock:
             self._delays.extend([seconds] * n)
@@ -284,7 +301,12 @@ class RedcapEmulator:
             time.sleep(delay)
         if fail:
             return fail[0], fail[1], "text/plain; charset=utf-8"
-        return handle_api(self.store, fields)
+        answer = handle_api(self.store, fields)
+        with self._lock:
+            if self._lose and self._lose_action in (None, fields.get("action")):
+                self._lose -= 1
+                return LOST
+        return answer
 
     def start(self) -> str:
         if self._server is not None:

@@ -228,7 +228,15 @@ class RedcapProvider:
         members = self.members(study)
         if change.stored is None:
             if user in members:
-                self.call(study, f"removing user {user}", p.delete_users, [user])
+                try:
+                    self.call(study, f"removing user {user}", p.delete_users, [user])
+                except _Refused:
+                    # a lost answer is sent again by the retry, whose refusal may only say that the first
+                    # request already removed the user: look before calling it a failure
+                    self._members.pop(study, None)
+                    if user in self.members(study):
+                        raise
+                    members = self.members(study)
                 members.discard(user)
             return
         sites = list(self.study_sites.get(study, change.stored.get("sites", [])))
