@@ -28,7 +28,7 @@ test: install
 # and for differences between the state and the csv provider's files. `make test` runs 10 per backend.
 KILL_TRIALS ?= 200
 test-long: install
-	CI=true EDCCONF_KILL_TRIALS=$(KILL_TRIALS) $(BIN)/python -m pytest -q -s -o timeout=3600 tests/faults/test_kill_trials.py
+	CI=true EDCCONF_KILL_TRIALS=$(KILL_TRIALS) $(BIN)/python -m pytest -q -s -o timeout=3600 tests/faults/test_kill_trials.py tests/faults/test_kill_trials_redcap.py
 
 bench: install
 	$(BIN)/python bench/run.py --studies 200

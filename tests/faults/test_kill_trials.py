@@ -1,4 +1,5 @@
-"""Kill `edcconf apply` at random moments, many times, on both state backends.
+"""Kill (SIGKILL), terminate (SIGTERM) or interrupt (SIGINT) `edcconf apply` at random moments, many times, on
+both state backends.
 
 After every kill, after the next plan (which recovers) and after one more apply:
 - the state is the old or a new complete version, and every committed version has exactly its audit
@@ -30,6 +31,7 @@ from tests.state.test_postgres import pg_dsn  # noqa: F401  (the per-test databa
 TRIALS = int(os.environ.get("EDCCONF_KILL_TRIALS", "10"))
 DAY = "2026-11-24"
 OUTCOMES = ("apply", "apply-failed", "recovered", "state-import", "state-restore")
+SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
 
 
 def run_quietly(root: Path, *args: str) -> int:
@@ -166,7 +168,7 @@ def test_kill_during_apply_many_times(tmp_path, kind, request, monkeypatch):
         proc = subprocess.Popen([*command[:3], "--config", str(root), *command[3:]], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, env=env)
         time.sleep(rng.uniform(0.5, 1.05) * full)
-        proc.send_signal(signal.SIGKILL)
+        proc.send_signal(rng.choice(SIGNALS))   # killed, terminated or interrupted (Ctrl-C)
         proc.wait(30)
         check(trial, "right after the kill", files=False, torn_tail_allowed=True)
         serial = current_serial(store)
