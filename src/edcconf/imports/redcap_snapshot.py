@@ -41,9 +41,7 @@ def from_live(provider, study: str, ignore: frozenset[str] = frozenset()) -> Pro
     version = provider.read_version(study)
     raw_users = [u for u in provider.read_users_raw(study) if u.get("username") and str(u["username"]) not in ignore]
     in_role, labels = provider.read_user_roles(study)
-    from ..providers.redcap import _reading
-
-    raw_roles = _reading(provider.project_roles, study)
+    raw_roles = provider.read_project_roles(study)
     roles = {name: RoleSnapshot(name, str(r.get("role_label") or labels.get(name, name)),
                                 live_record({**r, "username": ""}, version)) for name, r in raw_roles.items()}
     users = tuple(replace(live_record(u, version), role=in_role.get(str(u["username"]), "")) for u in raw_users)

@@ -113,6 +113,7 @@ class RedcapProvider:
         self._open: dict[str, Any] = {}
         self._dags: dict[str, dict[str, str]] = {}
         self._roles_of: dict[str, dict[str, str]] = {}
+        self._project_roles: dict[str, dict[str, dict]] = {}
         self._members: dict[str, set[str]] = {}
         self._versions: dict[str, str] = {}
 
@@ -256,9 +257,12 @@ class RedcapProvider:
 
     # -- REDCap user roles that edcconf manages as roles (adopted from the project) ------------------------
     def project_roles(self, study: str) -> dict[str, dict]:
-        p = self.project(study)
-        found = self.call(study, "the user role export", p.export_user_roles) or []
-        return {str(r.get("unique_role_name")): r for r in found if r}
+        """unique role name -> the role as REDCap exports it; read once per run, again after a role import."""
+        if study not in self._project_roles:
+            p = self.project(study)
+            found = self.call(study, "the user role export", p.export_user_roles) or []
+            self._project_roles[study] = {str(r.get("unique_role_name")): r for r in found if r}
+        return self._project_roles[study]
 
     def ensure_role(self, study: str, role: Mapping) -> str:
         """The project's user role for an edcconf role managed as a REDCap role, created or updated so that
@@ -272,6 +276,7 @@ class RedcapProvider:
                                        live_record({**want, "username": ""}, self.version(study))):
             p = self.project(study)
             self.call(study, f"the user role {spec.get('label')}", p.import_user_roles, [want])
+            self._project_roles.pop(study, None)
             roles = self.project_roles(study)
             name = name if name in roles else next(
                 (n for n, r in roles.items() if r.get("role_label") == spec.get("label")), "")
@@ -295,21 +300,24 @@ class RedcapProvider:
         return []
 
     # -- reading, for drift, compliance --live and import: a refusal is the user's error to fix ------------
-    def read_live(self, study: str) -> dict[str, UserRecord]:
-        """The project's users as REDCap holds them (username -> record, with the user role they are in)."""
+    def read_live(self, study: str, raw: list[dict] | None = None) -> dict[str, UserRecord]:
+        """The project's users as REDCap holds them (username -> record, with the user role they are in);
+        raw: the user export, when the caller has read it already."""
         version = self.read_version(study)
         in_role = _reading(self.user_roles, study)
         return {str(u["username"]): replace(live_record(u, version), role=in_role.get(str(u["username"]), ""))
-                for u in self.read_users_raw(study) if u.get("username")}
+                for u in (self.read_users_raw(study) if raw is None else raw) if u.get("username")}
 
     def read_users_raw(self, study: str) -> list[dict]:
         return _reading(self.users, study)
 
     def read_user_roles(self, study: str) -> tuple[dict[str, str], dict[str, str]]:
         """(username -> unique role name, unique role name -> role label) of the project."""
-        roles = _reading(lambda: self.call(study, "the user role export", self.project(study).export_user_roles) or [])
-        return _reading(self.user_roles, study), {str(r.get("unique_role_name")): str(r.get("role_label"))
-                                                  for r in roles}
+        return _reading(self.user_roles, study), {name: str(r.get("role_label"))
+                                                  for name, r in self.read_project_roles(study).items()}
+
+    def read_project_roles(self, study: str) -> dict[str, dict]:
+        return _reading(self.project_roles, study)
 
     def read_dags(self, study: str) -> dict[str, str]:
         return _reading(self.dags, study)

@@ -63,7 +63,8 @@ class DriftReport:
 
 def study_drift(provider, study: str, effective: Mapping, ignore: frozenset[str] = frozenset()) -> list[Difference]:
     """Every difference between one REDCap project's users and the applied grants of its study."""
-    live = provider.read_live(study)
+    raw = provider.read_users_raw(study)   # read once: the records compared and the fields not modelled
+    live = provider.read_live(study, raw)
     dags = provider.read_dags(study)
     version = provider.read_version(study)
     sites = list(effective.get("studies", {}).get(study, {}).get("sites", []))
@@ -93,7 +94,7 @@ def study_drift(provider, study: str, effective: Mapping, ignore: frozenset[str]
         if not same_role:
             out.append(Difference(study, user, "user_role", _role_text(want.role, labels),
                                   _role_text(role, labels)))
-    for user, field, value in unmanaged_fields(provider.read_users_raw(study), ignore):
+    for user, field, value in unmanaged_fields(raw, ignore):
         out.append(Difference(study, user, field, UNMANAGED, value))
     return out
 
