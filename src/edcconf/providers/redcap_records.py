@@ -13,7 +13,7 @@ from typing import Mapping
 
 from ..interchange import redcap_versions as rv
 from ..interchange.redcap_versions import EXPORT_OF_CODE, SAG_OF_FIELD
-from ..resolve.roles import VIEWING_OF_LEVEL
+from ..resolve.roles import default_form_rights
 
 # API user-record field -> SAG key (every right the user-rights API has, in REDCap's order).
 API_TO_SAG = dict(SAG_OF_FIELD)
@@ -75,9 +75,7 @@ def role_form_rights(role: Mapping) -> dict[str, dict[str, int]]:
     exact = role.get("redcap_forms")
     if exact:
         return {f: dict(v) for f, v in exact.items()}
-    export = int(role.get("redcap", {}).get("dataExport", 0))
-    return {f: {"view": VIEWING_OF_LEVEL.get(level, 0), "export": export if level != "none" else 0}
-            for f, level in role.get("forms", {}).items()}
+    return default_form_rights(role.get("forms", {}), int(role.get("redcap", {}).get("dataExport", 0)))
 
 
 def expected_record(grant: Mapping, role: Mapping, study_sites: list[str], dags: Mapping[str, str],

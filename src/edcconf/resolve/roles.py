@@ -145,12 +145,17 @@ def declared_export(base: BaseRole, custom: Role | None) -> int:
     return int(base.redcap.get("dataExport", 0))
 
 
+def default_form_rights(levels: Mapping[str, str], export: int) -> dict[str, dict[str, int]]:
+    """form -> {view, export} from generic levels: the level's viewing, the role's export where it sees."""
+    return {f: {"view": VIEWING_OF_LEVEL.get(lvl, 0), "export": export if lvl != "none" else 0}
+            for f, lvl in levels.items()}
+
+
 def per_form_rights(cat: Catalog, base: BaseRole, custom: Role | None,
                     levels: Mapping[str, str]) -> dict[str, dict[str, int]]:
     """Each form's REDCap viewing and export level: from its generic level (export: the role's dataExport
     on every form it can see), unless the role's `redcap_forms` states them exactly."""
-    export = declared_export(base, custom)
-    out = {f: {"view": VIEWING_OF_LEVEL[lvl], "export": export if lvl != "none" else 0} for f, lvl in levels.items()}
+    out = default_form_rights(levels, declared_export(base, custom))
     if custom is not None:
         for form, exact in custom.redcap_forms.items():
             if form in out:
