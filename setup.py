@@ -3,4 +3,4 @@
 # package to find_packages(), hence this file.
 from setuptools import find_packages, setup
 
-setup(packages=find_packages("src") + ["edcconf.schemas"])
+setup(packages=find_packages(include=["edcconf", "edcconf.*"]) + ["edcconf.schemas"])

@@ -14,11 +14,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-# In-process tests import this checkout's code too, not whichever checkout the virtualenv's editable
-# install points at (a git worktree would otherwise test the main checkout's src in process).
-if str(REPO / "src") not in sys.path[:1]:
-    sys.path.insert(0, str(REPO / "src"))
-# ... and this checkout's schemas, which the editable install maps from its own checkout (see the file).
+# In-process tests import this checkout's package (pytest's `pythonpath` in pyproject.toml); this
+# checkout's schemas, which the editable install maps from its own checkout (see the file).
 CHECKOUT_SITE = REPO / "tests" / "checkout_site"
 _site_spec = importlib.util.spec_from_file_location("_edcconf_checkout_site", CHECKOUT_SITE / "sitecustomize.py")
 _site_spec.loader.exec_module(importlib.util.module_from_spec(_site_spec))
@@ -42,9 +39,9 @@ class Result:
 
 def run_edcconf(*args: str, cwd: Path, env: dict | None = None, input: str | None = None) -> Result:
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
-    # the child imports this checkout's code (a relative PYTHONPATH=src would not resolve from cwd, and the
-    # child would silently run whatever checkout the virtualenv's editable install points at)
-    full_env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(CHECKOUT_SITE),
+    # the child imports this checkout's code (its cwd is a temporary configuration, and the child would
+    # otherwise silently run whatever checkout the virtualenv's editable install points at)
+    full_env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(CHECKOUT_SITE),
                                               *filter(None, [full_env.get("PYTHONPATH")])])
     proc = subprocess.run([sys.executable, "-m", "edcconf", *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, env=full_env, input=input, stdin=None if input is not None else subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""Test processes read this checkout's schemas (edcconf.schemas), as they run its src.
+"""Test processes read this checkout's schemas (edcconf.schemas), as they run its code.
 
 The editable install maps edcconf.schemas to the schemas/ of the checkout it was made from; a git
 worktree's tests would silently validate against another checkout's schemas. tests/conftest.py runs this

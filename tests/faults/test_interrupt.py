@@ -14,7 +14,7 @@ DAY = "2026-11-24"
 def run_script(script: str, root, extra_env=None):
     """A child in its own process group (as a terminal's foreground job): Ctrl-C reaches all of it."""
     env = {**os.environ, "NO_COLOR": "1", "EDCCONF_NO_CACHE": "1", **(extra_env or {}),
-           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(CHECKOUT_SITE), str(REPO)])}
+           "PYTHONPATH": os.pathsep.join([str(REPO), str(CHECKOUT_SITE), str(REPO)])}
     return subprocess.run([sys.executable, "-c", textwrap.dedent(script), str(root)], capture_output=True, text=True,
                           env=env, timeout=120, start_new_session=True)
 

@@ -147,7 +147,7 @@ def test_kill_during_apply_many_times(tmp_path, kind, request, monkeypatch):
     if dsn:
         monkeypatch.setenv("EDCCONF_PG_DSN", dsn)
     rng = random.Random(20261124)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests/checkout_site")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests/checkout_site")])}
     command = [sys.executable, "-m", "edcconf", "apply", "--env", "test", "--yes"]   # apply is as of today
     timing = copy_config(FIXTURES / "mini", tmp_path / "timing")
     make_store(kind, timing, 9999, dsn)

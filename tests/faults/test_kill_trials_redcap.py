@@ -65,7 +65,7 @@ SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
 
 def _child_env(token: str) -> dict:
     return {**os.environ, TOKEN_VAR: token, "NO_COLOR": "1",
-            "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests/checkout_site")])}
+            "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests/checkout_site")])}
 
 
 @pytest.mark.slow

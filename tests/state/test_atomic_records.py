@@ -68,7 +68,7 @@ workflow.apply_planned(root, planned)
 
 def killed_apply(root, point, env=None):
     proc = subprocess.run([sys.executable, "-c", KILLED_APPLY, str(root), point], cwd=REPO, capture_output=True,
-                          text=True, env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO / "src")}, timeout=120)
+                          text=True, env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO)}, timeout=120)
     assert proc.returncode == 9, proc.stderr
 
 
@@ -119,7 +119,7 @@ def test_files_written_but_not_recorded_are_not_in_place(mini_repo, kind, reques
         envs.write_text(envs.read_text().replace(
             "  - name: test\n", "  - name: test\n    state: {backend: postgres, dsn_env: EDCCONF_PG_DSN}\n"))
     proc = subprocess.run([sys.executable, "-c", FILES_KILLED, str(mini_repo)], cwd=REPO, capture_output=True,
-                          text=True, env={**os.environ, **env, "PYTHONPATH": str(REPO / "src")}, timeout=120)
+                          text=True, env={**os.environ, **env, "PYTHONPATH": str(REPO)}, timeout=120)
     assert proc.returncode == 9, proc.stderr
     store = Local(mini_repo) if kind == "local" else Postgres(mini_repo, env["EDCCONF_PG_DSN"], "edcconf")
     assert run_inprocess(mini_repo, "plan", "--env", "test", "--at", DAY)[0] == 2
@@ -197,7 +197,7 @@ workflow.apply_planned(sys.argv[1], planned)
 
 @pytest.mark.postgres
 def test_postgres_version_and_its_audit_entries_are_one_transaction(pg_repo, pg_dsn, monkeypatch):
-    env = {**os.environ, "EDCCONF_PG_DSN": pg_dsn, "PYTHONPATH": str(REPO / "src")}
+    env = {**os.environ, "EDCCONF_PG_DSN": pg_dsn, "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-c", PG_KILLED_APPLY, str(pg_repo)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 9, proc.stderr

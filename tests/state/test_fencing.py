@@ -140,7 +140,7 @@ def test_paused_apply_resumed_after_force_unlock_overwrites_nothing(mini_repo, k
             "  - name: test\n", "  - name: test\n    state: {backend: postgres, dsn_env: EDCCONF_PG_DSN}\n"))
     a = subprocess.Popen([sys.executable, "-c", PAUSED_APPLY, str(mini_repo)], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True, cwd=REPO,
-                         env={**os.environ, **env, "PYTHONPATH": str(REPO / "src"), "EDCCONF_ACTOR": "alice"})
+                         env={**os.environ, **env, "PYTHONPATH": str(REPO), "EDCCONF_ACTOR": "alice"})
     try:
         assert a.stdout.readline().strip() == "paused"
         lock_id = _lock_id(mini_repo, dsn)

@@ -5,7 +5,7 @@ from pathlib import Path
 from edcconf.catalogs.docs import render
 
 REPO = Path(__file__).resolve().parents[2]
-SRC = REPO / "src" / "edcconf"
+SRC = REPO / "edcconf"
 RULES = (REPO / "docs" / "rules.md").read_text()
 
 _EMITTED = re.compile(r"""\b(?:error|warning|_Refused)\(\s*["']([a-z][a-z0-9-]*)["']""")

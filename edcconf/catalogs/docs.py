@@ -10,7 +10,7 @@ _YES = {True: "yes", False: "no"}
 
 def render() -> str:
     out = ["# Role catalogs", "",
-           "Generated from `src/edcconf/catalogs/*.yaml` by `python -m edcconf.catalogs.docs`; do not edit by hand.",
+           "Generated from `edcconf/catalogs/*.yaml` by `python -m edcconf.catalogs.docs`; do not edit by hand.",
            "", "Custom roles derive from a base role of their study's system (`roles: {id: {base: ...}}`) and may",
            "override the untagged default (`default:`), tag levels (`tags:`), contact forms (`contact_forms:`) and,",
            "in REDCap studies, exact right keys (`redcap:`).", "",
