@@ -141,10 +141,13 @@ class Grant:
     expires: date | None
     loc: Loc
     locs: Mapping[str, Loc] = field(default_factory=frozen_map)
+    per_role: bool = False                   # a second role of the person in the study (roles per site)
 
     @property
     def key(self) -> str:
-        return f"{self.study}/{self.user}"
+        """`<study>/<username>`; `<study>/<username>/<role>` for a person's second role in the study (a
+        different role at other sites, 001/003): their first grant keeps the plain key (validate.build)."""
+        return f"{self.study}/{self.user}/{self.role}" if self.per_role else f"{self.study}/{self.user}"
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ class Reach:
         self.changes = tuple(changes)
         for change in self.changes:
             if change.kind == "grant":
-                self._grant(change.study, change.key.partition("/")[2])
+                self._grant(change.study, (change.after or change.before or {}).get("user"))
             elif change.kind == "study":
                 self._sites(change.key, change.before)
                 self._sites(change.key, change.after)

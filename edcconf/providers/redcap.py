@@ -224,7 +224,7 @@ class RedcapProvider:
             self.ensure_dags(change.key, list(change.after.get("sites", [])))
         if change.kind != "grant" or not change.study:
             return  # accounts are created by REDCap's administrators; a project knows only its users
-        study, user = change.study, change.key.split("/", 1)[1]
+        study, user = change.study, (change.after or change.before)["user"]
         p = self.project(study)
         members = self.members(study)
         if change.stored is None:

@@ -3,6 +3,9 @@
     tests:
       - {user: jane.doe, study: CARDIO-01, env: production, form: adverse_events, level: edit}   # exactly
       - cannot: {user: bob.smith, study: CARDIO-01, env: test, form: vitals, level: read}      # not even
+      - {user: cara.crc, study: HEART-01, env: test, site: NYC, form: vitals, level: read}      # at one site
+
+Without `site:`, a person with a different role at different sites has the most any of their roles gives.
       - {who-can: edit adverse_events, study: CARDIO-01, env: production, expect: [jane.doe]}  # exactly these
 
 Files are read with the positional loader, so a failure names the file:line of its assertion.
@@ -15,6 +18,7 @@ from pathlib import Path
 from ..diagnostics import Diagnostic, Loc, UserError, error
 from ..model import level_rank
 from ..pipeline import Desired
+from ..resolve.effective import person_grants
 from ..source import read_config
 from ..source.yamlfile import ParsedFile, parse_yaml
 from .who_can import parse_question, who_can
@@ -48,14 +52,16 @@ def load_assertions(root: Path) -> tuple[list[tuple[ParsedFile, int, dict]], lis
     return found, problems
 
 
-def _level(desired: Desired, user: str, study: str, env: str, form: str) -> str:
+def _level(desired: Desired, user: str, study: str, env: str, form: str, site: str | None = None) -> str:
     env_state = desired.resolution.environments.get(env)
     if env_state is None:
         raise UserError(f"unknown environment {env!r}", code="unknown-reference")
-    grant = env_state.state["grants"].get(f"{study}/{user}")
-    if grant is None:
-        return "none"
-    return env_state.state["roles"][grant["role_ref"]]["forms"].get(form, "none")
+    held = person_grants(env_state.state["grants"], user).get(study, [])
+    if site is not None:
+        held = [(key, g) for key, g in held if site in g["sites"]]
+    # without a site: the most the person can do on the form at any of their sites (roles per site)
+    levels = [env_state.state["roles"][g["role_ref"]]["forms"].get(form, "none") for _, g in held]
+    return max(levels, key=level_rank, default="none")
 
 
 def run_assertions(desired: Desired, assertions: list[tuple[ParsedFile, int, dict]]) -> list[Outcome]:
@@ -82,8 +88,10 @@ def _check(desired: Desired, item: dict, loc: Loc) -> Outcome:
                        actual == expected, ", ".join(expected) or "nobody", ", ".join(actual) or "nobody")
     negated = "cannot" in item
     a = item["cannot"] if negated else item
-    level = _level(desired, a["user"], a["study"], a["env"], a["form"])
-    what = f"{a['user']} {'cannot' if negated else 'has'} {a['level']} on {a['study']}/{a['form']} in {a['env']}"
+    site = a.get("site")
+    level = _level(desired, a["user"], a["study"], a["env"], a["form"], site)
+    at = f" at {site}" if site else ""
+    what = f"{a['user']} {'cannot' if negated else 'has'} {a['level']} on {a['study']}/{a['form']}{at} in {a['env']}"
     if negated:
         ok = level_rank(level) < level_rank(a["level"])
         return Outcome(loc, what, ok, f"below {a['level']}", level)

@@ -39,38 +39,43 @@ def explain(desired: Desired, user: str, studies: Iterable[str] = (), envs: Iter
         for study in model.studies.values():
             if (wanted_studies and study.id not in wanted_studies) or env_name not in study.environments:
                 continue
-            key = f"{study.id}/{user}"
-            grant = env_state.state["grants"].get(key)
-            declared = next((g for g in study.access if g.user == user and (
-                g.environments == "all" or env_name in g.environments)), None) or next(
-                (g for g in study.access if g.user == user), None)
-            if grant is None:
-                why = env_state.excluded.get(key)
-                if why is None and declared is None and not wanted_studies:
-                    continue  # not mentioned in this study at all: nothing to explain
-                entries.append({"study": study.id, "access": False,
-                                "reason": why.reason if why else "not granted",
-                                "source": str(why.loc) if why else None})
-                continue
-            role = resolution.roles[(study.id, grant["role"])]
-            form_rows = [{"form": fid, "level": rule.level, "rule": rule.rule,
-                          "source": str(rule.loc) if rule.loc else f"catalog {study.system}/{role.base.id}",
-                          "close_queries": fid in role.close_queries, "sdv": fid in role.sdv}
-                         for fid, rule in role.rules.items() if not wanted_forms or fid in wanted_forms]
-            over = [{"right": r, "granted": g, "allowed": a}
-                    for r, g, a in over_ceiling(group_ceiling(group), role.rights, role.redcap)] if group else []
-            entries.append({
-                "study": study.id, "access": True, "system": study.system,
-                "grant": {"source": env_state.sources.get(f"grant:{key}"), "role": grant["role"],
-                          "role_source": str(role.custom.loc) if role.custom else None,
-                          "base_role": role.base.id, "base_role_label": role.base.label,
-                          "sites": grant["sites"], "expires": grant["expires"]},
-                "forms": form_rows,
-                "ceiling": {"group": person.group, "source": str(group.loc) if group else None,
-                            "within": not over, "over": over}})
+            # one entry per role the person holds in the study (a different role per site: roles per site)
+            keys = list(dict.fromkeys(g.key for g in study.access if g.user == user)) or [f"{study.id}/{user}"]
+            for key in keys:
+                entry = _entry(resolution, env_state, study, key, person, group, wanted_studies, wanted_forms)
+                if entry is not None:
+                    entries.append(entry)
         if entries:
             out["environments"].append({"environment": env_name, "studies": entries})
     return out
+
+
+def _entry(resolution, env_state, study, key: str, person, group, wanted_studies: set,
+           wanted_forms: set) -> dict | None:
+    """What one grant (or its absence) gives the person in one study and environment."""
+    grant = env_state.state["grants"].get(key)
+    if grant is None:
+        declared = any(g.key == key for g in study.access)
+        why = env_state.excluded.get(key)
+        if why is None and not declared and not wanted_studies:
+            return None  # not mentioned in this study at all: nothing to explain
+        return {"study": study.id, "access": False, "reason": why.reason if why else "not granted",
+                "source": str(why.loc) if why else None}
+    role = resolution.roles[(study.id, grant["role"])]
+    form_rows = [{"form": fid, "level": rule.level, "rule": rule.rule,
+                  "source": str(rule.loc) if rule.loc else f"catalog {study.system}/{role.base.id}",
+                  "close_queries": fid in role.close_queries, "sdv": fid in role.sdv}
+                 for fid, rule in role.rules.items() if not wanted_forms or fid in wanted_forms]
+    over = [{"right": r, "granted": g, "allowed": a}
+            for r, g, a in over_ceiling(group_ceiling(group), role.rights, role.redcap)] if group else []
+    return {"study": study.id, "access": True, "system": study.system,
+            "grant": {"source": env_state.sources.get(f"grant:{key}"), "role": grant["role"],
+                      "role_source": str(role.custom.loc) if role.custom else None,
+                      "base_role": role.base.id, "base_role_label": role.base.label,
+                      "sites": grant["sites"], "expires": grant["expires"]},
+            "forms": form_rows,
+            "ceiling": {"group": person.group, "source": str(group.loc) if group else None,
+                        "within": not over, "over": over}}
 
 
 def render_explain(doc: dict) -> str:

@@ -6,7 +6,7 @@ Shape (the same one the state backends store and the planner diffs):
     groups:   group id -> {ceiling, redcap_ceiling, message}
     studies:  study id -> {name, system, status, sites, admins}   (admins see every study, 001)
     roles:    role ref -> {base_role, forms, close_queries, sdv, rights}   (once per role and study)
-    grants:   "<study>/<username>" -> {study, user, role, base_role, sites, site_access, [countries], expires, role_ref}
+    grants:   "<study>/<username>[/<role>]" -> {study, user, role, base_role, sites, site_access, [countries], expires, role_ref}
 `site_access` says how the sites were granted: `all` (study access: Vault's all-site access, no REDCap
 data access group), `countries` (Vault's Country Access, listed in `countries`) or `sites`.
 Form levels live in `roles`; `expand_grant` joins them into a grant where a grant is shown. A role ref
@@ -57,6 +57,15 @@ def expand_grant(state: Mapping[str, dict], grant: Mapping | None) -> dict | Non
     # shared with the role, not copied: every grant of a role has the same levels, and plans are read-only
     return {**shown, "forms": role.get("forms", {}), "close_queries": role.get("close_queries", []),
             "sdv": role.get("sdv", [])}
+
+
+def person_grants(grants: Mapping[str, dict], user: str) -> dict[str, list[tuple[str, dict]]]:
+    """A person's grants by study, each as (key, value): one per role they hold there (roles per site)."""
+    out: dict[str, list[tuple[str, dict]]] = {}
+    for key, grant in grants.items():
+        if grant.get("user") == user:
+            out.setdefault(grant["study"], []).append((key, grant))
+    return out
 
 
 def role_version(role: EffectiveRole) -> tuple[str, dict]:
@@ -205,7 +214,7 @@ def environment_state(model: Model, env: str, as_of: date,
                 continue
             expires = _earliest(grant.expires, person.expires) if grant.expires or person.expires else None
             ref, value = versions.get(role_id) or versions.setdefault(role_id, role_version(role))
-            key = f"{sid}/{grant.user}"   # grant.key
+            key = grant.key
             if grant.sites == ALL:   # the keys in the order of the general case below
                 grants_out[key] = {"study": sid, "user": grant.user, "role": grant.role, "base_role": role.base.id,
                                    "sites": all_sites, "site_access": "all",

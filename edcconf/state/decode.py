@@ -31,8 +31,9 @@ def loads_shared(text: str, like: Mapping[str, Mapping] | None = None) -> object
                 obj[key] = share(value, value)
             elif value.__class__ is list:
                 obj[key] = [share(v, v) if v.__class__ is str else v for v in value]
-        if "role_ref" in obj:  # a grant: its key in the grants section is "<study>/<user>"
-            same = grants.get(f"{obj.get('study')}/{obj.get('user')}")
+        if "role_ref" in obj:  # a grant: its key in the grants section is "<study>/<user>[/<role>]"
+            key = f"{obj.get('study')}/{obj.get('user')}"
+            same = grants.get(key) or grants.get(f"{key}/{obj.get('role')}")
             return same if same == obj else obj
         if "forms" in obj and "base_role" in obj:  # a role's value
             same = roles.get(_role_key(obj))

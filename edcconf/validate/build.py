@@ -1,6 +1,8 @@
 """Build the typed model from schema-valid documents, reporting duplicates as they are met."""
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from collections.abc import Mapping
@@ -313,7 +315,7 @@ def _studies(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[
 
 def _grants(study: _Node, sid: str, study_envs: tuple[str, ...], problems: list[Diagnostic]) -> tuple[Grant, ...]:
     grants: list[Grant] = []
-    claimed: dict[tuple[str, str], Loc] = {}  # (user, environment) -> first grant: one role per person and study
+    claimed: dict[tuple[str, str, str], Loc] = {}  # (user, environment, role) -> first grant
     for g in study.items("access"):
         v, loc = g.value, g.loc  # the grant's mapping, read directly: 200,000 of them at N=2,000
         envs = v.get("environments", ALL)
@@ -334,13 +336,32 @@ def _grants(study: _Node, sid: str, study_envs: tuple[str, ...], problems: list[
         duplicate = False
         user = fold(grant.user)
         for env in (study_envs if envs == ALL else envs):
-            first = claimed.setdefault((user, env), loc)
+            # one grant per person, role and environment; different roles at different sites are
+            # allowed (001/003) and checked by rules.site_roles once sites are known
+            first = claimed.setdefault((user, env, fold(str(grant.role))), loc)
             # `is` first: the usual case is this grant's own Loc. An alias repeating a grant has an equal Loc.
             if first is not loc and first != loc and not duplicate:
                 duplicate = True
-                problems.append(error("duplicate-id", f"{grant.user} is granted twice in study {sid} for environment "
-                                      f"{env} (first at {first}); a person has one role per study and environment",
+                problems.append(error("duplicate-id", f"{grant.user} is granted {grant.role} twice in study {sid} for "
+                                      f"environment {env} (first at {first}); list every site of that role in one grant",
                                       g.at("user")))
         if not duplicate:
             grants.append(grant)
+    held = Counter((user, env) for user, env, _ in claimed)
+    if len(held) < len(claimed):
+        grants = _keyed_by_role(grants, study_envs)
     return tuple(grants)
+
+
+def _keyed_by_role(grants: list[Grant], study_envs: tuple[str, ...]) -> list[Grant]:
+    """Someone holds two roles in one environment (roles per site, 001/003). Their first grant keeps the
+    key `<study>/<username>`; a later one that shares an environment with an earlier one is keyed by its role
+    too (`<study>/<username>/<role>`). So adding a role at another site never changes an applied grant's key."""
+    seen: dict[str, set[str]] = {}   # person -> environments of their earlier grants
+    out = []
+    for grant in grants:
+        envs = set(study_envs if grant.environments == ALL else grant.environments)
+        earlier = seen.setdefault(fold(grant.user), set())
+        out.append(replace(grant, per_role=True) if envs & earlier else grant)
+        earlier |= envs
+    return out

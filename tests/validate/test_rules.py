@@ -61,10 +61,31 @@ def test_username_duplicate_ignoring_case_across_files(mini_repo):
     assert p[0] == "duplicate-id" and p[1] == "groups/staff.yaml:6" and "groups/more.yaml:4" in p[2]
 
 
-def test_person_granted_twice_in_one_environment(mini_repo):
-    edit(mini_repo, "studies/heart.yaml", "    - {user: dina.dm,", "    - {user: cara.crc, role: viewer, environments: [test], sites: all}\n    - {user: dina.dm,")
+def test_person_granted_one_role_twice_in_one_environment(mini_repo):
+    edit(mini_repo, "studies/heart.yaml", "    - {user: dina.dm,", "    - {user: cara.crc, role: crc, environments: [test], sites: [NYC]}\n    - {user: dina.dm,")
     found = problems(mini_repo)
-    assert [c for c, *_ in found] == ["duplicate-id"] and "granted twice" in found[0][2]
+    assert [c for c, *_ in found] == ["duplicate-id"] and "granted crc twice" in found[0][2]
+
+
+def test_a_different_role_at_each_site_has_a_grant_per_role(mini_repo):
+    edit(mini_repo, "studies/heart.yaml", "    - {user: dina.dm,", "    - {user: cara.crc, role: monitor, environments: [test], sites: [NYC]}\n    - {user: dina.dm,")
+    desired = load_desired(mini_repo, TODAY)
+    assert desired.diagnostics.errors == []
+    test = desired.resolution.environments["test"].state["grants"]
+    # the first grant keeps its key: adding a role at another site changes no applied grant
+    assert (test["HEART-01/cara.crc"]["sites"], test["HEART-01/cara.crc/monitor"]["sites"]) == (["BOS"], ["NYC"])
+    production = desired.resolution.environments["production"].state["grants"]
+    assert production["HEART-01/cara.crc"]["role"] == "crc" and "HEART-01/cara.crc/monitor" not in production
+    assert "HEART-01/ivan.inv" in test and "HEART-01/dina.dm" in test
+
+
+def test_a_different_role_per_environment_keeps_one_key(mini_repo):
+    edit(mini_repo, "studies/heart.yaml", "    - {user: cara.crc, role: crc, environments: all, sites: [BOS]}",
+         "    - {user: cara.crc, role: crc, environments: [test], sites: [BOS]}\n"
+         "    - {user: cara.crc, role: monitor, environments: [production], sites: [BOS]}")
+    desired = load_desired(mini_repo, TODAY)
+    assert desired.diagnostics.errors == []
+    assert desired.resolution.environments["production"].state["grants"]["HEART-01/cara.crc"]["role"] == "monitor"
 
 
 def test_ceiling_lists_each_right_and_the_group_message(mini_repo):
