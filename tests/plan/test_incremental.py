@@ -74,6 +74,9 @@ EDITS = [
     ("person expiry", True, lambda root: _edit(root / "groups" / "staff.yaml", r"name: Person (\d+)\}",
                                                r"name: Person \1, expires: 2026-01-01}")),
     ("site", True, lambda root: _edit(root / "environments" / "sites.yaml", r"country: US", "country: CA")),
+    ("another role at another site", False, lambda root: _edit(
+        _studies(root)[0], r"\{user: (\w+), role: crc, environments: all, sites: \[(\w+), (\w+)\]\}",
+        r"{user: \1, role: crc, environments: all, sites: [\2]}\n    - {user: \1, role: viewer, environments: all, sites: [\3]}")),
     ("grant after a global change", False, lambda root: _edit(_studies(root)[5], r"sites: all\}",
                                                               "sites: all, expires: 2030-01-01}")),
 ]
