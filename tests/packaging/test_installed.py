@@ -1,0 +1,76 @@
+"""The package works wherever it is installed, not only from this checkout: the sdist is built, the wheel is
+built from that sdist (as `python -m build` does), installed into a clean virtual environment, and every
+command that reads shipped data (schemas, catalogs, Jinja templates) runs from there on a copy of the
+example organisation. A template, schema or catalog left out of the package fails here."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, copy_config
+
+SHIPPED = ("edcconf/views/templates/plan.md.j2", "edcconf/views/templates/report.html.j2",
+           "edcconf/views/templates/notifications/access_changed.txt.j2", "edcconf/catalogs/redcap.yaml",
+           "edcconf/schemas/study.schema.json")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """A virtual environment holding only the wheel built from the sdist (its dependencies are this
+    environment's, added after its own site-packages so that the installed edcconf is the one imported)."""
+    work = tmp_path_factory.mktemp("packaging")
+    dist = work / "dist"
+    # from a copy without build leftovers: an egg-info's file list from an earlier build would hide a file
+    # that the package's own configuration leaves out
+    source = shutil.copytree(REPO, work / "source", ignore=shutil.ignore_patterns(
+        ".git", ".venv", "*.egg-info", "build", "dist", ".edcconf", "__pycache__", ".pytest_cache", ".hypothesis"))
+    built = subprocess.run([sys.executable, "-m", "build", "--outdir", str(dist), str(source)],
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = dist.glob("*.whl")
+    (sdist,) = dist.glob("*.tar.gz")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert not [s for s in SHIPPED if s not in names], sorted(names)
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, "zz_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+                   check=True, timeout=300)
+    assert sdist.stat().st_size > 0
+    return venv
+
+
+def _run(venv: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    return subprocess.run([str(venv / "bin" / "edcconf"), *args], cwd=cwd, capture_output=True, text=True,
+                          env={**env, "NO_COLOR": "1"}, timeout=300)
+
+
+def test_every_command_that_reads_shipped_files_runs_from_the_installed_wheel(installed, tmp_path):
+    where = subprocess.run([str(installed / "bin" / "python"), "-c", "import edcconf; print(edcconf.__file__)"],
+                           cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert str(installed) in where and str(REPO) not in where
+    root = copy_config(REPO, tmp_path / "org")
+    assert _run(installed, root, "validate").returncode == 0
+    for args in ((), ("--json",), ("--format", "markdown")):
+        result = _run(installed, root, "plan", "--env", "test", *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    markdown = _run(installed, root, "plan", "--env", "test", "--format", "markdown").stdout
+    assert markdown.lstrip().startswith(("#", "<", "**")) and "CARDIO-01" in markdown
+    applied = _run(installed, root, "apply", "--env", "test", "--yes")
+    assert applied.returncode == 0, applied.stderr
+    assert list((root / "build" / "test" / "notifications").rglob("*.txt"))
+    report = _run(installed, root, "report", "--env", "test", "--out", str(tmp_path / "report"))
+    assert report.returncode == 0, report.stderr
+    assert "<html" in (tmp_path / "report" / "test.html").read_text().lower()
+    shutil.rmtree(root)
