@@ -1,11 +1,17 @@
 """Questions an auditor, a PI or a monitor asks: explain and who-can."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from ..fs import refuse_leaving_output
 from ..pipeline import load_desired
 from ..questions.explain import explain as explain_access, render_explain
+from ..questions.graph import permission_subgraph
 from ..questions.who_can import parse_question, render_who_can, who_can as who_can_query, who_can_csv
+from ..state.local import write_atomically
+from ..views.graph import to_dot, to_graphml
 from .common import (allow_unread_option, at_option, config_option, json_option, parse_at, print_json, root_dir,
                      warn_unread)
 
@@ -159,7 +165,34 @@ def report(ctx: click.Context, config_dir: str | None, envs: tuple, out: str, at
             click.echo(f"wrote {path}")
 
 
+@click.command()
+@config_option
+@click.option("--study", "studies", multiple=True, help="Only this study's part (repeatable).")
+@click.option("--user", "people", multiple=True, help="Only this person's part (repeatable).")
+@click.option("--env", "-e", "envs", multiple=True, help="Only grants active in this environment (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["dot", "graphml"]), default="dot", show_default=True)
+@click.option("-o", "--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file (default: standard output).")
+@at_option
+@click.pass_context
+def graph(ctx: click.Context, config_dir: str | None, studies: tuple, people: tuple, envs: tuple, fmt: str,
+          out: str | None, at: str | None) -> None:
+    """The effective permission graph (person → group, role → form level, site), as DOT or GraphML."""
+    root = root_dir(ctx, config_dir)
+    desired = load_desired(root, parse_at(at))
+    chosen = permission_subgraph(desired, studies, people, envs)
+    text = to_graphml(chosen) if fmt == "graphml" else to_dot(chosen)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    target = refuse_leaving_output(root, Path(out), "write a graph")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(target, text.encode("utf-8"), durable=False)
+    click.echo(f"Wrote {out}: {chosen.number_of_nodes()} nodes, {chosen.number_of_edges()} edges.", err=True)
+
+
 def register(group: click.Group) -> None:
+    group.add_command(graph)
     group.add_command(report)
     group.add_command(compliance)
     group.add_command(explain)
