@@ -45,7 +45,7 @@ except KeyboardInterrupt:
 @click.version_option(__version__, prog_name="edcconf")
 @click.option("--config", "config", type=click.Path(file_okay=False), envvar="EDCCONF_CONFIG", default=None,
               help="Configuration directory (default: the current directory).")
-@click.option("--no-color", is_flag=True, envvar="NO_COLOR", help="Never colour the output.")
+@click.option("--no-color", is_flag=True, help="Never colour the output (so does NO_COLOR set to any value).")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, no_color: bool) -> None:
     """edcconf: who may do what in your EDC systems, declared in YAML, reviewed as a plan."""

@@ -80,6 +80,7 @@ def parse_duration(text: str) -> float:
 def styler(ctx: click.Context) -> Callable[..., str]:
     color = ctx.obj.color if ctx.obj else None
     if color is None:
+        # no-color.org: NO_COLOR set to any non-empty value disables colour, whatever the value says
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     return (lambda text, **kw: click.style(text, **kw)) if color else (lambda text, **kw: text)
 

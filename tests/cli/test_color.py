@@ -1,0 +1,50 @@
+"""Colour only on a terminal, and never when NO_COLOR is set to any non-empty value (no-color.org) or
+--no-color is given. The command runs on a real pseudo-terminal, as a user's shell gives it one."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import CHECKOUT_SITE, REPO
+
+ESC = "\x1b["
+
+
+def _on_a_terminal(root, *args: str, no_color: str | None = None) -> str:
+    primary, secondary = os.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(CHECKOUT_SITE)])
+    if no_color is not None:
+        env["NO_COLOR"] = no_color
+    proc = subprocess.Popen([sys.executable, "-m", "edcconf", *args], cwd=root, stdout=secondary,
+                            stderr=subprocess.DEVNULL, env=env)
+    os.close(secondary)
+    chunks = []   # read while it runs: a pseudo-terminal's buffer is small, a writer would wait on it
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:   # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(primary)
+    assert proc.wait(timeout=120) == 2
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_colour_on_a_terminal_unless_no_color(mini_repo):
+    assert ESC in _on_a_terminal(mini_repo, "plan", "--env", "test")
+    for value in ("1", "anything", "0", "false"):
+        assert ESC not in _on_a_terminal(mini_repo, "plan", "--env", "test", no_color=value), value
+    assert ESC in _on_a_terminal(mini_repo, "plan", "--env", "test", no_color="")   # empty: not set
+    assert ESC not in _on_a_terminal(mini_repo, "--no-color", "plan", "--env", "test")
+
+
+@pytest.mark.parametrize("value", ["anything", "0"])
+def test_no_color_is_never_an_error(mini_repo, cli, value):
+    result = cli("validate", cwd=mini_repo, env={"NO_COLOR": value})
+    assert result.code == 0 and "Invalid value" not in result.err
