@@ -44,7 +44,7 @@ except KeyboardInterrupt:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="edcconf")
 @click.option("--config", "config", type=click.Path(file_okay=False), envvar="EDCCONF_CONFIG", default=None,
-              help="Configuration directory (default: the current directory).")
+              help="Configuration directory (default: the nearest folder upwards with environments/).")
 @click.option("--no-color", is_flag=True, help="Never colour the output (so does NO_COLOR set to any value).")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, no_color: bool) -> None:

@@ -22,13 +22,26 @@ class Ctx:
 
 
 def root_dir(ctx: click.Context, local: str | None = None) -> Path:
-    return Path(local or (ctx.obj.config if ctx.obj else None) or os.getcwd())
+    given = local or (ctx.obj.config if ctx.obj else None)
+    return Path(given) if given else find_root(Path.cwd())
+
+
+def find_root(start: Path) -> Path:
+    """The configuration directory that holds `start`: the nearest folder upwards with an `environments/`
+    folder (as git finds `.git`), so commands work from studies/ too. It never goes above the git
+    repository `start` is in; with none found, `start` itself (and the command says it holds nothing)."""
+    for folder in (start, *start.parents):
+        if (folder / "environments").is_dir():
+            return folder
+        if (folder / ".git").exists():
+            break
+    return start
 
 
 def config_option(fn: Callable) -> Callable:
     """`--config` on every command too, as people type it after the command name."""
     return click.option("--config", "config_dir", type=click.Path(file_okay=False), default=None,
-                        help="Configuration directory (default: the current directory).")(fn)
+                        help="Configuration directory (default: the nearest folder upwards with environments/).")(fn)
 
 
 def env_option(fn: Callable) -> Callable:
