@@ -40,5 +40,70 @@ def state_restore(ctx: click.Context, config_dir: str | None, env: str, from_pat
         click.echo(f"Restored the state of {env}: {done.source}, serial {record.serial}, is in place again.")
 
 
+def _applied(ctx: click.Context, config_dir: str | None, env: str):
+    from ..state import open_backend
+    from ..workflow import environment_of
+
+    root = root_dir(ctx, config_dir)
+    return open_backend(root, environment_of(root, env)).read(missing_ok=True)
+
+
+def addresses(effective: dict) -> list[str]:
+    """Every recorded thing as `<kind>.<key>`: accounts, groups, sites, studies, roles (by version), grants."""
+    kinds = {"accounts": "account", "groups": "group", "sites": "site", "studies": "study", "roles": "role",
+             "grants": "grant"}
+    return [f"{kind}.{key}" for section, kind in kinds.items() for key in sorted(effective.get(section) or {})]
+
+
+@click.command("list")
+@config_option
+@env_option
+@json_option
+@click.pass_context
+def state_list(ctx: click.Context, config_dir: str | None, env: str, as_json: bool) -> None:
+    """List what ENV's applied state records, one address per line (e.g. grant.CARDIO-01/jane.doe)."""
+    record = _applied(ctx, config_dir, env)
+    found = addresses(dict(record.effective))
+    if as_json:
+        print_json({"format_version": 1, "environment": env, "serial": record.serial, "addresses": found})
+    else:
+        click.echo("".join(f"{a}\n" for a in found), nl=False)
+
+
+@click.command("show")
+@config_option
+@env_option
+@click.argument("address")
+@click.pass_context
+def state_show(ctx: click.Context, config_dir: str | None, env: str, address: str) -> None:
+    """Show one recorded thing of ENV's applied state (an address from `state list`) as JSON."""
+    from ..diagnostics import UserError
+    from ..validate.references import suggest
+
+    record = _applied(ctx, config_dir, env)
+    effective = dict(record.effective)
+    known = {a: None for a in addresses(effective)}
+    if address not in known:
+        raise UserError(f"{address!r} is not in the state of {env} (serial {record.serial})"
+                        f"{suggest(address, known)}; `edcconf state list --env {env}` lists what is", code="not-in-state")
+    kind, _, key = address.partition(".")
+    section = {"account": "accounts", "group": "groups", "site": "sites", "study": "studies", "role": "roles",
+               "grant": "grants"}[kind]
+    value = effective[section][key]
+    print_json({"address": address, "value": value, "source": record.sources.get(f"{kind}:{key}")})
+
+
+@click.command("pull")
+@config_option
+@env_option
+@click.pass_context
+def state_pull(ctx: click.Context, config_dir: str | None, env: str) -> None:
+    """Print ENV's applied state (the whole record, as stored) on standard output."""
+    print_json(_applied(ctx, config_dir, env).to_json())
+
+
 def register(state_group: click.Group) -> None:
     state_group.add_command(state_restore)
+    state_group.add_command(state_list)
+    state_group.add_command(state_show)
+    state_group.add_command(state_pull)
