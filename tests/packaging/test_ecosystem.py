@@ -1,0 +1,44 @@
+"""The files other tools read: the GitHub workflows and the composite action validate against the
+schemas GitHub's own editors use (vendored by check-jsonschema), the pre-commit hook manifest loads with
+pre-commit's own loader, and nothing installs edcconf by bare name from a package index."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.mark.parametrize("schema,files", [
+    ("vendor.github-workflows", sorted((REPO / ".github" / "workflows").glob("*.yml"))),
+    ("vendor.github-actions", [REPO / "action.yml"]),
+])
+def test_workflows_and_action_match_githubs_schemas(schema, files):
+    assert files
+    result = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", schema, *map(str, files)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_pre_commit_hook_manifest_loads():
+    from pre_commit.clientlib import load_manifest
+
+    hooks = {hook["id"]: hook for hook in load_manifest(str(REPO / ".pre-commit-hooks.yaml"))}
+    assert hooks["edcconf-validate"]["entry"] == "edcconf validate"
+    assert hooks["edcconf-validate"]["pass_filenames"] is False
+    assert re.search(hooks["edcconf-validate"]["files"], "studies/cardio-01.yaml")
+
+
+def test_nothing_installs_edcconf_by_bare_name():
+    texts = [p.read_text() for p in [*(REPO / ".github" / "workflows").glob("*.yml"), REPO / "action.yml",
+                                      REPO / "README.md", *(REPO / "docs").glob("*.md")]]
+    bare = [line for text in texts for line in text.splitlines()
+            if re.search(r"pip install\s+(-\S+\s+)*[\"']?edcconf\b(?![@/\w.-]*\.whl)", line)]
+    assert not bare, bare
+    assert '"${{ github.action_path }}"' in (REPO / "action.yml").read_text()
