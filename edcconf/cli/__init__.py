@@ -36,6 +36,7 @@ try:  # Ctrl-C while the command is still loading (a third of a second) ends it 
     from . import live as _live
     from . import interchange as _interchange
     from . import questions as _questions
+    from . import scaffold as _scaffold
     from . import state as _state
 except KeyboardInterrupt:
     raise SystemExit(_interrupted()) from None
@@ -58,6 +59,7 @@ _history.register(cli)
 _questions.register(cli)
 _live.register(cli)
 _interchange.register(cli)
+_scaffold.register(cli)
 _state.register(_interchange.state_group)
 
 

@@ -74,3 +74,6 @@ def test_every_command_that_reads_shipped_files_runs_from_the_installed_wheel(in
     assert report.returncode == 0, report.stderr
     assert "<html" in (tmp_path / "report" / "test.html").read_text().lower()
     shutil.rmtree(root)
+    started = _run(installed, tmp_path, "init", "new")          # the scaffold ships too
+    assert started.returncode == 0, started.stderr
+    assert _run(installed, tmp_path / "new", "validate").returncode == 0
