@@ -32,6 +32,7 @@ try:  # Ctrl-C while the command is still loading (a third of a second) ends it 
     from ..diagnostics import FILE_SYSTEM_ERRNOS, UserError, file_system_error
     from .common import Ctx, emit_user_error
     from . import core as _core
+    from . import fmt as _fmt
     from . import history as _history
     from . import live as _live
     from . import interchange as _interchange
@@ -60,6 +61,7 @@ _questions.register(cli)
 _live.register(cli)
 _interchange.register(cli)
 _scaffold.register(cli)
+_fmt.register(cli)
 _state.register(_interchange.state_group)
 
 

@@ -33,6 +33,7 @@ def test_pre_commit_hook_manifest_loads():
     assert hooks["edcconf-validate"]["entry"] == "edcconf validate"
     assert hooks["edcconf-validate"]["pass_filenames"] is False
     assert re.search(hooks["edcconf-validate"]["files"], "studies/cardio-01.yaml")
+    assert hooks["edcconf-fmt"]["entry"] == "edcconf fmt --check"
 
 
 def test_nothing_installs_edcconf_by_bare_name():
