@@ -1,16 +1,21 @@
 """load → validate → resolve, as one call for commands that need the desired state."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Iterable
 
 from .diagnostics import Diagnostics, UserError
+from .log import timed
 from .model import Model
 from .resolve import Resolution, resolve
 from .source import load_sources
 from .validate import validate
+
+
+log = logging.getLogger("edcconf.pipeline")
 
 
 @dataclass(frozen=True)
@@ -28,11 +33,14 @@ def load_desired(root: Path, as_of: date, environments: Iterable[str] | None = N
         raise UserError(f"configuration directory {root} does not exist", code="config-missing")
     from .validate.schema import validate_file
 
-    sources = load_sources(Path(root), check=validate_file)  # the schema check runs as each file is parsed
+    with timed(log, "load"):
+        sources = load_sources(Path(root), check=validate_file)  # the schema check runs as each file is parsed
+    log.info("loaded %d files from %s (configuration digest %s)", len(sources.files), root, sources.digest[:12])
     if not sources.files and not sources.diagnostics:
         raise UserError(f"no declarations found under {root}: expected YAML files in environments/, studies/ "
                         "and groups/ (use --config DIR)", code="config-missing")
-    validated = validate(sources)
+    with timed(log, "validate"):
+        validated = validate(sources)
     del sources  # the parsed files are not needed once the model is built: free them before resolving
     return _resolved(validated, as_of, environments, keep_states)
 
@@ -53,7 +61,10 @@ def _resolved(validated, as_of: date, environments: Iterable[str] | None, keep_s
             from .validate.references import suggest
             raise UserError(f"unknown environment {env!r}{suggest(env, model.environments)} "
                             f"(declared: {', '.join(sorted(model.environments)) or 'none'})", code="unknown-reference")
-    resolution = resolve(model, as_of, envs, keep_states)
+    with timed(log, "resolve"):
+        resolution = resolve(model, as_of, envs, keep_states)
+    log.info("resolved %s as of %s: %d studies, %d people", ", ".join(envs) if envs else "every environment",
+             as_of.isoformat(), len(model.studies), len(model.people))
     diags = Diagnostics(list(diags) + list(resolution.diagnostics))
     if diags.has_errors:
         raise UserError("the configuration breaks a rule", diags.errors + diags.warnings)

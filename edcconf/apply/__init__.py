@@ -8,6 +8,7 @@ whose lock was forced open stops with lock-lost instead of writing over whoever 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import subprocess
 import uuid
@@ -25,6 +26,8 @@ from ..state import StateRecord, fold, next_record
 from ..state.record import SECTION_OF, summarize
 from ..state.local import put_in_place, staged_outputs
 from ..state.locking import actor
+
+log = logging.getLogger("edcconf.apply")
 
 @dataclass(frozen=True)
 class ApplyResult:
@@ -80,8 +83,10 @@ def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desir
             if not all(getattr(p, "batched", False) for p in targets):
                 backend.check_fence()  # an EDC system cannot check the lock itself: look just before asking it
             for provider in targets:
+                log.debug("%s %s %s → %s", change.action, change.kind, change.key, type(provider).__name__)
                 provider.apply(change)
         except ProviderError as exc:
+            log.info("%s %s %s failed: %s", change.action, change.kind, change.key, exc)
             failure = exc
             break
         if batched:

@@ -30,6 +30,7 @@ try:  # Ctrl-C while the command is still loading (a third of a second) ends it 
 
     from .. import __version__
     from ..diagnostics import FILE_SYSTEM_ERRNOS, UserError, file_system_error
+    from ..log import configure as configure_logging
     from .common import Ctx, emit_user_error
     from . import core as _core
     from . import fmt as _fmt
@@ -48,9 +49,12 @@ except KeyboardInterrupt:
 @click.option("--config", "config", type=click.Path(file_okay=False), envvar="EDCCONF_CONFIG", default=None,
               help="Configuration directory (default: the nearest folder upwards with environments/).")
 @click.option("--no-color", is_flag=True, help="Never colour the output (so does NO_COLOR set to any value).")
+@click.option("-v", "--verbose", count=True, help="Log what each stage does on standard error (-vv: debug; "
+              "or EDCCONF_LOG=debug).")
 @click.pass_context
-def cli(ctx: click.Context, config: str | None, no_color: bool) -> None:
+def cli(ctx: click.Context, config: str | None, no_color: bool, verbose: int) -> None:
     """edcconf: who may do what in your EDC systems, declared in YAML, reviewed as a plan."""
+    configure_logging(verbose)
     ctx.obj = Ctx(config=config, color=None if not no_color else False)
 
 
