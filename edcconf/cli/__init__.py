@@ -32,6 +32,7 @@ try:  # Ctrl-C while the command is still loading (a third of a second) ends it 
     from ..diagnostics import FILE_SYSTEM_ERRNOS, UserError, file_system_error
     from ..log import configure as configure_logging
     from .common import Ctx, emit_user_error
+    from . import complete as _complete
     from . import core as _core
     from . import fmt as _fmt
     from . import history as _history
@@ -67,6 +68,7 @@ _interchange.register(cli)
 _scaffold.register(cli)
 _fmt.register(cli)
 _state.register(_interchange.state_group)
+_complete.attach(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
