@@ -22,6 +22,7 @@ from ..plan import Change, Plan
 from ..plan.brakes import GUARDS_SECTION, applied_guards
 from ..providers import GROUP_FILE_SYSTEMS, Provider, ProviderError, Reach
 from ..plan.saved import change_from_saved, change_to_saved
+from ..progress import progress
 from ..state import StateRecord, fold, next_record
 from ..state.record import SECTION_OF, summarize
 from ..state.local import put_in_place, staged_outputs
@@ -75,29 +76,8 @@ def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desir
                    "reason": reason})
     done: list[Change] = []       # carried out and journaled
     deferred: list[Change] = []   # accepted by a provider that makes them real when it finishes
-    failure: ProviderError | None = None
-    for change in plan.changes:
-        targets = _providers_of(change, reach, providers)
-        batched = any(getattr(p, "batched", False) for p in targets)
-        try:
-            if not all(getattr(p, "batched", False) for p in targets):
-                backend.check_fence()  # an EDC system cannot check the lock itself: look just before asking it
-            for provider in targets:
-                log.debug("%s %s %s → %s", change.action, change.kind, change.key, type(provider).__name__)
-                provider.apply(change)
-        except ProviderError as exc:
-            log.info("%s %s %s failed: %s", change.action, change.kind, change.key, exc)
-            failure = exc
-            break
-        if batched:
-            deferred.append(change)
-        else:
-            try:
-                journal.append([change_to_saved(change)])
-            except UserError as exc:
-                raise UserError(f"{exc.message}. The {change.kind} {change.key} ({change.action}) was carried out "
-                                "but could not be recorded", code=exc.code) from None
-            done.append(change)
+    with progress(plan.changes, f"apply {plan.environment}") as changes:
+        failure = _carry_out(changes, reach, providers, backend, journal, done, deferred)
     applied = done + deferred
     effective = fold(previous.effective, applied)
     written: list[str] = []
@@ -125,6 +105,34 @@ def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desir
                    seal={"base": base, "tail": tail})
     return ApplyResult(record or previous, tuple(done), failure, tuple(written))
 
+
+
+def _carry_out(changes: Iterable[Change], reach: Reach, providers: Mapping[str, Provider], backend, journal,
+               done: list[Change], deferred: list[Change]) -> ProviderError | None:
+    """Each change through its providers, in order, journaled as it is done (a batching provider's when it
+    finishes); stops at the first provider failure and returns it."""
+    for change in changes:
+        targets = _providers_of(change, reach, providers)
+        batched = any(getattr(p, "batched", False) for p in targets)
+        try:
+            if not all(getattr(p, "batched", False) for p in targets):
+                backend.check_fence()  # an EDC system cannot check the lock itself: look just before asking it
+            for provider in targets:
+                log.debug("%s %s %s → %s", change.action, change.kind, change.key, type(provider).__name__)
+                provider.apply(change)
+        except ProviderError as exc:
+            log.info("%s %s %s failed: %s", change.action, change.kind, change.key, exc)
+            return exc
+        if batched:
+            deferred.append(change)
+        else:
+            try:
+                journal.append([change_to_saved(change)])
+            except UserError as exc:
+                raise UserError(f"{exc.message}. The {change.kind} {change.key} ({change.action}) was carried out "
+                                "but could not be recorded", code=exc.code) from None
+            done.append(change)
+    return None
 
 def _next(previous: StateRecord, changes: list[Change], effective: dict, sources: Mapping[str, str],
           commit: str | None, note: str | None, who: str | None = None) -> StateRecord:

@@ -16,6 +16,7 @@ from typing import Mapping
 
 from ..model import Environment
 from ..interchange import redcap_versions as rv
+from ..progress import progress
 from ..providers.redcap_records import Unsayable, differences, expected_record
 
 ABSENT = "(not in the project)"
@@ -137,14 +138,21 @@ def read_each(root: Path, environment: Environment, studies: Mapping[str, Mappin
     """read(provider, study) for each study whose target reads live access, in study order; one provider
     serves every study. A read refused with a UserError (no token, REDCap unreachable or refusing, a
     target that cannot be used) makes that study unread rather than ending the run: the caller decides."""
+    done: dict = {}
+    unchecked: list[tuple[str, str]] = []
+    unread: list[tuple[str, str]] = []
+    with progress(sorted(studies.items()), f"read live access in {environment.name}") as each:
+        _read_studies(each, root, environment, studies, read, env_vars, done, unchecked, unread)
+    return LiveReads(done, tuple(unchecked), tuple(unread))
+
+
+def _read_studies(each, root: Path, environment: Environment, studies: Mapping[str, Mapping], read,
+                  env_vars: Mapping[str, str] | None, done: dict, unchecked: list, unread: list) -> None:
     from ..diagnostics import UserError
     from ..providers.redcap import RedcapProvider, redcap_projects
 
     provider = None
-    done: dict = {}
-    unchecked: list[tuple[str, str]] = []
-    unread: list[tuple[str, str]] = []
-    for study, value in sorted(studies.items()):
+    for study, value in each:
         system = value.get("system")
         target = environment.targets.get(system)
         if target is None or target.provider != "redcap":
@@ -159,7 +167,6 @@ def read_each(root: Path, environment: Environment, studies: Mapping[str, Mappin
         except UserError as exc:
             unchecked.append((study, exc.message))
             unread.append((study, exc.message))
-    return LiveReads(done, tuple(unchecked), tuple(unread))
 
 
 def drift(root: Path, environment: Environment, record, env_vars: Mapping[str, str] | None = None) -> DriftReport:

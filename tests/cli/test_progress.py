@@ -1,0 +1,51 @@
+"""Progress on a terminal only: an apply of many changes draws a bar (items, percent, time left) on standard
+error when that is a terminal, and nothing in a pipe, under CI=true or with EDCCONF_PROGRESS=0; standard
+output never carries it."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from tests.conftest import CHECKOUT_SITE, REPO, generate_org
+
+
+def _apply_with_stderr_on_a_terminal(root, **extra: str) -> tuple[str, str]:
+    primary, secondary = os.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "EDCCONF_PROGRESS")}
+    env.update(extra, PYTHONPATH=os.pathsep.join([str(REPO), str(CHECKOUT_SITE)]), NO_COLOR="1")
+    stdout = open(root / "stdout.txt", "w+b")   # a file, not a pipe: the plan text is larger than a pipe holds
+    proc = subprocess.Popen([sys.executable, "-m", "edcconf", "apply", "--env", "test", "--yes"], cwd=root,
+                            stdout=stdout, stderr=secondary, env=env)
+    os.close(secondary)
+    chunks = []
+    while True:   # read while it runs: a pseudo-terminal's buffer is small
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(primary)
+    assert proc.wait(timeout=300) == 0
+    stdout.seek(0)
+    out = stdout.read().decode()
+    stdout.close()
+    return out, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_a_bar_on_a_terminal_and_never_elsewhere(tmp_path):
+    for name, extra, drawn in (("tty", {}, True), ("ci", {"CI": "true"}, False), ("off", {"EDCCONF_PROGRESS": "0"}, False)):
+        root = tmp_path / name
+        generate_org(root, 3)
+        out, err = _apply_with_stderr_on_a_terminal(root, **extra)
+        assert ("apply test" in err and "100%" in err and bool(re.search(r"\b(\d+)/\1\b", err))) is drawn, (name, err[-500:])
+        assert "apply test  [" not in out
+
+
+def test_nothing_in_a_pipe(tmp_path, cli):
+    generate_org(tmp_path / "org", 3)
+    result = cli("apply", "--env", "test", "--yes", cwd=tmp_path / "org", env={"CI": ""})
+    assert result.code == 0 and "apply test" not in result.err and "%" not in result.err
