@@ -102,7 +102,59 @@ def state_pull(ctx: click.Context, config_dir: str | None, env: str) -> None:
     print_json(_applied(ctx, config_dir, env).to_json())
 
 
+def _backend(ctx: click.Context, config_dir: str | None, env: str):
+    from ..state import open_backend
+    from ..workflow import environment_of
+
+    root = root_dir(ctx, config_dir)
+    return open_backend(root, environment_of(root, env))
+
+
+@click.command("rm")
+@config_option
+@env_option
+@click.argument("addresses", nargs=-1, required=True)
+@click.pass_context
+def state_rm(ctx: click.Context, config_dir: str | None, env: str, addresses: tuple) -> None:
+    """Forget recorded things of ENV's state (a new version; the next plan creates them again if declared)."""
+    from ..state.edit import remove
+
+    record = remove(_backend(ctx, config_dir, env), addresses)
+    click.echo(f"Removed {len(set(addresses))} from the state of {env}: serial {record.serial}.")
+
+
+@click.command("mv")
+@config_option
+@env_option
+@click.argument("source")
+@click.argument("target")
+@click.pass_context
+def state_mv(ctx: click.Context, config_dir: str | None, env: str, source: str, target: str) -> None:
+    """Give a recorded grant of ENV another key (e.g. grant.S/u → grant.S/u/role), as a new version."""
+    from ..state.edit import move
+
+    record = move(_backend(ctx, config_dir, env), source, target)
+    click.echo(f"Moved {source} to {target} in the state of {env}: serial {record.serial}.")
+
+
+@click.command("push")
+@config_option
+@env_option
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def state_push(ctx: click.Context, config_dir: str | None, env: str, path: Path) -> None:
+    """Replace ENV's state with PATH (pulled with `state pull`, then edited): same lineage, not older."""
+    from ..state.edit import push
+    from ..state.local import read_state_file
+
+    record = push(_backend(ctx, config_dir, env), read_state_file(path))
+    click.echo(f"Pushed {path} to the state of {env}: serial {record.serial}.")
+
+
 def register(state_group: click.Group) -> None:
+    state_group.add_command(state_rm)
+    state_group.add_command(state_mv)
+    state_group.add_command(state_push)
     state_group.add_command(state_restore)
     state_group.add_command(state_list)
     state_group.add_command(state_show)
