@@ -16,8 +16,8 @@ What 001 fixes, and where edcconf declares it:
 OpenClinica's own values are the loosest allowed: a domain or an environment may be declared stricter
 (longer passwords, all four character classes, a longer history, an expiry, fewer failed logins, a shorter
 timeout), as agreed with OpenClinica, never looser, because OpenClinica would not honour it. edcconf has no
-way to set these in OpenClinica (it has no API for them): the OpenClinica checklist lists them for an
-administrator to confirm.
+way to set these in OpenClinica (it has no API for them): the declaration is the reviewed record of what the
+domain is configured to do.
 """
 from __future__ import annotations
 
