@@ -25,7 +25,8 @@ def make_plan(desired: EnvironmentState, applied: Mapping[str, Any], applied_sou
               serial: int, lineage: str | None, warnings: tuple = ()) -> Plan:
     changes = entity_changes(desired.state, applied, desired.sources, applied_sources, desired.notices)
     changes.extend(grant_changes(desired, applied, applied_sources))
-    systems = {k: v.get("system") for k, v in {**applied.get("studies", {}), **desired.state.get("studies", {})}.items()}
+    studies = {**applied.get("studies", {}), **desired.state.get("studies", {})}
+    systems = {k: v.get("system") for k, v in studies.items()}
     return ordered_plan(desired.environment, serial, lineage, desired.as_of, changes, warnings, systems)
 
 
