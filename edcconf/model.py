@@ -179,6 +179,16 @@ class Study:
 
 
 @dataclass(frozen=True)
+class OpenClinicaDomain:
+    """The settings of a whole OpenClinica 4 domain (001): MFA and the password rules, as declared
+    (`openclinica_domain:`; absent keys keep OpenClinica's own values, see rules.openclinica_security)."""
+    mfa_required: bool
+    password: Mapping[str, object]
+    loc: Loc
+    locs: Mapping[str, Loc] = field(default_factory=frozen_map)
+
+
+@dataclass(frozen=True)
 class Model:
     root: Path
     digest: str
@@ -187,3 +197,4 @@ class Model:
     groups: Mapping[str, Group]
     people: Mapping[str, Person]
     studies: Mapping[str, Study]
+    openclinica_domain: OpenClinicaDomain | None = None   # None: OpenClinica's defaults (001)

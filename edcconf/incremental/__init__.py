@@ -134,6 +134,8 @@ def _fragment_key(g: str, rel: str, sha: str) -> str:
 def _non_study_files(model) -> set[str]:
     out = {e.loc.file for e in model.environments.values()} | {s.loc.file for s in model.sites.values()}
     out |= {g.loc.file for g in model.groups.values()}
+    if model.openclinica_domain is not None:   # the domain's settings are checked as a whole
+        out.add(model.openclinica_domain.loc.file)
     return out | {p.loc.file for p in model.people.values()}
 
 

@@ -162,7 +162,8 @@ def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info,
                                 {k: Exclusion(r, Loc(f, line, col)) for k, (r, f, line, col) in excluded.items()}, ())
         changes.extend(grant_changes(part, {"grants": old, "roles": old_roles}, dict(old_grant_sources)))
     all_warnings = tuple(sorted(warnings, key=Diagnostic.sort_key)) + tuple(_diag_in(t) for t in over)
-    plan = ordered_plan(env, serial, lineage, as_of, changes, all_warnings)
+    systems = {k: v.get("system") for k, v in {**have.get("studies", {}), **studies}.items()}
+    plan = ordered_plan(env, serial, lineage, as_of, changes, all_warnings, systems)
     from dataclasses import replace
     plan = replace(plan, brakes=_brakes(plan.changes, env_info, per_study, managers, studies, have))
 

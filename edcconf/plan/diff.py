@@ -25,7 +25,9 @@ def make_plan(desired: EnvironmentState, applied: Mapping[str, Any], applied_sou
               serial: int, lineage: str | None, warnings: tuple = ()) -> Plan:
     changes = entity_changes(desired.state, applied, desired.sources, applied_sources, desired.notices)
     changes.extend(grant_changes(desired, applied, applied_sources))
-    return ordered_plan(desired.environment, serial, lineage, desired.as_of, changes, warnings)
+    studies = {**applied.get("studies", {}), **desired.state.get("studies", {})}
+    systems = {k: v.get("system") for k, v in studies.items()}
+    return ordered_plan(desired.environment, serial, lineage, desired.as_of, changes, warnings, systems)
 
 
 def entity_changes(want: Mapping, have: Mapping, sources: Mapping, old_sources: Mapping,
@@ -45,9 +47,30 @@ def grant_changes(desired: EnvironmentState, have: Mapping, old_sources: Mapping
 
 
 def ordered_plan(environment: str, serial: int, lineage: str | None, as_of, changes: list[Change],
-                 warnings: tuple = ()) -> Plan:
+                 warnings: tuple = (), systems: Mapping[str, str] | None = None) -> Plan:
+    """systems: study -> EDC system, to tell OpenClinica invitations (see `invitations`)."""
+    changes = invitations(changes, systems or {})
     changes = sorted(changes, key=lambda c: (_RANK[(c.kind, c.action)], c.study or "", c.key))
     return Plan(environment, serial, lineage, as_of, tuple(changes), warnings)
+
+
+def invitations(changes: list[Change], systems: Mapping[str, str]) -> list[Change]:
+    """OpenClinica (001, "Inviting Users"): access to a study is given by an invitation. For a person new to
+    edcconf it creates the user ("Invite a new user"); for an account that already exists (it is not
+    created by this plan) it is an invitation of an existing user, sent again by e-mail. Such a grant stays a
+    `create` (DESIGN's actions) marked `invite`, which the text, markdown and the checklist show as "invite".
+    Computed from the plan alone, so the incremental plan marks the same changes."""
+    from dataclasses import replace
+
+    new_accounts = {c.key for c in changes if c.kind == "account" and c.action == "create"}
+    out = []
+    for c in changes:
+        if (c.kind == "grant" and c.action == "create" and not c.invite and c.after
+                and systems.get(c.study) == "openclinica"
+                and c.after.get("user") not in new_accounts):
+            c = replace(c, invite=True, reason=f"{c.reason} (invite: {c.after.get('user')} has an account already)")
+        out.append(c)
+    return out
 
 
 def field_changes(before: Mapping, after: Mapping) -> list[str]:

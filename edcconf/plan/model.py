@@ -26,6 +26,7 @@ class Change:
     stored: Any = None                   # the compact value the state keeps (grants: without form levels)
     role: tuple[str, Any] | None = None  # (role ref, role value) a grant's stored value points at
     notify: tuple[str, ...] = ()         # people to tell (e.g. the PI and requester of a new external account)
+    invite: bool = False                 # OpenClinica: a grant to an account that exists is an invitation (001)
 
     def to_json(self) -> dict:
         out = {"action": self.action, "kind": self.kind, "key": self.key, "before": self.before,
@@ -34,6 +35,8 @@ class Change:
             out["details"] = list(self.details)
         if self.notify:
             out["notify"] = list(self.notify)
+        if self.invite:
+            out["invite"] = True
         return out
 
 

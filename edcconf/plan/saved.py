@@ -46,7 +46,8 @@ def change_from_saved(data: Mapping[str, Any]) -> Change:
     return Change(action=data["action"], kind=data["kind"], key=data["key"], before=data["before"],
                   after=data["after"], reason=data["reason"], source=data["source"], study=data.get("study"),
                   details=tuple(data.get("details") or ()), stored=data.get("stored"),
-                  role=tuple(data["role"]) if data.get("role") else None, notify=tuple(data.get("notify") or ()))
+                  role=tuple(data["role"]) if data.get("role") else None, notify=tuple(data.get("notify") or ()),
+                  invite=data.get("invite") is True)
 
 
 def _content(plan: Plan, config_digest: str, systems: Mapping[str, str], sources: Mapping[str, str],

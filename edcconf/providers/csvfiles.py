@@ -2,7 +2,13 @@
 
 OpenClinica 4 has no bulk user import, so per study and environment it writes a checklist of the
 actions to take on the Share screen (`checklist-NNNN.csv`, one per apply) and the complete list of
-who should have which role at which sites (`users.csv`).
+who should have which role at which sites (`users.csv`); accounts and sites changed by an apply get their
+own checklists (`accounts-checklist-NNNN.csv`, `sites-checklist-NNNN.csv`). In OpenClinica's checklists
+(001): a grant to an account that exists already is `invite` (Share → Invite, an existing user: a new
+e-mail invitation), a new account is `create` (Invite a new user → Create User); the `admin_only` column
+names what only an Admin (or the OpenClinica Team) can do: editing the global fields of a site (Name,
+City, State/Province, Zip, Country, Time Zone) and Central User Administration (editing, deactivating or
+reactivating an account).
 """
 from __future__ import annotations
 
@@ -33,7 +39,13 @@ def to_csv(header: list[str], rows: list[list[object]]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-CHECKLIST_HEADER = ["action", "username", "email", "name", "user_type", "role", "base_role", "sites", "notes"]
+CHECKLIST_HEADER = ["action", "username", "email", "name", "user_type", "role", "base_role", "sites", "notes",
+                    "admin_only"]
+# 001, "Global Site Fields": only users with the Admin or OpenClinica Team role can edit these
+GLOBAL_SITE_FIELDS = {"name": "Site Name", "city": "City", "state": "State/Province", "zip": "Zip",
+                      "country": "Country", "timezone": "Time Zone"}
+ADMIN_ONLY_SITE = "yes: only an Admin or OpenClinica Team user can edit a site's {fields} (001)"
+ADMIN_ONLY_ACCOUNT = "yes: Central User Administration (Administration menu), for Admins only (001)"
 USERS_HEADER = ["username", "email", "name", "user_type", "role", "base_role", "sites", "expires"]
 
 
@@ -87,7 +99,7 @@ class CsvProvider:
                             if v.get("system") == self.system and not (self.out / k / "users.csv").exists()})
         for study in studies:
             folder = self.out / study
-            rows = [self._row(c, accounts) for c in by_study.get(study, [])]
+            rows = [self._row(c, accounts, self.system) for c in by_study.get(study, [])]
             if rows:
                 path = folder / f"checklist-{self.serial:04d}.csv"
                 write_atomically(path, to_csv(CHECKLIST_HEADER, rows), durable=False)
@@ -97,10 +109,15 @@ class CsvProvider:
             written += self._system_files(study, effective, grants_by_study.get(study, []), revoked.get(study, ()))
         if studies or any(c.kind in ("group", "account") for c in mine):
             written += self._group_files(effective)
-        account_rows = [self._row(c, accounts) for c in mine if c.kind == "account"]
+        account_rows = [self._row(c, accounts, self.system) for c in mine if c.kind == "account"]
         if account_rows:
             path = self.out / f"accounts-checklist-{self.serial:04d}.csv"
             write_atomically(path, to_csv(CHECKLIST_HEADER, account_rows), durable=False)
+            written.append(str(path))
+        site_rows = [site_row(c) for c in mine if c.kind == "site"] if self.system == "openclinica" else []
+        if site_rows:   # sites are global in OpenClinica (001): one list, whatever study uses them
+            path = self.out / f"sites-checklist-{self.serial:04d}.csv"
+            write_atomically(path, to_csv(CHECKLIST_HEADER, site_rows), durable=False)
             written.append(str(path))
         return written
 
@@ -144,13 +161,38 @@ class CsvProvider:
         return [str(self.out / rel) for rel in files]
 
     @staticmethod
-    def _row(change: Change, accounts: dict) -> list[object]:
+    def _row(change: Change, accounts: dict, system: str = "") -> list[object]:
         value = change.after or change.before or {}
+        openclinica = system == "openclinica"
         if change.kind == "account":
+            admin = ADMIN_ONLY_ACCOUNT if openclinica and change.action != "create" else ""
+            notes = change.reason
+            if openclinica and change.action == "create":
+                notes += "; Share → Invite → Invite a new user → Create User (the username cannot be changed later)"
             return [change.action, change.key, value.get("email"), value.get("name"), value.get("type"), "", "", "",
-                    change.reason]
+                    notes, admin]
         if change.kind == "study":
-            return [change.action, "", "", "", "", "", "", " ".join(value.get("sites", [])), change.reason]
+            return [change.action, "", "", "", "", "", "", " ".join(value.get("sites", [])), change.reason, ""]
         account = accounts.get(value.get("user"), {})
-        return [change.action, value.get("user"), account.get("email"), account.get("name"), account.get("type"),
-                value.get("role"), value.get("base_role"), " ".join(value.get("sites", [])), change.reason]
+        action, notes = change.action, change.reason
+        if change.invite:
+            action = "invite"
+            notes += "; Share → Invite → select the existing user: OpenClinica sends a new e-mail invitation"
+        return [action, value.get("user"), account.get("email"), account.get("name"), account.get("type"),
+                value.get("role"), value.get("base_role"), " ".join(value.get("sites", [])), notes, ""]
+
+
+def site_row(change: Change) -> list[object]:
+    """A site change for OpenClinica: a new site is added on a study's Share screen (any Data Manager);
+    changing a site's global fields is for an Admin only (001)."""
+    value = change.after or change.before or {}
+    changed = [GLOBAL_SITE_FIELDS[k] for k in GLOBAL_SITE_FIELDS
+               if (change.before or {}).get(k) != (change.after or {}).get(k)]
+    admin = ""
+    if change.action == "update" and changed:
+        admin = ADMIN_ONLY_SITE.format(fields=", ".join(changed))
+    notes = change.reason
+    if change.action == "create":
+        notes += (f"; Share → Sites → Add: {value.get('name')} ({value.get('country')}); Expected Number of "
+                  "Participants is required")
+    return [change.action, "", "", value.get("name"), "", "", "", change.key, notes, admin]

@@ -10,8 +10,8 @@ from typing import Any, Iterator
 
 from ..diagnostics import Diagnostic, Loc, error
 from .identity import fold, ignoring
-from ..model import (ALL, Environment, External, Form, Grant, Group, Model, Person, Protocol, Role, Site,
-                     Study, Target, frozen_map)
+from ..model import (ALL, Environment, External, Form, Grant, Group, Model, OpenClinicaDomain, Person, Protocol,
+                     Role, Site, Study, Target, frozen_map)
 from ..rules.ceilings import UNLIMITED, Ceiling, effective_ceiling
 from ..source.positions import child_entries, child_pos, child_record
 from ..source.yamlfile import ParsedFile, Where
@@ -147,8 +147,30 @@ def build_model(root: Path, digest: str, files: tuple[ParsedFile, ...]) -> tuple
     groups, people = _groups(files, problems)
     studies = _studies(files, problems)
     model = Model(root=root, digest=digest, environments=frozen_map(environments), sites=frozen_map(sites),
-                  groups=frozen_map(groups), people=frozen_map(people), studies=frozen_map(studies))
+                  groups=frozen_map(groups), people=frozen_map(people), studies=frozen_map(studies),
+                  openclinica_domain=_openclinica_domain(files, problems))
     return model, problems
+
+
+def _openclinica_domain(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> OpenClinicaDomain | None:
+    """The one `openclinica_domain:` declaration (001: MFA and password rules are settings of the domain)."""
+    found: OpenClinicaDomain | None = None
+    for f in files:
+        if not isinstance(f.data, dict) or "openclinica_domain" not in f.data:
+            continue
+        node = _Node.root(f).child("openclinica_domain")
+        if found is not None:
+            problems.append(error("duplicate-id", f"openclinica_domain is declared twice; first at {found.loc}: "
+                                  "MFA and the password rules are settings of the one OpenClinica domain (001), "
+                                  "declare them once", node.loc))
+            continue
+        locs = {key: node.at(key) for key in node.value}
+        if isinstance(node.get("password"), dict):
+            password = node.child("password")
+            locs.update({f"password.{key}": password.at(key) for key in password.value})
+        found = OpenClinicaDomain(mfa_required=bool(node.get("mfa_required", False)),
+                                  password=frozen_map(node.get("password") or {}), loc=node.loc, locs=frozen_map(locs))
+    return found
 
 
 def _environments(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[str, Environment]:

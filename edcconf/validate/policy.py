@@ -1,19 +1,16 @@
 """Institutional rules that hold whatever the environment (DESIGN §3 "Policy"; seeds 000, 001).
 
-Rules that need effective rights (the ceilings) run after resolution: see `resolve.ceilings`.
+Participant ID templates are checked by `rules.openclinica`. Rules that need effective rights (the
+ceilings) run after resolution: see `resolve.ceilings`.
 """
 from __future__ import annotations
-
-import re
 
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, error
 from ..model import ALL, Model, Study
+from ..rules.openclinica import check_participant_id_template
 
 MAX_STUDY_ID = 30                       # 001: "The Study ID field has a limit of 30 characters"
-MAX_TEMPLATE = 255                      # 001: the template cannot exceed 255 characters
-_TEMPLATE_FORBIDDEN = set('/\\<>&"\'')  # 001: not allowed in a template's static text
-_TEMPLATE_COUNTER = re.compile(r"siteParticipantCount|helper\.random\(")
 
 
 def check_policy(model: Model) -> list[Diagnostic]:
@@ -35,24 +32,9 @@ def _study_rules(study: Study) -> list[Diagnostic]:
                          "one site before anyone is granted access (001)", study.locs.get("sites", study.loc)))
     template = study.participant_id_template
     if template is not None:
-        problem = template_problem(template)
-        if problem:
-            out.append(error("participant-id-template", f"participant_id_template {problem}",
-                             study.locs.get("participant_id_template", study.loc)))
+        out.extend(check_participant_id_template(template, study.sites,
+                                                 study.locs.get("participant_id_template", study.loc)))
     return out
-
-
-def template_problem(template: str) -> str | None:
-    """001's rules for a participant ID template; None when it is acceptable."""
-    if len(template) > MAX_TEMPLATE:
-        return f"has {len(template)} characters; at most {MAX_TEMPLATE} are allowed"
-    if not _TEMPLATE_COUNTER.search(template):
-        return "must use ${siteParticipantCount} or ${helper.random(n)} so that every ID is different"
-    static = re.sub(r"\$\{[^}]*\}", "", template)
-    bad = sorted(set(static) & _TEMPLATE_FORBIDDEN)
-    if bad:
-        return f"contains {' '.join(bad)} outside ${{...}}; none of / \\ < > & \" ' is allowed"
-    return None
 
 
 def _grant_rules(model: Model, study: Study) -> list[Diagnostic]:

@@ -111,7 +111,7 @@ def validate_file(parsed: ParsedFile) -> list[Diagnostic]:
         return list(parsed.checked)
     if parsed.data is None:
         return [error("schema", "the file is empty; a declaration file holds at least one of: "
-                      "environment, sites, group, study (or their plurals)", parsed.loc())]
+                      "environment, sites, group, study (or their plurals), openclinica_domain", parsed.loc())]
     import fastjsonschema
 
     try:
@@ -180,6 +180,11 @@ def _describe(parsed: ParsedFile, err: ValidationError) -> list[Diagnostic]:
         allowed = sorted((err.schema.get("properties") or {}).keys())
         out = []
         for key in sorted(set(err.instance) - set(allowed)):
+            if _moved(path, key):
+                from ..rules.openclinica_security import moved_message
+
+                out.append(error("setting-moved", moved_message(key), parsed.key_loc(path + (key,))))
+                continue
             hint = _suggest(key, allowed)
             what = "top-level key" if not path else "key"
             out.append(error("schema", f"unknown {what} {key!r} in {where}{hint}; allowed: {', '.join(allowed)}",
@@ -212,6 +217,13 @@ def _describe(parsed: ParsedFile, err: ValidationError) -> list[Diagnostic]:
         return [error("schema", f"{where} is an empty mapping; declare at least one of: environment, sites, "
                       "group, study", loc)]
     return [error("schema", f"{where}: {err.message}", loc)]
+
+
+def _moved(path: tuple, key: str) -> bool:
+    """An environment's `security.<key>` that now belongs to the OpenClinica domain (see CHANGELOG)."""
+    from ..rules.openclinica_security import MOVED
+
+    return key in MOVED and len(path) >= 2 and path[-1] == "security" and path[0] in ("environment", "environments")
 
 
 def _describe_value(value: Any) -> str:

@@ -1,4 +1,5 @@
-"""Rules that come from one EDC system's own model (seeds 001, 003, 004) and environment limits (001)."""
+"""Rules that come from one EDC system's own model (seeds 001, 003, 004); OpenClinica's account security
+(001) is in rules.openclinica_security."""
 from __future__ import annotations
 
 from typing import Mapping
@@ -7,19 +8,13 @@ from ..catalogs import Catalog, catalog
 from ..diagnostics import Diagnostic, Loc, UserError, error
 from ..model import ALL, Environment, Grant, Model, Study
 from ..rules.ceilings import group_ceilings
-
-# 001: passwords of at least 8 characters, lock-out after ten failed logins, log-out after four hours.
-SECURITY_LIMITS = {
-    "password_min_length": ("at least", 8, "OpenClinica requires passwords of at least 8 characters"),
-    "lockout_failed_logins": ("at most", 10, "accounts lock after ten failed logins"),
-    "inactivity_timeout_hours": ("at most", 4, "users are logged out after four hours of inactivity"),
-}
-
+from ..rules.openclinica_security import check_domain, check_environment
 
 def check_systems(model: Model) -> list[Diagnostic]:
     out: list[Diagnostic] = []
+    out.extend(check_domain(model.openclinica_domain))
     for env in model.environments.values():
-        out.extend(environment_security(env))
+        out.extend(check_environment(env))
         out.extend(_target_paths(model, env))
     for group in model.groups.values():
         out.extend(redcap_keys(catalog("redcap"), group.named.get("redcap") or {}, group.loc,
@@ -43,19 +38,6 @@ def check_systems(model: Model) -> list[Diagnostic]:
             out.extend(_sayable_rights(model, study, cat))
         if study.system == "vault":
             out.extend(_every_site_listed(study))
-    return out
-
-
-def environment_security(env: Environment) -> list[Diagnostic]:
-    out = []
-    for key, (bound, limit, why) in SECURITY_LIMITS.items():
-        value = env.security.get(key)
-        if value is None:
-            continue
-        bad = value < limit if bound == "at least" else value > limit
-        if bad:
-            out.append(error("environment-security", f"security.{key} is {value:g} in {env.name}; it must be "
-                             f"{bound} {limit:g} ({why}, 001)", env.loc))
     return out
 
 

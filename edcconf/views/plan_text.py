@@ -62,7 +62,8 @@ def _section(title: str, changes: list[Change], style: Style) -> list[str]:
 def _change(change: Change, style: Style) -> list[str]:
     sign = _SIGN[change.action]
     colour = _COLOUR[sign]
-    head = f"  {style(sign, fg=colour)} {change.kind} {style(change.key, bold=True)} will be {_VERB[change.action]}"
+    verb = "invited" if change.invite else _VERB[change.action]
+    head = f"  {style(sign, fg=colour)} {change.kind} {style(change.key, bold=True)} will be {verb}"
     out = [head, f"      why:   {change.reason}" if change.reason else "", f"      where: {change.source}"]
     value = change.after if change.after is not None else change.before
     if change.kind == "grant" and change.action in ("create", "revoke") and value:

@@ -64,4 +64,4 @@ def test_empty_file():
 
 def test_every_kind_has_a_schema():
     assert {"document.schema.json", "study.schema.json", "group.schema.json", "environment.schema.json",
-            "site.schema.json", "person.schema.json"} <= set(schema_names())
+            "site.schema.json", "person.schema.json", "openclinica_domain.schema.json"} <= set(schema_names())
