@@ -39,6 +39,8 @@ def _yaml() -> YAML:
     y.preserve_quotes = True
     y.indent(mapping=2, sequence=4, offset=2)
     y.width = WIDTH
+    # an empty value is written `null`, as the example writes it: "never" should read as a word
+    y.representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
     return y
 
 
