@@ -26,6 +26,7 @@ class Change:
     stored: Any = None                   # the compact value the state keeps (grants: without form levels)
     role: tuple[str, Any] | None = None  # (role ref, role value) a grant's stored value points at
     notify: tuple[str, ...] = ()         # people to tell (e.g. the PI and requester of a new external account)
+    agreement_notify: tuple[str, ...] = ()   # people to tell of an external agreement recorded (admins, requester)
 
     def to_json(self) -> dict:
         out = {"action": self.action, "kind": self.kind, "key": self.key, "before": self.before,
@@ -34,6 +35,8 @@ class Change:
             out["details"] = list(self.details)
         if self.notify:
             out["notify"] = list(self.notify)
+        if self.agreement_notify:
+            out["agreement_notify"] = list(self.agreement_notify)
         return out
 
 

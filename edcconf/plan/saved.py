@@ -39,14 +39,16 @@ class SavedPlan:
 
 def change_to_saved(change: Change) -> dict:
     return {**change.to_json(), "study": change.study, "details": list(change.details), "stored": change.stored,
-            "role": list(change.role) if change.role else None, "notify": list(change.notify)}
+            "role": list(change.role) if change.role else None, "notify": list(change.notify),
+            "agreement_notify": list(change.agreement_notify)}
 
 
 def change_from_saved(data: Mapping[str, Any]) -> Change:
     return Change(action=data["action"], kind=data["kind"], key=data["key"], before=data["before"],
                   after=data["after"], reason=data["reason"], source=data["source"], study=data.get("study"),
                   details=tuple(data.get("details") or ()), stored=data.get("stored"),
-                  role=tuple(data["role"]) if data.get("role") else None, notify=tuple(data.get("notify") or ()))
+                  role=tuple(data["role"]) if data.get("role") else None, notify=tuple(data.get("notify") or ()),
+                  agreement_notify=tuple(data.get("agreement_notify") or ()))
 
 
 def _content(plan: Plan, config_digest: str, systems: Mapping[str, str], sources: Mapping[str, str],
