@@ -122,8 +122,8 @@ def _why_excluded(person: Person, grant: Grant | None, as_of: date) -> str | Non
 def withdrawn_grants(model: Model, env_state: EnvironmentState,
                      roles: Mapping[tuple[str, str], EffectiveRole]) -> dict[str, list[dict]]:
     """Per study of the environment, the declared grants its state leaves out because the person is
-    deactivated or expired or the grant expired (not those the environment is not granted, nor those of an
-    external person whose agreement takes effect later), as the values
+    deactivated or expired or the grant expired, or the person's external agreement takes effect later (not
+    those the environment is not granted), as the values
     they would have, by user: what a system that disables rather than forgets (Vault) is told to disable."""
     out: dict[str, list[dict]] = {}
     for study in model.studies.values():
@@ -135,8 +135,8 @@ def withdrawn_grants(model: Model, env_state: EnvironmentState,
                 continue
             if grant.environments != ALL and env_state.environment not in grant.environments:
                 continue
-            if _why_excluded(person, grant, env_state.as_of) is None or not_yet(person, env_state.as_of):
-                continue   # kept, or never given yet (an agreement dated later): nothing to disable
+            if _why_excluded(person, grant, env_state.as_of) is None:
+                continue
             out.setdefault(study.id, []).append({
                 "study": study.id, "user": grant.user, "role": grant.role, "base_role": role.base.id,
                 "sites": site_scope(model, study, grant), **site_access(grant)})
@@ -218,8 +218,7 @@ def environment_state(model: Model, env: str, as_of: date,
                 reason = _why_excluded(person, grant, as_of)
             if reason is not None:
                 excluded[grant.key] = Exclusion(reason, grant.loc)
-                if person.external is not None and person.status == "active" and not person.expired(as_of) \
-                        and not_yet(person, as_of):
+                if person.external is not None and reason == not_yet(person, as_of):   # 000: access starts later
                     diags.append(not_yet_warning(person, grant))
                 continue
             expires = _earliest(grant.expires, person.expires) if grant.expires or person.expires else None
