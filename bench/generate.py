@@ -70,8 +70,11 @@ def generate(out: Path, studies: int, seed: int, systems: list[str]) -> dict:
             line += ", type: admin"
         if p in externals:
             line += ", external: {organization: CRO %d, agreement_signed: 2026-01-15, basis: sponsor}" % (i % 7)
-        if rng.random() < 0.02:
-            line += f", expires: {rng.choice(['2025-12-31', '2027-06-30'])}"
+        expires = rng.choice(['2025-12-31', '2027-06-30']) if rng.random() < 0.02 else None
+        if p in externals and expires != "2025-12-31":
+            expires = "2027-01-14"   # a sponsor's access expires, within a year of the agreement (000)
+        if expires:
+            line += f", expires: {expires}"
         groups[group].append(line + "}\n")
     ceilings = {"staff": FULL_CEILING, "readers": READER_CEILING, "external": FULL_CEILING, "edc-team": FULL_CEILING}
     for gid, members in groups.items():

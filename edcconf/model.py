@@ -46,6 +46,9 @@ class External:
     justification: str | None
     requested_by: str | None
     loc: Loc
+    approved_by: str | None = None      # non-research: the EDC administrator who approved the access (000)
+    phi_protections: str | None = None  # non-research where PHI is collected: the protections' documentation
+    locs: Mapping[str, Loc] = field(default_factory=frozen_map)
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class Environment:
     security: Mapping[str, object]
     targets: Mapping[str, Target]
     loc: Loc
+    external: Mapping[str, int] = field(default_factory=frozen_map)   # {sponsor_max_days} (rules.external)
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,7 @@ class Study:
     redcap: Mapping[str, object]
     loc: Loc
     locs: Mapping[str, Loc] = field(default_factory=frozen_map)
+    collects_phi: bool | None = None   # None: when it has a contact form (rules.external.collects_phi)
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,19 @@ def _messages(root: Path, changes: list[Change], accounts: Mapping[str, dict], e
     for change in changes:
         if change.kind == "grant":
             per_person.setdefault((change.after or change.before)["user"], []).append(change)
-        elif change.kind == "account" and change.action == "create" and change.notify:
+        if change.kind == "account" and change.agreement_notify:   # 000 step 4: the agreement is recorded
+            person = change.after
+            for recipient in change.agreement_notify:
+                who = accounts.get(recipient, {})
+                subject, body = _render(env, "external_agreement", recipient_fullname=who.get("name", recipient),
+                                        user=change.key, user_fullname=person["name"], user_email=person["email"],
+                                        organization=person.get("external") or "",
+                                        agreement_signed=person.get("agreement_signed"),
+                                        requested_by=person.get("requested_by"), environment=environment,
+                                        approved_by=approved_by, serial=serial)
+                # one file per recipient and external person: an administrator hears of every agreement
+                yield Message(recipient, who.get("email"), f"external_agreement-{change.key}", subject, body)
+        if change.kind == "account" and change.action == "create" and change.notify:
             person = change.after
             studies = sorted(granted.get(change.key, ()))
             for recipient in change.notify:

@@ -142,6 +142,7 @@ def _non_study_files(model) -> set[str]:
 def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[str]]) -> dict[str, tuple]:
     """What each study file contributes to the environment's desired state: {rel: (summary, content)}."""
     from ..plan.brakes import managers_by_study
+    from ..rules.external import account_notice
 
     state = env_state.state
     managers = managers_by_study(state)
@@ -167,9 +168,8 @@ def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[st
             notices = {}
             for g in mine.values():
                 person = model.people[g["user"]]
-                if person.external is not None:
-                    pi = study.protocol.pi if study.protocol else None
-                    notices[g["user"]] = [n for n in (pi, person.external.requested_by) if n]
+                if person.external is not None:   # the same rule as resolve: rules.external.account_notice
+                    notices[g["user"]] = list(account_notice(person, study))
             sources = [(f"grant:{k}", env_state.sources[f"grant:{k}"]) for k in mine]
             studies.append((sid, state["studies"][sid], env_state.sources[f"study:{sid}"],
                             [s for s in study.sites if s in model.sites], len(managers.get(sid, ())), notices))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..resolve.effective import EnvironmentState, expand_grant
+from ..rules.external import agreement_notice
 from .model import Change, Plan
 
 # Dependency order: what others rely on is created first and removed last (site before site access,
@@ -144,7 +145,8 @@ def _accounts(want: Mapping, have: Mapping, sources: Mapping, old_sources: Mappi
             if new["status"] == "active":
                 reason = f"new external account ({new['external']})" if new.get("external") else "new account"
                 out.append(Change("create", "account", name, None, new, reason, src, stored=new,
-                                  notify=notices.get(name, ()) if new.get("external") else ()))
+                                  notify=notices.get(name, ()) if new.get("external") else (),
+                                  agreement_notify=agreement_notice(want, name)))
             continue
         if new is None:
             if old["status"] == "active":
@@ -166,7 +168,9 @@ def _accounts(want: Mapping, have: Mapping, sources: Mapping, old_sources: Mappi
             out.append(Change("reactivate", "account", name, old, new, f"reactivated at {src}", src,
                               details=details, stored=new))
         else:
-            out.append(Change("update", "account", name, old, new, "; ".join(details), src, details=details, stored=new))
+            recorded = new.get("agreement_signed") != old.get("agreement_signed")   # 000 step 4
+            out.append(Change("update", "account", name, old, new, "; ".join(details), src, details=details, stored=new,
+                              agreement_notify=agreement_notice(want, name) if recorded else ()))
     for change in list(out):  # say on the new account too that it replaces a renamed one
         if change.action == "create" and _email(change.after):
             old_name = next((k for k, v in have.items() if k not in want and v["status"] == "active"

@@ -95,7 +95,7 @@ def _diag_in(t: tuple) -> Diagnostic:
 
 def _change_out(c: Change) -> tuple:
     return (c.action, c.kind, c.key, c.before, c.after, c.reason, c.source, c.study, c.details, c.stored, c.role,
-            c.notify, c.invite)
+            c.notify, c.invite, c.agreement_notify)
 
 
 def plan_to_data(plan: Plan) -> tuple:

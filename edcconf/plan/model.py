@@ -27,6 +27,7 @@ class Change:
     role: tuple[str, Any] | None = None  # (role ref, role value) a grant's stored value points at
     notify: tuple[str, ...] = ()         # people to tell (e.g. the PI and requester of a new external account)
     invite: bool = False                 # OpenClinica: a grant to an account that exists is an invitation (001)
+    agreement_notify: tuple[str, ...] = ()   # people to tell of an external agreement recorded (admins, requester)
 
     def to_json(self) -> dict:
         out = {"action": self.action, "kind": self.kind, "key": self.key, "before": self.before,
@@ -37,6 +38,8 @@ class Change:
             out["notify"] = list(self.notify)
         if self.invite:
             out["invite"] = True
+        if self.agreement_notify:
+            out["agreement_notify"] = list(self.agreement_notify)
         return out
 
 

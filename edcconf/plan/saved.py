@@ -39,7 +39,8 @@ class SavedPlan:
 
 def change_to_saved(change: Change) -> dict:
     return {**change.to_json(), "study": change.study, "details": list(change.details), "stored": change.stored,
-            "role": list(change.role) if change.role else None, "notify": list(change.notify)}
+            "role": list(change.role) if change.role else None, "notify": list(change.notify),
+            "agreement_notify": list(change.agreement_notify)}
 
 
 def change_from_saved(data: Mapping[str, Any]) -> Change:
@@ -47,7 +48,8 @@ def change_from_saved(data: Mapping[str, Any]) -> Change:
                   after=data["after"], reason=data["reason"], source=data["source"], study=data.get("study"),
                   details=tuple(data.get("details") or ()), stored=data.get("stored"),
                   role=tuple(data["role"]) if data.get("role") else None, notify=tuple(data.get("notify") or ()),
-                  invite=data.get("invite") is True)
+                  invite=data.get("invite") is True,
+                  agreement_notify=tuple(data.get("agreement_notify") or ()))
 
 
 def _content(plan: Plan, config_digest: str, systems: Mapping[str, str], sources: Mapping[str, str],

@@ -1,7 +1,7 @@
 """Per environment, the effective state: a plain JSON value of what should exist in the EDC systems.
 
 Shape (the same one the state backends store and the planner diffs):
-    accounts: username -> {email, name, type, status, group, expires, external}
+    accounts: username -> {email, name, type, status, group, expires, external, [agreement_signed, requested_by]}
     sites:    site id  -> {name, country, timezone, city}          (sites used by the env's studies)
     groups:   group id -> {ceiling, redcap_ceiling, message}
     studies:  study id -> {name, system, status, sites, admins}   (admins see every study, 001)
@@ -25,6 +25,7 @@ from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error, warning
 from ..model import ALL, Grant, Model, Person, Study, frozen_map
 from ..rules.ceilings import Over, group_ceiling, over_ceiling, over_text, unnamed_hint
+from ..rules.external import account_notice, not_yet, not_yet_warning
 from .roles import EffectiveRole
 
 STATE_SECTIONS = ("sites", "groups", "studies", "accounts", "roles", "grants")
@@ -115,13 +116,14 @@ def _why_excluded(person: Person, grant: Grant | None, as_of: date) -> str | Non
         return f"{person.username} expired on {person.expires.isoformat()}"
     if grant is not None and grant.expires is not None and grant.expires < as_of:
         return f"expired on {grant.expires.isoformat()}"
-    return None
+    return not_yet(person, as_of)   # 000: an external person's access starts on their agreement date
 
 
 def withdrawn_grants(model: Model, env_state: EnvironmentState,
                      roles: Mapping[tuple[str, str], EffectiveRole]) -> dict[str, list[dict]]:
     """Per study of the environment, the declared grants its state leaves out because the person is
-    deactivated or expired or the grant expired (not those the environment is not granted), as the values
+    deactivated or expired or the grant expired, or the person's external agreement takes effect later (not
+    those the environment is not granted), as the values
     they would have, by user: what a system that disables rather than forgets (Vault) is told to disable."""
     out: dict[str, list[dict]] = {}
     for study in model.studies.values():
@@ -152,9 +154,14 @@ def group_value(group) -> dict:
 
 
 def account_value(person: Person) -> dict:
-    return {"email": person.email, "name": person.name, "type": person.type, "status": person.status,
-            "group": person.group, "expires": person.expires.isoformat() if person.expires else None,
-            "external": person.external.organization or "external" if person.external else None}
+    value = {"email": person.email, "name": person.name, "type": person.type, "status": person.status,
+             "group": person.group, "expires": person.expires.isoformat() if person.expires else None,
+             "external": person.external.organization or "external" if person.external else None}
+    ext = person.external
+    if ext is not None:   # 000: the agreement date, and who asked (they hear when it is recorded)
+        value["agreement_signed"] = ext.agreement_signed.isoformat() if ext.agreement_signed else None
+        value["requested_by"] = ext.requested_by
+    return value
 
 
 def environment_state(model: Model, env: str, as_of: date,
@@ -211,6 +218,8 @@ def environment_state(model: Model, env: str, as_of: date,
                 reason = _why_excluded(person, grant, as_of)
             if reason is not None:
                 excluded[grant.key] = Exclusion(reason, grant.loc)
+                if person.external is not None and reason == not_yet(person, as_of):   # 000: access starts later
+                    diags.append(not_yet_warning(person, grant))
                 continue
             expires = _earliest(grant.expires, person.expires) if grant.expires or person.expires else None
             ref, value = versions.get(role_id) or versions.setdefault(role_id, role_version(role))
@@ -235,9 +244,7 @@ def environment_state(model: Model, env: str, as_of: date,
             if over:
                 diags.append(_ceiling_error(model.groups[person.group], person, grant, over))
             if person.external is not None:  # 000: the PI and the requester hear of a new external account
-                pi = study.protocol.pi if study.protocol else None
-                notices.setdefault(person.username, set()).update(
-                    n for n in (pi, person.external.requested_by) if n)
+                notices.setdefault(person.username, set()).update(account_notice(person, study))
     diags.extend(_hidden_query_warnings(model, env, state, roles))
     return EnvironmentState(env, as_of, state, sources, excluded, tuple(diags),
                             frozen_map({u: tuple(sorted(n)) for u, n in notices.items()}))

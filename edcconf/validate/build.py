@@ -188,7 +188,8 @@ def _environments(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> 
         out[name] = Environment(
             name=name, protected=bool(node.get("protected", False)),
             safety=frozen_map(node.get("safety") or {}), state=frozen_map(node.get("state") or {"backend": "local"}),
-            security=frozen_map(node.get("security") or {}), targets=frozen_map(targets), loc=node.loc)
+            security=frozen_map(node.get("security") or {}), targets=frozen_map(targets), loc=node.loc,
+            external=frozen_map(node.get("external") or {}))
     return out
 
 
@@ -291,7 +292,9 @@ def _person(node: _Node, group: str, problems: list[Diagnostic]) -> Person:
     if node.get("external") is not None:
         enode = node.child("external")
         ext = External(enode.get("organization"), parse_date(enode, "agreement_signed", problems),
-                       enode.get("basis"), enode.get("justification"), enode.get("requested_by"), enode.loc)
+                       enode.get("basis"), enode.get("justification"), enode.get("requested_by"), enode.loc,
+                       approved_by=enode.get("approved_by"), phi_protections=enode.get("phi_protections"),
+                       locs=enode.locs())
     return Person(username=node.get("username"), email=node.get("email"), name=node.get("name"),
                   type=node.get("type", "user"), status=node.get("status", "active"),
                   expires=parse_date(node, "expires", problems), external=ext, group=group, loc=node.loc,
@@ -331,7 +334,7 @@ def _studies(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[
             environments=study_envs, sites=tuple(node.get("sites") or ()),
             participant_id_template=node.get("participant_id_template"), tags=tuple(node.get("tags") or ()),
             forms=tuple(forms), roles=frozen_map(roles), access=access, redcap=frozen_map(node.get("redcap") or {}),
-            loc=node.loc, locs=node.locs())
+            loc=node.loc, locs=node.locs(), collects_phi=node.get("collects_phi"))
     return out
 
 

@@ -1,4 +1,4 @@
-"""Institutional rules that hold whatever the environment (DESIGN §3 "Policy"; seeds 000, 001).
+"""Institutional rules that hold whatever the environment (DESIGN §3 "Policy"; seed 001; external people: rules.external).
 
 Participant ID templates are checked by `rules.openclinica`. Rules that need effective rights (the
 ceilings) run after resolution: see `resolve.ceilings`.
@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, error
 from ..model import ALL, Model, Study
+from ..rules.external import check_external
 from ..rules.openclinica import check_participant_id_template
 
 MAX_STUDY_ID = 30                       # 001: "The Study ID field has a limit of 30 characters"
@@ -18,7 +19,7 @@ def check_policy(model: Model) -> list[Diagnostic]:
     for study in model.studies.values():
         out.extend(_study_rules(study))
         out.extend(_grant_rules(model, study))
-    out.extend(_external_rules(model))
+    out.extend(check_external(model))   # 000: the external-user process
     return out
 
 
@@ -70,34 +71,3 @@ def _alternative(cat, study_level: bool) -> str:
     names = [r.id for r in cat.roles.values() if (r.study_level if study_level else r.site_level) and r.scope == "both"]
     names = names or [r.id for r in cat.roles.values() if (r.study_level if study_level else r.site_level)]
     return " or ".join(names[:2])
-
-
-def _external_rules(model: Model) -> list[Diagnostic]:
-    out: list[Diagnostic] = []
-    on_protocol = {p.username for p in model.people.values() if p.external is not None and p.external.basis == "protocol"}
-    granted: dict[str, list] = {}   # only for the people whose grants must be on a protocol
-    for study in model.studies.values() if on_protocol else ():
-        for grant in study.access:
-            if grant.user in on_protocol:
-                granted.setdefault(grant.user, []).append((study, grant))
-    for person in model.people.values():
-        ext = person.external
-        if ext is None:
-            continue
-        if ext.agreement_signed is None or ext.basis is None:
-            missing = " and ".join(w for w, v in (("a signed agreement date", ext.agreement_signed),
-                                                   ("a basis", ext.basis)) if v is None)
-            out.append(error("external-without-agreement", f"external person {person.username} needs {missing} "
-                             "(external.agreement_signed, external.basis) before any access (000)", ext.loc))
-        if ext.basis == "non-research" and not (ext.justification or "").strip():
-            out.append(error("external-justification-missing", f"external person {person.username} has basis "
-                             "non-research and needs a business justification (external.justification) (000)", ext.loc))
-        if ext.basis == "protocol":
-            for study, grant in granted.get(person.username, ()):
-                p = study.protocol
-                listed = p is not None and person.username in (p.pi, *p.co_pis, *p.staff)
-                if not listed:
-                    out.append(error("external-not-on-protocol", f"external person {person.username} is granted "
-                                     f"access to {study.id} but is not listed on its protocol; add them to "
-                                     f"protocol.staff of {study.id} (000)", grant.locs.get("user", grant.loc)))
-    return out

@@ -74,6 +74,9 @@ def _change(change: Change, style: Style) -> list[str]:
         out += [f"      {style('~', fg='yellow')} {d}" for d in change.details]
     if change.notify:
         out.append(f"      notify: {', '.join(change.notify)}")
+    if change.agreement_notify:
+        out.append(f"      agreement recorded ({(change.after or {}).get('agreement_signed')}), notify: "
+                   f"{', '.join(change.agreement_notify)}")
     return [line for line in out if line]
 
 

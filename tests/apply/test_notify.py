@@ -38,7 +38,7 @@ def add_external(repo):
           id: ext
           ceiling: {form_access: review}
           members:
-            - {username: eve.ext, email: eve@cro.example.com, name: Eve External,
+            - {username: eve.ext, email: eve@cro.example.com, name: Eve External, expires: 2026-12-31,
                external: {organization: Acme CRO, agreement_signed: 2026-01-01, basis: sponsor, requested_by: dina.dm}}
         """)
     heart = repo / "studies/heart.yaml"
@@ -52,14 +52,18 @@ def test_files_by_default_with_the_people_concerned(mini_repo, cli):
     folder = mini_repo / "build/test/notifications/0001"
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["cara.crc-access_changed.txt", "dina.dm-access_changed.txt", "dina.dm-external_account.txt",
-                     "eve.ext-access_changed.txt", "ivan.inv-access_changed.txt", "ivan.inv-external_account.txt",
-                     "mona.mon-access_changed.txt"]
+                     "dina.dm-external_agreement-eve.ext.txt", "eve.ext-access_changed.txt",
+                     "ivan.inv-access_changed.txt", "ivan.inv-external_account.txt", "mona.mon-access_changed.txt"]
     mona = (folder / "mona.mon-access_changed.txt").read_text()
     assert "To: mona@hospital.example.org" in mona and "+ adverse_events: review" in mona
     assert "Approved by alice (PR 7); recorded as version 1." in mona
     notice = (folder / "ivan.inv-external_account.txt").read_text()
     assert "Subject: External account eve.ext created in test" in notice and "(Acme CRO)" in notice
     assert "access to HEART-01" in notice
+    # 000 step 4: the requester (and the EDC admins: none here) hear that the agreement is recorded
+    agreement = (folder / "dina.dm-external_agreement-eve.ext.txt").read_text()
+    assert "Subject: External User Agreement of eve.ext recorded in test" in agreement
+    assert "signed the External User Agreement on 2026-01-01" in agreement and "requested by dina.dm" in agreement
 
 
 def test_sent_through_a_local_smtp_server(mini_repo, cli, smtp_server):
@@ -70,7 +74,7 @@ def test_sent_through_a_local_smtp_server(mini_repo, cli, smtp_server):
     assert r.code == 0 and "warning" not in r.err, r
     recipients = sorted(rcpt for rcpts, _ in inbox.messages for rcpt in rcpts)
     assert recipients == sorted(["cara@hospital.example.org", "dina@hospital.example.org", "dina@hospital.example.org",
-                                 "eve@cro.example.com", "ivan@hospital.example.org", "ivan@hospital.example.org",
+                                 "dina@hospital.example.org", "eve@cro.example.com", "ivan@hospital.example.org", "ivan@hospital.example.org",
                                  "mona@hospital.example.org"])
     assert any("Subject: External account eve.ext created in test" in body for _, body in inbox.messages)
     # a revoke later is announced too

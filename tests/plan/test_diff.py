@@ -119,6 +119,7 @@ def test_new_external_account_names_the_pi_and_requester_to_notify(mini_repo):
           ceiling: {form_access: review}
           members:
             - {username: eve.ext, email: eve@cro.example.com, name: Eve,
+               expires: 2026-12-31,
                external: {organization: Acme CRO, agreement_signed: 2026-01-01, basis: sponsor, requested_by: dina.dm}}
         """)
     edit(mini_repo, "studies/heart.yaml", "  access:\n", "  access:\n    - {user: eve.ext, role: monitor, sites: all}\n")
@@ -127,6 +128,66 @@ def test_new_external_account_names_the_pi_and_requester_to_notify(mini_repo):
     assert change.notify == ("dina.dm", "ivan.inv") and change.reason == "new external account (Acme CRO)"
     assert change.to_json()["notify"] == ["dina.dm", "ivan.inv"]
     assert not [c for c in plan.changes if c.kind == "account" and c.key != "eve.ext" and c.notify]
+    # 000 step 4: the agreement is recorded, and the EDC admins (none here) and the requester hear of it
+    assert change.agreement_notify == ("dina.dm",) and change.after["agreement_signed"] == "2026-01-01"
+
+
+def test_an_agreement_recorded_or_changed_tells_the_admins_and_the_requester(mini_repo):
+    write(mini_repo, "groups/ext.yaml", """\
+        group:
+          id: ext
+          ceiling: {form_access: review}
+          members:
+            - {username: eve.ext, email: eve@cro.example.com, name: Eve,
+               external: {organization: Acme CRO, agreement_signed: 2026-01-01, basis: protocol, requested_by: ivan.inv}}
+            - {username: ada.admin, email: ada@hospital.example.org, name: Ada, type: admin}
+            - {username: old.admin, email: old@hospital.example.org, name: Old, type: admin, status: deactivated}
+        """)
+    edit(mini_repo, "studies/heart.yaml", "pi: ivan.inv}", "pi: ivan.inv, staff: [eve.ext]}")
+    edit(mini_repo, "studies/heart.yaml", "  access:\n", "  access:\n    - {user: eve.ext, role: monitor, sites: all}\n")
+    applied, sources = applied_state(mini_repo)
+    (created,) = [c for c in plan_for(mini_repo)[0].changes if c.key == "eve.ext"]
+    assert created.agreement_notify == ("ada.admin", "ivan.inv") and created.notify == ("ivan.inv",)
+    # nothing new: nobody is told again
+    plan, _ = plan_for(mini_repo, applied=applied, sources=sources)
+    assert not [c for c in plan.changes if c.agreement_notify]
+    # a new agreement date is recorded again
+    edit(mini_repo, "groups/ext.yaml", "agreement_signed: 2026-01-01", "agreement_signed: 2026-02-01")
+    plan, _ = plan_for(mini_repo, applied=applied, sources=sources)
+    (change,) = [c for c in plan.changes if c.key == "eve.ext"]
+    assert change.action == "update" and change.agreement_notify == ("ada.admin", "ivan.inv")
+    assert change.to_json()["agreement_notify"] == ["ada.admin", "ivan.inv"]
+    assert "agreement_signed: 2026-01-01 → 2026-02-01" in change.reason
+    # another change of the account tells nobody of the agreement
+    edit(mini_repo, "groups/ext.yaml", "agreement_signed: 2026-02-01", "agreement_signed: 2026-01-01")
+    edit(mini_repo, "groups/ext.yaml", "name: Eve,", "name: Eve Ext,")
+    plan, _ = plan_for(mini_repo, applied=applied, sources=sources)
+    (change,) = [c for c in plan.changes if c.key == "eve.ext"]
+    assert change.action == "update" and change.agreement_notify == ()
+
+
+def test_an_agreement_dated_later_gives_no_access_until_that_day(mini_repo):
+    write(mini_repo, "groups/ext.yaml", """\
+        group:
+          id: ext
+          ceiling: {form_access: review}
+          members:
+            - {username: eve.ext, email: eve@cro.example.com, name: Eve,
+               external: {organization: Acme CRO, agreement_signed: 2026-12-15, basis: protocol, requested_by: ivan.inv}}
+        """)
+    edit(mini_repo, "studies/heart.yaml", "pi: ivan.inv}", "pi: ivan.inv, staff: [eve.ext]}")
+    edit(mini_repo, "studies/heart.yaml", "  access:\n", "  access:\n    - {user: eve.ext, role: monitor, sites: all}\n")
+    plan, env_state = plan_for(mini_repo, at=date(2026, 12, 14))
+    assert "HEART-01/eve.ext" not in env_state.state["grants"]
+    assert env_state.excluded["HEART-01/eve.ext"].reason.endswith("takes effect on 2026-12-15: no access before it")
+    plan, env_state = plan_for(mini_repo, at=date(2026, 12, 15))
+    assert env_state.state["grants"]["HEART-01/eve.ext"]["sites"] == ["BOS", "LYON", "NYC"]
+    # applied before it took effect, then the date moves later: the grant is withdrawn again
+    applied, sources = applied_state(mini_repo, at=date(2026, 12, 15))
+    edit(mini_repo, "groups/ext.yaml", "2026-12-15", "2027-01-10")
+    plan, _ = plan_for(mini_repo, applied=applied, sources=sources, at=date(2026, 12, 20))
+    (revoke,) = [c for c in plan.changes if c.kind == "grant"]
+    assert revoke.action == "revoke" and "takes effect on 2027-01-10" in revoke.reason
 
 
 def test_admins_see_every_study(mini_repo):

@@ -79,6 +79,13 @@ EDITS = [
         r"{user: \1, role: crc, environments: all, sites: [\2]}\n    - {user: \1, role: viewer, environments: all, sites: [\3]}")),
     ("grant after a global change", False, lambda root: _edit(_studies(root)[5], r"sites: all\}",
                                                               "sites: all, expires: 2030-01-01}")),
+    # 000: an external person's agreement moves after the plan's day (global), then one of their grants changes
+    ("external agreement later", True, lambda root: _edit(root / "groups" / "external.yaml",
+                                                          r"(username: u00012, [^\n]*agreement_signed: )2026-01-15",
+                                                          r"\g<1>2026-12-01")),
+    ("grant of an external person not yet allowed", False, lambda root: _edit(
+        next(p for p in _studies(root) if "{user: u00012," in p.read_text()), r"(\{user: u00012, [^}\n]*)\}",
+        r"\1, expires: 2026-12-31}")),
 ]
 
 
@@ -95,6 +102,8 @@ def test_plan_after_each_kind_of_change_equals_the_uncached_plan(applied, tmp_pa
         cached, fresh = _plans(root, env_name, cached=True), _plans(root, env_name, cached=False)
         assert cached == fresh, what
         seen_warning = seen_warning or "[queries-hidden]" in fresh[1]
+        if what.startswith("grant of an external"):
+            assert "[external-access-not-yet]" in fresh[1] and "u00012" in fresh[1], what
         if is_global:
             _plans(root, env_name, cached=True)              # the full path stored a base for the new inputs
     assert seen_warning

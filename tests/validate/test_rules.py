@@ -118,12 +118,16 @@ def test_no_rights_group_may_be_granted_nothing(mini_repo):
     assert p[0] == "ceiling-exceeded" and "form_access read (allowed none)" in p[2]
 
 
-@pytest.mark.parametrize("ext,code", [
-    ("{organization: Acme, basis: sponsor}", "external-without-agreement"),
-    ("{organization: Acme, agreement_signed: 2026-01-01, basis: non-research}", "external-justification-missing"),
-    ("{organization: Acme, agreement_signed: 2026-01-01, basis: protocol}", "external-not-on-protocol"),
+@pytest.mark.parametrize("ext,codes", [
+    ("{organization: Acme, basis: sponsor}", {"external-without-agreement", "external-sponsor-without-expiry"}),
+    ("{organization: Acme, agreement_signed: 2026-01-01, basis: non-research, approved_by: dina.dm}",
+     {"external-justification-missing", "external-approver-not-admin", "external-phi-protections-missing"}),
+    ("{organization: Acme, agreement_signed: 2026-01-01, basis: protocol, requested_by: ivan.inv}",
+     {"external-not-on-protocol"}),
+    ("{organization: Acme, agreement_signed: 2026-01-01, basis: protocol}",
+     {"external-not-on-protocol", "external-requester-missing"}),
 ])
-def test_external_people(mini_repo, ext, code):
+def test_external_people(mini_repo, ext, codes):
     write(mini_repo, "groups/ext.yaml", f"""\
         group:
           id: ext
@@ -131,24 +135,80 @@ def test_external_people(mini_repo, ext, code):
             - {{username: eve.ext, email: eve@cro.example.com, name: Eve, external: {ext}}}
         """)
     edit(mini_repo, "studies/heart.yaml", "  access:\n", "  access:\n    - {user: eve.ext, role: monitor, sites: all}\n")
-    codes = [c for c, *_ in problems(mini_repo)]
-    assert codes == [code]
+    found = [c for c, *_ in problems(mini_repo)]
+    assert set(found) == codes and len(found) == len(codes)
+
+
+def _external(mini_repo, ext: str, grant: str = "{user: eve.ext, role: monitor, sites: all}"):
+    write(mini_repo, "groups/ext.yaml", f"""\
+        group:
+          id: ext
+          ceiling: {{form_access: review}}
+          members:
+            - {{username: eve.ext, email: eve@cro.example.com, name: Eve,
+               external: {ext}}}
+            - {{username: ada.admin, email: ada@hospital.example.org, name: Ada, type: admin}}
+        """)
+    edit(mini_repo, "studies/heart.yaml", "  access:\n", f"  access:\n    - {grant}\n")
 
 
 def test_external_on_protocol_is_fine(mini_repo):
-    write(mini_repo, "groups/ext.yaml", """\
-        group:
-          id: ext
-          ceiling: {form_access: review}
-          members:
-            - {username: eve.ext, email: eve@cro.example.com, name: Eve,
-               external: {organization: Acme, agreement_signed: 2026-01-01, basis: protocol}}
-        """)
+    _external(mini_repo, "{organization: Acme, agreement_signed: 2026-01-01, basis: protocol, requested_by: ivan.inv}")
     edit(mini_repo, "studies/heart.yaml", "pi: ivan.inv}", "pi: ivan.inv, staff: [eve.ext]}")
-    edit(mini_repo, "studies/heart.yaml", "  access:\n", "  access:\n    - {user: eve.ext, role: monitor, sites: all}\n")
     assert problems(mini_repo) == []
 
 
+def test_requester_must_be_pi_or_co_pi_of_every_study_granting_access(mini_repo):
+    _external(mini_repo, "{organization: Acme, agreement_signed: 2026-01-01, basis: protocol, requested_by: vera.view}")
+    edit(mini_repo, "studies/heart.yaml", "pi: ivan.inv}", "pi: ivan.inv, staff: [eve.ext]}")
+    (p,) = problems(mini_repo)
+    assert p[0] == "external-requester-not-pi" and p[1] == "groups/ext.yaml:6"
+    assert "vera.view" in p[2] and "HEART-01" in p[2] and "PI ivan.inv" in p[2]
+    # a Co-PI may request it
+    edit(mini_repo, "studies/heart.yaml", "pi: ivan.inv, staff", "pi: ivan.inv, co_pis: [vera.view], staff")
+    assert problems(mini_repo) == []
+    # ...but on every study that grants access: a second study whose PI is someone else
+    write(mini_repo, "studies/lung.yaml", """\
+        study:
+          id: LUNG-02
+          name: Lung
+          system: openclinica
+          protocol: {irb: IRB-2026-002, pi: ivan.inv, staff: [eve.ext]}
+          environments: [test]
+          sites: [BOS]
+          participant_id_template: "${siteId}-${siteParticipantCount}"
+          forms: [{id: f1}]
+          access:
+            - {user: eve.ext, role: monitor, sites: all}
+        """)
+    (p,) = problems(mini_repo)
+    assert p[0] == "external-requester-not-pi" and "LUNG-02" in p[2]
+
+
+def test_non_research_needs_an_admin_approval_and_phi_protections(mini_repo):
+    ext = "{organization: QI team, agreement_signed: 2026-01-01, basis: non-research, justification: QI audit%s}"
+    _external(mini_repo, ext % "")
+    assert sorted(c for c, *_ in problems(mini_repo)) == ["external-approval-missing", "external-phi-protections-missing"]
+    edit(mini_repo, "groups/ext.yaml", "QI audit}", "QI audit, approved_by: ada.admin}")
+    assert [c for c, *_ in problems(mini_repo)] == ["external-phi-protections-missing"]
+    edit(mini_repo, "groups/ext.yaml", "ada.admin}", "ada.admin, phi_protections: 'SOP-QI-12 (training, rights)'}")
+    assert problems(mini_repo) == []
+    # without contact forms the study collects no PHI unless it says so
+    edit(mini_repo, "groups/ext.yaml", ", phi_protections: 'SOP-QI-12 (training, rights)'", "")
+    edit(mini_repo, "studies/heart.yaml", "{id: contact_info, contact_data: true}", "{id: contact_info}")
+    assert problems(mini_repo) == []
+    edit(mini_repo, "studies/heart.yaml", "  sites: [BOS, NYC, LYON]\n", "  sites: [BOS, NYC, LYON]\n  collects_phi: true\n")
+    assert [c for c, *_ in problems(mini_repo)] == ["external-phi-protections-missing"]
+
+
+def test_sponsor_access_expires(mini_repo):
+    _external(mini_repo, "{organization: Pharma, agreement_signed: 2026-01-01, basis: sponsor, requested_by: ivan.inv}")
+    (p,) = problems(mini_repo)
+    assert p[0] == "external-sponsor-without-expiry" and "HEART-01" in p[2]
+    # an expiry on every grant is enough
+    edit(mini_repo, "studies/heart.yaml", "{user: eve.ext, role: monitor, sites: all}",
+         "{user: eve.ext, role: monitor, sites: all, expires: 2026-06-30}")
+    assert problems(mini_repo) == []
 def test_admin_never_on_a_site_but_study_wide_is_fine(mini_repo):
     edit(mini_repo, "groups/staff.yaml", "name: Dina Manager}", "name: Dina Manager, type: admin}")
     assert problems(mini_repo) == []
