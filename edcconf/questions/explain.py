@@ -41,10 +41,12 @@ def explain(desired: Desired, user: str, studies: Iterable[str] = (), envs: Iter
                 continue
             # one entry per role the person holds in the study (a different role per site: roles per site)
             keys = list(dict.fromkeys(g.key for g in study.access if g.user == user)) or [f"{study.id}/{user}"]
-            for key in keys:
-                entry = _entry(resolution, env_state, study, key, person, group, wanted_studies, wanted_forms)
-                if entry is not None:
-                    entries.append(entry)
+            found = [e for e in (_entry(resolution, env_state, study, key, person, group, wanted_studies, wanted_forms)
+                                 for key in keys) if e is not None]
+            if any(e["access"] for e in found):
+                # a role of the person declared for other environments only says nothing about this one
+                found = [e for e in found if e["access"] or not e["reason"].startswith("not granted in")]
+            entries.extend(found)
         if entries:
             out["environments"].append({"environment": env_name, "studies": entries})
     return out

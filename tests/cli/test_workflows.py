@@ -1,4 +1,6 @@
-"""The GitHub workflows parse, and every edcconf command they run exists with those options."""
+"""The GitHub workflows and the action parse, and every edcconf command they run exists with those options
+(shell variables in the action's scripts stand for values, so those words are given a value here)."""
+import re
 import shlex
 from pathlib import Path
 
@@ -8,11 +10,17 @@ import yaml
 
 from edcconf.cli import cli
 
-WORKFLOWS = sorted((Path(__file__).resolve().parents[2] / ".github" / "workflows").glob("*.yml"))
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+ACTION = REPO / "action.yml"
+VALUES = {'"${args[@]}"': "--env test", '"$plan"': "x.plan", '"$EDCCONF_REASON"': "why"}
 
 
 def edcconf_invocations(run: str):
     for line in run.replace("\\\n", " ").splitlines():
+        for shell, value in VALUES.items():
+            line = line.replace(shell, value)
+        line = re.sub(r'"\$\{\{ inputs\.[\w-]+ \}\}"', "value", line)
         for part in line.replace("||", ";").replace("&&", ";").split(";"):
             words = shlex.split(part.split(">")[0])
             if words and words[0] == "edcconf":
@@ -34,9 +42,21 @@ def check_invocation(words: list[str]) -> None:
 def test_workflow_parses_and_commands_exist(path):
     doc = yaml.safe_load(path.read_text())
     assert doc["jobs"], path
-    runs = [step["run"] for job in doc["jobs"].values() for step in job["steps"] if "run" in step]
+    steps = [step for job in doc["jobs"].values() for step in job["steps"]]
+    runs = [step["run"] for step in steps if "run" in step]
     invocations = [w for run in runs for w in edcconf_invocations(run)]
-    assert invocations, f"{path.name} runs no edcconf command"
+    through_action = [step["with"]["command"] for step in steps if step.get("uses") == "./"]
+    assert invocations or through_action, f"{path.name} runs no edcconf command"
+    assert set(through_action) <= {"validate", "plan", "apply"}
+    for words in invocations:
+        check_invocation(words)
+
+
+def test_the_actions_commands_exist():
+    doc = yaml.safe_load(ACTION.read_text())
+    runs = [step["run"] for step in doc["runs"]["steps"] if "run" in step]
+    invocations = [w for run in runs for w in edcconf_invocations(run)]
+    assert {w[2] for w in invocations} == {"validate", "plan", "apply"}
     for words in invocations:
         check_invocation(words)
 
