@@ -64,13 +64,13 @@ class EffectiveRole:
 
 def form_rule(base: BaseRole, custom: Role | None, form: Form) -> FormRule:
     exact = custom.redcap_forms.get(form.id, {}) if custom is not None else {}
-    if "view" in exact:
+    if custom is not None and "view" in exact:   # (no role: exact is empty)
         view = int(exact["view"])
         return FormRule(LEVEL_OF_VIEW[view], f"REDCap level {view} (role {custom.id} redcap_forms)",
                         custom.locs.get("redcap_forms", custom.loc))
     if form.tags:
         granted = [(custom.tags[t], t) for t in form.tags if custom is not None and t in custom.tags]
-        if granted:
+        if custom is not None and granted:   # (no role: granted is empty)
             level, tag = max(granted, key=lambda lt: level_rank(lt[0]))
             return FormRule(level, f"tag {tag}: {level} (role {custom.id})", custom.locs.get("tags", custom.loc))
         tags = ", ".join(form.tags)
