@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..catalogs import RIGHTS, BaseRole, Catalog
 from ..diagnostics import Loc
@@ -40,7 +40,7 @@ class EffectiveRole:
     redcap: Mapping[str, int]         # REDCap right keys, for REDCap studies
     study_forms: tuple[Form, ...] = field(repr=False)  # the study's forms, to say why (rules) when asked
     # the plain state value: its forms, rights and redcap are the dicts the views above show (one copy)
-    value: Mapping[str, object] = field(repr=False, compare=False)
+    value: Mapping[str, Any] = field(repr=False, compare=False)
 
     @property
     def key(self) -> str:
