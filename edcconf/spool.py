@@ -44,6 +44,7 @@ class Spool:
             thread, self._thread = self._thread, None
             if thread is None:
                 return
+            assert self._queue is not None   # made with the thread
             self._queue.put(_STOP)
         thread.join()
 
@@ -54,6 +55,7 @@ class Spool:
                 self._thread = threading.Thread(target=self._run, args=(self._queue,), name="edcconf-spool",
                                                 daemon=True)
                 self._thread.start()
+            assert self._queue is not None   # made with the thread
             self._queue.put(item)
 
     @staticmethod

@@ -133,6 +133,7 @@ def apply(ctx: click.Context, config_dir: str | None, plan_file: str | None, env
             planned = planned_from_file(root, Path(plan_file), allow_other_date=allow_other_date)
             yes = True  # the plan was reviewed when it was saved; applying the file is the confirmation
         else:
+            assert env is not None   # checked above: a plan file or --env
             planned = plan_under_lock(lock, root, env, date.today(), parse_duration(lock_timeout), allow_unread)
             refuse_protected_as_applied(planned)
         _apply(ctx, root, planned, bool(plan_file), yes, reason, lock_timeout, allow_mass_revocation, as_json)

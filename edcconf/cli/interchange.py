@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import click
 
@@ -66,8 +67,10 @@ def _group_import(kind: str, what: str) -> None:
                                help="REDCap's user export (User Rights, or the API's content=user as CSV): the "
                                     "e-mail and name of each person it lists; without it, people new to the "
                                     "configuration are declared without an e-mail.")(command)
-    for decorate in (click.pass_context, click.argument("assignments", type=_FILE),
-                     click.argument("definitions", type=_FILE), _common):   # innermost first, as decorators apply
+    decorators: tuple[Callable[[Callable[..., None]], Callable[..., None]], ...] = (
+        click.pass_context, click.argument("assignments", type=_FILE), click.argument("definitions", type=_FILE),
+        _common)
+    for decorate in decorators:   # innermost first, as decorators apply
         command = decorate(command)
     import_group.command(kind, help=f"{what}: DEFINITIONS.csv and user ASSIGNMENTS.csv → groups and members.")(command)
 
@@ -130,13 +133,14 @@ def import_redcap_users(ctx, config_dir, env: str, files: tuple[Path, ...], stud
                                                            redcap_version), as_json, dry_run)
 
 
-def _redcap_files(files: tuple[Path, ...]) -> tuple:
+def _redcap_files(files: tuple[Path, ...]) -> tuple[Path, Path | None, Path | None, Path | None]:
     from ..diagnostics import UserError
 
     if not 1 <= len(files) <= 4:
         raise UserError("give USERS.csv, then optionally ROLES.csv, ROLE-ASSIGNMENTS.csv and DAG-ASSIGNMENTS.csv",
                         code="usage")
-    return tuple(files) + (None,) * (4 - len(files))
+    padded: list[Path | None] = [*files, None, None, None]
+    return files[0], padded[1], padded[2], padded[3]
 
 
 @click.group("export")

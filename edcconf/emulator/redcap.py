@@ -68,12 +68,14 @@ def parse_form(content_type: str, body: bytes) -> dict[str, str]:
     if content_type.lower().startswith("multipart/"):
         msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
             b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
-        fields = {}
+        fields: dict[str, str] = {}
         for part in msg.iter_parts():
             name = part.get_param("name", header="content-disposition")
             if name is None:
                 continue
+            assert isinstance(name, str)   # the HTTP policy decodes an RFC 2231 value: no (charset, lang, value)
             payload = part.get_payload(decode=True) or b""
+            assert isinstance(payload, bytes)   # a leaf part's decoded body
             fields[name] = payload.decode(part.get_content_charset() or "utf-8")
         return fields
     parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True)
@@ -82,7 +84,7 @@ def parse_form(content_type: str, body: bytes) -> dict[str, str]:
 
 def indexed_list(fields: dict[str, str], name: str) -> list[str]:
     """``users[0]=a&users[1]=b`` (PyCap's encoding) or ``users[]=..`` -> ['a', 'b']."""
-    items = []
+    items: list[tuple[int, str]] = []
     for key, value in fields.items():
         m = re.fullmatch(re.escape(name) + r"\[(\d*)\]", key)
         if m:
@@ -175,10 +177,10 @@ def handle_api(store: Store, fields: dict[str, str]) -> tuple[int, str, str]:
         if "data" not in fields:
             raise ApiError('The parameter "data" is missing')
         rows = decode_rows(fmt, fields["data"])
-        method = {"user": store.import_users, "userRole": store.import_roles,
-                  "userRoleMapping": store.import_role_mapping, "dag": store.import_dags,
-                  "userDagMapping": store.import_dag_mapping}[content]
-        return (200, *encode_count(return_fmt, method(proj, rows)))
+        importer = {"user": store.import_users, "userRole": store.import_roles,
+                    "userRoleMapping": store.import_role_mapping, "dag": store.import_dags,
+                    "userDagMapping": store.import_dag_mapping}[content]
+        return (200, *encode_count(return_fmt, importer(proj, rows)))
     except ApiError as err:
         return (err.status, *encode_error(return_fmt, err.message))
 
@@ -310,6 +312,7 @@ class RedcapEmulator:
 
     def start(self) -> str:
         if self._server is not None:
+            assert self.url is not None   # set with _server
             return self.url
         handler = type("Handler", (_Handler,), {"emulator": self})
         server_class = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 128})
@@ -327,6 +330,7 @@ class RedcapEmulator:
             return
         self._server.shutdown()
         self._server.server_close()
+        assert self._thread is not None   # set with _server
         self._thread.join(timeout=5)
         self._server = self._thread = None
 

@@ -215,7 +215,9 @@ class Store:
             _check_deleting(names, "roles", "user roles", proj.role)
             for user in proj.users.values():
                 if user.role in names:
-                    user.rights, user.role = proj.role(user.role).rights, ""
+                    role = proj.role(user.role)
+                    assert role is not None   # _check_deleting refused names that are not roles
+                    user.rights, user.role = role.rights, ""
             proj.roles = [r for r in proj.roles if r.unique_role_name not in names]
             return len(names)
 
@@ -243,7 +245,9 @@ class Store:
                 staged.append((user, role, dag))
             for user, role, dag in staged:
                 if user.role and not role:       # leaving a role keeps its rights, as REDCap
-                    user.rights = proj.role(user.role).rights
+                    current = proj.role(user.role)
+                    assert current is not None   # a user's role is one of the project's (delete_roles clears it)
+                    user.rights = current.rights
                 user.role, user.dag = role, dag
             return len(staged)
 
@@ -280,7 +284,9 @@ class Store:
             taken = {d.unique_group_name for d in proj.dags}
             for unique, label in staged:
                 if unique:
-                    proj.dag(unique).label = label
+                    dag = proj.dag(unique)
+                    assert dag is not None   # checked above, while staging
+                    dag.label = label
                 else:
                     name = self._unique_group_name(proj, label, taken)
                     taken.add(name)

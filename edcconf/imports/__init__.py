@@ -164,12 +164,12 @@ def read_group_files(kind: str, defs_path: Path, assign_path: Path) -> GroupFile
                           list(defs.diagnostics) + list(assigns.diagnostics))
     from ..interchange.acg import read_acg_assignments, read_acg_definitions
 
-    defs = read_acg_definitions(Path(defs_path).read_bytes(), str(defs_path))
-    assigns = read_acg_assignments(Path(assign_path).read_bytes(), str(assign_path))
-    return GroupFiles(kind, "acg_id", [(d.group_id, d.group_name, sag_rights_of_acg(d.rights)) for d in defs.rows],
-                      [(a.username, a.group_id, "", "", a.line) for a in assigns.rows],
-                      list(defs.diagnostics) + list(assigns.diagnostics),
-                      frozenset(d.group_id or d.group_name for d in defs.rows if d.is_default))
+    acg_defs = read_acg_definitions(Path(defs_path).read_bytes(), str(defs_path))
+    acg_assigns = read_acg_assignments(Path(assign_path).read_bytes(), str(assign_path))
+    return GroupFiles(kind, "acg_id", [(d.group_id, d.group_name, sag_rights_of_acg(d.rights)) for d in acg_defs.rows],
+                      [(a.username, a.group_id, "", "", a.line) for a in acg_assigns.rows],
+                      list(acg_defs.diagnostics) + list(acg_assigns.diagnostics),
+                      frozenset(d.group_id or d.group_name for d in acg_defs.rows if d.is_default))
 
 
 def read_contacts(users_path: Path) -> tuple[dict[str, tuple[str, str]], list[Diagnostic]]:

@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from ..catalogs import catalog
+from ..catalogs import Catalog, catalog
 from ..diagnostics import Loc, UserError, error, warning
 from ..interchange import redcap_versions as rv
 from ..model import Model, Role, Study, frozen_map
@@ -29,6 +29,12 @@ from . import ImportResult, _place_people, current_model, refuse_errors, study_o
 from .redcap_snapshot import ProjectSnapshot, effective_rights, from_files, from_live
 
 _ID = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _redcap_catalog() -> Catalog:
+    cat = catalog("redcap")
+    assert cat is not None   # shipped with edcconf
+    return cat
 
 
 def redcap_study(model: Model, study_id: str) -> Study:
@@ -114,7 +120,7 @@ def adopt(model: Model, study: Study, snap: ProjectSnapshot, env: str, group: st
         role_id = _role_for(model, study, snap, held, bool(dag), namer, roles_by_key, result, loc)
         if role_id is None:
             continue
-        entry = {"user": user.username, "role": role_id, "environments": [env], "sites": sites}
+        entry: dict[str, object] = {"user": user.username, "role": role_id, "environments": [env], "sites": sites}
         if user.expiration:
             entry["expires"] = date.fromisoformat(user.expiration)
         grants.append(entry)
@@ -166,7 +172,7 @@ class _RoleNamer:
 
     def __init__(self, study: Study) -> None:
         self.study = study
-        self.taken = set(study.roles) | set(catalog("redcap").roles)
+        self.taken = set(study.roles) | set(_redcap_catalog().roles)
         self.new: dict[str, dict] = {}
         self.models: dict[str, Role] = {}
 
@@ -192,7 +198,7 @@ def _role_model(rid: str, value: dict) -> Role:
 
 
 def _exact(study: Study, role_id: str, held: UserRecord, needs_site: bool) -> bool:
-    role = effective_role(study, catalog("redcap"), role_id)
+    role = effective_role(study, _redcap_catalog(), role_id)
     if role is None or (needs_site and not role.base.site_level) or (not needs_site and not role.base.study_level):
         return False
     if bool((role.value.get("redcap_role") or {}).get("name")) != bool(held.role):
@@ -212,7 +218,7 @@ def _role_for(model: Model, study: Study, snap: ProjectSnapshot, held: UserRecor
     if key in by_key:
         return by_key[key]
     current = namer.study_with_new()
-    for rid in list(current.roles) + list(catalog("redcap").roles):
+    for rid in list(current.roles) + list(_redcap_catalog().roles):
         if _exact(current, rid, held, needs_site):
             by_key[key] = rid
             return rid
@@ -230,7 +236,7 @@ def _role_for(model: Model, study: Study, snap: ProjectSnapshot, held: UserRecor
 def _generated(study: Study, held: UserRecord, needs_site: bool, role_name: str | None, label: str | None) -> dict:
     """A custom role that states a REDCap rights record exactly: the closest catalog base role (one that
     may be granted at a site when the user is in a DAG), the keys where it differs, every form's levels."""
-    cat = catalog("redcap")
+    cat = _redcap_catalog()
     keys = {rv.SAG_OF_FIELD[f]: v for f, v in held.rights.items() if f in rv.SAG_OF_FIELD}
     views = {f.id: rv.view_of_code(held.forms.get(f.id, 0), held.version) or 0 for f in study.forms}
     exports = {f.id: rv.EXPORT_OF_CODE.get(held.forms_export.get(f.id, 0), 0) for f in study.forms}
@@ -251,7 +257,7 @@ def _generated(study: Study, held: UserRecord, needs_site: bool, role_name: str 
 def _ceiling_warning(model: Model, study: Study, namer: _RoleNamer, role_id: str, group_id: str | None, user: str,
                      loc: Loc, result: ImportResult) -> None:
     group = model.groups.get(group_id or "")
-    role = effective_role(namer.study_with_new(), catalog("redcap"), role_id)
+    role = effective_role(namer.study_with_new(), _redcap_catalog(), role_id)
     if group is None or role is None:
         return
     over = over_ceiling(group_ceiling(group), role.rights, role.redcap)

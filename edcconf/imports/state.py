@@ -112,6 +112,7 @@ def vault_state(root: Path, env: str, as_of: date, paths: Sequence[Path], study_
     entries, problems = access_entries(study, tuple(rows), str(paths[0]))
     refuse_errors(diags + problems, what)
     cat = catalog("vault")
+    assert cat is not None   # shipped with edcconf
     grants, roles = {}, {}
     for user, entry in entries.items():
         if entry["environments"] != "all" and env not in entry["environments"]:
@@ -123,6 +124,7 @@ def vault_state(root: Path, env: str, as_of: date, paths: Sequence[Path], study_
                             code="import-missing")
         ref, value = role_version(role)
         roles[ref] = value
+        scope: dict[str, str | list[str]]
         if entry.get("sites") == "all":
             sites, scope = sorted(study.sites), {"site_access": "all"}
         elif "countries" in entry:

@@ -165,7 +165,7 @@ def read_acg_definitions(data: bytes, file: str) -> Parsed[AcgDefinition]:
                         rights[key] = value
             for key in RIGHT_NAMES:
                 rights.setdefault(key, 0)
-            if not bad:
+            if not bad and name is not None:   # (bad when it is None)
                 rows.append(AcgDefinition(gid, name, bool(default), MappingProxyType(rights)))
         for line in defaults[1:]:
             diags.append(error("csv-duplicate-row", f"a second default group (the first is on line {defaults[0]}); "
@@ -200,7 +200,8 @@ def read_acg_assignments(data: bytes, file: str) -> Parsed[AcgAssignment]:
                 bad = True
             if username is not None:
                 keyed.append((username, rec.line,
-                              None if bad else AcgAssignment(username, gid, rec.cells.get(ref, ""), rec.line)))
+                              None if bad or gid is None
+                              else AcgAssignment(username, gid, rec.cells.get(ref, ""), rec.line)))
     return Parsed(tuple(last_row_wins(keyed, file, diags)), tuple(diags))
 
 

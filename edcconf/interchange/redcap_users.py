@@ -46,7 +46,7 @@ ROLE_OPTIONAL: tuple[str, ...] = ("data_export",)
 
 def right_columns(version: str | Sequence[int] | None) -> tuple[str, ...]:
     """The right columns of a version's upload, in the order above (DESIGN's, then the newer ones)."""
-    have = set(rv.fields(tuple(version) if isinstance(version, (list, tuple)) else version))
+    have = set(rv.fields(version if version is None or isinstance(version, str) else tuple(version)))
     return tuple(c for c in ALL_RIGHT_COLUMNS if c in have)
 
 
@@ -154,7 +154,8 @@ def _scheme(table_records: Sequence[Record], file: str, version, diags: list[Dia
     return FORM_RIGHTS_NEW if values & new else FORM_RIGHTS_OLD
 
 
-def _rights_and_forms(rec: Record, file: str, scheme, diags, label: str):
+def _rights_and_forms(rec: Record, file: str, scheme, diags,
+                      label: str) -> tuple[Mapping[str, int], Mapping[str, int], Mapping[str, int]] | None:
     """The rights of a row: the columns it has (a version's export lacks the newer ones: they read as 0)."""
     rights: dict[str, int] = {}
     bad = False
@@ -202,7 +203,7 @@ def read_redcap_users(data: bytes, file: str, *, version: str | Sequence[int] | 
             parts = _rights_and_forms(rec, file, scheme, diags, f" for {username}")
             if username is not None and _dup(seen, username, f"user {username}", rec, file, diags):
                 bad = True
-            if not bad and parts is not None:
+            if not bad and username is not None and parts is not None:   # (bad when username is None)
                 extra = {k: rec.cells[k] for k in USER_OPTIONAL if k in rec.cells}
                 rows.append(RedcapUser(username, exp, rec.cells.get("data_access_group", "").strip(), *parts,
                                        MappingProxyType(extra), rec.line))
@@ -257,7 +258,7 @@ def read_redcap_roles(data: bytes, file: str, *, version: str | Sequence[int] | 
             if label is not None and _dup(labels, label, f"role label {label!r}", rec, file, diags):
                 bad = True
             parts = _rights_and_forms(rec, file, scheme, diags, f" for role {label or unique!r}")
-            if not bad and parts is not None:
+            if not bad and label is not None and parts is not None:   # (bad when label is None)
                 extra = {k: rec.cells[k] for k in ROLE_OPTIONAL if k in rec.cells}
                 rows.append(RedcapRole(unique, label, *parts, MappingProxyType(extra)))
     return Parsed(tuple(rows), tuple(diags))

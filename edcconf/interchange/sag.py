@@ -42,7 +42,9 @@ _NEWER_VALUES: Mapping[str, tuple[int, ...]] = {"dataViewing": (4, 5)}  # DESIGN
 
 
 def _allowed() -> dict[str, tuple[int, ...]]:
-    keys = catalog("redcap").right_keys
+    redcap = catalog("redcap")
+    assert redcap is not None   # shipped with edcconf
+    keys = redcap.right_keys
     return {k: tuple(v) + tuple(x for x in _NEWER_VALUES.get(k, ()) if x not in v) for k, v in keys.items()}
 
 
@@ -145,7 +147,7 @@ def read_sag_assignments(data: bytes, file: str) -> Parsed[SagAssignment]:
                 bad = True
             if username is not None:  # REDCap usernames are case-insensitive; the last row of one counts
                 c = rec.cells
-                keyed.append((username, rec.line, None if bad else SagAssignment(
+                keyed.append((username, rec.line, None if bad or sag_id is None else SagAssignment(
                     username, sag_id, c.get("name", ""), c.get("email", ""), c.get("sag", ""), rec.line)))
     return Parsed(tuple(last_row_wins(keyed, file, diags)), tuple(diags))
 

@@ -94,7 +94,7 @@ def guard_changes(environment: Environment, applied_effective: Mapping) -> tuple
     after = declared_guards(environment)
     if before is None or before == after:
         return ()
-    details = (() if before["protected"] == after["protected"] else
+    details: tuple[str, ...] = (() if before["protected"] == after["protected"] else
                (f"protected: {_yaml(before['protected'])} → {_yaml(after['protected'])}",))
     details += tuple(f"safety.{key}: {_yaml(before['safety'].get(key))} → {_yaml(after['safety'].get(key))}"
                      for key in sorted(set(before["safety"]) | set(after["safety"]))
@@ -161,6 +161,7 @@ def brakes_from_counts(changes: tuple[Change, ...], guards: Guards, grants_appli
     if fraction is not None:
         per_study: dict[str, int] = {}
         for c in taken:
+            assert c.study is not None   # a grant change names its study (its key is "<study>/<user>")
             per_study[c.study] = per_study.get(c.study, 0) + 1
         for study, count in sorted(per_study.items()):
             total = grants_applied.get(study, 0)

@@ -145,6 +145,8 @@ class PlanMemo:
     def get(self, key: str, state: str) -> MemoPlanned | None:
         from ..spool import read_entry
         entry = read_entry(self.dir / key)
+        if entry is None:   # absent or damaged: a miss
+            return None
         try:
             version, stored_state, config_digest, plan_data, extra_digest = entry
             if version != MEMO_VERSION or stored_state != state:

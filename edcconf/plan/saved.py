@@ -195,8 +195,8 @@ def plan_differences(saved: Plan, now: Plan, saved_extra: tuple[Mapping, Mapping
     if [(w.code, w.message, w.source) for w in saved.warnings] != [(w.code, w.message, w.source) for w in now.warnings]:
         out.append(f"warnings differ ({len(saved.warnings)} in the file, {len(now.warnings)} now)")
     if saved_extra is not None and now_extra is not None:
-        for label, a, b in zip(("studies' systems", "declaration sources"), saved_extra, now_extra):
-            if _normal(dict(a)) != _normal(dict(b)):
+        for label, in_file, made_now in zip(("studies' systems", "declaration sources"), saved_extra, now_extra):
+            if _normal(dict(in_file)) != _normal(dict(made_now)):
                 out.append(f"the {label} differ")
     if len(out) > limit:
         out = out[:limit] + [f"and {len(out) - limit} more"]

@@ -107,7 +107,7 @@ def live_record(raw: Mapping, version: str = rv.DEFAULT_VERSION) -> UserRecord:
     """A record as REDCap exported it (JSON or CSV cells): every right field of the version."""
     def as_int(v: object) -> int:
         try:
-            return int(v)  # type: ignore[arg-type]
+            return int(v)  # type: ignore[call-overload]  # any cell: what int() cannot read is caught
         except (TypeError, ValueError):
             return 0
 
@@ -137,7 +137,7 @@ def differences(expected: UserRecord, live: UserRecord) -> list[tuple[str, objec
     if expected.data_access_group != live.data_access_group:
         out.append(("data_access_group", expected.data_access_group or "(none: all records)",
                     live.data_access_group or "(none: all records)"))
-    for field in sorted(set(expected.rights) | set(live.rights), key=_FIELD_ORDER.get):
+    for field in sorted(set(expected.rights) | set(live.rights), key=_FIELD_ORDER.__getitem__):  # all API fields
         if expected.rights.get(field, 0) != live.rights.get(field, 0):
             out.append((field, expected.rights.get(field, 0), live.rights.get(field, 0)))
     want_views, have_views = expected.views(), live.views()

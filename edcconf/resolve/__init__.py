@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic
 from ..model import Model, frozen_map
 from .effective import EnvironmentState, Exclusion, environment_state, expand_grant
 from .roles import EffectiveRole, roles_of_study
+
+if TYPE_CHECKING:
+    import networkx
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class Resolution:
     diagnostics: tuple[Diagnostic, ...]
 
     @cached_property
-    def graph(self) -> "networkx.MultiDiGraph":  # noqa: F821 - imported on first use
+    def graph(self) -> "networkx.MultiDiGraph":  # networkx is imported on first use
         """Built on first use (networkx is imported then too): plans do not need it, explain does."""
         from .graph import permission_graph
         return permission_graph(self.model, self.roles, self.environments)

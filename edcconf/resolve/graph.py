@@ -32,8 +32,8 @@ def permission_graph(model: Model, roles: Mapping[tuple[str, str], EffectiveRole
         g.add_node(s, system=study.system, source=str(study.loc))
         for sid in study.sites:
             g.add_edge(s, ("site", sid), kind="has_site", source=str(study.loc))
-        for env in study.environments:
-            g.add_edge(s, ("environment", env), kind="runs_in", source=str(study.loc))
+        for env_name in study.environments:
+            g.add_edge(s, ("environment", env_name), kind="runs_in", source=str(study.loc))
         for form in study.forms:
             f = ("form", f"{study.id}/{form.id}")
             g.add_node(f, contact=form.contact, source=str(form.loc))
@@ -59,7 +59,7 @@ def permission_graph(model: Model, roles: Mapping[tuple[str, str], EffectiveRole
 
 
 class _Empty:
-    state = {"grants": {}}
+    state: Mapping[str, dict] = {"grants": {}}
 
 
 _EMPTY = _Empty()

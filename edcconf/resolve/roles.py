@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..catalogs import RIGHTS, BaseRole, Catalog
 from ..diagnostics import Loc
@@ -40,7 +40,7 @@ class EffectiveRole:
     redcap: Mapping[str, int]         # REDCap right keys, for REDCap studies
     study_forms: tuple[Form, ...] = field(repr=False)  # the study's forms, to say why (rules) when asked
     # the plain state value: its forms, rights and redcap are the dicts the views above show (one copy)
-    value: Mapping[str, object] = field(repr=False, compare=False)
+    value: Mapping[str, Any] = field(repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -64,13 +64,13 @@ class EffectiveRole:
 
 def form_rule(base: BaseRole, custom: Role | None, form: Form) -> FormRule:
     exact = custom.redcap_forms.get(form.id, {}) if custom is not None else {}
-    if "view" in exact:
+    if custom is not None and "view" in exact:   # (no role: exact is empty)
         view = int(exact["view"])
         return FormRule(LEVEL_OF_VIEW[view], f"REDCap level {view} (role {custom.id} redcap_forms)",
                         custom.locs.get("redcap_forms", custom.loc))
     if form.tags:
         granted = [(custom.tags[t], t) for t in form.tags if custom is not None and t in custom.tags]
-        if granted:
+        if custom is not None and granted:   # (no role: granted is empty)
             level, tag = max(granted, key=lambda lt: level_rank(lt[0]))
             return FormRule(level, f"tag {tag}: {level} (role {custom.id})", custom.locs.get("tags", custom.loc))
         tags = ", ".join(form.tags)

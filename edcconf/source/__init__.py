@@ -122,7 +122,7 @@ def load_sources(root: Path, use_cache: bool | None = None, check: Check | None 
             continue
         shas.append((rel, hashlib.sha256(raw).hexdigest()))
         key = cache.key(rel, raw) if cache else None
-        entry = cache.get(key) if cache else None
+        entry = cache.get(key) if cache and key is not None else None   # a key whenever a cache
         if entry is not None:
             found.append(from_entry(rel, key, entry))
         else:
@@ -243,7 +243,7 @@ def to_entry(parsed: ParsedFile | None, parse_diags: list[Diagnostic], checked: 
             None if checked is None else [_diag_tuple(d) for d in checked])
 
 
-def from_entry(rel: str, key: str, entry) -> tuple[ParsedFile | None, list[Diagnostic]]:
+def from_entry(rel: str, key: str | None, entry) -> tuple[ParsedFile | None, list[Diagnostic]]:
     body, parse_diags, checked = entry
     diags = [_diag(t) for t in parse_diags]
     if body is None:

@@ -14,7 +14,7 @@ import dataclasses
 import marshal
 import multiprocessing
 import os
-from typing import Callable, Iterator
+from typing import Callable, Generator
 
 from ..diagnostics import Diagnostic
 from .yamlfile import ParsedFile, parse_yaml
@@ -68,7 +68,8 @@ def parse_one(rel: str, raw: bytes, key: str | None, check: Check | None, cache)
     return parsed, diags, checked, entry
 
 
-def parse_all(jobs: list[Job], check: Check | None, cache) -> Iterator[tuple[ParsedFile | None, list[Diagnostic]]]:
+def parse_all(jobs: list[Job], check: Check | None,
+              cache) -> Generator[tuple[ParsedFile | None, list[Diagnostic]], None, None]:
     """(parsed, diagnostics) per job, in the jobs' order."""
     from . import from_entry
 

@@ -93,7 +93,7 @@ def value_pos(root: Record | None, path: tuple) -> Pos | None:
     if not path:
         return (root[0], root[1]) if root is not None else None
     record, index = _parent(root, path)
-    if record is None:
+    if record is None or index is None:   # both or neither
         return None
     vl, vc, _, _ = _ints(record, index)
     return vl, vc
@@ -103,7 +103,7 @@ def key_pos(root: Record | None, path: tuple) -> Pos | None:
     if not path:
         return None
     record, index = _parent(root, path)
-    if record is None or record[2] is None:
+    if record is None or index is None or record[2] is None:
         return None
     _, _, kl, kc = _ints(record, index)
     return kl, kc
@@ -132,7 +132,7 @@ def child_pos(record: Record | None, step: Any) -> Pos | None:
     """The value position of one child of a record: what value_pos gives for the child's path, without
     walking from the root."""
     index = _slot(record, step) if record is not None else None
-    if index is None:
+    if record is None or index is None:
         return None
     vl, vc, _, _ = _ints(record, index)
     return vl, vc
@@ -141,7 +141,7 @@ def child_pos(record: Record | None, step: Any) -> Pos | None:
 def child_record(record: Record | None, step: Any) -> Record | None:
     """The record of one child of a record (None when absent or a scalar)."""
     index = _slot(record, step) if record is not None else None
-    if index is None or record[4] is None:
+    if record is None or index is None or record[4] is None:
         return None
     return record[4][index]
 

@@ -18,7 +18,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import yaml
 
@@ -145,7 +145,7 @@ def _find(files, kind: str, plural: str, ident: str) -> list[tuple[ParsedFile, t
 
 
 def _node_at(root: yaml.Node, path: tuple) -> yaml.Node | None:
-    node = root
+    node: yaml.Node | None = root
     for step in path:
         if isinstance(step, int) and isinstance(node, yaml.SequenceNode) and step < len(node.value):
             node = node.value[step]
@@ -322,10 +322,10 @@ def _newline(text: str) -> str:
     return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
 
 
-def plan_edits(root: Path, groups: list[dict] = (), members: dict[str, list[dict]] = {},  # noqa: B006
+def plan_edits(root: Path, groups: Sequence[dict] = (), members: dict[str, list[dict]] = {},  # noqa: B006
                grants: dict[str, list[dict]] = {}, note: str = "",  # noqa: B006
                roles: dict[str, dict[str, dict]] = {}, study_sites: dict[str, list[str]] = {},  # noqa: B006
-               sites: list[dict] = ()) -> list[tuple[Edit, str]]:
+               sites: Sequence[dict] = ()) -> list[tuple[Edit, str]]:
     """The edits and the complete new text of each touched file; writes nothing. members: group id ->
     people; grants: study id -> access entries; roles: study id -> {role id: role}; study_sites: study
     id -> site ids for its `sites:`; sites: new global sites (environments/sites-imported.yaml)."""
@@ -364,7 +364,8 @@ def plan_edits(root: Path, groups: list[dict] = (), members: dict[str, list[dict
 
     # file -> declaration (kind, id, path) -> key -> what to add there
     work: dict[str, dict[tuple, dict[str, Any]]] = {}
-    asked = (("group", "groups", "members", members), ("study", "studies", "sites", study_sites),
+    asked: tuple[tuple[str, str, str, Mapping[str, Any]], ...] = (
+        ("group", "groups", "members", members), ("study", "studies", "sites", study_sites),
              ("study", "studies", "roles", roles), ("study", "studies", "access", grants))
     for kind, plural, key, wanted in asked:
         for ident, items in wanted.items():
@@ -396,7 +397,9 @@ def plan_edits(root: Path, groups: list[dict] = (), members: dict[str, list[dict
         parsed = by_path.get(rel)
         if parsed is None:
             raise UserError(f"{rel} holds no declarations; cannot add to it", code=CONFLICT)
-        inserts, summary = [], []
+        assert root_node is not None   # a file with declarations is not an empty document
+        inserts: list[_Insert] = []
+        summary = []
         for (kind, ident, path), adds in decls.items():
             summary.append(more.plan_declaration(text, parsed, root_node, kind, ident, path, adds, inserts))
         new_text = _apply(text, inserts, _newline(text))

@@ -32,7 +32,7 @@ class _NoImplicitResolver(yaml.resolver.BaseResolver):
 
 
 try:  # libyaml's composer is several times faster than the pure-Python one
-    from yaml.cyaml import CParser as _CParser
+    from yaml._yaml import CParser as _CParser   # what yaml.cyaml re-exports (PyYAML >= 6)
 
     class _Loader(_CParser, yaml.constructor.SafeConstructor, _NoImplicitResolver):  # type: ignore[misc]
         def __init__(self, stream: str) -> None:
@@ -187,7 +187,7 @@ class _Builder:
         mark = node.start_mark
         kind = type(node)  # the composer makes exactly these classes; `is` is the fast test
         if kind is yaml.ScalarNode:
-            return self._scalar(node, path), None
+            return self._scalar(node, path), None  # type: ignore[arg-type]  # kind is type(node), tested fast
         if kind is yaml.SequenceNode:
             if node.tag not in _COLLECTION_TAGS:
                 self._check_tag(node, _COLLECTION_TAGS)
@@ -201,9 +201,9 @@ class _Builder:
         if kind is yaml.MappingNode:
             if node.tag not in _COLLECTION_TAGS:
                 self._check_tag(node, _COLLECTION_TAGS)
-            result, entries = self._mapping(node, path, depth, via_alias)
+            result, by_key = self._mapping(node, path, depth, via_alias)  # type: ignore[arg-type]  # as above
             keys = tuple(result)
-            return result, make_record(mark.line + 1, mark.column + 1, keys, [entries[k] for k in keys])
+            return result, make_record(mark.line + 1, mark.column + 1, keys, [by_key[k] for k in keys])
         raise _Refused("yaml-syntax", "unsupported YAML node", node.start_mark)  # pragma: no cover
 
     @staticmethod
@@ -357,6 +357,7 @@ def parse_yaml(raw: bytes, path: str) -> tuple[ParsedFile | None, list[Diagnosti
     text, problem = _decode(raw, path)
     if problem:
         return None, [problem]
+    assert text is not None   # _decode gives the text or a problem
     too_deep = nesting_problem(text)
     if too_deep:
         line, message = too_deep

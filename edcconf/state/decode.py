@@ -25,7 +25,7 @@ def loads_shared(text: str, like: Mapping[str, Mapping] | None = None) -> object
     for value in (like.get("roles", {}) if like else {}).values():
         roles.setdefault(_role_key(value), value)
 
-    def hook(obj: dict) -> dict:
+    def hook(obj: dict) -> Mapping:
         for key, value in obj.items():  # replacing values (not keys) while iterating is allowed
             if value.__class__ is str:
                 obj[key] = share(value, value)
@@ -48,7 +48,7 @@ def share_like(data: object, like: Mapping[str, Mapping] | None) -> object:
     state `like` are replaced by those very objects: what loads_shared(text, like) returns, after the fact
     (for a state decoded elsewhere: state/prefetch.py)."""
     effective = data.get("effective") if like and isinstance(data, dict) else None
-    if not isinstance(effective, dict):
+    if not like or not isinstance(effective, dict):   # no `like`: effective is None
         return data
     grants, desired = effective.get("grants"), like.get("grants") or {}
     if isinstance(grants, dict) and desired:

@@ -457,7 +457,7 @@ class LocalBackend:
             missing = list(itertools.islice(audit(), present, None))
             self.append_audit(missing + [{**note, "serial": serial, "audit_entries_completed": len(missing),
                                           "state_installed": install}])
-            if install:
+            if install and serial is not None:   # install implies a serial
                 self._install(serial)
             self.journal.clear()
 

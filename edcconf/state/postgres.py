@@ -21,7 +21,7 @@ import json
 import os
 import re
 import time
-from typing import Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import psycopg
 import psycopg.conninfo
@@ -65,6 +65,13 @@ _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|%00")
 UNREADABLE = ("in the key=value form, quote a value that holds spaces or quotes ('...', with \\' for a quote); in the "
               "URL form (postgresql://user:password@host/db), percent-encode '%', '@', ':' and '/' in the user name and "
               "password (%25, %40, %3A, %2F)")
+
+
+def _one(cur: psycopg.Cursor[Any]) -> Any:
+    """The first value of a query that always returns one row (an aggregate, a function, INSERT ... RETURNING)."""
+    row = cur.fetchone()
+    assert row is not None
+    return row[0]
 
 
 def dsn_problem(dsn: str) -> str | None:
@@ -221,10 +228,10 @@ class PostgresBackend:
     def _refuse_lost_lineage(self, conn: psycopg.Connection) -> None:
         """No version of this environment, though the audit log records applied ones: rows were deleted
         from <schema>.states. A new lineage would start over them."""
-        newest = conn.execute(sql.SQL(
+        newest = _one(conn.execute(sql.SQL(
             "SELECT max(CASE WHEN jsonb_typeof(entry->'serial') = 'number' THEN (entry->>'serial')::int END) "
             "FROM {} WHERE environment = %s AND entry->>'event' = ANY(%s)").format(self._t("audit")),
-            (self.environment, list(_VERSION_EVENTS))).fetchone()[0]
+            (self.environment, list(_VERSION_EVENTS))))
         if newest:
             raise UserError(
                 f"the PostgreSQL state of {self.environment} has no version, but its audit log ({self.schema}.audit) "
@@ -251,8 +258,9 @@ class PostgresBackend:
         with self.fenced() as conn:
             try:
                 with conn.transaction():
-                    current = conn.execute(sql.SQL("SELECT coalesce(max(serial), 0) FROM {} WHERE environment = %s")
-                                           .format(self._t("states")), (self.environment,)).fetchone()[0]
+                    current = _one(conn.execute(sql.SQL("SELECT coalesce(max(serial), 0) FROM {} WHERE "
+                                                        "environment = %s").format(self._t("states")),
+                                                (self.environment,)))
                     if current != expected_serial and (expected_serial is not None or not restoring):
                         raise UserError(f"state of {self.environment} moved from serial {expected_serial} to "
                                         f"{current} while this apply ran; plan again", code="state-conflict")
@@ -273,6 +281,7 @@ class PostgresBackend:
                         conn.execute(sql.SQL("DELETE FROM {} WHERE environment = %s").format(self._t("journal")),
                                      (self.environment,))
             except psycopg.errors.UniqueViolation:
+                assert record is not None   # only a version's INSERT can collide
                 raise UserError(f"another apply committed serial {record.serial} of {self.environment} first; "
                                 "plan again", code="state-conflict") from None
 
@@ -323,15 +332,15 @@ class PostgresBackend:
             raise RuntimeError(f"the lock on {self.environment} is already held by this backend")
         with self._connect() as conn:  # the lock lives as long as this session
             deadline = time.monotonic() + timeout
-            while not conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key(),)).fetchone()[0]:
+            while not _one(conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key(),))):
                 if time.monotonic() >= deadline:
                     raise busy_error(self.environment, named_holder(lambda: self._holder(conn)), timeout)
                 time.sleep(0.1)
             with conn.transaction():
-                generation = conn.execute(sql.SQL(
+                generation = _one(conn.execute(sql.SQL(
                     "INSERT INTO {} (environment, generation) VALUES (%s, 1) ON CONFLICT (environment) DO UPDATE "
                     "SET generation = {}.generation + 1 RETURNING generation").format(
-                        self._t("fences"), sql.Identifier("fences")), (self.environment,)).fetchone()[0]
+                        self._t("fences"), sql.Identifier("fences")), (self.environment,)))
                 info = LockInfo.mine(operation, generation)
                 conn.execute(sql.SQL("INSERT INTO {} (environment, lock_id, holder, backend_pid, generation) VALUES "
                                      "(%s, %s, %s, pg_backend_pid(), %s) ON CONFLICT (environment) DO UPDATE SET "
@@ -355,12 +364,14 @@ class PostgresBackend:
         generation: force-unlock waits for it to end, and a forced-open holder cannot start one. Sections
         nest (the inner ones are savepoints); without the lock, one is taken for it."""
         if self._fenced:
+            assert self._conn is not None   # a fenced section runs on the lock's session
             yield self._conn
             return
         if self._held is None:
             with self.lock("write"), self.fenced() as conn:
                 yield conn
             return
+        assert self._conn is not None   # lock() sets it with _held
         conn, held = self._conn, self._held
         try:
             with conn.transaction():
@@ -433,8 +444,8 @@ class PostgresJournal:
         if not entries:
             return
         with self.b.fenced() as conn, conn.transaction():
-            start = conn.execute(sql.SQL("SELECT coalesce(max(seq), 0) FROM {} WHERE environment = %s")
-                                 .format(self.b._t("journal")), (self.b.environment,)).fetchone()[0]
+            start = _one(conn.execute(sql.SQL("SELECT coalesce(max(seq), 0) FROM {} WHERE environment = %s")
+                                      .format(self.b._t("journal")), (self.b.environment,)))
             with conn.cursor() as cur:
                 cur.executemany(sql.SQL("INSERT INTO {} VALUES (%s, %s, %s)").format(self.b._t("journal")),
                                 [(self.b.environment, start + i + 1, Jsonb(json.loads(json.dumps(e, default=str))))

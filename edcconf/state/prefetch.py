@@ -58,9 +58,9 @@ class StatePrefetch:
         os.close(write_end)
         return cls(path, pid, read_end)
 
-    def take(self, like: Mapping[str, Mapping] | None = None) -> dict | None:
-        """The decoded state (its values shared with `like`, as LocalBackend.read does), or None: the child
-        failed, or the file was replaced since it read it."""
+    def take(self, like: Mapping[str, Mapping] | None = None) -> object:
+        """The decoded state, plain JSON data (its values shared with `like`, as LocalBackend.read does), or
+        None: the child failed, or the file was replaced since it read it."""
         if not self._open:
             return None
         self._open = False
@@ -117,7 +117,8 @@ def _child(path: Path, out: int, also: Callable[[dict], object] | None) -> None:
                 also_result = also(data)
             except Exception:  # noqa: BLE001 - only the state is needed; the caller does the rest itself
                 also_result = None
-        view = memoryview(marshal.dumps((identity, data, also_result)))
+        # plain JSON data and also's plain result: marshallable, though typed `object` here
+        view = memoryview(marshal.dumps((identity, data, also_result)))  # type: ignore[arg-type]
         del data
         while view:
             view = view[os.write(out, view):]

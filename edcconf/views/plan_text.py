@@ -42,7 +42,7 @@ def plan_chunks(plan: Plan, style: Style = _plain) -> Iterator[str]:
     general = [c for c in plan.changes if not c.study and c.kind != "environment"]
     if general:
         yield "\n".join(_section("Accounts, groups and sites", general, style)) + "\n"
-    by_study = sorted((c for c in plan.changes if c.study), key=lambda c: c.study)
+    by_study = sorted((c for c in plan.changes if c.study), key=lambda c: c.study or "")   # (all have one)
     for study, changes in groupby(by_study, key=lambda c: c.study):
         yield "\n".join(_section(f"Study {study}", list(changes), style)) + "\n"
     lines = _warnings(plan, style) + _brakes(plan, style)

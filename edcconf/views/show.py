@@ -35,7 +35,8 @@ def render_state(record: StateRecord) -> str:
     lines.append("")
     grants = eff.get("grants", {})
     for study_id, study in sorted(eff.get("studies", {}).items()):
-        rows = [expand_grant(eff, g) for _, g in sorted(grants.items()) if g["study"] == study_id]
+        rows = [row for _, g in sorted(grants.items()) if g["study"] == study_id
+                if (row := expand_grant(eff, g)) is not None]   # never None: g is a grant
         lines.append(f"Study {study_id} — {study['name']} ({study['system']}; sites {', '.join(study['sites'])})")
         if not rows:
             lines += ["  (nobody has access)", ""]
