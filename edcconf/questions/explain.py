@@ -62,6 +62,12 @@ def _entry(resolution, env_state, study, key: str, person, group, wanted_studies
         return {"study": study.id, "access": False, "reason": why.reason if why else "not granted",
                 "source": str(why.loc) if why else None}
     role = resolution.roles[(study.id, grant["role"])]
+    if grant.get("study_status") == "disabled":   # 003: on record in Vault, no access
+        return {"study": study.id, "access": False, "study_status": "disabled",
+                "reason": f"study status disabled: Vault keeps {grant['role']} at {', '.join(grant['sites'])} on "
+                          "record, with no access to the study", "source": env_state.sources.get(f"grant:{key}"),
+                "grant": {"source": env_state.sources.get(f"grant:{key}"), "role": grant["role"],
+                          "base_role": role.base.id, "sites": grant["sites"], "expires": grant["expires"]}}
     form_rows = [{"form": fid, "level": rule.level, "rule": rule.rule,
                   "source": str(rule.loc) if rule.loc else f"catalog {study.system}/{role.base.id}",
                   "close_queries": fid in role.close_queries, "sdv": fid in role.sdv}
