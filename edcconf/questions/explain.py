@@ -84,6 +84,19 @@ def _entry(resolution, env_state, study, key: str, person, group, wanted_studies
                         "within": not over, "over": over}}
 
 
+def add_observed(doc: dict, model, observed_of) -> None:
+    """Per environment where the person is in a Vault study, the Last Login that `state import ... vault`
+    kept from Vault's export (003), when there is one: `observed_of(env)` reads the applied state's
+    `observed` section (only for those environments)."""
+    for env in doc["environments"]:
+        if not any(getattr(model.studies.get(e["study"]), "system", None) == "vault" for e in env["studies"]):
+            continue
+        seen = (observed_of(env["environment"]).get(doc["user"]) or {})
+        if seen.get("vault_last_login"):
+            env["vault_last_login"] = {"value": seen["vault_last_login"], "study": seen.get("study"),
+                                       "source": seen.get("source")}
+
+
 def render_explain(doc: dict) -> str:
     p = doc["person"]
     email = f" <{p['email']}>" if p["email"] else " (no e-mail)"
@@ -95,6 +108,10 @@ def render_explain(doc: dict) -> str:
         lines.append("No access anywhere: not granted in any study.")
     for env in doc["environments"]:
         lines.append(f"In {env['environment']}:")
+        if env.get("vault_last_login"):
+            seen = env["vault_last_login"]
+            lines.append(f"  Vault last login {seen['value']} (Vault's export of {seen['study']}, kept by state import"
+                         + (f"  [{seen['source']}])" if seen.get("source") else ")"))
         for entry in env["studies"]:
             if not entry["access"]:
                 where = f"  [{entry['source']}]" if entry["source"] else ""

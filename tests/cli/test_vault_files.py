@@ -1,5 +1,5 @@
 """Vault user files (003) through the CLI: Vault's "User exists. Applying Study access." warning on import,
-the export's Last Login kept by state import and shown, and more than 1,000 users split into numbered
+the export's Last Login kept by state import and shown by show and explain, and more than 1,000 users split into numbered
 files that read back as one."""
 from __future__ import annotations
 
@@ -70,6 +70,13 @@ def test_state_import_keeps_last_login_and_show_displays_it(tmp_path: Path) -> N
     assert "last login" not in shown.out.split("Study ONC-04", 1)[0]   # only Vault studies have it
     assert run_edcconf("show", "--env", "test", "--json", cwd=root).json["observed"][users[1]]["vault_last_login"] \
         == "2026-11-02 08:12"
+    why = run_edcconf("explain", users[0], "--env", "test", "--json", cwd=root)
+    assert why.json["environments"][0]["vault_last_login"] == {"value": "2026-11-01 08:11", "study": "ONC-04",
+                                                              "source": f"{export}:2"}, why.json
+    assert f"Vault last login 2026-11-01 08:11 (Vault's export of ONC-04" in run_edcconf(
+        "explain", users[0], "--env", "test", cwd=root).out
+    assert "vault_last_login" not in run_edcconf("explain", users[0], "--env", "production", "--json",
+                                                 cwd=root).json["environments"][0]   # nothing kept there
     onc_file = root / "studies" / "onc-04.yaml"
     onc_file.write_text(onc_file.read_text().replace("sites: [APHP]}", "sites: [APHP], expires: 2030-01-01}"))
     assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
