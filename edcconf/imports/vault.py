@@ -1,8 +1,8 @@
 """Import a Veeva Vault study user file (003) into one study: people and their access entries."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..catalogs import catalog
 from ..diagnostics import Loc, error, warning

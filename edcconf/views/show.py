@@ -47,9 +47,9 @@ def render_state(record: StateRecord) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _table(rows: list[dict], accounts: Mapping[str, dict], observed: Mapping[str, dict] = {}) -> list[str]:
+def _table(rows: list[dict], accounts: Mapping[str, dict], observed: Mapping[str, dict] | None = None) -> list[str]:
     forms = list(rows[0]["forms"])
-    logins = {g["user"]: (observed.get(g["user"]) or {}).get("vault_last_login") or "" for g in rows}
+    logins = {g["user"]: ((observed or {}).get(g["user"]) or {}).get("vault_last_login") or "" for g in rows}
     login = any(logins.values())   # a Vault study whose export was state-imported: its Last Login column
     header = ["person", "role", "sites", "expires", *(["last login"] if login else []), *forms]
     body = []

@@ -66,14 +66,14 @@ def test_state_import_keeps_last_login_and_show_displays_it(tmp_path: Path) -> N
     assert run_edcconf("plan", "--env", "test", cwd=root).code == 0
     shown = run_edcconf("show", "--env", "test", cwd=root)
     onc = shown.out.split("Study ONC-04", 1)[1].split("\n\n", 1)[0]
-    assert "last login" in onc and f"2026-11-01 08:11" in onc, shown.out
+    assert "last login" in onc and "2026-11-01 08:11" in onc, shown.out
     assert "last login" not in shown.out.split("Study ONC-04", 1)[0]   # only Vault studies have it
     assert run_edcconf("show", "--env", "test", "--json", cwd=root).json["observed"][users[1]]["vault_last_login"] \
         == "2026-11-02 08:12"
     why = run_edcconf("explain", users[0], "--env", "test", "--json", cwd=root)
     assert why.json["environments"][0]["vault_last_login"] == {"value": "2026-11-01 08:11", "study": "ONC-04",
                                                               "source": f"{export}:2"}, why.json
-    assert f"Vault last login 2026-11-01 08:11 (Vault's export of ONC-04" in run_edcconf(
+    assert "Vault last login 2026-11-01 08:11 (Vault's export of ONC-04" in run_edcconf(
         "explain", users[0], "--env", "test", cwd=root).out
     assert "vault_last_login" not in run_edcconf("explain", users[0], "--env", "production", "--json",
                                                  cwd=root).json["environments"][0]   # nothing kept there
