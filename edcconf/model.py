@@ -146,6 +146,7 @@ class Grant:
     loc: Loc
     locs: Mapping[str, Loc] = field(default_factory=frozen_map)
     per_role: bool = False                   # a second role of the person in the study (roles per site)
+    disabled: bool = False                   # Vault Study Status Disabled: on record, no access (003)
 
     @property
     def key(self) -> str:

@@ -81,15 +81,17 @@ _group_import("acg", "REDCap Access Control Groups")
 
 @import_group.command("vault")
 @_common
-@click.argument("file", type=_FILE)
+@click.argument("files", type=_FILE, nargs=-1, required=True)
 @click.option("--study", required=True, help="The Vault study the file belongs to.")
 @click.option("--group", default=None, help="The group people not declared yet join.")
 @click.pass_context
-def import_vault(ctx, config_dir, file: Path, study: str, group: str | None, as_json: bool, dry_run: bool) -> None:
-    """Veeva Vault study users (003) → people and access entries of STUDY."""
+def import_vault(ctx, config_dir, files: tuple[Path, ...], study: str, group: str | None, as_json: bool,
+                 dry_run: bool) -> None:
+    """Veeva Vault study users (003) → people and access entries of STUDY. FILES: the study's user file
+    (Vault's import or export shape), or all the parts of one split above 1,000 users."""
     from ..imports.vault import import_vault as run
 
-    _run(ctx, config_dir, lambda root: run(root, file, study, group), as_json, dry_run)
+    _run(ctx, config_dir, lambda root: run(root, files, study, group), as_json, dry_run)
 
 
 _SITE_COUNTRY = click.option("--site-country", default=None, metavar="CC",

@@ -7,7 +7,7 @@ import click
 
 from ..fs import refuse_leaving_output
 from ..pipeline import load_desired
-from ..questions.explain import explain as explain_access, render_explain
+from ..questions.explain import add_observed, explain as explain_access, render_explain
 from ..questions.graph import permission_subgraph
 from ..questions.who_can import parse_question, render_who_can, who_can as who_can_query, who_can_csv
 from ..state.local import write_atomically
@@ -28,9 +28,23 @@ from .common import (allow_unread_option, at_option, config_option, json_option,
 def explain(ctx: click.Context, config_dir: str | None, user: str, studies: tuple, envs: tuple, forms: tuple,
             at: str | None, as_json: bool) -> None:
     """Why USER has each level: grant → role → rule → ceiling, each with its file:line."""
-    desired = load_desired(root_dir(ctx, config_dir), parse_at(at))
+    root = root_dir(ctx, config_dir)
+    desired = load_desired(root, parse_at(at))
     doc = explain_access(desired, user, studies, envs, forms)
+    add_observed(doc, desired.model, lambda env: _applied_observed(root, desired.model, env))
     print_json(doc) if as_json else click.echo(render_explain(doc), nl=False)
+
+
+def _applied_observed(root, model, env: str) -> dict:
+    """What the environment's applied state keeps of what the systems' files showed (`observed`), or
+    nothing when it cannot be read: explain answers from the configuration and never fails on the state."""
+    from ..diagnostics import UserError
+    from ..state import open_backend
+
+    try:
+        return dict(open_backend(root, model.environments[env]).read().effective.get("observed") or {})
+    except (UserError, KeyError, OSError):
+        return {}
 
 
 @click.command("who-can")

@@ -91,7 +91,8 @@ def groups_state(root: Path, env: str, as_of: date, kind: str, defs_path: Path,
 
 def vault_state(root: Path, env: str, as_of: date, paths: Sequence[Path], study_id: str) -> Callable[[Mapping], dict]:
     """What a Vault study's user file (or all its parts) says, as an edit of the state ENV has recorded:
-    the study's grants become the rows' (a Disabled row records none), resolved with the study's forms
+    the study's grants become the rows' (a Disabled row records a grant with study_status
+    disabled, an undeclared person's none), resolved with the study's forms
     and roles, and the people in the file get the file's e-mail and name. Every other study, grant and
     account stays exactly as recorded: the file says nothing about them, and a study never applied is
     not recorded as applied. The files are read and checked here; the edit runs under the state lock."""
@@ -119,6 +120,8 @@ def vault_state(root: Path, env: str, as_of: date, paths: Sequence[Path], study_
             continue
         person = model.people.get(user)
         role = effective_role(study, cat, entry["role"])
+        if person is None and entry.get("study_status") == "disabled":
+            continue   # an undeclared person's Disabled row gives no access: nothing to record
         if person is None or role is None:
             raise UserError(f"{user} or role {entry['role']} is not declared: run `edcconf import vault` first",
                             code="import-missing")
@@ -136,15 +139,21 @@ def vault_state(root: Path, env: str, as_of: date, paths: Sequence[Path], study_
         grants[f"{study_id}/{user}"] = {
             "study": study_id, "user": user, "role": entry["role"], "base_role": role.base.id, "sites": sites,
             **scope, "expires": person.expires.isoformat() if person.expires else None, "role_ref": ref}
+        if entry.get("study_status") == "disabled":   # a Disabled row: on record in Vault, no access (003)
+            grants[f"{study_id}/{user}"]["study_status"] = "disabled"
     # the people of the file's rows for ENV that are declared (an undeclared Disabled row records nothing)
     named = {row.user_name: {"email": row.email, "name": f"{row.first_name} {row.last_name}".strip()}
              for row in rows if row.user_name in model.people
              and row.study_environment in ("", ALL_ENVIRONMENTS, env)}
-    return study_onto(model, study_id, grants, roles, desired.resolution.environments[env].state, named)
+    # Vault's export adds Last Login (003), which Vault's import ignores: kept as an observation, never diffed
+    seen = {row.user_name: {"vault_last_login": row.last_login, "study": study_id, "source": f"{row.file}:{row.line}"}
+            for row in rows if row.last_login and row.user_name in model.people
+            and row.study_environment in ("", ALL_ENVIRONMENTS, env)}
+    return study_onto(model, study_id, grants, roles, desired.resolution.environments[env].state, named, seen)
 
 
 def study_onto(model, study_id: str, grants: Mapping[str, dict], roles: Mapping[str, dict], desired_state: Mapping,
-               named: Mapping[str, Mapping]) -> Callable[[Mapping], dict]:
+               named: Mapping[str, Mapping], observed: Mapping[str, Mapping] | None = None) -> Callable[[Mapping], dict]:
     """The edit that records one study as a source says it is: its grants (and the roles they use) replace
     the study's recorded ones, the people it names get what it says of them; every other study, grant and
     account stays exactly as recorded, and a study never applied is not recorded as applied."""
@@ -164,6 +173,8 @@ def study_onto(model, study_id: str, grants: Mapping[str, dict], roles: Mapping[
             group = account.get("group")   # an account comes with its group, as declared, when none is recorded
             if group and group not in state["groups"] and group in desired_state["groups"]:
                 state["groups"][group] = desired_state["groups"][group]
+        for user, facts in (observed or {}).items():   # what the source showed and edcconf does not manage
+            state["observed"][user] = {**(state["observed"].get(user) or {}), **facts}
         used = {g.get("role_ref") for g in state["grants"].values()}
         state["roles"] = {k: v for k, v in state["roles"].items() if k in used}
         return state

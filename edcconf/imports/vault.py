@@ -1,6 +1,7 @@
 """Import a Veeva Vault study user file (003) into one study: people and their access entries."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..catalogs import catalog
@@ -24,13 +25,33 @@ def vault_study(model: Model, study_id: str) -> Study:
     return study_of_system(model, study_id, "vault", "import vault")
 
 
-def read_for_study(model: Model, study: Study, path: Path):
+USER_EXISTS = "user-exists-applying-study-access"
+
+
+def read_for_study(model: Model, study: Study, path: Path, *, existing: bool = False):
+    """The file's rows, checked as Vault checks them for this study. With `existing`, a row whose user is
+    already a declared person gets Vault's warning "User exists. Applying Study access." (003: Vault
+    creates no new user then, it only adds the user to the study; so does `import vault`)."""
     countries = {model.sites[s].country for s in study.sites if s in model.sites}
+    people = {p.username.casefold(): p for p in model.people.values()} if existing else {}
     parsed = read_vault_users(Path(path).read_bytes(), str(path), sites=set(study.sites), countries=countries,
-                              roles=set(role_names(study)), environments=set(study.environments))
-    # Vault warns about a duplicate row and keeps one; an import that guessed which would hide a mistake.
-    return parsed, [error(d.code, d.message, d.loc) if d.code == "duplicate-user-record" else d
-                    for d in parsed.diagnostics]
+                              roles=set(role_names(study)), environments=set(study.environments),
+                              existing_users=set(people) if existing else None)
+    rows = {(r.file, r.line): r for r in parsed.rows}
+    out = []
+    for d in parsed.diagnostics:
+        if d.code == "duplicate-user-record":
+            # Vault warns about a duplicate row and keeps one; an import that guessed which would hide a mistake.
+            d = error(d.code, d.message, d.loc)
+        elif d.code == USER_EXISTS:
+            row = rows.get((d.loc.file, d.loc.line))
+            person = people.get(row.user_name.casefold()) if row else None
+            if person is not None:
+                d = warning(USER_EXISTS, f"User exists. Applying Study access.: {row.user_name} is already declared "
+                            f"({person.loc}); no person is created, only the row's access to {study.id} is "
+                            "declared", d.loc, vault="User exists. Applying Study access.")
+        out.append(d)
+    return parsed, out
 
 
 def row_loc(path: str, row: VaultUser) -> Loc:
@@ -47,8 +68,7 @@ def access_entries(study: Study, rows: tuple[VaultUser, ...], path: str) -> tupl
         if row.study_status != "Enabled":
             seen = f" (last login {row.last_login})" if row.last_login else ""   # shown, never declared from
             problems.append(warning("import-disabled", f"{row.user_name} has Study Status {row.study_status}{seen}: "
-                                    "no access is declared for them", loc))
-            continue
+                                    "declared with study_status: disabled (on record in Vault, no access)", loc))
         entry = {"user": row.user_name, "role": names[row.study_role]}
         envs = "all" if row.study_environment in ("", ALL_ENVIRONMENTS) else [row.study_environment]
         if row.site_access:
@@ -58,12 +78,14 @@ def access_entries(study: Study, rows: tuple[VaultUser, ...], path: str) -> tupl
         else:
             scope = {"sites": "all"}
         entry.update({"environments": envs, **scope})
+        if row.study_status != "Enabled":
+            entry["study_status"] = "disabled"   # 003: Vault keeps the user's role and sites, without access
         have = entries.get(row.user_name)
         if have is None:
             entries[row.user_name] = entry
         elif {k: v for k, v in have.items() if k != "environments"} != {k: v for k, v in entry.items() if k != "environments"}:
-            problems.append(error("csv-duplicate-row", f"{row.user_name} has different roles or sites in different "
-                                  "environments; edcconf declares one role per person and study", loc))
+            problems.append(error("csv-duplicate-row", f"{row.user_name} has different roles, sites or Study Status in "
+                                  "different environments; edcconf declares one role per person and study", loc))
         elif have["environments"] != "all" and envs != "all":
             have["environments"] = sorted(set(have["environments"]) | set(envs))
     for entry in entries.values():
@@ -72,17 +94,26 @@ def access_entries(study: Study, rows: tuple[VaultUser, ...], path: str) -> tupl
     return entries, problems
 
 
-def import_vault(root: Path, path: Path, study_id: str, group: str | None) -> ImportResult:
+def import_vault(root: Path, paths: Path | Sequence[Path], study_id: str, group: str | None) -> ImportResult:
+    """One study's file, or all the parts edcconf split it into (vault-users-001.csv, -002.csv, ...), read
+    as one file: each row keeps its own file and line."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    path = ", ".join(map(str, paths))
     model = current_model(root)
     study = vault_study(model, study_id)
-    parsed, diags = read_for_study(model, study, path)
-    result = ImportResult(str(path), diagnostics=list(diags))
+    rows: list[VaultUser] = []
+    diags: list = []
+    for one in paths:
+        parsed_one, found = read_for_study(model, study, one, existing=True)
+        rows += parsed_one.rows
+        diags += found
+    result = ImportResult(path, diagnostics=list(diags))
     refuse_errors(result.diagnostics, f"{path}")
-    entries, problems = access_entries(study, parsed.rows, str(path))
+    entries, problems = access_entries(study, tuple(rows), str(paths[0]))
     result.diagnostics += problems
     declared = {g.user: g for g in study.access}
     people = []
-    for row in parsed.rows:
+    for row in rows:
         if row.user_name in model.people or row.user_name not in entries:
             continue
         loc = row_loc(str(path), row)

@@ -127,7 +127,7 @@ def managers_by_study(state: Mapping) -> dict[str, set[str]]:
     for grant in state.get("grants", {}).values():
         cat = catalog((studies.get(grant["study"]) or {}).get("system", ""))
         base = cat.roles.get(grant["base_role"]) if cat else None
-        if base is not None and base.manages_study:
+        if base is not None and base.manages_study and grant.get("study_status") != "disabled":
             out.setdefault(grant["study"], set()).add(grant["user"])
     return out
 

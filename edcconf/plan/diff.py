@@ -204,7 +204,8 @@ def _grants(desired: EnvironmentState, have: Mapping, old_sources: Mapping) -> l
         role = (new_value["role_ref"], want_state["roles"][new_value["role_ref"]]) if new_value else None
         if before is None:
             sites = ", ".join(after["sites"])
-            out.append(Change("create", "grant", key, None, after, f"granted {after['role']} at {sites}", src,
+            off = " with study status disabled (on record in Vault, no access)" if "study_status" in after else ""
+            out.append(Change("create", "grant", key, None, after, f"granted {after['role']} at {sites}{off}", src,
                               study=study, stored=new_value, role=role))
         elif after is None:
             why = desired.excluded.get(key)
@@ -236,7 +237,10 @@ def _grant_details(before: Mapping, after: Mapping) -> list[str]:
     lines = []
     if before["role"] != after["role"]:
         lines.append(f"role {before['role']} → {after['role']}")
-    skip = {"role", "close_queries", "sdv"}
+    if before.get("study_status") != after.get("study_status"):   # Vault's Study Status (003)
+        lines.append("study status disabled: on record in Vault, no access" if after.get("study_status")
+                     else "study status enabled: access restored")
+    skip = {"role", "close_queries", "sdv", "study_status"}
     lines += [line for line in field_changes({k: v for k, v in before.items() if k not in skip},
                                              {k: v for k, v in after.items() if k not in skip})
               if not line.startswith("base_role") or before["base_role"] != after["base_role"]]

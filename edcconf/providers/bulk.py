@@ -155,7 +155,8 @@ def grants_by_study(state: Mapping) -> dict[str, list[dict]]:
 def vault_users(environment: str, state: Mapping, grants: list[dict],
                 defaults: Mapping[str, str] | None = None, disabled: Iterable[Mapping] = ()) -> list[VaultUser]:
     """One row per person of a Vault study in one environment (003), by user name. `grants` are written
-    Enabled (a deactivated account's Disabled: their study access must not stay on); `disabled` (grants
+    Enabled (a deactivated account's Disabled: their study access must not stay on; a grant declared
+    `study_status: disabled` Disabled, with its role and sites); `disabled` (grants
     revoked, or declared but withdrawn) Disabled, unless the person also has a current grant. Vault keeps
     a user's study access until a row disables it, so leaving such a person out would leave them in.
     All sites is study access (Site Access and Country Access both blank), never a list of every site."""
@@ -163,7 +164,8 @@ def vault_users(environment: str, state: Mapping, grants: list[dict],
     accounts = state.get("accounts", {})
     rows = []
     for grant in grants:
-        active = accounts.get(grant["user"], {}).get("status") != "deactivated"
+        active = (accounts.get(grant["user"], {}).get("status") != "deactivated"
+                  and grant.get("study_status") != "disabled")   # declared study_status: disabled (003)
         rows.append(_vault_row(environment, state, grant, opts, "Enabled" if active else "Disabled"))
     current = {grant["user"] for grant in grants}
     study_sites: dict[str, list] = {}

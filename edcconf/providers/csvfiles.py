@@ -53,6 +53,8 @@ def users_csv(grants: list[dict], accounts: dict) -> bytes:
     """Who has which role at which sites in one study (OpenClinica has no bulk import: this is its list)."""
     rows = []
     for g in grants:
+        if g.get("study_status") == "disabled":
+            continue   # a disabled Vault grant (003) is on record in Vault, but nobody has that access
         account = accounts.get(g["user"], {})
         rows.append([g["user"], account.get("email"), account.get("name"), account.get("type"), g["role"],
                      g["base_role"], " ".join(g["sites"]), g.get("expires") or ""])

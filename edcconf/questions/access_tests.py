@@ -18,7 +18,7 @@ from pathlib import Path
 from ..diagnostics import Diagnostic, Loc, UserError, error
 from ..model import level_rank
 from ..pipeline import Desired
-from ..resolve.effective import person_grants
+from ..resolve.effective import person_grants, usable
 from ..source import read_config
 from ..source.yamlfile import ParsedFile, parse_yaml
 from .who_can import parse_question, who_can
@@ -56,7 +56,7 @@ def _level(desired: Desired, user: str, study: str, env: str, form: str, site: s
     env_state = desired.resolution.environments.get(env)
     if env_state is None:
         raise UserError(f"unknown environment {env!r}", code="unknown-reference")
-    held = person_grants(env_state.state["grants"], user).get(study, [])
+    held = [(key, g) for key, g in person_grants(env_state.state["grants"], user).get(study, []) if usable(g)]
     if site is not None:
         held = [(key, g) for key, g in held if site in g["sites"]]
     # without a site: the most the person can do on the form at any of their sites (roles per site)

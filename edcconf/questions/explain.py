@@ -64,6 +64,12 @@ def _entry(resolution, env_state, study, key: str, person, group, wanted_studies
         return {"study": study.id, "access": False, "reason": why.reason if why else "not granted",
                 "source": str(why.loc) if why else None}
     role = resolution.roles[(study.id, grant["role"])]
+    if grant.get("study_status") == "disabled":   # 003: on record in Vault, no access
+        return {"study": study.id, "access": False, "study_status": "disabled",
+                "reason": f"study status disabled: Vault keeps {grant['role']} at {', '.join(grant['sites'])} on "
+                          "record, with no access to the study", "source": env_state.sources.get(f"grant:{key}"),
+                "grant": {"source": env_state.sources.get(f"grant:{key}"), "role": grant["role"],
+                          "base_role": role.base.id, "sites": grant["sites"], "expires": grant["expires"]}}
     form_rows = [{"form": fid, "level": rule.level, "rule": rule.rule,
                   "source": str(rule.loc) if rule.loc else f"catalog {study.system}/{role.base.id}",
                   "close_queries": fid in role.close_queries, "sdv": fid in role.sdv}
@@ -80,6 +86,19 @@ def _entry(resolution, env_state, study, key: str, person, group, wanted_studies
                         "within": not over, "over": over}}
 
 
+def add_observed(doc: dict, model, observed_of) -> None:
+    """Per environment where the person is in a Vault study, the Last Login that `state import ... vault`
+    kept from Vault's export (003), when there is one: `observed_of(env)` reads the applied state's
+    `observed` section (only for those environments)."""
+    for env in doc["environments"]:
+        if not any(getattr(model.studies.get(e["study"]), "system", None) == "vault" for e in env["studies"]):
+            continue
+        seen = (observed_of(env["environment"]).get(doc["user"]) or {})
+        if seen.get("vault_last_login"):
+            env["vault_last_login"] = {"value": seen["vault_last_login"], "study": seen.get("study"),
+                                       "source": seen.get("source")}
+
+
 def render_explain(doc: dict) -> str:
     p = doc["person"]
     email = f" <{p['email']}>" if p["email"] else " (no e-mail)"
@@ -91,6 +110,10 @@ def render_explain(doc: dict) -> str:
         lines.append("No access anywhere: not granted in any study.")
     for env in doc["environments"]:
         lines.append(f"In {env['environment']}:")
+        if env.get("vault_last_login"):
+            seen = env["vault_last_login"]
+            lines.append(f"  Vault last login {seen['value']} (Vault's export of {seen['study']}, kept by state import"
+                         + (f"  [{seen['source']}])" if seen.get("source") else ")"))
         for entry in env["studies"]:
             if not entry["access"]:
                 where = f"  [{entry['source']}]" if entry["source"] else ""

@@ -34,13 +34,18 @@ def matrix(desired: Desired, env: str) -> dict:
             why = env_state.excluded.get(key)
             if effective is None and (why is None or "not granted in" in why.reason):
                 continue  # declared for another environment only
+            disabled = effective is not None and effective.get("study_status") == "disabled"   # Vault, 003
+            status = ("disabled" if disabled else "active") if effective else (
+                "expired" if "expired" in why.reason else "deactivated")
             rows.append({"user": grant.user, "name": person.name, "role": grant.role, "base_role": role.base.id,
                          "sites": effective["sites"] if effective else [],
                          "expires": effective["expires"] if effective else None,
-                         "status": "active" if effective else ("expired" if "expired" in why.reason else "deactivated"),
-                         "note": None if effective else why.reason,
+                         "status": status,
+                         "note": "Study Status Disabled: on record in Vault, no access" if disabled
+                         else None if effective else why.reason,
                          "external": person.external.organization if person.external else None,
-                         "admin": person.type == "admin", "forms": dict(role.forms)})
+                         "admin": person.type == "admin",
+                         "forms": dict.fromkeys(role.forms, "none") if disabled else dict(role.forms)})
         studies.append({"id": study.id, "name": study.name, "system": study.system, "sites": sorted(study.sites),
                         "forms": [f.id for f in study.forms], "rows": rows})
     return {"format_version": 1, "environment": env, "as_of": resolution.as_of.isoformat(), "studies": studies}

@@ -10,6 +10,7 @@ from ..catalogs import RIGHTS, right_rank
 from ..diagnostics import UserError
 from ..model import FORM_LEVELS, level_rank
 from ..pipeline import Desired
+from ..resolve.effective import usable
 from ..validate.references import suggest
 
 ABILITIES = ("close-queries", "sdv")
@@ -47,8 +48,8 @@ def who_can(desired: Desired, question: dict, study: str | None, envs: tuple[str
             continue
         state = env_state.state
         for key, grant in sorted(state["grants"].items()):
-            if study and grant["study"] != study:
-                continue
+            if (study and grant["study"] != study) or not usable(grant):
+                continue   # a disabled Vault grant (Study Status Disabled, 003) gives no access
             role = state["roles"][grant["role_ref"]]
             match = _matches(question, role)
             if match is None:

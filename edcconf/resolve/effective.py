@@ -6,7 +6,12 @@ Shape (the same one the state backends store and the planner diffs):
     groups:   group id -> {ceiling, redcap_ceiling, message}
     studies:  study id -> {name, system, status, sites, admins}   (admins see every study, 001)
     roles:    role ref -> {base_role, forms, close_queries, sdv, rights}   (once per role and study)
-    grants:   "<study>/<username>[/<role>]" -> {study, user, role, base_role, sites, site_access, [countries], expires, role_ref}
+    grants:   "<study>/<username>[/<role>]" -> {study, user, role, base_role, sites, site_access, [countries], expires,
+                                             role_ref, [study_status]}
+`study_status: "disabled"` (only present then) is a Vault grant declared `study_status: disabled` (003's
+Study Status Disabled): on record in Vault with its role and sites, but no access; `expand_grant` gives
+it no form levels and no derived abilities, and the questions (who-can, explain, access tests) do not
+count it (`usable`).
 `site_access` says how the sites were granted: `all` (study access: Vault's all-site access, no REDCap
 data access group), `countries` (Vault's Country Access, listed in `countries`) or `sites`.
 Form levels live in `roles`; `expand_grant` joins them into a grant where a grant is shown. A role ref
@@ -49,12 +54,23 @@ class EnvironmentState:
     notices: Mapping[str, tuple[str, ...]] = field(default_factory=frozen_map)  # username -> whom to tell of a new account (000)
 
 
+DISABLED = "disabled"
+
+
+def usable(grant: Mapping) -> bool:
+    """Whether a grant gives access: not a Vault grant whose Study Status is Disabled (003)."""
+    return grant.get("study_status") != DISABLED
+
+
 def expand_grant(state: Mapping[str, dict], grant: Mapping | None) -> dict | None:
-    """A grant with its role's form levels and derived abilities joined in (the shape plans show)."""
+    """A grant with its role's form levels and derived abilities joined in (the shape plans show). A
+    disabled grant (Vault Study Status Disabled) gives none: every form `none`, no derived ability."""
     if grant is None:
         return None
     role = state.get("roles", {}).get(grant.get("role_ref"), {})
     shown = {k: v for k, v in grant.items() if k != "role_ref"}
+    if not usable(grant):
+        return {**shown, "forms": dict.fromkeys(role.get("forms", {}), "none"), "close_queries": [], "sdv": []}
     # shared with the role, not copied: every grant of a role has the same levels, and plans are read-only
     return {**shown, "forms": role.get("forms", {}), "close_queries": role.get("close_queries", []),
             "sdv": role.get("sdv", [])}
@@ -232,6 +248,8 @@ def environment_state(model: Model, env: str, as_of: date,
                 grants_out[key] = {"study": sid, "user": grant.user, "role": grant.role, "base_role": role.base.id,
                                    "sites": site_scope(model, study, grant), **site_access(grant),
                                    "expires": expires.isoformat() if expires else None, "role_ref": ref}
+            if grant.disabled:   # 003: Study Status Disabled, kept on record without access
+                grants_out[key]["study_status"] = DISABLED
             sources["grant:" + key] = str(grant.loc)
             roles_out.setdefault(ref, value)
             over = ceiling_checks.get((role_id, person.group))
@@ -272,7 +290,8 @@ def _hidden_query_warnings(model: Model, env: str, state: dict, roles: Mapping[t
     """001: a Monitor or Data Manager with no access to a form cannot see (or close) its queries."""
     holders: dict[str, list[str]] = {}
     for grant in state["grants"].values():
-        holders.setdefault(f"{grant['study']}/{grant['role']}", []).append(grant["user"])
+        if usable(grant):
+            holders.setdefault(f"{grant['study']}/{grant['role']}", []).append(grant["user"])
     out = []
     for (study_id, role_id), role in sorted(roles.items()):
         users = holders.get(role.key)

@@ -13,7 +13,10 @@ STATE_FORMAT_VERSION = 1
 # The record also keeps the environment's guards (protection and brakes) as last applied, under
 # "environment" (keyed by the environment's name): the next apply is held to them, not to the
 # configuration under review (plan/brakes.py).
-RECORD_SECTIONS = STATE_SECTIONS + ("environment",)
+# "observed" keeps, per username, what a system's own file showed that edcconf neither declares nor
+# plans (Vault's Last Login, 003, from `state import ... vault`): carried from one state version to
+# the next, shown by `show`, never diffed.
+RECORD_SECTIONS = STATE_SECTIONS + ("environment", "observed")
 SECTION_OF = {"account": "accounts", "grant": "grants", "group": "groups", "study": "studies", "site": "sites",
               "environment": "environment"}
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ..diagnostics import Diagnostics
 from ..model import Model
 from ..rules.site_roles import check_site_roles
+from ..rules.vault_status import check_study_status
 from ..source import Sources, remember_schema_check
 from .build import build_model
 from .emails import check_emails
@@ -39,6 +40,7 @@ def validate(sources: Sources) -> Validated:
     diags.extend(check_references(model))
     diags.extend(check_policy(model))
     diags.extend(check_site_roles(model))
+    diags.extend(check_study_status(model))
     diags.extend(check_systems(model))
     diags.extend(check_emails(model))
     return Validated(model, diags)

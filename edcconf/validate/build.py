@@ -357,7 +357,7 @@ def _grants(study: _Node, sid: str, study_envs: tuple[str, ...], problems: list[
                       sites=sites if sites in (ALL, None) else tuple(sites),
                       countries=tuple(countries) if countries is not None else None,
                       expires=parse_date(g, "expires", problems) if v.get("expires") is not None else None,
-                      loc=loc, locs=g.locs())
+                      loc=loc, locs=g.locs(), disabled=v.get("study_status") == "disabled")
         duplicate = False
         user = fold(grant.user)
         for env in (study_envs if envs == ALL else envs):

@@ -68,7 +68,8 @@ def _change(change: Change, style: Style) -> list[str]:
     value = change.after if change.after is not None else change.before
     if change.kind == "grant" and change.action in ("create", "revoke") and value:
         out.append(f"      role:  {value['role']} (base {value['base_role']}) at {', '.join(value['sites'])}"
-                   + (f", expires {value['expires']}" if value.get("expires") else ""))
+                   + (f", expires {value['expires']}" if value.get("expires") else "")
+                   + (", study status disabled" if value.get("study_status") == "disabled" else ""))
         out.append("      forms: " + ", ".join(f"{f} {lvl}" for f, lvl in value["forms"].items()))
     if change.action == "update" and len(change.details) > 1:
         out += [f"      {style('~', fg='yellow')} {d}" for d in change.details]

@@ -18,6 +18,7 @@ def state_json(record: StateRecord) -> dict:
             "accounts": eff.get("accounts", {}), "sites": eff.get("sites", {}), "groups": eff.get("groups", {}),
             "studies": eff.get("studies", {}),
             "grants": {k: expand_grant(eff, g) for k, g in sorted(eff.get("grants", {}).items())},
+            "observed": eff.get("observed", {}),   # e.g. Vault's Last Login (003), from state import
             "guards": applied_guards(eff, record.environment)}   # None: recorded by no apply yet
 
 
@@ -41,21 +42,25 @@ def render_state(record: StateRecord) -> str:
         if not rows:
             lines += ["  (nobody has access)", ""]
             continue
-        lines += _table(rows, eff.get("accounts", {}))
+        lines += _table(rows, eff.get("accounts", {}), eff.get("observed", {}) if study["system"] == "vault" else {})
         lines.append("")
     lines.append("Levels: E edit, V review, R read, - none.")
     return "\n".join(lines) + "\n"
 
 
-def _table(rows: list[dict], accounts: Mapping[str, dict]) -> list[str]:
+def _table(rows: list[dict], accounts: Mapping[str, dict], observed: Mapping[str, dict] | None = None) -> list[str]:
     forms = list(rows[0]["forms"])
-    header = ["person", "role", "sites", "expires", *forms]
+    logins = {g["user"]: ((observed or {}).get(g["user"]) or {}).get("vault_last_login") or "" for g in rows}
+    login = any(logins.values())   # a Vault study whose export was state-imported: its Last Login column
+    header = ["person", "role", "sites", "expires", *(["last login"] if login else []), *forms]
     body = []
     for g in rows:
         account = accounts.get(g["user"], {})
         marks = ("*" if account.get("external") else "") + ("!" if account.get("type") == "admin" else "")
-        body.append([g["user"] + marks, g["role"] + ("" if g["role"] == g["base_role"] else f" ({g['base_role']})"),
-                     " ".join(g["sites"]), g.get("expires") or "", *[_ABBREV[g["forms"][f]] for f in forms]])
+        off = " [disabled]" if g.get("study_status") == "disabled" else ""   # Vault Study Status (003)
+        body.append([g["user"] + marks, g["role"] + ("" if g["role"] == g["base_role"] else f" ({g['base_role']})") + off,
+                     " ".join(g["sites"]), g.get("expires") or "", *([logins[g["user"]]] if login else []),
+                     *[_ABBREV[g["forms"][f]] for f in forms]])
     widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
     fmt = "  " + "  ".join(f"{{:<{w}}}" for w in widths)
     return [fmt.format(*header), fmt.format(*["-" * w for w in widths])] + [fmt.format(*r) for r in body]

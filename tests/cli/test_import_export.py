@@ -141,7 +141,7 @@ def test_vault_round_trip_and_zero_plan(tmp_path: Path, exported: Path) -> None:
     vault_file = exported / "ONC-04" / "vault-users.csv"
     result = run_edcconf("import", "vault", vault_file, "--study", "ONC-04", cwd=root)
     assert result.code == 0, result
-    assert "studies/onc-04.yaml (appended): 5 grants in study ONC-04" in result.out
+    assert "studies/onc-04.yaml (appended): 6 grants in study ONC-04" in result.out   # jane.doe's is disabled
     assert _digest(root) != before
     assert run_edcconf("validate", cwd=root).code == 0
     state = run_edcconf("state", "import", "--env", "production", "vault", vault_file, "--study", "ONC-04", cwd=root)
@@ -215,7 +215,7 @@ def test_a_username_assigned_twice_keeps_its_last_row(tmp_path: Path, exported: 
     assert f"on line 2; REDCap keeps the last row (line {len(lines) + 1})" in dups[0]["message"]
 
 
-def test_vault_new_people_need_a_group_and_disabled_rows_grant_nothing(tmp_path: Path, exported: Path) -> None:
+def test_vault_new_people_need_a_group_and_disabled_rows_are_declared_disabled(tmp_path: Path, exported: Path) -> None:
     root = copy_config(REPO, tmp_path / "example")
     _strip_access(root / "studies" / "onc-04.yaml")
     vault_file = exported / "ONC-04" / "vault-users.csv"
@@ -227,14 +227,14 @@ def test_vault_new_people_need_a_group_and_disabled_rows_grant_nothing(tmp_path:
     vault_file.write_bytes(("\r\n".join(lines[:-1] + [new_row]) + "\r\n").encode())
     refused = run_edcconf("import", "vault", vault_file, "--study", "ONC-04", "--json", cwd=root)
     assert refused.code == 1, refused
-    assert [(e["code"], e["source"].rsplit(":", 1)[1]) for e in refused.json["errors"]] == [("import-group", "7")]
+    assert [(e["code"], e["source"].rsplit(":", 1)[1]) for e in refused.json["errors"]] == [("import-group", "8")]
     result = run_edcconf("import", "vault", vault_file, "--study", "ONC-04", "--group", "trained-monitors", "--json",
                          cwd=root)
     assert result.code == 0, result
     assert "import-disabled" in {w["code"] for w in result.json["warnings"]}
     assert [p["username"] for p in result.json["declared"]["members"]["trained-monitors"]] == ["ivo.novak"]
-    granted = {g["user"] for g in result.json["declared"]["grants"]["ONC-04"]}
-    assert "ivo.novak" in granted and lines[1].split(",")[3] not in granted
+    granted = {g["user"]: g.get("study_status") for g in result.json["declared"]["grants"]["ONC-04"]}
+    assert granted["ivo.novak"] is None and granted[lines[1].split(",")[3]] == "disabled"
     assert run_edcconf("validate", cwd=root).code == 0
 
 
@@ -268,27 +268,28 @@ def test_export_disables_vault_access_of_deactivated_people_and_expired_grants(t
     assert run_edcconf("export", "files", "--env", "test", "-o", out, cwd=root).code == 0
     rows = _vault_file(root, out / "ONC-04" / "vault-users.csv")
     assert rows == {"claire.martin": ("Disabled", ("CHU-LYON",), ()), "paul.girard": ("Disabled", ("APHP",), ()),
-                    "dina.park": ("Enabled", (), ()), "mona.reyes": ("Enabled", (), ("US",))}   # nora: production only
+                    "dina.park": ("Enabled", (), ()), "mona.reyes": ("Enabled", (), ("US",)),
+                    "jane.doe": ("Disabled", ("MGH",), ())}   # nora: production only; jane: study_status disabled
 
 
 def test_apply_that_revokes_a_vault_grant_writes_it_disabled(tmp_path: Path) -> None:
     root = copy_config(REPO, tmp_path / "example")
     assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
     written = root / "build" / "test" / "vault" / "ONC-04" / "vault-users.csv"
-    assert {s for s, _, _ in _vault_file(root, written).values()} == {"Enabled"}
+    assert {u for u, (s, _, _) in _vault_file(root, written).items() if s != "Enabled"} == {"jane.doe"}   # declared disabled
     onc = root / "studies" / "onc-04.yaml"
     onc.write_text(onc.read_text().replace("    - {user: mona.reyes, role: cra, environments: all, countries: [US]}\n", ""))
     result = run_edcconf("apply", "--env", "test", "--yes", cwd=root)
     assert result.code == 0, result
     rows = _vault_file(root, written)
     assert rows["mona.reyes"] == ("Disabled", (), ("US",))
-    assert {u: s for u, (s, _, _) in rows.items() if u != "mona.reyes"} == dict.fromkeys(
-        ["claire.martin", "dina.park", "paul.girard"], "Enabled")
+    assert {u: s for u, (s, _, _) in rows.items() if u != "mona.reyes"} == {
+        **dict.fromkeys(["claire.martin", "dina.park", "paul.girard"], "Enabled"), "jane.doe": "Disabled"}
 
 
 def test_state_import_of_a_vault_study_keeps_the_rest_of_the_recorded_state(tmp_path: Path) -> None:
     """Only ONC-04's grants change: other studies' grants stay as applied (not as declared now), and a
-    study never applied is not recorded; a Disabled row records no grant; parts import as one file."""
+    study never applied is not recorded; a Disabled row records a disabled grant; parts import as one file."""
     from edcconf.state.local import LocalBackend
 
     root = copy_config(REPO, tmp_path / "example")
@@ -323,8 +324,12 @@ def test_state_import_of_a_vault_study_keeps_the_rest_of_the_recorded_state(tmp_
     after = state_import(first, second)
     others = {k: v for k, v in before["grants"].items() if not k.startswith("ONC-04/")}
     assert {k: v for k, v in after["grants"].items() if not k.startswith("ONC-04/")} == others
-    assert sorted(k for k in after["grants"] if k.startswith("ONC-04/")) == ["ONC-04/dina.park", "ONC-04/paul.girard"]
+    assert sorted(k for k in after["grants"] if k.startswith("ONC-04/")) == [
+        "ONC-04/claire.martin", "ONC-04/dina.park", "ONC-04/jane.doe", "ONC-04/paul.girard"]
     assert after["grants"]["ONC-04/dina.park"] == before["grants"]["ONC-04/dina.park"]
+    assert after["grants"]["ONC-04/jane.doe"] == before["grants"]["ONC-04/jane.doe"]   # declared disabled, as applied
+    assert after["grants"]["ONC-04/claire.martin"] == {**before["grants"]["ONC-04/claire.martin"],
+                                                       "study_status": "disabled"}
     assert "CARDIO-01" not in after["studies"] and after["studies"] == before["studies"]
     assert after["accounts"] == before["accounts"] and after["sites"] == before["sites"]
     assert {g["role_ref"] for g in after["grants"].values()} == set(after["roles"])
@@ -348,7 +353,7 @@ def test_vault_export_with_last_login_declares_the_same_and_shows_it(tmp_path: P
     assert one.code == two.code == 0, (one, two)
     assert one.json["declared"] == two.json["declared"] and one.json["declared"]["grants"]["ONC-04"]
     shown = [w["message"] for w in two.json["warnings"] if w["code"] == "import-disabled"]
-    assert len(shown) == 1 and "(last login 2025-11-01 09:30)" in shown[0]
+    assert len(shown) == 2 and "(last login 2025-11-01 09:30)" in shown[0]   # and jane.doe's declared one
 
 
 def test_state_import_of_group_files_records_only_groups_and_accounts(tmp_path: Path, exported: Path) -> None:
