@@ -33,6 +33,11 @@ def _over(model: Model, group_id: str, system: str, role: dict) -> list[dict]:
             for r, g, a in over_ceiling(group_ceiling(group), role.get("rights", {}), keys)]
 
 
+def default_group_of(model: Model) -> str:
+    """The group REDCap puts a user in who is in no other (002): the one marked default, else no-rights."""
+    return next((g.id for g in model.groups.values() if g.default), "no-rights")
+
+
 def non_compliant_pairs(model: Model, applied: StateRecord, as_of: date, statuses: Iterable[str] = ()) -> list[dict]:
     statuses = set(statuses)
     eff = applied.effective
@@ -40,6 +45,7 @@ def non_compliant_pairs(model: Model, applied: StateRecord, as_of: date, statuse
     if not grants:
         return []
     studies, roles, people = eff["studies"], eff["roles"], model.people
+    default_group = default_group_of(model)
     # Every plan runs this over all grants, and a few rights profiles (a role's rights and REDCap keys)
     # serve thousands of roles: compare each group with each profile once.
     profiles: dict[tuple, tuple] = {}      # (study, role_ref) -> (system, rights, REDCap keys)
@@ -51,7 +57,9 @@ def non_compliant_pairs(model: Model, applied: StateRecord, as_of: date, statuse
         if statuses and study.get("status") not in statuses:
             continue
         person = people.get(grant["user"])
-        group_id = person.group if person else "no-rights"  # someone removed from the configuration
+        # someone edcconf never declared (found live) or no longer declares: REDCap puts a user in no group
+        # in its default group (002), the built-in no-rights one unless a group is marked default
+        group_id = person.group if person else default_group
         role_key = (group_id, grant["study"], grant["role_ref"])
         over = by_role.get(role_key)
         if over is None:
@@ -59,11 +67,15 @@ def non_compliant_pairs(model: Model, applied: StateRecord, as_of: date, statuse
                                                   roles.get(grant["role_ref"], {}), role_key[1:], profiles, by_profile)
         if not over:
             continue
-        expired = (person is None or person.status == "deactivated" or person.expired(as_of)
+        # expired as the systems see it: the grant's (live: the REDCap expiration) or the person's date; a
+        # deactivated person's account is disabled. Someone not declared is reported as undeclared, never
+        # as expired (they still have the access)
+        expired = ((person is not None and (person.status == "deactivated" or person.expired(as_of)))
                    or (grant.get("expires") is not None and grant["expires"] < as_of.isoformat()))
         found.append((key, {"user": grant["user"], "study": grant["study"], "study_status": study.get("status"),
                             "group": group_id, "role": grant["role"], "expired": expired,
-                            "non_compliant": [dict(o) for o in over]}))  # each pair owns its rows
+                            "non_compliant": [dict(o) for o in over],  # each pair owns its rows
+                            "key": key, "undeclared": person is None}))
     found.sort(key=lambda pair: pair[0])  # in grant order; sorting only the few found
     return [row for _, row in found]
 

@@ -46,6 +46,10 @@ class EnvironmentState:
     excluded: Mapping[str, Exclusion]  # grant key -> why it is absent
     diagnostics: tuple[Diagnostic, ...]
     notices: Mapping[str, tuple[str, ...]] = field(default_factory=frozen_map)  # username -> whom to tell of a new account (000)
+    # grant key -> the `ceiling-exceeded` error of a grant above its person's group ceiling. Not an error of
+    # the configuration by itself: ceilings are checked when a grant is added or changed (002, 004), which
+    # only the plan knows (rules.ceilings.at_assignment); an applied grant nobody changes is kept.
+    ceilings: Mapping[str, Diagnostic] = field(default_factory=frozen_map)
 
 
 def expand_grant(state: Mapping[str, dict], grant: Mapping | None) -> dict | None:
@@ -163,6 +167,7 @@ def environment_state(model: Model, env: str, as_of: date,
     sources: dict[str, str] = {}
     excluded: dict[str, Exclusion] = {}
     diags: list[Diagnostic] = []
+    above: dict[str, Diagnostic] = {}   # grant key -> ceiling-exceeded, decided by the plan (see EnvironmentState)
     for group in model.groups.values():
         if group.builtin and not group.members:
             continue  # every system has its no-rights default; nothing to create until someone is in it
@@ -233,14 +238,14 @@ def environment_state(model: Model, env: str, as_of: date,
                     over = by_profile[profile] = _over_ceiling(model, person.group, grant.study, role)
                 ceiling_checks[(role_id, person.group)] = over
             if over:
-                diags.append(_ceiling_error(model.groups[person.group], person, grant, over))
+                above[key] = _ceiling_error(model.groups[person.group], person, grant, over)
             if person.external is not None:  # 000: the PI and the requester hear of a new external account
                 pi = study.protocol.pi if study.protocol else None
                 notices.setdefault(person.username, set()).update(
                     n for n in (pi, person.external.requested_by) if n)
     diags.extend(_hidden_query_warnings(model, env, state, roles))
     return EnvironmentState(env, as_of, state, sources, excluded, tuple(diags),
-                            frozen_map({u: tuple(sorted(n)) for u, n in notices.items()}))
+                            frozen_map({u: tuple(sorted(n)) for u, n in notices.items()}), frozen_map(above))
 
 
 def _over_ceiling(model: Model, group_id: str, study_id: str, role: EffectiveRole) -> list[Over]:
