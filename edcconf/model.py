@@ -187,3 +187,5 @@ class Model:
     groups: Mapping[str, Group]
     people: Mapping[str, Person]
     studies: Mapping[str, Study]
+    policy: Mapping[str, object] = field(default_factory=frozen_map)   # `policy:` (organisation-wide settings)
+    policy_loc: Loc | None = None

@@ -57,6 +57,8 @@ def resolve(model: Model, as_of: date, environments: Iterable[str] | None = None
                 seen.add(key)
                 diags.append(d)
         del st
+    from ..rules.admins import check_admins
+    diags.extend(check_admins(model, as_of))   # once, not per environment: admins see every environment
     return Resolution(model, as_of, frozen_map(roles), frozen_map(states), tuple(diags), frozen_map(ceilings))
 
 

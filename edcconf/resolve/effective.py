@@ -24,6 +24,7 @@ from typing import Mapping
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error, warning
 from ..model import ALL, Grant, Model, Person, Study, frozen_map
+from ..rules.admins import active_admins
 from ..rules.ceilings import Over, group_ceiling, over_ceiling, over_text, unnamed_hint
 from .roles import EffectiveRole
 
@@ -179,8 +180,7 @@ def environment_state(model: Model, env: str, as_of: date,
     versions: dict[tuple[str, str], tuple[str, dict]] = {}  # (study, role) -> (ref, value): once per role
     ceiling_checks: dict[tuple, list] = {}                 # ((study, role), group) -> rights over the ceiling
     by_profile: dict[tuple, list] = {}                     # (group, system, rights, keys): what a check reads
-    admins = sorted(p.username for p in model.people.values()
-                    if p.type == "admin" and p.status == "active" and not p.expired(as_of))
+    admins = active_admins(model, as_of)   # each study lists them: admins see every study (001)
     notices: dict[str, set[str]] = {}
     people, grants_out, roles_out = model.people, state["grants"], state["roles"]
     person_excluded: dict[str, str | None] = {}   # why a person's grants are all excluded (once per person)

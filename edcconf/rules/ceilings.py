@@ -221,3 +221,15 @@ def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, object]]
                                     f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan "
                                     "brings it within", loc, key=pair["key"], kept=False))
     return errors, warnings
+
+
+def create_projects(ceiling: Ceiling) -> tuple[bool, str]:
+    """002: a user whose group does not allow full User Rights cannot create or copy projects (they would be
+    locked out of administering the project they made). (may, why)."""
+    full = ceiling.rights.get("user_rights") == "full" and ceiling.keys.get("user_rights") == 1
+    allowed = ceiling.rights.get("user_rights", "none")
+    if full:
+        return True, "the group's ceiling allows full User Rights (user_rights full), so projects may be created (002)"
+    return False, (f"the group's ceiling allows user_rights {allowed}"
+                   + ("" if allowed != "full" else " (REDCap user_rights below 1: view & edit)")
+                   + "; a user who cannot be granted full User Rights cannot create or copy projects (002)")
