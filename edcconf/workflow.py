@@ -35,6 +35,7 @@ class PlannedEnvironment:
     warnings: Diagnostics | None = None
     applied_side: object = None      # what with_applied returned (plan_environment)
     guards: Guards | None = None     # protection and brakes this apply is held to (the last applied ones)
+    applied_over: tuple = ()         # applied grants above their ceilings: (pair, person's Loc) (plan_environment)
 
 
 def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
@@ -69,7 +70,8 @@ def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
     if refresh:
         from .questions.drift import refresh as refresh_live
         plan = refresh_live(plan, environment, previous, env_state.state, root, allow_unread=allow_unread)
-    plan = check_ceilings(plan, env_state, desired.model, previous, as_of)   # restoring drift is a change too
+    applied_over = tuple(applied_over_ceiling(desired.model, previous, as_of))
+    plan = check_ceilings(plan, env_state, applied_over)   # after the refresh: restoring drift is a change too
     guards = guards_of(environment, previous.effective)   # the applied guards, not those under review
     plan = replace(plan, changes=guard_changes(environment, previous.effective) + plan.changes,
                    brakes=find_brakes(plan.changes, previous.effective, env_state.state, guards))
@@ -77,7 +79,8 @@ def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
                                            **env_state.state.get("studies", {})}.items()}
     return PlannedEnvironment(plan, environment, previous, backend, systems, env_state.sources,
                               desired.model.digest, desired=desired,
-                              applied_side=prefetch.also_result if prefetch is not None else None, guards=guards)
+                              applied_side=prefetch.also_result if prefetch is not None else None, guards=guards,
+                              applied_over=applied_over)
 
 
 MEMO_MAX_CHANGES = 20_000   # a first rollout's plan is large and rarely planned twice: not worth the memory
@@ -147,12 +150,12 @@ def applied_over_ceiling(model, previous: StateRecord, as_of: date) -> list[tupl
             for pair in non_compliant_pairs(model, previous, as_of)]
 
 
-def check_ceilings(plan: Plan, env_state, model, previous: StateRecord, as_of: date) -> Plan:
+def check_ceilings(plan: Plan, env_state, applied_over) -> Plan:
     """002/004: the grants this plan adds or changes must be within their ceilings (UserError otherwise);
-    applied grants above a ceiling that it keeps are warnings."""
+    applied grants above a ceiling that it keeps are warnings. applied_over: applied_over_ceiling(...)."""
     from .rules.ceilings import at_assignment
 
-    errors, warnings = at_assignment(plan.changes, env_state.ceilings, applied_over_ceiling(model, previous, as_of))
+    errors, warnings = at_assignment(plan.changes, env_state.ceilings, list(applied_over))
     if errors:
         raise UserError("the plan adds or changes grants above their ceilings", errors + list(plan.warnings) + warnings)
     return replace(plan, warnings=plan.warnings + tuple(warnings))
@@ -177,8 +180,8 @@ def validate_ceilings(root: Path, desired) -> list:
             continue
         try:
             previous = open_backend(root, model.environments[env]).read()
-        except (UserError, OSError, ImportError) as exc:
-            why = exc.message if isinstance(exc, UserError) else str(exc)
+        except Exception as exc:   # noqa: BLE001 - any backend's failure (psycopg's own errors too): not read
+            why = exc.message if isinstance(exc, UserError) else (str(exc) or type(exc).__name__)
             for diag, _ in above.values():
                 unread.setdefault((diag.message, diag.loc), []).append(f"{env} ({why})")
             continue

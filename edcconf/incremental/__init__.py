@@ -251,7 +251,10 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
     wanted = env_state.state
     from ..workflow import applied_over_ceiling
     # applied grants above a ceiling: a function of the state and the global files, both in the base's key
-    over = [(pair, (loc.file, loc.line, loc.col)) for pair, loc in applied_over_ceiling(model, previous, as_of)]
+    found = getattr(planned, "applied_over", None)   # computed by the plan that is recorded
+    if found is None:
+        found = applied_over_ceiling(model, previous, as_of)
+    over = [(pair, (loc.file, loc.line, loc.col)) for pair, loc in found]
     global_sources = [(k, v) for k, v in env_state.sources.items() if k.startswith(("group:", "account:"))]
     sites = {s.id: ({"name": s.name, "country": s.country, "timezone": s.timezone, "city": s.city}, str(s.loc))
              for s in model.sites.values()}
