@@ -204,3 +204,5 @@ class Model:
     people: Mapping[str, Person]
     studies: Mapping[str, Study]
     openclinica_domain: OpenClinicaDomain | None = None   # None: OpenClinica's defaults (001)
+    policy: Mapping[str, object] = field(default_factory=frozen_map)   # `policy:` (organisation-wide settings)
+    policy_loc: Loc | None = None

@@ -35,6 +35,7 @@ class PlannedEnvironment:
     warnings: Diagnostics | None = None
     applied_side: object = None      # what with_applied returned (plan_environment)
     guards: Guards | None = None     # protection and brakes this apply is held to (the last applied ones)
+    applied_over: tuple = ()         # applied grants above their ceilings: (pair, person's Loc) (plan_environment)
 
 
 def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
@@ -64,11 +65,13 @@ def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
     finally:
         if prefetch is not None:
             prefetch.cancel()
-    warnings = tuple(desired.diagnostics.warnings) + _applied_over_ceiling(desired, previous, as_of)
+    warnings = tuple(desired.diagnostics.warnings)
     plan = make_plan(env_state, previous.effective, previous.sources, previous.serial, previous.lineage, warnings)
     if refresh:
         from .questions.drift import refresh as refresh_live
         plan = refresh_live(plan, environment, previous, env_state.state, root, allow_unread=allow_unread)
+    applied_over = tuple(applied_over_ceiling(desired.model, previous, as_of))
+    plan = check_ceilings(plan, env_state, applied_over)   # after the refresh: restoring drift is a change too
     guards = guards_of(environment, previous.effective)   # the applied guards, not those under review
     plan = replace(plan, changes=guard_changes(environment, previous.effective) + plan.changes,
                    brakes=find_brakes(plan.changes, previous.effective, env_state.state, guards))
@@ -76,7 +79,8 @@ def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
                                            **env_state.state.get("studies", {})}.items()}
     return PlannedEnvironment(plan, environment, previous, backend, systems, env_state.sources,
                               desired.model.digest, desired=desired,
-                              applied_side=prefetch.also_result if prefetch is not None else None, guards=guards)
+                              applied_side=prefetch.also_result if prefetch is not None else None, guards=guards,
+                              applied_over=applied_over)
 
 
 MEMO_MAX_CHANGES = 20_000   # a first rollout's plan is large and rarely planned twice: not worth the memory
@@ -136,19 +140,68 @@ def _memoisable(planned: PlannedEnvironment, refresh: bool) -> bool:
             and len(planned.plan.changes) <= MEMO_MAX_CHANGES)
 
 
-def _applied_over_ceiling(desired, previous: StateRecord, as_of: date) -> tuple:
-    """Grants applied before a ceiling was lowered: the reviewer sees why this plan lowers them."""
-    from .diagnostics import Loc, warning
+def applied_over_ceiling(model, previous: StateRecord, as_of: date) -> list[tuple[dict, object]]:
+    """Applied grants above their person's current ceiling, each with where the person is declared (the
+    warnings of rules.ceilings.at_assignment point there: the group they are in is what changed)."""
+    from .diagnostics import Loc
     from .questions.compliance import non_compliant_pairs
 
+    return [(pair, model.people[pair["user"]].loc if pair["user"] in model.people else Loc("<state>"))
+            for pair in non_compliant_pairs(model, previous, as_of)]
+
+
+def check_ceilings(plan: Plan, env_state, applied_over) -> Plan:
+    """002/004: the grants this plan adds or changes must be within their ceilings (UserError otherwise);
+    applied grants above a ceiling that it keeps are warnings. applied_over: applied_over_ceiling(...)."""
+    from .rules.ceilings import at_assignment
+
+    errors, warnings = at_assignment(plan.changes, env_state.ceilings, list(applied_over))
+    if errors:
+        raise UserError("the plan adds or changes grants above their ceilings", errors + list(plan.warnings) + warnings)
+    return replace(plan, warnings=plan.warnings + tuple(warnings))
+
+
+def validate_ceilings(root: Path, desired) -> list:
+    """What `validate` (which plans nothing) says of grants above their ceilings, per environment, against
+    the state it can read: a grant applied exactly as declared is kept (a warning, as the plan says); any
+    other (new, or changed since it was applied) is `ceiling-exceeded`, as the plan would refuse it. When
+    an environment's state cannot be read, a `ceiling-unverified` warning says that the plan refuses the
+    grant unless it was applied unchanged."""
+    from .diagnostics import error, warning
+    from .questions.compliance import non_compliant_pairs
+    from .rules.ceilings import kept_warning
+
+    model = desired.model
+    refused: dict[tuple, tuple] = {}   # (the error's message, loc) -> (error, environments): one error per grant
+    unread: dict[tuple, list[str]] = {}
     out = []
-    for pair in non_compliant_pairs(desired.model, previous, as_of):
-        rights = "; ".join(f"{o['right']} {o['granted']} (allowed {o['allowed']})" for o in pair["non_compliant"])
-        person = desired.model.people.get(pair["user"])
-        out.append(warning("ceiling-noncompliant", f"applied access of {pair['user']} in {pair['study']} exceeds "
-                           f"the current ceiling of group {pair['group']}: {rights}; this plan brings it within",
-                           person.loc if person else Loc("<state>")))
-    return tuple(out)
+    for env, above in desired.resolution.ceilings.items():
+        if not above:
+            continue
+        try:
+            previous = open_backend(root, model.environments[env]).read()
+        except Exception as exc:   # noqa: BLE001 - any backend's failure (psycopg's own errors too): not read
+            why = exc.message if isinstance(exc, UserError) else (str(exc) or type(exc).__name__)
+            for diag, _ in above.values():
+                unread.setdefault((diag.message, diag.loc), []).append(f"{env} ({why})")
+            continue
+        have = previous.effective.get("grants", {})
+        kept = {p["key"]: p for p in non_compliant_pairs(model, previous, desired.resolution.as_of)}
+        for key, (diag, stored) in above.items():
+            if have.get(key) == stored and key in kept:
+                person = model.people.get(kept[key]["user"])
+                out.append(kept_warning(kept[key], person.loc if person else diag.loc, env))
+            else:
+                what = "not applied yet" if key not in have else "changed since it was applied"
+                refused.setdefault((diag.message, diag.loc), (diag, []))[1].append(f"{env}: {what}")
+    for (message, loc), (diag, envs) in refused.items():
+        out.append(error(diag.code, f"{message} [{'; '.join(envs)}: a grant that is added or changed must be "
+                         "within the ceiling (002, 004)]", loc, **dict(diag.details)))
+    for (message, loc), envs in unread.items():
+        out.append(warning("ceiling-unverified", f"{message} [the state of {', '.join(envs)} could not be read, so "
+                           "validate cannot tell whether this grant is applied unchanged (kept, with a warning) or "
+                           "added or changed (the plan refuses it: ceiling-exceeded)]", loc))
+    return out
 
 
 def planned_from_file(root: Path, path: Path, allow_other_date: bool = False,

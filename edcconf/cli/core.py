@@ -35,15 +35,22 @@ def _echo_plan(plan, ctx: click.Context) -> None:
 @click.pass_context
 def validate(ctx: click.Context, config_dir: str | None, as_json: bool, at: str | None, fmt: str) -> None:
     """Check the configuration: syntax, schema, references and every rule, for every environment."""
+    from ..workflow import validate_ceilings
+
     as_json = as_json or fmt == "json"
+    root = root_dir(ctx, config_dir)
     try:
-        desired = load_desired(root_dir(ctx, config_dir), parse_at(at), keep_states=False)
+        desired = load_desired(root, parse_at(at), keep_states=False)
+        # grants above a ceiling: refused if added or changed, kept if applied unchanged (each env's state)
+        diags = Diagnostics(list(desired.diagnostics) + validate_ceilings(root, desired))
+        if diags.has_errors:
+            raise UserError("the configuration breaks a rule", diags.errors + diags.warnings)
     except UserError as exc:
         if fmt == "github" and exc.diagnostics:
             emit_diagnostics(exc.diagnostics, False, "github")
             raise click.exceptions.Exit(1)
         raise
-    emit_diagnostics(Diagnostics(desired.diagnostics), as_json, fmt)
+    emit_diagnostics(diags, as_json, fmt)
     if not as_json:
         m = desired.model
         grants = sum(len(s.access) for s in m.studies.values())

@@ -7,6 +7,7 @@ import click
 
 from ..fs import refuse_leaving_output
 from ..pipeline import load_desired
+from ..questions.compliance import REPORTS as COMPLIANCE_REPORTS
 from ..questions.explain import add_observed, explain as explain_access, render_explain
 from ..questions.graph import permission_subgraph
 from ..questions.who_can import parse_question, render_who_can, who_can as who_can_query, who_can_csv
@@ -108,16 +109,25 @@ def access_test(ctx: click.Context, config_dir: str | None, at: str | None, as_j
 @click.option("--status", "statuses", multiple=True, help="Only studies with this status (repeatable).")
 @click.option("--live", is_flag=True, help="Check what the providers read from the live systems.")
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text")
-@click.option("--report", type=click.Choice(["pairs_all", "pairs_non_expired"]), default="pairs_all",
-              help="Which report the CSV holds (one row per non-compliant right).")
+@click.option("--report", type=click.Choice(list(COMPLIANCE_REPORTS)), default="pairs_all",
+              help="Which report --format csv prints (pairs: one row per non-compliant right).")
+@click.option("--user", "users", multiple=True, help="Only this user (repeatable).")
+@click.option("--group", "groups", multiple=True, help="Only people of this group (repeatable).")
+@click.option("--study", "studies", multiple=True, help="Only this study (repeatable).")
+@click.option("--right", "rights", multiple=True,
+              help="Only pairs with this right above the ceiling: form_access, redcap.design or design (repeatable).")
+@click.option("--out", "out", default=None, type=click.Path(file_okay=False),
+              help="Write the six reports as CSV files into this directory.")
 @allow_unread_option
 @at_option
 @json_option
 @click.pass_context
 def compliance(ctx: click.Context, config_dir: str | None, env: str, statuses: tuple, live: bool, fmt: str,
-               report: str, allow_unread: bool, at: str | None, as_json: bool) -> None:
-    """The six ACG/SAG compliance reports: applied rights above each person's current ceiling. With --live,
-    a study whose live access could not be read is an error (exit 1) unless --allow-unread."""
+               report: str, users: tuple, groups: tuple, studies: tuple, rights: tuple, out: str | None,
+               allow_unread: bool, at: str | None, as_json: bool) -> None:
+    """The six ACG/SAG compliance reports: applied rights above each person's current ceiling, each study's
+    status, and users the configuration does not declare. With --live, a study whose live access could not
+    be read is an error (exit 1) unless --allow-unread."""
     from ..diagnostics import UserError
     from ..questions.compliance import compliance_csv, compliance_reports, render_compliance
     from ..source import load_sources
@@ -141,7 +151,15 @@ def compliance(ctx: click.Context, config_dir: str | None, env: str, statuses: t
             refuse_unread(env, reads.unread)
         warn_unread(reads.unread)
         applied = replace(applied, effective=effective)
-    doc = compliance_reports(validated.model, applied, parse_at(at), statuses)
+    model = validated.model
+    for names, known, what in ((users, set(model.people) | set(applied.effective.get("accounts", {})), "user"),
+                               (groups, model.groups, "group"), (studies, model.studies, "study")):
+        for name in names:
+            if name not in known and not live:
+                from ..validate.references import suggest
+                raise UserError(f"unknown {what} {name!r}{suggest(name, known)}", code="unknown-reference")
+    doc = compliance_reports(model, applied, parse_at(at), statuses,
+                             {"users": users, "groups": groups, "studies": studies, "rights": rights})
     if reads is not None:
         # unchecked: every study not read live (its applied access is reported); unread: of those, the
         # studies whose target should have read them and could not (--allow-unread)
@@ -149,11 +167,22 @@ def compliance(ctx: click.Context, config_dir: str | None, env: str, statuses: t
         doc["checked"] = list(reads.read)
         doc["unchecked"] = [{"study": s, "reason": why} for s, why in reads.unchecked]
         doc["unread"] = [{"study": s, "reason": why} for s, why in reads.unread]
+    if out:
+        from pathlib import Path
+
+        from ..fs import refuse_leaving_output
+
+        refuse_leaving_output(root, Path(out), "write compliance reports")
+        Path(out).mkdir(parents=True, exist_ok=True)
+        for name in COMPLIANCE_REPORTS:
+            path = Path(out) / f"compliance-{env}-{name}.csv"
+            path.write_text(compliance_csv(doc, name), encoding="utf-8")
+            click.echo(f"wrote {path}", err=as_json or fmt != "text")
     if as_json or fmt == "json":
         print_json(doc)
     elif fmt == "csv":
         click.echo(compliance_csv(doc, report), nl=False)
-    else:
+    elif not out:
         click.echo(render_compliance(doc), nl=False)
 
 

@@ -37,7 +37,8 @@ from typing import Any, Iterable
 from ..diagnostics import Diagnostic, Loc
 from ..spool import read_entry
 
-VERSION = 3   # 2: fragments and applied parts of a full plan stored as two packs; 3: guards (plan/brakes)
+VERSION = 4   # 2: fragments and applied parts of a full plan stored as two packs; 3: guards (plan/brakes);
+              # 4: ceilings checked by the plan (grants above a ceiling per study, applied ones in the base)
 
 
 def _h(*parts: str) -> str:
@@ -152,6 +153,9 @@ def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[st
     roles: dict[str, dict] = {}
     for ref, value in state["roles"].items():
         roles.setdefault(ref.split("/", 1)[0], {})[ref] = value
+    above: dict[str, dict] = {}   # grant key -> its ceiling-exceeded error, should the plan add or change it
+    for key, diag in env_state.ceilings.items():
+        above.setdefault(key.split("/", 1)[0], {})[key] = _diag_out(diag)
     excluded: dict[str, dict] = {}
     for key, why in env_state.excluded.items():
         excluded.setdefault(key.split("/", 1)[0], {})[key] = (why.reason, why.loc.file, why.loc.line, why.loc.col)
@@ -173,7 +177,7 @@ def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[st
             sources = [(f"grant:{k}", env_state.sources[f"grant:{k}"]) for k in mine]
             studies.append((sid, state["studies"][sid], env_state.sources[f"study:{sid}"],
                             [s for s in study.sites if s in model.sites], len(managers.get(sid, ())), notices))
-            content[sid] = (mine, roles.get(sid, {}), sources, excluded.get(sid, {}))
+            content[sid] = (mine, roles.get(sid, {}), sources, excluded.get(sid, {}), above.get(sid, {}))
         out[rel] = ((tuple(ids), studies, by_file.get(rel, [])), content)
     return out
 
@@ -247,8 +251,12 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
         return
     environment = planned.environment
     wanted = env_state.state
-    n = len(all_warnings)
-    over = [_diag_out(d) for d in planned.plan.warnings[n:]]
+    from ..workflow import applied_over_ceiling
+    # applied grants above a ceiling: a function of the state and the global files, both in the base's key
+    found = getattr(planned, "applied_over", None)   # computed by the plan that is recorded
+    if found is None:
+        found = applied_over_ceiling(model, previous, as_of)
+    over = [(pair, (loc.file, loc.line, loc.col)) for pair, loc in found]
     global_sources = [(k, v) for k, v in env_state.sources.items() if k.startswith(("group:", "account:"))]
     sites = {s.id: ({"name": s.name, "country": s.country, "timezone": s.timezone, "city": s.city}, str(s.loc))
              for s in model.sites.values()}

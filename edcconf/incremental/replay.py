@@ -154,17 +154,23 @@ def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info,
         if study_shas.get(rel) != shas.get(rel):   # changed, new or removed since the base
             to_diff.update(summaries[rel][0] if rel in summaries else ())
             to_diff.update(found[rel][0] if rel in found else ())
+    above = {}   # the ceiling-exceeded error of each grant above its ceiling, of the studies diffed
     for sid in sorted(to_diff):
-        mine, roles, grant_sources, excluded = content(sid) if sid in where else ({}, {}, [], {})
+        mine, roles, grant_sources, excluded, study_above = content(sid) if sid in where else ({}, {}, [], {}, {})
+        above.update({k: _diag_in(t) for k, t in study_above.items()})
         old, old_roles, old_grant_sources = (store.get_packed(applied_pack, applied_index[sid]) if sid in per_study
                                              else ({}, {}, []))
         part = EnvironmentState(env, as_of, {"grants": mine, "roles": roles}, dict(grant_sources),
                                 {k: Exclusion(r, Loc(f, line, col)) for k, (r, f, line, col) in excluded.items()}, ())
         changes.extend(grant_changes(part, {"grants": old, "roles": old_roles}, dict(old_grant_sources)))
-    all_warnings = tuple(sorted(warnings, key=Diagnostic.sort_key)) + tuple(_diag_in(t) for t in over)
     systems = {k: v.get("system") for k, v in {**have.get("studies", {}), **studies}.items()}
-    plan = ordered_plan(env, serial, lineage, as_of, changes, all_warnings, systems)
+    plan = ordered_plan(env, serial, lineage, as_of, changes, tuple(sorted(warnings, key=Diagnostic.sort_key)), systems)
+    from ..rules.ceilings import at_assignment
+    errors, over_warnings = at_assignment(plan.changes, above, [(pair, Loc(*loc)) for pair, loc in over])
+    if errors:
+        return None   # the full path refuses the plan, exactly as it reports it
     from dataclasses import replace
+    plan = replace(plan, warnings=plan.warnings + tuple(over_warnings))
     plan = replace(plan, brakes=_brakes(plan.changes, env_info, per_study, managers, studies, have))
 
     def extra():

@@ -82,7 +82,7 @@ def _check(desired: Desired, item: dict, loc: Loc) -> Outcome:
     if "who-can" in item:
         words = tuple(str(item["who-can"]).split())
         doc = who_can(desired, parse_question(words, None), item.get("study"), (item["env"],) if item.get("env") else ())
-        actual = sorted({r["user"] for r in doc["people"]})
+        actual = sorted({r["user"] for r in doc["people"] if not r.get("implicit")})   # grants, not admins
         expected = sorted(item["expect"])
         return Outcome(loc, f"who-can {' '.join(words)} in {item.get('study')} ({item.get('env', 'all')})",
                        actual == expected, ", ".join(expected) or "nobody", ", ".join(actual) or "nobody")

@@ -11,7 +11,8 @@ from typing import Iterable
 
 from ..diagnostics import UserError
 from ..pipeline import Desired
-from ..rules.ceilings import group_ceiling, over_ceiling
+from ..rules.admins import IMPLICIT, IMPLICIT_REASON
+from ..rules.ceilings import create_projects, group_ceiling, over_ceiling
 from ..validate.references import suggest
 
 
@@ -26,11 +27,15 @@ def explain(desired: Desired, user: str, studies: Iterable[str] = (), envs: Iter
         for item in name - set(known):
             raise UserError(f"unknown {what} {item!r}{suggest(item, known)}", code="unknown-reference")
     group = model.groups.get(person.group)
+    may, why = create_projects(group_ceiling(group)) if group else (False, "the person is in no group")
     out = {"format_version": 1, "user": user,
            "person": {"name": person.name, "email": person.email, "type": person.type, "status": person.status,
                       "group": person.group, "expires": person.expires.isoformat() if person.expires else None,
                       "external": person.external.organization if person.external else None,
                       "source": str(person.loc)},
+           # derived abilities of the person (not of a grant): 002, a ceiling below full User Rights
+           "abilities": {"create_projects": {"value": may, "reason": why,
+                                             "source": str(group.loc) if group else None}},
            "as_of": resolution.as_of.isoformat(), "environments": []}
     for env_name, env_state in resolution.environments.items():
         if wanted_envs and env_name not in wanted_envs:
@@ -41,8 +46,10 @@ def explain(desired: Desired, user: str, studies: Iterable[str] = (), envs: Iter
                 continue
             # one entry per role the person holds in the study (a different role per site: roles per site)
             keys = list(dict.fromkeys(g.key for g in study.access if g.user == user)) or [f"{study.id}/{user}"]
-            found = [e for e in (_entry(resolution, env_state, study, key, person, group, wanted_studies, wanted_forms)
-                                 for key in keys) if e is not None]
+            admin = user in env_state.state["studies"].get(study.id, {}).get("admins", ())
+            found = [_admin_view(_entry(resolution, env_state, study, key, person, group, wanted_studies,
+                                        wanted_forms), admin, study.id, person) for key in keys]
+            found = [e for e in found if e is not None]
             if any(e["access"] for e in found):
                 # a role of the person declared for other environments only says nothing about this one
                 found = [e for e in found if e["access"] or not e["reason"].startswith("not granted in")]
@@ -50,6 +57,19 @@ def explain(desired: Desired, user: str, studies: Iterable[str] = (), envs: Iter
         if entries:
             out["environments"].append({"environment": env_name, "studies": entries})
     return out
+
+
+def _admin_view(entry: dict | None, admin: bool, study_id: str, person) -> dict | None:
+    """001: an admin sees the study whatever they are granted (marked as implicit access)."""
+    if not admin:
+        return entry
+    if entry is None:
+        return {"study": study_id, "access": False, "reason": IMPLICIT_REASON, "source": str(person.loc),
+                "implicit": IMPLICIT, "implicit_reason": IMPLICIT_REASON}
+    entry = {**entry, "implicit": IMPLICIT, "implicit_reason": IMPLICIT_REASON}
+    if not entry["access"]:
+        entry["reason"] = IMPLICIT_REASON + ("" if entry["reason"] == "not granted" else f"; no grant: {entry['reason']}")
+    return entry
 
 
 def _entry(resolution, env_state, study, key: str, person, group, wanted_studies: set,
@@ -105,7 +125,11 @@ def render_explain(doc: dict) -> str:
     lines = [f"{doc['user']} — {p['name']}{email}, {p['type']}, {p['status']}, group {p['group']}"
              + (f", external ({p['external']})" if p["external"] else "")
              + (f", expires {p['expires']}" if p["expires"] else "") + f"  [{p['source']}]",
-             f"as of {doc['as_of']}", ""]
+             f"as of {doc['as_of']}"]
+    for name, ability in doc.get("abilities", {}).items():
+        lines.append(f"{name.replace('_', ' ')}: {'yes' if ability['value'] else 'no'} — {ability['reason']}"
+                     + (f"  [{ability['source']}]" if ability.get("source") else ""))
+    lines.append("")
     if not doc["environments"]:
         lines.append("No access anywhere: not granted in any study.")
     for env in doc["environments"]:
@@ -115,14 +139,18 @@ def render_explain(doc: dict) -> str:
             lines.append(f"  Vault last login {seen['value']} (Vault's export of {seen['study']}, kept by state import"
                          + (f"  [{seen['source']}])" if seen.get("source") else ")"))
         for entry in env["studies"]:
+            where = f"  [{entry['source']}]" if entry.get("source") else ""
+            if not entry["access"] and entry.get("implicit"):
+                lines.append(f"  {entry['study']}: IMPLICIT access — {entry['reason']}{where}")
+                continue
             if not entry["access"]:
-                where = f"  [{entry['source']}]" if entry["source"] else ""
                 lines.append(f"  {entry['study']}: no access — {entry['reason']}{where}")
                 continue
             g = entry["grant"]
             role = g["role"] + (f" (custom role at {g['role_source']}, from base role {g['base_role']})"
                                 if g["role_source"] else f" (base role {g['base_role_label']})")
-            lines.append(f"  {entry['study']}: granted at {g['source']} → role {role}")
+            lines.append(f"  {entry['study']}: granted at {g['source']} → role {role}"
+                         + ("; and IMPLICIT access as an admin" if entry.get("implicit") else ""))
             lines.append(f"    sites {', '.join(g['sites'])}" + (f", expires {g['expires']}" if g["expires"] else ""))
             for f in entry["forms"]:
                 extras = ", ".join(x for x, on in (("closes queries", f["close_queries"]), ("SDV", f["sdv"])) if on)

@@ -3,6 +3,11 @@
     who-can edit adverse_events --study CARDIO-01 --env production   (a form level or higher)
     who-can --right data_export=full --env production                (a generic right or higher)
     who-can close-queries --study S  /  who-can sdv --study S        (derived abilities, any or --form)
+    who-can create-projects                                          (002: needs full User Rights in the ceiling)
+
+People of type admin see every study and may assign themselves any access (001): each question about a
+study lists them too, once per study and environment where they are not already listed by a grant,
+marked `"implicit": "admin"` (text: `IMPLICIT (admin)`).
 """
 from __future__ import annotations
 
@@ -12,8 +17,10 @@ from ..model import FORM_LEVELS, level_rank
 from ..pipeline import Desired
 from ..resolve.effective import usable
 from ..validate.references import suggest
+from ..rules.admins import IMPLICIT, IMPLICIT_REASON
 
 ABILITIES = ("close-queries", "sdv")
+PERSON_ABILITIES = ("create-projects",)   # of a person (their group's ceiling), not of a grant
 
 
 def parse_question(words: tuple[str, ...], right: str | None) -> dict:
@@ -24,18 +31,22 @@ def parse_question(words: tuple[str, ...], right: str | None) -> dict:
         if value not in RIGHTS[name]:
             raise UserError(f"{name} takes one of {', '.join(RIGHTS[name])}", code="usage")
         return {"kind": "right", "right": name, "value": value}
+    if words and words[0] in PERSON_ABILITIES:
+        return {"kind": "person-ability", "ability": words[0]}
     if words and words[0] in ABILITIES:
         return {"kind": "ability", "ability": words[0], "form": words[1] if len(words) > 1 else None}
     if len(words) == 2 and words[0] in FORM_LEVELS[1:]:
         return {"kind": "level", "level": words[0], "form": words[1]}
     raise UserError("ask `who-can LEVEL FORM --study S` (LEVEL: read, review, edit), `who-can close-queries|sdv "
-                    "[FORM] --study S`, or `who-can --right NAME=VALUE`", code="usage")
+                    "[FORM] --study S`, `who-can create-projects`, or `who-can --right NAME=VALUE`", code="usage")
 
 
 def who_can(desired: Desired, question: dict, study: str | None, envs: tuple[str, ...]) -> dict:
     model = desired.model
     if study and study not in model.studies:
         raise UserError(f"unknown study {study!r}{suggest(study, model.studies)}", code="unknown-reference")
+    if question["kind"] == "person-ability":
+        return _create_projects(desired, question)
     if question["kind"] != "right" and not study:
         raise UserError("a form or an ability belongs to a study: add --study", code="usage")
     form = question.get("form")
@@ -58,6 +69,18 @@ def who_can(desired: Desired, question: dict, study: str | None, envs: tuple[str
                          "name": state["accounts"][grant["user"]]["name"], "role": grant["role"],
                          "base_role": grant["base_role"], "sites": grant["sites"], "expires": grant["expires"],
                          "has": match, "source": env_state.sources.get(f"grant:{key}")})
+        listed = {(r["study"], r["user"]) for r in rows if r["environment"] == env_name}
+        for sid, value in sorted(state["studies"].items()):
+            if study and sid != study:
+                continue
+            for admin in value.get("admins", ()):
+                if (sid, admin) not in listed:
+                    person = model.people[admin]
+                    rows.append({"environment": env_name, "study": sid, "user": admin, "name": person.name,
+                                 "role": None, "base_role": None, "sites": value.get("sites", []),
+                                 "expires": person.expires.isoformat() if person.expires else None,
+                                 "has": "IMPLICIT (admin)", "implicit": IMPLICIT, "reason": IMPLICIT_REASON,
+                                 "source": str(person.loc)})
     return {"format_version": 1, "question": question, "study": study, "environments": list(envs) or None,
             "as_of": desired.resolution.as_of.isoformat(), "people": rows}
 
@@ -78,17 +101,49 @@ def _matches(question: dict, role: dict) -> str | None:
 def render_who_can(doc: dict) -> str:
     if not doc["people"]:
         return "Nobody.\n"
-    header = ["environment", "study", "user", "name", "role", "sites", "has", "granted at"]
-    rows = [[r["environment"], r["study"], r["user"], r["name"], r["role"], " ".join(r["sites"]), r["has"],
-             r["source"] or ""] for r in doc["people"]]
+    if doc["question"]["kind"] == "person-ability":
+        header = ["user", "name", "group", "has", "declared at"]
+        rows = [[r["user"], r["name"], r["group"], r["has"], r["source"] or ""] for r in doc["people"]]
+    else:
+        header = ["environment", "study", "user", "name", "role", "sites", "has", "granted at"]
+        rows = [[r["environment"], r["study"], r["user"], r["name"], r["role"] or "(admin)", " ".join(r["sites"]),
+                 r["has"], r["source"] or ""] for r in doc["people"]]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt.format(*header), fmt.format(*["-" * w for w in widths])] + [fmt.format(*r) for r in rows]) + "\n"
+    text = "\n".join([fmt.format(*header), fmt.format(*["-" * w for w in widths])] + [fmt.format(*r) for r in rows]) + "\n"
+    if any(r.get("implicit") for r in doc["people"]):
+        text += f"IMPLICIT (admin): {IMPLICIT_REASON}\n"
+    if doc.get("cannot"):
+        text += "Cannot: " + "; ".join(f"{r['user']} (group {r['group']})" for r in doc["cannot"]) + \
+            " — a user who cannot be granted full User Rights cannot create or copy projects (002)\n"
+    return text
 
 
 def who_can_csv(doc: dict) -> str:
     from ..providers.csvfiles import to_csv
 
-    return to_csv(["environment", "study", "user", "name", "role", "base_role", "sites", "expires", "has", "source"],
-                  [[r["environment"], r["study"], r["user"], r["name"], r["role"], r["base_role"], " ".join(r["sites"]),
-                    r["expires"] or "", r["has"], r["source"] or ""] for r in doc["people"]]).decode("utf-8")
+    return to_csv(["environment", "study", "user", "name", "role", "base_role", "sites", "expires", "has", "source",
+                   "implicit"],
+                  [[r["environment"] or "", r["study"] or "", r["user"], r["name"], r["role"] or "", r["base_role"] or "",
+                    " ".join(r["sites"]), r["expires"] or "", r["has"], r["source"] or "", r.get("implicit") or ""]
+                   for r in doc["people"]]).decode("utf-8")
+
+
+def _create_projects(desired: Desired, question: dict) -> dict:
+    """002: who may create (or copy) projects: the people whose group's ceiling allows full User Rights.
+    Those who may not are listed under `cannot`, each with the reason."""
+    from ..rules.ceilings import create_projects, group_ceiling
+
+    model, rows, cannot = desired.model, [], []
+    for person in sorted(model.people.values(), key=lambda p: p.username):
+        if person.status != "active" or person.expired(desired.resolution.as_of):
+            continue
+        group = model.groups.get(person.group)
+        may, why = create_projects(group_ceiling(group)) if group else (False, "in no group")
+        row = {"environment": None, "study": None, "user": person.username, "name": person.name, "role": None,
+               "base_role": None, "sites": [], "expires": person.expires.isoformat() if person.expires else None,
+               "has": "create_projects" if may else None, "group": person.group, "reason": why,
+               "source": str(group.loc) if group else str(person.loc)}
+        (rows if may else cannot).append(row)
+    return {"format_version": 1, "question": question, "study": None, "environments": None,
+            "as_of": desired.resolution.as_of.isoformat(), "people": rows, "cannot": cannot}

@@ -2,7 +2,7 @@
 the effective state (a plain JSON value) that the planner diffs."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING, Iterable, Mapping
@@ -24,6 +24,9 @@ class Resolution:
     roles: Mapping[tuple[str, str], EffectiveRole]
     environments: Mapping[str, EnvironmentState]
     diagnostics: tuple[Diagnostic, ...]
+    # env -> grant key -> (ceiling-exceeded error, the grant's stored value): grants above their person's
+    # ceiling, kept even when the states are not (validate compares them with each environment's state)
+    ceilings: Mapping[str, Mapping[str, tuple[Diagnostic, dict]]] = field(default_factory=frozen_map)
 
     @cached_property
     def graph(self) -> "networkx.MultiDiGraph":  # networkx is imported on first use
@@ -45,8 +48,10 @@ def resolve(model: Model, as_of: date, environments: Iterable[str] | None = None
     states = {}
     seen: set = set()
     diags: list[Diagnostic] = []
+    ceilings: dict[str, Mapping] = {}
     for env in names:
         st = environment_state(model, env, as_of, roles)
+        ceilings[env] = frozen_map({k: (d, st.state["grants"][k]) for k, d in st.ceilings.items()})
         if keep_states:
             states[env] = st
         for d in st.diagnostics:  # the same grant in test and production is one problem, not two
@@ -55,7 +60,9 @@ def resolve(model: Model, as_of: date, environments: Iterable[str] | None = None
                 seen.add(key)
                 diags.append(d)
         del st
-    return Resolution(model, as_of, frozen_map(roles), frozen_map(states), tuple(diags))
+    from ..rules.admins import check_admins
+    diags.extend(check_admins(model, as_of))   # once, not per environment: admins see every environment
+    return Resolution(model, as_of, frozen_map(roles), frozen_map(states), tuple(diags), frozen_map(ceilings))
 
 
 __all__ = ["Resolution", "EnvironmentState", "Exclusion", "resolve", "expand_grant"]

@@ -29,6 +29,7 @@ from typing import Mapping
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error, warning
 from ..model import ALL, Grant, Model, Person, Study, frozen_map
+from ..rules.admins import active_admins
 from ..rules.ceilings import Over, group_ceiling, over_ceiling, over_text, unnamed_hint
 from ..rules.external import account_notice, not_yet, not_yet_warning
 from .roles import EffectiveRole
@@ -52,6 +53,10 @@ class EnvironmentState:
     excluded: Mapping[str, Exclusion]  # grant key -> why it is absent
     diagnostics: tuple[Diagnostic, ...]
     notices: Mapping[str, tuple[str, ...]] = field(default_factory=frozen_map)  # username -> whom to tell of a new account (000)
+    # grant key -> the `ceiling-exceeded` error of a grant above its person's group ceiling. Not an error of
+    # the configuration by itself: ceilings are checked when a grant is added or changed (002, 004), which
+    # only the plan knows (rules.ceilings.at_assignment); an applied grant nobody changes is kept.
+    ceilings: Mapping[str, Diagnostic] = field(default_factory=frozen_map)
 
 
 DISABLED = "disabled"
@@ -186,6 +191,7 @@ def environment_state(model: Model, env: str, as_of: date,
     sources: dict[str, str] = {}
     excluded: dict[str, Exclusion] = {}
     diags: list[Diagnostic] = []
+    above: dict[str, Diagnostic] = {}   # grant key -> ceiling-exceeded, decided by the plan (see EnvironmentState)
     for group in model.groups.values():
         if group.builtin and not group.members:
             continue  # every system has its no-rights default; nothing to create until someone is in it
@@ -197,8 +203,7 @@ def environment_state(model: Model, env: str, as_of: date,
     versions: dict[tuple[str, str], tuple[str, dict]] = {}  # (study, role) -> (ref, value): once per role
     ceiling_checks: dict[tuple, list] = {}                 # ((study, role), group) -> rights over the ceiling
     by_profile: dict[tuple, list] = {}                     # (group, system, rights, keys): what a check reads
-    admins = sorted(p.username for p in model.people.values()
-                    if p.type == "admin" and p.status == "active" and not p.expired(as_of))
+    admins = active_admins(model, as_of)   # each study lists them: admins see every study (001)
     notices: dict[str, set[str]] = {}
     people, grants_out, roles_out = model.people, state["grants"], state["roles"]
     person_excluded: dict[str, str | None] = {}   # why a person's grants are all excluded (once per person)
@@ -260,12 +265,12 @@ def environment_state(model: Model, env: str, as_of: date,
                     over = by_profile[profile] = _over_ceiling(model, person.group, grant.study, role)
                 ceiling_checks[(role_id, person.group)] = over
             if over:
-                diags.append(_ceiling_error(model.groups[person.group], person, grant, over))
+                above[key] = _ceiling_error(model.groups[person.group], person, grant, over)
             if person.external is not None:  # 000: the PI and the requester hear of a new external account
                 notices.setdefault(person.username, set()).update(account_notice(person, study))
     diags.extend(_hidden_query_warnings(model, env, state, roles))
     return EnvironmentState(env, as_of, state, sources, excluded, tuple(diags),
-                            frozen_map({u: tuple(sorted(n)) for u, n in notices.items()}))
+                            frozen_map({u: tuple(sorted(n)) for u, n in notices.items()}), frozen_map(above))
 
 
 def _over_ceiling(model: Model, group_id: str, study_id: str, role: EffectiveRole) -> list[Over]:

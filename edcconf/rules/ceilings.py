@@ -161,3 +161,75 @@ def unnamed_hint(group, over: list[Over]) -> str:
         return ""
     return (f" (group {group.id} does not name {', '.join(unnamed)}: a right a ceiling does not name is none; "
             "name it, start from another group with `extends:`, or write `unnamed: unlimited`)")
+
+
+# Ceilings are enforced at assignment (002: "when adding a user to a project; when modifying user
+# privileges"; 004: every attempt to set a user's rights is checked). A grant the plan creates or updates,
+# whatever changed (role, sites, forms, rights, expiry: REDCap re-checks on any save of a user's rights),
+# must be within the person's current ceiling. An applied grant that nobody changes stays as it is,
+# however far above a lowered ceiling (or above the ceiling of the group its person moved to): the plan
+# warns about it and the compliance reports list it.
+NONCOMPLIANT = "ceiling-noncompliant"
+
+
+def pair_rights(pair: Mapping) -> str:
+    return "; ".join(f"{o['right']} {o['granted']} (allowed {o['allowed']})" for o in pair["non_compliant"])
+
+
+def kept_warning(pair: Mapping, loc, environment: str | None = None):
+    """An applied grant above its person's current ceiling that the plan does not change."""
+    from ..diagnostics import warning
+
+    where = f" in {environment}" if environment else ""
+    return warning(NONCOMPLIANT, f"applied access of {pair['user']} in {pair['study']}{where} exceeds the current "
+                   f"ceiling of group {pair['group']}: {pair_rights(pair)}; kept as applied (a ceiling is checked "
+                   "when a grant is added or changed, 002), listed by `edcconf compliance`; any change to this "
+                   "grant must be within the ceiling", loc, key=pair.get("key"), kept=True)
+
+
+def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, object]]) -> tuple[list, list]:
+    """(errors, warnings) of a plan's grant changes against the ceilings.
+
+    above: grant key -> the `ceiling-exceeded` error of a desired grant above its ceiling (resolve), for at
+    least every key the plan changes; applied: (non-compliant pair with its `key`, the person's Loc) for each
+    applied grant above its person's current ceiling (questions.compliance.non_compliant_pairs)."""
+    from dataclasses import replace
+
+    from ..diagnostics import warning
+
+    changed = {c.key: c for c in changes if c.kind == "grant"}
+    errors = []
+    for key in sorted(changed):
+        change = changed[key]
+        if change.after is None or key not in above:
+            continue
+        diag = above[key]
+        what = "added by this plan" if change.before is None else f"changed by this plan ({change.reason})"
+        errors.append(replace(diag, message=f"{diag.message} [{key}: {what}; a grant that is added or changed "
+                                            "must be within the ceiling (002, 004)]"))
+    warnings = []
+    for pair, loc in applied:
+        change = changed.get(pair["key"])
+        if change is None:
+            warnings.append(kept_warning(pair, loc))
+        elif change.after is None:
+            warnings.append(warning(NONCOMPLIANT, f"applied access of {pair['user']} in {pair['study']} exceeds the "
+                                    f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan "
+                                    "revokes it", loc, key=pair["key"], kept=False))
+        elif pair["key"] not in above:
+            warnings.append(warning(NONCOMPLIANT, f"applied access of {pair['user']} in {pair['study']} exceeds the "
+                                    f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan "
+                                    "brings it within", loc, key=pair["key"], kept=False))
+    return errors, warnings
+
+
+def create_projects(ceiling: Ceiling) -> tuple[bool, str]:
+    """002: a user whose group does not allow full User Rights cannot create or copy projects (they would be
+    locked out of administering the project they made). (may, why)."""
+    full = ceiling.rights.get("user_rights") == "full" and ceiling.keys.get("user_rights") == 1
+    allowed = ceiling.rights.get("user_rights", "none")
+    if full:
+        return True, "the group's ceiling allows full User Rights (user_rights full), so projects may be created (002)"
+    return False, (f"the group's ceiling allows user_rights {allowed}"
+                   + ("" if allowed != "full" else " (REDCap user_rights below 1: view & edit)")
+                   + "; a user who cannot be granted full User Rights cannot create or copy projects (002)")

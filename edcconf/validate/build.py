@@ -146,9 +146,11 @@ def build_model(root: Path, digest: str, files: tuple[ParsedFile, ...]) -> tuple
     sites = _sites(files, problems)
     groups, people = _groups(files, problems)
     studies = _studies(files, problems)
+    policy, policy_loc = _policy(files, problems)
     model = Model(root=root, digest=digest, environments=frozen_map(environments), sites=frozen_map(sites),
                   groups=frozen_map(groups), people=frozen_map(people), studies=frozen_map(studies),
-                  openclinica_domain=_openclinica_domain(files, problems))
+                  openclinica_domain=_openclinica_domain(files, problems),
+                  policy=frozen_map(policy), policy_loc=policy_loc)
     return model, problems
 
 
@@ -171,6 +173,16 @@ def _openclinica_domain(files: tuple[ParsedFile, ...], problems: list[Diagnostic
         found = OpenClinicaDomain(mfa_required=bool(node.get("mfa_required", False)),
                                   password=frozen_map(node.get("password") or {}), loc=node.loc, locs=frozen_map(locs))
     return found
+
+
+def _policy(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[dict, Loc | None]:
+    """The organisation's `policy:` settings: one declaration in the whole configuration."""
+    found: list[_Node] = [_Node.root(f).child("policy") for f in files
+                          if isinstance(f.data, dict) and isinstance(f.data.get("policy"), dict)]
+    for node in found[1:]:
+        problems.append(error("duplicate-id", f"policy is declared twice; first at {found[0].loc}: declare the "
+                              "organisation's policy once", node.loc))
+    return (dict(found[0].value), found[0].loc) if found else ({}, None)
 
 
 def _environments(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[str, Environment]:

@@ -43,15 +43,19 @@ def test_explain_text_for_a_custom_role_and_absence(mini_repo, cli):
 def test_who_can_levels_rights_abilities_and_formats(example_repo, cli):
     doc = cli("who-can", "edit", "adverse_events", "--study", "CARDIO-01", "--env", "production", "--json", *AT,
               cwd=example_repo).json
-    assert sorted(p["user"] for p in doc["people"]) == ["jane.doe", "omar.haddad"]
+    assert sorted(p["user"] for p in doc["people"] if not p.get("implicit")) == ["jane.doe", "omar.haddad"]
+    # the admin sees every study (001): listed, marked implicit
+    assert [(p["user"], p["implicit"]) for p in doc["people"] if p.get("implicit")] == [("edc.admin", "admin")]
     doc = cli("who-can", "--right", "data_export=full", "--env", "production", "--json", *AT, cwd=example_repo).json
-    assert sorted({(p["study"], p["user"]) for p in doc["people"]}) == [
+    assert sorted({(p["study"], p["user"]) for p in doc["people"] if not p.get("implicit")}) == [
         ("CARDIO-01", "dina.park"), ("DIAB-03", "sam.okafor"), ("NEURO-02", "sam.okafor"), ("ONC-04", "dina.park")]
+    assert sorted(p["study"] for p in doc["people"] if p.get("implicit")) == ["CARDIO-01", "DIAB-03", "NEURO-02", "ONC-04"]
     text = cli("who-can", "close-queries", "--study", "NEURO-02", "--env", "test", *AT, cwd=example_repo).out
     assert "sam.okafor" in text and "updrs, medications" in text
     rows = list(csv.reader(io.StringIO(cli("who-can", "read", "consent", "--study", "NEURO-02", "--format", "csv",
                                            *AT, cwd=example_repo).out)))
-    assert rows[0][:3] == ["environment", "study", "user"] and [r[2] for r in rows[1:]] == ["nora.lund"]
+    assert rows[0][:3] == ["environment", "study", "user"] and [r[2] for r in rows[1:] if not r[10]] == ["nora.lund"]
+    assert {(r[2], r[10]) for r in rows[1:] if r[10]} == {("edc.admin", "admin")}
     bad = cli("who-can", "edit", "adverse_event", "--study", "CARDIO-01", cwd=example_repo)
     assert bad.code == 1 and "did you mean 'adverse_events'" in bad.err
 

@@ -16,11 +16,15 @@ REDCAP = catalog("redcap")
 
 
 def diagnostics(root):
+    """The configuration's diagnostics and the ceiling-exceeded error of each grant above its ceiling
+    (which the plan raises when it adds or changes the grant: with no state, every grant is added)."""
     try:
         desired = load_desired(root, TODAY)
     except UserError as exc:
         return [(d.code, d.severity, str(d.loc), d.message) for d in exc.diagnostics]
-    return [(d.code, d.severity, str(d.loc), d.message) for d in desired.diagnostics]
+    above = {d for env in desired.resolution.ceilings.values() for d, _ in env.values()}
+    return [(d.code, d.severity, str(d.loc), d.message)
+            for d in list(desired.diagnostics) + sorted(above, key=lambda d: d.sort_key())]
 
 
 def group(root, text):

@@ -11,11 +11,15 @@ TODAY = date(2026, 11, 24)
 
 
 def problems(root):
+    """The errors, with the ceiling-exceeded error of each grant above its ceiling (the plan refuses it
+    when it adds or changes the grant; these repositories have no state, so every grant is added)."""
     try:
         desired = load_desired(root, TODAY)
     except UserError as exc:
         return [(d.code, str(d.loc), d.message) for d in exc.diagnostics.errors]
-    return [(d.code, str(d.loc), d.message) for d in desired.diagnostics.errors]
+    above = {d for env in desired.resolution.ceilings.values() for d, _ in env.values()}
+    return [(d.code, str(d.loc), d.message)
+            for d in desired.diagnostics.errors + sorted(above, key=lambda d: d.sort_key())]
 
 
 def edit(root, rel, old, new):
