@@ -201,7 +201,7 @@ def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, object]]
     errors = []
     for key in sorted(changed):
         change = changed[key]
-        if change.after is None or key not in above:
+        if change.after is None or key not in above or only_narrows(change.before, change.after):
             continue
         diag = above[key]
         what = "added by this plan" if change.before is None else f"changed by this plan ({change.reason})"
@@ -220,7 +220,31 @@ def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, object]]
             warnings.append(warning(NONCOMPLIANT, f"applied access of {pair['user']} in {pair['study']} exceeds the "
                                     f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan "
                                     "brings it within", loc, key=pair["key"], kept=False))
+        elif only_narrows(change.before, change.after):   # an earlier expiry or fewer sites, rights unchanged
+            warnings.append(warning(NONCOMPLIANT, f"applied access of {pair['user']} in {pair['study']} exceeds the "
+                                    f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan only "
+                                    f"narrows it ({change.reason}), which is allowed, and it stays above the ceiling",
+                                    loc, key=pair["key"], kept=True))
     return errors, warnings
+
+
+_NARROWING = frozenset({"sites", "site_access", "countries", "expires"})
+
+
+def only_narrows(before: Mapping | None, after: Mapping | None) -> bool:
+    """A grant change that gives nothing new: the same role, form levels and rights, an expiry set or moved
+    earlier, sites dropped. Such a change to a grant above its ceiling is allowed (004: the SAG module's own
+    remedy for a non-compliant user is to expire them), where anything else must comply."""
+    if not before or not after:
+        return False
+    if any(before.get(k) != after.get(k) for k in set(before) | set(after) if k not in _NARROWING):
+        return False
+    if not set(after.get("sites") or ()) <= set(before.get("sites") or ()):
+        return False
+    if after.get("site_access") == "all" and before.get("site_access") != "all":
+        return False
+    old, new = before.get("expires"), after.get("expires")
+    return new == old or (new is not None and (old is None or new < old))
 
 
 def create_projects(ceiling: Ceiling) -> tuple[bool, str]:

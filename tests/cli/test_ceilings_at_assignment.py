@@ -64,11 +64,20 @@ def test_any_change_to_a_grant_above_the_ceiling_must_comply(mini_repo, cli):
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 1
 
 
-def test_an_expiry_only_change_is_a_change(mini_repo, cli):
-    """REDCap re-checks every right whenever a user's rights are saved, the expiration date included."""
+def test_expiring_is_allowed_extending_is_a_change(mini_repo, cli):
+    """004: the SAG module's remedy for a non-compliant user is to expire them, so setting or bringing forward
+    an expiry (or dropping sites) is allowed; REDCap re-checks every right when rights are saved otherwise,
+    so a later expiry, or none, must comply."""
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     lower_the_ceiling(mini_repo)
     edit(mini_repo, HEART, "sites: [BOS, NYC]}", "sites: [BOS, NYC], expires: 2030-01-31}")
+    narrowed = cli("plan", "--env", "test", "--json", cwd=mini_repo)
+    assert narrowed.code == 2, narrowed
+    (kept,) = [w for w in narrowed.json["warnings"] if w["code"] == "ceiling-noncompliant"
+               and w["details"]["key"] == "HEART-01/ivan.inv"]
+    assert "only narrows it" in kept["message"] and kept["details"]["kept"] is True
+    assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
+    edit(mini_repo, HEART, "expires: 2030-01-31}", "expires: 2031-01-31}")
     refused = cli("plan", "--env", "test", "--json", cwd=mini_repo)
     assert refused.code == 1 and codes(refused.json) == ["ceiling-exceeded"]
     assert "HEART-01/ivan.inv: changed by this plan (expires:" in refused.json["errors"][0]["message"]
@@ -150,6 +159,6 @@ def test_the_incremental_plan_decides_as_the_full_one(mini_repo, cli):
     assert unrelated.code == 2
     assert [w for w in unrelated.json["warnings"] if w["code"] == "ceiling-noncompliant"] == [
         w for w in first.json["warnings"] if w["code"] == "ceiling-noncompliant"]
-    edit(mini_repo, HEART, "sites: [BOS, NYC]}", "sites: [NYC]}")
+    edit(mini_repo, HEART, "sites: [BOS, NYC]}", "sites: [NYC, LYON]}")   # a site added: must comply
     refused = cli("plan", "--env", "test", "--json", cwd=mini_repo)
     assert refused.code == 1 and codes(refused.json) == ["ceiling-exceeded"]
