@@ -104,6 +104,7 @@ class Environment:
     security: Mapping[str, object]
     targets: Mapping[str, Target]
     loc: Loc
+    alerts: Mapping[str, object] = field(default_factory=frozen_map)   # compliance alerts (004): smtp, intervals
 
 
 @dataclass(frozen=True)

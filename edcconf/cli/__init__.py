@@ -31,6 +31,7 @@ try:  # Ctrl-C while the command is still loading (a third of a second) ends it 
     from .. import __version__
     from ..diagnostics import FILE_SYSTEM_ERRNOS, UserError, file_system_error
     from .common import Ctx, emit_user_error
+    from . import alerts as _alerts
     from . import core as _core
     from . import history as _history
     from . import live as _live
@@ -56,6 +57,7 @@ def cli(ctx: click.Context, config: str | None, no_color: bool) -> None:
 _core.register(cli)
 _history.register(cli)
 _questions.register(cli)
+_alerts.register(cli)   # after questions: `compliance` gains its alert subcommands
 _live.register(cli)
 _interchange.register(cli)
 _state.register(_interchange.state_group)
