@@ -81,9 +81,9 @@ def check_placeholders(text: str, kind: str, shown: str) -> list[Diagnostic]:
             elif known not in ("any", audience):
                 mine = ", ".join(f"[{p}]" for p, a in PLACEHOLDERS.items() if a in ("any", audience)
                                  and (p != "sag-expiration-date" or kind in EXPIRATION_KINDS))
-                problems.append(error("alert-placeholder", f"[{name}] is for the {'user' if known == 'user' else 'User Rights holders'}' "
-                                      f"alerts; {kind} goes to {'the user' if audience == 'user' else 'the User Rights holders'} "
-                                      f"and can use {mine}", loc))
+                whom = {"user": "the user", "holders": "the User Rights holders"}
+                problems.append(error("alert-placeholder", f"[{name}] belongs in the alerts to {whom[known]}; {kind} goes "
+                                      f"to {whom[audience]} and can use {mine}", loc))
     return problems
 
 
