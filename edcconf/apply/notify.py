@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..plan import Change
 from ..fs import refuse_leaving, refuse_leaving_folder
@@ -42,8 +43,10 @@ class _InsideLoader(FileSystemLoader):
         return source, filename, uptodate
 
 
-def _templates(root: Path) -> Environment:
-    return Environment(loader=ChoiceLoader([_InsideLoader(root),
+def _templates(root: Path) -> ImmutableSandboxedEnvironment:
+    # sandboxed: a template comes from the configuration repository (a pull request), and may format text,
+    # never reach Python objects or run code on the machine that applies
+    return ImmutableSandboxedEnvironment(loader=ChoiceLoader([_InsideLoader(root),
                                             PackageLoader("edcconf.views", "templates/notifications")]),
                        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
