@@ -108,6 +108,7 @@ class Environment:
     targets: Mapping[str, Target]
     loc: Loc
     external: Mapping[str, int] = field(default_factory=frozen_map)   # {sponsor_max_days} (rules.external)
+    alerts: Mapping[str, object] = field(default_factory=frozen_map)   # compliance alerts (004): smtp, intervals
 
 
 @dataclass(frozen=True)

@@ -376,7 +376,12 @@ def _notify(root: Path, result: ApplyResult, reason: str | None) -> ApplyResult:
     record = result.record
     messages = build_messages(root, result.applied, record.effective.get("accounts", {}), record.environment,
                               record.serial, record.actor or actor(), reason)
-    written, problems = deliver(root, messages, record.environment, record.serial)
+    from jinja2 import TemplateError
+    try:
+        written, problems = deliver(root, messages, record.environment, record.serial)
+    except TemplateError as exc:   # the apply happened: a template that cannot render is told, not a crash
+        written, problems = [], [f"notifications were not written: a template in templates/notifications/ "
+                                 f"cannot be rendered ({exc.__class__.__name__}: {exc})"]
     return _replace(result, written=result.written + tuple(written), notices=tuple(problems))
 
 

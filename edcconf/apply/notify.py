@@ -1,23 +1,23 @@
 """Notifications after an apply: tell the people concerned, from editable jinja2 templates.
 
 Messages are written as files under `build/<env>/notifications/<serial>/` by default; when
-EDCCONF_SMTP_HOST is set they are also sent (EDCCONF_SMTP_PORT, default 25; EDCCONF_SMTP_FROM). Server
-settings come from the environment, never from YAML. A message that cannot be sent is reported and
+EDCCONF_SMTP_HOST is set they are also sent (EDCCONF_SMTP_PORT, default 25; EDCCONF_SMTP_FROM; edcconf/mail.py).
+Server settings come from the environment, never from YAML. A message that cannot be sent is reported and
 kept as a file: the apply itself has already happened and is never undone by a mail problem.
 """
 from __future__ import annotations
 
-import os
 import smtplib
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..plan import Change
 from ..fs import refuse_leaving, refuse_leaving_folder
+from ..mail import make_mail, send_all, smtp_settings
 from ..state.local import write_atomically
 
 
@@ -43,8 +43,10 @@ class _InsideLoader(FileSystemLoader):
         return source, filename, uptodate
 
 
-def _templates(root: Path) -> Environment:
-    return Environment(loader=ChoiceLoader([_InsideLoader(root),
+def _templates(root: Path) -> ImmutableSandboxedEnvironment:
+    # sandboxed: a template comes from the configuration repository (a pull request), and may format text,
+    # never reach Python objects or run code on the machine that applies
+    return ImmutableSandboxedEnvironment(loader=ChoiceLoader([_InsideLoader(root),
                                             PackageLoader("edcconf.views", "templates/notifications")]),
                        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
@@ -150,20 +152,17 @@ def deliver(root: Path, messages: Iterable[Message], environment: str, serial: i
         path = folder / f"{m.username}-{m.kind}.txt"
         write_atomically(path, f"To: {m.email or m.username}\nSubject: {m.subject}\n\n{m.body}".encode(), durable=False)
         written.append(str(path))
-    host = os.environ.get("EDCCONF_SMTP_HOST")
-    if host and written:
+    settings = smtp_settings()   # notices: the server from the environment variables only, as before
+    if settings and written:
+        def mails():
+            for m in messages:
+                if not m.email:
+                    problems.append(f"no e-mail address for {m.username}; kept as a file")
+                    continue
+                yield make_mail(settings.sender, m.email, m.subject, m.body)
         try:
-            with smtplib.SMTP(host, int(os.environ.get("EDCCONF_SMTP_PORT", "25")), timeout=30) as smtp:
-                for m in messages:
-                    if not m.email:
-                        problems.append(f"no e-mail address for {m.username}; kept as a file")
-                        continue
-                    mail = EmailMessage()
-                    mail["From"] = os.environ.get("EDCCONF_SMTP_FROM", "edcconf@localhost")
-                    mail["To"] = m.email
-                    mail["Subject"] = m.subject
-                    mail.set_content(m.body)
-                    smtp.send_message(mail)
+            for _ in send_all(settings, mails()):
+                pass
         except (OSError, smtplib.SMTPException) as exc:
-            problems.append(f"notifications could not be sent through {host}: {exc}; they are kept in {folder}")
+            problems.append(f"notifications could not be sent through {settings.host}: {exc}; they are kept in {folder}")
     return written, problems

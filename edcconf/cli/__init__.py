@@ -32,6 +32,7 @@ try:  # Ctrl-C while the command is still loading (a third of a second) ends it 
     from ..diagnostics import FILE_SYSTEM_ERRNOS, UserError, file_system_error
     from ..log import configure as configure_logging
     from .common import Ctx, emit_user_error
+    from . import alerts as _alerts
     from . import complete as _complete
     from . import core as _core
     from . import fmt as _fmt
@@ -63,6 +64,7 @@ def cli(ctx: click.Context, config: str | None, no_color: bool, verbose: int) ->
 _core.register(cli)
 _history.register(cli)
 _questions.register(cli)
+_alerts.register(cli)   # after questions: `compliance` gains its alert subcommands
 _live.register(cli)
 _interchange.register(cli)
 _scaffold.register(cli)

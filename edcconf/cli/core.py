@@ -50,6 +50,14 @@ def validate(ctx: click.Context, config_dir: str | None, as_json: bool, at: str 
             emit_diagnostics(exc.diagnostics, False, "github")
             raise click.exceptions.Exit(1)
         raise
+    from ..alerts.templates import check_templates
+    template_problems = check_templates(desired.model.root)
+    if template_problems:   # the alert templates of templates/alerts/ (004): placeholders, syntax, sandbox
+        diags = Diagnostics(list(diags) + template_problems)
+        if fmt == "github":
+            emit_diagnostics(diags, False, "github")
+            raise click.exceptions.Exit(1)
+        raise UserError("the alert templates have errors", list(diags))
     emit_diagnostics(diags, as_json, fmt)
     if not as_json:
         m = desired.model

@@ -127,11 +127,35 @@ def _entities(kind: str, want: Mapping, have: Mapping, sources: Mapping, old_sou
                           old_sources.get(f"{kind}:{key}", ""), study=key if kind == "study" else None))
     for key in want.keys() & have.keys():
         if want[key] != have[key]:
-            details = field_changes(have[key], want[key])
+            if kind == "study":
+                details = _study_details(have[key], want[key])
+                if not details:
+                    continue
+            else:
+                details = field_changes(have[key], want[key])
             out.append(Change("update", kind, key, have[key], want[key], "; ".join(details),
                               sources.get(f"{kind}:{key}", ""), study=key if kind == "study" else None,
                               details=tuple(details), stored=want[key]))
     return out
+
+
+def _study_details(before: Mapping, after: Mapping) -> list[str]:
+    """A study's changed fields, its custom roles' versions said as what happened to each role (004 logs a
+    role's redefinition, held by anyone or not). A study recorded before role versions were kept (no
+    `roles`) is not compared on them: its roles are recorded with its next change."""
+    old_roles, new_roles = before.get("roles"), after.get("roles") or {}
+    lines = field_changes({k: v for k, v in before.items() if k != "roles"},
+                          {k: v for k, v in after.items() if k != "roles"})
+    if old_roles is None:
+        return lines
+    for role in sorted(set(old_roles) | set(new_roles)):
+        if role not in old_roles:
+            lines.append(f"role {role} defined")
+        elif role not in new_roles:
+            lines.append(f"role {role} removed")
+        elif old_roles[role] != new_roles[role]:
+            lines.append(f"role {role} redefined")
+    return lines
 
 
 def _accounts(want: Mapping, have: Mapping, sources: Mapping, old_sources: Mapping,

@@ -4,7 +4,8 @@ Shape (the same one the state backends store and the planner diffs):
     accounts: username -> {email, name, type, status, group, expires, external, [agreement_signed, requested_by]}
     sites:    site id  -> {name, country, timezone, city}          (sites used by the env's studies)
     groups:   group id -> {ceiling, redcap_ceiling, message}
-    studies:  study id -> {name, system, status, sites, admins}   (admins see every study, 001)
+    studies:  study id -> {name, system, status, sites, admins, roles}   (admins see every study, 001;
+              roles: custom role id -> digest of its version, used by a grant or not, 004)
     roles:    role ref -> {base_role, forms, close_queries, sdv, rights}   (once per role and study)
     grants:   "<study>/<username>[/<role>]" -> {study, user, role, base_role, sites, site_access, [countries], expires,
                                              role_ref, [study_status]}
@@ -268,9 +269,30 @@ def environment_state(model: Model, env: str, as_of: date,
                 above[key] = _ceiling_error(model.groups[person.group], person, grant, over)
             if person.external is not None:  # 000: the PI and the requester hear of a new external account
                 notices.setdefault(person.username, set()).update(account_notice(person, study))
+        # 004 logs a role's redefinition even when nobody holds the role yet: the study records the version
+        # of each of its custom roles, so that redefining one is a planned (and audited) study change
+        state["studies"][sid]["roles"] = _role_digests(study, roles, versions)
     diags.extend(_hidden_query_warnings(model, env, state, roles))
     return EnvironmentState(env, as_of, state, sources, excluded, tuple(diags),
                             frozen_map({u: tuple(sorted(n)) for u, n in notices.items()}), frozen_map(above))
+
+
+def _role_digests(study: Study, roles: Mapping[tuple[str, str], EffectiveRole],
+                  versions: dict[tuple[str, str], tuple[str, dict]]) -> dict[str, str]:
+    """Custom role id -> the digest of its version (the one in its role refs), granted or not."""
+    out = {}
+    for rid in sorted(study.roles):
+        version = versions.get((study.id, rid))
+        if version is None:
+            role = roles.get((study.id, rid))
+            if role is None:   # granted to nobody: resolved here, only for its version
+                from .roles import effective_role
+                role = effective_role(study, catalog(study.system), rid)
+            if role is None:
+                continue
+            version = versions[study.id, rid] = role_version(role)
+        out[rid] = version[0].rpartition("#")[2]
+    return out
 
 
 def _over_ceiling(model: Model, group_id: str, study_id: str, role: EffectiveRole) -> list[Over]:

@@ -201,7 +201,8 @@ def _environments(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> 
             name=name, protected=bool(node.get("protected", False)),
             safety=frozen_map(node.get("safety") or {}), state=frozen_map(node.get("state") or {"backend": "local"}),
             security=frozen_map(node.get("security") or {}), targets=frozen_map(targets), loc=node.loc,
-            external=frozen_map(node.get("external") or {}))
+            external=frozen_map(node.get("external") or {}),
+            alerts=frozen_map(node.get("alerts") or {}))
     return out
 
 

@@ -57,7 +57,37 @@ def test_changing_a_custom_role_updates_every_grant_that_uses_it(mini_repo):
     edit(mini_repo, "studies/heart.yaml", "tags: {safety: review}", "tags: {safety: read}")
     plan, _ = plan_for(mini_repo, applied=applied, sources=sources)
     assert [(c.key, c.reason) for c in plan.changes] == [
+        ("HEART-01", "role safety_monitor redefined"),   # 004: the role's redefinition is logged on its own
         ("HEART-01/mona.mon", "form adverse_events: review → read; close queries lost on adverse_events")]
+
+
+def test_redefining_a_role_nobody_holds_is_a_study_change(mini_repo):
+    """004 logs every change of a role's rights definition: one that affects nobody yet too."""
+    applied, sources = applied_state(mini_repo)
+    assert applied["studies"]["HEART-01"]["roles"].keys() == {"crc_safety", "safety_monitor"}   # crc_safety: unused
+    edit(mini_repo, "studies/heart.yaml", "crc_safety: {base: crc, tags: {safety: edit}}",
+         "crc_safety: {base: crc, tags: {safety: read}}")
+    plan, _ = plan_for(mini_repo, applied=applied, sources=sources)
+    (change,) = plan.changes
+    assert (change.action, change.kind, change.key, change.reason) == ("update", "study", "HEART-01",
+                                                                       "role crc_safety redefined")
+    assert change.before["roles"]["crc_safety"] != change.after["roles"]["crc_safety"]
+    assert change.to_json()["details"] == ["role crc_safety redefined"]
+    after = fold(applied, plan.changes)
+    assert plan_for(mini_repo, applied=after, sources=sources)[0].empty
+    edit(mini_repo, "studies/heart.yaml", "    crc_safety: {base: crc, tags: {safety: read}}\n",
+         "    crc_safety2: {base: crc, tags: {safety: read}}\n")
+    plan, _ = plan_for(mini_repo, applied=after, sources=sources)
+    assert [c.reason for c in plan.changes] == ["role crc_safety removed; role crc_safety2 defined"]
+
+
+def test_a_state_from_before_role_versions_plans_no_role_change(mini_repo):
+    applied, sources = applied_state(mini_repo)
+    del applied["studies"]["HEART-01"]["roles"]   # written by an edcconf that did not record them
+    assert plan_for(mini_repo, applied=applied, sources=sources)[0].empty
+    edit(mini_repo, "studies/heart.yaml", "  name: Heart outcomes\n", "  name: Heart outcomes study\n")
+    (change,) = plan_for(mini_repo, applied=applied, sources=sources)[0].changes
+    assert change.reason == "name: Heart outcomes → Heart outcomes study" and "roles" in change.stored
 
 
 def test_expiry_revokes_with_the_reason(mini_repo):
