@@ -181,3 +181,16 @@ def test_command_line_options():
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_the_redcap_providers_session_waits_retry_after_and_retries_a_429():
+    """What edcconf's `redcap` provider meets: urllib3 retries a 429 that carries Retry-After, after waiting it."""
+    from edcconf.providers.redcap import _project_class, _session
+
+    with emulator(retry_after=1) as emu:
+        project = _project_class()(emu.url, TOKEN, _session(4, 0.5), timeout=10)
+        emu.fail_next(1, status=429, body="Too Many Requests", content="user")
+        start = time.monotonic()
+        assert project.export_users() == []
+        assert time.monotonic() - start >= 1.0
+        assert (emu.counts["received"], emu.counts["failed"]) == (2, 1)
