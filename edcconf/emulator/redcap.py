@@ -38,7 +38,6 @@ known difference from REDCap is listed in docs/emulator.md.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import email.parser
 import email.policy
@@ -54,8 +53,9 @@ from urllib.parse import parse_qs
 
 from .redcap_model import ApiError, Project
 from .redcap_store import Store
+from .server_sim import TOO_MANY, FailRule, ServerSim
 
-__all__ = ["RedcapEmulator", "ApiError"]
+__all__ = ["ApiError", "RedcapEmulator", "main", "parse_project_spec"]
 
 CONTENTS = {"version", "project", "user", "userRole", "userRoleMapping", "dag",
             "userDagMapping"}
@@ -221,6 +221,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
+            for name, value in self.emulator.sim.headers_for(status).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
@@ -232,36 +234,52 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.split("?", 1)[0] != "/api/":
             self._send(404, "Not Found", "text/plain; charset=utf-8")
             return
-        try:
-            fields = parse_form(self.headers.get("Content-Type", ""), body)
-        except (UnicodeDecodeError, ValueError):
-            self._send(400, json.dumps({"error": "The request body could not be decoded"}),
-                       "application/json; charset=utf-8")
-            return
-        answer = self.emulator._answer(fields)
-        if answer is LOST:   # carried out; the answer never reaches the client
-            self.close_connection = True
-            return
-        self._send(*answer)
+        self._serve(lambda: parse_form(self.headers.get("Content-Type", ""), body))
 
     def do_GET(self):  # noqa: N802
         if self.path.split("?", 1)[0] != "/api/":
             self._send(404, "Not Found", "text/plain; charset=utf-8")
             return
-        self._send(*self.emulator._answer({}))
+        self._serve(dict)
+
+    def _serve(self, read_fields) -> None:
+        """One API request: refused at once above the concurrency cap (429), else answered no sooner
+        than the latency after its arrival."""
+        sim = self.emulator.sim
+        due, admitted = sim.admit()
+        if not admitted:
+            self._send(429, TOO_MANY, "text/plain; charset=utf-8")
+            return
+        try:
+            try:
+                fields = read_fields()
+            except (UnicodeDecodeError, ValueError):
+                answer = (400, json.dumps({"error": "The request body could not be decoded"}),
+                          "application/json; charset=utf-8")
+            else:
+                answer = self.emulator._answer(fields)
+            sim.wait_until(due)
+            if answer is LOST:   # carried out; the answer never reaches the client
+                self.close_connection = True
+                return
+            self._send(*answer)
+        finally:
+            sim.release()
 
 
 class RedcapEmulator:
     """REDCap API emulator on 127.0.0.1 (not REDCap).  See the module docstring."""
 
-    def __init__(self, version: str = "14.5.0", port: int = 0, host: str = "127.0.0.1"):
+    def __init__(self, version: str = "14.5.0", port: int = 0, host: str = "127.0.0.1", *,
+                 latency_ms: float = 0, jitter_ms: float = 0, max_concurrent: int | None = None,
+                 retry_after: int = 1, seed: int = 20240514):
         self.version = version
         self.host = host
         self.port = port
         self.store = Store(version)
+        self.sim = ServerSim(latency_ms, jitter_ms, max_concurrent, retry_after, seed)
         self.requests: list[dict] = []
         self._lock = threading.Lock()
-        self._fail: list[tuple[int, str]] = []
         self._lose = 0
         self._lose_action: str | None = None
         self._delays: list[float] = []
@@ -277,9 +295,34 @@ class RedcapEmulator:
     def project(self, project_id: int) -> Project:
         return self.store.by_id[project_id]
 
-    def fail_next(self, n: int, status: int = 503, body: str = "Service Unavailable") -> None:
-        with self._lock:
-            self._fail.extend([(status, body)] * n)
+    def fail_next(self, n: int, status: int = 503, body: str = "Service Unavailable", action: str | None = None,
+                  content: str | None = None, project: int | None = None) -> None:
+        """The next n requests (with `action`, `content` or `project` (a project id): only those that match;
+        the action is the one the request asks for, import when it sends data and export by default) are
+        answered `status` with `body` and not carried out. A 429 carries Retry-After."""
+        self.sim.add_rule(FailRule(status, body, remaining=n, action=action, content=content, project=project))
+
+    def fail_rate(self, rate: float, status: int = 500, body: str = "Internal Server Error",
+                  action: str | None = None, content: str | None = None, project: int | None = None) -> None:
+        """From now on, exactly `rate` (0 < rate <= 1) of the requests that match fail, spread evenly: with
+        0.25 the 4th, 8th, 12th ... matching request is answered `status` and not carried out.
+        clear_failures() ends it."""
+        if not 0 < rate <= 1:
+            raise ValueError("rate must be above 0 and at most 1")
+        self.sim.add_rule(FailRule(status, body, rate=rate, action=action, content=content, project=project))
+
+    def clear_failures(self) -> None:
+        """Forget every fail_next and fail_rate still pending."""
+        self.sim.clear_rules()
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Requests received, rejected (429 by the cap), failed (injected), lost; peak and current in
+        flight. reset_counts() starts them again (a benchmark does so per step)."""
+        return self.sim.counts
+
+    def reset_counts(self) -> None:
+        self.sim.reset_counts()
 
     def lose_next(self, n: int, action: str | None = None) -> None:
         """The next n requests (with `action`, only those with that action: import, delete) are carried
@@ -298,15 +341,17 @@ class RedcapEmulator:
         with self._lock:
             self.requests.append({k: v for k, v in fields.items() if k != "token"})
             delay = self._delays.pop(0) if self._delays else 0.0
-            fail = self._fail.pop(0) if self._fail else None
+        project = self.store.by_token.get(fields.get("token") or "")
+        fail = self.sim.injected(fields, project.project_id if project else None)
         if delay:
             time.sleep(delay)
         if fail:
-            return fail[0], fail[1], "text/plain; charset=utf-8"
+            return fail.status, fail.body, "text/plain; charset=utf-8"
         answer = handle_api(self.store, fields)
         with self._lock:
             if self._lose and self._lose_action in (None, fields.get("action")):
                 self._lose -= 1
+                self.sim.count_lost()
                 return LOST
         return answer
 
@@ -342,47 +387,8 @@ class RedcapEmulator:
         self.stop()
 
 
-# -- command line ------------------------------------------------------------------
-def parse_project_spec(spec: str) -> dict:
-    """``12:TOKEN:form1,form2:dag1=Label1,dag2=Label2`` (TOKEN may be empty)."""
-    parts = spec.split(":")
-    if len(parts) < 1 or not parts[0].isdigit() or len(parts) > 4:
-        raise argparse.ArgumentTypeError(
-            f"bad --project {spec!r}: expected ID:TOKEN:form1,form2:dag1=Label1,...")
-    parts += [""] * (4 - len(parts))
-    dags = []
-    for item in filter(None, parts[3].split(",")):
-        name, _, label = item.partition("=")
-        dags.append((name, label or name))
-    return {"project_id": int(parts[0]), "token": parts[1] or None,
-            "forms": [f for f in parts[2].split(",") if f], "dags": dags}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m edcconf.emulator.redcap",
-        description="REDCap API emulator (not REDCap) on 127.0.0.1, for tests and demos.")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--version", dest="redcap_version", default="14.5.0",
-                        help="REDCap version to report and emulate (default 14.5.0)")
-    parser.add_argument("--project", action="append", type=parse_project_spec, default=[],
-                        metavar="ID:TOKEN:FORMS:DAGS",
-                        help="e.g. 12:TOKEN:demographics,hba1c:mgh=MGH,ucsf=UCSF (repeatable)")
-    args = parser.parse_args(argv)
-    emu = RedcapEmulator(version=args.redcap_version, port=args.port)
-    for spec in args.project:
-        token = emu.add_project(title=f"Project {spec['project_id']}", **spec)
-        print(f"project {spec['project_id']}: token {token}", flush=True)
-    url = emu.start()
-    print(f"REDCap API emulator (REDCap {args.redcap_version}) serving at {url}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emu.stop()
-    return 0
-
+# -- command line (edcconf/emulator/redcap_cli.py) --------------------------------------
+from .redcap_cli import main, parse_project_spec  # noqa: E402  (its main needs RedcapEmulator)
 
 if __name__ == "__main__":
     sys.exit(main())
