@@ -5,7 +5,10 @@ another. Within one study and environment:
 - a study-level role (all sites) is the person's only role there (001: study-level and site-level roles
   are the two levels at which a role is given);
 - two roles never share a site: at a site a person has one role;
-- REDCap gives a user one role and one data access group per project, so there a second role is refused.
+- REDCap gives a user one role and one data access group per project, so there a second role is refused;
+- Vault allows a role per site in EDC Tools, but its user import file holds one row per user and study
+  environment (003, "Duplicate user record"), and that file is how edcconf reaches Vault: refused until a
+  Vault provider can assign roles per site (fail closed, never a file Vault rejects or half-applies).
 A person's first grant in a study keeps the key `<study>/<username>`; a second role is
 `<study>/<username>/<role>` (model.Grant.key).
 """
@@ -19,6 +22,7 @@ from ..resolve.effective import site_scope
 from ..validate.identity import fold
 
 REDCAP_ONE_ROLE = "redcap-one-role"
+VAULT_ONE_ROW = "vault-one-row-per-user"
 STUDY_ROLE_WITH_SITE_ROLES = "study-role-with-site-roles"
 SITE_ROLE_OVERLAP = "site-role-overlap"
 
@@ -58,6 +62,10 @@ def _conflict(model: Model, study: Study, first: Grant, second: Grant, env: str)
     if study.system == "redcap":
         return error(REDCAP_ONE_ROLE, f"{both}: REDCap gives a user one role and one data access group per "
                      "project; give one role, or split the sites into separate projects", where)
+    if study.system == "vault":
+        return error(VAULT_ONE_ROW, f"{both}: Vault's user import file holds one row per user and study environment "
+                     "(003, Duplicate user record), and it is how edcconf reaches Vault; assign the second role in EDC "
+                     "Tools > Users by hand, or give one role", where)
     if first.sites == ALL or second.sites == ALL:
         return error(STUDY_ROLE_WITH_SITE_ROLES, f"{both}: a study-level role (sites: all) is a person's only role "
                      "in the study; list the sites of each role instead", where)
