@@ -60,7 +60,7 @@ def test_appends_members_and_grants_preserving_everything_else(example_repo: Pat
         assert after[rel] == before[rel], rel
     code, out, err = run_inprocess(example_repo, "validate")
     assert code == 0, out + err
-    assert "20 people, 28 grants" in out
+    assert "20 people, 29 grants" in out
 
 
 def test_new_group_file_in_repository_style_and_validate_succeeds(example_repo: Path) -> None:
