@@ -4,7 +4,7 @@ import csv
 import io
 
 from tests.conftest import write
-from tests.validate.test_rules import edit
+from tests.helpers import edit
 
 
 NEW_STUDY = """study:

@@ -2,16 +2,16 @@
 person's current ceiling; an applied grant that nobody changes is kept, with a warning, however far above
 a lowered ceiling it is. validate, which has no plan, reads each environment's state to say the same."""
 from edcconf.state.local import LocalBackend
+from functools import partial
+
+from tests import helpers
+
+edit = partial(helpers.edit, count=1)   # the first occurrence only
 
 STAFF = "groups/staff.yaml"
 HEART = "studies/heart.yaml"
 
 
-def edit(root, rel, old, new):
-    path = root / rel
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {rel}"
-    path.write_text(text.replace(old, new, 1))
 
 
 def lower_the_ceiling(root):

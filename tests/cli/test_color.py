@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tests.conftest import CHECKOUT_SITE, REPO
+from tests.helpers import read_terminal
 
 ESC = "\x1b["
 
@@ -22,18 +23,9 @@ def _on_a_terminal(root, *args: str, no_color: str | None = None) -> str:
     proc = subprocess.Popen([sys.executable, "-m", "edcconf", *args], cwd=root, stdout=secondary,
                             stderr=subprocess.DEVNULL, env=env)
     os.close(secondary)
-    chunks = []   # read while it runs: a pseudo-terminal's buffer is small, a writer would wait on it
-    while True:
-        try:
-            chunk = os.read(primary, 65536)
-        except OSError:   # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(primary)
+    shown = read_terminal(primary)
     assert proc.wait(timeout=120) == 2
-    return b"".join(chunks).decode("utf-8", "replace")
+    return shown
 
 
 def test_colour_on_a_terminal_unless_no_color(mini_repo):

@@ -3,15 +3,12 @@ import csv
 import json
 
 import pytest
+from tests.helpers import edit
 
 
 AT = ["--at", "2026-11-24"]
 
 
-def edit(root, rel, old, new):
-    p = root / rel
-    assert old in p.read_text()
-    p.write_text(p.read_text().replace(old, new))
 
 
 def test_validate_plan_apply_replan_change_apply_show(mini_repo, cli):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from tests.conftest import CHECKOUT_SITE, REPO, generate_org
+from tests.helpers import read_terminal
 
 
 def _apply_with_stderr_on_a_terminal(root, **extra: str) -> tuple[str, str]:
@@ -19,21 +20,12 @@ def _apply_with_stderr_on_a_terminal(root, **extra: str) -> tuple[str, str]:
     proc = subprocess.Popen([sys.executable, "-m", "edcconf", "apply", "--env", "test", "--yes"], cwd=root,
                             stdout=stdout, stderr=secondary, env=env)
     os.close(secondary)
-    chunks = []
-    while True:   # read while it runs: a pseudo-terminal's buffer is small
-        try:
-            chunk = os.read(primary, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(primary)
+    shown = read_terminal(primary)
     assert proc.wait(timeout=300) == 0
     stdout.seek(0)
     out = stdout.read().decode()
     stdout.close()
-    return out, b"".join(chunks).decode("utf-8", "replace")
+    return out, shown
 
 
 def test_a_bar_on_a_terminal_and_never_elsewhere(tmp_path):

@@ -7,16 +7,13 @@ from datetime import date, timedelta
 import pytest
 
 from edcconf.plan.saved import _digest
+from tests.helpers import edit
 
 TODAY = date.today()
 YESTERDAY = TODAY - timedelta(days=1)
 OTHER = (TODAY - timedelta(days=6)).isoformat()
 
 
-def edit(root, rel, old, new):
-    p = root / rel
-    assert old in p.read_text(), old
-    p.write_text(p.read_text().replace(old, new))
 
 
 def test_saved_plan_applies_exactly_and_then_nothing_is_left(mini_repo, cli):

@@ -5,6 +5,7 @@ from edcconf.pipeline import load_desired
 from edcconf.plan import make_plan
 from edcconf.state import fold
 from tests.conftest import write
+from tests.helpers import edit
 
 DAY = date(2026, 11, 24)
 
@@ -20,10 +21,6 @@ def applied_state(root, env="test", at=DAY):
     return fold({}, plan.changes), dict(env_state.sources)
 
 
-def edit(root, rel, old, new):
-    p = root / rel
-    assert old in p.read_text()
-    p.write_text(p.read_text().replace(old, new))
 
 
 def test_first_plan_creates_in_dependency_order(mini_repo):

@@ -6,7 +6,8 @@ from edcconf.diagnostics import Loc
 from edcconf.model import OpenClinicaDomain, frozen_map
 from edcconf.rules.openclinica_security import PASSWORD_DEFAULTS, check_domain, effective_password
 from tests.conftest import write
-from tests.validate.test_rules import edit, problems
+from tests.helpers import edit
+from tests.validate.test_rules import problems
 
 HERE = Loc("environments/openclinica.yaml", 1)
 

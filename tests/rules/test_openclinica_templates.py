@@ -4,7 +4,8 @@ from hypothesis import given, settings, strategies as st
 
 from edcconf.diagnostics import Loc
 from edcconf.rules.openclinica import COUNT_DIGITS, MAX_COUNT, check_participant_id_template, longest_id, parse
-from tests.validate.test_rules import edit, problems
+from tests.helpers import edit
+from tests.validate.test_rules import problems
 
 HERE = Loc("studies/x.yaml", 8)
 SITES = ("BOS", "CHU-LYON")

@@ -6,6 +6,7 @@ import pytest
 from edcconf.diagnostics import UserError
 from edcconf.pipeline import load_desired
 from tests.conftest import write
+from tests.helpers import edit
 
 TODAY = date(2026, 11, 24)
 
@@ -22,11 +23,6 @@ def problems(root):
             for d in desired.diagnostics.errors + sorted(above, key=lambda d: d.sort_key())]
 
 
-def edit(root, rel, old, new):
-    path = root / rel
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {rel}"
-    path.write_text(text.replace(old, new))
 
 
 def test_the_fixture_is_clean(mini_repo):
