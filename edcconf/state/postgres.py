@@ -196,7 +196,7 @@ class PostgresBackend:
     def _error(self, exc: psycopg.Error) -> UserError:
         if self._held is not None and self._conn is not None and (self._conn.broken or self._conn.closed):
             return lock_lost(self.environment, self._held)  # force-unlock ended the lock's session
-        return UserError(f"PostgreSQL state of {self.environment}: {scrub(str(exc).strip(), self._dsn)}; "
+        return UserError(f"PostgreSQL state of {self.environment}: {scrub(str(exc).strip(), self._secrets)}; "
                          "nothing was committed by the failed statement", code="state-write")
 
     def _t(self, table: str) -> sql.Composed:

@@ -123,3 +123,18 @@ def test_no_part_of_the_password_at_the_process_outputs(mini_repo, cli, database
         assert r.code in ((0, 2) if connects else (1,)), r
         assert not leaks(r.out + r.err), r
     assert not leaks(rows_of(database))
+
+
+def test_an_error_inside_a_locked_session_is_scrubbed_of_the_password_only(database, monkeypatch):
+    """A statement failing while the lock is held (commit, audit, journal) names the state and what failed,
+    with the password removed, and nothing else of the message touched (no single letters or digits
+    starred because they also occur in the connection string)."""
+    from edcconf.state.postgres import PostgresBackend
+
+    dsn = f"postgresql://postgres:{quote(PASSWORD, safe='')}@127.0.0.1:5432/{database}"
+    monkeypatch.setenv("EDCCONF_T_DSN", dsn)
+    backend = PostgresBackend("test", "EDCCONF_T_DSN")
+    failure = psycopg.Error(f"serial 5 of env a: could not write with password {PASSWORD}")
+    message = backend._error(failure).message
+    assert not leaks(message), message
+    assert "serial 5 of env a: could not write" in message
