@@ -1,6 +1,6 @@
 """Errors as data: every stage reports problems as Diagnostics, collected rather than raised.
 
-A Diagnostic names a stable code (DESIGN §6), a message that says what to change, and where the
+A Diagnostic names a stable code (docs/format.md), a message that says what to change, and where the
 problem is (file:line:col, relative to the configuration directory when it lies inside it).
 """
 from __future__ import annotations

@@ -12,7 +12,7 @@ from ..model import FORM_LEVELS, frozen_map
 
 SYSTEMS = ("openclinica", "redcap", "vault")
 
-# Generic rights (DESIGN §7): name -> values, lowest first.
+# Generic rights (docs/catalogs.md): name -> values, lowest first.
 RIGHTS: Mapping[str, tuple[str, ...]] = frozen_map({
     "form_access": FORM_LEVELS,
     "contact_data": FORM_LEVELS,

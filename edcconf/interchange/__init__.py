@@ -1,4 +1,4 @@
-"""Read and write the systems' own bulk CSV files exactly (DESIGN §8).
+"""Read and write the systems' own bulk CSV files exactly (docs/interchange.md).
 
 Pure functions with no knowledge of edcconf's YAML model: per format, frozen dataclasses for its rows,
 `read_*(data: bytes, file: str) -> Parsed[...]` that collects every problem as a Diagnostic located at

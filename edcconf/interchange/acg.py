@@ -1,6 +1,6 @@
-"""REDCap Access Control Groups (REDCap 15+, DESIGN §8, 002): group definitions and user assignments.
+"""REDCap Access Control Groups (REDCap 15+, docs/interchange.md, 002): group definitions and user assignments.
 
-Definitions: `group_id,group_name,is_default_group` then REDCap's internal right names in DESIGN's order.
+Definitions: `group_id,group_name,is_default_group` then REDCap's internal right names in the module's order.
 Ids are `G-` + 13 hex characters; the built-in default is `G-NORIGHTS` "No Rights" with
 is_default_group 1. A blank group_id means a group the import will create (as in the SAG module).
 Assignments: `Username,ACG ID,Group Name (For Reference Only)`; REDCap keeps the last row of a username

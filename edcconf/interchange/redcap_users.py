@@ -1,5 +1,5 @@
 """REDCap project user rights records: User Rights upload / API `content=user`, user roles, user-role
-assignments and user-DAG assignments (DESIGN §8).
+assignments and user-DAG assignments (docs/interchange.md).
 
 Rights use the API names; `API_TO_INTERNAL` maps them to the internal names of SAG and ACG files.
 In the role- and DAG-assignment uploads a username listed twice (any case) keeps its last row, as REDCap
@@ -45,7 +45,7 @@ ROLE_OPTIONAL: tuple[str, ...] = ("data_export",)
 
 
 def right_columns(version: str | Sequence[int] | None) -> tuple[str, ...]:
-    """The right columns of a version's upload, in the order above (DESIGN's, then the newer ones)."""
+    """The right columns of a version's upload, in the order above (the module's, then the newer ones)."""
     have = set(rv.fields(version if version is None or isinstance(version, str) else tuple(version)))
     return tuple(c for c in ALL_RIGHT_COLUMNS if c in have)
 
@@ -293,7 +293,7 @@ def read_redcap_role_assignments(data: bytes, file: str) -> Parsed[RedcapRoleAss
 
 
 def write_redcap_role_assignments(rows: Iterable[RedcapRoleAssignment]) -> bytes:
-    """Writes data_access_group whenever a row carries one: REDCap drops a DAG an import omits (DESIGN §7)."""
+    """Writes data_access_group whenever a row carries one: REDCap drops a DAG an import omits (docs/catalogs.md)."""
     rows = list(rows)
     dag = any(r.data_access_group is not None for r in rows)
     header = ("username", "unique_role_name") + (("data_access_group",) if dag else ())

@@ -1,4 +1,4 @@
-"""REDCap "Security Access Groups" external module: SAG definitions and SAG user assignments (DESIGN §8, 004).
+"""REDCap "Security Access Groups" external module: SAG definitions and SAG user assignments (docs/interchange.md, 004).
 
 The module's own files, read from its source (github.com/AndrewPoppe/Security-Access-Groups):
 
@@ -20,7 +20,7 @@ The module's own files, read from its source (github.com/AndrewPoppe/Security-Ac
   `name` being "first last".
 
 So `write_*` produce exactly that: all cells quoted, `\\n`, no final line ending, no BOM, UTF-8.
-Allowed values come from `catalog("redcap").right_keys`; DESIGN §8 adds dataViewing 4 and 5 for newer
+Allowed values come from `catalog("redcap").right_keys`; docs/interchange.md adds dataViewing 4 and 5 for newer
 versions, which the catalog does not list yet.
 """
 from __future__ import annotations
@@ -36,9 +36,9 @@ from ._csv import Parsed, cell_int, last_row_wins, quote_all, read_table, requir
 
 NEWLINE = "\n"
 
-#: The 40 right columns in the module's order (DESIGN §8); the catalog holds the same keys in this order.
+#: The 40 right columns in the module's order (docs/interchange.md); the catalog holds the same keys in this order.
 OPTIONAL_RIGHT_KEYS: tuple[str, ...] = ("api_modules", "external_module_config")  # newer module versions
-_NEWER_VALUES: Mapping[str, tuple[int, ...]] = {"dataViewing": (4, 5)}  # DESIGN §8: newer versions
+_NEWER_VALUES: Mapping[str, tuple[int, ...]] = {"dataViewing": (4, 5)}  # docs/interchange.md: newer versions
 
 
 def _allowed() -> dict[str, tuple[int, ...]]:

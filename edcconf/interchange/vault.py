@@ -1,4 +1,4 @@
-"""Veeva Vault CDMS study user import and export (DESIGN §8, seed 003 "Importing Study Users").
+"""Veeva Vault CDMS study user import and export (docs/interchange.md, seed 003 "Importing Study Users").
 
 Columns are 003's: Study Environment, Last Name, First Name, User Name, Study Status, Security Profile,
 Study Role, Company, Email, Timezone, Site Access, Country Access, Title, Language, Locale, Security

@@ -59,7 +59,7 @@ def invitations(changes: list[Change], systems: Mapping[str, str]) -> list[Chang
     """OpenClinica (001, "Inviting Users"): access to a study is given by an invitation. For a person new to
     edcconf it creates the user ("Invite a new user"); for an account that already exists (it is not
     created by this plan) it is an invitation of an existing user, sent again by e-mail. Such a grant stays a
-    `create` (DESIGN's actions) marked `invite`, which the text, markdown and the checklist show as "invite".
+    `create` (the plan format's actions) marked `invite`, which the text, markdown and the checklist show as "invite".
     Computed from the plan alone, so the incremental plan marks the same changes."""
     from dataclasses import replace
 

@@ -1,4 +1,4 @@
-"""What an effective grant is in REDCap's own terms: one user-rights record of the API (DESIGN §8).
+"""What an effective grant is in REDCap's own terms: one user-rights record of the API (docs/interchange.md).
 
 The effective state speaks in generic levels and SAG right keys (004); REDCap's API speaks in its own
 field names (`stats_and_charts` for the SAG key `graphical`, `forms` for `data_entry`, ...) and encodes

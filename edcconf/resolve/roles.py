@@ -36,7 +36,7 @@ class EffectiveRole:
     forms: Mapping[str, str]          # form id -> level, every form of the study
     close_queries: tuple[str, ...]    # forms where queries can be closed (review+ and the ability)
     sdv: tuple[str, ...]              # forms that can be source-data verified (read+ and the ability)
-    rights: Mapping[str, str]         # generic rights (DESIGN §7)
+    rights: Mapping[str, str]         # generic rights (docs/catalogs.md)
     redcap: Mapping[str, int]         # REDCap right keys, for REDCap studies
     study_forms: tuple[Form, ...] = field(repr=False)  # the study's forms, to say why (rules) when asked
     # the plain state value: its forms, rights and redcap are the dicts the views above show (one copy)

@@ -1,4 +1,4 @@
-"""Institutional rules that hold whatever the environment (DESIGN §3 "Policy"; seed 001; external people: rules.external).
+"""Institutional rules that hold whatever the environment (docs/rules.md; seed 001; external people: rules.external).
 
 Participant ID templates are checked by `rules.openclinica`. Rules that need effective rights (the
 ceilings) run after resolution: see `resolve.ceilings`.
