@@ -12,7 +12,6 @@ from typing import Callable, Iterable
 import click
 from click.shell_completion import CompletionItem
 
-from ..source import load_sources
 from .common import find_root
 
 _OPTION_KINDS = {"env": "environment", "envs": "environment", "study": "study", "studies": "study",
@@ -25,6 +24,8 @@ def _root(ctx: click.Context) -> Path:
 
 
 def _declared(root: Path) -> dict[str, set[str]]:
+    from ..source import load_sources   # the loader only when a shell asks for completions
+
     found: dict[str, set[str]] = {"environment": set(), "study": set(), "person": set(), "role": set()}
     for parsed in load_sources(root).files:
         data = parsed.data if isinstance(parsed.data, dict) else {}

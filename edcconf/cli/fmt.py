@@ -7,7 +7,6 @@ import click
 
 from ..diagnostics import Diagnostics, UserError
 from ..fs import real, refuse_leaving
-from ..source.fmt import format_config
 from ..state.local import write_atomically
 from .common import config_option, root_dir
 
@@ -19,6 +18,8 @@ from .common import config_option, root_dir
 @click.pass_context
 def fmt(ctx: click.Context, config_dir: str | None, check: bool, show_diff: bool) -> None:
     """Write every declaration file in the canonical style, keeping comments; never changes what a file means."""
+    from ..source.fmt import format_config   # ruamel.yaml: loaded only by the command that needs it
+
     root = root_dir(ctx, config_dir)
     results, problems = format_config(root)
     if problems:

@@ -9,10 +9,8 @@ from ..fs import refuse_leaving_output
 from ..pipeline import load_desired
 from ..questions.compliance import REPORTS as COMPLIANCE_REPORTS
 from ..questions.explain import add_observed, explain as explain_access, render_explain
-from ..questions.graph import permission_subgraph
 from ..questions.who_can import parse_question, render_who_can, who_can as who_can_query, who_can_csv
 from ..state.local import write_atomically
-from ..views.graph import to_dot, to_graphml
 from .common import (allow_unread_option, at_option, config_option, json_option, parse_at, print_json, root_dir,
                      warn_unread)
 
@@ -221,6 +219,10 @@ def report(ctx: click.Context, config_dir: str | None, envs: tuple, out: str, at
 def graph(ctx: click.Context, config_dir: str | None, studies: tuple, people: tuple, envs: tuple, fmt: str,
           out: str | None, at: str | None) -> None:
     """The effective permission graph (person → group, role → form level, site), as DOT or GraphML."""
+    # networkx is imported here only: a fifth of a second that no other command should pay on start
+    from ..questions.graph import permission_subgraph
+    from ..views.graph import to_dot, to_graphml
+
     root = root_dir(ctx, config_dir)
     desired = load_desired(root, parse_at(at))
     chosen = permission_subgraph(desired, studies, people, envs)
