@@ -138,6 +138,7 @@ def acg_assignments(accounts: Mapping[str, Mapping], groups: Mapping[str, Mappin
 def vault_role_name(grant: Mapping, role_value: Mapping) -> str:
     """Vault's Study Role: a custom role by its id, a standard role by Vault's label."""
     cat = catalog("vault")
+    assert cat is not None   # shipped with the package
     base = cat.roles.get(grant.get("base_role") or role_value.get("base_role", ""))
     if base is not None and grant.get("role") == base.id:
         return base.label
