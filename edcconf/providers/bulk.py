@@ -164,6 +164,7 @@ def vault_users(environment: str, state: Mapping, grants: list[dict],
     opts = {**VAULT_DEFAULTS, **(defaults or {})}
     accounts = state.get("accounts", {})
     rows = []
+    grant: Mapping   # a current grant, then a disabled one
     for grant in grants:
         active = (accounts.get(grant["user"], {}).get("status") != "deactivated"
                   and grant.get("study_status") != "disabled")   # declared study_status: disabled (003)
