@@ -5,10 +5,10 @@ from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from .apply import ApplyResult, execute, git_commit, recover
-from .diagnostics import Diagnostics, UserError
+from .diagnostics import Diagnostics, Loc, UserError
 from .model import Environment
 from .pipeline import load_desired
 from .plan import Plan, make_plan
@@ -17,7 +17,10 @@ from .plan.brakes import (DATA_MANAGER_FLOOR, MASS_REVOCATION, Guards, declared_
 from .plan.saved import check_fresh, load_plan, plan_differences
 from .providers import Reach, providers_for
 from .source import load_sources
-from .state import StateRecord, open_backend
+from .state import LocalBackend, StateRecord, open_backend
+
+if TYPE_CHECKING:
+    from .state.postgres import PostgresBackend
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class PlannedEnvironment:
     plan: Plan
     environment: Environment
     previous: StateRecord
-    backend: object
+    backend: LocalBackend | PostgresBackend   # open_backend
     systems: Mapping[str, str]       # study -> EDC system (desired and previously applied studies)
     sources: Mapping[str, str]       # desired "<kind>:<key>" -> "path:line"
     config_digest: str
@@ -140,7 +143,7 @@ def _memoisable(planned: PlannedEnvironment, refresh: bool) -> bool:
             and len(planned.plan.changes) <= MEMO_MAX_CHANGES)
 
 
-def applied_over_ceiling(model, previous: StateRecord, as_of: date) -> list[tuple[dict, object]]:
+def applied_over_ceiling(model, previous: StateRecord, as_of: date) -> list[tuple[dict, Loc]]:
     """Applied grants above their person's current ceiling, each with where the person is declared (the
     warnings of rules.ceilings.at_assignment point there: the group they are in is what changed)."""
     from .diagnostics import Loc
@@ -322,6 +325,7 @@ def refuse_protected(environment: Environment) -> None:
 
 def refuse_protected_as_applied(planned: PlannedEnvironment) -> None:
     """Protected as last applied: a change under review that sets protected: false is not enough."""
+    assert planned.guards is not None   # plan_environment always sets them
     if planned.guards.protected:
         env = planned.environment.name
         still = ("" if planned.guards.declared["protected"] else " (as last applied; the configuration's "

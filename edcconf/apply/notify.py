@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
-from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..plan import Change
@@ -101,6 +101,7 @@ def _messages(root: Path, changes: list[Change], accounts: Mapping[str, dict], e
     granted: dict[str, set[str]] = {}  # user -> studies this apply grants (for the external-account notice)
     for c in changes:
         if c.kind == "grant" and c.after:
+            assert c.study is not None   # a grant change names its study
             granted.setdefault(c.after["user"], set()).add(c.study)
     for change in changes:
         if change.kind == "grant":

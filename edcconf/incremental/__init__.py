@@ -71,7 +71,8 @@ class Store:
     def prune(self) -> None:
         """Remove the entries this run did not write (after the queued writes: see edcconf.spool)."""
         from ..spool import spool
-        spool.call(lambda written=frozenset(self.written): self._prune(written))
+        written = frozenset(self.written)   # as of now, not when the spool gets to it
+        spool.call(lambda: self._prune(written))
 
     def _prune(self, written: frozenset) -> None:
         try:

@@ -66,7 +66,7 @@ def invitations(changes: list[Change], systems: Mapping[str, str]) -> list[Chang
     new_accounts = {c.key for c in changes if c.kind == "account" and c.action == "create"}
     out = []
     for c in changes:
-        if (c.kind == "grant" and c.action == "create" and not c.invite and c.after
+        if (c.kind == "grant" and c.action == "create" and not c.invite and c.after and c.study is not None
                 and systems.get(c.study) == "openclinica"
                 and c.after.get("user") not in new_accounts):
             c = replace(c, invite=True, reason=f"{c.reason} (invite: {c.after.get('user')} has an account already)")
@@ -166,6 +166,7 @@ def _accounts(want: Mapping, have: Mapping, sources: Mapping, old_sources: Mappi
         new, old = want.get(name), have.get(name)
         src = sources.get(f"account:{name}", "")
         if old is None:
+            assert new is not None   # the name is in want or in have
             if new["status"] == "active":
                 reason = f"new external account ({new['external']})" if new.get("external") else "new account"
                 out.append(Change("create", "account", name, None, new, reason, src, stored=new,
@@ -227,6 +228,7 @@ def _grants(desired: EnvironmentState, have: Mapping, old_sources: Mapping) -> l
         study = (new_value or old_value)["study"]
         role = (new_value["role_ref"], want_state["roles"][new_value["role_ref"]]) if new_value else None
         if before is None:
+            assert after is not None   # no grant before: there is one after
             sites = ", ".join(after["sites"])
             off = " with study status disabled (on record in Vault, no access)" if "study_status" in after else ""
             out.append(Change("create", "grant", key, None, after, f"granted {after['role']} at {sites}{off}", src,

@@ -105,7 +105,9 @@ def providers_for(root: Path, environment: Environment, systems: set[str], seria
                                       environment.name, serial, target.vault_user_defaults, target.version)
         elif target.provider == "redcap" and system == "redcap":
             from .redcap import RedcapProvider, redcap_projects
-            out[system] = RedcapProvider(target, redcap_projects(root), environment.name, study_sites or {})
+            redcap = RedcapProvider(target, redcap_projects(root), environment.name, study_sites or {})
+            # its read_live(study, raw) is not Provider.read_live(): only drift calls it, on a RedcapProvider
+            out[system] = redcap  # type: ignore[assignment]
         else:
             raise UserError(f"provider {target.provider!r} for {system} in {environment.name} is not available in "
                             "this version of edcconf", code="no-target")

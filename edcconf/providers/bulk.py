@@ -138,6 +138,7 @@ def acg_assignments(accounts: Mapping[str, Mapping], groups: Mapping[str, Mappin
 def vault_role_name(grant: Mapping, role_value: Mapping) -> str:
     """Vault's Study Role: a custom role by its id, a standard role by Vault's label."""
     cat = catalog("vault")
+    assert cat is not None   # shipped with the package
     base = cat.roles.get(grant.get("base_role") or role_value.get("base_role", ""))
     if base is not None and grant.get("role") == base.id:
         return base.label
@@ -163,6 +164,7 @@ def vault_users(environment: str, state: Mapping, grants: list[dict],
     opts = {**VAULT_DEFAULTS, **(defaults or {})}
     accounts = state.get("accounts", {})
     rows = []
+    grant: Mapping   # a current grant, then a disabled one
     for grant in grants:
         active = (accounts.get(grant["user"], {}).get("status") != "deactivated"
                   and grant.get("study_status") != "disabled")   # declared study_status: disabled (003)

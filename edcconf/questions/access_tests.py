@@ -34,7 +34,8 @@ class Outcome:
 
 
 def load_assertions(root: Path) -> tuple[list[tuple[ParsedFile, int, dict]], list[Diagnostic]]:
-    found, problems = [], []
+    found: list[tuple[ParsedFile, int, dict]] = []
+    problems: list[Diagnostic] = []
     for path in sorted((Path(root) / "tests" / "access").glob("*.y*ml")):
         rel = path.relative_to(root).as_posix()
         raw = read_config(Path(root), path, rel, problems)   # no link out of the repository, no huge file

@@ -10,7 +10,7 @@ applied state or, with --live, in a project), who are in REDCap's default group 
 from __future__ import annotations
 
 from datetime import date
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 from ..rules.ceilings import group_ceiling, over_ceiling
 from ..model import Model
@@ -112,7 +112,7 @@ def _kept(pair: dict, filters: dict) -> bool:
                              for o in pair["non_compliant"])
 
 
-def study_statuses(effective: dict, pairs: list[dict], studies_wanted=()) -> list[dict]:
+def study_statuses(effective: Mapping[str, Any], pairs: list[dict], studies_wanted=()) -> list[dict]:
     """Each study's status as the SAG module's project status page shows it (004): compliant, non-compliant
     (at least one user who is not expired has rights above their ceiling), or expired users only (every
     user above their ceiling is expired in the study). From every pair, whatever the filters on rights,
@@ -133,7 +133,7 @@ def study_statuses(effective: dict, pairs: list[dict], studies_wanted=()) -> lis
     return out
 
 
-def undeclared_users(model: Model, effective: dict, pairs: list[dict], filters: dict) -> list[dict]:
+def undeclared_users(model: Model, effective: Mapping[str, Any], pairs: list[dict], filters: dict) -> list[dict]:
     """Every user with access (applied, or found live) whom the configuration does not declare, one row per
     study: never reported as expired for that (they still have the access), and above their ceiling when
     the group REDCap puts them in (the default group) does not allow what they hold."""

@@ -296,6 +296,7 @@ def live_rights(record, contact_forms: set[str]) -> dict:
     from ..resolve.roles import LEVEL_OF_VIEW
 
     cat = catalog("redcap")
+    assert cat is not None   # shipped with the package
     sag = {key: 0 for key in cat.right_keys}
     sag.update({API_TO_SAG[f]: v for f, v in record.rights.items() if f in API_TO_SAG})
     views = {f: (v if v is not None else 5) for f, v in record.views().items()}  # an unknown code: the most

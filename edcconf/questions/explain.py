@@ -7,7 +7,7 @@ expired, deactivated, or granted in another environment.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from ..diagnostics import UserError
 from ..pipeline import Desired
@@ -28,7 +28,7 @@ def explain(desired: Desired, user: str, studies: Iterable[str] = (), envs: Iter
             raise UserError(f"unknown {what} {item!r}{suggest(item, known)}", code="unknown-reference")
     group = model.groups.get(person.group)
     may, why = create_projects(group_ceiling(group)) if group else (False, "the person is in no group")
-    out = {"format_version": 1, "user": user,
+    out: dict[str, Any] = {"format_version": 1, "user": user,
            "person": {"name": person.name, "email": person.email, "type": person.type, "status": person.status,
                       "group": person.group, "expires": person.expires.isoformat() if person.expires else None,
                       "external": person.external.organization if person.external else None,
@@ -47,9 +47,9 @@ def explain(desired: Desired, user: str, studies: Iterable[str] = (), envs: Iter
             # one entry per role the person holds in the study (a different role per site: roles per site)
             keys = list(dict.fromkeys(g.key for g in study.access if g.user == user)) or [f"{study.id}/{user}"]
             admin = user in env_state.state["studies"].get(study.id, {}).get("admins", ())
-            found = [_admin_view(_entry(resolution, env_state, study, key, person, group, wanted_studies,
+            views = [_admin_view(_entry(resolution, env_state, study, key, person, group, wanted_studies,
                                         wanted_forms), admin, study.id, person) for key in keys]
-            found = [e for e in found if e is not None]
+            found = [e for e in views if e is not None]
             if any(e["access"] for e in found):
                 # a role of the person declared for other environments only says nothing about this one
                 found = [e for e in found if e["access"] or not e["reason"].startswith("not granted in")]

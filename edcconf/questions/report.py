@@ -35,14 +35,15 @@ def matrix(desired: Desired, env: str) -> dict:
             if effective is None and (why is None or "not granted in" in why.reason):
                 continue  # declared for another environment only
             disabled = effective is not None and effective.get("study_status") == "disabled"   # Vault, 003
+            left_out = why.reason if why is not None else ""   # read only with no effective grant: why is set then
             status = ("disabled" if disabled else "active") if effective else (
-                "expired" if "expired" in why.reason else "deactivated")
+                "expired" if "expired" in left_out else "deactivated")
             rows.append({"user": grant.user, "name": person.name, "role": grant.role, "base_role": role.base.id,
                          "sites": effective["sites"] if effective else [],
                          "expires": effective["expires"] if effective else None,
                          "status": status,
                          "note": "Study Status Disabled: on record in Vault, no access" if disabled
-                         else None if effective else why.reason,
+                         else None if effective else left_out,
                          "external": person.external.organization if person.external else None,
                          "admin": person.type == "admin",
                          "forms": dict.fromkeys(role.forms, "none") if disabled else dict(role.forms)})

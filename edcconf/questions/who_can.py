@@ -11,6 +11,8 @@ marked `"implicit": "admin"` (text: `IMPLICIT (admin)`).
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ..catalogs import RIGHTS, right_rank
 from ..diagnostics import UserError
 from ..model import FORM_LEVELS, level_rank
@@ -50,7 +52,8 @@ def who_can(desired: Desired, question: dict, study: str | None, envs: tuple[str
     if question["kind"] != "right" and not study:
         raise UserError("a form or an ability belongs to a study: add --study", code="usage")
     form = question.get("form")
-    if form and form not in {f.id for f in model.studies[study].forms}:
+    # a form comes only with ability and level questions, which need --study (above): study is set
+    if form and study is not None and form not in {f.id for f in model.studies[study].forms}:
         raise UserError(f"unknown form {form!r} in {study}{suggest(form, [f.id for f in model.studies[study].forms])}",
                         code="unknown-reference")
     rows = []
@@ -134,13 +137,16 @@ def _create_projects(desired: Desired, question: dict) -> dict:
     Those who may not are listed under `cannot`, each with the reason."""
     from ..rules.ceilings import create_projects, group_ceiling
 
-    model, rows, cannot = desired.model, [], []
+    model = desired.model
+    rows: list[dict[str, Any]] = []
+    cannot: list[dict[str, Any]] = []
     for person in sorted(model.people.values(), key=lambda p: p.username):
         if person.status != "active" or person.expired(desired.resolution.as_of):
             continue
         group = model.groups.get(person.group)
         may, why = create_projects(group_ceiling(group)) if group else (False, "in no group")
-        row = {"environment": None, "study": None, "user": person.username, "name": person.name, "role": None,
+        row: dict[str, Any] = {
+               "environment": None, "study": None, "user": person.username, "name": person.name, "role": None,
                "base_role": None, "sites": [], "expires": person.expires.isoformat() if person.expires else None,
                "has": "create_projects" if may else None, "group": person.group, "reason": why,
                "source": str(group.loc) if group else str(person.loc)}

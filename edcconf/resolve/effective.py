@@ -135,6 +135,7 @@ def _why_excluded(person: Person, grant: Grant | None, as_of: date) -> str | Non
     if person.status == "deactivated":
         return f"{person.username} is deactivated"
     if person.expired(as_of):
+        assert person.expires is not None   # expired() is true only with an expiry date
         return f"{person.username} expired on {person.expires.isoformat()}"
     if grant is not None and grant.expires is not None and grant.expires < as_of:
         return f"expired on {grant.expires.isoformat()}"
@@ -198,6 +199,7 @@ def environment_state(model: Model, env: str, as_of: date,
             continue  # every system has its no-rights default; nothing to create until someone is in it
         state["groups"][group.id] = group_value(group)
         sources[f"group:{group.id}"] = str(group.loc)
+    person: Person | None   # every person here; below, the person of a grant (None: undeclared)
     for person in model.people.values():
         state["accounts"][person.username] = account_value(person)
         sources[f"account:{person.username}"] = str(person.loc)
@@ -233,9 +235,10 @@ def environment_state(model: Model, env: str, as_of: date,
             role = roles.get(role_id)
             if person is None or role is None:
                 continue
-            reason = person_excluded.get(person.username, _UNSEEN)
+            reason: object = person_excluded.get(person.username, _UNSEEN)
             if reason is _UNSEEN:
                 reason = person_excluded[person.username] = _why_excluded(person, None, as_of)
+            assert reason is None or isinstance(reason, str)   # _UNSEEN is replaced just above
             if reason is None and grant.expires is not None and grant.expires < as_of:
                 reason = _why_excluded(person, grant, as_of)
             if reason is not None:
@@ -287,7 +290,9 @@ def _role_digests(study: Study, roles: Mapping[tuple[str, str], EffectiveRole],
             role = roles.get((study.id, rid))
             if role is None:   # granted to nobody: resolved here, only for its version
                 from .roles import effective_role
-                role = effective_role(study, catalog(study.system), rid)
+                cat = catalog(study.system)
+                assert cat is not None   # a study's system is one with a catalog (validated)
+                role = effective_role(study, cat, rid)
             if role is None:
                 continue
             version = versions[study.id, rid] = role_version(role)
