@@ -47,7 +47,7 @@ def key_bound(cat: Catalog, rights: Mapping[str, str], key: str) -> int:
     return bound
 
 
-def mapped_keys(cat: Catalog, rights: Mapping[str, str]) -> set[str]:
+def mapped_keys(cat: Catalog, rights: Mapping[str, object]) -> set[str]:
     return {k for right in rights for v in RIGHTS[right] for k in cat.key_bounds(right, v)}
 
 
