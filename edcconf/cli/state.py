@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from ..state.edit import SECTIONS
 from .common import config_option, env_option, json_option, print_json, root_dir
 
 
@@ -22,13 +23,9 @@ def state_restore(ctx: click.Context, config_dir: str | None, env: str, from_pat
     """Restore ENV's state: a missing or damaged state file, or an earlier version. Without --from or
     --serial: the newest version under history/ (else the backup). Recorded versions are never
     overwritten: anything but the newest version put back over a missing file becomes a new version."""
-    from ..state import open_backend
     from ..state.restore import restore
-    from ..workflow import environment_of
 
-    root = root_dir(ctx, config_dir)
-    backend = open_backend(root, environment_of(root, env))
-    done = restore(backend, from_path, serial, force)
+    done = restore(_backend(ctx, config_dir, env), from_path, serial, force)
     record = done.record
     if as_json:
         print_json({"format_version": 1, "environment": env, "serial": record.serial, "lineage": record.lineage,
@@ -40,19 +37,21 @@ def state_restore(ctx: click.Context, config_dir: str | None, env: str, from_pat
         click.echo(f"Restored the state of {env}: {done.source}, serial {record.serial}, is in place again.")
 
 
-def _applied(ctx: click.Context, config_dir: str | None, env: str):
+def _backend(ctx: click.Context, config_dir: str | None, env: str):
     from ..state import open_backend
     from ..workflow import environment_of
 
     root = root_dir(ctx, config_dir)
-    return open_backend(root, environment_of(root, env)).read(missing_ok=True)
+    return open_backend(root, environment_of(root, env))
+
+
+def _applied(ctx: click.Context, config_dir: str | None, env: str):
+    return _backend(ctx, config_dir, env).read(missing_ok=True)
 
 
 def addresses(effective: dict) -> list[str]:
     """Every recorded thing as `<kind>.<key>`: accounts, groups, sites, studies, roles (by version), grants."""
-    kinds = {"accounts": "account", "groups": "group", "sites": "site", "studies": "study", "roles": "role",
-             "grants": "grant"}
-    return [f"{kind}.{key}" for section, kind in kinds.items() for key in sorted(effective.get(section) or {})]
+    return [f"{kind}.{key}" for kind, section in SECTIONS.items() for key in sorted(effective.get(section) or {})]
 
 
 @click.command("list")
@@ -87,8 +86,7 @@ def state_show(ctx: click.Context, config_dir: str | None, env: str, address: st
         raise UserError(f"{address!r} is not in the state of {env} (serial {record.serial})"
                         f"{suggest(address, known)}; `edcconf state list --env {env}` lists what is", code="not-in-state")
     kind, _, key = address.partition(".")
-    section = {"account": "accounts", "group": "groups", "site": "sites", "study": "studies", "role": "roles",
-               "grant": "grants"}[kind]
+    section = SECTIONS[kind]
     value = effective[section][key]
     print_json({"address": address, "value": value, "source": record.sources.get(f"{kind}:{key}")})
 
@@ -100,14 +98,6 @@ def state_show(ctx: click.Context, config_dir: str | None, env: str, address: st
 def state_pull(ctx: click.Context, config_dir: str | None, env: str) -> None:
     """Print ENV's applied state (the whole record, as stored) on standard output."""
     print_json(_applied(ctx, config_dir, env).to_json())
-
-
-def _backend(ctx: click.Context, config_dir: str | None, env: str):
-    from ..state import open_backend
-    from ..workflow import environment_of
-
-    root = root_dir(ctx, config_dir)
-    return open_backend(root, environment_of(root, env))
 
 
 @click.command("rm")
