@@ -31,7 +31,7 @@ try:  # Ctrl-C while the command is still loading (a third of a second) ends it 
     from .. import __version__
     from ..diagnostics import FILE_SYSTEM_ERRNOS, UserError, file_system_error
     from ..log import configure as configure_logging
-    from .common import Ctx, emit_user_error
+    from .common import Ctx, accept_no_color_everywhere, emit_user_error
     from . import alerts as _alerts
     from . import complete as _complete
     from . import core as _core
@@ -71,6 +71,7 @@ _scaffold.register(cli)
 _fmt.register(cli)
 _state.register(_interchange.state_group)
 _complete.attach(cli)
+accept_no_color_everywhere(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,6 +21,21 @@ class Ctx:
     color: bool | None
 
 
+def _no_color(ctx: click.Context, _param: click.Parameter, given: bool) -> None:
+    if given and ctx.obj is not None:
+        ctx.obj.color = False
+
+
+def accept_no_color_everywhere(group: click.Group) -> None:
+    """`--no-color` after any command too (`edcconf plan --env test --no-color`), not only before it."""
+    for command in group.commands.values():
+        if not any("--no-color" in p.opts for p in command.params):
+            command.params.append(click.Option(["--no-color"], is_flag=True, expose_value=False, callback=_no_color,
+                                               help="Never colour the output (so does NO_COLOR set to any value)."))
+        if isinstance(command, click.Group):
+            accept_no_color_everywhere(command)
+
+
 def root_dir(ctx: click.Context, local: str | None = None) -> Path:
     given = local or (ctx.obj.config if ctx.obj else None)
     return Path(given) if given else find_root(Path.cwd())

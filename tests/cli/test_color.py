@@ -34,9 +34,25 @@ def test_colour_on_a_terminal_unless_no_color(mini_repo):
         assert ESC not in _on_a_terminal(mini_repo, "plan", "--env", "test", no_color=value), value
     assert ESC in _on_a_terminal(mini_repo, "plan", "--env", "test", no_color="")   # empty: not set
     assert ESC not in _on_a_terminal(mini_repo, "--no-color", "plan", "--env", "test")
+    assert ESC not in _on_a_terminal(mini_repo, "plan", "--env", "test", "--no-color")   # after the command too
 
 
 @pytest.mark.parametrize("value", ["anything", "0"])
 def test_no_color_is_never_an_error(mini_repo, cli, value):
     result = cli("validate", cwd=mini_repo, env={"NO_COLOR": value})
     assert result.code == 0 and "Invalid value" not in result.err
+
+
+def test_every_command_accepts_no_color():
+    import click
+
+    from edcconf.cli import cli
+
+    def walk(group, path):
+        for name, command in group.commands.items():
+            yield path + (name,), command
+            if isinstance(command, click.Group):
+                yield from walk(command, path + (name,))
+
+    missing = [" ".join(path) for path, command in walk(cli, ()) if not any("--no-color" in p.opts for p in command.params)]
+    assert missing == []
