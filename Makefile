@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-long install bench clean
+.PHONY: demo test test-long install bench clean lint typecheck
 
 $(BIN)/edcconf: pyproject.toml setup.py
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "edcconf needs Python 3.11 or newer")'
@@ -29,6 +29,14 @@ test: install
 KILL_TRIALS ?= 200
 test-long: install
 	CI=true EDCCONF_KILL_TRIALS=$(KILL_TRIALS) $(BIN)/python -m pytest -q -s -o timeout=3600 tests/faults/test_kill_trials.py tests/faults/test_kill_trials_redcap.py
+
+# Developer tools (ruff, mypy and type stubs: the `dev` extra), installed on first use.
+$(VENV)/.dev-tools: $(BIN)/edcconf pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test,dev]'
+	touch $@
+
+typecheck: $(VENV)/.dev-tools
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python bench/run.py --studies 200

@@ -36,7 +36,7 @@ class Loc:
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is self.__class__:
-            return (self.file, self.line, self.col) == (other.file, other.line, other.col)  # type: ignore[attr-defined]
+            return (self.file, self.line, self.col) == (other.file, other.line, other.col)
         return NotImplemented
 
     def __hash__(self) -> int:

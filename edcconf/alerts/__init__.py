@@ -20,7 +20,7 @@ import smtplib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from ..fs import refuse_leaving, relative_name
 from ..mail import SmtpSettings, make_mail, send_all
@@ -71,7 +71,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def placeholder_values(kind: str, study_id: str, title: str, environment: str, recipient: Mapping,
-                       users: list[Mapping], expiration_date: str | None) -> dict:
+                       users: Sequence[Mapping], expiration_date: str | None) -> dict:
     """What a template sees: `sag` (the module's placeholders, by name) and plain variables for Jinja."""
     sag = {"sag-project-title": title}
     if kind in EXPIRATION_KINDS:
@@ -157,7 +157,7 @@ def compose(root: Path, model: Model, applied: StateRecord, pairs: list[dict], t
             kind = "user_expiration" if expire else "user_reminder" if before else "user_alert"
             subject, body = templates.render(kind, placeholder_values(kind, study_id, title, env, person, [person], until))
             run.alerts.append(Alert(kind, study_id, (pair["user"],), pair["user"], person["email"], subject, body, until))
-            if expire:
+            if until is not None:   # set exactly when expiring
                 run.expire.extend(_expiry_edits(model, env, study_id, pair["user"], until))
         holders = rights_holders(model, applied, study_id, as_of)
         if not holders:

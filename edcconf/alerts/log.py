@@ -59,7 +59,7 @@ def last_told(entries: Iterable[dict]) -> dict[tuple[str, str], date]:
         except (KeyError, TypeError, ValueError):
             continue
         for user in e.get("about") or ():
-            key = (user, e.get("study"))
+            key = (user, e.get("study") or "")
             if key not in out or out[key] < day:
                 out[key] = day
     return out

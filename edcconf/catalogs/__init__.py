@@ -115,6 +115,14 @@ class Catalog:
 
 
 @lru_cache(maxsize=None)
+def required_catalog(system: str) -> Catalog:
+    """The catalog of a system edcconf supports (a study's system is validated before this is asked)."""
+    found = catalog(system)
+    if found is None:
+        raise LookupError(f"no role catalog ships for system {system!r}")
+    return found
+
+
 def catalog(system: str) -> Catalog | None:
     """The catalog of one system, or None when the package ships none for it."""
     path = resources.files(__name__) / f"{system}.yaml"

@@ -7,6 +7,7 @@ runs those reports when no subcommand is named, with `alert` (render and send th
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from datetime import date
 
 import click
@@ -55,7 +56,8 @@ def alert(ctx: click.Context, config_dir: str | None, env: str, users: tuple, st
     pairs = [p for p in compliance_reports(model, applied, as_of)["reports"]["pairs_non_expired"]
              if (not users or p["user"] in users) and (not studies or p["study"] in studies)]
     settings = model.environments[env].alerts
-    smtp = smtp_settings(settings.get("smtp"))
+    configured = settings.get("smtp")
+    smtp = smtp_settings(configured if isinstance(configured, Mapping) else None)
     run = compose(root, model, applied, pairs, templates, as_of, settings, expire or until is not None, until)
     entries = deliver(root, run, smtp, dry_run)
     doc = alert_run_json(run, entries, "smtp" if smtp else "file", dry_run)

@@ -26,7 +26,7 @@ def _root(ctx: click.Context) -> Path:
 def _declared(root: Path) -> dict[str, set[str]]:
     from ..source import load_sources   # the loader only when a shell asks for completions
 
-    found: dict[str, set[str]] = {"environment": set(), "study": set(), "person": set(), "role": set()}
+    found: dict[str, set[object]] = {"environment": set(), "study": set(), "person": set(), "role": set()}
     for parsed in load_sources(root).files:
         data = parsed.data if isinstance(parsed.data, dict) else {}
         for env in _listed(data, "environment", "environments"):

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 from pathlib import Path
 
-from ..catalogs import catalog
+from ..catalogs import required_catalog
 from ..diagnostics import Loc, error, warning
 from ..interchange.vault import ALL_ENVIRONMENTS, VaultUser, read_vault_users
 from ..model import Model, Study
@@ -14,7 +15,7 @@ from . import ImportResult, _place_people, current_model, refuse_errors, study_o
 def role_names(study: Study) -> dict[str, str]:
     """Vault Study Role name -> role id: the study's custom roles by id, standard roles by Vault's label
     (and by their catalog id)."""
-    cat = catalog("vault")
+    cat = required_catalog("vault")
     names = {r.label: r.id for r in cat.roles.values()}
     names.update({r.id: r.id for r in cat.roles.values()})
     names.update({rid: rid for rid in study.roles})
@@ -46,7 +47,7 @@ def read_for_study(model: Model, study: Study, path: Path, *, existing: bool = F
         elif d.code == USER_EXISTS:
             row = rows.get((d.loc.file, d.loc.line))
             person = people.get(row.user_name.casefold()) if row else None
-            if person is not None:
+            if row is not None and person is not None:
                 d = warning(USER_EXISTS, f"User exists. Applying Study access.: {row.user_name} is already declared "
                             f"({person.loc}); no person is created, only the row's access to {study.id} is "
                             "declared", d.loc, vault="User exists. Applying Study access.")
@@ -69,10 +70,10 @@ def access_entries(study: Study, rows: tuple[VaultUser, ...], path: str) -> tupl
             seen = f" (last login {row.last_login})" if row.last_login else ""   # shown, never declared from
             problems.append(warning("import-disabled", f"{row.user_name} has Study Status {row.study_status}{seen}: "
                                     "declared with study_status: disabled (on record in Vault, no access)", loc))
-        entry = {"user": row.user_name, "role": names[row.study_role]}
+        entry: dict[str, object] = {"user": row.user_name, "role": names[row.study_role]}
         envs = "all" if row.study_environment in ("", ALL_ENVIRONMENTS) else [row.study_environment]
         if row.site_access:
-            scope = {"sites": sorted(row.site_access)}
+            scope: dict[str, object] = {"sites": sorted(row.site_access)}
         elif row.country_access:
             scope = {"countries": sorted(row.country_access)}
         else:
@@ -87,9 +88,9 @@ def access_entries(study: Study, rows: tuple[VaultUser, ...], path: str) -> tupl
             problems.append(error("csv-duplicate-row", f"{row.user_name} has different roles, sites or Study Status in "
                                   "different environments; edcconf declares one role per person and study", loc))
         elif have["environments"] != "all" and envs != "all":
-            have["environments"] = sorted(set(have["environments"]) | set(envs))
+            have["environments"] = sorted(set(cast(list, have["environments"])) | set(envs))
     for entry in entries.values():
-        if entry["environments"] != "all" and set(entry["environments"]) == set(study.environments):
+        if entry["environments"] != "all" and set(cast(list, entry["environments"])) == set(study.environments):
             entry["environments"] = "all"
     return entries, problems
 

@@ -17,7 +17,7 @@ from .roles import EffectiveRole
 
 def permission_graph(model: Model, roles: Mapping[tuple[str, str], EffectiveRole],
                      states: Mapping[str, EnvironmentState]) -> nx.MultiDiGraph:
-    g = nx.MultiDiGraph()
+    g: nx.MultiDiGraph = nx.MultiDiGraph()
     for group in model.groups.values():
         g.add_node(("group", group.id), ceiling=dict(group.ceiling), source=str(group.loc))
     for person in model.people.values():

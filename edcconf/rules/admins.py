@@ -10,6 +10,7 @@ Site users are never admins (`admin-site-grant`, validate/policy.py).
 from __future__ import annotations
 
 from datetime import date
+from typing import cast
 
 from ..diagnostics import Diagnostic, warning
 from ..model import Model
@@ -26,7 +27,7 @@ def active_admins(model: Model, as_of: date) -> list[str]:
 
 
 def check_admins(model: Model, as_of: date) -> list[Diagnostic]:
-    limit = model.policy.get("max_admins", DEFAULT_MAX_ADMINS)
+    limit = cast(int, model.policy.get("max_admins", DEFAULT_MAX_ADMINS))   # an integer: the schema says so
     admins = active_admins(model, as_of)
     if len(admins) <= limit:
         return []

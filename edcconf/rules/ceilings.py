@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from ..catalogs import RIGHTS, Catalog, catalog, right_rank
+from ..diagnostics import Diagnostic, Loc
 
 UNLIMITED = "unlimited"
 
@@ -176,7 +177,7 @@ def pair_rights(pair: Mapping) -> str:
     return "; ".join(f"{o['right']} {o['granted']} (allowed {o['allowed']})" for o in pair["non_compliant"])
 
 
-def kept_warning(pair: Mapping, loc, environment: str | None = None):
+def kept_warning(pair: Mapping, loc: Loc, environment: str | None = None) -> Diagnostic:
     """An applied grant above its person's current ceiling that the plan does not change."""
     from ..diagnostics import warning
 
@@ -187,7 +188,7 @@ def kept_warning(pair: Mapping, loc, environment: str | None = None):
                    "grant must be within the ceiling", loc, key=pair.get("key"), kept=True)
 
 
-def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, object]]) -> tuple[list, list]:
+def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -> tuple[list, list]:
     """(errors, warnings) of a plan's grant changes against the ceilings.
 
     above: grant key -> the `ceiling-exceeded` error of a desired grant above its ceiling (resolve), for at

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Iterable, Mapping
 
 from ..diagnostics import Diagnostic, error, warning
-from ..model import ALL, Grant, Model, Person, Study
+from ..model import ALL, External, Grant, Model, Person, Study
 
 DEFAULT_SPONSOR_MAX_DAYS = 365   # environment `external: {sponsor_max_days: N}` overrides it
 
@@ -39,6 +39,7 @@ def not_yet(person: Person, as_of: date) -> str | None:
 
 def not_yet_warning(person: Person, grant: Grant) -> Diagnostic:
     starts = access_starts(person)
+    assert starts is not None, "called only for a person whose access has not started"
     return warning("external-access-not-yet", f"{person.username}'s External User Agreement is dated "
                    f"{starts.isoformat()}: access to {grant.study} starts on that day, not before (000); "
                    f"plan --at {starts.isoformat()} shows it", grant.locs.get("user", grant.loc))
@@ -92,7 +93,7 @@ def check_external(model: Model) -> list[Diagnostic]:
                 granted.setdefault(grant.user, []).append((study, grant))
     out: list[Diagnostic] = []
     for person in externals:
-        ext, grants = person.external, granted.get(person.username, [])
+        ext, grants = _external(person), granted.get(person.username, [])
         if ext.agreement_signed is None or ext.basis is None:
             missing = " and ".join(w for w, v in (("a signed agreement date", ext.agreement_signed),
                                                    ("a basis", ext.basis)) if v is None)
@@ -108,19 +109,25 @@ def check_external(model: Model) -> list[Diagnostic]:
     return out
 
 
+def _external(person: Person) -> External:
+    """The external block of a person these rules are about (they are only called for external people)."""
+    assert person.external is not None, f"{person.username} is not external"
+    return person.external
+
+
 def _studies(grants: list[tuple[Study, Grant]]) -> list[Study]:
     """The studies granting access, each once, in the order of their first grant."""
     return list({study.id: study for study, _ in grants}.values())
 
 
 def _at(person: Person, key: str):
-    return person.external.locs.get(key, person.external.loc)
+    return _external(person).locs.get(key, _external(person).loc)
 
 
 def _requester(model: Model, person: Person, grants: list[tuple[Study, Grant]]) -> list[Diagnostic]:
     """000: the faculty requesting access for an external person must be a PI or Co-PI on the approved
     protocol (checked for basis protocol on every study granting access); a named requester is declared."""
-    ext, out = person.external, []
+    ext, out = _external(person), []
     requester = ext.requested_by
     if requester is None:
         if ext.basis == "protocol":
@@ -160,7 +167,7 @@ def _on_protocol(person: Person, grants: list[tuple[Study, Grant]]) -> list[Diag
 def _non_research(model: Model, person: Person, grants: list[tuple[Study, Grant]]) -> list[Diagnostic]:
     """000: non-research access (e.g. QI) needs a business justification, the approval of an EDC System
     Administrator and, where PHI is collected, documentation of the protections in place."""
-    ext, out = person.external, []
+    ext, out = _external(person), []
     if not (ext.justification or "").strip():
         out.append(error("external-justification-missing", f"external person {person.username} has basis "
                          "non-research and needs a business justification (external.justification) (000)", ext.loc))
@@ -194,9 +201,9 @@ def _sponsor(model: Model, person: Person, grants: list[tuple[Study, Grant]]) ->
         where = ", ".join(f"{s.id} ({g.loc})" for s, g in open_ended)
         out.append(error("external-sponsor-without-expiry", f"sponsor {person.username} is granted access that "
                          f"never expires: {where}; give the person an expires: date, or every grant one (000)",
-                         person.external.loc))
+                         _external(person).loc))
         return out
-    start = person.external.agreement_signed
+    start = _external(person).agreement_signed
     if start is None:
         return out
     for study, grant in grants:

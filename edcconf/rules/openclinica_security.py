@@ -21,7 +21,7 @@ domain is configured to do.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, cast
 
 from ..diagnostics import Diagnostic, error
 from ..model import Environment, OpenClinicaDomain
@@ -83,17 +83,18 @@ def check_domain(domain: OpenClinicaDomain | None) -> list[Diagnostic]:
         where = f"openclinica_domain.password.{key}"
         if key in _PASSWORD_LIMITS:
             bound, limit, why = _PASSWORD_LIMITS[key]
-            if value < limit:
+            number = cast(int, value)   # the schema allows only integers here
+            if number < limit:
                 out.append(error("openclinica-password", f"{where} is {value}; it must be {bound} {limit} "
                                  f"({why}, 001)", loc))
-            elif key == "character_classes" and value > len(CHARACTER_CLASSES):
+            elif key == "character_classes" and number > len(CHARACTER_CLASSES):
                 out.append(error("openclinica-password", f"{where} is {value}; there are only "
                                  f"{len(CHARACTER_CLASSES)} classes ({', '.join(CHARACTER_CLASSES)}): write 3 or 4",
                                  loc))
         elif key in _PASSWORD_ALWAYS and value is not True:
             out.append(error("openclinica-password", f"{where} is {value}; {_PASSWORD_ALWAYS[key]} (001): "
                              "write true or leave it out", loc))
-        elif key == "expires_days" and value is not None and value < 1:
+        elif key == "expires_days" and value is not None and cast(int, value) < 1:
             out.append(error("openclinica-password", f"{where} is {value}; a password expires after at least "
                              "1 day, or never (null, OpenClinica's default: 001 names no expiry)", loc))
     return out
@@ -105,7 +106,7 @@ def check_environment(env: Environment) -> list[Diagnostic]:
         value = env.security.get(key)
         if value is None:
             continue
-        if value > limit:
+        if cast(float, value) > limit:
             out.append(error("environment-security", f"security.{key} is {value:g} in {env.name}; it must be "
                              f"{bound} {limit:g} ({why}, 001)", env.loc))
     return out

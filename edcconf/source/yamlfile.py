@@ -34,7 +34,7 @@ class _NoImplicitResolver(yaml.resolver.BaseResolver):
 try:  # libyaml's composer is several times faster than the pure-Python one
     from yaml._yaml import CParser as _CParser   # what yaml.cyaml re-exports (PyYAML >= 6)
 
-    class _Loader(_CParser, yaml.constructor.SafeConstructor, _NoImplicitResolver):  # type: ignore[misc]
+    class _Loader(_CParser, yaml.constructor.SafeConstructor, _NoImplicitResolver):
         def __init__(self, stream: str) -> None:
             _CParser.__init__(self, stream)
             yaml.constructor.SafeConstructor.__init__(self)

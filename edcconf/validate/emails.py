@@ -76,14 +76,14 @@ def _shared(people: list[Person], oc: dict[str, dict[str, Loc]]) -> list[Diagnos
             listed = "; ".join(f"{p.username}: {_studies(oc[p.username])}" for p in having)
             out.append(error(
                 "duplicate-id", f"e-mail {person.email!r} of {person.username} is also the e-mail of "
-                f"{other.username} ({_email_loc(other)}, {ignoring(person.email, other.email) or 'ignoring case'}), and OpenClinica, which requires a "
+                f"{other.username} ({_email_loc(other)}, {ignoring(person.email or '', other.email or '') or 'ignoring case'}), and OpenClinica, which requires a "
                 f"different e-mail for each user (001), is used by {' and '.join(p.username for p in having)} "
                 f"({listed}): give each their own e-mail", _email_loc(person), email=person.email,
                 first=str(_email_loc(other))))
             continue
         out.append(warning(
             "shared-email", f"{person.username} shares the e-mail {person.email!r} with {first.username} "
-            f"({_email_loc(first)}, {ignoring(person.email, first.email) or 'ignoring case'}): REDCap and Vault accept that, OpenClinica does not (001), and "
+            f"({_email_loc(first)}, {ignoring(person.email or '', first.email or '') or 'ignoring case'}): REDCap and Vault accept that, OpenClinica does not (001), and "
             "neither has access to an OpenClinica study; give each their own e-mail before either is granted "
             "OpenClinica access", _email_loc(person), email=person.email, first=str(_email_loc(first))))
     return out

@@ -149,7 +149,9 @@ def _leaves(errors: Iterable[ValidationError]) -> Iterable[ValidationError]:
         yield from _leaves(err.context or ())
 
 
-def _wants_text(err: ValidationError) -> bool:
+# `err` is a ValidationError; typed Any because the stubs mark validator_value and schema as possibly unset,
+# which they never are on an error a validator yields.
+def _wants_text(err: Any) -> bool:
     if err.validator == "type":
         wanted = err.validator_value
         return wanted == "string" or (isinstance(wanted, list) and "string" in wanted)
@@ -172,7 +174,7 @@ def _where(path: Iterable) -> str:
     return out or "the file"
 
 
-def _describe(parsed: ParsedFile, err: ValidationError) -> list[Diagnostic]:
+def _describe(parsed: ParsedFile, err: Any) -> list[Diagnostic]:
     path = tuple(err.absolute_path)
     where = _where(path)
     loc = parsed.nearest_loc(path)
@@ -195,7 +197,7 @@ def _describe(parsed: ParsedFile, err: ValidationError) -> list[Diagnostic]:
         return [error("schema", f"{where} is missing the required key {missing!r}", loc)]
     if err.validator == "type":
         wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
-        want = " or ".join(_TYPE_WORDS.get(w, w) for w in wanted)
+        want = " or ".join(_TYPE_WORDS.get(w) or str(w) for w in wanted)
         written = parsed.plain_text.get(path)
         found = f"{written!r}" if written is not None else _describe_value(err.instance)
         hint = ""

@@ -2,9 +2,9 @@
 (001) is in rules.openclinica_security."""
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, cast
 
-from ..catalogs import Catalog, catalog
+from ..catalogs import Catalog, catalog, required_catalog
 from ..diagnostics import Diagnostic, Loc, UserError, error
 from ..model import ALL, Environment, Grant, Model, Study
 from ..rules.ceilings import group_ceilings
@@ -17,7 +17,7 @@ def check_systems(model: Model) -> list[Diagnostic]:
         out.extend(check_environment(env))
         out.extend(_target_paths(model, env))
     for group in model.groups.values():
-        out.extend(redcap_keys(catalog("redcap"), group.named.get("redcap") or {}, group.loc,
+        out.extend(redcap_keys(catalog("redcap"), cast(Mapping[str, int], group.named.get("redcap") or {}), group.loc,
                                f"ceiling of group {group.id}"))
     out.extend(group_ceilings(model))
     for study in model.studies.values():
@@ -101,7 +101,7 @@ def _sayable_rights(model: Model, study: Study, cat: Catalog) -> list[Diagnostic
     from ..interchange import redcap_versions as rv
     from ..resolve.roles import effective_role
 
-    versions = {}
+    versions: dict[str, str] = {}
     for env in study.environments:
         target = model.environments[env].targets.get("redcap") if env in model.environments else None
         if target is not None:
@@ -166,7 +166,7 @@ def _every_site_listed(study: Study) -> list[Diagnostic]:
     it means, so it is refused here rather than when its file is imported."""
     if not study.sites:
         return []
-    cat = catalog("vault")
+    cat = required_catalog("vault")
     out = []
     for grant in study.access:
         if not isinstance(grant.sites, tuple) or not set(grant.sites) >= set(study.sites):

@@ -24,7 +24,7 @@ def _plain(value: object) -> str | int | float | bool:
 
 
 def _labelled(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
-    out = nx.MultiDiGraph()
+    out: nx.MultiDiGraph = nx.MultiDiGraph()
     for node, data in sorted(graph.nodes(data=True)):
         out.add_node(node_id(node), kind=node[0], name=node[1], **{k: _plain(v) for k, v in data.items()})
     for u, v, data in sorted(graph.edges(data=True), key=lambda e: (e[0], e[1], str(sorted(e[2].items())))):
