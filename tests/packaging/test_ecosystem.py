@@ -22,7 +22,7 @@ BIN = Path(sys.executable).parent
 def test_workflows_and_action_match_githubs_schemas(schema, files):
     assert files
     result = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", schema, *map(str, files)],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
