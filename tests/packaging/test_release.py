@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from importlib import metadata
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -80,3 +81,27 @@ def test_the_lock_pins_exactly_the_runtime_dependencies_with_hashes():
         frontier = {name for name, entry in lock.items() if name not in reachable
                     and any(canonicalize_name(v) in reachable for v in entry["via"] if not v.startswith("edcconf"))}
     assert reachable == set(lock), set(lock) - reachable
+
+
+def test_the_lock_holds_every_requirement_of_its_packages():
+    """Offline, from the metadata of this environment's copies of the locked versions (the install from the
+    lock, tests/packaging/test_installed.py, checks the rest against PyPI)."""
+    lock = parse_lock((REPO / "requirements.lock").read_text())
+    checked = 0
+    for name, entry in lock.items():
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        if dist.version != entry["version"]:
+            continue
+        checked += 1
+        for spec in dist.requires or []:
+            requirement = Requirement(spec)
+            extras = entry["extras"] or {""}
+            if requirement.marker and not any(requirement.marker.evaluate({"extra": e}) for e in extras):
+                continue
+            wanted = canonicalize_name(requirement.name)
+            assert wanted in lock, f"{name} needs {requirement}, which requirements.lock does not hold"
+            assert requirement.specifier.contains(lock[wanted]["version"], prereleases=True), (name, requirement)
+    assert checked >= len(lock) // 2
