@@ -5,10 +5,12 @@ BIN    := $(VENV)/bin
 
 .PHONY: demo test test-long install bench clean lint typecheck
 
-$(BIN)/edcconf: pyproject.toml setup.py
+# The runtime dependencies come from the lock (hashes checked), so the tests run against the locked versions.
+$(BIN)/edcconf: pyproject.toml setup.py requirements.lock
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "edcconf needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --require-hashes --only-binary :all: -r requirements.lock
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 

@@ -1,3 +1,3 @@
 """edcconf: declarative, reviewed access management for EDC systems."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -268,7 +268,9 @@ def read_recovered(backend, like: Mapping | None = None, prefetch=None, locked: 
             with backend.lock("recover", timeout=0):
                 recover(backend)
         except UserError as exc:
-            if exc.code != "state-locked":
+            # Windows (no lock for the local backend): with nothing to recover, read as a read-only checkout does
+            unsupported = exc.code == "state-local-unsupported" and backend.journal.read() is None
+            if exc.code != "state-locked" and not unsupported:
                 raise
         except OSError as exc:  # no lock (read-only checkout, full disk, a directory at the lock's path)
             _unlocked_read(backend, exc)

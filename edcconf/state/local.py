@@ -20,8 +20,6 @@ twice. A missing state file with a backup or history beside it is an error, neve
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import hashlib
 import itertools
 import json
@@ -34,9 +32,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
 from ..diagnostics import UserError
+from . import oslock
 from .decode import json_text, loads_shared
-from .record import STATE_FORMAT_VERSION, StateRecord
 from .locking import LockInfo, busy_error, lock_lost, named_holder
+from .record import STATE_FORMAT_VERSION, StateRecord
 
 
 def write_atomically(path: Path, data: bytes | Iterable[bytes], durable: bool = True) -> None:
@@ -64,7 +63,7 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes], durable: bool = 
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        if durable:
+        if durable and os.name != "nt":   # Windows cannot open a directory to fsync it (NTFS journals the rename)
             dir_fd = os.open(path.parent, os.O_RDONLY)
             try:
                 os.fsync(dir_fd)
@@ -589,17 +588,19 @@ class LocalBackend:
     def lock(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
         if self._held is not None:
             raise RuntimeError(f"the lock on {self.environment} is already held by this backend")
+        oslock.refuse_unsupported(self.environment)   # before anything is created
         self.refuse_links_out()   # every writer takes the lock first: refused before anything is written
         self.dir.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + timeout
         while True:
             fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
+                taken = oslock.try_lock(fd, self.environment)
+            except BaseException:
                 os.close(fd)
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    raise
+                raise
+            if not taken:
+                os.close(fd)
                 if time.monotonic() >= deadline:
                     raise busy_error(self.environment, named_holder(self._holder), timeout) from None
                 time.sleep(0.1)
@@ -628,7 +629,7 @@ class LocalBackend:
                     if self._is_lock_file(fd):  # not forced open: leave the generation for the next holder
                         os.ftruncate(fd, 0)
                         os.pwrite(fd, json.dumps({"generation": info.generation}).encode(), 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            oslock.unlock(fd)
             os.close(fd)
 
     @contextlib.contextmanager
@@ -664,20 +665,14 @@ class LocalBackend:
         fd = os.open(self._fence_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             deadline = time.monotonic() + wait
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                        raise
-                    if time.monotonic() >= deadline:
-                        holder = self._holder()
-                        who = f" (pid {holder.pid} on {holder.host}, lock id {holder.id})" if holder else ""
-                        raise UserError(f"the state of {self.environment} is in the middle of a write by its lock "
-                                        f"holder{who}, which did not finish within {wait:g}s. If that process is "
-                                        "stuck, stop it, then try again", code="state-locked") from None
-                    time.sleep(0.005)
+            while not oslock.try_lock(fd, self.environment):
+                if time.monotonic() >= deadline:
+                    holder = self._holder()
+                    who = f" (pid {holder.pid} on {holder.host}, lock id {holder.id})" if holder else ""
+                    raise UserError(f"the state of {self.environment} is in the middle of a write by its lock "
+                                    f"holder{who}, which did not finish within {wait:g}s. If that process is "
+                                    "stuck, stop it, then try again", code="state-locked") from None
+                time.sleep(0.005)
             yield
         finally:
             os.close(fd)  # releases the flock

@@ -22,7 +22,7 @@ BIN = Path(sys.executable).parent
 def test_workflows_and_action_match_githubs_schemas(schema, files):
     assert files
     result = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", schema, *map(str, files)],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -43,3 +43,16 @@ def test_nothing_installs_edcconf_by_bare_name():
             if re.search(r"pip install\s+(-\S+\s+)*[\"']?edcconf\b(?![@/\w.-]*\.whl)", line)]
     assert not bare, bare
     assert '"${{ github.action_path }}"' in (REPO / "action.yml").read_text()
+
+
+def test_every_install_takes_dependencies_only_from_the_lock_with_hashes():
+    files = [REPO / "action.yml", REPO / "Makefile", REPO / "docs" / "install.md",
+             *(REPO / ".github" / "workflows").glob("*.yml"), *(REPO / "edcconf" / "scaffold" / "files").rglob("*.yml")]
+    commands = [command for path in files for command in re.sub(r"\\\n\s*", " ", path.read_text()).splitlines()
+                if re.search(r"\bpip install\b", command)]
+    assert any("action_path" in c for c in commands) and any("$(BIN)" in c for c in commands)
+    for command in commands:
+        if re.search(r"--upgrade pip|-e '\.\[test\]'|pip install pip-tools", command):   # tools, not edcconf's install
+            continue
+        locked = "--require-hashes" in command and "--only-binary :all:" in command and "requirements.lock" in command
+        assert locked or ("--no-deps" in command and "--no-build-isolation" in command), command
