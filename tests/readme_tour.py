@@ -102,6 +102,7 @@ class Setup:
     code: int = 0                                  # the exit code expected
     before: Callable[[Tour], None] | None = None
     terminal: str | None = None                    # answer typed on a terminal (the command asks)
+    check: Callable[[str], bool] | None = None     # what the README says of output it does not show
     why: str = ""
 
 
@@ -148,8 +149,8 @@ class Tour:
         for line in self.emulator.stdout:
             printed.append(line)
             if found := re.search(r"serving at (\S+)", line):
-                self.url = found.group(1)
-                return 0, "".join(printed)
+                self.url = found.group(1)   # shown as the README's port, which it stands in for
+                return 0, re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:8765", "".join(printed))
         return self.emulator.wait(), "".join(printed)
 
     def close(self) -> None:
@@ -236,9 +237,12 @@ SETUP: dict[str, Setup] = {
     "edcconf apply --env test # shows the plan, asks; --yes in CI": Setup(
         terminal="yes\n", why="asks on a terminal: the test types yes on a pseudo-terminal"),
     "edcconf plan --env production --out prod.plan # the reviewed plan, saved": Setup(code=2, why="changes: exit 2"),
-    "edcconf drift --env test --json # each difference: study, user, right, expected, live; exit 2": Setup(code=2),
-    "edcconf plan --env test # warns of the drift and plans to restore it (--no-refresh skips)": Setup(code=2),
-    "REDCAP_TOKEN_DIAB03= edcconf drift --env test # exit 1: DIAB-03 could not be read": Setup(code=1),
+    "edcconf drift --env test --json # each difference: study, user, right, expected, live; exit 2": Setup(
+        code=2, why="drift found: exit 2"),
+    "edcconf plan --env test # warns of the drift and plans to restore it (--no-refresh skips)": Setup(
+        code=2, why="a change restores the drift: exit 2"),
+    "REDCAP_TOKEN_DIAB03= edcconf drift --env test # exit 1: DIAB-03 could not be read": Setup(
+        code=1, why="a study that should be read live was not: exit 1"),
     "edcconf import sag sag-definitions.csv sag-assignments.csv # groups (ceilings) and their members": Setup(
         before=_published("sag-definitions.csv", "sag-assignments.csv"),
         why="REDCap's SAG module export: tests/fixtures/published"),
@@ -249,7 +253,11 @@ SETUP: dict[str, Setup] = {
         before=lambda tour: tour.exported("ONC-04/vault-users.csv", "users.csv"),
         why="Vault's user export of ONC-04: as `edcconf export files --env production` writes it"),
     "edcconf plan --env production # no changes to ONC-04: the declarations say what the file says": Setup(
-        code=2, why="the other studies still have changes in production: exit 2"),
+        code=2, check=lambda printed: "# Study ONC-04" not in printed and "ONC-04/" not in printed,
+        why="the other studies still have changes in production: exit 2; none of ONC-04"),
+    ".venv/bin/python -m edcconf.emulator.redcap --port 8765 --project "
+    "12:0123456789ABCDEF0123456789ABCDEF:demographics,hba1c,medications,adverse_events &": Setup(
+        why="runs in the background on a free port (8765 may be taken); the test.yaml edit gets its URL"),
 }
 
 # Keyed by the prose step's text: what the test does for it (or a string: why it is not done).
@@ -321,6 +329,8 @@ def _run_step(tour: Tour, step: Step, setup: Setup) -> tuple[str, bool]:
         return f"the README says exit {said.group(1)}, SETUP expects {setup.code}", False
     if code != setup.code:
         return f"exit {code}, expected {setup.code}\n{printed}", True
+    if setup.check and not setup.check(printed):
+        return f"printed output is not what the README says ({setup.why}):\n{printed}", False
     if step.shown and not matches(step.shown, printed.splitlines()):
         return "printed output differs from what the README shows:\n" + "\n".join(
             ["--- README", *step.shown, "--- printed", *printed.splitlines()]), False
