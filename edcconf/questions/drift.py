@@ -10,12 +10,12 @@ then they go on, warn of each unread study and never say "no drift" without sayi
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
-from ..model import Environment
 from ..interchange import redcap_versions as rv
+from ..model import Environment
 from ..progress import progress
 from ..providers.redcap_records import Unsayable, differences, expected_record
 
@@ -197,6 +197,11 @@ def refuse_unread(environment: str, unread, hint: str = "") -> None:
                      for study, why in unread], code=UNREAD)
 
 
+def _cell(value: object) -> str:
+    """A value as the text report shows it: an absent value (JSON null) as a word, never Python's `None`."""
+    return "(not set)" if value is None else str(value)
+
+
 def render_drift(report: DriftReport) -> str:
     """The differences, or "No drift" only for what was read: unread studies are named in the same
     sentence, and with nothing read the report says so instead."""
@@ -208,7 +213,7 @@ def render_drift(report: DriftReport) -> str:
                      f"{len(report.differences)} difference(s) between the live systems and the applied state"
                      + (f" in the {_studies(read)} read live; {not_read}." if unread else "."))
         rows = [("study", "user", "right", "expected", "live")] + [
-            (d.study, d.user, d.right, str(d.expected), str(d.live)) for d in report.differences]
+            (d.study, d.user, d.right, _cell(d.expected), _cell(d.live)) for d in report.differences]
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
         lines.append("Run `edcconf plan` to see the changes that restore the declared access, then apply them.")
@@ -242,9 +247,8 @@ def refresh(plan, environment: Environment, previous, desired_state: Mapping, ro
 
     from ..diagnostics import Loc, warning
     from ..plan import Change
-    from ..resolve.effective import expand_grant
-
     from ..providers import reads_live
+    from ..resolve.effective import expand_grant
 
     if not reads_live(environment):
         return plan
@@ -261,7 +265,7 @@ def refresh(plan, environment: Environment, previous, desired_state: Mapping, ro
     extra: list[Change] = []
     want, have = desired_state.get("grants", {}), previous.effective.get("grants", {})
     for key, diffs in sorted(by_key.items()):
-        lines = tuple(f"{d.right}: live {d.live}, applied {d.expected}" for d in diffs)
+        lines = tuple(f"{d.right}: live {_cell(d.live)}, applied {_cell(d.expected)}" for d in diffs)
         warnings.append(warning("drift", f"{key} was changed in REDCap outside edcconf: {'; '.join(lines)}",
                                 Loc("<live>")))
         if key in planned:

@@ -1,7 +1,7 @@
 """`show`: the applied effective state as tables per study (people × role × sites × form levels)."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..plan.brakes import applied_guards
 from ..resolve.effective import expand_grant
@@ -45,6 +45,8 @@ def render_state(record: StateRecord) -> str:
         lines += _table(rows, eff.get("accounts", {}), eff.get("observed", {}) if study["system"] == "vault" else {})
         lines.append("")
     lines.append("Levels: E edit, V review, R read, - none.")
+    lines.append("Marks: name* external person (000); name! admin, sees every study (001); "
+                 "role [disabled] on record in Vault without access (003).")
     return "\n".join(lines) + "\n"
 
 

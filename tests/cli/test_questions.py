@@ -133,3 +133,15 @@ def test_lowered_ceiling_shows_as_a_plan_warning(mini_repo, cli):
     (w,) = [w for w in plan["warnings"] if w["code"] == "ceiling-noncompliant"]
     assert "dina.dm in HEART-01" in w["message"] and "data_export full (allowed de-identified)" in w["message"]
     assert w["source"] == "groups/staff.yaml:9"
+
+
+def test_drift_text_never_prints_python_none() -> None:
+    """A value REDCap exports as null (JSON's None) reads as a word in the text report and the plan's
+    drift warning, never as Python's `None`."""
+    from edcconf.questions.drift import Difference, DriftReport, render_drift
+
+    report = DriftReport("test", 2, "lineage", (Difference("DIAB-03", "priya.nair", "api_export", 0, None),),
+                         ("DIAB-03",), ())
+    text = render_drift(report)
+    assert "None" not in text and "(not set)" in text, text
+    assert report.to_json()["differences"][0]["live"] is None   # JSON keeps its null
