@@ -251,6 +251,7 @@ def test_brakes_no_changes_and_saved_plans(tmp_path):
     assert saved.code == 2
     shown = run_edcconf("show", "t.plan", "--format", "html", cwd=root)
     assert shown.code == 0 and "Saved plan t.plan (digest " in shown.out
+    assert "Only the grants that change are listed" in shown.out   # no applied state at hand: said, not implied
     def keys(html):
         return re.findall(r'<tr class="grant [a-z]+" data-key="([^"]+)"', html)
 
@@ -258,3 +259,16 @@ def test_brakes_no_changes_and_saved_plans(tmp_path):
     assert keys(shown.out) == keys(fresh) == ["HEART-01/dina.dm"]
     refused = run_edcconf("show", "--env", "test", "--format", "html", cwd=root)
     assert refused.code == 1 and "saved plan" in refused.err and "Traceback" not in refused.err
+
+
+@pytest.mark.parametrize("before, after, kind", [
+    ({"close_queries": ["ae"], "sdv": ["ae"]}, {"close_queries": [], "sdv": ["ae"]}, "lowered"),
+    ({"close_queries": [], "sdv": []}, {"close_queries": ["ae"], "sdv": []}, "raised"),
+    ({"close_queries": ["ae"], "sdv": []}, {"close_queries": [], "sdv": ["ae"]}, "lowered"),   # a loss is never hidden
+    ({"close_queries": ["ae"], "sdv": []}, {"close_queries": ["ae"], "sdv": []}, ""),
+])
+def test_abilities_at_the_same_level_raise_or_lower_the_cell(before, after, kind):
+    from edcconf.views.plan_html import form_cell
+    grant = {"forms": {"ae": "review"}}
+    change = {"action": "update", "before": {**grant, **before}, "after": {**grant, **after}}
+    assert form_cell("ae", change["before"], change["after"]).kind == kind == expected_cells(change).get("ae", "")
