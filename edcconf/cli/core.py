@@ -22,7 +22,11 @@ from .common import (allow_unread_option, at_option, config_option, emit_diagnos
 
 
 def _echo_plan(plan, ctx: click.Context) -> None:
-    for chunk in plan_chunks(plan, styler(ctx)):
+    _echo_chunks(plan_chunks(plan, styler(ctx)))
+
+
+def _echo_chunks(chunks) -> None:
+    for chunk in chunks:
         click.echo(chunk, nl=False)
 
 
@@ -69,11 +73,12 @@ def validate(ctx: click.Context, config_dir: str | None, as_json: bool, at: str 
 @click.command()
 @config_option
 @click.option("--env", "-e", "envs", multiple=True, required=True,
-              help="Environment, e.g. test. Repeat it with --format markdown for one comment over several.")
+              help="Environment, e.g. test. Repeat it with --format markdown or html for one review over several.")
 @json_option
 @at_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
-              help="markdown: a pull-request comment (summary table, changes per study, brakes, warnings).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "html"]), default="text",
+              help="markdown: a pull-request comment (summary table, changes per study, brakes, warnings); "
+                   "html: one self-contained page with a before/after access matrix per study.")
 @click.option("--out", "-out", "out", type=click.Path(dir_okay=False), default=None,
               help="Save the plan to FILE; `edcconf apply FILE` applies exactly it.")
 @click.option("--refresh/--no-refresh", default=True,
@@ -89,14 +94,18 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
     if out:
         from ..fs import refuse_leaving_output
         refuse_leaving_output(root, Path(out), "write a saved plan")   # `--out build/p.plan`, build/ a link out
-    if len(envs) > 1 and (fmt != "markdown" or out):
-        raise UserError("several --env need --format markdown (and no --out): a plan, its JSON and a saved plan "
-                        "are for one environment", code="usage")
+    if len(envs) > 1 and (fmt not in ("markdown", "html") or out):
+        raise UserError("several --env need --format markdown or html (and no --out): a plan, its JSON and a saved "
+                        "plan are for one environment", code="usage")
     planned_all = [plan_for_review(root, env, parse_at(at), refresh, need_sources=bool(out), allow_unread=allow_unread)
                    for env in envs]
     if fmt == "markdown":
         from ..views.markdown import render_markdown  # jinja2 is imported only for this
         click.echo(render_markdown([p.plan for p in planned_all]), nl=False)
+    elif fmt == "html":
+        from ..views.plan_html import applied_for, render_plan_html
+        _echo_chunks(render_plan_html([p.plan for p in planned_all],
+                                      [applied_for(p, root, read_state) for p in planned_all]))
     elif as_json:
         print_json(planned_all[0].plan.to_json())
     else:
@@ -197,13 +206,23 @@ def _apply(ctx: click.Context, root: Path, planned, from_file: bool, yes: bool, 
 @click.option("--env", "-e", "env", default=None, help="Environment whose applied state to show.")
 @click.option("--serial", type=int, default=None, help="Show an earlier applied version (see `edcconf history`).")
 @json_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text",
+              help="html: a saved plan as the page `plan --format html` renders.")
 @click.pass_context
 def show(ctx: click.Context, config_dir: str | None, plan_file: str | None, env: str | None, serial: int | None,
-         as_json: bool) -> None:
+         as_json: bool, fmt: str) -> None:
     """Show the applied state of an environment as tables per study, or a saved plan (PLAN_FILE)."""
+    as_json = as_json or fmt == "json"
+    if fmt == "html" and not plan_file:
+        raise UserError("show --format html is for a saved plan (PLAN_FILE)", code="usage")
     if plan_file:
         saved = load_plan(Path(plan_file))
-        if as_json:
+        if fmt == "html":
+            from ..views.plan_html import render_plan_html
+            _echo_chunks(render_plan_html([saved.plan], title_note=f"Saved plan {plan_file} (digest "
+                                          f"{saved.digest[:12]}), made {saved.created_at} by edcconf "
+                                          f"{saved.edcconf_version}."))
+        elif as_json:
             print_json({**saved.plan.to_json(), "config_digest": saved.config_digest, "digest": saved.digest,
                         "edcconf_version": saved.edcconf_version, "created_at": saved.created_at})
         else:

@@ -59,3 +59,23 @@ def test_markdown_stays_under_githubs_comment_limit(tmp_path, cli):
     assert len(r.out) <= 65_536 and "more changes: run `edcconf plan --env test`" in r.out
     # 3 sites, 2 groups, 1 study, 1,505 accounts and 1,504 grants
     assert "| **test** (serial 0) | 3015 | 0 | 0 |" in r.out and "shortened to stay within" in r.out
+
+
+def test_plan_html_page(mini_repo, cli):
+    """The reviewer's page over both environments: test after an apply and a review that changes the guards,
+    raises, lowers, revokes and adds (the matrix, the dimmed access that stays), production from nothing."""
+    assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
+    envs = mini_repo / "environments/envs.yaml"
+    envs.write_text(envs.read_text().replace("  - name: test\n", "  - name: test\n    safety: {max_revocations: 10}\n"))
+    heart = mini_repo / "studies/heart.yaml"
+    text = heart.read_text().replace("user: cara.crc, role: crc, environments: all, sites: [BOS]}",
+                                     "user: cara.crc, role: crc_safety, environments: all, sites: [BOS, NYC]}")
+    text = text.replace("    - {user: ivan.inv, role: investigator, environments: all, sites: [BOS, NYC]}\n", "")
+    text = text.replace("environments: [production], countries: [US]}", "environments: all, countries: [US]}")
+    text = text.replace("role: safety_monitor, environments: all, sites: all}",
+                        "role: safety_monitor, environments: all, sites: all, expires: 2027-01-31}")
+    heart.write_text(text.replace("tags: {safety: review}", "tags: {safety: read}"))
+    r = cli("plan", "--env", "test", "--env", "production", "--format", "html", "--at", "2026-11-24", cwd=mini_repo)
+    assert r.code == 2, r.err
+    assert r.out.startswith("<!DOCTYPE html>")
+    check("mini-plan.html", r.out.replace(str(mini_repo), "<repo>"))

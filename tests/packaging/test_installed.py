@@ -25,6 +25,8 @@ from tests.conftest import REPO, copy_config
 from tests.packaging.test_release import parse_lock
 
 SHIPPED = ("edcconf/views/templates/plan.md.j2", "edcconf/views/templates/report.html.j2",
+           "edcconf/views/templates/plan.html.j2", "edcconf/views/templates/plan.html.css.j2",
+           "edcconf/views/templates/plan.html.js.j2",
            "edcconf/views/templates/notifications/access_changed.txt.j2", "edcconf/catalogs/redcap.yaml",
            "edcconf/schemas/study.schema.json")
 
@@ -80,7 +82,7 @@ def test_every_command_that_reads_shipped_files_runs_from_the_installed_wheel(in
     assert str(installed) in where and str(REPO) not in where
     root = copy_config(REPO, tmp_path / "org")
     assert _run(installed, root, "validate").returncode == 0
-    for args in ((), ("--json",), ("--format", "markdown")):
+    for args in ((), ("--json",), ("--format", "markdown"), ("--format", "html")):
         result = _run(installed, root, "plan", "--env", "test", *args)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     markdown = _run(installed, root, "plan", "--env", "test", "--format", "markdown").stdout
