@@ -146,10 +146,12 @@ def matrix_csv_chunks(doc: dict) -> Iterator[bytes]:
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for study in doc["studies"]:
-        writer.writerows([safe_cell(c) for c in (study["id"], row["user"], row["name"], row["role"], row["base_role"],
-                                                 " ".join(row["sites"]), row["status"], row["external"] or "", form,
-                                                 row["forms"][form])]
-                         for row in study["rows"] for form in study["forms"])
+        forms = [(f, safe_cell(f)) for f in study["forms"]]
+        for row in study["rows"]:   # the person's cells once, then one (form, level) pair per form
+            person = [safe_cell(c) for c in (study["id"], row["user"], row["name"], row["role"], row["base_role"],
+                                             " ".join(row["sites"]), row["status"], row["external"] or "")]
+            levels = row["forms"]
+            writer.writerows([*person, cell, levels[f]] for f, cell in forms)   # a level is a plain word
         yield buf.getvalue().encode("utf-8")
         buf.seek(0)
         buf.truncate()
