@@ -161,7 +161,8 @@ def test_pending_and_non_compliant_match_plan_and_compliance(applied_example):
 
 def test_overview_stays_small_at_a_small_organisation(tmp_path):
     """The overview's size grows with the number of studies only (one line each in its list); the
-    charts are bounded. Bound: 150 KB plus 500 bytes per study (docs/report.md)."""
+    charts are bounded. Bound: 100 KB, plus 200 bytes per heatmap cell (at most 60 × 40), plus 500 bytes per
+    study; so at most 600 KB plus 500 bytes per study (docs/report.md)."""
     from tests.conftest import generate_org
 
     generate_org(tmp_path / "org", 30)
@@ -171,5 +172,18 @@ def test_overview_stays_small_at_a_small_organisation(tmp_path):
     hm = doc["overview"]["heatmap"]
     assert len(hm["people"]) == 60 < hm["people_total"]   # cut, and said so
     size = (tmp_path / "out" / "production" / "index.html").stat().st_size
-    assert size <= 150_000 + 500 * 30, size
+    assert len(hm["cells"]) <= 60 * 40 and size <= 100_000 + 200 * len(hm["cells"]) + 500 * 30, size
     assert "heatmap-note" in (tmp_path / "out" / "production" / "index.html").read_text()
+
+
+def test_the_browser_helper_sees_a_broken_script(tmp_path):
+    """The pages' "no console message" checks can fail: an uncaught error is seen."""
+    page = tmp_path / "broken.html"
+    page.write_text('<!doctype html><html><body><p id="p">x</p><script>missing_function();</script></body></html>')
+    seen = dump_dom(page)
+    assert 'id="p"' in seen.dom and any("Uncaught ReferenceError" in m for m in seen.console), seen.console
+
+
+def test_one_source_at_a_time(example_repo, tmp_path):
+    r = run_edcconf("report", "--env", "test", "--applied", "--live", "-o", str(tmp_path / "out"), cwd=example_repo)
+    assert r.code == 1 and "--applied and --live" in r.err and not (tmp_path / "out").exists()
