@@ -58,7 +58,8 @@ def load_time(page: Path, chromium: str, loads: int) -> dict:
             with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
                 start = time.perf_counter()
                 proc = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom",
-                                       probe.resolve().as_uri()], check=False, capture_output=True, text=True, timeout=600)
+                                       probe.resolve().as_uri()], check=False, capture_output=True, text=True,
+                                      timeout=600)
                 wall.append(time.perf_counter() - start)
             found = re.search(r'data-load-ms="(\d+)"', proc.stdout)
             if proc.returncode != 0 or not found:

@@ -129,5 +129,6 @@ def _json_chunks(doc: dict) -> Iterator[bytes]:
 
 def _redirect(target: str) -> str:
     t = escape(target)
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0; url={t}">'
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="refresh" content="0; url={t}">'
             f'<title>Moved</title></head><body><p>The report is now <a href="{t}">{t}</a>.</p></body></html>\n')

@@ -79,7 +79,8 @@ def heatmap(people: list[str], studies: list[str], cells: list[dict], hrefs: dic
     cell = cell or max(14, min(22, 640 // len(studies)))
     row_of = {u: n for n, u in enumerate(people)}
     col_of = {s: n for n, s in enumerate(studies)}
-    width, height = label_width + cell * len(studies) + 40, label_height + cell * len(people) + 4   # room for the last label
+    # 40 more on the right: room for the last column's slanted label
+    width, height = label_width + cell * len(studies) + 40, label_height + cell * len(people) + 4
     out = [(f'<svg class="chart heatmap" role="img" aria-label="people by studies" width="{width}" '
            f'height="{height}" viewBox="0 0 {width} {height}">')]
     for s, n in col_of.items():

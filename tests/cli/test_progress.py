@@ -55,5 +55,6 @@ def test_report_draws_a_bar_on_a_terminal_only(tmp_path):
     shown = read_terminal(primary)
     assert proc.wait(timeout=300) == 0
     assert "write the study pages of test" in shown and "100%" in shown and "25/25" in shown, shown[-500:]
-    piped = subprocess.run(args, cwd=tmp_path / "org", check=False, capture_output=True, text=True, env=env, timeout=300)
+    piped = subprocess.run(args, cwd=tmp_path / "org", check=False, capture_output=True, text=True, env=env,
+                           timeout=300)
     assert piped.returncode == 0 and "study pages of test" not in piped.stderr and "%" not in piped.stderr

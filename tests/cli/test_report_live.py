@@ -71,7 +71,8 @@ def test_live_report_shows_what_redcap_holds(live_repo):
     assert _rows(json.loads((root / "declared" / "test.json").read_text()), "DIAB-03")["omar.haddad"]["forms"][
         "hba1c"] == "edit"
     overview = dump_dom(root / "live" / "test" / "index.html")
-    assert overview.console == [] and 'data-source="live"' in overview.dom and "Live: what the systems hold" in overview.dom
+    assert overview.console == [] and 'data-source="live"' in overview.dom
+    assert "Live: what the systems hold" in overview.dom
     assert 'id="not-read"' not in overview.dom
     study = dump_dom(root / "live" / "test" / "studies" / "DIAB-03.html")
     assert study.console == [] and 'data-user="eve.stray"' in study.dom and "Live: what the systems hold" in study.dom
