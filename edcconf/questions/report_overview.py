@@ -90,7 +90,8 @@ def pending(changes: Iterable | None, bars: int, unavailable: str) -> dict:
     if changes is None:
         return {"available": False, "reason": unavailable}
     per: dict[str, Counter] = {}
-    other, summary = Counter(), Counter()
+    other: Counter[str] = Counter()
+    summary: Counter[str] = Counter()
     for change in changes:
         kind = _kind_of(change.action)
         summary[kind] += 1
