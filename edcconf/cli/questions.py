@@ -188,21 +188,32 @@ def compliance(ctx: click.Context, config_dir: str | None, env: str, statuses: t
 @config_option
 @click.option("--env", "-e", "envs", multiple=True, help="Environment (repeatable; default every one).")
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="Directory to write to.")
+@click.option("--applied", is_flag=True, help="Show the environment's applied state.")
+@click.option("--live", is_flag=True,
+              help="Show what the systems hold now (read as drift reads them); a study that cannot be read is an "
+                   "error unless --allow-unread.")
+@allow_unread_option
 @at_option
 @click.pass_context
-def report(ctx: click.Context, config_dir: str | None, envs: tuple, out: str, at: str | None) -> None:
-    """Write the access matrix per environment: a self-contained HTML page, CSV and JSON."""
-    from pathlib import Path
+def report(ctx: click.Context, config_dir: str | None, envs: tuple, out: str, applied: bool, live: bool,
+           allow_unread: bool, at: str | None) -> None:
+    """Write the access report per environment: OUT/ENV/index.html (overview with charts), one page per study
+    in OUT/ENV/studies/, and OUT/ENV.csv and OUT/ENV.json. Shows the declared access unless --applied or --live."""
+    from ..questions.report import matrix_csv_chunks
+    from ..questions.report_sources import report_document
+    from ..views.report_html import write_report_site
 
-    from ..questions.report import write_report
-
-    from ..fs import refuse_leaving_output
-
+    if applied and live:
+        raise click.UsageError("--applied and --live show different sources: give one")
+    source = "live" if live else "applied" if applied else "declared"
     root = root_dir(ctx, config_dir)
     refuse_leaving_output(root, Path(out), "write a report")   # `--out build/report` with build/ a link out
     desired = load_desired(root, parse_at(at), list(envs) or None)
     for env in envs or desired.model.environments:
-        for path in write_report(desired, env, Path(out)):
+        doc = report_document(root, desired, env, source, allow_unread, warn_unread)
+        index, *others = write_report_site(doc, matrix_csv_chunks(doc), Path(out))
+        click.echo(f"wrote {index} ({doc['source']}; {len(doc['studies'])} study pages in {index.parent / 'studies'})")
+        for path in others:
             click.echo(f"wrote {path}")
 
 

@@ -340,7 +340,8 @@ def live_effective(root: Path, environment: Environment, applied, model):
             ref = f"{study_id}/live:{user}"
             effective["roles"][ref] = live_rights(record, contact)
             live[f"{study_id}/{user}"] = {"study": study_id, "user": user, "role": "(live)",
-                                          "expires": record.expiration or None, "role_ref": ref}
+                                          "expires": record.expiration or None, "role_ref": ref,
+                                          "data_access_group": record.data_access_group}  # the report's sites
     effective["grants"] = {**{k: g for k, g in effective.get("grants", {}).items() if g["study"] not in reads.read},
                            **live}
     return effective, reads

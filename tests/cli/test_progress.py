@@ -41,3 +41,20 @@ def test_nothing_in_a_pipe(tmp_path, cli):
     generate_org(tmp_path / "org", 3)
     result = cli("apply", "--env", "test", "--yes", cwd=tmp_path / "org", env={"CI": ""})
     assert result.code == 0 and "apply test" not in result.err and "%" not in result.err
+
+
+def test_report_draws_a_bar_on_a_terminal_only(tmp_path):
+    """A report of many studies shows how far its study pages are, on a terminal; never in a pipe."""
+    generate_org(tmp_path / "org", 25)   # above progress.MIN_ITEMS study pages
+    primary, secondary = os.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "EDCCONF_PROGRESS")}
+    env.update(PYTHONPATH=os.pathsep.join([str(REPO), str(CHECKOUT_SITE)]), NO_COLOR="1")
+    args = [sys.executable, "-m", "edcconf", "report", "--env", "test", "-o", str(tmp_path / "out")]
+    proc = subprocess.Popen(args, cwd=tmp_path / "org", stdout=subprocess.DEVNULL, stderr=secondary, env=env)
+    os.close(secondary)
+    shown = read_terminal(primary)
+    assert proc.wait(timeout=300) == 0
+    assert "write the study pages of test" in shown and "100%" in shown and "25/25" in shown, shown[-500:]
+    piped = subprocess.run(args, cwd=tmp_path / "org", check=False, capture_output=True, text=True, env=env,
+                           timeout=300)
+    assert piped.returncode == 0 and "study pages of test" not in piped.stderr and "%" not in piped.stderr

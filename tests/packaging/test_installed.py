@@ -24,7 +24,8 @@ import edcconf
 from tests.conftest import REPO, copy_config
 from tests.packaging.test_release import parse_lock
 
-SHIPPED = ("edcconf/views/templates/plan.md.j2", "edcconf/views/templates/report.html.j2",
+SHIPPED = ("edcconf/views/templates/plan.md.j2", "edcconf/views/templates/report_overview.html.j2",
+           "edcconf/views/templates/report_study.html.j2", "edcconf/views/templates/report_style.css.j2",
            "edcconf/views/templates/plan.html.j2", "edcconf/views/templates/plan.html.css.j2",
            "edcconf/views/templates/plan.html.js.j2",
            "edcconf/views/templates/notifications/access_changed.txt.j2", "edcconf/catalogs/redcap.yaml",
@@ -92,7 +93,8 @@ def test_every_command_that_reads_shipped_files_runs_from_the_installed_wheel(in
     assert list((root / "build" / "test" / "notifications").rglob("*.txt"))
     report = _run(installed, root, "report", "--env", "test", "--out", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr
-    assert "<html" in (tmp_path / "report" / "test.html").read_text().lower()
+    assert "<svg" in (tmp_path / "report" / "test" / "index.html").read_text().lower()   # its templates shipped
+    assert "<table" in (tmp_path / "report" / "test" / "studies" / "CARDIO-01.html").read_text().lower()
     shutil.rmtree(root)
     started = _run(installed, tmp_path, "init", "new")          # the scaffold ships too
     assert started.returncode == 0, started.stderr
