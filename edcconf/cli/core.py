@@ -83,7 +83,8 @@ def validate(ctx: click.Context, config_dir: str | None, as_json: bool, at: str 
 @selection_options
 @click.pass_context
 def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_json: bool, at: str | None, fmt: str,
-         out: str | None, refresh: bool, allow_unread: bool, studies: tuple[str, ...], targets: tuple[str, ...]) -> None:
+         out: str | None, refresh: bool, allow_unread: bool, studies: tuple[str, ...],
+         targets: tuple[str, ...]) -> None:
     """Show what apply would change. Exit 0: no changes, 2: changes, 1: error (a study whose live access
     the refresh could not read is one, unless --allow-unread). --study/--target: a partial plan, only
     those changes and what they need (saved with --out, it is applied only as that part)."""

@@ -104,7 +104,8 @@ def load_plan(path: Path) -> SavedPlan:
                          for w in data["warnings"])
         plan = Plan(environment=data["environment"], serial=data["state"]["serial"], lineage=data["state"]["lineage"],
                     as_of=date.fromisoformat(data["as_of"]), changes=tuple(change_from_saved(c) for c in data["changes"]),
-                    warnings=warnings, brakes=tuple(data.get("brakes") or ()), partial=_partial(data.get("partial")))
+                    warnings=warnings, brakes=tuple(data.get("brakes") or ()),
+                    partial=_partial(data.get("partial")))
         for c in plan.changes:
             if not all(isinstance(v, str) for v in (c.action, c.kind, c.key, c.reason, c.source)) \
                     or not isinstance(c.study, (str, type(None))):

@@ -77,8 +77,8 @@ class Partial:
 
     def banner(self, environment: str) -> str:
         n = self.left_out
-        text = (f"Partial plan: only the changes selected by {self.selection.describe()} and those they need; {n} other change"
-                f"{'s are' if n != 1 else ' is'} not shown and will not be applied (edcconf plan --env "
+        text = (f"Partial plan: only the changes selected by {self.selection.describe()} and those they need; "
+                f"{n} other change{'s are' if n != 1 else ' is'} not shown and will not be applied (edcconf plan --env "
                 f"{environment} shows the full plan).")
         if self.environment_pending:
             text += (f" The pending change of {environment}'s protection and safety (~ environment {environment}) "
