@@ -234,7 +234,7 @@ def planned_from_file(root: Path, path: Path, allow_other_date: bool = False,
                             "on another day than the one it is applied. Plan again without --at and have it "
                             "reviewed" + ("" if protected else ", or pass --allow-other-date to apply it to "
                                           f"the unprotected {env} as of {as_of}"), code="plan-date")
-    fresh = plan_environment(root, env, as_of, saved.refresh, allow_unread=saved.allow_unread)
+    fresh = _narrowed(saved, plan_environment(root, env, as_of, saved.refresh, allow_unread=saved.allow_unread))
     differs = plan_differences(saved.plan, fresh.plan, (saved.systems, saved.sources), (fresh.systems, fresh.sources))
     if fresh.config_digest != saved.config_digest:
         differs.insert(0, f"configuration digest {saved.config_digest[:12]} in the file, {fresh.config_digest[:12]} now")
@@ -244,7 +244,7 @@ def planned_from_file(root: Path, path: Path, allow_other_date: bool = False,
                         "again and have that plan reviewed", code="plan-mismatch")
     if as_of != today and not allow_other_date:
         # planned as of its own day and applied on a later one: only if today gives this very plan
-        now = plan_environment(root, env, today, saved.refresh, allow_unread=saved.allow_unread)
+        now = _narrowed(saved, plan_environment(root, env, today, saved.refresh, allow_unread=saved.allow_unread))
         differs = plan_differences(saved.plan, replace(now.plan, as_of=as_of))
         if differs:
             raise UserError(f"{path} was planned as of {as_of}; as of today ({today}) the configuration and state "
@@ -252,6 +252,15 @@ def planned_from_file(root: Path, path: Path, allow_other_date: bool = False,
                             + ("" if protected else f", or pass --allow-other-date to apply it to the "
                                f"unprotected {env} as of {as_of}"), code="plan-date")
     return replace(fresh, saved_digest=saved.digest)
+
+
+def _narrowed(saved, planned: PlannedEnvironment) -> PlannedEnvironment:
+    """A saved partial plan is planned again with its own selection (plan/select.py)."""
+    if saved.plan.partial is None:
+        return planned
+    from .plan.select import narrow
+
+    return narrow(planned, saved.plan.partial.selection)
 
 
 def read_recovered(backend, like: Mapping | None = None, prefetch=None, locked: bool = False) -> StateRecord:

@@ -243,6 +243,8 @@ def audit_base(environment: str, commit: str | None, record: StateRecord, reason
 def outcome_entry(base: dict, plan: Plan, applied: list[Change], failure: ProviderError | None) -> dict:
     outcome = {**base, "event": "apply", "applied": len(applied), "planned": len(plan.changes),
                "summary": plan.summary}
+    if plan.partial is not None:   # --study/--target: what was selected, and how much was left pending
+        outcome["partial"] = plan.partial.audit()
     if failure is not None:
         outcome["event"] = "apply-failed"
         outcome["failed_change"] = failure.change.to_json()

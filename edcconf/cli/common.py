@@ -67,6 +67,15 @@ def json_option(fn: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object (stable, versioned).")(fn)
 
 
+def selection_options(fn: Callable) -> Callable:
+    """`--study` and `--target` of plan and apply: a partial plan (plan/select.py)."""
+    fn = click.option("--target", "targets", multiple=True, metavar="ADDRESS",
+                      help="Only the change of this address (as `state list` prints it, e.g. grant.CARDIO-01/jane.doe, "
+                           "account.li.wei; a trailing * is a prefix) and what it needs. Repeatable.")(fn)
+    return click.option("--study", "studies", multiple=True, metavar="STUDY",
+                        help="Only this study's changes and what they need (accounts, groups, sites). Repeatable.")(fn)
+
+
 def allow_unread_option(fn: Callable) -> Callable:
     return click.option("--allow-unread", "allow_unread", is_flag=True,
                         help="Go on when a study's live access could not be read (token unset, REDCap down): "

@@ -15,10 +15,11 @@ from ..pipeline import load_desired
 from ..views.plan_text import plan_chunks
 from ..views.show import render_state, state_json
 from ..plan.saved import load_plan, save_plan
+from ..plan.select import Selection
 from ..workflow import (apply_planned, environment_of, plan_for_review, plan_under_lock, planned_from_file,
                         read_state, refuse_protected_as_applied)
 from .common import (allow_unread_option, at_option, config_option, emit_diagnostics, json_option, parse_at,
-                     parse_duration, print_json, root_dir, styler)
+                     parse_duration, print_json, root_dir, selection_options, styler)
 
 
 def _echo_plan(plan, ctx: click.Context) -> None:
@@ -84,11 +85,14 @@ def validate(ctx: click.Context, config_dir: str | None, as_json: bool, at: str 
 @click.option("--refresh/--no-refresh", default=True,
               help="Read live access first (providers that can read, e.g. redcap) and plan to undo changes made by hand.")
 @allow_unread_option
+@selection_options
 @click.pass_context
 def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_json: bool, at: str | None, fmt: str,
-         out: str | None, refresh: bool, allow_unread: bool) -> None:
+         out: str | None, refresh: bool, allow_unread: bool, studies: tuple[str, ...],
+         targets: tuple[str, ...]) -> None:
     """Show what apply would change. Exit 0: no changes, 2: changes, 1: error (a study whose live access
-    the refresh could not read is one, unless --allow-unread)."""
+    the refresh could not read is one, unless --allow-unread). --study/--target: a partial plan, only
+    those changes and what they need (saved with --out, it is applied only as that part)."""
     root = root_dir(ctx, config_dir)
     as_json = as_json or fmt == "json"
     if out:
@@ -97,8 +101,15 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
     if len(envs) > 1 and (fmt not in ("markdown", "html") or out):
         raise UserError("several --env need --format markdown or html (and no --out): a plan, its JSON and a saved "
                         "plan are for one environment", code="usage")
-    planned_all = [plan_for_review(root, env, parse_at(at), refresh, need_sources=bool(out), allow_unread=allow_unread)
-                   for env in envs]
+    selection = Selection(studies, targets)
+    if selection:   # the plan made now (not the memo's: narrowing needs the applied state), then narrowed
+        from ..plan.select import narrow
+        from ..workflow import plan_environment
+        planned_all = [narrow(plan_environment(root, env, parse_at(at), refresh, allow_unread=allow_unread), selection)
+                       for env in envs]
+    else:
+        planned_all = [plan_for_review(root, env, parse_at(at), refresh, need_sources=bool(out),
+                                       allow_unread=allow_unread) for env in envs]
     if fmt == "markdown":
         from ..views.markdown import render_markdown  # jinja2 is imported only for this
         click.echo(render_markdown([p.plan for p in planned_all]), nl=False)
@@ -115,8 +126,9 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
         saved = save_plan(Path(out), planned.plan, planned.config_digest, planned.systems, planned.sources,
                           refresh=refresh, allow_unread=allow_unread)
         if fmt == "text" and not as_json:
-            click.echo(f"Saved this plan to {out} (digest {saved.digest[:12]}). To apply exactly it: "
-                       f"edcconf apply {out}")
+            click.echo(f"Saved this {'partial ' if planned.plan.partial else ''}plan to {out} (digest "
+                       f"{saved.digest[:12]}). To apply exactly it: edcconf apply {out}")
+    _warn_partial(p.plan for p in planned_all)
     raise click.exceptions.Exit(0 if all(p.plan.empty for p in planned_all) else 2)
 
 
@@ -133,13 +145,15 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
 @click.option("--allow-mass-revocation", is_flag=True, help="Apply a plan that its brakes marked as mass revocation.")
 @allow_unread_option
 @json_option
+@selection_options
 @click.pass_context
 def apply(ctx: click.Context, config_dir: str | None, plan_file: str | None, env: str | None, at: str | None,
           allow_other_date: bool, yes: bool, reason: str | None, lock_timeout: str, allow_mass_revocation: bool,
-          allow_unread: bool, as_json: bool) -> None:
+          allow_unread: bool, as_json: bool, studies: tuple[str, ...], targets: tuple[str, ...]) -> None:
     """Apply a saved plan (PLAN_FILE), or plan and apply --env ENV after confirmation, always as of today.
     With --env the state lock is taken first (--lock-timeout: waiting for it), the plan is made from the
-    state read under it, and the lock is held through the confirmation and the apply."""
+    state read under it, and the lock is held through the confirmation and the apply. --study/--target
+    (with --env): apply only those changes and what they need; a saved plan keeps its own selection."""
     root = root_dir(ctx, config_dir)
     if at is not None:
         raise UserError("apply has no --at: access changes when it is applied, so apply always judges expiry as "
@@ -152,6 +166,11 @@ def apply(ctx: click.Context, config_dir: str | None, plan_file: str | None, env
     if env and allow_other_date:
         raise UserError("--allow-other-date is for a saved plan made with plan --at; apply --env plans as of "
                         "today", code="usage")
+    selection = Selection(studies, targets)
+    if plan_file and selection:
+        raise UserError(f"a saved plan's selection cannot be changed: {plan_file} is applied exactly as it was "
+                        f"planned and reviewed, so {selection.describe()} is refused. Plan that selection and have "
+                        "it reviewed (edcconf plan --env ENV --study S --out FILE)", code="usage")
     with ExitStack() as lock:
         if plan_file:
             planned = planned_from_file(root, Path(plan_file), allow_other_date=allow_other_date)
@@ -159,6 +178,9 @@ def apply(ctx: click.Context, config_dir: str | None, plan_file: str | None, env
         else:
             assert env is not None   # checked above: a plan file or --env
             planned = plan_under_lock(lock, root, env, date.today(), parse_duration(lock_timeout), allow_unread)
+            if selection:
+                from ..plan.select import narrow
+                planned = narrow(planned, selection)
             refuse_protected_as_applied(planned)
         _apply(ctx, root, planned, bool(plan_file), yes, reason, lock_timeout, allow_mass_revocation, as_json)
 
@@ -169,6 +191,7 @@ def _apply(ctx: click.Context, root: Path, planned, from_file: bool, yes: bool, 
     env = planned.plan.environment
     if not as_json:
         _echo_plan(planned.plan, ctx)
+    _warn_partial([planned.plan])
     if planned.plan.empty:
         if as_json:
             print_json({"format_version": 1, "environment": env, "applied": 0, "serial": planned.previous.serial})
@@ -184,7 +207,8 @@ def _apply(ctx: click.Context, root: Path, planned, from_file: bool, yes: bool, 
     if as_json:
         print_json({"format_version": 1, "environment": env, "applied": len(result.applied),
                     "serial": result.record.serial, "lineage": result.record.lineage,
-                    "failed": result.failed.message if result.failed else None, "written": list(result.written)})
+                    "failed": result.failed.message if result.failed else None, "written": list(result.written),
+                    **({"partial": planned.plan.partial.to_json()} if planned.plan.partial else {})})
     else:
         for path in result.written:
             click.echo(f"wrote {path}")
@@ -196,8 +220,18 @@ def _apply(ctx: click.Context, root: Path, planned, from_file: bool, yes: bool, 
                         f"{len(planned.plan.changes)} changes were applied and recorded (serial "
                         f"{result.record.serial}); run plan to see what is left", code="apply-failed")
     if not as_json:
+        partial = planned.plan.partial
         click.echo(f"Apply complete: {len(result.applied)} changes applied to {env}; state serial "
-                   f"{result.record.serial}.")
+                   f"{result.record.serial}." + (f" Partial apply ({partial.selection.describe()}): {partial.left_out} "
+                                                 f"other changes are still pending (edcconf plan --env {env})."
+                                                 if partial else ""))
+
+
+def _warn_partial(plans) -> None:
+    """A partial plan says so on standard error too, whatever the format of standard output."""
+    for plan in plans:
+        if plan.partial is not None:
+            click.echo(f"warning: {plan.environment}: {plan.partial.banner(plan.environment)}", err=True)
 
 
 @click.command()

@@ -52,6 +52,7 @@ class Plan:
     changes: tuple[Change, ...]
     warnings: tuple[Diagnostic, ...] = ()
     brakes: tuple[dict, ...] = field(default=())   # {code, message, study?}: apply refuses unless allowed
+    partial: Any = None   # plan/select.Partial when made with --study/--target: what it kept and left out
 
     @property
     def summary(self) -> dict[str, int]:
@@ -64,7 +65,10 @@ class Plan:
         return not self.changes
 
     def to_json(self) -> dict:
-        return {"format_version": PLAN_FORMAT_VERSION, "environment": self.environment,
-                "state": {"serial": self.serial, "lineage": self.lineage}, "as_of": self.as_of.isoformat(),
-                "changes": [c.to_json() for c in self.changes], "summary": self.summary,
-                "warnings": [w.to_json() for w in self.warnings], "brakes": list(self.brakes)}
+        out = {"format_version": PLAN_FORMAT_VERSION, "environment": self.environment,
+               "state": {"serial": self.serial, "lineage": self.lineage}, "as_of": self.as_of.isoformat(),
+               "changes": [c.to_json() for c in self.changes], "summary": self.summary,
+               "warnings": [w.to_json() for w in self.warnings], "brakes": list(self.brakes)}
+        if self.partial is not None:
+            out["partial"] = self.partial.to_json()
+        return out

@@ -60,7 +60,9 @@ def _content(plan: Plan, config_digest: str, systems: Mapping[str, str], sources
             "state": {"serial": plan.serial, "lineage": plan.lineage}, "config_digest": config_digest,
             "as_of": plan.as_of.isoformat(), "summary": plan.summary, "brakes": list(plan.brakes),
             "warnings": [w.to_json() for w in plan.warnings],
-            "changes": [change_to_saved(c) for c in plan.changes], "systems": dict(systems), "sources": dict(sources)}
+            "changes": [change_to_saved(c) for c in plan.changes], "systems": dict(systems), "sources": dict(sources),
+            # a partial plan (--study/--target) keeps its selection: `apply FILE` plans again with it
+            **({"partial": plan.partial.to_json()} if plan.partial is not None else {})}
 
 
 def _digest(content: Mapping) -> str:
@@ -102,7 +104,8 @@ def load_plan(path: Path) -> SavedPlan:
                          for w in data["warnings"])
         plan = Plan(environment=data["environment"], serial=data["state"]["serial"], lineage=data["state"]["lineage"],
                     as_of=date.fromisoformat(data["as_of"]), changes=tuple(change_from_saved(c) for c in data["changes"]),
-                    warnings=warnings, brakes=tuple(data.get("brakes") or ()))
+                    warnings=warnings, brakes=tuple(data.get("brakes") or ()),
+                    partial=_partial(data.get("partial")))
         for c in plan.changes:
             if not all(isinstance(v, str) for v in (c.action, c.kind, c.key, c.reason, c.source)) \
                     or not isinstance(c.study, (str, type(None))):
@@ -120,6 +123,12 @@ def load_plan(path: Path) -> SavedPlan:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UserError(f"{path} is damaged ({exc}); plan again", code="saved-plan") from None
     return saved
+
+
+def _partial(value: Any):
+    from .select import Partial
+
+    return None if value is None else Partial.from_json(value)
 
 
 def _text(value: Any) -> str:
@@ -192,6 +201,8 @@ def plan_differences(saved: Plan, now: Plan, saved_extra: tuple[Mapping, Mapping
         out.append("the changes are listed in another order, or one is listed twice")
     if _normal(list(saved.brakes)) != _normal(list(now.brakes)):
         out.append(f"brakes {_codes(saved.brakes)} in the file, {_codes(now.brakes)} now")
+    if _normal(_partial_json(saved)) != _normal(_partial_json(now)):
+        out.append("the partial plan's selection, or what it needs or leaves out, differs")
     if [(w.code, w.message, w.source) for w in saved.warnings] != [(w.code, w.message, w.source) for w in now.warnings]:
         out.append(f"warnings differ ({len(saved.warnings)} in the file, {len(now.warnings)} now)")
     if saved_extra is not None and now_extra is not None:
@@ -201,6 +212,10 @@ def plan_differences(saved: Plan, now: Plan, saved_extra: tuple[Mapping, Mapping
     if len(out) > limit:
         out = out[:limit] + [f"and {len(out) - limit} more"]
     return out
+
+
+def _partial_json(plan: Plan) -> dict | None:
+    return plan.partial.to_json() if plan.partial is not None else None
 
 
 def _codes(brakes) -> str:

@@ -25,6 +25,11 @@ def render_plan(plan: Plan, style: Style = _plain) -> str:
 
 def plan_chunks(plan: Plan, style: Style = _plain) -> Iterator[str]:
     """The plan text one section at a time (a plan of 200,000 changes is not built as one string)."""
+    banner = [style(plan.partial.banner(plan.environment), fg="yellow", bold=True), ""] if plan.partial else []
+    if plan.empty and plan.partial:
+        yield "\n".join(banner + [f"No changes in this selection (state serial {plan.serial})."]
+                         + _warnings(plan, style)) + "\n"
+        return
     if plan.empty:
         unread = [w for w in plan.warnings if w.code == "drift-unchecked"]   # refresh with --allow-unread
         lines = [f"No changes. The access in {plan.environment} matches the configuration "
@@ -34,27 +39,32 @@ def plan_chunks(plan: Plan, style: Style = _plain) -> Iterator[str]:
                  "so changes made there by hand are not known."] + _warnings(plan, style)
         yield "\n".join(lines) + "\n"
         return
-    yield (f"edcconf will perform the following actions in {style(plan.environment, bold=True)} "
-           f"(against state serial {plan.serial}, as of {plan.as_of.isoformat()}):\n\n")
+    head = (f"edcconf will perform the following actions in {style(plan.environment, bold=True)} "
+            f"(against state serial {plan.serial}, as of {plan.as_of.isoformat()}):")
+    yield "\n".join([*banner, head, "", ""])
+    needed = plan.partial.needed_by if plan.partial else None
     guards = [c for c in plan.changes if c.kind == "environment"]   # first: read before what they let through
     if guards:
         yield "\n".join(_section(f"Environment {plan.environment}: protection and safety", guards, style)) + "\n"
     general = [c for c in plan.changes if not c.study and c.kind != "environment"]
     if general:
-        yield "\n".join(_section("Accounts, groups and sites", general, style)) + "\n"
+        yield "\n".join(_section("Accounts, groups and sites", general, style, needed)) + "\n"
     by_study = sorted((c for c in plan.changes if c.study), key=lambda c: c.study or "")   # (all have one)
     for study, changes in groupby(by_study, key=lambda c: c.study):
-        yield "\n".join(_section(f"Study {study}", list(changes), style)) + "\n"
+        yield "\n".join(_section(f"Study {study}", list(changes), style, needed)) + "\n"
     lines = _warnings(plan, style) + _brakes(plan, style)
     s = plan.summary
     lines.append(style(f"Plan: {s['add']} to add, {s['change']} to change, {s['revoke']} to revoke.", bold=True))
-    yield "\n".join(lines) + "\n"
+    yield "\n".join(lines + banner[:1]) + "\n"
 
 
-def _section(title: str, changes: list[Change], style: Style) -> list[str]:
+def _section(title: str, changes: list[Change], style: Style, needed_by=None) -> list[str]:
     out = [style(f"# {title}", bold=True)]
     for change in changes:
         out += _change(change, style)
+        needs = (needed_by or {}).get(f"{change.kind}.{change.key}")
+        if needs:   # a partial plan's dependency: why it is here although not selected
+            out.append(f"      needed by: {', '.join(needs)}")
     out.append("")
     return out
 
