@@ -99,7 +99,8 @@ class RedcapProvider:
         self.environment = environment
         self.study_sites = study_sites
         self.env = os.environ if env is None else env
-        self.sessions = ThreadSessions(target.url, retries, backoff, parallelism())
+        self.sessions = ThreadSessions(target.url, retries, backoff, parallelism(),
+                                       getattr(target, "requests_per_second", None))
         self.timeout = timeout
         self._open: dict[str, Any] = {}
         self._dags: dict[str, dict[str, str]] = {}

@@ -8,7 +8,8 @@ shared by every thread that talks to the same host.
   drops by one (it grows back by one after a run of answers without 429), so a server whose cap is below
   --parallelism is asked at the pace it can take rather than failing projects.
 - At most `--parallelism` requests are in flight per host (scheme and address of the API URL), however
-  many projects share it.
+  many projects share it; with `requests_per_second:` on the target, requests also start at most that
+  often (evenly spaced).
 """
 from __future__ import annotations
 
@@ -27,16 +28,20 @@ class HostLimiter:
     """Requests in flight to one host: at most `limit`, which 429s lower (to 1 at least) and a run of
     good answers raises again up to `ceiling`."""
 
-    def __init__(self, ceiling: int) -> None:
+    def __init__(self, ceiling: int, per_second: float | None = None) -> None:
         self.ceiling = self.limit = max(1, ceiling)
         self.in_flight = 0
+        self.interval = 1.0 / per_second if per_second else 0.0
+        self._next_start = 0.0
         self._good = 0
         self._cond = threading.Condition()
 
-    def widen(self, ceiling: int) -> None:
+    def widen(self, ceiling: int, per_second: float | None) -> None:
         with self._cond:
             self.ceiling = max(self.ceiling, ceiling)
             self.limit = max(self.limit, min(self.ceiling, ceiling))
+            if per_second:
+                self.interval = max(self.interval, 1.0 / per_second)   # the strictest cap asked for
             self._cond.notify_all()
 
     def acquire(self) -> None:
@@ -44,6 +49,10 @@ class HostLimiter:
             while self.in_flight >= self.limit:
                 self._cond.wait()
             self.in_flight += 1
+            start = max(time.monotonic(), self._next_start)   # requests per second: the next free start
+            self._next_start = start + self.interval
+        if self.interval:
+            time.sleep(max(0.0, start - time.monotonic()))
 
     def release(self, throttled: bool) -> None:
         with self._cond:
@@ -61,15 +70,15 @@ _limiters: dict[str, HostLimiter] = {}
 _limiters_lock = threading.Lock()
 
 
-def limiter_for(url: str, ceiling: int) -> HostLimiter:
+def limiter_for(url: str, ceiling: int, per_second: float | None = None) -> HostLimiter:
     parts = urlsplit(url)
     host = f"{parts.scheme}://{parts.netloc}"
     with _limiters_lock:
         found = _limiters.get(host)
         if found is None:
-            found = _limiters[host] = HostLimiter(ceiling)
+            found = _limiters[host] = HostLimiter(ceiling, per_second)
         else:
-            found.widen(ceiling)
+            found.widen(ceiling, per_second)
         return found
 
 
@@ -120,15 +129,39 @@ def _adapter_class():
     return LimitedAdapter
 
 
-def new_session(url: str, retries: int, backoff: float, in_flight: int):
+def _session_class():
+    import requests
+
+    class EnvironmentOnce(requests.Session):
+        """Proxies, netrc and CA bundle from the environment, read once per session rather than per
+        request (requests scans every environment variable each time: with a token variable per project,
+        that was a good part of a request's CPU)."""
+
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[override]
+            try:
+                key = (url, tuple(sorted((proxies or {}).items())), stream, verify, cert)
+                hash(key)
+            except TypeError:   # an unhashable argument: as requests does
+                return super().merge_environment_settings(url, proxies, stream, verify, cert)
+            cache = self.__dict__.setdefault("_edcconf_environment", {})
+            if key not in cache:
+                cache[key] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            found = cache[key]
+            return {**found, "proxies": dict(found["proxies"])}
+
+    return EnvironmentOnce
+
+
+def new_session(url: str, retries: int, backoff: float, in_flight: int, per_second: float | None = None):
     """A requests session for one thread: urllib3's retries inside the host's limiter."""
     import requests
 
     retry = _retry_class()(total=retries, connect=retries, read=retries, status=retries, backoff_factor=backoff,
                            status_forcelist=(500, 502, 503, 504), allowed_methods=None, raise_on_status=False,
                            respect_retry_after_header=True)
-    adapter = _adapter_class()(limiter_for(url, in_flight), max_retries=retry, pool_maxsize=max(10, in_flight))
-    session = requests.Session()
+    adapter = _adapter_class()(limiter_for(url, in_flight, per_second), max_retries=retry,
+                               pool_maxsize=max(10, in_flight))
+    session = _session_class()()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -137,8 +170,9 @@ def new_session(url: str, retries: int, backoff: float, in_flight: int):
 class ThreadSessions:
     """One session per thread (requests.Session is not documented as safe to share between threads)."""
 
-    def __init__(self, url: str, retries: int, backoff: float, in_flight: int) -> None:
-        self._args = (url, retries, backoff, in_flight)
+    def __init__(self, url: str, retries: int, backoff: float, in_flight: int,
+                 per_second: float | None = None) -> None:
+        self._args = (url, retries, backoff, in_flight, per_second)
         self._local = threading.local()
 
     def get(self):
