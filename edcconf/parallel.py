@@ -63,17 +63,8 @@ def run_ordered_interruptible(items: Sequence[T], work: Callable[[T, Stop], R], 
     workers = max(1, min(workers or parallelism(), len(items) or 1))
     results: dict[int, R] = {}
     errors: dict[int, BaseException] = {}
-    if workers == 1:   # in this thread: one project after another, as before (and Ctrl-C lands here)
-        try:
-            with progress(list(enumerate(items)), label) as each:
-                for i, item in each:
-                    if stop.requested:
-                        break
-                    results[i] = work(item, stop)
-        except KeyboardInterrupt:
-            stop.event.set()
-            return results, True
-        return results, False
+    # on threads even for one worker: Ctrl-C lands in this thread, which waits, never in the middle of an
+    # item's work (a change carried out but not yet journaled)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edcconf-live")
     futures: dict[Future, int] = {}
     interrupted = False

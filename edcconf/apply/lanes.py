@@ -4,8 +4,10 @@ study) in a lane of their own, up to --parallelism lanes at once; every other ch
 - Within a lane the changes keep the plan's order; a lane stops at its first failure, and the other lanes
   go on (one project refusing does not stop the others). A failure outside the lanes stops everything,
   before any lane starts, as an apply always did.
-- Each change is journaled as soon as it happened (under one lock: the journal and the lock's fencing
-  token are not shared between threads otherwise), so a kill loses nothing that was done.
+- Each change is journaled as soon as it happened, before its lane goes on, so a kill loses nothing that
+  was done. The lanes' journal lines are made durable together (one fsync for all the changes that
+  finished meanwhile: GroupRecorder), and every use of the backend is under one lock (the journal and the
+  lock's fencing token are not shared between threads otherwise).
 - What was done is returned in the plan's order, whatever order the lanes finished in, so the state and the
   audit log are the same at any parallelism.
 - Ctrl-C: no lane starts a new change, the changes in progress finish (and are journaled); the caller
@@ -67,7 +69,7 @@ def carry_out(changes: tuple[Change, ...], reach: Reach, providers: Mapping[str,
             failure = one_by_one(each, reach, providers, backend, journal, done, deferred)
         if failure is not None or not lanes:
             return Outcome([failure] if failure else [])
-    recording = threading.Lock()
+    recorder = GroupRecorder(backend, journal)
 
     def run_lane(lane: list[tuple[int, Change]], stop: Stop) -> tuple[list[tuple[int, Change]], ProviderError | None]:
         carried: list[tuple[int, Change]] = []
@@ -75,7 +77,7 @@ def carry_out(changes: tuple[Change, ...], reach: Reach, providers: Mapping[str,
             if stop.requested:
                 break
             provider = providers_of(change, reach, providers)[0]
-            with recording:
+            with recorder.backend_lock:
                 backend.check_fence()   # an EDC system cannot check the lock itself: look just before asking it
             try:
                 log.debug("%s %s %s → %s", change.action, change.kind, change.key, type(provider).__name__)
@@ -83,8 +85,7 @@ def carry_out(changes: tuple[Change, ...], reach: Reach, providers: Mapping[str,
             except ProviderError as exc:
                 log.info("%s %s %s failed: %s", change.action, change.kind, change.key, exc)
                 return carried, exc
-            with recording:
-                record(journal, change)
+            recorder.record(change)
             carried.append((index, change))
         return carried, None
 
@@ -123,8 +124,52 @@ def one_by_one(changes: Iterable[Change], reach: Reach, providers: Mapping[str, 
 
 
 def record(journal, change: Change) -> None:
+    record_all(journal, [change])
+
+
+def record_all(journal, changes: list[Change]) -> None:
     try:
-        journal.append([change_to_saved(change)])
+        journal.append([change_to_saved(change) for change in changes])
     except UserError as exc:
-        raise UserError(f"{exc.message}. The {change.kind} {change.key} ({change.action}) was carried out "
-                        "but could not be recorded", code=exc.code) from None
+        what = ", ".join(f"the {c.kind} {c.key} ({c.action})" for c in changes)
+        raise UserError(f"{exc.message}. {what[0].upper()}{what[1:]} {'was' if len(changes) == 1 else 'were'} "
+                        "carried out but could not be recorded", code=exc.code) from None
+
+
+class GroupRecorder:
+    """Journal lines of many lanes, made durable together: record(change) returns once the change's line
+    is durable; whichever lane finds no write under way writes every line waiting (group commit)."""
+
+    def __init__(self, backend, journal) -> None:
+        self.backend_lock = threading.Lock()
+        self._backend, self._journal = backend, journal
+        self._cond = threading.Condition()
+        self._waiting: list[Change] = []
+        self._queued = self._durable = 0
+        self._writing = False
+        self._error: UserError | None = None
+
+    def record(self, change: Change) -> None:
+        with self._cond:
+            self._waiting.append(change)
+            self._queued += 1
+            mine = self._queued
+            while self._durable < mine:
+                if self._error is not None:
+                    raise self._error
+                if self._writing:
+                    self._cond.wait()
+                    continue
+                batch, self._waiting, upto, self._writing = self._waiting, [], self._queued, True
+                self._cond.release()
+                try:
+                    with self.backend_lock:
+                        record_all(self._journal, batch)
+                except UserError as exc:
+                    self._error = exc
+                finally:
+                    self._cond.acquire()
+                    self._writing = False
+                    if self._error is None:
+                        self._durable = upto
+                    self._cond.notify_all()
