@@ -78,3 +78,27 @@ def test_one_limiter_per_host():
     a = limiter_for("http://127.0.0.1:9/api/", 3)
     assert limiter_for("http://127.0.0.1:9/other/api/", 2) is a and a.ceiling == 3
     assert limiter_for("http://127.0.0.1:10/api/", 3) is not a
+
+
+@pytest.mark.parametrize("value,code", [("5", 0), ("0.5", 0), ("0", 1), ("fast", 1)])
+def test_requests_per_second_on_a_redcap_target(tmp_path, value, code):
+    from bench.live import write_repository
+    from tests.conftest import run_inprocess
+
+    write_repository(tmp_path, "http://127.0.0.1:9/api/", 1, 2)
+    env = tmp_path / "environments/test.yaml"
+    env.write_text(env.read_text().replace("provider: redcap,", f"provider: redcap, requests_per_second: {value},"))
+    assert run_inprocess(tmp_path, "validate")[0] == code
+    if code == 0:
+        from edcconf.workflow import environment_of
+        assert environment_of(tmp_path, "test").targets["redcap"].requests_per_second == float(value)
+
+
+def test_a_requests_per_second_cap_spaces_the_starts():
+    limiter = HostLimiter(8, per_second=1000)
+    for _ in range(3):
+        limiter.acquire()
+        limiter.release(throttled=False)
+    assert limiter.interval == pytest.approx(0.001)
+    assert limiter_for("http://127.0.0.1:11/api/", 8, 50).interval == pytest.approx(0.02)
+    assert limiter_for("http://127.0.0.1:11/api/", 8, 100).interval == pytest.approx(0.02)   # the strictest
