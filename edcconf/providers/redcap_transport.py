@@ -154,8 +154,6 @@ def _session_class():
 
 def new_session(url: str, retries: int, backoff: float, in_flight: int, per_second: float | None = None):
     """A requests session for one thread: urllib3's retries inside the host's limiter."""
-    import requests
-
     retry = _retry_class()(total=retries, connect=retries, read=retries, status=retries, backoff_factor=backoff,
                            status_forcelist=(500, 502, 503, 504), allowed_methods=None, raise_on_status=False,
                            respect_retry_after_header=True)
