@@ -18,9 +18,9 @@ processes and times each step on the wall clock, in this order:
 
 Per step: seconds, the HTTP requests the emulator received (writes among them), and the ideal
 = requests × latency ÷ parallelism with the ratio seconds ÷ ideal. `--parallelism P` is passed to a
-command only if its `--help` lists `--parallelism`; otherwise the step runs with parallelism 1 and says
-so. The start-up of the CLI (about a second) is in every step's time: at small sizes the ratio is mostly
-that, not the network.
+command only if its `--help` lists `--parallelism` (P = 1 too: the commands' default is 8); otherwise the
+step runs with parallelism 1 and says so. The start-up of the CLI (about a second) is in every step's
+time: at small sizes the ratio is mostly that, not the network.
 """
 from __future__ import annotations
 
@@ -131,10 +131,10 @@ def is_write(fields: dict) -> bool:
 
 
 def run_step(args: list[str], root: Path, env: dict[str, str], emu: RedcapEmulator, latency_ms: float,
-             parallelism: int) -> dict:
-    """One CLI command, timed; `parallelism` 1 if the command has no --parallelism."""
-    used = parallelism
-    extra = ["--parallelism", str(used)] if used > 1 else []
+             parallelism: int, has_option: bool) -> dict:
+    """One CLI command, timed; at `parallelism` when it has --parallelism (has_option), else at 1."""
+    used = parallelism if has_option else 1
+    extra = ["--parallelism", str(used)] if has_option else []
     emu.reset_counts()
     before = len(emu.requests)
     start = time.perf_counter()
@@ -148,7 +148,7 @@ def run_step(args: list[str], root: Path, env: dict[str, str], emu: RedcapEmulat
     ideal = requests * latency_ms / 1000.0 / used
     return {"seconds": round(seconds, 3), "requests": requests,
             "writes": sum(1 for r in emu.requests[before:] if is_write(r)),
-            "rejected_429": counts["rejected"], "parallelism": used, "ideal_s": round(ideal, 3),
+            "rejected_429": counts["rejected"], "parallelism": used, "ideal_s": round(ideal, 6),
             "ratio": round(seconds / ideal, 2) if ideal > 0 else None}
 
 
@@ -159,9 +159,9 @@ def measure(projects: int, users: int, latency_ms: float, jitter_ms: float, para
         root = workdir / "org"
         grants = write_repository(root, emu.url, projects, users)
         env = child_env(tokens)
-        able = with_parallelism({command_words(a) for _, a in STEPS}, env) if parallelism > 1 else set()
-        steps = {name: run_step(args, root, env, emu, latency_ms,
-                                parallelism if command_words(args) in able else 1) for name, args in STEPS}
+        able = with_parallelism({command_words(a) for _, a in STEPS}, env)
+        steps = {name: run_step(args, root, env, emu, latency_ms, parallelism, command_words(args) in able)
+                 for name, args in STEPS}
     finally:
         emu.stop()
     return {"projects": projects, "users_per_project": users, "grants": grants, "latency_ms": latency_ms,

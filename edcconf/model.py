@@ -96,6 +96,7 @@ class Target:
     loc: Loc
     vault_user_defaults: Mapping[str, str] = field(default_factory=frozen_map)
     version: str | None = None          # REDCap: the version files and API calls are written for
+    requests_per_second: float | None = None   # REDCap API: a cap on requests started per second per host
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ from ..plan import Change, Plan
 from ..plan.brakes import GUARDS_SECTION, applied_guards
 from ..providers import GROUP_FILE_SYSTEMS, Provider, ProviderError, Reach
 from ..plan.saved import change_from_saved, change_to_saved
-from ..progress import progress
 from ..state import StateRecord, fold, next_record
 from ..state.record import SECTION_OF, summarize
 from ..state.local import put_in_place, staged_outputs
 from ..state.locking import actor
+from .lanes import carry_out
 
 log = logging.getLogger("edcconf.apply")
 
@@ -37,6 +37,15 @@ class ApplyResult:
     failed: ProviderError | None
     written: tuple[str, ...]
     notices: tuple[str, ...] = ()   # problems worth telling that did not fail the apply (e.g. mail)
+    failures: tuple[ProviderError, ...] = ()   # every failure, in plan order (failed is the first)
+
+
+class ApplyInterrupted(KeyboardInterrupt):
+    """Ctrl-C during an apply: what was done before it is recorded (state and audit log) in `result`."""
+
+    def __init__(self, result: ApplyResult) -> None:
+        super().__init__()
+        self.result = result
 
 
 def git_commit(root: Path) -> str | None:
@@ -45,10 +54,6 @@ def git_commit(root: Path) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def _providers_of(change: Change, reach: Reach, providers: Mapping[str, Provider]) -> list[Provider]:
-    return [providers[system] for system in sorted(reach.systems(change)) if system in providers]
 
 
 def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desired_sources: Mapping[str, str],
@@ -76,8 +81,8 @@ def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desir
                    "reason": reason})
     done: list[Change] = []       # carried out and journaled
     deferred: list[Change] = []   # accepted by a provider that makes them real when it finishes
-    with progress(plan.changes, f"apply {plan.environment}") as changes:
-        failure = _carry_out(changes, reach, providers, backend, journal, done, deferred)
+    outcome = carry_out(plan.changes, reach, providers, backend, journal, done, deferred, plan.environment)
+    failures = outcome.failures
     applied = done + deferred
     effective = fold(previous.effective, applied)
     written: list[str] = []
@@ -94,45 +99,22 @@ def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desir
             put_in_place(outputs)
         done = applied
     except ProviderError as exc:  # the bulk files were not written: those changes did not happen
-        failure = failure or exc
+        failures = failures or [exc]
         effective = fold(previous.effective, done)
     if guards is not None and done and applied_guards(effective, plan.environment) is None:
         effective[GUARDS_SECTION] = {**effective[GUARDS_SECTION], plan.environment: dict(guards)}
     record = _next(previous, done, effective, {**previous.sources, **desired_sources}, commit, None) if done else None
     base = audit_base(plan.environment, commit, record or previous, reason, plan_digest, apply_id)
-    tail = [outcome_entry(base, plan, done, failure)]
+    tail = [outcome_entry(base, plan, done, failures, outcome.interrupted)]
     backend.commit(record, previous.serial, audit_stream(base, (c.to_json() for c in done), tail),
                    seal={"base": base, "tail": tail})
-    return ApplyResult(record or previous, tuple(done), failure, tuple(written))
+    result = ApplyResult(record or previous, tuple(done), failures[0] if failures else None, tuple(written),
+                         failures=tuple(failures))
+    if outcome.interrupted:
+        raise ApplyInterrupted(result)
+    return result
 
 
-
-def _carry_out(changes: Iterable[Change], reach: Reach, providers: Mapping[str, Provider], backend, journal,
-               done: list[Change], deferred: list[Change]) -> ProviderError | None:
-    """Each change through its providers, in order, journaled as it is done (a batching provider's when it
-    finishes); stops at the first provider failure and returns it."""
-    for change in changes:
-        targets = _providers_of(change, reach, providers)
-        batched = any(getattr(p, "batched", False) for p in targets)
-        try:
-            if not all(getattr(p, "batched", False) for p in targets):
-                backend.check_fence()  # an EDC system cannot check the lock itself: look just before asking it
-            for provider in targets:
-                log.debug("%s %s %s → %s", change.action, change.kind, change.key, type(provider).__name__)
-                provider.apply(change)
-        except ProviderError as exc:
-            log.info("%s %s %s failed: %s", change.action, change.kind, change.key, exc)
-            return exc
-        if batched:
-            deferred.append(change)
-        else:
-            try:
-                journal.append([change_to_saved(change)])
-            except UserError as exc:
-                raise UserError(f"{exc.message}. The {change.kind} {change.key} ({change.action}) was carried out "
-                                "but could not be recorded", code=exc.code) from None
-            done.append(change)
-    return None
 
 def _next(previous: StateRecord, changes: list[Change], effective: dict, sources: Mapping[str, str],
           commit: str | None, note: str | None, who: str | None = None) -> StateRecord:
@@ -240,15 +222,32 @@ def audit_base(environment: str, commit: str | None, record: StateRecord, reason
     return base
 
 
-def outcome_entry(base: dict, plan: Plan, applied: list[Change], failure: ProviderError | None) -> dict:
+def failed_text(result: ApplyResult, planned: int) -> str:
+    """What an apply that failed or was interrupted tells: each failed change (one per project) and what
+    was recorded."""
+    failures = result.failures or ((result.failed,) if result.failed else ())
+    told = "; ".join(f"{f.change.kind} {f.change.key}: {f.message}" for f in failures)
+    what = f"{told}. " if told else "interrupted (Ctrl-C): "
+    return (f"{what}{len(result.applied)} of {planned} changes were applied and recorded (serial "
+            f"{result.record.serial}); run plan to see what is left")
+
+
+def outcome_entry(base: dict, plan: Plan, applied: list[Change], failures: list[ProviderError],
+                  interrupted: bool = False) -> dict:
+    """The apply's last audit entry: applied, failed (the first failure; each one when several projects
+    failed) or interrupted (Ctrl-C: what was applied before it)."""
     outcome = {**base, "event": "apply", "applied": len(applied), "planned": len(plan.changes),
                "summary": plan.summary}
     if plan.partial is not None:   # --study/--target: what was selected, and how much was left pending
         outcome["partial"] = plan.partial.audit()
-    if failure is not None:
+    if failures:
         outcome["event"] = "apply-failed"
-        outcome["failed_change"] = failure.change.to_json()
-        outcome["error"] = failure.message
+        outcome["failed_change"] = failures[0].change.to_json()
+        outcome["error"] = failures[0].message
+        if len(failures) > 1:
+            outcome["failures"] = [{"change": f.change.to_json(), "error": f.message} for f in failures]
+    if interrupted:
+        outcome["event"] = "apply-interrupted"
     return outcome
 
 

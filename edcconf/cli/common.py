@@ -82,6 +82,21 @@ def allow_unread_option(fn: Callable) -> Callable:
                              "warn and list it as NOT read instead of failing (exit 1).")(fn)
 
 
+def parallelism_option(fn: Callable) -> Callable:
+    """--parallelism N: how many projects of a live system are worked on at once (edcconf.parallel)."""
+    from ..parallel import DEFAULT_PARALLELISM
+
+    def configure(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
+        from ..parallel import configure as set_parallelism
+        set_parallelism(value)
+        return value
+
+    return click.option("--parallelism", type=click.IntRange(1, 64), default=DEFAULT_PARALLELISM, show_default=True,
+                        expose_value=False, callback=configure, metavar="N",
+                        help="Work on up to N REDCap projects at once (1: one after another). The output, the "
+                             "state and the audit log are the same at any N.")(fn)
+
+
 def warn_unread(unread) -> None:
     """Each study whose live access was not read (--allow-unread) as a warning on stderr, so that no
     output, text or JSON, goes without it."""

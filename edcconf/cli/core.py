@@ -18,8 +18,8 @@ from ..plan.saved import load_plan, save_plan
 from ..plan.select import Selection
 from ..workflow import (apply_planned, environment_of, plan_for_review, plan_under_lock, planned_from_file,
                         read_state, refuse_protected_as_applied)
-from .common import (allow_unread_option, at_option, config_option, emit_diagnostics, json_option, parse_at,
-                     parse_duration, print_json, root_dir, selection_options, styler)
+from .common import (allow_unread_option, at_option, config_option, emit_diagnostics, json_option, parallelism_option,
+                     parse_at, parse_duration, print_json, root_dir, selection_options, styler)
 
 
 def _echo_plan(plan, ctx: click.Context) -> None:
@@ -86,6 +86,7 @@ def validate(ctx: click.Context, config_dir: str | None, as_json: bool, at: str 
               help="Read live access first (providers that can read, e.g. redcap) and plan to undo changes made by hand.")
 @allow_unread_option
 @selection_options
+@parallelism_option
 @click.pass_context
 def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_json: bool, at: str | None, fmt: str,
          out: str | None, refresh: bool, allow_unread: bool, studies: tuple[str, ...],
@@ -144,6 +145,7 @@ def plan(ctx: click.Context, config_dir: str | None, envs: tuple[str, ...], as_j
 @click.option("--lock-timeout", default="0s", metavar="DURATION", help="Wait this long for the state lock (e.g. 30s).")
 @click.option("--allow-mass-revocation", is_flag=True, help="Apply a plan that its brakes marked as mass revocation.")
 @allow_unread_option
+@parallelism_option
 @json_option
 @selection_options
 @click.pass_context
@@ -202,8 +204,14 @@ def _apply(ctx: click.Context, root: Path, planned, from_file: bool, yes: bool, 
                             "pass --yes (as CI does)", code="confirmation-required")
         if not click.confirm(f"Apply these changes to {env}?", default=False):
             raise UserError("apply cancelled; nothing was changed", code="cancelled")
-    result = apply_planned(root, planned, parse_duration(lock_timeout), reason, allow_mass_revocation,
-                           locked=not from_file)
+    from ..apply import ApplyInterrupted, failed_text
+
+    try:
+        result = apply_planned(root, planned, parse_duration(lock_timeout), reason, allow_mass_revocation,
+                               locked=not from_file)
+    except ApplyInterrupted as stopped:
+        click.echo(failed_text(stopped.result, len(planned.plan.changes)), err=True)
+        raise
     if as_json:
         print_json({"format_version": 1, "environment": env, "applied": len(result.applied),
                     "serial": result.record.serial, "lineage": result.record.lineage,
@@ -215,10 +223,7 @@ def _apply(ctx: click.Context, root: Path, planned, from_file: bool, yes: bool, 
     for notice in result.notices:
         click.echo(f"warning: {notice}", err=True)
     if result.failed is not None:
-        change = result.failed.change
-        raise UserError(f"{change.kind} {change.key}: {result.failed.message}. {len(result.applied)} of "
-                        f"{len(planned.plan.changes)} changes were applied and recorded (serial "
-                        f"{result.record.serial}); run plan to see what is left", code="apply-failed")
+        raise UserError(failed_text(result, len(planned.plan.changes)), code="apply-failed")
     if not as_json:
         partial = planned.plan.partial
         click.echo(f"Apply complete: {len(result.applied)} changes applied to {env}; state serial "

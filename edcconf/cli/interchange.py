@@ -7,7 +7,8 @@ from typing import Callable
 import click
 
 from ..diagnostics import Diagnostics
-from .common import at_option, config_option, emit_diagnostics, env_option, json_option, parse_at, print_json, root_dir
+from .common import (at_option, config_option, emit_diagnostics, env_option, json_option, parallelism_option, parse_at,
+                     print_json, root_dir)
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -105,6 +106,7 @@ _SITE_COUNTRY = click.option("--site-country", default=None, metavar="CC",
               help="A REDCap study whose project is read through the API (repeat it; none: every REDCap study of ENV).")
 @click.option("--group", default=None, help="The group people not declared yet join.")
 @_SITE_COUNTRY
+@parallelism_option
 @click.pass_context
 def import_redcap(ctx, config_dir, env: str, studies: tuple[str, ...], group: str | None, site_country: str | None,
                   as_json: bool, dry_run: bool) -> None:

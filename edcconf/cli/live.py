@@ -5,7 +5,8 @@ import click
 
 from ..questions.drift import drift as drift_report, refuse_unread, render_drift
 from ..workflow import environment_of, read_recovered
-from .common import allow_unread_option, config_option, env_option, json_option, print_json, root_dir, warn_unread
+from .common import (allow_unread_option, config_option, env_option, json_option, parallelism_option, print_json,
+                     root_dir, warn_unread)
 
 
 @click.command()
@@ -13,6 +14,7 @@ from .common import allow_unread_option, config_option, env_option, json_option,
 @env_option
 @json_option
 @allow_unread_option
+@parallelism_option
 @click.pass_context
 def drift(ctx: click.Context, config_dir: str | None, env: str, as_json: bool, allow_unread: bool) -> None:
     """Compare live access (where a provider can read it) with the applied state. Exit 2 on drift, 1 when

@@ -11,8 +11,8 @@ from ..questions.compliance import REPORTS as COMPLIANCE_REPORTS
 from ..questions.explain import add_observed, explain as explain_access, render_explain
 from ..questions.who_can import parse_question, render_who_can, who_can as who_can_query, who_can_csv
 from ..state.local import write_atomically
-from .common import (allow_unread_option, at_option, config_option, json_option, parse_at, print_json, root_dir,
-                     warn_unread)
+from .common import (allow_unread_option, at_option, config_option, json_option, parallelism_option, parse_at,
+                     print_json, root_dir, warn_unread)
 
 
 @click.command()
@@ -117,6 +117,7 @@ def access_test(ctx: click.Context, config_dir: str | None, at: str | None, as_j
 @click.option("--out", "out", default=None, type=click.Path(file_okay=False),
               help="Write the six reports as CSV files into this directory.")
 @allow_unread_option
+@parallelism_option
 @at_option
 @json_option
 @click.pass_context

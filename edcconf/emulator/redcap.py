@@ -211,6 +211,9 @@ LOST = (0, "", "")   # _answer's value for a request whose answer is lost (lose_
 class _Handler(BaseHTTPRequestHandler):
     server_version = "edcconf-redcap-emulator"
     emulator: "RedcapEmulator"
+    # headers and body go out in two writes: with Nagle's algorithm the body waited for the client's
+    # delayed ACK (40 ms on Linux), a latency of its own added to every answer
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # noqa: A002 - keep test output quiet
         pass

@@ -61,15 +61,21 @@ def live_snapshot(root: Path, model: Model, env: str, study: Study) -> ProjectSn
 
 def import_redcap(root: Path, env: str, study_ids: list[str] | str, group: str | None,
                   site_country: str | None = None) -> ImportResult:
-    """`import redcap`: one study, several, or (empty list) every REDCap study of the environment."""
+    """`import redcap`: one study, several, or (empty list) every REDCap study of the environment. The
+    projects are read up to --parallelism at once (edcconf.parallel) and adopted one by one in the order
+    given, so the declarations written are the same at any parallelism."""
+    from ..parallel import run_ordered
+
     model = current_model(root)
     ids = [study_ids] if isinstance(study_ids, str) else list(study_ids)
     if not ids:
         ids = sorted(s.id for s in model.studies.values() if s.system == "redcap" and env in s.environments)
     result = ImportResult(f"REDCap projects of {', '.join(ids)} ({env})")
-    for study_id in ids:
-        study = redcap_study(model, study_id)
-        adopt(model, study, live_snapshot(root, model, env, study), env, group, site_country, result)
+    studies = [redcap_study(model, study_id) for study_id in ids]
+    snapshots = run_ordered(studies, lambda study, _stop: live_snapshot(root, model, env, study),
+                            f"read REDCap projects of {env}")
+    for study, snapshot in zip(studies, snapshots):
+        adopt(model, study, snapshot, env, group, site_country, result)
     refuse_errors(result.diagnostics, result.source)
     return result
 

@@ -2,8 +2,10 @@
 
 Tokens come only from environment variables named in the configuration (`token_env` on the study's
 `redcap:` block or on the target) and never appear in a message. Transport failures (timeouts,
-connection errors, 5xx) are retried with exponential backoff by urllib3; an error REDCap itself
-answers reaches the user verbatim, with the study and user it concerns.
+connection errors, 5xx) are retried with exponential backoff, 429 after its Retry-After, within a limit
+of requests in flight per host (redcap_transport); an error REDCap itself answers reaches the user
+verbatim, with the study and user it concerns. Several threads may use one provider at once, each on its
+own studies (--parallelism): its caches are per study and each thread has its own HTTP session.
 """
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ from typing import Any, Callable, Mapping
 
 from ..diagnostics import UserError
 from ..model import Target
+from ..parallel import parallelism
 from ..plan import Change
 from .base import ProviderError
 from .redcap_records import (Unsayable, UserRecord, dag_of, dag_unique_name, differences, expected_record,
                              live_record, role_record)
+from .redcap_transport import ThreadSessions
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 4
@@ -44,36 +48,22 @@ def redcap_projects(root: Path) -> dict[str, dict]:
     return out
 
 
-def _session(retries: int, backoff: float):
-    import requests
-    from requests.adapters import HTTPAdapter
-    from urllib3.util.retry import Retry
-
-    retry = Retry(total=retries, connect=retries, read=retries, status=retries, backoff_factor=backoff,
-                  status_forcelist=(500, 502, 503, 504), allowed_methods=None, raise_on_status=False,
-                  respect_retry_after_header=True)
-    session = requests.Session()
-    session.mount("http://", HTTPAdapter(max_retries=retry))
-    session.mount("https://", HTTPAdapter(max_retries=retry))
-    return session
-
-
 def _project_class():
     from redcap import Project
     from redcap.request import _ContentConfig, _RCRequest
 
     class RetryingProject(Project):
-        """PyCap's Project on a session of our own (retries, backoff); PyCap otherwise shares one bare
-        module-level session without retries."""
+        """PyCap's Project on sessions of our own (retries, backoff, the host's limiter; one per thread);
+        PyCap otherwise shares one bare module-level session without retries."""
 
-        def __init__(self, url: str, token: str, session, **request_kwargs: Any) -> None:
+        def __init__(self, url: str, token: str, sessions: ThreadSessions, **request_kwargs: Any) -> None:
             super().__init__(url, token, **request_kwargs)
-            self._edcconf_session = session
+            self._edcconf_sessions = sessions
 
         def _call_api(self, payload, return_type, file=None):  # same contract as PyCap's own
             config = _ContentConfig(return_empty_json=return_type == "empty_json",
                                     return_bytes=return_type == "file_map")
-            request = _RCRequest(url=self.url, payload=payload, config=config, session=self._edcconf_session)
+            request = _RCRequest(url=self.url, payload=payload, config=config, session=self._edcconf_sessions.get())
             return request.execute(verify_ssl=self.verify_ssl, return_headers=return_type == "file_map", file=file,
                                    **self._request_kwargs)
 
@@ -95,6 +85,7 @@ class RedcapProvider:
     """Reads and writes the users of each REDCap study's project."""
     system = "redcap"
     batched = False
+    per_study = True   # its changes of different studies are independent: apply runs studies in parallel
 
     def __init__(self, target: Target, projects: Mapping[str, Mapping], environment: str,
                  study_sites: Mapping[str, list[str]], env: Mapping[str, str] | None = None,
@@ -108,7 +99,8 @@ class RedcapProvider:
         self.environment = environment
         self.study_sites = study_sites
         self.env = os.environ if env is None else env
-        self.session = _session(retries, backoff)
+        self.sessions = ThreadSessions(target.url, retries, backoff, parallelism(),
+                                       getattr(target, "requests_per_second", None))
         self.timeout = timeout
         self._open: dict[str, Any] = {}
         self._dags: dict[str, dict[str, str]] = {}
@@ -144,7 +136,7 @@ class RedcapProvider:
             if not self.url.endswith("/api/"):
                 raise UserError(f"targets.redcap url of {self.environment} must end in /api/ (it is {self.url})",
                                 code="no-target")
-            self._open[study] = _project_class()(self.url, token, self.session, timeout=self.timeout)
+            self._open[study] = _project_class()(self.url, token, self.sessions, timeout=self.timeout)
         return self._open[study]
 
     def call(self, study: str, what: str, fn: Callable[..., Any], *args: Any) -> Any:

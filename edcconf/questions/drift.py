@@ -16,7 +16,6 @@ from pathlib import Path
 
 from ..interchange import redcap_versions as rv
 from ..model import Environment
-from ..progress import progress
 from ..providers.redcap_records import Unsayable, differences, expected_record
 
 ABSENT = "(not in the project)"
@@ -135,38 +134,58 @@ class LiveReads:
 
 def read_each(root: Path, environment: Environment, studies: Mapping[str, Mapping], read,
               env_vars: Mapping[str, str] | None = None) -> LiveReads:
-    """read(provider, study) for each study whose target reads live access, in study order; one provider
-    serves every study. A read refused with a UserError (no token, REDCap unreachable or refusing, a
-    target that cannot be used) makes that study unread rather than ending the run: the caller decides."""
+    """read(provider, study) for each study whose target reads live access, up to --parallelism studies at
+    once (edcconf.parallel), the results in study order whatever the order they came in; one provider serves
+    every study. A read refused with a UserError (no token, REDCap unreachable or refusing, a target that
+    cannot be used) makes that study unread rather than ending the run: the caller decides."""
+    from ..diagnostics import UserError
+    from ..parallel import run_ordered
+    from ..providers.redcap import RedcapProvider, redcap_projects
+
+    provider: list = []   # made once, for the first study that needs it (its failure: every such study's)
+
+    def one(item: tuple[str, Mapping], _stop) -> tuple[str, object, str | None]:
+        study, value = item
+        try:
+            return "read", read(provider_for(value), study), None
+        except UserError as exc:
+            return "unread", None, exc.message
+
+    def provider_for(value: Mapping):
+        if not provider:
+            provider.append(RedcapProvider(environment.targets[value.get("system")], redcap_projects(root),
+                                           environment.name, {s: v.get("sites", []) for s, v in studies.items()},
+                                           env_vars))
+        return provider[0]
+
     done: dict = {}
     unchecked: list[tuple[str, str]] = []
     unread: list[tuple[str, str]] = []
-    with progress(sorted(studies.items()), f"read live access in {environment.name}") as each:
-        _read_studies(each, root, environment, studies, read, env_vars, done, unchecked, unread)
-    return LiveReads(done, tuple(unchecked), tuple(unread))
-
-
-def _read_studies(each, root: Path, environment: Environment, studies: Mapping[str, Mapping], read,
-                  env_vars: Mapping[str, str] | None, done: dict, unchecked: list, unread: list) -> None:
-    from ..diagnostics import UserError
-    from ..providers.redcap import RedcapProvider, redcap_projects
-
-    provider = None
-    for study, value in each:
+    live: list[tuple[str, Mapping]] = []
+    for study, value in sorted(studies.items()):
         system = value.get("system")
         target = environment.targets.get(system)
         if target is None or target.provider != "redcap":
             why = (f"{system} target uses the {target.provider} provider, which cannot read live access" if target
                    else f"{environment.name} has no target for {system} studies, so nothing reads their live access")
             unchecked.append((study, why))
-            continue
+        else:
+            live.append((study, value))
+    if live:
         try:
-            provider = provider or RedcapProvider(target, redcap_projects(root), environment.name,
-                                                  {s: v.get("sites", []) for s, v in studies.items()}, env_vars)
-            done[study] = read(provider, study)
-        except UserError as exc:
-            unchecked.append((study, exc.message))
-            unread.append((study, exc.message))
+            provider_for(live[0][1])
+        except UserError as exc:   # the target cannot be used: no study of it is read
+            reads = [("unread", None, exc.message)] * len(live)
+        else:
+            reads = run_ordered(live, one, f"read live access in {environment.name}")
+        for (study, _), (outcome, value, why) in zip(live, reads):
+            if outcome == "read":
+                done[study] = value
+            else:
+                unread.append((study, str(why)))
+    order = {s: i for i, s in enumerate(sorted(studies))}
+    unchecked = sorted(unchecked + unread, key=lambda u: order[u[0]])
+    return LiveReads(done, tuple(unchecked), tuple(unread))
 
 
 def drift(root: Path, environment: Environment, record, env_vars: Mapping[str, str] | None = None) -> DriftReport:

@@ -196,7 +196,8 @@ def _environments(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> 
         for system, t in (node.get("targets") or {}).items():
             tnode = node.child("targets").child(system)
             targets[system] = Target(system, t["provider"], t.get("out"), t.get("url"), t.get("token_env"), tnode.loc,
-                                     frozen_map(t.get("vault_user_defaults") or {}), t.get("version"))
+                                     frozen_map(t.get("vault_user_defaults") or {}), t.get("version"),
+                                     t.get("requests_per_second"))
         out[name] = Environment(
             name=name, protected=bool(node.get("protected", False)),
             safety=frozen_map(node.get("safety") or {}), state=frozen_map(node.get("state") or {"backend": "local"}),

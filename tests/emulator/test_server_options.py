@@ -184,11 +184,12 @@ def test_command_line_options():
 
 
 def test_the_redcap_providers_session_waits_retry_after_and_retries_a_429():
-    """What edcconf's `redcap` provider meets: urllib3 retries a 429 that carries Retry-After, after waiting it."""
-    from edcconf.providers.redcap import _project_class, _session
+    """What edcconf's `redcap` provider meets: its sessions send a 429 again after waiting its Retry-After."""
+    from edcconf.providers.redcap import _project_class
+    from edcconf.providers.redcap_transport import ThreadSessions
 
     with emulator(retry_after=1) as emu:
-        project = _project_class()(emu.url, TOKEN, _session(4, 0.5), timeout=10)
+        project = _project_class()(emu.url, TOKEN, ThreadSessions(emu.url, 4, 0.5, 8), timeout=10)
         emu.fail_next(1, status=429, body="Too Many Requests", content="user")
         start = time.monotonic()
         assert project.export_users() == []
