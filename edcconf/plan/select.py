@@ -144,7 +144,7 @@ class _Index:
         self.grants_of_study: dict[str, list[Change]] = {}
         for c in self.by_address.values():
             if c.kind == "grant":
-                self.grants_of_user.setdefault(_value(c).get("user"), []).append(c)
+                self.grants_of_user.setdefault(str(_value(c).get("user")), []).append(c)
                 self.grants_of_study.setdefault(c.study or "", []).append(c)
 
     def pending(self, kind: str, key: Any, actions: Iterable[str] | None = None) -> Iterator[Change]:

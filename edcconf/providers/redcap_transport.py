@@ -110,7 +110,7 @@ def _adapter_class():
             super().__init__(**kwargs)
             self.limiter = limiter
 
-        def send(self, request, **kwargs):  # type: ignore[override]
+        def send(self, request, **kwargs):
             for attempt in range(RETRIES_429 + 1):
                 self.limiter.acquire()
                 throttled = False
@@ -137,7 +137,7 @@ def _session_class():
         request (requests scans every environment variable each time: with a token variable per project,
         that was a good part of a request's CPU)."""
 
-        def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[override]
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):
             try:
                 key = (url, tuple(sorted((proxies or {}).items())), stream, verify, cert)
                 hash(key)

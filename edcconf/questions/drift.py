@@ -153,7 +153,7 @@ def read_each(root: Path, environment: Environment, studies: Mapping[str, Mappin
 
     def provider_for(value: Mapping):
         if not provider:
-            provider.append(RedcapProvider(environment.targets[value.get("system")], redcap_projects(root),
+            provider.append(RedcapProvider(environment.targets[str(value.get("system"))], redcap_projects(root),
                                            environment.name, {s: v.get("sites", []) for s, v in studies.items()},
                                            env_vars))
         return provider[0]
@@ -163,7 +163,7 @@ def read_each(root: Path, environment: Environment, studies: Mapping[str, Mappin
     unread: list[tuple[str, str]] = []
     live: list[tuple[str, Mapping]] = []
     for study, value in sorted(studies.items()):
-        system = value.get("system")
+        system = str(value.get("system"))
         target = environment.targets.get(system)
         if target is None or target.provider != "redcap":
             why = (f"{system} target uses the {target.provider} provider, which cannot read live access" if target
@@ -175,14 +175,14 @@ def read_each(root: Path, environment: Environment, studies: Mapping[str, Mappin
         try:
             provider_for(live[0][1])
         except UserError as exc:   # the target cannot be used: no study of it is read
-            reads = [("unread", None, exc.message)] * len(live)
+            reads: list[tuple[str, object, str | None]] = [("unread", None, exc.message)] * len(live)
         else:
             reads = run_ordered(live, one, f"read live access in {environment.name}")
-        for (study, _), (outcome, value, why) in zip(live, reads):
+        for (study, _), (outcome, got, reason) in zip(live, reads):
             if outcome == "read":
-                done[study] = value
+                done[study] = got
             else:
-                unread.append((study, str(why)))
+                unread.append((study, str(reason)))
     order = {s: i for i, s in enumerate(sorted(studies))}
     unchecked = sorted(unchecked + unread, key=lambda u: order[u[0]])
     return LiveReads(done, tuple(unchecked), tuple(unread))

@@ -194,7 +194,7 @@ def _unchanged(study: str, changed: set[str], applied: Mapping) -> list[tuple[st
     # the state's own role table: joins data, evaluates no rule
     from ..resolve.effective import expand_grant
 
-    out = []
+    out: list = []
     for key, grant in (applied.get("grants") or {}).items():
         if grant.get("study") == study and key not in changed:
             out.append((key, expand_grant(applied, grant)))
@@ -243,8 +243,10 @@ def render_plan_html(plans: Sequence[Plan], applied: Sequence[Mapping | None] | 
     title_note: a line under the title (a saved plan's file, digest and date)."""
     env = _environment()
     # static package files, not data: inserted as they are, and allowed by the page's policy by hash
-    css = env.loader.get_source(env, "plan.html.css.j2")[0]
-    js = env.loader.get_source(env, "plan.html.js.j2")[0]
+    loader = env.loader
+    assert loader is not None, "the package's template loader"
+    css = loader.get_source(env, "plan.html.css.j2")[0]
+    js = loader.get_source(env, "plan.html.js.j2")[0]
     views = [environment_view(p, a) for p, a in zip(plans, applied or [None] * len(plans))]
     template = env.get_template("plan.html.j2")
     return template.generate(views=views, kinds=KINDS, version=__version__, title_note=title_note,
