@@ -45,6 +45,11 @@ def test_a_study_plan_is_its_changes_and_what_they_need_and_says_so_everywhere(e
     md = cli("plan", "--env", "test", "--study", "CARDIO-01", "--format", "markdown", cwd=example_repo)
     assert md.code == 2 and f"> {banner}" in md.out and "<b>Study NEURO-02</b>" not in md.out, md.out
     assert "needed by: grant.CARDIO-01/li.wei" in md.out
+    import html
+
+    page = cli("plan", "--env", "test", "--study", "CARDIO-01", "--format", "html", cwd=example_repo)
+    assert page.code == 2 and 'data-partial="1"' in page.out and html.escape(banner) in page.out
+    assert 'data-study="NEURO-02"' not in page.out
 
 
 def test_a_target_brings_what_it_needs_and_nothing_else(example_repo, cli):
