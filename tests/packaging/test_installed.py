@@ -101,6 +101,15 @@ def test_every_command_that_reads_shipped_files_runs_from_the_installed_wheel(in
     assert _run(installed, tmp_path / "new", "validate").returncode == 0
 
 
+def test_the_readme_tour_runs_from_the_installed_wheel(installed, tmp_path):
+    """Every command of the README, run by the wheel's own `edcconf` (not this checkout's code)."""
+    from tests.readme_tour import run_tour
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    failures = run_tour([str(installed / "bin" / "edcconf")], tmp_path / "tour", env={**env, "PYTHONPATH": ""})
+    assert failures == [], "\n".join(failures)
+
+
 def _pypi_reachable() -> bool:
     try:
         socket.create_connection(("pypi.org", 443), timeout=5).close()
