@@ -1,49 +1,31 @@
 """`plan --format html` as a reviewer sees it: the page opened in headless Chromium, its highlighted cells
 checked against the plan's JSON (`plan --json`), no console error, nothing fetched, hostile names escaped."""
 import json
-import os
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from tests import browser
 from tests.conftest import FIXTURES, REPO, copy_config, run_edcconf
 
 AT = "2026-11-24"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT = REPO / "build" / "screenshots" / "plan-html.png"
 RANK = {"none": 0, "read": 1, "review": 2, "edit": 3}   # the form levels, lowest first (docs/format.md)
-
-
-def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    if not CHROMIUM:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium must be installed under CI=true (.ci/run installs it)")
-        pytest.skip("chromium is not installed")
-    proc = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
-                           "--v=0", *args], check=False, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc
 
 
 def open_page(html: str, tmp_path: Path, screenshot: Path | None = None) -> "Page":
     """The DOM after the page's script ran, and what the console printed (errors, CSP refusals)."""
     page = tmp_path / "plan.html"
     page.write_text(html)
-    proc = chromium(tmp_path, "--dump-dom", page.as_uri())
-    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line]
+    shown = browser.dump_dom(page)
     if screenshot is not None:
-        screenshot.parent.mkdir(parents=True, exist_ok=True)
-        chromium(tmp_path, f"--screenshot={screenshot}", "--window-size=1400,1500", "--hide-scrollbars", page.as_uri())
+        browser.screenshot(page, screenshot, width=1400, height=1500)
         assert screenshot.stat().st_size > 10_000
     parsed = Page()
-    parsed.feed(proc.stdout)
-    parsed.dom, parsed.console = proc.stdout, console
+    parsed.feed(shown.dom)
+    parsed.dom, parsed.console = shown.dom, shown.console
     return parsed
 
 
