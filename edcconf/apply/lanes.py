@@ -69,7 +69,7 @@ def carry_out(changes: tuple[Change, ...], reach: Reach, providers: Mapping[str,
             failure = one_by_one(each, reach, providers, backend, journal, done, deferred)
         if failure is not None or not lanes:
             return Outcome([failure] if failure else [])
-    recorder = GroupRecorder(backend, journal)
+    recorder = GroupRecorder(journal)
 
     def run_lane(lane: list[tuple[int, Change]], stop: Stop) -> tuple[list[tuple[int, Change]], ProviderError | None]:
         carried: list[tuple[int, Change]] = []
@@ -80,10 +80,8 @@ def carry_out(changes: tuple[Change, ...], reach: Reach, providers: Mapping[str,
             with recorder.backend_lock:
                 backend.check_fence()   # an EDC system cannot check the lock itself: look just before asking it
             try:
-                log.debug("%s %s %s → %s", change.action, change.kind, change.key, type(provider).__name__)
-                provider.apply(change)
+                send(change, provider)
             except ProviderError as exc:
-                log.info("%s %s %s failed: %s", change.action, change.kind, change.key, exc)
                 return carried, exc
             recorder.record(change)
             carried.append((index, change))
@@ -110,10 +108,8 @@ def one_by_one(changes: Iterable[Change], reach: Reach, providers: Mapping[str, 
             if not all(getattr(p, "batched", False) for p in targets):
                 backend.check_fence()  # an EDC system cannot check the lock itself: look just before asking it
             for provider in targets:
-                log.debug("%s %s %s → %s", change.action, change.kind, change.key, type(provider).__name__)
-                provider.apply(change)
+                send(change, provider)
         except ProviderError as exc:
-            log.info("%s %s %s failed: %s", change.action, change.kind, change.key, exc)
             return exc
         if batched:
             deferred.append(change)
@@ -121,6 +117,16 @@ def one_by_one(changes: Iterable[Change], reach: Reach, providers: Mapping[str, 
             record(journal, change)
             done.append(change)
     return None
+
+
+def send(change: Change, provider: Provider) -> None:
+    """One change through one provider, logged; a ProviderError (logged) reaches the caller."""
+    log.debug("%s %s %s → %s", change.action, change.kind, change.key, type(provider).__name__)
+    try:
+        provider.apply(change)
+    except ProviderError as exc:
+        log.info("%s %s %s failed: %s", change.action, change.kind, change.key, exc)
+        raise
 
 
 def record(journal, change: Change) -> None:
@@ -140,9 +146,9 @@ class GroupRecorder:
     """Journal lines of many lanes, made durable together: record(change) returns once the change's line
     is durable; whichever lane finds no write under way writes every line waiting (group commit)."""
 
-    def __init__(self, backend, journal) -> None:
+    def __init__(self, journal) -> None:
         self.backend_lock = threading.Lock()
-        self._backend, self._journal = backend, journal
+        self._journal = journal
         self._cond = threading.Condition()
         self._waiting: list[Change] = []
         self._queued = self._durable = 0

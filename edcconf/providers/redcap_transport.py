@@ -13,6 +13,7 @@ shared by every thread that talks to the same host.
 """
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import time
@@ -92,6 +93,7 @@ def retry_after(response: Any, attempt: int) -> float:
     return min(max(wait, 0.0), MAX_RETRY_AFTER) + random.uniform(0, 0.25)
 
 
+@functools.cache   # one class, made when first needed (requests is imported only then)
 def _retry_class():
     from urllib3.util.retry import Retry
 
@@ -102,6 +104,7 @@ def _retry_class():
     return NotOn429
 
 
+@functools.cache   # one class, made when first needed (requests is imported only then)
 def _adapter_class():
     from requests.adapters import HTTPAdapter
 
@@ -129,6 +132,7 @@ def _adapter_class():
     return LimitedAdapter
 
 
+@functools.cache   # one class, made when first needed (requests is imported only then)
 def _session_class():
     import requests
 
