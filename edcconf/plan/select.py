@@ -23,9 +23,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator, Mapping
 
 from ..diagnostics import UserError
+from ..state.edit import SECTIONS
 from .model import Change, Plan
 
-ADDRESS_KINDS = {"account": "accounts", "group": "groups", "site": "sites", "study": "studies", "grant": "grants"}
+# the state's addresses (`state list`) but roles: a role version is applied with the grants that use it
+ADDRESS_KINDS = {kind: section for kind, section in SECTIONS.items() if kind != "role"}
 _SITE_MAKING = ("create", "update")
 
 
@@ -131,8 +133,12 @@ def select(plan: Plan, selection: Selection, applied: Mapping, desired: Mapping,
 def _selected(change: Change, selection: Selection) -> bool:
     if change.study is not None and change.study in selection.studies:
         return True
-    here = address(change)
-    return any(here.startswith(t[:-1]) if t.endswith("*") else here == t for t in selection.targets)
+    return any(_matches(target, address(change)) for target in selection.targets)
+
+
+def _matches(target: str, here: str) -> bool:
+    """An address given to --target: itself, or with a trailing * every address it starts."""
+    return here.startswith(target[:-1]) if target.endswith("*") else here == target
 
 
 class _Index:
@@ -219,7 +225,7 @@ def check_selection(selection: Selection, environment: str, applied: Mapping, de
                             f"`edcconf state list --env {environment}` prints them", code="usage")
         if known is None:
             known = _addresses(applied, desired, changes)
-        found = any(a.startswith(target[:-1]) for a in known) if target.endswith("*") else target in known
+        found = any(_matches(target, a) for a in known) if target.endswith("*") else target in known
         if not found:
             same_kind = [a for a in known if a.startswith(f"{kind}.")]
             raise UserError(f"unknown address {target!r}: nothing of that name is declared for {environment}, "
