@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-long install bench clean lint typecheck
+.PHONY: demo test test-long install bench clean lint format typecheck
 
 # The runtime dependencies come from the lock (hashes checked), so the tests run against the locked versions.
 $(BIN)/edcconf: pyproject.toml setup.py requirements.lock
@@ -39,6 +39,15 @@ $(VENV)/.dev-tools: $(BIN)/edcconf pyproject.toml
 
 typecheck: $(VENV)/.dev-tools
 	$(BIN)/mypy
+
+# ruff's lint and format rules are in pyproject.toml; `make format` applies them.
+lint: $(VENV)/.dev-tools
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev-tools
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 bench: install
 	$(BIN)/python bench/run.py --studies 200

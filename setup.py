@@ -5,5 +5,6 @@
 # package-data reaches them and setuptools does not warn that they are absent from `packages`.
 from setuptools import find_namespace_packages, setup
 
-setup(packages=find_namespace_packages(include=["edcconf", "edcconf.*"], exclude=["*.__pycache__"])
-      + ["edcconf.schemas"])
+setup(
+    packages=find_namespace_packages(include=["edcconf", "edcconf.*"], exclude=["*.__pycache__"]) + ["edcconf.schemas"]
+)

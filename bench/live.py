@@ -22,6 +22,7 @@ command only if its `--help` lists `--parallelism` (P = 1 too: the commands' def
 step runs with parallelism 1 and says so. The start-up of the CLI (about a second) is in every step's
 time: at small sizes the ratio is mostly that, not the network.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,15 +65,18 @@ def project_id(n: int) -> int:
     return 1000 + n
 
 
-def start_emulator(projects: int, latency_ms: float, jitter_ms: float, max_concurrent: int | None
-                   ) -> tuple[RedcapEmulator, dict[str, str]]:
+def start_emulator(
+    projects: int, latency_ms: float, jitter_ms: float, max_concurrent: int | None
+) -> tuple[RedcapEmulator, dict[str, str]]:
     """The emulator with N projects (instruments and a DAG per site, no users); env var -> token."""
-    emu = RedcapEmulator(version=REDCAP_VERSION, latency_ms=latency_ms, jitter_ms=jitter_ms,
-                         max_concurrent=max_concurrent)
+    emu = RedcapEmulator(
+        version=REDCAP_VERSION, latency_ms=latency_ms, jitter_ms=jitter_ms, max_concurrent=max_concurrent
+    )
     tokens = {}
     for n in range(1, projects + 1):
-        token = emu.add_project(project_id=project_id(n), title=f"Project {n}", forms=FORMS,
-                                dags=[(s.lower(), s) for s in SITES])
+        token = emu.add_project(
+            project_id=project_id(n), title=f"Project {n}", forms=FORMS, dags=[(s.lower(), s) for s in SITES]
+        )
         tokens[TOKEN_VAR.format(n)] = token
     emu.start()
     return emu, tokens
@@ -87,12 +91,14 @@ def write_repository(root: Path, url: str, projects: int, users: int, seed: int 
         (root / d).mkdir(parents=True, exist_ok=True)
     (root / "environments/test.yaml").write_text(
         "environment:\n  name: test\n  safety: {max_revocations: 1000000}\n  targets:\n"
-        f"    redcap: {{provider: redcap, url: \"{url}\"}}\nsites:\n"
-        + "".join(f"  - {{id: {s}, name: Site {s}, country: US, timezone: UTC}}\n" for s in SITES))
+        f'    redcap: {{provider: redcap, url: "{url}"}}\nsites:\n'
+        + "".join(f"  - {{id: {s}, name: Site {s}, country: US, timezone: UTC}}\n" for s in SITES)
+    )
     pool = [f"u{i:05d}" for i in range(max(2 * users, users + 5))]
     (root / "groups/staff.yaml").write_text(
-        "group:\n  id: staff\n  ceiling: {unnamed: unlimited}\n  members:\n" + "".join(
-            f"    - {{username: {p}, email: {p}@hospital.example.org, name: Person {p[1:]}}}\n" for p in pool))
+        "group:\n  id: staff\n  ceiling: {unnamed: unlimited}\n  members:\n"
+        + "".join(f"    - {{username: {p}, email: {p}@hospital.example.org, name: Person {p[1:]}}}\n" for p in pool)
+    )
     names, weights = list(ROLES), list(ROLES.values())
     grants = 0
     for n in range(1, projects + 1):
@@ -106,7 +112,8 @@ def write_repository(root: Path, url: str, projects: int, users: int, seed: int 
             f"study:\n  id: {study_id(n)}\n  name: Project {n}\n  system: redcap\n"
             f"  redcap: {{project_id: {project_id(n)}, token_env: {TOKEN_VAR.format(n)}}}\n"
             f"  protocol: {{pi: {pool[0]}}}\n  environments: [test]\n  sites: [{', '.join(SITES)}]\n"
-            "  forms:\n" + "".join(f"    - {{id: {f}}}\n" for f in FORMS) + "  access:\n" + "".join(access))
+            "  forms:\n" + "".join(f"    - {{id: {f}}}\n" for f in FORMS) + "  access:\n" + "".join(access)
+        )
     return grants
 
 
@@ -121,8 +128,12 @@ def command_words(args: list[str]) -> tuple[str, ...]:
 
 def with_parallelism(commands: set[tuple[str, ...]], env: dict[str, str]) -> set[tuple[str, ...]]:
     """The commands whose `edcconf <command> --help` lists --parallelism (asked all at once)."""
-    procs = {words: subprocess.Popen([*EDCCONF, *words, "--help"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True, env=env) for words in commands}
+    procs = {
+        words: subprocess.Popen(
+            [*EDCCONF, *words, "--help"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+        )
+        for words in commands
+    }
     return {words for words, proc in procs.items() if "--parallelism" in proc.communicate()[0]}
 
 
@@ -130,43 +141,77 @@ def is_write(fields: dict) -> bool:
     return "data" in fields or fields.get("action") in ("import", "delete")
 
 
-def run_step(args: list[str], root: Path, env: dict[str, str], emu: RedcapEmulator, latency_ms: float,
-             parallelism: int, has_option: bool) -> dict:
+def run_step(
+    args: list[str],
+    root: Path,
+    env: dict[str, str],
+    emu: RedcapEmulator,
+    latency_ms: float,
+    parallelism: int,
+    has_option: bool,
+) -> dict:
     """One CLI command, timed; at `parallelism` when it has --parallelism (has_option), else at 1."""
     used = parallelism if has_option else 1
     extra = ["--parallelism", str(used)] if has_option else []
     emu.reset_counts()
     before = len(emu.requests)
     start = time.perf_counter()
-    proc = subprocess.run([*EDCCONF, "--config", str(root), *args, *extra], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.run(
+        [*EDCCONF, "--config", str(root), *args, *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"edcconf {' '.join(args)} exited {proc.returncode}: {proc.stderr[-2000:]}")
     counts = emu.counts
     requests = counts["received"]
     ideal = requests * latency_ms / 1000.0 / used
-    return {"seconds": round(seconds, 3), "requests": requests,
-            "writes": sum(1 for r in emu.requests[before:] if is_write(r)),
-            "rejected_429": counts["rejected"], "parallelism": used, "ideal_s": round(ideal, 6),
-            "ratio": round(seconds / ideal, 2) if ideal > 0 else None}
+    return {
+        "seconds": round(seconds, 3),
+        "requests": requests,
+        "writes": sum(1 for r in emu.requests[before:] if is_write(r)),
+        "rejected_429": counts["rejected"],
+        "parallelism": used,
+        "ideal_s": round(ideal, 6),
+        "ratio": round(seconds / ideal, 2) if ideal > 0 else None,
+    }
 
 
-def measure(projects: int, users: int, latency_ms: float, jitter_ms: float, parallelism: int,
-            max_concurrent: int | None, workdir: Path) -> dict:
+def measure(
+    projects: int,
+    users: int,
+    latency_ms: float,
+    jitter_ms: float,
+    parallelism: int,
+    max_concurrent: int | None,
+    workdir: Path,
+) -> dict:
     emu, tokens = start_emulator(projects, latency_ms, jitter_ms, max_concurrent)
     try:
         root = workdir / "org"
         grants = write_repository(root, emu.url, projects, users)
         env = child_env(tokens)
         able = with_parallelism({command_words(a) for _, a in STEPS}, env)
-        steps = {name: run_step(args, root, env, emu, latency_ms, parallelism, command_words(args) in able)
-                 for name, args in STEPS}
+        steps = {
+            name: run_step(args, root, env, emu, latency_ms, parallelism, command_words(args) in able)
+            for name, args in STEPS
+        }
     finally:
         emu.stop()
-    return {"projects": projects, "users_per_project": users, "grants": grants, "latency_ms": latency_ms,
-            "jitter_ms": jitter_ms, "parallelism_asked": parallelism, "max_concurrent": max_concurrent,
-            "redcap_version": REDCAP_VERSION, "steps": steps}
+    return {
+        "projects": projects,
+        "users_per_project": users,
+        "grants": grants,
+        "latency_ms": latency_ms,
+        "jitter_ms": jitter_ms,
+        "parallelism_asked": parallelism,
+        "max_concurrent": max_concurrent,
+        "redcap_version": REDCAP_VERSION,
+        "steps": steps,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,10 +220,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users-per-project", type=int, required=True, help="people granted per project")
     parser.add_argument("--latency-ms", type=float, required=True, help="the emulator's answer latency")
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="± a uniform draw up to this")
-    parser.add_argument("--parallelism", type=int, default=8,
-                        help="passed to each command that has --parallelism (default 8)")
-    parser.add_argument("--max-concurrent", type=int, default=None,
-                        help="the emulator's cap on requests in flight (429 above it; default none)")
+    parser.add_argument(
+        "--parallelism", type=int, default=8, help="passed to each command that has --parallelism (default 8)"
+    )
+    parser.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=None,
+        help="the emulator's cap on requests in flight (429 above it; default none)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--keep", type=Path, default=None, help="write the repository here and keep it")
     args = parser.parse_args(argv)
@@ -186,12 +236,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--projects, --users-per-project and --parallelism must be at least 1")
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="edcconf-live-"))
     try:
-        report = measure(args.projects, args.users_per_project, args.latency_ms, args.jitter_ms,
-                         args.parallelism, args.max_concurrent, workdir)
+        report = measure(
+            args.projects,
+            args.users_per_project,
+            args.latency_ms,
+            args.jitter_ms,
+            args.parallelism,
+            args.max_concurrent,
+            workdir,
+        )
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    from run import machine   # bench/run.py, beside this file
+    from run import machine  # bench/run.py, beside this file
 
     report["machine"] = machine()
     if args.json:
@@ -199,14 +256,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     m = report["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}")
-    print(f"{report['projects']} projects × {report['users_per_project']} users ({report['grants']} grants), "
-          f"latency {report['latency_ms']:g} ± {report['jitter_ms']:g} ms, parallelism asked "
-          f"{report['parallelism_asked']}")
+    print(
+        f"{report['projects']} projects × {report['users_per_project']} users ({report['grants']} grants), "
+        f"latency {report['latency_ms']:g} ± {report['jitter_ms']:g} ms, parallelism asked "
+        f"{report['parallelism_asked']}"
+    )
     print(f"{'step':<12} {'seconds':>9} {'requests':>9} {'writes':>7} {'parallel':>8} {'ideal_s':>9} {'ratio':>7}")
     for name, s in report["steps"].items():
         ratio = "-" if s["ratio"] is None else f"{s['ratio']:.2f}"
-        print(f"{name:<12} {s['seconds']:9.2f} {s['requests']:9d} {s['writes']:7d} {s['parallelism']:8d} "
-              f"{s['ideal_s']:9.2f} {ratio:>7}")
+        print(
+            f"{name:<12} {s['seconds']:9.2f} {s['requests']:9d} {s['writes']:7d} {s['parallelism']:8d} "
+            f"{s['ideal_s']:9.2f} {ratio:>7}"
+        )
     return 0
 
 

@@ -9,6 +9,7 @@ page's size, and the time headless Chromium (Debian's) takes to load the overvie
 page: the page's own clock at its load event (performance.now(), written into the DOM by a probe script
 added to a copy of the page beside it) and the wall time of the headless run, the median of --loads runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,18 +29,32 @@ from generate import generate
 from run import machine
 
 EDCCONF = [sys.executable, "-m", "edcconf"]
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PROBE = ('<script>window.addEventListener("load", function () { document.documentElement.setAttribute('
-         '"data-load-ms", performance.now().toFixed(0)); });</script>')
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PROBE = (
+    '<script>window.addEventListener("load", function () { document.documentElement.setAttribute('
+    '"data-load-ms", performance.now().toFixed(0)); });</script>'
+)
 TARGETS = {"overview_load_s": 3.0}
 
 
 def run_report(org: Path, env: str, out: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of `edcconf report` as a child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen([*EDCCONF, "--config", str(org), "report", "--env", env, "-o", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "CI": "true"})
+    proc = subprocess.Popen(
+        [*EDCCONF, "--config", str(org), "report", "--env", env, "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "CI": "true"},
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     err = proc.stderr.read().decode() if proc.stderr else ""
@@ -57,9 +72,13 @@ def load_time(page: Path, chromium: str, loads: int) -> dict:
         for _ in range(loads):
             with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
                 start = time.perf_counter()
-                proc = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom",
-                                       probe.resolve().as_uri()], check=False, capture_output=True, text=True,
-                                      timeout=600)
+                proc = subprocess.run(
+                    [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", probe.resolve().as_uri()],
+                    check=False,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
                 wall.append(time.perf_counter() - start)
             found = re.search(r'data-load-ms="(\d+)"', proc.stdout)
             if proc.returncode != 0 or not found:
@@ -90,13 +109,20 @@ def main() -> None:
         wall, rss = run_report(org, args.env, out)
         index = out / args.env / "index.html"
         pages = sorted((out / args.env / "studies").glob("*.html"), key=lambda p: p.stat().st_size)
-        figures = {"studies": args.studies, "report_s": round(wall, 2), "report_peak_rss_mb": round(rss),
-                   "overview_bytes": index.stat().st_size, "largest_study_page_bytes": pages[-1].stat().st_size,
-                   "study_pages": len(pages), "study_pages_bytes": sum(p.stat().st_size for p in pages),
-                   "json_bytes": (out / f"{args.env}.json").stat().st_size,
-                   "overview_load": load_time(index, chromium, args.loads),
-                   "largest_study_page_load": load_time(pages[-1], chromium, args.loads),
-                   "targets": TARGETS, "machine": machine()}
+        figures = {
+            "studies": args.studies,
+            "report_s": round(wall, 2),
+            "report_peak_rss_mb": round(rss),
+            "overview_bytes": index.stat().st_size,
+            "largest_study_page_bytes": pages[-1].stat().st_size,
+            "study_pages": len(pages),
+            "study_pages_bytes": sum(p.stat().st_size for p in pages),
+            "json_bytes": (out / f"{args.env}.json").stat().st_size,
+            "overview_load": load_time(index, chromium, args.loads),
+            "largest_study_page_load": load_time(pages[-1], chromium, args.loads),
+            "targets": TARGETS,
+            "machine": machine(),
+        }
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -9,6 +9,7 @@ then the real `edcconf` CLI as child processes, as a reviewer meets it: validate
 and after one grant changed in one study file; the peak resident memory of the largest of those
 children; finally the ratio of cold-plan times between the two sizes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,11 +26,16 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import generate  # noqa: E402
+from generate import generate
 
 EDCCONF = [sys.executable, "-m", "edcconf"]
-TARGETS = {"cold_vs_floor": 2.0, "warm_plan_s": 1.0, "one_change_plan_s": 2.0, "peak_rss_mb": 1000.0,
-           "scaling_ratio": 4.4}
+TARGETS = {
+    "cold_vs_floor": 2.0,
+    "warm_plan_s": 1.0,
+    "one_change_plan_s": 2.0,
+    "peak_rss_mb": 1000.0,
+    "scaling_ratio": 4.4,
+}
 
 
 def machine() -> dict:
@@ -43,20 +49,29 @@ def machine() -> dict:
         pass
     mem = ""
     try:
-        kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
+        kb = int(
+            next(
+                line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+            ).split()[1]
+        )
         mem = f"{kb / 1024 / 1024:.1f} GiB"
     except (OSError, StopIteration, ValueError):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem, "python": platform.python_version(),
-            "yaml_c_loader": hasattr(yaml, "CSafeLoader"), "platform": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": mem,
+        "python": platform.python_version(),
+        "yaml_c_loader": hasattr(yaml, "CSafeLoader"),
+        "platform": platform.platform(),
+    }
 
 
 def timed_child(args: list[str], cwd: Path, ok: tuple[int, ...] = (0, 2)) -> tuple[float, float, float]:
     """Run the CLI as a child: its wall time, its peak RSS (MiB) and the CPU time (user + system) of it
     and its own children (the parse workers), from wait4. The largest process counts for RSS, not the sum."""
     start = time.perf_counter()
-    proc = subprocess.Popen([*EDCCONF, "--config", str(cwd), *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen([*EDCCONF, "--config", str(cwd), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
@@ -78,7 +93,7 @@ def change_one_grant(root: Path) -> None:
     text = study.read_text()
     marker = "environments: all, sites: all}"
     i = text.rfind(marker)
-    study.write_text(text[:i] + "environments: [production], sites: all}" + text[i + len(marker):])  # leaves test
+    study.write_text(text[:i] + "environments: [production], sites: all}" + text[i + len(marker) :])  # leaves test
 
 
 def measure(n: int, systems: list[str], workdir: Path) -> dict:
@@ -109,7 +124,7 @@ def measure(n: int, systems: list[str], workdir: Path) -> dict:
     step("one_change_plan_s", ["plan", "--env", "test"], ok=(2,))
     figures["peak_rss_mb"] = max(rss.values())
     figures["peak_rss_mb_by_step"] = rss
-    figures["cpu_s_by_step"] = cpu   # beside the wall times: what the parse workers add up to
+    figures["cpu_s_by_step"] = cpu  # beside the wall times: what the parse workers add up to
     figures["cold_vs_floor"] = figures["cold_plan_s"] / figures["parse_floor_s"]
     return figures
 
@@ -131,18 +146,34 @@ def main() -> None:
             shutil.rmtree(workdir, ignore_errors=True)
     large["scaling_ratio"] = large["cold_plan_s"] / small["cold_plan_s"]
     verdict = {k: (large[k] <= limit) for k, limit in TARGETS.items()}
-    report = {"machine": machine(), "systems": systems, "at_n": large, "at_n_over_4": small, "targets": TARGETS,
-              "meets_targets": verdict}
+    report = {
+        "machine": machine(),
+        "systems": systems,
+        "at_n": large,
+        "at_n_over_4": small,
+        "targets": TARGETS,
+        "meets_targets": verdict,
+    }
     if args.json:
         print(json.dumps(report, indent=2))
         return
     m = report["machine"]
-    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory']}, Python {m['python']}, "
-          f"C loader {'yes' if m['yaml_c_loader'] else 'no'}")
+    print(
+        f"machine: {m['cpu']}, {m['cores']} cores, {m['memory']}, Python {m['python']}, "
+        f"C loader {'yes' if m['yaml_c_loader'] else 'no'}"
+    )
     for label, fig in (("N/4", small), ("N", large)):
         print(f"{label:>4} = {fig['studies']} studies, {fig['people']} people, {fig['grants']} grants:")
-        for key in ("parse_floor_s", "validate_s", "cold_plan_s", "warm_plan_s", "one_change_plan_s", "apply_s",
-                    "peak_rss_mb", "cold_vs_floor"):
+        for key in (
+            "parse_floor_s",
+            "validate_s",
+            "cold_plan_s",
+            "warm_plan_s",
+            "one_change_plan_s",
+            "apply_s",
+            "peak_rss_mb",
+            "cold_vs_floor",
+        ):
             print(f"       {key:<18} {fig[key]:10.2f}")
     print(f"scaling (cold plan, N vs N/4): {large['scaling_ratio']:.2f}")
     for key, ok in verdict.items():

@@ -3,12 +3,14 @@
 A Diagnostic names a stable code (docs/format.md), a message that says what to change, and where the
 problem is (file:line:col, relative to the configuration directory when it lies inside it).
 """
+
 from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Literal
+from typing import Literal
 
 Severity = Literal["error", "warning"]
 
@@ -42,22 +44,22 @@ class Loc:
     def __hash__(self) -> int:
         return hash((self.file, self.line, self.col))
 
-    def __lt__(self, other: "Loc") -> bool:
+    def __lt__(self, other: Loc) -> bool:
         if other.__class__ is self.__class__:
             return (self.file, self.line, self.col) < (other.file, other.line, other.col)
         return NotImplemented
 
-    def __le__(self, other: "Loc") -> bool:
+    def __le__(self, other: Loc) -> bool:
         if other.__class__ is self.__class__:
             return (self.file, self.line, self.col) <= (other.file, other.line, other.col)
         return NotImplemented
 
-    def __gt__(self, other: "Loc") -> bool:
+    def __gt__(self, other: Loc) -> bool:
         if other.__class__ is self.__class__:
             return (self.file, self.line, self.col) > (other.file, other.line, other.col)
         return NotImplemented
 
-    def __ge__(self, other: "Loc") -> bool:
+    def __ge__(self, other: Loc) -> bool:
         if other.__class__ is self.__class__:
             return (self.file, self.line, self.col) >= (other.file, other.line, other.col)
         return NotImplemented
@@ -143,8 +145,7 @@ class Diagnostics:
         return any(d.severity == "error" for d in self._items)
 
     def to_json(self) -> dict:
-        return {"errors": [d.to_json() for d in self.errors],
-                "warnings": [d.to_json() for d in self.warnings]}
+        return {"errors": [d.to_json() for d in self.errors], "warnings": [d.to_json() for d in self.warnings]}
 
 
 class UserError(Exception):

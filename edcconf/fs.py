@@ -8,6 +8,7 @@ append the audit log somewhere else. So a link may point anywhere *inside* the c
 (it is then read or written like the file it names), and a path that reaches outside through a link is
 refused with `unsafe-path`, naming the link, never showing what lies behind it.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,7 +47,7 @@ def leaving_link(root: Path, path: Path) -> Path | None:
             target = real(current)
             if not within(base, target) or os.path.islink(target):
                 return current
-    return path   # a path that leaves without a link (`..`): name it as given
+    return path  # a path that leaves without a link (`..`): name it as given
 
 
 def relative_name(root: Path, path: Path) -> str:
@@ -63,9 +64,12 @@ def refuse_leaving(root: Path, path: Path, doing: str) -> Path:
     link = leaving_link(root, path)
     if link is not None:
         name = relative_name(root, link)
-        raise UserError(f"{name} is a symbolic link to a place outside the configuration directory "
-                        f"{real(root)}; edcconf will not {doing} through it. Remove the link "
-                        f"(or point it inside the configuration directory)", code="unsafe-path")
+        raise UserError(
+            f"{name} is a symbolic link to a place outside the configuration directory "
+            f"{real(root)}; edcconf will not {doing} through it. Remove the link "
+            f"(or point it inside the configuration directory)",
+            code="unsafe-path",
+        )
     return path
 
 

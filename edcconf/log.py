@@ -4,14 +4,15 @@ Stages log what they did and how long it took under the `edcconf.<stage>` logger
 default. Secrets never reach a log line: tokens and DSNs are read from the environment by name and only
 the name is ever logged (a DSN is shown redacted, as in every message).
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 

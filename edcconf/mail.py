@@ -5,14 +5,15 @@ EDCCONF_SMTP_STARTTLS win; otherwise what the configuration says (an environment
 host, port, from, starttls). Credentials come from EDCCONF_SMTP_USER and EDCCONF_SMTP_PASSWORD only: the
 schema has no place for them, so a password never lands in a repository.
 """
+
 from __future__ import annotations
 
 import os
 import smtplib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Iterable, Iterator, Mapping
 
 DEFAULT_FROM = "edcconf@localhost"
 
@@ -24,7 +25,7 @@ class SmtpSettings:
     sender: str
     starttls: bool = False
     user: str | None = None
-    password: str | None = field(default=None, repr=False)   # read from the environment only
+    password: str | None = field(default=None, repr=False)  # read from the environment only
 
     def describe(self) -> str:
         return f"{self.host}:{self.port}"
@@ -41,13 +42,18 @@ def smtp_settings(configured: Mapping | None = None) -> SmtpSettings | None:
         port = int(port)
     except ValueError:
         from .diagnostics import UserError
+
         raise UserError(f"EDCCONF_SMTP_PORT={port!r} is not a port number", code="usage") from None
     starttls_env = os.environ.get("EDCCONF_SMTP_STARTTLS")
     starttls = (starttls_env.lower() in ("1", "true", "yes")) if starttls_env else bool(configured.get("starttls"))
-    return SmtpSettings(host=host, port=port,
-                        sender=os.environ.get("EDCCONF_SMTP_FROM") or configured.get("from") or DEFAULT_FROM,
-                        starttls=starttls, user=os.environ.get("EDCCONF_SMTP_USER") or None,
-                        password=os.environ.get("EDCCONF_SMTP_PASSWORD") or None)
+    return SmtpSettings(
+        host=host,
+        port=port,
+        sender=os.environ.get("EDCCONF_SMTP_FROM") or configured.get("from") or DEFAULT_FROM,
+        starttls=starttls,
+        user=os.environ.get("EDCCONF_SMTP_USER") or None,
+        password=os.environ.get("EDCCONF_SMTP_PASSWORD") or None,
+    )
 
 
 def make_mail(sender: str, to: str, subject: str, body: str) -> EmailMessage:

@@ -3,13 +3,14 @@
 Built by `validate.build` from schema-valid documents; read by every later stage. Mappings are
 read-only views (MappingProxyType) so that no stage can change what an earlier one decided.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 from .diagnostics import Loc
 
@@ -46,7 +47,7 @@ class External:
     justification: str | None
     requested_by: str | None
     loc: Loc
-    approved_by: str | None = None      # non-research: the EDC administrator who approved the access (000)
+    approved_by: str | None = None  # non-research: the EDC administrator who approved the access (000)
     phi_protections: str | None = None  # non-research where PHI is collected: the protections' documentation
     locs: Mapping[str, Loc] = field(default_factory=frozen_map)
 
@@ -54,10 +55,10 @@ class External:
 @dataclass(frozen=True)
 class Person:
     username: str
-    email: str | None              # None: not known yet (an ACG assignment file carries none); see validate.emails
+    email: str | None  # None: not known yet (an ACG assignment file carries none); see validate.emails
     name: str
-    type: str                      # user | admin
-    status: str                    # active | deactivated
+    type: str  # user | admin
+    status: str  # active | deactivated
     expires: date | None
     external: External | None
     group: str
@@ -72,17 +73,17 @@ class Person:
 class Group:
     id: str
     description: str | None
-    ceiling: Mapping[str, str]          # every generic right -> highest allowed value (fails closed: rules.ceilings)
-    redcap_ceiling: Mapping[str, int]   # every REDCap SAG key -> highest allowed value
+    ceiling: Mapping[str, str]  # every generic right -> highest allowed value (fails closed: rules.ceilings)
+    redcap_ceiling: Mapping[str, int]  # every REDCap SAG key -> highest allowed value
     message: str | None
     members: tuple[str, ...]
     loc: Loc
     builtin: bool = False
-    sag_id: str | None = None           # the REDCap SAG / ACG this group is, when imported from one
+    sag_id: str | None = None  # the REDCap SAG / ACG this group is, when imported from one
     acg_id: str | None = None
-    default: bool = False               # REDCap's default group (ACG is_default_group)
-    extends: str | None = None          # the group whose ceiling this one starts from
-    unlimited: bool = False             # `unnamed: unlimited`: rights the ceiling does not name are not limited
+    default: bool = False  # REDCap's default group (ACG is_default_group)
+    extends: str | None = None  # the group whose ceiling this one starts from
+    unlimited: bool = False  # `unnamed: unlimited`: rights the ceiling does not name are not limited
     named: Mapping[str, object] = field(default_factory=frozen_map)  # the ceiling as written (generic, `redcap`)
 
 
@@ -95,8 +96,8 @@ class Target:
     token_env: str | None
     loc: Loc
     vault_user_defaults: Mapping[str, str] = field(default_factory=frozen_map)
-    version: str | None = None          # REDCap: the version files and API calls are written for
-    requests_per_second: float | None = None   # REDCap API: a cap on requests started per second per host
+    version: str | None = None  # REDCap: the version files and API calls are written for
+    requests_per_second: float | None = None  # REDCap API: a cap on requests started per second per host
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,8 @@ class Environment:
     security: Mapping[str, object]
     targets: Mapping[str, Target]
     loc: Loc
-    external: Mapping[str, int] = field(default_factory=frozen_map)   # {sponsor_max_days} (rules.external)
-    alerts: Mapping[str, object] = field(default_factory=frozen_map)   # compliance alerts (004): smtp, intervals
+    external: Mapping[str, int] = field(default_factory=frozen_map)  # {sponsor_max_days} (rules.external)
+    alerts: Mapping[str, object] = field(default_factory=frozen_map)  # compliance alerts (004): smtp, intervals
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ class Form:
 @dataclass(frozen=True)
 class Role:
     """A study's custom role: derived from a base role of the study's system."""
+
     id: str
     base: str
     default: str | None
@@ -133,7 +135,7 @@ class Role:
     loc: Loc
     locs: Mapping[str, Loc] = field(default_factory=frozen_map)
     redcap_forms: Mapping[str, Mapping[str, int]] = field(default_factory=frozen_map)  # form -> {view, export}
-    redcap_role: Mapping[str, str] = field(default_factory=frozen_map)   # {name, label} of a REDCap user role
+    redcap_role: Mapping[str, str] = field(default_factory=frozen_map)  # {name, label} of a REDCap user role
 
 
 @dataclass(frozen=True)
@@ -141,14 +143,14 @@ class Grant:
     study: str
     user: str
     role: str
-    environments: str | tuple[str, ...]      # "all" or ids
-    sites: str | tuple[str, ...] | None      # "all", ids, or None when countries are given
+    environments: str | tuple[str, ...]  # "all" or ids
+    sites: str | tuple[str, ...] | None  # "all", ids, or None when countries are given
     countries: tuple[str, ...] | None
     expires: date | None
     loc: Loc
     locs: Mapping[str, Loc] = field(default_factory=frozen_map)
-    per_role: bool = False                   # a second role of the person in the study (roles per site)
-    disabled: bool = False                   # Vault Study Status Disabled: on record, no access (003)
+    per_role: bool = False  # a second role of the person in the study (roles per site)
+    disabled: bool = False  # Vault Study Status Disabled: on record, no access (003)
 
     @property
     def key(self) -> str:
@@ -183,13 +185,14 @@ class Study:
     redcap: Mapping[str, object]
     loc: Loc
     locs: Mapping[str, Loc] = field(default_factory=frozen_map)
-    collects_phi: bool | None = None   # None: when it has a contact form (rules.external.collects_phi)
+    collects_phi: bool | None = None  # None: when it has a contact form (rules.external.collects_phi)
 
 
 @dataclass(frozen=True)
 class OpenClinicaDomain:
     """The settings of a whole OpenClinica 4 domain (001): MFA and the password rules, as declared
     (`openclinica_domain:`; absent keys keep OpenClinica's own values, see rules.openclinica_security)."""
+
     mfa_required: bool
     password: Mapping[str, object]
     loc: Loc
@@ -205,6 +208,6 @@ class Model:
     groups: Mapping[str, Group]
     people: Mapping[str, Person]
     studies: Mapping[str, Study]
-    openclinica_domain: OpenClinicaDomain | None = None   # None: OpenClinica's defaults (001)
-    policy: Mapping[str, object] = field(default_factory=frozen_map)   # `policy:` (organisation-wide settings)
+    openclinica_domain: OpenClinicaDomain | None = None  # None: OpenClinica's defaults (001)
+    policy: Mapping[str, object] = field(default_factory=frozen_map)  # `policy:` (organisation-wide settings)
     policy_loc: Loc | None = None

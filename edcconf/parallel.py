@@ -6,12 +6,14 @@ results come back in the order the items were given, so that what a command prin
 the same at any parallelism. On Ctrl-C no new item is started, the items in progress finish (each stops at
 its next safe point: see `stopping`), and KeyboardInterrupt reaches the caller.
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import TypeVar
 
 from .progress import progress
 
@@ -37,6 +39,7 @@ def parallelism() -> int:
 @dataclass
 class Stop:
     """Set on Ctrl-C: the work of an item checks it before each step it could leave for later."""
+
     event: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -44,8 +47,9 @@ class Stop:
         return self.event.is_set()
 
 
-def run_ordered(items: Sequence[T], work: Callable[[T, Stop], R], label: str, workers: int | None = None,
-                stop: Stop | None = None) -> list[R]:
+def run_ordered(
+    items: Sequence[T], work: Callable[[T, Stop], R], label: str, workers: int | None = None, stop: Stop | None = None
+) -> list[R]:
     """work(item, stop) for each item on at most `workers` threads (default: parallelism()); the results in
     the items' order. An exception of one item's work is raised once every started item has finished (the
     first in item order). Ctrl-C: stop is set, nothing new starts, the started items finish, then
@@ -56,8 +60,9 @@ def run_ordered(items: Sequence[T], work: Callable[[T, Stop], R], label: str, wo
     return [r for _, r in sorted(results.items())]
 
 
-def run_ordered_interruptible(items: Sequence[T], work: Callable[[T, Stop], R], label: str,
-                              workers: int | None = None, stop: Stop | None = None) -> tuple[dict[int, R], bool]:
+def run_ordered_interruptible(
+    items: Sequence[T], work: Callable[[T, Stop], R], label: str, workers: int | None = None, stop: Stop | None = None
+) -> tuple[dict[int, R], bool]:
     """As run_ordered, but Ctrl-C returns (index -> result of each item that finished, True)."""
     stop = stop or Stop()
     workers = max(1, min(workers or parallelism(), len(items) or 1))
@@ -78,7 +83,7 @@ def run_ordered_interruptible(items: Sequence[T], work: Callable[[T, Stop], R], 
         stop.event.set()
         for future in futures:
             future.cancel()
-        for future in futures:   # the started items finish their current step (a second Ctrl-C: leave now)
+        for future in futures:  # the started items finish their current step (a second Ctrl-C: leave now)
             if not future.cancelled():
                 try:
                     future.exception()

@@ -1,11 +1,12 @@
 """load → validate → resolve, as one call for commands that need the desired state."""
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Iterable
 
 from .diagnostics import Diagnostics, UserError
 from .log import timed
@@ -14,7 +15,6 @@ from .resolve import Resolution, resolve
 from .source import load_sources
 from .validate import validate
 
-
 log = logging.getLogger("edcconf.pipeline")
 
 
@@ -22,11 +22,12 @@ log = logging.getLogger("edcconf.pipeline")
 class Desired:
     model: Model
     resolution: Resolution
-    diagnostics: Diagnostics      # warnings only (errors raise)
+    diagnostics: Diagnostics  # warnings only (errors raise)
 
 
-def load_desired(root: Path, as_of: date, environments: Iterable[str] | None = None,
-                 keep_states: bool = True) -> Desired:
+def load_desired(
+    root: Path, as_of: date, environments: Iterable[str] | None = None, keep_states: bool = True
+) -> Desired:
     """The desired effective state, or UserError carrying every problem found. keep_states=False
     for callers that need only the model and the diagnostics (validate)."""
     if not Path(root).is_dir():
@@ -37,8 +38,11 @@ def load_desired(root: Path, as_of: date, environments: Iterable[str] | None = N
         sources = load_sources(Path(root), check=validate_file)  # the schema check runs as each file is parsed
     log.info("loaded %d files from %s (configuration digest %s)", len(sources.files), root, sources.digest[:12])
     if not sources.files and not sources.diagnostics:
-        raise UserError(f"no declarations found under {root}: expected YAML files in environments/, studies/ "
-                        "and groups/ (use --config DIR)", code="config-missing")
+        raise UserError(
+            f"no declarations found under {root}: expected YAML files in environments/, studies/ "
+            "and groups/ (use --config DIR)",
+            code="config-missing",
+        )
     with timed(log, "validate"):
         validated = validate(sources)
     del sources  # the parsed files are not needed once the model is built: free them before resolving
@@ -59,12 +63,21 @@ def _resolved(validated, as_of: date, environments: Iterable[str] | None, keep_s
     for env in envs or ():
         if env not in model.environments:
             from .validate.references import suggest
-            raise UserError(f"unknown environment {env!r}{suggest(env, model.environments)} "
-                            f"(declared: {', '.join(sorted(model.environments)) or 'none'})", code="unknown-reference")
+
+            raise UserError(
+                f"unknown environment {env!r}{suggest(env, model.environments)} "
+                f"(declared: {', '.join(sorted(model.environments)) or 'none'})",
+                code="unknown-reference",
+            )
     with timed(log, "resolve"):
         resolution = resolve(model, as_of, envs, keep_states)
-    log.info("resolved %s as of %s: %d studies, %d people", ", ".join(envs) if envs else "every environment",
-             as_of.isoformat(), len(model.studies), len(model.people))
+    log.info(
+        "resolved %s as of %s: %d studies, %d people",
+        ", ".join(envs) if envs else "every environment",
+        as_of.isoformat(),
+        len(model.studies),
+        len(model.people),
+    )
     diags = Diagnostics(list(diags) + list(resolution.diagnostics))
     if diags.has_errors:
         raise UserError("the configuration breaks a rule", diags.errors + diags.warnings)

@@ -10,6 +10,7 @@ Only for what may be lost: each write is atomic (temporary file, rename) but not
 for everything queued and stops the thread; the CLI calls it before it exits (and atexit does, for other
 callers), so an entry written by one command is there for the next. read_entry reads an entry back.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -17,8 +18,9 @@ import contextlib
 import marshal
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 _STOP = object()
 
@@ -44,7 +46,7 @@ class Spool:
             thread, self._thread = self._thread, None
             if thread is None:
                 return
-            assert self._queue is not None   # made with the thread
+            assert self._queue is not None  # made with the thread
             self._queue.put(_STOP)
         thread.join()
 
@@ -52,10 +54,11 @@ class Spool:
         with self._guard:
             if self._thread is None:
                 self._queue = queue.Queue()
-                self._thread = threading.Thread(target=self._run, args=(self._queue,), name="edcconf-spool",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, args=(self._queue,), name="edcconf-spool", daemon=True
+                )
                 self._thread.start()
-            assert self._queue is not None   # made with the thread
+            assert self._queue is not None  # made with the thread
             self._queue.put(item)
 
     @staticmethod

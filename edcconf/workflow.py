@@ -1,19 +1,28 @@
 """The commands' work, independent of click: plan one environment, apply a plan, read state."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from .apply import ApplyResult, execute, git_commit, recover
 from .diagnostics import Diagnostics, Loc, UserError
 from .model import Environment
 from .pipeline import load_desired
 from .plan import Plan, make_plan
-from .plan.brakes import (DATA_MANAGER_FLOOR, MASS_REVOCATION, Guards, declared_guards, find_brakes,
-                          guard_changes, guards_of)
+from .plan.brakes import (
+    DATA_MANAGER_FLOOR,
+    MASS_REVOCATION,
+    Guards,
+    declared_guards,
+    find_brakes,
+    guard_changes,
+    guards_of,
+)
 from .plan.saved import check_fresh, load_plan, plan_differences
 from .providers import Reach, providers_for
 from .source import load_sources
@@ -26,24 +35,31 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class PlannedEnvironment:
     """A plan with what applying it needs: made now from the configuration, or loaded from a file."""
+
     plan: Plan
     environment: Environment
     previous: StateRecord
-    backend: LocalBackend | PostgresBackend   # open_backend
-    systems: Mapping[str, str]       # study -> EDC system (desired and previously applied studies)
-    sources: Mapping[str, str]       # desired "<kind>:<key>" -> "path:line"
+    backend: LocalBackend | PostgresBackend  # open_backend
+    systems: Mapping[str, str]  # study -> EDC system (desired and previously applied studies)
+    sources: Mapping[str, str]  # desired "<kind>:<key>" -> "path:line"
     config_digest: str
     saved_digest: str | None = None  # set when the plan came from a saved file
-    desired: object = None           # pipeline.Desired, when planned now
+    desired: object = None  # pipeline.Desired, when planned now
     warnings: Diagnostics | None = None
-    applied_side: object = None      # what with_applied returned (plan_environment)
-    guards: Guards | None = None     # protection and brakes this apply is held to (the last applied ones)
-    applied_over: tuple = ()         # applied grants above their ceilings: (pair, person's Loc) (plan_environment)
+    applied_side: object = None  # what with_applied returned (plan_environment)
+    guards: Guards | None = None  # protection and brakes this apply is held to (the last applied ones)
+    applied_over: tuple = ()  # applied grants above their ceilings: (pair, person's Loc) (plan_environment)
 
 
-def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
-                     with_applied: Callable[[dict], object] | None = None,
-                     allow_unread: bool = False, hold_lock: tuple[ExitStack, float] | None = None) -> PlannedEnvironment:
+def plan_environment(
+    root: Path,
+    env: str,
+    as_of: date,
+    refresh: bool = True,
+    with_applied: Callable[[dict], object] | None = None,
+    allow_unread: bool = False,
+    hold_lock: tuple[ExitStack, float] | None = None,
+) -> PlannedEnvironment:
     """with_applied(decoded state file): run beside the load by the state prefetch child, if there is
     one; its result is the plan's applied_side (see edcconf.incremental.applied_side). refresh reads live
     access where a target can; a study it could not read is a UserError unless allow_unread (a warning).
@@ -59,12 +75,16 @@ def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
         environment = desired.model.environments[env]
         backend = open_backend(root, environment)
         if hold_lock is not None:
-            refuse_protected(environment)   # before waiting for a lock it could not use
+            refuse_protected(environment)  # before waiting for a lock it could not use
             stack, timeout = hold_lock
             stack.enter_context(backend.lock("apply", timeout=timeout))
         env_state = desired.resolution.environments[env]
-        previous = read_recovered(backend, like=env_state.state, prefetch=prefetch,  # unchanged values held once
-                                  locked=hold_lock is not None)
+        previous = read_recovered(
+            backend,
+            like=env_state.state,
+            prefetch=prefetch,  # unchanged values held once
+            locked=hold_lock is not None,
+        )
     finally:
         if prefetch is not None:
             prefetch.cancel()
@@ -72,25 +92,41 @@ def plan_environment(root: Path, env: str, as_of: date, refresh: bool = True,
     plan = make_plan(env_state, previous.effective, previous.sources, previous.serial, previous.lineage, warnings)
     if refresh:
         from .questions.drift import refresh as refresh_live
+
         plan = refresh_live(plan, environment, previous, env_state.state, root, allow_unread=allow_unread)
     applied_over = tuple(applied_over_ceiling(desired.model, previous, as_of))
-    plan = check_ceilings(plan, env_state, applied_over)   # after the refresh: restoring drift is a change too
-    guards = guards_of(environment, previous.effective)   # the applied guards, not those under review
-    plan = replace(plan, changes=guard_changes(environment, previous.effective) + plan.changes,
-                   brakes=find_brakes(plan.changes, previous.effective, env_state.state, guards))
-    systems = {k: v["system"] for k, v in {**previous.effective.get("studies", {}),
-                                           **env_state.state.get("studies", {})}.items()}
-    return PlannedEnvironment(plan, environment, previous, backend, systems, env_state.sources,
-                              desired.model.digest, desired=desired,
-                              applied_side=prefetch.also_result if prefetch is not None else None, guards=guards,
-                              applied_over=applied_over)
+    plan = check_ceilings(plan, env_state, applied_over)  # after the refresh: restoring drift is a change too
+    guards = guards_of(environment, previous.effective)  # the applied guards, not those under review
+    plan = replace(
+        plan,
+        changes=guard_changes(environment, previous.effective) + plan.changes,
+        brakes=find_brakes(plan.changes, previous.effective, env_state.state, guards),
+    )
+    systems = {
+        k: v["system"]
+        for k, v in {**previous.effective.get("studies", {}), **env_state.state.get("studies", {})}.items()
+    }
+    return PlannedEnvironment(
+        plan,
+        environment,
+        previous,
+        backend,
+        systems,
+        env_state.sources,
+        desired.model.digest,
+        desired=desired,
+        applied_side=prefetch.also_result if prefetch is not None else None,
+        guards=guards,
+        applied_over=applied_over,
+    )
 
 
-MEMO_MAX_CHANGES = 20_000   # a first rollout's plan is large and rarely planned twice: not worth the memory
+MEMO_MAX_CHANGES = 20_000  # a first rollout's plan is large and rarely planned twice: not worth the memory
 
 
-def plan_for_review(root: Path, env: str, as_of: date, refresh: bool = True, need_sources: bool = False,
-                    allow_unread: bool = False):
+def plan_for_review(
+    root: Path, env: str, as_of: date, refresh: bool = True, need_sources: bool = False, allow_unread: bool = False
+):
     """What `plan` prints (and saves): from the exact-input memo when nothing it depends on changed
     (plan/memo.py), else incrementally from the last full plan's parts when only study files changed
     (edcconf.incremental), otherwise made now and remembered for both. The result has plan, config_digest, systems and
@@ -115,7 +151,7 @@ def plan_for_review(root: Path, env: str, as_of: date, refresh: bool = True, nee
     if hit is not None:
         try:
             if need_sources:
-                hit.sources
+                _ = hit.sources  # loads them, or raises LookupError when they are gone
             return hit
         except LookupError:
             pass
@@ -124,23 +160,34 @@ def plan_for_review(root: Path, env: str, as_of: date, refresh: bool = True, nee
         return incremental
     from functools import partial
 
-    planned = plan_environment(root, env, as_of, refresh, with_applied=partial(applied_side, Path(root), env, as_of, state),
-                               allow_unread=allow_unread)
-    if _memoisable(planned, refresh) and planned.config_digest == digest \
-            and state_signature(Path(root), env) == signature:  # the state read is the one digested
+    planned = plan_environment(
+        root,
+        env,
+        as_of,
+        refresh,
+        with_applied=partial(applied_side, Path(root), env, as_of, state),
+        allow_unread=allow_unread,
+    )
+    if (
+        _memoisable(planned, refresh)
+        and planned.config_digest == digest
+        and state_signature(Path(root), env) == signature
+    ):  # the state read is the one digested
         memo.put(key, state, planned)
-        record(Path(root), env, as_of, files, state, planned)   # for the next plan after a one-file change
+        record(Path(root), env, as_of, files, state, planned)  # for the next plan after a one-file change
     return planned
 
 
 def _memoisable(planned: PlannedEnvironment, refresh: bool) -> bool:
     """Only plans whose every input is in the memo key: a local state file, no live read."""
+    from .providers import reads_live
     from .state.local import LocalBackend
 
-    from .providers import reads_live
-
-    return (isinstance(planned.backend, LocalBackend) and not (refresh and reads_live(planned.environment))
-            and len(planned.plan.changes) <= MEMO_MAX_CHANGES)
+    return (
+        isinstance(planned.backend, LocalBackend)
+        and not (refresh and reads_live(planned.environment))
+        and len(planned.plan.changes) <= MEMO_MAX_CHANGES
+    )
 
 
 def applied_over_ceiling(model, previous: StateRecord, as_of: date) -> list[tuple[dict, Loc]]:
@@ -149,8 +196,10 @@ def applied_over_ceiling(model, previous: StateRecord, as_of: date) -> list[tupl
     from .diagnostics import Loc
     from .questions.compliance import non_compliant_pairs
 
-    return [(pair, model.people[pair["user"]].loc if pair["user"] in model.people else Loc("<state>"))
-            for pair in non_compliant_pairs(model, previous, as_of)]
+    return [
+        (pair, model.people[pair["user"]].loc if pair["user"] in model.people else Loc("<state>"))
+        for pair in non_compliant_pairs(model, previous, as_of)
+    ]
 
 
 def check_ceilings(plan: Plan, env_state, applied_over) -> Plan:
@@ -175,7 +224,7 @@ def validate_ceilings(root: Path, desired) -> list:
     from .rules.ceilings import kept_warning
 
     model = desired.model
-    refused: dict[tuple, tuple] = {}   # (the error's message, loc) -> (error, environments): one error per grant
+    refused: dict[tuple, tuple] = {}  # (the error's message, loc) -> (error, environments): one error per grant
     unread: dict[tuple, list[str]] = {}
     out = []
     for env, above in desired.resolution.ceilings.items():
@@ -183,7 +232,7 @@ def validate_ceilings(root: Path, desired) -> list:
             continue
         try:
             previous = open_backend(root, model.environments[env]).read()
-        except Exception as exc:   # noqa: BLE001 - any backend's failure (psycopg's own errors too): not read
+        except Exception as exc:  # noqa: BLE001 - any backend's failure (psycopg's own errors too): not read
             why = exc.message if isinstance(exc, UserError) else (str(exc) or type(exc).__name__)
             for diag, _ in above.values():
                 unread.setdefault((diag.message, diag.loc), []).append(f"{env} ({why})")
@@ -198,17 +247,31 @@ def validate_ceilings(root: Path, desired) -> list:
                 what = "not applied yet" if key not in have else "changed since it was applied"
                 refused.setdefault((diag.message, diag.loc), (diag, []))[1].append(f"{env}: {what}")
     for (message, loc), (diag, envs) in refused.items():
-        out.append(error(diag.code, f"{message} [{'; '.join(envs)}: a grant that is added or changed must be "
-                         "within the ceiling (002, 004)]", loc, **dict(diag.details)))
+        out.append(
+            error(
+                diag.code,
+                f"{message} [{'; '.join(envs)}: a grant that is added or changed must be "
+                "within the ceiling (002, 004)]",
+                loc,
+                **dict(diag.details),
+            )
+        )
     for (message, loc), envs in unread.items():
-        out.append(warning("ceiling-unverified", f"{message} [the state of {', '.join(envs)} could not be read, so "
-                           "validate cannot tell whether this grant is applied unchanged (kept, with a warning) or "
-                           "added or changed (the plan refuses it: ceiling-exceeded)]", loc))
+        out.append(
+            warning(
+                "ceiling-unverified",
+                f"{message} [the state of {', '.join(envs)} could not be read, so "
+                "validate cannot tell whether this grant is applied unchanged (kept, with a warning) or "
+                "added or changed (the plan refuses it: ceiling-exceeded)]",
+                loc,
+            )
+        )
     return out
 
 
-def planned_from_file(root: Path, path: Path, allow_other_date: bool = False,
-                      today: date | None = None) -> PlannedEnvironment:
+def planned_from_file(
+    root: Path, path: Path, allow_other_date: bool = False, today: date | None = None
+) -> PlannedEnvironment:
     """A saved plan, applied only as what the configuration and state it names give: checked against
     them (version, state serial and lineage, configuration digest), its as-of date checked against today,
     then planned again and compared. What is applied is the plan made again (identical to the file's)."""
@@ -221,36 +284,56 @@ def planned_from_file(root: Path, path: Path, allow_other_date: bool = False,
     check_fresh(saved, path, previous.serial, previous.lineage, digest)
     today = today or date.today()
     as_of = saved.plan.as_of
-    protected = guards_of(environment, previous.effective).protected   # as last applied
-    with_at = saved.planned_on != as_of.isoformat()   # planned with --at another day than its own
+    protected = guards_of(environment, previous.effective).protected  # as last applied
+    with_at = saved.planned_on != as_of.isoformat()  # planned with --at another day than its own
     if as_of != today:
         if allow_other_date and protected:
-            raise UserError(f"{env} is protected: a plan as of another date than today ({as_of}, today is {today}) "
-                            "is never applied to it; --allow-other-date is for unprotected environments. Plan "
-                            f"again without --at (edcconf plan --env {env} --out FILE) and have it reviewed",
-                            code="plan-date")
+            raise UserError(
+                f"{env} is protected: a plan as of another date than today ({as_of}, today is {today}) "
+                "is never applied to it; --allow-other-date is for unprotected environments. Plan "
+                f"again without --at (edcconf plan --env {env} --out FILE) and have it reviewed",
+                code="plan-date",
+            )
         if with_at and not allow_other_date:
-            raise UserError(f"{path} was planned as of {as_of} (plan --at), not today ({today}): it judges expiry "
-                            "on another day than the one it is applied. Plan again without --at and have it "
-                            "reviewed" + ("" if protected else ", or pass --allow-other-date to apply it to "
-                                          f"the unprotected {env} as of {as_of}"), code="plan-date")
+            raise UserError(
+                f"{path} was planned as of {as_of} (plan --at), not today ({today}): it judges expiry "
+                "on another day than the one it is applied. Plan again without --at and have it "
+                "reviewed"
+                + (
+                    ""
+                    if protected
+                    else f", or pass --allow-other-date to apply it to the unprotected {env} as of {as_of}"
+                ),
+                code="plan-date",
+            )
     fresh = _narrowed(saved, plan_environment(root, env, as_of, saved.refresh, allow_unread=saved.allow_unread))
     differs = plan_differences(saved.plan, fresh.plan, (saved.systems, saved.sources), (fresh.systems, fresh.sources))
     if fresh.config_digest != saved.config_digest:
-        differs.insert(0, f"configuration digest {saved.config_digest[:12]} in the file, {fresh.config_digest[:12]} now")
+        differs.insert(
+            0, f"configuration digest {saved.config_digest[:12]} in the file, {fresh.config_digest[:12]} now"
+        )
     if differs:
-        raise UserError(f"{path} is not the plan that the configuration and state it names give, so nothing was "
-                        f"applied: {'; '.join(differs)}. A saved plan is applied only exactly as planned: plan "
-                        "again and have that plan reviewed", code="plan-mismatch")
+        raise UserError(
+            f"{path} is not the plan that the configuration and state it names give, so nothing was "
+            f"applied: {'; '.join(differs)}. A saved plan is applied only exactly as planned: plan "
+            "again and have that plan reviewed",
+            code="plan-mismatch",
+        )
     if as_of != today and not allow_other_date:
         # planned as of its own day and applied on a later one: only if today gives this very plan
         now = _narrowed(saved, plan_environment(root, env, today, saved.refresh, allow_unread=saved.allow_unread))
         differs = plan_differences(saved.plan, replace(now.plan, as_of=as_of))
         if differs:
-            raise UserError(f"{path} was planned as of {as_of}; as of today ({today}) the configuration and state "
-                            f"give another plan ({'; '.join(differs)}). Plan again and have it reviewed"
-                            + ("" if protected else f", or pass --allow-other-date to apply it to the "
-                               f"unprotected {env} as of {as_of}"), code="plan-date")
+            raise UserError(
+                f"{path} was planned as of {as_of}; as of today ({today}) the configuration and state "
+                f"give another plan ({'; '.join(differs)}). Plan again and have it reviewed"
+                + (
+                    ""
+                    if protected
+                    else f", or pass --allow-other-date to apply it to the unprotected {env} as of {as_of}"
+                ),
+                code="plan-date",
+            )
     return replace(fresh, saved_digest=saved.digest)
 
 
@@ -303,8 +386,11 @@ def _unlocked_read(backend, exc: OSError) -> None:
     except OSError:
         journal = True
     if journal is not None:
-        raise file_system_error(exc, f"an interrupted apply of {backend.environment} left a journal to record "
-                                     "in the state, which needs the state's lock") from None
+        raise file_system_error(
+            exc,
+            f"an interrupted apply of {backend.environment} left a journal to record "
+            "in the state, which needs the state's lock",
+        ) from None
 
 
 def refuse_brakes(plan: Plan, allow_mass_revocation: bool) -> None:
@@ -313,12 +399,16 @@ def refuse_brakes(plan: Plan, allow_mass_revocation: bool) -> None:
         raise UserError("; ".join(b["message"] for b in floor), code=DATA_MANAGER_FLOOR)
     mass = [b for b in plan.brakes if b["code"] == MASS_REVOCATION]
     if mass and not allow_mass_revocation:
-        raise UserError("; ".join(b["message"] for b in mass) + ". Review the plan; if this is intended, apply "
-                        "with --allow-mass-revocation", code=MASS_REVOCATION)
+        raise UserError(
+            "; ".join(b["message"] for b in mass) + ". Review the plan; if this is intended, apply "
+            "with --allow-mass-revocation",
+            code=MASS_REVOCATION,
+        )
 
 
-def plan_under_lock(stack: ExitStack, root: Path, env: str, as_of: date, lock_timeout: float = 0.0,
-                    allow_unread: bool = False) -> PlannedEnvironment:
+def plan_under_lock(
+    stack: ExitStack, root: Path, env: str, as_of: date, lock_timeout: float = 0.0, allow_unread: bool = False
+) -> PlannedEnvironment:
     """`apply --env`: take the environment's lock first (waiting up to lock_timeout seconds), then plan
     against the state read under it; the lock stays held in stack, so apply_planned(..., locked=True)
     applies against exactly that state. Planning before the lock made --lock-timeout useless: after
@@ -329,24 +419,39 @@ def plan_under_lock(stack: ExitStack, root: Path, env: str, as_of: date, lock_ti
 def refuse_protected(environment: Environment) -> None:
     """Early, before waiting for a lock: protected as declared (stricter than as applied, never looser)."""
     if environment.protected:
-        raise UserError(f"{environment.name} is protected: it applies only from a saved plan that was reviewed "
-                        f"(edcconf plan --env {environment.name} --out FILE, then edcconf apply FILE)",
-                        code="protected")
+        raise UserError(
+            f"{environment.name} is protected: it applies only from a saved plan that was reviewed "
+            f"(edcconf plan --env {environment.name} --out FILE, then edcconf apply FILE)",
+            code="protected",
+        )
 
 
 def refuse_protected_as_applied(planned: PlannedEnvironment) -> None:
     """Protected as last applied: a change under review that sets protected: false is not enough."""
-    assert planned.guards is not None   # plan_environment always sets them
+    assert planned.guards is not None  # plan_environment always sets them
     if planned.guards.protected:
         env = planned.environment.name
-        still = ("" if planned.guards.declared["protected"] else " (as last applied; the configuration's "
-                 "protected: false takes effect after a reviewed plan that says so is applied)")
-        raise UserError(f"{env} is protected{still}: it applies only from a saved plan that was reviewed "
-                        f"(edcconf plan --env {env} --out FILE, then edcconf apply FILE)", code="protected")
+        still = (
+            ""
+            if planned.guards.declared["protected"]
+            else " (as last applied; the configuration's "
+            "protected: false takes effect after a reviewed plan that says so is applied)"
+        )
+        raise UserError(
+            f"{env} is protected{still}: it applies only from a saved plan that was reviewed "
+            f"(edcconf plan --env {env} --out FILE, then edcconf apply FILE)",
+            code="protected",
+        )
 
 
-def apply_planned(root: Path, planned: PlannedEnvironment, lock_timeout: float = 0.0, reason: str | None = None,
-                  allow_mass_revocation: bool = False, locked: bool = False) -> ApplyResult:
+def apply_planned(
+    root: Path,
+    planned: PlannedEnvironment,
+    lock_timeout: float = 0.0,
+    reason: str | None = None,
+    allow_mass_revocation: bool = False,
+    locked: bool = False,
+) -> ApplyResult:
     """Apply a plan under the environment's lock (locked: this process holds it already, see
     plan_under_lock); refuses if the state moved since it was made."""
     from .apply.notify import refuse_links_out as refuse_notification_links
@@ -357,16 +462,30 @@ def apply_planned(root: Path, planned: PlannedEnvironment, lock_timeout: float =
     with nullcontext() if locked else backend.lock("apply", timeout=lock_timeout):
         current = backend.read(like=planned.previous.effective)  # unchanged since the plan: held once
         if (current.serial, current.lineage) != (planned.previous.serial, planned.previous.lineage):
-            raise UserError(f"the state of {env_name} changed since this plan was made (serial "
-                            f"{planned.previous.serial} → {current.serial}); plan again", code="stale-plan")
-        refuse_notification_links(root, env_name, current.serial + 1)   # before anything is changed
+            raise UserError(
+                f"the state of {env_name} changed since this plan was made (serial "
+                f"{planned.previous.serial} → {current.serial}); plan again",
+                code="stale-plan",
+            )
+        refuse_notification_links(root, env_name, current.serial + 1)  # before anything is changed
         # every system a change concerns, account-only plans included (providers.Reach)
         reach = Reach.of(planned.plan.changes, current.effective, planned.systems, planned.environment)
-        providers = providers_for(root, planned.environment, reach.used, current.serial + 1,
-                                  _study_sites(planned, current))
-        result = execute(planned.plan, current, planned.systems, planned.sources, providers, backend,
-                         git_commit(root), reason, planned.saved_digest, reach=reach,
-                         guards=declared_guards(planned.environment))
+        providers = providers_for(
+            root, planned.environment, reach.used, current.serial + 1, _study_sites(planned, current)
+        )
+        result = execute(
+            planned.plan,
+            current,
+            planned.systems,
+            planned.sources,
+            providers,
+            backend,
+            git_commit(root),
+            reason,
+            planned.saved_digest,
+            reach=reach,
+            guards=declared_guards(planned.environment),
+        )
     return _notify(root, result, reason)
 
 
@@ -389,14 +508,27 @@ def _notify(root: Path, result: ApplyResult, reason: str | None) -> ApplyResult:
     if not result.applied:
         return result
     record = result.record
-    messages = build_messages(root, result.applied, record.effective.get("accounts", {}), record.environment,
-                              record.serial, record.actor or actor(), reason)
+    messages = build_messages(
+        root,
+        result.applied,
+        record.effective.get("accounts", {}),
+        record.environment,
+        record.serial,
+        record.actor or actor(),
+        reason,
+    )
     from jinja2 import TemplateError
+
     try:
         written, problems = deliver(root, messages, record.environment, record.serial)
-    except TemplateError as exc:   # the apply happened: a template that cannot render is told, not a crash
-        written, problems = [], [f"notifications were not written: a template in templates/notifications/ "
-                                 f"cannot be rendered ({exc.__class__.__name__}: {exc})"]
+    except TemplateError as exc:  # the apply happened: a template that cannot render is told, not a crash
+        written, problems = (
+            [],
+            [
+                f"notifications were not written: a template in templates/notifications/ "
+                f"cannot be rendered ({exc.__class__.__name__}: {exc})"
+            ],
+        )
     return _replace(result, written=result.written + tuple(written), notices=tuple(problems))
 
 
@@ -412,8 +544,11 @@ def environment_of(root: Path, env: str) -> Environment:
     from .validate.schema import validate_file
 
     sources = load_sources(Path(root))
-    env_files = tuple(f for f in sources.files if isinstance(f.data, dict)
-                      and ("environment" in f.data or "environments" in f.data) and not validate_file(f))
+    env_files = tuple(
+        f
+        for f in sources.files
+        if isinstance(f.data, dict) and ("environment" in f.data or "environments" in f.data) and not validate_file(f)
+    )
     model, _ = build_model(Path(root), sources.digest, env_files)
     if env not in model.environments:
         raise UserError(f"unknown environment {env!r}{suggest(env, model.environments)}", code="unknown-reference")

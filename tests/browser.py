@@ -4,6 +4,7 @@
 Chromium's own log: uncaught errors appear there as "Uncaught ..."), `screenshot` writes a PNG. Without
 Chromium a test skips, except under CI=true, where it fails: CI installs Chromium (.ci/run).
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,16 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "build" / "screenshots"
 # [pid:tid:time:INFO:CONSOLE:12] "message", source: file:///... (12)
 _CONSOLE = re.compile(r':CONSOLE[^\]]*\] "(.*)", source: (\S*)')
@@ -27,7 +36,7 @@ _CONSOLE = re.compile(r':CONSOLE[^\]]*\] "(.*)", source: (\S*)')
 @dataclass(frozen=True)
 class Page:
     dom: str
-    console: list[str]      # every console message, "message (source)": Chromium's log gives no level
+    console: list[str]  # every console message, "message (source)": Chromium's log gives no level
 
 
 def chromium() -> str:
@@ -40,8 +49,13 @@ def chromium() -> str:
 
 def _run(args: list[str], timeout: int = 120) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        proc = subprocess.run([chromium(), *FLAGS, f"--user-data-dir={profile}", *args],
-                              check=False, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [chromium(), *FLAGS, f"--user-data-dir={profile}", *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc
 

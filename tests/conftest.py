@@ -1,5 +1,6 @@
 """Shared test helpers: temporary configuration repositories and a CLI runner that runs the real
 console entry point in a subprocess (exit codes, stdout and stderr exactly as a user sees them)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -12,6 +13,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+# the PostgreSQL fixtures (pg_dsn, pg_repo), for every test that names them
+pytest_plugins = ["tests.pg"]
 
 REPO = Path(__file__).resolve().parents[1]
 # In-process tests import this checkout's package (pytest's `pythonpath` in pyproject.toml); this
@@ -41,11 +45,19 @@ def run_edcconf(*args: str, cwd: Path, env: dict | None = None, input: str | Non
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     # the child imports this checkout's code (its cwd is a temporary configuration, and the child would
     # otherwise silently run whatever checkout the virtualenv's editable install points at)
-    full_env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(CHECKOUT_SITE),
-                                              *filter(None, [full_env.get("PYTHONPATH")])])
-    proc = subprocess.run([sys.executable, "-m", "edcconf", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, env=full_env, input=input, stdin=None if input is not None else subprocess.DEVNULL,
-                          timeout=300)
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO), str(CHECKOUT_SITE), *filter(None, [full_env.get("PYTHONPATH")])]
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "edcconf", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        timeout=300,
+    )
     result = Result(proc)
     assert "Traceback (most recent call last)" not in result.err or result.code == 3, result
     return result

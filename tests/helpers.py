@@ -1,4 +1,5 @@
 """Helpers that tests share (fixtures live in conftest.py)."""
+
 from __future__ import annotations
 
 import os
@@ -21,7 +22,7 @@ def read_terminal(primary: int) -> str:
     while True:
         try:
             chunk = os.read(primary, 65536)
-        except OSError:   # EIO: the child closed the terminal
+        except OSError:  # EIO: the child closed the terminal
             break
         if not chunk:
             break

@@ -7,6 +7,7 @@ the reader performs (the test does it, or says in PROSE why not). What a command
 needs that the README does not show as a command (the emulator on a free port, files to import, a terminal
 to answer a question) comes from SETUP, keyed by the README line, with the exit code expected when it is
 not 0. `run_tour` takes the command that runs edcconf, so the same tour can run an installed edcconf."""
+
 from __future__ import annotations
 
 import contextlib
@@ -22,15 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = ("environments", "studies", "groups", "tests/access")   # the example organisation
-PUBLISHED = REPO / "tests" / "fixtures" / "published"             # REDCap's files, in its published formats
+EXAMPLE = ("environments", "studies", "groups", "tests/access")  # the example organisation
+PUBLISHED = REPO / "tests" / "fixtures" / "published"  # REDCap's files, in its published formats
 SKIP = "…"
 
 
 @dataclass
 class Step:
-    line: int                     # in README.md
-    text: str                     # the command (comment included) or the prose
+    line: int  # in README.md
+    text: str  # the command (comment included) or the prose
     prose: bool = False
     shown: list[str] = field(default_factory=list)
 
@@ -54,7 +55,7 @@ def steps(readme: str) -> list[Step]:
             continue
         if line.startswith("$ "):
             start, text = i, line[2:]
-            while text.endswith("\\") and i < len(lines):   # a command continued on the next line
+            while text.endswith("\\") and i < len(lines):  # a command continued on the next line
                 text, i = text[:-1] + " " + lines[i].strip(), i + 1
             out.append(Step(start, text))
         elif re.fullmatch(r"\s*\.\.\. .+ \.\.\.", line):
@@ -80,6 +81,7 @@ def matches(shown: list[str], printed: list[str]) -> bool:
             else:
                 memo[i, j] = j < len(printed) and _line(shown[i], printed[j]) and at(i + 1, j + 1)
         return memo[i, j]
+
     return at(0, 0)
 
 
@@ -97,12 +99,13 @@ def _line(shown: str, printed: str) -> bool:
 
 # -- what the tour needs that the README shows as prose or leaves to the reader -------------------------------
 
+
 @dataclass(frozen=True)
 class Setup:
-    code: int = 0                                  # the exit code expected
+    code: int = 0  # the exit code expected
     before: Callable[[Tour], None] | None = None
-    terminal: str | None = None                    # answer typed on a terminal (the command asks)
-    check: Callable[[str], bool] | None = None     # what the README says of output it does not show
+    terminal: str | None = None  # answer typed on a terminal (the command asks)
+    check: Callable[[str], bool] | None = None  # what the README says of output it does not show
     why: str = ""
 
 
@@ -135,21 +138,35 @@ class Tour:
             return _in_process(args, self.workdir, {**self.env, **env})
         if terminal is not None:
             return _on_terminal([*self.edcconf, *args], self.workdir, {**self.env, **env}, terminal)
-        proc = subprocess.run([*self.edcconf, *args], check=False, cwd=self.workdir, env={**self.env, **env}, text=True,
-                              capture_output=True, stdin=subprocess.DEVNULL, timeout=300)
+        proc = subprocess.run(
+            [*self.edcconf, *args],
+            check=False,
+            cwd=self.workdir,
+            env={**self.env, **env},
+            text=True,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=300,
+        )
         return proc.returncode, proc.stdout + proc.stderr
 
     def start_emulator(self, args: list[str]) -> tuple[int, str]:
         """The README's emulator command in the background, on a free port instead of 8765."""
         args = ["0" if a == "8765" else a for a in args]
-        self.emulator = subprocess.Popen([self.python, *args], cwd=self.workdir, env=self.env, text=True,
-                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.emulator = subprocess.Popen(
+            [self.python, *args],
+            cwd=self.workdir,
+            env=self.env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         assert self.emulator.stdout is not None
         printed = []
         for line in self.emulator.stdout:
             printed.append(line)
             if found := re.search(r"serving at (\S+)", line):
-                self.url = found.group(1)   # shown as the README's port, which it stands in for
+                self.url = found.group(1)  # shown as the README's port, which it stands in for
                 return 0, re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:8765", "".join(printed))
         return self.emulator.wait(), "".join(printed)
 
@@ -171,7 +188,7 @@ def _in_process(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, s
     """The CLI's entry point in this process, from the tour's directory with its environment variables."""
     from edcconf.cli import main
 
-    out, err = io.StringIO(), io.StringIO()   # as a subprocess's: standard output, then standard error
+    out, err = io.StringIO(), io.StringIO()  # as a subprocess's: standard output, then standard error
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     os.environ.clear()
     os.environ.update(env)
@@ -197,7 +214,9 @@ def _on_terminal(argv: list[str], cwd: Path, env: dict[str, str], answer: str) -
     leader, follower = pty.openpty()
     try:
         os.write(leader, answer.encode())
-        proc = subprocess.run(argv, check=False, cwd=cwd, env=env, text=True, capture_output=True, stdin=follower, timeout=300)
+        proc = subprocess.run(
+            argv, check=False, cwd=cwd, env=env, text=True, capture_output=True, stdin=follower, timeout=300
+        )
     finally:
         os.close(follower)
         os.close(leader)
@@ -205,8 +224,11 @@ def _on_terminal(argv: list[str], cwd: Path, env: dict[str, str], answer: str) -
 
 
 def _redcap_edits(tour: Tour) -> None:
-    tour.edit("environments/test.yaml", "redcap: {provider: csv, out: build/test/redcap}",
-              f"redcap: {{provider: redcap, url: {tour.url}}}")
+    tour.edit(
+        "environments/test.yaml",
+        "redcap: {provider: csv, out: build/test/redcap}",
+        f"redcap: {{provider: redcap, url: {tour.url}}}",
+    )
 
 
 def _hand_edit_in_redcap(tour: Tour) -> None:
@@ -215,59 +237,85 @@ def _hand_edit_in_redcap(tour: Tour) -> None:
 
     project = Project(tour.url, tour.env["REDCAP_TOKEN_DIAB03"])
     user = next(u for u in project.export_users() if u["username"] == "priya.nair")
-    project.import_users([{"username": "priya.nair", "design": 1, "expiration": "2030-01-31",
-                           "data_access_group": user["data_access_group"]}])
+    project.import_users(
+        [
+            {
+                "username": "priya.nair",
+                "design": 1,
+                "expiration": "2030-01-31",
+                "data_access_group": user["data_access_group"],
+            }
+        ]
+    )
 
 
 def _published(*names: str) -> Callable[[Tour], None]:
     def copy(tour: Tour) -> None:
         for name in names:
             shutil.copy(PUBLISHED / name, tour.workdir / name)
+
     return copy
 
 
 def _acg_files(tour: Tour) -> None:
     _published("acg-definitions.csv", "acg-assignments.csv")(tour)
-    tour.exported("DIAB-03/redcap-users.csv", "redcap-users.csv")   # REDCap's user export, for e-mails
+    tour.exported("DIAB-03/redcap-users.csv", "redcap-users.csv")  # REDCap's user export, for e-mails
 
 
 # Keyed by the README line after `$ ` (comment included, spaces collapsed): what is not exit 0 or needs more.
 SETUP: dict[str, Setup] = {
     "edcconf plan --env test": Setup(code=2, why="changes to plan: exit 2"),
     "edcconf apply --env test # shows the plan, asks; --yes in CI": Setup(
-        terminal="yes\n", why="asks on a terminal: the test types yes on a pseudo-terminal"),
+        terminal="yes\n", why="asks on a terminal: the test types yes on a pseudo-terminal"
+    ),
     "edcconf plan --env production --out prod.plan # the reviewed plan, saved": Setup(code=2, why="changes: exit 2"),
     "edcconf drift --env test --json # each difference: study, user, right, expected, live; exit 2": Setup(
-        code=2, why="drift found: exit 2"),
+        code=2, why="drift found: exit 2"
+    ),
     "edcconf plan --env test # warns of the drift and plans to restore it (--no-refresh skips)": Setup(
-        code=2, why="a change restores the drift: exit 2"),
+        code=2, why="a change restores the drift: exit 2"
+    ),
     "REDCAP_TOKEN_DIAB03= edcconf drift --env test # exit 1: DIAB-03 could not be read": Setup(
-        code=1, why="a study that should be read live was not: exit 1"),
+        code=1, why="a study that should be read live was not: exit 1"
+    ),
     "edcconf import sag sag-definitions.csv sag-assignments.csv # groups (ceilings) and their members": Setup(
         before=_published("sag-definitions.csv", "sag-assignments.csv"),
-        why="REDCap's SAG module export: tests/fixtures/published"),
+        why="REDCap's SAG module export: tests/fixtures/published",
+    ),
     "edcconf import acg acg-definitions.csv acg-assignments.csv --users redcap-users.csv # e-mails from the user "
-    "export": Setup(before=_acg_files, why="REDCap's ACG files: tests/fixtures/published; its user export: DIAB-03's "
-                    "from `edcconf export files --env production`"),
+    "export": Setup(
+        before=_acg_files,
+        why="REDCap's ACG files: tests/fixtures/published; its user export: DIAB-03's "
+        "from `edcconf export files --env production`",
+    ),
     "edcconf import vault users.csv --study ONC-04 --group study-staff # people and access entries": Setup(
         before=lambda tour: tour.exported("ONC-04/vault-users.csv", "users.csv"),
-        why="Vault's user export of ONC-04: as `edcconf export files --env production` writes it"),
+        why="Vault's user export of ONC-04: as `edcconf export files --env production` writes it",
+    ),
     "edcconf plan --env production # no changes to ONC-04: the declarations say what the file says": Setup(
-        code=2, check=lambda printed: "# Study ONC-04" not in printed and "ONC-04/" not in printed,
-        why="the other studies still have changes in production: exit 2; none of ONC-04"),
+        code=2,
+        check=lambda printed: "# Study ONC-04" not in printed and "ONC-04/" not in printed,
+        why="the other studies still have changes in production: exit 2; none of ONC-04",
+    ),
     ".venv/bin/python -m edcconf.emulator.redcap --port 8765 --project "
     "12:0123456789ABCDEF0123456789ABCDEF:demographics,hba1c,medications,adverse_events &": Setup(
-        why="runs in the background on a free port (8765 may be taken); the test.yaml edit gets its URL"),
+        why="runs in the background on a free port (8765 may be taken); the test.yaml edit gets its URL"
+    ),
 }
 
 # Keyed by the prose step's text: what the test does for it (or a string: why it is not done).
 PROSE: dict[str, Callable[[Tour], None] | str] = {
-    "a group's ceiling is lowered: trained-monitors' form_access review → read in groups/monitors.yaml":
-        lambda tour: tour.edit("groups/monitors.yaml", "form_access: review", "form_access: read"),
+    "a group's ceiling is lowered: trained-monitors' form_access review → read in groups/monitors.yaml": lambda tour: (
+        tour.edit("groups/monitors.yaml", "form_access: review", "form_access: read")
+    ),
     "edit environments/test.yaml: targets.redcap: {provider: redcap, url: http://127.0.0.1:8765/api/}": _redcap_edits,
-    "edit studies/diab-03.yaml: add redcap: {project_id: 12, token_env: REDCAP_TOKEN_DIAB03} under study:":
-        lambda tour: tour.edit("studies/diab-03.yaml", "  system: redcap\n",
-                               "  system: redcap\n  redcap: {project_id: 12, token_env: REDCAP_TOKEN_DIAB03}\n"),
+    "edit studies/diab-03.yaml: add redcap: {project_id: 12, token_env: REDCAP_TOKEN_DIAB03} under study:": lambda tour: (
+        tour.edit(
+            "studies/diab-03.yaml",
+            "  system: redcap\n",
+            "  system: redcap\n  redcap: {project_id: 12, token_env: REDCAP_TOKEN_DIAB03}\n",
+        )
+    ),
     "someone changes a user's rights by hand in REDCap": _hand_edit_in_redcap,
 }
 
@@ -278,16 +326,22 @@ def copy_example(workdir: Path, source: Path = REPO) -> Path:
     return workdir
 
 
-def run_tour(edcconf: list[str], workdir: Path, env: dict[str, str] | None = None, in_process: bool = False,
-             readme: Path = REPO / "README.md") -> list[str]:
+def run_tour(
+    edcconf: list[str],
+    workdir: Path,
+    env: dict[str, str] | None = None,
+    in_process: bool = False,
+    readme: Path = REPO / "README.md",
+) -> list[str]:
     """Runs the tour in workdir (a fresh copy of the example organisation is made there) with `edcconf`
     as the command (e.g. [python, "-m", "edcconf"] or [".../bin/edcconf"]); in_process runs edcconf's entry
     point in this process instead, except where a terminal is needed. Returns the failures, each naming
     its README line; stops at the first command that fails, since later ones depend on it."""
     tour_steps = steps(readme.read_text())
     failures = [f"SETUP names no README command: {key}" for key in SETUP if key not in {s.key for s in tour_steps}]
-    failures += [f"PROSE names no README step: {key}" for key in PROSE
-                 if key not in {s.key for s in tour_steps if s.prose}]
+    failures += [
+        f"PROSE names no README step: {key}" for key in PROSE if key not in {s.key for s in tour_steps if s.prose}
+    ]
     copy_example(workdir)
     tour = Tour(edcconf, workdir, env, in_process)
     try:
@@ -304,7 +358,7 @@ def run_tour(edcconf: list[str], workdir: Path, env: dict[str, str] | None = Non
             if failure:
                 failures.append(f"{where}: {failure}")
             if fatal:
-                break   # a command that did not do its part: what follows depends on it
+                break  # a command that did not do its part: what follows depends on it
     finally:
         tour.close()
     return failures
@@ -315,8 +369,8 @@ def _run_step(tour: Tour, step: Step, setup: Setup) -> tuple[str, bool]:
     if setup.before:
         setup.before(tour)
     words = list(_words(step.text))
-    if words[-1] == "&":   # the one background command: the emulator
-        code, printed = tour.start_emulator(words[words.index("-m"):-1])
+    if words[-1] == "&":  # the one background command: the emulator
+        code, printed = tour.start_emulator(words[words.index("-m") : -1])
     else:
         code, printed = 0, ""
         for part in _split(words, "&&"):
@@ -333,13 +387,14 @@ def _run_step(tour: Tour, step: Step, setup: Setup) -> tuple[str, bool]:
         return f"printed output is not what the README says ({setup.why}):\n{printed}", False
     if step.shown and not matches(step.shown, printed.splitlines()):
         return "printed output differs from what the README shows:\n" + "\n".join(
-            ["--- README", *step.shown, "--- printed", *printed.splitlines()]), False
+            ["--- README", *step.shown, "--- printed", *printed.splitlines()]
+        ), False
     return "", False
 
 
 def _command(tour: Tour, words: list[str], terminal: str | None) -> tuple[int, str]:
     env = {}
-    while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", words[0]):   # VAR=value before a command
+    while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", words[0]):  # VAR=value before a command
         name, _, value = words.pop(0).partition("=")
         env[name] = value
     if words[0] == "export":

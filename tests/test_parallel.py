@@ -1,5 +1,6 @@
 """edcconf.parallel and the REDCap host limiter: results in the items' order whatever order the threads
 finish in, the first failure in item order, and a limit of requests in flight that 429s lower."""
+
 from __future__ import annotations
 
 import threading
@@ -14,7 +15,7 @@ def test_results_come_back_in_the_items_order():
     release = threading.Event()
 
     def work(item, _stop):
-        if item == 0:             # the first item finishes last
+        if item == 0:  # the first item finishes last
             release.wait(10)
         elif item == 5:
             release.set()
@@ -46,7 +47,7 @@ def test_at_most_the_workers_run_at_once():
             running[0] += 1
             peak[0] = max(peak[0], running[0])
         if item < 3:
-            gate.wait()           # the first three meet: three at once is possible
+            gate.wait()  # the first three meet: three at once is possible
         with lock:
             running[0] -= 1
         return item
@@ -63,7 +64,7 @@ def test_429_lowers_the_hosts_limit_and_good_answers_raise_it_again():
     assert limiter.limit == 1
     limiter.acquire()
     limiter.release(throttled=True)
-    assert limiter.limit == 1                     # never below one
+    assert limiter.limit == 1  # never below one
     for _ in range(GROW_AFTER):
         limiter.acquire()
         limiter.release(throttled=False)
@@ -71,7 +72,7 @@ def test_429_lowers_the_hosts_limit_and_good_answers_raise_it_again():
     for _ in range(10 * GROW_AFTER):
         limiter.acquire()
         limiter.release(throttled=False)
-    assert limiter.limit == 4                     # up to the ceiling, not beyond
+    assert limiter.limit == 4  # up to the ceiling, not beyond
 
 
 def test_one_limiter_per_host():
@@ -91,6 +92,7 @@ def test_requests_per_second_on_a_redcap_target(tmp_path, value, code):
     assert run_inprocess(tmp_path, "validate")[0] == code
     if code == 0:
         from edcconf.workflow import environment_of
+
         assert environment_of(tmp_path, "test").targets["redcap"].requests_per_second == float(value)
 
 
@@ -101,4 +103,4 @@ def test_a_requests_per_second_cap_spaces_the_starts():
         limiter.release(throttled=False)
     assert limiter.interval == pytest.approx(0.001)
     assert limiter_for("http://127.0.0.1:11/api/", 8, 50).interval == pytest.approx(0.02)
-    assert limiter_for("http://127.0.0.1:11/api/", 8, 100).interval == pytest.approx(0.02)   # the strictest
+    assert limiter_for("http://127.0.0.1:11/api/", 8, 100).interval == pytest.approx(0.02)  # the strictest

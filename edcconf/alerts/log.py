@@ -3,12 +3,13 @@
 reader or a crash sees the old log or the new one, never half of one). Reminder intervals are read
 from it: it is the memory of who was told what, when.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import Iterable
 
 from ..diagnostics import UserError
 from ..fs import refuse_leaving, relative_name
@@ -32,12 +33,20 @@ def read_log(root: Path, environment: str) -> list[dict]:
     except FileNotFoundError:
         return []
     except (ValueError, UnicodeDecodeError) as exc:
-        raise UserError(f"{relative_name(root, path)} is not an alert log ({exc}); it may have been edited by hand",
-                        code="alert-log-invalid") from None
-    if not isinstance(data, dict) or data.get("format_version") != LOG_FORMAT_VERSION \
-            or not isinstance(data.get("alerts"), list) or not all(isinstance(a, dict) for a in data["alerts"]):
-        raise UserError(f"{relative_name(root, path)} is not an alert log of format version {LOG_FORMAT_VERSION}",
-                        code="alert-log-invalid")
+        raise UserError(
+            f"{relative_name(root, path)} is not an alert log ({exc}); it may have been edited by hand",
+            code="alert-log-invalid",
+        ) from None
+    if (
+        not isinstance(data, dict)
+        or data.get("format_version") != LOG_FORMAT_VERSION
+        or not isinstance(data.get("alerts"), list)
+        or not all(isinstance(a, dict) for a in data["alerts"])
+    ):
+        raise UserError(
+            f"{relative_name(root, path)} is not an alert log of format version {LOG_FORMAT_VERSION}",
+            code="alert-log-invalid",
+        )
     return data["alerts"]
 
 

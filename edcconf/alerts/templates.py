@@ -11,13 +11,14 @@ of expiry), is an error at its file:line:col, never left in the mail as it is.
 
 The first line of a rendered template is `Subject: ...`; the rest is the body.
 """
+
 from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from jinja2 import BaseLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -38,10 +39,18 @@ EXPIRATION_KINDS = ("user_expiration", "rights_holders_expiration")
 
 # placeholder -> audience ("user", "holders" or "any"), as the module documents them
 PLACEHOLDERS = {
-    "sag-user": "user", "sag-user-fullname": "user", "sag-user-email": "user", "sag-user-sag": "user",
-    "sag-rights": "user", "sag-project-title": "any",
-    "sag-users": "holders", "sag-user-fullnames": "holders", "sag-user-emails": "holders",
-    "sag-user-sags": "holders", "sag-users-table": "holders", "sag-users-table-full": "holders",
+    "sag-user": "user",
+    "sag-user-fullname": "user",
+    "sag-user-email": "user",
+    "sag-user-sag": "user",
+    "sag-rights": "user",
+    "sag-project-title": "any",
+    "sag-users": "holders",
+    "sag-user-fullnames": "holders",
+    "sag-user-emails": "holders",
+    "sag-user-sags": "holders",
+    "sag-users-table": "holders",
+    "sag-users-table-full": "holders",
     "sag-expiration-date": "any",
 }
 _PLACEHOLDER = re.compile(r"\[(sag-[A-Za-z0-9_-]*)\]")
@@ -71,19 +80,41 @@ def check_placeholders(text: str, kind: str, shown: str) -> list[Diagnostic]:
             known = PLACEHOLDERS.get(name)
             if known is None:
                 from ..validate.references import suggest
+
                 hint = suggest(name, PLACEHOLDERS).replace("'", "")
                 hint = re.sub(r"did you mean (sag-[a-z-]+)", r"did you mean [\1]", hint)
-                problems.append(error("alert-placeholder", f"unknown placeholder [{name}]{hint}; the Security Access "
-                                      "Groups placeholders are " + ", ".join(f"[{p}]" for p in PLACEHOLDERS), loc))
+                problems.append(
+                    error(
+                        "alert-placeholder",
+                        f"unknown placeholder [{name}]{hint}; the Security Access "
+                        "Groups placeholders are " + ", ".join(f"[{p}]" for p in PLACEHOLDERS),
+                        loc,
+                    )
+                )
             elif name == "sag-expiration-date" and kind not in EXPIRATION_KINDS:
-                problems.append(error("alert-placeholder", f"[{name}] is only available in the notices before expiry "
-                                      f"({', '.join(EXPIRATION_KINDS)}), not in {kind}", loc))
+                problems.append(
+                    error(
+                        "alert-placeholder",
+                        f"[{name}] is only available in the notices before expiry "
+                        f"({', '.join(EXPIRATION_KINDS)}), not in {kind}",
+                        loc,
+                    )
+                )
             elif known not in ("any", audience):
-                mine = ", ".join(f"[{p}]" for p, a in PLACEHOLDERS.items() if a in ("any", audience)
-                                 and (p != "sag-expiration-date" or kind in EXPIRATION_KINDS))
+                mine = ", ".join(
+                    f"[{p}]"
+                    for p, a in PLACEHOLDERS.items()
+                    if a in ("any", audience) and (p != "sag-expiration-date" or kind in EXPIRATION_KINDS)
+                )
                 whom = {"user": "the user", "holders": "the User Rights holders"}
-                problems.append(error("alert-placeholder", f"[{name}] belongs in the alerts to {whom[known]}; {kind} goes "
-                                      f"to {whom[audience]} and can use {mine}", loc))
+                problems.append(
+                    error(
+                        "alert-placeholder",
+                        f"[{name}] belongs in the alerts to {whom[known]}; {kind} goes "
+                        f"to {whom[audience]} and can use {mine}",
+                        loc,
+                    )
+                )
     return problems
 
 
@@ -118,18 +149,24 @@ class Templates:
         try:
             text = self.env.get_template(name).render(**values)
         except TemplateSyntaxError as exc:
-            raise UserError(f"the alert template {shown} cannot be read",
-                            [error("alert-template", exc.message or str(exc), Loc(exc.filename or shown, exc.lineno))],
-                            code="alert-template") from None
+            raise UserError(
+                f"the alert template {shown} cannot be read",
+                [error("alert-template", exc.message or str(exc), Loc(exc.filename or shown, exc.lineno))],
+                code="alert-template",
+            ) from None
         except TemplateError as exc:  # undefined names, the sandbox refusing an attribute or a call
-            raise UserError(f"the alert template {shown} cannot be rendered",
-                            [error("alert-template", f"{exc.__class__.__name__}: {exc}", Loc(shown, _failing_line(shown)))],
-                            code="alert-template") from None
+            raise UserError(
+                f"the alert template {shown} cannot be rendered",
+                [error("alert-template", f"{exc.__class__.__name__}: {exc}", Loc(shown, _failing_line(shown)))],
+                code="alert-template",
+            ) from None
         first, _, rest = text.partition("\n")
         if not first.startswith("Subject:"):
-            raise UserError(f"the alert template {shown} has no subject",
-                            [error("alert-template", "the first line of an alert template is `Subject: ...`",
-                                   Loc(shown, 1))], code="alert-template")
+            raise UserError(
+                f"the alert template {shown} has no subject",
+                [error("alert-template", "the first line of an alert template is `Subject: ...`", Loc(shown, 1))],
+                code="alert-template",
+            )
         return first.removeprefix("Subject:").strip(), rest.lstrip("\n")
 
 
@@ -153,8 +190,9 @@ def load_templates(root: Path) -> Templates:
 
 
 def _environment(root: Path) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(loader=_Loader(Path(root)), undefined=StrictUndefined, autoescape=False,
-                                         keep_trailing_newline=True)
+    return ImmutableSandboxedEnvironment(
+        loader=_Loader(Path(root)), undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
 
 
 def check_templates(root: Path) -> list[Diagnostic]:
@@ -167,9 +205,14 @@ def check_templates(root: Path) -> list[Diagnostic]:
     if folder.is_dir():
         for path in sorted(folder.iterdir()):
             if path.name.endswith(".j2") and path.name.removesuffix(".txt.j2") not in KINDS:
-                problems.append(error("alert-template", f"{path.name} is not an alert template edcconf sends; the "
-                                      "templates are " + ", ".join(f"{k}.txt.j2" for k in KINDS),
-                                      Loc(relative_name(root, path))))
+                problems.append(
+                    error(
+                        "alert-template",
+                        f"{path.name} is not an alert template edcconf sends; the "
+                        "templates are " + ", ".join(f"{k}.txt.j2" for k in KINDS),
+                        Loc(relative_name(root, path)),
+                    )
+                )
     env = _environment(root)
     templates = Templates(root, env)
     for kind in KINDS:
@@ -193,8 +236,19 @@ def check_templates(root: Path) -> list[Diagnostic]:
 def sample_values(kind: str) -> dict:
     from . import placeholder_values
 
-    user = {"username": "ann.example", "name": "Ann Example", "email": "ann@example.org", "group": "trained",
-            "rights": [{"right": "data_export", "granted": "full", "allowed": "de-identified"}]}
-    return placeholder_values(kind, study_id="STUDY-1", title="Example study", environment="test",
-                              recipient={"username": "rob.holder", "name": "Rob Holder", "email": "rob@example.org"},
-                              users=[user], expiration_date="2026-12-31" if kind in EXPIRATION_KINDS else None)
+    user = {
+        "username": "ann.example",
+        "name": "Ann Example",
+        "email": "ann@example.org",
+        "group": "trained",
+        "rights": [{"right": "data_export", "granted": "full", "allowed": "de-identified"}],
+    }
+    return placeholder_values(
+        kind,
+        study_id="STUDY-1",
+        title="Example study",
+        environment="test",
+        recipient={"username": "rob.holder", "name": "Rob Holder", "email": "rob@example.org"},
+        users=[user],
+        expiration_date="2026-12-31" if kind in EXPIRATION_KINDS else None,
+    )

@@ -5,6 +5,7 @@ provider failure the next plan shows only what is left. Every apply appends to t
 same step as its version (backend.commit). Every write checks the lock's fencing token, so an apply
 whose lock was forced open stops with lock-lost instead of writing over whoever holds it now.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -12,23 +13,24 @@ import logging
 import os
 import subprocess
 import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 from ..diagnostics import UserError
 from ..plan import Change, Plan
 from ..plan.brakes import GUARDS_SECTION, applied_guards
-from ..providers import GROUP_FILE_SYSTEMS, Provider, ProviderError, Reach
 from ..plan.saved import change_from_saved, change_to_saved
+from ..providers import GROUP_FILE_SYSTEMS, Provider, ProviderError, Reach
 from ..state import StateRecord, fold, next_record
-from ..state.record import SECTION_OF, summarize
 from ..state.local import put_in_place, staged_outputs
 from ..state.locking import actor
+from ..state.record import SECTION_OF, summarize
 from .lanes import carry_out
 
 log = logging.getLogger("edcconf.apply")
+
 
 @dataclass(frozen=True)
 class ApplyResult:
@@ -36,8 +38,8 @@ class ApplyResult:
     applied: tuple[Change, ...]
     failed: ProviderError | None
     written: tuple[str, ...]
-    notices: tuple[str, ...] = ()   # problems worth telling that did not fail the apply (e.g. mail)
-    failures: tuple[ProviderError, ...] = ()   # every failure, in plan order (failed is the first)
+    notices: tuple[str, ...] = ()  # problems worth telling that did not fail the apply (e.g. mail)
+    failures: tuple[ProviderError, ...] = ()  # every failure, in plan order (failed is the first)
 
 
 class ApplyInterrupted(KeyboardInterrupt):
@@ -56,9 +58,19 @@ def git_commit(root: Path) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desired_sources: Mapping[str, str],
-            providers: Mapping[str, Provider], backend, commit: str | None, reason: str | None = None,
-            plan_digest: str | None = None, reach: Reach | None = None, guards: Mapping | None = None) -> ApplyResult:
+def execute(
+    plan: Plan,
+    previous: StateRecord,
+    systems: Mapping[str, str],
+    desired_sources: Mapping[str, str],
+    providers: Mapping[str, Provider],
+    backend,
+    commit: str | None,
+    reason: str | None = None,
+    plan_digest: str | None = None,
+    reach: Reach | None = None,
+    guards: Mapping | None = None,
+) -> ApplyResult:
     """Carry out the plan change by change; the journal holds each change once it really happened.
     Call under the environment's lock: every write checks that it is still held (lock-lost if not).
     reach: which systems each change concerns (providers.Reach); by default from the studies' systems, the
@@ -72,15 +84,27 @@ def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desir
         recover(backend)
         current = backend.read()
         if (current.serial, current.lineage) != (previous.serial, previous.lineage):
-            raise UserError(f"the state of {plan.environment} changed before this apply could start: the journal of "
-                            f"an interrupted apply was recorded (serial {previous.serial} → {current.serial}); plan "
-                            "again", code="stale-plan")
+            raise UserError(
+                f"the state of {plan.environment} changed before this apply could start: the journal of "
+                f"an interrupted apply was recorded (serial {previous.serial} → {current.serial}); plan "
+                "again",
+                code="stale-plan",
+            )
     apply_id = str(uuid.uuid4())
-    journal.begin({"id": apply_id, "base_serial": previous.serial, "lineage": previous.lineage,
-                   "environment": plan.environment, "plan_digest": plan_digest, "commit": commit, "actor": actor(),
-                   "reason": reason})
-    done: list[Change] = []       # carried out and journaled
-    deferred: list[Change] = []   # accepted by a provider that makes them real when it finishes
+    journal.begin(
+        {
+            "id": apply_id,
+            "base_serial": previous.serial,
+            "lineage": previous.lineage,
+            "environment": plan.environment,
+            "plan_digest": plan_digest,
+            "commit": commit,
+            "actor": actor(),
+            "reason": reason,
+        }
+    )
+    done: list[Change] = []  # carried out and journaled
+    deferred: list[Change] = []  # accepted by a provider that makes them real when it finishes
     outcome = carry_out(plan.changes, reach, providers, backend, journal, done, deferred, plan.environment)
     failures = outcome.failures
     applied = done + deferred
@@ -88,14 +112,15 @@ def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desir
     written: list[str] = []
     try:
         with backend.fenced():  # the files and their journal lines: a force-unlock cannot come in between
-            with staged_outputs() as staged:   # written in full, not yet in place
+            with staged_outputs() as staged:  # written in full, not yet in place
                 for provider in providers.values():
                     written.extend(provider.finish(applied, effective))
             outputs = staged.manifest()
             # the changes and the files that carry them out, journaled as one (streamed: all of a first
             # apply); then the files are put in place (after a kill, by the next command, from the journal)
-            journal.append(itertools.chain((change_to_saved(c) for c in deferred),
-                                           [{"outputs": outputs}] if outputs else []))
+            journal.append(
+                itertools.chain((change_to_saved(c) for c in deferred), [{"outputs": outputs}] if outputs else [])
+            )
             put_in_place(outputs)
         done = applied
     except ProviderError as exc:  # the bulk files were not written: those changes did not happen
@@ -106,18 +131,29 @@ def execute(plan: Plan, previous: StateRecord, systems: Mapping[str, str], desir
     record = _next(previous, done, effective, {**previous.sources, **desired_sources}, commit, None) if done else None
     base = audit_base(plan.environment, commit, record or previous, reason, plan_digest, apply_id)
     tail = [outcome_entry(base, plan, done, failures, outcome.interrupted)]
-    backend.commit(record, previous.serial, audit_stream(base, (c.to_json() for c in done), tail),
-                   seal={"base": base, "tail": tail})
-    result = ApplyResult(record or previous, tuple(done), failures[0] if failures else None, tuple(written),
-                         failures=tuple(failures))
+    backend.commit(
+        record,
+        previous.serial,
+        audit_stream(base, (c.to_json() for c in done), tail),
+        seal={"base": base, "tail": tail},
+    )
+    result = ApplyResult(
+        record or previous, tuple(done), failures[0] if failures else None, tuple(written), failures=tuple(failures)
+    )
     if outcome.interrupted:
         raise ApplyInterrupted(result)
     return result
 
 
-
-def _next(previous: StateRecord, changes: list[Change], effective: dict, sources: Mapping[str, str],
-          commit: str | None, note: str | None, who: str | None = None) -> StateRecord:
+def _next(
+    previous: StateRecord,
+    changes: list[Change],
+    effective: dict,
+    sources: Mapping[str, str],
+    commit: str | None,
+    note: str | None,
+    who: str | None = None,
+) -> StateRecord:
     kept = {k: v for k, v in sources.items() if still_present(k, effective)}
     del sources  # the caller's merged sources: one copy of 200,000 entries less while the state is written
     return next_record(previous, effective, kept, commit, who or actor(), summarize(changes), note)
@@ -147,46 +183,99 @@ def recover(backend) -> StateRecord | None:
         current = backend.read(missing_ok=True)
     base_serial, lineage = header.get("base_serial") or 0, header.get("lineage")
     started_here = (current.serial, current.lineage) == (base_serial, lineage)
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    note = {"actor": actor(), "time": now, "environment": header.get("environment") or backend.environment,
-            "recovered_apply": header.get("id"), "base_serial": base_serial, "serial": current.serial,
-            "lineage": current.lineage}
-    committed_here = seal is not None and seal.get("serial") is not None and \
-        (current.serial, current.lineage) == (seal["serial"], seal["base"].get("lineage"))
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    note = {
+        "actor": actor(),
+        "time": now,
+        "environment": header.get("environment") or backend.environment,
+        "recovered_apply": header.get("id"),
+        "base_serial": base_serial,
+        "serial": current.serial,
+        "lineage": current.lineage,
+    }
+    committed_here = (
+        seal is not None
+        and seal.get("serial") is not None
+        and (current.serial, current.lineage) == (seal["serial"], seal["base"].get("lineage"))
+    )
     lost = put_in_place(outputs, verify=True) if outputs and (started_here or committed_here) else []
     if lost:
-        backend.append_audit([{**note, "event": "outputs-lost", "files": lost,
-                               "note": "files of the interrupted apply were damaged before they were put in place "
-                                       "(a machine crash?); they were left as they were: write them again"}])
+        backend.append_audit(
+            [
+                {
+                    **note,
+                    "event": "outputs-lost",
+                    "files": lost,
+                    "note": "files of the interrupted apply were damaged before they were put in place "
+                    "(a machine crash?); they were left as they were: write them again",
+                }
+            ]
+        )
     if seal is not None and (started_here or committed_here):
-        backend.finish_commit(header, seal, lambda: audit_stream(
-            seal["base"], (change_from_saved(e).to_json() for e in entries), seal["tail"]),
-            {**note, "event": "commit-completed",
-             "note": "the apply was interrupted while committing; its commit was finished"})
+        backend.finish_commit(
+            header,
+            seal,
+            lambda: audit_stream(seal["base"], (change_from_saved(e).to_json() for e in entries), seal["tail"]),
+            {
+                **note,
+                "event": "commit-completed",
+                "note": "the apply was interrupted while committing; its commit was finished",
+            },
+        )
         return backend.read() if started_here and seal.get("serial") is not None else None
     if seal is None and started_here:
         changes = [change_from_saved(e) for e in entries]
         apply_id = header.get("id")
         if not changes:
-            cleared = {**note, "event": "journal-cleared", "applied": 0, "apply_id": apply_id,
-                       "note": "the interrupted apply had carried out no change"}
+            cleared = {
+                **note,
+                "event": "journal-cleared",
+                "applied": 0,
+                "apply_id": apply_id,
+                "note": "the interrupted apply had carried out no change",
+            }
             backend.commit(None, current.serial, [cleared], seal={"base": note, "tail": [cleared]})
             return None
-        record = _next(current, changes, fold(current.effective, changes), current.sources, header.get("commit"),
-                       f"recovered {len(changes)} changes of an interrupted apply", header.get("actor"))
-        base = {"actor": header.get("actor"), "time": now, "environment": header.get("environment"),
-                "commit": header.get("commit"), "serial": record.serial, "lineage": record.lineage,
-                "plan_digest": header.get("plan_digest"), **({"apply_id": apply_id} if apply_id else {})}
+        record = _next(
+            current,
+            changes,
+            fold(current.effective, changes),
+            current.sources,
+            header.get("commit"),
+            f"recovered {len(changes)} changes of an interrupted apply",
+            header.get("actor"),
+        )
+        base = {
+            "actor": header.get("actor"),
+            "time": now,
+            "environment": header.get("environment"),
+            "commit": header.get("commit"),
+            "serial": record.serial,
+            "lineage": record.lineage,
+            "plan_digest": header.get("plan_digest"),
+            **({"apply_id": apply_id} if apply_id else {}),
+        }
         tail = [{**base, "event": "recovered", "applied": len(changes)}]
-        backend.commit(record, current.serial, audit_stream(base, (c.to_json() for c in changes), tail),
-                       seal={"base": base, "tail": tail})
+        backend.commit(
+            record,
+            current.serial,
+            audit_stream(base, (c.to_json() for c in changes), tail),
+            seal={"base": base, "tail": tail},
+        )
         return record
     discard_staged(outputs)
-    backend.discard_journal({**note, "event": "journal-discarded", "discarded_apply": header.get("id"),
-                             "changes": len(entries), "sealed_serial": (seal or {}).get("serial"),
-                             "note": f"the interrupted apply started from serial {base_serial}, and the state is now "
-                                     f"serial {current.serial}: its journal was not folded into the state"},
-                            entries)
+    backend.discard_journal(
+        {
+            **note,
+            "event": "journal-discarded",
+            "discarded_apply": header.get("id"),
+            "changes": len(entries),
+            "sealed_serial": (seal or {}).get("serial"),
+            "note": f"the interrupted apply started from serial {base_serial}, and the state is now "
+            f"serial {current.serial}: its journal was not folded into the state",
+        },
+        entries,
+    )
     return None
 
 
@@ -208,11 +297,23 @@ def still_present(source_key: str, effective: Mapping) -> bool:
     return key in effective.get(section, {})
 
 
-def audit_base(environment: str, commit: str | None, record: StateRecord, reason: str | None,
-               plan_digest: str | None, apply_id: str | None) -> dict:
+def audit_base(
+    environment: str,
+    commit: str | None,
+    record: StateRecord,
+    reason: str | None,
+    plan_digest: str | None,
+    apply_id: str | None,
+) -> dict:
     """What every audit entry of one apply says (apply_id ties them to the apply and its journal)."""
-    base = {"actor": actor(), "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "environment": environment, "commit": commit, "serial": record.serial, "lineage": record.lineage}
+    base = {
+        "actor": actor(),
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "environment": environment,
+        "commit": commit,
+        "serial": record.serial,
+        "lineage": record.lineage,
+    }
     if reason:
         base["reason"] = reason
     if plan_digest:
@@ -228,17 +329,19 @@ def failed_text(result: ApplyResult, planned: int) -> str:
     failures = result.failures or ((result.failed,) if result.failed else ())
     told = "; ".join(f"{f.change.kind} {f.change.key}: {f.message}" for f in failures)
     what = f"{told}. " if told else "interrupted (Ctrl-C): "
-    return (f"{what}{len(result.applied)} of {planned} changes were applied and recorded (serial "
-            f"{result.record.serial}); run plan to see what is left")
+    return (
+        f"{what}{len(result.applied)} of {planned} changes were applied and recorded (serial "
+        f"{result.record.serial}); run plan to see what is left"
+    )
 
 
-def outcome_entry(base: dict, plan: Plan, applied: list[Change], failures: list[ProviderError],
-                  interrupted: bool = False) -> dict:
+def outcome_entry(
+    base: dict, plan: Plan, applied: list[Change], failures: list[ProviderError], interrupted: bool = False
+) -> dict:
     """The apply's last audit entry: applied, failed (the first failure; each one when several projects
     failed) or interrupted (Ctrl-C: what was applied before it)."""
-    outcome = {**base, "event": "apply", "applied": len(applied), "planned": len(plan.changes),
-               "summary": plan.summary}
-    if plan.partial is not None:   # --study/--target: what was selected, and how much was left pending
+    outcome = {**base, "event": "apply", "applied": len(applied), "planned": len(plan.changes), "summary": plan.summary}
+    if plan.partial is not None:  # --study/--target: what was selected, and how much was left pending
         outcome["partial"] = plan.partial.audit()
     if failures:
         outcome["event"] = "apply-failed"

@@ -13,6 +13,7 @@ study) in a lane of their own, up to --parallelism lanes at once; every other ch
 - Ctrl-C: no lane starts a new change, the changes in progress finish (and are journaled); the caller
   records what was done and reports the interruption.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,7 +33,7 @@ log = logging.getLogger("edcconf.apply")
 
 @dataclass
 class Outcome:
-    failures: list[ProviderError]   # in the plan's order of the changes that failed
+    failures: list[ProviderError]  # in the plan's order of the changes that failed
     interrupted: bool = False
 
 
@@ -52,8 +53,16 @@ def lane_of(change: Change, targets: list[Provider]) -> str | None:
     return None
 
 
-def carry_out(changes: tuple[Change, ...], reach: Reach, providers: Mapping[str, Provider], backend, journal,
-              done: list[Change], deferred: list[Change], environment: str) -> Outcome:
+def carry_out(
+    changes: tuple[Change, ...],
+    reach: Reach,
+    providers: Mapping[str, Provider],
+    backend,
+    journal,
+    done: list[Change],
+    deferred: list[Change],
+    environment: str,
+) -> Outcome:
     """Every change through its providers; `done` gets the changes carried out and journaled, in plan order,
     `deferred` those a batching provider makes real when it finishes."""
     lanes: dict[str, list[tuple[int, Change]]] = {}
@@ -78,7 +87,7 @@ def carry_out(changes: tuple[Change, ...], reach: Reach, providers: Mapping[str,
                 break
             provider = providers_of(change, reach, providers)[0]
             with recorder.backend_lock:
-                backend.check_fence()   # an EDC system cannot check the lock itself: look just before asking it
+                backend.check_fence()  # an EDC system cannot check the lock itself: look just before asking it
             try:
                 send(change, provider)
             except ProviderError as exc:
@@ -87,18 +96,27 @@ def carry_out(changes: tuple[Change, ...], reach: Reach, providers: Mapping[str,
             carried.append((index, change))
         return carried, None
 
-    ordered = list(lanes.values())   # by each lane's first change in the plan
+    ordered = list(lanes.values())  # by each lane's first change in the plan
     results, interrupted = run_ordered_interruptible(ordered, run_lane, f"apply {environment}")
     index_of = {id(c): i for i, c in enumerate(changes)}
     done.extend(change for lane_carried, _ in results.values() for _, change in lane_carried)
-    done.sort(key=lambda c: index_of[id(c)])   # the plan's order: the same state and audit at any parallelism
-    failures = sorted((failure for _, failure in results.values() if failure is not None),
-                      key=lambda f: index_of.get(id(f.change), len(changes)))
+    done.sort(key=lambda c: index_of[id(c)])  # the plan's order: the same state and audit at any parallelism
+    failures = sorted(
+        (failure for _, failure in results.values() if failure is not None),
+        key=lambda f: index_of.get(id(f.change), len(changes)),
+    )
     return Outcome(failures, interrupted)
 
 
-def one_by_one(changes: Iterable[Change], reach: Reach, providers: Mapping[str, Provider], backend, journal,
-               done: list[Change], deferred: list[Change]) -> ProviderError | None:
+def one_by_one(
+    changes: Iterable[Change],
+    reach: Reach,
+    providers: Mapping[str, Provider],
+    backend,
+    journal,
+    done: list[Change],
+    deferred: list[Change],
+) -> ProviderError | None:
     """Each change through its providers, in order, journaled as it is done (a batching provider's when it
     finishes); stops at the first provider failure and returns it."""
     for change in changes:
@@ -138,8 +156,11 @@ def record_all(journal, changes: list[Change]) -> None:
         journal.append([change_to_saved(change) for change in changes])
     except UserError as exc:
         what = ", ".join(f"the {c.kind} {c.key} ({c.action})" for c in changes)
-        raise UserError(f"{exc.message}. {what[0].upper()}{what[1:]} {'was' if len(changes) == 1 else 'were'} "
-                        "carried out but could not be recorded", code=exc.code) from None
+        raise UserError(
+            f"{exc.message}. {what[0].upper()}{what[1:]} {'was' if len(changes) == 1 else 'were'} "
+            "carried out but could not be recorded",
+            code=exc.code,
+        ) from None
 
 
 class GroupRecorder:

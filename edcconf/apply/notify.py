@@ -5,19 +5,20 @@ EDCCONF_SMTP_HOST is set they are also sent (EDCCONF_SMTP_PORT, default 25; EDCC
 Server settings come from the environment, never from YAML. A message that cannot be sent is reported and
 kept as a file: the apply itself has already happened and is never undone by a mail problem.
 """
+
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from ..plan import Change
 from ..fs import refuse_leaving, refuse_leaving_folder
 from ..mail import make_mail, send_all, smtp_settings
+from ..plan import Change
 from ..state.local import write_atomically
 
 
@@ -46,9 +47,12 @@ class _InsideLoader(FileSystemLoader):
 def _templates(root: Path) -> ImmutableSandboxedEnvironment:
     # sandboxed: a template comes from the configuration repository (a pull request), and may format text,
     # never reach Python objects or run code on the machine that applies
-    return ImmutableSandboxedEnvironment(loader=ChoiceLoader([_InsideLoader(root),
-                                            PackageLoader("edcconf.views", "templates/notifications")]),
-                       undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    return ImmutableSandboxedEnvironment(
+        loader=ChoiceLoader([_InsideLoader(root), PackageLoader("edcconf.views", "templates/notifications")]),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
 
 
 def refuse_links_out(root: Path, environment: str, serial: int) -> None:
@@ -76,8 +80,15 @@ def _grant_lines(change: Change) -> tuple[list[str], list[str], str]:
     return added, [], f"role {after.get('role')} changed"
 
 
-def build_messages(root: Path, changes: Iterable[Change], accounts: Mapping[str, dict], environment: str,
-                   serial: int, approved_by: str, reason: str | None) -> Iterable[Message]:
+def build_messages(
+    root: Path,
+    changes: Iterable[Change],
+    accounts: Mapping[str, dict],
+    environment: str,
+    serial: int,
+    approved_by: str,
+    reason: str | None,
+) -> Iterable[Message]:
     """The messages, rendered one at a time as they are iterated (a first apply tells every person of
     every form of every grant: all of those lines and bodies at once cost more than the apply)."""
     changes = list(changes)
@@ -94,28 +105,43 @@ class _Messages:
         return self._make()
 
 
-def _messages(root: Path, changes: list[Change], accounts: Mapping[str, dict], environment: str,
-              serial: int, approved_by: str, reason: str | None) -> Iterator[Message]:
+def _messages(
+    root: Path,
+    changes: list[Change],
+    accounts: Mapping[str, dict],
+    environment: str,
+    serial: int,
+    approved_by: str,
+    reason: str | None,
+) -> Iterator[Message]:
     env = _templates(root)
     per_person: dict[str, list[Change]] = {}
     granted: dict[str, set[str]] = {}  # user -> studies this apply grants (for the external-account notice)
     for c in changes:
         if c.kind == "grant" and c.after:
-            assert c.study is not None   # a grant change names its study
+            assert c.study is not None  # a grant change names its study
             granted.setdefault(c.after["user"], set()).add(c.study)
     for change in changes:
         if change.kind == "grant":
             per_person.setdefault((change.after or change.before)["user"], []).append(change)
-        if change.kind == "account" and change.agreement_notify:   # 000 step 4: the agreement is recorded
+        if change.kind == "account" and change.agreement_notify:  # 000 step 4: the agreement is recorded
             person = change.after
             for recipient in change.agreement_notify:
                 who = accounts.get(recipient, {})
-                subject, body = _render(env, "external_agreement", recipient_fullname=who.get("name", recipient),
-                                        user=change.key, user_fullname=person["name"], user_email=person["email"],
-                                        organization=person.get("external") or "",
-                                        agreement_signed=person.get("agreement_signed"),
-                                        requested_by=person.get("requested_by"), environment=environment,
-                                        approved_by=approved_by, serial=serial)
+                subject, body = _render(
+                    env,
+                    "external_agreement",
+                    recipient_fullname=who.get("name", recipient),
+                    user=change.key,
+                    user_fullname=person["name"],
+                    user_email=person["email"],
+                    organization=person.get("external") or "",
+                    agreement_signed=person.get("agreement_signed"),
+                    requested_by=person.get("requested_by"),
+                    environment=environment,
+                    approved_by=approved_by,
+                    serial=serial,
+                )
                 # one file per recipient and external person: an administrator hears of every agreement
                 yield Message(recipient, who.get("email"), f"external_agreement-{change.key}", subject, body)
         if change.kind == "account" and change.action == "create" and change.notify:
@@ -123,21 +149,47 @@ def _messages(root: Path, changes: list[Change], accounts: Mapping[str, dict], e
             studies = sorted(granted.get(change.key, ()))
             for recipient in change.notify:
                 who = accounts.get(recipient, {})
-                subject, body = _render(env, "external_account", recipient_fullname=who.get("name", recipient),
-                                        user=change.key, user_fullname=person["name"], user_email=person["email"],
-                                        organization=person.get("external") or "", studies=studies,
-                                        environment=environment, approved_by=approved_by, serial=serial)
+                subject, body = _render(
+                    env,
+                    "external_account",
+                    recipient_fullname=who.get("name", recipient),
+                    user=change.key,
+                    user_fullname=person["name"],
+                    user_email=person["email"],
+                    organization=person.get("external") or "",
+                    studies=studies,
+                    environment=environment,
+                    approved_by=approved_by,
+                    serial=serial,
+                )
                 yield Message(recipient, who.get("email"), "external_account", subject, body)
     for user, grants in sorted(per_person.items()):
         items = []
         for change in grants:
             added, removed, summary = _grant_lines(change)
-            items.append({"study": change.study, "summary": summary, "sites": (change.after or {}).get("sites", []),
-                          "added": added, "removed": removed, "reason": change.reason})
+            items.append(
+                {
+                    "study": change.study,
+                    "summary": summary,
+                    "sites": (change.after or {}).get("sites", []),
+                    "added": added,
+                    "removed": removed,
+                    "reason": change.reason,
+                }
+            )
         account = accounts.get(user, {})
-        subject, body = _render(env, "access_changed", user=user, user_fullname=account.get("name", user),
-                                user_email=account.get("email"), environment=environment, changes=items,
-                                approved_by=approved_by, reason=reason, serial=serial)
+        subject, body = _render(
+            env,
+            "access_changed",
+            user=user,
+            user_fullname=account.get("name", user),
+            user_email=account.get("email"),
+            environment=environment,
+            changes=items,
+            approved_by=approved_by,
+            reason=reason,
+            serial=serial,
+        )
         yield Message(user, account.get("email"), "access_changed", subject, body)
 
 
@@ -153,17 +205,21 @@ def deliver(root: Path, messages: Iterable[Message], environment: str, serial: i
         path = folder / f"{m.username}-{m.kind}.txt"
         write_atomically(path, f"To: {m.email or m.username}\nSubject: {m.subject}\n\n{m.body}".encode(), durable=False)
         written.append(str(path))
-    settings = smtp_settings()   # notices: the server from the environment variables only, as before
+    settings = smtp_settings()  # notices: the server from the environment variables only, as before
     if settings and written:
+
         def mails():
             for m in messages:
                 if not m.email:
                     problems.append(f"no e-mail address for {m.username}; kept as a file")
                     continue
                 yield make_mail(settings.sender, m.email, m.subject, m.body)
+
         try:
             for _ in send_all(settings, mails()):
                 pass
         except (OSError, smtplib.SMTPException) as exc:
-            problems.append(f"notifications could not be sent through {settings.host}: {exc}; they are kept in {folder}")
+            problems.append(
+                f"notifications could not be sent through {settings.host}: {exc}; they are kept in {folder}"
+            )
     return written, problems

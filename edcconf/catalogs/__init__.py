@@ -1,10 +1,11 @@
 """Role catalogs of the EDC systems, shipped as package data (one YAML file per system)."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import resources
-from typing import Mapping
 
 import yaml
 
@@ -13,17 +14,19 @@ from ..model import FORM_LEVELS, frozen_map
 SYSTEMS = ("openclinica", "redcap", "vault")
 
 # Generic rights (docs/catalogs.md): name -> values, lowest first.
-RIGHTS: Mapping[str, tuple[str, ...]] = frozen_map({
-    "form_access": FORM_LEVELS,
-    "contact_data": FORM_LEVELS,
-    "data_export": ("none", "de-identified", "no-identifiers", "full"),
-    "user_rights": ("none", "read", "full"),
-    "design": ("none", "full"),
-    "record_delete": ("none", "full"),
-    "data_import": ("none", "full"),
-    "api": ("none", "export", "full"),
-    "lock_records": ("none", "lock", "all"),
-})
+RIGHTS: Mapping[str, tuple[str, ...]] = frozen_map(
+    {
+        "form_access": FORM_LEVELS,
+        "contact_data": FORM_LEVELS,
+        "data_export": ("none", "de-identified", "no-identifiers", "full"),
+        "user_rights": ("none", "read", "full"),
+        "design": ("none", "full"),
+        "record_delete": ("none", "full"),
+        "data_import": ("none", "full"),
+        "api": ("none", "export", "full"),
+        "lock_records": ("none", "lock", "all"),
+    }
+)
 
 
 def right_rank(right: str, value: str) -> int:
@@ -34,7 +37,7 @@ def right_rank(right: str, value: str) -> int:
 class BaseRole:
     id: str
     label: str
-    scope: str                 # study | site | both
+    scope: str  # study | site | both
     untagged: str
     contact: str
     close_queries: bool
@@ -61,7 +64,9 @@ class Catalog:
     roles: Mapping[str, BaseRole]
     raw: Mapping[str, object]
     right_keys: Mapping[str, tuple[int, ...]] = field(default_factory=frozen_map)  # REDCap: key -> values, lowest first
-    generic: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=frozen_map)  # right -> value -> key bounds
+    generic: Mapping[str, Mapping[str, Mapping[str, int]]] = field(
+        default_factory=frozen_map
+    )  # right -> value -> key bounds
     abilities: Mapping[str, Mapping[int, frozenset]] = field(default_factory=frozen_map)  # key -> value -> abilities
 
     def key_rank(self, key: str, value: int) -> int:
@@ -114,7 +119,7 @@ class Catalog:
         return RIGHTS[right][-1]
 
 
-@lru_cache(maxsize=None)
+@cache
 def required_catalog(system: str) -> Catalog:
     """The catalog of a system edcconf supports (a study's system is validated before this is asked)."""
     found = catalog(system)
@@ -131,17 +136,35 @@ def catalog(system: str) -> Catalog | None:
     data = yaml.load(path.read_text("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     roles = {
         rid: BaseRole(
-            id=rid, label=r["label"], scope=r["scope"], untagged=r["untagged"], contact=r["contact"],
-            close_queries=bool(r.get("close_queries")), sdv=bool(r.get("sdv")),
-            manages_study=bool(r.get("manages_study")), rights=frozen_map(r.get("rights") or {}),
-            redcap=frozen_map(r.get("redcap") or {}))
+            id=rid,
+            label=r["label"],
+            scope=r["scope"],
+            untagged=r["untagged"],
+            contact=r["contact"],
+            close_queries=bool(r.get("close_queries")),
+            sdv=bool(r.get("sdv")),
+            manages_study=bool(r.get("manages_study")),
+            rights=frozen_map(r.get("rights") or {}),
+            redcap=frozen_map(r.get("redcap") or {}),
+        )
         for rid, r in data["roles"].items()
     }
     right_keys = {k: tuple(v) for k, v in (data.get("right_keys") or {}).items()}
-    generic = {r: frozen_map({v: frozen_map(b) for v, b in vals.items()}) for r, vals in (data.get("generic") or {}).items()}
-    abilities = {k: frozen_map({int(v): frozenset(a) for v, a in values.items()})
-                 for k, values in (data.get("abilities") or {}).items()}
-    return Catalog(system=data["system"], label=data["label"], levels=tuple(data["levels"]),
-                   site_scopes=tuple(data.get("site_scopes") or ("sites",)), roles=frozen_map(roles),
-                   raw=frozen_map(data), right_keys=frozen_map(right_keys), generic=frozen_map(generic),
-                   abilities=frozen_map(abilities))
+    generic = {
+        r: frozen_map({v: frozen_map(b) for v, b in vals.items()}) for r, vals in (data.get("generic") or {}).items()
+    }
+    abilities = {
+        k: frozen_map({int(v): frozenset(a) for v, a in values.items()})
+        for k, values in (data.get("abilities") or {}).items()
+    }
+    return Catalog(
+        system=data["system"],
+        label=data["label"],
+        levels=tuple(data["levels"]),
+        site_scopes=tuple(data.get("site_scopes") or ("sites",)),
+        roles=frozen_map(roles),
+        raw=frozen_map(data),
+        right_keys=frozen_map(right_keys),
+        generic=frozen_map(generic),
+        abilities=frozen_map(abilities),
+    )

@@ -3,6 +3,7 @@
 Exit codes: 0 success / no changes, 2 a plan has changes, 1 a user error (never a traceback; the file
 system refusing a write is one), 3 an internal error (traceback and a request to report it), 130 Ctrl-C.
 """
+
 from __future__ import annotations
 
 import gc
@@ -31,28 +32,35 @@ try:  # Ctrl-C while the command is still loading (a third of a second) ends it 
     from .. import __version__
     from ..diagnostics import FILE_SYSTEM_ERRNOS, UserError, file_system_error
     from ..log import configure as configure_logging
-    from .common import Ctx, accept_no_color_everywhere, emit_user_error
     from . import alerts as _alerts
     from . import complete as _complete
     from . import core as _core
     from . import fmt as _fmt
     from . import history as _history
-    from . import live as _live
     from . import interchange as _interchange
+    from . import live as _live
     from . import questions as _questions
     from . import scaffold as _scaffold
     from . import state as _state
+    from .common import Ctx, accept_no_color_everywhere, emit_user_error
 except KeyboardInterrupt:
     raise SystemExit(_interrupted()) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="edcconf")
-@click.option("--config", "config", type=click.Path(file_okay=False), envvar="EDCCONF_CONFIG", default=None,
-              help="Configuration directory (default: the nearest folder upwards with environments/).")
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(file_okay=False),
+    envvar="EDCCONF_CONFIG",
+    default=None,
+    help="Configuration directory (default: the nearest folder upwards with environments/).",
+)
 @click.option("--no-color", is_flag=True, help="Never colour the output (so does NO_COLOR set to any value).")
-@click.option("-v", "--verbose", count=True, help="Log what each stage does on standard error (-vv: debug; "
-              "or EDCCONF_LOG=debug).")
+@click.option(
+    "-v", "--verbose", count=True, help="Log what each stage does on standard error (-vv: debug; or EDCCONF_LOG=debug)."
+)
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, no_color: bool, verbose: int) -> None:
     """edcconf: who may do what in your EDC systems, declared in YAML, reviewed as a plan."""
@@ -64,7 +72,7 @@ def cli(ctx: click.Context, config: str | None, no_color: bool, verbose: int) ->
 _core.register(cli)
 _history.register(cli)
 _questions.register(cli)
-_alerts.register(cli)   # after questions: `compliance` gains its alert subcommands
+_alerts.register(cli)  # after questions: `compliance` gains its alert subcommands
 _live.register(cli)
 _interchange.register(cli)
 _scaffold.register(cli)
@@ -88,8 +96,9 @@ def main(argv: list[str] | None = None) -> None:
             code = _interrupted()
         finally:
             from ..spool import spool
+
             try:
-                spool.flush()   # cache entries queued by this command are on disk before it returns
+                spool.flush()  # cache entries queued by this command are on disk before it returns
             except KeyboardInterrupt:
                 code = _interrupted()
     finally:
@@ -107,14 +116,14 @@ def _interrupts_end_here():
 
     def on_interrupt(signum, frame):
         if os.getpid() != pid:
-            return                  # a forked helper: the command stops it (pool terminated, child killed)
+            return  # a forked helper: the command stops it (pool terminated, child killed)
         raise KeyboardInterrupt
 
     try:
         previous = signal.signal(signal.SIGINT, on_interrupt)
-    except ValueError:              # not the main thread: leave signals alone
+    except ValueError:  # not the main thread: leave signals alone
         return lambda: None
-    if previous is None:            # set outside Python (an embedding host): put back Python's default
+    if previous is None:  # set outside Python (an embedding host): put back Python's default
         previous = signal.default_int_handler
     return lambda: signal.signal(signal.SIGINT, previous)
 
@@ -155,5 +164,8 @@ def _run(argv: list[str] | None) -> int:
 
 def _internal_error() -> None:
     traceback.print_exc()
-    click.echo(f"\nedcconf {__version__} hit an internal error (a bug, not your configuration). Please report "
-               f"it to {REPORT_URL} with the traceback above and the command you ran.", err=True)
+    click.echo(
+        f"\nedcconf {__version__} hit an internal error (a bug, not your configuration). Please report "
+        f"it to {REPORT_URL} with the traceback above and the command you ran.",
+        err=True,
+    )

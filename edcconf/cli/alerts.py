@@ -4,6 +4,7 @@
 runs those reports when no subcommand is named, with `alert` (render and send the alerts) and `alerts`
 (list the alert log) below it.
 """
+
 from __future__ import annotations
 
 import copy
@@ -21,18 +22,35 @@ from .common import at_option, config_option, json_option, parse_at, print_json,
 @click.option("--env", "-e", "env", required=True, help="Environment whose applied access is checked.")
 @click.option("--user", "users", multiple=True, help="Only alerts about this person (repeatable).")
 @click.option("--study", "studies", multiple=True, help="Only this study (repeatable).")
-@click.option("--expire", is_flag=True,
-              help="Send the notices before expiry instead, and print the grants to change so that their access "
-                   "expires (a planned change: nothing expires here).")
-@click.option("--expire-on", "expire_on", default=None, metavar="YYYY-MM-DD",
-              help="The expiry date the notices give (implies --expire; default: alerts.expiration_notice_days "
-                   "ahead, 14).")
+@click.option(
+    "--expire",
+    is_flag=True,
+    help="Send the notices before expiry instead, and print the grants to change so that their access "
+    "expires (a planned change: nothing expires here).",
+)
+@click.option(
+    "--expire-on",
+    "expire_on",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="The expiry date the notices give (implies --expire; default: alerts.expiration_notice_days ahead, 14).",
+)
 @click.option("--dry-run", is_flag=True, help="Render and show the alerts; send, write and log nothing.")
 @at_option
 @json_option
 @click.pass_context
-def alert(ctx: click.Context, config_dir: str | None, env: str, users: tuple, studies: tuple, expire: bool,
-          expire_on: str | None, dry_run: bool, at: str | None, as_json: bool) -> None:
+def alert(
+    ctx: click.Context,
+    config_dir: str | None,
+    env: str,
+    users: tuple,
+    studies: tuple,
+    expire: bool,
+    expire_on: str | None,
+    dry_run: bool,
+    at: str | None,
+    as_json: bool,
+) -> None:
     """Alert each person whose applied rights exceed their group's ceiling, and their study's User Rights
     holders; reminders wait for the interval. By SMTP when configured, else as .eml files; always logged."""
     from ..alerts import compose, deliver
@@ -47,14 +65,17 @@ def alert(ctx: click.Context, config_dir: str | None, env: str, users: tuple, st
     root = root_dir(ctx, config_dir)
     as_of = parse_at(at)
     until = _date(expire_on, "--expire-on") if expire_on else None
-    validated = validate(load_sources(root))   # ceilings below what is applied are the point, as in compliance
+    validated = validate(load_sources(root))  # ceilings below what is applied are the point, as in compliance
     if validated.model is None:
         raise UserError("the configuration cannot be read", validated.diagnostics.errors)
     model = validated.model
     applied = read_state(root, env)
     templates = load_templates(root)
-    pairs = [p for p in compliance_reports(model, applied, as_of)["reports"]["pairs_non_expired"]
-             if (not users or p["user"] in users) and (not studies or p["study"] in studies)]
+    pairs = [
+        p
+        for p in compliance_reports(model, applied, as_of)["reports"]["pairs_non_expired"]
+        if (not users or p["user"] in users) and (not studies or p["study"] in studies)
+    ]
     settings = model.environments[env].alerts
     configured = settings.get("smtp")
     smtp = smtp_settings(configured if isinstance(configured, Mapping) else None)
@@ -80,10 +101,13 @@ def alerts(ctx: click.Context, config_dir: str | None, env: str, users: tuple, s
     from ..workflow import environment_of
 
     root = root_dir(ctx, config_dir)
-    environment_of(root, env)   # an unknown environment is an error with a suggestion, not an empty log
-    entries = [e for e in read_log(root, env)
-               if (not users or e.get("to") in users or set(e.get("about") or ()) & set(users))
-               and (not studies or e.get("study") in studies)]
+    environment_of(root, env)  # an unknown environment is an error with a suggestion, not an empty log
+    entries = [
+        e
+        for e in read_log(root, env)
+        if (not users or e.get("to") in users or set(e.get("about") or ()) & set(users))
+        and (not studies or e.get("study") in studies)
+    ]
     if as_json:
         print_json({"format_version": 1, "environment": env, "alerts": entries})
     else:
@@ -118,8 +142,15 @@ def with_subcommands(command: click.Command, *subcommands: click.Command) -> cli
                 raise click.MissingParameter(ctx=ctx, param=param)
         return command.callback(**kwargs)
 
-    return click.Group(name=command.name, commands=list(subcommands), params=params, callback=callback,
-                       help=command.help, invoke_without_command=True, context_settings=command.context_settings)
+    return click.Group(
+        name=command.name,
+        commands=list(subcommands),
+        params=params,
+        callback=callback,
+        help=command.help,
+        invoke_without_command=True,
+        context_settings=command.context_settings,
+    )
 
 
 def register(group: click.Group) -> None:

@@ -1,14 +1,16 @@
 """What every command shares: the configuration directory, output helpers, error reporting."""
+
 from __future__ import annotations
 
 import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -30,8 +32,15 @@ def accept_no_color_everywhere(group: click.Group) -> None:
     """`--no-color` after any command too (`edcconf plan --env test --no-color`), not only before it."""
     for command in group.commands.values():
         if not any("--no-color" in p.opts for p in command.params):
-            command.params.append(click.Option(["--no-color"], is_flag=True, expose_value=False, callback=_no_color,
-                                               help="Never colour the output (so does NO_COLOR set to any value)."))
+            command.params.append(
+                click.Option(
+                    ["--no-color"],
+                    is_flag=True,
+                    expose_value=False,
+                    callback=_no_color,
+                    help="Never colour the output (so does NO_COLOR set to any value).",
+                )
+            )
         if isinstance(command, click.Group):
             accept_no_color_everywhere(command)
 
@@ -55,8 +64,13 @@ def find_root(start: Path) -> Path:
 
 def config_option(fn: Callable) -> Callable:
     """`--config` on every command too, as people type it after the command name."""
-    return click.option("--config", "config_dir", type=click.Path(file_okay=False), default=None,
-                        help="Configuration directory (default: the nearest folder upwards with environments/).")(fn)
+    return click.option(
+        "--config",
+        "config_dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Configuration directory (default: the nearest folder upwards with environments/).",
+    )(fn)
 
 
 def env_option(fn: Callable) -> Callable:
@@ -69,17 +83,31 @@ def json_option(fn: Callable) -> Callable:
 
 def selection_options(fn: Callable) -> Callable:
     """`--study` and `--target` of plan and apply: a partial plan (plan/select.py)."""
-    fn = click.option("--target", "targets", multiple=True, metavar="ADDRESS",
-                      help="Only the change of this address (as `state list` prints it, e.g. grant.CARDIO-01/jane.doe, "
-                           "account.li.wei; a trailing * is a prefix) and what it needs. Repeatable.")(fn)
-    return click.option("--study", "studies", multiple=True, metavar="STUDY",
-                        help="Only this study's changes and what they need (accounts, groups, sites). Repeatable.")(fn)
+    fn = click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="ADDRESS",
+        help="Only the change of this address (as `state list` prints it, e.g. grant.CARDIO-01/jane.doe, "
+        "account.li.wei; a trailing * is a prefix) and what it needs. Repeatable.",
+    )(fn)
+    return click.option(
+        "--study",
+        "studies",
+        multiple=True,
+        metavar="STUDY",
+        help="Only this study's changes and what they need (accounts, groups, sites). Repeatable.",
+    )(fn)
 
 
 def allow_unread_option(fn: Callable) -> Callable:
-    return click.option("--allow-unread", "allow_unread", is_flag=True,
-                        help="Go on when a study's live access could not be read (token unset, REDCap down): "
-                             "warn and list it as NOT read instead of failing (exit 1).")(fn)
+    return click.option(
+        "--allow-unread",
+        "allow_unread",
+        is_flag=True,
+        help="Go on when a study's live access could not be read (token unset, REDCap down): "
+        "warn and list it as NOT read instead of failing (exit 1).",
+    )(fn)
 
 
 def parallelism_option(fn: Callable) -> Callable:
@@ -88,13 +116,21 @@ def parallelism_option(fn: Callable) -> Callable:
 
     def configure(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
         from ..parallel import configure as set_parallelism
+
         set_parallelism(value)
         return value
 
-    return click.option("--parallelism", type=click.IntRange(1, 64), default=DEFAULT_PARALLELISM, show_default=True,
-                        expose_value=False, callback=configure, metavar="N",
-                        help="Work on up to N REDCap projects at once (1: one after another). The output, the "
-                             "state and the audit log are the same at any N.")(fn)
+    return click.option(
+        "--parallelism",
+        type=click.IntRange(1, 64),
+        default=DEFAULT_PARALLELISM,
+        show_default=True,
+        expose_value=False,
+        callback=configure,
+        metavar="N",
+        help="Work on up to N REDCap projects at once (1: one after another). The output, the "
+        "state and the audit log are the same at any N.",
+    )(fn)
 
 
 def warn_unread(unread) -> None:
@@ -105,8 +141,13 @@ def warn_unread(unread) -> None:
 
 
 def at_option(fn: Callable) -> Callable:
-    return click.option("--at", "at", default=None, metavar="YYYY-MM-DD",
-                        help="Plan as of this date (expiry is judged on it); default today.")(fn)
+    return click.option(
+        "--at",
+        "at",
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="Plan as of this date (expiry is judged on it); default today.",
+    )(fn)
 
 
 def parse_at(value: str | None) -> date:
@@ -148,8 +189,10 @@ def emit_diagnostics(diags: Diagnostics, as_json: bool, fmt: str = "text") -> No
     for d in diags:
         if fmt == "github":  # workflow annotations: shown on the pull request's changed lines
             kind = "error" if d.severity == "error" else "warning"
-            click.echo(f"::{kind} file={d.loc.file},line={d.loc.line or 1},col={d.loc.col or 1},"
-                       f"title={d.code}::{_gh_escape(d.message)}")
+            click.echo(
+                f"::{kind} file={d.loc.file},line={d.loc.line or 1},col={d.loc.col or 1},"
+                f"title={d.code}::{_gh_escape(d.message)}"
+            )
         else:
             click.echo(d.format(), err=d.severity == "error")
 
@@ -163,6 +206,7 @@ def emit_user_error(exc: UserError, json_output: bool) -> None:
     if json_output:
         if not diags.errors:
             from ..diagnostics import error
+
             diags = Diagnostics([error(exc.code, exc.message)] + list(diags))
         print_json(diags.to_json())
         return

@@ -4,18 +4,27 @@ command would use (`--config`, else the nearest folder upwards with environments
 Click completes commands and options itself (`_EDCCONF_COMPLETE=bash_source edcconf`); this adds the
 names. A completion never fails a shell: any problem reading the configuration completes nothing.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import click
 from click.shell_completion import CompletionItem
 
 from .common import find_root
 
-_OPTION_KINDS = {"env": "environment", "envs": "environment", "study": "study", "studies": "study",
-                 "user": "person", "users": "person", "people": "person", "role": "role"}
+_OPTION_KINDS = {
+    "env": "environment",
+    "envs": "environment",
+    "study": "study",
+    "studies": "study",
+    "user": "person",
+    "users": "person",
+    "people": "person",
+    "role": "role",
+}
 
 
 def _root(ctx: click.Context) -> Path:
@@ -24,7 +33,7 @@ def _root(ctx: click.Context) -> Path:
 
 
 def _declared(root: Path) -> dict[str, set[str]]:
-    from ..source import load_sources   # the loader only when a shell asks for completions
+    from ..source import load_sources  # the loader only when a shell asks for completions
 
     found: dict[str, set[object]] = {"environment": set(), "study": set(), "person": set(), "role": set()}
     for parsed in load_sources(root).files:
@@ -42,7 +51,8 @@ def _declared(root: Path) -> dict[str, set[str]]:
 
 def _listed(data: dict, one: str, many: str) -> Iterable[dict]:
     items = ([data[one]] if isinstance(data.get(one), dict) else []) + (
-        data[many] if isinstance(data.get(many), list) else [])
+        data[many] if isinstance(data.get(many), list) else []
+    )
     return [item for item in items if isinstance(item, dict)]
 
 
@@ -53,6 +63,7 @@ def completer(kind: str) -> Callable[[click.Context, click.Parameter, str], list
         except Exception:  # noqa: BLE001 - completion must never break the user's shell
             return []
         return [CompletionItem(n) for n in sorted(names) if n.startswith(incomplete)]
+
     return complete
 
 
@@ -64,5 +75,5 @@ def attach(group: click.Group) -> None:
             continue
         for param in command.params:
             kind = _OPTION_KINDS.get(param.name or "")
-            if kind is not None and param._custom_shell_complete is None:   # click keeps shell_complete= here
+            if kind is not None and param._custom_shell_complete is None:  # click keeps shell_complete= here
                 param._custom_shell_complete = completer(kind)

@@ -1,4 +1,5 @@
 """`fmt`: rewrite the declaration files in the canonical style (`--check` only tells, `--diff` shows)."""
+
 from __future__ import annotations
 
 import difflib
@@ -18,7 +19,7 @@ from .common import config_option, root_dir
 @click.pass_context
 def fmt(ctx: click.Context, config_dir: str | None, check: bool, show_diff: bool) -> None:
     """Write every declaration file in the canonical style, keeping comments; never changes what a file means."""
-    from ..source.fmt import format_config   # ruamel.yaml: loaded only by the command that needs it
+    from ..source.fmt import format_config  # ruamel.yaml: loaded only by the command that needs it
 
     root = root_dir(ctx, config_dir)
     results, problems = format_config(root)
@@ -27,9 +28,17 @@ def fmt(ctx: click.Context, config_dir: str | None, check: bool, show_diff: bool
     changed = [r for r in results if r.changed]
     for result in changed:
         if show_diff:
-            click.echo("".join(difflib.unified_diff(result.before.splitlines(keepends=True),
-                                                    result.after.splitlines(keepends=True),
-                                                    f"a/{result.path}", f"b/{result.path}")), nl=False)
+            click.echo(
+                "".join(
+                    difflib.unified_diff(
+                        result.before.splitlines(keepends=True),
+                        result.after.splitlines(keepends=True),
+                        f"a/{result.path}",
+                        f"b/{result.path}",
+                    )
+                ),
+                nl=False,
+            )
         if check:
             click.echo(result.path)
         else:
@@ -38,8 +47,10 @@ def fmt(ctx: click.Context, config_dir: str | None, check: bool, show_diff: bool
             write_atomically(target, result.after.encode("utf-8"), durable=False)
             click.echo(f"formatted {result.path}", err=True)
     if check and changed:
-        raise UserError(f"{len(changed)} of {len(results)} files are not in the canonical style: run `edcconf fmt`",
-                        code="fmt-check")
+        raise UserError(
+            f"{len(changed)} of {len(results)} files are not in the canonical style: run `edcconf fmt`",
+            code="fmt-check",
+        )
 
 
 def register(group: click.Group) -> None:

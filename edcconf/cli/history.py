@@ -1,4 +1,5 @@
 """`history`: the applied versions of an environment, like a publish history (001)."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -26,9 +27,15 @@ def history(ctx: click.Context, config_dir: str | None, env: str, changes: bool,
             if entry.get("event") == "change":
                 by_serial[entry.get("serial")].append(entry["change"])
     if as_json:
-        print_json({"format_version": 1, "environment": env,
-                    "versions": [{**v, **({"changes": by_serial.get(v["serial"], [])} if changes else {})}
-                                 for v in versions]})
+        print_json(
+            {
+                "format_version": 1,
+                "environment": env,
+                "versions": [
+                    {**v, **({"changes": by_serial.get(v["serial"], [])} if changes else {})} for v in versions
+                ],
+            }
+        )
         return
     if not versions:
         click.echo(f"Nothing has been applied to {env} yet.")
@@ -38,8 +45,10 @@ def history(ctx: click.Context, config_dir: str | None, env: str, changes: bool,
         s = v.get("summary") or {}
         summary = f"+{s.get('add', 0)} ~{s.get('change', 0)} -{s.get('revoke', 0)}" if s else ""
         note = f"  ({v['note']})" if v.get("note") else ""
-        click.echo(f"{v['serial']:>6}  {v.get('applied_at') or '':<25}  {v.get('actor') or '':<16}  "
-                   f"{(v.get('commit') or '')[:12]:<12}  {summary}{note}")
+        click.echo(
+            f"{v['serial']:>6}  {v.get('applied_at') or '':<25}  {v.get('actor') or '':<16}  "
+            f"{(v.get('commit') or '')[:12]:<12}  {summary}{note}"
+        )
         for change in by_serial.get(v["serial"], []):
             click.echo(f"          {change['action']:<10} {change['kind']:<7} {change['key']}: {change['reason']}")
             if change.get("before") is not None and change.get("after") is not None:

@@ -1,14 +1,24 @@
 """import, export and state import: the systems' own files in and out of the configuration."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import click
 
 from ..diagnostics import Diagnostics
-from .common import (at_option, config_option, emit_diagnostics, env_option, json_option, parallelism_option, parse_at,
-                     print_json, root_dir)
+from .common import (
+    at_option,
+    config_option,
+    emit_diagnostics,
+    env_option,
+    json_option,
+    parallelism_option,
+    parse_at,
+    print_json,
+    root_dir,
+)
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -16,10 +26,17 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 def _report(result, written, as_json: bool, dry_run: bool) -> None:
     warnings = Diagnostics([d for d in result.diagnostics if d.severity == "warning"])
     if as_json:
-        print_json({"format_version": 1, "source": result.source, "dry_run": dry_run,
-                    "written": [{"path": e.path, "action": e.action, "what": e.what} for e in written],
-                    "declared": {"groups": result.groups, "members": result.members, "grants": result.grants},
-                    "errors": [], "warnings": [w.to_json() for w in warnings]})
+        print_json(
+            {
+                "format_version": 1,
+                "source": result.source,
+                "dry_run": dry_run,
+                "written": [{"path": e.path, "action": e.action, "what": e.what} for e in written],
+                "declared": {"groups": result.groups, "members": result.members, "grants": result.grants},
+                "errors": [],
+                "warnings": [w.to_json() for w in warnings],
+            }
+        )
         return
     emit_diagnostics(warnings, False, "text")
     if result.empty:
@@ -56,22 +73,30 @@ def _group_import(kind: str, what: str) -> None:
     """`import sag`: the module's two files. `import acg`: REDCap's two files, and optionally the user export
     for the e-mails and names an ACG assignment file does not carry."""
 
-    def command(ctx, config_dir, definitions: Path, assignments: Path, as_json: bool, dry_run: bool,
-                users: Path | None = None) -> None:
+    def command(
+        ctx, config_dir, definitions: Path, assignments: Path, as_json: bool, dry_run: bool, users: Path | None = None
+    ) -> None:
         from ..imports import import_groups
 
-        _run(ctx, config_dir, lambda root: import_groups(root, kind, definitions, assignments, users), as_json,
-             dry_run)
+        _run(ctx, config_dir, lambda root: import_groups(root, kind, definitions, assignments, users), as_json, dry_run)
 
     if kind == "acg":
-        command = click.option("--users", type=_FILE, default=None, metavar="USERS.csv",
-                               help="REDCap's user export (User Rights, or the API's content=user as CSV): the "
-                                    "e-mail and name of each person it lists; without it, people new to the "
-                                    "configuration are declared without an e-mail.")(command)
+        command = click.option(
+            "--users",
+            type=_FILE,
+            default=None,
+            metavar="USERS.csv",
+            help="REDCap's user export (User Rights, or the API's content=user as CSV): the "
+            "e-mail and name of each person it lists; without it, people new to the "
+            "configuration are declared without an e-mail.",
+        )(command)
     decorators: tuple[Callable[[Callable[..., None]], Callable[..., None]], ...] = (
-        click.pass_context, click.argument("assignments", type=_FILE), click.argument("definitions", type=_FILE),
-        _common)
-    for decorate in decorators:   # innermost first, as decorators apply
+        click.pass_context,
+        click.argument("assignments", type=_FILE),
+        click.argument("definitions", type=_FILE),
+        _common,
+    )
+    for decorate in decorators:  # innermost first, as decorators apply
         command = decorate(command)
     import_group.command(kind, help=f"{what}: DEFINITIONS.csv and user ASSIGNMENTS.csv → groups and members.")(command)
 
@@ -86,8 +111,9 @@ _group_import("acg", "REDCap Access Control Groups")
 @click.option("--study", required=True, help="The Vault study the file belongs to.")
 @click.option("--group", default=None, help="The group people not declared yet join.")
 @click.pass_context
-def import_vault(ctx, config_dir, files: tuple[Path, ...], study: str, group: str | None, as_json: bool,
-                 dry_run: bool) -> None:
+def import_vault(
+    ctx, config_dir, files: tuple[Path, ...], study: str, group: str | None, as_json: bool, dry_run: bool
+) -> None:
     """Veeva Vault study users (003) → people and access entries of STUDY. FILES: the study's user file
     (Vault's import or export shape), or all the parts of one split above 1,000 users."""
     from ..imports.vault import import_vault as run
@@ -95,21 +121,37 @@ def import_vault(ctx, config_dir, files: tuple[Path, ...], study: str, group: st
     _run(ctx, config_dir, lambda root: run(root, files, study, group), as_json, dry_run)
 
 
-_SITE_COUNTRY = click.option("--site-country", default=None, metavar="CC",
-                             help="Country (ISO code) of sites declared for data access groups no site names yet.")
+_SITE_COUNTRY = click.option(
+    "--site-country",
+    default=None,
+    metavar="CC",
+    help="Country (ISO code) of sites declared for data access groups no site names yet.",
+)
 
 
 @import_group.command("redcap")
 @_common
 @env_option
-@click.option("--study", "studies", multiple=True,
-              help="A REDCap study whose project is read through the API (repeat it; none: every REDCap study of ENV).")
+@click.option(
+    "--study",
+    "studies",
+    multiple=True,
+    help="A REDCap study whose project is read through the API (repeat it; none: every REDCap study of ENV).",
+)
 @click.option("--group", default=None, help="The group people not declared yet join.")
 @_SITE_COUNTRY
 @parallelism_option
 @click.pass_context
-def import_redcap(ctx, config_dir, env: str, studies: tuple[str, ...], group: str | None, site_country: str | None,
-                  as_json: bool, dry_run: bool) -> None:
+def import_redcap(
+    ctx,
+    config_dir,
+    env: str,
+    studies: tuple[str, ...],
+    group: str | None,
+    site_country: str | None,
+    as_json: bool,
+    dry_run: bool,
+) -> None:
     """REDCap projects read live → roles (REDCap user roles kept as roles), sites (data access groups),
     people and access entries that reproduce every user's rights exactly."""
     from ..imports.redcap import import_redcap as run
@@ -123,26 +165,44 @@ def import_redcap(ctx, config_dir, env: str, studies: tuple[str, ...], group: st
 @click.argument("files", nargs=-1, required=True, type=_FILE)
 @click.option("--study", required=True, help="The REDCap study the files were exported from.")
 @click.option("--group", default=None, help="The group people not declared yet join.")
-@click.option("--redcap-version", default=None, help="The REDCap version that wrote the files (default: from the codes).")
+@click.option(
+    "--redcap-version", default=None, help="The REDCap version that wrote the files (default: from the codes)."
+)
 @_SITE_COUNTRY
 @click.pass_context
-def import_redcap_users(ctx, config_dir, env: str, files: tuple[Path, ...], study: str, group: str | None,
-                        redcap_version: str | None, site_country: str | None, as_json: bool, dry_run: bool) -> None:
+def import_redcap_users(
+    ctx,
+    config_dir,
+    env: str,
+    files: tuple[Path, ...],
+    study: str,
+    group: str | None,
+    redcap_version: str | None,
+    site_country: str | None,
+    as_json: bool,
+    dry_run: bool,
+) -> None:
     """REDCap's own exports, USERS.csv [ROLES.csv ROLE-ASSIGNMENTS.csv DAG-ASSIGNMENTS.csv] → the same
     declarations as `import redcap`."""
     from ..imports.redcap import import_redcap_files
 
     parts = _redcap_files(files)
-    _run(ctx, config_dir, lambda root: import_redcap_files(root, env, study, *parts, group, site_country,
-                                                           redcap_version), as_json, dry_run)
+    _run(
+        ctx,
+        config_dir,
+        lambda root: import_redcap_files(root, env, study, *parts, group, site_country, redcap_version),
+        as_json,
+        dry_run,
+    )
 
 
 def _redcap_files(files: tuple[Path, ...]) -> tuple[Path, Path | None, Path | None, Path | None]:
     from ..diagnostics import UserError
 
     if not 1 <= len(files) <= 4:
-        raise UserError("give USERS.csv, then optionally ROLES.csv, ROLE-ASSIGNMENTS.csv and DAG-ASSIGNMENTS.csv",
-                        code="usage")
+        raise UserError(
+            "give USERS.csv, then optionally ROLES.csv, ROLE-ASSIGNMENTS.csv and DAG-ASSIGNMENTS.csv", code="usage"
+        )
     padded: list[Path | None] = [*files, None, None, None]
     return files[0], padded[1], padded[2], padded[3]
 
@@ -161,14 +221,13 @@ def export_group() -> None:
 def export_files(ctx, config_dir, env: str, at: str | None, out: Path) -> None:
     """SAG and ACG definitions and assignments, and per study the Vault user file, the REDCap user
     rights file or the OpenClinica list, into OUT."""
+    from ..fs import refuse_leaving_output
     from ..pipeline import load_desired
     from ..providers.files import write_all
     from ..resolve.effective import withdrawn_grants
 
-    from ..fs import refuse_leaving_output
-
     root = root_dir(ctx, config_dir)
-    refuse_leaving_output(root, out, "write bulk files")   # `--out build/x` with build/ a link out
+    refuse_leaving_output(root, out, "write bulk files")  # `--out build/x` with build/ a link out
     desired = load_desired(root, parse_at(at), [env])
     environment = desired.model.environments[env]
     env_state = desired.resolution.environments[env]
@@ -192,8 +251,17 @@ def state_group() -> None:
 @click.option("--study", default=None, help="For vault, redcap and redcap-users: the study the source is of.")
 @click.option("--redcap-version", default=None, help="redcap-users: the REDCap version that wrote the files.")
 @click.pass_context
-def state_import(ctx, config_dir, env: str, at: str | None, as_json: bool, kind: str, files: tuple[Path, ...],
-                 study: str | None, redcap_version: str | None) -> None:
+def state_import(
+    ctx,
+    config_dir,
+    env: str,
+    at: str | None,
+    as_json: bool,
+    kind: str,
+    files: tuple[Path, ...],
+    study: str | None,
+    redcap_version: str | None,
+) -> None:
     """Record as ENV's state what the files say is live (then `plan` shows what the declarations change).
     vault: one study's file, or all its parts (vault-users-001.csv ...), with --study; the rest of the
     recorded state is kept as it is."""
@@ -222,8 +290,9 @@ def state_import(ctx, config_dir, env: str, at: str | None, as_json: bool, kind:
         click.echo(f"Recorded {source} as the state of {env} (serial {record.serial}).")
 
 
-def _redcap_state_edit(root: Path, env: str, as_of, kind: str, files: tuple[Path, ...], study: str,
-                       version: str | None):
+def _redcap_state_edit(
+    root: Path, env: str, as_of, kind: str, files: tuple[Path, ...], study: str, version: str | None
+):
     from ..diagnostics import UserError
     from ..imports import refuse_errors
     from ..imports.redcap import live_snapshot
@@ -232,8 +301,9 @@ def _redcap_state_edit(root: Path, env: str, as_of, kind: str, files: tuple[Path
 
     if kind == "redcap":
         if files:
-            raise UserError("state import redcap reads the project live; for REDCap's exports use redcap-users",
-                            code="usage")
+            raise UserError(
+                "state import redcap reads the project live; for REDCap's exports use redcap-users", code="usage"
+            )
         return redcap_state(root, env, as_of, lambda model, s: live_snapshot(root, model, env, s), study)
 
     def read(model, s):

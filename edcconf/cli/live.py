@@ -1,12 +1,22 @@
 """Commands that read the live systems: drift."""
+
 from __future__ import annotations
 
 import click
 
-from ..questions.drift import drift as drift_report, refuse_unread, render_drift
+from ..questions.drift import drift as drift_report
+from ..questions.drift import refuse_unread, render_drift
 from ..workflow import environment_of, read_recovered
-from .common import (allow_unread_option, config_option, env_option, json_option, parallelism_option, print_json,
-                     root_dir, warn_unread)
+from .common import (
+    allow_unread_option,
+    config_option,
+    env_option,
+    json_option,
+    parallelism_option,
+    print_json,
+    root_dir,
+    warn_unread,
+)
 
 
 @click.command()

@@ -1,4 +1,5 @@
 """Questions an auditor, a PI or a monitor asks: explain and who-can."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,11 +9,22 @@ import click
 from ..fs import refuse_leaving_output
 from ..pipeline import load_desired
 from ..questions.compliance import REPORTS as COMPLIANCE_REPORTS
-from ..questions.explain import add_observed, explain as explain_access, render_explain
-from ..questions.who_can import parse_question, render_who_can, who_can as who_can_query, who_can_csv
+from ..questions.explain import add_observed, render_explain
+from ..questions.explain import explain as explain_access
+from ..questions.who_can import parse_question, render_who_can, who_can_csv
+from ..questions.who_can import who_can as who_can_query
 from ..state.local import write_atomically
-from .common import (allow_unread_option, at_option, config_option, json_option, parallelism_option, parse_at,
-                     print_json, root_dir, warn_unread)
+from .common import (
+    allow_unread_option,
+    at_option,
+    config_option,
+    json_option,
+    parallelism_option,
+    parse_at,
+    print_json,
+    root_dir,
+    warn_unread,
+)
 
 
 @click.command()
@@ -24,8 +36,16 @@ from .common import (allow_unread_option, at_option, config_option, json_option,
 @at_option
 @json_option
 @click.pass_context
-def explain(ctx: click.Context, config_dir: str | None, user: str, studies: tuple, envs: tuple, forms: tuple,
-            at: str | None, as_json: bool) -> None:
+def explain(
+    ctx: click.Context,
+    config_dir: str | None,
+    user: str,
+    studies: tuple,
+    envs: tuple,
+    forms: tuple,
+    at: str | None,
+    as_json: bool,
+) -> None:
     """Why USER has each level: grant → role → rule → ceiling, each with its file:line."""
     root = root_dir(ctx, config_dir)
     desired = load_desired(root, parse_at(at))
@@ -56,8 +76,17 @@ def _applied_observed(root, model, env: str) -> dict:
 @at_option
 @json_option
 @click.pass_context
-def who_can(ctx: click.Context, config_dir: str | None, question: tuple, right: str | None, study: str | None,
-            envs: tuple, fmt: str, at: str | None, as_json: bool) -> None:
+def who_can(
+    ctx: click.Context,
+    config_dir: str | None,
+    question: tuple,
+    right: str | None,
+    study: str | None,
+    envs: tuple,
+    fmt: str,
+    at: str | None,
+    as_json: bool,
+) -> None:
     """Who has a form level, a right or an ability: `who-can edit FORM --study S --env E`."""
     q = parse_question(question, right)
     desired = load_desired(root_dir(ctx, config_dir), parse_at(at))
@@ -85,14 +114,29 @@ def access_test(ctx: click.Context, config_dir: str | None, at: str | None, as_j
     if problems:
         raise UserError("the access tests cannot be read", problems)
     if not assertions:
-        raise UserError(f"no access tests found in {root / 'tests' / 'access'} (files with `tests:` lists)",
-                        code="no-tests")
+        raise UserError(
+            f"no access tests found in {root / 'tests' / 'access'} (files with `tests:` lists)", code="no-tests"
+        )
     outcomes = run_assertions(load_desired(root, parse_at(at)), assertions)
     failed = [o for o in outcomes if not o.passed]
     if as_json:
-        print_json({"format_version": 1, "passed": len(outcomes) - len(failed), "failed": len(failed),
-                    "results": [{"source": str(o.loc), "assertion": o.what, "passed": o.passed,
-                                 "expected": o.expected, "actual": o.actual} for o in outcomes]})
+        print_json(
+            {
+                "format_version": 1,
+                "passed": len(outcomes) - len(failed),
+                "failed": len(failed),
+                "results": [
+                    {
+                        "source": str(o.loc),
+                        "assertion": o.what,
+                        "passed": o.passed,
+                        "expected": o.expected,
+                        "actual": o.actual,
+                    }
+                    for o in outcomes
+                ],
+            }
+        )
     else:
         for o in failed:
             click.echo(f"{o.loc.long}: FAIL {o.what}: expected {o.expected}, actual {o.actual}")
@@ -107,23 +151,50 @@ def access_test(ctx: click.Context, config_dir: str | None, at: str | None, as_j
 @click.option("--status", "statuses", multiple=True, help="Only studies with this status (repeatable).")
 @click.option("--live", is_flag=True, help="Check what the providers read from the live systems.")
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text")
-@click.option("--report", type=click.Choice(list(COMPLIANCE_REPORTS)), default="pairs_all",
-              help="Which report --format csv prints (pairs: one row per non-compliant right).")
+@click.option(
+    "--report",
+    type=click.Choice(list(COMPLIANCE_REPORTS)),
+    default="pairs_all",
+    help="Which report --format csv prints (pairs: one row per non-compliant right).",
+)
 @click.option("--user", "users", multiple=True, help="Only this user (repeatable).")
 @click.option("--group", "groups", multiple=True, help="Only people of this group (repeatable).")
 @click.option("--study", "studies", multiple=True, help="Only this study (repeatable).")
-@click.option("--right", "rights", multiple=True,
-              help="Only pairs with this right above the ceiling: form_access, redcap.design or design (repeatable).")
-@click.option("--out", "out", default=None, type=click.Path(file_okay=False),
-              help="Write the six reports as CSV files into this directory.")
+@click.option(
+    "--right",
+    "rights",
+    multiple=True,
+    help="Only pairs with this right above the ceiling: form_access, redcap.design or design (repeatable).",
+)
+@click.option(
+    "--out",
+    "out",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Write the six reports as CSV files into this directory.",
+)
 @allow_unread_option
 @parallelism_option
 @at_option
 @json_option
 @click.pass_context
-def compliance(ctx: click.Context, config_dir: str | None, env: str, statuses: tuple, live: bool, fmt: str,
-               report: str, users: tuple, groups: tuple, studies: tuple, rights: tuple, out: str | None,
-               allow_unread: bool, at: str | None, as_json: bool) -> None:
+def compliance(
+    ctx: click.Context,
+    config_dir: str | None,
+    env: str,
+    statuses: tuple,
+    live: bool,
+    fmt: str,
+    report: str,
+    users: tuple,
+    groups: tuple,
+    studies: tuple,
+    rights: tuple,
+    out: str | None,
+    allow_unread: bool,
+    at: str | None,
+    as_json: bool,
+) -> None:
     """The six ACG/SAG compliance reports: applied rights above each person's current ceiling, each study's
     status, and users the configuration does not declare. With --live, a study whose live access could not
     be read is an error (exit 1) unless --allow-unread."""
@@ -151,14 +222,19 @@ def compliance(ctx: click.Context, config_dir: str | None, env: str, statuses: t
         warn_unread(reads.unread)
         applied = replace(applied, effective=effective)
     model = validated.model
-    for names, known, what in ((users, set(model.people) | set(applied.effective.get("accounts", {})), "user"),
-                               (groups, model.groups, "group"), (studies, model.studies, "study")):
+    for names, known, what in (
+        (users, set(model.people) | set(applied.effective.get("accounts", {})), "user"),
+        (groups, model.groups, "group"),
+        (studies, model.studies, "study"),
+    ):
         for name in names:
             if name not in known and not live:
                 from ..validate.references import suggest
+
                 raise UserError(f"unknown {what} {name!r}{suggest(name, known)}", code="unknown-reference")
-    doc = compliance_reports(model, applied, parse_at(at), statuses,
-                             {"users": users, "groups": groups, "studies": studies, "rights": rights})
+    doc = compliance_reports(
+        model, applied, parse_at(at), statuses, {"users": users, "groups": groups, "studies": studies, "rights": rights}
+    )
     if reads is not None:
         # unchecked: every study not read live (its applied access is reported); unread: of those, the
         # studies whose target should have read them and could not (--allow-unread)
@@ -190,14 +266,25 @@ def compliance(ctx: click.Context, config_dir: str | None, env: str, statuses: t
 @click.option("--env", "-e", "envs", multiple=True, help="Environment (repeatable; default every one).")
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="Directory to write to.")
 @click.option("--applied", is_flag=True, help="Show the environment's applied state.")
-@click.option("--live", is_flag=True,
-              help="Show what the systems hold now (read as drift reads them); a study that cannot be read is an "
-                   "error unless --allow-unread.")
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Show what the systems hold now (read as drift reads them); a study that cannot be read is an "
+    "error unless --allow-unread.",
+)
 @allow_unread_option
 @at_option
 @click.pass_context
-def report(ctx: click.Context, config_dir: str | None, envs: tuple, out: str, applied: bool, live: bool,
-           allow_unread: bool, at: str | None) -> None:
+def report(
+    ctx: click.Context,
+    config_dir: str | None,
+    envs: tuple,
+    out: str,
+    applied: bool,
+    live: bool,
+    allow_unread: bool,
+    at: str | None,
+) -> None:
     """Write the access report per environment: OUT/ENV/index.html (overview with charts), one page per study
     in OUT/ENV/studies/, and OUT/ENV.csv and OUT/ENV.json. Shows the declared access unless --applied or --live."""
     from ..questions.report import matrix_csv_chunks
@@ -208,7 +295,7 @@ def report(ctx: click.Context, config_dir: str | None, envs: tuple, out: str, ap
         raise click.UsageError("--applied and --live show different sources: give one")
     source = "live" if live else "applied" if applied else "declared"
     root = root_dir(ctx, config_dir)
-    refuse_leaving_output(root, Path(out), "write a report")   # `--out build/report` with build/ a link out
+    refuse_leaving_output(root, Path(out), "write a report")  # `--out build/report` with build/ a link out
     desired = load_desired(root, parse_at(at), list(envs) or None)
     for env in envs or desired.model.environments:
         doc = report_document(root, desired, env, source, allow_unread, warn_unread)
@@ -224,12 +311,26 @@ def report(ctx: click.Context, config_dir: str | None, envs: tuple, out: str, ap
 @click.option("--user", "people", multiple=True, help="Only this person's part (repeatable).")
 @click.option("--env", "-e", "envs", multiple=True, help="Only grants active in this environment (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["dot", "graphml"]), default="dot", show_default=True)
-@click.option("-o", "--out", "out", type=click.Path(dir_okay=False), default=None,
-              help="Write to this file (default: standard output).")
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write to this file (default: standard output).",
+)
 @at_option
 @click.pass_context
-def graph(ctx: click.Context, config_dir: str | None, studies: tuple, people: tuple, envs: tuple, fmt: str,
-          out: str | None, at: str | None) -> None:
+def graph(
+    ctx: click.Context,
+    config_dir: str | None,
+    studies: tuple,
+    people: tuple,
+    envs: tuple,
+    fmt: str,
+    out: str | None,
+    at: str | None,
+) -> None:
     """The effective permission graph (person → group, role → form level, site), as DOT or GraphML."""
     # networkx is imported here only: a fifth of a second that no other command should pay on start
     from ..questions.graph import permission_subgraph

@@ -1,4 +1,5 @@
 """`state restore`: put an environment's state back from its history, its backup or a file."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,14 +13,26 @@ from .common import config_option, env_option, json_option, print_json, root_dir
 @click.command("restore")
 @config_option
 @env_option
-@click.option("--from", "from_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="A state file to restore (e.g. .edcconf/state/ENV.json.backup, or a copy kept elsewhere).")
+@click.option(
+    "--from",
+    "from_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A state file to restore (e.g. .edcconf/state/ENV.json.backup, or a copy kept elsewhere).",
+)
 @click.option("--serial", type=int, default=None, help="The applied version to restore (see `edcconf history`).")
 @click.option("--force", is_flag=True, help="Restore a state of another lineage (replacing this environment's).")
 @json_option
 @click.pass_context
-def state_restore(ctx: click.Context, config_dir: str | None, env: str, from_path: Path | None, serial: int | None,
-                  force: bool, as_json: bool) -> None:
+def state_restore(
+    ctx: click.Context,
+    config_dir: str | None,
+    env: str,
+    from_path: Path | None,
+    serial: int | None,
+    force: bool,
+    as_json: bool,
+) -> None:
     """Restore ENV's state: a missing or damaged state file, or an earlier version. Without --from or
     --serial: the newest version under history/ (else the backup). Recorded versions are never
     overwritten: anything but the newest version put back over a missing file becomes a new version."""
@@ -28,11 +41,21 @@ def state_restore(ctx: click.Context, config_dir: str | None, env: str, from_pat
     done = restore(_backend(ctx, config_dir, env), from_path, serial, force)
     record = done.record
     if as_json:
-        print_json({"format_version": 1, "environment": env, "serial": record.serial, "lineage": record.lineage,
-                    "restored_from": done.source, "new_version": done.new_version})
+        print_json(
+            {
+                "format_version": 1,
+                "environment": env,
+                "serial": record.serial,
+                "lineage": record.lineage,
+                "restored_from": done.source,
+                "new_version": done.new_version,
+            }
+        )
     elif done.new_version:
-        click.echo(f"Restored the state of {env} from {done.source} as a new version, serial {record.serial} "
-                   "(every earlier version is kept).")
+        click.echo(
+            f"Restored the state of {env} from {done.source} as a new version, serial {record.serial} "
+            "(every earlier version is kept)."
+        )
     else:
         click.echo(f"Restored the state of {env}: {done.source}, serial {record.serial}, is in place again.")
 
@@ -83,8 +106,11 @@ def state_show(ctx: click.Context, config_dir: str | None, env: str, address: st
     effective = dict(record.effective)
     known = {a: None for a in addresses(effective)}
     if address not in known:
-        raise UserError(f"{address!r} is not in the state of {env} (serial {record.serial})"
-                        f"{suggest(address, known)}; `edcconf state list --env {env}` lists what is", code="not-in-state")
+        raise UserError(
+            f"{address!r} is not in the state of {env} (serial {record.serial})"
+            f"{suggest(address, known)}; `edcconf state list --env {env}` lists what is",
+            code="not-in-state",
+        )
     kind, _, key = address.partition(".")
     section = SECTIONS[kind]
     value = effective[section][key]

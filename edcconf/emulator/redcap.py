@@ -57,8 +57,7 @@ from .server_sim import TOO_MANY, FailRule, ServerSim
 
 __all__ = ["ApiError", "RedcapEmulator", "main", "parse_project_spec"]
 
-CONTENTS = {"version", "project", "user", "userRole", "userRoleMapping", "dag",
-            "userDagMapping"}
+CONTENTS = {"version", "project", "user", "userRole", "userRoleMapping", "dag", "userDagMapping"}
 ACTIONS = {"export", "import", "delete"}
 
 
@@ -67,15 +66,16 @@ def parse_form(content_type: str, body: bytes) -> dict[str, str]:
     """Form fields of a urlencoded or multipart body (last value wins, as PHP)."""
     if content_type.lower().startswith("multipart/"):
         msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+        )
         fields: dict[str, str] = {}
         for part in msg.iter_parts():
             name = part.get_param("name", header="content-disposition")
             if name is None:
                 continue
-            assert isinstance(name, str)   # the HTTP policy decodes an RFC 2231 value: no (charset, lang, value)
+            assert isinstance(name, str)  # the HTTP policy decodes an RFC 2231 value: no (charset, lang, value)
             payload = part.get_payload(decode=True) or b""
-            assert isinstance(payload, bytes)   # a leaf part's decoded body
+            assert isinstance(payload, bytes)  # a leaf part's decoded body
             fields[name] = payload.decode(part.get_content_charset() or "utf-8")
         return fields
     parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True)
@@ -133,8 +133,10 @@ def encode_error(fmt: str, message: str) -> tuple[str, str]:
         return f"ERROR: {message}", "text/csv; charset=utf-8"
     if fmt == "xml":
         text = message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        return (f'<?xml version="1.0" encoding="UTF-8" ?>\n<hash>\n  <error>{text}</error>\n'
-                f"</hash>", "text/xml; charset=utf-8")
+        return (
+            f'<?xml version="1.0" encoding="UTF-8" ?>\n<hash>\n  <error>{text}</error>\n</hash>',
+            "text/xml; charset=utf-8",
+        )
     return json.dumps({"error": message}, separators=(",", ":")), "application/json; charset=utf-8"
 
 
@@ -158,12 +160,13 @@ def handle_api(store: Store, fields: dict[str, str]) -> tuple[int, str, str]:
         if content not in CONTENTS:
             raise ApiError('The value of the parameter "content" is not valid')
         action = fields.get("action") or "export"
-        if (content in ("user", "userRole", "userRoleMapping") and action != "delete"
-                and "data" in fields):
+        if content in ("user", "userRole", "userRoleMapping") and action != "delete" and "data" in fields:
             action = "import"
-        if action not in ACTIONS or (action == "delete" and content not in
-                                     ("user", "userRole", "dag")) or (
-                action == "import" and content in ("version", "project")):
+        if (
+            action not in ACTIONS
+            or (action == "delete" and content not in ("user", "userRole", "dag"))
+            or (action == "import" and content in ("version", "project"))
+        ):
             raise ApiError('The value of the parameter "action" is not valid')
         if content == "version":
             return 200, store.version, "text/html; charset=utf-8"
@@ -171,15 +174,18 @@ def handle_api(store: Store, fields: dict[str, str]) -> tuple[int, str, str]:
             return (200, *_export(store, proj, content, fmt))
         if action == "delete":
             key = {"user": "users", "userRole": "roles", "dag": "dags"}[content]
-            method = {"user": store.delete_users, "userRole": store.delete_roles,
-                      "dag": store.delete_dags}[content]
+            method = {"user": store.delete_users, "userRole": store.delete_roles, "dag": store.delete_dags}[content]
             return (200, *encode_count(return_fmt, method(proj, indexed_list(fields, key))))
         if "data" not in fields:
             raise ApiError('The parameter "data" is missing')
         rows = decode_rows(fmt, fields["data"])
-        importer = {"user": store.import_users, "userRole": store.import_roles,
-                    "userRoleMapping": store.import_role_mapping, "dag": store.import_dags,
-                    "userDagMapping": store.import_dag_mapping}[content]
+        importer = {
+            "user": store.import_users,
+            "userRole": store.import_roles,
+            "userRoleMapping": store.import_role_mapping,
+            "dag": store.import_dags,
+            "userDagMapping": store.import_dag_mapping,
+        }[content]
         return (200, *encode_count(return_fmt, importer(proj, rows)))
     except ApiError as err:
         return (err.status, *encode_error(return_fmt, err.message))
@@ -194,10 +200,8 @@ def _export(store: Store, proj: Project, content: str, fmt: str) -> tuple[str, s
     table = {
         "user": (store.export_users, proj.user_fields),
         "userRole": (store.export_roles, proj.role_fields),
-        "userRoleMapping": (store.export_role_mapping,
-                            ["username", "unique_role_name", "data_access_group"]),
-        "dag": (store.export_dags,
-                ["data_access_group_name", "unique_group_name", "data_access_group_id"]),
+        "userRoleMapping": (store.export_role_mapping, ["username", "unique_role_name", "data_access_group"]),
+        "dag": (store.export_dags, ["data_access_group_name", "unique_group_name", "data_access_group_id"]),
         "userDagMapping": (store.export_dag_mapping, ["username", "redcap_data_access_group"]),
     }
     method, columns = table[content]
@@ -205,17 +209,17 @@ def _export(store: Store, proj: Project, content: str, fmt: str) -> tuple[str, s
 
 
 # -- server ----------------------------------------------------------------------------
-LOST = (0, "", "")   # _answer's value for a request whose answer is lost (lose_next)
+LOST = (0, "", "")  # _answer's value for a request whose answer is lost (lose_next)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "edcconf-redcap-emulator"
-    emulator: "RedcapEmulator"
+    emulator: RedcapEmulator
     # headers and body go out in two writes: with Nagle's algorithm the body waited for the client's
     # delayed ACK (40 ms on Linux), a latency of its own added to every answer
     disable_nagle_algorithm = True
 
-    def log_message(self, format, *args):  # noqa: A002 - keep test output quiet
+    def log_message(self, format, *args):
         pass
 
     def _send(self, status: int, body: str, ctype: str) -> None:
@@ -229,9 +233,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
-            pass    # the client gave up (e.g. a timeout test with delay_next)
+            pass  # the client gave up (e.g. a timeout test with delay_next)
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         if self.path.split("?", 1)[0] != "/api/":
@@ -239,7 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._serve(lambda: parse_form(self.headers.get("Content-Type", ""), body))
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         if self.path.split("?", 1)[0] != "/api/":
             self._send(404, "Not Found", "text/plain; charset=utf-8")
             return
@@ -257,12 +261,15 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 fields = read_fields()
             except (UnicodeDecodeError, ValueError):
-                answer = (400, json.dumps({"error": "The request body could not be decoded"}),
-                          "application/json; charset=utf-8")
+                answer = (
+                    400,
+                    json.dumps({"error": "The request body could not be decoded"}),
+                    "application/json; charset=utf-8",
+                )
             else:
                 answer = self.emulator._answer(fields)
             sim.wait_until(due)
-            if answer is LOST:   # carried out; the answer never reaches the client
+            if answer is LOST:  # carried out; the answer never reaches the client
                 self.close_connection = True
                 return
             self._send(*answer)
@@ -273,9 +280,18 @@ class _Handler(BaseHTTPRequestHandler):
 class RedcapEmulator:
     """REDCap API emulator on 127.0.0.1 (not REDCap).  See the module docstring."""
 
-    def __init__(self, version: str = "14.5.0", port: int = 0, host: str = "127.0.0.1", *,
-                 latency_ms: float = 0, jitter_ms: float = 0, max_concurrent: int | None = None,
-                 retry_after: int = 1, seed: int = 20240514):
+    def __init__(
+        self,
+        version: str = "14.5.0",
+        port: int = 0,
+        host: str = "127.0.0.1",
+        *,
+        latency_ms: float = 0,
+        jitter_ms: float = 0,
+        max_concurrent: int | None = None,
+        retry_after: int = 1,
+        seed: int = 20240514,
+    ):
         self.version = version
         self.host = host
         self.port = port
@@ -291,22 +307,35 @@ class RedcapEmulator:
         self.url: str | None = None
 
     # -- set-up --------------------------------------------------------------------
-    def add_project(self, project_id: int, title: str, forms=(), dags=(),
-                    token: str | None = None) -> str:
+    def add_project(self, project_id: int, title: str, forms=(), dags=(), token: str | None = None) -> str:
         return self.store.add_project(project_id, title, forms, dags, token)
 
     def project(self, project_id: int) -> Project:
         return self.store.by_id[project_id]
 
-    def fail_next(self, n: int, status: int = 503, body: str = "Service Unavailable", action: str | None = None,
-                  content: str | None = None, project: int | None = None) -> None:
+    def fail_next(
+        self,
+        n: int,
+        status: int = 503,
+        body: str = "Service Unavailable",
+        action: str | None = None,
+        content: str | None = None,
+        project: int | None = None,
+    ) -> None:
         """The next n requests (with `action`, `content` or `project` (a project id): only those that match;
         the action is the one the request asks for, import when it sends data and export by default) are
         answered `status` with `body` and not carried out. A 429 carries Retry-After."""
         self.sim.add_rule(FailRule(status, body, remaining=n, action=action, content=content, project=project))
 
-    def fail_rate(self, rate: float, status: int = 500, body: str = "Internal Server Error",
-                  action: str | None = None, content: str | None = None, project: int | None = None) -> None:
+    def fail_rate(
+        self,
+        rate: float,
+        status: int = 500,
+        body: str = "Internal Server Error",
+        action: str | None = None,
+        content: str | None = None,
+        project: int | None = None,
+    ) -> None:
         """From now on, exactly `rate` (0 < rate <= 1) of the requests that match fail, spread evenly: with
         0.25 the 4th, 8th, 12th ... matching request is answered `status` and not carried out.
         clear_failures() ends it."""
@@ -360,7 +389,7 @@ class RedcapEmulator:
 
     def start(self) -> str:
         if self._server is not None:
-            assert self.url is not None   # set with _server
+            assert self.url is not None  # set with _server
             return self.url
         handler = type("Handler", (_Handler,), {"emulator": self})
         server_class = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 128})
@@ -368,8 +397,9 @@ class RedcapEmulator:
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.url = f"http://{self.host}:{self.port}/api/"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        name="redcap-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="redcap-emulator", daemon=True
+        )
         self._thread.start()
         return self.url
 
@@ -378,11 +408,11 @@ class RedcapEmulator:
             return
         self._server.shutdown()
         self._server.server_close()
-        assert self._thread is not None   # set with _server
+        assert self._thread is not None  # set with _server
         self._thread.join(timeout=5)
         self._server = self._thread = None
 
-    def __enter__(self) -> "RedcapEmulator":
+    def __enter__(self) -> RedcapEmulator:
         self.start()
         return self
 

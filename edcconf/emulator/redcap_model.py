@@ -15,23 +15,57 @@ from typing import Any
 # docs/emulator.md), not REDCap's source.  Roles export the same rights in the same order.
 ALWAYS: tuple[int, ...] = (0,)
 FIELD_SINCE: dict[str, tuple[int, ...]] = {
-    "username": ALWAYS, "email": ALWAYS, "firstname": ALWAYS, "lastname": ALWAYS,
-    "expiration": ALWAYS, "data_access_group": ALWAYS, "data_access_group_id": (10, 0, 0),
+    "username": ALWAYS,
+    "email": ALWAYS,
+    "firstname": ALWAYS,
+    "lastname": ALWAYS,
+    "expiration": ALWAYS,
+    "data_access_group": ALWAYS,
+    "data_access_group_id": (10, 0, 0),
     "data_access_group_label": (14, 5, 0),
-    "design": ALWAYS, "alerts": (9, 0, 0), "user_rights": ALWAYS, "data_access_groups": ALWAYS,
-    "reports": ALWAYS, "stats_and_charts": ALWAYS, "manage_survey_participants": ALWAYS,
-    "calendar": ALWAYS, "data_import_tool": ALWAYS, "data_comparison_tool": ALWAYS,
-    "logging": ALWAYS, "email_logging": (10, 9, 0), "file_repository": ALWAYS,
-    "data_quality_create": ALWAYS, "data_quality_execute": ALWAYS, "api_export": ALWAYS,
-    "api_import": ALWAYS, "api_modules": (14, 0, 0), "mobile_app": ALWAYS,
-    "mobile_app_download_data": ALWAYS, "record_create": ALWAYS, "record_rename": ALWAYS,
-    "record_delete": ALWAYS, "lock_records_all_forms": ALWAYS, "lock_records": ALWAYS,
-    "lock_records_customization": ALWAYS, "mycap_participants": (13, 0, 0),
-    "random_setup": (14, 5, 0), "random_dashboard": (14, 5, 0), "random_perform": (14, 5, 0),
-    "forms": ALWAYS, "forms_export": ALWAYS,
+    "design": ALWAYS,
+    "alerts": (9, 0, 0),
+    "user_rights": ALWAYS,
+    "data_access_groups": ALWAYS,
+    "reports": ALWAYS,
+    "stats_and_charts": ALWAYS,
+    "manage_survey_participants": ALWAYS,
+    "calendar": ALWAYS,
+    "data_import_tool": ALWAYS,
+    "data_comparison_tool": ALWAYS,
+    "logging": ALWAYS,
+    "email_logging": (10, 9, 0),
+    "file_repository": ALWAYS,
+    "data_quality_create": ALWAYS,
+    "data_quality_execute": ALWAYS,
+    "api_export": ALWAYS,
+    "api_import": ALWAYS,
+    "api_modules": (14, 0, 0),
+    "mobile_app": ALWAYS,
+    "mobile_app_download_data": ALWAYS,
+    "record_create": ALWAYS,
+    "record_rename": ALWAYS,
+    "record_delete": ALWAYS,
+    "lock_records_all_forms": ALWAYS,
+    "lock_records": ALWAYS,
+    "lock_records_customization": ALWAYS,
+    "mycap_participants": (13, 0, 0),
+    "random_setup": (14, 5, 0),
+    "random_dashboard": (14, 5, 0),
+    "random_perform": (14, 5, 0),
+    "forms": ALWAYS,
+    "forms_export": ALWAYS,
 }
-USER_INFO_FIELDS = ["username", "email", "firstname", "lastname", "expiration",
-                    "data_access_group", "data_access_group_id", "data_access_group_label"]
+USER_INFO_FIELDS = [
+    "username",
+    "email",
+    "firstname",
+    "lastname",
+    "expiration",
+    "data_access_group",
+    "data_access_group_id",
+    "data_access_group_label",
+]
 FORM_FIELDS = ["forms", "forms_export"]
 # Every right any version has (values 0/1 unless right_value says otherwise), in export order.
 RIGHT_FIELDS = [f for f in FIELD_SINCE if f not in USER_INFO_FIELDS and f not in FORM_FIELDS]
@@ -46,8 +80,7 @@ def user_fields(version: tuple[int, ...]) -> list[str]:
 
 def role_fields(version: tuple[int, ...]) -> list[str]:
     """The columns of a user role export at ``version``: the user's rights, without user info."""
-    return ["unique_role_name", "role_label"] + [
-        f for f in user_fields(version) if f not in USER_INFO_FIELDS]
+    return ["unique_role_name", "role_label"] + [f for f in user_fields(version) if f not in USER_INFO_FIELDS]
 
 
 FORM_RIGHTS_OLD = {0, 1, 2, 3}
@@ -90,8 +123,8 @@ class User:
     firstname: str = ""
     lastname: str = ""
     expiration: str = ""
-    dag: str = ""          # unique group name, "" = not assigned
-    role: str = ""         # unique role name, "" = no role
+    dag: str = ""  # unique group name, "" = not assigned
+    role: str = ""  # unique role name, "" = no role
 
 
 @dataclass
@@ -130,9 +163,7 @@ class Project:
         return 128 if self.new_form_encoding else 0
 
     def empty_rights(self) -> Rights:
-        return Rights({k: 0 for k in RIGHT_FIELDS},
-                      {f: self.no_access for f in self.forms},
-                      {f: 0 for f in self.forms})
+        return Rights({k: 0 for k in RIGHT_FIELDS}, {f: self.no_access for f in self.forms}, {f: 0 for f in self.forms})
 
     def dag(self, unique_name: str) -> Dag | None:
         return next((d for d in self.dags if d.unique_group_name == unique_name), None)
@@ -178,9 +209,12 @@ def right_value(proj: Project, key: str, raw: Any, who: str) -> int:
     elif key == "lock_records":
         allowed = {0, 1, 2}
     if value not in allowed:
-        raise ApiError(f'The value "{raw}" of "{key}" for "{who}" is not valid '
-                       f"(allowed: {', '.join(str(v) for v in sorted(allowed))})")
+        raise ApiError(
+            f'The value "{raw}" of "{key}" for "{who}" is not valid '
+            f"(allowed: {', '.join(str(v) for v in sorted(allowed))})"
+        )
     return value
+
 
 def form_values(proj: Project, key: str, raw: Any, who: str) -> dict[str, int]:
     if raw is None or raw == "":
@@ -193,8 +227,7 @@ def form_values(proj: Project, key: str, raw: Any, who: str) -> dict[str, int]:
                 continue
             name, sep, val = part.partition(":")
             if not sep:
-                raise ApiError(f'The value of "{key}" for "{who}" is not valid: "{part}" '
-                               f'is not a "form:value" pair')
+                raise ApiError(f'The value of "{key}" for "{who}" is not valid: "{part}" is not a "form:value" pair')
             pairs[name.strip()] = val.strip()
     elif isinstance(raw, dict):
         pairs = raw
@@ -202,8 +235,9 @@ def form_values(proj: Project, key: str, raw: Any, who: str) -> dict[str, int]:
         raise ApiError(f'The value of "{key}" for "{who}" is not valid')
     unknown = [n for n in pairs if n not in proj.forms]
     if unknown:
-        raise ApiError(f'The following instruments in "{key}" for "{who}" do not exist in '
-                       f"the project: {quoted(unknown)}")
+        raise ApiError(
+            f'The following instruments in "{key}" for "{who}" do not exist in the project: {quoted(unknown)}'
+        )
     if key == "forms":
         allowed = FORM_RIGHTS_NEW if proj.new_form_encoding else FORM_RIGHTS_OLD
     else:
@@ -212,14 +246,16 @@ def form_values(proj: Project, key: str, raw: Any, who: str) -> dict[str, int]:
     for name, val in pairs.items():
         num = _as_int(val)
         if num not in allowed:
-            raise ApiError(f'The value "{val}" for instrument "{name}" in "{key}" for '
-                           f'"{who}" is not valid (allowed: '
-                           f"{', '.join(str(v) for v in sorted(allowed))})")
+            raise ApiError(
+                f'The value "{val}" for instrument "{name}" in "{key}" for '
+                f'"{who}" is not valid (allowed: '
+                f"{', '.join(str(v) for v in sorted(allowed))})"
+            )
         out[name] = num
     return out
 
-def apply_rights(proj: Project, base: Rights, row: dict, who: str,
-                 unlisted_forms_lose_access: bool = False) -> Rights:
+
+def apply_rights(proj: Project, base: Rights, row: dict, who: str, unlisted_forms_lose_access: bool = False) -> Rights:
     """``base`` changed by the fields ``row`` gives; omitted fields keep their values.
 
     With ``unlisted_forms_lose_access`` (user imports, as REDCap), a ``forms`` or
@@ -238,6 +274,7 @@ def apply_rights(proj: Project, base: Rights, row: dict, who: str,
                 current.update({f: none for f in proj.forms})
             current.update(given)
     return Rights(rights, forms, forms_export)
+
 
 def check_fields(rows: list[dict], allowed: set[str]) -> None:
     unknown = []

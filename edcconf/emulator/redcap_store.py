@@ -60,8 +60,18 @@ import string
 import threading
 from typing import Any
 
-from .redcap_model import (IGNORED_FIELDS, ApiError, Project, Rights, Role, User, apply_rights,
-                           check_fields, parse_version, quoted)
+from .redcap_model import (
+    IGNORED_FIELDS,
+    ApiError,
+    Project,
+    Rights,
+    Role,
+    User,
+    apply_rights,
+    check_fields,
+    parse_version,
+    quoted,
+)
 
 
 class Store:
@@ -104,13 +114,16 @@ class Store:
                 rights = proj.effective_rights(user)
                 dag = proj.dag(user.dag) if user.dag else None
                 values: dict[str, Any] = {
-                    "username": user.username, "email": user.email,
-                    "firstname": user.firstname, "lastname": user.lastname,
+                    "username": user.username,
+                    "email": user.email,
+                    "firstname": user.firstname,
+                    "lastname": user.lastname,
                     "expiration": user.expiration,
                     "data_access_group": dag.unique_group_name if dag else "",
                     "data_access_group_id": dag.group_id if dag else "",
                     "data_access_group_label": dag.label if dag else "",
-                    **rights.rights, **_form_cells(proj, rights),
+                    **rights.rights,
+                    **_form_cells(proj, rights),
                 }
                 out.append({f: values[f] for f in proj.user_fields})
             return out
@@ -120,9 +133,10 @@ class Store:
             check_fields(rows, set(proj.user_fields) | IGNORED_FIELDS)
             in_role = _users_in_a_role(proj, rows)
             if in_role:
-                raise ApiError("The following users are currently assigned to a user role, so "
-                               "their user rights cannot be modified via the API: "
-                               + ", ".join(in_role))
+                raise ApiError(
+                    "The following users are currently assigned to a user role, so "
+                    "their user rights cannot be modified via the API: " + ", ".join(in_role)
+                )
             staged: list[User] = []
             for row in rows:
                 username = str(row.get("username") or "").strip()
@@ -133,21 +147,27 @@ class Store:
                 rights = apply_rights(proj, base, row, username, unlisted_forms_lose_access=True)
                 dag_name = str(row.get("data_access_group") or "").strip()
                 if dag_name and proj.dag(dag_name) is None:
-                    raise ApiError(f'The Data Access Group "{dag_name}" for user "{username}" '
-                                   f"does not exist in the project (use the unique group name)")
+                    raise ApiError(
+                        f'The Data Access Group "{dag_name}" for user "{username}" '
+                        f"does not exist in the project (use the unique group name)"
+                    )
                 expiration = str(row.get("expiration", old.expiration if old else "") or "")
                 if expiration and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", expiration):
-                    raise ApiError(f'The value "{expiration}" of "expiration" for "{username}" '
-                                   f"is not a valid date (YYYY-MM-DD)")
-                staged.append(User(
-                    username=username, rights=rights,
-                    email=str(row.get("email", old.email if old else "") or ""),
-                    firstname=str(row.get("firstname", old.firstname if old else "") or ""),
-                    lastname=str(row.get("lastname", old.lastname if old else "") or ""),
-                    expiration=expiration,
-                    dag=dag_name,            # omitted -> "" : REDCap unassigns the DAG
-                    role="",                 # users in a role were refused above
-                ))
+                    raise ApiError(
+                        f'The value "{expiration}" of "expiration" for "{username}" is not a valid date (YYYY-MM-DD)'
+                    )
+                staged.append(
+                    User(
+                        username=username,
+                        rights=rights,
+                        email=str(row.get("email", old.email if old else "") or ""),
+                        firstname=str(row.get("firstname", old.firstname if old else "") or ""),
+                        lastname=str(row.get("lastname", old.lastname if old else "") or ""),
+                        expiration=expiration,
+                        dag=dag_name,  # omitted -> "" : REDCap unassigns the DAG
+                        role="",  # users in a role were refused above
+                    )
+                )
             for user in staged:
                 proj.users[user.username] = user
             return len(staged)
@@ -158,8 +178,7 @@ class Store:
                 raise ApiError('The parameter "users" is missing or empty')
             unknown = [n for n in names if n not in proj.users]
             if unknown:
-                raise ApiError(f"The following users do not exist in the project: "
-                               f"{quoted(unknown)}")
+                raise ApiError(f"The following users do not exist in the project: {quoted(unknown)}")
             for n in names:
                 del proj.users[n]
             return len(names)
@@ -170,7 +189,8 @@ class Store:
             out = []
             for role in proj.roles:
                 values: dict[str, Any] = {
-                    "unique_role_name": role.unique_role_name, "role_label": role.role_label,
+                    "unique_role_name": role.unique_role_name,
+                    "role_label": role.role_label,
                     **{k: str(v) for k, v in role.rights.rights.items()},
                     **_form_cells(proj, role.rights),
                 }
@@ -216,15 +236,17 @@ class Store:
             for user in proj.users.values():
                 if user.role in names:
                     role = proj.role(user.role)
-                    assert role is not None   # _check_deleting refused names that are not roles
+                    assert role is not None  # _check_deleting refused names that are not roles
                     user.rights, user.role = role.rights, ""
             proj.roles = [r for r in proj.roles if r.unique_role_name not in names]
             return len(names)
 
     def export_role_mapping(self, proj: Project) -> list[dict]:
         with self.lock:
-            return [{"username": u.username, "unique_role_name": u.role,
-                     "data_access_group": u.dag} for u in proj.sorted_users()]
+            return [
+                {"username": u.username, "unique_role_name": u.role, "data_access_group": u.dag}
+                for u in proj.sorted_users()
+            ]
 
     def import_role_mapping(self, proj: Project, rows: list[dict]) -> int:
         with self.lock:
@@ -240,13 +262,14 @@ class Store:
                 if "data_access_group" in row:
                     dag = str(row["data_access_group"] or "").strip()
                     if dag and proj.dag(dag) is None:
-                        raise ApiError(f'The Data Access Group "{dag}" for user "{username}" '
-                                       f"does not exist in the project")
+                        raise ApiError(
+                            f'The Data Access Group "{dag}" for user "{username}" does not exist in the project'
+                        )
                 staged.append((user, role, dag))
             for user, role, dag in staged:
-                if user.role and not role:       # leaving a role keeps its rights, as REDCap
+                if user.role and not role:  # leaving a role keeps its rights, as REDCap
                     current = proj.role(user.role)
-                    assert current is not None   # a user's role is one of the project's (delete_roles clears it)
+                    assert current is not None  # a user's role is one of the project's (delete_roles clears it)
                     user.rights = current.rights
                 user.role, user.dag = role, dag
             return len(staged)
@@ -254,8 +277,14 @@ class Store:
     # -- DAGs --------------------------------------------------------------------------
     def export_dags(self, proj: Project) -> list[dict]:
         with self.lock:
-            return [{"data_access_group_name": d.label, "unique_group_name": d.unique_group_name,
-                     "data_access_group_id": d.group_id} for d in proj.dags]
+            return [
+                {
+                    "data_access_group_name": d.label,
+                    "unique_group_name": d.unique_group_name,
+                    "data_access_group_id": d.group_id,
+                }
+                for d in proj.dags
+            ]
 
     @staticmethod
     def _unique_group_name(proj: Project, label: str, taken: set[str]) -> str:
@@ -269,8 +298,7 @@ class Store:
 
     def import_dags(self, proj: Project, rows: list[dict]) -> int:
         with self.lock:
-            check_fields(rows, {"data_access_group_name", "unique_group_name",
-                                      "data_access_group_id"})
+            check_fields(rows, {"data_access_group_name", "unique_group_name", "data_access_group_id"})
             staged = []
             for row in rows:
                 label = str(row.get("data_access_group_name") or "").strip()
@@ -278,14 +306,16 @@ class Store:
                 if not label:
                     raise ApiError('The field "data_access_group_name" is missing or blank')
                 if unique and proj.dag(unique) is None:
-                    raise ApiError(f'The Data Access Group "{unique}" does not exist in the '
-                                   f"project (leave unique_group_name blank to create one)")
+                    raise ApiError(
+                        f'The Data Access Group "{unique}" does not exist in the '
+                        f"project (leave unique_group_name blank to create one)"
+                    )
                 staged.append((unique, label))
             taken = {d.unique_group_name for d in proj.dags}
             for unique, label in staged:
                 if unique:
                     dag = proj.dag(unique)
-                    assert dag is not None   # checked above, while staging
+                    assert dag is not None  # checked above, while staging
                     dag.label = label
                 else:
                     name = self._unique_group_name(proj, label, taken)
@@ -304,8 +334,7 @@ class Store:
 
     def export_dag_mapping(self, proj: Project) -> list[dict]:
         with self.lock:
-            return [{"username": u.username, "redcap_data_access_group": u.dag}
-                    for u in proj.sorted_users()]
+            return [{"username": u.username, "redcap_data_access_group": u.dag} for u in proj.sorted_users()]
 
     def import_dag_mapping(self, proj: Project, rows: list[dict]) -> int:
         with self.lock:
@@ -316,8 +345,7 @@ class Store:
                 username = user.username
                 dag = str(row.get("redcap_data_access_group") or "").strip()
                 if dag and proj.dag(dag) is None:
-                    raise ApiError(f'The Data Access Group "{dag}" for user "{username}" '
-                                   f"does not exist in the project")
+                    raise ApiError(f'The Data Access Group "{dag}" for user "{username}" does not exist in the project')
                 staged.append((user, dag))
             for user, dag in staged:
                 user.dag = dag
@@ -327,25 +355,41 @@ class Store:
     def export_project(self, proj: Project) -> dict:
         with self.lock:
             return {
-                "project_id": proj.project_id, "project_title": proj.title,
-                "creation_time": "2024-01-02 09:00:00", "production_time": "",
-                "in_production": 0, "project_language": "English", "purpose": 4,
-                "purpose_other": "", "project_notes": "", "custom_record_label": "",
-                "secondary_unique_field": "", "is_longitudinal": 0,
-                "has_repeating_instruments_or_events": 0, "surveys_enabled": 0,
-                "scheduling_enabled": 0, "record_autonumbering_enabled": 0,
-                "randomization_enabled": 0, "ddp_enabled": 0, "project_irb_number": "",
-                "project_grant_number": "", "project_pi_firstname": "",
-                "project_pi_lastname": "", "display_today_now_button": 1,
-                "missing_data_codes": "", "external_modules": "",
+                "project_id": proj.project_id,
+                "project_title": proj.title,
+                "creation_time": "2024-01-02 09:00:00",
+                "production_time": "",
+                "in_production": 0,
+                "project_language": "English",
+                "purpose": 4,
+                "purpose_other": "",
+                "project_notes": "",
+                "custom_record_label": "",
+                "secondary_unique_field": "",
+                "is_longitudinal": 0,
+                "has_repeating_instruments_or_events": 0,
+                "surveys_enabled": 0,
+                "scheduling_enabled": 0,
+                "record_autonumbering_enabled": 0,
+                "randomization_enabled": 0,
+                "ddp_enabled": 0,
+                "project_irb_number": "",
+                "project_grant_number": "",
+                "project_pi_firstname": "",
+                "project_pi_lastname": "",
+                "display_today_now_button": 1,
+                "missing_data_codes": "",
+                "external_modules": "",
                 "bypass_branching_erase_field_prompt": 0,
             }
 
 
 def _form_cells(proj: Project, rights: Rights) -> dict[str, dict[str, int]]:
     """``forms`` and ``forms_export`` of one user or role: every instrument of the project."""
-    return {"forms": {f: rights.forms.get(f, proj.no_access) for f in proj.forms},
-            "forms_export": {f: rights.forms_export.get(f, 0) for f in proj.forms}}
+    return {
+        "forms": {f: rights.forms.get(f, proj.no_access) for f in proj.forms},
+        "forms_export": {f: rights.forms_export.get(f, 0) for f in proj.forms},
+    }
 
 
 def _users_in_a_role(proj: Project, rows: list[dict]) -> list[str]:

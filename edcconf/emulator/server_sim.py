@@ -16,6 +16,7 @@ answer latency with jitter, a cap on requests in flight answered by HTTP 429, an
 Counters (``counts``) tell how many requests arrived, were answered 429 by the cap, failed by injection
 or lost, and the most in flight at once; a benchmark reads them per step.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,6 +37,7 @@ def effective_action(fields: dict[str, str]) -> str:
 class FailRule:
     """Fail requests that match (None matches anything): the next ``remaining`` of them, or with ``rate``
     an exact, evenly spread share of them."""
+
     status: int
     body: str
     remaining: int | None = None
@@ -46,9 +48,11 @@ class FailRule:
     seen: int = 0
 
     def matches(self, fields: dict[str, str], project_id: int | None) -> bool:
-        return ((self.action is None or self.action == effective_action(fields))
-                and (self.content is None or self.content == fields.get("content"))
-                and (self.project is None or self.project == project_id))
+        return (
+            (self.action is None or self.action == effective_action(fields))
+            and (self.content is None or self.content == fields.get("content"))
+            and (self.project is None or self.project == project_id)
+        )
 
     def take(self) -> bool:
         """Called for a matching request: whether it fails."""
@@ -68,8 +72,14 @@ class FailRule:
 class ServerSim:
     """Latency, the concurrency cap, injected failures and the counters of one emulator (thread-safe)."""
 
-    def __init__(self, latency_ms: float = 0, jitter_ms: float = 0, max_concurrent: int | None = None,
-                 retry_after: int = 1, seed: int = 20240514) -> None:
+    def __init__(
+        self,
+        latency_ms: float = 0,
+        jitter_ms: float = 0,
+        max_concurrent: int | None = None,
+        retry_after: int = 1,
+        seed: int = 20240514,
+    ) -> None:
         if latency_ms < 0 or jitter_ms < 0:
             raise ValueError("latency_ms and jitter_ms must be 0 or more")
         if max_concurrent is not None and max_concurrent < 1:

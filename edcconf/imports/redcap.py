@@ -11,6 +11,7 @@ reproduce every user's rights exactly, so that adopting a project changes nobody
 Every generated role is checked by resolving it and comparing the record it gives with what REDCap holds;
 a difference refuses the import (nothing is written), never an approximation.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,7 +34,7 @@ _ID = re.compile(r"[^A-Za-z0-9._-]+")
 
 def _redcap_catalog() -> Catalog:
     cat = catalog("redcap")
-    assert cat is not None   # shipped with edcconf
+    assert cat is not None  # shipped with edcconf
     return cat
 
 
@@ -49,8 +50,11 @@ def provider_for(root: Path, model: Model, env: str, study: Study):
         raise UserError(f"{study.id} is not in environment {env!r}", code="unknown-reference")
     target = environment.targets.get("redcap")
     if target is None or target.provider != "redcap":
-        raise UserError(f"environment {env} has no `redcap` provider target to read {study.id} from (targets.redcap: "
-                        "{provider: redcap, url: ...})", code="no-target")
+        raise UserError(
+            f"environment {env} has no `redcap` provider target to read {study.id} from (targets.redcap: "
+            "{provider: redcap, url: ...})",
+            code="no-target",
+        )
     return RedcapProvider(target, redcap_projects(root), env, {study.id: list(study.sites)})
 
 
@@ -59,8 +63,9 @@ def live_snapshot(root: Path, model: Model, env: str, study: Study) -> ProjectSn
     return from_live(provider, study.id, provider.unmanaged_users(study.id))
 
 
-def import_redcap(root: Path, env: str, study_ids: list[str] | str, group: str | None,
-                  site_country: str | None = None) -> ImportResult:
+def import_redcap(
+    root: Path, env: str, study_ids: list[str] | str, group: str | None, site_country: str | None = None
+) -> ImportResult:
     """`import redcap`: one study, several, or (empty list) every REDCap study of the environment. The
     projects are read up to --parallelism at once (edcconf.parallel) and adopted one by one in the order
     given, so the declarations written are the same at any parallelism."""
@@ -72,17 +77,27 @@ def import_redcap(root: Path, env: str, study_ids: list[str] | str, group: str |
         ids = sorted(s.id for s in model.studies.values() if s.system == "redcap" and env in s.environments)
     result = ImportResult(f"REDCap projects of {', '.join(ids)} ({env})")
     studies = [redcap_study(model, study_id) for study_id in ids]
-    snapshots = run_ordered(studies, lambda study, _stop: live_snapshot(root, model, env, study),
-                            f"read REDCap projects of {env}")
+    snapshots = run_ordered(
+        studies, lambda study, _stop: live_snapshot(root, model, env, study), f"read REDCap projects of {env}"
+    )
     for study, snapshot in zip(studies, snapshots):
         adopt(model, study, snapshot, env, group, site_country, result)
     refuse_errors(result.diagnostics, result.source)
     return result
 
 
-def import_redcap_files(root: Path, env: str, study_id: str, users: Path, roles: Path | None,
-                        assignments: Path | None, dags: Path | None, group: str | None,
-                        site_country: str | None = None, version: str | None = None) -> ImportResult:
+def import_redcap_files(
+    root: Path,
+    env: str,
+    study_id: str,
+    users: Path,
+    roles: Path | None,
+    assignments: Path | None,
+    dags: Path | None,
+    group: str | None,
+    site_country: str | None = None,
+    version: str | None = None,
+) -> ImportResult:
     """`import redcap-users`: REDCap's own exports of one project."""
     model = current_model(root)
     study = redcap_study(model, study_id)
@@ -95,17 +110,30 @@ def import_redcap_files(root: Path, env: str, study_id: str, users: Path, roles:
 
 
 # --- declarations from a snapshot -------------------------------------------------------------------
-def adopt(model: Model, study: Study, snap: ProjectSnapshot, env: str, group: str | None,
-          site_country: str | None, result: ImportResult) -> None:
+def adopt(
+    model: Model,
+    study: Study,
+    snap: ProjectSnapshot,
+    env: str,
+    group: str | None,
+    site_country: str | None,
+    result: ImportResult,
+) -> None:
     if env not in study.environments:
         raise UserError(f"{study.id} is not in environment {env!r}", code="unknown-reference")
     forms = {f.id for f in study.forms}
     seen_forms = {f for u in snap.users for f in u.forms} | {f for r in snap.roles.values() for f in r.record.forms}
     unknown = sorted(seen_forms - forms)
     if unknown:
-        result.diagnostics.append(error("import-invalid", f"REDCap project of {study.id} has instruments that "
-                                        f"{study.id} does not declare: {', '.join(unknown)}; add them to its forms "
-                                        f"(e.g. `- {{id: {unknown[0]}}}`), then import again", study.loc))
+        result.diagnostics.append(
+            error(
+                "import-invalid",
+                f"REDCap project of {study.id} has instruments that "
+                f"{study.id} does not declare: {', '.join(unknown)}; add them to its forms "
+                f"(e.g. `- {{id: {unknown[0]}}}`), then import again",
+                study.loc,
+            )
+        )
         return
     site_of = _sites(model, study, snap, site_country, result)
     declared = {g.user: g for g in study.access}
@@ -115,12 +143,18 @@ def adopt(model: Model, study: Study, snap: ProjectSnapshot, env: str, group: st
     for user in sorted(snap.users, key=lambda u: u.username):
         loc = snap.where.get(user.username, Loc(snap.source))
         if user.username in declared:
-            result.diagnostics.append(warning("import-conflict", f"{user.username} already has access declared in "
-                                              f"{study.id} ({declared[user.username].loc}); left as it is", loc))
+            result.diagnostics.append(
+                warning(
+                    "import-conflict",
+                    f"{user.username} already has access declared in "
+                    f"{study.id} ({declared[user.username].loc}); left as it is",
+                    loc,
+                )
+            )
             continue
         dag = user.data_access_group
         if dag and dag not in site_of:
-            continue   # reported by _sites
+            continue  # reported by _sites
         sites = [site_of[dag]] if dag else "all"
         held = effective_rights(snap, user)
         role_id = _role_for(model, study, snap, held, bool(dag), namer, roles_by_key, result, loc)
@@ -133,8 +167,14 @@ def adopt(model: Model, study: Study, snap: ProjectSnapshot, env: str, group: st
         person = model.people.get(user.username)
         if person is None:
             if group is None or group not in model.groups:
-                result.diagnostics.append(error("import-group", f"{user.username} is not declared yet: name the "
-                                                "group new people join with --group (an existing group id)", loc))
+                result.diagnostics.append(
+                    error(
+                        "import-group",
+                        f"{user.username} is not declared yet: name the "
+                        "group new people join with --group (an existing group id)",
+                        loc,
+                    )
+                )
                 continue
             email, name = snap.people.get(user.username, ("", ""))
             people.append((user.username, group, email, name, loc))
@@ -146,8 +186,9 @@ def adopt(model: Model, study: Study, snap: ProjectSnapshot, env: str, group: st
         result.roles.setdefault(study.id, {}).update(namer.new)
 
 
-def _sites(model: Model, study: Study, snap: ProjectSnapshot, country: str | None,
-           result: ImportResult) -> dict[str, str]:
+def _sites(
+    model: Model, study: Study, snap: ProjectSnapshot, country: str | None, result: ImportResult
+) -> dict[str, str]:
     """DAG unique name -> site id: a declared site named like its label (or whose derived DAG name it is),
     else a new site. New sites are added to the study too."""
     out: dict[str, str] = {}
@@ -155,12 +196,19 @@ def _sites(model: Model, study: Study, snap: ProjectSnapshot, country: str | Non
     for dag in sorted(used):
         label = snap.dags.get(dag, dag)
         found = next((s for s in model.sites if s == label), None) or next(
-            (s for s in model.sites if dag_unique_name(s) == dag), None)
+            (s for s in model.sites if dag_unique_name(s) == dag), None
+        )
         if found is None:
             if not country:
-                result.diagnostics.append(error("import-site", f"data access group {dag} ({label}) of {study.id} is "
-                                                "no declared site: declare it, or give --site-country CC to declare "
-                                                "it as a new site", study.loc))
+                result.diagnostics.append(
+                    error(
+                        "import-site",
+                        f"data access group {dag} ({label}) of {study.id} is "
+                        "no declared site: declare it, or give --site-country CC to declare "
+                        "it as a new site",
+                        study.loc,
+                    )
+                )
                 continue
             found = _ID.sub("-", label).strip("-.") or dag
             if dag_unique_name(found) != dag:
@@ -198,9 +246,18 @@ class _RoleNamer:
 
 def _role_model(rid: str, value: dict) -> Role:
     loc = Loc("<import>")
-    return Role(rid, value["base"], None, frozen_map({}), None, frozen_map(value.get("redcap") or {}), loc,
-                frozen_map({}), frozen_map({f: frozen_map(v) for f, v in (value.get("redcap_forms") or {}).items()}),
-                frozen_map(value.get("redcap_role") or {}))
+    return Role(
+        rid,
+        value["base"],
+        None,
+        frozen_map({}),
+        None,
+        frozen_map(value.get("redcap") or {}),
+        loc,
+        frozen_map({}),
+        frozen_map({f: frozen_map(v) for f, v in (value.get("redcap_forms") or {}).items()}),
+        frozen_map(value.get("redcap_role") or {}),
+    )
 
 
 def _exact(study: Study, role_id: str, held: UserRecord, needs_site: bool) -> bool:
@@ -217,10 +274,24 @@ def _exact(study: Study, role_id: str, held: UserRecord, needs_site: bool) -> bo
     return same and (not held.role or role.value["redcap_role"]["name"] == held.role)
 
 
-def _role_for(model: Model, study: Study, snap: ProjectSnapshot, held: UserRecord, needs_site: bool,
-              namer: _RoleNamer, by_key: dict[tuple, str], result: ImportResult, loc: Loc) -> str | None:
-    key = (held.role, tuple(sorted(held.rights.items())), tuple(sorted(held.forms.items())),
-           tuple(sorted(held.forms_export.items())), needs_site)
+def _role_for(
+    model: Model,
+    study: Study,
+    snap: ProjectSnapshot,
+    held: UserRecord,
+    needs_site: bool,
+    namer: _RoleNamer,
+    by_key: dict[tuple, str],
+    result: ImportResult,
+    loc: Loc,
+) -> str | None:
+    key = (
+        held.role,
+        tuple(sorted(held.rights.items())),
+        tuple(sorted(held.forms.items())),
+        tuple(sorted(held.forms_export.items())),
+        needs_site,
+    )
     if key in by_key:
         return by_key[key]
     current = namer.study_with_new()
@@ -232,8 +303,14 @@ def _role_for(model: Model, study: Study, snap: ProjectSnapshot, held: UserRecor
     value = _generated(study, held, needs_site, role.unique_name if role else None, role.label if role else None)
     rid = namer.add(role.label if role else f"{held.username}-rights", value)
     if not _exact(namer.study_with_new(), rid, held, needs_site):
-        result.diagnostics.append(error("import-no-role", f"{held.username}'s rights in REDCap could not be declared "
-                                        "exactly (please report it); nothing was written", loc))
+        result.diagnostics.append(
+            error(
+                "import-no-role",
+                f"{held.username}'s rights in REDCap could not be declared "
+                "exactly (please report it); nothing was written",
+                loc,
+            )
+        )
         return None
     by_key[key] = rid
     return rid
@@ -260,19 +337,32 @@ def _generated(study: Study, held: UserRecord, needs_site: bool, role_name: str 
     return value
 
 
-def _ceiling_warning(model: Model, study: Study, namer: _RoleNamer, role_id: str, group_id: str | None, user: str,
-                     loc: Loc, result: ImportResult) -> None:
+def _ceiling_warning(
+    model: Model,
+    study: Study,
+    namer: _RoleNamer,
+    role_id: str,
+    group_id: str | None,
+    user: str,
+    loc: Loc,
+    result: ImportResult,
+) -> None:
     group = model.groups.get(group_id or "")
     role = effective_role(namer.study_with_new(), _redcap_catalog(), role_id)
     if group is None or role is None:
         return
     over = over_ceiling(group_ceiling(group), role.rights, role.redcap)
     if over:
-        result.diagnostics.append(warning("import-over-ceiling", f"{user} holds rights in REDCap above the ceiling of "
-                                          f"group {group.id}: {over_text(over)}; the import keeps them exactly, and "
-                                          "validate refuses the grant until the group allows them (or the person "
-                                          "moves to a group that does)", loc))
+        result.diagnostics.append(
+            warning(
+                "import-over-ceiling",
+                f"{user} holds rights in REDCap above the ceiling of "
+                f"group {group.id}: {over_text(over)}; the import keeps them exactly, and "
+                "validate refuses the grant until the group allows them (or the person "
+                "moves to a group that does)",
+                loc,
+            )
+        )
 
 
 __all__ = ["import_redcap", "import_redcap_files", "live_snapshot", "provider_for", "redcap_study"]
-

@@ -2,11 +2,12 @@
 own exports. A user whose rights, role, DAG and expiry are exactly what their declared grant gives is
 recorded with that grant; anyone else is recorded with what REDCap holds (a live role value), so that the
 next plan shows the change that restores the declaration. Nothing but that one study is touched."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
-from typing import Callable, Mapping
 
 from ..diagnostics import UserError
 from ..pipeline import load_desired
@@ -16,14 +17,16 @@ from .redcap_snapshot import ProjectSnapshot, effective_rights
 from .state import study_onto
 
 
-def redcap_state(root: Path, env: str, as_of: date, snapshot: Callable[..., ProjectSnapshot],
-                 study_id: str) -> Callable[[Mapping], dict]:
+def redcap_state(
+    root: Path, env: str, as_of: date, snapshot: Callable[..., ProjectSnapshot], study_id: str
+) -> Callable[[Mapping], dict]:
     desired = load_desired(root, as_of, [env])
     model = desired.model
     study = model.studies.get(study_id)
     if study is None or study.system != "redcap" or env not in study.environments:
-        raise UserError(f"{study_id} is not a REDCap study of {env}: run `edcconf import redcap` first",
-                        code="import-missing")
+        raise UserError(
+            f"{study_id} is not a REDCap study of {env}: run `edcconf import redcap` first", code="import-missing"
+        )
     snap = snapshot(model, study)
     state = desired.resolution.environments[env].state
     dags = {label: unique for unique, label in snap.dags.items()}
@@ -42,10 +45,16 @@ def redcap_state(root: Path, env: str, as_of: date, snapshot: Callable[..., Proj
             ref = f"{study_id}/live:{user.username}"
             roles[ref] = live_rights(held, contact)
             dag = user.data_access_group
-            grants[key] = {"study": study_id, "user": user.username, "role": "(live)", "base_role": None,
-                           "sites": [site_of.get(dag, dag)] if dag else sites,
-                           "site_access": "sites" if dag else "all", "expires": user.expiration or None,
-                           "role_ref": ref}
+            grants[key] = {
+                "study": study_id,
+                "user": user.username,
+                "role": "(live)",
+                "base_role": None,
+                "sites": [site_of.get(dag, dag)] if dag else sites,
+                "site_access": "sites" if dag else "all",
+                "expires": user.expiration or None,
+                "role_ref": ref,
+            }
         if user.username in model.people:
             email, name = snap.people.get(user.username, ("", ""))
             named[user.username] = {k: v for k, v in (("email", email), ("name", name)) if v}

@@ -1,9 +1,10 @@
 """Import a Veeva Vault study user file (003) into one study: people and their access entries."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
 from pathlib import Path
+from typing import cast
 
 from ..catalogs import required_catalog
 from ..diagnostics import Loc, error, warning
@@ -35,9 +36,15 @@ def read_for_study(model: Model, study: Study, path: Path, *, existing: bool = F
     creates no new user then, it only adds the user to the study; so does `import vault`)."""
     countries = {model.sites[s].country for s in study.sites if s in model.sites}
     people = {p.username.casefold(): p for p in model.people.values()} if existing else {}
-    parsed = read_vault_users(Path(path).read_bytes(), str(path), sites=set(study.sites), countries=countries,
-                              roles=set(role_names(study)), environments=set(study.environments),
-                              existing_users=set(people) if existing else None)
+    parsed = read_vault_users(
+        Path(path).read_bytes(),
+        str(path),
+        sites=set(study.sites),
+        countries=countries,
+        roles=set(role_names(study)),
+        environments=set(study.environments),
+        existing_users=set(people) if existing else None,
+    )
     rows = {(r.file, r.line): r for r in parsed.rows}
     out = []
     for d in parsed.diagnostics:
@@ -48,9 +55,14 @@ def read_for_study(model: Model, study: Study, path: Path, *, existing: bool = F
             row = rows.get((d.loc.file, d.loc.line))
             person = people.get(row.user_name.casefold()) if row else None
             if row is not None and person is not None:
-                d = warning(USER_EXISTS, f"User exists. Applying Study access.: {row.user_name} is already declared "
-                            f"({person.loc}); no person is created, only the row's access to {study.id} is "
-                            "declared", d.loc, vault="User exists. Applying Study access.")
+                d = warning(
+                    USER_EXISTS,
+                    f"User exists. Applying Study access.: {row.user_name} is already declared "
+                    f"({person.loc}); no person is created, only the row's access to {study.id} is "
+                    "declared",
+                    d.loc,
+                    vault="User exists. Applying Study access.",
+                )
         out.append(d)
     return parsed, out
 
@@ -67,9 +79,15 @@ def access_entries(study: Study, rows: tuple[VaultUser, ...], path: str) -> tupl
     for row in rows:
         loc = row_loc(path, row)
         if row.study_status != "Enabled":
-            seen = f" (last login {row.last_login})" if row.last_login else ""   # shown, never declared from
-            problems.append(warning("import-disabled", f"{row.user_name} has Study Status {row.study_status}{seen}: "
-                                    "declared with study_status: disabled (on record in Vault, no access)", loc))
+            seen = f" (last login {row.last_login})" if row.last_login else ""  # shown, never declared from
+            problems.append(
+                warning(
+                    "import-disabled",
+                    f"{row.user_name} has Study Status {row.study_status}{seen}: "
+                    "declared with study_status: disabled (on record in Vault, no access)",
+                    loc,
+                )
+            )
         entry: dict[str, object] = {"user": row.user_name, "role": names[row.study_role]}
         envs = "all" if row.study_environment in ("", ALL_ENVIRONMENTS) else [row.study_environment]
         if row.site_access:
@@ -80,13 +98,21 @@ def access_entries(study: Study, rows: tuple[VaultUser, ...], path: str) -> tupl
             scope = {"sites": "all"}
         entry.update({"environments": envs, **scope})
         if row.study_status != "Enabled":
-            entry["study_status"] = "disabled"   # 003: Vault keeps the user's role and sites, without access
+            entry["study_status"] = "disabled"  # 003: Vault keeps the user's role and sites, without access
         have = entries.get(row.user_name)
         if have is None:
             entries[row.user_name] = entry
-        elif {k: v for k, v in have.items() if k != "environments"} != {k: v for k, v in entry.items() if k != "environments"}:
-            problems.append(error("csv-duplicate-row", f"{row.user_name} has different roles, sites or Study Status in "
-                                  "different environments; edcconf declares one role per person and study", loc))
+        elif {k: v for k, v in have.items() if k != "environments"} != {
+            k: v for k, v in entry.items() if k != "environments"
+        }:
+            problems.append(
+                error(
+                    "csv-duplicate-row",
+                    f"{row.user_name} has different roles, sites or Study Status in "
+                    "different environments; edcconf declares one role per person and study",
+                    loc,
+                )
+            )
         elif have["environments"] != "all" and envs != "all":
             have["environments"] = sorted(set(cast(list, have["environments"])) | set(envs))
     for entry in entries.values():
@@ -119,15 +145,26 @@ def import_vault(root: Path, paths: Path | Sequence[Path], study_id: str, group:
             continue
         loc = row_loc(str(path), row)
         if group is None or group not in model.groups:
-            result.diagnostics.append(error("import-group", f"{row.user_name} is not declared yet: name the group "
-                                            "new people join with --group (an existing group id)", loc))
+            result.diagnostics.append(
+                error(
+                    "import-group",
+                    f"{row.user_name} is not declared yet: name the group "
+                    "new people join with --group (an existing group id)",
+                    loc,
+                )
+            )
             continue
         people.append((row.user_name, group, row.email, f"{row.first_name} {row.last_name}".strip(), loc))
     _place_people(result, model, people, {})
     for user, entry in sorted(entries.items()):
         if user in declared:
-            result.diagnostics.append(warning("import-conflict", f"{user} already has access declared in {study.id} "
-                                              f"({declared[user].loc}); left as it is", Loc(str(path))))
+            result.diagnostics.append(
+                warning(
+                    "import-conflict",
+                    f"{user} already has access declared in {study.id} ({declared[user].loc}); left as it is",
+                    Loc(str(path)),
+                )
+            )
             continue
         result.grants.setdefault(study.id, []).append(entry)
     refuse_errors(result.diagnostics, f"{path}")

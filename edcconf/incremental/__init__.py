@@ -25,20 +25,22 @@ declared twice, a live read, a damaged entry. Entries are marshal data under `.e
 keyed by every file of the package (never trusted across code versions), safe to delete;
 EDCCONF_NO_CACHE=1 bypasses them (with the rest of the cache).
 """
+
 from __future__ import annotations
 
 import hashlib
 import marshal
 import sys
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..diagnostics import Diagnostic, Loc
 from ..spool import read_entry
 
-VERSION = 4   # 2: fragments and applied parts of a full plan stored as two packs; 3: guards (plan/brakes);
-              # 4: ceilings checked by the plan (grants above a ceiling per study, applied ones in the base)
+VERSION = 4  # 2: fragments and applied parts of a full plan stored as two packs; 3: guards (plan/brakes);
+# 4: ceilings checked by the plan (grants above a ceiling per study, applied ones in the base)
 
 
 def _h(*parts: str) -> str:
@@ -47,6 +49,7 @@ def _h(*parts: str) -> str:
 
 def _code() -> str:
     from ..plan.memo import package_digest
+
     return _h(str(VERSION), sys.version, str(marshal.version), package_digest())
 
 
@@ -65,13 +68,14 @@ class Store:
     def __init__(self, root: Path, env: str) -> None:
         from ..source.cache import cache_folder
 
-        self.dir = cache_folder(root, "incremental", env)   # refused when it leads out of the configuration
+        self.dir = cache_folder(root, "incremental", env)  # refused when it leads out of the configuration
         self.written: set[str] = set()
 
     def prune(self) -> None:
         """Remove the entries this run did not write (after the queued writes: see edcconf.spool)."""
         from ..spool import spool
-        written = frozenset(self.written)   # as of now, not when the spool gets to it
+
+        written = frozenset(self.written)  # as of now, not when the spool gets to it
         spool.call(lambda: self._prune(written))
 
     def _prune(self, written: frozenset) -> None:
@@ -92,6 +96,7 @@ class Store:
         stored (marshal refuses it): only slower next time. now: written before this returns, not by
         the spool's thread (in a process that has none)."""
         from ..spool import spool, write_now
+
         index, chunks, offset = {}, [], 0
         try:
             for key, value in values.items():
@@ -113,10 +118,11 @@ class Store:
         """Atomically (a reader sees the old entry or the new one), not durably: only slower if lost. The
         file is written by the spool's thread while the command goes on."""
         from ..spool import spool
+
         try:
             data = marshal.dumps(value)
         except (ValueError, TypeError):
-            return   # only slower next time
+            return  # only slower next time
         spool.write(self.dir / name[:2] / name, data)
         self.written.add(name)
 
@@ -136,7 +142,7 @@ def _fragment_key(g: str, rel: str, sha: str) -> str:
 def _non_study_files(model) -> set[str]:
     out = {e.loc.file for e in model.environments.values()} | {s.loc.file for s in model.sites.values()}
     out |= {g.loc.file for g in model.groups.values()}
-    if model.openclinica_domain is not None:   # the domain's settings are checked as a whole
+    if model.openclinica_domain is not None:  # the domain's settings are checked as a whole
         out.add(model.openclinica_domain.loc.file)
     return out | {p.loc.file for p in model.people.values()}
 
@@ -154,7 +160,7 @@ def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[st
     roles: dict[str, dict] = {}
     for ref, value in state["roles"].items():
         roles.setdefault(ref.split("/", 1)[0], {})[ref] = value
-    above: dict[str, dict] = {}   # grant key -> its ceiling-exceeded error, should the plan add or change it
+    above: dict[str, dict] = {}  # grant key -> its ceiling-exceeded error, should the plan add or change it
     for key, diag in env_state.ceilings.items():
         above.setdefault(key.split("/", 1)[0], {})[key] = _diag_out(diag)
     excluded: dict[str, dict] = {}
@@ -173,11 +179,19 @@ def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[st
             notices = {}
             for g in mine.values():
                 person = model.people[g["user"]]
-                if person.external is not None:   # the same rule as resolve: rules.external.account_notice
+                if person.external is not None:  # the same rule as resolve: rules.external.account_notice
                     notices[g["user"]] = list(account_notice(person, study))
             sources = [(f"grant:{k}", env_state.sources[f"grant:{k}"]) for k in mine]
-            studies.append((sid, state["studies"][sid], env_state.sources[f"study:{sid}"],
-                            [s for s in study.sites if s in model.sites], len(managers.get(sid, ())), notices))
+            studies.append(
+                (
+                    sid,
+                    state["studies"][sid],
+                    env_state.sources[f"study:{sid}"],
+                    [s for s in study.sites if s in model.sites],
+                    len(managers.get(sid, ())),
+                    notices,
+                )
+            )
             content[sid] = (mine, roles.get(sid, {}), sources, excluded.get(sid, {}), above.get(sid, {}))
         out[rel] = ((tuple(ids), studies, by_file.get(rel, [])), content)
     return out
@@ -187,11 +201,12 @@ def applied_side(root: Path, env: str, as_of: date, state: str, decoded: dict) -
     """The applied half of the base a full plan will record, from the state file as decoded (by the state
     prefetch child, which has it long before the plan is made): its pack written now, (pack, index, counts)."""
     store = Store(root, env)
-    return store_applied_side(store, _base_key(env, as_of, state), decoded.get("effective") or {},
-                              decoded.get("sources") or {}, now=True)
+    return store_applied_side(
+        store, _base_key(env, as_of, state), decoded.get("effective") or {}, decoded.get("sources") or {}, now=True
+    )
 
 
-def store_applied_side(store: "Store", key: str, have: dict, sources: dict, now: bool = False) -> tuple | None:
+def store_applied_side(store: Store, key: str, have: dict, sources: dict, now: bool = False) -> tuple | None:
     """The applied state split per study into a pack (grants, roles, sources of each study), with each
     study's count of grants and of study managers (for the brakes). None when a grant's key does not
     start with its study (not handled incrementally) or the pack cannot be stored."""
@@ -209,8 +224,11 @@ def store_applied_side(store: "Store", key: str, have: dict, sources: dict, now:
     managers = managers_by_study(have)
     for sid, mine in applied.items():
         per_study[sid] = (len(mine), len(managers.get(sid, ())))
-        parts[sid] = (mine, applied_roles.get(sid, {}),
-                      [(f"grant:{k}", sources[f"grant:{k}"]) for k in mine if f"grant:{k}" in sources])
+        parts[sid] = (
+            mine,
+            applied_roles.get(sid, {}),
+            [(f"grant:{k}", sources[f"grant:{k}"]) for k in mine if f"grant:{k}" in sources],
+        )
     pack = _h("applied", key)
     index = store.put_pack(pack, parts, now=now)
     return None if index is None else (pack, index, per_study)
@@ -234,7 +252,7 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
     have = previous.effective
     store = Store(root, env)
     key = _base_key(env, as_of, state)
-    side = getattr(planned, "applied_side", None)   # stored by the state prefetch child (workflow)
+    side = getattr(planned, "applied_side", None)  # stored by the state prefetch child (workflow)
     if side is None:
         side = store_applied_side(store, key, have, previous.sources)
     if side is None:
@@ -253,24 +271,47 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
     environment = planned.environment
     wanted = env_state.state
     from ..workflow import applied_over_ceiling
+
     # applied grants above a ceiling: a function of the state and the global files, both in the base's key
-    found = getattr(planned, "applied_over", None)   # computed by the plan that is recorded
+    found = getattr(planned, "applied_over", None)  # computed by the plan that is recorded
     if found is None:
         found = applied_over_ceiling(model, previous, as_of)
     over = [(pair, (loc.file, loc.line, loc.col)) for pair, loc in found]
     global_sources = [(k, v) for k, v in env_state.sources.items() if k.startswith(("group:", "account:"))]
-    sites = {s.id: ({"name": s.name, "country": s.country, "timezone": s.timezone, "city": s.city}, str(s.loc))
-             for s in model.sites.values()}
-    base = (VERSION, g, globals_, {rel: shas[rel] for rel in study_files},
-            {rel: fragment[0] for rel, fragment in fragments.items()},
-            (environment.name, (dict(planned.guards.enforced), dict(planned.guards.declared)),
-             [_change_out(c) for c in planned.plan.changes if c.kind == "environment"], reads_live(environment)),
-            (wanted["groups"], wanted["accounts"], sites, global_sources,
-             [_diag_out(d) for d in all_warnings if d.loc.file not in study_files], over),
-            (previous.serial, previous.lineage, {k: have.get(k, {}) for k in ("sites", "groups", "studies", "accounts")},
-             {k: v for k, v in previous.sources.items() if not k.startswith("grant:")}, per_study,
-             sorted({c.study for c in planned.plan.changes if c.kind == "grant"})),
-            (fragment_pack, fragment_index, applied_pack, applied_index))
+    sites = {
+        s.id: ({"name": s.name, "country": s.country, "timezone": s.timezone, "city": s.city}, str(s.loc))
+        for s in model.sites.values()
+    }
+    base = (
+        VERSION,
+        g,
+        globals_,
+        {rel: shas[rel] for rel in study_files},
+        {rel: fragment[0] for rel, fragment in fragments.items()},
+        (
+            environment.name,
+            (dict(planned.guards.enforced), dict(planned.guards.declared)),
+            [_change_out(c) for c in planned.plan.changes if c.kind == "environment"],
+            reads_live(environment),
+        ),
+        (
+            wanted["groups"],
+            wanted["accounts"],
+            sites,
+            global_sources,
+            [_diag_out(d) for d in all_warnings if d.loc.file not in study_files],
+            over,
+        ),
+        (
+            previous.serial,
+            previous.lineage,
+            {k: have.get(k, {}) for k in ("sites", "groups", "studies", "accounts")},
+            {k: v for k, v in previous.sources.items() if not k.startswith("grant:")},
+            per_study,
+            sorted({c.study for c in planned.plan.changes if c.kind == "grant"}),
+        ),
+        (fragment_pack, fragment_index, applied_pack, applied_index),
+    )
     store.put(key, base)
     store.prune()
 

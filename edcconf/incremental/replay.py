@@ -1,6 +1,7 @@
 """The reading side of the incremental planner (see edcconf.incremental): a plan from the base, the
 fragments of unchanged study files, a validate+resolve run over the global files and the changed study
 files only, and a diff of the grants of studies whose desired and applied grants differ."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -27,11 +28,12 @@ def _load_files(root: Path, rels: list[str]):
     return dataclasses.replace(sources, digest=hashlib.sha256(b"subset").hexdigest())
 
 
-def _fresh_fragments(root: Path, env: str, as_of: date, globals_: list[str], changed: list[str],
-                     global_warnings: list) -> dict | None:
+def _fresh_fragments(
+    root: Path, env: str, as_of: date, globals_: list[str], changed: list[str], global_warnings: list
+) -> dict | None:
     """Validate and resolve the global files with the changed study files; their fragments, or None."""
-    from . import _diag_out, _non_study_files, split
     from ..pipeline import desired_from_sources
+    from . import _diag_out, _non_study_files, split
 
     order = sorted(globals_ + changed)
     sources = _load_files(root, order)
@@ -40,10 +42,10 @@ def _fresh_fragments(root: Path, env: str, as_of: date, globals_: list[str], cha
     try:
         desired = desired_from_sources(sources, as_of, [env])
     except UserError:
-        return None   # errors are reported by the full path, exactly as it reports them
+        return None  # errors are reported by the full path, exactly as it reports them
     model = desired.model
     if _non_study_files(model) & set(changed):
-        return None   # a changed file now declares more than studies
+        return None  # a changed file now declares more than studies
     files: dict[str, list[str]] = {rel: [] for rel in changed}
     for s in model.studies.values():
         if s.loc.file not in files:
@@ -55,13 +57,14 @@ def _fresh_fragments(root: Path, env: str, as_of: date, globals_: list[str], cha
     return split(model, desired.resolution.environments[env], warnings, files)
 
 
-def plan_incrementally(root: Path, env: str, as_of: date, refresh: bool, files: list[tuple[str, str]],
-                       state: str, digest: str):
+def plan_incrementally(
+    root: Path, env: str, as_of: date, refresh: bool, files: list[tuple[str, str]], state: str, digest: str
+):
     """The plan, or None when the full path must make it (see edcconf.incremental)."""
     try:
         return _plan(root, env, as_of, refresh, files, state, digest)
     except (LookupError, TypeError, ValueError, AttributeError):
-        return None   # an entry that is damaged yet still reads as marshal data: a miss
+        return None  # an entry that is damaged yet still reads as marshal data: a miss
 
 
 def _plan(root, env, as_of, refresh, files, state, digest):
@@ -74,13 +77,15 @@ def _plan(root, env, as_of, refresh, files, state, digest):
     except (TypeError, ValueError):
         return None
     from . import VERSION
+
     if version != VERSION or (refresh and env_info[3]):
         return None
     shas = dict(files)
     globals_map = dict(globals_)
-    if [(rel, sha) for rel, sha in files if rel in globals_map] != list(globals_) \
-            or _global_key(env, as_of, globals_) != g:
-        return None   # a global file changed or disappeared
+    if [(rel, sha) for rel, sha in files if rel in globals_map] != list(globals_) or _global_key(
+        env, as_of, globals_
+    ) != g:
+        return None  # a global file changed or disappeared
     study_rels = [rel for rel, _ in files if rel not in globals_map]
     contents: dict[str, dict] = {}
     found: dict[str, tuple] = {}
@@ -102,24 +107,54 @@ def _plan(root, env, as_of, refresh, files, state, digest):
             store.put(_fragment_key(g, rel, shas[rel]), fragment)
             found[rel], contents[rel] = fragment
     try:
-        return _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info, wanted, applied,
-                         packs, digest, study_shas, summaries)
+        return _assemble(
+            store,
+            g,
+            env,
+            as_of,
+            study_rels,
+            shas,
+            found,
+            contents,
+            env_info,
+            wanted,
+            applied,
+            packs,
+            digest,
+            study_shas,
+            summaries,
+        )
     except (LookupError, TypeError, ValueError):
-        return None   # a damaged or missing entry
+        return None  # a damaged or missing entry
 
 
-def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info, wanted, applied, packs, digest,
-              study_shas, summaries):
-    from . import _diag_in
+def _assemble(
+    store,
+    g,
+    env,
+    as_of,
+    study_rels,
+    shas,
+    found,
+    contents,
+    env_info,
+    wanted,
+    applied,
+    packs,
+    digest,
+    study_shas,
+    summaries,
+):
     from ..plan.diff import entity_changes, grant_changes, ordered_plan
     from ..plan.model import Change
     from ..resolve.effective import EnvironmentState, Exclusion
+    from . import _diag_in
 
     groups, accounts, sites_all, global_sources, global_warnings, over = wanted
     serial, lineage, have, old_sources, per_study, differing = applied
     ids = [sid for rel in study_rels for sid in found[rel][0]]
     if len(set(ids)) != len(ids):
-        return None   # a study declared twice: the full path reports it
+        return None  # a study declared twice: the full path reports it
     studies, sites, notices, sources = {}, {}, {}, dict(global_sources)
     managers, where, study_sites = {}, {}, {}
     warnings = [_diag_in(t) for t in global_warnings]
@@ -139,37 +174,46 @@ def _assemble(store, g, env, as_of, study_rels, shas, found, contents, env_info,
     notices = {u: tuple(sorted(n)) for u, n in notices.items()}
     want = {"sites": sites, "groups": groups, "studies": studies, "accounts": accounts}
     changes = entity_changes(want, have, sources, old_sources, notices)
-    changes.extend(Change(*c) for c in env_info[2])   # the guards: from global files and the state, as in the base
+    changes.extend(Change(*c) for c in env_info[2])  # the guards: from global files and the state, as in the base
 
     fragment_pack, fragment_index, applied_pack, applied_index = packs
 
     def content(sid):
         rel = where[sid]
-        if rel not in contents:   # a file unchanged since the base: its fragment is in the base's pack
+        if rel not in contents:  # a file unchanged since the base: its fragment is in the base's pack
             contents[rel] = store.get_packed(fragment_pack, fragment_index[rel])[1]
         return contents[rel][sid]
 
-    to_diff = set(differing)   # studies of unchanged files: grant changes now iff in the base's plan
+    to_diff = set(differing)  # studies of unchanged files: grant changes now iff in the base's plan
     for rel in set(study_shas) | set(study_rels):
-        if study_shas.get(rel) != shas.get(rel):   # changed, new or removed since the base
+        if study_shas.get(rel) != shas.get(rel):  # changed, new or removed since the base
             to_diff.update(summaries[rel][0] if rel in summaries else ())
             to_diff.update(found[rel][0] if rel in found else ())
-    above = {}   # the ceiling-exceeded error of each grant above its ceiling, of the studies diffed
+    above = {}  # the ceiling-exceeded error of each grant above its ceiling, of the studies diffed
     for sid in sorted(to_diff):
         mine, roles, grant_sources, excluded, study_above = content(sid) if sid in where else ({}, {}, [], {}, {})
         above.update({k: _diag_in(t) for k, t in study_above.items()})
-        old, old_roles, old_grant_sources = (store.get_packed(applied_pack, applied_index[sid]) if sid in per_study
-                                             else ({}, {}, []))
-        part = EnvironmentState(env, as_of, {"grants": mine, "roles": roles}, dict(grant_sources),
-                                {k: Exclusion(r, Loc(f, line, col)) for k, (r, f, line, col) in excluded.items()}, ())
+        old, old_roles, old_grant_sources = (
+            store.get_packed(applied_pack, applied_index[sid]) if sid in per_study else ({}, {}, [])
+        )
+        part = EnvironmentState(
+            env,
+            as_of,
+            {"grants": mine, "roles": roles},
+            dict(grant_sources),
+            {k: Exclusion(r, Loc(f, line, col)) for k, (r, f, line, col) in excluded.items()},
+            (),
+        )
         changes.extend(grant_changes(part, {"grants": old, "roles": old_roles}, dict(old_grant_sources)))
     systems = {k: v.get("system") for k, v in {**have.get("studies", {}), **studies}.items()}
     plan = ordered_plan(env, serial, lineage, as_of, changes, tuple(sorted(warnings, key=Diagnostic.sort_key)), systems)
     from ..rules.ceilings import at_assignment
+
     errors, over_warnings = at_assignment(plan.changes, above, [(pair, Loc(*loc)) for pair, loc in over])
     if errors:
-        return None   # the full path refuses the plan, exactly as it reports it
+        return None  # the full path refuses the plan, exactly as it reports it
     from dataclasses import replace
+
     plan = replace(plan, warnings=plan.warnings + tuple(over_warnings))
     plan = replace(plan, brakes=_brakes(plan.changes, env_info, per_study, managers, studies, have))
 
@@ -191,5 +235,12 @@ def _brakes(changes, env_info, per_study, managers, studies, have) -> tuple:
     from ..plan.brakes import Guards, brakes_from_counts
 
     name, (enforced, declared), _, _ = env_info
-    return brakes_from_counts(changes, Guards(name, enforced, declared), {s: n[0] for s, n in per_study.items()},
-                              {s: n[1] for s, n in per_study.items()}, managers, studies, have.get("studies", {}))
+    return brakes_from_counts(
+        changes,
+        Guards(name, enforced, declared),
+        {s: n[0] for s, n in per_study.items()},
+        {s: n[1] for s, n in per_study.items()},
+        managers,
+        studies,
+        have.get("studies", {}),
+    )

@@ -4,6 +4,7 @@ Pure functions with no knowledge of edcconf's YAML model: per format, frozen dat
 `read_*(data: bytes, file: str) -> Parsed[...]` that collects every problem as a Diagnostic located at
 the line where the record starts, and `write_*(rows) -> bytes` in the system's own dialect.
 """
+
 from ._csv import Parsed, unsafe_cell
 
 __all__ = ["Parsed", "unsafe_cell"]

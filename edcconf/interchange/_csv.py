@@ -5,13 +5,15 @@ none) and strict about the content: every problem is collected as a Diagnostic w
 on which its record starts (the header is line 1), never raised. Writing is exact: each format module
 says which dialect its system writes and calls `write_table` with it.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Generic, Iterable, Mapping, Sequence, TypeVar
+from typing import Generic, TypeVar
 
 from ..diagnostics import Diagnostic, Loc, error, warning
 from ..providers.csvfiles import _FORMULA_START, safe_cell
@@ -48,8 +50,8 @@ def unsafe_cell(text: str) -> str:
 
 @dataclass(frozen=True)
 class Record:
-    line: int                  # where the record starts in the file
-    cells: Mapping[str, str]   # column name -> cell, formula prefix already undone
+    line: int  # where the record starts in the file
+    cells: Mapping[str, str]  # column name -> cell, formula prefix already undone
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,15 @@ class Table:
     records: tuple[Record, ...]
 
 
-def read_table(data: bytes, file: str, *, required: Sequence[str], optional: Sequence[str] = (),
-               ignore_unknown: bool = False, diags: list[Diagnostic]) -> Table | None:
+def read_table(
+    data: bytes,
+    file: str,
+    *,
+    required: Sequence[str],
+    optional: Sequence[str] = (),
+    ignore_unknown: bool = False,
+    diags: list[Diagnostic],
+) -> Table | None:
     """Decode and split a CSV file into records keyed by column name.
 
     `required` columns must be present (else `csv-missing-column`); `optional` ones may be; any other
@@ -69,14 +78,24 @@ def read_table(data: bytes, file: str, *, required: Sequence[str], optional: Seq
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        diags.append(error("csv-malformed", f"the file is not UTF-8 (byte {exc.start}); save it as UTF-8 CSV",
-                           Loc(file, text_line(data, exc.start))))
+        diags.append(
+            error(
+                "csv-malformed",
+                f"the file is not UTF-8 (byte {exc.start}); save it as UTF-8 CSV",
+                Loc(file, text_line(data, exc.start)),
+            )
+        )
         return None
     if text.startswith(BOM):
         text = text[1:]
     if "\x00" in text:
-        diags.append(error("csv-malformed", "the file contains NUL bytes; it is not a CSV file; save it as UTF-8 CSV",
-                           Loc(file, text[:text.index("\x00")].count("\n") + 1)))
+        diags.append(
+            error(
+                "csv-malformed",
+                "the file contains NUL bytes; it is not a CSV file; save it as UTF-8 CSV",
+                Loc(file, text[: text.index("\x00")].count("\n") + 1),
+            )
+        )
         return None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[tuple[int, list[str]]] = []
@@ -87,15 +106,25 @@ def read_table(data: bytes, file: str, *, required: Sequence[str], optional: Seq
         except StopIteration:
             break
         except csv.Error as exc:
-            diags.append(error("csv-malformed", f"bad quoting ({exc}); enclose the cell in double quotes and double "
-                               "any quote inside it", Loc(file, start)))
+            diags.append(
+                error(
+                    "csv-malformed",
+                    f"bad quoting ({exc}); enclose the cell in double quotes and double any quote inside it",
+                    Loc(file, start),
+                )
+            )
             return None
         if row and any(c != "" for c in row) or (row and len(row) > 1):
             rows.append((start, row))
         start = reader.line_num + 1
     if not rows:
-        diags.append(error("csv-missing-column", f"the file is empty; its first line must be the header "
-                           f"({','.join(required)})", Loc(file, 1)))
+        diags.append(
+            error(
+                "csv-missing-column",
+                f"the file is empty; its first line must be the header ({','.join(required)})",
+                Loc(file, 1),
+            )
+        )
         return None
     header_line, header = rows[0]
     header = [h.strip() for h in header]
@@ -104,27 +133,49 @@ def read_table(data: bytes, file: str, *, required: Sequence[str], optional: Seq
     known = set(required) | set(optional)
     for name in header:
         if name in seen:
-            diags.append(error("csv-malformed", f"column {name!r} appears twice in the header; remove one",
-                               Loc(file, header_line), column=name))
+            diags.append(
+                error(
+                    "csv-malformed",
+                    f"column {name!r} appears twice in the header; remove one",
+                    Loc(file, header_line),
+                    column=name,
+                )
+            )
             ok_header = False
         seen.add(name)
         if name not in known and not ignore_unknown:
-            diags.append(error("csv-unknown-column", f"unknown column {name!r}; remove it or correct its name"
-                               + (f" (known: {', '.join(list(required) + list(optional))})"
-                                  if len(known) <= 12 else ""),
-                               Loc(file, header_line), column=name))
+            diags.append(
+                error(
+                    "csv-unknown-column",
+                    f"unknown column {name!r}; remove it or correct its name"
+                    + (f" (known: {', '.join(list(required) + list(optional))})" if len(known) <= 12 else ""),
+                    Loc(file, header_line),
+                    column=name,
+                )
+            )
     for name in required:
         if name not in seen:
-            diags.append(error("csv-missing-column", f"column {name!r} is missing; add it to the header",
-                               Loc(file, header_line), column=name))
+            diags.append(
+                error(
+                    "csv-missing-column",
+                    f"column {name!r} is missing; add it to the header",
+                    Loc(file, header_line),
+                    column=name,
+                )
+            )
             ok_header = False
     if not ok_header:
         return None
     records = []
     for line, row in rows[1:]:
         if len(row) != len(header):
-            diags.append(error("csv-malformed", f"this row has {len(row)} cells but the header has {len(header)}; "
-                               "quote cells that contain commas", Loc(file, line)))
+            diags.append(
+                error(
+                    "csv-malformed",
+                    f"this row has {len(row)} cells but the header has {len(header)}; quote cells that contain commas",
+                    Loc(file, line),
+                )
+            )
             continue
         records.append(Record(line, {h: unsafe_cell(c) for h, c in zip(header, row)}))
     return Table(tuple(header), tuple(records))
@@ -135,6 +186,7 @@ def text_line(data: bytes, offset: int) -> int:
 
 
 # --- writing ---------------------------------------------------------------------------------------
+
 
 def quote_all(cell: str) -> str:
     return '"' + cell.replace('"', '""') + '"'
@@ -156,8 +208,14 @@ def quote_minimal(cell: str) -> str:
     return quote_all(cell) if _MINIMAL_SPECIAL.search(cell) else cell
 
 
-def write_table(header: Sequence[str], rows: Iterable[Sequence[object]], *, quote: Callable[[str], str],
-                newline: str, final_newline: bool) -> bytes:
+def write_table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    quote: Callable[[str], str],
+    newline: str,
+    final_newline: bool,
+) -> bytes:
     """UTF-8 without BOM; text cells are made formula-safe (ints never start with a formula character)."""
     lines = [",".join(quote(h) for h in header)]
     for row in rows:
@@ -168,8 +226,16 @@ def write_table(header: Sequence[str], rows: Iterable[Sequence[object]], *, quot
     return out.encode("utf-8")
 
 
-def cell_int(rec: Record, column: str, allowed: Sequence[int], file: str, diags: list[Diagnostic], *,
-             blank: int | None = None, label: str = "") -> int | None:
+def cell_int(
+    rec: Record,
+    column: str,
+    allowed: Sequence[int],
+    file: str,
+    diags: list[Diagnostic],
+    *,
+    blank: int | None = None,
+    label: str = "",
+) -> int | None:
     """A coded integer cell; blank reads as `blank` when given, else `csv-required`."""
     raw = rec.cells.get(column)
     if raw is None:
@@ -178,16 +244,29 @@ def cell_int(rec: Record, column: str, allowed: Sequence[int], file: str, diags:
     if raw == "":
         if blank is not None:
             return blank
-        diags.append(error("csv-required", f"{column} is blank{label}; enter one of {allowed_text(allowed)}",
-                           Loc(file, rec.line), column=column))
+        diags.append(
+            error(
+                "csv-required",
+                f"{column} is blank{label}; enter one of {allowed_text(allowed)}",
+                Loc(file, rec.line),
+                column=column,
+            )
+        )
         return None
     try:
         value = int(raw)
     except ValueError:
         value = None
     if value is None or value not in allowed:
-        diags.append(error("csv-unknown-value", f"{column} = {raw!r}{label} is not allowed; use one of "
-                           f"{allowed_text(allowed)}", Loc(file, rec.line), column=column, value=raw))
+        diags.append(
+            error(
+                "csv-unknown-value",
+                f"{column} = {raw!r}{label} is not allowed; use one of {allowed_text(allowed)}",
+                Loc(file, rec.line),
+                column=column,
+                value=raw,
+            )
+        )
         return None
     return value
 
@@ -209,9 +288,16 @@ def last_row_wins(keyed: Sequence[tuple[str, int, T | None]], file: str, diags: 
     for username, line, row in keyed:
         key = username.lower()
         if key in previous:
-            diags.append(warning("csv-duplicate-row", f"user {username} is also assigned on line {previous[key]}; "
-                                 f"REDCap keeps the last row (line {last[key]})", Loc(file, line),
-                                 username=username, kept_line=last[key]))
+            diags.append(
+                warning(
+                    "csv-duplicate-row",
+                    f"user {username} is also assigned on line {previous[key]}; "
+                    f"REDCap keeps the last row (line {last[key]})",
+                    Loc(file, line),
+                    username=username,
+                    kept_line=last[key],
+                )
+            )
         previous[key] = line
         if row is not None and line == last[key]:
             kept.append(row)

@@ -16,12 +16,13 @@ Dialect: REDCap core writes its CSV downloads with PHP `fputcsv` (cells enclosed
 comma, quote, backslash, CR, LF, tab or space; `\\n` after every row, the last included) and no BOM; we do
 the same. This is our assumption about REDCap's closed source, not checked against a downloaded file.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Iterable, Mapping
 
 from ..diagnostics import Diagnostic, Loc, error
 from . import sag
@@ -30,32 +31,70 @@ from ._csv import Parsed, cell_int, last_row_wins, quote_fputcsv, read_table, re
 NEWLINE = "\n"
 
 RIGHT_NAMES: tuple[str, ...] = (
-    "lock_record", "lock_record_multiform", "lock_record_customize", "data_export_instruments",
-    "data_import_tool", "data_comparison_tool", "data_logging", "email_logging", "file_repository",
-    "double_data", "user_rights", "data_access_groups", "graphical", "reports", "design", "alerts", "calendar",
-    "data_entry", "api_export", "api_import", "api_modules", "mobile_app", "mobile_app_download_data",
-    "record_create", "record_rename", "record_delete", "dts", "participants", "data_quality_design",
-    "data_quality_execute", "data_quality_resolution", "random_setup", "random_dashboard", "random_perform",
-    "realtime_webservice_mapping", "realtime_webservice_adjudicate", "mycap_participants")
+    "lock_record",
+    "lock_record_multiform",
+    "lock_record_customize",
+    "data_export_instruments",
+    "data_import_tool",
+    "data_comparison_tool",
+    "data_logging",
+    "email_logging",
+    "file_repository",
+    "double_data",
+    "user_rights",
+    "data_access_groups",
+    "graphical",
+    "reports",
+    "design",
+    "alerts",
+    "calendar",
+    "data_entry",
+    "api_export",
+    "api_import",
+    "api_modules",
+    "mobile_app",
+    "mobile_app_download_data",
+    "record_create",
+    "record_rename",
+    "record_delete",
+    "dts",
+    "participants",
+    "data_quality_design",
+    "data_quality_execute",
+    "data_quality_resolution",
+    "random_setup",
+    "random_dashboard",
+    "random_perform",
+    "realtime_webservice_mapping",
+    "realtime_webservice_adjudicate",
+    "mycap_participants",
+)
 DEFINITIONS_HEADER: tuple[str, ...] = ("group_id", "group_name", "is_default_group") + RIGHT_NAMES
 ASSIGNMENTS_HEADER: tuple[str, ...] = ("Username", "ACG ID", "Group Name (For Reference Only)")
 DEFAULT_GROUP_ID = "G-NORIGHTS"
 DEFAULT_GROUP_NAME = "No Rights"
 GROUP_ID = re.compile(r"G-[0-9A-Fa-f]{13}|G-NORIGHTS")
 
-_DQR = ("data_quality_resolution_view", "data_quality_resolution_open", "data_quality_resolution_respond",
-        "data_quality_resolution_close")
+_DQR = (
+    "data_quality_resolution_view",
+    "data_quality_resolution_open",
+    "data_quality_resolution_respond",
+    "data_quality_resolution_close",
+)
 #: How each ACG internal right corresponds to the SAG module's keys (the rest share their name).
-SAG_KEY_OF_ACG: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    **{name: (name,) for name in RIGHT_NAMES},
-    "data_entry": ("dataViewing",),
-    "data_export_instruments": ("dataExport",),
-    "double_data": ("double_data_reviewer", "double_data_person"),
-    "data_quality_resolution": _DQR,
-})
+SAG_KEY_OF_ACG: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        **{name: (name,) for name in RIGHT_NAMES},
+        "data_entry": ("dataViewing",),
+        "data_export_instruments": ("dataExport",),
+        "double_data": ("double_data_reviewer", "double_data_person"),
+        "data_quality_resolution": _DQR,
+    }
+)
 #: data_quality_resolution code -> which of the SAG's four query rights it needs (view, open, respond, close).
-DQR_CODES: Mapping[int, tuple[int, int, int, int]] = MappingProxyType({
-    0: (0, 0, 0, 0), 1: (1, 0, 0, 0), 4: (1, 1, 0, 0), 2: (1, 0, 1, 0), 5: (1, 1, 1, 0), 3: (1, 1, 1, 1)})
+DQR_CODES: Mapping[int, tuple[int, int, int, int]] = MappingProxyType(
+    {0: (0, 0, 0, 0), 1: (1, 0, 0, 0), 4: (1, 1, 0, 0), 2: (1, 0, 1, 0), 5: (1, 1, 1, 0), 3: (1, 1, 1, 1)}
+)
 
 
 def _allowed(name: str) -> tuple[int, ...]:
@@ -70,7 +109,7 @@ ALLOWED: Mapping[str, tuple[int, ...]] = MappingProxyType({n: _allowed(n) for n 
 
 @dataclass(frozen=True)
 class AcgDefinition:
-    group_id: str           # "" for a group the import will create
+    group_id: str  # "" for a group the import will create
     group_name: str
     is_default: bool = False
     rights: Mapping[str, int] = field(default_factory=dict)
@@ -81,7 +120,7 @@ class AcgAssignment:
     username: str
     group_id: str
     group_name: str = ""
-    line: int = field(default=0, compare=False)   # where a read row starts in its file (0: not read)
+    line: int = field(default=0, compare=False)  # where a read row starts in its file (0: not read)
 
 
 def sag_rights_from_acg(rights: Mapping[str, int]) -> dict[str, int]:
@@ -116,8 +155,9 @@ def acg_rights_from_sag(rights: Mapping[str, int]) -> dict[str, int]:
 
 def read_acg_definitions(data: bytes, file: str) -> Parsed[AcgDefinition]:
     diags: list[Diagnostic] = []
-    table = read_table(data, file, required=("group_id", "group_name", "is_default_group"),
-                       optional=RIGHT_NAMES, diags=diags)
+    table = read_table(
+        data, file, required=("group_id", "group_name", "is_default_group"), optional=RIGHT_NAMES, diags=diags
+    )
     rows: list[AcgDefinition] = []
     if table is not None:
         ids: dict[str, int] = {}
@@ -129,20 +169,40 @@ def read_acg_definitions(data: bytes, file: str) -> Parsed[AcgDefinition]:
             gid = rec.cells["group_id"].strip()
             bad = name is None
             if gid and not GROUP_ID.fullmatch(gid):
-                diags.append(error("csv-unknown-value", f"group_id {gid!r} is not an ACG id; use G- + 13 hex "
-                                   "characters or G-NORIGHTS, or leave it blank for a new group", loc,
-                                   column="group_id", value=gid))
+                diags.append(
+                    error(
+                        "csv-unknown-value",
+                        f"group_id {gid!r} is not an ACG id; use G- + 13 hex "
+                        "characters or G-NORIGHTS, or leave it blank for a new group",
+                        loc,
+                        column="group_id",
+                        value=gid,
+                    )
+                )
                 bad = True
             elif gid in ids:
-                diags.append(error("csv-duplicate-row", f"group_id {gid} is also defined on line {ids[gid]}; keep "
-                                   "one row per group", loc, group_id=gid))
+                diags.append(
+                    error(
+                        "csv-duplicate-row",
+                        f"group_id {gid} is also defined on line {ids[gid]}; keep one row per group",
+                        loc,
+                        group_id=gid,
+                    )
+                )
                 bad = True
             elif gid:
                 ids[gid] = rec.line
             if name is not None:
                 if name.casefold() in names:
-                    diags.append(error("csv-duplicate-row", f"group name {name!r} is also used on line "
-                                       f"{names[name.casefold()]}; give each group its own name", loc, group_name=name))
+                    diags.append(
+                        error(
+                            "csv-duplicate-row",
+                            f"group name {name!r} is also used on line "
+                            f"{names[name.casefold()]}; give each group its own name",
+                            loc,
+                            group_name=name,
+                        )
+                    )
                     bad = True
                 else:
                     names[name.casefold()] = rec.line
@@ -152,8 +212,14 @@ def read_acg_definitions(data: bytes, file: str) -> Parsed[AcgDefinition]:
             elif default:
                 defaults.append(rec.line)
             if gid == DEFAULT_GROUP_ID and name not in (None, DEFAULT_GROUP_NAME):
-                diags.append(error("csv-unknown-value", f"{DEFAULT_GROUP_ID} is REDCap's built-in "
-                                   f"{DEFAULT_GROUP_NAME!r} group; keep that name", loc, column="group_name"))
+                diags.append(
+                    error(
+                        "csv-unknown-value",
+                        f"{DEFAULT_GROUP_ID} is REDCap's built-in {DEFAULT_GROUP_NAME!r} group; keep that name",
+                        loc,
+                        column="group_name",
+                    )
+                )
                 bad = True
             rights: dict[str, int] = {}
             for key in table.header:
@@ -165,11 +231,17 @@ def read_acg_definitions(data: bytes, file: str) -> Parsed[AcgDefinition]:
                         rights[key] = value
             for key in RIGHT_NAMES:
                 rights.setdefault(key, 0)
-            if not bad and name is not None:   # (bad when it is None)
+            if not bad and name is not None:  # (bad when it is None)
                 rows.append(AcgDefinition(gid, name, bool(default), MappingProxyType(rights)))
         for line in defaults[1:]:
-            diags.append(error("csv-duplicate-row", f"a second default group (the first is on line {defaults[0]}); "
-                               "set is_default_group to 1 on one group only", Loc(file, line)))
+            diags.append(
+                error(
+                    "csv-duplicate-row",
+                    f"a second default group (the first is on line {defaults[0]}); "
+                    "set is_default_group to 1 on one group only",
+                    Loc(file, line),
+                )
+            )
     return Parsed(tuple(rows), tuple(diags))
 
 
@@ -179,9 +251,13 @@ def write_acg_definitions(rows: Iterable[AcgDefinition]) -> bytes:
         for k, v in r.rights.items():
             if k not in ALLOWED or v not in ALLOWED[k]:
                 raise ValueError(f"ACG {r.group_name!r}: {k}={v!r} is not a value REDCap accepts")
-    return write_table(DEFINITIONS_HEADER,
-                       ([r.group_id, r.group_name, int(r.is_default)] + [int(r.rights.get(k, 0)) for k in RIGHT_NAMES]
-                        for r in rows), quote=quote_fputcsv, newline=NEWLINE, final_newline=True)
+    return write_table(
+        DEFINITIONS_HEADER,
+        ([r.group_id, r.group_name, int(r.is_default)] + [int(r.rights.get(k, 0)) for k in RIGHT_NAMES] for r in rows),
+        quote=quote_fputcsv,
+        newline=NEWLINE,
+        final_newline=True,
+    )
 
 
 def read_acg_assignments(data: bytes, file: str) -> Parsed[AcgAssignment]:
@@ -195,16 +271,32 @@ def read_acg_assignments(data: bytes, file: str) -> Parsed[AcgAssignment]:
             gid = require(rec, "ACG ID", file, diags)
             bad = username is None or gid is None
             if gid and not GROUP_ID.fullmatch(gid):
-                diags.append(error("csv-unknown-value", f"ACG ID {gid!r} is not an ACG id; use G- + 13 hex characters "
-                                   "or G-NORIGHTS", Loc(file, rec.line), column="ACG ID", value=gid))
+                diags.append(
+                    error(
+                        "csv-unknown-value",
+                        f"ACG ID {gid!r} is not an ACG id; use G- + 13 hex characters or G-NORIGHTS",
+                        Loc(file, rec.line),
+                        column="ACG ID",
+                        value=gid,
+                    )
+                )
                 bad = True
             if username is not None:
-                keyed.append((username, rec.line,
-                              None if bad or gid is None
-                              else AcgAssignment(username, gid, rec.cells.get(ref, ""), rec.line)))
+                keyed.append(
+                    (
+                        username,
+                        rec.line,
+                        None if bad or gid is None else AcgAssignment(username, gid, rec.cells.get(ref, ""), rec.line),
+                    )
+                )
     return Parsed(tuple(last_row_wins(keyed, file, diags)), tuple(diags))
 
 
 def write_acg_assignments(rows: Iterable[AcgAssignment]) -> bytes:
-    return write_table(ASSIGNMENTS_HEADER, ([r.username, r.group_id, r.group_name] for r in rows),
-                       quote=quote_fputcsv, newline=NEWLINE, final_newline=True)
+    return write_table(
+        ASSIGNMENTS_HEADER,
+        ([r.username, r.group_id, r.group_name] for r in rows),
+        quote=quote_fputcsv,
+        newline=NEWLINE,
+        final_newline=True,
+    )

@@ -10,11 +10,12 @@ versions; REDCap's own source is not public. Per-form data viewing codes changed
 bit set 128 + 1 read + 2 edit + 8 edit survey responses + 16 delete (128, 129, 130, 138, 146, 154).
 Per-form export codes: 0 none, 2 de-identified, 3 remove identifiers, 1 full (the SAG scale is 0-3).
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 Version = tuple[int, ...]
 
@@ -58,9 +59,15 @@ API_FIELDS: tuple[tuple[str, str, Version], ...] = (
 #: Values that appeared later than their field: user_rights 2 (read only) from 14.1.
 VALUES_SINCE: Mapping[tuple[str, int], Version] = MappingProxyType({("user_rights", 2): (14, 1, 0)})
 #: Columns about the user rather than their rights (exports only; never written to an upload).
-INFO_FIELDS: Mapping[str, Version] = MappingProxyType({
-    "email": (0,), "firstname": (0,), "lastname": (0,), "data_access_group_id": (10, 0, 0),
-    "data_access_group_label": (14, 5, 0)})
+INFO_FIELDS: Mapping[str, Version] = MappingProxyType(
+    {
+        "email": (0,),
+        "firstname": (0,),
+        "lastname": (0,),
+        "data_access_group_id": (10, 0, 0),
+        "data_access_group_label": (14, 5, 0),
+    }
+)
 
 SAG_OF_FIELD: Mapping[str, str] = MappingProxyType({f: k for f, k, _ in API_FIELDS})
 FIELD_OF_SAG: Mapping[str, str] = MappingProxyType({k: f for f, k, _ in API_FIELDS})
@@ -70,10 +77,16 @@ _VIEW_OLD = {0: 0, 1: 2, 2: 1, 3: 3}
 _VIEW_NEW = {0: 128, 1: 129, 2: 130, 3: 138, 4: 146, 5: 154}
 VIEW_OF_CODE_OLD = {c: v for v, c in _VIEW_OLD.items()}
 VIEW_OF_CODE_NEW = {c: v for v, c in _VIEW_NEW.items()}
-_EXPORT = {0: 0, 1: 2, 2: 3, 3: 1}   # SAG dataExport scale -> per-form export code
+_EXPORT = {0: 0, 1: 2, 2: 3, 3: 1}  # SAG dataExport scale -> per-form export code
 EXPORT_OF_CODE = {c: v for v, c in _EXPORT.items()}
-VIEW_LABELS = {0: "no access", 1: "read only", 2: "view & edit", 3: "view & edit + edit survey responses",
-               4: "view & edit + delete", 5: "view & edit + edit survey responses + delete"}
+VIEW_LABELS = {
+    0: "no access",
+    1: "read only",
+    2: "view & edit",
+    3: "view & edit + edit survey responses",
+    4: "view & edit + delete",
+    5: "view & edit + edit survey responses + delete",
+}
 
 
 def parse(version: str | Version | None) -> Version:

@@ -23,12 +23,13 @@ So `write_*` produce exactly that: all cells quoted, `\\n`, no final line ending
 Allowed values come from `catalog("redcap").right_keys`; docs/interchange.md adds dataViewing 4 and 5 for newer
 versions, which the catalog does not list yet.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Iterable, Mapping
 
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error
@@ -43,7 +44,7 @@ _NEWER_VALUES: Mapping[str, tuple[int, ...]] = {"dataViewing": (4, 5)}  # docs/i
 
 def _allowed() -> dict[str, tuple[int, ...]]:
     redcap = catalog("redcap")
-    assert redcap is not None   # shipped with edcconf
+    assert redcap is not None  # shipped with edcconf
     keys = redcap.right_keys
     return {k: tuple(v) + tuple(x for x in _NEWER_VALUES.get(k, ()) if x not in v) for k, v in keys.items()}
 
@@ -58,7 +59,7 @@ SAG_ID = re.compile(r"sag_[0-9a-f]{13}|sag_Default")
 
 @dataclass(frozen=True)
 class SagDefinition:
-    sag_id: str            # "" for a SAG the import will create
+    sag_id: str  # "" for a SAG the import will create
     sag_name: str
     rights: Mapping[str, int] = field(default_factory=dict)
 
@@ -70,7 +71,7 @@ class SagAssignment:
     name: str = ""
     email: str = ""
     sag_name: str = ""
-    line: int = field(default=0, compare=False)   # where a read row starts in its file (0: not read)
+    line: int = field(default=0, compare=False)  # where a read row starts in its file (0: not read)
 
 
 def read_sag_definitions(data: bytes, file: str) -> Parsed[SagDefinition]:
@@ -86,20 +87,40 @@ def read_sag_definitions(data: bytes, file: str) -> Parsed[SagDefinition]:
             sag_id = rec.cells["sag_id"].strip()
             bad = False
             if sag_id and not SAG_ID.fullmatch(sag_id):
-                diags.append(error("csv-unknown-value", f"sag_id {sag_id!r} is not a SAG id; use the id shown on "
-                                   "the Security Access Groups tab (sag_ + 13 hex characters, or sag_Default), or "
-                                   "leave it blank to create a new SAG", loc, column="sag_id", value=sag_id))
+                diags.append(
+                    error(
+                        "csv-unknown-value",
+                        f"sag_id {sag_id!r} is not a SAG id; use the id shown on "
+                        "the Security Access Groups tab (sag_ + 13 hex characters, or sag_Default), or "
+                        "leave it blank to create a new SAG",
+                        loc,
+                        column="sag_id",
+                        value=sag_id,
+                    )
+                )
                 bad = True
             elif sag_id in ids:
-                diags.append(error("csv-duplicate-row", f"sag_id {sag_id} is also defined on line {ids[sag_id]}; "
-                                   "keep one row per SAG", loc, sag_id=sag_id))
+                diags.append(
+                    error(
+                        "csv-duplicate-row",
+                        f"sag_id {sag_id} is also defined on line {ids[sag_id]}; keep one row per SAG",
+                        loc,
+                        sag_id=sag_id,
+                    )
+                )
                 bad = True
             elif sag_id:
                 ids[sag_id] = rec.line
             elif name is not None:
                 if name in new_names:
-                    diags.append(error("csv-duplicate-row", f"new SAG {name!r} is also on line {new_names[name]}; "
-                                       "keep one row per new SAG", loc, sag_name=name))
+                    diags.append(
+                        error(
+                            "csv-duplicate-row",
+                            f"new SAG {name!r} is also on line {new_names[name]}; keep one row per new SAG",
+                            loc,
+                            sag_name=name,
+                        )
+                    )
                     bad = True
                 else:
                     new_names[name] = rec.line
@@ -127,9 +148,13 @@ def write_sag_definitions(rows: Iterable[SagDefinition]) -> bytes:
         for k, v in r.rights.items():
             if k not in ALLOWED or v not in ALLOWED[k]:
                 raise ValueError(f"SAG {r.sag_name!r}: {k}={v!r} is not a value the module accepts")
-    return write_table(("sag_name", "sag_id") + keys,
-                       ([r.sag_name, r.sag_id] + [int(r.rights.get(k, 0)) for k in keys] for r in rows),
-                       quote=quote_all, newline=NEWLINE, final_newline=False)
+    return write_table(
+        ("sag_name", "sag_id") + keys,
+        ([r.sag_name, r.sag_id] + [int(r.rights.get(k, 0)) for k in keys] for r in rows),
+        quote=quote_all,
+        newline=NEWLINE,
+        final_newline=False,
+    )
 
 
 def read_sag_assignments(data: bytes, file: str) -> Parsed[SagAssignment]:
@@ -142,16 +167,37 @@ def read_sag_assignments(data: bytes, file: str) -> Parsed[SagAssignment]:
             sag_id = require(rec, "sag_id", file, diags)
             bad = username is None or sag_id is None
             if sag_id and not SAG_ID.fullmatch(sag_id):
-                diags.append(error("csv-unknown-value", f"sag_id {sag_id!r} is not a SAG id; use sag_ + 13 hex "
-                                   "characters or sag_Default", Loc(file, rec.line), column="sag_id", value=sag_id))
+                diags.append(
+                    error(
+                        "csv-unknown-value",
+                        f"sag_id {sag_id!r} is not a SAG id; use sag_ + 13 hex characters or sag_Default",
+                        Loc(file, rec.line),
+                        column="sag_id",
+                        value=sag_id,
+                    )
+                )
                 bad = True
             if username is not None:  # REDCap usernames are case-insensitive; the last row of one counts
                 c = rec.cells
-                keyed.append((username, rec.line, None if bad or sag_id is None else SagAssignment(
-                    username, sag_id, c.get("name", ""), c.get("email", ""), c.get("sag", ""), rec.line)))
+                keyed.append(
+                    (
+                        username,
+                        rec.line,
+                        None
+                        if bad or sag_id is None
+                        else SagAssignment(
+                            username, sag_id, c.get("name", ""), c.get("email", ""), c.get("sag", ""), rec.line
+                        ),
+                    )
+                )
     return Parsed(tuple(last_row_wins(keyed, file, diags)), tuple(diags))
 
 
 def write_sag_assignments(rows: Iterable[SagAssignment]) -> bytes:
-    return write_table(ASSIGNMENTS_HEADER, ([r.username, r.name, r.email, r.sag_name, r.sag_id] for r in rows),
-                       quote=quote_all, newline=NEWLINE, final_newline=False)
+    return write_table(
+        ASSIGNMENTS_HEADER,
+        ([r.username, r.name, r.email, r.sag_name, r.sag_id] for r in rows),
+        quote=quote_all,
+        newline=NEWLINE,
+        final_newline=False,
+    )

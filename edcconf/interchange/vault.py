@@ -23,29 +23,59 @@ the caller passes the set.
 Dialect: 003 does not say how Vault writes its CSV; we write RFC 4180 (CRLF after every row, cells quoted
 only when they hold a comma, quote or line break), UTF-8 without BOM, which Vault's importer accepts.
 """
+
 from __future__ import annotations
 
 import re
 import zoneinfo
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import AbstractSet, Iterable
 
 from ..diagnostics import Diagnostic, Loc, error, warning
 from ._csv import Parsed, quote_minimal, read_table, write_table
 
 NEWLINE = "\r\n"
 COLUMNS: tuple[str, ...] = (
-    "Study Environment", "Last Name", "First Name", "User Name", "Study Status", "Security Profile",
-    "Study Role", "Company", "Email", "Timezone", "Site Access", "Country Access", "Title", "Language",
-    "Locale", "Security Policy")
+    "Study Environment",
+    "Last Name",
+    "First Name",
+    "User Name",
+    "Study Status",
+    "Security Profile",
+    "Study Role",
+    "Company",
+    "Email",
+    "Timezone",
+    "Site Access",
+    "Country Access",
+    "Title",
+    "Language",
+    "Locale",
+    "Security Policy",
+)
 LAST_LOGIN = "Last Login"
 ALL_ENVIRONMENTS = "all environments"
 STATUSES = ("Enabled", "Disabled")
 SECURITY_POLICIES = ("Basic",)
-REQUIRED_VALUES = ("Study Environment", "Last Name", "First Name", "User Name", "Study Status", "Security Profile",
-                   "Study Role", "Email", "Timezone", "Language", "Locale", "Security Policy")
-_USER_NAME_FORBIDDEN = set("()[]\\:;<> \t")  # see read_vault_users: 003 also lists @ and ., which every Vault user name (name@domain) and edcconf username (bob.smith) contains
+REQUIRED_VALUES = (
+    "Study Environment",
+    "Last Name",
+    "First Name",
+    "User Name",
+    "Study Status",
+    "Security Profile",
+    "Study Role",
+    "Email",
+    "Timezone",
+    "Language",
+    "Locale",
+    "Security Policy",
+)
+_USER_NAME_FORBIDDEN = set(
+    "()[]\\:;<> \t"
+)  # see read_vault_users: 003 also lists @ and ., which every Vault user name (name@domain) and edcconf username (bob.smith) contains
 _EMAIL = re.compile(r"[^@\s,;<>()\[\]]+@[^@\s,;<>()\[\]]+\.[^@\s,;<>()\[\].]+")
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
 _LOCALE = re.compile(r"([a-z]{2,3})_[A-Z]{2}")
@@ -69,15 +99,29 @@ class VaultUser:
     language: str
     locale: str
     security_policy: str
-    last_login: str = ""   # Vault's export only: read back when present, written only in the export shape
-    line: int = field(default=0, compare=False)   # where a read row starts in its file (0: not read)
+    last_login: str = ""  # Vault's export only: read back when present, written only in the export shape
+    line: int = field(default=0, compare=False)  # where a read row starts in its file (0: not read)
     file: str = field(default="", compare=False)  # the file a read row comes from
 
     def cells(self) -> list[str]:
-        return [self.study_environment, self.last_name, self.first_name, self.user_name, self.study_status,
-                self.security_profile, self.study_role, self.company, self.email, self.timezone,
-                ",".join(self.site_access), ",".join(self.country_access), self.title, self.language, self.locale,
-                self.security_policy]
+        return [
+            self.study_environment,
+            self.last_name,
+            self.first_name,
+            self.user_name,
+            self.study_status,
+            self.security_profile,
+            self.study_role,
+            self.company,
+            self.email,
+            self.timezone,
+            ",".join(self.site_access),
+            ",".join(self.country_access),
+            self.title,
+            self.language,
+            self.locale,
+            self.security_policy,
+        ]
 
 
 @lru_cache(maxsize=1)
@@ -99,12 +143,18 @@ def _split(cell: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in cell.split(",") if p.strip())
 
 
-def read_vault_users(data: bytes, file: str, *, sites: AbstractSet[str] | None = None,
-                     countries: AbstractSet[str] | None = None, roles: AbstractSet[str] | None = None,
-                     environments: AbstractSet[str] | None = None,
-                     security_profiles: AbstractSet[str] | None = None,
-                     existing_users: AbstractSet[str] | None = None,
-                     inactive_users: AbstractSet[str] | None = None) -> Parsed[VaultUser]:
+def read_vault_users(
+    data: bytes,
+    file: str,
+    *,
+    sites: AbstractSet[str] | None = None,
+    countries: AbstractSet[str] | None = None,
+    roles: AbstractSet[str] | None = None,
+    environments: AbstractSet[str] | None = None,
+    security_profiles: AbstractSet[str] | None = None,
+    existing_users: AbstractSet[str] | None = None,
+    inactive_users: AbstractSet[str] | None = None,
+) -> Parsed[VaultUser]:
     diags: list[Diagnostic] = []
     existing = {u.casefold() for u in existing_users} if existing_users is not None else None
     inactive = {u.casefold() for u in inactive_users} if inactive_users is not None else None
@@ -120,71 +170,156 @@ def read_vault_users(data: bytes, file: str, *, sites: AbstractSet[str] | None =
         n = len(diags)
         for column in REQUIRED_VALUES:
             if column in c and not c[column]:
-                _vault(diags, "{Field} is required", f"provide a value for {column}", loc,
-                       shown=f"{column} is required", field=column)
+                _vault(
+                    diags,
+                    "{Field} is required",
+                    f"provide a value for {column}",
+                    loc,
+                    shown=f"{column} is required",
+                    field=column,
+                )
         env, user = c.get(COLUMNS[0], ""), c["User Name"]
         if env and environments is not None and env != ALL_ENVIRONMENTS and env not in environments:
-            _vault(diags, "Environment does not exist", f"{env!r} is not an environment of this study; use one of "
-                   f"{', '.join(sorted(environments))} or {ALL_ENVIRONMENTS!r}", loc, value=env)
+            _vault(
+                diags,
+                "Environment does not exist",
+                f"{env!r} is not an environment of this study; use one of "
+                f"{', '.join(sorted(environments))} or {ALL_ENVIRONMENTS!r}",
+                loc,
+                value=env,
+            )
         if c["Email"] and not _EMAIL.fullmatch(c["Email"]):
             _vault(diags, "Invalid Email Format", f"{c['Email']!r}; use the someone@example.com format", loc)
         if user and _USER_NAME_FORBIDDEN & set(user):
-            _vault(diags, "Invalid User Name", f"{user!r}; remove the special characters ( ) [ ] \\ : ; < > and spaces", loc)
+            _vault(
+                diags,
+                "Invalid User Name",
+                f"{user!r}; remove the special characters ( ) [ ] \\ : ; < > and spaces",
+                loc,
+            )
         if c["Timezone"] and c["Timezone"] not in _timezones():
-            _vault(diags, "Invalid Timezone", f"{c['Timezone']!r}; enter a supported time zone such as "
-                   "America/New_York or Europe/Paris", loc)
+            _vault(
+                diags,
+                "Invalid Timezone",
+                f"{c['Timezone']!r}; enter a supported time zone such as America/New_York or Europe/Paris",
+                loc,
+            )
         lang_ok = bool(_LANGUAGE.fullmatch(c["Language"]))
         if c["Language"] and not lang_ok:
             _vault(diags, "Invalid Language", f"{c['Language']!r}; enter a language tag such as en or fr", loc)
         m = _LOCALE.fullmatch(c["Locale"])
         if c["Locale"] and (not m or (lang_ok and m.group(1) != c["Language"])):
-            _vault(diags, "Invalid Locale", f"{c['Locale']!r}; enter a locale tag such as en_US whose language "
-                   f"is the row's Language ({c['Language'] or 'blank'})", loc)
+            _vault(
+                diags,
+                "Invalid Locale",
+                f"{c['Locale']!r}; enter a locale tag such as en_US whose language "
+                f"is the row's Language ({c['Language'] or 'blank'})",
+                loc,
+            )
         if c["Study Status"] and c["Study Status"] not in STATUSES:
             _vault(diags, "Invalid Status", f"{c['Study Status']!r}; enter Enabled or Disabled", loc)
         if c["Security Profile"] and security_profiles is not None and c["Security Profile"] not in security_profiles:
-            _vault(diags, "Invalid Security Profile", f"{c['Security Profile']!r} does not exist in this vault; "
-                   f"use one of {', '.join(sorted(security_profiles))}", loc)
+            _vault(
+                diags,
+                "Invalid Security Profile",
+                f"{c['Security Profile']!r} does not exist in this vault; "
+                f"use one of {', '.join(sorted(security_profiles))}",
+                loc,
+            )
         if c["Security Policy"] and c["Security Policy"] not in SECURITY_POLICIES:
             _vault(diags, "Invalid Security Policy", f"{c['Security Policy']!r}; enter Basic", loc)
         if c["Study Role"] and roles is not None and c["Study Role"] not in roles:
-            _vault(diags, "Invalid Application Role", f"{c['Study Role']!r} does not exist in this vault; use one "
-                   f"of {', '.join(sorted(roles))}", loc)
+            _vault(
+                diags,
+                "Invalid Application Role",
+                f"{c['Study Role']!r} does not exist in this vault; use one of {', '.join(sorted(roles))}",
+                loc,
+            )
         site_access, country_access = _split(c["Site Access"]), _split(c["Country Access"])
         if sites is not None:
             for s in site_access:
                 if s not in sites:
-                    _vault(diags, "Invalid Site", f"{s!r} is not a site of this study; see EDC Tools > Sites", loc,
-                           value=s)
+                    _vault(
+                        diags, "Invalid Site", f"{s!r} is not a site of this study; see EDC Tools > Sites", loc, value=s
+                    )
             if sites and set(site_access) >= set(sites):
-                _vault(diags, "Invalid Site", "You cannot list all Sites; leave Site Access and Country Access "
-                       "blank to give study (all-site) access", loc)
+                _vault(
+                    diags,
+                    "Invalid Site",
+                    "You cannot list all Sites; leave Site Access and Country Access "
+                    "blank to give study (all-site) access",
+                    loc,
+                )
         if countries is not None:
             for s in country_access:
                 if s not in countries:
-                    _vault(diags, "Invalid Country", f"{s!r} is not a country of this study; see EDC Tools > "
-                           "Study Countries", loc, value=s)
+                    _vault(
+                        diags,
+                        "Invalid Country",
+                        f"{s!r} is not a country of this study; see EDC Tools > Study Countries",
+                        loc,
+                        value=s,
+                    )
         if user and inactive is not None and user.casefold() in inactive:
-            _vault(diags, "Inactive User", f"{user} is marked Inactive in their home domain; remove the row "
-                   "and re-import", loc)
+            _vault(
+                diags,
+                "Inactive User",
+                f"{user} is marked Inactive in their home domain; remove the row and re-import",
+                loc,
+            )
         if user:
             key_env = env.casefold()
-            clash = next((line for (u, e), line in seen.items() if u == user.casefold()
-                          and (e == key_env or ALL_ENVIRONMENTS in (e, key_env))), None)
+            clash = next(
+                (
+                    line
+                    for (u, e), line in seen.items()
+                    if u == user.casefold() and (e == key_env or ALL_ENVIRONMENTS in (e, key_env))
+                ),
+                None,
+            )
             if clash is not None:
-                _vault(diags, "Duplicate user record", f"{user} is also on line {clash}"
-                       + (f" for {env}" if env else "") + "; remove the duplicate row", loc, warn=True)
+                _vault(
+                    diags,
+                    "Duplicate user record",
+                    f"{user} is also on line {clash}" + (f" for {env}" if env else "") + "; remove the duplicate row",
+                    loc,
+                    warn=True,
+                )
             else:
                 seen[(user.casefold(), key_env)] = rec.line
             if existing is not None and user.casefold() in existing:
-                _vault(diags, "User exists. Applying Study access.", f"{user} already exists; Vault only adds "
-                       "study access", loc, warn=True)
+                _vault(
+                    diags,
+                    "User exists. Applying Study access.",
+                    f"{user} already exists; Vault only adds study access",
+                    loc,
+                    warn=True,
+                )
         if any(d.severity == "error" for d in diags[n:]):
             continue
-        rows.append(VaultUser(env if has_env else "", c["Last Name"], c["First Name"], user, c["Study Status"],
-                              c["Security Profile"], c["Study Role"], c["Company"], c["Email"], c["Timezone"],
-                              site_access, country_access, c["Title"], c["Language"], c["Locale"],
-                              c["Security Policy"], c.get(LAST_LOGIN, ""), line=rec.line, file=file))
+        rows.append(
+            VaultUser(
+                env if has_env else "",
+                c["Last Name"],
+                c["First Name"],
+                user,
+                c["Study Status"],
+                c["Security Profile"],
+                c["Study Role"],
+                c["Company"],
+                c["Email"],
+                c["Timezone"],
+                site_access,
+                country_access,
+                c["Title"],
+                c["Language"],
+                c["Locale"],
+                c["Security Policy"],
+                c.get(LAST_LOGIN, ""),
+                line=rec.line,
+                file=file,
+            )
+        )
     return Parsed(tuple(rows), tuple(diags))
 
 
@@ -197,5 +332,10 @@ def write_vault_users(rows: Iterable[VaultUser], *, last_login: bool = False) ->
             if "," in name or name != name.strip() or not name:
                 raise ValueError(f"{r.user_name}: site/country {name!r} cannot be listed in a comma-separated cell")
     header = COLUMNS + ((LAST_LOGIN,) if last_login else ())
-    return write_table(header, (r.cells() + ([r.last_login] if last_login else []) for r in rows),
-                       quote=quote_minimal, newline=NEWLINE, final_newline=True)
+    return write_table(
+        header,
+        (r.cells() + ([r.last_login] if last_login else []) for r in rows),
+        quote=quote_minimal,
+        newline=NEWLINE,
+        final_newline=True,
+    )

@@ -11,10 +11,12 @@ for the apply after the one that records it. A state without recorded guards (wr
 recorded, or none yet) is held to the configuration's values; a limit left out is its default, never
 "no limit".
 """
+
 from __future__ import annotations
 
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Container, Iterable, Mapping
+from typing import Any
 
 from ..catalogs import catalog
 from ..model import Environment, level_rank
@@ -23,9 +25,9 @@ from .model import Change
 MASS_REVOCATION = "mass-revocation"
 DATA_MANAGER_FLOOR = "data-manager-floor"
 
-GUARDS_SECTION = "environment"        # where a state records its environment's guards, keyed by name
-DEFAULT_MAX_REVOCATIONS = 25          # safety.max_revocations when not declared (any environment)
-DEFAULT_MIN_DATA_MANAGERS = {True: 1, False: 0}   # by `protected`
+GUARDS_SECTION = "environment"  # where a state records its environment's guards, keyed by name
+DEFAULT_MAX_REVOCATIONS = 25  # safety.max_revocations when not declared (any environment)
+DEFAULT_MIN_DATA_MANAGERS = {True: 1, False: 0}  # by `protected`
 
 
 def declared_guards(environment: Environment) -> dict:
@@ -33,7 +35,8 @@ def declared_guards(environment: Environment) -> dict:
     safety, protected = environment.safety, bool(environment.protected)
     limits: dict[str, Any] = {
         "max_revocations": int(safety.get("max_revocations", DEFAULT_MAX_REVOCATIONS)),
-        "min_data_managers": int(safety.get("min_data_managers", DEFAULT_MIN_DATA_MANAGERS[protected]))}
+        "min_data_managers": int(safety.get("min_data_managers", DEFAULT_MIN_DATA_MANAGERS[protected])),
+    }
     if safety.get("max_revocation_fraction") is not None:
         limits["max_revocation_fraction"] = float(safety["max_revocation_fraction"])
     return {"protected": protected, "safety": limits}
@@ -46,8 +49,10 @@ def applied_guards(effective: Mapping, name: str) -> dict | None:
     if not isinstance(value, dict) or not isinstance(value.get("protected"), bool):
         return None
     limits = value.get("safety")
-    if not isinstance(limits, dict) or not all(isinstance(limits.get(k), int) and not isinstance(limits[k], bool)
-                                               for k in ("max_revocations", "min_data_managers")):
+    if not isinstance(limits, dict) or not all(
+        isinstance(limits.get(k), int) and not isinstance(limits[k], bool)
+        for k in ("max_revocations", "min_data_managers")
+    ):
         return None
     fraction = limits.get("max_revocation_fraction")
     if fraction is not None and not isinstance(fraction, (int, float)):
@@ -58,6 +63,7 @@ def applied_guards(effective: Mapping, name: str) -> dict | None:
 @dataclass(frozen=True)
 class Guards:
     """The guards this plan and its apply are held to, and those the configuration declares."""
+
     name: str
     enforced: Mapping[str, Any]
     declared: Mapping[str, Any]
@@ -70,11 +76,11 @@ class Guards:
         return self.enforced["safety"].get(key)
 
     def describe(self, key: str, shown: str) -> str:
-        """"safety.KEY (VALUE)", saying so when the configuration under review declares another value."""
+        """ "safety.KEY (VALUE)", saying so when the configuration under review declares another value."""
         return f"safety.{key} ({shown}{self.note(key)})"
 
     def note(self, key: str) -> str:
-        """", as last applied …" when the configuration under review declares another value for KEY."""
+        """ ", as last applied …" when the configuration under review declares another value for KEY."""
         declared = self.declared["safety"].get(key)
         if declared == self.limit(key):
             return ""
@@ -94,14 +100,30 @@ def guard_changes(environment: Environment, applied_effective: Mapping) -> tuple
     after = declared_guards(environment)
     if before is None or before == after:
         return ()
-    details: tuple[str, ...] = (() if before["protected"] == after["protected"] else
-               (f"protected: {_yaml(before['protected'])} → {_yaml(after['protected'])}",))
-    details += tuple(f"safety.{key}: {_yaml(before['safety'].get(key))} → {_yaml(after['safety'].get(key))}"
-                     for key in sorted(set(before["safety"]) | set(after["safety"]))
-                     if before["safety"].get(key) != after["safety"].get(key))
+    details: tuple[str, ...] = (
+        ()
+        if before["protected"] == after["protected"]
+        else (f"protected: {_yaml(before['protected'])} → {_yaml(after['protected'])}",)
+    )
+    details += tuple(
+        f"safety.{key}: {_yaml(before['safety'].get(key))} → {_yaml(after['safety'].get(key))}"
+        for key in sorted(set(before["safety"]) | set(after["safety"]))
+        if before["safety"].get(key) != after["safety"].get(key)
+    )
     reason = "; ".join(details) + " (takes effect after this apply, which is held to the applied values)"
-    return (Change("update", "environment", environment.name, before, after, reason, str(environment.loc),
-                   details=details, stored=after),)
+    return (
+        Change(
+            "update",
+            "environment",
+            environment.name,
+            before,
+            after,
+            reason,
+            str(environment.loc),
+            details=details,
+            stored=after,
+        ),
+    )
 
 
 def _yaml(value: Any) -> str:
@@ -140,13 +162,20 @@ def find_brakes(changes: tuple[Change, ...], applied: Mapping, desired: Mapping,
     floor = guards.limit("min_data_managers")
     before = {s: len(u) for s, u in managers_by_study(applied).items()} if floor else {}
     after = {s: len(u) for s, u in managers_by_study(desired).items()} if floor else {}
-    return brakes_from_counts(changes, guards, grants_applied, before, after, desired.get("studies", {}),
-                              applied.get("studies", {}))
+    return brakes_from_counts(
+        changes, guards, grants_applied, before, after, desired.get("studies", {}), applied.get("studies", {})
+    )
 
 
-def brakes_from_counts(changes: tuple[Change, ...], guards: Guards, grants_applied: Mapping[str, int],
-                       managers_applied: Mapping[str, int], managers_desired: Mapping[str, int],
-                       studies: Iterable[str], applied_studies: Container[str]) -> tuple[dict, ...]:
+def brakes_from_counts(
+    changes: tuple[Change, ...],
+    guards: Guards,
+    grants_applied: Mapping[str, int],
+    managers_applied: Mapping[str, int],
+    managers_desired: Mapping[str, int],
+    studies: Iterable[str],
+    applied_studies: Container[str],
+) -> tuple[dict, ...]:
     """The brakes from per-study counts: applied grants, and people who can manage each study before and
     after. find_brakes counts them from whole states; the incremental planner keeps them per study."""
     out: list[dict] = []
@@ -154,29 +183,46 @@ def brakes_from_counts(changes: tuple[Change, ...], guards: Guards, grants_appli
     taken = [c for c in changes if c.kind == "grant" and (c.action == "revoke" or lowers(c))]
     limit = guards.limit("max_revocations")
     if limit is not None and len(taken) > limit:
-        out.append({"code": MASS_REVOCATION, "message": f"this plan revokes or lowers {len(taken)} grants, more than "
-                    f"{guards.describe('max_revocations', str(int(limit)))} of {name}; apply needs "
-                    "--allow-mass-revocation"})
+        out.append(
+            {
+                "code": MASS_REVOCATION,
+                "message": f"this plan revokes or lowers {len(taken)} grants, more than "
+                f"{guards.describe('max_revocations', str(int(limit)))} of {name}; apply needs "
+                "--allow-mass-revocation",
+            }
+        )
     fraction = guards.limit("max_revocation_fraction")
     if fraction is not None:
         per_study: dict[str, int] = {}
         for c in taken:
-            assert c.study is not None   # a grant change names its study (its key is "<study>/<user>")
+            assert c.study is not None  # a grant change names its study (its key is "<study>/<user>")
             per_study[c.study] = per_study.get(c.study, 0) + 1
         for study, count in sorted(per_study.items()):
             total = grants_applied.get(study, 0)
             if total and count / total > fraction:
-                out.append({"code": MASS_REVOCATION, "study": study, "message": f"this plan revokes or lowers "
-                            f"{count} of the {total} grants of {study} ({count / total:.0%}), more than "
-                            f"{guards.describe('max_revocation_fraction', f'{fraction:.0%}')}; apply needs "
-                            "--allow-mass-revocation"})
+                out.append(
+                    {
+                        "code": MASS_REVOCATION,
+                        "study": study,
+                        "message": f"this plan revokes or lowers "
+                        f"{count} of the {total} grants of {study} ({count / total:.0%}), more than "
+                        f"{guards.describe('max_revocation_fraction', f'{fraction:.0%}')}; apply needs "
+                        "--allow-mass-revocation",
+                    }
+                )
     floor = guards.limit("min_data_managers")
     if floor:
         for study in sorted(studies):
             had, has = managers_applied.get(study, 0), managers_desired.get(study, 0)
             if has < floor and (has < had or study not in applied_studies):
-                out.append({"code": DATA_MANAGER_FLOOR, "study": study, "message": f"{study} would keep {has} "
-                            f"people who can manage it in {name} (had {had}); safety.min_data_managers "
-                            f"is {floor}{guards.note('min_data_managers')}: grant a data manager role before "
-                            "removing the last one"})
+                out.append(
+                    {
+                        "code": DATA_MANAGER_FLOOR,
+                        "study": study,
+                        "message": f"{study} would keep {has} "
+                        f"people who can manage it in {name} (had {had}); safety.min_data_managers "
+                        f"is {floor}{guards.note('min_data_managers')}: grant a data manager role before "
+                        "removing the last one",
+                    }
+                )
     return tuple(out)

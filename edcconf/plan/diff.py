@@ -3,9 +3,11 @@
 Diffing works on effective values, never on YAML, so moving a declaration to another file plans
 nothing. Accounts are never deleted: an account that disappears is deactivated.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..resolve.effective import EnvironmentState, expand_grant
 from ..rules.external import agreement_notice
@@ -14,16 +16,37 @@ from .model import Change, Plan
 # Dependency order: what others rely on is created first and removed last (site before site access,
 # account before grant, revoke before deactivate). A change of the environment's guards comes first, so
 # that a reviewer reads it before what it would let through (plan/brakes.py).
-_ORDER = [("environment", "update"), ("site", "create"), ("site", "update"), ("group", "create"), ("group", "update"),
-          ("study", "create"), ("study", "update"), ("account", "create"), ("account", "reactivate"),
-          ("account", "update"), ("grant", "revoke"), ("grant", "update"), ("grant", "create"),
-          ("account", "deactivate"), ("study", "revoke"), ("group", "revoke"), ("site", "revoke")]
+_ORDER = [
+    ("environment", "update"),
+    ("site", "create"),
+    ("site", "update"),
+    ("group", "create"),
+    ("group", "update"),
+    ("study", "create"),
+    ("study", "update"),
+    ("account", "create"),
+    ("account", "reactivate"),
+    ("account", "update"),
+    ("grant", "revoke"),
+    ("grant", "update"),
+    ("grant", "create"),
+    ("account", "deactivate"),
+    ("study", "revoke"),
+    ("group", "revoke"),
+    ("site", "revoke"),
+]
 _RANK = {step: i for i, step in enumerate(_ORDER)}
 _ENTITY_KINDS = (("site", "sites"), ("group", "groups"), ("study", "studies"))
 
 
-def make_plan(desired: EnvironmentState, applied: Mapping[str, Any], applied_sources: Mapping[str, str],
-              serial: int, lineage: str | None, warnings: tuple = ()) -> Plan:
+def make_plan(
+    desired: EnvironmentState,
+    applied: Mapping[str, Any],
+    applied_sources: Mapping[str, str],
+    serial: int,
+    lineage: str | None,
+    warnings: tuple = (),
+) -> Plan:
     changes = entity_changes(desired.state, applied, desired.sources, applied_sources, desired.notices)
     changes.extend(grant_changes(desired, applied, applied_sources))
     studies = {**applied.get("studies", {}), **desired.state.get("studies", {})}
@@ -31,8 +54,9 @@ def make_plan(desired: EnvironmentState, applied: Mapping[str, Any], applied_sou
     return ordered_plan(desired.environment, serial, lineage, desired.as_of, changes, warnings, systems)
 
 
-def entity_changes(want: Mapping, have: Mapping, sources: Mapping, old_sources: Mapping,
-                   notices: Mapping[str, tuple[str, ...]]) -> list[Change]:
+def entity_changes(
+    want: Mapping, have: Mapping, sources: Mapping, old_sources: Mapping, notices: Mapping[str, tuple[str, ...]]
+) -> list[Change]:
     """Changes of sites, groups, studies and accounts (every section but grants and roles)."""
     changes: list[Change] = []
     for kind, section in _ENTITY_KINDS:
@@ -47,8 +71,15 @@ def grant_changes(desired: EnvironmentState, have: Mapping, old_sources: Mapping
     return _grants(desired, have, old_sources)
 
 
-def ordered_plan(environment: str, serial: int, lineage: str | None, as_of, changes: list[Change],
-                 warnings: tuple = (), systems: Mapping[str, str] | None = None) -> Plan:
+def ordered_plan(
+    environment: str,
+    serial: int,
+    lineage: str | None,
+    as_of,
+    changes: list[Change],
+    warnings: tuple = (),
+    systems: Mapping[str, str] | None = None,
+) -> Plan:
     """systems: study -> EDC system, to tell OpenClinica invitations (see `invitations`)."""
     changes = invitations(changes, systems or {})
     changes = sorted(changes, key=lambda c: (_RANK[(c.kind, c.action)], c.study or "", c.key))
@@ -66,9 +97,15 @@ def invitations(changes: list[Change], systems: Mapping[str, str]) -> list[Chang
     new_accounts = {c.key for c in changes if c.kind == "account" and c.action == "create"}
     out = []
     for c in changes:
-        if (c.kind == "grant" and c.action == "create" and not c.invite and c.after and c.study is not None
-                and systems.get(c.study) == "openclinica"
-                and c.after.get("user") not in new_accounts):
+        if (
+            c.kind == "grant"
+            and c.action == "create"
+            and not c.invite
+            and c.after
+            and c.study is not None
+            and systems.get(c.study) == "openclinica"
+            and c.after.get("user") not in new_accounts
+        ):
             c = replace(c, invite=True, reason=f"{c.reason} (invite: {c.after.get('user')} has an account already)")
         out.append(c)
     return out
@@ -120,11 +157,32 @@ def _removed_from(sources: Mapping[str, str], key: str) -> str:
 def _entities(kind: str, want: Mapping, have: Mapping, sources: Mapping, old_sources: Mapping) -> list[Change]:
     out = []
     for key in want.keys() - have.keys():
-        out.append(Change("create", kind, key, None, want[key], f"new {kind}", sources.get(f"{kind}:{key}", ""),
-                          study=key if kind == "study" else None, stored=want[key]))
+        out.append(
+            Change(
+                "create",
+                kind,
+                key,
+                None,
+                want[key],
+                f"new {kind}",
+                sources.get(f"{kind}:{key}", ""),
+                study=key if kind == "study" else None,
+                stored=want[key],
+            )
+        )
     for key in have.keys() - want.keys():
-        out.append(Change("revoke", kind, key, have[key], None, _removed_from(old_sources, f"{kind}:{key}"),
-                          old_sources.get(f"{kind}:{key}", ""), study=key if kind == "study" else None))
+        out.append(
+            Change(
+                "revoke",
+                kind,
+                key,
+                have[key],
+                None,
+                _removed_from(old_sources, f"{kind}:{key}"),
+                old_sources.get(f"{kind}:{key}", ""),
+                study=key if kind == "study" else None,
+            )
+        )
     for key in want.keys() & have.keys():
         if want[key] != have[key]:
             if kind == "study":
@@ -133,9 +191,20 @@ def _entities(kind: str, want: Mapping, have: Mapping, sources: Mapping, old_sou
                     continue
             else:
                 details = field_changes(have[key], want[key])
-            out.append(Change("update", kind, key, have[key], want[key], "; ".join(details),
-                              sources.get(f"{kind}:{key}", ""), study=key if kind == "study" else None,
-                              details=tuple(details), stored=want[key]))
+            out.append(
+                Change(
+                    "update",
+                    kind,
+                    key,
+                    have[key],
+                    want[key],
+                    "; ".join(details),
+                    sources.get(f"{kind}:{key}", ""),
+                    study=key if kind == "study" else None,
+                    details=tuple(details),
+                    stored=want[key],
+                )
+            )
     return out
 
 
@@ -144,8 +213,9 @@ def _study_details(before: Mapping, after: Mapping) -> list[str]:
     role's redefinition, held by anyone or not). A study recorded before role versions were kept (no
     `roles`) is not compared on them: its roles are recorded with its next change."""
     old_roles, new_roles = before.get("roles"), after.get("roles") or {}
-    lines = field_changes({k: v for k, v in before.items() if k != "roles"},
-                          {k: v for k, v in after.items() if k != "roles"})
+    lines = field_changes(
+        {k: v for k, v in before.items() if k != "roles"}, {k: v for k, v in after.items() if k != "roles"}
+    )
     if old_roles is None:
         return lines
     for role in sorted(set(old_roles) | set(new_roles)):
@@ -158,51 +228,101 @@ def _study_details(before: Mapping, after: Mapping) -> list[str]:
     return lines
 
 
-def _accounts(want: Mapping, have: Mapping, sources: Mapping, old_sources: Mapping,
-              notices: Mapping[str, tuple[str, ...]]) -> list[Change]:
+def _accounts(
+    want: Mapping, have: Mapping, sources: Mapping, old_sources: Mapping, notices: Mapping[str, tuple[str, ...]]
+) -> list[Change]:
     out: list[Change] = []
     new_by_email = {_email(v): k for k, v in want.items() if k not in have and _email(v)}
     for name in want.keys() | have.keys():
         new, old = want.get(name), have.get(name)
         src = sources.get(f"account:{name}", "")
         if old is None:
-            assert new is not None   # the name is in want or in have
+            assert new is not None  # the name is in want or in have
             if new["status"] == "active":
                 reason = f"new external account ({new['external']})" if new.get("external") else "new account"
-                out.append(Change("create", "account", name, None, new, reason, src, stored=new,
-                                  notify=notices.get(name, ()) if new.get("external") else (),
-                                  agreement_notify=agreement_notice(want, name)))
+                out.append(
+                    Change(
+                        "create",
+                        "account",
+                        name,
+                        None,
+                        new,
+                        reason,
+                        src,
+                        stored=new,
+                        notify=notices.get(name, ()) if new.get("external") else (),
+                        agreement_notify=agreement_notice(want, name),
+                    )
+                )
             continue
         if new is None:
             if old["status"] == "active":
                 after = {**old, "status": "deactivated"}
                 renamed = new_by_email.get(_email(old)) if _email(old) else None
-                reason = (f"username {name} → {renamed} (same e-mail): usernames never change, so {name} is "
-                          f"deactivated and {renamed} is a new account" if renamed else
-                          f"{_removed_from(old_sources, f'account:{name}')}; accounts are never deleted, only deactivated")
-                out.append(Change("deactivate", "account", name, old, after, reason,
-                                  old_sources.get(f"account:{name}", ""), stored=after))
+                reason = (
+                    f"username {name} → {renamed} (same e-mail): usernames never change, so {name} is "
+                    f"deactivated and {renamed} is a new account"
+                    if renamed
+                    else f"{_removed_from(old_sources, f'account:{name}')}; accounts are never deleted, only deactivated"
+                )
+                out.append(
+                    Change(
+                        "deactivate",
+                        "account",
+                        name,
+                        old,
+                        after,
+                        reason,
+                        old_sources.get(f"account:{name}", ""),
+                        stored=after,
+                    )
+                )
             continue
         if new == old:
             continue
         details = tuple(field_changes(old, new))
         if old["status"] == "active" and new["status"] == "deactivated":
-            out.append(Change("deactivate", "account", name, old, new, f"deactivated at {src}", src,
-                              details=details, stored=new))
+            out.append(
+                Change(
+                    "deactivate", "account", name, old, new, f"deactivated at {src}", src, details=details, stored=new
+                )
+            )
         elif old["status"] == "deactivated" and new["status"] == "active":
-            out.append(Change("reactivate", "account", name, old, new, f"reactivated at {src}", src,
-                              details=details, stored=new))
+            out.append(
+                Change(
+                    "reactivate", "account", name, old, new, f"reactivated at {src}", src, details=details, stored=new
+                )
+            )
         else:
-            recorded = new.get("agreement_signed") != old.get("agreement_signed")   # 000 step 4
-            out.append(Change("update", "account", name, old, new, "; ".join(details), src, details=details, stored=new,
-                              agreement_notify=agreement_notice(want, name) if recorded else ()))
+            recorded = new.get("agreement_signed") != old.get("agreement_signed")  # 000 step 4
+            out.append(
+                Change(
+                    "update",
+                    "account",
+                    name,
+                    old,
+                    new,
+                    "; ".join(details),
+                    src,
+                    details=details,
+                    stored=new,
+                    agreement_notify=agreement_notice(want, name) if recorded else (),
+                )
+            )
     for change in list(out):  # say on the new account too that it replaces a renamed one
         if change.action == "create" and _email(change.after):
-            old_name = next((k for k, v in have.items() if k not in want and v["status"] == "active"
-                             and _email(v) == _email(change.after)), None)
+            old_name = next(
+                (
+                    k
+                    for k, v in have.items()
+                    if k not in want and v["status"] == "active" and _email(v) == _email(change.after)
+                ),
+                None,
+            )
             if old_name:
-                out[out.index(change)] = _with_reason(change, f"new account replacing {old_name} (same e-mail; "
-                                                      "usernames never change)")
+                out[out.index(change)] = _with_reason(
+                    change, f"new account replacing {old_name} (same e-mail; usernames never change)"
+                )
     return out
 
 
@@ -213,6 +333,7 @@ def _email(account: Mapping) -> str:
 
 def _with_reason(change: Change, reason: str) -> Change:
     from dataclasses import replace
+
     return replace(change, reason=reason)
 
 
@@ -228,11 +349,23 @@ def _grants(desired: EnvironmentState, have: Mapping, old_sources: Mapping) -> l
         study = (new_value or old_value)["study"]
         role = (new_value["role_ref"], want_state["roles"][new_value["role_ref"]]) if new_value else None
         if before is None:
-            assert after is not None   # no grant before: there is one after
+            assert after is not None  # no grant before: there is one after
             sites = ", ".join(after["sites"])
             off = " with study status disabled (on record in Vault, no access)" if "study_status" in after else ""
-            out.append(Change("create", "grant", key, None, after, f"granted {after['role']} at {sites}{off}", src,
-                              study=study, stored=new_value, role=role))
+            out.append(
+                Change(
+                    "create",
+                    "grant",
+                    key,
+                    None,
+                    after,
+                    f"granted {after['role']} at {sites}{off}",
+                    src,
+                    study=study,
+                    stored=new_value,
+                    role=role,
+                )
+            )
         elif after is None:
             why = desired.excluded.get(key)
             reason = why.reason if why else _removed_from(old_sources, f"grant:{key}")
@@ -240,11 +373,36 @@ def _grants(desired: EnvironmentState, have: Mapping, old_sources: Mapping) -> l
             out.append(Change("revoke", "grant", key, before, None, reason, source, study=study))
         elif before != after:
             details = tuple(_grant_details(before, after))
-            out.append(Change("update", "grant", key, before, after, "; ".join(details), src, study=study,
-                              details=details, stored=new_value, role=role))
+            out.append(
+                Change(
+                    "update",
+                    "grant",
+                    key,
+                    before,
+                    after,
+                    "; ".join(details),
+                    src,
+                    study=study,
+                    details=details,
+                    stored=new_value,
+                    role=role,
+                )
+            )
         else:  # only the role version's digest moved (e.g. a form was renamed away and back)
-            out.append(Change("update", "grant", key, before, after, "role definition refreshed", src,
-                              study=study, stored=new_value, role=role))
+            out.append(
+                Change(
+                    "update",
+                    "grant",
+                    key,
+                    before,
+                    after,
+                    "role definition refreshed",
+                    src,
+                    study=study,
+                    stored=new_value,
+                    role=role,
+                )
+            )
     return out
 
 
@@ -263,13 +421,20 @@ def _grant_details(before: Mapping, after: Mapping) -> list[str]:
     lines = []
     if before["role"] != after["role"]:
         lines.append(f"role {before['role']} → {after['role']}")
-    if before.get("study_status") != after.get("study_status"):   # Vault's Study Status (003)
-        lines.append("study status disabled: on record in Vault, no access" if after.get("study_status")
-                     else "study status enabled: access restored")
+    if before.get("study_status") != after.get("study_status"):  # Vault's Study Status (003)
+        lines.append(
+            "study status disabled: on record in Vault, no access"
+            if after.get("study_status")
+            else "study status enabled: access restored"
+        )
     skip = {"role", "close_queries", "sdv", "study_status"}
-    lines += [line for line in field_changes({k: v for k, v in before.items() if k not in skip},
-                                             {k: v for k, v in after.items() if k not in skip})
-              if not line.startswith("base_role") or before["base_role"] != after["base_role"]]
+    lines += [
+        line
+        for line in field_changes(
+            {k: v for k, v in before.items() if k not in skip}, {k: v for k, v in after.items() if k not in skip}
+        )
+        if not line.startswith("base_role") or before["base_role"] != after["base_role"]
+    ]
     for ability in ("close_queries", "sdv"):
         gained = sorted(set(after[ability]) - set(before[ability]))
         lost = sorted(set(before[ability]) - set(after[ability]))

@@ -16,22 +16,23 @@ Entries are plain data (marshal: type-exact, so a memoised plan equals the fresh
 atomically, never trusted across code versions (every file of the package is in the key), safe to
 delete at any time; EDCCONF_NO_CACHE=1 bypasses them. A damaged entry is a miss.
 """
+
 from __future__ import annotations
 
 import hashlib
 import marshal
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Callable, Mapping
 
 from ..diagnostics import Diagnostic, Loc
 from .model import Change, Plan
 
 MEMO_VERSION = 1
-KEEP_ENTRIES = 32          # plans kept (most recently written); older ones are removed
+KEEP_ENTRIES = 32  # plans kept (most recently written); older ones are removed
 
 
 @lru_cache(maxsize=1)
@@ -41,8 +42,11 @@ def package_digest() -> str:
 
     package = Path(__file__).resolve().parents[1]
     h = hashlib.sha256(code_digest().encode())
-    for path in sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                       and p.suffix in (".py", ".yaml", ".yml", ".json")):
+    for path in sorted(
+        p
+        for p in package.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".yaml", ".yml", ".json")
+    ):
         h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
@@ -94,25 +98,53 @@ def _diag_in(t: tuple) -> Diagnostic:
 
 
 def _change_out(c: Change) -> tuple:
-    return (c.action, c.kind, c.key, c.before, c.after, c.reason, c.source, c.study, c.details, c.stored, c.role,
-            c.notify, c.invite, c.agreement_notify)
+    return (
+        c.action,
+        c.kind,
+        c.key,
+        c.before,
+        c.after,
+        c.reason,
+        c.source,
+        c.study,
+        c.details,
+        c.stored,
+        c.role,
+        c.notify,
+        c.invite,
+        c.agreement_notify,
+    )
 
 
 def plan_to_data(plan: Plan) -> tuple:
-    return (plan.environment, plan.serial, plan.lineage, plan.as_of.isoformat(),
-            tuple(_change_out(c) for c in plan.changes), tuple(_diag_out(w) for w in plan.warnings),
-            tuple(plan.brakes))
+    return (
+        plan.environment,
+        plan.serial,
+        plan.lineage,
+        plan.as_of.isoformat(),
+        tuple(_change_out(c) for c in plan.changes),
+        tuple(_diag_out(w) for w in plan.warnings),
+        tuple(plan.brakes),
+    )
 
 
 def plan_from_data(data: tuple) -> Plan:
     env, serial, lineage, as_of, changes, warnings, brakes = data
-    return Plan(env, serial, lineage, date.fromisoformat(as_of), tuple(Change(*c) for c in changes),
-                tuple(_diag_in(w) for w in warnings), tuple(brakes))
+    return Plan(
+        env,
+        serial,
+        lineage,
+        date.fromisoformat(as_of),
+        tuple(Change(*c) for c in changes),
+        tuple(_diag_in(w) for w in warnings),
+        tuple(brakes),
+    )
 
 
 @dataclass(frozen=True)
 class MemoPlanned:
     """What `plan` prints and saves, answered from the memo; systems and sources load on first use."""
+
     plan: Plan
     config_digest: str
     _extra: Callable[[], tuple[Mapping[str, str], Mapping[str, str]]]
@@ -135,17 +167,26 @@ class PlanMemo:
         self.root = Path(root)
         from ..source.cache import cache_folder
 
-        self.dir = cache_folder(self.root, "plans")   # refused when it leads out of the configuration
+        self.dir = cache_folder(self.root, "plans")  # refused when it leads out of the configuration
 
     def key(self, env: str, as_of: date, refresh: bool, config_digest: str) -> str:
-        parts = (str(MEMO_VERSION), sys.version, str(marshal.version), package_digest(), env, as_of.isoformat(),
-                 "refresh" if refresh else "no-refresh", config_digest)
+        parts = (
+            str(MEMO_VERSION),
+            sys.version,
+            str(marshal.version),
+            package_digest(),
+            env,
+            as_of.isoformat(),
+            "refresh" if refresh else "no-refresh",
+            config_digest,
+        )
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
     def get(self, key: str, state: str) -> MemoPlanned | None:
         from ..spool import read_entry
+
         entry = read_entry(self.dir / key)
-        if entry is None:   # absent or damaged: a miss
+        if entry is None:  # absent or damaged: a miss
             return None
         try:
             version, stored_state, config_digest, plan_data, extra_digest = entry
@@ -172,12 +213,19 @@ class PlanMemo:
 
         try:
             extra = marshal.dumps((dict(planned.systems), dict(planned.sources)))
-            entry = marshal.dumps((MEMO_VERSION, state, planned.config_digest, plan_to_data(planned.plan),
-                                   hashlib.sha256(extra).hexdigest()))
+            entry = marshal.dumps(
+                (
+                    MEMO_VERSION,
+                    state,
+                    planned.config_digest,
+                    plan_to_data(planned.plan),
+                    hashlib.sha256(extra).hexdigest(),
+                )
+            )
             if plan_from_data(marshal.loads(entry)[3]) != planned.plan:
                 return  # not stored exactly (e.g. a value marshal turns into another type): never memoise
-            spool.write(self.dir / f"{key}.extra", extra)   # in this order, by the spool's thread
-            spool.write(self.dir / key, entry)              # the entry is the commit point
+            spool.write(self.dir / f"{key}.extra", extra)  # in this order, by the spool's thread
+            spool.write(self.dir / key, entry)  # the entry is the commit point
             spool.call(self._prune)
         except (ValueError, TypeError):
             pass

@@ -5,15 +5,17 @@ The digest in the file only tells that it was not damaged or edited by accident:
 the file can recompute it. What makes the file safe to apply is that `apply FILE` plans again from the
 configuration and state it names (same environment, as-of date, serial, lineage and configuration
 digest) and applies only if that plan is identical to the file's (plan_differences)."""
+
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .. import __version__
 from ..diagnostics import Diagnostic, Loc, UserError
@@ -29,57 +31,102 @@ class SavedPlan:
     config_digest: str
     edcconf_version: str
     created_at: str
-    systems: Mapping[str, str]      # study -> EDC system, for routing changes to providers
-    sources: Mapping[str, str]      # desired "<kind>:<key>" -> "path:line", recorded in the new state
-    digest: str                     # sha256 of the saved content: what the audit log names
-    planned_on: str | None = None   # the (local) day it was planned: as_of differs when made with --at
-    refresh: bool = True            # how it was planned (apply plans again the same way)
+    systems: Mapping[str, str]  # study -> EDC system, for routing changes to providers
+    sources: Mapping[str, str]  # desired "<kind>:<key>" -> "path:line", recorded in the new state
+    digest: str  # sha256 of the saved content: what the audit log names
+    planned_on: str | None = None  # the (local) day it was planned: as_of differs when made with --at
+    refresh: bool = True  # how it was planned (apply plans again the same way)
     allow_unread: bool = False
 
 
 def change_to_saved(change: Change) -> dict:
-    return {**change.to_json(), "study": change.study, "details": list(change.details), "stored": change.stored,
-            "role": list(change.role) if change.role else None, "notify": list(change.notify),
-            "agreement_notify": list(change.agreement_notify)}
+    return {
+        **change.to_json(),
+        "study": change.study,
+        "details": list(change.details),
+        "stored": change.stored,
+        "role": list(change.role) if change.role else None,
+        "notify": list(change.notify),
+        "agreement_notify": list(change.agreement_notify),
+    }
 
 
 def change_from_saved(data: Mapping[str, Any]) -> Change:
-    return Change(action=data["action"], kind=data["kind"], key=data["key"], before=data["before"],
-                  after=data["after"], reason=data["reason"], source=data["source"], study=data.get("study"),
-                  details=tuple(data.get("details") or ()), stored=data.get("stored"),
-                  role=tuple(data["role"]) if data.get("role") else None, notify=tuple(data.get("notify") or ()),
-                  invite=data.get("invite") is True,
-                  agreement_notify=tuple(data.get("agreement_notify") or ()))
+    return Change(
+        action=data["action"],
+        kind=data["kind"],
+        key=data["key"],
+        before=data["before"],
+        after=data["after"],
+        reason=data["reason"],
+        source=data["source"],
+        study=data.get("study"),
+        details=tuple(data.get("details") or ()),
+        stored=data.get("stored"),
+        role=tuple(data["role"]) if data.get("role") else None,
+        notify=tuple(data.get("notify") or ()),
+        invite=data.get("invite") is True,
+        agreement_notify=tuple(data.get("agreement_notify") or ()),
+    )
 
 
-def _content(plan: Plan, config_digest: str, systems: Mapping[str, str], sources: Mapping[str, str],
-             created_at: str, version: str, planned_on: str, refresh: bool, allow_unread: bool) -> dict:
-    return {"format": SAVED_FORMAT, "format_version": SAVED_VERSION, "edcconf_version": version,
-            "created_at": created_at, "planned_on": planned_on, "refresh": refresh, "allow_unread": allow_unread,
-            "environment": plan.environment,
-            "state": {"serial": plan.serial, "lineage": plan.lineage}, "config_digest": config_digest,
-            "as_of": plan.as_of.isoformat(), "summary": plan.summary, "brakes": list(plan.brakes),
-            "warnings": [w.to_json() for w in plan.warnings],
-            "changes": [change_to_saved(c) for c in plan.changes], "systems": dict(systems), "sources": dict(sources),
-            # a partial plan (--study/--target) keeps its selection: `apply FILE` plans again with it
-            **({"partial": plan.partial.to_json()} if plan.partial is not None else {})}
+def _content(
+    plan: Plan,
+    config_digest: str,
+    systems: Mapping[str, str],
+    sources: Mapping[str, str],
+    created_at: str,
+    version: str,
+    planned_on: str,
+    refresh: bool,
+    allow_unread: bool,
+) -> dict:
+    return {
+        "format": SAVED_FORMAT,
+        "format_version": SAVED_VERSION,
+        "edcconf_version": version,
+        "created_at": created_at,
+        "planned_on": planned_on,
+        "refresh": refresh,
+        "allow_unread": allow_unread,
+        "environment": plan.environment,
+        "state": {"serial": plan.serial, "lineage": plan.lineage},
+        "config_digest": config_digest,
+        "as_of": plan.as_of.isoformat(),
+        "summary": plan.summary,
+        "brakes": list(plan.brakes),
+        "warnings": [w.to_json() for w in plan.warnings],
+        "changes": [change_to_saved(c) for c in plan.changes],
+        "systems": dict(systems),
+        "sources": dict(sources),
+        # a partial plan (--study/--target) keeps its selection: `apply FILE` plans again with it
+        **({"partial": plan.partial.to_json()} if plan.partial is not None else {}),
+    }
 
 
 def _digest(content: Mapping) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def save_plan(path: Path, plan: Plan, config_digest: str, systems: Mapping[str, str],
-              sources: Mapping[str, str], refresh: bool = True, allow_unread: bool = False) -> SavedPlan:
+def save_plan(
+    path: Path,
+    plan: Plan,
+    config_digest: str,
+    systems: Mapping[str, str],
+    sources: Mapping[str, str],
+    refresh: bool = True,
+    allow_unread: bool = False,
+) -> SavedPlan:
     from ..state.local import write_atomically
 
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    created = datetime.now(UTC).isoformat(timespec="seconds")
     planned_on = date.today().isoformat()
     content = _content(plan, config_digest, systems, sources, created, __version__, planned_on, refresh, allow_unread)
     digest = _digest(content)
     write_atomically(Path(path), json.dumps({**content, "digest": digest}, indent=1).encode() + b"\n")
-    return SavedPlan(plan, config_digest, __version__, created, systems, sources, digest, planned_on, refresh,
-                     allow_unread)
+    return SavedPlan(
+        plan, config_digest, __version__, created, systems, sources, digest, planned_on, refresh, allow_unread
+    )
 
 
 def load_plan(path: Path) -> SavedPlan:
@@ -90,36 +137,62 @@ def load_plan(path: Path) -> SavedPlan:
     except (OSError, ValueError) as exc:
         raise UserError(f"{path} is not a saved edcconf plan ({exc})", code="saved-plan") from None
     if not isinstance(data, dict) or data.get("format") != SAVED_FORMAT:
-        raise UserError(f"{path} is not a saved edcconf plan (make one with edcconf plan --env ENV --out FILE)",
-                        code="saved-plan")
+        raise UserError(
+            f"{path} is not a saved edcconf plan (make one with edcconf plan --env ENV --out FILE)", code="saved-plan"
+        )
     if data.get("format_version") != SAVED_VERSION:
-        raise UserError(f"{path} is a saved plan of format {data.get('format_version')!r}; this edcconf reads "
-                        f"format {SAVED_VERSION}", code="saved-plan")
+        raise UserError(
+            f"{path} is a saved plan of format {data.get('format_version')!r}; this edcconf reads "
+            f"format {SAVED_VERSION}",
+            code="saved-plan",
+        )
     digest = data.pop("digest", None)
     if digest != _digest(data):
-        raise UserError(f"{path} was modified after it was saved (its digest does not match); a reviewed plan "
-                        "must be applied exactly as saved: plan again", code="saved-plan")
+        raise UserError(
+            f"{path} was modified after it was saved (its digest does not match); a reviewed plan "
+            "must be applied exactly as saved: plan again",
+            code="saved-plan",
+        )
     try:
-        warnings = tuple(Diagnostic(w["code"], w["message"], _loc(w.get("source", "")), "warning")
-                         for w in data["warnings"])
-        plan = Plan(environment=data["environment"], serial=data["state"]["serial"], lineage=data["state"]["lineage"],
-                    as_of=date.fromisoformat(data["as_of"]), changes=tuple(change_from_saved(c) for c in data["changes"]),
-                    warnings=warnings, brakes=tuple(data.get("brakes") or ()),
-                    partial=_partial(data.get("partial")))
+        warnings = tuple(
+            Diagnostic(w["code"], w["message"], _loc(w.get("source", "")), "warning") for w in data["warnings"]
+        )
+        plan = Plan(
+            environment=data["environment"],
+            serial=data["state"]["serial"],
+            lineage=data["state"]["lineage"],
+            as_of=date.fromisoformat(data["as_of"]),
+            changes=tuple(change_from_saved(c) for c in data["changes"]),
+            warnings=warnings,
+            brakes=tuple(data.get("brakes") or ()),
+            partial=_partial(data.get("partial")),
+        )
         for c in plan.changes:
-            if not all(isinstance(v, str) for v in (c.action, c.kind, c.key, c.reason, c.source)) \
-                    or not isinstance(c.study, (str, type(None))):
+            if not all(isinstance(v, str) for v in (c.action, c.kind, c.key, c.reason, c.source)) or not isinstance(
+                c.study, (str, type(None))
+            ):
                 raise ValueError(f"change {c.kind} {c.key} is not of the saved shape")
         if not all(isinstance(b, dict) for b in plan.brakes):
             raise ValueError("brakes are not of the saved shape")
-        if not isinstance(plan.environment, str) or not isinstance(plan.serial, int) \
-                or not isinstance(plan.lineage, (str, type(None))):
+        if (
+            not isinstance(plan.environment, str)
+            or not isinstance(plan.serial, int)
+            or not isinstance(plan.lineage, (str, type(None)))
+        ):
             raise ValueError("environment or state is not of the saved shape")
         planned_on = data.get("planned_on")
-        saved = SavedPlan(plan, _text(data["config_digest"]), _text(data["edcconf_version"]),
-                          _text(data["created_at"]), _mapping(data.get("systems")), _mapping(data.get("sources")),
-                          digest, planned_on if isinstance(planned_on, str) else None,
-                          data.get("refresh") is not False, data.get("allow_unread") is True)
+        saved = SavedPlan(
+            plan,
+            _text(data["config_digest"]),
+            _text(data["edcconf_version"]),
+            _text(data["created_at"]),
+            _mapping(data.get("systems")),
+            _mapping(data.get("sources")),
+            digest,
+            planned_on if isinstance(planned_on, str) else None,
+            data.get("refresh") is not False,
+            data.get("allow_unread") is True,
+        )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UserError(f"{path} is damaged ({exc}); plan again", code="saved-plan") from None
     return saved
@@ -153,18 +226,26 @@ def _loc(source: str) -> Loc:
 def check_fresh(saved: SavedPlan, path: Path, serial: int, lineage: str | None, config_digest: str) -> None:
     """Refuse a stale plan, saying what changed since it was made."""
     if saved.edcconf_version != __version__:
-        raise UserError(f"{path} was made by edcconf {saved.edcconf_version} and this is {__version__}; "
-                        "plan again with this version", code="stale-plan")
+        raise UserError(
+            f"{path} was made by edcconf {saved.edcconf_version} and this is {__version__}; "
+            "plan again with this version",
+            code="stale-plan",
+        )
     if (serial, lineage) != (saved.plan.serial, saved.plan.lineage):
         what = f"serial {saved.plan.serial} → {serial}"
         if saved.plan.lineage and lineage != saved.plan.lineage:  # a different state altogether
             what += f", lineage {saved.plan.lineage} → {lineage}"
-        raise UserError(f"{path} is stale: the state of {saved.plan.environment} moved on since it was planned "
-                        f"({what}); plan again and have it reviewed", code="stale-plan")
+        raise UserError(
+            f"{path} is stale: the state of {saved.plan.environment} moved on since it was planned "
+            f"({what}); plan again and have it reviewed",
+            code="stale-plan",
+        )
     if config_digest != saved.config_digest:
-        raise UserError(f"{path} is stale: the configuration changed since it was planned (digest "
-                        f"{saved.config_digest[:12]} → {config_digest[:12]}); plan again and have it reviewed",
-                        code="stale-plan")
+        raise UserError(
+            f"{path} is stale: the configuration changed since it was planned (digest "
+            f"{saved.config_digest[:12]} → {config_digest[:12]}); plan again and have it reviewed",
+            code="stale-plan",
+        )
 
 
 def _normal(value: Any) -> Any:
@@ -176,14 +257,23 @@ def _as_saved(change: Change) -> Change:
     return change_from_saved(_normal(change_to_saved(change)))
 
 
-def plan_differences(saved: Plan, now: Plan, saved_extra: tuple[Mapping, Mapping] | None = None,
-                     now_extra: tuple[Mapping, Mapping] | None = None, limit: int = 8) -> list[str]:
+def plan_differences(
+    saved: Plan,
+    now: Plan,
+    saved_extra: tuple[Mapping, Mapping] | None = None,
+    now_extra: tuple[Mapping, Mapping] | None = None,
+    limit: int = 8,
+) -> list[str]:
     """What differs between a saved plan and the plan made again now (environment, state, as-of date,
     changes, brakes, warnings; with the extras, the studies' systems and the declaration sources), one
     phrase each, at most `limit` of them (then how many more). Empty when they are identical."""
     out: list[str] = []
-    for label, a, b in (("environment", saved.environment, now.environment), ("state serial", saved.serial, now.serial),
-                        ("state lineage", saved.lineage, now.lineage), ("as-of date", saved.as_of, now.as_of)):
+    for label, a, b in (
+        ("environment", saved.environment, now.environment),
+        ("state serial", saved.serial, now.serial),
+        ("state lineage", saved.lineage, now.lineage),
+        ("as-of date", saved.as_of, now.as_of),
+    ):
         if a != b:
             out.append(f"{label} {a} in the file, {b} now")
     mine = {(c.kind, c.key): c for c in saved.changes}
@@ -195,8 +285,11 @@ def plan_differences(saved: Plan, now: Plan, saved_extra: tuple[Mapping, Mapping
         elif other != c:
             fields = [f.name for f in dataclasses.fields(Change) if getattr(c, f.name) != getattr(other, f.name)]
             out.append(f"{kind} {key} differs ({', '.join(fields)})")
-    out += [f"the file lacks {c.action} {kind} {key}, which the configuration plans"
-            for (kind, key), c in theirs.items() if (kind, key) not in mine]
+    out += [
+        f"the file lacks {c.action} {kind} {key}, which the configuration plans"
+        for (kind, key), c in theirs.items()
+        if (kind, key) not in mine
+    ]
     if not out and [(c.kind, c.key) for c in saved.changes] != list(theirs):
         out.append("the changes are listed in another order, or one is listed twice")
     if _normal(list(saved.brakes)) != _normal(list(now.brakes)):

@@ -17,10 +17,12 @@ counted on the kept changes, against the state they lead to. An address is what 
 prints (`grant.CARDIO-01/jane.doe`, `account.li.wei`, `study.CARDIO-01`: the study's own record); a
 trailing `*` makes it a prefix (`grant.CARDIO-01/*`). `--study S` is every change of the study (its
 record and its grants)."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from ..diagnostics import UserError
 from ..state.edit import SECTIONS
@@ -46,7 +48,7 @@ class Selection:
         return {"studies": list(self.studies), "targets": list(self.targets)}
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "Selection":
+    def from_json(cls, data: Mapping) -> Selection:
         studies, targets = data.get("studies") or [], data.get("targets") or []
         if not all(isinstance(v, str) for v in [*studies, *targets]):
             raise ValueError("the partial plan's selection is not of the saved shape")
@@ -56,35 +58,51 @@ class Selection:
 @dataclass(frozen=True)
 class Partial:
     """What a partial plan kept and left out (Plan.partial)."""
+
     selection: Selection
-    needed_by: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # dependency -> what needs it
-    left_out: int = 0                  # changes of the full plan that this one does not show or apply
+    needed_by: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # dependency -> what needs it
+    left_out: int = 0  # changes of the full plan that this one does not show or apply
     environment_pending: bool = False  # the full plan changes the environment's guards (left out)
 
     def to_json(self) -> dict:
-        return {**self.selection.to_json(), "dependencies": {k: list(v) for k, v in self.needed_by.items()},
-                "not_applied": self.left_out, "environment_change_excluded": self.environment_pending}
+        return {
+            **self.selection.to_json(),
+            "dependencies": {k: list(v) for k, v in self.needed_by.items()},
+            "not_applied": self.left_out,
+            "environment_change_excluded": self.environment_pending,
+        }
 
     def audit(self) -> dict:
         """What the audit log keeps of it: the selection and how much was left pending."""
         return {**self.selection.to_json(), "dependencies": len(self.needed_by), "not_applied": self.left_out}
 
     @classmethod
-    def from_json(cls, data: Any) -> "Partial":
-        if not isinstance(data, dict) or not isinstance(data.get("not_applied"), int) \
-                or not isinstance(data.get("dependencies"), dict):
+    def from_json(cls, data: Any) -> Partial:
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("not_applied"), int)
+            or not isinstance(data.get("dependencies"), dict)
+        ):
             raise ValueError("the partial plan's record is not of the saved shape")
-        return cls(Selection.from_json(data), {k: tuple(v) for k, v in data["dependencies"].items()},
-                   data["not_applied"], data.get("environment_change_excluded") is True)
+        return cls(
+            Selection.from_json(data),
+            {k: tuple(v) for k, v in data["dependencies"].items()},
+            data["not_applied"],
+            data.get("environment_change_excluded") is True,
+        )
 
     def banner(self, environment: str) -> str:
         n = self.left_out
-        text = (f"Partial plan: only the changes selected by {self.selection.describe()} and those they need; "
-                f"{n} other change{'s are' if n != 1 else ' is'} not shown and will not be applied (edcconf plan --env "
-                f"{environment} shows the full plan).")
+        text = (
+            f"Partial plan: only the changes selected by {self.selection.describe()} and those they need; "
+            f"{n} other change{'s are' if n != 1 else ' is'} not shown and will not be applied (edcconf plan --env "
+            f"{environment} shows the full plan)."
+        )
         if self.environment_pending:
-            text += (f" The pending change of {environment}'s protection and safety (~ environment {environment}) "
-                     "is not part of a partial plan: only a full apply records it.")
+            text += (
+                f" The pending change of {environment}'s protection and safety (~ environment {environment}) "
+                "is not part of a partial plan: only a full apply records it."
+            )
         return text
 
 
@@ -124,9 +142,13 @@ def select(plan: Plan, selection: Selection, applied: Mapping, desired: Mapping,
                 todo.append(dep_address)
             needed_by.setdefault(dep_address, []).append(need)
     kept = tuple(c for c in changes if address(c) in chosen or address(c) in needed_by)
-    brakes = find_brakes(kept, applied, fold(applied, kept), guards)   # on what will be applied
-    partial = Partial(selection, {k: tuple(sorted(set(v))) for k, v in sorted(needed_by.items())},
-                      len(plan.changes) - len(kept), any(c.kind == "environment" for c in plan.changes))
+    brakes = find_brakes(kept, applied, fold(applied, kept), guards)  # on what will be applied
+    partial = Partial(
+        selection,
+        {k: tuple(sorted(set(v))) for k, v in sorted(needed_by.items())},
+        len(plan.changes) - len(kept),
+        any(c.kind == "environment" for c in plan.changes),
+    )
     return replace(plan, changes=kept, brakes=brakes, partial=partial)
 
 
@@ -185,22 +207,33 @@ def _needs(c: Change, ix: _Index) -> Iterator[Change]:
             yield from ix.pending("account", admin, ("create", "reactivate"))
         dropped_sites = set(before.get("sites") or ()) - set(after.get("sites") or ())
         dropped_roles = set(before.get("roles") or ()) - set(after.get("roles") or ())
-        yield from (g for g in ix.grants_of_study.get(c.key, ()) if g.before is not None
-                    and (set(g.before.get("sites") or ()) & dropped_sites or g.before.get("role") in dropped_roles))
-    elif c.kind == "study":   # revoked: its grants go first
+        yield from (
+            g
+            for g in ix.grants_of_study.get(c.key, ())
+            if g.before is not None
+            and (set(g.before.get("sites") or ()) & dropped_sites or g.before.get("role") in dropped_roles)
+        )
+    elif c.kind == "study":  # revoked: its grants go first
         yield from ix.grants_of_study.get(c.key, ())
     elif c.kind == "site" and c.action == "revoke":
         for other in ix.by_address.values():
-            if other.kind in ("study", "grant") and c.key in ((other.before or {}).get("sites") or ()) \
-                    and c.key not in ((other.after or {}).get("sites") or ()):
+            if (
+                other.kind in ("study", "grant")
+                and c.key in ((other.before or {}).get("sites") or ())
+                and c.key not in ((other.after or {}).get("sites") or ())
+            ):
                 yield other
     elif c.kind == "group" and c.action == "revoke":
-        yield from (a for a in ix.by_address.values() if a.kind == "account"
-                    and (a.before or {}).get("group") == c.key and (a.after or {}).get("group") != c.key)
+        yield from (
+            a
+            for a in ix.by_address.values()
+            if a.kind == "account" and (a.before or {}).get("group") == c.key and (a.after or {}).get("group") != c.key
+        )
 
 
-def check_selection(selection: Selection, environment: str, applied: Mapping, desired: Mapping,
-                    changes: Iterable[Change]) -> None:
+def check_selection(
+    selection: Selection, environment: str, applied: Mapping, desired: Mapping, changes: Iterable[Change]
+) -> None:
     """Every --study and --target names something declared for the environment, recorded in its state or
     planned (exit 1 otherwise, with a suggestion when one is close)."""
     from ..validate.references import suggest
@@ -208,29 +241,43 @@ def check_selection(selection: Selection, environment: str, applied: Mapping, de
     studies = set(applied.get("studies") or {}) | set(desired.get("studies") or {})
     for study in selection.studies:
         if study not in studies:
-            raise UserError(f"unknown study {study!r}: it is neither declared for {environment} nor recorded in "
-                            f"its state{suggest(study, studies)}", code="unknown-target")
+            raise UserError(
+                f"unknown study {study!r}: it is neither declared for {environment} nor recorded in "
+                f"its state{suggest(study, studies)}",
+                code="unknown-target",
+            )
     known: set[str] | None = None
     for target in selection.targets:
         kind, dot, key = target.partition(".")
         if kind == "role" and dot:
-            raise UserError(f"--target {target}: a role version is applied with the grants that use it; target "
-                            "those grants (grant.STUDY/USER) or the study (--study STUDY)", code="usage")
+            raise UserError(
+                f"--target {target}: a role version is applied with the grants that use it; target "
+                "those grants (grant.STUDY/USER) or the study (--study STUDY)",
+                code="usage",
+            )
         if kind == "environment" and dot:
-            raise UserError(f"--target {target}: the change of an environment's protection and safety is never "
-                            "part of a partial plan; plan and apply without --study and --target", code="usage")
+            raise UserError(
+                f"--target {target}: the change of an environment's protection and safety is never "
+                "part of a partial plan; plan and apply without --study and --target",
+                code="usage",
+            )
         if kind not in ADDRESS_KINDS or not dot or not key:
-            raise UserError(f"--target {target!r} is not an address: write KIND.KEY with KIND one of "
-                            f"{', '.join(ADDRESS_KINDS)} (e.g. grant.CARDIO-01/jane.doe, account.li.wei), as "
-                            f"`edcconf state list --env {environment}` prints them", code="usage")
+            raise UserError(
+                f"--target {target!r} is not an address: write KIND.KEY with KIND one of "
+                f"{', '.join(ADDRESS_KINDS)} (e.g. grant.CARDIO-01/jane.doe, account.li.wei), as "
+                f"`edcconf state list --env {environment}` prints them",
+                code="usage",
+            )
         if known is None:
             known = _addresses(applied, desired, changes)
         found = any(_matches(target, a) for a in known) if target.endswith("*") else target in known
         if not found:
             same_kind = [a for a in known if a.startswith(f"{kind}.")]
-            raise UserError(f"unknown address {target!r}: nothing of that name is declared for {environment}, "
-                            f"recorded in its state or planned{suggest(target.rstrip('*'), same_kind)}",
-                            code="unknown-target")
+            raise UserError(
+                f"unknown address {target!r}: nothing of that name is declared for {environment}, "
+                f"recorded in its state or planned{suggest(target.rstrip('*'), same_kind)}",
+                code="unknown-target",
+            )
 
 
 def _addresses(applied: Mapping, desired: Mapping, changes: Iterable[Change]) -> set[str]:

@@ -1,8 +1,9 @@
 """Providers: the only code that talks to the EDC systems (or writes their bulk files)."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from ..diagnostics import UserError
 from ..model import Environment, Target
@@ -36,8 +37,9 @@ class Reach:
 
     A change that concerns no system (e.g. a site no study uses) is recorded without a provider."""
 
-    def __init__(self, changes: Iterable, applied: Mapping, study_systems: Mapping[str, str],
-                 group_systems: Iterable[str]) -> None:
+    def __init__(
+        self, changes: Iterable, applied: Mapping, study_systems: Mapping[str, str], group_systems: Iterable[str]
+    ) -> None:
         self.study_systems = study_systems
         self.group_systems = frozenset(group_systems)
         self._person: dict[str, set[str]] = {}
@@ -55,11 +57,16 @@ class Reach:
                 self._sites(change.key, change.after)
 
     @classmethod
-    def of(cls, changes: Iterable, applied: Mapping, study_systems: Mapping[str, str],
-           environment: Environment) -> "Reach":
+    def of(
+        cls, changes: Iterable, applied: Mapping, study_systems: Mapping[str, str], environment: Environment
+    ) -> Reach:
         """For an apply in `environment`: its group files are those of its targets that carry groups."""
-        return cls(changes, applied, study_systems,
-                   (system for system, target in environment.targets.items() if carries_groups(target)))
+        return cls(
+            changes,
+            applied,
+            study_systems,
+            (system for system, target in environment.targets.items() if carries_groups(target)),
+        )
 
     def _grant(self, study: str | None, user: str | None) -> None:
         system = self.study_systems.get(study or "")
@@ -90,29 +97,56 @@ class Reach:
         return {system for change in self.changes for system in self.systems(change)}
 
 
-def providers_for(root: Path, environment: Environment, systems: set[str], serial: int,
-                  study_sites: Mapping[str, list[str]] | None = None) -> dict[str, Provider]:
+def providers_for(
+    root: Path,
+    environment: Environment,
+    systems: set[str],
+    serial: int,
+    study_sites: Mapping[str, list[str]] | None = None,
+) -> dict[str, Provider]:
     """One provider per EDC system in use, from the environment's targets."""
     out: dict[str, Provider] = {}
     for system in sorted(systems):
         target = environment.targets.get(system)
         if target is None:
-            raise UserError(f"environment {environment.name} has no target for {system} studies; add "
-                            f"targets.{system} (e.g. {{provider: csv, out: build/{environment.name}/{system}}}) "
-                            f"at {environment.loc}", code="no-target")
+            raise UserError(
+                f"environment {environment.name} has no target for {system} studies; add "
+                f"targets.{system} (e.g. {{provider: csv, out: build/{environment.name}/{system}}}) "
+                f"at {environment.loc}",
+                code="no-target",
+            )
         if target.provider == "csv":
-            out[system] = CsvProvider(system, root, target.out or f"build/{environment.name}/{system}",
-                                      environment.name, serial, target.vault_user_defaults, target.version)
+            out[system] = CsvProvider(
+                system,
+                root,
+                target.out or f"build/{environment.name}/{system}",
+                environment.name,
+                serial,
+                target.vault_user_defaults,
+                target.version,
+            )
         elif target.provider == "redcap" and system == "redcap":
             from .redcap import RedcapProvider, redcap_projects
+
             redcap = RedcapProvider(target, redcap_projects(root), environment.name, study_sites or {})
             # its read_live(study, raw) is not Provider.read_live(): only drift calls it, on a RedcapProvider
             out[system] = redcap  # type: ignore[assignment]
         else:
-            raise UserError(f"provider {target.provider!r} for {system} in {environment.name} is not available in "
-                            "this version of edcconf", code="no-target")
+            raise UserError(
+                f"provider {target.provider!r} for {system} in {environment.name} is not available in "
+                "this version of edcconf",
+                code="no-target",
+            )
     return out
 
 
-__all__ = ["Provider", "ProviderError", "CsvProvider", "Reach", "carries_groups", "providers_for", "reads_live",
-           "inside"]
+__all__ = [
+    "Provider",
+    "ProviderError",
+    "CsvProvider",
+    "Reach",
+    "carries_groups",
+    "providers_for",
+    "reads_live",
+    "inside",
+]

@@ -1,4 +1,5 @@
 """The one small interface every provider shares; providers are the only code that talks outside."""
+
 from __future__ import annotations
 
 import contextlib
@@ -46,8 +47,14 @@ def inside(root: Path, relative: str, what: str) -> Path:
     with contextlib.suppress(ValueError):
         link = leaving_link(base, base / relative)
     if link is not None and os.path.islink(link):
-        raise UserError(f"{what} {relative!r} leads through {relative_name(base, link)}, a symbolic link to a "
-                        f"place outside the configuration directory {base}; remove the link, or use a path "
-                        "whose every part stays inside", code="unsafe-path")
-    raise UserError(f"{what} {relative!r} points outside the configuration directory {base}; "
-                    "use a path below it, such as build/test", code="unsafe-path")
+        raise UserError(
+            f"{what} {relative!r} leads through {relative_name(base, link)}, a symbolic link to a "
+            f"place outside the configuration directory {base}; remove the link, or use a path "
+            "whose every part stays inside",
+            code="unsafe-path",
+        )
+    raise UserError(
+        f"{what} {relative!r} points outside the configuration directory {base}; "
+        "use a path below it, such as build/test",
+        code="unsafe-path",
+    )

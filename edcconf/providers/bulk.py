@@ -4,25 +4,38 @@ One mapping for every direction: the `csv` provider writes these files on apply,
 writes them on request, and `edcconf import` / `state import` read the same columns back, so that
 export → import → export gives identical files and a plan after an import shows no changes.
 """
+
 from __future__ import annotations
 
 import hashlib
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from ..catalogs import catalog
-from ..interchange.acg import (DEFAULT_GROUP_ID, DEFAULT_GROUP_NAME, AcgAssignment, AcgDefinition, acg_rights_from_sag,
-                               sag_rights_from_acg)
 from ..interchange import redcap_versions as rv
+from ..interchange.acg import (
+    DEFAULT_GROUP_ID,
+    DEFAULT_GROUP_NAME,
+    AcgAssignment,
+    AcgDefinition,
+    acg_rights_from_sag,
+    sag_rights_from_acg,
+)
 from ..interchange.redcap_users import RedcapUser
-from ..interchange.sag import DEFAULT_SAG_ID, OPTIONAL_RIGHT_KEYS as OPTIONAL_SAG_KEYS, SagAssignment, SagDefinition
+from ..interchange.sag import DEFAULT_SAG_ID, SagAssignment, SagDefinition
+from ..interchange.sag import OPTIONAL_RIGHT_KEYS as OPTIONAL_SAG_KEYS
 from ..interchange.sag import RIGHT_KEYS as SAG_KEYS
-from ..rules.ceilings import declaration_from_keys
 from ..interchange.vault import ALL_ENVIRONMENTS, VaultUser
+from ..rules.ceilings import declaration_from_keys
 from .redcap_records import dag_unique_name, expected_record
 
-VAULT_DEFAULTS = {"security_profile": "EDC User", "language": "en", "locale": "en_US", "timezone": "UTC",
-                  "security_policy": "Basic"}
+VAULT_DEFAULTS = {
+    "security_profile": "EDC User",
+    "language": "en",
+    "locale": "en_US",
+    "timezone": "UTC",
+    "security_policy": "Basic",
+}
 DEFAULT_REDCAP_VERSION = rv.DEFAULT_VERSION
 
 
@@ -102,8 +115,10 @@ def acg_definitions(groups: Mapping[str, Mapping]) -> list[AcgDefinition]:
     groups = with_no_rights(groups)
     default = next((gid for gid, g in sorted(groups.items()) if g.get("default")), NO_RIGHTS)
     ordered = sorted(_by_name(groups), key=lambda item: item[0] != NO_RIGHTS)
-    return [AcgDefinition(acg_id(gid, g), _acg_name(gid, g), gid == default, acg_rights_from_sag(sag_rights(g)))
-            for gid, g in ordered]
+    return [
+        AcgDefinition(acg_id(gid, g), _acg_name(gid, g), gid == default, acg_rights_from_sag(sag_rights(g)))
+        for gid, g in ordered
+    ]
 
 
 def sag_rights_of_acg(rights: Mapping[str, int]) -> dict[str, int]:
@@ -126,8 +141,10 @@ def _assigned(accounts: Mapping[str, Mapping], groups: Mapping[str, Mapping]):
 
 
 def sag_assignments(accounts: Mapping[str, Mapping], groups: Mapping[str, Mapping]) -> list[SagAssignment]:
-    return [SagAssignment(user, sag_id(gid, g), a.get("name") or "", a.get("email") or "", group_name(gid, g))
-            for user, a, gid, g in _assigned(accounts, groups)]
+    return [
+        SagAssignment(user, sag_id(gid, g), a.get("name") or "", a.get("email") or "", group_name(gid, g))
+        for user, a, gid, g in _assigned(accounts, groups)
+    ]
 
 
 def acg_assignments(accounts: Mapping[str, Mapping], groups: Mapping[str, Mapping]) -> list[AcgAssignment]:
@@ -138,7 +155,7 @@ def acg_assignments(accounts: Mapping[str, Mapping], groups: Mapping[str, Mappin
 def vault_role_name(grant: Mapping, role_value: Mapping) -> str:
     """Vault's Study Role: a custom role by its id, a standard role by Vault's label."""
     cat = catalog("vault")
-    assert cat is not None   # shipped with the package
+    assert cat is not None  # shipped with the package
     base = cat.roles.get(grant.get("base_role") or role_value.get("base_role", ""))
     if base is not None and grant.get("role") == base.id:
         return base.label
@@ -153,8 +170,13 @@ def grants_by_study(state: Mapping) -> dict[str, list[dict]]:
     return out
 
 
-def vault_users(environment: str, state: Mapping, grants: list[dict],
-                defaults: Mapping[str, str] | None = None, disabled: Iterable[Mapping] = ()) -> list[VaultUser]:
+def vault_users(
+    environment: str,
+    state: Mapping,
+    grants: list[dict],
+    defaults: Mapping[str, str] | None = None,
+    disabled: Iterable[Mapping] = (),
+) -> list[VaultUser]:
     """One row per person of a Vault study in one environment (003), by user name. `grants` are written
     Enabled (a deactivated account's Disabled: their study access must not stay on; a grant declared
     `study_status: disabled` Disabled, with its role and sites); `disabled` (grants
@@ -164,17 +186,20 @@ def vault_users(environment: str, state: Mapping, grants: list[dict],
     opts = {**VAULT_DEFAULTS, **(defaults or {})}
     accounts = state.get("accounts", {})
     rows = []
-    grant: Mapping   # a current grant, then a disabled one
+    grant: Mapping  # a current grant, then a disabled one
     for grant in grants:
-        active = (accounts.get(grant["user"], {}).get("status") != "deactivated"
-                  and grant.get("study_status") != "disabled")   # declared study_status: disabled (003)
+        active = (
+            accounts.get(grant["user"], {}).get("status") != "deactivated" and grant.get("study_status") != "disabled"
+        )  # declared study_status: disabled (003)
         rows.append(_vault_row(environment, state, grant, opts, "Enabled" if active else "Disabled"))
     current = {grant["user"] for grant in grants}
     study_sites: dict[str, list] = {}
     for grant in disabled:
         if grant["user"] not in current:
             current.add(grant["user"])
-            sites = study_sites.setdefault(grant["study"], state.get("studies", {}).get(grant["study"], {}).get("sites", []))
+            sites = study_sites.setdefault(
+                grant["study"], state.get("studies", {}).get(grant["study"], {}).get("sites", [])
+            )
             rows.append(_vault_row(environment, state, _within(grant, sites, state.get("sites", {})), opts, "Disabled"))
     return sorted(rows, key=lambda r: r.user_name)
 
@@ -201,30 +226,63 @@ def _vault_row(environment: str, state: Mapping, grant: Mapping, opts: Mapping[s
     access = grant.get("site_access", "sites")
     site_list = tuple(grant.get("sites", ())) if access == "sites" else ()
     countries = tuple(grant.get("countries", ())) if access == "countries" else ()
-    zone = next((sites[s]["timezone"] for s in grant.get("sites", ()) if sites.get(s, {}).get("timezone")),
-                opts["timezone"])
-    return VaultUser(study_environment=environment, last_name=last, first_name=first, user_name=grant["user"],
-                     study_status=status, security_profile=opts["security_profile"],
-                     study_role=vault_role_name(grant, roles.get(grant.get("role_ref"), {})),
-                     company=account.get("external") or "", email=account.get("email") or "", timezone=zone,
-                     site_access=site_list, country_access=countries, title="", language=opts["language"],
-                     locale=opts["locale"], security_policy=opts["security_policy"])
+    zone = next(
+        (sites[s]["timezone"] for s in grant.get("sites", ()) if sites.get(s, {}).get("timezone")), opts["timezone"]
+    )
+    return VaultUser(
+        study_environment=environment,
+        last_name=last,
+        first_name=first,
+        user_name=grant["user"],
+        study_status=status,
+        security_profile=opts["security_profile"],
+        study_role=vault_role_name(grant, roles.get(grant.get("role_ref"), {})),
+        company=account.get("external") or "",
+        email=account.get("email") or "",
+        timezone=zone,
+        site_access=site_list,
+        country_access=countries,
+        title="",
+        language=opts["language"],
+        locale=opts["locale"],
+        security_policy=opts["security_policy"],
+    )
 
 
-def redcap_users(study: str, state: Mapping, grants: list[dict],
-                 version: str | None = None) -> list[RedcapUser]:
+def redcap_users(study: str, state: Mapping, grants: list[dict], version: str | None = None) -> list[RedcapUser]:
     """The User Rights upload of one REDCap study: every field, the data access group always."""
     study_sites = list(state.get("studies", {}).get(study, {}).get("sites", []))
     dags = {s: dag_unique_name(s) for s in study_sites}
     roles = state.get("roles", {})
     out = []
     for grant in grants:
-        rec = expected_record(grant, roles.get(grant.get("role_ref"), {}), study_sites, dags,
-                              version or DEFAULT_REDCAP_VERSION)
-        out.append(RedcapUser(rec.username, rec.expiration, rec.data_access_group, dict(rec.rights),
-                              dict(rec.forms), dict(rec.forms_export)))
+        rec = expected_record(
+            grant, roles.get(grant.get("role_ref"), {}), study_sites, dags, version or DEFAULT_REDCAP_VERSION
+        )
+        out.append(
+            RedcapUser(
+                rec.username,
+                rec.expiration,
+                rec.data_access_group,
+                dict(rec.rights),
+                dict(rec.forms),
+                dict(rec.forms_export),
+            )
+        )
     return out
 
 
-__all__ = ["ALL_ENVIRONMENTS", "VAULT_DEFAULTS", "sag_rights", "ceiling_from_sag", "sag_definitions", "acg_definitions",
-           "sag_assignments", "acg_assignments", "vault_users", "redcap_users", "group_id_for", "sag_rights_of_acg"]
+__all__ = [
+    "ALL_ENVIRONMENTS",
+    "VAULT_DEFAULTS",
+    "sag_rights",
+    "ceiling_from_sag",
+    "sag_definitions",
+    "acg_definitions",
+    "sag_assignments",
+    "acg_assignments",
+    "vault_users",
+    "redcap_users",
+    "group_id_for",
+    "sag_rights_of_acg",
+]

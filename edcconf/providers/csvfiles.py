@@ -10,16 +10,17 @@ names what only an Admin (or the OpenClinica Team) can do: editing the global fi
 City, State/Province, Zip, Country, Time Zone) and Central User Administration (editing, deactivating or
 reactivating an account).
 """
+
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
+from ..fs import real, refuse_leaving_folder
 from ..plan import Change
 from ..state.local import write_atomically
-from ..fs import real, refuse_leaving_folder
 from .base import inside
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -39,11 +40,27 @@ def to_csv(header: list[str], rows: list[list[object]]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-CHECKLIST_HEADER = ["action", "username", "email", "name", "user_type", "role", "base_role", "sites", "notes",
-                    "admin_only"]
+CHECKLIST_HEADER = [
+    "action",
+    "username",
+    "email",
+    "name",
+    "user_type",
+    "role",
+    "base_role",
+    "sites",
+    "notes",
+    "admin_only",
+]
 # 001, "Global Site Fields": only users with the Admin or OpenClinica Team role can edit these
-GLOBAL_SITE_FIELDS = {"name": "Site Name", "city": "City", "state": "State/Province", "zip": "Zip",
-                      "country": "Country", "timezone": "Time Zone"}
+GLOBAL_SITE_FIELDS = {
+    "name": "Site Name",
+    "city": "City",
+    "state": "State/Province",
+    "zip": "Zip",
+    "country": "Country",
+    "timezone": "Time Zone",
+}
 ADMIN_ONLY_SITE = "yes: only an Admin or OpenClinica Team user can edit a site's {fields} (001)"
 ADMIN_ONLY_ACCOUNT = "yes: Central User Administration (Administration menu), for Admins only (001)"
 USERS_HEADER = ["username", "email", "name", "user_type", "role", "base_role", "sites", "expires"]
@@ -54,23 +71,41 @@ def users_csv(grants: list[dict], accounts: dict) -> bytes:
     rows = []
     for g in grants:
         if g.get("study_status") == "disabled":
-            continue   # a disabled Vault grant (003) is on record in Vault, but nobody has that access
+            continue  # a disabled Vault grant (003) is on record in Vault, but nobody has that access
         account = accounts.get(g["user"], {})
-        rows.append([g["user"], account.get("email"), account.get("name"), account.get("type"), g["role"],
-                     g["base_role"], " ".join(g["sites"]), g.get("expires") or ""])
+        rows.append(
+            [
+                g["user"],
+                account.get("email"),
+                account.get("name"),
+                account.get("type"),
+                g["role"],
+                g["base_role"],
+                " ".join(g["sites"]),
+                g.get("expires") or "",
+            ]
+        )
     return to_csv(USERS_HEADER, rows)
 
 
 class CsvProvider:
     batched = True  # its changes become real when finish() writes the files
 
-    def __init__(self, system: str, root: Path, out: str, environment: str, serial: int,
-                 vault_defaults: Mapping[str, str] | None = None, version: str | None = None) -> None:
+    def __init__(
+        self,
+        system: str,
+        root: Path,
+        out: str,
+        environment: str,
+        serial: int,
+        vault_defaults: Mapping[str, str] | None = None,
+        version: str | None = None,
+    ) -> None:
         self.vault_defaults = vault_defaults
         self.version = version
         self.system = system
         self.out = inside(root, out, f"targets.{system}.out")
-        refuse_leaving_folder(real(root), self.out, "write bulk files")   # nor through a study's folder
+        refuse_leaving_folder(real(root), self.out, "write bulk files")  # nor through a study's folder
         self.environment = environment
         self.serial = serial
         self.pending: list[Change] = []
@@ -86,7 +121,7 @@ class CsvProvider:
         mine = [c for c in applied if id(c) in pending]
         accounts = effective.get("accounts", {})
         by_study: dict[str, list[Change]] = {}
-        revoked: dict[str, list[dict]] = {}   # Vault keeps access until a row disables it
+        revoked: dict[str, list[dict]] = {}  # Vault keeps access until a row disables it
         for c in mine:
             if c.kind in ("grant", "study") and c.study:
                 by_study.setdefault(c.study, []).append(c)
@@ -96,9 +131,15 @@ class CsvProvider:
 
         grants_by_study = index_grants(effective)
         written: list[str] = []
-        studies = sorted(set(by_study) | self._touched(mine, effective, grants_by_study)
-                         | {k for k, v in effective.get("studies", {}).items()
-                            if v.get("system") == self.system and not (self.out / k / "users.csv").exists()})
+        studies = sorted(
+            set(by_study)
+            | self._touched(mine, effective, grants_by_study)
+            | {
+                k
+                for k, v in effective.get("studies", {}).items()
+                if v.get("system") == self.system and not (self.out / k / "users.csv").exists()
+            }
+        )
         for study in studies:
             folder = self.out / study
             rows = [self._row(c, accounts, self.system) for c in by_study.get(study, [])]
@@ -117,7 +158,7 @@ class CsvProvider:
             write_atomically(path, to_csv(CHECKLIST_HEADER, account_rows), durable=False)
             written.append(str(path))
         site_rows = [site_row(c) for c in mine if c.kind == "site"] if self.system == "openclinica" else []
-        if site_rows:   # sites are global in OpenClinica (001): one list, whatever study uses them
+        if site_rows:  # sites are global in OpenClinica (001): one list, whatever study uses them
             path = self.out / f"sites-checklist-{self.serial:04d}.csv"
             write_atomically(path, to_csv(CHECKLIST_HEADER, site_rows), durable=False)
             written.append(str(path))
@@ -131,9 +172,15 @@ class CsvProvider:
         places = {c.key for c in mine if c.kind == "site"}
         if not people and not places:
             return set()
-        return {study for study, value in effective.get("studies", {}).items() if value.get("system") == self.system
-                and (places.intersection(value.get("sites", ()))
-                     or any(g.get("user") in people for g in grants_by_study.get(study, ())))}
+        return {
+            study
+            for study, value in effective.get("studies", {}).items()
+            if value.get("system") == self.system
+            and (
+                places.intersection(value.get("sites", ()))
+                or any(g.get("user") in people for g in grants_by_study.get(study, ()))
+            )
+        }
 
     def _system_files(self, study: str, effective: dict, grants: list[dict], revoked=()) -> list[str]:
         """The file the system itself imports: Vault's user import, REDCap's User Rights upload.
@@ -142,8 +189,9 @@ class CsvProvider:
 
         if self.system not in ("vault", "redcap"):
             return []
-        files = study_files(study, self.system, self.environment, effective, self.vault_defaults, grants, revoked,
-                            self.version)
+        files = study_files(
+            study, self.system, self.environment, effective, self.vault_defaults, grants, revoked, self.version
+        )
         written = self._write({f"{study}/{name}": data for name, data in files.items()})
         if self.system == "vault":
             remove_stale_vault_files(self.out / study, files)
@@ -171,8 +219,18 @@ class CsvProvider:
             notes = change.reason
             if openclinica and change.action == "create":
                 notes += "; Share → Invite → Invite a new user → Create User (the username cannot be changed later)"
-            return [change.action, change.key, value.get("email"), value.get("name"), value.get("type"), "", "", "",
-                    notes, admin]
+            return [
+                change.action,
+                change.key,
+                value.get("email"),
+                value.get("name"),
+                value.get("type"),
+                "",
+                "",
+                "",
+                notes,
+                admin,
+            ]
         if change.kind == "study":
             return [change.action, "", "", "", "", "", "", " ".join(value.get("sites", [])), change.reason, ""]
         account = accounts.get(value.get("user"), {})
@@ -180,21 +238,34 @@ class CsvProvider:
         if change.invite:
             action = "invite"
             notes += "; Share → Invite → select the existing user: OpenClinica sends a new e-mail invitation"
-        return [action, value.get("user"), account.get("email"), account.get("name"), account.get("type"),
-                value.get("role"), value.get("base_role"), " ".join(value.get("sites", [])), notes, ""]
+        return [
+            action,
+            value.get("user"),
+            account.get("email"),
+            account.get("name"),
+            account.get("type"),
+            value.get("role"),
+            value.get("base_role"),
+            " ".join(value.get("sites", [])),
+            notes,
+            "",
+        ]
 
 
 def site_row(change: Change) -> list[object]:
     """A site change for OpenClinica: a new site is added on a study's Share screen (any Data Manager);
     changing a site's global fields is for an Admin only (001)."""
     value = change.after or change.before or {}
-    changed = [GLOBAL_SITE_FIELDS[k] for k in GLOBAL_SITE_FIELDS
-               if (change.before or {}).get(k) != (change.after or {}).get(k)]
+    changed = [
+        GLOBAL_SITE_FIELDS[k] for k in GLOBAL_SITE_FIELDS if (change.before or {}).get(k) != (change.after or {}).get(k)
+    ]
     admin = ""
     if change.action == "update" and changed:
         admin = ADMIN_ONLY_SITE.format(fields=", ".join(changed))
     notes = change.reason
     if change.action == "create":
-        notes += (f"; Share → Sites → Add: {value.get('name')} ({value.get('country')}); Expected Number of "
-                  "Participants is required")
+        notes += (
+            f"; Share → Sites → Add: {value.get('name')} ({value.get('country')}); Expected Number of "
+            "Participants is required"
+        )
     return [change.action, "", "", value.get("name"), "", "", "", change.key, notes, admin]

@@ -5,11 +5,12 @@ upload; Vault: per study, the user import file (split in parts of at most 1,000 
 recommendation); OpenClinica: per study, the list of who has which role at which sites (it has no bulk
 import). Every file is written atomically.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from ..interchange.acg import write_acg_assignments, write_acg_definitions
 from ..interchange.redcap_users import write_redcap_users
@@ -17,31 +18,42 @@ from ..interchange.redcap_versions import DEFAULT_VERSION
 from ..interchange.sag import write_sag_assignments, write_sag_definitions
 from ..interchange.vault import VaultUser, write_vault_users
 from ..state.local import write_atomically
-from .bulk import (acg_assignments, acg_definitions, grants_by_study, redcap_users, sag_assignments, sag_definitions,
-                   vault_users)
+from .bulk import (
+    acg_assignments,
+    acg_definitions,
+    grants_by_study,
+    redcap_users,
+    sag_assignments,
+    sag_definitions,
+    vault_users,
+)
 from .csvfiles import users_csv
 
 GROUP_FILES = ("sag-definitions.csv", "sag-assignments.csv", "acg-definitions.csv", "acg-assignments.csv")
 VAULT_FILE = "vault-users.csv"
-VAULT_PART = "vault-users-{:03d}.csv"   # vault-users-001.csv, -002.csv ... when one file would be too long
-VAULT_MAX_ROWS = 1000                   # 003: "we also recommend that you not import more than 1000 users at once"
+VAULT_PART = "vault-users-{:03d}.csv"  # vault-users-001.csv, -002.csv ... when one file would be too long
+VAULT_MAX_ROWS = 1000  # 003: "we also recommend that you not import more than 1000 users at once"
 _VAULT_NAME = re.compile(r"vault-users(-\d{3,})?\.csv")
 
 
 def group_files(state: Mapping) -> dict[str, bytes]:
     groups, accounts = state.get("groups", {}), state.get("accounts", {})
-    return {"sag-definitions.csv": write_sag_definitions(sag_definitions(groups)),
-            "sag-assignments.csv": write_sag_assignments(sag_assignments(accounts, groups)),
-            "acg-definitions.csv": write_acg_definitions(acg_definitions(groups)),
-            "acg-assignments.csv": write_acg_assignments(acg_assignments(accounts, groups))}
+    return {
+        "sag-definitions.csv": write_sag_definitions(sag_definitions(groups)),
+        "sag-assignments.csv": write_sag_assignments(sag_assignments(accounts, groups)),
+        "acg-definitions.csv": write_acg_definitions(acg_definitions(groups)),
+        "acg-assignments.csv": write_acg_assignments(acg_assignments(accounts, groups)),
+    }
 
 
 def vault_files(rows: list[VaultUser]) -> dict[str, bytes]:
     """One import file, or parts of VAULT_MAX_ROWS rows each (in user name order) when there are more."""
     if len(rows) <= VAULT_MAX_ROWS:
         return {VAULT_FILE: write_vault_users(rows)}
-    return {VAULT_PART.format(n // VAULT_MAX_ROWS + 1): write_vault_users(rows[n:n + VAULT_MAX_ROWS])
-            for n in range(0, len(rows), VAULT_MAX_ROWS)}
+    return {
+        VAULT_PART.format(n // VAULT_MAX_ROWS + 1): write_vault_users(rows[n : n + VAULT_MAX_ROWS])
+        for n in range(0, len(rows), VAULT_MAX_ROWS)
+    }
 
 
 def remove_stale_vault_files(folder: Path, written: Iterable[str]) -> None:
@@ -55,9 +67,16 @@ def remove_stale_vault_files(folder: Path, written: Iterable[str]) -> None:
                 path.unlink()
 
 
-def study_files(study: str, system: str, environment: str, state: Mapping,
-                vault_defaults: Mapping[str, str] | None = None, grants: list[dict] | None = None,
-                disabled: Iterable[Mapping] = (), redcap_version: str | None = None) -> dict[str, bytes]:
+def study_files(
+    study: str,
+    system: str,
+    environment: str,
+    state: Mapping,
+    vault_defaults: Mapping[str, str] | None = None,
+    grants: list[dict] | None = None,
+    disabled: Iterable[Mapping] = (),
+    redcap_version: str | None = None,
+) -> dict[str, bytes]:
     """The files of one study; `grants` (that study's, from grants_by_study) keeps many studies linear.
     `disabled`: Vault grants to write with Study Status Disabled (see bulk.vault_users); `redcap_version`:
     the REDCap version of the target (its columns and codes)."""
@@ -71,8 +90,9 @@ def study_files(study: str, system: str, environment: str, state: Mapping,
     return {"users.csv": users_csv(grants, state.get("accounts", {}))}
 
 
-def write_all(out: Path, environment: str, state: Mapping, env_decl=None,
-              withdrawn: Mapping[str, list[dict]] | None = None) -> list[str]:
+def write_all(
+    out: Path, environment: str, state: Mapping, env_decl=None, withdrawn: Mapping[str, list[dict]] | None = None
+) -> list[str]:
     """Every file of the environment. `withdrawn`: per study, declared grants the state leaves out because
     their person is deactivated or expired or the grant expired (resolve.effective.withdrawn_grants):
     a Vault study's file disables them."""
@@ -86,8 +106,16 @@ def write_all(out: Path, environment: str, state: Mapping, env_decl=None,
     defaults = target.vault_user_defaults if target is not None else None
     redcap = env_decl.targets.get("redcap") if env_decl is not None else None
     for study, value in sorted(state.get("studies", {}).items()):
-        files = study_files(study, value.get("system", ""), environment, state, defaults, by_study.get(study, []),
-                            (withdrawn or {}).get(study, ()), redcap.version if redcap else None)
+        files = study_files(
+            study,
+            value.get("system", ""),
+            environment,
+            state,
+            defaults,
+            by_study.get(study, []),
+            (withdrawn or {}).get(study, ()),
+            redcap.version if redcap else None,
+        )
         for name, data in files.items():
             path = Path(out) / study / name
             write_atomically(path, data, durable=False)

@@ -7,20 +7,30 @@ of requests in flight per host (redcap_transport); an error REDCap itself answer
 verbatim, with the study and user it concerns. Several threads may use one provider at once, each on its
 own studies (--parallelism): its caches are per study and each thread has its own HTTP session.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..diagnostics import UserError
 from ..model import Target
 from ..parallel import parallelism
 from ..plan import Change
 from .base import ProviderError
-from .redcap_records import (Unsayable, UserRecord, dag_of, dag_unique_name, differences, expected_record,
-                             live_record, role_record)
+from .redcap_records import (
+    Unsayable,
+    UserRecord,
+    dag_of,
+    dag_unique_name,
+    differences,
+    expected_record,
+    live_record,
+    role_record,
+)
 from .redcap_transport import ThreadSessions
 
 DEFAULT_TIMEOUT = 30.0
@@ -61,11 +71,13 @@ def _project_class():
             self._edcconf_sessions = sessions
 
         def _call_api(self, payload, return_type, file=None):  # same contract as PyCap's own
-            config = _ContentConfig(return_empty_json=return_type == "empty_json",
-                                    return_bytes=return_type == "file_map")
+            config = _ContentConfig(
+                return_empty_json=return_type == "empty_json", return_bytes=return_type == "file_map"
+            )
             request = _RCRequest(url=self.url, payload=payload, config=config, session=self._edcconf_sessions.get())
-            return request.execute(verify_ssl=self.verify_ssl, return_headers=return_type == "file_map", file=file,
-                                   **self._request_kwargs)
+            return request.execute(
+                verify_ssl=self.verify_ssl, return_headers=return_type == "file_map", file=file, **self._request_kwargs
+            )
 
     return RetryingProject
 
@@ -83,24 +95,37 @@ def redcap_message(exc: Exception) -> str:
 
 class RedcapProvider:
     """Reads and writes the users of each REDCap study's project."""
+
     system = "redcap"
     batched = False
-    per_study = True   # its changes of different studies are independent: apply runs studies in parallel
+    per_study = True  # its changes of different studies are independent: apply runs studies in parallel
 
-    def __init__(self, target: Target, projects: Mapping[str, Mapping], environment: str,
-                 study_sites: Mapping[str, list[str]], env: Mapping[str, str] | None = None,
-                 retries: int = DEFAULT_RETRIES, backoff: float = 0.5, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        target: Target,
+        projects: Mapping[str, Mapping],
+        environment: str,
+        study_sites: Mapping[str, list[str]],
+        env: Mapping[str, str] | None = None,
+        retries: int = DEFAULT_RETRIES,
+        backoff: float = 0.5,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
         if not target.url:
-            raise UserError(f"targets.redcap in {environment} needs `url:` (the REDCap API address, ending in /api/) "
-                            f"at {target.loc}", code="no-target")
+            raise UserError(
+                f"targets.redcap in {environment} needs `url:` (the REDCap API address, ending in /api/) "
+                f"at {target.loc}",
+                code="no-target",
+            )
         self.url = target.url
         self.target = target
         self.projects = projects
         self.environment = environment
         self.study_sites = study_sites
         self.env = os.environ if env is None else env
-        self.sessions = ThreadSessions(target.url, retries, backoff, parallelism(),
-                                       getattr(target, "requests_per_second", None))
+        self.sessions = ThreadSessions(
+            target.url, retries, backoff, parallelism(), getattr(target, "requests_per_second", None)
+        )
         self.timeout = timeout
         self._open: dict[str, Any] = {}
         self._dags: dict[str, dict[str, str]] = {}
@@ -114,8 +139,11 @@ class RedcapProvider:
         block = self.projects.get(study, {})
         token_env = block.get("token_env") or self.target.token_env
         if not token_env:
-            raise UserError(f"REDCap study {study} has no token variable: set `redcap: {{token_env: NAME}}` on the "
-                            f"study or `token_env:` on targets.redcap of {self.environment}", code="no-token")
+            raise UserError(
+                f"REDCap study {study} has no token variable: set `redcap: {{token_env: NAME}}` on the "
+                f"study or `token_env:` on targets.redcap of {self.environment}",
+                code="no-token",
+            )
         return ProjectConfig(study, block.get("project_id"), token_env)
 
     def unmanaged_users(self, study: str) -> frozenset[str]:
@@ -128,14 +156,19 @@ class RedcapProvider:
             cfg = self.config(study)
             token = self.env.get(cfg.token_env)
             if not token:
-                raise UserError(f"environment variable {cfg.token_env} (the API token of REDCap study {study}) is not "
-                                "set", code="no-token")
+                raise UserError(
+                    f"environment variable {cfg.token_env} (the API token of REDCap study {study}) is not set",
+                    code="no-token",
+                )
             if len(token) != 32:
-                raise UserError(f"environment variable {cfg.token_env} does not hold a REDCap API token (32 "
-                                "characters)", code="no-token")
+                raise UserError(
+                    f"environment variable {cfg.token_env} does not hold a REDCap API token (32 characters)",
+                    code="no-token",
+                )
             if not self.url.endswith("/api/"):
-                raise UserError(f"targets.redcap url of {self.environment} must end in /api/ (it is {self.url})",
-                                code="no-target")
+                raise UserError(
+                    f"targets.redcap url of {self.environment} must end in /api/ (it is {self.url})", code="no-target"
+                )
             self._open[study] = _project_class()(self.url, token, self.sessions, timeout=self.timeout)
         return self._open[study]
 
@@ -146,11 +179,13 @@ class RedcapProvider:
         try:
             return fn(*args)
         except requests.exceptions.JSONDecodeError as exc:
-            raise _Refused(f"REDCap ({self.url}) did not answer {what} for {study} with data after retries: "
-                           f"{str(exc)[:200]}") from None
+            raise _Refused(
+                f"REDCap ({self.url}) did not answer {what} for {study} with data after retries: {str(exc)[:200]}"
+            ) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise _Refused(f"REDCap ({self.url}) could not be reached for {what} in {study}: "
-                           f"{type(exc).__name__}") from None
+            raise _Refused(
+                f"REDCap ({self.url}) could not be reached for {what} in {study}: {type(exc).__name__}"
+            ) from None
         except requests.exceptions.RequestException as exc:
             raise _Refused(f"REDCap refused {what} in {study}: {redcap_message(exc)}") from None
 
@@ -165,16 +200,21 @@ class RedcapProvider:
         if study not in self._dags:
             p = self.project(study)
             found = self.call(study, "the data access group export", p.export_dags)
-            self._dags[study] = {str(d.get("data_access_group_name")): str(d.get("unique_group_name"))
-                                 for d in found or [] if d}
+            self._dags[study] = {
+                str(d.get("data_access_group_name")): str(d.get("unique_group_name")) for d in found or [] if d
+            }
         return self._dags[study]
 
     def ensure_dags(self, study: str, sites: list[str]) -> None:
         missing = [s for s in sites if s not in self.dags(study)]
         if missing:
             p = self.project(study)
-            self.call(study, f"creating data access groups {', '.join(missing)}", p.import_dags,
-                      [{"data_access_group_name": s, "unique_group_name": ""} for s in missing])
+            self.call(
+                study,
+                f"creating data access groups {', '.join(missing)}",
+                p.import_dags,
+                [{"data_access_group_name": s, "unique_group_name": ""} for s in missing],
+            )
             self._dags.pop(study, None)
 
     def members(self, study: str) -> set[str]:
@@ -191,17 +231,21 @@ class RedcapProvider:
         if study not in self._roles_of:
             p = self.project(study)
             found = self.call(study, "the user role assignment export", p.export_user_role_assignment)
-            self._roles_of[study] = {str(r.get("username")): str(r.get("unique_role_name") or "")
-                                     for r in found or [] if r}
+            self._roles_of[study] = {
+                str(r.get("username")): str(r.get("unique_role_name") or "") for r in found or [] if r
+            }
         return self._roles_of[study]
 
     def leave_role(self, study: str, user: str, dag: str) -> None:
         """edcconf sets rights per user; a user in a REDCap user role would keep the role's rights."""
         if self.user_roles(study).get(user):
             p = self.project(study)
-            self.call(study, f"taking user {user} out of user role {self.user_roles(study)[user]}",
-                      p.import_user_role_assignment, [{"username": user, "unique_role_name": "",
-                                                       "data_access_group": dag}])
+            self.call(
+                study,
+                f"taking user {user} out of user role {self.user_roles(study)[user]}",
+                p.import_user_role_assignment,
+                [{"username": user, "unique_role_name": "", "data_access_group": dag}],
+            )
             self._roles_of.pop(study, None)
 
     # -- the provider interface -------------------------------------------------------------------------
@@ -236,8 +280,9 @@ class RedcapProvider:
         if dag_of(change.stored, sites, {}):  # a DAG is needed: create it first if the project lacks it
             self.ensure_dags(study, change.stored.get("sites", [])[:1])
         try:
-            record = expected_record(change.stored, change.role[1] if change.role else {}, sites, self.dags(study),
-                                     self.version(study))
+            record = expected_record(
+                change.stored, change.role[1] if change.role else {}, sites, self.dags(study), self.version(study)
+            )
         except Unsayable as exc:
             raise _Refused(f"{study}: {exc}") from None
         if record.role or (change.role and change.role[1].get("redcap_role")):
@@ -264,14 +309,19 @@ class RedcapProvider:
         name = spec.get("name") or next((n for n, r in roles.items() if r.get("role_label") == spec.get("label")), "")
         want = role_record(spec.get("label", ""), name if name in roles else "", role, self.version(study))
         have = roles.get(name)
-        if have is None or differences(live_record({**have, "username": ""}, self.version(study)),
-                                       live_record({**want, "username": ""}, self.version(study))):
+        if have is None or differences(
+            live_record({**have, "username": ""}, self.version(study)),
+            live_record({**want, "username": ""}, self.version(study)),
+        ):
             p = self.project(study)
             self.call(study, f"the user role {spec.get('label')}", p.import_user_roles, [want])
             self._project_roles.pop(study, None)
             roles = self.project_roles(study)
-            name = name if name in roles else next(
-                (n for n, r in roles.items() if r.get("role_label") == spec.get("label")), "")
+            name = (
+                name
+                if name in roles
+                else next((n for n, r in roles.items() if r.get("role_label") == spec.get("label")), "")
+            )
         if not name:
             raise _Refused(f"REDCap did not create the user role {spec.get('label')!r} in {study}")
         return name
@@ -280,12 +330,19 @@ class RedcapProvider:
         p = self.project(study)
         name = self.ensure_role(study, role)
         if user not in members:  # REDCap maps only users of the project to a role
-            self.call(study, f"adding user {user}", p.import_users,
-                      [{"username": user, "expiration": record.expiration,
-                        "data_access_group": record.data_access_group}])
+            self.call(
+                study,
+                f"adding user {user}",
+                p.import_users,
+                [{"username": user, "expiration": record.expiration, "data_access_group": record.data_access_group}],
+            )
             members.add(user)
-        self.call(study, f"assigning user {user} to user role {name}", p.import_user_role_assignment,
-                  [{"username": user, "unique_role_name": name, "data_access_group": record.data_access_group}])
+        self.call(
+            study,
+            f"assigning user {user} to user role {name}",
+            p.import_user_role_assignment,
+            [{"username": user, "unique_role_name": name, "data_access_group": record.data_access_group}],
+        )
         self._roles_of.pop(study, None)
 
     def finish(self, applied: list[Change], effective: dict) -> list[str]:
@@ -297,16 +354,20 @@ class RedcapProvider:
         raw: the user export, when the caller has read it already."""
         version = self.read_version(study)
         in_role = _reading(self.user_roles, study)
-        return {str(u["username"]): replace(live_record(u, version), role=in_role.get(str(u["username"]), ""))
-                for u in (self.read_users_raw(study) if raw is None else raw) if u.get("username")}
+        return {
+            str(u["username"]): replace(live_record(u, version), role=in_role.get(str(u["username"]), ""))
+            for u in (self.read_users_raw(study) if raw is None else raw)
+            if u.get("username")
+        }
 
     def read_users_raw(self, study: str) -> list[dict]:
         return _reading(self.users, study)
 
     def read_user_roles(self, study: str) -> tuple[dict[str, str], dict[str, str]]:
         """(username -> unique role name, unique role name -> role label) of the project."""
-        return _reading(self.user_roles, study), {name: str(r.get("role_label"))
-                                                  for name, r in self.read_project_roles(study).items()}
+        return _reading(self.user_roles, study), {
+            name: str(r.get("role_label")) for name, r in self.read_project_roles(study).items()
+        }
 
     def read_project_roles(self, study: str) -> dict[str, dict]:
         return _reading(self.project_roles, study)

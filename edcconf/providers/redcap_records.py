@@ -5,11 +5,12 @@ field names (`stats_and_charts` for the SAG key `graphical`, `forms` for `data_e
 per-form rights by version (before 15.6: 0 none, 2 read only, 1 view & edit; from 15.6: 128, 129, 130).
 Both the provider that pushes records and the drift check that reads them back use this one mapping.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from ..interchange import redcap_versions as rv
 from ..interchange.redcap_versions import EXPORT_OF_CODE, SAG_OF_FIELD
@@ -35,14 +36,15 @@ def dag_unique_name(site_id: str) -> str:
 @dataclass(frozen=True)
 class UserRecord:
     """One user of one REDCap project, as the API exports and imports it (codes of its version)."""
+
     username: str
-    expiration: str                 # YYYY-MM-DD or ""
-    data_access_group: str          # unique group name, "" for none (all records)
-    rights: Mapping[str, int]       # API field -> value (the fields of the version)
-    forms: Mapping[str, int]        # form -> per-form code
+    expiration: str  # YYYY-MM-DD or ""
+    data_access_group: str  # unique group name, "" for none (all records)
+    rights: Mapping[str, int]  # API field -> value (the fields of the version)
+    forms: Mapping[str, int]  # form -> per-form code
     forms_export: Mapping[str, int]
     version: str = rv.DEFAULT_VERSION
-    role: str = ""                  # the unique name of the REDCap user role the user is in ("" for none)
+    role: str = ""  # the unique name of the REDCap user role the user is in ("" for none)
 
     def views(self) -> dict[str, int]:
         """form -> viewing level on the SAG scale (0-5); an unknown code reads as None."""
@@ -50,9 +52,14 @@ class UserRecord:
 
     def to_api(self) -> dict:
         """The import record: every field, the data access group always (REDCap drops it when omitted)."""
-        return {"username": self.username, "expiration": self.expiration,
-                "data_access_group": self.data_access_group, **dict(self.rights),
-                "forms": dict(self.forms), "forms_export": dict(self.forms_export)}
+        return {
+            "username": self.username,
+            "expiration": self.expiration,
+            "data_access_group": self.data_access_group,
+            **dict(self.rights),
+            "forms": dict(self.forms),
+            "forms_export": dict(self.forms_export),
+        }
 
 
 def dag_of(grant: Mapping, study_sites: list[str], dags: Mapping[str, str]) -> str:
@@ -78,8 +85,9 @@ def role_form_rights(role: Mapping) -> dict[str, dict[str, int]]:
     return default_form_rights(role.get("forms", {}), int(role.get("redcap", {}).get("dataExport", 0)))
 
 
-def expected_record(grant: Mapping, role: Mapping, study_sites: list[str], dags: Mapping[str, str],
-                    version: str) -> UserRecord:
+def expected_record(
+    grant: Mapping, role: Mapping, study_sites: list[str], dags: Mapping[str, str], version: str
+) -> UserRecord:
     """The record REDCap must hold for an effective grant and its role version, in that version's fields
     and codes. A right the version cannot carry raises Unsayable: never a record that means less."""
     sag = role.get("redcap", {})
@@ -88,23 +96,32 @@ def expected_record(grant: Mapping, role: Mapping, study_sites: list[str], dags:
     if missing:
         raise Unsayable(f"{grant.get('user')}: REDCap {version} cannot hold " + "; ".join(missing))
     return UserRecord(
-        username=grant["user"], expiration=grant.get("expires") or "",
+        username=grant["user"],
+        expiration=grant.get("expires") or "",
         data_access_group=dag_of(grant, study_sites, dags),
         rights={field: int(sag.get(API_TO_SAG[field], 0)) for field in rv.fields(version)},
         forms={f: rv.view_code(v["view"], version) for f, v in per_form.items()},  # type: ignore[misc]
         forms_export={f: rv.export_code(v["export"]) for f, v in per_form.items()},
-        version=version, role=(role.get("redcap_role") or {}).get("name", ""))
+        version=version,
+        role=(role.get("redcap_role") or {}).get("name", ""),
+    )
 
 
 def role_record(label: str, unique_name: str, role: Mapping, version: str) -> dict:
     """A REDCap user role as the API imports it: the role's rights in the version's fields and codes."""
     rec = expected_record({"user": label}, role, [], {}, version)
-    return {"unique_role_name": unique_name, "role_label": label, **dict(rec.rights), "forms": dict(rec.forms),
-            "forms_export": dict(rec.forms_export)}
+    return {
+        "unique_role_name": unique_name,
+        "role_label": label,
+        **dict(rec.rights),
+        "forms": dict(rec.forms),
+        "forms_export": dict(rec.forms_export),
+    }
 
 
 def live_record(raw: Mapping, version: str = rv.DEFAULT_VERSION) -> UserRecord:
     """A record as REDCap exported it (JSON or CSV cells): every right field of the version."""
+
     def as_int(v: object) -> int:
         try:
             return int(v)  # type: ignore[call-overload]  # any cell: what int() cannot read is caught
@@ -122,10 +139,15 @@ def live_record(raw: Mapping, version: str = rv.DEFAULT_VERSION) -> UserRecord:
             return out
         return {}
 
-    return UserRecord(username=str(raw.get("username", "")), expiration=str(raw.get("expiration") or ""),
-                      data_access_group=str(raw.get("data_access_group") or ""),
-                      rights={f: as_int(raw.get(f, 0)) for f in rv.fields(version)},
-                      forms=pairs(raw.get("forms")), forms_export=pairs(raw.get("forms_export")), version=version)
+    return UserRecord(
+        username=str(raw.get("username", "")),
+        expiration=str(raw.get("expiration") or ""),
+        data_access_group=str(raw.get("data_access_group") or ""),
+        rights={f: as_int(raw.get(f, 0)) for f in rv.fields(version)},
+        forms=pairs(raw.get("forms")),
+        forms_export=pairs(raw.get("forms_export")),
+        version=version,
+    )
 
 
 def differences(expected: UserRecord, live: UserRecord) -> list[tuple[str, object, object]]:
@@ -135,8 +157,13 @@ def differences(expected: UserRecord, live: UserRecord) -> list[tuple[str, objec
     if expected.expiration != live.expiration:
         out.append(("expiration", expected.expiration or "never", live.expiration or "never"))
     if expected.data_access_group != live.data_access_group:
-        out.append(("data_access_group", expected.data_access_group or "(none: all records)",
-                    live.data_access_group or "(none: all records)"))
+        out.append(
+            (
+                "data_access_group",
+                expected.data_access_group or "(none: all records)",
+                live.data_access_group or "(none: all records)",
+            )
+        )
     for field in sorted(set(expected.rights) | set(live.rights), key=_FIELD_ORDER.__getitem__):  # all API fields
         if expected.rights.get(field, 0) != live.rights.get(field, 0):
             out.append((field, expected.rights.get(field, 0), live.rights.get(field, 0)))

@@ -11,6 +11,7 @@ shared by every thread that talks to the same host.
   many projects share it; with `requests_per_second:` on the target, requests also start at most that
   often (evenly spaced).
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,9 +21,9 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-RETRIES_429 = 30          # a request answered 429 this many times in a row is a failure
-MAX_RETRY_AFTER = 60.0    # seconds: a server asking for longer is not waited for that long
-GROW_AFTER = 20           # answers without 429 before the host's limit grows back by one
+RETRIES_429 = 30  # a request answered 429 this many times in a row is a failure
+MAX_RETRY_AFTER = 60.0  # seconds: a server asking for longer is not waited for that long
+GROW_AFTER = 20  # answers without 429 before the host's limit grows back by one
 
 
 class HostLimiter:
@@ -42,7 +43,7 @@ class HostLimiter:
             self.ceiling = max(self.ceiling, ceiling)
             self.limit = max(self.limit, min(self.ceiling, ceiling))
             if per_second:
-                self.interval = max(self.interval, 1.0 / per_second)   # the strictest cap asked for
+                self.interval = max(self.interval, 1.0 / per_second)  # the strictest cap asked for
             self._cond.notify_all()
 
     def acquire(self) -> None:
@@ -50,7 +51,7 @@ class HostLimiter:
             while self.in_flight >= self.limit:
                 self._cond.wait()
             self.in_flight += 1
-            start = max(time.monotonic(), self._next_start)   # requests per second: the next free start
+            start = max(time.monotonic(), self._next_start)  # requests per second: the next free start
             self._next_start = start + self.interval
         if self.interval:
             time.sleep(max(0.0, start - time.monotonic()))
@@ -89,22 +90,23 @@ def retry_after(response: Any, attempt: int) -> float:
     try:
         wait = float(response.headers.get("Retry-After", ""))
     except ValueError:
-        wait = min(0.25 * 2 ** attempt, 8.0)
+        wait = min(0.25 * 2**attempt, 8.0)
     return min(max(wait, 0.0), MAX_RETRY_AFTER) + random.uniform(0, 0.25)
 
 
-@functools.cache   # one class, made when first needed (requests is imported only then)
+@functools.cache  # one class, made when first needed (requests is imported only then)
 def _retry_class():
     from urllib3.util.retry import Retry
 
     class NotOn429(Retry):
         """urllib3's retries for transport failures and 5xx; 429 is left to LimitedAdapter."""
+
         RETRY_AFTER_STATUS_CODES = frozenset({413, 503})
 
     return NotOn429
 
 
-@functools.cache   # one class, made when first needed (requests is imported only then)
+@functools.cache  # one class, made when first needed (requests is imported only then)
 def _adapter_class():
     from requests.adapters import HTTPAdapter
 
@@ -132,7 +134,7 @@ def _adapter_class():
     return LimitedAdapter
 
 
-@functools.cache   # one class, made when first needed (requests is imported only then)
+@functools.cache  # one class, made when first needed (requests is imported only then)
 def _session_class():
     import requests
 
@@ -145,7 +147,7 @@ def _session_class():
             try:
                 key = (url, tuple(sorted((proxies or {}).items())), stream, verify, cert)
                 hash(key)
-            except TypeError:   # an unhashable argument: as requests does
+            except TypeError:  # an unhashable argument: as requests does
                 return super().merge_environment_settings(url, proxies, stream, verify, cert)
             cache = self.__dict__.setdefault("_edcconf_environment", {})
             if key not in cache:
@@ -158,11 +160,20 @@ def _session_class():
 
 def new_session(url: str, retries: int, backoff: float, in_flight: int, per_second: float | None = None):
     """A requests session for one thread: urllib3's retries inside the host's limiter."""
-    retry = _retry_class()(total=retries, connect=retries, read=retries, status=retries, backoff_factor=backoff,
-                           status_forcelist=(500, 502, 503, 504), allowed_methods=None, raise_on_status=False,
-                           respect_retry_after_header=True)
-    adapter = _adapter_class()(limiter_for(url, in_flight, per_second), max_retries=retry,
-                               pool_maxsize=max(10, in_flight))
+    retry = _retry_class()(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        backoff_factor=backoff,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=None,
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+    adapter = _adapter_class()(
+        limiter_for(url, in_flight, per_second), max_retries=retry, pool_maxsize=max(10, in_flight)
+    )
     session = _session_class()()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -172,8 +183,7 @@ def new_session(url: str, retries: int, backoff: float, in_flight: int, per_seco
 class ThreadSessions:
     """One session per thread (requests.Session is not documented as safe to share between threads)."""
 
-    def __init__(self, url: str, retries: int, backoff: float, in_flight: int,
-                 per_second: float | None = None) -> None:
+    def __init__(self, url: str, retries: int, backoff: float, in_flight: int, per_second: float | None = None) -> None:
         self._args = (url, retries, backoff, in_flight, per_second)
         self._local = threading.local()
 

@@ -10,6 +10,7 @@ Without `site:`, a person with a different role at different sites has the most 
 
 Files are read with the positional loader, so a failure names the file:line of its assertion.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ def load_assertions(root: Path) -> tuple[list[tuple[ParsedFile, int, dict]], lis
     problems: list[Diagnostic] = []
     for path in sorted((Path(root) / "tests" / "access").glob("*.y*ml")):
         rel = path.relative_to(root).as_posix()
-        raw = read_config(Path(root), path, rel, problems)   # no link out of the repository, no huge file
+        raw = read_config(Path(root), path, rel, problems)  # no link out of the repository, no huge file
         if raw is None:
             continue
         parsed, diags = parse_yaml(raw, rel)
@@ -72,8 +73,15 @@ def run_assertions(desired: Desired, assertions: list[tuple[ParsedFile, int, dic
         try:
             out.append(_check(desired, item, loc))
         except (KeyError, TypeError, AttributeError) as exc:
-            out.append(Outcome(loc, "malformed assertion", False, "user, study, env, form, level (or cannot: / "
-                               "who-can: with expect:)", f"missing {exc}"))
+            out.append(
+                Outcome(
+                    loc,
+                    "malformed assertion",
+                    False,
+                    "user, study, env, form, level (or cannot: / who-can: with expect:)",
+                    f"missing {exc}",
+                )
+            )
         except UserError as exc:
             out.append(Outcome(loc, "assertion", False, "a valid question", exc.message))
     return out
@@ -82,11 +90,18 @@ def run_assertions(desired: Desired, assertions: list[tuple[ParsedFile, int, dic
 def _check(desired: Desired, item: dict, loc: Loc) -> Outcome:
     if "who-can" in item:
         words = tuple(str(item["who-can"]).split())
-        doc = who_can(desired, parse_question(words, None), item.get("study"), (item["env"],) if item.get("env") else ())
-        actual = sorted({r["user"] for r in doc["people"] if not r.get("implicit")})   # grants, not admins
+        doc = who_can(
+            desired, parse_question(words, None), item.get("study"), (item["env"],) if item.get("env") else ()
+        )
+        actual = sorted({r["user"] for r in doc["people"] if not r.get("implicit")})  # grants, not admins
         expected = sorted(item["expect"])
-        return Outcome(loc, f"who-can {' '.join(words)} in {item.get('study')} ({item.get('env', 'all')})",
-                       actual == expected, ", ".join(expected) or "nobody", ", ".join(actual) or "nobody")
+        return Outcome(
+            loc,
+            f"who-can {' '.join(words)} in {item.get('study')} ({item.get('env', 'all')})",
+            actual == expected,
+            ", ".join(expected) or "nobody",
+            ", ".join(actual) or "nobody",
+        )
     negated = "cannot" in item
     a = item["cannot"] if negated else item
     site = a.get("site")

@@ -7,13 +7,15 @@ filtered by user, group, study and right as the ACG report tables are (002); eac
 SAG module's project status page shows it (004); and the users edcconf does not declare (found in the
 applied state or, with --live, in a project), who are in REDCap's default group and never "expired".
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from ..rules.ceilings import group_ceiling, over_ceiling
 from ..model import Model
+from ..rules.ceilings import group_ceiling, over_ceiling
 from ..state import StateRecord
 
 REPORTS = ("users_non_expired", "users_all", "studies_non_expired", "studies_all", "pairs_non_expired", "pairs_all")
@@ -32,8 +34,10 @@ def _over(model: Model, group_id: str, system: str, role: dict) -> list[dict]:
     if group is None:
         return []
     keys = role.get("redcap", {}) if system == "redcap" else {}
-    return [{"right": r, "granted": g, "allowed": a}
-            for r, g, a in over_ceiling(group_ceiling(group), role.get("rights", {}), keys)]
+    return [
+        {"right": r, "granted": g, "allowed": a}
+        for r, g, a in over_ceiling(group_ceiling(group), role.get("rights", {}), keys)
+    ]
 
 
 def default_group_of(model: Model) -> str:
@@ -51,9 +55,9 @@ def non_compliant_pairs(model: Model, applied: StateRecord, as_of: date, statuse
     default_group = default_group_of(model)
     # Every plan runs this over all grants, and a few rights profiles (a role's rights and REDCap keys)
     # serve thousands of roles: compare each group with each profile once.
-    profiles: dict[tuple, tuple] = {}      # (study, role_ref) -> (system, rights, REDCap keys)
-    by_profile: dict[tuple, list] = {}     # (group, profile) -> rights over the ceiling
-    by_role: dict[tuple, list] = {}        # (group, study, role_ref) -> the same, in one look-up
+    profiles: dict[tuple, tuple] = {}  # (study, role_ref) -> (system, rights, REDCap keys)
+    by_profile: dict[tuple, list] = {}  # (group, profile) -> rights over the ceiling
+    by_role: dict[tuple, list] = {}  # (group, study, role_ref) -> the same, in one look-up
     found = []
     for key, grant in grants.items():
         study = studies.get(grant["study"], {})
@@ -66,25 +70,46 @@ def non_compliant_pairs(model: Model, applied: StateRecord, as_of: date, statuse
         role_key = (group_id, grant["study"], grant["role_ref"])
         over = by_role.get(role_key)
         if over is None:
-            over = by_role[role_key] = _over_once(model, group_id, study.get("system", ""),
-                                                  roles.get(grant["role_ref"], {}), role_key[1:], profiles, by_profile)
+            over = by_role[role_key] = _over_once(
+                model,
+                group_id,
+                study.get("system", ""),
+                roles.get(grant["role_ref"], {}),
+                role_key[1:],
+                profiles,
+                by_profile,
+            )
         if not over:
             continue
         # expired as the systems see it: the grant's (live: the REDCap expiration) or the person's date; a
         # deactivated person's account is disabled. Someone not declared is reported as undeclared, never
         # as expired (they still have the access)
-        expired = ((person is not None and (person.status == "deactivated" or person.expired(as_of)))
-                   or (grant.get("expires") is not None and grant["expires"] < as_of.isoformat()))
-        found.append((key, {"user": grant["user"], "study": grant["study"], "study_status": study.get("status"),
-                            "group": group_id, "role": grant["role"], "expired": expired,
-                            "non_compliant": [dict(o) for o in over],  # each pair owns its rows
-                            "key": key, "undeclared": person is None}))
+        expired = (person is not None and (person.status == "deactivated" or person.expired(as_of))) or (
+            grant.get("expires") is not None and grant["expires"] < as_of.isoformat()
+        )
+        found.append(
+            (
+                key,
+                {
+                    "user": grant["user"],
+                    "study": grant["study"],
+                    "study_status": study.get("status"),
+                    "group": group_id,
+                    "role": grant["role"],
+                    "expired": expired,
+                    "non_compliant": [dict(o) for o in over],  # each pair owns its rows
+                    "key": key,
+                    "undeclared": person is None,
+                },
+            )
+        )
     found.sort(key=lambda pair: pair[0])  # in grant order; sorting only the few found
     return [row for _, row in found]
 
 
-def _over_once(model: Model, group_id: str, system: str, role: dict, ref: tuple, profiles: dict,
-               by_profile: dict) -> list[dict]:
+def _over_once(
+    model: Model, group_id: str, system: str, role: dict, ref: tuple, profiles: dict, by_profile: dict
+) -> list[dict]:
     profile = profiles.get(ref)
     if profile is None:
         profile = profiles[ref] = (system, tuple(role.get("rights", {}).items()), tuple(role.get("redcap", {}).items()))
@@ -108,8 +133,9 @@ def _kept(pair: dict, filters: dict) -> bool:
     if filters.get("studies") and pair["study"] not in filters["studies"]:
         return False
     wanted = filters.get("rights")
-    return not wanted or any(o["right"] in wanted or o["right"].split(".", 1)[-1] in wanted
-                             for o in pair["non_compliant"])
+    return not wanted or any(
+        o["right"] in wanted or o["right"].split(".", 1)[-1] in wanted for o in pair["non_compliant"]
+    )
 
 
 def study_statuses(effective: Mapping[str, Any], pairs: list[dict], studies_wanted=()) -> list[dict]:
@@ -127,9 +153,16 @@ def study_statuses(effective: Mapping[str, Any], pairs: list[dict], studies_want
         mine = [p for p in pairs if p["study"] == sid]
         live = sorted({p["user"] for p in mine if not p["expired"]})
         expired = sorted({p["user"] for p in mine if p["expired"]} - set(live))
-        out.append({"study": sid, "status": study.get("status"),
-                    "compliance": NON_COMPLIANT if live else EXPIRED_ONLY if expired else COMPLIANT,
-                    "users": len(users.get(sid, ())), "non_compliant_users": live, "expired_users": expired})
+        out.append(
+            {
+                "study": sid,
+                "status": study.get("status"),
+                "compliance": NON_COMPLIANT if live else EXPIRED_ONLY if expired else COMPLIANT,
+                "users": len(users.get(sid, ())),
+                "non_compliant_users": live,
+                "expired_users": expired,
+            }
+        )
     return out
 
 
@@ -142,16 +175,25 @@ def undeclared_users(model: Model, effective: Mapping[str, Any], pairs: list[dic
     rows = {}
     for grant in effective.get("grants", {}).values():
         user, sid = grant["user"], grant["study"]
-        if user in model.people or (filters.get("users") and user not in filters["users"]) \
-                or (filters.get("studies") and sid not in filters["studies"]):
+        if (
+            user in model.people
+            or (filters.get("users") and user not in filters["users"])
+            or (filters.get("studies") and sid not in filters["studies"])
+        ):
             continue
-        rows[(user, sid)] = {"user": user, "study": sid, "role": grant["role"], "group": group,
-                             "non_compliant": (user, sid) in over}
+        rows[(user, sid)] = {
+            "user": user,
+            "study": sid,
+            "role": grant["role"],
+            "group": group,
+            "non_compliant": (user, sid) in over,
+        }
     return [rows[k] for k in sorted(rows)]
 
 
-def compliance_reports(model: Model, applied: StateRecord, as_of: date, statuses: Iterable[str] = (),
-                       filters: dict | None = None) -> dict:
+def compliance_reports(
+    model: Model, applied: StateRecord, as_of: date, statuses: Iterable[str] = (), filters: dict | None = None
+) -> dict:
     """The six reports (users, studies, user-study pairs; non-expired and all), each study's status and
     the undeclared users. filters: {users, groups, studies, rights}, each a collection (empty: all)."""
     filters = {k: set(v) for k, v in (filters or {}).items() if v}
@@ -163,8 +205,10 @@ def compliance_reports(model: Model, applied: StateRecord, as_of: date, statuses
     def users(rows: list[dict]) -> list[dict]:
         by_user: dict[str, dict] = {}
         for p in rows:
-            entry = by_user.setdefault(p["user"], {"user": p["user"], "group": p["group"], "studies": [],
-                                                   "undeclared": p["undeclared"], "rights": []})
+            entry = by_user.setdefault(
+                p["user"],
+                {"user": p["user"], "group": p["group"], "studies": [], "undeclared": p["undeclared"], "rights": []},
+            )
             entry["studies"].append(p["study"])
             entry["rights"] += [o["right"] for o in p["non_compliant"] if o["right"] not in entry["rights"]]
         return list(by_user.values())
@@ -172,60 +216,101 @@ def compliance_reports(model: Model, applied: StateRecord, as_of: date, statuses
     def studies(rows: list[dict]) -> list[dict]:
         by_study: dict[str, dict] = {}
         for p in rows:
-            entry = by_study.setdefault(p["study"], {"study": p["study"], "status": p["study_status"], "users": [],
-                                                     "compliance": status_of.get(p["study"], NON_COMPLIANT)})
+            entry = by_study.setdefault(
+                p["study"],
+                {
+                    "study": p["study"],
+                    "status": p["study_status"],
+                    "users": [],
+                    "compliance": status_of.get(p["study"], NON_COMPLIANT),
+                },
+            )
             entry["users"].append(p["user"])
         return list(by_study.values())
 
-    reports = {"users_non_expired": users(live), "users_all": users(pairs), "studies_non_expired": studies(live),
-               "studies_all": studies(pairs), "pairs_non_expired": live, "pairs_all": pairs}
+    reports = {
+        "users_non_expired": users(live),
+        "users_all": users(pairs),
+        "studies_non_expired": studies(live),
+        "studies_all": studies(pairs),
+        "pairs_non_expired": live,
+        "pairs_all": pairs,
+    }
     wanted_studies = filters.get("studies", ())
-    listed = [s for s in study_statuses(applied.effective, every, wanted_studies)
-              if not statuses or s["status"] in set(statuses)]
-    return {"format_version": 1, "environment": applied.environment, "serial": applied.serial,
-            "as_of": as_of.isoformat(), "statuses": sorted(set(statuses)) or None, "reports": reports,
-            "filters": {k: sorted(v) for k, v in filters.items()} or None, "studies": listed,
-            "undeclared": undeclared_users(model, applied.effective, every, filters)}
+    listed = [
+        s
+        for s in study_statuses(applied.effective, every, wanted_studies)
+        if not statuses or s["status"] in set(statuses)
+    ]
+    return {
+        "format_version": 1,
+        "environment": applied.environment,
+        "serial": applied.serial,
+        "as_of": as_of.isoformat(),
+        "statuses": sorted(set(statuses)) or None,
+        "reports": reports,
+        "filters": {k: sorted(v) for k, v in filters.items()} or None,
+        "studies": listed,
+        "undeclared": undeclared_users(model, applied.effective, every, filters),
+    }
 
 
 def render_compliance(doc: dict) -> str:
-    what = ("live access read from the systems" if doc.get("source") == "live"
-            else f"applied serial {doc['serial']}")
+    what = "live access read from the systems" if doc.get("source") == "live" else f"applied serial {doc['serial']}"
     lines = [f"Compliance of {doc['environment']} ({what}) against the current ceilings, as of {doc['as_of']}"]
     if doc.get("filters"):
         lines.append("  filtered: " + "; ".join(f"{k} {', '.join(v)}" for k, v in doc["filters"].items()))
     unread = {u["study"] for u in doc.get("unread", [])}
     if unread:
-        lines.append(f"  {len(doc.get('checked', []))} stud{'y' if len(doc.get('checked', [])) == 1 else 'ies'} "
-                     f"read live; {len(unread)} NOT read, reported from the applied state instead:")
-    lines += [f"  {'NOT read live' if u['study'] in unread else 'not read live'}: {u['study']}: {u['reason']}"
-              for u in doc.get("unchecked", [])]
+        lines.append(
+            f"  {len(doc.get('checked', []))} stud{'y' if len(doc.get('checked', [])) == 1 else 'ies'} "
+            f"read live; {len(unread)} NOT read, reported from the applied state instead:"
+        )
+    lines += [
+        f"  {'NOT read live' if u['study'] in unread else 'not read live'}: {u['study']}: {u['reason']}"
+        for u in doc.get("unchecked", [])
+    ]
     lines.append("")
     if doc.get("studies"):
         lines.append("Study status:")
         for s in doc["studies"]:
-            who = "; ".join(x for x in (f"non-compliant: {', '.join(s['non_compliant_users'])}" if s["non_compliant_users"]
-                                        else "", f"expired: {', '.join(s['expired_users'])}" if s["expired_users"] else "")
-                            if x)
-            lines.append(f"  {s['study']} ({s['status'] or 'no status'}): {s['compliance'].upper()}, "
-                         f"{s['users']} user{'' if s['users'] == 1 else 's'}" + (f" ({who})" if who else ""))
+            who = "; ".join(
+                x
+                for x in (
+                    f"non-compliant: {', '.join(s['non_compliant_users'])}" if s["non_compliant_users"] else "",
+                    f"expired: {', '.join(s['expired_users'])}" if s["expired_users"] else "",
+                )
+                if x
+            )
+            lines.append(
+                f"  {s['study']} ({s['status'] or 'no status'}): {s['compliance'].upper()}, "
+                f"{s['users']} user{'' if s['users'] == 1 else 's'}" + (f" ({who})" if who else "")
+            )
         lines.append("")
     if doc.get("undeclared"):
-        lines.append(f"Undeclared users (in no group of the configuration; REDCap's default group is "
-                     f"{doc['undeclared'][0]['group']}): {len(doc['undeclared'])}")
-        lines += [f"  {u['user']} in {u['study']} as {u['role']}" + (" [above the ceiling]" if u["non_compliant"] else "")
-                  for u in doc["undeclared"]]
+        lines.append(
+            f"Undeclared users (in no group of the configuration; REDCap's default group is "
+            f"{doc['undeclared'][0]['group']}): {len(doc['undeclared'])}"
+        )
+        lines += [
+            f"  {u['user']} in {u['study']} as {u['role']}" + (" [above the ceiling]" if u["non_compliant"] else "")
+            for u in doc["undeclared"]
+        ]
         lines.append("")
     for name in REPORTS:
         rows = doc["reports"][name]
         lines.append(f"{TITLES[name]}: {len(rows)}")
         for r in rows:
             if name.startswith("users"):
-                lines.append(f"  {r['user']} (group {r['group']}){' [undeclared]' if r.get('undeclared') else ''}: "
-                             f"{', '.join(r['studies'])}")
+                lines.append(
+                    f"  {r['user']} (group {r['group']}){' [undeclared]' if r.get('undeclared') else ''}: "
+                    f"{', '.join(r['studies'])}"
+                )
             elif name.startswith("studies"):
-                lines.append(f"  {r['study']} ({r['status'] or 'no status'}, {r.get('compliance', NON_COMPLIANT)}): "
-                             f"{', '.join(r['users'])}")
+                lines.append(
+                    f"  {r['study']} ({r['status'] or 'no status'}, {r.get('compliance', NON_COMPLIANT)}): "
+                    f"{', '.join(r['users'])}"
+                )
             else:
                 rights = "; ".join(f"{o['right']} {o['granted']} (allowed {o['allowed']})" for o in r["non_compliant"])
                 marks = (" [expired]" if r["expired"] else "") + (" [undeclared]" if r.get("undeclared") else "")
@@ -240,15 +325,36 @@ def compliance_csv(doc: dict, report: str) -> str:
     from ..providers.csvfiles import to_csv
 
     rows = doc["reports"][report]
-    yes = lambda flag: "yes" if flag else "no"   # noqa: E731
+    yes = lambda flag: "yes" if flag else "no"  # noqa: E731
     if report.startswith("users"):
-        return to_csv(["user", "group", "undeclared", "studies", "rights"],
-                      [[r["user"], r["group"], yes(r.get("undeclared")), " ".join(r["studies"]), " ".join(r["rights"])]
-                       for r in rows]).decode("utf-8")
+        return to_csv(
+            ["user", "group", "undeclared", "studies", "rights"],
+            [
+                [r["user"], r["group"], yes(r.get("undeclared")), " ".join(r["studies"]), " ".join(r["rights"])]
+                for r in rows
+            ],
+        ).decode("utf-8")
     if report.startswith("studies"):
-        return to_csv(["study", "study_status", "compliance", "users"],
-                      [[r["study"], r["status"] or "", r["compliance"], " ".join(r["users"])] for r in rows]).decode("utf-8")
-    return to_csv(["user", "study", "study_status", "group", "role", "expired", "right", "granted", "allowed", "undeclared"],
-                  [[p["user"], p["study"], p["study_status"] or "", p["group"], p["role"], yes(p["expired"]),
-                    o["right"], o["granted"], o["allowed"], yes(p.get("undeclared"))]
-                   for p in rows for o in p["non_compliant"]]).decode("utf-8")
+        return to_csv(
+            ["study", "study_status", "compliance", "users"],
+            [[r["study"], r["status"] or "", r["compliance"], " ".join(r["users"])] for r in rows],
+        ).decode("utf-8")
+    return to_csv(
+        ["user", "study", "study_status", "group", "role", "expired", "right", "granted", "allowed", "undeclared"],
+        [
+            [
+                p["user"],
+                p["study"],
+                p["study_status"] or "",
+                p["group"],
+                p["role"],
+                yes(p["expired"]),
+                o["right"],
+                o["granted"],
+                o["allowed"],
+                yes(p.get("undeclared")),
+            ]
+            for p in rows
+            for o in p["non_compliant"]
+        ],
+    ).decode("utf-8")

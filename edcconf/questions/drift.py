@@ -8,6 +8,7 @@ refusing) is *unread*: its access is unknown, which is not an all-clear. drift, 
 plan's refresh refuse (exit 1, naming each unread study and why) unless the user passes --allow-unread;
 then they go on, warn of each unread study and never say "no drift" without saying what was not read.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from ..providers.redcap_records import Unsayable, differences, expected_record
 
 ABSENT = "(not in the project)"
 UNMANAGED = "(not managed by edcconf)"
-UNREAD = "live-unread"   # the refusal when a study whose target reads live access could not be read
+UNREAD = "live-unread"  # the refusal when a study whose target reads live access could not be read
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,13 @@ class Difference:
     live: object
 
     def to_json(self) -> dict:
-        return {"study": self.study, "user": self.user, "right": self.right, "expected": self.expected,
-                "live": self.live}
+        return {
+            "study": self.study,
+            "user": self.user,
+            "right": self.right,
+            "expected": self.expected,
+            "live": self.live,
+        }
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class DriftReport:
     serial: int
     lineage: str | None
     differences: tuple[Difference, ...]
-    checked: tuple[str, ...]                # studies read live
+    checked: tuple[str, ...]  # studies read live
     unchecked: tuple[tuple[str, str], ...]  # (study, why not) of every study not read live, in study order
     unread: tuple[tuple[str, str], ...] = ()  # of those, the studies whose target reads live but could not
 
@@ -54,16 +60,20 @@ class DriftReport:
     def to_json(self) -> dict:
         """`unchecked` lists every study not read live (as it always has); `unread` is its subset whose
         target should have read it and could not (the studies that make drift exit 1)."""
-        return {"format_version": 1, "environment": self.environment,
-                "state": {"serial": self.serial, "lineage": self.lineage},
-                "differences": [d.to_json() for d in self.differences], "checked": list(self.checked),
-                "unchecked": [{"what": w, "reason": r} for w, r in self.unchecked],
-                "unread": [{"study": s, "reason": r} for s, r in self.unread]}
+        return {
+            "format_version": 1,
+            "environment": self.environment,
+            "state": {"serial": self.serial, "lineage": self.lineage},
+            "differences": [d.to_json() for d in self.differences],
+            "checked": list(self.checked),
+            "unchecked": [{"what": w, "reason": r} for w, r in self.unchecked],
+            "unread": [{"study": s, "reason": r} for s, r in self.unread],
+        }
 
 
 def study_drift(provider, study: str, effective: Mapping, ignore: frozenset[str] = frozenset()) -> list[Difference]:
     """Every difference between one REDCap project's users and the applied grants of its study."""
-    raw = provider.read_users_raw(study)   # read once: the records compared and the fields not modelled
+    raw = provider.read_users_raw(study)  # read once: the records compared and the fields not modelled
     live = provider.read_live(study, raw)
     dags = provider.read_dags(study)
     version = provider.read_version(study)
@@ -92,8 +102,7 @@ def study_drift(provider, study: str, effective: Mapping, ignore: frozenset[str]
         spec = (roles.get(grant.get("role_ref")) or {}).get("redcap_role") or {}
         same_role = role == want.role or (spec and not want.role and labels.get(role) == spec.get("label"))
         if not same_role:
-            out.append(Difference(study, user, "user_role", _role_text(want.role, labels),
-                                  _role_text(role, labels)))
+            out.append(Difference(study, user, "user_role", _role_text(want.role, labels), _role_text(role, labels)))
     for user, field, value in unmanaged_fields(raw, ignore):
         out.append(Difference(study, user, field, UNMANAGED, value))
     return out
@@ -105,8 +114,11 @@ def _role_text(role: str, labels: Mapping[str, str]) -> str:
     return f"{role} ({labels[role]})" if labels.get(role) else role
 
 
-_KNOWN_FIELDS = frozenset(("username", "expiration", "data_access_group", "forms", "forms_export", "data_export")
-                          + tuple(rv.INFO_FIELDS) + tuple(f for f, _, _ in rv.API_FIELDS))
+_KNOWN_FIELDS = frozenset(
+    ("username", "expiration", "data_access_group", "forms", "forms_export", "data_export")
+    + tuple(rv.INFO_FIELDS)
+    + tuple(f for f, _, _ in rv.API_FIELDS)
+)
 
 
 def unmanaged_fields(raw_users: list, ignore: frozenset[str] = frozenset()) -> list[tuple[str, str, object]]:
@@ -127,13 +139,19 @@ def unmanaged_fields(raw_users: list, ignore: frozenset[str] = frozenset()) -> l
 class LiveReads:
     """What reading each study's live access gave: a value per study read, the studies not read by design
     and the studies whose read failed, each with why."""
+
     read: dict
     unchecked: tuple[tuple[str, str], ...]  # every study not read, in study order (unread included)
-    unread: tuple[tuple[str, str], ...]     # the target reads live access, but this read failed
+    unread: tuple[tuple[str, str], ...]  # the target reads live access, but this read failed
 
 
-def read_each(root: Path, environment: Environment, studies: Mapping[str, Mapping], read,
-              env_vars: Mapping[str, str] | None = None) -> LiveReads:
+def read_each(
+    root: Path,
+    environment: Environment,
+    studies: Mapping[str, Mapping],
+    read,
+    env_vars: Mapping[str, str] | None = None,
+) -> LiveReads:
     """read(provider, study) for each study whose target reads live access, up to --parallelism studies at
     once (edcconf.parallel), the results in study order whatever the order they came in; one provider serves
     every study. A read refused with a UserError (no token, REDCap unreachable or refusing, a target that
@@ -142,7 +160,7 @@ def read_each(root: Path, environment: Environment, studies: Mapping[str, Mappin
     from ..parallel import run_ordered
     from ..providers.redcap import RedcapProvider, redcap_projects
 
-    provider: list = []   # made once, for the first study that needs it (its failure: every such study's)
+    provider: list = []  # made once, for the first study that needs it (its failure: every such study's)
 
     def one(item: tuple[str, Mapping], _stop) -> tuple[str, object, str | None]:
         study, value = item
@@ -153,9 +171,15 @@ def read_each(root: Path, environment: Environment, studies: Mapping[str, Mappin
 
     def provider_for(value: Mapping):
         if not provider:
-            provider.append(RedcapProvider(environment.targets[str(value.get("system"))], redcap_projects(root),
-                                           environment.name, {s: v.get("sites", []) for s, v in studies.items()},
-                                           env_vars))
+            provider.append(
+                RedcapProvider(
+                    environment.targets[str(value.get("system"))],
+                    redcap_projects(root),
+                    environment.name,
+                    {s: v.get("sites", []) for s, v in studies.items()},
+                    env_vars,
+                )
+            )
         return provider[0]
 
     done: dict = {}
@@ -166,15 +190,18 @@ def read_each(root: Path, environment: Environment, studies: Mapping[str, Mappin
         system = str(value.get("system"))
         target = environment.targets.get(system)
         if target is None or target.provider != "redcap":
-            why = (f"{system} target uses the {target.provider} provider, which cannot read live access" if target
-                   else f"{environment.name} has no target for {system} studies, so nothing reads their live access")
+            why = (
+                f"{system} target uses the {target.provider} provider, which cannot read live access"
+                if target
+                else f"{environment.name} has no target for {system} studies, so nothing reads their live access"
+            )
             unchecked.append((study, why))
         else:
             live.append((study, value))
     if live:
         try:
             provider_for(live[0][1])
-        except UserError as exc:   # the target cannot be used: no study of it is read
+        except UserError as exc:  # the target cannot be used: no study of it is read
             reads: list[tuple[str, object, str | None]] = [("unread", None, exc.message)] * len(live)
         else:
             reads = run_ordered(live, one, f"read live access in {environment.name}")
@@ -190,12 +217,17 @@ def read_each(root: Path, environment: Environment, studies: Mapping[str, Mappin
 
 def drift(root: Path, environment: Environment, record, env_vars: Mapping[str, str] | None = None) -> DriftReport:
     effective = record.effective
-    reads = read_each(root, environment, effective.get("studies", {}),
-                      lambda provider, study: study_drift(provider, study, effective, provider.unmanaged_users(study)),
-                      env_vars)
+    reads = read_each(
+        root,
+        environment,
+        effective.get("studies", {}),
+        lambda provider, study: study_drift(provider, study, effective, provider.unmanaged_users(study)),
+        env_vars,
+    )
     diffs = tuple(d for found in reads.read.values() for d in found)
-    return DriftReport(environment.name, record.serial, record.lineage, diffs, tuple(reads.read), reads.unchecked,
-                       reads.unread)
+    return DriftReport(
+        environment.name, record.serial, record.lineage, diffs, tuple(reads.read), reads.unchecked, reads.unread
+    )
 
 
 def _studies(n: int) -> str:
@@ -209,11 +241,13 @@ def refuse_unread(environment: str, unread, hint: str = "") -> None:
 
     if not unread:
         return
-    raise UserError(f"live access of {_studies(len(unread))} of {environment} could not be read "
-                    f"({', '.join(s for s, _ in unread)}), so it is not known to match; fix the cause above, or "
-                    f"pass --allow-unread to go on without {'it' if len(unread) == 1 else 'them'}{hint}",
-                    [error(UNREAD, f"{study}: {why}", Loc("<live>"), study=study, reason=why)
-                     for study, why in unread], code=UNREAD)
+    raise UserError(
+        f"live access of {_studies(len(unread))} of {environment} could not be read "
+        f"({', '.join(s for s, _ in unread)}), so it is not known to match; fix the cause above, or "
+        f"pass --allow-unread to go on without {'it' if len(unread) == 1 else 'them'}{hint}",
+        [error(UNREAD, f"{study}: {why}", Loc("<live>"), study=study, reason=why) for study, why in unread],
+        code=UNREAD,
+    )
 
 
 def _cell(value: object) -> str:
@@ -228,28 +262,39 @@ def render_drift(report: DriftReport) -> str:
     read, unread = len(report.checked), len(report.unread)
     not_read = f"{_studies(unread)} NOT read: {', '.join(s for s, _ in report.unread)}" if unread else ""
     if report.differences:
-        lines.append(f"Drift in {report.environment} (state serial {report.serial}): "
-                     f"{len(report.differences)} difference(s) between the live systems and the applied state"
-                     + (f" in the {_studies(read)} read live; {not_read}." if unread else "."))
+        lines.append(
+            f"Drift in {report.environment} (state serial {report.serial}): "
+            f"{len(report.differences)} difference(s) between the live systems and the applied state"
+            + (f" in the {_studies(read)} read live; {not_read}." if unread else ".")
+        )
         rows = [("study", "user", "right", "expected", "live")] + [
-            (d.study, d.user, d.right, _cell(d.expected), _cell(d.live)) for d in report.differences]
+            (d.study, d.user, d.right, _cell(d.expected), _cell(d.live)) for d in report.differences
+        ]
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
         lines.append("Run `edcconf plan` to see the changes that restore the declared access, then apply them.")
     elif read and unread:
-        lines.append(f"No drift in the {_studies(read)} read live in {report.environment} (applied state serial "
-                     f"{report.serial}); {not_read} (drift unknown).")
+        lines.append(
+            f"No drift in the {_studies(read)} read live in {report.environment} (applied state serial "
+            f"{report.serial}); {not_read} (drift unknown)."
+        )
     elif read:
-        lines.append(f"No drift in {report.environment}: {_studies(read)} read live match the "
-                     f"applied state (serial {report.serial}).")
+        lines.append(
+            f"No drift in {report.environment}: {_studies(read)} read live match the "
+            f"applied state (serial {report.serial})."
+        )
     elif unread:
         lines.append(f"Nothing in {report.environment} was read live; {not_read} (drift unknown).")
     elif report.unchecked:
-        lines.append(f"Nothing in {report.environment} could be checked live: no study's target reads live "
-                     "access (a csv target writes files for an administrator to upload).")
+        lines.append(
+            f"Nothing in {report.environment} could be checked live: no study's target reads live "
+            "access (a csv target writes files for an administrator to upload)."
+        )
     else:
-        lines.append(f"Nothing in {report.environment} to check live: its applied state (serial {report.serial}) "
-                     "holds no studies.")
+        lines.append(
+            f"Nothing in {report.environment} to check live: its applied state (serial {report.serial}) "
+            "holds no studies."
+        )
     for what, why in report.unread:
         lines.append(f"  NOT read: {what}: {why}")
     for what, why in report.not_checked:
@@ -257,8 +302,15 @@ def render_drift(report: DriftReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def refresh(plan, environment: Environment, previous, desired_state: Mapping, root: Path,
-            env_vars: Mapping[str, str] | None = None, allow_unread: bool = False):
+def refresh(
+    plan,
+    environment: Environment,
+    previous,
+    desired_state: Mapping,
+    root: Path,
+    env_vars: Mapping[str, str] | None = None,
+    allow_unread: bool = False,
+):
     """Terraform's refresh: read live access before planning, so that a change made by hand in an EDC
     system shows up as a warning and as a change that restores the declared access. A study that could
     not be read is an error (the plan could not restore its drift), or with allow_unread a warning."""
@@ -274,9 +326,17 @@ def refresh(plan, environment: Environment, previous, desired_state: Mapping, ro
     report = drift(root, environment, previous, env_vars)
     if not allow_unread:
         refuse_unread(environment.name, report.unread, " (or --no-refresh to plan without reading live access)")
-    warnings = [warning("drift-unchecked", f"live access of {what} NOT read (--allow-unread): {why}; its drift is "
-                        "unknown and this plan does not restore it", Loc("<live>"), study=what, reason=why)
-                for what, why in report.unread]
+    warnings = [
+        warning(
+            "drift-unchecked",
+            f"live access of {what} NOT read (--allow-unread): {why}; its drift is "
+            "unknown and this plan does not restore it",
+            Loc("<live>"),
+            study=what,
+            reason=why,
+        )
+        for what, why in report.unread
+    ]
     planned = {c.key for c in plan.changes if c.kind == "grant"}
     by_key: dict[str, list[Difference]] = {}
     for d in report.differences:
@@ -285,8 +345,9 @@ def refresh(plan, environment: Environment, previous, desired_state: Mapping, ro
     want, have = desired_state.get("grants", {}), previous.effective.get("grants", {})
     for key, diffs in sorted(by_key.items()):
         lines = tuple(f"{d.right}: live {_cell(d.live)}, applied {_cell(d.expected)}" for d in diffs)
-        warnings.append(warning("drift", f"{key} was changed in REDCap outside edcconf: {'; '.join(lines)}",
-                                Loc("<live>")))
+        warnings.append(
+            warning("drift", f"{key} was changed in REDCap outside edcconf: {'; '.join(lines)}", Loc("<live>"))
+        )
         if key in planned:
             continue  # the planned change sends the whole record anyway
         if all(d.expected == UNMANAGED for d in diffs):
@@ -294,21 +355,52 @@ def refresh(plan, environment: Environment, previous, desired_state: Mapping, ro
         study = diffs[0].study
         if key in want:
             stored = want[key]
-            extra.append(Change("update", "grant", key, expand_grant(previous.effective, have.get(key)),
-                                expand_grant(desired_state, stored), "restore access changed in REDCap outside edcconf",
-                                "<live>", study=study, details=lines, stored=stored,
-                                role=(stored["role_ref"], desired_state["roles"][stored["role_ref"]])))
+            extra.append(
+                Change(
+                    "update",
+                    "grant",
+                    key,
+                    expand_grant(previous.effective, have.get(key)),
+                    expand_grant(desired_state, stored),
+                    "restore access changed in REDCap outside edcconf",
+                    "<live>",
+                    study=study,
+                    details=lines,
+                    stored=stored,
+                    role=(stored["role_ref"], desired_state["roles"][stored["role_ref"]]),
+                )
+            )
         elif key not in have:
-            extra.append(Change("revoke", "grant", key, _live_only(study, diffs[0].user),
-                                None, "in the REDCap project but not declared (added outside edcconf)", "<live>",
-                                study=study, details=lines))
+            extra.append(
+                Change(
+                    "revoke",
+                    "grant",
+                    key,
+                    _live_only(study, diffs[0].user),
+                    None,
+                    "in the REDCap project but not declared (added outside edcconf)",
+                    "<live>",
+                    study=study,
+                    details=lines,
+                )
+            )
     return replace(plan, changes=plan.changes + tuple(extra), warnings=plan.warnings + tuple(warnings))
 
 
 def _live_only(study: str, user: str) -> dict:
     """A grant-shaped value for a user found live that edcconf never granted (what the plan revokes)."""
-    return {"study": study, "user": user, "role": "(set by hand in REDCap)", "base_role": None, "sites": [],
-            "site_access": "sites", "expires": None, "forms": {}, "close_queries": [], "sdv": []}
+    return {
+        "study": study,
+        "user": user,
+        "role": "(set by hand in REDCap)",
+        "base_role": None,
+        "sites": [],
+        "site_access": "sites",
+        "expires": None,
+        "forms": {},
+        "close_queries": [],
+        "sdv": [],
+    }
 
 
 def live_rights(record, contact_forms: set[str]) -> dict:
@@ -319,7 +411,7 @@ def live_rights(record, contact_forms: set[str]) -> dict:
     from ..resolve.roles import LEVEL_OF_VIEW
 
     cat = catalog("redcap")
-    assert cat is not None   # shipped with the package
+    assert cat is not None  # shipped with the package
     sag = {key: 0 for key in cat.right_keys}
     sag.update({API_TO_SAG[f]: v for f, v in record.rights.items() if f in API_TO_SAG})
     views = {f: (v if v is not None else 5) for f, v in record.views().items()}  # an unknown code: the most
@@ -331,8 +423,9 @@ def live_rights(record, contact_forms: set[str]) -> dict:
     sag["dataExport"] = max((SAG_EXPORT_OF_CODE.get(c, 3) for c in record.forms_export.values()), default=0)
     rights = {r: cat.generic_from_keys(r, sag) or "none" for r in RIGHTS}
     rights["form_access"] = max(levels.values(), key=level_rank, default="none")
-    rights["contact_data"] = max((lvl for f, lvl in levels.items() if f in contact_forms), key=level_rank,
-                                 default="none")
+    rights["contact_data"] = max(
+        (lvl for f, lvl in levels.items() if f in contact_forms), key=level_rank, default="none"
+    )
     return {"rights": rights, "redcap": sag, "forms": levels}
 
 
@@ -343,14 +436,22 @@ def live_effective(root: Path, environment: Environment, applied, model):
     from ..diagnostics import UserError
 
     effective = {k: dict(v) for k, v in applied.effective.items()}
-    studies = {**{s.id: {"system": s.system, "status": s.status, "sites": list(s.sites)} for s in model.studies.values()
-                  if environment.name in s.environments}, **effective.get("studies", {})}
+    studies = {
+        **{
+            s.id: {"system": s.system, "status": s.status, "sites": list(s.sites)}
+            for s in model.studies.values()
+            if environment.name in s.environments
+        },
+        **effective.get("studies", {}),
+    }
     effective["studies"] = studies
     reads = read_each(root, environment, studies, lambda provider, study: provider.read_live(study))
     if not reads.read and not reads.unread:
-        raise UserError("no study of this environment could be read live: "
-                        + ("; ".join(f"{s}: {why}" for s, why in reads.unchecked) or "it has no studies"),
-                        code="no-live-read")
+        raise UserError(
+            "no study of this environment could be read live: "
+            + ("; ".join(f"{s}: {why}" for s, why in reads.unchecked) or "it has no studies"),
+            code="no-live-read",
+        )
     live: dict[str, dict] = {}
     for study_id, users in reads.read.items():
         study = model.studies.get(study_id)
@@ -358,9 +459,16 @@ def live_effective(root: Path, environment: Environment, applied, model):
         for user, record in users.items():
             ref = f"{study_id}/live:{user}"
             effective["roles"][ref] = live_rights(record, contact)
-            live[f"{study_id}/{user}"] = {"study": study_id, "user": user, "role": "(live)",
-                                          "expires": record.expiration or None, "role_ref": ref,
-                                          "data_access_group": record.data_access_group}  # the report's sites
-    effective["grants"] = {**{k: g for k, g in effective.get("grants", {}).items() if g["study"] not in reads.read},
-                           **live}
+            live[f"{study_id}/{user}"] = {
+                "study": study_id,
+                "user": user,
+                "role": "(live)",
+                "expires": record.expiration or None,
+                "role_ref": ref,
+                "data_access_group": record.data_access_group,
+            }  # the report's sites
+    effective["grants"] = {
+        **{k: g for k, g in effective.get("grants", {}).items() if g["study"] not in reads.read},
+        **live,
+    }
     return effective, reads

@@ -4,6 +4,7 @@ People × forms per study with their levels; expired and external people are mar
 the configuration declares (default), the environment's applied state (`--applied`), or what the systems
 hold now (`--live`, read as drift reads them). Pages are rendered by edcconf.views.report_html.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -23,7 +24,7 @@ def matrix(desired: Desired, env: str) -> dict:
     env_state = resolution.environments[env]
     state = env_state.state
     studies = []
-    levels: dict[tuple, dict] = {}   # one dict per role (and disabled), shared by its rows: read-only
+    levels: dict[tuple, dict] = {}  # one dict per role (and disabled), shared by its rows: read-only
     for study in model.studies.values():
         if env not in study.environments or study.id not in state["studies"]:
             continue
@@ -38,23 +39,49 @@ def matrix(desired: Desired, env: str) -> dict:
             why = env_state.excluded.get(key)
             if effective is None and (why is None or "not granted in" in why.reason):
                 continue  # declared for another environment only
-            disabled = effective is not None and effective.get("study_status") == "disabled"   # Vault, 003
-            left_out = why.reason if why is not None else ""   # read only with no effective grant: why is set then
-            status = ("disabled" if disabled else "active") if effective else (
-                "expired" if "expired" in left_out else "deactivated")
-            rows.append({"user": grant.user, "name": person.name, "role": grant.role, "base_role": role.base.id,
-                         "sites": effective["sites"] if effective else [],
-                         "expires": effective["expires"] if effective else None,
-                         "status": status,
-                         "note": "Study Status Disabled: on record in Vault, no access" if disabled
-                         else None if effective else left_out,
-                         "external": person.external.organization if person.external else None,
-                         "admin": person.type == "admin",
-                         "forms": _shared(levels, (study.id, grant.role, disabled), role.forms, disabled)})
-        studies.append({"id": study.id, "name": study.name, "system": study.system, "sites": sorted(study.sites),
-                        "forms": [f.id for f in study.forms], "rows": rows})
-    return {"format_version": 1, "environment": env, "as_of": resolution.as_of.isoformat(), "source": "declared",
-            "studies": studies}
+            disabled = effective is not None and effective.get("study_status") == "disabled"  # Vault, 003
+            left_out = why.reason if why is not None else ""  # read only with no effective grant: why is set then
+            status = (
+                ("disabled" if disabled else "active")
+                if effective
+                else ("expired" if "expired" in left_out else "deactivated")
+            )
+            rows.append(
+                {
+                    "user": grant.user,
+                    "name": person.name,
+                    "role": grant.role,
+                    "base_role": role.base.id,
+                    "sites": effective["sites"] if effective else [],
+                    "expires": effective["expires"] if effective else None,
+                    "status": status,
+                    "note": "Study Status Disabled: on record in Vault, no access"
+                    if disabled
+                    else None
+                    if effective
+                    else left_out,
+                    "external": person.external.organization if person.external else None,
+                    "admin": person.type == "admin",
+                    "forms": _shared(levels, (study.id, grant.role, disabled), role.forms, disabled),
+                }
+            )
+        studies.append(
+            {
+                "id": study.id,
+                "name": study.name,
+                "system": study.system,
+                "sites": sorted(study.sites),
+                "forms": [f.id for f in study.forms],
+                "rows": rows,
+            }
+        )
+    return {
+        "format_version": 1,
+        "environment": env,
+        "as_of": resolution.as_of.isoformat(),
+        "source": "declared",
+        "studies": studies,
+    }
 
 
 def _shared(cache: dict, key: tuple, forms: Mapping[str, str], disabled: bool) -> dict:
@@ -64,8 +91,14 @@ def _shared(cache: dict, key: tuple, forms: Mapping[str, str], disabled: bool) -
     return found
 
 
-def matrix_from_state(model: Model, effective: Mapping, env: str, as_of: date, source: str,
-                      live: Mapping[str, tuple[str, str]] | None = None) -> dict:
+def matrix_from_state(
+    model: Model,
+    effective: Mapping,
+    env: str,
+    as_of: date,
+    source: str,
+    live: Mapping[str, tuple[str, str]] | None = None,
+) -> dict:
     """The matrix of an effective state (applied, or with live grants: drift.live_effective). live: study
     -> ("read" | "unread" | "unchecked", why); a study not read live shows no rows (its access is unknown)."""
     grants_of: dict[str, list[dict]] = {}
@@ -79,48 +112,74 @@ def matrix_from_state(model: Model, effective: Mapping, env: str, as_of: date, s
         declared, value = model.studies.get(sid), listed[sid]
         status, why = (live or {}).get(sid, ("read", ""))
         grants = grants_of.get(sid, []) if status == "read" else []
-        rows = [_state_row(model, accounts, effective, grant, value, as_of) for grant in
-                sorted(grants, key=lambda g: (g["user"], g["role"]))]
+        rows = [
+            _state_row(model, accounts, effective, grant, value, as_of)
+            for grant in sorted(grants, key=lambda g: (g["user"], g["role"]))
+        ]
         forms = [f.id for f in declared.forms] if declared else []
         forms += sorted({f for r in rows for f in r["forms"]} - set(forms))
-        filled: dict[int, tuple[Mapping, dict]] = {}   # rows of one role version share one dict of levels
+        filled: dict[int, tuple[Mapping, dict]] = {}  # rows of one role version share one dict of levels
         for row in rows:
             have = row["forms"]
-            if id(have) not in filled:   # (the original is kept in the tuple, so its id is not reused)
+            if id(have) not in filled:  # (the original is kept in the tuple, so its id is not reused)
                 filled[id(have)] = (have, {f: have.get(f, "none") for f in forms})
             row["forms"] = filled[id(have)][1]
-        entry = {"id": sid, "name": declared.name if declared else value.get("name", sid),
-                 "system": value.get("system") or (declared.system if declared else ""),
-                 "sites": sorted(value.get("sites", [])), "forms": forms, "rows": rows}
+        entry = {
+            "id": sid,
+            "name": declared.name if declared else value.get("name", sid),
+            "system": value.get("system") or (declared.system if declared else ""),
+            "sites": sorted(value.get("sites", [])),
+            "forms": forms,
+            "rows": rows,
+        }
         if live is not None:
             entry["live"], entry["live_reason"] = status, why
         studies.append(entry)
-    return {"format_version": 1, "environment": env, "as_of": as_of.isoformat(), "source": source,
-            "studies": studies}
+    return {"format_version": 1, "environment": env, "as_of": as_of.isoformat(), "source": source, "studies": studies}
 
 
-def _state_row(model: Model, accounts: Mapping, effective: Mapping, grant: Mapping, study: Mapping,
-               as_of: date) -> dict:
+def _state_row(
+    model: Model, accounts: Mapping, effective: Mapping, grant: Mapping, study: Mapping, as_of: date
+) -> dict:
     user = grant["user"]
     person, account = model.people.get(user), accounts.get(user, {})
     expanded = expand_grant(effective, grant) or {}
     disabled = grant.get("study_status") == "disabled"
     ends = [d for d in (grant.get("expires"), account.get("expires")) if d]
     expired = any(d < as_of.isoformat() for d in ends)
-    status = "disabled" if disabled else "expired" if expired else (
-        "deactivated" if account.get("status") == "deactivated" else "active")
-    note = ("Study Status Disabled: on record in Vault, no access" if disabled
-            else "not declared in the configuration" if person is None else None)
+    status = (
+        "disabled"
+        if disabled
+        else "expired"
+        if expired
+        else ("deactivated" if account.get("status") == "deactivated" else "active")
+    )
+    note = (
+        "Study Status Disabled: on record in Vault, no access"
+        if disabled
+        else "not declared in the configuration"
+        if person is None
+        else None
+    )
     sites = grant.get("sites")
-    if sites is None:   # a live REDCap user: the data access group is the site; none means every record
+    if sites is None:  # a live REDCap user: the data access group is the site; none means every record
         sites = _sites_of_dag(grant.get("data_access_group", ""), study.get("sites", []))
     external = person.external.organization if person and person.external else (account.get("external") or None)
-    return {"user": user, "name": person.name if person else account.get("name", ""), "role": grant.get("role", ""),
-            "base_role": grant.get("base_role") or effective.get("roles", {}).get(grant.get("role_ref"), {})
-            .get("base_role") or "", "sites": list(sites), "expires": min(ends) if ends else None, "status": status,
-            "note": note, "external": external if isinstance(external, str) else None,
-            "admin": (person.type if person else account.get("type")) == "admin",
-            "forms": expanded.get("forms", {})}   # the role's: matrix_from_state fills it once per role
+    return {
+        "user": user,
+        "name": person.name if person else account.get("name", ""),
+        "role": grant.get("role", ""),
+        "base_role": grant.get("base_role")
+        or effective.get("roles", {}).get(grant.get("role_ref"), {}).get("base_role")
+        or "",
+        "sites": list(sites),
+        "expires": min(ends) if ends else None,
+        "status": status,
+        "note": note,
+        "external": external if isinstance(external, str) else None,
+        "admin": (person.type if person else account.get("type")) == "admin",
+        "forms": expanded.get("forms", {}),
+    }  # the role's: matrix_from_state fills it once per role
 
 
 def _sites_of_dag(dag: str, study_sites: list[str]) -> list[str]:
@@ -147,11 +206,22 @@ def matrix_csv_chunks(doc: dict) -> Iterator[bytes]:
     writer.writerow(CSV_HEADER)
     for study in doc["studies"]:
         forms = [(f, safe_cell(f)) for f in study["forms"]]
-        for row in study["rows"]:   # the person's cells once, then one (form, level) pair per form
-            person = [safe_cell(c) for c in (study["id"], row["user"], row["name"], row["role"], row["base_role"],
-                                             " ".join(row["sites"]), row["status"], row["external"] or "")]
+        for row in study["rows"]:  # the person's cells once, then one (form, level) pair per form
+            person = [
+                safe_cell(c)
+                for c in (
+                    study["id"],
+                    row["user"],
+                    row["name"],
+                    row["role"],
+                    row["base_role"],
+                    " ".join(row["sites"]),
+                    row["status"],
+                    row["external"] or "",
+                )
+            ]
             levels = row["forms"]
-            writer.writerows([*person, cell, levels[f]] for f, cell in forms)   # a level is a plain word
+            writer.writerows([*person, cell, levels[f]] for f, cell in forms)  # a level is a plain word
         yield buf.getvalue().encode("utf-8")
         buf.seek(0)
         buf.truncate()

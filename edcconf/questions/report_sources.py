@@ -5,6 +5,7 @@ unknown), for the non-compliant rights (compliance.non_compliant_pairs over appl
 for the plan's changes against it (plan.make_plan, as `plan --no-refresh` makes them). With the declared
 source a state that cannot be read is no error: those two sections of the overview say why they are missing.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -17,8 +18,15 @@ from .report import matrix, matrix_from_state
 from .report_overview import overview
 
 
-def report_document(root: Path, desired: Desired, env: str, source: str = "declared", allow_unread: bool = False,
-                    warn: Callable[[tuple], None] = lambda unread: None, limits: dict | None = None) -> dict:
+def report_document(
+    root: Path,
+    desired: Desired,
+    env: str,
+    source: str = "declared",
+    allow_unread: bool = False,
+    warn: Callable[[tuple], None] = lambda unread: None,
+    limits: dict | None = None,
+) -> dict:
     """The report of env as one plain document (the JSON written beside the pages). A study whose live
     access could not be read is a UserError (live-unread) unless allow_unread: then warn(unread) is called
     and the study is marked NOT read on the pages."""

@@ -9,6 +9,7 @@ People of type admin see every study and may assign themselves any access (001):
 study lists them too, once per study and environment where they are not already listed by a grant,
 marked `"implicit": "admin"` (text: `IMPLICIT (admin)`).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,11 +19,11 @@ from ..diagnostics import UserError
 from ..model import FORM_LEVELS, level_rank
 from ..pipeline import Desired
 from ..resolve.effective import usable
-from ..validate.references import suggest
 from ..rules.admins import IMPLICIT, IMPLICIT_REASON
+from ..validate.references import suggest
 
 ABILITIES = ("close-queries", "sdv")
-PERSON_ABILITIES = ("create-projects",)   # of a person (their group's ceiling), not of a grant
+PERSON_ABILITIES = ("create-projects",)  # of a person (their group's ceiling), not of a grant
 
 
 def parse_question(words: tuple[str, ...], right: str | None) -> dict:
@@ -39,8 +40,11 @@ def parse_question(words: tuple[str, ...], right: str | None) -> dict:
         return {"kind": "ability", "ability": words[0], "form": words[1] if len(words) > 1 else None}
     if len(words) == 2 and words[0] in FORM_LEVELS[1:]:
         return {"kind": "level", "level": words[0], "form": words[1]}
-    raise UserError("ask `who-can LEVEL FORM --study S` (LEVEL: read, review, edit), `who-can close-queries|sdv "
-                    "[FORM] --study S`, `who-can create-projects`, or `who-can --right NAME=VALUE`", code="usage")
+    raise UserError(
+        "ask `who-can LEVEL FORM --study S` (LEVEL: read, review, edit), `who-can close-queries|sdv "
+        "[FORM] --study S`, `who-can create-projects`, or `who-can --right NAME=VALUE`",
+        code="usage",
+    )
 
 
 def who_can(desired: Desired, question: dict, study: str | None, envs: tuple[str, ...]) -> dict:
@@ -54,8 +58,10 @@ def who_can(desired: Desired, question: dict, study: str | None, envs: tuple[str
     form = question.get("form")
     # a form comes only with ability and level questions, which need --study (above): study is set
     if form and study is not None and form not in {f.id for f in model.studies[study].forms}:
-        raise UserError(f"unknown form {form!r} in {study}{suggest(form, [f.id for f in model.studies[study].forms])}",
-                        code="unknown-reference")
+        raise UserError(
+            f"unknown form {form!r} in {study}{suggest(form, [f.id for f in model.studies[study].forms])}",
+            code="unknown-reference",
+        )
     rows = []
     for env_name, env_state in desired.resolution.environments.items():
         if envs and env_name not in envs:
@@ -63,15 +69,25 @@ def who_can(desired: Desired, question: dict, study: str | None, envs: tuple[str
         state = env_state.state
         for key, grant in sorted(state["grants"].items()):
             if (study and grant["study"] != study) or not usable(grant):
-                continue   # a disabled Vault grant (Study Status Disabled, 003) gives no access
+                continue  # a disabled Vault grant (Study Status Disabled, 003) gives no access
             role = state["roles"][grant["role_ref"]]
             match = _matches(question, role)
             if match is None:
                 continue
-            rows.append({"environment": env_name, "study": grant["study"], "user": grant["user"],
-                         "name": state["accounts"][grant["user"]]["name"], "role": grant["role"],
-                         "base_role": grant["base_role"], "sites": grant["sites"], "expires": grant["expires"],
-                         "has": match, "source": env_state.sources.get(f"grant:{key}")})
+            rows.append(
+                {
+                    "environment": env_name,
+                    "study": grant["study"],
+                    "user": grant["user"],
+                    "name": state["accounts"][grant["user"]]["name"],
+                    "role": grant["role"],
+                    "base_role": grant["base_role"],
+                    "sites": grant["sites"],
+                    "expires": grant["expires"],
+                    "has": match,
+                    "source": env_state.sources.get(f"grant:{key}"),
+                }
+            )
         listed = {(r["study"], r["user"]) for r in rows if r["environment"] == env_name}
         for sid, value in sorted(state["studies"].items()):
             if study and sid != study:
@@ -79,13 +95,30 @@ def who_can(desired: Desired, question: dict, study: str | None, envs: tuple[str
             for admin in value.get("admins", ()):
                 if (sid, admin) not in listed:
                     person = model.people[admin]
-                    rows.append({"environment": env_name, "study": sid, "user": admin, "name": person.name,
-                                 "role": None, "base_role": None, "sites": value.get("sites", []),
-                                 "expires": person.expires.isoformat() if person.expires else None,
-                                 "has": "IMPLICIT (admin)", "implicit": IMPLICIT, "reason": IMPLICIT_REASON,
-                                 "source": str(person.loc)})
-    return {"format_version": 1, "question": question, "study": study, "environments": list(envs) or None,
-            "as_of": desired.resolution.as_of.isoformat(), "people": rows}
+                    rows.append(
+                        {
+                            "environment": env_name,
+                            "study": sid,
+                            "user": admin,
+                            "name": person.name,
+                            "role": None,
+                            "base_role": None,
+                            "sites": value.get("sites", []),
+                            "expires": person.expires.isoformat() if person.expires else None,
+                            "has": "IMPLICIT (admin)",
+                            "implicit": IMPLICIT,
+                            "reason": IMPLICIT_REASON,
+                            "source": str(person.loc),
+                        }
+                    )
+    return {
+        "format_version": 1,
+        "question": question,
+        "study": study,
+        "environments": list(envs) or None,
+        "as_of": desired.resolution.as_of.isoformat(),
+        "people": rows,
+    }
 
 
 def _matches(question: dict, role: dict) -> str | None:
@@ -94,7 +127,9 @@ def _matches(question: dict, role: dict) -> str | None:
         return level if level_rank(level) >= level_rank(question["level"]) else None
     if question["kind"] == "right":
         value = role["rights"].get(question["right"], "none")
-        return value if right_rank(question["right"], value) >= right_rank(question["right"], question["value"]) else None
+        return (
+            value if right_rank(question["right"], value) >= right_rank(question["right"], question["value"]) else None
+        )
     forms = role["close_queries" if question["ability"] == "close-queries" else "sdv"]
     if question["form"]:
         return question["form"] if question["form"] in forms else None
@@ -109,27 +144,57 @@ def render_who_can(doc: dict) -> str:
         rows = [[r["user"], r["name"], r["group"], r["has"], r["source"] or ""] for r in doc["people"]]
     else:
         header = ["environment", "study", "user", "name", "role", "sites", "has", "granted at"]
-        rows = [[r["environment"], r["study"], r["user"], r["name"], r["role"] or "(admin)", " ".join(r["sites"]),
-                 r["has"], r["source"] or ""] for r in doc["people"]]
+        rows = [
+            [
+                r["environment"],
+                r["study"],
+                r["user"],
+                r["name"],
+                r["role"] or "(admin)",
+                " ".join(r["sites"]),
+                r["has"],
+                r["source"] or "",
+            ]
+            for r in doc["people"]
+        ]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    text = "\n".join([fmt.format(*header), fmt.format(*["-" * w for w in widths])] + [fmt.format(*r) for r in rows]) + "\n"
+    text = (
+        "\n".join([fmt.format(*header), fmt.format(*["-" * w for w in widths])] + [fmt.format(*r) for r in rows]) + "\n"
+    )
     if any(r.get("implicit") for r in doc["people"]):
         text += f"IMPLICIT (admin): {IMPLICIT_REASON}\n"
     if doc.get("cannot"):
-        text += "Cannot: " + "; ".join(f"{r['user']} (group {r['group']})" for r in doc["cannot"]) + \
-            " — a user who cannot be granted full User Rights cannot create or copy projects (002)\n"
+        text += (
+            "Cannot: "
+            + "; ".join(f"{r['user']} (group {r['group']})" for r in doc["cannot"])
+            + " — a user who cannot be granted full User Rights cannot create or copy projects (002)\n"
+        )
     return text
 
 
 def who_can_csv(doc: dict) -> str:
     from ..providers.csvfiles import to_csv
 
-    return to_csv(["environment", "study", "user", "name", "role", "base_role", "sites", "expires", "has", "source",
-                   "implicit"],
-                  [[r["environment"] or "", r["study"] or "", r["user"], r["name"], r["role"] or "", r["base_role"] or "",
-                    " ".join(r["sites"]), r["expires"] or "", r["has"], r["source"] or "", r.get("implicit") or ""]
-                   for r in doc["people"]]).decode("utf-8")
+    return to_csv(
+        ["environment", "study", "user", "name", "role", "base_role", "sites", "expires", "has", "source", "implicit"],
+        [
+            [
+                r["environment"] or "",
+                r["study"] or "",
+                r["user"],
+                r["name"],
+                r["role"] or "",
+                r["base_role"] or "",
+                " ".join(r["sites"]),
+                r["expires"] or "",
+                r["has"],
+                r["source"] or "",
+                r.get("implicit") or "",
+            ]
+            for r in doc["people"]
+        ],
+    ).decode("utf-8")
 
 
 def _create_projects(desired: Desired, question: dict) -> dict:
@@ -146,10 +211,26 @@ def _create_projects(desired: Desired, question: dict) -> dict:
         group = model.groups.get(person.group)
         may, why = create_projects(group_ceiling(group)) if group else (False, "in no group")
         row: dict[str, Any] = {
-               "environment": None, "study": None, "user": person.username, "name": person.name, "role": None,
-               "base_role": None, "sites": [], "expires": person.expires.isoformat() if person.expires else None,
-               "has": "create_projects" if may else None, "group": person.group, "reason": why,
-               "source": str(group.loc) if group else str(person.loc)}
+            "environment": None,
+            "study": None,
+            "user": person.username,
+            "name": person.name,
+            "role": None,
+            "base_role": None,
+            "sites": [],
+            "expires": person.expires.isoformat() if person.expires else None,
+            "has": "create_projects" if may else None,
+            "group": person.group,
+            "reason": why,
+            "source": str(group.loc) if group else str(person.loc),
+        }
         (rows if may else cannot).append(row)
-    return {"format_version": 1, "question": question, "study": None, "environments": None,
-            "as_of": desired.resolution.as_of.isoformat(), "people": rows, "cannot": cannot}
+    return {
+        "format_version": 1,
+        "question": question,
+        "study": None,
+        "environments": None,
+        "as_of": desired.resolution.as_of.isoformat(),
+        "people": rows,
+        "cannot": cannot,
+    }

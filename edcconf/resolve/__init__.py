@@ -1,11 +1,13 @@
 """Resolve stage: the validated model → effective roles, the permission graph, and per environment
 the effective state (a plain JSON value) that the planner diffs."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic
@@ -29,14 +31,16 @@ class Resolution:
     ceilings: Mapping[str, Mapping[str, tuple[Diagnostic, dict]]] = field(default_factory=frozen_map)
 
     @cached_property
-    def graph(self) -> "networkx.MultiDiGraph":  # networkx is imported on first use
+    def graph(self) -> networkx.MultiDiGraph:  # networkx is imported on first use
         """Built on first use (networkx is imported then too): plans do not need it, explain does."""
         from .graph import permission_graph
+
         return permission_graph(self.model, self.roles, self.environments)
 
 
-def resolve(model: Model, as_of: date, environments: Iterable[str] | None = None,
-            keep_states: bool = True) -> Resolution:
+def resolve(
+    model: Model, as_of: date, environments: Iterable[str] | None = None, keep_states: bool = True
+) -> Resolution:
     """keep_states=False: only the diagnostics of each environment (validate), each state dropped
     before the next is made rather than all held at once."""
     roles: dict[tuple[str, str], EffectiveRole] = {}
@@ -61,7 +65,8 @@ def resolve(model: Model, as_of: date, environments: Iterable[str] | None = None
                 diags.append(d)
         del st
     from ..rules.admins import check_admins
-    diags.extend(check_admins(model, as_of))   # once, not per environment: admins see every environment
+
+    diags.extend(check_admins(model, as_of))  # once, not per environment: admins see every environment
     return Resolution(model, as_of, frozen_map(roles), frozen_map(states), tuple(diags), frozen_map(ceilings))
 
 

@@ -19,13 +19,14 @@ Form levels live in `roles`; `expand_grant` joins them into a grant where a gran
 ("<study>/<role>#<digest of its value>") names one version of a role's levels, so that a state in which
 only some grants of a changed role were applied still says exactly what each grant has.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Mapping
 
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error, warning
@@ -41,6 +42,7 @@ STATE_SECTIONS = ("sites", "groups", "studies", "accounts", "roles", "grants")
 @dataclass(frozen=True)
 class Exclusion:
     """A declared grant that is not in the effective state, and why (shown when it is revoked)."""
+
     reason: str
     loc: Loc
 
@@ -49,11 +51,13 @@ class Exclusion:
 class EnvironmentState:
     environment: str
     as_of: date
-    state: Mapping[str, dict]          # the plain JSON effective state (treat as read-only)
-    sources: Mapping[str, str]         # "<kind>:<key>" -> "path:line" that declared it
+    state: Mapping[str, dict]  # the plain JSON effective state (treat as read-only)
+    sources: Mapping[str, str]  # "<kind>:<key>" -> "path:line" that declared it
     excluded: Mapping[str, Exclusion]  # grant key -> why it is absent
     diagnostics: tuple[Diagnostic, ...]
-    notices: Mapping[str, tuple[str, ...]] = field(default_factory=frozen_map)  # username -> whom to tell of a new account (000)
+    notices: Mapping[str, tuple[str, ...]] = field(
+        default_factory=frozen_map
+    )  # username -> whom to tell of a new account (000)
     # grant key -> the `ceiling-exceeded` error of a grant above its person's group ceiling. Not an error of
     # the configuration by itself: ceilings are checked when a grant is added or changed (002, 004), which
     # only the plan knows (rules.ceilings.at_assignment); an applied grant nobody changes is kept.
@@ -78,8 +82,12 @@ def expand_grant(state: Mapping[str, dict], grant: Mapping | None) -> dict | Non
     if not usable(grant):
         return {**shown, "forms": dict.fromkeys(role.get("forms", {}), "none"), "close_queries": [], "sdv": []}
     # shared with the role, not copied: every grant of a role has the same levels, and plans are read-only
-    return {**shown, "forms": role.get("forms", {}), "close_queries": role.get("close_queries", []),
-            "sdv": role.get("sdv", [])}
+    return {
+        **shown,
+        "forms": role.get("forms", {}),
+        "close_queries": role.get("close_queries", []),
+        "sdv": role.get("sdv", []),
+    }
 
 
 def person_grants(grants: Mapping[str, dict], user: str) -> dict[str, list[tuple[str, dict]]]:
@@ -119,7 +127,11 @@ def site_access(grant: Grant) -> dict:
 
 
 def grant_environments(study: Study, grant: Grant) -> tuple[str, ...]:
-    return study.environments if grant.environments == ALL else tuple(e for e in grant.environments if e in study.environments)
+    return (
+        study.environments
+        if grant.environments == ALL
+        else tuple(e for e in grant.environments if e in study.environments)
+    )
 
 
 def _earliest(*dates: date | None) -> date | None:
@@ -135,15 +147,16 @@ def _why_excluded(person: Person, grant: Grant | None, as_of: date) -> str | Non
     if person.status == "deactivated":
         return f"{person.username} is deactivated"
     if person.expired(as_of):
-        assert person.expires is not None   # expired() is true only with an expiry date
+        assert person.expires is not None  # expired() is true only with an expiry date
         return f"{person.username} expired on {person.expires.isoformat()}"
     if grant is not None and grant.expires is not None and grant.expires < as_of:
         return f"expired on {grant.expires.isoformat()}"
-    return not_yet(person, as_of)   # 000: an external person's access starts on their agreement date
+    return not_yet(person, as_of)  # 000: an external person's access starts on their agreement date
 
 
-def withdrawn_grants(model: Model, env_state: EnvironmentState,
-                     roles: Mapping[tuple[str, str], EffectiveRole]) -> dict[str, list[dict]]:
+def withdrawn_grants(
+    model: Model, env_state: EnvironmentState, roles: Mapping[tuple[str, str], EffectiveRole]
+) -> dict[str, list[dict]]:
     """Per study of the environment, the declared grants its state leaves out because the person is
     deactivated or expired or the grant expired, or the person's external agreement takes effect later (not
     those the environment is not granted), as the values
@@ -160,9 +173,16 @@ def withdrawn_grants(model: Model, env_state: EnvironmentState,
                 continue
             if _why_excluded(person, grant, env_state.as_of) is None:
                 continue
-            out.setdefault(study.id, []).append({
-                "study": study.id, "user": grant.user, "role": grant.role, "base_role": role.base.id,
-                "sites": site_scope(model, study, grant), **site_access(grant)})
+            out.setdefault(study.id, []).append(
+                {
+                    "study": study.id,
+                    "user": grant.user,
+                    "role": grant.role,
+                    "base_role": role.base.id,
+                    "sites": site_scope(model, study, grant),
+                    **site_access(grant),
+                }
+            )
     return out
 
 
@@ -177,50 +197,66 @@ def group_value(group) -> dict:
 
 
 def account_value(person: Person) -> dict:
-    value = {"email": person.email, "name": person.name, "type": person.type, "status": person.status,
-             "group": person.group, "expires": person.expires.isoformat() if person.expires else None,
-             "external": person.external.organization or "external" if person.external else None}
+    value = {
+        "email": person.email,
+        "name": person.name,
+        "type": person.type,
+        "status": person.status,
+        "group": person.group,
+        "expires": person.expires.isoformat() if person.expires else None,
+        "external": person.external.organization or "external" if person.external else None,
+    }
     ext = person.external
-    if ext is not None:   # 000: the agreement date, and who asked (they hear when it is recorded)
+    if ext is not None:  # 000: the agreement date, and who asked (they hear when it is recorded)
         value["agreement_signed"] = ext.agreement_signed.isoformat() if ext.agreement_signed else None
         value["requested_by"] = ext.requested_by
     return value
 
 
-def environment_state(model: Model, env: str, as_of: date,
-                      roles: Mapping[tuple[str, str], EffectiveRole]) -> EnvironmentState:
+def environment_state(
+    model: Model, env: str, as_of: date, roles: Mapping[tuple[str, str], EffectiveRole]
+) -> EnvironmentState:
     state: dict[str, dict] = {name: {} for name in STATE_SECTIONS}
     sources: dict[str, str] = {}
     excluded: dict[str, Exclusion] = {}
     diags: list[Diagnostic] = []
-    above: dict[str, Diagnostic] = {}   # grant key -> ceiling-exceeded, decided by the plan (see EnvironmentState)
+    above: dict[str, Diagnostic] = {}  # grant key -> ceiling-exceeded, decided by the plan (see EnvironmentState)
     for group in model.groups.values():
         if group.builtin and not group.members:
             continue  # every system has its no-rights default; nothing to create until someone is in it
         state["groups"][group.id] = group_value(group)
         sources[f"group:{group.id}"] = str(group.loc)
-    person: Person | None   # every person here; below, the person of a grant (None: undeclared)
+    person: Person | None  # every person here; below, the person of a grant (None: undeclared)
     for person in model.people.values():
         state["accounts"][person.username] = account_value(person)
         sources[f"account:{person.username}"] = str(person.loc)
     versions: dict[tuple[str, str], tuple[str, dict]] = {}  # (study, role) -> (ref, value): once per role
-    ceiling_checks: dict[tuple, list] = {}                 # ((study, role), group) -> rights over the ceiling
-    by_profile: dict[tuple, list] = {}                     # (group, system, rights, keys): what a check reads
-    admins = active_admins(model, as_of)   # each study lists them: admins see every study (001)
+    ceiling_checks: dict[tuple, list] = {}  # ((study, role), group) -> rights over the ceiling
+    by_profile: dict[tuple, list] = {}  # (group, system, rights, keys): what a check reads
+    admins = active_admins(model, as_of)  # each study lists them: admins see every study (001)
     notices: dict[str, set[str]] = {}
     people, grants_out, roles_out = model.people, state["grants"], state["roles"]
-    person_excluded: dict[str, str | None] = {}   # why a person's grants are all excluded (once per person)
+    person_excluded: dict[str, str | None] = {}  # why a person's grants are all excluded (once per person)
     for study in model.studies.values():
         if env not in study.environments or catalog(study.system) is None:
             continue
-        state["studies"][study.id] = {"name": study.name, "system": study.system, "status": study.status,
-                                      "sites": sorted(study.sites), "admins": admins}
+        state["studies"][study.id] = {
+            "name": study.name,
+            "system": study.system,
+            "status": study.status,
+            "sites": sorted(study.sites),
+            "admins": admins,
+        }
         sources[f"study:{study.id}"] = str(study.loc)
         for sid in study.sites:
             site = model.sites.get(sid)
             if site is not None and sid not in state["sites"]:
-                state["sites"][sid] = {"name": site.name, "country": site.country, "timezone": site.timezone,
-                                       "city": site.city}
+                state["sites"][sid] = {
+                    "name": site.name,
+                    "country": site.country,
+                    "timezone": site.timezone,
+                    "city": site.city,
+                }
                 sources[f"site:{sid}"] = str(site.loc)
         all_sites = sorted(study.sites)  # one list for every all-sites grant of the study (read-only)
         sid = study.id
@@ -238,26 +274,40 @@ def environment_state(model: Model, env: str, as_of: date,
             reason: object = person_excluded.get(person.username, _UNSEEN)
             if reason is _UNSEEN:
                 reason = person_excluded[person.username] = _why_excluded(person, None, as_of)
-            assert reason is None or isinstance(reason, str)   # _UNSEEN is replaced just above
+            assert reason is None or isinstance(reason, str)  # _UNSEEN is replaced just above
             if reason is None and grant.expires is not None and grant.expires < as_of:
                 reason = _why_excluded(person, grant, as_of)
             if reason is not None:
                 excluded[grant.key] = Exclusion(reason, grant.loc)
-                if person.external is not None and reason == not_yet(person, as_of):   # 000: access starts later
+                if person.external is not None and reason == not_yet(person, as_of):  # 000: access starts later
                     diags.append(not_yet_warning(person, grant))
                 continue
             expires = _earliest(grant.expires, person.expires) if grant.expires or person.expires else None
             ref, value = versions.get(role_id) or versions.setdefault(role_id, role_version(role))
             key = grant.key
-            if grant.sites == ALL:   # the keys in the order of the general case below
-                grants_out[key] = {"study": sid, "user": grant.user, "role": grant.role, "base_role": role.base.id,
-                                   "sites": all_sites, "site_access": "all",
-                                   "expires": expires.isoformat() if expires else None, "role_ref": ref}
+            if grant.sites == ALL:  # the keys in the order of the general case below
+                grants_out[key] = {
+                    "study": sid,
+                    "user": grant.user,
+                    "role": grant.role,
+                    "base_role": role.base.id,
+                    "sites": all_sites,
+                    "site_access": "all",
+                    "expires": expires.isoformat() if expires else None,
+                    "role_ref": ref,
+                }
             else:
-                grants_out[key] = {"study": sid, "user": grant.user, "role": grant.role, "base_role": role.base.id,
-                                   "sites": site_scope(model, study, grant), **site_access(grant),
-                                   "expires": expires.isoformat() if expires else None, "role_ref": ref}
-            if grant.disabled:   # 003: Study Status Disabled, kept on record without access
+                grants_out[key] = {
+                    "study": sid,
+                    "user": grant.user,
+                    "role": grant.role,
+                    "base_role": role.base.id,
+                    "sites": site_scope(model, study, grant),
+                    **site_access(grant),
+                    "expires": expires.isoformat() if expires else None,
+                    "role_ref": ref,
+                }
+            if grant.disabled:  # 003: Study Status Disabled, kept on record without access
                 grants_out[key]["study_status"] = DISABLED
             sources["grant:" + key] = str(grant.loc)
             roles_out.setdefault(ref, value)
@@ -276,22 +326,32 @@ def environment_state(model: Model, env: str, as_of: date,
         # of each of its custom roles, so that redefining one is a planned (and audited) study change
         state["studies"][sid]["roles"] = _role_digests(study, roles, versions)
     diags.extend(_hidden_query_warnings(model, env, state, roles))
-    return EnvironmentState(env, as_of, state, sources, excluded, tuple(diags),
-                            frozen_map({u: tuple(sorted(n)) for u, n in notices.items()}), frozen_map(above))
+    return EnvironmentState(
+        env,
+        as_of,
+        state,
+        sources,
+        excluded,
+        tuple(diags),
+        frozen_map({u: tuple(sorted(n)) for u, n in notices.items()}),
+        frozen_map(above),
+    )
 
 
-def _role_digests(study: Study, roles: Mapping[tuple[str, str], EffectiveRole],
-                  versions: dict[tuple[str, str], tuple[str, dict]]) -> dict[str, str]:
+def _role_digests(
+    study: Study, roles: Mapping[tuple[str, str], EffectiveRole], versions: dict[tuple[str, str], tuple[str, dict]]
+) -> dict[str, str]:
     """Custom role id -> the digest of its version (the one in its role refs), granted or not."""
     out = {}
     for rid in sorted(study.roles):
         version = versions.get((study.id, rid))
         if version is None:
             role = roles.get((study.id, rid))
-            if role is None:   # granted to nobody: resolved here, only for its version
+            if role is None:  # granted to nobody: resolved here, only for its version
                 from .roles import effective_role
+
                 cat = catalog(study.system)
-                assert cat is not None   # a study's system is one with a catalog (validated)
+                assert cat is not None  # a study's system is one with a catalog (validated)
                 role = effective_role(study, cat, rid)
             if role is None:
                 continue
@@ -310,15 +370,24 @@ def _over_ceiling(model: Model, group_id: str, study_id: str, role: EffectiveRol
 
 def _ceiling_error(group, person: Person, grant: Grant, over: list) -> Diagnostic:
     listed = over_text(over)
-    message = (f"{person.username} in group {group.id} would get {listed} as {grant.role} in {grant.study}"
-               f"{unnamed_hint(group, over)}")
+    message = (
+        f"{person.username} in group {group.id} would get {listed} as {grant.role} in {grant.study}"
+        f"{unnamed_hint(group, over)}"
+    )
     if group.message:
         message += f". {group.message}"
-    return error("ceiling-exceeded", message, grant.locs.get("role", grant.loc), group=group.id,
-                 rights=[{"right": r, "granted": g, "allowed": a} for r, g, a in over])
+    return error(
+        "ceiling-exceeded",
+        message,
+        grant.locs.get("role", grant.loc),
+        group=group.id,
+        rights=[{"right": r, "granted": g, "allowed": a} for r, g, a in over],
+    )
 
 
-def _hidden_query_warnings(model: Model, env: str, state: dict, roles: Mapping[tuple[str, str], EffectiveRole]) -> list[Diagnostic]:
+def _hidden_query_warnings(
+    model: Model, env: str, state: dict, roles: Mapping[tuple[str, str], EffectiveRole]
+) -> list[Diagnostic]:
     """001: a Monitor or Data Manager with no access to a form cannot see (or close) its queries."""
     holders: dict[str, list[str]] = {}
     for grant in state["grants"].values():
@@ -333,7 +402,13 @@ def _hidden_query_warnings(model: Model, env: str, state: dict, roles: Mapping[t
         if hidden:
             study = model.studies[study_id]
             loc = role.loc or next(g.loc for g in study.access if g.role == role_id)
-            out.append(warning("queries-hidden", f"in {env}, role {role_id} ({role.base.label}) in {study_id} has no access to "
-                               f"{', '.join(hidden)}: {', '.join(sorted(users))} cannot see or close queries on "
-                               f"{'that form' if len(hidden) == 1 else 'those forms'}", loc))
+            out.append(
+                warning(
+                    "queries-hidden",
+                    f"in {env}, role {role_id} ({role.base.label}) in {study_id} has no access to "
+                    f"{', '.join(hidden)}: {', '.join(sorted(users))} cannot see or close queries on "
+                    f"{'that form' if len(hidden) == 1 else 'those forms'}",
+                    loc,
+                )
+            )
     return out

@@ -4,9 +4,10 @@ Nodes are ("person", u), ("group", g), ("study", s), ("site", x), ("environment"
 ("base_role", "system/r"), ("form", "s/f"), ("tag", "s/t"). Every edge keeps `source` ("path:line")
 of the declaration that made it, so questions such as "why can Bob edit adverse_events?" are paths.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import networkx as nx
 
@@ -15,8 +16,9 @@ from .effective import EnvironmentState, grant_environments, site_scope
 from .roles import EffectiveRole
 
 
-def permission_graph(model: Model, roles: Mapping[tuple[str, str], EffectiveRole],
-                     states: Mapping[str, EnvironmentState]) -> nx.MultiDiGraph:
+def permission_graph(
+    model: Model, roles: Mapping[tuple[str, str], EffectiveRole], states: Mapping[str, EnvironmentState]
+) -> nx.MultiDiGraph:
     g: nx.MultiDiGraph = nx.MultiDiGraph()
     for group in model.groups.values():
         g.add_node(("group", group.id), ceiling=dict(group.ceiling), source=str(group.loc))
@@ -44,17 +46,35 @@ def permission_graph(model: Model, roles: Mapping[tuple[str, str], EffectiveRole
             role = roles.get((study.id, grant.role))
             if role is None:
                 continue
-            active_in = [e for e in grant_environments(study, grant) if grant.key in states.get(e, _EMPTY).state["grants"]]
-            g.add_edge(("person", grant.user), ("role", role.key), kind="granted", environments=active_in,
-                       sites=site_scope(model, study, grant), source=str(grant.loc))
+            active_in = [
+                e for e in grant_environments(study, grant) if grant.key in states.get(e, _EMPTY).state["grants"]
+            ]
+            g.add_edge(
+                ("person", grant.user),
+                ("role", role.key),
+                kind="granted",
+                environments=active_in,
+                sites=site_scope(model, study, grant),
+                source=str(grant.loc),
+            )
     for role in roles.values():
         r = ("role", role.key)
         g.add_node(r, source=str(role.loc) if role.loc else None)
-        g.add_edge(r, ("base_role", f"{model.studies[role.study].system}/{role.base.id}"), kind="derives_from",
-                   source=str(role.loc) if role.loc else None)
+        g.add_edge(
+            r,
+            ("base_role", f"{model.studies[role.study].system}/{role.base.id}"),
+            kind="derives_from",
+            source=str(role.loc) if role.loc else None,
+        )
         for fid, rule in role.rules.items():
-            g.add_edge(r, ("form", f"{role.study}/{fid}"), kind="level", level=rule.level, rule=rule.rule,
-                       source=str(rule.loc) if rule.loc else None)
+            g.add_edge(
+                r,
+                ("form", f"{role.study}/{fid}"),
+                kind="level",
+                level=rule.level,
+                rule=rule.rule,
+                source=str(rule.loc) if rule.loc else None,
+            )
     return g
 
 

@@ -8,11 +8,13 @@ Rules, in order of precedence for one form:
 3. an untagged form: the custom role's `default:` if set, else the base role's untagged default.
 Levels are computed once per role and study and shared by every grant of that role.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from ..catalogs import RIGHTS, BaseRole, Catalog
 from ..diagnostics import Loc
@@ -22,6 +24,7 @@ from ..model import FORM_LEVELS, LEVEL_RANK, Form, Role, Study, level_rank
 @dataclass(frozen=True)
 class FormRule:
     """Why a role has its level on a form: the rule's wording and where it was declared."""
+
     level: str
     rule: str
     loc: Loc | None
@@ -33,11 +36,11 @@ class EffectiveRole:
     id: str
     base: BaseRole
     custom: Role | None
-    forms: Mapping[str, str]          # form id -> level, every form of the study
-    close_queries: tuple[str, ...]    # forms where queries can be closed (review+ and the ability)
-    sdv: tuple[str, ...]              # forms that can be source-data verified (read+ and the ability)
-    rights: Mapping[str, str]         # generic rights (docs/catalogs.md)
-    redcap: Mapping[str, int]         # REDCap right keys, for REDCap studies
+    forms: Mapping[str, str]  # form id -> level, every form of the study
+    close_queries: tuple[str, ...]  # forms where queries can be closed (review+ and the ability)
+    sdv: tuple[str, ...]  # forms that can be source-data verified (read+ and the ability)
+    rights: Mapping[str, str]  # generic rights (docs/catalogs.md)
+    redcap: Mapping[str, int]  # REDCap right keys, for REDCap studies
     study_forms: tuple[Form, ...] = field(repr=False)  # the study's forms, to say why (rules) when asked
     # the plain state value: its forms, rights and redcap are the dicts the views above show (one copy)
     value: Mapping[str, Any] = field(repr=False, compare=False)
@@ -64,25 +67,34 @@ class EffectiveRole:
 
 def form_rule(base: BaseRole, custom: Role | None, form: Form) -> FormRule:
     exact = custom.redcap_forms.get(form.id, {}) if custom is not None else {}
-    if custom is not None and "view" in exact:   # (no role: exact is empty)
+    if custom is not None and "view" in exact:  # (no role: exact is empty)
         view = int(exact["view"])
-        return FormRule(LEVEL_OF_VIEW[view], f"REDCap level {view} (role {custom.id} redcap_forms)",
-                        custom.locs.get("redcap_forms", custom.loc))
+        return FormRule(
+            LEVEL_OF_VIEW[view],
+            f"REDCap level {view} (role {custom.id} redcap_forms)",
+            custom.locs.get("redcap_forms", custom.loc),
+        )
     if form.tags:
         granted = [(custom.tags[t], t) for t in form.tags if custom is not None and t in custom.tags]
-        if custom is not None and granted:   # (no role: granted is empty)
+        if custom is not None and granted:  # (no role: granted is empty)
             level, tag = max(granted, key=lambda lt: level_rank(lt[0]))
             return FormRule(level, f"tag {tag}: {level} (role {custom.id})", custom.locs.get("tags", custom.loc))
         tags = ", ".join(form.tags)
         return FormRule("none", f"tagged form ({tags}): none unless the role grants the tag", form.loc)
     if form.contact:
         if custom is not None and custom.contact_forms is not None:
-            return FormRule(custom.contact_forms, f"contact form: contact_forms {custom.contact_forms} "
-                            f"(role {custom.id})", custom.locs.get("contact_forms", custom.loc))
+            return FormRule(
+                custom.contact_forms,
+                f"contact form: contact_forms {custom.contact_forms} (role {custom.id})",
+                custom.locs.get("contact_forms", custom.loc),
+            )
         return FormRule(base.contact, f"contact form: {base.contact} for base role {base.id}", form.loc)
     if custom is not None and custom.default is not None:
-        return FormRule(custom.default, f"untagged form: default {custom.default} (role {custom.id})",
-                        custom.locs.get("default", custom.loc))
+        return FormRule(
+            custom.default,
+            f"untagged form: default {custom.default} (role {custom.id})",
+            custom.locs.get("default", custom.loc),
+        )
     return FormRule(base.untagged, f"untagged form: base role {base.id} default {base.untagged}", None)
 
 
@@ -123,12 +135,23 @@ def effective_role(study: Study, cat: Catalog, role_id: str) -> EffectiveRole | 
     if redcap:
         value["redcap"] = redcap
     if custom is not None and custom.redcap_forms:
-        value["redcap_forms"] = redcap_forms   # only where declared: every other role's value is unchanged
+        value["redcap_forms"] = redcap_forms  # only where declared: every other role's value is unchanged
     if custom is not None and custom.redcap_role:
         value["redcap_role"] = dict(custom.redcap_role)
     # the dicts are new and only reachable read-only from here: the views need no copies of their own
-    return EffectiveRole(study.id, role_id, base, custom, MappingProxyType(forms), close, sdv,
-                         MappingProxyType(rights), MappingProxyType(redcap), study.forms, MappingProxyType(value))
+    return EffectiveRole(
+        study.id,
+        role_id,
+        base,
+        custom,
+        MappingProxyType(forms),
+        close,
+        sdv,
+        MappingProxyType(rights),
+        MappingProxyType(redcap),
+        study.forms,
+        MappingProxyType(value),
+    )
 
 
 _REVIEW, _READ = LEVEL_RANK["review"], LEVEL_RANK["read"]
@@ -147,12 +170,14 @@ def declared_export(base: BaseRole, custom: Role | None) -> int:
 
 def default_form_rights(levels: Mapping[str, str], export: int) -> dict[str, dict[str, int]]:
     """form -> {view, export} from generic levels: the level's viewing, the role's export where it sees."""
-    return {f: {"view": VIEWING_OF_LEVEL.get(lvl, 0), "export": export if lvl != "none" else 0}
-            for f, lvl in levels.items()}
+    return {
+        f: {"view": VIEWING_OF_LEVEL.get(lvl, 0), "export": export if lvl != "none" else 0} for f, lvl in levels.items()
+    }
 
 
-def per_form_rights(cat: Catalog, base: BaseRole, custom: Role | None,
-                    levels: Mapping[str, str]) -> dict[str, dict[str, int]]:
+def per_form_rights(
+    cat: Catalog, base: BaseRole, custom: Role | None, levels: Mapping[str, str]
+) -> dict[str, dict[str, int]]:
     """Each form's REDCap viewing and export level: from its generic level (export: the role's dataExport
     on every form it can see), unless the role's `redcap_forms` states them exactly."""
     out = default_form_rights(levels, declared_export(base, custom))
@@ -165,8 +190,9 @@ def per_form_rights(cat: Catalog, base: BaseRole, custom: Role | None,
     return out
 
 
-def redcap_rights(cat: Catalog, base: BaseRole, custom: Role | None,
-                  forms: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+def redcap_rights(
+    cat: Catalog, base: BaseRole, custom: Role | None, forms: Mapping[str, Mapping[str, int]]
+) -> dict[str, int]:
     """Every REDCap right key of a role: the base role's, the custom role's overrides, and dataViewing and
     dataExport as the highest over its forms (so a SAG ceiling on them bounds every form)."""
     rights = {key: 0 for key in cat.right_keys}
@@ -181,8 +207,9 @@ def redcap_rights(cat: Catalog, base: BaseRole, custom: Role | None,
     return rights
 
 
-def generic_rights(cat: Catalog, base: BaseRole, forms: tuple[Form, ...], levels: Mapping[str, str],
-                   redcap: Mapping[str, int]) -> dict[str, str]:
+def generic_rights(
+    cat: Catalog, base: BaseRole, forms: tuple[Form, ...], levels: Mapping[str, str], redcap: Mapping[str, int]
+) -> dict[str, str]:
     """Every generic right of a role: form_access and contact_data from the form levels; the rest from
     the REDCap keys where the system has them, else from the base role (unnamed rights are none)."""
     rights = {name: "none" for name in RIGHTS}
@@ -190,8 +217,7 @@ def generic_rights(cat: Catalog, base: BaseRole, forms: tuple[Form, ...], levels
     if redcap:
         rights.update(_derived_from_keys(cat, redcap))
     rights["form_access"] = max((levels[f.id] for f in forms), key=LEVEL_RANK.__getitem__, default="none")
-    rights["contact_data"] = max((levels[f.id] for f in forms if f.contact), key=LEVEL_RANK.__getitem__,
-                                 default="none")
+    rights["contact_data"] = max((levels[f.id] for f in forms if f.contact), key=LEVEL_RANK.__getitem__, default="none")
     return rights
 
 
@@ -204,8 +230,9 @@ def _derived_from_keys(cat: Catalog, redcap: Mapping[str, int]) -> dict[str, str
     key = (id(cat), tuple(redcap.items()))
     found = _DERIVED.get(key)
     if found is None:
-        found = _DERIVED[key] = {right: derived for right in RIGHTS
-                                 if (derived := cat.generic_from_keys(right, redcap)) is not None}
+        found = _DERIVED[key] = {
+            right: derived for right in RIGHTS if (derived := cat.generic_from_keys(right, redcap)) is not None
+        }
     return found
 
 

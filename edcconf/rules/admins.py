@@ -7,6 +7,7 @@ to everything, 001 asks that the type be "assigned sparingly": `validate` warns 
 more active admins are declared than the organisation's `policy: {max_admins: N}` accepts (default 5).
 Site users are never admins (`admin-site-grant`, validate/policy.py).
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -22,18 +23,30 @@ IMPLICIT_REASON = "admin: sees every study and may assign themselves access to a
 
 
 def active_admins(model: Model, as_of: date) -> list[str]:
-    return sorted(p.username for p in model.people.values()
-                  if p.type == "admin" and p.status == "active" and not p.expired(as_of))
+    return sorted(
+        p.username for p in model.people.values() if p.type == "admin" and p.status == "active" and not p.expired(as_of)
+    )
 
 
 def check_admins(model: Model, as_of: date) -> list[Diagnostic]:
-    limit = cast(int, model.policy.get("max_admins", DEFAULT_MAX_ADMINS))   # an integer: the schema says so
+    limit = cast(int, model.policy.get("max_admins", DEFAULT_MAX_ADMINS))  # an integer: the schema says so
     admins = active_admins(model, as_of)
     if len(admins) <= limit:
         return []
     where = model.policy_loc if model.policy_loc is not None else model.people[admins[limit]].loc
-    setting = (f"policy.max_admins is {limit}" if "max_admins" in model.policy
-               else f"the default of policy.max_admins is {limit}")
-    return [warning(TOO_MANY_ADMINS, f"{len(admins)} active people are admins ({', '.join(admins)}) and {setting}: "
-                    "an admin sees every study, so OpenClinica asks that the type be assigned sparingly (001); make "
-                    "the others users with grants, or raise policy.max_admins", where, admins=admins, limit=limit)]
+    setting = (
+        f"policy.max_admins is {limit}"
+        if "max_admins" in model.policy
+        else f"the default of policy.max_admins is {limit}"
+    )
+    return [
+        warning(
+            TOO_MANY_ADMINS,
+            f"{len(admins)} active people are admins ({', '.join(admins)}) and {setting}: "
+            "an admin sees every study, so OpenClinica asks that the type be assigned sparingly (001); make "
+            "the others users with grants, or raise policy.max_admins",
+            where,
+            admins=admins,
+            limit=limit,
+        )
+    ]

@@ -7,10 +7,11 @@ the catalog's mapping, so one effective ceiling in both vocabularies comes out o
 every generic right and every REDCap key has a value. The same `over_ceiling` answers resolve, the plan,
 compliance, explain and the SAG/ACG writers.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from ..catalogs import RIGHTS, Catalog, catalog, right_rank
 from ..diagnostics import Diagnostic, Loc
@@ -21,6 +22,7 @@ UNLIMITED = "unlimited"
 @dataclass(frozen=True)
 class Ceiling:
     """A group's effective ceiling: every generic right and every REDCap key, each with its highest value."""
+
     rights: Mapping[str, str]
     keys: Mapping[str, int]
 
@@ -52,8 +54,9 @@ def mapped_keys(cat: Catalog, rights: Mapping[str, object]) -> set[str]:
     return {k for right in rights for v in RIGHTS[right] for k in cat.key_bounds(right, v)}
 
 
-def effective_ceiling(named: Mapping[str, str], named_keys: Mapping[str, int], *, unlimited: bool = False,
-                      parent: Ceiling | None = None) -> Ceiling:
+def effective_ceiling(
+    named: Mapping[str, str], named_keys: Mapping[str, int], *, unlimited: bool = False, parent: Ceiling | None = None
+) -> Ceiling:
     """The full ceiling a declaration means.
 
     Without a parent every unnamed generic right is `none` (or its highest value with `unlimited`), and
@@ -107,17 +110,23 @@ def declaration_from_keys(keys: Mapping[str, int]) -> tuple[dict[str, str], dict
     return named, {k: v for k, v in full.items() if implied[k] != v}
 
 
-Over = tuple[str, object, object]   # (right, granted, allowed)
+Over = tuple[str, object, object]  # (right, granted, allowed)
 
 
 def over_ceiling(ceiling: Ceiling, rights: Mapping[str, str], keys: Mapping[str, int]) -> list[Over]:
     """Every right of a role above a ceiling: generic rights, then REDCap keys (for REDCap roles)."""
-    over: list[Over] = [(right, value, ceiling.rights[right]) for right, value in rights.items()
-                        if right in ceiling.rights and right_rank(right, value) > right_rank(right, ceiling.rights[right])]
+    over: list[Over] = [
+        (right, value, ceiling.rights[right])
+        for right, value in rights.items()
+        if right in ceiling.rights and right_rank(right, value) > right_rank(right, ceiling.rights[right])
+    ]
     if keys:
         cat = _redcap()
-        over += [(f"redcap.{key}", value, ceiling.keys.get(key, 0)) for key, value in keys.items()
-                 if key in cat.right_keys and not cat.allows(key, value, ceiling.keys.get(key, 0))]
+        over += [
+            (f"redcap.{key}", value, ceiling.keys.get(key, 0))
+            for key, value in keys.items()
+            if key in cat.right_keys and not cat.allows(key, value, ceiling.keys.get(key, 0))
+        ]
     return over
 
 
@@ -134,20 +143,37 @@ def group_ceilings(model) -> list:
     out = []
     defaults = [g for g in model.groups.values() if g.default]
     for group in defaults[1:]:
-        out.append(error("default-group", f"group {group.id} is marked default, and so is {defaults[0].id} "
-                         f"({defaults[0].loc}); REDCap has one default group: keep `default: true` on one",
-                         group.loc))
+        out.append(
+            error(
+                "default-group",
+                f"group {group.id} is marked default, and so is {defaults[0].id} "
+                f"({defaults[0].loc}); REDCap has one default group: keep `default: true` on one",
+                group.loc,
+            )
+        )
     for group in model.groups.values():
         if group.unlimited:
-            out.append(warning("ceiling-unlimited", f"group {group.id} allows every right it does not name "
-                               "(`unnamed: unlimited`), in every system and for rights added later; name the "
-                               "rights it needs instead where you can", group.loc))
+            out.append(
+                warning(
+                    "ceiling-unlimited",
+                    f"group {group.id} allows every right it does not name "
+                    "(`unnamed: unlimited`), in every system and for rights added later; name the "
+                    "rights it needs instead where you can",
+                    group.loc,
+                )
+            )
         closed = closed_keys({k: v for k, v in group.named.items() if k != "redcap"}, group.named.get("redcap") or {})
         if closed and not group.extends and not group.unlimited:
             listed = ", ".join(f"{k} {v} (the generic rights allow {b})" for k, v, b in closed)
-            out.append(warning("ceiling-redcap-closed", f"group {group.id} names REDCap rights above what its "
-                               f"generic rights allow: {listed}; they stay at the lower value: name the generic "
-                               "right too", group.loc))
+            out.append(
+                warning(
+                    "ceiling-redcap-closed",
+                    f"group {group.id} names REDCap rights above what its "
+                    f"generic rights allow: {listed}; they stay at the lower value: name the generic "
+                    "right too",
+                    group.loc,
+                )
+            )
     return out
 
 
@@ -156,12 +182,14 @@ def unnamed_hint(group, over: list[Over]) -> str:
     if group.unlimited or group.builtin:
         return ""
     named = {k for k in group.named if k != "redcap"} | {f"redcap.{k}" for k in group.named.get("redcap") or {}}
-    implied = {f"redcap.{k}" for k in mapped_keys(_redcap(), RIGHTS)}   # named through a generic right
+    implied = {f"redcap.{k}" for k in mapped_keys(_redcap(), RIGHTS)}  # named through a generic right
     unnamed = [right for right, _, _ in over if right not in named and right not in implied]
     if not unnamed or group.extends:
         return ""
-    return (f" (group {group.id} does not name {', '.join(unnamed)}: a right a ceiling does not name is none; "
-            "name it, start from another group with `extends:`, or write `unnamed: unlimited`)")
+    return (
+        f" (group {group.id} does not name {', '.join(unnamed)}: a right a ceiling does not name is none; "
+        "name it, start from another group with `extends:`, or write `unnamed: unlimited`)"
+    )
 
 
 # Ceilings are enforced at assignment (002: "when adding a user to a project; when modifying user
@@ -182,10 +210,16 @@ def kept_warning(pair: Mapping, loc: Loc, environment: str | None = None) -> Dia
     from ..diagnostics import warning
 
     where = f" in {environment}" if environment else ""
-    return warning(NONCOMPLIANT, f"applied access of {pair['user']} in {pair['study']}{where} exceeds the current "
-                   f"ceiling of group {pair['group']}: {pair_rights(pair)}; kept as applied (a ceiling is checked "
-                   "when a grant is added or changed, 002), listed by `edcconf compliance`; any change to this "
-                   "grant must be within the ceiling", loc, key=pair.get("key"), kept=True)
+    return warning(
+        NONCOMPLIANT,
+        f"applied access of {pair['user']} in {pair['study']}{where} exceeds the current "
+        f"ceiling of group {pair['group']}: {pair_rights(pair)}; kept as applied (a ceiling is checked "
+        "when a grant is added or changed, 002), listed by `edcconf compliance`; any change to this "
+        "grant must be within the ceiling",
+        loc,
+        key=pair.get("key"),
+        kept=True,
+    )
 
 
 def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -> tuple[list, list]:
@@ -206,26 +240,54 @@ def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -
             continue
         diag = above[key]
         what = "added by this plan" if change.before is None else f"changed by this plan ({change.reason})"
-        errors.append(replace(diag, message=f"{diag.message} [{key}: {what}; a grant that is added or changed "
-                                            "must be within the ceiling (002, 004)]"))
+        errors.append(
+            replace(
+                diag,
+                message=f"{diag.message} [{key}: {what}; a grant that is added or changed "
+                "must be within the ceiling (002, 004)]",
+            )
+        )
     warnings = []
     for pair, loc in applied:
         change = changed.get(pair["key"])
         if change is None:
             warnings.append(kept_warning(pair, loc))
         elif change.after is None:
-            warnings.append(warning(NONCOMPLIANT, f"applied access of {pair['user']} in {pair['study']} exceeds the "
-                                    f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan "
-                                    "revokes it", loc, key=pair["key"], kept=False))
+            warnings.append(
+                warning(
+                    NONCOMPLIANT,
+                    f"applied access of {pair['user']} in {pair['study']} exceeds the "
+                    f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan "
+                    "revokes it",
+                    loc,
+                    key=pair["key"],
+                    kept=False,
+                )
+            )
         elif pair["key"] not in above:
-            warnings.append(warning(NONCOMPLIANT, f"applied access of {pair['user']} in {pair['study']} exceeds the "
-                                    f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan "
-                                    "brings it within", loc, key=pair["key"], kept=False))
-        elif only_narrows(change.before, change.after):   # an earlier expiry or fewer sites, rights unchanged
-            warnings.append(warning(NONCOMPLIANT, f"applied access of {pair['user']} in {pair['study']} exceeds the "
-                                    f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan only "
-                                    f"narrows it ({change.reason}), which is allowed, and it stays above the ceiling",
-                                    loc, key=pair["key"], kept=True))
+            warnings.append(
+                warning(
+                    NONCOMPLIANT,
+                    f"applied access of {pair['user']} in {pair['study']} exceeds the "
+                    f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan "
+                    "brings it within",
+                    loc,
+                    key=pair["key"],
+                    kept=False,
+                )
+            )
+        elif only_narrows(change.before, change.after):  # an earlier expiry or fewer sites, rights unchanged
+            warnings.append(
+                warning(
+                    NONCOMPLIANT,
+                    f"applied access of {pair['user']} in {pair['study']} exceeds the "
+                    f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan only "
+                    f"narrows it ({change.reason}), which is allowed, and it stays above the ceiling",
+                    loc,
+                    key=pair["key"],
+                    kept=True,
+                )
+            )
     return errors, warnings
 
 
@@ -255,6 +317,8 @@ def create_projects(ceiling: Ceiling) -> tuple[bool, str]:
     allowed = ceiling.rights.get("user_rights", "none")
     if full:
         return True, "the group's ceiling allows full User Rights (user_rights full), so projects may be created (002)"
-    return False, (f"the group's ceiling allows user_rights {allowed}"
-                   + ("" if allowed != "full" else " (REDCap user_rights below 1: view & edit)")
-                   + "; a user who cannot be granted full User Rights cannot create or copy projects (002)")
+    return False, (
+        f"the group's ceiling allows user_rights {allowed}"
+        + ("" if allowed != "full" else " (REDCap user_rights below 1: view & edit)")
+        + "; a user who cannot be granted full User Rights cannot create or copy projects (002)"
+    )

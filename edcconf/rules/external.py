@@ -10,18 +10,20 @@ One home for the family:
 - who hears of what (`account_notice`, `agreement_notice`): the PI and the requester when the account is
   created (000 step 6), the EDC administrators and the requester when an agreement is recorded (step 4).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Iterable, Mapping
 
 from ..diagnostics import Diagnostic, error, warning
 from ..model import ALL, External, Grant, Model, Person, Study
 
-DEFAULT_SPONSOR_MAX_DAYS = 365   # environment `external: {sponsor_max_days: N}` overrides it
+DEFAULT_SPONSOR_MAX_DAYS = 365  # environment `external: {sponsor_max_days: N}` overrides it
 
 
 # ---- when access starts, and who is told ----------------------------------------------------------
+
 
 def access_starts(person: Person) -> date | None:
     """The day an external person's access may start: their agreement date (000: no access before the
@@ -40,9 +42,13 @@ def not_yet(person: Person, as_of: date) -> str | None:
 def not_yet_warning(person: Person, grant: Grant) -> Diagnostic:
     starts = access_starts(person)
     assert starts is not None, "called only for a person whose access has not started"
-    return warning("external-access-not-yet", f"{person.username}'s External User Agreement is dated "
-                   f"{starts.isoformat()}: access to {grant.study} starts on that day, not before (000); "
-                   f"plan --at {starts.isoformat()} shows it", grant.locs.get("user", grant.loc))
+    return warning(
+        "external-access-not-yet",
+        f"{person.username}'s External User Agreement is dated "
+        f"{starts.isoformat()}: access to {grant.study} starts on that day, not before (000); "
+        f"plan --at {starts.isoformat()} shows it",
+        grant.locs.get("user", grant.loc),
+    )
 
 
 def account_notice(person: Person, study: Study) -> tuple[str, ...]:
@@ -74,12 +80,16 @@ def collects_phi(study: Study) -> bool:
 
 def sponsor_max_days(model: Model, envs: Iterable[str]) -> int:
     """The longest sponsor access the environments allow (`external: {sponsor_max_days}`), the smallest."""
-    limits = [int(model.environments[e].external.get("sponsor_max_days", DEFAULT_SPONSOR_MAX_DAYS))
-              for e in envs if e in model.environments]
+    limits = [
+        int(model.environments[e].external.get("sponsor_max_days", DEFAULT_SPONSOR_MAX_DAYS))
+        for e in envs
+        if e in model.environments
+    ]
     return min(limits) if limits else DEFAULT_SPONSOR_MAX_DAYS
 
 
 # ---- the declaration rules --------------------------------------------------------------------------
+
 
 def check_external(model: Model) -> list[Diagnostic]:
     externals = [p for p in model.people.values() if p.external is not None]
@@ -95,10 +105,17 @@ def check_external(model: Model) -> list[Diagnostic]:
     for person in externals:
         ext, grants = _external(person), granted.get(person.username, [])
         if ext.agreement_signed is None or ext.basis is None:
-            missing = " and ".join(w for w, v in (("a signed agreement date", ext.agreement_signed),
-                                                   ("a basis", ext.basis)) if v is None)
-            out.append(error("external-without-agreement", f"external person {person.username} needs {missing} "
-                             "(external.agreement_signed, external.basis) before any access (000)", ext.loc))
+            missing = " and ".join(
+                w for w, v in (("a signed agreement date", ext.agreement_signed), ("a basis", ext.basis)) if v is None
+            )
+            out.append(
+                error(
+                    "external-without-agreement",
+                    f"external person {person.username} needs {missing} "
+                    "(external.agreement_signed, external.basis) before any access (000)",
+                    ext.loc,
+                )
+            )
         out.extend(_requester(model, person, grants))
         if ext.basis == "protocol":
             out.extend(_on_protocol(person, grants))
@@ -131,25 +148,43 @@ def _requester(model: Model, person: Person, grants: list[tuple[Study, Grant]]) 
     requester = ext.requested_by
     if requester is None:
         if ext.basis == "protocol":
-            out.append(error("external-requester-missing", f"external person {person.username} has basis protocol "
-                             "and needs the PI or Co-PI who requested the access (external.requested_by) (000)",
-                             ext.loc))
+            out.append(
+                error(
+                    "external-requester-missing",
+                    f"external person {person.username} has basis protocol "
+                    "and needs the PI or Co-PI who requested the access (external.requested_by) (000)",
+                    ext.loc,
+                )
+            )
         return out
     if requester not in model.people:
         from ..validate.references import suggest
-        out.append(error("external-requester-unknown", f"{person.username} was requested by {requester}, who is "
-                         f"not declared{suggest(requester, model.people)}; the requester must be a declared person, "
-                         "a PI or Co-PI of the study's protocol (000)", _at(person, "requested_by")))
+
+        out.append(
+            error(
+                "external-requester-unknown",
+                f"{person.username} was requested by {requester}, who is "
+                f"not declared{suggest(requester, model.people)}; the requester must be a declared person, "
+                "a PI or Co-PI of the study's protocol (000)",
+                _at(person, "requested_by"),
+            )
+        )
         return out
     if ext.basis != "protocol":
         return out
     for study in _studies(grants):
         p = study.protocol
         if p is not None and requester not in (p.pi, *p.co_pis):
-            out.append(error("external-requester-not-pi", f"{person.username} was requested by {requester}, who is "
-                             f"not PI or Co-PI on the protocol of {study.id} (PI {p.pi or 'none'}"
-                             f"{', Co-PIs ' + ', '.join(p.co_pis) if p.co_pis else ''}); only they may request "
-                             f"access for an external person (000)", _at(person, "requested_by")))
+            out.append(
+                error(
+                    "external-requester-not-pi",
+                    f"{person.username} was requested by {requester}, who is "
+                    f"not PI or Co-PI on the protocol of {study.id} (PI {p.pi or 'none'}"
+                    f"{', Co-PIs ' + ', '.join(p.co_pis) if p.co_pis else ''}); only they may request "
+                    f"access for an external person (000)",
+                    _at(person, "requested_by"),
+                )
+            )
     return out
 
 
@@ -158,9 +193,15 @@ def _on_protocol(person: Person, grants: list[tuple[Study, Grant]]) -> list[Diag
     for study, grant in grants:
         p = study.protocol
         if p is None or person.username not in (p.pi, *p.co_pis, *p.staff):
-            out.append(error("external-not-on-protocol", f"external person {person.username} is granted "
-                             f"access to {study.id} but is not listed on its protocol; add them to "
-                             f"protocol.staff of {study.id} (000)", grant.locs.get("user", grant.loc)))
+            out.append(
+                error(
+                    "external-not-on-protocol",
+                    f"external person {person.username} is granted "
+                    f"access to {study.id} but is not listed on its protocol; add them to "
+                    f"protocol.staff of {study.id} (000)",
+                    grant.locs.get("user", grant.loc),
+                )
+            )
     return out
 
 
@@ -169,27 +210,49 @@ def _non_research(model: Model, person: Person, grants: list[tuple[Study, Grant]
     Administrator and, where PHI is collected, documentation of the protections in place."""
     ext, out = _external(person), []
     if not (ext.justification or "").strip():
-        out.append(error("external-justification-missing", f"external person {person.username} has basis "
-                         "non-research and needs a business justification (external.justification) (000)", ext.loc))
+        out.append(
+            error(
+                "external-justification-missing",
+                f"external person {person.username} has basis "
+                "non-research and needs a business justification (external.justification) (000)",
+                ext.loc,
+            )
+        )
     approver = ext.approved_by
     if approver is None:
-        out.append(error("external-approval-missing", f"external person {person.username} has basis non-research "
-                         "and needs the EDC administrator who approved the access (external.approved_by) (000)",
-                         ext.loc))
+        out.append(
+            error(
+                "external-approval-missing",
+                f"external person {person.username} has basis non-research "
+                "and needs the EDC administrator who approved the access (external.approved_by) (000)",
+                ext.loc,
+            )
+        )
     else:
         who = model.people.get(approver)
         if who is None or who.type != "admin":
             what = "is not declared" if who is None else "is not an EDC administrator (type: admin)"
-            out.append(error("external-approver-not-admin", f"{person.username}'s non-research access is approved "
-                             f"by {approver}, who {what}; an EDC administrator must approve it (000)",
-                             _at(person, "approved_by")))
+            out.append(
+                error(
+                    "external-approver-not-admin",
+                    f"{person.username}'s non-research access is approved "
+                    f"by {approver}, who {what}; an EDC administrator must approve it (000)",
+                    _at(person, "approved_by"),
+                )
+            )
     if not (ext.phi_protections or "").strip():
         for study in _studies(grants):
             if collects_phi(study):
-                out.append(error("external-phi-protections-missing", f"external person {person.username} has "
-                                 f"non-research access to {study.id}, which collects PHI; reference the "
-                                 "documentation of the protections in place (training, user rights) in "
-                                 "external.phi_protections (000)", ext.loc))
+                out.append(
+                    error(
+                        "external-phi-protections-missing",
+                        f"external person {person.username} has "
+                        f"non-research access to {study.id}, which collects PHI; reference the "
+                        "documentation of the protections in place (training, user rights) in "
+                        "external.phi_protections (000)",
+                        ext.loc,
+                    )
+                )
     return out
 
 
@@ -199,9 +262,14 @@ def _sponsor(model: Model, person: Person, grants: list[tuple[Study, Grant]]) ->
     open_ended = [(s, g) for s, g in grants if g.expires is None] if person.expires is None else []
     if open_ended:
         where = ", ".join(f"{s.id} ({g.loc})" for s, g in open_ended)
-        out.append(error("external-sponsor-without-expiry", f"sponsor {person.username} is granted access that "
-                         f"never expires: {where}; give the person an expires: date, or every grant one (000)",
-                         _external(person).loc))
+        out.append(
+            error(
+                "external-sponsor-without-expiry",
+                f"sponsor {person.username} is granted access that "
+                f"never expires: {where}; give the person an expires: date, or every grant one (000)",
+                _external(person).loc,
+            )
+        )
         return out
     start = _external(person).agreement_signed
     if start is None:
@@ -212,10 +280,19 @@ def _sponsor(model: Model, person: Person, grants: list[tuple[Study, Grant]]) ->
         envs = study.environments if grant.environments == ALL else grant.environments
         limit = sponsor_max_days(model, envs)
         if days > limit:
-            loc = (grant.locs.get("expires", grant.loc) if grant.expires is not None and grant.expires == min(ends)
-                   else person.locs.get("expires", person.loc))
-            out.append(warning("external-sponsor-access-long", f"sponsor {person.username} has access to {study.id} "
-                               f"for {days} days (agreement {start.isoformat()} to {min(ends).isoformat()}), more "
-                               f"than the {limit} allowed (external.sponsor_max_days of the environment); "
-                               "shorten it or say why in review (000)", loc))
+            loc = (
+                grant.locs.get("expires", grant.loc)
+                if grant.expires is not None and grant.expires == min(ends)
+                else person.locs.get("expires", person.loc)
+            )
+            out.append(
+                warning(
+                    "external-sponsor-access-long",
+                    f"sponsor {person.username} has access to {study.id} "
+                    f"for {days} days (agreement {start.isoformat()} to {min(ends).isoformat()}), more "
+                    f"than the {limit} allowed (external.sponsor_max_days of the environment); "
+                    "shorten it or say why in review (000)",
+                    loc,
+                )
+            )
     return out

@@ -18,6 +18,7 @@ What 001 says a system-generated participant ID template may hold, and what edcc
   participants, so the count is at most 9,998 when one is added: `siteParticipantCount+1` has 4 digits;
   a number longer than its format is printed in full), `helper.random(n)` as n digits or the width of its format.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -26,33 +27,36 @@ from dataclasses import dataclass
 
 from ..diagnostics import Diagnostic, Loc, error
 
-MAX_TEMPLATE = 255                      # 001: the template cannot exceed 255 characters
-MAX_PARTICIPANT_ID = 30                 # 001: the resulting Participant ID cannot exceed 30 characters
-COUNT_DIGITS = 4                        # a site is taken to have at most 9,999 participants
-MAX_COUNT = 10 ** COUNT_DIGITS - 1
-FORBIDDEN = set('/\\<>&"\'')            # 001: not allowed in a template's static text
+MAX_TEMPLATE = 255  # 001: the template cannot exceed 255 characters
+MAX_PARTICIPANT_ID = 30  # 001: the resulting Participant ID cannot exceed 30 characters
+COUNT_DIGITS = 4  # a site is taken to have at most 9,999 participants
+MAX_COUNT = 10**COUNT_DIGITS - 1
+FORBIDDEN = set("/\\<>&\"'")  # 001: not allowed in a template's static text
 KNOWN = ("siteId", "siteParticipantCount", "helper.random")
 EXAMPLES = "${siteId}, ${(siteParticipantCount+1)?string[000]} and ${(helper.random(5))?string[00000]}"
 
 _PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}")
 _FORMAT = re.compile(r"""\?string\[(["']?)(0+)\1\]$""")
-_BODY = re.compile(r"(?P<name>siteId|siteParticipantCount|helper\.random)"
-                   r"(?:\((?P<digits>\d+)\))?(?:\+(?P<offset>\d+))?$")
+_BODY = re.compile(
+    r"(?P<name>siteId|siteParticipantCount|helper\.random)"
+    r"(?:\((?P<digits>\d+)\))?(?:\+(?P<offset>\d+))?$"
+)
 
 
 @dataclass(frozen=True)
 class Part:
     """One `${...}` of a template: what it is and how many characters it can give at most."""
-    text: str             # as written, with ${ }
-    name: str             # siteId | siteParticipantCount | helper.random
-    width: int            # longest value, in characters
+
+    text: str  # as written, with ${ }
+    name: str  # siteId | siteParticipantCount | helper.random
+    width: int  # longest value, in characters
 
 
 @dataclass(frozen=True)
 class Parsed:
-    static: str                     # the text outside ${...}
+    static: str  # the text outside ${...}
     parts: tuple[Part, ...]
-    unknown: tuple[str, ...]        # each ${...} (or unclosed ${) OpenClinica does not know, as written
+    unknown: tuple[str, ...]  # each ${...} (or unclosed ${) OpenClinica does not know, as written
 
     def names(self) -> set[str]:
         return {p.name for p in self.parts}
@@ -65,7 +69,7 @@ def parse(template: str, longest_site_id: int = 0) -> Parsed:
     static: list[str] = []
     pos = 0
     for m in _PLACEHOLDER.finditer(template):
-        static.append(template[pos:m.start()])
+        static.append(template[pos : m.start()])
         pos = m.end()
         part = _part(m.group(0), m.group(1), longest_site_id)
         if part is None:
@@ -73,9 +77,9 @@ def parse(template: str, longest_site_id: int = 0) -> Parsed:
         else:
             parts.append(part)
     rest = template[pos:]
-    if "${" in rest:   # an unclosed placeholder: OpenClinica cannot read the template
-        unknown.append(rest[rest.index("${"):])
-        rest = rest[:rest.index("${")]
+    if "${" in rest:  # an unclosed placeholder: OpenClinica cannot read the template
+        unknown.append(rest[rest.index("${") :])
+        rest = rest[: rest.index("${")]
     static.append(rest)
     return Parsed("".join(static), tuple(parts), tuple(unknown))
 
@@ -86,12 +90,12 @@ def _part(text: str, inner: str, longest_site_id: int) -> Part | None:
     fmt = _FORMAT.search(expr)
     if fmt:
         width = len(fmt.group(2))
-        expr = expr[:fmt.start()]
+        expr = expr[: fmt.start()]
     if expr.startswith("(") and expr.endswith(")"):
         expr = expr[1:-1]
     elif fmt and "+" in expr:
-        return None   # `count+1?string[000]` would pad the 1: 001 writes `(siteParticipantCount+1)?string[000]`
-    if expr.startswith("(") and expr.endswith(")"):   # `((helper.random(5)))`
+        return None  # `count+1?string[000]` would pad the 1: 001 writes `(siteParticipantCount+1)?string[000]`
+    if expr.startswith("(") and expr.endswith(")"):  # `((helper.random(5)))`
         expr = expr[1:-1]
     m = _BODY.match(expr)
     if m is None:
@@ -105,7 +109,7 @@ def _part(text: str, inner: str, longest_site_id: int) -> Part | None:
         if digits:
             return None
         return Part(text, name, max(width, len(str(MAX_COUNT - 1 + int(offset or 0)))))
-    if digits is None or int(digits) < 1 or offset:   # helper.random(n), n ≥ 1
+    if digits is None or int(digits) < 1 or offset:  # helper.random(n), n ≥ 1
         return None
     return Part(text, name, max(width, int(digits)))
 
@@ -124,18 +128,29 @@ def check_participant_id_template(template: str, site_ids: tuple[str, ...], loc:
     if len(template) > MAX_TEMPLATE:
         out.append(_template(f"has {len(template)} characters; at most {MAX_TEMPLATE} are allowed", loc))
     for text in parsed.unknown:
-        out.append(error("participant-id-placeholder", f"participant_id_template uses {text}, {_hint(text)}; "
-                         f"OpenClinica knows {EXAMPLES} (001)", loc))
+        out.append(
+            error(
+                "participant-id-placeholder",
+                f"participant_id_template uses {text}, {_hint(text)}; OpenClinica knows {EXAMPLES} (001)",
+                loc,
+            )
+        )
     names = parsed.names()
     if parsed.unknown:
-        pass   # which parts are required is judged once every placeholder is one OpenClinica knows
+        pass  # which parts are required is judged once every placeholder is one OpenClinica knows
     elif not names & {"siteParticipantCount", "helper.random"}:
-        out.append(_template("must use ${siteParticipantCount} or ${helper.random(n)} so that every ID is different",
-                             loc))
+        out.append(
+            _template("must use ${siteParticipantCount} or ${helper.random(n)} so that every ID is different", loc)
+        )
     elif "siteParticipantCount" in names and "siteId" not in names:
-        out.append(_template("uses ${siteParticipantCount} without ${siteId}; the count starts again at each site, "
-                             "so two sites would give the same IDs: 001 requires both, in any order "
-                             "(or use ${helper.random(n)})", loc))
+        out.append(
+            _template(
+                "uses ${siteParticipantCount} without ${siteId}; the count starts again at each site, "
+                "so two sites would give the same IDs: 001 requires both, in any order "
+                "(or use ${helper.random(n)})",
+                loc,
+            )
+        )
     bad = sorted(set(parsed.static) & FORBIDDEN)
     if bad:
         out.append(_template(f"contains {' '.join(bad)} outside ${{...}}; none of / \\ < > & \" ' is allowed", loc))
@@ -145,9 +160,15 @@ def check_participant_id_template(template: str, site_ids: tuple[str, ...], loc:
         for p in parsed.parts:
             what = f"site id {longest_site}" if p.name == "siteId" else "digits"
             pieces.append(f"{p.width} for {p.text}" + (f" ({what})" if p.name == "siteId" and longest_site else ""))
-        out.append(error("participant-id-too-long", f"participant_id_template gives IDs of up to {length} characters "
-                         f"({', '.join(pieces)}); OpenClinica allows at most {MAX_PARTICIPANT_ID} (001): shorten the "
-                         "text, the number format or the site ids", loc))
+        out.append(
+            error(
+                "participant-id-too-long",
+                f"participant_id_template gives IDs of up to {length} characters "
+                f"({', '.join(pieces)}); OpenClinica allows at most {MAX_PARTICIPANT_ID} (001): shorten the "
+                "text, the number format or the site ids",
+                loc,
+            )
+        )
     return out
 
 
@@ -163,11 +184,14 @@ def _hint(text: str) -> str:
     name = word.group(0) if word else ""
     if name in KNOWN:
         return f"which OpenClinica does not know in that form (write it as {_FORM[name]})"
-    if name.lower() in ("siteoid", "siteid"):   # OpenClinica's own fallback uses siteOID; 001 offers siteId
+    if name.lower() in ("siteoid", "siteid"):  # OpenClinica's own fallback uses siteOID; 001 offers siteId
         return "which OpenClinica does not know (did you mean ${siteId}?)"
     close = difflib.get_close_matches(name, KNOWN, n=1, cutoff=0.6) if name else []
     return "which OpenClinica does not know" + (f" (did you mean {_FORM[close[0]]}?)" if close else "")
 
 
-_FORM = {"siteId": "${siteId}", "siteParticipantCount": "${(siteParticipantCount+1)?string[000]}",
-         "helper.random": "${(helper.random(5))?string[00000]}"}
+_FORM = {
+    "siteId": "${siteId}",
+    "siteParticipantCount": "${(siteParticipantCount+1)?string[000]}",
+    "helper.random": "${(helper.random(5))?string[00000]}",
+}

@@ -19,24 +19,39 @@ timeout), as agreed with OpenClinica, never looser, because OpenClinica would no
 way to set these in OpenClinica (it has no API for them): the declaration is the reviewed record of what the
 domain is configured to do.
 """
+
 from __future__ import annotations
 
-from typing import Mapping, cast
+from collections.abc import Mapping
+from typing import cast
 
 from ..diagnostics import Diagnostic, error
 from ..model import Environment, OpenClinicaDomain
 
 # OpenClinica's own values (001): what an absent key means, and the loosest a declaration may be.
-PASSWORD_DEFAULTS: Mapping[str, object] = {"min_length": 8, "character_classes": 3, "history": 1,
-                                           "reject_common": True, "reject_personal_data": True, "expires_days": None}
-CHARACTER_CLASSES = ("lower case letters (a-z)", "upper case letters (A-Z)", "numbers (0-9)",
-                     "special characters (!@#$%^&*)")
+PASSWORD_DEFAULTS: Mapping[str, object] = {
+    "min_length": 8,
+    "character_classes": 3,
+    "history": 1,
+    "reject_common": True,
+    "reject_personal_data": True,
+    "expires_days": None,
+}
+CHARACTER_CLASSES = (
+    "lower case letters (a-z)",
+    "upper case letters (A-Z)",
+    "numbers (0-9)",
+    "special characters (!@#$%^&*)",
+)
 
 # bound, OpenClinica's value, why (001)
 _PASSWORD_LIMITS = {
     "min_length": ("at least", 8, "OpenClinica requires passwords of at least 8 characters"),
-    "character_classes": ("at least", 3, "OpenClinica requires at least three of lower case, upper case, "
-                          "numbers and special characters"),
+    "character_classes": (
+        "at least",
+        3,
+        "OpenClinica requires at least three of lower case, upper case, numbers and special characters",
+    ),
     "history": ("at least", 1, "OpenClinica refuses the previous password"),
 }
 _PASSWORD_ALWAYS = {
@@ -57,12 +72,17 @@ MOVED = {
 
 def moved_message(key: str) -> str:
     """The message for an environment's `security.<key>` that now belongs to the OpenClinica domain."""
-    why = ("MFA is enabled for a whole OpenClinica domain, never for one environment, study, site or user"
-           if key.startswith("mfa") else "password rules hold for every account of the OpenClinica domain, "
-           "and an account spans all its environments")
-    return (f"security.{key} is no longer an environment setting: {why} (001); declare it once as "
-            f"{MOVED[key]} in any file (e.g. environments/openclinica.yaml: "
-            f"`openclinica_domain: {_example(key)}`) and remove it from every environment")
+    why = (
+        "MFA is enabled for a whole OpenClinica domain, never for one environment, study, site or user"
+        if key.startswith("mfa")
+        else "password rules hold for every account of the OpenClinica domain, "
+        "and an account spans all its environments"
+    )
+    return (
+        f"security.{key} is no longer an environment setting: {why} (001); declare it once as "
+        f"{MOVED[key]} in any file (e.g. environments/openclinica.yaml: "
+        f"`openclinica_domain: {_example(key)}`) and remove it from every environment"
+    )
 
 
 def _example(key: str) -> str:
@@ -83,20 +103,37 @@ def check_domain(domain: OpenClinicaDomain | None) -> list[Diagnostic]:
         where = f"openclinica_domain.password.{key}"
         if key in _PASSWORD_LIMITS:
             bound, limit, why = _PASSWORD_LIMITS[key]
-            number = cast(int, value)   # the schema allows only integers here
+            number = cast(int, value)  # the schema allows only integers here
             if number < limit:
-                out.append(error("openclinica-password", f"{where} is {value}; it must be {bound} {limit} "
-                                 f"({why}, 001)", loc))
+                out.append(
+                    error("openclinica-password", f"{where} is {value}; it must be {bound} {limit} ({why}, 001)", loc)
+                )
             elif key == "character_classes" and number > len(CHARACTER_CLASSES):
-                out.append(error("openclinica-password", f"{where} is {value}; there are only "
-                                 f"{len(CHARACTER_CLASSES)} classes ({', '.join(CHARACTER_CLASSES)}): write 3 or 4",
-                                 loc))
+                out.append(
+                    error(
+                        "openclinica-password",
+                        f"{where} is {value}; there are only "
+                        f"{len(CHARACTER_CLASSES)} classes ({', '.join(CHARACTER_CLASSES)}): write 3 or 4",
+                        loc,
+                    )
+                )
         elif key in _PASSWORD_ALWAYS and value is not True:
-            out.append(error("openclinica-password", f"{where} is {value}; {_PASSWORD_ALWAYS[key]} (001): "
-                             "write true or leave it out", loc))
+            out.append(
+                error(
+                    "openclinica-password",
+                    f"{where} is {value}; {_PASSWORD_ALWAYS[key]} (001): write true or leave it out",
+                    loc,
+                )
+            )
         elif key == "expires_days" and value is not None and cast(int, value) < 1:
-            out.append(error("openclinica-password", f"{where} is {value}; a password expires after at least "
-                             "1 day, or never (null, OpenClinica's default: 001 names no expiry)", loc))
+            out.append(
+                error(
+                    "openclinica-password",
+                    f"{where} is {value}; a password expires after at least "
+                    "1 day, or never (null, OpenClinica's default: 001 names no expiry)",
+                    loc,
+                )
+            )
     return out
 
 
@@ -107,6 +144,11 @@ def check_environment(env: Environment) -> list[Diagnostic]:
         if value is None:
             continue
         if cast(float, value) > limit:
-            out.append(error("environment-security", f"security.{key} is {value:g} in {env.name}; it must be "
-                             f"{bound} {limit:g} ({why}, 001)", env.loc))
+            out.append(
+                error(
+                    "environment-security",
+                    f"security.{key} is {value:g} in {env.name}; it must be {bound} {limit:g} ({why}, 001)",
+                    env.loc,
+                )
+            )
     return out

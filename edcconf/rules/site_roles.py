@@ -12,6 +12,7 @@ another. Within one study and environment:
 A person's first grant in a study keeps the key `<study>/<username>`; a second role is
 `<study>/<username>/<role>` (model.Grant.key).
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -39,13 +40,13 @@ def check_site_roles(model: Model) -> list[Diagnostic]:
 def _study(model: Model, study: Study, grants: list[Grant]) -> list[Diagnostic]:
     by_person_env: dict[tuple[str, str], list[Grant]] = defaultdict(list)
     for grant in grants:
-        for env in (study.environments if grant.environments == ALL else grant.environments):
+        for env in study.environments if grant.environments == ALL else grant.environments:
             by_person_env[(fold(grant.user), env)].append(grant)
     out: list[Diagnostic] = []
-    reported: set[tuple[int, int]] = set()   # a pair of grants is reported once, whatever the environments
+    reported: set[tuple[int, int]] = set()  # a pair of grants is reported once, whatever the environments
     for (_, env), held in sorted(by_person_env.items()):
         for i, first in enumerate(held):
-            for second in held[i + 1:]:
+            for second in held[i + 1 :]:
                 pair = (id(first), id(second))
                 if pair in reported:
                     continue
@@ -60,18 +61,28 @@ def _conflict(model: Model, study: Study, first: Grant, second: Grant, env: str)
     where = second.locs.get("role", second.loc)
     both = f"{second.user} is {first.role} (at {first.loc}) and {second.role} in study {study.id}, environment {env}"
     if study.system == "redcap":
-        return error(REDCAP_ONE_ROLE, f"{both}: REDCap gives a user one role and one data access group per "
-                     "project; give one role, or split the sites into separate projects", where)
+        return error(
+            REDCAP_ONE_ROLE,
+            f"{both}: REDCap gives a user one role and one data access group per "
+            "project; give one role, or split the sites into separate projects",
+            where,
+        )
     if study.system == "vault":
-        return error(VAULT_ONE_ROW, f"{both}: Vault's user import file holds one row per user and study environment "
-                     "(003, Duplicate user record), and it is how edcconf reaches Vault; assign the second role in EDC "
-                     "Tools > Users by hand, or give one role", where)
+        return error(
+            VAULT_ONE_ROW,
+            f"{both}: Vault's user import file holds one row per user and study environment "
+            "(003, Duplicate user record), and it is how edcconf reaches Vault; assign the second role in EDC "
+            "Tools > Users by hand, or give one role",
+            where,
+        )
     if first.sites == ALL or second.sites == ALL:
-        return error(STUDY_ROLE_WITH_SITE_ROLES, f"{both}: a study-level role (sites: all) is a person's only role "
-                     "in the study; list the sites of each role instead", where)
+        return error(
+            STUDY_ROLE_WITH_SITE_ROLES,
+            f"{both}: a study-level role (sites: all) is a person's only role "
+            "in the study; list the sites of each role instead",
+            where,
+        )
     shared = sorted(set(site_scope(model, study, first)) & set(site_scope(model, study, second)))
     if shared:
-        return error(SITE_ROLE_OVERLAP, f"{both}, both at {', '.join(shared)}: a person has one role at a site",
-                     where)
+        return error(SITE_ROLE_OVERLAP, f"{both}, both at {', '.join(shared)}: a person has one role at a site", where)
     return None
-

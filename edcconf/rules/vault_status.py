@@ -6,6 +6,7 @@ import file carries it in the Study Status column. A grant declares it with `stu
 (the default) or `disabled`. REDCap and OpenClinica have no such switch: there a grant that gives no
 access is a grant not declared, so `study_status: disabled` on their grants is an error.
 """
+
 from __future__ import annotations
 
 from ..catalogs import catalog
@@ -24,8 +25,13 @@ def check_study_status(model: Model) -> list[Diagnostic]:
             if grant.disabled:
                 cat = catalog(study.system)
                 label = cat.label if cat is not None else study.system
-                out.append(error(STUDY_STATUS_NOT_VAULT,
-                                 f"{grant.user}'s grant in {study.id} says study_status: disabled, which only a Veeva "
-                                 f"Vault study has (003: Study Access Enabled/Disabled); {study.id} is a {label} "
-                                 "study: remove the grant to take the access away", grant.locs.get("study_status", grant.loc)))
+                out.append(
+                    error(
+                        STUDY_STATUS_NOT_VAULT,
+                        f"{grant.user}'s grant in {study.id} says study_status: disabled, which only a Veeva "
+                        f"Vault study has (003: Study Access Enabled/Disabled); {study.id} is a {label} "
+                        "study: remove the grant to take the access away",
+                        grant.locs.get("study_status", grant.loc),
+                    )
+                )
     return out

@@ -4,6 +4,7 @@ and the JSON Schemas that its files' `$schema` lines point to.
 The scaffold is package data (scaffold/files/), copied as it is; the only value filled in is the GitHub
 Action the workflows use (`@ACTION@`), pinned to this release unless told otherwise.
 """
+
 from __future__ import annotations
 
 from importlib import resources
@@ -17,8 +18,11 @@ from ..state.local import write_atomically
 
 DEFAULT_ACTION = f"edcconf/edcconf@v{__version__}"
 # package data cannot start with a dot (wildcards skip such names): these are renamed when copied
-_RENAMED = {"gitignore": ".gitignore", "pre-commit-config.yaml": ".pre-commit-config.yaml",
-            "workflows": ".github/workflows"}
+_RENAMED = {
+    "gitignore": ".gitignore",
+    "pre-commit-config.yaml": ".pre-commit-config.yaml",
+    "workflows": ".github/workflows",
+}
 CONFIG_DIRS = ("environments", "groups", "studies")
 
 
@@ -36,14 +40,18 @@ def _files(folder: Traversable, parts: tuple[str, ...] = ()) -> list[tuple[str, 
 
 
 def scaffold_files(action: str = DEFAULT_ACTION) -> list[tuple[str, bytes]]:
-    files = [(rel, data.replace(b"@ACTION@", action.encode())) for rel, data in
-             _files(resources.files(__package__).joinpath("files"))]
+    files = [
+        (rel, data.replace(b"@ACTION@", action.encode()))
+        for rel, data in _files(resources.files(__package__).joinpath("files"))
+    ]
     return files + [(f"schemas/{name}", data) for name, data in schema_files()]
 
 
 def schema_files() -> list[tuple[str, bytes]]:
     folder = resources.files("edcconf.schemas")
-    return [(e.name, e.read_bytes()) for e in sorted(folder.iterdir(), key=lambda e: e.name) if e.name.endswith(".json")]
+    return [
+        (e.name, e.read_bytes()) for e in sorted(folder.iterdir(), key=lambda e: e.name) if e.name.endswith(".json")
+    ]
 
 
 def init(dest: Path, action: str = DEFAULT_ACTION) -> list[str]:
@@ -51,13 +59,15 @@ def init(dest: Path, action: str = DEFAULT_ACTION) -> list[str]:
     init never overwrites a configuration."""
     taken = [name for name in CONFIG_DIRS if (dest / name).exists()]
     if taken:
-        raise UserError(f"{dest} already has {', '.join(taken)}/: init makes a new configuration and never "
-                        "overwrites one", code="init-exists")
+        raise UserError(
+            f"{dest} already has {', '.join(taken)}/: init makes a new configuration and never overwrites one",
+            code="init-exists",
+        )
     written = []
     for rel, data in scaffold_files(action):
         target = refuse_leaving_output(dest, dest / rel, "initialise a configuration")
         if target.exists():
-            continue   # an existing README or .gitignore is the user's
+            continue  # an existing README or .gitignore is the user's
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(target, data, durable=False)
         written.append(rel)

@@ -1,4 +1,5 @@
 """Load stage: find the configuration's YAML files and parse each, keeping every node's position."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +10,8 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic
 from ..fs import leaving_link, real, relative_name, within
-from .cache import FileCache, enabled as cache_enabled
+from .cache import FileCache
+from .cache import enabled as cache_enabled
 from .parse_pool import Check, Job, parse_all
 from .yamlfile import ParsedFile
 
@@ -25,7 +27,7 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 class Sources:
     root: Path
     files: tuple[ParsedFile, ...]
-    digest: str                        # sha256 over every file's path and bytes: what a saved plan binds to
+    digest: str  # sha256 over every file's path and bytes: what a saved plan binds to
     diagnostics: tuple[Diagnostic, ...]
 
 
@@ -44,8 +46,8 @@ def _walk(root: Path) -> tuple[list[Path], set[Path]]:
     others were found inside by the walk, which spares a realpath per file)."""
     root = Path(root)
     base = real(root)
-    by_real: dict[Path, Path] = {}             # each file read: its real path -> the path it is read under
-    other: list[Path] = []                     # links out, broken links: read_config reports them
+    by_real: dict[Path, Path] = {}  # each file read: its real path -> the path it is read under
+    other: list[Path] = []  # links out, broken links: read_config reports them
     walked: set[Path] = set()
     linked_dirs: list[tuple[Path, Path]] = []  # (path, real path) of directories reached through a link
     linked_files: list[tuple[Path, Path]] = []
@@ -68,7 +70,7 @@ def _walk(root: Path) -> tuple[list[Path], set[Path]]:
         yaml_name = path.suffix in (".yaml", ".yml")
         if entry.is_symlink():
             path_real = real(path)
-            if not within(base, path_real) or os.path.islink(path_real):   # out, or a loop of links
+            if not within(base, path_real) or os.path.islink(path_real):  # out, or a loop of links
                 if yaml_name or path.is_dir():
                     other.append(path)
             elif path_real.is_dir():
@@ -76,7 +78,7 @@ def _walk(root: Path) -> tuple[list[Path], set[Path]]:
             elif yaml_name and path_real.is_file():
                 linked_files.append((path, path_real))
             elif yaml_name:
-                other.append(path)   # a broken link: read_config says it cannot be read
+                other.append(path)  # a broken link: read_config says it cannot be read
             return
         if entry.is_dir(follow_symlinks=False):
             pending.append((path, path_real))
@@ -92,7 +94,7 @@ def _walk(root: Path) -> tuple[list[Path], set[Path]]:
         look(root / entry.name, base / entry.name, entry, top)
     for path, path_real in sorted(top):
         walk(path, path_real)
-    while linked_dirs:                          # after every real directory: a file there keeps its own path
+    while linked_dirs:  # after every real directory: a file there keeps its own path
         linked_dirs.sort()
         path, path_real = linked_dirs.pop(0)
         walk(path, path_real)
@@ -101,8 +103,9 @@ def _walk(root: Path) -> tuple[list[Path], set[Path]]:
     return sorted([*by_real.values(), *other], key=lambda p: p.relative_to(root).as_posix()), set(other)
 
 
-def load_sources(root: Path, use_cache: bool | None = None, check: Check | None = None,
-                 rels: list[str] | None = None) -> Sources:
+def load_sources(
+    root: Path, use_cache: bool | None = None, check: Check | None = None, rels: list[str] | None = None
+) -> Sources:
     """Every configuration file (or only rels, in that order), parsed; files the cache does not hold are
     parsed on every core when there are many (parse_pool). With check (the schema stage's per-file
     check), each new file is checked as it is parsed and its verdict cached with it."""
@@ -122,7 +125,7 @@ def load_sources(root: Path, use_cache: bool | None = None, check: Check | None 
             continue
         shas.append((rel, hashlib.sha256(raw).hexdigest()))
         key = cache.key(rel, raw) if cache else None
-        entry = cache.get(key) if cache and key is not None else None   # a key whenever a cache
+        entry = cache.get(key) if cache and key is not None else None  # a key whenever a cache
         if entry is not None:
             found.append(from_entry(rel, key, entry))
         else:
@@ -173,12 +176,18 @@ def read_config(root: Path, path: Path, rel: str, problems: list[Diagnostic], ch
 
     link = leaving_link(root, path) if check else None
     if link is not None:
-        problems.append(error("unsafe-path", f"{relative_name(root, link)} is a symbolic link to a place outside "
-                              "the configuration directory; edcconf reads only files inside it (nothing behind "
-                              "the link was read): copy what it needs in, or point the link inside", Loc(rel)))
+        problems.append(
+            error(
+                "unsafe-path",
+                f"{relative_name(root, link)} is a symbolic link to a place outside "
+                "the configuration directory; edcconf reads only files inside it (nothing behind "
+                "the link was read): copy what it needs in, or point the link inside",
+                Loc(rel),
+            )
+        )
         return None
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)   # a FIFO must not block the command
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the command
     except OSError as exc:
         broken = " (it is a symbolic link to a file that does not exist)" if os.path.islink(path) else ""
         problems.append(error("yaml-syntax", f"cannot read the file: {exc.strerror}{broken}", Loc(rel)))
@@ -222,9 +231,13 @@ def _read_bounded(fd: int, size: int) -> bytes:
 def _too_large(size: int, rel: str) -> Diagnostic:
     from ..diagnostics import Loc, error
 
-    return error("file-too-large", f"the file is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,} bytes "
-                 f"({MAX_FILE_BYTES // (1024 * 1024)} MiB) for one declaration file; split it into several "
-                 "files", Loc(rel))
+    return error(
+        "file-too-large",
+        f"the file is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,} bytes "
+        f"({MAX_FILE_BYTES // (1024 * 1024)} MiB) for one declaration file; split it into several "
+        "files",
+        Loc(rel),
+    )
 
 
 def _diag_tuple(d: Diagnostic) -> tuple:
@@ -233,14 +246,14 @@ def _diag_tuple(d: Diagnostic) -> tuple:
 
 def _diag(t: tuple) -> Diagnostic:
     from ..diagnostics import Loc
+
     return Diagnostic(t[0], t[1], Loc(t[2], t[3], t[4]), t[5])
 
 
 def to_entry(parsed: ParsedFile | None, parse_diags: list[Diagnostic], checked: list[Diagnostic] | None = None):
     """A cache entry: plain data only (marshal)."""
     body = None if parsed is None else (parsed.data, parsed.packed, parsed.plain_text)
-    return (body, [_diag_tuple(d) for d in parse_diags],
-            None if checked is None else [_diag_tuple(d) for d in checked])
+    return (body, [_diag_tuple(d) for d in parse_diags], None if checked is None else [_diag_tuple(d) for d in checked])
 
 
 def from_entry(rel: str, key: str | None, entry) -> tuple[ParsedFile | None, list[Diagnostic]]:
@@ -249,8 +262,9 @@ def from_entry(rel: str, key: str | None, entry) -> tuple[ParsedFile | None, lis
     if body is None:
         return None, diags
     data, packed, plain_text = body
-    return ParsedFile(rel, data, packed, plain_text, key,
-                      None if checked is None else tuple(_diag(t) for t in checked)), diags
+    return ParsedFile(
+        rel, data, packed, plain_text, key, None if checked is None else tuple(_diag(t) for t in checked)
+    ), diags
 
 
 def remember_schema_check(root: Path, parsed: ParsedFile, checked: list[Diagnostic]) -> None:

@@ -6,6 +6,7 @@ lists, tuples, strings, numbers), is written atomically, and is safe to delete a
 EDCCONF_NO_CACHE=1 to bypass it. Reading or writing it never fails a command: a bad entry is a miss (but a cache directory
 that leads through a symbolic link to outside the configuration directory is refused: cache_folder).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +20,13 @@ from typing import Any
 from .. import __version__
 from ..spool import read_entry
 
-_DEPENDS_ON = ("source/yamlfile.py", "source/positions.py", "source/__init__.py", "validate/schema.py",
-               "diagnostics.py")
+_DEPENDS_ON = (
+    "source/yamlfile.py",
+    "source/positions.py",
+    "source/__init__.py",
+    "validate/schema.py",
+    "diagnostics.py",
+)
 
 
 @lru_cache(maxsize=1)
@@ -64,6 +70,7 @@ class FileCache:
         """Store an entry already marshalled, by the spool's thread (see edcconf.spool): written while
         this process waits for the parse workers or goes on with the command."""
         from ..spool import spool
+
         spool.write(self.dir / key[:2] / key, data)
 
     def put(self, key: str, value: Any) -> None:
@@ -73,4 +80,4 @@ class FileCache:
             data = marshal.dumps(value)
         except ValueError:
             return  # a cache that cannot be written is only slower
-        write_now(self.dir / key[:2] / key, data)   # atomic, not durable: a lost entry is only a miss
+        write_now(self.dir / key[:2] / key, data)  # atomic, not durable: a lost entry is only a miss

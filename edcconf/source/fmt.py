@@ -6,6 +6,7 @@ stay flow, quotes stay as written, comments stay where they are. A file is rewri
 own loader reads the same values (and the same YAML-1.1 text, `country: NO`, dates) from the result as from
 the original: otherwise it is left alone and reported (`fmt-changed-meaning`), never written.
 """
+
 from __future__ import annotations
 
 import io
@@ -25,7 +26,7 @@ WIDTH = 120
 
 @dataclass(frozen=True)
 class Formatted:
-    path: str          # relative to the configuration directory
+    path: str  # relative to the configuration directory
     before: str
     after: str
 
@@ -76,8 +77,9 @@ def format_config(root: Path) -> tuple[list[Formatted], list[Diagnostic]]:
             continue
         meaning = _meaning(before, rel)
         if meaning is None:
-            problems.append(error("fmt-unreadable", f"{rel} does not load (run `edcconf validate`): fmt leaves it "
-                                  "alone", Loc(rel)))
+            problems.append(
+                error("fmt-unreadable", f"{rel} does not load (run `edcconf validate`): fmt leaves it alone", Loc(rel))
+            )
             continue
         try:
             after = canonical(before)
@@ -85,8 +87,14 @@ def format_config(root: Path) -> tuple[list[Formatted], list[Diagnostic]]:
             problems.append(error("fmt-unreadable", f"{rel}: {exc}", Loc(rel)))
             continue
         if after != before and _meaning(after, rel) != meaning:
-            problems.append(error("fmt-changed-meaning", f"{rel}: the canonical form would read differently, so "
-                                  "fmt leaves the file as it is (please report it)", Loc(rel)))
+            problems.append(
+                error(
+                    "fmt-changed-meaning",
+                    f"{rel}: the canonical form would read differently, so "
+                    "fmt leaves the file as it is (please report it)",
+                    Loc(rel),
+                )
+            )
             continue
         out.append(Formatted(rel, before, after))
     return out, problems

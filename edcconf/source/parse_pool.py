@@ -8,26 +8,27 @@ Small configurations are parsed in this process: starting workers costs more tha
 
 EDCCONF_WORKERS=N sets the number of workers (1: never fork; N > 1: fork whatever the size).
 """
+
 from __future__ import annotations
 
 import dataclasses
 import marshal
 import multiprocessing
 import os
-from typing import Callable, Generator
+from collections.abc import Callable, Generator
 
 from ..diagnostics import Diagnostic
 from .yamlfile import ParsedFile, parse_yaml
 
-Job = tuple[str, bytes, "str | None"]          # (path shown to users, bytes, cache key)
+Job = tuple[str, bytes, "str | None"]  # (path shown to users, bytes, cache key)
 Check = Callable[[ParsedFile], list[Diagnostic]]
 
 MAX_WORKERS = 4
-PARALLEL_MIN_FILES = 64            # below either, forking costs more than it saves
+PARALLEL_MIN_FILES = 64  # below either, forking costs more than it saves
 PARALLEL_MIN_BYTES = 2 * 1024 * 1024
-CHUNK = 8                          # files per message: results stream back in order while others parse
+CHUNK = 8  # files per message: results stream back in order while others parse
 
-_pending: tuple | None = None      # (jobs, check) for forked workers: inherited, never pickled
+_pending: tuple | None = None  # (jobs, check) for forked workers: inherited, never pickled
 
 
 def chosen_workers() -> int | None:
@@ -51,8 +52,9 @@ def workers_for(jobs: list[Job]) -> int:
         return chosen
     if len(jobs) < PARALLEL_MIN_FILES or sum(len(raw) for _, raw, _ in jobs) < PARALLEL_MIN_BYTES:
         return 1
-    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                      else os.cpu_count() or 1))
+    return max(
+        1, min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    )
 
 
 def parse_one(rel: str, raw: bytes, key: str | None, check: Check | None, cache) -> tuple:
@@ -68,8 +70,9 @@ def parse_one(rel: str, raw: bytes, key: str | None, check: Check | None, cache)
     return parsed, diags, checked, entry
 
 
-def parse_all(jobs: list[Job], check: Check | None,
-              cache) -> Generator[tuple[ParsedFile | None, list[Diagnostic]], None, None]:
+def parse_all(
+    jobs: list[Job], check: Check | None, cache
+) -> Generator[tuple[ParsedFile | None, list[Diagnostic]], None, None]:
     """(parsed, diagnostics) per job, in the jobs' order."""
     from . import from_entry
 
@@ -80,7 +83,8 @@ def parse_all(jobs: list[Job], check: Check | None,
             yield parsed, diags
         return
     from ..spool import spool
-    spool.flush()   # no thread of ours is running when the workers are forked (e.g. an incremental
+
+    spool.flush()  # no thread of ours is running when the workers are forked (e.g. an incremental
     #                 attempt that queued entries before this full load)
     global _pending
     _pending = (jobs, check)
@@ -88,7 +92,7 @@ def parse_all(jobs: list[Job], check: Check | None,
         with multiprocessing.get_context("fork").Pool(min(workers, len(jobs))) as pool:
             for (rel, _, key), blob in zip(jobs, pool.imap(_work, range(len(jobs)), CHUNK)):
                 if cache is not None and key is not None:
-                    cache.put_marshalled(key, blob)   # after the fork: the spool's thread is never forked
+                    cache.put_marshalled(key, blob)  # after the fork: the spool's thread is never forked
                 yield from_entry(rel, key, marshal.loads(blob))
     finally:
         _pending = None

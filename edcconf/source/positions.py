@@ -14,15 +14,17 @@ Records are plain tuples, bytes and strings, so the file cache can marshal them.
 path tuples to (line, col) pairs for values and another for keys held about 1.4 million entries each;
 these records take a few bytes per node.
 """
+
 from __future__ import annotations
 
 import marshal
 from array import array
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 Record = tuple  # (line, col, keys | None, packed bytes, children | None)
-Pos = tuple     # (line, col), 1-based
+Pos = tuple  # (line, col), 1-based
 
 _EMPTY = array("I").tobytes()
 
@@ -48,7 +50,7 @@ def unpack(packed: bytes | None) -> Record | None:
     return None if packed is None else _unpacked(packed)
 
 
-@lru_cache(maxsize=64)   # the files being built or reported on: bytes keep their hash, lookups are cheap
+@lru_cache(maxsize=64)  # the files being built or reported on: bytes keep their hash, lookups are cheap
 def _unpacked(packed: bytes) -> Record:
     return marshal.loads(packed)
 
@@ -93,7 +95,7 @@ def value_pos(root: Record | None, path: tuple) -> Pos | None:
     if not path:
         return (root[0], root[1]) if root is not None else None
     record, index = _parent(root, path)
-    if record is None or index is None:   # both or neither
+    if record is None or index is None:  # both or neither
         return None
     vl, vc, _, _ = _ints(record, index)
     return vl, vc

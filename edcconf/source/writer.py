@@ -7,6 +7,7 @@ else in a file changes (comments, order, blank lines, line endings). Every new t
 and must read as the old data plus the additions before anything is written; `write_edits` writes
 all files or none.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,9 +17,10 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -36,9 +38,9 @@ _SAFE_FILE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 @dataclass(frozen=True)
 class Edit:
-    path: str          # relative to the configuration root, posix
-    action: str        # "created" | "appended"
-    what: str          # human summary, e.g. "group sag-monitors (3 members)"
+    path: str  # relative to the configuration root, posix
+    action: str  # "created" | "appended"
+    what: str  # human summary, e.g. "group sag-monitors (3 members)"
     base: str | None = field(default=None, compare=False, repr=False)  # sha256 of the bytes planned on
 
 
@@ -103,8 +105,10 @@ def _block(mapping: dict, indent: int, nl: str) -> str:
     for key, value in mapping.items():
         pad = " " * indent
         if isinstance(value, dict) and value:
-            out.append(f"{pad}{scalar(str(key))}:{nl}" + "".join(
-                f"{pad}  {scalar(str(k))}: {flow(v)}{nl}" for k, v in value.items()))
+            out.append(
+                f"{pad}{scalar(str(key))}:{nl}"
+                + "".join(f"{pad}  {scalar(str(k))}: {flow(v)}{nl}" for k, v in value.items())
+            )
         else:
             out.append(f"{pad}{scalar(str(key))}: {flow(value)}{nl}")
     return "".join(out)
@@ -128,6 +132,7 @@ def group_file_text(group: dict, note: str) -> str:
 
 
 # --- finding where to insert -----------------------------------------------------------------------
+
 
 def _declarations(parsed: ParsedFile, kind: str, plural: str):
     data = parsed.data
@@ -184,20 +189,32 @@ def _line_end(text: str, index: int) -> int:
 @dataclass
 class _Insert:
     at: int
-    lines: list[str]          # whole lines inserted at `at` (without line breaks)
-    path: tuple | None        # where the additions land, in the loader's path terms (None: layout only)
-    items: list | dict        # list items appended there, or entries added to the mapping there
-    new_key: bool = False     # the key did not exist before (placed after what extends existing ones)
-    end: int | None = None    # set: text[at:end] is replaced by `text` instead (lines unused)
+    lines: list[str]  # whole lines inserted at `at` (without line breaks)
+    path: tuple | None  # where the additions land, in the loader's path terms (None: layout only)
+    items: list | dict  # list items appended there, or entries added to the mapping there
+    new_key: bool = False  # the key did not exist before (placed after what extends existing ones)
+    end: int | None = None  # set: text[at:end] is replaced by `text` instead (lines unused)
     text: str = ""
 
 
-def _plan_append(text: str, parsed: ParsedFile, root_node: yaml.Node, decl: tuple, key: str,
-                 items: list, style_keys: tuple[str, ...], force_flow: bool, what: str) -> list[_Insert]:
+def _plan_append(
+    text: str,
+    parsed: ParsedFile,
+    root_node: yaml.Node,
+    decl: tuple,
+    key: str,
+    items: list,
+    style_keys: tuple[str, ...],
+    force_flow: bool,
+    what: str,
+) -> list[_Insert]:
     node = _node_at(root_node, decl)
     if not isinstance(node, yaml.MappingNode) or node.flow_style:
-        raise UserError(f"{parsed.path}: {what} is not written as a block mapping; cannot add {key} to it "
-                        "(rewrite it in block style)", code=CONFLICT)
+        raise UserError(
+            f"{parsed.path}: {what} is not written as a block mapping; cannot add {key} to it "
+            "(rewrite it in block style)",
+            code=CONFLICT,
+        )
     ordered = [_ordered(i, style_keys) if isinstance(i, dict) else i for i in items]
     seq = _node_at(node, (key,))
     if seq is None or _is_null(seq):
@@ -208,12 +225,14 @@ def _plan_append(text: str, parsed: ParsedFile, root_node: yaml.Node, decl: tupl
     if not isinstance(seq, yaml.SequenceNode):
         raise UserError(f"{parsed.path}:{seq.start_mark.line + 1}: {key} of {what} is not a list", code=CONFLICT)
     if seq.flow_style:
-        raise UserError(f"{parsed.path}:{seq.start_mark.line + 1}: {key} of {what} is a flow list "
-                        f"[...]; write it as a block list (one `- ` item per line) to import into it",
-                        code=CONFLICT)
+        raise UserError(
+            f"{parsed.path}:{seq.start_mark.line + 1}: {key} of {what} is a flow list "
+            f"[...]; write it as a block list (one `- ` item per line) to import into it",
+            code=CONFLICT,
+        )
     last = seq.value[-1]
     line_start = text.rfind("\n", 0, last.start_mark.index) + 1
-    prefix = text[line_start:last.start_mark.index]
+    prefix = text[line_start : last.start_mark.index]
     if not re.fullmatch(r" *- +", prefix):
         prefix = " " * seq.start_mark.column + "- "
     if force_flow or not isinstance(last, yaml.MappingNode) or last.flow_style:
@@ -222,7 +241,7 @@ def _plan_append(text: str, parsed: ParsedFile, root_node: yaml.Node, decl: tupl
         lines = []
         for i in ordered:
             block = _block(i, len(prefix), "\n").split("\n")[:-1]
-            lines += [prefix + block[0][len(prefix):]] + block[1:]
+            lines += [prefix + block[0][len(prefix) :]] + block[1:]
     return [_Insert(_line_end(text, _content_end(seq)), lines, decl + (key,), items)]
 
 
@@ -230,17 +249,25 @@ def _is_null(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null", "Null", "NULL") and not node.style
 
 
-def _fill_or_add(text: str, mapping: yaml.MappingNode, key: str, value: yaml.Node | None, entries: list[str],
-                 path: tuple, items: list | dict, at_new: int) -> list[_Insert]:
+def _fill_or_add(
+    text: str,
+    mapping: yaml.MappingNode,
+    key: str,
+    value: yaml.Node | None,
+    entries: list[str],
+    path: tuple,
+    items: list | dict,
+    at_new: int,
+) -> list[_Insert]:
     """Entries (lines) of a key's collection: under `key:` when it is written with an empty value (`~`,
     `null`, or an empty flow collection, which is removed), else a new `key:` line first, at at_new."""
     if value is None:
         return [_Insert(at_new, [f"{' ' * mapping.start_mark.column}{key}:"] + entries, path, items, True)]
     if isinstance(value, yaml.ScalarNode) and not value.value and not value.style:
         return [_Insert(_line_end(text, _key_node(mapping, key).end_mark.index), entries, path, items)]
-    start, end = value.start_mark.index, value.end_mark.index   # `~`, `null`, `{}`, `[]`: cut it
+    start, end = value.start_mark.index, value.end_mark.index  # `~`, `null`, `{}`, `[]`: cut it
     nl = text.find("\n", end)
-    rest = text[end:len(text) if nl < 0 else nl]
+    rest = text[end : len(text) if nl < 0 else nl]
     if not rest.strip():  # nothing after it but blanks: no trailing blanks after `key:` either
         start, end = len(text[:start].rstrip(" \t")), end + len(rest.rstrip("\r"))
     return [_Insert(start, [], None, [], end=end), _Insert(_line_end(text, end), entries, path, items)]
@@ -256,16 +283,17 @@ def _apply(text: str, inserts: list[_Insert], nl: str) -> str:
     order = sorted(range(len(inserts)), key=lambda n: (inserts[n].at, inserts[n].new_key, n), reverse=True)
     for ins in (inserts[n] for n in order):
         if ins.end is not None:
-            text = text[:ins.at] + ins.text + text[ins.end:]
+            text = text[: ins.at] + ins.text + text[ins.end :]
             continue
         block = "".join(line + nl for line in ins.lines)
         if ins.at == len(text) and text and not text.endswith("\n"):
             block = nl + block
-        text = text[:ins.at] + block + text[ins.at:]
+        text = text[: ins.at] + block + text[ins.at :]
     return text
 
 
 # --- verifying -------------------------------------------------------------------------------------
+
 
 def _as_loaded(value: Any) -> Any:
     if isinstance(value, dict):
@@ -282,16 +310,18 @@ def _verify(rel: str, old: Any, new_text: str, inserts: list[_Insert]) -> None:
     the existing ones, mapping entries beside them, a missing (or empty) key holding just the additions."""
     parsed, problems = parse_yaml(new_text.encode("utf-8"), rel)
     if parsed is None:
-        raise UserError(f"{rel}: the edited file would not parse ({problems[0].message}); nothing written",
-                        problems, code=CONFLICT)
+        raise UserError(
+            f"{rel}: the edited file would not parse ({problems[0].message}); nothing written", problems, code=CONFLICT
+        )
     expected = copy.deepcopy(old) if old is not None else {}
     for ins in inserts:
         if ins.path is None:
             continue
         holder = _old_value(expected, ins.path[:-1])
         if not isinstance(holder, dict):
-            raise UserError(f"{rel}: {'.'.join(map(str, ins.path[:-1]))} is not a mapping; nothing written",
-                            code=CONFLICT)
+            raise UserError(
+                f"{rel}: {'.'.join(map(str, ins.path[:-1]))} is not a mapping; nothing written", code=CONFLICT
+            )
         have, key = holder.get(ins.path[-1]), ins.path[-1]
         if isinstance(ins.items, dict):
             holder[key] = {**(have or {}), **_as_loaded(ins.items)}
@@ -301,8 +331,11 @@ def _verify(rel: str, old: Any, new_text: str, inserts: list[_Insert]) -> None:
         return
     for ins in inserts:
         if ins.path is not None and _old_value(parsed.data, ins.path) != _old_value(expected, ins.path):
-            raise UserError(f"{rel}: after the edit, {'.'.join(map(str, ins.path))} does not hold the existing and "
-                            "the added entries (unusual layout?); nothing written", code=CONFLICT)
+            raise UserError(
+                f"{rel}: after the edit, {'.'.join(map(str, ins.path))} does not hold the existing and "
+                "the added entries (unusual layout?); nothing written",
+                code=CONFLICT,
+            )
     raise UserError(f"{rel}: the edit would change existing declarations; nothing written", code=CONFLICT)
 
 
@@ -317,15 +350,22 @@ def _old_value(data: Any, path: tuple) -> Any:
 
 # --- planning and writing --------------------------------------------------------------------------
 
+
 def _newline(text: str) -> str:
     first = text.find("\n")
     return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
 
 
-def plan_edits(root: Path, groups: Sequence[dict] = (), members: dict[str, list[dict]] = {},  # noqa: B006
-               grants: dict[str, list[dict]] = {}, note: str = "",  # noqa: B006
-               roles: dict[str, dict[str, dict]] = {}, study_sites: dict[str, list[str]] = {},  # noqa: B006
-               sites: Sequence[dict] = ()) -> list[tuple[Edit, str]]:
+def plan_edits(
+    root: Path,
+    groups: Sequence[dict] = (),
+    members: dict[str, list[dict]] = {},  # noqa: B006  (read, never changed)
+    grants: dict[str, list[dict]] = {},  # noqa: B006
+    note: str = "",
+    roles: dict[str, dict[str, dict]] = {},  # noqa: B006
+    study_sites: dict[str, list[str]] = {},  # noqa: B006
+    sites: Sequence[dict] = (),
+) -> list[tuple[Edit, str]]:
     """The edits and the complete new text of each touched file; writes nothing. members: group id ->
     people; grants: study id -> access entries; roles: study id -> {role id: role}; study_sites: study
     id -> site ids for its `sites:`; sites: new global sites (environments/sites-imported.yaml)."""
@@ -357,16 +397,20 @@ def plan_edits(root: Path, groups: Sequence[dict] = (), members: dict[str, list[
         text = group_file_text(group, note)
         parsed, problems = parse_yaml(text.encode("utf-8"), rel)
         if parsed is None or parsed.data != {"group": _as_loaded({"id": gid, **group})}:
-            raise UserError(f"{rel}: the new file would not read back as group {gid}; nothing written",
-                            problems, code=CONFLICT)
+            raise UserError(
+                f"{rel}: the new file would not read back as group {gid}; nothing written", problems, code=CONFLICT
+            )
         n = len(group.get("members") or ())
         edits.append((Edit(rel, "created", f"group {gid} ({n} member{'s' * (n != 1)})"), text))
 
     # file -> declaration (kind, id, path) -> key -> what to add there
     work: dict[str, dict[tuple, dict[str, Any]]] = {}
     asked: tuple[tuple[str, str, str, Mapping[str, Any]], ...] = (
-        ("group", "groups", "members", members), ("study", "studies", "sites", study_sites),
-             ("study", "studies", "roles", roles), ("study", "studies", "access", grants))
+        ("group", "groups", "members", members),
+        ("study", "studies", "sites", study_sites),
+        ("study", "studies", "roles", roles),
+        ("study", "studies", "access", grants),
+    )
     for kind, plural, key, wanted in asked:
         for ident, items in wanted.items():
             if not items:
@@ -389,7 +433,7 @@ def plan_edits(root: Path, groups: Sequence[dict] = (), members: dict[str, list[
         raw = (root / rel).read_bytes()
         text = raw.decode("utf-8")
         bom = "\ufeff" if text.startswith("\ufeff") else ""
-        text = text[len(bom):]
+        text = text[len(bom) :]
         try:
             root_node = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.YAMLError as exc:
@@ -397,7 +441,7 @@ def plan_edits(root: Path, groups: Sequence[dict] = (), members: dict[str, list[
         parsed = by_path.get(rel)
         if parsed is None:
             raise UserError(f"{rel} holds no declarations; cannot add to it", code=CONFLICT)
-        assert root_node is not None   # a file with declarations is not an empty document
+        assert root_node is not None  # a file with declarations is not an empty document
         inserts: list[_Insert] = []
         summary = []
         for (kind, ident, path), adds in decls.items():
@@ -411,20 +455,20 @@ def plan_edits(root: Path, groups: Sequence[dict] = (), members: dict[str, list[
 def write_edits(root: Path, edits: list[tuple[Edit, str]]) -> None:
     """Write every new text atomically (temporary file + os.replace); all files or none."""
     root = Path(root)
-    staged: list[tuple[Path, str, bytes | None]] = []   # (target, temporary, previous bytes)
+    staged: list[tuple[Path, str, bytes | None]] = []  # (target, temporary, previous bytes)
     try:
         for edit, text in edits:
             target = refuse_leaving(root, root / edit.path, "write configuration files")
             if edit.action == "created":
                 if target.exists():
-                    raise UserError(f"{edit.path} appeared since the import was planned; nothing written",
-                                    code=CONFLICT)
+                    raise UserError(
+                        f"{edit.path} appeared since the import was planned; nothing written", code=CONFLICT
+                    )
                 previous, mode = None, 0o644
             else:
                 previous = target.read_bytes()
                 if edit.base and hashlib.sha256(previous).hexdigest() != edit.base:
-                    raise UserError(f"{edit.path} changed since the import was planned; nothing written",
-                                    code=CONFLICT)
+                    raise UserError(f"{edit.path} changed since the import was planned; nothing written", code=CONFLICT)
                 mode = target.stat().st_mode & 0o7777
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

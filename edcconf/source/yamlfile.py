@@ -7,6 +7,7 @@ PyYAML's composer (the C one when present) builds the node tree; we construct va
 - only plain data is accepted: an explicit tag such as `!!python/object` is an error, nothing is executed;
 - alias expansion and nesting are bounded, so a "billion laughs" document is refused quickly.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,20 +20,24 @@ import yaml
 from ..diagnostics import Diagnostic, Loc, error
 from .positions import KeyPositions, ValuePositions, key_pos, keys_at, make_record, pack, unpack, value_pos
 
+
 class _NoImplicitResolver(yaml.resolver.BaseResolver):
     """We resolve plain scalars ourselves; PyYAML's implicit (YAML 1.1) resolver would run a Python
     regex chain on every scalar for a tag we then ignore."""
+
     yaml_implicit_resolvers: dict = {}
-    _DEFAULT_TAGS = {yaml.ScalarNode: yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG,
-                     yaml.SequenceNode: yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
-                     yaml.MappingNode: yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG}
+    _DEFAULT_TAGS = {
+        yaml.ScalarNode: yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG,
+        yaml.SequenceNode: yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
+        yaml.MappingNode: yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    }
 
     def resolve(self, kind, value, implicit):  # called for every untagged node: what BaseResolver.resolve
-        return self._DEFAULT_TAGS[kind]        # answers with no implicit and no path resolvers, directly
+        return self._DEFAULT_TAGS[kind]  # answers with no implicit and no path resolvers, directly
 
 
 try:  # libyaml's composer is several times faster than the pure-Python one
-    from yaml._yaml import CParser as _CParser   # what yaml.cyaml re-exports (PyYAML >= 6)
+    from yaml._yaml import CParser as _CParser  # what yaml.cyaml re-exports (PyYAML >= 6)
 
     class _Loader(_CParser, yaml.constructor.SafeConstructor, _NoImplicitResolver):
         def __init__(self, stream: str) -> None:
@@ -40,8 +45,15 @@ try:  # libyaml's composer is several times faster than the pure-Python one
             yaml.constructor.SafeConstructor.__init__(self)
             _NoImplicitResolver.__init__(self)
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,  # type: ignore[no-redef]
-                  yaml.constructor.SafeConstructor, _NoImplicitResolver):
+
+    class _Loader(  # type: ignore[no-redef]
+        yaml.reader.Reader,
+        yaml.scanner.Scanner,
+        yaml.parser.Parser,
+        yaml.composer.Composer,
+        yaml.constructor.SafeConstructor,
+        _NoImplicitResolver,
+    ):
         def __init__(self, stream: str) -> None:
             yaml.reader.Reader.__init__(self, stream)
             yaml.scanner.Scanner.__init__(self)
@@ -49,6 +61,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
             yaml.composer.Composer.__init__(self)
             yaml.constructor.SafeConstructor.__init__(self)
             _NoImplicitResolver.__init__(self)
+
 
 Path_ = tuple  # a JSON-pointer-like path: keys and list indices from the document root
 
@@ -64,18 +77,18 @@ _FALSE = {"false", "False", "FALSE"}
 _INT = re.compile(r"[-+]?[0-9]+\Z")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
 
-MAX_DEPTH = 64              # deeper than any real declaration; bounds recursion
+MAX_DEPTH = 64  # deeper than any real declaration; bounds recursion
 MAX_ALIASED_NODES = 100_000  # nodes constructed through aliases, per file
 
 
 @dataclass(frozen=True)
 class ParsedFile:
-    path: str                        # as shown to users (relative to the configuration directory)
-    data: Any                        # plain dicts, lists, str, int, float, bool, None
-    packed: bytes | None             # positions of every node (source.positions records), marshalled
-    plain_text: dict                 # path tuple -> source text of plain scalars read as non-strings
-    cache_key: str | None = None     # content address in the file cache (source.cache)
-    checked: tuple | None = None     # schema diagnostics already known for these bytes (from the cache)
+    path: str  # as shown to users (relative to the configuration directory)
+    data: Any  # plain dicts, lists, str, int, float, bool, None
+    packed: bytes | None  # positions of every node (source.positions records), marshalled
+    plain_text: dict  # path tuple -> source text of plain scalars read as non-strings
+    cache_key: str | None = None  # content address in the file cache (source.cache)
+    checked: tuple | None = None  # schema diagnostics already known for these bytes (from the cache)
 
     @property
     def tree(self) -> Any:
@@ -109,7 +122,7 @@ class ParsedFile:
         return self.loc(path)
 
     @cached_property
-    def where(self) -> "Where":
+    def where(self) -> Where:
         """The file's positions without its data: what the model keeps for its messages."""
         return Where(self.path, self.packed)
 
@@ -167,7 +180,7 @@ class _Builder:
         self.plain_text: dict = {}
         self.aliased = 0
         self.seen: dict[int, int] = {}  # id(node) -> times constructed (a second time means an alias)
-        self.written_at: Any = None     # mark of the innermost node read in place (not through an alias)
+        self.written_at: Any = None  # mark of the innermost node read in place (not through an alias)
 
     def build(self, node: yaml.Node, path: Path_, depth: int, via_alias: bool) -> tuple[Any, Any]:
         """The value, and its positions record (positions.py) when it is a mapping or a list."""
@@ -179,9 +192,11 @@ class _Builder:
         if via_alias:
             self.aliased += 1
             if self.aliased > MAX_ALIASED_NODES:  # name where the expansion is written, not the anchor
-                raise _Refused("yaml-syntax", "aliases expand to more than "
-                               f"{MAX_ALIASED_NODES:,} nodes (an alias bomb?); write the values out",
-                               self.written_at or node.start_mark)
+                raise _Refused(
+                    "yaml-syntax",
+                    f"aliases expand to more than {MAX_ALIASED_NODES:,} nodes (an alias bomb?); write the values out",
+                    self.written_at or node.start_mark,
+                )
         else:
             self.written_at = node.start_mark
         mark = node.start_mark
@@ -209,8 +224,11 @@ class _Builder:
     @staticmethod
     def _check_tag(node: yaml.Node, allowed: set) -> None:
         if node.tag not in allowed:
-            raise _Refused("yaml-syntax", f"the tag {node.tag.replace(_T, '!!')} is not allowed: "
-                           "edcconf reads plain data only (remove the tag)", node.start_mark)
+            raise _Refused(
+                "yaml-syntax",
+                f"the tag {node.tag.replace(_T, '!!')} is not allowed: edcconf reads plain data only (remove the tag)",
+                node.start_mark,
+            )
 
     def _scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
         if node.tag not in _IMPLICIT_SCALAR_TAGS:
@@ -229,8 +247,9 @@ class _Builder:
         explicit: dict[str, Any] = {}  # key -> mark of its own (non-merged) definition
         merged_keys: set = set()
         for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and (key_node.tag == _MERGE_TAG or
-                                                          (key_node.value == "<<" and not key_node.style)):
+            if isinstance(key_node, yaml.ScalarNode) and (
+                key_node.tag == _MERGE_TAG or (key_node.value == "<<" and not key_node.style)
+            ):
                 merged, merged_entries = self._merge(value_node, path, depth, via_alias)
                 for k, v in merged.items():
                     if k not in explicit and k not in merged_keys:
@@ -245,15 +264,17 @@ class _Builder:
             key = key_node.value  # keys are always text: `NO:` or `1.10:` stay as written
             if key in explicit:
                 first = explicit[key]
-                raise _Refused("duplicate-key", f"duplicate key {key!r} (first defined at line "
-                               f"{first.line + 1}); YAML would silently keep only the last one",
-                               key_node.start_mark)
+                raise _Refused(
+                    "duplicate-key",
+                    f"duplicate key {key!r} (first defined at line "
+                    f"{first.line + 1}); YAML would silently keep only the last one",
+                    key_node.start_mark,
+                )
             explicit[key] = key_node.start_mark
             value, record = self.build(value_node, path + (key,), depth + 1, via_alias)
             result[key] = value
             value_mark, key_mark = value_node.start_mark, key_node.start_mark
-            entries[key] = (value_mark.line + 1, value_mark.column + 1, key_mark.line + 1, key_mark.column + 1,
-                            record)
+            entries[key] = (value_mark.line + 1, value_mark.column + 1, key_mark.line + 1, key_mark.column + 1, record)
         return result, entries
 
     def _merge(self, value_node: yaml.Node, path: Path_, depth: int, via_alias: bool) -> tuple[dict, dict]:
@@ -263,8 +284,9 @@ class _Builder:
         merged_entries: dict = {}
         for source in sources:
             if not isinstance(source, yaml.MappingNode):
-                raise _Refused("yaml-syntax", "a merge key `<<` takes a mapping or a list of mappings",
-                               source.start_mark)
+                raise _Refused(
+                    "yaml-syntax", "a merge key `<<` takes a mapping or a list of mappings", source.start_mark
+                )
             values, entries = self._mapping(source, path, depth, True)
             for k, v in values.items():
                 if k not in merged:
@@ -278,14 +300,17 @@ def _decode(raw: bytes, path: str) -> tuple[str | None, Diagnostic | None]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return None, error("yaml-syntax", f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
-                           "save it as UTF-8", Loc(path, line, 1))
+        return None, error(
+            "yaml-syntax",
+            f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
+            Loc(path, line, 1),
+        )
     return text.removeprefix("\ufeff"), None  # a byte-order mark is harmless: drop it
 
 
 _SCAN_LIMIT = 4 * MAX_DEPTH  # generous: only the composer's recursion is being guarded here
-_DEEP_INDENT = re.compile(r"^ {%d}" % (_SCAN_LIMIT + 1), re.M)
-_DASH_CHAIN = re.compile(r"^ *(?:- +){%d}" % (_SCAN_LIMIT // 4), re.M)
+_DEEP_INDENT = re.compile(rf"^ {{{_SCAN_LIMIT + 1}}}", re.M)
+_DASH_CHAIN = re.compile(rf"^ *(?:- +){{{_SCAN_LIMIT // 4}}}", re.M)
 # Tokens that matter for flow depth: quoted scalars (a quote opens one only where a token may start)
 # and comments are skipped whole; brackets are counted. The regex engine walks the rest at C speed:
 # each alternative starts with its character and looks behind only then (a lookbehind first, tried at
@@ -357,12 +382,17 @@ def parse_yaml(raw: bytes, path: str) -> tuple[ParsedFile | None, list[Diagnosti
     text, problem = _decode(raw, path)
     if problem:
         return None, [problem]
-    assert text is not None   # _decode gives the text or a problem
+    assert text is not None  # _decode gives the text or a problem
     too_deep = nesting_problem(text)
     if too_deep:
         line, message = too_deep
-        return None, [error("yaml-syntax", f"{message}: declarations are never this deep; is the file "
-                            "generated or corrupted?", Loc(path, line, 1))]
+        return None, [
+            error(
+                "yaml-syntax",
+                f"{message}: declarations are never this deep; is the file generated or corrupted?",
+                Loc(path, line, 1),
+            )
+        ]
     try:
         loader = _Loader(text)  # the pure-Python reader checks characters already here
         try:

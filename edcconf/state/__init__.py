@@ -1,4 +1,5 @@
 """State stage: where each environment's last applied effective state lives."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,10 +16,13 @@ def open_backend(root: Path, environment: Environment):
         return LocalBackend(root, environment.name)
     if backend == "postgres":
         from .postgres import PostgresBackend  # psycopg is imported only by teams that use it
+
         dsn_env = environment.state.get("dsn_env") or "EDCCONF_PG_DSN"
         return PostgresBackend(environment.name, dsn_env, environment.state.get("schema") or "edcconf")
-    raise UserError(f"state backend {backend!r} of environment {environment.name} is not available in this "
-                    "version of edcconf", code="state-backend")
+    raise UserError(
+        f"state backend {backend!r} of environment {environment.name} is not available in this version of edcconf",
+        code="state-backend",
+    )
 
 
 __all__ = ["LocalBackend", "StateRecord", "STATE_FORMAT_VERSION", "fold", "next_record", "open_backend"]

@@ -1,9 +1,10 @@
 """Decoding a stored state into as little memory as the values allow (the state file's format is a
 contract: this only changes which Python objects hold its values, never the values)."""
+
 from __future__ import annotations
 
 import json
-from typing import Mapping
+from collections.abc import Mapping
 
 
 def json_text(raw: bytes) -> str:
@@ -21,7 +22,7 @@ def loads_shared(text: str, like: Mapping[str, Mapping] | None = None) -> object
     memo: dict[str, str] = {}
     share = memo.setdefault
     grants = like.get("grants", {}) if like else {}
-    roles: dict[object, Mapping] = {}   # one desired value per distinct role value: any equal one will do
+    roles: dict[object, Mapping] = {}  # one desired value per distinct role value: any equal one will do
     for value in (like.get("roles", {}) if like else {}).values():
         roles.setdefault(_role_key(value), value)
 
@@ -48,7 +49,7 @@ def share_like(data: object, like: Mapping[str, Mapping] | None) -> object:
     state `like` are replaced by those very objects: what loads_shared(text, like) returns, after the fact
     (for a state decoded elsewhere: state/prefetch.py)."""
     effective = data.get("effective") if like and isinstance(data, dict) else None
-    if not like or not isinstance(effective, dict):   # no `like`: effective is None
+    if not like or not isinstance(effective, dict):  # no `like`: effective is None
         return data
     grants, desired = effective.get("grants"), like.get("grants") or {}
     if isinstance(grants, dict) and desired:
@@ -57,7 +58,7 @@ def share_like(data: object, like: Mapping[str, Mapping] | None) -> object:
             if same is not None and same == value:
                 grants[key] = same
     roles, desired = effective.get("roles"), like.get("roles") or {}
-    if isinstance(roles, dict) and desired:   # a ref names its value's digest: the same ref, the same value
+    if isinstance(roles, dict) and desired:  # a ref names its value's digest: the same ref, the same value
         for ref, value in roles.items():
             same = desired.get(ref)
             if same is not None and same == value:

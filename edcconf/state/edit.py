@@ -10,23 +10,30 @@ as Terraform's state commands do, each as a new version with an audit entry, und
 - push replaces the state with a file pulled from it (`state pull`) and edited: it must be of the same
   lineage and not older than the state.
 """
+
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import datetime, timezone
-from typing import Callable, Iterable
+from datetime import UTC, datetime
 
 from ..diagnostics import UserError
 from .locking import actor
 from .record import StateRecord
 
-SECTIONS = {"account": "accounts", "group": "groups", "site": "sites", "study": "studies", "role": "roles",
-            "grant": "grants"}
+SECTIONS = {
+    "account": "accounts",
+    "group": "groups",
+    "site": "sites",
+    "study": "studies",
+    "role": "roles",
+    "grant": "grants",
+}
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _edit(backend, operation: str, change: Callable[[StateRecord], tuple[dict, dict, dict]]) -> StateRecord:
@@ -38,10 +45,25 @@ def _edit(backend, operation: str, change: Callable[[StateRecord], tuple[dict, d
         if not current.exists:
             raise UserError(f"{env} has no applied state to edit", code="not-in-state")
         effective, sources, details = change(current)
-        record = replace(current, serial=current.serial + 1, applied_at=_now(), actor=actor(), summary={},
-                         note=f"state {operation}", effective=effective, sources=sources)
-        entry = {"event": f"state-{operation}", "actor": actor(), "time": record.applied_at, "environment": env,
-                 "serial": record.serial, "lineage": record.lineage, **details}
+        record = replace(
+            current,
+            serial=current.serial + 1,
+            applied_at=_now(),
+            actor=actor(),
+            summary={},
+            note=f"state {operation}",
+            effective=effective,
+            sources=sources,
+        )
+        entry = {
+            "event": f"state-{operation}",
+            "actor": actor(),
+            "time": record.applied_at,
+            "environment": env,
+            "serial": record.serial,
+            "lineage": record.lineage,
+            **details,
+        }
         backend.commit(record, current.serial, [entry], base_lineage=current.lineage)
     return record
 
@@ -63,11 +85,17 @@ def remove(backend, addresses: Iterable[str]) -> StateRecord:
         for address in wanted:
             kind, section, key = _split(address, effective)
             if kind == "role":
-                users = sorted(k for k, g in effective.get("grants", {}).items()
-                               if g.get("role_ref") == key and f"grant.{k}" not in wanted)
+                users = sorted(
+                    k
+                    for k, g in effective.get("grants", {}).items()
+                    if g.get("role_ref") == key and f"grant.{k}" not in wanted
+                )
                 if users:
-                    raise UserError(f"{address} is the role of recorded grants ({', '.join(users[:5])}"
-                                    f"{', …' if len(users) > 5 else ''}): remove those first", code="state-in-use")
+                    raise UserError(
+                        f"{address} is the role of recorded grants ({', '.join(users[:5])}"
+                        f"{', …' if len(users) > 5 else ''}): remove those first",
+                        code="state-in-use",
+                    )
             del effective[section][key]
             sources.pop(f"{kind}:{key}", None)
         return effective, sources, {"removed": wanted}
@@ -81,13 +109,19 @@ def move(backend, source: str, target: str) -> StateRecord:
         kind, section, key = _split(source, effective)
         new_kind, _, new_key = target.partition(".")
         if kind != "grant" or new_kind != "grant":
-            raise UserError("only grants move: usernames, sites, studies and groups never change their id (001); "
-                            "a rename is a new thing declared, planned and applied", code="usage")
+            raise UserError(
+                "only grants move: usernames, sites, studies and groups never change their id (001); "
+                "a rename is a new thing declared, planned and applied",
+                code="usage",
+            )
         grant = effective[section][key]
         person = f"{grant.get('study')}/{grant.get('user')}"
         if new_key not in (person, f"{person}/{grant.get('role')}"):
-            raise UserError(f"the grant {key} is {grant.get('user')}'s in {grant.get('study')} as {grant.get('role')}: "
-                            f"it can be {person} or {person}/{grant.get('role')}, not {new_key}", code="usage")
+            raise UserError(
+                f"the grant {key} is {grant.get('user')}'s in {grant.get('study')} as {grant.get('role')}: "
+                f"it can be {person} or {person}/{grant.get('role')}, not {new_key}",
+                code="usage",
+            )
         if new_key in effective[section]:
             raise UserError(f"{target} is already in the state", code="usage")
         effective[section][new_key] = effective[section].pop(key)
@@ -106,12 +140,17 @@ def push(backend, pushed: StateRecord) -> StateRecord:
         if pushed.environment != env:
             raise UserError(f"the file is the state of {pushed.environment!r}, not {env!r}", code="state-lineage")
         if pushed.lineage != current.lineage:
-            raise UserError(f"the file is of another lineage ({pushed.lineage}) than the state of {env} "
-                            f"({current.lineage}); `state restore --from FILE --force` replaces a history",
-                            code="state-lineage")
+            raise UserError(
+                f"the file is of another lineage ({pushed.lineage}) than the state of {env} "
+                f"({current.lineage}); `state restore --from FILE --force` replaces a history",
+                code="state-lineage",
+            )
         if pushed.serial < current.serial:
-            raise UserError(f"the file was pulled at serial {pushed.serial}, and the state of {env} has moved on to "
-                            f"{current.serial}: pull again and redo the edit", code="stale-state")
+            raise UserError(
+                f"the file was pulled at serial {pushed.serial}, and the state of {env} has moved on to "
+                f"{current.serial}: pull again and redo the edit",
+                code="stale-state",
+            )
         return copy.deepcopy(dict(pushed.effective)), dict(pushed.sources), {"pushed_from_serial": pushed.serial}
 
     return _edit(backend, "push", change)

@@ -12,16 +12,16 @@ the audit log saying what became of it.
 Every write goes through the backend's fence (see state/local.py): a holder whose lock was forced open
 cannot write to the journal either.
 """
+
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from .local import write_atomically
-
 
 CHUNK = 1 << 20
 
@@ -31,7 +31,7 @@ def _write(fd: int | None, path: Path, chunk: list[bytes]) -> int:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     view = memoryview(b"".join(chunk))
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
     return fd
 
 

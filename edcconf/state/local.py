@@ -17,6 +17,7 @@ next command that takes the lock finishes a sealed commit (finish_commit: the au
 missing, then the state file), so a state never exists without its audit entries, and none is written
 twice. A missing state file with a backup or history beside it is an error, never a new lineage.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,8 +29,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping
 
 from ..diagnostics import UserError
 from . import oslock
@@ -54,16 +56,16 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes], durable: bool = 
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            for chunk in ((data,) if isinstance(data, (bytes, bytearray, memoryview)) else data):
+            for chunk in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
                 view = memoryview(chunk)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
             if durable:
                 os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        if durable and os.name != "nt":   # Windows cannot open a directory to fsync it (NTFS journals the rename)
+        if durable and os.name != "nt":  # Windows cannot open a directory to fsync it (NTFS journals the rename)
             dir_fd = os.open(path.parent, os.O_RDONLY)
             try:
                 os.fsync(dir_fd)
@@ -72,8 +74,9 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes], durable: bool = 
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}; the previous state is untouched",
-                        code="state-write") from None
+        raise UserError(
+            f"cannot write {path}: {exc.strerror or exc}; the previous state is untouched", code="state-write"
+        ) from None
     except BaseException:  # e.g. a chunk that could not be made: no temporary file left behind
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -91,20 +94,20 @@ class StagedOutputs:
     files that say more than the state (or less). Only the lock's holder stages, inside its fence."""
 
     def __init__(self) -> None:
-        self.files: dict[str, tuple[str, str]] = {}   # target -> (staged file, sha256 of its bytes)
+        self.files: dict[str, tuple[str, str]] = {}  # target -> (staged file, sha256 of its bytes)
 
     def stage(self, path: Path, data: bytes | Iterable[bytes]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        staged = path.with_name(f".{path.name}.staged")   # one name: a kill's leftover is reused, not piled up
+        staged = path.with_name(f".{path.name}.staged")  # one name: a kill's leftover is reused, not piled up
         digest = hashlib.sha256()
         try:
             fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                for chunk in ((data,) if isinstance(data, (bytes, bytearray, memoryview)) else data):
+                for chunk in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
                     digest.update(chunk)
                     view = memoryview(chunk)
                     while view:
-                        view = view[os.write(fd, view):]
+                        view = view[os.write(fd, view) :]
             finally:
                 os.close(fd)
         except OSError as exc:
@@ -197,7 +200,7 @@ def read_state_file(path: Path) -> StateRecord:
     return StateRecord.from_json(data, str(path))
 
 
-FENCE_WAIT = 10.0   # seconds a force-unlock (or a release) waits for a holder to finish the write it is in
+FENCE_WAIT = 10.0  # seconds a force-unlock (or a release) waits for a holder to finish the write it is in
 
 
 def _sha256_of(path: Path) -> str:
@@ -220,12 +223,13 @@ class LocalBackend:
         self._lock_path = self.dir / f"{environment}.lock"
         self._fence_path = self.dir / f"{environment}.fence"
         self.history_dir = self.dir / "history" / environment
-        self._held: LockInfo | None = None   # the lock this object holds, while it holds it
-        self._fenced = 0                     # depth of fenced() sections entered (they nest)
+        self._held: LockInfo | None = None  # the lock this object holds, while it holds it
+        self._fenced = 0  # depth of fenced() sections entered (they nest)
 
     @property
     def journal(self):
         from .journal import FileJournal
+
         return FileJournal(self.dir / f"{self.environment}.journal", self)
 
     def describe(self) -> str:
@@ -250,17 +254,22 @@ class LocalBackend:
             data = loads_shared(text, like)
             del text
         except ValueError as exc:
-            raise UserError(f"{self.path} is not valid JSON ({exc}); it may have been edited by hand. Restore the "
-                            f"previous version from {self.path}.backup (edcconf state restore --env "
-                            f"{self.environment})", code="state-invalid") from None
+            raise UserError(
+                f"{self.path} is not valid JSON ({exc}); it may have been edited by hand. Restore the "
+                f"previous version from {self.path}.backup (edcconf state restore --env "
+                f"{self.environment})",
+                code="state-invalid",
+            ) from None
         return self.record_of(data)
 
     def record_of(self, data: object) -> StateRecord:
         """The record of this environment from the decoded file (here, or by state/prefetch.py)."""
         record = StateRecord.from_json(data, str(self.path))
         if record.environment != self.environment:
-            raise UserError(f"{self.path} holds the state of environment {record.environment!r}, not "
-                            f"{self.environment!r}", code="state-invalid")
+            raise UserError(
+                f"{self.path} holds the state of environment {record.environment!r}, not {self.environment!r}",
+                code="state-invalid",
+            )
         return record
 
     def stored_serial(self) -> int:
@@ -318,18 +327,23 @@ class LocalBackend:
             f"the state file {self.path} is missing, but {self.environment} has had a state ({' and '.join(found)}): "
             f"the file was deleted or moved, and edcconf will not start a new lineage over it. Restore the newest "
             f"version{newest} with `edcconf state restore --env {self.environment}`, or another one with "
-            f"`--serial N` or `--from {backup or 'PATH'}`", code="state-missing")
+            f"`--serial N` or `--from {backup or 'PATH'}`",
+            code="state-missing",
+        )
 
     def newest_known(self) -> tuple[int, str | None]:
         """(serial, lineage) of the newest version this environment has had: the state file, or else the
         newest version file or the backup (what `state restore` numbers after)."""
         candidates = []
         serials = self.history_serials()
-        for read in (lambda: self.read(missing_ok=True), lambda: self.version(serials[-1]) if serials else None,
-                     lambda: read_state_file(self.backup_path) if self.backup_path.exists() else None):
+        for read in (
+            lambda: self.read(missing_ok=True),
+            lambda: self.version(serials[-1]) if serials else None,
+            lambda: read_state_file(self.backup_path) if self.backup_path.exists() else None,
+        ):
             try:
                 found = read()
-            except UserError:   # damaged: restore is how it gets mended
+            except UserError:  # damaged: restore is how it gets mended
                 continue
             if found is not None and found.exists:
                 candidates.append((found.serial, found.lineage))
@@ -343,8 +357,11 @@ class LocalBackend:
             return read_state_file(path), f"version {serials[-1]} ({path})"
         if self.backup_path.exists():
             return read_state_file(self.backup_path), f"the backup {self.backup_path}"
-        raise UserError(f"there is nothing to restore the state of {self.environment} from: no version under "
-                        f"{self.history_dir} and no backup {self.backup_path}; give --from PATH", code="no-version")
+        raise UserError(
+            f"there is nothing to restore the state of {self.environment} from: no version under "
+            f"{self.history_dir} and no backup {self.backup_path}; give --from PATH",
+            code="no-version",
+        )
 
     def history(self) -> list[dict]:
         """One entry per applied version, oldest first (without the effective state). A version file newer
@@ -366,16 +383,29 @@ class LocalBackend:
         the lock is taken, so an apply is refused before it changes anything, and again by each writer."""
         from ..fs import refuse_leaving
 
-        for path in (self.path, self.backup_path, self._lock_path, self._fence_path,
-                     self.dir / f"{self.environment}.journal", self.history_dir):
+        for path in (
+            self.path,
+            self.backup_path,
+            self._lock_path,
+            self._fence_path,
+            self.dir / f"{self.environment}.journal",
+            self.history_dir,
+        ):
             refuse_leaving(self.root, path, "write the state")
         refuse_leaving(self.root, self.audit_path, "write the audit log")
 
     def write(self, record: StateRecord, expected_serial: int) -> None:
         self.commit(record, expected_serial)
 
-    def commit(self, record: StateRecord | None, expected_serial: int | None, audit: Iterable[dict] = (),
-               seal: Mapping | None = None, restoring: bool = False, base_lineage: str | None = None) -> None:
+    def commit(
+        self,
+        record: StateRecord | None,
+        expected_serial: int | None,
+        audit: Iterable[dict] = (),
+        seal: Mapping | None = None,
+        restoring: bool = False,
+        base_lineage: str | None = None,
+    ) -> None:
         """Record a new version (record None: none) and its audit entries as one step.
 
         seal: the commit belongs to the apply whose journal is open. The seal (plain data from which that
@@ -396,17 +426,28 @@ class LocalBackend:
             if expected_serial is not None or not restoring:
                 current = self.stored_serial()
                 if current != expected_serial:  # compare-and-swap: someone applied in between
-                    raise UserError(f"state of {self.environment} moved from serial {expected_serial} to {current} "
-                                    "while this apply ran; plan again", code="state-conflict")
+                    raise UserError(
+                        f"state of {self.environment} moved from serial {expected_serial} to {current} "
+                        "while this apply ran; plan again",
+                        code="state-conflict",
+                    )
                 if current == 0 and not restoring and not self.path.exists():
                     self.refuse_lost_lineage()
             if own is not None:
-                self.journal.begin({"id": own, "base_serial": expected_serial, "lineage": base_lineage,
-                                    "environment": self.environment, "operation": "state write"})
+                self.journal.begin(
+                    {
+                        "id": own,
+                        "base_serial": expected_serial,
+                        "lineage": base_lineage,
+                        "environment": self.environment,
+                        "operation": "state write",
+                    }
+                )
             digest = self._write_version(record) if record is not None else None
             if seal is not None:
-                self.journal.seal({**seal, "serial": record.serial if record is not None else None,
-                                   "version_sha256": digest})
+                self.journal.seal(
+                    {**seal, "serial": record.serial if record is not None else None, "version_sha256": digest}
+                )
             self.append_audit(audit)
             if record is not None:
                 self._install(record.serial, damaged=restoring and expected_serial is None)
@@ -431,8 +472,10 @@ class LocalBackend:
         """The state file becomes the version file of serial (copied from it); the old one the backup (a
         damaged one is kept as <env>.json.damaged instead: the backup stays a state that can be restored)."""
         if self.path.exists():
-            write_atomically(self.path.with_name(self.path.name + ".damaged") if damaged else self.backup_path,
-                             file_chunks(self.path))
+            write_atomically(
+                self.path.with_name(self.path.name + ".damaged") if damaged else self.backup_path,
+                file_chunks(self.path),
+            )
         write_atomically(self.path, file_chunks(self.history_dir / f"{serial:06d}.json"))
 
     def finish_commit(self, header: Mapping, seal: Mapping, audit: Callable[[], Iterable[dict]], note: dict) -> None:
@@ -451,12 +494,16 @@ class LocalBackend:
                     raise UserError(
                         f"the journal of an interrupted apply ({self.journal.path}) was committing serial {serial}, "
                         f"but {version} is missing or not the file it wrote. Move the journal aside and check the "
-                        f"state with `edcconf history --env {self.environment}`", code="state-invalid")
+                        f"state with `edcconf history --env {self.environment}`",
+                        code="state-invalid",
+                    )
             present = self._count_audit(apply_id)
             missing = list(itertools.islice(audit(), present, None))
-            self.append_audit(missing + [{**note, "serial": serial, "audit_entries_completed": len(missing),
-                                          "state_installed": install}])
-            if install and serial is not None:   # install implies a serial
+            self.append_audit(
+                missing
+                + [{**note, "serial": serial, "audit_entries_completed": len(missing), "state_installed": install}]
+            )
+            if install and serial is not None:  # install implies a serial
                 self._install(serial)
             self.journal.clear()
 
@@ -492,8 +539,9 @@ class LocalBackend:
                 finally:
                     os.close(fd)
             except OSError as exc:
-                raise UserError(f"cannot write the audit log {self.audit_path}: {exc.strerror or exc}",
-                                code="audit-write") from None
+                raise UserError(
+                    f"cannot write the audit log {self.audit_path}: {exc.strerror or exc}", code="audit-write"
+                ) from None
 
     def repair_audit(self) -> None:
         """Move a torn last line of the audit log aside now (each command that takes the lock does)."""
@@ -507,8 +555,9 @@ class LocalBackend:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise UserError(f"cannot open the audit log {self.audit_path}: {exc.strerror or exc}",
-                            code="audit-write") from None
+            raise UserError(
+                f"cannot open the audit log {self.audit_path}: {exc.strerror or exc}", code="audit-write"
+            ) from None
         try:
             size = os.fstat(fd).st_size
             if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
@@ -532,17 +581,25 @@ class LocalBackend:
             os.ftruncate(fd, cut)
             os.fsync(fd)
         except OSError as exc:
-            raise UserError(f"cannot repair the torn last line of the audit log {self.audit_path}: "
-                            f"{exc.strerror or exc}", code="audit-write") from None
+            raise UserError(
+                f"cannot repair the torn last line of the audit log {self.audit_path}: {exc.strerror or exc}",
+                code="audit-write",
+            ) from None
         finally:
             os.close(fd)
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         from .locking import actor
-        return {"event": "audit-repaired", "environment": self.environment, "actor": actor(),
-                "time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "torn_bytes": len(torn),
-                "moved_to": str(quarantine),
-                "note": "the last line of the audit log was torn by an interrupted write; its bytes were moved aside"}
+
+        return {
+            "event": "audit-repaired",
+            "environment": self.environment,
+            "actor": actor(),
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
+            "torn_bytes": len(torn),
+            "moved_to": str(quarantine),
+            "note": "the last line of the audit log was torn by an interrupted write; its bytes were moved aside",
+        }
 
     def read_audit(self) -> list[dict]:
         """Every entry. A torn last line (a kill in the middle of a write, not yet repaired) is left out."""
@@ -559,8 +616,11 @@ class LocalBackend:
                 try:
                     out.append(json.loads(line))
                 except ValueError:
-                    raise UserError(f"{self.audit_path}:{number} is not an audit entry (not one JSON object); the "
-                                    "log was edited or damaged", code="audit-invalid") from None
+                    raise UserError(
+                        f"{self.audit_path}:{number} is not an audit entry (not one JSON object); the "
+                        "log was edited or damaged",
+                        code="audit-invalid",
+                    ) from None
         return out
 
     def _count_audit(self, apply_id: str | None) -> int:
@@ -588,8 +648,8 @@ class LocalBackend:
     def lock(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
         if self._held is not None:
             raise RuntimeError(f"the lock on {self.environment} is already held by this backend")
-        oslock.refuse_unsupported(self.environment)   # before anything is created
-        self.refuse_links_out()   # every writer takes the lock first: refused before anything is written
+        oslock.refuse_unsupported(self.environment)  # before anything is created
+        self.refuse_links_out()  # every writer takes the lock first: refused before anything is written
         self.dir.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + timeout
         while True:
@@ -669,9 +729,12 @@ class LocalBackend:
                 if time.monotonic() >= deadline:
                     holder = self._holder()
                     who = f" (pid {holder.pid} on {holder.host}, lock id {holder.id})" if holder else ""
-                    raise UserError(f"the state of {self.environment} is in the middle of a write by its lock "
-                                    f"holder{who}, which did not finish within {wait:g}s. If that process is "
-                                    "stuck, stop it, then try again", code="state-locked") from None
+                    raise UserError(
+                        f"the state of {self.environment} is in the middle of a write by its lock "
+                        f"holder{who}, which did not finish within {wait:g}s. If that process is "
+                        "stuck, stop it, then try again",
+                        code="state-locked",
+                    ) from None
                 time.sleep(0.005)
             yield
         finally:
@@ -702,7 +765,7 @@ class LocalBackend:
     def force_unlock(self, lock_id: str) -> LockInfo | None:
         """Take the lock away from its holder, dead or alive: the lock file is replaced (a new generation,
         no holder), under the fence flock, so the old holder's next write fails. Returns the old holder."""
-        self.refuse_links_out()   # it replaces the lock file
+        self.refuse_links_out()  # it replaces the lock file
         holder = self._holder()
         if holder is None or holder.id != lock_id:
             return None
@@ -710,6 +773,7 @@ class LocalBackend:
             holder = self._holder()
             if holder is None or holder.id != lock_id:
                 return None
-            write_atomically(self._lock_path, json.dumps({"generation": holder.generation + 1,
-                                                          "forced_open": lock_id}).encode())
+            write_atomically(
+                self._lock_path, json.dumps({"generation": holder.generation + 1, "forced_open": lock_id}).encode()
+            )
         return holder

@@ -4,6 +4,7 @@ Every lock carries a *generation*, a number that grows by one each time the lock
 open. It is the lock's fencing token: a backend writes only while the stored generation is still the
 one it took (checked in the same step as the write), so a holder whose lock was forced open cannot
 write over the work of whoever took the lock next."""
+
 from __future__ import annotations
 
 import getpass
@@ -11,7 +12,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..diagnostics import UserError
 
@@ -35,24 +36,45 @@ class LockInfo:
     pid: int
     operation: str
     since: str
-    generation: int = 0   # the fencing token: see the module's docstring
+    generation: int = 0  # the fencing token: see the module's docstring
 
     @classmethod
-    def mine(cls, operation: str, generation: int = 0) -> "LockInfo":
-        return cls(str(uuid.uuid4()), actor(), socket.gethostname(), os.getpid(), operation,
-                   datetime.now(timezone.utc).isoformat(timespec="seconds"), generation)
+    def mine(cls, operation: str, generation: int = 0) -> LockInfo:
+        return cls(
+            str(uuid.uuid4()),
+            actor(),
+            socket.gethostname(),
+            os.getpid(),
+            operation,
+            datetime.now(UTC).isoformat(timespec="seconds"),
+            generation,
+        )
 
     def to_json(self) -> dict:
-        return {"id": self.id, "who": self.who, "host": self.host, "pid": self.pid, "operation": self.operation,
-                "since": self.since, "generation": self.generation}
+        return {
+            "id": self.id,
+            "who": self.who,
+            "host": self.host,
+            "pid": self.pid,
+            "operation": self.operation,
+            "since": self.since,
+            "generation": self.generation,
+        }
 
     @classmethod
-    def from_json(cls, data: object) -> "LockInfo | None":
+    def from_json(cls, data: object) -> LockInfo | None:
         if not isinstance(data, dict):
             return None
         try:
-            return cls(str(data["id"]), str(data["who"]), str(data["host"]), int(data["pid"]),
-                       str(data["operation"]), str(data["since"]), int(data.get("generation") or 0))
+            return cls(
+                str(data["id"]),
+                str(data["who"]),
+                str(data["host"]),
+                int(data["pid"]),
+                str(data["operation"]),
+                str(data["since"]),
+                int(data.get("generation") or 0),
+            )
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -60,12 +82,17 @@ class LockInfo:
 def busy_error(environment: str, holder: LockInfo | None, waited: float) -> UserError:
     waited_text = f" after waiting {waited:g}s" if waited else ""
     if holder is None:
-        return UserError(f"the state of {environment} is locked by another edcconf process{waited_text}; "
-                         "try again, or wait with --lock-timeout 30s", code="state-locked")
+        return UserError(
+            f"the state of {environment} is locked by another edcconf process{waited_text}; "
+            "try again, or wait with --lock-timeout 30s",
+            code="state-locked",
+        )
     return UserError(
         f"the state of {environment} is locked{waited_text}: {holder.operation} by {holder.who} on {holder.host} "
         f"(pid {holder.pid}) since {holder.since}, lock id {holder.id}. Wait with --lock-timeout 30s; if that "
-        f"process is gone, run: edcconf force-unlock {environment} {holder.id}", code="state-locked")
+        f"process is gone, run: edcconf force-unlock {environment} {holder.id}",
+        code="state-locked",
+    )
 
 
 def lock_lost(environment: str, held: LockInfo) -> UserError:
@@ -74,7 +101,9 @@ def lock_lost(environment: str, held: LockInfo) -> UserError:
         f"the lock on the state of {environment} that this {held.operation} held (lock id {held.id}, generation "
         f"{held.generation}) was released with force-unlock while it ran, and another process may hold it now; "
         f"this process wrote nothing to the state, the audit log or the journal after that. Run "
-        f"`edcconf plan --env {environment}` to see the state as it is and what is left", code="lock-lost")
+        f"`edcconf plan --env {environment}` to see the state as it is and what is left",
+        code="lock-lost",
+    )
 
 
 def named_holder(read_holder, patience: float = 2.0) -> LockInfo | None:

@@ -6,6 +6,7 @@ Windows is refused, not approximated: the backend's fencing replaces the lock fi
 open (force-unlock) and reads and writes it at offsets (os.pread/os.pwrite), none of which Windows allows,
 and msvcrt's byte-range locks would also block other processes from reading who holds the lock. There the
 state belongs in PostgreSQL (`state: {backend: postgres}`), or edcconf runs under WSL."""
+
 from __future__ import annotations
 
 import errno
@@ -20,10 +21,12 @@ def supported() -> bool:
 
 def refuse_unsupported(environment: str) -> None:
     if not supported():
-        raise UserError(f"the local state backend of {environment} cannot lock its state on Windows: it needs POSIX "
-                        "file locks (flock) for its fencing. On Windows keep the state in PostgreSQL (`state: "
-                        "{backend: postgres, dsn_env: ...}` in the environment's file), or run edcconf under WSL",
-                        code="state-local-unsupported")
+        raise UserError(
+            f"the local state backend of {environment} cannot lock its state on Windows: it needs POSIX "
+            "file locks (flock) for its fencing. On Windows keep the state in PostgreSQL (`state: "
+            "{backend: postgres, dsn_env: ...}` in the environment's file), or run edcconf under WSL",
+            code="state-local-unsupported",
+        )
 
 
 def try_lock(fd: int, environment: str) -> bool:

@@ -13,6 +13,7 @@ in progress to end) and then ends the holder's session, so a holder whose lock w
 nothing more: its session is gone, and a new one would not have the generation. A version, its audit
 entries and the clearing of its journal are one transaction (commit()).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,7 +22,8 @@ import json
 import os
 import re
 import time
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import psycopg
 import psycopg.conninfo
@@ -33,7 +35,9 @@ from .locking import LockInfo, busy_error, lock_lost, named_holder
 from .record import StateRecord
 
 MIGRATIONS: list[tuple[int, str]] = [
-    (1, """
+    (
+        1,
+        """
     CREATE TABLE IF NOT EXISTS {schema}.states (
         environment text NOT NULL, serial integer NOT NULL, lineage text NOT NULL,
         applied_at timestamptz NOT NULL, commit text, actor text, summary jsonb, note text,
@@ -46,13 +50,17 @@ MIGRATIONS: list[tuple[int, str]] = [
         environment text PRIMARY KEY, lock_id text NOT NULL, holder jsonb NOT NULL, backend_pid integer NOT NULL);
     CREATE TABLE IF NOT EXISTS {schema}.journal (
         environment text NOT NULL, seq integer NOT NULL, entry jsonb NOT NULL, PRIMARY KEY (environment, seq));
-    """),
-    (2, """
+    """,
+    ),
+    (
+        2,
+        """
     CREATE TABLE IF NOT EXISTS {schema}.fences (environment text PRIMARY KEY, generation bigint NOT NULL);
     ALTER TABLE {schema}.locks ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT 0;
-    """),
+    """,
+    ),
 ]
-FORCE_WAIT = "10s"   # how long force-unlock waits for the holder to finish the write it is in
+FORCE_WAIT = "10s"  # how long force-unlock waits for the holder to finish the write it is in
 _VERSION_EVENTS = ("apply", "apply-failed", "recovered", "state-import", "state-restore")
 _MIGRATION_LOCK = 0x6564_6363_6F6E_66  # "edcconf": serialises first-use migrations across processes
 
@@ -62,9 +70,11 @@ _SECRET_KEYS = ("password", "sslpassword")
 _URL = re.compile(r"postgres(?:ql)?://", re.I)
 _PAIR = re.compile(r"([A-Za-z_]+)\s*=\s*('(?:[^'\\]|\\.)*'?|[^\s']\S*)")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|%00")
-UNREADABLE = ("in the key=value form, quote a value that holds spaces or quotes ('...', with \\' for a quote); in the "
-              "URL form (postgresql://user:password@host/db), percent-encode '%', '@', ':' and '/' in the user name and "
-              "password (%25, %40, %3A, %2F)")
+UNREADABLE = (
+    "in the key=value form, quote a value that holds spaces or quotes ('...', with \\' for a quote); in the "
+    "URL form (postgresql://user:password@host/db), percent-encode '%', '@', ':' and '/' in the user name and "
+    "password (%25, %40, %3A, %2F)"
+)
 
 
 def _one(cur: psycopg.Cursor[Any]) -> Any:
@@ -83,7 +93,7 @@ def dsn_problem(dsn: str) -> str | None:
         return None
     if _BAD_ESCAPE.search(dsn):
         return "holds a '%' that does not begin a percent-escape (write %25 for a '%')"
-    rest = dsn[url.end():]
+    rest = dsn[url.end() :]
     at, slash = rest.find("@"), rest.find("/")
     if rest.count("@") > 1 or (at >= 0 and 0 <= slash < at):
         return "holds '@' or '/' as they are in its user name or password (write %40 and %2F)"
@@ -98,7 +108,7 @@ def dsn_secrets(dsn: str) -> set[str]:
     found: set[str] = set()
     url = _URL.match(dsn)
     if url is not None:
-        rest = dsn[url.end():]
+        rest = dsn[url.end() :]
         head = rest.split("/", 1)[0]
         if "@" in head:
             userinfo = head.rsplit("@", 1)[0]
@@ -142,8 +152,11 @@ class PostgresBackend:
         self.schema = schema
         dsn = os.environ.get(dsn_env)
         if not dsn:
-            raise UserError(f"the state of {environment} is kept in PostgreSQL, and the environment variable "
-                            f"{dsn_env} that holds its connection string is not set", code="state-backend")
+            raise UserError(
+                f"the state of {environment} is kept in PostgreSQL, and the environment variable "
+                f"{dsn_env} that holds its connection string is not set",
+                code="state-backend",
+            )
         problem = dsn_problem(dsn)
         if problem is None:
             try:
@@ -151,12 +164,14 @@ class PostgresBackend:
             except psycopg.Error:  # its message may quote any part of the string: never shown
                 problem = "cannot be read as a PostgreSQL connection string"
         if problem is not None:
-            raise UserError(f"the connection string in ${dsn_env} (the state of {environment}) {problem}; "
-                            f"{UNREADABLE}", code="state-backend")
+            raise UserError(
+                f"the connection string in ${dsn_env} (the state of {environment}) {problem}; {UNREADABLE}",
+                code="state-backend",
+            )
         self._dsn = dsn
         self._secrets = dsn_secrets(dsn)
         self._migrated = False
-        self._conn: psycopg.Connection | None = None   # the session holding the lock, while it is held
+        self._conn: psycopg.Connection | None = None  # the session holding the lock, while it is held
         self._held: LockInfo | None = None
         self._fenced = 0
 
@@ -169,15 +184,21 @@ class PostgresBackend:
         try:
             conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
-            raise UserError(f"cannot reach the PostgreSQL state of {self.environment} (${self.dsn_env}): "
-                            f"{scrub(str(exc).strip(), self._secrets)}", code="state-read") from None
+            raise UserError(
+                f"cannot reach the PostgreSQL state of {self.environment} (${self.dsn_env}): "
+                f"{scrub(str(exc).strip(), self._secrets)}",
+                code="state-read",
+            ) from None
         try:
             if not self._migrated:
                 self._migrate(conn)
             yield conn
         except psycopg.Error as exc:
-            raise UserError(f"PostgreSQL state of {self.environment}: {scrub(str(exc).strip(), self._secrets)}; "
-                            "nothing was committed by the failed statement", code="state-write") from None
+            raise UserError(
+                f"PostgreSQL state of {self.environment}: {scrub(str(exc).strip(), self._secrets)}; "
+                "nothing was committed by the failed statement",
+                code="state-write",
+            ) from None
         finally:
             conn.close()
 
@@ -196,8 +217,11 @@ class PostgresBackend:
     def _error(self, exc: psycopg.Error) -> UserError:
         if self._held is not None and self._conn is not None and (self._conn.broken or self._conn.closed):
             return lock_lost(self.environment, self._held)  # force-unlock ended the lock's session
-        return UserError(f"PostgreSQL state of {self.environment}: {scrub(str(exc).strip(), self._secrets)}; "
-                         "nothing was committed by the failed statement", code="state-write")
+        return UserError(
+            f"PostgreSQL state of {self.environment}: {scrub(str(exc).strip(), self._secrets)}; "
+            "nothing was committed by the failed statement",
+            code="state-write",
+        )
 
     def _t(self, table: str) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
@@ -206,103 +230,167 @@ class PostgresBackend:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
-            conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (version integer PRIMARY KEY, "
-                                 "applied_at timestamptz NOT NULL DEFAULT now())").format(self._t("schema_migrations")))
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (version integer PRIMARY KEY, "
+                    "applied_at timestamptz NOT NULL DEFAULT now())"
+                ).format(self._t("schema_migrations"))
+            )
             done = {r[0] for r in conn.execute(sql.SQL("SELECT version FROM {}").format(self._t("schema_migrations")))}
             for version, ddl in MIGRATIONS:
                 if version not in done:
                     conn.execute(sql.SQL(ddl).format(schema=sql.Identifier(self.schema)))
-                    conn.execute(sql.SQL("INSERT INTO {} (version) VALUES (%s)").format(self._t("schema_migrations")),
-                                 (version,))
+                    conn.execute(
+                        sql.SQL("INSERT INTO {} (version) VALUES (%s)").format(self._t("schema_migrations")), (version,)
+                    )
         self._migrated = True
 
     # -- state ---------------------------------------------------------------------------------------
     def read(self, like=None, missing_ok: bool = False) -> StateRecord:  # like: see LocalBackend.read
         with self._session() as conn:
-            row = conn.execute(sql.SQL("SELECT record FROM {} WHERE environment = %s ORDER BY serial DESC LIMIT 1")
-                               .format(self._t("states")), (self.environment,)).fetchone()
+            row = conn.execute(
+                sql.SQL("SELECT record FROM {} WHERE environment = %s ORDER BY serial DESC LIMIT 1").format(
+                    self._t("states")
+                ),
+                (self.environment,),
+            ).fetchone()
             if row is None and not missing_ok:
                 self._refuse_lost_lineage(conn)
-        return StateRecord.from_json(row[0], f"PostgreSQL state of {self.environment}") if row else StateRecord(self.environment)
+        return (
+            StateRecord.from_json(row[0], f"PostgreSQL state of {self.environment}")
+            if row
+            else StateRecord(self.environment)
+        )
 
     def _refuse_lost_lineage(self, conn: psycopg.Connection) -> None:
         """No version of this environment, though the audit log records applied ones: rows were deleted
         from <schema>.states. A new lineage would start over them."""
-        newest = _one(conn.execute(sql.SQL(
-            "SELECT max(CASE WHEN jsonb_typeof(entry->'serial') = 'number' THEN (entry->>'serial')::int END) "
-            "FROM {} WHERE environment = %s AND entry->>'event' = ANY(%s)").format(self._t("audit")),
-            (self.environment, list(_VERSION_EVENTS))))
+        newest = _one(
+            conn.execute(
+                sql.SQL(
+                    "SELECT max(CASE WHEN jsonb_typeof(entry->'serial') = 'number' THEN (entry->>'serial')::int END) "
+                    "FROM {} WHERE environment = %s AND entry->>'event' = ANY(%s)"
+                ).format(self._t("audit")),
+                (self.environment, list(_VERSION_EVENTS)),
+            )
+        )
         if newest:
             raise UserError(
                 f"the PostgreSQL state of {self.environment} has no version, but its audit log ({self.schema}.audit) "
                 f"records versions up to serial {newest}: rows were deleted from {self.schema}.states. edcconf will "
                 f"not start a new lineage over them. Restore a copy with `edcconf state restore --env "
-                f"{self.environment} --from PATH`", code="state-missing")
+                f"{self.environment} --from PATH`",
+                code="state-missing",
+            )
 
     def newest_known(self) -> tuple[int, str | None]:
         current = self.read(missing_ok=True)
         return current.serial, current.lineage
 
     def default_restore_source(self) -> tuple[StateRecord, str]:
-        raise UserError(f"the PostgreSQL state of {self.environment} keeps every version as a row: say which to "
-                        "restore, with --serial N (see `edcconf history`) or --from PATH (a state file)", code="usage")
+        raise UserError(
+            f"the PostgreSQL state of {self.environment} keeps every version as a row: say which to "
+            "restore, with --serial N (see `edcconf history`) or --from PATH (a state file)",
+            code="usage",
+        )
 
     def write(self, record: StateRecord, expected_serial: int) -> None:
         self.commit(record, expected_serial)
 
-    def commit(self, record: StateRecord | None, expected_serial: int | None, audit: Iterable[dict] = (),
-               seal: Mapping | None = None, restoring: bool = False, base_lineage: str | None = None) -> None:
+    def commit(
+        self,
+        record: StateRecord | None,
+        expected_serial: int | None,
+        audit: Iterable[dict] = (),
+        seal: Mapping | None = None,
+        restoring: bool = False,
+        base_lineage: str | None = None,
+    ) -> None:
         """A new version (record None: none), its audit entries and (seal given: the commit of the apply
         whose journal is open) the clearing of that journal, in one transaction of the lock's session."""
         entries = [(self.environment, Jsonb(json.loads(json.dumps(e, default=str)))) for e in audit]
         with self.fenced() as conn:
             try:
                 with conn.transaction():
-                    current = _one(conn.execute(sql.SQL("SELECT coalesce(max(serial), 0) FROM {} WHERE "
-                                                        "environment = %s").format(self._t("states")),
-                                                (self.environment,)))
+                    current = _one(
+                        conn.execute(
+                            sql.SQL("SELECT coalesce(max(serial), 0) FROM {} WHERE environment = %s").format(
+                                self._t("states")
+                            ),
+                            (self.environment,),
+                        )
+                    )
                     if current != expected_serial and (expected_serial is not None or not restoring):
-                        raise UserError(f"state of {self.environment} moved from serial {expected_serial} to "
-                                        f"{current} while this apply ran; plan again", code="state-conflict")
+                        raise UserError(
+                            f"state of {self.environment} moved from serial {expected_serial} to "
+                            f"{current} while this apply ran; plan again",
+                            code="state-conflict",
+                        )
                     if current == 0 and not restoring:
                         self._refuse_lost_lineage(conn)
                     if record is not None:
-                        conn.execute(sql.SQL("INSERT INTO {} (environment, serial, lineage, applied_at, commit, "
-                                             "actor, summary, note, record) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)")
-                                     .format(self._t("states")),
-                                     (self.environment, record.serial, record.lineage, record.applied_at,
-                                      record.commit, record.actor, Jsonb(dict(record.summary)), record.note,
-                                      Jsonb(record.to_json())))
+                        conn.execute(
+                            sql.SQL(
+                                "INSERT INTO {} (environment, serial, lineage, applied_at, commit, "
+                                "actor, summary, note, record) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                            ).format(self._t("states")),
+                            (
+                                self.environment,
+                                record.serial,
+                                record.lineage,
+                                record.applied_at,
+                                record.commit,
+                                record.actor,
+                                Jsonb(dict(record.summary)),
+                                record.note,
+                                Jsonb(record.to_json()),
+                            ),
+                        )
                     if entries:
                         with conn.cursor() as cur:
-                            cur.executemany(sql.SQL("INSERT INTO {} (environment, entry) VALUES (%s, %s)")
-                                            .format(self._t("audit")), entries)
+                            cur.executemany(
+                                sql.SQL("INSERT INTO {} (environment, entry) VALUES (%s, %s)").format(self._t("audit")),
+                                entries,
+                            )
                     if seal is not None:
-                        conn.execute(sql.SQL("DELETE FROM {} WHERE environment = %s").format(self._t("journal")),
-                                     (self.environment,))
+                        conn.execute(
+                            sql.SQL("DELETE FROM {} WHERE environment = %s").format(self._t("journal")),
+                            (self.environment,),
+                        )
             except psycopg.errors.UniqueViolation:
-                assert record is not None   # only a version's INSERT can collide
-                raise UserError(f"another apply committed serial {record.serial} of {self.environment} first; "
-                                "plan again", code="state-conflict") from None
+                assert record is not None  # only a version's INSERT can collide
+                raise UserError(
+                    f"another apply committed serial {record.serial} of {self.environment} first; plan again",
+                    code="state-conflict",
+                ) from None
 
     def discard_journal(self, note: dict, entries: list[dict]) -> None:
         """A journal that cannot be folded: the audit log records it (with its changes) as it is deleted."""
         with self.fenced() as conn, conn.transaction():
-            conn.execute(sql.SQL("INSERT INTO {} (environment, entry) VALUES (%s, %s)").format(self._t("audit")),
-                         (self.environment, Jsonb(json.loads(json.dumps({**note, "journal": entries}, default=str)))))
-            conn.execute(sql.SQL("DELETE FROM {} WHERE environment = %s").format(self._t("journal")),
-                         (self.environment,))
+            conn.execute(
+                sql.SQL("INSERT INTO {} (environment, entry) VALUES (%s, %s)").format(self._t("audit")),
+                (self.environment, Jsonb(json.loads(json.dumps({**note, "journal": entries}, default=str)))),
+            )
+            conn.execute(
+                sql.SQL("DELETE FROM {} WHERE environment = %s").format(self._t("journal")), (self.environment,)
+            )
 
     def history(self) -> list[dict]:
         with self._session() as conn:
-            rows = conn.execute(sql.SQL("SELECT record - 'effective' - 'sources' FROM {} WHERE environment = %s "
-                                        "ORDER BY serial").format(self._t("states")), (self.environment,)).fetchall()
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT record - 'effective' - 'sources' FROM {} WHERE environment = %s ORDER BY serial"
+                ).format(self._t("states")),
+                (self.environment,),
+            ).fetchall()
         return [r[0] for r in rows]
 
     def version(self, serial: int) -> StateRecord:
         with self._session() as conn:
-            row = conn.execute(sql.SQL("SELECT record FROM {} WHERE environment = %s AND serial = %s")
-                               .format(self._t("states")), (self.environment, serial)).fetchone()
+            row = conn.execute(
+                sql.SQL("SELECT record FROM {} WHERE environment = %s AND serial = %s").format(self._t("states")),
+                (self.environment, serial),
+            ).fetchone()
         if row is None:
             raise UserError(f"{self.environment} has no applied version {serial}", code="no-version")
         return StateRecord.from_json(row[0], f"PostgreSQL state of {self.environment}")
@@ -313,12 +401,16 @@ class PostgresBackend:
         if not rows:
             return
         with self.fenced() as conn, conn.transaction(), conn.cursor() as cur:
-            cur.executemany(sql.SQL("INSERT INTO {} (environment, entry) VALUES (%s, %s)").format(self._t("audit")), rows)
+            cur.executemany(
+                sql.SQL("INSERT INTO {} (environment, entry) VALUES (%s, %s)").format(self._t("audit")), rows
+            )
 
     def read_audit(self) -> list[dict]:
         with self._session() as conn:
-            rows = conn.execute(sql.SQL("SELECT entry FROM {} WHERE environment = %s ORDER BY id")
-                                .format(self._t("audit")), (self.environment,)).fetchall()
+            rows = conn.execute(
+                sql.SQL("SELECT entry FROM {} WHERE environment = %s ORDER BY id").format(self._t("audit")),
+                (self.environment,),
+            ).fetchall()
         return [r[0] for r in rows]
 
     # -- locks and fencing ---------------------------------------------------------------------------
@@ -337,16 +429,25 @@ class PostgresBackend:
                     raise busy_error(self.environment, named_holder(lambda: self._holder(conn)), timeout)
                 time.sleep(0.1)
             with conn.transaction():
-                generation = _one(conn.execute(sql.SQL(
-                    "INSERT INTO {} (environment, generation) VALUES (%s, 1) ON CONFLICT (environment) DO UPDATE "
-                    "SET generation = {}.generation + 1 RETURNING generation").format(
-                        self._t("fences"), sql.Identifier("fences")), (self.environment,)))
+                generation = _one(
+                    conn.execute(
+                        sql.SQL(
+                            "INSERT INTO {} (environment, generation) VALUES (%s, 1) ON CONFLICT (environment) DO UPDATE "
+                            "SET generation = {}.generation + 1 RETURNING generation"
+                        ).format(self._t("fences"), sql.Identifier("fences")),
+                        (self.environment,),
+                    )
+                )
                 info = LockInfo.mine(operation, generation)
-                conn.execute(sql.SQL("INSERT INTO {} (environment, lock_id, holder, backend_pid, generation) VALUES "
-                                     "(%s, %s, %s, pg_backend_pid(), %s) ON CONFLICT (environment) DO UPDATE SET "
-                                     "lock_id = EXCLUDED.lock_id, holder = EXCLUDED.holder, "
-                                     "backend_pid = EXCLUDED.backend_pid, generation = EXCLUDED.generation")
-                             .format(self._t("locks")), (self.environment, info.id, Jsonb(info.to_json()), generation))
+                conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (environment, lock_id, holder, backend_pid, generation) VALUES "
+                        "(%s, %s, %s, pg_backend_pid(), %s) ON CONFLICT (environment) DO UPDATE SET "
+                        "lock_id = EXCLUDED.lock_id, holder = EXCLUDED.holder, "
+                        "backend_pid = EXCLUDED.backend_pid, generation = EXCLUDED.generation"
+                    ).format(self._t("locks")),
+                    (self.environment, info.id, Jsonb(info.to_json()), generation),
+                )
             self._conn, self._held = conn, info
             try:
                 yield info
@@ -354,8 +455,10 @@ class PostgresBackend:
                 self._conn = self._held = None
                 if not (conn.broken or conn.closed):  # else force-unlock ended the session, and the lock with it
                     with contextlib.suppress(psycopg.Error):
-                        conn.execute(sql.SQL("DELETE FROM {} WHERE environment = %s AND lock_id = %s")
-                                     .format(self._t("locks")), (self.environment, info.id))
+                        conn.execute(
+                            sql.SQL("DELETE FROM {} WHERE environment = %s AND lock_id = %s").format(self._t("locks")),
+                            (self.environment, info.id),
+                        )
                         conn.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key(),))
 
     @contextlib.contextmanager
@@ -364,19 +467,21 @@ class PostgresBackend:
         generation: force-unlock waits for it to end, and a forced-open holder cannot start one. Sections
         nest (the inner ones are savepoints); without the lock, one is taken for it."""
         if self._fenced:
-            assert self._conn is not None   # a fenced section runs on the lock's session
+            assert self._conn is not None  # a fenced section runs on the lock's session
             yield self._conn
             return
         if self._held is None:
             with self.lock("write"), self.fenced() as conn:
                 yield conn
             return
-        assert self._conn is not None   # lock() sets it with _held
+        assert self._conn is not None  # lock() sets it with _held
         conn, held = self._conn, self._held
         try:
             with conn.transaction():
-                row = conn.execute(sql.SQL("SELECT generation FROM {} WHERE environment = %s FOR SHARE")
-                                   .format(self._t("fences")), (self.environment,)).fetchone()
+                row = conn.execute(
+                    sql.SQL("SELECT generation FROM {} WHERE environment = %s FOR SHARE").format(self._t("fences")),
+                    (self.environment,),
+                ).fetchone()
                 if row is None or row[0] != held.generation:
                     raise lock_lost(self.environment, held)
                 self._fenced += 1
@@ -393,8 +498,9 @@ class PostgresBackend:
             pass
 
     def _holder(self, conn: psycopg.Connection) -> LockInfo | None:
-        row = conn.execute(sql.SQL("SELECT holder FROM {} WHERE environment = %s").format(self._t("locks")),
-                           (self.environment,)).fetchone()
+        row = conn.execute(
+            sql.SQL("SELECT holder FROM {} WHERE environment = %s").format(self._t("locks")), (self.environment,)
+        ).fetchone()
         return LockInfo.from_json(row[0]) if row else None
 
     def force_unlock(self, lock_id: str) -> LockInfo | None:
@@ -404,25 +510,36 @@ class PostgresBackend:
             try:
                 with conn.transaction():
                     conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(FORCE_WAIT)))
-                    row = conn.execute(sql.SQL("SELECT backend_pid, holder FROM {} WHERE environment = %s AND "
-                                               "lock_id = %s FOR UPDATE").format(self._t("locks")),
-                                       (self.environment, lock_id)).fetchone()
+                    row = conn.execute(
+                        sql.SQL(
+                            "SELECT backend_pid, holder FROM {} WHERE environment = %s AND lock_id = %s FOR UPDATE"
+                        ).format(self._t("locks")),
+                        (self.environment, lock_id),
+                    ).fetchone()
                     if row is None:
                         return None
-                    conn.execute(sql.SQL("UPDATE {} SET generation = generation + 1 WHERE environment = %s")
-                                 .format(self._t("fences")), (self.environment,))
-                    conn.execute(sql.SQL("DELETE FROM {} WHERE environment = %s AND lock_id = %s")
-                                 .format(self._t("locks")), (self.environment, lock_id))
+                    conn.execute(
+                        sql.SQL("UPDATE {} SET generation = generation + 1 WHERE environment = %s").format(
+                            self._t("fences")
+                        ),
+                        (self.environment,),
+                    )
+                    conn.execute(
+                        sql.SQL("DELETE FROM {} WHERE environment = %s AND lock_id = %s").format(self._t("locks")),
+                        (self.environment, lock_id),
+                    )
             except psycopg.errors.LockNotAvailable:
-                raise UserError(f"lock {lock_id} on {self.environment} is in the middle of a write that did not "
-                                f"finish within {FORCE_WAIT}; if its process is stuck, stop it, then try again",
-                                code="state-locked") from None
+                raise UserError(
+                    f"lock {lock_id} on {self.environment} is in the middle of a write that did not "
+                    f"finish within {FORCE_WAIT}; if its process is stuck, stop it, then try again",
+                    code="state-locked",
+                ) from None
             conn.execute("SELECT pg_terminate_backend(%s)", (row[0],))
         return LockInfo.from_json(row[1])
 
     # -- journal -------------------------------------------------------------------------------------
     @property
-    def journal(self) -> "PostgresJournal":
+    def journal(self) -> PostgresJournal:
         return PostgresJournal(self)
 
 
@@ -435,36 +552,54 @@ class PostgresJournal:
 
     def begin(self, header: dict) -> None:
         with self.b.fenced() as conn, conn.transaction():
-            conn.execute(sql.SQL("DELETE FROM {} WHERE environment = %s").format(self.b._t("journal")), (self.b.environment,))
-            conn.execute(sql.SQL("INSERT INTO {} VALUES (%s, 0, %s)").format(self.b._t("journal")),
-                         (self.b.environment, Jsonb(header)))
+            conn.execute(
+                sql.SQL("DELETE FROM {} WHERE environment = %s").format(self.b._t("journal")), (self.b.environment,)
+            )
+            conn.execute(
+                sql.SQL("INSERT INTO {} VALUES (%s, 0, %s)").format(self.b._t("journal")),
+                (self.b.environment, Jsonb(header)),
+            )
 
     def append(self, entries: Iterable[dict]) -> None:
         entries = list(entries)
         if not entries:
             return
         with self.b.fenced() as conn, conn.transaction():
-            start = _one(conn.execute(sql.SQL("SELECT coalesce(max(seq), 0) FROM {} WHERE environment = %s")
-                                      .format(self.b._t("journal")), (self.b.environment,)))
+            start = _one(
+                conn.execute(
+                    sql.SQL("SELECT coalesce(max(seq), 0) FROM {} WHERE environment = %s").format(self.b._t("journal")),
+                    (self.b.environment,),
+                )
+            )
             with conn.cursor() as cur:
-                cur.executemany(sql.SQL("INSERT INTO {} VALUES (%s, %s, %s)").format(self.b._t("journal")),
-                                [(self.b.environment, start + i + 1, Jsonb(json.loads(json.dumps(e, default=str))))
-                                 for i, e in enumerate(entries)])
+                cur.executemany(
+                    sql.SQL("INSERT INTO {} VALUES (%s, %s, %s)").format(self.b._t("journal")),
+                    [
+                        (self.b.environment, start + i + 1, Jsonb(json.loads(json.dumps(e, default=str))))
+                        for i, e in enumerate(entries)
+                    ],
+                )
 
     def header(self) -> dict | None:
         with self.b._session() as conn:
-            row = conn.execute(sql.SQL("SELECT entry FROM {} WHERE environment = %s AND seq = 0")
-                               .format(self.b._t("journal")), (self.b.environment,)).fetchone()
+            row = conn.execute(
+                sql.SQL("SELECT entry FROM {} WHERE environment = %s AND seq = 0").format(self.b._t("journal")),
+                (self.b.environment,),
+            ).fetchone()
         return row[0] if row else None
 
     def read(self) -> tuple[dict, list[dict], None] | None:
         with self.b._session() as conn:
-            rows = conn.execute(sql.SQL("SELECT seq, entry FROM {} WHERE environment = %s ORDER BY seq")
-                                .format(self.b._t("journal")), (self.b.environment,)).fetchall()
+            rows = conn.execute(
+                sql.SQL("SELECT seq, entry FROM {} WHERE environment = %s ORDER BY seq").format(self.b._t("journal")),
+                (self.b.environment,),
+            ).fetchall()
         if not rows or rows[0][0] != 0:
             return None
         return rows[0][1], [r[1] for r in rows[1:]], None
 
     def clear(self) -> None:
         with self.b.fenced() as conn:
-            conn.execute(sql.SQL("DELETE FROM {} WHERE environment = %s").format(self.b._t("journal")), (self.b.environment,))
+            conn.execute(
+                sql.SQL("DELETE FROM {} WHERE environment = %s").format(self.b._t("journal")), (self.b.environment,)
+            )

@@ -12,15 +12,16 @@ modification time: writes replace the file by a rename) and the child succeeded;
 reads the file as before, and reports any problem the way it always does. EDCCONF_WORKERS=1 (never
 fork) turns it off.
 """
+
 from __future__ import annotations
 
 import marshal
 import os
 import signal
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
-PREFETCH_MIN_BYTES = 8 * 1024 * 1024   # below this the read costs less than the fork
+PREFETCH_MIN_BYTES = 8 * 1024 * 1024  # below this the read costs less than the fork
 
 
 def _identity(st: os.stat_result) -> tuple:
@@ -31,16 +32,18 @@ class StatePrefetch:
     def __init__(self, path: Path, pid: int, fd: int) -> None:
         self.path, self._pid, self._fd = path, pid, fd
         self._open = True
-        self.also_result: object = None   # what `also` returned in the child, once taken
+        self.also_result: object = None  # what `also` returned in the child, once taken
 
     @classmethod
-    def start(cls, path: Path, min_bytes: int | None = None,
-              also: Callable[[dict], object] | None = None) -> "StatePrefetch | None":
+    def start(
+        cls, path: Path, min_bytes: int | None = None, also: Callable[[dict], object] | None = None
+    ) -> StatePrefetch | None:
         """A child decoding path, or None when it is not worth one (small or absent file, no fork).
         also(decoded) runs in the child too, on the decoded file (e.g. storing what a later step
         derives from the applied state alone); its result (plain data, or None if it failed) is
         also_result after take()."""
         from ..source.parse_pool import may_fork
+
         if not may_fork():
             return None
         try:
@@ -49,10 +52,11 @@ class StatePrefetch:
         except OSError:
             return None
         from ..spool import spool
-        spool.flush()   # no thread of ours is running in the child
+
+        spool.flush()  # no thread of ours is running in the child
         read_end, write_end = os.pipe()
         pid = os.fork()
-        if pid == 0:    # the child: never returns
+        if pid == 0:  # the child: never returns
             os.close(read_end)
             _child(path, write_end, also)
         os.close(write_end)
@@ -84,6 +88,7 @@ class StatePrefetch:
         except (OSError, ValueError, EOFError, TypeError):
             return None
         from .decode import share_like
+
         return share_like(data, like)
 
     def cancel(self) -> None:
@@ -102,8 +107,9 @@ class StatePrefetch:
 def _child(path: Path, out: int, also: Callable[[dict], object] | None) -> None:
     code = 1
     try:
-        os.nice(19)   # a core the others leave idle, not one they need
+        os.nice(19)  # a core the others leave idle, not one they need
         from .decode import json_text, loads_shared
+
         with open(path, "rb") as f:
             identity = _identity(os.fstat(f.fileno()))
             raw = f.read()
@@ -121,7 +127,7 @@ def _child(path: Path, out: int, also: Callable[[dict], object] | None) -> None:
         view = memoryview(marshal.dumps((identity, data, also_result)))  # type: ignore[arg-type]
         del data
         while view:
-            view = view[os.write(out, view):]
+            view = view[os.write(out, view) :]
         code = 0
     except BaseException:  # noqa: BLE001 - the parent then reads the file itself and reports any problem
         pass

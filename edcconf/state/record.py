@@ -1,10 +1,12 @@
 """The state record: the last applied effective state of one environment, and how changes fold into it."""
+
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from ..diagnostics import UserError
 from ..resolve.effective import STATE_SECTIONS
@@ -17,8 +19,14 @@ STATE_FORMAT_VERSION = 1
 # plans (Vault's Last Login, 003, from `state import ... vault`): carried from one state version to
 # the next, shown by `show`, never diffed.
 RECORD_SECTIONS = STATE_SECTIONS + ("environment", "observed")
-SECTION_OF = {"account": "accounts", "grant": "grants", "group": "groups", "study": "studies", "site": "sites",
-              "environment": "environment"}
+SECTION_OF = {
+    "account": "accounts",
+    "grant": "grants",
+    "group": "groups",
+    "study": "studies",
+    "site": "sites",
+    "environment": "environment",
+}
 
 
 @dataclass(frozen=True)
@@ -31,46 +39,72 @@ class StateRecord:
     effective: Mapping[str, dict] = field(default_factory=lambda: {s: {} for s in RECORD_SECTIONS})
     sources: Mapping[str, str] = field(default_factory=dict)
     actor: str | None = None
-    summary: Mapping[str, int] = field(default_factory=dict)   # what the apply that wrote it did
-    note: str | None = None                                    # e.g. "recovered from an interrupted apply"
+    summary: Mapping[str, int] = field(default_factory=dict)  # what the apply that wrote it did
+    note: str | None = None  # e.g. "recovered from an interrupted apply"
 
     @property
     def exists(self) -> bool:
         return self.serial > 0
 
     def to_json(self) -> dict:
-        return {"format_version": STATE_FORMAT_VERSION, "environment": self.environment, "serial": self.serial,
-                "lineage": self.lineage, "applied_at": self.applied_at, "commit": self.commit,
-                "actor": self.actor, "summary": dict(self.summary), "note": self.note,
-                "effective": self.effective, "sources": self.sources}
+        return {
+            "format_version": STATE_FORMAT_VERSION,
+            "environment": self.environment,
+            "serial": self.serial,
+            "lineage": self.lineage,
+            "applied_at": self.applied_at,
+            "commit": self.commit,
+            "actor": self.actor,
+            "summary": dict(self.summary),
+            "note": self.note,
+            "effective": self.effective,
+            "sources": self.sources,
+        }
 
     def meta(self) -> dict:
         """The record without its (possibly large) effective state: one line of history."""
         return {k: v for k, v in self.to_json().items() if k not in ("effective", "sources")}
 
     @classmethod
-    def from_json(cls, data: Any, where: str) -> "StateRecord":
+    def from_json(cls, data: Any, where: str) -> StateRecord:
         if not isinstance(data, dict):
-            raise UserError(f"{where} is not an edcconf state (expected a JSON object); restore it from the "
-                            f"backup {where}.backup", code="state-invalid")
+            raise UserError(
+                f"{where} is not an edcconf state (expected a JSON object); restore it from the backup {where}.backup",
+                code="state-invalid",
+            )
         version = data.get("format_version")
         if version != STATE_FORMAT_VERSION:
-            raise UserError(f"{where} has state format_version {version!r}; this edcconf reads version "
-                            f"{STATE_FORMAT_VERSION}. Use the edcconf that wrote it, or restore {where}.backup",
-                            code="state-invalid")
+            raise UserError(
+                f"{where} has state format_version {version!r}; this edcconf reads version "
+                f"{STATE_FORMAT_VERSION}. Use the edcconf that wrote it, or restore {where}.backup",
+                code="state-invalid",
+            )
         problem = shape_problem(data)
         if problem:  # e.g. a serial edited to "2" or -5: never taken for a number it is not
-            raise UserError(f"{where} is damaged: {problem}; it may have been edited by hand. Restore it from the "
-                            f"backup {where}.backup", code="state-invalid")
+            raise UserError(
+                f"{where} is damaged: {problem}; it may have been edited by hand. Restore it from the "
+                f"backup {where}.backup",
+                code="state-invalid",
+            )
         try:
             effective = {s: dict(data["effective"].get(s) or {}) for s in RECORD_SECTIONS}
-            return cls(environment=data["environment"], serial=int(data["serial"]), lineage=data.get("lineage"),
-                       applied_at=data.get("applied_at"), commit=data.get("commit"), effective=effective,
-                       sources=dict(data.get("sources") or {}), actor=data.get("actor"),
-                       summary=dict(data.get("summary") or {}), note=data.get("note"))
+            return cls(
+                environment=data["environment"],
+                serial=int(data["serial"]),
+                lineage=data.get("lineage"),
+                applied_at=data.get("applied_at"),
+                commit=data.get("commit"),
+                effective=effective,
+                sources=dict(data.get("sources") or {}),
+                actor=data.get("actor"),
+                summary=dict(data.get("summary") or {}),
+                note=data.get("note"),
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise UserError(f"{where} is damaged ({exc.__class__.__name__}: {exc}); restore it from the backup "
-                            f"{where}.backup", code="state-invalid") from None
+            raise UserError(
+                f"{where} is damaged ({exc.__class__.__name__}: {exc}); restore it from the backup {where}.backup",
+                code="state-invalid",
+            ) from None
 
 
 def _shown(value: Any) -> str:
@@ -101,8 +135,10 @@ def shape_problem(data: Mapping) -> str | None:
     for key in ("environment", "lineage", "applied_at", "commit", "actor", "note"):
         if data.get(key) is not None and not isinstance(data[key], str):
             return f'"{key}" is {_shown(data[key])}, not text'
-    for key, kind, ok in (("sources", "text", lambda v: isinstance(v, str)),
-                          ("summary", "a whole number", lambda v: type(v) is int)):
+    for key, kind, ok in (
+        ("sources", "text", lambda v: isinstance(v, str)),
+        ("summary", "a whole number", lambda v: type(v) is int),
+    ):
         value = data.get(key)
         if value is None:
             continue
@@ -133,16 +169,37 @@ def fold(effective: Mapping[str, dict], changes: Iterable) -> dict[str, dict]:
     return out
 
 
-def next_record(previous: StateRecord, effective: dict, sources: Mapping[str, str], commit: str | None,
-                actor: str | None = None, summary: Mapping[str, int] | None = None, note: str | None = None) -> StateRecord:
-    return replace(previous, serial=previous.serial + 1, lineage=previous.lineage or str(uuid.uuid4()),
-                   applied_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), commit=commit,
-                   effective=effective, sources=dict(sources), actor=actor, summary=dict(summary or {}), note=note)
+def next_record(
+    previous: StateRecord,
+    effective: dict,
+    sources: Mapping[str, str],
+    commit: str | None,
+    actor: str | None = None,
+    summary: Mapping[str, int] | None = None,
+    note: str | None = None,
+) -> StateRecord:
+    return replace(
+        previous,
+        serial=previous.serial + 1,
+        lineage=previous.lineage or str(uuid.uuid4()),
+        applied_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        commit=commit,
+        effective=effective,
+        sources=dict(sources),
+        actor=actor,
+        summary=dict(summary or {}),
+        note=note,
+    )
 
 
 def summarize(changes: Iterable) -> dict[str, int]:
     out = {"add": 0, "change": 0, "revoke": 0}
     for c in changes:
-        out["add" if c.action in ("create", "reactivate") else "revoke" if c.action in ("revoke", "deactivate")
-            else "change"] += 1
+        out[
+            "add"
+            if c.action in ("create", "reactivate")
+            else "revoke"
+            if c.action in ("revoke", "deactivate")
+            else "change"
+        ] += 1
     return out

@@ -7,10 +7,11 @@ serial after every one known) whose content is the restored one, noted as such i
 another lineage (another environment's history, an older rollout) is refused unless forced. The write
 is atomic, under the lock, with an audit entry in the same step.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..diagnostics import UserError
@@ -21,9 +22,9 @@ from .record import StateRecord
 
 @dataclass(frozen=True)
 class Restored:
-    record: StateRecord   # the state now
-    source: str           # where it came from, in words
-    new_version: bool     # False: the restored version itself was put back
+    record: StateRecord  # the state now
+    source: str  # where it came from, in words
+    new_version: bool  # False: the restored version itself was put back
 
 
 def restore(backend, from_path: Path | None = None, serial: int | None = None, force: bool = False) -> Restored:
@@ -43,34 +44,51 @@ def restore(backend, from_path: Path | None = None, serial: int | None = None, f
             source, where = backend.version(serial), f"version {serial}"
         else:
             if current.exists:
-                raise UserError(f"the state of {env} is in place (serial {current.serial}); to go back to an earlier "
-                                "version, give --serial N (see `edcconf history`) or --from PATH", code="usage")
+                raise UserError(
+                    f"the state of {env} is in place (serial {current.serial}); to go back to an earlier "
+                    "version, give --serial N (see `edcconf history`) or --from PATH",
+                    code="usage",
+                )
             source, where = backend.default_restore_source()
         if source.environment != env:
-            raise UserError(f"{where} is the state of environment {source.environment!r}, not {env!r}",
-                            code="state-lineage")
+            raise UserError(
+                f"{where} is the state of environment {source.environment!r}, not {env!r}", code="state-lineage"
+            )
         known_serial, known_lineage = backend.newest_known()
         lineage = current.lineage if current.exists else known_lineage
         if lineage and source.lineage != lineage and not force:
-            raise UserError(f"{where} is of another lineage ({source.lineage}) than the state of {env} ({lineage}): "
-                            "it is not this environment's history. If you mean to replace that history with it, "
-                            "add --force", code="state-lineage")
+            raise UserError(
+                f"{where} is of another lineage ({source.lineage}) than the state of {env} ({lineage}): "
+                "it is not this environment's history. If you mean to replace that history with it, "
+                "add --force",
+                code="state-lineage",
+            )
         newest = max(known_serial, current.serial)
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         as_it_was = source.serial > newest or (source.serial, source.lineage) == (newest, known_lineage)
         if not current.exists and as_it_was:
-            record, new_version = source, False   # exactly as it was: it overwrites no recorded version
+            record, new_version = source, False  # exactly as it was: it overwrites no recorded version
         else:
             note = f"restored {where}" if serial is not None else f"restored from {where} (serial {source.serial})"
             record = replace(source, serial=newest + 1, applied_at=now, actor=actor(), summary={}, note=note)
             new_version = True
         replaced = "damaged state" if damaged else f"serial {current.serial}" if current.exists else "missing state"
-        entry = {"event": "state-restore", "actor": actor(), "time": now, "environment": env,
-                 "serial": record.serial, "lineage": record.lineage, "restored_from": where,
-                 "restored_serial": source.serial, "new_version": new_version,
-                 "forced": force and source.lineage != lineage, "replaced": replaced}
+        entry = {
+            "event": "state-restore",
+            "actor": actor(),
+            "time": now,
+            "environment": env,
+            "serial": record.serial,
+            "lineage": record.lineage,
+            "restored_from": where,
+            "restored_serial": source.serial,
+            "new_version": new_version,
+            "forced": force and source.lineage != lineage,
+            "replaced": replaced,
+        }
         if damaged and hasattr(backend, "path"):
             entry["damaged_copy"] = str(backend.path.with_name(backend.path.name + ".damaged"))
-        backend.commit(record, None if damaged else current.serial, [entry], restoring=True,
-                       base_lineage=current.lineage)
+        backend.commit(
+            record, None if damaged else current.serial, [entry], restoring=True, base_lineage=current.lineage
+        )
     return Restored(record, where, new_version)

@@ -4,6 +4,7 @@ Problems are collected across all files and reported together. Syntax and schema
 stage before references are checked: a file that could not be read would otherwise surface as a
 cascade of misleading "unknown reference" errors elsewhere.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from .systems import check_systems
 
 @dataclass(frozen=True)
 class Validated:
-    model: Model | None          # None when the configuration has errors that prevent building it
+    model: Model | None  # None when the configuration has errors that prevent building it
     diagnostics: Diagnostics
 
 

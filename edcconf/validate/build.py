@@ -1,23 +1,39 @@
 """Build the typed model from schema-valid documents, reporting duplicates as they are met."""
+
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from collections.abc import Mapping
-from typing import Any, Iterator
+from typing import Any
 
 from ..diagnostics import Diagnostic, Loc, error
-from .identity import fold, ignoring
-from ..model import (ALL, Environment, External, Form, Grant, Group, Model, OpenClinicaDomain, Person, Protocol,
-                     Role, Site, Study, Target, frozen_map)
+from ..model import (
+    ALL,
+    Environment,
+    External,
+    Form,
+    Grant,
+    Group,
+    Model,
+    OpenClinicaDomain,
+    Person,
+    Protocol,
+    Role,
+    Site,
+    Study,
+    Target,
+    frozen_map,
+)
 from ..rules.ceilings import UNLIMITED, Ceiling, effective_ceiling
 from ..source.positions import child_entries, child_pos, child_record
 from ..source.yamlfile import ParsedFile, Where
+from .identity import fold, ignoring
 
 NO_RIGHTS = "no-rights"
-NO_RIGHTS_CEILING = effective_ceiling({}, {})   # every generic right none, every REDCap key 0
+NO_RIGHTS_CEILING = effective_ceiling({}, {})  # every generic right none, every REDCap key 0
 
 _PLURALS = {"environment": "environments", "group": "groups", "study": "studies"}
 
@@ -34,7 +50,7 @@ class _Node:
         self.file, self.path, self.value, self.rec, self.loc = file, path, value, rec, loc
 
     @classmethod
-    def root(cls, file: ParsedFile) -> "_Node":
+    def root(cls, file: ParsedFile) -> _Node:
         return cls(file, (), file.data, file.tree, file.loc(()))
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -46,12 +62,13 @@ class _Node:
         line, col = child_pos(self.rec, key) or (0, 0)
         return Loc(self.file.path, line, col)
 
-    def child(self, key: Any) -> "_Node":
+    def child(self, key: Any) -> _Node:
         line, col = child_pos(self.rec, key) or (0, 0)
-        return _Node(self.file, self.path + (key,), self.value[key], child_record(self.rec, key),
-                     Loc(self.file.path, line, col))
+        return _Node(
+            self.file, self.path + (key,), self.value[key], child_record(self.rec, key), Loc(self.file.path, line, col)
+        )
 
-    def items(self, key: str) -> Iterator["_Node"]:
+    def items(self, key: str) -> Iterator[_Node]:
         values = self.value.get(key) or ()
         if not values:
             return
@@ -63,7 +80,7 @@ class _Node:
         for i, ((line, col), child) in enumerate(entries):
             yield _Node(file, base + (i,), values[i], child, Loc(name, line, col))
 
-    def locs(self) -> "LazyLocs":
+    def locs(self) -> LazyLocs:
         return LazyLocs(self.file.where, self.path)
 
 
@@ -97,7 +114,7 @@ def declarations(files: tuple[ParsedFile, ...], kind: str) -> Iterator[_Node]:
     plural = _PLURALS.get(kind, kind)
     for f in files:
         if not isinstance(f.data, dict) or (kind not in f.data and plural not in f.data):
-            continue   # (before its positions are unpacked: most files hold one kind of declaration)
+            continue  # (before its positions are unpacked: most files hold one kind of declaration)
         root = _Node.root(f)
         if kind in f.data and kind != plural:
             yield root.child(kind)
@@ -132,9 +149,15 @@ class _Registry:
         if key in self.seen:
             first, first_field, first_ident = self.seen[key]
             how = ignoring(str(ident), str(first_ident))
-            self.problems.append(error("duplicate-id", f"{self.what} {ident!r} is declared twice"
-                                       f"{f' ({how})' if how else ''}; first at {first.at(first_field)}"
-                                       f"{f' as {first_ident!r}' if how else ''}", node.at(field)))
+            self.problems.append(
+                error(
+                    "duplicate-id",
+                    f"{self.what} {ident!r} is declared twice"
+                    f"{f' ({how})' if how else ''}; first at {first.at(first_field)}"
+                    f"{f' as {first_ident!r}' if how else ''}",
+                    node.at(field),
+                )
+            )
             return False
         self.seen[key] = node, field, ident
         return True
@@ -147,10 +170,18 @@ def build_model(root: Path, digest: str, files: tuple[ParsedFile, ...]) -> tuple
     groups, people = _groups(files, problems)
     studies = _studies(files, problems)
     policy, policy_loc = _policy(files, problems)
-    model = Model(root=root, digest=digest, environments=frozen_map(environments), sites=frozen_map(sites),
-                  groups=frozen_map(groups), people=frozen_map(people), studies=frozen_map(studies),
-                  openclinica_domain=_openclinica_domain(files, problems),
-                  policy=frozen_map(policy), policy_loc=policy_loc)
+    model = Model(
+        root=root,
+        digest=digest,
+        environments=frozen_map(environments),
+        sites=frozen_map(sites),
+        groups=frozen_map(groups),
+        people=frozen_map(people),
+        studies=frozen_map(studies),
+        openclinica_domain=_openclinica_domain(files, problems),
+        policy=frozen_map(policy),
+        policy_loc=policy_loc,
+    )
     return model, problems
 
 
@@ -162,26 +193,44 @@ def _openclinica_domain(files: tuple[ParsedFile, ...], problems: list[Diagnostic
             continue
         node = _Node.root(f).child("openclinica_domain")
         if found is not None:
-            problems.append(error("duplicate-id", f"openclinica_domain is declared twice; first at {found.loc}: "
-                                  "MFA and the password rules are settings of the one OpenClinica domain (001), "
-                                  "declare them once", node.loc))
+            problems.append(
+                error(
+                    "duplicate-id",
+                    f"openclinica_domain is declared twice; first at {found.loc}: "
+                    "MFA and the password rules are settings of the one OpenClinica domain (001), "
+                    "declare them once",
+                    node.loc,
+                )
+            )
             continue
         locs = {key: node.at(key) for key in node.value}
         if isinstance(node.get("password"), dict):
             password = node.child("password")
             locs.update({f"password.{key}": password.at(key) for key in password.value})
-        found = OpenClinicaDomain(mfa_required=bool(node.get("mfa_required", False)),
-                                  password=frozen_map(node.get("password") or {}), loc=node.loc, locs=frozen_map(locs))
+        found = OpenClinicaDomain(
+            mfa_required=bool(node.get("mfa_required", False)),
+            password=frozen_map(node.get("password") or {}),
+            loc=node.loc,
+            locs=frozen_map(locs),
+        )
     return found
 
 
 def _policy(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[dict, Loc | None]:
     """The organisation's `policy:` settings: one declaration in the whole configuration."""
-    found: list[_Node] = [_Node.root(f).child("policy") for f in files
-                          if isinstance(f.data, dict) and isinstance(f.data.get("policy"), dict)]
+    found: list[_Node] = [
+        _Node.root(f).child("policy")
+        for f in files
+        if isinstance(f.data, dict) and isinstance(f.data.get("policy"), dict)
+    ]
     for node in found[1:]:
-        problems.append(error("duplicate-id", f"policy is declared twice; first at {found[0].loc}: declare the "
-                              "organisation's policy once", node.loc))
+        problems.append(
+            error(
+                "duplicate-id",
+                f"policy is declared twice; first at {found[0].loc}: declare the organisation's policy once",
+                node.loc,
+            )
+        )
     return (dict(found[0].value), found[0].loc) if found else ({}, None)
 
 
@@ -195,15 +244,28 @@ def _environments(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> 
         targets = {}
         for system, t in (node.get("targets") or {}).items():
             tnode = node.child("targets").child(system)
-            targets[system] = Target(system, t["provider"], t.get("out"), t.get("url"), t.get("token_env"), tnode.loc,
-                                     frozen_map(t.get("vault_user_defaults") or {}), t.get("version"),
-                                     t.get("requests_per_second"))
+            targets[system] = Target(
+                system,
+                t["provider"],
+                t.get("out"),
+                t.get("url"),
+                t.get("token_env"),
+                tnode.loc,
+                frozen_map(t.get("vault_user_defaults") or {}),
+                t.get("version"),
+                t.get("requests_per_second"),
+            )
         out[name] = Environment(
-            name=name, protected=bool(node.get("protected", False)),
-            safety=frozen_map(node.get("safety") or {}), state=frozen_map(node.get("state") or {"backend": "local"}),
-            security=frozen_map(node.get("security") or {}), targets=frozen_map(targets), loc=node.loc,
+            name=name,
+            protected=bool(node.get("protected", False)),
+            safety=frozen_map(node.get("safety") or {}),
+            state=frozen_map(node.get("state") or {"backend": "local"}),
+            security=frozen_map(node.get("security") or {}),
+            targets=frozen_map(targets),
+            loc=node.loc,
             external=frozen_map(node.get("external") or {}),
-            alerts=frozen_map(node.get("alerts") or {}))
+            alerts=frozen_map(node.get("alerts") or {}),
+        )
     return out
 
 
@@ -213,7 +275,9 @@ def _sites(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[st
     for node in declarations(files, "sites"):
         sid = node.get("id")
         if ids.claim(sid, node, "id"):
-            out[sid] = Site(sid, node.get("name"), node.get("country"), node.get("timezone"), node.get("city"), node.loc)
+            out[sid] = Site(
+                sid, node.get("name"), node.get("country"), node.get("timezone"), node.get("city"), node.loc
+            )
     return out
 
 
@@ -241,15 +305,23 @@ def _groups(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[
                 members.append(person.username)
         groups[gid] = _group(node, gid, tuple(members), None, problems)
     if NO_RIGHTS not in groups:
-        groups[NO_RIGHTS] = Group(NO_RIGHTS, "Built-in: keeps an account, may be granted nothing",
-                                  frozen_map(NO_RIGHTS_CEILING.rights), frozen_map(NO_RIGHTS_CEILING.keys), None, (),
-                                  Loc("<built-in>"), True)
+        groups[NO_RIGHTS] = Group(
+            NO_RIGHTS,
+            "Built-in: keeps an account, may be granted nothing",
+            frozen_map(NO_RIGHTS_CEILING.rights),
+            frozen_map(NO_RIGHTS_CEILING.keys),
+            None,
+            (),
+            Loc("<built-in>"),
+            True,
+        )
     _extend(groups, declared, problems)
     return groups, people
 
 
-def _group(node: _Node, gid: str, members: tuple[str, ...], parent: Ceiling | None,
-           problems: list[Diagnostic]) -> Group:
+def _group(
+    node: _Node, gid: str, members: tuple[str, ...], parent: Ceiling | None, problems: list[Diagnostic]
+) -> Group:
     """A group with its effective ceiling (rules.ceilings: unnamed rights are none unless said otherwise)."""
     named = dict(node.get("ceiling") or {})
     named_keys = named.pop("redcap", {}) or {}
@@ -257,15 +329,32 @@ def _group(node: _Node, gid: str, members: tuple[str, ...], parent: Ceiling | No
     builtin = gid == NO_RIGHTS
     if builtin:
         if node.get("ceiling") is not None or node.get("extends") is not None:
-            problems.append(error("schema", "the built-in group no-rights has a fixed ceiling (every right "
-                                  "none); remove its ceiling", node.at("ceiling")))
+            problems.append(
+                error(
+                    "schema",
+                    "the built-in group no-rights has a fixed ceiling (every right none); remove its ceiling",
+                    node.at("ceiling"),
+                )
+            )
         ceiling = NO_RIGHTS_CEILING
     else:
         ceiling = effective_ceiling(named, named_keys, unlimited=unlimited, parent=parent)
-    return Group(gid, node.get("description"), frozen_map(ceiling.rights), frozen_map(ceiling.keys),
-                 node.get("message"), members, node.loc, builtin, node.get("sag_id"), node.get("acg_id"),
-                 bool(node.get("default")), node.get("extends"), unlimited,
-                 frozen_map({**named, **({"redcap": frozen_map(named_keys)} if named_keys else {})}))
+    return Group(
+        gid,
+        node.get("description"),
+        frozen_map(ceiling.rights),
+        frozen_map(ceiling.keys),
+        node.get("message"),
+        members,
+        node.loc,
+        builtin,
+        node.get("sag_id"),
+        node.get("acg_id"),
+        bool(node.get("default")),
+        node.get("extends"),
+        unlimited,
+        frozen_map({**named, **({"redcap": frozen_map(named_keys)} if named_keys else {})}),
+    )
 
 
 def _extend(groups: dict[str, Group], declared: dict[str, _Node], problems: list[Diagnostic]) -> None:
@@ -279,19 +368,35 @@ def _extend(groups: dict[str, Group], declared: dict[str, _Node], problems: list
         parent = node.get("extends")
         if parent not in groups:
             from .references import suggest
-            problems.append(error("unknown-reference", f"group {gid} extends unknown group {parent!r}"
-                                  f"{suggest(str(parent), groups)}", node.at("extends")))
+
+            problems.append(
+                error(
+                    "unknown-reference",
+                    f"group {gid} extends unknown group {parent!r}{suggest(str(parent), groups)}",
+                    node.at("extends"),
+                )
+            )
             return False
         if parent in chain:
-            problems.append(error("ceiling-extends", f"group {gid} extends {parent}, which extends {gid} "
-                                  f"({' -> '.join(chain + (parent,))}); a ceiling cannot start from itself",
-                                  node.at("extends")))
+            problems.append(
+                error(
+                    "ceiling-extends",
+                    f"group {gid} extends {parent}, which extends {gid} "
+                    f"({' -> '.join(chain + (parent,))}); a ceiling cannot start from itself",
+                    node.at("extends"),
+                )
+            )
             return False
         if parent in declared and not resolve(parent, chain + (parent,)):
             return False
         if (node.get("ceiling") or {}).get("unnamed") is not None:
-            problems.append(error("ceiling-extends", f"group {gid} extends {parent}: its unnamed rights are "
-                                  f"{parent}'s; remove `unnamed:`", node.at("extends")))
+            problems.append(
+                error(
+                    "ceiling-extends",
+                    f"group {gid} extends {parent}: its unnamed rights are {parent}'s; remove `unnamed:`",
+                    node.at("extends"),
+                )
+            )
         base = groups[parent]
         groups[gid] = _group(node, gid, groups[gid].members, Ceiling(base.ceiling, base.redcap_ceiling), problems)
         done.add(gid)
@@ -305,14 +410,29 @@ def _person(node: _Node, group: str, problems: list[Diagnostic]) -> Person:
     ext = None
     if node.get("external") is not None:
         enode = node.child("external")
-        ext = External(enode.get("organization"), parse_date(enode, "agreement_signed", problems),
-                       enode.get("basis"), enode.get("justification"), enode.get("requested_by"), enode.loc,
-                       approved_by=enode.get("approved_by"), phi_protections=enode.get("phi_protections"),
-                       locs=enode.locs())
-    return Person(username=node.get("username"), email=node.get("email"), name=node.get("name"),
-                  type=node.get("type", "user"), status=node.get("status", "active"),
-                  expires=parse_date(node, "expires", problems), external=ext, group=group, loc=node.loc,
-                  locs=node.locs())
+        ext = External(
+            enode.get("organization"),
+            parse_date(enode, "agreement_signed", problems),
+            enode.get("basis"),
+            enode.get("justification"),
+            enode.get("requested_by"),
+            enode.loc,
+            approved_by=enode.get("approved_by"),
+            phi_protections=enode.get("phi_protections"),
+            locs=enode.locs(),
+        )
+    return Person(
+        username=node.get("username"),
+        email=node.get("email"),
+        name=node.get("name"),
+        type=node.get("type", "user"),
+        status=node.get("status", "active"),
+        expires=parse_date(node, "expires", problems),
+        external=ext,
+        group=group,
+        loc=node.loc,
+        locs=node.locs(),
+    )
 
 
 def _studies(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[str, Study]:
@@ -327,28 +447,56 @@ def _studies(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[
         for f in node.items("forms"):
             v = f.value
             if form_ids.claim(v.get("id"), f, "id"):
-                forms.append(Form(v.get("id"), v.get("name"), bool(v.get("contact_data", False)),
-                                  tuple(v.get("tags") or ()), f.loc))
+                forms.append(
+                    Form(
+                        v.get("id"),
+                        v.get("name"),
+                        bool(v.get("contact_data", False)),
+                        tuple(v.get("tags") or ()),
+                        f.loc,
+                    )
+                )
         roles = {}
-        for rid in (node.get("roles") or {}):
+        for rid in node.get("roles") or {}:
             r = node.child("roles").child(rid)
-            roles[rid] = Role(rid, r.get("base"), r.get("default"), frozen_map(r.get("tags") or {}),
-                              r.get("contact_forms"), frozen_map(r.get("redcap") or {}),
-                              node.file.key_loc(r.path), r.locs(),
-                              frozen_map({f: frozen_map(v) for f, v in (r.get("redcap_forms") or {}).items()}),
-                              frozen_map(r.get("redcap_role") or {}))
+            roles[rid] = Role(
+                rid,
+                r.get("base"),
+                r.get("default"),
+                frozen_map(r.get("tags") or {}),
+                r.get("contact_forms"),
+                frozen_map(r.get("redcap") or {}),
+                node.file.key_loc(r.path),
+                r.locs(),
+                frozen_map({f: frozen_map(v) for f, v in (r.get("redcap_forms") or {}).items()}),
+                frozen_map(r.get("redcap_role") or {}),
+            )
         protocol = None
         if node.get("protocol") is not None:
             p = node.child("protocol")
-            protocol = Protocol(p.get("irb"), p.get("pi"), tuple(p.get("co_pis") or ()), tuple(p.get("staff") or ()), p.loc)
+            protocol = Protocol(
+                p.get("irb"), p.get("pi"), tuple(p.get("co_pis") or ()), tuple(p.get("staff") or ()), p.loc
+            )
         study_envs = tuple(node.get("environments") or ())
         access = _grants(node, sid, study_envs, problems)
         out[sid] = Study(
-            id=sid, name=node.get("name"), system=node.get("system"), status=node.get("status"), protocol=protocol,
-            environments=study_envs, sites=tuple(node.get("sites") or ()),
-            participant_id_template=node.get("participant_id_template"), tags=tuple(node.get("tags") or ()),
-            forms=tuple(forms), roles=frozen_map(roles), access=access, redcap=frozen_map(node.get("redcap") or {}),
-            loc=node.loc, locs=node.locs(), collects_phi=node.get("collects_phi"))
+            id=sid,
+            name=node.get("name"),
+            system=node.get("system"),
+            status=node.get("status"),
+            protocol=protocol,
+            environments=study_envs,
+            sites=tuple(node.get("sites") or ()),
+            participant_id_template=node.get("participant_id_template"),
+            tags=tuple(node.get("tags") or ()),
+            forms=tuple(forms),
+            roles=frozen_map(roles),
+            access=access,
+            redcap=frozen_map(node.get("redcap") or {}),
+            loc=node.loc,
+            locs=node.locs(),
+            collects_phi=node.get("collects_phi"),
+        )
     return out
 
 
@@ -366,24 +514,35 @@ def _grants(study: _Node, sid: str, study_envs: tuple[str, ...], problems: list[
         if sites is None and countries is None:
             problems.append(error("schema", "a grant needs sites (a list or `all`) or countries", loc))
             continue
-        grant = Grant(study=sid, user=v.get("user"), role=v.get("role"),
-                      environments=envs if envs == ALL else tuple(envs),
-                      sites=sites if sites in (ALL, None) else tuple(sites),
-                      countries=tuple(countries) if countries is not None else None,
-                      expires=parse_date(g, "expires", problems) if v.get("expires") is not None else None,
-                      loc=loc, locs=g.locs(), disabled=v.get("study_status") == "disabled")
+        grant = Grant(
+            study=sid,
+            user=v.get("user"),
+            role=v.get("role"),
+            environments=envs if envs == ALL else tuple(envs),
+            sites=sites if sites in (ALL, None) else tuple(sites),
+            countries=tuple(countries) if countries is not None else None,
+            expires=parse_date(g, "expires", problems) if v.get("expires") is not None else None,
+            loc=loc,
+            locs=g.locs(),
+            disabled=v.get("study_status") == "disabled",
+        )
         duplicate = False
         user = fold(grant.user)
-        for env in (study_envs if envs == ALL else envs):
+        for env in study_envs if envs == ALL else envs:
             # one grant per person, role and environment; different roles at different sites are
             # allowed (001/003) and checked by rules.site_roles once sites are known
             first = claimed.setdefault((user, env, fold(str(grant.role))), loc)
             # `is` first: the usual case is this grant's own Loc. An alias repeating a grant has an equal Loc.
             if first is not loc and first != loc and not duplicate:
                 duplicate = True
-                problems.append(error("duplicate-id", f"{grant.user} is granted {grant.role} twice in study {sid} for "
-                                      f"environment {env} (first at {first}); list every site of that role in one grant",
-                                      g.at("user")))
+                problems.append(
+                    error(
+                        "duplicate-id",
+                        f"{grant.user} is granted {grant.role} twice in study {sid} for "
+                        f"environment {env} (first at {first}); list every site of that role in one grant",
+                        g.at("user"),
+                    )
+                )
         if not duplicate:
             grants.append(grant)
     held = Counter((user, env) for user, env, _ in claimed)
@@ -396,7 +555,7 @@ def _keyed_by_role(grants: list[Grant], study_envs: tuple[str, ...]) -> list[Gra
     """Someone holds two roles in one environment (roles per site, 001/003). Their first grant keeps the
     key `<study>/<username>`; a later one that shares an environment with an earlier one is keyed by its role
     too (`<study>/<username>/<role>`). So adding a role at another site never changes an applied grant's key."""
-    seen: dict[str, set[str]] = {}   # person -> environments of their earlier grants
+    seen: dict[str, set[str]] = {}  # person -> environments of their earlier grants
     out = []
     for grant in grants:
         envs = set(study_envs if grant.environments == ALL else grant.environments)

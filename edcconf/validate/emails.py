@@ -11,14 +11,17 @@ planner re-reads only changed study files and falls back to a full plan when the
 so an unchanged text means an unchanged verdict. A person-without-email warning needs no such detail:
 with OpenClinica or Vault access anywhere it would have been an error, which a full plan never records.
 """
+
 from __future__ import annotations
 
 from ..diagnostics import Diagnostic, Loc, error, warning
 from ..model import Model, Person
 from .identity import fold, ignoring
 
-NEEDS_EMAIL = {"openclinica": "OpenClinica needs an e-mail for every user (001)",
-               "vault": "a Vault user import refuses a row without one: \"Email is required\" (003)"}
+NEEDS_EMAIL = {
+    "openclinica": "OpenClinica needs an e-mail for every user (001)",
+    "vault": 'a Vault user import refuses a row without one: "Email is required" (003)',
+}
 
 
 def check_emails(model: Model) -> list[Diagnostic]:
@@ -74,18 +77,31 @@ def _shared(people: list[Person], oc: dict[str, dict[str, Loc]]) -> list[Diagnos
         having = [p for p in (other, person) if p.username in oc]
         if having:
             listed = "; ".join(f"{p.username}: {_studies(oc[p.username])}" for p in having)
-            out.append(error(
-                "duplicate-id", f"e-mail {person.email!r} of {person.username} is also the e-mail of "
-                f"{other.username} ({_email_loc(other)}, {ignoring(person.email or '', other.email or '') or 'ignoring case'}), and OpenClinica, which requires a "
-                f"different e-mail for each user (001), is used by {' and '.join(p.username for p in having)} "
-                f"({listed}): give each their own e-mail", _email_loc(person), email=person.email,
-                first=str(_email_loc(other))))
+            out.append(
+                error(
+                    "duplicate-id",
+                    f"e-mail {person.email!r} of {person.username} is also the e-mail of "
+                    f"{other.username} ({_email_loc(other)}, {ignoring(person.email or '', other.email or '') or 'ignoring case'}), and OpenClinica, which requires a "
+                    f"different e-mail for each user (001), is used by {' and '.join(p.username for p in having)} "
+                    f"({listed}): give each their own e-mail",
+                    _email_loc(person),
+                    email=person.email,
+                    first=str(_email_loc(other)),
+                )
+            )
             continue
-        out.append(warning(
-            "shared-email", f"{person.username} shares the e-mail {person.email!r} with {first.username} "
-            f"({_email_loc(first)}, {ignoring(person.email or '', first.email or '') or 'ignoring case'}): REDCap and Vault accept that, OpenClinica does not (001), and "
-            "neither has access to an OpenClinica study; give each their own e-mail before either is granted "
-            "OpenClinica access", _email_loc(person), email=person.email, first=str(_email_loc(first))))
+        out.append(
+            warning(
+                "shared-email",
+                f"{person.username} shares the e-mail {person.email!r} with {first.username} "
+                f"({_email_loc(first)}, {ignoring(person.email or '', first.email or '') or 'ignoring case'}): REDCap and Vault accept that, OpenClinica does not (001), and "
+                "neither has access to an OpenClinica study; give each their own e-mail before either is granted "
+                "OpenClinica access",
+                _email_loc(person),
+                email=person.email,
+                first=str(_email_loc(first)),
+            )
+        )
     return out
 
 
@@ -96,14 +112,23 @@ def _without_email(person: Person, access: dict[str, dict[str, dict[str, Loc]]])
         if studies:
             sid = min(studies)
             label = "OpenClinica" if system == "openclinica" else "Vault"
-            out.append(error(
-                "person-without-email", f"{person.username} has no e-mail and is granted access to {label} "
-                f"{'study' if len(studies) == 1 else 'studies'} {_studies(studies)} (at {studies[sid]}); {why}: "
-                f"add `email:` to {person.username}",
-                person.loc, system=system))
+            out.append(
+                error(
+                    "person-without-email",
+                    f"{person.username} has no e-mail and is granted access to {label} "
+                    f"{'study' if len(studies) == 1 else 'studies'} {_studies(studies)} (at {studies[sid]}); {why}: "
+                    f"add `email:` to {person.username}",
+                    person.loc,
+                    system=system,
+                )
+            )
     if not out:
-        out.append(warning(
-            "person-without-email", f"{person.username} has no e-mail; REDCap accepts that, but OpenClinica and "
-            f"Vault need one before {person.username} can be granted access there: add `email:` when it is known",
-            person.loc))
+        out.append(
+            warning(
+                "person-without-email",
+                f"{person.username} has no e-mail; REDCap accepts that, but OpenClinica and "
+                f"Vault need one before {person.username} can be granted access there: add `email:` when it is known",
+                person.loc,
+            )
+        )
     return out

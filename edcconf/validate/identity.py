@@ -6,6 +6,7 @@ often cannot either. So duplicates are judged on the folded form: compatibility 
 (NFKC: full-width letters and digits, ligatures), format characters removed (zero-width spaces and
 joiners, soft hyphens, direction marks, byte-order marks), and case folded.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -27,4 +28,3 @@ def ignoring(a: str, b: str) -> str:
     if a.lower() == b.lower():
         return "ignoring case"
     return "ignoring case, full-width and invisible characters"
-

@@ -3,6 +3,7 @@
 Participant ID templates are checked by `rules.openclinica`. Rules that need effective rights (the
 ceilings) run after resolution: see `resolve.ceilings`.
 """
+
 from __future__ import annotations
 
 from ..catalogs import catalog
@@ -11,7 +12,7 @@ from ..model import ALL, Model, Study
 from ..rules.external import check_external
 from ..rules.openclinica import check_participant_id_template
 
-MAX_STUDY_ID = 30                       # 001: "The Study ID field has a limit of 30 characters"
+MAX_STUDY_ID = 30  # 001: "The Study ID field has a limit of 30 characters"
 
 
 def check_policy(model: Model) -> list[Diagnostic]:
@@ -19,22 +20,35 @@ def check_policy(model: Model) -> list[Diagnostic]:
     for study in model.studies.values():
         out.extend(_study_rules(study))
         out.extend(_grant_rules(model, study))
-    out.extend(check_external(model))   # 000: the external-user process
+    out.extend(check_external(model))  # 000: the external-user process
     return out
 
 
 def _study_rules(study: Study) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     if len(study.id) > MAX_STUDY_ID:
-        out.append(error("study-id-too-long", f"study id {study.id!r} has {len(study.id)} characters; "
-                         f"OpenClinica allows at most {MAX_STUDY_ID}: shorten it", study.locs.get("id", study.loc)))
+        out.append(
+            error(
+                "study-id-too-long",
+                f"study id {study.id!r} has {len(study.id)} characters; "
+                f"OpenClinica allows at most {MAX_STUDY_ID}: shorten it",
+                study.locs.get("id", study.loc),
+            )
+        )
     if study.access and not study.sites:
-        out.append(error("study-without-sites", f"study {study.id} grants access but has no sites; add at least "
-                         "one site before anyone is granted access (001)", study.locs.get("sites", study.loc)))
+        out.append(
+            error(
+                "study-without-sites",
+                f"study {study.id} grants access but has no sites; add at least "
+                "one site before anyone is granted access (001)",
+                study.locs.get("sites", study.loc),
+            )
+        )
     template = study.participant_id_template
     if template is not None:
-        out.extend(check_participant_id_template(template, study.sites,
-                                                 study.locs.get("participant_id_template", study.loc)))
+        out.extend(
+            check_participant_id_template(template, study.sites, study.locs.get("participant_id_template", study.loc))
+        )
     return out
 
 
@@ -50,20 +64,37 @@ def _grant_rules(model: Model, study: Study) -> list[Diagnostic]:
         where = grant.locs
         study_wide = grant.sites == ALL
         if person is not None and person.type == "admin" and not study_wide:
-            out.append(error("admin-site-grant", f"{person.username} is an admin and cannot be granted site-level "
-                             "access; site users are never Admin (001): make the person a user, or grant the whole "
-                             "study", where.get("sites", where.get("countries", grant.loc))))
+            out.append(
+                error(
+                    "admin-site-grant",
+                    f"{person.username} is an admin and cannot be granted site-level "
+                    "access; site users are never Admin (001): make the person a user, or grant the whole "
+                    "study",
+                    where.get("sites", where.get("countries", grant.loc)),
+                )
+            )
         if base is None:
             continue
         by_country = grant.countries is not None and "countries" in cat.site_scopes
         if study_wide and not base.study_level:
-            out.append(error("role-level", f"{grant.role} is a site-level role and cannot be granted on all sites of "
-                             f"{study.id}; list the sites, or use a study-level role such as "
-                             f"{_alternative(cat, study_level=True)}", where.get("sites", grant.loc)))
+            out.append(
+                error(
+                    "role-level",
+                    f"{grant.role} is a site-level role and cannot be granted on all sites of "
+                    f"{study.id}; list the sites, or use a study-level role such as "
+                    f"{_alternative(cat, study_level=True)}",
+                    where.get("sites", grant.loc),
+                )
+            )
         elif not study_wide and not base.site_level and not by_country:
-            out.append(error("role-level", f"{grant.role} is a study-level role and cannot be granted on listed "
-                             f"sites; use sites: all, or a site-level role such as {_alternative(cat, study_level=False)}",
-                             where.get("sites", where.get("countries", grant.loc))))
+            out.append(
+                error(
+                    "role-level",
+                    f"{grant.role} is a study-level role and cannot be granted on listed "
+                    f"sites; use sites: all, or a site-level role such as {_alternative(cat, study_level=False)}",
+                    where.get("sites", where.get("countries", grant.loc)),
+                )
+            )
     return out
 
 

@@ -1,8 +1,9 @@
 """Every name used must be declared: users, sites, roles, tags, forms, environments, groups."""
+
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error
@@ -54,8 +55,13 @@ def _study_references(model: Model, study: Study) -> list[Diagnostic]:
     base_roles = cat.roles if cat else {}
     for role in study.roles.values():
         if role.id in base_roles:
-            out.append(error("duplicate-id", f"custom role {role.id!r} has the name of a base role of "
-                             f"{study.system}; choose another name", role.loc))
+            out.append(
+                error(
+                    "duplicate-id",
+                    f"custom role {role.id!r} has the name of a base role of {study.system}; choose another name",
+                    role.loc,
+                )
+            )
         if role.base not in base_roles:
             out.append(unknown(f"base role of {study.system}", role.base, base_roles, role.locs.get("base", role.loc)))
         for tag in role.tags:
@@ -73,7 +79,11 @@ def _study_references(model: Model, study: Study) -> list[Diagnostic]:
             for env in grant.environments:
                 if env not in study.environments:
                     known = model.environments if env not in model.environments else study.environments
-                    where = "" if env not in model.environments else f" for study {study.id}, which lists {', '.join(study.environments)}"
+                    where = (
+                        ""
+                        if env not in model.environments
+                        else f" for study {study.id}, which lists {', '.join(study.environments)}"
+                    )
                     out.append(unknown("environment", env, known, g.get("environments", grant.loc), where))
         if isinstance(grant.sites, tuple):
             for site in grant.sites:
@@ -83,6 +93,13 @@ def _study_references(model: Model, study: Study) -> list[Diagnostic]:
         for country in grant.countries or ():
             countries = {model.sites[s].country for s in study.sites if s in model.sites}
             if country not in countries:
-                out.append(unknown("country", country, countries, g.get("countries", grant.loc),
-                                   f": no site of study {study.id} is in it"))
+                out.append(
+                    unknown(
+                        "country",
+                        country,
+                        countries,
+                        g.get("countries", grant.loc),
+                        f": no site of study {study.id} is in it",
+                    )
+                )
     return out

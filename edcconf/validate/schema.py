@@ -1,12 +1,14 @@
 """JSON Schema validation of each declaration file, reported at the file:line of the offending node."""
+
 from __future__ import annotations
 
 import difflib
 import json
 import re
-from functools import lru_cache
+from collections.abc import Iterable
+from functools import cache, lru_cache
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import ValidationError
@@ -15,14 +17,24 @@ from ..diagnostics import Diagnostic, error
 from ..source.yamlfile import ParsedFile
 
 ROOT_SCHEMA = "document.schema.json"
-_TYPE_WORDS = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false",
-               "object": "a mapping", "array": "a list", "null": "nothing (null)"}
+_TYPE_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "nothing (null)",
+}
 
 
 @lru_cache(maxsize=1)
 def _schemas() -> dict[str, dict]:
-    return {p.name: json.loads(p.read_text("utf-8"))
-            for p in resources.files("edcconf.schemas").iterdir() if p.name.endswith(".schema.json")}
+    return {
+        p.name: json.loads(p.read_text("utf-8"))
+        for p in resources.files("edcconf.schemas").iterdir()
+        if p.name.endswith(".schema.json")
+    }
 
 
 def _inline(node: Any, here: str, schemas: dict[str, dict]) -> Any:
@@ -57,7 +69,7 @@ def ecma_end(pattern: str) -> str:
     while i < len(pattern):
         c = pattern[i]
         if c == "\\":
-            out.append(pattern[i:i + 2])
+            out.append(pattern[i : i + 2])
             i += 2
             continue
         if in_class:
@@ -71,7 +83,7 @@ def ecma_end(pattern: str) -> str:
     return "".join(out)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(pattern: str) -> re.Pattern:
     return re.compile(ecma_end(pattern))
 
@@ -110,8 +122,14 @@ def validate_file(parsed: ParsedFile) -> list[Diagnostic]:
     if parsed.checked is not None:  # the same bytes were checked by this same code before
         return list(parsed.checked)
     if parsed.data is None:
-        return [error("schema", "the file is empty; a declaration file holds at least one of: "
-                      "environment, sites, group, study (or their plurals), openclinica_domain", parsed.loc())]
+        return [
+            error(
+                "schema",
+                "the file is empty; a declaration file holds at least one of: "
+                "environment, sites, group, study (or their plurals), openclinica_domain",
+                parsed.loc(),
+            )
+        ]
     import fastjsonschema
 
     try:
@@ -189,8 +207,13 @@ def _describe(parsed: ParsedFile, err: Any) -> list[Diagnostic]:
                 continue
             hint = _suggest(key, allowed)
             what = "top-level key" if not path else "key"
-            out.append(error("schema", f"unknown {what} {key!r} in {where}{hint}; allowed: {', '.join(allowed)}",
-                             parsed.key_loc(path + (key,))))
+            out.append(
+                error(
+                    "schema",
+                    f"unknown {what} {key!r} in {where}{hint}; allowed: {', '.join(allowed)}",
+                    parsed.key_loc(path + (key,)),
+                )
+            )
         return out
     if err.validator == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
@@ -201,13 +224,22 @@ def _describe(parsed: ParsedFile, err: Any) -> list[Diagnostic]:
         written = parsed.plain_text.get(path)
         found = f"{written!r}" if written is not None else _describe_value(err.instance)
         hint = ""
-        if "boolean" in wanted and isinstance(err.instance, str) and err.instance.lower() in ("yes", "no", "on", "off", "y", "n"):
+        if (
+            "boolean" in wanted
+            and isinstance(err.instance, str)
+            and err.instance.lower() in ("yes", "no", "on", "off", "y", "n")
+        ):
             hint = f" (YAML 1.1 would read {err.instance!r} as a boolean; edcconf does not: write true or false)"
         return [error("schema", f"{where} must be {want}, found {found}{hint}", loc)]
     if err.validator == "enum":
         options = [str(o) for o in err.validator_value]
-        return [error("schema", f"{where}: {err.instance!r} is not one of {', '.join(options)}"
-                      f"{_suggest(str(err.instance), options)}", loc)]
+        return [
+            error(
+                "schema",
+                f"{where}: {err.instance!r} is not one of {', '.join(options)}{_suggest(str(err.instance), options)}",
+                loc,
+            )
+        ]
     if err.validator == "pattern":
         desc = err.schema.get("description", f"text matching {err.validator_value}")
         return [error("schema", f"{where}: {err.instance!r} is not valid; expected {desc}", loc)]
@@ -216,8 +248,11 @@ def _describe(parsed: ParsedFile, err: Any) -> list[Diagnostic]:
     if err.validator == "uniqueItems":
         return [error("schema", f"{where} lists the same value twice", loc)]
     if err.validator == "minProperties":
-        return [error("schema", f"{where} is an empty mapping; declare at least one of: environment, sites, "
-                      "group, study", loc)]
+        return [
+            error(
+                "schema", f"{where} is an empty mapping; declare at least one of: environment, sites, group, study", loc
+            )
+        ]
     return [error("schema", f"{where}: {err.message}", loc)]
 
 

@@ -1,14 +1,17 @@
 """Rules that come from one EDC system's own model (seeds 001, 003, 004); OpenClinica's account security
 (001) is in rules.openclinica_security."""
+
 from __future__ import annotations
 
-from typing import Mapping, cast
+from collections.abc import Mapping
+from typing import cast
 
 from ..catalogs import Catalog, catalog, required_catalog
 from ..diagnostics import Diagnostic, Loc, UserError, error
 from ..model import ALL, Environment, Grant, Model, Study
 from ..rules.ceilings import group_ceilings
 from ..rules.openclinica_security import check_domain, check_environment
+
 
 def check_systems(model: Model) -> list[Diagnostic]:
     out: list[Diagnostic] = []
@@ -17,8 +20,14 @@ def check_systems(model: Model) -> list[Diagnostic]:
         out.extend(check_environment(env))
         out.extend(_target_paths(model, env))
     for group in model.groups.values():
-        out.extend(redcap_keys(catalog("redcap"), cast(Mapping[str, int], group.named.get("redcap") or {}), group.loc,
-                               f"ceiling of group {group.id}"))
+        out.extend(
+            redcap_keys(
+                catalog("redcap"),
+                cast(Mapping[str, int], group.named.get("redcap") or {}),
+                group.loc,
+                f"ceiling of group {group.id}",
+            )
+        )
     out.extend(group_ceilings(model))
     for study in model.studies.values():
         cat = catalog(study.system)
@@ -28,8 +37,14 @@ def check_systems(model: Model) -> list[Diagnostic]:
         for role in study.roles.values():
             if role.redcap:
                 if not cat.right_keys:
-                    out.append(error("schema", f"role {role.id}: `redcap:` rights only apply to REDCap studies, and "
-                                     f"{study.id} is a {cat.label} study", role.locs.get("redcap", role.loc)))
+                    out.append(
+                        error(
+                            "schema",
+                            f"role {role.id}: `redcap:` rights only apply to REDCap studies, and "
+                            f"{study.id} is a {cat.label} study",
+                            role.locs.get("redcap", role.loc),
+                        )
+                    )
                 else:
                     out.extend(redcap_keys(cat, role.redcap, role.locs.get("redcap", role.loc), f"role {role.id}"))
         if study.system == "redcap":
@@ -65,8 +80,11 @@ def redcap_keys(cat: Catalog | None, keys: Mapping[str, int], loc: Loc, where: s
     out = []
     for key, value in keys.items():
         if key not in cat.right_keys:
-            out.append(error("unknown-reference", f"unknown REDCap right {key!r} in {where}"
-                             f"{suggest(key, cat.right_keys)}", loc))
+            out.append(
+                error(
+                    "unknown-reference", f"unknown REDCap right {key!r} in {where}{suggest(key, cat.right_keys)}", loc
+                )
+            )
         elif value not in cat.right_keys[key]:
             allowed = ", ".join(map(str, sorted(cat.right_keys[key])))
             out.append(error("schema", f"REDCap right {key} in {where} cannot be {value}; allowed: {allowed}", loc))
@@ -75,6 +93,7 @@ def redcap_keys(cat: Catalog | None, keys: Mapping[str, int], loc: Loc, where: s
 
 def _nearest(level: str, allowed: tuple[str, ...]) -> str:
     from ..model import FORM_LEVELS
+
     i = FORM_LEVELS.index(level)
     lower = [lvl for lvl in allowed if FORM_LEVELS.index(lvl) < i]
     higher = [lvl for lvl in allowed if FORM_LEVELS.index(lvl) > i]
@@ -85,13 +104,21 @@ def _unsupported_levels(study: Study, cat: Catalog) -> list[Diagnostic]:
     """REDCap has no `review` form level: a role needing it on a REDCap form cannot be planned."""
     out = []
     for role in study.roles.values():
-        wanted = [("default", role.default)] + [(f"tags.{t}", lvl) for t, lvl in role.tags.items()] \
+        wanted = (
+            [("default", role.default)]
+            + [(f"tags.{t}", lvl) for t, lvl in role.tags.items()]
             + [("contact_forms", role.contact_forms)]
+        )
         for field, level in wanted:
             if level is not None and level not in cat.levels:
-                out.append(error("form-level-unsupported", f"role {role.id} asks for {level!r} ({field}) but "
-                                 f"{cat.label} has no {level} level on forms; use {_nearest(level, cat.levels)}",
-                                 role.locs.get(field.split(".")[0], role.loc)))
+                out.append(
+                    error(
+                        "form-level-unsupported",
+                        f"role {role.id} asks for {level!r} ({field}) but "
+                        f"{cat.label} has no {level} level on forms; use {_nearest(level, cat.levels)}",
+                        role.locs.get(field.split(".")[0], role.loc),
+                    )
+                )
     return out
 
 
@@ -117,9 +144,15 @@ def _sayable_rights(model: Model, study: Study, cat: Catalog) -> list[Diagnostic
             missing = rv.unsayable(role.redcap, views, version)
             if missing:
                 loc = role.loc or next(g.loc for g in study.access if g.role == role_id)
-                out.append(error("redcap-version", f"role {role_id} in {study.id} holds rights REDCap {version} (the "
-                                 f"version of targets.redcap in {env}) cannot carry: {'; '.join(missing)}; "
-                                 "remove them, or state the target's `version:` if your REDCap is newer", loc))
+                out.append(
+                    error(
+                        "redcap-version",
+                        f"role {role_id} in {study.id} holds rights REDCap {version} (the "
+                        f"version of targets.redcap in {env}) cannot carry: {'; '.join(missing)}; "
+                        "remove them, or state the target's `version:` if your REDCap is newer",
+                        loc,
+                    )
+                )
     return out
 
 
@@ -133,9 +166,15 @@ def _one_dag(model: Model, study: Study) -> list[Diagnostic]:
             continue
         sites = site_scope(model, study, grant)
         if len(sites) > 1 and set(sites) != set(study.sites):
-            out.append(error("redcap-one-dag", f"{grant.user} is granted {len(sites)} sites of REDCap study "
-                             f"{study.id} ({', '.join(sites)}); REDCap puts a user in at most one data access group "
-                             "per project: grant one site, or all sites", _scope_loc(grant)))
+            out.append(
+                error(
+                    "redcap-one-dag",
+                    f"{grant.user} is granted {len(sites)} sites of REDCap study "
+                    f"{study.id} ({', '.join(sites)}); REDCap puts a user in at most one data access group "
+                    "per project: grant one site, or all sites",
+                    _scope_loc(grant),
+                )
+            )
     return out
 
 
@@ -151,10 +190,17 @@ def _distinct_dags(study: Study) -> list[Diagnostic]:
     for site in study.sites:
         name = dag_unique_name(site)
         if name in first and first[name] != site:
-            out.append(error("redcap-dag-collision", f"sites {first[name]} and {site} of REDCap study {study.id} "
-                             f"would be one data access group: REDCap names both {name!r} (lower case, letters, digits "
-                             "and underscores, at most 18 characters); give one of them an id that differs there",
-                             study.locs.get("sites", study.loc), sites=[first[name], site], dag=name))
+            out.append(
+                error(
+                    "redcap-dag-collision",
+                    f"sites {first[name]} and {site} of REDCap study {study.id} "
+                    f"would be one data access group: REDCap names both {name!r} (lower case, letters, digits "
+                    "and underscores, at most 18 characters); give one of them an id that differs there",
+                    study.locs.get("sites", study.loc),
+                    sites=[first[name], site],
+                    dag=name,
+                )
+            )
         first.setdefault(name, site)
     return out
 
@@ -175,12 +221,19 @@ def _every_site_listed(study: Study) -> list[Diagnostic]:
         base = cat.roles.get(role.base if role is not None else grant.role)
         hint = ""
         if base is not None and not base.study_level:
-            hint = (f" ({grant.role} is a site-level role, which cannot have study access: grant it by "
-                    "`countries:` or on fewer sites instead)")
-        out.append(error("vault-all-sites-listed", f"{grant.user} is granted every site of Vault study {study.id} "
-                         f"by name ({', '.join(grant.sites)}); Vault refuses a list of all sites and gives them only "
-                         "as study access, which also covers sites added later: write `sites: all`" + hint,
-                         _scope_loc(grant)))
+            hint = (
+                f" ({grant.role} is a site-level role, which cannot have study access: grant it by "
+                "`countries:` or on fewer sites instead)"
+            )
+        out.append(
+            error(
+                "vault-all-sites-listed",
+                f"{grant.user} is granted every site of Vault study {study.id} "
+                f"by name ({', '.join(grant.sites)}); Vault refuses a list of all sites and gives them only "
+                "as study access, which also covers sites added later: write `sites: all`" + hint,
+                _scope_loc(grant),
+            )
+        )
     return out
 
 

@@ -1,4 +1,5 @@
 """The permission graph written as Graphviz DOT or GraphML (for yEd, Gephi, networkx)."""
+
 from __future__ import annotations
 
 import io
@@ -6,8 +7,17 @@ import json
 
 import networkx as nx
 
-_SHAPES = {"person": "ellipse", "group": "hexagon", "study": "box3d", "site": "house", "environment": "cylinder",
-           "role": "box", "base_role": "component", "form": "note", "tag": "tab"}
+_SHAPES = {
+    "person": "ellipse",
+    "group": "hexagon",
+    "study": "box3d",
+    "site": "house",
+    "environment": "cylinder",
+    "role": "box",
+    "base_role": "component",
+    "form": "note",
+    "tag": "tab",
+}
 
 
 def node_id(node: tuple[str, str]) -> str:
@@ -57,10 +67,14 @@ def to_dot(graph: nx.MultiDiGraph) -> str:
     lines = ["digraph edcconf {", "  rankdir=LR;", "  node [fontsize=10];", "  edge [fontsize=9];"]
     for node, data in sorted(graph.nodes(data=True)):
         tooltip = data.get("source") or ""
-        lines.append(f"  {_quote(node_id(node))} [label={_quote(node[1])}, shape={_SHAPES.get(node[0], 'ellipse')}, "
-                     f"tooltip={_quote(tooltip)}];")
+        lines.append(
+            f"  {_quote(node_id(node))} [label={_quote(node[1])}, shape={_SHAPES.get(node[0], 'ellipse')}, "
+            f"tooltip={_quote(tooltip)}];"
+        )
     for u, v, data in sorted(graph.edges(data=True), key=lambda e: (e[0], e[1], str(sorted(e[2].items())))):
-        lines.append(f"  {_quote(node_id(u))} -> {_quote(node_id(v))} [label={_quote(_edge_label(data))}, "
-                     f"tooltip={_quote(data.get('source') or '')}];")
+        lines.append(
+            f"  {_quote(node_id(u))} -> {_quote(node_id(v))} [label={_quote(_edge_label(data))}, "
+            f"tooltip={_quote(data.get('source') or '')}];"
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"

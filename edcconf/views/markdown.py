@@ -2,6 +2,7 @@
 
 GitHub refuses comments over 65,536 characters; a large plan is summarised by showing fewer changes
 per study until it fits, always keeping the summary table, the brakes and every study's counts."""
+
 from __future__ import annotations
 
 from itertools import groupby
@@ -17,8 +18,9 @@ _SIGNS = {"create": "➕", "reactivate": "➕", "update": "✏️", "revoke": "�
 
 def _md(text: object) -> str:
     """Text safe inside a table cell: no pipes or newlines breaking the row, no HTML."""
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|").replace("\n", " "))
+    return (
+        str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").replace("\n", " ")
+    )
 
 
 class _Group:
@@ -30,7 +32,7 @@ class _Group:
 
 
 def _group_by_study(changes) -> list[_Group]:
-    guards = [c for c in changes if c.kind == "environment"]   # first: read before what they let through
+    guards = [c for c in changes if c.kind == "environment"]  # first: read before what they let through
     groups = [_Group(f"Environment {guards[0].key}: protection and safety", guards, True)] if guards else []
     general = [c for c in changes if not c.study and c.kind != "environment"]
     groups += [_Group("Accounts, groups and sites", general)] if general else []
@@ -40,8 +42,14 @@ def _group_by_study(changes) -> list[_Group]:
 
 
 def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("edcconf.views", "templates"), undefined=StrictUndefined,
-                      autoescape=False, trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)
+    env = Environment(
+        loader=PackageLoader("edcconf.views", "templates"),
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        keep_trailing_newline=True,
+    )
     env.filters.update(md=_md, sign=lambda action: _SIGNS[action], group_by_study=_group_by_study)
     return env
 

@@ -5,6 +5,7 @@ form, each cell the level before → after, marked by the kind of change. Everyt
 plan's changes (and, for the dimmed rows of people whose access stays, from the applied state the plan was
 made against): no rule is evaluated again here. The page fetches nothing: styles and the script are inline,
 and its Content-Security-Policy allows only those two, by hash."""
+
 from __future__ import annotations
 
 import base64
@@ -22,20 +23,25 @@ from ..model import LEVEL_RANK
 from ..plan import Change, Plan
 from ..plan.model import ADD_ACTIONS, REVOKE_ACTIONS
 
-OTHERS_SHOWN = 500   # rows of unchanged access per study: context for the reviewer, not the review itself
+OTHERS_SHOWN = 500  # rows of unchanged access per study: context for the reviewer, not the review itself
 # the kinds a cell is marked with, in the legend's order
 KINDS = ("added", "revoked", "raised", "lowered", "sites", "role", "expiry")
 _SIGNS = {"create": "+", "reactivate": "+", "update": "~", "revoke": "-", "deactivate": "-"}
-_VERBS = {"create": "created", "reactivate": "reactivated", "update": "changed", "revoke": "revoked",
-          "deactivate": "deactivated"}
+_VERBS = {
+    "create": "created",
+    "reactivate": "reactivated",
+    "update": "changed",
+    "revoke": "revoked",
+    "deactivate": "deactivated",
+}
 
 
 @dataclass(frozen=True)
 class Cell:
-    column: str             # a form's id, or role / sites / expires
-    before: str | None      # None: no grant before (or after)
+    column: str  # a form's id, or role / sites / expires
+    before: str | None  # None: no grant before (or after)
     after: str | None
-    kind: str = ""          # one of KINDS, "" when this cell does not change
+    kind: str = ""  # one of KINDS, "" when this cell does not change
     before_marks: str = ""  # derived abilities on a form: "Q" (close queries), "SDV"
     after_marks: str = ""
 
@@ -74,7 +80,7 @@ class Unchanged:
     role: str
     sites: str
     expires: str
-    forms: tuple[tuple[str, str], ...]   # (level, marks) per column
+    forms: tuple[tuple[str, str], ...]  # (level, marks) per column
 
 
 @dataclass(frozen=True)
@@ -82,20 +88,20 @@ class StudyView:
     study: str
     forms: tuple[str, ...]
     rows: tuple[Row, ...]
-    others: tuple[Change, ...]           # the study's changes that are not grants (the study itself)
+    others: tuple[Change, ...]  # the study's changes that are not grants (the study itself)
     unchanged: tuple[Unchanged, ...]
-    unchanged_more: int                  # rows of unchanged access not shown (over OTHERS_SHOWN)
+    unchanged_more: int  # rows of unchanged access not shown (over OTHERS_SHOWN)
     counts: Mapping[str, int]
 
 
 @dataclass(frozen=True)
 class EnvironmentView:
     plan: Plan
-    guards: tuple[Change, ...]           # `environment` changes: protection and safety, shown first
-    general: tuple[Change, ...]          # accounts, groups and sites
+    guards: tuple[Change, ...]  # `environment` changes: protection and safety, shown first
+    general: tuple[Change, ...]  # accounts, groups and sites
     studies: tuple[StudyView, ...]
-    unread: tuple                        # drift-unchecked warnings: studies whose live access was not read
-    unchanged_known: bool                # the applied state was at hand to list the access that stays
+    unread: tuple  # drift-unchecked warnings: studies whose live access was not read
+    unchanged_known: bool  # the applied state was at hand to list the access that stays
 
 
 def _counts(changes: Sequence[Change]) -> dict[str, int]:
@@ -136,7 +142,9 @@ def form_cell(form: str, before: Mapping | None, after: Mapping | None) -> Cell:
 def _role_label(grant: Mapping | None) -> str | None:
     if not grant:
         return None
-    label = grant["role"] if grant.get("base_role") in (None, grant["role"]) else f"{grant['role']} ({grant['base_role']})"
+    label = (
+        grant["role"] if grant.get("base_role") in (None, grant["role"]) else f"{grant['role']} ({grant['base_role']})"
+    )
     return label + (", study status disabled" if grant.get("study_status") == "disabled" else "")
 
 
@@ -166,11 +174,15 @@ def _field_cell(column: str, kind: str, label, change: Change) -> Cell:
 def grant_row(change: Change, forms: Sequence[str], names: Mapping[str, str]) -> Row:
     value = change.after or change.before or {}
     user = value.get("user") or change.key.split("/")[1]
-    return Row(change, user, names.get(user, ""),
-               _field_cell("role", "role", _role_label, change),
-               _field_cell("sites", "sites", _sites_label, change),
-               _field_cell("expires", "expiry", _expires_label, change),
-               tuple(form_cell(f, change.before, change.after) for f in forms))
+    return Row(
+        change,
+        user,
+        names.get(user, ""),
+        _field_cell("role", "role", _role_label, change),
+        _field_cell("sites", "sites", _sites_label, change),
+        _field_cell("expires", "expiry", _expires_label, change),
+        tuple(form_cell(f, change.before, change.after) for f in forms),
+    )
 
 
 def _forms_of(grants: Sequence[Mapping | None]) -> tuple[str, ...]:
@@ -183,7 +195,9 @@ def _forms_of(grants: Sequence[Mapping | None]) -> tuple[str, ...]:
 
 
 def _names(plan: Plan, applied: Mapping | None) -> dict[str, str]:
-    names = {user: (account or {}).get("name") or "" for user, account in ((applied or {}).get("accounts") or {}).items()}
+    names = {
+        user: (account or {}).get("name") or "" for user, account in ((applied or {}).get("accounts") or {}).items()
+    }
     for c in plan.changes:
         if c.kind == "account":
             names[c.key] = (c.after or c.before or {}).get("name") or names.get(c.key, "")
@@ -206,11 +220,27 @@ def study_view(study: str, changes: list[Change], applied: Mapping | None, names
     unchanged = _unchanged(study, {c.key for c in grants}, applied) if applied else []
     forms = _forms_of([v for c in grants for v in (c.before, c.after)] + [g for _, g in unchanged])
     rows = tuple(grant_row(c, forms, names) for c in sorted(grants, key=lambda c: c.key))
-    shown = tuple(Unchanged(key, g["user"], names.get(g["user"], ""), _role_label(g) or "", _sites_label(g) or "",
-                            _expires_label(g) or "", tuple((g["forms"].get(f, "none"), _marks(g, f)) for f in forms))
-                  for key, g in unchanged[:OTHERS_SHOWN])
-    return StudyView(study, forms, rows, tuple(c for c in changes if c.kind != "grant"), shown,
-                     max(len(unchanged) - OTHERS_SHOWN, 0), _counts(changes))
+    shown = tuple(
+        Unchanged(
+            key,
+            g["user"],
+            names.get(g["user"], ""),
+            _role_label(g) or "",
+            _sites_label(g) or "",
+            _expires_label(g) or "",
+            tuple((g["forms"].get(f, "none"), _marks(g, f)) for f in forms),
+        )
+        for key, g in unchanged[:OTHERS_SHOWN]
+    )
+    return StudyView(
+        study,
+        forms,
+        rows,
+        tuple(c for c in changes if c.kind != "grant"),
+        shown,
+        max(len(unchanged) - OTHERS_SHOWN, 0),
+        _counts(changes),
+    )
 
 
 def environment_view(plan: Plan, applied: Mapping | None = None) -> EnvironmentView:
@@ -220,7 +250,9 @@ def environment_view(plan: Plan, applied: Mapping | None = None) -> EnvironmentV
     guards = tuple(c for c in plan.changes if c.kind == "environment")
     general = tuple(c for c in plan.changes if not c.study and c.kind != "environment")
     studied = sorted((c for c in plan.changes if c.study), key=lambda c: c.study or "")
-    studies = tuple(study_view(study, list(cs), applied, names) for study, cs in groupby(studied, key=lambda c: c.study))
+    studies = tuple(
+        study_view(study, list(cs), applied, names) for study, cs in groupby(studied, key=lambda c: c.study)
+    )
     unread = tuple(w for w in plan.warnings if w.code == "drift-unchecked")
     return EnvironmentView(plan, guards, general, studies, unread, applied is not None)
 
@@ -230,15 +262,23 @@ def _csp_hash(text: str) -> str:
 
 
 def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("edcconf.views", "templates"), undefined=StrictUndefined,
-                      autoescape=True, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(sign=lambda action: _SIGNS[action], verb=lambda c: "invited" if c.invite else _VERBS[c.action],
-                       counts=_counts)
+    env = Environment(
+        loader=PackageLoader("edcconf.views", "templates"),
+        undefined=StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        sign=lambda action: _SIGNS[action], verb=lambda c: "invited" if c.invite else _VERBS[c.action], counts=_counts
+    )
     return env
 
 
-def render_plan_html(plans: Sequence[Plan], applied: Sequence[Mapping | None] | None = None,
-                     title_note: str = "") -> Iterator[str]:
+def render_plan_html(
+    plans: Sequence[Plan], applied: Sequence[Mapping | None] | None = None, title_note: str = ""
+) -> Iterator[str]:
     """The page, in chunks (a first rollout's plan is large). applied: per plan, see environment_view.
     title_note: a line under the title (a saved plan's file, digest and date)."""
     env = _environment()
@@ -249,8 +289,16 @@ def render_plan_html(plans: Sequence[Plan], applied: Sequence[Mapping | None] | 
     js = loader.get_source(env, "plan.html.js.j2")[0]
     views = [environment_view(p, a) for p, a in zip(plans, applied or [None] * len(plans))]
     template = env.get_template("plan.html.j2")
-    return template.generate(views=views, kinds=KINDS, version=__version__, title_note=title_note,
-                             css=Markup(css), js=Markup(js), csp_style=Markup(_csp_hash(css)), csp_script=Markup(_csp_hash(js)))
+    return template.generate(
+        views=views,
+        kinds=KINDS,
+        version=__version__,
+        title_note=title_note,
+        css=Markup(css),
+        js=Markup(js),
+        csp_style=Markup(_csp_hash(css)),
+        csp_script=Markup(_csp_hash(js)),
+    )
 
 
 def applied_for(planned: Any, root, read_state) -> Mapping | None:
@@ -259,8 +307,9 @@ def applied_for(planned: Any, root, read_state) -> Mapping | None:
     previous = getattr(planned, "previous", None)
     if previous is None:
         from ..diagnostics import UserError
+
         try:
             previous = read_state(root, planned.plan.environment)
-        except UserError:   # the dimmed rows are context: a state that cannot be read now only hides them
+        except UserError:  # the dimmed rows are context: a state that cannot be read now only hides them
             return None
     return previous.effective if previous.serial == planned.plan.serial else None

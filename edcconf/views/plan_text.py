@@ -1,15 +1,21 @@
 """Plan as text for a reviewer, in the manner of `terraform plan`: +, ~, - grouped by study."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from itertools import groupby
-from typing import Callable, Iterator
 
 from ..plan import Change, Plan
 
 _SIGN = {"create": "+", "reactivate": "+", "update": "~", "revoke": "-", "deactivate": "-"}
 _COLOUR = {"+": "green", "~": "yellow", "-": "red"}
-_VERB = {"create": "created", "reactivate": "reactivated", "update": "changed", "revoke": "revoked",
-         "deactivate": "deactivated"}
+_VERB = {
+    "create": "created",
+    "reactivate": "reactivated",
+    "update": "changed",
+    "revoke": "revoked",
+    "deactivate": "deactivated",
+}
 
 
 Style = Callable[..., str]
@@ -27,29 +33,35 @@ def plan_chunks(plan: Plan, style: Style = _plain) -> Iterator[str]:
     """The plan text one section at a time (a plan of 200,000 changes is not built as one string)."""
     banner = [style(plan.partial.banner(plan.environment), fg="yellow", bold=True), ""] if plan.partial else []
     if plan.empty and plan.partial:
-        yield "\n".join(banner + [f"No changes in this selection (state serial {plan.serial})."]
-                         + _warnings(plan, style)) + "\n"
+        yield (
+            "\n".join(banner + [f"No changes in this selection (state serial {plan.serial})."] + _warnings(plan, style))
+            + "\n"
+        )
         return
     if plan.empty:
-        unread = [w for w in plan.warnings if w.code == "drift-unchecked"]   # refresh with --allow-unread
-        lines = [f"No changes. The access in {plan.environment} matches the configuration "
-                 f"(state serial {plan.serial})." if not unread else
-                 f"No changes to the applied state of {plan.environment} (serial {plan.serial}); the live access "
-                 f"of {len(unread)} stud{'y was' if len(unread) == 1 else 'ies were'} NOT read (see the warnings), "
-                 "so changes made there by hand are not known."] + _warnings(plan, style)
+        unread = [w for w in plan.warnings if w.code == "drift-unchecked"]  # refresh with --allow-unread
+        lines = [
+            f"No changes. The access in {plan.environment} matches the configuration (state serial {plan.serial})."
+            if not unread
+            else f"No changes to the applied state of {plan.environment} (serial {plan.serial}); the live access "
+            f"of {len(unread)} stud{'y was' if len(unread) == 1 else 'ies were'} NOT read (see the warnings), "
+            "so changes made there by hand are not known."
+        ] + _warnings(plan, style)
         yield "\n".join(lines) + "\n"
         return
-    head = (f"edcconf will perform the following actions in {style(plan.environment, bold=True)} "
-            f"(against state serial {plan.serial}, as of {plan.as_of.isoformat()}):")
+    head = (
+        f"edcconf will perform the following actions in {style(plan.environment, bold=True)} "
+        f"(against state serial {plan.serial}, as of {plan.as_of.isoformat()}):"
+    )
     yield "\n".join([*banner, head, "", ""])
     needed = plan.partial.needed_by if plan.partial else None
-    guards = [c for c in plan.changes if c.kind == "environment"]   # first: read before what they let through
+    guards = [c for c in plan.changes if c.kind == "environment"]  # first: read before what they let through
     if guards:
         yield "\n".join(_section(f"Environment {plan.environment}: protection and safety", guards, style)) + "\n"
     general = [c for c in plan.changes if not c.study and c.kind != "environment"]
     if general:
         yield "\n".join(_section("Accounts, groups and sites", general, style, needed)) + "\n"
-    by_study = sorted((c for c in plan.changes if c.study), key=lambda c: c.study or "")   # (all have one)
+    by_study = sorted((c for c in plan.changes if c.study), key=lambda c: c.study or "")  # (all have one)
     for study, changes in groupby(by_study, key=lambda c: c.study):
         yield "\n".join(_section(f"Study {study}", list(changes), style, needed)) + "\n"
     lines = _warnings(plan, style) + _brakes(plan, style)
@@ -63,7 +75,7 @@ def _section(title: str, changes: list[Change], style: Style, needed_by=None) ->
     for change in changes:
         out += _change(change, style)
         needs = (needed_by or {}).get(f"{change.kind}.{change.key}")
-        if needs:   # a partial plan's dependency: why it is here although not selected
+        if needs:  # a partial plan's dependency: why it is here although not selected
             out.append(f"      needed by: {', '.join(needs)}")
     out.append("")
     return out
@@ -77,17 +89,21 @@ def _change(change: Change, style: Style) -> list[str]:
     out = [head, f"      why:   {change.reason}" if change.reason else "", f"      where: {change.source}"]
     value = change.after if change.after is not None else change.before
     if change.kind == "grant" and change.action in ("create", "revoke") and value:
-        out.append(f"      role:  {value['role']} (base {value['base_role']}) at {', '.join(value['sites'])}"
-                   + (f", expires {value['expires']}" if value.get("expires") else "")
-                   + (", study status disabled" if value.get("study_status") == "disabled" else ""))
+        out.append(
+            f"      role:  {value['role']} (base {value['base_role']}) at {', '.join(value['sites'])}"
+            + (f", expires {value['expires']}" if value.get("expires") else "")
+            + (", study status disabled" if value.get("study_status") == "disabled" else "")
+        )
         out.append("      forms: " + ", ".join(f"{f} {lvl}" for f, lvl in value["forms"].items()))
     if change.action == "update" and len(change.details) > 1:
         out += [f"      {style('~', fg='yellow')} {d}" for d in change.details]
     if change.notify:
         out.append(f"      notify: {', '.join(change.notify)}")
     if change.agreement_notify:
-        out.append(f"      agreement recorded ({(change.after or {}).get('agreement_signed')}), notify: "
-                   f"{', '.join(change.agreement_notify)}")
+        out.append(
+            f"      agreement recorded ({(change.after or {}).get('agreement_signed')}), notify: "
+            f"{', '.join(change.agreement_notify)}"
+        )
     return [line for line in out if line]
 
 

@@ -4,6 +4,7 @@
 
 Every page is self-contained: styles, charts and script are inline, nothing is fetched.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,11 @@ from ..state.local import write_atomically
 from . import svg
 
 LEVEL_MARK = {"edit": "E", "review": "V", "read": "R", "none": "–"}
-SOURCE_TEXT = {"declared": "As declared", "applied": "As applied (the environment's applied state)",
-               "live": "Live: what the systems hold now"}
+SOURCE_TEXT = {
+    "declared": "As declared",
+    "applied": "As applied (the environment's applied state)",
+    "live": "Live: what the systems hold now",
+}
 
 
 def _templates() -> Environment:
@@ -56,7 +60,7 @@ def write_report_site(doc: dict, csv_chunks: Iterable[bytes], out_dir: Path) -> 
             name = page_name(study["id"])
             write_atomically(studies_dir / name, render_study(study_page, doc, study).encode(), durable=False)
             written.add(name)
-    for stale in studies_dir.glob("*.html"):   # a study no longer reported must not keep a page
+    for stale in studies_dir.glob("*.html"):  # a study no longer reported must not keep a page
         if stale.name not in written:
             stale.unlink()
     index = base / "index.html"
@@ -71,26 +75,44 @@ def write_report_site(doc: dict, csv_chunks: Iterable[bytes], out_dir: Path) -> 
 def render_overview(templates: Environment, doc: dict, href: dict[str, str]) -> str:
     ov = doc["overview"]
     hm = ov["heatmap"]
-    charts = {"heatmap": svg.heatmap(hm["people"], hm["studies"], hm["cells"], href),
-              "sites": svg.bars(ov["sites"]["bars"], "grants per site"),
-              "roles": svg.bars(ov["roles"]["bars"], "grants per role"),
-              "expiries": svg.timeline(ov["expiries"]["per_day"], ov["expiries"]["from"], ov["expiries"]["days"])}
+    charts = {
+        "heatmap": svg.heatmap(hm["people"], hm["studies"], hm["cells"], href),
+        "sites": svg.bars(ov["sites"]["bars"], "grants per site"),
+        "roles": svg.bars(ov["roles"]["bars"], "grants per role"),
+        "expiries": svg.timeline(ov["expiries"]["per_day"], ov["expiries"]["from"], ov["expiries"]["days"]),
+    }
     if ov["non_compliant"]["available"]:
-        charts["non_compliant"] = svg.bars(ov["non_compliant"]["per_study"]["bars"], "non-compliant rights per study",
-                                           href)
+        charts["non_compliant"] = svg.bars(
+            ov["non_compliant"]["per_study"]["bars"], "non-compliant rights per study", href
+        )
     if ov["pending"]["available"]:
-        charts["pending"] = svg.stacked_bars(ov["pending"]["studies"], ("add", "change", "revoke"),
-                                             "pending changes per study", href)
+        charts["pending"] = svg.stacked_bars(
+            ov["pending"]["studies"], ("add", "change", "revoke"), "pending changes per study", href
+        )
     return templates.get_template("report_overview.html.j2").render(
-        doc=doc, ov=ov, charts=charts, href=href, source_text=source_text(doc), level_names=svg.LEVEL_NAMES,
-        level_colours=svg.LEVEL_COLOURS, colours=svg.COLOURS)
+        doc=doc,
+        ov=ov,
+        charts=charts,
+        href=href,
+        source_text=source_text(doc),
+        level_names=svg.LEVEL_NAMES,
+        level_colours=svg.LEVEL_COLOURS,
+        colours=svg.COLOURS,
+    )
 
 
 def render_study(template, doc: dict, study: dict) -> str:
     sites = sorted({s for r in study["rows"] for s in r["sites"]} | set(study["sites"]))
     roles = sorted({r["role"] for r in study["rows"]})
-    return template.render(env=doc["environment"], as_of=doc["as_of"], source_text=source_text(doc), study=study,
-                           sites=sites, roles=roles, rows=study_rows(study))
+    return template.render(
+        env=doc["environment"],
+        as_of=doc["as_of"],
+        source_text=source_text(doc),
+        study=study,
+        sites=sites,
+        roles=roles,
+        rows=study_rows(study),
+    )
 
 
 def study_rows(study: dict) -> str:
@@ -100,19 +122,29 @@ def study_rows(study: dict) -> str:
     e = escape
     cells_of = {f: f'title="{e(f)}: ' for f in study["forms"]}
     for row in study["rows"]:
-        badges = (f'<span class="badge external" title="external: {e(row["external"])}">external</span>'
-                  if row["external"] else "") + ('<span class="badge admin">admin</span>' if row["admin"] else "")
+        badges = (
+            f'<span class="badge external" title="external: {e(row["external"])}">external</span>'
+            if row["external"]
+            else ""
+        ) + ('<span class="badge admin">admin</span>' if row["admin"] else "")
         if row["status"] != "active":
             badges += f'<span class="badge gone" title="{e(row["note"] or "")}">{e(row["status"])}</span>'
-        role = e(row["role"]) + (f' <span class="count">({e(row["base_role"])})</span>'
-                                 if row["base_role"] and row["role"] != row["base_role"] else "")
-        cells = "".join(f'<td class="level l-{lvl}" {cells_of[f]}{lvl}">{LEVEL_MARK[lvl]}</td>'
-                        for f, lvl in ((f, row["forms"][f]) for f in study["forms"]))
-        out.append(f'<tr class="grant {e(row["status"])}" data-user="{e(row["user"])}" '
-                   f'data-name="{e(row["name"].lower())}" data-role="{e(row["role"])}" '
-                   f'data-sites="{e(" ".join(row["sites"]))}" data-status="{e(row["status"])}">'
-                   f'<td>{e(row["user"])}{badges}</td><td>{role}</td><td>{e(", ".join(row["sites"]))}</td>'
-                   f'<td>{e(row["expires"] or "")}</td>{cells}</tr>')
+        role = e(row["role"]) + (
+            f' <span class="count">({e(row["base_role"])})</span>'
+            if row["base_role"] and row["role"] != row["base_role"]
+            else ""
+        )
+        cells = "".join(
+            f'<td class="level l-{lvl}" {cells_of[f]}{lvl}">{LEVEL_MARK[lvl]}</td>'
+            for f, lvl in ((f, row["forms"][f]) for f in study["forms"])
+        )
+        out.append(
+            f'<tr class="grant {e(row["status"])}" data-user="{e(row["user"])}" '
+            f'data-name="{e(row["name"].lower())}" data-role="{e(row["role"])}" '
+            f'data-sites="{e(" ".join(row["sites"]))}" data-status="{e(row["status"])}">'
+            f"<td>{e(row['user'])}{badges}</td><td>{role}</td><td>{e(', '.join(row['sites']))}</td>"
+            f"<td>{e(row['expires'] or '')}</td>{cells}</tr>"
+        )
     return "\n".join(out)
 
 
@@ -129,6 +161,8 @@ def _json_chunks(doc: dict) -> Iterator[bytes]:
 
 def _redirect(target: str) -> str:
     t = escape(target)
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="refresh" content="0; url={t}">'
-            f'<title>Moved</title></head><body><p>The report is now <a href="{t}">{t}</a>.</p></body></html>\n')
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="refresh" content="0; url={t}">'
+        f'<title>Moved</title></head><body><p>The report is now <a href="{t}">{t}</a>.</p></body></html>\n'
+    )

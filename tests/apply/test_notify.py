@@ -1,4 +1,5 @@
 """Notifications after apply: files by default, SMTP to a local server when configured, editable templates."""
+
 import socket
 
 import pytest
@@ -33,16 +34,22 @@ def smtp_server():
 
 
 def add_external(repo):
-    write(repo, "groups/ext.yaml", """\
+    write(
+        repo,
+        "groups/ext.yaml",
+        """\
         group:
           id: ext
           ceiling: {form_access: review}
           members:
             - {username: eve.ext, email: eve@cro.example.com, name: Eve External, expires: 2026-12-31,
                external: {organization: Acme CRO, agreement_signed: 2026-01-01, basis: sponsor, requested_by: dina.dm}}
-        """)
+        """,
+    )
     heart = repo / "studies/heart.yaml"
-    heart.write_text(heart.read_text().replace("  access:\n", "  access:\n    - {user: eve.ext, role: monitor, sites: all}\n"))
+    heart.write_text(
+        heart.read_text().replace("  access:\n", "  access:\n    - {user: eve.ext, role: monitor, sites: all}\n")
+    )
 
 
 def test_files_by_default_with_the_people_concerned(mini_repo, cli):
@@ -51,9 +58,16 @@ def test_files_by_default_with_the_people_concerned(mini_repo, cli):
     assert r.code == 0, r
     folder = mini_repo / "build/test/notifications/0001"
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["cara.crc-access_changed.txt", "dina.dm-access_changed.txt", "dina.dm-external_account.txt",
-                     "dina.dm-external_agreement-eve.ext.txt", "eve.ext-access_changed.txt",
-                     "ivan.inv-access_changed.txt", "ivan.inv-external_account.txt", "mona.mon-access_changed.txt"]
+    assert names == [
+        "cara.crc-access_changed.txt",
+        "dina.dm-access_changed.txt",
+        "dina.dm-external_account.txt",
+        "dina.dm-external_agreement-eve.ext.txt",
+        "eve.ext-access_changed.txt",
+        "ivan.inv-access_changed.txt",
+        "ivan.inv-external_account.txt",
+        "mona.mon-access_changed.txt",
+    ]
     mona = (folder / "mona.mon-access_changed.txt").read_text()
     assert "To: mona@hospital.example.org" in mona and "+ adverse_events: review" in mona
     assert "Approved by alice (PR 7); recorded as version 1." in mona
@@ -69,20 +83,46 @@ def test_files_by_default_with_the_people_concerned(mini_repo, cli):
 def test_sent_through_a_local_smtp_server(mini_repo, cli, smtp_server):
     port, inbox = smtp_server
     add_external(mini_repo)
-    r = cli("apply", "--env", "test", "--yes", cwd=mini_repo,
-            env={"EDCCONF_SMTP_HOST": "127.0.0.1", "EDCCONF_SMTP_PORT": str(port), "EDCCONF_SMTP_FROM": "edc@x.org"})
+    r = cli(
+        "apply",
+        "--env",
+        "test",
+        "--yes",
+        cwd=mini_repo,
+        env={"EDCCONF_SMTP_HOST": "127.0.0.1", "EDCCONF_SMTP_PORT": str(port), "EDCCONF_SMTP_FROM": "edc@x.org"},
+    )
     assert r.code == 0 and "warning" not in r.err, r
     recipients = sorted(rcpt for rcpts, _ in inbox.messages for rcpt in rcpts)
-    assert recipients == sorted(["cara@hospital.example.org", "dina@hospital.example.org", "dina@hospital.example.org",
-                                 "dina@hospital.example.org", "eve@cro.example.com", "ivan@hospital.example.org", "ivan@hospital.example.org",
-                                 "mona@hospital.example.org"])
+    assert recipients == sorted(
+        [
+            "cara@hospital.example.org",
+            "dina@hospital.example.org",
+            "dina@hospital.example.org",
+            "dina@hospital.example.org",
+            "eve@cro.example.com",
+            "ivan@hospital.example.org",
+            "ivan@hospital.example.org",
+            "mona@hospital.example.org",
+        ]
+    )
     assert any("Subject: External account eve.ext created in test" in body for _, body in inbox.messages)
     # a revoke later is announced too
     heart = mini_repo / "studies/heart.yaml"
-    heart.write_text(heart.read_text().replace("    - {user: cara.crc, role: crc, environments: all, sites: [BOS]}\n", ""))
+    heart.write_text(
+        heart.read_text().replace("    - {user: cara.crc, role: crc, environments: all, sites: [BOS]}\n", "")
+    )
     before = len(inbox.messages)
-    assert cli("apply", "--env", "test", "--yes", cwd=mini_repo,
-               env={"EDCCONF_SMTP_HOST": "127.0.0.1", "EDCCONF_SMTP_PORT": str(port)}).code == 0
+    assert (
+        cli(
+            "apply",
+            "--env",
+            "test",
+            "--yes",
+            cwd=mini_repo,
+            env={"EDCCONF_SMTP_HOST": "127.0.0.1", "EDCCONF_SMTP_PORT": str(port)},
+        ).code
+        == 0
+    )
     (rcpts, body) = inbox.messages[before]
     assert rcpts == ["cara@hospital.example.org"] and "access removed" in body and "- contact_info: edit" in body
 
@@ -91,15 +131,24 @@ def test_smtp_down_keeps_the_apply_and_the_files(mini_repo, cli):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here
-    r = cli("apply", "--env", "test", "--yes", cwd=mini_repo,
-            env={"EDCCONF_SMTP_HOST": "127.0.0.1", "EDCCONF_SMTP_PORT": str(port)})
+    r = cli(
+        "apply",
+        "--env",
+        "test",
+        "--yes",
+        cwd=mini_repo,
+        env={"EDCCONF_SMTP_HOST": "127.0.0.1", "EDCCONF_SMTP_PORT": str(port)},
+    )
     assert r.code == 0 and "notifications could not be sent" in r.err
     assert (mini_repo / "build/test/notifications/0001/cara.crc-access_changed.txt").exists()
 
 
 def test_templates_are_editable_in_the_configuration(mini_repo, cli):
-    write(mini_repo, "templates/notifications/access_changed.txt.j2",
-          "Subject: Accès modifié ({{ environment }})\nBonjour {{ user_fullname }}, {{ changes | length }} changement(s).\n")
+    write(
+        mini_repo,
+        "templates/notifications/access_changed.txt.j2",
+        "Subject: Accès modifié ({{ environment }})\nBonjour {{ user_fullname }}, {{ changes | length }} changement(s).\n",
+    )
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     text = (mini_repo / "build/test/notifications/0001/cara.crc-access_changed.txt").read_text()
     assert "Subject: Accès modifié (test)" in text and "Bonjour Cara Coordinator, 1 changement(s)." in text

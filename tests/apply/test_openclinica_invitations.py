@@ -1,11 +1,11 @@
 """OpenClinica (001): access for an account that exists is an invitation, a new account a creation; the
 checklist marks what only an Admin can do (a site's global fields, Central User Administration)."""
+
 import csv
 import io
 
 from tests.conftest import write
 from tests.helpers import edit
-
 
 NEW_STUDY = """study:
   id: LUNG-02
@@ -27,8 +27,12 @@ def rows(path):
 
 def test_existing_accounts_are_invited_and_new_ones_created(mini_repo, cli):
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
-    edit(mini_repo, "groups/staff.yaml", "    - {username: cara.crc,",
-         "    - {username: nina.new, email: nina@hospital.example.org, name: Nina New}\n    - {username: cara.crc,")
+    edit(
+        mini_repo,
+        "groups/staff.yaml",
+        "    - {username: cara.crc,",
+        "    - {username: nina.new, email: nina@hospital.example.org, name: Nina New}\n    - {username: cara.crc,",
+    )
     write(mini_repo, "studies/lung.yaml", NEW_STUDY)
 
     r = cli("plan", "--env", "test", "--json", cwd=mini_repo)
@@ -54,7 +58,7 @@ def test_existing_accounts_are_invited_and_new_ones_created(mini_repo, cli):
     by_user = {row["username"]: row for row in rows(checklist)}
     assert by_user["cara.crc"]["action"] == "invite" and "existing user" in by_user["cara.crc"]["notes"]
     assert by_user["nina.new"]["action"] == "create"
-    accounts = sorted(out.glob("accounts-checklist-*.csv"))[-1]   # this apply's (the first created five)
+    accounts = sorted(out.glob("accounts-checklist-*.csv"))[-1]  # this apply's (the first created five)
     (nina,) = rows(accounts)
     assert nina["action"] == "create" and "Invite a new user" in nina["notes"] and nina["admin_only"] == ""
 
@@ -63,12 +67,18 @@ def test_a_sites_global_fields_are_marked_admin_only(mini_repo, cli):
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     out = mini_repo / "build/test/openclinica"
     (first,) = sorted(out.glob("sites-checklist-*.csv"))
-    new_sites = rows(first)   # adding a new site to a study is for anyone with its Share screen
+    new_sites = rows(first)  # adding a new site to a study is for anyone with its Share screen
     assert {r["sites"] for r in new_sites} == {"BOS", "NYC", "LYON"}
     assert all(r["action"] == "create" and r["admin_only"] == "" and "Share" in r["notes"] for r in new_sites)
-    edit(mini_repo, "environments/envs.yaml", "{id: BOS, name: Boston General, country: US, timezone: America/New_York}",
-         "{id: BOS, name: Boston General Hospital, country: US, timezone: America/New_York, city: Boston}")
-    edit(mini_repo, "groups/staff.yaml", "    - {username: mona.mon,", "    - {username: mona.mon, status: deactivated,")
+    edit(
+        mini_repo,
+        "environments/envs.yaml",
+        "{id: BOS, name: Boston General, country: US, timezone: America/New_York}",
+        "{id: BOS, name: Boston General Hospital, country: US, timezone: America/New_York, city: Boston}",
+    )
+    edit(
+        mini_repo, "groups/staff.yaml", "    - {username: mona.mon,", "    - {username: mona.mon, status: deactivated,"
+    )
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     sites = sorted(out.glob("sites-checklist-*.csv"))[-1]
     (bos,) = rows(sites)

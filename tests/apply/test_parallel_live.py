@@ -1,6 +1,7 @@
 """--parallelism against the REDCap API emulator on 127.0.0.1, through the real CLI: the same output, state
 and audit log at parallelism 8 as at 1 (also when the server answers 429 to most of what it is sent), one
 project failing while the others are applied, and an apply interrupted by Ctrl-C that a re-run finishes."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,15 @@ PROJECTS, USERS = 5, 6
 VOLATILE = {"time", "apply_id", "lineage", "actor", "commit", "plan_digest"}
 
 
-def _setup(tmp_path: Path, name: str, latency_ms: float = 5, jitter_ms: float = 3, max_concurrent: int | None = None,
-           projects: int = PROJECTS, users: int = USERS):
+def _setup(
+    tmp_path: Path,
+    name: str,
+    latency_ms: float = 5,
+    jitter_ms: float = 3,
+    max_concurrent: int | None = None,
+    projects: int = PROJECTS,
+    users: int = USERS,
+):
     emu, tokens = start_emulator(projects, latency_ms, jitter_ms, max_concurrent)
     root = tmp_path / name
     write_repository(root, emu.url, projects, users)
@@ -60,19 +68,38 @@ def _run_all(tmp_path: Path, name: str, parallelism: int, max_concurrent: int | 
         out["apply"] = (applied.code, applied.out.replace(str(root), "<root>"))
         out["state"], out["audit"] = _state(root), _audit(root)
         assert _granted(out["state"]) == {s: u for s, u in _held(emu).items() if u}
-        imported = run_edcconf("import", "redcap", "--env", "test", "--dry-run", "--json", "--group", "staff",
-                               "--site-country", "US", *p, cwd=root, env=tokens)
+        imported = run_edcconf(
+            "import",
+            "redcap",
+            "--env",
+            "test",
+            "--dry-run",
+            "--json",
+            "--group",
+            "staff",
+            "--site-country",
+            "US",
+            *p,
+            cwd=root,
+            env=tokens,
+        )
         assert imported.code == 0, imported
         out["import"] = imported.out
         # a change by hand in two projects: a stray user, and someone's rights
         from redcap import Project
+
         Project(emu.url, tokens["EDCCONF_BENCH_TOKEN_2"]).import_users([{"username": "eve.stray", "design": 1}])
         someone = sorted(emu.project(project_id(4)).users)[0]
-        Project(emu.url, tokens["EDCCONF_BENCH_TOKEN_4"]).import_users([{"username": someone, "design": 1,
-                                                                          "data_access_group": ""}])
+        Project(emu.url, tokens["EDCCONF_BENCH_TOKEN_4"]).import_users(
+            [{"username": someone, "design": 1, "data_access_group": ""}]
+        )
         assert "eve.stray" in emu.project(project_id(2)).users
-        for what, args in (("drift", ["drift", "--json"]), ("drift_text", ["drift"]), ("plan", ["plan", "--json"]),
-                           ("compliance", ["compliance", "--live", "--json"])):
+        for what, args in (
+            ("drift", ["drift", "--json"]),
+            ("drift_text", ["drift"]),
+            ("plan", ["plan", "--json"]),
+            ("compliance", ["compliance", "--live", "--json"]),
+        ):
             result = run_edcconf(args[0], "--env", "test", *args[1:], *p, cwd=root, env=tokens)
             assert result.code in (0, 2), (what, result)
             out[what] = (result.code, result.out)
@@ -93,9 +120,12 @@ def _normal(out: dict) -> dict:
     compliance_code, compliance_text = out["compliance"]
     compliance = json.loads(compliance_text)
     compliance.get("state", {}).pop("lineage", None)
-    return {**{k: v for k, v in out.items() if k not in ("plan", "drift", "compliance", "rejected")},
-            "plan": (plan_code, plan), "drift": (drift_code, drift),
-            "compliance": (compliance_code, compliance)}
+    return {
+        **{k: v for k, v in out.items() if k not in ("plan", "drift", "compliance", "rejected")},
+        "plan": (plan_code, plan),
+        "drift": (drift_code, drift),
+        "compliance": (compliance_code, compliance),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +135,7 @@ def sequential(tmp_path_factory):
 
 def test_parallel_results_are_those_of_one_at_a_time(tmp_path, sequential):
     parallel = _normal(_run_all(tmp_path, "org", 8))
-    assert sequential["drift"][0] == 2 and sequential["drift"][1]["differences"]   # the change by hand is seen
+    assert sequential["drift"][0] == 2 and sequential["drift"][1]["differences"]  # the change by hand is seen
     assert sequential["plan"][0] == 2 and json.loads(sequential["import"])
     for what in sequential:
         assert parallel[what] == sequential[what], what
@@ -113,7 +143,7 @@ def test_parallel_results_are_those_of_one_at_a_time(tmp_path, sequential):
 
 def test_a_429_storm_gives_the_same_results(tmp_path, sequential):
     stormy = _run_all(tmp_path, "org", 8, max_concurrent=2)
-    assert stormy["rejected"] > 0                  # the server did refuse requests above its cap
+    assert stormy["rejected"] > 0  # the server did refuse requests above its cap
     normal = _normal(stormy)
     for what in sequential:
         assert normal[what] == sequential[what], what
@@ -122,14 +152,20 @@ def test_a_429_storm_gives_the_same_results(tmp_path, sequential):
 def test_one_project_failing_does_not_stop_the_others(tmp_path):
     emu, root, tokens = _setup(tmp_path, "org")
     try:
-        emu.fail_next(1000, status=403, body='{"error": "You do not have permissions to use the API"}',
-                      content="user", action="import", project=project_id(3))
+        emu.fail_next(
+            1000,
+            status=403,
+            body='{"error": "You do not have permissions to use the API"}',
+            content="user",
+            action="import",
+            project=project_id(3),
+        )
         failed = run_edcconf("apply", "--env", "test", "--yes", "--parallelism", "8", cwd=root, env=tokens)
         assert failed.code == 1, failed
         assert study_id(3) in failed.err and "permissions to use the API" in failed.err
         held, state = _held(emu), _state(root)
         assert held[study_id(3)] == set() and all(held[study_id(n)] for n in (1, 2, 4, 5))
-        assert _granted(state) == {s: u for s, u in held.items() if u}       # the others are recorded
+        assert _granted(state) == {s: u for s, u in held.items() if u}  # the others are recorded
         last = _audit(root)[-1]
         assert last["event"] == "apply-failed" and study_id(3) in json.dumps(last["failed_change"])
         emu.clear_failures()
@@ -146,8 +182,9 @@ def test_an_unread_project_is_named_and_fails_closed(tmp_path):
     emu, root, tokens = _setup(tmp_path, "org")
     try:
         assert run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=tokens).code == 0
-        emu.fail_next(1000, status=403, body='{"error": "You do not have permissions to use the API"}',
-                      project=project_id(2))
+        emu.fail_next(
+            1000, status=403, body='{"error": "You do not have permissions to use the API"}', project=project_id(2)
+        )
         refused = run_edcconf("drift", "--env", "test", "--json", "--parallelism", "8", cwd=root, env=tokens)
         assert refused.code == 1 and refused.json["errors"][0]["code"] == "live-unread", refused
         assert study_id(2) in refused.json["errors"][0]["message"]
@@ -166,19 +203,34 @@ def test_an_interrupted_parallel_apply_records_what_it_did_and_a_rerun_finishes(
     projects, users = 8, 10
     emu, root, tokens = _setup(tmp_path, "org", latency_ms=40, jitter_ms=0, projects=projects, users=users)
     try:
-        env = {**os.environ, "NO_COLOR": "1", **tokens,
-               "PYTHONPATH": os.pathsep.join([str(REPO), str(CHECKOUT_SITE)])}
-        proc = subprocess.Popen([sys.executable, "-m", "edcconf", "--config", str(root), "apply", "--env", "test",
-                                 "--yes", "--parallelism", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=env)
-        while _writes(emu) < 6 and proc.poll() is None:   # some grants written, most not yet
+        env = {**os.environ, "NO_COLOR": "1", **tokens, "PYTHONPATH": os.pathsep.join([str(REPO), str(CHECKOUT_SITE)])}
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edcconf",
+                "--config",
+                str(root),
+                "apply",
+                "--env",
+                "test",
+                "--yes",
+                "--parallelism",
+                "3",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        while _writes(emu) < 6 and proc.poll() is None:  # some grants written, most not yet
             time.sleep(0.02)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 130, (out, err)
         assert "applied and recorded" in err and "Traceback" not in err
         held, state = _held(emu, projects), _state(root)
-        assert _granted(state) == {s: u for s, u in held.items() if u}    # recorded exactly what REDCap holds
+        assert _granted(state) == {s: u for s, u in held.items() if u}  # recorded exactly what REDCap holds
         assert 0 < sum(map(len, held.values())) < projects * users
         assert _audit(root)[-1]["event"] == "apply-interrupted"
         again = run_edcconf("apply", "--env", "test", "--yes", "--parallelism", "3", cwd=root, env=tokens)

@@ -1,4 +1,5 @@
 """A failure or a kill mid-apply leaves the state equal to what really happened."""
+
 import json
 import os
 import signal
@@ -73,8 +74,13 @@ workflow.apply_planned(sys.argv[1], planned)
 
 def test_killed_apply_is_recovered_and_only_the_rest_is_planned(mini_repo, tmp_path, cli):
     repo_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(mini_repo)], stdout=subprocess.PIPE, text=True,
-                            cwd=repo_root, env={**os.environ, "PYTHONPATH": repo_root})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(mini_repo)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=repo_root,
+        env={**os.environ, "PYTHONPATH": repo_root},
+    )
     total = int(proc.stdout.readline())
     journal = mini_repo / ".edcconf/state/test.journal"
     deadline = time.monotonic() + 30

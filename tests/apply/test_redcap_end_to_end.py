@@ -1,5 +1,6 @@
 """The redcap provider against the REDCap API emulator on 127.0.0.1, through the real CLI:
 apply, read back (no drift), a change made by hand through the API (drift, exit 2), re-apply (no drift)."""
+
 from __future__ import annotations
 
 import pytest
@@ -60,8 +61,9 @@ CONFIG = {
 @pytest.fixture
 def emulator():
     with RedcapEmulator(version="15.6.1") as emu:
-        token = emu.add_project(project_id=12, title="Type 2 diabetes registry",
-                                forms=["demographics", "hba1c", "adverse_events"])
+        token = emu.add_project(
+            project_id=12, title="Type 2 diabetes registry", forms=["demographics", "hba1c", "adverse_events"]
+        )
         yield emu, token
 
 
@@ -83,17 +85,18 @@ def test_apply_drift_and_restore(tmp_path, emulator):
     users = {u["username"]: u for u in Project(emu.url, token).export_users()}
     assert sorted(users) == ["omar.haddad", "priya.nair", "sam.okafor"]
     dags = {d["data_access_group_name"]: d["unique_group_name"] for d in Project(emu.url, token).export_dags()}
-    assert set(dags) == {"MGH", "UCSF"}                       # created for the study's sites
+    assert set(dags) == {"MGH", "UCSF"}  # created for the study's sites
     assert users["omar.haddad"]["data_access_group"] == dags["MGH"]
-    assert users["sam.okafor"]["data_access_group"] == ""     # all sites: no data access group
+    assert users["sam.okafor"]["data_access_group"] == ""  # all sites: no data access group
     assert users["priya.nair"]["expiration"] == "2030-01-31"
     assert users["omar.haddad"]["forms"] == {"demographics": 130, "hba1c": 130, "adverse_events": 130}
-    assert users["sam.okafor"]["forms"]["adverse_events"] == 128   # tagged form, tag not granted: none
-    assert users["omar.haddad"]["forms_export"]["hba1c"] == 2      # dataExport 1: de-identified
-    assert users["sam.okafor"]["user_rights"] == 2                 # REDCap's read only
+    assert users["sam.okafor"]["forms"]["adverse_events"] == 128  # tagged form, tag not granted: none
+    assert users["omar.haddad"]["forms_export"]["hba1c"] == 2  # dataExport 1: de-identified
+    assert users["sam.okafor"]["user_rights"] == 2  # REDCap's read only
     # every user import carried the data access group (REDCap drops it when an import omits it)
-    user_imports = [r for r in emu.requests if r.get("content") == "user" and r.get("action", "import") == "import"
-                    and "data" in r]
+    user_imports = [
+        r for r in emu.requests if r.get("content") == "user" and r.get("action", "import") == "import" and "data" in r
+    ]
     assert user_imports and all('"data_access_group"' in r["data"] for r in user_imports)
 
     clean = run_edcconf("drift", "--env", "test", "--json", cwd=root, env=env)
@@ -102,10 +105,19 @@ def test_apply_drift_and_restore(tmp_path, emulator):
 
     # Someone edits rights by hand in REDCap: design rights, read only on a form, delete on another,
     # the mobile app and randomisation (rights edcconf once could not see), and a stray user
-    Project(emu.url, token).import_users([{"username": "omar.haddad", "design": 1, "data_access_group": dags["MGH"],
-                                           "mobile_app": 1, "random_perform": 1,
-                                           "forms": {"demographics": 146, "hba1c": 129, "adverse_events": 130}},
-                                          {"username": "eve.stray", "user_rights": 1}])
+    Project(emu.url, token).import_users(
+        [
+            {
+                "username": "omar.haddad",
+                "design": 1,
+                "data_access_group": dags["MGH"],
+                "mobile_app": 1,
+                "random_perform": 1,
+                "forms": {"demographics": 146, "hba1c": 129, "adverse_events": 130},
+            },
+            {"username": "eve.stray", "user_rights": 1},
+        ]
+    )
     drifted = run_edcconf("drift", "--env", "test", "--json", cwd=root, env=env)
     assert drifted.code == 2, drifted
     found = {(d["user"], d["right"], str(d["expected"]), str(d["live"])) for d in drifted.json["differences"]}
@@ -131,10 +143,12 @@ def test_apply_drift_and_restore(tmp_path, emulator):
     refused = run_edcconf("plan", "--env", "test", "--json", cwd=root, env={TOKEN_VAR: ""})
     assert refused.code == 1 and refused.json["errors"][0]["code"] == "live-unread", refused
     blind = run_edcconf("plan", "--env", "test", "--json", "--allow-unread", cwd=root, env={TOKEN_VAR: ""})
-    assert blind.code == 0 and [w["code"] for w in blind.json["warnings"]
-                                if w["code"].startswith("drift")] == ["drift-unchecked"], blind
+    assert blind.code == 0 and [w["code"] for w in blind.json["warnings"] if w["code"].startswith("drift")] == [
+        "drift-unchecked"
+    ], blind
     assert run_edcconf("plan", "--env", "test", "--no-refresh", "--json", cwd=root, env={TOKEN_VAR: ""}).json[
-        "warnings"] == [w for w in blind.json["warnings"] if w["code"] != "drift-unchecked"]
+        "warnings"
+    ] == [w for w in blind.json["warnings"] if w["code"] != "drift-unchecked"]
 
 
 def test_redcap_error_reaches_the_user_verbatim(tmp_path, emulator):
@@ -174,7 +188,9 @@ def test_a_user_put_in_a_redcap_role_by_hand_is_drift_and_is_taken_out(tmp_path,
     project.import_user_roles([{"unique_role_name": "", "role_label": "Everything", "design": 1, "user_rights": 1}])
     role = project.export_user_roles()[-1]["unique_role_name"]
     dag = next(u for u in project.export_users() if u["username"] == "priya.nair")["data_access_group"]
-    project.import_user_role_assignment([{"username": "priya.nair", "unique_role_name": role, "data_access_group": dag}])
+    project.import_user_role_assignment(
+        [{"username": "priya.nair", "unique_role_name": role, "data_access_group": dag}]
+    )
     drifted = run_edcconf("drift", "--env", "test", "--json", cwd=root, env=env)
     assert drifted.code == 2
     assert ("priya.nair", "user_role") in {(d["user"], d["right"]) for d in drifted.json["differences"]}
@@ -190,16 +206,24 @@ def test_import_redcap_reads_the_project_back_into_declarations(tmp_path, emulat
     assert run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env).code == 0
     study = root / "studies" / "diab.yaml"
     study.write_text(study.read_text().split("  access:")[0])
-    dry = run_edcconf("import", "redcap", "--env", "test", "--study", "DIAB-03", "--dry-run", "--json", cwd=root, env=env)
+    dry = run_edcconf(
+        "import", "redcap", "--env", "test", "--study", "DIAB-03", "--dry-run", "--json", cwd=root, env=env
+    )
     assert dry.code == 0, dry
     entries = {e["user"]: e for e in dry.json["declared"]["grants"]["DIAB-03"]}
-    assert entries["omar.haddad"] == {"user": "omar.haddad", "role": "coordinator", "environments": ["test"],
-                                      "sites": ["MGH"]}
+    assert entries["omar.haddad"] == {
+        "user": "omar.haddad",
+        "role": "coordinator",
+        "environments": ["test"],
+        "sites": ["MGH"],
+    }
     assert entries["priya.nair"]["expires"] == "2030-01-31" and entries["priya.nair"]["sites"] == ["UCSF"]
     assert entries["sam.okafor"]["role"] == "data_manager" and entries["sam.okafor"]["sites"] == "all"
     assert run_edcconf("import", "redcap", "--env", "test", "--study", "DIAB-03", cwd=root, env=env).code == 0
-    assert "{user: priya.nair, role: coordinator, environments: [test], sites: [UCSF], expires: 2030-01-31}" \
+    assert (
+        "{user: priya.nair, role: coordinator, environments: [test], sites: [UCSF], expires: 2030-01-31}"
         in study.read_text()
+    )
     plan = run_edcconf("plan", "--env", "test", "--json", cwd=root, env=env)
     assert plan.code == 0 and plan.json["changes"] == [], plan
     # A user with rights no declared role gives gets a generated role that states them exactly; rights above
@@ -208,7 +232,7 @@ def test_import_redcap_reads_the_project_back_into_declarations(tmp_path, emulat
     odd = run_edcconf("import", "redcap", "--env", "test", "--study", "DIAB-03", "--group", "staff", cwd=root, env=env)
     assert odd.code == 0 and "import-over-ceiling" in odd.out and "design full (allowed none)" in odd.out, odd
     assert "eve.stray-rights: {base: " in study.read_text() and "design: 1" in study.read_text()
-    assert run_edcconf("validate", cwd=root).code == 1   # the ceiling refuses it until the group allows design
+    assert run_edcconf("validate", cwd=root).code == 1  # the ceiling refuses it until the group allows design
 
 
 def test_compliance_live_sees_rights_granted_by_hand_above_the_ceiling(tmp_path, emulator):
@@ -238,8 +262,11 @@ def test_the_token_owner_named_as_api_user_is_never_drift(tmp_path, emulator):
     emu, token = emulator
     root = _repo(tmp_path, emu.url)
     study = root / "studies" / "diab.yaml"
-    study.write_text(study.read_text().replace("token_env: EDCCONF_TEST_REDCAP_TOKEN}",
-                                               "token_env: EDCCONF_TEST_REDCAP_TOKEN, api_user: svc.edcconf}"))
+    study.write_text(
+        study.read_text().replace(
+            "token_env: EDCCONF_TEST_REDCAP_TOKEN}", "token_env: EDCCONF_TEST_REDCAP_TOKEN, api_user: svc.edcconf}"
+        )
+    )
     env = {TOKEN_VAR: token}
     assert run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env).code == 0
     Project(emu.url, token).import_users([{"username": "svc.edcconf", "api_export": 1, "api_import": 1}])
@@ -296,8 +323,9 @@ MIXED = {  # two REDCap studies (one token each) and an OpenClinica study whose 
 def mixed(tmp_path):
     """A configuration with DIAB-03 and DIAB-04 on the emulator and HEART-02 on a csv target, applied."""
     with RedcapEmulator(version="15.6.1") as emu:
-        token = emu.add_project(project_id=12, title="Type 2 diabetes registry",
-                                forms=["demographics", "hba1c", "adverse_events"])
+        token = emu.add_project(
+            project_id=12, title="Type 2 diabetes registry", forms=["demographics", "hba1c", "adverse_events"]
+        )
         token_b = emu.add_project(project_id=13, title="Type 1 diabetes registry", forms=["hba1c"])
         root = _repo(tmp_path, emu.url)
         for rel, text in MIXED.items():
@@ -314,11 +342,12 @@ def test_drift_with_a_token_unset_is_an_error_naming_the_study(mixed):
     assert refused.code == 1, refused
     assert f"DIAB-04: environment variable {TOKEN_VAR_B}" in refused.err and "is not set" in refused.err
     assert "--allow-unread" in refused.err
-    assert "DIAB-03:" not in refused.err and "HEART-02" not in refused.err   # read, and not checked by design
+    assert "DIAB-03:" not in refused.err and "HEART-02" not in refused.err  # read, and not checked by design
     assert "No drift" not in refused.out + refused.err
     as_json = run_edcconf("drift", "--env", "test", "--json", cwd=root, env=blind)
     assert as_json.code == 1 and [(e["code"], e["details"]["study"]) for e in as_json.json["errors"]] == [
-        ("live-unread", "DIAB-04")], as_json
+        ("live-unread", "DIAB-04")
+    ], as_json
 
     allowed = run_edcconf("drift", "--env", "test", "--allow-unread", cwd=root, env=blind)
     assert allowed.code == 0, allowed
@@ -330,7 +359,7 @@ def test_drift_with_a_token_unset_is_an_error_naming_the_study(mixed):
     doc = run_edcconf("drift", "--env", "test", "--allow-unread", "--json", cwd=root, env=blind).json
     assert doc["checked"] == ["DIAB-03"]
     assert [u["study"] for u in doc["unread"]] == ["DIAB-04"] and TOKEN_VAR_B in doc["unread"][0]["reason"]
-    assert [u["what"] for u in doc["unchecked"]] == ["DIAB-04", "HEART-02"]   # unread is the failed subset
+    assert [u["what"] for u in doc["unchecked"]] == ["DIAB-04", "HEART-02"]  # unread is the failed subset
 
     # drift in the study that was read is still drift (exit 2), with the unread study listed
     dag = next(u for u in Project(emu.url, token).export_users() if u["username"] == "omar.haddad")["data_access_group"]
@@ -360,7 +389,7 @@ def test_drift_with_nothing_read_never_says_no_drift(tmp_path, emulator):
 
 def test_an_unreachable_redcap_is_an_error_and_each_unread_study_is_named_with_its_reason(mixed):
     emu, root, token, _ = mixed
-    emu.stop()   # the port is closed: REDCap is down (each read is retried with backoff first: seconds)
+    emu.stop()  # the port is closed: REDCap is down (each read is retried with backoff first: seconds)
     env = {TOKEN_VAR: token, TOKEN_VAR_B: ""}
     refused = run_edcconf("drift", "--env", "test", cwd=root, env=env)
     assert refused.code == 1, refused
@@ -415,12 +444,13 @@ def test_a_delete_whose_answer_is_lost_is_retried_and_recorded_as_done(tmp_path,
     env = {TOKEN_VAR: token}
     assert run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env).code == 0
     study = root / "studies" / "diab.yaml"
-    study.write_text(study.read_text().replace(
-        "    - {user: sam.okafor, role: data_manager, environments: all, sites: all}\n", ""))
+    study.write_text(
+        study.read_text().replace("    - {user: sam.okafor, role: data_manager, environments: all, sites: all}\n", "")
+    )
     emu.lose_next(1, action="delete")
     applied = run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env)
     assert applied.code == 0, applied
     deletes = [r for r in emu.requests if r.get("content") == "user" and r.get("action") == "delete"]
-    assert len(deletes) == 2   # sent, answer lost, sent again
+    assert len(deletes) == 2  # sent, answer lost, sent again
     assert "sam.okafor" not in {u["username"] for u in Project(emu.url, token).export_users()}
     assert run_edcconf("plan", "--env", "test", "--json", cwd=root, env=env).json["changes"] == []

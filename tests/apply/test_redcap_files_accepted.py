@@ -1,5 +1,6 @@
 """A User Rights file edcconf writes is one REDCap accepts, at the version the target states: before and
 after REDCap 15.6 (per-form codes), uploaded to the emulator as CSV and read back by edcconf's reader."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,13 +17,17 @@ FORMS = ["demographics", "hba1c", "medications", "adverse_events"]
 def test_the_user_rights_upload_is_accepted_by_the_emulator_at_the_targets_version(tmp_path, version):
     root = copy_config(REPO, tmp_path / "example")
     env = root / "environments/test.yaml"
-    env.write_text(env.read_text().replace("redcap: {provider: csv, out: build/test/redcap}",
-                                           f'redcap: {{provider: csv, out: build/test/redcap, version: "{version}"}}'))
+    env.write_text(
+        env.read_text().replace(
+            "redcap: {provider: csv, out: build/test/redcap}",
+            f'redcap: {{provider: csv, out: build/test/redcap, version: "{version}"}}',
+        )
+    )
     assert run_edcconf("export", "files", "--env", "test", "-o", tmp_path / "out", cwd=root).code == 0
     data = (tmp_path / "out/DIAB-03/redcap-users.csv").read_bytes()
     parsed = read_redcap_users(data, "redcap-users.csv", version=version)
     assert parsed.ok, parsed.diagnostics
-    assert b"random_setup" in data and (b":130" in data) == (version == "15.6.1")   # both have randomisation
+    assert b"random_setup" in data and (b":130" in data) == (version == "15.6.1")  # both have randomisation
     with RedcapEmulator(version=version) as emu:
         token = emu.add_project(project_id=12, title="Registry", forms=FORMS, dags=[("mgh", "MGH"), ("ucsf", "UCSF")])
         project = Project(emu.url, token)

@@ -6,13 +6,15 @@ Case fields: `name`; `files` (path: text) and `bytes` (path: text with \\x escap
 `sized` (path: a YAML comment file of exactly that many bytes); `expect` (["code@path:line", ...]: exactly these errors,
 or [] for input that must be accepted); `warns` (["code@path:line", ...]: exactly the warnings with these
 codes); `says` (substrings the messages must contain, warnings' included)."""
+
 import codecs
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import FIXTURES, copy_config, run_inprocess as run
+from tests.conftest import FIXTURES, copy_config
+from tests.conftest import run_inprocess as run
 
 HERE = Path(__file__).resolve().parent
 
@@ -57,6 +59,7 @@ def test_the_corpus_is_large_enough():
 @pytest.mark.parametrize("case", ALL)
 def test_case(tmp_path, case):
     import json
+
     root = build(tmp_path, case)
     code, out, err = run(root, "validate", "--json")
     assert "Traceback" not in out + err and code in (0, 1), (code, out, err)
@@ -82,6 +85,7 @@ def test_case(tmp_path, case):
 def test_case_parsed_by_workers(tmp_path, case, monkeypatch):
     """The same errors at the same places when forked workers parse and check the files."""
     import json
+
     monkeypatch.setenv("EDCCONF_WORKERS", "2")
     root = build(tmp_path, case)
     code, out, err = run(root, "validate", "--json")

@@ -1,4 +1,5 @@
 """The benchmark's generator makes valid organisations, and the file cache never changes a plan."""
+
 import importlib.util
 import shutil
 from pathlib import Path
@@ -42,14 +43,14 @@ def test_plan_with_cache_equals_plan_without(generated, tmp_path, cli):
     shutil.copytree(generated, root)
     args = ("plan", "--env", "test", "--json", "--at", "2026-11-24")
     without = cli(*args, cwd=root, env={"EDCCONF_NO_CACHE": "1"}).out
-    cold = cli(*args, cwd=root).out          # fills the cache
-    warm = cli(*args, cwd=root).out          # served from it
+    cold = cli(*args, cwd=root).out  # fills the cache
+    warm = cli(*args, cwd=root).out  # served from it
     assert (root / ".edcconf" / "cache" / "files").is_dir()
     assert without == cold == warm
     study = sorted((root / "studies").glob("*.yaml"))[4]
     text = study.read_text()
     i = text.rfind("environments: all")
-    study.write_text(text[:i] + "environments: [production]" + text[i + len("environments: all"):])
+    study.write_text(text[:i] + "environments: [production]" + text[i + len("environments: all") :])
     changed_cached = cli(*args, cwd=root).out
     changed_fresh = cli(*args, cwd=root, env={"EDCCONF_NO_CACHE": "1"}).out
     assert changed_cached == changed_fresh != warm

@@ -4,6 +4,7 @@ The editable install maps edcconf.schemas to the schemas/ of the checkout it was
 worktree's tests would silently validate against another checkout's schemas. tests/conftest.py runs this
 file in process and puts its folder on the PYTHONPATH of the CLI subprocesses, where Python runs it at start.
 """
+
 import importlib.abc
 import importlib.util
 import sys
@@ -16,8 +17,9 @@ class _ThisCheckoutsSchemas(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         if fullname != "edcconf.schemas":
             return None
-        return importlib.util.spec_from_file_location(fullname, SCHEMAS / "__init__.py",
-                                                      submodule_search_locations=[str(SCHEMAS)])
+        return importlib.util.spec_from_file_location(
+            fullname, SCHEMAS / "__init__.py", submodule_search_locations=[str(SCHEMAS)]
+        )
 
 
 if not any(isinstance(f, _ThisCheckoutsSchemas) or type(f).__name__ == "_ThisCheckoutsSchemas" for f in sys.meta_path):

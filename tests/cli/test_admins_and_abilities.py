@@ -1,5 +1,6 @@
 """Admins see every study (001) and who cannot be granted full User Rights cannot create projects (002),
 through explain and who-can; validate warns when the organisation has more admins than it accepts."""
+
 AT = ["--at", "2026-11-24"]
 
 ADMINS = """\
@@ -36,8 +37,11 @@ def test_explain_shows_an_admins_implicit_access_to_every_study(mini_repo, cli):
 def test_an_admin_with_a_grant_is_shown_with_both(mini_repo, cli):
     with_admin(mini_repo)
     heart = mini_repo / "studies/heart.yaml"
-    heart.write_text(heart.read_text().replace("  access:\n", "  access:\n    - {user: ada.admin, role: viewer, "
-                                               "environments: [test], sites: all}\n"))
+    heart.write_text(
+        heart.read_text().replace(
+            "  access:\n", "  access:\n    - {user: ada.admin, role: viewer, environments: [test], sites: all}\n"
+        )
+    )
     doc = cli("explain", "ada.admin", "--json", *AT, cwd=mini_repo).json
     entries = {(e["environment"], s["study"]): s for e in doc["environments"] for s in e["studies"]}
     assert entries[("test", "HEART-01")]["access"] is True and entries[("test", "HEART-01")]["implicit"] == "admin"
@@ -45,21 +49,24 @@ def test_an_admin_with_a_grant_is_shown_with_both(mini_repo, cli):
     assert "no grant: not granted in production" in entries[("production", "HEART-01")]["reason"]
     who = cli("who-can", "read", "vitals", "--study", "HEART-01", "--env", "test", "--json", *AT, cwd=mini_repo).json
     ada = [p for p in who["people"] if p["user"] == "ada.admin"]
-    assert len(ada) == 1 and "implicit" not in ada[0] and ada[0]["role"] == "viewer"   # the grant lists her
+    assert len(ada) == 1 and "implicit" not in ada[0] and ada[0]["role"] == "viewer"  # the grant lists her
 
 
 def test_who_can_lists_admins_as_implicit(mini_repo, cli):
     with_admin(mini_repo)
     doc = cli("who-can", "edit", "vitals", "--study", "HEART-01", "--env", "test", "--json", *AT, cwd=mini_repo).json
     implicit = [p for p in doc["people"] if p.get("implicit")]
-    assert [(p["user"], p["environment"], p["sites"]) for p in implicit] == [("ada.admin", "test", ["BOS", "LYON", "NYC"])]
+    assert [(p["user"], p["environment"], p["sites"]) for p in implicit] == [
+        ("ada.admin", "test", ["BOS", "LYON", "NYC"])
+    ]
     assert "dina.dm" in [p["user"] for p in doc["people"] if not p.get("implicit")]
     text = cli("who-can", "edit", "vitals", "--study", "HEART-01", "--env", "test", *AT, cwd=mini_repo).out
     assert "IMPLICIT (admin)" in text and "ada.admin" in text
     # access tests compare declared grants: the admin is not an unexpected name there
     (mini_repo / "tests" / "access").mkdir(parents=True)
     (mini_repo / "tests/access/t.yaml").write_text(
-        "tests:\n  - {who-can: edit vitals, study: HEART-01, env: test, expect: [cara.crc, dina.dm, ivan.inv]}\n")
+        "tests:\n  - {who-can: edit vitals, study: HEART-01, env: test, expect: [cara.crc, dina.dm, ivan.inv]}\n"
+    )
     assert cli("test", *AT, cwd=mini_repo).code == 0
 
 
@@ -69,9 +76,11 @@ def test_create_projects_follows_the_ceilings_user_rights(mini_repo, cli):
     with_admin(mini_repo)
     cara = cli("explain", "cara.crc", "--json", *AT, cwd=mini_repo).json["abilities"]["create_projects"]
     assert cara["value"] is False and "user_rights read" in cara["reason"] and "(002)" in cara["reason"]
-    assert cara["source"] == "groups/staff.yaml:2"   # the group
-    assert "create projects: no — the group's ceiling allows user_rights read" in \
-        cli("explain", "cara.crc", *AT, cwd=mini_repo).out
+    assert cara["source"] == "groups/staff.yaml:2"  # the group
+    assert (
+        "create projects: no — the group's ceiling allows user_rights read"
+        in cli("explain", "cara.crc", *AT, cwd=mini_repo).out
+    )
     ada = cli("explain", "ada.admin", "--json", *AT, cwd=mini_repo).json["abilities"]["create_projects"]
     assert ada["value"] is True
     doc = cli("who-can", "create-projects", "--json", *AT, cwd=mini_repo).json
@@ -91,7 +100,7 @@ def test_a_redcap_key_below_full_user_rights_also_stops_project_creation(mini_re
 
 def test_too_many_admins_is_a_warning_with_a_configurable_limit(mini_repo, cli):
     with_admin(mini_repo)
-    assert "too-many-admins" not in cli("validate", *AT, cwd=mini_repo).err   # one active admin, default 5
+    assert "too-many-admins" not in cli("validate", *AT, cwd=mini_repo).err  # one active admin, default 5
     (mini_repo / "environments/policy.yaml").write_text("policy:\n  max_admins: 0\n")
     r = cli("validate", "--json", *AT, cwd=mini_repo)
     assert r.code == 0, r

@@ -1,6 +1,7 @@
 """`compliance alert` / `compliance alerts` (seed 004): the SAG module's alerts, their templates and
 placeholders, reminders held back for the interval, SMTP (a real local server) or .eml files, the log,
 and notices before expiry that change nothing."""
+
 import email
 import email.policy
 import json
@@ -19,14 +20,18 @@ def out_of_compliance(repo, cli):
     assert cli("apply", "--env", "test", "--yes", cwd=repo).code == 0
     staff = repo / "groups/staff.yaml"
     staff.write_text("".join(line for line in staff.read_text().splitlines(True) if "mona.mon" not in line))
-    write(repo, "groups/limited.yaml", """\
+    write(
+        repo,
+        "groups/limited.yaml",
+        """\
         group:
           id: limited
           description: Monitoring training pending
           ceiling: {form_access: read}
           members:
             - {username: mona.mon, email: mona@hospital.example.org, name: Mona Monitor}
-        """)
+        """,
+    )
 
 
 def alerts_of(repo, cli, *more):
@@ -66,10 +71,10 @@ def test_files_the_log_and_the_listing(mini_repo, cli):
     assert "Alert log of test: 2 alerts" in text and "rights_holders_alert" in text
     # the reports command is unchanged under the group
     r = cli("compliance", "--env", "test", "--json", cwd=mini_repo)
-    assert r.code == 0 and [{k: row[k] for k in ("user", "group", "studies")}
-                            for row in r.json["reports"]["users_non_expired"]] == [
-        {"user": "mona.mon", "group": "limited", "studies": ["HEART-01"]}]
-    assert cli("compliance", cwd=mini_repo).code == 1   # --env still required for the reports
+    assert r.code == 0 and [
+        {k: row[k] for k in ("user", "group", "studies")} for row in r.json["reports"]["users_non_expired"]
+    ] == [{"user": "mona.mon", "group": "limited", "studies": ["HEART-01"]}]
+    assert cli("compliance", cwd=mini_repo).code == 1  # --env still required for the reports
 
 
 def test_reminders_wait_for_the_interval(mini_repo, cli):
@@ -86,23 +91,34 @@ def test_reminders_wait_for_the_interval(mini_repo, cli):
     assert "Reminder" in r.json["alerts"][0]["subject"]
     # a configured interval
     env = mini_repo / "environments/envs.yaml"
-    env.write_text(env.read_text().replace("  - name: test\n", "  - name: test\n    alerts: {reminder_interval_days: 30}\n"))
+    env.write_text(
+        env.read_text().replace("  - name: test\n", "  - name: test\n    alerts: {reminder_interval_days: 30}\n")
+    )
     r = cli("compliance", "alert", "--env", "test", "--at", "2027-01-06", "--json", cwd=mini_repo)
     assert r.json["alerts"] == [] and r.json["skipped"][0]["next"] == "2027-01-07"
-    assert len(cli("compliance", "alert", "--env", "test", "--at", "2027-01-07", "--json", cwd=mini_repo).json["alerts"]) == 2
+    assert (
+        len(cli("compliance", "alert", "--env", "test", "--at", "2027-01-07", "--json", cwd=mini_repo).json["alerts"])
+        == 2
+    )
 
 
 def test_sent_through_a_local_smtp_server(mini_repo, cli, smtp_server):  # noqa: F811
     port, inbox = smtp_server
     out_of_compliance(mini_repo, cli)
     env = mini_repo / "environments/envs.yaml"
-    env.write_text(env.read_text().replace(
-        "  - name: test\n", f"  - name: test\n    alerts: {{smtp: {{host: 127.0.0.1, port: {port}, from: edc@hospital.example.org}}}}\n"))
+    env.write_text(
+        env.read_text().replace(
+            "  - name: test\n",
+            f"  - name: test\n    alerts: {{smtp: {{host: 127.0.0.1, port: {port}, from: edc@hospital.example.org}}}}\n",
+        )
+    )
     r = cli("compliance", "alert", "--env", "test", "--at", D1, "--json", cwd=mini_repo)
     assert r.code == 0, r
     assert r.json["delivery"] == "smtp" and all(a["delivered"] and a["file"] is None for a in r.json["alerts"])
-    assert sorted(rcpt for rcpts, _ in inbox.messages for rcpt in rcpts) == ["dina@hospital.example.org",
-                                                                             "mona@hospital.example.org"]
+    assert sorted(rcpt for rcpts, _ in inbox.messages for rcpt in rcpts) == [
+        "dina@hospital.example.org",
+        "mona@hospital.example.org",
+    ]
     sent = [email.message_from_string(body, policy=email.policy.default) for _, body in inbox.messages]
     assert {m["From"] for m in sent} == {"edc@hospital.example.org"}
     assert any("- form_access: review (allowed: read)" in m.get_content() for m in sent)
@@ -112,10 +128,21 @@ def test_sent_through_a_local_smtp_server(mini_repo, cli, smtp_server):  # noqa:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
-    r = cli("compliance", "alert", "--env", "test", "--at", D9, "--json", cwd=mini_repo,
-            env={"EDCCONF_SMTP_PORT": str(closed)})
+    r = cli(
+        "compliance",
+        "alert",
+        "--env",
+        "test",
+        "--at",
+        D9,
+        "--json",
+        cwd=mini_repo,
+        env={"EDCCONF_SMTP_PORT": str(closed)},
+    )
     assert r.code == 1
-    assert all(not a["delivered"] and a["file"] and "not sent through 127.0.0.1" in a["error"] for a in r.json["alerts"])
+    assert all(
+        not a["delivered"] and a["file"] and "not sent through 127.0.0.1" in a["error"] for a in r.json["alerts"]
+    )
     assert len(inbox.messages) == 2
     # an alert that could not be sent does not count: the next run (server back) sends it again
     r = cli("compliance", "alert", "--env", "test", "--at", D9, "--json", cwd=mini_repo)
@@ -125,24 +152,32 @@ def test_sent_through_a_local_smtp_server(mini_repo, cli, smtp_server):  # noqa:
 
 def test_smtp_credentials_are_never_read_from_the_configuration(mini_repo, cli):
     env = mini_repo / "environments/envs.yaml"
-    env.write_text(env.read_text().replace(
-        "  - name: test\n", "  - name: test\n    alerts: {smtp: {host: mail.example.org, password: hunter2}}\n"))
+    env.write_text(
+        env.read_text().replace(
+            "  - name: test\n", "  - name: test\n    alerts: {smtp: {host: mail.example.org, password: hunter2}}\n"
+        )
+    )
     r = cli("validate", "--json", cwd=mini_repo)
     assert r.code == 1 and [e["code"] for e in r.json["errors"]] == ["schema"]
     assert "password" in r.json["errors"][0]["message"]
 
 
 def test_an_unknown_placeholder_is_an_error_at_its_line(mini_repo, cli):
-    write(mini_repo, "templates/alerts/user_alert.txt.j2", "Subject: [sag-project-title]\n\nHello [sag-user-fulname],\n")
-    r = cli("validate", "--json", cwd=mini_repo)   # the pull request that brings it fails
+    write(
+        mini_repo, "templates/alerts/user_alert.txt.j2", "Subject: [sag-project-title]\n\nHello [sag-user-fulname],\n"
+    )
+    r = cli("validate", "--json", cwd=mini_repo)  # the pull request that brings it fails
     assert r.code == 1 and [(e["code"], e["source"]) for e in r.json["errors"]] == [
-        ("alert-placeholder", "templates/alerts/user_alert.txt.j2:3")]
+        ("alert-placeholder", "templates/alerts/user_alert.txt.j2:3")
+    ]
     out_of_compliance(mini_repo, cli)
     r = cli("compliance", "alert", "--env", "test", "--at", D1, cwd=mini_repo)
     assert r.code == 1
-    assert ("templates/alerts/user_alert.txt.j2:3:7: error[alert-placeholder]: unknown placeholder "
-            "[sag-user-fulname]; did you mean [sag-user-fullname]?") in r.err
-    assert not (mini_repo / ".edcconf/alerts").exists()   # nothing sent, written or logged
+    assert (
+        "templates/alerts/user_alert.txt.j2:3:7: error[alert-placeholder]: unknown placeholder "
+        "[sag-user-fulname]; did you mean [sag-user-fullname]?"
+    ) in r.err
+    assert not (mini_repo / ".edcconf/alerts").exists()  # nothing sent, written or logged
     # the expiry date exists only in the notices before expiry
     write(mini_repo, "templates/alerts/user_alert.txt.j2", "Subject: x\n\nby [sag-expiration-date]\n")
     r = cli("compliance", "alert", "--env", "test", "--at", D1, cwd=mini_repo)
@@ -152,12 +187,16 @@ def test_an_unknown_placeholder_is_an_error_at_its_line(mini_repo, cli):
 def test_a_template_override_renders_in_a_sandbox(mini_repo, cli):
     out_of_compliance(mini_repo, cli)
     limited = mini_repo / "groups/limited.yaml"
-    limited.write_text(limited.read_text().replace("name: Mona Monitor", "name: \"Mona {{ 7 * 7 }}\""))
-    write(mini_repo, "templates/alerts/user_alert.txt.j2", """\
+    limited.write_text(limited.read_text().replace("name: Mona Monitor", 'name: "Mona {{ 7 * 7 }}"'))
+    write(
+        mini_repo,
+        "templates/alerts/user_alert.txt.j2",
+        """\
         Subject: Action needed in [sag-project-title] ({{ environment }})
         Hi [sag-user-fullname] ([sag-user]),
         {% for r in users[0].rights %}* {{ r.right }} is {{ r.granted }}, at most {{ r.allowed }}
-        {% endfor %}""")
+        {% endfor %}""",
+    )
     r = cli("compliance", "alert", "--env", "test", "--at", D1, "--json", cwd=mini_repo)
     assert r.code == 0, r
     first = r.json["alerts"][0]
@@ -187,18 +226,23 @@ def test_notice_before_expiry_changes_nothing(mini_repo, cli):
     r = cli("compliance", "alert", "--env", "test", "--at", D1, "--expire-on", "2026-12-31", cwd=mini_repo)
     assert r.code == 0, r
     assert "notice of expiry to the user mona.mon" in r.out
-    assert ("studies/heart.yaml:20: mona.mon (safety_monitor in HEART-01): add `expires: 2026-12-31` to this grant"
-            in r.out)
+    assert (
+        "studies/heart.yaml:20: mona.mon (safety_monitor in HEART-01): add `expires: 2026-12-31` to this grant" in r.out
+    )
     entries = alerts_of(mini_repo, cli)
-    assert [(e["kind"], e["expiration_date"]) for e in entries] == [("user_expiration", "2026-12-31"),
-                                                                    ("rights_holders_expiration", "2026-12-31")]
+    assert [(e["kind"], e["expiration_date"]) for e in entries] == [
+        ("user_expiration", "2026-12-31"),
+        ("rights_holders_expiration", "2026-12-31"),
+    ]
     assert "will expire on 2026-12-31" in eml(mini_repo, entries[0]["file"])["Subject"]
     assert "will expire on 2026-12-31" in eml(mini_repo, entries[1]["file"]).get_content()
     # the applied state is what it was: expiry is a reviewed change (plan, apply), never a side effect
     assert state.read_bytes() == before
     assert cli("show", "--env", "test", "--json", cwd=mini_repo).json["serial"] == 1
     # default date: alerts.expiration_notice_days ahead (14); a second notice waits for the interval too
-    r = cli("compliance", "alert", "--env", "test", "--at", "2026-12-02", "--expire", "--dry-run", "--json", cwd=mini_repo)
+    r = cli(
+        "compliance", "alert", "--env", "test", "--at", "2026-12-02", "--expire", "--dry-run", "--json", cwd=mini_repo
+    )
     assert r.json["alerts"] == [] and r.json["skipped"][0]["last"] == D1
 
 
@@ -234,4 +278,5 @@ def test_the_defaults_use_only_their_audiences_placeholders(kind):
 
 def check_templates_clean(root):
     from edcconf.alerts.templates import check_templates
+
     return check_templates(root) == []

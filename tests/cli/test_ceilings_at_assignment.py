@@ -1,17 +1,16 @@
 """Ceilings are enforced at assignment (002, 004): a grant the plan adds or changes must be within the
 person's current ceiling; an applied grant that nobody changes is kept, with a warning, however far above
 a lowered ceiling it is. validate, which has no plan, reads each environment's state to say the same."""
-from edcconf.state.local import LocalBackend
+
 from functools import partial
 
+from edcconf.state.local import LocalBackend
 from tests import helpers
 
-edit = partial(helpers.edit, count=1)   # the first occurrence only
+edit = partial(helpers.edit, count=1)  # the first occurrence only
 
 STAFF = "groups/staff.yaml"
 HEART = "studies/heart.yaml"
-
-
 
 
 def lower_the_ceiling(root):
@@ -27,12 +26,16 @@ def test_a_lowered_ceiling_does_not_block_an_unrelated_change(mini_repo, cli):
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     lower_the_ceiling(mini_repo)
     # an unrelated change: vera gets test access as a viewer (read, within the lowered ceiling)
-    edit(mini_repo, HEART, "{user: vera.view, role: viewer, environments: [production],",
-         "{user: vera.view, role: viewer, environments: all,")
+    edit(
+        mini_repo,
+        HEART,
+        "{user: vera.view, role: viewer, environments: [production],",
+        "{user: vera.view, role: viewer, environments: all,",
+    )
     plan = cli("plan", "--env", "test", "--json", cwd=mini_repo)
     assert plan.code == 2, plan
     doc = plan.json
-    assert [c["key"] for c in doc["changes"]] == ["staff", "HEART-01/vera.view"]   # the ceiling, vera
+    assert [c["key"] for c in doc["changes"]] == ["staff", "HEART-01/vera.view"]  # the ceiling, vera
     kept = {w["details"]["key"]: w for w in doc["warnings"] if w["code"] == "ceiling-noncompliant"}
     assert sorted(kept) == ["HEART-01/cara.crc", "HEART-01/dina.dm", "HEART-01/ivan.inv", "HEART-01/mona.mon"]
     cara = kept["HEART-01/cara.crc"]
@@ -48,10 +51,14 @@ def test_a_lowered_ceiling_does_not_block_an_unrelated_change(mini_repo, cli):
 def test_any_change_to_a_grant_above_the_ceiling_must_comply(mini_repo, cli):
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     lower_the_ceiling(mini_repo)
-    lowered = cli("plan", "--env", "test", "--json", cwd=mini_repo)   # the group changes, no grant does
+    lowered = cli("plan", "--env", "test", "--json", cwd=mini_repo)  # the group changes, no grant does
     assert lowered.code == 2 and [c["kind"] for c in lowered.json["changes"]] == ["group"], lowered
-    edit(mini_repo, HEART, "{user: cara.crc, role: crc, environments: all, sites: [BOS]}",
-         "{user: cara.crc, role: crc, environments: all, sites: [BOS, NYC]}")
+    edit(
+        mini_repo,
+        HEART,
+        "{user: cara.crc, role: crc, environments: all, sites: [BOS]}",
+        "{user: cara.crc, role: crc, environments: all, sites: [BOS, NYC]}",
+    )
     refused = cli("plan", "--env", "test", "--json", cwd=mini_repo)
     assert refused.code == 1, refused
     (err,) = refused.json["errors"]
@@ -60,7 +67,10 @@ def test_any_change_to_a_grant_above_the_ceiling_must_comply(mini_repo, cli):
     assert "HEART-01/cara.crc: changed by this plan (sites: BOS → BOS, NYC)" in err["message"]
     # the other applied grants above the ceiling are still named, as warnings
     assert {w["details"]["key"] for w in refused.json["warnings"] if w["code"] == "ceiling-noncompliant"} == {
-        "HEART-01/dina.dm", "HEART-01/ivan.inv", "HEART-01/mona.mon"}
+        "HEART-01/dina.dm",
+        "HEART-01/ivan.inv",
+        "HEART-01/mona.mon",
+    }
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 1
 
 
@@ -73,8 +83,11 @@ def test_expiring_is_allowed_extending_is_a_change(mini_repo, cli):
     edit(mini_repo, HEART, "sites: [BOS, NYC]}", "sites: [BOS, NYC], expires: 2030-01-31}")
     narrowed = cli("plan", "--env", "test", "--json", cwd=mini_repo)
     assert narrowed.code == 2, narrowed
-    (kept,) = [w for w in narrowed.json["warnings"] if w["code"] == "ceiling-noncompliant"
-               and w["details"]["key"] == "HEART-01/ivan.inv"]
+    (kept,) = [
+        w
+        for w in narrowed.json["warnings"]
+        if w["code"] == "ceiling-noncompliant" and w["details"]["key"] == "HEART-01/ivan.inv"
+    ]
     assert "only narrows it" in kept["message"] and kept["details"]["kept"] is True
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     edit(mini_repo, HEART, "expires: 2030-01-31}", "expires: 2031-01-31}")
@@ -101,10 +114,11 @@ def test_a_person_moved_to_a_lower_group_keeps_unchanged_grants(mini_repo, cli):
     edit(mini_repo, STAFF, "    - {username: dina.dm, email: dina@hospital.example.org, name: Dina Manager}\n", "")
     (mini_repo / "groups/readers.yaml").write_text(
         "group:\n  id: readers\n  ceiling: {form_access: read}\n  message: Readers read (policy EDC-3).\n"
-        "  members:\n    - {username: dina.dm, email: dina@hospital.example.org, name: Dina Manager}\n")
+        "  members:\n    - {username: dina.dm, email: dina@hospital.example.org, name: Dina Manager}\n"
+    )
     plan = cli("plan", "--env", "test", "--json", cwd=mini_repo)
-    assert plan.code == 2, plan   # the account's group changes; the grant does not
-    assert sorted(c["kind"] for c in plan.json["changes"]) == ["account", "group"]   # dina's group, and readers
+    assert plan.code == 2, plan  # the account's group changes; the grant does not
+    assert sorted(c["kind"] for c in plan.json["changes"]) == ["account", "group"]  # dina's group, and readers
     (w,) = [w for w in plan.json["warnings"] if w["code"] == "ceiling-noncompliant"]
     assert "dina.dm in HEART-01 exceeds the current ceiling of group readers" in w["message"]
     report = cli("compliance", "--env", "test", "--json", cwd=mini_repo).json["reports"]
@@ -114,21 +128,31 @@ def test_a_person_moved_to_a_lower_group_keeps_unchanged_grants(mini_repo, cli):
 def test_validate_reads_the_state_to_tell_kept_from_refused(mini_repo, cli):
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     lower_the_ceiling(mini_repo)
-    edit(mini_repo, HEART, "{user: vera.view, role: viewer, environments: [production], countries: [US]}",
-         "{user: vera.view, role: viewer, environments: [production], countries: [US]}\n"
-         "    - {user: cara.crc, role: crc_safety, environments: [production], sites: [LYON]}")
+    edit(
+        mini_repo,
+        HEART,
+        "{user: vera.view, role: viewer, environments: [production], countries: [US]}",
+        "{user: vera.view, role: viewer, environments: [production], countries: [US]}\n"
+        "    - {user: cara.crc, role: crc_safety, environments: [production], sites: [LYON]}",
+    )
     doc = cli("validate", "--json", cwd=mini_repo)
     assert doc.code == 1
     errors = {(e["source"], e["message"].rsplit("[", 1)[1]) for e in doc.json["errors"]}
     # applied in test unchanged (kept), never applied in production (the plan would add them)
-    assert ("studies/heart.yaml:18", "production: not applied yet: a grant that is added or changed must be "
-            "within the ceiling (002, 004)]") in errors
+    assert (
+        "studies/heart.yaml:18",
+        "production: not applied yet: a grant that is added or changed must be within the ceiling (002, 004)]",
+    ) in errors
     assert {w["details"]["key"] for w in doc.json["warnings"] if w["code"] == "ceiling-noncompliant"} == {
-        "HEART-01/cara.crc", "HEART-01/dina.dm", "HEART-01/ivan.inv", "HEART-01/mona.mon"}
+        "HEART-01/cara.crc",
+        "HEART-01/dina.dm",
+        "HEART-01/ivan.inv",
+        "HEART-01/mona.mon",
+    }
     assert all("in test exceeds" in w["message"] for w in doc.json["warnings"] if w["code"] == "ceiling-noncompliant")
     # production only: the test grants are kept, so validate passes with the warnings
     edit(mini_repo, "environments/envs.yaml", "    protected: true\n", "")
-    assert cli("apply", "--env", "production", "--yes", cwd=mini_repo).code == 1   # refused, as validate said
+    assert cli("apply", "--env", "production", "--yes", cwd=mini_repo).code == 1  # refused, as validate said
     edit(mini_repo, STAFF, "ceiling: {form_access: read,", "ceiling: {form_access: edit,")
     assert cli("apply", "--env", "production", "--yes", cwd=mini_repo).code == 0
     lower_the_ceiling(mini_repo)
@@ -142,7 +166,7 @@ def test_validate_without_a_readable_state_says_it_could_not_tell(mini_repo, cli
     lower_the_ceiling(mini_repo)
     LocalBackend(mini_repo, "test").path.write_text("{not json")
     doc = cli("validate", "--json", cwd=mini_repo)
-    assert doc.code == 1   # production was never applied: refused there
+    assert doc.code == 1  # production was never applied: refused there
     unverified = [w for w in doc.json["warnings"] if w["code"] == "ceiling-unverified"]
     assert unverified and all("the state of test (" in w["message"] for w in unverified)
 
@@ -158,7 +182,8 @@ def test_the_incremental_plan_decides_as_the_full_one(mini_repo, cli):
     unrelated = cli("plan", "--env", "test", "--json", cwd=mini_repo)
     assert unrelated.code == 2
     assert [w for w in unrelated.json["warnings"] if w["code"] == "ceiling-noncompliant"] == [
-        w for w in first.json["warnings"] if w["code"] == "ceiling-noncompliant"]
-    edit(mini_repo, HEART, "sites: [BOS, NYC]}", "sites: [NYC, LYON]}")   # a site added: must comply
+        w for w in first.json["warnings"] if w["code"] == "ceiling-noncompliant"
+    ]
+    edit(mini_repo, HEART, "sites: [BOS, NYC]}", "sites: [NYC, LYON]}")  # a site added: must comply
     refused = cli("plan", "--env", "test", "--json", cwd=mini_repo)
     assert refused.code == 1 and codes(refused.json) == ["ceiling-exceeded"]

@@ -1,5 +1,6 @@
 """The CLI runs without the cyclic garbage collector (a third of a plan's time) and gives it back to
 in-process callers."""
+
 import gc
 
 from tests.conftest import run_inprocess

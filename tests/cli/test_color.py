@@ -1,5 +1,6 @@
 """Colour only on a terminal, and never when NO_COLOR is set to any non-empty value (no-color.org) or
 --no-color is given. The command runs on a real pseudo-terminal, as a user's shell gives it one."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,9 @@ def _on_a_terminal(root, *args: str, no_color: str | None = None) -> str:
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(CHECKOUT_SITE)])
     if no_color is not None:
         env["NO_COLOR"] = no_color
-    proc = subprocess.Popen([sys.executable, "-m", "edcconf", *args], cwd=root, stdout=secondary,
-                            stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edcconf", *args], cwd=root, stdout=secondary, stderr=subprocess.DEVNULL, env=env
+    )
     os.close(secondary)
     shown = read_terminal(primary)
     assert proc.wait(timeout=120) == 2
@@ -32,9 +34,9 @@ def test_colour_on_a_terminal_unless_no_color(mini_repo):
     assert ESC in _on_a_terminal(mini_repo, "plan", "--env", "test")
     for value in ("1", "anything", "0", "false"):
         assert ESC not in _on_a_terminal(mini_repo, "plan", "--env", "test", no_color=value), value
-    assert ESC in _on_a_terminal(mini_repo, "plan", "--env", "test", no_color="")   # empty: not set
+    assert ESC in _on_a_terminal(mini_repo, "plan", "--env", "test", no_color="")  # empty: not set
     assert ESC not in _on_a_terminal(mini_repo, "--no-color", "plan", "--env", "test")
-    assert ESC not in _on_a_terminal(mini_repo, "plan", "--env", "test", "--no-color")   # after the command too
+    assert ESC not in _on_a_terminal(mini_repo, "plan", "--env", "test", "--no-color")  # after the command too
 
 
 @pytest.mark.parametrize("value", ["anything", "0"])
@@ -54,5 +56,7 @@ def test_every_command_accepts_no_color():
             if isinstance(command, click.Group):
                 yield from walk(command, path + (name,))
 
-    missing = [" ".join(path) for path, command in walk(cli, ()) if not any("--no-color" in p.opts for p in command.params)]
+    missing = [
+        " ".join(path) for path, command in walk(cli, ()) if not any("--no-color" in p.opts for p in command.params)
+    ]
     assert missing == []

@@ -1,6 +1,7 @@
 """`compliance` as the ACG Reports tab (002) and the SAG module's project status page (004) give it:
 filters by user, group, study and right; CSV for each of the six reports; each study's status; and users
 the configuration never declared, reported as undeclared (not as expired)."""
+
 import csv
 import io
 
@@ -19,9 +20,14 @@ def lowered(mini_repo, cli):
     assert cli("plan", "--env", "production", "--out", "p.plan", cwd=mini_repo).code == 2
     assert cli("apply", "p.plan", cwd=mini_repo).code == 0
     staff = mini_repo / "groups/staff.yaml"
-    staff.write_text(staff.read_text().replace("ceiling: {form_access: edit, contact_data: edit, data_export: full",
-                                               "ceiling: {form_access: review, contact_data: edit, data_export: de-identified")
-                     .replace("name: Cara Coordinator}", "name: Cara Coordinator, expires: 2026-11-01}"))
+    staff.write_text(
+        staff.read_text()
+        .replace(
+            "ceiling: {form_access: edit, contact_data: edit, data_export: full",
+            "ceiling: {form_access: review, contact_data: edit, data_export: de-identified",
+        )
+        .replace("name: Cara Coordinator}", "name: Cara Coordinator, expires: 2026-11-01}")
+    )
 
 
 def report(cli, root, *args):
@@ -53,8 +59,14 @@ def test_filters_by_user_group_study_and_right(mini_repo, cli):
 def test_each_study_has_the_status_of_the_sag_project_page(mini_repo, cli):
     lowered(mini_repo, cli)
     (heart,) = report(cli, mini_repo)["studies"]
-    assert heart == {"study": "HEART-01", "status": None, "compliance": "non-compliant", "users": 5,
-                     "non_compliant_users": ["dina.dm", "ivan.inv"], "expired_users": ["cara.crc"]}
+    assert heart == {
+        "study": "HEART-01",
+        "status": None,
+        "compliance": "non-compliant",
+        "users": 5,
+        "non_compliant_users": ["dina.dm", "ivan.inv"],
+        "expired_users": ["cara.crc"],
+    }
     assert report(cli, mini_repo)["reports"]["studies_all"][0]["compliance"] == "non-compliant"
     # the ceiling allows edit again but keeps export low: only dina (full export) is above it
     staff = mini_repo / "groups/staff.yaml"
@@ -66,8 +78,10 @@ def test_each_study_has_the_status_of_the_sag_project_page(mini_repo, cli):
     staff.write_text(staff.read_text().replace("name: Dina Manager}", "name: Dina Manager, expires: 2026-11-02}"))
     (heart,) = report(cli, mini_repo)["studies"]
     assert heart["compliance"] == "expired users only" and heart["expired_users"] == ["dina.dm"]
-    assert "HEART-01 (no status): EXPIRED USERS ONLY, 5 users (expired: dina.dm)" in \
-        cli("compliance", "--env", "production", *AT, cwd=mini_repo).out
+    assert (
+        "HEART-01 (no status): EXPIRED USERS ONLY, 5 users (expired: dina.dm)"
+        in cli("compliance", "--env", "production", *AT, cwd=mini_repo).out
+    )
     staff.write_text(staff.read_text().replace("data_export: de-identified", "data_export: full"))
     assert report(cli, mini_repo)["studies"][0]["compliance"] == "compliant"
 
@@ -78,8 +92,17 @@ def test_csv_for_all_six_reports(mini_repo, cli, tmp_path):
     wrote = cli("compliance", "--env", "production", "--out", str(out), *AT, cwd=mini_repo)
     assert wrote.code == 0, wrote
     files = sorted(p.name for p in out.iterdir())
-    assert files == sorted(f"compliance-production-{r}.csv" for r in (
-        "users_non_expired", "users_all", "studies_non_expired", "studies_all", "pairs_non_expired", "pairs_all"))
+    assert files == sorted(
+        f"compliance-production-{r}.csv"
+        for r in (
+            "users_non_expired",
+            "users_all",
+            "studies_non_expired",
+            "studies_all",
+            "pairs_non_expired",
+            "pairs_all",
+        )
+    )
 
     def rows(name):
         return list(csv.DictReader(io.StringIO((out / f"compliance-production-{name}.csv").read_text())))
@@ -87,13 +110,20 @@ def test_csv_for_all_six_reports(mini_repo, cli, tmp_path):
     assert sorted(r["user"] for r in rows("users_all")) == ["cara.crc", "dina.dm", "ivan.inv"]
     assert [r["user"] for r in rows("users_non_expired") if r["user"] == "dina.dm"][0] == "dina.dm"
     dina = next(r for r in rows("users_all") if r["user"] == "dina.dm")
-    assert dina == {"user": "dina.dm", "group": "staff", "undeclared": "no", "studies": "HEART-01",
-                    "rights": "form_access data_export"}
-    assert rows("studies_all") == [{"study": "HEART-01", "study_status": "", "compliance": "non-compliant",
-                                    "users": "cara.crc dina.dm ivan.inv"}]
+    assert dina == {
+        "user": "dina.dm",
+        "group": "staff",
+        "undeclared": "no",
+        "studies": "HEART-01",
+        "rights": "form_access data_export",
+    }
+    assert rows("studies_all") == [
+        {"study": "HEART-01", "study_status": "", "compliance": "non-compliant", "users": "cara.crc dina.dm ivan.inv"}
+    ]
     assert len(rows("pairs_all")) == 4 and len(rows("pairs_non_expired")) == 3
-    stdout = cli("compliance", "--env", "production", "--format", "csv", "--report", "studies_non_expired", *AT,
-                 cwd=mini_repo).out
+    stdout = cli(
+        "compliance", "--env", "production", "--format", "csv", "--report", "studies_non_expired", *AT, cwd=mini_repo
+    ).out
     assert stdout.splitlines() == ["study,study_status,compliance,users", "HEART-01,,non-compliant,dina.dm ivan.inv"]
 
 
@@ -103,9 +133,13 @@ def test_live_users_never_declared_are_undeclared_not_expired(tmp_path, emulator
     env = {TOKEN_VAR: token}
     assert run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env).code == 0
     project = Project(emu.url, token)
-    project.import_users([{"username": "zed.stray", "design": 1},
-                          {"username": "old.stray", "design": 1, "expiration": "2020-01-31"},
-                          {"username": "quiet.stray"}])
+    project.import_users(
+        [
+            {"username": "zed.stray", "design": 1},
+            {"username": "old.stray", "design": 1, "expiration": "2020-01-31"},
+            {"username": "quiet.stray"},
+        ]
+    )
     live = run_edcconf("compliance", "--env", "test", "--live", "--json", cwd=root, env=env)
     assert live.code == 0, live
     doc = live.json

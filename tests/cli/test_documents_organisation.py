@@ -2,6 +2,7 @@
 (001/003), ceilings enforced at assignment (002/004), the external-user process (000: a PI as requester,
 an agreement that starts access later, non-research approval with PHI protections, sponsor expiry) and
 compliance alerts (004). It plans, applies and reports as the rule book says."""
+
 from __future__ import annotations
 
 from tests.conftest import write
@@ -10,14 +11,21 @@ D1 = "2026-12-01"
 
 
 def organisation(root) -> None:
-    write(root, "groups/edc-team.yaml", """\
+    write(
+        root,
+        "groups/edc-team.yaml",
+        """\
         group:
           id: edc-team
           ceiling: {unnamed: unlimited}
           members:
             - {username: ada.admin, email: ada@hospital.example.org, name: Ada Admin, type: admin}
-        """)
-    write(root, "groups/external.yaml", """\
+        """,
+    )
+    write(
+        root,
+        "groups/external.yaml",
+        """\
         group:
           id: external
           ceiling: {form_access: review, contact_data: none, data_export: none, user_rights: none, api: none}
@@ -45,16 +53,21 @@ def organisation(root) -> None:
               name: Sam Sponsor
               expires: 2026-12-31
               external: {organization: Pharma, agreement_signed: 2026-03-01, basis: sponsor, requested_by: ivan.inv}
-        """)
+        """,
+    )
     path = root / "studies" / "heart.yaml"
-    text = path.read_text().replace("protocol: {irb: IRB-2026-001, pi: ivan.inv}",
-                                    "protocol: {irb: IRB-2026-001, pi: ivan.inv, staff: [eve.cro, fay.later]}")
-    path.write_text(text
-                    + "    - {user: cara.crc, role: monitor, environments: all, sites: [NYC]}\n"      # roles per site
-                    + "    - {user: eve.cro, role: monitor, environments: all, sites: [LYON]}\n"
-                    + "    - {user: fay.later, role: monitor, environments: all, sites: [LYON]}\n"
-                    + "    - {user: quinn.qi, role: viewer, environments: [test], sites: all}\n"
-                    + "    - {user: sam.sponsor, role: viewer, environments: [test], sites: all}\n")
+    text = path.read_text().replace(
+        "protocol: {irb: IRB-2026-001, pi: ivan.inv}",
+        "protocol: {irb: IRB-2026-001, pi: ivan.inv, staff: [eve.cro, fay.later]}",
+    )
+    path.write_text(
+        text
+        + "    - {user: cara.crc, role: monitor, environments: all, sites: [NYC]}\n"  # roles per site
+        + "    - {user: eve.cro, role: monitor, environments: all, sites: [LYON]}\n"
+        + "    - {user: fay.later, role: monitor, environments: all, sites: [LYON]}\n"
+        + "    - {user: quinn.qi, role: viewer, environments: [test], sites: all}\n"
+        + "    - {user: sam.sponsor, role: viewer, environments: [test], sites: all}\n"
+    )
 
 
 def test_the_organisation_plans_applies_and_reports(mini_repo, cli):
@@ -66,7 +79,10 @@ def test_the_organisation_plans_applies_and_reports(mini_repo, cli):
     grants = {c["key"]: c["after"] for c in plan.json["changes"] if c["kind"] == "grant"}
     # 1: one grant per role, each with its sites; the first keeps the plain key
     assert (grants["HEART-01/cara.crc"]["role"], grants["HEART-01/cara.crc"]["sites"]) == ("crc", ["BOS"])
-    assert (grants["HEART-01/cara.crc/monitor"]["role"], grants["HEART-01/cara.crc/monitor"]["sites"]) == ("monitor", ["NYC"])
+    assert (grants["HEART-01/cara.crc/monitor"]["role"], grants["HEART-01/cara.crc/monitor"]["sites"]) == (
+        "monitor",
+        ["NYC"],
+    )
     # 7, 9, 10: a PI's request, an approved non-research account, a sponsor with an expiry all get access
     assert {"HEART-01/eve.cro", "HEART-01/quinn.qi", "HEART-01/sam.sponsor"} <= set(grants)
     assert grants["HEART-01/sam.sponsor"]["expires"] == "2026-12-31"
@@ -78,15 +94,18 @@ def test_the_organisation_plans_applies_and_reports(mini_repo, cli):
 
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     notices = sorted(p.name for p in (mini_repo / "build" / "test" / "notifications").rglob("*.txt"))
-    assert any(n.startswith("ivan.inv-external_account") for n in notices)       # the PI hears of eve's account
+    assert any(n.startswith("ivan.inv-external_account") for n in notices)  # the PI hears of eve's account
 
     # 3: lower eve's group's ceiling, then an unrelated change: the plan goes on and warns; compliance lists it
     external = mini_repo / "groups" / "external.yaml"
     external.write_text(external.read_text().replace("ceiling: {form_access: review,", "ceiling: {form_access: read,"))
     study = mini_repo / "studies" / "heart.yaml"
-    study.write_text(study.read_text().replace("{user: dina.dm, role: data_manager, environments: all, sites: all}",
-                                               "{user: dina.dm, role: data_manager, environments: all, sites: all, "
-                                               "expires: 2027-06-30}"))
+    study.write_text(
+        study.read_text().replace(
+            "{user: dina.dm, role: data_manager, environments: all, sites: all}",
+            "{user: dina.dm, role: data_manager, environments: all, sites: all, expires: 2027-06-30}",
+        )
+    )
     kept = cli("plan", "--env", "test", "--json", cwd=mini_repo)
     assert kept.code == 2, kept
     noncompliant = {w["details"]["key"] for w in kept.json["warnings"] if w["code"] == "ceiling-noncompliant"}
@@ -95,8 +114,12 @@ def test_the_organisation_plans_applies_and_reports(mini_repo, cli):
     report = cli("compliance", "--env", "test", "--json", cwd=mini_repo).json
     assert "eve.cro" in {p["user"] for p in report["reports"]["pairs_non_expired"]}
     #    changing that grant must comply
-    study.write_text(study.read_text().replace("{user: eve.cro, role: monitor, environments: all, sites: [LYON]}",
-                                               "{user: eve.cro, role: monitor, environments: all, sites: [LYON, NYC]}"))
+    study.write_text(
+        study.read_text().replace(
+            "{user: eve.cro, role: monitor, environments: all, sites: [LYON]}",
+            "{user: eve.cro, role: monitor, environments: all, sites: [LYON, NYC]}",
+        )
+    )
     refused = cli("plan", "--env", "test", "--json", cwd=mini_repo)
     assert refused.code == 1 and [e["code"] for e in refused.json["errors"]] == ["ceiling-exceeded"]
     study.write_text(study.read_text().replace("sites: [LYON, NYC]}", "sites: [LYON]}"))
@@ -109,4 +132,4 @@ def test_the_organisation_plans_applies_and_reports(mini_repo, cli):
     logged = cli("compliance", "alerts", "--env", "test", "--json", cwd=mini_repo).json["alerts"]
     assert {a["to"] for a in logged} >= {"eve.cro"}
     again = cli("compliance", "alert", "--env", "test", "--json", cwd=mini_repo).json
-    assert not [a for a in again["alerts"] if "eve.cro" in a["about"]]            # the reminder interval holds
+    assert not [a for a in again["alerts"] if "eve.cro" in a["about"]]  # the reminder interval holds

@@ -1,14 +1,13 @@
 """The whole pipeline through the real console entry point, on temporary configuration repos."""
+
 import csv
 import json
 
 import pytest
+
 from tests.helpers import edit
 
-
 AT = ["--at", "2026-11-24"]
-
-
 
 
 def test_validate_plan_apply_replan_change_apply_show(mini_repo, cli):
@@ -28,8 +27,11 @@ def test_validate_plan_apply_replan_change_apply_show(mini_repo, cli):
     checklist = mini_repo / "build/test/openclinica/HEART-01/checklist-0001.csv"
     rows = list(csv.DictReader(checklist.open(newline="")))
     assert {(row["action"], row["username"], row["role"], row["sites"]) for row in rows if row["username"]} == {
-        ("create", "cara.crc", "crc", "BOS"), ("create", "ivan.inv", "investigator", "BOS NYC"),
-        ("create", "mona.mon", "safety_monitor", "BOS LYON NYC"), ("create", "dina.dm", "data_manager", "BOS LYON NYC")}
+        ("create", "cara.crc", "crc", "BOS"),
+        ("create", "ivan.inv", "investigator", "BOS NYC"),
+        ("create", "mona.mon", "safety_monitor", "BOS LYON NYC"),
+        ("create", "dina.dm", "data_manager", "BOS LYON NYC"),
+    }
     assert checklist.read_bytes().count(b"\r\n") == len(rows) + 1
 
     r = cli("plan", "--env", "test", *AT, cwd=mini_repo)
@@ -68,14 +70,24 @@ def test_protected_environment_refuses_a_direct_apply(mini_repo, cli):
     assert r.code == 1 and "protected" in r.err and "--out" in r.err
 
 
-@pytest.mark.parametrize("content,code,where", [
-    ("study: {id: X, name: [unclosed\n", "yaml-syntax", "studies/bad.yaml:2:1"),
-    ("study: {id: X, name: Y, system: openclinica, environments: [test], forms: [], colour: red}\n",
-     "schema", "studies/bad.yaml:1:"),
-    ("study:\n  id: X\n  name: Y\n  system: openclinica\n  environments: [test]\n  sites: [BOS]\n"
-     "  participant_id_template: '${siteParticipantCount}'\n  forms: [{id: f}]\n"
-     "  access: [{user: nobody, role: viewer, sites: all}]\n", "unknown-reference", "studies/bad.yaml:9:"),
-])
+@pytest.mark.parametrize(
+    "content,code,where",
+    [
+        ("study: {id: X, name: [unclosed\n", "yaml-syntax", "studies/bad.yaml:2:1"),
+        (
+            "study: {id: X, name: Y, system: openclinica, environments: [test], forms: [], colour: red}\n",
+            "schema",
+            "studies/bad.yaml:1:",
+        ),
+        (
+            "study:\n  id: X\n  name: Y\n  system: openclinica\n  environments: [test]\n  sites: [BOS]\n"
+            "  participant_id_template: '${siteParticipantCount}'\n  forms: [{id: f}]\n"
+            "  access: [{user: nobody, role: viewer, sites: all}]\n",
+            "unknown-reference",
+            "studies/bad.yaml:9:",
+        ),
+    ],
+)
 def test_user_errors_exit_1_with_code_and_location(mini_repo, cli, content, code, where):
     (mini_repo / "studies/bad.yaml").write_text(content)
     for args in (["validate"], ["plan", "--env", "test"]):
@@ -115,14 +127,30 @@ def test_out_path_cannot_escape_the_configuration(mini_repo, cli):
 
 
 def test_history_lists_every_version_and_shows_old_ones(mini_repo, cli):
-    assert cli("apply", "--env", "test", "--yes", "--reason", "first rollout", cwd=mini_repo,
-               env={"EDCCONF_ACTOR": "alice"}).code == 0
+    assert (
+        cli(
+            "apply",
+            "--env",
+            "test",
+            "--yes",
+            "--reason",
+            "first rollout",
+            cwd=mini_repo,
+            env={"EDCCONF_ACTOR": "alice"},
+        ).code
+        == 0
+    )
     edit(mini_repo, "studies/heart.yaml", "user: cara.crc, role: crc,", "user: cara.crc, role: crc_safety,")
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo, env={"EDCCONF_ACTOR": "bob"}).code == 0
     versions = cli("history", "--env", "test", "--changes", "--json", cwd=mini_repo).json["versions"]
     assert [(v["serial"], v["actor"], v["summary"]) for v in versions] == [
-        (1, "alice", {"add": 14, "change": 0, "revoke": 0}), (2, "bob", {"add": 0, "change": 1, "revoke": 0})]
-    assert versions[1]["changes"][0]["before"]["role"] == "crc" and versions[1]["changes"][0]["after"]["role"] == "crc_safety"
+        (1, "alice", {"add": 14, "change": 0, "revoke": 0}),
+        (2, "bob", {"add": 0, "change": 1, "revoke": 0}),
+    ]
+    assert (
+        versions[1]["changes"][0]["before"]["role"] == "crc"
+        and versions[1]["changes"][0]["after"]["role"] == "crc_safety"
+    )
     old = cli("show", "--env", "test", "--serial", "1", "--json", cwd=mini_repo).json
     assert old["serial"] == 1 and old["grants"]["HEART-01/cara.crc"]["role"] == "crc"
     assert cli("show", "--env", "test", "--serial", "7", cwd=mini_repo).code == 1

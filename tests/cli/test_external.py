@@ -1,6 +1,7 @@
 """The external-user process (000) through the CLI, on a temporary configuration: the requester is a PI or
 Co-PI of every study granting access, an agreement dated later gives no access until that day (`plan --at`,
 `explain`), and the plan says who hears of a recorded agreement and of a new account."""
+
 from __future__ import annotations
 
 from tests.conftest import write
@@ -42,7 +43,9 @@ def test_an_agreement_dated_later_gives_access_from_that_day(mini_repo, cli):
     assert before.code == 2, before
     assert "HEART-01/eve.ext" not in {c["key"] for c in before.json["changes"]}
     warning = [w for w in before.json["warnings"] if w["code"] == "external-access-not-yet"]
-    assert len(warning) == 1 and "2027-02-01" in warning[0]["message"] and warning[0]["source"] == "studies/heart.yaml:18"
+    assert (
+        len(warning) == 1 and "2027-02-01" in warning[0]["message"] and warning[0]["source"] == "studies/heart.yaml:18"
+    )
     text = cli("plan", "--env", "test", "--at", "2027-01-31", cwd=mini_repo)
     assert "[external-access-not-yet]" in text.out and "starts on that day" in text.out
     # explain says why there is no access, and from when there is
@@ -60,15 +63,16 @@ def test_the_plan_names_who_hears_of_the_agreement_and_of_the_account(mini_repo,
     external(mini_repo)
     r = cli("plan", "--env", "test", "--json", "--at", "2026-11-24", cwd=mini_repo)
     account = next(c for c in r.json["changes"] if c["kind"] == "account" and c["key"] == "eve.ext")
-    assert account["notify"] == ["ivan.inv"]                          # the PI, who is also the requester
-    assert account["agreement_notify"] == ["ada.admin", "ivan.inv"]   # the EDC admins and the requester
+    assert account["notify"] == ["ivan.inv"]  # the PI, who is also the requester
+    assert account["agreement_notify"] == ["ada.admin", "ivan.inv"]  # the EDC admins and the requester
     assert account["after"]["agreement_signed"] == "2026-01-15" and account["after"]["requested_by"] == "ivan.inv"
     text = cli("plan", "--env", "test", "--at", "2026-11-24", cwd=mini_repo)
     assert "agreement recorded (2026-01-15), notify: ada.admin, ivan.inv" in text.out
     # applied, then the agreement date is corrected: recorded again, and the admins and requester are told
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
-    (mini_repo / "groups/ext.yaml").write_text((mini_repo / "groups/ext.yaml").read_text()
-                                              .replace("2026-01-15", "2026-01-20"))
+    (mini_repo / "groups/ext.yaml").write_text(
+        (mini_repo / "groups/ext.yaml").read_text().replace("2026-01-15", "2026-01-20")
+    )
     r = cli("plan", "--env", "test", "--json", "--at", "2026-11-24", cwd=mini_repo)
     (account,) = [c for c in r.json["changes"] if c["kind"] == "account"]
     assert account["action"] == "update" and account["agreement_notify"] == ["ada.admin", "ivan.inv"]

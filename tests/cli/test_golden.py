@@ -1,6 +1,7 @@
 """Golden files for plan output: text and JSON as a reviewer and a machine see them.
 
 Regenerate after an intended change with UPDATE_GOLDEN=1, then review the diff like any other."""
+
 import os
 from pathlib import Path
 
@@ -45,13 +46,18 @@ def test_plan_markdown_comment(mini_repo, cli):
 
 def test_markdown_stays_under_githubs_comment_limit(tmp_path, cli):
     from tests.conftest import FIXTURES, copy_config
+
     repo = copy_config(FIXTURES / "mini", tmp_path / "big")
-    people = "\n".join(f"    - {{username: user{i:04d}, email: u{i}@hospital.example.org, name: User {i}}}"
-                       for i in range(1500))
+    people = "\n".join(
+        f"    - {{username: user{i:04d}, email: u{i}@hospital.example.org, name: User {i}}}" for i in range(1500)
+    )
     (repo / "groups" / "many.yaml").write_text(
-        "group:\n  id: many\n  ceiling: {form_access: edit}\n  members:\n" + people + "\n")
-    grants = "\n".join(f"    - {{user: user{i:04d}, role: data_entry, sites: [BOS], note: the reason is long enough}}"
-                       for i in range(1500))
+        "group:\n  id: many\n  ceiling: {form_access: edit}\n  members:\n" + people + "\n"
+    )
+    grants = "\n".join(
+        f"    - {{user: user{i:04d}, role: data_entry, sites: [BOS], note: the reason is long enough}}"
+        for i in range(1500)
+    )
     heart = (repo / "studies" / "heart.yaml").read_text()
     (repo / "studies" / "heart.yaml").write_text(heart.replace("  access:\n", "  access:\n" + grants + "\n"))
     r = cli("plan", "--env", "test", "--format", "markdown", "--at", "2026-11-24", cwd=repo)
@@ -68,12 +74,16 @@ def test_plan_html_page(mini_repo, cli):
     envs = mini_repo / "environments/envs.yaml"
     envs.write_text(envs.read_text().replace("  - name: test\n", "  - name: test\n    safety: {max_revocations: 10}\n"))
     heart = mini_repo / "studies/heart.yaml"
-    text = heart.read_text().replace("user: cara.crc, role: crc, environments: all, sites: [BOS]}",
-                                     "user: cara.crc, role: crc_safety, environments: all, sites: [BOS, NYC]}")
+    text = heart.read_text().replace(
+        "user: cara.crc, role: crc, environments: all, sites: [BOS]}",
+        "user: cara.crc, role: crc_safety, environments: all, sites: [BOS, NYC]}",
+    )
     text = text.replace("    - {user: ivan.inv, role: investigator, environments: all, sites: [BOS, NYC]}\n", "")
     text = text.replace("environments: [production], countries: [US]}", "environments: all, countries: [US]}")
-    text = text.replace("role: safety_monitor, environments: all, sites: all}",
-                        "role: safety_monitor, environments: all, sites: all, expires: 2027-01-31}")
+    text = text.replace(
+        "role: safety_monitor, environments: all, sites: all}",
+        "role: safety_monitor, environments: all, sites: all, expires: 2027-01-31}",
+    )
     heart.write_text(text.replace("tags: {safety: review}", "tags: {safety: read}"))
     r = cli("plan", "--env", "test", "--env", "production", "--format", "html", "--at", "2026-11-24", cwd=mini_repo)
     assert r.code == 2, r.err

@@ -1,5 +1,6 @@
 """`edcconf graph`: the effective permission graph, exported for a study, a person or everything, read back
 with networkx (GraphML) and checked as Graphviz DOT text."""
+
 from __future__ import annotations
 
 import networkx as nx
@@ -18,20 +19,30 @@ def test_a_study_part_holds_its_people_roles_levels_and_sources(mini_repo, tmp_p
     g = _graphml(mini_repo, tmp_path, "--study", "HEART-01")
     people = sorted(n for n in g if n.startswith("person:"))
     assert people == ["person:cara.crc", "person:dina.dm", "person:ivan.inv", "person:mona.mon", "person:vera.view"]
-    levels = {v: d["level"] for u, v, d in g.edges(data=True) if u == "role:HEART-01/safety_monitor" and d["kind"] == "level"}
-    assert levels == {"form:HEART-01/adverse_events": "review", "form:HEART-01/contact_info": "none",
-                      "form:HEART-01/vitals": "review"}
+    levels = {
+        v: d["level"] for u, v, d in g.edges(data=True) if u == "role:HEART-01/safety_monitor" and d["kind"] == "level"
+    }
+    assert levels == {
+        "form:HEART-01/adverse_events": "review",
+        "form:HEART-01/contact_info": "none",
+        "form:HEART-01/vitals": "review",
+    }
     (granted,) = [d for u, v, d in g.edges(data=True) if u == "person:cara.crc" and d["kind"] == "granted"]
     assert granted["source"] == "studies/heart.yaml:18" and granted["sites"] == '["BOS"]'
 
 
 def test_env_filter_and_person_part(mini_repo, tmp_path):
     only_test = _graphml(mini_repo, tmp_path, "--study", "HEART-01", "--env", "test")
-    assert "person:vera.view" not in only_test        # granted in production only
+    assert "person:vera.view" not in only_test  # granted in production only
     assert "environment:production" not in only_test
     cara = _graphml(mini_repo, tmp_path, "--user", "cara.crc")
     assert sorted(n.split(":")[0] for n in cara if not n.startswith("form:")) == [
-        "base_role", "group", "person", "role", "study"]
+        "base_role",
+        "group",
+        "person",
+        "role",
+        "study",
+    ]
 
 
 def test_dot_is_quoted_and_an_unknown_name_is_a_user_error(mini_repo):

@@ -1,5 +1,6 @@
 """Import with proof: export → import → state import → plan shows no changes → export gives identical
 files; malformed files are refused with row-numbered errors and nothing is written."""
+
 from __future__ import annotations
 
 import hashlib
@@ -79,7 +80,8 @@ def test_acg_import_declares_people_without_email(tmp_path: Path, exported: Path
     no_email = [w for w in result.json["warnings"] if w["code"] == "import-no-email"]
     assert len(no_email) == len(users) > 0 and no_email[0]["source"] == f"{assigns}:2", no_email
     declared = [p for members in result.json["declared"]["members"].values() for p in members] + [
-        p for g in result.json["declared"]["groups"] for p in g.get("members", [])]
+        p for g in result.json["declared"]["groups"] for p in g.get("members", [])
+    ]
     assert sorted(p["username"] for p in declared) == sorted(users) and not any("email" in p for p in declared)
     checked = run_edcconf("validate", "--json", cwd=root)
     assert checked.code == 0, checked
@@ -94,9 +96,18 @@ def test_acg_import_takes_emails_and_names_from_the_redcap_user_export(tmp_path:
     defs, assigns = exported / "groups" / "acg-definitions.csv", exported / "groups" / "acg-assignments.csv"
     first, second = [line.split(",")[0] for line in assigns.read_text().splitlines()[1:3]]
     export = tmp_path / "redcap-users.csv"
-    export.write_bytes(write_redcap_users([
-        RedcapUser(first.upper(), extra={"email": "first@hospital.example.org", "firstname": "Ada", "lastname": "Lind"}),
-        RedcapUser("someone.else", extra={"email": "else@hospital.example.org", "firstname": "", "lastname": ""})]))
+    export.write_bytes(
+        write_redcap_users(
+            [
+                RedcapUser(
+                    first.upper(), extra={"email": "first@hospital.example.org", "firstname": "Ada", "lastname": "Lind"}
+                ),
+                RedcapUser(
+                    "someone.else", extra={"email": "else@hospital.example.org", "firstname": "", "lastname": ""}
+                ),
+            ]
+        )
+    )
     result = run_edcconf("import", "acg", defs, assigns, "--users", export, "--json", cwd=root)
     assert result.code == 0, result
     declared = {p["username"]: p for members in result.json["declared"]["members"].values() for p in members}
@@ -106,10 +117,11 @@ def test_acg_import_takes_emails_and_names_from_the_redcap_user_export(tmp_path:
     assert f"{second} is declared without an e-mail" in " ".join(w["message"] for w in result.json["warnings"])
     assert run_edcconf("validate", cwd=root).code == 0
     bad = tmp_path / "bad-users.csv"
-    bad.write_text("user,email\nx,y\n")   # REDCap's exports vary by version; the username column never lacks
+    bad.write_text("user,email\nx,y\n")  # REDCap's exports vary by version; the username column never lacks
     refused = run_edcconf("import", "acg", defs, assigns, "--users", bad, "--json", cwd=root)
-    assert refused.code == 1 and any(e["code"] == "csv-missing-column" and e["source"] == f"{bad}:1"
-                                     for e in refused.json["errors"]), refused
+    assert refused.code == 1 and any(
+        e["code"] == "csv-missing-column" and e["source"] == f"{bad}:1" for e in refused.json["errors"]
+    ), refused
 
 
 def test_sag_import_of_someone_sharing_an_email_warns(tmp_path: Path, exported: Path) -> None:
@@ -118,7 +130,7 @@ def test_sag_import_of_someone_sharing_an_email_warns(tmp_path: Path, exported: 
     root = copy_config(REPO, tmp_path / "example")
     assigns = exported / "groups" / "sag-assignments.csv"
     text = assigns.read_bytes().decode("utf-8")
-    first = next(line for line in text.split("\n") if line.startswith('"rita.vogel"')).split('","')   # no access
+    first = next(line for line in text.split("\n") if line.startswith('"rita.vogel"')).split('","')  # no access
     assigns.write_bytes((text + "\n" + '","'.join(['"lab.shared', "Lab Shared"] + first[2:])).encode("utf-8"))
     result = run_edcconf("import", "sag", exported / "groups" / "sag-definitions.csv", assigns, "--json", cwd=root)
     assert result.code == 0, result
@@ -141,18 +153,21 @@ def test_vault_round_trip_and_zero_plan(tmp_path: Path, exported: Path) -> None:
     vault_file = exported / "ONC-04" / "vault-users.csv"
     result = run_edcconf("import", "vault", vault_file, "--study", "ONC-04", cwd=root)
     assert result.code == 0, result
-    assert "studies/onc-04.yaml (appended): 6 grants in study ONC-04" in result.out   # jane.doe's is disabled
+    assert "studies/onc-04.yaml (appended): 6 grants in study ONC-04" in result.out  # jane.doe's is disabled
     assert _digest(root) != before
     assert run_edcconf("validate", cwd=root).code == 0
     state = run_edcconf("state", "import", "--env", "production", "vault", vault_file, "--study", "ONC-04", cwd=root)
     assert state.code == 0, state
     plan = run_edcconf("plan", "--env", "production", "--json", cwd=root)
-    assert plan.code == 2, plan   # only ONC-04 was recorded: the plan creates every other study
+    assert plan.code == 2, plan  # only ONC-04 was recorded: the plan creates every other study
     users = {line.split(",")[3] for line in vault_file.read_text().splitlines()[1:]}
     onc = {"ONC-04", "MGH", "CHU-LYON", "APHP", "OUS"}
     assert [c for c in plan.json["changes"] if c["key"].split("/")[0] in onc or c["key"] in users] == []
-    assert {c["key"].split("/")[0] for c in plan.json["changes"] if c["kind"] == "study"} == {"CARDIO-01", "DIAB-03",
-                                                                                         "NEURO-02"}
+    assert {c["key"].split("/")[0] for c in plan.json["changes"] if c["kind"] == "study"} == {
+        "CARDIO-01",
+        "DIAB-03",
+        "NEURO-02",
+    }
     again = tmp_path / "again"
     assert run_edcconf("export", "files", "--env", "production", "-o", again, cwd=root).code == 0
     assert (again / "ONC-04" / "vault-users.csv").read_bytes() == vault_file.read_bytes()
@@ -160,16 +175,43 @@ def test_vault_round_trip_and_zero_plan(tmp_path: Path, exported: Path) -> None:
 
 MALFORMED = {
     # name: (importer args builder, file mutation, expected code, expected line)
-    "sag-missing-column": ("sag-definitions.csv", lambda t: t.replace('"sag_name",', '"name",', 1), "csv-missing-column", 1),
-    "sag-unknown-value": ("sag-definitions.csv", lambda t: re.sub(r'(\n"[^"]*","[^"]*",)"0"', r'\1"7"', t, count=1),
-                          "csv-unknown-value", 2),
-    "acg-missing-column": ("acg-definitions.csv", lambda t: t.replace("group_name,", "name,", 1), "csv-missing-column", 1),
-    "acg-unknown-value": ("acg-definitions.csv", lambda t: re.sub(r'(\nG-[0-9A-F]{13},(?:"[^"]*"|[^,]*),)0,', r'\g<1>7,', t,
-                                                                 count=1), "csv-unknown-value", 3),
+    "sag-missing-column": (
+        "sag-definitions.csv",
+        lambda t: t.replace('"sag_name",', '"name",', 1),
+        "csv-missing-column",
+        1,
+    ),
+    "sag-unknown-value": (
+        "sag-definitions.csv",
+        lambda t: re.sub(r'(\n"[^"]*","[^"]*",)"0"', r'\1"7"', t, count=1),
+        "csv-unknown-value",
+        2,
+    ),
+    "acg-missing-column": (
+        "acg-definitions.csv",
+        lambda t: t.replace("group_name,", "name,", 1),
+        "csv-missing-column",
+        1,
+    ),
+    "acg-unknown-value": (
+        "acg-definitions.csv",
+        lambda t: re.sub(r'(\nG-[0-9A-F]{13},(?:"[^"]*"|[^,]*),)0,', r"\g<1>7,", t, count=1),
+        "csv-unknown-value",
+        3,
+    ),
     "vault-unknown-value": ("vault-users.csv", lambda t: t.replace(",Enabled,", ",Active,", 1), "invalid-status", 2),
-    "vault-missing-column": ("vault-users.csv", lambda t: t.replace("Security Profile,", "Profile,", 1),
-                             "csv-missing-column", 1),
-    "vault-duplicate-row": ("vault-users.csv", lambda t: t + t.split("\r\n")[1] + "\r\n", "duplicate-user-record", None),
+    "vault-missing-column": (
+        "vault-users.csv",
+        lambda t: t.replace("Security Profile,", "Profile,", 1),
+        "csv-missing-column",
+        1,
+    ),
+    "vault-duplicate-row": (
+        "vault-users.csv",
+        lambda t: t + t.split("\r\n")[1] + "\r\n",
+        "duplicate-user-record",
+        None,
+    ),
 }
 
 
@@ -222,14 +264,17 @@ def test_vault_new_people_need_a_group_and_disabled_rows_are_declared_disabled(t
     text = vault_file.read_bytes().decode()
     lines = text.split("\r\n")
     lines[1] = lines[1].replace(",Enabled,", ",Disabled,")
-    new_row = "production,Novak,Ivo,ivo.novak,Enabled,EDC User,CDMS Read Only,,ivo.novak@hospital.example.org," \
-              "Europe/Oslo,OUS,,,en,en_US,Basic"
+    new_row = (
+        "production,Novak,Ivo,ivo.novak,Enabled,EDC User,CDMS Read Only,,ivo.novak@hospital.example.org,"
+        "Europe/Oslo,OUS,,,en,en_US,Basic"
+    )
     vault_file.write_bytes(("\r\n".join(lines[:-1] + [new_row]) + "\r\n").encode())
     refused = run_edcconf("import", "vault", vault_file, "--study", "ONC-04", "--json", cwd=root)
     assert refused.code == 1, refused
     assert [(e["code"], e["source"].rsplit(":", 1)[1]) for e in refused.json["errors"]] == [("import-group", "8")]
-    result = run_edcconf("import", "vault", vault_file, "--study", "ONC-04", "--group", "trained-monitors", "--json",
-                         cwd=root)
+    result = run_edcconf(
+        "import", "vault", vault_file, "--study", "ONC-04", "--group", "trained-monitors", "--json", cwd=root
+    )
     assert result.code == 0, result
     assert "import-disabled" in {w["code"] for w in result.json["warnings"]}
     assert [p["username"] for p in result.json["declared"]["members"]["trained-monitors"]] == ["ivo.novak"]
@@ -242,7 +287,7 @@ def test_vault_columns_edcconf_does_not_manage_come_from_the_target(exported: Pa
     rows = (exported / "ONC-04" / "vault-users.csv").read_bytes().decode().split("\r\n")
     header = rows[0].split(",")
     profile = header.index("Security Profile")
-    assert {r.split(",")[profile] for r in rows[1:] if r} == {"EDC Study User"}   # environments/production.yaml
+    assert {r.split(",")[profile] for r in rows[1:] if r} == {"EDC Study User"}  # environments/production.yaml
 
 
 def _vault_file(root: Path, path: Path):
@@ -259,32 +304,48 @@ def _vault_file(root: Path, path: Path):
 def test_export_disables_vault_access_of_deactivated_people_and_expired_grants(tmp_path: Path) -> None:
     root = copy_config(REPO, tmp_path / "example")
     staff = root / "groups" / "study-staff.yaml"
-    staff.write_text(staff.read_text().replace("name: Claire Martin, type: user}",
-                                               "name: Claire Martin, type: user, status: deactivated}"))
+    staff.write_text(
+        staff.read_text().replace(
+            "name: Claire Martin, type: user}", "name: Claire Martin, type: user, status: deactivated}"
+        )
+    )
     onc = root / "studies" / "onc-04.yaml"
-    onc.write_text(onc.read_text().replace("environments: all, sites: [APHP]}",
-                                           "environments: all, sites: [APHP], expires: 2020-01-31}"))
+    onc.write_text(
+        onc.read_text().replace(
+            "environments: all, sites: [APHP]}", "environments: all, sites: [APHP], expires: 2020-01-31}"
+        )
+    )
     out = tmp_path / "out"
     assert run_edcconf("export", "files", "--env", "test", "-o", out, cwd=root).code == 0
     rows = _vault_file(root, out / "ONC-04" / "vault-users.csv")
-    assert rows == {"claire.martin": ("Disabled", ("CHU-LYON",), ()), "paul.girard": ("Disabled", ("APHP",), ()),
-                    "dina.park": ("Enabled", (), ()), "mona.reyes": ("Enabled", (), ("US",)),
-                    "jane.doe": ("Disabled", ("MGH",), ())}   # nora: production only; jane: study_status disabled
+    assert rows == {
+        "claire.martin": ("Disabled", ("CHU-LYON",), ()),
+        "paul.girard": ("Disabled", ("APHP",), ()),
+        "dina.park": ("Enabled", (), ()),
+        "mona.reyes": ("Enabled", (), ("US",)),
+        "jane.doe": ("Disabled", ("MGH",), ()),
+    }  # nora: production only; jane: study_status disabled
 
 
 def test_apply_that_revokes_a_vault_grant_writes_it_disabled(tmp_path: Path) -> None:
     root = copy_config(REPO, tmp_path / "example")
     assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
     written = root / "build" / "test" / "vault" / "ONC-04" / "vault-users.csv"
-    assert {u for u, (s, _, _) in _vault_file(root, written).items() if s != "Enabled"} == {"jane.doe"}   # declared disabled
+    assert {u for u, (s, _, _) in _vault_file(root, written).items() if s != "Enabled"} == {
+        "jane.doe"
+    }  # declared disabled
     onc = root / "studies" / "onc-04.yaml"
-    onc.write_text(onc.read_text().replace("    - {user: mona.reyes, role: cra, environments: all, countries: [US]}\n", ""))
+    onc.write_text(
+        onc.read_text().replace("    - {user: mona.reyes, role: cra, environments: all, countries: [US]}\n", "")
+    )
     result = run_edcconf("apply", "--env", "test", "--yes", cwd=root)
     assert result.code == 0, result
     rows = _vault_file(root, written)
     assert rows["mona.reyes"] == ("Disabled", (), ("US",))
     assert {u: s for u, (s, _, _) in rows.items() if u != "mona.reyes"} == {
-        **dict.fromkeys(["claire.martin", "dina.park", "paul.girard"], "Enabled"), "jane.doe": "Disabled"}
+        **dict.fromkeys(["claire.martin", "dina.park", "paul.girard"], "Enabled"),
+        "jane.doe": "Disabled",
+    }
 
 
 def test_state_import_of_a_vault_study_keeps_the_rest_of_the_recorded_state(tmp_path: Path) -> None:
@@ -297,16 +358,21 @@ def test_state_import_of_a_vault_study_keeps_the_rest_of_the_recorded_state(tmp_
     aside = cardio.read_text()
     cardio.unlink()
     assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
-    cardio.write_text(aside)   # declared, never applied
+    cardio.write_text(aside)  # declared, never applied
     neuro = root / "studies" / "neuro-02.yaml"
-    neuro.write_text(neuro.read_text().replace("    - {user: ann.lee, role: imaging_reader, environments: all, sites: all}\n", ""))
+    neuro.write_text(
+        neuro.read_text().replace("    - {user: ann.lee, role: imaging_reader, environments: all, sites: all}\n", "")
+    )
     before = LocalBackend(root, "test").read().effective
     assert "NEURO-02/ann.lee" in before["grants"] and "CARDIO-01" not in before["studies"]
     out = tmp_path / "out"
     assert run_edcconf("export", "files", "--env", "test", "-o", out, cwd=root).code == 0
     lines = (out / "ONC-04" / "vault-users.csv").read_text().splitlines()
-    kept = [line.replace(",Enabled,", ",Disabled,") if ",claire.martin," in line else line
-            for line in lines[1:] if ",mona.reyes," not in line]
+    kept = [
+        line.replace(",Enabled,", ",Disabled,") if ",claire.martin," in line else line
+        for line in lines[1:]
+        if ",mona.reyes," not in line
+    ]
     whole, first, second = tmp_path / "whole.csv", tmp_path / "vault-users-001.csv", tmp_path / "vault-users-002.csv"
     for path, rows in ((whole, kept), (first, kept[:2]), (second, kept[2:])):
         path.write_text("\r\n".join([lines[0], *rows]) + "\r\n")
@@ -325,11 +391,17 @@ def test_state_import_of_a_vault_study_keeps_the_rest_of_the_recorded_state(tmp_
     others = {k: v for k, v in before["grants"].items() if not k.startswith("ONC-04/")}
     assert {k: v for k, v in after["grants"].items() if not k.startswith("ONC-04/")} == others
     assert sorted(k for k in after["grants"] if k.startswith("ONC-04/")) == [
-        "ONC-04/claire.martin", "ONC-04/dina.park", "ONC-04/jane.doe", "ONC-04/paul.girard"]
+        "ONC-04/claire.martin",
+        "ONC-04/dina.park",
+        "ONC-04/jane.doe",
+        "ONC-04/paul.girard",
+    ]
     assert after["grants"]["ONC-04/dina.park"] == before["grants"]["ONC-04/dina.park"]
-    assert after["grants"]["ONC-04/jane.doe"] == before["grants"]["ONC-04/jane.doe"]   # declared disabled, as applied
-    assert after["grants"]["ONC-04/claire.martin"] == {**before["grants"]["ONC-04/claire.martin"],
-                                                       "study_status": "disabled"}
+    assert after["grants"]["ONC-04/jane.doe"] == before["grants"]["ONC-04/jane.doe"]  # declared disabled, as applied
+    assert after["grants"]["ONC-04/claire.martin"] == {
+        **before["grants"]["ONC-04/claire.martin"],
+        "study_status": "disabled",
+    }
     assert "CARDIO-01" not in after["studies"] and after["studies"] == before["studies"]
     assert after["accounts"] == before["accounts"] and after["sites"] == before["sites"]
     assert {g["role_ref"] for g in after["grants"].values()} == set(after["roles"])
@@ -346,14 +418,18 @@ def test_vault_export_with_last_login_declares_the_same_and_shows_it(tmp_path: P
     lines[1] = lines[1].replace(",Enabled,", ",Disabled,")
     plain.write_text("\r\n".join(lines) + "\r\n")
     with_login = tmp_path / "vault-export.csv"
-    with_login.write_text("\r\n".join([lines[0] + ",Last Login"] + [f"{line},2025-11-0{n} 09:30" for n, line in
-                                                                     enumerate(lines[1:], 1)]) + "\r\n")
-    one, two = (run_edcconf("import", "vault", f, "--study", "ONC-04", "--dry-run", "--json", cwd=root)
-                for f in (plain, with_login))
+    with_login.write_text(
+        "\r\n".join([lines[0] + ",Last Login"] + [f"{line},2025-11-0{n} 09:30" for n, line in enumerate(lines[1:], 1)])
+        + "\r\n"
+    )
+    one, two = (
+        run_edcconf("import", "vault", f, "--study", "ONC-04", "--dry-run", "--json", cwd=root)
+        for f in (plain, with_login)
+    )
     assert one.code == two.code == 0, (one, two)
     assert one.json["declared"] == two.json["declared"] and one.json["declared"]["grants"]["ONC-04"]
     shown = [w["message"] for w in two.json["warnings"] if w["code"] == "import-disabled"]
-    assert len(shown) == 2 and "(last login 2025-11-01 09:30)" in shown[0]   # and jane.doe's declared one
+    assert len(shown) == 2 and "(last login 2025-11-01 09:30)" in shown[0]  # and jane.doe's declared one
 
 
 def test_state_import_of_group_files_records_only_groups_and_accounts(tmp_path: Path, exported: Path) -> None:

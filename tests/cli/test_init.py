@@ -1,6 +1,7 @@
 """`edcconf init` makes a configuration repository that validates and plans at once, with workflows GitHub
 accepts and a pre-commit configuration pre-commit accepts; it never overwrites a configuration.
 `edcconf schemas export` writes the schemas the files' `$schema` lines point to."""
+
 from __future__ import annotations
 
 import subprocess
@@ -19,14 +20,25 @@ def test_init_validates_plans_and_its_files_are_accepted(tmp_path, cli):
     workflows = sorted((root / ".github" / "workflows").glob("*.yml"))
     assert [w.name for w in workflows] == ["apply.yml", "plan.yml"]
     assert all("uses: acme/edcconf@v9.9.9" in w.read_text() and "@ACTION@" not in w.read_text() for w in workflows)
-    checked = subprocess.run([str(Path(sys.executable).parent / "check-jsonschema"), "--builtin-schema",
-                              "vendor.github-workflows", *map(str, workflows)], capture_output=True, text=True)
+    checked = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *map(str, workflows),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert checked.returncode == 0, checked.stdout
     from pre_commit.clientlib import load_config
 
     assert load_config(str(root / ".pre-commit-config.yaml"))["repos"][0]["hooks"][0]["id"] == "edcconf-validate"
     first_line = (root / "studies" / "first-study.yaml").read_text().splitlines()[0]
-    assert first_line.endswith("$schema=../schemas/document.schema.json") and (root / "schemas" / "document.schema.json").exists()
+    assert (
+        first_line.endswith("$schema=../schemas/document.schema.json")
+        and (root / "schemas" / "document.schema.json").exists()
+    )
 
 
 def test_init_never_overwrites_a_configuration(mini_repo, cli):

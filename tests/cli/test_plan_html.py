@@ -1,5 +1,6 @@
 """`plan --format html` as a reviewer sees it: the page opened in headless Chromium, its highlighted cells
 checked against the plan's JSON (`plan --json`), no console error, nothing fetched, hostile names escaped."""
+
 import json
 import re
 from html.parser import HTMLParser
@@ -12,7 +13,7 @@ from tests.conftest import FIXTURES, REPO, copy_config, run_edcconf
 
 AT = "2026-11-24"
 SCREENSHOT = REPO / "build" / "screenshots" / "plan-html.png"
-RANK = {"none": 0, "read": 1, "review": 2, "edit": 3}   # the form levels, lowest first (docs/format.md)
+RANK = {"none": 0, "read": 1, "review": 2, "edit": 3}  # the form levels, lowest first (docs/format.md)
 
 
 def open_page(html: str, tmp_path: Path, screenshot: Path | None = None) -> "Page":
@@ -64,8 +65,11 @@ class Page(HTMLParser):
                 self.stays.add(self._row)
                 self._row = None
         elif tag == "td" and self._row is not None and "data-column" in a:
-            self.rows[self._row][a["data-column"]] = {"kind": a["data-kind"], "before": a["data-before"],
-                                                      "after": a["data-after"]}
+            self.rows[self._row][a["data-column"]] = {
+                "kind": a["data-kind"],
+                "before": a["data-before"],
+                "after": a["data-after"],
+            }
 
     def handle_endtag(self, tag):
         if tag == "table":
@@ -74,8 +78,12 @@ class Page(HTMLParser):
             self._row = None
 
     def highlighted(self) -> dict[tuple[str, str, str], str]:
-        return {(env, key, col): cell["kind"] for (env, key), cells in self.rows.items()
-                for col, cell in cells.items() if cell["kind"]}
+        return {
+            (env, key, col): cell["kind"]
+            for (env, key), cells in self.rows.items()
+            for col, cell in cells.items()
+            if cell["kind"]
+        }
 
 
 def expected_cells(change: dict) -> dict[str, str]:
@@ -99,9 +107,11 @@ def expected_cells(change: dict) -> dict[str, str]:
         if kind:
             out[form] = kind
     if change["action"] == "update":
-        for column, kind, fields in (("role", "role", ("role", "base_role", "study_status")),
-                                     ("sites", "sites", ("sites", "site_access", "countries")),
-                                     ("expires", "expiry", ("expires",))):
+        for column, kind, fields in (
+            ("role", "role", ("role", "base_role", "study_status")),
+            ("sites", "sites", ("sites", "site_access", "countries")),
+            ("expires", "expiry", ("expires",)),
+        ):
             if any(before.get(f) != after.get(f) for f in fields):
                 out[column] = kind
     return out
@@ -132,12 +142,14 @@ def check_against_json(page: Page, root: Path, envs: list[str]) -> set[str]:
 
 
 def check_self_contained(html: str, page: Page) -> None:
-    assert page.console == [], page.console          # no script error, no refusal by the page's own policy
+    assert page.console == [], page.console  # no script error, no refusal by the page's own policy
     assert page.ready, "the page's script did not run to its end"
     assert page.scripts == 1 and html.count("<script") == 1
     assert "default-src 'none'" in html
-    fetchable = re.compile(r"""\b(?:src|href|action|formaction|poster|srcset|background|data)\s*=\s*["']?\s*(?:https?:)?//""",
-                           re.IGNORECASE)
+    fetchable = re.compile(
+        r"""\b(?:src|href|action|formaction|poster|srcset|background|data)\s*=\s*["']?\s*(?:https?:)?//""",
+        re.IGNORECASE,
+    )
     assert not fetchable.search(html) and not fetchable.search(page.dom)
     assert "url(" not in html and "@import" not in html
     assert all(h.startswith("#") for h in page.hrefs), page.hrefs
@@ -153,7 +165,7 @@ def test_example_plan_page_matches_the_json(example, tmp_path):
     assert r.code == 2, r.err
     page = open_page(r.out, tmp_path)
     check_self_contained(r.out, page)
-    assert check_against_json(page, example, ["test", "production"]) == {"added"}   # a first rollout adds
+    assert check_against_json(page, example, ["test", "production"]) == {"added"}  # a first rollout adds
     for env in ("test", "production"):
         s = plan_json(example, env)["summary"]
         assert f"Plan: {s['add']} to add, {s['change']} to change, {s['revoke']} to revoke." in page.dom
@@ -164,16 +176,26 @@ def _review(root: Path) -> None:
     changes a role and lowers test's safety limit."""
     cardio = root / "studies/cardio-01.yaml"
     text = cardio.read_text()
-    for old, new in [("{user: omar.haddad, role: crc_no_contact,", "{user: omar.haddad, role: crc,"),
-                     ("{user: li.wei, role: crc, environments: all, sites: [UCSF]}",
-                      "{user: li.wei, role: crc, environments: all, sites: [UCSF, CHU-LYON]}"),
-                     ("environments: all, countries: [US]}", "environments: all, countries: [US], expires: 2027-06-30}"),
-                     ("    - {user: claire.martin, role: crc, environments: all, sites: [CHU-LYON]}\n", ""),
-                     ("safety_monitor: {base: monitor, tags: {safety: review}}",
-                      "safety_monitor: {base: monitor, tags: {safety: read}}"),
-                     ("    - {user: tom.hart, role: crc, environments: all, sites: [MGH]}\n",
-                      ("    - {user: tom.hart, role: crc, environments: all, sites: [MGH]}\n"
-                       "    - {user: ann.lee, role: crc, environments: [test], sites: [UCSF]}\n"))]:
+    for old, new in [
+        ("{user: omar.haddad, role: crc_no_contact,", "{user: omar.haddad, role: crc,"),
+        (
+            "{user: li.wei, role: crc, environments: all, sites: [UCSF]}",
+            "{user: li.wei, role: crc, environments: all, sites: [UCSF, CHU-LYON]}",
+        ),
+        ("environments: all, countries: [US]}", "environments: all, countries: [US], expires: 2027-06-30}"),
+        ("    - {user: claire.martin, role: crc, environments: all, sites: [CHU-LYON]}\n", ""),
+        (
+            "safety_monitor: {base: monitor, tags: {safety: review}}",
+            "safety_monitor: {base: monitor, tags: {safety: read}}",
+        ),
+        (
+            "    - {user: tom.hart, role: crc, environments: all, sites: [MGH]}\n",
+            (
+                "    - {user: tom.hart, role: crc, environments: all, sites: [MGH]}\n"
+                "    - {user: ann.lee, role: crc, environments: [test], sites: [UCSF]}\n"
+            ),
+        ),
+    ]:
         assert old in text, old
         text = text.replace(old, new)
     cardio.write_text(text)
@@ -188,16 +210,24 @@ def test_every_kind_of_change_is_highlighted_as_the_json_says(example, tmp_path)
     assert r.code == 2, r.err
     page = open_page(r.out, tmp_path, screenshot=SCREENSHOT)
     check_self_contained(r.out, page)
-    assert check_against_json(page, example, ["test", "production"]) == {"added", "revoked", "raised", "lowered",
-                                                                          "sites", "role", "expiry"}
+    assert check_against_json(page, example, ["test", "production"]) == {
+        "added",
+        "revoked",
+        "raised",
+        "lowered",
+        "sites",
+        "role",
+        "expiry",
+    }
     # the access that stays is listed (dimmed), never as a change
     applied = json.loads(run_edcconf("show", "--env", "test", "--json", cwd=example).out)
     changed = {key for env, key in page.rows if env == "test"}
-    assert {key for env, key in page.stays} == {k for k, g in applied["grants"].items()
-                                                if g["study"] == "CARDIO-01" and k not in changed}
+    assert {key for env, key in page.stays} == {
+        k for k, g in applied["grants"].items() if g["study"] == "CARDIO-01" and k not in changed
+    }
     # the guard change comes first, with its reason
     guard = next(c for c in plan_json(example, "test")["changes"] if c["kind"] == "environment")
-    section = page.dom[page.dom.index('id="env-test"'):]
+    section = page.dom[page.dom.index('id="env-test"') :]
     assert section.index('class="box guard"') < section.index('class="matrix"')
     assert guard["reason"] in section
 
@@ -213,7 +243,7 @@ def test_hostile_names_are_escaped(tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt; &#34;quoted&#34; &amp;amp;" in r.out
     page = open_page(r.out, tmp_path)
     check_self_contained(r.out, page)
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.dom   # still text once the browser has parsed it
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.dom  # still text once the browser has parsed it
 
 
 def test_brakes_no_changes_and_saved_plans(tmp_path):
@@ -222,7 +252,9 @@ def test_brakes_no_changes_and_saved_plans(tmp_path):
     quiet = run_edcconf("plan", "--env", "test", "--format", "html", "--at", AT, cwd=root)
     assert quiet.code == 0 and "No changes. The access in test matches the configuration" in quiet.out
     heart = root / "studies/heart.yaml"
-    heart.write_text(heart.read_text().replace("    - {user: dina.dm, role: data_manager, environments: all, sites: all}\n", ""))
+    heart.write_text(
+        heart.read_text().replace("    - {user: dina.dm, role: data_manager, environments: all, sites: all}\n", "")
+    )
     r = run_edcconf("plan", "--env", "production", "--format", "html", "--at", AT, cwd=root)
     assert r.code == 2
     brakes = plan_json(root, "production")["brakes"]
@@ -233,7 +265,8 @@ def test_brakes_no_changes_and_saved_plans(tmp_path):
     assert saved.code == 2
     shown = run_edcconf("show", "t.plan", "--format", "html", cwd=root)
     assert shown.code == 0 and "Saved plan t.plan (digest " in shown.out
-    assert "Only the grants that change are listed" in shown.out   # no applied state at hand: said, not implied
+    assert "Only the grants that change are listed" in shown.out  # no applied state at hand: said, not implied
+
     def keys(html):
         return re.findall(r'<tr class="grant [a-z]+" data-key="([^"]+)"', html)
 
@@ -243,14 +276,22 @@ def test_brakes_no_changes_and_saved_plans(tmp_path):
     assert refused.code == 1 and "saved plan" in refused.err and "Traceback" not in refused.err
 
 
-@pytest.mark.parametrize("before, after, kind", [
-    ({"close_queries": ["ae"], "sdv": ["ae"]}, {"close_queries": [], "sdv": ["ae"]}, "lowered"),
-    ({"close_queries": [], "sdv": []}, {"close_queries": ["ae"], "sdv": []}, "raised"),
-    ({"close_queries": ["ae"], "sdv": []}, {"close_queries": [], "sdv": ["ae"]}, "lowered"),   # a loss is never hidden
-    ({"close_queries": ["ae"], "sdv": []}, {"close_queries": ["ae"], "sdv": []}, ""),
-])
+@pytest.mark.parametrize(
+    "before, after, kind",
+    [
+        ({"close_queries": ["ae"], "sdv": ["ae"]}, {"close_queries": [], "sdv": ["ae"]}, "lowered"),
+        ({"close_queries": [], "sdv": []}, {"close_queries": ["ae"], "sdv": []}, "raised"),
+        (
+            {"close_queries": ["ae"], "sdv": []},
+            {"close_queries": [], "sdv": ["ae"]},
+            "lowered",
+        ),  # a loss is never hidden
+        ({"close_queries": ["ae"], "sdv": []}, {"close_queries": ["ae"], "sdv": []}, ""),
+    ],
+)
 def test_abilities_at_the_same_level_raise_or_lower_the_cell(before, after, kind):
     from edcconf.views.plan_html import form_cell
+
     grant = {"forms": {"ae": "review"}}
     change = {"action": "update", "before": {**grant, **before}, "after": {**grant, **after}}
     assert form_cell("ae", change["before"], change["after"]).kind == kind == expected_cells(change).get("ae", "")

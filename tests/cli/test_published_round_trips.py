@@ -1,6 +1,7 @@
 """Import -> export round trips on files written from the systems' published formats
 (tests/fixtures/published/README.md says where each comes from): every row keeps its rights, the
 built-in no-rights group stays REDCap's own, and a default group stays the default."""
+
 from __future__ import annotations
 
 import csv
@@ -32,17 +33,20 @@ def test_sag_files_round_trip_row_for_row(tmp_path):
     before, after = _rows(defs, "sag_id"), _rows(tmp_path / "out/groups/sag-definitions.csv", "sag_id")
     assert set(before) == set(after)
     for sag_id, row in before.items():
-        assert {k: v for k, v in row.items() if k != "sag_name"} == \
-            {k: v for k, v in after[sag_id].items() if k in row and k != "sag_name"}, sag_id
+        assert {k: v for k, v in row.items() if k != "sag_name"} == {
+            k: v for k, v in after[sag_id].items() if k in row and k != "sag_name"
+        }, sag_id
     assigned = _rows(tmp_path / "out/groups/sag-assignments.csv", "username")
-    assert {u: r["sag_id"] for u, r in assigned.items()} == {u: r["sag_id"] for u, r in _rows(assigns, "username").items()}
+    assert {u: r["sag_id"] for u, r in assigned.items()} == {
+        u: r["sag_id"] for u, r in _rows(assigns, "username").items()
+    }
 
 
 def test_acg_files_round_trip_row_for_row_with_their_default(tmp_path):
     root = _fresh(tmp_path)
     defs, assigns = PUBLISHED / "acg-definitions.csv", PUBLISHED / "acg-assignments.csv"
     imported = run_edcconf("import", "acg", defs, assigns, cwd=root)
-    assert imported.code == 0 and "import-no-email" in imported.out, imported   # ACG files carry no e-mail
+    assert imported.code == 0 and "import-no-email" in imported.out, imported  # ACG files carry no e-mail
     assert run_edcconf("export", "files", "--env", "test", "-o", tmp_path / "out", cwd=root).code == 0
     before, after = _rows(defs, "group_id"), _rows(tmp_path / "out/groups/acg-definitions.csv", "group_id")
     assert set(before) == set(after)
@@ -50,7 +54,9 @@ def test_acg_files_round_trip_row_for_row_with_their_default(tmp_path):
         assert row == after[gid], gid
     assert [g for g, r in after.items() if r["is_default_group"] == "1"] == ["G-1A2B3C4D5E6F7"]
     assigned = _rows(tmp_path / "out/groups/acg-assignments.csv", "Username")
-    assert {u: r["ACG ID"] for u, r in assigned.items()} == {u: r["ACG ID"] for u, r in _rows(assigns, "Username").items()}
+    assert {u: r["ACG ID"] for u, r in assigned.items()} == {
+        u: r["ACG ID"] for u, r in _rows(assigns, "Username").items()
+    }
     assert run_edcconf("state", "import", "--env", "test", "acg", defs, assigns, cwd=root).code == 0
     plan = run_edcconf("plan", "--env", "test", "--json", cwd=root)
     assert plan.code == 0 and plan.json["changes"] == [], plan

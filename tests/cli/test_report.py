@@ -1,6 +1,7 @@
 """The access report as a person sees it: the overview and the study pages opened in headless Chromium
 (tests/browser.py), filters applied from the URL, every figure a chart draws checked against the JSON
 written beside the pages and against what `plan` and `compliance` say, every link followed to a file."""
+
 import json
 import re
 from collections import Counter
@@ -32,8 +33,13 @@ def applied_example(tmp_path_factory):
     monitors = root / "groups" / "monitors.yaml"
     monitors.write_text(monitors.read_text().replace("    form_access: review", "    form_access: read"))
     diab = root / "studies" / "diab-03.yaml"
-    diab.write_text("".join(line for line in diab.read_text().splitlines(keepends=True)
-                            if "user: kofi.mensah, role: coordinator" not in line))
+    diab.write_text(
+        "".join(
+            line
+            for line in diab.read_text().splitlines(keepends=True)
+            if "user: kofi.mensah, role: coordinator" not in line
+        )
+    )
     for source, flags in (("declared", ()), ("applied", ("--applied",))):
         r = run_edcconf("report", "--env", "test", "-o", str(root / source), *flags, cwd=root)
         assert r.code == 0, r
@@ -41,14 +47,21 @@ def applied_example(tmp_path_factory):
 
 
 def expected_rows(study, site="", role="", person=""):
-    return sorted(row["user"] for row in study["rows"]
-                  if (not site or site in row["sites"]) and (not role or row["role"] == role)
-                  and (not person or person in row["user"].lower() or person in row["name"].lower()))
+    return sorted(
+        row["user"]
+        for row in study["rows"]
+        if (not site or site in row["sites"])
+        and (not role or row["role"] == role)
+        and (not person or person in row["user"].lower() or person in row["name"].lower())
+    )
 
 
 def _shown_rows(dom):
-    return sorted(m.group(1) for m in re.finditer(r'<tr class="grant[^"]*" data-user="([^"]+)"([^>]*)>', dom)
-                  if 'data-shown="1"' in m.group(2))
+    return sorted(
+        m.group(1)
+        for m in re.finditer(r'<tr class="grant[^"]*" data-user="([^"]+)"([^>]*)>', dom)
+        if 'data-shown="1"' in m.group(2)
+    )
 
 
 def _study(doc, sid):
@@ -59,10 +72,17 @@ def _page(out: Path, env: str, sid: str) -> Path:
     return out / env / "studies" / f"{sid}.html"
 
 
-@pytest.mark.parametrize("study,filters", [("CARDIO-01", {}), ("CARDIO-01", {"site": "MGH"}),
-                                           ("CARDIO-01", {"role": "safety_monitor"}),
-                                           ("NEURO-02", {"site": "CHU-LYON", "role": "crc"}),
-                                           ("ONC-04", {"person": "mona"}), ("CARDIO-01", {"person": "nordic"})])
+@pytest.mark.parametrize(
+    "study,filters",
+    [
+        ("CARDIO-01", {}),
+        ("CARDIO-01", {"site": "MGH"}),
+        ("CARDIO-01", {"role": "safety_monitor"}),
+        ("NEURO-02", {"site": "CHU-LYON", "role": "crc"}),
+        ("ONC-04", {"person": "mona"}),
+        ("CARDIO-01", {"person": "nordic"}),
+    ],
+)
 def test_filters_and_counts_match_the_json(report, study, filters):
     out, doc = report
     fragment = "&".join(f"{k}={v}" for k, v in filters.items())
@@ -80,7 +100,7 @@ def test_cells_expired_and_external_people(report):
     assert bob["external"] == "Acme CRO" and bob["forms"]["adverse_events"] == "review"
     dom = dump_dom(_page(out, "production", "CARDIO-01")).dom
     row = re.search(r'data-user="bob.smith".*?</tr>', dom, re.DOTALL).group()
-    assert 'badge external' in row and 'title="adverse_events: review">V<' in row
+    assert "badge external" in row and 'title="adverse_events: review">V<' in row
     tom = re.search(r'<tr class="grant expired" data-user="tom.hart".*?</tr>', dom, re.DOTALL)
     assert tom and "expired" in tom.group()
 
@@ -88,8 +108,10 @@ def test_cells_expired_and_external_people(report):
 def _bars(dom: str, section: str) -> dict[str, int]:
     """label -> value of the bar chart under the heading with id=section."""
     part = dom.split(f'id="{section}"', 1)[1].split("<h2", 1)[0]
-    return {unescape(m.group(1)): int(m.group(2))
-            for m in re.finditer(r'<g class="bar" data-label="([^"]*)" data-value="(\d+)"', part)}
+    return {
+        unescape(m.group(1)): int(m.group(2))
+        for m in re.finditer(r'<g class="bar" data-label="([^"]*)" data-value="(\d+)"', part)
+    }
 
 
 def test_overview_charts_match_the_rows(report):
@@ -100,16 +122,22 @@ def test_overview_charts_match_the_rows(report):
     active = [(s["id"], r) for s in doc["studies"] for r in s["rows"] if r["status"] == "active"]
     assert _bars(dom, "per-site") == Counter(site for _, r in active for site in r["sites"])
     assert _bars(dom, "per-role") == Counter(r["role"] for _, r in active)
-    cells = {(m.group(1), m.group(2)) for m in re.finditer(r'<rect class="cell"[^>]*data-user="([^"]+)" '
-                                                          r'data-study="([^"]+)"', dom)}
-    assert cells == {(r["user"], sid) for sid, r in active}    # small: nothing left out
+    cells = {
+        (m.group(1), m.group(2))
+        for m in re.finditer(
+            r'<rect class="cell"[^>]*data-user="([^"]+)" '
+            r'data-study="([^"]+)"',
+            dom,
+        )
+    }
+    assert cells == {(r["user"], sid) for sid, r in active}  # small: nothing left out
     assert "heatmap-note" not in dom
     expiring = [r for _, r in active if r["expires"] and "2026-11-24" <= r["expires"] <= "2027-02-22"]
     assert expiring and f'id="expiries-total">{len(expiring)}<' in dom
     days = {m.group(1): int(m.group(2)) for m in re.finditer(r'data-date="([^"]+)" data-count="(\d+)"', dom)}
     assert days == Counter(r["expires"] for r in expiring)
     assert f'id="t-grants">{len(active)}<' in dom and 'data-source="declared"' in dom and "As declared" in dom
-    assert "http://" not in dom.replace("http://www.w3.org", "")   # nothing fetched
+    assert "http://" not in dom.replace("http://www.w3.org", "")  # nothing fetched
     keep_screenshot(out / "production" / "index.html", "report-overview")
     keep_screenshot(_page(out, "production", "CARDIO-01"), "report-study", height=700)
 
@@ -124,7 +152,7 @@ def test_every_link_resolves_to_a_file(report):
     assert len(pages) == 1 + len(doc["studies"])
     index_links = _links(pages[0])
     for s in doc["studies"]:
-        assert f"studies/{s['id']}.html" in index_links     # each study name links to its page
+        assert f"studies/{s['id']}.html" in index_links  # each study name links to its page
     for page in pages + [out / "production.html"]:
         for href in _links(page):
             target = (page.parent / unquote(urlsplit(href).path)).resolve()
@@ -143,11 +171,18 @@ def test_pending_and_non_compliant_match_plan_and_compliance(applied_example):
         dom = dump_dom(root / source / "test" / "index.html").dom
         assert doc["source"] == source and f'data-source="{source}"' in dom
         summary = plan.json["summary"]
-        assert [int(re.search(rf'id="pending-{k}">(\d+)<', dom).group(1)) for k in ("add", "change", "revoke")] \
-            == [summary["add"], summary["change"], summary["revoke"]] == [0, 1, 1]
+        assert (
+            [int(re.search(rf'id="pending-{k}">(\d+)<', dom).group(1)) for k in ("add", "change", "revoke")]
+            == [summary["add"], summary["change"], summary["revoke"]]
+            == [0, 1, 1]
+        )
         per_study = Counter(c["key"].split("/")[0] for c in plan.json["changes"] if c["kind"] == "grant")
-        stacked = {m.group(1): int(m.group(2)) + int(m.group(3)) + int(m.group(4)) for m in re.finditer(
-            r'<g class="bar" data-label="([^"]+)" data-add="(\d+)" data-change="(\d+)" data-revoke="(\d+)"', dom)}
+        stacked = {
+            m.group(1): int(m.group(2)) + int(m.group(3)) + int(m.group(4))
+            for m in re.finditer(
+                r'<g class="bar" data-label="([^"]+)" data-add="(\d+)" data-change="(\d+)" data-revoke="(\d+)"', dom
+            )
+        }
         assert stacked == per_study == {"DIAB-03": 1}
         assert f'id="non-compliant-total">{len(pairs)}<' in dom
         assert _bars(dom, "non-compliant") == Counter(p["study"] for p in pairs)
@@ -170,7 +205,7 @@ def test_overview_stays_small_at_a_small_organisation(tmp_path):
     assert r.code == 0, r
     doc = json.loads((tmp_path / "out" / "production.json").read_text())
     hm = doc["overview"]["heatmap"]
-    assert len(hm["people"]) == 60 < hm["people_total"]   # cut, and said so
+    assert len(hm["people"]) == 60 < hm["people_total"]  # cut, and said so
     size = (tmp_path / "out" / "production" / "index.html").stat().st_size
     assert len(hm["cells"]) <= 60 * 40 and size <= 100_000 + 200 * len(hm["cells"]) + 500 * 30, size
     assert "heatmap-note" in (tmp_path / "out" / "production" / "index.html").read_text()

@@ -1,6 +1,7 @@
 """`report --live` against the REDCap API emulator on 127.0.0.1: the pages show what REDCap holds (a
 change made by hand in REDCap, a user edcconf never declared), say so, and a study whose live access
 cannot be read fails the report unless --allow-unread, which marks it NOT read."""
+
 from __future__ import annotations
 
 import json
@@ -34,20 +35,31 @@ SECOND = """
 @pytest.fixture
 def live_repo(tmp_path):
     with RedcapEmulator(version="15.6.1") as emu:
-        tokens = {TOKEN_VAR: emu.add_project(project_id=12, title="Type 2 diabetes registry",
-                                             forms=["demographics", "hba1c", "adverse_events"]),
-                  SECOND_VAR: emu.add_project(project_id=13, title="Oncology registry", forms=["baseline"])}
+        tokens = {
+            TOKEN_VAR: emu.add_project(
+                project_id=12, title="Type 2 diabetes registry", forms=["demographics", "hba1c", "adverse_events"]
+            ),
+            SECOND_VAR: emu.add_project(project_id=13, title="Oncology registry", forms=["baseline"]),
+        }
         for rel, text in ONE_STUDY.items():
             write(tmp_path, rel, text.format(url=emu.url) if "{url}" in text else text)
         write(tmp_path, "studies/onc.yaml", SECOND)
         assert run_edcconf("apply", "--env", "test", "--yes", cwd=tmp_path, env=tokens).code == 0
-        dags = {d["data_access_group_name"]: d["unique_group_name"]
-                for d in Project(emu.url, tokens[TOKEN_VAR]).export_dags()}
+        dags = {
+            d["data_access_group_name"]: d["unique_group_name"]
+            for d in Project(emu.url, tokens[TOKEN_VAR]).export_dags()
+        }
         # by hand in REDCap: read only on hba1c for omar, and a user edcconf never declared
-        Project(emu.url, tokens[TOKEN_VAR]).import_users([
-            {"username": "omar.haddad", "data_access_group": dags["MGH"],
-             "forms": {"demographics": 130, "hba1c": 129, "adverse_events": 130}},
-            {"username": "eve.stray", "user_rights": 1}])
+        Project(emu.url, tokens[TOKEN_VAR]).import_users(
+            [
+                {
+                    "username": "omar.haddad",
+                    "data_access_group": dags["MGH"],
+                    "forms": {"demographics": 130, "hba1c": 129, "adverse_events": 130},
+                },
+                {"username": "eve.stray", "user_rights": 1},
+            ]
+        )
         yield tmp_path, tokens
 
 
@@ -68,8 +80,10 @@ def test_live_report_shows_what_redcap_holds(live_repo):
     assert set(_rows(doc, "ONC-05")) == {"priya.nair"}
     declared = run_edcconf("report", "--env", "test", "-o", str(root / "declared"), cwd=root, env=tokens)
     assert declared.code == 0
-    assert _rows(json.loads((root / "declared" / "test.json").read_text()), "DIAB-03")["omar.haddad"]["forms"][
-        "hba1c"] == "edit"
+    assert (
+        _rows(json.loads((root / "declared" / "test.json").read_text()), "DIAB-03")["omar.haddad"]["forms"]["hba1c"]
+        == "edit"
+    )
     overview = dump_dom(root / "live" / "test" / "index.html")
     assert overview.console == [] and 'data-source="live"' in overview.dom
     assert "Live: what the systems hold" in overview.dom
@@ -85,14 +99,15 @@ def test_a_study_that_cannot_be_read_fails_closed(live_repo):
     refused = run_edcconf("report", "--env", "test", "--live", "-o", str(root / "refused"), cwd=root, env=blind)
     assert refused.code == 1 and "ONC-05" in refused.err and "DIAB-03" not in refused.err, refused
     assert "live-unread" in refused.err and not (root / "refused").exists()
-    allowed = run_edcconf("report", "--env", "test", "--live", "--allow-unread", "-o", str(root / "out"), cwd=root,
-                          env=blind)
+    allowed = run_edcconf(
+        "report", "--env", "test", "--live", "--allow-unread", "-o", str(root / "out"), cwd=root, env=blind
+    )
     assert allowed.code == 0, allowed
     assert "ONC-05 NOT read" in allowed.err
     doc = json.loads((root / "out" / "test.json").read_text())
     onc = next(s for s in doc["studies"] if s["id"] == "ONC-05")
     assert onc["live"] == "unread" and onc["rows"] == [] and doc["overview"]["totals"]["not_read"] == ["ONC-05"]
-    assert set(_rows(doc, "DIAB-03")) >= {"omar.haddad", "eve.stray"}      # the study read is still shown
+    assert set(_rows(doc, "DIAB-03")) >= {"omar.haddad", "eve.stray"}  # the study read is still shown
     overview = dump_dom(root / "out" / "test" / "index.html").dom
     assert 'id="not-read"' in overview and "NOT read</span>" in overview
     page = dump_dom(root / "out" / "test" / "studies" / "ONC-05.html").dom

@@ -1,6 +1,7 @@
 """Roles per site (001, 003) end to end: a person who is a CRC at one site and a monitor at another gets one
 grant per role, each with its own sites and form levels, in the plan, the providers' files, `show`,
 `explain` and `who-can`; the first grant's key never changes when a role is added or removed."""
+
 from __future__ import annotations
 
 import csv
@@ -12,7 +13,7 @@ SECOND_ROLE = "    - {user: cara.crc, role: monitor, environments: all, sites: [
 
 
 def _add_second_role(root):
-    path = root / "studies" / "heart.yaml"   # `access:` is the file's last list: a line at the end joins it
+    path = root / "studies" / "heart.yaml"  # `access:` is the file's last list: a line at the end joins it
     path.write_text(path.read_text() + SECOND_ROLE)
 
 
@@ -22,23 +23,33 @@ def test_a_second_role_at_another_site_is_one_more_grant(mini_repo):
     plan = run_edcconf("plan", "--env", "test", "--json", cwd=mini_repo)
     assert plan.code == 2, plan
     changes = [(c["action"], c["key"]) for c in plan.json["changes"]]
-    assert changes == [("create", "HEART-01/cara.crc/monitor")]   # the CRC grant at BOS is untouched
+    assert changes == [("create", "HEART-01/cara.crc/monitor")]  # the CRC grant at BOS is untouched
     (created,) = plan.json["changes"]
     assert created["after"]["sites"] == ["NYC"] and created["after"]["forms"]["vitals"] == "review"
 
     assert run_edcconf("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     rows = list(csv.DictReader(io.StringIO((mini_repo / "build/test/openclinica/HEART-01/users.csv").read_text())))
-    assert [(r["role"], r["sites"]) for r in rows if r["username"] == "cara.crc"] == [("crc", "BOS"), ("monitor", "NYC")]
+    assert [(r["role"], r["sites"]) for r in rows if r["username"] == "cara.crc"] == [
+        ("crc", "BOS"),
+        ("monitor", "NYC"),
+    ]
 
     who = run_edcconf("who-can", "review", "vitals", "--study", "HEART-01", "--env", "test", "--json", cwd=mini_repo)
     assert {(p["role"], tuple(p["sites"]), p["has"]) for p in who.json["people"] if p["user"] == "cara.crc"} == {
-        ("crc", ("BOS",), "edit"), ("monitor", ("NYC",), "review")}   # one row per role, with its own sites
+        ("crc", ("BOS",), "edit"),
+        ("monitor", ("NYC",), "review"),
+    }  # one row per role, with its own sites
     explained = run_edcconf("explain", "cara.crc", "--env", "test", "--json", cwd=mini_repo).json
     (env,) = explained["environments"]
-    assert [(e["grant"]["role"], e["grant"]["sites"]) for e in env["studies"]] == [("crc", ["BOS"]), ("monitor", ["NYC"])]
+    assert [(e["grant"]["role"], e["grant"]["sites"]) for e in env["studies"]] == [
+        ("crc", ["BOS"]),
+        ("monitor", ["NYC"]),
+    ]
     shown = run_edcconf("show", "--env", "test", cwd=mini_repo).out
     assert [line.split()[:3] for line in shown.splitlines() if line.strip().startswith("cara.crc")] == [
-        ["cara.crc", "crc", "BOS"], ["cara.crc", "monitor", "NYC"]]
+        ["cara.crc", "crc", "BOS"],
+        ["cara.crc", "monitor", "NYC"],
+    ]
 
     # taking the second role away revokes exactly that grant
     path = mini_repo / "studies" / "heart.yaml"
@@ -55,10 +66,12 @@ def test_access_tests_can_name_the_site(mini_repo):
         "  - {user: cara.crc, study: HEART-01, env: test, site: NYC, form: vitals, level: review}\n"
         "  - {user: cara.crc, study: HEART-01, env: test, site: BOS, form: vitals, level: edit}\n"
         "  - {user: cara.crc, study: HEART-01, env: test, form: vitals, level: edit}\n"
-        "  - cannot: {user: cara.crc, study: HEART-01, env: test, site: LYON, form: vitals, level: read}\n")
+        "  - cannot: {user: cara.crc, study: HEART-01, env: test, site: LYON, form: vitals, level: read}\n"
+    )
     result = run_edcconf("test", cwd=mini_repo)
     assert result.code == 0, result
     (mini_repo / "tests" / "access" / "sites.yaml").write_text(
-        "tests:\n  - {user: cara.crc, study: HEART-01, env: test, site: NYC, form: vitals, level: edit}\n")
+        "tests:\n  - {user: cara.crc, study: HEART-01, env: test, site: NYC, form: vitals, level: edit}\n"
+    )
     failed = run_edcconf("test", cwd=mini_repo)
     assert failed.code == 1 and "review" in failed.out, failed

@@ -1,5 +1,6 @@
 """Vault Study Status (003): a grant declared `study_status: disabled` is on record in Vault (its role and
 sites, written Disabled in the user import) but gives no access; enabling or disabling it is an update."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +12,7 @@ JANE = "    - {user: jane.doe, role: crc, environments: all, sites: [MGH], study
 
 def _example(tmp_path: Path) -> Path:
     root = copy_config(REPO, tmp_path / "example")
-    assert JANE in (root / "studies" / "onc-04.yaml").read_text()   # the example declares one
+    assert JANE in (root / "studies" / "onc-04.yaml").read_text()  # the example declares one
     return root
 
 
@@ -56,12 +57,15 @@ def test_a_disabled_grant_is_planned_shown_and_written_disabled_but_gives_no_acc
     assert run_edcconf("export", "files", "--env", "test", "-o", out, cwd=root).code == 0
     jane = _vault_rows(out / "ONC-04" / "vault-users.csv")["jane.doe"]
     assert (jane["Study Status"], jane["Study Role"], jane["Site Access"]) == (
-        "Disabled", "CDMS Clinical Research Coordinator", "MGH")
+        "Disabled",
+        "CDMS Clinical Research Coordinator",
+        "MGH",
+    )
 
     # applied: show marks it and shows no form level
     assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
     listed = (root / "build" / "test" / "vault" / "ONC-04" / "users.csv").read_text()
-    assert "jane.doe" not in listed and "claire.martin" in listed   # the list of who has access
+    assert "jane.doe" not in listed and "claire.martin" in listed  # the list of who has access
     table = run_edcconf("show", "--env", "test", cwd=root).out.split("Study ONC-04", 1)[1]
     row = next(line for line in table.splitlines() if line.strip().startswith("jane.doe"))
     assert "crc [disabled]" in row and "E" not in row.split("MGH", 1)[1], row
@@ -94,8 +98,8 @@ def test_access_tests_do_not_count_a_disabled_grant(tmp_path: Path) -> None:
     root = _example(tmp_path)
     (root / "tests" / "access").mkdir(parents=True)
     (root / "tests" / "access" / "onc.yaml").write_text(
-        "tests:\n"
-        "  - {user: jane.doe, study: ONC-04, env: test, form: eligibility, level: none}\n")
+        "tests:\n  - {user: jane.doe, study: ONC-04, env: test, form: eligibility, level: none}\n"
+    )
     result = run_edcconf("test", cwd=root)
     assert result.code == 0, result
     _set_status(root, None)
@@ -105,9 +109,12 @@ def test_access_tests_do_not_count_a_disabled_grant(tmp_path: Path) -> None:
 def test_study_status_disabled_outside_vault_is_an_error_at_its_line(tmp_path: Path) -> None:
     root = _example(tmp_path)
     diab = root / "studies" / "diab-03.yaml"
-    diab.write_text(diab.read_text().replace("{user: kofi.mensah, role: coordinator, environments: all, sites: [UCSF]}",
-                                             "{user: kofi.mensah, role: coordinator, environments: all, sites: [UCSF], "
-                                             "study_status: disabled}"))
+    diab.write_text(
+        diab.read_text().replace(
+            "{user: kofi.mensah, role: coordinator, environments: all, sites: [UCSF]}",
+            "{user: kofi.mensah, role: coordinator, environments: all, sites: [UCSF], study_status: disabled}",
+        )
+    )
     result = run_edcconf("validate", "--json", cwd=root)
     assert result.code == 1, result
     (err,) = result.json["errors"]
@@ -124,13 +131,17 @@ def test_a_deactivated_person_s_vault_row_is_disabled_and_reactivating_enables_i
     assert _vault_rows(written)["claire.martin"]["Study Status"] == "Enabled"
     staff = root / "groups" / "study-staff.yaml"
     active = staff.read_text()
-    staff.write_text(active.replace("name: Claire Martin, type: user}", "name: Claire Martin, type: user, status: deactivated}"))
+    staff.write_text(
+        active.replace("name: Claire Martin, type: user}", "name: Claire Martin, type: user, status: deactivated}")
+    )
     assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
     claire = _vault_rows(written)["claire.martin"]
     assert (claire["Study Status"], claire["Site Access"]) == ("Disabled", "CHU-LYON")
-    staff.write_text(active.replace("name: Claire Martin, type: user}", "name: Claire Martin, type: user, expires: 2020-01-01}"))
+    staff.write_text(
+        active.replace("name: Claire Martin, type: user}", "name: Claire Martin, type: user, expires: 2020-01-01}")
+    )
     assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
-    assert _vault_rows(written)["claire.martin"]["Study Status"] == "Disabled"   # expired: still disabled
+    assert _vault_rows(written)["claire.martin"]["Study Status"] == "Disabled"  # expired: still disabled
     staff.write_text(active)
     assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
     assert _vault_rows(written)["claire.martin"]["Study Status"] == "Enabled"

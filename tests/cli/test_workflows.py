@@ -1,5 +1,6 @@
 """The GitHub workflows and the action parse, and every edcconf command they run exists with those options
 (shell variables in the action's scripts stand for values, so those words are given a value here)."""
+
 import re
 import shlex
 from pathlib import Path

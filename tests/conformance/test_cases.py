@@ -1,5 +1,6 @@
 """Our own conformance cases, in the format of the shared suite (../shared/conformance/cases.yaml):
 small configurations written inline, CLI steps, and what DESIGN.md says must come out."""
+
 import shutil
 from pathlib import Path
 

@@ -8,9 +8,13 @@ TOKEN = "0123456789ABCDEF0123456789ABCDEF"
 
 def make(version="14.5.0"):
     emu = RedcapEmulator(version=version)
-    emu.add_project(project_id=12, title="Type 2 diabetes registry",
-                    forms=["demographics", "hba1c"],
-                    dags=[("mgh", "MGH"), ("ucsf", "UCSF")], token=TOKEN)
+    emu.add_project(
+        project_id=12,
+        title="Type 2 diabetes registry",
+        forms=["demographics", "hba1c"],
+        dags=[("mgh", "MGH"), ("ucsf", "UCSF")],
+        token=TOKEN,
+    )
     emu.start()
     return emu
 

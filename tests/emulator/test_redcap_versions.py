@@ -11,24 +11,71 @@ from .conftest import TOKEN, make
 # REDCap's user export order, every field any version has (written out here, not taken from the
 # emulator, so that a change to its table shows up as a failure).
 USER_ORDER = [
-    "username", "email", "firstname", "lastname", "expiration", "data_access_group",
-    "data_access_group_id", "data_access_group_label", "design", "alerts", "user_rights",
-    "data_access_groups", "reports", "stats_and_charts", "manage_survey_participants", "calendar",
-    "data_import_tool", "data_comparison_tool", "logging", "email_logging", "file_repository",
-    "data_quality_create", "data_quality_execute", "api_export", "api_import", "api_modules",
-    "mobile_app", "mobile_app_download_data", "record_create", "record_rename", "record_delete",
-    "lock_records_all_forms", "lock_records", "lock_records_customization", "mycap_participants",
-    "random_setup", "random_dashboard", "random_perform", "forms", "forms_export",
+    "username",
+    "email",
+    "firstname",
+    "lastname",
+    "expiration",
+    "data_access_group",
+    "data_access_group_id",
+    "data_access_group_label",
+    "design",
+    "alerts",
+    "user_rights",
+    "data_access_groups",
+    "reports",
+    "stats_and_charts",
+    "manage_survey_participants",
+    "calendar",
+    "data_import_tool",
+    "data_comparison_tool",
+    "logging",
+    "email_logging",
+    "file_repository",
+    "data_quality_create",
+    "data_quality_execute",
+    "api_export",
+    "api_import",
+    "api_modules",
+    "mobile_app",
+    "mobile_app_download_data",
+    "record_create",
+    "record_rename",
+    "record_delete",
+    "lock_records_all_forms",
+    "lock_records",
+    "lock_records_customization",
+    "mycap_participants",
+    "random_setup",
+    "random_dashboard",
+    "random_perform",
+    "forms",
+    "forms_export",
 ]
-USER_INFO = {"username", "email", "firstname", "lastname", "expiration", "data_access_group",
-             "data_access_group_id", "data_access_group_label"}
+USER_INFO = {
+    "username",
+    "email",
+    "firstname",
+    "lastname",
+    "expiration",
+    "data_access_group",
+    "data_access_group_id",
+    "data_access_group_label",
+}
 RANDOM = {"random_setup", "random_dashboard", "random_perform"}
 # fields a version does not export yet
 MISSING = {
-    "8.11.0": {"alerts", "data_access_group_id", "email_logging", "mycap_participants",
-               "api_modules", "data_access_group_label"} | RANDOM,
-    "9.0.0": {"data_access_group_id", "email_logging", "mycap_participants", "api_modules",
-              "data_access_group_label"} | RANDOM,
+    "8.11.0": {
+        "alerts",
+        "data_access_group_id",
+        "email_logging",
+        "mycap_participants",
+        "api_modules",
+        "data_access_group_label",
+    }
+    | RANDOM,
+    "9.0.0": {"data_access_group_id", "email_logging", "mycap_participants", "api_modules", "data_access_group_label"}
+    | RANDOM,
     "10.9.0": {"mycap_participants", "api_modules", "data_access_group_label"} | RANDOM,
     "13.1.0": {"api_modules", "data_access_group_label"} | RANDOM,
     "14.0.0": {"data_access_group_label"} | RANDOM,
@@ -50,8 +97,7 @@ def expected_user_columns(version):
 
 
 def expected_role_columns(version):
-    return ["unique_role_name", "role_label"] + [
-        f for f in expected_user_columns(version) if f not in USER_INFO]
+    return ["unique_role_name", "role_label"] + [f for f in expected_user_columns(version) if f not in USER_INFO]
 
 
 def test_user_export_columns_follow_the_version(versioned):
@@ -105,14 +151,13 @@ def test_random_rights_from_14_5_for_users_and_roles():
         proj.import_users([{"username": "bob", "random_setup": 1, "random_perform": "1"}])
         user = proj.export_users()[0]
         assert (user["random_setup"], user["random_dashboard"], user["random_perform"]) == (1, 0, 1)
-        proj.import_users([{"username": "bob", "design": 1}])       # omitted: kept
+        proj.import_users([{"username": "bob", "design": 1}])  # omitted: kept
         assert proj.export_users()[0]["random_setup"] == 1
         with pytest.raises(RedcapError, match='"random_dashboard"'):
-            proj.import_users([{"username": "bob", "random_dashboard": 2}])   # 0/1 only
+            proj.import_users([{"username": "bob", "random_dashboard": 2}])  # 0/1 only
         proj.import_user_roles([{"role_label": "Randomiser", "random_dashboard": 1}])
         role = proj.export_user_roles()[0]
-        assert (role["random_setup"], role["random_dashboard"], role["random_perform"]) == (
-            "0", "1", "0")
+        assert (role["random_setup"], role["random_dashboard"], role["random_perform"]) == ("0", "1", "0")
         r = emu.project(12).role(role["unique_role_name"])
         assert r.rights.rights["random_dashboard"] == 1
     finally:
@@ -123,9 +168,17 @@ def test_random_rights_are_refused_before_14_5_with_the_unknown_field_error():
     emu = make("13.1.0")
     try:
         import requests
-        r = requests.post(emu.url, timeout=5, data={
-            "token": TOKEN, "content": "user", "format": "json",
-            "data": json.dumps([{"username": "bob", "random_setup": 1}])})
+
+        r = requests.post(
+            emu.url,
+            timeout=5,
+            data={
+                "token": TOKEN,
+                "content": "user",
+                "format": "json",
+                "data": json.dumps([{"username": "bob", "random_setup": 1}]),
+            },
+        )
         assert r.status_code == 400
         assert r.json() == {"error": 'The following fields are not valid: "random_setup"'}
         assert emu.project(12).users == {}
@@ -133,17 +186,19 @@ def test_random_rights_are_refused_before_14_5_with_the_unknown_field_error():
         emu.stop()
 
 
-@pytest.mark.parametrize("version, accepted, refused", [
-    ("15.5.3", [0, 1, 2, 3], [128, 129, 130, 138, 146, 154, 4]),
-    ("15.6.0", [128, 129, 130, 138, 146, 154], [0, 1, 2, 3, 131, 162]),
-])
+@pytest.mark.parametrize(
+    "version, accepted, refused",
+    [
+        ("15.5.3", [0, 1, 2, 3], [128, 129, 130, 138, 146, 154, 4]),
+        ("15.6.0", [128, 129, 130, 138, 146, 154], [0, 1, 2, 3, 131, 162]),
+    ],
+)
 def test_per_form_codes_switch_at_15_6(version, accepted, refused):
     emu = make(version)
     try:
         proj = Project(emu.url, TOKEN)
         for code in accepted:
-            proj.import_users([{"username": "bob", "forms": {"hba1c": code},
-                                "forms_export": {"hba1c": code % 4}}])
+            proj.import_users([{"username": "bob", "forms": {"hba1c": code}, "forms_export": {"hba1c": code % 4}}])
             user = proj.export_users()[0]
             assert (user["forms"]["hba1c"], user["forms_export"]["hba1c"]) == (code, code % 4)
         for code in refused:

@@ -1,6 +1,7 @@
 """The emulator as a real server under load: latency and jitter from each request's arrival, requests
 served concurrently, a concurrency cap answered with 429 and Retry-After, and injected failures exactly
 as asked (fail_next by action, content or project; fail_rate as an exact evenly spread share)."""
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,8 @@ def test_eight_parallel_requests_at_200_ms_take_about_one_latency_not_eight():
         results = in_parallel(8, lambda i: timed(emu.url, content="version"))
         total = time.monotonic() - start
     assert [r.text for _, r in results] == ["15.6.1"] * 8
-    assert all(elapsed >= 0.2 for elapsed, _ in results)      # each waited the latency
-    assert total < 0.8, total                                  # served together: 8 × 200 ms would be 1.6 s
+    assert all(elapsed >= 0.2 for elapsed, _ in results)  # each waited the latency
+    assert total < 0.8, total  # served together: 8 × 200 ms would be 1.6 s
     assert emu.counts["peak_in_flight"] == 8 and emu.counts["received"] == 8
 
 
@@ -58,7 +59,7 @@ def test_latency_is_measured_from_arrival_and_jitter_spreads_it():
     with emulator(latency_ms=100, jitter_ms=80) as emu:
         times = [timed(emu.url, content="version")[0] for _ in range(12)]
     assert all(0.02 <= t < 0.5 for t in times), times
-    assert min(times) < 0.09 and max(times) > 0.12, times      # spread within 100 ± 80 ms, not all 100 ms
+    assert min(times) < 0.09 and max(times) > 0.12, times  # spread within 100 ± 80 ms, not all 100 ms
 
 
 def test_no_latency_by_default():
@@ -77,6 +78,7 @@ def test_options_are_checked():
 # -- the concurrency cap -----------------------------------------------------------------------------
 def test_requests_above_the_cap_get_429_with_retry_after_and_are_not_carried_out():
     with emulator(latency_ms=400, max_concurrent=2, retry_after=3) as emu:
+
         def add(i):
             return post(emu.url, content="user", format="json", data=json.dumps([{"username": f"user{i}"}]))
 
@@ -86,12 +88,17 @@ def test_requests_above_the_cap_get_429_with_retry_after_and_are_not_carried_out
         refused = [r for r in answers if r.status_code == 429]
         assert all(r.headers["Retry-After"] == "3" and r.text == "Too Many Requests" for r in refused)
         assert "Retry-After" not in next(r for r in answers if r.status_code == 200).headers
-        assert len(emu.project(12).users) == 2                   # only the admitted imports happened
-        assert len(emu.requests) == 2                            # refused requests never reach the API
+        assert len(emu.project(12).users) == 2  # only the admitted imports happened
+        assert len(emu.requests) == 2  # refused requests never reach the API
         counts = emu.counts
         assert {k: counts[k] for k in ("received", "rejected", "failed", "lost", "peak_in_flight")} == {
-            "received": 6, "rejected": 4, "failed": 0, "lost": 0, "peak_in_flight": 2}
-        assert post(emu.url, content="version").status_code == 200   # the cap frees as answers go out
+            "received": 6,
+            "rejected": 4,
+            "failed": 0,
+            "lost": 0,
+            "peak_in_flight": 2,
+        }
+        assert post(emu.url, content="version").status_code == 200  # the cap frees as answers go out
         emu.reset_counts()
         assert emu.counts["received"] == 0 and emu.counts["rejected"] == 0
 
@@ -106,13 +113,20 @@ def test_requests_within_the_cap_are_all_served():
 def test_fail_next_by_action_fails_exactly_the_next_n_matching_requests():
     with emulator() as emu:
         emu.fail_next(2, status=500, body="Internal Server Error", action="import")
-        user = lambda name: post(emu.url, content="user", format="json",  # noqa: E731
-                                 data=json.dumps([{"username": name}]))
-        seen = [post(emu.url, content="user", format="json").status_code,   # an export: not matched
-                user("amy").status_code, post(emu.url, content="dag", format="json").status_code,
-                user("bob").status_code, user("cai").status_code, user("dan").status_code]
+
+        def user(name):
+            return post(emu.url, content="user", format="json", data=json.dumps([{"username": name}]))
+
+        seen = [
+            post(emu.url, content="user", format="json").status_code,  # an export: not matched
+            user("amy").status_code,
+            post(emu.url, content="dag", format="json").status_code,
+            user("bob").status_code,
+            user("cai").status_code,
+            user("dan").status_code,
+        ]
         assert seen == [200, 500, 200, 500, 200, 200]
-        assert sorted(emu.project(12).users) == ["cai", "dan"]   # the failed imports were not carried out
+        assert sorted(emu.project(12).users) == ["cai", "dan"]  # the failed imports were not carried out
         assert emu.counts["failed"] == 2
 
 
@@ -142,7 +156,7 @@ def test_fail_rate_fails_an_exact_evenly_spread_share_until_cleared():
         codes = []
         for _ in range(8):
             codes.append(post(emu.url, content="user", format="json").status_code)
-            assert post(emu.url, content="version").status_code == 200   # not matched, not counted
+            assert post(emu.url, content="version").status_code == 200  # not matched, not counted
         assert codes == [200, 200, 200, 500, 200, 200, 200, 500]
         emu.fail_rate(1.0, status=503, project=13)
         assert [post(emu.url, token=OTHER, content="version").status_code for _ in range(3)] == [503] * 3
@@ -166,17 +180,37 @@ def test_latency_applies_to_injected_failures_and_lost_answers_are_counted():
 def test_command_line_options():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edcconf.emulator.redcap", "--port", "0", "--latency-ms", "200",
-         "--max-concurrent", "1", "--retry-after", "5", "--fail-rate", "0.5", "--fail-status", "502",
-         "--project", f"12:{TOKEN}:demographics"], stdout=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "edcconf.emulator.redcap",
+            "--port",
+            "0",
+            "--latency-ms",
+            "200",
+            "--max-concurrent",
+            "1",
+            "--retry-after",
+            "5",
+            "--fail-rate",
+            "0.5",
+            "--fail-status",
+            "502",
+            "--project",
+            f"12:{TOKEN}:demographics",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout.readline().strip() == f"project 12: token {TOKEN}"
         url = re.search(r"http://127\.0\.0\.1:\d+/api/$", proc.stdout.readline().strip()).group(0)
         elapsed, first = timed(url, content="version")
         assert first.status_code == 200 and elapsed >= 0.2
-        assert post(url, content="version").status_code == 502        # every second request fails
+        assert post(url, content="version").status_code == 502  # every second request fails
         both = in_parallel(2, lambda i: post(url, content="version"))
-        assert sorted(r.status_code for r in both) == [200, 429]      # the refused one is not counted
+        assert sorted(r.status_code for r in both) == [200, 429]  # the refused one is not counted
         assert next(r for r in both if r.status_code == 429).headers["Retry-After"] == "5"
     finally:
         proc.terminate()

@@ -2,6 +2,7 @@
 form a connection string takes (URL, encoded or not, in the user information or the query; key=value,
 quoted or not), never appears, whole or in part, in stdout, stderr, --json, a file or a database row,
 whether the connection works, fails, or the string cannot be read."""
+
 import uuid
 from urllib.parse import quote
 
@@ -10,7 +11,7 @@ import pytest
 psycopg = pytest.importorskip("psycopg")
 
 from tests.conftest import run_inprocess  # noqa: E402
-from tests.state.test_postgres import ADMIN  # noqa: E402
+from tests.pg import ADMIN  # noqa: E402
 
 pytestmark = pytest.mark.postgres
 
@@ -72,8 +73,10 @@ def leaks(text: str) -> list[str]:
 
 def rows_of(db) -> str:
     with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={db}") as conn:
-        tables = conn.execute("SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema "
-                              "NOT IN ('pg_catalog', 'information_schema')").fetchall()
+        tables = conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema "
+            "NOT IN ('pg_catalog', 'information_schema')"
+        ).fetchall()
         out = []
         for schema, table in tables:
             out += [str(r) for r in conn.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()]
@@ -84,17 +87,32 @@ def rows_of(db) -> str:
 def test_no_part_of_the_password_in_any_output(mini_repo, database, name, monkeypatch):
     dsn, connects = next((d, c) for n, d, c in forms(database) if n == name)
     envs = mini_repo / "environments/envs.yaml"
-    envs.write_text(envs.read_text().replace("  - name: test\n",
-                                             "  - name: test\n    state: {backend: postgres, dsn_env: EDCCONF_PG_DSN}\n"))
+    envs.write_text(
+        envs.read_text().replace(
+            "  - name: test\n", "  - name: test\n    state: {backend: postgres, dsn_env: EDCCONF_PG_DSN}\n"
+        )
+    )
     monkeypatch.setenv("EDCCONF_PG_DSN", dsn)
     monkeypatch.chdir(mini_repo)
     outputs = []
-    for args in (["validate"], ["validate", "--json"], ["plan", "--env", "test"], ["plan", "--env", "test", "--json"],
-                 ["plan", "--env", "test", "--out", "p.plan"], ["show", "p.plan"], ["apply", "p.plan"],
-                 ["apply", "--env", "test", "--yes"], ["apply", "--env", "test", "--yes", "--json"],
-                 ["show", "--env", "test"], ["show", "--env", "test", "--json"], ["history", "--env", "test", "--changes"],
-                 ["drift", "--env", "test"], ["drift", "--env", "test", "--json"], ["force-unlock", "test", "x"],
-                 ["compliance", "--env", "test"]):
+    for args in (
+        ["validate"],
+        ["validate", "--json"],
+        ["plan", "--env", "test"],
+        ["plan", "--env", "test", "--json"],
+        ["plan", "--env", "test", "--out", "p.plan"],
+        ["show", "p.plan"],
+        ["apply", "p.plan"],
+        ["apply", "--env", "test", "--yes"],
+        ["apply", "--env", "test", "--yes", "--json"],
+        ["show", "--env", "test"],
+        ["show", "--env", "test", "--json"],
+        ["history", "--env", "test", "--changes"],
+        ["drift", "--env", "test"],
+        ["drift", "--env", "test", "--json"],
+        ["force-unlock", "test", "x"],
+        ["compliance", "--env", "test"],
+    ):
         code, out, err = run_inprocess(mini_repo, *args)
         assert code != 3 and "Traceback" not in out + err, (args, out, err)
         outputs.append((args, out + err))
@@ -106,9 +124,9 @@ def test_no_part_of_the_password_in_any_output(mini_repo, database, name, monkey
         assert "serial 1" in [text for args, text in outputs if args == ["show", "--env", "test"]][0]
     else:
         assert "error" in plan.lower() or "edcconf:" in plan
-    for path in (p for p in mini_repo.rglob("*") if p.is_file()):   # plans, cache, bulk files, notifications
+    for path in (p for p in mini_repo.rglob("*") if p.is_file()):  # plans, cache, bulk files, notifications
         assert not leaks(path.read_bytes().decode("utf-8", "replace")), path
-    assert not leaks(rows_of(database))                              # state, history, audit, locks, journal
+    assert not leaks(rows_of(database))  # state, history, audit, locks, journal
 
 
 @pytest.mark.parametrize("name", ["url-encoded", "url-raw", "url-only-at", "kv-spaced", "kv-wrong-port"])
@@ -116,9 +134,16 @@ def test_no_part_of_the_password_at_the_process_outputs(mini_repo, cli, database
     """The same at the file descriptors of a real process (anything a library prints itself included)."""
     dsn, connects = next((d, c) for n, d, c in forms(database) if n == name)
     envs = mini_repo / "environments/envs.yaml"
-    envs.write_text(envs.read_text().replace("  - name: test\n",
-                                             "  - name: test\n    state: {backend: postgres, dsn_env: EDCCONF_PG_DSN}\n"))
-    for args in (["plan", "--env", "test", "--json"], ["apply", "--env", "test", "--yes"], ["history", "--env", "test"]):
+    envs.write_text(
+        envs.read_text().replace(
+            "  - name: test\n", "  - name: test\n    state: {backend: postgres, dsn_env: EDCCONF_PG_DSN}\n"
+        )
+    )
+    for args in (
+        ["plan", "--env", "test", "--json"],
+        ["apply", "--env", "test", "--yes"],
+        ["history", "--env", "test"],
+    ):
         r = cli(*args, cwd=mini_repo, env={"EDCCONF_PG_DSN": dsn})
         assert r.code in ((0, 2) if connects else (1,)), r
         assert not leaks(r.out + r.err), r

@@ -1,6 +1,7 @@
 """The file system refuses: a full disk, a read-only checkout, a directory where the lock file belongs.
 Every command says what is wrong and what to do (exit 1), never a traceback; a plan (and drift) only
 reads, so it works without the lock where nothing needs recording."""
+
 import builtins
 import contextlib
 import errno
@@ -99,7 +100,7 @@ def test_plan_on_a_read_only_checkout(mini_repo, monkeypatch):
     assert run(mini_repo, "apply", "--env", "test", "--yes")[0] == 0
     staff = mini_repo / "groups/staff.yaml"
     staff.write_text(staff.read_text().replace("name: Cara Coordinator", "name: Cara C."))
-    for fresh in (False, True):   # with the state of an apply, and on a checkout that never had one
+    for fresh in (False, True):  # with the state of an apply, and on a checkout that never had one
         if fresh:
             shutil.rmtree(mini_repo / ".edcconf")
         with refusing(monkeypatch, mini_repo, errno.EROFS):
@@ -124,12 +125,12 @@ def test_a_full_disk_when_apply_writes(mini_repo, monkeypatch):
     monkeypatch.setattr(os, "write", real_write)
     assert code == 1 and "No space left on device" in err_text
     assert not (mini_repo / ".edcconf/state/test.json").exists()
-    assert run(mini_repo, "apply", "--env", "test", "--yes")[0] == 0   # once there is space
+    assert run(mini_repo, "apply", "--env", "test", "--yes")[0] == 0  # once there is space
 
 
 def test_a_directory_where_the_lock_file_belongs(mini_repo, cli):
     (mini_repo / ".edcconf/state/test.lock").mkdir(parents=True)
-    assert cli("plan", "--env", "test", "--at", DAY, cwd=mini_repo).code == 2   # a plan needs no lock
+    assert cli("plan", "--env", "test", "--at", DAY, cwd=mini_repo).code == 2  # a plan needs no lock
     r = cli("apply", "--env", "test", "--yes", cwd=mini_repo)
     assert r.code == 1 and "test.lock" in r.err and "Is a directory" in r.err and "remove or rename it" in r.err
     r = cli("apply", "--env", "test", "--yes", "--json", cwd=mini_repo)

@@ -1,6 +1,7 @@
 """A state file edited by hand to hold a value of another type (a serial in quotes or negative, a section
 that is a number): every command refuses it with a clear error naming the value (exit 1), never takes it
 for what it is not, never a traceback."""
+
 import json
 
 import pytest
@@ -37,8 +38,12 @@ def test_a_state_value_edited_to_the_wrong_type(mini_repo, old, new, says):
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new, 1))
-    for args in (("plan", "--env", "test", "--at", DAY), ("show", "--env", "test"), ("drift", "--env", "test"),
-                 ("apply", "--env", "test", "--yes")):
+    for args in (
+        ("plan", "--env", "test", "--at", DAY),
+        ("show", "--env", "test"),
+        ("drift", "--env", "test"),
+        ("apply", "--env", "test", "--yes"),
+    ):
         code, out, err_text = run(mini_repo, *args)
         assert code == 1 and says in err_text and "test.json.backup" in err_text, (args, err_text)
     code, out, _ = run(mini_repo, "plan", "--env", "test", "--at", DAY, "--json")

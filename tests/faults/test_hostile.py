@@ -1,4 +1,5 @@
 """Hostile conditions: a full disk, planted secrets, spreadsheet formulas."""
+
 import csv
 import errno
 import os
@@ -31,18 +32,39 @@ def test_full_disk_gives_a_clear_error_and_leaves_the_state(tmp_path, monkeypatc
 
 
 def test_planted_secrets_appear_in_no_output(mini_repo, cli):
-    env = {"EDCCONF_PG_DSN": f"postgresql://u:{SECRET}@127.0.0.1/x", "REDCAP_TOKEN_HEART": SECRET,
-           "EDCCONF_TOKEN": SECRET}
+    env = {
+        "EDCCONF_PG_DSN": f"postgresql://u:{SECRET}@127.0.0.1/x",
+        "REDCAP_TOKEN_HEART": SECRET,
+        "EDCCONF_TOKEN": SECRET,
+    }
     envs = mini_repo / "environments/envs.yaml"
-    envs.write_text(envs.read_text().replace("{provider: csv, out: build/test/openclinica}",
-                                             "{provider: csv, out: build/test/openclinica, token_env: EDCCONF_TOKEN}"))
+    envs.write_text(
+        envs.read_text().replace(
+            "{provider: csv, out: build/test/openclinica}",
+            "{provider: csv, out: build/test/openclinica, token_env: EDCCONF_TOKEN}",
+        )
+    )
     heart = mini_repo / "studies/heart.yaml"
-    heart.write_text(heart.read_text().replace("  tags: [safety]\n", "  tags: [safety]\n  redcap: {project_id: 7, token_env: REDCAP_TOKEN_HEART}\n"))
+    heart.write_text(
+        heart.read_text().replace(
+            "  tags: [safety]\n", "  tags: [safety]\n  redcap: {project_id: 7, token_env: REDCAP_TOKEN_HEART}\n"
+        )
+    )
     outputs = []
-    for args in (["validate"], ["validate", "--json"], ["plan", "--env", "test"], ["plan", "--env", "test", "--json"],
-                 ["plan", "--env", "test", "--format", "markdown"], ["plan", "--env", "test", "--out", "p.plan"],
-                 ["show", "p.plan"], ["apply", "p.plan"], ["show", "--env", "test"], ["history", "--env", "test",
-                 "--changes"], ["plan", "--env", "nope"], ["force-unlock", "test", "x"]):
+    for args in (
+        ["validate"],
+        ["validate", "--json"],
+        ["plan", "--env", "test"],
+        ["plan", "--env", "test", "--json"],
+        ["plan", "--env", "test", "--format", "markdown"],
+        ["plan", "--env", "test", "--out", "p.plan"],
+        ["show", "p.plan"],
+        ["apply", "p.plan"],
+        ["show", "--env", "test"],
+        ["history", "--env", "test", "--changes"],
+        ["plan", "--env", "nope"],
+        ["force-unlock", "test", "x"],
+    ):
         r = cli(*args, cwd=mini_repo, env=env)
         outputs.append(r.out + r.err)
     for text in outputs:
@@ -52,19 +74,25 @@ def test_planted_secrets_appear_in_no_output(mini_repo, cli):
 
 
 def test_csv_cells_are_safe_in_a_spreadsheet(mini_repo, cli):
-    write(mini_repo, "groups/odd.yaml", """\
+    write(
+        mini_repo,
+        "groups/odd.yaml",
+        """\
         group:
           id: odd
           ceiling: {form_access: read}
           members:
             - {username: eq.user, email: eq@hospital.example.org, name: "=HYPERLINK(\\"http://x\\",\\"y\\")"}
-        """)
+        """,
+    )
     heart = mini_repo / "studies/heart.yaml"
-    heart.write_text(heart.read_text().replace("  access:\n", "  access:\n    - {user: eq.user, role: viewer, sites: all}\n"))
+    heart.write_text(
+        heart.read_text().replace("  access:\n", "  access:\n    - {user: eq.user, role: viewer, sites: all}\n")
+    )
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     rows = list(csv.reader((mini_repo / "build/test/openclinica/HEART-01/users.csv").open(newline="")))
     names = [row[2] for row in rows if row[0] == "eq.user"]
-    assert names == ["'=HYPERLINK(\"http://x\",\"y\")"]
+    assert names == ['\'=HYPERLINK("http://x","y")']
     for path in (mini_repo / "build").rglob("*.csv"):
         for row in csv.reader(path.open(newline="")):
             assert not any(cell[:1] in ("=", "+", "-", "@") for cell in row), (path, row)

@@ -12,6 +12,7 @@ and the last plan is empty.
 EDCCONF_KILL_TRIALS sets the number of trials per backend (default 10, so that the ordinary test run
 stays fast); `make test-long` runs 200 per backend.
 """
+
 import csv
 import json
 import os
@@ -26,7 +27,6 @@ import pytest
 
 from edcconf.state import StateRecord
 from tests.conftest import FIXTURES, REPO, copy_config, run_inprocess
-from tests.state.test_postgres import pg_dsn  # noqa: F401  (the per-test database fixture)
 
 TRIALS = int(os.environ.get("EDCCONF_KILL_TRIALS", "10"))
 DAY = "2026-11-24"
@@ -69,7 +69,7 @@ class Local:
             assert data == b"" or data.endswith(b"\n"), "a torn audit tail was left for the next entry to glue to"
         lines = data.split(b"\n")
         if torn_tail_allowed:
-            lines = lines[:-1]   # whatever follows the last newline is the kill's torn write
+            lines = lines[:-1]  # whatever follows the last newline is the kill's torn write
         return [json.loads(line) for line in lines if line.strip()]
 
     def journal_exists(self) -> bool:
@@ -108,8 +108,10 @@ def unaudited(store, torn_tail_allowed: bool = False) -> list[str]:
         outcomes = [e for e in mine if e.get("event") in OUTCOMES]
         changes = [e for e in mine if e.get("event") == "change"]
         if len(outcomes) != 1 or len(changes) != sum((v.get("summary") or {}).values()):
-            out.append(f"serial {v['serial']}: {len(outcomes)} outcome entries, {len(changes)} change entries for "
-                       f"{sum((v.get('summary') or {}).values())} changes")
+            out.append(
+                f"serial {v['serial']}: {len(outcomes)} outcome entries, {len(changes)} change entries for "
+                f"{sum((v.get('summary') or {}).values())} changes"
+            )
     return out
 
 
@@ -135,8 +137,12 @@ def make_store(kind: str, root: Path, trial: int, dsn: str | None):
         return Local(root)
     schema = f"kill_{trial}"
     envs = root / "environments/envs.yaml"
-    envs.write_text(envs.read_text().replace(
-        "  - name: test\n", f"  - name: test\n    state: {{backend: postgres, dsn_env: EDCCONF_PG_DSN, schema: {schema}}}\n"))
+    envs.write_text(
+        envs.read_text().replace(
+            "  - name: test\n",
+            f"  - name: test\n    state: {{backend: postgres, dsn_env: EDCCONF_PG_DSN, schema: {schema}}}\n",
+        )
+    )
     return Postgres(root, dsn, schema)
 
 
@@ -148,7 +154,7 @@ def test_kill_during_apply_many_times(tmp_path, kind, request, monkeypatch):
         monkeypatch.setenv("EDCCONF_PG_DSN", dsn)
     rng = random.Random(20261124)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests/checkout_site")])}
-    command = [sys.executable, "-m", "edcconf", "apply", "--env", "test", "--yes"]   # apply is as of today
+    command = [sys.executable, "-m", "edcconf", "apply", "--env", "test", "--yes"]  # apply is as of today
     timing = copy_config(FIXTURES / "mini", tmp_path / "timing")
     make_store(kind, timing, 9999, dsn)
     start = time.monotonic()  # how long a whole apply takes on this machine, now: kills land within it
@@ -162,13 +168,18 @@ def test_kill_during_apply_many_times(tmp_path, kind, request, monkeypatch):
         difference = csv_difference(store) if files else None
         if difference:
             problems.append(f"trial {trial}, {when}: {difference}")
+
     for trial in range(TRIALS):
         root = copy_config(FIXTURES / "mini", tmp_path / f"t{trial}")
         store = make_store(kind, root, trial, dsn)
-        proc = subprocess.Popen([*command[:3], "--config", str(root), *command[3:]], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env=env)
+        proc = subprocess.Popen(
+            [*command[:3], "--config", str(root), *command[3:]],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         time.sleep(rng.uniform(0.5, 1.05) * full)
-        proc.send_signal(rng.choice(SIGNALS))   # killed, terminated or interrupted (Ctrl-C)
+        proc.send_signal(rng.choice(SIGNALS))  # killed, terminated or interrupted (Ctrl-C)
         proc.wait(30)
         check(trial, "right after the kill", files=False, torn_tail_allowed=True)
         serial = current_serial(store)
@@ -182,7 +193,9 @@ def test_kill_during_apply_many_times(tmp_path, kind, request, monkeypatch):
         check(trial, "after one more apply")
         assert run_quietly(root, "plan", "--env", "test", "--at", DAY) == 0
         assert not store.journal_exists()
-    print(f"kill trials ({kind}): {TRIALS} (a whole apply took {full:.2f} s): {counts}, "
-          f"states without their audit entries or csv differences: {len(problems)}")
+    print(
+        f"kill trials ({kind}): {TRIALS} (a whole apply took {full:.2f} s): {counts}, "
+        f"states without their audit entries or csv differences: {len(problems)}"
+    )
     assert not problems, "\n".join(problems)
     assert counts["killed with a journal or state"] >= max(1, TRIALS // 10)  # the kills really landed inside applies

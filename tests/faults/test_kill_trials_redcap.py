@@ -7,6 +7,7 @@ and the last plan is empty.
 
 EDCCONF_KILL_TRIALS sets the number of trials (default 10; `make test-long` runs 200).
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,10 @@ CONFIG = {
           id: staff
           ceiling: {unnamed: unlimited}
           members:
-        """) + "".join(f"    - {{username: user.{i:02d}, email: u{i}@hospital.example.org, name: User {i}}}\n"
-                      for i in range(12)),
+        """)
+    + "".join(
+        f"    - {{username: user.{i:02d}, email: u{i}@hospital.example.org, name: User {i}}}\n" for i in range(12)
+    ),
     "studies/diab.yaml": dedent("""
         study:
           id: DIAB-03
@@ -57,15 +60,23 @@ CONFIG = {
           roles:
             deleter: {base: data_entry, redcap: {mobile_app: 1}, redcap_forms: {demographics: {view: 4, export: 1}}}
           access:
-        """) + "".join(f"    - {{user: user.{i:02d}, role: {'deleter' if i % 3 == 0 else 'data_entry'}, "
-                      f"sites: [{'MGH' if i % 2 else 'UCSF'}]}}\n" for i in range(12)),
+        """)
+    + "".join(
+        f"    - {{user: user.{i:02d}, role: {'deleter' if i % 3 == 0 else 'data_entry'}, "
+        f"sites: [{'MGH' if i % 2 else 'UCSF'}]}}\n"
+        for i in range(12)
+    ),
 }
 SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
 
 
 def _child_env(token: str) -> dict:
-    return {**os.environ, TOKEN_VAR: token, "NO_COLOR": "1",
-            "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests/checkout_site")])}
+    return {
+        **os.environ,
+        TOKEN_VAR: token,
+        "NO_COLOR": "1",
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests/checkout_site")]),
+    }
 
 
 @pytest.mark.slow
@@ -74,26 +85,33 @@ def test_kill_during_a_redcap_apply_many_times(tmp_path):
     counts = {"killed before any state": 0, "killed with a journal or state": 0}
     problems: list[str] = []
     with RedcapEmulator(version="15.6.1") as emu:
+
         def repo(name: str, project_id: int) -> tuple:
             token = emu.add_project(project_id=project_id, title="Registry", forms=FORMS)
             root = tmp_path / name
             for rel, text in CONFIG.items():
-                write(root, rel, text.format(url=emu.url).replace("PROJECT", str(project_id))
-                      if "{url}" in text else text.replace("PROJECT", str(project_id)))
+                write(
+                    root,
+                    rel,
+                    text.format(url=emu.url).replace("PROJECT", str(project_id))
+                    if "{url}" in text
+                    else text.replace("PROJECT", str(project_id)),
+                )
             return root, _child_env(token)
 
         timing, env = repo("timing", 1000)
         command = [sys.executable, "-m", "edcconf", "apply", "--env", "test", "--yes"]
-        start = time.monotonic()   # how long a whole apply takes now: the kills land within it
+        start = time.monotonic()  # how long a whole apply takes now: the kills land within it
         first = subprocess.run([*command, "--config", str(timing)], capture_output=True, text=True, env=env)
         assert first.returncode == 0, first.stderr
         full = time.monotonic() - start
         for trial in range(TRIALS):
             root, env = repo(f"t{trial}", 2000 + trial)
-            proc = subprocess.Popen([*command, "--config", str(root)], stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL, env=env)
+            proc = subprocess.Popen(
+                [*command, "--config", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+            )
             time.sleep(rng.uniform(0.3, 1.05) * full)
-            proc.send_signal(rng.choice(SIGNALS))   # killed, terminated or interrupted (Ctrl-C)
+            proc.send_signal(rng.choice(SIGNALS))  # killed, terminated or interrupted (Ctrl-C)
             proc.wait(30)
             store = Local(root)
             landed = (root / ".edcconf/state/test.json").exists() or (root / ".edcconf/state/test.journal").exists()

@@ -1,6 +1,7 @@
 """No path leaves the configuration directory through a symbolic link (unsafe-path), and no declaration
 file is parsed above the size limit (file-too-large): every refusal is exit 1 with the link's or file's
 own path, never a traceback, never the foreign file's content, and nothing written outside."""
+
 import json
 import os
 from pathlib import Path
@@ -8,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from edcconf.source import MAX_FILE_BYTES, config_files, load_sources
-from tests.conftest import run_inprocess as run, write
+from tests.conftest import run_inprocess as run
+from tests.conftest import write
 
 AT = ["--at", "2026-11-24"]
 PASSWD = [line for line in Path("/etc/passwd").read_text().splitlines() if line.strip()]
@@ -29,9 +31,18 @@ def outside(tmp_path):
 
 # -- reading --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args", [["validate"], ["validate", "--json"], ["validate", "--format", "github"],
-                                  ["plan", "--env", "test"], ["plan", "--env", "test", "--json"],
-                                  ["plan", "--env", "test", "--format", "markdown"]])
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate"],
+        ["validate", "--json"],
+        ["validate", "--format", "github"],
+        ["plan", "--env", "test"],
+        ["plan", "--env", "test", "--json"],
+        ["plan", "--env", "test", "--format", "markdown"],
+    ],
+)
 def test_a_yaml_link_to_etc_passwd_is_refused_and_never_echoed(mini_repo, args):
     (mini_repo / "groups/x.yaml").symlink_to("/etc/passwd")
     code, out, err = run(mini_repo, *args)
@@ -44,8 +55,10 @@ def test_a_yaml_link_to_etc_passwd_is_refused_and_never_echoed(mini_repo, args):
 
 
 def test_a_link_to_a_valid_file_outside_is_not_loaded(mini_repo, outside):
-    (outside / "extra.yaml").write_text("group:\n  id: extra\n  ceiling: {form_access: edit}\n"
-                                        "  members:\n    - {username: eve.x, email: eve@x.org, name: Eve}\n")
+    (outside / "extra.yaml").write_text(
+        "group:\n  id: extra\n  ceiling: {form_access: edit}\n"
+        "  members:\n    - {username: eve.x, email: eve@x.org, name: Eve}\n"
+    )
     (mini_repo / "groups/extra.yaml").symlink_to(outside / "extra.yaml")
     sources = load_sources(mini_repo, use_cache=False)
     assert "groups/extra.yaml" not in {f.path for f in sources.files}
@@ -66,9 +79,9 @@ def test_a_relative_link_climbing_out_and_a_linked_config_directory_are_refused(
 def test_links_inside_are_followed_and_each_file_read_once(mini_repo):
     write(mini_repo, "common/extra.yaml", "group:\n  id: extra\n  ceiling: {form_access: read}\n")
     (mini_repo / "groups/extra.yaml").symlink_to("../common/extra.yaml")
-    (mini_repo / "studies/heart-again.yaml").symlink_to("heart.yaml")      # the same file: read once
-    (mini_repo / "groups/studies-too").symlink_to("../studies")           # a directory already read
-    (mini_repo / "studies/loop").symlink_to(".")                          # a loop of directories
+    (mini_repo / "studies/heart-again.yaml").symlink_to("heart.yaml")  # the same file: read once
+    (mini_repo / "groups/studies-too").symlink_to("../studies")  # a directory already read
+    (mini_repo / "studies/loop").symlink_to(".")  # a loop of directories
     rels = [p.relative_to(mini_repo).as_posix() for p in config_files(mini_repo)]
     assert rels == ["environments/envs.yaml", "groups/extra.yaml", "groups/staff.yaml", "studies/heart.yaml"]
     code, out, err = run(mini_repo, "validate")
@@ -93,16 +106,19 @@ def test_an_access_test_file_linked_outside_is_refused(mini_repo):
 
 # -- size -----------------------------------------------------------------------------------------------
 
+
 def test_a_file_over_the_limit_is_refused_before_it_is_parsed(mini_repo, monkeypatch):
     import edcconf.source.parse_pool as pool
 
     big = mini_repo / "groups/big.yaml"
     with open(big, "wb") as f:
-        f.truncate(MAX_FILE_BYTES + 1)   # sparse: instant to make
+        f.truncate(MAX_FILE_BYTES + 1)  # sparse: instant to make
     parsed = []
     real_parse_all = pool.parse_all
-    monkeypatch.setattr("edcconf.source.parse_all",
-                        lambda jobs, *a: (parsed.extend(rel for rel, *_ in jobs), real_parse_all(jobs, *a))[1])
+    monkeypatch.setattr(
+        "edcconf.source.parse_all",
+        lambda jobs, *a: (parsed.extend(rel for rel, *_ in jobs), real_parse_all(jobs, *a))[1],
+    )
     sources = load_sources(mini_repo, use_cache=False)
     assert [(d.code, d.loc.file) for d in sources.diagnostics] == [("file-too-large", "groups/big.yaml")]
     assert f"{MAX_FILE_BYTES + 1:,} bytes" in sources.diagnostics[0].message
@@ -124,8 +140,9 @@ def test_a_fifo_is_not_waited_on(mini_repo):
 
 # -- writing --------------------------------------------------------------------------------------------
 
+
 def _apply(repo, *extra):
-    return run(repo, "apply", "--env", "test", "--yes", *extra)   # apply is always as of today
+    return run(repo, "apply", "--env", "test", "--yes", *extra)  # apply is always as of today
 
 
 def _refused(repo, outside, link: str, *, before=None):
@@ -141,7 +158,7 @@ def test_an_audit_directory_linked_outside_refuses_the_apply(mini_repo, outside)
     (mini_repo / ".edcconf").mkdir()
     (mini_repo / ".edcconf/audit").symlink_to(outside)
     _refused(mini_repo, outside, ".edcconf/audit")
-    assert not (mini_repo / ".edcconf/state/test.json").exists()   # refused before anything changed
+    assert not (mini_repo / ".edcconf/state/test.json").exists()  # refused before anything changed
     assert not (mini_repo / "build").exists()
 
 
@@ -156,7 +173,7 @@ def test_a_state_directory_linked_outside_refuses_plan_and_apply(mini_repo, outs
     (mini_repo / link).parent.mkdir(parents=True, exist_ok=True)
     (mini_repo / link).symlink_to(outside)
     _refused(mini_repo, outside, link)
-    code, out, err = run(mini_repo, "plan", "--env", "test", *AT)   # it takes the lock to recover a journal
+    code, out, err = run(mini_repo, "plan", "--env", "test", *AT)  # it takes the lock to recover a journal
     assert code == 1 and f"{link} is a symbolic link" in err and tree(outside) == {"keep.txt": b"untouched\n"}
 
 
@@ -220,13 +237,18 @@ def test_a_cache_linked_outside_is_refused(mini_repo, outside, monkeypatch):
     code, out, err = run(mini_repo, "validate")
     assert code == 1 and ".edcconf/cache is a symbolic link" in err and "Traceback" not in err
     assert tree(outside) == {"keep.txt": b"untouched\n"}
-    monkeypatch.setenv("EDCCONF_NO_CACHE", "1")   # the way out: no cache at all
+    monkeypatch.setenv("EDCCONF_NO_CACHE", "1")  # the way out: no cache at all
     assert run(mini_repo, "validate")[0] == 0
 
 
-@pytest.mark.parametrize("args", [["plan", "--env", "test", "--out", "build/p.plan"],
-                                  ["report", "--out", "build/report"],
-                                  ["export", "files", "--env", "test", "--out", "build/files"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plan", "--env", "test", "--out", "build/p.plan"],
+        ["report", "--out", "build/report"],
+        ["export", "files", "--env", "test", "--out", "build/files"],
+    ],
+)
 def test_an_out_path_inside_the_repository_through_a_link_out_is_refused(mini_repo, outside, args, monkeypatch):
     monkeypatch.chdir(mini_repo)
     (mini_repo / "build").symlink_to(outside)
@@ -255,7 +277,7 @@ def test_an_import_refuses_to_write_a_new_file_through_a_link_out(mini_repo, out
     from edcconf.diagnostics import UserError
     from edcconf.source.writer import Edit, write_edits
 
-    (mini_repo / "groups/new.yaml").symlink_to(outside / "new.yaml")   # dangling, pointing out
+    (mini_repo / "groups/new.yaml").symlink_to(outside / "new.yaml")  # dangling, pointing out
     with pytest.raises(UserError) as exc:
         write_edits(mini_repo, [(Edit("groups/new.yaml", "created", "group new"), "group: {id: new}\n")])
     assert exc.value.code == "unsafe-path" and "groups/new.yaml" in exc.value.message

@@ -1,6 +1,7 @@
 """A release is one version everywhere (the package, its metadata, the changelog, `edcconf --version`), and
 requirements.lock pins exactly what the package needs at run time (and the setuptools that builds it), each
 with its hashes, so an install from it cannot pick up a stranger's package."""
+
 from __future__ import annotations
 
 import re
@@ -46,8 +47,10 @@ def parse_lock(text: str) -> dict[str, dict]:
             requirement = Requirement(stripped.rstrip("\\").strip())
             (pin,) = requirement.specifier
             assert pin.operator == "==", line
-            current = entries.setdefault(canonicalize_name(requirement.name),
-                                         {"version": pin.version, "extras": requirement.extras, "hashes": [], "via": []})
+            current = entries.setdefault(
+                canonicalize_name(requirement.name),
+                {"version": pin.version, "extras": requirement.extras, "hashes": [], "via": []},
+            )
         elif stripped.startswith("--hash="):
             current["hashes"].append(stripped.removeprefix("--hash=").rstrip("\\").strip())
         elif stripped.startswith("#"):
@@ -78,8 +81,12 @@ def test_the_lock_pins_exactly_the_runtime_dependencies_with_hashes():
     reachable, frontier = set(), set(wanted)
     while frontier:
         reachable |= frontier
-        frontier = {name for name, entry in lock.items() if name not in reachable
-                    and any(canonicalize_name(v) in reachable for v in entry["via"] if not v.startswith("edcconf"))}
+        frontier = {
+            name
+            for name, entry in lock.items()
+            if name not in reachable
+            and any(canonicalize_name(v) in reachable for v in entry["via"] if not v.startswith("edcconf"))
+        }
     assert reachable == set(lock), set(lock) - reachable
 
 

@@ -1,4 +1,5 @@
 """Plan stage: a keyed diff of effective states, in dependency order, each change with its reason."""
+
 from datetime import date
 
 from edcconf.pipeline import load_desired
@@ -21,13 +22,15 @@ def applied_state(root, env="test", at=DAY):
     return fold({}, plan.changes), dict(env_state.sources)
 
 
-
-
 def test_first_plan_creates_in_dependency_order(mini_repo):
     plan, _ = plan_for(mini_repo)
     kinds = [(c.kind, c.action) for c in plan.changes]
-    assert kinds.index(("site", "create")) < kinds.index(("study", "create")) < kinds.index(("account", "create")) \
+    assert (
+        kinds.index(("site", "create"))
+        < kinds.index(("study", "create"))
+        < kinds.index(("account", "create"))
         < kinds.index(("grant", "create"))
+    )
     assert plan.summary == {"add": len(plan.changes), "change": 0, "revoke": 0}
 
 
@@ -54,33 +57,46 @@ def test_changing_a_custom_role_updates_every_grant_that_uses_it(mini_repo):
     edit(mini_repo, "studies/heart.yaml", "tags: {safety: review}", "tags: {safety: read}")
     plan, _ = plan_for(mini_repo, applied=applied, sources=sources)
     assert [(c.key, c.reason) for c in plan.changes] == [
-        ("HEART-01", "role safety_monitor redefined"),   # 004: the role's redefinition is logged on its own
-        ("HEART-01/mona.mon", "form adverse_events: review → read; close queries lost on adverse_events")]
+        ("HEART-01", "role safety_monitor redefined"),  # 004: the role's redefinition is logged on its own
+        ("HEART-01/mona.mon", "form adverse_events: review → read; close queries lost on adverse_events"),
+    ]
 
 
 def test_redefining_a_role_nobody_holds_is_a_study_change(mini_repo):
     """004 logs every change of a role's rights definition: one that affects nobody yet too."""
     applied, sources = applied_state(mini_repo)
-    assert applied["studies"]["HEART-01"]["roles"].keys() == {"crc_safety", "safety_monitor"}   # crc_safety: unused
-    edit(mini_repo, "studies/heart.yaml", "crc_safety: {base: crc, tags: {safety: edit}}",
-         "crc_safety: {base: crc, tags: {safety: read}}")
+    assert applied["studies"]["HEART-01"]["roles"].keys() == {"crc_safety", "safety_monitor"}  # crc_safety: unused
+    edit(
+        mini_repo,
+        "studies/heart.yaml",
+        "crc_safety: {base: crc, tags: {safety: edit}}",
+        "crc_safety: {base: crc, tags: {safety: read}}",
+    )
     plan, _ = plan_for(mini_repo, applied=applied, sources=sources)
     (change,) = plan.changes
-    assert (change.action, change.kind, change.key, change.reason) == ("update", "study", "HEART-01",
-                                                                       "role crc_safety redefined")
+    assert (change.action, change.kind, change.key, change.reason) == (
+        "update",
+        "study",
+        "HEART-01",
+        "role crc_safety redefined",
+    )
     assert change.before["roles"]["crc_safety"] != change.after["roles"]["crc_safety"]
     assert change.to_json()["details"] == ["role crc_safety redefined"]
     after = fold(applied, plan.changes)
     assert plan_for(mini_repo, applied=after, sources=sources)[0].empty
-    edit(mini_repo, "studies/heart.yaml", "    crc_safety: {base: crc, tags: {safety: read}}\n",
-         "    crc_safety2: {base: crc, tags: {safety: read}}\n")
+    edit(
+        mini_repo,
+        "studies/heart.yaml",
+        "    crc_safety: {base: crc, tags: {safety: read}}\n",
+        "    crc_safety2: {base: crc, tags: {safety: read}}\n",
+    )
     plan, _ = plan_for(mini_repo, applied=after, sources=sources)
     assert [c.reason for c in plan.changes] == ["role crc_safety removed; role crc_safety2 defined"]
 
 
 def test_a_state_from_before_role_versions_plans_no_role_change(mini_repo):
     applied, sources = applied_state(mini_repo)
-    del applied["studies"]["HEART-01"]["roles"]   # written by an edcconf that did not record them
+    del applied["studies"]["HEART-01"]["roles"]  # written by an edcconf that did not record them
     assert plan_for(mini_repo, applied=applied, sources=sources)[0].empty
     edit(mini_repo, "studies/heart.yaml", "  name: Heart outcomes\n", "  name: Heart outcomes study\n")
     (change,) = plan_for(mini_repo, applied=applied, sources=sources)[0].changes
@@ -91,7 +107,11 @@ def test_expiry_revokes_with_the_reason(mini_repo):
     applied, sources = applied_state(mini_repo, "production")
     plan, _ = plan_for(mini_repo, "production", applied, sources, at=date(2027, 4, 1))
     (change,) = plan.changes
-    assert (change.action, change.key, change.reason) == ("revoke", "HEART-01/vera.view", "vera.view expired on 2027-03-31")
+    assert (change.action, change.key, change.reason) == (
+        "revoke",
+        "HEART-01/vera.view",
+        "vera.view expired on 2027-03-31",
+    )
     assert change.before["forms"] == {"contact_info": "none", "adverse_events": "none", "vitals": "read"}
 
 
@@ -99,8 +119,11 @@ def test_removed_grant_names_the_file_it_was_removed_from(mini_repo):
     applied, sources = applied_state(mini_repo)
     edit(mini_repo, "studies/heart.yaml", "    - {user: cara.crc, role: crc, environments: all, sites: [BOS]}\n", "")
     (change,) = plan_for(mini_repo, applied=applied, sources=sources)[0].changes
-    assert (change.action, change.reason, change.source) == ("revoke", "removed from studies/heart.yaml",
-                                                             "studies/heart.yaml:18")
+    assert (change.action, change.reason, change.source) == (
+        "revoke",
+        "removed from studies/heart.yaml",
+        "studies/heart.yaml:18",
+    )
 
 
 def test_username_change_is_deactivate_plus_create_and_says_so(mini_repo):
@@ -109,8 +132,12 @@ def test_username_change_is_deactivate_plus_create_and_says_so(mini_repo):
     edit(mini_repo, "studies/heart.yaml", "user: cara.crc", "user: cara.coordinator")
     plan, _ = plan_for(mini_repo, applied=applied, sources=sources)
     actions = [(c.action, c.kind, c.key) for c in plan.changes]
-    assert actions == [("create", "account", "cara.coordinator"), ("revoke", "grant", "HEART-01/cara.crc"),
-                       ("create", "grant", "HEART-01/cara.coordinator"), ("deactivate", "account", "cara.crc")]
+    assert actions == [
+        ("create", "account", "cara.coordinator"),
+        ("revoke", "grant", "HEART-01/cara.crc"),
+        ("create", "grant", "HEART-01/cara.coordinator"),
+        ("deactivate", "account", "cara.crc"),
+    ]
     assert "usernames never change" in plan.changes[0].reason and "usernames never change" in plan.changes[-1].reason
     assert plan.summary == {"add": 2, "change": 0, "revoke": 2}
 
@@ -132,15 +159,20 @@ def test_site_added_to_study_is_created_before_the_study_changes(mini_repo):
     write(mini_repo, "environments/more-sites.yaml", "sites:\n  - {id: OSLO, name: Oslo, country: NO}\n")
     edit(mini_repo, "studies/heart.yaml", "sites: [BOS, NYC, LYON]", "sites: [BOS, NYC, LYON, OSLO]")
     plan, _ = plan_for(mini_repo, applied=applied, sources=sources)
-    assert [(c.action, c.kind, c.key) for c in plan.changes][:2] == [("create", "site", "OSLO"),
-                                                                     ("update", "study", "HEART-01")]
+    assert [(c.action, c.kind, c.key) for c in plan.changes][:2] == [
+        ("create", "site", "OSLO"),
+        ("update", "study", "HEART-01"),
+    ]
     assert plan.changes[1].reason == "sites: BOS, LYON, NYC → BOS, LYON, NYC, OSLO"
     # dina.dm and mona.mon have all sites, so their grants reach the new site too
     assert {c.key for c in plan.changes if c.kind == "grant"} == {"HEART-01/dina.dm", "HEART-01/mona.mon"}
 
 
 def test_new_external_account_names_the_pi_and_requester_to_notify(mini_repo):
-    write(mini_repo, "groups/ext.yaml", """\
+    write(
+        mini_repo,
+        "groups/ext.yaml",
+        """\
         group:
           id: ext
           ceiling: {form_access: review}
@@ -148,8 +180,11 @@ def test_new_external_account_names_the_pi_and_requester_to_notify(mini_repo):
             - {username: eve.ext, email: eve@cro.example.com, name: Eve,
                expires: 2026-12-31,
                external: {organization: Acme CRO, agreement_signed: 2026-01-01, basis: sponsor, requested_by: dina.dm}}
-        """)
-    edit(mini_repo, "studies/heart.yaml", "  access:\n", "  access:\n    - {user: eve.ext, role: monitor, sites: all}\n")
+        """,
+    )
+    edit(
+        mini_repo, "studies/heart.yaml", "  access:\n", "  access:\n    - {user: eve.ext, role: monitor, sites: all}\n"
+    )
     plan, _ = plan_for(mini_repo)
     (change,) = [c for c in plan.changes if c.key == "eve.ext"]
     assert change.notify == ("dina.dm", "ivan.inv") and change.reason == "new external account (Acme CRO)"
@@ -160,7 +195,10 @@ def test_new_external_account_names_the_pi_and_requester_to_notify(mini_repo):
 
 
 def test_an_agreement_recorded_or_changed_tells_the_admins_and_the_requester(mini_repo):
-    write(mini_repo, "groups/ext.yaml", """\
+    write(
+        mini_repo,
+        "groups/ext.yaml",
+        """\
         group:
           id: ext
           ceiling: {form_access: review}
@@ -169,9 +207,12 @@ def test_an_agreement_recorded_or_changed_tells_the_admins_and_the_requester(min
                external: {organization: Acme CRO, agreement_signed: 2026-01-01, basis: protocol, requested_by: ivan.inv}}
             - {username: ada.admin, email: ada@hospital.example.org, name: Ada, type: admin}
             - {username: old.admin, email: old@hospital.example.org, name: Old, type: admin, status: deactivated}
-        """)
+        """,
+    )
     edit(mini_repo, "studies/heart.yaml", "pi: ivan.inv}", "pi: ivan.inv, staff: [eve.ext]}")
-    edit(mini_repo, "studies/heart.yaml", "  access:\n", "  access:\n    - {user: eve.ext, role: monitor, sites: all}\n")
+    edit(
+        mini_repo, "studies/heart.yaml", "  access:\n", "  access:\n    - {user: eve.ext, role: monitor, sites: all}\n"
+    )
     applied, sources = applied_state(mini_repo)
     (created,) = [c for c in plan_for(mini_repo)[0].changes if c.key == "eve.ext"]
     assert created.agreement_notify == ("ada.admin", "ivan.inv") and created.notify == ("ivan.inv",)
@@ -194,16 +235,22 @@ def test_an_agreement_recorded_or_changed_tells_the_admins_and_the_requester(min
 
 
 def test_an_agreement_dated_later_gives_no_access_until_that_day(mini_repo):
-    write(mini_repo, "groups/ext.yaml", """\
+    write(
+        mini_repo,
+        "groups/ext.yaml",
+        """\
         group:
           id: ext
           ceiling: {form_access: review}
           members:
             - {username: eve.ext, email: eve@cro.example.com, name: Eve,
                external: {organization: Acme CRO, agreement_signed: 2026-12-15, basis: protocol, requested_by: ivan.inv}}
-        """)
+        """,
+    )
     edit(mini_repo, "studies/heart.yaml", "pi: ivan.inv}", "pi: ivan.inv, staff: [eve.ext]}")
-    edit(mini_repo, "studies/heart.yaml", "  access:\n", "  access:\n    - {user: eve.ext, role: monitor, sites: all}\n")
+    edit(
+        mini_repo, "studies/heart.yaml", "  access:\n", "  access:\n    - {user: eve.ext, role: monitor, sites: all}\n"
+    )
     plan, env_state = plan_for(mini_repo, at=date(2026, 12, 14))
     assert "HEART-01/eve.ext" not in env_state.state["grants"]
     assert env_state.excluded["HEART-01/eve.ext"].reason.endswith("takes effect on 2026-12-15: no access before it")

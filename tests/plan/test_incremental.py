@@ -3,6 +3,7 @@ a new and a removed study file, a person's expiry in a group file, a site), the 
 warnings and brakes included) equals the plan made with EDCCONF_NO_CACHE=1; a study-file change is
 answered incrementally, a global change by the full path; damaged entries and another code version are
 misses, never trusted."""
+
 from __future__ import annotations
 
 import re
@@ -25,11 +26,21 @@ def applied(tmp_path_factory):
     generate_org(root, 6)
     for env in ("test", "production"):
         r = run_edcconf("apply", "--env", env, "--yes", cwd=root, env={"EDCCONF_NO_CACHE": "1"})
-        assert r.code in (0, 1), r   # production is protected: it applies only from a saved plan
+        assert r.code in (0, 1), r  # production is protected: it applies only from a saved plan
         if r.code == 1:
             saved = root / "prod.plan"
-            assert run_edcconf("plan", "--env", env, "--out", saved, cwd=root,   # as of today, as apply is
-                               env={"EDCCONF_NO_CACHE": "1"}).code == 2
+            assert (
+                run_edcconf(
+                    "plan",
+                    "--env",
+                    env,
+                    "--out",
+                    saved,
+                    cwd=root,  # as of today, as apply is
+                    env={"EDCCONF_NO_CACHE": "1"},
+                ).code
+                == 2
+            )
             assert run_edcconf("apply", str(saved), cwd=root, env={"EDCCONF_NO_CACHE": "1"}).code == 0
             saved.unlink()
     return root
@@ -63,29 +74,70 @@ def _studies(root: Path) -> list[Path]:
 
 
 EDITS = [
-    ("grant", False, lambda root: _edit(_studies(root)[2], r"environments: all, sites: all\}",
-                                        "environments: [production], sites: all}")),
-    ("role", False, lambda root: _edit(_studies(root)[0], r"(custom_0: \{base: \w+), tags: \{(\w+): \w+",
-                                       r"\1, default: read, tags: {\2: none")),
+    (
+        "grant",
+        False,
+        lambda root: _edit(
+            _studies(root)[2], r"environments: all, sites: all\}", "environments: [production], sites: all}"
+        ),
+    ),
+    (
+        "role",
+        False,
+        lambda root: _edit(
+            _studies(root)[0], r"(custom_0: \{base: \w+), tags: \{(\w+): \w+", r"\1, default: read, tags: {\2: none"
+        ),
+    ),
     ("grant removed", False, lambda root: _edit(_studies(root)[4], r"\n    - \{user: [^\n]*", "")),
-    ("new study file", False, lambda root: (root / "studies" / "zz-copy.yaml").write_text(
-        re.sub(r"id: (\w+)-(\d+)\n", r"id: \1-9\2\n", _studies(root)[1].read_text(), count=1))),
+    (
+        "new study file",
+        False,
+        lambda root: (root / "studies" / "zz-copy.yaml").write_text(
+            re.sub(r"id: (\w+)-(\d+)\n", r"id: \1-9\2\n", _studies(root)[1].read_text(), count=1)
+        ),
+    ),
     ("study file removed", False, lambda root: _studies(root)[3].unlink()),
-    ("person expiry", True, lambda root: _edit(root / "groups" / "staff.yaml", r"name: Person (\d+)\}",
-                                               r"name: Person \1, expires: 2026-01-01}")),
+    (
+        "person expiry",
+        True,
+        lambda root: _edit(
+            root / "groups" / "staff.yaml", r"name: Person (\d+)\}", r"name: Person \1, expires: 2026-01-01}"
+        ),
+    ),
     ("site", True, lambda root: _edit(root / "environments" / "sites.yaml", r"country: US", "country: CA")),
-    ("another role at another site", False, lambda root: _edit(
-        _studies(root)[0], r"\{user: (\w+), role: crc, environments: all, sites: \[(\w+), (\w+)\]\}",
-        r"{user: \1, role: crc, environments: all, sites: [\2]}\n    - {user: \1, role: viewer, environments: all, sites: [\3]}")),
-    ("grant after a global change", False, lambda root: _edit(_studies(root)[5], r"sites: all\}",
-                                                              "sites: all, expires: 2030-01-01}")),
+    (
+        "another role at another site",
+        False,
+        lambda root: _edit(
+            _studies(root)[0],
+            r"\{user: (\w+), role: crc, environments: all, sites: \[(\w+), (\w+)\]\}",
+            r"{user: \1, role: crc, environments: all, sites: [\2]}\n    - {user: \1, role: viewer, environments: all, sites: [\3]}",
+        ),
+    ),
+    (
+        "grant after a global change",
+        False,
+        lambda root: _edit(_studies(root)[5], r"sites: all\}", "sites: all, expires: 2030-01-01}"),
+    ),
     # 000: an external person's agreement moves after the plan's day (global), then one of their grants changes
-    ("external agreement later", True, lambda root: _edit(root / "groups" / "external.yaml",
-                                                          r"(username: u00012, [^\n]*agreement_signed: )2026-01-15",
-                                                          r"\g<1>2026-12-01")),
-    ("grant of an external person not yet allowed", False, lambda root: _edit(
-        next(p for p in _studies(root) if "{user: u00012," in p.read_text()), r"(\{user: u00012, [^}\n]*)\}",
-        r"\1, expires: 2026-12-31}")),
+    (
+        "external agreement later",
+        True,
+        lambda root: _edit(
+            root / "groups" / "external.yaml",
+            r"(username: u00012, [^\n]*agreement_signed: )2026-01-15",
+            r"\g<1>2026-12-01",
+        ),
+    ),
+    (
+        "grant of an external person not yet allowed",
+        False,
+        lambda root: _edit(
+            next(p for p in _studies(root) if "{user: u00012," in p.read_text()),
+            r"(\{user: u00012, [^}\n]*)\}",
+            r"\1, expires: 2026-12-31}",
+        ),
+    ),
 ]
 
 
@@ -93,7 +145,7 @@ EDITS = [
 def test_plan_after_each_kind_of_change_equals_the_uncached_plan(applied, tmp_path, env_name):
     root = tmp_path / "org"
     shutil.copytree(applied, root, ignore=shutil.ignore_patterns("cache"))
-    _plans(root, env_name, cached=True)                      # the full plan that stores the base
+    _plans(root, env_name, cached=True)  # the full plan that stores the base
     seen_warning = False
     for what, is_global, edit in EDITS:
         edit(root)
@@ -105,7 +157,7 @@ def test_plan_after_each_kind_of_change_equals_the_uncached_plan(applied, tmp_pa
         if what.startswith("grant of an external"):
             assert "[external-access-not-yet]" in fresh[1] and "u00012" in fresh[1], what
         if is_global:
-            _plans(root, env_name, cached=True)              # the full path stored a base for the new inputs
+            _plans(root, env_name, cached=True)  # the full path stored a base for the new inputs
     assert seen_warning
 
 
@@ -120,17 +172,17 @@ def test_damaged_entries_and_another_code_version_are_misses(applied, tmp_path, 
     store = root / ".edcconf" / "cache" / "incremental"
     entries = sorted(p for p in store.rglob("*") if p.is_file())
     assert entries
-    for i, p in enumerate(entries):                          # every kind of damage: truncated, garbage, gone
+    for i, p in enumerate(entries):  # every kind of damage: truncated, garbage, gone
         data = p.read_bytes()
         p.write_bytes(data[: len(data) // 2] if i % 3 == 0 else b"\x00garbage" if i % 3 == 1 else data)
         if i % 3 == 2:
             p.unlink()
     assert _plans(root, "test", cached=True) == fresh
-    _plans(root, "test", cached=True)                         # a full plan stores a sound base again
+    _plans(root, "test", cached=True)  # a full plan stores a sound base again
     EDITS[1][2](root)
     assert _incremental_in_process(root, "test")
     monkeypatch.setattr(incremental, "_code", lambda: "another version of edcconf")
-    assert not _incremental_in_process(root, "test")          # nothing stored by another version is read
+    assert not _incremental_in_process(root, "test")  # nothing stored by another version is read
     monkeypatch.undo()
     assert _plans(root, "test", cached=True) == _plans(root, "test", cached=False)
 
@@ -146,17 +198,20 @@ def test_saved_plan_made_incrementally_equals_the_fresh_one(applied, tmp_path):
     _plans(root, "test", cached=True)
     EDITS[0][2](root)
     EDITS[3][2](root)
-    planned, fresh = plan_for_review(root, "test", AS_OF, True, need_sources=True), plan_environment(root, "test", AS_OF)
+    planned, fresh = (
+        plan_for_review(root, "test", AS_OF, True, need_sources=True),
+        plan_environment(root, "test", AS_OF),
+    )
     assert isinstance(planned, IncrementalPlanned)
     assert planned.plan == fresh.plan and planned.config_digest == fresh.config_digest
-    assert list(planned.sources.items()) == list(fresh.sources.items())     # the same order too
+    assert list(planned.sources.items()) == list(fresh.sources.items())  # the same order too
     assert list(planned.systems.items()) == list(fresh.systems.items())
     out, again = tmp_path / "plan.json", tmp_path / "fresh.json"
     assert run_edcconf("plan", "--env", "test", *AT, "--out", out, cwd=root).code == 2
     run_edcconf("plan", "--env", "test", *AT, "--out", again, cwd=root, env={"EDCCONF_NO_CACHE": "1"})
     strip = lambda p: {k: v for k, v in json.loads(p.read_text()).items() if k not in ("created_at", "digest")}  # noqa: E731
     assert strip(out) == strip(again)
-    assert run_edcconf("apply", out, "--allow-other-date", cwd=root).code == 0   # planned --at: test is unprotected
+    assert run_edcconf("apply", out, "--allow-other-date", cwd=root).code == 0  # planned --at: test is unprotected
 
 
 def test_a_guard_change_is_planned_incrementally_as_in_full(applied, tmp_path):
@@ -168,12 +223,13 @@ def test_a_guard_change_is_planned_incrementally_as_in_full(applied, tmp_path):
     root = tmp_path / "org"
     shutil.copytree(applied, root, ignore=shutil.ignore_patterns("cache"))
     _edit(root / "environments" / "test.yaml", r"max_revocations: 100000", "max_revocations: 0")
-    _plans(root, "test", cached=True)                       # the full plan that stores the base
-    EDITS[2][2](root)                                        # a grant removed: the declared 0 would brake it
+    _plans(root, "test", cached=True)  # the full plan that stores the base
+    EDITS[2][2](root)  # a grant removed: the declared 0 would brake it
     assert _incremental_in_process(root, "test")
     cached, fresh = _plans(root, "test", cached=True), _plans(root, "test", cached=False)
     assert cached == fresh
     plan = json.loads(fresh[2])
     assert plan["changes"][0]["kind"] == "environment" and plan["changes"][0]["details"] == [
-        "safety.max_revocations: 100000 → 0"]
-    assert any(c["action"] == "revoke" for c in plan["changes"]) and plan["brakes"] == []   # held to 100000
+        "safety.max_revocations: 100000 → 0"
+    ]
+    assert any(c["action"] == "revoke" for c in plan["changes"]) and plan["brakes"] == []  # held to 100000

@@ -1,5 +1,6 @@
 """OpenClinica invitations (001) are computed from the plan alone: a grant created for an account the plan
 does not create is an invitation; only in OpenClinica studies; marking twice changes nothing."""
+
 from edcconf.plan.diff import invitations
 from edcconf.plan.model import Change
 
@@ -13,8 +14,13 @@ SYSTEMS = {"OC": "openclinica", "RC": "redcap"}
 
 
 def test_only_existing_accounts_in_openclinica_studies_are_invited():
-    changes = [Change("create", "account", "new.one", None, {"status": "active"}, "new account", "g.yaml:1"),
-               grant("OC", "new.one"), grant("OC", "old.one"), grant("RC", "old.one"), grant("OC", "old.two", "update")]
+    changes = [
+        Change("create", "account", "new.one", None, {"status": "active"}, "new account", "g.yaml:1"),
+        grant("OC", "new.one"),
+        grant("OC", "old.one"),
+        grant("RC", "old.one"),
+        grant("OC", "old.two", "update"),
+    ]
     marked = {c.key: c.invite for c in invitations(changes, SYSTEMS) if c.kind == "grant"}
     assert marked == {"OC/new.one": False, "OC/old.one": True, "RC/old.one": False, "OC/old.two": False}
 

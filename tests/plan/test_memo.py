@@ -1,5 +1,6 @@
 """The exact-input memo of `plan`: a memoised plan equals the fresh one (text and JSON, warnings
 included), and any change of an input (configuration, state, date, refresh, code) is a miss."""
+
 from __future__ import annotations
 
 import shutil
@@ -24,7 +25,7 @@ def applied(tmp_path_factory):
     study = sorted((root / "studies").glob("*.yaml"))[2]
     text = study.read_text()
     i = text.rfind("environments: all")
-    study.write_text(text[:i] + "environments: [production]" + text[i + len("environments: all"):])
+    study.write_text(text[:i] + "environments: [production]" + text[i + len("environments: all") :])
     return root
 
 
@@ -48,14 +49,15 @@ def _plans(root: Path, *extra: str, env: dict | None = None) -> tuple[str, str]:
 def test_memoised_plan_equals_fresh_plan(applied, tmp_path):
     root = _copy(applied, tmp_path / "org")
     fresh = _plans(root, env={"EDCCONF_NO_CACHE": "1"})
-    assert not _entries(root)                      # EDCCONF_NO_CACHE: nothing written
-    first = _plans(root)                           # made and remembered
+    assert not _entries(root)  # EDCCONF_NO_CACHE: nothing written
+    first = _plans(root)  # made and remembered
     assert len(_entries(root)) == 1
-    memoised = _plans(root)                        # answered from the memo
+    memoised = _plans(root)  # answered from the memo
     assert fresh == first == memoised
     assert "warning" in fresh[0].lower() and '"warnings": [\n    {' in fresh[1]  # warnings are compared too
-    md_fresh = run_edcconf("plan", "--env", "test", "--format", "markdown", *AT, cwd=root,
-                           env={"EDCCONF_NO_CACHE": "1"})
+    md_fresh = run_edcconf(
+        "plan", "--env", "test", "--format", "markdown", *AT, cwd=root, env={"EDCCONF_NO_CACHE": "1"}
+    )
     md_memo = run_edcconf("plan", "--env", "test", "--format", "markdown", *AT, cwd=root)
     assert md_fresh.out == md_memo.out
 
@@ -69,13 +71,14 @@ def test_saved_plan_from_memo_applies(applied, tmp_path):
     fresh = tmp_path / "fresh.json"
     run_edcconf("plan", "--env", "test", *AT, "--out", fresh, cwd=root, env={"EDCCONF_NO_CACHE": "1"})
     import json
+
     strip = lambda p: {k: v for k, v in json.loads(p.read_text()).items() if k not in ("created_at", "digest")}  # noqa: E731
     assert strip(out) == strip(fresh)
     for extra in (root / ".edcconf" / "cache" / "plans").glob("*.extra"):
-        extra.write_bytes(b"damaged")           # a damaged entry is a miss, never a wrong saved plan
+        extra.write_bytes(b"damaged")  # a damaged entry is a miss, never a wrong saved plan
     again = run_edcconf("plan", "--env", "test", *AT, "--out", out, cwd=root)
     assert again.code == 2 and strip(out) == strip(fresh)
-    assert run_edcconf("apply", out, "--allow-other-date", cwd=root).code == 0   # planned --at: test is unprotected
+    assert run_edcconf("apply", out, "--allow-other-date", cwd=root).code == 0  # planned --at: test is unprotected
 
 
 def test_every_input_change_misses(applied, tmp_path):
@@ -87,22 +90,28 @@ def test_every_input_change_misses(applied, tmp_path):
 
     # the date
     other_day = ("--at", "2027-07-01")
-    assert run_edcconf("plan", "--env", "test", "--json", *other_day, cwd=root).out == \
-        run_edcconf("plan", "--env", "test", "--json", *other_day, cwd=root, env={"EDCCONF_NO_CACHE": "1"}).out
+    assert (
+        run_edcconf("plan", "--env", "test", "--json", *other_day, cwd=root).out
+        == run_edcconf("plan", "--env", "test", "--json", *other_day, cwd=root, env={"EDCCONF_NO_CACHE": "1"}).out
+    )
     # the refresh setting has its own entry
     assert _plans(root, "--no-refresh") == fresh("--no-refresh")
     # the configuration: one more grant change
     study = sorted((root / "studies").glob("*.yaml"))[4]
     text = study.read_text()
     i = text.rfind("environments: all")
-    study.write_text(text[:i] + "environments: [production]" + text[i + len("environments: all"):])
+    study.write_text(text[:i] + "environments: [production]" + text[i + len("environments: all") :])
     changed = _plans(root)
     assert changed == fresh() and changed != base
     # the state: apply, then plan again (same configuration, new state)
     assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
     after = run_edcconf("plan", "--env", "test", "--json", *AT, cwd=root)
-    assert after.code == 0 and after.json["changes"] == [] and after.out == \
-        run_edcconf("plan", "--env", "test", "--json", *AT, cwd=root, env={"EDCCONF_NO_CACHE": "1"}).out
+    assert (
+        after.code == 0
+        and after.json["changes"] == []
+        and after.out
+        == run_edcconf("plan", "--env", "test", "--json", *AT, cwd=root, env={"EDCCONF_NO_CACHE": "1"}).out
+    )
 
 
 def test_state_edit_with_same_serial_misses(applied, tmp_path):
@@ -126,8 +135,18 @@ def test_key_covers_code_version_and_inputs(tmp_path, monkeypatch):
     m = memo.PlanMemo(tmp_path)
     day = date(2026, 11, 24)
     base = m.key("test", day, True, "a" * 64)
-    assert len({base, m.key("prod", day, True, "a" * 64), m.key("test", date(2026, 11, 25), True, "a" * 64),
-                m.key("test", day, False, "a" * 64), m.key("test", day, True, "b" * 64)}) == 5
+    assert (
+        len(
+            {
+                base,
+                m.key("prod", day, True, "a" * 64),
+                m.key("test", date(2026, 11, 25), True, "a" * 64),
+                m.key("test", day, False, "a" * 64),
+                m.key("test", day, True, "b" * 64),
+            }
+        )
+        == 5
+    )
     monkeypatch.setattr(memo, "package_digest", lambda: "another version")
     assert m.key("test", day, True, "a" * 64) != base
 
@@ -139,6 +158,7 @@ def test_journal_or_damage_is_a_miss(applied, tmp_path):
         entry.write_bytes(b"\x00garbage")
     assert _plans(root) == base
     from edcconf.plan.memo import state_digest
+
     assert state_digest(root, "test") not in (None, "absent")
     (root / ".edcconf" / "state" / "test.journal").write_text("")
     assert state_digest(root, "test") is None
@@ -150,8 +170,9 @@ def test_live_refresh_is_never_memoised(tmp_path):
     from tests.apply.test_redcap_end_to_end import TOKEN_VAR, _repo
 
     with RedcapEmulator(version="15.6.1") as emu:
-        token = emu.add_project(project_id=12, title="Type 2 diabetes registry",
-                                forms=["demographics", "hba1c", "adverse_events"])
+        token = emu.add_project(
+            project_id=12, title="Type 2 diabetes registry", forms=["demographics", "hba1c", "adverse_events"]
+        )
         root = _repo(tmp_path, emu.url)
         env = {TOKEN_VAR: token}
         assert run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env).code == 0

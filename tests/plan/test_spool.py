@@ -1,10 +1,11 @@
 """The spool writes cache entries in a background thread: in order, atomically, all of them by flush()."""
+
 from edcconf.spool import Spool
 
 
 def test_writes_land_in_order_by_flush(tmp_path):
     spool = Spool()
-    target = tmp_path / "sub" / "dir" / "entry"          # parents are made on demand
+    target = tmp_path / "sub" / "dir" / "entry"  # parents are made on demand
     seen = []
     for n in range(200):
         spool.write(target, str(n).encode())
@@ -20,8 +21,8 @@ def test_a_write_that_fails_is_only_a_miss(tmp_path):
     spool = Spool()
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    spool.write(blocker / "entry", b"x")                  # its parent is a file: cannot be written
-    spool.call(lambda: 1 / 0)                             # a failing action does not stop the thread
+    spool.write(blocker / "entry", b"x")  # its parent is a file: cannot be written
+    spool.call(lambda: 1 / 0)  # a failing action does not stop the thread
     spool.write(tmp_path / "after", b"y")
     spool.flush()
     assert (tmp_path / "after").read_bytes() == b"y"
@@ -32,7 +33,7 @@ def test_flush_without_writes_and_twice(tmp_path):
     spool.flush()
     spool.write(tmp_path / "a", b"1")
     spool.flush()
-    spool.write(tmp_path / "b", b"2")                     # a later write starts another thread
+    spool.write(tmp_path / "b", b"2")  # a later write starts another thread
     spool.flush()
     spool.flush()
     assert (tmp_path / "a").read_bytes() == b"1" and (tmp_path / "b").read_bytes() == b"2"

@@ -1,5 +1,6 @@
 """Properties over random organisations: plan → apply → plan is empty; apply is idempotent; state
 round-trips; random damage to valid files gives exit 0/1/2 with codes, never a traceback."""
+
 import json
 import random
 import shutil
@@ -7,16 +8,25 @@ from datetime import date
 from pathlib import Path
 
 import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edcconf import workflow
 from edcconf.state import LocalBackend, StateRecord
-from tests.conftest import FIXTURES, copy_config, run_inprocess as _run
+from tests.conftest import FIXTURES, copy_config
+from tests.conftest import run_inprocess as _run
 
 DAY = date(2026, 11, 24)
 COUNTRIES = ["US", "FR", "NO"]
-BASES = {"data_manager": "study", "data_specialist": "study", "data_entry": "both", "monitor": "both",
-         "viewer": "both", "crc": "site", "investigator": "site"}
+BASES = {
+    "data_manager": "study",
+    "data_specialist": "study",
+    "data_entry": "both",
+    "monitor": "both",
+    "viewer": "both",
+    "crc": "site",
+    "investigator": "site",
+}
 LEVELS = ["none", "read", "review", "edit"]
 
 
@@ -50,8 +60,7 @@ def organisations(draw):
             continue
         role = draw(st.sampled_from(sorted(BASES) + sorted(roles)))
         scope = BASES[roles[role]["base"] if role in roles else role]
-        grant = {"user": person, "role": role,
-                 "environments": draw(st.sampled_from(["all", ["test"], ["production"]]))}
+        grant = {"user": person, "role": role, "environments": draw(st.sampled_from(["all", ["test"], ["production"]]))}
         site_ids = [s["id"] for s in sites]
         if scope == "study" or (scope == "both" and draw(st.booleans())):
             grant["sites"] = "all"
@@ -60,24 +69,49 @@ def organisations(draw):
             if choice == "sites":
                 grant["sites"] = draw(st.lists(st.sampled_from(site_ids), unique=True, min_size=1))
             else:
-                grant["countries"] = draw(st.lists(st.sampled_from(sorted({s["country"] for s in sites})),
-                                                   unique=True, min_size=1))
+                grant["countries"] = draw(
+                    st.lists(st.sampled_from(sorted({s["country"] for s in sites})), unique=True, min_size=1)
+                )
         if draw(st.booleans()):
             grant["expires"] = draw(st.sampled_from(["2026-01-31", "2027-12-31"]))
         access.append(grant)
     return {
-        "environments/envs.yaml": {"environments": [
-            {"name": "test", "targets": {"openclinica": {"provider": "csv", "out": "build/test"}}},
-            {"name": "production", "targets": {"openclinica": {"provider": "csv", "out": "build/prod"}}}],
-            "sites": sites},
-        "groups/all.yaml": {"group": {"id": "all", "ceiling": {"unnamed": "unlimited"}, "members": [
-            {"username": p, "email": f"{p}@example.org", "name": p.upper(),
-             **({"status": "deactivated"} if draw(st.booleans()) and i == 0 else {})}
-            for i, p in enumerate(people)]}},
-        "studies/s.yaml": {"study": {"id": "S-1", "name": "Random", "system": "openclinica",
-                                     "environments": ["test", "production"], "sites": [s["id"] for s in sites],
-                                     "participant_id_template": "${siteId}-${siteParticipantCount}",
-                                     "tags": tags, "forms": forms, "roles": roles, "access": access}},
+        "environments/envs.yaml": {
+            "environments": [
+                {"name": "test", "targets": {"openclinica": {"provider": "csv", "out": "build/test"}}},
+                {"name": "production", "targets": {"openclinica": {"provider": "csv", "out": "build/prod"}}},
+            ],
+            "sites": sites,
+        },
+        "groups/all.yaml": {
+            "group": {
+                "id": "all",
+                "ceiling": {"unnamed": "unlimited"},
+                "members": [
+                    {
+                        "username": p,
+                        "email": f"{p}@example.org",
+                        "name": p.upper(),
+                        **({"status": "deactivated"} if draw(st.booleans()) and i == 0 else {}),
+                    }
+                    for i, p in enumerate(people)
+                ],
+            }
+        },
+        "studies/s.yaml": {
+            "study": {
+                "id": "S-1",
+                "name": "Random",
+                "system": "openclinica",
+                "environments": ["test", "production"],
+                "sites": [s["id"] for s in sites],
+                "participant_id_template": "${siteId}-${siteParticipantCount}",
+                "tags": tags,
+                "forms": forms,
+                "roles": roles,
+                "access": access,
+            }
+        },
     }
 
 
@@ -113,8 +147,11 @@ MUTATIONS = ["delete", "duplicate", "swap", "garbage", "retype", "indent"]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 10**9), mutation=st.sampled_from(MUTATIONS), target=st.sampled_from(
-    ["studies/heart.yaml", "groups/staff.yaml", "environments/envs.yaml"]))
+@given(
+    seed=st.integers(0, 10**9),
+    mutation=st.sampled_from(MUTATIONS),
+    target=st.sampled_from(["studies/heart.yaml", "groups/staff.yaml", "environments/envs.yaml"]),
+)
 def test_random_damage_never_crashes(tmp_path, seed, mutation, target):
     rng = random.Random(seed)
     root = tmp_path / f"m{seed}"
@@ -133,7 +170,11 @@ def test_random_damage_never_crashes(tmp_path, seed, mutation, target):
         lines[i], lines[j] = lines[j], lines[i]
     elif mutation == "garbage":
         pos = rng.randrange(len(lines[i]) + 1)
-        lines[i] = lines[i][:pos] + rng.choice(["{", "]", ":", "- ", "&a", "*b", "!x ", "'", "\t", "\x00", "é"]) + lines[i][pos:]
+        lines[i] = (
+            lines[i][:pos]
+            + rng.choice(["{", "]", ":", "- ", "&a", "*b", "!x ", "'", "\t", "\x00", "é"])
+            + lines[i][pos:]
+        )
     elif mutation == "retype":
         lines[i] = lines[i].replace(": ", ": [", 1) if rng.random() < 0.5 else lines[i].replace("[", "{", 1)
     else:

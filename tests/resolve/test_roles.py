@@ -1,7 +1,9 @@
 """OpenClinica 4 form access (seed 001): contact, tagged and untagged forms, custom roles."""
+
 from datetime import date
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edcconf.catalogs import catalog
 from edcconf.diagnostics import Loc
@@ -29,11 +31,17 @@ def level(base_id, custom, form):
 
 
 def test_base_role_defaults():
-    assert [level(b, None, PLAIN) for b in ("data_manager", "data_specialist", "data_entry", "monitor", "viewer",
-                                             "crc", "investigator")] == ["edit", "edit", "edit", "review", "read",
-                                                                         "edit", "edit"]
-    assert [level(b, None, CONTACT) for b in ("crc", "investigator", "monitor", "data_manager", "viewer")] == \
-        ["edit", "edit", "none", "none", "none"]
+    assert [
+        level(b, None, PLAIN)
+        for b in ("data_manager", "data_specialist", "data_entry", "monitor", "viewer", "crc", "investigator")
+    ] == ["edit", "edit", "edit", "review", "read", "edit", "edit"]
+    assert [level(b, None, CONTACT) for b in ("crc", "investigator", "monitor", "data_manager", "viewer")] == [
+        "edit",
+        "edit",
+        "none",
+        "none",
+        "none",
+    ]
     assert all(level(b, None, TAGGED) == "none" for b in OC.roles)
 
 
@@ -52,8 +60,16 @@ def test_tag_beats_contact_default_and_contact_forms():
 
 
 def test_rule_names_its_source():
-    custom = Role("safety_monitor", "monitor", None, frozen_map({"safety": "review"}), None, frozen_map({}),
-                  L, frozen_map({"tags": Loc("s.yaml", 7, 5)}))
+    custom = Role(
+        "safety_monitor",
+        "monitor",
+        None,
+        frozen_map({"safety": "review"}),
+        None,
+        frozen_map({}),
+        L,
+        frozen_map({"tags": Loc("s.yaml", 7, 5)}),
+    )
     rule = form_rule(OC.roles["monitor"], custom, TAGGED)
     assert rule.rule == "tag safety: review (role safety_monitor)" and str(rule.loc) == "s.yaml:7"
 
@@ -62,8 +78,12 @@ levels = st.sampled_from(FORM_LEVELS)
 bases = st.sampled_from(sorted(OC.roles))
 
 
-@given(bases, st.dictionaries(st.sampled_from(["pii", "safety", "other"]), levels, max_size=3),
-       st.one_of(st.none(), levels), st.one_of(st.none(), st.sampled_from(["read", "review", "edit"])))
+@given(
+    bases,
+    st.dictionaries(st.sampled_from(["pii", "safety", "other"]), levels, max_size=3),
+    st.one_of(st.none(), levels),
+    st.one_of(st.none(), st.sampled_from(["read", "review", "edit"])),
+)
 def test_tagged_forms_follow_only_their_tags(base, tags, contact_forms, default):
     """Whatever else the role says, a tagged form's level is the best level among its granted tags, else none."""
     custom = role(base, default=default, tags=tags, contact_forms=contact_forms)
@@ -76,9 +96,9 @@ def test_tagged_forms_follow_only_their_tags(base, tags, contact_forms, default)
 def test_site_scopes_and_expiry_in_the_effective_state(mini_repo):
     desired = load_desired(mini_repo, date(2026, 11, 24))
     prod = desired.resolution.environments["production"].state
-    assert prod["grants"]["HEART-01/vera.view"]["sites"] == ["BOS", "NYC"]        # countries: [US]
+    assert prod["grants"]["HEART-01/vera.view"]["sites"] == ["BOS", "NYC"]  # countries: [US]
     assert prod["grants"]["HEART-01/dina.dm"]["sites"] == ["BOS", "LYON", "NYC"]  # all, sorted
-    assert prod["grants"]["HEART-01/vera.view"]["expires"] == "2027-03-31"        # the person's expiry
+    assert prod["grants"]["HEART-01/vera.view"]["expires"] == "2027-03-31"  # the person's expiry
     test = desired.resolution.environments["test"]
     assert "HEART-01/vera.view" not in test.state["grants"]
     assert test.excluded["HEART-01/vera.view"].reason == "not granted in test (environments: production)"
@@ -100,5 +120,8 @@ def test_permission_graph_traces_levels_to_declarations(mini_repo):
     assert edge["source"] == "studies/heart.yaml:20" and edge["environments"] == ["test", "production"]
     (role_node,) = [n for n in graph.successors(("person", "mona.mon")) if n[0] == "role"]
     levels = {v: d["level"] for _, v, d in graph.out_edges(role_node, data=True) if d["kind"] == "level"}
-    assert levels == {("form", "HEART-01/contact_info"): "none", ("form", "HEART-01/adverse_events"): "review",
-                      ("form", "HEART-01/vitals"): "review"}
+    assert levels == {
+        ("form", "HEART-01/contact_info"): "none",
+        ("form", "HEART-01/adverse_events"): "review",
+        ("form", "HEART-01/vitals"): "review",
+    }

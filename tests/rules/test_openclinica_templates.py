@@ -1,6 +1,8 @@
 """Participant ID templates (001): placeholders OpenClinica knows, required parts, and the longest ID."""
+
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edcconf.diagnostics import Loc
 from edcconf.rules.openclinica import COUNT_DIGITS, MAX_COUNT, check_participant_id_template, longest_id, parse
@@ -15,23 +17,26 @@ def codes(template, sites=SITES):
     return [d.code for d in check_participant_id_template(template, sites, HERE)]
 
 
-@pytest.mark.parametrize("template,expected", [
-    ("${siteId}-${(siteParticipantCount+1)?string[000]}", []),         # 001's count example
-    ("P-${(helper.random(5))?string[00000]}", []),                      # 001's random example: no siteId needed
-    ("${(siteParticipantCount+1)?string[000]}-${siteId}", []),          # any order
-    ("${ siteId }-${( siteParticipantCount + 1 )?string[\"000\"]}", []),  # spaces, FreeMarker's quoted format
-    ("${siteId}-${helper.random(4)}-${siteParticipantCount}", []),
-    ("${siteId}-001", ["participant-id-template"]),                     # neither count nor random
-    ("X-${siteParticipantCount}", ["participant-id-template"]),         # the count without the site id
-    ("${siteID}-${siteParticipantCount}", ["participant-id-placeholder"]),
-    ("${siteOID}-${helper.random(6)}", ["participant-id-placeholder"]),
-    ("${siteId}-${siteParticipantCount+1?string[000]}", ["participant-id-placeholder"]),
-    ("${siteId}-${helper.random(0)}", ["participant-id-placeholder"]),
-    ("${siteId}-${helper.random(3)", ["participant-id-placeholder"]),   # not closed
-    ("${siteId?string[000]}-${helper.random(3)}", ["participant-id-placeholder"]),
-    ("P-${helper.random(29)}", ["participant-id-too-long"]),            # 2 + 29 = 31
-    ("P-${helper.random(28)}", []),                                     # 30: the boundary
-])
+@pytest.mark.parametrize(
+    "template,expected",
+    [
+        ("${siteId}-${(siteParticipantCount+1)?string[000]}", []),  # 001's count example
+        ("P-${(helper.random(5))?string[00000]}", []),  # 001's random example: no siteId needed
+        ("${(siteParticipantCount+1)?string[000]}-${siteId}", []),  # any order
+        ('${ siteId }-${( siteParticipantCount + 1 )?string["000"]}', []),  # spaces, FreeMarker's quoted format
+        ("${siteId}-${helper.random(4)}-${siteParticipantCount}", []),
+        ("${siteId}-001", ["participant-id-template"]),  # neither count nor random
+        ("X-${siteParticipantCount}", ["participant-id-template"]),  # the count without the site id
+        ("${siteID}-${siteParticipantCount}", ["participant-id-placeholder"]),
+        ("${siteOID}-${helper.random(6)}", ["participant-id-placeholder"]),
+        ("${siteId}-${siteParticipantCount+1?string[000]}", ["participant-id-placeholder"]),
+        ("${siteId}-${helper.random(0)}", ["participant-id-placeholder"]),
+        ("${siteId}-${helper.random(3)", ["participant-id-placeholder"]),  # not closed
+        ("${siteId?string[000]}-${helper.random(3)}", ["participant-id-placeholder"]),
+        ("P-${helper.random(29)}", ["participant-id-too-long"]),  # 2 + 29 = 31
+        ("P-${helper.random(28)}", []),  # 30: the boundary
+    ],
+)
 def test_template_rules(template, expected):
     assert codes(template) == expected
 
@@ -48,12 +53,12 @@ def test_longest_id_counts_text_site_ids_and_digits():
     assert longest_id("${siteId}-${(siteParticipantCount+1)?string[000]}", len("CHU-LYON")) == 8 + 1 + COUNT_DIGITS
     assert longest_id("${siteId}-${(siteParticipantCount+1)?string[000000]}", 3) == 3 + 1 + 6
     assert longest_id("P-${(helper.random(5))?string[00000]}", 0) == 7
-    assert longest_id("P-${(helper.random(3))?string[00000]}", 0) == 7   # padded to 5
-    assert longest_id("P-${helper.random(7)}", 0) == 9                   # wider than no format
+    assert longest_id("P-${(helper.random(3))?string[00000]}", 0) == 7  # padded to 5
+    assert longest_id("P-${helper.random(7)}", 0) == 9  # wider than no format
 
 
 def test_the_site_ids_of_the_study_decide():
-    template = "PREFIX-0123456789-${siteId}-${siteParticipantCount}"   # 18 + 1 + 4 = 23 + site id
+    template = "PREFIX-0123456789-${siteId}-${siteParticipantCount}"  # 18 + 1 + 4 = 23 + site id
     assert codes(template, ("BOS", "NYC")) == []
     assert codes(template, ("BOS", "A-LONG-SITE")) == ["participant-id-too-long"]
 
@@ -83,13 +88,13 @@ def templates(draw):
         else:
             n = draw(st.integers(1, 12))
             parts.append(f"${{(helper.random({n})){fmt}}}")
-            renders.append(lambda site, count, n=n, w=width: str(10 ** n - 1).zfill(w))   # its largest value
+            renders.append(lambda site, count, n=n, w=width: str(10**n - 1).zfill(w))  # its largest value
     sites = draw(st.lists(st.text(alphabet="ABCDEFGH-", min_size=1, max_size=12), min_size=1, max_size=4))
     return "".join(parts), renders, sites
 
 
 @settings(max_examples=300, deadline=None)
-@given(templates(), st.integers(0, MAX_COUNT - 1))   # participants already at the site
+@given(templates(), st.integers(0, MAX_COUNT - 1))  # participants already at the site
 def test_no_id_is_longer_than_computed_and_the_longest_is_reached(generated, count):
     template, renders, sites = generated
     longest = longest_id(template, max(map(len, sites)))
@@ -104,13 +109,22 @@ def test_no_id_is_longer_than_computed_and_the_longest_is_reached(generated, cou
 
 def test_in_a_configuration_each_rule_has_its_code_at_the_template_line(mini_repo):
     old = '"${siteId}-${(siteParticipantCount+1)?string[000]}"'
-    edit(mini_repo, "studies/heart.yaml", old, "'${siteId}-${siteParticipantCount}-${siteParticipantCount}-ABCDEFGHIJKLMNOPQRSTU'")
+    edit(
+        mini_repo,
+        "studies/heart.yaml",
+        old,
+        "'${siteId}-${siteParticipantCount}-${siteParticipantCount}-ABCDEFGHIJKLMNOPQRSTU'",
+    )
     assert [p[:2] for p in problems(mini_repo)] == [("participant-id-too-long", "studies/heart.yaml:8")]
 
 
 def test_cli_refuses_an_unknown_placeholder_with_exit_1(mini_repo, cli):
-    edit(mini_repo, "studies/heart.yaml", '"${siteId}-${(siteParticipantCount+1)?string[000]}"',
-         "'${siteid}-${(siteParticipantCount+1)?string[000]}'")
+    edit(
+        mini_repo,
+        "studies/heart.yaml",
+        '"${siteId}-${(siteParticipantCount+1)?string[000]}"',
+        "'${siteid}-${(siteParticipantCount+1)?string[000]}'",
+    )
     r = cli("validate", "--json", cwd=mini_repo)
     assert r.code == 1
     (e,) = r.json["errors"]

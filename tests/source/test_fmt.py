@@ -1,6 +1,7 @@
 """`edcconf fmt`: the canonical style keeps comments and what every file means (YAML 1.1 traps included),
 is idempotent on the example and on a generated organisation, `--check` writes nothing and fails on a file
 out of style, and a file fmt cannot read is left alone."""
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,7 @@ def test_fmt_then_check_on_the_example_and_meaning_kept(example_repo, cli):
     assert cli("fmt", cwd=example_repo).code == 0
     assert cli("fmt", "--check", cwd=example_repo).code == 0
     after = cli("plan", "--env", "test", "--json", cwd=example_repo)
-    strip = lambda doc: [{k: v for k, v in c.items() if k != "source"} for c in doc["changes"]]   # noqa: E731
+    strip = lambda doc: [{k: v for k, v in c.items() if k != "source"} for c in doc["changes"]]  # noqa: E731
     assert strip(after.json) == strip(before.json)
 
 

@@ -1,18 +1,21 @@
 """Files parsed by forked workers are exactly the files parsed in this process (and the cache's)."""
+
 from pathlib import Path
 
 import pytest
 
-from edcconf.source import load_sources
-from edcconf.source import parse_pool
+from edcconf.source import load_sources, parse_pool
 from edcconf.spool import spool
 from edcconf.validate.schema import validate_file
 from tests.conftest import generate_org
 
 
 def _shape(sources):
-    return ([(f.path, f.data, f.tree, f.plain_text, f.checked) for f in sources.files],
-            [(d.code, d.message, str(d.loc), d.loc.col, d.severity) for d in sources.diagnostics], sources.digest)
+    return (
+        [(f.path, f.data, f.tree, f.plain_text, f.checked) for f in sources.files],
+        [(d.code, d.message, str(d.loc), d.loc.col, d.severity) for d in sources.diagnostics],
+        sources.digest,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +43,14 @@ def test_workers_parse_what_this_process_parses(org, monkeypatch):
 
 def test_entries_written_by_workers_read_back_the_same(tmp_path, org, monkeypatch):
     import shutil
+
     root = tmp_path / "org"
     shutil.copytree(org, root)
     monkeypatch.setenv("EDCCONF_WORKERS", "2")
     first = load_sources(root, use_cache=True, check=validate_file)
-    spool.flush()   # the entries are written by the spool's thread; the CLI flushes it before it returns
+    spool.flush()  # the entries are written by the spool's thread; the CLI flushes it before it returns
     assert len(list((root / ".edcconf" / "cache" / "files").rglob("*"))) > len(first.files)
-    again = load_sources(root, use_cache=True, check=validate_file)   # every file a cache hit
+    again = load_sources(root, use_cache=True, check=validate_file)  # every file a cache hit
     monkeypatch.setenv("EDCCONF_WORKERS", "1")
     fresh = load_sources(root, use_cache=False, check=validate_file)
     assert _shape(again) == _shape(first) == _shape(fresh)
@@ -71,7 +75,7 @@ def test_how_many_workers(monkeypatch):
     small = [("studies/a.yaml", b"study: {}\n", None)] * 10
     large = [("studies/a.yaml", b"x" * 50_000, None)] * (parse_pool.PARALLEL_MIN_FILES + 1)
     monkeypatch.delenv("EDCCONF_WORKERS", raising=False)
-    assert parse_pool.workers_for(small) == 1          # forking would cost more than it saves
+    assert parse_pool.workers_for(small) == 1  # forking would cost more than it saves
     assert 1 <= parse_pool.workers_for(large) <= parse_pool.MAX_WORKERS
     monkeypatch.setenv("EDCCONF_WORKERS", "3")
     assert parse_pool.workers_for(small) == 3

@@ -1,8 +1,10 @@
 """Load stage: positions, YAML 1.1 traps, duplicate keys, tags, anchors and bounded expansion."""
+
 import time
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edcconf.source import load_sources
 from edcconf.source.yamlfile import MAX_ALIASED_NODES, parse_yaml, resolve_plain_scalar
@@ -46,8 +48,10 @@ def test_duplicate_key_is_an_error_at_the_second_key():
     assert "first defined at line 2" in diags[0].message
 
 
-@pytest.mark.parametrize("text", ["a: !!python/object/apply:os.system [echo hi]\n", "a: !custom x\n",
-                                  "a: !!set {x, y}\n", "a: !!binary aGk=\n"])
+@pytest.mark.parametrize(
+    "text",
+    ["a: !!python/object/apply:os.system [echo hi]\n", "a: !custom x\n", "a: !!set {x, y}\n", "a: !!binary aGk=\n"],
+)
 def test_tags_that_build_objects_are_refused(text):
     parsed, diags = parse(text)
     assert parsed is None and diags[0].code == "yaml-syntax" and "not allowed" in diags[0].message
@@ -61,7 +65,7 @@ def test_merge_keys_and_anchors_expand_with_explicit_keys_winning():
 
 def test_alias_bomb_is_refused_quickly():
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i-1}"] * 10) + "]" for i in range(1, 9)]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
     start = time.monotonic()
     parsed, diags = parse("\n".join(lines) + "\n")
     assert parsed is None and diags[0].code == "yaml-syntax" and f"{MAX_ALIASED_NODES:,}" in diags[0].message
@@ -110,17 +114,26 @@ def test_resolution_never_raises_and_yields_plain_data(text):
     assert value is None or isinstance(value, (str, int, float, bool))
 
 
-@pytest.mark.parametrize("text", ["a: " + "[" * 200_000 + "]" * 200_000, "- " * 200_000 + "x",
-                                  "a:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 400))])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: " + "[" * 200_000 + "]" * 200_000,
+        "- " * 200_000 + "x",
+        "a:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 400)),
+    ],
+)
 def test_nesting_that_would_crash_the_composer_is_refused_first(tmp_path, text):
     """PyYAML's C composer recurses and crashes (SIGSEGV) near 100,000 levels: prove we never get there."""
     import subprocess
     import sys
+
     path = tmp_path / "deep.yaml"
     path.write_text(text)
-    script = ("import sys; from edcconf.source.yamlfile import parse_yaml\n"
-              "p, d = parse_yaml(open(sys.argv[1], 'rb').read(), 'deep.yaml')\n"
-              "print(d[0].code, d[0].message)")
+    script = (
+        "import sys; from edcconf.source.yamlfile import parse_yaml\n"
+        "p, d = parse_yaml(open(sys.argv[1], 'rb').read(), 'deep.yaml')\n"
+        "print(d[0].code, d[0].message)"
+    )
     proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("yaml-syntax nesting deeper than")
@@ -158,8 +171,9 @@ def test_the_skipped_tokens_are_the_spans_of_the_lookbehind_first_pattern(text):
 
     from edcconf.source.yamlfile import _SKIPPED_TOKENS
 
-    assert [m.span() for m in _SKIPPED_TOKENS.finditer(text)] == \
-        [m.span() for m in re.finditer(_LOOKBEHIND_FIRST, text)]
+    assert [m.span() for m in _SKIPPED_TOKENS.finditer(text)] == [
+        m.span() for m in re.finditer(_LOOKBEHIND_FIRST, text)
+    ]
 
 
 def test_the_fast_flow_depth_bound_is_exact_on_balanced_brackets():

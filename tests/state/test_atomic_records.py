@@ -1,6 +1,7 @@
 """Atomic records: a committed version always has its audit entries (exactly once), a torn audit line is
 moved aside and never glued to the next entry, and a journal is never cleared without the audit log
 saying what became of it. Kills are placed exactly (os._exit at a chosen point of the commit)."""
+
 import json
 import os
 import subprocess
@@ -10,7 +11,6 @@ import pytest
 
 from tests.conftest import REPO, run_inprocess
 from tests.faults.test_kill_trials import Local, Postgres, csv_difference, unaudited
-from tests.state.test_postgres import pg_dsn, pg_repo  # noqa: F401  (the per-test database fixtures)
 
 DAY = "2026-11-24"
 
@@ -67,18 +67,25 @@ workflow.apply_planned(root, planned)
 
 
 def killed_apply(root, point, env=None):
-    proc = subprocess.run([sys.executable, "-c", KILLED_APPLY, str(root), point], cwd=REPO, capture_output=True,
-                          text=True, env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO)}, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_APPLY, str(root), point],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
     assert proc.returncode == 9, proc.stderr
 
 
-@pytest.mark.parametrize("point", ["after-outputs-journaled", "after-version", "after-seal", "mid-audit",
-                                   "after-state"])
+@pytest.mark.parametrize(
+    "point", ["after-outputs-journaled", "after-version", "after-seal", "mid-audit", "after-state"]
+)
 def test_local_kill_while_committing_leaves_every_version_with_its_audit_entries(mini_repo, point):
     killed_apply(mini_repo, point)
     store = Local(mini_repo)
-    assert unaudited(store, torn_tail_allowed=True) == []   # never a state without its entries, even now
-    assert run_inprocess(mini_repo, "plan", "--env", "test", "--at", DAY)[0] == 0   # the next command finishes it
+    assert unaudited(store, torn_tail_allowed=True) == []  # never a state without its entries, even now
+    assert run_inprocess(mini_repo, "plan", "--env", "test", "--at", DAY)[0] == 0  # the next command finishes it
     assert unaudited(store) == [] and csv_difference(store) is None
     assert not store.journal_exists()
     audit = store.audit(torn_tail_allowed=False)
@@ -87,7 +94,7 @@ def test_local_kill_while_committing_leaves_every_version_with_its_audit_entries
     if point == "mid-audit":
         torn = (mini_repo / ".edcconf/audit/test.jsonl.torn").read_bytes()
         assert torn.endswith(b"\n") and torn.startswith(b'{"actor"') and "audit-repaired" in events
-    assert run_inprocess(mini_repo, "apply", "--env", "test", "--yes")[0] == 0   # nothing left
+    assert run_inprocess(mini_repo, "apply", "--env", "test", "--yes")[0] == 0  # nothing left
     assert unaudited(store) == [] and run_inprocess(mini_repo, "history", "--env", "test", "--changes")[0] == 0
 
 
@@ -116,10 +123,19 @@ def test_files_written_but_not_recorded_are_not_in_place(mini_repo, kind, reques
         env = {"EDCCONF_PG_DSN": request.getfixturevalue("pg_dsn")}
         monkeypatch.setenv("EDCCONF_PG_DSN", env["EDCCONF_PG_DSN"])
         envs = mini_repo / "environments/envs.yaml"
-        envs.write_text(envs.read_text().replace(
-            "  - name: test\n", "  - name: test\n    state: {backend: postgres, dsn_env: EDCCONF_PG_DSN}\n"))
-    proc = subprocess.run([sys.executable, "-c", FILES_KILLED, str(mini_repo)], cwd=REPO, capture_output=True,
-                          text=True, env={**os.environ, **env, "PYTHONPATH": str(REPO)}, timeout=120)
+        envs.write_text(
+            envs.read_text().replace(
+                "  - name: test\n", "  - name: test\n    state: {backend: postgres, dsn_env: EDCCONF_PG_DSN}\n"
+            )
+        )
+    proc = subprocess.run(
+        [sys.executable, "-c", FILES_KILLED, str(mini_repo)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
     assert proc.returncode == 9, proc.stderr
     store = Local(mini_repo) if kind == "local" else Postgres(mini_repo, env["EDCCONF_PG_DSN"], "edcconf")
     assert run_inprocess(mini_repo, "plan", "--env", "test", "--at", DAY)[0] == 2
@@ -137,13 +153,13 @@ def test_torn_audit_tail_is_moved_aside_by_the_next_command_and_never_glued(mini
     assert run_inprocess(mini_repo, "plan", "--env", "test", "--at", DAY)[0] == 0
     after = audit.read_bytes()
     assert after.startswith(before) and after.endswith(b"\n")
-    note = json.loads(after[len(before):])
+    note = json.loads(after[len(before) :])
     assert note["event"] == "audit-repaired" and note["torn_bytes"] == len(torn)
     assert (mini_repo / ".edcconf/audit/test.jsonl.torn").read_bytes() == torn + b"\n"
     heart = mini_repo / "studies/heart.yaml"
     heart.write_text(heart.read_text().replace("sites: [BOS]}", "sites: [BOS, NYC]}"))
     assert run_inprocess(mini_repo, "apply", "--env", "test", "--yes")[0] == 0
-    assert all(json.loads(line) for line in audit.read_text().splitlines())   # every line one entry
+    assert all(json.loads(line) for line in audit.read_text().splitlines())  # every line one entry
     assert run_inprocess(mini_repo, "history", "--env", "test", "--changes")[0] == 0
 
 
@@ -157,10 +173,19 @@ def _journal(root, header, *entries):
 def test_journal_of_an_apply_that_started_elsewhere_is_recorded_not_silently_cleared(mini_repo):
     assert run_inprocess(mini_repo, "apply", "--env", "test", "--yes")[0] == 0
     state = json.loads((mini_repo / ".edcconf/state/test.json").read_text())
-    change = {"action": "create", "kind": "account", "key": "zed", "before": None, "after": {"status": "active"},
-              "reason": "x", "source": None, "stored": {"status": "active"}}
-    journal = _journal(mini_repo, {"id": "stale-apply", "base_serial": 0, "lineage": None, "environment": "test"},
-                       change)
+    change = {
+        "action": "create",
+        "kind": "account",
+        "key": "zed",
+        "before": None,
+        "after": {"status": "active"},
+        "reason": "x",
+        "source": None,
+        "stored": {"status": "active"},
+    }
+    journal = _journal(
+        mini_repo, {"id": "stale-apply", "base_serial": 0, "lineage": None, "environment": "test"}, change
+    )
     assert run_inprocess(mini_repo, "plan", "--env", "test", "--at", DAY)[0] == 0
     assert not journal.exists()
     kept = mini_repo / ".edcconf/state/test.journal.discarded-stale-apply"
@@ -198,14 +223,20 @@ workflow.apply_planned(sys.argv[1], planned)
 @pytest.mark.postgres
 def test_postgres_version_and_its_audit_entries_are_one_transaction(pg_repo, pg_dsn, monkeypatch):
     env = {**os.environ, "EDCCONF_PG_DSN": pg_dsn, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-c", PG_KILLED_APPLY, str(pg_repo)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", PG_KILLED_APPLY, str(pg_repo)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 9, proc.stderr
     store = Postgres(pg_repo, pg_dsn, "edcconf")
-    assert store.versions() == [] and unaudited(store) == []   # neither the version nor its entries
+    assert store.versions() == [] and unaudited(store) == []  # neither the version nor its entries
     assert store.journal_exists()
     monkeypatch.setenv("EDCCONF_PG_DSN", pg_dsn)
-    assert run_inprocess(pg_repo, "plan", "--env", "test", "--at", DAY)[0] == 0   # recovered: nothing left
+    assert run_inprocess(pg_repo, "plan", "--env", "test", "--at", DAY)[0] == 0  # recovered: nothing left
     assert [v["note"] for v in store.versions()] == ["recovered 14 changes of an interrupted apply"]
     assert unaudited(store) == [] and not store.journal_exists() and csv_difference(store) is None
 
@@ -215,10 +246,12 @@ def test_postgres_journal_of_an_apply_that_did_nothing_is_recorded_when_cleared(
     import psycopg
 
     monkeypatch.setenv("EDCCONF_PG_DSN", pg_dsn)
-    assert run_inprocess(pg_repo, "plan", "--env", "test", "--at", DAY)[0] == 2   # creates the tables
+    assert run_inprocess(pg_repo, "plan", "--env", "test", "--at", DAY)[0] == 2  # creates the tables
     with psycopg.connect(pg_dsn) as conn:
-        conn.execute("INSERT INTO edcconf.journal VALUES ('test', 0, %s)",
-                     (json.dumps({"id": "idle-apply", "base_serial": 0, "lineage": None, "environment": "test"}),))
+        conn.execute(
+            "INSERT INTO edcconf.journal VALUES ('test', 0, %s)",
+            (json.dumps({"id": "idle-apply", "base_serial": 0, "lineage": None, "environment": "test"}),),
+        )
     assert run_inprocess(pg_repo, "plan", "--env", "test", "--at", DAY)[0] == 2
     store = Postgres(pg_repo, pg_dsn, "edcconf")
     assert not store.journal_exists()

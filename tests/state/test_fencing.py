@@ -1,6 +1,7 @@
 """Fenced locks: once force-unlock has taken an environment's lock from a holder that is still running
 (paused, stuck, resumed on a suspended machine), that holder writes nothing more, on either backend:
 not the state, not the audit log, not the journal, not its csv provider's files."""
+
 import json
 import multiprocessing
 import os
@@ -12,7 +13,6 @@ import pytest
 from edcconf.diagnostics import UserError
 from edcconf.state import LocalBackend, StateRecord, next_record
 from tests.conftest import REPO
-from tests.state.test_postgres import pg_dsn  # noqa: F401  (the per-test database fixture)
 
 DAY = "2026-11-24"
 
@@ -21,6 +21,7 @@ def make_backend(kind, root, dsn):
     if kind == "local":
         return LocalBackend(root, "test")
     from edcconf.state.postgres import PostgresBackend
+
     os.environ["EDCCONF_T_DSN"] = dsn
     return PostgresBackend("test", "EDCCONF_T_DSN")
 
@@ -32,9 +33,11 @@ def _paused_holder(kind, root, dsn, ready, go, results):
     with backend.lock("apply") as info:
         ready.put(info.id)
         go.wait(30)
-        for name, write in (("journal", lambda: backend.journal.begin({"base_serial": 0, "lineage": None})),
-                            ("audit", lambda: backend.append_audit([{"event": "apply", "actor": "alice"}])),
-                            ("state", lambda: backend.write(next_record(StateRecord("test"), {}, {}, None, "alice"), 0))):
+        for name, write in (
+            ("journal", lambda: backend.journal.begin({"base_serial": 0, "lineage": None})),
+            ("audit", lambda: backend.append_audit([{"event": "apply", "actor": "alice"}])),
+            ("state", lambda: backend.write(next_record(StateRecord("test"), {}, {}, None, "alice"), 0)),
+        ):
             try:
                 write()
                 results.put((name, "written"))
@@ -53,8 +56,8 @@ def test_a_holder_whose_lock_was_forced_open_writes_nothing(tmp_path, kind, requ
     try:
         lock_id = ready.get(timeout=30)
         backend = make_backend(kind, tmp_path, dsn)
-        assert backend.force_unlock(lock_id)   # the holder's process is alive, and paused
-        with backend.lock("apply", timeout=10):   # the next holder (PostgreSQL: once the old session is gone)
+        assert backend.force_unlock(lock_id)  # the holder's process is alive, and paused
+        with backend.lock("apply", timeout=10):  # the next holder (PostgreSQL: once the old session is gone)
             backend.write(next_record(StateRecord("test"), {"accounts": {"bob": {}}}, {}, None, "bob"), 0)
             backend.append_audit([{"event": "apply", "actor": "bob", "serial": 1}])
         state, audit = backend.read(), backend.read_audit()
@@ -118,6 +121,7 @@ def _lock_id(root, dsn):
     if dsn is None:
         return json.loads((root / ".edcconf/state/test.lock").read_text())["id"]
     import psycopg
+
     with psycopg.connect(dsn) as conn:
         return conn.execute("SELECT lock_id FROM edcconf.locks WHERE environment = 'test'").fetchone()[0]
 
@@ -136,20 +140,38 @@ def test_paused_apply_resumed_after_force_unlock_overwrites_nothing(mini_repo, k
     env = {"EDCCONF_PG_DSN": dsn} if dsn else {}
     if dsn:
         envs = mini_repo / "environments/envs.yaml"
-        envs.write_text(envs.read_text().replace(
-            "  - name: test\n", "  - name: test\n    state: {backend: postgres, dsn_env: EDCCONF_PG_DSN}\n"))
-    a = subprocess.Popen([sys.executable, "-c", PAUSED_APPLY, str(mini_repo)], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True, cwd=REPO,
-                         env={**os.environ, **env, "PYTHONPATH": str(REPO), "EDCCONF_ACTOR": "alice"})
+        envs.write_text(
+            envs.read_text().replace(
+                "  - name: test\n", "  - name: test\n    state: {backend: postgres, dsn_env: EDCCONF_PG_DSN}\n"
+            )
+        )
+    a = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_APPLY, str(mini_repo)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **env, "PYTHONPATH": str(REPO), "EDCCONF_ACTOR": "alice"},
+    )
     try:
         assert a.stdout.readline().strip() == "paused"
         lock_id = _lock_id(mini_repo, dsn)
-        heart = mini_repo / "studies/heart.yaml"   # B applies another configuration than A planned
-        heart.write_text(heart.read_text().replace("    - {user: cara.crc, role: crc, environments: all, sites: [BOS]}\n", ""))
+        heart = mini_repo / "studies/heart.yaml"  # B applies another configuration than A planned
+        heart.write_text(
+            heart.read_text().replace("    - {user: cara.crc, role: crc, environments: all, sites: [BOS]}\n", "")
+        )
         forced = cli("force-unlock", "test", lock_id, cwd=mini_repo, env=env)
         assert forced.code == 0 and "is still running; its next write" in forced.out, forced
-        b = cli("apply", "--env", "test", "--yes", "--lock-timeout", "10s", cwd=mini_repo,
-                env={**env, "EDCCONF_ACTOR": "bob"})
+        b = cli(
+            "apply",
+            "--env",
+            "test",
+            "--yes",
+            "--lock-timeout",
+            "10s",
+            cwd=mini_repo,
+            env={**env, "EDCCONF_ACTOR": "bob"},
+        )
         assert b.code == 0, b
         after_b = _snapshot(mini_repo, kind, dsn)
         a.stdin.write("go\n")
@@ -171,4 +193,4 @@ def test_paused_apply_resumed_after_force_unlock_overwrites_nothing(mini_repo, k
     first_b = next(i for i, e in enumerate(audit) if e.get("actor") == "bob")
     assert {e.get("actor") for e in audit[first_b:]} == {"bob"}
     assert {e.get("event") for e in audit[:first_b]} <= {"change", "recovered"}
-    assert cli("plan", "--env", "test", "--at", DAY, cwd=mini_repo, env=env).code == 0   # nothing left, nothing stray
+    assert cli("plan", "--env", "test", "--at", DAY, cwd=mini_repo, env=env).code == 0  # nothing left, nothing stray

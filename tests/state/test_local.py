@@ -1,4 +1,5 @@
 """Local state: atomic, backed up, locked, and refused with advice when damaged."""
+
 import json
 import multiprocessing
 import os
@@ -40,9 +41,14 @@ def test_compare_and_swap_refuses_a_moved_state(tmp_path):
     assert exc.value.code == "state-conflict"
 
 
-@pytest.mark.parametrize("content,needle", [("{not json", "not valid JSON"),
-                                            ('{"format_version": 99}', "format_version 99"),
-                                            ('[1, 2]', "not an edcconf state")])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        ("{not json", "not valid JSON"),
+        ('{"format_version": 99}', "format_version 99"),
+        ("[1, 2]", "not an edcconf state"),
+    ],
+)
 def test_damaged_state_is_refused_with_recovery_advice(tmp_path, content, needle):
     backend = LocalBackend(tmp_path, "test")
     backend.path.parent.mkdir(parents=True)
@@ -106,15 +112,16 @@ def test_stored_serial_reads_the_header_or_falls_back_to_a_full_read(tmp_path):
     backend.write(next_record(backend.read(), {}, {}, None), expected_serial=1)
     assert backend.stored_serial() == backend.read().serial == 2
     from edcconf.state.local import _HEADER
-    assert _HEADER.match(backend.path.read_bytes()[:4096])[3] == b"2"   # read from the header, as written
+
+    assert _HEADER.match(backend.path.read_bytes()[:4096])[3] == b"2"  # read from the header, as written
     data = json.loads(backend.path.read_text())
     # edited by hand: keys in another order, the serial last; the full read still finds it
     backend.path.write_text(json.dumps({k: data[k] for k in reversed(list(data))}))
     assert backend.stored_serial() == 2
-    with pytest.raises(UserError) as exc:   # a moved state is refused from the fallback too
+    with pytest.raises(UserError) as exc:  # a moved state is refused from the fallback too
         backend.write(next_record(backend.read(), {}, {}, None), expected_serial=1)
     assert exc.value.code == "state-conflict"
-    data["environment"] = "production"   # another environment's file: reported as read() reports it
+    data["environment"] = "production"  # another environment's file: reported as read() reports it
     backend.path.write_text(json.dumps(data, indent=1))
     with pytest.raises(UserError) as exc:
         backend.stored_serial()

@@ -1,6 +1,7 @@
 """The local backend's OS lock (state/oslock.py): one holder at a time across processes, released when the
 holder's process dies; on Windows the package still imports and the local backend refuses to lock with a
 clear message instead of failing on a missing fcntl."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,13 @@ HOLDER = textwrap.dedent("""
 
 
 def _holder(path) -> subprocess.Popen:
-    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert child.stdout.readline().strip() == "True"
     return child
 
@@ -48,11 +54,11 @@ def test_one_holder_across_processes_released_on_exit_and_on_kill(tmp_path):
     path = tmp_path / "test.lock"
     child = _holder(path)
     assert _try(path) is False
-    child.communicate("\n", timeout=60)        # the holder exits normally
+    child.communicate("\n", timeout=60)  # the holder exits normally
     assert _try(path) is True
     child = _holder(path)
     assert _try(path) is False
-    child.kill()                               # SIGKILL: the kernel releases the lock
+    child.kill()  # SIGKILL: the kernel releases the lock
     child.wait(timeout=60)
     assert _try(path) is True
 
@@ -74,7 +80,7 @@ def test_windows_reads_the_state_without_the_lock_unless_an_apply_left_a_journal
     assert read_recovered(backend).serial == 0
     backend.dir.mkdir(parents=True)
     backend.journal.path.write_text(json.dumps({"header": {"apply_id": "a1", "base_serial": 0}}) + "\n")
-    with pytest.raises(UserError) as refused:   # recording that journal needs the lock
+    with pytest.raises(UserError) as refused:  # recording that journal needs the lock
         read_recovered(backend)
     assert refused.value.code == "state-local-unsupported"
 
@@ -92,12 +98,20 @@ WINDOWS = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("args,code", [(("validate",), 0), (("plan", "--env", "test"), 2),
-                                       (("apply", "--env", "test", "--yes"), 1)])
+@pytest.mark.parametrize(
+    "args,code", [(("validate",), 0), (("plan", "--env", "test"), 2), (("apply", "--env", "test", "--yes"), 1)]
+)
 def test_without_fcntl_every_module_imports_and_only_the_local_lock_is_refused(tmp_path, args, code):
     root = copy_config(REPO, tmp_path / "org")
-    ran = subprocess.run([sys.executable, "-c", WINDOWS, *args], cwd=root, capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}, check=False)
+    ran = subprocess.run(
+        [sys.executable, "-c", WINDOWS, *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"},
+        check=False,
+    )
     assert ran.returncode == code and "Traceback" not in ran.stderr, ran.stdout[-2000:] + ran.stderr[-2000:]
     if code == 1:
         assert "cannot lock its state on Windows" in ran.stderr, ran.stderr

@@ -1,10 +1,10 @@
 """PostgreSQL state backend against the real server on 127.0.0.1:5432, each test in its own database."""
+
 import json
 import os
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
 
@@ -13,37 +13,10 @@ psycopg = pytest.importorskip("psycopg")
 from edcconf.diagnostics import UserError  # noqa: E402
 from edcconf.state import StateRecord, next_record  # noqa: E402
 from edcconf.state.postgres import MIGRATIONS, PostgresBackend  # noqa: E402
+from tests.pg import PLANTED  # noqa: E402
 
 pytestmark = pytest.mark.postgres
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
-PLANTED = "pl4nted-S3cret-Pw"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-@pytest.fixture
-def pg_dsn():
-    try:
-        admin = psycopg.connect(ADMIN, autocommit=True)
-    except psycopg.Error as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL on 127.0.0.1:5432 must be reachable under CI=true: {exc}")
-        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432 ({exc})")
-    name = f"edcconf_t_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        # trust authentication ignores the password: it is planted to prove it never leaks
-        yield f"host=127.0.0.1 port=5432 user=postgres dbname={name} password={PLANTED}"
-    finally:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.close()
-
-
-@pytest.fixture
-def pg_repo(mini_repo, pg_dsn):
-    envs = mini_repo / "environments/envs.yaml"
-    envs.write_text(envs.read_text().replace("  - name: test\n",
-                                             "  - name: test\n    state: {backend: postgres, dsn_env: EDCCONF_PG_DSN}\n"))
-    return mini_repo
 
 
 def backend(dsn, env="test"):
@@ -75,12 +48,18 @@ def test_compare_and_swap_refuses_a_lost_update(pg_dsn):
 
 
 def test_lock_is_exclusive_names_its_holder_and_can_be_forced(pg_dsn):
-    holder_script = (f"import os, time; os.environ['EDCCONF_T_DSN'] = {pg_dsn!r}\n"
-                     "from edcconf.state.postgres import PostgresBackend\n"
-                     "b = PostgresBackend('test', 'EDCCONF_T_DSN')\n"
-                     "with b.lock('apply') as info:\n    print(info.id, flush=True)\n    time.sleep(60)\n")
-    proc = subprocess.Popen([sys.executable, "-c", holder_script], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "EDCCONF_ACTOR": "carol"})
+    holder_script = (
+        f"import os, time; os.environ['EDCCONF_T_DSN'] = {pg_dsn!r}\n"
+        "from edcconf.state.postgres import PostgresBackend\n"
+        "b = PostgresBackend('test', 'EDCCONF_T_DSN')\n"
+        "with b.lock('apply') as info:\n    print(info.id, flush=True)\n    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", holder_script],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "EDCCONF_ACTOR": "carol"},
+    )
     try:
         lock_id = proc.stdout.readline().strip()
         b = backend(pg_dsn)
@@ -100,22 +79,33 @@ def test_lock_is_exclusive_names_its_holder_and_can_be_forced(pg_dsn):
 def test_cli_apply_history_and_no_secret_anywhere(pg_repo, pg_dsn, cli):
     env = {"EDCCONF_PG_DSN": pg_dsn}
     outputs = []
-    for args in (["validate"], ["plan", "--env", "test"], ["apply", "--env", "test", "--yes"],
-                 ["plan", "--env", "test", "--json"], ["history", "--env", "test", "--changes"],
-                 ["show", "--env", "test"], ["show", "--env", "test", "--json"]):
-        r = cli(*args, "--at", "2026-11-24", cwd=pg_repo, env=env) if args[0] == "plan" \
-            else cli(*args, cwd=pg_repo, env=env)   # apply: always as of today
+    for args in (
+        ["validate"],
+        ["plan", "--env", "test"],
+        ["apply", "--env", "test", "--yes"],
+        ["plan", "--env", "test", "--json"],
+        ["history", "--env", "test", "--changes"],
+        ["show", "--env", "test"],
+        ["show", "--env", "test", "--json"],
+    ):
+        r = (
+            cli(*args, "--at", "2026-11-24", cwd=pg_repo, env=env)
+            if args[0] == "plan"
+            else cli(*args, cwd=pg_repo, env=env)
+        )  # apply: always as of today
         outputs.append(r.out + r.err)
         assert r.code in (0, 2), r
     assert json.loads(outputs[3])["changes"] == []
     assert "+14 ~0 -0" in outputs[4]
-    bad = cli("plan", "--env", "test", cwd=pg_repo,
-              env={"EDCCONF_PG_DSN": pg_dsn.replace("dbname=", "dbname=missing_")})
+    bad = cli(
+        "plan", "--env", "test", cwd=pg_repo, env={"EDCCONF_PG_DSN": pg_dsn.replace("dbname=", "dbname=missing_")}
+    )
     assert bad.code == 1 and "cannot reach the PostgreSQL state" in bad.err
     outputs.append(bad.out + bad.err)
     with psycopg.connect(pg_dsn) as conn:
-        stored = json.dumps([r[0] for r in conn.execute("SELECT record FROM edcconf.states")]) + \
-            json.dumps([r[0] for r in conn.execute("SELECT entry FROM edcconf.audit")])
+        stored = json.dumps([r[0] for r in conn.execute("SELECT record FROM edcconf.states")]) + json.dumps(
+            [r[0] for r in conn.execute("SELECT entry FROM edcconf.audit")]
+        )
     for text in outputs + [stored]:
         assert PLANTED not in text and pg_dsn not in text
     for path in (p for p in pg_repo.rglob("*") if p.is_file()):  # state, audit, cache, bulk files
@@ -143,8 +133,17 @@ except UserError as exc:
 
 def test_two_applies_at_the_same_moment_one_wins_one_is_refused(pg_repo, pg_dsn):
     env = {**os.environ, "EDCCONF_PG_DSN": pg_dsn, "PYTHONPATH": REPO}
-    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT, str(pg_repo)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, cwd=REPO, env=env) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT, str(pg_repo)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env=env,
+        )
+        for _ in range(2)
+    ]
     for p in procs:
         assert p.stdout.readline().strip() == "planned"
     for p in procs:

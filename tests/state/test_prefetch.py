@@ -1,6 +1,7 @@
 """The state decoded by a forked child (state/prefetch.py) is the state LocalBackend.read decodes, values
 shared with the desired state the same way; a file replaced after the child read it, a damaged file
 and a cancelled child are never used, and the plan is the same with and without the child."""
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,7 @@ AS_OF = date(2026, 11, 24)
 def applied(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("prefetch") / "org"
     generate_org(root, 4)
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root,
-                       env={"EDCCONF_NO_CACHE": "1"}).code == 0
+    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root, env={"EDCCONF_NO_CACHE": "1"}).code == 0
     return root
 
 
@@ -44,9 +44,9 @@ def test_the_child_decodes_what_read_decodes_and_shares_the_same_values(applied)
     assert record == backend.read(like)
     grants = record.effective["grants"]
     assert grants and all(grants[k] is like["grants"][k] for k in grants if like["grants"].get(k) == grants[k])
-    assert sum(grants[k] is like["grants"].get(k) for k in grants) == len(grants)   # nothing changed since apply
+    assert sum(grants[k] is like["grants"].get(k) for k in grants) == len(grants)  # nothing changed since apply
     assert all(v is like["roles"][ref] for ref, v in record.effective["roles"].items())
-    assert fetched.take(like) is None    # taken once
+    assert fetched.take(like) is None  # taken once
 
 
 def test_a_file_replaced_after_the_child_read_it_is_not_used(tmp_path):
@@ -55,10 +55,10 @@ def test_a_file_replaced_after_the_child_read_it_is_not_used(tmp_path):
     for replaced in (False, True):
         path.write_text(small)
         fetched = StatePrefetch.start(path, min_bytes=0)
-        _wait_until_finished(fetched._pid)   # small enough for the pipe: the child has read, written and ended
+        _wait_until_finished(fetched._pid)  # small enough for the pipe: the child has read, written and ended
         if replaced:
             (tmp_path / "new.json").write_text(small)
-            os.replace(tmp_path / "new.json", path)   # as every state write does: a new file, the same name
+            os.replace(tmp_path / "new.json", path)  # as every state write does: a new file, the same name
         taken = fetched.take()
         assert (taken is None) == replaced
         assert replaced or taken["serial"] == 1
@@ -83,7 +83,7 @@ def test_a_damaged_file_or_a_small_one_or_workers_1_is_read_in_this_process(appl
     fetched = StatePrefetch.start(damaged, min_bytes=0)
     assert fetched.take() is None
     assert StatePrefetch.start(tmp_path / "absent.json", min_bytes=0) is None
-    assert StatePrefetch.start(LocalBackend(applied, "test").path) is None   # under the size that pays a fork
+    assert StatePrefetch.start(LocalBackend(applied, "test").path) is None  # under the size that pays a fork
     monkeypatch.setenv("EDCCONF_WORKERS", "1")
     assert StatePrefetch.start(LocalBackend(applied, "test").path, min_bytes=0) is None
 
@@ -113,8 +113,9 @@ def test_the_plan_is_the_same_with_the_child(applied, tmp_path, monkeypatch):
         return out
 
     study = sorted((applied / "studies").glob("*.yaml"))[1]
-    study.write_text(study.read_text().replace("environments: all, sites: all}",
-                                               "environments: [production], sites: all}", 1))
+    study.write_text(
+        study.read_text().replace("environments: all, sites: all}", "environments: [production], sites: all}", 1)
+    )
     monkeypatch.setenv("EDCCONF_WORKERS", "1")
     alone = plan_environment(applied, "test", AS_OF)
     monkeypatch.delenv("EDCCONF_WORKERS")
@@ -148,11 +149,13 @@ def test_the_applied_side_stored_by_the_child_serves_the_next_incremental_plan(a
     monkeypatch.setattr(StatePrefetch, "take", spy)
     first = plan_for_review(root, "test", AS_OF, True)
     from edcconf.spool import spool
-    spool.flush()   # the base is written by the spool thread, as the CLI flushes it before it returns
+
+    spool.flush()  # the base is written by the spool thread, as the CLI flushes it before it returns
     assert len(sides) == 1 and sides[0] is not None and sides[0][2], "the child stored the applied parts"
     study = sorted((root / "studies").glob("*.yaml"))[2]
-    study.write_text(study.read_text().replace("environments: all, sites: all}",
-                                               "environments: [production], sites: all}", 1))
+    study.write_text(
+        study.read_text().replace("environments: all, sites: all}", "environments: [production], sites: all}", 1)
+    )
     again = plan_for_review(root, "test", AS_OF, True)
     assert isinstance(again, IncrementalPlanned) and not isinstance(first, IncrementalPlanned)
     monkeypatch.setenv("EDCCONF_WORKERS", "1")

@@ -1,14 +1,13 @@
 """`state list`, `state show` and `state pull`: read what an environment's applied state records, by address,
 as Terraform's state commands do."""
+
 from __future__ import annotations
 
 import json
 
-from tests.state.test_postgres import pg_dsn, pg_repo  # noqa: F401  (the per-test database fixtures)
-
 
 def test_list_show_and_pull_after_an_apply(mini_repo, cli):
-    assert cli("state", "list", "--env", "test", cwd=mini_repo).out == ""        # nothing applied yet
+    assert cli("state", "list", "--env", "test", cwd=mini_repo).out == ""  # nothing applied yet
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     listed = cli("state", "list", "--env", "test", cwd=mini_repo)
     lines = listed.out.splitlines()
@@ -40,7 +39,11 @@ def test_rm_forgets_and_the_next_plan_creates_again(mini_repo, cli):
     assert removed.code == 0 and "serial 2" in removed.out
     plan = cli("plan", "--env", "test", "--json", cwd=mini_repo).json
     assert [(c["action"], c["key"]) for c in plan["changes"]] == [("create", "HEART-01/cara.crc")]
-    role = next(a for a in cli("state", "list", "--env", "test", cwd=mini_repo).out.split() if a.startswith("role.HEART-01/investigator#"))
+    role = next(
+        a
+        for a in cli("state", "list", "--env", "test", cwd=mini_repo).out.split()
+        if a.startswith("role.HEART-01/investigator#")
+    )
     in_use = cli("state", "rm", "--env", "test", role, cwd=mini_repo)
     assert in_use.code == 1 and "HEART-01/ivan.inv" in in_use.err
     audit = (mini_repo / ".edcconf" / "audit" / "test.jsonl").read_text()
@@ -49,14 +52,22 @@ def test_rm_forgets_and_the_next_plan_creates_again(mini_repo, cli):
 
 def test_mv_gives_a_grant_its_role_key_and_nothing_else(mini_repo, cli):
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
-    assert cli("state", "mv", "--env", "test", "grant.HEART-01/cara.crc", "grant.HEART-01/cara.crc/crc",
-               cwd=mini_repo).code == 0
+    assert (
+        cli(
+            "state", "mv", "--env", "test", "grant.HEART-01/cara.crc", "grant.HEART-01/cara.crc/crc", cwd=mini_repo
+        ).code
+        == 0
+    )
     plan = cli("plan", "--env", "test", "--json", cwd=mini_repo).json
     assert sorted((c["action"], c["key"]) for c in plan["changes"]) == [
-        ("create", "HEART-01/cara.crc"), ("revoke", "HEART-01/cara.crc/crc")]   # the configuration keys it plainly
-    for source, target, says in (("grant.HEART-01/cara.crc/crc", "grant.HEART-01/ivan.inv", "it can be"),
-                                 ("account.cara.crc", "account.cara.c", "only grants move"),
-                                 ("grant.HEART-01/nobody", "grant.HEART-01/x", "not in the state")):
+        ("create", "HEART-01/cara.crc"),
+        ("revoke", "HEART-01/cara.crc/crc"),
+    ]  # the configuration keys it plainly
+    for source, target, says in (
+        ("grant.HEART-01/cara.crc/crc", "grant.HEART-01/ivan.inv", "it can be"),
+        ("account.cara.crc", "account.cara.c", "only grants move"),
+        ("grant.HEART-01/nobody", "grant.HEART-01/x", "not in the state"),
+    ):
         refused = cli("state", "mv", "--env", "test", source, target, cwd=mini_repo)
         assert refused.code == 1 and says in refused.err, refused
 
@@ -69,7 +80,7 @@ def test_push_takes_an_edited_pull_of_the_same_lineage_only(mini_repo, cli, tmp_
     edited.write_text(json.dumps(pulled))
     assert cli("state", "push", "--env", "test", str(edited), cwd=mini_repo).code == 0
     assert "grant.HEART-01/dina.dm" not in cli("state", "list", "--env", "test", cwd=mini_repo).out
-    stale = cli("state", "push", "--env", "test", str(edited), cwd=mini_repo)     # pulled at 1, state is at 2
+    stale = cli("state", "push", "--env", "test", str(edited), cwd=mini_repo)  # pulled at 1, state is at 2
     assert stale.code == 1 and "moved on" in stale.err
     pulled["lineage"] = "another"
     edited.write_text(json.dumps({**pulled, "serial": 99}))
@@ -81,7 +92,18 @@ def test_mv_on_postgres(pg_repo, pg_dsn, cli):
     env = {"EDCCONF_PG_DSN": pg_dsn}
     assert cli("apply", "--env", "test", "--yes", cwd=pg_repo, env=env).code == 0
     _second_role(pg_repo)
-    assert cli("state", "mv", "--env", "test", "grant.HEART-01/cara.crc", "grant.HEART-01/cara.crc/crc",
-               cwd=pg_repo, env=env).code == 0
+    assert (
+        cli(
+            "state",
+            "mv",
+            "--env",
+            "test",
+            "grant.HEART-01/cara.crc",
+            "grant.HEART-01/cara.crc/crc",
+            cwd=pg_repo,
+            env=env,
+        ).code
+        == 0
+    )
     listed = cli("state", "list", "--env", "test", cwd=pg_repo, env=env).out.split()
     assert "grant.HEART-01/cara.crc/crc" in listed and "grant.HEART-01/cara.crc" not in listed

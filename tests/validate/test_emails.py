@@ -1,6 +1,7 @@
 """E-mails judged by the systems people have access to: shared ones are an error as soon as one of the
 people has OpenClinica access, missing ones only for OpenClinica and Vault access; the incremental planner
 reaches the same verdict as the full path when a study file gives someone that access."""
+
 from datetime import date
 
 from edcconf.diagnostics import UserError
@@ -23,21 +24,29 @@ def diagnostics(root):
         desired = load_desired(root, TODAY)
     except UserError as exc:
         return [(d.severity, d.code, str(d.loc), d.message) for d in exc.diagnostics]
-    return [(d.severity, d.code, str(d.loc), d.message) for d in desired.diagnostics
-            if d.code in ("duplicate-id", "shared-email", "person-without-email")]
+    return [
+        (d.severity, d.code, str(d.loc), d.message)
+        for d in desired.diagnostics
+        if d.code in ("duplicate-id", "shared-email", "person-without-email")
+    ]
 
 
 def grant(root, user, study="studies/heart.yaml"):
     path = root / study
-    path.write_text(path.read_text().replace("  access:\n", f"  access:\n    - {{user: {user}, role: viewer, "
-                                                            "environments: [test], sites: all}\n", 1))
+    path.write_text(
+        path.read_text().replace(
+            "  access:\n", f"  access:\n    - {{user: {user}, role: viewer, environments: [test], sites: all}}\n", 1
+        )
+    )
 
 
 def test_shared_email_without_openclinica_access_is_a_warning_naming_the_first(mini_repo):
     write(mini_repo, "groups/lab.yaml", SHARED)
     got = diagnostics(mini_repo)
-    assert [d[:3] for d in got] == [("warning", "shared-email", "groups/lab.yaml:5"),
-                                    ("warning", "shared-email", "groups/lab.yaml:6")]
+    assert [d[:3] for d in got] == [
+        ("warning", "shared-email", "groups/lab.yaml:5"),
+        ("warning", "shared-email", "groups/lab.yaml:6"),
+    ]
     assert "bob shares the e-mail 'Lab@Hospital.example.org' with ann (groups/lab.yaml:4" in got[0][3]
     assert "neither has access to an OpenClinica study" in got[0][3]
 
@@ -46,8 +55,10 @@ def test_shared_email_is_an_error_as_soon_as_one_of_them_has_openclinica_access(
     write(mini_repo, "groups/lab.yaml", SHARED)
     grant(mini_repo, "bob")
     got = diagnostics(mini_repo)
-    assert [d[:3] for d in got] == [("error", "duplicate-id", "groups/lab.yaml:5"),
-                                    ("error", "duplicate-id", "groups/lab.yaml:6")]
+    assert [d[:3] for d in got] == [
+        ("error", "duplicate-id", "groups/lab.yaml:5"),
+        ("error", "duplicate-id", "groups/lab.yaml:6"),
+    ]
     assert "also the e-mail of ann (groups/lab.yaml:4" in got[0][3] and "used by bob (bob: HEART-01)" in got[0][3]
     grant(mini_repo, "cy")
     got = diagnostics(mini_repo)
@@ -64,8 +75,11 @@ def test_missing_email_is_an_error_only_for_openclinica_and_vault_access(mini_re
 
 
 def test_people_without_email_do_not_share_one(mini_repo):
-    write(mini_repo, "groups/lab.yaml", "group:\n  id: lab\n  members:\n    - {username: nora, name: Nora}\n"
-                                        "    - {username: noel, name: Noel}\n")
+    write(
+        mini_repo,
+        "groups/lab.yaml",
+        "group:\n  id: lab\n  members:\n    - {username: nora, name: Nora}\n    - {username: noel, name: Noel}\n",
+    )
     assert [d[1] for d in diagnostics(mini_repo)] == ["person-without-email"] * 2
 
 
@@ -74,18 +88,27 @@ def test_incremental_plan_sees_openclinica_access_granted_in_another_study_file(
     access in another OpenClinica study file is a change the incremental planner re-reads alone: it must
     still find the error the full path finds, not a warning."""
     root = mini_repo
-    write(root, "groups/x.yaml", "group:\n  id: x\n  members:\n"
-                                 "    - {username: lab, email: lab@hospital.example.org, name: L}\n"
-                                 "    - {username: other, email: Lab@Hospital.Example.org, name: D}\n")
-    write(root, "studies/lung.yaml", "study:\n  id: LUNG-01\n  name: Lung\n  system: openclinica\n"
-                                     "  environments: [test]\n  sites: [BOS]\n  forms:\n    - {id: vitals}\n"
-                                     "  access:\n    - {user: cara.crc, role: crc, sites: [BOS]}\n")
+    write(
+        root,
+        "groups/x.yaml",
+        "group:\n  id: x\n  members:\n"
+        "    - {username: lab, email: lab@hospital.example.org, name: L}\n"
+        "    - {username: other, email: Lab@Hospital.Example.org, name: D}\n",
+    )
+    write(
+        root,
+        "studies/lung.yaml",
+        "study:\n  id: LUNG-01\n  name: Lung\n  system: openclinica\n"
+        "  environments: [test]\n  sites: [BOS]\n  forms:\n    - {id: vitals}\n"
+        "  access:\n    - {user: cara.crc, role: crc, sites: [BOS]}\n",
+    )
     first = run_edcconf("plan", "--env", "test", "--json", "--at", TODAY.isoformat(), cwd=root)
     assert first.code == 2, first
     assert "shared-email" in {w["code"] for w in first.json["warnings"]}
     grant(root, "other", "studies/lung.yaml")
-    full = run_edcconf("plan", "--env", "test", "--json", "--at", TODAY.isoformat(), cwd=root,
-                       env={"EDCCONF_NO_CACHE": "1"})
+    full = run_edcconf(
+        "plan", "--env", "test", "--json", "--at", TODAY.isoformat(), cwd=root, env={"EDCCONF_NO_CACHE": "1"}
+    )
     cached = run_edcconf("plan", "--env", "test", "--json", "--at", TODAY.isoformat(), cwd=root)
     assert full.code == cached.code == 1, (full, cached)
     assert "duplicate-id" in full.err + full.out and "duplicate-id" in cached.err + cached.out

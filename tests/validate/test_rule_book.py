@@ -1,4 +1,5 @@
 """docs/rules.md and docs/catalogs.md match the code."""
+
 import re
 from pathlib import Path
 
@@ -45,5 +46,6 @@ def test_every_rule_code_has_a_test():
 
 
 def test_catalog_doc_is_generated_from_the_data():
-    assert (REPO / "docs" / "catalogs.md").read_text() == render(), \
+    assert (REPO / "docs" / "catalogs.md").read_text() == render(), (
         "docs/catalogs.md is stale: python -m edcconf.catalogs.docs > docs/catalogs.md"
+    )

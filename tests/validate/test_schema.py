@@ -1,4 +1,5 @@
 """Schema stage: errors at the offending node's file:line with what was expected."""
+
 from edcconf.source.yamlfile import parse_yaml
 from edcconf.validate.schema import schema_names, validate_file
 
@@ -63,5 +64,12 @@ def test_empty_file():
 
 
 def test_every_kind_has_a_schema():
-    assert {"document.schema.json", "study.schema.json", "group.schema.json", "environment.schema.json",
-            "site.schema.json", "person.schema.json", "openclinica_domain.schema.json"} <= set(schema_names())
+    assert {
+        "document.schema.json",
+        "study.schema.json",
+        "group.schema.json",
+        "environment.schema.json",
+        "site.schema.json",
+        "person.schema.json",
+        "openclinica_domain.schema.json",
+    } <= set(schema_names())
