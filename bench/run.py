@@ -29,12 +29,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import generate
 
 EDCCONF = [sys.executable, "-m", "edcconf"]
+# The targets at N = 2,000 (issue #21; the earlier ones were cold ≤ 2 × floor, warm ≤ 1 s, one change ≤ 2 s,
+# peak ≤ 1,000 MB, scaling ≤ 4.4). Ratios are to the cold plan unless they say otherwise.
 TARGETS = {
-    "cold_vs_floor": 2.0,
-    "warm_plan_s": 1.0,
-    "one_change_plan_s": 2.0,
-    "peak_rss_mb": 1000.0,
-    "scaling_ratio": 4.4,
+    "cold_vs_floor": 0.5,
+    "validate_vs_cold": 1.0,
+    "apply_vs_cold": 1.5,
+    "second_apply_vs_cold": 1.0,
+    "warm_plan_s": 0.5,
+    "one_change_plan_s": 1.0,
+    "peak_rss_mb": 750.0,
+    "scaling_ratio": 4.2,
 }
 
 
@@ -101,7 +106,8 @@ def measure(n: int, systems: list[str], workdir: Path) -> dict:
 
     apply_s is the first apply of everything (a plan included); cold_plan_s plans against that state with
     the file cache deleted, warm_plan_s with nothing changed since, one_change_plan_s after one grant
-    changed in one study file (each plan compares all of the organisation with the applied state)."""
+    changed in one study file (each plan compares all of the organisation with the applied state), and
+    second_apply_s applies that one change (reading and writing the whole state)."""
     root = workdir / f"org-{n}"
     stats = generate(root, n, seed=7, systems=systems)
     figures: dict = {"studies": n, "people": stats["people"], "grants": stats["grants"]}
@@ -122,10 +128,15 @@ def measure(n: int, systems: list[str], workdir: Path) -> dict:
     step("warm_plan_s", ["plan", "--env", "test"], ok=(0,))
     change_one_grant(root)
     step("one_change_plan_s", ["plan", "--env", "test"], ok=(2,))
+    step("second_apply_s", ["apply", "--env", "test", "--yes"], ok=(0,))
     figures["peak_rss_mb"] = max(rss.values())
     figures["peak_rss_mb_by_step"] = rss
     figures["cpu_s_by_step"] = cpu  # beside the wall times: what the parse workers add up to
-    figures["cold_vs_floor"] = figures["cold_plan_s"] / figures["parse_floor_s"]
+    cold = figures["cold_plan_s"]
+    figures["cold_vs_floor"] = cold / figures["parse_floor_s"]
+    figures["validate_vs_cold"] = figures["validate_s"] / cold
+    figures["apply_vs_cold"] = figures["apply_s"] / cold
+    figures["second_apply_vs_cold"] = figures["second_apply_s"] / cold
     return figures
 
 
@@ -171,13 +182,17 @@ def main() -> None:
             "warm_plan_s",
             "one_change_plan_s",
             "apply_s",
+            "second_apply_s",
             "peak_rss_mb",
             "cold_vs_floor",
+            "validate_vs_cold",
+            "apply_vs_cold",
+            "second_apply_vs_cold",
         ):
-            print(f"       {key:<18} {fig[key]:10.2f}")
+            print(f"       {key:<22} {fig[key]:10.2f}")
     print(f"scaling (cold plan, N vs N/4): {large['scaling_ratio']:.2f}")
     for key, ok in verdict.items():
-        print(f"target {key:<18} ≤ {TARGETS[key]:<7} {'met' if ok else 'NOT met'}")
+        print(f"target {key:<22} ≤ {TARGETS[key]:<7} {'met' if ok else 'NOT met'}")
 
 
 if __name__ == "__main__":
