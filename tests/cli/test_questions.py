@@ -4,9 +4,17 @@ import csv
 import io
 import re
 
+import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, run_cli
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
+
 
 AT = ["--at", "2026-11-24"]
 
