@@ -160,6 +160,7 @@ def example(tmp_path):
     return copy_config(REPO, tmp_path / "example")
 
 
+@pytest.mark.long  # Chromium: `make test-long`
 def test_example_plan_page_matches_the_json(example, tmp_path):
     r = run_edcconf("plan", "--env", "test", "--env", "production", "--format", "html", "--at", AT, cwd=example)
     assert r.code == 2, r.err
@@ -203,6 +204,7 @@ def _review(root: Path) -> None:
     env.write_text(env.read_text().replace("max_revocations: 50", "max_revocations: 40"))
 
 
+@pytest.mark.long  # Chromium: `make test-long`
 def test_every_kind_of_change_is_highlighted_as_the_json_says(example, tmp_path):
     assert run_edcconf("apply", "--env", "test", "--yes", cwd=example).code == 0
     _review(example)
@@ -232,6 +234,7 @@ def test_every_kind_of_change_is_highlighted_as_the_json_says(example, tmp_path)
     assert guard["reason"] in section
 
 
+@pytest.mark.long  # Chromium: `make test-long`
 def test_hostile_names_are_escaped(tmp_path):
     root = copy_config(FIXTURES / "mini", tmp_path / "mini")
     staff = root / "groups/staff.yaml"

@@ -141,7 +141,8 @@ EDITS = [
 ]
 
 
-@pytest.mark.parametrize("env_name", ["test", "production"])
+# production (protected: brakes, saved plans) repeats test's ~100 plan runs: `make test-long`
+@pytest.mark.parametrize("env_name", ["test", pytest.param("production", marks=pytest.mark.long)])
 def test_plan_after_each_kind_of_change_equals_the_uncached_plan(applied, tmp_path, env_name):
     root = tmp_path / "org"
     shutil.copytree(applied, root, ignore=shutil.ignore_patterns("cache"))
