@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .apply import ApplyResult, execute, git_commit, recover
-from .diagnostics import Diagnostics, Loc, UserError
+from .diagnostics import Diagnostics, UserError
 from .model import Environment
 from .pipeline import load_desired
 from .plan import Plan, make_plan
@@ -25,6 +25,7 @@ from .plan.brakes import (
 )
 from .plan.saved import check_fresh, load_plan, plan_differences
 from .providers import Reach, providers_for
+from .questions.compliance import applied_over_ceiling
 from .source import load_sources
 from .state import LocalBackend, StateRecord, open_backend
 
@@ -188,18 +189,6 @@ def _memoisable(planned: PlannedEnvironment, refresh: bool) -> bool:
         and not (refresh and reads_live(planned.environment))
         and len(planned.plan.changes) <= MEMO_MAX_CHANGES
     )
-
-
-def applied_over_ceiling(model, previous: StateRecord, as_of: date) -> list[tuple[dict, Loc]]:
-    """Applied grants above their person's current ceiling, each with where the person is declared (the
-    warnings of rules.ceilings.at_assignment point there: the group they are in is what changed)."""
-    from .diagnostics import Loc
-    from .questions.compliance import non_compliant_pairs
-
-    return [
-        (pair, model.people[pair["user"]].loc if pair["user"] in model.people else Loc("<state>"))
-        for pair in non_compliant_pairs(model, previous, as_of)
-    ]
 
 
 def check_ceilings(plan: Plan, env_state, applied_over) -> Plan:
@@ -539,8 +528,8 @@ def read_state(root: Path, env: str) -> StateRecord:
 def environment_of(root: Path, env: str) -> Environment:
     """An environment's declaration (for its state backend and targets) without requiring the rest of
     the configuration to be valid: `show` and `history` must work while a pull request is broken."""
+    from .diagnostics import suggest
     from .validate.build import build_model
-    from .validate.references import suggest
     from .validate.schema import validate_file
 
     sources = load_sources(Path(root))

@@ -320,7 +320,7 @@ def deliver(root: Path, run: AlertRun, smtp: SmtpSettings | None, dry_run: bool 
         for i in sent:
             entries[i]["delivered"] = True
     folder = refuse_leaving(root, alerts_folder(root, env) / "mail", "write alert e-mails")
-    from ..state.local import write_atomically
+    from ..fs import write_atomically
 
     for i, (entry, mail) in enumerate(zip(entries, mails)):
         if i in sent:

@@ -6,14 +6,13 @@ from pathlib import Path
 
 import click
 
-from ..fs import refuse_leaving_output
+from ..fs import refuse_leaving_output, write_atomically
 from ..pipeline import load_desired
 from ..questions.compliance import REPORTS as COMPLIANCE_REPORTS
 from ..questions.explain import add_observed, render_explain
 from ..questions.explain import explain as explain_access
 from ..questions.who_can import parse_question, render_who_can, who_can_csv
 from ..questions.who_can import who_can as who_can_query
-from ..state.local import write_atomically
 from .common import (
     allow_unread_option,
     at_option,
@@ -229,7 +228,7 @@ def compliance(
     ):
         for name in names:
             if name not in known and not live:
-                from ..validate.references import suggest
+                from ..diagnostics import suggest
 
                 raise UserError(f"unknown {what} {name!r}{suggest(name, known)}", code="unknown-reference")
     doc = compliance_reports(

@@ -237,7 +237,7 @@ def store_applied_side(store: Store, key: str, have: dict, sources: dict, now: b
 def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], state: str, planned) -> None:
     """After a full plan: store the base and every study file's fragment for the next incremental plan."""
     from ..model import Model
-    from ..plan.memo import _change_out
+    from ..plan.memo import change_out
     from ..providers import reads_live
 
     desired, previous = planned.desired, planned.previous
@@ -270,7 +270,7 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
         return
     environment = planned.environment
     wanted = env_state.state
-    from ..workflow import applied_over_ceiling
+    from ..questions.compliance import applied_over_ceiling
 
     # applied grants above a ceiling: a function of the state and the global files, both in the base's key
     found = getattr(planned, "applied_over", None)  # computed by the plan that is recorded
@@ -291,7 +291,7 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
         (
             environment.name,
             (dict(planned.guards.enforced), dict(planned.guards.declared)),
-            [_change_out(c) for c in planned.plan.changes if c.kind == "environment"],
+            [change_out(c) for c in planned.plan.changes if c.kind == "environment"],
             reads_live(environment),
         ),
         (

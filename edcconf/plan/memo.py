@@ -97,7 +97,7 @@ def _diag_in(t: tuple) -> Diagnostic:
     return Diagnostic(t[0], t[1], Loc(t[2], t[3], t[4]), t[5], t[6])
 
 
-def _change_out(c: Change) -> tuple:
+def change_out(c: Change) -> tuple:
     return (
         c.action,
         c.kind,
@@ -122,7 +122,7 @@ def plan_to_data(plan: Plan) -> tuple:
         plan.serial,
         plan.lineage,
         plan.as_of.isoformat(),
-        tuple(_change_out(c) for c in plan.changes),
+        tuple(change_out(c) for c in plan.changes),
         tuple(_diag_out(w) for w in plan.warnings),
         tuple(plan.brakes),
     )

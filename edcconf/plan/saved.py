@@ -117,7 +117,7 @@ def save_plan(
     refresh: bool = True,
     allow_unread: bool = False,
 ) -> SavedPlan:
-    from ..state.local import write_atomically
+    from ..fs import write_atomically
 
     created = datetime.now(UTC).isoformat(timespec="seconds")
     planned_on = date.today().isoformat()

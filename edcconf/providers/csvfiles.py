@@ -13,32 +13,13 @@ reactivating an account).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..fs import real, refuse_leaving_folder
+from ..fs import real, refuse_leaving_folder, write_atomically
+from ..interchange import to_csv
 from ..plan import Change
-from ..state.local import write_atomically
 from .base import inside
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: object) -> str:
-    """A cell a spreadsheet will show as text, never run as a formula (OWASP CSV injection advice)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def to_csv(header: list[str], rows: list[list[object]]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows([[safe_cell(c) for c in row] for row in rows])
-    return buf.getvalue().encode("utf-8")
-
 
 CHECKLIST_HEADER = [
     "action",

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
+from ..diagnostics import Loc
 from ..model import Model
 from ..rules.ceilings import group_ceiling, over_ceiling
 from ..state import StateRecord
@@ -105,6 +106,15 @@ def non_compliant_pairs(model: Model, applied: StateRecord, as_of: date, statuse
         )
     found.sort(key=lambda pair: pair[0])  # in grant order; sorting only the few found
     return [row for _, row in found]
+
+
+def applied_over_ceiling(model, previous: StateRecord, as_of: date) -> list[tuple[dict, Loc]]:
+    """Applied grants above their person's current ceiling, each with where the person is declared (the
+    warnings of rules.ceilings.at_assignment point there: the group they are in is what changed)."""
+    return [
+        (pair, model.people[pair["user"]].loc if pair["user"] in model.people else Loc("<state>"))
+        for pair in non_compliant_pairs(model, previous, as_of)
+    ]
 
 
 def _over_once(

@@ -199,7 +199,7 @@ def matrix_csv_chunks(doc: dict) -> Iterator[bytes]:
     import csv
     import io
 
-    from ..providers.csvfiles import safe_cell
+    from ..interchange import safe_cell
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")

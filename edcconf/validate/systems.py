@@ -75,7 +75,7 @@ def redcap_keys(cat: Catalog | None, keys: Mapping[str, int], loc: Loc, where: s
     """Exact REDCap right keys and values (004): an unknown key or value is an error, never ignored."""
     if not keys or cat is None:
         return []
-    from .references import suggest
+    from ..diagnostics import suggest
 
     out = []
     for key, value in keys.items():
@@ -158,7 +158,7 @@ def _sayable_rights(model: Model, study: Study, cat: Catalog) -> list[Diagnostic
 
 def _one_dag(model: Model, study: Study) -> list[Diagnostic]:
     """REDCap puts a user in at most one data access group per project, or in none (all records)."""
-    from ..resolve.effective import site_scope
+    from ..model import site_scope
 
     out = []
     for grant in study.access:
