@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from ..questions.drift import drift as drift_report
-from ..questions.drift import refuse_unread, render_drift
+from ..questions.drift import refuse_unread
+from ..views.drift import render_drift
 from ..workflow import environment_of, read_recovered
 from .common import (
     allow_unread_option,

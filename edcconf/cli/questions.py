@@ -198,9 +198,10 @@ def compliance(
     status, and users the configuration does not declare. With --live, a study whose live access could not
     be read is an error (exit 1) unless --allow-unread."""
     from ..diagnostics import UserError
-    from ..questions.compliance import compliance_csv, compliance_reports, render_compliance
+    from ..questions.compliance import compliance_reports
     from ..source import load_sources
     from ..validate import validate
+    from ..views.compliance import compliance_csv, render_compliance
     from ..workflow import read_state
 
     root = root_dir(ctx, config_dir)
@@ -212,7 +213,8 @@ def compliance(
     if live:
         from dataclasses import replace
 
-        from ..questions.drift import live_effective, refuse_unread
+        from ..questions.drift import refuse_unread
+        from ..questions.live_access import live_effective
         from ..workflow import environment_of
 
         effective, reads = live_effective(root, environment_of(root, env), applied, validated.model)

@@ -48,7 +48,8 @@ def report_document(
     elif source == "applied":
         doc = matrix_from_state(model, applied.effective, env, as_of, "applied")
     else:
-        from .drift import live_effective, refuse_unread
+        from .drift import refuse_unread
+        from .live_access import live_effective
 
         effective, reads = live_effective(root, environment, applied, model)
         if not allow_unread:
