@@ -108,7 +108,7 @@ class CsvProvider:
                 by_study.setdefault(c.study, []).append(c)
             if c.kind == "grant" and c.action == "revoke" and c.study and c.before:
                 revoked.setdefault(c.study, []).append(c.before)
-        from .bulk import grants_by_study as index_grants  # bulk reads interchange, which uses this module
+        from .bulk import grants_by_study as index_grants  # local: keeps start-up fast (bulk loads the file formats)
 
         grants_by_study = index_grants(effective)
         written: list[str] = []
@@ -166,7 +166,7 @@ class CsvProvider:
     def _system_files(self, study: str, effective: dict, grants: list[dict], revoked=()) -> list[str]:
         """The file the system itself imports: Vault's user import, REDCap's User Rights upload.
         Vault's also disables the grants this apply revoked (Study Status Disabled)."""
-        from .files import remove_stale_vault_files, study_files
+        from .files import remove_stale_vault_files, study_files  # local: providers/files imports this module
 
         if self.system not in ("vault", "redcap"):
             return []
@@ -180,7 +180,7 @@ class CsvProvider:
 
     def _group_files(self, effective: dict) -> list[str]:
         """Once per REDCap target and apply: the SAG and ACG files of the groups."""
-        from .files import group_files
+        from .files import group_files  # local: providers/files imports this module
 
         if self.system != "redcap":
             return []

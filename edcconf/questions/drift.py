@@ -12,12 +12,17 @@ then they go on, warn of each unread study and never say "no drift" without sayi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..diagnostics import Loc, UserError, error, warning
 from ..interchange import redcap_versions as rv
 from ..model import Environment
+from ..parallel import run_ordered
+from ..plan import Change
+from ..providers import reads_live
 from ..providers.redcap_records import Unsayable, differences, expected_record
+from ..resolve.effective import expand_grant
 
 ABSENT = "(not in the project)"
 UNMANAGED = "(not managed by edcconf)"
@@ -156,9 +161,7 @@ def read_each(
     once (edcconf.parallel), the results in study order whatever the order they came in; one provider serves
     every study. A read refused with a UserError (no token, REDCap unreachable or refusing, a target that
     cannot be used) makes that study unread rather than ending the run: the caller decides."""
-    from ..diagnostics import UserError
-    from ..parallel import run_ordered
-    from ..providers.redcap import RedcapProvider, redcap_projects
+    from ..providers.redcap import RedcapProvider, redcap_projects  # local: keeps start-up fast
 
     provider: list = []  # made once, for the first study that needs it (its failure: every such study's)
 
@@ -242,7 +245,6 @@ def studies_text(n: int) -> str:
 def refuse_unread(environment: str, unread, hint: str = "") -> None:
     """A provider that should have read live access and could not: an error naming each study and why
     (exit 1), for the commands that were not given --allow-unread."""
-    from ..diagnostics import Loc, UserError, error
 
     if not unread:
         return
@@ -267,12 +269,6 @@ def refresh(
     """Terraform's refresh: read live access before planning, so that a change made by hand in an EDC
     system shows up as a warning and as a change that restores the declared access. A study that could
     not be read is an error (the plan could not restore its drift), or with allow_unread a warning."""
-    from dataclasses import replace
-
-    from ..diagnostics import Loc, warning
-    from ..plan import Change
-    from ..providers import reads_live
-    from ..resolve.effective import expand_grant
 
     if not reads_live(environment):
         return plan

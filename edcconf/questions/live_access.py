@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..model import Environment
+from ..catalogs import RIGHTS, catalog
+from ..diagnostics import UserError
+from ..model import Environment, level_rank
+from ..providers.redcap_records import API_TO_SAG, SAG_EXPORT_OF_CODE
+from ..resolve.roles import LEVEL_OF_VIEW
 from .drift import read_each
 
 
 def live_rights(record, contact_forms: set[str]) -> dict:
     """A live REDCap user as a role value (generic rights and SAG keys), for compliance over live access."""
-    from ..catalogs import RIGHTS, catalog
-    from ..model import level_rank
-    from ..providers.redcap_records import API_TO_SAG, SAG_EXPORT_OF_CODE
-    from ..resolve.roles import LEVEL_OF_VIEW
 
     cat = catalog("redcap")
     assert cat is not None  # shipped with the package
@@ -40,7 +40,6 @@ def live_effective(root: Path, environment: Environment, applied, model):
     """The applied state with each readable study's grants replaced by what the live system holds, and
     the LiveReads (studies not read keep their applied grants). An environment where no study's target
     reads live access is a UserError (no-live-read); unread studies are the caller's to refuse or report."""
-    from ..diagnostics import UserError
 
     effective = {k: dict(v) for k, v in applied.effective.items()}
     studies = {

@@ -34,7 +34,7 @@ from ..model import ALL, Grant, Model, Person, Study, frozen_map, site_scope
 from ..rules.admins import active_admins
 from ..rules.ceilings import Over, group_ceiling, over_ceiling, over_text, unnamed_hint
 from ..rules.external import account_notice, not_yet, not_yet_warning
-from .roles import EffectiveRole
+from .roles import EffectiveRole, effective_role
 
 STATE_SECTIONS = ("sites", "groups", "studies", "accounts", "roles", "grants")
 
@@ -339,8 +339,6 @@ def _role_digests(
         if version is None:
             role = roles.get((study.id, rid))
             if role is None:  # granted to nobody: resolved here, only for its version
-                from .roles import effective_role
-
                 cat = catalog(study.system)
                 assert cat is not None  # a study's system is one with a catalog (validated)
                 role = effective_role(study, cat, rid)

@@ -29,14 +29,15 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..diagnostics import UserError
 from ..fs import CHUNK, file_chunks, refuse_leaving, sha256_of, write_atomically
 from . import oslock
 from .decode import json_text, loads_shared
-from .locking import LockInfo, busy_error, lock_lost, named_holder
+from .journal import FileJournal
+from .locking import LockInfo, actor, busy_error, lock_lost, named_holder
 from .record import STATE_FORMAT_VERSION, StateRecord
 
 # The start of a state file as StateRecord.to_json writes it (json.dumps keeps the dict's key order).
@@ -92,8 +93,6 @@ class LocalBackend:
 
     @property
     def journal(self):
-        from .journal import FileJournal
-
         return FileJournal(self.dir / f"{self.environment}.journal", self)
 
     def describe(self) -> str:
@@ -449,9 +448,6 @@ class LocalBackend:
             ) from None
         finally:
             os.close(fd)
-        from datetime import datetime
-
-        from .locking import actor
 
         return {
             "event": "audit-repaired",

@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ..diagnostics import Diagnostic, Loc, error
+from ..diagnostics import Diagnostic, Loc, error, suggest
 from ..identity import fold, ignoring
 from ..model import (
     ALL,
@@ -367,8 +367,6 @@ def _extend(groups: dict[str, Group], declared: dict[str, _Node], problems: list
         node = declared[gid]
         parent = node.get("extends")
         if parent not in groups:
-            from ..diagnostics import suggest
-
             problems.append(
                 error(
                     "unknown-reference",
