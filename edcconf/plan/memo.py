@@ -29,6 +29,9 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 from ..diagnostics import Diagnostic, Loc
+from ..source.cache import cache_folder, code_digest
+from ..spool import read_entry, spool
+from ..state.local import LocalBackend
 from .model import Change, Plan
 
 MEMO_VERSION = 1
@@ -38,7 +41,6 @@ KEEP_ENTRIES = 32  # plans kept (most recently written); older ones are removed
 @lru_cache(maxsize=1)
 def package_digest() -> str:
     """Every file of the installed package (code, catalogs) and the schemas: the code version."""
-    from ..source.cache import code_digest
 
     package = Path(__file__).resolve().parents[1]
     h = hashlib.sha256(code_digest().encode())
@@ -52,8 +54,6 @@ def package_digest() -> str:
 
 
 def _state_paths(root: Path, env: str) -> tuple[Path, Path]:
-    from ..state.local import LocalBackend
-
     backend = LocalBackend(root, env)
     return backend.path, backend.dir / f"{env}.journal"
 
@@ -81,8 +81,6 @@ def state_digest(root: Path, env: str) -> str | None:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
-        from ..state.local import LocalBackend
-
         backup, versions = LocalBackend(root, env).lineage_evidence()
         return "absent" if backup is None and not versions else None
     except OSError:
@@ -97,7 +95,7 @@ def _diag_in(t: tuple) -> Diagnostic:
     return Diagnostic(t[0], t[1], Loc(t[2], t[3], t[4]), t[5], t[6])
 
 
-def _change_out(c: Change) -> tuple:
+def change_out(c: Change) -> tuple:
     return (
         c.action,
         c.kind,
@@ -122,7 +120,7 @@ def plan_to_data(plan: Plan) -> tuple:
         plan.serial,
         plan.lineage,
         plan.as_of.isoformat(),
-        tuple(_change_out(c) for c in plan.changes),
+        tuple(change_out(c) for c in plan.changes),
         tuple(_diag_out(w) for w in plan.warnings),
         tuple(plan.brakes),
     )
@@ -165,7 +163,6 @@ class MemoPlanned:
 class PlanMemo:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        from ..source.cache import cache_folder
 
         self.dir = cache_folder(self.root, "plans")  # refused when it leads out of the configuration
 
@@ -183,8 +180,6 @@ class PlanMemo:
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
     def get(self, key: str, state: str) -> MemoPlanned | None:
-        from ..spool import read_entry
-
         entry = read_entry(self.dir / key)
         if entry is None:  # absent or damaged: a miss
             return None
@@ -209,7 +204,6 @@ class PlanMemo:
 
     def put(self, key: str, state: str, planned) -> None:
         """Store a plan (and the systems and sources a saved plan needs); a failure is only a slower next run."""
-        from ..spool import spool
 
         try:
             extra = marshal.dumps((dict(planned.systems), dict(planned.sources)))

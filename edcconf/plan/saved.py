@@ -19,7 +19,9 @@ from typing import Any
 
 from .. import __version__
 from ..diagnostics import Diagnostic, Loc, UserError
+from ..fs import write_atomically
 from .model import Change, Plan
+from .select import Partial
 
 SAVED_FORMAT = "edcconf-saved-plan"
 SAVED_VERSION = 1
@@ -117,8 +119,6 @@ def save_plan(
     refresh: bool = True,
     allow_unread: bool = False,
 ) -> SavedPlan:
-    from ..state.local import write_atomically
-
     created = datetime.now(UTC).isoformat(timespec="seconds")
     planned_on = date.today().isoformat()
     content = _content(plan, config_digest, systems, sources, created, __version__, planned_on, refresh, allow_unread)
@@ -199,8 +199,6 @@ def load_plan(path: Path) -> SavedPlan:
 
 
 def _partial(value: Any):
-    from .select import Partial
-
     return None if value is None else Partial.from_json(value)
 
 

@@ -126,7 +126,7 @@ def providers_for(
                 target.version,
             )
         elif target.provider == "redcap" and system == "redcap":
-            from .redcap import RedcapProvider, redcap_projects
+            from .redcap import RedcapProvider, redcap_projects  # local: keeps start-up fast
 
             redcap = RedcapProvider(target, redcap_projects(root), environment.name, study_sites or {})
             # its read_live(study, raw) is not Provider.read_live(): only drift calls it, on a RedcapProvider

@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .local import write_atomically
+from ..fs import write_atomically
 
 CHUNK = 1 << 20
 
