@@ -61,12 +61,12 @@ def plan_environment(
     hold_lock: tuple[ExitStack, float] | None = None,
 ) -> PlannedEnvironment:
     """with_applied(decoded state file): run beside the load by the state prefetch child, if there is
-    one; its result is the plan's applied_side (see edcconf.incremental.applied_side). refresh reads live
+    one; its result is the plan's applied_side (see edcconf.speed.incremental.applied_side). refresh reads live
     access where a target can; a study it could not read is a UserError unless allow_unread (a warning).
     hold_lock (stack, timeout): take the environment's lock for an apply (waiting up to timeout seconds)
     before the state is read, and leave it held in stack: see plan_under_lock."""
+    from .speed.prefetch import StatePrefetch
     from .state.local import LocalBackend
-    from .state.prefetch import StatePrefetch
 
     # the usual state file is decoded beside the load (used only if it is this environment's state)
     prefetch = StatePrefetch.start(LocalBackend(root, env).path, also=with_applied)
@@ -128,15 +128,15 @@ def plan_for_review(
     root: Path, env: str, as_of: date, refresh: bool = True, need_sources: bool = False, allow_unread: bool = False
 ):
     """What `plan` prints (and saves): from the exact-input memo when nothing it depends on changed
-    (plan/memo.py), else incrementally from the last full plan's parts when only study files changed
-    (edcconf.incremental), otherwise made now and remembered for both. The result has plan, config_digest, systems and
+    (speed/memo.py), else incrementally from the last full plan's parts when only study files changed
+    (edcconf.speed.incremental), otherwise made now and remembered for both. The result has plan, config_digest, systems and
     sources; need_sources asks for a memo entry whose systems and sources can be read (for --out). Neither the
     memo nor the incremental planner serves a plan that reads live access, so allow_unread (see
     plan_environment) only reaches plans made now."""
-    from .incremental import applied_side, plan_incrementally, record
-    from .plan.memo import PlanMemo, state_digest, state_signature
     from .source import config_digest, scan
-    from .source.cache import enabled as cache_enabled
+    from .speed.file_cache import enabled as cache_enabled
+    from .speed.incremental import applied_side, plan_incrementally, record
+    from .speed.memo import PlanMemo, state_digest, state_signature
 
     if not cache_enabled():
         return plan_environment(root, env, as_of, refresh, allow_unread=allow_unread)
@@ -349,7 +349,7 @@ def _narrowed(saved, planned: PlannedEnvironment) -> PlannedEnvironment:
 def read_recovered(backend, like: Mapping | None = None, prefetch=None, locked: bool = False) -> StateRecord:
     """The state, after folding in the journal of an apply that was interrupted (if nobody holds the
     lock: an apply that is still running owns its journal; locked: this process holds it); like: see
-    LocalBackend.read. prefetch: a state/prefetch.StatePrefetch of the backend's file, used if that file
+    LocalBackend.read. prefetch: a speed/prefetch.StatePrefetch of the backend's file, used if that file
     is still the one it read."""
     from .state.local import LocalBackend
 

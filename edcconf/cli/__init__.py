@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         except KeyboardInterrupt:  # e.g. while an error was being printed
             code = _interrupted()
         finally:
-            from ..spool import spool
+            from ..speed.spool import spool
 
             try:
                 spool.flush()  # cache entries queued by this command are on disk before it returns

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic
 from ..fs import leaving_link, real, relative_name, within
-from .cache import FileCache
-from .cache import enabled as cache_enabled
-from .parse_pool import Check, Job, parse_all
+from ..speed.file_cache import FileCache
+from ..speed.file_cache import enabled as cache_enabled
+from ..speed.parse_pool import Check, Job, parse_all
 from .yamlfile import ParsedFile
 
 CONFIG_DIRS = ("environments", "studies", "groups")

@@ -34,8 +34,8 @@ from datetime import UTC
 from pathlib import Path
 
 from ..diagnostics import UserError
+from ..speed.decode import json_text, loads_shared
 from . import oslock
-from .decode import json_text, loads_shared
 from .locking import LockInfo, busy_error, lock_lost, named_holder
 from .record import STATE_FORMAT_VERSION, StateRecord
 
@@ -263,7 +263,7 @@ class LocalBackend:
         return self.record_of(data)
 
     def record_of(self, data: object) -> StateRecord:
-        """The record of this environment from the decoded file (here, or by state/prefetch.py)."""
+        """The record of this environment from the decoded file (here, or by speed/prefetch.py)."""
         record = StateRecord.from_json(data, str(self.path))
         if record.environment != self.environment:
             raise UserError(

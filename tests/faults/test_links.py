@@ -108,7 +108,7 @@ def test_an_access_test_file_linked_outside_is_refused(mini_repo):
 
 
 def test_a_file_over_the_limit_is_refused_before_it_is_parsed(mini_repo, monkeypatch):
-    import edcconf.source.parse_pool as pool
+    import edcconf.speed.parse_pool as pool
 
     big = mini_repo / "groups/big.yaml"
     with open(big, "wb") as f:

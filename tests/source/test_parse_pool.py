@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from edcconf.source import load_sources, parse_pool
-from edcconf.spool import spool
+from edcconf.source import load_sources
+from edcconf.speed import parse_pool
+from edcconf.speed.spool import spool
 from edcconf.validate.schema import validate_file
 from tests.conftest import generate_org
 

@@ -47,7 +47,7 @@ def loads_shared(text: str, like: Mapping[str, Mapping] | None = None) -> object
 def share_like(data: object, like: Mapping[str, Mapping] | None) -> object:
     """A decoded state (loads_shared without `like`) whose grants and roles equal to those of the effective
     state `like` are replaced by those very objects: what loads_shared(text, like) returns, after the fact
-    (for a state decoded elsewhere: state/prefetch.py)."""
+    (for a state decoded elsewhere: speed/prefetch.py)."""
     effective = data.get("effective") if like and isinstance(data, dict) else None
     if not like or not isinstance(effective, dict):  # no `like`: effective is None
         return data

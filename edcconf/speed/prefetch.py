@@ -42,7 +42,7 @@ class StatePrefetch:
         also(decoded) runs in the child too, on the decoded file (e.g. storing what a later step
         derives from the applied state alone); its result (plain data, or None if it failed) is
         also_result after take()."""
-        from ..source.parse_pool import may_fork
+        from .parse_pool import may_fork
 
         if not may_fork():
             return None
@@ -51,7 +51,7 @@ class StatePrefetch:
                 return None
         except OSError:
             return None
-        from ..spool import spool
+        from .spool import spool
 
         spool.flush()  # no thread of ours is running in the child
         read_end, write_end = os.pipe()

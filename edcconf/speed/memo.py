@@ -29,7 +29,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 from ..diagnostics import Diagnostic, Loc
-from .model import Change, Plan
+from ..plan.model import Change, Plan
 
 MEMO_VERSION = 1
 KEEP_ENTRIES = 32  # plans kept (most recently written); older ones are removed
@@ -38,7 +38,7 @@ KEEP_ENTRIES = 32  # plans kept (most recently written); older ones are removed
 @lru_cache(maxsize=1)
 def package_digest() -> str:
     """Every file of the installed package (code, catalogs) and the schemas: the code version."""
-    from ..source.cache import code_digest
+    from .file_cache import code_digest
 
     package = Path(__file__).resolve().parents[1]
     h = hashlib.sha256(code_digest().encode())
@@ -165,7 +165,7 @@ class MemoPlanned:
 class PlanMemo:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        from ..source.cache import cache_folder
+        from .file_cache import cache_folder
 
         self.dir = cache_folder(self.root, "plans")  # refused when it leads out of the configuration
 
@@ -183,7 +183,7 @@ class PlanMemo:
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
     def get(self, key: str, state: str) -> MemoPlanned | None:
-        from ..spool import read_entry
+        from .spool import read_entry
 
         entry = read_entry(self.dir / key)
         if entry is None:  # absent or damaged: a miss
@@ -209,7 +209,7 @@ class PlanMemo:
 
     def put(self, key: str, state: str, planned) -> None:
         """Store a plan (and the systems and sources a saved plan needs); a failure is only a slower next run."""
-        from ..spool import spool
+        from .spool import spool
 
         try:
             extra = marshal.dumps((dict(planned.systems), dict(planned.sources)))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..spool import read_entry
+from .spool import read_entry
 
 _DEPENDS_ON = (
     "source/yamlfile.py",
@@ -67,14 +67,14 @@ class FileCache:
         return read_entry(self.dir / key[:2] / key)
 
     def put_marshalled(self, key: str, data: bytes) -> None:
-        """Store an entry already marshalled, by the spool's thread (see edcconf.spool): written while
+        """Store an entry already marshalled, by the spool's thread (see edcconf.speed.spool): written while
         this process waits for the parse workers or goes on with the command."""
-        from ..spool import spool
+        from .spool import spool
 
         spool.write(self.dir / key[:2] / key, data)
 
     def put(self, key: str, value: Any) -> None:
-        from ..spool import write_now
+        from .spool import write_now
 
         try:
             data = marshal.dumps(value)

@@ -1,4 +1,4 @@
-"""The reading side of the incremental planner (see edcconf.incremental): a plan from the base, the
+"""The reading side of the incremental planner (see edcconf.speed.incremental): a plan from the base, the
 fragments of unchanged study files, a validate+resolve run over the global files and the changed study
 files only, and a diff of the grants of studies whose desired and applied grants differ."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from ..diagnostics import Diagnostic, Loc, UserError
-from ..plan.memo import MemoPlanned
+from ...diagnostics import Diagnostic, Loc, UserError
+from ..memo import MemoPlanned
 
 
 class IncrementalPlanned(MemoPlanned):
@@ -21,8 +21,8 @@ def _load_files(root: Path, rels: list[str]):
     import dataclasses
     import hashlib
 
-    from ..source import load_sources
-    from ..validate.schema import validate_file
+    from ...source import load_sources
+    from ...validate.schema import validate_file
 
     sources = load_sources(root, check=validate_file, rels=rels)
     return dataclasses.replace(sources, digest=hashlib.sha256(b"subset").hexdigest())
@@ -32,7 +32,7 @@ def _fresh_fragments(
     root: Path, env: str, as_of: date, globals_: list[str], changed: list[str], global_warnings: list
 ) -> dict | None:
     """Validate and resolve the global files with the changed study files; their fragments, or None."""
-    from ..pipeline import desired_from_sources
+    from ...pipeline import desired_from_sources
     from . import _diag_out, _non_study_files, split
 
     order = sorted(globals_ + changed)
@@ -60,7 +60,7 @@ def _fresh_fragments(
 def plan_incrementally(
     root: Path, env: str, as_of: date, refresh: bool, files: list[tuple[str, str]], state: str, digest: str
 ):
-    """The plan, or None when the full path must make it (see edcconf.incremental)."""
+    """The plan, or None when the full path must make it (see edcconf.speed.incremental)."""
     try:
         return _plan(root, env, as_of, refresh, files, state, digest)
     except (LookupError, TypeError, ValueError, AttributeError):
@@ -145,9 +145,9 @@ def _assemble(
     study_shas,
     summaries,
 ):
-    from ..plan.diff import entity_changes, grant_changes, ordered_plan
-    from ..plan.model import Change
-    from ..resolve.effective import EnvironmentState, Exclusion
+    from ...plan.diff import entity_changes, grant_changes, ordered_plan
+    from ...plan.model import Change
+    from ...resolve.effective import EnvironmentState, Exclusion
     from . import _diag_in
 
     groups, accounts, sites_all, global_sources, global_warnings, over = wanted
@@ -207,7 +207,7 @@ def _assemble(
         changes.extend(grant_changes(part, {"grants": old, "roles": old_roles}, dict(old_grant_sources)))
     systems = {k: v.get("system") for k, v in {**have.get("studies", {}), **studies}.items()}
     plan = ordered_plan(env, serial, lineage, as_of, changes, tuple(sorted(warnings, key=Diagnostic.sort_key)), systems)
-    from ..rules.ceilings import at_assignment
+    from ...rules.ceilings import at_assignment
 
     errors, over_warnings = at_assignment(plan.changes, above, [(pair, Loc(*loc)) for pair, loc in over])
     if errors:
@@ -232,7 +232,7 @@ def _assemble(
 
 def _brakes(changes, env_info, per_study, managers, studies, have) -> tuple:
     """plan/brakes.find_brakes from the per-study counts the base keeps (no grant loaded to count)."""
-    from ..plan.brakes import Guards, brakes_from_counts
+    from ...plan.brakes import Guards, brakes_from_counts
 
     name, (enforced, declared), _, _ = env_info
     return brakes_from_counts(

@@ -91,8 +91,8 @@ def read_entry(path: Path, span: tuple[int, int] | None = None) -> Any | None:
 def write_now(path: Path, data: bytes | list[bytes]) -> None:
     """What Spool.write does, in this thread: atomically, not durably (state.local.write_atomically); a
     failure is silent (the entry is a miss next time)."""
-    from .diagnostics import UserError
-    from .state.local import write_atomically
+    from ..diagnostics import UserError
+    from ..state.local import write_atomically
 
     with contextlib.suppress(UserError, OSError):
         write_atomically(path, data, durable=False)

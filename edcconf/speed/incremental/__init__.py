@@ -36,7 +36,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ..diagnostics import Diagnostic, Loc
+from ...diagnostics import Diagnostic, Loc
 from ..spool import read_entry
 
 VERSION = 4  # 2: fragments and applied parts of a full plan stored as two packs; 3: guards (plan/brakes);
@@ -48,7 +48,7 @@ def _h(*parts: str) -> str:
 
 
 def _code() -> str:
-    from ..plan.memo import package_digest
+    from ..memo import package_digest
 
     return _h(str(VERSION), sys.version, str(marshal.version), package_digest())
 
@@ -66,7 +66,7 @@ class Store:
     one organisation's worth (plus the fragments of files changed since)."""
 
     def __init__(self, root: Path, env: str) -> None:
-        from ..source.cache import cache_folder
+        from ..file_cache import cache_folder
 
         self.dir = cache_folder(root, "incremental", env)  # refused when it leads out of the configuration
         self.written: set[str] = set()
@@ -149,8 +149,8 @@ def _non_study_files(model) -> set[str]:
 
 def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[str]]) -> dict[str, tuple]:
     """What each study file contributes to the environment's desired state: {rel: (summary, content)}."""
-    from ..plan.brakes import managers_by_study
-    from ..rules.external import account_notice
+    from ...plan.brakes import managers_by_study
+    from ...rules.external import account_notice
 
     state = env_state.state
     managers = managers_by_study(state)
@@ -210,7 +210,7 @@ def store_applied_side(store: Store, key: str, have: dict, sources: dict, now: b
     """The applied state split per study into a pack (grants, roles, sources of each study), with each
     study's count of grants and of study managers (for the brakes). None when a grant's key does not
     start with its study (not handled incrementally) or the pack cannot be stored."""
-    from ..plan.brakes import managers_by_study
+    from ...plan.brakes import managers_by_study
 
     applied: dict[str, dict] = {}
     for gkey, g in (have.get("grants") or {}).items():
@@ -236,9 +236,9 @@ def store_applied_side(store: Store, key: str, have: dict, sources: dict, now: b
 
 def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], state: str, planned) -> None:
     """After a full plan: store the base and every study file's fragment for the next incremental plan."""
-    from ..model import Model
-    from ..plan.memo import _change_out
-    from ..providers import reads_live
+    from ...model import Model
+    from ...providers import reads_live
+    from ..memo import _change_out
 
     desired, previous = planned.desired, planned.previous
     model: Model = desired.model
@@ -270,7 +270,7 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
         return
     environment = planned.environment
     wanted = env_state.state
-    from ..workflow import applied_over_ceiling
+    from ...workflow import applied_over_ceiling
 
     # applied grants above a ceiling: a function of the state and the global files, both in the base's key
     found = getattr(planned, "applied_over", None)  # computed by the plan that is recorded
