@@ -127,6 +127,8 @@ def load_sources(
         key = cache.key(rel, raw) if cache else None
         entry = cache.get(key) if cache and key is not None else None  # a key whenever a cache
         if entry is not None:
+            from ..speed.codec import from_entry
+
             found.append(from_entry(rel, key, entry))
         else:
             found.append(None)
@@ -240,34 +242,9 @@ def _too_large(size: int, rel: str) -> Diagnostic:
     )
 
 
-def _diag_tuple(d: Diagnostic) -> tuple:
-    return (d.code, d.message, d.loc.file, d.loc.line, d.loc.col, d.severity)
-
-
-def _diag(t: tuple) -> Diagnostic:
-    from ..diagnostics import Loc
-
-    return Diagnostic(t[0], t[1], Loc(t[2], t[3], t[4]), t[5])
-
-
-def to_entry(parsed: ParsedFile | None, parse_diags: list[Diagnostic], checked: list[Diagnostic] | None = None):
-    """A cache entry: plain data only (marshal)."""
-    body = None if parsed is None else (parsed.data, parsed.packed, parsed.plain_text)
-    return (body, [_diag_tuple(d) for d in parse_diags], None if checked is None else [_diag_tuple(d) for d in checked])
-
-
-def from_entry(rel: str, key: str | None, entry) -> tuple[ParsedFile | None, list[Diagnostic]]:
-    body, parse_diags, checked = entry
-    diags = [_diag(t) for t in parse_diags]
-    if body is None:
-        return None, diags
-    data, packed, plain_text = body
-    return ParsedFile(
-        rel, data, packed, plain_text, key, None if checked is None else tuple(_diag(t) for t in checked)
-    ), diags
-
-
 def remember_schema_check(root: Path, parsed: ParsedFile, checked: list[Diagnostic]) -> None:
     """After the schema stage: store its verdict (and the text it restored) beside the parse result."""
     if parsed.cache_key and parsed.checked is None:
+        from ..speed.codec import to_entry
+
         FileCache(root, checked=True).put(parsed.cache_key, to_entry(parsed, [], checked))  # by load_sources

@@ -26,6 +26,8 @@ _DEPENDS_ON = (
     "source/__init__.py",
     "validate/schema.py",
     "diagnostics.py",
+    "speed/codec.py",  # the entries' shape
+    "speed/parse_pool.py",
 )
 
 

@@ -28,8 +28,8 @@ from datetime import date
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from ..diagnostics import Diagnostic, Loc
-from ..plan.model import Change, Plan
+from ..plan.model import Plan
+from .codec import plan_from_data, plan_to_data
 
 MEMO_VERSION = 1
 KEEP_ENTRIES = 32  # plans kept (most recently written); older ones are removed
@@ -87,58 +87,6 @@ def state_digest(root: Path, env: str) -> str | None:
         return "absent" if backup is None and not versions else None
     except OSError:
         return None
-
-
-def _diag_out(d: Diagnostic) -> tuple:
-    return (d.code, d.message, d.loc.file, d.loc.line, d.loc.col, d.severity, d.details)
-
-
-def _diag_in(t: tuple) -> Diagnostic:
-    return Diagnostic(t[0], t[1], Loc(t[2], t[3], t[4]), t[5], t[6])
-
-
-def _change_out(c: Change) -> tuple:
-    return (
-        c.action,
-        c.kind,
-        c.key,
-        c.before,
-        c.after,
-        c.reason,
-        c.source,
-        c.study,
-        c.details,
-        c.stored,
-        c.role,
-        c.notify,
-        c.invite,
-        c.agreement_notify,
-    )
-
-
-def plan_to_data(plan: Plan) -> tuple:
-    return (
-        plan.environment,
-        plan.serial,
-        plan.lineage,
-        plan.as_of.isoformat(),
-        tuple(_change_out(c) for c in plan.changes),
-        tuple(_diag_out(w) for w in plan.warnings),
-        tuple(plan.brakes),
-    )
-
-
-def plan_from_data(data: tuple) -> Plan:
-    env, serial, lineage, as_of, changes, warnings, brakes = data
-    return Plan(
-        env,
-        serial,
-        lineage,
-        date.fromisoformat(as_of),
-        tuple(Change(*c) for c in changes),
-        tuple(_diag_in(w) for w in warnings),
-        tuple(brakes),
-    )
 
 
 @dataclass(frozen=True)

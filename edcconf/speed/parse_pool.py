@@ -60,7 +60,7 @@ def workers_for(jobs: list[Job]) -> int:
 def parse_one(rel: str, raw: bytes, key: str | None, check: Check | None, cache) -> tuple:
     """One file parsed, checked when a check is given, and its cache entry written:
     (parsed, parse diagnostics, schema diagnostics or None, the cache entry's plain data)."""
-    from ..source import to_entry
+    from .codec import to_entry
 
     parsed, diags = parse_yaml(raw, rel)
     checked = check(parsed) if (check is not None and parsed is not None) else None
@@ -74,7 +74,7 @@ def parse_all(
     jobs: list[Job], check: Check | None, cache
 ) -> Generator[tuple[ParsedFile | None, list[Diagnostic]], None, None]:
     """(parsed, diagnostics) per job, in the jobs' order."""
-    from ..source import from_entry
+    from .codec import from_entry
 
     workers = workers_for(jobs)
     if workers <= 1 or len(jobs) < 2 or not may_fork():

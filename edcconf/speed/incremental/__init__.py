@@ -36,7 +36,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ...diagnostics import Diagnostic, Loc
+from ...diagnostics import Diagnostic
+from ..codec import change_out, diag_out
 from ..spool import read_entry
 
 VERSION = 4  # 2: fragments and applied parts of a full plan stored as two packs; 3: guards (plan/brakes);
@@ -51,14 +52,6 @@ def _code() -> str:
     from ..memo import package_digest
 
     return _h(str(VERSION), sys.version, str(marshal.version), package_digest())
-
-
-def _diag_out(d: Diagnostic) -> tuple:
-    return (d.code, d.message, d.loc.file, d.loc.line, d.loc.col, d.severity, d.details)
-
-
-def _diag_in(t) -> Diagnostic:
-    return Diagnostic(t[0], t[1], Loc(t[2], t[3], t[4]), t[5], t[6])
 
 
 class Store:
@@ -162,13 +155,13 @@ def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[st
         roles.setdefault(ref.split("/", 1)[0], {})[ref] = value
     above: dict[str, dict] = {}  # grant key -> its ceiling-exceeded error, should the plan add or change it
     for key, diag in env_state.ceilings.items():
-        above.setdefault(key.split("/", 1)[0], {})[key] = _diag_out(diag)
+        above.setdefault(key.split("/", 1)[0], {})[key] = diag_out(diag)
     excluded: dict[str, dict] = {}
     for key, why in env_state.excluded.items():
         excluded.setdefault(key.split("/", 1)[0], {})[key] = (why.reason, why.loc.file, why.loc.line, why.loc.col)
     by_file: dict[str, list] = {}
     for d in warnings:
-        by_file.setdefault(d.loc.file, []).append(_diag_out(d))
+        by_file.setdefault(d.loc.file, []).append(diag_out(d))
     out = {}
     for rel, ids in files.items():
         studies, content = [], {}
@@ -238,7 +231,6 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
     """After a full plan: store the base and every study file's fragment for the next incremental plan."""
     from ...model import Model
     from ...providers import reads_live
-    from ..memo import _change_out
 
     desired, previous = planned.desired, planned.previous
     model: Model = desired.model
@@ -291,7 +283,7 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
         (
             environment.name,
             (dict(planned.guards.enforced), dict(planned.guards.declared)),
-            [_change_out(c) for c in planned.plan.changes if c.kind == "environment"],
+            [change_out(c) for c in planned.plan.changes if c.kind == "environment"],
             reads_live(environment),
         ),
         (
@@ -299,7 +291,7 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
             wanted["accounts"],
             sites,
             global_sources,
-            [_diag_out(d) for d in all_warnings if d.loc.file not in study_files],
+            [diag_out(d) for d in all_warnings if d.loc.file not in study_files],
             over,
         ),
         (
