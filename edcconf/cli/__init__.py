@@ -89,6 +89,11 @@ def main(argv: list[str] | None = None) -> None:
     collecting = gc.isenabled()
     gc.disable()
     restore = _interrupts_end_here()
+    from .. import speed
+
+    unhook = (
+        speed.install()
+    )  # the caches, workers and shared decoding behind the core's hooks (EDCCONF_SPEED=off: none)
     try:
         try:
             code = _run(argv)
@@ -102,6 +107,7 @@ def main(argv: list[str] | None = None) -> None:
             except KeyboardInterrupt:
                 code = _interrupted()
     finally:
+        unhook()
         restore()
         if collecting:  # in-process callers (tests) get their collector back
             gc.enable()

@@ -167,11 +167,10 @@ def plan(
     selection = Selection(studies, targets)
     if selection:  # the plan made now (not the memo's: narrowing needs the applied state), then narrowed
         from ..plan.select import narrow
-        from ..workflow import plan_environment
+        from ..workflow import plan_now
 
         planned_all = [
-            narrow(plan_environment(root, env, parse_at(at), refresh, allow_unread=allow_unread), selection)
-            for env in envs
+            narrow(plan_now(root, env, parse_at(at), refresh, allow_unread=allow_unread), selection) for env in envs
         ]
     else:
         planned_all = [

@@ -1,14 +1,11 @@
 """Decoding a stored state into as little memory as the values allow (the state file's format is a
-contract: this only changes which Python objects hold its values, never the values)."""
+contract: this only changes which Python objects hold its values, never the values). Installed into
+state.local (use_decoder) by edcconf.speed.install."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-
-
-def json_text(raw: bytes) -> str:
-    return raw.decode(json.detect_encoding(raw), "surrogatepass")  # what json.loads(bytes) does
 
 
 def loads_shared(text: str, like: Mapping[str, Mapping] | None = None) -> object:

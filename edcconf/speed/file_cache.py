@@ -3,7 +3,7 @@
 An entry is keyed by the file's path and bytes and by a digest of the code and schemas that produced
 it, so it is never trusted across versions of edcconf; it holds plain data only (marshal of dicts,
 lists, tuples, strings, numbers), is written atomically, and is safe to delete at any time. Set
-EDCCONF_NO_CACHE=1 to bypass it. Reading or writing it never fails a command: a bad entry is a miss (but a cache directory
+EDCCONF_NO_CACHE=1 (or EDCCONF_SPEED=off) to bypass it. Reading or writing it never fails a command: a bad entry is a miss (but a cache directory
 that leads through a symbolic link to outside the configuration directory is refused: cache_folder).
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -42,10 +41,6 @@ def code_digest() -> str:
         if entry.name.endswith(".json"):
             h.update(entry.name.encode() + entry.read_bytes())
     return h.hexdigest()
-
-
-def enabled() -> bool:
-    return not os.environ.get("EDCCONF_NO_CACHE")
 
 
 def cache_folder(root: Path, *parts: str) -> Path:

@@ -9,7 +9,7 @@ loading, validating and resolving the whole organisation again. What is not memo
   an input that no digest here covers;
 - a plan against a state that is not a local file (postgres), or while an apply's journal is waiting
   to be recovered (the full path recovers it first);
-- a plan of more than workflow.MEMO_MAX_CHANGES changes (a first rollout: large, rarely planned twice);
+- a plan of more than planning.MEMO_MAX_CHANGES changes (a first rollout: large, rarely planned twice);
 - anything that marshal cannot store exactly (the plan is then simply made again next time).
 
 Entries are plain data (marshal: type-exact, so a memoised plan equals the fresh one), written

@@ -15,13 +15,13 @@ import dataclasses
 import marshal
 import multiprocessing
 import os
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 
 from ..diagnostics import Diagnostic
+from ..source import Check
 from ..source.yamlfile import ParsedFile, parse_yaml
 
 Job = tuple[str, bytes, "str | None"]  # (path shown to users, bytes, cache key)
-Check = Callable[[ParsedFile], list[Diagnostic]]
 
 MAX_WORKERS = 4
 PARALLEL_MIN_FILES = 64  # below either, forking costs more than it saves

@@ -108,7 +108,8 @@ def _child(path: Path, out: int, also: Callable[[dict], object] | None) -> None:
     code = 1
     try:
         os.nice(19)  # a core the others leave idle, not one they need
-        from .decode import json_text, loads_shared
+        from ..state.local import json_text
+        from .decode import loads_shared
 
         with open(path, "rb") as f:
             identity = _identity(os.fstat(f.fileno()))

@@ -100,7 +100,7 @@ def test_cancel_stops_the_child(applied):
 def test_the_plan_is_the_same_with_the_child(applied, tmp_path, monkeypatch):
     import shutil
 
-    from edcconf.workflow import plan_environment
+    from edcconf.workflow import plan_now
 
     applied = shutil.copytree(applied, tmp_path / "org")
 
@@ -117,11 +117,11 @@ def test_the_plan_is_the_same_with_the_child(applied, tmp_path, monkeypatch):
         study.read_text().replace("environments: all, sites: all}", "environments: [production], sites: all}", 1)
     )
     monkeypatch.setenv("EDCCONF_WORKERS", "1")
-    alone = plan_environment(applied, "test", AS_OF)
+    alone = plan_now(applied, "test", AS_OF)
     monkeypatch.delenv("EDCCONF_WORKERS")
     monkeypatch.setattr(prefetch_module, "PREFETCH_MIN_BYTES", 0)
     monkeypatch.setattr(StatePrefetch, "take", spy)
-    with_child = plan_environment(applied, "test", AS_OF)
+    with_child = plan_now(applied, "test", AS_OF)
     assert taken == [True]
     assert with_child.plan == alone.plan and not alone.plan.empty
     assert with_child.previous == alone.previous
