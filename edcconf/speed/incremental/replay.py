@@ -25,8 +25,9 @@ def _load_files(root: Path, rels: list[str]):
 
     from ...source import load_sources
     from ...validate.schema import validate_file
+    from ..reader import FastReader
 
-    sources = load_sources(root, check=validate_file, rels=rels)
+    sources = load_sources(root, check=validate_file, rels=rels, reader=FastReader())
     return dataclasses.replace(sources, digest=hashlib.sha256(b"subset").hexdigest())
 
 
