@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, replace
 from dataclasses import replace as _replace
 from datetime import date
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,12 +26,11 @@ from .plan.brakes import (
 )
 from .plan.saved import check_fresh, load_plan, plan_differences
 from .plan.select import narrow
-from .providers import Reach, providers_for, reads_live
+from .providers import Reach, providers_for
 from .questions.compliance import applied_over_ceiling, non_compliant_pairs
 from .questions.drift import refresh as refresh_live
 from .rules.ceilings import at_assignment, kept_warning
-from .source import config_digest, load_sources, scan
-from .source.cache import enabled as cache_enabled
+from .source import load_sources
 from .state import LocalBackend, StateRecord, open_backend
 from .state.locking import actor
 from .validate.build import build_model
@@ -56,7 +54,7 @@ class PlannedEnvironment:
     saved_digest: str | None = None  # set when the plan came from a saved file
     desired: object = None  # pipeline.Desired, when planned now
     warnings: Diagnostics | None = None
-    applied_side: object = None  # what with_applied returned (plan_environment)
+    applied_side: object = None  # what speed's state prefetch child stored for the incremental planner
     guards: Guards | None = None  # protection and brakes this apply is held to (the last applied ones)
     applied_over: tuple = ()  # applied grants above their ceilings: (pair, person's Loc) (plan_environment)
 
@@ -66,37 +64,30 @@ def plan_environment(
     env: str,
     as_of: date,
     refresh: bool = True,
-    with_applied: Callable[[dict], object] | None = None,
     allow_unread: bool = False,
     hold_lock: tuple[ExitStack, float] | None = None,
+    prefetched_state=None,
 ) -> PlannedEnvironment:
-    """with_applied(decoded state file): run beside the load by the state prefetch child, if there is
-    one; its result is the plan's applied_side (see edcconf.incremental.applied_side). refresh reads live
-    access where a target can; a study it could not read is a UserError unless allow_unread (a warning).
+    """The plan of one environment, made from the configuration and the state. refresh reads live access
+    where a target can; a study it could not read is a UserError unless allow_unread (a warning).
     hold_lock (stack, timeout): take the environment's lock for an apply (waiting up to timeout seconds)
-    before the state is read, and leave it held in stack: see plan_under_lock."""
-    from .state.prefetch import StatePrefetch  # local: keeps start-up fast
-
-    # the usual state file is decoded beside the load (used only if it is this environment's state)
-    prefetch = StatePrefetch.start(LocalBackend(root, env).path, also=with_applied)
-    try:
-        desired = load_desired(root, as_of, [env])
-        environment = desired.model.environments[env]
-        backend = open_backend(root, environment)
-        if hold_lock is not None:
-            refuse_protected(environment)  # before waiting for a lock it could not use
-            stack, timeout = hold_lock
-            stack.enter_context(backend.lock("apply", timeout=timeout))
-        env_state = desired.resolution.environments[env]
-        previous = read_recovered(
-            backend,
-            like=env_state.state,
-            prefetch=prefetch,  # unchanged values held once
-            locked=hold_lock is not None,
-        )
-    finally:
-        if prefetch is not None:
-            prefetch.cancel()
+    before the state is read, and leave it held in stack: see plan_under_lock. prefetched_state: the
+    state file being decoded elsewhere (path and take(like), e.g. speed/prefetch.StatePrefetch), used if
+    it is this environment's file and still the one it read; whoever started it stops it."""
+    desired = load_desired(root, as_of, [env])
+    environment = desired.model.environments[env]
+    backend = open_backend(root, environment)
+    if hold_lock is not None:
+        refuse_protected(environment)  # before waiting for a lock it could not use
+        stack, timeout = hold_lock
+        stack.enter_context(backend.lock("apply", timeout=timeout))
+    env_state = desired.resolution.environments[env]
+    previous = read_recovered(
+        backend,
+        like=env_state.state,
+        prefetch=prefetched_state,  # unchanged values held once
+        locked=hold_lock is not None,
+    )
     warnings = tuple(desired.diagnostics.warnings)
     plan = make_plan(env_state, previous.effective, previous.sources, previous.serial, previous.lineage, warnings)
     if refresh:
@@ -122,74 +113,47 @@ def plan_environment(
         env_state.sources,
         desired.model.digest,
         desired=desired,
-        applied_side=prefetch.also_result if prefetch is not None else None,
         guards=guards,
         applied_over=applied_over,
     )
 
 
-MEMO_MAX_CHANGES = 20_000  # a first rollout's plan is large and rarely planned twice: not worth the memory
+def plan_now(
+    root: Path,
+    env: str,
+    as_of: date,
+    refresh: bool = True,
+    allow_unread: bool = False,
+    hold_lock: tuple[ExitStack, float] | None = None,
+) -> PlannedEnvironment:
+    """plan_environment, with speed's state prefetch wired in (unless EDCCONF_SPEED=off)."""
+    from . import speed
+
+    def plan(prefetched=None) -> PlannedEnvironment:
+        return plan_environment(root, env, as_of, refresh, allow_unread, hold_lock, prefetched_state=prefetched)
+
+    if not speed.enabled():
+        return plan()
+    from .speed.planning import with_prefetch
+
+    return with_prefetch(root, env, plan)
 
 
 def plan_for_review(
     root: Path, env: str, as_of: date, refresh: bool = True, need_sources: bool = False, allow_unread: bool = False
 ):
-    """What `plan` prints (and saves): from the exact-input memo when nothing it depends on changed
-    (plan/memo.py), else incrementally from the last full plan's parts when only study files changed
-    (edcconf.incremental), otherwise made now and remembered for both. The result has plan, config_digest, systems and
-    sources; need_sources asks for a memo entry whose systems and sources can be read (for --out). Neither the
-    memo nor the incremental planner serves a plan that reads live access, so allow_unread (see
-    plan_environment) only reaches plans made now."""
-    from .incremental import applied_side, plan_incrementally, record  # local: keeps start-up fast
-    from .plan.memo import PlanMemo, state_digest, state_signature  # local: keeps start-up fast
+    """What `plan` prints (and saves): made now by plan_environment, or, with speed, answered from its memo
+    or incremental planner when they hold it (speed/planning.py: the same plan). The result has plan,
+    config_digest, systems and sources; need_sources asks for a memoised plan whose systems and sources can
+    be read (for --out). allow_unread (see plan_environment) only reaches plans made now: no plan that
+    reads live access is memoised."""
+    from . import speed
 
-    if not cache_enabled():
+    if not speed.enabled():
         return plan_environment(root, env, as_of, refresh, allow_unread=allow_unread)
-    signature = state_signature(Path(root), env)
-    files, state = scan(Path(root)), state_digest(Path(root), env)
-    if files is None or state is None:
-        return plan_environment(root, env, as_of, refresh, allow_unread=allow_unread)
-    digest = config_digest(files)
-    memo = PlanMemo(root)
-    key = memo.key(env, as_of, refresh, digest)
-    hit = memo.get(key, state)
-    if hit is not None:
-        try:
-            if need_sources:
-                _ = hit.sources  # loads them, or raises LookupError when they are gone
-            return hit
-        except LookupError:
-            pass
-    incremental = plan_incrementally(Path(root), env, as_of, refresh, files, state, digest)
-    if incremental is not None:
-        return incremental
+    from .speed.planning import plan_for_review as fast
 
-    planned = plan_environment(
-        root,
-        env,
-        as_of,
-        refresh,
-        with_applied=partial(applied_side, Path(root), env, as_of, state),
-        allow_unread=allow_unread,
-    )
-    if (
-        _memoisable(planned, refresh)
-        and planned.config_digest == digest
-        and state_signature(Path(root), env) == signature
-    ):  # the state read is the one digested
-        memo.put(key, state, planned)
-        record(Path(root), env, as_of, files, state, planned)  # for the next plan after a one-file change
-    return planned
-
-
-def _memoisable(planned: PlannedEnvironment, refresh: bool) -> bool:
-    """Only plans whose every input is in the memo key: a local state file, no live read."""
-
-    return (
-        isinstance(planned.backend, LocalBackend)
-        and not (refresh and reads_live(planned.environment))
-        and len(planned.plan.changes) <= MEMO_MAX_CHANGES
-    )
+    return fast(Path(root), env, as_of, refresh, need_sources, allow_unread, plan_environment)
 
 
 def check_ceilings(plan: Plan, env_state, applied_over) -> Plan:
@@ -292,7 +256,7 @@ def planned_from_file(
                 ),
                 code="plan-date",
             )
-    fresh = _narrowed(saved, plan_environment(root, env, as_of, saved.refresh, allow_unread=saved.allow_unread))
+    fresh = _narrowed(saved, plan_now(root, env, as_of, saved.refresh, allow_unread=saved.allow_unread))
     differs = plan_differences(saved.plan, fresh.plan, (saved.systems, saved.sources), (fresh.systems, fresh.sources))
     if fresh.config_digest != saved.config_digest:
         differs.insert(
@@ -307,7 +271,7 @@ def planned_from_file(
         )
     if as_of != today and not allow_other_date:
         # planned as of its own day and applied on a later one: only if today gives this very plan
-        now = _narrowed(saved, plan_environment(root, env, today, saved.refresh, allow_unread=saved.allow_unread))
+        now = _narrowed(saved, plan_now(root, env, today, saved.refresh, allow_unread=saved.allow_unread))
         differs = plan_differences(saved.plan, replace(now.plan, as_of=as_of))
         if differs:
             raise UserError(
@@ -334,7 +298,7 @@ def _narrowed(saved, planned: PlannedEnvironment) -> PlannedEnvironment:
 def read_recovered(backend, like: Mapping | None = None, prefetch=None, locked: bool = False) -> StateRecord:
     """The state, after folding in the journal of an apply that was interrupted (if nobody holds the
     lock: an apply that is still running owns its journal; locked: this process holds it); like: see
-    LocalBackend.read. prefetch: a state/prefetch.StatePrefetch of the backend's file, used if that file
+    LocalBackend.read. prefetch: a speed/prefetch.StatePrefetch of the backend's file, used if that file
     is still the one it read."""
 
     if locked:
@@ -396,7 +360,7 @@ def plan_under_lock(
     against the state read under it; the lock stays held in stack, so apply_planned(..., locked=True)
     applies against exactly that state. Planning before the lock made --lock-timeout useless: after
     waiting for another apply, the plan was always stale."""
-    return plan_environment(root, env, as_of, allow_unread=allow_unread, hold_lock=(stack, lock_timeout))
+    return plan_now(root, env, as_of, allow_unread=allow_unread, hold_lock=(stack, lock_timeout))
 
 
 def refuse_protected(environment: Environment) -> None:

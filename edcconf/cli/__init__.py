@@ -32,7 +32,7 @@ try:  # Ctrl-C while the command is still loading (a third of a second) ends it 
     from .. import __version__
     from ..diagnostics import FILE_SYSTEM_ERRNOS, UserError, file_system_error
     from ..log import configure as configure_logging
-    from ..spool import spool
+    from ..speed.spool import spool
     from . import alerts as _alerts
     from . import complete as _complete
     from . import core as _core
@@ -90,6 +90,11 @@ def main(argv: list[str] | None = None) -> None:
     collecting = gc.isenabled()
     gc.disable()
     restore = _interrupts_end_here()
+    from .. import speed
+
+    unhook = (
+        speed.install()
+    )  # the caches, workers and shared decoding behind the core's hooks (EDCCONF_SPEED=off: none)
     try:
         try:
             code = _run(argv)
@@ -101,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
             except KeyboardInterrupt:
                 code = _interrupted()
     finally:
+        unhook()
         restore()
         if collecting:  # in-process callers (tests) get their collector back
             gc.enable()

@@ -23,8 +23,8 @@ from ..views.show import render_state, state_json
 from ..workflow import (
     apply_planned,
     environment_of,
-    plan_environment,
     plan_for_review,
+    plan_now,
     plan_under_lock,
     planned_from_file,
     read_state,
@@ -169,8 +169,7 @@ def plan(
     selection = Selection(studies, targets)
     if selection:  # the plan made now (not the memo's: narrowing needs the applied state), then narrowed
         planned_all = [
-            narrow(plan_environment(root, env, parse_at(at), refresh, allow_unread=allow_unread), selection)
-            for env in envs
+            narrow(plan_now(root, env, parse_at(at), refresh, allow_unread=allow_unread), selection) for env in envs
         ]
     else:
         planned_all = [

@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..diagnostics import Diagnostic, Loc, error
 from ..fs import leaving_link, real, relative_name, within
-from .cache import FileCache
-from .cache import enabled as cache_enabled
-from .parse_pool import Check, Job, parse_all
-from .yamlfile import ParsedFile
+from .yamlfile import ParsedFile, parse_yaml
+
+Check = Callable[[ParsedFile], list[Diagnostic]]  # the schema stage's per-file check
 
 CONFIG_DIRS = ("environments", "studies", "groups")
 # The largest declaration file read. Parsing keeps every node's position: a 50 MB file took 74 s and
@@ -23,12 +23,43 @@ CONFIG_DIRS = ("environments", "studies", "groups")
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
 
+class Reader:
+    """How load_sources turns the files' bytes into parsed files: this one parses each in turn, in this
+    process (PyYAML's C loader). edcconf.speed supplies one that caches and parses on every core; the
+    results are the same."""
+
+    def read(
+        self, root: Path, files: list[tuple[str, bytes]], check: Check | None
+    ) -> Iterator[tuple[ParsedFile | None, list[Diagnostic]]]:
+        """(parsed, parse diagnostics) per (path shown to users, bytes), in order; with check, each parsed
+        file carries its verdict (ParsedFile.checked)."""
+        for rel, raw in files:
+            parsed, diags = parse_yaml(raw, rel)
+            if parsed is not None and check is not None:
+                parsed = replace(parsed, checked=tuple(check(parsed)))
+            yield parsed, diags
+
+    def checked(self, root: Path, parsed: ParsedFile, diagnostics: list[Diagnostic]) -> None:
+        """Told by the schema stage of a verdict the file did not carry; nothing to keep here."""
+
+
+PLAIN = Reader()
+_default_reader: Reader = PLAIN
+
+
+def use_reader(reader: Reader | None) -> None:
+    """The reader load_sources uses when given none (the hook edcconf.speed fills); None: PLAIN."""
+    global _default_reader
+    _default_reader = reader or PLAIN
+
+
 @dataclass(frozen=True)
 class Sources:
     root: Path
     files: tuple[ParsedFile, ...]
     digest: str  # sha256 over every file's path and bytes: what a saved plan binds to
     diagnostics: tuple[Diagnostic, ...]
+    reader: Reader = field(default=PLAIN, compare=False, repr=False)  # what read them (told of schema verdicts)
 
 
 def config_files(root: Path) -> list[Path]:
@@ -104,17 +135,17 @@ def _walk(root: Path) -> tuple[list[Path], set[Path]]:
 
 
 def load_sources(
-    root: Path, use_cache: bool | None = None, check: Check | None = None, rels: list[str] | None = None
+    root: Path, check: Check | None = None, rels: list[str] | None = None, reader: Reader | None = None
 ) -> Sources:
-    """Every configuration file (or only rels, in that order), parsed; files the cache does not hold are
-    parsed on every core when there are many (parse_pool). With check (the schema stage's per-file
-    check), each new file is checked as it is parsed and its verdict cached with it."""
+    """Every configuration file (or only rels, in that order), parsed by reader (default: the one given to
+    use_reader, else PLAIN). With check (the schema stage's per-file check), each file is checked as it is
+    parsed."""
     root = Path(root)
-    cache = FileCache(root) if (cache_enabled() if use_cache is None else use_cache) else None
+    reader = reader or _default_reader
     found: list[tuple[ParsedFile | None, list[Diagnostic]] | None] = []
     problems: list[Diagnostic] = []
     shas: list[tuple[str, str]] = []
-    misses: list[Job] = []
+    readable: list[tuple[str, bytes]] = []
     paths, suspect = _walk(root) if rels is None else ([root / rel for rel in rels], None)
     for path in paths:
         rel = path.relative_to(root).as_posix()
@@ -124,22 +155,19 @@ def load_sources(
             found.append((None, unreadable))  # reported in file order, like every other problem
             continue
         shas.append((rel, hashlib.sha256(raw).hexdigest()))
-        key = cache.key(rel, raw) if cache else None
-        entry = cache.get(key) if cache and key is not None else None  # a key whenever a cache
-        if entry is not None:
-            found.append(from_entry(rel, key, entry))
-        else:
-            found.append(None)
-            misses.append((rel, raw, key))
-    parsed_now = parse_all(misses, check, cache)
+        found.append(None)
+        readable.append((rel, raw))
+    parsed_now = reader.read(root, readable, check)
     files: list[ParsedFile] = []
     for result in found:
         parsed, diags = result if result is not None else next(parsed_now)
         problems.extend(diags)
         if parsed is not None:
             files.append(parsed)
-    parsed_now.close()  # every result taken: lets the workers go
-    return Sources(root, tuple(files), config_digest(shas), tuple(problems))
+    close = getattr(parsed_now, "close", None)
+    if close is not None:
+        close()  # every result taken: lets a reader's workers go
+    return Sources(root, tuple(files), config_digest(shas), tuple(problems), reader)
 
 
 def scan(root: Path) -> list[tuple[str, str]] | None:
@@ -235,34 +263,3 @@ def _too_large(size: int, rel: str) -> Diagnostic:
         "files",
         Loc(rel),
     )
-
-
-def _diag_tuple(d: Diagnostic) -> tuple:
-    return (d.code, d.message, d.loc.file, d.loc.line, d.loc.col, d.severity)
-
-
-def _diag(t: tuple) -> Diagnostic:
-    return Diagnostic(t[0], t[1], Loc(t[2], t[3], t[4]), t[5])
-
-
-def to_entry(parsed: ParsedFile | None, parse_diags: list[Diagnostic], checked: list[Diagnostic] | None = None):
-    """A cache entry: plain data only (marshal)."""
-    body = None if parsed is None else (parsed.data, parsed.packed, parsed.plain_text)
-    return (body, [_diag_tuple(d) for d in parse_diags], None if checked is None else [_diag_tuple(d) for d in checked])
-
-
-def from_entry(rel: str, key: str | None, entry) -> tuple[ParsedFile | None, list[Diagnostic]]:
-    body, parse_diags, checked = entry
-    diags = [_diag(t) for t in parse_diags]
-    if body is None:
-        return None, diags
-    data, packed, plain_text = body
-    return ParsedFile(
-        rel, data, packed, plain_text, key, None if checked is None else tuple(_diag(t) for t in checked)
-    ), diags
-
-
-def remember_schema_check(root: Path, parsed: ParsedFile, checked: list[Diagnostic]) -> None:
-    """After the schema stage: store its verdict (and the text it restored) beside the parse result."""
-    if parsed.cache_key and parsed.checked is None:
-        FileCache(root, checked=True).put(parsed.cache_key, to_entry(parsed, [], checked))  # by load_sources

@@ -26,7 +26,7 @@ import yaml
 
 from ..diagnostics import UserError
 from ..fs import refuse_leaving
-from . import load_sources
+from . import PLAIN, load_sources
 from .yamlfile import ParsedFile, parse_yaml, resolve_plain_scalar
 
 CONFLICT = "import-conflict"
@@ -372,7 +372,7 @@ def plan_edits(
     from . import writer_roles_sites as more  # local: writer_roles_sites imports this module
 
     root = Path(root)
-    sources = load_sources(root, use_cache=False)
+    sources = load_sources(root, reader=PLAIN)  # never from a cache: what is on disk now
     files = sources.files
     broken = [d for d in sources.diagnostics if d.severity == "error"]
     if broken:

@@ -87,7 +87,7 @@ class ParsedFile:
     data: Any  # plain dicts, lists, str, int, float, bool, None
     packed: bytes | None  # positions of every node (source.positions records), marshalled
     plain_text: dict  # path tuple -> source text of plain scalars read as non-strings
-    cache_key: str | None = None  # content address in the file cache (source.cache)
+    cache_key: str | None = None  # content address in the file cache (speed/file_cache.py)
     checked: tuple | None = None  # schema diagnostics already known for these bytes (from the cache)
 
     @property

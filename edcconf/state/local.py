@@ -35,10 +35,29 @@ from pathlib import Path
 from ..diagnostics import UserError
 from ..fs import CHUNK, file_chunks, refuse_leaving, sha256_of, write_atomically
 from . import oslock
-from .decode import json_text, loads_shared
 from .journal import FileJournal
 from .locking import LockInfo, actor, busy_error, lock_lost, named_holder
 from .record import STATE_FORMAT_VERSION, StateRecord
+
+
+def json_text(raw: bytes) -> str:
+    return raw.decode(json.detect_encoding(raw), "surrogatepass")  # what json.loads(bytes) does
+
+
+def plain_decode(text: str, like: Mapping[str, Mapping] | None = None) -> object:
+    """A state file's text as plain JSON data; `like` is for a decoder that shares values with it."""
+    return json.loads(text)
+
+
+_decode: Callable[..., object] = plain_decode
+
+
+def use_decoder(decode: Callable[..., object] | None) -> None:
+    """The hook edcconf.speed fills (a decoder that holds equal values once: the same values, less
+    memory); None puts plain_decode back."""
+    global _decode
+    _decode = decode or plain_decode
+
 
 # The start of a state file as StateRecord.to_json writes it (json.dumps keeps the dict's key order).
 _HEADER = re.compile(rb'\{\s*"format_version":\s*(\d+),\s*"environment":\s*("(?:[^"\\]|\\.)*"),\s*"serial":\s*(\d+),')
@@ -60,7 +79,7 @@ def json_chunks(value: object, indent: int | None = None, tail: bytes = b"") -> 
 def read_state_file(path: Path) -> StateRecord:
     """A state file anywhere (a backup, a version, a copy kept elsewhere), checked as a state is."""
     try:
-        data = loads_shared(json_text(Path(path).read_bytes()))
+        data = _decode(json_text(Path(path).read_bytes()))
     except FileNotFoundError:
         raise UserError(f"{path} does not exist", code="state-read") from None
     except IsADirectoryError:
@@ -114,7 +133,7 @@ class LocalBackend:
         try:
             text = json_text(raw)
             del raw  # never the bytes, the text and the decoded state all in memory at once
-            data = loads_shared(text, like)
+            data = _decode(text, like)
             del text
         except ValueError as exc:
             raise UserError(
@@ -126,7 +145,7 @@ class LocalBackend:
         return self.record_of(data)
 
     def record_of(self, data: object) -> StateRecord:
-        """The record of this environment from the decoded file (here, or by state/prefetch.py)."""
+        """The record of this environment from the decoded file (here, or by speed/prefetch.py)."""
         record = StateRecord.from_json(data, str(self.path))
         if record.environment != self.environment:
             raise UserError(
@@ -235,7 +254,7 @@ class LocalBackend:
     def version(self, serial: int) -> StateRecord:
         path = self.history_dir / f"{serial:06d}.json"
         try:
-            return StateRecord.from_json(loads_shared(json_text(path.read_bytes())), str(path))
+            return StateRecord.from_json(_decode(json_text(path.read_bytes())), str(path))
         except FileNotFoundError:
             raise UserError(f"{self.environment} has no applied version {serial}", code="no-version") from None
 

@@ -13,7 +13,7 @@ from ..diagnostics import Diagnostics
 from ..model import Model
 from ..rules.site_roles import check_site_roles
 from ..rules.vault_status import check_study_status
-from ..source import Sources, remember_schema_check
+from ..source import Sources
 from .build import build_model
 from .emails import check_emails
 from .policy import check_policy
@@ -32,7 +32,7 @@ def validate(sources: Sources) -> Validated:
     diags = Diagnostics(sources.diagnostics)
     for parsed in sources.files:
         checked = validate_file(parsed)
-        remember_schema_check(sources.root, parsed, checked)
+        sources.reader.checked(sources.root, parsed, checked)  # e.g. kept in a cache beside the parse
         diags.extend(checked)
     if diags.has_errors:
         return Validated(None, diags)

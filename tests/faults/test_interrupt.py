@@ -50,7 +50,7 @@ def test_ctrl_c_while_forked_workers_parse(mini_repo):
     r = run_script(
         """
         import os, signal, sys, time
-        from edcconf.source import parse_pool
+        from edcconf.speed import parse_pool
         parent, real = os.getpid(), parse_pool.parse_one
         def parse_one(*args, **kwargs):
             if os.getpid() != parent:

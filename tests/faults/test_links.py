@@ -60,7 +60,7 @@ def test_a_link_to_a_valid_file_outside_is_not_loaded(mini_repo, outside):
         "  members:\n    - {username: eve.x, email: eve@x.org, name: Eve}\n"
     )
     (mini_repo / "groups/extra.yaml").symlink_to(outside / "extra.yaml")
-    sources = load_sources(mini_repo, use_cache=False)
+    sources = load_sources(mini_repo)
     assert "groups/extra.yaml" not in {f.path for f in sources.files}
     assert [(d.code, d.loc.file) for d in sources.diagnostics] == [("unsafe-path", "groups/extra.yaml")]
     code, out, err = run(mini_repo, "validate", "--json")
@@ -72,7 +72,7 @@ def test_a_relative_link_climbing_out_and_a_linked_config_directory_are_refused(
     (mini_repo / "studies/up.yaml").symlink_to(Path("..") / ".." / "outside" / "s.yaml")
     (mini_repo / "groups").rename(mini_repo / "groups-real")
     (mini_repo / "groups").symlink_to(outside)
-    got = {(d.code, d.loc.file) for d in load_sources(mini_repo, use_cache=False).diagnostics}
+    got = {(d.code, d.loc.file) for d in load_sources(mini_repo).diagnostics}
     assert got == {("unsafe-path", "studies/up.yaml"), ("unsafe-path", "groups")}
 
 
@@ -108,7 +108,7 @@ def test_an_access_test_file_linked_outside_is_refused(mini_repo):
 
 
 def test_a_file_over_the_limit_is_refused_before_it_is_parsed(mini_repo, monkeypatch):
-    import edcconf.source.parse_pool as pool
+    import edcconf.speed.parse_pool as pool
 
     big = mini_repo / "groups/big.yaml"
     with open(big, "wb") as f:
@@ -116,10 +116,12 @@ def test_a_file_over_the_limit_is_refused_before_it_is_parsed(mini_repo, monkeyp
     parsed = []
     real_parse_all = pool.parse_all
     monkeypatch.setattr(
-        "edcconf.source.parse_all",
-        lambda jobs, *a: (parsed.extend(rel for rel, *_ in jobs), real_parse_all(jobs, *a))[1],
+        pool, "parse_all", lambda jobs, *a: (parsed.extend(rel for rel, *_ in jobs), real_parse_all(jobs, *a))[1]
     )
-    sources = load_sources(mini_repo, use_cache=False)
+    from edcconf.speed.reader import FastReader
+
+    monkeypatch.setenv("EDCCONF_NO_CACHE", "1")
+    sources = load_sources(mini_repo, reader=FastReader())  # the reader that hands files to the parse pool
     assert [(d.code, d.loc.file) for d in sources.diagnostics] == [("file-too-large", "groups/big.yaml")]
     assert f"{MAX_FILE_BYTES + 1:,} bytes" in sources.diagnostics[0].message
     assert "groups/big.yaml" not in parsed
@@ -133,7 +135,7 @@ def test_the_limit_is_ten_mebibytes():
 
 def test_a_fifo_is_not_waited_on(mini_repo):
     os.mkfifo(mini_repo / "groups/pipe.yaml")
-    sources = load_sources(mini_repo, use_cache=False, rels=["groups/pipe.yaml"])
+    sources = load_sources(mini_repo, rels=["groups/pipe.yaml"])
     assert [d.code for d in sources.diagnostics] == ["yaml-syntax"]
     assert "not a regular file" in sources.diagnostics[0].message
 

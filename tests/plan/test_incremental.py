@@ -1,4 +1,4 @@
-"""The incremental planner (edcconf.incremental): after one-file changes of every kind (a grant, a role,
+"""The incremental planner (edcconf.speed.incremental): after one-file changes of every kind (a grant, a role,
 a new and a removed study file, a person's expiry in a group file, a site), the plan (text and JSON,
 warnings and brakes included) equals the plan made with EDCCONF_NO_CACHE=1; a study-file change is
 answered incrementally, a global change by the full path; damaged entries and another code version are
@@ -57,7 +57,7 @@ def _plans(root: Path, env_name: str, cached: bool) -> tuple[int, str, str]:
 
 def _incremental_in_process(root: Path, env_name: str) -> bool:
     """Whether plan_for_review answers incrementally (in this process; the cache is on)."""
-    from edcconf.incremental.replay import IncrementalPlanned
+    from edcconf.speed.incremental.replay import IncrementalPlanned
     from edcconf.workflow import plan_for_review
 
     return isinstance(plan_for_review(root, env_name, AS_OF, True), IncrementalPlanned)
@@ -164,7 +164,7 @@ def test_plan_after_each_kind_of_change_equals_the_uncached_plan(applied, tmp_pa
 
 
 def test_damaged_entries_and_another_code_version_are_misses(applied, tmp_path, monkeypatch):
-    import edcconf.incremental as incremental
+    import edcconf.speed.incremental as incremental
 
     root = tmp_path / "org"
     shutil.copytree(applied, root, ignore=shutil.ignore_patterns("cache"))
@@ -192,7 +192,7 @@ def test_damaged_entries_and_another_code_version_are_misses(applied, tmp_path, 
 def test_saved_plan_made_incrementally_equals_the_fresh_one(applied, tmp_path):
     import json
 
-    from edcconf.incremental.replay import IncrementalPlanned
+    from edcconf.speed.incremental.replay import IncrementalPlanned
     from edcconf.workflow import plan_environment, plan_for_review
 
     root = tmp_path / "org"

@@ -29,7 +29,7 @@ def only_inserted(before: bytes, after: bytes, inserted: list[bytes]) -> None:
 
 
 def loaded(root: Path, rel: str):
-    return next(f for f in load_sources(root, use_cache=False).files if f.path == rel).data
+    return next(f for f in load_sources(root).files if f.path == rel).data
 
 
 # --- the example organisation -----------------------------------------------------------------------

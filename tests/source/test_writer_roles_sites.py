@@ -38,7 +38,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 
 def loaded(root: Path, rel: str):
-    return next(f for f in load_sources(root, use_cache=False).files if f.path == rel).data
+    return next(f for f in load_sources(root).files if f.path == rel).data
 
 
 def study(tmp_path: Path, text: str, rel: str = "studies/s1.yaml") -> Path:
@@ -346,7 +346,7 @@ def test_mini_with_everything_validates(mini_repo: Path) -> None:
     text = (mini_repo / "studies/heart.yaml").read_text()
     assert "  sites: [BOS, NYC, LYON, OSLO]\n" in text
     assert "    site_reader: {base: monitor, tags: {safety: read}}\n  access:\n" in text
-    sources = load_sources(mini_repo, use_cache=False)
+    sources = load_sources(mini_repo)
     assert not [d for d in sources.diagnostics if d.severity == "error"]
     result = run_edcconf("--config", mini_repo, "validate", cwd=mini_repo)
     assert result.code == 0, result

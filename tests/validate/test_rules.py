@@ -356,11 +356,7 @@ def test_a_vault_grant_listing_every_site_is_refused(example_repo):
             "{user: dina.park, role: lead_data_manager, environments: all, sites: [MGH, CHU-LYON, APHP, OUS]}",
         )
     )
-    found = [
-        d
-        for d in validate(load_sources(example_repo, use_cache=False)).diagnostics
-        if d.code == "vault-all-sites-listed"
-    ]
+    found = [d for d in validate(load_sources(example_repo)).diagnostics if d.code == "vault-all-sites-listed"]
     assert [(d.severity, d.loc.file, d.loc.line) for d in found] == [("error", "studies/onc-04.yaml", 17)]
     assert "dina.park" in found[0].message and "sites: all" in found[0].message
     assert "site-level" not in found[0].message  # lead_data_manager may have study access

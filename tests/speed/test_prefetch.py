@@ -1,4 +1,4 @@
-"""The state decoded by a forked child (state/prefetch.py) is the state LocalBackend.read decodes, values
+"""The state decoded by a forked child (speed/prefetch.py) is the state LocalBackend.read decodes, values
 shared with the desired state the same way; a file replaced after the child read it, a damaged file
 and a cancelled child are never used, and the plan is the same with and without the child."""
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from edcconf.state import prefetch as prefetch_module
+from edcconf.speed import prefetch as prefetch_module
+from edcconf.speed.prefetch import StatePrefetch
 from edcconf.state.local import LocalBackend
-from edcconf.state.prefetch import StatePrefetch
 from tests.conftest import generate_org, run_edcconf
 
 AS_OF = date(2026, 11, 24)
@@ -100,7 +100,7 @@ def test_cancel_stops_the_child(applied):
 def test_the_plan_is_the_same_with_the_child(applied, tmp_path, monkeypatch):
     import shutil
 
-    from edcconf.workflow import plan_environment
+    from edcconf.workflow import plan_now
 
     applied = shutil.copytree(applied, tmp_path / "org")
 
@@ -117,11 +117,11 @@ def test_the_plan_is_the_same_with_the_child(applied, tmp_path, monkeypatch):
         study.read_text().replace("environments: all, sites: all}", "environments: [production], sites: all}", 1)
     )
     monkeypatch.setenv("EDCCONF_WORKERS", "1")
-    alone = plan_environment(applied, "test", AS_OF)
+    alone = plan_now(applied, "test", AS_OF)
     monkeypatch.delenv("EDCCONF_WORKERS")
     monkeypatch.setattr(prefetch_module, "PREFETCH_MIN_BYTES", 0)
     monkeypatch.setattr(StatePrefetch, "take", spy)
-    with_child = plan_environment(applied, "test", AS_OF)
+    with_child = plan_now(applied, "test", AS_OF)
     assert taken == [True]
     assert with_child.plan == alone.plan and not alone.plan.empty
     assert with_child.previous == alone.previous
@@ -132,7 +132,7 @@ def test_the_applied_side_stored_by_the_child_serves_the_next_incremental_plan(a
     rest): the plan after a one-file change is made incrementally from it and equals a fresh plan."""
     import shutil
 
-    from edcconf.incremental.replay import IncrementalPlanned
+    from edcconf.speed.incremental.replay import IncrementalPlanned
     from edcconf.workflow import plan_environment, plan_for_review
 
     root = tmp_path / "org"
@@ -148,7 +148,7 @@ def test_the_applied_side_stored_by_the_child_serves_the_next_incremental_plan(a
 
     monkeypatch.setattr(StatePrefetch, "take", spy)
     first = plan_for_review(root, "test", AS_OF, True)
-    from edcconf.spool import spool
+    from edcconf.speed.spool import spool
 
     spool.flush()  # the base is written by the spool thread, as the CLI flushes it before it returns
     assert len(sides) == 1 and sides[0] is not None and sides[0][2], "the child stored the applied parts"

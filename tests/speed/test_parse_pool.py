@@ -4,10 +4,22 @@ from pathlib import Path
 
 import pytest
 
-from edcconf.source import load_sources, parse_pool
-from edcconf.spool import spool
+from edcconf.source import load_sources
+from edcconf.speed import parse_pool
+from edcconf.speed.reader import FastReader
+from edcconf.speed.spool import spool
 from edcconf.validate.schema import validate_file
 from tests.conftest import generate_org
+
+
+def _load(root, use_cache, **kw):
+    """load_sources through speed's reader, with or without the file cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        if use_cache:
+            mp.delenv("EDCCONF_NO_CACHE", raising=False)
+        else:
+            mp.setenv("EDCCONF_NO_CACHE", "1")
+        return load_sources(root, reader=FastReader(), **kw)
 
 
 def _shape(sources):
@@ -32,9 +44,9 @@ def org(tmp_path_factory) -> Path:
 
 def test_workers_parse_what_this_process_parses(org, monkeypatch):
     monkeypatch.setenv("EDCCONF_WORKERS", "1")
-    alone = load_sources(org, use_cache=False, check=validate_file)
+    alone = _load(org, False, check=validate_file)
     monkeypatch.setenv("EDCCONF_WORKERS", "2")
-    forked = load_sources(org, use_cache=False, check=validate_file)
+    forked = _load(org, False, check=validate_file)
     assert _shape(forked) == _shape(alone)
     assert any(d.code == "yaml-syntax" for d in forked.diagnostics)
     assert any(f.checked for f in forked.files), "the schema verdicts came back from the workers"
@@ -47,18 +59,19 @@ def test_entries_written_by_workers_read_back_the_same(tmp_path, org, monkeypatc
     root = tmp_path / "org"
     shutil.copytree(org, root)
     monkeypatch.setenv("EDCCONF_WORKERS", "2")
-    first = load_sources(root, use_cache=True, check=validate_file)
+    first = _load(root, True, check=validate_file)
     spool.flush()  # the entries are written by the spool's thread; the CLI flushes it before it returns
     assert len(list((root / ".edcconf" / "cache" / "files").rglob("*"))) > len(first.files)
-    again = load_sources(root, use_cache=True, check=validate_file)  # every file a cache hit
+    again = _load(root, True, check=validate_file)  # every file a cache hit
     monkeypatch.setenv("EDCCONF_WORKERS", "1")
-    fresh = load_sources(root, use_cache=False, check=validate_file)
-    assert _shape(again) == _shape(first) == _shape(fresh)
+    fresh = _load(root, False, check=validate_file)
+    plain = load_sources(root, check=validate_file)  # the core's own reader: PyYAML, file by file
+    assert _shape(again) == _shape(first) == _shape(fresh) == _shape(plain)
 
 
 def test_without_a_check_the_schema_stage_still_runs_later(org, monkeypatch):
     monkeypatch.setenv("EDCCONF_WORKERS", "2")
-    sources = load_sources(org, use_cache=False)
+    sources = _load(org, False)
     assert all(f.checked is None for f in sources.files)
 
 
@@ -68,7 +81,7 @@ def test_a_failure_in_a_worker_is_not_swallowed(org, monkeypatch):
 
     monkeypatch.setenv("EDCCONF_WORKERS", "2")
     with pytest.raises(RuntimeError, match="bug while checking"):
-        load_sources(org, use_cache=False, check=broken_check)
+        _load(org, False, check=broken_check)
 
 
 def test_how_many_workers(monkeypatch):

@@ -15,14 +15,15 @@ import dataclasses
 import marshal
 import multiprocessing
 import os
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 
 from ..diagnostics import Diagnostic
-from ..spool import spool
-from .yamlfile import ParsedFile, parse_yaml
+from ..source import Check
+from ..source.yamlfile import ParsedFile, parse_yaml
+from .codec import from_entry, to_entry
+from .spool import spool
 
 Job = tuple[str, bytes, "str | None"]  # (path shown to users, bytes, cache key)
-Check = Callable[[ParsedFile], list[Diagnostic]]
 
 MAX_WORKERS = 4
 PARALLEL_MIN_FILES = 64  # below either, forking costs more than it saves
@@ -61,7 +62,6 @@ def workers_for(jobs: list[Job]) -> int:
 def parse_one(rel: str, raw: bytes, key: str | None, check: Check | None, cache) -> tuple:
     """One file parsed, checked when a check is given, and its cache entry written:
     (parsed, parse diagnostics, schema diagnostics or None, the cache entry's plain data)."""
-    from . import to_entry  # local: source/__init__ imports this module
 
     parsed, diags = parse_yaml(raw, rel)
     checked = check(parsed) if (check is not None and parsed is not None) else None
@@ -75,7 +75,6 @@ def parse_all(
     jobs: list[Job], check: Check | None, cache
 ) -> Generator[tuple[ParsedFile | None, list[Diagnostic]], None, None]:
     """(parsed, diagnostics) per job, in the jobs' order."""
-    from . import from_entry  # local: source/__init__ imports this module
 
     workers = workers_for(jobs)
     if workers <= 1 or len(jobs) < 2 or not may_fork():

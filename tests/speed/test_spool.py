@@ -1,6 +1,6 @@
 """The spool writes cache entries in a background thread: in order, atomically, all of them by flush()."""
 
-from edcconf.spool import Spool
+from edcconf.speed.spool import Spool
 
 
 def test_writes_land_in_order_by_flush(tmp_path):

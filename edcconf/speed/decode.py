@@ -1,14 +1,11 @@
 """Decoding a stored state into as little memory as the values allow (the state file's format is a
-contract: this only changes which Python objects hold its values, never the values)."""
+contract: this only changes which Python objects hold its values, never the values). Installed into
+state.local (use_decoder) by edcconf.speed.install."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-
-
-def json_text(raw: bytes) -> str:
-    return raw.decode(json.detect_encoding(raw), "surrogatepass")  # what json.loads(bytes) does
 
 
 def loads_shared(text: str, like: Mapping[str, Mapping] | None = None) -> object:
@@ -47,7 +44,7 @@ def loads_shared(text: str, like: Mapping[str, Mapping] | None = None) -> object
 def share_like(data: object, like: Mapping[str, Mapping] | None) -> object:
     """A decoded state (loads_shared without `like`) whose grants and roles equal to those of the effective
     state `like` are replaced by those very objects: what loads_shared(text, like) returns, after the fact
-    (for a state decoded elsewhere: state/prefetch.py)."""
+    (for a state decoded elsewhere: speed/prefetch.py)."""
     effective = data.get("effective") if like and isinstance(data, dict) else None
     if not like or not isinstance(effective, dict):  # no `like`: effective is None
         return data

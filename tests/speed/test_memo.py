@@ -130,7 +130,7 @@ def test_state_edit_with_same_serial_misses(applied, tmp_path):
 
 
 def test_key_covers_code_version_and_inputs(tmp_path, monkeypatch):
-    from edcconf.plan import memo
+    from edcconf.speed import memo
 
     m = memo.PlanMemo(tmp_path)
     day = date(2026, 11, 24)
@@ -157,7 +157,7 @@ def test_journal_or_damage_is_a_miss(applied, tmp_path):
     for entry in _entries(root):
         entry.write_bytes(b"\x00garbage")
     assert _plans(root) == base
-    from edcconf.plan.memo import state_digest
+    from edcconf.speed.memo import state_digest
 
     assert state_digest(root, "test") not in (None, "absent")
     (root / ".edcconf" / "state" / "test.journal").write_text("")

@@ -9,7 +9,7 @@ loading, validating and resolving the whole organisation again. What is not memo
   an input that no digest here covers;
 - a plan against a state that is not a local file (postgres), or while an apply's journal is waiting
   to be recovered (the full path recovers it first);
-- a plan of more than workflow.MEMO_MAX_CHANGES changes (a first rollout: large, rarely planned twice);
+- a plan of more than planning.MEMO_MAX_CHANGES changes (a first rollout: large, rarely planned twice);
 - anything that marshal cannot store exactly (the plan is then simply made again next time).
 
 Entries are plain data (marshal: type-exact, so a memoised plan equals the fresh one), written
@@ -28,11 +28,11 @@ from datetime import date
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from ..diagnostics import Diagnostic, Loc
-from ..source.cache import cache_folder, code_digest
-from ..spool import read_entry, spool
+from ..plan.model import Plan
 from ..state.local import LocalBackend
-from .model import Change, Plan
+from .codec import plan_from_data, plan_to_data
+from .file_cache import cache_folder, code_digest
+from .spool import read_entry, spool
 
 MEMO_VERSION = 1
 KEEP_ENTRIES = 32  # plans kept (most recently written); older ones are removed
@@ -41,7 +41,6 @@ KEEP_ENTRIES = 32  # plans kept (most recently written); older ones are removed
 @lru_cache(maxsize=1)
 def package_digest() -> str:
     """Every file of the installed package (code, catalogs) and the schemas: the code version."""
-
     package = Path(__file__).resolve().parents[1]
     h = hashlib.sha256(code_digest().encode())
     for path in sorted(
@@ -87,58 +86,6 @@ def state_digest(root: Path, env: str) -> str | None:
         return None
 
 
-def _diag_out(d: Diagnostic) -> tuple:
-    return (d.code, d.message, d.loc.file, d.loc.line, d.loc.col, d.severity, d.details)
-
-
-def _diag_in(t: tuple) -> Diagnostic:
-    return Diagnostic(t[0], t[1], Loc(t[2], t[3], t[4]), t[5], t[6])
-
-
-def change_out(c: Change) -> tuple:
-    return (
-        c.action,
-        c.kind,
-        c.key,
-        c.before,
-        c.after,
-        c.reason,
-        c.source,
-        c.study,
-        c.details,
-        c.stored,
-        c.role,
-        c.notify,
-        c.invite,
-        c.agreement_notify,
-    )
-
-
-def plan_to_data(plan: Plan) -> tuple:
-    return (
-        plan.environment,
-        plan.serial,
-        plan.lineage,
-        plan.as_of.isoformat(),
-        tuple(change_out(c) for c in plan.changes),
-        tuple(_diag_out(w) for w in plan.warnings),
-        tuple(plan.brakes),
-    )
-
-
-def plan_from_data(data: tuple) -> Plan:
-    env, serial, lineage, as_of, changes, warnings, brakes = data
-    return Plan(
-        env,
-        serial,
-        lineage,
-        date.fromisoformat(as_of),
-        tuple(Change(*c) for c in changes),
-        tuple(_diag_in(w) for w in warnings),
-        tuple(brakes),
-    )
-
-
 @dataclass(frozen=True)
 class MemoPlanned:
     """What `plan` prints and saves, answered from the memo; systems and sources load on first use."""
@@ -163,7 +110,6 @@ class MemoPlanned:
 class PlanMemo:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-
         self.dir = cache_folder(self.root, "plans")  # refused when it leads out of the configuration
 
     def key(self, env: str, as_of: date, refresh: bool, config_digest: str) -> str:
@@ -204,7 +150,6 @@ class PlanMemo:
 
     def put(self, key: str, state: str, planned) -> None:
         """Store a plan (and the systems and sources a saved plan needs); a failure is only a slower next run."""
-
         try:
             extra = marshal.dumps((dict(planned.systems), dict(planned.sources)))
             entry = marshal.dumps(

@@ -36,14 +36,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ..diagnostics import Diagnostic, Loc
-from ..model import Model
-from ..plan.brakes import managers_by_study
-from ..plan.memo import change_out, package_digest
-from ..providers import reads_live
-from ..questions.compliance import applied_over_ceiling
-from ..rules.external import account_notice
-from ..source.cache import cache_folder
+from ...diagnostics import Diagnostic
+from ...model import Model
+from ...plan.brakes import managers_by_study
+from ...providers import reads_live
+from ...questions.compliance import applied_over_ceiling
+from ...rules.external import account_notice
+from ..codec import change_out, diag_out
+from ..file_cache import cache_folder
+from ..memo import package_digest
 from ..spool import read_entry, spool, write_now
 
 VERSION = 4  # 2: fragments and applied parts of a full plan stored as two packs; 3: guards (plan/brakes);
@@ -56,14 +57,6 @@ def _h(*parts: str) -> str:
 
 def _code() -> str:
     return _h(str(VERSION), sys.version, str(marshal.version), package_digest())
-
-
-def _diag_out(d: Diagnostic) -> tuple:
-    return (d.code, d.message, d.loc.file, d.loc.line, d.loc.col, d.severity, d.details)
-
-
-def _diag_in(t) -> Diagnostic:
-    return Diagnostic(t[0], t[1], Loc(t[2], t[3], t[4]), t[5], t[6])
 
 
 class Store:
@@ -160,13 +153,13 @@ def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[st
         roles.setdefault(ref.split("/", 1)[0], {})[ref] = value
     above: dict[str, dict] = {}  # grant key -> its ceiling-exceeded error, should the plan add or change it
     for key, diag in env_state.ceilings.items():
-        above.setdefault(key.split("/", 1)[0], {})[key] = _diag_out(diag)
+        above.setdefault(key.split("/", 1)[0], {})[key] = diag_out(diag)
     excluded: dict[str, dict] = {}
     for key, why in env_state.excluded.items():
         excluded.setdefault(key.split("/", 1)[0], {})[key] = (why.reason, why.loc.file, why.loc.line, why.loc.col)
     by_file: dict[str, list] = {}
     for d in warnings:
-        by_file.setdefault(d.loc.file, []).append(_diag_out(d))
+        by_file.setdefault(d.loc.file, []).append(diag_out(d))
     out = {}
     for rel, ids in files.items():
         studies, content = [], {}
@@ -292,7 +285,7 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
             wanted["accounts"],
             sites,
             global_sources,
-            [_diag_out(d) for d in all_warnings if d.loc.file not in study_files],
+            [diag_out(d) for d in all_warnings if d.loc.file not in study_files],
             over,
         ),
         (

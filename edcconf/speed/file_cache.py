@@ -3,7 +3,7 @@
 An entry is keyed by the file's path and bytes and by a digest of the code and schemas that produced
 it, so it is never trusted across versions of edcconf; it holds plain data only (marshal of dicts,
 lists, tuples, strings, numbers), is written atomically, and is safe to delete at any time. Set
-EDCCONF_NO_CACHE=1 to bypass it. Reading or writing it never fails a command: a bad entry is a miss (but a cache directory
+EDCCONF_NO_CACHE=1 (or EDCCONF_SPEED=off) to bypass it. Reading or writing it never fails a command: a bad entry is a miss (but a cache directory
 that leads through a symbolic link to outside the configuration directory is refused: cache_folder).
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 from .. import __version__
 from ..fs import refuse_leaving
-from ..spool import read_entry, spool, write_now
+from .spool import read_entry, spool, write_now
 
 _DEPENDS_ON = (
     "source/yamlfile.py",
@@ -27,6 +26,8 @@ _DEPENDS_ON = (
     "source/__init__.py",
     "validate/schema.py",
     "diagnostics.py",
+    "speed/codec.py",  # the entries' shape
+    "speed/parse_pool.py",
 )
 
 
@@ -41,10 +42,6 @@ def code_digest() -> str:
         if entry.name.endswith(".json"):
             h.update(entry.name.encode() + entry.read_bytes())
     return h.hexdigest()
-
-
-def enabled() -> bool:
-    return not os.environ.get("EDCCONF_NO_CACHE")
 
 
 def cache_folder(root: Path, *parts: str) -> Path:
@@ -67,7 +64,7 @@ class FileCache:
         return read_entry(self.dir / key[:2] / key)
 
     def put_marshalled(self, key: str, data: bytes) -> None:
-        """Store an entry already marshalled, by the spool's thread (see edcconf.spool): written while
+        """Store an entry already marshalled, by the spool's thread (see edcconf.speed.spool): written while
         this process waits for the parse workers or goes on with the command."""
 
         spool.write(self.dir / key[:2] / key, data)

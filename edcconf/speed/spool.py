@@ -22,8 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import UserError
-from .fs import write_atomically
+from ..diagnostics import UserError
+from ..fs import write_atomically
 
 _STOP = object()
 

@@ -1,4 +1,4 @@
-"""The reading side of the incremental planner (see edcconf.incremental): a plan from the base, the
+"""The reading side of the incremental planner (see edcconf.speed.incremental): a plan from the base, the
 fragments of unchanged study files, a validate+resolve run over the global files and the changed study
 files only, and a diff of the grants of studies whose desired and applied grants differ."""
 
@@ -6,21 +6,24 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from ..diagnostics import Diagnostic, Loc, UserError
-from ..pipeline import desired_from_sources
-from ..plan.brakes import Guards, brakes_from_counts
-from ..plan.diff import entity_changes, grant_changes, ordered_plan
-from ..plan.memo import MemoPlanned
-from ..plan.model import Change
-from ..resolve.effective import EnvironmentState, Exclusion
-from ..rules.ceilings import at_assignment
-from ..source import load_sources
-from ..validate.schema import validate_file
-from . import VERSION, Store, _base_key, _diag_in, _diag_out, _fragment_key, _global_key, _non_study_files, split
+from ...diagnostics import Diagnostic, Loc, UserError
+from ...pipeline import desired_from_sources
+from ...plan.brakes import Guards, brakes_from_counts
+from ...plan.diff import entity_changes, grant_changes, ordered_plan
+from ...plan.model import Change
+from ...resolve.effective import EnvironmentState, Exclusion
+from ...rules.ceilings import at_assignment
+from ...source import load_sources
+from ...validate.schema import validate_file
+from ..codec import diag_in, diag_out
+from ..memo import MemoPlanned
+from ..reader import FastReader
+from . import VERSION, Store, _base_key, _fragment_key, _global_key, _non_study_files, split
 
 
 class IncrementalPlanned(MemoPlanned):
@@ -31,7 +34,7 @@ def _load_files(root: Path, rels: list[str]):
     """load_sources over some files only (through the same file cache). A file that cannot be read is an
     error diagnostic, so the subset run raises and the full path reports it."""
 
-    sources = load_sources(root, check=validate_file, rels=rels)
+    sources = load_sources(root, check=validate_file, rels=rels, reader=FastReader())
     return dataclasses.replace(sources, digest=hashlib.sha256(b"subset").hexdigest())
 
 
@@ -57,7 +60,7 @@ def _fresh_fragments(
             return None
         files[s.loc.file].append(s.id)
     warnings = list(desired.diagnostics.warnings)
-    if [_diag_out(d) for d in warnings if d.loc.file not in files] != list(global_warnings):
+    if [diag_out(d) for d in warnings if d.loc.file not in files] != list(global_warnings):
         return None
     return split(model, desired.resolution.environments[env], warnings, files)
 
@@ -65,7 +68,7 @@ def _fresh_fragments(
 def plan_incrementally(
     root: Path, env: str, as_of: date, refresh: bool, files: list[tuple[str, str]], state: str, digest: str
 ):
-    """The plan, or None when the full path must make it (see edcconf.incremental)."""
+    """The plan, or None when the full path must make it (see edcconf.speed.incremental)."""
     try:
         return _plan(root, env, as_of, refresh, files, state, digest)
     except (LookupError, TypeError, ValueError, AttributeError):
@@ -110,54 +113,69 @@ def _plan(root, env, as_of, refresh, files, state, digest):
             found[rel], contents[rel] = fragment
     try:
         return _assemble(
-            store,
-            g,
-            env,
-            as_of,
-            study_rels,
-            shas,
-            found,
-            contents,
-            env_info,
-            wanted,
-            applied,
-            packs,
-            digest,
-            study_shas,
-            summaries,
+            Assembly(
+                store=store,
+                env=env,
+                as_of=as_of,
+                digest=digest,
+                study_rels=study_rels,
+                shas=shas,
+                found=found,
+                contents=contents,
+                env_info=env_info,
+                wanted=wanted,
+                applied=applied,
+                packs=packs,
+                study_shas=study_shas,
+                summaries=summaries,
+            )
         )
     except (LookupError, TypeError, ValueError):
         return None  # a damaged or missing entry
 
 
-def _assemble(
-    store,
-    g,
-    env,
-    as_of,
-    study_rels,
-    shas,
-    found,
-    contents,
-    env_info,
-    wanted,
-    applied,
-    packs,
-    digest,
-    study_shas,
-    summaries,
-):
+@dataclass(frozen=True, kw_only=True)
+class Assembly:
+    """What a plan is assembled from: the base's parts (see record) and this run's study files."""
+
+    store: Any  # Store
+    env: str
+    as_of: date
+    digest: str  # the configuration's
+    study_rels: list[str]  # every study file now, in load order
+    shas: dict[str, str]  # file -> sha256 of its bytes, now
+    found: dict[str, tuple]  # study file -> its fragment's summary
+    contents: dict[str, dict]  # study file -> its fragment's content, when already read
+    env_info: tuple  # the base's parts, as record stores them
+    wanted: tuple
+    applied: tuple
+    packs: tuple
+    study_shas: dict[str, str]  # study file -> sha256, when the base was stored
+    summaries: dict[str, tuple]  # study file -> its fragment's summary, when the base was stored
+
+
+def _assemble(a: Assembly):
+    store, env, as_of, digest = a.store, a.env, a.as_of, a.digest
+    study_rels, shas, found, contents = a.study_rels, a.shas, a.found, a.contents
+    env_info, wanted, applied, packs = a.env_info, a.wanted, a.applied, a.packs
+    study_shas, summaries = a.study_shas, a.summaries
+
     groups, accounts, sites_all, global_sources, global_warnings, over = wanted
     serial, lineage, have, old_sources, per_study, differing = applied
     ids = [sid for rel in study_rels for sid in found[rel][0]]
     if len(set(ids)) != len(ids):
         return None  # a study declared twice: the full path reports it
-    studies, sites, notices, sources = {}, {}, {}, dict(global_sources)
-    managers, where, study_sites = {}, {}, {}
-    warnings = [_diag_in(t) for t in global_warnings]
+    studies: dict[str, dict] = {}
+    sites: dict[str, dict] = {}
+    heard: dict[str, set] = {}
+    sources = dict(global_sources)
+    managers: dict[str, int] = {}
+    where: dict[str, str] = {}
+    study_sites: dict[str, list] = {}
+    warnings = [diag_in(t) for t in global_warnings]
     for rel in study_rels:
         _, entries, file_warnings = found[rel]
-        warnings.extend(_diag_in(t) for t in file_warnings)
+        warnings.extend(diag_in(t) for t in file_warnings)
         for sid, value, source, site_ids, n_managers, study_notices in entries:
             studies[sid] = value
             sources[f"study:{sid}"] = source
@@ -167,8 +185,8 @@ def _assemble(
                     sources[f"site:{site}"] = sites_all[site][1]
             managers[sid], where[sid], study_sites[sid] = n_managers, rel, site_ids
             for user, names in study_notices.items():
-                notices.setdefault(user, set()).update(names)
-    notices = {u: tuple(sorted(n)) for u, n in notices.items()}
+                heard.setdefault(user, set()).update(names)
+    notices = {u: tuple(sorted(n)) for u, n in heard.items()}
     want = {"sites": sites, "groups": groups, "studies": studies, "accounts": accounts}
     changes = entity_changes(want, have, sources, old_sources, notices)
     changes.extend(Change(*c) for c in env_info[2])  # the guards: from global files and the state, as in the base
@@ -189,7 +207,7 @@ def _assemble(
     above = {}  # the ceiling-exceeded error of each grant above its ceiling, of the studies diffed
     for sid in sorted(to_diff):
         mine, roles, grant_sources, excluded, study_above = content(sid) if sid in where else ({}, {}, [], {}, {})
-        above.update({k: _diag_in(t) for k, t in study_above.items()})
+        above.update({k: diag_in(t) for k, t in study_above.items()})
         old, old_roles, old_grant_sources = (
             store.get_packed(applied_pack, applied_index[sid]) if sid in per_study else ({}, {}, [])
         )

@@ -21,9 +21,10 @@ import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ..source.parse_pool import may_fork
-from ..spool import spool
-from .decode import json_text, loads_shared, share_like
+from ..state.local import json_text
+from .decode import loads_shared, share_like
+from .parse_pool import may_fork
+from .spool import spool
 
 PREFETCH_MIN_BYTES = 8 * 1024 * 1024  # below this the read costs less than the fork
 

@@ -1,0 +1,48 @@
+"""The performance machinery: the file cache, parse workers, the plan memo, the incremental planner, the
+state prefetch, value-sharing state decoding and background cache writes.
+
+It only stores, reuses and parallelises what the core computes: no rule of the domain is decided here.
+The core takes it through hooks (source.use_reader, state.local.use_decoder, plan_environment's
+prefetched_state); install() fills them and the workflow (plan_for_review, plan_under_lock) uses the rest.
+EDCCONF_SPEED=off switches all of it off: no cache read or written, no worker, no memo, no incremental
+plan, no prefetch (EDCCONF_NO_CACHE=1 switches off only what reads or writes `.edcconf/cache/`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+
+def enabled() -> bool:
+    """False when EDCCONF_SPEED=off: the core alone, exactly as it computes everything."""
+    return os.environ.get("EDCCONF_SPEED", "").strip().lower() != "off"
+
+
+def cache_enabled() -> bool:
+    """Whether `.edcconf/cache/` may be read and written (file cache, plan memo, incremental planner)."""
+    return enabled() and not os.environ.get("EDCCONF_NO_CACHE")
+
+
+def install() -> Callable[[], None]:
+    """Fill the core's hooks (or empty them when speed is off): the CLI does, once per command. Returns
+    what puts the previous hooks back (an in-process caller, e.g. a test, gets the core as it was)."""
+    from .. import source
+    from ..state import local
+
+    before = (source._default_reader, local._decode)
+
+    def restore() -> None:
+        source.use_reader(before[0])
+        local.use_decoder(before[1])
+
+    if not enabled():
+        source.use_reader(None)
+        local.use_decoder(None)
+        return restore
+    from .decode import loads_shared
+    from .reader import FastReader
+
+    source.use_reader(FastReader())
+    local.use_decoder(loads_shared)
+    return restore
