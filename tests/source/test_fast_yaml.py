@@ -13,7 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edcconf.source import fast_yaml
+from edcconf.source import fast_yaml, ryml_nodes
 from edcconf.source.positions import unpack
 from edcconf.source.yamlfile import parse_yaml
 
@@ -363,6 +363,11 @@ def test_the_environment_variable_forces_pyyaml(monkeypatch):
     with reader(None):
         parse_yaml(b"a: 1\n", "f.yaml")
     assert calls == ["a: 1\n"]
+
+
+def test_the_node_records_are_read_as_the_binding_describes_them():
+    # fast_yaml is only offered when this check, made at import, agrees on every field of every node
+    assert ryml_nodes.LAYOUT_OK and fast_yaml.available()
 
 
 def test_ryml_errors_do_not_reach_stderr(capfd):
