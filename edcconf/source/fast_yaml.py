@@ -16,11 +16,14 @@ The fast path never decides an error itself.
 from __future__ import annotations
 
 import re
+from array import array
 from bisect import bisect_right
 from typing import Any
 
 from . import ryml_nodes
 from .positions import make_record
+
+_EMPTY = make_record(0, 0, None, ())[3]  # the packed bytes of a record without children
 
 MAX_DEPTH = 64  # yamlfile.MAX_DEPTH (deeper files go to PyYAML for its message)
 
@@ -189,7 +192,8 @@ class _Reader:
         flow = bool(kind & _FLOW)
         if not flow and not kind & _BLOCK:
             raise _Unsure
-        entries = []
+        packed = array("I")  # what positions.make_record builds, made here in the same pass
+        children: list = []
         items: Any = {} if is_map else []
         types, text, src, plain_text = nodes.types, self.text, self.src, self.plain_text
         val_at, val_len, starts, ascii_ = nodes.val, nodes.val_len, self.starts, self.ascii
@@ -245,7 +249,8 @@ class _Reader:
                     value, value_off, record = self.value(child, path + (key,), depth + 1, end, flow)
                     vl, vc = self.pos(value_off)
                 items[key] = value
-                entries.append((vl, vc, kl, kc, record))
+                packed.extend((vl, vc, kl, kc))
+                children.append(record)
                 if first < 0:
                     first = key_off
             else:
@@ -256,12 +261,13 @@ class _Reader:
                     value, value_off, record = self.value(child, path + (len(items),), depth + 1, None, flow)
                     vl, vc = self.pos(value_off)
                 items.append(value)
-                entries.append((vl, vc, 0, 0, record))
+                packed.extend((vl, vc, 0, 0))
+                children.append(record)
                 if first < 0:
                     first = value_off
             child = nodes.next[child]
         opening = 0x7B if is_map else 0x5B  # `{` or `[`
-        if not entries:
+        if not children:
             if not flow or key_end is None:
                 raise _Unsure
             where = self.after(self.after(key_end, 0x3A) + 1, opening)
@@ -271,7 +277,8 @@ class _Reader:
             where = first if is_map else self.before(first, 0x2D)  # a block list: its first `-`
         line, col = self.pos(where)
         keys = tuple(items) if is_map else None
-        return items, where, make_record(line, col, keys, entries)
+        nested = tuple(children) if any(c is not None for c in children) else None
+        return items, where, (line, col, keys, packed.tobytes() if packed else _EMPTY, nested)
 
 
 def available() -> bool:
