@@ -61,9 +61,14 @@ def _parse_quietly(buf: bytearray) -> Any:
     """ryml prints each error to stderr before raising; PyYAML's diagnostic is the one users see."""
     global _fds
     if _fds is None:
-        _fds = (os.open(os.devnull, os.O_WRONLY), os.dup(2))
+        try:
+            _fds = (os.open(os.devnull, os.O_WRONLY), os.dup(2))
+        except OSError:  # no stderr to protect (a daemon closed it), or no descriptor left
+            _fds = (-1, -1)
     devnull, saved = _fds
-    os.dup2(2, saved)  # whatever stderr is now (a test may have redirected it)
+    if devnull < 0:
+        return ryml.parse_in_place(buf)
+    os.dup2(2, saved, inheritable=False)  # whatever stderr is now (a test may have redirected it)
     os.dup2(devnull, 2)
     try:
         return ryml.parse_in_place(buf)

@@ -4,6 +4,7 @@ Every comparison is between parse_yaml forced onto PyYAML (EDCCONF_YAML=pyyaml) 
 the same text: the same data (types included), the same packed positions, the same plain-scalar texts;
 and when PyYAML refuses the text, fast_yaml.read must have refused it too (returned None)."""
 
+import importlib.util
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -319,6 +320,18 @@ def example_files():
 @pytest.mark.parametrize("path", example_files(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_example_file_reads_the_same_and_fast(path):
     assert compare(path.read_bytes()), "the example organisation's files should not need the PyYAML reader"
+
+
+def test_a_generated_organisation_reads_the_same_and_fast(tmp_path):
+    """bench/generate.py's files: flow mappings per grant, long flow lists, every system."""
+    spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "bench" / "generate.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    generator.generate(tmp_path, 6, seed=11, systems=["openclinica", "redcap", "vault"])
+    files = sorted(p for d in ("environments", "studies", "groups") for p in (tmp_path / d).rglob("*.yaml"))
+    assert len(files) > 6
+    for path in files:
+        assert compare(path.read_bytes()), path
 
 
 def bad_input_texts():
