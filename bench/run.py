@@ -3,7 +3,8 @@
 
     python bench/run.py --studies 2000 [--json] [--systems openclinica,redcap,vault] [--keep DIR]
 
-In one run, at N and at N/4: the parse floor (PyYAML's C loader over every file, in this process),
+In one run, at N and at N/4: the parse floor (PyYAML's C loader over every file, in this process; and
+rapidyaml's, the fast reader's floor, when it is installed),
 then the real `edcconf` CLI as child processes, as a reviewer meets it: validate; apply of everything
 (local state); then plans against that state: cold (file cache deleted), warm (nothing changed since),
 and after one grant changed in one study file; the peak resident memory of the largest of those
@@ -93,6 +94,20 @@ def parse_floor(root: Path) -> float:
     return time.perf_counter() - start
 
 
+def fast_parse_floor(root: Path) -> float | None:
+    """The same files through rapidyaml alone (no values, no positions): what edcconf's fast reader
+    (source/fast_yaml.py) starts from. None when rapidyaml is not installed."""
+    try:
+        import ryml
+    except ImportError:
+        return None
+    files = sorted(p for d in ("environments", "studies", "groups") for p in (root / d).rglob("*.yaml"))
+    start = time.perf_counter()
+    for p in files:
+        ryml.parse_in_arena(p.read_bytes())
+    return time.perf_counter() - start
+
+
 def change_one_grant(root: Path) -> None:
     study = sorted((root / "studies").glob("*.yaml"))[len(list((root / "studies").glob("*.yaml"))) // 2]
     text = study.read_text()
@@ -112,6 +127,7 @@ def measure(n: int, systems: list[str], workdir: Path) -> dict:
     stats = generate(root, n, seed=7, systems=systems)
     figures: dict = {"studies": n, "people": stats["people"], "grants": stats["grants"]}
     figures["parse_floor_s"] = parse_floor(root)
+    figures["fast_parse_floor_s"] = fast_parse_floor(root)
     rss: dict[str, float] = {}
     cpu: dict[str, float] = {}
 
@@ -190,6 +206,8 @@ def main() -> None:
             "second_apply_vs_cold",
         ):
             print(f"       {key:<22} {fig[key]:10.2f}")
+            if key == "parse_floor_s" and fig["fast_parse_floor_s"] is not None:
+                print(f"       {'fast_parse_floor_s':<22} {fig['fast_parse_floor_s']:10.2f}")
     print(f"scaling (cold plan, N vs N/4): {large['scaling_ratio']:.2f}")
     for key, ok in verdict.items():
         print(f"target {key:<22} ≤ {TARGETS[key]:<7} {'met' if ok else 'NOT met'}")

@@ -10,6 +10,7 @@ PyYAML's composer (the C one when present) builds the node tree; we construct va
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 
 from ..diagnostics import Diagnostic, Loc, error
+from . import fast_yaml
 from .positions import KeyPositions, ValuePositions, key_pos, keys_at, make_record, pack, unpack, value_pos
 
 
@@ -393,6 +395,11 @@ def parse_yaml(raw: bytes, path: str) -> tuple[ParsedFile | None, list[Diagnosti
                 Loc(path, line, 1),
             )
         ]
+    if fast_yaml.available() and os.environ.get("EDCCONF_YAML") != "pyyaml":
+        fast = fast_yaml.read(text)
+        if fast is not None:
+            data, tree, plain_text = fast
+            return ParsedFile(path, data, pack(tree), plain_text), []
     try:
         loader = _Loader(text)  # the pure-Python reader checks characters already here
         try:
