@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .rules import state as state_rules
+
 Severity = Literal["error", "warning"]
 
 
@@ -183,4 +185,6 @@ def file_system_error(exc: OSError, doing: str = "") -> UserError:
     where = f" {exc.filename}" if exc.filename is not None else ""
     hint = _FS_HINTS.get(errno.errorcode.get(exc.errno or 0, ""), "")
     doing = f" ({doing})" if doing else ""
-    return UserError(f"cannot use{where}{doing}: {what}" + (f"; {hint}" if hint else ""), code="file-system")
+    return UserError(
+        f"cannot use{where}{doing}: {what}" + (f"; {hint}" if hint else ""), code=state_rules.FILE_SYSTEM.code
+    )

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from .diagnostics import UserError
+from .rules import files as files_rules
 
 
 def real(path: Path) -> Path:
@@ -68,7 +69,7 @@ def refuse_leaving(root: Path, path: Path, doing: str) -> Path:
             f"{name} is a symbolic link to a place outside the configuration directory "
             f"{real(root)}; edcconf will not {doing} through it. Remove the link "
             f"(or point it inside the configuration directory)",
-            code="unsafe-path",
+            code=files_rules.UNSAFE_PATH.code,
         )
     return path
 

@@ -14,6 +14,7 @@ from datetime import date
 import click
 
 from ..diagnostics import UserError
+from ..rules import commands as commands_rules
 from .common import at_option, config_option, json_option, parse_at, print_json, root_dir
 
 
@@ -118,7 +119,7 @@ def _date(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise UserError(f"{option} {text!r} is not a date; write YYYY-MM-DD", code="usage") from None
+        raise UserError(f"{option} {text!r} is not a date; write YYYY-MM-DD", code=commands_rules.USAGE.code) from None
 
 
 def with_subcommands(command: click.Command, *subcommands: click.Command) -> click.Group:

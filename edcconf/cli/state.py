@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..rules import state as state_rules
 from ..state.edit import SECTIONS
 from .common import config_option, env_option, json_option, print_json, root_dir
 
@@ -109,7 +110,7 @@ def state_show(ctx: click.Context, config_dir: str | None, env: str, address: st
         raise UserError(
             f"{address!r} is not in the state of {env} (serial {record.serial})"
             f"{suggest(address, known)}; `edcconf state list --env {env}` lists what is",
-            code="not-in-state",
+            code=state_rules.NOT_IN_STATE.code,
         )
     kind, _, key = address.partition(".")
     section = SECTIONS[kind]

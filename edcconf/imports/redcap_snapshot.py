@@ -11,6 +11,7 @@ from pathlib import Path
 from ..diagnostics import Diagnostic, Loc, warning
 from ..interchange import redcap_versions as rv
 from ..providers.redcap_records import UserRecord, live_record
+from ..rules import interchange as interchange_rules
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def from_files(
         if role and role not in roles:
             diags.append(
                 warning(
-                    "csv-unknown-value",
+                    interchange_rules.CSV_UNKNOWN_VALUE.code,
                     f"{u.username} is in user role {role}, which "
                     f"{roles_path or 'no roles file'} does not define; their own rights are used",
                     Loc(str(users_path), u.line),

@@ -18,10 +18,11 @@ from pathlib import Path
 from ..interchange import redcap_versions as rv
 from ..model import Environment
 from ..providers.redcap_records import Unsayable, differences, expected_record
+from ..rules import live as live_rules
 
 ABSENT = "(not in the project)"
 UNMANAGED = "(not managed by edcconf)"
-UNREAD = "live-unread"  # the refusal when a study whose target reads live access could not be read
+UNREAD = live_rules.LIVE_UNREAD.code  # the refusal when a study whose target reads live access could not be read
 
 
 @dataclass(frozen=True)
@@ -328,7 +329,7 @@ def refresh(
         refuse_unread(environment.name, report.unread, " (or --no-refresh to plan without reading live access)")
     warnings = [
         warning(
-            "drift-unchecked",
+            live_rules.DRIFT_UNCHECKED.code,
             f"live access of {what} NOT read (--allow-unread): {why}; its drift is "
             "unknown and this plan does not restore it",
             Loc("<live>"),
@@ -346,7 +347,9 @@ def refresh(
     for key, diffs in sorted(by_key.items()):
         lines = tuple(f"{d.right}: live {_cell(d.live)}, applied {_cell(d.expected)}" for d in diffs)
         warnings.append(
-            warning("drift", f"{key} was changed in REDCap outside edcconf: {'; '.join(lines)}", Loc("<live>"))
+            warning(
+                live_rules.DRIFT.code, f"{key} was changed in REDCap outside edcconf: {'; '.join(lines)}", Loc("<live>")
+            )
         )
         if key in planned:
             continue  # the planned change sends the whole record anyway
@@ -450,7 +453,7 @@ def live_effective(root: Path, environment: Environment, applied, model):
         raise UserError(
             "no study of this environment could be read live: "
             + ("; ".join(f"{s}: {why}" for s, why in reads.unchecked) or "it has no studies"),
-            code="no-live-read",
+            code=live_rules.NO_LIVE_READ.code,
         )
     live: dict[str, dict] = {}
     for study_id, users in reads.read.items():

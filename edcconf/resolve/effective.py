@@ -31,6 +31,8 @@ from datetime import date
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error, warning
 from ..model import ALL, Grant, Model, Person, Study, frozen_map
+from ..rules import ceilings as ceilings_rules
+from ..rules import policy as policy_rules
 from ..rules.admins import active_admins
 from ..rules.ceilings import Over, group_ceiling, over_ceiling, over_text, unnamed_hint
 from ..rules.external import account_notice, not_yet, not_yet_warning
@@ -377,7 +379,7 @@ def _ceiling_error(group, person: Person, grant: Grant, over: list) -> Diagnosti
     if group.message:
         message += f". {group.message}"
     return error(
-        "ceiling-exceeded",
+        ceilings_rules.CEILING_EXCEEDED.code,
         message,
         grant.locs.get("role", grant.loc),
         group=group.id,
@@ -404,7 +406,7 @@ def _hidden_query_warnings(
             loc = role.loc or next(g.loc for g in study.access if g.role == role_id)
             out.append(
                 warning(
-                    "queries-hidden",
+                    policy_rules.QUERIES_HIDDEN.code,
                     f"in {env}, role {role_id} ({role.base.label}) in {study_id} has no access to "
                     f"{', '.join(hidden)}: {', '.join(sorted(users))} cannot see or close queries on "
                     f"{'that form' if len(hidden) == 1 else 'those forms'}",

@@ -15,6 +15,134 @@ from dataclasses import dataclass
 
 from ..catalogs import RIGHTS, Catalog, catalog, right_rank
 from ..diagnostics import Diagnostic, Loc
+from .book import rule
+
+FAMILY = "ceilings"
+
+CEILING_EXCEEDED = rule(
+    "ceiling-exceeded",
+    family=FAMILY,
+    source="002, 004",
+    kind="error",
+    summary="a grant that is **added or changed** is within the person's group ceiling",
+    text=(
+        "a grant that is **added or changed** is within the person's group ceiling: its effective rights "
+        "(generic, and every REDCap key: `user_rights` ordered 0 < 2 < 1, `dataViewing` compared as sets "
+        "of abilities). Ceilings are enforced at assignment, as REDCap does (see [Ceilings at "
+        "assignment](#ceilings-at-assignment)): `plan` refuses a grant it creates or updates (any change "
+        "of role, sites, forms, rights or expiry) above the ceiling and keeps an applied grant that "
+        "nobody changes (`ceiling-noncompliant`). Ceilings fail closed: a right the group does not name "
+        "is none (REDCap 0), and the message says so for a right the group never named; lists each right, "
+        "granted and allowed, and the group's message"
+    ),
+    example=(
+        "rhea.read in group readers would get form_access edit (allowed read) as crc in EXTRA-03. "
+        "Complete the data-entry training first (policy EDC-7). [EXTRA-03/rhea.read: added by this plan; "
+        "a grant that is added or changed must be within the ceiling (002, 004)]"
+    ),
+)
+
+CEILING_EXTENDS = rule(
+    "ceiling-extends",
+    family=FAMILY,
+    source="002",
+    kind="error",
+    summary="a group that starts from another group's ceiling",
+    text=(
+        "a group that starts from another group's ceiling (`extends:`) names a group that exists, never "
+        "itself through a chain, and does not also say `unnamed:` (its unnamed rights are the parent's)"
+    ),
+    example="group a extends b, which extends a (a -> b -> a); a ceiling cannot start from itself",
+)
+
+CEILING_UNLIMITED = rule(
+    "ceiling-unlimited",
+    family=FAMILY,
+    source="002",
+    kind="warning",
+    summary=(
+        "a group that says `unnamed: unlimited` allows every right it does not name, in every system and for rights …"
+    ),
+    text=(
+        "a group that says `unnamed: unlimited` allows every right it does not name, in every system and "
+        "for rights added later"
+    ),
+    example=(
+        "group edc-team allows every right it does not name (unnamed: unlimited), in every system and for "
+        "rights added later; name the rights it needs instead where you can"
+    ),
+)
+
+CEILING_REDCAP_CLOSED = rule(
+    "ceiling-redcap-closed",
+    family=FAMILY,
+    source="004",
+    kind="warning",
+    summary=("a REDCap key a group names above what the same group's generic rights allow stays at the lower value"),
+    text=(
+        "a REDCap key a group names above what the same group's generic rights allow stays at the lower "
+        "value (a named key narrows, never opens)"
+    ),
+    example=(
+        "group g names REDCap rights above what its generic rights allow: api_export 1 (the generic "
+        "rights allow 0); they stay at the lower value: name the generic right too"
+    ),
+)
+
+DEFAULT_GROUP = rule(
+    "default-group",
+    family=FAMILY,
+    source="002",
+    kind="error",
+    summary="at most one group is REDCap's default group",
+    text=(
+        "at most one group is REDCap's default group (`default: true`, the ACG file's is_default_group); "
+        "without one, the built-in no-rights group (G-NORIGHTS) is"
+    ),
+    example=(
+        "group b is marked default, and so is a (groups/a.yaml:2); REDCap has one default group: keep "
+        "default: true on one"
+    ),
+)
+
+CEILING_NONCOMPLIANT = rule(
+    "ceiling-noncompliant",
+    family=FAMILY,
+    source="002, 004",
+    kind="warning",
+    summary="an applied grant exceeds its person's current ceiling",
+    text=(
+        "an applied grant exceeds its person's current ceiling (the ceiling was lowered, or the person "
+        "moved to another group). When the plan does not change it, it is kept as applied (002: a ceiling "
+        "is checked at the next assignment or modification, never retroactively) and this warning names "
+        "it; when the plan revokes it or brings it within, the warning says so. `edcconf compliance` "
+        "lists the same grants in its reports"
+    ),
+    example=(
+        "applied access of cara.crc in HEART-01 exceeds the current ceiling of group staff: form_access "
+        "edit (allowed read); kept as applied (a ceiling is checked when a grant is added or changed, "
+        "002), listed by edcconf compliance; any change to this grant must be within the ceiling"
+    ),
+)
+
+CEILING_UNVERIFIED = rule(
+    "ceiling-unverified",
+    family=FAMILY,
+    source="002, 004",
+    kind="warning",
+    summary="`validate` found a grant above its ceiling in an environment whose state it could not read",
+    text=(
+        "`validate` found a grant above its ceiling in an environment whose state it could not read (a "
+        "`postgres` backend without its DSN, a damaged state file): it cannot tell whether the grant is "
+        "applied unchanged (kept) or added or changed (refused by the plan)"
+    ),
+    example=(
+        "… [the state of production (environment variable EDCCONF_PG_DSN is not set) could not be read, "
+        "so validate cannot tell whether this grant is applied unchanged (kept, with a warning) or added "
+        "or changed (the plan refuses it: ceiling-exceeded)]"
+    ),
+)
+
 
 UNLIMITED = "unlimited"
 
@@ -145,7 +273,7 @@ def group_ceilings(model) -> list:
     for group in defaults[1:]:
         out.append(
             error(
-                "default-group",
+                DEFAULT_GROUP.code,
                 f"group {group.id} is marked default, and so is {defaults[0].id} "
                 f"({defaults[0].loc}); REDCap has one default group: keep `default: true` on one",
                 group.loc,
@@ -155,7 +283,7 @@ def group_ceilings(model) -> list:
         if group.unlimited:
             out.append(
                 warning(
-                    "ceiling-unlimited",
+                    CEILING_UNLIMITED.code,
                     f"group {group.id} allows every right it does not name "
                     "(`unnamed: unlimited`), in every system and for rights added later; name the "
                     "rights it needs instead where you can",
@@ -167,7 +295,7 @@ def group_ceilings(model) -> list:
             listed = ", ".join(f"{k} {v} (the generic rights allow {b})" for k, v, b in closed)
             out.append(
                 warning(
-                    "ceiling-redcap-closed",
+                    CEILING_REDCAP_CLOSED.code,
                     f"group {group.id} names REDCap rights above what its "
                     f"generic rights allow: {listed}; they stay at the lower value: name the generic "
                     "right too",
@@ -198,7 +326,6 @@ def unnamed_hint(group, over: list[Over]) -> str:
 # must be within the person's current ceiling. An applied grant that nobody changes stays as it is,
 # however far above a lowered ceiling (or above the ceiling of the group its person moved to): the plan
 # warns about it and the compliance reports list it.
-NONCOMPLIANT = "ceiling-noncompliant"
 
 
 def pair_rights(pair: Mapping) -> str:
@@ -211,7 +338,7 @@ def kept_warning(pair: Mapping, loc: Loc, environment: str | None = None) -> Dia
 
     where = f" in {environment}" if environment else ""
     return warning(
-        NONCOMPLIANT,
+        CEILING_NONCOMPLIANT.code,
         f"applied access of {pair['user']} in {pair['study']}{where} exceeds the current "
         f"ceiling of group {pair['group']}: {pair_rights(pair)}; kept as applied (a ceiling is checked "
         "when a grant is added or changed, 002), listed by `edcconf compliance`; any change to this "
@@ -255,7 +382,7 @@ def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -
         elif change.after is None:
             warnings.append(
                 warning(
-                    NONCOMPLIANT,
+                    CEILING_NONCOMPLIANT.code,
                     f"applied access of {pair['user']} in {pair['study']} exceeds the "
                     f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan "
                     "revokes it",
@@ -267,7 +394,7 @@ def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -
         elif pair["key"] not in above:
             warnings.append(
                 warning(
-                    NONCOMPLIANT,
+                    CEILING_NONCOMPLIANT.code,
                     f"applied access of {pair['user']} in {pair['study']} exceeds the "
                     f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan "
                     "brings it within",
@@ -279,7 +406,7 @@ def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -
         elif only_narrows(change.before, change.after):  # an earlier expiry or fewer sites, rights unchanged
             warnings.append(
                 warning(
-                    NONCOMPLIANT,
+                    CEILING_NONCOMPLIANT.code,
                     f"applied access of {pair['user']} in {pair['study']} exceeds the "
                     f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan only "
                     f"narrows it ({change.reason}), which is allowed, and it stays above the ceiling",

@@ -18,6 +18,189 @@ from datetime import date
 
 from ..diagnostics import Diagnostic, error, warning
 from ..model import ALL, External, Grant, Model, Person, Study
+from .book import rule
+
+FAMILY = "external"
+
+EXTERNAL_WITHOUT_AGREEMENT = rule(
+    "external-without-agreement",
+    family=FAMILY,
+    source="000",
+    kind="error",
+    summary="an external person has a signed agreement date and a basis",
+    text=(
+        "an external person has a signed agreement date and a basis (`protocol`, `sponsor` or "
+        "`non-research`); access starts on the agreement date, never before (see "
+        "`external-access-not-yet`)"
+    ),
+    example=(
+        "external person eve.ext needs a signed agreement date (external.agreement_signed, "
+        "external.basis) before any access (000)"
+    ),
+)
+
+EXTERNAL_ACCESS_NOT_YET = rule(
+    "external-access-not-yet",
+    family=FAMILY,
+    source="000",
+    kind="warning",
+    summary="an external person whose agreement is dated after the plan's day",
+    text=(
+        "an external person whose agreement is dated after the plan's day (`--at`, default today) has no "
+        "access yet: their grants stay out of the effective state until that day, `explain` says so, and "
+        "`plan --at` that day shows them"
+    ),
+    example=(
+        "eve.ext's External User Agreement is dated 2099-01-15: access to EXTRA-03 starts on that day, "
+        "not before (000); plan --at 2099-01-15 shows it"
+    ),
+)
+
+EXTERNAL_NOT_ON_PROTOCOL = rule(
+    "external-not-on-protocol",
+    family=FAMILY,
+    source="000",
+    kind="error",
+    summary=("an external person with basis `protocol` is listed on the protocol of every study granting them access"),
+    text=("an external person with basis `protocol` is listed on the protocol of every study granting them access"),
+    example=(
+        "external person eve.ext is granted access to EXTRA-03 but is not listed on its protocol; add "
+        "them to protocol.staff of EXTRA-03 (000)"
+    ),
+)
+
+EXTERNAL_REQUESTER_MISSING = rule(
+    "external-requester-missing",
+    family=FAMILY,
+    source="000",
+    kind="error",
+    summary="an external person with basis `protocol` names who requested the access",
+    text=("an external person with basis `protocol` names who requested the access (`external.requested_by`)"),
+    example=(
+        "external person eve.ext has basis protocol and needs the PI or Co-PI who requested the access "
+        "(external.requested_by) (000)"
+    ),
+)
+
+EXTERNAL_REQUESTER_UNKNOWN = rule(
+    "external-requester-unknown",
+    family=FAMILY,
+    source="000",
+    kind="error",
+    summary="a named requester (any basis) is a declared person",
+    text='a named requester (any basis) is a declared person (with "did you mean")',
+    example="eve.ext was requested by vera.vue, who is not declared; did you mean 'vera.view'? ...",
+)
+
+EXTERNAL_REQUESTER_NOT_PI = rule(
+    "external-requester-not-pi",
+    family=FAMILY,
+    source="000",
+    kind="error",
+    summary="for basis `protocol`, the requester is PI or Co-PI on the protocol",
+    text=(
+        "for basis `protocol`, the requester is PI or Co-PI on the protocol (`protocol: {pi, co_pis}`) of "
+        "each study granting the person access; one error per study"
+    ),
+    example=(
+        "eve.ext was requested by vera.view, who is not PI or Co-PI on the protocol of EXTRA-03 (PI "
+        "ivan.inv); only they may request access for an external person (000)"
+    ),
+)
+
+EXTERNAL_JUSTIFICATION_MISSING = rule(
+    "external-justification-missing",
+    family=FAMILY,
+    source="000",
+    kind="error",
+    summary="basis `non-research` has a business justification",
+    text="basis `non-research` has a business justification",
+    example=(
+        "external person eve.ext has basis non-research and needs a business justification "
+        "(external.justification) (000)"
+    ),
+)
+
+EXTERNAL_APPROVAL_MISSING = rule(
+    "external-approval-missing",
+    family=FAMILY,
+    source="000",
+    kind="error",
+    summary="basis `non-research` names the EDC administrator who approved the access",
+    text=("basis `non-research` names the EDC administrator who approved the access (`external.approved_by`)"),
+    example=(
+        "external person eve.ext has basis non-research and needs the EDC administrator who approved the "
+        "access (external.approved_by) (000)"
+    ),
+)
+
+EXTERNAL_APPROVER_NOT_ADMIN = rule(
+    "external-approver-not-admin",
+    family=FAMILY,
+    source="000",
+    kind="error",
+    summary="the approver of non-research access is a declared person of type `admin`",
+    text="the approver of non-research access is a declared person of type `admin`",
+    example=(
+        "eve.ext's non-research access is approved by cara.crc, who is not an EDC administrator (type: "
+        "admin); an EDC administrator must approve it (000)"
+    ),
+)
+
+EXTERNAL_PHI_PROTECTIONS_MISSING = rule(
+    "external-phi-protections-missing",
+    family=FAMILY,
+    source="000",
+    kind="error",
+    summary=(
+        "basis `non-research` on a study that collects PHI references the documentation of the protections in place"
+    ),
+    text=(
+        "basis `non-research` on a study that collects PHI references the documentation of the "
+        "protections in place (`external.phi_protections`). A study collects PHI when it says "
+        "`collects_phi: true`, or, without `collects_phi:`, when one of its forms has `contact_data: "
+        "true`; one error per study"
+    ),
+    example=(
+        "external person eve.ext has non-research access to HEART-01, which collects PHI; reference the "
+        "documentation of the protections in place (training, user rights) in external.phi_protections "
+        "(000)"
+    ),
+)
+
+EXTERNAL_SPONSOR_WITHOUT_EXPIRY = rule(
+    "external-sponsor-without-expiry",
+    family=FAMILY,
+    source="000",
+    kind="error",
+    summary=("a sponsor (basis `sponsor`) granted access has an `expires:` date, on the person or on every grant"),
+    text=("a sponsor (basis `sponsor`) granted access has an `expires:` date, on the person or on every grant"),
+    example=(
+        "sponsor eve.ext is granted access that never expires: HEART-01 (studies/heart.yaml:18); give the "
+        "person an expires: date, or every grant one (000)"
+    ),
+)
+
+EXTERNAL_SPONSOR_ACCESS_LONG = rule(
+    "external-sponsor-access-long",
+    family=FAMILY,
+    source="000",
+    kind="warning",
+    summary=(
+        "a sponsor's access, from the agreement date to the earliest of the person's and the grant's expiry, lasts …"
+    ),
+    text=(
+        "a sponsor's access, from the agreement date to the earliest of the person's and the grant's "
+        "expiry, lasts at most `external: {sponsor_max_days: N}` days (on the environment; the smallest "
+        "of the grant's environments; default 365)"
+    ),
+    example=(
+        "sponsor eve.ext has access to HEART-01 for 730 days (agreement 2026-01-01 to 2027-12-31), more "
+        "than the 365 allowed (external.sponsor_max_days of the environment); shorten it or say why in "
+        "review (000)"
+    ),
+)
+
 
 DEFAULT_SPONSOR_MAX_DAYS = 365  # environment `external: {sponsor_max_days: N}` overrides it
 
@@ -43,7 +226,7 @@ def not_yet_warning(person: Person, grant: Grant) -> Diagnostic:
     starts = access_starts(person)
     assert starts is not None, "called only for a person whose access has not started"
     return warning(
-        "external-access-not-yet",
+        EXTERNAL_ACCESS_NOT_YET.code,
         f"{person.username}'s External User Agreement is dated "
         f"{starts.isoformat()}: access to {grant.study} starts on that day, not before (000); "
         f"plan --at {starts.isoformat()} shows it",
@@ -110,7 +293,7 @@ def check_external(model: Model) -> list[Diagnostic]:
             )
             out.append(
                 error(
-                    "external-without-agreement",
+                    EXTERNAL_WITHOUT_AGREEMENT.code,
                     f"external person {person.username} needs {missing} "
                     "(external.agreement_signed, external.basis) before any access (000)",
                     ext.loc,
@@ -150,7 +333,7 @@ def _requester(model: Model, person: Person, grants: list[tuple[Study, Grant]]) 
         if ext.basis == "protocol":
             out.append(
                 error(
-                    "external-requester-missing",
+                    EXTERNAL_REQUESTER_MISSING.code,
                     f"external person {person.username} has basis protocol "
                     "and needs the PI or Co-PI who requested the access (external.requested_by) (000)",
                     ext.loc,
@@ -162,7 +345,7 @@ def _requester(model: Model, person: Person, grants: list[tuple[Study, Grant]]) 
 
         out.append(
             error(
-                "external-requester-unknown",
+                EXTERNAL_REQUESTER_UNKNOWN.code,
                 f"{person.username} was requested by {requester}, who is "
                 f"not declared{suggest(requester, model.people)}; the requester must be a declared person, "
                 "a PI or Co-PI of the study's protocol (000)",
@@ -177,7 +360,7 @@ def _requester(model: Model, person: Person, grants: list[tuple[Study, Grant]]) 
         if p is not None and requester not in (p.pi, *p.co_pis):
             out.append(
                 error(
-                    "external-requester-not-pi",
+                    EXTERNAL_REQUESTER_NOT_PI.code,
                     f"{person.username} was requested by {requester}, who is "
                     f"not PI or Co-PI on the protocol of {study.id} (PI {p.pi or 'none'}"
                     f"{', Co-PIs ' + ', '.join(p.co_pis) if p.co_pis else ''}); only they may request "
@@ -195,7 +378,7 @@ def _on_protocol(person: Person, grants: list[tuple[Study, Grant]]) -> list[Diag
         if p is None or person.username not in (p.pi, *p.co_pis, *p.staff):
             out.append(
                 error(
-                    "external-not-on-protocol",
+                    EXTERNAL_NOT_ON_PROTOCOL.code,
                     f"external person {person.username} is granted "
                     f"access to {study.id} but is not listed on its protocol; add them to "
                     f"protocol.staff of {study.id} (000)",
@@ -212,7 +395,7 @@ def _non_research(model: Model, person: Person, grants: list[tuple[Study, Grant]
     if not (ext.justification or "").strip():
         out.append(
             error(
-                "external-justification-missing",
+                EXTERNAL_JUSTIFICATION_MISSING.code,
                 f"external person {person.username} has basis "
                 "non-research and needs a business justification (external.justification) (000)",
                 ext.loc,
@@ -222,7 +405,7 @@ def _non_research(model: Model, person: Person, grants: list[tuple[Study, Grant]
     if approver is None:
         out.append(
             error(
-                "external-approval-missing",
+                EXTERNAL_APPROVAL_MISSING.code,
                 f"external person {person.username} has basis non-research "
                 "and needs the EDC administrator who approved the access (external.approved_by) (000)",
                 ext.loc,
@@ -234,7 +417,7 @@ def _non_research(model: Model, person: Person, grants: list[tuple[Study, Grant]
             what = "is not declared" if who is None else "is not an EDC administrator (type: admin)"
             out.append(
                 error(
-                    "external-approver-not-admin",
+                    EXTERNAL_APPROVER_NOT_ADMIN.code,
                     f"{person.username}'s non-research access is approved "
                     f"by {approver}, who {what}; an EDC administrator must approve it (000)",
                     _at(person, "approved_by"),
@@ -245,7 +428,7 @@ def _non_research(model: Model, person: Person, grants: list[tuple[Study, Grant]
             if collects_phi(study):
                 out.append(
                     error(
-                        "external-phi-protections-missing",
+                        EXTERNAL_PHI_PROTECTIONS_MISSING.code,
                         f"external person {person.username} has "
                         f"non-research access to {study.id}, which collects PHI; reference the "
                         "documentation of the protections in place (training, user rights) in "
@@ -264,7 +447,7 @@ def _sponsor(model: Model, person: Person, grants: list[tuple[Study, Grant]]) ->
         where = ", ".join(f"{s.id} ({g.loc})" for s, g in open_ended)
         out.append(
             error(
-                "external-sponsor-without-expiry",
+                EXTERNAL_SPONSOR_WITHOUT_EXPIRY.code,
                 f"sponsor {person.username} is granted access that "
                 f"never expires: {where}; give the person an expires: date, or every grant one (000)",
                 _external(person).loc,
@@ -287,7 +470,7 @@ def _sponsor(model: Model, person: Person, grants: list[tuple[Study, Grant]]) ->
             )
             out.append(
                 warning(
-                    "external-sponsor-access-long",
+                    EXTERNAL_SPONSOR_ACCESS_LONG.code,
                     f"sponsor {person.username} has access to {study.id} "
                     f"for {days} days (agreement {start.isoformat()} to {min(ends).isoformat()}), more "
                     f"than the {limit} allowed (external.sponsor_max_days of the environment); "

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostic, Loc, error, warning
 from ..model import Model, Person
-from .identity import fold, ignoring
+from ..rules import identity as identity_rules
+from ..rules import references as references_rules
+from ..rules.identity import fold, ignoring
 
 NEEDS_EMAIL = {
     "openclinica": "OpenClinica needs an e-mail for every user (001)",
@@ -79,7 +81,7 @@ def _shared(people: list[Person], oc: dict[str, dict[str, Loc]]) -> list[Diagnos
             listed = "; ".join(f"{p.username}: {_studies(oc[p.username])}" for p in having)
             out.append(
                 error(
-                    "duplicate-id",
+                    references_rules.DUPLICATE_ID.code,
                     f"e-mail {person.email!r} of {person.username} is also the e-mail of "
                     f"{other.username} ({_email_loc(other)}, {ignoring(person.email or '', other.email or '') or 'ignoring case'}), and OpenClinica, which requires a "
                     f"different e-mail for each user (001), is used by {' and '.join(p.username for p in having)} "
@@ -92,7 +94,7 @@ def _shared(people: list[Person], oc: dict[str, dict[str, Loc]]) -> list[Diagnos
             continue
         out.append(
             warning(
-                "shared-email",
+                identity_rules.SHARED_EMAIL.code,
                 f"{person.username} shares the e-mail {person.email!r} with {first.username} "
                 f"({_email_loc(first)}, {ignoring(person.email or '', first.email or '') or 'ignoring case'}): REDCap and Vault accept that, OpenClinica does not (001), and "
                 "neither has access to an OpenClinica study; give each their own e-mail before either is granted "
@@ -114,7 +116,7 @@ def _without_email(person: Person, access: dict[str, dict[str, dict[str, Loc]]])
             label = "OpenClinica" if system == "openclinica" else "Vault"
             out.append(
                 error(
-                    "person-without-email",
+                    identity_rules.PERSON_WITHOUT_EMAIL.code,
                     f"{person.username} has no e-mail and is granted access to {label} "
                     f"{'study' if len(studies) == 1 else 'studies'} {_studies(studies)} (at {studies[sid]}); {why}: "
                     f"add `email:` to {person.username}",
@@ -125,7 +127,7 @@ def _without_email(person: Person, access: dict[str, dict[str, dict[str, Loc]]])
     if not out:
         out.append(
             warning(
-                "person-without-email",
+                identity_rules.PERSON_WITHOUT_EMAIL.code,
                 f"{person.username} has no e-mail; REDCap accepts that, but OpenClinica and "
                 f"Vault need one before {person.username} can be granted access there: add `email:` when it is known",
                 person.loc,

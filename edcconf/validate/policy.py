@@ -9,6 +9,9 @@ from __future__ import annotations
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, error
 from ..model import ALL, Model, Study
+from ..rules import admins as admins_rules
+from ..rules import identity as identity_rules
+from ..rules import policy as policy_rules
 from ..rules.external import check_external
 from ..rules.openclinica import check_participant_id_template
 
@@ -29,7 +32,7 @@ def _study_rules(study: Study) -> list[Diagnostic]:
     if len(study.id) > MAX_STUDY_ID:
         out.append(
             error(
-                "study-id-too-long",
+                identity_rules.STUDY_ID_TOO_LONG.code,
                 f"study id {study.id!r} has {len(study.id)} characters; "
                 f"OpenClinica allows at most {MAX_STUDY_ID}: shorten it",
                 study.locs.get("id", study.loc),
@@ -38,7 +41,7 @@ def _study_rules(study: Study) -> list[Diagnostic]:
     if study.access and not study.sites:
         out.append(
             error(
-                "study-without-sites",
+                policy_rules.STUDY_WITHOUT_SITES.code,
                 f"study {study.id} grants access but has no sites; add at least "
                 "one site before anyone is granted access (001)",
                 study.locs.get("sites", study.loc),
@@ -66,7 +69,7 @@ def _grant_rules(model: Model, study: Study) -> list[Diagnostic]:
         if person is not None and person.type == "admin" and not study_wide:
             out.append(
                 error(
-                    "admin-site-grant",
+                    admins_rules.ADMIN_SITE_GRANT.code,
                     f"{person.username} is an admin and cannot be granted site-level "
                     "access; site users are never Admin (001): make the person a user, or grant the whole "
                     "study",
@@ -79,7 +82,7 @@ def _grant_rules(model: Model, study: Study) -> list[Diagnostic]:
         if study_wide and not base.study_level:
             out.append(
                 error(
-                    "role-level",
+                    policy_rules.ROLE_LEVEL.code,
                     f"{grant.role} is a site-level role and cannot be granted on all sites of "
                     f"{study.id}; list the sites, or use a study-level role such as "
                     f"{_alternative(cat, study_level=True)}",
@@ -89,7 +92,7 @@ def _grant_rules(model: Model, study: Study) -> list[Diagnostic]:
         elif not study_wide and not base.site_level and not by_country:
             out.append(
                 error(
-                    "role-level",
+                    policy_rules.ROLE_LEVEL.code,
                     f"{grant.role} is a study-level role and cannot be granted on listed "
                     f"sites; use sites: all, or a site-level role such as {_alternative(cat, study_level=False)}",
                     where.get("sites", where.get("countries", grant.loc)),

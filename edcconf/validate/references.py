@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error
 from ..model import ALL, Model, Study
+from ..rules import references as references_rules
 
 
 def suggest(name: str, known: Iterable[str]) -> str:
@@ -22,7 +23,7 @@ def suggest(name: str, known: Iterable[str]) -> str:
 
 
 def unknown(what: str, name: str, known: Iterable[str], loc: Loc, where: str = "") -> Diagnostic:
-    return error("unknown-reference", f"unknown {what} {name!r}{where}{suggest(name, known)}", loc)
+    return error(references_rules.UNKNOWN_REFERENCE.code, f"unknown {what} {name!r}{where}{suggest(name, known)}", loc)
 
 
 def check_references(model: Model) -> list[Diagnostic]:
@@ -57,7 +58,7 @@ def _study_references(model: Model, study: Study) -> list[Diagnostic]:
         if role.id in base_roles:
             out.append(
                 error(
-                    "duplicate-id",
+                    references_rules.DUPLICATE_ID.code,
                     f"custom role {role.id!r} has the name of a base role of {study.system}; choose another name",
                     role.loc,
                 )

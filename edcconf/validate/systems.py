@@ -9,6 +9,9 @@ from typing import cast
 from ..catalogs import Catalog, catalog, required_catalog
 from ..diagnostics import Diagnostic, Loc, UserError, error
 from ..model import ALL, Environment, Grant, Model, Study
+from ..rules import files as files_rules
+from ..rules import references as references_rules
+from ..rules import systems as systems_rules
 from ..rules.ceilings import group_ceilings
 from ..rules.openclinica_security import check_domain, check_environment
 
@@ -39,7 +42,7 @@ def check_systems(model: Model) -> list[Diagnostic]:
                 if not cat.right_keys:
                     out.append(
                         error(
-                            "schema",
+                            files_rules.SCHEMA.code,
                             f"role {role.id}: `redcap:` rights only apply to REDCap studies, and "
                             f"{study.id} is a {cat.label} study",
                             role.locs.get("redcap", role.loc),
@@ -67,7 +70,7 @@ def _target_paths(model: Model, env: Environment) -> list[Diagnostic]:
         try:
             inside(model.root, target.out, f"targets.{system}.out")
         except UserError as exc:
-            out.append(error("unsafe-path", exc.message, target.loc))
+            out.append(error(files_rules.UNSAFE_PATH.code, exc.message, target.loc))
     return out
 
 
@@ -82,12 +85,18 @@ def redcap_keys(cat: Catalog | None, keys: Mapping[str, int], loc: Loc, where: s
         if key not in cat.right_keys:
             out.append(
                 error(
-                    "unknown-reference", f"unknown REDCap right {key!r} in {where}{suggest(key, cat.right_keys)}", loc
+                    references_rules.UNKNOWN_REFERENCE.code,
+                    f"unknown REDCap right {key!r} in {where}{suggest(key, cat.right_keys)}",
+                    loc,
                 )
             )
         elif value not in cat.right_keys[key]:
             allowed = ", ".join(map(str, sorted(cat.right_keys[key])))
-            out.append(error("schema", f"REDCap right {key} in {where} cannot be {value}; allowed: {allowed}", loc))
+            out.append(
+                error(
+                    files_rules.SCHEMA.code, f"REDCap right {key} in {where} cannot be {value}; allowed: {allowed}", loc
+                )
+            )
     return out
 
 
@@ -113,7 +122,7 @@ def _unsupported_levels(study: Study, cat: Catalog) -> list[Diagnostic]:
             if level is not None and level not in cat.levels:
                 out.append(
                     error(
-                        "form-level-unsupported",
+                        systems_rules.FORM_LEVEL_UNSUPPORTED.code,
                         f"role {role.id} asks for {level!r} ({field}) but "
                         f"{cat.label} has no {level} level on forms; use {_nearest(level, cat.levels)}",
                         role.locs.get(field.split(".")[0], role.loc),
@@ -146,7 +155,7 @@ def _sayable_rights(model: Model, study: Study, cat: Catalog) -> list[Diagnostic
                 loc = role.loc or next(g.loc for g in study.access if g.role == role_id)
                 out.append(
                     error(
-                        "redcap-version",
+                        systems_rules.REDCAP_VERSION.code,
                         f"role {role_id} in {study.id} holds rights REDCap {version} (the "
                         f"version of targets.redcap in {env}) cannot carry: {'; '.join(missing)}; "
                         "remove them, or state the target's `version:` if your REDCap is newer",
@@ -168,7 +177,7 @@ def _one_dag(model: Model, study: Study) -> list[Diagnostic]:
         if len(sites) > 1 and set(sites) != set(study.sites):
             out.append(
                 error(
-                    "redcap-one-dag",
+                    systems_rules.REDCAP_ONE_DAG.code,
                     f"{grant.user} is granted {len(sites)} sites of REDCap study "
                     f"{study.id} ({', '.join(sites)}); REDCap puts a user in at most one data access group "
                     "per project: grant one site, or all sites",
@@ -192,7 +201,7 @@ def _distinct_dags(study: Study) -> list[Diagnostic]:
         if name in first and first[name] != site:
             out.append(
                 error(
-                    "redcap-dag-collision",
+                    systems_rules.REDCAP_DAG_COLLISION.code,
                     f"sites {first[name]} and {site} of REDCap study {study.id} "
                     f"would be one data access group: REDCap names both {name!r} (lower case, letters, digits "
                     "and underscores, at most 18 characters); give one of them an id that differs there",
@@ -227,7 +236,7 @@ def _every_site_listed(study: Study) -> list[Diagnostic]:
             )
         out.append(
             error(
-                "vault-all-sites-listed",
+                systems_rules.VAULT_ALL_SITES_LISTED.code,
                 f"{grant.user} is granted every site of Vault study {study.id} "
                 f"by name ({', '.join(grant.sites)}); Vault refuses a list of all sites and gives them only "
                 "as study access, which also covers sites added later: write `sites: all`" + hint,
