@@ -64,7 +64,7 @@ def _resolved(validated, as_of: date, environments: Iterable[str] | None, keep_s
     envs = list(environments) if environments is not None else None
     for env in envs or ():
         if env not in model.environments:
-            from .validate.references import suggest
+            from .rules.references import suggest
 
             raise UserError(
                 f"unknown environment {env!r}{suggest(env, model.environments)} "

@@ -542,8 +542,8 @@ def read_state(root: Path, env: str) -> StateRecord:
 def environment_of(root: Path, env: str) -> Environment:
     """An environment's declaration (for its state backend and targets) without requiring the rest of
     the configuration to be valid: `show` and `history` must work while a pull request is broken."""
+    from .rules.references import suggest
     from .validate.build import build_model
-    from .validate.references import suggest
     from .validate.schema import validate_file
 
     sources = load_sources(Path(root))

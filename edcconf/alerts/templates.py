@@ -80,7 +80,7 @@ def check_placeholders(text: str, kind: str, shown: str) -> list[Diagnostic]:
             loc = Loc(shown, lineno, m.start() + 1)
             known = PLACEHOLDERS.get(name)
             if known is None:
-                from ..validate.references import suggest
+                from ..rules.references import suggest
 
                 hint = suggest(name, PLACEHOLDERS).replace("'", "")
                 hint = re.sub(r"did you mean (sag-[a-z-]+)", r"did you mean [\1]", hint)

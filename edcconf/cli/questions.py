@@ -232,7 +232,7 @@ def compliance(
     ):
         for name in names:
             if name not in known and not live:
-                from ..validate.references import suggest
+                from ..rules.references import suggest
 
                 raise UserError(
                     f"unknown {what} {name!r}{suggest(name, known)}", code=references_rules.UNKNOWN_REFERENCE.code

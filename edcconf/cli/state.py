@@ -101,7 +101,7 @@ def state_list(ctx: click.Context, config_dir: str | None, env: str, as_json: bo
 def state_show(ctx: click.Context, config_dir: str | None, env: str, address: str) -> None:
     """Show one recorded thing of ENV's applied state (an address from `state list`) as JSON."""
     from ..diagnostics import UserError
-    from ..validate.references import suggest
+    from ..rules.references import suggest
 
     record = _applied(ctx, config_dir, env)
     effective = dict(record.effective)

@@ -68,7 +68,7 @@ def study_of_system(model: Model, study_id: str, system: str, command: str):
     """The study an import writes into, which must exist and be of the system the file comes from."""
     study = model.studies.get(study_id)
     if study is None:
-        from ..validate.references import suggest
+        from ..rules.references import suggest
 
         raise UserError(
             f"unknown study {study_id!r}{suggest(study_id, model.studies)}",

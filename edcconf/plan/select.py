@@ -238,7 +238,7 @@ def check_selection(
 ) -> None:
     """Every --study and --target names something declared for the environment, recorded in its state or
     planned (exit 1 otherwise, with a suggestion when one is close)."""
-    from ..validate.references import suggest
+    from ..rules.references import suggest
 
     studies = set(applied.get("studies") or {}) | set(desired.get("studies") or {})
     for study in selection.studies:

@@ -16,7 +16,7 @@ from ..pipeline import Desired
 from ..rules import references as references_rules
 from ..rules.admins import IMPLICIT, IMPLICIT_REASON
 from ..rules.ceilings import create_projects, group_ceiling, over_ceiling
-from ..validate.references import suggest
+from ..rules.references import suggest
 
 
 def explain(

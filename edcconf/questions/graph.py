@@ -15,7 +15,7 @@ import networkx as nx
 from ..diagnostics import UserError
 from ..pipeline import Desired
 from ..rules import references as references_rules
-from ..validate.references import suggest
+from ..rules.references import suggest
 
 
 def permission_subgraph(

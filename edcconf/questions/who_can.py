@@ -22,7 +22,7 @@ from ..resolve.effective import usable
 from ..rules import commands as commands_rules
 from ..rules import references as references_rules
 from ..rules.admins import IMPLICIT, IMPLICIT_REASON
-from ..validate.references import suggest
+from ..rules.references import suggest
 
 ABILITIES = ("close-queries", "sdv")
 PERSON_ABILITIES = ("create-projects",)  # of a person (their group's ceiling), not of a grant

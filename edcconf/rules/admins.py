@@ -5,7 +5,7 @@ him/herself access to any study": `explain` and `who-can` show that implicit acc
 (marked `implicit: admin`), and the effective state lists each study's admins. Because admins have access
 to everything, 001 asks that the type be "assigned sparingly": `validate` warns (`too-many-admins`) when
 more active admins are declared than the organisation's `policy: {max_admins: N}` accepts (default 5).
-Site users are never admins (`admin-site-grant`, validate/policy.py).
+Site users are never admins (`admin-site-grant`, rules/policy.py).
 """
 
 from __future__ import annotations

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..catalogs import RIGHTS, Catalog, catalog, right_rank
 from ..diagnostics import Diagnostic, Loc
 from .book import rule
+
+if TYPE_CHECKING:
+    from ..model import Grant, Group, Person
 
 FAMILY = "ceilings"
 
@@ -303,6 +307,26 @@ def group_ceilings(model) -> list:
                 )
             )
     return out
+
+
+def exceeded(group: Group, person: Person, grant: Grant, over: list[Over]) -> Diagnostic:
+    """The `ceiling-exceeded` error of a desired grant above its person's group ceiling; the plan decides
+    whether it stands (`at_assignment`: only a grant that is added or changed must comply)."""
+    from ..diagnostics import error
+
+    message = (
+        f"{person.username} in group {group.id} would get {over_text(over)} as {grant.role} in {grant.study}"
+        f"{unnamed_hint(group, over)}"
+    )
+    if group.message:
+        message += f". {group.message}"
+    return error(
+        CEILING_EXCEEDED.code,
+        message,
+        grant.locs.get("role", grant.loc),
+        group=group.id,
+        rights=[{"right": r, "granted": g, "allowed": a} for r, g, a in over],
+    )
 
 
 def unnamed_hint(group, over: list[Over]) -> str:

@@ -341,7 +341,7 @@ def _requester(model: Model, person: Person, grants: list[tuple[Study, Grant]]) 
             )
         return out
     if requester not in model.people:
-        from ..validate.references import suggest
+        from .references import suggest
 
         out.append(
             error(

@@ -301,7 +301,7 @@ def _groups(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[
         for member in node.items("members"):
             person = _person(member, gid, problems)
             # usernames are unique across the whole repository, ignoring case (001); e-mails are judged
-            # once the studies are built, by the systems each person has access to (validate.emails)
+            # once the studies are built, by the systems each person has access to (rules.identity)
             usernames.claim(person.username, member, "username")
             # A duplicate is reported once; keeping the other spelling avoids a cascade of
             # "unknown user" errors for grants that name it.
@@ -372,7 +372,7 @@ def _extend(groups: dict[str, Group], declared: dict[str, _Node], problems: list
         node = declared[gid]
         parent = node.get("extends")
         if parent not in groups:
-            from .references import suggest
+            from ..rules.references import suggest
 
             problems.append(
                 error(
