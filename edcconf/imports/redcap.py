@@ -28,7 +28,7 @@ from ..resolve.roles import effective_role
 from ..rules import imports as imports_rules
 from ..rules import plan as plan_rules
 from ..rules import references as references_rules
-from ..rules.ceilings import group_ceiling, over_ceiling, over_text
+from ..rules.ceiling_values import group_ceiling, over_ceiling, over_text
 from . import ImportResult, _place_people, current_model, refuse_errors, study_of_system
 from .redcap_snapshot import ProjectSnapshot, effective_rights, from_files, from_live
 

@@ -20,7 +20,7 @@ from ..providers.bulk import NO_RIGHTS, ceiling_from_sag
 from ..resolve.effective import account_value, role_version
 from ..resolve.roles import effective_role
 from ..rules import imports as imports_rules
-from ..rules.ceilings import effective_ceiling
+from ..rules.ceiling_values import effective_ceiling
 from ..state.record import RECORD_SECTIONS, next_record
 from . import builtin_no_rights, read_group_files, refuse_errors
 

@@ -15,7 +15,7 @@ from ..diagnostics import UserError
 from ..pipeline import Desired
 from ..rules import references as references_rules
 from ..rules.admins import IMPLICIT, IMPLICIT_REASON
-from ..rules.ceilings import create_projects, group_ceiling, over_ceiling
+from ..rules.ceiling_values import create_projects, group_ceiling, over_ceiling
 from ..rules.references import suggest
 
 

@@ -204,7 +204,7 @@ def who_can_csv(doc: dict) -> str:
 def _create_projects(desired: Desired, question: dict) -> dict:
     """002: who may create (or copy) projects: the people whose group's ceiling allows full User Rights.
     Those who may not are listed under `cannot`, each with the reason."""
-    from ..rules.ceilings import create_projects, group_ceiling
+    from ..rules.ceiling_values import create_projects, group_ceiling
 
     model = desired.model
     rows: list[dict[str, Any]] = []

@@ -32,7 +32,8 @@ from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc
 from ..model import ALL, Grant, Model, Person, Study, frozen_map
 from ..rules.admins import active_admins
-from ..rules.ceilings import Over, exceeded, group_ceiling, over_ceiling
+from ..rules.ceiling_values import Over, group_ceiling, over_ceiling
+from ..rules.ceilings import exceeded
 from ..rules.external import account_notice, not_yet, not_yet_warning
 from ..rules.policy import queries_hidden
 from .roles import EffectiveRole

@@ -37,7 +37,7 @@ TOO_MANY_ADMINS = rule(
     family=FAMILY,
     source="001",
     kind="warning",
-    summary="more active (not deactivated, not expired) people of type `admin` than the organisation's …",
+    summary="more active admins than `policy.max_admins` (default 5)",
     text=(
         "more active (not deactivated, not expired) people of type `admin` than the organisation's "
         "`policy: {max_admins: N}` accepts (default 5; `policy:` is declared once, in any file, e.g. "

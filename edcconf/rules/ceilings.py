@@ -1,25 +1,23 @@
-"""Rights ceilings (REDCap Access Control Groups, 002; Security Access Groups, 004): one home for the rule.
+"""Rights ceilings (REDCap Access Control Groups, 002; Security Access Groups, 004): one home for the rules.
 
-A group's ceiling fails closed: a right it does not name is `none` (REDCap 0), as in a newly created
-REDCap ACG. A group may start from another group's ceiling (`extends:`) or say that unnamed rights are
-unlimited (`unnamed: unlimited`, which `validate` warns about). Generic rights bound REDCap keys through
-the catalog's mapping, so one effective ceiling in both vocabularies comes out of every declaration:
-every generic right and every REDCap key has a value. The same `over_ceiling` answers resolve, the plan,
-compliance, explain and the SAG/ACG writers.
+What a ceiling is and which rights exceed it are values (rules.ceiling_values); here are the rules on
+them: the group declarations validate warns about, a desired grant above its ceiling (`exceeded`), and
+the plan's judgement at assignment (`at_assignment`: only a grant that is added or changed must comply).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
-from ..catalogs import RIGHTS, Catalog, catalog, right_rank
+from ..catalogs import RIGHTS
 from ..diagnostics import Diagnostic, Loc
 from .book import rule
+from .ceiling_values import Over, closed_keys, mapped_keys, over_text, redcap_catalog
 
 if TYPE_CHECKING:
-    from ..model import Grant, Group, Person
+    from ..model import Grant, Group, Model, Person
+    from ..plan.model import Change
 
 FAMILY = "ceilings"
 
@@ -64,9 +62,7 @@ CEILING_UNLIMITED = rule(
     family=FAMILY,
     source="002",
     kind="warning",
-    summary=(
-        "a group that says `unnamed: unlimited` allows every right it does not name, in every system and for rights …"
-    ),
+    summary="a group says `unnamed: unlimited`: every right it does not name is allowed",
     text=(
         "a group that says `unnamed: unlimited` allows every right it does not name, in every system and "
         "for rights added later"
@@ -148,125 +144,7 @@ CEILING_UNVERIFIED = rule(
 )
 
 
-UNLIMITED = "unlimited"
-
-
-@dataclass(frozen=True)
-class Ceiling:
-    """A group's effective ceiling: every generic right and every REDCap key, each with its highest value."""
-
-    rights: Mapping[str, str]
-    keys: Mapping[str, int]
-
-
-def group_ceiling(group) -> Ceiling:
-    """A model Group's (or a stored group value's) effective ceiling."""
-    if isinstance(group, Mapping):
-        return Ceiling(group.get("ceiling") or {}, group.get("redcap_ceiling") or {})
-    return Ceiling(group.ceiling, group.redcap_ceiling)
-
-
-def _redcap() -> Catalog:
-    cat = catalog("redcap")
-    assert cat is not None, "the REDCap catalog ships with the package"
-    return cat
-
-
-def key_bound(cat: Catalog, rights: Mapping[str, str], key: str) -> int:
-    """The highest value of a REDCap key that a set of generic rights admits (top when none maps it)."""
-    bound = cat.key_top(key)
-    for right, value in rights.items():
-        b = cat.key_bounds(right, value).get(key)
-        if b is not None:
-            bound = cat.meet(key, bound, b)
-    return bound
-
-
-def mapped_keys(cat: Catalog, rights: Mapping[str, object]) -> set[str]:
-    return {k for right in rights for v in RIGHTS[right] for k in cat.key_bounds(right, v)}
-
-
-def effective_ceiling(
-    named: Mapping[str, str], named_keys: Mapping[str, int], *, unlimited: bool = False, parent: Ceiling | None = None
-) -> Ceiling:
-    """The full ceiling a declaration means.
-
-    Without a parent every unnamed generic right is `none` (or its highest value with `unlimited`), and
-    each REDCap key is what the generic rights mapping it allow, or 0 (top with `unlimited`) when no
-    generic right maps it. With a parent, unnamed rights and keys are the parent's, and the keys of the
-    generic rights this group names follow those rights. A named REDCap key narrows further; it never
-    opens what a generic right of the same group closes (that is a warning in validate).
-    """
-    cat = _redcap()
-    if parent is not None:
-        rights = {**parent.rights, **named}
-        keys = dict(parent.keys)
-        follow = mapped_keys(cat, named)
-    else:
-        rights = {r: (values[-1] if unlimited else values[0]) for r, values in RIGHTS.items()}
-        rights.update(named)
-        keys = {k: (cat.key_top(k) if unlimited else 0) for k in cat.right_keys}
-        follow = mapped_keys(cat, rights)
-    for key in follow:
-        keys[key] = key_bound(cat, rights, key)
-    for key, value in named_keys.items():
-        if key in keys:
-            keys[key] = cat.meet(key, value, key_bound(cat, rights, key))
-    return Ceiling(rights, keys)
-
-
-def closed_keys(named: Mapping[str, str], named_keys: Mapping[str, int]) -> list[tuple[str, int, int]]:
-    """(key, named value, what the group's generic rights allow) for REDCap keys named above what the same
-    group's generic rights allow: the key stays at the lower value."""
-    cat = _redcap()
-    rights = {r: values[0] for r, values in RIGHTS.items()}
-    rights.update(named)
-    out = []
-    for key, value in named_keys.items():
-        if key in cat.right_keys:
-            bound = key_bound(cat, rights, key)
-            if not cat.allows(key, value, bound):
-                out.append((key, value, bound))
-    return out
-
-
-def declaration_from_keys(keys: Mapping[str, int]) -> tuple[dict[str, str], dict[str, int]]:
-    """A SAG or ACG row as the shortest declaration that means exactly it: the generic rights the keys
-    imply (so the group bounds every system) and the REDCap keys whose value those rights do not already
-    give. `effective_ceiling` of the result equals the row (a property test holds it)."""
-    cat = _redcap()
-    full = {k: int(keys.get(k, 0)) for k in cat.right_keys}
-    rights = {r: cat.generic_from_keys(r, full) or RIGHTS[r][0] for r in RIGHTS}
-    named = {r: v for r, v in rights.items() if v != RIGHTS[r][0]}
-    implied = effective_ceiling(named, {}).keys
-    return named, {k: v for k, v in full.items() if implied[k] != v}
-
-
-Over = tuple[str, object, object]  # (right, granted, allowed)
-
-
-def over_ceiling(ceiling: Ceiling, rights: Mapping[str, str], keys: Mapping[str, int]) -> list[Over]:
-    """Every right of a role above a ceiling: generic rights, then REDCap keys (for REDCap roles)."""
-    over: list[Over] = [
-        (right, value, ceiling.rights[right])
-        for right, value in rights.items()
-        if right in ceiling.rights and right_rank(right, value) > right_rank(right, ceiling.rights[right])
-    ]
-    if keys:
-        cat = _redcap()
-        over += [
-            (f"redcap.{key}", value, ceiling.keys.get(key, 0))
-            for key, value in keys.items()
-            if key in cat.right_keys and not cat.allows(key, value, ceiling.keys.get(key, 0))
-        ]
-    return over
-
-
-def over_text(over: list[Over]) -> str:
-    return "; ".join(f"{right} {granted} (allowed {allowed})" for right, granted, allowed in over)
-
-
-def group_ceilings(model) -> list:
+def group_ceilings(model: Model) -> list[Diagnostic]:
     """What validate says about ceilings themselves: `unnamed: unlimited` (a warning: the group allows
     every right in every system), REDCap keys named above what the same group's generic rights allow
     (they stay closed), and more than one default group (REDCap has one)."""
@@ -294,7 +172,8 @@ def group_ceilings(model) -> list:
                     group.loc,
                 )
             )
-        closed = closed_keys({k: v for k, v in group.named.items() if k != "redcap"}, group.named.get("redcap") or {})
+        generic = {k: str(v) for k, v in group.named.items() if k != "redcap"}
+        closed = closed_keys(generic, _named_keys(group))
         if closed and not group.extends and not group.unlimited:
             listed = ", ".join(f"{k} {v} (the generic rights allow {b})" for k, v, b in closed)
             out.append(
@@ -329,12 +208,17 @@ def exceeded(group: Group, person: Person, grant: Grant, over: list[Over]) -> Di
     )
 
 
-def unnamed_hint(group, over: list[Over]) -> str:
+def _named_keys(group: Group) -> Mapping[str, int]:
+    """The REDCap keys a group's ceiling names as written (schema-checked: key -> value)."""
+    return cast("Mapping[str, int]", group.named.get("redcap") or {})
+
+
+def unnamed_hint(group: Group, over: list[Over]) -> str:
     """Format v1 once left unnamed rights unlimited: say so when a right over the ceiling was never named."""
     if group.unlimited or group.builtin:
         return ""
-    named = {k for k in group.named if k != "redcap"} | {f"redcap.{k}" for k in group.named.get("redcap") or {}}
-    implied = {f"redcap.{k}" for k in mapped_keys(_redcap(), RIGHTS)}  # named through a generic right
+    named = {k for k in group.named if k != "redcap"} | {f"redcap.{k}" for k in _named_keys(group)}
+    implied = {f"redcap.{k}" for k in mapped_keys(redcap_catalog(), RIGHTS)}  # named through a generic right
     unnamed = [right for right, _, _ in over if right not in named and right not in implied]
     if not unnamed or group.extends:
         return ""
@@ -352,11 +236,11 @@ def unnamed_hint(group, over: list[Over]) -> str:
 # warns about it and the compliance reports list it.
 
 
-def pair_rights(pair: Mapping) -> str:
+def pair_rights(pair: Mapping[str, Any]) -> str:
     return "; ".join(f"{o['right']} {o['granted']} (allowed {o['allowed']})" for o in pair["non_compliant"])
 
 
-def kept_warning(pair: Mapping, loc: Loc, environment: str | None = None) -> Diagnostic:
+def kept_warning(pair: Mapping[str, Any], loc: Loc, environment: str | None = None) -> Diagnostic:
     """An applied grant above its person's current ceiling that the plan does not change."""
     from ..diagnostics import warning
 
@@ -373,7 +257,9 @@ def kept_warning(pair: Mapping, loc: Loc, environment: str | None = None) -> Dia
     )
 
 
-def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -> tuple[list, list]:
+def at_assignment(
+    changes: Iterable[Change], above: Mapping[str, Diagnostic], applied: list[tuple[Mapping[str, Any], Loc]]
+) -> tuple[list[Diagnostic], list[Diagnostic]]:
     """(errors, warnings) of a plan's grant changes against the ceilings.
 
     above: grant key -> the `ceiling-exceeded` error of a desired grant above its ceiling (resolve), for at
@@ -400,10 +286,10 @@ def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -
         )
     warnings = []
     for pair, loc in applied:
-        change = changed.get(pair["key"])
-        if change is None:
+        now = changed.get(pair["key"])
+        if now is None:
             warnings.append(kept_warning(pair, loc))
-        elif change.after is None:
+        elif now.after is None:
             warnings.append(
                 warning(
                     CEILING_NONCOMPLIANT.code,
@@ -427,13 +313,13 @@ def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -
                     kept=False,
                 )
             )
-        elif only_narrows(change.before, change.after):  # an earlier expiry or fewer sites, rights unchanged
+        elif only_narrows(now.before, now.after):  # an earlier expiry or fewer sites, rights unchanged
             warnings.append(
                 warning(
                     CEILING_NONCOMPLIANT.code,
                     f"applied access of {pair['user']} in {pair['study']} exceeds the "
                     f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan only "
-                    f"narrows it ({change.reason}), which is allowed, and it stays above the ceiling",
+                    f"narrows it ({now.reason}), which is allowed, and it stays above the ceiling",
                     loc,
                     key=pair["key"],
                     kept=True,
@@ -445,7 +331,7 @@ def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -
 _NARROWING = frozenset({"sites", "site_access", "countries", "expires"})
 
 
-def only_narrows(before: Mapping | None, after: Mapping | None) -> bool:
+def only_narrows(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> bool:
     """A grant change that gives nothing new: the same role, form levels and rights, an expiry set or moved
     earlier, sites dropped. Such a change to a grant above its ceiling is allowed (004: the SAG module's own
     remedy for a non-compliant user is to expire them), where anything else must comply."""
@@ -459,17 +345,3 @@ def only_narrows(before: Mapping | None, after: Mapping | None) -> bool:
         return False
     old, new = before.get("expires"), after.get("expires")
     return new == old or (new is not None and (old is None or new < old))
-
-
-def create_projects(ceiling: Ceiling) -> tuple[bool, str]:
-    """002: a user whose group does not allow full User Rights cannot create or copy projects (they would be
-    locked out of administering the project they made). (may, why)."""
-    full = ceiling.rights.get("user_rights") == "full" and ceiling.keys.get("user_rights") == 1
-    allowed = ceiling.rights.get("user_rights", "none")
-    if full:
-        return True, "the group's ceiling allows full User Rights (user_rights full), so projects may be created (002)"
-    return False, (
-        f"the group's ceiling allows user_rights {allowed}"
-        + ("" if allowed != "full" else " (REDCap user_rights below 1: view & edit)")
-        + "; a user who cannot be granted full User Rights cannot create or copy projects (002)"
-    )

@@ -70,7 +70,7 @@ SCHEMA = rule(
     family=FAMILY,
     source="docs/format.md, 004",
     kind="error",
-    summary="the JSON Schema of each kind",
+    summary="each file matches the JSON Schema of its kind (keys, types, values, patterns)",
     text=(
         "the JSON Schema of each kind (`schemas/`): known keys (with a suggestion), types, values, dates "
         "that exist; one of `sites`/`countries` per grant; REDCap right values in range; `redcap:` only "

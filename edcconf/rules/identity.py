@@ -66,7 +66,7 @@ SHARED_EMAIL = rule(
     family=FAMILY,
     source="001",
     kind="warning",
-    summary="two people share an e-mail",
+    summary="two people share an e-mail while neither has OpenClinica access",
     text=(
         "two people share an e-mail (compared folded: ignoring case, full-width and invisible characters) "
         "and neither has access to an OpenClinica study: REDCap and Vault accept a shared e-mail, "

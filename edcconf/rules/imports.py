@@ -11,7 +11,7 @@ IMPORT_NO_EMAIL = rule(
     family=FAMILY,
     source="001, 002, 003",
     kind="warning",
-    summary="`import sag` / `import acg`",
+    summary="`import sag` / `import acg` declared a new person without an e-mail",
     text=(
         "`import sag` / `import acg`: a person new to the configuration whose file gives no e-mail (an "
         "ACG assignment file never does; `import acg --users USERS.csv` takes e-mails and names from "
@@ -62,7 +62,7 @@ IMPORT_NO_ROLE = rule(
     family=FAMILY,
     source="REDCap API",
     kind="error",
-    summary="`import redcap` / `redcap-users`",
+    summary="`import redcap`: a user's rights cannot be declared exactly as a role",
     text=(
         "`import redcap` / `redcap-users`: each user gets a role whose resolved rights are exactly what "
         "REDCap holds (a declared or catalog role, a REDCap user role kept as `redcap_role:`, or a "
@@ -77,7 +77,7 @@ IMPORT_SITE = rule(
     family=FAMILY,
     source="REDCap API",
     kind="error",
-    summary="`import redcap` / `redcap-users`",
+    summary="`import redcap`: a user's data access group is no declared site",
     text=(
         "`import redcap` / `redcap-users`: each data access group a user is in is a declared site (by id, "
         "or whose derived DAG name it is), or `--site-country` declares it as a new site"

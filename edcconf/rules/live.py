@@ -11,7 +11,7 @@ DRIFT = rule(
     family=FAMILY,
     source="README",
     kind="warning",
-    summary="`plan` read a REDCap project live",
+    summary="access changed in REDCap outside edcconf; the plan restores it",
     text=(
         "`plan` read a REDCap project live (`--refresh`, the default, with a `redcap` target) and found "
         "access changed outside edcconf; the plan restores it"

@@ -11,7 +11,7 @@ UNKNOWN_TARGET = rule(
     family=FAMILY,
     source="edcconf",
     kind="refusal",
-    summary=("`plan`/`apply` `--study` names a study, or `--target` an address, that is neither declared for the …"),
+    summary="`--study` or `--target` names nothing declared, recorded or planned",
     text=(
         "`plan`/`apply` `--study` names a study, or `--target` an address, that is neither declared for "
         "the environment, recorded in its state nor planned (with a suggestion when one is close); a "
@@ -57,9 +57,7 @@ STALE_PLAN = rule(
     family=FAMILY,
     source="edcconf",
     kind="refusal",
-    summary=(
-        "the state moved between plan and apply, or a saved plan was made against another state serial or lineage, …"
-    ),
+    summary="the state, configuration or edcconf version moved since the plan was made",
     text=(
         "the state moved between plan and apply, or a saved plan was made against another state serial or "
         "lineage, another configuration (digest), or another edcconf version"

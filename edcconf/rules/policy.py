@@ -18,7 +18,7 @@ from ..model import ALL, Model, Study
 from . import admins as admins_rules
 from . import identity as identity_rules
 from .book import rule
-from .external import check_external
+from .external_checks import check_external
 from .openclinica import check_participant_id_template
 
 if TYPE_CHECKING:  # resolve imports the rules: only the type from there
@@ -59,7 +59,7 @@ QUERIES_HIDDEN = rule(
     family=FAMILY,
     source="001",
     kind="warning",
-    summary="a role that may close queries",
+    summary="a role that may close queries has no access to a form",
     text=(
         "a role that may close queries (Monitor, Data Manager, …) has no access to a form: its holders "
         "cannot see that form's queries"

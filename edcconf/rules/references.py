@@ -34,7 +34,7 @@ DUPLICATE_ID = rule(
     family=FAMILY,
     source="001",
     kind="error",
-    summary="`openclinica_domain:` is declared once",
+    summary="ids, usernames and e-mails (for OpenClinica) are unique, compared folded",
     text=(
         "`openclinica_domain:` is declared once; ids of environments, sites, groups, studies, forms and "
         "usernames are unique, compared folded: ignoring case, full-width (NFKC) and invisible "

@@ -30,7 +30,7 @@ STUDY_ROLE_WITH_SITE_ROLES = rule(
     family=FAMILY,
     source="001",
     kind="error",
-    summary="a person with a study-level role",
+    summary="a study-level role is a person's only role in the study",
     text=(
         "a person with a study-level role (`sites: all`) holds no other role in that study and "
         "environment: roles per site are for people who work at some sites"

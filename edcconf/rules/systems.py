@@ -24,7 +24,7 @@ REDCAP_ONE_DAG = rule(
     family=FAMILY,
     source="docs/catalogs.md, REDCap",
     kind="error",
-    summary="a REDCap grant is to one site",
+    summary="a REDCap grant is to one site (its DAG) or to all sites",
     text="a REDCap grant is to one site (its data access group) or to all sites (no DAG)",
     example=(
         "ed.entry is granted 2 sites of REDCap study EXTRA-1 (BOS, NYC); REDCap puts a user in at most "

@@ -30,7 +30,7 @@ from ..model import (
 from ..rules import ceilings as ceilings_rules
 from ..rules import files as files_rules
 from ..rules import references as references_rules
-from ..rules.ceilings import UNLIMITED, Ceiling, effective_ceiling
+from ..rules.ceiling_values import UNLIMITED, Ceiling, effective_ceiling
 from ..rules.identity import fold, ignoring
 from ..source.positions import child_entries, child_pos, child_record
 from ..source.yamlfile import ParsedFile, Where
