@@ -7,8 +7,6 @@ problem is (file:line:col, relative to the configuration directory when it lies 
 from __future__ import annotations
 
 import difflib
-import errno
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -157,34 +155,6 @@ class UserError(Exception):
         self.message = message
         self.code = code
         self.diagnostics = Diagnostics(diagnostics)
-
-
-# What the file system refuses is the user's to fix (free space, a writable checkout), never a bug.
-_FS_HINTS = {
-    "ENOSPC": "free some space, then run the command again",
-    "EDQUOT": "free some space (the disk quota is used up), then run the command again",
-    "EROFS": "run the command where the configuration's .edcconf directory is writable",
-    "EACCES": "check the owner and permissions of that path",
-    "EPERM": "check the owner and permissions of that path",
-    "EISDIR": "a directory is where edcconf expects a file: remove or rename it",
-    "ENOTDIR": "a file is where edcconf expects a directory: remove or rename it",
-    "EIO": "the disk reported an input/output error: check it",
-    "EFBIG": "the file would be larger than the file system allows",
-    "EMFILE": "raise the limit of open files (ulimit -n)",
-    "ENFILE": "too many files are open on this machine: try again later",
-    "ENAMETOOLONG": "use a shorter configuration path",
-    "ELOOP": "the path's symbolic links loop: fix them",
-}
-FILE_SYSTEM_ERRNOS = frozenset(getattr(errno, name) for name in _FS_HINTS if hasattr(errno, name))
-
-
-def file_system_error(exc: OSError, doing: str = "") -> UserError:
-    """A clear message for an OSError the file system raised: what was refused, where, and what to do."""
-    what = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
-    where = f" {exc.filename}" if exc.filename is not None else ""
-    hint = _FS_HINTS.get(errno.errorcode.get(exc.errno or 0, ""), "")
-    doing = f" ({doing})" if doing else ""
-    return UserError(f"cannot use{where}{doing}: {what}" + (f"; {hint}" if hint else ""), code="file-system")
 
 
 def suggest(name: str, known: Iterable[str]) -> str:

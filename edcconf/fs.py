@@ -16,6 +16,7 @@ lives below them all.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import threading
@@ -23,6 +24,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .diagnostics import UserError
+from .rules import files as files_rules
+from .rules import state as state_rules
 
 
 def real(path: Path) -> Path:
@@ -76,7 +79,7 @@ def refuse_leaving(root: Path, path: Path, doing: str) -> Path:
             f"{name} is a symbolic link to a place outside the configuration directory "
             f"{real(root)}; edcconf will not {doing} through it. Remove the link "
             f"(or point it inside the configuration directory)",
-            code="unsafe-path",
+            code=files_rules.UNSAFE_PATH.code,
         )
     return path
 
@@ -141,7 +144,8 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes], durable: bool = 
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise UserError(
-            f"cannot write {path}: {exc.strerror or exc}; the previous state is untouched", code="state-write"
+            f"cannot write {path}: {exc.strerror or exc}; the previous state is untouched",
+            code=state_rules.STATE_WRITE.code,
         ) from None
     except BaseException:  # e.g. a chunk that could not be made: no temporary file left behind
         with contextlib.suppress(OSError):
@@ -179,7 +183,7 @@ class StagedOutputs:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 staged.unlink()
-            raise UserError(f"cannot write {path}: {exc.strerror or exc}", code="state-write") from None
+            raise UserError(f"cannot write {path}: {exc.strerror or exc}", code=state_rules.STATE_WRITE.code) from None
         self.files[str(path)] = (str(staged), digest.hexdigest())
 
     def manifest(self) -> list[list[str]]:
@@ -223,7 +227,9 @@ def put_in_place(manifest: Iterable[list[str]], verify: bool = False) -> list[st
         try:
             os.replace(staged, target)
         except OSError as exc:
-            raise UserError(f"cannot put {target} in place: {exc.strerror or exc}", code="state-write") from None
+            raise UserError(
+                f"cannot put {target} in place: {exc.strerror or exc}", code=state_rules.STATE_WRITE.code
+            ) from None
     return lost
 
 
@@ -241,3 +247,33 @@ def sha256_of(path: Path) -> str:
     for chunk in file_chunks(path):
         h.update(chunk)
     return h.hexdigest()
+
+
+# What the file system refuses is the user's to fix (free space, a writable checkout), never a bug.
+_FS_HINTS = {
+    "ENOSPC": "free some space, then run the command again",
+    "EDQUOT": "free some space (the disk quota is used up), then run the command again",
+    "EROFS": "run the command where the configuration's .edcconf directory is writable",
+    "EACCES": "check the owner and permissions of that path",
+    "EPERM": "check the owner and permissions of that path",
+    "EISDIR": "a directory is where edcconf expects a file: remove or rename it",
+    "ENOTDIR": "a file is where edcconf expects a directory: remove or rename it",
+    "EIO": "the disk reported an input/output error: check it",
+    "EFBIG": "the file would be larger than the file system allows",
+    "EMFILE": "raise the limit of open files (ulimit -n)",
+    "ENFILE": "too many files are open on this machine: try again later",
+    "ENAMETOOLONG": "use a shorter configuration path",
+    "ELOOP": "the path's symbolic links loop: fix them",
+}
+FILE_SYSTEM_ERRNOS = frozenset(getattr(errno, name) for name in _FS_HINTS if hasattr(errno, name))
+
+
+def file_system_error(exc: OSError, doing: str = "") -> UserError:
+    """A clear message for an OSError the file system raised: what was refused, where, and what to do."""
+    what = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
+    where = f" {exc.filename}" if exc.filename is not None else ""
+    hint = _FS_HINTS.get(errno.errorcode.get(exc.errno or 0, ""), "")
+    doing = f" ({doing})" if doing else ""
+    return UserError(
+        f"cannot use{where}{doing}: {what}" + (f"; {hint}" if hint else ""), code=state_rules.FILE_SYSTEM.code
+    )

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from .diagnostics import UserError
+from .rules import commands as commands_rules
 
 DEFAULT_FROM = "edcconf@localhost"
 
@@ -43,7 +44,7 @@ def smtp_settings(configured: Mapping | None = None) -> SmtpSettings | None:
     try:
         port = int(port)
     except ValueError:
-        raise UserError(f"EDCCONF_SMTP_PORT={port!r} is not a port number", code="usage") from None
+        raise UserError(f"EDCCONF_SMTP_PORT={port!r} is not a port number", code=commands_rules.USAGE.code) from None
     starttls_env = os.environ.get("EDCCONF_SMTP_STARTTLS")
     starttls = (starttls_env.lower() in ("1", "true", "yes")) if starttls_env else bool(configured.get("starttls"))
     return SmtpSettings(

@@ -55,7 +55,7 @@ class External:
 @dataclass(frozen=True)
 class Person:
     username: str
-    email: str | None  # None: not known yet (an ACG assignment file carries none); see validate.emails
+    email: str | None  # None: not known yet (an ACG assignment file carries none); see rules.identity
     name: str
     type: str  # user | admin
     status: str  # active | deactivated

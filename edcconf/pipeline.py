@@ -12,6 +12,8 @@ from .diagnostics import Diagnostics, UserError, suggest
 from .log import timed
 from .model import Model
 from .resolve import Resolution, resolve
+from .rules import commands as commands_rules
+from .rules import references as references_rules
 from .source import load_sources
 from .validate import validate
 from .validate.schema import validate_file
@@ -32,7 +34,7 @@ def load_desired(
     """The desired effective state, or UserError carrying every problem found. keep_states=False
     for callers that need only the model and the diagnostics (validate)."""
     if not Path(root).is_dir():
-        raise UserError(f"configuration directory {root} does not exist", code="config-missing")
+        raise UserError(f"configuration directory {root} does not exist", code=commands_rules.CONFIG_MISSING.code)
 
     with timed(log, "load"):
         sources = load_sources(Path(root), check=validate_file)  # the schema check runs as each file is parsed
@@ -41,7 +43,7 @@ def load_desired(
         raise UserError(
             f"no declarations found under {root}: expected YAML files in environments/, studies/ "
             "and groups/ (use --config DIR)",
-            code="config-missing",
+            code=commands_rules.CONFIG_MISSING.code,
         )
     with timed(log, "validate"):
         validated = validate(sources)
@@ -65,7 +67,7 @@ def _resolved(validated, as_of: date, environments: Iterable[str] | None, keep_s
             raise UserError(
                 f"unknown environment {env!r}{suggest(env, model.environments)} "
                 f"(declared: {', '.join(sorted(model.environments)) or 'none'})",
-                code="unknown-reference",
+                code=references_rules.UNKNOWN_REFERENCE.code,
             )
     with timed(log, "resolve"):
         resolution = resolve(model, as_of, envs, keep_states)

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .apply import ApplyResult, execute, git_commit, recover
-from .diagnostics import FILE_SYSTEM_ERRNOS, Diagnostics, UserError, error, file_system_error, suggest, warning
+from .diagnostics import Diagnostics, UserError, error, suggest, warning
+from .fs import FILE_SYSTEM_ERRNOS, file_system_error
 from .model import Environment
 from .pipeline import load_desired
 from .plan import Plan, make_plan
@@ -29,6 +30,9 @@ from .plan.select import narrow
 from .providers import Reach, providers_for
 from .questions.compliance import applied_over_ceiling, non_compliant_pairs
 from .questions.drift import refresh as refresh_live
+from .rules import ceilings as ceilings_rules
+from .rules import plan as plan_rules
+from .rules import references as references_rules
 from .rules.ceilings import at_assignment, kept_warning
 from .source import load_sources
 from .state import LocalBackend, StateRecord, open_backend
@@ -209,7 +213,7 @@ def validate_ceilings(root: Path, desired) -> list:
     for (message, loc), envs in unread.items():
         out.append(
             warning(
-                "ceiling-unverified",
+                ceilings_rules.CEILING_UNVERIFIED.code,
                 f"{message} [the state of {', '.join(envs)} could not be read, so "
                 "validate cannot tell whether this grant is applied unchanged (kept, with a warning) or "
                 "added or changed (the plan refuses it: ceiling-exceeded)]",
@@ -242,7 +246,7 @@ def planned_from_file(
                 f"{env} is protected: a plan as of another date than today ({as_of}, today is {today}) "
                 "is never applied to it; --allow-other-date is for unprotected environments. Plan "
                 f"again without --at (edcconf plan --env {env} --out FILE) and have it reviewed",
-                code="plan-date",
+                code=plan_rules.PLAN_DATE.code,
             )
         if with_at and not allow_other_date:
             raise UserError(
@@ -254,7 +258,7 @@ def planned_from_file(
                     if protected
                     else f", or pass --allow-other-date to apply it to the unprotected {env} as of {as_of}"
                 ),
-                code="plan-date",
+                code=plan_rules.PLAN_DATE.code,
             )
     fresh = _narrowed(saved, plan_now(root, env, as_of, saved.refresh, allow_unread=saved.allow_unread))
     differs = plan_differences(saved.plan, fresh.plan, (saved.systems, saved.sources), (fresh.systems, fresh.sources))
@@ -267,7 +271,7 @@ def planned_from_file(
             f"{path} is not the plan that the configuration and state it names give, so nothing was "
             f"applied: {'; '.join(differs)}. A saved plan is applied only exactly as planned: plan "
             "again and have that plan reviewed",
-            code="plan-mismatch",
+            code=plan_rules.PLAN_MISMATCH.code,
         )
     if as_of != today and not allow_other_date:
         # planned as of its own day and applied on a later one: only if today gives this very plan
@@ -282,7 +286,7 @@ def planned_from_file(
                     if protected
                     else f", or pass --allow-other-date to apply it to the unprotected {env} as of {as_of}"
                 ),
-                code="plan-date",
+                code=plan_rules.PLAN_DATE.code,
             )
     return replace(fresh, saved_digest=saved.digest)
 
@@ -369,7 +373,7 @@ def refuse_protected(environment: Environment) -> None:
         raise UserError(
             f"{environment.name} is protected: it applies only from a saved plan that was reviewed "
             f"(edcconf plan --env {environment.name} --out FILE, then edcconf apply FILE)",
-            code="protected",
+            code=plan_rules.PROTECTED.code,
         )
 
 
@@ -387,7 +391,7 @@ def refuse_protected_as_applied(planned: PlannedEnvironment) -> None:
         raise UserError(
             f"{env} is protected{still}: it applies only from a saved plan that was reviewed "
             f"(edcconf plan --env {env} --out FILE, then edcconf apply FILE)",
-            code="protected",
+            code=plan_rules.PROTECTED.code,
         )
 
 
@@ -412,7 +416,7 @@ def apply_planned(
             raise UserError(
                 f"the state of {env_name} changed since this plan was made (serial "
                 f"{planned.previous.serial} → {current.serial}); plan again",
-                code="stale-plan",
+                code=plan_rules.STALE_PLAN.code,
             )
         refuse_notification_links(root, env_name, current.serial + 1)  # before anything is changed
         # every system a change concerns, account-only plans included (providers.Reach)
@@ -493,5 +497,8 @@ def environment_of(root: Path, env: str) -> Environment:
     )
     model, _ = build_model(Path(root), sources.digest, env_files)
     if env not in model.environments:
-        raise UserError(f"unknown environment {env!r}{suggest(env, model.environments)}", code="unknown-reference")
+        raise UserError(
+            f"unknown environment {env!r}{suggest(env, model.environments)}",
+            code=references_rules.UNKNOWN_REFERENCE.code,
+        )
     return model.environments[env]

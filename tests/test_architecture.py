@@ -3,7 +3,9 @@ package's private names (ARCHITECTURE.md, issue #18).
 
 The graph is built from the source (AST), not from what Python happens to import, and counts every
 import: at the top of a module and inside a function alike, since a cycle through a function-local
-import is still a cycle in the design. A node is a subpackage of edcconf (`edcconf.state`) or a top-level
+import is still a cycle in the design. Imports under `if TYPE_CHECKING:` are not edges: they never run,
+and an annotation may name a type from a package above (rules name the plan's Change that they judge). A
+node is a subpackage of edcconf (`edcconf.state`) or a top-level
 module (`edcconf.fs`); imports inside one node are not edges.
 """
 
@@ -49,7 +51,17 @@ def imports_of(path: Path) -> list[Import]:
     module = module_name(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = []
-    for node in ast.walk(ast.parse(source, str(path))):  # every level: function-local imports included
+    tree = ast.parse(source, str(path))
+    typing_only = {
+        id(inner)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for stmt in block.body
+        for inner in ast.walk(stmt)
+    }
+    for node in ast.walk(tree):  # every level: function-local imports included
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] == "edcconf":

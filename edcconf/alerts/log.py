@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..diagnostics import UserError
 from ..fs import refuse_leaving, relative_name, write_atomically
+from ..rules import alerts as alerts_rules
 
 LOG_FORMAT_VERSION = 1
 
@@ -34,7 +35,7 @@ def read_log(root: Path, environment: str) -> list[dict]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise UserError(
             f"{relative_name(root, path)} is not an alert log ({exc}); it may have been edited by hand",
-            code="alert-log-invalid",
+            code=alerts_rules.ALERT_LOG_INVALID.code,
         ) from None
     if (
         not isinstance(data, dict)
@@ -44,7 +45,7 @@ def read_log(root: Path, environment: str) -> list[dict]:
     ):
         raise UserError(
             f"{relative_name(root, path)} is not an alert log of format version {LOG_FORMAT_VERSION}",
-            code="alert-log-invalid",
+            code=alerts_rules.ALERT_LOG_INVALID.code,
         )
     return data["alerts"]
 

@@ -25,6 +25,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..diagnostics import Diagnostic, Loc, UserError, error, suggest
 from ..fs import refuse_leaving, refuse_leaving_folder, relative_name
+from ..rules import alerts as alerts_rules
 
 # kind -> (audience, what it is), in the order of the module's settings page
 KINDS = {
@@ -83,7 +84,7 @@ def check_placeholders(text: str, kind: str, shown: str) -> list[Diagnostic]:
                 hint = re.sub(r"did you mean (sag-[a-z-]+)", r"did you mean [\1]", hint)
                 problems.append(
                     error(
-                        "alert-placeholder",
+                        alerts_rules.ALERT_PLACEHOLDER.code,
                         f"unknown placeholder [{name}]{hint}; the Security Access "
                         "Groups placeholders are " + ", ".join(f"[{p}]" for p in PLACEHOLDERS),
                         loc,
@@ -92,7 +93,7 @@ def check_placeholders(text: str, kind: str, shown: str) -> list[Diagnostic]:
             elif name == "sag-expiration-date" and kind not in EXPIRATION_KINDS:
                 problems.append(
                     error(
-                        "alert-placeholder",
+                        alerts_rules.ALERT_PLACEHOLDER.code,
                         f"[{name}] is only available in the notices before expiry "
                         f"({', '.join(EXPIRATION_KINDS)}), not in {kind}",
                         loc,
@@ -107,7 +108,7 @@ def check_placeholders(text: str, kind: str, shown: str) -> list[Diagnostic]:
                 whom = {"user": "the user", "holders": "the User Rights holders"}
                 problems.append(
                     error(
-                        "alert-placeholder",
+                        alerts_rules.ALERT_PLACEHOLDER.code,
                         f"[{name}] belongs in the alerts to {whom[known]}; {kind} goes "
                         f"to {whom[audience]} and can use {mine}",
                         loc,
@@ -149,21 +150,39 @@ class Templates:
         except TemplateSyntaxError as exc:
             raise UserError(
                 f"the alert template {shown} cannot be read",
-                [error("alert-template", exc.message or str(exc), Loc(exc.filename or shown, exc.lineno))],
-                code="alert-template",
+                [
+                    error(
+                        alerts_rules.ALERT_TEMPLATE.code,
+                        exc.message or str(exc),
+                        Loc(exc.filename or shown, exc.lineno),
+                    )
+                ],
+                code=alerts_rules.ALERT_TEMPLATE.code,
             ) from None
         except TemplateError as exc:  # undefined names, the sandbox refusing an attribute or a call
             raise UserError(
                 f"the alert template {shown} cannot be rendered",
-                [error("alert-template", f"{exc.__class__.__name__}: {exc}", Loc(shown, _failing_line(shown)))],
-                code="alert-template",
+                [
+                    error(
+                        alerts_rules.ALERT_TEMPLATE.code,
+                        f"{exc.__class__.__name__}: {exc}",
+                        Loc(shown, _failing_line(shown)),
+                    )
+                ],
+                code=alerts_rules.ALERT_TEMPLATE.code,
             ) from None
         first, _, rest = text.partition("\n")
         if not first.startswith("Subject:"):
             raise UserError(
                 f"the alert template {shown} has no subject",
-                [error("alert-template", "the first line of an alert template is `Subject: ...`", Loc(shown, 1))],
-                code="alert-template",
+                [
+                    error(
+                        alerts_rules.ALERT_TEMPLATE.code,
+                        "the first line of an alert template is `Subject: ...`",
+                        Loc(shown, 1),
+                    )
+                ],
+                code=alerts_rules.ALERT_TEMPLATE.code,
             )
         return first.removeprefix("Subject:").strip(), rest.lstrip("\n")
 
@@ -183,7 +202,7 @@ def load_templates(root: Path) -> Templates:
     a template error shows on every run, not only the day somebody is out of compliance)."""
     problems = check_templates(root)
     if problems:
-        raise UserError("the alert templates have errors", problems, code="alert-template")
+        raise UserError("the alert templates have errors", problems, code=alerts_rules.ALERT_TEMPLATE.code)
     return Templates(root, _environment(root))
 
 
@@ -205,7 +224,7 @@ def check_templates(root: Path) -> list[Diagnostic]:
             if path.name.endswith(".j2") and path.name.removesuffix(".txt.j2") not in KINDS:
                 problems.append(
                     error(
-                        "alert-template",
+                        alerts_rules.ALERT_TEMPLATE.code,
                         f"{path.name} is not an alert template edcconf sends; the "
                         "templates are " + ", ".join(f"{k}.txt.j2" for k in KINDS),
                         Loc(relative_name(root, path)),
@@ -218,7 +237,7 @@ def check_templates(root: Path) -> list[Diagnostic]:
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            problems.append(error("alert-template", "the template is not UTF-8 text", Loc(shown)))
+            problems.append(error(alerts_rules.ALERT_TEMPLATE.code, "the template is not UTF-8 text", Loc(shown)))
             continue
         found = check_placeholders(text, kind, shown)
         problems.extend(found)

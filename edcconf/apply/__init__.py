@@ -24,6 +24,7 @@ from ..plan import Change, Plan
 from ..plan.brakes import GUARDS_SECTION, applied_guards
 from ..plan.saved import change_from_saved, change_to_saved
 from ..providers import GROUP_FILE_SYSTEMS, Provider, ProviderError, Reach
+from ..rules import plan as plan_rules
 from ..state import StateRecord, fold, next_record
 from ..state.locking import actor
 from ..state.record import SECTION_OF, summarize
@@ -88,7 +89,7 @@ def execute(
                 f"the state of {plan.environment} changed before this apply could start: the journal of "
                 f"an interrupted apply was recorded (serial {previous.serial} → {current.serial}); plan "
                 "again",
-                code="stale-plan",
+                code=plan_rules.STALE_PLAN.code,
             )
     apply_id = str(uuid.uuid4())
     journal.begin(

@@ -30,7 +30,8 @@ try:  # Ctrl-C while the command is still loading (a third of a second) ends it 
     import click
 
     from .. import __version__
-    from ..diagnostics import FILE_SYSTEM_ERRNOS, UserError, file_system_error
+    from ..diagnostics import UserError
+    from ..fs import FILE_SYSTEM_ERRNOS, file_system_error
     from ..log import configure as configure_logging
     from ..speed.spool import spool
     from . import alerts as _alerts

@@ -15,6 +15,7 @@ import click
 
 from ..diagnostics import UserError
 from ..questions.compliance import compliance_reports
+from ..rules import commands as commands_rules
 from ..source import load_sources
 from ..validate import validate
 from ..views.alerts import alert_run_json, render_alert_log, render_alert_run
@@ -116,7 +117,7 @@ def _date(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise UserError(f"{option} {text!r} is not a date; write YYYY-MM-DD", code="usage") from None
+        raise UserError(f"{option} {text!r} is not a date; write YYYY-MM-DD", code=commands_rules.USAGE.code) from None
 
 
 def with_subcommands(command: click.Command, *subcommands: click.Command) -> click.Group:

@@ -17,6 +17,7 @@ import click
 from ..diagnostics import Diagnostics, UserError, error
 from ..parallel import DEFAULT_PARALLELISM
 from ..parallel import configure as set_parallelism
+from ..rules import commands as commands_rules
 
 
 @dataclass
@@ -155,7 +156,7 @@ def parse_at(value: str | None) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise UserError(f"--at {value!r} is not a date; write YYYY-MM-DD", code="usage") from None
+        raise UserError(f"--at {value!r} is not a date; write YYYY-MM-DD", code=commands_rules.USAGE.code) from None
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
@@ -164,7 +165,7 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
 def parse_duration(text: str) -> float:
     m = _DURATION.match(text.strip())
     if not m:
-        raise UserError(f"{text!r} is not a duration; write e.g. 30s, 2m or 500ms", code="usage")
+        raise UserError(f"{text!r} is not a duration; write e.g. 30s, 2m or 500ms", code=commands_rules.USAGE.code)
     value, unit = float(m.group(1)), m.group(2) or "s"
     return value * {"ms": 0.001, "s": 1, "m": 60}[unit]
 

@@ -17,6 +17,9 @@ from ..fs import refuse_leaving_output
 from ..pipeline import load_desired
 from ..plan.saved import load_plan, save_plan
 from ..plan.select import Selection, narrow
+from ..rules import commands as commands_rules
+from ..rules import plan as plan_rules
+from ..rules import state as state_rules
 from ..state import open_backend
 from ..views.plan_text import plan_chunks
 from ..views.show import render_state, state_json
@@ -164,7 +167,7 @@ def plan(
         raise UserError(
             "several --env need --format markdown or html (and no --out): a plan, its JSON and a saved "
             "plan are for one environment",
-            code="usage",
+            code=commands_rules.USAGE.code,
         )
     selection = Selection(studies, targets)
     if selection:  # the plan made now (not the memo's: narrowing needs the applied state), then narrowed
@@ -254,17 +257,19 @@ def apply(
         raise UserError(
             "apply has no --at: access changes when it is applied, so apply always judges expiry as "
             "of today. Use plan --at to see what another date would change",
-            code="usage",
+            code=commands_rules.USAGE.code,
         )
     if plan_file and env:
         raise UserError(
-            "give either a saved plan file or --env, not both (a saved plan knows its environment)", code="usage"
+            "give either a saved plan file or --env, not both (a saved plan knows its environment)",
+            code=commands_rules.USAGE.code,
         )
     if not (plan_file or env):
-        raise UserError("apply needs a saved plan file or --env ENV", code="usage")
+        raise UserError("apply needs a saved plan file or --env ENV", code=commands_rules.USAGE.code)
     if env and allow_other_date:
         raise UserError(
-            "--allow-other-date is for a saved plan made with plan --at; apply --env plans as of today", code="usage"
+            "--allow-other-date is for a saved plan made with plan --at; apply --env plans as of today",
+            code=commands_rules.USAGE.code,
         )
     selection = Selection(studies, targets)
     if plan_file and selection:
@@ -272,7 +277,7 @@ def apply(
             f"a saved plan's selection cannot be changed: {plan_file} is applied exactly as it was "
             f"planned and reviewed, so {selection.describe()} is refused. Plan that selection and have "
             "it reviewed (edcconf plan --env ENV --study S --out FILE)",
-            code="usage",
+            code=commands_rules.USAGE.code,
         )
     with ExitStack() as lock:
         if plan_file:
@@ -312,10 +317,10 @@ def _apply(
             raise UserError(
                 "apply needs confirmation and there is no terminal to ask on; review the plan and "
                 "pass --yes (as CI does)",
-                code="confirmation-required",
+                code=plan_rules.CONFIRMATION_REQUIRED.code,
             )
         if not click.confirm(f"Apply these changes to {env}?", default=False):
-            raise UserError("apply cancelled; nothing was changed", code="cancelled")
+            raise UserError("apply cancelled; nothing was changed", code=plan_rules.CANCELLED.code)
 
     try:
         result = apply_planned(
@@ -343,7 +348,7 @@ def _apply(
     for notice in result.notices:
         click.echo(f"warning: {notice}", err=True)
     if result.failed is not None:
-        raise UserError(failed_text(result, len(planned.plan.changes)), code="apply-failed")
+        raise UserError(failed_text(result, len(planned.plan.changes)), code=plan_rules.APPLY_FAILED.code)
     if not as_json:
         partial = planned.plan.partial
         click.echo(
@@ -391,7 +396,7 @@ def show(
     """Show the applied state of an environment as tables per study, or a saved plan (PLAN_FILE)."""
     as_json = as_json or fmt == "json"
     if fmt == "html" and not plan_file:
-        raise UserError("show --format html is for a saved plan (PLAN_FILE)", code="usage")
+        raise UserError("show --format html is for a saved plan (PLAN_FILE)", code=commands_rules.USAGE.code)
     if plan_file:
         saved = load_plan(Path(plan_file))
         if fmt == "html":
@@ -423,7 +428,7 @@ def show(
             _echo_plan(saved.plan, ctx)
         return
     if not env:
-        raise UserError("show needs --env ENV or a saved plan file", code="usage")
+        raise UserError("show needs --env ENV or a saved plan file", code=commands_rules.USAGE.code)
     if serial is not None:
         root = root_dir(ctx, config_dir)
         record = open_backend(root, environment_of(root, env)).version(serial)
@@ -447,7 +452,7 @@ def force_unlock(ctx: click.Context, config_dir: str | None, env: str, lock_id: 
     backend = open_backend(root, environment_of(root, env))
     holder = backend.force_unlock(lock_id)
     if not holder:
-        raise UserError(f"no lock {lock_id} is held on {env}", code="no-lock")
+        raise UserError(f"no lock {lock_id} is held on {env}", code=state_rules.NO_LOCK.code)
     click.echo(f"Released lock {lock_id} on {env}.")
     if getattr(holder, "host", None) == socket.gethostname() and _running(holder.pid):
         click.echo(

@@ -8,6 +8,7 @@ import click
 
 from ..diagnostics import Diagnostics, UserError
 from ..fs import real, refuse_leaving, write_atomically
+from ..rules import commands as commands_rules
 from .common import config_option, root_dir
 
 
@@ -48,7 +49,7 @@ def fmt(ctx: click.Context, config_dir: str | None, check: bool, show_diff: bool
     if check and changed:
         raise UserError(
             f"{len(changed)} of {len(results)} files are not in the canonical style: run `edcconf fmt`",
-            code="fmt-check",
+            code=commands_rules.FMT_CHECK.code,
         )
 
 

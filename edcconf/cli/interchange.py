@@ -11,6 +11,7 @@ from ..diagnostics import Diagnostics, UserError
 from ..fs import refuse_leaving_output
 from ..pipeline import load_desired
 from ..resolve.effective import withdrawn_grants
+from ..rules import commands as commands_rules
 from .common import (
     at_option,
     config_option,
@@ -202,7 +203,8 @@ def import_redcap_users(
 def _redcap_files(files: tuple[Path, ...]) -> tuple[Path, Path | None, Path | None, Path | None]:
     if not 1 <= len(files) <= 4:
         raise UserError(
-            "give USERS.csv, then optionally ROLES.csv, ROLE-ASSIGNMENTS.csv and DAG-ASSIGNMENTS.csv", code="usage"
+            "give USERS.csv, then optionally ROLES.csv, ROLE-ASSIGNMENTS.csv and DAG-ASSIGNMENTS.csv",
+            code=commands_rules.USAGE.code,
         )
     padded: list[Path | None] = [*files, None, None, None]
     return files[0], padded[1], padded[2], padded[3]
@@ -269,15 +271,20 @@ def state_import(
     as_of = parse_at(at)
     if kind in ("redcap", "redcap-users"):
         if not study:
-            raise UserError(f"state import {kind} takes --study", code="usage")
+            raise UserError(f"state import {kind} takes --study", code=commands_rules.USAGE.code)
         edit = _redcap_state_edit(root, env, as_of, kind, files, study, redcap_version)
     elif kind == "vault":
         if not study:
-            raise UserError("state import vault takes the study's FILE (or all its parts) and --study", code="usage")
+            raise UserError(
+                "state import vault takes the study's FILE (or all its parts) and --study",
+                code=commands_rules.USAGE.code,
+            )
         edit = vault_state(root, env, as_of, files, study)
     else:
         if len(files) != 2:
-            raise UserError(f"state import {kind} takes DEFINITIONS.csv and ASSIGNMENTS.csv", code="usage")
+            raise UserError(
+                f"state import {kind} takes DEFINITIONS.csv and ASSIGNMENTS.csv", code=commands_rules.USAGE.code
+            )
         edit = groups_state(root, env, as_of, kind, files[0], files[1])
     source = ", ".join(map(str, files)) or f"the REDCap project of {study}"
     record = write_state(root, env, edit, f"state import {kind} from {source}")
@@ -298,7 +305,8 @@ def _redcap_state_edit(
     if kind == "redcap":
         if files:
             raise UserError(
-                "state import redcap reads the project live; for REDCap's exports use redcap-users", code="usage"
+                "state import redcap reads the project live; for REDCap's exports use redcap-users",
+                code=commands_rules.USAGE.code,
             )
         return redcap_state(root, env, as_of, lambda model, s: live_snapshot(root, model, env, s), study)
 

@@ -18,6 +18,8 @@ from ..questions.explain import explain as explain_access
 from ..questions.live_access import live_effective
 from ..questions.who_can import parse_question, render_who_can, who_can_csv
 from ..questions.who_can import who_can as who_can_query
+from ..rules import commands as commands_rules
+from ..rules import references as references_rules
 from ..source import load_sources
 from ..state import open_backend
 from ..validate import validate
@@ -121,7 +123,8 @@ def access_test(ctx: click.Context, config_dir: str | None, at: str | None, as_j
         raise UserError("the access tests cannot be read", problems)
     if not assertions:
         raise UserError(
-            f"no access tests found in {root / 'tests' / 'access'} (files with `tests:` lists)", code="no-tests"
+            f"no access tests found in {root / 'tests' / 'access'} (files with `tests:` lists)",
+            code=commands_rules.NO_TESTS.code,
         )
     outcomes = run_assertions(load_desired(root, parse_at(at)), assertions)
     failed = [o for o in outcomes if not o.passed]
@@ -225,7 +228,9 @@ def compliance(
     ):
         for name in names:
             if name not in known and not live:
-                raise UserError(f"unknown {what} {name!r}{suggest(name, known)}", code="unknown-reference")
+                raise UserError(
+                    f"unknown {what} {name!r}{suggest(name, known)}", code=references_rules.UNKNOWN_REFERENCE.code
+                )
     doc = compliance_reports(
         model, applied, parse_at(at), statuses, {"users": users, "groups": groups, "studies": studies, "rights": rights}
     )

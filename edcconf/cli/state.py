@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..diagnostics import UserError, suggest
+from ..rules import state as state_rules
 from ..state import open_backend
 from ..state.edit import SECTIONS, move, push, remove
 from ..state.local import read_state_file
@@ -108,7 +109,7 @@ def state_show(ctx: click.Context, config_dir: str | None, env: str, address: st
         raise UserError(
             f"{address!r} is not in the state of {env} (serial {record.serial})"
             f"{suggest(address, known)}; `edcconf state list --env {env}` lists what is",
-            code="not-in-state",
+            code=state_rules.NOT_IN_STATE.code,
         )
     kind, _, key = address.partition(".")
     section = SECTIONS[kind]

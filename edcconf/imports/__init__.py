@@ -16,6 +16,10 @@ from ..interchange.redcap_users import read_redcap_users
 from ..interchange.sag import DEFAULT_SAG_ID, read_sag_assignments, read_sag_definitions
 from ..model import Model
 from ..providers.bulk import NO_RIGHTS, ceiling_from_sag, group_id_for, sag_rights_of_acg
+from ..rules import identity as identity_rules
+from ..rules import imports as imports_rules
+from ..rules import interchange as interchange_rules
+from ..rules import references as references_rules
 from ..source import load_sources
 from ..source.writer import import_note, plan_edits, write_edits
 from ..validate import validate
@@ -57,7 +61,7 @@ def current_model(root: Path) -> Model:
         raise UserError(
             "the configuration has errors; fix them before importing",
             validated.diagnostics.errors,
-            code="config-invalid",
+            code=imports_rules.CONFIG_INVALID.code,
         )
     return validated.model
 
@@ -66,10 +70,14 @@ def study_of_system(model: Model, study_id: str, system: str, command: str):
     """The study an import writes into, which must exist and be of the system the file comes from."""
     study = model.studies.get(study_id)
     if study is None:
-        raise UserError(f"unknown study {study_id!r}{suggest(study_id, model.studies)}", code="unknown-reference")
+        raise UserError(
+            f"unknown study {study_id!r}{suggest(study_id, model.studies)}",
+            code=references_rules.UNKNOWN_REFERENCE.code,
+        )
     if study.system != system:
         raise UserError(
-            f"{study_id} is a {study.system} study; `{command}` reads {system} users", code="import-invalid"
+            f"{study_id} is a {study.system} study; `{command}` reads {system} users",
+            code=imports_rules.IMPORT_INVALID.code,
         )
     return study
 
@@ -80,7 +88,7 @@ def refuse_errors(parsed_diags: list[Diagnostic], what: str) -> None:
         raise UserError(
             f"{what} has {len(errors)} error{'s' if len(errors) != 1 else ''}; nothing was written",
             parsed_diags,
-            code="import-invalid",
+            code=imports_rules.IMPORT_INVALID.code,
         )
 
 
@@ -111,7 +119,7 @@ def _place_people(
             if person.group != gid:
                 result.diagnostics.append(
                     warning(
-                        "import-conflict",
+                        imports_rules.IMPORT_CONFLICT.code,
                         f"{username} is in group {person.group} in the configuration ({person.loc}); "
                         f"the file puts them in {gid}: move them by hand if that is intended",
                         loc,
@@ -121,7 +129,7 @@ def _place_people(
         if not email and not without_email:
             result.diagnostics.append(
                 error(
-                    "csv-required",
+                    interchange_rules.CSV_REQUIRED.code,
                     f"{username} is not declared yet and the file gives no "
                     "e-mail; a person needs one (add it to the file)",
                     loc,
@@ -131,7 +139,7 @@ def _place_people(
         if not email:
             result.diagnostics.append(
                 warning(
-                    "import-no-email",
+                    imports_rules.IMPORT_NO_EMAIL.code,
                     f"{username} is declared without an e-mail: the file gives none (`import acg "
                     "--users USERS.csv` reads e-mails from REDCap's user export); add `email:` before granting them "
                     "OpenClinica or Vault access",
@@ -142,7 +150,7 @@ def _place_people(
         elif email.lower() in emails:
             result.diagnostics.append(
                 warning(
-                    "shared-email",
+                    identity_rules.SHARED_EMAIL.code,
                     f"e-mail {email} of {username} also belongs to {emails[email.lower()]}; REDCap and "
                     "Vault accept that, OpenClinica does not: validate says which it is once access is declared",
                     loc,
@@ -279,7 +287,7 @@ def import_groups(
         if gid is None:
             result.diagnostics.append(
                 error(
-                    "csv-unknown-value",
+                    interchange_rules.CSV_UNKNOWN_VALUE.code,
                     f"{username}: group id {ident!r} is neither in {defs_path} nor declared in the configuration",
                     loc,
                 )

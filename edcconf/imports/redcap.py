@@ -20,14 +20,17 @@ from datetime import date
 from pathlib import Path
 
 from ..catalogs import Catalog, catalog
+from ..catalogs import redcap_versions as rv
 from ..diagnostics import Loc, UserError, error, warning
-from ..interchange import redcap_versions as rv
 from ..model import Model, Role, Study, frozen_map
 from ..parallel import run_ordered
 from ..providers.redcap import RedcapProvider, redcap_projects
 from ..providers.redcap_records import UserRecord, dag_unique_name, differences, expected_record
 from ..resolve.roles import effective_role
-from ..rules.ceilings import group_ceiling, over_ceiling, over_text
+from ..rules import imports as imports_rules
+from ..rules import plan as plan_rules
+from ..rules import references as references_rules
+from ..rules.ceiling_values import group_ceiling, over_ceiling, over_text
 from . import ImportResult, _place_people, current_model, refuse_errors, study_of_system
 from .redcap_snapshot import ProjectSnapshot, effective_rights, from_files, from_live
 
@@ -47,13 +50,13 @@ def redcap_study(model: Model, study_id: str) -> Study:
 def provider_for(root: Path, model: Model, env: str, study: Study):
     environment = model.environments.get(env)
     if environment is None or env not in study.environments:
-        raise UserError(f"{study.id} is not in environment {env!r}", code="unknown-reference")
+        raise UserError(f"{study.id} is not in environment {env!r}", code=references_rules.UNKNOWN_REFERENCE.code)
     target = environment.targets.get("redcap")
     if target is None or target.provider != "redcap":
         raise UserError(
             f"environment {env} has no `redcap` provider target to read {study.id} from (targets.redcap: "
             "{provider: redcap, url: ...})",
-            code="no-target",
+            code=plan_rules.NO_TARGET.code,
         )
     return RedcapProvider(target, redcap_projects(root), env, {study.id: list(study.sites)})
 
@@ -119,14 +122,14 @@ def adopt(
     result: ImportResult,
 ) -> None:
     if env not in study.environments:
-        raise UserError(f"{study.id} is not in environment {env!r}", code="unknown-reference")
+        raise UserError(f"{study.id} is not in environment {env!r}", code=references_rules.UNKNOWN_REFERENCE.code)
     forms = {f.id for f in study.forms}
     seen_forms = {f for u in snap.users for f in u.forms} | {f for r in snap.roles.values() for f in r.record.forms}
     unknown = sorted(seen_forms - forms)
     if unknown:
         result.diagnostics.append(
             error(
-                "import-invalid",
+                imports_rules.IMPORT_INVALID.code,
                 f"REDCap project of {study.id} has instruments that "
                 f"{study.id} does not declare: {', '.join(unknown)}; add them to its forms "
                 f"(e.g. `- {{id: {unknown[0]}}}`), then import again",
@@ -144,7 +147,7 @@ def adopt(
         if user.username in declared:
             result.diagnostics.append(
                 warning(
-                    "import-conflict",
+                    imports_rules.IMPORT_CONFLICT.code,
                     f"{user.username} already has access declared in "
                     f"{study.id} ({declared[user.username].loc}); left as it is",
                     loc,
@@ -168,7 +171,7 @@ def adopt(
             if group is None or group not in model.groups:
                 result.diagnostics.append(
                     error(
-                        "import-group",
+                        imports_rules.IMPORT_GROUP.code,
                         f"{user.username} is not declared yet: name the "
                         "group new people join with --group (an existing group id)",
                         loc,
@@ -201,7 +204,7 @@ def _sites(
             if not country:
                 result.diagnostics.append(
                     error(
-                        "import-site",
+                        imports_rules.IMPORT_SITE.code,
                         f"data access group {dag} ({label}) of {study.id} is "
                         "no declared site: declare it, or give --site-country CC to declare "
                         "it as a new site",
@@ -304,7 +307,7 @@ def _role_for(
     if not _exact(namer.study_with_new(), rid, held, needs_site):
         result.diagnostics.append(
             error(
-                "import-no-role",
+                imports_rules.IMPORT_NO_ROLE.code,
                 f"{held.username}'s rights in REDCap could not be declared "
                 "exactly (please report it); nothing was written",
                 loc,
@@ -354,7 +357,7 @@ def _ceiling_warning(
     if over:
         result.diagnostics.append(
             warning(
-                "import-over-ceiling",
+                imports_rules.IMPORT_OVER_CEILING.code,
                 f"{user} holds rights in REDCap above the ceiling of "
                 f"group {group.id}: {over_text(over)}; the import keeps them exactly, and "
                 "validate refuses the grant until the group allows them (or the person "

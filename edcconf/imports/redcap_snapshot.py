@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..catalogs import redcap_versions as rv
 from ..diagnostics import Diagnostic, Loc, warning
-from ..interchange import redcap_versions as rv
 from ..interchange.redcap_users import (
     read_redcap_dag_assignments,
     read_redcap_role_assignments,
@@ -17,6 +17,7 @@ from ..interchange.redcap_users import (
     read_redcap_users,
 )
 from ..providers.redcap_records import UserRecord, live_record
+from ..rules import interchange as interchange_rules
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def from_files(
         if role and role not in roles:
             diags.append(
                 warning(
-                    "csv-unknown-value",
+                    interchange_rules.CSV_UNKNOWN_VALUE.code,
                     f"{u.username} is in user role {role}, which "
                     f"{roles_path or 'no roles file'} does not define; their own rights are used",
                     Loc(str(users_path), u.line),

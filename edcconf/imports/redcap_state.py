@@ -13,6 +13,7 @@ from ..diagnostics import UserError
 from ..pipeline import load_desired
 from ..providers.redcap_records import Unsayable, differences, expected_record
 from ..questions.live_access import live_rights
+from ..rules import imports as imports_rules
 from .redcap_snapshot import ProjectSnapshot, effective_rights
 from .state import study_onto
 
@@ -25,7 +26,8 @@ def redcap_state(
     study = model.studies.get(study_id)
     if study is None or study.system != "redcap" or env not in study.environments:
         raise UserError(
-            f"{study_id} is not a REDCap study of {env}: run `edcconf import redcap` first", code="import-missing"
+            f"{study_id} is not a REDCap study of {env}: run `edcconf import redcap` first",
+            code=imports_rules.IMPORT_MISSING.code,
         )
     snap = snapshot(model, study)
     state = desired.resolution.environments[env].state

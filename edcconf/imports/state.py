@@ -20,7 +20,8 @@ from ..pipeline import load_desired
 from ..providers.bulk import NO_RIGHTS, ceiling_from_sag
 from ..resolve.effective import account_value, role_version
 from ..resolve.roles import effective_role
-from ..rules.ceilings import effective_ceiling
+from ..rules import imports as imports_rules
+from ..rules.ceiling_values import effective_ceiling
 from ..state import open_backend
 from ..state.locking import actor
 from ..state.record import RECORD_SECTIONS, next_record
@@ -70,7 +71,7 @@ def groups_state(
         if gid is None:
             raise UserError(
                 f"group {name!r} ({ident or 'new'}) of {defs_path} is not declared: run `edcconf import {kind}` first",
-                code="import-missing",
+                code=imports_rules.IMPORT_MISSING.code,
             )
         declared = model.groups[gid]
         from_file = _group_value(name, ident_key, ident if getattr(declared, ident_key) else "", rights)
@@ -88,7 +89,8 @@ def groups_state(
         person = model.people.get(username)
         if person is None:
             raise UserError(
-                f"{username} of {assign_path} is not declared: run `edcconf import {kind}` first", code="import-missing"
+                f"{username} of {assign_path} is not declared: run `edcconf import {kind}` first",
+                code=imports_rules.IMPORT_MISSING.code,
             )
         said = {"group": group_of_ident.get(ident, person.group)}
         said.update({k: v for k, v in (("email", email), ("name", name)) if v})
@@ -120,7 +122,8 @@ def vault_state(root: Path, env: str, as_of: date, paths: Sequence[Path], study_
     study = vault_study(model, study_id)
     if env not in study.environments:
         raise UserError(
-            f"{study_id} does not run in {env} (environments: {', '.join(study.environments)})", code="import-invalid"
+            f"{study_id} does not run in {env} (environments: {', '.join(study.environments)})",
+            code=imports_rules.IMPORT_INVALID.code,
         )
     what = ", ".join(map(str, paths))
     rows, diags = [], []
@@ -143,7 +146,7 @@ def vault_state(root: Path, env: str, as_of: date, paths: Sequence[Path], study_
         if person is None or role is None:
             raise UserError(
                 f"{user} or role {entry['role']} is not declared: run `edcconf import vault` first",
-                code="import-missing",
+                code=imports_rules.IMPORT_MISSING.code,
             )
         ref, value = role_version(role)
         roles[ref] = value

@@ -10,6 +10,8 @@ from ..catalogs import required_catalog
 from ..diagnostics import Loc, error, warning
 from ..interchange.vault import ALL_ENVIRONMENTS, VaultUser, read_vault_users
 from ..model import Model, Study
+from ..rules import imports as imports_rules
+from ..rules import interchange as interchange_rules
 from . import ImportResult, _place_people, current_model, refuse_errors, study_of_system
 
 
@@ -27,7 +29,7 @@ def vault_study(model: Model, study_id: str) -> Study:
     return study_of_system(model, study_id, "vault", "import vault")
 
 
-USER_EXISTS = "user-exists-applying-study-access"
+USER_EXISTS = interchange_rules.USER_EXISTS_APPLYING_STUDY_ACCESS.code
 
 
 def read_for_study(model: Model, study: Study, path: Path, *, existing: bool = False):
@@ -48,7 +50,7 @@ def read_for_study(model: Model, study: Study, path: Path, *, existing: bool = F
     rows = {(r.file, r.line): r for r in parsed.rows}
     out = []
     for d in parsed.diagnostics:
-        if d.code == "duplicate-user-record":
+        if d.code == interchange_rules.DUPLICATE_USER_RECORD.code:
             # Vault warns about a duplicate row and keeps one; an import that guessed which would hide a mistake.
             d = error(d.code, d.message, d.loc)
         elif d.code == USER_EXISTS:
@@ -82,7 +84,7 @@ def access_entries(study: Study, rows: tuple[VaultUser, ...], path: str) -> tupl
             seen = f" (last login {row.last_login})" if row.last_login else ""  # shown, never declared from
             problems.append(
                 warning(
-                    "import-disabled",
+                    imports_rules.IMPORT_DISABLED.code,
                     f"{row.user_name} has Study Status {row.study_status}{seen}: "
                     "declared with study_status: disabled (on record in Vault, no access)",
                     loc,
@@ -107,7 +109,7 @@ def access_entries(study: Study, rows: tuple[VaultUser, ...], path: str) -> tupl
         }:
             problems.append(
                 error(
-                    "csv-duplicate-row",
+                    interchange_rules.CSV_DUPLICATE_ROW.code,
                     f"{row.user_name} has different roles, sites or Study Status in "
                     "different environments; edcconf declares one role per person and study",
                     loc,
@@ -147,7 +149,7 @@ def import_vault(root: Path, paths: Path | Sequence[Path], study_id: str, group:
         if group is None or group not in model.groups:
             result.diagnostics.append(
                 error(
-                    "import-group",
+                    imports_rules.IMPORT_GROUP.code,
                     f"{row.user_name} is not declared yet: name the group "
                     "new people join with --group (an existing group id)",
                     loc,
@@ -160,7 +162,7 @@ def import_vault(root: Path, paths: Path | Sequence[Path], study_id: str, group:
         if user in declared:
             result.diagnostics.append(
                 warning(
-                    "import-conflict",
+                    imports_rules.IMPORT_CONFLICT.code,
                     f"{user} already has access declared in {study.id} ({declared[user].loc}); left as it is",
                     Loc(str(path)),
                 )

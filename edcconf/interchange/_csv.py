@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ..diagnostics import Diagnostic, Loc, error, warning
+from ..rules import interchange as interchange_rules
 
 T = TypeVar("T")
 
@@ -97,7 +98,7 @@ def read_table(
     except UnicodeDecodeError as exc:
         diags.append(
             error(
-                "csv-malformed",
+                interchange_rules.CSV_MALFORMED.code,
                 f"the file is not UTF-8 (byte {exc.start}); save it as UTF-8 CSV",
                 Loc(file, text_line(data, exc.start)),
             )
@@ -108,7 +109,7 @@ def read_table(
     if "\x00" in text:
         diags.append(
             error(
-                "csv-malformed",
+                interchange_rules.CSV_MALFORMED.code,
                 "the file contains NUL bytes; it is not a CSV file; save it as UTF-8 CSV",
                 Loc(file, text[: text.index("\x00")].count("\n") + 1),
             )
@@ -125,7 +126,7 @@ def read_table(
         except csv.Error as exc:
             diags.append(
                 error(
-                    "csv-malformed",
+                    interchange_rules.CSV_MALFORMED.code,
                     f"bad quoting ({exc}); enclose the cell in double quotes and double any quote inside it",
                     Loc(file, start),
                 )
@@ -137,7 +138,7 @@ def read_table(
     if not rows:
         diags.append(
             error(
-                "csv-missing-column",
+                interchange_rules.CSV_MISSING_COLUMN.code,
                 f"the file is empty; its first line must be the header ({','.join(required)})",
                 Loc(file, 1),
             )
@@ -152,7 +153,7 @@ def read_table(
         if name in seen:
             diags.append(
                 error(
-                    "csv-malformed",
+                    interchange_rules.CSV_MALFORMED.code,
                     f"column {name!r} appears twice in the header; remove one",
                     Loc(file, header_line),
                     column=name,
@@ -163,7 +164,7 @@ def read_table(
         if name not in known and not ignore_unknown:
             diags.append(
                 error(
-                    "csv-unknown-column",
+                    interchange_rules.CSV_UNKNOWN_COLUMN.code,
                     f"unknown column {name!r}; remove it or correct its name"
                     + (f" (known: {', '.join(list(required) + list(optional))})" if len(known) <= 12 else ""),
                     Loc(file, header_line),
@@ -174,7 +175,7 @@ def read_table(
         if name not in seen:
             diags.append(
                 error(
-                    "csv-missing-column",
+                    interchange_rules.CSV_MISSING_COLUMN.code,
                     f"column {name!r} is missing; add it to the header",
                     Loc(file, header_line),
                     column=name,
@@ -188,7 +189,7 @@ def read_table(
         if len(row) != len(header):
             diags.append(
                 error(
-                    "csv-malformed",
+                    interchange_rules.CSV_MALFORMED.code,
                     f"this row has {len(row)} cells but the header has {len(header)}; quote cells that contain commas",
                     Loc(file, line),
                 )
@@ -263,7 +264,7 @@ def cell_int(
             return blank
         diags.append(
             error(
-                "csv-required",
+                interchange_rules.CSV_REQUIRED.code,
                 f"{column} is blank{label}; enter one of {allowed_text(allowed)}",
                 Loc(file, rec.line),
                 column=column,
@@ -277,7 +278,7 @@ def cell_int(
     if value is None or value not in allowed:
         diags.append(
             error(
-                "csv-unknown-value",
+                interchange_rules.CSV_UNKNOWN_VALUE.code,
                 f"{column} = {raw!r}{label} is not allowed; use one of {allowed_text(allowed)}",
                 Loc(file, rec.line),
                 column=column,
@@ -307,7 +308,7 @@ def last_row_wins(keyed: Sequence[tuple[str, int, T | None]], file: str, diags: 
         if key in previous:
             diags.append(
                 warning(
-                    "csv-duplicate-row",
+                    interchange_rules.CSV_DUPLICATE_ROW.code,
                     f"user {username} is also assigned on line {previous[key]}; "
                     f"REDCap keeps the last row (line {last[key]})",
                     Loc(file, line),
@@ -324,6 +325,13 @@ def last_row_wins(keyed: Sequence[tuple[str, int, T | None]], file: str, diags: 
 def require(rec: Record, column: str, file: str, diags: list[Diagnostic]) -> str | None:
     value = rec.cells.get(column, "").strip()
     if not value:
-        diags.append(error("csv-required", f"{column} is blank; fill it in", Loc(file, rec.line), column=column))
+        diags.append(
+            error(
+                interchange_rules.CSV_REQUIRED.code,
+                f"{column} is blank; fill it in",
+                Loc(file, rec.line),
+                column=column,
+            )
+        )
         return None
     return value

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ..diagnostics import Diagnostic, Loc, error
+from ..rules import interchange as interchange_rules
 from . import sag
 from ._csv import Parsed, cell_int, last_row_wins, quote_fputcsv, read_table, require, write_table
 
@@ -171,7 +172,7 @@ def read_acg_definitions(data: bytes, file: str) -> Parsed[AcgDefinition]:
             if gid and not GROUP_ID.fullmatch(gid):
                 diags.append(
                     error(
-                        "csv-unknown-value",
+                        interchange_rules.CSV_UNKNOWN_VALUE.code,
                         f"group_id {gid!r} is not an ACG id; use G- + 13 hex "
                         "characters or G-NORIGHTS, or leave it blank for a new group",
                         loc,
@@ -183,7 +184,7 @@ def read_acg_definitions(data: bytes, file: str) -> Parsed[AcgDefinition]:
             elif gid in ids:
                 diags.append(
                     error(
-                        "csv-duplicate-row",
+                        interchange_rules.CSV_DUPLICATE_ROW.code,
                         f"group_id {gid} is also defined on line {ids[gid]}; keep one row per group",
                         loc,
                         group_id=gid,
@@ -196,7 +197,7 @@ def read_acg_definitions(data: bytes, file: str) -> Parsed[AcgDefinition]:
                 if name.casefold() in names:
                     diags.append(
                         error(
-                            "csv-duplicate-row",
+                            interchange_rules.CSV_DUPLICATE_ROW.code,
                             f"group name {name!r} is also used on line "
                             f"{names[name.casefold()]}; give each group its own name",
                             loc,
@@ -214,7 +215,7 @@ def read_acg_definitions(data: bytes, file: str) -> Parsed[AcgDefinition]:
             if gid == DEFAULT_GROUP_ID and name not in (None, DEFAULT_GROUP_NAME):
                 diags.append(
                     error(
-                        "csv-unknown-value",
+                        interchange_rules.CSV_UNKNOWN_VALUE.code,
                         f"{DEFAULT_GROUP_ID} is REDCap's built-in {DEFAULT_GROUP_NAME!r} group; keep that name",
                         loc,
                         column="group_name",
@@ -236,7 +237,7 @@ def read_acg_definitions(data: bytes, file: str) -> Parsed[AcgDefinition]:
         for line in defaults[1:]:
             diags.append(
                 error(
-                    "csv-duplicate-row",
+                    interchange_rules.CSV_DUPLICATE_ROW.code,
                     f"a second default group (the first is on line {defaults[0]}); "
                     "set is_default_group to 1 on one group only",
                     Loc(file, line),
@@ -273,7 +274,7 @@ def read_acg_assignments(data: bytes, file: str) -> Parsed[AcgAssignment]:
             if gid and not GROUP_ID.fullmatch(gid):
                 diags.append(
                     error(
-                        "csv-unknown-value",
+                        interchange_rules.CSV_UNKNOWN_VALUE.code,
                         f"ACG ID {gid!r} is not an ACG id; use G- + 13 hex characters or G-NORIGHTS",
                         Loc(file, rec.line),
                         column="ACG ID",

@@ -21,8 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from ..catalogs import redcap_versions as rv
 from ..diagnostics import Diagnostic, Loc, error
-from . import redcap_versions as rv
+from ..rules import interchange as interchange_rules
 from . import sag
 from ._csv import Parsed, Record, cell_int, last_row_wins, quote_fputcsv, read_table, require, write_table
 
@@ -177,7 +178,7 @@ def _parse_forms(
         if not form or value is None or value not in allowed:
             diags.append(
                 error(
-                    "csv-unknown-value",
+                    interchange_rules.CSV_UNKNOWN_VALUE.code,
                     f"{column}: {pair!r} is not form:value with a value in {', '.join(map(str, allowed))}",
                     Loc(file, rec.line),
                     column=column,
@@ -188,7 +189,7 @@ def _parse_forms(
         elif form in out:
             diags.append(
                 error(
-                    "csv-duplicate-row",
+                    interchange_rules.CSV_DUPLICATE_ROW.code,
                     f"{column}: form {form!r} is listed twice; list each form once",
                     Loc(file, rec.line),
                     column=column,
@@ -216,7 +217,7 @@ def _scheme(table_records: Sequence[Record], file: str, version, diags: list[Dia
     if values & new and values - new:
         diags.append(
             error(
-                "csv-unknown-value",
+                interchange_rules.CSV_UNKNOWN_VALUE.code,
                 "forms mixes pre-15.6 values (0, 2, 1, 3) with 15.6+ values "
                 "(128, 129, 130, 138, 146, 154); use one scheme, the one of your REDCap version",
                 Loc(file, 1),
@@ -256,7 +257,7 @@ def _dup(seen: dict[str, int], key: str, what: str, rec: Record, file: str, diag
     if k in seen:
         diags.append(
             error(
-                "csv-duplicate-row",
+                interchange_rules.CSV_DUPLICATE_ROW.code,
                 f"{what} is also on line {seen[k]}; keep one row for it",
                 Loc(file, rec.line),
                 key=key,
@@ -283,7 +284,7 @@ def read_redcap_users(data: bytes, file: str, *, version: str | Sequence[int] | 
             if exp and not _DATE.fullmatch(exp):
                 diags.append(
                     error(
-                        "csv-unknown-value",
+                        interchange_rules.CSV_UNKNOWN_VALUE.code,
                         f"expiration {exp!r} is not a date; write YYYY-MM-DD or leave it blank for no expiry",
                         Loc(file, rec.line),
                         column="expiration",

@@ -33,6 +33,7 @@ from types import MappingProxyType
 
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error
+from ..rules import interchange as interchange_rules
 from ._csv import Parsed, cell_int, last_row_wins, quote_all, read_table, require, write_table
 
 NEWLINE = "\n"
@@ -89,7 +90,7 @@ def read_sag_definitions(data: bytes, file: str) -> Parsed[SagDefinition]:
             if sag_id and not SAG_ID.fullmatch(sag_id):
                 diags.append(
                     error(
-                        "csv-unknown-value",
+                        interchange_rules.CSV_UNKNOWN_VALUE.code,
                         f"sag_id {sag_id!r} is not a SAG id; use the id shown on "
                         "the Security Access Groups tab (sag_ + 13 hex characters, or sag_Default), or "
                         "leave it blank to create a new SAG",
@@ -102,7 +103,7 @@ def read_sag_definitions(data: bytes, file: str) -> Parsed[SagDefinition]:
             elif sag_id in ids:
                 diags.append(
                     error(
-                        "csv-duplicate-row",
+                        interchange_rules.CSV_DUPLICATE_ROW.code,
                         f"sag_id {sag_id} is also defined on line {ids[sag_id]}; keep one row per SAG",
                         loc,
                         sag_id=sag_id,
@@ -115,7 +116,7 @@ def read_sag_definitions(data: bytes, file: str) -> Parsed[SagDefinition]:
                 if name in new_names:
                     diags.append(
                         error(
-                            "csv-duplicate-row",
+                            interchange_rules.CSV_DUPLICATE_ROW.code,
                             f"new SAG {name!r} is also on line {new_names[name]}; keep one row per new SAG",
                             loc,
                             sag_name=name,
@@ -169,7 +170,7 @@ def read_sag_assignments(data: bytes, file: str) -> Parsed[SagAssignment]:
             if sag_id and not SAG_ID.fullmatch(sag_id):
                 diags.append(
                     error(
-                        "csv-unknown-value",
+                        interchange_rules.CSV_UNKNOWN_VALUE.code,
                         f"sag_id {sag_id!r} is not a SAG id; use sag_ + 13 hex characters or sag_Default",
                         Loc(file, rec.line),
                         column="sag_id",

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..diagnostics import Diagnostic, Loc, error, warning
+from ..rules import interchange as interchange_rules
 from ._csv import Parsed, quote_minimal, read_table, write_table
 
 NEWLINE = "\r\n"
@@ -134,7 +135,7 @@ def _kebab(name: str) -> str:
 
 
 def _vault(diags: list[Diagnostic], name: str, explain: str, loc: Loc, *, warn: bool = False, **details) -> None:
-    code = _kebab(name.replace("{Field}", "field"))
+    code = interchange_rules.VAULT[name].code  # a name Vault does not have fails here, not in a user's file
     make = warning if warn else error
     diags.append(make(code, f"{details.pop('shown', name)}: {explain}", loc, vault=name, **details))
 

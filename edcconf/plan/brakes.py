@@ -20,10 +20,11 @@ from typing import Any
 
 from ..catalogs import catalog
 from ..model import Environment, level_rank
+from ..rules import plan as plan_rules
 from .model import Change
 
-MASS_REVOCATION = "mass-revocation"
-DATA_MANAGER_FLOOR = "data-manager-floor"
+MASS_REVOCATION = plan_rules.MASS_REVOCATION.code
+DATA_MANAGER_FLOOR = plan_rules.DATA_MANAGER_FLOOR.code
 
 GUARDS_SECTION = "environment"  # where a state records its environment's guards, keyed by name
 DEFAULT_MAX_REVOCATIONS = 25  # safety.max_revocations when not declared (any environment)

@@ -20,6 +20,7 @@ from typing import Any
 from .. import __version__
 from ..diagnostics import Diagnostic, Loc, UserError
 from ..fs import write_atomically
+from ..rules import plan as plan_rules
 from .model import Change, Plan
 from .select import Partial
 
@@ -133,25 +134,26 @@ def load_plan(path: Path) -> SavedPlan:
     try:
         data = json.loads(Path(path).read_text("utf-8"))
     except FileNotFoundError:
-        raise UserError(f"no saved plan at {path}", code="saved-plan") from None
+        raise UserError(f"no saved plan at {path}", code=plan_rules.SAVED_PLAN.code) from None
     except (OSError, ValueError) as exc:
-        raise UserError(f"{path} is not a saved edcconf plan ({exc})", code="saved-plan") from None
+        raise UserError(f"{path} is not a saved edcconf plan ({exc})", code=plan_rules.SAVED_PLAN.code) from None
     if not isinstance(data, dict) or data.get("format") != SAVED_FORMAT:
         raise UserError(
-            f"{path} is not a saved edcconf plan (make one with edcconf plan --env ENV --out FILE)", code="saved-plan"
+            f"{path} is not a saved edcconf plan (make one with edcconf plan --env ENV --out FILE)",
+            code=plan_rules.SAVED_PLAN.code,
         )
     if data.get("format_version") != SAVED_VERSION:
         raise UserError(
             f"{path} is a saved plan of format {data.get('format_version')!r}; this edcconf reads "
             f"format {SAVED_VERSION}",
-            code="saved-plan",
+            code=plan_rules.SAVED_PLAN.code,
         )
     digest = data.pop("digest", None)
     if digest != _digest(data):
         raise UserError(
             f"{path} was modified after it was saved (its digest does not match); a reviewed plan "
             "must be applied exactly as saved: plan again",
-            code="saved-plan",
+            code=plan_rules.SAVED_PLAN.code,
         )
     try:
         warnings = tuple(
@@ -194,7 +196,7 @@ def load_plan(path: Path) -> SavedPlan:
             data.get("allow_unread") is True,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise UserError(f"{path} is damaged ({exc}); plan again", code="saved-plan") from None
+        raise UserError(f"{path} is damaged ({exc}); plan again", code=plan_rules.SAVED_PLAN.code) from None
     return saved
 
 
@@ -227,7 +229,7 @@ def check_fresh(saved: SavedPlan, path: Path, serial: int, lineage: str | None, 
         raise UserError(
             f"{path} was made by edcconf {saved.edcconf_version} and this is {__version__}; "
             "plan again with this version",
-            code="stale-plan",
+            code=plan_rules.STALE_PLAN.code,
         )
     if (serial, lineage) != (saved.plan.serial, saved.plan.lineage):
         what = f"serial {saved.plan.serial} → {serial}"
@@ -236,13 +238,13 @@ def check_fresh(saved: SavedPlan, path: Path, serial: int, lineage: str | None, 
         raise UserError(
             f"{path} is stale: the state of {saved.plan.environment} moved on since it was planned "
             f"({what}); plan again and have it reviewed",
-            code="stale-plan",
+            code=plan_rules.STALE_PLAN.code,
         )
     if config_digest != saved.config_digest:
         raise UserError(
             f"{path} is stale: the configuration changed since it was planned (digest "
             f"{saved.config_digest[:12]} → {config_digest[:12]}); plan again and have it reviewed",
-            code="stale-plan",
+            code=plan_rules.STALE_PLAN.code,
         )
 
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..diagnostics import UserError, suggest
+from ..rules import commands as commands_rules
+from ..rules import plan as plan_rules
 from ..state.edit import SECTIONS
 from ..state.record import fold
 from .brakes import find_brakes
@@ -243,7 +245,7 @@ def check_selection(
             raise UserError(
                 f"unknown study {study!r}: it is neither declared for {environment} nor recorded in "
                 f"its state{suggest(study, studies)}",
-                code="unknown-target",
+                code=plan_rules.UNKNOWN_TARGET.code,
             )
     known: set[str] | None = None
     for target in selection.targets:
@@ -252,20 +254,20 @@ def check_selection(
             raise UserError(
                 f"--target {target}: a role version is applied with the grants that use it; target "
                 "those grants (grant.STUDY/USER) or the study (--study STUDY)",
-                code="usage",
+                code=commands_rules.USAGE.code,
             )
         if kind == "environment" and dot:
             raise UserError(
                 f"--target {target}: the change of an environment's protection and safety is never "
                 "part of a partial plan; plan and apply without --study and --target",
-                code="usage",
+                code=commands_rules.USAGE.code,
             )
         if kind not in ADDRESS_KINDS or not dot or not key:
             raise UserError(
                 f"--target {target!r} is not an address: write KIND.KEY with KIND one of "
                 f"{', '.join(ADDRESS_KINDS)} (e.g. grant.CARDIO-01/jane.doe, account.li.wei), as "
                 f"`edcconf state list --env {environment}` prints them",
-                code="usage",
+                code=commands_rules.USAGE.code,
             )
         if known is None:
             known = _addresses(applied, desired, changes)
@@ -275,7 +277,7 @@ def check_selection(
             raise UserError(
                 f"unknown address {target!r}: nothing of that name is declared for {environment}, "
                 f"recorded in its state or planned{suggest(target.rstrip('*'), same_kind)}",
-                code="unknown-target",
+                code=plan_rules.UNKNOWN_TARGET.code,
             )
 
 

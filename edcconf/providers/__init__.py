@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..diagnostics import UserError
 from ..model import Environment, Target
+from ..rules import plan as plan_rules
 from .base import Provider, ProviderError, inside
 from .csvfiles import CsvProvider
 
@@ -113,7 +114,7 @@ def providers_for(
                 f"environment {environment.name} has no target for {system} studies; add "
                 f"targets.{system} (e.g. {{provider: csv, out: build/{environment.name}/{system}}}) "
                 f"at {environment.loc}",
-                code="no-target",
+                code=plan_rules.NO_TARGET.code,
             )
         if target.provider == "csv":
             out[system] = CsvProvider(
@@ -135,7 +136,7 @@ def providers_for(
             raise UserError(
                 f"provider {target.provider!r} for {system} in {environment.name} is not available in "
                 "this version of edcconf",
-                code="no-target",
+                code=plan_rules.NO_TARGET.code,
             )
     return out
 

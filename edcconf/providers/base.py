@@ -10,6 +10,7 @@ from typing import Protocol
 from ..diagnostics import UserError
 from ..fs import leaving_link, real, relative_name, within
 from ..plan import Change
+from ..rules import files as files_rules
 
 
 class ProviderError(Exception):
@@ -51,10 +52,10 @@ def inside(root: Path, relative: str, what: str) -> Path:
             f"{what} {relative!r} leads through {relative_name(base, link)}, a symbolic link to a "
             f"place outside the configuration directory {base}; remove the link, or use a path "
             "whose every part stays inside",
-            code="unsafe-path",
+            code=files_rules.UNSAFE_PATH.code,
         )
     raise UserError(
         f"{what} {relative!r} points outside the configuration directory {base}; "
         "use a path below it, such as build/test",
-        code="unsafe-path",
+        code=files_rules.UNSAFE_PATH.code,
     )

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from ..catalogs import catalog
-from ..interchange import redcap_versions as rv
+from ..catalogs import redcap_versions as rv
 from ..interchange.acg import (
     DEFAULT_GROUP_ID,
     DEFAULT_GROUP_NAME,
@@ -26,7 +26,7 @@ from ..interchange.sag import DEFAULT_SAG_ID, SagAssignment, SagDefinition
 from ..interchange.sag import OPTIONAL_RIGHT_KEYS as OPTIONAL_SAG_KEYS
 from ..interchange.sag import RIGHT_KEYS as SAG_KEYS
 from ..interchange.vault import ALL_ENVIRONMENTS, VaultUser
-from ..rules.ceilings import declaration_from_keys
+from ..rules.ceiling_values import declaration_from_keys
 from .redcap_records import dag_unique_name, expected_record
 
 VAULT_DEFAULTS = {

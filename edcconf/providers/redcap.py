@@ -20,6 +20,8 @@ from ..diagnostics import UserError
 from ..model import Target
 from ..parallel import parallelism
 from ..plan import Change
+from ..rules import commands as commands_rules
+from ..rules import plan as plan_rules
 from ..source import load_sources
 from .base import ProviderError
 from .redcap_records import (
@@ -115,7 +117,7 @@ class RedcapProvider:
             raise UserError(
                 f"targets.redcap in {environment} needs `url:` (the REDCap API address, ending in /api/) "
                 f"at {target.loc}",
-                code="no-target",
+                code=plan_rules.NO_TARGET.code,
             )
         self.url = target.url
         self.target = target
@@ -142,7 +144,7 @@ class RedcapProvider:
             raise UserError(
                 f"REDCap study {study} has no token variable: set `redcap: {{token_env: NAME}}` on the "
                 f"study or `token_env:` on targets.redcap of {self.environment}",
-                code="no-token",
+                code=commands_rules.NO_TOKEN.code,
             )
         return ProjectConfig(study, block.get("project_id"), token_env)
 
@@ -158,16 +160,17 @@ class RedcapProvider:
             if not token:
                 raise UserError(
                     f"environment variable {cfg.token_env} (the API token of REDCap study {study}) is not set",
-                    code="no-token",
+                    code=commands_rules.NO_TOKEN.code,
                 )
             if len(token) != 32:
                 raise UserError(
                     f"environment variable {cfg.token_env} does not hold a REDCap API token (32 characters)",
-                    code="no-token",
+                    code=commands_rules.NO_TOKEN.code,
                 )
             if not self.url.endswith("/api/"):
                 raise UserError(
-                    f"targets.redcap url of {self.environment} must end in /api/ (it is {self.url})", code="no-target"
+                    f"targets.redcap url of {self.environment} must end in /api/ (it is {self.url})",
+                    code=plan_rules.NO_TARGET.code,
                 )
             self._open[study] = _project_class()(self.url, token, self.sessions, timeout=self.timeout)
         return self._open[study]
@@ -383,7 +386,7 @@ def _reading(fn: Callable[..., Any], *args: Any) -> Any:
     try:
         return fn(*args)
     except _Refused as exc:
-        raise UserError(str(exc), code="provider-error") from None
+        raise UserError(str(exc), code=commands_rules.PROVIDER_ERROR.code) from None
 
 
 class _Refused(Exception):

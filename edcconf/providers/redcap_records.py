@@ -8,13 +8,13 @@ Both the provider that pushes records and the drift check that reads them back u
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..interchange import redcap_versions as rv
-from ..interchange.redcap_versions import EXPORT_OF_CODE, SAG_OF_FIELD
+from ..catalogs import redcap_versions as rv
+from ..catalogs.redcap_versions import EXPORT_OF_CODE, SAG_OF_FIELD
 from ..resolve.roles import default_form_rights
+from ..rules.systems import dag_unique_name
 
 # API user-record field -> SAG key (every right the user-rights API has, in REDCap's order).
 API_TO_SAG = dict(SAG_OF_FIELD)
@@ -24,13 +24,6 @@ SAG_EXPORT_OF_CODE = EXPORT_OF_CODE
 
 def version_tuple(version: str) -> tuple[int, ...]:
     return rv.parse(version)
-
-
-def dag_unique_name(site_id: str) -> str:
-    """The unique group name REDCap derives from a DAG label: lower case, letters, digits and
-    underscores, at most 18 characters."""
-    name = re.sub(r"[^a-z0-9_]", "", re.sub(r"[\s-]+", "_", site_id.lower()))
-    return name[:18] or "dag"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from ..diagnostics import Diagnostic, Loc, UserError, error
 from ..model import level_rank
 from ..pipeline import Desired
 from ..resolve.effective import person_grants, usable
+from ..rules import files as files_rules
+from ..rules import references as references_rules
 from ..source import read_config
 from ..source.yamlfile import ParsedFile, parse_yaml
 from .who_can import parse_question, who_can
@@ -48,7 +50,9 @@ def load_assertions(root: Path) -> tuple[list[tuple[ParsedFile, int, dict]], lis
             continue
         items = parsed.data.get("tests") if isinstance(parsed.data, dict) else None
         if not isinstance(items, list):
-            problems.append(error("schema", "an access test file holds `tests:`, a list of assertions", parsed.loc()))
+            problems.append(
+                error(files_rules.SCHEMA.code, "an access test file holds `tests:`, a list of assertions", parsed.loc())
+            )
             continue
         found += [(parsed, i, item) for i, item in enumerate(items)]
     return found, problems
@@ -57,7 +61,7 @@ def load_assertions(root: Path) -> tuple[list[tuple[ParsedFile, int, dict]], lis
 def _level(desired: Desired, user: str, study: str, env: str, form: str, site: str | None = None) -> str:
     env_state = desired.resolution.environments.get(env)
     if env_state is None:
-        raise UserError(f"unknown environment {env!r}", code="unknown-reference")
+        raise UserError(f"unknown environment {env!r}", code=references_rules.UNKNOWN_REFERENCE.code)
     held = [(key, g) for key, g in person_grants(env_state.state["grants"], user).get(study, []) if usable(g)]
     if site is not None:
         held = [(key, g) for key, g in held if site in g["sites"]]

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..diagnostics import Loc
 from ..model import Model
-from ..rules.ceilings import group_ceiling, over_ceiling
+from ..rules.ceiling_values import group_ceiling, over_ceiling
 from ..state import StateRecord
 
 REPORTS = ("users_non_expired", "users_all", "studies_non_expired", "studies_all", "pairs_non_expired", "pairs_all")

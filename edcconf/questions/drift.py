@@ -15,18 +15,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..catalogs import redcap_versions as rv
 from ..diagnostics import Loc, UserError, error, warning
-from ..interchange import redcap_versions as rv
 from ..model import Environment
 from ..parallel import run_ordered
 from ..plan import Change
 from ..providers import reads_live
 from ..providers.redcap_records import Unsayable, differences, expected_record
 from ..resolve.effective import expand_grant
+from ..rules import live as live_rules
 
 ABSENT = "(not in the project)"
 UNMANAGED = "(not managed by edcconf)"
-UNREAD = "live-unread"  # the refusal when a study whose target reads live access could not be read
+UNREAD = live_rules.LIVE_UNREAD.code  # the refusal when a study whose target reads live access could not be read
 
 
 @dataclass(frozen=True)
@@ -277,7 +278,7 @@ def refresh(
         refuse_unread(environment.name, report.unread, " (or --no-refresh to plan without reading live access)")
     warnings = [
         warning(
-            "drift-unchecked",
+            live_rules.DRIFT_UNCHECKED.code,
             f"live access of {what} NOT read (--allow-unread): {why}; its drift is "
             "unknown and this plan does not restore it",
             Loc("<live>"),
@@ -295,7 +296,9 @@ def refresh(
     for key, diffs in sorted(by_key.items()):
         lines = tuple(f"{d.right}: live {value_text(d.live)}, applied {value_text(d.expected)}" for d in diffs)
         warnings.append(
-            warning("drift", f"{key} was changed in REDCap outside edcconf: {'; '.join(lines)}", Loc("<live>"))
+            warning(
+                live_rules.DRIFT.code, f"{key} was changed in REDCap outside edcconf: {'; '.join(lines)}", Loc("<live>")
+            )
         )
         if key in planned:
             continue  # the planned change sends the whole record anyway

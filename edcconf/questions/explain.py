@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..diagnostics import UserError
+from ..diagnostics import UserError, suggest
 from ..pipeline import Desired
+from ..rules import references as references_rules
 from ..rules.admins import IMPLICIT, IMPLICIT_REASON
-from ..rules.ceilings import create_projects, group_ceiling, over_ceiling
-from ..validate.references import suggest
+from ..rules.ceiling_values import create_projects, group_ceiling, over_ceiling
 
 
 def explain(
@@ -24,14 +24,18 @@ def explain(
     model, resolution = desired.model, desired.resolution
     person = model.people.get(user)
     if person is None:
-        raise UserError(f"unknown user {user!r}{suggest(user, model.people)}", code="unknown-reference")
+        raise UserError(
+            f"unknown user {user!r}{suggest(user, model.people)}", code=references_rules.UNKNOWN_REFERENCE.code
+        )
     wanted_studies, wanted_envs, wanted_forms = set(studies), set(envs), set(forms)
     for name, known, what in (
         (wanted_studies, model.studies, "study"),
         (wanted_envs, model.environments, "environment"),
     ):
         for item in name - set(known):
-            raise UserError(f"unknown {what} {item!r}{suggest(item, known)}", code="unknown-reference")
+            raise UserError(
+                f"unknown {what} {item!r}{suggest(item, known)}", code=references_rules.UNKNOWN_REFERENCE.code
+            )
     group = model.groups.get(person.group)
     may, why = create_projects(group_ceiling(group)) if group else (False, "the person is in no group")
     out: dict[str, Any] = {

@@ -14,6 +14,7 @@ import networkx as nx
 
 from ..diagnostics import UserError, suggest
 from ..pipeline import Desired
+from ..rules import references as references_rules
 
 
 def permission_subgraph(
@@ -28,7 +29,9 @@ def permission_subgraph(
     ):
         for name in names:
             if name not in known:
-                raise UserError(f"unknown {what} {name!r}{suggest(name, known)}", code="unknown-reference")
+                raise UserError(
+                    f"unknown {what} {name!r}{suggest(name, known)}", code=references_rules.UNKNOWN_REFERENCE.code
+                )
     if envs:
         graph = _only_environments(graph, envs)
     if not studies and not people:

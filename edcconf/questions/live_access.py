@@ -11,6 +11,7 @@ from ..diagnostics import UserError
 from ..model import Environment, level_rank
 from ..providers.redcap_records import API_TO_SAG, SAG_EXPORT_OF_CODE
 from ..resolve.roles import LEVEL_OF_VIEW
+from ..rules import live as live_rules
 from .drift import read_each
 
 
@@ -56,7 +57,7 @@ def live_effective(root: Path, environment: Environment, applied, model):
         raise UserError(
             "no study of this environment could be read live: "
             + ("; ".join(f"{s}: {why}" for s, why in reads.unchecked) or "it has no studies"),
-            code="no-live-read",
+            code=live_rules.NO_LIVE_READ.code,
         )
     live: dict[str, dict] = {}
     for study_id, users in reads.read.items():

@@ -15,12 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..catalogs import RIGHTS, right_rank
-from ..diagnostics import UserError
+from ..diagnostics import UserError, suggest
 from ..model import FORM_LEVELS, level_rank
 from ..pipeline import Desired
 from ..resolve.effective import usable
+from ..rules import commands as commands_rules
+from ..rules import references as references_rules
 from ..rules.admins import IMPLICIT, IMPLICIT_REASON
-from ..validate.references import suggest
 
 ABILITIES = ("close-queries", "sdv")
 PERSON_ABILITIES = ("create-projects",)  # of a person (their group's ceiling), not of a grant
@@ -30,9 +31,9 @@ def parse_question(words: tuple[str, ...], right: str | None) -> dict:
     if right:
         name, _, value = right.partition("=")
         if name not in RIGHTS:
-            raise UserError(f"unknown right {name!r}{suggest(name, RIGHTS)}", code="usage")
+            raise UserError(f"unknown right {name!r}{suggest(name, RIGHTS)}", code=commands_rules.USAGE.code)
         if value not in RIGHTS[name]:
-            raise UserError(f"{name} takes one of {', '.join(RIGHTS[name])}", code="usage")
+            raise UserError(f"{name} takes one of {', '.join(RIGHTS[name])}", code=commands_rules.USAGE.code)
         return {"kind": "right", "right": name, "value": value}
     if words and words[0] in PERSON_ABILITIES:
         return {"kind": "person-ability", "ability": words[0]}
@@ -43,24 +44,26 @@ def parse_question(words: tuple[str, ...], right: str | None) -> dict:
     raise UserError(
         "ask `who-can LEVEL FORM --study S` (LEVEL: read, review, edit), `who-can close-queries|sdv "
         "[FORM] --study S`, `who-can create-projects`, or `who-can --right NAME=VALUE`",
-        code="usage",
+        code=commands_rules.USAGE.code,
     )
 
 
 def who_can(desired: Desired, question: dict, study: str | None, envs: tuple[str, ...]) -> dict:
     model = desired.model
     if study and study not in model.studies:
-        raise UserError(f"unknown study {study!r}{suggest(study, model.studies)}", code="unknown-reference")
+        raise UserError(
+            f"unknown study {study!r}{suggest(study, model.studies)}", code=references_rules.UNKNOWN_REFERENCE.code
+        )
     if question["kind"] == "person-ability":
         return _create_projects(desired, question)
     if question["kind"] != "right" and not study:
-        raise UserError("a form or an ability belongs to a study: add --study", code="usage")
+        raise UserError("a form or an ability belongs to a study: add --study", code=commands_rules.USAGE.code)
     form = question.get("form")
     # a form comes only with ability and level questions, which need --study (above): study is set
     if form and study is not None and form not in {f.id for f in model.studies[study].forms}:
         raise UserError(
             f"unknown form {form!r} in {study}{suggest(form, [f.id for f in model.studies[study].forms])}",
-            code="unknown-reference",
+            code=references_rules.UNKNOWN_REFERENCE.code,
         )
     rows = []
     for env_name, env_state in desired.resolution.environments.items():
@@ -200,7 +203,7 @@ def who_can_csv(doc: dict) -> str:
 def _create_projects(desired: Desired, question: dict) -> dict:
     """002: who may create (or copy) projects: the people whose group's ceiling allows full User Rights.
     Those who may not are listed under `cannot`, each with the reason."""
-    from ..rules.ceilings import create_projects, group_ceiling
+    from ..rules.ceiling_values import create_projects, group_ceiling
 
     model = desired.model
     rows: list[dict[str, Any]] = []

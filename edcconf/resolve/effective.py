@@ -29,11 +29,13 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ..catalogs import catalog
-from ..diagnostics import Diagnostic, Loc, error, warning
+from ..diagnostics import Diagnostic, Loc
 from ..model import ALL, Grant, Model, Person, Study, frozen_map, site_scope
 from ..rules.admins import active_admins
-from ..rules.ceilings import Over, group_ceiling, over_ceiling, over_text, unnamed_hint
+from ..rules.ceiling_values import Over, group_ceiling, over_ceiling
+from ..rules.ceilings import exceeded
 from ..rules.external import account_notice, not_yet, not_yet_warning
+from ..rules.policy import queries_hidden
 from .roles import EffectiveRole, effective_role
 
 STATE_SECTIONS = ("sites", "groups", "studies", "accounts", "roles", "grants")
@@ -310,7 +312,7 @@ def environment_state(
                     over = by_profile[profile] = _over_ceiling(model, person.group, grant.study, role)
                 ceiling_checks[(role_id, person.group)] = over
             if over:
-                above[key] = _ceiling_error(model.groups[person.group], person, grant, over)
+                above[key] = exceeded(model.groups[person.group], person, grant, over)
             if person.external is not None:  # 000: the PI and the requester hear of a new external account
                 notices.setdefault(person.username, set()).update(account_notice(person, study))
         # 004 logs a role's redefinition even when nobody holds the role yet: the study records the version
@@ -357,47 +359,12 @@ def _over_ceiling(model: Model, group_id: str, study_id: str, role: EffectiveRol
     return over_ceiling(group_ceiling(group), role.rights, role.redcap)
 
 
-def _ceiling_error(group, person: Person, grant: Grant, over: list) -> Diagnostic:
-    listed = over_text(over)
-    message = (
-        f"{person.username} in group {group.id} would get {listed} as {grant.role} in {grant.study}"
-        f"{unnamed_hint(group, over)}"
-    )
-    if group.message:
-        message += f". {group.message}"
-    return error(
-        "ceiling-exceeded",
-        message,
-        grant.locs.get("role", grant.loc),
-        group=group.id,
-        rights=[{"right": r, "granted": g, "allowed": a} for r, g, a in over],
-    )
-
-
 def _hidden_query_warnings(
     model: Model, env: str, state: dict, roles: Mapping[tuple[str, str], EffectiveRole]
 ) -> list[Diagnostic]:
-    """001: a Monitor or Data Manager with no access to a form cannot see (or close) its queries."""
+    """The people holding each custom role, for rules.policy's queries-hidden (001)."""
     holders: dict[str, list[str]] = {}
     for grant in state["grants"].values():
         if usable(grant):
             holders.setdefault(f"{grant['study']}/{grant['role']}", []).append(grant["user"])
-    out = []
-    for (study_id, role_id), role in sorted(roles.items()):
-        users = holders.get(role.key)
-        if not users or not role.base.close_queries:
-            continue
-        hidden = sorted(f for f, lvl in role.forms.items() if lvl == "none")
-        if hidden:
-            study = model.studies[study_id]
-            loc = role.loc or next(g.loc for g in study.access if g.role == role_id)
-            out.append(
-                warning(
-                    "queries-hidden",
-                    f"in {env}, role {role_id} ({role.base.label}) in {study_id} has no access to "
-                    f"{', '.join(hidden)}: {', '.join(sorted(users))} cannot see or close queries on "
-                    f"{'that form' if len(hidden) == 1 else 'those forms'}",
-                    loc,
-                )
-            )
-    return out
+    return queries_hidden(model, env, holders, roles)

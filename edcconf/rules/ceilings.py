@@ -1,140 +1,151 @@
-"""Rights ceilings (REDCap Access Control Groups, 002; Security Access Groups, 004): one home for the rule.
+"""Rights ceilings (REDCap Access Control Groups, 002; Security Access Groups, 004): one home for the rules.
 
-A group's ceiling fails closed: a right it does not name is `none` (REDCap 0), as in a newly created
-REDCap ACG. A group may start from another group's ceiling (`extends:`) or say that unnamed rights are
-unlimited (`unnamed: unlimited`, which `validate` warns about). Generic rights bound REDCap keys through
-the catalog's mapping, so one effective ceiling in both vocabularies comes out of every declaration:
-every generic right and every REDCap key has a value. The same `over_ceiling` answers resolve, the plan,
-compliance, explain and the SAG/ACG writers.
+What a ceiling is and which rights exceed it are values (rules.ceiling_values); here are the rules on
+them: the group declarations validate warns about, a desired grant above its ceiling (`exceeded`), and
+the plan's judgement at assignment (`at_assignment`: only a grant that is added or changed must comply).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, cast
 
-from ..catalogs import RIGHTS, Catalog, catalog, right_rank
+from ..catalogs import RIGHTS
 from ..diagnostics import Diagnostic, Loc, error, warning
+from .book import rule
+from .ceiling_values import Over, closed_keys, mapped_keys, over_text, redcap_catalog
 
-UNLIMITED = "unlimited"
+if TYPE_CHECKING:
+    from ..model import Grant, Group, Model, Person
+    from ..plan.model import Change
+
+FAMILY = "ceilings"
+
+CEILING_EXCEEDED = rule(
+    "ceiling-exceeded",
+    family=FAMILY,
+    source="002, 004",
+    kind="error",
+    summary="a grant that is **added or changed** is within the person's group ceiling",
+    text=(
+        "a grant that is **added or changed** is within the person's group ceiling: its effective rights "
+        "(generic, and every REDCap key: `user_rights` ordered 0 < 2 < 1, `dataViewing` compared as sets "
+        "of abilities). Ceilings are enforced at assignment, as REDCap does (see [Ceilings at "
+        "assignment](#ceilings-at-assignment)): `plan` refuses a grant it creates or updates (any change "
+        "of role, sites, forms, rights or expiry) above the ceiling and keeps an applied grant that "
+        "nobody changes (`ceiling-noncompliant`). Ceilings fail closed: a right the group does not name "
+        "is none (REDCap 0), and the message says so for a right the group never named; lists each right, "
+        "granted and allowed, and the group's message"
+    ),
+    example=(
+        "rhea.read in group readers would get form_access edit (allowed read) as crc in EXTRA-03. "
+        "Complete the data-entry training first (policy EDC-7). [EXTRA-03/rhea.read: added by this plan; "
+        "a grant that is added or changed must be within the ceiling (002, 004)]"
+    ),
+)
+
+CEILING_EXTENDS = rule(
+    "ceiling-extends",
+    family=FAMILY,
+    source="002",
+    kind="error",
+    summary="a group that starts from another group's ceiling",
+    text=(
+        "a group that starts from another group's ceiling (`extends:`) names a group that exists, never "
+        "itself through a chain, and does not also say `unnamed:` (its unnamed rights are the parent's)"
+    ),
+    example="group a extends b, which extends a (a -> b -> a); a ceiling cannot start from itself",
+)
+
+CEILING_UNLIMITED = rule(
+    "ceiling-unlimited",
+    family=FAMILY,
+    source="002",
+    kind="warning",
+    summary="a group says `unnamed: unlimited`: every right it does not name is allowed",
+    text=(
+        "a group that says `unnamed: unlimited` allows every right it does not name, in every system and "
+        "for rights added later"
+    ),
+    example=(
+        "group edc-team allows every right it does not name (unnamed: unlimited), in every system and for "
+        "rights added later; name the rights it needs instead where you can"
+    ),
+)
+
+CEILING_REDCAP_CLOSED = rule(
+    "ceiling-redcap-closed",
+    family=FAMILY,
+    source="004",
+    kind="warning",
+    summary=("a REDCap key a group names above what the same group's generic rights allow stays at the lower value"),
+    text=(
+        "a REDCap key a group names above what the same group's generic rights allow stays at the lower "
+        "value (a named key narrows, never opens)"
+    ),
+    example=(
+        "group g names REDCap rights above what its generic rights allow: api_export 1 (the generic "
+        "rights allow 0); they stay at the lower value: name the generic right too"
+    ),
+)
+
+DEFAULT_GROUP = rule(
+    "default-group",
+    family=FAMILY,
+    source="002",
+    kind="error",
+    summary="at most one group is REDCap's default group",
+    text=(
+        "at most one group is REDCap's default group (`default: true`, the ACG file's is_default_group); "
+        "without one, the built-in no-rights group (G-NORIGHTS) is"
+    ),
+    example=(
+        "group b is marked default, and so is a (groups/a.yaml:2); REDCap has one default group: keep "
+        "default: true on one"
+    ),
+)
+
+CEILING_NONCOMPLIANT = rule(
+    "ceiling-noncompliant",
+    family=FAMILY,
+    source="002, 004",
+    kind="warning",
+    summary="an applied grant exceeds its person's current ceiling",
+    text=(
+        "an applied grant exceeds its person's current ceiling (the ceiling was lowered, or the person "
+        "moved to another group). When the plan does not change it, it is kept as applied (002: a ceiling "
+        "is checked at the next assignment or modification, never retroactively) and this warning names "
+        "it; when the plan revokes it or brings it within, the warning says so. `edcconf compliance` "
+        "lists the same grants in its reports"
+    ),
+    example=(
+        "applied access of cara.crc in HEART-01 exceeds the current ceiling of group staff: form_access "
+        "edit (allowed read); kept as applied (a ceiling is checked when a grant is added or changed, "
+        "002), listed by edcconf compliance; any change to this grant must be within the ceiling"
+    ),
+)
+
+CEILING_UNVERIFIED = rule(
+    "ceiling-unverified",
+    family=FAMILY,
+    source="002, 004",
+    kind="warning",
+    summary="`validate` found a grant above its ceiling in an environment whose state it could not read",
+    text=(
+        "`validate` found a grant above its ceiling in an environment whose state it could not read (a "
+        "`postgres` backend without its DSN, a damaged state file): it cannot tell whether the grant is "
+        "applied unchanged (kept) or added or changed (refused by the plan)"
+    ),
+    example=(
+        "… [the state of production (environment variable EDCCONF_PG_DSN is not set) could not be read, "
+        "so validate cannot tell whether this grant is applied unchanged (kept, with a warning) or added "
+        "or changed (the plan refuses it: ceiling-exceeded)]"
+    ),
+)
 
 
-@dataclass(frozen=True)
-class Ceiling:
-    """A group's effective ceiling: every generic right and every REDCap key, each with its highest value."""
-
-    rights: Mapping[str, str]
-    keys: Mapping[str, int]
-
-
-def group_ceiling(group) -> Ceiling:
-    """A model Group's (or a stored group value's) effective ceiling."""
-    if isinstance(group, Mapping):
-        return Ceiling(group.get("ceiling") or {}, group.get("redcap_ceiling") or {})
-    return Ceiling(group.ceiling, group.redcap_ceiling)
-
-
-def _redcap() -> Catalog:
-    cat = catalog("redcap")
-    assert cat is not None, "the REDCap catalog ships with the package"
-    return cat
-
-
-def key_bound(cat: Catalog, rights: Mapping[str, str], key: str) -> int:
-    """The highest value of a REDCap key that a set of generic rights admits (top when none maps it)."""
-    bound = cat.key_top(key)
-    for right, value in rights.items():
-        b = cat.key_bounds(right, value).get(key)
-        if b is not None:
-            bound = cat.meet(key, bound, b)
-    return bound
-
-
-def mapped_keys(cat: Catalog, rights: Mapping[str, object]) -> set[str]:
-    return {k for right in rights for v in RIGHTS[right] for k in cat.key_bounds(right, v)}
-
-
-def effective_ceiling(
-    named: Mapping[str, str], named_keys: Mapping[str, int], *, unlimited: bool = False, parent: Ceiling | None = None
-) -> Ceiling:
-    """The full ceiling a declaration means.
-
-    Without a parent every unnamed generic right is `none` (or its highest value with `unlimited`), and
-    each REDCap key is what the generic rights mapping it allow, or 0 (top with `unlimited`) when no
-    generic right maps it. With a parent, unnamed rights and keys are the parent's, and the keys of the
-    generic rights this group names follow those rights. A named REDCap key narrows further; it never
-    opens what a generic right of the same group closes (that is a warning in validate).
-    """
-    cat = _redcap()
-    if parent is not None:
-        rights = {**parent.rights, **named}
-        keys = dict(parent.keys)
-        follow = mapped_keys(cat, named)
-    else:
-        rights = {r: (values[-1] if unlimited else values[0]) for r, values in RIGHTS.items()}
-        rights.update(named)
-        keys = {k: (cat.key_top(k) if unlimited else 0) for k in cat.right_keys}
-        follow = mapped_keys(cat, rights)
-    for key in follow:
-        keys[key] = key_bound(cat, rights, key)
-    for key, value in named_keys.items():
-        if key in keys:
-            keys[key] = cat.meet(key, value, key_bound(cat, rights, key))
-    return Ceiling(rights, keys)
-
-
-def closed_keys(named: Mapping[str, str], named_keys: Mapping[str, int]) -> list[tuple[str, int, int]]:
-    """(key, named value, what the group's generic rights allow) for REDCap keys named above what the same
-    group's generic rights allow: the key stays at the lower value."""
-    cat = _redcap()
-    rights = {r: values[0] for r, values in RIGHTS.items()}
-    rights.update(named)
-    out = []
-    for key, value in named_keys.items():
-        if key in cat.right_keys:
-            bound = key_bound(cat, rights, key)
-            if not cat.allows(key, value, bound):
-                out.append((key, value, bound))
-    return out
-
-
-def declaration_from_keys(keys: Mapping[str, int]) -> tuple[dict[str, str], dict[str, int]]:
-    """A SAG or ACG row as the shortest declaration that means exactly it: the generic rights the keys
-    imply (so the group bounds every system) and the REDCap keys whose value those rights do not already
-    give. `effective_ceiling` of the result equals the row (a property test holds it)."""
-    cat = _redcap()
-    full = {k: int(keys.get(k, 0)) for k in cat.right_keys}
-    rights = {r: cat.generic_from_keys(r, full) or RIGHTS[r][0] for r in RIGHTS}
-    named = {r: v for r, v in rights.items() if v != RIGHTS[r][0]}
-    implied = effective_ceiling(named, {}).keys
-    return named, {k: v for k, v in full.items() if implied[k] != v}
-
-
-Over = tuple[str, object, object]  # (right, granted, allowed)
-
-
-def over_ceiling(ceiling: Ceiling, rights: Mapping[str, str], keys: Mapping[str, int]) -> list[Over]:
-    """Every right of a role above a ceiling: generic rights, then REDCap keys (for REDCap roles)."""
-    over: list[Over] = [
-        (right, value, ceiling.rights[right])
-        for right, value in rights.items()
-        if right in ceiling.rights and right_rank(right, value) > right_rank(right, ceiling.rights[right])
-    ]
-    if keys:
-        cat = _redcap()
-        over += [
-            (f"redcap.{key}", value, ceiling.keys.get(key, 0))
-            for key, value in keys.items()
-            if key in cat.right_keys and not cat.allows(key, value, ceiling.keys.get(key, 0))
-        ]
-    return over
-
-
-def over_text(over: list[Over]) -> str:
-    return "; ".join(f"{right} {granted} (allowed {allowed})" for right, granted, allowed in over)
-
-
-def group_ceilings(model) -> list:
+def group_ceilings(model: Model) -> list[Diagnostic]:
     """What validate says about ceilings themselves: `unnamed: unlimited` (a warning: the group allows
     every right in every system), REDCap keys named above what the same group's generic rights allow
     (they stay closed), and more than one default group (REDCap has one)."""
@@ -144,7 +155,7 @@ def group_ceilings(model) -> list:
     for group in defaults[1:]:
         out.append(
             error(
-                "default-group",
+                DEFAULT_GROUP.code,
                 f"group {group.id} is marked default, and so is {defaults[0].id} "
                 f"({defaults[0].loc}); REDCap has one default group: keep `default: true` on one",
                 group.loc,
@@ -154,19 +165,20 @@ def group_ceilings(model) -> list:
         if group.unlimited:
             out.append(
                 warning(
-                    "ceiling-unlimited",
+                    CEILING_UNLIMITED.code,
                     f"group {group.id} allows every right it does not name "
                     "(`unnamed: unlimited`), in every system and for rights added later; name the "
                     "rights it needs instead where you can",
                     group.loc,
                 )
             )
-        closed = closed_keys({k: v for k, v in group.named.items() if k != "redcap"}, group.named.get("redcap") or {})
+        generic = {k: str(v) for k, v in group.named.items() if k != "redcap"}
+        closed = closed_keys(generic, _named_keys(group))
         if closed and not group.extends and not group.unlimited:
             listed = ", ".join(f"{k} {v} (the generic rights allow {b})" for k, v, b in closed)
             out.append(
                 warning(
-                    "ceiling-redcap-closed",
+                    CEILING_REDCAP_CLOSED.code,
                     f"group {group.id} names REDCap rights above what its "
                     f"generic rights allow: {listed}; they stay at the lower value: name the generic "
                     "right too",
@@ -176,12 +188,37 @@ def group_ceilings(model) -> list:
     return out
 
 
-def unnamed_hint(group, over: list[Over]) -> str:
+def exceeded(group: Group, person: Person, grant: Grant, over: list[Over]) -> Diagnostic:
+    """The `ceiling-exceeded` error of a desired grant above its person's group ceiling; the plan decides
+    whether it stands (`at_assignment`: only a grant that is added or changed must comply)."""
+    from ..diagnostics import error
+
+    message = (
+        f"{person.username} in group {group.id} would get {over_text(over)} as {grant.role} in {grant.study}"
+        f"{unnamed_hint(group, over)}"
+    )
+    if group.message:
+        message += f". {group.message}"
+    return error(
+        CEILING_EXCEEDED.code,
+        message,
+        grant.locs.get("role", grant.loc),
+        group=group.id,
+        rights=[{"right": r, "granted": g, "allowed": a} for r, g, a in over],
+    )
+
+
+def _named_keys(group: Group) -> Mapping[str, int]:
+    """The REDCap keys a group's ceiling names as written (schema-checked: key -> value)."""
+    return cast("Mapping[str, int]", group.named.get("redcap") or {})
+
+
+def unnamed_hint(group: Group, over: list[Over]) -> str:
     """Format v1 once left unnamed rights unlimited: say so when a right over the ceiling was never named."""
     if group.unlimited or group.builtin:
         return ""
-    named = {k for k in group.named if k != "redcap"} | {f"redcap.{k}" for k in group.named.get("redcap") or {}}
-    implied = {f"redcap.{k}" for k in mapped_keys(_redcap(), RIGHTS)}  # named through a generic right
+    named = {k for k in group.named if k != "redcap"} | {f"redcap.{k}" for k in _named_keys(group)}
+    implied = {f"redcap.{k}" for k in mapped_keys(redcap_catalog(), RIGHTS)}  # named through a generic right
     unnamed = [right for right, _, _ in over if right not in named and right not in implied]
     if not unnamed or group.extends:
         return ""
@@ -197,19 +234,18 @@ def unnamed_hint(group, over: list[Over]) -> str:
 # must be within the person's current ceiling. An applied grant that nobody changes stays as it is,
 # however far above a lowered ceiling (or above the ceiling of the group its person moved to): the plan
 # warns about it and the compliance reports list it.
-NONCOMPLIANT = "ceiling-noncompliant"
 
 
-def pair_rights(pair: Mapping) -> str:
+def pair_rights(pair: Mapping[str, Any]) -> str:
     return "; ".join(f"{o['right']} {o['granted']} (allowed {o['allowed']})" for o in pair["non_compliant"])
 
 
-def kept_warning(pair: Mapping, loc: Loc, environment: str | None = None) -> Diagnostic:
+def kept_warning(pair: Mapping[str, Any], loc: Loc, environment: str | None = None) -> Diagnostic:
     """An applied grant above its person's current ceiling that the plan does not change."""
 
     where = f" in {environment}" if environment else ""
     return warning(
-        NONCOMPLIANT,
+        CEILING_NONCOMPLIANT.code,
         f"applied access of {pair['user']} in {pair['study']}{where} exceeds the current "
         f"ceiling of group {pair['group']}: {pair_rights(pair)}; kept as applied (a ceiling is checked "
         "when a grant is added or changed, 002), listed by `edcconf compliance`; any change to this "
@@ -220,7 +256,9 @@ def kept_warning(pair: Mapping, loc: Loc, environment: str | None = None) -> Dia
     )
 
 
-def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -> tuple[list, list]:
+def at_assignment(
+    changes: Iterable[Change], above: Mapping[str, Diagnostic], applied: list[tuple[Mapping[str, Any], Loc]]
+) -> tuple[list[Diagnostic], list[Diagnostic]]:
     """(errors, warnings) of a plan's grant changes against the ceilings.
 
     above: grant key -> the `ceiling-exceeded` error of a desired grant above its ceiling (resolve), for at
@@ -244,13 +282,13 @@ def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -
         )
     warnings = []
     for pair, loc in applied:
-        change = changed.get(pair["key"])
-        if change is None:
+        now = changed.get(pair["key"])
+        if now is None:
             warnings.append(kept_warning(pair, loc))
-        elif change.after is None:
+        elif now.after is None:
             warnings.append(
                 warning(
-                    NONCOMPLIANT,
+                    CEILING_NONCOMPLIANT.code,
                     f"applied access of {pair['user']} in {pair['study']} exceeds the "
                     f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan "
                     "revokes it",
@@ -262,7 +300,7 @@ def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -
         elif pair["key"] not in above:
             warnings.append(
                 warning(
-                    NONCOMPLIANT,
+                    CEILING_NONCOMPLIANT.code,
                     f"applied access of {pair['user']} in {pair['study']} exceeds the "
                     f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan "
                     "brings it within",
@@ -271,13 +309,13 @@ def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -
                     kept=False,
                 )
             )
-        elif only_narrows(change.before, change.after):  # an earlier expiry or fewer sites, rights unchanged
+        elif only_narrows(now.before, now.after):  # an earlier expiry or fewer sites, rights unchanged
             warnings.append(
                 warning(
-                    NONCOMPLIANT,
+                    CEILING_NONCOMPLIANT.code,
                     f"applied access of {pair['user']} in {pair['study']} exceeds the "
                     f"current ceiling of group {pair['group']}: {pair_rights(pair)}; this plan only "
-                    f"narrows it ({change.reason}), which is allowed, and it stays above the ceiling",
+                    f"narrows it ({now.reason}), which is allowed, and it stays above the ceiling",
                     loc,
                     key=pair["key"],
                     kept=True,
@@ -289,7 +327,7 @@ def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -
 _NARROWING = frozenset({"sites", "site_access", "countries", "expires"})
 
 
-def only_narrows(before: Mapping | None, after: Mapping | None) -> bool:
+def only_narrows(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> bool:
     """A grant change that gives nothing new: the same role, form levels and rights, an expiry set or moved
     earlier, sites dropped. Such a change to a grant above its ceiling is allowed (004: the SAG module's own
     remedy for a non-compliant user is to expire them), where anything else must comply."""
@@ -303,17 +341,3 @@ def only_narrows(before: Mapping | None, after: Mapping | None) -> bool:
         return False
     old, new = before.get("expires"), after.get("expires")
     return new == old or (new is not None and (old is None or new < old))
-
-
-def create_projects(ceiling: Ceiling) -> tuple[bool, str]:
-    """002: a user whose group does not allow full User Rights cannot create or copy projects (they would be
-    locked out of administering the project they made). (may, why)."""
-    full = ceiling.rights.get("user_rights") == "full" and ceiling.keys.get("user_rights") == 1
-    allowed = ceiling.rights.get("user_rights", "none")
-    if full:
-        return True, "the group's ceiling allows full User Rights (user_rights full), so projects may be created (002)"
-    return False, (
-        f"the group's ceiling allows user_rights {allowed}"
-        + ("" if allowed != "full" else " (REDCap user_rights below 1: view & edit)")
-        + "; a user who cannot be granted full User Rights cannot create or copy projects (002)"
-    )

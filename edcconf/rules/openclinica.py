@@ -26,6 +26,67 @@ import re
 from dataclasses import dataclass
 
 from ..diagnostics import Diagnostic, Loc, error
+from .book import rule
+
+FAMILY = "openclinica"
+
+PARTICIPANT_ID_TEMPLATE = rule(
+    "participant-id-template",
+    family=FAMILY,
+    source="001",
+    kind="error",
+    summary="a participant ID template uses `${siteParticipantCount}` or `${helper.random(n)}`",
+    text=(
+        "a participant ID template uses `${siteParticipantCount}` or `${helper.random(n)}` (otherwise "
+        "every ID is the same); a template that uses `${siteParticipantCount}` also uses `${siteId}` (001 "
+        "requires both, in any order: the count starts again at each site, so without the site id two "
+        "sites hand out the same IDs; 001's own random-number example has no site id, so the random "
+        "method does not need it); at most 255 characters; none of `/ \\ < > & \" '` outside `${...}`. "
+        "Checked once every placeholder is known ([participant IDs](#participant-id-templates))"
+    ),
+    example=(
+        "participant_id_template uses ${siteParticipantCount} without ${siteId}; the count starts again "
+        "at each site, so two sites would give the same IDs: 001 requires both, in any order (or use "
+        "${helper.random(n)})"
+    ),
+)
+
+PARTICIPANT_ID_PLACEHOLDER = rule(
+    "participant-id-placeholder",
+    family=FAMILY,
+    source="001",
+    kind="error",
+    summary="every `${...}` of a participant ID template is one OpenClinica knows",
+    text=(
+        "every `${...}` of a participant ID template is one OpenClinica knows: `${siteId}`, "
+        "`${siteParticipantCount}` (optionally `(siteParticipantCount+k)`) or `${helper.random(n)}` with "
+        "n ≥ 1, a number optionally padded by `?string[000]`; anything else (`${siteID}`, `${siteOID}`, "
+        "an unclosed `${`) is refused with a suggestion"
+    ),
+    example=(
+        "participant_id_template uses ${siteID}, which OpenClinica does not know (did you mean "
+        "${siteId}?); OpenClinica knows ${siteId}, ${(siteParticipantCount+1)?string[000]} and "
+        "${(helper.random(5))?string[00000]} (001)"
+    ),
+)
+
+PARTICIPANT_ID_TOO_LONG = rule(
+    "participant-id-too-long",
+    family=FAMILY,
+    source="001",
+    kind="error",
+    summary=("the longest participant ID a template can give has at most 30 characters, computed from the template"),
+    text=(
+        "the longest participant ID a template can give has at most 30 characters, computed from the "
+        "template ([participant IDs](#participant-id-templates))"
+    ),
+    example=(
+        "participant_id_template gives IDs of up to 31 characters (15 of text, 8 for ${siteId} (site id "
+        "CHU-LYON), 4 for ${siteParticipantCount}, ...); OpenClinica allows at most 30 (001): shorten the "
+        "text, the number format or the site ids"
+    ),
+)
+
 
 MAX_TEMPLATE = 255  # 001: the template cannot exceed 255 characters
 MAX_PARTICIPANT_ID = 30  # 001: the resulting Participant ID cannot exceed 30 characters
@@ -130,7 +191,7 @@ def check_participant_id_template(template: str, site_ids: tuple[str, ...], loc:
     for text in parsed.unknown:
         out.append(
             error(
-                "participant-id-placeholder",
+                PARTICIPANT_ID_PLACEHOLDER.code,
                 f"participant_id_template uses {text}, {_hint(text)}; OpenClinica knows {EXAMPLES} (001)",
                 loc,
             )
@@ -162,7 +223,7 @@ def check_participant_id_template(template: str, site_ids: tuple[str, ...], loc:
             pieces.append(f"{p.width} for {p.text}" + (f" ({what})" if p.name == "siteId" and longest_site else ""))
         out.append(
             error(
-                "participant-id-too-long",
+                PARTICIPANT_ID_TOO_LONG.code,
                 f"participant_id_template gives IDs of up to {length} characters "
                 f"({', '.join(pieces)}); OpenClinica allows at most {MAX_PARTICIPANT_ID} (001): shorten the "
                 "text, the number format or the site ids",
@@ -173,7 +234,7 @@ def check_participant_id_template(template: str, site_ids: tuple[str, ...], loc:
 
 
 def _template(problem: str, loc: Loc) -> Diagnostic:
-    return error("participant-id-template", f"participant_id_template {problem}", loc)
+    return error(PARTICIPANT_ID_TEMPLATE.code, f"participant_id_template {problem}", loc)
 
 
 def _hint(text: str) -> str:

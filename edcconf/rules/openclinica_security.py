@@ -27,6 +27,63 @@ from typing import cast
 
 from ..diagnostics import Diagnostic, error
 from ..model import Environment, OpenClinicaDomain
+from .book import rule
+
+FAMILY = "openclinica_security"
+
+ENVIRONMENT_SECURITY = rule(
+    "environment-security",
+    family=FAMILY,
+    source="001",
+    kind="error",
+    summary="an environment's `security:` stays within OpenClinica's limits",
+    text=(
+        "an environment's `security:` stays within OpenClinica's limits: `lockout_failed_logins` ≤ 10 "
+        "(accounts lock after ten failed logins from one IP address), `inactivity_timeout_hours` ≤ 4 "
+        "(log-out after four hours of inactivity); stricter is allowed ([account "
+        "security](#openclinica-account-security))"
+    ),
+    example=(
+        "security.lockout_failed_logins is 12 in staging; it must be at most 10 (accounts lock after ten "
+        "failed logins from one IP address, 001)"
+    ),
+)
+
+OPENCLINICA_PASSWORD = rule(
+    "openclinica-password",
+    family=FAMILY,
+    source="001",
+    kind="error",
+    summary="the password rules of `openclinica_domain:` are no looser than OpenClinica's",
+    text=(
+        "the password rules of `openclinica_domain:` are no looser than OpenClinica's: `min_length` ≥ 8, "
+        "`character_classes` 3 or 4, `history` ≥ 1, `reject_common` and `reject_personal_data` true, "
+        "`expires_days` ≥ 1 or null (never) ([account security](#openclinica-account-security))"
+    ),
+    example=(
+        "openclinica_domain.password.min_length is 6; it must be at least 8 (OpenClinica requires "
+        "passwords of at least 8 characters, 001)"
+    ),
+)
+
+SETTING_MOVED = rule(
+    "setting-moved",
+    family=FAMILY,
+    source="001",
+    kind="error",
+    summary="an environment's `security:` no longer holds `mfa`, `mfa_required` or `password_min_length`",
+    text=(
+        "an environment's `security:` no longer holds `mfa`, `mfa_required` or `password_min_length`: MFA "
+        "and the password rules are settings of the whole OpenClinica domain (`openclinica_domain:`); the "
+        "message names where each moved"
+    ),
+    example=(
+        "security.mfa_required is no longer an environment setting: MFA is enabled for a whole "
+        "OpenClinica domain, never for one environment, study, site or user (001); declare it once as "
+        "openclinica_domain.mfa_required in any file (...)"
+    ),
+)
+
 
 # OpenClinica's own values (001): what an absent key means, and the loosest a declaration may be.
 PASSWORD_DEFAULTS: Mapping[str, object] = {
@@ -106,12 +163,14 @@ def check_domain(domain: OpenClinicaDomain | None) -> list[Diagnostic]:
             number = cast(int, value)  # the schema allows only integers here
             if number < limit:
                 out.append(
-                    error("openclinica-password", f"{where} is {value}; it must be {bound} {limit} ({why}, 001)", loc)
+                    error(
+                        OPENCLINICA_PASSWORD.code, f"{where} is {value}; it must be {bound} {limit} ({why}, 001)", loc
+                    )
                 )
             elif key == "character_classes" and number > len(CHARACTER_CLASSES):
                 out.append(
                     error(
-                        "openclinica-password",
+                        OPENCLINICA_PASSWORD.code,
                         f"{where} is {value}; there are only "
                         f"{len(CHARACTER_CLASSES)} classes ({', '.join(CHARACTER_CLASSES)}): write 3 or 4",
                         loc,
@@ -120,7 +179,7 @@ def check_domain(domain: OpenClinicaDomain | None) -> list[Diagnostic]:
         elif key in _PASSWORD_ALWAYS and value is not True:
             out.append(
                 error(
-                    "openclinica-password",
+                    OPENCLINICA_PASSWORD.code,
                     f"{where} is {value}; {_PASSWORD_ALWAYS[key]} (001): write true or leave it out",
                     loc,
                 )
@@ -128,7 +187,7 @@ def check_domain(domain: OpenClinicaDomain | None) -> list[Diagnostic]:
         elif key == "expires_days" and value is not None and cast(int, value) < 1:
             out.append(
                 error(
-                    "openclinica-password",
+                    OPENCLINICA_PASSWORD.code,
                     f"{where} is {value}; a password expires after at least "
                     "1 day, or never (null, OpenClinica's default: 001 names no expiry)",
                     loc,
@@ -146,7 +205,7 @@ def check_environment(env: Environment) -> list[Diagnostic]:
         if cast(float, value) > limit:
             out.append(
                 error(
-                    "environment-security",
+                    ENVIRONMENT_SECURITY.code,
                     f"security.{key} is {value:g} in {env.name}; it must be {bound} {limit:g} ({why}, 001)",
                     env.loc,
                 )

@@ -20,11 +20,77 @@ from collections import defaultdict
 from ..diagnostics import Diagnostic, error
 from ..identity import fold
 from ..model import ALL, Grant, Model, Study, site_scope
+from .book import rule
 
-REDCAP_ONE_ROLE = "redcap-one-role"
-VAULT_ONE_ROW = "vault-one-row-per-user"
-STUDY_ROLE_WITH_SITE_ROLES = "study-role-with-site-roles"
-SITE_ROLE_OVERLAP = "site-role-overlap"
+FAMILY = "site_roles"
+
+STUDY_ROLE_WITH_SITE_ROLES = rule(
+    "study-role-with-site-roles",
+    family=FAMILY,
+    source="001",
+    kind="error",
+    summary="a study-level role is a person's only role in the study",
+    text=(
+        "a person with a study-level role (`sites: all`) holds no other role in that study and "
+        "environment: roles per site are for people who work at some sites"
+    ),
+    example=(
+        "dina.dm is viewer (at studies/heart.yaml:18) and data_manager in study HEART-01, environment "
+        "test: a study-level role (sites: all) is a person's only role in the study; list the sites of "
+        "each role instead"
+    ),
+)
+
+SITE_ROLE_OVERLAP = rule(
+    "site-role-overlap",
+    family=FAMILY,
+    source="001, 003",
+    kind="error",
+    summary="a person may hold a different role at different sites of a study",
+    text=(
+        "a person may hold a different role at different sites of a study (a CRC at one hospital, a "
+        "monitor at another), never two roles at one site; sites named by country count as the study's "
+        "sites in those countries"
+    ),
+    example=(
+        "cara.crc is monitor (at studies/heart.yaml:18) and crc in study HEART-01, environment "
+        "production, both at BOS: a person has one role at a site"
+    ),
+)
+
+REDCAP_ONE_ROLE = rule(
+    "redcap-one-role",
+    family=FAMILY,
+    source="REDCap user rights",
+    kind="error",
+    summary="in a REDCap project a person holds one role",
+    text=(
+        "in a REDCap project a person holds one role (REDCap gives a user one role and one data access "
+        "group per project)"
+    ),
+    example=(
+        "cara.crc is data_entry (at studies/diab.yaml:10) and read_only in study DIAB-02, environment "
+        "test: REDCap gives a user one role and one data access group per project; give one role, or "
+        "split the sites into separate projects"
+    ),
+)
+
+VAULT_ONE_ROW_PER_USER = rule(
+    "vault-one-row-per-user",
+    family=FAMILY,
+    source="003",
+    kind="error",
+    summary="in a Vault study a person holds one role per environment in edcconf",
+    text=(
+        "in a Vault study a person holds one role per environment in edcconf: Vault allows a role per "
+        "site in EDC Tools, but its user import file (edcconf's way to Vault) holds one row per user and "
+        "study environment"
+    ),
+    example=(
+        "ann is crc (at studies/onc.yaml:18) and cra in study ONC-04, environment test: Vault's user "
+        "import file holds one row per user and study environment (003, Duplicate user record), …"
+    ),
+)
 
 
 def check_site_roles(model: Model) -> list[Diagnostic]:
@@ -61,14 +127,14 @@ def _conflict(model: Model, study: Study, first: Grant, second: Grant, env: str)
     both = f"{second.user} is {first.role} (at {first.loc}) and {second.role} in study {study.id}, environment {env}"
     if study.system == "redcap":
         return error(
-            REDCAP_ONE_ROLE,
+            REDCAP_ONE_ROLE.code,
             f"{both}: REDCap gives a user one role and one data access group per "
             "project; give one role, or split the sites into separate projects",
             where,
         )
     if study.system == "vault":
         return error(
-            VAULT_ONE_ROW,
+            VAULT_ONE_ROW_PER_USER.code,
             f"{both}: Vault's user import file holds one row per user and study environment "
             "(003, Duplicate user record), and it is how edcconf reaches Vault; assign the second role in EDC "
             "Tools > Users by hand, or give one role",
@@ -76,12 +142,14 @@ def _conflict(model: Model, study: Study, first: Grant, second: Grant, env: str)
         )
     if first.sites == ALL or second.sites == ALL:
         return error(
-            STUDY_ROLE_WITH_SITE_ROLES,
+            STUDY_ROLE_WITH_SITE_ROLES.code,
             f"{both}: a study-level role (sites: all) is a person's only role "
             "in the study; list the sites of each role instead",
             where,
         )
     shared = sorted(set(site_scope(model, study, first)) & set(site_scope(model, study, second)))
     if shared:
-        return error(SITE_ROLE_OVERLAP, f"{both}, both at {', '.join(shared)}: a person has one role at a site", where)
+        return error(
+            SITE_ROLE_OVERLAP.code, f"{both}, both at {', '.join(shared)}: a person has one role at a site", where
+        )
     return None

@@ -12,8 +12,28 @@ from __future__ import annotations
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, error
 from ..model import Model
+from .book import rule
 
-STUDY_STATUS_NOT_VAULT = "study-status-not-vault"
+FAMILY = "vault_status"
+
+STUDY_STATUS_NOT_VAULT = rule(
+    "study-status-not-vault",
+    family=FAMILY,
+    source="003",
+    kind="error",
+    summary="`study_status: disabled` is only declared on grants of Vault studies",
+    text=(
+        "`study_status: disabled` is only declared on grants of Vault studies: Vault's Study Access is "
+        "Enabled or Disabled per user and study (a disabled grant stays on record with its role and "
+        "sites, gives no access, and is written `Disabled` in the user import's Study Status column); "
+        "REDCap and OpenClinica have no such switch, so there the grant is removed instead"
+    ),
+    example=(
+        "jane.doe's grant in DIAB-03 says study_status: disabled, which only a Veeva Vault study has "
+        "(003: Study Access Enabled/Disabled); DIAB-03 is a REDCap study: remove the grant to take the "
+        "access away"
+    ),
+)
 
 
 def check_study_status(model: Model) -> list[Diagnostic]:
@@ -27,7 +47,7 @@ def check_study_status(model: Model) -> list[Diagnostic]:
                 label = cat.label if cat is not None else study.system
                 out.append(
                     error(
-                        STUDY_STATUS_NOT_VAULT,
+                        STUDY_STATUS_NOT_VAULT.code,
                         f"{grant.user}'s grant in {study.id} says study_status: disabled, which only a Veeva "
                         f"Vault study has (003: Study Access Enabled/Disabled); {study.id} is a {label} "
                         "study: remove the grant to take the access away",

@@ -14,6 +14,7 @@ from pathlib import Path
 from .. import __version__
 from ..diagnostics import UserError
 from ..fs import refuse_leaving_output, write_atomically
+from ..rules import commands as commands_rules
 
 DEFAULT_ACTION = f"edcconf/edcconf@v{__version__}"
 # package data cannot start with a dot (wildcards skip such names): these are renamed when copied
@@ -60,7 +61,7 @@ def init(dest: Path, action: str = DEFAULT_ACTION) -> list[str]:
     if taken:
         raise UserError(
             f"{dest} already has {', '.join(taken)}/: init makes a new configuration and never overwrites one",
-            code="init-exists",
+            code=commands_rules.INIT_EXISTS.code,
         )
     written = []
     for rel, data in scaffold_files(action):

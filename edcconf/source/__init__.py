@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic, Loc, error
 from ..fs import leaving_link, real, relative_name, within
+from ..rules import files as files_rules
 from .yamlfile import ParsedFile, parse_yaml
 
 Check = Callable[[ParsedFile], list[Diagnostic]]  # the schema stage's per-file check
@@ -205,7 +206,7 @@ def read_config(root: Path, path: Path, rel: str, problems: list[Diagnostic], ch
     if link is not None:
         problems.append(
             error(
-                "unsafe-path",
+                files_rules.UNSAFE_PATH.code,
                 f"{relative_name(root, link)} is a symbolic link to a place outside "
                 "the configuration directory; edcconf reads only files inside it (nothing behind "
                 "the link was read): copy what it needs in, or point the link inside",
@@ -217,12 +218,14 @@ def read_config(root: Path, path: Path, rel: str, problems: list[Diagnostic], ch
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the command
     except OSError as exc:
         broken = " (it is a symbolic link to a file that does not exist)" if os.path.islink(path) else ""
-        problems.append(error("yaml-syntax", f"cannot read the file: {exc.strerror}{broken}", Loc(rel)))
+        problems.append(error(files_rules.YAML_SYNTAX.code, f"cannot read the file: {exc.strerror}{broken}", Loc(rel)))
         return None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            problems.append(error("yaml-syntax", "cannot read the file: it is not a regular file", Loc(rel)))
+            problems.append(
+                error(files_rules.YAML_SYNTAX.code, "cannot read the file: it is not a regular file", Loc(rel))
+            )
             return None
         if st.st_size > MAX_FILE_BYTES:
             problems.append(_too_large(st.st_size, rel))
@@ -233,7 +236,7 @@ def read_config(root: Path, path: Path, rel: str, problems: list[Diagnostic], ch
             return None
         return raw
     except OSError as exc:
-        problems.append(error("yaml-syntax", f"cannot read the file: {exc.strerror}", Loc(rel)))
+        problems.append(error(files_rules.YAML_SYNTAX.code, f"cannot read the file: {exc.strerror}", Loc(rel)))
         return None
     finally:
         os.close(fd)
@@ -257,7 +260,7 @@ def _read_bounded(fd: int, size: int) -> bytes:
 
 def _too_large(size: int, rel: str) -> Diagnostic:
     return error(
-        "file-too-large",
+        files_rules.FILE_TOO_LARGE.code,
         f"the file is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,} bytes "
         f"({MAX_FILE_BYTES // (1024 * 1024)} MiB) for one declaration file; split it into several "
         "files",

@@ -18,6 +18,7 @@ from ruamel.yaml.error import YAMLError
 
 from ..diagnostics import Diagnostic, Loc, error
 from ..fs import relative_name
+from ..rules import commands as commands_rules
 from . import config_files, read_config
 from .yamlfile import parse_yaml
 
@@ -73,23 +74,29 @@ def format_config(root: Path) -> tuple[list[Formatted], list[Diagnostic]]:
         try:
             before = raw.decode("utf-8")
         except UnicodeDecodeError:
-            problems.append(error("fmt-unreadable", f"{rel} is not UTF-8: fmt leaves it alone", Loc(rel)))
+            problems.append(
+                error(commands_rules.FMT_UNREADABLE.code, f"{rel} is not UTF-8: fmt leaves it alone", Loc(rel))
+            )
             continue
         meaning = _meaning(before, rel)
         if meaning is None:
             problems.append(
-                error("fmt-unreadable", f"{rel} does not load (run `edcconf validate`): fmt leaves it alone", Loc(rel))
+                error(
+                    commands_rules.FMT_UNREADABLE.code,
+                    f"{rel} does not load (run `edcconf validate`): fmt leaves it alone",
+                    Loc(rel),
+                )
             )
             continue
         try:
             after = canonical(before)
         except YAMLError as exc:
-            problems.append(error("fmt-unreadable", f"{rel}: {exc}", Loc(rel)))
+            problems.append(error(commands_rules.FMT_UNREADABLE.code, f"{rel}: {exc}", Loc(rel)))
             continue
         if after != before and _meaning(after, rel) != meaning:
             problems.append(
                 error(
-                    "fmt-changed-meaning",
+                    commands_rules.FMT_CHANGED_MEANING.code,
                     f"{rel}: the canonical form would read differently, so "
                     "fmt leaves the file as it is (please report it)",
                     Loc(rel),

@@ -26,10 +26,11 @@ import yaml
 
 from ..diagnostics import UserError
 from ..fs import refuse_leaving
+from ..rules import imports as imports_rules
 from . import PLAIN, load_sources
 from .yamlfile import ParsedFile, parse_yaml, resolve_plain_scalar
 
-CONFLICT = "import-conflict"
+CONFLICT = imports_rules.IMPORT_CONFLICT.code
 MEMBER_KEYS = ("username", "email", "name", "type", "expires", "status", "timezone", "external")
 GRANT_KEYS = ("user", "role", "environments", "sites", "countries", "expires")
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../schemas/document.schema.json"
@@ -66,7 +67,9 @@ def scalar(value: Any) -> str:
     if isinstance(value, _dt.datetime):
         value = value.isoformat()
     if not isinstance(value, str):
-        raise UserError(f"cannot write {value!r} ({type(value).__name__}) as a YAML value", code="import-invalid")
+        raise UserError(
+            f"cannot write {value!r} ({type(value).__name__}) as a YAML value", code=imports_rules.IMPORT_INVALID.code
+        )
     if _PLAIN_OK.match(value) and not value.endswith(" ") and "  " not in value and _reads_as_text(value):
         return value
     # a JSON string is a valid YAML double-quoted scalar; escape what YAML reads as a line break too
@@ -385,7 +388,10 @@ def plan_edits(
     for group in groups:
         gid = group.get("id")
         if not isinstance(gid, str) or not _SAFE_FILE_ID.match(gid):
-            raise UserError(f"group id {gid!r} cannot name a file (letters, digits, . _ - only)", code="import-invalid")
+            raise UserError(
+                f"group id {gid!r} cannot name a file (letters, digits, . _ - only)",
+                code=imports_rules.IMPORT_INVALID.code,
+            )
         rel = f"groups/{gid}.yaml"
         if f"{gid}.yaml".lower() in existing or gid.lower() in seen:
             raise UserError(f"{rel} already exists; not overwriting it", code=CONFLICT)

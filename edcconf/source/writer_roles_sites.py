@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from ..diagnostics import UserError
+from ..rules import imports as imports_rules
 from .writer import (
     CONFLICT,
     GRANT_KEYS,
@@ -180,7 +181,7 @@ def check_new_sites(files, sites: list[dict]) -> None:
     for site in sites:
         sid = site.get("id") if isinstance(site, dict) else None
         if not isinstance(sid, str) or not sid:
-            raise UserError(f"site {site!r} has no id", code="import-invalid")
+            raise UserError(f"site {site!r} has no id", code=imports_rules.IMPORT_INVALID.code)
         found = _find(files, "site", "sites", sid)
         if found:
             f, path, _ = found[0]

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from ..diagnostics import Diagnostic, Loc, error
+from ..rules import files as files_rules
 from . import fast_yaml
 from .positions import KeyPositions, ValuePositions, key_pos, keys_at, make_record, pack, unpack, value_pos
 
@@ -187,7 +188,7 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path_, depth: int, via_alias: bool) -> tuple[Any, Any]:
         """The value, and its positions record (positions.py) when it is a mapping or a list."""
         if depth > MAX_DEPTH:
-            raise _Refused("yaml-syntax", f"nesting deeper than {MAX_DEPTH} levels", node.start_mark)
+            raise _Refused(files_rules.YAML_SYNTAX.code, f"nesting deeper than {MAX_DEPTH} levels", node.start_mark)
         times = self.seen.get(id(node), 0)
         self.seen[id(node)] = times + 1
         via_alias = via_alias or times > 0
@@ -195,7 +196,7 @@ class _Builder:
             self.aliased += 1
             if self.aliased > MAX_ALIASED_NODES:  # name where the expansion is written, not the anchor
                 raise _Refused(
-                    "yaml-syntax",
+                    files_rules.YAML_SYNTAX.code,
                     f"aliases expand to more than {MAX_ALIASED_NODES:,} nodes (an alias bomb?); write the values out",
                     self.written_at or node.start_mark,
                 )
@@ -221,13 +222,13 @@ class _Builder:
             result, by_key = self._mapping(node, path, depth, via_alias)  # type: ignore[arg-type]  # as above
             keys = tuple(result)
             return result, make_record(mark.line + 1, mark.column + 1, keys, [by_key[k] for k in keys])
-        raise _Refused("yaml-syntax", "unsupported YAML node", node.start_mark)  # pragma: no cover
+        raise _Refused(files_rules.YAML_SYNTAX.code, "unsupported YAML node", node.start_mark)  # pragma: no cover
 
     @staticmethod
     def _check_tag(node: yaml.Node, allowed: set) -> None:
         if node.tag not in allowed:
             raise _Refused(
-                "yaml-syntax",
+                files_rules.YAML_SYNTAX.code,
                 f"the tag {node.tag.replace(_T, '!!')} is not allowed: edcconf reads plain data only (remove the tag)",
                 node.start_mark,
             )
@@ -260,14 +261,14 @@ class _Builder:
                         merged_keys.add(k)
                 continue
             if type(key_node) is not yaml.ScalarNode:
-                raise _Refused("yaml-syntax", "a mapping key must be plain text", key_node.start_mark)
+                raise _Refused(files_rules.YAML_SYNTAX.code, "a mapping key must be plain text", key_node.start_mark)
             if key_node.tag not in _IMPLICIT_SCALAR_TAGS:
                 self._check_tag(key_node, _IMPLICIT_SCALAR_TAGS)
             key = key_node.value  # keys are always text: `NO:` or `1.10:` stay as written
             if key in explicit:
                 first = explicit[key]
                 raise _Refused(
-                    "duplicate-key",
+                    files_rules.DUPLICATE_KEY.code,
                     f"duplicate key {key!r} (first defined at line "
                     f"{first.line + 1}); YAML would silently keep only the last one",
                     key_node.start_mark,
@@ -287,7 +288,9 @@ class _Builder:
         for source in sources:
             if not isinstance(source, yaml.MappingNode):
                 raise _Refused(
-                    "yaml-syntax", "a merge key `<<` takes a mapping or a list of mappings", source.start_mark
+                    files_rules.YAML_SYNTAX.code,
+                    "a merge key `<<` takes a mapping or a list of mappings",
+                    source.start_mark,
                 )
             values, entries = self._mapping(source, path, depth, True)
             for k, v in values.items():
@@ -303,7 +306,7 @@ def _decode(raw: bytes, path: str) -> tuple[str | None, Diagnostic | None]:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         return None, error(
-            "yaml-syntax",
+            files_rules.YAML_SYNTAX.code,
             f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
             Loc(path, line, 1),
         )
@@ -390,7 +393,7 @@ def parse_yaml(raw: bytes, path: str) -> tuple[ParsedFile | None, list[Diagnosti
         line, message = too_deep
         return None, [
             error(
-                "yaml-syntax",
+                files_rules.YAML_SYNTAX.code,
                 f"{message}: declarations are never this deep; is the file generated or corrupted?",
                 Loc(path, line, 1),
             )
@@ -411,9 +414,9 @@ def parse_yaml(raw: bytes, path: str) -> tuple[ParsedFile | None, list[Diagnosti
         where = Loc(path, mark.line + 1, mark.column + 1) if mark else Loc(path)
         what = " ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
         hint = "; YAML does not allow tabs for indentation, use spaces" if _tab_at(text, mark) else ""
-        return None, [error("yaml-syntax", f"malformed YAML: {what}{hint}", where)]
+        return None, [error(files_rules.YAML_SYNTAX.code, f"malformed YAML: {what}{hint}", where)]
     except yaml.YAMLError as exc:  # e.g. a reader error on a control character
-        return None, [error("yaml-syntax", f"malformed YAML: {exc}", Loc(path, 1, 1))]
+        return None, [error(files_rules.YAML_SYNTAX.code, f"malformed YAML: {exc}", Loc(path, 1, 1))]
     builder = _Builder()
     if node is None:
         return ParsedFile(path, None, None, {}), []

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..diagnostics import UserError
 from ..model import Environment
+from ..rules import state as state_rules
 from .local import LocalBackend
 from .record import STATE_FORMAT_VERSION, StateRecord, fold, next_record
 
@@ -21,7 +22,7 @@ def open_backend(root: Path, environment: Environment):
         return PostgresBackend(environment.name, dsn_env, environment.state.get("schema") or "edcconf")
     raise UserError(
         f"state backend {backend!r} of environment {environment.name} is not available in this version of edcconf",
-        code="state-backend",
+        code=state_rules.STATE_BACKEND.code,
     )
 
 

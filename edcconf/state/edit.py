@@ -19,6 +19,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from ..diagnostics import UserError
+from ..rules import commands as commands_rules
+from ..rules import state as state_rules
 from .locking import actor
 from .record import StateRecord
 
@@ -43,7 +45,7 @@ def _edit(backend, operation: str, change: Callable[[StateRecord], tuple[dict, d
     with backend.lock(f"state {operation}"):
         current = backend.read()
         if not current.exists:
-            raise UserError(f"{env} has no applied state to edit", code="not-in-state")
+            raise UserError(f"{env} has no applied state to edit", code=state_rules.NOT_IN_STATE.code)
         effective, sources, details = change(current)
         record = replace(
             current,
@@ -72,7 +74,9 @@ def _split(address: str, effective: dict) -> tuple[str, str, str]:
     kind, _, key = address.partition(".")
     section = SECTIONS.get(kind)
     if section is None or key not in (effective.get(section) or {}):
-        raise UserError(f"{address!r} is not in the state (`edcconf state list` lists what is)", code="not-in-state")
+        raise UserError(
+            f"{address!r} is not in the state (`edcconf state list` lists what is)", code=state_rules.NOT_IN_STATE.code
+        )
     return kind, section, key
 
 
@@ -94,7 +98,7 @@ def remove(backend, addresses: Iterable[str]) -> StateRecord:
                     raise UserError(
                         f"{address} is the role of recorded grants ({', '.join(users[:5])}"
                         f"{', …' if len(users) > 5 else ''}): remove those first",
-                        code="state-in-use",
+                        code=state_rules.STATE_IN_USE.code,
                     )
             del effective[section][key]
             sources.pop(f"{kind}:{key}", None)
@@ -112,7 +116,7 @@ def move(backend, source: str, target: str) -> StateRecord:
             raise UserError(
                 "only grants move: usernames, sites, studies and groups never change their id (001); "
                 "a rename is a new thing declared, planned and applied",
-                code="usage",
+                code=commands_rules.USAGE.code,
             )
         grant = effective[section][key]
         person = f"{grant.get('study')}/{grant.get('user')}"
@@ -120,10 +124,10 @@ def move(backend, source: str, target: str) -> StateRecord:
             raise UserError(
                 f"the grant {key} is {grant.get('user')}'s in {grant.get('study')} as {grant.get('role')}: "
                 f"it can be {person} or {person}/{grant.get('role')}, not {new_key}",
-                code="usage",
+                code=commands_rules.USAGE.code,
             )
         if new_key in effective[section]:
-            raise UserError(f"{target} is already in the state", code="usage")
+            raise UserError(f"{target} is already in the state", code=commands_rules.USAGE.code)
         effective[section][new_key] = effective[section].pop(key)
         sources = dict(current.sources)
         if f"grant:{key}" in sources:
@@ -138,18 +142,20 @@ def push(backend, pushed: StateRecord) -> StateRecord:
 
     def change(current: StateRecord) -> tuple[dict, dict, dict]:
         if pushed.environment != env:
-            raise UserError(f"the file is the state of {pushed.environment!r}, not {env!r}", code="state-lineage")
+            raise UserError(
+                f"the file is the state of {pushed.environment!r}, not {env!r}", code=state_rules.STATE_LINEAGE.code
+            )
         if pushed.lineage != current.lineage:
             raise UserError(
                 f"the file is of another lineage ({pushed.lineage}) than the state of {env} "
                 f"({current.lineage}); `state restore --from FILE --force` replaces a history",
-                code="state-lineage",
+                code=state_rules.STATE_LINEAGE.code,
             )
         if pushed.serial < current.serial:
             raise UserError(
                 f"the file was pulled at serial {pushed.serial}, and the state of {env} has moved on to "
                 f"{current.serial}: pull again and redo the edit",
-                code="stale-state",
+                code=state_rules.STALE_STATE.code,
             )
         return copy.deepcopy(dict(pushed.effective)), dict(pushed.sources), {"pushed_from_serial": pushed.serial}
 

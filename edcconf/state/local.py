@@ -34,6 +34,7 @@ from pathlib import Path
 
 from ..diagnostics import UserError
 from ..fs import CHUNK, file_chunks, refuse_leaving, sha256_of, write_atomically
+from ..rules import state as state_rules
 from . import oslock
 from .journal import FileJournal
 from .locking import LockInfo, actor, busy_error, lock_lost, named_holder
@@ -81,13 +82,13 @@ def read_state_file(path: Path) -> StateRecord:
     try:
         data = _decode(json_text(Path(path).read_bytes()))
     except FileNotFoundError:
-        raise UserError(f"{path} does not exist", code="state-read") from None
+        raise UserError(f"{path} does not exist", code=state_rules.STATE_READ.code) from None
     except IsADirectoryError:
-        raise UserError(f"{path} is a directory, not a state file", code="state-read") from None
+        raise UserError(f"{path} is a directory, not a state file", code=state_rules.STATE_READ.code) from None
     except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}", code="state-read") from None
+        raise UserError(f"cannot read {path}: {exc.strerror}", code=state_rules.STATE_READ.code) from None
     except ValueError as exc:
-        raise UserError(f"{path} is not valid JSON ({exc})", code="state-invalid") from None
+        raise UserError(f"{path} is not valid JSON ({exc})", code=state_rules.STATE_INVALID.code) from None
     return StateRecord.from_json(data, str(path))
 
 
@@ -129,7 +130,7 @@ class LocalBackend:
                 self.refuse_lost_lineage()
             return StateRecord(self.environment)
         except OSError as exc:
-            raise UserError(f"cannot read {self.path}: {exc.strerror}", code="state-read") from None
+            raise UserError(f"cannot read {self.path}: {exc.strerror}", code=state_rules.STATE_READ.code) from None
         try:
             text = json_text(raw)
             del raw  # never the bytes, the text and the decoded state all in memory at once
@@ -140,7 +141,7 @@ class LocalBackend:
                 f"{self.path} is not valid JSON ({exc}); it may have been edited by hand. Restore the "
                 f"previous version from {self.path}.backup (edcconf state restore --env "
                 f"{self.environment})",
-                code="state-invalid",
+                code=state_rules.STATE_INVALID.code,
             ) from None
         return self.record_of(data)
 
@@ -150,7 +151,7 @@ class LocalBackend:
         if record.environment != self.environment:
             raise UserError(
                 f"{self.path} holds the state of environment {record.environment!r}, not {self.environment!r}",
-                code="state-invalid",
+                code=state_rules.STATE_INVALID.code,
             )
         return record
 
@@ -210,7 +211,7 @@ class LocalBackend:
             f"the file was deleted or moved, and edcconf will not start a new lineage over it. Restore the newest "
             f"version{newest} with `edcconf state restore --env {self.environment}`, or another one with "
             f"`--serial N` or `--from {backup or 'PATH'}`",
-            code="state-missing",
+            code=state_rules.STATE_MISSING.code,
         )
 
     def newest_known(self) -> tuple[int, str | None]:
@@ -242,7 +243,7 @@ class LocalBackend:
         raise UserError(
             f"there is nothing to restore the state of {self.environment} from: no version under "
             f"{self.history_dir} and no backup {self.backup_path}; give --from PATH",
-            code="no-version",
+            code=state_rules.NO_VERSION.code,
         )
 
     def history(self) -> list[dict]:
@@ -256,7 +257,9 @@ class LocalBackend:
         try:
             return StateRecord.from_json(_decode(json_text(path.read_bytes())), str(path))
         except FileNotFoundError:
-            raise UserError(f"{self.environment} has no applied version {serial}", code="no-version") from None
+            raise UserError(
+                f"{self.environment} has no applied version {serial}", code=state_rules.NO_VERSION.code
+            ) from None
 
     # -- writing -------------------------------------------------------------------------------------
     def refuse_links_out(self) -> None:
@@ -310,7 +313,7 @@ class LocalBackend:
                     raise UserError(
                         f"state of {self.environment} moved from serial {expected_serial} to {current} "
                         "while this apply ran; plan again",
-                        code="state-conflict",
+                        code=state_rules.STATE_CONFLICT.code,
                     )
                 if current == 0 and not restoring and not self.path.exists():
                     self.refuse_lost_lineage()
@@ -376,7 +379,7 @@ class LocalBackend:
                         f"the journal of an interrupted apply ({self.journal.path}) was committing serial {serial}, "
                         f"but {version} is missing or not the file it wrote. Move the journal aside and check the "
                         f"state with `edcconf history --env {self.environment}`",
-                        code="state-invalid",
+                        code=state_rules.STATE_INVALID.code,
                     )
             present = self._count_audit(apply_id)
             missing = list(itertools.islice(audit(), present, None))
@@ -420,7 +423,8 @@ class LocalBackend:
                     os.close(fd)
             except OSError as exc:
                 raise UserError(
-                    f"cannot write the audit log {self.audit_path}: {exc.strerror or exc}", code="audit-write"
+                    f"cannot write the audit log {self.audit_path}: {exc.strerror or exc}",
+                    code=state_rules.AUDIT_WRITE.code,
                 ) from None
 
     def repair_audit(self) -> None:
@@ -436,7 +440,7 @@ class LocalBackend:
             return None
         except OSError as exc:
             raise UserError(
-                f"cannot open the audit log {self.audit_path}: {exc.strerror or exc}", code="audit-write"
+                f"cannot open the audit log {self.audit_path}: {exc.strerror or exc}", code=state_rules.AUDIT_WRITE.code
             ) from None
         try:
             size = os.fstat(fd).st_size
@@ -463,7 +467,7 @@ class LocalBackend:
         except OSError as exc:
             raise UserError(
                 f"cannot repair the torn last line of the audit log {self.audit_path}: {exc.strerror or exc}",
-                code="audit-write",
+                code=state_rules.AUDIT_WRITE.code,
             ) from None
         finally:
             os.close(fd)
@@ -485,7 +489,9 @@ class LocalBackend:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise UserError(f"cannot read the audit log {self.audit_path}: {exc.strerror}", code="audit-read") from None
+            raise UserError(
+                f"cannot read the audit log {self.audit_path}: {exc.strerror}", code=state_rules.AUDIT_READ.code
+            ) from None
         lines.pop()  # b"" after the last newline, or a torn tail
         out = []
         for number, line in enumerate(lines, 1):
@@ -496,7 +502,7 @@ class LocalBackend:
                     raise UserError(
                         f"{self.audit_path}:{number} is not an audit entry (not one JSON object); the "
                         "log was edited or damaged",
-                        code="audit-invalid",
+                        code=state_rules.AUDIT_INVALID.code,
                     ) from None
         return out
 
@@ -610,7 +616,7 @@ class LocalBackend:
                         f"the state of {self.environment} is in the middle of a write by its lock "
                         f"holder{who}, which did not finish within {wait:g}s. If that process is "
                         "stuck, stop it, then try again",
-                        code="state-locked",
+                        code=state_rules.STATE_LOCKED.code,
                     ) from None
                 time.sleep(0.005)
             yield

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..diagnostics import UserError
+from ..rules import state as state_rules
 
 
 def actor() -> str:
@@ -86,13 +87,13 @@ def busy_error(environment: str, holder: LockInfo | None, waited: float) -> User
         return UserError(
             f"the state of {environment} is locked by another edcconf process{waited_text}; "
             "try again, or wait with --lock-timeout 30s",
-            code="state-locked",
+            code=state_rules.STATE_LOCKED.code,
         )
     return UserError(
         f"the state of {environment} is locked{waited_text}: {holder.operation} by {holder.who} on {holder.host} "
         f"(pid {holder.pid}) since {holder.since}, lock id {holder.id}. Wait with --lock-timeout 30s; if that "
         f"process is gone, run: edcconf force-unlock {environment} {holder.id}",
-        code="state-locked",
+        code=state_rules.STATE_LOCKED.code,
     )
 
 
@@ -103,7 +104,7 @@ def lock_lost(environment: str, held: LockInfo) -> UserError:
         f"{held.generation}) was released with force-unlock while it ran, and another process may hold it now; "
         f"this process wrote nothing to the state, the audit log or the journal after that. Run "
         f"`edcconf plan --env {environment}` to see the state as it is and what is left",
-        code="lock-lost",
+        code=state_rules.LOCK_LOST.code,
     )
 
 

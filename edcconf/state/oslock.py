@@ -14,6 +14,7 @@ import fcntl
 import sys
 
 from ..diagnostics import UserError
+from ..rules import state as state_rules
 
 
 def supported() -> bool:
@@ -26,7 +27,7 @@ def refuse_unsupported(environment: str) -> None:
             f"the local state backend of {environment} cannot lock its state on Windows: it needs POSIX "
             "file locks (flock) for its fencing. On Windows keep the state in PostgreSQL (`state: "
             "{backend: postgres, dsn_env: ...}` in the environment's file), or run edcconf under WSL",
-            code="state-local-unsupported",
+            code=state_rules.STATE_LOCAL_UNSUPPORTED.code,
         )
 
 

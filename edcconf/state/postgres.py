@@ -32,6 +32,8 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from ..diagnostics import UserError
+from ..rules import commands as commands_rules
+from ..rules import state as state_rules
 from .locking import LockInfo, busy_error, lock_lost, named_holder
 from .record import StateRecord
 
@@ -155,7 +157,7 @@ class PostgresBackend:
             raise UserError(
                 f"the state of {environment} is kept in PostgreSQL, and the environment variable "
                 f"{dsn_env} that holds its connection string is not set",
-                code="state-backend",
+                code=state_rules.STATE_BACKEND.code,
             )
         problem = dsn_problem(dsn)
         if problem is None:
@@ -166,7 +168,7 @@ class PostgresBackend:
         if problem is not None:
             raise UserError(
                 f"the connection string in ${dsn_env} (the state of {environment}) {problem}; {UNREADABLE}",
-                code="state-backend",
+                code=state_rules.STATE_BACKEND.code,
             )
         self._dsn = dsn
         self._secrets = dsn_secrets(dsn)
@@ -187,7 +189,7 @@ class PostgresBackend:
             raise UserError(
                 f"cannot reach the PostgreSQL state of {self.environment} (${self.dsn_env}): "
                 f"{scrub(str(exc).strip(), self._secrets)}",
-                code="state-read",
+                code=state_rules.STATE_READ.code,
             ) from None
         try:
             if not self._migrated:
@@ -197,7 +199,7 @@ class PostgresBackend:
             raise UserError(
                 f"PostgreSQL state of {self.environment}: {scrub(str(exc).strip(), self._secrets)}; "
                 "nothing was committed by the failed statement",
-                code="state-write",
+                code=state_rules.STATE_WRITE.code,
             ) from None
         finally:
             conn.close()
@@ -220,7 +222,7 @@ class PostgresBackend:
         return UserError(
             f"PostgreSQL state of {self.environment}: {scrub(str(exc).strip(), self._secrets)}; "
             "nothing was committed by the failed statement",
-            code="state-write",
+            code=state_rules.STATE_WRITE.code,
         )
 
     def _t(self, table: str) -> sql.Composed:
@@ -280,7 +282,7 @@ class PostgresBackend:
                 f"records versions up to serial {newest}: rows were deleted from {self.schema}.states. edcconf will "
                 f"not start a new lineage over them. Restore a copy with `edcconf state restore --env "
                 f"{self.environment} --from PATH`",
-                code="state-missing",
+                code=state_rules.STATE_MISSING.code,
             )
 
     def newest_known(self) -> tuple[int, str | None]:
@@ -291,7 +293,7 @@ class PostgresBackend:
         raise UserError(
             f"the PostgreSQL state of {self.environment} keeps every version as a row: say which to "
             "restore, with --serial N (see `edcconf history`) or --from PATH (a state file)",
-            code="usage",
+            code=commands_rules.USAGE.code,
         )
 
     def write(self, record: StateRecord, expected_serial: int) -> None:
@@ -324,7 +326,7 @@ class PostgresBackend:
                         raise UserError(
                             f"state of {self.environment} moved from serial {expected_serial} to "
                             f"{current} while this apply ran; plan again",
-                            code="state-conflict",
+                            code=state_rules.STATE_CONFLICT.code,
                         )
                     if current == 0 and not restoring:
                         self._refuse_lost_lineage(conn)
@@ -361,7 +363,7 @@ class PostgresBackend:
                 assert record is not None  # only a version's INSERT can collide
                 raise UserError(
                     f"another apply committed serial {record.serial} of {self.environment} first; plan again",
-                    code="state-conflict",
+                    code=state_rules.STATE_CONFLICT.code,
                 ) from None
 
     def discard_journal(self, note: dict, entries: list[dict]) -> None:
@@ -392,7 +394,7 @@ class PostgresBackend:
                 (self.environment, serial),
             ).fetchone()
         if row is None:
-            raise UserError(f"{self.environment} has no applied version {serial}", code="no-version")
+            raise UserError(f"{self.environment} has no applied version {serial}", code=state_rules.NO_VERSION.code)
         return StateRecord.from_json(row[0], f"PostgreSQL state of {self.environment}")
 
     # -- audit ---------------------------------------------------------------------------------------
@@ -532,7 +534,7 @@ class PostgresBackend:
                 raise UserError(
                     f"lock {lock_id} on {self.environment} is in the middle of a write that did not "
                     f"finish within {FORCE_WAIT}; if its process is stuck, stop it, then try again",
-                    code="state-locked",
+                    code=state_rules.STATE_LOCKED.code,
                 ) from None
             conn.execute("SELECT pg_terminate_backend(%s)", (row[0],))
         return LockInfo.from_json(row[1])

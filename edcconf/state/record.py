@@ -11,6 +11,7 @@ from typing import Any
 
 from ..diagnostics import UserError
 from ..resolve.effective import STATE_SECTIONS
+from ..rules import state as state_rules
 
 STATE_FORMAT_VERSION = 1
 # The record also keeps the environment's guards (protection and brakes) as last applied, under
@@ -71,21 +72,21 @@ class StateRecord:
         if not isinstance(data, dict):
             raise UserError(
                 f"{where} is not an edcconf state (expected a JSON object); restore it from the backup {where}.backup",
-                code="state-invalid",
+                code=state_rules.STATE_INVALID.code,
             )
         version = data.get("format_version")
         if version != STATE_FORMAT_VERSION:
             raise UserError(
                 f"{where} has state format_version {version!r}; this edcconf reads version "
                 f"{STATE_FORMAT_VERSION}. Use the edcconf that wrote it, or restore {where}.backup",
-                code="state-invalid",
+                code=state_rules.STATE_INVALID.code,
             )
         problem = shape_problem(data)
         if problem:  # e.g. a serial edited to "2" or -5: never taken for a number it is not
             raise UserError(
                 f"{where} is damaged: {problem}; it may have been edited by hand. Restore it from the "
                 f"backup {where}.backup",
-                code="state-invalid",
+                code=state_rules.STATE_INVALID.code,
             )
         try:
             effective = {s: dict(data["effective"].get(s) or {}) for s in RECORD_SECTIONS}
@@ -104,7 +105,7 @@ class StateRecord:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(
                 f"{where} is damaged ({exc.__class__.__name__}: {exc}); restore it from the backup {where}.backup",
-                code="state-invalid",
+                code=state_rules.STATE_INVALID.code,
             ) from None
 
 

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..diagnostics import UserError
+from ..rules import commands as commands_rules
+from ..rules import state as state_rules
 from .local import read_state_file
 from .locking import actor
 from .record import StateRecord
@@ -30,7 +32,7 @@ class Restored:
 def restore(backend, from_path: Path | None = None, serial: int | None = None, force: bool = False) -> Restored:
     env = backend.environment
     if from_path is not None and serial is not None:
-        raise UserError("give --from PATH or --serial N, not both", code="usage")
+        raise UserError("give --from PATH or --serial N, not both", code=commands_rules.USAGE.code)
     with backend.lock("state restore"):
         try:
             current, damaged = backend.read(missing_ok=True), False
@@ -47,12 +49,13 @@ def restore(backend, from_path: Path | None = None, serial: int | None = None, f
                 raise UserError(
                     f"the state of {env} is in place (serial {current.serial}); to go back to an earlier "
                     "version, give --serial N (see `edcconf history`) or --from PATH",
-                    code="usage",
+                    code=commands_rules.USAGE.code,
                 )
             source, where = backend.default_restore_source()
         if source.environment != env:
             raise UserError(
-                f"{where} is the state of environment {source.environment!r}, not {env!r}", code="state-lineage"
+                f"{where} is the state of environment {source.environment!r}, not {env!r}",
+                code=state_rules.STATE_LINEAGE.code,
             )
         known_serial, known_lineage = backend.newest_known()
         lineage = current.lineage if current.exists else known_lineage
@@ -61,7 +64,7 @@ def restore(backend, from_path: Path | None = None, serial: int | None = None, f
                 f"{where} is of another lineage ({source.lineage}) than the state of {env} ({lineage}): "
                 "it is not this environment's history. If you mean to replace that history with it, "
                 "add --force",
-                code="state-lineage",
+                code=state_rules.STATE_LINEAGE.code,
             )
         newest = max(known_serial, current.serial)
         now = datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,4 +1,7 @@
-"""Validate stage: JSON Schema per file, then the model, references, policy, system rules and e-mails.
+"""Validate stage: JSON Schema per file, then the model, then each family of rules (edcconf/rules/).
+
+This package only orchestrates: it checks each file against its schema, builds the model, and calls the
+rule families, which hold the rules' codes and judgement.
 
 Problems are collected across all files and reported together. Syntax and schema errors stop the
 stage before references are checked: a file that could not be read would otherwise surface as a
@@ -11,15 +14,16 @@ from dataclasses import dataclass
 
 from ..diagnostics import Diagnostics
 from ..model import Model
+from ..rules.identity import check_emails
+from ..rules.policy import check_policy
+from ..rules.references import check_references
 from ..rules.site_roles import check_site_roles
+from ..rules.systems import check_systems
 from ..rules.vault_status import check_study_status
 from ..source import Sources
 from .build import build_model
-from .emails import check_emails
-from .policy import check_policy
-from .references import check_references
 from .schema import validate_file
-from .systems import check_systems
+from .systems import check_targets_and_versions
 
 
 @dataclass(frozen=True)
@@ -43,5 +47,6 @@ def validate(sources: Sources) -> Validated:
     diags.extend(check_site_roles(model))
     diags.extend(check_study_status(model))
     diags.extend(check_systems(model))
+    diags.extend(check_targets_and_versions(model))
     diags.extend(check_emails(model))
     return Validated(model, diags)

@@ -28,7 +28,10 @@ from ..model import (
     Target,
     frozen_map,
 )
-from ..rules.ceilings import UNLIMITED, Ceiling, effective_ceiling
+from ..rules import ceilings as ceilings_rules
+from ..rules import files as files_rules
+from ..rules import references as references_rules
+from ..rules.ceiling_values import UNLIMITED, Ceiling, effective_ceiling
 from ..source.positions import child_entries, child_pos, child_record
 from ..source.yamlfile import ParsedFile, Where
 
@@ -129,13 +132,15 @@ def parse_date(node: _Node, key: str, problems: list[Diagnostic]) -> date | None
     try:
         return date.fromisoformat(text)
     except (TypeError, ValueError):
-        problems.append(error("schema", f"{key}: {text!r} is not a real date (YYYY-MM-DD)", node.at(key)))
+        problems.append(
+            error(files_rules.SCHEMA.code, f"{key}: {text!r} is not a real date (YYYY-MM-DD)", node.at(key))
+        )
         return None
 
 
 class _Registry:
     """Ids seen so far of one kind; a second use is `duplicate-id` naming the first. Ids are compared
-    folded (validate.identity: case, full-width and invisible characters), so that `HEART-01` and `heart-01`
+    folded (rules.identity: case, full-width and invisible characters), so that `HEART-01` and `heart-01`
     are never two studies (nor two directories, nor two REDCap groups). Holds the declaring node, not its
     Loc: a position is worked out only for the rare message."""
 
@@ -151,7 +156,7 @@ class _Registry:
             how = ignoring(str(ident), str(first_ident))
             self.problems.append(
                 error(
-                    "duplicate-id",
+                    references_rules.DUPLICATE_ID.code,
                     f"{self.what} {ident!r} is declared twice"
                     f"{f' ({how})' if how else ''}; first at {first.at(first_field)}"
                     f"{f' as {first_ident!r}' if how else ''}",
@@ -195,7 +200,7 @@ def _openclinica_domain(files: tuple[ParsedFile, ...], problems: list[Diagnostic
         if found is not None:
             problems.append(
                 error(
-                    "duplicate-id",
+                    references_rules.DUPLICATE_ID.code,
                     f"openclinica_domain is declared twice; first at {found.loc}: "
                     "MFA and the password rules are settings of the one OpenClinica domain (001), "
                     "declare them once",
@@ -226,7 +231,7 @@ def _policy(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[
     for node in found[1:]:
         problems.append(
             error(
-                "duplicate-id",
+                references_rules.DUPLICATE_ID.code,
                 f"policy is declared twice; first at {found[0].loc}: declare the organisation's policy once",
                 node.loc,
             )
@@ -296,7 +301,7 @@ def _groups(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[
         for member in node.items("members"):
             person = _person(member, gid, problems)
             # usernames are unique across the whole repository, ignoring case (001); e-mails are judged
-            # once the studies are built, by the systems each person has access to (validate.emails)
+            # once the studies are built, by the systems each person has access to (rules.identity)
             usernames.claim(person.username, member, "username")
             # A duplicate is reported once; keeping the other spelling avoids a cascade of
             # "unknown user" errors for grants that name it.
@@ -331,7 +336,7 @@ def _group(
         if node.get("ceiling") is not None or node.get("extends") is not None:
             problems.append(
                 error(
-                    "schema",
+                    files_rules.SCHEMA.code,
                     "the built-in group no-rights has a fixed ceiling (every right none); remove its ceiling",
                     node.at("ceiling"),
                 )
@@ -369,7 +374,7 @@ def _extend(groups: dict[str, Group], declared: dict[str, _Node], problems: list
         if parent not in groups:
             problems.append(
                 error(
-                    "unknown-reference",
+                    references_rules.UNKNOWN_REFERENCE.code,
                     f"group {gid} extends unknown group {parent!r}{suggest(str(parent), groups)}",
                     node.at("extends"),
                 )
@@ -378,7 +383,7 @@ def _extend(groups: dict[str, Group], declared: dict[str, _Node], problems: list
         if parent in chain:
             problems.append(
                 error(
-                    "ceiling-extends",
+                    ceilings_rules.CEILING_EXTENDS.code,
                     f"group {gid} extends {parent}, which extends {gid} "
                     f"({' -> '.join(chain + (parent,))}); a ceiling cannot start from itself",
                     node.at("extends"),
@@ -390,7 +395,7 @@ def _extend(groups: dict[str, Group], declared: dict[str, _Node], problems: list
         if (node.get("ceiling") or {}).get("unnamed") is not None:
             problems.append(
                 error(
-                    "ceiling-extends",
+                    ceilings_rules.CEILING_EXTENDS.code,
                     f"group {gid} extends {parent}: its unnamed rights are {parent}'s; remove `unnamed:`",
                     node.at("extends"),
                 )
@@ -507,10 +512,12 @@ def _grants(study: _Node, sid: str, study_envs: tuple[str, ...], problems: list[
         sites = v.get("sites")
         countries = v.get("countries")
         if sites is not None and countries is not None:
-            problems.append(error("schema", "a grant takes either sites or countries, not both", g.at("countries")))
+            problems.append(
+                error(files_rules.SCHEMA.code, "a grant takes either sites or countries, not both", g.at("countries"))
+            )
             continue
         if sites is None and countries is None:
-            problems.append(error("schema", "a grant needs sites (a list or `all`) or countries", loc))
+            problems.append(error(files_rules.SCHEMA.code, "a grant needs sites (a list or `all`) or countries", loc))
             continue
         grant = Grant(
             study=sid,
@@ -535,7 +542,7 @@ def _grants(study: _Node, sid: str, study_envs: tuple[str, ...], problems: list[
                 duplicate = True
                 problems.append(
                     error(
-                        "duplicate-id",
+                        references_rules.DUPLICATE_ID.code,
                         f"{grant.user} is granted {grant.role} twice in study {sid} for "
                         f"environment {env} (first at {first}); list every site of that role in one grant",
                         g.at("user"),

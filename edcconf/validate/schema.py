@@ -14,6 +14,8 @@ import jsonschema
 from jsonschema.exceptions import ValidationError
 
 from ..diagnostics import Diagnostic, error
+from ..rules import files as files_rules
+from ..rules import openclinica_security as openclinica_security_rules
 from ..rules.openclinica_security import MOVED, moved_message
 from ..source.yamlfile import ParsedFile
 
@@ -125,7 +127,7 @@ def validate_file(parsed: ParsedFile) -> list[Diagnostic]:
     if parsed.data is None:
         return [
             error(
-                "schema",
+                files_rules.SCHEMA.code,
                 "the file is empty; a declaration file holds at least one of: "
                 "environment, sites, group, study (or their plurals), openclinica_domain",
                 parsed.loc(),
@@ -202,13 +204,17 @@ def _describe(parsed: ParsedFile, err: Any) -> list[Diagnostic]:
         out = []
         for key in sorted(set(err.instance) - set(allowed)):
             if _moved(path, key):
-                out.append(error("setting-moved", moved_message(key), parsed.key_loc(path + (key,))))
+                out.append(
+                    error(
+                        openclinica_security_rules.SETTING_MOVED.code, moved_message(key), parsed.key_loc(path + (key,))
+                    )
+                )
                 continue
             hint = _suggest(key, allowed)
             what = "top-level key" if not path else "key"
             out.append(
                 error(
-                    "schema",
+                    files_rules.SCHEMA.code,
                     f"unknown {what} {key!r} in {where}{hint}; allowed: {', '.join(allowed)}",
                     parsed.key_loc(path + (key,)),
                 )
@@ -216,7 +222,7 @@ def _describe(parsed: ParsedFile, err: Any) -> list[Diagnostic]:
         return out
     if err.validator == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
-        return [error("schema", f"{where} is missing the required key {missing!r}", loc)]
+        return [error(files_rules.SCHEMA.code, f"{where} is missing the required key {missing!r}", loc)]
     if err.validator == "type":
         wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
         want = " or ".join(_TYPE_WORDS.get(w) or str(w) for w in wanted)
@@ -229,30 +235,38 @@ def _describe(parsed: ParsedFile, err: Any) -> list[Diagnostic]:
             and err.instance.lower() in ("yes", "no", "on", "off", "y", "n")
         ):
             hint = f" (YAML 1.1 would read {err.instance!r} as a boolean; edcconf does not: write true or false)"
-        return [error("schema", f"{where} must be {want}, found {found}{hint}", loc)]
+        return [error(files_rules.SCHEMA.code, f"{where} must be {want}, found {found}{hint}", loc)]
     if err.validator == "enum":
         options = [str(o) for o in err.validator_value]
         return [
             error(
-                "schema",
+                files_rules.SCHEMA.code,
                 f"{where}: {err.instance!r} is not one of {', '.join(options)}{_suggest(str(err.instance), options)}",
                 loc,
             )
         ]
     if err.validator == "pattern":
         desc = err.schema.get("description", f"text matching {err.validator_value}")
-        return [error("schema", f"{where}: {err.instance!r} is not valid; expected {desc}", loc)]
+        return [error(files_rules.SCHEMA.code, f"{where}: {err.instance!r} is not valid; expected {desc}", loc)]
     if err.validator in ("oneOf", "anyOf") and path and path[-1] in ("sites", "environments"):
-        return [error("schema", f"{where} must be `all` or a list of ids, found {_describe_value(err.instance)}", loc)]
+        return [
+            error(
+                files_rules.SCHEMA.code,
+                f"{where} must be `all` or a list of ids, found {_describe_value(err.instance)}",
+                loc,
+            )
+        ]
     if err.validator == "uniqueItems":
-        return [error("schema", f"{where} lists the same value twice", loc)]
+        return [error(files_rules.SCHEMA.code, f"{where} lists the same value twice", loc)]
     if err.validator == "minProperties":
         return [
             error(
-                "schema", f"{where} is an empty mapping; declare at least one of: environment, sites, group, study", loc
+                files_rules.SCHEMA.code,
+                f"{where} is an empty mapping; declare at least one of: environment, sites, group, study",
+                loc,
             )
         ]
-    return [error("schema", f"{where}: {err.message}", loc)]
+    return [error(files_rules.SCHEMA.code, f"{where}: {err.message}", loc)]
 
 
 def _moved(path: tuple, key: str) -> bool:

@@ -1,5 +1,6 @@
 import pytest
 
+from edcconf.catalogs.redcap_versions import DEFAULT_VERSION
 from edcconf.interchange.acg import (
     DQR_CODES,
     RIGHT_NAMES,
@@ -29,7 +30,6 @@ from edcconf.interchange.redcap_users import (
     write_redcap_roles,
     write_redcap_users,
 )
-from edcconf.interchange.redcap_versions import DEFAULT_VERSION
 
 from .conftest import codes_at
 

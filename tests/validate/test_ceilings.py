@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from edcconf.catalogs import catalog
 from edcconf.diagnostics import UserError
 from edcconf.pipeline import load_desired
-from edcconf.rules.ceilings import declaration_from_keys, effective_ceiling
+from edcconf.rules.ceiling_values import declaration_from_keys, effective_ceiling
 from tests.conftest import examples, write
 
 TODAY = date(2026, 11, 24)

@@ -1,4 +1,6 @@
-"""Every name used must be declared: users, sites, roles, tags, forms, environments, groups."""
+"""References between declarations and the uniqueness of ids (docs/format.md, 001).
+
+Every name used must be declared: users, sites, roles, tags, forms, environments, groups."""
 
 from __future__ import annotations
 
@@ -7,12 +9,48 @@ from collections.abc import Iterable
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error, suggest
 from ..model import ALL, Model, Study
+from .book import rule
+
+FAMILY = "references"
+
+UNKNOWN_REFERENCE = rule(
+    "unknown-reference",
+    family=FAMILY,
+    source="docs/format.md",
+    kind="error",
+    summary=(
+        "every user, site, role, base role, tag, form tag, environment, country and REDCap right key named is declared"
+    ),
+    text=(
+        "every user, site, role, base role, tag, form tag, environment, country and REDCap right key "
+        'named is declared (with "did you mean")'
+    ),
+    example="unknown user 'mona.mom'; did you mean 'mona.mon'?",
+)
+
+DUPLICATE_ID = rule(
+    "duplicate-id",
+    family=FAMILY,
+    source="001",
+    kind="error",
+    summary="ids, usernames and e-mails (for OpenClinica) are unique, compared folded",
+    text=(
+        "`openclinica_domain:` is declared once; ids of environments, sites, groups, studies, forms and "
+        "usernames are unique, compared folded: ignoring case, full-width (NFKC) and invisible "
+        "characters, so that `HEART-01` and `heart-01` are never two studies (nor two folders); two "
+        "people sharing an e-mail (compared folded the same way) when either has access to an OpenClinica "
+        "study (any grant, any environment; both positions named); a person is in one group; one grant "
+        "per person, role, study and environment (every site of a role in one grant); a custom role never "
+        "reuses a base role's name"
+    ),
+    example="username 'cara.crc' is declared twice (ignoring case); first at groups/more.yaml:4",
+)
 
 __all__ = ["check_references", "suggest", "unknown"]  # suggest: still imported from here by questions
 
 
 def unknown(what: str, name: str, known: Iterable[str], loc: Loc, where: str = "") -> Diagnostic:
-    return error("unknown-reference", f"unknown {what} {name!r}{where}{suggest(name, known)}", loc)
+    return error(UNKNOWN_REFERENCE.code, f"unknown {what} {name!r}{where}{suggest(name, known)}", loc)
 
 
 def check_references(model: Model) -> list[Diagnostic]:
@@ -47,7 +85,7 @@ def _study_references(model: Model, study: Study) -> list[Diagnostic]:
         if role.id in base_roles:
             out.append(
                 error(
-                    "duplicate-id",
+                    DUPLICATE_ID.code,
                     f"custom role {role.id!r} has the name of a base role of {study.system}; choose another name",
                     role.loc,
                 )
