@@ -9,11 +9,13 @@ import click
 from ..fs import refuse_leaving_output
 from ..pipeline import load_desired
 from ..questions.compliance import REPORTS as COMPLIANCE_REPORTS
-from ..questions.explain import add_observed, render_explain
+from ..questions.explain import add_observed
 from ..questions.explain import explain as explain_access
-from ..questions.who_can import parse_question, render_who_can, who_can_csv
+from ..questions.who_can import parse_question
 from ..questions.who_can import who_can as who_can_query
 from ..state.local import write_atomically
+from ..views.explain import render_explain
+from ..views.who_can import render_who_can, who_can_csv
 from .common import (
     allow_unread_option,
     at_option,
