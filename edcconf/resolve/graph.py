@@ -54,15 +54,18 @@ def permission_graph(
         g.add_node(("environment", env.name), protected=env.protected, source=str(env.loc))
     for site in model.sites.values():
         g.add_node(("site", site.id), country=site.country, source=str(site.loc))
+    over_of: dict[tuple, list[dict]] = {}  # (group, rights, REDCap keys) -> rights above its ceiling: once each
     for study in model.studies.values():
-        _add_study(g, model, study, roles, states)
+        _add_study(g, model, study, roles, states, over_of)
     for role in roles.values():
         _add_role(g, model, role)
     _add_admins(g, model, states)
     return g
 
 
-def _add_study(g: nx.MultiDiGraph, model: Model, study, roles, states: Mapping[str, EnvironmentState]) -> None:
+def _add_study(
+    g: nx.MultiDiGraph, model: Model, study, roles, states: Mapping[str, EnvironmentState], over_of: dict
+) -> None:
     s = ("study", study.id)
     g.add_node(s, system=study.system, source=str(study.loc))
     for sid in study.sites:
@@ -75,7 +78,6 @@ def _add_study(g: nx.MultiDiGraph, model: Model, study, roles, states: Mapping[s
         g.add_edge(s, f, kind="has_form", source=str(form.loc))
         for tag in form.tags:
             g.add_edge(f, ("tag", f"{study.id}/{tag}"), kind="tagged", source=str(form.loc))
-    over_of: dict[tuple[str, str], list[dict]] = {}  # (role, group) -> rights above the ceiling: once each
     for grant in study.access:
         role = roles.get((study.id, grant.role))
         if role is None:
@@ -97,9 +99,11 @@ def _add_study(g: nx.MultiDiGraph, model: Model, study, roles, states: Mapping[s
         group = model.groups.get(person.group) if person is not None else None
         over = None
         if group is not None:
-            over = over_of.get((role.key, group.id))
+            # by rights profile, as environment_state checks them: a check reads the REDCap catalog each time
+            profile = (group.id, tuple(role.rights.items()), tuple(role.redcap.items()))
+            over = over_of.get(profile)
             if over is None:
-                over = over_of[(role.key, group.id)] = [
+                over = over_of[profile] = [
                     {"right": r, "granted": v, "allowed": a}
                     for r, v, a in over_ceiling(group_ceiling(group), role.rights, role.redcap)
                 ]
