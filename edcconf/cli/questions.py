@@ -13,10 +13,10 @@ from ..pipeline import load_desired
 from ..questions.compliance import REPORTS as COMPLIANCE_REPORTS
 from ..questions.compliance import compliance_reports
 from ..questions.drift import refuse_unread
-from ..questions.explain import add_observed, render_explain
+from ..questions.explain import add_observed
 from ..questions.explain import explain as explain_access
 from ..questions.live_access import live_effective
-from ..questions.who_can import parse_question, render_who_can, who_can_csv
+from ..questions.who_can import parse_question
 from ..questions.who_can import who_can as who_can_query
 from ..rules import commands as commands_rules
 from ..rules import references as references_rules
@@ -24,6 +24,8 @@ from ..source import load_sources
 from ..state import open_backend
 from ..validate import validate
 from ..views.compliance import compliance_csv, render_compliance
+from ..views.explain import render_explain
+from ..views.who_can import render_who_can, who_can_csv
 from ..workflow import environment_of, read_state
 from .common import (
     allow_unread_option,

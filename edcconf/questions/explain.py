@@ -15,7 +15,7 @@ from ..diagnostics import UserError, suggest
 from ..pipeline import Desired
 from ..rules import references as references_rules
 from ..rules.admins import IMPLICIT, IMPLICIT_REASON
-from ..rules.ceiling_values import create_projects, group_ceiling, over_ceiling
+from ..rules.ceiling_values import create_projects, group_ceiling
 
 
 def explain(
@@ -56,7 +56,9 @@ def explain(
         "as_of": resolution.as_of.isoformat(),
         "environments": [],
     }
-    for env_name, env_state in resolution.environments.items():
+    graph = desired.resolution.graph
+    granted, admin_in = _paths_of(graph, user)
+    for env_name in graph.graph["environments"]:
         if wanted_envs and env_name not in wanted_envs:
             continue
         entries = []
@@ -64,16 +66,16 @@ def explain(
             if (wanted_studies and study.id not in wanted_studies) or env_name not in study.environments:
                 continue
             # one entry per role the person holds in the study (a different role per site: roles per site)
-            keys = list(dict.fromkeys(g.key for g in study.access if g.user == user)) or [f"{study.id}/{user}"]
-            admin = user in env_state.state["studies"].get(study.id, {}).get("admins", ())
+            edges = granted.get(study.id, {})
+            admin = env_name in admin_in.get(study.id, ())
             views = [
                 _admin_view(
-                    _entry(resolution, env_state, study, key, person, group, wanted_studies, wanted_forms),
+                    _entry(graph, env_name, study, key, edges.get(key), person, group, wanted_studies, wanted_forms),
                     admin,
                     study.id,
                     person,
                 )
-                for key in keys
+                for key in list(edges) or [f"{study.id}/{user}"]
             ]
             found = [e for e in views if e is not None]
             if any(e["access"] for e in found):
@@ -83,6 +85,22 @@ def explain(
         if entries:
             out["environments"].append({"environment": env_name, "studies": entries})
     return out
+
+
+def _paths_of(graph, user: str) -> tuple[dict[str, dict[str, dict]], dict[str, list[str]]]:
+    """The person's out-edges in the permission graph: per study, grant key -> its `granted` edge (in the
+    order declared), and per study the environments where the person is an admin (implicit access, 001)."""
+    granted: dict[str, dict[str, dict]] = {}
+    admin_in: dict[str, list[str]] = {}
+    node = ("person", user)
+    if node not in graph:
+        return granted, admin_in
+    for _, target, data in graph.out_edges(node, data=True):
+        if data["kind"] == "granted":
+            granted.setdefault(data["study"], {}).setdefault(data["grant"], data)
+        elif data["kind"] == "admin_of":
+            admin_in[target[1]] = data["environments"]
+    return granted, admin_in
 
 
 def _admin_view(entry: dict | None, admin: bool, study_id: str, person) -> dict | None:
@@ -107,75 +125,70 @@ def _admin_view(entry: dict | None, admin: bool, study_id: str, person) -> dict 
 
 
 def _entry(
-    resolution, env_state, study, key: str, person, group, wanted_studies: set, wanted_forms: set
+    graph, env: str, study, key: str, edge: dict | None, person, group, wanted_studies: set, wanted_forms: set
 ) -> dict | None:
-    """What one grant (or its absence) gives the person in one study and environment."""
-    grant = env_state.state["grants"].get(key)
+    """What one grant (its `granted` edge, or its absence) gives the person in one study and environment."""
+    grant = edge["grants"].get(env) if edge is not None else None
     if grant is None:
-        declared = any(g.key == key for g in study.access)
-        why = env_state.excluded.get(key)
-        if why is None and not declared and not wanted_studies:
+        why = edge["excluded"].get(env) if edge is not None else None
+        if why is None and edge is None and not wanted_studies:
             return None  # not mentioned in this study at all: nothing to explain
         return {
             "study": study.id,
             "access": False,
-            "reason": why.reason if why else "not granted",
-            "source": str(why.loc) if why else None,
+            "reason": why["reason"] if why else "not granted",
+            "source": why["source"] if why else None,
         }
-    role = resolution.roles[(study.id, grant["role"])]
+    assert edge is not None  # a grant in the environment comes from its edge
+    role_node = ("role", f"{study.id}/{edge['role']}")
+    role = graph.nodes[role_node]
     if grant.get("study_status") == "disabled":  # 003: on record in Vault, no access
         return {
             "study": study.id,
             "access": False,
             "study_status": "disabled",
-            "reason": f"study status disabled: Vault keeps {grant['role']} at {', '.join(grant['sites'])} on "
+            "reason": f"study status disabled: Vault keeps {edge['role']} at {', '.join(grant['sites'])} on "
             "record, with no access to the study",
-            "source": env_state.sources.get(f"grant:{key}"),
+            "source": edge["source"],
             "grant": {
-                "source": env_state.sources.get(f"grant:{key}"),
-                "role": grant["role"],
-                "base_role": role.base.id,
+                "source": edge["source"],
+                "role": edge["role"],
+                "base_role": role["base_role"],
                 "sites": grant["sites"],
                 "expires": grant["expires"],
             },
         }
+    prefix = len(study.id) + 1
     form_rows = [
         {
-            "form": fid,
-            "level": rule.level,
-            "rule": rule.rule,
-            "source": str(rule.loc) if rule.loc else f"catalog {study.system}/{role.base.id}",
-            "close_queries": fid in role.close_queries,
-            "sdv": fid in role.sdv,
+            "form": form[1][prefix:],
+            "level": d["level"],
+            "rule": d["rule"],
+            "source": d["source"] or f"catalog {study.system}/{role['base_role']}",
+            "close_queries": d["close_queries"],
+            "sdv": d["sdv"],
         }
-        for fid, rule in role.rules.items()
-        if not wanted_forms or fid in wanted_forms
+        for _, form, d in graph.out_edges(role_node, data=True)
+        if d["kind"] == "level" and (not wanted_forms or form[1][prefix:] in wanted_forms)
     ]
-    over = (
-        [
-            {"right": r, "granted": g, "allowed": a}
-            for r, g, a in over_ceiling(group_ceiling(group), role.rights, role.redcap)
-        ]
-        if group
-        else []
-    )
+    over = edge["over"] or []  # None: in no group, nothing to be over
     return {
         "study": study.id,
         "access": True,
         "system": study.system,
         "grant": {
-            "source": env_state.sources.get(f"grant:{key}"),
-            "role": grant["role"],
-            "role_source": str(role.custom.loc) if role.custom else None,
-            "base_role": role.base.id,
-            "base_role_label": role.base.label,
+            "source": edge["source"],
+            "role": edge["role"],
+            "role_source": role["source"],
+            "base_role": role["base_role"],
+            "base_role_label": role["base_role_label"],
             "sites": grant["sites"],
             "expires": grant["expires"],
         },
         "forms": form_rows,
         "ceiling": {
             "group": person.group,
-            "source": str(group.loc) if group else None,
+            "source": graph.nodes[("group", group.id)]["source"] if group else None,
             "within": not over,
             "over": over,
         },
@@ -196,64 +209,3 @@ def add_observed(doc: dict, model, observed_of) -> None:
                 "study": seen.get("study"),
                 "source": seen.get("source"),
             }
-
-
-def render_explain(doc: dict) -> str:
-    p = doc["person"]
-    email = f" <{p['email']}>" if p["email"] else " (no e-mail)"
-    lines = [
-        f"{doc['user']} — {p['name']}{email}, {p['type']}, {p['status']}, group {p['group']}"
-        + (f", external ({p['external']})" if p["external"] else "")
-        + (f", expires {p['expires']}" if p["expires"] else "")
-        + f"  [{p['source']}]",
-        f"as of {doc['as_of']}",
-    ]
-    for name, ability in doc.get("abilities", {}).items():
-        lines.append(
-            f"{name.replace('_', ' ')}: {'yes' if ability['value'] else 'no'} — {ability['reason']}"
-            + (f"  [{ability['source']}]" if ability.get("source") else "")
-        )
-    lines.append("")
-    if not doc["environments"]:
-        lines.append("No access anywhere: not granted in any study.")
-    for env in doc["environments"]:
-        lines.append(f"In {env['environment']}:")
-        if env.get("vault_last_login"):
-            seen = env["vault_last_login"]
-            lines.append(
-                f"  Vault last login {seen['value']} (Vault's export of {seen['study']}, kept by state import"
-                + (f"  [{seen['source']}])" if seen.get("source") else ")")
-            )
-        for entry in env["studies"]:
-            where = f"  [{entry['source']}]" if entry.get("source") else ""
-            if not entry["access"] and entry.get("implicit"):
-                lines.append(f"  {entry['study']}: IMPLICIT access — {entry['reason']}{where}")
-                continue
-            if not entry["access"]:
-                lines.append(f"  {entry['study']}: no access — {entry['reason']}{where}")
-                continue
-            g = entry["grant"]
-            role = g["role"] + (
-                f" (custom role at {g['role_source']}, from base role {g['base_role']})"
-                if g["role_source"]
-                else f" (base role {g['base_role_label']})"
-            )
-            lines.append(
-                f"  {entry['study']}: granted at {g['source']} → role {role}"
-                + ("; and IMPLICIT access as an admin" if entry.get("implicit") else "")
-            )
-            lines.append(f"    sites {', '.join(g['sites'])}" + (f", expires {g['expires']}" if g["expires"] else ""))
-            for f in entry["forms"]:
-                extras = ", ".join(x for x, on in (("closes queries", f["close_queries"]), ("SDV", f["sdv"])) if on)
-                lines.append(
-                    f"    {f['form']:<20} {f['level']:<7} ← {f['rule']}  [{f['source']}]"
-                    + (f" ({extras})" if extras else "")
-                )
-            c = entry["ceiling"]
-            if c["within"]:
-                lines.append(f"    ceiling of group {c['group']}: within it  [{c['source']}]")
-            else:
-                over = "; ".join(f"{o['right']} {o['granted']} > {o['allowed']}" for o in c["over"])
-                lines.append(f"    ceiling of group {c['group']}: EXCEEDED ({over})  [{c['source']}]")
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"

@@ -65,55 +65,39 @@ def who_can(desired: Desired, question: dict, study: str | None, envs: tuple[str
             f"unknown form {form!r} in {study}{suggest(form, [f.id for f in model.studies[study].forms])}",
             code=references_rules.UNKNOWN_REFERENCE.code,
         )
-    rows = []
-    for env_name, env_state in desired.resolution.environments.items():
+    graph = desired.resolution.graph
+    reached = _reaching(graph, question, study)
+    rows: list[dict[str, Any]] = []
+    for env_name in graph.graph["environments"]:
         if envs and env_name not in envs:
             continue
-        state = env_state.state
-        for key, grant in sorted(state["grants"].items()):
-            if (study and grant["study"] != study) or not usable(grant):
-                continue  # a disabled Vault grant (Study Status Disabled, 003) gives no access
-            role = state["roles"][grant["role_ref"]]
-            match = _matches(question, role)
-            if match is None:
-                continue
+        here = sorted(
+            (
+                (edge["grant"], user, role, edge, has)
+                for user, role, edge, has in reached
+                # a disabled Vault grant (Study Status Disabled, 003) is on record there but gives no access
+                if env_name in edge["grants"] and usable(edge["grants"][env_name])
+            ),
+            key=lambda found: found[0],  # by grant key, as the state lists them
+        )
+        for _, user, role, edge, has in here:
+            grant = edge["grants"][env_name]
             rows.append(
                 {
                     "environment": env_name,
-                    "study": grant["study"],
-                    "user": grant["user"],
-                    "name": state["accounts"][grant["user"]]["name"],
-                    "role": grant["role"],
-                    "base_role": grant["base_role"],
+                    "study": edge["study"],
+                    "user": user,
+                    "name": graph.nodes[("person", user)]["full_name"],
+                    "role": edge["role"],
+                    "base_role": graph.nodes[role]["base_role"],
                     "sites": grant["sites"],
                     "expires": grant["expires"],
-                    "has": match,
-                    "source": env_state.sources.get(f"grant:{key}"),
+                    "has": has,
+                    "source": edge["source"],
                 }
             )
         listed = {(r["study"], r["user"]) for r in rows if r["environment"] == env_name}
-        for sid, value in sorted(state["studies"].items()):
-            if study and sid != study:
-                continue
-            for admin in value.get("admins", ()):
-                if (sid, admin) not in listed:
-                    person = model.people[admin]
-                    rows.append(
-                        {
-                            "environment": env_name,
-                            "study": sid,
-                            "user": admin,
-                            "name": person.name,
-                            "role": None,
-                            "base_role": None,
-                            "sites": value.get("sites", []),
-                            "expires": person.expires.isoformat() if person.expires else None,
-                            "has": "IMPLICIT (admin)",
-                            "implicit": IMPLICIT,
-                            "reason": IMPLICIT_REASON,
-                            "source": str(person.loc),
-                        }
-                    )
+        rows.extend(_implicit(graph, env_name, [study] if study else sorted(model.studies), listed))
     return {
         "format_version": 1,
         "question": question,
@@ -124,80 +108,71 @@ def who_can(desired: Desired, question: dict, study: str | None, envs: tuple[str
     }
 
 
-def _matches(question: dict, role: dict) -> str | None:
-    if question["kind"] == "level":
-        level = role["forms"].get(question["form"], "none")
-        return level if level_rank(level) >= level_rank(question["level"]) else None
+def _reaching(graph, question: dict, study: str | None) -> list[tuple[str, tuple, dict, str]]:
+    """Every (user, role node, granted edge, what they have) whose path reaches what the question asks for:
+    person -granted-> role -level-> form (the level, or the derived ability, on the edge), or a role whose
+    generic rights are high enough; the environments are the granted edge's (filtered by the caller)."""
+    roles: list[tuple[tuple, str]] = []  # (role node, what it has)
     if question["kind"] == "right":
-        value = role["rights"].get(question["right"], "none")
-        return (
-            value if right_rank(question["right"], value) >= right_rank(question["right"], question["value"]) else None
-        )
-    forms = role["close_queries" if question["ability"] == "close-queries" else "sdv"]
-    if question["form"]:
-        return question["form"] if question["form"] in forms else None
-    return ", ".join(forms) if forms else None
-
-
-def render_who_can(doc: dict) -> str:
-    if not doc["people"]:
-        return "Nobody.\n"
-    if doc["question"]["kind"] == "person-ability":
-        header = ["user", "name", "group", "has", "declared at"]
-        rows = [[r["user"], r["name"], r["group"], r["has"], r["source"] or ""] for r in doc["people"]]
+        name, wanted = question["right"], right_rank(question["right"], question["value"])
+        studies = [study] if study else list(graph.graph["roles_of_study"])
+        for role in (r for sid in studies for r in graph.graph["roles_of_study"].get(sid, ())):
+            value = graph.nodes[role]["rights"].get(name, "none")
+            if right_rank(name, value) >= wanted:
+                roles.append((role, value))
+    elif question["kind"] == "level" or question["form"]:
+        form = ("form", f"{study}/{question['form']}")
+        ability = None if question["kind"] == "level" else _FLAG[question["ability"]]
+        for role, _, d in graph.in_edges(form, data=True) if form in graph else ():
+            if d["kind"] != "level":
+                continue
+            if ability is None and level_rank(d["level"]) >= level_rank(question["level"]):
+                roles.append((role, d["level"]))
+            elif ability is not None and d[ability]:
+                roles.append((role, question["form"]))
     else:
-        header = ["environment", "study", "user", "name", "role", "sites", "has", "granted at"]
-        rows = [
-            [
-                r["environment"],
-                r["study"],
-                r["user"],
-                r["name"],
-                r["role"] or "(admin)",
-                " ".join(r["sites"]),
-                r["has"],
-                r["source"] or "",
-            ]
-            for r in doc["people"]
-        ]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    text = (
-        "\n".join([fmt.format(*header), fmt.format(*["-" * w for w in widths])] + [fmt.format(*r) for r in rows]) + "\n"
-    )
-    if any(r.get("implicit") for r in doc["people"]):
-        text += f"IMPLICIT (admin): {IMPLICIT_REASON}\n"
-    if doc.get("cannot"):
-        text += (
-            "Cannot: "
-            + "; ".join(f"{r['user']} (group {r['group']})" for r in doc["cannot"])
-            + " — a user who cannot be granted full User Rights cannot create or copy projects (002)\n"
-        )
-    return text
+        flag, prefix = _FLAG[question["ability"]], len(f"{study}/")
+        for role in graph.graph["roles_of_study"].get(study, ()):
+            forms = [f[1][prefix:] for _, f, d in graph.out_edges(role, data=True) if d["kind"] == "level" and d[flag]]
+            if forms:
+                roles.append((role, ", ".join(forms)))
+    return [
+        (person[1], role, d, has)
+        for role, has in roles
+        for person, _, d in graph.in_edges(role, data=True)
+        if d["kind"] == "granted"
+    ]
 
 
-def who_can_csv(doc: dict) -> str:
-    from ..providers.csvfiles import to_csv
+_FLAG = {"close-queries": "close_queries", "sdv": "sdv"}
 
-    return to_csv(
-        ["environment", "study", "user", "name", "role", "base_role", "sites", "expires", "has", "source", "implicit"],
-        [
-            [
-                r["environment"] or "",
-                r["study"] or "",
-                r["user"],
-                r["name"],
-                r["role"] or "",
-                r["base_role"] or "",
-                " ".join(r["sites"]),
-                r["expires"] or "",
-                r["has"],
-                r["source"] or "",
-                r.get("implicit") or "",
-            ]
-            for r in doc["people"]
-        ],
-    ).decode("utf-8")
+
+def _implicit(graph, env: str, studies: list[str], listed: set) -> list[dict[str, Any]]:
+    """001: the admins of each study (their `admin_of` edges in this environment) not listed by a grant."""
+    rows: list[dict[str, Any]] = []
+    for sid in studies:
+        node = ("study", sid)
+        for person, _, d in graph.in_edges(node, data=True) if node in graph else ():
+            if d["kind"] != "admin_of" or env not in d["environments"] or (sid, person[1]) in listed:
+                continue
+            who = graph.nodes[person]
+            rows.append(
+                {
+                    "environment": env,
+                    "study": sid,
+                    "user": person[1],
+                    "name": who["full_name"],
+                    "role": None,
+                    "base_role": None,
+                    "sites": d["sites"],
+                    "expires": who["expires"],
+                    "has": "IMPLICIT (admin)",
+                    "implicit": IMPLICIT,
+                    "reason": IMPLICIT_REASON,
+                    "source": d["source"],
+                }
+            )
+    return rows
 
 
 def _create_projects(desired: Desired, question: dict) -> dict:

@@ -3,10 +3,14 @@ with networkx (GraphML) and checked as Graphviz DOT text."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import networkx as nx
 
 # in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
-from tests.conftest import run_cli
+from tests.conftest import CHECKOUT_SITE, REPO, run_cli
 
 
 def _graphml(root, tmp_path, *args):
@@ -52,3 +56,27 @@ def test_dot_is_quoted_and_an_unknown_name_is_a_user_error(mini_repo):
     assert '"person:cara.crc" -> "role:HEART-01/crc" [label="granted at BOS (test, production)"' in dot.out
     unknown = run_cli("graph", "--user", "cara.crcc", cwd=mini_repo)
     assert unknown.code == 1 and "did you mean 'cara.crc'" in unknown.err and "Traceback" not in unknown.err
+
+
+def test_only_the_questions_build_the_graph(mini_repo):
+    """The graph (and networkx) is built on first use: who-can and explain pay for it, a plan does not."""
+    probe = (
+        "import sys\nfrom edcconf.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('networkx', 'networkx' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(CHECKOUT_SITE)])}
+    for args, built in (
+        (["plan", "--env", "test"], False),
+        (["who-can", "edit", "vitals", "--study", "HEART-01"], True),
+        (["explain", "cara.crc"], True),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, "--config", str(mini_repo), *args],
+            cwd=mini_repo,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert proc.stderr.strip().endswith(f"networkx {built}"), (args, proc.stderr[-2000:])
