@@ -15,13 +15,11 @@ from ..questions.compliance import compliance_reports
 from ..questions.drift import refuse_unread
 from ..questions.explain import add_observed, render_explain
 from ..questions.explain import explain as explain_access
-from ..questions.live_access import live_effective
 from ..questions.who_can import parse_question, render_who_can, who_can_csv
 from ..questions.who_can import who_can as who_can_query
 from ..source import load_sources
 from ..state import open_backend
 from ..validate import validate
-from ..views.compliance import compliance_csv, render_compliance
 from ..workflow import environment_of, read_state
 from .common import (
     allow_unread_option,
@@ -212,6 +210,8 @@ def compliance(
     applied = read_state(root, env)
     reads = None
     if live:
+        from ..questions.live_access import live_effective  # local: keeps start-up fast
+
         effective, reads = live_effective(root, environment_of(root, env), applied, validated.model)
         if not allow_unread:
             refuse_unread(env, reads.unread)
@@ -226,6 +226,8 @@ def compliance(
         for name in names:
             if name not in known and not live:
                 raise UserError(f"unknown {what} {name!r}{suggest(name, known)}", code="unknown-reference")
+    from ..views.compliance import compliance_csv, render_compliance  # local: keeps start-up fast
+
     doc = compliance_reports(
         model, applied, parse_at(at), statuses, {"users": users, "groups": groups, "studies": studies, "rights": rights}
     )
