@@ -18,7 +18,6 @@ from ..questions.compliance import compliance_reports
 from ..rules import commands as commands_rules
 from ..source import load_sources
 from ..validate import validate
-from ..views.alerts import alert_run_json, render_alert_log, render_alert_run
 from ..workflow import environment_of, read_state
 from .common import at_option, config_option, json_option, parse_at, print_json, root_dir
 
@@ -62,6 +61,7 @@ def alert(
     from ..alerts import compose, deliver  # local: loads jinja2
     from ..alerts.templates import load_templates  # local: loads jinja2
     from ..mail import smtp_settings  # local: keeps start-up fast
+    from ..views.alerts import alert_run_json, render_alert_run  # local: keeps start-up fast
 
     root = root_dir(ctx, config_dir)
     as_of = parse_at(at)
@@ -98,6 +98,7 @@ def alert(
 def alerts(ctx: click.Context, config_dir: str | None, env: str, users: tuple, studies: tuple, as_json: bool) -> None:
     """List the alert log: every compliance alert sent or written, newest last."""
     from ..alerts.log import read_log  # local: loads jinja2
+    from ..views.alerts import render_alert_log  # local: keeps start-up fast
 
     root = root_dir(ctx, config_dir)
     environment_of(root, env)  # an unknown environment is an error with a suggestion, not an empty log

@@ -7,7 +7,6 @@ import click
 from ..questions.drift import drift as drift_report
 from ..questions.drift import refuse_unread
 from ..state import open_backend
-from ..views.drift import render_drift
 from ..workflow import environment_of, read_recovered
 from .common import (
     allow_unread_option,
@@ -39,6 +38,8 @@ def drift(ctx: click.Context, config_dir: str | None, env: str, as_json: bool, a
     if not allow_unread:
         refuse_unread(env, report.unread)
     warn_unread(report.unread)
+    from ..views.drift import render_drift  # local: keeps start-up fast
+
     print_json(report.to_json()) if as_json else click.echo(render_drift(report), nl=False)
     raise click.exceptions.Exit(2 if report.differences else 0)
 

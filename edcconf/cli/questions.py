@@ -15,7 +15,6 @@ from ..questions.compliance import compliance_reports
 from ..questions.drift import refuse_unread
 from ..questions.explain import add_observed
 from ..questions.explain import explain as explain_access
-from ..questions.live_access import live_effective
 from ..questions.who_can import parse_question
 from ..questions.who_can import who_can as who_can_query
 from ..rules import commands as commands_rules
@@ -23,7 +22,6 @@ from ..rules import references as references_rules
 from ..source import load_sources
 from ..state import open_backend
 from ..validate import validate
-from ..views.compliance import compliance_csv, render_compliance
 from ..views.explain import render_explain
 from ..views.who_can import render_who_can, who_can_csv
 from ..workflow import environment_of, read_state
@@ -217,6 +215,8 @@ def compliance(
     applied = read_state(root, env)
     reads = None
     if live:
+        from ..questions.live_access import live_effective  # local: keeps start-up fast
+
         effective, reads = live_effective(root, environment_of(root, env), applied, validated.model)
         if not allow_unread:
             refuse_unread(env, reads.unread)
@@ -233,6 +233,8 @@ def compliance(
                 raise UserError(
                     f"unknown {what} {name!r}{suggest(name, known)}", code=references_rules.UNKNOWN_REFERENCE.code
                 )
+    from ..views.compliance import compliance_csv, render_compliance  # local: keeps start-up fast
+
     doc = compliance_reports(
         model, applied, parse_at(at), statuses, {"users": users, "groups": groups, "studies": studies, "rights": rights}
     )

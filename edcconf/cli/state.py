@@ -11,7 +11,6 @@ from ..rules import state as state_rules
 from ..state import open_backend
 from ..state.edit import SECTIONS, move, push, remove
 from ..state.local import read_state_file
-from ..state.restore import restore
 from ..workflow import environment_of
 from .common import config_option, env_option, json_option, print_json, root_dir
 
@@ -42,6 +41,8 @@ def state_restore(
     """Restore ENV's state: a missing or damaged state file, or an earlier version. Without --from or
     --serial: the newest version under history/ (else the backup). Recorded versions are never
     overwritten: anything but the newest version put back over a missing file becomes a new version."""
+
+    from ..state.restore import restore  # local: keeps start-up fast
 
     done = restore(_backend(ctx, config_dir, env), from_path, serial, force)
     record = done.record
