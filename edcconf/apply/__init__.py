@@ -23,8 +23,8 @@ from ..plan import Change, Plan
 from ..plan.brakes import GUARDS_SECTION, applied_guards
 from ..plan.saved import change_from_saved, change_to_saved
 from ..providers import GROUP_FILE_SYSTEMS, Provider, ProviderError, Reach
-from ..state import StateRecord, fold, next_record
-from ..state.local import put_in_place, staged_outputs
+from ..state import StateBackend, StateRecord, fold, next_record
+from ..state.local import LocalBackend, put_in_place, staged_outputs
 from ..state.locking import actor
 from ..state.record import SECTION_OF, summarize
 from .lanes import carry_out
@@ -64,7 +64,7 @@ def execute(
     systems: Mapping[str, str],
     desired_sources: Mapping[str, str],
     providers: Mapping[str, Provider],
-    backend,
+    backend: StateBackend,
     commit: str | None,
     reason: str | None = None,
     plan_digest: str | None = None,
@@ -159,7 +159,7 @@ def _next(
     return next_record(previous, effective, kept, commit, who or actor(), summarize(changes), note)
 
 
-def recover(backend) -> StateRecord | None:
+def recover(backend: StateBackend) -> StateRecord | None:
     """Record what became of an interrupted apply, from its journal. Call under the lock.
 
     - Its commit was sealed (local state): finish it (the missing audit entries, then the state).
@@ -212,6 +212,7 @@ def recover(backend) -> StateRecord | None:
             ]
         )
     if seal is not None and (started_here or committed_here):
+        assert isinstance(backend, LocalBackend)  # only a file journal is sealed (PostgreSQL commits in one step)
         backend.finish_commit(
             header,
             seal,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..state.edit import SECTIONS
 from .common import config_option, env_option, json_option, print_json, root_dir
+
+if TYPE_CHECKING:
+    from ..state import StateBackend
 
 
 @click.command("restore")
@@ -60,7 +64,7 @@ def state_restore(
         click.echo(f"Restored the state of {env}: {done.source}, serial {record.serial}, is in place again.")
 
 
-def _backend(ctx: click.Context, config_dir: str | None, env: str):
+def _backend(ctx: click.Context, config_dir: str | None, env: str) -> StateBackend:
     from ..state import open_backend
     from ..workflow import environment_of
 

@@ -113,9 +113,6 @@ class CsvProvider:
     def apply(self, change: Change) -> None:
         self.pending.append(change)  # files are written once, in finish(), from what succeeded
 
-    def read_live(self) -> dict | None:
-        return None
-
     def finish(self, applied: list[Change], effective: dict) -> list[str]:
         pending = {id(c) for c in self.pending}
         mine = [c for c in applied if id(c) in pending]
@@ -234,7 +231,8 @@ class CsvProvider:
         if change.kind == "study":
             return [change.action, "", "", "", "", "", "", " ".join(value.get("sites", [])), change.reason, ""]
         account = accounts.get(value.get("user"), {})
-        action, notes = change.action, change.reason
+        action: str = change.action  # or the sheet's own "invite"
+        notes = change.reason
         if change.invite:
             action = "invite"
             notes += "; Share → Invite → select the existing user: OpenClinica sends a new e-mail invitation"

@@ -46,9 +46,12 @@ def report_document(
     if source == "declared":
         doc = matrix(desired, env)
     elif source == "applied":
+        assert applied is not None  # only a declared report goes on without the state
         doc = matrix_from_state(model, applied.effective, env, as_of, "applied")
     else:
         from .drift import live_effective, refuse_unread
+
+        assert applied is not None  # only a declared report goes on without the state
 
         effective, reads = live_effective(root, environment, applied, model)
         if not allow_unread:

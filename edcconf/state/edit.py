@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from ..diagnostics import UserError
+from .backend import StateBackend
 from .locking import actor
 from .record import StateRecord
 
@@ -36,7 +37,9 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _edit(backend, operation: str, change: Callable[[StateRecord], tuple[dict, dict, dict]]) -> StateRecord:
+def _edit(
+    backend: StateBackend, operation: str, change: Callable[[StateRecord], tuple[dict, dict, dict]]
+) -> StateRecord:
     """Under the lock: the current state, changed by `change` (→ effective, sources, audit details), written
     as the next version with its audit entry in the same step."""
     env = backend.environment
@@ -76,7 +79,7 @@ def _split(address: str, effective: dict) -> tuple[str, str, str]:
     return kind, section, key
 
 
-def remove(backend, addresses: Iterable[str]) -> StateRecord:
+def remove(backend: StateBackend, addresses: Iterable[str]) -> StateRecord:
     wanted = list(dict.fromkeys(addresses))
 
     def change(current: StateRecord) -> tuple[dict, dict, dict]:
@@ -103,7 +106,7 @@ def remove(backend, addresses: Iterable[str]) -> StateRecord:
     return _edit(backend, "rm", change)
 
 
-def move(backend, source: str, target: str) -> StateRecord:
+def move(backend: StateBackend, source: str, target: str) -> StateRecord:
     def change(current: StateRecord) -> tuple[dict, dict, dict]:
         effective = copy.deepcopy(dict(current.effective))
         kind, section, key = _split(source, effective)
@@ -133,7 +136,7 @@ def move(backend, source: str, target: str) -> StateRecord:
     return _edit(backend, "mv", change)
 
 
-def push(backend, pushed: StateRecord) -> StateRecord:
+def push(backend: StateBackend, pushed: StateRecord) -> StateRecord:
     env = backend.environment
 
     def change(current: StateRecord) -> tuple[dict, dict, dict]:

@@ -32,12 +32,16 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..diagnostics import UserError
 from . import oslock
 from .decode import json_text, loads_shared
 from .locking import LockInfo, busy_error, lock_lost, named_holder
 from .record import STATE_FORMAT_VERSION, StateRecord
+
+if TYPE_CHECKING:
+    from .journal import FileJournal
 
 
 def write_atomically(path: Path, data: bytes | Iterable[bytes], durable: bool = True) -> None:
@@ -227,7 +231,7 @@ class LocalBackend:
         self._fenced = 0  # depth of fenced() sections entered (they nest)
 
     @property
-    def journal(self):
+    def journal(self) -> FileJournal:
         from .journal import FileJournal
 
         return FileJournal(self.dir / f"{self.environment}.journal", self)
