@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .apply import ApplyResult, execute, git_commit, recover
-from .diagnostics import Diagnostics, Loc, UserError
-from .model import Environment
-from .pipeline import load_desired
+from .diagnostics import Diagnostic, Diagnostics, Loc, UserError
+from .model import Environment, Model
+from .pipeline import Desired, load_desired
 from .plan import Plan, make_plan
 from .plan.brakes import (
-    DATA_MANAGER_FLOOR,
-    MASS_REVOCATION,
     Guards,
     declared_guards,
     find_brakes,
     guard_changes,
     guards_of,
 )
-from .plan.saved import check_fresh, load_plan, plan_differences
+from .plan.model import DATA_MANAGER_FLOOR, MASS_REVOCATION, PlanForReview
+from .plan.saved import SavedPlan, check_fresh, load_plan, plan_differences
 from .providers import Reach, providers_for
 from .source import load_sources
-from .state import LocalBackend, StateRecord, open_backend
+from .state import StateBackend, StateRecord, open_backend
 
 if TYPE_CHECKING:
-    from .state.postgres import PostgresBackend
+    from .resolve import EnvironmentState
+    from .state.prefetch import StatePrefetch
 
 
 @dataclass(frozen=True)
@@ -39,16 +39,16 @@ class PlannedEnvironment:
     plan: Plan
     environment: Environment
     previous: StateRecord
-    backend: LocalBackend | PostgresBackend  # open_backend
+    backend: StateBackend
     systems: Mapping[str, str]  # study -> EDC system (desired and previously applied studies)
     sources: Mapping[str, str]  # desired "<kind>:<key>" -> "path:line"
     config_digest: str
     saved_digest: str | None = None  # set when the plan came from a saved file
-    desired: object = None  # pipeline.Desired, when planned now
+    desired: Desired | None = None  # when planned now
     warnings: Diagnostics | None = None
     applied_side: object = None  # what with_applied returned (plan_environment)
     guards: Guards | None = None  # protection and brakes this apply is held to (the last applied ones)
-    applied_over: tuple = ()  # applied grants above their ceilings: (pair, person's Loc) (plan_environment)
+    applied_over: tuple[tuple[dict[str, Any], Loc], ...] = ()  # applied grants above their ceilings (plan_environment)
 
 
 def plan_environment(
@@ -126,7 +126,7 @@ MEMO_MAX_CHANGES = 20_000  # a first rollout's plan is large and rarely planned 
 
 def plan_for_review(
     root: Path, env: str, as_of: date, refresh: bool = True, need_sources: bool = False, allow_unread: bool = False
-):
+) -> PlanForReview:
     """What `plan` prints (and saves): from the exact-input memo when nothing it depends on changed
     (plan/memo.py), else incrementally from the last full plan's parts when only study files changed
     (edcconf.incremental), otherwise made now and remembered for both. The result has plan, config_digest, systems and
@@ -190,7 +190,7 @@ def _memoisable(planned: PlannedEnvironment, refresh: bool) -> bool:
     )
 
 
-def applied_over_ceiling(model, previous: StateRecord, as_of: date) -> list[tuple[dict, Loc]]:
+def applied_over_ceiling(model: Model, previous: StateRecord, as_of: date) -> list[tuple[dict[str, Any], Loc]]:
     """Applied grants above their person's current ceiling, each with where the person is declared (the
     warnings of rules.ceilings.at_assignment point there: the group they are in is what changed)."""
     from .diagnostics import Loc
@@ -202,7 +202,7 @@ def applied_over_ceiling(model, previous: StateRecord, as_of: date) -> list[tupl
     ]
 
 
-def check_ceilings(plan: Plan, env_state, applied_over) -> Plan:
+def check_ceilings(plan: Plan, env_state: EnvironmentState, applied_over: Iterable[tuple[dict[str, Any], Loc]]) -> Plan:
     """002/004: the grants this plan adds or changes must be within their ceilings (UserError otherwise);
     applied grants above a ceiling that it keeps are warnings. applied_over: applied_over_ceiling(...)."""
     from .rules.ceilings import at_assignment
@@ -213,7 +213,7 @@ def check_ceilings(plan: Plan, env_state, applied_over) -> Plan:
     return replace(plan, warnings=plan.warnings + tuple(warnings))
 
 
-def validate_ceilings(root: Path, desired) -> list:
+def validate_ceilings(root: Path, desired: Desired) -> list[Diagnostic]:
     """What `validate` (which plans nothing) says of grants above their ceilings, per environment, against
     the state it can read: a grant applied exactly as declared is kept (a warning, as the plan says); any
     other (new, or changed since it was applied) is `ceiling-exceeded`, as the plan would refuse it. When
@@ -226,7 +226,7 @@ def validate_ceilings(root: Path, desired) -> list:
     model = desired.model
     refused: dict[tuple, tuple] = {}  # (the error's message, loc) -> (error, environments): one error per grant
     unread: dict[tuple, list[str]] = {}
-    out = []
+    out: list[Diagnostic] = []
     for env, above in desired.resolution.ceilings.items():
         if not above:
             continue
@@ -337,7 +337,7 @@ def planned_from_file(
     return replace(fresh, saved_digest=saved.digest)
 
 
-def _narrowed(saved, planned: PlannedEnvironment) -> PlannedEnvironment:
+def _narrowed(saved: SavedPlan, planned: PlannedEnvironment) -> PlannedEnvironment:
     """A saved partial plan is planned again with its own selection (plan/select.py)."""
     if saved.plan.partial is None:
         return planned
@@ -346,7 +346,12 @@ def _narrowed(saved, planned: PlannedEnvironment) -> PlannedEnvironment:
     return narrow(planned, saved.plan.partial.selection)
 
 
-def read_recovered(backend, like: Mapping | None = None, prefetch=None, locked: bool = False) -> StateRecord:
+def read_recovered(
+    backend: StateBackend,
+    like: Mapping[str, Mapping[str, Any]] | None = None,
+    prefetch: StatePrefetch | None = None,
+    locked: bool = False,
+) -> StateRecord:
     """The state, after folding in the journal of an apply that was interrupted (if nobody holds the
     lock: an apply that is still running owns its journal; locked: this process holds it); like: see
     LocalBackend.read. prefetch: a state/prefetch.StatePrefetch of the backend's file, used if that file
@@ -373,7 +378,7 @@ def read_recovered(backend, like: Mapping | None = None, prefetch=None, locked: 
     return backend.read(like)
 
 
-def _unlocked_read(backend, exc: OSError) -> None:
+def _unlocked_read(backend: StateBackend, exc: OSError) -> None:
     """The lock could not be taken (nor its holder written): a command that only reads needs it only to
     record an interrupted apply's journal, so without a journal it goes on; with one, it cannot be
     recorded here, and a plan made without it would show work already done."""
@@ -382,10 +387,10 @@ def _unlocked_read(backend, exc: OSError) -> None:
     if exc.errno not in FILE_SYSTEM_ERRNOS:
         raise exc
     try:
-        journal = backend.journal.read()
+        journal = backend.journal.read() is not None
     except OSError:
         journal = True
-    if journal is not None:
+    if journal:
         raise file_system_error(
             exc,
             f"an interrupted apply of {backend.environment} left a journal to record "
@@ -394,13 +399,13 @@ def _unlocked_read(backend, exc: OSError) -> None:
 
 
 def refuse_brakes(plan: Plan, allow_mass_revocation: bool) -> None:
-    floor = [b for b in plan.brakes if b["code"] == DATA_MANAGER_FLOOR]
+    floor = [b for b in plan.brakes if b.code == DATA_MANAGER_FLOOR]
     if floor:
-        raise UserError("; ".join(b["message"] for b in floor), code=DATA_MANAGER_FLOOR)
-    mass = [b for b in plan.brakes if b["code"] == MASS_REVOCATION]
+        raise UserError("; ".join(b.message for b in floor), code=DATA_MANAGER_FLOOR)
+    mass = [b for b in plan.brakes if b.code == MASS_REVOCATION]
     if mass and not allow_mass_revocation:
         raise UserError(
-            "; ".join(b["message"] for b in mass) + ". Review the plan; if this is intended, apply "
+            "; ".join(b.message for b in mass) + ". Review the plan; if this is intended, apply "
             "with --allow-mass-revocation",
             code=MASS_REVOCATION,
         )

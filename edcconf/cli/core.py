@@ -13,6 +13,7 @@ import click
 
 from ..diagnostics import Diagnostics, UserError
 from ..pipeline import load_desired
+from ..plan.model import PlanForReview
 from ..plan.saved import load_plan, save_plan
 from ..plan.select import Selection
 from ..views.plan_text import plan_chunks
@@ -165,6 +166,7 @@ def plan(
             code="usage",
         )
     selection = Selection(studies, targets)
+    planned_all: list[PlanForReview]
     if selection:  # the plan made now (not the memo's: narrowing needs the applied state), then narrowed
         from ..plan.select import narrow
         from ..workflow import plan_environment

@@ -59,7 +59,7 @@ def _fresh_fragments(
 
 def plan_incrementally(
     root: Path, env: str, as_of: date, refresh: bool, files: list[tuple[str, str]], state: str, digest: str
-):
+) -> IncrementalPlanned | None:
     """The plan, or None when the full path must make it (see edcconf.incremental)."""
     try:
         return _plan(root, env, as_of, refresh, files, state, digest)

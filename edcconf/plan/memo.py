@@ -27,9 +27,13 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic, Loc
-from .model import Change, Plan
+from .model import Brake, Change, Plan
+
+if TYPE_CHECKING:
+    from ..workflow import PlannedEnvironment
 
 MEMO_VERSION = 1
 KEEP_ENTRIES = 32  # plans kept (most recently written); older ones are removed
@@ -58,7 +62,7 @@ def _state_paths(root: Path, env: str) -> tuple[Path, Path]:
     return backend.path, backend.dir / f"{env}.journal"
 
 
-def state_signature(root: Path, env: str) -> tuple:
+def state_signature(root: Path, env: str) -> tuple[Any, ...]:
     """What changes whenever the state file is replaced (every write is a new file renamed into place,
     so a new inode) or a journal appears: taken before state_digest, compared after planning, it tells
     that the digest still holds without reading the file again."""
@@ -89,15 +93,15 @@ def state_digest(root: Path, env: str) -> str | None:
         return None
 
 
-def _diag_out(d: Diagnostic) -> tuple:
+def _diag_out(d: Diagnostic) -> tuple[Any, ...]:
     return (d.code, d.message, d.loc.file, d.loc.line, d.loc.col, d.severity, d.details)
 
 
-def _diag_in(t: tuple) -> Diagnostic:
+def _diag_in(t: tuple[Any, ...]) -> Diagnostic:
     return Diagnostic(t[0], t[1], Loc(t[2], t[3], t[4]), t[5], t[6])
 
 
-def _change_out(c: Change) -> tuple:
+def _change_out(c: Change) -> tuple[Any, ...]:
     return (
         c.action,
         c.kind,
@@ -116,7 +120,7 @@ def _change_out(c: Change) -> tuple:
     )
 
 
-def plan_to_data(plan: Plan) -> tuple:
+def plan_to_data(plan: Plan) -> tuple[Any, ...]:
     return (
         plan.environment,
         plan.serial,
@@ -124,11 +128,11 @@ def plan_to_data(plan: Plan) -> tuple:
         plan.as_of.isoformat(),
         tuple(_change_out(c) for c in plan.changes),
         tuple(_diag_out(w) for w in plan.warnings),
-        tuple(plan.brakes),
+        tuple(b.to_json() for b in plan.brakes),
     )
 
 
-def plan_from_data(data: tuple) -> Plan:
+def plan_from_data(data: tuple[Any, ...]) -> Plan:
     env, serial, lineage, as_of, changes, warnings, brakes = data
     return Plan(
         env,
@@ -137,7 +141,7 @@ def plan_from_data(data: tuple) -> Plan:
         date.fromisoformat(as_of),
         tuple(Change(*c) for c in changes),
         tuple(_diag_in(w) for w in warnings),
-        tuple(brakes),
+        tuple(Brake.from_json(b) for b in brakes),
     )
 
 
@@ -207,7 +211,7 @@ class PlanMemo:
         except (OSError, ValueError, EOFError, TypeError):
             raise LookupError("memo entry damaged") from None
 
-    def put(self, key: str, state: str, planned) -> None:
+    def put(self, key: str, state: str, planned: PlannedEnvironment) -> None:
         """Store a plan (and the systems and sources a saved plan needs); a failure is only a slower next run."""
         from ..spool import spool
 

@@ -27,10 +27,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error, warning
-from ..model import ALL, Grant, Model, Person, Study, frozen_map
+from ..model import ALL, Grant, Group, Model, Person, Study, frozen_map
 from ..rules.admins import active_admins
 from ..rules.ceilings import Over, group_ceiling, over_ceiling, over_text, unnamed_hint
 from ..rules.external import account_notice, not_yet, not_yet_warning
@@ -51,7 +52,7 @@ class Exclusion:
 class EnvironmentState:
     environment: str
     as_of: date
-    state: Mapping[str, dict]  # the plain JSON effective state (treat as read-only)
+    state: Mapping[str, dict[str, Any]]  # the plain JSON effective state (treat as read-only)
     sources: Mapping[str, str]  # "<kind>:<key>" -> "path:line" that declared it
     excluded: Mapping[str, Exclusion]  # grant key -> why it is absent
     diagnostics: tuple[Diagnostic, ...]
@@ -67,17 +68,17 @@ class EnvironmentState:
 DISABLED = "disabled"
 
 
-def usable(grant: Mapping) -> bool:
+def usable(grant: Mapping[str, Any]) -> bool:
     """Whether a grant gives access: not a Vault grant whose Study Status is Disabled (003)."""
     return grant.get("study_status") != DISABLED
 
 
-def expand_grant(state: Mapping[str, dict], grant: Mapping | None) -> dict | None:
+def expand_grant(state: Mapping[str, dict[str, Any]], grant: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """A grant with its role's form levels and derived abilities joined in (the shape plans show). A
     disabled grant (Vault Study Status Disabled) gives none: every form `none`, no derived ability."""
     if grant is None:
         return None
-    role = state.get("roles", {}).get(grant.get("role_ref"), {})
+    role = state.get("roles", {}).get(grant.get("role_ref") or "", {})  # no role: no key is ""
     shown = {k: v for k, v in grant.items() if k != "role_ref"}
     if not usable(grant):
         return {**shown, "forms": dict.fromkeys(role.get("forms", {}), "none"), "close_queries": [], "sdv": []}
@@ -90,16 +91,16 @@ def expand_grant(state: Mapping[str, dict], grant: Mapping | None) -> dict | Non
     }
 
 
-def person_grants(grants: Mapping[str, dict], user: str) -> dict[str, list[tuple[str, dict]]]:
+def person_grants(grants: Mapping[str, dict[str, Any]], user: str) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """A person's grants by study, each as (key, value): one per role they hold there (roles per site)."""
-    out: dict[str, list[tuple[str, dict]]] = {}
+    out: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for key, grant in grants.items():
         if grant.get("user") == user:
             out.setdefault(grant["study"], []).append((key, grant))
     return out
 
 
-def role_version(role: EffectiveRole) -> tuple[str, dict]:
+def role_version(role: EffectiveRole) -> tuple[str, dict[str, Any]]:
     value = role.state_value()
     digest = hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
     return f"{role.key}#{digest}", value
@@ -117,7 +118,7 @@ def site_scope(model: Model, study: Study, grant: Grant) -> list[str]:
 _ALL_SITES = {"site_access": "all"}
 
 
-def site_access(grant: Grant) -> dict:
+def site_access(grant: Grant) -> dict[str, Any]:
     """How a grant names its sites, as the systems need it (003: all sites is study access)."""
     if grant.sites == ALL:
         return _ALL_SITES  # only ever unpacked into a grant's value
@@ -156,12 +157,12 @@ def _why_excluded(person: Person, grant: Grant | None, as_of: date) -> str | Non
 
 def withdrawn_grants(
     model: Model, env_state: EnvironmentState, roles: Mapping[tuple[str, str], EffectiveRole]
-) -> dict[str, list[dict]]:
+) -> dict[str, list[dict[str, Any]]]:
     """Per study of the environment, the declared grants its state leaves out because the person is
     deactivated or expired or the grant expired, or the person's external agreement takes effect later (not
     those the environment is not granted), as the values
     they would have, by user: what a system that disables rather than forgets (Vault) is told to disable."""
-    out: dict[str, list[dict]] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
     for study in model.studies.values():
         if study.id not in env_state.state.get("studies", {}):
             continue
@@ -186,7 +187,7 @@ def withdrawn_grants(
     return out
 
 
-def group_value(group) -> dict:
+def group_value(group: Group) -> dict[str, Any]:
     value = {"ceiling": dict(group.ceiling), "redcap_ceiling": dict(group.redcap_ceiling), "message": group.message}
     if group.description is not None:
         value["description"] = group.description
@@ -196,7 +197,7 @@ def group_value(group) -> dict:
     return value
 
 
-def account_value(person: Person) -> dict:
+def account_value(person: Person) -> dict[str, Any]:
     value = {
         "email": person.email,
         "name": person.name,
@@ -216,7 +217,7 @@ def account_value(person: Person) -> dict:
 def environment_state(
     model: Model, env: str, as_of: date, roles: Mapping[tuple[str, str], EffectiveRole]
 ) -> EnvironmentState:
-    state: dict[str, dict] = {name: {} for name in STATE_SECTIONS}
+    state: dict[str, dict[str, Any]] = {name: {} for name in STATE_SECTIONS}
     sources: dict[str, str] = {}
     excluded: dict[str, Exclusion] = {}
     diags: list[Diagnostic] = []
@@ -230,9 +231,9 @@ def environment_state(
     for person in model.people.values():
         state["accounts"][person.username] = account_value(person)
         sources[f"account:{person.username}"] = str(person.loc)
-    versions: dict[tuple[str, str], tuple[str, dict]] = {}  # (study, role) -> (ref, value): once per role
-    ceiling_checks: dict[tuple, list] = {}  # ((study, role), group) -> rights over the ceiling
-    by_profile: dict[tuple, list] = {}  # (group, system, rights, keys): what a check reads
+    versions: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}  # (study, role) -> (ref, value): once per role
+    ceiling_checks: dict[tuple[Any, ...], list[Any]] = {}  # ((study, role), group) -> rights over the ceiling
+    by_profile: dict[tuple[Any, ...], list[Any]] = {}  # (group, system, rights, keys): what a check reads
     admins = active_admins(model, as_of)  # each study lists them: admins see every study (001)
     notices: dict[str, set[str]] = {}
     people, grants_out, roles_out = model.people, state["grants"], state["roles"]
@@ -339,7 +340,9 @@ def environment_state(
 
 
 def _role_digests(
-    study: Study, roles: Mapping[tuple[str, str], EffectiveRole], versions: dict[tuple[str, str], tuple[str, dict]]
+    study: Study,
+    roles: Mapping[tuple[str, str], EffectiveRole],
+    versions: dict[tuple[str, str], tuple[str, dict[str, Any]]],
 ) -> dict[str, str]:
     """Custom role id -> the digest of its version (the one in its role refs), granted or not."""
     out = {}
@@ -368,7 +371,7 @@ def _over_ceiling(model: Model, group_id: str, study_id: str, role: EffectiveRol
     return over_ceiling(group_ceiling(group), role.rights, role.redcap)
 
 
-def _ceiling_error(group, person: Person, grant: Grant, over: list) -> Diagnostic:
+def _ceiling_error(group: Group, person: Person, grant: Grant, over: list[Over]) -> Diagnostic:
     listed = over_text(over)
     message = (
         f"{person.username} in group {group.id} would get {listed} as {grant.role} in {grant.study}"
@@ -386,7 +389,7 @@ def _ceiling_error(group, person: Person, grant: Grant, over: list) -> Diagnosti
 
 
 def _hidden_query_warnings(
-    model: Model, env: str, state: dict, roles: Mapping[tuple[str, str], EffectiveRole]
+    model: Model, env: str, state: dict[str, Any], roles: Mapping[tuple[str, str], EffectiveRole]
 ) -> list[Diagnostic]:
     """001: a Monitor or Data Manager with no access to a form cannot see (or close) its queries."""
     holders: dict[str, list[str]] = {}

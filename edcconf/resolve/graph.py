@@ -8,6 +8,7 @@ of the declaration that made it, so questions such as "why can Bob edit adverse_
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import networkx as nx
 
@@ -18,8 +19,8 @@ from .roles import EffectiveRole
 
 def permission_graph(
     model: Model, roles: Mapping[tuple[str, str], EffectiveRole], states: Mapping[str, EnvironmentState]
-) -> nx.MultiDiGraph:
-    g: nx.MultiDiGraph = nx.MultiDiGraph()
+) -> nx.MultiDiGraph[tuple[str, str]]:
+    g: nx.MultiDiGraph[tuple[str, str]] = nx.MultiDiGraph()
     for group in model.groups.values():
         g.add_node(("group", group.id), ceiling=dict(group.ceiling), source=str(group.loc))
     for person in model.people.values():
@@ -79,7 +80,7 @@ def permission_graph(
 
 
 class _Empty:
-    state: Mapping[str, dict] = {"grants": {}}
+    state: Mapping[str, dict[str, Any]] = {"grants": {}}
 
 
 _EMPTY = _Empty()

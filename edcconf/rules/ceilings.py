@@ -10,11 +10,16 @@ compliance, explain and the SAG/ACG writers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..catalogs import RIGHTS, Catalog, catalog, right_rank
 from ..diagnostics import Diagnostic, Loc
+
+if TYPE_CHECKING:
+    from ..model import Group, Model
+    from ..plan.model import Change
 
 UNLIMITED = "unlimited"
 
@@ -27,7 +32,7 @@ class Ceiling:
     keys: Mapping[str, int]
 
 
-def group_ceiling(group) -> Ceiling:
+def group_ceiling(group: Group | Mapping[str, Any]) -> Ceiling:
     """A model Group's (or a stored group value's) effective ceiling."""
     if isinstance(group, Mapping):
         return Ceiling(group.get("ceiling") or {}, group.get("redcap_ceiling") or {})
@@ -134,7 +139,7 @@ def over_text(over: list[Over]) -> str:
     return "; ".join(f"{right} {granted} (allowed {allowed})" for right, granted, allowed in over)
 
 
-def group_ceilings(model) -> list:
+def group_ceilings(model: Model) -> list[Diagnostic]:
     """What validate says about ceilings themselves: `unnamed: unlimited` (a warning: the group allows
     every right in every system), REDCap keys named above what the same group's generic rights allow
     (they stay closed), and more than one default group (REDCap has one)."""
@@ -177,7 +182,7 @@ def group_ceilings(model) -> list:
     return out
 
 
-def unnamed_hint(group, over: list[Over]) -> str:
+def unnamed_hint(group: Group, over: list[Over]) -> str:
     """Format v1 once left unnamed rights unlimited: say so when a right over the ceiling was never named."""
     if group.unlimited or group.builtin:
         return ""
@@ -201,11 +206,11 @@ def unnamed_hint(group, over: list[Over]) -> str:
 NONCOMPLIANT = "ceiling-noncompliant"
 
 
-def pair_rights(pair: Mapping) -> str:
+def pair_rights(pair: Mapping[str, Any]) -> str:
     return "; ".join(f"{o['right']} {o['granted']} (allowed {o['allowed']})" for o in pair["non_compliant"])
 
 
-def kept_warning(pair: Mapping, loc: Loc, environment: str | None = None) -> Diagnostic:
+def kept_warning(pair: Mapping[str, Any], loc: Loc, environment: str | None = None) -> Diagnostic:
     """An applied grant above its person's current ceiling that the plan does not change."""
     from ..diagnostics import warning
 
@@ -222,7 +227,9 @@ def kept_warning(pair: Mapping, loc: Loc, environment: str | None = None) -> Dia
     )
 
 
-def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -> tuple[list, list]:
+def at_assignment(
+    changes: Iterable[Change], above: Mapping[str, Diagnostic], applied: list[tuple[Mapping[str, Any], Loc]]
+) -> tuple[list[Diagnostic], list[Diagnostic]]:
     """(errors, warnings) of a plan's grant changes against the ceilings.
 
     above: grant key -> the `ceiling-exceeded` error of a desired grant above its ceiling (resolve), for at
@@ -234,6 +241,7 @@ def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -
 
     changed = {c.key: c for c in changes if c.kind == "grant"}
     errors = []
+    change: Change | None
     for key in sorted(changed):
         change = changed[key]
         if change.after is None or key not in above or only_narrows(change.before, change.after):
@@ -294,7 +302,7 @@ def at_assignment(changes, above: Mapping, applied: list[tuple[Mapping, Loc]]) -
 _NARROWING = frozenset({"sites", "site_access", "countries", "expires"})
 
 
-def only_narrows(before: Mapping | None, after: Mapping | None) -> bool:
+def only_narrows(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> bool:
     """A grant change that gives nothing new: the same role, form levels and rights, an expiry set or moved
     earlier, sites dropped. Such a change to a grant above its ceiling is allowed (004: the SAG module's own
     remedy for a non-compliant user is to expire them), where anything else must comply."""

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date
+from typing import Any
 
-from ..diagnostics import Diagnostic, error, warning
+from ..diagnostics import Diagnostic, Loc, error, warning
 from ..model import ALL, External, Grant, Model, Person, Study
 
 DEFAULT_SPONSOR_MAX_DAYS = 365  # environment `external: {sponsor_max_days: N}` overrides it
@@ -60,7 +61,7 @@ def account_notice(person: Person, study: Study) -> tuple[str, ...]:
     return tuple(n for n in (pi, person.external.requested_by) if n)
 
 
-def agreement_notice(accounts: Mapping[str, Mapping], username: str) -> tuple[str, ...]:
+def agreement_notice(accounts: Mapping[str, Mapping[str, Any]], username: str) -> tuple[str, ...]:
     """000 step 4: the EDC administrators (active accounts of type admin) and the requester hear that an
     external person's agreement is recorded; read from the effective accounts (the plan's `after`)."""
     account = accounts.get(username) or {}
@@ -137,7 +138,7 @@ def _studies(grants: list[tuple[Study, Grant]]) -> list[Study]:
     return list({study.id: study for study, _ in grants}.values())
 
 
-def _at(person: Person, key: str):
+def _at(person: Person, key: str) -> Loc:
     return _external(person).locs.get(key, _external(person).loc)
 
 
