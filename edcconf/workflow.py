@@ -24,6 +24,7 @@ from .plan.brakes import (
 from .plan.model import DATA_MANAGER_FLOOR, MASS_REVOCATION, PlanForReview
 from .plan.saved import SavedPlan, check_fresh, load_plan, plan_differences
 from .providers import Reach, providers_for
+from .resolve.sections import by_name
 from .source import load_sources
 from .state import StateBackend, StateRecord, open_backend
 
@@ -81,7 +82,7 @@ def plan_environment(
         env_state = desired.resolution.environments[env]
         previous = read_recovered(
             backend,
-            like=env_state.state,
+            like=by_name(env_state.state),
             prefetch=prefetch,  # unchanged values held once
             locked=hold_lock is not None,
         )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..diagnostics import Diagnostic, Loc, UserError
-from .model import Brake, Change, Plan
+from .model import ACTIONS, KINDS, Brake, Change, Plan
 
 if TYPE_CHECKING:
     from .select import Partial
@@ -171,8 +171,11 @@ def load_plan(path: Path) -> SavedPlan:
             partial=_partial(data.get("partial")),
         )
         for c in plan.changes:
-            if not all(isinstance(v, str) for v in (c.action, c.kind, c.key, c.reason, c.source)) or not isinstance(
-                c.study, (str, type(None))
+            if (
+                c.action not in ACTIONS  # what the Action and Kind types promise the code that reads a plan
+                or c.kind not in KINDS
+                or not all(isinstance(v, str) for v in (c.key, c.reason, c.source))
+                or not isinstance(c.study, (str, type(None)))
             ):
                 raise ValueError(f"change {c.kind} {c.key} is not of the saved shape")
         if (

@@ -36,6 +36,7 @@ from ..rules.admins import active_admins
 from ..rules.ceilings import Over, group_ceiling, over_ceiling, over_text, unnamed_hint
 from ..rules.external import account_notice, not_yet, not_yet_warning
 from .roles import EffectiveRole
+from .sections import EffectiveState, empty_state
 
 STATE_SECTIONS = ("sites", "groups", "studies", "accounts", "roles", "grants")
 
@@ -52,7 +53,7 @@ class Exclusion:
 class EnvironmentState:
     environment: str
     as_of: date
-    state: Mapping[str, dict[str, Any]]  # the plain JSON effective state (treat as read-only)
+    state: EffectiveState  # the plain JSON effective state (treat as read-only)
     sources: Mapping[str, str]  # "<kind>:<key>" -> "path:line" that declared it
     excluded: Mapping[str, Exclusion]  # grant key -> why it is absent
     diagnostics: tuple[Diagnostic, ...]
@@ -217,7 +218,7 @@ def account_value(person: Person) -> dict[str, Any]:
 def environment_state(
     model: Model, env: str, as_of: date, roles: Mapping[tuple[str, str], EffectiveRole]
 ) -> EnvironmentState:
-    state: dict[str, dict[str, Any]] = {name: {} for name in STATE_SECTIONS}
+    state = empty_state()
     sources: dict[str, str] = {}
     excluded: dict[str, Exclusion] = {}
     diags: list[Diagnostic] = []
@@ -389,7 +390,7 @@ def _ceiling_error(group: Group, person: Person, grant: Grant, over: list[Over])
 
 
 def _hidden_query_warnings(
-    model: Model, env: str, state: dict[str, Any], roles: Mapping[tuple[str, str], EffectiveRole]
+    model: Model, env: str, state: EffectiveState, roles: Mapping[tuple[str, str], EffectiveRole]
 ) -> list[Diagnostic]:
     """001: a Monitor or Data Manager with no access to a form cannot see (or close) its queries."""
     holders: dict[str, list[str]] = {}
