@@ -11,7 +11,9 @@ RULES = (REPO / "docs" / "rules.md").read_text()
 
 _EMITTED = re.compile(r"""\b(?:error|warning|_Refused)\(\s*["']([a-z][a-z0-9-]*)["']""")
 _RAISED = re.compile(r"""code=["']([a-z][a-z0-9-]*)["']""")
-_CONSTANT = re.compile(r"""^[A-Z_]+ = ["']([a-z][a-z0-9-]*)["']""", re.M)  # e.g. MASS_REVOCATION = "mass-revocation"
+_CONSTANT = re.compile(
+    r"""^[A-Z_]+(?:: Final)? = ["']([a-z][a-z0-9-]*)["']""", re.M
+)  # e.g. MASS_REVOCATION = "mass-revocation"
 
 
 def codes_in_source(pattern: re.Pattern) -> set[str]:
