@@ -24,7 +24,6 @@ from .plan.brakes import (
 from .plan.model import DATA_MANAGER_FLOOR, MASS_REVOCATION, PlanForReview
 from .plan.saved import SavedPlan, check_fresh, load_plan, plan_differences
 from .providers import Reach, providers_for
-from .resolve.sections import by_name
 from .source import load_sources
 from .state import StateBackend, StateRecord, open_backend
 
@@ -82,7 +81,7 @@ def plan_environment(
         env_state = desired.resolution.environments[env]
         previous = read_recovered(
             backend,
-            like=by_name(env_state.state),
+            like=env_state.state,
             prefetch=prefetch,  # unchanged values held once
             locked=hold_lock is not None,
         )
@@ -349,7 +348,7 @@ def _narrowed(saved: SavedPlan, planned: PlannedEnvironment) -> PlannedEnvironme
 
 def read_recovered(
     backend: StateBackend,
-    like: Mapping[str, Mapping[str, Any]] | None = None,
+    like: Mapping[str, Any] | None = None,
     prefetch: StatePrefetch | None = None,
     locked: bool = False,
 ) -> StateRecord:

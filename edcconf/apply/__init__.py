@@ -23,6 +23,7 @@ from ..plan import Change, Plan
 from ..plan.brakes import GUARDS_SECTION, applied_guards
 from ..plan.saved import change_from_saved, change_to_saved
 from ..providers import GROUP_FILE_SYSTEMS, Provider, ProviderError, Reach
+from ..resolve.sections import RecordedState
 from ..state import StateBackend, StateRecord, fold, next_record
 from ..state.local import LocalBackend, put_in_place, staged_outputs
 from ..state.locking import actor
@@ -148,7 +149,7 @@ def execute(
 def _next(
     previous: StateRecord,
     changes: list[Change],
-    effective: dict,
+    effective: RecordedState,
     sources: Mapping[str, str],
     commit: str | None,
     note: str | None,

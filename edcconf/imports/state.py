@@ -223,6 +223,7 @@ def write_state(root: Path, env: str, edit: Callable[[Mapping], dict], note: str
     """A new state version for the environment, under its lock, with an audit entry: `edit` turns the
     effective state recorded now (read under the lock) into the one to record."""
     from ..apply import git_commit, still_present
+    from ..resolve.sections import recorded
     from ..state import open_backend
     from ..state.locking import actor
     from ..workflow import environment_of, read_recovered
@@ -232,7 +233,7 @@ def write_state(root: Path, env: str, edit: Callable[[Mapping], dict], note: str
     read_recovered(backend)
     with backend.lock("state import"):
         current = backend.read()
-        effective = edit(current.effective)
+        effective = recorded(edit(current.effective))
         sources = {k: v for k, v in current.sources.items() if still_present(k, effective)}
         record = next_record(
             current, effective, sources, git_commit(root), actor(), {"add": 0, "change": 0, "revoke": 0}, note

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from ..catalogs import catalog
 from ..model import Environment, level_rank
 from .model import DATA_MANAGER_FLOOR, MASS_REVOCATION, Brake, Change
 
-GUARDS_SECTION = "environment"  # where a state records its environment's guards, keyed by name
+GUARDS_SECTION: Final = "environment"  # where a state records its environment's guards, keyed by name
 DEFAULT_MAX_REVOCATIONS = 25  # safety.max_revocations when not declared (any environment)
 DEFAULT_MIN_DATA_MANAGERS = {True: 1, False: 0}  # by `protected`
 

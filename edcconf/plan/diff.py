@@ -11,7 +11,6 @@ from datetime import date
 from typing import Any
 
 from ..resolve.effective import EnvironmentState, expand_grant
-from ..resolve.sections import by_name
 from ..rules.external import agreement_notice
 from .model import Action, Change, Kind, Plan
 
@@ -360,7 +359,7 @@ def _grants(desired: EnvironmentState, have: Mapping[str, Any], old_sources: Map
     for key, new_value, old_value in _both(want, old):
         if new_value is not None and old_value is not None and new_value == old_value:
             continue  # same role version, sites and expiry: nothing to expand or compare
-        after, before = expand_grant(by_name(want_state), new_value), expand_grant(have, old_value)
+        after, before = expand_grant(want_state, new_value), expand_grant(have, old_value)
         src = desired.sources.get(f"grant:{key}", "")
         study = (new_value or old_value)["study"]
         role = (new_value["role_ref"], want_state["roles"][new_value["role_ref"]]) if new_value else None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..diagnostics import UserError
 from ..plan import Change
@@ -31,7 +32,7 @@ class Provider(Protocol):
         """Carry out one change or raise ProviderError; must be safe to repeat."""
         ...
 
-    def finish(self, applied: list[Change], effective: dict) -> list[str]:
+    def finish(self, applied: list[Change], effective: Mapping[str, Any]) -> list[str]:
         """Called once after the run with the changes that succeeded and the new effective state;
         returns lines describing what was written or sent."""
         ...

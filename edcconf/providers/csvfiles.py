@@ -17,6 +17,7 @@ import csv
 import io
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..fs import real, refuse_leaving_folder
 from ..plan import Change
@@ -113,7 +114,7 @@ class CsvProvider:
     def apply(self, change: Change) -> None:
         self.pending.append(change)  # files are written once, in finish(), from what succeeded
 
-    def finish(self, applied: list[Change], effective: dict) -> list[str]:
+    def finish(self, applied: list[Change], effective: Mapping[str, Any]) -> list[str]:
         pending = {id(c) for c in self.pending}
         mine = [c for c in applied if id(c) in pending]
         accounts = effective.get("accounts", {})
@@ -161,7 +162,9 @@ class CsvProvider:
             written.append(str(path))
         return written
 
-    def _touched(self, mine: list[Change], effective: dict, grants_by_study: Mapping[str, list[dict]]) -> set[str]:
+    def _touched(
+        self, mine: list[Change], effective: Mapping[str, Any], grants_by_study: Mapping[str, list[dict]]
+    ) -> set[str]:
         """This system's studies whose files show an account or a site this run changed: a person's name,
         e-mail and status are in every study file that lists them (Vault disables a deactivated account's
         rows), a site's time zone in Vault's rows."""
@@ -179,7 +182,7 @@ class CsvProvider:
             )
         }
 
-    def _system_files(self, study: str, effective: dict, grants: list[dict], revoked=()) -> list[str]:
+    def _system_files(self, study: str, effective: Mapping[str, Any], grants: list[dict], revoked=()) -> list[str]:
         """The file the system itself imports: Vault's user import, REDCap's User Rights upload.
         Vault's also disables the grants this apply revoked (Study Status Disabled)."""
         from .files import remove_stale_vault_files, study_files
@@ -194,7 +197,7 @@ class CsvProvider:
             remove_stale_vault_files(self.out / study, files)
         return written
 
-    def _group_files(self, effective: dict) -> list[str]:
+    def _group_files(self, effective: Mapping[str, Any]) -> list[str]:
         """Once per REDCap target and apply: the SAG and ACG files of the groups."""
         from .files import group_files
 

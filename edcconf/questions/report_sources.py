@@ -31,6 +31,7 @@ def report_document(
     access could not be read is a UserError (live-unread) unless allow_unread: then warn(unread) is called
     and the study is marked NOT read on the pages."""
     from ..plan import make_plan
+    from ..resolve.sections import recorded
     from ..state import open_backend
     from .compliance import non_compliant_pairs
 
@@ -63,7 +64,7 @@ def report_document(
         doc = matrix_from_state(model, effective, env, as_of, "live", status)
         # compliance over what was read: a study not read has no grants here rather than its applied ones
         effective = {**effective, "grants": {k: g for k, g in effective["grants"].items() if g["study"] in reads.read}}
-        compared = replace(applied, effective=effective)
+        compared = replace(applied, effective=recorded(effective))
     if applied is not None:
         doc["state"] = {"serial": applied.serial, "lineage": applied.lineage}
     pairs = non_compliant_pairs(model, compared, as_of) if compared is not None else None

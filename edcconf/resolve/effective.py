@@ -74,7 +74,7 @@ def usable(grant: Mapping[str, Any]) -> bool:
     return grant.get("study_status") != DISABLED
 
 
-def expand_grant(state: Mapping[str, dict[str, Any]], grant: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def expand_grant(state: Mapping[str, Any], grant: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """A grant with its role's form levels and derived abilities joined in (the shape plans show). A
     disabled grant (Vault Study Status Disabled) gives none: every form `none`, no derived ability."""
     if grant is None:

@@ -33,7 +33,26 @@ def empty_state() -> EffectiveState:
     return {"sites": {}, "groups": {}, "studies": {}, "accounts": {}, "roles": {}, "grants": {}}
 
 
-def by_name(state: EffectiveState) -> Mapping[str, Section]:
-    """The state as a mapping of its sections, for code that takes any effective state (applied ones are
-    plain mappings) or walks sections by name. Sound: every key of EffectiveState holds a Section."""
-    return cast("Mapping[str, Section]", state)
+def empty_record() -> RecordedState:
+    return {**empty_state(), "environment": {}, "observed": {}}
+
+
+def recorded(sections: Mapping[str, Section]) -> RecordedState:
+    """A record's effective state from its sections by name: every section of RecordedState, empty when absent
+    (and nothing else). Built key by key, so the checker sees the shape it claims."""
+    return {
+        "sites": sections.get("sites") or {},
+        "groups": sections.get("groups") or {},
+        "studies": sections.get("studies") or {},
+        "accounts": sections.get("accounts") or {},
+        "roles": sections.get("roles") or {},
+        "grants": sections.get("grants") or {},
+        "environment": sections.get("environment") or {},
+        "observed": sections.get("observed") or {},
+    }
+
+
+def sections_of(state: EffectiveState) -> dict[str, Section]:
+    """The state's sections by name (the same dict, not a copy), for code that picks a section by a name it
+    holds in a variable. Sound: every key of EffectiveState (and RecordedState) holds a Section."""
+    return cast("dict[str, Section]", state)

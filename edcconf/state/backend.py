@@ -44,7 +44,7 @@ class StateBackend(Protocol):
     def journal(self) -> Journal: ...
 
     # -- versions ------------------------------------------------------------------------------------
-    def read(self, like: Mapping[str, Mapping[str, Any]] | None = None, missing_ok: bool = False) -> StateRecord:
+    def read(self, like: Mapping[str, Any] | None = None, missing_ok: bool = False) -> StateRecord:
         """The newest version (serial 0 when none); like: an effective state whose equal values are shared."""
         ...
 

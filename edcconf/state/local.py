@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import UserError
 from . import oslock
@@ -240,7 +240,7 @@ class LocalBackend:
         return str(self.path)
 
     # -- reading -------------------------------------------------------------------------------------
-    def read(self, like: Mapping[str, Mapping] | None = None, missing_ok: bool = False) -> StateRecord:
+    def read(self, like: Mapping[str, Any] | None = None, missing_ok: bool = False) -> StateRecord:
         """The state; values equal to those of the effective state `like` are shared with it. A missing
         file is serial 0 only when nothing shows that the environment had a state (missing_ok: always,
         for `state restore`)."""

@@ -246,7 +246,7 @@ class PostgresBackend:
         self._migrated = True
 
     # -- state ---------------------------------------------------------------------------------------
-    def read(self, like: Mapping[str, Mapping[str, Any]] | None = None, missing_ok: bool = False) -> StateRecord:
+    def read(self, like: Mapping[str, Any] | None = None, missing_ok: bool = False) -> StateRecord:
         # like: the local backend shares equal values with it; rows are decoded by psycopg, so not here
         with self._session() as conn:
             row = conn.execute(
