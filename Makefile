@@ -1,4 +1,5 @@
 # Two entry points (see README): `make demo` and `make test`. Both set everything up from scratch.
+# `make test-long` runs the long tests that `make test` leaves out; CI (.ci/run) runs both.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -22,15 +23,25 @@ demo: install
 	$(BIN)/edcconf validate
 	$(BIN)/edcconf plan --env test || [ $$? -eq 2 ]
 
+# Every test but those marked `long` (pyproject.toml), on 2 cores in under 4 minutes; property tests with
+# their fixed number of examples. .ci/run runs this and then test-long, so CI runs every test.
 test: install
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 -m "not long"
 
-# The kill trials at full length: 200 random SIGKILLs of a real apply per state backend (local and
-# PostgreSQL on 127.0.0.1:5432, required: CI=true), each checked for states without their audit entries
-# and for differences between the state and the csv provider's files. `make test` runs 10 per backend.
+# The long tests, with nothing skipped (CI=true: PostgreSQL on 127.0.0.1:5432 and Chromium are required):
+# 1. those marked `long` (the report and plan pages in Chromium, the wheel and venvs of the packaging tests,
+#    the production run of the incremental-plan check), and the property tests again with 10 times their
+#    examples (EDCCONF_LONG=1);
+# 2. the kill trials at full length: KILL_TRIALS random SIGKILL/SIGTERM/SIGINTs of a real apply per state
+#    backend (local, PostgreSQL) and of a REDCap apply, each checked for states without their audit entries
+#    and for differences between the state and what the provider wrote; each test's time limit grows with
+#    KILL_TRIALS (tests/faults/test_kill_trials.py). Serial and with -s: the counts they print are the
+#    figures of docs/reliability.md.
 KILL_TRIALS ?= 200
+KILL_TRIAL_FILES := tests/faults/test_kill_trials.py tests/faults/test_kill_trials_redcap.py
 test-long: install
-	CI=true EDCCONF_KILL_TRIALS=$(KILL_TRIALS) $(BIN)/python -m pytest -q -s -o timeout=3600 tests/faults/test_kill_trials.py tests/faults/test_kill_trials_redcap.py
+	CI=true EDCCONF_LONG=1 $(BIN)/python -m pytest -q -n 2 -m "long or hypothesis" $(KILL_TRIAL_FILES:%=--ignore=%)
+	CI=true EDCCONF_KILL_TRIALS=$(KILL_TRIALS) $(BIN)/python -m pytest -q -s $(KILL_TRIAL_FILES)
 
 # Developer tools (ruff, mypy and type stubs: the `dev` extra), installed on first use.
 $(VENV)/.dev-tools: $(BIN)/edcconf pyproject.toml

@@ -6,6 +6,7 @@ problem is (file:line:col, relative to the configuration directory when it lies 
 
 from __future__ import annotations
 
+import difflib
 import errno
 import os
 from collections.abc import Iterable, Iterator
@@ -184,3 +185,15 @@ def file_system_error(exc: OSError, doing: str = "") -> UserError:
     hint = _FS_HINTS.get(errno.errorcode.get(exc.errno or 0, ""), "")
     doing = f" ({doing})" if doing else ""
     return UserError(f"cannot use{where}{doing}: {what}" + (f"; {hint}" if hint else ""), code="file-system")
+
+
+def suggest(name: str, known: Iterable[str]) -> str:
+    """A "; did you mean ...?" hint for a message about an unknown name (empty when nothing is close)."""
+    known = list(known)
+    lowered = {k.lower(): k for k in known}
+    if name.lower() in lowered:
+        return f"; did you mean {lowered[name.lower()]!r}?"
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if not close and len(name) >= 3:  # an abbreviation: `prod` for `production`
+        close = sorted(k for k in known if k.lower().startswith(name.lower()))[:1]
+    return f"; did you mean {close[0]!r}?" if close else ""

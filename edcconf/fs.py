@@ -7,11 +7,19 @@ foreign file in error messages and review annotations (or load a file nobody rev
 append the audit log somewhere else. So a link may point anywhere *inside* the configuration directory
 (it is then read or written like the file it names), and a path that reaches outside through a link is
 refused with `unsafe-path`, naming the link, never showing what lies behind it.
+
+And how every file is written: atomically (write_atomically), or staged for an apply to put in place
+(staged_outputs, put_in_place). State, providers, reports and caches all write through here, so it
+lives below them all.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .diagnostics import UserError
@@ -96,3 +104,140 @@ def refuse_leaving_output(root: Path, path: Path, doing: str) -> Path:
     except ValueError:
         return path
     return refuse_leaving_folder(root, path, doing)
+
+
+def write_atomically(path: Path, data: bytes | Iterable[bytes], durable: bool = True) -> None:
+    """Replace path with data so that a reader (or a crash) sees the old or the new file, never half.
+
+    data may be an iterable of chunks (written as they come: a state of 200,000 grants need not be one
+    string in memory). durable=False skips the fsyncs: still atomic, for outputs that can be written
+    again (reports, bulk files, notifications), never for state, history, journal or audit. Inside
+    staged_outputs() (in that thread), a durable=False write is only staged: see there."""
+    staging = getattr(_staging, "outputs", None)
+    if staging is not None and not durable:
+        staging.stage(Path(path), data)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            for chunk in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        if durable and os.name != "nt":  # Windows cannot open a directory to fsync it (NTFS journals the rename)
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise UserError(
+            f"cannot write {path}: {exc.strerror or exc}; the previous state is untouched", code="state-write"
+        ) from None
+    except BaseException:  # e.g. a chunk that could not be made: no temporary file left behind
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+_staging = threading.local()
+
+
+class StagedOutputs:
+    """The files a provider writes at the end of an apply, staged: each is written in full beside its
+    target (`.<name>.staged`) but not put in place. The apply journals them (with the changes they
+    carry out) and only then puts them in place (put_in_place), so a kill leaves either no new file and
+    no journaled change, or a journal that the next command uses to finish putting them in place: never
+    files that say more than the state (or less). Only the lock's holder stages, inside its fence."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[str, str]] = {}  # target -> (staged file, sha256 of its bytes)
+
+    def stage(self, path: Path, data: bytes | Iterable[bytes]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_name(f".{path.name}.staged")  # one name: a kill's leftover is reused, not piled up
+        digest = hashlib.sha256()
+        try:
+            fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                for chunk in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
+                    digest.update(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                staged.unlink()
+            raise UserError(f"cannot write {path}: {exc.strerror or exc}", code="state-write") from None
+        self.files[str(path)] = (str(staged), digest.hexdigest())
+
+    def manifest(self) -> list[list[str]]:
+        """[staged file, target, sha256] of each file, for the journal."""
+        return [[staged, target, sha] for target, (staged, sha) in self.files.items()]
+
+    def discard(self) -> None:
+        for staged, _ in self.files.values():
+            with contextlib.suppress(OSError):
+                os.unlink(staged)
+        self.files.clear()
+
+
+@contextlib.contextmanager
+def staged_outputs() -> Iterator[StagedOutputs]:
+    """Stage this thread's durable=False writes (see StagedOutputs); discarded if the block fails."""
+    outputs = StagedOutputs()
+    _staging.outputs = outputs
+    try:
+        yield outputs
+    except BaseException:
+        outputs.discard()
+        raise
+    finally:
+        _staging.outputs = None
+
+
+def put_in_place(manifest: Iterable[list[str]], verify: bool = False) -> list[str]:
+    """Rename each staged file onto its target (one already renamed is skipped). verify (when finishing
+    an interrupted apply): a staged file whose bytes are not the ones journaled (a machine crash: bulk
+    files are not fsynced) is removed instead. Returns the targets left as they were for that reason."""
+    lost = []
+    for staged, target, sha in manifest:
+        if not os.path.exists(staged):
+            continue
+        if verify and sha256_of(Path(staged)) != sha:
+            with contextlib.suppress(OSError):
+                os.unlink(staged)
+            lost.append(target)
+            continue
+        try:
+            os.replace(staged, target)
+        except OSError as exc:
+            raise UserError(f"cannot put {target} in place: {exc.strerror or exc}", code="state-write") from None
+    return lost
+
+
+CHUNK = 1 << 20
+
+
+def file_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            yield chunk
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    for chunk in file_chunks(path):
+        h.update(chunk)
+    return h.hexdigest()

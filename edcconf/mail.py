@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from .diagnostics import UserError
+
 DEFAULT_FROM = "edcconf@localhost"
 
 
@@ -41,8 +43,6 @@ def smtp_settings(configured: Mapping | None = None) -> SmtpSettings | None:
     try:
         port = int(port)
     except ValueError:
-        from .diagnostics import UserError
-
         raise UserError(f"EDCCONF_SMTP_PORT={port!r} is not a port number", code="usage") from None
     starttls_env = os.environ.get("EDCCONF_SMTP_STARTTLS")
     starttls = (starttls_env.lower() in ("1", "true", "yes")) if starttls_env else bool(configured.get("starttls"))

@@ -215,3 +215,13 @@ class Model:
     openclinica_domain: OpenClinicaDomain | None = None  # None: OpenClinica's defaults (001)
     policy: Mapping[str, object] = field(default_factory=frozen_map)  # `policy:` (organisation-wide settings)
     policy_loc: Loc | None = None
+
+
+def site_scope(model: Model, study: Study, grant: Grant) -> list[str]:
+    """The sites a grant reaches in its study: all of them, those in its countries, or those it names."""
+    if grant.sites == ALL:
+        return sorted(study.sites)
+    if grant.countries is not None:
+        wanted = set(grant.countries)
+        return sorted(s for s in study.sites if s in model.sites and model.sites[s].country in wanted)
+    return sorted(set(grant.sites or ()))

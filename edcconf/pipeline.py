@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .diagnostics import Diagnostics, UserError
+from .diagnostics import Diagnostics, UserError, suggest
 from .log import timed
 from .model import Model
 from .resolve import Resolution, resolve
 from .source import load_sources
 from .validate import validate
+from .validate.schema import validate_file
 
 log = logging.getLogger("edcconf.pipeline")
 
@@ -32,7 +33,6 @@ def load_desired(
     for callers that need only the model and the diagnostics (validate)."""
     if not Path(root).is_dir():
         raise UserError(f"configuration directory {root} does not exist", code="config-missing")
-    from .validate.schema import validate_file
 
     with timed(log, "load"):
         sources = load_sources(Path(root), check=validate_file)  # the schema check runs as each file is parsed
@@ -62,8 +62,6 @@ def _resolved(validated, as_of: date, environments: Iterable[str] | None, keep_s
     envs = list(environments) if environments is not None else None
     for env in envs or ():
         if env not in model.environments:
-            from .validate.references import suggest
-
             raise UserError(
                 f"unknown environment {env!r}{suggest(env, model.environments)} "
                 f"(declared: {', '.join(sorted(model.environments)) or 'none'})",

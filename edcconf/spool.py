@@ -22,6 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .diagnostics import UserError
+from .fs import write_atomically
+
 _STOP = object()
 
 
@@ -89,10 +92,8 @@ def read_entry(path: Path, span: tuple[int, int] | None = None) -> Any | None:
 
 
 def write_now(path: Path, data: bytes | list[bytes]) -> None:
-    """What Spool.write does, in this thread: atomically, not durably (state.local.write_atomically); a
+    """What Spool.write does, in this thread: atomically, not durably (fs.write_atomically); a
     failure is silent (the entry is a miss next time)."""
-    from .diagnostics import UserError
-    from .state.local import write_atomically
 
     with contextlib.suppress(UserError, OSError):
         write_atomically(path, data, durable=False)

@@ -5,13 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, replace
+from dataclasses import replace as _replace
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .apply import ApplyResult, execute, git_commit, recover
-from .diagnostics import Diagnostic, Diagnostics, Loc, UserError
-from .model import Environment, Model
+from .diagnostics import (
+    FILE_SYSTEM_ERRNOS,
+    Diagnostic,
+    Diagnostics,
+    Loc,
+    UserError,
+    error,
+    file_system_error,
+    suggest,
+    warning,
+)
+from .model import Environment
 from .pipeline import Desired, load_desired
 from .plan import Plan, make_plan
 from .plan.brakes import (
@@ -23,9 +35,17 @@ from .plan.brakes import (
 )
 from .plan.model import DATA_MANAGER_FLOOR, MASS_REVOCATION, PlanForReview
 from .plan.saved import SavedPlan, check_fresh, load_plan, plan_differences
-from .providers import Reach, providers_for
-from .source import load_sources
-from .state import StateBackend, StateRecord, open_backend
+from .plan.select import narrow
+from .providers import Reach, providers_for, reads_live
+from .questions.compliance import applied_over_ceiling, non_compliant_pairs
+from .questions.drift import refresh as refresh_live
+from .rules.ceilings import at_assignment, kept_warning
+from .source import config_digest, load_sources, scan
+from .source.cache import enabled as cache_enabled
+from .state import LocalBackend, StateBackend, StateRecord, open_backend
+from .state.locking import actor
+from .validate.build import build_model
+from .validate.schema import validate_file
 
 if TYPE_CHECKING:
     from .resolve import EnvironmentState
@@ -65,8 +85,7 @@ def plan_environment(
     access where a target can; a study it could not read is a UserError unless allow_unread (a warning).
     hold_lock (stack, timeout): take the environment's lock for an apply (waiting up to timeout seconds)
     before the state is read, and leave it held in stack: see plan_under_lock."""
-    from .state.local import LocalBackend
-    from .state.prefetch import StatePrefetch
+    from .state.prefetch import StatePrefetch  # local: keeps start-up fast
 
     # the usual state file is decoded beside the load (used only if it is this environment's state)
     prefetch = StatePrefetch.start(LocalBackend(root, env).path, also=with_applied)
@@ -91,8 +110,6 @@ def plan_environment(
     warnings = tuple(desired.diagnostics.warnings)
     plan = make_plan(env_state, previous.effective, previous.sources, previous.serial, previous.lineage, warnings)
     if refresh:
-        from .questions.drift import refresh as refresh_live
-
         plan = refresh_live(plan, environment, previous, env_state.state, root, allow_unread=allow_unread)
     applied_over = tuple(applied_over_ceiling(desired.model, previous, as_of))
     plan = check_ceilings(plan, env_state, applied_over)  # after the refresh: restoring drift is a change too
@@ -133,10 +150,8 @@ def plan_for_review(
     sources; need_sources asks for a memo entry whose systems and sources can be read (for --out). Neither the
     memo nor the incremental planner serves a plan that reads live access, so allow_unread (see
     plan_environment) only reaches plans made now."""
-    from .incremental import applied_side, plan_incrementally, record
-    from .plan.memo import PlanMemo, state_digest, state_signature
-    from .source import config_digest, scan
-    from .source.cache import enabled as cache_enabled
+    from .incremental import applied_side, plan_incrementally, record  # local: keeps start-up fast
+    from .plan.memo import PlanMemo, state_digest, state_signature  # local: keeps start-up fast
 
     if not cache_enabled():
         return plan_environment(root, env, as_of, refresh, allow_unread=allow_unread)
@@ -158,7 +173,6 @@ def plan_for_review(
     incremental = plan_incrementally(Path(root), env, as_of, refresh, files, state, digest)
     if incremental is not None:
         return incremental
-    from functools import partial
 
     planned = plan_environment(
         root,
@@ -180,8 +194,6 @@ def plan_for_review(
 
 def _memoisable(planned: PlannedEnvironment, refresh: bool) -> bool:
     """Only plans whose every input is in the memo key: a local state file, no live read."""
-    from .providers import reads_live
-    from .state.local import LocalBackend
 
     return (
         isinstance(planned.backend, LocalBackend)
@@ -190,22 +202,9 @@ def _memoisable(planned: PlannedEnvironment, refresh: bool) -> bool:
     )
 
 
-def applied_over_ceiling(model: Model, previous: StateRecord, as_of: date) -> list[tuple[dict[str, Any], Loc]]:
-    """Applied grants above their person's current ceiling, each with where the person is declared (the
-    warnings of rules.ceilings.at_assignment point there: the group they are in is what changed)."""
-    from .diagnostics import Loc
-    from .questions.compliance import non_compliant_pairs
-
-    return [
-        (pair, model.people[pair["user"]].loc if pair["user"] in model.people else Loc("<state>"))
-        for pair in non_compliant_pairs(model, previous, as_of)
-    ]
-
-
 def check_ceilings(plan: Plan, env_state: EnvironmentState, applied_over: Iterable[tuple[dict[str, Any], Loc]]) -> Plan:
     """002/004: the grants this plan adds or changes must be within their ceilings (UserError otherwise);
     applied grants above a ceiling that it keeps are warnings. applied_over: applied_over_ceiling(...)."""
-    from .rules.ceilings import at_assignment
 
     errors, warnings = at_assignment(plan.changes, env_state.ceilings, list(applied_over))
     if errors:
@@ -219,9 +218,6 @@ def validate_ceilings(root: Path, desired: Desired) -> list[Diagnostic]:
     other (new, or changed since it was applied) is `ceiling-exceeded`, as the plan would refuse it. When
     an environment's state cannot be read, a `ceiling-unverified` warning says that the plan refuses the
     grant unless it was applied unchanged."""
-    from .diagnostics import error, warning
-    from .questions.compliance import non_compliant_pairs
-    from .rules.ceilings import kept_warning
 
     model = desired.model
     refused: dict[tuple, tuple] = {}  # (the error's message, loc) -> (error, environments): one error per grant
@@ -341,7 +337,6 @@ def _narrowed(saved: SavedPlan, planned: PlannedEnvironment) -> PlannedEnvironme
     """A saved partial plan is planned again with its own selection (plan/select.py)."""
     if saved.plan.partial is None:
         return planned
-    from .plan.select import narrow
 
     return narrow(planned, saved.plan.partial.selection)
 
@@ -356,7 +351,6 @@ def read_recovered(
     lock: an apply that is still running owns its journal; locked: this process holds it); like: see
     LocalBackend.read. prefetch: a state/prefetch.StatePrefetch of the backend's file, used if that file
     is still the one it read."""
-    from .state.local import LocalBackend
 
     if locked:
         recover(backend)
@@ -382,7 +376,6 @@ def _unlocked_read(backend: StateBackend, exc: OSError) -> None:
     """The lock could not be taken (nor its holder written): a command that only reads needs it only to
     record an interrupted apply's journal, so without a journal it goes on; with one, it cannot be
     recorded here, and a plan made without it would show work already done."""
-    from .diagnostics import FILE_SYSTEM_ERRNOS, file_system_error
 
     if exc.errno not in FILE_SYSTEM_ERRNOS:
         raise exc
@@ -459,7 +452,7 @@ def apply_planned(
 ) -> ApplyResult:
     """Apply a plan under the environment's lock (locked: this process holds it already, see
     plan_under_lock); refuses if the state moved since it was made."""
-    from .apply.notify import refuse_links_out as refuse_notification_links
+    from .apply.notify import refuse_links_out as refuse_notification_links  # local: loads jinja2
 
     refuse_brakes(planned.plan, allow_mass_revocation)
     env_name = planned.plan.environment
@@ -505,10 +498,8 @@ def _study_sites(planned: PlannedEnvironment, current: StateRecord) -> dict[str,
 
 def _notify(root: Path, result: ApplyResult, reason: str | None) -> ApplyResult:
     """Tell the people concerned by what was applied (files, and SMTP when configured)."""
-    from dataclasses import replace as _replace
 
-    from .apply.notify import build_messages, deliver
-    from .state.locking import actor
+    from .apply.notify import build_messages, deliver  # local: loads jinja2
 
     if not result.applied:
         return result
@@ -522,7 +513,7 @@ def _notify(root: Path, result: ApplyResult, reason: str | None) -> ApplyResult:
         record.actor or actor(),
         reason,
     )
-    from jinja2 import TemplateError
+    from jinja2 import TemplateError  # local: jinja2 is slow to import
 
     try:
         written, problems = deliver(root, messages, record.environment, record.serial)
@@ -544,9 +535,6 @@ def read_state(root: Path, env: str) -> StateRecord:
 def environment_of(root: Path, env: str) -> Environment:
     """An environment's declaration (for its state backend and targets) without requiring the rest of
     the configuration to be valid: `show` and `history` must work while a pull request is broken."""
-    from .validate.build import build_model
-    from .validate.references import suggest
-    from .validate.schema import validate_file
 
     sources = load_sources(Path(root))
     env_files = tuple(

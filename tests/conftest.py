@@ -1,5 +1,7 @@
-"""Shared test helpers: temporary configuration repositories and a CLI runner that runs the real
-console entry point in a subprocess (exit codes, stdout and stderr exactly as a user sees them)."""
+"""Shared test helpers: temporary configuration repositories, a CLI runner that runs the real console
+entry point in a subprocess (exit codes, stdout and stderr exactly as a user sees them), its in-process
+twin for tests that check outputs and files only, and the hypothesis budgets of `make test` and
+`make test-long` (EDCCONF_LONG=1)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 # the PostgreSQL fixtures (pg_dsn, pg_repo), for every test that names them
 pytest_plugins = ["tests.pg"]
@@ -25,6 +28,19 @@ _site_spec = importlib.util.spec_from_file_location("_edcconf_checkout_site", CH
 _site_spec.loader.exec_module(importlib.util.module_from_spec(_site_spec))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CONFIG_DIRS = ("environments", "groups", "studies")
+
+# `make test-long` (EDCCONF_LONG=1) runs the property tests again with LONG_FACTOR times their examples.
+# No deadline anywhere: on a shared machine a slow example is load, not a failure.
+LONG = os.environ.get("EDCCONF_LONG") == "1"
+LONG_FACTOR = 10
+settings.register_profile("edcconf", deadline=None, print_blob=True)
+settings.register_profile("edcconf-long", deadline=None, print_blob=True, max_examples=100 * LONG_FACTOR)
+settings.load_profile("edcconf-long" if LONG else "edcconf")
+
+
+def examples(n: int) -> int:
+    """A property test's number of examples: n in `make test`, LONG_FACTOR times n in `make test-long`."""
+    return n * LONG_FACTOR if LONG else n
 
 
 class Result:
@@ -59,6 +75,41 @@ def run_edcconf(*args: str, cwd: Path, env: dict | None = None, input: str | Non
         timeout=300,
     )
     result = Result(proc)
+    assert "Traceback (most recent call last)" not in result.err or result.code == 3, result
+    return result
+
+
+def run_cli(*args: str, cwd: Path, env: dict | None = None, input: str | None = None) -> Result:
+    """run_edcconf's twin in this process (no interpreter start and imports: ~0.5 s a run), for tests whose
+    checks are exit codes, outputs and files, which a subprocess shows no differently. The environment,
+    working directory and stdin are the command's own for the call and put back after it."""
+    import contextlib
+    import io
+
+    from edcconf.cli import main
+
+    saved_env, saved_cwd, saved_stdin = dict(os.environ), os.getcwd(), sys.stdin
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.update({"NO_COLOR": "1", **(env or {})})
+    os.chdir(cwd)
+    sys.stdin = io.StringIO(input or "")
+    code: int | str | None = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main([*map(str, args)])
+            except SystemExit as exc:
+                code = exc.code
+    finally:
+        sys.stdin = saved_stdin
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    if isinstance(code, str):  # sys.exit("message"): what the interpreter does with it
+        err.write(code + "\n")
+        code = 1
+    argv = ["edcconf", *map(str, args)]
+    result = Result(subprocess.CompletedProcess(argv, code or 0, out.getvalue(), err.getvalue()))
     assert "Traceback (most recent call last)" not in result.err or result.code == 3, result
     return result
 

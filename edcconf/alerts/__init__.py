@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from ..fs import refuse_leaving, relative_name
+from ..fs import refuse_leaving, relative_name, write_atomically
 from ..mail import SmtpSettings, make_mail, send_all
 from ..model import ALL, Model
 from ..state import StateRecord
@@ -320,7 +320,6 @@ def deliver(root: Path, run: AlertRun, smtp: SmtpSettings | None, dry_run: bool 
         for i in sent:
             entries[i]["delivered"] = True
     folder = refuse_leaving(root, alerts_folder(root, env) / "mail", "write alert e-mails")
-    from ..state.local import write_atomically
 
     for i, (entry, mail) in enumerate(zip(entries, mails)):
         if i in sent:

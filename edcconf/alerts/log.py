@@ -12,8 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from ..diagnostics import UserError
-from ..fs import refuse_leaving, relative_name
-from ..state.local import write_atomically
+from ..fs import refuse_leaving, relative_name, write_atomically
 
 LOG_FORMAT_VERSION = 1
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from jinja2 import BaseLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from ..diagnostics import Diagnostic, Loc, UserError, error
+from ..diagnostics import Diagnostic, Loc, UserError, error, suggest
 from ..fs import refuse_leaving, refuse_leaving_folder, relative_name
 
 # kind -> (audience, what it is), in the order of the module's settings page
@@ -79,8 +79,6 @@ def check_placeholders(text: str, kind: str, shown: str) -> list[Diagnostic]:
             loc = Loc(shown, lineno, m.start() + 1)
             known = PLACEHOLDERS.get(name)
             if known is None:
-                from ..validate.references import suggest
-
                 hint = suggest(name, PLACEHOLDERS).replace("'", "")
                 hint = re.sub(r"did you mean (sag-[a-z-]+)", r"did you mean [\1]", hint)
                 problems.append(
@@ -234,7 +232,7 @@ def check_templates(root: Path) -> list[Diagnostic]:
 
 
 def sample_values(kind: str) -> dict:
-    from . import placeholder_values
+    from . import placeholder_values  # local: alerts/__init__ imports this module
 
     user = {
         "username": "ann.example",

@@ -19,13 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..diagnostics import UserError
+from ..fs import put_in_place, staged_outputs
 from ..plan import Change, Plan
 from ..plan.brakes import GUARDS_SECTION, applied_guards
 from ..plan.saved import change_from_saved, change_to_saved
 from ..providers import GROUP_FILE_SYSTEMS, Provider, ProviderError, Reach
 from ..resolve.sections import RecordedState
-from ..state import StateBackend, StateRecord, fold, next_record
-from ..state.local import LocalBackend, put_in_place, staged_outputs
+from ..state import LocalBackend, StateBackend, StateRecord, fold, next_record
 from ..state.locking import actor
 from ..state.record import SECTION_OF, summarize
 from .lanes import carry_out

@@ -16,10 +16,9 @@ from pathlib import Path
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from ..fs import refuse_leaving, refuse_leaving_folder
+from ..fs import refuse_leaving, refuse_leaving_folder, write_atomically
 from ..mail import make_mail, send_all, smtp_settings
 from ..plan import Change
-from ..state.local import write_atomically
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ try:  # Ctrl-C while the command is still loading (a third of a second) ends it 
     from .. import __version__
     from ..diagnostics import FILE_SYSTEM_ERRNOS, UserError, file_system_error
     from ..log import configure as configure_logging
+    from ..spool import spool
     from . import alerts as _alerts
     from . import complete as _complete
     from . import core as _core
@@ -95,8 +96,6 @@ def main(argv: list[str] | None = None) -> None:
         except KeyboardInterrupt:  # e.g. while an error was being printed
             code = _interrupted()
         finally:
-            from ..spool import spool
-
             try:
                 spool.flush()  # cache entries queued by this command are on disk before it returns
             except KeyboardInterrupt:

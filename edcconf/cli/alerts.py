@@ -14,6 +14,11 @@ from datetime import date
 import click
 
 from ..diagnostics import UserError
+from ..questions.compliance import compliance_reports
+from ..source import load_sources
+from ..validate import validate
+from ..views.alerts import alert_run_json, render_alert_log, render_alert_run
+from ..workflow import environment_of, read_state
 from .common import at_option, config_option, json_option, parse_at, print_json, root_dir
 
 
@@ -53,14 +58,9 @@ def alert(
 ) -> None:
     """Alert each person whose applied rights exceed their group's ceiling, and their study's User Rights
     holders; reminders wait for the interval. By SMTP when configured, else as .eml files; always logged."""
-    from ..alerts import compose, deliver
-    from ..alerts.templates import load_templates
-    from ..mail import smtp_settings
-    from ..questions.compliance import compliance_reports
-    from ..source import load_sources
-    from ..validate import validate
-    from ..views.alerts import alert_run_json, render_alert_run
-    from ..workflow import read_state
+    from ..alerts import compose, deliver  # local: loads jinja2
+    from ..alerts.templates import load_templates  # local: loads jinja2
+    from ..mail import smtp_settings  # local: keeps start-up fast
 
     root = root_dir(ctx, config_dir)
     as_of = parse_at(at)
@@ -96,9 +96,7 @@ def alert(
 @click.pass_context
 def alerts(ctx: click.Context, config_dir: str | None, env: str, users: tuple, studies: tuple, as_json: bool) -> None:
     """List the alert log: every compliance alert sent or written, newest last."""
-    from ..alerts.log import read_log
-    from ..views.alerts import render_alert_log
-    from ..workflow import environment_of
+    from ..alerts.log import read_log  # local: loads jinja2
 
     root = root_dir(ctx, config_dir)
     environment_of(root, env)  # an unknown environment is an error with a suggestion, not an empty log

@@ -14,7 +14,9 @@ from typing import Any
 
 import click
 
-from ..diagnostics import Diagnostics, UserError
+from ..diagnostics import Diagnostics, UserError, error
+from ..parallel import DEFAULT_PARALLELISM
+from ..parallel import configure as set_parallelism
 
 
 @dataclass
@@ -112,11 +114,8 @@ def allow_unread_option(fn: Callable) -> Callable:
 
 def parallelism_option(fn: Callable) -> Callable:
     """--parallelism N: how many projects of a live system are worked on at once (edcconf.parallel)."""
-    from ..parallel import DEFAULT_PARALLELISM
 
     def configure(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
-        from ..parallel import configure as set_parallelism
-
         set_parallelism(value)
         return value
 
@@ -205,8 +204,6 @@ def emit_user_error(exc: UserError, json_output: bool) -> None:
     diags = exc.diagnostics
     if json_output:
         if not diags.errors:
-            from ..diagnostics import error
-
             diags = Diagnostics([error(exc.code, exc.message)] + list(diags))
         print_json(diags.to_json())
         return

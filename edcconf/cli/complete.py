@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from click.shell_completion import CompletionItem
 
+from ..source import load_sources
 from .common import find_root
 
 _OPTION_KINDS = {
@@ -33,8 +34,6 @@ def _root(ctx: click.Context) -> Path:
 
 
 def _declared(root: Path) -> dict[str, set[str]]:
-    from ..source import load_sources  # the loader only when a shell asks for completions
-
     found: dict[str, set[object]] = {"environment": set(), "study": set(), "person": set(), "role": set()}
     for parsed in load_sources(root).files:
         data = parsed.data if isinstance(parsed.data, dict) else {}

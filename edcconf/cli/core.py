@@ -11,21 +11,26 @@ from pathlib import Path
 
 import click
 
+from ..apply import ApplyInterrupted, failed_text
 from ..diagnostics import Diagnostics, UserError
+from ..fs import refuse_leaving_output
 from ..pipeline import load_desired
 from ..plan.model import PlanForReview
 from ..plan.saved import load_plan, save_plan
-from ..plan.select import Selection
+from ..plan.select import Selection, narrow
+from ..state import open_backend
 from ..views.plan_text import plan_chunks
 from ..views.show import render_state, state_json
 from ..workflow import (
     apply_planned,
     environment_of,
+    plan_environment,
     plan_for_review,
     plan_under_lock,
     planned_from_file,
     read_state,
     refuse_protected_as_applied,
+    validate_ceilings,
 )
 from .common import (
     allow_unread_option,
@@ -66,7 +71,6 @@ def _echo_chunks(chunks) -> None:
 @click.pass_context
 def validate(ctx: click.Context, config_dir: str | None, as_json: bool, at: str | None, fmt: str) -> None:
     """Check the configuration: syntax, schema, references and every rule, for every environment."""
-    from ..workflow import validate_ceilings
 
     as_json = as_json or fmt == "json"
     root = root_dir(ctx, config_dir)
@@ -81,7 +85,7 @@ def validate(ctx: click.Context, config_dir: str | None, as_json: bool, at: str 
             emit_diagnostics(exc.diagnostics, False, "github")
             raise click.exceptions.Exit(1) from None
         raise
-    from ..alerts.templates import check_templates
+    from ..alerts.templates import check_templates  # local: loads jinja2
 
     template_problems = check_templates(desired.model.root)
     if template_problems:  # the alert templates of templates/alerts/ (004): placeholders, syntax, sandbox
@@ -156,8 +160,6 @@ def plan(
     root = root_dir(ctx, config_dir)
     as_json = as_json or fmt == "json"
     if out:
-        from ..fs import refuse_leaving_output
-
         refuse_leaving_output(root, Path(out), "write a saved plan")  # `--out build/p.plan`, build/ a link out
     if len(envs) > 1 and (fmt not in ("markdown", "html") or out):
         raise UserError(
@@ -168,9 +170,6 @@ def plan(
     selection = Selection(studies, targets)
     planned_all: list[PlanForReview]
     if selection:  # the plan made now (not the memo's: narrowing needs the applied state), then narrowed
-        from ..plan.select import narrow
-        from ..workflow import plan_environment
-
         planned_all = [
             narrow(plan_environment(root, env, parse_at(at), refresh, allow_unread=allow_unread), selection)
             for env in envs
@@ -185,7 +184,7 @@ def plan(
 
         click.echo(render_markdown([p.plan for p in planned_all]), nl=False)
     elif fmt == "html":
-        from ..views.plan_html import applied_for, render_plan_html
+        from ..views.plan_html import applied_for, render_plan_html  # local: loads jinja2
 
         _echo_chunks(
             render_plan_html([p.plan for p in planned_all], [applied_for(p, root, read_state) for p in planned_all])
@@ -286,8 +285,6 @@ def apply(
             assert env is not None  # checked above: a plan file or --env
             planned = plan_under_lock(lock, root, env, date.today(), parse_duration(lock_timeout), allow_unread)
             if selection:
-                from ..plan.select import narrow
-
                 planned = narrow(planned, selection)
             refuse_protected_as_applied(planned)
         _apply(ctx, root, planned, bool(plan_file), yes, reason, lock_timeout, allow_mass_revocation, as_json)
@@ -322,7 +319,6 @@ def _apply(
             )
         if not click.confirm(f"Apply these changes to {env}?", default=False):
             raise UserError("apply cancelled; nothing was changed", code="cancelled")
-    from ..apply import ApplyInterrupted, failed_text
 
     try:
         result = apply_planned(
@@ -402,7 +398,7 @@ def show(
     if plan_file:
         saved = load_plan(Path(plan_file))
         if fmt == "html":
-            from ..views.plan_html import render_plan_html
+            from ..views.plan_html import render_plan_html  # local: loads jinja2
 
             _echo_chunks(
                 render_plan_html(
@@ -432,8 +428,6 @@ def show(
     if not env:
         raise UserError("show needs --env ENV or a saved plan file", code="usage")
     if serial is not None:
-        from ..state import open_backend
-
         root = root_dir(ctx, config_dir)
         record = open_backend(root, environment_of(root, env)).version(serial)
     else:
@@ -451,7 +445,6 @@ def show(
 @click.pass_context
 def force_unlock(ctx: click.Context, config_dir: str | None, env: str, lock_id: str) -> None:
     """Release a stale state lock, named by the id that the lock error printed."""
-    from ..state import open_backend
 
     root = root_dir(ctx, config_dir)
     backend = open_backend(root, environment_of(root, env))

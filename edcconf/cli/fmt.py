@@ -7,8 +7,7 @@ import difflib
 import click
 
 from ..diagnostics import Diagnostics, UserError
-from ..fs import real, refuse_leaving
-from ..state.local import write_atomically
+from ..fs import real, refuse_leaving, write_atomically
 from .common import config_option, root_dir
 
 

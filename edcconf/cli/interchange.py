@@ -7,7 +7,10 @@ from pathlib import Path
 
 import click
 
-from ..diagnostics import Diagnostics
+from ..diagnostics import Diagnostics, UserError
+from ..fs import refuse_leaving_output
+from ..pipeline import load_desired
+from ..resolve.effective import withdrawn_grants
 from .common import (
     at_option,
     config_option,
@@ -51,7 +54,7 @@ def _report(result, written, as_json: bool, dry_run: bool) -> None:
 
 
 def _run(ctx, config_dir, importer, as_json: bool, dry_run: bool) -> None:
-    from ..imports import write_import
+    from ..imports import write_import  # local: keeps start-up fast
 
     root = root_dir(ctx, config_dir)
     result = importer(root)
@@ -76,7 +79,7 @@ def _group_import(kind: str, what: str) -> None:
     def command(
         ctx, config_dir, definitions: Path, assignments: Path, as_json: bool, dry_run: bool, users: Path | None = None
     ) -> None:
-        from ..imports import import_groups
+        from ..imports import import_groups  # local: keeps start-up fast
 
         _run(ctx, config_dir, lambda root: import_groups(root, kind, definitions, assignments, users), as_json, dry_run)
 
@@ -116,9 +119,9 @@ def import_vault(
 ) -> None:
     """Veeva Vault study users (003) → people and access entries of STUDY. FILES: the study's user file
     (Vault's import or export shape), or all the parts of one split above 1,000 users."""
-    from ..imports.vault import import_vault as run
+    from ..imports.vault import import_vault as vault_import  # local: keeps start-up fast
 
-    _run(ctx, config_dir, lambda root: run(root, files, study, group), as_json, dry_run)
+    _run(ctx, config_dir, lambda root: vault_import(root, files, study, group), as_json, dry_run)
 
 
 _SITE_COUNTRY = click.option(
@@ -154,9 +157,9 @@ def import_redcap(
 ) -> None:
     """REDCap projects read live → roles (REDCap user roles kept as roles), sites (data access groups),
     people and access entries that reproduce every user's rights exactly."""
-    from ..imports.redcap import import_redcap as run
+    from ..imports.redcap import import_redcap as redcap_import  # local: keeps start-up fast
 
-    _run(ctx, config_dir, lambda root: run(root, env, list(studies), group, site_country), as_json, dry_run)
+    _run(ctx, config_dir, lambda root: redcap_import(root, env, list(studies), group, site_country), as_json, dry_run)
 
 
 @import_group.command("redcap-users")
@@ -184,7 +187,7 @@ def import_redcap_users(
 ) -> None:
     """REDCap's own exports, USERS.csv [ROLES.csv ROLE-ASSIGNMENTS.csv DAG-ASSIGNMENTS.csv] → the same
     declarations as `import redcap`."""
-    from ..imports.redcap import import_redcap_files
+    from ..imports.redcap import import_redcap_files  # local: keeps start-up fast
 
     parts = _redcap_files(files)
     _run(
@@ -197,8 +200,6 @@ def import_redcap_users(
 
 
 def _redcap_files(files: tuple[Path, ...]) -> tuple[Path, Path | None, Path | None, Path | None]:
-    from ..diagnostics import UserError
-
     if not 1 <= len(files) <= 4:
         raise UserError(
             "give USERS.csv, then optionally ROLES.csv, ROLE-ASSIGNMENTS.csv and DAG-ASSIGNMENTS.csv", code="usage"
@@ -221,10 +222,7 @@ def export_group() -> None:
 def export_files(ctx, config_dir, env: str, at: str | None, out: Path) -> None:
     """SAG and ACG definitions and assignments, and per study the Vault user file, the REDCap user
     rights file or the OpenClinica list, into OUT."""
-    from ..fs import refuse_leaving_output
-    from ..pipeline import load_desired
-    from ..providers.files import write_all
-    from ..resolve.effective import withdrawn_grants
+    from ..providers.files import write_all  # local: keeps start-up fast
 
     root = root_dir(ctx, config_dir)
     refuse_leaving_output(root, out, "write bulk files")  # `--out build/x` with build/ a link out
@@ -265,8 +263,7 @@ def state_import(
     """Record as ENV's state what the files say is live (then `plan` shows what the declarations change).
     vault: one study's file, or all its parts (vault-users-001.csv ...), with --study; the rest of the
     recorded state is kept as it is."""
-    from ..diagnostics import UserError
-    from ..imports.state import groups_state, vault_state, write_state
+    from ..imports.state import groups_state, vault_state, write_state  # local: keeps start-up fast
 
     root = root_dir(ctx, config_dir)
     as_of = parse_at(at)
@@ -293,11 +290,10 @@ def state_import(
 def _redcap_state_edit(
     root: Path, env: str, as_of, kind: str, files: tuple[Path, ...], study: str, version: str | None
 ):
-    from ..diagnostics import UserError
-    from ..imports import refuse_errors
-    from ..imports.redcap import live_snapshot
-    from ..imports.redcap_snapshot import from_files
-    from ..imports.redcap_state import redcap_state
+    from ..imports import refuse_errors  # local: keeps start-up fast
+    from ..imports.redcap import live_snapshot  # local: keeps start-up fast
+    from ..imports.redcap_snapshot import from_files  # local: keeps start-up fast
+    from ..imports.redcap_state import redcap_state  # local: keeps start-up fast
 
     if kind == "redcap":
         if files:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from ..questions.drift import drift as drift_report
-from ..questions.drift import refuse_unread, render_drift
+from ..questions.drift import refuse_unread
+from ..state import open_backend
+from ..views.drift import render_drift
 from ..workflow import environment_of, read_recovered
 from .common import (
     allow_unread_option,
@@ -29,7 +31,6 @@ from .common import (
 def drift(ctx: click.Context, config_dir: str | None, env: str, as_json: bool, allow_unread: bool) -> None:
     """Compare live access (where a provider can read it) with the applied state. Exit 2 on drift, 1 when
     a study's live access could not be read (unless --allow-unread)."""
-    from ..state import open_backend
 
     root = root_dir(ctx, config_dir)
     environment = environment_of(root, env)

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from ..fs import refuse_leaving_output
+from ..diagnostics import UserError, suggest
+from ..fs import refuse_leaving_output, write_atomically
 from ..pipeline import load_desired
 from ..questions.compliance import REPORTS as COMPLIANCE_REPORTS
+from ..questions.compliance import compliance_reports
+from ..questions.drift import refuse_unread
 from ..questions.explain import add_observed, render_explain
 from ..questions.explain import explain as explain_access
+from ..questions.live_access import live_effective
 from ..questions.who_can import parse_question, render_who_can, who_can_csv
 from ..questions.who_can import who_can as who_can_query
-from ..state.local import write_atomically
+from ..source import load_sources
+from ..state import open_backend
+from ..validate import validate
+from ..views.compliance import compliance_csv, render_compliance
+from ..workflow import environment_of, read_state
 from .common import (
     allow_unread_option,
     at_option,
@@ -57,8 +66,6 @@ def explain(
 def _applied_observed(root, model, env: str) -> dict:
     """What the environment's applied state keeps of what the systems' files showed (`observed`), or
     nothing when it cannot be read: explain answers from the configuration and never fails on the state."""
-    from ..diagnostics import UserError
-    from ..state import open_backend
 
     try:
         return dict(open_backend(root, model.environments[env]).read().effective.get("observed") or {})
@@ -106,8 +113,7 @@ def who_can(
 @click.pass_context
 def access_test(ctx: click.Context, config_dir: str | None, at: str | None, as_json: bool) -> None:
     """Run the access assertions in tests/access/*.yaml; exit 1 when one fails."""
-    from ..diagnostics import UserError
-    from ..questions.access_tests import load_assertions, run_assertions
+    from ..questions.access_tests import load_assertions, run_assertions  # local: keeps start-up fast
 
     root = root_dir(ctx, config_dir)
     assertions, problems = load_assertions(root)
@@ -198,11 +204,6 @@ def compliance(
     """The six ACG/SAG compliance reports: applied rights above each person's current ceiling, each study's
     status, and users the configuration does not declare. With --live, a study whose live access could not
     be read is an error (exit 1) unless --allow-unread."""
-    from ..diagnostics import UserError
-    from ..questions.compliance import compliance_csv, compliance_reports, render_compliance
-    from ..source import load_sources
-    from ..validate import validate
-    from ..workflow import read_state
 
     root = root_dir(ctx, config_dir)
     validated = validate(load_sources(root))  # ceilings may be below what is applied: that is the point
@@ -211,11 +212,6 @@ def compliance(
     applied = read_state(root, env)
     reads = None
     if live:
-        from dataclasses import replace
-
-        from ..questions.drift import live_effective, refuse_unread
-        from ..workflow import environment_of
-
         effective, reads = live_effective(root, environment_of(root, env), applied, validated.model)
         if not allow_unread:
             refuse_unread(env, reads.unread)
@@ -229,8 +225,6 @@ def compliance(
     ):
         for name in names:
             if name not in known and not live:
-                from ..validate.references import suggest
-
                 raise UserError(f"unknown {what} {name!r}{suggest(name, known)}", code="unknown-reference")
     doc = compliance_reports(
         model, applied, parse_at(at), statuses, {"users": users, "groups": groups, "studies": studies, "rights": rights}
@@ -243,10 +237,6 @@ def compliance(
         doc["unchecked"] = [{"study": s, "reason": why} for s, why in reads.unchecked]
         doc["unread"] = [{"study": s, "reason": why} for s, why in reads.unread]
     if out:
-        from pathlib import Path
-
-        from ..fs import refuse_leaving_output
-
         refuse_leaving_output(root, Path(out), "write compliance reports")
         Path(out).mkdir(parents=True, exist_ok=True)
         for name in COMPLIANCE_REPORTS:
@@ -287,9 +277,9 @@ def report(
 ) -> None:
     """Write the access report per environment: OUT/ENV/index.html (overview with charts), one page per study
     in OUT/ENV/studies/, and OUT/ENV.csv and OUT/ENV.json. Shows the declared access unless --applied or --live."""
-    from ..questions.report import matrix_csv_chunks
-    from ..questions.report_sources import report_document
-    from ..views.report_html import write_report_site
+    from ..questions.report import matrix_csv_chunks  # local: keeps start-up fast
+    from ..questions.report_sources import report_document  # local: keeps start-up fast
+    from ..views.report_html import write_report_site  # local: loads jinja2
 
     if applied and live:
         raise click.UsageError("--applied and --live show different sources: give one")
@@ -333,8 +323,8 @@ def graph(
 ) -> None:
     """The effective permission graph (person → group, role → form level, site), as DOT or GraphML."""
     # networkx is imported here only: a fifth of a second that no other command should pay on start
-    from ..questions.graph import permission_subgraph
-    from ..views.graph import to_dot, to_graphml
+    from ..questions.graph import permission_subgraph  # local: loads networkx
+    from ..views.graph import to_dot, to_graphml  # local: loads networkx
 
     root = root_dir(ctx, config_dir)
     desired = load_desired(root, parse_at(at))

@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..state.edit import SECTIONS
+from ..diagnostics import UserError, suggest
+from ..state import open_backend
+from ..state.edit import SECTIONS, move, push, remove
+from ..state.local import read_state_file
+from ..state.restore import restore
+from ..workflow import environment_of
 from .common import config_option, env_option, json_option, print_json, root_dir
 
 if TYPE_CHECKING:
@@ -40,7 +45,6 @@ def state_restore(
     """Restore ENV's state: a missing or damaged state file, or an earlier version. Without --from or
     --serial: the newest version under history/ (else the backup). Recorded versions are never
     overwritten: anything but the newest version put back over a missing file becomes a new version."""
-    from ..state.restore import restore
 
     done = restore(_backend(ctx, config_dir, env), from_path, serial, force)
     record = done.record
@@ -65,9 +69,6 @@ def state_restore(
 
 
 def _backend(ctx: click.Context, config_dir: str | None, env: str) -> StateBackend:
-    from ..state import open_backend
-    from ..workflow import environment_of
-
     root = root_dir(ctx, config_dir)
     return open_backend(root, environment_of(root, env))
 
@@ -103,8 +104,6 @@ def state_list(ctx: click.Context, config_dir: str | None, env: str, as_json: bo
 @click.pass_context
 def state_show(ctx: click.Context, config_dir: str | None, env: str, address: str) -> None:
     """Show one recorded thing of ENV's applied state (an address from `state list`) as JSON."""
-    from ..diagnostics import UserError
-    from ..validate.references import suggest
 
     record = _applied(ctx, config_dir, env)
     effective = dict(record.effective)
@@ -137,7 +136,6 @@ def state_pull(ctx: click.Context, config_dir: str | None, env: str) -> None:
 @click.pass_context
 def state_rm(ctx: click.Context, config_dir: str | None, env: str, addresses: tuple) -> None:
     """Forget recorded things of ENV's state (a new version; the next plan creates them again if declared)."""
-    from ..state.edit import remove
 
     record = remove(_backend(ctx, config_dir, env), addresses)
     click.echo(f"Removed {len(set(addresses))} from the state of {env}: serial {record.serial}.")
@@ -151,7 +149,6 @@ def state_rm(ctx: click.Context, config_dir: str | None, env: str, addresses: tu
 @click.pass_context
 def state_mv(ctx: click.Context, config_dir: str | None, env: str, source: str, target: str) -> None:
     """Give a recorded grant of ENV another key (e.g. grant.S/u → grant.S/u/role), as a new version."""
-    from ..state.edit import move
 
     record = move(_backend(ctx, config_dir, env), source, target)
     click.echo(f"Moved {source} to {target} in the state of {env}: serial {record.serial}.")
@@ -164,8 +161,6 @@ def state_mv(ctx: click.Context, config_dir: str | None, env: str, source: str, 
 @click.pass_context
 def state_push(ctx: click.Context, config_dir: str | None, env: str, path: Path) -> None:
     """Replace ENV's state with PATH (pulled with `state pull`, then edited): same lineage, not older."""
-    from ..state.edit import push
-    from ..state.local import read_state_file
 
     record = push(_backend(ctx, config_dir, env), read_state_file(path))
     click.echo(f"Pushed {path} to the state of {env}: serial {record.serial}.")

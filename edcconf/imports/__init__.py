@@ -10,11 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..diagnostics import Diagnostic, Loc, UserError, error, warning
-from ..interchange.acg import DEFAULT_GROUP_ID
-from ..interchange.sag import DEFAULT_SAG_ID
+from ..diagnostics import Diagnostic, Loc, UserError, error, suggest, warning
+from ..interchange.acg import DEFAULT_GROUP_ID, read_acg_assignments, read_acg_definitions
+from ..interchange.redcap_users import read_redcap_users
+from ..interchange.sag import DEFAULT_SAG_ID, read_sag_assignments, read_sag_definitions
 from ..model import Model
 from ..providers.bulk import NO_RIGHTS, ceiling_from_sag, group_id_for, sag_rights_of_acg
+from ..source import load_sources
+from ..source.writer import import_note, plan_edits, write_edits
+from ..validate import validate
 
 
 @dataclass
@@ -47,8 +51,6 @@ class ImportResult:
 
 def current_model(root: Path) -> Model:
     """The configuration as it is; an import into a broken configuration would hide its own effect."""
-    from ..source import load_sources
-    from ..validate import validate
 
     validated = validate(load_sources(Path(root)))
     if validated.model is None or validated.diagnostics.has_errors:
@@ -64,8 +66,6 @@ def study_of_system(model: Model, study_id: str, system: str, command: str):
     """The study an import writes into, which must exist and be of the system the file comes from."""
     study = model.studies.get(study_id)
     if study is None:
-        from ..validate.references import suggest
-
         raise UserError(f"unknown study {study_id!r}{suggest(study_id, model.studies)}", code="unknown-reference")
     if study.system != system:
         raise UserError(
@@ -195,8 +195,6 @@ class GroupFiles:
 
 def read_group_files(kind: str, defs_path: Path, assign_path: Path) -> GroupFiles:
     if kind == "sag":
-        from ..interchange.sag import read_sag_assignments, read_sag_definitions
-
         defs = read_sag_definitions(Path(defs_path).read_bytes(), str(defs_path))
         assigns = read_sag_assignments(Path(assign_path).read_bytes(), str(assign_path))
         return GroupFiles(
@@ -206,7 +204,6 @@ def read_group_files(kind: str, defs_path: Path, assign_path: Path) -> GroupFile
             [(a.username, a.sag_id, a.email, a.name, a.line) for a in assigns.rows],
             list(defs.diagnostics) + list(assigns.diagnostics),
         )
-    from ..interchange.acg import read_acg_assignments, read_acg_definitions
 
     acg_defs = read_acg_definitions(Path(defs_path).read_bytes(), str(defs_path))
     acg_assigns = read_acg_assignments(Path(assign_path).read_bytes(), str(assign_path))
@@ -223,7 +220,6 @@ def read_group_files(kind: str, defs_path: Path, assign_path: Path) -> GroupFile
 def read_contacts(users_path: Path) -> tuple[dict[str, tuple[str, str]], list[Diagnostic]]:
     """REDCap's user export (User Rights / API `content=user`): lower-case username -> (e-mail, name),
     from its optional email, firstname and lastname columns."""
-    from ..interchange.redcap_users import read_redcap_users
 
     parsed = read_redcap_users(Path(users_path).read_bytes(), str(users_path))
     contacts = {}
@@ -306,7 +302,6 @@ def import_groups(
 
 def write_import(root: Path, result: ImportResult, dry_run: bool = False) -> list:
     """The edits an import makes to the configuration; written unless dry_run."""
-    from ..source.writer import import_note, plan_edits, write_edits
 
     if result.empty:
         return []

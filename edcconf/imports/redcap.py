@@ -23,6 +23,8 @@ from ..catalogs import Catalog, catalog
 from ..diagnostics import Loc, UserError, error, warning
 from ..interchange import redcap_versions as rv
 from ..model import Model, Role, Study, frozen_map
+from ..parallel import run_ordered
+from ..providers.redcap import RedcapProvider, redcap_projects
 from ..providers.redcap_records import UserRecord, dag_unique_name, differences, expected_record
 from ..resolve.roles import effective_role
 from ..rules.ceilings import group_ceiling, over_ceiling, over_text
@@ -43,8 +45,6 @@ def redcap_study(model: Model, study_id: str) -> Study:
 
 
 def provider_for(root: Path, model: Model, env: str, study: Study):
-    from ..providers.redcap import RedcapProvider, redcap_projects
-
     environment = model.environments.get(env)
     if environment is None or env not in study.environments:
         raise UserError(f"{study.id} is not in environment {env!r}", code="unknown-reference")
@@ -69,7 +69,6 @@ def import_redcap(
     """`import redcap`: one study, several, or (empty list) every REDCap study of the environment. The
     projects are read up to --parallelism at once (edcconf.parallel) and adopted one by one in the order
     given, so the declarations written are the same at any parallelism."""
-    from ..parallel import run_ordered
 
     model = current_model(root)
     ids = [study_ids] if isinstance(study_ids, str) else list(study_ids)

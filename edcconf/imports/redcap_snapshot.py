@@ -10,6 +10,12 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic, Loc, warning
 from ..interchange import redcap_versions as rv
+from ..interchange.redcap_users import (
+    read_redcap_dag_assignments,
+    read_redcap_role_assignments,
+    read_redcap_roles,
+    read_redcap_users,
+)
 from ..providers.redcap_records import UserRecord, live_record
 
 
@@ -75,12 +81,6 @@ def from_files(
     """REDCap's own exports (User Rights, user roles, role assignments, DAG assignments), as REDCap 13-16
     write them: a column a version lacks reads as 0. Without `version`, the per-form codes say which
     scheme the file uses (15.6+ codes are 128 and up)."""
-    from ..interchange.redcap_users import (
-        read_redcap_dag_assignments,
-        read_redcap_role_assignments,
-        read_redcap_roles,
-        read_redcap_users,
-    )
 
     parsed = read_redcap_users(Path(users_path).read_bytes(), str(users_path), version=version)
     diags = list(parsed.diagnostics)

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..diagnostics import UserError
 from ..pipeline import load_desired
 from ..providers.redcap_records import Unsayable, differences, expected_record
-from ..questions.drift import live_rights
+from ..questions.live_access import live_rights
 from .redcap_snapshot import ProjectSnapshot, effective_rights
 from .state import study_onto
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
+from ..apply import git_commit, still_present
 from ..catalogs import catalog
 from ..diagnostics import UserError
 from ..interchange.vault import ALL_ENVIRONMENTS
@@ -19,9 +20,14 @@ from ..pipeline import load_desired
 from ..providers.bulk import NO_RIGHTS, ceiling_from_sag
 from ..resolve.effective import account_value, role_version
 from ..resolve.roles import effective_role
+from ..resolve.sections import recorded
 from ..rules.ceilings import effective_ceiling
+from ..state import open_backend
+from ..state.locking import actor
 from ..state.record import RECORD_SECTIONS, next_record
+from ..workflow import environment_of, read_recovered
 from . import builtin_no_rights, read_group_files, refuse_errors
+from .vault import access_entries, read_for_study, vault_study
 
 
 def _group_value(name: str, ident_key: str, ident: str, rights: dict) -> dict:
@@ -109,7 +115,6 @@ def vault_state(root: Path, env: str, as_of: date, paths: Sequence[Path], study_
     and roles, and the people in the file get the file's e-mail and name. Every other study, grant and
     account stays exactly as recorded: the file says nothing about them, and a study never applied is
     not recorded as applied. The files are read and checked here; the edit runs under the state lock."""
-    from .vault import access_entries, read_for_study, vault_study
 
     desired = load_desired(root, as_of, [env])
     model = desired.model
@@ -222,11 +227,6 @@ def study_onto(
 def write_state(root: Path, env: str, edit: Callable[[Mapping], dict], note: str):
     """A new state version for the environment, under its lock, with an audit entry: `edit` turns the
     effective state recorded now (read under the lock) into the one to record."""
-    from ..apply import git_commit, still_present
-    from ..resolve.sections import recorded
-    from ..state import open_backend
-    from ..state.locking import actor
-    from ..workflow import environment_of, read_recovered
 
     environment = environment_of(root, env)
     backend = open_backend(root, environment)

@@ -37,7 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from ..diagnostics import Diagnostic, Loc
-from ..spool import read_entry
+from ..model import Model
+from ..plan.brakes import managers_by_study
+from ..plan.memo import change_out, package_digest
+from ..providers import reads_live
+from ..questions.compliance import applied_over_ceiling
+from ..rules.external import account_notice
+from ..source.cache import cache_folder
+from ..spool import read_entry, spool, write_now
 
 VERSION = 4  # 2: fragments and applied parts of a full plan stored as two packs; 3: guards (plan/brakes);
 # 4: ceilings checked by the plan (grants above a ceiling per study, applied ones in the base)
@@ -48,8 +55,6 @@ def _h(*parts: str) -> str:
 
 
 def _code() -> str:
-    from ..plan.memo import package_digest
-
     return _h(str(VERSION), sys.version, str(marshal.version), package_digest())
 
 
@@ -66,14 +71,11 @@ class Store:
     one organisation's worth (plus the fragments of files changed since)."""
 
     def __init__(self, root: Path, env: str) -> None:
-        from ..source.cache import cache_folder
-
         self.dir = cache_folder(root, "incremental", env)  # refused when it leads out of the configuration
         self.written: set[str] = set()
 
     def prune(self) -> None:
         """Remove the entries this run did not write (after the queued writes: see edcconf.spool)."""
-        from ..spool import spool
 
         written = frozenset(self.written)  # as of now, not when the spool gets to it
         spool.call(lambda: self._prune(written))
@@ -95,7 +97,6 @@ class Store:
         a millisecond here); returns where each value lies in it, for get_packed. None if one cannot be
         stored (marshal refuses it): only slower next time. now: written before this returns, not by
         the spool's thread (in a process that has none)."""
-        from ..spool import spool, write_now
 
         index, chunks, offset = {}, [], 0
         try:
@@ -117,7 +118,6 @@ class Store:
     def put(self, name: str, value: Any) -> None:
         """Atomically (a reader sees the old entry or the new one), not durably: only slower if lost. The
         file is written by the spool's thread while the command goes on."""
-        from ..spool import spool
 
         try:
             data = marshal.dumps(value)
@@ -149,8 +149,6 @@ def _non_study_files(model) -> set[str]:
 
 def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[str]]) -> dict[str, tuple]:
     """What each study file contributes to the environment's desired state: {rel: (summary, content)}."""
-    from ..plan.brakes import managers_by_study
-    from ..rules.external import account_notice
 
     state = env_state.state
     managers = managers_by_study(state)
@@ -210,7 +208,6 @@ def store_applied_side(store: Store, key: str, have: dict, sources: dict, now: b
     """The applied state split per study into a pack (grants, roles, sources of each study), with each
     study's count of grants and of study managers (for the brakes). None when a grant's key does not
     start with its study (not handled incrementally) or the pack cannot be stored."""
-    from ..plan.brakes import managers_by_study
 
     applied: dict[str, dict] = {}
     for gkey, g in (have.get("grants") or {}).items():
@@ -236,9 +233,6 @@ def store_applied_side(store: Store, key: str, have: dict, sources: dict, now: b
 
 def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], state: str, planned) -> None:
     """After a full plan: store the base and every study file's fragment for the next incremental plan."""
-    from ..model import Model
-    from ..plan.memo import _change_out
-    from ..providers import reads_live
 
     desired, previous = planned.desired, planned.previous
     model: Model = desired.model
@@ -270,7 +264,6 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
         return
     environment = planned.environment
     wanted = env_state.state
-    from ..workflow import applied_over_ceiling
 
     # applied grants above a ceiling: a function of the state and the global files, both in the base's key
     found = getattr(planned, "applied_over", None)  # computed by the plan that is recorded
@@ -291,7 +284,7 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
         (
             environment.name,
             (dict(planned.guards.enforced), dict(planned.guards.declared)),
-            [_change_out(c) for c in planned.plan.changes if c.kind == "environment"],
+            [change_out(c) for c in planned.plan.changes if c.kind == "environment"],
             reads_live(environment),
         ),
         (

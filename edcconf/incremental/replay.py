@@ -4,11 +4,23 @@ files only, and a diff of the grants of studies whose desired and applied grants
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 from ..diagnostics import Diagnostic, Loc, UserError
+from ..pipeline import desired_from_sources
+from ..plan.brakes import Guards, brakes_from_counts
+from ..plan.diff import entity_changes, grant_changes, ordered_plan
 from ..plan.memo import MemoPlanned
+from ..plan.model import Change
+from ..resolve.effective import EnvironmentState, Exclusion
+from ..rules.ceilings import at_assignment
+from ..source import load_sources
+from ..validate.schema import validate_file
+from . import VERSION, Store, _base_key, _diag_in, _diag_out, _fragment_key, _global_key, _non_study_files, split
 
 
 class IncrementalPlanned(MemoPlanned):
@@ -18,11 +30,6 @@ class IncrementalPlanned(MemoPlanned):
 def _load_files(root: Path, rels: list[str]):
     """load_sources over some files only (through the same file cache). A file that cannot be read is an
     error diagnostic, so the subset run raises and the full path reports it."""
-    import dataclasses
-    import hashlib
-
-    from ..source import load_sources
-    from ..validate.schema import validate_file
 
     sources = load_sources(root, check=validate_file, rels=rels)
     return dataclasses.replace(sources, digest=hashlib.sha256(b"subset").hexdigest())
@@ -32,8 +39,6 @@ def _fresh_fragments(
     root: Path, env: str, as_of: date, globals_: list[str], changed: list[str], global_warnings: list
 ) -> dict | None:
     """Validate and resolve the global files with the changed study files; their fragments, or None."""
-    from ..pipeline import desired_from_sources
-    from . import _diag_out, _non_study_files, split
 
     order = sorted(globals_ + changed)
     sources = _load_files(root, order)
@@ -68,15 +73,12 @@ def plan_incrementally(
 
 
 def _plan(root, env, as_of, refresh, files, state, digest):
-    from . import Store, _base_key, _fragment_key, _global_key
-
     store = Store(root, env)
     base = store.get(_base_key(env, as_of, state))
     try:
         version, g, globals_, study_shas, summaries, env_info, wanted, applied, packs = base
     except (TypeError, ValueError):
         return None
-    from . import VERSION
 
     if version != VERSION or (refresh and env_info[3]):
         return None
@@ -145,11 +147,6 @@ def _assemble(
     study_shas,
     summaries,
 ):
-    from ..plan.diff import entity_changes, grant_changes, ordered_plan
-    from ..plan.model import Change
-    from ..resolve.effective import EnvironmentState, Exclusion
-    from . import _diag_in
-
     groups, accounts, sites_all, global_sources, global_warnings, over = wanted
     serial, lineage, have, old_sources, per_study, differing = applied
     ids = [sid for rel in study_rels for sid in found[rel][0]]
@@ -207,12 +204,10 @@ def _assemble(
         changes.extend(grant_changes(part, {"grants": old, "roles": old_roles}, dict(old_grant_sources)))
     systems = {k: v.get("system") for k, v in {**have.get("studies", {}), **studies}.items()}
     plan = ordered_plan(env, serial, lineage, as_of, changes, tuple(sorted(warnings, key=Diagnostic.sort_key)), systems)
-    from ..rules.ceilings import at_assignment
 
     errors, over_warnings = at_assignment(plan.changes, above, [(pair, Loc(*loc)) for pair, loc in over])
     if errors:
         return None  # the full path refuses the plan, exactly as it reports it
-    from dataclasses import replace
 
     plan = replace(plan, warnings=plan.warnings + tuple(over_warnings))
     plan = replace(plan, brakes=_brakes(plan.changes, env_info, per_study, managers, studies, have))
@@ -232,7 +227,6 @@ def _assemble(
 
 def _brakes(changes, env_info, per_study, managers, studies, have) -> tuple:
     """plan/brakes.find_brakes from the per-study counts the base keeps (no grant loaded to count)."""
-    from ..plan.brakes import Guards, brakes_from_counts
 
     name, (enforced, declared), _, _ = env_info
     return brakes_from_counts(

@@ -5,6 +5,6 @@ Pure functions with no knowledge of edcconf's YAML model: per format, frozen dat
 the line where the record starts, and `write_*(rows) -> bytes` in the system's own dialect.
 """
 
-from ._csv import Parsed, unsafe_cell
+from ._csv import Parsed, safe_cell, to_csv, unsafe_cell
 
-__all__ = ["Parsed", "unsafe_cell"]
+__all__ = ["Parsed", "safe_cell", "to_csv", "unsafe_cell"]

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ..diagnostics import Diagnostic, Loc, error, warning
-from ..providers.csvfiles import _FORMULA_START, safe_cell
 
 T = TypeVar("T")
 
@@ -41,9 +40,27 @@ class Parsed(Generic[T]):
         return tuple(d for d in self.diagnostics if d.severity == "warning")
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """A cell a spreadsheet will show as text, never run as a formula (OWASP CSV injection advice)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def to_csv(header: list[str], rows: list[list[object]]) -> bytes:
+    """A plain CSV file (CRLF, every cell made safe): the bulk files and reports edcconf writes itself."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows([[safe_cell(c) for c in row] for row in rows])
+    return buf.getvalue().encode("utf-8")
+
+
 def unsafe_cell(text: str) -> str:
     """Undo `safe_cell`: `'=x` reads as `=x`, so export -> import -> export is byte-identical."""
-    if len(text) > 1 and text[0] == "'" and text[1] in _FORMULA_START:
+    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_START:
         return text[1:]
     return text
 

@@ -7,6 +7,7 @@ nothing. Accounts are never deleted: an account that disappears is deactivated.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -97,7 +98,6 @@ def invitations(changes: list[Change], systems: Mapping[str, str]) -> list[Chang
     created by this plan) it is an invitation of an existing user, sent again by e-mail. Such a grant stays a
     `create` (the plan format's actions) marked `invite`, which the text, markdown and the checklist show as "invite".
     Computed from the plan alone, so the incremental plan marks the same changes."""
-    from dataclasses import replace
 
     new_accounts = {c.key for c in changes if c.kind == "account" and c.action == "create"}
     out = []
@@ -347,8 +347,6 @@ def _email(account: Mapping[str, Any]) -> str:
 
 
 def _with_reason(change: Change, reason: str) -> Change:
-    from dataclasses import replace
-
     return replace(change, reason=reason)
 
 

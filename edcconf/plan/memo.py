@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic, Loc
+from ..source.cache import cache_folder, code_digest
+from ..spool import read_entry, spool
+from ..state.local import LocalBackend
 from .model import Brake, Change, Plan
 
 if TYPE_CHECKING:
@@ -42,7 +45,6 @@ KEEP_ENTRIES = 32  # plans kept (most recently written); older ones are removed
 @lru_cache(maxsize=1)
 def package_digest() -> str:
     """Every file of the installed package (code, catalogs) and the schemas: the code version."""
-    from ..source.cache import code_digest
 
     package = Path(__file__).resolve().parents[1]
     h = hashlib.sha256(code_digest().encode())
@@ -56,8 +58,6 @@ def package_digest() -> str:
 
 
 def _state_paths(root: Path, env: str) -> tuple[Path, Path]:
-    from ..state.local import LocalBackend
-
     backend = LocalBackend(root, env)
     return backend.path, backend.dir / f"{env}.journal"
 
@@ -85,8 +85,6 @@ def state_digest(root: Path, env: str) -> str | None:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
-        from ..state.local import LocalBackend
-
         backup, versions = LocalBackend(root, env).lineage_evidence()
         return "absent" if backup is None and not versions else None
     except OSError:
@@ -101,7 +99,7 @@ def _diag_in(t: tuple[Any, ...]) -> Diagnostic:
     return Diagnostic(t[0], t[1], Loc(t[2], t[3], t[4]), t[5], t[6])
 
 
-def _change_out(c: Change) -> tuple[Any, ...]:
+def change_out(c: Change) -> tuple[Any, ...]:
     return (
         c.action,
         c.kind,
@@ -126,7 +124,7 @@ def plan_to_data(plan: Plan) -> tuple[Any, ...]:
         plan.serial,
         plan.lineage,
         plan.as_of.isoformat(),
-        tuple(_change_out(c) for c in plan.changes),
+        tuple(change_out(c) for c in plan.changes),
         tuple(_diag_out(w) for w in plan.warnings),
         tuple(b.to_json() for b in plan.brakes),
     )
@@ -169,7 +167,6 @@ class MemoPlanned:
 class PlanMemo:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        from ..source.cache import cache_folder
 
         self.dir = cache_folder(self.root, "plans")  # refused when it leads out of the configuration
 
@@ -187,8 +184,6 @@ class PlanMemo:
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
     def get(self, key: str, state: str) -> MemoPlanned | None:
-        from ..spool import read_entry
-
         entry = read_entry(self.dir / key)
         if entry is None:  # absent or damaged: a miss
             return None
@@ -213,7 +208,6 @@ class PlanMemo:
 
     def put(self, key: str, state: str, planned: PlannedEnvironment) -> None:
         """Store a plan (and the systems and sources a saved plan needs); a failure is only a slower next run."""
-        from ..spool import spool
 
         try:
             extra = marshal.dumps((dict(planned.systems), dict(planned.sources)))

@@ -15,14 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import __version__
 from ..diagnostics import Diagnostic, Loc, UserError
+from ..fs import write_atomically
 from .model import ACTIONS, KINDS, Brake, Change, Plan
-
-if TYPE_CHECKING:
-    from .select import Partial
+from .select import Partial
 
 SAVED_FORMAT = "edcconf-saved-plan"
 SAVED_VERSION = 1
@@ -120,8 +119,6 @@ def save_plan(
     refresh: bool = True,
     allow_unread: bool = False,
 ) -> SavedPlan:
-    from ..state.local import write_atomically
-
     created = datetime.now(UTC).isoformat(timespec="seconds")
     planned_on = date.today().isoformat()
     content = _content(plan, config_digest, systems, sources, created, __version__, planned_on, refresh, allow_unread)
@@ -203,8 +200,6 @@ def load_plan(path: Path) -> SavedPlan:
 
 
 def _partial(value: Any) -> Partial | None:
-    from .select import Partial
-
     return None if value is None else Partial.from_json(value)
 
 

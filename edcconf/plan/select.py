@@ -24,8 +24,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ..diagnostics import UserError
+from ..diagnostics import UserError, suggest
 from ..state.edit import SECTIONS
+from ..state.record import fold
+from .brakes import find_brakes
 from .model import Change, Plan
 
 if TYPE_CHECKING:
@@ -130,8 +132,6 @@ def select(
     plan: Plan, selection: Selection, applied: Mapping[str, Any], desired: Mapping[str, Any], guards: Guards
 ) -> Plan:
     """The plan with only the selected changes and those they need, brakes counted on them."""
-    from ..state.record import fold
-    from .brakes import find_brakes
 
     check_selection(selection, plan.environment, applied, desired, plan.changes)
     changes = [c for c in plan.changes if c.kind != "environment"]
@@ -247,7 +247,6 @@ def check_selection(
 ) -> None:
     """Every --study and --target names something declared for the environment, recorded in its state or
     planned (exit 1 otherwise, with a suggestion when one is close)."""
-    from ..validate.references import suggest
 
     studies = set(applied.get("studies") or {}) | set(desired.get("studies") or {})
     for study in selection.studies:

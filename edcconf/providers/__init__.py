@@ -126,7 +126,7 @@ def providers_for(
                 target.version,
             )
         elif target.provider == "redcap" and system == "redcap":
-            from .redcap import RedcapProvider, redcap_projects
+            from .redcap import RedcapProvider, redcap_projects  # local: keeps start-up fast
 
             out[system] = RedcapProvider(target, redcap_projects(root), environment.name, study_sites or {})
         else:

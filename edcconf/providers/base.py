@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..diagnostics import UserError
+from ..fs import leaving_link, real, relative_name, within
 from ..plan import Change
 
 
@@ -41,7 +42,6 @@ class Provider(Protocol):
 def inside(root: Path, relative: str, what: str) -> Path:
     """Resolve a path from the configuration; refuse one that escapes the configuration directory, as
     written (`../x`, `/tmp/x`) or through a symbolic link on the way (`build -> /tmp`): see edcconf.fs."""
-    from ..fs import leaving_link, real, relative_name, within
 
     base = real(root)
     target = real(base / relative)

@@ -13,33 +13,14 @@ reactivating an account).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..fs import real, refuse_leaving_folder
+from ..fs import real, refuse_leaving_folder, write_atomically
+from ..interchange import to_csv
 from ..plan import Change
-from ..state.local import write_atomically
 from .base import inside
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: object) -> str:
-    """A cell a spreadsheet will show as text, never run as a formula (OWASP CSV injection advice)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def to_csv(header: list[str], rows: list[list[object]]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows([[safe_cell(c) for c in row] for row in rows])
-    return buf.getvalue().encode("utf-8")
-
 
 CHECKLIST_HEADER = [
     "action",
@@ -125,7 +106,7 @@ class CsvProvider:
                 by_study.setdefault(c.study, []).append(c)
             if c.kind == "grant" and c.action == "revoke" and c.study and c.before:
                 revoked.setdefault(c.study, []).append(c.before)
-        from .bulk import grants_by_study as index_grants  # bulk reads interchange, which uses this module
+        from .bulk import grants_by_study as index_grants  # local: keeps start-up fast (bulk loads the file formats)
 
         grants_by_study = index_grants(effective)
         written: list[str] = []
@@ -185,7 +166,7 @@ class CsvProvider:
     def _system_files(self, study: str, effective: Mapping[str, Any], grants: list[dict], revoked=()) -> list[str]:
         """The file the system itself imports: Vault's user import, REDCap's User Rights upload.
         Vault's also disables the grants this apply revoked (Study Status Disabled)."""
-        from .files import remove_stale_vault_files, study_files
+        from .files import remove_stale_vault_files, study_files  # local: providers/files imports this module
 
         if self.system not in ("vault", "redcap"):
             return []
@@ -199,7 +180,7 @@ class CsvProvider:
 
     def _group_files(self, effective: Mapping[str, Any]) -> list[str]:
         """Once per REDCap target and apply: the SAG and ACG files of the groups."""
-        from .files import group_files
+        from .files import group_files  # local: providers/files imports this module
 
         if self.system != "redcap":
             return []

@@ -12,12 +12,12 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from ..fs import write_atomically
 from ..interchange.acg import write_acg_assignments, write_acg_definitions
 from ..interchange.redcap_users import write_redcap_users
 from ..interchange.redcap_versions import DEFAULT_VERSION
 from ..interchange.sag import write_sag_assignments, write_sag_definitions
 from ..interchange.vault import VaultUser, write_vault_users
-from ..state.local import write_atomically
 from .bulk import (
     acg_assignments,
     acg_definitions,

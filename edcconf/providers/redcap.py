@@ -20,6 +20,7 @@ from ..diagnostics import UserError
 from ..model import Target
 from ..parallel import parallelism
 from ..plan import Change
+from ..source import load_sources
 from .base import ProviderError
 from .redcap_records import (
     Unsayable,
@@ -47,7 +48,6 @@ class ProjectConfig:
 def redcap_projects(root: Path) -> dict[str, dict]:
     """Each REDCap study's `redcap:` block, read from the declarations without requiring the rest of the
     configuration to be valid (apply of a saved plan loads no model)."""
-    from ..source import load_sources
 
     out: dict[str, dict] = {}
     for f in load_sources(Path(root)).files:
@@ -59,8 +59,8 @@ def redcap_projects(root: Path) -> dict[str, dict]:
 
 
 def _project_class():
-    from redcap import Project
-    from redcap.request import _ContentConfig, _RCRequest
+    from redcap import Project  # local: redcap is slow to import
+    from redcap.request import _ContentConfig, _RCRequest  # local: redcap is slow to import
 
     class RetryingProject(Project):
         """PyCap's Project on sessions of our own (retries, backoff, the host's limiter; one per thread);
@@ -174,7 +174,7 @@ class RedcapProvider:
 
     def call(self, study: str, what: str, fn: Callable[..., Any], *args: Any) -> Any:
         """One API call; failures become ProviderError-ready messages naming the study (never the token)."""
-        import requests
+        import requests  # local: requests is slow to import
 
         try:
             return fn(*args)

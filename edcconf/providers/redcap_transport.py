@@ -96,7 +96,7 @@ def retry_after(response: Any, attempt: int) -> float:
 
 @functools.cache  # one class, made when first needed (requests is imported only then)
 def _retry_class():
-    from urllib3.util.retry import Retry
+    from urllib3.util.retry import Retry  # local: urllib3 is slow to import
 
     class NotOn429(Retry):
         """urllib3's retries for transport failures and 5xx; 429 is left to LimitedAdapter."""
@@ -108,7 +108,7 @@ def _retry_class():
 
 @functools.cache  # one class, made when first needed (requests is imported only then)
 def _adapter_class():
-    from requests.adapters import HTTPAdapter
+    from requests.adapters import HTTPAdapter  # local: requests is slow to import
 
     class LimitedAdapter(HTTPAdapter):
         def __init__(self, limiter: HostLimiter, **kwargs: Any) -> None:
@@ -136,7 +136,7 @@ def _adapter_class():
 
 @functools.cache  # one class, made when first needed (requests is imported only then)
 def _session_class():
-    import requests
+    import requests  # local: requests is slow to import
 
     class EnvironmentOnce(requests.Session):
         """Proxies, netrc and CA bundle from the environment, read once per session rather than per

@@ -12,12 +12,17 @@ then they go on, warn of each unread study and never say "no drift" without sayi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..diagnostics import Loc, UserError, error, warning
 from ..interchange import redcap_versions as rv
 from ..model import Environment
+from ..parallel import run_ordered
+from ..plan import Change
+from ..providers import reads_live
 from ..providers.redcap_records import Unsayable, differences, expected_record
+from ..resolve.effective import expand_grant
 
 ABSENT = "(not in the project)"
 UNMANAGED = "(not managed by edcconf)"
@@ -156,9 +161,7 @@ def read_each(
     once (edcconf.parallel), the results in study order whatever the order they came in; one provider serves
     every study. A read refused with a UserError (no token, REDCap unreachable or refusing, a target that
     cannot be used) makes that study unread rather than ending the run: the caller decides."""
-    from ..diagnostics import UserError
-    from ..parallel import run_ordered
-    from ..providers.redcap import RedcapProvider, redcap_projects
+    from ..providers.redcap import RedcapProvider, redcap_projects  # local: keeps start-up fast
 
     provider: list = []  # made once, for the first study that needs it (its failure: every such study's)
 
@@ -230,76 +233,28 @@ def drift(root: Path, environment: Environment, record, env_vars: Mapping[str, s
     )
 
 
-def _studies(n: int) -> str:
+def value_text(value: object) -> str:
+    """A value as the text report shows it: an absent value (JSON null) as a word, never Python's `None`."""
+    return "(not set)" if value is None else str(value)
+
+
+def studies_text(n: int) -> str:
     return f"{n} stud{'y' if n == 1 else 'ies'}"
 
 
 def refuse_unread(environment: str, unread, hint: str = "") -> None:
     """A provider that should have read live access and could not: an error naming each study and why
     (exit 1), for the commands that were not given --allow-unread."""
-    from ..diagnostics import Loc, UserError, error
 
     if not unread:
         return
     raise UserError(
-        f"live access of {_studies(len(unread))} of {environment} could not be read "
+        f"live access of {studies_text(len(unread))} of {environment} could not be read "
         f"({', '.join(s for s, _ in unread)}), so it is not known to match; fix the cause above, or "
         f"pass --allow-unread to go on without {'it' if len(unread) == 1 else 'them'}{hint}",
         [error(UNREAD, f"{study}: {why}", Loc("<live>"), study=study, reason=why) for study, why in unread],
         code=UNREAD,
     )
-
-
-def _cell(value: object) -> str:
-    """A value as the text report shows it: an absent value (JSON null) as a word, never Python's `None`."""
-    return "(not set)" if value is None else str(value)
-
-
-def render_drift(report: DriftReport) -> str:
-    """The differences, or "No drift" only for what was read: unread studies are named in the same
-    sentence, and with nothing read the report says so instead."""
-    lines = []
-    read, unread = len(report.checked), len(report.unread)
-    not_read = f"{_studies(unread)} NOT read: {', '.join(s for s, _ in report.unread)}" if unread else ""
-    if report.differences:
-        lines.append(
-            f"Drift in {report.environment} (state serial {report.serial}): "
-            f"{len(report.differences)} difference(s) between the live systems and the applied state"
-            + (f" in the {_studies(read)} read live; {not_read}." if unread else ".")
-        )
-        rows = [("study", "user", "right", "expected", "live")] + [
-            (d.study, d.user, d.right, _cell(d.expected), _cell(d.live)) for d in report.differences
-        ]
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-        lines.append("Run `edcconf plan` to see the changes that restore the declared access, then apply them.")
-    elif read and unread:
-        lines.append(
-            f"No drift in the {_studies(read)} read live in {report.environment} (applied state serial "
-            f"{report.serial}); {not_read} (drift unknown)."
-        )
-    elif read:
-        lines.append(
-            f"No drift in {report.environment}: {_studies(read)} read live match the "
-            f"applied state (serial {report.serial})."
-        )
-    elif unread:
-        lines.append(f"Nothing in {report.environment} was read live; {not_read} (drift unknown).")
-    elif report.unchecked:
-        lines.append(
-            f"Nothing in {report.environment} could be checked live: no study's target reads live "
-            "access (a csv target writes files for an administrator to upload)."
-        )
-    else:
-        lines.append(
-            f"Nothing in {report.environment} to check live: its applied state (serial {report.serial}) "
-            "holds no studies."
-        )
-    for what, why in report.unread:
-        lines.append(f"  NOT read: {what}: {why}")
-    for what, why in report.not_checked:
-        lines.append(f"  not checked: {what}: {why}")
-    return "\n".join(lines) + "\n"
 
 
 def refresh(
@@ -314,12 +269,6 @@ def refresh(
     """Terraform's refresh: read live access before planning, so that a change made by hand in an EDC
     system shows up as a warning and as a change that restores the declared access. A study that could
     not be read is an error (the plan could not restore its drift), or with allow_unread a warning."""
-    from dataclasses import replace
-
-    from ..diagnostics import Loc, warning
-    from ..plan import Change
-    from ..providers import reads_live
-    from ..resolve.effective import expand_grant
 
     if not reads_live(environment):
         return plan
@@ -344,7 +293,7 @@ def refresh(
     extra: list[Change] = []
     want, have = desired_state.get("grants", {}), previous.effective.get("grants", {})
     for key, diffs in sorted(by_key.items()):
-        lines = tuple(f"{d.right}: live {_cell(d.live)}, applied {_cell(d.expected)}" for d in diffs)
+        lines = tuple(f"{d.right}: live {value_text(d.live)}, applied {value_text(d.expected)}" for d in diffs)
         warnings.append(
             warning("drift", f"{key} was changed in REDCap outside edcconf: {'; '.join(lines)}", Loc("<live>"))
         )
@@ -401,74 +350,3 @@ def _live_only(study: str, user: str) -> dict:
         "close_queries": [],
         "sdv": [],
     }
-
-
-def live_rights(record, contact_forms: set[str]) -> dict:
-    """A live REDCap user as a role value (generic rights and SAG keys), for compliance over live access."""
-    from ..catalogs import RIGHTS, catalog
-    from ..model import level_rank
-    from ..providers.redcap_records import API_TO_SAG, SAG_EXPORT_OF_CODE
-    from ..resolve.roles import LEVEL_OF_VIEW
-
-    cat = catalog("redcap")
-    assert cat is not None  # shipped with the package
-    sag = {key: 0 for key in cat.right_keys}
-    sag.update({API_TO_SAG[f]: v for f, v in record.rights.items() if f in API_TO_SAG})
-    views = {f: (v if v is not None else 5) for f, v in record.views().items()}  # an unknown code: the most
-    levels = {f: LEVEL_OF_VIEW[v] for f, v in views.items()}
-    view = 0
-    for v in views.values():
-        view = cat.join("dataViewing", view, v)
-    sag["dataViewing"] = view
-    sag["dataExport"] = max((SAG_EXPORT_OF_CODE.get(c, 3) for c in record.forms_export.values()), default=0)
-    rights = {r: cat.generic_from_keys(r, sag) or "none" for r in RIGHTS}
-    rights["form_access"] = max(levels.values(), key=level_rank, default="none")
-    rights["contact_data"] = max(
-        (lvl for f, lvl in levels.items() if f in contact_forms), key=level_rank, default="none"
-    )
-    return {"rights": rights, "redcap": sag, "forms": levels}
-
-
-def live_effective(root: Path, environment: Environment, applied, model):
-    """The applied state with each readable study's grants replaced by what the live system holds, and
-    the LiveReads (studies not read keep their applied grants). An environment where no study's target
-    reads live access is a UserError (no-live-read); unread studies are the caller's to refuse or report."""
-    from ..diagnostics import UserError
-
-    effective = {k: dict(v) for k, v in applied.effective.items()}
-    studies = {
-        **{
-            s.id: {"system": s.system, "status": s.status, "sites": list(s.sites)}
-            for s in model.studies.values()
-            if environment.name in s.environments
-        },
-        **effective.get("studies", {}),
-    }
-    effective["studies"] = studies
-    reads = read_each(root, environment, studies, lambda provider, study: provider.read_live(study))
-    if not reads.read and not reads.unread:
-        raise UserError(
-            "no study of this environment could be read live: "
-            + ("; ".join(f"{s}: {why}" for s, why in reads.unchecked) or "it has no studies"),
-            code="no-live-read",
-        )
-    live: dict[str, dict] = {}
-    for study_id, users in reads.read.items():
-        study = model.studies.get(study_id)
-        contact = {f.id for f in study.forms if f.contact} if study else set()
-        for user, record in users.items():
-            ref = f"{study_id}/live:{user}"
-            effective["roles"][ref] = live_rights(record, contact)
-            live[f"{study_id}/{user}"] = {
-                "study": study_id,
-                "user": user,
-                "role": "(live)",
-                "expires": record.expiration or None,
-                "role_ref": ref,
-                "data_access_group": record.data_access_group,
-            }  # the report's sites
-    effective["grants"] = {
-        **{k: g for k, g in effective.get("grants", {}).items() if g["study"] not in reads.read},
-        **live,
-    }
-    return effective, reads

@@ -12,9 +12,8 @@ from collections.abc import Iterable
 
 import networkx as nx
 
-from ..diagnostics import UserError
+from ..diagnostics import UserError, suggest
 from ..pipeline import Desired
-from ..validate.references import suggest
 
 
 def permission_subgraph(

@@ -7,11 +7,15 @@ hold now (`--live`, read as drift reads them). Pages are rendered by edcconf.vie
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator, Mapping
 from datetime import date
 
+from ..interchange import safe_cell
 from ..model import Model
 from ..pipeline import Desired
+from ..providers.redcap_records import dag_unique_name
 from ..resolve.effective import expand_grant
 
 SOURCES = ("declared", "applied", "live")
@@ -183,8 +187,6 @@ def _state_row(
 
 
 def _sites_of_dag(dag: str, study_sites: list[str]) -> list[str]:
-    from ..providers.redcap_records import dag_unique_name
-
     if not dag:
         return sorted(study_sites)
     return [next((s for s in study_sites if dag_unique_name(s) == dag), dag)]
@@ -196,10 +198,6 @@ CSV_HEADER = ["study", "user", "name", "role", "base_role", "sites", "status", "
 def matrix_csv_chunks(doc: dict) -> Iterator[bytes]:
     """The matrix as CSV, one row per person, role and form, a study at a time (200,000 grants of 50
     forms are 10 million rows: never one string)."""
-    import csv
-    import io
-
-    from ..providers.csvfiles import safe_cell
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")

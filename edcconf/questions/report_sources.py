@@ -14,6 +14,12 @@ from pathlib import Path
 
 from ..diagnostics import UserError
 from ..pipeline import Desired
+from ..plan import make_plan
+from ..resolve.sections import recorded
+from ..state import open_backend
+from .compliance import non_compliant_pairs
+from .drift import refuse_unread
+from .live_access import live_effective
 from .report import matrix, matrix_from_state
 from .report_overview import overview
 
@@ -30,10 +36,6 @@ def report_document(
     """The report of env as one plain document (the JSON written beside the pages). A study whose live
     access could not be read is a UserError (live-unread) unless allow_unread: then warn(unread) is called
     and the study is marked NOT read on the pages."""
-    from ..plan import make_plan
-    from ..resolve.sections import recorded
-    from ..state import open_backend
-    from .compliance import non_compliant_pairs
 
     model, as_of = desired.model, desired.resolution.as_of
     environment = model.environments[env]
@@ -50,10 +52,7 @@ def report_document(
         assert applied is not None  # only a declared report goes on without the state
         doc = matrix_from_state(model, applied.effective, env, as_of, "applied")
     else:
-        from .drift import live_effective, refuse_unread
-
         assert applied is not None  # only a declared report goes on without the state
-
         effective, reads = live_effective(root, environment, applied, model)
         if not allow_unread:
             refuse_unread(env, reads.unread)

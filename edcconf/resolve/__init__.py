@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic
 from ..model import Model, frozen_map
+from ..rules.admins import check_admins
 from .effective import EnvironmentState, Exclusion, environment_state, expand_grant
 from .roles import EffectiveRole, roles_of_study
 
@@ -33,7 +34,7 @@ class Resolution:
     @cached_property
     def graph(self) -> networkx.MultiDiGraph[tuple[str, str]]:  # networkx is imported on first use
         """Built on first use (networkx is imported then too): plans do not need it, explain does."""
-        from .graph import permission_graph
+        from .graph import permission_graph  # local: loads networkx
 
         return permission_graph(self.model, self.roles, self.environments)
 
@@ -64,7 +65,6 @@ def resolve(
                 seen.add(key)
                 diags.append(d)
         del st
-    from ..rules.admins import check_admins
 
     diags.extend(check_admins(model, as_of))  # once, not per environment: admins see every environment
     return Resolution(model, as_of, frozen_map(roles), frozen_map(states), tuple(diags), frozen_map(ceilings))

@@ -31,11 +31,11 @@ from typing import Any
 
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error, warning
-from ..model import ALL, Grant, Group, Model, Person, Study, frozen_map
+from ..model import ALL, Grant, Group, Model, Person, Study, frozen_map, site_scope
 from ..rules.admins import active_admins
 from ..rules.ceilings import Over, group_ceiling, over_ceiling, over_text, unnamed_hint
 from ..rules.external import account_notice, not_yet, not_yet_warning
-from .roles import EffectiveRole
+from .roles import EffectiveRole, effective_role
 from .sections import EffectiveState, empty_state
 
 STATE_SECTIONS = ("sites", "groups", "studies", "accounts", "roles", "grants")
@@ -105,15 +105,6 @@ def role_version(role: EffectiveRole) -> tuple[str, dict[str, Any]]:
     value = role.state_value()
     digest = hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
     return f"{role.key}#{digest}", value
-
-
-def site_scope(model: Model, study: Study, grant: Grant) -> list[str]:
-    if grant.sites == ALL:
-        return sorted(study.sites)
-    if grant.countries is not None:
-        wanted = set(grant.countries)
-        return sorted(s for s in study.sites if s in model.sites and model.sites[s].country in wanted)
-    return sorted(set(grant.sites or ()))
 
 
 _ALL_SITES = {"site_access": "all"}
@@ -352,8 +343,6 @@ def _role_digests(
         if version is None:
             role = roles.get((study.id, rid))
             if role is None:  # granted to nobody: resolved here, only for its version
-                from .roles import effective_role
-
                 cat = catalog(study.system)
                 assert cat is not None  # a study's system is one with a catalog (validated)
                 role = effective_role(study, cat, rid)

@@ -12,8 +12,8 @@ from typing import Any
 
 import networkx as nx
 
-from ..model import Model
-from .effective import EnvironmentState, grant_environments, site_scope
+from ..model import Model, site_scope
+from .effective import EnvironmentState, grant_environments
 from .roles import EffectiveRole
 
 

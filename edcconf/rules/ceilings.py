@@ -11,11 +11,11 @@ compliance, explain and the SAG/ACG writers.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..catalogs import RIGHTS, Catalog, catalog, right_rank
-from ..diagnostics import Diagnostic, Loc
+from ..diagnostics import Diagnostic, Loc, error, warning
 
 if TYPE_CHECKING:
     from ..model import Group, Model
@@ -143,7 +143,6 @@ def group_ceilings(model: Model) -> list[Diagnostic]:
     """What validate says about ceilings themselves: `unnamed: unlimited` (a warning: the group allows
     every right in every system), REDCap keys named above what the same group's generic rights allow
     (they stay closed), and more than one default group (REDCap has one)."""
-    from ..diagnostics import error, warning
 
     out = []
     defaults = [g for g in model.groups.values() if g.default]
@@ -212,7 +211,6 @@ def pair_rights(pair: Mapping[str, Any]) -> str:
 
 def kept_warning(pair: Mapping[str, Any], loc: Loc, environment: str | None = None) -> Diagnostic:
     """An applied grant above its person's current ceiling that the plan does not change."""
-    from ..diagnostics import warning
 
     where = f" in {environment}" if environment else ""
     return warning(
@@ -235,9 +233,6 @@ def at_assignment(
     above: grant key -> the `ceiling-exceeded` error of a desired grant above its ceiling (resolve), for at
     least every key the plan changes; applied: (non-compliant pair with its `key`, the person's Loc) for each
     applied grant above its person's current ceiling (questions.compliance.non_compliant_pairs)."""
-    from dataclasses import replace
-
-    from ..diagnostics import warning
 
     changed = {c.key: c for c in changes if c.kind == "grant"}
     errors = []

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from ..diagnostics import Diagnostic, Loc, error, warning
+from ..diagnostics import Diagnostic, Loc, error, suggest, warning
 from ..model import ALL, External, Grant, Model, Person, Study
 
 DEFAULT_SPONSOR_MAX_DAYS = 365  # environment `external: {sponsor_max_days: N}` overrides it
@@ -159,8 +159,6 @@ def _requester(model: Model, person: Person, grants: list[tuple[Study, Grant]]) 
             )
         return out
     if requester not in model.people:
-        from ..validate.references import suggest
-
         out.append(
             error(
                 "external-requester-unknown",

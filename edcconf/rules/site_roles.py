@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ..diagnostics import Diagnostic, error
-from ..model import ALL, Grant, Model, Study
-from ..resolve.effective import site_scope
-from ..validate.identity import fold
+from ..identity import fold
+from ..model import ALL, Grant, Model, Study, site_scope
 
 REDCAP_ONE_ROLE = "redcap-one-role"
 VAULT_ONE_ROW = "vault-one-row-per-user"

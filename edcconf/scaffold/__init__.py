@@ -13,8 +13,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..diagnostics import UserError
-from ..fs import refuse_leaving_output
-from ..state.local import write_atomically
+from ..fs import refuse_leaving_output, write_atomically
 
 DEFAULT_ACTION = f"edcconf/edcconf@v{__version__}"
 # package data cannot start with a dot (wildcards skip such names): these are renamed when copied

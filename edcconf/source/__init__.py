@@ -8,7 +8,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, Loc, error
 from ..fs import leaving_link, real, relative_name, within
 from .cache import FileCache
 from .cache import enabled as cache_enabled
@@ -172,7 +172,6 @@ def read_config(root: Path, path: Path, rel: str, problems: list[Diagnostic], ch
     file reaches a message), something other than a regular file, a file over MAX_FILE_BYTES
     (file-too-large: refused from its size, before a byte of it is parsed), or a read error.
     check=False: the caller's walk found the path inside (see _walk)."""
-    from ..diagnostics import Loc, error
 
     link = leaving_link(root, path) if check else None
     if link is not None:
@@ -229,8 +228,6 @@ def _read_bounded(fd: int, size: int) -> bytes:
 
 
 def _too_large(size: int, rel: str) -> Diagnostic:
-    from ..diagnostics import Loc, error
-
     return error(
         "file-too-large",
         f"the file is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,} bytes "
@@ -245,8 +242,6 @@ def _diag_tuple(d: Diagnostic) -> tuple:
 
 
 def _diag(t: tuple) -> Diagnostic:
-    from ..diagnostics import Loc
-
     return Diagnostic(t[0], t[1], Loc(t[2], t[3], t[4]), t[5])
 
 

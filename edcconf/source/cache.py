@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..spool import read_entry
+from ..fs import refuse_leaving
+from ..spool import read_entry, spool, write_now
 
 _DEPENDS_ON = (
     "source/yamlfile.py",
@@ -50,7 +51,6 @@ def cache_folder(root: Path, *parts: str) -> Path:
     """`.edcconf/cache/<parts>`; unsafe-path when it leads through a symbolic link to outside the
     configuration directory (edcconf.fs): an entry read from elsewhere would be trusted as this repository's
     own, and one written there lands in another directory. Unlike a damaged entry, this fails the command."""
-    from ..fs import refuse_leaving
 
     return refuse_leaving(root, Path(root).joinpath(".edcconf", "cache", *parts), "read or write the cache")
 
@@ -69,13 +69,10 @@ class FileCache:
     def put_marshalled(self, key: str, data: bytes) -> None:
         """Store an entry already marshalled, by the spool's thread (see edcconf.spool): written while
         this process waits for the parse workers or goes on with the command."""
-        from ..spool import spool
 
         spool.write(self.dir / key[:2] / key, data)
 
     def put(self, key: str, value: Any) -> None:
-        from ..spool import write_now
-
         try:
             data = marshal.dumps(value)
         except ValueError:

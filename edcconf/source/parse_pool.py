@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Generator
 
 from ..diagnostics import Diagnostic
+from ..spool import spool
 from .yamlfile import ParsedFile, parse_yaml
 
 Job = tuple[str, bytes, "str | None"]  # (path shown to users, bytes, cache key)
@@ -60,7 +61,7 @@ def workers_for(jobs: list[Job]) -> int:
 def parse_one(rel: str, raw: bytes, key: str | None, check: Check | None, cache) -> tuple:
     """One file parsed, checked when a check is given, and its cache entry written:
     (parsed, parse diagnostics, schema diagnostics or None, the cache entry's plain data)."""
-    from . import to_entry
+    from . import to_entry  # local: source/__init__ imports this module
 
     parsed, diags = parse_yaml(raw, rel)
     checked = check(parsed) if (check is not None and parsed is not None) else None
@@ -74,7 +75,7 @@ def parse_all(
     jobs: list[Job], check: Check | None, cache
 ) -> Generator[tuple[ParsedFile | None, list[Diagnostic]], None, None]:
     """(parsed, diagnostics) per job, in the jobs' order."""
-    from . import from_entry
+    from . import from_entry  # local: source/__init__ imports this module
 
     workers = workers_for(jobs)
     if workers <= 1 or len(jobs) < 2 or not may_fork():
@@ -82,7 +83,6 @@ def parse_all(
             parsed, diags = _sequential(rel, raw, key, check, cache)
             yield parsed, diags
         return
-    from ..spool import spool
 
     spool.flush()  # no thread of ours is running when the workers are forked (e.g. an incremental
     #                 attempt that queued entries before this full load)

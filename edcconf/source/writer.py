@@ -369,7 +369,7 @@ def plan_edits(
     """The edits and the complete new text of each touched file; writes nothing. members: group id ->
     people; grants: study id -> access entries; roles: study id -> {role id: role}; study_sites: study
     id -> site ids for its `sites:`; sites: new global sites (environments/sites-imported.yaml)."""
-    from . import writer_roles_sites as more
+    from . import writer_roles_sites as more  # local: writer_roles_sites imports this module
 
     root = Path(root)
     sources = load_sources(root, use_cache=False)

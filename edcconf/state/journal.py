@@ -21,8 +21,12 @@ import os
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .local import LocalBackend, write_atomically
+from ..fs import write_atomically
+
+if TYPE_CHECKING:
+    from .local import LocalBackend
 
 CHUNK = 1 << 20
 

@@ -26,146 +26,21 @@ import itertools
 import json
 import os
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..diagnostics import UserError
+from ..fs import CHUNK, file_chunks, refuse_leaving, sha256_of, write_atomically
 from . import oslock
 from .decode import json_text, loads_shared
-from .locking import LockInfo, busy_error, lock_lost, named_holder
+from .journal import FileJournal
+from .locking import LockInfo, actor, busy_error, lock_lost, named_holder
 from .record import STATE_FORMAT_VERSION, StateRecord
 
-if TYPE_CHECKING:
-    from .journal import FileJournal
-
-
-def write_atomically(path: Path, data: bytes | Iterable[bytes], durable: bool = True) -> None:
-    """Replace path with data so that a reader (or a crash) sees the old or the new file, never half.
-
-    data may be an iterable of chunks (written as they come: a state of 200,000 grants need not be one
-    string in memory). durable=False skips the fsyncs: still atomic, for outputs that can be written
-    again (reports, bulk files, notifications), never for state, history, journal or audit. Inside
-    staged_outputs() (in that thread), a durable=False write is only staged: see there."""
-    staging = getattr(_staging, "outputs", None)
-    if staging is not None and not durable:
-        staging.stage(Path(path), data)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            for chunk in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view) :]
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        if durable and os.name != "nt":  # Windows cannot open a directory to fsync it (NTFS journals the rename)
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise UserError(
-            f"cannot write {path}: {exc.strerror or exc}; the previous state is untouched", code="state-write"
-        ) from None
-    except BaseException:  # e.g. a chunk that could not be made: no temporary file left behind
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-_staging = threading.local()
-
-
-class StagedOutputs:
-    """The files a provider writes at the end of an apply, staged: each is written in full beside its
-    target (`.<name>.staged`) but not put in place. The apply journals them (with the changes they
-    carry out) and only then puts them in place (put_in_place), so a kill leaves either no new file and
-    no journaled change, or a journal that the next command uses to finish putting them in place: never
-    files that say more than the state (or less). Only the lock's holder stages, inside its fence."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, tuple[str, str]] = {}  # target -> (staged file, sha256 of its bytes)
-
-    def stage(self, path: Path, data: bytes | Iterable[bytes]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staged = path.with_name(f".{path.name}.staged")  # one name: a kill's leftover is reused, not piled up
-        digest = hashlib.sha256()
-        try:
-            fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                for chunk in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
-                    digest.update(chunk)
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fd, view) :]
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                staged.unlink()
-            raise UserError(f"cannot write {path}: {exc.strerror or exc}", code="state-write") from None
-        self.files[str(path)] = (str(staged), digest.hexdigest())
-
-    def manifest(self) -> list[list[str]]:
-        """[staged file, target, sha256] of each file, for the journal."""
-        return [[staged, target, sha] for target, (staged, sha) in self.files.items()]
-
-    def discard(self) -> None:
-        for staged, _ in self.files.values():
-            with contextlib.suppress(OSError):
-                os.unlink(staged)
-        self.files.clear()
-
-
-@contextlib.contextmanager
-def staged_outputs() -> Iterator[StagedOutputs]:
-    """Stage this thread's durable=False writes (see StagedOutputs); discarded if the block fails."""
-    outputs = StagedOutputs()
-    _staging.outputs = outputs
-    try:
-        yield outputs
-    except BaseException:
-        outputs.discard()
-        raise
-    finally:
-        _staging.outputs = None
-
-
-def put_in_place(manifest: Iterable[list[str]], verify: bool = False) -> list[str]:
-    """Rename each staged file onto its target (one already renamed is skipped). verify (when finishing
-    an interrupted apply): a staged file whose bytes are not the ones journaled (a machine crash: bulk
-    files are not fsynced) is removed instead. Returns the targets left as they were for that reason."""
-    lost = []
-    for staged, target, sha in manifest:
-        if not os.path.exists(staged):
-            continue
-        if verify and _sha256_of(Path(staged)) != sha:
-            with contextlib.suppress(OSError):
-                os.unlink(staged)
-            lost.append(target)
-            continue
-        try:
-            os.replace(staged, target)
-        except OSError as exc:
-            raise UserError(f"cannot put {target} in place: {exc.strerror or exc}", code="state-write") from None
-    return lost
-
-
-CHUNK = 1 << 20
 # The start of a state file as StateRecord.to_json writes it (json.dumps keeps the dict's key order).
 _HEADER = re.compile(rb'\{\s*"format_version":\s*(\d+),\s*"environment":\s*("(?:[^"\\]|\\.)*"),\s*"serial":\s*(\d+),')
 
@@ -181,12 +56,6 @@ def json_chunks(value: object, indent: int | None = None, tail: bytes = b"") -> 
             yield "".join(pending).encode()
             pending, size = [], 0
     yield "".join(pending).encode() + tail
-
-
-def file_chunks(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            yield chunk
 
 
 def read_state_file(path: Path) -> StateRecord:
@@ -207,13 +76,6 @@ def read_state_file(path: Path) -> StateRecord:
 FENCE_WAIT = 10.0  # seconds a force-unlock (or a release) waits for a holder to finish the write it is in
 
 
-def _sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    for chunk in file_chunks(path):
-        h.update(chunk)
-    return h.hexdigest()
-
-
 class LocalBackend:
     name = "local"
 
@@ -232,8 +94,6 @@ class LocalBackend:
 
     @property
     def journal(self) -> FileJournal:
-        from .journal import FileJournal
-
         return FileJournal(self.dir / f"{self.environment}.journal", self)
 
     def describe(self) -> str:
@@ -385,7 +245,6 @@ class LocalBackend:
         """unsafe-path when the state (its file, backup, history, lock, fence, journal) or the audit log would
         be written through a symbolic link to outside the configuration directory (edcconf.fs). Checked when
         the lock is taken, so an apply is refused before it changes anything, and again by each writer."""
-        from ..fs import refuse_leaving
 
         for path in (
             self.path,
@@ -494,7 +353,7 @@ class LocalBackend:
             install = serial is not None and current == (header.get("base_serial") or 0)
             if install:
                 version = self.history_dir / f"{serial:06d}.json"
-                if not version.exists() or _sha256_of(version) != seal.get("version_sha256"):
+                if not version.exists() or sha256_of(version) != seal.get("version_sha256"):
                     raise UserError(
                         f"the journal of an interrupted apply ({self.journal.path}) was committing serial {serial}, "
                         f"but {version} is missing or not the file it wrote. Move the journal aside and check the "
@@ -523,7 +382,6 @@ class LocalBackend:
     def append_audit(self, entries: Iterable[dict]) -> None:
         """One JSON line per entry, each a single write on an O_APPEND descriptor. A torn last line left by
         a kill is first moved aside (repair_audit), so an entry is never glued to it."""
-        from ..fs import refuse_leaving
 
         refuse_leaving(self.root, self.audit_path, "write the audit log")
         with self._writing():
@@ -591,9 +449,6 @@ class LocalBackend:
             ) from None
         finally:
             os.close(fd)
-        from datetime import datetime
-
-        from .locking import actor
 
         return {
             "event": "audit-repaired",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -109,7 +110,6 @@ def lock_lost(environment: str, held: LockInfo) -> UserError:
 def named_holder(read_holder, patience: float = 2.0) -> LockInfo | None:
     """The lock's holder, waiting a moment for it to write its name: a lock is taken first and its
     holder recorded just after, so a refused process may look in between."""
-    import time
 
     deadline = time.monotonic() + patience
     while True:

@@ -10,6 +10,7 @@ state belongs in PostgreSQL (`state: {backend: postgres}`), or edcconf runs unde
 from __future__ import annotations
 
 import errno
+import fcntl
 import sys
 
 from ..diagnostics import UserError
@@ -32,7 +33,6 @@ def refuse_unsupported(environment: str) -> None:
 def try_lock(fd: int, environment: str) -> bool:
     """Take the exclusive lock on the open file fd: True if taken, False if another open file holds it."""
     refuse_unsupported(environment)
-    import fcntl
 
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -45,6 +45,5 @@ def try_lock(fd: int, environment: str) -> bool:
 
 def unlock(fd: int) -> None:
     """Release the lock before fd is closed (closing the last descriptor of the file releases it too)."""
-    import fcntl
 
     fcntl.flock(fd, fcntl.LOCK_UN)

@@ -24,6 +24,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 import psycopg
 import psycopg.conninfo
@@ -103,7 +104,6 @@ def dsn_problem(dsn: str) -> str | None:
 def dsn_secrets(dsn: str) -> set[str]:
     """Every text of the connection string that is or may be a password, as written and as decoded: the
     password in a URL's user information and query, and in each password= of the key=value form."""
-    from urllib.parse import unquote
 
     found: set[str] = set()
     url = _URL.match(dsn)

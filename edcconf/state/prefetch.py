@@ -21,6 +21,10 @@ import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from ..source.parse_pool import may_fork
+from ..spool import spool
+from .decode import json_text, loads_shared, share_like
+
 PREFETCH_MIN_BYTES = 8 * 1024 * 1024  # below this the read costs less than the fork
 
 
@@ -42,7 +46,6 @@ class StatePrefetch:
         also(decoded) runs in the child too, on the decoded file (e.g. storing what a later step
         derives from the applied state alone); its result (plain data, or None if it failed) is
         also_result after take()."""
-        from ..source.parse_pool import may_fork
 
         if not may_fork():
             return None
@@ -51,7 +54,6 @@ class StatePrefetch:
                 return None
         except OSError:
             return None
-        from ..spool import spool
 
         spool.flush()  # no thread of ours is running in the child
         read_end, write_end = os.pipe()
@@ -87,7 +89,6 @@ class StatePrefetch:
             self.also_result = also_result
         except (OSError, ValueError, EOFError, TypeError):
             return None
-        from .decode import share_like
 
         return share_like(data, like)
 
@@ -108,7 +109,6 @@ def _child(path: Path, out: int, also: Callable[[dict], object] | None) -> None:
     code = 1
     try:
         os.nice(19)  # a core the others leave idle, not one they need
-        from .decode import json_text, loads_shared
 
         with open(path, "rb") as f:
             identity = _identity(os.fstat(f.fileno()))

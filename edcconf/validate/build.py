@@ -9,7 +9,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ..diagnostics import Diagnostic, Loc, error
+from ..diagnostics import Diagnostic, Loc, error, suggest
+from ..identity import fold, ignoring
 from ..model import (
     ALL,
     Environment,
@@ -30,7 +31,6 @@ from ..model import (
 from ..rules.ceilings import UNLIMITED, Ceiling, effective_ceiling
 from ..source.positions import child_entries, child_pos, child_record
 from ..source.yamlfile import ParsedFile, Where
-from .identity import fold, ignoring
 
 NO_RIGHTS = "no-rights"
 NO_RIGHTS_CEILING = effective_ceiling({}, {})  # every generic right none, every REDCap key 0
@@ -367,8 +367,6 @@ def _extend(groups: dict[str, Group], declared: dict[str, _Node], problems: list
         node = declared[gid]
         parent = node.get("extends")
         if parent not in groups:
-            from .references import suggest
-
             problems.append(
                 error(
                     "unknown-reference",

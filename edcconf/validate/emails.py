@@ -15,8 +15,8 @@ with OpenClinica or Vault access anywhere it would have been an error, which a f
 from __future__ import annotations
 
 from ..diagnostics import Diagnostic, Loc, error, warning
+from ..identity import fold, ignoring
 from ..model import Model, Person
-from .identity import fold, ignoring
 
 NEEDS_EMAIL = {
     "openclinica": "OpenClinica needs an e-mail for every user (001)",

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 from ..catalogs import catalog
-from ..diagnostics import Diagnostic, Loc, error
+from ..diagnostics import Diagnostic, Loc, error, suggest
 from ..model import ALL, Model, Study
 
-
-def suggest(name: str, known: Iterable[str]) -> str:
-    known = list(known)
-    lowered = {k.lower(): k for k in known}
-    if name.lower() in lowered:
-        return f"; did you mean {lowered[name.lower()]!r}?"
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    if not close and len(name) >= 3:  # an abbreviation: `prod` for `production`
-        close = sorted(k for k in known if k.lower().startswith(name.lower()))[:1]
-    return f"; did you mean {close[0]!r}?" if close else ""
+__all__ = ["check_references", "suggest", "unknown"]  # suggest: still imported from here by questions
 
 
 def unknown(what: str, name: str, known: Iterable[str], loc: Loc, where: str = "") -> Diagnostic:

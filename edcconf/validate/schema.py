@@ -14,6 +14,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError
 
 from ..diagnostics import Diagnostic, error
+from ..rules.openclinica_security import MOVED, moved_message
 from ..source.yamlfile import ParsedFile
 
 ROOT_SCHEMA = "document.schema.json"
@@ -109,7 +110,7 @@ def _fast_check():
     """The same schema compiled to Python code: it only answers valid or not, many times faster.
     Our schemas use nothing beyond draft 7 once inlined; a file it rejects gets jsonschema's full,
     located report (and the scalar coercion), so messages never depend on this path."""
-    import fastjsonschema
+    import fastjsonschema  # local: fastjsonschema is slow to import
 
     return fastjsonschema.compile({"$schema": "http://json-schema.org/draft-07/schema#", **_inlined()})
 
@@ -130,7 +131,7 @@ def validate_file(parsed: ParsedFile) -> list[Diagnostic]:
                 parsed.loc(),
             )
         ]
-    import fastjsonschema
+    import fastjsonschema  # local: fastjsonschema is slow to import
 
     try:
         _fast_check()(parsed.data)
@@ -201,8 +202,6 @@ def _describe(parsed: ParsedFile, err: Any) -> list[Diagnostic]:
         out = []
         for key in sorted(set(err.instance) - set(allowed)):
             if _moved(path, key):
-                from ..rules.openclinica_security import moved_message
-
                 out.append(error("setting-moved", moved_message(key), parsed.key_loc(path + (key,))))
                 continue
             hint = _suggest(key, allowed)
@@ -258,7 +257,6 @@ def _describe(parsed: ParsedFile, err: Any) -> list[Diagnostic]:
 
 def _moved(path: tuple, key: str) -> bool:
     """An environment's `security.<key>` that now belongs to the OpenClinica domain (see CHANGELOG)."""
-    from ..rules.openclinica_security import MOVED
 
     return key in MOVED and len(path) >= 2 and path[-1] == "security" and path[0] in ("environment", "environments")
 

@@ -7,8 +7,12 @@ from collections.abc import Mapping
 from typing import cast
 
 from ..catalogs import Catalog, catalog, required_catalog
-from ..diagnostics import Diagnostic, Loc, UserError, error
-from ..model import ALL, Environment, Grant, Model, Study
+from ..diagnostics import Diagnostic, Loc, UserError, error, suggest
+from ..interchange import redcap_versions as rv
+from ..model import ALL, FORM_LEVELS, Environment, Grant, Model, Study, site_scope
+from ..providers.base import inside
+from ..providers.redcap_records import dag_unique_name
+from ..resolve.roles import effective_role
 from ..rules.ceilings import group_ceilings
 from ..rules.openclinica_security import check_domain, check_environment
 
@@ -58,7 +62,6 @@ def check_systems(model: Model) -> list[Diagnostic]:
 
 def _target_paths(model: Model, env: Environment) -> list[Diagnostic]:
     """A target's `out:` stays inside the configuration directory (symlinks followed)."""
-    from ..providers.base import inside
 
     out = []
     for system, target in env.targets.items():
@@ -75,7 +78,6 @@ def redcap_keys(cat: Catalog | None, keys: Mapping[str, int], loc: Loc, where: s
     """Exact REDCap right keys and values (004): an unknown key or value is an error, never ignored."""
     if not keys or cat is None:
         return []
-    from .references import suggest
 
     out = []
     for key, value in keys.items():
@@ -92,8 +94,6 @@ def redcap_keys(cat: Catalog | None, keys: Mapping[str, int], loc: Loc, where: s
 
 
 def _nearest(level: str, allowed: tuple[str, ...]) -> str:
-    from ..model import FORM_LEVELS
-
     i = FORM_LEVELS.index(level)
     lower = [lvl for lvl in allowed if FORM_LEVELS.index(lvl) < i]
     higher = [lvl for lvl in allowed if FORM_LEVELS.index(lvl) > i]
@@ -125,8 +125,6 @@ def _unsupported_levels(study: Study, cat: Catalog) -> list[Diagnostic]:
 def _sayable_rights(model: Model, study: Study, cat: Catalog) -> list[Diagnostic]:
     """A REDCap role must hold only rights its project's REDCap version can carry in the user-rights API
     and the User Rights upload: anything else could be neither written nor verified (fail closed)."""
-    from ..interchange import redcap_versions as rv
-    from ..resolve.roles import effective_role
 
     versions: dict[str, str] = {}
     for env in study.environments:
@@ -158,7 +156,6 @@ def _sayable_rights(model: Model, study: Study, cat: Catalog) -> list[Diagnostic
 
 def _one_dag(model: Model, study: Study) -> list[Diagnostic]:
     """REDCap puts a user in at most one data access group per project, or in none (all records)."""
-    from ..resolve.effective import site_scope
 
     out = []
     for grant in study.access:
@@ -183,7 +180,6 @@ def _distinct_dags(study: Study) -> list[Diagnostic]:
     its label (lower case, letters, digits and underscores, at most 18 characters), and the User Rights
     upload names the group by it, so two sites that differ only in case, in '-' against '_', or after their
     first 18 characters would put their users in one group, each seeing the other's records."""
-    from ..providers.redcap_records import dag_unique_name
 
     first: dict[str, str] = {}
     out = []

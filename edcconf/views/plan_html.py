@@ -19,9 +19,11 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from .. import __version__
+from ..diagnostics import UserError
 from ..model import LEVEL_RANK
 from ..plan import Change, Plan
 from ..plan.model import ADD_ACTIONS, REVOKE_ACTIONS
+from ..resolve.effective import expand_grant
 
 OTHERS_SHOWN = 500  # rows of unchanged access per study: context for the reviewer, not the review itself
 # the kinds a cell is marked with, in the legend's order
@@ -206,7 +208,6 @@ def _names(plan: Plan, applied: Mapping | None) -> dict[str, str]:
 
 def _unchanged(study: str, changed: set[str], applied: Mapping) -> list[tuple[str, dict]]:
     # the state's own role table: joins data, evaluates no rule
-    from ..resolve.effective import expand_grant
 
     out: list = []
     for key, grant in (applied.get("grants") or {}).items():
@@ -306,8 +307,6 @@ def applied_for(planned: Any, root, read_state) -> Mapping | None:
     (a plan made now carries it; one from the memo reads it again). None for another serial."""
     previous = getattr(planned, "previous", None)
     if previous is None:
-        from ..diagnostics import UserError
-
         try:
             previous = read_state(root, planned.plan.environment)
         except UserError:  # the dimmed rows are context: a state that cannot be read now only hides them

@@ -16,8 +16,8 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ..fs import write_atomically
 from ..progress import progress
-from ..state.local import write_atomically
 from . import svg
 
 LEVEL_MARK = {"edit": "E", "review": "V", "read": "R", "none": "–"}

@@ -4,7 +4,14 @@ import socket
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import run_cli, write
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
+
 
 AT = ["--at", "2026-11-24"]
 

@@ -4,8 +4,17 @@ checklist marks what only an Admin can do (a site's global fields, Central User 
 import csv
 import io
 
-from tests.conftest import write
+import pytest
+
+from tests.conftest import run_cli, write
 from tests.helpers import edit
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
+
 
 NEW_STUDY = """study:
   id: LUNG-02

@@ -3,7 +3,16 @@ by the providers of the systems they concern, not only recorded in the state."""
 
 import csv
 
-from tests.conftest import write
+import pytest
+
+from tests.conftest import run_cli, write
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
+
 
 DAY = "2026-11-24"
 

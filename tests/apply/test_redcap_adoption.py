@@ -8,7 +8,9 @@ from __future__ import annotations
 import pytest
 
 from edcconf.emulator.redcap import RedcapEmulator
-from tests.conftest import run_edcconf, write
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+from tests.conftest import run_cli, write
 
 TOKEN_VAR = "EDCCONF_TEST_ADOPT_TOKEN"
 FORMS = ["demographics", "hba1c", "adverse_events"]
@@ -130,7 +132,7 @@ def _writes(emu: RedcapEmulator) -> list[dict]:
 
 def test_import_then_state_import_plans_nothing_applies_nothing_and_finds_no_drift(adopted):
     emu, root, env = adopted
-    imported = run_edcconf(
+    imported = run_cli(
         "import",
         "redcap",
         "--env",
@@ -145,21 +147,21 @@ def test_import_then_state_import_plans_nothing_applies_nothing_and_finds_no_dri
         env=env,
     )
     assert imported.code == 0, imported
-    assert run_edcconf("validate", cwd=root).code == 0
+    assert run_cli("validate", cwd=root).code == 0
     study = (root / "studies/diab.yaml").read_text()
     assert "redcap_role: {name: U-" in study and "label: Data Entry" in study  # kept as a REDCap role
     assert "view: 4" in study and "view: 5" in study  # per-form delete kept
     assert "UCSF" in study and (root / "environments/sites-imported.yaml").exists()  # the DAG became a site
-    recorded = run_edcconf("state", "import", "--env", "test", "redcap", "--study", "DIAB-03", cwd=root, env=env)
+    recorded = run_cli("state", "import", "--env", "test", "redcap", "--study", "DIAB-03", cwd=root, env=env)
     assert recorded.code == 0, recorded
 
-    plan = run_edcconf("plan", "--env", "test", "--json", cwd=root, env=env)
+    plan = run_cli("plan", "--env", "test", "--json", cwd=root, env=env)
     assert plan.code == 0 and plan.json["changes"] == [], plan
     before = len(_writes(emu))
-    applied = run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env)
+    applied = run_cli("apply", "--env", "test", "--yes", cwd=root, env=env)
     assert applied.code == 0, applied
     assert len(_writes(emu)) == before, _writes(emu)[before:]
-    drift = run_edcconf("drift", "--env", "test", "--json", cwd=root, env=env)
+    drift = run_cli("drift", "--env", "test", "--json", cwd=root, env=env)
     assert drift.code == 0 and drift.json["differences"] == [], drift
     users = emu.project(12).users
     assert users["bob.delete"].rights.forms["demographics"] == 146  # nobody's access changed
@@ -170,7 +172,7 @@ def test_a_hand_change_after_adoption_is_drift_and_plan_restores_it(adopted):
 
     emu, root, env = adopted
     assert (
-        run_edcconf(
+        run_cli(
             "import",
             "redcap",
             "--env",
@@ -186,7 +188,7 @@ def test_a_hand_change_after_adoption_is_drift_and_plan_restores_it(adopted):
         ).code
         == 0
     )
-    assert run_edcconf("state", "import", "--env", "test", "redcap", "--study", "DIAB-03", cwd=root, env=env).code == 0
+    assert run_cli("state", "import", "--env", "test", "redcap", "--study", "DIAB-03", cwd=root, env=env).code == 0
     Project(emu.url, env[TOKEN_VAR]).import_users(
         [
             {
@@ -198,10 +200,10 @@ def test_a_hand_change_after_adoption_is_drift_and_plan_restores_it(adopted):
             }
         ]
     )
-    drift = run_edcconf("drift", "--env", "test", "--json", cwd=root, env=env)
+    drift = run_cli("drift", "--env", "test", "--json", cwd=root, env=env)
     found = {(d["user"], d["right"], d["expected"], d["live"]) for d in drift.json["differences"]}
     assert ("bob.delete", "forms.demographics", "view & edit + delete", "view & edit") in found, drift
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env).code == 0
+    assert run_cli("apply", "--env", "test", "--yes", cwd=root, env=env).code == 0
     assert emu.project(12).users["bob.delete"].rights.forms["demographics"] == 146
 
 
@@ -218,7 +220,7 @@ def test_import_from_redcaps_own_exports(adopted, tmp_path):
     (files / "roles.csv").write_text(p.export_user_roles(format_type="csv"))
     (files / "assign.csv").write_text(p.export_user_role_assignment(format_type="csv"))
     args = [files / "users.csv", files / "roles.csv", files / "assign.csv"]
-    imported = run_edcconf(
+    imported = run_cli(
         "import",
         "redcap-users",
         *args,
@@ -233,17 +235,15 @@ def test_import_from_redcaps_own_exports(adopted, tmp_path):
         cwd=root,
     )
     assert imported.code == 0, imported
-    assert (
-        run_edcconf("state", "import", "--env", "test", "redcap-users", *args, "--study", "DIAB-03", cwd=root).code == 0
-    )
-    plan = run_edcconf("plan", "--env", "test", "--json", "--no-refresh", cwd=root)
+    assert run_cli("state", "import", "--env", "test", "redcap-users", *args, "--study", "DIAB-03", cwd=root).code == 0
+    plan = run_cli("plan", "--env", "test", "--json", "--no-refresh", cwd=root)
     assert plan.code == 0 and plan.json["changes"] == [], plan
 
 
 def test_a_new_grant_of_an_adopted_redcap_role_assigns_the_role_and_keeps_its_definition(adopted):
     emu, root, env = adopted
     assert (
-        run_edcconf(
+        run_cli(
             "import",
             "redcap",
             "--env",
@@ -259,14 +259,14 @@ def test_a_new_grant_of_an_adopted_redcap_role_assigns_the_role_and_keeps_its_de
         ).code
         == 0
     )
-    assert run_edcconf("state", "import", "--env", "test", "redcap", "--study", "DIAB-03", cwd=root, env=env).code == 0
+    assert run_cli("state", "import", "--env", "test", "redcap", "--study", "DIAB-03", cwd=root, env=env).code == 0
     staff = root / "groups/staff.yaml"
     staff.write_text(staff.read_text() + "    - {username: eve.new, email: eve@hospital.example.org, name: Eve New}\n")
     study = root / "studies/diab.yaml"
     study.write_text(
         study.read_text() + "    - {user: eve.new, role: data-entry, environments: [test], sites: [UCSF]}\n"
     )
-    applied = run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env)
+    applied = run_cli("apply", "--env", "test", "--yes", cwd=root, env=env)
     assert applied.code == 0, applied
     from redcap import Project
 
@@ -276,7 +276,7 @@ def test_a_new_grant_of_an_adopted_redcap_role_assigns_the_role_and_keeps_its_de
     assert not [r for r in emu.requests if r.get("content") == "userRole" and r.get("data")][1:], (
         "the role's definition was not rewritten (it already equals the declaration)"
     )
-    drift = run_edcconf("drift", "--env", "test", "--json", cwd=root, env=env)
+    drift = run_cli("drift", "--env", "test", "--json", cwd=root, env=env)
     assert drift.code == 0 and drift.json["differences"] == [], drift
 
 
@@ -307,14 +307,13 @@ def test_adoption_before_redcap_15_6(tmp_path):
         for rel, text in CONFIG.items():
             write(tmp_path, rel, text.format(url=emu.url) if "{url}" in text else text)
         env = {TOKEN_VAR: token}
-        imported = run_edcconf("import", "redcap", "--env", "test", "--group", "staff", cwd=tmp_path, env=env)
+        imported = run_cli("import", "redcap", "--env", "test", "--group", "staff", cwd=tmp_path, env=env)
         assert imported.code == 0, imported
         assert (
-            run_edcconf("state", "import", "--env", "test", "redcap", "--study", "DIAB-03", cwd=tmp_path, env=env).code
-            == 0
+            run_cli("state", "import", "--env", "test", "redcap", "--study", "DIAB-03", cwd=tmp_path, env=env).code == 0
         )
         writes = len(_writes(emu))
-        applied = run_edcconf("apply", "--env", "test", "--yes", cwd=tmp_path, env=env)
+        applied = run_cli("apply", "--env", "test", "--yes", cwd=tmp_path, env=env)
         assert applied.code == 0 and "No changes" in applied.out, applied
         assert len(_writes(emu)) == writes
         assert emu.project(12).users["bob.old"].rights.forms == {"demographics": 3, "hba1c": 1, "adverse_events": 2}
@@ -323,14 +322,12 @@ def test_adoption_before_redcap_15_6(tmp_path):
 def test_an_undeclared_dag_or_instrument_refuses_the_import_and_nothing_is_written(adopted):
     emu, root, env = adopted
     before = {p: p.read_bytes() for p in root.rglob("*.yaml")}
-    no_site = run_edcconf(
-        "import", "redcap", "--env", "test", "--study", "DIAB-03", "--group", "staff", cwd=root, env=env
-    )
+    no_site = run_cli("import", "redcap", "--env", "test", "--study", "DIAB-03", "--group", "staff", cwd=root, env=env)
     assert no_site.code == 1 and "import-site" in no_site.err and "ucsf (UCSF)" in no_site.err, no_site
     study = root / "studies/diab.yaml"
     study.write_text(study.read_text().replace("    - {id: adverse_events}\n", ""))
     before[study] = study.read_bytes()
-    no_form = run_edcconf(
+    no_form = run_cli(
         "import",
         "redcap",
         "--env",

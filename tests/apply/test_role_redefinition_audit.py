@@ -2,6 +2,17 @@
 
 import json
 
+import pytest
+
+from tests.conftest import run_cli
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
+
+
 AT = ["--at", "2026-11-24"]
 
 

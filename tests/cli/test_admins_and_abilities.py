@@ -1,6 +1,17 @@
 """Admins see every study (001) and who cannot be granted full User Rights cannot create projects (002),
 through explain and who-can; validate warns when the organisation has more admins than it accepts."""
 
+import pytest
+
+from tests.conftest import run_cli
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
+
+
 AT = ["--at", "2026-11-24"]
 
 ADMINS = """\

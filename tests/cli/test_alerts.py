@@ -10,7 +10,14 @@ import socket
 import pytest
 
 from tests.apply.test_notify import smtp_server  # noqa: F401 - the fixture: aiosmtpd on 127.0.0.1
-from tests.conftest import write
+from tests.conftest import run_cli, write
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
+
 
 D1, D3, D8, D9 = "2026-12-01", "2026-12-03", "2026-12-08", "2026-12-09"
 

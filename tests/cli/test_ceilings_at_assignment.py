@@ -4,8 +4,18 @@ a lowered ceiling it is. validate, which has no plan, reads each environment's s
 
 from functools import partial
 
+import pytest
+
 from edcconf.state.local import LocalBackend
 from tests import helpers
+from tests.conftest import run_cli
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
+
 
 edit = partial(helpers.edit, count=1)  # the first occurrence only
 

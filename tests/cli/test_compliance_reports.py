@@ -5,10 +5,18 @@ the configuration never declared, reported as undeclared (not as expired)."""
 import csv
 import io
 
+import pytest
 from redcap import Project
 
 from tests.apply.test_redcap_end_to_end import TOKEN_VAR, _repo, emulator  # noqa: F401  (the fixture)
-from tests.conftest import run_edcconf
+from tests.conftest import run_cli
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
+
 
 AT = ["--at", "2026-11-24"]
 
@@ -131,7 +139,7 @@ def test_live_users_never_declared_are_undeclared_not_expired(tmp_path, emulator
     emu, token = emulator
     root = _repo(tmp_path, emu.url)
     env = {TOKEN_VAR: token}
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root, env=env).code == 0
+    assert run_cli("apply", "--env", "test", "--yes", cwd=root, env=env).code == 0
     project = Project(emu.url, token)
     project.import_users(
         [
@@ -140,7 +148,7 @@ def test_live_users_never_declared_are_undeclared_not_expired(tmp_path, emulator
             {"username": "quiet.stray"},
         ]
     )
-    live = run_edcconf("compliance", "--env", "test", "--live", "--json", cwd=root, env=env)
+    live = run_cli("compliance", "--env", "test", "--live", "--json", cwd=root, env=env)
     assert live.code == 0, live
     doc = live.json
     pairs = {p["user"]: p for p in doc["reports"]["pairs_all"]}
@@ -154,5 +162,5 @@ def test_live_users_never_declared_are_undeclared_not_expired(tmp_path, emulator
     undeclared = {u["user"]: u for u in doc["undeclared"]}
     assert sorted(undeclared) == ["old.stray", "quiet.stray", "zed.stray"]
     assert undeclared["zed.stray"]["non_compliant"] is True and undeclared["zed.stray"]["study"] == "DIAB-03"
-    text = run_edcconf("compliance", "--env", "test", "--live", cwd=root, env=env).out
+    text = run_cli("compliance", "--env", "test", "--live", cwd=root, env=env).out
     assert "Undeclared users" in text and "zed.stray in DIAB-03" in text and "[undeclared]" in text

@@ -5,7 +5,16 @@ compliance alerts (004). It plans, applies and reports as the rule book says."""
 
 from __future__ import annotations
 
-from tests.conftest import write
+import pytest
+
+from tests.conftest import run_cli, write
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
+
 
 D1 = "2026-12-01"
 

@@ -4,7 +4,16 @@ Co-PI of every study granting access, an agreement dated later gives no access u
 
 from __future__ import annotations
 
-from tests.conftest import write
+import pytest
+
+from tests.conftest import run_cli, write
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
+
 
 EXT = """\
 group:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import networkx as nx
 
-from tests.conftest import run_edcconf
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+from tests.conftest import run_cli
 
 
 def _graphml(root, tmp_path, *args):
     out = tmp_path / "g.graphml"
-    result = run_edcconf("graph", "--format", "graphml", "-o", str(out), *args, cwd=root)
+    result = run_cli("graph", "--format", "graphml", "-o", str(out), *args, cwd=root)
     assert result.code == 0, result
     return nx.read_graphml(out)
 
@@ -46,8 +47,8 @@ def test_env_filter_and_person_part(mini_repo, tmp_path):
 
 
 def test_dot_is_quoted_and_an_unknown_name_is_a_user_error(mini_repo):
-    dot = run_edcconf("graph", "--user", "cara.crc", cwd=mini_repo)
+    dot = run_cli("graph", "--user", "cara.crc", cwd=mini_repo)
     assert dot.code == 0 and dot.out.startswith("digraph edcconf {") and dot.out.rstrip().endswith("}")
     assert '"person:cara.crc" -> "role:HEART-01/crc" [label="granted at BOS (test, production)"' in dot.out
-    unknown = run_edcconf("graph", "--user", "cara.crcc", cwd=mini_repo)
+    unknown = run_cli("graph", "--user", "cara.crcc", cwd=mini_repo)
     assert unknown.code == 1 and "did you mean 'cara.crc'" in unknown.err and "Traceback" not in unknown.err

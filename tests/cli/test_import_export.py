@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, copy_config, run_edcconf
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+from tests.conftest import REPO, copy_config, run_cli
 
 
 def _digest(root: Path) -> str:
@@ -23,7 +24,7 @@ def _digest(root: Path) -> str:
 @pytest.fixture
 def exported(tmp_path: Path) -> Path:
     out = tmp_path / "exported"
-    result = run_edcconf("export", "files", "--env", "production", "-o", out, cwd=REPO)
+    result = run_cli("export", "files", "--env", "production", "-o", out, cwd=REPO)
     assert result.code == 0, result
     return out
 
@@ -32,20 +33,20 @@ def test_sag_round_trip_and_zero_plan(tmp_path: Path, exported: Path) -> None:
     root = tmp_path / "fresh"
     shutil.copytree(REPO / "environments", root / "environments")
     defs, assigns = exported / "groups" / "sag-definitions.csv", exported / "groups" / "sag-assignments.csv"
-    result = run_edcconf("import", "sag", defs, assigns, cwd=root)
+    result = run_cli("import", "sag", defs, assigns, cwd=root)
     assert result.code == 0, result
     assert "Wrote groups/" in result.out
-    assert run_edcconf("validate", cwd=root).code == 0
-    assert run_edcconf("state", "import", "--env", "test", "sag", defs, assigns, cwd=root).code == 0
-    plan = run_edcconf("plan", "--env", "test", "--json", cwd=root)
+    assert run_cli("validate", cwd=root).code == 0
+    assert run_cli("state", "import", "--env", "test", "sag", defs, assigns, cwd=root).code == 0
+    plan = run_cli("plan", "--env", "test", "--json", cwd=root)
     assert plan.code == 0, plan
     assert plan.json["changes"] == []
     again = tmp_path / "again"
-    assert run_edcconf("export", "files", "--env", "test", "-o", again, cwd=root).code == 0
+    assert run_cli("export", "files", "--env", "test", "-o", again, cwd=root).code == 0
     for name in ("sag-definitions.csv", "sag-assignments.csv"):
         assert (again / "groups" / name).read_bytes() == (exported / "groups" / name).read_bytes(), name
     # importing the same files again declares nothing new
-    second = run_edcconf("import", "sag", defs, assigns, cwd=root)
+    second = run_cli("import", "sag", defs, assigns, cwd=root)
     assert second.code == 0 and "Nothing to import" in second.out, second
 
 
@@ -56,14 +57,14 @@ def test_acg_round_trip(tmp_path: Path, exported: Path) -> None:
     shutil.copytree(REPO / "environments", root / "environments")
     defs, assigns = exported / "groups" / "acg-definitions.csv", exported / "groups" / "acg-assignments.csv"
     sag = exported / "groups" / "sag-definitions.csv", exported / "groups" / "sag-assignments.csv"
-    assert run_edcconf("import", "sag", *sag, cwd=root).code == 0
-    result = run_edcconf("import", "acg", defs, assigns, cwd=root)
+    assert run_cli("import", "sag", *sag, cwd=root).code == 0
+    result = run_cli("import", "acg", defs, assigns, cwd=root)
     assert result.code == 0 and "Nothing to import" in result.out, result
-    assert run_edcconf("state", "import", "--env", "test", "acg", defs, assigns, cwd=root).code == 0
-    plan = run_edcconf("plan", "--env", "test", "--json", cwd=root)
+    assert run_cli("state", "import", "--env", "test", "acg", defs, assigns, cwd=root).code == 0
+    plan = run_cli("plan", "--env", "test", "--json", cwd=root)
     assert plan.code == 0 and plan.json["changes"] == [], plan
     again = tmp_path / "again"
-    assert run_edcconf("export", "files", "--env", "test", "-o", again, cwd=root).code == 0
+    assert run_cli("export", "files", "--env", "test", "-o", again, cwd=root).code == 0
     assert (again / "groups" / "acg-assignments.csv").read_bytes() == assigns.read_bytes()
     assert (again / "groups" / "acg-definitions.csv").read_bytes() == defs.read_bytes()
 
@@ -75,7 +76,7 @@ def test_acg_import_declares_people_without_email(tmp_path: Path, exported: Path
     shutil.copytree(REPO / "environments", root / "environments")
     defs, assigns = exported / "groups" / "acg-definitions.csv", exported / "groups" / "acg-assignments.csv"
     users = [line.split(",")[0] for line in assigns.read_text().splitlines()[1:]]
-    result = run_edcconf("import", "acg", defs, assigns, "--json", cwd=root)
+    result = run_cli("import", "acg", defs, assigns, "--json", cwd=root)
     assert result.code == 0, result
     no_email = [w for w in result.json["warnings"] if w["code"] == "import-no-email"]
     assert len(no_email) == len(users) > 0 and no_email[0]["source"] == f"{assigns}:2", no_email
@@ -83,7 +84,7 @@ def test_acg_import_declares_people_without_email(tmp_path: Path, exported: Path
         p for g in result.json["declared"]["groups"] for p in g.get("members", [])
     ]
     assert sorted(p["username"] for p in declared) == sorted(users) and not any("email" in p for p in declared)
-    checked = run_edcconf("validate", "--json", cwd=root)
+    checked = run_cli("validate", "--json", cwd=root)
     assert checked.code == 0, checked
     assert sum(w["code"] == "person-without-email" for w in checked.json["warnings"]) == len(users)
 
@@ -108,17 +109,17 @@ def test_acg_import_takes_emails_and_names_from_the_redcap_user_export(tmp_path:
             ]
         )
     )
-    result = run_edcconf("import", "acg", defs, assigns, "--users", export, "--json", cwd=root)
+    result = run_cli("import", "acg", defs, assigns, "--users", export, "--json", cwd=root)
     assert result.code == 0, result
     declared = {p["username"]: p for members in result.json["declared"]["members"].values() for p in members}
     declared.update({p["username"]: p for g in result.json["declared"]["groups"] for p in g.get("members", [])})
     assert declared[first] == {"username": first, "email": "first@hospital.example.org", "name": "Ada Lind"}
     assert "email" not in declared[second] and "someone.else" not in declared
     assert f"{second} is declared without an e-mail" in " ".join(w["message"] for w in result.json["warnings"])
-    assert run_edcconf("validate", cwd=root).code == 0
+    assert run_cli("validate", cwd=root).code == 0
     bad = tmp_path / "bad-users.csv"
     bad.write_text("user,email\nx,y\n")  # REDCap's exports vary by version; the username column never lacks
-    refused = run_edcconf("import", "acg", defs, assigns, "--users", bad, "--json", cwd=root)
+    refused = run_cli("import", "acg", defs, assigns, "--users", bad, "--json", cwd=root)
     assert refused.code == 1 and any(
         e["code"] == "csv-missing-column" and e["source"] == f"{bad}:1" for e in refused.json["errors"]
     ), refused
@@ -132,11 +133,11 @@ def test_sag_import_of_someone_sharing_an_email_warns(tmp_path: Path, exported: 
     text = assigns.read_bytes().decode("utf-8")
     first = next(line for line in text.split("\n") if line.startswith('"rita.vogel"')).split('","')  # no access
     assigns.write_bytes((text + "\n" + '","'.join(['"lab.shared', "Lab Shared"] + first[2:])).encode("utf-8"))
-    result = run_edcconf("import", "sag", exported / "groups" / "sag-definitions.csv", assigns, "--json", cwd=root)
+    result = run_cli("import", "sag", exported / "groups" / "sag-definitions.csv", assigns, "--json", cwd=root)
     assert result.code == 0, result
     (shared,) = [w for w in result.json["warnings"] if w["code"] == "shared-email"]
     assert shared["source"].endswith(f":{len(text.splitlines()) + 1}") and first[0][1:] in shared["message"], shared
-    checked = run_edcconf("validate", "--json", cwd=root)
+    checked = run_cli("validate", "--json", cwd=root)
     assert checked.code == 0 and "shared-email" in {w["code"] for w in checked.json["warnings"]}, checked
 
 
@@ -151,14 +152,14 @@ def test_vault_round_trip_and_zero_plan(tmp_path: Path, exported: Path) -> None:
     _strip_access(root / "studies" / "onc-04.yaml")
     before = _digest(root)
     vault_file = exported / "ONC-04" / "vault-users.csv"
-    result = run_edcconf("import", "vault", vault_file, "--study", "ONC-04", cwd=root)
+    result = run_cli("import", "vault", vault_file, "--study", "ONC-04", cwd=root)
     assert result.code == 0, result
     assert "studies/onc-04.yaml (appended): 6 grants in study ONC-04" in result.out  # jane.doe's is disabled
     assert _digest(root) != before
-    assert run_edcconf("validate", cwd=root).code == 0
-    state = run_edcconf("state", "import", "--env", "production", "vault", vault_file, "--study", "ONC-04", cwd=root)
+    assert run_cli("validate", cwd=root).code == 0
+    state = run_cli("state", "import", "--env", "production", "vault", vault_file, "--study", "ONC-04", cwd=root)
     assert state.code == 0, state
-    plan = run_edcconf("plan", "--env", "production", "--json", cwd=root)
+    plan = run_cli("plan", "--env", "production", "--json", cwd=root)
     assert plan.code == 2, plan  # only ONC-04 was recorded: the plan creates every other study
     users = {line.split(",")[3] for line in vault_file.read_text().splitlines()[1:]}
     onc = {"ONC-04", "MGH", "CHU-LYON", "APHP", "OUS"}
@@ -169,7 +170,7 @@ def test_vault_round_trip_and_zero_plan(tmp_path: Path, exported: Path) -> None:
         "NEURO-02",
     }
     again = tmp_path / "again"
-    assert run_edcconf("export", "files", "--env", "production", "-o", again, cwd=root).code == 0
+    assert run_cli("export", "files", "--env", "production", "-o", again, cwd=root).code == 0
     assert (again / "ONC-04" / "vault-users.csv").read_bytes() == vault_file.read_bytes()
 
 
@@ -229,7 +230,7 @@ def test_malformed_files_are_refused_and_nothing_is_written(tmp_path: Path, expo
     else:
         kind = name.split("-")[0]
         args = [kind, exported / "groups" / f"{kind}-definitions.csv", exported / "groups" / f"{kind}-assignments.csv"]
-    result = run_edcconf("import", *args, "--json", cwd=root)
+    result = run_cli("import", *args, "--json", cwd=root)
     assert result.code == 1, result
     errors = result.json["errors"]
     found = [e for e in errors if e["code"] == code]
@@ -250,7 +251,7 @@ def test_a_username_assigned_twice_keeps_its_last_row(tmp_path: Path, exported: 
     text = assigns.read_bytes().decode("utf-8")
     lines = text.rstrip("\n").split("\n")
     assigns.write_bytes((text + "\n" + lines[1] if kind == "sag" else text + lines[1] + "\n").encode("utf-8"))
-    result = run_edcconf("import", kind, exported / "groups" / f"{kind}-definitions.csv", assigns, "--json", cwd=root)
+    result = run_cli("import", kind, exported / "groups" / f"{kind}-definitions.csv", assigns, "--json", cwd=root)
     assert result.code == 0, result
     dups = [w for w in result.json["warnings"] if w["code"] == "csv-duplicate-row"]
     assert [w["source"].rsplit(":", 1)[1] for w in dups] == [str(len(lines) + 1)], result.json["warnings"]
@@ -269,10 +270,10 @@ def test_vault_new_people_need_a_group_and_disabled_rows_are_declared_disabled(t
         "Europe/Oslo,OUS,,,en,en_US,Basic"
     )
     vault_file.write_bytes(("\r\n".join(lines[:-1] + [new_row]) + "\r\n").encode())
-    refused = run_edcconf("import", "vault", vault_file, "--study", "ONC-04", "--json", cwd=root)
+    refused = run_cli("import", "vault", vault_file, "--study", "ONC-04", "--json", cwd=root)
     assert refused.code == 1, refused
     assert [(e["code"], e["source"].rsplit(":", 1)[1]) for e in refused.json["errors"]] == [("import-group", "8")]
-    result = run_edcconf(
+    result = run_cli(
         "import", "vault", vault_file, "--study", "ONC-04", "--group", "trained-monitors", "--json", cwd=root
     )
     assert result.code == 0, result
@@ -280,7 +281,7 @@ def test_vault_new_people_need_a_group_and_disabled_rows_are_declared_disabled(t
     assert [p["username"] for p in result.json["declared"]["members"]["trained-monitors"]] == ["ivo.novak"]
     granted = {g["user"]: g.get("study_status") for g in result.json["declared"]["grants"]["ONC-04"]}
     assert granted["ivo.novak"] is None and granted[lines[1].split(",")[3]] == "disabled"
-    assert run_edcconf("validate", cwd=root).code == 0
+    assert run_cli("validate", cwd=root).code == 0
 
 
 def test_vault_columns_edcconf_does_not_manage_come_from_the_target(exported: Path) -> None:
@@ -316,7 +317,7 @@ def test_export_disables_vault_access_of_deactivated_people_and_expired_grants(t
         )
     )
     out = tmp_path / "out"
-    assert run_edcconf("export", "files", "--env", "test", "-o", out, cwd=root).code == 0
+    assert run_cli("export", "files", "--env", "test", "-o", out, cwd=root).code == 0
     rows = _vault_file(root, out / "ONC-04" / "vault-users.csv")
     assert rows == {
         "claire.martin": ("Disabled", ("CHU-LYON",), ()),
@@ -329,7 +330,7 @@ def test_export_disables_vault_access_of_deactivated_people_and_expired_grants(t
 
 def test_apply_that_revokes_a_vault_grant_writes_it_disabled(tmp_path: Path) -> None:
     root = copy_config(REPO, tmp_path / "example")
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
+    assert run_cli("apply", "--env", "test", "--yes", cwd=root).code == 0
     written = root / "build" / "test" / "vault" / "ONC-04" / "vault-users.csv"
     assert {u for u, (s, _, _) in _vault_file(root, written).items() if s != "Enabled"} == {
         "jane.doe"
@@ -338,7 +339,7 @@ def test_apply_that_revokes_a_vault_grant_writes_it_disabled(tmp_path: Path) -> 
     onc.write_text(
         onc.read_text().replace("    - {user: mona.reyes, role: cra, environments: all, countries: [US]}\n", "")
     )
-    result = run_edcconf("apply", "--env", "test", "--yes", cwd=root)
+    result = run_cli("apply", "--env", "test", "--yes", cwd=root)
     assert result.code == 0, result
     rows = _vault_file(root, written)
     assert rows["mona.reyes"] == ("Disabled", (), ("US",))
@@ -357,7 +358,7 @@ def test_state_import_of_a_vault_study_keeps_the_rest_of_the_recorded_state(tmp_
     cardio = root / "studies" / "cardio-01.yaml"
     aside = cardio.read_text()
     cardio.unlink()
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
+    assert run_cli("apply", "--env", "test", "--yes", cwd=root).code == 0
     cardio.write_text(aside)  # declared, never applied
     neuro = root / "studies" / "neuro-02.yaml"
     neuro.write_text(
@@ -366,7 +367,7 @@ def test_state_import_of_a_vault_study_keeps_the_rest_of_the_recorded_state(tmp_
     before = LocalBackend(root, "test").read().effective
     assert "NEURO-02/ann.lee" in before["grants"] and "CARDIO-01" not in before["studies"]
     out = tmp_path / "out"
-    assert run_edcconf("export", "files", "--env", "test", "-o", out, cwd=root).code == 0
+    assert run_cli("export", "files", "--env", "test", "-o", out, cwd=root).code == 0
     lines = (out / "ONC-04" / "vault-users.csv").read_text().splitlines()
     kept = [
         line.replace(",Enabled,", ",Disabled,") if ",claire.martin," in line else line
@@ -378,13 +379,13 @@ def test_state_import_of_a_vault_study_keeps_the_rest_of_the_recorded_state(tmp_
         path.write_text("\r\n".join([lines[0], *rows]) + "\r\n")
 
     def state_import(*files):
-        result = run_edcconf("state", "import", "--env", "test", "vault", *files, "--study", "ONC-04", cwd=root)
+        result = run_cli("state", "import", "--env", "test", "vault", *files, "--study", "ONC-04", cwd=root)
         assert result.code == 0, result
         return LocalBackend(root, "test").read().effective
 
     bad = tmp_path / "vault-users-003.csv"
     bad.write_text(second.read_text().replace(",Enabled,", ",Active,", 1))
-    refused = run_edcconf("state", "import", "--env", "test", "vault", first, bad, "--study", "ONC-04", cwd=root)
+    refused = run_cli("state", "import", "--env", "test", "vault", first, bad, "--study", "ONC-04", cwd=root)
     assert refused.code == 1 and f"{bad}:2" in refused.err and "invalid-status" in refused.err, refused
     assert LocalBackend(root, "test").read().effective == before
     after = state_import(first, second)
@@ -423,8 +424,7 @@ def test_vault_export_with_last_login_declares_the_same_and_shows_it(tmp_path: P
         + "\r\n"
     )
     one, two = (
-        run_edcconf("import", "vault", f, "--study", "ONC-04", "--dry-run", "--json", cwd=root)
-        for f in (plain, with_login)
+        run_cli("import", "vault", f, "--study", "ONC-04", "--dry-run", "--json", cwd=root) for f in (plain, with_login)
     )
     assert one.code == two.code == 0, (one, two)
     assert one.json["declared"] == two.json["declared"] and one.json["declared"]["grants"]["ONC-04"]
@@ -439,12 +439,12 @@ def test_state_import_of_group_files_records_only_groups_and_accounts(tmp_path: 
 
     root = copy_config(REPO, tmp_path / "example")
     sag = exported / "groups" / "sag-definitions.csv", exported / "groups" / "sag-assignments.csv"
-    fresh = run_edcconf("state", "import", "--env", "production", "sag", *sag, cwd=root)
+    fresh = run_cli("state", "import", "--env", "production", "sag", *sag, cwd=root)
     assert fresh.code == 0, fresh
     state = json.loads((root / ".edcconf" / "state" / "production.json").read_text())["effective"]
     assert state["grants"] == {} and state["studies"] == {} and state["groups"] and state["accounts"]
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
+    assert run_cli("apply", "--env", "test", "--yes", cwd=root).code == 0
     before = json.loads((root / ".edcconf" / "state" / "test.json").read_text())["effective"]
-    assert run_edcconf("state", "import", "--env", "test", "sag", *sag, cwd=root).code == 0
+    assert run_cli("state", "import", "--env", "test", "sag", *sag, cwd=root).code == 0
     after = json.loads((root / ".edcconf" / "state" / "test.json").read_text())["effective"]
     assert after["grants"] == before["grants"] and after["studies"] == before["studies"]

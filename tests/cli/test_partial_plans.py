@@ -3,8 +3,17 @@ changes and what they need are shown and applied; everything else stays pending 
 
 import json
 
+import pytest
+
 from tests.cli.test_saved_plans_and_brakes import applied, nothing_applied, rewrite, set_safety
+from tests.conftest import run_cli
 from tests.helpers import edit
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
 
 
 def state_of(root, env="test"):

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests import browser
-from tests.conftest import FIXTURES, REPO, copy_config, run_edcconf
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+from tests.conftest import FIXTURES, REPO, copy_config, run_cli
 
 AT = "2026-11-24"
 SCREENSHOT = REPO / "build" / "screenshots" / "plan-html.png"
@@ -118,7 +120,7 @@ def expected_cells(change: dict) -> dict[str, str]:
 
 
 def plan_json(root: Path, env: str) -> dict:
-    r = run_edcconf("plan", "--env", env, "--json", "--at", AT, cwd=root)
+    r = run_cli("plan", "--env", env, "--json", "--at", AT, cwd=root)
     assert r.code in (0, 2), r.err
     return json.loads(r.out)
 
@@ -160,8 +162,9 @@ def example(tmp_path):
     return copy_config(REPO, tmp_path / "example")
 
 
+@pytest.mark.long  # Chromium: `make test-long`
 def test_example_plan_page_matches_the_json(example, tmp_path):
-    r = run_edcconf("plan", "--env", "test", "--env", "production", "--format", "html", "--at", AT, cwd=example)
+    r = run_cli("plan", "--env", "test", "--env", "production", "--format", "html", "--at", AT, cwd=example)
     assert r.code == 2, r.err
     page = open_page(r.out, tmp_path)
     check_self_contained(r.out, page)
@@ -203,10 +206,11 @@ def _review(root: Path) -> None:
     env.write_text(env.read_text().replace("max_revocations: 50", "max_revocations: 40"))
 
 
+@pytest.mark.long  # Chromium: `make test-long`
 def test_every_kind_of_change_is_highlighted_as_the_json_says(example, tmp_path):
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=example).code == 0
+    assert run_cli("apply", "--env", "test", "--yes", cwd=example).code == 0
     _review(example)
-    r = run_edcconf("plan", "--env", "test", "--env", "production", "--format", "html", "--at", AT, cwd=example)
+    r = run_cli("plan", "--env", "test", "--env", "production", "--format", "html", "--at", AT, cwd=example)
     assert r.code == 2, r.err
     page = open_page(r.out, tmp_path, screenshot=SCREENSHOT)
     check_self_contained(r.out, page)
@@ -220,7 +224,7 @@ def test_every_kind_of_change_is_highlighted_as_the_json_says(example, tmp_path)
         "expiry",
     }
     # the access that stays is listed (dimmed), never as a change
-    applied = json.loads(run_edcconf("show", "--env", "test", "--json", cwd=example).out)
+    applied = json.loads(run_cli("show", "--env", "test", "--json", cwd=example).out)
     changed = {key for env, key in page.rows if env == "test"}
     assert {key for env, key in page.stays} == {
         k for k, g in applied["grants"].items() if g["study"] == "CARDIO-01" and k not in changed
@@ -232,12 +236,13 @@ def test_every_kind_of_change_is_highlighted_as_the_json_says(example, tmp_path)
     assert guard["reason"] in section
 
 
+@pytest.mark.long  # Chromium: `make test-long`
 def test_hostile_names_are_escaped(tmp_path):
     root = copy_config(FIXTURES / "mini", tmp_path / "mini")
     staff = root / "groups/staff.yaml"
     hostile = '<script>alert(1)</script><img src=x onerror=alert(2)> "quoted" &amp;'
     staff.write_text(staff.read_text().replace("name: Cara Coordinator}", f"name: {json.dumps(hostile)}}}"))
-    r = run_edcconf("plan", "--env", "test", "--format", "html", "--at", AT, cwd=root)
+    r = run_cli("plan", "--env", "test", "--format", "html", "--at", AT, cwd=root)
     assert r.code == 2, r.err
     assert "<script>alert" not in r.out and "<img" not in r.out and r.out.count("<script") == 1
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt; &#34;quoted&#34; &amp;amp;" in r.out
@@ -248,31 +253,31 @@ def test_hostile_names_are_escaped(tmp_path):
 
 def test_brakes_no_changes_and_saved_plans(tmp_path):
     root = copy_config(FIXTURES / "mini", tmp_path / "mini")
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
-    quiet = run_edcconf("plan", "--env", "test", "--format", "html", "--at", AT, cwd=root)
+    assert run_cli("apply", "--env", "test", "--yes", cwd=root).code == 0
+    quiet = run_cli("plan", "--env", "test", "--format", "html", "--at", AT, cwd=root)
     assert quiet.code == 0 and "No changes. The access in test matches the configuration" in quiet.out
     heart = root / "studies/heart.yaml"
     heart.write_text(
         heart.read_text().replace("    - {user: dina.dm, role: data_manager, environments: all, sites: all}\n", "")
     )
-    r = run_edcconf("plan", "--env", "production", "--format", "html", "--at", AT, cwd=root)
+    r = run_cli("plan", "--env", "production", "--format", "html", "--at", AT, cwd=root)
     assert r.code == 2
     brakes = plan_json(root, "production")["brakes"]
     assert brakes and all(b["message"] in r.out for b in brakes)
     assert r.out.index('class="box brakes"') < r.out.index('class="matrix"')
     # a saved plan renders as the same page, with the file named
-    saved = run_edcconf("plan", "--env", "test", "--out", "t.plan", "--at", AT, cwd=root)
+    saved = run_cli("plan", "--env", "test", "--out", "t.plan", "--at", AT, cwd=root)
     assert saved.code == 2
-    shown = run_edcconf("show", "t.plan", "--format", "html", cwd=root)
+    shown = run_cli("show", "t.plan", "--format", "html", cwd=root)
     assert shown.code == 0 and "Saved plan t.plan (digest " in shown.out
     assert "Only the grants that change are listed" in shown.out  # no applied state at hand: said, not implied
 
     def keys(html):
         return re.findall(r'<tr class="grant [a-z]+" data-key="([^"]+)"', html)
 
-    fresh = run_edcconf("plan", "--env", "test", "--format", "html", "--at", AT, cwd=root).out
+    fresh = run_cli("plan", "--env", "test", "--format", "html", "--at", AT, cwd=root).out
     assert keys(shown.out) == keys(fresh) == ["HEART-01/dina.dm"]
-    refused = run_edcconf("show", "--env", "test", "--format", "html", cwd=root)
+    refused = run_cli("show", "--env", "test", "--format", "html", cwd=root)
     assert refused.code == 1 and "saved plan" in refused.err and "Traceback" not in refused.err
 
 

@@ -9,7 +9,8 @@ import io
 import shutil
 from pathlib import Path
 
-from tests.conftest import REPO, run_edcconf
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+from tests.conftest import REPO, run_cli
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "fixtures" / "published"
 
@@ -27,9 +28,9 @@ def _fresh(tmp_path: Path) -> Path:
 def test_sag_files_round_trip_row_for_row(tmp_path):
     root = _fresh(tmp_path)
     defs, assigns = PUBLISHED / "sag-definitions.csv", PUBLISHED / "sag-assignments.csv"
-    imported = run_edcconf("import", "sag", defs, assigns, cwd=root)
+    imported = run_cli("import", "sag", defs, assigns, cwd=root)
     assert imported.code == 0, imported
-    assert run_edcconf("export", "files", "--env", "test", "-o", tmp_path / "out", cwd=root).code == 0
+    assert run_cli("export", "files", "--env", "test", "-o", tmp_path / "out", cwd=root).code == 0
     before, after = _rows(defs, "sag_id"), _rows(tmp_path / "out/groups/sag-definitions.csv", "sag_id")
     assert set(before) == set(after)
     for sag_id, row in before.items():
@@ -45,9 +46,9 @@ def test_sag_files_round_trip_row_for_row(tmp_path):
 def test_acg_files_round_trip_row_for_row_with_their_default(tmp_path):
     root = _fresh(tmp_path)
     defs, assigns = PUBLISHED / "acg-definitions.csv", PUBLISHED / "acg-assignments.csv"
-    imported = run_edcconf("import", "acg", defs, assigns, cwd=root)
+    imported = run_cli("import", "acg", defs, assigns, cwd=root)
     assert imported.code == 0 and "import-no-email" in imported.out, imported  # ACG files carry no e-mail
-    assert run_edcconf("export", "files", "--env", "test", "-o", tmp_path / "out", cwd=root).code == 0
+    assert run_cli("export", "files", "--env", "test", "-o", tmp_path / "out", cwd=root).code == 0
     before, after = _rows(defs, "group_id"), _rows(tmp_path / "out/groups/acg-definitions.csv", "group_id")
     assert set(before) == set(after)
     for gid, row in before.items():
@@ -57,6 +58,6 @@ def test_acg_files_round_trip_row_for_row_with_their_default(tmp_path):
     assert {u: r["ACG ID"] for u, r in assigned.items()} == {
         u: r["ACG ID"] for u, r in _rows(assigns, "Username").items()
     }
-    assert run_edcconf("state", "import", "--env", "test", "acg", defs, assigns, cwd=root).code == 0
-    plan = run_edcconf("plan", "--env", "test", "--json", cwd=root)
+    assert run_cli("state", "import", "--env", "test", "acg", defs, assigns, cwd=root).code == 0
+    plan = run_cli("plan", "--env", "test", "--json", cwd=root)
     assert plan.code == 0 and plan.json["changes"] == [], plan

@@ -4,9 +4,17 @@ import csv
 import io
 import re
 
+import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, run_cli
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
+
 
 AT = ["--at", "2026-11-24"]
 
@@ -198,7 +206,8 @@ def test_lowered_ceiling_shows_as_a_plan_warning(mini_repo, cli):
 def test_drift_text_never_prints_python_none() -> None:
     """A value REDCap exports as null (JSON's None) reads as a word in the text report and the plan's
     drift warning, never as Python's `None`."""
-    from edcconf.questions.drift import Difference, DriftReport, render_drift
+    from edcconf.questions.drift import Difference, DriftReport
+    from edcconf.views.drift import render_drift
 
     report = DriftReport(
         "test", 2, "lineage", (Difference("DIAB-03", "priya.nair", "api_export", 0, None),), ("DIAB-03",), ()

@@ -72,6 +72,7 @@ def _page(out: Path, env: str, sid: str) -> Path:
     return out / env / "studies" / f"{sid}.html"
 
 
+@pytest.mark.long  # Chromium: `make test-long`
 @pytest.mark.parametrize(
     "study,filters",
     [
@@ -94,6 +95,7 @@ def test_filters_and_counts_match_the_json(report, study, filters):
     assert f'id="all-total">{len(_study(doc, study)["rows"])}<' in page.dom
 
 
+@pytest.mark.long  # Chromium: `make test-long`
 def test_cells_expired_and_external_people(report):
     out, doc = report
     bob = next(r for r in _study(doc, "CARDIO-01")["rows"] if r["user"] == "bob.smith")
@@ -114,6 +116,7 @@ def _bars(dom: str, section: str) -> dict[str, int]:
     }
 
 
+@pytest.mark.long  # Chromium: `make test-long`
 def test_overview_charts_match_the_rows(report):
     out, doc = report
     page = dump_dom(out / "production" / "index.html")
@@ -159,6 +162,7 @@ def test_every_link_resolves_to_a_file(report):
             assert target.is_file(), f"{page.name}: {href} leads nowhere"
 
 
+@pytest.mark.long  # Chromium: `make test-long`
 def test_pending_and_non_compliant_match_plan_and_compliance(applied_example):
     root = applied_example
     plan = run_edcconf("plan", "--env", "test", "--no-refresh", "--json", cwd=root)
@@ -211,6 +215,7 @@ def test_overview_stays_small_at_a_small_organisation(tmp_path):
     assert "heatmap-note" in (tmp_path / "out" / "production" / "index.html").read_text()
 
 
+@pytest.mark.long  # Chromium: `make test-long`
 def test_the_browser_helper_sees_a_broken_script(tmp_path):
     """The pages' "no console message" checks can fail: an uncaught error is seen."""
     page = tmp_path / "broken.html"

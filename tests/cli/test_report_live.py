@@ -32,6 +32,10 @@ SECOND = """
     """
 
 
+# every test here opens the report in Chromium: `make test-long`
+pytestmark = pytest.mark.long
+
+
 @pytest.fixture
 def live_repo(tmp_path):
     with RedcapEmulator(version="15.6.1") as emu:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import csv
 import io
 
-from tests.conftest import run_edcconf
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+from tests.conftest import run_cli
 
 SECOND_ROLE = "    - {user: cara.crc, role: monitor, environments: all, sites: [NYC]}\n"
 
@@ -18,34 +19,34 @@ def _add_second_role(root):
 
 
 def test_a_second_role_at_another_site_is_one_more_grant(mini_repo):
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
+    assert run_cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     _add_second_role(mini_repo)
-    plan = run_edcconf("plan", "--env", "test", "--json", cwd=mini_repo)
+    plan = run_cli("plan", "--env", "test", "--json", cwd=mini_repo)
     assert plan.code == 2, plan
     changes = [(c["action"], c["key"]) for c in plan.json["changes"]]
     assert changes == [("create", "HEART-01/cara.crc/monitor")]  # the CRC grant at BOS is untouched
     (created,) = plan.json["changes"]
     assert created["after"]["sites"] == ["NYC"] and created["after"]["forms"]["vitals"] == "review"
 
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
+    assert run_cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     rows = list(csv.DictReader(io.StringIO((mini_repo / "build/test/openclinica/HEART-01/users.csv").read_text())))
     assert [(r["role"], r["sites"]) for r in rows if r["username"] == "cara.crc"] == [
         ("crc", "BOS"),
         ("monitor", "NYC"),
     ]
 
-    who = run_edcconf("who-can", "review", "vitals", "--study", "HEART-01", "--env", "test", "--json", cwd=mini_repo)
+    who = run_cli("who-can", "review", "vitals", "--study", "HEART-01", "--env", "test", "--json", cwd=mini_repo)
     assert {(p["role"], tuple(p["sites"]), p["has"]) for p in who.json["people"] if p["user"] == "cara.crc"} == {
         ("crc", ("BOS",), "edit"),
         ("monitor", ("NYC",), "review"),
     }  # one row per role, with its own sites
-    explained = run_edcconf("explain", "cara.crc", "--env", "test", "--json", cwd=mini_repo).json
+    explained = run_cli("explain", "cara.crc", "--env", "test", "--json", cwd=mini_repo).json
     (env,) = explained["environments"]
     assert [(e["grant"]["role"], e["grant"]["sites"]) for e in env["studies"]] == [
         ("crc", ["BOS"]),
         ("monitor", ["NYC"]),
     ]
-    shown = run_edcconf("show", "--env", "test", cwd=mini_repo).out
+    shown = run_cli("show", "--env", "test", cwd=mini_repo).out
     assert [line.split()[:3] for line in shown.splitlines() if line.strip().startswith("cara.crc")] == [
         ["cara.crc", "crc", "BOS"],
         ["cara.crc", "monitor", "NYC"],
@@ -54,7 +55,7 @@ def test_a_second_role_at_another_site_is_one_more_grant(mini_repo):
     # taking the second role away revokes exactly that grant
     path = mini_repo / "studies" / "heart.yaml"
     path.write_text(path.read_text().replace(SECOND_ROLE, ""))
-    plan = run_edcconf("plan", "--env", "test", "--json", cwd=mini_repo)
+    plan = run_cli("plan", "--env", "test", "--json", cwd=mini_repo)
     assert [(c["action"], c["key"]) for c in plan.json["changes"]] == [("revoke", "HEART-01/cara.crc/monitor")]
 
 
@@ -68,10 +69,10 @@ def test_access_tests_can_name_the_site(mini_repo):
         "  - {user: cara.crc, study: HEART-01, env: test, form: vitals, level: edit}\n"
         "  - cannot: {user: cara.crc, study: HEART-01, env: test, site: LYON, form: vitals, level: read}\n"
     )
-    result = run_edcconf("test", cwd=mini_repo)
+    result = run_cli("test", cwd=mini_repo)
     assert result.code == 0, result
     (mini_repo / "tests" / "access" / "sites.yaml").write_text(
         "tests:\n  - {user: cara.crc, study: HEART-01, env: test, site: NYC, form: vitals, level: edit}\n"
     )
-    failed = run_edcconf("test", cwd=mini_repo)
+    failed = run_cli("test", cwd=mini_repo)
     assert failed.code == 1 and "review" in failed.out, failed

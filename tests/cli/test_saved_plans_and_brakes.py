@@ -8,7 +8,15 @@ from datetime import date, timedelta
 import pytest
 
 from edcconf.plan.saved import _digest
+from tests.conftest import run_cli
 from tests.helpers import edit
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
+
 
 TODAY = date.today()
 YESTERDAY = TODAY - timedelta(days=1)

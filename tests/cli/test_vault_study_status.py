@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import REPO, copy_config, run_edcconf
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+from tests.conftest import REPO, copy_config, run_cli
 
 JANE = "    - {user: jane.doe, role: crc, environments: all, sites: [MGH], study_status: disabled}"
 
@@ -32,29 +33,29 @@ def _vault_rows(path: Path) -> dict[str, list[str]]:
 
 def test_a_disabled_grant_is_planned_shown_and_written_disabled_but_gives_no_access(tmp_path: Path) -> None:
     root = _example(tmp_path)
-    plan = run_edcconf("plan", "--env", "test", "--json", cwd=root)
+    plan = run_cli("plan", "--env", "test", "--json", cwd=root)
     assert plan.code == 2, plan
     (change,) = [c for c in plan.json["changes"] if c["key"] == "ONC-04/jane.doe"]
     assert change["action"] == "create" and change["after"]["study_status"] == "disabled"
     assert set(change["after"]["forms"].values()) == {"none"} and change["after"]["sites"] == ["MGH"]
     assert change["after"]["close_queries"] == [] and change["source"] == "studies/onc-04.yaml:22"
-    text = run_edcconf("plan", "--env", "test", cwd=root).out
+    text = run_cli("plan", "--env", "test", cwd=root).out
     assert "granted crc at MGH with study status disabled" in text and "at MGH, study status disabled" in text
 
     # who-can and explain do not count it; explain says why, with the file:line
-    who = run_edcconf("who-can", "read", "eligibility", "--study", "ONC-04", "--env", "test", "--json", cwd=root)
+    who = run_cli("who-can", "read", "eligibility", "--study", "ONC-04", "--env", "test", "--json", cwd=root)
     assert who.code == 0 and "jane.doe" not in {r["user"] for r in who.json["people"]}, who
     assert {"claire.martin", "paul.girard"} <= {r["user"] for r in who.json["people"]}
-    why = run_edcconf("explain", "jane.doe", "--study", "ONC-04", "--env", "test", "--json", cwd=root)
+    why = run_cli("explain", "jane.doe", "--study", "ONC-04", "--env", "test", "--json", cwd=root)
     (entry,) = why.json["environments"][0]["studies"]
     assert entry["access"] is False and entry["study_status"] == "disabled", entry
     assert entry["source"] == "studies/onc-04.yaml:22" and entry["grant"]["sites"] == ["MGH"]
-    shown = run_edcconf("explain", "jane.doe", "--study", "ONC-04", "--env", "test", cwd=root).out
+    shown = run_cli("explain", "jane.doe", "--study", "ONC-04", "--env", "test", cwd=root).out
     assert "ONC-04: no access — study status disabled" in shown
 
     # the Vault file holds the row Disabled, with the role and site kept on record
     out = tmp_path / "out"
-    assert run_edcconf("export", "files", "--env", "test", "-o", out, cwd=root).code == 0
+    assert run_cli("export", "files", "--env", "test", "-o", out, cwd=root).code == 0
     jane = _vault_rows(out / "ONC-04" / "vault-users.csv")["jane.doe"]
     assert (jane["Study Status"], jane["Study Role"], jane["Site Access"]) == (
         "Disabled",
@@ -63,35 +64,35 @@ def test_a_disabled_grant_is_planned_shown_and_written_disabled_but_gives_no_acc
     )
 
     # applied: show marks it and shows no form level
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
+    assert run_cli("apply", "--env", "test", "--yes", cwd=root).code == 0
     listed = (root / "build" / "test" / "vault" / "ONC-04" / "users.csv").read_text()
     assert "jane.doe" not in listed and "claire.martin" in listed  # the list of who has access
-    table = run_edcconf("show", "--env", "test", cwd=root).out.split("Study ONC-04", 1)[1]
+    table = run_cli("show", "--env", "test", cwd=root).out.split("Study ONC-04", 1)[1]
     row = next(line for line in table.splitlines() if line.strip().startswith("jane.doe"))
     assert "crc [disabled]" in row and "E" not in row.split("MGH", 1)[1], row
-    shown_json = run_edcconf("show", "--env", "test", "--json", cwd=root).json
+    shown_json = run_cli("show", "--env", "test", "--json", cwd=root).json
     assert shown_json["grants"]["ONC-04/jane.doe"]["study_status"] == "disabled"
 
     # enabling is one update of that grant, with the forms it now gives; disabling again is one too
     _set_status(root, None)
-    enabled = run_edcconf("plan", "--env", "test", "--json", cwd=root)
+    enabled = run_cli("plan", "--env", "test", "--json", cwd=root)
     assert [(c["action"], c["key"]) for c in enabled.json["changes"]] == [("update", "ONC-04/jane.doe")], enabled
     (up,) = enabled.json["changes"]
     assert "study_status" not in up["after"] and up["after"]["forms"]["eligibility"] == "edit"
     assert up["reason"].startswith("study status enabled: access restored")
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
+    assert run_cli("apply", "--env", "test", "--yes", cwd=root).code == 0
     written = root / "build" / "test" / "vault" / "ONC-04" / "vault-users.csv"
     assert _vault_rows(written)["jane.doe"]["Study Status"] == "Enabled"
     _set_status(root, "disabled")
-    disabled = run_edcconf("plan", "--env", "test", "--json", cwd=root)
+    disabled = run_cli("plan", "--env", "test", "--json", cwd=root)
     assert [(c["action"], c["key"]) for c in disabled.json["changes"]] == [("update", "ONC-04/jane.doe")], disabled
     assert disabled.json["changes"][0]["reason"].startswith("study status disabled")
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
+    assert run_cli("apply", "--env", "test", "--yes", cwd=root).code == 0
     assert _vault_rows(written)["jane.doe"]["Study Status"] == "Disabled"
-    assert run_edcconf("plan", "--env", "test", cwd=root).code == 0
+    assert run_cli("plan", "--env", "test", cwd=root).code == 0
     # `study_status: enabled` says the default: no change
     _set_status(root, "enabled")
-    assert run_edcconf("plan", "--env", "test", "--json", cwd=root).json["changes"][0]["key"] == "ONC-04/jane.doe"
+    assert run_cli("plan", "--env", "test", "--json", cwd=root).json["changes"][0]["key"] == "ONC-04/jane.doe"
 
 
 def test_access_tests_do_not_count_a_disabled_grant(tmp_path: Path) -> None:
@@ -100,10 +101,10 @@ def test_access_tests_do_not_count_a_disabled_grant(tmp_path: Path) -> None:
     (root / "tests" / "access" / "onc.yaml").write_text(
         "tests:\n  - {user: jane.doe, study: ONC-04, env: test, form: eligibility, level: none}\n"
     )
-    result = run_edcconf("test", cwd=root)
+    result = run_cli("test", cwd=root)
     assert result.code == 0, result
     _set_status(root, None)
-    assert run_edcconf("test", cwd=root).code == 1
+    assert run_cli("test", cwd=root).code == 1
 
 
 def test_study_status_disabled_outside_vault_is_an_error_at_its_line(tmp_path: Path) -> None:
@@ -115,7 +116,7 @@ def test_study_status_disabled_outside_vault_is_an_error_at_its_line(tmp_path: P
             "{user: kofi.mensah, role: coordinator, environments: all, sites: [UCSF], study_status: disabled}",
         )
     )
-    result = run_edcconf("validate", "--json", cwd=root)
+    result = run_cli("validate", "--json", cwd=root)
     assert result.code == 1, result
     (err,) = result.json["errors"]
     assert err["code"] == "study-status-not-vault" and err["source"].startswith("studies/diab-03.yaml:23"), err
@@ -126,7 +127,7 @@ def test_a_deactivated_person_s_vault_row_is_disabled_and_reactivating_enables_i
     """003 has no user status column in its import file: a person's `status: deactivated` (or expiry)
     is written as their Study Status Disabled, and reactivating them writes Enabled again."""
     root = _example(tmp_path)
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
+    assert run_cli("apply", "--env", "test", "--yes", cwd=root).code == 0
     written = root / "build" / "test" / "vault" / "ONC-04" / "vault-users.csv"
     assert _vault_rows(written)["claire.martin"]["Study Status"] == "Enabled"
     staff = root / "groups" / "study-staff.yaml"
@@ -134,14 +135,14 @@ def test_a_deactivated_person_s_vault_row_is_disabled_and_reactivating_enables_i
     staff.write_text(
         active.replace("name: Claire Martin, type: user}", "name: Claire Martin, type: user, status: deactivated}")
     )
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
+    assert run_cli("apply", "--env", "test", "--yes", cwd=root).code == 0
     claire = _vault_rows(written)["claire.martin"]
     assert (claire["Study Status"], claire["Site Access"]) == ("Disabled", "CHU-LYON")
     staff.write_text(
         active.replace("name: Claire Martin, type: user}", "name: Claire Martin, type: user, expires: 2020-01-01}")
     )
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
+    assert run_cli("apply", "--env", "test", "--yes", cwd=root).code == 0
     assert _vault_rows(written)["claire.martin"]["Study Status"] == "Disabled"  # expired: still disabled
     staff.write_text(active)
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=root).code == 0
+    assert run_cli("apply", "--env", "test", "--yes", cwd=root).code == 0
     assert _vault_rows(written)["claire.martin"]["Study Status"] == "Enabled"

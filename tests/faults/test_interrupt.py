@@ -33,12 +33,12 @@ def run_script(script: str, root, extra_env=None):
 def test_ctrl_c_in_a_command_exits_130(mini_repo, monkeypatch):
     """click turns a KeyboardInterrupt inside a command into its Abort ("Aborted.", exit 1): it is still
     an interruption."""
-    from edcconf import workflow
+    from edcconf.cli import core
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(workflow, "plan_environment", interrupted)
+    monkeypatch.setattr(core, "plan_environment", interrupted)  # where `plan` looks it up
     monkeypatch.setenv("EDCCONF_NO_CACHE", "1")
     code, out, err = run_inprocess(mini_repo, "plan", "--env", "test", "--at", DAY)
     assert code == 130 and "Interrupted." in err and "Traceback" not in out + err and "Aborted" not in err

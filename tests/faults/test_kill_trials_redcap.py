@@ -5,7 +5,7 @@ more apply:
 - what the state records is what the project holds: `drift` finds nothing;
 and the last plan is empty.
 
-EDCCONF_KILL_TRIALS sets the number of trials (default 10; `make test-long` runs 200).
+EDCCONF_KILL_TRIALS sets the number of trials (default 10; `make test-long`, which runs it, 200).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 
 from edcconf.emulator.redcap import RedcapEmulator
 from tests.conftest import REPO, run_edcconf, write
-from tests.faults.test_kill_trials import TRIALS, Local, unaudited
+from tests.faults.test_kill_trials import TRIAL_BUDGET, TRIALS, Local, unaudited
 
 TOKEN_VAR = "EDCCONF_TEST_KILL_TOKEN"
 FORMS = ["demographics", "hba1c", "adverse_events"]
@@ -79,7 +79,8 @@ def _child_env(token: str) -> dict:
     }
 
 
-@pytest.mark.slow
+@pytest.mark.long
+@pytest.mark.timeout(TRIAL_BUDGET)
 def test_kill_during_a_redcap_apply_many_times(tmp_path):
     rng = random.Random(20261130)
     counts = {"killed before any state": 0, "killed with a journal or state": 0}

@@ -11,6 +11,7 @@ from edcconf.interchange.sag import (
     write_sag_assignments,
     write_sag_definitions,
 )
+from tests.conftest import examples
 
 from .conftest import codes_at
 
@@ -109,7 +110,7 @@ sag_ids = st.one_of(
 rights = st.fixed_dictionaries({k: st.sampled_from(ALLOWED[k]) for k in RIGHT_KEYS})
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.tuples(sag_ids, text.filter(lambda s: s.strip() == s and s), rights), max_size=5))
 def test_property_export_import_export(raw):
     seen, rows = set(), []

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from edcconf.interchange.vault import COLUMNS, VaultUser, read_vault_users, write_vault_users
 from edcconf.providers.bulk import vault_users
 from edcconf.providers.files import VAULT_FILE, VAULT_MAX_ROWS, remove_stale_vault_files, study_files, vault_files
+from tests.conftest import examples
 
 from .conftest import codes_at
 
@@ -158,7 +159,7 @@ names = (
 user_names = names.map(lambda n: "".join(n.split())).filter(bool)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     st.lists(
         st.tuples(

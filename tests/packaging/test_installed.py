@@ -39,6 +39,10 @@ SHIPPED = (
 )
 
 
+# builds a wheel and virtual environments (and one installs from PyPI): `make test-long`
+pytestmark = pytest.mark.long
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     """A virtual environment holding only the wheel built from the sdist (its dependencies are this

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import generate_org, run_edcconf
+# in-process CLI runs: the caches compared here are all on disk, which a subprocess sees no differently
+from tests.conftest import generate_org, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 AT = ("--at", "2026-11-24")
@@ -25,12 +26,12 @@ def applied(tmp_path_factory):
     root = tmp_path_factory.mktemp("incremental") / "org"
     generate_org(root, 6)
     for env in ("test", "production"):
-        r = run_edcconf("apply", "--env", env, "--yes", cwd=root, env={"EDCCONF_NO_CACHE": "1"})
+        r = run_cli("apply", "--env", env, "--yes", cwd=root, env={"EDCCONF_NO_CACHE": "1"})
         assert r.code in (0, 1), r  # production is protected: it applies only from a saved plan
         if r.code == 1:
             saved = root / "prod.plan"
             assert (
-                run_edcconf(
+                run_cli(
                     "plan",
                     "--env",
                     env,
@@ -41,15 +42,15 @@ def applied(tmp_path_factory):
                 ).code
                 == 2
             )
-            assert run_edcconf("apply", str(saved), cwd=root, env={"EDCCONF_NO_CACHE": "1"}).code == 0
+            assert run_cli("apply", str(saved), cwd=root, env={"EDCCONF_NO_CACHE": "1"}).code == 0
             saved.unlink()
     return root
 
 
 def _plans(root: Path, env_name: str, cached: bool) -> tuple[int, str, str]:
     extra = None if cached else {"EDCCONF_NO_CACHE": "1"}
-    js = run_edcconf("plan", "--env", env_name, "--json", *AT, cwd=root, env=extra)
-    text = run_edcconf("plan", "--env", env_name, *AT, cwd=root, env=extra)
+    js = run_cli("plan", "--env", env_name, "--json", *AT, cwd=root, env=extra)
+    text = run_cli("plan", "--env", env_name, *AT, cwd=root, env=extra)
     assert text.code == js.code and text.code in (0, 2), (text, js)
     return text.code, text.out, js.out
 
@@ -141,7 +142,8 @@ EDITS = [
 ]
 
 
-@pytest.mark.parametrize("env_name", ["test", "production"])
+# production (protected: brakes, saved plans) repeats test's ~100 plan runs: `make test-long`
+@pytest.mark.parametrize("env_name", ["test", pytest.param("production", marks=pytest.mark.long)])
 def test_plan_after_each_kind_of_change_equals_the_uncached_plan(applied, tmp_path, env_name):
     root = tmp_path / "org"
     shutil.copytree(applied, root, ignore=shutil.ignore_patterns("cache"))
@@ -207,11 +209,11 @@ def test_saved_plan_made_incrementally_equals_the_fresh_one(applied, tmp_path):
     assert list(planned.sources.items()) == list(fresh.sources.items())  # the same order too
     assert list(planned.systems.items()) == list(fresh.systems.items())
     out, again = tmp_path / "plan.json", tmp_path / "fresh.json"
-    assert run_edcconf("plan", "--env", "test", *AT, "--out", out, cwd=root).code == 2
-    run_edcconf("plan", "--env", "test", *AT, "--out", again, cwd=root, env={"EDCCONF_NO_CACHE": "1"})
+    assert run_cli("plan", "--env", "test", *AT, "--out", out, cwd=root).code == 2
+    run_cli("plan", "--env", "test", *AT, "--out", again, cwd=root, env={"EDCCONF_NO_CACHE": "1"})
     strip = lambda p: {k: v for k, v in json.loads(p.read_text()).items() if k not in ("created_at", "digest")}  # noqa: E731
     assert strip(out) == strip(again)
-    assert run_edcconf("apply", out, "--allow-other-date", cwd=root).code == 0  # planned --at: test is unprotected
+    assert run_cli("apply", out, "--allow-other-date", cwd=root).code == 0  # planned --at: test is unprotected
 
 
 def test_a_guard_change_is_planned_incrementally_as_in_full(applied, tmp_path):

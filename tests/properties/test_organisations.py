@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from edcconf import workflow
 from edcconf.state import LocalBackend, StateRecord
-from tests.conftest import FIXTURES, copy_config
+from tests.conftest import FIXTURES, copy_config, examples
 from tests.conftest import run_inprocess as _run
 
 DAY = date(2026, 11, 24)
@@ -123,7 +123,9 @@ def write_org(root: Path, org: dict) -> None:
         (root / rel).write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @SETTINGS
@@ -146,7 +148,7 @@ def test_plan_apply_plan_is_empty_and_apply_is_idempotent(tmp_path, org):
 MUTATIONS = ["delete", "duplicate", "swap", "garbage", "retype", "indent"]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     seed=st.integers(0, 10**9),
     mutation=st.sampled_from(MUTATIONS),

@@ -19,6 +19,7 @@ from edcconf.diagnostics import Loc
 from edcconf.model import Environment, Target
 from edcconf.plan import Change, Plan
 from edcconf.state import LocalBackend, StateRecord, fold, next_record
+from tests.conftest import examples
 
 SYSTEMS = ("openclinica", "redcap", "vault")
 USERS = [f"u{i}" for i in range(5)]
@@ -155,7 +156,7 @@ def concerned(change, applied, desired, study_systems, group_systems):
     return {study_systems[s] for state in states for s, v in state["studies"].items() if change.key in v["sites"]}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_each_change_reaches_exactly_the_providers_it_concerns(case):
     target_providers, study_systems, applied, changes = case

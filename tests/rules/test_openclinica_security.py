@@ -6,9 +6,16 @@ import pytest
 from edcconf.diagnostics import Loc
 from edcconf.model import OpenClinicaDomain, frozen_map
 from edcconf.rules.openclinica_security import PASSWORD_DEFAULTS, check_domain, effective_password
-from tests.conftest import write
+from tests.conftest import run_cli, write
 from tests.helpers import edit
 from tests.validate.test_rules import problems
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
+
 
 HERE = Loc("environments/openclinica.yaml", 1)
 

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from edcconf.diagnostics import Loc
 from edcconf.rules.openclinica import COUNT_DIGITS, MAX_COUNT, check_participant_id_template, longest_id, parse
+from tests.conftest import examples
 from tests.helpers import edit
 from tests.validate.test_rules import problems
 
@@ -93,7 +94,7 @@ def templates(draw):
     return "".join(parts), renders, sites
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(templates(), st.integers(0, MAX_COUNT - 1))  # participants already at the site
 def test_no_id_is_longer_than_computed_and_the_longest_is_reached(generated, count):
     template, renders, sites = generated

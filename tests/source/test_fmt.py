@@ -6,8 +6,17 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from edcconf.source.fmt import canonical
-from tests.conftest import generate_org
+from tests.conftest import generate_org, run_cli
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
+
 
 MESSY = """\
 # yaml-language-server: $schema=../schemas/document.schema.json

@@ -5,6 +5,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from tests.conftest import run_cli
+
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+@pytest.fixture
+def cli():
+    return run_cli
+
 
 def test_list_show_and_pull_after_an_apply(mini_repo, cli):
     assert cli("state", "list", "--env", "test", cwd=mini_repo).out == ""  # nothing applied yet

@@ -10,7 +10,7 @@ from edcconf.catalogs import catalog
 from edcconf.diagnostics import UserError
 from edcconf.pipeline import load_desired
 from edcconf.rules.ceilings import declaration_from_keys, effective_ceiling
-from tests.conftest import write
+from tests.conftest import examples, write
 
 TODAY = date(2026, 11, 24)
 REDCAP = catalog("redcap")
@@ -162,7 +162,7 @@ def test_one_default_group(mini_repo):
     assert ("default-group", "error") in codes(mini_repo)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.fixed_dictionaries({k: st.sampled_from(v) for k, v in REDCAP.right_keys.items()}))
 def test_a_sag_row_declares_exactly_itself(row):
     """import -> declaration -> effective ceiling is the row again, for every row the module accepts."""

@@ -6,7 +6,9 @@ from datetime import date
 
 from edcconf.diagnostics import UserError
 from edcconf.pipeline import load_desired
-from tests.conftest import run_edcconf, write
+
+# in-process CLI runs: these tests check exit codes, outputs and files, which a subprocess shows no differently
+from tests.conftest import run_cli, write
 
 TODAY = date(2026, 11, 24)
 SHARED = """\
@@ -102,14 +104,14 @@ def test_incremental_plan_sees_openclinica_access_granted_in_another_study_file(
         "  environments: [test]\n  sites: [BOS]\n  forms:\n    - {id: vitals}\n"
         "  access:\n    - {user: cara.crc, role: crc, sites: [BOS]}\n",
     )
-    first = run_edcconf("plan", "--env", "test", "--json", "--at", TODAY.isoformat(), cwd=root)
+    first = run_cli("plan", "--env", "test", "--json", "--at", TODAY.isoformat(), cwd=root)
     assert first.code == 2, first
     assert "shared-email" in {w["code"] for w in first.json["warnings"]}
     grant(root, "other", "studies/lung.yaml")
-    full = run_edcconf(
+    full = run_cli(
         "plan", "--env", "test", "--json", "--at", TODAY.isoformat(), cwd=root, env={"EDCCONF_NO_CACHE": "1"}
     )
-    cached = run_edcconf("plan", "--env", "test", "--json", "--at", TODAY.isoformat(), cwd=root)
+    cached = run_cli("plan", "--env", "test", "--json", "--at", TODAY.isoformat(), cwd=root)
     assert full.code == cached.code == 1, (full, cached)
     assert "duplicate-id" in full.err + full.out and "duplicate-id" in cached.err + cached.out
 
@@ -117,10 +119,10 @@ def test_incremental_plan_sees_openclinica_access_granted_in_another_study_file(
 def test_a_person_without_email_is_planned_applied_and_explained(mini_repo):
     """What reads an account's e-mail takes None: the rename check of plan, apply's files, explain."""
     write(mini_repo, "groups/lab.yaml", "group:\n  id: lab\n  members:\n    - {username: nora, name: Nora}\n")
-    plan = run_edcconf("plan", "--env", "test", "--json", "--at", TODAY.isoformat(), cwd=mini_repo)
+    plan = run_cli("plan", "--env", "test", "--json", "--at", TODAY.isoformat(), cwd=mini_repo)
     assert plan.code == 2, plan
     (created,) = [c for c in plan.json["changes"] if c["kind"] == "account" and c["key"] == "nora"]
     assert created["after"]["email"] is None
-    assert run_edcconf("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
-    explained = run_edcconf("explain", "nora", "--at", TODAY.isoformat(), cwd=mini_repo)
+    assert run_cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
+    explained = run_cli("explain", "nora", "--at", TODAY.isoformat(), cwd=mini_repo)
     assert explained.code == 0 and "nora — Nora (no e-mail)" in explained.out, explained
