@@ -29,7 +29,6 @@ from ..state.edit import SECTIONS
 from .model import Change, Plan
 
 if TYPE_CHECKING:
-    from ..workflow import PlannedEnvironment
     from .brakes import Guards
 
 # the state's addresses (`state list`) but roles: a role version is applied with the grants that use it
@@ -114,7 +113,7 @@ def address(change: Change) -> str:
     return f"{change.kind}.{change.key}"
 
 
-def narrow(planned: PlannedEnvironment, selection: Selection) -> PlannedEnvironment:
+def narrow(planned: Any, selection: Selection) -> Any:  # workflow.PlannedEnvironment: plan does not import workflow
     """A PlannedEnvironment (workflow) reduced to the selection: its plan (changes, brakes, partial) and
     the declaration sources of the kept changes only, so every other recorded source stays as it was."""
     env = planned.plan.environment
