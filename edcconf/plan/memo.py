@@ -36,7 +36,7 @@ from ..state.local import LocalBackend
 from .model import Brake, Change, Plan
 
 if TYPE_CHECKING:
-    from ..workflow import PlannedEnvironment
+    from .model import PlanForReview
 
 MEMO_VERSION = 1
 KEEP_ENTRIES = 32  # plans kept (most recently written); older ones are removed
@@ -206,7 +206,7 @@ class PlanMemo:
         except (OSError, ValueError, EOFError, TypeError):
             raise LookupError("memo entry damaged") from None
 
-    def put(self, key: str, state: str, planned: PlannedEnvironment) -> None:
+    def put(self, key: str, state: str, planned: PlanForReview) -> None:
         """Store a plan (and the systems and sources a saved plan needs); a failure is only a slower next run."""
 
         try:

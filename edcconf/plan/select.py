@@ -31,7 +31,6 @@ from .brakes import find_brakes
 from .model import Change, Plan
 
 if TYPE_CHECKING:
-    from ..workflow import PlannedEnvironment
     from .brakes import Guards
 
 # the state's addresses (`state list`) but roles: a role version is applied with the grants that use it
@@ -116,7 +115,7 @@ def address(change: Change) -> str:
     return f"{change.kind}.{change.key}"
 
 
-def narrow(planned: PlannedEnvironment, selection: Selection) -> PlannedEnvironment:
+def narrow(planned: Any, selection: Selection) -> Any:  # workflow.PlannedEnvironment: plan does not import workflow
     """A PlannedEnvironment (workflow) reduced to the selection: its plan (changes, brakes, partial) and
     the declaration sources of the kept changes only, so every other recorded source stays as it was."""
     env = planned.plan.environment

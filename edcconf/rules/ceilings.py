@@ -19,7 +19,6 @@ from ..diagnostics import Diagnostic, Loc, error, warning
 
 if TYPE_CHECKING:
     from ..model import Group, Model
-    from ..plan.model import Change
 
 UNLIMITED = "unlimited"
 
@@ -226,7 +225,9 @@ def kept_warning(pair: Mapping[str, Any], loc: Loc, environment: str | None = No
 
 
 def at_assignment(
-    changes: Iterable[Change], above: Mapping[str, Diagnostic], applied: list[tuple[Mapping[str, Any], Loc]]
+    changes: Iterable[Any],  # plan.Change (rules does not import plan)
+    above: Mapping[str, Diagnostic],
+    applied: list[tuple[Mapping[str, Any], Loc]],
 ) -> tuple[list[Diagnostic], list[Diagnostic]]:
     """(errors, warnings) of a plan's grant changes against the ceilings.
 
@@ -236,7 +237,6 @@ def at_assignment(
 
     changed = {c.key: c for c in changes if c.kind == "grant"}
     errors = []
-    change: Change | None
     for key in sorted(changed):
         change = changed[key]
         if change.after is None or key not in above or only_narrows(change.before, change.after):

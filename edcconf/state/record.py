@@ -7,14 +7,11 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..diagnostics import UserError
 from ..resolve.effective import STATE_SECTIONS
 from ..resolve.sections import RecordedState, Section, empty_record, recorded
-
-if TYPE_CHECKING:
-    from ..plan.model import Change
 
 STATE_FORMAT_VERSION = 1
 # The record also keeps the environment's guards (protection and brakes) as last applied, under
@@ -153,7 +150,7 @@ def shape_problem(data: Mapping) -> str | None:
     return None
 
 
-def fold(effective: Mapping[str, Any], changes: Iterable[Change]) -> RecordedState:
+def fold(effective: Mapping[str, Any], changes: Iterable[Any]) -> RecordedState:  # plan.Change (not imported)
     """The effective state after the given changes (those that succeeded), applied in order."""
     # New section dicts, shared values: entries are plain JSON values that no stage mutates once built,
     # and a deep copy of 200,000 grants per apply costs more than everything else the apply does.
