@@ -11,14 +11,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any, TypeVar
 
 from .diagnostics import Loc
 
 FORM_LEVELS = ("none", "read", "review", "edit")
 ALL = "all"
+K = TypeVar("K")
+V = TypeVar("V")
 
 
-def frozen_map(items: Mapping | None = None) -> Mapping:
+def frozen_map(items: Mapping[K, V] | None = None) -> Mapping[K, V]:
     return MappingProxyType(dict(items or {}))
 
 
@@ -84,7 +87,8 @@ class Group:
     default: bool = False  # REDCap's default group (ACG is_default_group)
     extends: str | None = None  # the group whose ceiling this one starts from
     unlimited: bool = False  # `unnamed: unlimited`: rights the ceiling does not name are not limited
-    named: Mapping[str, object] = field(default_factory=frozen_map)  # the ceiling as written (generic, `redcap`)
+    # the ceiling as written: generic right -> level, and `redcap` -> {SAG key -> value}
+    named: Mapping[str, Any] = field(default_factory=frozen_map)
 
 
 @dataclass(frozen=True)

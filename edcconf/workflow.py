@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, replace
 from dataclasses import replace as _replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .apply import ApplyResult, execute, git_commit, recover
-from .diagnostics import Diagnostics, UserError, error, suggest, warning
+from .diagnostics import Diagnostic, Diagnostics, Loc, UserError, error, suggest, warning
 from .fs import FILE_SYSTEM_ERRNOS, file_system_error
 from .model import Environment
-from .pipeline import load_desired
+from .pipeline import Desired, load_desired
 from .plan import Plan, make_plan
 from .plan.brakes import (
-    DATA_MANAGER_FLOOR,
-    MASS_REVOCATION,
     Guards,
     declared_guards,
     find_brakes,
     guard_changes,
     guards_of,
 )
-from .plan.saved import check_fresh, load_plan, plan_differences
+from .plan.model import DATA_MANAGER_FLOOR, MASS_REVOCATION, PlanForReview
+from .plan.saved import SavedPlan, check_fresh, load_plan, plan_differences
 from .plan.select import narrow
 from .providers import Reach, providers_for
 from .questions.compliance import applied_over_ceiling, non_compliant_pairs
@@ -35,13 +34,14 @@ from .rules import plan as plan_rules
 from .rules import references as references_rules
 from .rules.ceilings import at_assignment, kept_warning
 from .source import load_sources
-from .state import LocalBackend, StateRecord, open_backend
+from .state import LocalBackend, StateBackend, StateRecord, open_backend
 from .state.locking import actor
 from .validate.build import build_model
 from .validate.schema import validate_file
 
 if TYPE_CHECKING:
-    from .state.postgres import PostgresBackend
+    from .resolve import EnvironmentState
+    from .speed.prefetch import StatePrefetch
 
 
 @dataclass(frozen=True)
@@ -51,16 +51,16 @@ class PlannedEnvironment:
     plan: Plan
     environment: Environment
     previous: StateRecord
-    backend: LocalBackend | PostgresBackend  # open_backend
+    backend: StateBackend
     systems: Mapping[str, str]  # study -> EDC system (desired and previously applied studies)
     sources: Mapping[str, str]  # desired "<kind>:<key>" -> "path:line"
     config_digest: str
     saved_digest: str | None = None  # set when the plan came from a saved file
-    desired: object = None  # pipeline.Desired, when planned now
+    desired: Desired | None = None  # when planned now
     warnings: Diagnostics | None = None
     applied_side: object = None  # what speed's state prefetch child stored for the incremental planner
     guards: Guards | None = None  # protection and brakes this apply is held to (the last applied ones)
-    applied_over: tuple = ()  # applied grants above their ceilings: (pair, person's Loc) (plan_environment)
+    applied_over: tuple[tuple[dict[str, Any], Loc], ...] = ()  # applied grants above their ceilings (plan_environment)
 
 
 def plan_environment(
@@ -145,7 +145,7 @@ def plan_now(
 
 def plan_for_review(
     root: Path, env: str, as_of: date, refresh: bool = True, need_sources: bool = False, allow_unread: bool = False
-):
+) -> PlanForReview:
     """What `plan` prints (and saves): made now by plan_environment, or, with speed, answered from its memo
     or incremental planner when they hold it (speed/planning.py: the same plan). The result has plan,
     config_digest, systems and sources; need_sources asks for a memoised plan whose systems and sources can
@@ -160,7 +160,7 @@ def plan_for_review(
     return fast(Path(root), env, as_of, refresh, need_sources, allow_unread, plan_environment)
 
 
-def check_ceilings(plan: Plan, env_state, applied_over) -> Plan:
+def check_ceilings(plan: Plan, env_state: EnvironmentState, applied_over: Iterable[tuple[dict[str, Any], Loc]]) -> Plan:
     """002/004: the grants this plan adds or changes must be within their ceilings (UserError otherwise);
     applied grants above a ceiling that it keeps are warnings. applied_over: applied_over_ceiling(...)."""
 
@@ -170,7 +170,7 @@ def check_ceilings(plan: Plan, env_state, applied_over) -> Plan:
     return replace(plan, warnings=plan.warnings + tuple(warnings))
 
 
-def validate_ceilings(root: Path, desired) -> list:
+def validate_ceilings(root: Path, desired: Desired) -> list[Diagnostic]:
     """What `validate` (which plans nothing) says of grants above their ceilings, per environment, against
     the state it can read: a grant applied exactly as declared is kept (a warning, as the plan says); any
     other (new, or changed since it was applied) is `ceiling-exceeded`, as the plan would refuse it. When
@@ -180,7 +180,7 @@ def validate_ceilings(root: Path, desired) -> list:
     model = desired.model
     refused: dict[tuple, tuple] = {}  # (the error's message, loc) -> (error, environments): one error per grant
     unread: dict[tuple, list[str]] = {}
-    out = []
+    out: list[Diagnostic] = []
     for env, above in desired.resolution.ceilings.items():
         if not above:
             continue
@@ -291,7 +291,7 @@ def planned_from_file(
     return replace(fresh, saved_digest=saved.digest)
 
 
-def _narrowed(saved, planned: PlannedEnvironment) -> PlannedEnvironment:
+def _narrowed(saved: SavedPlan, planned: PlannedEnvironment) -> PlannedEnvironment:
     """A saved partial plan is planned again with its own selection (plan/select.py)."""
     if saved.plan.partial is None:
         return planned
@@ -299,7 +299,12 @@ def _narrowed(saved, planned: PlannedEnvironment) -> PlannedEnvironment:
     return narrow(planned, saved.plan.partial.selection)
 
 
-def read_recovered(backend, like: Mapping | None = None, prefetch=None, locked: bool = False) -> StateRecord:
+def read_recovered(
+    backend: StateBackend,
+    like: Mapping[str, Any] | None = None,
+    prefetch: StatePrefetch | None = None,
+    locked: bool = False,
+) -> StateRecord:
     """The state, after folding in the journal of an apply that was interrupted (if nobody holds the
     lock: an apply that is still running owns its journal; locked: this process holds it); like: see
     LocalBackend.read. prefetch: a speed/prefetch.StatePrefetch of the backend's file, used if that file
@@ -325,7 +330,7 @@ def read_recovered(backend, like: Mapping | None = None, prefetch=None, locked: 
     return backend.read(like)
 
 
-def _unlocked_read(backend, exc: OSError) -> None:
+def _unlocked_read(backend: StateBackend, exc: OSError) -> None:
     """The lock could not be taken (nor its holder written): a command that only reads needs it only to
     record an interrupted apply's journal, so without a journal it goes on; with one, it cannot be
     recorded here, and a plan made without it would show work already done."""
@@ -333,10 +338,10 @@ def _unlocked_read(backend, exc: OSError) -> None:
     if exc.errno not in FILE_SYSTEM_ERRNOS:
         raise exc
     try:
-        journal = backend.journal.read()
+        journal = backend.journal.read() is not None
     except OSError:
         journal = True
-    if journal is not None:
+    if journal:
         raise file_system_error(
             exc,
             f"an interrupted apply of {backend.environment} left a journal to record "
@@ -345,13 +350,13 @@ def _unlocked_read(backend, exc: OSError) -> None:
 
 
 def refuse_brakes(plan: Plan, allow_mass_revocation: bool) -> None:
-    floor = [b for b in plan.brakes if b["code"] == DATA_MANAGER_FLOOR]
+    floor = [b for b in plan.brakes if b.code == DATA_MANAGER_FLOOR]
     if floor:
-        raise UserError("; ".join(b["message"] for b in floor), code=DATA_MANAGER_FLOOR)
-    mass = [b for b in plan.brakes if b["code"] == MASS_REVOCATION]
+        raise UserError("; ".join(b.message for b in floor), code=DATA_MANAGER_FLOOR)
+    mass = [b for b in plan.brakes if b.code == MASS_REVOCATION]
     if mass and not allow_mass_revocation:
         raise UserError(
-            "; ".join(b["message"] for b in mass) + ". Review the plan; if this is intended, apply "
+            "; ".join(b.message for b in mass) + ". Review the plan; if this is intended, apply "
             "with --allow-mass-revocation",
             code=MASS_REVOCATION,
         )

@@ -153,7 +153,7 @@ def rights_holders(model: Model, applied: StateRecord, study: str, as_of: date) 
     for grant in eff.get("grants", {}).values():
         if grant.get("study") != study:
             continue
-        if roles.get(grant.get("role_ref"), {}).get("rights", {}).get("user_rights") != "full":
+        if roles.get(grant.get("role_ref") or "", {}).get("rights", {}).get("user_rights") != "full":
             continue
         person = model.people.get(grant["user"])
         if person is None or person.status != "active" or person.expired(as_of):

@@ -24,8 +24,9 @@ from ..plan import Change, Plan
 from ..plan.brakes import GUARDS_SECTION, applied_guards
 from ..plan.saved import change_from_saved, change_to_saved
 from ..providers import GROUP_FILE_SYSTEMS, Provider, ProviderError, Reach
+from ..resolve.sections import RecordedState
 from ..rules import plan as plan_rules
-from ..state import StateRecord, fold, next_record
+from ..state import LocalBackend, StateBackend, StateRecord, fold, next_record
 from ..state.locking import actor
 from ..state.record import SECTION_OF, summarize
 from .lanes import carry_out
@@ -65,7 +66,7 @@ def execute(
     systems: Mapping[str, str],
     desired_sources: Mapping[str, str],
     providers: Mapping[str, Provider],
-    backend,
+    backend: StateBackend,
     commit: str | None,
     reason: str | None = None,
     plan_digest: str | None = None,
@@ -149,7 +150,7 @@ def execute(
 def _next(
     previous: StateRecord,
     changes: list[Change],
-    effective: dict,
+    effective: RecordedState,
     sources: Mapping[str, str],
     commit: str | None,
     note: str | None,
@@ -160,7 +161,7 @@ def _next(
     return next_record(previous, effective, kept, commit, who or actor(), summarize(changes), note)
 
 
-def recover(backend) -> StateRecord | None:
+def recover(backend: StateBackend) -> StateRecord | None:
     """Record what became of an interrupted apply, from its journal. Call under the lock.
 
     - Its commit was sealed (local state): finish it (the missing audit entries, then the state).
@@ -213,6 +214,7 @@ def recover(backend) -> StateRecord | None:
             ]
         )
     if seal is not None and (started_here or committed_here):
+        assert isinstance(backend, LocalBackend)  # only a file journal is sealed (PostgreSQL commits in one step)
         backend.finish_commit(
             header,
             seal,

@@ -27,6 +27,7 @@ from ..plan import Change
 from ..plan.saved import change_to_saved
 from ..progress import progress
 from ..providers import Provider, ProviderError, Reach
+from ..state import Journal, StateBackend
 
 log = logging.getLogger("edcconf.apply")
 
@@ -57,8 +58,8 @@ def carry_out(
     changes: tuple[Change, ...],
     reach: Reach,
     providers: Mapping[str, Provider],
-    backend,
-    journal,
+    backend: StateBackend,
+    journal: Journal,
     done: list[Change],
     deferred: list[Change],
     environment: str,
@@ -112,8 +113,8 @@ def one_by_one(
     changes: Iterable[Change],
     reach: Reach,
     providers: Mapping[str, Provider],
-    backend,
-    journal,
+    backend: StateBackend,
+    journal: Journal,
     done: list[Change],
     deferred: list[Change],
 ) -> ProviderError | None:
@@ -121,9 +122,9 @@ def one_by_one(
     finishes); stops at the first provider failure and returns it."""
     for change in changes:
         targets = providers_of(change, reach, providers)
-        batched = any(getattr(p, "batched", False) for p in targets)
+        batched = any(p.batched for p in targets)
         try:
-            if not all(getattr(p, "batched", False) for p in targets):
+            if not all(p.batched for p in targets):
                 backend.check_fence()  # an EDC system cannot check the lock itself: look just before asking it
             for provider in targets:
                 send(change, provider)
@@ -147,11 +148,11 @@ def send(change: Change, provider: Provider) -> None:
         raise
 
 
-def record(journal, change: Change) -> None:
+def record(journal: Journal, change: Change) -> None:
     record_all(journal, [change])
 
 
-def record_all(journal, changes: list[Change]) -> None:
+def record_all(journal: Journal, changes: list[Change]) -> None:
     try:
         journal.append([change_to_saved(change) for change in changes])
     except UserError as exc:
@@ -167,7 +168,7 @@ class GroupRecorder:
     """Journal lines of many lanes, made durable together: record(change) returns once the change's line
     is durable; whichever lane finds no write under way writes every line waiting (group commit)."""
 
-    def __init__(self, journal) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.backend_lock = threading.Lock()
         self._journal = journal
         self._cond = threading.Condition()

@@ -15,6 +15,7 @@ from ..apply import ApplyInterrupted, failed_text
 from ..diagnostics import Diagnostics, UserError
 from ..fs import refuse_leaving_output
 from ..pipeline import load_desired
+from ..plan.model import PlanForReview
 from ..plan.saved import load_plan, save_plan
 from ..plan.select import Selection, narrow
 from ..rules import commands as commands_rules
@@ -170,6 +171,7 @@ def plan(
             code=commands_rules.USAGE.code,
         )
     selection = Selection(studies, targets)
+    planned_all: list[PlanForReview]
     if selection:  # the plan made now (not the memo's: narrowing needs the applied state), then narrowed
         planned_all = [
             narrow(plan_now(root, env, parse_at(at), refresh, allow_unread=allow_unread), selection) for env in envs

@@ -21,7 +21,7 @@ def history(ctx: click.Context, config_dir: str | None, env: str, changes: bool,
     """List the applied versions of an environment: serial, when, who, commit, summary."""
     backend = open_backend(root_dir(ctx, config_dir), environment_of(root_dir(ctx, config_dir), env))
     versions = backend.history()
-    by_serial: dict[int, list[dict]] = defaultdict(list)
+    by_serial: dict[int | None, list[dict]] = defaultdict(list)  # an audit entry's serial, as logged
     if changes:
         for entry in backend.read_audit():
             if entry.get("event") == "change":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,6 +14,9 @@ from ..state.edit import SECTIONS, move, push, remove
 from ..state.local import read_state_file
 from ..workflow import environment_of
 from .common import config_option, env_option, json_option, print_json, root_dir
+
+if TYPE_CHECKING:
+    from ..state import StateBackend
 
 
 @click.command("restore")
@@ -66,7 +70,7 @@ def state_restore(
         click.echo(f"Restored the state of {env}: {done.source}, serial {record.serial}, is in place again.")
 
 
-def _backend(ctx: click.Context, config_dir: str | None, env: str):
+def _backend(ctx: click.Context, config_dir: str | None, env: str) -> StateBackend:
     root = root_dir(ctx, config_dir)
     return open_backend(root, environment_of(root, env))
 

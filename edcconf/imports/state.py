@@ -20,6 +20,7 @@ from ..pipeline import load_desired
 from ..providers.bulk import NO_RIGHTS, ceiling_from_sag
 from ..resolve.effective import account_value, role_version
 from ..resolve.roles import effective_role
+from ..resolve.sections import recorded
 from ..rules import imports as imports_rules
 from ..rules.ceiling_values import effective_ceiling
 from ..state import open_backend
@@ -235,7 +236,7 @@ def write_state(root: Path, env: str, edit: Callable[[Mapping], dict], note: str
     read_recovered(backend)
     with backend.lock("state import"):
         current = backend.read()
-        effective = edit(current.effective)
+        effective = recorded(edit(current.effective))
         sources = {k: v for k, v in current.sources.items() if still_present(k, effective)}
         record = next_record(
             current, effective, sources, git_commit(root), actor(), {"add": 0, "change": 0, "revoke": 0}, note

@@ -16,22 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from ..catalogs import catalog
 from ..model import Environment, level_rank
-from ..rules import plan as plan_rules
-from .model import Change
+from .model import DATA_MANAGER_FLOOR, MASS_REVOCATION, Brake, Change
 
-MASS_REVOCATION = plan_rules.MASS_REVOCATION.code
-DATA_MANAGER_FLOOR = plan_rules.DATA_MANAGER_FLOOR.code
-
-GUARDS_SECTION = "environment"  # where a state records its environment's guards, keyed by name
+GUARDS_SECTION: Final = "environment"  # where a state records its environment's guards, keyed by name
 DEFAULT_MAX_REVOCATIONS = 25  # safety.max_revocations when not declared (any environment)
 DEFAULT_MIN_DATA_MANAGERS = {True: 1, False: 0}  # by `protected`
 
 
-def declared_guards(environment: Environment) -> dict:
+def declared_guards(environment: Environment) -> dict[str, Any]:
     """The guards the configuration declares, defaults filled in: what an apply records in the state."""
     safety, protected = environment.safety, bool(environment.protected)
     limits: dict[str, Any] = {
@@ -43,7 +39,7 @@ def declared_guards(environment: Environment) -> dict:
     return {"protected": protected, "safety": limits}
 
 
-def applied_guards(effective: Mapping, name: str) -> dict | None:
+def applied_guards(effective: Mapping[str, Any], name: str) -> dict[str, Any] | None:
     """The guards the last apply recorded for environment `name`; None when the state has none (or they
     are not of the recorded shape: then the configuration's values hold, as for an older state)."""
     value = (effective.get(GUARDS_SECTION) or {}).get(name)
@@ -89,12 +85,12 @@ class Guards:
         return f", as last applied to {self.name}; the configuration's {new} takes effect after this apply"
 
 
-def guards_of(environment: Environment, applied_effective: Mapping) -> Guards:
+def guards_of(environment: Environment, applied_effective: Mapping[str, Any]) -> Guards:
     declared = declared_guards(environment)
     return Guards(environment.name, applied_guards(applied_effective, environment.name) or declared, declared)
 
 
-def guard_changes(environment: Environment, applied_effective: Mapping) -> tuple[Change, ...]:
+def guard_changes(environment: Environment, applied_effective: Mapping[str, Any]) -> tuple[Change, ...]:
     """The change of an environment's guards against the last applied ones: an `environment` update, or
     nothing (no change, or a state that recorded none: the apply records them without a change)."""
     before = applied_guards(applied_effective, environment.name)
@@ -143,7 +139,7 @@ def lowers(change: Change) -> bool:
     return bool(set(before["close_queries"]) - set(after["close_queries"]) or set(before["sdv"]) - set(after["sdv"]))
 
 
-def managers_by_study(state: Mapping) -> dict[str, set[str]]:
+def managers_by_study(state: Mapping[str, Any]) -> dict[str, set[str]]:
     """Per study, the people whose base role can manage it (catalog `manages_study`)."""
     out: dict[str, set[str]] = {}
     studies = state.get("studies", {})
@@ -155,7 +151,9 @@ def managers_by_study(state: Mapping) -> dict[str, set[str]]:
     return out
 
 
-def find_brakes(changes: tuple[Change, ...], applied: Mapping, desired: Mapping, guards: Guards) -> tuple[dict, ...]:
+def find_brakes(
+    changes: tuple[Change, ...], applied: Mapping[str, Any], desired: Mapping[str, Any], guards: Guards
+) -> tuple[Brake, ...]:
     fraction = guards.limit("max_revocation_fraction")
     grants_applied: dict[str, int] = {}
     for g in applied.get("grants", {}).values() if fraction is not None else ():
@@ -176,21 +174,21 @@ def brakes_from_counts(
     managers_desired: Mapping[str, int],
     studies: Iterable[str],
     applied_studies: Container[str],
-) -> tuple[dict, ...]:
+) -> tuple[Brake, ...]:
     """The brakes from per-study counts: applied grants, and people who can manage each study before and
     after. find_brakes counts them from whole states; the incremental planner keeps them per study."""
-    out: list[dict] = []
+    out: list[Brake] = []
     name = guards.name
     taken = [c for c in changes if c.kind == "grant" and (c.action == "revoke" or lowers(c))]
     limit = guards.limit("max_revocations")
     if limit is not None and len(taken) > limit:
         out.append(
-            {
-                "code": MASS_REVOCATION,
-                "message": f"this plan revokes or lowers {len(taken)} grants, more than "
+            Brake(
+                MASS_REVOCATION,
+                f"this plan revokes or lowers {len(taken)} grants, more than "
                 f"{guards.describe('max_revocations', str(int(limit)))} of {name}; apply needs "
                 "--allow-mass-revocation",
-            }
+            )
         )
     fraction = guards.limit("max_revocation_fraction")
     if fraction is not None:
@@ -202,14 +200,14 @@ def brakes_from_counts(
             total = grants_applied.get(study, 0)
             if total and count / total > fraction:
                 out.append(
-                    {
-                        "code": MASS_REVOCATION,
-                        "study": study,
-                        "message": f"this plan revokes or lowers "
+                    Brake(
+                        MASS_REVOCATION,
+                        f"this plan revokes or lowers "
                         f"{count} of the {total} grants of {study} ({count / total:.0%}), more than "
                         f"{guards.describe('max_revocation_fraction', f'{fraction:.0%}')}; apply needs "
                         "--allow-mass-revocation",
-                    }
+                        study,
+                    )
                 )
     floor = guards.limit("min_data_managers")
     if floor:
@@ -217,13 +215,13 @@ def brakes_from_counts(
             had, has = managers_applied.get(study, 0), managers_desired.get(study, 0)
             if has < floor and (has < had or study not in applied_studies):
                 out.append(
-                    {
-                        "code": DATA_MANAGER_FLOOR,
-                        "study": study,
-                        "message": f"{study} would keep {has} "
+                    Brake(
+                        DATA_MANAGER_FLOOR,
+                        f"{study} would keep {has} "
                         f"people who can manage it in {name} (had {had}); safety.min_data_managers "
                         f"is {floor}{guards.note('min_data_managers')}: grant a data manager role before "
                         "removing the last one",
-                    }
+                        study,
+                    )
                 )
     return tuple(out)

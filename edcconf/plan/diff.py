@@ -6,18 +6,19 @@ nothing. Accounts are never deleted: an account that disappears is deactivated.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from ..resolve.effective import EnvironmentState, expand_grant
 from ..rules.external import agreement_notice
-from .model import Change, Plan
+from .model import Action, Change, Kind, Plan
 
 # Dependency order: what others rely on is created first and removed last (site before site access,
 # account before grant, revoke before deactivate). A change of the environment's guards comes first, so
 # that a reviewer reads it before what it would let through (plan/brakes.py).
-_ORDER = [
+_ORDER: list[tuple[Kind, Action]] = [
     ("environment", "update"),
     ("site", "create"),
     ("site", "update"),
@@ -37,7 +38,7 @@ _ORDER = [
     ("site", "revoke"),
 ]
 _RANK = {step: i for i, step in enumerate(_ORDER)}
-_ENTITY_KINDS = (("site", "sites"), ("group", "groups"), ("study", "studies"))
+_ENTITY_KINDS: tuple[tuple[Kind, str], ...] = (("site", "sites"), ("group", "groups"), ("study", "studies"))
 
 
 def make_plan(
@@ -46,7 +47,7 @@ def make_plan(
     applied_sources: Mapping[str, str],
     serial: int,
     lineage: str | None,
-    warnings: tuple = (),
+    warnings: tuple[Any, ...] = (),
 ) -> Plan:
     changes = entity_changes(desired.state, applied, desired.sources, applied_sources, desired.notices)
     changes.extend(grant_changes(desired, applied, applied_sources))
@@ -56,7 +57,11 @@ def make_plan(
 
 
 def entity_changes(
-    want: Mapping, have: Mapping, sources: Mapping, old_sources: Mapping, notices: Mapping[str, tuple[str, ...]]
+    want: Mapping[str, Any],
+    have: Mapping[str, Any],
+    sources: Mapping[str, Any],
+    old_sources: Mapping[str, Any],
+    notices: Mapping[str, tuple[str, ...]],
 ) -> list[Change]:
     """Changes of sites, groups, studies and accounts (every section but grants and roles)."""
     changes: list[Change] = []
@@ -66,7 +71,7 @@ def entity_changes(
     return changes
 
 
-def grant_changes(desired: EnvironmentState, have: Mapping, old_sources: Mapping) -> list[Change]:
+def grant_changes(desired: EnvironmentState, have: Mapping[str, Any], old_sources: Mapping[str, Any]) -> list[Change]:
     """Changes of grants: each key of desired.state["grants"] and have["grants"] on its own, so the grants
     of one study can be diffed alone (with that study's roles and sources) and give the same changes."""
     return _grants(desired, have, old_sources)
@@ -76,9 +81,9 @@ def ordered_plan(
     environment: str,
     serial: int,
     lineage: str | None,
-    as_of,
+    as_of: date,
     changes: list[Change],
-    warnings: tuple = (),
+    warnings: tuple[Any, ...] = (),
     systems: Mapping[str, str] | None = None,
 ) -> Plan:
     """systems: study -> EDC system, to tell OpenClinica invitations (see `invitations`)."""
@@ -111,7 +116,7 @@ def invitations(changes: list[Change], systems: Mapping[str, str]) -> list[Chang
     return out
 
 
-def field_changes(before: Mapping, after: Mapping) -> list[str]:
+def field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     """One line per changed field, e.g. "form vitals: edit → read" or "ceiling.data_export: none → full"."""
     lines: list[str] = []
     nested = []
@@ -154,7 +159,13 @@ def _removed_from(sources: Mapping[str, str], key: str) -> str:
     return f"removed from {where.rsplit(':', 1)[0]}" if where else "no longer declared"
 
 
-def _entities(kind: str, want: Mapping, have: Mapping, sources: Mapping, old_sources: Mapping) -> list[Change]:
+def _entities(
+    kind: Kind,
+    want: Mapping[str, Any],
+    have: Mapping[str, Any],
+    sources: Mapping[str, Any],
+    old_sources: Mapping[str, Any],
+) -> list[Change]:
     out = []
     for key in want.keys() - have.keys():
         out.append(
@@ -208,7 +219,7 @@ def _entities(kind: str, want: Mapping, have: Mapping, sources: Mapping, old_sou
     return out
 
 
-def _study_details(before: Mapping, after: Mapping) -> list[str]:
+def _study_details(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     """A study's changed fields, its custom roles' versions said as what happened to each role (004 logs a
     role's redefinition, held by anyone or not). A study recorded before role versions were kept (no
     `roles`) is not compared on them: its roles are recorded with its next change."""
@@ -229,7 +240,11 @@ def _study_details(before: Mapping, after: Mapping) -> list[str]:
 
 
 def _accounts(
-    want: Mapping, have: Mapping, sources: Mapping, old_sources: Mapping, notices: Mapping[str, tuple[str, ...]]
+    want: Mapping[str, Any],
+    have: Mapping[str, Any],
+    sources: Mapping[str, Any],
+    old_sources: Mapping[str, Any],
+    notices: Mapping[str, tuple[str, ...]],
 ) -> list[Change]:
     out: list[Change] = []
     new_by_email = {_email(v): k for k, v in want.items() if k not in have and _email(v)}
@@ -326,7 +341,7 @@ def _accounts(
     return out
 
 
-def _email(account: Mapping) -> str:
+def _email(account: Mapping[str, Any]) -> str:
     """An account's e-mail for telling a renamed username; "" when the person has none (yet)."""
     return (account.get("email") or "").lower()
 
@@ -335,7 +350,7 @@ def _with_reason(change: Change, reason: str) -> Change:
     return replace(change, reason=reason)
 
 
-def _grants(desired: EnvironmentState, have: Mapping, old_sources: Mapping) -> list[Change]:
+def _grants(desired: EnvironmentState, have: Mapping[str, Any], old_sources: Mapping[str, Any]) -> list[Change]:
     want_state = desired.state
     want, old = want_state.get("grants", {}), have.get("grants", {})
     out: list[Change] = []
@@ -404,7 +419,7 @@ def _grants(desired: EnvironmentState, have: Mapping, old_sources: Mapping) -> l
     return out
 
 
-def _both(want: Mapping, old: Mapping):
+def _both(want: Mapping[str, Any], old: Mapping[str, Any]) -> Iterator[tuple[str, Any, Any]]:
     """(key, desired, applied) for each key of either, None where absent. Walks both dicts in their own
     order: iterating a set union of 200,000 keys looked each grant up in random memory order, three
     times slower. The order is free: ordered_plan sorts the changes by kind, study and key."""
@@ -415,7 +430,7 @@ def _both(want: Mapping, old: Mapping):
             yield key, None, old_value
 
 
-def _grant_details(before: Mapping, after: Mapping) -> list[str]:
+def _grant_details(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     lines = []
     if before["role"] != after["role"]:
         lines.append(f"role {before['role']} → {after['role']}")

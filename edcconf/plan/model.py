@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, cast, get_args
 
 from ..diagnostics import Diagnostic
+from ..rules import plan as plan_rules
+
+if TYPE_CHECKING:
+    from .select import Partial
 
 PLAN_FORMAT_VERSION = 1
-ADD_ACTIONS = ("create", "reactivate")
-REVOKE_ACTIONS = ("revoke", "deactivate")
+# what a change does, and to what: the strings the JSON of a plan (and a saved plan) carries
+Action = Literal["create", "update", "revoke", "deactivate", "reactivate"]
+Kind = Literal["account", "grant", "group", "study", "site", "environment"]  # environment: its guards
+ACTIONS: tuple[Action, ...] = get_args(Action)
+KINDS: tuple[Kind, ...] = get_args(Kind)
+ADD_ACTIONS: tuple[Action, ...] = ("create", "reactivate")
+REVOKE_ACTIONS: tuple[Action, ...] = ("revoke", "deactivate")
+# plan/brakes.py: the brakes apply refuses (unless allowed)
+BrakeCode = Literal["mass-revocation", "data-manager-floor"]  # the brake rules' codes (a test compares them)
+MASS_REVOCATION: Final = cast(BrakeCode, plan_rules.MASS_REVOCATION.code)
+DATA_MANAGER_FLOOR: Final = cast(BrakeCode, plan_rules.DATA_MANAGER_FLOOR.code)
+BRAKE_CODES: tuple[BrakeCode, ...] = get_args(BrakeCode)
 
 
 @dataclass(frozen=True)
 class Change:
-    action: str  # create | update | revoke | deactivate | reactivate
-    kind: str  # account | grant | group | study | site | environment (its guards: plan/brakes.py)
+    action: Action
+    kind: Kind  # environment: its guards (plan/brakes.py)
     key: str  # "<study>/<username>" for a grant, the environment's name for its guards
     before: Any  # effective value as applied (grants expanded with form levels), None when absent
     after: Any  # effective value as desired, None when absent
@@ -30,8 +45,8 @@ class Change:
     invite: bool = False  # OpenClinica: a grant to an account that exists is an invitation (001)
     agreement_notify: tuple[str, ...] = ()  # people to tell of an external agreement recorded (admins, requester)
 
-    def to_json(self) -> dict:
-        out = {
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "action": self.action,
             "kind": self.kind,
             "key": self.key,
@@ -52,6 +67,33 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Brake:
+    """A reason apply refuses a plan unless told otherwise (plan/brakes.py); study: the study it counts."""
+
+    code: BrakeCode
+    message: str
+    study: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        out: dict[str, str] = {"code": self.code}  # this key order is the plan's JSON (and a saved plan's)
+        if self.study is not None:
+            out["study"] = self.study
+        out["message"] = self.message
+        return out
+
+    @classmethod
+    def from_json(cls, data: object) -> Brake:
+        """A brake as to_json wrote it (a saved plan, the memo); ValueError for anything else."""
+        if not isinstance(data, Mapping) or not set(data) <= {"code", "study", "message"}:
+            raise ValueError("brakes are not of the saved shape")
+        code, message, study = data.get("code"), data.get("message"), data.get("study")
+        for c in BRAKE_CODES:  # narrows the code to the Literal
+            if code == c and isinstance(message, str) and isinstance(study, (str, type(None))):
+                return cls(c, message, study)
+        raise ValueError("brakes are not of the saved shape")
+
+
+@dataclass(frozen=True)
 class Plan:
     environment: str
     serial: int  # state serial the plan was made against
@@ -59,8 +101,8 @@ class Plan:
     as_of: date
     changes: tuple[Change, ...]
     warnings: tuple[Diagnostic, ...] = ()
-    brakes: tuple[dict, ...] = field(default=())  # {code, message, study?}: apply refuses unless allowed
-    partial: Any = None  # plan/select.Partial when made with --study/--target: what it kept and left out
+    brakes: tuple[Brake, ...] = field(default=())  # apply refuses unless allowed
+    partial: Partial | None = None  # when made with --study/--target: what it kept and left out
 
     @property
     def summary(self) -> dict[str, int]:
@@ -72,8 +114,8 @@ class Plan:
     def empty(self) -> bool:
         return not self.changes
 
-    def to_json(self) -> dict:
-        out = {
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "format_version": PLAN_FORMAT_VERSION,
             "environment": self.environment,
             "state": {"serial": self.serial, "lineage": self.lineage},
@@ -81,8 +123,29 @@ class Plan:
             "changes": [c.to_json() for c in self.changes],
             "summary": self.summary,
             "warnings": [w.to_json() for w in self.warnings],
-            "brakes": list(self.brakes),
+            "brakes": [b.to_json() for b in self.brakes],
         }
         if self.partial is not None:
             out["partial"] = self.partial.to_json()
         return out
+
+
+class PlanForReview(Protocol):
+    """What `plan` prints and saves (workflow.plan_for_review): a plan made now (workflow.PlannedEnvironment),
+    from the memo (plan/memo.MemoPlanned) or made incrementally (incremental/replay.IncrementalPlanned)."""
+
+    @property
+    def plan(self) -> Plan: ...
+
+    @property
+    def config_digest(self) -> str: ...
+
+    @property
+    def systems(self) -> Mapping[str, str]:
+        """study -> EDC system (desired and previously applied studies)"""
+        ...
+
+    @property
+    def sources(self) -> Mapping[str, str]:
+        """desired '<kind>:<key>' -> 'path:line'"""
+        ...

@@ -21,7 +21,7 @@ from .. import __version__
 from ..diagnostics import Diagnostic, Loc, UserError
 from ..fs import write_atomically
 from ..rules import plan as plan_rules
-from .model import Change, Plan
+from .model import ACTIONS, KINDS, Brake, Change, Plan
 from .select import Partial
 
 SAVED_FORMAT = "edcconf-saved-plan"
@@ -42,7 +42,7 @@ class SavedPlan:
     allow_unread: bool = False
 
 
-def change_to_saved(change: Change) -> dict:
+def change_to_saved(change: Change) -> dict[str, Any]:
     return {
         **change.to_json(),
         "study": change.study,
@@ -83,7 +83,7 @@ def _content(
     planned_on: str,
     refresh: bool,
     allow_unread: bool,
-) -> dict:
+) -> dict[str, Any]:
     return {
         "format": SAVED_FORMAT,
         "format_version": SAVED_VERSION,
@@ -97,7 +97,7 @@ def _content(
         "config_digest": config_digest,
         "as_of": plan.as_of.isoformat(),
         "summary": plan.summary,
-        "brakes": list(plan.brakes),
+        "brakes": [b.to_json() for b in plan.brakes],
         "warnings": [w.to_json() for w in plan.warnings],
         "changes": [change_to_saved(c) for c in plan.changes],
         "systems": dict(systems),
@@ -107,7 +107,7 @@ def _content(
     }
 
 
-def _digest(content: Mapping) -> str:
+def _digest(content: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -166,16 +166,17 @@ def load_plan(path: Path) -> SavedPlan:
             as_of=date.fromisoformat(data["as_of"]),
             changes=tuple(change_from_saved(c) for c in data["changes"]),
             warnings=warnings,
-            brakes=tuple(data.get("brakes") or ()),
+            brakes=tuple(Brake.from_json(b) for b in data.get("brakes") or ()),
             partial=_partial(data.get("partial")),
         )
         for c in plan.changes:
-            if not all(isinstance(v, str) for v in (c.action, c.kind, c.key, c.reason, c.source)) or not isinstance(
-                c.study, (str, type(None))
+            if (
+                c.action not in ACTIONS  # what the Action and Kind types promise the code that reads a plan
+                or c.kind not in KINDS
+                or not all(isinstance(v, str) for v in (c.key, c.reason, c.source))
+                or not isinstance(c.study, (str, type(None)))
             ):
                 raise ValueError(f"change {c.kind} {c.key} is not of the saved shape")
-        if not all(isinstance(b, dict) for b in plan.brakes):
-            raise ValueError("brakes are not of the saved shape")
         if (
             not isinstance(plan.environment, str)
             or not isinstance(plan.serial, int)
@@ -200,7 +201,7 @@ def load_plan(path: Path) -> SavedPlan:
     return saved
 
 
-def _partial(value: Any):
+def _partial(value: Any) -> Partial | None:
     return None if value is None else Partial.from_json(value)
 
 
@@ -260,8 +261,8 @@ def _as_saved(change: Change) -> Change:
 def plan_differences(
     saved: Plan,
     now: Plan,
-    saved_extra: tuple[Mapping, Mapping] | None = None,
-    now_extra: tuple[Mapping, Mapping] | None = None,
+    saved_extra: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
+    now_extra: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
     limit: int = 8,
 ) -> list[str]:
     """What differs between a saved plan and the plan made again now (environment, state, as-of date,
@@ -292,7 +293,7 @@ def plan_differences(
     ]
     if not out and [(c.kind, c.key) for c in saved.changes] != list(theirs):
         out.append("the changes are listed in another order, or one is listed twice")
-    if _normal(list(saved.brakes)) != _normal(list(now.brakes)):
+    if saved.brakes != now.brakes:
         out.append(f"brakes {_codes(saved.brakes)} in the file, {_codes(now.brakes)} now")
     if _normal(_partial_json(saved)) != _normal(_partial_json(now)):
         out.append("the partial plan's selection, or what it needs or leaves out, differs")
@@ -307,9 +308,9 @@ def plan_differences(
     return out
 
 
-def _partial_json(plan: Plan) -> dict | None:
+def _partial_json(plan: Plan) -> dict[str, Any] | None:
     return plan.partial.to_json() if plan.partial is not None else None
 
 
-def _codes(brakes) -> str:
-    return ", ".join(str(b.get("code")) + (f" ({b['study']})" if b.get("study") else "") for b in brakes) or "none"
+def _codes(brakes: tuple[Brake, ...]) -> str:
+    return ", ".join(b.code + (f" ({b.study})" if b.study else "") for b in brakes) or "none"

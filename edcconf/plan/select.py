@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import UserError, suggest
 from ..rules import commands as commands_rules
@@ -31,6 +31,9 @@ from ..state.edit import SECTIONS
 from ..state.record import fold
 from .brakes import find_brakes
 from .model import Change, Plan
+
+if TYPE_CHECKING:
+    from .brakes import Guards
 
 # the state's addresses (`state list`) but roles: a role version is applied with the grants that use it
 ADDRESS_KINDS = {kind: section for kind, section in SECTIONS.items() if kind != "role"}
@@ -48,11 +51,11 @@ class Selection:
     def describe(self) -> str:
         return " ".join([f"--study {s}" for s in self.studies] + [f"--target {t}" for t in self.targets])
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"studies": list(self.studies), "targets": list(self.targets)}
 
     @classmethod
-    def from_json(cls, data: Mapping) -> Selection:
+    def from_json(cls, data: Mapping[str, Any]) -> Selection:
         studies, targets = data.get("studies") or [], data.get("targets") or []
         if not all(isinstance(v, str) for v in [*studies, *targets]):
             raise ValueError("the partial plan's selection is not of the saved shape")
@@ -68,7 +71,7 @@ class Partial:
     left_out: int = 0  # changes of the full plan that this one does not show or apply
     environment_pending: bool = False  # the full plan changes the environment's guards (left out)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             **self.selection.to_json(),
             "dependencies": {k: list(v) for k, v in self.needed_by.items()},
@@ -76,7 +79,7 @@ class Partial:
             "environment_change_excluded": self.environment_pending,
         }
 
-    def audit(self) -> dict:
+    def audit(self) -> dict[str, Any]:
         """What the audit log keeps of it: the selection and how much was left pending."""
         return {**self.selection.to_json(), "dependencies": len(self.needed_by), "not_applied": self.left_out}
 
@@ -114,18 +117,21 @@ def address(change: Change) -> str:
     return f"{change.kind}.{change.key}"
 
 
-def narrow(planned, selection: Selection):
+def narrow(planned: Any, selection: Selection) -> Any:  # workflow.PlannedEnvironment: plan does not import workflow
     """A PlannedEnvironment (workflow) reduced to the selection: its plan (changes, brakes, partial) and
     the declaration sources of the kept changes only, so every other recorded source stays as it was."""
     env = planned.plan.environment
     applied = planned.previous.effective
+    assert planned.desired is not None and planned.guards is not None  # a plan made now (plan_environment)
     desired = planned.desired.resolution.environments[env].state
     plan = select(planned.plan, selection, applied, desired, planned.guards)
     kept = {f"{c.kind}:{c.key}" for c in plan.changes}
     return replace(planned, plan=plan, sources={k: v for k, v in planned.sources.items() if k in kept})
 
 
-def select(plan: Plan, selection: Selection, applied: Mapping, desired: Mapping, guards) -> Plan:
+def select(
+    plan: Plan, selection: Selection, applied: Mapping[str, Any], desired: Mapping[str, Any], guards: Guards
+) -> Plan:
     """The plan with only the selected changes and those they need, brakes counted on them."""
 
     check_selection(selection, plan.environment, applied, desired, plan.changes)
@@ -183,7 +189,7 @@ class _Index:
             yield change
 
 
-def _value(change: Change) -> Mapping:
+def _value(change: Change) -> Mapping[str, Any]:
     return change.after or change.before or {}
 
 
@@ -234,7 +240,11 @@ def _needs(c: Change, ix: _Index) -> Iterator[Change]:
 
 
 def check_selection(
-    selection: Selection, environment: str, applied: Mapping, desired: Mapping, changes: Iterable[Change]
+    selection: Selection,
+    environment: str,
+    applied: Mapping[str, Any],
+    desired: Mapping[str, Any],
+    changes: Iterable[Change],
 ) -> None:
     """Every --study and --target names something declared for the environment, recorded in its state or
     planned (exit 1 otherwise, with a suggestion when one is close)."""
@@ -281,7 +291,7 @@ def check_selection(
             )
 
 
-def _addresses(applied: Mapping, desired: Mapping, changes: Iterable[Change]) -> set[str]:
+def _addresses(applied: Mapping[str, Any], desired: Mapping[str, Any], changes: Iterable[Change]) -> set[str]:
     out = {address(c) for c in changes}
     for kind, section in ADDRESS_KINDS.items():
         for state in (applied, desired):

@@ -129,9 +129,7 @@ def providers_for(
         elif target.provider == "redcap" and system == "redcap":
             from .redcap import RedcapProvider, redcap_projects  # local: keeps start-up fast
 
-            redcap = RedcapProvider(target, redcap_projects(root), environment.name, study_sites or {})
-            # its read_live(study, raw) is not Provider.read_live(): only drift calls it, on a RedcapProvider
-            out[system] = redcap  # type: ignore[assignment]
+            out[system] = RedcapProvider(target, redcap_projects(root), environment.name, study_sites or {})
         else:
             raise UserError(
                 f"provider {target.provider!r} for {system} in {environment.name} is not available in "

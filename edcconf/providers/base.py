@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..diagnostics import UserError
 from ..fs import leaving_link, real, relative_name, within
@@ -23,17 +24,20 @@ class ProviderError(Exception):
 
 
 class Provider(Protocol):
+    """What apply asks of a provider (providers_for makes them; mypy checks each against this). Reading live
+    access is not part of it: only drift reads, and only through a RedcapProvider (questions/drift.py)."""
+
     system: str
+    batched: bool  # its changes become real in finish() (bulk files), not in apply(): journaled then
 
     def apply(self, change: Change) -> None:
         """Carry out one change or raise ProviderError; must be safe to repeat."""
+        ...
 
-    def finish(self, applied: list[Change], effective: dict) -> list[str]:
+    def finish(self, applied: list[Change], effective: Mapping[str, Any]) -> list[str]:
         """Called once after the run with the changes that succeeded and the new effective state;
         returns lines describing what was written or sent."""
-
-    def read_live(self) -> dict | None:
-        """Live access as an effective-state fragment, or None when this provider cannot read."""
+        ...
 
 
 def inside(root: Path, relative: str, what: str) -> Path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..fs import real, refuse_leaving_folder, write_atomically
 from ..interchange import to_csv
@@ -94,10 +95,7 @@ class CsvProvider:
     def apply(self, change: Change) -> None:
         self.pending.append(change)  # files are written once, in finish(), from what succeeded
 
-    def read_live(self) -> dict | None:
-        return None
-
-    def finish(self, applied: list[Change], effective: dict) -> list[str]:
+    def finish(self, applied: list[Change], effective: Mapping[str, Any]) -> list[str]:
         pending = {id(c) for c in self.pending}
         mine = [c for c in applied if id(c) in pending]
         accounts = effective.get("accounts", {})
@@ -145,7 +143,9 @@ class CsvProvider:
             written.append(str(path))
         return written
 
-    def _touched(self, mine: list[Change], effective: dict, grants_by_study: Mapping[str, list[dict]]) -> set[str]:
+    def _touched(
+        self, mine: list[Change], effective: Mapping[str, Any], grants_by_study: Mapping[str, list[dict]]
+    ) -> set[str]:
         """This system's studies whose files show an account or a site this run changed: a person's name,
         e-mail and status are in every study file that lists them (Vault disables a deactivated account's
         rows), a site's time zone in Vault's rows."""
@@ -163,7 +163,7 @@ class CsvProvider:
             )
         }
 
-    def _system_files(self, study: str, effective: dict, grants: list[dict], revoked=()) -> list[str]:
+    def _system_files(self, study: str, effective: Mapping[str, Any], grants: list[dict], revoked=()) -> list[str]:
         """The file the system itself imports: Vault's user import, REDCap's User Rights upload.
         Vault's also disables the grants this apply revoked (Study Status Disabled)."""
         from .files import remove_stale_vault_files, study_files  # local: providers/files imports this module
@@ -178,7 +178,7 @@ class CsvProvider:
             remove_stale_vault_files(self.out / study, files)
         return written
 
-    def _group_files(self, effective: dict) -> list[str]:
+    def _group_files(self, effective: Mapping[str, Any]) -> list[str]:
         """Once per REDCap target and apply: the SAG and ACG files of the groups."""
         from .files import group_files  # local: providers/files imports this module
 
@@ -215,7 +215,8 @@ class CsvProvider:
         if change.kind == "study":
             return [change.action, "", "", "", "", "", "", " ".join(value.get("sites", [])), change.reason, ""]
         account = accounts.get(value.get("user"), {})
-        action, notes = change.action, change.reason
+        action: str = change.action  # or the sheet's own "invite"
+        notes = change.reason
         if change.invite:
             action = "invite"
             notes += "; Share → Invite → select the existing user: OpenClinica sends a new e-mail invitation"

@@ -348,7 +348,7 @@ class RedcapProvider:
         )
         self._roles_of.pop(study, None)
 
-    def finish(self, applied: list[Change], effective: dict) -> list[str]:
+    def finish(self, applied: list[Change], effective: Mapping[str, Any]) -> list[str]:
         return []
 
     # -- reading, for drift, compliance --live and import: a refusal is the user's error to fix ------------

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..diagnostics import UserError
 from ..pipeline import Desired
 from ..plan import make_plan
+from ..resolve.sections import recorded
 from ..state import open_backend
 from .compliance import non_compliant_pairs
 from .drift import refuse_unread
@@ -48,8 +49,10 @@ def report_document(
     if source == "declared":
         doc = matrix(desired, env)
     elif source == "applied":
+        assert applied is not None  # only a declared report goes on without the state
         doc = matrix_from_state(model, applied.effective, env, as_of, "applied")
     else:
+        assert applied is not None  # only a declared report goes on without the state
         effective, reads = live_effective(root, environment, applied, model)
         if not allow_unread:
             refuse_unread(env, reads.unread)
@@ -60,7 +63,7 @@ def report_document(
         doc = matrix_from_state(model, effective, env, as_of, "live", status)
         # compliance over what was read: a study not read has no grants here rather than its applied ones
         effective = {**effective, "grants": {k: g for k, g in effective["grants"].items() if g["study"] in reads.read}}
-        compared = replace(applied, effective=effective)
+        compared = replace(applied, effective=recorded(effective))
     if applied is not None:
         doc["state"] = {"serial": applied.serial, "lineage": applied.lineage}
     pairs = non_compliant_pairs(model, compared, as_of) if compared is not None else None

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic
@@ -29,10 +29,10 @@ class Resolution:
     diagnostics: tuple[Diagnostic, ...]
     # env -> grant key -> (ceiling-exceeded error, the grant's stored value): grants above their person's
     # ceiling, kept even when the states are not (validate compares them with each environment's state)
-    ceilings: Mapping[str, Mapping[str, tuple[Diagnostic, dict]]] = field(default_factory=frozen_map)
+    ceilings: Mapping[str, Mapping[str, tuple[Diagnostic, dict[str, Any]]]] = field(default_factory=frozen_map)
 
     @cached_property
-    def graph(self) -> networkx.MultiDiGraph:  # networkx is imported on first use
+    def graph(self) -> networkx.MultiDiGraph[tuple[str, str]]:  # networkx is imported on first use
         """Built on first use (networkx is imported then too): plans do not need it, explain does."""
         from .graph import permission_graph  # local: loads networkx
 
@@ -51,9 +51,9 @@ def resolve(
             roles.update({(study.id, rid): r for rid, r in roles_of_study(study, cat).items()})
     names = list(environments) if environments is not None else list(model.environments)
     states = {}
-    seen: set = set()
+    seen: set[Any] = set()
     diags: list[Diagnostic] = []
-    ceilings: dict[str, Mapping] = {}
+    ceilings: dict[str, Mapping[str, Any]] = {}
     for env in names:
         st = environment_state(model, env, as_of, roles)
         ceilings[env] = frozen_map({k: (d, st.state["grants"][k]) for k, d in st.ceilings.items()})

@@ -27,16 +27,18 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc
-from ..model import ALL, Grant, Model, Person, Study, frozen_map, site_scope
+from ..model import ALL, Grant, Group, Model, Person, Study, frozen_map, site_scope
 from ..rules.admins import active_admins
 from ..rules.ceiling_values import Over, group_ceiling, over_ceiling
 from ..rules.ceilings import exceeded
 from ..rules.external import account_notice, not_yet, not_yet_warning
 from ..rules.policy import queries_hidden
 from .roles import EffectiveRole, effective_role
+from .sections import EffectiveState, empty_state
 
 STATE_SECTIONS = ("sites", "groups", "studies", "accounts", "roles", "grants")
 
@@ -53,7 +55,7 @@ class Exclusion:
 class EnvironmentState:
     environment: str
     as_of: date
-    state: Mapping[str, dict]  # the plain JSON effective state (treat as read-only)
+    state: EffectiveState  # the plain JSON effective state (treat as read-only)
     sources: Mapping[str, str]  # "<kind>:<key>" -> "path:line" that declared it
     excluded: Mapping[str, Exclusion]  # grant key -> why it is absent
     diagnostics: tuple[Diagnostic, ...]
@@ -69,17 +71,17 @@ class EnvironmentState:
 DISABLED = "disabled"
 
 
-def usable(grant: Mapping) -> bool:
+def usable(grant: Mapping[str, Any]) -> bool:
     """Whether a grant gives access: not a Vault grant whose Study Status is Disabled (003)."""
     return grant.get("study_status") != DISABLED
 
 
-def expand_grant(state: Mapping[str, dict], grant: Mapping | None) -> dict | None:
+def expand_grant(state: Mapping[str, Any], grant: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """A grant with its role's form levels and derived abilities joined in (the shape plans show). A
     disabled grant (Vault Study Status Disabled) gives none: every form `none`, no derived ability."""
     if grant is None:
         return None
-    role = state.get("roles", {}).get(grant.get("role_ref"), {})
+    role = state.get("roles", {}).get(grant.get("role_ref") or "", {})  # no role: no key is ""
     shown = {k: v for k, v in grant.items() if k != "role_ref"}
     if not usable(grant):
         return {**shown, "forms": dict.fromkeys(role.get("forms", {}), "none"), "close_queries": [], "sdv": []}
@@ -92,16 +94,16 @@ def expand_grant(state: Mapping[str, dict], grant: Mapping | None) -> dict | Non
     }
 
 
-def person_grants(grants: Mapping[str, dict], user: str) -> dict[str, list[tuple[str, dict]]]:
+def person_grants(grants: Mapping[str, dict[str, Any]], user: str) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """A person's grants by study, each as (key, value): one per role they hold there (roles per site)."""
-    out: dict[str, list[tuple[str, dict]]] = {}
+    out: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for key, grant in grants.items():
         if grant.get("user") == user:
             out.setdefault(grant["study"], []).append((key, grant))
     return out
 
 
-def role_version(role: EffectiveRole) -> tuple[str, dict]:
+def role_version(role: EffectiveRole) -> tuple[str, dict[str, Any]]:
     value = role.state_value()
     digest = hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
     return f"{role.key}#{digest}", value
@@ -110,7 +112,7 @@ def role_version(role: EffectiveRole) -> tuple[str, dict]:
 _ALL_SITES = {"site_access": "all"}
 
 
-def site_access(grant: Grant) -> dict:
+def site_access(grant: Grant) -> dict[str, Any]:
     """How a grant names its sites, as the systems need it (003: all sites is study access)."""
     if grant.sites == ALL:
         return _ALL_SITES  # only ever unpacked into a grant's value
@@ -149,12 +151,12 @@ def _why_excluded(person: Person, grant: Grant | None, as_of: date) -> str | Non
 
 def withdrawn_grants(
     model: Model, env_state: EnvironmentState, roles: Mapping[tuple[str, str], EffectiveRole]
-) -> dict[str, list[dict]]:
+) -> dict[str, list[dict[str, Any]]]:
     """Per study of the environment, the declared grants its state leaves out because the person is
     deactivated or expired or the grant expired, or the person's external agreement takes effect later (not
     those the environment is not granted), as the values
     they would have, by user: what a system that disables rather than forgets (Vault) is told to disable."""
-    out: dict[str, list[dict]] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
     for study in model.studies.values():
         if study.id not in env_state.state.get("studies", {}):
             continue
@@ -179,7 +181,7 @@ def withdrawn_grants(
     return out
 
 
-def group_value(group) -> dict:
+def group_value(group: Group) -> dict[str, Any]:
     value = {"ceiling": dict(group.ceiling), "redcap_ceiling": dict(group.redcap_ceiling), "message": group.message}
     if group.description is not None:
         value["description"] = group.description
@@ -189,7 +191,7 @@ def group_value(group) -> dict:
     return value
 
 
-def account_value(person: Person) -> dict:
+def account_value(person: Person) -> dict[str, Any]:
     value = {
         "email": person.email,
         "name": person.name,
@@ -209,7 +211,7 @@ def account_value(person: Person) -> dict:
 def environment_state(
     model: Model, env: str, as_of: date, roles: Mapping[tuple[str, str], EffectiveRole]
 ) -> EnvironmentState:
-    state: dict[str, dict] = {name: {} for name in STATE_SECTIONS}
+    state = empty_state()
     sources: dict[str, str] = {}
     excluded: dict[str, Exclusion] = {}
     diags: list[Diagnostic] = []
@@ -223,9 +225,9 @@ def environment_state(
     for person in model.people.values():
         state["accounts"][person.username] = account_value(person)
         sources[f"account:{person.username}"] = str(person.loc)
-    versions: dict[tuple[str, str], tuple[str, dict]] = {}  # (study, role) -> (ref, value): once per role
-    ceiling_checks: dict[tuple, list] = {}  # ((study, role), group) -> rights over the ceiling
-    by_profile: dict[tuple, list] = {}  # (group, system, rights, keys): what a check reads
+    versions: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}  # (study, role) -> (ref, value): once per role
+    ceiling_checks: dict[tuple[Any, ...], list[Any]] = {}  # ((study, role), group) -> rights over the ceiling
+    by_profile: dict[tuple[Any, ...], list[Any]] = {}  # (group, system, rights, keys): what a check reads
     admins = active_admins(model, as_of)  # each study lists them: admins see every study (001)
     notices: dict[str, set[str]] = {}
     people, grants_out, roles_out = model.people, state["grants"], state["roles"]
@@ -332,7 +334,9 @@ def environment_state(
 
 
 def _role_digests(
-    study: Study, roles: Mapping[tuple[str, str], EffectiveRole], versions: dict[tuple[str, str], tuple[str, dict]]
+    study: Study,
+    roles: Mapping[tuple[str, str], EffectiveRole],
+    versions: dict[tuple[str, str], tuple[str, dict[str, Any]]],
 ) -> dict[str, str]:
     """Custom role id -> the digest of its version (the one in its role refs), granted or not."""
     out = {}
@@ -360,7 +364,7 @@ def _over_ceiling(model: Model, group_id: str, study_id: str, role: EffectiveRol
 
 
 def _hidden_query_warnings(
-    model: Model, env: str, state: dict, roles: Mapping[tuple[str, str], EffectiveRole]
+    model: Model, env: str, state: EffectiveState, roles: Mapping[tuple[str, str], EffectiveRole]
 ) -> list[Diagnostic]:
     """The people holding each custom role, for rules.policy's queries-hidden (001)."""
     holders: dict[str, list[str]] = {}

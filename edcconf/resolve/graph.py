@@ -16,20 +16,24 @@ An `admin_of` edge (person → study, 001) is the implicit access of an admin in
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import networkx as nx
 
-from ..model import Model, site_scope
+from ..model import Model, Study, site_scope
 from ..rules.admins import active_admins
 from ..rules.ceiling_values import group_ceiling, over_ceiling
 from .effective import EnvironmentState, grant_environments
 from .roles import EffectiveRole
 
+if TYPE_CHECKING:  # networkx's classes are generic only in their type stubs
+    Graph: TypeAlias = nx.MultiDiGraph[tuple[str, str]]  # nodes are (kind, id)
+
 
 def permission_graph(
     model: Model, roles: Mapping[tuple[str, str], EffectiveRole], states: Mapping[str, EnvironmentState]
-) -> nx.MultiDiGraph:
-    g: nx.MultiDiGraph = nx.MultiDiGraph()
+) -> nx.MultiDiGraph[tuple[str, str]]:
+    g: nx.MultiDiGraph[tuple[str, str]] = nx.MultiDiGraph()
     # the environments in the resolution's order, and each study's role nodes: where questions start
     g.graph["environments"] = list(states)
     g.graph["roles_of_study"] = {}
@@ -54,7 +58,9 @@ def permission_graph(
         g.add_node(("environment", env.name), protected=env.protected, source=str(env.loc))
     for site in model.sites.values():
         g.add_node(("site", site.id), country=site.country, source=str(site.loc))
-    over_of: dict[tuple, list[dict]] = {}  # (group, rights, REDCap keys) -> rights above its ceiling: once each
+    over_of: dict[
+        tuple[Any, ...], list[dict[str, Any]]
+    ] = {}  # (group, rights, REDCap keys) -> rights above its ceiling: once each
     for study in model.studies.values():
         _add_study(g, model, study, roles, states, over_of)
     for role in roles.values():
@@ -64,7 +70,12 @@ def permission_graph(
 
 
 def _add_study(
-    g: nx.MultiDiGraph, model: Model, study, roles, states: Mapping[str, EnvironmentState], over_of: dict
+    g: Graph,
+    model: Model,
+    study: Study,
+    roles: Mapping[tuple[str, str], EffectiveRole],
+    states: Mapping[str, EnvironmentState],
+    over_of: dict[tuple[Any, ...], list[dict[str, Any]]],
 ) -> None:
     s = ("study", study.id)
     g.add_node(s, system=study.system, source=str(study.loc))
@@ -123,7 +134,7 @@ def _add_study(
         )
 
 
-def _add_role(g: nx.MultiDiGraph, model: Model, role: EffectiveRole) -> None:
+def _add_role(g: Graph, model: Model, role: EffectiveRole) -> None:
     r = ("role", role.key)
     system = model.studies[role.study].system
     g.add_node(
@@ -155,7 +166,7 @@ def _add_role(g: nx.MultiDiGraph, model: Model, role: EffectiveRole) -> None:
         )
 
 
-def _add_admins(g: nx.MultiDiGraph, model: Model, states: Mapping[str, EnvironmentState]) -> None:
+def _add_admins(g: Graph, model: Model, states: Mapping[str, EnvironmentState]) -> None:
     """001: an active admin sees every study of each environment the study is in (implicit access)."""
     in_envs: dict[str, list[str]] = {}
     for env, st in states.items():
@@ -180,7 +191,7 @@ def _add_admins(g: nx.MultiDiGraph, model: Model, states: Mapping[str, Environme
 
 
 class _Empty:
-    state: Mapping[str, dict] = {"grants": {}}
+    state: Mapping[str, dict[str, Any]] = {"grants": {}}
 
 
 _EMPTY = _Empty()

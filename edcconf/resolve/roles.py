@@ -59,7 +59,7 @@ class EffectiveRole:
         be the largest part of a resolution, and plans never read it."""
         return MappingProxyType({form.id: form_rule(self.base, self.custom, form) for form in self.study_forms})
 
-    def state_value(self) -> dict:
+    def state_value(self) -> dict[str, Any]:
         """The plain value stored once per role and study in the effective state. A new dict, but its
         forms, rights and redcap are shared with the role: read-only, like the whole effective state."""
         return dict(self.value)
@@ -114,7 +114,7 @@ def effective_role(study: Study, cat: Catalog, role_id: str) -> EffectiveRole | 
     if base is None:
         return None
     # a form's level depends on its tags and contact flag only (form_rule): once per kind of form
-    by_kind: dict[tuple, str] = {}
+    by_kind: dict[tuple[Any, ...], str] = {}
     forms = {}
     for form in study.forms:
         kind = (form.tags, form.contact)
@@ -221,7 +221,7 @@ def generic_rights(
     return rights
 
 
-_DERIVED: dict[tuple, dict[str, str]] = {}
+_DERIVED: dict[tuple[Any, ...], dict[str, str]] = {}
 
 
 def _derived_from_keys(cat: Catalog, redcap: Mapping[str, int]) -> dict[str, str]:

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from ..diagnostics import Diagnostic, Loc
-from ..plan.model import Change, Plan
+from ..plan.model import Brake, Change, Plan
 from ..source.yamlfile import ParsedFile
 
 
@@ -50,7 +50,7 @@ def plan_to_data(plan: Plan) -> tuple:
         plan.as_of.isoformat(),
         tuple(change_out(c) for c in plan.changes),
         tuple(diag_out(w) for w in plan.warnings),
-        tuple(plan.brakes),
+        tuple(b.to_json() for b in plan.brakes),
     )
 
 
@@ -63,7 +63,7 @@ def plan_from_data(data: tuple) -> Plan:
         date.fromisoformat(as_of),
         tuple(change_in(c) for c in changes),
         tuple(diag_in(w) for w in warnings),
-        tuple(brakes),
+        tuple(Brake.from_json(b) for b in brakes),
     )
 
 

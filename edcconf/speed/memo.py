@@ -27,12 +27,16 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..plan.model import Plan
 from ..state.local import LocalBackend
 from .codec import plan_from_data, plan_to_data
 from .file_cache import cache_folder, code_digest
 from .spool import read_entry, spool
+
+if TYPE_CHECKING:
+    from ..plan.model import PlanForReview
 
 MEMO_VERSION = 1
 KEEP_ENTRIES = 32  # plans kept (most recently written); older ones are removed
@@ -57,7 +61,7 @@ def _state_paths(root: Path, env: str) -> tuple[Path, Path]:
     return backend.path, backend.dir / f"{env}.journal"
 
 
-def state_signature(root: Path, env: str) -> tuple:
+def state_signature(root: Path, env: str) -> tuple[Any, ...]:
     """What changes whenever the state file is replaced (every write is a new file renamed into place,
     so a new inode) or a journal appears: taken before state_digest, compared after planning, it tells
     that the digest still holds without reading the file again."""
@@ -148,7 +152,7 @@ class PlanMemo:
         except (OSError, ValueError, EOFError, TypeError):
             raise LookupError("memo entry damaged") from None
 
-    def put(self, key: str, state: str, planned) -> None:
+    def put(self, key: str, state: str, planned: PlanForReview) -> None:
         """Store a plan (and the systems and sources a saved plan needs); a failure is only a slower next run."""
         try:
             extra = marshal.dumps((dict(planned.systems), dict(planned.sources)))

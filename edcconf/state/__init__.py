@@ -7,11 +7,12 @@ from pathlib import Path
 from ..diagnostics import UserError
 from ..model import Environment
 from ..rules import state as state_rules
+from .backend import Journal, StateBackend
 from .local import LocalBackend
 from .record import STATE_FORMAT_VERSION, StateRecord, fold, next_record
 
 
-def open_backend(root: Path, environment: Environment):
+def open_backend(root: Path, environment: Environment) -> StateBackend:
     backend = environment.state.get("backend", "local")
     if backend == "local":
         return LocalBackend(root, environment.name)
@@ -26,4 +27,13 @@ def open_backend(root: Path, environment: Environment):
     )
 
 
-__all__ = ["LocalBackend", "StateRecord", "STATE_FORMAT_VERSION", "fold", "next_record", "open_backend"]
+__all__ = [
+    "Journal",
+    "LocalBackend",
+    "StateBackend",
+    "StateRecord",
+    "STATE_FORMAT_VERSION",
+    "fold",
+    "next_record",
+    "open_backend",
+]

@@ -14,13 +14,15 @@ as Terraform's state commands do, each as a new version with an audit entry, und
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from ..diagnostics import UserError
+from ..resolve.sections import RecordedState, Section, sections_of
 from ..rules import commands as commands_rules
 from ..rules import state as state_rules
+from .backend import StateBackend
 from .locking import actor
 from .record import StateRecord
 
@@ -38,7 +40,9 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _edit(backend, operation: str, change: Callable[[StateRecord], tuple[dict, dict, dict]]) -> StateRecord:
+def _edit(
+    backend: StateBackend, operation: str, change: Callable[[StateRecord], tuple[RecordedState, dict, dict]]
+) -> StateRecord:
     """Under the lock: the current state, changed by `change` (→ effective, sources, audit details), written
     as the next version with its audit entry in the same step."""
     env = backend.environment
@@ -70,7 +74,7 @@ def _edit(backend, operation: str, change: Callable[[StateRecord], tuple[dict, d
     return record
 
 
-def _split(address: str, effective: dict) -> tuple[str, str, str]:
+def _split(address: str, effective: Mapping[str, Section]) -> tuple[str, str, str]:
     kind, _, key = address.partition(".")
     section = SECTIONS.get(kind)
     if section is None or key not in (effective.get(section) or {}):
@@ -80,14 +84,15 @@ def _split(address: str, effective: dict) -> tuple[str, str, str]:
     return kind, section, key
 
 
-def remove(backend, addresses: Iterable[str]) -> StateRecord:
+def remove(backend: StateBackend, addresses: Iterable[str]) -> StateRecord:
     wanted = list(dict.fromkeys(addresses))
 
-    def change(current: StateRecord) -> tuple[dict, dict, dict]:
-        effective = copy.deepcopy(dict(current.effective))
+    def change(current: StateRecord) -> tuple[RecordedState, dict, dict]:
+        effective = copy.deepcopy(current.effective)
+        sections = sections_of(effective)
         sources = dict(current.sources)
         for address in wanted:
-            kind, section, key = _split(address, effective)
+            kind, section, key = _split(address, sections)
             if kind == "role":
                 users = sorted(
                     k
@@ -100,17 +105,18 @@ def remove(backend, addresses: Iterable[str]) -> StateRecord:
                         f"{', …' if len(users) > 5 else ''}): remove those first",
                         code=state_rules.STATE_IN_USE.code,
                     )
-            del effective[section][key]
+            del sections[section][key]
             sources.pop(f"{kind}:{key}", None)
         return effective, sources, {"removed": wanted}
 
     return _edit(backend, "rm", change)
 
 
-def move(backend, source: str, target: str) -> StateRecord:
-    def change(current: StateRecord) -> tuple[dict, dict, dict]:
-        effective = copy.deepcopy(dict(current.effective))
-        kind, section, key = _split(source, effective)
+def move(backend: StateBackend, source: str, target: str) -> StateRecord:
+    def change(current: StateRecord) -> tuple[RecordedState, dict, dict]:
+        effective = copy.deepcopy(current.effective)
+        sections = sections_of(effective)
+        kind, section, key = _split(source, sections)
         new_kind, _, new_key = target.partition(".")
         if kind != "grant" or new_kind != "grant":
             raise UserError(
@@ -118,7 +124,7 @@ def move(backend, source: str, target: str) -> StateRecord:
                 "a rename is a new thing declared, planned and applied",
                 code=commands_rules.USAGE.code,
             )
-        grant = effective[section][key]
+        grant = sections[section][key]
         person = f"{grant.get('study')}/{grant.get('user')}"
         if new_key not in (person, f"{person}/{grant.get('role')}"):
             raise UserError(
@@ -126,9 +132,9 @@ def move(backend, source: str, target: str) -> StateRecord:
                 f"it can be {person} or {person}/{grant.get('role')}, not {new_key}",
                 code=commands_rules.USAGE.code,
             )
-        if new_key in effective[section]:
+        if new_key in sections[section]:
             raise UserError(f"{target} is already in the state", code=commands_rules.USAGE.code)
-        effective[section][new_key] = effective[section].pop(key)
+        sections[section][new_key] = sections[section].pop(key)
         sources = dict(current.sources)
         if f"grant:{key}" in sources:
             sources[f"grant:{new_key}"] = sources.pop(f"grant:{key}")
@@ -137,10 +143,10 @@ def move(backend, source: str, target: str) -> StateRecord:
     return _edit(backend, "mv", change)
 
 
-def push(backend, pushed: StateRecord) -> StateRecord:
+def push(backend: StateBackend, pushed: StateRecord) -> StateRecord:
     env = backend.environment
 
-    def change(current: StateRecord) -> tuple[dict, dict, dict]:
+    def change(current: StateRecord) -> tuple[RecordedState, dict, dict]:
         if pushed.environment != env:
             raise UserError(
                 f"the file is the state of {pushed.environment!r}, not {env!r}", code=state_rules.STATE_LINEAGE.code
@@ -157,6 +163,6 @@ def push(backend, pushed: StateRecord) -> StateRecord:
                 f"{current.serial}: pull again and redo the edit",
                 code=state_rules.STALE_STATE.code,
             )
-        return copy.deepcopy(dict(pushed.effective)), dict(pushed.sources), {"pushed_from_serial": pushed.serial}
+        return copy.deepcopy(pushed.effective), dict(pushed.sources), {"pushed_from_serial": pushed.serial}
 
     return _edit(backend, "push", change)

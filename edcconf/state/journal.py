@@ -19,9 +19,14 @@ import contextlib
 import json
 import os
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..fs import write_atomically
+
+if TYPE_CHECKING:
+    from .local import LocalBackend
 
 CHUNK = 1 << 20
 
@@ -36,11 +41,11 @@ def _write(fd: int | None, path: Path, chunk: list[bytes]) -> int:
 
 
 class FileJournal:
-    def __init__(self, path: Path, backend=None) -> None:
+    def __init__(self, path: Path, backend: LocalBackend | None = None) -> None:
         self.path = path
         self._backend = backend
 
-    def _writing(self):
+    def _writing(self) -> AbstractContextManager[object]:
         return self._backend.fenced() if self._backend is not None else contextlib.nullcontext()
 
     def begin(self, header: dict) -> None:

@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ..diagnostics import UserError
 from ..fs import CHUNK, file_chunks, refuse_leaving, sha256_of, write_atomically
@@ -112,14 +113,14 @@ class LocalBackend:
         self._fenced = 0  # depth of fenced() sections entered (they nest)
 
     @property
-    def journal(self):
+    def journal(self) -> FileJournal:
         return FileJournal(self.dir / f"{self.environment}.journal", self)
 
     def describe(self) -> str:
         return str(self.path)
 
     # -- reading -------------------------------------------------------------------------------------
-    def read(self, like: Mapping[str, Mapping] | None = None, missing_ok: bool = False) -> StateRecord:
+    def read(self, like: Mapping[str, Any] | None = None, missing_ok: bool = False) -> StateRecord:
         """The state; values equal to those of the effective state `like` are shared with it. A missing
         file is serial 0 only when nothing shows that the environment had a state (missing_ok: always,
         for `state restore`)."""

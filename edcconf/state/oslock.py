@@ -10,7 +10,6 @@ state belongs in PostgreSQL (`state: {backend: postgres}`), or edcconf runs unde
 from __future__ import annotations
 
 import errno
-import fcntl
 import sys
 
 from ..diagnostics import UserError
@@ -34,6 +33,7 @@ def refuse_unsupported(environment: str) -> None:
 def try_lock(fd: int, environment: str) -> bool:
     """Take the exclusive lock on the open file fd: True if taken, False if another open file holds it."""
     refuse_unsupported(environment)
+    import fcntl  # local: POSIX only, and the package must import on Windows (see the module)
 
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -46,5 +46,6 @@ def try_lock(fd: int, environment: str) -> bool:
 
 def unlock(fd: int) -> None:
     """Release the lock before fd is closed (closing the last descriptor of the file releases it too)."""
+    import fcntl  # local: POSIX only (see the module)
 
     fcntl.flock(fd, fcntl.LOCK_UN)

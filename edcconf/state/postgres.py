@@ -248,7 +248,8 @@ class PostgresBackend:
         self._migrated = True
 
     # -- state ---------------------------------------------------------------------------------------
-    def read(self, like=None, missing_ok: bool = False) -> StateRecord:  # like: see LocalBackend.read
+    def read(self, like: Mapping[str, Any] | None = None, missing_ok: bool = False) -> StateRecord:
+        # like: the local backend shares equal values with it; rows are decoded by psycopg, so not here
         with self._session() as conn:
             row = conn.execute(
                 sql.SQL("SELECT record FROM {} WHERE environment = %s ORDER BY serial DESC LIMIT 1").format(

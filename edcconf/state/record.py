@@ -11,6 +11,7 @@ from typing import Any
 
 from ..diagnostics import UserError
 from ..resolve.effective import STATE_SECTIONS
+from ..resolve.sections import RecordedState, Section, empty_record, recorded
 from ..rules import state as state_rules
 
 STATE_FORMAT_VERSION = 1
@@ -38,7 +39,7 @@ class StateRecord:
     lineage: str | None = None
     applied_at: str | None = None
     commit: str | None = None
-    effective: Mapping[str, dict] = field(default_factory=lambda: {s: {} for s in RECORD_SECTIONS})
+    effective: RecordedState = field(default_factory=empty_record)
     sources: Mapping[str, str] = field(default_factory=dict)
     actor: str | None = None
     summary: Mapping[str, int] = field(default_factory=dict)  # what the apply that wrote it did
@@ -89,7 +90,7 @@ class StateRecord:
                 code=state_rules.STATE_INVALID.code,
             )
         try:
-            effective = {s: dict(data["effective"].get(s) or {}) for s in RECORD_SECTIONS}
+            effective = recorded({s: dict(data["effective"].get(s) or {}) for s in RECORD_SECTIONS})
             return cls(
                 environment=data["environment"],
                 serial=int(data["serial"]),
@@ -150,11 +151,11 @@ def shape_problem(data: Mapping) -> str | None:
     return None
 
 
-def fold(effective: Mapping[str, dict], changes: Iterable) -> dict[str, dict]:
+def fold(effective: Mapping[str, Any], changes: Iterable[Any]) -> RecordedState:  # plan.Change (not imported)
     """The effective state after the given changes (those that succeeded), applied in order."""
     # New section dicts, shared values: entries are plain JSON values that no stage mutates once built,
     # and a deep copy of 200,000 grants per apply costs more than everything else the apply does.
-    out = {s: dict(effective.get(s) or {}) for s in RECORD_SECTIONS}
+    out: dict[str, Section] = {s: dict(effective.get(s) or {}) for s in RECORD_SECTIONS}
     for change in changes:
         section = out[SECTION_OF[change.kind]]
         if change.stored is None:
@@ -166,12 +167,12 @@ def fold(effective: Mapping[str, dict], changes: Iterable) -> dict[str, dict]:
             out["roles"][ref] = value
     used = {g.get("role_ref") for g in out["grants"].values()}
     out["roles"] = {ref: v for ref, v in out["roles"].items() if ref in used}
-    return out
+    return recorded(out)
 
 
 def next_record(
     previous: StateRecord,
-    effective: dict,
+    effective: RecordedState,
     sources: Mapping[str, str],
     commit: str | None,
     actor: str | None = None,

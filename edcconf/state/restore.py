@@ -17,7 +17,8 @@ from pathlib import Path
 from ..diagnostics import UserError
 from ..rules import commands as commands_rules
 from ..rules import state as state_rules
-from .local import read_state_file
+from .backend import StateBackend
+from .local import LocalBackend, read_state_file
 from .locking import actor
 from .record import StateRecord
 
@@ -29,7 +30,9 @@ class Restored:
     new_version: bool  # False: the restored version itself was put back
 
 
-def restore(backend, from_path: Path | None = None, serial: int | None = None, force: bool = False) -> Restored:
+def restore(
+    backend: StateBackend, from_path: Path | None = None, serial: int | None = None, force: bool = False
+) -> Restored:
     env = backend.environment
     if from_path is not None and serial is not None:
         raise UserError("give --from PATH or --serial N, not both", code=commands_rules.USAGE.code)
@@ -89,7 +92,7 @@ def restore(backend, from_path: Path | None = None, serial: int | None = None, f
             "forced": force and source.lineage != lineage,
             "replaced": replaced,
         }
-        if damaged and hasattr(backend, "path"):
+        if damaged and isinstance(backend, LocalBackend):
             entry["damaged_copy"] = str(backend.path.with_name(backend.path.name + ".damaged"))
         backend.commit(
             record, None if damaged else current.serial, [entry], restoring=True, base_lineage=current.lineage

@@ -120,6 +120,6 @@ def _brakes(plan: Plan, style: Style) -> list[str]:
     if not plan.brakes:
         return []
     out = [style("Brakes (apply refuses this plan):", fg="red", bold=True)]
-    out += [f"  {style('✋', fg='red')} {b['message']} [{b['code']}]" for b in plan.brakes]
+    out += [f"  {style('✋', fg='red')} {b.message} [{b.code}]" for b in plan.brakes]
     out.append("")
     return out

@@ -489,5 +489,5 @@ def test_guard_defaults_are_limits():
     assert bare == {"protected": False, "safety": {"max_revocations": 25, "min_data_managers": 0}}
     revokes = tuple(Change("revoke", "grant", f"S/u{i}", {}, None, "", "", study="S") for i in range(26))
     brakes = brakes_from_counts(revokes, Guards("t", bare, bare), {}, {}, {}, (), ())
-    assert [b["code"] for b in brakes] == ["mass-revocation"]
+    assert [b.code for b in brakes] == ["mass-revocation"]
     assert not brakes_from_counts(revokes[:25], Guards("t", bare, bare), {}, {}, {}, (), ())

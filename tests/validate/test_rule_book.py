@@ -20,7 +20,9 @@ RULES = book.all_rules()
 # A code written as a string where a diagnostic or refusal is made: each should use its Rule instead.
 _EMITTED = re.compile(r"""\b(?:error|warning|_Refused)\(\s*["']([a-z][a-z0-9-]*)["']""")
 _RAISED = re.compile(r"""\bcode=["']([a-z][a-z0-9-]*)["']""")
-_CONSTANT = re.compile(r"""^\s*[A-Z_]+ = ["']([a-z][a-z0-9-]*)["']""", re.M)  # MASS_REVOCATION = "mass-revocation"
+_CONSTANT = re.compile(
+    r"""^\s*[A-Z_]+(?:: Final)? = ["']([a-z][a-z0-9-]*)["']""", re.M
+)  # MASS_REVOCATION = "mass-revocation"
 # A Rule used: `FAMILY_rules.NAME.code` from anywhere, `NAME.code` inside its family module.
 _USED = re.compile(r"""\b(?:([a-z_]+)_rules\.)?([A-Z][A-Z0-9_]*)\.code\b""")
 # Vault's checks are reached by the name Vault gives them (interchange.vault._vault).

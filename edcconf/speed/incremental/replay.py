@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ...diagnostics import Diagnostic, Loc, UserError
 from ...pipeline import desired_from_sources
@@ -17,6 +17,7 @@ from ...plan.brakes import Guards, brakes_from_counts
 from ...plan.diff import entity_changes, grant_changes, ordered_plan
 from ...plan.model import Change
 from ...resolve.effective import EnvironmentState, Exclusion
+from ...resolve.sections import EffectiveState
 from ...rules.ceilings import at_assignment
 from ...source import load_sources
 from ...validate.schema import validate_file
@@ -67,7 +68,7 @@ def _fresh_fragments(
 
 def plan_incrementally(
     root: Path, env: str, as_of: date, refresh: bool, files: list[tuple[str, str]], state: str, digest: str
-):
+) -> IncrementalPlanned | None:
     """The plan, or None when the full path must make it (see edcconf.speed.incremental)."""
     try:
         return _plan(root, env, as_of, refresh, files, state, digest)
@@ -214,7 +215,7 @@ def _assemble(a: Assembly):
         part = EnvironmentState(
             env,
             as_of,
-            {"grants": mine, "roles": roles},
+            cast(EffectiveState, {"grants": mine, "roles": roles}),  # a study's part: the diff reads no more
             dict(grant_sources),
             {k: Exclusion(r, Loc(f, line, col)) for k, (r, f, line, col) in excluded.items()},
             (),
