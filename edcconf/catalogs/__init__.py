@@ -128,8 +128,9 @@ def required_catalog(system: str) -> Catalog:
     return found
 
 
+@cache  # read once per process: rights are compared per grant (ceilings), and parsing the YAML costs ~2 ms
 def catalog(system: str) -> Catalog | None:
-    """The catalog of one system, or None when the package ships none for it."""
+    """The catalog of one system, or None when the package ships none for it (immutable: shared)."""
     path = resources.files(__name__) / f"{system}.yaml"
     if not path.is_file():
         return None
