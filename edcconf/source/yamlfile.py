@@ -20,7 +20,6 @@ import yaml
 
 from ..diagnostics import Diagnostic, Loc, error
 from ..rules import files as files_rules
-from . import fast_yaml
 from .positions import KeyPositions, ValuePositions, key_pos, keys_at, make_record, pack, unpack, value_pos
 
 
@@ -398,6 +397,8 @@ def parse_yaml(raw: bytes, path: str) -> tuple[ParsedFile | None, list[Diagnosti
                 Loc(path, line, 1),
             )
         ]
+    from . import fast_yaml  # local: rapidyaml loads with the first file read, not with every command
+
     if fast_yaml.available() and os.environ.get("EDCCONF_YAML") != "pyyaml":
         fast = fast_yaml.read(text)
         if fast is not None:
