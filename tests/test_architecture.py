@@ -145,3 +145,15 @@ def test_no_module_imports_a_private_name_from_another_package():
         )
     ]
     assert not found, "private names imported from another package:\n" + "\n".join(found)
+
+
+def test_every_package_and_top_level_module_is_in_architecture_md():
+    """ARCHITECTURE.md names every subpackage (`edcconf.x`) and every top-level module (`x`), so a newcomer
+    finds each one there."""
+    text = (PACKAGE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    package = PACKAGE
+    subpackages = [p.name for p in package.iterdir() if (p / "__init__.py").is_file()]
+    modules = [p.stem for p in package.glob("*.py") if not p.stem.startswith("__")]
+    missing = [f"edcconf.{name}" for name in subpackages if f"`edcconf.{name}`" not in text]
+    missing += [name for name in modules if f"`{name}`" not in text]
+    assert not missing, f"not in ARCHITECTURE.md: {missing}"
