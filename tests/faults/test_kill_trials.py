@@ -33,7 +33,7 @@ TRIALS = int(os.environ.get("EDCCONF_KILL_TRIALS", "10"))
 # seconds: a REDCap trial takes ~2.5 s, a local or PostgreSQL one ~1 s, on 2 busy cores
 TRIAL_BUDGET = 120 + 15 * TRIALS
 DAY = "2026-11-24"
-OUTCOMES = ("apply", "apply-failed", "recovered", "state-import", "state-restore")
+OUTCOMES = ("apply", "apply-failed", "apply-interrupted", "recovered", "state-import", "state-restore")
 SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
 
 
