@@ -119,7 +119,6 @@ class Catalog:
         return RIGHTS[right][-1]
 
 
-@cache
 def required_catalog(system: str) -> Catalog:
     """The catalog of a system edcconf supports (a study's system is validated before this is asked)."""
     found = catalog(system)

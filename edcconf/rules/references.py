@@ -46,7 +46,7 @@ DUPLICATE_ID = rule(
     example="username 'cara.crc' is declared twice (ignoring case); first at groups/more.yaml:4",
 )
 
-__all__ = ["check_references", "suggest", "unknown"]  # suggest: still imported from here by questions
+__all__ = ["check_references", "unknown"]
 
 
 def unknown(what: str, name: str, known: Iterable[str], loc: Loc, where: str = "") -> Diagnostic:

@@ -68,7 +68,7 @@ class Store:
         self.written: set[str] = set()
 
     def prune(self) -> None:
-        """Remove the entries this run did not write (after the queued writes: see edcconf.spool)."""
+        """Remove the entries this run did not write (after the queued writes: see edcconf.speed.spool)."""
 
         written = frozenset(self.written)  # as of now, not when the spool gets to it
         spool.call(lambda: self._prune(written))
