@@ -56,6 +56,28 @@ class External:
 
 
 @dataclass(frozen=True)
+class HeldQualification:
+    """A qualification a person holds (a training, an agreement): when completed, until when it is valid."""
+
+    completed: date | None
+    expires: date | None  # None: does not expire; valid through this day
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Qualification:
+    """A declared qualification (`qualifications:`); base_roles: system -> `all` or base role ids whose
+    grants (and those of every custom role derived from them) require it."""
+
+    id: str
+    name: str | None
+    notify_days: int
+    base_roles: Mapping[str, str | tuple[str, ...]]
+    loc: Loc
+    locs: Mapping[str, Loc] = field(default_factory=frozen_map)
+
+
+@dataclass(frozen=True)
 class Person:
     username: str
     email: str | None  # None: not known yet (an ACG assignment file carries none); see rules.identity
@@ -67,6 +89,7 @@ class Person:
     group: str
     loc: Loc
     locs: Mapping[str, Loc] = field(default_factory=frozen_map)
+    qualifications: Mapping[str, HeldQualification] = field(default_factory=frozen_map)  # id -> held
 
     def expired(self, as_of: date) -> bool:
         return self.expires is not None and self.expires < as_of
@@ -140,6 +163,7 @@ class Role:
     locs: Mapping[str, Loc] = field(default_factory=frozen_map)
     redcap_forms: Mapping[str, Mapping[str, int]] = field(default_factory=frozen_map)  # form -> {view, export}
     redcap_role: Mapping[str, str] = field(default_factory=frozen_map)  # {name, label} of a REDCap user role
+    requires: tuple[str, ...] = ()  # qualification ids a grant of this role requires (rules.qualifications)
 
 
 @dataclass(frozen=True)
@@ -215,6 +239,7 @@ class Model:
     openclinica_domain: OpenClinicaDomain | None = None  # None: OpenClinica's defaults (001)
     policy: Mapping[str, object] = field(default_factory=frozen_map)  # `policy:` (organisation-wide settings)
     policy_loc: Loc | None = None
+    qualifications: Mapping[str, Qualification] = field(default_factory=frozen_map)  # `qualifications:`
 
 
 def site_scope(model: Model, study: Study, grant: Grant) -> list[str]:

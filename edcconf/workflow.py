@@ -31,6 +31,7 @@ from .questions.compliance import applied_over_ceiling, non_compliant_pairs
 from .questions.drift import refresh as refresh_live
 from .rules import ceilings as ceilings_rules
 from .rules import plan as plan_rules
+from .rules import qualifications as qualification_rules
 from .rules import references as references_rules
 from .rules.ceilings import at_assignment, kept_warning
 from .source import load_sources
@@ -98,6 +99,7 @@ def plan_environment(
         plan = refresh_live(plan, environment, previous, env_state.state, root, allow_unread=allow_unread)
     applied_over = tuple(applied_over_ceiling(desired.model, previous, as_of))
     plan = check_ceilings(plan, env_state, applied_over)  # after the refresh: restoring drift is a change too
+    plan = check_qualifications(plan, env_state, previous.effective.get("grants", {}))
     guards = guards_of(environment, previous.effective)  # the applied guards, not those under review
     plan = replace(
         plan,
@@ -168,6 +170,39 @@ def check_ceilings(plan: Plan, env_state: EnvironmentState, applied_over: Iterab
     if errors:
         raise UserError("the plan adds or changes grants above their ceilings", errors + list(plan.warnings) + warnings)
     return replace(plan, warnings=plan.warnings + tuple(warnings))
+
+
+def check_qualifications(plan: Plan, env_state: EnvironmentState, applied: Mapping[str, Any]) -> Plan:
+    """A declared grant whose person lacks a qualification its role requires is refused if the plan would
+    add it (not applied yet), and suspended (revoked, with a warning) if applied. applied: grant keys."""
+    errors, warnings = qualification_rules.at_assignment(
+        env_state.qualifications, applied, qualification_rules.revoked_keys(plan.changes)
+    )
+    if errors:
+        raise UserError(
+            "the plan adds grants for people who lack a qualification their role requires",
+            errors + list(plan.warnings) + warnings,
+        )
+    return replace(plan, warnings=plan.warnings + tuple(warnings))
+
+
+def validate_qualifications(root: Path, desired: Desired) -> list[Diagnostic]:
+    """What `validate` says of declared grants whose person lacks a qualification, per environment whose
+    state it can read: not applied yet is `qualification-missing` (the plan would refuse to add it),
+    applied is `qualification-suspended` (the plan revokes it). One diagnostic per grant, its environments
+    named."""
+    found: dict[tuple[str, str, Any], tuple[Diagnostic, list[str]]] = {}
+    for env, unqualified in desired.resolution.qualifications.items():
+        if not unqualified:
+            continue
+        try:
+            have = open_backend(root, desired.model.environments[env]).read().effective.get("grants", {})
+        except Exception:  # noqa: BLE001 - any backend's failure: the plan judges it when it can read the state
+            continue
+        errors, warnings = qualification_rules.at_assignment(unqualified, have, have)  # applied: revoked
+        for diag in errors + warnings:
+            found.setdefault((diag.code, diag.message, diag.loc), (diag, []))[1].append(env)
+    return [replace(d, message=f"{d.message} (in {', '.join(envs)})") for d, envs in found.values()]
 
 
 def validate_ceilings(root: Path, desired: Desired) -> list[Diagnostic]:

@@ -34,6 +34,7 @@ from ..workflow import (
     read_state,
     refuse_protected_as_applied,
     validate_ceilings,
+    validate_qualifications,
 )
 from .common import (
     allow_unread_option,
@@ -80,7 +81,9 @@ def validate(ctx: click.Context, config_dir: str | None, as_json: bool, at: str 
     try:
         desired = load_desired(root, parse_at(at), keep_states=False)
         # grants above a ceiling: refused if added or changed, kept if applied unchanged (each env's state)
-        diags = Diagnostics(list(desired.diagnostics) + validate_ceilings(root, desired))
+        diags = Diagnostics(
+            list(desired.diagnostics) + validate_ceilings(root, desired) + validate_qualifications(root, desired)
+        )
         if diags.has_errors:
             raise UserError("the configuration breaks a rule", diags.errors + diags.warnings)
     except UserError as exc:

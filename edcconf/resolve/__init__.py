@@ -13,6 +13,7 @@ from ..catalogs import catalog
 from ..diagnostics import Diagnostic
 from ..model import Model, frozen_map
 from ..rules.admins import check_admins
+from ..rules.qualifications import expiring
 from .effective import EnvironmentState, Exclusion, environment_state, expand_grant
 from .roles import EffectiveRole, roles_of_study
 
@@ -30,6 +31,8 @@ class Resolution:
     # env -> grant key -> (ceiling-exceeded error, the grant's stored value): grants above their person's
     # ceiling, kept even when the states are not (validate compares them with each environment's state)
     ceilings: Mapping[str, Mapping[str, tuple[Diagnostic, dict[str, Any]]]] = field(default_factory=frozen_map)
+    # env -> grant key -> qualification-missing error of a declared grant suspended for a lacking qualification
+    qualifications: Mapping[str, Mapping[str, Diagnostic]] = field(default_factory=frozen_map)
 
     @cached_property
     def graph(self) -> networkx.MultiDiGraph[tuple[str, str]]:  # networkx is imported on first use
@@ -54,9 +57,11 @@ def resolve(
     seen: set[Any] = set()
     diags: list[Diagnostic] = []
     ceilings: dict[str, Mapping[str, Any]] = {}
+    qualifications: dict[str, Mapping[str, Diagnostic]] = {}
     for env in names:
         st = environment_state(model, env, as_of, roles)
         ceilings[env] = frozen_map({k: (d, st.state["grants"][k]) for k, d in st.ceilings.items()})
+        qualifications[env] = st.qualifications
         if keep_states:
             states[env] = st
         for d in st.diagnostics:  # the same grant in test and production is one problem, not two
@@ -67,7 +72,16 @@ def resolve(
         del st
 
     diags.extend(check_admins(model, as_of))  # once, not per environment: admins see every environment
-    return Resolution(model, as_of, frozen_map(roles), frozen_map(states), tuple(diags), frozen_map(ceilings))
+    diags.extend(expiring(model, as_of))  # once: a person's qualification, whatever the environment
+    return Resolution(
+        model,
+        as_of,
+        frozen_map(roles),
+        frozen_map(states),
+        tuple(diags),
+        frozen_map(ceilings),
+        frozen_map(qualifications),
+    )
 
 
 __all__ = ["Resolution", "EnvironmentState", "Exclusion", "resolve", "expand_grant"]

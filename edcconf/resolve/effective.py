@@ -37,6 +37,7 @@ from ..rules.ceiling_values import Over, group_ceiling, over_ceiling
 from ..rules.ceilings import exceeded
 from ..rules.external import account_notice, not_yet, not_yet_warning
 from ..rules.policy import queries_hidden
+from ..rules.qualifications import QualificationCheck
 from .roles import EffectiveRole, effective_role
 from .sections import EffectiveState, empty_state
 
@@ -66,6 +67,10 @@ class EnvironmentState:
     # the configuration by itself: ceilings are checked when a grant is added or changed (002, 004), which
     # only the plan knows (rules.ceilings.at_assignment); an applied grant nobody changes is kept.
     ceilings: Mapping[str, Diagnostic] = field(default_factory=frozen_map)
+    # grant key -> the `qualification-missing` error of a declared grant whose person lacks a qualification
+    # its role requires on as_of (excluded: suspended). The plan refuses it if not applied yet, else
+    # revokes it (rules.qualifications.at_assignment)
+    qualifications: Mapping[str, Diagnostic] = field(default_factory=frozen_map)
 
 
 DISABLED = "disabled"
@@ -166,7 +171,7 @@ def withdrawn_grants(
                 continue
             if grant.environments != ALL and env_state.environment not in grant.environments:
                 continue
-            if _why_excluded(person, grant, env_state.as_of) is None:
+            if _why_excluded(person, grant, env_state.as_of) is None and grant.key not in env_state.qualifications:
                 continue
             out.setdefault(study.id, []).append(
                 {
@@ -232,6 +237,8 @@ def environment_state(
     notices: dict[str, set[str]] = {}
     people, grants_out, roles_out = model.people, state["grants"], state["roles"]
     person_excluded: dict[str, str | None] = {}  # why a person's grants are all excluded (once per person)
+    qualified = QualificationCheck(model, as_of) if model.qualifications else None
+    unqualified: dict[str, Diagnostic] = {}  # grant key -> qualification-missing (see EnvironmentState)
     for study in model.studies.values():
         if env not in study.environments or catalog(study.system) is None:
             continue
@@ -276,6 +283,10 @@ def environment_state(
                 excluded[grant.key] = Exclusion(reason, grant.loc)
                 if person.external is not None and reason == not_yet(person, as_of):  # 000: access starts later
                     diags.append(not_yet_warning(person, grant))
+                continue
+            lacks = qualified(person, study, grant, role.base.id) if qualified is not None else None
+            if lacks is not None:  # suspended: a qualification its role requires is lacking on as_of
+                excluded[grant.key], unqualified[grant.key] = Exclusion(lacks[0], grant.loc), lacks[1]
                 continue
             expires = _earliest(grant.expires, person.expires) if grant.expires or person.expires else None
             ref, value = versions.get(role_id) or versions.setdefault(role_id, role_version(role))
@@ -330,6 +341,7 @@ def environment_state(
         tuple(diags),
         frozen_map({u: tuple(sorted(n)) for u, n in notices.items()}),
         frozen_map(above),
+        frozen_map(unqualified),
     )
 
 

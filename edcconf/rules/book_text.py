@@ -173,3 +173,12 @@ REFUSALS = """\
 Not rules of the configuration, but stable codes of commands that refuse (exit 1; Ctrl-C ends any command
 with `Interrupted.` and exit 130, never a traceback):
 """
+
+QUALIFICATIONS = """\
+People hold qualifications until a date (GCP training, a study's own training, the External User
+Agreement), and roles require them: every grant of a base role named in a qualification's `base_roles`
+(or of a custom role derived from one), plus a custom role's own `requires:`. Like a ceiling, the
+requirement is enforced at assignment: `plan` refuses to add a grant for a person who lacks one. Unlike a
+ceiling, an applied grant is not kept once its qualification lapses: it is suspended (revoked) after
+the qualification's last valid day, and `plan --at DAY` shows it ahead ([qualifications](qualifications.md)).
+"""

@@ -39,6 +39,7 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
     Section("System rules", families=("systems", "vault_status")),
+    Section("Qualifications", intro=text.QUALIFICATIONS, families=("qualifications",)),
     Section("OpenClinica account security", after=text.OPENCLINICA_SECURITY),
     Section("Participant ID templates", after=text.PARTICIPANT_IDS),
     Section("Ceilings at assignment", after=text.CEILINGS_AT_ASSIGNMENT),

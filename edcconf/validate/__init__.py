@@ -16,6 +16,7 @@ from ..diagnostics import Diagnostics
 from ..model import Model
 from ..rules.identity import check_emails
 from ..rules.policy import check_policy
+from ..rules.qualifications import check_qualifications
 from ..rules.references import check_references
 from ..rules.site_roles import check_site_roles
 from ..rules.systems import check_systems
@@ -49,4 +50,5 @@ def validate(sources: Sources) -> Validated:
     diags.extend(check_systems(model))
     diags.extend(check_targets_and_versions(model))
     diags.extend(check_emails(model))
+    diags.extend(check_qualifications(model))
     return Validated(model, diags)

@@ -187,7 +187,9 @@ def build_model(root: Path, digest: str, files: tuple[ParsedFile, ...]) -> tuple
         policy=frozen_map(policy),
         policy_loc=policy_loc,
     )
-    return model, problems
+    from .build_qualifications import with_qualifications  # local: a cycle inside one package (it reads _Node)
+
+    return with_qualifications(model, files, problems), problems
 
 
 def _openclinica_domain(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> OpenClinicaDomain | None:

@@ -47,8 +47,9 @@ from ..file_cache import cache_folder
 from ..memo import package_digest
 from ..spool import read_entry, spool, write_now
 
-VERSION = 4  # 2: fragments and applied parts of a full plan stored as two packs; 3: guards (plan/brakes);
-# 4: ceilings checked by the plan (grants above a ceiling per study, applied ones in the base)
+VERSION = 5  # 2: fragments and applied parts of a full plan stored as two packs; 3: guards (plan/brakes);
+# 4: ceilings checked by the plan (grants above a ceiling per study, applied ones in the base);
+# 5: qualifications checked by the plan (grants suspended for a lacking qualification, per study)
 
 
 def _h(*parts: str) -> str:
@@ -137,6 +138,7 @@ def _non_study_files(model) -> set[str]:
     out |= {g.loc.file for g in model.groups.values()}
     if model.openclinica_domain is not None:  # the domain's settings are checked as a whole
         out.add(model.openclinica_domain.loc.file)
+    out |= {q.loc.file for q in model.qualifications.values()}
     return out | {p.loc.file for p in model.people.values()}
 
 
@@ -154,6 +156,9 @@ def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[st
     above: dict[str, dict] = {}  # grant key -> its ceiling-exceeded error, should the plan add or change it
     for key, diag in env_state.ceilings.items():
         above.setdefault(key.split("/", 1)[0], {})[key] = diag_out(diag)
+    unqualified: dict[str, dict] = {}  # grant key -> its qualification-missing error (rules.qualifications)
+    for key, diag in env_state.qualifications.items():
+        unqualified.setdefault(key.split("/", 1)[0], {})[key] = diag_out(diag)
     excluded: dict[str, dict] = {}
     for key, why in env_state.excluded.items():
         excluded.setdefault(key.split("/", 1)[0], {})[key] = (why.reason, why.loc.file, why.loc.line, why.loc.col)
@@ -183,7 +188,14 @@ def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[st
                     notices,
                 )
             )
-            content[sid] = (mine, roles.get(sid, {}), sources, excluded.get(sid, {}), above.get(sid, {}))
+            content[sid] = (
+                mine,
+                roles.get(sid, {}),
+                sources,
+                excluded.get(sid, {}),
+                above.get(sid, {}),
+                unqualified.get(sid, {}),
+            )
         out[rel] = ((tuple(ids), studies, by_file.get(rel, [])), content)
     return out
 

@@ -18,6 +18,7 @@ from ...plan.diff import entity_changes, grant_changes, ordered_plan
 from ...plan.model import Change
 from ...resolve.effective import EnvironmentState, Exclusion
 from ...resolve.sections import EffectiveState
+from ...rules import qualifications as qualification_rules
 from ...rules.ceilings import at_assignment
 from ...source import load_sources
 from ...validate.schema import validate_file
@@ -206,9 +207,15 @@ def _assemble(a: Assembly):
             to_diff.update(summaries[rel][0] if rel in summaries else ())
             to_diff.update(found[rel][0] if rel in found else ())
     above = {}  # the ceiling-exceeded error of each grant above its ceiling, of the studies diffed
+    # each grant suspended for a lacking qualification, of the studies diffed, and their applied keys: a
+    # study of an unchanged file that is not diffed had no error in the base's plan (which was made)
+    unqualified, applied_keys = {}, set()
     for sid in sorted(to_diff):
-        mine, roles, grant_sources, excluded, study_above = content(sid) if sid in where else ({}, {}, [], {}, {})
+        mine, roles, grant_sources, excluded, study_above, study_unqualified = (
+            content(sid) if sid in where else ({}, {}, [], {}, {}, {})
+        )
         above.update({k: diag_in(t) for k, t in study_above.items()})
+        unqualified.update({k: diag_in(t) for k, t in study_unqualified.items()})
         old, old_roles, old_grant_sources = (
             store.get_packed(applied_pack, applied_index[sid]) if sid in per_study else ({}, {}, [])
         )
@@ -220,6 +227,7 @@ def _assemble(a: Assembly):
             {k: Exclusion(r, Loc(f, line, col)) for k, (r, f, line, col) in excluded.items()},
             (),
         )
+        applied_keys.update(old)
         changes.extend(grant_changes(part, {"grants": old, "roles": old_roles}, dict(old_grant_sources)))
     systems = {k: v.get("system") for k, v in {**have.get("studies", {}), **studies}.items()}
     plan = ordered_plan(env, serial, lineage, as_of, changes, tuple(sorted(warnings, key=Diagnostic.sort_key)), systems)
@@ -228,7 +236,12 @@ def _assemble(a: Assembly):
     if errors:
         return None  # the full path refuses the plan, exactly as it reports it
 
-    plan = replace(plan, warnings=plan.warnings + tuple(over_warnings))
+    missing, suspended = qualification_rules.at_assignment(
+        unqualified, applied_keys, qualification_rules.revoked_keys(plan.changes)
+    )
+    if missing:
+        return None  # the full path refuses the plan, exactly as it reports it
+    plan = replace(plan, warnings=plan.warnings + tuple(over_warnings) + tuple(suspended))
     plan = replace(plan, brakes=_brakes(plan.changes, env_info, per_study, managers, studies, have))
 
     def extra():
