@@ -15,6 +15,7 @@ from ..questions.compliance import compliance_reports
 from ..questions.drift import refuse_unread
 from ..questions.explain import add_observed
 from ..questions.explain import explain as explain_access
+from ..questions.qualifications import only_holders
 from ..questions.who_can import parse_question
 from ..questions.who_can import who_can as who_can_query
 from ..rules import commands as commands_rules
@@ -82,6 +83,12 @@ def _applied_observed(root, model, env: str) -> dict:
 @click.option("--study", default=None, help="The study the form or ability belongs to.")
 @click.option("--env", "-e", "envs", multiple=True, help="Only this environment (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text")
+@click.option(
+    "--qualification",
+    default=None,
+    metavar="ID",
+    help="Only people who hold this qualification, valid on the as-of date (docs/qualifications.md).",
+)
 @at_option
 @json_option
 @click.pass_context
@@ -93,6 +100,7 @@ def who_can(
     study: str | None,
     envs: tuple,
     fmt: str,
+    qualification: str | None,
     at: str | None,
     as_json: bool,
 ) -> None:
@@ -100,6 +108,8 @@ def who_can(
     q = parse_question(question, right)
     desired = load_desired(root_dir(ctx, config_dir), parse_at(at))
     doc = who_can_query(desired, q, study, envs)
+    if qualification is not None:
+        doc = only_holders(desired, doc, qualification)
     if as_json or fmt == "json":
         print_json(doc)
     elif fmt == "csv":

@@ -16,6 +16,7 @@ from ..pipeline import Desired
 from ..rules import references as references_rules
 from ..rules.admins import IMPLICIT, IMPLICIT_REASON
 from ..rules.ceiling_values import create_projects, group_ceiling
+from .qualifications import chain
 
 
 def explain(
@@ -77,6 +78,10 @@ def explain(
                 )
                 for key in list(edges) or [f"{study.id}/{user}"]
             ]
+            for key, view in zip(edges, views):  # (no grant: views holds one entry, and edges none)
+                # the qualification chain of a grant that gives access or is suspended for lacking one
+                if view is not None and model.qualifications and _chained(view):
+                    view["qualifications"] = chain(desired, study, edges[key]["role"], person)
             found = [e for e in views if e is not None]
             if any(e["access"] for e in found):
                 # a role of the person declared for other environments only says nothing about this one
@@ -85,6 +90,10 @@ def explain(
         if entries:
             out["environments"].append({"environment": env_name, "studies": entries})
     return out
+
+
+def _chained(view: dict) -> bool:
+    return bool(view["access"]) or str(view.get("reason", "")).startswith("suspended")
 
 
 def _paths_of(graph, user: str) -> tuple[dict[str, dict[str, dict]], dict[str, list[str]]]:

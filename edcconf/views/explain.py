@@ -37,6 +37,7 @@ def render_explain(doc: dict) -> str:
                 continue
             if not entry["access"]:
                 lines.append(f"  {entry['study']}: no access — {entry['reason']}{where}")
+                lines.extend(_qualifications(entry))
                 continue
             g = entry["grant"]
             role = g["role"] + (
@@ -61,5 +62,21 @@ def render_explain(doc: dict) -> str:
             else:
                 over = "; ".join(f"{o['right']} {o['granted']} > {o['allowed']}" for o in c["over"])
                 lines.append(f"    ceiling of group {c['group']}: EXCEEDED ({over})  [{c['source']}]")
+            lines.extend(_qualifications(entry))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _qualifications(entry: dict) -> list[str]:
+    """The qualification chain of a grant: required where, held until when (or lacking, and why)."""
+    out = []
+    for q in entry.get("qualifications", ()):
+        held = q["held"]
+        if q["valid"]:
+            until = f"valid through {held['expires']}" if held and held["expires"] else "does not expire"
+            state = f"held, {until}  [{held['source']}]" if held else "held"
+        else:
+            state = f"LACKING: {q['lacking']}" + (f"  [{held['source']}]" if held else "")
+        lines = f"    requires {q['qualification']}" + (f" ({q['name']})" if q["name"] else "")
+        out.append(f"{lines} ← {q['required_by']}  [{q['source']}]: {state}")
+    return out

@@ -33,6 +33,8 @@ def render_who_can(doc: dict) -> str:
     )
     if any(r.get("implicit") for r in doc["people"]):
         text += f"IMPLICIT (admin): {IMPLICIT_REASON}\n"
+    if doc.get("qualification"):
+        text += f"Only people who hold {doc['qualification']}, valid on {doc['as_of']}.\n"
     if doc.get("cannot"):
         text += (
             "Cannot: "
