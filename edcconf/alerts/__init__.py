@@ -28,7 +28,7 @@ from ..mail import SmtpSettings, make_mail, send_all
 from ..model import ALL, Model
 from ..state import StateRecord
 from .log import alerts_folder, last_told, read_log, write_log
-from .templates import EXPIRATION_KINDS, Templates
+from .templates import EXPIRATION_KINDS, QUALIFICATION_KINDS, Templates
 
 DEFAULT_INTERVAL_DAYS = 7
 DEFAULT_EXPIRATION_DAYS = 14
@@ -179,7 +179,7 @@ def compose(
     env = applied.environment
     interval = int(settings.get("reminder_interval_days", DEFAULT_INTERVAL_DAYS))
     run = AlertRun(env, as_of, interval)
-    log = read_log(root, env)
+    log = [e for e in read_log(root, env) if e.get("kind") not in QUALIFICATION_KINDS]  # (alerts.qualifications)
     told = last_told(log)
     expired_told = last_told(e for e in log if e.get("kind") in EXPIRATION_KINDS)
     if expire and expiration_date is None:

@@ -35,8 +35,12 @@ KINDS = {
     "rights_holders_reminder": ("holders", "reminder to those people"),
     "user_expiration": ("user", "to the user, before their access is made to expire"),
     "rights_holders_expiration": ("holders", "to the User Rights holders, before a user's access is made to expire"),
+    # qualifications (docs/qualifications.md): before a qualification a role requires expires
+    "user_qualification_expiration": ("user", "to a user whose qualification, required by their role, expires soon"),
+    "pi_qualification_expiration": ("holders", "to the study's PI, about a user whose qualification expires soon"),
 }
-EXPIRATION_KINDS = ("user_expiration", "rights_holders_expiration")
+QUALIFICATION_KINDS = ("user_qualification_expiration", "pi_qualification_expiration")
+EXPIRATION_KINDS = ("user_expiration", "rights_holders_expiration", *QUALIFICATION_KINDS)
 
 # placeholder -> audience ("user", "holders" or "any"), as the module documents them
 PLACEHOLDERS = {
@@ -260,7 +264,7 @@ def sample_values(kind: str) -> dict:
         "group": "trained",
         "rights": [{"right": "data_export", "granted": "full", "allowed": "de-identified"}],
     }
-    return placeholder_values(
+    values = placeholder_values(
         kind,
         study_id="STUDY-1",
         title="Example study",
@@ -269,3 +273,6 @@ def sample_values(kind: str) -> dict:
         users=[user],
         expiration_date="2026-12-31" if kind in EXPIRATION_KINDS else None,
     )
+    if kind in QUALIFICATION_KINDS:  # what alerts.qualifications adds
+        values["qualification"] = {"id": "gcp", "name": "Good Clinical Practice training", "expires": "2026-12-31"}
+    return values

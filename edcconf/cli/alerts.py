@@ -40,6 +40,12 @@ from .common import at_option, config_option, json_option, parse_at, print_json,
     metavar="YYYY-MM-DD",
     help="The expiry date the notices give (implies --expire; default: alerts.expiration_notice_days ahead, 14).",
 )
+@click.option(
+    "--qualifications",
+    is_flag=True,
+    help="Send the reminders before a qualification a role requires expires (its notify_days) instead, to "
+    "the person and the study's PI (docs/qualifications.md).",
+)
 @click.option("--dry-run", is_flag=True, help="Render and show the alerts; send, write and log nothing.")
 @at_option
 @json_option
@@ -52,6 +58,7 @@ def alert(
     studies: tuple,
     expire: bool,
     expire_on: str | None,
+    qualifications: bool,
     dry_run: bool,
     at: str | None,
     as_json: bool,
@@ -80,7 +87,12 @@ def alert(
     settings = model.environments[env].alerts
     configured = settings.get("smtp")
     smtp = smtp_settings(configured if isinstance(configured, Mapping) else None)
-    run = compose(root, model, applied, pairs, templates, as_of, settings, expire or until is not None, until)
+    if qualifications:
+        from ..alerts.qualifications import compose_qualifications  # local: loads jinja2
+
+        run = compose_qualifications(root, model, applied, templates, as_of, settings)
+    else:
+        run = compose(root, model, applied, pairs, templates, as_of, settings, expire or until is not None, until)
     entries = deliver(root, run, smtp, dry_run)
     doc = alert_run_json(run, entries, "smtp" if smtp else "file", dry_run)
     print_json(doc) if as_json else click.echo(render_alert_run(doc), nl=False)

@@ -12,6 +12,8 @@ _KIND_LABEL = {
     "rights_holders_reminder": "reminder to a User Rights holder",
     "user_expiration": "notice of expiry to the user",
     "rights_holders_expiration": "notice of expiry to a User Rights holder",
+    "user_qualification_expiration": "qualification reminder to the user",
+    "pi_qualification_expiration": "qualification reminder to the PI",
 }
 
 
