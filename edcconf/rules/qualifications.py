@@ -91,7 +91,7 @@ QUALIFICATION_EXPIRING = rule(
     summary="a person's qualification expires within its `notify_days` of the plan's date",
     text=(
         "an active person's qualification expires within its `notify_days` (default 30) of the plan's "
-        "date: the grants that require it will be suspended after that day unless it is renewed. "
+        "date, before the person's own expiry: the grants that require it will be suspended after that day unless it is renewed. "
         "`compliance alert --qualifications` sends the reminders"
     ),
     example=(
@@ -279,6 +279,8 @@ def expiring(model: Model, as_of: date) -> list[Diagnostic]:
             q = model.qualifications.get(qid)
             if q is None or held.expires is None or held.expires < as_of:
                 continue
+            if person.expires is not None and held.expires >= person.expires:
+                continue  # the person's access ends by then anyway (an agreement valid until then)
             days = (held.expires - as_of).days
             if held.expires <= as_of + timedelta(days=q.notify_days):
                 out.append(

@@ -53,6 +53,8 @@ def _held(model: Model, files: tuple[ParsedFile, ...], problems: list[Diagnostic
     """People who declare qualifications, rebuilt with them (the person build_model kept: same Loc)."""
     out: dict[str, Person] = {}
     for group in declarations(files, "group"):
+        if not any(isinstance(m, dict) and m.get("qualifications") for m in group.get("members") or ()):
+            continue  # (read from the plain values first: positions are unpacked only where needed)
         for member in group.items("members"):
             if not isinstance(member.value, dict) or not member.get("qualifications"):
                 continue
@@ -76,7 +78,7 @@ def _held_one(node: _Node, problems: list[Diagnostic]) -> HeldQualification:
 def _required(model: Model, files: tuple[ParsedFile, ...]) -> dict[str, Study]:
     """Studies with a custom role that requires qualifications, their roles rebuilt with `requires`."""
     out: dict[str, Study] = {}
-    for node in declarations(files, "study"):
+    for node in declarations(tuple(f for f in files if _requires(f.data)), "study"):
         roles = node.get("roles") or {}
         wanted = {rid: tuple(r["requires"]) for rid, r in roles.items() if isinstance(r, dict) and r.get("requires")}
         if not wanted:
@@ -91,3 +93,16 @@ def _required(model: Model, files: tuple[ParsedFile, ...]) -> dict[str, Study]:
             ),
         )
     return out
+
+
+def _requires(data: Any) -> bool:
+    """Whether a file declares a study with a role that requires a qualification (plain values only)."""
+    if not isinstance(data, dict) or ("study" not in data and "studies" not in data):
+        return False
+    docs = [data.get("study"), *(data.get("studies") or ())]
+    return any(
+        isinstance(r, dict) and r.get("requires")
+        for d in docs
+        if isinstance(d, dict) and isinstance(d.get("roles"), dict)
+        for r in d["roles"].values()
+    )

@@ -100,6 +100,15 @@ def test_the_holder_is_warned_notify_days_ahead(mini_repo, cli):
     assert f"cara.crc's gcp (Good Clinical Practice training) expires on {LAPSES}, in 10 days" in soon.out
     early = cli("validate", "--at", str(LAPSES - timedelta(days=31)), cwd=mini_repo)
     assert "qualification-expiring" not in early.out, early
+    # the person's own access ends first: no warning about the qualification
+    edit(
+        mini_repo,
+        "groups/staff.yaml",
+        "name: Cara Coordinator}",
+        f"name: Cara Coordinator, expires: {LAPSES - timedelta(days=1)}}}",
+    )
+    first = cli("validate", "--at", str(LAPSES - timedelta(days=10)), cwd=mini_repo)
+    assert first.code == 0 and "qualification-expiring" not in first.out, first
 
 
 def test_a_custom_role_requires_its_own_training(mini_repo, cli):
