@@ -61,7 +61,14 @@ class HeldQualification:
 
     completed: date | None
     expires: date | None  # None: does not expire; valid through this day
-    loc: Loc
+    id: str
+    # the person's `qualifications:` id -> where each is written, worked out when a message needs it
+    # (validate.build.LazyLocs: a Loc for every qualification of every person would cost more than the rest)
+    locs: Mapping[str, Loc] = field(default_factory=frozen_map, repr=False, compare=False)
+
+    @property
+    def loc(self) -> Loc:
+        return self.locs.get(self.id) or Loc("<unknown>")
 
 
 @dataclass(frozen=True)

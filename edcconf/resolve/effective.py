@@ -284,7 +284,7 @@ def environment_state(
                 if person.external is not None and reason == not_yet(person, as_of):  # 000: access starts later
                     diags.append(not_yet_warning(person, grant))
                 continue
-            lacks = qualified(person, study, grant, role.base.id) if qualified is not None else None
+            lacks = qualified(person, study, grant, role_id, role.base.id) if qualified is not None else None
             if lacks is not None:  # suspended: a qualification its role requires is lacking on as_of
                 excluded[grant.key], unqualified[grant.key] = Exclusion(lacks[0], grant.loc), lacks[1]
                 continue

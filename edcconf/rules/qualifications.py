@@ -13,9 +13,9 @@ the day after the qualification's last valid day (`qualification-suspended`), an
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error, suggest, warning
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 FAMILY = "qualifications"
 SOURCE = "[qualifications](qualifications.md)"
 DEFAULT_NOTIFY_DAYS = 30
+_UNSEEN = object()
 
 UNKNOWN_QUALIFICATION = rule(
     "unknown-qualification",
@@ -107,7 +108,14 @@ class Requirement:
 
     id: str
     by: str  # "role X of STUDY" | "the defaults of SYSTEM base role Y"
-    loc: Loc
+    declared: Loc  # the qualification's declaration (where a base role's default is said)
+    role: Role | None = field(default=None, repr=False, compare=False)  # a custom role that requires it
+
+    @property
+    def loc(self) -> Loc:
+        """Where it is required: the custom role's `requires:` (worked out only for a message), or the
+        qualification's declaration."""
+        return self.role.locs.get("requires", self.role.loc) if self.role is not None else self.declared
 
 
 def defaults_index(model: Model) -> dict[str, dict[str, tuple[str, ...]]]:
@@ -137,9 +145,7 @@ def requirements(
     if custom is not None:
         for qid in custom.requires:
             if qid in model.qualifications:
-                out.setdefault(
-                    qid, Requirement(qid, f"role {role_id} of {study.id}", custom.locs.get("requires", custom.loc))
-                )
+                out.setdefault(qid, Requirement(qid, f"role {role_id} of {study.id}", custom.loc, custom))
     return tuple(out.values())
 
 
@@ -305,22 +311,27 @@ class QualificationCheck:
     def __init__(self, model: Model, as_of: date) -> None:
         self.model, self.as_of = model, as_of
         self.index = defaults_index(model)
-        self.needs: dict[tuple[str, str], tuple[tuple[Requirement, ...], tuple[str, ...]]] = {}
-        self.standing: dict[tuple[str, tuple[str, ...]], tuple[Requirement, str] | None] = {}
+        # (study, role) -> (its requirements, their ids, username -> what they lack: shared by every role
+        # with the same ids)
+        self.needs: dict[tuple[str, str], tuple[tuple[Requirement, ...], tuple[str, ...], dict[str, Any]]] = {}
+        self.standing: dict[tuple[str, ...], dict[str, Any]] = {}
 
-    def __call__(self, person: Person, study: Study, grant: Grant, base_id: str) -> tuple[str, Diagnostic] | None:
-        need = self.needs.get((study.id, grant.role))
+    def __call__(
+        self, person: Person, study: Study, grant: Grant, role_id: tuple[str, str], base_id: str
+    ) -> tuple[str, Diagnostic] | None:
+        """role_id: (study, role), the caller's key of the grant's role."""
+        need = self.needs.get(role_id)
         if need is None:
             reqs = requirements(self.model, self.index, study, grant.role, base_id)
-            need = self.needs[(study.id, grant.role)] = (reqs, tuple(r.id for r in reqs))
-        if not need[1]:
+            ids = tuple(r.id for r in reqs)
+            need = self.needs[role_id] = (reqs, ids, self.standing.setdefault(ids, {}))
+        reqs, ids, by_person = need
+        if not ids:
             return None
-        key = (person.username, need[1])
-        if key in self.standing:
-            lack = self.standing[key]
-        else:
-            lack = self.standing[key] = lacking(person, need[0], self.as_of)
+        lack = by_person.get(person.username, _UNSEEN)
+        if lack is _UNSEEN:
+            lack = by_person[person.username] = lacking(person, reqs, self.as_of)
         if lack is None:
             return None
-        req = next(r for r in need[0] if r.id == lack[0].id)  # this role's own, where it is required
+        req = next(r for r in reqs if r.id == lack[0].id)  # this role's own, where it is required
         return suspension_reason(person, req, lack[1]), missing(self.model, person, grant, req, lack[1])

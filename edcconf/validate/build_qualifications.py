@@ -4,14 +4,18 @@ only people and roles that say something about qualifications are rebuilt (with 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, error
+from ..identity import fold
 from ..model import ALL, HeldQualification, Model, Person, Qualification, Study, frozen_map
+from ..rules import files as files_rules
 from ..rules.qualifications import DEFAULT_NOTIFY_DAYS
 from ..source.yamlfile import ParsedFile
-from .build import _Node, _Registry, declarations, parse_date
+from .build import LazyLocs, _Registry, declarations
 
 
 def with_qualifications(model: Model, files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> Model:
@@ -49,43 +53,90 @@ def _declared(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict
     return out
 
 
+def _plain(files: tuple[ParsedFile, ...], kind: str, plural: str) -> Iterator[tuple[ParsedFile, tuple, Any]]:
+    """(file, path, value) of every declaration of a kind, in build.declarations' order, from the plain
+    values: no file's positions are unpacked (that is most of the cost of a node)."""
+    for f in files:
+        data = f.data
+        if not isinstance(data, dict):
+            continue
+        if kind in data:
+            yield f, (kind,), data[kind]
+        for i, value in enumerate(data.get(plural) or ()):
+            yield f, (plural, i), value
+
+
+def _first(ident: Any, seen: set[str]) -> bool:
+    """Whether ident is met for the first time (build_model keeps the first declaration of an id)."""
+    if not isinstance(ident, str) or fold(ident) in seen:
+        return False
+    seen.add(fold(ident))
+    return True
+
+
 def _held(model: Model, files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[str, Person]:
-    """People who declare qualifications, rebuilt with them (the person build_model kept: same Loc)."""
+    """People who declare qualifications, rebuilt with them. Read in the order build_model claimed groups
+    and usernames (the first declaration of each is the one kept); a position is worked out only for a
+    message (LazyLocs)."""
     out: dict[str, Person] = {}
-    for group in declarations(files, "group"):
-        if not any(isinstance(m, dict) and m.get("qualifications") for m in group.get("members") or ()):
-            continue  # (read from the plain values first: positions are unpacked only where needed)
-        for member in group.items("members"):
-            if not isinstance(member.value, dict) or not member.get("qualifications"):
+    groups: set[str] = set()
+    seen: set[str] = set()
+    for f, where, group in _plain(files, "group", "groups"):
+        if not isinstance(group, dict) or not _first(group.get("id"), groups):
+            continue  # a duplicate group: build_model kept none of its members
+        for i, member in enumerate(group.get("members") or ()):
+            if not isinstance(member, dict) or not _first(member.get("username"), seen):
                 continue
-            person = model.people.get(member.get("username"))
-            if person is None or person.loc != member.loc:
-                continue  # a duplicate username: reported by build_model
-            held = member.child("qualifications")
+            held, person = member.get("qualifications"), model.people.get(member["username"])
+            if not held or person is None:
+                continue
+            path = where + ("members", i, "qualifications")
+            locs = LazyLocs(f.where, path)
             out[person.username] = replace(
                 person,
                 qualifications=frozen_map(
-                    {qid: _held_one(held.child(qid), problems) for qid in held.value},
+                    {
+                        qid: HeldQualification(
+                            _date(f, path + (qid,), value, "completed", problems),
+                            _date(f, path + (qid,), value, "expires", problems),
+                            qid,
+                            locs,
+                        )
+                        for qid, value in held.items()
+                    }
                 ),
             )
     return out
 
 
-def _held_one(node: _Node, problems: list[Diagnostic]) -> HeldQualification:
-    return HeldQualification(parse_date(node, "completed", problems), parse_date(node, "expires", problems), node.loc)
+def _date(f: ParsedFile, path: tuple, value: Any, key: str, problems: list[Diagnostic]) -> date | None:
+    text = value.get(key) if isinstance(value, dict) else None
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except (TypeError, ValueError):  # (the schema refuses it first): reported as build.parse_date does
+        where = f.loc(path + (key,))
+        problems.append(error(files_rules.SCHEMA.code, f"{key}: {text!r} is not a real date (YYYY-MM-DD)", where))
+        return None
 
 
 def _required(model: Model, files: tuple[ParsedFile, ...]) -> dict[str, Study]:
     """Studies with a custom role that requires qualifications, their roles rebuilt with `requires`."""
     out: dict[str, Study] = {}
-    for node in declarations(tuple(f for f in files if _requires(f.data)), "study"):
-        roles = node.get("roles") or {}
-        wanted = {rid: tuple(r["requires"]) for rid, r in roles.items() if isinstance(r, dict) and r.get("requires")}
-        if not wanted:
+    seen: set[str] = set()
+    for _, _, value in _plain(files, "study", "studies"):
+        if not isinstance(value, dict) or not _first(value.get("id"), seen):
+            continue  # a duplicate study id: reported by build_model, which kept the first
+        roles = value.get("roles")
+        wanted = (
+            {rid: tuple(r["requires"]) for rid, r in roles.items() if isinstance(r, dict) and r.get("requires")}
+            if isinstance(roles, dict)
+            else None
+        )
+        study = model.studies.get(value["id"])
+        if not wanted or study is None:
             continue
-        study = model.studies.get(node.get("id"))
-        if study is None or study.loc != node.loc:
-            continue  # a duplicate study id: reported by build_model
         out[study.id] = replace(
             study,
             roles=frozen_map(
@@ -93,16 +144,3 @@ def _required(model: Model, files: tuple[ParsedFile, ...]) -> dict[str, Study]:
             ),
         )
     return out
-
-
-def _requires(data: Any) -> bool:
-    """Whether a file declares a study with a role that requires a qualification (plain values only)."""
-    if not isinstance(data, dict) or ("study" not in data and "studies" not in data):
-        return False
-    docs = [data.get("study"), *(data.get("studies") or ())]
-    return any(
-        isinstance(r, dict) and r.get("requires")
-        for d in docs
-        if isinstance(d, dict) and isinstance(d.get("roles"), dict)
-        for r in d["roles"].values()
-    )
