@@ -187,7 +187,7 @@ def build_model(root: Path, digest: str, files: tuple[ParsedFile, ...]) -> tuple
         policy=frozen_map(policy),
         policy_loc=policy_loc,
     )
-    from .build_qualifications import with_qualifications  # local: a cycle inside one package (it reads _Node)
+    from .build_qualifications import with_qualifications  # local: a cycle inside one package (it reads this module)
 
     return with_qualifications(model, files, problems), problems
 
