@@ -76,8 +76,8 @@ def test_account_and_group_changes_reach_every_system_of_the_person_and_the_grou
     text = monitors.read_text()
     monitors.write_text(
         text.replace(
-            "{username: mona.reyes, email: mona.reyes@hospital.example.org, name: Mona Reyes,",
-            "{username: mona.reyes, email: mona.reyes@hospital.example.org, name: Mona Reyes-Ito,",
+            "name: Mona Reyes, type: user}",
+            "name: Mona Reyes-Ito, type: user}",
         ).replace("description: Completed monitoring training;", "description: Trained monitors;")
     )
     r = cli("plan", "--env", "test", "--at", DAY, "--json", cwd=example_repo)

@@ -281,6 +281,11 @@ def test_vault_new_people_need_a_group_and_disabled_rows_are_declared_disabled(t
     assert [p["username"] for p in result.json["declared"]["members"]["trained-monitors"]] == ["ivo.novak"]
     granted = {g["user"]: g.get("study_status") for g in result.json["declared"]["grants"]["ONC-04"]}
     assert granted["ivo.novak"] is None and granted[lines[1].split(",")[3]] == "disabled"
+    # every grant of the example requires gcp (environments/qualifications.yaml), which an import cannot know
+    monitors = root / "groups" / "monitors.yaml"
+    text = monitors.read_text()
+    assert text.endswith("      name: Ivo Novak\n"), text
+    monitors.write_text(text + "      qualifications: {gcp: {completed: 2025-01-01}}\n")
     assert run_cli("validate", cwd=root).code == 0
 
 
