@@ -37,6 +37,7 @@ from ..rules.ceiling_values import Over, group_ceiling, over_ceiling
 from ..rules.ceilings import exceeded
 from ..rules.external import account_notice, not_yet, not_yet_warning
 from ..rules.policy import queries_hidden
+from .reviews import review_exclusions
 from .roles import EffectiveRole, effective_role
 from .sections import EffectiveState, empty_state
 
@@ -232,6 +233,8 @@ def environment_state(
     notices: dict[str, set[str]] = {}
     people, grants_out, roles_out = model.people, state["grants"], state["roles"]
     person_excluded: dict[str, str | None] = {}  # why a person's grants are all excluded (once per person)
+    reviewed, review_warnings = review_exclusions(model, env, as_of) if model.reviews else ({}, [])  # #20
+    diags.extend(review_warnings)
     for study in model.studies.values():
         if env not in study.environments or catalog(study.system) is None:
             continue
@@ -272,6 +275,9 @@ def environment_state(
             assert reason is None or isinstance(reason, str)  # _UNSEEN is replaced just above
             if reason is None and grant.expires is not None and grant.expires < as_of:
                 reason = _why_excluded(person, grant, as_of)
+            if reason is None and grant.key in reviewed:  # revoked, or not confirmed by the due date (#20)
+                excluded[grant.key] = Exclusion(*reviewed[grant.key])
+                continue
             if reason is not None:
                 excluded[grant.key] = Exclusion(reason, grant.loc)
                 if person.external is not None and reason == not_yet(person, as_of):  # 000: access starts later
