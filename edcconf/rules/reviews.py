@@ -222,3 +222,26 @@ def date_warnings(campaign: ReviewCampaign, results: list[Outcome], as_of: date)
                 )
             )
     return out
+
+
+REVIEW_CAMPAIGN_EXISTS = rule(
+    "review-campaign-exists",
+    family=FAMILY,
+    source="edcconf",
+    kind="refusal",
+    summary="`review start` never overwrites a campaign",
+    text="`edcconf review start` refuses an --id whose folder under reviews/ (or declaration) exists already",
+    example="access review campaign production-2026-12 exists already (reviews/production-2026-12); choose another --id",
+)
+REVIEW_NOTHING_APPLIED = rule(
+    "review-nothing-applied",
+    family=FAMILY,
+    source="edcconf",
+    kind="refusal",
+    summary="`review start` reviews applied access: nothing has been applied to the environment yet",
+    text=(
+        "A campaign reviews the grants that are applied in the environment (its state), not the "
+        "configuration under review: with nothing applied there is nothing to review yet"
+    ),
+    example="nothing has been applied to production yet: a campaign reviews the access that is applied; apply first, then start the review",
+)
