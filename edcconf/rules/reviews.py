@@ -15,6 +15,7 @@ from datetime import date
 from ..diagnostics import Diagnostic, error, suggest, warning
 from ..model import Model, ReviewCampaign, ReviewDecision, StudyReview
 from .book import rule
+from .references import UNKNOWN_REFERENCE
 
 FAMILY = "reviews"
 CONFIRMED, REVOKE = "confirmed", "revoke"
@@ -141,6 +142,15 @@ def check_reviews(model: Model) -> list[Diagnostic]:
     decisions git has no author for."""
     out: list[Diagnostic] = []
     for campaign in model.reviews.values():
+        if campaign.environment not in model.environments:
+            out.append(
+                error(
+                    UNKNOWN_REFERENCE.code,
+                    f"access review campaign {campaign.id} names environment {campaign.environment!r}, which is "
+                    f"not declared{suggest(campaign.environment, model.environments)}",
+                    campaign.loc,
+                )
+            )
         for review in campaign.studies.values():
             seen: dict[str, tuple[str, object]] = {}
             for d in review.decisions:

@@ -102,7 +102,27 @@ def packet_html(p: Packet, review_file: str) -> str:
 
 
 def status_json(rows: Sequence[Mapping[str, Any]], as_of: str) -> dict[str, Any]:
-    return {"format_version": 1, "as_of": as_of, "studies": list(rows), "campaigns": _campaigns(rows)}
+    return {
+        "format_version": 1,
+        "as_of": as_of,
+        "campaigns": _campaigns(rows),
+        "pis": _pis(rows),
+        "studies": list(rows),
+    }
+
+
+def _pis(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per campaign and PI: their studies, and how many grants are still pending."""
+    out: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for r in rows:
+        p = out.setdefault(
+            (r["campaign"], r["pi"]),
+            {"campaign": r["campaign"], "pi": r["pi"], "studies": [], "pending": 0, "overdue": False},
+        )
+        p["studies"].append(r["study"])
+        p["pending"] += r["pending"]
+        p["overdue"] = p["overdue"] or r["overdue"]
+    return list(out.values())
 
 
 def _campaigns(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
