@@ -37,7 +37,7 @@ from ..rules.ceiling_values import Over, group_ceiling, over_ceiling
 from ..rules.ceilings import exceeded
 from ..rules.external import account_notice, not_yet, not_yet_warning
 from ..rules.policy import queries_hidden
-from .reviews import review_exclusions
+from .reviews import REVIEW_REASONS, review_exclusions
 from .roles import EffectiveRole, effective_role
 from .sections import EffectiveState, empty_state
 
@@ -154,8 +154,8 @@ def withdrawn_grants(
     model: Model, env_state: EnvironmentState, roles: Mapping[tuple[str, str], EffectiveRole]
 ) -> dict[str, list[dict[str, Any]]]:
     """Per study of the environment, the declared grants its state leaves out because the person is
-    deactivated or expired or the grant expired, or the person's external agreement takes effect later (not
-    those the environment is not granted), as the values
+    deactivated or expired or the grant expired, or the person's external agreement takes effect later, or an
+    access review revoked it (not those the environment is not granted), as the values
     they would have, by user: what a system that disables rather than forgets (Vault) is told to disable."""
     out: dict[str, list[dict[str, Any]]] = {}
     for study in model.studies.values():
@@ -167,7 +167,8 @@ def withdrawn_grants(
                 continue
             if grant.environments != ALL and env_state.environment not in grant.environments:
                 continue
-            if _why_excluded(person, grant, env_state.as_of) is None:
+            reviewed = env_state.excluded[grant.key].reason.startswith(REVIEW_REASONS)  # withdrawn too (#20)
+            if not reviewed and _why_excluded(person, grant, env_state.as_of) is None:
                 continue
             out.setdefault(study.id, []).append(
                 {

@@ -11,6 +11,8 @@ from ..diagnostics import Diagnostic, Loc
 from ..model import Model
 from ..rules.reviews import EXPIRE, date_warnings, outcome
 
+REVIEW_REASONS = ("revoked in access review ", "not confirmed in access review ")
+
 
 def review_exclusions(model: Model, env: str, as_of: date) -> tuple[dict[str, tuple[str, Loc]], list[Diagnostic]]:
     """grant key -> (why the review leaves it out, where that was decided), and the date warnings."""
@@ -31,11 +33,11 @@ def review_exclusions(model: Model, env: str, as_of: date) -> tuple[dict[str, tu
                     if by.commit
                     else "in an edit not committed yet"
                 )
-                out[key] = (f"revoked in access review {campaign.id} {who}", d.loc)
+                out[key] = (f"{REVIEW_REASONS[0]}{campaign.id} {who}", d.loc)
             if expire:
                 for key in res.pending:
                     out[key] = (
-                        f"not confirmed in access review {campaign.id} (due {campaign.due.isoformat()})",
+                        f"{REVIEW_REASONS[1]}{campaign.id} (due {campaign.due.isoformat()})",
                         res.review.loc,
                     )
         diags.extend(date_warnings(campaign, results, as_of))

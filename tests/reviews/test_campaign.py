@@ -242,3 +242,17 @@ def test_apply_records_each_attestation_once(campaign):
     again = [e for e in LocalBackend(campaign, "production").read_audit() if e.get("event") == "attestation"]
     assert len(again) == len(attested)
     assert json.dumps(again)  # plain JSON
+
+
+def test_review_revocations_are_withdrawals_for_systems_that_disable(campaign):
+    """Vault disables rather than forgets: a grant an access review revoked or let expire is withdrawn, like
+    an expired one (resolve.effective.withdrawn_grants)."""
+    from edcconf.pipeline import load_desired
+    from edcconf.resolve.effective import withdrawn_grants
+
+    desired = load_desired(campaign, DUE + timedelta(days=1), ["production"])
+    env_state = desired.resolution.environments["production"]
+    withdrawn = withdrawn_grants(desired.model, env_state, desired.resolution.roles)
+    keys = {f"{g['study']}/{g['user']}" for gs in withdrawn.values() for g in gs}
+    assert "DIAB-03/kofi.mensah" in keys
+    assert {k for k in grants_under_review(campaign, "NEURO-02")} <= keys
