@@ -68,6 +68,19 @@ REVIEW_UNATTRIBUTED = rule(
     ),
     example="confirmed: 'dina.park' in reviews/production-2026-12/CARDIO-01.yaml is not committed: it counts as pending until it is",
 )
+REVIEW_NOT_PI = rule(
+    "review-not-pi",
+    family=FAMILY,
+    source="edcconf",
+    kind="warning",
+    summary="a review decision was committed by someone other than the study's PI or co-PIs",
+    text=(
+        "Who decided is the author git records for the decision's line; when that author's e-mail is not "
+        "the declared e-mail of the study's PI or of a co-PI, the decision still counts (someone may act for "
+        "the PI, approved in the pull request), and the plan says so, so that the reviewer checks it"
+    ),
+    example="CARDIO-01's access review: confirmed 'dina.park' was committed by Bob Smith <bob.smith@hospital.example.org>, not by the PI jane.doe or a co-PI",
+)
 REVIEW_DUE = rule(
     "review-due",
     family=FAMILY,
@@ -152,6 +165,18 @@ def check_reviews(model: Model) -> list[Diagnostic]:
                 )
             )
         for review in campaign.studies.values():
+            study = model.studies.get(review.study)
+            reviewers = _reviewers(model, review.pi, study.protocol.co_pis if study and study.protocol else ())
+            for key in review.grants:
+                if not key.startswith(f"{review.study}/"):
+                    out.append(
+                        error(
+                            REVIEW_UNKNOWN_GRANT.code,
+                            f"{review.study}'s access review ({campaign.id}) lists {key!r} under grants:, which is "
+                            f"not a grant of {review.study}: a study's review holds only its own grants",
+                            review.loc,
+                        )
+                    )
             seen: dict[str, tuple[str, object]] = {}
             for d in review.decisions:
                 if not d.keys:
@@ -178,6 +203,16 @@ def check_reviews(model: Model) -> list[Diagnostic]:
                             )
                         )
                     seen.setdefault(key, (d.decision, d.loc))
+                email = (d.by.email or "").casefold()
+                if d.by.committed and reviewers and email not in reviewers:
+                    out.append(
+                        warning(
+                            REVIEW_NOT_PI.code,
+                            f"{review.study}'s access review ({campaign.id}): {d.decision} {d.entry!r} was committed "
+                            f"by {d.by.author} <{d.by.email}>, not by the PI {review.pi} or a co-PI",
+                            d.loc,
+                        )
+                    )
                 if not d.by.committed:
                     counted = "counts as pending until it is" if d.decision == CONFIRMED else "is honoured already"
                     out.append(
@@ -189,6 +224,12 @@ def check_reviews(model: Model) -> list[Diagnostic]:
                         )
                     )
     return out
+
+
+def _reviewers(model: Model, pi: str | None, co_pis: tuple[str, ...]) -> set[str]:
+    """The declared e-mails (folded) of the PI and co-PIs: who is expected to decide."""
+    people = [model.people.get(u) for u in (pi, *co_pis) if u]
+    return {p.email.casefold() for p in people if p is not None and p.email}
 
 
 def date_warnings(campaign: ReviewCampaign, results: list[Outcome], as_of: date) -> list[Diagnostic]:

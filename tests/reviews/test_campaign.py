@@ -24,9 +24,9 @@ TODAY = date.today()
 DUE = TODAY + timedelta(days=20)
 PEOPLE = {
     "admin": ("Access Admin", "admin@example.org"),
-    "jane": ("Jane Doe", "jane.doe@example.org"),
-    "omar": ("Omar Haddad", "omar.haddad@example.org"),
-    "paul": ("Paul Girard", "paul.girard@example.org"),
+    "jane": ("Jane Doe", "jane.doe@hospital.example.org"),  # as declared in groups/study-staff.yaml
+    "omar": ("Omar Haddad", "omar.haddad@hospital.example.org"),
+    "paul": ("Paul Girard", "paul.girard@aphp.example.fr"),
 }
 
 
@@ -159,6 +159,7 @@ def test_before_the_due_date_plan_revokes_the_revoked_and_warns_of_unreviewed(ca
         "PI ingrid.berg"
     ]
     assert not _warned(plan, "review-expired") and not _warned(plan, "review-unattributed")
+    assert not _warned(plan, "review-not-pi")  # each decision committed by its study's PI
     # earlier than warn_days before the due date: no warning yet
     assert not _warned(plan_json(campaign, DUE - timedelta(days=15)), "review-due")
 
@@ -187,6 +188,20 @@ def test_an_uncommitted_confirmation_is_no_attestation(campaign, tmp_path):
         assert len(_warned(plan, "review-unattributed")) == 1
     finally:
         path.write_text(before)
+
+
+def test_a_decision_committed_by_someone_else_than_the_pi_is_flagged(campaign):
+    decide(campaign, "NEURO-02", ["sam.okafor"], [])
+    git(campaign, "commit", "-qam", "NEURO-02 confirmed for the PI", who="admin")
+    try:
+        plan = plan_json(campaign, DUE + timedelta(days=1))
+        assert "NEURO-02/sam.okafor" not in _revocations(plan)  # it counts: committed, by someone
+        assert _warned(plan, "review-not-pi") == [
+            f"NEURO-02's access review ({CAMPAIGN}): confirmed 'sam.okafor' was committed by Access Admin "
+            "<admin@example.org>, not by the PI ingrid.berg or a co-PI"
+        ]
+    finally:
+        git(campaign, "reset", "-q", "--hard", "HEAD~1")
 
 
 def test_after_due_warn_keeps_the_grants_and_warns(campaign):
@@ -236,7 +251,11 @@ def test_apply_records_each_attestation_once(campaign):
     attested = [e for e in audit if e.get("event") == "attestation"]
     assert len(attested) == 8 + 5 + len(grants_under_review(campaign, "ONC-04"))
     one = next(e for e in attested if e["grant"] == "DIAB-03/kofi.mensah")
-    assert one["decision"] == "revoked" and one["by"] == "Omar Haddad" and one["by_email"] == "omar.haddad@example.org"
+    assert (
+        one["decision"] == "revoked"
+        and one["by"] == "Omar Haddad"
+        and one["by_email"] == "omar.haddad@hospital.example.org"
+    )
     assert one["on"] == TODAY.isoformat() and one["campaign"] == CAMPAIGN and len(one["decision_commit"]) == 40
     apply_saved(campaign, "third.json")  # nothing to change: nothing recorded again
     again = [e for e in LocalBackend(campaign, "production").read_audit() if e.get("event") == "attestation"]
