@@ -276,7 +276,7 @@ def environment_state(
             assert reason is None or isinstance(reason, str)  # _UNSEEN is replaced just above
             if reason is None and grant.expires is not None and grant.expires < as_of:
                 reason = _why_excluded(person, grant, as_of)
-            if reason is None and grant.key in reviewed:  # revoked, or not confirmed by the due date (#20)
+            if reviewed and reason is None and grant.key in reviewed:  # revoked, or not confirmed by the due date (#20)
                 excluded[grant.key] = Exclusion(*reviewed[grant.key])
                 continue
             if reason is not None:

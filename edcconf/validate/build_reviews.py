@@ -6,10 +6,12 @@ Each decision (an entry of `confirmed:` or `revoke:`) carries who wrote its line
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ..diagnostics import Diagnostic, error, suggest
-from ..model import ReviewCampaign, ReviewDecision, StudyReview, frozen_map
+from ..model import Attribution, ReviewCampaign, ReviewDecision, StudyReview, frozen_map
+from ..parallel import run_ordered
 from ..rules import references as references_rules
 from ..rules import reviews as reviews_rules
 from ..source.blame import UNCOMMITTED, line_authors
@@ -21,7 +23,7 @@ DEFAULT_WARN_DAYS = 14
 
 def build_reviews(root: Path, files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[str, ReviewCampaign]:
     campaigns: dict[str, ReviewCampaign] = {}
-    studies: dict[str, dict[str, StudyReview]] = {}
+    nodes: dict[str, dict[str, _Node]] = {}  # campaign -> study -> its `access_review:`
     for f in files:
         if not isinstance(f.data, dict) or "review_campaign" not in f.data:
             continue
@@ -49,7 +51,7 @@ def build_reviews(root: Path, files: tuple[ParsedFile, ...], problems: list[Diag
             state_serial=node.get("state_serial"),
             loc=node.loc,
         )
-        studies[cid] = {}
+        nodes[cid] = {}
     for f in files:
         if not isinstance(f.data, dict) or "access_review" not in f.data:
             continue
@@ -65,27 +67,40 @@ def build_reviews(root: Path, files: tuple[ParsedFile, ...], problems: list[Diag
                 )
             )
             continue
-        if sid in studies[cid]:
+        if sid in nodes[cid]:
             problems.append(
                 error(
                     references_rules.DUPLICATE_ID.code,
-                    f"the access review of {sid} in campaign {cid} is declared twice; first at {studies[cid][sid].loc}",
+                    f"the access review of {sid} in campaign {cid} is declared twice; first at {nodes[cid][sid].loc}",
                     node.loc,
                 )
             )
             continue
-        studies[cid][sid] = _study_review(root, f, node, cid, sid)
-    return {cid: ReviewCampaign(**{**c.__dict__, "studies": frozen_map(studies[cid])}) for cid, c in campaigns.items()}
+        nodes[cid][sid] = node
+    # who wrote each decision: one `git blame` per file that holds decisions, several at a time
+    blamed = [n.file.path for by_study in nodes.values() for n in by_study.values() if _decides(n)]
+    authors = dict(zip(blamed, run_ordered(blamed, lambda rel, _stop: line_authors(root, rel), "git blame", workers=8)))
+    return {
+        cid: replace(
+            c,
+            studies=frozen_map({sid: _study_review(n, authors.get(n.file.path, {})) for sid, n in nodes[cid].items()}),
+        )
+        for cid, c in campaigns.items()
+    }
 
 
-def _study_review(root: Path, f: ParsedFile, node: _Node, cid: str, sid: str) -> StudyReview:
+def _decides(node: _Node) -> bool:
+    return bool(node.get("confirmed") or node.get("revoke"))
+
+
+def _study_review(node: _Node, authors: dict[int, Attribution]) -> StudyReview:
+    cid, sid = node.get("campaign"), node.get("study")
     grants = tuple(node.get("grants") or ())
     by_user: dict[str, list[str]] = {}
     for key in grants:
         parts = key.split("/")
         if len(parts) >= 2:
             by_user.setdefault(parts[1], []).append(key)
-    authors = line_authors(root, f.path) if node.get("confirmed") or node.get("revoke") else {}
     decisions = []
     for field, decision in (("confirmed", reviews_rules.CONFIRMED), ("revoke", reviews_rules.REVOKE)):
         for item in node.items(field):
