@@ -11,10 +11,9 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic, error, suggest
 from ..model import Attribution, ReviewCampaign, ReviewDecision, StudyReview, frozen_map
-from ..parallel import run_ordered
 from ..rules import references as references_rules
 from ..rules import reviews as reviews_rules
-from ..source.blame import UNCOMMITTED, line_authors
+from ..source.blame import UNCOMMITTED, blame_files
 from ..source.yamlfile import ParsedFile
 from .build import _Node, parse_date
 
@@ -79,7 +78,7 @@ def build_reviews(root: Path, files: tuple[ParsedFile, ...], problems: list[Diag
         nodes[cid][sid] = node
     # who wrote each decision: one `git blame` per file that holds decisions, several at a time
     blamed = [n.file.path for by_study in nodes.values() for n in by_study.values() if _decides(n)]
-    authors = dict(zip(blamed, run_ordered(blamed, lambda rel, _stop: line_authors(root, rel), "git blame", workers=8)))
+    authors = blame_files(root, blamed)
     return {
         cid: replace(
             c,
