@@ -218,8 +218,9 @@ def check_reviews(model: Model) -> list[Diagnostic]:
                     out.append(
                         warning(
                             REVIEW_UNATTRIBUTED.code,
-                            f"{d.decision}: {d.entry!r} in {d.loc.file} is not committed, so git names nobody "
-                            f"for it: it {counted}; commit it (the PI's pull request)",
+                            f"{d.decision}: {d.entry!r} in {d.loc.file} is not committed (or its commit is beyond "
+                            f"a shallow clone's history), so git names nobody for it: it {counted}; commit it "
+                            "(the PI's pull request), and check out the whole history (fetch-depth: 0)",
                             d.loc,
                         )
                     )

@@ -24,6 +24,8 @@ from ..model import Attribution
 from ..parallel import run_ordered
 
 UNCOMMITTED = Attribution("uncommitted", None, None, None)
+# a line whose commit lies beyond a shallow clone's history: git cannot say who wrote it (fail closed)
+SHALLOW = Attribution("unknown (shallow clone)", None, None, None)
 _ZERO = "0" * 40
 _TIMEOUT = 60  # seconds: a blame of a small file in a large history
 _VERSION = "1"
@@ -60,11 +62,12 @@ def blame_files(root: Path, rels: Sequence[str], workers: int = 8) -> dict[str, 
             missing.append(rel)
         else:
             out[rel] = found
-    blamed = run_ordered(missing, lambda rel, _stop: line_authors(root, rel), "git blame", workers=workers)
+    shallow = _shallow(root) if missing else False
+    blamed = run_ordered(missing, lambda rel, _stop: line_authors(root, rel, shallow), "git blame", workers=workers)
     for rel, authors in zip(missing, blamed):
         out[rel] = authors
         key = keys.get(rel)
-        if store is not None and key:
+        if store is not None and key and SHALLOW not in authors.values():  # fetching more history changes it
             store.put(root, key, _encode(authors))
     return out
 
@@ -129,15 +132,24 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def head(root: Path) -> str:
-    """The commit checked out in root ("none" outside git): with a file's bytes, what its blame depends on."""
-    out = _git(Path(root), "rev-parse", "--verify", "-q", "HEAD")
-    return out.strip() if out else "none"
+    """The commit checked out in root, and whether the clone is shallow ("none" outside git): with a file's
+    bytes, what its blame depends on."""
+    out = _git(Path(root), "rev-parse", "--is-shallow-repository", "HEAD")
+    return " ".join(out.split()) if out else "none"
 
 
-def line_authors(root: Path, rel: str) -> dict[int, Attribution]:
+def _shallow(root: Path) -> bool:
+    return (_git(root, "rev-parse", "--is-shallow-repository") or "").strip() == "true"
+
+
+def line_authors(root: Path, rel: str, shallow: bool = False) -> dict[int, Attribution]:
     """Line number (1-based) -> who wrote that line of root/rel as it is now; a line missing from the
-    answer (or every line, outside git) is uncommitted."""
-    out = _git(Path(root), "blame", "--porcelain", "--", rel)
+    answer (or every line, outside git) is uncommitted. In a shallow clone (shallow=True) a line git
+    attributes to the edge of the history it has is SHALLOW: it may have been written earlier."""
+    # a full history: --root, so that the first commit is attributed (otherwise blame's boundary); shallow:
+    # the edge is a boundary (with --root git would attribute everything older to it)
+    args = ("blame", "--porcelain") if shallow else ("blame", "--porcelain", "--root")
+    out = _git(Path(root), *args, "--", rel)
     if out is None:
         return {}
     return parse_porcelain(out)
@@ -167,6 +179,8 @@ def parse_porcelain(text: str) -> dict[int, Attribution]:
                     found = made[sha] = (
                         UNCOMMITTED
                         if sha == _ZERO
+                        else SHALLOW
+                        if "boundary" in current
                         else Attribution(
                             current.get("author", "unknown"),
                             current.get("author-mail", "").strip("<>") or None,
@@ -184,5 +198,5 @@ def parse_porcelain(text: str) -> dict[int, Attribution]:
             continue
         if current is not None:
             key, _, value = raw.partition(" ")
-            current[key] = value
+            current[key] = value  # `boundary` (no value): the commit is the edge of a shallow clone
     return out

@@ -71,3 +71,22 @@ def test_parse_porcelain():
     got = blame.parse_porcelain(text)
     assert got[1] is got[2] and got[1].author == "Jane Doe" and got[1].commit == sha
     assert got[3] is blame.UNCOMMITTED
+
+
+def test_a_shallow_clone_names_nobody_for_lines_beyond_its_history(tmp_path):
+    origin = tmp_path / "origin"
+    (origin / "reviews").mkdir(parents=True)
+    path = origin / "reviews" / "a.yaml"
+    path.write_text("x: 1\n")
+    _git(origin, "init", "-q")
+    _git(origin, "add", "-A")
+    _git(origin, "commit", "-qm", "one", name="Admin")
+    path.write_text("x: 1\nconfirmed: [a]\n")
+    _git(origin, "commit", "-qam", "decide")
+    for depth, first, second in (("1", blame.SHALLOW, blame.SHALLOW), ("2", blame.SHALLOW, "Jane Doe")):
+        clone = tmp_path / f"clone{depth}"
+        _git(tmp_path, "clone", "-q", "--depth", depth, f"file://{origin}", str(clone))
+        got = blame.blame_files(clone, ["reviews/a.yaml"])["reviews/a.yaml"]
+        assert got[1] is first
+        assert (got[2] if second is blame.SHALLOW else got[2].author) == second
+        assert not got[1].committed  # counts as pending, warned about (review-unattributed)
