@@ -34,6 +34,7 @@ FAMILIES: tuple[str, ...] = (
     "openclinica_security",
     "systems",
     "vault_status",
+    "reviews",
     "live",
     "imports",
     "interchange",
