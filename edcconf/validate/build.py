@@ -186,8 +186,15 @@ def build_model(root: Path, digest: str, files: tuple[ParsedFile, ...]) -> tuple
         openclinica_domain=_openclinica_domain(files, problems),
         policy=frozen_map(policy),
         policy_loc=policy_loc,
+        access_policies=_access_policies(files, problems, studies),  # separation of duties (build_policies)
     )
     return model, problems
+
+
+def _access_policies(files: tuple[ParsedFile, ...], problems: list[Diagnostic], studies: dict) -> tuple:
+    from .build_policies import access_policies  # local: a cycle inside one package (it uses _Registry)
+
+    return access_policies(files, problems, studies)
 
 
 def _openclinica_domain(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> OpenClinicaDomain | None:
