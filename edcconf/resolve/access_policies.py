@@ -29,7 +29,7 @@ from .effective import EnvironmentState, usable
 if TYPE_CHECKING:
     import networkx
 
-Item = tuple[str, int, str, str, Any]  # ("item", policy index, study, name, site or None)
+Item = tuple[str, int, str, str]  # ("item", policy index, study, name)
 Person = tuple[str, str]  # ("person", username)
 
 
@@ -72,46 +72,98 @@ def violations(model: Model, env_state: EnvironmentState) -> list[Violation]:
 
     policies = model.access_policies
     state = env_state.state
-    studies = state.get("studies", {})
+    grants = state.get("grants", {})
+    held = _held(model, policies, state)
+    # the graph: only the edges a violation can be made of (see _candidates)
     graph: networkx.Graph[Any] = nx.Graph()
-    per_study = [p for p in policies if p.kind != "requester_not_approver"]
-    covered = {
-        sid: [i for i, p in enumerate(policies) if p in per_study and applies(p, model.studies[sid])]
-        for sid in studies
-        if sid in model.studies
-    }
-    role_values = state.get("roles", {})
-    names: dict[tuple[int, str], tuple[str, ...]] = {}  # (policy, role ref) -> the items a grant of it gives
-    tagged: dict[str, dict[str, tuple[str, ...]]] = {}  # study -> tag -> its forms
-    for key, grant in state.get("grants", {}).items():
-        wanted = covered.get(grant["study"])
-        if not wanted or not usable(grant):
-            continue
-        ref = grant["role_ref"]
-        for i in wanted:
-            items = names.get((i, ref))
-            if items is None:
-                items = names[(i, ref)] = _items(policies[i], grant, role_values.get(ref, {}), tagged, model)
-            if not items:
-                continue
-            person: Person = ("person", grant["user"])
-            sites = grant["sites"] if policies[i].kind == "exclusive" and policies[i].scope == "site" else (None,)
-            for name in items:
-                for site in sites:
-                    node: Item = ("item", i, grant["study"], name, site)
-                    if graph.has_edge(person, node):
-                        graph.edges[person, node]["grants"].append(key)
-                    else:
-                        graph.add_edge(person, node, grants=[key])
+    graph.add_edges_from(
+        (("person", user), ("item", i, study, name), {"grants": keys})
+        for (i, study, user), names in _candidates(policies, held)
+        for name, keys in names.items()
+    )
     found: list[Violation] = []
     finder = _Locs(model)
-    found.extend(_exclusive(graph, policies, finder))
+    found.extend(_exclusive(graph, policies, finder, grants))
     found.extend(_max_holders(graph, policies, finder))
     found.extend(_requires(graph, policies, finder))
     for policy in policies:
         if policy.kind == "requester_not_approver":
             found.extend(_requester_not_approver(model, policy, env_state.as_of))
     return found
+
+
+Held = dict[tuple[int, str, str], dict[str, list[str]]]  # (policy, study, user) -> name -> grant keys
+
+
+def _held(model: Model, policies: tuple[AccessPolicy, ...], state: Mapping[str, Any]) -> Held:
+    """One pass over the usable grants of the studies the policies cover: what each person holds of what
+    each policy names. What a grant gives is worked out once per role version (its role ref, which also
+    says the study): per grant, a dictionary look-up. A requires policy's second right is looked for only
+    where someone holds the first without it through the same grant (a second, smaller pass)."""
+    covered = {
+        sid: [i for i, p in enumerate(policies) if p.kind != "requester_not_approver" and applies(p, declared)]
+        for sid in state.get("studies", {})
+        if (declared := model.studies.get(sid)) is not None
+    }
+    roles = state.get("roles", {})
+    tagged: dict[str, dict[str, tuple[str, ...]]] = {}  # study -> tag -> its forms
+    gives: dict[str, tuple[tuple[int, tuple[str, ...]], ...]] = {}  # role ref -> (policy, items) it gives
+    grants = state.get("grants", {})
+    out: Held = {}
+    for key, grant in grants.items():
+        ref = grant["role_ref"]
+        entry = gives.get(ref)
+        if entry is None:
+            items = (
+                (i, _items(policies[i], grant, roles.get(ref, {}), tagged, model))
+                for i in covered.get(grant["study"], ())
+            )
+            entry = gives[ref] = tuple((i, names) for i, names in items if names and names != ("requires",))
+        if not entry or not usable(grant):
+            continue
+        study, user = grant["study"], grant["user"]
+        for i, names in entry:
+            mine = out.get((i, study, user))
+            if mine is None:
+                mine = out[(i, study, user)] = {}
+            for name in names:
+                mine.setdefault(name, []).append(key)
+    lacking: dict[tuple[str, str], list[int]] = {}  # (study, user) -> requires policies they lack so far
+    for (i, sid, user), given in out.items():
+        if "right" in given and "requires" not in given:
+            lacking.setdefault((sid, user), []).append(i)
+    if lacking:  # do their other grants in the study give the second right?
+        for key, grant in grants.items():
+            wanting = lacking.get((grant["study"], grant["user"]))
+            if wanting is None or not usable(grant):
+                continue
+            rights = roles.get(grant["role_ref"], {}).get("rights", {})
+            for i in wanting:
+                needed = policies[i].requires
+                if needed is not None and holds(rights, needed, None):
+                    out[(i, grant["study"], grant["user"])].setdefault("requires", []).append(key)
+    return out
+
+
+def _candidates(
+    policies: tuple[AccessPolicy, ...], held: Held
+) -> Iterator[tuple[tuple[int, str, str], dict[str, list[str]]]]:
+    """The part of `held` a violation can be made of, for the graph: people holding two names of an
+    exclusive policy; every holder in a study with more holders than a max_holders policy allows; the holders
+    of a requires policy's first right (with the second where they hold it)."""
+    over: dict[tuple[int, str], int] = {}
+    for i, study, _ in held:
+        if policies[i].kind == "max_holders":
+            over[(i, study)] = over.get((i, study), 0) + 1
+    for (i, study, user), names in held.items():
+        policy = policies[i]
+        if policy.kind == "exclusive" and len(names) < 2:
+            continue
+        if policy.kind == "max_holders" and over[(i, study)] <= (policy.max or 0):
+            continue
+        if policy.kind == "requires" and "right" not in names:
+            continue
+        yield (i, study, user), names
 
 
 def _items(
@@ -170,39 +222,55 @@ def _item_nodes(graph: networkx.Graph[Any], kind_of: int) -> Iterator[Item]:
             yield node
 
 
-def _exclusive(graph: networkx.Graph[Any], policies: tuple[AccessPolicy, ...], locs: _Locs) -> list[Violation]:
+def _exclusive(
+    graph: networkx.Graph[Any], policies: tuple[AccessPolicy, ...], locs: _Locs, grants: Mapping[str, Any]
+) -> list[Violation]:
     out = []
     for person in sorted(n for n in graph.nodes if n[0] == "person"):
-        # the items next to the person, by (policy, study, site): two different names there is a violation
-        held: dict[tuple[int, str, Any], list[Item]] = {}
+        # the items next to the person, by (policy, study): two different names there is a violation (with
+        # scope site: through two grants that share a site)
+        held: dict[tuple[int, str], list[Item]] = {}
         for node in graph.neighbors(person):
             if policies[node[1]].kind == "exclusive":
-                held.setdefault((node[1], node[2], node[4]), []).append(node)
-        reported: set[tuple[int, str]] = set()
-        for (i, study, site), nodes in sorted(held.items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2]))):
+                held.setdefault((node[1], node[2]), []).append(node)
+        for (i, study), nodes in sorted(held.items()):
             policy = policies[i]
             order = policy.roles or policy.tags
-            names = sorted({n[3] for n in nodes}, key=order.index)
-            if len(names) < 2 or (i, study) in reported:
+            nodes.sort(key=lambda n: order.index(n[3]))
+            found = _conflict(graph, person, nodes, policy.scope == "site", grants)
+            if found is None:
                 continue
-            reported.add((i, study))
-            a, b = (next(n for n in nodes if n[3] == name) for name in names[:2])
-            ka, la = locs.first(study, graph.edges[person, a]["grants"])
-            kb, lb = locs.first(study, graph.edges[person, b]["grants"])
+            (a, ka), (b, kb), site = found
+            la, lb = locs.grant(study, ka), locs.grant(study, kb)
             what = "role" if policy.roles else "tag"
             where = f" at site {site}" if site is not None else ""
             how = "exclusive at one site" if site is not None else "exclusive in one study"
             if ka == kb:
-                message = (
-                    f"{person[1]} holds {what} {a[3]} and {what} {b[3]} in {study}{where} through one grant ({la})"
-                )
+                message = f"{person[1]} holds {what} {a} and {what} {b} in {study}{where} through one grant ({la})"
             else:
-                message = f"{person[1]} holds {what} {a[3]} ({la}) and {what} {b[3]} ({lb}) in {study}{where}"
+                message = f"{person[1]} holds {what} {a} ({la}) and {what} {b} ({lb}) in {study}{where}"
             first, second = sorted([(la, ka), (lb, kb)], key=lambda lk: (lk[0].file, lk[0].line, lk[1]))
             out.append(
                 Violation(policy, study, (person[1],), (second[1], first[1]), f"{message}: they are {how}", second[0])
             )
     return out
+
+
+def _conflict(
+    graph: networkx.Graph[Any], person: Person, nodes: list[Item], by_site: bool, grants: Mapping[str, Any]
+) -> tuple[tuple[str, str], tuple[str, str], str | None] | None:
+    """The first two different names the person holds (in the policy's order), each with a grant giving it,
+    and with by_site the first site those two grants share; None when there are none."""
+    for x, a in enumerate(nodes):
+        for b in nodes[x + 1 :]:
+            for ka in sorted(graph.edges[person, a]["grants"]):
+                for kb in sorted(graph.edges[person, b]["grants"]):
+                    if not by_site:
+                        return (a[3], ka), (b[3], kb), None
+                    shared = set(grants[ka]["sites"]) & set(grants[kb]["sites"])
+                    if shared:
+                        return (a[3], ka), (b[3], kb), min(shared)
+    return None
 
 
 def _max_holders(graph: networkx.Graph[Any], policies: tuple[AccessPolicy, ...], locs: _Locs) -> list[Violation]:
@@ -242,7 +310,7 @@ def _requires(graph: networkx.Graph[Any], policies: tuple[AccessPolicy, ...], lo
             continue
         for node in sorted(n for n in _item_nodes(graph, i) if n[3] == "right"):
             study = node[2]
-            needed = ("item", i, study, "requires", None)
+            needed = ("item", i, study, "requires")
             for person in sorted(graph.neighbors(node)):
                 if graph.has_edge(person, needed):
                     continue
