@@ -2,11 +2,13 @@
 effective state: what the grants left in it (not expired, not deactivated, not Vault-disabled) give.
 
 Only what the policies mention becomes a graph: a bipartite networkx graph between people and *items*,
-an item being (policy, study, what it names[, site]): a role or tag of an `exclusive` policy, the right of
-a `max_holders` policy, the two rights of a `requires` policy. An edge carries the grants that give it.
-Each kind is then a question on that graph: the items next to a person (exclusive), the people next to an
-item (max_holders), an edge that is missing (requires). What a role gives is worked out once per role
-version (role ref) and policy, so the work per grant is a dictionary look-up unless a policy names it.
+an item being (policy, study, what it names): a role or tag of an `exclusive` policy, the right of a
+`max_holders` policy, the two rights of a `requires` policy. An edge carries the grants that give it. One
+pass over the grants (`_held`) finds what each person holds of what each policy names, worked out once per
+role version (role ref), so the work per grant is a dictionary look-up; only the edges a violation can be
+made of enter the graph (`_candidates`). Each kind is then a question on it: the items next to a person
+(exclusive; with `scope: site`, through two grants sharing a site), the people next to an item
+(max_holders), an edge that is missing (requires).
 
 Every violation is about one study (or one person, for requester_not_approver): a function of that study's
 grants, the people and the policies, never of another study. So the incremental planner, which re-resolves
