@@ -87,17 +87,17 @@ POLICY_REQUESTER_APPROVER = rule(
     ),
 )
 
-KIND_RULES = {
-    "exclusive": POLICY_EXCLUSIVE,
-    "max_holders": POLICY_MAX_HOLDERS,
-    "requires": POLICY_REQUIRES,
-    "requester_not_approver": POLICY_REQUESTER_APPROVER,
+KIND_CODES = {  # each kind's code
+    "exclusive": POLICY_EXCLUSIVE.code,
+    "max_holders": POLICY_MAX_HOLDERS.code,
+    "requires": POLICY_REQUIRES.code,
+    "requester_not_approver": POLICY_REQUESTER_APPROVER.code,
 }
 
 
 def violation(policy: AccessPolicy, message: str, loc: Loc) -> Diagnostic:
     """A violation of a policy: an error, or a warning when the policy is enforced as `warn`."""
-    code = KIND_RULES[policy.kind].code
+    code = KIND_CODES[policy.kind]
     said = f": {policy.description}" if policy.description else ""
     text = f"{message} (policy {policy.id} at {policy.loc}{said})"
     return warning(code, text, loc) if policy.enforcement == "warn" else error(code, text, loc)
@@ -147,4 +147,4 @@ def check_policy_names(policies: Iterable[AccessPolicy], studies: Mapping[str, S
     return out
 
 
-__all__ = ["KIND_RULES", "POLICY_EXCLUSIVE", "POLICY_MAX_HOLDERS", "POLICY_REQUIRES", "POLICY_REQUESTER_APPROVER"]
+__all__ = ["KIND_CODES", "POLICY_EXCLUSIVE", "POLICY_MAX_HOLDERS", "POLICY_REQUIRES", "POLICY_REQUESTER_APPROVER"]
