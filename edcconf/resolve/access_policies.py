@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..catalogs import RIGHTS
 from ..diagnostics import Diagnostic, Loc
+from ..identity import fold
 from ..model import AccessPolicy, Grant, Model, Study
 from ..rules.access_policies import violation
 from .effective import EnvironmentState, usable
@@ -339,14 +340,15 @@ def _requester_not_approver(model: Model, policy: AccessPolicy, as_of: date) -> 
         ext = person.external
         if ext is None or person.status != "active" or person.expired(as_of):
             continue
-        asked, approved = ext.requested_by, ext.approved_by
+        asked, approved = ext.requested_by, ext.approved_by  # usernames: compared as rules.identity does
+        me = fold(person.username)
         at_asked, at_approved = ext.locs.get("requested_by", ext.loc), ext.locs.get("approved_by", ext.loc)
         problems = []
-        if asked is not None and asked == person.username:
+        if asked is not None and fold(asked) == me:
             problems.append((f"{person.username} requested their own access", at_asked))
-        if approved is not None and approved == person.username:
+        if approved is not None and fold(approved) == me:
             problems.append((f"{person.username} approved their own access", at_approved))
-        if asked is not None and asked == approved and asked != person.username:
+        if asked is not None and approved is not None and fold(asked) == fold(approved) != me:
             problems.append(
                 (
                     f"{person.username}'s access was requested ({at_asked}) and approved ({at_approved}) "

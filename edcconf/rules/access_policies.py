@@ -118,6 +118,9 @@ def check_policy_names(policies: Iterable[AccessPolicy], studies: Mapping[str, S
     role of some study; tags: a tag some study declares. (Study names are filters, never an error: a
     study may be added later, and the incremental planner validates one study file at a time.)"""
     out: list[Diagnostic] = []
+    policies = tuple(policies)
+    if not policies:
+        return out
     roles = set(base_role_ids()) | {rid for s in studies.values() for rid in s.roles}
     tags = {t for s in studies.values() for t in s.tags}
 
