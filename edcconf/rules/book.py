@@ -35,6 +35,7 @@ FAMILIES: tuple[str, ...] = (
     "systems",
     "vault_status",
     "access_policies",
+    "reviews",
     "live",
     "imports",
     "interchange",

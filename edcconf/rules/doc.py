@@ -52,6 +52,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("Live reads", intro=text.LIVE_READS, families=("live",)),
     Section("Importing the systems' files", intro=text.IMPORTS, families=("imports", "interchange")),
     Section("Compliance alerts", intro=text.ALERTS, families=("alerts",)),
+    Section("Access reviews", intro="Access review campaigns (docs/reviews.md).", families=("reviews",)),
     Section("Time", after=text.TIME),
     Section("Refusals at run time", intro=text.REFUSALS, refusals=True),
 )

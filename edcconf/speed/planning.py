@@ -51,6 +51,7 @@ def plan_for_review(
     if not cache_enabled():
         return made_now()
     from ..source import config_digest, scan
+    from ..source.blame import head
 
     signature = state_signature(Path(root), env)
     files, state = scan(Path(root)), state_digest(Path(root), env)
@@ -58,7 +59,10 @@ def plan_for_review(
         return made_now()
     digest = config_digest(files)
     memo = PlanMemo(root)
-    key = memo.key(env, as_of, refresh, digest)
+    # access reviews (#20): who decided is read from git, so the checked-out commit is an input too; and
+    # the incremental planner does not cover review files (they name many studies): the full path plans
+    reviewed = any(rel.startswith("reviews/") for rel, _ in files)
+    key = memo.key(env, as_of, refresh, digest + (":" + head(Path(root)) if reviewed else ""))
     hit = memo.get(key, state)
     if hit is not None:
         try:
@@ -67,7 +71,7 @@ def plan_for_review(
             return hit
         except LookupError:
             pass
-    incremental = plan_incrementally(Path(root), env, as_of, refresh, files, state, digest)
+    incremental = None if reviewed else plan_incrementally(Path(root), env, as_of, refresh, files, state, digest)
     if incremental is not None:
         return incremental
     planned = made_now(partial(applied_side, Path(root), env, as_of, state))
@@ -77,7 +81,8 @@ def plan_for_review(
         and state_signature(Path(root), env) == signature
     ):  # the state read is the one digested
         memo.put(key, state, planned)
-        record(Path(root), env, as_of, files, state, planned)  # for the next plan after a one-file change
+        if not reviewed:
+            record(Path(root), env, as_of, files, state, planned)  # for the next plan after a one-file change
     return planned
 
 

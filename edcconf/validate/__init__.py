@@ -17,6 +17,7 @@ from ..model import Model
 from ..rules.identity import check_emails
 from ..rules.policy import check_policy
 from ..rules.references import check_references
+from ..rules.reviews import check_reviews
 from ..rules.site_roles import check_site_roles
 from ..rules.systems import check_systems
 from ..rules.vault_status import check_study_status
@@ -49,4 +50,5 @@ def validate(sources: Sources) -> Validated:
     diags.extend(check_systems(model))
     diags.extend(check_targets_and_versions(model))
     diags.extend(check_emails(model))
+    diags.extend(check_reviews(model))
     return Validated(model, diags)

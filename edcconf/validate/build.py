@@ -188,6 +188,10 @@ def build_model(root: Path, digest: str, files: tuple[ParsedFile, ...]) -> tuple
         policy_loc=policy_loc,
         access_policies=_access_policies(files, problems, studies),  # separation of duties (build_policies)
     )
+    if any(isinstance(f.data, dict) and ("review_campaign" in f.data or "access_review" in f.data) for f in files):
+        from .build_reviews import build_reviews  # a cycle inside validate: build_reviews uses _Node
+
+        model = replace(model, reviews=frozen_map(build_reviews(root, files, problems)))
     return model, problems
 
 
