@@ -204,6 +204,28 @@ class OpenClinicaDomain:
 
 
 @dataclass(frozen=True)
+class AccessPolicy:
+    """A separation-of-duties constraint over the effective permissions (`access_policies:`, docs/policies.md).
+    kind: exclusive (roles or tags, scope study|site), max_holders (right, at_least, max), requires (right,
+    at_least, requires) or requester_not_approver; studies: study ids or study tags it applies to (empty: all)."""
+
+    id: str
+    kind: str
+    description: str | None
+    enforcement: str  # error | warn
+    studies: tuple[str, ...]
+    loc: Loc
+    roles: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    scope: str = "study"  # study | site
+    right: str | None = None
+    at_least: str | None = None  # the lowest value of `right` that counts (default: any value above none)
+    max: int | None = None
+    requires: str | None = None
+    locs: Mapping[str, Loc] = field(default_factory=frozen_map)
+
+
+@dataclass(frozen=True)
 class Attribution:
     """Who wrote a line of a review file and when, from git (source.blame); commit None: not committed."""
 
@@ -267,6 +289,7 @@ class Model:
     openclinica_domain: OpenClinicaDomain | None = None  # None: OpenClinica's defaults (001)
     policy: Mapping[str, object] = field(default_factory=frozen_map)  # `policy:` (organisation-wide settings)
     policy_loc: Loc | None = None
+    access_policies: tuple[AccessPolicy, ...] = ()  # `access_policies:` (separation of duties)
     reviews: Mapping[str, ReviewCampaign] = field(default_factory=frozen_map)  # access review campaigns by id
 
 

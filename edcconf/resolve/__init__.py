@@ -13,6 +13,7 @@ from ..catalogs import catalog
 from ..diagnostics import Diagnostic
 from ..model import Model, frozen_map
 from ..rules.admins import check_admins
+from .access_policies import check_access_policies
 from .effective import EnvironmentState, Exclusion, environment_state, expand_grant
 from .roles import EffectiveRole, roles_of_study
 
@@ -59,7 +60,10 @@ def resolve(
         ceilings[env] = frozen_map({k: (d, st.state["grants"][k]) for k, d in st.ceilings.items()})
         if keep_states:
             states[env] = st
-        for d in st.diagnostics:  # the same grant in test and production is one problem, not two
+        for d in (
+            *st.diagnostics,
+            *check_access_policies(model, st),
+        ):  # the same grant in test and production is one problem, not two
             key = (d.code, d.message, d.loc)
             if key not in seen:
                 seen.add(key)

@@ -34,6 +34,7 @@ FAMILIES: tuple[str, ...] = (
     "openclinica_security",
     "systems",
     "vault_status",
+    "access_policies",
     "reviews",
     "live",
     "imports",

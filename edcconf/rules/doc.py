@@ -39,6 +39,11 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
     Section("System rules", families=("systems", "vault_status")),
+    Section(
+        "Separation of duties",
+        intro="Violations of `access_policies:` (docs/policies.md).",
+        families=("access_policies",),
+    ),
     Section("OpenClinica account security", after=text.OPENCLINICA_SECURITY),
     Section("Participant ID templates", after=text.PARTICIPANT_IDS),
     Section("Ceilings at assignment", after=text.CEILINGS_AT_ASSIGNMENT),
