@@ -235,6 +235,80 @@ class OpenClinicaDomain:
 
 
 @dataclass(frozen=True)
+class AccessPolicy:
+    """A separation-of-duties constraint over the effective permissions (`access_policies:`, docs/policies.md).
+    kind: exclusive (roles or tags, scope study|site), max_holders (right, at_least, max), requires (right,
+    at_least, requires) or requester_not_approver; studies: study ids or study tags it applies to (empty: all)."""
+
+    id: str
+    kind: str
+    description: str | None
+    enforcement: str  # error | warn
+    studies: tuple[str, ...]
+    loc: Loc
+    roles: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    scope: str = "study"  # study | site
+    right: str | None = None
+    at_least: str | None = None  # the lowest value of `right` that counts (default: any value above none)
+    max: int | None = None
+    requires: str | None = None
+    locs: Mapping[str, Loc] = field(default_factory=frozen_map)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Who wrote a line of a review file and when, from git (source.blame); commit None: not committed."""
+
+    author: str
+    email: str | None
+    commit: str | None
+    when: date | None
+
+    @property
+    def committed(self) -> bool:
+        return self.commit is not None
+
+
+@dataclass(frozen=True)
+class ReviewDecision:
+    """One entry of a study review's `confirmed:` or `revoke:` (a username or a grant key)."""
+
+    entry: str
+    decision: str  # confirmed | revoke
+    keys: tuple[str, ...]  # the grant keys under review it names (none: review-unknown-grant)
+    by: Attribution
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class StudyReview:
+    """`access_review:`: a study's grants under a campaign's review, and the PI's decisions."""
+
+    campaign: str
+    study: str
+    pi: str | None
+    grants: tuple[str, ...]  # the grant keys under review (as applied when the campaign started)
+    decisions: tuple[ReviewDecision, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class ReviewCampaign:
+    """`review_campaign:` (reviews/<id>/campaign.yaml) with its studies' reviews (docs/reviews.md)."""
+
+    id: str
+    environment: str
+    started: date
+    due: date
+    warn_days: int
+    after_due: str  # expire | warn
+    state_serial: int | None
+    loc: Loc
+    studies: Mapping[str, StudyReview] = field(default_factory=frozen_map)
+
+
+@dataclass(frozen=True)
 class Model:
     root: Path
     digest: str
@@ -246,6 +320,8 @@ class Model:
     openclinica_domain: OpenClinicaDomain | None = None  # None: OpenClinica's defaults (001)
     policy: Mapping[str, object] = field(default_factory=frozen_map)  # `policy:` (organisation-wide settings)
     policy_loc: Loc | None = None
+    access_policies: tuple[AccessPolicy, ...] = ()  # `access_policies:` (separation of duties)
+    reviews: Mapping[str, ReviewCampaign] = field(default_factory=frozen_map)  # access review campaigns by id
     qualifications: Mapping[str, Qualification] = field(default_factory=frozen_map)  # `qualifications:`
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import cache
 from types import MappingProxyType
 
 Version = tuple[int, ...]
@@ -94,7 +95,12 @@ def parse(version: str | Version | None) -> Version:
         version = DEFAULT_VERSION
     if isinstance(version, tuple):
         return version
-    parts = tuple(int(p) for p in re.findall(r"\d+", str(version))[:3])
+    return _parse_text(str(version))
+
+
+@cache  # asked once per right of every REDCap grant written: a handful of distinct versions
+def _parse_text(version: str) -> Version:
+    parts = tuple(int(p) for p in re.findall(r"\d+", version)[:3])
     return parts or (0,)
 
 

@@ -42,6 +42,7 @@ try:  # Ctrl-C while the command is still loading (a third of a second) ends it 
     from . import interchange as _interchange
     from . import live as _live
     from . import questions as _questions
+    from . import reviews as _reviews
     from . import scaffold as _scaffold
     from . import state as _state
     from .common import Ctx, accept_no_color_everywhere, emit_user_error
@@ -79,6 +80,7 @@ _live.register(cli)
 _interchange.register(cli)
 _scaffold.register(cli)
 _fmt.register(cli)
+_reviews.register(cli)
 _state.register(_interchange.state_group)
 _complete.attach(cli)
 accept_no_color_everywhere(cli)

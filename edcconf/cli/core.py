@@ -50,6 +50,7 @@ from .common import (
     selection_options,
     styler,
 )
+from .reviews import record_attestations
 
 
 def _echo_plan(plan, ctx: click.Context) -> None:
@@ -314,6 +315,7 @@ def _apply(
         _echo_plan(planned.plan, ctx)
     _warn_partial([planned.plan])
     if planned.plan.empty:
+        record_attestations(root, planned)  # access reviews (#20): decisions are recorded even with no change
         if as_json:
             print_json({"format_version": 1, "environment": env, "applied": 0, "serial": planned.previous.serial})
         return
@@ -334,6 +336,7 @@ def _apply(
     except ApplyInterrupted as stopped:
         click.echo(failed_text(stopped.result, len(planned.plan.changes)), err=True)
         raise
+    record_attestations(root, planned)
     if as_json:
         print_json(
             {

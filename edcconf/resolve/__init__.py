@@ -14,6 +14,7 @@ from ..diagnostics import Diagnostic
 from ..model import Model, frozen_map
 from ..rules.admins import check_admins
 from ..rules.qualifications import expiring
+from .access_policies import check_access_policies
 from .effective import EnvironmentState, Exclusion, environment_state, expand_grant
 from .roles import EffectiveRole, roles_of_study
 
@@ -64,7 +65,10 @@ def resolve(
         qualifications[env] = st.qualifications
         if keep_states:
             states[env] = st
-        for d in st.diagnostics:  # the same grant in test and production is one problem, not two
+        for d in (
+            *st.diagnostics,
+            *check_access_policies(model, st),
+        ):  # the same grant in test and production is one problem, not two
             key = (d.code, d.message, d.loc)
             if key not in seen:
                 seen.add(key)

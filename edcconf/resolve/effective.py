@@ -38,6 +38,7 @@ from ..rules.ceilings import exceeded
 from ..rules.external import account_notice, not_yet, not_yet_warning
 from ..rules.policy import queries_hidden
 from ..rules.qualifications import QualificationCheck
+from .reviews import REVIEW_REASONS, review_exclusions
 from .roles import EffectiveRole, effective_role
 from .sections import EffectiveState, empty_state
 
@@ -158,8 +159,8 @@ def withdrawn_grants(
     model: Model, env_state: EnvironmentState, roles: Mapping[tuple[str, str], EffectiveRole]
 ) -> dict[str, list[dict[str, Any]]]:
     """Per study of the environment, the declared grants its state leaves out because the person is
-    deactivated or expired or the grant expired, or the person's external agreement takes effect later (not
-    those the environment is not granted), as the values
+    deactivated or expired or the grant expired, or the person's external agreement takes effect later, or an
+    access review revoked it (not those the environment is not granted), as the values
     they would have, by user: what a system that disables rather than forgets (Vault) is told to disable."""
     out: dict[str, list[dict[str, Any]]] = {}
     for study in model.studies.values():
@@ -171,7 +172,12 @@ def withdrawn_grants(
                 continue
             if grant.environments != ALL and env_state.environment not in grant.environments:
                 continue
-            if _why_excluded(person, grant, env_state.as_of) is None and grant.key not in env_state.qualifications:
+            reviewed = env_state.excluded[grant.key].reason.startswith(REVIEW_REASONS)  # withdrawn too (#20)
+            if (
+                not reviewed
+                and _why_excluded(person, grant, env_state.as_of) is None
+                and grant.key not in env_state.qualifications
+            ):
                 continue
             out.setdefault(study.id, []).append(
                 {
@@ -237,6 +243,8 @@ def environment_state(
     notices: dict[str, set[str]] = {}
     people, grants_out, roles_out = model.people, state["grants"], state["roles"]
     person_excluded: dict[str, str | None] = {}  # why a person's grants are all excluded (once per person)
+    reviewed, review_warnings = review_exclusions(model, env, as_of) if model.reviews else ({}, [])  # #20
+    diags.extend(review_warnings)
     qualified = QualificationCheck(model, as_of) if model.qualifications else None
     unqualified: dict[str, Diagnostic] = {}  # grant key -> qualification-missing (see EnvironmentState)
     for study in model.studies.values():
@@ -279,6 +287,9 @@ def environment_state(
             assert reason is None or isinstance(reason, str)  # _UNSEEN is replaced just above
             if reason is None and grant.expires is not None and grant.expires < as_of:
                 reason = _why_excluded(person, grant, as_of)
+            if reviewed and reason is None and grant.key in reviewed:  # revoked, or not confirmed by the due date (#20)
+                excluded[grant.key] = Exclusion(*reviewed[grant.key])
+                continue
             if reason is not None:
                 excluded[grant.key] = Exclusion(reason, grant.loc)
                 if person.external is not None and reason == not_yet(person, as_of):  # 000: access starts later

@@ -34,6 +34,8 @@ FAMILIES: tuple[str, ...] = (
     "openclinica_security",
     "systems",
     "vault_status",
+    "access_policies",
+    "reviews",
     "qualifications",
     "live",
     "imports",

@@ -39,6 +39,11 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
     Section("System rules", families=("systems", "vault_status")),
+    Section(
+        "Separation of duties",
+        intro="Violations of `access_policies:` (docs/policies.md).",
+        families=("access_policies",),
+    ),
     Section("Qualifications", intro=text.QUALIFICATIONS, families=("qualifications",)),
     Section("OpenClinica account security", after=text.OPENCLINICA_SECURITY),
     Section("Participant ID templates", after=text.PARTICIPANT_IDS),
@@ -48,6 +53,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("Live reads", intro=text.LIVE_READS, families=("live",)),
     Section("Importing the systems' files", intro=text.IMPORTS, families=("imports", "interchange")),
     Section("Compliance alerts", intro=text.ALERTS, families=("alerts",)),
+    Section("Access reviews", intro="Access review campaigns (docs/reviews.md).", families=("reviews",)),
     Section("Time", after=text.TIME),
     Section("Refusals at run time", intro=text.REFUSALS, refusals=True),
 )

@@ -16,7 +16,13 @@ from .yamlfile import ParsedFile, parse_yaml
 
 Check = Callable[[ParsedFile], list[Diagnostic]]  # the schema stage's per-file check
 
-CONFIG_DIRS = ("environments", "studies", "groups")
+CONFIG_DIRS = (
+    "environments",
+    "studies",
+    "groups",
+    "policies",
+    "reviews",
+)  # policies: access_policies (docs/policies.md); reviews: access review campaigns (docs/reviews.md)
 # The largest declaration file read. Parsing keeps every node's position: a 50 MB file took 74 s and
 # 3.3 GB to validate. The largest file of the 2,000-person benchmark (a group of about 2,000 people)
 # is 1.3 MB; a file over 10 MiB is a mistake (or an attack), refused from its size before it is parsed.

@@ -28,21 +28,26 @@ def install() -> Callable[[], None]:
     """Fill the core's hooks (or empty them when speed is off): the CLI does, once per command. Returns
     what puts the previous hooks back (an in-process caller, e.g. a test, gets the core as it was)."""
     from .. import source
+    from ..source import blame
     from ..state import local
 
-    before = (source._default_reader, local._decode)
+    before = (source._default_reader, local._decode, blame._store)
 
     def restore() -> None:
         source.use_reader(before[0])
         local.use_decoder(before[1])
+        blame.use_store(before[2])
 
     if not enabled():
         source.use_reader(None)
         local.use_decoder(None)
+        blame.use_store(None)
         return restore
     from .decode import loads_shared
+    from .file_cache import BlameCache
     from .reader import FastReader
 
     source.use_reader(FastReader())
     local.use_decoder(loads_shared)
+    blame.use_store(BlameCache() if cache_enabled() else None)  # access reviews' git blame (#20)
     return restore

@@ -75,3 +75,26 @@ class FileCache:
         except ValueError:
             return  # a cache that cannot be written is only slower
         write_now(self.dir / key[:2] / key, data)  # atomic, not durable: a lost entry is only a miss
+
+
+class BlameCache:
+    """source.blame's store: each review file's `git blame` answer under `.edcconf/cache/blame/` (the key is a
+    digest of the file's path, bytes and last commit: source.blame._keys)."""
+
+    def __init__(self) -> None:
+        self._dirs: dict[Path, Path] = {}
+
+    def _dir(self, root: Path) -> Path:
+        if root not in self._dirs:  # checked once per command (cache_folder)
+            self._dirs[root] = cache_folder(root, "blame")
+        return self._dirs[root]
+
+    def get(self, root: Path, key: str) -> Any | None:
+        return read_entry(self._dir(root) / key[:2] / key)
+
+    def put(self, root: Path, key: str, value: Any) -> None:
+        try:
+            data = marshal.dumps(value)
+        except ValueError:
+            return
+        spool.write(self._dir(root) / key[:2] / key, data)

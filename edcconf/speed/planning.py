@@ -51,6 +51,7 @@ def plan_for_review(
     if not cache_enabled():
         return made_now()
     from ..source import config_digest, scan
+    from ..source.blame import head
 
     signature = state_signature(Path(root), env)
     files, state = scan(Path(root)), state_digest(Path(root), env)
@@ -58,7 +59,13 @@ def plan_for_review(
         return made_now()
     digest = config_digest(files)
     memo = PlanMemo(root)
-    key = memo.key(env, as_of, refresh, digest)
+    # access reviews (#20): who decided is read from git, so the checked-out commit is an input too: of the
+    # memo's key, and of the incremental planner's (review files are global files to it, their bytes in its
+    # key already; a study file's fragment depends on them as on any global file)
+    reviewed = any(rel.startswith("reviews/") for rel, _ in files)
+    commit = f":{head(Path(root))}" if reviewed else ""
+    inputs = state + commit
+    key = memo.key(env, as_of, refresh, digest + commit)
     hit = memo.get(key, state)
     if hit is not None:
         try:
@@ -67,17 +74,17 @@ def plan_for_review(
             return hit
         except LookupError:
             pass
-    incremental = plan_incrementally(Path(root), env, as_of, refresh, files, state, digest)
+    incremental = plan_incrementally(Path(root), env, as_of, refresh, files, inputs, digest)
     if incremental is not None:
         return incremental
-    planned = made_now(partial(applied_side, Path(root), env, as_of, state))
+    planned = made_now(partial(applied_side, Path(root), env, as_of, inputs))
     if (
         _memoisable(planned, refresh)
         and planned.config_digest == digest
         and state_signature(Path(root), env) == signature
     ):  # the state read is the one digested
         memo.put(key, state, planned)
-        record(Path(root), env, as_of, files, state, planned)  # for the next plan after a one-file change
+        record(Path(root), env, as_of, files, inputs, planned)  # for the next plan after a one-file change
     return planned
 
 

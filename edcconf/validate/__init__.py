@@ -18,6 +18,7 @@ from ..rules.identity import check_emails
 from ..rules.policy import check_policy
 from ..rules.qualifications import check_qualifications
 from ..rules.references import check_references
+from ..rules.reviews import check_reviews
 from ..rules.site_roles import check_site_roles
 from ..rules.systems import check_systems
 from ..rules.vault_status import check_study_status
@@ -50,5 +51,6 @@ def validate(sources: Sources) -> Validated:
     diags.extend(check_systems(model))
     diags.extend(check_targets_and_versions(model))
     diags.extend(check_emails(model))
+    diags.extend(check_reviews(model))
     diags.extend(check_qualifications(model))
     return Validated(model, diags)

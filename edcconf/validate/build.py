@@ -186,10 +186,21 @@ def build_model(root: Path, digest: str, files: tuple[ParsedFile, ...]) -> tuple
         openclinica_domain=_openclinica_domain(files, problems),
         policy=frozen_map(policy),
         policy_loc=policy_loc,
+        access_policies=_access_policies(files, problems, studies),  # separation of duties (build_policies)
     )
+    if any(isinstance(f.data, dict) and ("review_campaign" in f.data or "access_review" in f.data) for f in files):
+        from .build_reviews import build_reviews  # a cycle inside validate: build_reviews uses _Node
+
+        model = replace(model, reviews=frozen_map(build_reviews(root, files, problems)))
     from .build_qualifications import with_qualifications  # local: a cycle inside one package (it reads this module)
 
     return with_qualifications(model, files, problems), problems
+
+
+def _access_policies(files: tuple[ParsedFile, ...], problems: list[Diagnostic], studies: dict) -> tuple:
+    from .build_policies import access_policies  # local: a cycle inside one package (it uses _Registry)
+
+    return access_policies(files, problems, studies)
 
 
 def _openclinica_domain(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> OpenClinicaDomain | None:

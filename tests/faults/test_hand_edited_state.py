@@ -18,16 +18,16 @@ def run(root, *args):
 
 
 STATE_EDITS = [
-    ('"serial": 1,', '"serial": "1",', '"serial" is "1"'),
-    ('"serial": 1,', '"serial": -5,', '"serial" is -5'),
-    ('"serial": 1,', '"serial": true,', '"serial" is true'),
-    ('"serial": 1,', '"serial": 1.5,', '"serial" is 1.5'),
-    ('"effective": {', '"effective": 7, "was": {', '"effective" is 7'),
-    ('"accounts": {', '"accounts": 5, "was": {', '"effective.accounts" is 5'),
-    ('"grants": {', '"grants": [], "was": {', '"effective.grants" is []'),
-    ('"cara.crc": {', '"cara.crc": 3, "was": {', '"effective.accounts.cara.crc" is 3'),
-    ('"lineage": "', '"lineage": 12, "was": "', '"lineage" is 12'),
-    ('"sources": {', '"sources": 9, "was": {', '"sources" is 9'),
+    ('"serial":1,', '"serial":"1",', '"serial" is "1"'),
+    ('"serial":1,', '"serial":-5,', '"serial" is -5'),
+    ('"serial":1,', '"serial":true,', '"serial" is true'),
+    ('"serial":1,', '"serial":1.5,', '"serial" is 1.5'),
+    ('"effective":{', '"effective":7,"was":{', '"effective" is 7'),
+    ('"accounts":{', '"accounts":5,"was":{', '"effective.accounts" is 5'),
+    ('"grants":{', '"grants":[],"was":{', '"effective.grants" is []'),
+    ('"cara.crc":{', '"cara.crc":3,"was":{', '"effective.accounts.cara.crc" is 3'),
+    ('"lineage":"', '"lineage":12,"was":"', '"lineage" is 12'),
+    ('"sources":{', '"sources":9,"was":{', '"sources" is 9'),
 ]
 
 

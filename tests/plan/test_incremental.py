@@ -235,3 +235,49 @@ def test_a_guard_change_is_planned_incrementally_as_in_full(applied, tmp_path):
         "safety.max_revocations: 100000 → 0"
     ]
     assert any(c["action"] == "revoke" for c in plan["changes"]) and plan["brakes"] == []  # held to 100000
+
+
+def _git(root: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(
+        ["git", "-c", "user.name=Pat PI", "-c", "user.email=pat@example.org", "-C", str(root), *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_access_reviews_are_planned_incrementally_as_in_full(applied, tmp_path):
+    """Review files (#20) are global files: a study file's re-planned grants see their revocations and
+    expiries; who decided comes from git, so the commit checked out is in the base's key (a new commit: the
+    full path, which stores a base for it)."""
+    root = tmp_path / "org"
+    shutil.copytree(applied, root, ignore=shutil.ignore_patterns("cache"))
+    folder = root / "reviews" / "t1"
+    folder.mkdir(parents=True)
+    (folder / "campaign.yaml").write_text(
+        "review_campaign: {id: t1, environment: test, started: 2026-11-01, due: 2026-11-20, warn_days: 14, "
+        "after_due: expire, state_serial: 1}\n"
+    )
+    for path in _studies(root)[:3]:
+        text = path.read_text()
+        sid = re.search(r"\n  id: (\S+)", text).group(1)
+        users = re.findall(r"\{user: (\w+), role: \w+, environments: all", text)[:6]
+        (folder / f"{sid}.yaml").write_text(
+            f"access_review:\n  campaign: t1\n  study: {sid}\n  grants:\n"
+            + "".join(f"    - {sid}/{u}\n" for u in users)
+            + f"  confirmed:\n    - {users[0]}\n    - {users[1]}\n  revoke:\n    - {users[2]}\n"
+        )
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "campaign t1, two confirmed and one revoked per study")
+    first = _plans(root, "test", cached=True)  # the full plan that stores the base
+    assert "revoked in access review t1 by Pat PI" in first[1] and "not confirmed in access review t1" in first[1]
+    EDITS[0][2](root)  # a grant of a study without a review
+    _edit(_studies(root)[1], r"sites: all\}", "sites: all, expires: 2030-01-01}")  # one of a reviewed study
+    assert _incremental_in_process(root, "test")
+    cached, fresh = _plans(root, "test", cached=True), _plans(root, "test", cached=False)
+    assert cached == fresh
+    _git(root, "commit", "-q", "-am", "another commit: who decided may read differently")
+    assert not _incremental_in_process(root, "test")
+    assert _plans(root, "test", cached=True) == _plans(root, "test", cached=False)

@@ -60,7 +60,24 @@ def _with_second_study(org: dict) -> dict:
     second = copy.deepcopy(org["studies/s.yaml"])
     second["study"]["id"] = "S-2"
     second["study"]["name"] = "Second"
-    return {**org, "studies/t.yaml": second}
+    return {**org, "studies/t.yaml": second, "policies/sod.yaml": POLICIES}
+
+
+POLICIES = {  # warnings, so that every example applies: judged per study file (the incremental planner)
+    "access_policies": [
+        {
+            "id": "editors",
+            "kind": "max_holders",
+            "right": "form_access",
+            "at_least": "edit",
+            "max": 1,
+            "enforcement": "warn",
+        },
+        {"id": "export", "kind": "requires", "right": "data_export", "requires": "contact_data", "enforcement": "warn"},
+        {"id": "one-role", "kind": "exclusive", "roles": ["crc", "viewer", "monitor"], "enforcement": "warn"},
+        {"id": "four-eyes", "kind": "requester_not_approver", "enforcement": "warn"},
+    ]
+}
 
 
 SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -138,6 +138,7 @@ def _non_study_files(model) -> set[str]:
     out |= {g.loc.file for g in model.groups.values()}
     if model.openclinica_domain is not None:  # the domain's settings are checked as a whole
         out.add(model.openclinica_domain.loc.file)
+    out |= {p.loc.file for p in model.access_policies}  # a policy judges every study (resolve.access_policies)
     out |= {q.loc.file for q in model.qualifications.values()}
     return out | {p.loc.file for p in model.people.values()}
 
