@@ -6,6 +6,11 @@
 N studies over the three systems (about 50 forms each, some contact and tagged forms, custom roles),
 300 sites in 20 countries, about 100 grants per study (N=2,000 gives about 20,000 people and 200,000
 grants), groups with ceilings, external people with agreements, expiries. The output validates cleanly.
+
+--governance adds what #20 asks to measure: qualifications held by every person (two, each required by
+base-role defaults or custom roles), five separation-of-duties policies (every kind), and an access
+review campaign of the test environment with a review file per study, a tenth of them with decisions
+(the output is then a git repository: decisions are attributed from git).
 """
 
 from __future__ import annotations
@@ -81,7 +86,7 @@ def flow(items: list[str]) -> str:
     return "[" + ", ".join(items) + "]"
 
 
-def generate(out: Path, studies: int, seed: int, systems: list[str]) -> dict:
+def generate(out: Path, studies: int, seed: int, systems: list[str], governance: bool = False) -> dict:
     rng = random.Random(seed)
     if out.exists():
         shutil.rmtree(out)
@@ -118,6 +123,8 @@ def generate(out: Path, studies: int, seed: int, systems: list[str]) -> dict:
             expires = "2027-01-14"  # a sponsor's access expires, within a year of the agreement (000)
         if expires:
             line += f", expires: {expires}"
+        if governance:
+            line += ", qualifications: {gcp: {completed: 2025-06-01, expires: 2029-06-01}, study-training: {completed: 2025-09-01}}"
         groups[group].append(line + "}\n")
     ceilings = {"staff": FULL_CEILING, "readers": READER_CEILING, "external": FULL_CEILING, "edc-team": FULL_CEILING}
     for gid, members in groups.items():
@@ -126,6 +133,7 @@ def generate(out: Path, studies: int, seed: int, systems: list[str]) -> dict:
         )
 
     grants_total = 0
+    reviews: list[tuple[str, str, list[str]]] = []
     for n in range(studies):
         system = systems[n % len(systems)]
         sid = f"{system[:2].upper()}-{n:05d}"
@@ -146,9 +154,10 @@ def generate(out: Path, studies: int, seed: int, systems: list[str]) -> dict:
         custom = {}
         for r in range(3):
             base = rng.choice([b for b, (scope, _) in base_roles.items() if scope != "study"])
+            requires = ", requires: [study-training]" if governance else ""
             custom[f"custom_{r}"] = (
                 base,
-                f"{{base: {base}, tags: {{safety: {rng.choice(levels)}, imaging: {rng.choice(levels)}}}}}",
+                f"{{base: {base}, tags: {{safety: {rng.choice(levels)}, imaging: {rng.choice(levels)}}}{requires}}}",
             )
         role_names = list(base_roles) + list(custom)
         weights = [w for _, w in base_roles.values()] + [3] * len(custom)
@@ -172,6 +181,8 @@ def generate(out: Path, studies: int, seed: int, systems: list[str]) -> dict:
             expires = f", expires: {rng.choice(['2026-03-31', '2027-12-31'])}" if rng.random() < 0.05 else ""
             access.append(f"    - {{user: {person}, role: {role}, environments: {env}, {where}{expires}}}\n")
         grants_total += len(access)
+        if governance:
+            reviews.append((sid, members[0], access))
         template = (
             '  participant_id_template: "${siteId}-${(siteParticipantCount+1)?string[000]}"\n'
             if system == "openclinica"
@@ -187,6 +198,8 @@ def generate(out: Path, studies: int, seed: int, systems: list[str]) -> dict:
             + "  access:\n"
             + "".join(access)
         )
+    if governance:
+        _governance(out, reviews, rng)
     return {
         "studies": studies,
         "people": n_people,
@@ -197,14 +210,73 @@ def generate(out: Path, studies: int, seed: int, systems: list[str]) -> dict:
     }
 
 
+GOVERNANCE_QUALIFICATIONS = """qualifications:
+  - {id: gcp, name: Good Clinical Practice training, notify_days: 30, base_roles: {openclinica: all, redcap: all, vault: all}}
+  - {id: study-training, name: Study protocol training, notify_days: 14}
+"""
+GOVERNANCE_POLICIES = """access_policies:
+  - {id: no-self-monitoring, kind: exclusive, roles: [crc, monitor], scope: site}
+  - {id: investigators-do-not-manage-data, kind: exclusive, roles: [investigator, data_manager], scope: study}
+  - {id: user-managers, kind: max_holders, right: user_rights, max: 50}
+  - {id: export-needs-form-access, kind: requires, right: data_export, at_least: full, requires: form_access}
+  - {id: four-eyes, kind: requester_not_approver}
+"""
+CAMPAIGN = "test-2026-12"
+
+
+def _governance(out: Path, reviews: list[tuple[str, str, list[str]]], rng: random.Random) -> None:
+    """Qualifications, policies and an access review campaign of the test environment (see the docstring)."""
+    import re
+    import subprocess
+
+    (out / "environments/qualifications.yaml").write_text(GOVERNANCE_QUALIFICATIONS)
+    (out / "policies").mkdir()
+    (out / "policies/separation-of-duties.yaml").write_text(GOVERNANCE_POLICIES)
+    folder = out / "reviews" / CAMPAIGN
+    folder.mkdir(parents=True)
+    (folder / "campaign.yaml").write_text(
+        f"review_campaign: {{id: {CAMPAIGN}, environment: test, started: 2026-12-01, due: 2027-06-30, "
+        "warn_days: 14, after_due: expire, state_serial: 1}\n"
+    )
+    decided: list[tuple[str, str, list[str]]] = []
+    for sid, pi, access in reviews:
+        users = [
+            m.group(1) for line in access if (m := re.search(r"user: ([^,]+),", line)) and "[production]" not in line
+        ]
+        keys = "".join(f"    - {sid}/{u}\n" for u in users)
+        (folder / f"{sid}.yaml").write_text(
+            f"access_review:\n  campaign: {CAMPAIGN}\n  study: {sid}\n  pi: {pi}\n  grants:\n{keys}"
+            "  confirmed: []\n  revoke: []\n"
+        )
+        if rng.random() < 0.1:  # this study's PI confirms half of the grants, in a commit of their own
+            decided.append((sid, pi, users[: len(users) // 2]))
+    subprocess.run(["git", "init", "-q", str(out)], check=True)
+    _commit(out, "Bench Admin", "admin@example.org", "generated organisation and campaign")
+    for sid, pi, confirmed in decided:
+        path = folder / f"{sid}.yaml"
+        path.write_text(
+            path.read_text().replace("  confirmed: []\n", "  confirmed:\n" + "".join(f"    - {u}\n" for u in confirmed))
+        )
+        _commit(out, f"PI {pi}", f"{pi}@org{int(pi[1:]) % 50}.example.org", f"{sid}: access review")
+
+
+def _commit(out: Path, name: str, email: str, message: str) -> None:
+    import subprocess
+
+    git = ["git", "-c", f"user.name={name}", "-c", f"user.email={email}", "-C", str(out)]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", message], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--studies", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--systems", default="openclinica,redcap,vault")
+    parser.add_argument("--governance", action="store_true", help="qualifications, five policies, a review campaign")
     args = parser.parse_args()
-    stats = generate(args.out, args.studies, args.seed, args.systems.split(","))
+    stats = generate(args.out, args.studies, args.seed, args.systems.split(","), args.governance)
     print(
         f"wrote {args.out}: {stats['studies']} studies, {stats['people']} people, {stats['grants']} grants, "
         f"{stats['sites']} sites in {stats['countries']} countries ({', '.join(stats['systems'])})"

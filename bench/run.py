@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import generate
 
 EDCCONF = [sys.executable, "-m", "edcconf"]
+FOLDERS = ("environments", "studies", "groups", "policies", "reviews")  # every folder generate.py writes YAML to
 # The targets at N = 2,000 (issue #21; the earlier ones were cold ≤ 2 × floor, warm ≤ 1 s, one change ≤ 2 s,
 # peak ≤ 1,000 MB, scaling ≤ 4.4). Ratios are to the cold plan unless they say otherwise.
 TARGETS = {
@@ -87,7 +88,7 @@ def timed_child(args: list[str], cwd: Path, ok: tuple[int, ...] = (0, 2)) -> tup
 
 
 def parse_floor(root: Path) -> float:
-    files = sorted(p for d in ("environments", "studies", "groups") for p in (root / d).rglob("*.yaml"))
+    files = sorted(p for d in FOLDERS for p in (root / d).rglob("*.yaml"))
     start = time.perf_counter()
     for p in files:
         yaml.load(p.read_bytes(), Loader=yaml.CSafeLoader)
@@ -101,7 +102,7 @@ def fast_parse_floor(root: Path) -> float | None:
         import ryml
     except ImportError:
         return None
-    files = sorted(p for d in ("environments", "studies", "groups") for p in (root / d).rglob("*.yaml"))
+    files = sorted(p for d in FOLDERS for p in (root / d).rglob("*.yaml"))
     start = time.perf_counter()
     for p in files:
         ryml.parse_in_arena(p.read_bytes())
@@ -116,7 +117,7 @@ def change_one_grant(root: Path) -> None:
     study.write_text(text[:i] + "environments: [production], sites: all}" + text[i + len(marker) :])  # leaves test
 
 
-def measure(n: int, systems: list[str], workdir: Path) -> dict:
+def measure(n: int, systems: list[str], workdir: Path, governance: bool = False) -> dict:
     """As a reviewer meets it: the organisation is applied, then a pull request is planned.
 
     apply_s is the first apply of everything (a plan included); cold_plan_s plans against that state with
@@ -124,7 +125,7 @@ def measure(n: int, systems: list[str], workdir: Path) -> dict:
     changed in one study file (each plan compares all of the organisation with the applied state), and
     second_apply_s applies that one change (reading and writing the whole state)."""
     root = workdir / f"org-{n}"
-    stats = generate(root, n, seed=7, systems=systems)
+    stats = generate(root, n, seed=7, systems=systems, governance=governance)
     figures: dict = {"studies": n, "people": stats["people"], "grants": stats["grants"]}
     figures["parse_floor_s"] = parse_floor(root)
     figures["fast_parse_floor_s"] = fast_parse_floor(root)
@@ -162,12 +163,17 @@ def main() -> None:
     parser.add_argument("--systems", default="openclinica,redcap,vault")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep", type=Path, default=None, help="generate into this directory and keep it")
+    parser.add_argument(
+        "--governance",
+        action="store_true",
+        help="with qualifications on every person, five policies and an access review campaign (generate.py)",
+    )
     args = parser.parse_args()
     systems = args.systems.split(",")
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="edcconf-bench-"))
     try:
-        small = measure(max(args.studies // 4, 1), systems, workdir)
-        large = measure(args.studies, systems, workdir)
+        small = measure(max(args.studies // 4, 1), systems, workdir, args.governance)
+        large = measure(args.studies, systems, workdir, args.governance)
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -176,6 +182,7 @@ def main() -> None:
     report = {
         "machine": machine(),
         "systems": systems,
+        "governance": args.governance,
         "at_n": large,
         "at_n_over_4": small,
         "targets": TARGETS,

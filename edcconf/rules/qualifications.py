@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error, suggest, warning
@@ -167,11 +167,14 @@ def _label(model: Model, qid: str) -> str:
     return f"{qid} ({q.name})" if q is not None and q.name else qid
 
 
+SUSPENDED: Final = "suspended: "  # how a suspension's reason starts (views.markdown gathers them)
+
+
 def suspension_reason(person: Person, req: Requirement, why: str) -> str:
     """The reason of the exclusion (shown on the revoke of an applied grant)."""
     if why.startswith("expired"):
-        return f"suspended: {person.username}'s {req.id} {why}"
-    return f"suspended: {person.username} lacks {req.id} ({why}), required by {req.by}"
+        return f"{SUSPENDED}{person.username}'s {req.id} {why}"
+    return f"{SUSPENDED}{person.username} lacks {req.id} ({why}), required by {req.by}"
 
 
 def missing(model: Model, person: Person, grant: Grant, req: Requirement, why: str) -> Diagnostic:

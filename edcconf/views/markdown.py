@@ -5,12 +5,18 @@ per study until it fits, always keeping the summary table, the brakes and every 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from itertools import groupby
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from .. import __version__
 from ..plan import Plan
+from ..plan.model import REVOKE_ACTIONS
+from ..resolve.reviews import REVIEW_REASONS
+from ..rules.book import all_rules
+from ..rules.qualifications import SUSPENDED
 
 GITHUB_COMMENT_LIMIT = 65_536
 _SIGNS = {"create": "➕", "reactivate": "➕", "update": "✏️", "revoke": "➖", "deactivate": "➖"}
@@ -41,6 +47,45 @@ def _group_by_study(changes) -> list[_Group]:
     return groups
 
 
+# The rule families whose effects the comment gathers in one section (#20): what a reviewer of an access
+# review's pull request, or of a lapsed training, looks for first.
+_GOVERNANCE = {"reviews": "access review", "qualifications": "qualification", "access_policies": "policy"}
+
+
+@dataclass(frozen=True)
+class _Effect:
+    topic: str  # access review | qualification | policy
+    what: str  # revoked | expired | suspended | warning
+    text: str
+    source: str
+
+
+@cache
+def _families() -> dict[str, str]:
+    return {code: rule.family for code, rule in all_rules().items()}
+
+
+def _governance(plan: Plan) -> list[_Effect]:
+    """The plan's revocations made by access reviews and lapsed qualifications, then the warnings of the
+    review, qualification and policy rules: each with where it was decided."""
+    out: list[_Effect] = []
+    for c in plan.changes:
+        if c.kind != "grant" or c.action not in REVOKE_ACTIONS:
+            continue
+        if c.reason.startswith(REVIEW_REASONS[0]):
+            out.append(_Effect("access review", "revoked", f"{c.key}: {c.reason}", c.source))
+        elif c.reason.startswith(REVIEW_REASONS[1]):
+            out.append(_Effect("access review", "expired", f"{c.key}: {c.reason}", c.source))
+        elif c.reason.startswith(SUSPENDED):
+            out.append(_Effect("qualification", "suspended", f"{c.key}: {c.reason}", c.source))
+    families = _families()
+    for w in plan.warnings:
+        topic = _GOVERNANCE.get(families.get(w.code, ""))
+        if topic is not None:
+            out.append(_Effect(topic, f"warning `{w.code}`", w.message, w.source))
+    return out
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("edcconf.views", "templates"),
@@ -50,7 +95,9 @@ def _environment() -> Environment:
         lstrip_blocks=False,
         keep_trailing_newline=True,
     )
-    env.filters.update(md=_md, sign=lambda action: _SIGNS[action], group_by_study=_group_by_study)
+    env.filters.update(
+        md=_md, sign=lambda action: _SIGNS[action], group_by_study=_group_by_study, governance=_governance
+    )
     return env
 
 

@@ -22,6 +22,9 @@ def test_plan_shows_a_warn_policy_as_a_warning(tmp_path):
     code, out, err = run(org(tmp_path, policy), "plan", "--env", "test", *AT)
     assert code == 2 and "Traceback" not in out + err
     assert "[policy-requires]" in out + err and "dina.dm holds data_export (full or above) in HEART-01" in out + err
+    code, out, err = run(tmp_path / "repo", "plan", "--env", "test", *AT, "--format", "markdown")
+    section = out.split("<b>Access reviews, qualifications and policies</b>", 1)[1].split("</details>", 1)[0]
+    assert "| policy | warning `policy-requires` | " in section and "dina.dm holds data_export" in section
 
 
 POLICIES = """access_policies:

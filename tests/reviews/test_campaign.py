@@ -275,3 +275,22 @@ def test_review_revocations_are_withdrawals_for_systems_that_disable(campaign):
     keys = {f"{g['study']}/{g['user']}" for gs in withdrawn.values() for g in gs}
     assert "DIAB-03/kofi.mensah" in keys
     assert {k for k in grants_under_review(campaign, "NEURO-02")} <= keys
+
+
+def test_pull_request_comment_gathers_review_qualification_and_policy_effects(campaign):
+    """The markdown comment's section of #20: the revocations an access review makes, the expiries after its
+    due date, a lapsed qualification's suspension and a warn policy's violation, each with its source."""
+    res = run("plan", "--env", "production", "--at", "2027-10-01", "--format", "markdown", cwd=campaign)
+    assert res.code == 2, res
+    section = res.out.split("<b>Access reviews, qualifications and policies</b>", 1)[1].split("</details>", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| |")]
+    kinds = {tuple(cell.strip() for cell in row.split("|")[1:3]) for row in rows}
+    # the other tests of this module may have applied the revocations already: the section lists what this
+    # plan revokes for a review, whichever those are (before any apply: li.wei/monitor and kofi.mensah)
+    plan = plan_json(campaign, date(2027, 10, 1))
+    reviewed = sorted(k for k, why in _revocations(plan).items() if why.startswith("revoked in access review"))
+    assert sorted(row.split("|")[3].strip().split(":")[0] for row in rows if "| revoked |" in row) == reviewed
+    assert ("access review", "expired") in kinds and ("access review", "warning `review-expired`") in kinds
+    assert ("qualification", "suspended") in kinds
+    assert any("CARDIO-01/li.wei: suspended: li.wei's gcp expired on 2027-09-30" in row for row in rows)
+    assert not any("CARDIO-01/jane.doe" in row for row in rows)  # confirmed, qualified: nothing to say
