@@ -27,7 +27,9 @@ CHECKOUT_SITE = REPO / "tests" / "checkout_site"
 _site_spec = importlib.util.spec_from_file_location("_edcconf_checkout_site", CHECKOUT_SITE / "sitecustomize.py")
 _site_spec.loader.exec_module(importlib.util.module_from_spec(_site_spec))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-CONFIG_DIRS = ("environments", "groups", "studies", "policies", "reviews")
+# The example's configuration as tests copy it: its access review campaign (reviews/) stays behind, so that
+# tests start campaigns of their own on a copy (the README tour copies it: tests/readme_tour.py).
+CONFIG_DIRS = ("environments", "groups", "studies", "policies")
 
 # `make test-long` (EDCCONF_LONG=1) runs the property tests again with LONG_FACTOR times their examples.
 # No deadline anywhere: on a shared machine a slow example is load, not a failure.

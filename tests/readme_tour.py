@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = ("environments", "studies", "groups", "policies", "tests/access")  # the example organisation
+EXAMPLE = ("environments", "studies", "groups", "policies", "reviews", "tests/access")  # the example organisation
 PUBLISHED = REPO / "tests" / "fixtures" / "published"  # REDCap's files, in its published formats
 SKIP = "…"
 

@@ -176,7 +176,7 @@ def record_attestations(root: Path, planned) -> int:
     if not entries:
         return 0
     backend = planned.backend
-    known = {e.get("attestation_id") for e in backend.read_audit() if e.get("event") == "attestation"}
+    known = {e.get("attestation_id") for e in backend.read_audit("attestation")}  # not the whole log
     base = {
         "actor": actor(),
         "time": datetime.now(UTC).isoformat(timespec="seconds"),

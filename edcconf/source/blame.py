@@ -1,9 +1,10 @@
 """Who wrote each line of a file and when, from git (`git blame --porcelain`): the attribution of an access
 review's decisions (docs/reviews.md: "who and when from git").
 
-A blame costs a git process (~10 ms): files are blamed several at a time, and a store (the hook edcconf.speed
-fills: `.edcconf/cache/blame/`) keeps each file's answer under a digest of its path, its bytes and the last
-commit that changed it (one `git log` for all of them), which together decide what blame says.
+One `git log -p` over the review folders answers for most files (source.blame_log); the others cost a
+`git blame` each (a walk of their path's history), several at a time. A store (the hook edcconf.speed fills:
+`.edcconf/cache/blame/`) keeps each file's answer under a digest of its path, its bytes and the commit
+checked out, which together decide what blame says.
 
 git runs as a subprocess with a list of arguments (never a shell), in the configuration's directory; only
 the file's path relative to it is passed, and nothing read from a YAML file is ever run. Outside a git
@@ -22,13 +23,14 @@ from typing import Any, Protocol
 
 from ..model import Attribution
 from ..parallel import run_ordered
+from .blame_log import log_authors
 
 UNCOMMITTED = Attribution("uncommitted", None, None, None)
 # a line whose commit lies beyond a shallow clone's history: git cannot say who wrote it (fail closed)
 SHALLOW = Attribution("unknown (shallow clone)", None, None, None)
 _ZERO = "0" * 40
 _TIMEOUT = 60  # seconds: a blame of a small file in a large history
-_VERSION = "1"
+_VERSION = "2"  # 2: keyed by the commit checked out
 
 
 class BlameStore(Protocol):
@@ -63,9 +65,16 @@ def blame_files(root: Path, rels: Sequence[str], workers: int = 8) -> dict[str, 
         else:
             out[rel] = found
     shallow = _shallow(root) if missing else False
-    blamed = run_ordered(missing, lambda rel, _stop: line_authors(root, rel, shallow), "git blame", workers=workers)
-    for rel, authors in zip(missing, blamed):
+    # one `git log` answers for most files (source.blame_log); a shallow clone's edge, or a file it cannot
+    # answer for exactly, is blamed on its own
+    logged = log_authors(root, missing, _git, _day) if missing and not shallow else {}
+    for rel, authors in logged.items():
         out[rel] = authors
+    rest = [rel for rel in missing if rel not in logged]
+    blamed = run_ordered(rest, lambda rel, _stop: line_authors(root, rel, shallow), "git blame", workers=workers)
+    out.update(zip(rest, blamed))
+    for rel in missing:
+        authors = out[rel]
         key = keys.get(rel)
         if store is not None and key and SHALLOW not in authors.values():  # fetching more history changes it
             store.put(root, key, _encode(authors))
@@ -73,25 +82,19 @@ def blame_files(root: Path, rels: Sequence[str], workers: int = 8) -> dict[str, 
 
 
 def _keys(root: Path, rels: Sequence[str]) -> dict[str, str]:
-    """rel -> digest of (rel, its bytes, the last commit that changed it); none outside git."""
-    folders = sorted({str(Path(rel).parent) for rel in rels})
-    out = _git(root, "log", "--relative", "--no-renames", "--format=format:%x01%H", "--name-only", "--", *folders)
-    if out is None:
+    """rel -> digest of (rel, its bytes, the commit checked out and whether the clone is shallow); none
+    outside git. The commit checked out decides what blame says of a file's bytes (a new commit is a miss
+    for every file: one `git log` answers again for all of them, source.blame_log)."""
+    commit = head(root)
+    if commit == "none":
         return {}
-    last: dict[str, str] = {}
-    commit = ""
-    for line in out.splitlines():
-        if line.startswith("\x01"):
-            commit = line[1:]
-        elif line:
-            last.setdefault(line, commit)  # newest first: the first commit naming a file changed it last
     keys = {}
     for rel in rels:
         try:
             raw = (root / rel).read_bytes()
         except OSError:
             continue
-        digest = hashlib.sha256(b"\0".join([_VERSION.encode(), rel.encode(), raw, last.get(rel, "-").encode()]))
+        digest = hashlib.sha256(b"\0".join([_VERSION.encode(), rel.encode(), raw, commit.encode()]))
         keys[rel] = digest.hexdigest()
     return keys
 

@@ -79,7 +79,9 @@ class StateBackend(Protocol):
     # -- audit and journal ---------------------------------------------------------------------------
     def append_audit(self, entries: Iterable[dict[str, Any]]) -> None: ...
 
-    def read_audit(self) -> list[dict[str, Any]]: ...
+    def read_audit(self, event: str | None = None) -> list[dict[str, Any]]:
+        """Every audit entry in order, or only those whose `event` is event."""
+        ...
 
     def discard_journal(self, note: dict[str, Any], entries: list[dict[str, Any]]) -> None:
         """A journal that cannot be folded: recorded in the audit log as it is deleted."""

@@ -504,28 +504,35 @@ class LocalBackend:
             "note": "the last line of the audit log was torn by an interrupted write; its bytes were moved aside",
         }
 
-    def read_audit(self) -> list[dict]:
-        """Every entry. A torn last line (a kill in the middle of a write, not yet repaired) is left out."""
+    def read_audit(self, event: str | None = None) -> list[dict]:
+        """Every entry (only those of `event`, if given: a line is parsed only if it names the event, so a
+        log of a few hundred thousand changes is not held to find a few entries). A torn last line (a kill
+        in the middle of a write, not yet repaired) is left out. Read line by line."""
+        needle = json.dumps(event).encode() if event is not None else None
+        out = []
         try:
-            lines = self.audit_path.read_bytes().split(b"\n")
+            with open(self.audit_path, "rb") as f:
+                for number, line in enumerate(f, 1):
+                    if not line.endswith(b"\n"):
+                        break  # a torn tail
+                    if not line.strip() or (needle is not None and needle not in line):
+                        continue
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        raise UserError(
+                            f"{self.audit_path}:{number} is not an audit entry (not one JSON object); the "
+                            "log was edited or damaged",
+                            code=state_rules.AUDIT_INVALID.code,
+                        ) from None
+                    if event is None or (isinstance(entry, dict) and entry.get("event") == event):
+                        out.append(entry)
         except FileNotFoundError:
             return []
         except OSError as exc:
             raise UserError(
                 f"cannot read the audit log {self.audit_path}: {exc.strerror}", code=state_rules.AUDIT_READ.code
             ) from None
-        lines.pop()  # b"" after the last newline, or a torn tail
-        out = []
-        for number, line in enumerate(lines, 1):
-            if line.strip():
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    raise UserError(
-                        f"{self.audit_path}:{number} is not an audit entry (not one JSON object); the "
-                        "log was edited or damaged",
-                        code=state_rules.AUDIT_INVALID.code,
-                    ) from None
         return out
 
     def _count_audit(self, apply_id: str | None) -> int:

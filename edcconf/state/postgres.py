@@ -408,12 +408,21 @@ class PostgresBackend:
                 sql.SQL("INSERT INTO {} (environment, entry) VALUES (%s, %s)").format(self._t("audit")), rows
             )
 
-    def read_audit(self) -> list[dict]:
+    def read_audit(self, event: str | None = None) -> list[dict]:
+        """Every entry, or those of `event` (selected by the database)."""
         with self._session() as conn:
-            rows = conn.execute(
-                sql.SQL("SELECT entry FROM {} WHERE environment = %s ORDER BY id").format(self._t("audit")),
-                (self.environment,),
-            ).fetchall()
+            if event is None:
+                rows = conn.execute(
+                    sql.SQL("SELECT entry FROM {} WHERE environment = %s ORDER BY id").format(self._t("audit")),
+                    (self.environment,),
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    sql.SQL("SELECT entry FROM {} WHERE environment = %s AND entry->>'event' = %s ORDER BY id").format(
+                        self._t("audit")
+                    ),
+                    (self.environment, event),
+                ).fetchall()
         return [r[0] for r in rows]
 
     # -- locks and fencing ---------------------------------------------------------------------------

@@ -90,3 +90,68 @@ def test_a_shallow_clone_names_nobody_for_lines_beyond_its_history(tmp_path):
         assert got[1] is first
         assert (got[2] if second is blame.SHALLOW else got[2].author) == second
         assert not got[1].committed  # counts as pending, warned about (review-unattributed)
+
+
+def test_one_git_log_attributes_lines_as_git_blame_does(tmp_path):
+    """source.blame_log replays one `git log -p` over the folders; on random histories (lines added, removed,
+    changed, moved, lines that look like diff headers, several authors, a file changed on two branches and
+    merged, a file edited after its last commit) it gives exactly what `git blame` gives each file, or no
+    answer (then blame_files asks git blame)."""
+    import random
+
+    from edcconf.source.blame_log import log_authors
+
+    rng = random.Random(20)
+    root = tmp_path
+    folder = root / "reviews" / "c1"
+    folder.mkdir(parents=True)
+    names = [f"S{i}.yaml" for i in range(6)]
+    people = ["Jane Doe", "Omar Haddad", "Paul Girard"]
+    texts = {n: [f"line {n} {i}" for i in range(rng.randint(0, 6))] for n in names}
+    _git(root, "init", "-q", "-b", "main")
+    day = 1
+    for step in range(40):
+        for n in rng.sample(names, rng.randint(1, 3)):
+            lines = texts[n]
+            for _ in range(rng.randint(1, 4)):
+                op = rng.random()
+                if op < 0.45 or not lines:
+                    lines.insert(
+                        rng.randint(0, len(lines)),
+                        rng.choice([f"  - u{rng.randint(0, 30)}", "++ x", "-- y", "@@ -1 +1 @@", "same"]),
+                    )
+                elif op < 0.75:
+                    del lines[rng.randrange(len(lines))]
+                else:
+                    lines[rng.randrange(len(lines))] = f"changed {step}"
+            (folder / n).write_text("".join(f"{line}\n" for line in lines))
+        day += 1
+        _git(root, "add", "-A")
+        _git(
+            root,
+            "commit",
+            "-qm",
+            f"step {step}",
+            name=rng.choice(people),
+            when=f"2026-12-{day % 28 + 1:02d}T10:00:00+0100",
+        )
+    # two branches change S0 and merge: not a chain for S0 (git blame answers for it)
+    _git(root, "checkout", "-qb", "pr")
+    (folder / "S0.yaml").write_text((folder / "S0.yaml").read_text() + "from the branch\n")
+    _git(root, "commit", "-qam", "branch", name="Omar Haddad")
+    _git(root, "checkout", "-q", "main")
+    (folder / "S0.yaml").write_text("from main\n" + (folder / "S0.yaml").read_text())
+    (folder / "S1.yaml").write_text((folder / "S1.yaml").read_text() + "main only\n")
+    _git(root, "commit", "-qam", "main", name="Paul Girard")
+    _git(root, "merge", "-q", "--no-edit", "pr")
+    (folder / "S2.yaml").write_text((folder / "S2.yaml").read_text() + "not committed\n")  # an edit after HEAD
+    rels = [f"reviews/c1/{n}" for n in names]
+    logged = log_authors(root, rels, blame._git, blame._day)
+    assert "reviews/c1/S0.yaml" not in logged and "reviews/c1/S2.yaml" not in logged
+    assert {"reviews/c1/S1.yaml", "reviews/c1/S3.yaml"} <= set(logged)
+    for rel in rels:
+        expected = blame.line_authors(root, rel)
+        if rel in logged:
+            assert logged[rel] == expected, rel
+    blame.use_store(None)
+    assert blame.blame_files(root, rels) == {rel: blame.line_authors(root, rel) for rel in rels}
