@@ -247,7 +247,7 @@ def _git(root: Path, *args: str) -> None:
     )
 
 
-def test_access_reviews_are_planned_incrementally_as_in_full(applied, tmp_path):
+def test_access_reviews_are_planned_incrementally_as_in_full(applied, tmp_path, monkeypatch):
     """Review files (#20) are global files: a study file's re-planned grants see their revocations and
     expiries; who decided comes from git, so the commit checked out is in the base's key (a new commit: the
     full path, which stores a base for it)."""
@@ -259,9 +259,11 @@ def test_access_reviews_are_planned_incrementally_as_in_full(applied, tmp_path):
         "review_campaign: {id: t1, environment: test, started: 2026-11-01, due: 2026-11-20, warn_days: 14, "
         "after_due: expire, state_serial: 1}\n"
     )
+    reviewed = []
     for path in _studies(root)[:3]:
         text = path.read_text()
         sid = re.search(r"\n  id: (\S+)", text).group(1)
+        reviewed.append(f"reviews/t1/{sid}.yaml")
         users = re.findall(r"\{user: (\w+), role: \w+, environments: all", text)[:6]
         (folder / f"{sid}.yaml").write_text(
             f"access_review:\n  campaign: t1\n  study: {sid}\n  grants:\n"
@@ -273,9 +275,18 @@ def test_access_reviews_are_planned_incrementally_as_in_full(applied, tmp_path):
     _git(root, "commit", "-q", "-m", "campaign t1, two confirmed and one revoked per study")
     first = _plans(root, "test", cached=True)  # the full plan that stores the base
     assert "revoked in access review t1 by Pat PI" in first[1] and "not confirmed in access review t1" in first[1]
-    EDITS[0][2](root)  # a grant of a study without a review
+    EDITS[0][2](root)  # a grant of the third reviewed study
     _edit(_studies(root)[1], r"sites: all\}", "sites: all, expires: 2030-01-01}")  # one of a reviewed study
+    import edcconf.speed.incremental.replay as replay
+
+    read: list[str] = []
+    load = replay._load_files
+    monkeypatch.setattr(replay, "_load_files", lambda where, rels: read.extend(rels) or load(where, rels))
     assert _incremental_in_process(root, "test")
+    # the re-planned studies are validated with their own review files only (and the campaign's)
+    assert reviewed[1] in read and reviewed[2] in read and reviewed[0] not in read  # studies 1, 2 changed
+    assert "reviews/t1/campaign.yaml" in read
+    monkeypatch.undo()
     cached, fresh = _plans(root, "test", cached=True), _plans(root, "test", cached=False)
     assert cached == fresh
     _git(root, "commit", "-q", "-am", "another commit: who decided may read differently")

@@ -47,9 +47,10 @@ from ..file_cache import cache_folder
 from ..memo import package_digest
 from ..spool import read_entry, spool, write_now
 
-VERSION = 5  # 2: fragments and applied parts of a full plan stored as two packs; 3: guards (plan/brakes);
+VERSION = 6  # 2: fragments and applied parts of a full plan stored as two packs; 3: guards (plan/brakes);
 # 4: ceilings checked by the plan (grants above a ceiling per study, applied ones in the base);
-# 5: qualifications checked by the plan (grants suspended for a lacking qualification, per study)
+# 5: qualifications checked by the plan (grants suspended for a lacking qualification, per study);
+# 6: each study review file's study, so that a re-planned study is validated with its own reviews only
 
 
 def _h(*parts: str) -> str:
@@ -141,6 +142,19 @@ def _non_study_files(model) -> set[str]:
     out |= {p.loc.file for p in model.access_policies}  # a policy judges every study (resolve.access_policies)
     out |= {q.loc.file for q in model.qualifications.values()}
     return out | {p.loc.file for p in model.people.values()}
+
+
+def reviewed_files(model: Model) -> dict[str, list[str]]:
+    """Each study review file (access reviews, #20) -> the studies it reviews. What the pipeline derives
+    from a review file (its study's exclusions, its warnings) is a function of that file, the campaign's
+    file and the study's own file: a re-planned study needs its own review files only, not every study's."""
+    out: dict[str, list[str]] = {}
+    for campaign in model.reviews.values():
+        for review in campaign.studies.values():
+            out.setdefault(review.loc.file, []).append(review.study)
+    for campaign in model.reviews.values():
+        out.pop(campaign.loc.file, None)  # a file declaring a campaign is always read
+    return out
 
 
 def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[str]]) -> dict[str, tuple]:
@@ -310,6 +324,7 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
             sorted({c.study for c in planned.plan.changes if c.kind == "grant"}),
         ),
         (fragment_pack, fragment_index, applied_pack, applied_index),
+        reviewed_files(model),
     )
     store.put(key, base)
     store.prune()
@@ -317,4 +332,4 @@ def record(root: Path, env: str, as_of: date, files: list[tuple[str, str]], stat
 
 from .replay import plan_incrementally  # noqa: E402  (the reading side)
 
-__all__ = ["plan_incrementally", "record", "applied_side", "split", "Store"]
+__all__ = ["plan_incrementally", "record", "applied_side", "split", "reviewed_files", "Store"]

@@ -41,11 +41,20 @@ def _load_files(root: Path, rels: list[str]):
 
 
 def _fresh_fragments(
-    root: Path, env: str, as_of: date, globals_: list[str], changed: list[str], global_warnings: list
+    root: Path,
+    env: str,
+    as_of: date,
+    globals_: list[str],
+    changed: list[str],
+    global_warnings: list,
+    expected: set[str] | None = None,
 ) -> dict | None:
-    """Validate and resolve the global files with the changed study files; their fragments, or None."""
+    """Validate and resolve the global files with the changed study files; their fragments, or None.
+    expected: the studies the changed files are known to declare, when only their review files are among
+    globals_ (see _plan); None: every global file is."""
 
     order = sorted(globals_ + changed)
+    loaded = set(order)
     sources = _load_files(root, order)
     if sources is None:
         return None
@@ -61,8 +70,12 @@ def _fresh_fragments(
         if s.loc.file not in files:
             return None
         files[s.loc.file].append(s.id)
+    if expected is not None and not set(model.studies) <= expected:
+        return None  # a changed file now declares another study: its review files were not read
     warnings = list(desired.diagnostics.warnings)
-    if [diag_out(d) for d in warnings if d.loc.file not in files] != list(global_warnings):
+    # the global files' warnings as the full plan recorded them, of the files read here (the review files
+    # of studies not re-planned were left unread: their warnings are the recorded ones)
+    if [diag_out(d) for d in warnings if d.loc.file not in files] != [w for w in global_warnings if w[2] in loaded]:
         return None
     return split(model, desired.resolution.environments[env], warnings, files)
 
@@ -81,7 +94,7 @@ def _plan(root, env, as_of, refresh, files, state, digest):
     store = Store(root, env)
     base = store.get(_base_key(env, as_of, state))
     try:
-        version, g, globals_, study_shas, summaries, env_info, wanted, applied, packs = base
+        version, g, globals_, study_shas, summaries, env_info, wanted, applied, packs, reviewed = base
     except (TypeError, ValueError):
         return None
 
@@ -107,7 +120,14 @@ def _plan(root, env, as_of, refresh, files, state, digest):
         else:
             found[rel], contents[rel] = fragment
     if changed:
-        fresh = _fresh_fragments(root, env, as_of, list(globals_map), changed, wanted[4])
+        # a changed study file is validated with every global file but the review files of other studies
+        # (edcconf.speed.incremental.reviewed_files); a new file's studies are not known: all are read
+        expected = {sid for rel in changed if rel in summaries for sid in summaries[rel][0]}
+        if reviewed and all(rel in summaries for rel in changed):
+            read = [rel for rel in globals_map if rel not in reviewed or expected.intersection(reviewed[rel])]
+            fresh = _fresh_fragments(root, env, as_of, read, changed, wanted[4], expected)
+        else:
+            fresh = _fresh_fragments(root, env, as_of, list(globals_map), changed, wanted[4])
         if fresh is None:
             return None
         for rel, fragment in fresh.items():
