@@ -31,7 +31,7 @@ from .questions.compliance import applied_over_ceiling, non_compliant_pairs
 from .questions.drift import refresh as refresh_live
 from .rules import ceilings as ceilings_rules
 from .rules import plan as plan_rules
-from .rules import qualifications as qualification_rules
+from .rules import qualifications as qualifications_rules
 from .rules import references as references_rules
 from .rules.ceilings import at_assignment, kept_warning
 from .source import load_sources
@@ -175,8 +175,8 @@ def check_ceilings(plan: Plan, env_state: EnvironmentState, applied_over: Iterab
 def check_qualifications(plan: Plan, env_state: EnvironmentState, applied: Mapping[str, Any]) -> Plan:
     """A declared grant whose person lacks a qualification its role requires is refused if the plan would
     add it (not applied yet), and suspended (revoked, with a warning) if applied. applied: grant keys."""
-    errors, warnings = qualification_rules.at_assignment(
-        env_state.qualifications, applied, qualification_rules.revoked_keys(plan.changes)
+    errors, warnings = qualifications_rules.at_assignment(
+        env_state.qualifications, applied, qualifications_rules.revoked_keys(plan.changes)
     )
     if errors:
         raise UserError(
@@ -192,17 +192,32 @@ def validate_qualifications(root: Path, desired: Desired) -> list[Diagnostic]:
     applied is `qualification-suspended` (the plan revokes it). One diagnostic per grant, its environments
     named."""
     found: dict[tuple[str, str, Any], tuple[Diagnostic, list[str]]] = {}
+    unread: dict[tuple[str, Any], list[str]] = {}  # (the grant's message, loc) -> environments not read
     for env, unqualified in desired.resolution.qualifications.items():
         if not unqualified:
             continue
         try:
             have = open_backend(root, desired.model.environments[env]).read().effective.get("grants", {})
-        except Exception:  # noqa: BLE001 - any backend's failure: the plan judges it when it can read the state
+        except Exception as exc:  # noqa: BLE001 - any backend's failure (psycopg's own errors too): not read
+            why = exc.message if isinstance(exc, UserError) else (str(exc) or type(exc).__name__)
+            for diag in unqualified.values():  # never silence: validate says it could not tell (as for ceilings)
+                unread.setdefault((diag.message, diag.loc), []).append(f"{env} ({why})")
             continue
-        errors, warnings = qualification_rules.at_assignment(unqualified, have, have)  # applied: revoked
+        errors, warnings = qualifications_rules.at_assignment(unqualified, have, have)  # applied: revoked
         for diag in errors + warnings:
             found.setdefault((diag.code, diag.message, diag.loc), (diag, []))[1].append(env)
-    return [replace(d, message=f"{d.message} (in {', '.join(envs)})") for d, envs in found.values()]
+    out = [replace(d, message=f"{d.message} (in {', '.join(envs)})") for d, envs in found.values()]
+    for (message, loc), envs in unread.items():
+        out.append(
+            warning(
+                qualifications_rules.QUALIFICATION_UNVERIFIED.code,
+                f"{message} [the state of {', '.join(envs)} could not be read, so validate cannot tell "
+                "whether the plan refuses this grant (qualification-missing) or suspends it "
+                "(qualification-suspended)]",
+                loc,
+            )
+        )
+    return out
 
 
 def validate_ceilings(root: Path, desired: Desired) -> list[Diagnostic]:

@@ -84,6 +84,25 @@ QUALIFICATION_SUSPENDED = rule(
     ),
 )
 
+QUALIFICATION_UNVERIFIED = rule(
+    "qualification-unverified",
+    family=FAMILY,
+    source=SOURCE,
+    kind="warning",
+    summary="`validate` found a grant lacking a qualification in an environment whose state it could not read",
+    text=(
+        "`validate` found a declared grant whose person lacks a qualification its role requires, in an "
+        "environment whose state it could not read (a `postgres` backend without its DSN, a damaged state "
+        "file): it cannot tell whether the plan refuses the grant (not applied yet: `qualification-missing`) "
+        "or suspends it (applied: `qualification-suspended`)"
+    ),
+    example=(
+        "li.wei lacks gcp (Good Clinical Practice training), ... [the state of production (environment "
+        "variable EDCCONF_PG_DSN is not set) could not be read, so validate cannot tell whether the plan "
+        "refuses this grant (qualification-missing) or suspends it (qualification-suspended)]"
+    ),
+)
+
 QUALIFICATION_EXPIRING = rule(
     "qualification-expiring",
     family=FAMILY,

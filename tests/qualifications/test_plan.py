@@ -145,3 +145,17 @@ def test_a_qualification_completed_later_is_not_valid_yet(mini_repo, cli):
     )
     r = cli("plan", "--env", "test", cwd=mini_repo)
     assert r.code == 1 and f"completed only on {TODAY + timedelta(days=5)}" in r.err, r
+
+
+def test_validate_without_a_readable_state_says_it_could_not_tell(mini_repo, cli):
+    """Never an all-clear it did not verify: an environment whose state cannot be read leaves validate unable
+    to say whether a grant lacking a qualification would be refused or suspended: it warns so."""
+    from edcconf.state.local import LocalBackend
+
+    _qualify(mini_repo)
+    assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
+    LocalBackend(mini_repo, "test").path.write_text("{not json")
+    doc = cli("validate", "--json", "--at", str(LAPSES + timedelta(days=1)), cwd=mini_repo)
+    unverified = [w for w in doc.json["warnings"] if w["code"] == "qualification-unverified"]
+    assert unverified and all("the state of test (" in w["message"] for w in unverified), doc
+    assert all("cara.crc" in w["message"] and w["source"].startswith("studies/heart.yaml:") for w in unverified)

@@ -18,7 +18,7 @@ from ...plan.diff import entity_changes, grant_changes, ordered_plan
 from ...plan.model import Change
 from ...resolve.effective import EnvironmentState, Exclusion
 from ...resolve.sections import EffectiveState
-from ...rules import qualifications as qualification_rules
+from ...rules import qualifications as qualifications_rules
 from ...rules.ceilings import at_assignment
 from ...source import load_sources
 from ...validate.schema import validate_file
@@ -256,8 +256,8 @@ def _assemble(a: Assembly):
     if errors:
         return None  # the full path refuses the plan, exactly as it reports it
 
-    missing, suspended = qualification_rules.at_assignment(
-        unqualified, applied_keys, qualification_rules.revoked_keys(plan.changes)
+    missing, suspended = qualifications_rules.at_assignment(
+        unqualified, applied_keys, qualifications_rules.revoked_keys(plan.changes)
     )
     if missing:
         return None  # the full path refuses the plan, exactly as it reports it
