@@ -54,7 +54,8 @@ def blame_files(root: Path, rels: Sequence[str], workers: int = 8) -> dict[str, 
     """line_authors of each file (paths relative to root), from the store where it holds them."""
     root = Path(root)
     store = _store
-    keys = _keys(root, rels) if store is not None and rels else {}
+    commit = head(root) if rels else "none"  # one git process: the commit checked out, and whether shallow
+    keys = _keys(root, rels, commit) if store is not None else {}
     out: dict[str, dict[int, Attribution]] = {}
     missing = []
     for rel in rels:
@@ -64,12 +65,11 @@ def blame_files(root: Path, rels: Sequence[str], workers: int = 8) -> dict[str, 
             missing.append(rel)
         else:
             out[rel] = found
-    shallow = _shallow(root) if missing else False
+    shallow = commit.startswith("true")
     # one `git log` answers for most files (source.blame_log); a shallow clone's edge, or a file it cannot
     # answer for exactly, is blamed on its own
     logged = log_authors(root, missing, _git, _day) if missing and not shallow else {}
-    for rel, authors in logged.items():
-        out[rel] = authors
+    out.update(logged)
     rest = [rel for rel in missing if rel not in logged]
     blamed = run_ordered(rest, lambda rel, _stop: line_authors(root, rel, shallow), "git blame", workers=workers)
     out.update(zip(rest, blamed))
@@ -81,11 +81,10 @@ def blame_files(root: Path, rels: Sequence[str], workers: int = 8) -> dict[str, 
     return out
 
 
-def _keys(root: Path, rels: Sequence[str]) -> dict[str, str]:
-    """rel -> digest of (rel, its bytes, the commit checked out and whether the clone is shallow); none
-    outside git. The commit checked out decides what blame says of a file's bytes (a new commit is a miss
-    for every file: one `git log` answers again for all of them, source.blame_log)."""
-    commit = head(root)
+def _keys(root: Path, rels: Sequence[str], commit: str) -> dict[str, str]:
+    """rel -> digest of (rel, its bytes, commit: head(root), the commit checked out and whether the clone
+    is shallow); none outside git. The commit checked out decides what blame says of a file's bytes (a new
+    commit is a miss for every file: one `git log` answers again for all of them, source.blame_log)."""
     if commit == "none":
         return {}
     keys = {}
@@ -139,10 +138,6 @@ def head(root: Path) -> str:
     bytes, what its blame depends on."""
     out = _git(Path(root), "rev-parse", "--is-shallow-repository", "HEAD")
     return " ".join(out.split()) if out else "none"
-
-
-def _shallow(root: Path) -> bool:
-    return (_git(root, "rev-parse", "--is-shallow-repository") or "").strip() == "true"
 
 
 def line_authors(root: Path, rel: str, shallow: bool = False) -> dict[int, Attribution]:

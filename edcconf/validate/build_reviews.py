@@ -1,7 +1,7 @@
 """Build the access review campaigns of the model (`review_campaign:` and `access_review:`, docs/reviews.md).
 
 Each decision (an entry of `confirmed:` or `revoke:`) carries who wrote its line and when, from git
-(source.blame): only files that hold decisions are blamed, once each.
+(source.blame): only files that hold decisions are attributed.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def build_reviews(root: Path, files: tuple[ParsedFile, ...], problems: list[Diag
             )
             continue
         nodes[cid][sid] = node
-    # who wrote each decision: one `git blame` per file that holds decisions, several at a time
+    # who wrote each decision, for the files that hold decisions (source.blame: one `git log` for most)
     blamed = [n.file.path for by_study in nodes.values() for n in by_study.values() if _decides(n)]
     authors = blame_files(root, blamed)
     return {
