@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -157,6 +157,14 @@ def reviewed_files(model: Model) -> dict[str, list[str]]:
     return out
 
 
+def _per_study(by_grant: Mapping[str, Diagnostic]) -> dict[str, dict[str, tuple]]:
+    """Per study, grant key -> its diagnostic as plain data (a grant key starts with its study)."""
+    out: dict[str, dict[str, tuple]] = {}
+    for key, diag in by_grant.items():
+        out.setdefault(key.split("/", 1)[0], {})[key] = diag_out(diag)
+    return out
+
+
 def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[str]]) -> dict[str, tuple]:
     """What each study file contributes to the environment's desired state: {rel: (summary, content)}."""
 
@@ -168,12 +176,8 @@ def split(model, env_state, warnings: list[Diagnostic], files: dict[str, list[st
     roles: dict[str, dict] = {}
     for ref, value in state["roles"].items():
         roles.setdefault(ref.split("/", 1)[0], {})[ref] = value
-    above: dict[str, dict] = {}  # grant key -> its ceiling-exceeded error, should the plan add or change it
-    for key, diag in env_state.ceilings.items():
-        above.setdefault(key.split("/", 1)[0], {})[key] = diag_out(diag)
-    unqualified: dict[str, dict] = {}  # grant key -> its qualification-missing error (rules.qualifications)
-    for key, diag in env_state.qualifications.items():
-        unqualified.setdefault(key.split("/", 1)[0], {})[key] = diag_out(diag)
+    above = _per_study(env_state.ceilings)  # its ceiling-exceeded error, should the plan add or change it
+    unqualified = _per_study(env_state.qualifications)  # its qualification-missing error (rules.qualifications)
     excluded: dict[str, dict] = {}
     for key, why in env_state.excluded.items():
         excluded.setdefault(key.split("/", 1)[0], {})[key] = (why.reason, why.loc.file, why.loc.line, why.loc.col)
