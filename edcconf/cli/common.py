@@ -150,13 +150,14 @@ def at_option(fn: Callable) -> Callable:
     )(fn)
 
 
-def parse_at(value: str | None) -> date:
+def parse_at(value: str | None, option: str = "--at") -> date:
+    """A date option's value (today when not given); a user error naming the option otherwise."""
     if value is None:
         return date.today()
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise UserError(f"--at {value!r} is not a date; write YYYY-MM-DD", code=commands_rules.USAGE.code) from None
+        raise UserError(f"{option} {value!r} is not a date; write YYYY-MM-DD", code=commands_rules.USAGE.code) from None
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")

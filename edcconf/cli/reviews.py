@@ -40,15 +40,6 @@ def review() -> None:
     """Access review campaigns: each study's PI confirms or revokes its grants (docs/reviews.md)."""
 
 
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"{option} {value!r} is not a date (YYYY-MM-DD)", code=commands_rules.USAGE.code) from None
-
-
 @review.command()
 @config_option
 @env_option
@@ -82,7 +73,7 @@ def start(
     file per study and each study's packet (packets/STUDY.md and .html)."""
     root = root_dir(ctx, config_dir)
     today = date.today()
-    due_day = _day(due, "--due") or today + timedelta(days=30)
+    due_day = parse_at(due, "--due") if due is not None else today + timedelta(days=30)
     if due_day < today:
         raise UserError(f"--due {due_day} is in the past", code=commands_rules.USAGE.code)
     cid = campaign_id or f"{env}-{today:%Y-%m}"
