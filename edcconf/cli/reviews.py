@@ -100,7 +100,7 @@ def start(
             code=reviews_rules.REVIEW_NOTHING_APPLIED.code,
         )
     packets = campaign_packets(
-        model, record.effective, record.serial, last_changes(backend.read_audit()), cid, env, today, due_day
+        model, record.effective, record.serial, last_changes(backend.read_audit("change")), cid, env, today, due_day
     )
     refuse_leaving_folder(root, folder.parent, "write the access review")
     (folder / "packets").mkdir(parents=True)
