@@ -13,8 +13,8 @@ from ..catalogs import catalog
 from ..diagnostics import Diagnostic
 from ..model import Model, frozen_map
 from ..rules.admins import check_admins
-from ..rules.qualifications import expiring
-from .access_policies import check_access_policies
+from ..rules.qualifications import QualificationCheck, expiring
+from .access_policies import PolicyMemo, check_access_policies
 from .effective import EnvironmentState, Exclusion, environment_state, expand_grant
 from .roles import EffectiveRole, roles_of_study
 
@@ -59,15 +59,19 @@ def resolve(
     diags: list[Diagnostic] = []
     ceilings: dict[str, Mapping[str, Any]] = {}
     qualifications: dict[str, Mapping[str, Diagnostic]] = {}
+    # worked out once for every environment: what each role requires and each person's standing, and
+    # what each role version gives that the policies name (a role ref is the same in every environment)
+    qualified = QualificationCheck(model, as_of) if model.qualifications else None
+    gives: PolicyMemo = {}
     for env in names:
-        st = environment_state(model, env, as_of, roles)
+        st = environment_state(model, env, as_of, roles, qualified)
         ceilings[env] = frozen_map({k: (d, st.state["grants"][k]) for k, d in st.ceilings.items()})
         qualifications[env] = st.qualifications
         if keep_states:
             states[env] = st
         for d in (
             *st.diagnostics,
-            *check_access_policies(model, st),
+            *check_access_policies(model, st, gives),
         ):  # the same grant in test and production is one problem, not two
             key = (d.code, d.message, d.loc)
             if key not in seen:

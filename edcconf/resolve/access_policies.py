@@ -4,9 +4,9 @@ effective state: what the grants left in it (not expired, not deactivated, not V
 Only what the policies mention becomes a graph: a bipartite networkx graph between people and *items*,
 an item being (policy, study, what it names): a role or tag of an `exclusive` policy, the right of a
 `max_holders` policy, the two rights of a `requires` policy. An edge carries the grants that give it. One
-pass over the grants (`_held`) finds what each person holds of what each policy names, worked out once per
-role version (role ref), so the work per grant is a dictionary look-up; only the edges a violation can be
-made of enter the graph (`_candidates`). Each kind is then a question on it: the items next to a person
+pass over the grants (`_candidates`) finds what each person holds of what each policy names, worked out
+once per role version (role ref), so the work per grant is a dictionary look-up; only the edges a violation
+can be made of enter the graph. Each kind is then a question on it: the items next to a person
 (exclusive; with `scope: site`, through two grants sharing a site), the people next to an item
 (max_holders), an edge that is missing (requires).
 
@@ -27,7 +27,7 @@ from ..diagnostics import Diagnostic, Loc
 from ..identity import fold
 from ..model import AccessPolicy, Grant, Model, Study
 from ..rules.access_policies import violation
-from .effective import EnvironmentState, usable
+from .effective import DISABLED, EnvironmentState, usable
 
 if TYPE_CHECKING:
     import networkx
@@ -51,11 +51,18 @@ class Violation:
         return violation(self.policy, self.message, self.loc)
 
 
-def check_access_policies(model: Model, env_state: EnvironmentState) -> list[Diagnostic]:
-    """The policies' violations in one environment, as diagnostics (errors, or warnings for `warn`)."""
+Gives = tuple[tuple[int, tuple[str, ...]], ...]  # what a grant of a role version gives: (policy, names)
+PolicyMemo = dict[str, Gives]  # role ref -> what its grants give (the same in every environment of a model)
+
+
+def check_access_policies(
+    model: Model, env_state: EnvironmentState, memo: PolicyMemo | None = None
+) -> list[Diagnostic]:
+    """The policies' violations in one environment, as diagnostics (errors, or warnings for `warn`). memo:
+    shared by the environments of one model (resolve), so each role version is worked out once."""
     if not model.access_policies:
         return []
-    return [v.diagnostic() for v in violations(model, env_state)]
+    return [v.diagnostic() for v in violations(model, env_state, memo)]
 
 
 def applies(policy: AccessPolicy, study: Study) -> bool:
@@ -70,25 +77,26 @@ def holds(rights: Mapping[str, str], right: str, at_least: str | None) -> bool:
     return value in order and order.index(value) >= (order.index(at_least) if at_least else 1)
 
 
-def violations(model: Model, env_state: EnvironmentState) -> list[Violation]:
-    import networkx as nx  # local: slow to import, and only needed when policies are declared
-
+def violations(model: Model, env_state: EnvironmentState, memo: PolicyMemo | None = None) -> list[Violation]:
     policies = model.access_policies
     state = env_state.state
     grants = state.get("grants", {})
-    held = _held(model, policies, state)
-    # the graph: only the edges a violation can be made of (see _candidates)
-    graph: networkx.Graph[Any] = nx.Graph()
-    graph.add_edges_from(
-        (("person", user), ("item", i, study, name), {"grants": keys})
-        for (i, study, user), names in _candidates(policies, held)
-        for name, keys in names.items()
-    )
     found: list[Violation] = []
-    finder = _Locs(model)
-    found.extend(_exclusive(graph, policies, finder, grants))
-    found.extend(_max_holders(graph, policies, finder))
-    found.extend(_requires(graph, policies, finder))
+    candidates = _candidates(model, policies, state, {} if memo is None else memo)
+    if candidates:  # (no edge a violation could be made of: no graph to ask, nor networkx to import)
+        import networkx as nx  # local: slow to import (0.4 s), and only needed when something may break a policy
+
+        # the graph: only the edges a violation can be made of (see _candidates)
+        graph: networkx.Graph[Any] = nx.Graph()
+        graph.add_edges_from(
+            (("person", user), ("item", i, study, name), {"grants": keys})
+            for (i, study, user), names in candidates.items()
+            for name, keys in names.items()
+        )
+        finder = _Locs(model)
+        found.extend(_exclusive(graph, policies, finder, grants))
+        found.extend(_max_holders(graph, policies, finder))
+        found.extend(_requires(graph, policies, finder))
     for policy in policies:
         if policy.kind == "requester_not_approver":
             found.extend(_requester_not_approver(model, policy, env_state.as_of))
@@ -96,13 +104,22 @@ def violations(model: Model, env_state: EnvironmentState) -> list[Violation]:
 
 
 Held = dict[tuple[int, str, str], dict[str, list[str]]]  # (policy, study, user) -> name -> grant keys
+Slot = tuple[int, str, str]  # (policy, study, user)
 
 
-def _held(model: Model, policies: tuple[AccessPolicy, ...], state: Mapping[str, Any]) -> Held:
-    """One pass over the usable grants of the studies the policies cover: what each person holds of what
-    each policy names. What a grant gives is worked out once per role version (its role ref, which also
-    says the study): per grant, a dictionary look-up. A requires policy's second right is looked for only
-    where someone holds the first without it through the same grant (a second, smaller pass)."""
+def _candidates(model: Model, policies: tuple[AccessPolicy, ...], state: Mapping[str, Any], gives: PolicyMemo) -> Held:
+    """What a violation can be made of, with the grants giving it: people holding two names of an exclusive
+    policy; every holder in a study with more holders than a max_holders policy allows; the holders of a
+    requires policy's first right through a grant that does not give the second (with the second where
+    another of their grants gives it).
+
+    Two passes over the usable grants of the studies the policies cover. What a grant of a role version
+    gives is worked out once per role ref (which also says the study): per grant, a dictionary look-up.
+    The first pass keeps per (policy, study, person) only the names their first grant gave, and whether
+    another gave different ones: no grant keys, since most people hold one name of an exclusive policy and
+    a study has fewer holders of a right than max_holders allows. A grant giving both rights of a requires
+    policy cannot be part of its breach and is not counted. The second pass collects the grant keys of the
+    few slots left."""
     covered = {
         sid: [i for i, p in enumerate(policies) if p.kind != "requester_not_approver" and applies(p, declared)]
         for sid in state.get("studies", {})
@@ -110,10 +127,10 @@ def _held(model: Model, policies: tuple[AccessPolicy, ...], state: Mapping[str, 
     }
     roles = state.get("roles", {})
     tagged: dict[str, dict[str, tuple[str, ...]]] = {}  # study -> tag -> its forms
-    gives: dict[str, tuple[tuple[int, tuple[str, ...]], ...]] = {}  # role ref -> (policy, items) it gives
     grants = state.get("grants", {})
-    out: Held = {}
-    for key, grant in grants.items():
+    first: dict[Slot, tuple[str, ...]] = {}  # what the slot's first grant gave
+    mixed: set[Slot] = set()  # slots where another grant gave different names
+    for grant in grants.values():
         ref = grant["role_ref"]
         entry = gives.get(ref)
         if entry is None:
@@ -121,52 +138,59 @@ def _held(model: Model, policies: tuple[AccessPolicy, ...], state: Mapping[str, 
                 (i, _items(policies[i], grant, roles.get(ref, {}), tagged, model))
                 for i in covered.get(grant["study"], ())
             )
-            entry = gives[ref] = tuple((i, names) for i, names in items if names and names != ("requires",))
-        if not entry or not usable(grant):
+            entry = gives[ref] = tuple((i, names) for i, names in items if names)
+        if not entry or grant.get("study_status") == DISABLED:  # not usable(): inlined, 200,000 times
             continue
         study, user = grant["study"], grant["user"]
         for i, names in entry:
-            mine = out.get((i, study, user))
-            if mine is None:
-                mine = out[(i, study, user)] = {}
-            for name in names:
-                mine.setdefault(name, []).append(key)
-    lacking: dict[tuple[str, str], list[int]] = {}  # (study, user) -> requires policies they lack so far
-    for (i, sid, user), given in out.items():
-        if "right" in given and "requires" not in given:
-            lacking.setdefault((sid, user), []).append(i)
-    if lacking:  # do their other grants in the study give the second right?
-        for key, grant in grants.items():
-            wanting = lacking.get((grant["study"], grant["user"]))
-            if wanting is None or not usable(grant):
-                continue
-            rights = roles.get(grant["role_ref"], {}).get("rights", {})
-            for i in wanting:
-                needed = policies[i].requires
-                if needed is not None and holds(rights, needed, None):
-                    out[(i, grant["study"], grant["user"])].setdefault("requires", []).append(key)
-    return out
-
-
-def _candidates(
-    policies: tuple[AccessPolicy, ...], held: Held
-) -> Iterator[tuple[tuple[int, str, str], dict[str, list[str]]]]:
-    """The part of `held` a violation can be made of, for the graph: people holding two names of an
-    exclusive policy; every holder in a study with more holders than a max_holders policy allows; the holders
-    of a requires policy's first right (with the second where they hold it)."""
-    over: dict[tuple[int, str], int] = {}
-    for i, study, _ in held:
+            slot = (i, study, user)
+            seen = first.setdefault(slot, names)
+            if seen is not names and seen != names:
+                mixed.add(slot)
+    wanted: dict[tuple[str, str], list[int]] = {}  # (study, user) -> the policies whose slot is a candidate
+    holders: dict[tuple[int, str], int] = {}
+    for i, study, _ in first:
         if policies[i].kind == "max_holders":
-            over[(i, study)] = over.get((i, study), 0) + 1
-    for (i, study, user), names in held.items():
+            holders[(i, study)] = holders.get((i, study), 0) + 1
+    for slot, names in first.items():
+        i, study, user = slot
         policy = policies[i]
-        if policy.kind == "exclusive" and len(names) < 2:
+        if policy.kind == "exclusive" and len(names) < 2 and slot not in mixed:
             continue
-        if policy.kind == "max_holders" and over[(i, study)] <= (policy.max or 0):
+        if policy.kind == "max_holders" and holders[(i, study)] <= (policy.max or 0):
             continue
-        if policy.kind == "requires" and "right" not in names:
+        wanted.setdefault((study, user), []).append(i)
+    return _keys_of(policies, grants, gives, roles, wanted)
+
+
+def _keys_of(
+    policies: tuple[AccessPolicy, ...],
+    grants: Mapping[str, Any],
+    gives: PolicyMemo,
+    roles: Mapping[str, Any],
+    wanted: Mapping[tuple[str, str], list[int]],
+) -> Held:
+    """The candidate slots with the grants giving each name (the second pass of _candidates); for a
+    requires policy also the grants giving its second right, whatever else they give."""
+    out: Held = {}
+    studies = {study for study, _ in wanted}
+    for key, grant in grants.items():
+        if grant["study"] not in studies or not usable(grant):
             continue
-        yield (i, study, user), names
+        study, user = grant["study"], grant["user"]
+        mine = wanted.get((study, user))
+        if mine is None:
+            continue
+        given = dict(gives[grant["role_ref"]])
+        for i in mine:
+            slot = out.setdefault((i, study, user), {})
+            for name in given.get(i, ()):
+                slot.setdefault(name, []).append(key)
+            needed = policies[i].requires
+            if policies[i].kind == "requires" and needed is not None:
+                if holds(roles.get(grant["role_ref"], {}).get("rights", {}), needed, None):
+                    slot.setdefault("requires", []).append(key)
+    return out
 
 
 def _items(
@@ -187,10 +211,11 @@ def _items(
         return tuple(t for t in policy.tags if any(levels.get(f, "none") != "none" for f in forms.get(t, ())))
     rights = role.get("rights", {})
     assert policy.right is not None  # max_holders and requires name a right (schema)
-    out: tuple[str, ...] = ("right",) if holds(rights, policy.right, policy.at_least) else ()
+    if not holds(rights, policy.right, policy.at_least):
+        return ()
     if policy.kind == "requires" and policy.requires is not None and holds(rights, policy.requires, None):
-        out += ("requires",)
-    return out
+        return ()  # the second right through the same grant: this grant cannot be part of a breach
+    return ("right",)
 
 
 def _forms_by_tag(study: Study) -> dict[str, tuple[str, ...]]:
@@ -361,4 +386,4 @@ def _requester_not_approver(model: Model, policy: AccessPolicy, as_of: date) -> 
     return out
 
 
-__all__ = ["Violation", "applies", "check_access_policies", "holds", "violations"]
+__all__ = ["PolicyMemo", "Violation", "applies", "check_access_policies", "holds", "violations"]
