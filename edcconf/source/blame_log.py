@@ -46,7 +46,7 @@ def replay(log: str, wanted: Iterable[str], day) -> dict[str, tuple[str, list[At
     old: list[Attribution] = []
     new: list[Attribution] = []
     cursor = 0
-    remaining = 0  # content lines of the current hunk still to skip (never read as headers)
+    remaining = 0  # content lines of the hunk just read, to skip (never read as headers)
     changes: dict[str, str] = {}  # this commit's path -> new blob (from --raw)
 
     def finish() -> None:
@@ -55,9 +55,17 @@ def replay(log: str, wanted: Iterable[str], day) -> dict[str, tuple[str, list[At
             files[path].origins = new + old[cursor:]
         path = None
 
-    for raw in log.split("\n"):
-        if remaining and raw[:1] in ("+", "-"):
-            remaining -= 1
+    lines = log.split("\n")
+    at, end = 0, len(lines)
+    while at < end:
+        raw = lines[at]
+        at += 1
+        if remaining:  # a hunk's content: skipped as a block, not read line by line (most of the log)
+            at += remaining - 1
+            remaining = 0
+            # a "\ No newline at end of file" inside the hunk shifted it: the rest of its lines follow
+            while at < end and lines[at][:1] in ("+", "-"):
+                at += 1
             continue
         if raw.startswith("\\"):  # "\ No newline at end of file"
             continue
@@ -86,14 +94,18 @@ def replay(log: str, wanted: Iterable[str], day) -> dict[str, tuple[str, list[At
             rel = target[2:] if target.startswith("b/") else target
             if rel in files and rel in changes and not files[rel].broken:
                 path, old, new, cursor = rel, files[rel].origins, [], 0
-        elif path is not None and raw.startswith(_HUNK_PREFIX):
+        elif raw.startswith(_HUNK_PREFIX):  # every file's hunks: their content is skipped as a block
             try:
                 minus, plus = raw[3:].split(" @@", 1)[0].split(" ")
                 start, removed = _count(minus.lstrip("-"))
                 _, added = _count(plus.lstrip("+"))
             except ValueError:
-                files[path].broken = True
+                if path is not None:
+                    files[path].broken = True
                 path = None
+                continue
+            remaining = removed + added
+            if path is None:  # a file not wanted, or one already known not to be a chain
                 continue
             keep = start if removed == 0 else start - 1  # old lines before the hunk
             if keep < cursor or keep > len(old):
@@ -102,7 +114,6 @@ def replay(log: str, wanted: Iterable[str], day) -> dict[str, tuple[str, list[At
                 continue
             new.extend(old[cursor:keep])
             cursor = keep + removed
-            remaining = removed + added
             assert who is not None
             new.extend([who] * added)
     finish()
