@@ -18,6 +18,7 @@ from ..model import (
     Form,
     Grant,
     Group,
+    HeldQualification,
     Model,
     OpenClinicaDomain,
     Person,
@@ -305,6 +306,8 @@ def _groups(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[
     group_ids = _Registry("group", problems)
     usernames = _Registry("username", problems)
     declared: dict[str, _Node] = {}
+    from .build_qualifications import held_qualifications  # local: that module reads this one
+
     for node in declarations(files, "group"):
         gid = node.get("id")
         if not group_ids.claim(gid, node, "id"):
@@ -312,7 +315,7 @@ def _groups(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[
         declared[gid] = node
         members = []
         for member in node.items("members"):
-            person = _person(member, gid, problems)
+            person = _person(member, gid, problems, held_qualifications(member, problems))
             # usernames are unique across the whole repository, ignoring case (001); e-mails are judged
             # once the studies are built, by the systems each person has access to (rules.identity)
             usernames.claim(person.username, member, "username")
@@ -422,7 +425,9 @@ def _extend(groups: dict[str, Group], declared: dict[str, _Node], problems: list
         resolve(gid, (gid,))
 
 
-def _person(node: _Node, group: str, problems: list[Diagnostic]) -> Person:
+def _person(
+    node: _Node, group: str, problems: list[Diagnostic], qualifications: Mapping[str, HeldQualification]
+) -> Person:
     ext = None
     if node.get("external") is not None:
         enode = node.child("external")
@@ -448,6 +453,7 @@ def _person(node: _Node, group: str, problems: list[Diagnostic]) -> Person:
         group=group,
         loc=node.loc,
         locs=node.locs(),
+        qualifications=qualifications,
     )
 
 

@@ -1,33 +1,33 @@
 """The qualifications of the model (docs/qualifications.md): the declared ones (`qualifications:`), what
-each person holds, what each custom role requires. A pass after build_model's own, over the same files:
-only people and roles that say something about qualifications are rebuilt (with dataclasses.replace)."""
+each person holds (read by build._person as it builds them), what each custom role requires. The roles are
+a pass after build_model's own, over the same files: only roles that say something about qualifications
+are rebuilt (with dataclasses.replace)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from ..diagnostics import Diagnostic, error
 from ..identity import fold
-from ..model import ALL, HeldQualification, Model, Person, Qualification, Study, frozen_map
+from ..model import ALL, HeldQualification, Model, Qualification, Study, frozen_map
 from ..rules import files as files_rules
 from ..rules.qualifications import DEFAULT_NOTIFY_DAYS
 from ..source.yamlfile import ParsedFile
-from .build import LazyLocs, _Registry, declarations
+from .build import LazyLocs, _Node, _Registry, declarations
 
 
 def with_qualifications(model: Model, files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> Model:
     declared = _declared(files, problems)
-    people = _held(model, files, problems)
     studies = _required(model, files)
-    if not declared and not people and not studies:
+    if not declared and not studies:
         return model
     return replace(
         model,
         qualifications=frozen_map(declared),
-        people=frozen_map({**model.people, **people}) if people else model.people,
         studies=frozen_map({**model.studies, **studies}) if studies else model.studies,
     )
 
@@ -74,39 +74,35 @@ def _first(ident: Any, seen: set[str]) -> bool:
     return True
 
 
-def _held(model: Model, files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[str, Person]:
-    """People who declare qualifications, rebuilt with them. Read in the order build_model claimed groups
-    and usernames (the first declaration of each is the one kept); a position is worked out only for a
-    message (LazyLocs)."""
-    out: dict[str, Person] = {}
-    groups: set[str] = set()
-    seen: set[str] = set()
-    for f, where, group in _plain(files, "group", "groups"):
-        if not isinstance(group, dict) or not _first(group.get("id"), groups):
-            continue  # a duplicate group: build_model kept none of its members
-        for i, member in enumerate(group.get("members") or ()):
-            if not isinstance(member, dict) or not _first(member.get("username"), seen):
-                continue
-            held, person = member.get("qualifications"), model.people.get(member["username"])
-            if not held or person is None:
-                continue
-            path = where + ("members", i, "qualifications")
-            locs = LazyLocs(f.where, path)
-            out[person.username] = replace(
-                person,
-                qualifications=frozen_map(
-                    {
-                        qid: HeldQualification(
-                            _date(f, path + (qid,), value, "completed", problems),
-                            _date(f, path + (qid,), value, "expires", problems),
-                            qid,
-                            locs,
-                        )
-                        for qid, value in held.items()
-                    }
-                ),
+NONE_HELD: Mapping[str, HeldQualification] = frozen_map()  # shared by everyone who declares none
+
+
+def held_qualifications(member: _Node, problems: list[Diagnostic]) -> Mapping[str, HeldQualification]:
+    """A person's `qualifications:` (build._person reads them as it builds the person); a position is
+    worked out only for a message (LazyLocs)."""
+    held = member.get("qualifications")
+    if not held or not isinstance(held, dict):
+        return NONE_HELD
+    f, path = member.file, member.path + ("qualifications",)
+    locs = LazyLocs(f.where, path)
+    return frozen_map(
+        {
+            qid: HeldQualification(
+                _date(f, path + (qid,), value, "completed", problems),
+                _date(f, path + (qid,), value, "expires", problems),
+                qid,
+                locs,
             )
-    return out
+            for qid, value in held.items()
+        }
+    )
+
+
+@lru_cache(maxsize=4096)
+def _day(text: str) -> date:
+    """A date read once per distinct text: 20,000 people often share a few training dates (a text that is
+    not a date raises, and is not remembered)."""
+    return date.fromisoformat(text)
 
 
 def _date(f: ParsedFile, path: tuple, value: Any, key: str, problems: list[Diagnostic]) -> date | None:
@@ -114,7 +110,7 @@ def _date(f: ParsedFile, path: tuple, value: Any, key: str, problems: list[Diagn
     if text is None:
         return None
     try:
-        return date.fromisoformat(text)
+        return _day(text)
     except (TypeError, ValueError):  # (the schema refuses it first): reported as build.parse_date does
         where = f.loc(path + (key,))
         problems.append(error(files_rules.SCHEMA.code, f"{key}: {text!r} is not a real date (YYYY-MM-DD)", where))
