@@ -220,8 +220,13 @@ def account_value(person: Person) -> dict[str, Any]:
 
 
 def environment_state(
-    model: Model, env: str, as_of: date, roles: Mapping[tuple[str, str], EffectiveRole]
+    model: Model,
+    env: str,
+    as_of: date,
+    roles: Mapping[tuple[str, str], EffectiveRole],
+    qualified: QualificationCheck | None = None,
 ) -> EnvironmentState:
+    """qualified: the check of a resolve over several environments, shared by them (made here if None)."""
     state = empty_state()
     sources: dict[str, str] = {}
     excluded: dict[str, Exclusion] = {}
@@ -245,7 +250,8 @@ def environment_state(
     person_excluded: dict[str, str | None] = {}  # why a person's grants are all excluded (once per person)
     reviewed, review_warnings = review_exclusions(model, env, as_of) if model.reviews else ({}, [])  # #20
     diags.extend(review_warnings)
-    qualified = QualificationCheck(model, as_of) if model.qualifications else None
+    if qualified is None and model.qualifications:
+        qualified = QualificationCheck(model, as_of)
     unqualified: dict[str, Diagnostic] = {}  # grant key -> qualification-missing (see EnvironmentState)
     for study in model.studies.values():
         if env not in study.environments or catalog(study.system) is None:
@@ -295,10 +301,13 @@ def environment_state(
                 if person.external is not None and reason == not_yet(person, as_of):  # 000: access starts later
                     diags.append(not_yet_warning(person, grant))
                 continue
-            lacks = qualified(person, study, grant, role_id, role.base.id) if qualified is not None else None
-            if lacks is not None:  # suspended: a qualification its role requires is lacking on as_of
-                excluded[grant.key], unqualified[grant.key] = Exclusion(lacks[0], grant.loc), lacks[1]
-                continue
+            if qualified is not None:  # (inline: the person is known to meet the role's requirements)
+                known = qualified.known.get(role_id)
+                if known is None or known.get(person.username, _UNSEEN) is not None:
+                    lacks = qualified(person, study, grant, role_id, role.base.id)
+                    if lacks is not None:  # suspended: a qualification its role requires is lacking on as_of
+                        excluded[grant.key], unqualified[grant.key] = Exclusion(lacks[0], grant.loc), lacks[1]
+                        continue
             expires = _earliest(grant.expires, person.expires) if grant.expires or person.expires else None
             ref, value = versions.get(role_id) or versions.setdefault(role_id, role_version(role))
             key = grant.key
