@@ -102,7 +102,7 @@ def _validator() -> jsonschema.protocols.Validator:
     Patterns are matched as JSON Schema means them (ECMA-262: `$` is the end of the text), as the fast
     check does: a file it rejects must get its errors here, never an empty report."""
     root = {"$schema": "https://json-schema.org/draft/2020-12/schema", **_inlined()}
-    jsonschema.Draft202012Validator.check_schema(root)
+    # (the schemas are checked against the metaschema by the tests, not by every command: 0.3 s)
     ecma = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
     return ecma(root)
 
@@ -121,6 +121,13 @@ def schema_names() -> list[str]:
     return sorted(p.name for p in resources.files("edcconf.schemas").iterdir() if p.name.endswith(".schema.json"))
 
 
+# Files checked by this process before the compiled check (_fast_check) is made: compiling costs 0.3 s,
+# jsonschema about 20 ms for a study file. A plan after a small change checks a file or two; a full load
+# checks thousands (a parse worker then pays jsonschema for its first few).
+FAST_AFTER = 4
+_checked = 0
+
+
 def validate_file(parsed: ParsedFile) -> list[Diagnostic]:
     if parsed.checked is not None:  # the same bytes were checked by this same code before
         return list(parsed.checked)
@@ -133,13 +140,16 @@ def validate_file(parsed: ParsedFile) -> list[Diagnostic]:
                 parsed.loc(),
             )
         ]
-    import fastjsonschema  # local: fastjsonschema is slow to import
+    global _checked
+    _checked += 1
+    if _checked > FAST_AFTER:
+        import fastjsonschema  # local: fastjsonschema is slow to import
 
-    try:
-        _fast_check()(parsed.data)
-        return []
-    except fastjsonschema.JsonSchemaException:
-        pass
+        try:
+            _fast_check()(parsed.data)
+            return []
+        except fastjsonschema.JsonSchemaException:
+            pass
     validator = _validator()
     errors = _coerce_plain_scalars(parsed, validator)
     return [d for e in errors for d in _describe(parsed, e)]

@@ -73,3 +73,49 @@ def test_every_kind_has_a_schema():
         "person.schema.json",
         "openclinica_domain.schema.json",
     } <= set(schema_names())
+
+
+def test_the_schemas_are_valid_json_schema():
+    """Commands no longer check the schemas against the metaschema each time (schema._validator): here."""
+    import jsonschema
+
+    from edcconf.validate import schema
+
+    root = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema._inlined()}
+    jsonschema.Draft202012Validator.check_schema(root)
+    for name, doc in schema._schemas().items():
+        jsonschema.Draft202012Validator.check_schema(doc), name
+
+
+def test_the_compiled_check_and_jsonschema_judge_every_file_alike(monkeypatch):
+    """The first files of a process are checked by jsonschema alone, the rest by the compiled check first
+    (schema.FAST_AFTER): both paths give the same diagnostics, and the same coerced data, for the example
+    configuration and for every case of the bad-input corpus that reaches the schema stage."""
+    from pathlib import Path
+
+    import yaml
+
+    from edcconf.validate import schema
+
+    root = Path(__file__).resolve().parents[2]
+    folders = ("environments", "studies", "groups", "policies", "reviews")
+    texts = [p.read_bytes() for d in folders for p in (root / d).rglob("*.yaml")]
+    mini = root / "tests" / "fixtures" / "mini"
+    for corpus in (root / "tests" / "bad_input").glob("*.yaml"):
+        for case in yaml.safe_load(corpus.read_text())["cases"]:
+            texts += [t.encode() for t in case.get("files", {}).values()]
+            for edit in case.get("edit", []):  # the fixture's file with the case's change
+                texts.append((mini / edit["file"]).read_text().replace(edit["old"], edit["new"]).encode())
+    texts += [(STUDY + extra).encode() for extra in ("  protocol: {irb: 2024}\n", "  acess: []\n", "  status: yes\n")]
+    assert len(texts) > 40
+    judged = {}
+    for fast_after in (10**9, 0):
+        monkeypatch.setattr(schema, "FAST_AFTER", fast_after)
+        out = []
+        for raw in texts:
+            parsed, _ = parse_yaml(raw, "f.yaml")
+            if parsed is not None:
+                out.append(([(d.code, d.message, d.loc.line) for d in validate_file(parsed)], repr(parsed.data)))
+        judged[fast_after] = out
+    assert judged[0] == judged[10**9]
+    assert any(diags for diags, _ in judged[0]) and any(not diags for diags, _ in judged[0])
