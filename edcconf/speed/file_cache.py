@@ -63,11 +63,9 @@ class FileCache:
     def get(self, key: str) -> Any | None:
         return read_entry(self.dir / key[:2] / key)
 
-    def put_marshalled(self, key: str, data: bytes) -> None:
-        """Store an entry already marshalled, by the spool's thread (see edcconf.speed.spool): written while
-        this process waits for the parse workers or goes on with the command."""
-
-        spool.write(self.dir / key[:2] / key, data)
+    def put_marshalled_now(self, key: str, data: bytes) -> None:
+        """Store an entry already marshalled, now, in this thread (a parse worker: speed.parse_pool)."""
+        write_now(self.dir / key[:2] / key, data)
 
     def put(self, key: str, value: Any) -> None:
         try:
@@ -78,8 +76,8 @@ class FileCache:
 
 
 class BlameCache:
-    """source.blame's store: each review file's `git blame` answer under `.edcconf/cache/blame/` (the key is a
-    digest of the file's path, bytes and last commit: source.blame._keys)."""
+    """source.blame's store under `.edcconf/cache/blame/`: one entry per commit checked out, holding each
+    review file's answer under a digest of its path, bytes and that commit (source.blame.blame_files)."""
 
     def __init__(self) -> None:
         self._dirs: dict[Path, Path] = {}

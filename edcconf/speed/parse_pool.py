@@ -3,7 +3,8 @@
 Parsing is most of a cold run, and each file is parsed on its own: on a machine with several cores,
 forked workers each take a share of the files and send back the same plain data a file-cache entry
 holds (marshal: the cache's round trip, so a file parsed here is exactly a file read from the cache).
-This process, idle while they parse, stores those bytes as the cache entries (the spool's thread).
+Each worker also writes those bytes as the file's cache entry: file system calls made from a thread of
+this process would compete with it for the interpreter lock.
 Small configurations are parsed in this process: starting workers costs more than they save.
 
 EDCCONF_WORKERS=N sets the number of workers (1: never fork; N > 1: fork whatever the size).
@@ -30,7 +31,7 @@ PARALLEL_MIN_FILES = 64  # below either, forking costs more than it saves
 PARALLEL_MIN_BYTES = 2 * 1024 * 1024
 CHUNK = 8  # files per message: results stream back in order while others parse
 
-_pending: tuple | None = None  # (jobs, check) for forked workers: inherited, never pickled
+_pending: tuple | None = None  # (jobs, check, cache) for forked workers: inherited, never pickled
 
 
 def chosen_workers() -> int | None:
@@ -86,12 +87,10 @@ def parse_all(
     spool.flush()  # no thread of ours is running when the workers are forked (e.g. an incremental
     #                 attempt that queued entries before this full load)
     global _pending
-    _pending = (jobs, check)
+    _pending = (jobs, check, cache)
     try:
         with multiprocessing.get_context("fork").Pool(min(workers, len(jobs))) as pool:
             for (rel, _, key), blob in zip(jobs, pool.imap(_work, range(len(jobs)), CHUNK)):
-                if cache is not None and key is not None:
-                    cache.put_marshalled(key, blob)  # after the fork: the spool's thread is never forked
                 yield from_entry(rel, key, marshal.loads(blob))
     finally:
         _pending = None
@@ -106,6 +105,13 @@ def _sequential(rel, raw, key, check, cache):
 
 
 def _work(index: int) -> bytes:
-    jobs, check = _pending  # type: ignore[misc]
+    """In a worker: the file parsed and checked, its cache entry written here (a write from this process's
+    own thread; from the command's spool thread, thousands of small writes competing with the command for
+    the interpreter lock made a cold validate at N = 2,000 a third slower), the entry returned."""
+    jobs, check, cache = _pending  # type: ignore[misc]
     rel, raw, key = jobs[index]
-    return marshal.dumps(parse_one(rel, raw, key, check, None)[3])
+    entry = parse_one(rel, raw, key, check, None)[3]
+    blob = marshal.dumps(entry)
+    if cache is not None and key is not None:
+        cache.put_marshalled_now(key, blob)
+    return blob
