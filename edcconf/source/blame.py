@@ -4,7 +4,7 @@ review's decisions (docs/reviews.md: "who and when from git").
 One `git log -p` over the review folders answers for most files (source.blame_log); the others cost a
 `git blame` each (a walk of their path's history), several at a time. A store (the hook edcconf.speed fills:
 `.edcconf/cache/blame/`) keeps each file's answer under a digest of its path, its bytes and the commit
-checked out, which together decide what blame says.
+checked out, which together decide what blame says, all in one entry per commit checked out.
 
 git runs as a subprocess with a list of arguments (never a shell), in the configuration's directory; only
 the file's path relative to it is passed, and nothing read from a YAML file is ever run. Outside a git
@@ -30,7 +30,7 @@ UNCOMMITTED = Attribution("uncommitted", None, None, None)
 SHALLOW = Attribution("unknown (shallow clone)", None, None, None)
 _ZERO = "0" * 40
 _TIMEOUT = 60  # seconds: a blame of a small file in a large history
-_VERSION = "2"  # 2: keyed by the commit checked out
+_VERSION = "3"  # 2: keyed by the commit checked out; 3: one entry per commit for all files
 
 
 class BlameStore(Protocol):
@@ -51,16 +51,21 @@ def use_store(store: BlameStore | None) -> None:
 
 
 def blame_files(root: Path, rels: Sequence[str], workers: int = 8) -> dict[str, dict[int, Attribution]]:
-    """line_authors of each file (paths relative to root), from the store where it holds them."""
+    """line_authors of each file (paths relative to root), from the store where it holds them. The store
+    keeps one entry per commit checked out, holding every file's answer under its own key: one file to
+    read and to write, not one per review file (each write is a file created in the cache)."""
     root = Path(root)
     store = _store
     commit = head(root) if rels else "none"  # one git process: the commit checked out, and whether shallow
     keys = _keys(root, rels, commit) if store is not None else {}
+    pack_key = hashlib.sha256(f"{_VERSION}\0pack\0{commit}".encode()).hexdigest() if keys else None
+    pack = store.get(root, pack_key) if store is not None and pack_key else None
+    pack = pack if isinstance(pack, dict) else {}
     out: dict[str, dict[int, Attribution]] = {}
     missing = []
     for rel in rels:
         key = keys.get(rel)
-        found = _decode(store.get(root, key)) if store is not None and key else None
+        found = _decode(pack.get(key)) if key else None
         if found is None:
             missing.append(rel)
         else:
@@ -73,11 +78,15 @@ def blame_files(root: Path, rels: Sequence[str], workers: int = 8) -> dict[str, 
     rest = [rel for rel in missing if rel not in logged]
     blamed = run_ordered(rest, lambda rel, _stop: line_authors(root, rel, shallow), "git blame", workers=workers)
     out.update(zip(rest, blamed))
+    added = False
     for rel in missing:
         authors = out[rel]
         key = keys.get(rel)
-        if store is not None and key and SHALLOW not in authors.values():  # fetching more history changes it
-            store.put(root, key, _encode(authors))
+        if key and SHALLOW not in authors.values():  # fetching more history changes it
+            pack[key] = _encode(authors)
+            added = True
+    if added and store is not None and pack_key is not None:
+        store.put(root, pack_key, pack)
     return out
 
 
