@@ -11,8 +11,11 @@ Levels are computed once per role and study and shared by every grant of that ro
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -58,6 +61,13 @@ class EffectiveRole:
         """form id -> why. Made when asked (explain, the graph): one reason per form of every role would
         be the largest part of a resolution, and plans never read it."""
         return MappingProxyType({form.id: form_rule(self.base, self.custom, form) for form in self.study_forms})
+
+    @cached_property
+    def ref(self) -> str:
+        """`study/role#digest`: the role version grants refer to in a state, a digest of its state value.
+        Worked out once per role: the environments of a resolve share their roles (0.5 s of a two-environment
+        validate at 18,000 roles)."""
+        return f"{self.key}#{hashlib.sha256(json.dumps(dict(self.value), sort_keys=True).encode()).hexdigest()[:12]}"
 
     def state_value(self) -> dict[str, Any]:
         """The plain value stored once per role and study in the effective state. A new dict, but its
