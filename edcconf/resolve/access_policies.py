@@ -27,7 +27,7 @@ from ..diagnostics import Diagnostic, Loc
 from ..identity import fold
 from ..model import AccessPolicy, Grant, Model, Study
 from ..rules.access_policies import violation
-from .effective import DISABLED, EnvironmentState, usable
+from .effective import EnvironmentState, usable
 
 if TYPE_CHECKING:
     import networkx
@@ -139,7 +139,7 @@ def _candidates(model: Model, policies: tuple[AccessPolicy, ...], state: Mapping
                 for i in covered.get(grant["study"], ())
             )
             entry = gives[ref] = tuple((i, names) for i, names in items if names)
-        if not entry or grant.get("study_status") == DISABLED:  # not usable(): inlined, 200,000 times
+        if not entry or not usable(grant):
             continue
         study, user = grant["study"], grant["user"]
         for i, names in entry:

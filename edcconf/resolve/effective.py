@@ -299,8 +299,8 @@ def environment_state(
                     diags.append(not_yet_warning(person, grant))
                 continue
             if qualified is not None:  # (inline: the person is known to meet the role's requirements)
-                known = qualified.known.get(role_id)
-                if known is None or known.get(person.username, _UNSEEN) is not None:
+                need = qualified.needs.get(role_id)  # (its requirements, their ids, username -> what they lack)
+                if need is None or need[2].get(person.username, _UNSEEN) is not None:
                     lacks = qualified(person, study, grant, role_id, role.base.id)
                     if lacks is not None:  # suspended: a qualification its role requires is lacking on as_of
                         excluded[grant.key], unqualified[grant.key] = Exclusion(lacks[0], grant.loc), lacks[1]

@@ -337,8 +337,6 @@ class QualificationCheck:
         # with the same ids)
         self.needs: dict[tuple[str, str], tuple[tuple[Requirement, ...], tuple[str, ...], dict[str, Any]]] = {}
         self.standing: dict[tuple[str, ...], dict[str, Any]] = {}
-        # (study, role) -> username -> what they lack (None: nothing), for the caller's fast path
-        self.known: dict[tuple[str, str], dict[str, Any]] = {}
 
     def __call__(
         self, person: Person, study: Study, grant: Grant, role_id: tuple[str, str], base_id: str
@@ -349,7 +347,6 @@ class QualificationCheck:
             reqs = requirements(self.model, self.index, study, grant.role, base_id)
             ids = tuple(r.id for r in reqs)
             need = self.needs[role_id] = (reqs, ids, self.standing.setdefault(ids, {}))
-            self.known[role_id] = need[2]
         reqs, ids, by_person = need
         lack = by_person.get(person.username, _UNSEEN)  # (no requirements: lacking() says None)
         if lack is _UNSEEN:

@@ -64,7 +64,8 @@ class FileCache:
         return read_entry(self.dir / key[:2] / key)
 
     def put_marshalled_now(self, key: str, data: bytes) -> None:
-        """Store an entry already marshalled, now, in this thread (a parse worker: speed.parse_pool)."""
+        """Store an entry already marshalled, now, in this thread (a parse worker: speed.parse_pool);
+        atomic, not durable: a lost entry is only a miss."""
         write_now(self.dir / key[:2] / key, data)
 
     def put(self, key: str, value: Any) -> None:
@@ -72,7 +73,7 @@ class FileCache:
             data = marshal.dumps(value)
         except ValueError:
             return  # a cache that cannot be written is only slower
-        write_now(self.dir / key[:2] / key, data)  # atomic, not durable: a lost entry is only a miss
+        self.put_marshalled_now(key, data)
 
 
 class BlameCache:

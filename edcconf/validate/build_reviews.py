@@ -95,7 +95,6 @@ def _decides(node: _Node) -> bool:
 def _study_review(node: _Node, authors: dict[int, Attribution]) -> StudyReview:
     cid, sid = node.get("campaign"), node.get("study")
     grants = tuple(node.get("grants") or ())
-    decisions: list[ReviewDecision] = []
     if not _decides(node):  # most files of a campaign under way: no need to index their grants
         return StudyReview(cid, sid, node.get("pi"), grants, (), node.loc)
     by_user: dict[str, list[str]] = {}
@@ -103,6 +102,7 @@ def _study_review(node: _Node, authors: dict[int, Attribution]) -> StudyReview:
         parts = key.split("/")
         if len(parts) >= 2:
             by_user.setdefault(parts[1], []).append(key)
+    decisions = []
     for field, decision in (("confirmed", reviews_rules.CONFIRMED), ("revoke", reviews_rules.REVOKE)):
         for item in node.items(field):
             entry = str(item.value)
