@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from ..resolve.effective import EnvironmentState, expand_grant
-from ..rules.external import agreement_notice
+from ..rules.external import admin_accounts, agreement_notice
 from .model import Action, Change, Kind, Plan
 
 # Dependency order: what others rely on is created first and removed last (site before site access,
@@ -247,6 +247,7 @@ def _accounts(
     notices: Mapping[str, tuple[str, ...]],
 ) -> list[Change]:
     out: list[Change] = []
+    admins = admin_accounts(want)  # once: each external account's notice names them
     new_by_email = {_email(v): k for k, v in want.items() if k not in have and _email(v)}
     for name in want.keys() | have.keys():
         new, old = want.get(name), have.get(name)
@@ -266,7 +267,7 @@ def _accounts(
                         src,
                         stored=new,
                         notify=notices.get(name, ()) if new.get("external") else (),
-                        agreement_notify=agreement_notice(want, name),
+                        agreement_notify=agreement_notice(want, name, admins),
                     )
                 )
             continue
@@ -321,23 +322,17 @@ def _accounts(
                     src,
                     details=details,
                     stored=new,
-                    agreement_notify=agreement_notice(want, name) if recorded else (),
+                    agreement_notify=agreement_notice(want, name, admins) if recorded else (),
                 )
             )
-    for change in list(out):  # say on the new account too that it replaces a renamed one
-        if change.action == "create" and _email(change.after):
-            old_name = next(
-                (
-                    k
-                    for k, v in have.items()
-                    if k not in want and v["status"] == "active" and _email(v) == _email(change.after)
-                ),
-                None,
-            )
-            if old_name:
-                out[out.index(change)] = _with_reason(
-                    change, f"new account replacing {old_name} (same e-mail; usernames never change)"
-                )
+    gone_by_email: dict[str, str] = {}  # the first active account of each e-mail that is no longer wanted
+    for k, v in have.items():
+        if k not in want and v["status"] == "active" and _email(v):
+            gone_by_email.setdefault(_email(v), k)
+    for i, change in enumerate(out):  # say on the new account too that it replaces a renamed one
+        old_name = gone_by_email.get(_email(change.after)) if change.action == "create" else None
+        if old_name:
+            out[i] = _with_reason(change, f"new account replacing {old_name} (same e-mail; usernames never change)")
     return out
 
 

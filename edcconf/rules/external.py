@@ -242,13 +242,22 @@ def account_notice(person: Person, study: Study) -> tuple[str, ...]:
     return tuple(n for n in (pi, person.external.requested_by) if n)
 
 
-def agreement_notice(accounts: Mapping[str, Mapping[str, Any]], username: str) -> tuple[str, ...]:
-    """000 step 4: the EDC administrators (active accounts of type admin) and the requester hear that an
-    external person's agreement is recorded; read from the effective accounts (the plan's `after`)."""
+def admin_accounts(accounts: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
+    """The EDC administrators among the effective accounts: active accounts of type admin."""
+    return frozenset(u for u, a in accounts.items() if a.get("type") == "admin" and a.get("status") == "active")
+
+
+def agreement_notice(
+    accounts: Mapping[str, Mapping[str, Any]], username: str, admins: frozenset[str] | None = None
+) -> tuple[str, ...]:
+    """000 step 4: the EDC administrators (`admin_accounts`) and the requester hear that an external person's
+    agreement is recorded; read from the effective accounts (the plan's `after`). A caller asking for many
+    accounts passes `admins`, worked out once."""
     account = accounts.get(username) or {}
     if not account.get("external") or not account.get("agreement_signed"):
         return ()
-    admins = {u for u, a in accounts.items() if a.get("type") == "admin" and a.get("status") == "active"}
+    if admins is None:
+        admins = admin_accounts(accounts)
     requester = account.get("requested_by")
     return tuple(sorted(admins | ({requester} if requester else set())))
 
