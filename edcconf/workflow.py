@@ -466,7 +466,9 @@ def apply_planned(
     env_name = planned.plan.environment
     backend = planned.backend
     with nullcontext() if locked else backend.lock("apply", timeout=lock_timeout):
-        current = backend.read(like=planned.previous.effective)  # unchanged since the plan: held once
+        # under the lock the plan was made with, the state it read is the state (a forced unlock is caught
+        # by the fence at the first write); otherwise read it again: unchanged values are held once
+        current = planned.previous if locked else backend.read(like=planned.previous.effective)
         if (current.serial, current.lineage) != (planned.previous.serial, planned.previous.lineage):
             raise UserError(
                 f"the state of {env_name} changed since this plan was made (serial "
