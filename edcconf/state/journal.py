@@ -16,6 +16,7 @@ cannot write to the journal either.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 from collections.abc import Iterable
@@ -23,21 +24,11 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..fs import write_atomically
+from ..fs import write_atomically, write_lines
+from .jsonlines import JOURNAL_PATHS, LineEncoder
 
 if TYPE_CHECKING:
     from .local import LocalBackend
-
-CHUNK = 1 << 20
-
-
-def _write(fd: int | None, path: Path, chunk: list[bytes]) -> int:
-    if fd is None:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-    view = memoryview(b"".join(chunk))
-    while view:
-        view = view[os.write(fd, view) :]
-    return fd
 
 
 class FileJournal:
@@ -53,29 +44,21 @@ class FileJournal:
             write_atomically(self.path, json.dumps({"header": header}).encode() + b"\n")
 
     def append(self, entries: Iterable[dict]) -> None:
-        """Append the entries, written in chunks of about CHUNK bytes and made durable once at the end.
+        """Append the entries, written in chunks of about fs.CHUNK bytes and made durable once at the end.
 
         entries may be a generator: the first apply of a large organisation journals every change at
         once, and joining all of their lines in one buffer cost more memory than the rest of the apply."""
         with self._writing():
-            fd = None
+            lines = map(LineEncoder(JOURNAL_PATHS).line, entries)  # each role's form levels encoded once
+            first = next(lines, None)
+            if first is None:
+                return  # nothing to journal: the file is not even opened
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
             try:
-                chunk: list[bytes] = []
-                size = 0
-                for entry in entries:
-                    line = json.dumps(entry, default=str).encode() + b"\n"
-                    chunk.append(line)
-                    size += len(line)
-                    if size >= CHUNK:
-                        fd = _write(fd, self.path, chunk)
-                        chunk, size = [], 0
-                if chunk:
-                    fd = _write(fd, self.path, chunk)
-                if fd is not None:
-                    os.fsync(fd)
+                write_lines(fd, itertools.chain([first], lines))
+                os.fsync(fd)
             finally:
-                if fd is not None:
-                    os.close(fd)
+                os.close(fd)
 
     def seal(self, seal: dict) -> None:
         """The commit is under way: what it commits (see the module's docstring)."""

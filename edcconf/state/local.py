@@ -34,10 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from ..diagnostics import UserError
-from ..fs import CHUNK, file_chunks, refuse_leaving, sha256_of, write_atomically
+from ..fs import CHUNK, file_chunks, refuse_leaving, sha256_of, write_atomically, write_lines
 from ..rules import state as state_rules
 from . import oslock
 from .journal import FileJournal
+from .jsonlines import AUDIT_PATHS, LineEncoder
 from .locking import LockInfo, actor, busy_error, lock_lost, named_holder
 from .record import STATE_FORMAT_VERSION, StateRecord
 
@@ -438,8 +439,8 @@ class LocalBackend:
                 fd = os.open(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
                 try:
                     head = [e for e in (repaired, first) if e is not None]
-                    for entry in itertools.chain(head, entries):
-                        os.write(fd, json.dumps(entry, sort_keys=True, default=str).encode() + b"\n")
+                    # each role's form levels encoded once (a first apply has a line per grant)
+                    write_lines(fd, map(LineEncoder(AUDIT_PATHS, sort_keys=True).line, itertools.chain(head, entries)))
                     os.fsync(fd)
                 finally:
                     os.close(fd)
