@@ -8,8 +8,11 @@ kept as a file: the apply itself has already happened and is never undone by a m
 
 from __future__ import annotations
 
+import os
+import shutil
 import smtplib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,7 +164,8 @@ def _messages(
                     approved_by=approved_by,
                     serial=serial,
                 )
-                yield Message(recipient, who.get("email"), "external_account", subject, body)
+                # one file per recipient and new account: a PI may hear of several in one apply
+                yield Message(recipient, who.get("email"), f"external_account-{change.key}", subject, body)
     for user, grants in sorted(per_person.items()):
         items = []
         for change in grants:
@@ -196,14 +200,41 @@ def notification_folder(root: Path, environment: str, serial: int) -> Path:
     return Path(root) / "build" / environment / "notifications" / f"{serial:04d}"
 
 
+@contextmanager
+def _filling(folder: Path) -> Iterator[Callable[[Path, bytes], None]]:
+    """put(path, data) for each message of folder. A new folder is filled beside it under a temporary
+    name and renamed into place whole (a first apply writes a message per person: 20,000 files, and a
+    temporary file and a rename each cost more than the rendering); an existing folder (an apply's serial
+    used again after a state restore) gets each file atomically."""
+    if folder.exists():
+        yield lambda path, data: write_atomically(path, data, durable=False)
+        return
+    filling = folder.with_name(f".{folder.name}.{os.getpid()}.filling")
+    shutil.rmtree(filling, ignore_errors=True)  # a killed run's leftover of this very name
+    filling.mkdir(parents=True)
+
+    def put(path: Path, data: bytes) -> None:
+        with open(filling / path.name, "xb") as f:  # "x": two messages never share a file name
+            f.write(data)
+
+    try:
+        yield put
+        os.rename(filling, folder)
+    except BaseException:
+        shutil.rmtree(filling, ignore_errors=True)
+        raise
+
+
 def deliver(root: Path, messages: Iterable[Message], environment: str, serial: int) -> tuple[list[str], list[str]]:
     """Write every message as a file; send them when SMTP is configured. Returns (written, problems)."""
     folder = refuse_leaving(root, notification_folder(root, environment, serial), "write notifications")
-    written, problems = [], []
-    for m in messages:
-        path = folder / f"{m.username}-{m.kind}.txt"
-        write_atomically(path, f"To: {m.email or m.username}\nSubject: {m.subject}\n\n{m.body}".encode(), durable=False)
-        written.append(str(path))
+    written: list[str] = []
+    problems: list[str] = []
+    with _filling(folder) as put:
+        for m in messages:
+            path = folder / f"{m.username}-{m.kind}.txt"
+            put(path, f"To: {m.email or m.username}\nSubject: {m.subject}\n\n{m.body}".encode())
+            written.append(str(path))
     settings = smtp_settings()  # notices: the server from the environment variables only, as before
     if settings and written:
 

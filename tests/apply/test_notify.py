@@ -68,23 +68,50 @@ def test_files_by_default_with_the_people_concerned(mini_repo, cli):
     assert names == [
         "cara.crc-access_changed.txt",
         "dina.dm-access_changed.txt",
-        "dina.dm-external_account.txt",
+        "dina.dm-external_account-eve.ext.txt",
         "dina.dm-external_agreement-eve.ext.txt",
         "eve.ext-access_changed.txt",
         "ivan.inv-access_changed.txt",
-        "ivan.inv-external_account.txt",
+        "ivan.inv-external_account-eve.ext.txt",
         "mona.mon-access_changed.txt",
     ]
     mona = (folder / "mona.mon-access_changed.txt").read_text()
     assert "To: mona@hospital.example.org" in mona and "+ adverse_events: review" in mona
     assert "Approved by alice (PR 7); recorded as version 1." in mona
-    notice = (folder / "ivan.inv-external_account.txt").read_text()
+    notice = (folder / "ivan.inv-external_account-eve.ext.txt").read_text()
     assert "Subject: External account eve.ext created in test" in notice and "(Acme CRO)" in notice
     assert "access to HEART-01" in notice
     # 000 step 4: the requester (and the EDC admins: none here) hear that the agreement is recorded
     agreement = (folder / "dina.dm-external_agreement-eve.ext.txt").read_text()
     assert "Subject: External User Agreement of eve.ext recorded in test" in agreement
     assert "signed the External User Agreement on 2026-01-01" in agreement and "requested by dina.dm" in agreement
+
+
+def test_a_pi_hears_of_each_new_external_account_in_its_own_message(mini_repo, cli):
+    """Two external people granted in one apply: the PI and the requester get a message for each (one
+    file each: a shared name used to keep only the last), and nothing is left beside the folder."""
+    add_external(mini_repo)
+    ext = mini_repo / "groups/ext.yaml"
+    ext.write_text(
+        ext.read_text()
+        + """\
+    - {username: fred.ext, email: fred@cro.example.com, name: Fred External, expires: 2026-12-31,
+       external: {organization: Acme CRO, agreement_signed: 2026-01-02, basis: sponsor, requested_by: dina.dm}}
+"""
+    )
+    heart = mini_repo / "studies/heart.yaml"
+    heart.write_text(
+        heart.read_text().replace("  access:\n", "  access:\n    - {user: fred.ext, role: monitor, sites: all}\n")
+    )
+    r = cli("apply", "--env", "test", "--yes", cwd=mini_repo)
+    assert r.code == 0, r
+    folder = mini_repo / "build/test/notifications/0001"
+    for who in ("ivan.inv", "dina.dm"):
+        eve = (folder / f"{who}-external_account-eve.ext.txt").read_text()
+        fred = (folder / f"{who}-external_account-fred.ext.txt").read_text()
+        assert "eve.ext" in eve and "fred.ext" not in eve
+        assert "fred.ext" in fred and "eve.ext" not in fred
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["0001"]  # no temporary folder left
 
 
 def test_sent_through_a_local_smtp_server(mini_repo, cli, smtp_server):

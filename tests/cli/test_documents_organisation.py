@@ -103,7 +103,7 @@ def test_the_organisation_plans_applies_and_reports(mini_repo, cli):
 
     assert cli("apply", "--env", "test", "--yes", cwd=mini_repo).code == 0
     notices = sorted(p.name for p in (mini_repo / "build" / "test" / "notifications").rglob("*.txt"))
-    assert any(n.startswith("ivan.inv-external_account") for n in notices)  # the PI hears of eve's account
+    assert any(n.startswith("ivan.inv-external_account-eve") for n in notices)  # the PI hears of eve's account
 
     # 3: lower eve's group's ceiling, then an unrelated change: the plan goes on and warns; compliance lists it
     external = mini_repo / "groups" / "external.yaml"
