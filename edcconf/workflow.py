@@ -35,7 +35,7 @@ from .rules import qualifications as qualifications_rules
 from .rules import references as references_rules
 from .rules.ceilings import at_assignment, kept_warning
 from .source import load_sources
-from .state import LocalBackend, StateBackend, StateRecord, open_backend
+from .state import LocalBackend, StateBackend, StateRecord, fold, open_backend
 from .state.locking import actor
 from .validate.build import build_model
 from .validate.schema import validate_file
@@ -481,20 +481,26 @@ def apply_planned(
         providers = providers_for(
             root, planned.environment, reach.used, current.serial + 1, _study_sites(planned, current)
         )
-        result = execute(
-            planned.plan,
-            current,
-            planned.systems,
-            planned.sources,
-            providers,
-            backend,
-            git_commit(root),
-            reason,
-            planned.saved_digest,
-            reach=reach,
-            guards=declared_guards(planned.environment),
-        )
-    return _notify(root, result, reason)
+        ahead = _notifications_ahead(root, planned, current, reason)
+        try:
+            result = execute(
+                planned.plan,
+                current,
+                planned.systems,
+                planned.sources,
+                providers,
+                backend,
+                git_commit(root),
+                reason,
+                planned.saved_digest,
+                reach=reach,
+                guards=declared_guards(planned.environment),
+            )
+        except BaseException:
+            if ahead is not None:
+                ahead.cancel()
+            raise
+    return _notify(root, result, reason, ahead)
 
 
 def _study_sites(planned: PlannedEnvironment, current: StateRecord) -> dict[str, list[str]]:
@@ -506,27 +512,42 @@ def _study_sites(planned: PlannedEnvironment, current: StateRecord) -> dict[str,
     return sites
 
 
-def _notify(root: Path, result: ApplyResult, reason: str | None) -> ApplyResult:
-    """Tell the people concerned by what was applied (files, and SMTP when configured)."""
+def _notifications_ahead(root: Path, planned: PlannedEnvironment, current: StateRecord, reason: str | None):
+    """With speed: the plan's notifications rendered by a child while the apply runs (or None)."""
+    from . import speed
+
+    if not speed.enabled():
+        return None
+    from .speed.notify_ahead import AHEAD_MIN_CHANGES, NotificationsAhead
+
+    changes = planned.plan.changes
+    if len(changes) < AHEAD_MIN_CHANGES:
+        return None
+    accounts = fold(current.effective, changes).get("accounts", {})  # as the apply leaves them if it all succeeds
+    return NotificationsAhead.start(
+        root, changes, accounts, planned.plan.environment, current.serial + 1, actor(), reason
+    )
+
+
+def _notify(root: Path, result: ApplyResult, reason: str | None, ahead=None) -> ApplyResult:
+    """Tell the people concerned by what was applied (files, and SMTP when configured). ahead: see
+    _notifications_ahead; used only if it rendered exactly these messages."""
 
     from .apply.notify import build_messages, deliver  # local: loads jinja2
 
     if not result.applied:
+        if ahead is not None:
+            ahead.cancel()
         return result
     record = result.record
-    messages = build_messages(
-        root,
-        result.applied,
-        record.effective.get("accounts", {}),
-        record.environment,
-        record.serial,
-        record.actor or actor(),
-        reason,
-    )
+    accounts = record.effective.get("accounts", {})
+    approved_by = record.actor or actor()
+    filled = ahead.take(result.applied, accounts, record.serial, approved_by, reason) if ahead is not None else None
+    messages = build_messages(root, result.applied, accounts, record.environment, record.serial, approved_by, reason)
     from jinja2 import TemplateError  # local: jinja2 is slow to import
 
     try:
-        written, problems = deliver(root, messages, record.environment, record.serial)
+        written, problems = deliver(root, messages, record.environment, record.serial, filled)
     except TemplateError as exc:  # the apply happened: a template that cannot render is told, not a crash
         written, problems = (
             [],

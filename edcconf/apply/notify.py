@@ -12,7 +12,6 @@ import os
 import shutil
 import smtplib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,41 +199,75 @@ def notification_folder(root: Path, environment: str, serial: int) -> Path:
     return Path(root) / "build" / environment / "notifications" / f"{serial:04d}"
 
 
-@contextmanager
-def _filling(folder: Path) -> Iterator[Callable[[Path, bytes], None]]:
-    """put(path, data) for each message of folder. A new folder is filled beside it under a temporary
-    name and renamed into place whole (a first apply writes a message per person: 20,000 files, and a
-    temporary file and a rename each cost more than the rendering); an existing folder (an apply's serial
-    used again after a state restore) gets each file atomically."""
+def filling_folder(folder: Path, pid: int | None = None) -> Path:
+    """Where the messages of folder are written before it exists (by process pid: this one by default)."""
+    return folder.with_name(f".{folder.name}.{os.getpid() if pid is None else pid}.filling")
+
+
+def message_file(m: Message) -> tuple[str, bytes]:
+    return f"{m.username}-{m.kind}.txt", f"To: {m.email or m.username}\nSubject: {m.subject}\n\n{m.body}".encode()
+
+
+def fill(
+    directory: Path, folder: Path, messages: Iterable[Message], going_on: Callable[[], bool] = lambda: True
+) -> list[str]:
+    """Each message as a file of directory (new: "x", two messages never share a name); returns the
+    paths they have once directory is renamed to folder. going_on() is asked now and then (a forked
+    helper stops when its command is gone)."""
+    written = []
+    for i, m in enumerate(messages):
+        if i % 256 == 0 and not going_on():
+            raise InterruptedError("the command that asked for these messages is gone")
+        name, data = message_file(m)
+        with open(directory / name, "xb") as f:
+            f.write(data)
+        written.append(str(folder / name))
+    return written
+
+
+def _write_files(folder: Path, messages: Iterable[Message]) -> list[str]:
+    """A new folder is filled beside it under a temporary name and renamed into place whole (a first
+    apply writes a message per person: 20,000 files, and a temporary file and a rename each cost more than
+    the rendering); an existing folder (an apply's serial used again after a state restore) gets each
+    file atomically."""
     if folder.exists():
-        yield lambda path, data: write_atomically(path, data, durable=False)
-        return
-    filling = folder.with_name(f".{folder.name}.{os.getpid()}.filling")
+        written = []
+        for m in messages:
+            name, data = message_file(m)
+            write_atomically(folder / name, data, durable=False)
+            written.append(str(folder / name))
+        return written
+    filling = filling_folder(folder)
     shutil.rmtree(filling, ignore_errors=True)  # a killed run's leftover of this very name
     filling.mkdir(parents=True)
-
-    def put(path: Path, data: bytes) -> None:
-        with open(filling / path.name, "xb") as f:  # "x": two messages never share a file name
-            f.write(data)
-
     try:
-        yield put
+        written = fill(filling, folder, messages)
         os.rename(filling, folder)
     except BaseException:
         shutil.rmtree(filling, ignore_errors=True)
         raise
+    return written
 
 
-def deliver(root: Path, messages: Iterable[Message], environment: str, serial: int) -> tuple[list[str], list[str]]:
-    """Write every message as a file; send them when SMTP is configured. Returns (written, problems)."""
+def deliver(
+    root: Path,
+    messages: Iterable[Message],
+    environment: str,
+    serial: int,
+    filled: tuple[Path, list[str]] | None = None,
+) -> tuple[list[str], list[str]]:
+    """Write every message as a file; send them when SMTP is configured. Returns (written, problems).
+    filled: (a folder, the files written) holding exactly these messages already (rendered beside the
+    apply by speed/notify_ahead.py): renamed into place when the folder is new, else written here."""
     folder = refuse_leaving(root, notification_folder(root, environment, serial), "write notifications")
-    written: list[str] = []
     problems: list[str] = []
-    with _filling(folder) as put:
-        for m in messages:
-            path = folder / f"{m.username}-{m.kind}.txt"
-            put(path, f"To: {m.email or m.username}\nSubject: {m.subject}\n\n{m.body}".encode())
-            written.append(str(path))
+    if filled is not None and not folder.exists():
+        os.rename(filled[0], folder)
+        written = filled[1]
+    else:
+        if filled is not None:
+            shutil.rmtree(filled[0], ignore_errors=True)
+        written = _write_files(folder, messages)
     settings = smtp_settings()  # notices: the server from the environment variables only, as before
     if settings and written:
 

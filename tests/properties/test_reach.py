@@ -189,7 +189,7 @@ def test_each_change_reaches_exactly_the_providers_it_concerns(case):
 
         with (
             mock.patch.object(workflow, "providers_for", providers_for),
-            mock.patch.object(workflow, "_notify", lambda root_, result, reason: result),
+            mock.patch.object(workflow, "_notify", lambda root_, result, reason, ahead=None: result),
         ):
             result = workflow.apply_planned(root, planned)
         assert result.failed is None and len(result.applied) == len(changes)
