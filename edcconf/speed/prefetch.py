@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import marshal
 import os
-import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ..state.local import json_text
+from .child import Child
 from .decode import loads_shared, share_like
 from .parse_pool import may_fork
-from .spool import spool
 
 PREFETCH_MIN_BYTES = 8 * 1024 * 1024  # below this the read costs less than the fork
 
@@ -34,9 +33,8 @@ def _identity(st: os.stat_result) -> tuple:
 
 
 class StatePrefetch:
-    def __init__(self, path: Path, pid: int, fd: int) -> None:
-        self.path, self._pid, self._fd = path, pid, fd
-        self._open = True
+    def __init__(self, path: Path, child: Child) -> None:
+        self.path, self._child, self._pid = path, child, child.pid
         self.also_result: object = None  # what `also` returned in the child, once taken
 
     @classmethod
@@ -55,33 +53,14 @@ class StatePrefetch:
                 return None
         except OSError:
             return None
-
-        spool.flush()  # no thread of ours is running in the child
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns
-            os.close(read_end)
-            _child(path, write_end, also)
-        os.close(write_end)
-        return cls(path, pid, read_end)
+        return cls(path, Child.fork(lambda: _decoded(path, also)))
 
     def take(self, like: Mapping[str, Mapping] | None = None) -> object:
         """The decoded state, plain JSON data (its values shared with `like`, as LocalBackend.read does), or
         None: the child failed, or the file was replaced since it read it."""
-        if not self._open:
+        blob = self._child.answer()
+        if blob is None:
             return None
-        self._open = False
-        chunks = []
-        try:
-            while chunk := os.read(self._fd, 1 << 20):
-                chunks.append(chunk)
-        finally:
-            os.close(self._fd)
-            _, status = os.waitpid(self._pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            return None
-        blob = b"".join(chunks)
-        del chunks
         try:
             identity, data, also_result = marshal.loads(blob)
             del blob
@@ -95,42 +74,24 @@ class StatePrefetch:
 
     def cancel(self) -> None:
         """Stop the child and forget what it read (e.g. the environment's state is not this file)."""
-        if not self._open:
-            return
-        self._open = False
+        self._child.stop()
+
+
+def _decoded(path: Path, also: Callable[[dict], object] | None) -> bytes:
+    """In the child: the file's identity, its decoded data and also's result, marshalled."""
+    os.nice(19)  # a core the others leave idle, not one they need
+    with open(path, "rb") as f:
+        identity = _identity(os.fstat(f.fileno()))
+        raw = f.read()
+    text = json_text(raw)
+    del raw
+    data = loads_shared(text)
+    del text
+    also_result = None
+    if also is not None and isinstance(data, dict):
         try:
-            os.kill(self._pid, signal.SIGKILL)
-        except OSError:
-            pass
-        os.close(self._fd)
-        os.waitpid(self._pid, 0)
-
-
-def _child(path: Path, out: int, also: Callable[[dict], object] | None) -> None:
-    code = 1
-    try:
-        os.nice(19)  # a core the others leave idle, not one they need
-
-        with open(path, "rb") as f:
-            identity = _identity(os.fstat(f.fileno()))
-            raw = f.read()
-        text = json_text(raw)
-        del raw
-        data = loads_shared(text)
-        del text
-        also_result = None
-        if also is not None and isinstance(data, dict):
-            try:
-                also_result = also(data)
-            except Exception:  # noqa: BLE001 - only the state is needed; the caller does the rest itself
-                also_result = None
-        # plain JSON data and also's plain result: marshallable, though typed `object` here
-        view = memoryview(marshal.dumps((identity, data, also_result)))  # type: ignore[arg-type]
-        del data
-        while view:
-            view = view[os.write(out, view) :]
-        code = 0
-    except BaseException:  # noqa: BLE001 - the parent then reads the file itself and reports any problem
-        pass
-    finally:
-        os._exit(code)
+            also_result = also(data)
+        except Exception:  # noqa: BLE001 - only the state is needed; the caller does the rest itself
+            also_result = None
+    # plain JSON data and also's plain result: marshallable, though typed `object` here
+    return marshal.dumps((identity, data, also_result))  # type: ignore[arg-type]
