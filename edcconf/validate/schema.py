@@ -8,16 +8,18 @@ import re
 from collections.abc import Iterable
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic, error
 from ..rules import files as files_rules
 from ..rules import openclinica_security as openclinica_security_rules
 from ..rules.openclinica_security import MOVED, moved_message
 from ..source.yamlfile import ParsedFile
+
+if TYPE_CHECKING:  # jsonschema itself is imported when a file is first checked: a tenth of a second that
+    # a plan answered from the memo or the file cache never needs
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 ROOT_SCHEMA = "document.schema.json"
 _TYPE_WORDS = {
@@ -92,6 +94,8 @@ def _compiled(pattern: str) -> re.Pattern:
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: dict) -> Iterable[ValidationError]:
+    from jsonschema.exceptions import ValidationError
+
     if validator.is_type(instance, "string") and not _compiled(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
@@ -101,6 +105,8 @@ def _validator() -> jsonschema.protocols.Validator:
     """Compiled once per process: loading and checking the schemas costs more than validating a file.
     Patterns are matched as JSON Schema means them (ECMA-262: `$` is the end of the text), as the fast
     check does: a file it rejects must get its errors here, never an empty report."""
+    import jsonschema
+
     root = {"$schema": "https://json-schema.org/draft/2020-12/schema", **_inlined()}
     # (the schemas are checked against the metaschema by the tests, not by every command: 0.3 s)
     ecma = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
