@@ -4,7 +4,7 @@
     python bench/report.py --studies 2000 [--json] [--env production] [--keep DIR] [--loads 3]
 
 Generates the organisation (bench/generate.py), runs the real CLI as a child process (`report --env E`,
-wall time and peak RSS from wait4), then measures the pages: the overview's size, the largest study
+wall time and peak RSS from wait4 in bench/measured.py), then measures the pages: the overview's size, the largest study
 page's size, and the time headless Chromium (Debian's) takes to load the overview and the largest study
 page: the page's own clock at its load event (performance.now(), written into the DOM by a probe script
 added to a copy of the page beside it) and the wall time of the headless run, the median of --loads runs.
@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import generate
+from measured import run_measured
 from run import machine
 
 EDCCONF = [sys.executable, "-m", "edcconf"]
@@ -48,19 +49,12 @@ TARGETS = {"overview_load_s": 3.0}
 
 def run_report(org: Path, env: str, out: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of `edcconf report` as a child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        [*EDCCONF, "--config", str(org), "report", "--env", env, "-o", str(out)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "CI": "true"},
+    got, err = run_measured(
+        [*EDCCONF, "--config", str(org), "report", "--env", env, "-o", str(out)], env={**os.environ, "CI": "true"}
     )
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
+    if got["code"] != 0:
         sys.exit(f"edcconf report failed:\n{err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    return got["seconds"], got["peak_rss_mb"]
 
 
 def load_time(page: Path, chromium: str, loads: int) -> dict:

@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import generate
+from measured import run_measured
 
 EDCCONF = [sys.executable, "-m", "edcconf"]
 FOLDERS = ("environments", "studies", "groups", "policies", "reviews")  # every folder generate.py writes YAML to
@@ -88,15 +88,12 @@ def compile_package() -> bool:
 
 def timed_child(args: list[str], cwd: Path, ok: tuple[int, ...] = (0, 2)) -> tuple[float, float, float]:
     """Run the CLI as a child: its wall time, its peak RSS (MiB) and the CPU time (user + system) of it
-    and its own children (the parse workers), from wait4. The largest process counts for RSS, not the sum."""
-    start = time.perf_counter()
-    proc = subprocess.Popen([*EDCCONF, "--config", str(cwd), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code not in ok:
-        raise SystemExit(f"edcconf {' '.join(args)} exited {code}: {proc.stderr.read().decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    and its own children (the parse workers), from wait4 in bench/measured.py (a small parent: see there).
+    The largest process counts for RSS, not the sum."""
+    got, err = run_measured([*EDCCONF, "--config", str(cwd), *args])
+    if got["code"] not in ok:
+        raise SystemExit(f"edcconf {' '.join(args)} exited {got['code']}: {err[-2000:]}")
+    return got["seconds"], got["peak_rss_mb"], got["cpu_s"]
 
 
 def parse_floor(root: Path) -> float:
