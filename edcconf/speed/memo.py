@@ -83,14 +83,15 @@ def state_digest(root: Path, env: str) -> str | None:
     waits to be recovered, the file cannot be read, or it is missing though the environment had a state
     (no memo then: reading the state reports it). Hashing a state of 200,000 grants (83 MB) cost a
     fifth of a warm plan, so the digest of the file as last hashed is kept with its identity (device,
-    inode, size, modification time: every write of a state is a new file renamed into place) and used
+    inode, size, modification and change times: every write of a state is a new file renamed into place,
+    and the change time cannot be set back by hand as the modification time can) and used
     while the file is still that one and was already old when hashed (as git trusts its index)."""
     path, journal = _state_paths(root, env)
     if journal.exists():
         return None
     try:
         st = path.stat()
-        identity = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+        identity = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
         known = _known_digest(root, env)
         if known is not None and known[0] == identity:
             return known[1]
@@ -100,7 +101,7 @@ def state_digest(root: Path, env: str) -> str | None:
         return "absent" if backup is None and not versions else None
     except OSError:
         return None
-    if time.time_ns() - st.st_mtime_ns > SETTLED_NS and [*identity] == _identity_now(path):
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > SETTLED_NS and [*identity] == _identity_now(path):
         _remember_digest(root, env, identity, digest)
     return digest
 
@@ -113,7 +114,7 @@ def _identity_now(path: Path) -> list[int] | None:
         st = path.stat()
     except OSError:
         return None
-    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
 def _digest_entry(root: Path, env: str) -> Path:

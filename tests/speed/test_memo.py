@@ -185,36 +185,33 @@ def test_live_refresh_is_never_memoised(tmp_path):
         assert len(_entries(root)) == 1
 
 
-def test_the_state_digest_is_kept_only_for_the_file_it_was_taken_of(tmp_path):
+def test_the_state_digest_is_kept_only_for_the_file_it_was_taken_of(tmp_path, monkeypatch):
     """The digest of a state file is remembered with the file's identity, once the file is old enough that
-    it cannot change again within its timestamp; any other file (new inode, size or time) is hashed again."""
+    it cannot change again within its timestamps; any other file (new inode, size or times) is hashed again."""
     import hashlib
     import os
+    import time
 
     from edcconf.speed import memo
 
     state = tmp_path / ".edcconf" / "state" / "test.json"
     state.parent.mkdir(parents=True)
 
-    def write(text: str, age_s: float) -> None:
-        state.write_text(text)
-        then = state.stat().st_mtime - age_s
-        os.utime(state, (then, then))
-
     def sha(text: str) -> str:
         return hashlib.sha256(text.encode()).hexdigest()
 
-    write('{"serial": 1}', age_s=0)
+    state.write_text('{"serial": 1}')
     assert memo.state_digest(tmp_path, "test") == sha('{"serial": 1}')
     assert memo._known_digest(tmp_path, "test") is None  # just written: not remembered
-    write('{"serial": 1}', age_s=60)
+    monkeypatch.setattr(memo, "SETTLED_NS", -(10**12))  # as if it had been written long ago
     assert memo.state_digest(tmp_path, "test") == sha('{"serial": 1}')
     assert memo._known_digest(tmp_path, "test") is not None
-    # an edit in place keeping the size: the modification time differs, so it is hashed again
+    # an edit in place keeping the size and, by hand, the modification time: the change time differs
+    before = state.stat()
+    time.sleep(0.05)  # past the file system's clock tick: the edit gets a later change time
     with open(state, "r+") as f:
         f.write('{"serial": 2}')
-    then = state.stat().st_mtime - 30
-    os.utime(state, (then, then))
+    os.utime(state, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert memo.state_digest(tmp_path, "test") == sha('{"serial": 2}')
     # a damaged entry is hashed again, never trusted
     memo._digest_entry(tmp_path, "test").write_text("{")
