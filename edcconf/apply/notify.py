@@ -249,6 +249,19 @@ def _write_files(folder: Path, messages: Iterable[Message]) -> list[str]:
     return written
 
 
+def _put_filled(filled: tuple[Path, list[str]], folder: Path) -> list[str] | None:
+    """The filled folder renamed into place (its files), or None (removed) when the folder exists already
+    or cannot be renamed: the messages are then written here."""
+    if not folder.exists():
+        try:
+            os.rename(filled[0], folder)
+            return filled[1]
+        except OSError:
+            pass
+    shutil.rmtree(filled[0], ignore_errors=True)
+    return None
+
+
 def deliver(
     root: Path,
     messages: Iterable[Message],
@@ -261,12 +274,8 @@ def deliver(
     apply by speed/notify_ahead.py): renamed into place when the folder is new, else written here."""
     folder = refuse_leaving(root, notification_folder(root, environment, serial), "write notifications")
     problems: list[str] = []
-    if filled is not None and not folder.exists():
-        os.rename(filled[0], folder)
-        written = filled[1]
-    else:
-        if filled is not None:
-            shutil.rmtree(filled[0], ignore_errors=True)
+    written = _put_filled(filled, folder) if filled is not None else None
+    if written is None:
         written = _write_files(folder, messages)
     settings = smtp_settings()  # notices: the server from the environment variables only, as before
     if settings and written:

@@ -89,3 +89,19 @@ def test_a_template_the_child_cannot_render_is_reported_by_the_apply(mini_repo, 
     assert taken == [None]
     assert "notifications were not written" in r.err and "no_such_placeholder" in r.err
     assert _leftovers(mini_repo) == []
+
+
+def test_a_folder_that_exists_already_gets_the_messages_written_and_the_child_s_removed(tmp_path):
+    from edcconf.apply.notify import Message, deliver, filling_folder, notification_folder
+
+    folder = notification_folder(tmp_path, "test", 3)
+    folder.mkdir(parents=True)  # a serial used again after a state restore
+    (folder / "old-access_changed.txt").write_text("kept")
+    filled = filling_folder(folder, 12345)
+    filled.mkdir()
+    (filled / "ann-access_changed.txt").write_text("from the child")
+    message = Message("ann", "ann@x.org", "access_changed", "Subject", "Body")
+    written, problems = deliver(tmp_path, [message], "test", 3, (filled, [str(folder / "ann-access_changed.txt")]))
+    assert written == [str(folder / "ann-access_changed.txt")] and problems == []
+    assert (folder / "ann-access_changed.txt").read_text() == "To: ann@x.org\nSubject: Subject\n\nBody"
+    assert (folder / "old-access_changed.txt").read_text() == "kept" and not filled.exists()
