@@ -20,6 +20,7 @@ import errno
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -230,6 +231,19 @@ def put_in_place(manifest: Iterable[list[str]], verify: bool = False) -> list[st
 
 
 CHUNK = 1 << 20
+# a file changed less than this ago could change again within the same timestamp (the file system's clock
+# ticks coarsely): only a file older than this is known by its identity alone (as git trusts its index)
+SETTLED_NS = 2_000_000_000
+
+
+def file_identity(st: os.stat_result) -> list[int]:
+    """What names a file's bytes while it is unchanged: device, inode, size, modification and change times
+    (the change time is set by the kernel on every write and cannot be set back by hand)."""
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def settled(st: os.stat_result) -> bool:
+    return time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > SETTLED_NS
 
 
 def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:

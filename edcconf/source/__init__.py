@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..diagnostics import Diagnostic, Loc, error
-from ..fs import leaving_link, real, relative_name, within
+from ..fs import file_identity, leaving_link, real, relative_name, settled, within
 from ..rules import files as files_rules
 from .yamlfile import ParsedFile, parse_yaml
 
@@ -177,20 +177,45 @@ def load_sources(
     return Sources(root, tuple(files), config_digest(shas), tuple(problems), reader)
 
 
-def scan(root: Path) -> list[tuple[str, str]] | None:
+def scan(root: Path, known: dict[str, tuple[list[int], str]] | None = None) -> list[tuple[str, str]] | None:
     """Every configuration file with the sha256 of its bytes, in load order (nothing parsed, no cache
-    read); None when a file cannot be read (load_sources then reports it)."""
+    read); None when a file cannot be read (load_sources then reports it). known: path -> (identity, sha256)
+    of files hashed before (fs.file_identity; speed keeps it): a file found inside by the walk whose
+    identity is unchanged is not read again, and each file hashed now that has settled is added to it."""
     root = Path(root)
     out: list[tuple[str, str]] = []
     problems: list[Diagnostic] = []
     paths, suspect = _walk(root)
     for path in paths:
         rel = path.relative_to(root).as_posix()
+        st = _regular_stat(path) if known is not None and path not in suspect else None
+        if st is not None and known is not None:
+            identity = file_identity(st)
+            remembered = known.get(rel)
+            if remembered is not None and remembered[0] == identity:
+                out.append((rel, remembered[1]))
+                continue
         raw = read_config(root, path, rel, problems, check=path in suspect)
         if raw is None:
             return None
-        out.append((rel, hashlib.sha256(raw).hexdigest()))
+        sha = hashlib.sha256(raw).hexdigest()
+        if st is not None and known is not None and settled(st) and _identity_of(path) == file_identity(st):
+            known[rel] = (file_identity(st), sha)
+        out.append((rel, sha))
     return out
+
+
+def _identity_of(path: Path) -> list[int] | None:
+    st = _regular_stat(path)
+    return file_identity(st) if st is not None else None
+
+
+def _regular_stat(path: Path) -> os.stat_result | None:
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
 
 
 def config_digest(files: list[tuple[str, str]]) -> str:

@@ -23,7 +23,6 @@ import hashlib
 import json
 import marshal
 import sys
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import UserError
-from ..fs import write_atomically
+from ..fs import file_identity, settled, write_atomically
 from ..plan.model import Plan
 from ..state.local import LocalBackend
 from .codec import plan_from_data, plan_to_data
@@ -91,7 +90,7 @@ def state_digest(root: Path, env: str) -> str | None:
         return None
     try:
         st = path.stat()
-        identity = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+        identity = file_identity(st)
         known = _known_digest(root, env)
         if known is not None and known[0] == identity:
             return known[1]
@@ -101,12 +100,9 @@ def state_digest(root: Path, env: str) -> str | None:
         return "absent" if backup is None and not versions else None
     except OSError:
         return None
-    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > SETTLED_NS and [*identity] == _identity_now(path):
+    if settled(st) and identity == _identity_now(path):
         _remember_digest(root, env, identity, digest)
     return digest
-
-
-SETTLED_NS = 2_000_000_000  # a file changed less than this ago could change again within the same timestamp
 
 
 def _identity_now(path: Path) -> list[int] | None:
@@ -114,7 +110,7 @@ def _identity_now(path: Path) -> list[int] | None:
         st = path.stat()
     except OSError:
         return None
-    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+    return file_identity(st)
 
 
 def _digest_entry(root: Path, env: str) -> Path:
@@ -139,6 +135,45 @@ def _remember_digest(root: Path, env: str, identity: list[int], digest: str) -> 
         )
     except UserError:
         pass  # the cache is a saving, never a reason to fail
+
+
+def scanned(root: Path) -> list[tuple[str, str]] | None:
+    """source.scan with the digests of the files it hashed before (`.edcconf/cache/scan.marshal`): a
+    configuration file whose identity is unchanged is not read again (4,000 files at N = 2,000 with an
+    access review campaign: a fifth of a second of every plan)."""
+    from ..source import scan
+
+    entry = cache_folder(root, "scan.marshal")
+    try:
+        stored = marshal.loads(entry.read_bytes())
+        known = {rel: v for rel, v in stored.items() if _scan_entry(rel, v)}
+    except (OSError, ValueError, EOFError, TypeError, AttributeError):
+        known = {}  # none yet, or damaged: every file is hashed again
+    before = dict(known)
+    files = scan(root, known)
+    if files is not None:
+        present = {rel for rel, _ in files}
+        known = {rel: v for rel, v in known.items() if rel in present}  # deleted files are forgotten
+        if known != before:
+            try:
+                write_atomically(entry, marshal.dumps(known), durable=False)
+            except UserError:
+                pass  # the cache is a saving, never a reason to fail
+    return files
+
+
+def _scan_entry(rel: object, value: object) -> bool:
+    """The shape scan() stores: path -> (identity of five integers, sha256 hex)."""
+    return (
+        isinstance(rel, str)
+        and isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], list)
+        and len(value[0]) == 5
+        and all(isinstance(n, int) for n in value[0])
+        and isinstance(value[1], str)
+        and len(value[1]) == 64
+    )
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ def plan_for_review(
     """See workflow.plan_for_review; plan_environment is the core's."""
     from . import cache_enabled
     from .incremental import applied_side, plan_incrementally, record
-    from .memo import PlanMemo, state_digest, state_signature
+    from .memo import PlanMemo, scanned, state_digest, state_signature
 
     def made_now(with_applied=None):
         return with_prefetch(
@@ -50,11 +50,11 @@ def plan_for_review(
 
     if not cache_enabled():
         return made_now()
-    from ..source import config_digest, scan
+    from ..source import config_digest
     from ..source.blame import head
 
     signature = state_signature(Path(root), env)
-    files, state = scan(Path(root)), state_digest(Path(root), env)
+    files, state = scanned(Path(root)), state_digest(Path(root), env)
     if files is None or state is None:
         return made_now()
     digest = config_digest(files)

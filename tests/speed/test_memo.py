@@ -203,7 +203,7 @@ def test_the_state_digest_is_kept_only_for_the_file_it_was_taken_of(tmp_path, mo
     state.write_text('{"serial": 1}')
     assert memo.state_digest(tmp_path, "test") == sha('{"serial": 1}')
     assert memo._known_digest(tmp_path, "test") is None  # just written: not remembered
-    monkeypatch.setattr(memo, "SETTLED_NS", -(10**12))  # as if it had been written long ago
+    monkeypatch.setattr(memo, "settled", lambda st: True)  # as if it had been written long ago
     assert memo.state_digest(tmp_path, "test") == sha('{"serial": 1}')
     assert memo._known_digest(tmp_path, "test") is not None
     # an edit in place keeping the size and, by hand, the modification time: the change time differs
@@ -220,3 +220,22 @@ def test_the_state_digest_is_kept_only_for_the_file_it_was_taken_of(tmp_path, mo
     identity, _ = memo._known_digest(tmp_path, "test")
     memo._remember_digest(tmp_path, "test", identity, "f" * 64)
     assert memo.state_digest(tmp_path, "test") == "f" * 64
+
+
+def test_the_scan_memory_answers_as_a_scan_and_survives_damage(tmp_path, monkeypatch):
+    import edcconf.source as source
+    from edcconf.speed import memo
+    from tests.conftest import FIXTURES, copy_config
+
+    root = copy_config(FIXTURES / "mini", tmp_path / "mini")
+    monkeypatch.setattr(source, "settled", lambda st: True)
+    entry = root / ".edcconf" / "cache" / "scan.marshal"
+    assert memo.scanned(root) == source.scan(root) and entry.exists()
+    (root / "groups" / "staff.yaml").unlink()  # a deleted file is forgotten
+    assert memo.scanned(root) == source.scan(root)
+    import marshal
+
+    assert "groups/staff.yaml" not in marshal.loads(entry.read_bytes())
+    for damage in (b"\x00garbage", marshal.dumps({"studies/heart.yaml": 5}), marshal.dumps([1, 2])):
+        entry.write_bytes(damage)
+        assert memo.scanned(root) == source.scan(root)
