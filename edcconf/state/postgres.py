@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -436,8 +437,14 @@ class PostgresBackend:
             raise RuntimeError(f"the lock on {self.environment} is already held by this backend")
         with self._connect() as conn:  # the lock lives as long as this session
             deadline = time.monotonic() + timeout
+            grace = False
             while not _one(conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key(),))):
                 if time.monotonic() >= deadline:
+                    if not grace and _gone(self._holder(conn)):
+                        # its process ended (killed) moments ago: the server releases the lock when it sees
+                        # the session closed, which it may not have yet. Wait for that, never take it over
+                        grace, deadline = True, time.monotonic() + DEAD_HOLDER_GRACE
+                        continue
                     raise busy_error(self.environment, named_holder(lambda: self._holder(conn)), timeout)
                 time.sleep(0.1)
             with conn.transaction():
@@ -615,3 +622,19 @@ class PostgresJournal:
             conn.execute(
                 sql.SQL("DELETE FROM {} WHERE environment = %s").format(self.b._t("journal")), (self.b.environment,)
             )
+
+
+DEAD_HOLDER_GRACE = 5.0  # seconds to wait for the server to end the session of a holder whose process is gone
+
+
+def _gone(holder: LockInfo | None) -> bool:
+    """The holder is a process of this machine that no longer exists (a holder elsewhere cannot be seen)."""
+    if holder is None or holder.host != socket.gethostname():
+        return False
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists (e.g. another user's process)
+    return False

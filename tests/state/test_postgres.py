@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 
 import pytest
 
@@ -74,6 +75,33 @@ def test_lock_is_exclusive_names_its_holder_and_can_be_forced(pg_dsn):
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def test_a_holder_whose_process_is_gone_is_waited_for_briefly_never_taken_over(pg_dsn, monkeypatch):
+    """A killed apply's session may outlive its process for a moment: the next command waits for the server
+    to end it (up to DEAD_HOLDER_GRACE) instead of failing at once; a live holder is reported at once."""
+    import threading
+
+    from edcconf.state import postgres
+
+    b, holder = backend(pg_dsn), backend(pg_dsn)
+    for gone, expect_wait in ((True, True), (False, False)):
+        monkeypatch.setattr(postgres, "_gone", lambda info, gone=gone: gone)
+        with ExitStack() as held:
+            held.enter_context(holder.lock("apply"))
+            release = threading.Timer(0.6, held.close)  # the server ends the dead holder's session
+            release.start()
+            start = time.monotonic()
+            try:
+                if expect_wait:
+                    with b.lock("apply", timeout=0):
+                        assert time.monotonic() - start >= 0.5
+                else:
+                    with pytest.raises(UserError) as exc, b.lock("apply", timeout=0):
+                        pass
+                    assert exc.value.code == "state-locked" and time.monotonic() - start < 0.5
+            finally:
+                release.join()
 
 
 def test_cli_apply_history_and_no_secret_anywhere(pg_repo, pg_dsn, cli):
