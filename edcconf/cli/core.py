@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import sys
 from contextlib import ExitStack
 from datetime import date
@@ -462,21 +460,11 @@ def force_unlock(ctx: click.Context, config_dir: str | None, env: str, lock_id: 
     if not holder:
         raise UserError(f"no lock {lock_id} is held on {env}", code=state_rules.NO_LOCK.code)
     click.echo(f"Released lock {lock_id} on {env}.")
-    if getattr(holder, "host", None) == socket.gethostname() and _running(holder.pid):
+    if holder.running_here():
         click.echo(
             f"Its holder (pid {holder.pid}, {holder.operation} by {holder.who}) is still running; its next "
             f"write to the state, audit log or journal of {env} will fail (lock-lost)."
         )
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # someone else's process: it exists
-        return True
-    return True
 
 
 def register(group: click.Group) -> None:

@@ -52,6 +52,19 @@ class LockInfo:
             generation,
         )
 
+    def running_here(self) -> bool | None:
+        """Whether the holder's process still exists, when it is on this machine; None on another one
+        (whose processes cannot be seen from here)."""
+        if self.host != socket.gethostname():
+            return None
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:  # someone else's process: it exists
+            return True
+        return True
+
     def to_json(self) -> dict:
         return {
             "id": self.id,

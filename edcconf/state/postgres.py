@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -629,12 +628,4 @@ DEAD_HOLDER_GRACE = 5.0  # seconds to wait for the server to end the session of 
 
 def _gone(holder: LockInfo | None) -> bool:
     """The holder is a process of this machine that no longer exists (a holder elsewhere cannot be seen)."""
-    if holder is None or holder.host != socket.gethostname():
-        return False
-    try:
-        os.kill(holder.pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False  # it exists (e.g. another user's process)
-    return False
+    return holder is not None and holder.running_here() is False
