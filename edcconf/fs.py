@@ -246,6 +246,18 @@ def settled(st: os.stat_result) -> bool:
     return time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > SETTLED_NS
 
 
+def known_by_identity(path: Path, st: os.stat_result, follow_symlinks: bool = True) -> bool:
+    """Whether what was read of path since st was taken may be remembered by st's identity: the file had
+    settled then and is still that file now (not replaced or written while it was read)."""
+    if not settled(st):
+        return False
+    try:
+        now = os.stat(path, follow_symlinks=follow_symlinks)
+    except OSError:
+        return False
+    return file_identity(now) == file_identity(st)
+
+
 def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
     """All of data to fd (os.write may write less than it is given)."""
     view = memoryview(data)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..diagnostics import Diagnostic, Loc, error
-from ..fs import file_identity, leaving_link, real, relative_name, settled, within
+from ..fs import file_identity, known_by_identity, leaving_link, real, relative_name, within
 from ..rules import files as files_rules
 from .yamlfile import ParsedFile, parse_yaml
 
@@ -199,15 +199,10 @@ def scan(root: Path, known: dict[str, tuple[list[int], str]] | None = None) -> l
         if raw is None:
             return None
         sha = hashlib.sha256(raw).hexdigest()
-        if st is not None and known is not None and settled(st) and _identity_of(path) == file_identity(st):
+        if st is not None and known is not None and known_by_identity(path, st, follow_symlinks=False):
             known[rel] = (file_identity(st), sha)
         out.append((rel, sha))
     return out
-
-
-def _identity_of(path: Path) -> list[int] | None:
-    st = _regular_stat(path)
-    return file_identity(st) if st is not None else None
 
 
 def _regular_stat(path: Path) -> os.stat_result | None:

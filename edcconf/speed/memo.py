@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import UserError
-from ..fs import file_identity, settled, write_atomically
+from ..fs import file_identity, known_by_identity, write_atomically
 from ..plan.model import Plan
 from ..state.local import LocalBackend
 from .codec import plan_from_data, plan_to_data
@@ -100,17 +100,9 @@ def state_digest(root: Path, env: str) -> str | None:
         return "absent" if backup is None and not versions else None
     except OSError:
         return None
-    if settled(st) and identity == _identity_now(path):
+    if known_by_identity(path, st):
         _remember_digest(root, env, identity, digest)
     return digest
-
-
-def _identity_now(path: Path) -> list[int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return file_identity(st)
 
 
 def _digest_entry(root: Path, env: str) -> Path:

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+import edcconf.fs as fs
 import edcconf.source as source
 from edcconf.source import scan
 from tests.conftest import FIXTURES, copy_config
@@ -17,7 +18,7 @@ from tests.conftest import FIXTURES, copy_config
 @pytest.fixture
 def repo(tmp_path, monkeypatch):
     root = copy_config(FIXTURES / "mini", tmp_path / "mini")
-    monkeypatch.setattr(source, "settled", lambda st: True)  # as if every file were old
+    monkeypatch.setattr(fs, "settled", lambda st: True)  # as if every file were old
     return root
 
 
@@ -72,7 +73,7 @@ def test_a_file_reached_through_a_link_is_always_read(repo, reads):
 
 
 def test_files_not_settled_are_not_remembered(repo, monkeypatch):
-    monkeypatch.setattr(source, "settled", lambda st: False)
+    monkeypatch.setattr(fs, "settled", lambda st: False)
     known: dict = {}
     scan(repo, known)
     assert known == {}

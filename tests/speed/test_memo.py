@@ -192,6 +192,7 @@ def test_the_state_digest_is_kept_only_for_the_file_it_was_taken_of(tmp_path, mo
     import os
     import time
 
+    from edcconf import fs
     from edcconf.speed import memo
 
     state = tmp_path / ".edcconf" / "state" / "test.json"
@@ -203,7 +204,7 @@ def test_the_state_digest_is_kept_only_for_the_file_it_was_taken_of(tmp_path, mo
     state.write_text('{"serial": 1}')
     assert memo.state_digest(tmp_path, "test") == sha('{"serial": 1}')
     assert memo._known_digest(tmp_path, "test") is None  # just written: not remembered
-    monkeypatch.setattr(memo, "settled", lambda st: True)  # as if it had been written long ago
+    monkeypatch.setattr(fs, "settled", lambda st: True)  # as if it had been written long ago
     assert memo.state_digest(tmp_path, "test") == sha('{"serial": 1}')
     assert memo._known_digest(tmp_path, "test") is not None
     # an edit in place keeping the size and, by hand, the modification time: the change time differs
@@ -223,12 +224,13 @@ def test_the_state_digest_is_kept_only_for_the_file_it_was_taken_of(tmp_path, mo
 
 
 def test_the_scan_memory_answers_as_a_scan_and_survives_damage(tmp_path, monkeypatch):
+    import edcconf.fs as fs
     import edcconf.source as source
     from edcconf.speed import memo
     from tests.conftest import FIXTURES, copy_config
 
     root = copy_config(FIXTURES / "mini", tmp_path / "mini")
-    monkeypatch.setattr(source, "settled", lambda st: True)
+    monkeypatch.setattr(fs, "settled", lambda st: True)
     entry = root / ".edcconf" / "cache" / "scan.marshal"
     assert memo.scanned(root) == source.scan(root) and entry.exists()
     (root / "groups" / "staff.yaml").unlink()  # a deleted file is forgotten
