@@ -35,7 +35,7 @@ from .rules import qualifications as qualifications_rules
 from .rules import references as references_rules
 from .rules.ceilings import at_assignment, kept_warning
 from .source import load_sources
-from .state import LocalBackend, StateBackend, StateRecord, fold, open_backend
+from .state import LocalBackend, StateBackend, StateRecord, open_backend
 from .state.locking import actor
 from .validate.build import build_model
 from .validate.schema import validate_file
@@ -518,14 +518,10 @@ def _notifications_ahead(root: Path, planned: PlannedEnvironment, current: State
 
     if not speed.enabled():
         return None
-    from .speed.notify_ahead import AHEAD_MIN_CHANGES, NotificationsAhead
+    from .speed.notify_ahead import NotificationsAhead
 
-    changes = planned.plan.changes
-    if len(changes) < AHEAD_MIN_CHANGES:
-        return None
-    accounts = fold(current.effective, changes).get("accounts", {})  # as the apply leaves them if it all succeeds
     return NotificationsAhead.start(
-        root, changes, accounts, planned.plan.environment, current.serial + 1, actor(), reason
+        root, planned.plan.changes, current.effective, planned.plan.environment, current.serial + 1, actor(), reason
     )
 
 

@@ -37,21 +37,24 @@ class NotificationsAhead:
         cls,
         root: Path,
         changes: Sequence[Any],
-        accounts: Mapping[str, dict],
+        before: Mapping[str, Any],
         environment: str,
         serial: int,
         approved_by: str,
         reason: str | None,
     ) -> NotificationsAhead | None:
-        """A child rendering the messages of these changes, or None when it is not worth one."""
+        """A child rendering the messages of these changes applied to the effective state `before`, or None
+        when it is not worth one."""
         from ..apply.notify import filling_folder, notification_folder
         from ..mail import smtp_settings
+        from ..state import fold
 
         if len(changes) < AHEAD_MIN_CHANGES or not may_fork() or smtp_settings() is not None:
             return None
         folder = notification_folder(root, environment, serial)
         if folder.exists():
             return None
+        accounts = fold(before, changes).get("accounts", {})  # as the apply leaves them if it all succeeds
         parent = os.getpid()
         rendered = list(changes)
         child = Child.fork(

@@ -66,7 +66,7 @@ def test_a_result_other_than_the_rendered_one_is_never_used(tmp_path, monkeypatc
         ([], {"a": {"name": "B"}}, 1, False),  # other accounts
         ([], accounts, 2, False),  # another serial
     ):
-        ahead = NotificationsAhead.start(root, [], accounts, "test", 1, "alice", None)
+        ahead = NotificationsAhead.start(root, [], {"accounts": accounts}, "test", 1, "alice", None)
         assert ahead is not None
         pid = ahead._pid
         answer = ahead.take(applied, account, serial, "alice", None)
