@@ -64,9 +64,9 @@ class _Reader:
         self.src, self.nodes, self.text = source, nodes, nodes.text  # text: the scalars after filtering
         self.ascii = source.isascii()
         self.plain_text: dict = {}
-        from .yamlfile import resolve_plain_scalar  # yamlfile imports this module
+        from .yamlfile import resolve_plain_scalar, shared  # yamlfile imports this module
 
-        self.resolve = resolve_plain_scalar
+        self.resolve, self.shared = resolve_plain_scalar, shared
         self._last: tuple = (-1, None)
         self.starts = [0, *(m.end() for m in _NEWLINE.finditer(source))]  # offset of each line
 
@@ -115,7 +115,7 @@ class _Reader:
         start, length = nodes.key[node], nodes.key_len[node]
         if kind & _KEY_FORBIDDEN or start < 0 or not length or start + length > len(self.src):
             raise _Unsure
-        text = self.text[start : start + length].decode("utf-8")
+        text = self.shared(self.text[start : start + length].decode("utf-8"))
         if kind & _KEY_PLAIN:
             if text == "<<" or not self.plain_ok(text, start, flow):
                 raise _Unsure
@@ -163,7 +163,7 @@ class _Reader:
         if kind & (_VAL_SQUO | _VAL_DQUO):
             if self.src[start - 1 : start] != (b"'" if kind & _VAL_SQUO else b'"'):
                 raise _Unsure
-            return text, start - 1, None
+            return self.shared(text), start - 1, None
         if kind & _VAL_BLOCK_SCALAR:
             return text, self.block_indicator(start, key_end), None
         raise _Unsure
@@ -197,7 +197,7 @@ class _Reader:
         items: Any = {} if is_map else []
         types, text, src, plain_text = nodes.types, self.text, self.src, self.plain_text
         val_at, val_len, starts, ascii_ = nodes.val, nodes.val_len, self.starts, self.ascii
-        resolve = self.resolve
+        resolve, shared = self.resolve, self.shared
         unsure = _PLAIN_UNSURE_IN_FLOW if flow else _PLAIN_UNSURE
         key_at, key_len = nodes.key, nodes.key_len
         child = nodes.first[node]
@@ -226,7 +226,7 @@ class _Reader:
                 key_off = key_at[child]
                 if ascii_ and child_kind & _KEY_PLAIN and not child_kind & _KEY_FORBIDDEN and key_off >= 0:
                     end = key_off + key_len[child]
-                    key = text[key_off:end].decode()
+                    key = shared(text[key_off:end].decode())
                     if (
                         key_off == end
                         or src[key_off] in _INDICATORS

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -159,11 +160,20 @@ class _Refused(Exception):
 
 
 _NUMBER_START = frozenset("0123456789+-.")
+SHARED_MAX = 64  # ids, names, levels and keys; longer text (descriptions) rarely repeats
+
+
+def shared(text: str) -> str:
+    """One object per short text, across every file of the process (sys.intern): a configuration repeats
+    a few thousand ids, roles and levels hundreds of thousands of times, and the model keeps them (at
+    N = 2,000 studies, 1.1 million string objects for 69,000 distinct values). marshal keeps the mark, so
+    what a parse worker interns arrives interned (and shared) in the process that loads its entries."""
+    return sys.intern(text) if len(text) <= SHARED_MAX else text
 
 
 def resolve_plain_scalar(text: str) -> Any:
     if text and text[0] not in _NUMBER_START and len(text) > 5:  # most scalars: ids, names, levels
-        return text
+        return shared(text)
     if text in _NULL:
         return None
     if text in _TRUE:
@@ -174,7 +184,7 @@ def resolve_plain_scalar(text: str) -> Any:
         return int(text)
     if _FLOAT.match(text):
         return float(text)
-    return text
+    return shared(text)
 
 
 class _Builder:
@@ -236,7 +246,7 @@ class _Builder:
         if node.tag not in _IMPLICIT_SCALAR_TAGS:
             self._check_tag(node, _IMPLICIT_SCALAR_TAGS)
         if node.style:  # quoted or block scalar: always text (plain is None or "" by composer)
-            return node.value
+            return shared(node.value)
         value = resolve_plain_scalar(node.value)
         if value is not None and not isinstance(value, str):  # null stays null: it means "nothing"
             self.plain_text[path] = node.value
@@ -263,7 +273,7 @@ class _Builder:
                 raise _Refused(files_rules.YAML_SYNTAX.code, "a mapping key must be plain text", key_node.start_mark)
             if key_node.tag not in _IMPLICIT_SCALAR_TAGS:
                 self._check_tag(key_node, _IMPLICIT_SCALAR_TAGS)
-            key = key_node.value  # keys are always text: `NO:` or `1.10:` stay as written
+            key = shared(key_node.value)  # keys are always text: `NO:` or `1.10:` stay as written
             if key in explicit:
                 first = explicit[key]
                 raise _Refused(
