@@ -1,13 +1,20 @@
-"""A forked helper that sends one answer back through a pipe (the state prefetch, notifications ahead)."""
+"""A forked helper that sends one answer back through a pipe (the state prefetch, notifications ahead):
+one block of bytes, or a sequence of frames the parent can take one at a time."""
 
 from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 from ..fs import write_all
 from .spool import spool
+
+_LENGTH = 8  # each frame: its length, 8 bytes little-endian, then its bytes
+
+
+class ChildFailed(Exception):
+    """The child stopped before its last frame was sent (it failed, or was killed)."""
 
 
 class Child:
@@ -16,9 +23,10 @@ class Child:
         self.open = True
 
     @classmethod
-    def fork(cls, work: Callable[[], bytes], only_the_pipe: bool = False) -> Child:
-        """A child running work(), whose bytes are its answer; it never returns here (exit code 0 when
-        the answer was sent, 1 when work failed). only_the_pipe: the child closes every other descriptor
+    def fork(cls, work: Callable[[], bytes | Iterable[bytes]], only_the_pipe: bool = False) -> Child:
+        """A child running work(), whose bytes are its answer (take it with answer()), or whose frames are
+        (take them with frames()); it never returns here (exit code 0 when all was sent, 1 when work
+        failed). only_the_pipe: the child closes every other descriptor
         it inherited first (above all the state's lock: if the parent died, the child's copy would keep
         it held)."""
         spool.flush()  # no thread of ours is running in the child
@@ -31,7 +39,13 @@ class Child:
                 if only_the_pipe:
                     os.closerange(3, write_end)
                     os.closerange(write_end + 1, _max_fd())
-                write_all(write_end, work())
+                answer = work()
+                if isinstance(answer, bytes):
+                    write_all(write_end, answer)
+                else:
+                    for frame in answer:
+                        write_all(write_end, len(frame).to_bytes(_LENGTH, "little"))
+                        write_all(write_end, frame)
                 code = 0
             except BaseException:  # noqa: BLE001 - the parent does the work itself and reports any problem
                 pass
@@ -53,6 +67,34 @@ class Child:
             os.close(self._fd)
             _, status = os.waitpid(self.pid, 0)
         return b"".join(chunks) if os.waitstatus_to_exitcode(status) == 0 else None
+
+    def frames(self) -> Iterator[bytes]:
+        """The child's frames as it sends them: a large answer is never held whole (the state prefetch
+        decodes each frame and drops it before the next). Raises ChildFailed after a partial answer;
+        a consumer that stops early closes the generator, which stops the child."""
+        if not self.open:
+            raise ChildFailed
+        self.open = False
+        complete = False
+        stream = os.fdopen(self._fd, "rb", buffering=1 << 20)
+        try:
+            while header := stream.read(_LENGTH):
+                size = int.from_bytes(header, "little") if len(header) == _LENGTH else -1
+                frame = stream.read(size) if size >= 0 else b""
+                if size < 0 or len(frame) != size:
+                    raise ChildFailed  # a torn frame: the child died while sending
+                yield frame
+            complete = True
+        finally:
+            if not complete:  # it may be blocked writing: it would never end on its own
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            stream.close()
+            _, status = os.waitpid(self.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise ChildFailed
 
     def stop(self) -> None:
         """Stop the child (if not collected yet) and reap it."""

@@ -5,7 +5,10 @@ state.local (use_decoder) by edcconf.speed.install."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from sys import intern
+
+from ..source.yamlfile import SHARED_MAX
 
 
 def loads_shared(text: str, like: Mapping[str, Mapping] | None = None) -> object:
@@ -17,7 +20,11 @@ def loads_shared(text: str, like: Mapping[str, Mapping] | None = None) -> object
     grant or role of the decoded state that equals its own is decoded as that very object, so a state
     that matches the configuration is held once, not twice (both are read-only plain JSON values)."""
     memo: dict[str, str] = {}
-    share = memo.setdefault
+    keep = memo.setdefault
+
+    def share(value: str, _: str) -> str:  # short text interned: shared with the model, and across frames
+        return intern(value) if len(value) <= SHARED_MAX else keep(value, value)
+
     grants = like.get("grants", {}) if like else {}
     roles: dict[object, Mapping] = {}  # one desired value per distinct role value: any equal one will do
     for value in (like.get("roles", {}) if like else {}).values():
@@ -41,26 +48,14 @@ def loads_shared(text: str, like: Mapping[str, Mapping] | None = None) -> object
     return json.loads(text, object_hook=hook)
 
 
-def share_like(data: object, like: Mapping[str, Mapping] | None) -> object:
-    """A decoded state (loads_shared without `like`) whose grants and roles equal to those of the effective
-    state `like` are replaced by those very objects: what loads_shared(text, like) returns, after the fact
-    (for a state decoded elsewhere: speed/prefetch.py)."""
-    effective = data.get("effective") if like and isinstance(data, dict) else None
-    if not like or not isinstance(effective, dict):  # no `like`: effective is None
-        return data
-    grants, desired = effective.get("grants"), like.get("grants") or {}
-    if isinstance(grants, dict) and desired:
-        for key, value in grants.items():
-            same = desired.get(key)
-            if same is not None and same == value:
-                grants[key] = same
-    roles, desired = effective.get("roles"), like.get("roles") or {}
-    if isinstance(roles, dict) and desired:  # a ref names its value's digest: the same ref, the same value
-        for ref, value in roles.items():
-            same = desired.get(ref)
-            if same is not None and same == value:
-                roles[ref] = same
-    return data
+def shared_items(items: list[tuple[str, object]], desired: Mapping[str, object]) -> Iterator[tuple[str, object]]:
+    """A decoded state's (key, value) items of one section (its grants, or its roles), each value that equals
+    the desired state's value under the same key replaced by that very object (a role ref names its value's
+    digest: the same ref, the same value). What loads_shared(text, like) does while decoding, after the fact,
+    for a state decoded elsewhere (speed/prefetch.py)."""
+    for key, value in items:
+        same = desired.get(key)
+        yield (key, same) if same is not None and same == value else (key, value)
 
 
 def _role_key(value: Mapping) -> object:

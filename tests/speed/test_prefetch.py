@@ -4,6 +4,7 @@ and a cancelled child are never used, and the plan is the same with and without 
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import date
@@ -161,3 +162,71 @@ def test_the_applied_side_stored_by_the_child_serves_the_next_incremental_plan(a
     monkeypatch.setenv("EDCCONF_WORKERS", "1")
     fresh = plan_environment(root, "test", AS_OF)
     assert again.plan == fresh.plan and not fresh.plan.empty
+
+
+def test_sections_sent_in_many_frames_arrive_whole_and_in_order(applied, monkeypatch):
+    """Grants, roles and sources come in frames of CHUNK items, each shared as it arrives: with frames of
+    three items the state is the one read decodes, with the file's key order."""
+    from edcconf.pipeline import load_desired
+
+    monkeypatch.setattr(prefetch_module, "CHUNK", 3)
+    backend = LocalBackend(applied, "test")
+    like = load_desired(applied, AS_OF, ["test"]).resolution.environments["test"].state
+    fetched = StatePrefetch.start(backend.path, min_bytes=0)
+    data = fetched.take(like)
+    read = backend.read(like)
+    assert backend.record_of(data) == read
+    assert len(data["effective"]["grants"]) > 3 * 3 and len(data["sources"]) > 3 * 3
+    for section in ("grants", "roles"):
+        assert list(data["effective"][section]) == list(read.effective[section])
+    assert list(data) == list(json.loads(backend.path.read_text()))
+    assert all(v is like["roles"][ref] for ref, v in data["effective"]["roles"].items())
+
+
+def test_a_child_that_dies_between_frames_gives_nothing(tmp_path):
+    """A partial answer is never used: frames() raises ChildFailed after the frames that did arrive."""
+    from edcconf.speed.child import Child, ChildFailed
+
+    def work():
+        yield b"first"
+        yield b"second"
+        raise RuntimeError("the child fails half-way")
+
+    child = Child.fork(work)
+    got = []
+    with pytest.raises(ChildFailed):
+        for frame in child.frames():
+            got.append(frame)
+    assert got == [b"first", b"second"]
+    _no_zombie(child.pid)
+
+
+def test_a_consumer_that_stops_early_stops_a_child_blocked_writing(tmp_path):
+    """A child blocked on a full pipe would never end: closing the frames kills and reaps it."""
+    from edcconf.speed.child import Child
+
+    def work():
+        yield b"x"
+        for _ in range(64):
+            yield bytes(1 << 20)  # far more than a pipe holds
+
+    child = Child.fork(work)
+    frames = child.frames()
+    assert next(frames) == b"x"
+    frames.close()
+    _no_zombie(child.pid)
+
+
+def test_a_large_file_replaced_while_the_child_waits_to_send_is_not_used(applied, tmp_path, monkeypatch):
+    """The identity arrives first; a replaced file stops the child before its sections are read."""
+    import shutil
+
+    monkeypatch.setattr(prefetch_module, "CHUNK", 1)
+    path = tmp_path / "test.json"
+    shutil.copyfile(LocalBackend(applied, "test").path, path)
+    fetched = StatePrefetch.start(path, min_bytes=0)
+    time.sleep(0.2)
+    shutil.copyfile(path, tmp_path / "new.json")
+    os.replace(tmp_path / "new.json", path)
+    assert fetched.take() is None
+    _no_zombie(fetched._pid)
