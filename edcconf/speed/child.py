@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 
 from ..fs import write_all
 from .spool import spool
@@ -68,7 +68,7 @@ class Child:
             _, status = os.waitpid(self.pid, 0)
         return b"".join(chunks) if os.waitstatus_to_exitcode(status) == 0 else None
 
-    def frames(self) -> Iterator[bytes]:
+    def frames(self) -> Generator[bytes, None, None]:
         """The child's frames as it sends them: a large answer is never held whole (the state prefetch
         decodes each frame and drops it before the next). Raises ChildFailed after a partial answer;
         a consumer that stops early closes the generator, which stops the child."""

@@ -91,10 +91,10 @@ SECTIONS = (("effective", "grants"), ("effective", "roles"), ("sources",))
 CHUNK = 4096
 
 
-def _section(data: Mapping, path: tuple[str, ...]) -> dict:
+def _section(data: object, path: tuple[str, ...]) -> dict:
     for key in path:
-        data = data.get(key) if isinstance(data, Mapping) else None  # type: ignore[assignment]
-    return data if isinstance(data, dict) else {}  # type: ignore[return-value]
+        data = data.get(key) if isinstance(data, Mapping) else None
+    return data if isinstance(data, dict) else {}
 
 
 def _decoded(path: Path, also: Callable[[dict], object] | None) -> Iterator[bytes]:
@@ -109,14 +109,16 @@ def _decoded(path: Path, also: Callable[[dict], object] | None) -> Iterator[byte
     del raw
     data = loads_shared(text)
     del text
+    if not isinstance(data, dict):
+        raise ValueError("not a state")  # the parent reads the file itself and reports it
     also_result = None
-    if also is not None and isinstance(data, dict):
+    if also is not None:
         try:
             also_result = also(data)
         except Exception:  # noqa: BLE001 - only the state is needed; the caller does the rest itself
             also_result = None
     sections, detached = [], []
-    for keys in SECTIONS if isinstance(data, dict) else ():
+    for keys in SECTIONS:
         parent = _section(data, keys[:-1]) if keys[:-1] else data
         if isinstance(parent.get(keys[-1]), dict):
             detached.append(list(parent[keys[-1]].items()))
