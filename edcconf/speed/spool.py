@@ -18,7 +18,7 @@ import contextlib
 import marshal
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,7 @@ def read_entry(path: Path, span: tuple[int, int] | None = None) -> Any | None:
         return None
 
 
-def write_now(path: Path, data: bytes | list[bytes]) -> None:
+def write_now(path: Path, data: bytes | Iterable[bytes]) -> None:
     """What Spool.write does, in this thread: atomically, not durably (fs.write_atomically); a
     failure is silent (the entry is a miss next time)."""
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -87,22 +87,29 @@ class Store:
     def get(self, name: str) -> Any | None:
         return read_entry(self.dir / name[:2] / name)
 
-    def put_pack(self, name: str, values: dict[str, Any], now: bool = False) -> dict[str, tuple[int, int]] | None:
+    def put_pack(self, name: str, values: dict[str, Any]) -> dict[str, tuple[int, int]] | None:
         """Many values in one entry (one file to create instead of thousands: a file create costs about
         a millisecond here); returns where each value lies in it, for get_packed. None if one cannot be
-        stored (marshal refuses it): only slower next time. now: written before this returns, not by
-        the spool's thread (in a process that has none)."""
+        stored (marshal refuses it): only slower next time. Written in this thread as each value is
+        encoded, never held whole: at N = 2,000 a pack is 50 MB, which the spool's queue held through
+        the rest of a plan, at its peak (writing it here costs a few hundredths of a second)."""
 
-        index, chunks, offset = {}, [], 0
-        try:
+        index: dict[str, tuple[int, int]] = {}
+
+        def encoded() -> Iterator[bytes]:
+            offset = 0
             for key, value in values.items():
-                data = marshal.dumps(value)
+                try:
+                    data = marshal.dumps(value)
+                except (ValueError, TypeError):
+                    return  # the index stays short: the entry is not used (nor kept: see prune)
                 index[key] = (offset, len(data))
-                chunks.append(data)
                 offset += len(data)
-        except (ValueError, TypeError):
+                yield data
+
+        write_now(self.dir / name[:2] / name, encoded())
+        if len(index) != len(values):  # marshal refused a value, or the write failed (write_now is silent)
             return None
-        (write_now if now else spool.write)(self.dir / name[:2] / name, chunks)
         self.written.add(name)
         return index
 
@@ -224,11 +231,11 @@ def applied_side(root: Path, env: str, as_of: date, state: str, decoded: dict) -
     prefetch child, which has it long before the plan is made): its pack written now, (pack, index, counts)."""
     store = Store(root, env)
     return store_applied_side(
-        store, _base_key(env, as_of, state), decoded.get("effective") or {}, decoded.get("sources") or {}, now=True
+        store, _base_key(env, as_of, state), decoded.get("effective") or {}, decoded.get("sources") or {}
     )
 
 
-def store_applied_side(store: Store, key: str, have: dict, sources: dict, now: bool = False) -> tuple | None:
+def store_applied_side(store: Store, key: str, have: dict, sources: dict) -> tuple | None:
     """The applied state split per study into a pack (grants, roles, sources of each study), with each
     study's count of grants and of study managers (for the brakes). None when a grant's key does not
     start with its study (not handled incrementally) or the pack cannot be stored."""
@@ -251,7 +258,7 @@ def store_applied_side(store: Store, key: str, have: dict, sources: dict, now: b
             [(f"grant:{k}", sources[f"grant:{k}"]) for k in mine if f"grant:{k}" in sources],
         )
     pack = _h("applied", key)
-    index = store.put_pack(pack, parts, now=now)
+    index = store.put_pack(pack, parts)
     return None if index is None else (pack, index, per_study)
 
 
