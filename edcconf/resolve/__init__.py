@@ -3,7 +3,7 @@ the effective state (a plain JSON value) that the planner diffs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -20,6 +20,33 @@ from .roles import EffectiveRole, roles_of_study
 
 if TYPE_CHECKING:
     import networkx
+
+
+@dataclass(frozen=True)
+class EnvironmentOutcome:
+    """What resolve keeps of one environment: its state (only when states are kept), its findings (the
+    state's diagnostics, then the access policies'), its grants above their ceilings and its grants
+    suspended for a lacking qualification."""
+
+    state: EnvironmentState | None
+    diagnostics: tuple[Diagnostic, ...]
+    ceilings: Mapping[str, tuple[Diagnostic, dict[str, Any]]]
+    qualifications: Mapping[str, Diagnostic]
+
+
+# How the findings of environments after the first may be worked out while this process works out the
+# first (speed: in forked children), for resolve(keep_states=False): given those environments, the
+# function that works one out here, and the organisation's size, it returns env -> a function giving the
+# outcome, or None when it could not (then it is worked out here). None: all here, one after another.
+Ahead = Callable[
+    [list[str], Callable[[str], EnvironmentOutcome], int], dict[str, Callable[[], "EnvironmentOutcome | None"]]
+]
+_ahead: Ahead | None = None
+
+
+def use_ahead(ahead: Ahead | None) -> None:
+    global _ahead
+    _ahead = ahead
 
 
 @dataclass(frozen=True)
@@ -63,21 +90,32 @@ def resolve(
     # what each role version gives that the policies name (a role ref is the same in every environment)
     qualified = QualificationCheck(model, as_of) if model.qualifications else None
     gives: PolicyMemo = {}
-    for env in names:
+
+    def outcome(env: str) -> EnvironmentOutcome:
         st = environment_state(model, env, as_of, roles, qualified)
-        ceilings[env] = frozen_map({k: (d, st.state["grants"][k]) for k, d in st.ceilings.items()})
-        qualifications[env] = st.qualifications
+        return EnvironmentOutcome(
+            st if keep_states else None,
+            (*st.diagnostics, *check_access_policies(model, st, gives)),
+            frozen_map({k: (d, st.state["grants"][k]) for k, d in st.ceilings.items()}),
+            st.qualifications,
+        )
+
+    # validate needs only each environment's findings: the others may be worked out elsewhere meanwhile
+    ahead = _ahead(names[1:], outcome, len(model.studies)) if not keep_states and _ahead else {}
+    for env in names:
+        found = ahead.pop(env, None)
+        done = found() if found is not None else None
+        done = done if done is not None else outcome(env)
+        ceilings[env], qualifications[env] = done.ceilings, done.qualifications
         if keep_states:
-            states[env] = st
-        for d in (
-            *st.diagnostics,
-            *check_access_policies(model, st, gives),
-        ):  # the same grant in test and production is one problem, not two
+            assert done.state is not None
+            states[env] = done.state
+        for d in done.diagnostics:  # the same grant in test and production is one problem, not two
             key = (d.code, d.message, d.loc)
             if key not in seen:
                 seen.add(key)
                 diags.append(d)
-        del st
+        del done
 
     diags.extend(check_admins(model, as_of))  # once, not per environment: admins see every environment
     diags.extend(expiring(model, as_of))  # once: a person's qualification, whatever the environment
@@ -92,4 +130,4 @@ def resolve(
     )
 
 
-__all__ = ["Resolution", "EnvironmentState", "Exclusion", "resolve", "expand_grant"]
+__all__ = ["Resolution", "EnvironmentOutcome", "EnvironmentState", "Exclusion", "resolve", "expand_grant", "use_ahead"]
