@@ -138,7 +138,23 @@ def _walk(root: Path) -> tuple[list[Path], set[Path]]:
         walk(path, path_real)
     for path, path_real in sorted(linked_files):
         by_real.setdefault(path_real, path)
-    return sorted([*by_real.values(), *other], key=lambda p: p.relative_to(root).as_posix()), set(other)
+    return sorted([*by_real.values(), *other], key=relative_name_under(root)), set(other)
+
+
+def relative_name_under(root: Path) -> Callable[[Path], str]:
+    """path -> path.relative_to(root).as_posix(), by slicing the text of a path made from root (as the walk
+    makes them): pathlib's relative_to was a third of scanning 4,000 files. Any other path: relative_to."""
+    text = str(root)
+    prefix = "" if text == "." else os.path.join(text, "")
+
+    def name(path: Path) -> str:
+        whole = str(path)
+        if whole.startswith(prefix) and len(whole) > len(prefix) and not os.path.isabs(whole[len(prefix) :]):
+            rel = whole[len(prefix) :]
+            return rel if os.sep == "/" else rel.replace(os.sep, "/")
+        return path.relative_to(root).as_posix()
+
+    return name
 
 
 def load_sources(
@@ -154,10 +170,11 @@ def load_sources(
     shas: list[tuple[str, str]] = []
     readable: list[tuple[str, bytes]] = []
     paths, suspect = _walk(root) if rels is None else ([root / rel for rel in rels], None)
+    name = relative_name_under(root)
     for path in paths:
-        rel = path.relative_to(root).as_posix()
+        rel = name(path)
         unreadable: list[Diagnostic] = []
-        raw = read_config(root, path, rel, unreadable, check=suspect is None or path in suspect)
+        raw = read_config(root, path, rel, unreadable, check=suspect is None or bool(suspect and path in suspect))
         if raw is None:
             found.append((None, unreadable))  # reported in file order, like every other problem
             continue
@@ -186,16 +203,18 @@ def scan(root: Path, known: dict[str, tuple[list[int], str]] | None = None) -> l
     out: list[tuple[str, str]] = []
     problems: list[Diagnostic] = []
     paths, suspect = _walk(root)
+    name = relative_name_under(root)
     for path in paths:
-        rel = path.relative_to(root).as_posix()
-        st = _regular_stat(path) if known is not None and path not in suspect else None
+        rel = name(path)
+        inside = not suspect or path not in suspect  # the walk found it inside (most often: no link at all)
+        st = _regular_stat(path) if known is not None and inside else None
         if st is not None and known is not None:
             identity = file_identity(st)
             remembered = known.get(rel)
             if remembered is not None and remembered[0] == identity:
                 out.append((rel, remembered[1]))
                 continue
-        raw = read_config(root, path, rel, problems, check=path in suspect)
+        raw = read_config(root, path, rel, problems, check=not inside)
         if raw is None:
             return None
         sha = hashlib.sha256(raw).hexdigest()
