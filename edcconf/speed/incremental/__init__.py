@@ -36,7 +36,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ...diagnostics import Diagnostic
+from ...diagnostics import Diagnostic, UserError
+from ...fs import write_atomically
 from ...model import Model
 from ...plan.brakes import managers_by_study
 from ...providers import reads_live
@@ -45,7 +46,7 @@ from ...rules.external import account_notice
 from ..codec import change_out, diag_out
 from ..file_cache import cache_folder
 from ..memo import package_digest
-from ..spool import read_entry, spool, write_now
+from ..spool import read_entry, spool
 
 VERSION = 6  # 2: fragments and applied parts of a full plan stored as two packs; 3: guards (plan/brakes);
 # 4: ceilings checked by the plan (grants above a ceiling per study, applied ones in the base);
@@ -90,7 +91,8 @@ class Store:
     def put_pack(self, name: str, values: dict[str, Any]) -> dict[str, tuple[int, int]] | None:
         """Many values in one entry (one file to create instead of thousands: a file create costs about
         a millisecond here); returns where each value lies in it, for get_packed. None if one cannot be
-        stored (marshal refuses it): only slower next time. Written in this thread as each value is
+        stored (marshal refuses it) or the file cannot be written: nothing is put in place then, so no
+        base refers to a pack that is not the one it was made with; only slower next time. Written in this thread as each value is
         encoded, never held whole: at N = 2,000 a pack is 50 MB, which the spool's queue held through
         the rest of a plan, at its peak (writing it here costs a few hundredths of a second)."""
 
@@ -99,16 +101,14 @@ class Store:
         def encoded() -> Iterator[bytes]:
             offset = 0
             for key, value in values.items():
-                try:
-                    data = marshal.dumps(value)
-                except (ValueError, TypeError):
-                    return  # the index stays short: the entry is not used (nor kept: see prune)
+                data = marshal.dumps(value)
                 index[key] = (offset, len(data))
                 offset += len(data)
                 yield data
 
-        write_now(self.dir / name[:2] / name, encoded())
-        if len(index) != len(values):  # marshal refused a value, or the write failed (write_now is silent)
+        try:
+            write_atomically(self.dir / name[:2] / name, encoded(), durable=False)
+        except (ValueError, TypeError, UserError, OSError):  # write_atomically left no file behind
             return None
         self.written.add(name)
         return index
