@@ -22,7 +22,7 @@ def loads_shared(text: str, like: Mapping[str, Mapping] | None = None) -> object
     memo: dict[str, str] = {}
     keep = memo.setdefault
 
-    def share(value: str, _: str) -> str:  # short text interned: shared with the model, and across frames
+    def share(value: str) -> str:  # short text interned: shared with the model, and across frames
         return intern(value) if len(value) <= SHARED_MAX else keep(value, value)
 
     grants = like.get("grants", {}) if like else {}
@@ -33,9 +33,9 @@ def loads_shared(text: str, like: Mapping[str, Mapping] | None = None) -> object
     def hook(obj: dict) -> Mapping:
         for key, value in obj.items():  # replacing values (not keys) while iterating is allowed
             if value.__class__ is str:
-                obj[key] = share(value, value)
+                obj[key] = share(value)
             elif value.__class__ is list:
-                obj[key] = [share(v, v) if v.__class__ is str else v for v in value]
+                obj[key] = [share(v) if v.__class__ is str else v for v in value]
         if "role_ref" in obj:  # a grant: its key in the grants section is "<study>/<user>[/<role>]"
             key = f"{obj.get('study')}/{obj.get('user')}"
             same = grants.get(key) or grants.get(f"{key}/{obj.get('role')}")

@@ -7,10 +7,10 @@ forked at the start of the command (when this process is still small: the child'
 work), at the lowest priority (it takes a core only when the parse workers and this process leave one
 idle), and handed back as marshal data, which this process loads in a fraction of the time.
 
-What is handed back is used only if the file is still the one the child read (same inode, size and
-modification time: writes replace the file by a rename) and the child succeeded; otherwise the caller
-reads the file as before, and reports any problem the way it always does. EDCCONF_WORKERS=1 (never
-fork) turns it off.
+What is handed back is used only if the file is still the one the child read (fs.file_identity: same
+device, inode, size, modification and change times; writes replace the file by a rename) and the child
+succeeded; otherwise the caller reads the file as before, and reports any problem the way it always
+does. EDCCONF_WORKERS=1 (never fork) turns it off.
 """
 
 from __future__ import annotations
@@ -20,16 +20,13 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from ..fs import file_identity
 from ..state.local import json_text
 from .child import Child, ChildFailed
 from .decode import loads_shared, shared_items
 from .parse_pool import may_fork
 
 PREFETCH_MIN_BYTES = 8 * 1024 * 1024  # below this the read costs less than the fork
-
-
-def _identity(st: os.stat_result) -> tuple:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 class StatePrefetch:
@@ -63,7 +60,7 @@ class StatePrefetch:
         frames = self._child.frames()
         try:
             identity, data, also_result, sections = marshal.loads(next(frames))
-            if identity != _identity(os.stat(self.path)):
+            if identity != file_identity(os.stat(self.path)):
                 frames.close()
                 return None
             # `like` is an effective state: the file's ("effective", "grants") is its ("grants",)
@@ -103,7 +100,7 @@ def _decoded(path: Path, also: Callable[[dict], object] | None) -> Iterator[byte
     section's items, CHUNK at a time, as (section's index, [(key, value), ...])."""
     os.nice(19)  # a core the others leave idle, not one they need
     with open(path, "rb") as f:
-        identity = _identity(os.fstat(f.fileno()))
+        identity = file_identity(os.fstat(f.fileno()))
         raw = f.read()
     text = json_text(raw)
     del raw
@@ -119,7 +116,7 @@ def _decoded(path: Path, also: Callable[[dict], object] | None) -> Iterator[byte
             also_result = None
     sections, detached = [], []
     for keys in SECTIONS:
-        parent = _section(data, keys[:-1]) if keys[:-1] else data
+        parent = _section(data, keys[:-1])  # () is the file itself
         if isinstance(parent.get(keys[-1]), dict):
             detached.append(list(parent[keys[-1]].items()))
             parent[keys[-1]] = {}  # same place in its mapping: the key order of the file is kept

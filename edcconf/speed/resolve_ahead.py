@@ -31,9 +31,9 @@ def environments_ahead(
 ) -> dict[str, Callable[[], EnvironmentOutcome | None]]:
     """A child per environment (up to one per spare core), each working out outcome(env); env -> what
     takes its answer (None when it failed)."""
-    if not envs or studies < AHEAD_MIN_STUDIES or not may_fork():
+    spare = (os.cpu_count() or 1) - 1  # this process works out the first environment
+    if not envs or studies < AHEAD_MIN_STUDIES or spare < 1 or not may_fork():
         return {}
-    spare = max((os.cpu_count() or 1) - 1, 1)
     taken: dict[str, Callable[[], EnvironmentOutcome | None]] = {}
     for env in envs[:spare]:
         child = Child.fork(lambda env=env: _encoded(outcome(env)))  # type: ignore[misc]

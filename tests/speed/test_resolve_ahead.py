@@ -26,6 +26,8 @@ def findings_repo(mini_repo):
 
 @pytest.fixture
 def forks(monkeypatch):
+    """The children forked, on a machine of two cores (one spare: one child), whatever this one has."""
+    monkeypatch.setattr(resolve_ahead.os, "cpu_count", lambda: 2)
     made = []
     real = Child.fork.__func__
 
@@ -76,3 +78,10 @@ def test_a_child_that_fails_is_replaced_by_the_work_done_here(findings_repo, mon
     failed = _validate(findings_repo, monkeypatch)
     assert len(forks) == 1
     assert failed.json == alone.json and failed.code == alone.code
+
+
+def test_no_child_without_a_spare_core(findings_repo, monkeypatch, forks):
+    monkeypatch.setattr(resolve_ahead, "AHEAD_MIN_STUDIES", 0)
+    monkeypatch.setattr(resolve_ahead.os, "cpu_count", lambda: 1)
+    assert _validate(findings_repo, monkeypatch).code == 1
+    assert forks == []
