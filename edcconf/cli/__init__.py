@@ -11,8 +11,10 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+FLUSH_AFTER_INTERRUPT = 2.0  # seconds the cache writes may still take after Ctrl-C
 REPORT_URL = "the edcconf issue tracker"
 
 
@@ -93,23 +95,26 @@ def main(argv: list[str] | None = None) -> None:
     collecting = gc.isenabled()
     gc.disable()
     restore = _interrupts_end_here()
-    from .. import speed
-
-    unhook = (
-        speed.install()
-    )  # the caches, workers and shared decoding behind the core's hooks (EDCCONF_SPEED=off: none)
+    unhook: Callable[[], None] | None = None
+    code = EXIT_INTERRUPTED
     try:
         try:
+            from .. import speed
+
+            unhook = speed.install()  # the caches, workers and shared decoding behind the core's hooks
             code = _run(argv)
-        except KeyboardInterrupt:  # e.g. while an error was being printed
+        except KeyboardInterrupt:  # while the hooks were filled, or while an error was being printed
             code = _interrupted()
-        finally:
-            try:
-                spool.flush()  # cache entries queued by this command are on disk before it returns
-            except KeyboardInterrupt:
+        try:
+            # cache entries queued by this command are on disk before it returns; after Ctrl-C they get a
+            # short while only: a command that was told to stop never waits on a cache (a miss next time)
+            spool.flush(None if code != EXIT_INTERRUPTED else FLUSH_AFTER_INTERRUPT)
+        except KeyboardInterrupt:
+            if code != EXIT_INTERRUPTED:
                 code = _interrupted()
     finally:
-        unhook()
+        if unhook is not None:
+            unhook()
         restore()
         if collecting:  # in-process callers (tests) get their collector back
             gc.enable()

@@ -43,15 +43,18 @@ class Spool:
         """Run action after every write queued before it (e.g. pruning what those writes replaced)."""
         self._put(action)
 
-    def flush(self) -> None:
-        """Wait until everything queued is written; the thread stops (a later write starts another)."""
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued is written; the thread stops (a later write starts another).
+        With a timeout, stop waiting then (the thread, a daemon, writes on until the process ends: what
+        it has not written is a miss next time). True when everything was written."""
         with self._guard:
             thread, self._thread = self._thread, None
             if thread is None:
-                return
+                return True
             assert self._queue is not None  # made with the thread
             self._queue.put(_STOP)
-        thread.join()
+        thread.join(timeout)
+        return not thread.is_alive()
 
     def _put(self, item) -> None:
         with self._guard:

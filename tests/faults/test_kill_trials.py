@@ -37,6 +37,31 @@ OUTCOMES = ("apply", "apply-failed", "apply-interrupted", "recovered", "state-im
 SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
 
 
+STOP_WITHIN = 30  # seconds a signalled apply may take to end
+
+
+def start_apply(command: list[str], env: dict, stderr_path: Path) -> subprocess.Popen:
+    """The apply, its standard error kept (faulthandler on): what a trial that does not end shows."""
+    with open(stderr_path, "wb") as err:
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env={**env, "PYTHONFAULTHANDLER": "1"})
+
+
+def ended_within(proc: subprocess.Popen, stderr_path: Path, what: str) -> None:
+    """Wait for a signalled apply; one still running after STOP_WITHIN seconds fails the trial with every
+    thread's stack (SIGABRT: faulthandler prints them), so that a hang says where it hangs."""
+    try:
+        proc.wait(STOP_WITHIN)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        stacks = stderr_path.read_text(errors="replace")[-12000:]
+        pytest.fail(f"{what}: the apply was still running {STOP_WITHIN} s after the signal; its threads:\n{stacks}")
+
+
 def run_quietly(root: Path, *args: str) -> int:
     code, out, err = run_inprocess(root, *args)
     assert "Traceback" not in out + err, out + err
@@ -178,17 +203,14 @@ def test_kill_during_apply_many_times(tmp_path, kind, request, monkeypatch):
     for trial in range(TRIALS):
         root = copy_config(FIXTURES / "mini", tmp_path / f"t{trial}")
         store = make_store(kind, root, trial, dsn)
-        proc = subprocess.Popen(
-            [*command[:3], "--config", str(root), *command[3:]],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
+        stderr_path = tmp_path / f"t{trial}.stderr"
+        proc = start_apply([*command[:3], "--config", str(root), *command[3:]], env, stderr_path)
         # in the later part of the apply, where its journal, state and audit are written: the first half is
         # mostly the interpreter's start-up and the plan, which a faster plan made a larger share of it
         time.sleep(rng.uniform(0.75, 1.05) * full)
-        proc.send_signal(rng.choice(SIGNALS))  # killed, terminated or interrupted (Ctrl-C)
-        proc.wait(30)
+        signalled = rng.choice(SIGNALS)
+        proc.send_signal(signalled)  # killed, terminated or interrupted (Ctrl-C)
+        ended_within(proc, stderr_path, f"trial {trial} ({signalled.name})")
         check(trial, "right after the kill", files=False, torn_tail_allowed=True)
         serial = current_serial(store)
         assert serial in (0, 1)

@@ -22,7 +22,7 @@ import pytest
 
 from edcconf.emulator.redcap import RedcapEmulator
 from tests.conftest import REPO, run_edcconf, write
-from tests.faults.test_kill_trials import TRIAL_BUDGET, TRIALS, Local, unaudited
+from tests.faults.test_kill_trials import TRIAL_BUDGET, TRIALS, Local, ended_within, start_apply, unaudited
 
 TOKEN_VAR = "EDCCONF_TEST_KILL_TOKEN"
 FORMS = ["demographics", "hba1c", "adverse_events"]
@@ -108,12 +108,12 @@ def test_kill_during_a_redcap_apply_many_times(tmp_path):
         full = time.monotonic() - start
         for trial in range(TRIALS):
             root, env = repo(f"t{trial}", 2000 + trial)
-            proc = subprocess.Popen(
-                [*command, "--config", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
-            )
+            stderr_path = tmp_path / f"t{trial}.stderr"
+            proc = start_apply([*command, "--config", str(root)], env, stderr_path)
             time.sleep(rng.uniform(0.3, 1.05) * full)
-            proc.send_signal(rng.choice(SIGNALS))  # killed, terminated or interrupted (Ctrl-C)
-            proc.wait(30)
+            signalled = rng.choice(SIGNALS)
+            proc.send_signal(signalled)  # killed, terminated or interrupted (Ctrl-C)
+            ended_within(proc, stderr_path, f"trial {trial} ({signalled.name})")
             store = Local(root)
             landed = (root / ".edcconf/state/test.json").exists() or (root / ".edcconf/state/test.journal").exists()
             counts["killed with a journal or state" if landed else "killed before any state"] += 1

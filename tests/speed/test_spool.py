@@ -37,3 +37,21 @@ def test_flush_without_writes_and_twice(tmp_path):
     spool.flush()
     spool.flush()
     assert (tmp_path / "a").read_bytes() == b"1" and (tmp_path / "b").read_bytes() == b"2"
+
+
+def test_flush_with_a_timeout_stops_waiting_on_a_stuck_write(tmp_path):
+    import threading
+    import time
+
+    spool = Spool()
+    release = threading.Event()
+    spool.call(release.wait)  # a write that does not end (a hung disk, a lock never released)
+    spool.write(tmp_path / "after", b"x")
+    start = time.monotonic()
+    assert spool.flush(0.2) is False  # not everything was written
+    assert time.monotonic() - start < 2
+    assert spool._thread is None  # a later write starts another thread
+    release.set()
+    spool.write(tmp_path / "later", b"y")
+    assert spool.flush() is True
+    assert (tmp_path / "after").read_bytes() == b"x" and (tmp_path / "later").read_bytes() == b"y"
