@@ -118,11 +118,15 @@ def execute(
                 for provider in providers.values():
                     written.extend(provider.finish(applied, effective))
             outputs = staged.manifest()
-            # the changes and the files that carry them out, journaled as one (streamed: all of a first
-            # apply); then the files are put in place (after a kill, by the next command, from the journal)
-            journal.append(
-                itertools.chain((change_to_saved(c) for c in deferred), [{"outputs": outputs}] if outputs else [])
-            )
+            # the changes and the files that carry them out, journaled as one batch (streamed: all of a
+            # first apply), its size first, so that a kill that tears it leaves none of it (journaled_changes);
+            # then the files are put in place (after a kill, by the next command, from the journal)
+            if deferred or outputs:
+                journal.append(
+                    itertools.chain(
+                        [{"outputs": outputs, "deferred": len(deferred)}], (change_to_saved(c) for c in deferred)
+                    )
+                )
             put_in_place(outputs)
         done = applied
     except ProviderError as exc:  # the bulk files were not written: those changes did not happen
@@ -175,8 +179,7 @@ def recover(backend: StateBackend) -> StateRecord | None:
     if found is None:
         return None
     header, entries, seal = found
-    outputs = [o for e in entries if _is_outputs(e) for o in e["outputs"]]
-    entries = [e for e in entries if not _is_outputs(e)]
+    entries, outputs, torn = journaled_changes(entries)
     try:
         current = backend.read()
     except UserError as exc:  # a missing state with history: only a commit that started from nothing explains it
@@ -229,12 +232,15 @@ def recover(backend: StateBackend) -> StateRecord | None:
     if seal is None and started_here:
         changes = [change_from_saved(e) for e in entries]
         apply_id = header.get("id")
+        # the journaled part of a torn batch: on record, not carried out (its files were never in place)
+        left_out = {"not_carried_out": torn} if torn else {}
         if not changes:
             cleared = {
                 **note,
                 "event": "journal-cleared",
                 "applied": 0,
                 "apply_id": apply_id,
+                **left_out,
                 "note": "the interrupted apply had carried out no change",
             }
             backend.commit(None, current.serial, [cleared], seal={"base": note, "tail": [cleared]})
@@ -258,7 +264,7 @@ def recover(backend: StateBackend) -> StateRecord | None:
             "plan_digest": header.get("plan_digest"),
             **({"apply_id": apply_id} if apply_id else {}),
         }
-        tail = [{**base, "event": "recovered", "applied": len(changes)}]
+        tail = [{**base, "event": "recovered", "applied": len(changes), **left_out}]
         backend.commit(
             record,
             current.serial,
@@ -283,7 +289,36 @@ def recover(backend: StateBackend) -> StateRecord | None:
 
 
 def _is_outputs(entry: object) -> bool:
-    return isinstance(entry, dict) and set(entry) == {"outputs"}
+    return isinstance(entry, dict) and "outputs" in entry and set(entry) <= {"outputs", "deferred"}
+
+
+def journaled_changes(entries: list[dict]) -> tuple[list[dict], list[list[str]], int]:
+    """(the changes a journal says were carried out, the files to put in place, how many changes of a torn
+    batch were left out).
+
+    A batching provider's changes and their files are one batch: `{"outputs": [...], "deferred": n}` and
+    then its n changes. A kill while a large batch was written (many system calls) leaves only its first
+    lines; its files were never put in place, so none of its changes happened: the batch is left out and
+    its staged files removed. (A journal of an earlier version has the outputs line after its changes,
+    written at once.)"""
+    changes: list[dict] = []
+    outputs: list[list[str]] = []
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        if not _is_outputs(entry):
+            changes.append(entry)
+            i += 1
+            continue
+        count = entry.get("deferred")
+        batch = entries[i + 1 : i + 1 + count] if isinstance(count, int) else []
+        if isinstance(count, int) and len(batch) < count:
+            discard_staged(entry["outputs"])
+            return changes, outputs, len(batch)
+        outputs += entry["outputs"]
+        changes += batch
+        i += 1 + len(batch)
+    return changes, outputs, 0
 
 
 def discard_staged(manifest: Iterable[list[str]]) -> None:

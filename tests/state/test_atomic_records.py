@@ -257,3 +257,52 @@ def test_postgres_journal_of_an_apply_that_did_nothing_is_recorded_when_cleared(
     assert not store.journal_exists()
     [note] = store.audit(False)
     assert note["event"] == "journal-cleared" and note["recovered_apply"] == "idle-apply"
+
+
+TORN_BATCH = """
+import itertools, os, sys
+from datetime import date
+from edcconf import workflow
+from edcconf.state import journal
+
+real_write_lines = journal.write_lines
+def write_part_then_die(fd, lines):
+    lines = list(lines)
+    if any(b'"outputs"' in line for line in lines):   # the csv provider's batch: its first lines only
+        real_write_lines(fd, lines[:3])
+        with open(os.path.join(sys.argv[1], "torn.jsonl"), "wb") as f:
+            f.writelines(lines[1:3])   # the two changes journaled before the kill
+        os._exit(9)
+    real_write_lines(fd, lines)
+journal.write_lines = write_part_then_die
+planned = workflow.plan_environment(sys.argv[1], "test", date(2026, 11, 24))
+workflow.apply_planned(sys.argv[1], planned)
+"""
+
+
+def test_a_torn_batch_of_file_changes_is_not_recorded_as_carried_out(mini_repo):
+    """A first apply of a large organisation journals the csv provider's changes in many writes; a kill
+    between two leaves the first of them in the journal while the files were never put in place. Before,
+    the next command recorded those changes as carried out: the state said more than users.csv, and the
+    next plan had nothing left to do."""
+    proc = subprocess.run(
+        [sys.executable, "-c", TORN_BATCH, str(mini_repo)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
+    assert proc.returncode == 9, proc.stderr
+    store = Local(mini_repo)
+    torn = [json.loads(line) for line in (mini_repo / "torn.jsonl").read_text().splitlines()]
+    code, out, _ = run_inprocess(mini_repo, "plan", "--env", "test", "--at", DAY, "--json")
+    left = {(c["kind"], c["key"]) for c in json.loads(out)["changes"]}
+    assert code == 2 and len(torn) == 2 and {(c["kind"], c["key"]) for c in torn} <= left  # still to do
+    assert csv_difference(store) is None and unaudited(store) == []
+    assert not list(mini_repo.rglob(".*.staged"))  # the torn batch's staged files are gone
+    recorded = [e for e in store.audit(torn_tail_allowed=False) if e["event"] in ("recovered", "journal-cleared")]
+    assert len(recorded) == 1 and recorded[0]["not_carried_out"] == 2
+    assert run_inprocess(mini_repo, "apply", "--env", "test", "--yes")[0] == 0
+    assert csv_difference(store) is None and unaudited(store) == []
+    assert run_inprocess(mini_repo, "plan", "--env", "test", "--at", DAY)[0] == 0
