@@ -181,6 +181,10 @@ class StagedOutputs:
             with contextlib.suppress(OSError):
                 staged.unlink()
             raise UserError(f"cannot write {path}: {exc.strerror or exc}", code=state_rules.STATE_WRITE.code) from None
+        except BaseException:  # e.g. a chunk that could not be made: no half-staged file left behind
+            with contextlib.suppress(OSError):
+                staged.unlink()
+            raise
         self.files[str(path)] = (str(staged), digest.hexdigest())
 
     def manifest(self) -> list[list[str]]:

@@ -148,3 +148,16 @@ def test_a_journal_that_cannot_be_recorded_is_said(mini_repo, monkeypatch):
     with refusing(monkeypatch, mini_repo, errno.EROFS):
         code, out, err_text = run(mini_repo, "plan", "--env", "test", "--at", DAY)
     assert code == 1 and "interrupted apply" in err_text and "Read-only file system" in err_text
+
+
+def test_a_staged_file_whose_bytes_could_not_be_made_is_not_left_behind(tmp_path):
+    from edcconf.fs import staged_outputs, write_atomically
+
+    def chunks():
+        yield b"username,email\n"
+        raise ValueError("a row that cannot be rendered")
+
+    with pytest.raises(ValueError), staged_outputs():
+        write_atomically(tmp_path / "users.csv", b"first\n", durable=False)
+        write_atomically(tmp_path / "out" / "users.csv", chunks(), durable=False)
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == []  # neither staged file is left
