@@ -22,9 +22,11 @@ import os
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ..diagnostics import UserError
 from ..fs import write_atomically, write_lines
+from ..rules.state import STATE_INVALID
 from .jsonlines import JOURNAL_PATHS, LineEncoder
 
 if TYPE_CHECKING:
@@ -35,6 +37,9 @@ class FileJournal:
     def __init__(self, path: Path, backend: LocalBackend | None = None) -> None:
         self.path = path
         self._backend = backend
+        # role refs whose value a line of this journal already holds: later lines name the ref alone (a
+        # first apply's 200,000 grants repeated their role's value, half of each line); read() fills it in
+        self._roles: set[str] = set()
 
     def _writing(self) -> AbstractContextManager[object]:
         return self._backend.fenced() if self._backend is not None else contextlib.nullcontext()
@@ -42,6 +47,7 @@ class FileJournal:
     def begin(self, header: dict) -> None:
         with self._writing():
             write_atomically(self.path, json.dumps({"header": header}).encode() + b"\n")
+            self._roles = set()
 
     def append(self, entries: Iterable[dict]) -> None:
         """Append the entries, written in chunks of about fs.CHUNK bytes and made durable once at the end.
@@ -49,16 +55,31 @@ class FileJournal:
         entries may be a generator: the first apply of a large organisation journals every change at
         once, and joining all of their lines in one buffer cost more memory than the rest of the apply."""
         with self._writing():
-            lines = map(LineEncoder(JOURNAL_PATHS).line, entries)  # each role's form levels encoded once
-            first = next(lines, None)
-            if first is None:
-                return  # nothing to journal: the file is not even opened
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            known = set(self._roles)
+            lines = map(LineEncoder(JOURNAL_PATHS).line, self._roles_once(entries))  # form levels encoded once
             try:
-                write_lines(fd, itertools.chain([first], lines))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+                first = next(lines, None)
+                if first is None:
+                    return  # nothing to journal: the file is not even opened
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+                try:
+                    write_lines(fd, itertools.chain([first], lines))
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except BaseException:
+                self._roles = known  # a value in a line that may not be durable: later lines hold it again
+                raise
+
+    def _roles_once(self, entries: Iterable[dict]) -> Iterable[dict]:
+        for entry in entries:
+            role = entry.get("role") if isinstance(entry, dict) else None
+            if isinstance(role, list) and len(role) == 2 and isinstance(role[0], str):
+                if role[0] in self._roles:
+                    entry = {**entry, "role": [role[0]]}
+                else:
+                    self._roles.add(role[0])
+            yield entry
 
     def seal(self, seal: dict) -> None:
         """The commit is under way: what it commits (see the module's docstring)."""
@@ -80,6 +101,7 @@ class FileJournal:
         except FileNotFoundError:
             return None
         header, entries, seal = None, [], None
+        roles: dict[str, object] = {}
         for raw in lines:
             if not raw.strip():
                 continue
@@ -95,7 +117,7 @@ class FileJournal:
                 seal = item["seal"]
                 break
             else:
-                entries.append(item)
+                entries.append(_with_role(item, roles, self.path))
         return (header, entries, seal) if header is not None else None
 
     def clear(self) -> None:
@@ -104,3 +126,23 @@ class FileJournal:
                 self.path.unlink()
             except FileNotFoundError:
                 pass
+            self._roles = set()
+
+
+def _with_role(item: Any, roles: dict[str, object], path: Path) -> Any:
+    """A journaled change whose role names its ref alone gets the value an earlier line holds."""
+    role = item.get("role") if isinstance(item, dict) else None
+    if not (isinstance(role, list) and role and isinstance(role[0], str)):
+        return item
+    if len(role) == 2:
+        roles[role[0]] = role[1]
+    elif len(role) == 1:
+        if role[0] not in roles:  # an edited or damaged journal: never guess a role's rights
+            raise UserError(
+                f"cannot read {path}: a change names the role {role[0]}, which no earlier line holds; the "
+                "journal is damaged (the state is untouched: look at the journal before removing it)",
+                code=STATE_INVALID.code,
+            )
+        assert isinstance(item, dict)
+        item["role"] = [role[0], roles[role[0]]]
+    return item
