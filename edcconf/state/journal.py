@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import UserError
 from ..fs import write_atomically, write_lines
+from ..resolve.effective import expand_grant
 from ..rules.state import STATE_INVALID
 from .jsonlines import JOURNAL_PATHS, LineEncoder
 
@@ -56,7 +57,7 @@ class FileJournal:
         once, and joining all of their lines in one buffer cost more memory than the rest of the apply."""
         with self._writing():
             known = set(self._roles)
-            lines = map(LineEncoder(JOURNAL_PATHS).line, self._roles_once(entries))  # form levels encoded once
+            lines = map(LineEncoder(JOURNAL_PATHS).line, self._compact(entries))  # form levels encoded once
             try:
                 first = next(lines, None)
                 if first is None:
@@ -71,14 +72,22 @@ class FileJournal:
                 self._roles = known  # a value in a line that may not be durable: later lines hold it again
                 raise
 
-    def _roles_once(self, entries: Iterable[dict]) -> Iterable[dict]:
+    def _compact(self, entries: Iterable[dict]) -> Iterable[dict]:
+        """Each entry as journaled: a role's value only in the first line that names it, and a grant's
+        expanded value left out when its compact value and role give it back exactly (read() does)."""
         for entry in entries:
             role = entry.get("role") if isinstance(entry, dict) else None
-            if isinstance(role, list) and len(role) == 2 and isinstance(role[0], str):
-                if role[0] in self._roles:
-                    entry = {**entry, "role": [role[0]]}
-                else:
-                    self._roles.add(role[0])
+            if not (isinstance(role, list) and len(role) == 2 and isinstance(role[0], str)):
+                yield entry
+                continue
+            rebuilt = "after" in entry and entry.get("stored") is not None
+            rebuilt = rebuilt and _expanded(entry["stored"], role) == entry["after"]
+            again = role[0] in self._roles
+            self._roles.add(role[0])
+            if rebuilt or again:
+                entry = {k: v for k, v in entry.items() if not (rebuilt and k == "after")}
+                if again:
+                    entry["role"] = [role[0]]
             yield entry
 
     def seal(self, seal: dict) -> None:
@@ -145,4 +154,11 @@ def _with_role(item: Any, roles: dict[str, object], path: Path) -> Any:
             )
         assert isinstance(item, dict)
         item["role"] = [role[0], roles[role[0]]]
+    if "after" not in item and item.get("stored") is not None:  # left out: the same as its expansion
+        item["after"] = _expanded(item["stored"], item["role"])
     return item
+
+
+def _expanded(stored: Any, role: list) -> Any:
+    """A grant's value as plans show it, from its compact value and its role (ref, value)."""
+    return expand_grant({"roles": {role[0]: role[1]}}, stored) if isinstance(stored, dict) else None

@@ -65,3 +65,36 @@ def test_a_ref_no_earlier_line_holds_is_a_damaged_journal(tmp_path):
     with pytest.raises(UserError) as refused:
         FileJournal(path).read()
     assert refused.value.code == "state-invalid" and "S1/monitor#abc" in refused.value.message
+
+
+def test_a_grant_expanded_from_its_role_is_journaled_compact_and_read_back_whole(tmp_path):
+    from edcconf.resolve.effective import expand_grant
+
+    ref = "S1/monitor#abc"
+    stored = {"study": "S1", "user": "u1", "role": "monitor", "sites": ["A"], "role_ref": ref}
+    after = expand_grant({"roles": {ref: MONITOR}}, stored)
+    odd = {**after, "sites": ["B"]}  # not what its compact value gives: kept as it is
+    disabled = {**stored, "study_status": "disabled"}
+    journal = FileJournal(tmp_path / "test.journal")
+    journal.begin({"id": "a"})
+    journal.append(
+        [
+            {"kind": "grant", "key": "S1/u1", "after": after, "stored": stored, "role": [ref, MONITOR]},
+            {"kind": "grant", "key": "S1/u2", "after": odd, "stored": stored, "role": [ref, MONITOR]},
+            {
+                "kind": "grant",
+                "key": "S1/u3",
+                "after": expand_grant({"roles": {ref: MONITOR}}, disabled),
+                "stored": disabled,
+                "role": [ref, MONITOR],
+            },
+            {"kind": "grant", "key": "S1/u4", "after": None, "before": after, "stored": None, "role": [ref, MONITOR]},
+        ]
+    )
+    written = lines(journal.path)[1:]
+    assert ["after" in e for e in written] == [False, True, False, True]
+    _, entries, _ = journal.read()
+    assert json.loads(json.dumps([e["after"] for e in entries])) == json.loads(
+        json.dumps([after, odd, expand_grant({"roles": {ref: MONITOR}}, disabled), None])
+    )
+    assert all(set(e["after"]["forms"].values()) == {"none"} for e in entries[2:3])  # disabled: no access
