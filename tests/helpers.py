@@ -29,3 +29,22 @@ def read_terminal(primary: int) -> str:
         chunks.append(chunk)
     os.close(primary)
     return b"".join(chunks).decode("utf-8", "replace")
+
+
+def run_killed(script: str, *args: str, env: dict | None = None) -> None:
+    """Run a Python script that patches edcconf and kills itself (os._exit(9)) at a chosen point of a
+    command; it must have reached that point."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
+    assert proc.returncode == 9, proc.stderr

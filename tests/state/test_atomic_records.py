@@ -3,14 +3,12 @@ moved aside and never glued to the next entry, and a journal is never cleared wi
 saying what became of it. Kills are placed exactly (os._exit at a chosen point of the commit)."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import REPO, run_inprocess
+from tests.conftest import run_inprocess
 from tests.faults.test_kill_trials import Local, Postgres, csv_difference, unaudited
+from tests.helpers import run_killed
 
 DAY = "2026-11-24"
 
@@ -67,15 +65,7 @@ workflow.apply_planned(root, planned)
 
 
 def killed_apply(root, point, env=None):
-    proc = subprocess.run(
-        [sys.executable, "-c", KILLED_APPLY, str(root), point],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO)},
-        timeout=120,
-    )
-    assert proc.returncode == 9, proc.stderr
+    run_killed(KILLED_APPLY, str(root), point, env=env)
 
 
 @pytest.mark.parametrize(
@@ -128,15 +118,7 @@ def test_files_written_but_not_recorded_are_not_in_place(mini_repo, kind, reques
                 "  - name: test\n", "  - name: test\n    state: {backend: postgres, dsn_env: EDCCONF_PG_DSN}\n"
             )
         )
-    proc = subprocess.run(
-        [sys.executable, "-c", FILES_KILLED, str(mini_repo)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env, "PYTHONPATH": str(REPO)},
-        timeout=120,
-    )
-    assert proc.returncode == 9, proc.stderr
+    run_killed(FILES_KILLED, str(mini_repo), env=env)
     store = Local(mini_repo) if kind == "local" else Postgres(mini_repo, env["EDCCONF_PG_DSN"], "edcconf")
     assert run_inprocess(mini_repo, "plan", "--env", "test", "--at", DAY)[0] == 2
     assert csv_difference(store) is None and unaudited(store) == []
@@ -222,16 +204,7 @@ workflow.apply_planned(sys.argv[1], planned)
 
 @pytest.mark.postgres
 def test_postgres_version_and_its_audit_entries_are_one_transaction(pg_repo, pg_dsn, monkeypatch):
-    env = {**os.environ, "EDCCONF_PG_DSN": pg_dsn, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
-        [sys.executable, "-c", PG_KILLED_APPLY, str(pg_repo)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 9, proc.stderr
+    run_killed(PG_KILLED_APPLY, str(pg_repo), env={"EDCCONF_PG_DSN": pg_dsn})
     store = Postgres(pg_repo, pg_dsn, "edcconf")
     assert store.versions() == [] and unaudited(store) == []  # neither the version nor its entries
     assert store.journal_exists()
@@ -285,15 +258,7 @@ def test_a_torn_batch_of_file_changes_is_not_recorded_as_carried_out(mini_repo):
     between two leaves the first of them in the journal while the files were never put in place. Before,
     the next command recorded those changes as carried out: the state said more than users.csv, and the
     next plan had nothing left to do."""
-    proc = subprocess.run(
-        [sys.executable, "-c", TORN_BATCH, str(mini_repo)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        timeout=120,
-    )
-    assert proc.returncode == 9, proc.stderr
+    run_killed(TORN_BATCH, str(mini_repo))
     store = Local(mini_repo)
     torn = [json.loads(line) for line in (mini_repo / "torn.jsonl").read_text().splitlines()]
     code, out, _ = run_inprocess(mini_repo, "plan", "--env", "test", "--at", DAY, "--json")

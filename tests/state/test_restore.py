@@ -166,23 +166,12 @@ main(["--config", sys.argv[1], "state", "restore", "--env", "test"])
 
 
 def test_restore_killed_before_the_state_is_in_place_is_finished_by_the_next_command(applied_twice):
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO
+    from tests.helpers import run_killed
 
     root = applied_twice
     newest = json.loads((state_dir(root) / "test.json").read_text())
     (state_dir(root) / "test.json").unlink()
-    proc = subprocess.run(
-        [sys.executable, "-c", KILLED_RESTORE, str(root)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        timeout=120,
-    )
-    assert proc.returncode == 9, proc.stderr
+    run_killed(KILLED_RESTORE, str(root))
     assert not (state_dir(root) / "test.json").exists()
     assert run(root, "plan", "--env", "test", "--at", DAY)[0] == 0  # the restore is finished, nothing to plan
     assert json.loads((state_dir(root) / "test.json").read_text()) == newest
