@@ -6,12 +6,7 @@ system refusing a write is one), 3 an internal error (traceback and a request to
 
 from __future__ import annotations
 
-import gc
-import os
-import signal
 import sys
-import traceback
-from collections.abc import Callable
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 FLUSH_AFTER_INTERRUPT = 2.0  # seconds the cache writes may still take after Ctrl-C
@@ -29,6 +24,13 @@ def _interrupted() -> int:
 
 
 try:  # Ctrl-C while the command is still loading (a third of a second) ends it as any other Ctrl-C
+    # (here, not in __main__: the `edcconf` console script imports this module directly)
+    import gc
+    import os
+    import signal
+    import traceback
+    from collections.abc import Callable
+
     import click
 
     from .. import __version__
