@@ -62,13 +62,8 @@ class HeldQualification:
     completed: date | None
     expires: date | None  # None: does not expire; valid through this day
     id: str
-    # the person's `qualifications:` id -> where each is written, worked out when a message needs it
-    # (validate.build.LazyLocs: a Loc for every qualification of every person would cost more than the rest)
-    locs: Mapping[str, Loc] = field(default_factory=frozen_map, repr=False, compare=False)
-
-    @property
-    def loc(self) -> Loc:
-        return self.locs.get(self.id) or Loc("<unknown>")
+    # No position: people who hold the same qualifications with the same dates share one mapping of these
+    # (validate.build_qualifications); where a person's entry is written is Person.qualification_loc.
 
 
 @dataclass(frozen=True)
@@ -100,6 +95,13 @@ class Person:
 
     def expired(self, as_of: date) -> bool:
         return self.expires is not None and self.expires < as_of
+
+    def qualification_loc(self, qid: str) -> Loc:
+        """Where this person's `qualifications:` names qid: its own line when the positions are known
+        (validate.build.LazyLocs.nested), else the `qualifications:` key, else the person."""
+        nested = getattr(self.locs, "nested", None)
+        found = nested(("qualifications", qid)) if nested is not None else None
+        return found or self.locs.get("qualifications") or self.loc
 
 
 @dataclass(frozen=True)

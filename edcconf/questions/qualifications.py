@@ -36,7 +36,7 @@ def chain(desired: Desired, study: Study, role_id: str, person: Person) -> list[
                 else {
                     "completed": held.completed.isoformat() if held.completed else None,
                     "expires": held.expires.isoformat() if held.expires else None,
-                    "source": str(held.loc),
+                    "source": str(person.qualification_loc(req.id)),
                 },
                 "valid": lack is None,
                 "lacking": None if lack is None else lack[1],

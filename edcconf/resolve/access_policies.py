@@ -367,6 +367,8 @@ def _requester_not_approver(model: Model, policy: AccessPolicy, as_of: date) -> 
             continue
         asked, approved = ext.requested_by, ext.approved_by  # usernames: compared as rules.identity does
         me = fold(person.username)
+        if (asked is None or fold(asked) != me) and (approved is None or fold(approved) not in (me, fold(asked or ""))):
+            continue  # nothing to report: positions are worked out only for a message
         at_asked, at_approved = ext.locs.get("requested_by", ext.loc), ext.locs.get("approved_by", ext.loc)
         problems = []
         if asked is not None and fold(asked) == me:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..catalogs import catalog
 from ..diagnostics import Diagnostic, Loc, error, suggest, warning
-from ..model import ALL, Grant, Model, Person, Role, Study
+from ..model import ALL, Grant, HeldQualification, Model, Person, Role, Study
 from .book import rule
 
 if TYPE_CHECKING:
@@ -272,14 +272,14 @@ def check_qualifications(model: Model) -> list[Diagnostic]:
                         )
                     )
     for person in model.people.values():
-        for qid, held in person.qualifications.items():
+        for qid in person.qualifications:
             if qid not in known:
                 out.append(
                     error(
                         UNKNOWN_QUALIFICATION.code,
                         f"{person.username} holds unknown qualification {qid!r}{suggest(qid, known)}; "
                         "declare it under qualifications:",
-                        held.loc,
+                        person.qualification_loc(qid),
                     )
                 )
     for study in model.studies.values():
@@ -300,28 +300,42 @@ def check_qualifications(model: Model) -> list[Diagnostic]:
 def expiring(model: Model, as_of: date) -> list[Diagnostic]:
     """qualification-expiring: an active person's qualification ends within its notify_days of as_of."""
     out: list[Diagnostic] = []
+    # what ends within its notify_days, once per mapping: people who hold the same dates share one
+    soon_by_mapping: dict[int, list[tuple[str, date]]] = {}
     for person in model.people.values():
         if not person.qualifications or person.status != "active" or person.expired(as_of):
             continue
-        for qid, held in person.qualifications.items():
-            q = model.qualifications.get(qid)
-            if q is None or held.expires is None or held.expires < as_of:
-                continue
-            if person.expires is not None and held.expires >= person.expires:
+        soon = soon_by_mapping.get(id(person.qualifications))
+        if soon is None:
+            soon = soon_by_mapping[id(person.qualifications)] = _ending_soon(model, person.qualifications, as_of)
+        for qid, ends in soon:
+            if person.expires is not None and ends >= person.expires:
                 continue  # the person's access ends by then anyway (an agreement valid until then)
-            days = (held.expires - as_of).days
-            if held.expires <= as_of + timedelta(days=q.notify_days):
-                out.append(
-                    warning(
-                        QUALIFICATION_EXPIRING.code,
-                        f"{person.username}'s {_label(model, qid)} expires on {held.expires.isoformat()}, "
-                        f"in {days} day{'s' if days != 1 else ''}: renew it, or the grants that require it "
-                        "are suspended after that day",
-                        held.loc,
-                        user=person.username,
-                        qualification=qid,
-                    )
+            days = (ends - as_of).days
+            out.append(
+                warning(
+                    QUALIFICATION_EXPIRING.code,
+                    f"{person.username}'s {_label(model, qid)} expires on {ends.isoformat()}, "
+                    f"in {days} day{'s' if days != 1 else ''}: renew it, or the grants that require it "
+                    "are suspended after that day",
+                    person.qualification_loc(qid),
+                    user=person.username,
+                    qualification=qid,
                 )
+            )
+    return out
+
+
+def _ending_soon(model: Model, held: Mapping[str, HeldQualification], as_of: date) -> list[tuple[str, date]]:
+    """The declared qualifications of a held mapping that are valid on as_of and end within their
+    notify_days, with the day each ends."""
+    out = []
+    for qid, one in held.items():
+        q = model.qualifications.get(qid)
+        if q is None or one.expires is None or one.expires < as_of:
+            continue
+        if one.expires <= as_of + timedelta(days=q.notify_days):
+            out.append((qid, one.expires))
     return out
 
 

@@ -106,6 +106,13 @@ class LazyLocs(Mapping):
             raise KeyError(key)
         return self._where.loc(self._path + (key,))
 
+    def nested(self, keys: tuple) -> Loc | None:
+        """Where a field below one of these is written (keys: a path from here), None when it is not."""
+        *above, last = keys
+        if last not in (self._where.keys(self._path + tuple(above)) or ()):
+            return None
+        return self._where.loc(self._path + keys)
+
     def __iter__(self):
         return iter(self._keys())
 
@@ -308,6 +315,8 @@ def _groups(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[
     declared: dict[str, _Node] = {}
     from .build_qualifications import held_qualifications  # local: that module reads this one
 
+    held_shared: dict = {}  # people who hold the same qualifications with the same dates share one mapping
+
     for node in declarations(files, "group"):
         gid = node.get("id")
         if not group_ids.claim(gid, node, "id"):
@@ -315,7 +324,7 @@ def _groups(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[
         declared[gid] = node
         members = []
         for member in node.items("members"):
-            person = _person(member, gid, problems, held_qualifications(member, problems))
+            person = _person(member, gid, problems, held_qualifications(member, problems, held_shared))
             # usernames are unique across the whole repository, ignoring case (001); e-mails are judged
             # once the studies are built, by the systems each person has access to (rules.identity)
             usernames.claim(person.username, member, "username")

@@ -17,7 +17,7 @@ from ..model import ALL, HeldQualification, Model, Qualification, Study, frozen_
 from ..rules import files as files_rules
 from ..rules.qualifications import DEFAULT_NOTIFY_DAYS
 from ..source.yamlfile import ParsedFile
-from .build import LazyLocs, _Node, _Registry, declarations
+from .build import _Node, _Registry, declarations
 
 
 def with_qualifications(model: Model, files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> Model:
@@ -77,25 +77,40 @@ def _first(ident: Any, seen: set[str]) -> bool:
 NONE_HELD: Mapping[str, HeldQualification] = frozen_map()  # shared by everyone who declares none
 
 
-def held_qualifications(member: _Node, problems: list[Diagnostic]) -> Mapping[str, HeldQualification]:
-    """A person's `qualifications:` (build._person reads them as it builds the person); a position is
-    worked out only for a message (LazyLocs)."""
+def held_qualifications(
+    member: _Node, problems: list[Diagnostic], shared: dict | None = None
+) -> Mapping[str, HeldQualification]:
+    """A person's `qualifications:` (build._person reads them as it builds them). shared: the mappings
+    built so far, by (id, completed, expires) of each entry: 20,000 people often hold the same few training
+    dates, and one mapping each (with its dates and objects) was most of a one-change plan's extra cost.
+    Only a mapping whose dates all read is shared; a wrong date is reported for each person who wrote it."""
     held = member.get("qualifications")
     if not held or not isinstance(held, dict):
         return NONE_HELD
+    key = None
+    if shared is not None:
+        try:  # ids in order, each with its two date texts (an entry that is not a mapping: not shared)
+            key = tuple([(qid, value.get("completed"), value.get("expires")) for qid, value in held.items()])
+            found = shared.get(key)
+        except (AttributeError, TypeError):
+            key = found = None
+        if found is not None:
+            return found
+    before = len(problems)
     f, path = member.file, member.path + ("qualifications",)
-    locs = LazyLocs(f.where, path)
-    return frozen_map(
+    made = frozen_map(
         {
             qid: HeldQualification(
                 _date(f, path + (qid,), value, "completed", problems),
                 _date(f, path + (qid,), value, "expires", problems),
                 qid,
-                locs,
             )
             for qid, value in held.items()
         }
     )
+    if key is not None and shared is not None and len(problems) == before:  # dates that all read
+        shared[key] = made
+    return made
 
 
 @lru_cache(maxsize=4096)

@@ -16,6 +16,7 @@ def test_explain_shows_the_default_and_the_custom_roles_requirements(example_rep
     assert chain["gcp"]["required_by"] == "the defaults of openclinica base role crc"
     assert chain["gcp"]["source"] == "environments/qualifications.yaml:5"
     assert chain["gcp"]["held"]["expires"] == "2028-03-03" and chain["gcp"]["valid"]
+    assert chain["gcp"]["held"]["source"] == "groups/study-staff.yaml:16"  # omar.haddad's own entry
     assert chain["cardio-training"]["required_by"] == "role crc_no_contact of CARDIO-01"
     assert chain["cardio-training"]["source"].startswith("studies/cardio-01.yaml:18")
     assert chain["cardio-training"]["held"] == {
