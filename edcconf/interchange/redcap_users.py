@@ -332,13 +332,24 @@ def write_redcap_users(rows: Iterable[RedcapUser], version: str | Sequence[int] 
     extra = _extras(rows, USER_OPTIONAL)
     columns = right_columns(version)
     _refuse_unwritable(rows, columns)
+    # the cells of a role's rights, rendered once: the rows of one role share its mappings (providers.bulk);
+    # by identity, while every row (and so every mapping) is alive in `rows`
+    rendered: dict[tuple[int, int, int], list] = {}
+
+    def role_cells(r: RedcapUser) -> list:
+        key = (id(r.rights), id(r.forms), id(r.forms_export))
+        cells = rendered.get(key)
+        if cells is None:
+            cells = rendered[key] = [int(r.rights.get(c, 0)) for c in columns] + [
+                _forms_cell(r.forms),
+                _forms_cell(r.forms_export),
+            ]
+        return cells
+
     return write_table(
         user_header(version) + extra,
         (
-            [r.username, r.expiration, r.data_access_group]
-            + [int(r.rights.get(c, 0)) for c in columns]
-            + [_forms_cell(r.forms), _forms_cell(r.forms_export)]
-            + [r.extra.get(k, "") for k in extra]
+            [r.username, r.expiration, r.data_access_group] + role_cells(r) + [r.extra.get(k, "") for k in extra]
             for r in rows
         ),
         quote=quote_fputcsv,

@@ -27,7 +27,7 @@ from ..interchange.sag import OPTIONAL_RIGHT_KEYS as OPTIONAL_SAG_KEYS
 from ..interchange.sag import RIGHT_KEYS as SAG_KEYS
 from ..interchange.vault import ALL_ENVIRONMENTS, VaultUser
 from ..rules.ceiling_values import declaration_from_keys
-from .redcap_records import dag_unique_name, expected_record
+from .redcap_records import RoleRecord, dag_unique_name, expected_record, role_part
 
 VAULT_DEFAULTS = {
     "security_profile": "EDC User",
@@ -254,20 +254,19 @@ def redcap_users(study: str, state: Mapping, grants: list[dict], version: str | 
     study_sites = list(state.get("studies", {}).get(study, {}).get("sites", []))
     dags = {s: dag_unique_name(s) for s in study_sites}
     roles = state.get("roles", {})
+    version = version or DEFAULT_REDCAP_VERSION
+    parts: dict[object, RoleRecord] = {}  # role ref -> its part of every record (a hundred grants share a role)
     out = []
     for grant in grants:
-        rec = expected_record(
-            grant, roles.get(grant.get("role_ref"), {}), study_sites, dags, version or DEFAULT_REDCAP_VERSION
-        )
+        ref = grant.get("role_ref")
+        role = roles.get(ref, {})
+        part = parts.get(ref)
+        if part is None:
+            part = parts[ref] = role_part(role, version)
+        rec = expected_record(grant, role, study_sites, dags, version, part)
+        # the rows of one role share its mappings: write_redcap_users only reads them
         out.append(
-            RedcapUser(
-                rec.username,
-                rec.expiration,
-                rec.data_access_group,
-                dict(rec.rights),
-                dict(rec.forms),
-                dict(rec.forms_export),
-            )
+            RedcapUser(rec.username, rec.expiration, rec.data_access_group, rec.rights, rec.forms, rec.forms_export)
         )
     return out
 

@@ -78,25 +78,55 @@ def role_form_rights(role: Mapping) -> dict[str, dict[str, int]]:
     return default_form_rights(role.get("forms", {}), int(role.get("redcap", {}).get("dataExport", 0)))
 
 
-def expected_record(
-    grant: Mapping, role: Mapping, study_sites: list[str], dags: Mapping[str, str], version: str
-) -> UserRecord:
-    """The record REDCap must hold for an effective grant and its role version, in that version's fields
-    and codes. A right the version cannot carry raises Unsayable: never a record that means less."""
+@dataclass(frozen=True)
+class RoleRecord:
+    """What a role version puts in every user record of its grants, in a REDCap version's fields and codes
+    (the same for each of a study's hundred grants of a role: worked out once for them all)."""
+
+    missing: tuple[str, ...]  # rights the version cannot carry (none: the record can be written)
+    rights: Mapping[str, int]
+    forms: Mapping[str, int]
+    forms_export: Mapping[str, int]
+    role: str  # the unique name of its REDCap user role, "" for none
+
+
+def role_part(role: Mapping, version: str) -> RoleRecord:
     sag = role.get("redcap", {})
     per_form = role_form_rights(role)
-    missing = rv.unsayable(sag, {f: v["view"] for f, v in per_form.items()}, version)
-    if missing:
-        raise Unsayable(f"{grant.get('user')}: REDCap {version} cannot hold " + "; ".join(missing))
+    return RoleRecord(
+        missing=tuple(rv.unsayable(sag, {f: v["view"] for f, v in per_form.items()}, version)),
+        rights={field: int(sag.get(API_TO_SAG[field], 0)) for field in rv.fields(version)},
+        forms={f: rv.view_code(v["view"], version) for f, v in per_form.items()},  # type: ignore[misc]
+        forms_export={f: rv.export_code(v["export"]) for f, v in per_form.items()},
+        role=(role.get("redcap_role") or {}).get("name", ""),
+    )
+
+
+def expected_record(
+    grant: Mapping,
+    role: Mapping,
+    study_sites: list[str],
+    dags: Mapping[str, str],
+    version: str,
+    part: RoleRecord | None = None,
+) -> UserRecord:
+    """The record REDCap must hold for an effective grant and its role version, in that version's fields
+    and codes. A right the version cannot carry raises Unsayable: never a record that means less.
+    part: role_part(role, version) when the caller has it already (its mappings are then shared by the
+    records made from it: read them, never change them)."""
+    if part is None:
+        part = role_part(role, version)
+    if part.missing:
+        raise Unsayable(f"{grant.get('user')}: REDCap {version} cannot hold " + "; ".join(part.missing))
     return UserRecord(
         username=grant["user"],
         expiration=grant.get("expires") or "",
         data_access_group=dag_of(grant, study_sites, dags),
-        rights={field: int(sag.get(API_TO_SAG[field], 0)) for field in rv.fields(version)},
-        forms={f: rv.view_code(v["view"], version) for f, v in per_form.items()},  # type: ignore[misc]
-        forms_export={f: rv.export_code(v["export"]) for f, v in per_form.items()},
+        rights=part.rights,
+        forms=part.forms,
+        forms_export=part.forms_export,
         version=version,
-        role=(role.get("redcap_role") or {}).get("name", ""),
+        role=part.role,
     )
 
 

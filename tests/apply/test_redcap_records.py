@@ -49,3 +49,34 @@ def test_a_set_right_edcconf_has_no_model_of_is_reported():
     ]
     assert unmanaged_fields(raw, frozenset({"api"})) == [("bob", "some_future_right", 1)]
     assert UNMANAGED == "(not managed by edcconf)"
+
+
+def test_the_upload_of_a_study_is_the_same_whether_its_roles_records_are_shared_or_not():
+    """providers.bulk works a role's part of the records out once for all its grants, and the writer
+    renders a shared part once: the bytes must be those of records made one by one."""
+    from dataclasses import replace
+
+    from edcconf.interchange.redcap_users import RedcapUser, write_redcap_users
+    from edcconf.providers.bulk import redcap_users
+
+    other = {"redcap": {"dataExport": 2}, "forms": {"demographics": "edit", "hba1c": "read"}}
+    state = {"studies": {"S": {"sites": ["A", "B"]}}, "roles": {"r1": ROLE, "r2": other}}
+    grants = [
+        {"user": f"u{i}", "role_ref": "r1" if i % 3 else "r2", "sites": ["A"] if i % 2 else [], "expires": None}
+        for i in range(9)
+    ]
+    rows = redcap_users("S", state, grants, "15.6.1")
+    assert rows[1].forms is rows[2].forms  # u1 and u2 hold r1: one mapping
+    alone = [
+        RedcapUser(r.username, r.expiration, r.data_access_group, dict(r.rights), dict(r.forms), dict(r.forms_export))
+        for r in rows
+    ]
+    assert write_redcap_users(rows, "15.6.1") == write_redcap_users(alone, "15.6.1")
+    one_by_one = [expected_record(g, state["roles"][g["role_ref"]], ["A", "B"], {}, "15.6.1") for g in grants]
+    assert [(r.username, r.data_access_group, r.rights, r.forms) for r in rows] == [
+        (e.username, e.data_access_group, e.rights, e.forms) for e in one_by_one
+    ]
+    changed = [replace(alone[0], forms={"demographics": 128})] + alone[1:]  # an equal-looking row that differs
+    assert write_redcap_users(changed, "15.6.1") != write_redcap_users(rows, "15.6.1")
+    with pytest.raises(Unsayable, match="^u1: REDCap 15.5.0 cannot hold"):  # each grant's own user is named
+        redcap_users("S", state, grants[1:], "15.5.0")
