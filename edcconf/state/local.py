@@ -26,6 +26,7 @@ import itertools
 import json
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -131,7 +132,8 @@ class LocalBackend:
         self._fence_path = self.dir / f"{environment}.fence"
         self.history_dir = self.dir / "history" / environment
         self._held: LockInfo | None = None  # the lock this object holds, while it holds it
-        self._fenced = 0  # depth of fenced() sections entered (they nest)
+        self._fenced = 0  # depth of fenced() sections entered (they nest), by the thread in _section
+        self._section = threading.RLock()  # one thread's write sections at a time; they nest within it
 
     @property
     def journal(self) -> FileJournal:
@@ -608,23 +610,26 @@ class LocalBackend:
     @contextlib.contextmanager
     def fenced(self) -> Iterator[None]:
         """A write section: the lock is still this holder's (the lock file names it) and stays so until the
-        section ends (force-unlock waits for it). Sections nest; without the lock, one is taken for it."""
-        if self._fenced:
-            yield
-            return
-        if self._held is None:
-            with self.lock("write"), self.fenced():
+        section ends (force-unlock waits for it). Sections nest within a thread; another thread's section
+        waits until this one ends (so it never rides on a fence check it did not make); without the lock,
+        one is taken for it."""
+        with self._section:
+            if self._fenced:
                 yield
-            return
-        with self._mutex():
-            holder = self._holder()
-            if holder is None or holder.id != self._held.id:
-                raise lock_lost(self.environment, self._held)
-            self._fenced += 1
-            try:
-                yield
-            finally:
-                self._fenced -= 1
+                return
+            if self._held is None:
+                with self.lock("write"), self.fenced():
+                    yield
+                return
+            with self._mutex():
+                holder = self._holder()
+                if holder is None or holder.id != self._held.id:
+                    raise lock_lost(self.environment, self._held)
+                self._fenced += 1
+                try:
+                    yield
+                finally:
+                    self._fenced -= 1
 
     _writing = fenced
 

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -175,7 +176,8 @@ class PostgresBackend:
         self._migrated = False
         self._conn: psycopg.Connection | None = None  # the session holding the lock, while it is held
         self._held: LockInfo | None = None
-        self._fenced = 0
+        self._fenced = 0  # depth of fenced() sections entered (they nest), by the thread in _section
+        self._section = threading.RLock()  # one thread's write sections at a time; they nest within it
 
     def describe(self) -> str:
         return f"PostgreSQL (schema {self.schema}, DSN from ${self.dsn_env})"
@@ -483,32 +485,34 @@ class PostgresBackend:
     def fenced(self) -> Iterator[psycopg.Connection]:
         """A write transaction on the lock's session that holds the fence row (FOR SHARE) at this holder's
         generation: force-unlock waits for it to end, and a forced-open holder cannot start one. Sections
-        nest (the inner ones are savepoints); without the lock, one is taken for it."""
-        if self._fenced:
-            assert self._conn is not None  # a fenced section runs on the lock's session
-            yield self._conn
-            return
-        if self._held is None:
-            with self.lock("write"), self.fenced() as conn:
-                yield conn
-            return
-        assert self._conn is not None  # lock() sets it with _held
-        conn, held = self._conn, self._held
-        try:
-            with conn.transaction():
-                row = conn.execute(
-                    sql.SQL("SELECT generation FROM {} WHERE environment = %s FOR SHARE").format(self._t("fences")),
-                    (self.environment,),
-                ).fetchone()
-                if row is None or row[0] != held.generation:
-                    raise lock_lost(self.environment, held)
-                self._fenced += 1
-                try:
+        nest within a thread (the inner ones are savepoints); another thread's section waits until this one
+        ends (one session, one transaction at a time); without the lock, one is taken for it."""
+        with self._section:
+            if self._fenced:
+                assert self._conn is not None  # a fenced section runs on the lock's session
+                yield self._conn
+                return
+            if self._held is None:
+                with self.lock("write"), self.fenced() as conn:
                     yield conn
-                finally:
-                    self._fenced -= 1
-        except psycopg.Error as exc:
-            raise self._error(exc) from None
+                return
+            assert self._conn is not None  # lock() sets it with _held
+            conn, held = self._conn, self._held
+            try:
+                with conn.transaction():
+                    row = conn.execute(
+                        sql.SQL("SELECT generation FROM {} WHERE environment = %s FOR SHARE").format(self._t("fences")),
+                        (self.environment,),
+                    ).fetchone()
+                    if row is None or row[0] != held.generation:
+                        raise lock_lost(self.environment, held)
+                    self._fenced += 1
+                    try:
+                        yield conn
+                    finally:
+                        self._fenced -= 1
+            except psycopg.Error as exc:
+                raise self._error(exc) from None
 
     def check_fence(self) -> None:
         """Refuse (lock-lost) if this holder's lock was forced open: done before each change is carried out."""

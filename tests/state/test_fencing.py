@@ -194,3 +194,35 @@ def test_paused_apply_resumed_after_force_unlock_overwrites_nothing(mini_repo, k
     assert {e.get("actor") for e in audit[first_b:]} == {"bob"}
     assert {e.get("event") for e in audit[:first_b]} <= {"change", "recovered"}
     assert cli("plan", "--env", "test", "--at", DAY, cwd=mini_repo, env=env).code == 0  # nothing left, nothing stray
+
+
+@pytest.mark.parametrize("kind", ["local", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_second_threads_write_section_waits_for_the_first(tmp_path, kind, request):
+    """Sections nest within a thread; a section of another thread of the same holder waits until the first
+    ends and then makes its own fence check, rather than riding on the first one's (apply's lanes run in
+    threads; today they enter one at a time, and this makes it so by construction)."""
+    import threading
+    import time
+
+    dsn = request.getfixturevalue("pg_dsn") if kind == "postgres" else None
+    backend = make_backend(kind, tmp_path, dsn)
+    events: list[str] = []
+    inside = threading.Event()
+
+    def second() -> None:
+        inside.wait(10)
+        with backend.fenced():
+            events.append("second in")
+
+    with backend.lock("apply"):
+        other = threading.Thread(target=second)
+        other.start()
+        with backend.fenced():
+            with backend.fenced():  # nests within this thread
+                inside.set()
+                time.sleep(0.5)  # the other thread is trying to enter meanwhile
+                events.append("first out")
+        other.join(10)
+        assert not other.is_alive()
+        backend.check_fence()  # the section is free again for this thread
+    assert events == ["first out", "second in"]
