@@ -30,12 +30,19 @@ def loads_shared(text: str, like: Mapping[str, Mapping] | None = None) -> object
     for value in (like.get("roles", {}) if like else {}).values():
         roles.setdefault(_role_key(value), value)
 
-    def hook(obj: dict) -> Mapping:
+    def shared_values(obj: dict) -> dict:
         for key, value in obj.items():  # replacing values (not keys) while iterating is allowed
             if value.__class__ is str:
                 obj[key] = share(value)
             elif value.__class__ is list:
                 obj[key] = [share(v) if v.__class__ is str else v for v in value]
+        return obj
+
+    if not grants and not roles:  # nothing to match (the prefetch child): no key is worth making
+        return json.loads(text, object_hook=shared_values)
+
+    def hook(obj: dict) -> Mapping:
+        shared_values(obj)
         if "role_ref" in obj:  # a grant: its key in the grants section is "<study>/<user>[/<role>]"
             key = f"{obj.get('study')}/{obj.get('user')}"
             same = grants.get(key) or grants.get(f"{key}/{obj.get('role')}")
