@@ -23,6 +23,19 @@ def _interrupted() -> int:
     return EXIT_INTERRUPTED
 
 
+def _from_interrupt(exc: BaseException) -> bool:
+    """Whether Ctrl-C is what this exception carries: Python wraps a KeyboardInterrupt raised while a
+    class is being made (a module loading, `__set_name__`) in a RuntimeError whose cause it is."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 try:  # Ctrl-C while the command is still loading (a third of a second) ends it as any other Ctrl-C
     # (here, not in __main__: the `edcconf` console script imports this module directly)
     import gc
@@ -50,7 +63,9 @@ try:  # Ctrl-C while the command is still loading (a third of a second) ends it 
     from . import scaffold as _scaffold
     from . import state as _state
     from .common import Ctx, accept_no_color_everywhere, emit_user_error
-except KeyboardInterrupt:
+except BaseException as exc:  # re-raised unless it is Ctrl-C underneath
+    if not _from_interrupt(exc):
+        raise
     raise SystemExit(_interrupted()) from None
 
 
@@ -171,7 +186,9 @@ def _run(argv: list[str] | None) -> int:
         # the file system refused (full, read-only, a directory where a file belongs): the user's to fix
         emit_user_error(file_system_error(exc), json_output=json_output)
         code = EXIT_ERROR
-    except Exception:  # noqa: BLE001 - the last line of defence: a bug, reported as such
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, reported as such
+        if _from_interrupt(exc):  # Ctrl-C while a module loaded lazily (wrapped by Python): no bug
+            return _interrupted()
         _internal_error()
         code = EXIT_BUG
     return code if isinstance(code, int) else EXIT_OK

@@ -60,3 +60,75 @@ def test_a_finished_command_waits_for_its_cache_writes(monkeypatch, tmp_path):
     monkeypatch.setattr(cli, "_run", run)
     assert _exit_code(["plan"]) == cli.EXIT_OK
     assert written.read_bytes() == b"x"  # flushed before the command returned
+
+
+class _InterruptsWhenNamed:
+    def __set_name__(self, owner, name):
+        raise KeyboardInterrupt
+
+
+def _wrapped_interrupt() -> RuntimeError:
+    """What Python raises for a Ctrl-C that lands while a class is being made (a module loading): a
+    RuntimeError whose cause is the KeyboardInterrupt."""
+    try:
+
+        class Loading:  # made only to be interrupted
+            field = _InterruptsWhenNamed()
+
+    except RuntimeError as exc:
+        assert isinstance(exc.__cause__, KeyboardInterrupt)
+        return exc
+    raise AssertionError("Python no longer wraps it: this test needs another way in")
+
+
+def test_ctrl_c_while_a_module_loads_lazily_is_an_interrupt_not_a_bug(monkeypatch, capsys):
+    def run(*args, **kwargs):
+        raise _wrapped_interrupt()
+
+    monkeypatch.setattr(cli.cli, "main", run)
+    assert _exit_code(["plan"]) == cli.EXIT_INTERRUPTED
+    assert capsys.readouterr().err == "Interrupted.\n"
+
+
+def test_a_runtime_error_of_our_own_is_still_a_bug(monkeypatch, capsys):
+    def run(*args, **kwargs):
+        raise RuntimeError("a real bug")
+
+    monkeypatch.setattr(cli.cli, "main", run)
+    assert _exit_code(["plan"]) == cli.EXIT_BUG
+    err = capsys.readouterr().err
+    assert "RuntimeError: a real bug" in err and "internal error" in err
+
+
+def test_ctrl_c_while_the_cli_itself_loads_is_an_interrupt(tmp_path):
+    """The console script imports edcconf.cli, which imports click and every command: a Ctrl-C there that
+    Python wraps (class creation in click's imports, as a stress run of SIGINTs met) is still Ctrl-C."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+sys.path.insert(0, {str(tmp_path)!r})
+from wrapped import raise_wrapped
+
+class Boom:
+    def find_spec(self, name, path=None, target=None):
+        if name == "click":
+            raise_wrapped()
+        return None
+
+sys.meta_path.insert(0, Boom())
+for name in [m for m in sys.modules if m == "click" or m.startswith(("click.", "edcconf"))]:
+    del sys.modules[name]
+from edcconf.cli import main
+"""
+    (tmp_path / "wrapped.py").write_text(
+        "class Named:\n"
+        "    def __set_name__(self, owner, name):\n"
+        "        raise KeyboardInterrupt\n\n"
+        "def raise_wrapped():\n"
+        "    class Loading:\n"
+        "        field = Named()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (cli.EXIT_INTERRUPTED, "Interrupted.\n"), done.stderr
