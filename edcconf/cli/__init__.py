@@ -165,7 +165,7 @@ def _run(argv: list[str] | None) -> int:
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.Abort as exc:
-        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):  # click's own Ctrl-C
+        if _from_interrupt(exc):  # click's own Ctrl-C
             return _interrupted()
         click.echo("Aborted.", err=True)
         code = EXIT_ERROR

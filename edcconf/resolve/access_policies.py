@@ -367,15 +367,18 @@ def _requester_not_approver(model: Model, policy: AccessPolicy, as_of: date) -> 
             continue
         asked, approved = ext.requested_by, ext.approved_by  # usernames: compared as rules.identity does
         me = fold(person.username)
-        if (asked is None or fold(asked) != me) and (approved is None or fold(approved) not in (me, fold(asked or ""))):
-            continue  # nothing to report: positions are worked out only for a message
+        asked_self = asked is not None and fold(asked) == me
+        approved_self = approved is not None and fold(approved) == me
+        same_other = asked is not None and approved is not None and fold(asked) == fold(approved) != me
+        if not (asked_self or approved_self or same_other):
+            continue  # positions are worked out only for a message
         at_asked, at_approved = ext.locs.get("requested_by", ext.loc), ext.locs.get("approved_by", ext.loc)
         problems = []
-        if asked is not None and fold(asked) == me:
+        if asked_self:
             problems.append((f"{person.username} requested their own access", at_asked))
-        if approved is not None and fold(approved) == me:
+        if approved_self:
             problems.append((f"{person.username} approved their own access", at_approved))
-        if asked is not None and approved is not None and fold(asked) == fold(approved) != me:
+        if same_other:
             problems.append(
                 (
                     f"{person.username}'s access was requested ({at_asked}) and approved ({at_approved}) "

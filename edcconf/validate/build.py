@@ -315,7 +315,7 @@ def _groups(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> tuple[
     declared: dict[str, _Node] = {}
     from .build_qualifications import held_qualifications  # local: that module reads this one
 
-    held_shared: dict = {}  # people who hold the same qualifications with the same dates share one mapping
+    held_shared: dict[tuple, Mapping[str, HeldQualification]] = {}  # the same dates held: one mapping
 
     for node in declarations(files, "group"):
         gid = node.get("id")

@@ -78,7 +78,7 @@ NONE_HELD: Mapping[str, HeldQualification] = frozen_map()  # shared by everyone 
 
 
 def held_qualifications(
-    member: _Node, problems: list[Diagnostic], shared: dict | None = None
+    member: _Node, problems: list[Diagnostic], shared: dict[tuple, Mapping[str, HeldQualification]]
 ) -> Mapping[str, HeldQualification]:
     """A person's `qualifications:` (build._person reads them as it builds them). shared: the mappings
     built so far, by (id, completed, expires) of each entry: 20,000 people often hold the same few training
@@ -87,15 +87,14 @@ def held_qualifications(
     held = member.get("qualifications")
     if not held or not isinstance(held, dict):
         return NONE_HELD
-    key = None
-    if shared is not None:
-        try:  # ids in order, each with its two date texts (an entry that is not a mapping: not shared)
-            key = tuple([(qid, value.get("completed"), value.get("expires")) for qid, value in held.items()])
-            found = shared.get(key)
-        except (AttributeError, TypeError):
-            key = found = None
-        if found is not None:
-            return found
+    key: tuple | None
+    try:  # ids in order, each with its two date texts (an entry that is not a mapping: not shared)
+        key = tuple([(qid, value.get("completed"), value.get("expires")) for qid, value in held.items()])
+        found = shared.get(key)
+    except (AttributeError, TypeError):
+        key = found = None
+    if found is not None:
+        return found
     before = len(problems)
     f, path = member.file, member.path + ("qualifications",)
     made = frozen_map(
@@ -108,7 +107,7 @@ def held_qualifications(
             for qid, value in held.items()
         }
     )
-    if key is not None and shared is not None and len(problems) == before:  # dates that all read
+    if key is not None and len(problems) == before:  # dates that all read
         shared[key] = made
     return made
 
