@@ -212,7 +212,11 @@ def load_templates(root: Path) -> Templates:
 
 def _environment(root: Path) -> ImmutableSandboxedEnvironment:
     return ImmutableSandboxedEnvironment(
-        loader=_Loader(Path(root)), undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
+        loader=_Loader(Path(root)),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        auto_reload=False,  # one command: a template is read once (not its file's time checked per message)
     )
 
 

@@ -53,6 +53,7 @@ def _templates(root: Path) -> ImmutableSandboxedEnvironment:
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
+        auto_reload=False,  # one command: a template is read once (not its file's time checked per message)
     )
 
 
