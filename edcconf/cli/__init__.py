@@ -105,7 +105,12 @@ _complete.attach(cli)
 accept_no_color_everywhere(cli)
 
 
-def main(argv: list[str] | None = None) -> None:
+def run() -> None:
+    """The `edcconf` program (console script, `python -m edcconf`): main() owning the process."""
+    main(owns_process=True)
+
+
+def main(argv: list[str] | None = None, owns_process: bool = False) -> None:
     # A command is a short batch over millions of small acyclic containers (parsed YAML, the model, the
     # effective state): the cyclic collector's repeated passes over them cost a third of a plan and free
     # nothing (peak RSS unchanged). Reference counting still frees everything; the process ends soon.
@@ -135,7 +140,29 @@ def main(argv: list[str] | None = None) -> None:
         restore()
         if collecting:  # in-process callers (tests) get their collector back
             gc.enable()
+    if owns_process:
+        _late_interrupts_keep(code)
     sys.exit(code)
+
+
+def _late_interrupts_keep(code: int) -> None:
+    """The command has done its work and said so: a Ctrl-C during the interpreter's shutdown that follows
+    ends the process at once with the command's own exit code. Python's handler would print "Exception
+    ignored ... KeyboardInterrupt", or the process would die by SIGINT (-2), and a CI job would count an
+    apply that was committed and reported as failed."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said on it
+            pass
+
+    def late(signum, frame):
+        os._exit(code)
+
+    try:
+        signal.signal(signal.SIGINT, late)
+    except ValueError:  # not the main thread
+        pass
 
 
 def _interrupts_end_here():

@@ -132,3 +132,36 @@ from edcconf.cli import main
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stderr) == (cli.EXIT_INTERRUPTED, "Interrupted.\n"), done.stderr
+
+
+_CTRL_C_AT_SHUTDOWN = """
+import atexit, os, signal, sys, time
+def ctrl_c():  # as a user's Ctrl-C lands after the command has printed its result
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.2)
+    print("not reached after a Ctrl-C at shutdown", file=sys.stderr)
+atexit.register(ctrl_c)
+sys.argv = ["edcconf", *sys.argv[1:]]
+import runpy
+runpy.run_module("edcconf", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("args, code", [(["--version"], 0), (["plan", "--env", "nowhere"], 1)])
+def test_ctrl_c_during_shutdown_keeps_the_commands_exit_code(tmp_path, args, code):
+    """The command's work is done and reported: a Ctrl-C while the interpreter shuts down ends it with the
+    command's own code, without Python's "Exception ignored ... KeyboardInterrupt" (and never -2)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "environments").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_AT_SHUTDOWN, *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == code, done
+    assert "KeyboardInterrupt" not in done.stderr and "not reached" not in done.stderr, done.stderr
+    assert "Interrupted." not in done.stderr  # nothing was interrupted: the command had finished
