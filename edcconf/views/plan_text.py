@@ -62,18 +62,40 @@ def plan_chunks(plan: Plan, style: Style = _plain) -> Iterator[str]:
     if general:
         yield "\n".join(_section("Accounts, groups and sites", general, style, needed)) + "\n"
     by_study = sorted((c for c in plan.changes if c.study), key=lambda c: c.study or "")  # (all have one)
+    forms_line = _FormsLines()
     for study, changes in groupby(by_study, key=lambda c: c.study):
-        yield "\n".join(_section(f"Study {study}", list(changes), style, needed)) + "\n"
+        yield "\n".join(_section(f"Study {study}", list(changes), style, needed, forms_line)) + "\n"
     lines = _warnings(plan, style) + _brakes(plan, style)
     s = plan.summary
     lines.append(style(f"Plan: {s['add']} to add, {s['change']} to change, {s['revoke']} to revoke.", bold=True))
     yield "\n".join(lines + banner[:1]) + "\n"
 
 
-def _section(title: str, changes: list[Change], style: Style, needed_by=None) -> list[str]:
+_FORMS_MEMO = 4_096  # role versions remembered at once (the changes come study by study)
+
+
+class _FormsLines:
+    """Each role's form levels as one line, made once: the grants of a role version share its dict (resolve's
+    expand_grant), and a first apply prints 200,000 of them."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[object, str]] = {}  # id -> (the dict, kept alive; its line)
+
+    def __call__(self, forms: dict) -> str:
+        known = self._memo.get(id(forms))
+        if known is None or known[0] is not forms:
+            if len(self._memo) >= _FORMS_MEMO:  # dicts not shared (a saved plan read back): memory stays small
+                self._memo.clear()
+            known = (forms, ", ".join(f"{f} {lvl}" for f, lvl in forms.items()))
+            self._memo[id(forms)] = known
+        return known[1]
+
+
+def _section(title: str, changes: list[Change], style: Style, needed_by=None, forms_line=None) -> list[str]:
     out = [style(f"# {title}", bold=True)]
+    forms_line = forms_line or _FormsLines()
     for change in changes:
-        out += _change(change, style)
+        out += _change(change, style, forms_line)
         needs = (needed_by or {}).get(f"{change.kind}.{change.key}")
         if needs:  # a partial plan's dependency: why it is here although not selected
             out.append(f"      needed by: {', '.join(needs)}")
@@ -81,7 +103,7 @@ def _section(title: str, changes: list[Change], style: Style, needed_by=None) ->
     return out
 
 
-def _change(change: Change, style: Style) -> list[str]:
+def _change(change: Change, style: Style, forms_line: _FormsLines) -> list[str]:
     sign = _SIGN[change.action]
     colour = _COLOUR[sign]
     verb = "invited" if change.invite else _VERB[change.action]
@@ -94,7 +116,7 @@ def _change(change: Change, style: Style) -> list[str]:
             + (f", expires {value['expires']}" if value.get("expires") else "")
             + (", study status disabled" if value.get("study_status") == "disabled" else "")
         )
-        out.append("      forms: " + ", ".join(f"{f} {lvl}" for f, lvl in value["forms"].items()))
+        out.append("      forms: " + forms_line(value["forms"]))
     if change.action == "update" and len(change.details) > 1:
         out += [f"      {style('~', fg='yellow')} {d}" for d in change.details]
     if change.notify:
