@@ -38,6 +38,7 @@ def _from_interrupt(exc: BaseException) -> bool:
 
 try:  # Ctrl-C while the command is still loading (a third of a second) ends it as any other Ctrl-C
     # (here, not in __main__: the `edcconf` console script imports this module directly)
+    import atexit
     import gc
     import os
     import signal
@@ -145,6 +146,9 @@ def main(argv: list[str] | None = None, owns_process: bool = False) -> None:
     sys.exit(code)
 
 
+_finished: list[int] = []  # the exit code of the command this process ran, once it is done (see below)
+
+
 def _late_interrupts_keep(code: int) -> None:
     """The command has done its work and said so: a Ctrl-C during the interpreter's shutdown that follows
     ends the process at once with the command's own exit code. Python's handler would print "Exception
@@ -162,7 +166,17 @@ def _late_interrupts_keep(code: int) -> None:
     try:
         signal.signal(signal.SIGINT, late)
     except ValueError:  # not the main thread
-        pass
+        return
+    _finished.append(code)
+
+
+@atexit.register  # at import: it runs after the exit work of what is imported later (atexit runs in reverse)
+def _late_interrupts_ignored() -> None:
+    """After this process's exit work, Python's own finalization puts the default action (death by SIGINT)
+    back in place of any handler written in Python, but leaves an ignored signal ignored: from here on a
+    Ctrl-C of a finished command is ignored, and the process ends with the command's code."""
+    if _finished:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _interrupts_end_here():
