@@ -143,6 +143,9 @@ def main(argv: list[str] | None = None, owns_process: bool = False) -> None:
             gc.enable()
     if owns_process:
         _late_interrupts_keep(code)
+        # the process ends now: Python's last cyclic collection at exit would walk every object still held
+        # (0.1-0.2 s of a plan's wall time at 2,000 studies, more with reviews and qualifications)
+        gc.freeze()
     sys.exit(code)
 
 
