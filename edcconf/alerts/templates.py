@@ -20,12 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import BaseLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError
+from jinja2 import BaseLoader, TemplateError, TemplateNotFound, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..diagnostics import Diagnostic, Loc, UserError, error, suggest
 from ..fs import refuse_leaving, refuse_leaving_folder, relative_name
 from ..rules import alerts as alerts_rules
+from ..views.text_templates import sandboxed_text_templates
 
 # kind -> (audience, what it is), in the order of the module's settings page
 KINDS = {
@@ -211,13 +212,7 @@ def load_templates(root: Path) -> Templates:
 
 
 def _environment(root: Path) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
-        loader=_Loader(Path(root)),
-        undefined=StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        auto_reload=False,  # one command: a template is read once (not its file's time checked per message)
-    )
+    return sandboxed_text_templates(_Loader(Path(root)))
 
 
 def check_templates(root: Path) -> list[Diagnostic]:

@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..fs import refuse_leaving, refuse_leaving_folder, write_atomically
 from ..mail import make_mail, send_all, smtp_settings
 from ..plan import Change
+from ..views.text_templates import sandboxed_text_templates
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,8 @@ class _InsideLoader(FileSystemLoader):
 
 
 def _templates(root: Path) -> ImmutableSandboxedEnvironment:
-    # sandboxed: a template comes from the configuration repository (a pull request), and may format text,
-    # never reach Python objects or run code on the machine that applies
-    return ImmutableSandboxedEnvironment(
-        loader=ChoiceLoader([_InsideLoader(root), PackageLoader("edcconf.views", "templates/notifications")]),
-        undefined=StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        auto_reload=False,  # one command: a template is read once (not its file's time checked per message)
+    return sandboxed_text_templates(
+        ChoiceLoader([_InsideLoader(root), PackageLoader("edcconf.views", "templates/notifications")])
     )
 
 
