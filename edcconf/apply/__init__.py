@@ -29,6 +29,7 @@ from ..rules import plan as plan_rules
 from ..state import LocalBackend, StateBackend, StateRecord, fold, next_record
 from ..state.locking import actor
 from ..state.record import SECTION_OF, summarize
+from . import finish as finishing
 from .lanes import carry_out
 
 log = logging.getLogger("edcconf.apply")
@@ -112,26 +113,35 @@ def execute(
     applied = done + deferred
     effective = fold(previous.effective, applied)
     written: list[str] = []
+    prepared = None  # the deferred changes' journal lines, made while the files are written elsewhere
     try:
         with backend.fenced():  # the files and their journal lines: a force-unlock cannot come in between
             with staged_outputs() as staged:  # written in full, not yet in place
-                for provider in providers.values():
-                    written.extend(provider.finish(applied, effective))
+                beside = finishing.start(providers, applied, effective)
+                try:
+                    if beside is not None and deferred:
+                        prepared = journal.prepare(change_to_saved(c) for c in deferred)
+                    found = beside.take(staged) if beside is not None else None
+                finally:
+                    if beside is not None:
+                        beside.cancel()
+                written.extend(found if found is not None else finishing.finish_here(providers, applied, effective))
             outputs = staged.manifest()
             # the changes and the files that carry them out, journaled as one batch (streamed: all of a
             # first apply), its size first, so that a kill that tears it leaves none of it (journaled_changes);
             # then the files are put in place (after a kill, by the next command, from the journal)
             if deferred or outputs:
-                journal.append(
-                    itertools.chain(
-                        [{"outputs": outputs, "deferred": len(deferred)}], (change_to_saved(c) for c in deferred)
-                    )
-                )
+                rest = () if prepared is not None else (change_to_saved(c) for c in deferred)
+                journal.append(itertools.chain([{"outputs": outputs, "deferred": len(deferred)}], rest), prepared)
+                prepared = None  # used up
             put_in_place(outputs)
         done = applied
     except ProviderError as exc:  # the bulk files were not written: those changes did not happen
         failures = failures or [exc]
         effective = fold(previous.effective, done)
+    finally:
+        if prepared is not None:
+            prepared.discard()
     if guards is not None and done and applied_guards(effective, plan.environment) is None:
         effective[GUARDS_SECTION] = {**effective[GUARDS_SECTION], plan.environment: dict(guards)}
     record = _next(previous, done, effective, {**previous.sources, **desired_sources}, commit, None) if done else None

@@ -72,6 +72,7 @@ def users_csv(grants: list[dict], accounts: dict) -> bytes:
 
 class CsvProvider:
     batched = True  # its changes become real when finish() writes the files
+    finishes_in_files = True  # finish() reads its arguments and writes files only: it may run in a child
 
     def __init__(
         self,

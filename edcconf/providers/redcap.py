@@ -100,6 +100,7 @@ class RedcapProvider:
 
     system = "redcap"
     batched = False
+    finishes_in_files = True  # finish() does nothing (see apply.finish)
     per_study = True  # its changes of different studies are independent: apply runs studies in parallel
 
     def __init__(

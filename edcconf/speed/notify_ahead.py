@@ -91,7 +91,7 @@ class NotificationsAhead:
 def _rendered(root, changes, accounts, environment, serial, approved_by, reason, parent: int) -> bytes:
     """In the child: the messages written into its folder; the list of files, marshalled."""
     try:
-        os.nice(5)  # the apply itself comes first
+        os.nice(19)  # the apply itself comes first, and the bulk files child beside it
     except OSError:
         pass
     from ..apply.notify import build_messages, fill, filling_folder, notification_folder

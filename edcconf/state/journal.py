@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import UserError
-from ..fs import write_atomically, write_lines
+from ..fs import CHUNK, write_all, write_atomically, write_lines
 from ..resolve.effective import expand_grant
-from ..rules.state import STATE_INVALID
+from ..rules.state import STATE_INVALID, STATE_WRITE
 from .jsonlines import JOURNAL_PATHS, LineEncoder
 
 if TYPE_CHECKING:
@@ -50,33 +50,70 @@ class FileJournal:
             write_atomically(self.path, json.dumps({"header": header}).encode() + b"\n")
             self._roles = set()
 
-    def append(self, entries: Iterable[dict]) -> None:
-        """Append the entries, written in chunks of about fs.CHUNK bytes and made durable once at the end.
+    def append(self, entries: Iterable[dict], prepared: PreparedLines | None = None) -> None:
+        """Append the entries, written in chunks of about fs.CHUNK bytes and made durable once at the end;
+        then the lines of `prepared` (see prepare), if given, which is used up.
 
         entries may be a generator: the first apply of a large organisation journals every change at
         once, and joining all of their lines in one buffer cost more memory than the rest of the apply."""
         with self._writing():
-            known = set(self._roles)
-            lines = map(LineEncoder(JOURNAL_PATHS).line, self._compact(entries))  # form levels encoded once
+            known = set(self._roles) if prepared is None else prepared.roles_before
+            encode = LineEncoder(JOURNAL_PATHS).line  # form levels encoded once
+            lines = map(encode, self._compact(entries, before_prepared=prepared is not None))
             try:
                 first = next(lines, None)
-                if first is None:
+                if first is None and prepared is None:
                     return  # nothing to journal: the file is not even opened
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
                 try:
-                    write_lines(fd, itertools.chain([first], lines))
+                    write_lines(fd, itertools.chain([] if first is None else [first], lines))
+                    if prepared is not None:
+                        with open(prepared.path, "rb") as ahead:
+                            while chunk := ahead.read(CHUNK):
+                                write_all(fd, chunk)
                     os.fsync(fd)
                 finally:
                     os.close(fd)
             except BaseException:
                 self._roles = known  # a value in a line that may not be durable: later lines hold it again
                 raise
+            finally:
+                if prepared is not None:
+                    prepared.discard()
 
-    def _compact(self, entries: Iterable[dict]) -> Iterable[dict]:
+    def prepare(self, entries: Iterable[dict]) -> PreparedLines:
+        """The lines append(entries) would write, encoded now into a file beside the journal, to be appended
+        later after entries that name no role (append(first, prepared)). A first apply encodes its 200,000
+        changes this way while another process writes the bulk files whose manifest comes first in the
+        journal (edcconf.speed.finish_beside). The file is not part of the journal: a kill leaves it
+        unread, and the next prepare writes over it."""
+        spare = PreparedLines(self.path.with_name(self.path.name + ".prepared"), set(self._roles))
+        lines = map(LineEncoder(JOURNAL_PATHS).line, self._compact(entries))
+        try:
+            fd = os.open(spare.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                write_lines(fd, lines)
+            finally:
+                os.close(fd)
+        except BaseException as exc:
+            spare.discard()
+            self._roles = spare.roles_before
+            if isinstance(exc, OSError):
+                raise UserError(
+                    f"cannot write {spare.path}: {exc.strerror or exc}; the state is untouched",
+                    code=STATE_WRITE.code,
+                ) from None
+            raise
+        return spare
+
+    def _compact(self, entries: Iterable[dict], before_prepared: bool = False) -> Iterable[dict]:
         """Each entry as journaled: a role's value only in the first line that names it, and a grant's
-        expanded value left out when its compact value and role give it back exactly (read() does)."""
+        expanded value left out when its compact value and role give it back exactly (read() does).
+        before_prepared: the entries go before lines prepared already, which may name a role alone."""
         for entry in entries:
             role = entry.get("role") if isinstance(entry, dict) else None
+            if before_prepared and role is not None:
+                raise ValueError("entries journaled before prepared lines must name no role")
             if not (isinstance(role, list) and len(role) == 2 and isinstance(role[0], str)):
                 yield entry
                 continue
@@ -136,6 +173,17 @@ class FileJournal:
             except FileNotFoundError:
                 pass
             self._roles = set()
+
+
+class PreparedLines:
+    """Journal lines encoded ahead into a file beside the journal (FileJournal.prepare)."""
+
+    def __init__(self, path: Path, roles_before: set[str]) -> None:
+        self.path, self.roles_before = path, roles_before
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self.path.unlink()
 
 
 def _with_role(item: Any, roles: dict[str, object], path: Path) -> Any:

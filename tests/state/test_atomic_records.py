@@ -53,9 +53,9 @@ if point == "after-seal":
 if point == "after-outputs-journaled":
     from edcconf.state.journal import FileJournal
     real_journal = FileJournal.append
-    def journal_then_die(self, entries):
+    def journal_then_die(self, entries, prepared=None):
         entries = list(entries)
-        real_journal(self, entries)
+        real_journal(self, entries, prepared)
         if any("outputs" in e for e in entries):
             os._exit(9)
     FileJournal.append = journal_then_die
