@@ -13,7 +13,7 @@ import logging
 import os
 import subprocess
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from ..providers import GROUP_FILE_SYSTEMS, Provider, ProviderError, Reach
 from ..resolve.sections import RecordedState
 from ..rules import plan as plan_rules
 from ..state import LocalBackend, StateBackend, StateRecord, fold, next_record
+from ..state.audit_lines import AuditStream
 from ..state.locking import actor
 from ..state.record import SECTION_OF, summarize
 from . import finish as finishing
@@ -113,14 +114,17 @@ def execute(
     applied = done + deferred
     effective = fold(previous.effective, applied)
     written: list[str] = []
-    prepared = None  # the deferred changes' journal lines, made while the files are written elsewhere
+    # made while the files are written elsewhere: the deferred changes' journal lines, the audit lines' text
+    prepared = audit_ahead = None
     try:
         with backend.fenced():  # the files and their journal lines: a force-unlock cannot come in between
             with staged_outputs() as staged:  # written in full, not yet in place
                 beside = finishing.start(providers, applied, effective)
                 try:
-                    if beside is not None and deferred:
-                        prepared = journal.prepare(change_to_saved(c) for c in deferred)
+                    if beside is not None:
+                        if deferred:
+                            prepared = journal.prepare(change_to_saved(c) for c in deferred)
+                        audit_ahead = backend.prepare_audit(c.to_json() for c in applied)
                     found = beside.take(staged) if beside is not None else None
                 finally:
                     if beside is not None:
@@ -142,17 +146,24 @@ def execute(
     finally:
         if prepared is not None:
             prepared.discard()
+    if done is not applied and audit_ahead is not None:  # made for every change, and not all happened
+        audit_ahead.discard()
+        audit_ahead = None
     if guards is not None and done and applied_guards(effective, plan.environment) is None:
         effective[GUARDS_SECTION] = {**effective[GUARDS_SECTION], plan.environment: dict(guards)}
     record = _next(previous, done, effective, {**previous.sources, **desired_sources}, commit, None) if done else None
     base = audit_base(plan.environment, commit, record or previous, reason, plan_digest, apply_id)
     tail = [outcome_entry(base, plan, done, failures, outcome.interrupted)]
-    backend.commit(
-        record,
-        previous.serial,
-        audit_stream(base, (c.to_json() for c in done), tail),
-        seal={"base": base, "tail": tail},
-    )
+    try:
+        backend.commit(
+            record,
+            previous.serial,
+            audit_stream(base, (c.to_json() for c in done), tail, audit_ahead),
+            seal={"base": base, "tail": tail},
+        )
+    finally:
+        if audit_ahead is not None:
+            audit_ahead.discard()  # used up by the commit, or left by its failure
     result = ApplyResult(
         record or previous, tuple(done), failures[0] if failures else None, tuple(written), failures=tuple(failures)
     )
@@ -402,10 +413,7 @@ def outcome_entry(
     return outcome
 
 
-def audit_stream(base: dict, changes: Iterable[dict], tail: Iterable[dict]) -> Iterator[dict]:
-    """One entry per change (greppable by key, person or study), then the outcome. Made one at a time as
-    the backend writes them (a first apply has one per grant), and made again, the same, from the journal
-    when a commit is finished after a kill."""
-    for change in changes:
-        yield {**base, "event": "change", "change": change}
-    yield from tail
+def audit_stream(base: dict, changes: Iterable[dict], tail: Iterable[dict], prepared=None) -> AuditStream:
+    """One entry per change, then the outcome (state.audit_lines.AuditStream); prepared: the changes' text
+    made ahead by the backend (prepare_audit)."""
+    return AuditStream(base, changes, tail, prepared)

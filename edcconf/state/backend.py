@@ -84,6 +84,11 @@ class StateBackend(Protocol):
     # -- audit and journal ---------------------------------------------------------------------------
     def append_audit(self, entries: Iterable[dict[str, Any]]) -> None: ...
 
+    def prepare_audit(self, changes: Iterable[dict[str, Any]]) -> Any:
+        """The audit lines' text of these changes made now, for a later audit_lines.AuditStream of them, or
+        None when this backend does not make them ahead."""
+        ...
+
     def read_audit(self, event: str | None = None) -> list[dict[str, Any]]:
         """Every audit entry in order, or only those whose `event` is event."""
         ...

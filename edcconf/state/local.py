@@ -38,6 +38,7 @@ from ..diagnostics import UserError
 from ..fs import CHUNK, file_chunks, refuse_leaving, sha256_of, write_atomically, write_lines
 from ..rules import state as state_rules
 from . import oslock
+from .audit_lines import AuditStream, PreparedChanges, prepare_changes
 from .journal import FileJournal
 from .jsonlines import AUDIT_PATHS, LineEncoder
 from .locking import LockInfo, actor, busy_error, lock_lost, named_holder
@@ -432,17 +433,24 @@ class LocalBackend:
         refuse_leaving(self.root, self.audit_path, "write the audit log")
         with self._writing():
             repaired = self._repair_audit_tail()
-            entries = iter(entries)
-            first = next(entries, None)
-            if first is None and repaired is None:
-                return
-            self.audit_path.parent.mkdir(parents=True, exist_ok=True)
+            prepared = entries.prepared if isinstance(entries, AuditStream) else None
+            # each role's form levels encoded once (a first apply has a line per grant)
+            encode = LineEncoder(AUDIT_PATHS, sort_keys=True).line
+            lines: Iterator[bytes]
+            if prepared is not None:  # the changes' lines from their text made ahead, then the outcome
+                assert isinstance(entries, AuditStream)
+                lines = itertools.chain(prepared.lines(entries.base), map(encode, entries.tail))
+            else:
+                lines = map(encode, entries)
             try:
+                first = next(lines, None)
+                if first is None and repaired is None:
+                    return
+                self.audit_path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
                 try:
-                    head = [e for e in (repaired, first) if e is not None]
-                    # each role's form levels encoded once (a first apply has a line per grant)
-                    write_lines(fd, map(LineEncoder(AUDIT_PATHS, sort_keys=True).line, itertools.chain(head, entries)))
+                    head = [encode(e) for e in (repaired,) if e is not None] + ([first] if first is not None else [])
+                    write_lines(fd, itertools.chain(head, lines))
                     os.fsync(fd)
                 finally:
                     os.close(fd)
@@ -451,6 +459,14 @@ class LocalBackend:
                     f"cannot write the audit log {self.audit_path}: {exc.strerror or exc}",
                     code=state_rules.AUDIT_WRITE.code,
                 ) from None
+            finally:
+                if prepared is not None:
+                    prepared.discard()
+
+    def prepare_audit(self, changes: Iterable[dict]) -> PreparedChanges:
+        """The audit lines' text of these changes made now, for an AuditStream of them (audit_lines)."""
+        refuse_leaving(self.root, self.dir, "write the state")
+        return prepare_changes(self.dir / f"{self.environment}.audit-changes.prepared", changes)
 
     def repair_audit(self) -> None:
         """Move a torn last line of the audit log aside now (each command that takes the lock does)."""

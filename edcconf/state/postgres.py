@@ -401,6 +401,9 @@ class PostgresBackend:
         return StateRecord.from_json(row[0], f"PostgreSQL state of {self.environment}")
 
     # -- audit ---------------------------------------------------------------------------------------
+    def prepare_audit(self, changes: Iterable[dict]) -> None:
+        return None  # rows are inserted in one transaction: nothing to gain from making them ahead
+
     def append_audit(self, entries: Iterable[dict]) -> None:
         rows = [(self.environment, Jsonb(json.loads(json.dumps(e, default=str)))) for e in entries]
         if not rows:

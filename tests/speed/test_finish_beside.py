@@ -66,6 +66,17 @@ def _without_times(tree: dict[str, bytes]) -> dict[str, object]:
     return out
 
 
+def _audit(root: Path) -> list[dict]:
+    """The audit log's entries without what differs between two applies (time, ids, lineage); each line
+    is exactly its entry's JSON with sorted keys."""
+    out = []
+    for line in (root / ".edcconf" / "audit" / "test.jsonl").read_bytes().splitlines():
+        entry = json.loads(line)
+        assert line == json.dumps(entry, sort_keys=True).encode()
+        out.append({k: v for k, v in entry.items() if k not in ("time", "apply_id", "lineage")})
+    return out
+
+
 def _two_orgs(tmp_path: Path, n: int = 3) -> tuple[Path, Path]:
     beside, here = tmp_path / "beside", tmp_path / "here"
     generate_org(beside, n)
@@ -84,6 +95,7 @@ def test_files_written_beside_are_the_files_written_here(tmp_path, taken):
     got, want = _tree(beside), _tree(here)
     assert sorted(got) == sorted(want)
     assert _without_times(got) == _without_times(want)
+    assert _audit(beside) == _audit(here) and len(_audit(here)) > 100
     assert not [p for p in beside.rglob("*.staged")] and not [p for p in beside.rglob("*.prepared")]
 
 
@@ -104,6 +116,7 @@ def test_a_child_that_fails_leaves_nothing_and_the_files_are_written_here(tmp_pa
     assert taken == [None]
     r2 = run_cli("apply", "--env", "test", "--yes", cwd=here, env={**ENV, "EDCCONF_WORKERS": "1"})
     assert _without_times(_tree(beside)) == _without_times(_tree(here))
+    assert _audit(beside) == _audit(here)
     assert not [p for p in beside.rglob("*.staged")] and not [p for p in beside.rglob("*.prepared")]
     assert r.out.replace(str(beside), "ROOT") == r2.out.replace(str(here), "ROOT")
 
@@ -211,3 +224,20 @@ def test_a_failed_append_of_prepared_lines_forgets_their_roles(tmp_path):
     assert journal._roles == set() and not prepared.path.exists()
     with pytest.raises(ValueError):  # lines before prepared ones naming a role would be misread
         journal.append([_entries()[0]], journal.prepare([]))
+
+
+def test_audit_lines_from_prepared_changes_are_the_entries_encoded(tmp_path):
+    from edcconf.state.audit_lines import AuditStream, prepare_changes
+    from edcconf.state.jsonlines import AUDIT_PATHS, LineEncoder
+
+    forms = {f"form_{i}": "edit" for i in range(12)}
+    changes = [
+        {"action": "create", "key": f"S/u{i}", "after": {"forms": forms, "user": f"u{i}", "note": "é\n\"x\""}}
+        for i in range(4)
+    ] + [{"action": "revoke", "key": "S/v", "before": {"forms": dict(forms)}, "after": None}]
+    base = {"actor": "ann", "time": "2026-12-02T00:00:00+00:00", "reason": 'PR "9"\n\u2028', "serial": 3}
+    tail = [{**base, "event": "apply", "applied": 5}]
+    prepared = prepare_changes(tmp_path / "changes.prepared", changes)
+    framed = b"".join(prepared.lines(base)) + b"".join(map(LineEncoder(AUDIT_PATHS, sort_keys=True).line, tail))
+    plain = b"".join(json.dumps(e, sort_keys=True, default=str).encode() + b"\n" for e in AuditStream(base, changes, tail))
+    assert framed == plain
