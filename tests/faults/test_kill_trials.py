@@ -204,7 +204,9 @@ def test_kill_during_apply_many_times(tmp_path, kind, request, monkeypatch):
         root = copy_config(FIXTURES / "mini", tmp_path / f"t{trial}")
         store = make_store(kind, root, trial, dsn)
         stderr_path = tmp_path / f"t{trial}.stderr"
-        proc = start_apply([*command[:3], "--config", str(root), *command[3:]], env, stderr_path)
+        # every other trial with the bulk files written by a child while the apply journals (speed/finish_beside)
+        trial_env = {**env, "EDCCONF_BESIDE_FROM": "1"} if trial % 2 else env
+        proc = start_apply([*command[:3], "--config", str(root), *command[3:]], trial_env, stderr_path)
         # in the later part of the apply, where its journal, state and audit are written: the first half is
         # mostly the interpreter's start-up and the plan, which a faster plan made a larger share of it
         time.sleep(rng.uniform(0.75, 1.05) * full)

@@ -232,12 +232,14 @@ def test_audit_lines_from_prepared_changes_are_the_entries_encoded(tmp_path):
 
     forms = {f"form_{i}": "edit" for i in range(12)}
     changes = [
-        {"action": "create", "key": f"S/u{i}", "after": {"forms": forms, "user": f"u{i}", "note": "é\n\"x\""}}
+        {"action": "create", "key": f"S/u{i}", "after": {"forms": forms, "user": f"u{i}", "note": 'é\n"x"'}}
         for i in range(4)
     ] + [{"action": "revoke", "key": "S/v", "before": {"forms": dict(forms)}, "after": None}]
     base = {"actor": "ann", "time": "2026-12-02T00:00:00+00:00", "reason": 'PR "9"\n\u2028', "serial": 3}
     tail = [{**base, "event": "apply", "applied": 5}]
     prepared = prepare_changes(tmp_path / "changes.prepared", changes)
     framed = b"".join(prepared.lines(base)) + b"".join(map(LineEncoder(AUDIT_PATHS, sort_keys=True).line, tail))
-    plain = b"".join(json.dumps(e, sort_keys=True, default=str).encode() + b"\n" for e in AuditStream(base, changes, tail))
+    plain = b"".join(
+        json.dumps(e, sort_keys=True, default=str).encode() + b"\n" for e in AuditStream(base, changes, tail)
+    )
     assert framed == plain
