@@ -457,9 +457,11 @@ def apply_planned(
     reason: str | None = None,
     allow_mass_revocation: bool = False,
     locked: bool = False,
+    ahead=None,
 ) -> ApplyResult:
     """Apply a plan under the environment's lock (locked: this process holds it already, see
-    plan_under_lock); refuses if the state moved since it was made."""
+    plan_under_lock); refuses if the state moved since it was made. ahead: the notifications' child
+    started early (notifications_early; used when locked): the caller cancels it if this raises."""
     from .apply.notify import refuse_links_out as refuse_notification_links  # local: loads jinja2
 
     refuse_brakes(planned.plan, allow_mass_revocation)
@@ -481,7 +483,10 @@ def apply_planned(
         providers = providers_for(
             root, planned.environment, reach.used, current.serial + 1, _study_sites(planned, current)
         )
-        ahead = _notifications_ahead(root, planned, current, reason)
+        if ahead is None or not locked:
+            if ahead is not None:
+                ahead.cancel()
+            ahead = _notifications_ahead(root, planned, current, reason)
         try:
             result = execute(
                 planned.plan,
@@ -512,11 +517,25 @@ def _study_sites(planned: PlannedEnvironment, current: StateRecord) -> dict[str,
     return sites
 
 
+def notifications_early(root: Path, planned: PlannedEnvironment, reason: str | None):
+    """The notifications' child of an apply started as soon as its plan is made under the lock (while the
+    plan is printed, the machine's other core is idle), for apply_planned(ahead=...); None when it would
+    not be started, or when the notifications folder leads out of the configuration (apply_planned refuses
+    that at its usual point). The caller cancels it if the apply does not happen."""
+    from .apply.notify import refuse_links_out
+
+    try:
+        refuse_links_out(root, planned.plan.environment, planned.previous.serial + 1)  # before the child writes
+    except UserError:
+        return None
+    return _notifications_ahead(root, planned, planned.previous, reason)
+
+
 def _notifications_ahead(root: Path, planned: PlannedEnvironment, current: StateRecord, reason: str | None):
     """With speed: the plan's notifications rendered by a child while the apply runs (or None)."""
     from . import speed
 
-    if not speed.enabled():
+    if not speed.enabled() or planned.plan.empty:
         return None
     from .speed.notify_ahead import NotificationsAhead
 

@@ -25,6 +25,7 @@ from ..views.show import render_state, state_json
 from ..workflow import (
     apply_planned,
     environment_of,
+    notifications_early,
     plan_for_review,
     plan_now,
     plan_under_lock,
@@ -308,6 +309,36 @@ def _apply(
     as_json: bool,
 ) -> None:
     """The rest of apply, with the lock held when the plan was made under it (not from_file)."""
+    # asked for no confirmation: the notifications are rendered by a child from now on (workflow)
+    ahead = notifications_early(root, planned, reason) if yes and not from_file else None
+    try:
+        applied = _confirmed_apply(
+            ctx, root, planned, from_file, yes, reason, lock_timeout, allow_mass_revocation, as_json, ahead
+        )
+    except BaseException:
+        if ahead is not None:
+            ahead.cancel()
+        raise
+    if applied is None:
+        if ahead is not None:
+            ahead.cancel()
+        return
+    _report_applied(root, planned, applied, as_json)
+
+
+def _confirmed_apply(
+    ctx: click.Context,
+    root: Path,
+    planned,
+    from_file: bool,
+    yes: bool,
+    reason: str | None,
+    lock_timeout: str,
+    allow_mass_revocation: bool,
+    as_json: bool,
+    ahead,
+):
+    """The plan printed, confirmed and applied: the result, or None when there was nothing to apply."""
     env = planned.plan.environment
     if not as_json:
         _echo_plan(planned.plan, ctx)
@@ -316,7 +347,7 @@ def _apply(
         record_attestations(root, planned)  # access reviews (#20): decisions are recorded even with no change
         if as_json:
             print_json({"format_version": 1, "environment": env, "applied": 0, "serial": planned.previous.serial})
-        return
+        return None
     if not yes:
         if not sys.stdin.isatty():
             raise UserError(
@@ -328,12 +359,22 @@ def _apply(
             raise UserError("apply cancelled; nothing was changed", code=plan_rules.CANCELLED.code)
 
     try:
-        result = apply_planned(
-            root, planned, parse_duration(lock_timeout), reason, allow_mass_revocation, locked=not from_file
+        return apply_planned(
+            root,
+            planned,
+            parse_duration(lock_timeout),
+            reason,
+            allow_mass_revocation,
+            locked=not from_file,
+            ahead=ahead,
         )
     except ApplyInterrupted as stopped:
         click.echo(failed_text(stopped.result, len(planned.plan.changes)), err=True)
         raise
+
+
+def _report_applied(root: Path, planned, result, as_json: bool) -> None:
+    env = planned.plan.environment
     record_attestations(root, planned)
     if as_json:
         print_json(

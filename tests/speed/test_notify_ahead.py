@@ -105,3 +105,38 @@ def test_a_folder_that_exists_already_gets_the_messages_written_and_the_child_s_
     assert written == [str(folder / "ann-access_changed.txt")] and problems == []
     assert (folder / "ann-access_changed.txt").read_text() == "To: ann@x.org\nSubject: Subject\n\nBody"
     assert (folder / "old-access_changed.txt").read_text() == "kept" and not filled.exists()
+
+
+def test_the_child_started_with_the_plan_is_used_and_one_of_a_refused_apply_leaves_nothing(
+    tmp_path, taken, monkeypatch
+):
+    from edcconf import workflow
+    from edcconf.diagnostics import UserError
+
+    root = tmp_path / "org"
+    generate_org(root, 2)
+    started = []
+    original = workflow.notifications_early
+
+    def spy(*args):
+        ahead = original(*args)
+        started.append(ahead)
+        return ahead
+
+    monkeypatch.setattr("edcconf.cli.core.notifications_early", spy)
+
+    def refuse(plan, allow):
+        raise UserError("refused by a brake", code="mass-revocation")
+
+    with monkeypatch.context() as m:
+        m.setattr(workflow, "refuse_brakes", refuse)
+        r = run_cli("apply", "--env", "test", "--yes", cwd=root, env={"EDCCONF_NO_CACHE": "1"})
+    assert r.code == 1 and "refused by a brake" in r.err
+    assert len(started) == 1 and started[0] is not None  # started with the plan, before the refusal
+    with pytest.raises(ChildProcessError):
+        os.waitpid(started[0]._pid, os.WNOHANG)  # stopped and reaped
+    assert not (root / "build" / "test" / "notifications").exists() or _leftovers(root) == []
+    r = run_cli("apply", "--env", "test", "--yes", cwd=root, env={"EDCCONF_NO_CACHE": "1"})
+    assert r.code == 0, r
+    assert len(started) == 2 and taken and taken[-1], "the early child's folder was used"
+    assert _leftovers(root) == []
