@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -309,67 +310,45 @@ def _apply(
     as_json: bool,
 ) -> None:
     """The rest of apply, with the lock held when the plan was made under it (not from_file)."""
-    # asked for no confirmation: the notifications are rendered by a child from now on (workflow)
+    env = planned.plan.environment
+    # asked for no confirmation: the notifications are rendered by a child from now on (workflow); it is
+    # stopped if the apply does not happen (an empty plan starts none)
     ahead = notifications_early(root, planned, reason) if yes and not from_file else None
+    with _stopped_on_error(ahead):
+        if not as_json:
+            _echo_plan(planned.plan, ctx)
+        _warn_partial([planned.plan])
+        if planned.plan.empty:
+            record_attestations(root, planned)  # access reviews (#20): decisions are recorded even with no change
+            if as_json:
+                print_json({"format_version": 1, "environment": env, "applied": 0, "serial": planned.previous.serial})
+            return
+        if not yes:
+            if not sys.stdin.isatty():
+                raise UserError(
+                    "apply needs confirmation and there is no terminal to ask on; review the plan and "
+                    "pass --yes (as CI does)",
+                    code=plan_rules.CONFIRMATION_REQUIRED.code,
+                )
+            if not click.confirm(f"Apply these changes to {env}?", default=False):
+                raise UserError("apply cancelled; nothing was changed", code=plan_rules.CANCELLED.code)
+        try:
+            result = apply_planned(
+                root, planned, parse_duration(lock_timeout), reason, allow_mass_revocation, not from_file, ahead
+            )
+        except ApplyInterrupted as stopped:
+            click.echo(failed_text(stopped.result, len(planned.plan.changes)), err=True)
+            raise
+    _report_applied(root, planned, result, as_json)
+
+
+@contextmanager
+def _stopped_on_error(ahead) -> Iterator[None]:
     try:
-        applied = _confirmed_apply(
-            ctx, root, planned, from_file, yes, reason, lock_timeout, allow_mass_revocation, as_json, ahead
-        )
+        yield
     except BaseException:
         if ahead is not None:
             ahead.cancel()
-        raise
-    if applied is None:
-        if ahead is not None:
-            ahead.cancel()
-        return
-    _report_applied(root, planned, applied, as_json)
-
-
-def _confirmed_apply(
-    ctx: click.Context,
-    root: Path,
-    planned,
-    from_file: bool,
-    yes: bool,
-    reason: str | None,
-    lock_timeout: str,
-    allow_mass_revocation: bool,
-    as_json: bool,
-    ahead,
-):
-    """The plan printed, confirmed and applied: the result, or None when there was nothing to apply."""
-    env = planned.plan.environment
-    if not as_json:
-        _echo_plan(planned.plan, ctx)
-    _warn_partial([planned.plan])
-    if planned.plan.empty:
-        record_attestations(root, planned)  # access reviews (#20): decisions are recorded even with no change
-        if as_json:
-            print_json({"format_version": 1, "environment": env, "applied": 0, "serial": planned.previous.serial})
-        return None
-    if not yes:
-        if not sys.stdin.isatty():
-            raise UserError(
-                "apply needs confirmation and there is no terminal to ask on; review the plan and "
-                "pass --yes (as CI does)",
-                code=plan_rules.CONFIRMATION_REQUIRED.code,
-            )
-        if not click.confirm(f"Apply these changes to {env}?", default=False):
-            raise UserError("apply cancelled; nothing was changed", code=plan_rules.CANCELLED.code)
-
-    try:
-        return apply_planned(
-            root,
-            planned,
-            parse_duration(lock_timeout),
-            reason,
-            allow_mass_revocation,
-            locked=not from_file,
-            ahead=ahead,
-        )
-    except ApplyInterrupted as stopped:
-        click.echo(failed_text(stopped.result, len(planned.plan.changes)), err=True)
         raise
 
 
