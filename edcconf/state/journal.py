@@ -74,6 +74,8 @@ class FileJournal:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
+                if prepared is not None:
+                    prepared.appended = True
             except BaseException:
                 self._roles = known  # a value in a line that may not be durable: later lines hold it again
                 raise
@@ -87,7 +89,7 @@ class FileJournal:
         changes this way while another process writes the bulk files whose manifest comes first in the
         journal (edcconf.speed.finish_beside). The file is not part of the journal: a kill leaves it
         unread, and the next prepare writes over it."""
-        spare = PreparedLines(self.path.with_name(self.path.name + ".prepared"), set(self._roles))
+        spare = PreparedLines(self.prepared_files()[0], set(self._roles), self)
         lines = map(LineEncoder(JOURNAL_PATHS).line, self._compact(entries))
         try:
             fd = os.open(spare.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -173,17 +175,32 @@ class FileJournal:
             except FileNotFoundError:
                 pass
             self._roles = set()
+            for spare in self.prepared_files():  # what a killed apply made ahead (hundreds of MB at N = 2,000)
+                with contextlib.suppress(OSError):
+                    spare.unlink()
+
+    def prepared_files(self) -> tuple[Path, Path]:
+        """The files an apply makes ahead beside the journal: its lines (prepare), the audit lines' text
+        (state.audit_lines, made by the backend). Neither is part of the state."""
+        return self.path.with_name(self.path.name + ".prepared"), self.path.with_name(
+            self.path.name + ".audit.prepared"
+        )
 
 
 class PreparedLines:
     """Journal lines encoded ahead into a file beside the journal (FileJournal.prepare)."""
 
-    def __init__(self, path: Path, roles_before: set[str]) -> None:
-        self.path, self.roles_before = path, roles_before
+    def __init__(self, path: Path, roles_before: set[str], journal: FileJournal) -> None:
+        self.path, self.roles_before, self._journal = path, roles_before, journal
+        self.appended = False
 
     def discard(self) -> None:
+        """Remove the file; lines never appended leave the journal's roles as they were before them."""
         with contextlib.suppress(OSError):
             self.path.unlink()
+        if not self.appended:
+            self._journal._roles = set(self.roles_before)
+            self.appended = True  # once
 
 
 def _with_role(item: Any, roles: dict[str, object], path: Path) -> Any:

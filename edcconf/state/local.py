@@ -466,7 +466,7 @@ class LocalBackend:
     def prepare_audit(self, changes: Iterable[dict]) -> PreparedChanges:
         """The audit lines' text of these changes made now, for an AuditStream of them (audit_lines)."""
         refuse_leaving(self.root, self.dir, "write the state")
-        return prepare_changes(self.dir / f"{self.environment}.audit-changes.prepared", changes)
+        return prepare_changes(self.journal.prepared_files()[1], changes)
 
     def repair_audit(self) -> None:
         """Move a torn last line of the audit log aside now (each command that takes the lock does)."""

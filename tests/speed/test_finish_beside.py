@@ -243,3 +243,18 @@ def test_audit_lines_from_prepared_changes_are_the_entries_encoded(tmp_path):
         json.dumps(e, sort_keys=True, default=str).encode() + b"\n" for e in AuditStream(base, changes, tail)
     )
     assert framed == plain
+
+
+def test_lines_prepared_and_never_appended_are_forgotten_and_a_clear_removes_what_a_kill_left(tmp_path):
+    journal = FileJournal(tmp_path / "j.journal")
+    journal.begin({"id": 1})
+    prepared = journal.prepare(_entries())
+    assert journal._roles == {"S/crc@1"}
+    prepared.discard()  # the apply failed before the batch was journaled
+    assert journal._roles == set() and not prepared.path.exists()
+    journal.append(_entries()[:1])  # the role's value is written again, as its first line
+    assert json.loads(journal.path.read_bytes().splitlines()[1])["role"][1]["name"] == "CRC"
+    for leftover in journal.prepared_files():  # a kill between making them and using them
+        leftover.write_bytes(b"x")
+    journal.clear()
+    assert not [p for p in journal.prepared_files() if p.exists()] and not journal.path.exists()
