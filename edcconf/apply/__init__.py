@@ -143,6 +143,10 @@ def execute(
     except ProviderError as exc:  # the bulk files were not written: those changes did not happen
         failures = failures or [exc]
         effective = fold(previous.effective, done)
+    except BaseException:
+        if audit_ahead is not None:
+            audit_ahead.discard()
+        raise
     finally:
         if prepared is not None:
             prepared.discard()

@@ -258,3 +258,19 @@ def test_lines_prepared_and_never_appended_are_forgotten_and_a_clear_removes_wha
         leftover.write_bytes(b"x")
     journal.clear()
     assert not [p for p in journal.prepared_files() if p.exists()] and not journal.path.exists()
+
+
+def test_a_ctrl_c_while_the_child_works_leaves_nothing_made_ahead(tmp_path, taken, monkeypatch):
+    root = tmp_path / "org"
+    generate_org(root, 2)
+
+    def interrupted(self, staged):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(FilesBeside, "take", interrupted)
+    r = run_cli("apply", "--env", "test", "--yes", cwd=root, env=ENV)
+    assert r.code == 130, r
+    assert not [p for p in root.rglob("*.prepared")]
+    monkeypatch.undo()
+    assert run_cli("apply", "--env", "test", "--yes", cwd=root, env=ENV).code == 0  # the next apply goes on
+    assert run_cli("plan", "--env", "test", cwd=root, env=ENV).code == 0
