@@ -23,18 +23,24 @@ class Child:
         self.open = True
 
     @classmethod
-    def fork(cls, work: Callable[[], bytes | Iterable[bytes]], only_the_pipe: bool = False) -> Child:
+    def fork(
+        cls, work: Callable[[], bytes | Iterable[bytes]], only_the_pipe: bool = False, dies_with_parent: bool = False
+    ) -> Child:
         """A child running work(), whose bytes are its answer (take it with answer()), or whose frames are
         (take them with frames()); it never returns here (exit code 0 when all was sent, 1 when work
         failed). only_the_pipe: the child closes every other descriptor
         it inherited first (above all the state's lock: if the parent died, the child's copy would keep
-        it held)."""
+        it held). dies_with_parent: the child is killed when this process ends (Linux; elsewhere it goes
+        on until its work is done): one that writes files must not outlive a killed command."""
         spool.flush()  # no thread of ours is running in the child
         read_end, write_end = os.pipe()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
+                if dies_with_parent:
+                    _die_with(parent)
                 os.close(read_end)
                 if only_the_pipe:
                     os.closerange(3, write_end)
@@ -107,6 +113,18 @@ class Child:
             pass
         os.close(self._fd)
         os.waitpid(self.pid, 0)
+
+
+def _die_with(parent: int) -> None:
+    """Be killed when the parent ends (Linux: PR_SET_PDEATHSIG); stop now if it has already."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _max_fd() -> int:

@@ -13,7 +13,7 @@ Only when every provider's finish writes files and nothing else (`finishes_in_fi
 (EDCCONF_BESIDE_FROM=N sets how large) and the platform forks (EDCCONF_WORKERS=1 never does). If the child
 fails, its staged files are removed by its own staging and the files are written here
 (apply.finish.finish_here), so a provider's error is reported as without the child. The child dies with
-this process (Linux: PR_SET_PDEATHSIG): after a kill it cannot go on writing a staged file that the next
+this process (speed.child, Linux: PR_SET_PDEATHSIG): after a kill it cannot go on writing a staged file that the next
 apply stages under the same name.
 """
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import marshal
 import os
-import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,28 +66,14 @@ def finish_beside(providers: Mapping[str, Any], applied: list, effective: Mappin
         return None
     if not providers or not all(getattr(p, "finishes_in_files", False) for p in providers.values()):
         return None
-    parent = os.getpid()
-    return FilesBeside(Child.fork(lambda: _finished(providers, applied, effective, parent), only_the_pipe=True))
+    work = lambda: _finished(providers, applied, effective)  # noqa: E731
+    return FilesBeside(Child.fork(work, only_the_pipe=True, dies_with_parent=True))
 
 
-def _finished(providers: Mapping[str, Any], applied: list, effective: Mapping[str, Any], parent: int) -> bytes:
+def _finished(providers: Mapping[str, Any], applied: list, effective: Mapping[str, Any]) -> bytes:
     """In the child: the files staged; (what finish returned, the manifest), marshalled."""
     from ..apply.finish import finish_here
 
-    _die_with(parent)
     with staged_outputs() as staged:  # on an error, the files staged so far are removed (then re-raised)
         written = finish_here(providers, applied, effective)
     return marshal.dumps((written, staged.manifest()))
-
-
-def _die_with(parent: int) -> None:
-    """Be killed when the parent ends (Linux); stop now if it has already."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # elsewhere: a kill of the apply leaves the child to finish its few seconds of files
-    if os.getppid() != parent:
-        os._exit(1)

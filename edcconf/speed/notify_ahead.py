@@ -58,7 +58,8 @@ class NotificationsAhead:
         parent = os.getpid()
         rendered = list(changes)
         child = Child.fork(
-            lambda: _rendered(root, rendered, accounts, environment, serial, approved_by, reason, parent)
+            lambda: _rendered(root, rendered, accounts, environment, serial, approved_by, reason, parent),
+            dies_with_parent=True,  # a killed apply leaves no child filling a folder
         )
         key = (tuple(map(id, changes)), serial, approved_by, reason)
         return cls(child, filling_folder(folder, child.pid), key, accounts)

@@ -160,7 +160,7 @@ def test_not_for_a_small_plan_nor_a_provider_that_does_more_than_write_files(mon
 
 CHILD_OF_A_KILLED_PARENT = """
 import os, sys, time
-from edcconf.speed.finish_beside import _die_with
+from edcconf.speed.child import _die_with
 parent = os.getpid()
 pid = os.fork()
 if pid == 0:
