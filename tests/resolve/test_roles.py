@@ -125,3 +125,22 @@ def test_permission_graph_traces_levels_to_declarations(mini_repo):
         ("form", "HEART-01/adverse_events"): "review",
         ("form", "HEART-01/vitals"): "review",
     }
+
+
+REDCAP = catalog("redcap")
+VIEWING = sorted(REDCAP.abilities["dataViewing"])
+
+
+@given(st.lists(st.sampled_from(VIEWING), max_size=60))
+def test_a_role_s_viewing_is_the_join_of_its_forms_in_any_order_and_number(views):
+    """redcap_rights joins each distinct viewing value once: the same as joining every form's, in order."""
+    from edcconf.resolve.roles import redcap_rights
+
+    every = 0
+    for value in views:
+        every = REDCAP.join("dataViewing", every, value)
+    forms = {f"f{i}": {"view": v, "export": 0} for i, v in enumerate(views)}
+    assert redcap_rights(REDCAP, REDCAP.roles["data_entry"], None, forms)["dataViewing"] == every
+    assert set(REDCAP.abilities["dataViewing"][every]) == set().union(
+        *(REDCAP.abilities["dataViewing"][v] for v in views)
+    )
