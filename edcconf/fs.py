@@ -284,6 +284,24 @@ def write_lines(fd: int, lines: Iterable[bytes]) -> None:
         write_all(fd, b"".join(chunk))
 
 
+def write_work_file(path: Path, lines: Iterable[bytes]) -> None:
+    """Whole lines into path (created or emptied), not durably and not staged: a work file that is part of
+    no state (e.g. lines an apply makes ahead). On any failure the file is removed; an OSError is a
+    state-write error."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            write_lines(fd, lines)
+        finally:
+            os.close(fd)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        if isinstance(exc, OSError):
+            raise UserError(f"cannot write {path}: {exc.strerror or exc}", code=state_rules.STATE_WRITE.code) from None
+        raise
+
+
 def file_chunks(path: Path) -> Iterator[bytes]:
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):

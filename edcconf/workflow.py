@@ -461,7 +461,8 @@ def apply_planned(
 ) -> ApplyResult:
     """Apply a plan under the environment's lock (locked: this process holds it already, see
     plan_under_lock); refuses if the state moved since it was made. ahead: the notifications' child
-    started early (notifications_early; used when locked): the caller cancels it if this raises."""
+    started early (notifications_early): used only if it rendered exactly what is applied, as any other;
+    the caller cancels it if this raises."""
     from .apply.notify import refuse_links_out as refuse_notification_links  # local: loads jinja2
 
     refuse_brakes(planned.plan, allow_mass_revocation)
@@ -483,9 +484,7 @@ def apply_planned(
         providers = providers_for(
             root, planned.environment, reach.used, current.serial + 1, _study_sites(planned, current)
         )
-        if ahead is None or not locked:
-            if ahead is not None:
-                ahead.cancel()
+        if ahead is None:  # one started early rendered what it was started with: take() checks that
             ahead = _notifications_ahead(root, planned, current, reason)
         try:
             result = execute(

@@ -150,9 +150,6 @@ def execute(
     finally:
         if prepared is not None:
             prepared.discard()
-    if done is not applied and audit_ahead is not None:  # made for every change, and not all happened
-        audit_ahead.discard()
-        audit_ahead = None
     if guards is not None and done and applied_guards(effective, plan.environment) is None:
         effective[GUARDS_SECTION] = {**effective[GUARDS_SECTION], plan.environment: dict(guards)}
     record = _next(previous, done, effective, {**previous.sources, **desired_sources}, commit, None) if done else None
@@ -162,12 +159,13 @@ def execute(
         backend.commit(
             record,
             previous.serial,
-            audit_stream(base, (c.to_json() for c in done), tail, audit_ahead),
+            # the text made ahead is of every change: used only if every change happened
+            audit_stream(base, (c.to_json() for c in done), tail, audit_ahead if done is applied else None),
             seal={"base": base, "tail": tail},
         )
     finally:
         if audit_ahead is not None:
-            audit_ahead.discard()  # used up by the commit, or left by its failure
+            audit_ahead.discard()  # used up by the commit, unused, or left by its failure
     result = ApplyResult(
         record or previous, tuple(done), failures[0] if failures else None, tuple(written), failures=tuple(failures)
     )

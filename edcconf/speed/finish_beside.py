@@ -20,24 +20,19 @@ apply stages under the same name.
 from __future__ import annotations
 
 import marshal
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from ..fs import StagedOutputs, staged_outputs
 from .child import Child
-from .parse_pool import may_fork
+from .parse_pool import env_count, may_fork
 
 BESIDE_MIN_CHANGES = 2_000  # below this, writing the files costs less than forking a large process
 
 
 def _threshold() -> int:
     """EDCCONF_BESIDE_FROM=N: from N changes on (e.g. 1, for the kill trials), else BESIDE_MIN_CHANGES."""
-    chosen = os.environ.get("EDCCONF_BESIDE_FROM", "").strip()
-    try:
-        return max(1, int(chosen)) if chosen else BESIDE_MIN_CHANGES
-    except ValueError:
-        return BESIDE_MIN_CHANGES
+    return env_count("EDCCONF_BESIDE_FROM") or BESIDE_MIN_CHANGES
 
 
 class FilesBeside:

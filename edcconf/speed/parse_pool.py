@@ -34,13 +34,18 @@ CHUNK = 8  # files per message: results stream back in order while others parse
 _pending: tuple | None = None  # (jobs, check, cache) for forked workers: inherited, never pickled
 
 
-def chosen_workers() -> int | None:
-    """EDCCONF_WORKERS as a number of workers (at least 1), or None when it is unset or not a number."""
-    chosen = os.environ.get("EDCCONF_WORKERS", "").strip()
+def env_count(name: str) -> int | None:
+    """The environment variable `name` as a count (at least 1), or None when it is unset or not a number."""
+    chosen = os.environ.get(name, "").strip()
     try:
         return max(1, int(chosen)) if chosen else None
     except ValueError:
         return None
+
+
+def chosen_workers() -> int | None:
+    """EDCCONF_WORKERS as a number of workers (see env_count)."""
+    return env_count("EDCCONF_WORKERS")
 
 
 def may_fork() -> bool:

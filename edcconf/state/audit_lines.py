@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..diagnostics import UserError
-from ..fs import write_lines
-from ..rules import state as state_rules
+from ..fs import write_work_file
 from .jsonlines import LineEncoder
 
 CHANGE_PATHS = (("after", "forms"), ("before", "forms"))  # jsonlines.AUDIT_PATHS, within the change
@@ -52,20 +49,9 @@ class PreparedChanges:
 
 def prepare_changes(path: Path, changes: Iterable[dict[str, Any]]) -> PreparedChanges:
     """The changes' text written into path now (over whatever a killed apply left there)."""
-    prepared = PreparedChanges(path)
     encoder = LineEncoder(CHANGE_PATHS, sort_keys=True)  # each role's form levels encoded once
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            write_lines(fd, map(encoder.line, changes))
-        finally:
-            os.close(fd)
-    except BaseException as exc:
-        prepared.discard()
-        if isinstance(exc, OSError):
-            raise UserError(f"cannot write {path}: {exc.strerror or exc}", code=state_rules.STATE_WRITE.code) from None
-        raise
-    return prepared
+    write_work_file(path, map(encoder.line, changes))
+    return PreparedChanges(path)
 
 
 class AuditStream:

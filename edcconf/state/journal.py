@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import UserError
-from ..fs import CHUNK, write_all, write_atomically, write_lines
+from ..fs import CHUNK, write_all, write_atomically, write_lines, write_work_file
 from ..resolve.effective import expand_grant
-from ..rules.state import STATE_INVALID, STATE_WRITE
+from ..rules.state import STATE_INVALID
 from .jsonlines import JOURNAL_PATHS, LineEncoder
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class FileJournal:
         entries may be a generator: the first apply of a large organisation journals every change at
         once, and joining all of their lines in one buffer cost more memory than the rest of the apply."""
         with self._writing():
-            known = set(self._roles) if prepared is None else prepared.roles_before
+            known = set(self._roles)  # with prepared lines, their discard puts back the roles before them
             encode = LineEncoder(JOURNAL_PATHS).line  # form levels encoded once
             lines = map(encode, self._compact(entries, before_prepared=prepared is not None))
             try:
@@ -90,21 +90,10 @@ class FileJournal:
         journal (edcconf.speed.finish_beside). The file is not part of the journal: a kill leaves it
         unread, and the next prepare writes over it."""
         spare = PreparedLines(self.prepared_files()[0], set(self._roles), self)
-        lines = map(LineEncoder(JOURNAL_PATHS).line, self._compact(entries))
         try:
-            fd = os.open(spare.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                write_lines(fd, lines)
-            finally:
-                os.close(fd)
-        except BaseException as exc:
-            spare.discard()
-            self._roles = spare.roles_before
-            if isinstance(exc, OSError):
-                raise UserError(
-                    f"cannot write {spare.path}: {exc.strerror or exc}; the state is untouched",
-                    code=STATE_WRITE.code,
-                ) from None
+            write_work_file(spare.path, map(LineEncoder(JOURNAL_PATHS).line, self._compact(entries)))
+        except BaseException:
+            spare.discard()  # the roles its lines named are not journaled
             raise
         return spare
 

@@ -58,40 +58,25 @@ class LineEncoder:
 
     def _lighten(self, value: Any, trie: dict, spliced: list[str]) -> Any:
         """value with each large dict at the end of a path replaced by a placeholder; new dicts and lists on
-        the way down only. (Plain dicts and lists are told apart by their type first: an ABC isinstance
-        check per step was a third of a first apply's line encoding.)"""
-        kind = type(value)
-        if kind is dict:
-            mapping = True
-        elif kind is list or kind is tuple:
-            mapping = False
-        elif isinstance(value, Mapping):
-            mapping = True
-        elif isinstance(value, list | tuple):
-            mapping = False
-        else:
+        the way down only."""
+        if not isinstance(value, Mapping | list | tuple):
             return value
         out: Any = None
         for step, below in trie.items():
-            if mapping:
-                try:
-                    item = value[step]
-                except (KeyError, TypeError):
-                    continue
-            elif type(step) is int and -len(value) <= step < len(value):
+            try:
                 item = value[step]
-            else:
+            except (KeyError, IndexError, TypeError):
                 continue
             if below is not None:
                 new = self._lighten(item, below, spliced)
-            elif (type(item) is dict or isinstance(item, Mapping)) and len(item) >= MIN_SPLICED:
+            elif isinstance(item, Mapping) and len(item) >= MIN_SPLICED:
                 new = f"{self._token}{len(spliced)}"
                 spliced.append(self._shared(item))
             else:
                 continue
             if new is not item:
                 if out is None:
-                    out = dict(value) if mapping else list(value)
+                    out = dict(value) if isinstance(value, Mapping) else list(value)
                 out[step] = new
         return value if out is None else out
 
