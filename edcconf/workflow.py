@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, replace
 from dataclasses import replace as _replace
@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .apply import ApplyResult, execute, git_commit, recover
-from .diagnostics import Diagnostic, Diagnostics, Loc, UserError, error, suggest, warning
+from .assignment import check_ceilings, check_qualifications
+from .diagnostics import Diagnostics, Loc, UserError, suggest
 from .fs import FILE_SYSTEM_ERRNOS, file_system_error
 from .model import Environment
 from .pipeline import Desired, load_desired
@@ -24,16 +25,11 @@ from .plan.brakes import (
     guards_of,
 )
 from .plan.model import DATA_MANAGER_FLOOR, MASS_REVOCATION, PlanForReview
-from .plan.saved import SavedPlan, check_fresh, load_plan, plan_differences
-from .plan.select import narrow
 from .providers import Reach, providers_for
-from .questions.compliance import applied_over_ceiling, non_compliant_pairs
+from .questions.compliance import applied_over_ceiling
 from .questions.drift import refresh as refresh_live
-from .rules import ceilings as ceilings_rules
 from .rules import plan as plan_rules
-from .rules import qualifications as qualifications_rules
 from .rules import references as references_rules
-from .rules.ceilings import at_assignment, kept_warning
 from .source import load_sources
 from .state import LocalBackend, StateBackend, StateRecord, open_backend
 from .state.locking import actor
@@ -41,7 +37,6 @@ from .validate.build import build_model
 from .validate.schema import validate_file
 
 if TYPE_CHECKING:
-    from .resolve import EnvironmentState
     from .speed.prefetch import StatePrefetch
 
 
@@ -160,193 +155,6 @@ def plan_for_review(
     from .speed.planning import plan_for_review as fast
 
     return fast(Path(root), env, as_of, refresh, need_sources, allow_unread, plan_environment)
-
-
-def check_ceilings(plan: Plan, env_state: EnvironmentState, applied_over: Iterable[tuple[dict[str, Any], Loc]]) -> Plan:
-    """002/004: the grants this plan adds or changes must be within their ceilings (UserError otherwise);
-    applied grants above a ceiling that it keeps are warnings. applied_over: applied_over_ceiling(...)."""
-
-    errors, warnings = at_assignment(plan.changes, env_state.ceilings, list(applied_over))
-    if errors:
-        raise UserError("the plan adds or changes grants above their ceilings", errors + list(plan.warnings) + warnings)
-    return replace(plan, warnings=plan.warnings + tuple(warnings))
-
-
-def check_qualifications(plan: Plan, env_state: EnvironmentState, applied: Mapping[str, Any]) -> Plan:
-    """A declared grant whose person lacks a qualification its role requires is refused if the plan would
-    add it (not applied yet), and suspended (revoked, with a warning) if applied. applied: grant keys."""
-    errors, warnings = qualifications_rules.at_assignment(
-        env_state.qualifications, applied, qualifications_rules.revoked_keys(plan.changes)
-    )
-    if errors:
-        raise UserError(
-            "the plan adds grants for people who lack a qualification their role requires",
-            errors + list(plan.warnings) + warnings,
-        )
-    return replace(plan, warnings=plan.warnings + tuple(warnings))
-
-
-def validate_qualifications(root: Path, desired: Desired) -> list[Diagnostic]:
-    """What `validate` says of declared grants whose person lacks a qualification, per environment whose
-    state it can read: not applied yet is `qualification-missing` (the plan would refuse to add it),
-    applied is `qualification-suspended` (the plan revokes it). One diagnostic per grant, its environments
-    named."""
-    found: dict[tuple[str, str, Any], tuple[Diagnostic, list[str]]] = {}
-    unread: dict[tuple[str, Any], list[str]] = {}  # (the grant's message, loc) -> environments not read
-    for env, unqualified in desired.resolution.qualifications.items():
-        if not unqualified:
-            continue
-        try:
-            have = open_backend(root, desired.model.environments[env]).read().effective.get("grants", {})
-        except Exception as exc:  # noqa: BLE001 - any backend's failure (psycopg's own errors too): not read
-            why = exc.message if isinstance(exc, UserError) else (str(exc) or type(exc).__name__)
-            for diag in unqualified.values():  # never silence: validate says it could not tell (as for ceilings)
-                unread.setdefault((diag.message, diag.loc), []).append(f"{env} ({why})")
-            continue
-        errors, warnings = qualifications_rules.at_assignment(unqualified, have, have)  # applied: revoked
-        for diag in errors + warnings:
-            found.setdefault((diag.code, diag.message, diag.loc), (diag, []))[1].append(env)
-    out = [replace(d, message=f"{d.message} (in {', '.join(envs)})") for d, envs in found.values()]
-    for (message, loc), envs in unread.items():
-        out.append(
-            warning(
-                qualifications_rules.QUALIFICATION_UNVERIFIED.code,
-                f"{message} [the state of {', '.join(envs)} could not be read, so validate cannot tell "
-                "whether the plan refuses this grant (qualification-missing) or suspends it "
-                "(qualification-suspended)]",
-                loc,
-            )
-        )
-    return out
-
-
-def validate_ceilings(root: Path, desired: Desired) -> list[Diagnostic]:
-    """What `validate` (which plans nothing) says of grants above their ceilings, per environment, against
-    the state it can read: a grant applied exactly as declared is kept (a warning, as the plan says); any
-    other (new, or changed since it was applied) is `ceiling-exceeded`, as the plan would refuse it. When
-    an environment's state cannot be read, a `ceiling-unverified` warning says that the plan refuses the
-    grant unless it was applied unchanged."""
-
-    model = desired.model
-    refused: dict[tuple, tuple] = {}  # (the error's message, loc) -> (error, environments): one error per grant
-    unread: dict[tuple, list[str]] = {}
-    out: list[Diagnostic] = []
-    for env, above in desired.resolution.ceilings.items():
-        if not above:
-            continue
-        try:
-            previous = open_backend(root, model.environments[env]).read()
-        except Exception as exc:  # noqa: BLE001 - any backend's failure (psycopg's own errors too): not read
-            why = exc.message if isinstance(exc, UserError) else (str(exc) or type(exc).__name__)
-            for diag, _ in above.values():
-                unread.setdefault((diag.message, diag.loc), []).append(f"{env} ({why})")
-            continue
-        have = previous.effective.get("grants", {})
-        kept = {p["key"]: p for p in non_compliant_pairs(model, previous, desired.resolution.as_of)}
-        for key, (diag, stored) in above.items():
-            if have.get(key) == stored and key in kept:
-                person = model.people.get(kept[key]["user"])
-                out.append(kept_warning(kept[key], person.loc if person else diag.loc, env))
-            else:
-                what = "not applied yet" if key not in have else "changed since it was applied"
-                refused.setdefault((diag.message, diag.loc), (diag, []))[1].append(f"{env}: {what}")
-    for (message, loc), (diag, envs) in refused.items():
-        out.append(
-            error(
-                diag.code,
-                f"{message} [{'; '.join(envs)}: a grant that is added or changed must be "
-                "within the ceiling (002, 004)]",
-                loc,
-                **dict(diag.details),
-            )
-        )
-    for (message, loc), envs in unread.items():
-        out.append(
-            warning(
-                ceilings_rules.CEILING_UNVERIFIED.code,
-                f"{message} [the state of {', '.join(envs)} could not be read, so "
-                "validate cannot tell whether this grant is applied unchanged (kept, with a warning) or "
-                "added or changed (the plan refuses it: ceiling-exceeded)]",
-                loc,
-            )
-        )
-    return out
-
-
-def planned_from_file(
-    root: Path, path: Path, allow_other_date: bool = False, today: date | None = None
-) -> PlannedEnvironment:
-    """A saved plan, applied only as what the configuration and state it names give: checked against
-    them (version, state serial and lineage, configuration digest), its as-of date checked against today,
-    then planned again and compared. What is applied is the plan made again (identical to the file's)."""
-    saved = load_plan(path)
-    env = saved.plan.environment
-    environment = environment_of(root, env)
-    backend = open_backend(root, environment)
-    previous = read_recovered(backend)
-    digest = load_sources(Path(root)).digest
-    check_fresh(saved, path, previous.serial, previous.lineage, digest)
-    today = today or date.today()
-    as_of = saved.plan.as_of
-    protected = guards_of(environment, previous.effective).protected  # as last applied
-    with_at = saved.planned_on != as_of.isoformat()  # planned with --at another day than its own
-    if as_of != today:
-        if allow_other_date and protected:
-            raise UserError(
-                f"{env} is protected: a plan as of another date than today ({as_of}, today is {today}) "
-                "is never applied to it; --allow-other-date is for unprotected environments. Plan "
-                f"again without --at (edcconf plan --env {env} --out FILE) and have it reviewed",
-                code=plan_rules.PLAN_DATE.code,
-            )
-        if with_at and not allow_other_date:
-            raise UserError(
-                f"{path} was planned as of {as_of} (plan --at), not today ({today}): it judges expiry "
-                "on another day than the one it is applied. Plan again without --at and have it "
-                "reviewed"
-                + (
-                    ""
-                    if protected
-                    else f", or pass --allow-other-date to apply it to the unprotected {env} as of {as_of}"
-                ),
-                code=plan_rules.PLAN_DATE.code,
-            )
-    fresh = _narrowed(saved, plan_now(root, env, as_of, saved.refresh, allow_unread=saved.allow_unread))
-    differs = plan_differences(saved.plan, fresh.plan, (saved.systems, saved.sources), (fresh.systems, fresh.sources))
-    if fresh.config_digest != saved.config_digest:
-        differs.insert(
-            0, f"configuration digest {saved.config_digest[:12]} in the file, {fresh.config_digest[:12]} now"
-        )
-    if differs:
-        raise UserError(
-            f"{path} is not the plan that the configuration and state it names give, so nothing was "
-            f"applied: {'; '.join(differs)}. A saved plan is applied only exactly as planned: plan "
-            "again and have that plan reviewed",
-            code=plan_rules.PLAN_MISMATCH.code,
-        )
-    if as_of != today and not allow_other_date:
-        # planned as of its own day and applied on a later one: only if today gives this very plan
-        now = _narrowed(saved, plan_now(root, env, today, saved.refresh, allow_unread=saved.allow_unread))
-        differs = plan_differences(saved.plan, replace(now.plan, as_of=as_of))
-        if differs:
-            raise UserError(
-                f"{path} was planned as of {as_of}; as of today ({today}) the configuration and state "
-                f"give another plan ({'; '.join(differs)}). Plan again and have it reviewed"
-                + (
-                    ""
-                    if protected
-                    else f", or pass --allow-other-date to apply it to the unprotected {env} as of {as_of}"
-                ),
-                code=plan_rules.PLAN_DATE.code,
-            )
-    return replace(fresh, saved_digest=saved.digest)
-
-
-def _narrowed(saved: SavedPlan, planned: PlannedEnvironment) -> PlannedEnvironment:
-    """A saved partial plan is planned again with its own selection (plan/select.py)."""
-    if saved.plan.partial is None:
-        return planned
-
-    return narrow(planned, saved.plan.partial.selection)
 
 
 def read_recovered(

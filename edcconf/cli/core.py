@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from ..apply import ApplyInterrupted, failed_text
+from ..assignment import validate_ceilings, validate_qualifications
 from ..diagnostics import Diagnostics, UserError
 from ..fs import refuse_leaving_output
 from ..pipeline import load_desired
@@ -20,6 +21,7 @@ from ..plan.select import Selection, narrow
 from ..rules import commands as commands_rules
 from ..rules import plan as plan_rules
 from ..rules import state as state_rules
+from ..saved_apply import planned_from_file
 from ..state import open_backend
 from ..views.plan_text import plan_chunks
 from ..views.show import render_state, state_json
@@ -30,11 +32,8 @@ from ..workflow import (
     plan_for_review,
     plan_now,
     plan_under_lock,
-    planned_from_file,
     read_state,
     refuse_protected_as_applied,
-    validate_ceilings,
-    validate_qualifications,
 )
 from .common import (
     allow_unread_option,
