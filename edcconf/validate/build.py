@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 from ..diagnostics import Diagnostic, Loc, error, suggest
-from ..identity import fold, ignoring
 from ..model import (
-    ALL,
     Environment,
     External,
-    Form,
-    Grant,
     Group,
     HeldQualification,
     Model,
     OpenClinicaDomain,
     Person,
-    Protocol,
-    Role,
     Site,
-    Study,
     Target,
     frozen_map,
 )
@@ -33,147 +23,12 @@ from ..rules import ceilings as ceilings_rules
 from ..rules import files as files_rules
 from ..rules import references as references_rules
 from ..rules.ceiling_values import UNLIMITED, Ceiling, effective_ceiling
-from ..source.positions import child_entries, child_pos, child_record
-from ..source.yamlfile import ParsedFile, Where
+from ..source.yamlfile import ParsedFile
+from .build_studies import _studies
+from .nodes import _Node, _Registry, declarations, parse_date
 
 NO_RIGHTS = "no-rights"
 NO_RIGHTS_CEILING = effective_ceiling({}, {})  # every generic right none, every REDCap key 0
-
-_PLURALS = {"environment": "environments", "group": "groups", "study": "studies"}
-
-
-class _Node:
-    """A value of a parsed file together with its path, so every field can say where it was written.
-
-    Carries its own positions record and Loc: a field's position is then read from the node's record,
-    not found by walking the file from its root again for every field of every grant."""
-
-    __slots__ = ("file", "path", "value", "rec", "loc")
-
-    def __init__(self, file: ParsedFile, path: tuple, value: Any, rec: Any, loc: Loc) -> None:
-        self.file, self.path, self.value, self.rec, self.loc = file, path, value, rec, loc
-
-    @classmethod
-    def root(cls, file: ParsedFile) -> _Node:
-        return cls(file, (), file.data, file.tree, file.loc(()))
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.value.get(key, default)
-
-    def at(self, key: str) -> Loc:
-        if key not in self.value:
-            return self.loc
-        line, col = child_pos(self.rec, key) or (0, 0)
-        return Loc(self.file.path, line, col)
-
-    def child(self, key: Any) -> _Node:
-        line, col = child_pos(self.rec, key) or (0, 0)
-        return _Node(
-            self.file, self.path + (key,), self.value[key], child_record(self.rec, key), Loc(self.file.path, line, col)
-        )
-
-    def items(self, key: str) -> Iterator[_Node]:
-        values = self.value.get(key) or ()
-        if not values:
-            return
-        rec = child_record(self.rec, key)
-        entries = child_entries(rec) if rec is not None else ()
-        if len(entries) != len(values):  # no positions recorded: as ParsedFile.loc says, position unknown
-            entries = [((0, 0), None)] * len(values)
-        file, name, base = self.file, self.file.path, self.path + (key,)
-        for i, ((line, col), child) in enumerate(entries):
-            yield _Node(file, base + (i,), values[i], child, Loc(name, line, col))
-
-    def locs(self) -> LazyLocs:
-        return LazyLocs(self.file.where, self.path)
-
-
-class LazyLocs(Mapping):
-    """Where each field of a declaration was written, computed only when a message needs it:
-    building a Loc for every field of 200,000 grants would cost more than validating them. Holds the
-    file's positions only (never its data), so the parsed data is freed with the sources."""
-
-    __slots__ = ("_where", "_path")
-
-    def __init__(self, where: Where, path: tuple) -> None:
-        self._where, self._path = where, path
-
-    def _keys(self) -> tuple:
-        return self._where.keys(self._path) or ()
-
-    def __getitem__(self, key: str) -> Loc:
-        if key not in self._keys():
-            raise KeyError(key)
-        return self._where.loc(self._path + (key,))
-
-    def nested(self, keys: tuple) -> Loc | None:
-        """Where a field below one of these is written (keys: a path from here), None when it is not."""
-        *above, last = keys
-        if last not in (self._where.keys(self._path + tuple(above)) or ()):
-            return None
-        return self._where.loc(self._path + keys)
-
-    def __iter__(self):
-        return iter(self._keys())
-
-    def __len__(self) -> int:
-        return len(self._keys())
-
-
-def declarations(files: tuple[ParsedFile, ...], kind: str) -> Iterator[_Node]:
-    """Every declaration of one kind, singular (`study:`) or plural (`studies:`) form."""
-    plural = _PLURALS.get(kind, kind)
-    for f in files:
-        if not isinstance(f.data, dict) or (kind not in f.data and plural not in f.data):
-            continue  # (before its positions are unpacked: most files hold one kind of declaration)
-        root = _Node.root(f)
-        if kind in f.data and kind != plural:
-            yield root.child(kind)
-        if plural in f.data:
-            yield from root.items(plural)
-
-
-def parse_date(node: _Node, key: str, problems: list[Diagnostic]) -> date | None:
-    text = node.get(key)
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except (TypeError, ValueError):
-        problems.append(
-            error(files_rules.SCHEMA.code, f"{key}: {text!r} is not a real date (YYYY-MM-DD)", node.at(key))
-        )
-        return None
-
-
-class _Registry:
-    """Ids seen so far of one kind; a second use is `duplicate-id` naming the first. Ids are compared
-    folded (rules.identity: case, full-width and invisible characters), so that `HEART-01` and `heart-01`
-    are never two studies (nor two directories, nor two REDCap groups). Holds the declaring node, not its
-    Loc: a position is worked out only for the rare message."""
-
-    def __init__(self, what: str, problems: list[Diagnostic]) -> None:
-        self.what, self.problems = what, problems
-        self.seen: dict[str, tuple[_Node, str, str]] = {}
-
-    def claim(self, ident: str, node: _Node, field: str) -> bool:
-        """ident, written in node's `field`."""
-        key = fold(ident) if isinstance(ident, str) else ident
-        if key in self.seen:
-            first, first_field, first_ident = self.seen[key]
-            how = ignoring(str(ident), str(first_ident))
-            self.problems.append(
-                error(
-                    references_rules.DUPLICATE_ID.code,
-                    f"{self.what} {ident!r} is declared twice"
-                    f"{f' ({how})' if how else ''}; first at {first.at(first_field)}"
-                    f"{f' as {first_ident!r}' if how else ''}",
-                    node.at(field),
-                )
-            )
-            return False
-        self.seen[key] = node, field, ident
-        return True
 
 
 def build_model(root: Path, digest: str, files: tuple[ParsedFile, ...]) -> tuple[Model, list[Diagnostic]]:
@@ -464,135 +319,3 @@ def _person(
         locs=node.locs(),
         qualifications=qualifications,
     )
-
-
-def _studies(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict[str, Study]:
-    out: dict[str, Study] = {}
-    ids = _Registry("study", problems)
-    for node in declarations(files, "study"):
-        sid = node.get("id")
-        if not ids.claim(sid, node, "id"):
-            continue
-        form_ids = _Registry(f"form of study {sid}:", problems)
-        forms = []
-        for f in node.items("forms"):
-            v = f.value
-            if form_ids.claim(v.get("id"), f, "id"):
-                forms.append(
-                    Form(
-                        v.get("id"),
-                        v.get("name"),
-                        bool(v.get("contact_data", False)),
-                        tuple(v.get("tags") or ()),
-                        f.loc,
-                    )
-                )
-        roles = {}
-        for rid in node.get("roles") or {}:
-            r = node.child("roles").child(rid)
-            roles[rid] = Role(
-                rid,
-                r.get("base"),
-                r.get("default"),
-                frozen_map(r.get("tags") or {}),
-                r.get("contact_forms"),
-                frozen_map(r.get("redcap") or {}),
-                node.file.key_loc(r.path),
-                r.locs(),
-                frozen_map({f: frozen_map(v) for f, v in (r.get("redcap_forms") or {}).items()}),
-                frozen_map(r.get("redcap_role") or {}),
-            )
-        protocol = None
-        if node.get("protocol") is not None:
-            p = node.child("protocol")
-            protocol = Protocol(
-                p.get("irb"), p.get("pi"), tuple(p.get("co_pis") or ()), tuple(p.get("staff") or ()), p.loc
-            )
-        study_envs = tuple(node.get("environments") or ())
-        access = _grants(node, sid, study_envs, problems)
-        out[sid] = Study(
-            id=sid,
-            name=node.get("name"),
-            system=node.get("system"),
-            status=node.get("status"),
-            protocol=protocol,
-            environments=study_envs,
-            sites=tuple(node.get("sites") or ()),
-            participant_id_template=node.get("participant_id_template"),
-            tags=tuple(node.get("tags") or ()),
-            forms=tuple(forms),
-            roles=frozen_map(roles),
-            access=access,
-            redcap=frozen_map(node.get("redcap") or {}),
-            loc=node.loc,
-            locs=node.locs(),
-            collects_phi=node.get("collects_phi"),
-        )
-    return out
-
-
-def _grants(study: _Node, sid: str, study_envs: tuple[str, ...], problems: list[Diagnostic]) -> tuple[Grant, ...]:
-    grants: list[Grant] = []
-    claimed: dict[tuple[str, str, str], Loc] = {}  # (user, environment, role) -> first grant
-    for g in study.items("access"):
-        v, loc = g.value, g.loc  # the grant's mapping, read directly: 200,000 of them at N=2,000
-        envs = v.get("environments", ALL)
-        sites = v.get("sites")
-        countries = v.get("countries")
-        if sites is not None and countries is not None:
-            problems.append(
-                error(files_rules.SCHEMA.code, "a grant takes either sites or countries, not both", g.at("countries"))
-            )
-            continue
-        if sites is None and countries is None:
-            problems.append(error(files_rules.SCHEMA.code, "a grant needs sites (a list or `all`) or countries", loc))
-            continue
-        grant = Grant(
-            study=sid,
-            user=v.get("user"),
-            role=v.get("role"),
-            environments=envs if envs == ALL else tuple(envs),
-            sites=sites if sites in (ALL, None) else tuple(sites),
-            countries=tuple(countries) if countries is not None else None,
-            expires=parse_date(g, "expires", problems) if v.get("expires") is not None else None,
-            loc=loc,
-            locs=g.locs(),
-            disabled=v.get("study_status") == "disabled",
-        )
-        duplicate = False
-        user = fold(grant.user)
-        for env in study_envs if envs == ALL else envs:
-            # one grant per person, role and environment; different roles at different sites are
-            # allowed (001/003) and checked by rules.site_roles once sites are known
-            first = claimed.setdefault((user, env, fold(str(grant.role))), loc)
-            # `is` first: the usual case is this grant's own Loc. An alias repeating a grant has an equal Loc.
-            if first is not loc and first != loc and not duplicate:
-                duplicate = True
-                problems.append(
-                    error(
-                        references_rules.DUPLICATE_ID.code,
-                        f"{grant.user} is granted {grant.role} twice in study {sid} for "
-                        f"environment {env} (first at {first}); list every site of that role in one grant",
-                        g.at("user"),
-                    )
-                )
-        if not duplicate:
-            grants.append(grant)
-    held = Counter((user, env) for user, env, _ in claimed)
-    if len(held) < len(claimed):
-        grants = _keyed_by_role(grants, study_envs)
-    return tuple(grants)
-
-
-def _keyed_by_role(grants: list[Grant], study_envs: tuple[str, ...]) -> list[Grant]:
-    """Someone holds two roles in one environment (roles per site, 001/003). Their first grant keeps the
-    key `<study>/<username>`; a later one that shares an environment with an earlier one is keyed by its role
-    too (`<study>/<username>/<role>`). So adding a role at another site never changes an applied grant's key."""
-    seen: dict[str, set[str]] = {}  # person -> environments of their earlier grants
-    out = []
-    for grant in grants:
-        envs = set(study_envs if grant.environments == ALL else grant.environments)
-        earlier = seen.setdefault(fold(grant.user), set())
-        out.append(replace(grant, per_role=True) if envs & earlier else grant)
-        earlier |= envs
-    return out

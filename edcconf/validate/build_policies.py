@@ -14,7 +14,7 @@ from ..model import AccessPolicy, Study
 from ..rules import files as files_rules
 from ..rules.access_policies import check_policy_names
 from ..source.yamlfile import ParsedFile
-from .build import _Registry, declarations
+from .nodes import _Registry, declarations
 
 
 def access_policies(

@@ -17,7 +17,7 @@ from ..model import ALL, HeldQualification, Model, Qualification, Study, frozen_
 from ..rules import files as files_rules
 from ..rules.qualifications import DEFAULT_NOTIFY_DAYS
 from ..source.yamlfile import ParsedFile
-from .build import _Node, _Registry, declarations
+from .nodes import _Node, _Registry, declarations
 
 
 def with_qualifications(model: Model, files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> Model:

@@ -15,7 +15,7 @@ from ..rules import references as references_rules
 from ..rules import reviews as reviews_rules
 from ..source.blame import UNCOMMITTED, blame_files
 from ..source.yamlfile import ParsedFile
-from .build import _Node, parse_date
+from .nodes import _Node, parse_date
 
 DEFAULT_WARN_DAYS = 14
 
