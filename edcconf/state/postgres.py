@@ -17,15 +17,11 @@ entries and the clearing of its journal are one transaction (commit()).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import re
 import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import unquote
 
 import psycopg
 import psycopg.conninfo
@@ -35,7 +31,10 @@ from psycopg.types.json import Jsonb
 from ..diagnostics import UserError
 from ..rules import commands as commands_rules
 from ..rules import state as state_rules
-from .locking import LockInfo, busy_error, lock_lost, named_holder
+from .locking import LockInfo, lock_lost
+from .postgres_dsn import UNREADABLE, dsn_problem, dsn_secrets, scrub
+from .postgres_journal import PostgresJournal, _one
+from .postgres_locks import PostgresLocks
 from .record import StateRecord
 
 MIGRATIONS: list[tuple[int, str]] = [
@@ -64,89 +63,11 @@ MIGRATIONS: list[tuple[int, str]] = [
     """,
     ),
 ]
-FORCE_WAIT = "10s"  # how long force-unlock waits for the holder to finish the write it is in
 _VERSION_EVENTS = ("apply", "apply-failed", "recovered", "state-import", "state-restore")
 _MIGRATION_LOCK = 0x6564_6363_6F6E_66  # "edcconf": serialises first-use migrations across processes
 
 
-# -- the connection string: read before libpq does, so that no message can quote a secret ------------------
-_SECRET_KEYS = ("password", "sslpassword")
-_URL = re.compile(r"postgres(?:ql)?://", re.I)
-_PAIR = re.compile(r"([A-Za-z_]+)\s*=\s*('(?:[^'\\]|\\.)*'?|[^\s']\S*)")
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|%00")
-UNREADABLE = (
-    "in the key=value form, quote a value that holds spaces or quotes ('...', with \\' for a quote); in the "
-    "URL form (postgresql://user:password@host/db), percent-encode '%', '@', ':' and '/' in the user name and "
-    "password (%25, %40, %3A, %2F)"
-)
-
-
-def _one(cur: psycopg.Cursor[Any]) -> Any:
-    """The first value of a query that always returns one row (an aggregate, a function, INSERT ... RETURNING)."""
-    row = cur.fetchone()
-    assert row is not None
-    return row[0]
-
-
-def dsn_problem(dsn: str) -> str | None:
-    """Why libpq would misread a connection string, or quote part of it in its error; None if it reads it
-    as written. A URL whose password holds '@' or '/' as they are is split in the wrong place (the rest of
-    the password becomes the host, named in the next error); a '%' that starts no escape is quoted whole."""
-    url = _URL.match(dsn)
-    if url is None:
-        return None
-    if _BAD_ESCAPE.search(dsn):
-        return "holds a '%' that does not begin a percent-escape (write %25 for a '%')"
-    rest = dsn[url.end() :]
-    at, slash = rest.find("@"), rest.find("/")
-    if rest.count("@") > 1 or (at >= 0 and 0 <= slash < at):
-        return "holds '@' or '/' as they are in its user name or password (write %40 and %2F)"
-    return None
-
-
-def dsn_secrets(dsn: str) -> set[str]:
-    """Every text of the connection string that is or may be a password, as written and as decoded: the
-    password in a URL's user information and query, and in each password= of the key=value form."""
-
-    found: set[str] = set()
-    url = _URL.match(dsn)
-    if url is not None:
-        rest = dsn[url.end() :]
-        head = rest.split("/", 1)[0]
-        if "@" in head:
-            userinfo = head.rsplit("@", 1)[0]
-            password = userinfo.partition(":")[2]
-            found |= {userinfo, password, unquote(userinfo), unquote(password)}
-        for part in rest.partition("?")[2].split("&"):
-            key, _, value = part.partition("=")
-            if unquote(key).strip() in _SECRET_KEYS:
-                found |= {value, unquote(value)}
-    else:
-        for key, value in _PAIR.findall(dsn):
-            if key in _SECRET_KEYS:
-                inner = value[1:-1] if value.startswith("'") and value.endswith("'") and len(value) > 1 else value
-                found |= {value, inner, re.sub(r"\\(.)", r"\1", inner)}
-    try:
-        parsed = psycopg.conninfo.conninfo_to_dict(dsn)
-    except (psycopg.Error, ValueError, TypeError):
-        parsed = {}
-    found |= {str(parsed[k]) for k in _SECRET_KEYS if parsed.get(k)} | {dsn}
-    return {s for s in found if s}
-
-
-def scrub(message: str, secrets: set[str]) -> str:
-    """A database error without any password in it (a short one only where it stands alone)."""
-    out = message
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= 4:
-            out = out.replace(secret, "***")
-        else:
-            out = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "***", out)
-    out = re.sub(r"(password\s*=\s*)\S+", r"\1***", out, flags=re.I)
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", out)
-
-
-class PostgresBackend:
+class PostgresBackend(PostgresLocks):
     name = "postgres"
 
     def __init__(self, environment: str, dsn_env: str, schema: str = "edcconf") -> None:
@@ -430,212 +351,7 @@ class PostgresBackend:
                 ).fetchall()
         return [r[0] for r in rows]
 
-    # -- locks and fencing ---------------------------------------------------------------------------
-    def _lock_key(self) -> int:
-        digest = hashlib.sha256(f"edcconf:{self.schema}:{self.environment}".encode()).digest()
-        return int.from_bytes(digest[:8], "big", signed=True)
-
-    @contextlib.contextmanager
-    def lock(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
-        if self._held is not None:
-            raise RuntimeError(f"the lock on {self.environment} is already held by this backend")
-        with self._connect() as conn:  # the lock lives as long as this session
-            deadline = time.monotonic() + timeout
-            grace = False
-            while not _one(conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key(),))):
-                if time.monotonic() >= deadline:
-                    if not grace and _gone(self._holder(conn)):
-                        # its process ended (killed) moments ago: the server releases the lock when it sees
-                        # the session closed, which it may not have yet. Wait for that, never take it over
-                        grace, deadline = True, time.monotonic() + DEAD_HOLDER_GRACE
-                        continue
-                    raise busy_error(self.environment, named_holder(lambda: self._holder(conn)), timeout)
-                time.sleep(0.1)
-            with conn.transaction():
-                generation = _one(
-                    conn.execute(
-                        sql.SQL(
-                            "INSERT INTO {} (environment, generation) VALUES (%s, 1) ON CONFLICT (environment) DO UPDATE "
-                            "SET generation = {}.generation + 1 RETURNING generation"
-                        ).format(self._t("fences"), sql.Identifier("fences")),
-                        (self.environment,),
-                    )
-                )
-                info = LockInfo.mine(operation, generation)
-                conn.execute(
-                    sql.SQL(
-                        "INSERT INTO {} (environment, lock_id, holder, backend_pid, generation) VALUES "
-                        "(%s, %s, %s, pg_backend_pid(), %s) ON CONFLICT (environment) DO UPDATE SET "
-                        "lock_id = EXCLUDED.lock_id, holder = EXCLUDED.holder, "
-                        "backend_pid = EXCLUDED.backend_pid, generation = EXCLUDED.generation"
-                    ).format(self._t("locks")),
-                    (self.environment, info.id, Jsonb(info.to_json()), generation),
-                )
-            self._conn, self._held = conn, info
-            try:
-                yield info
-            finally:
-                self._conn = self._held = None
-                if not (conn.broken or conn.closed):  # else force-unlock ended the session, and the lock with it
-                    with contextlib.suppress(psycopg.Error):
-                        conn.execute(
-                            sql.SQL("DELETE FROM {} WHERE environment = %s AND lock_id = %s").format(self._t("locks")),
-                            (self.environment, info.id),
-                        )
-                        conn.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key(),))
-
-    @contextlib.contextmanager
-    def fenced(self) -> Iterator[psycopg.Connection]:
-        """A write transaction on the lock's session that holds the fence row (FOR SHARE) at this holder's
-        generation: force-unlock waits for it to end, and a forced-open holder cannot start one. Sections
-        nest within a thread (the inner ones are savepoints); another thread's section waits until this one
-        ends (one session, one transaction at a time); without the lock, one is taken for it."""
-        with self._section:
-            if self._fenced:
-                assert self._conn is not None  # a fenced section runs on the lock's session
-                yield self._conn
-                return
-            if self._held is None:
-                with self.lock("write"), self.fenced() as conn:
-                    yield conn
-                return
-            assert self._conn is not None  # lock() sets it with _held
-            conn, held = self._conn, self._held
-            try:
-                with conn.transaction():
-                    row = conn.execute(
-                        sql.SQL("SELECT generation FROM {} WHERE environment = %s FOR SHARE").format(self._t("fences")),
-                        (self.environment,),
-                    ).fetchone()
-                    if row is None or row[0] != held.generation:
-                        raise lock_lost(self.environment, held)
-                    self._fenced += 1
-                    try:
-                        yield conn
-                    finally:
-                        self._fenced -= 1
-            except psycopg.Error as exc:
-                raise self._error(exc) from None
-
-    def check_fence(self) -> None:
-        """Refuse (lock-lost) if this holder's lock was forced open: done before each change is carried out."""
-        with self.fenced():
-            pass
-
-    def _holder(self, conn: psycopg.Connection) -> LockInfo | None:
-        row = conn.execute(
-            sql.SQL("SELECT holder FROM {} WHERE environment = %s").format(self._t("locks")), (self.environment,)
-        ).fetchone()
-        return LockInfo.from_json(row[0]) if row else None
-
-    def force_unlock(self, lock_id: str) -> LockInfo | None:
-        """Raise the lock's generation (so no write of the holder can commit), forget the holder, then end
-        its database session (which releases its advisory lock). Returns the holder it took the lock from."""
-        with self._connect() as conn:
-            try:
-                with conn.transaction():
-                    conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(FORCE_WAIT)))
-                    row = conn.execute(
-                        sql.SQL(
-                            "SELECT backend_pid, holder FROM {} WHERE environment = %s AND lock_id = %s FOR UPDATE"
-                        ).format(self._t("locks")),
-                        (self.environment, lock_id),
-                    ).fetchone()
-                    if row is None:
-                        return None
-                    conn.execute(
-                        sql.SQL("UPDATE {} SET generation = generation + 1 WHERE environment = %s").format(
-                            self._t("fences")
-                        ),
-                        (self.environment,),
-                    )
-                    conn.execute(
-                        sql.SQL("DELETE FROM {} WHERE environment = %s AND lock_id = %s").format(self._t("locks")),
-                        (self.environment, lock_id),
-                    )
-            except psycopg.errors.LockNotAvailable:
-                raise UserError(
-                    f"lock {lock_id} on {self.environment} is in the middle of a write that did not "
-                    f"finish within {FORCE_WAIT}; if its process is stuck, stop it, then try again",
-                    code=state_rules.STATE_LOCKED.code,
-                ) from None
-            conn.execute("SELECT pg_terminate_backend(%s)", (row[0],))
-        return LockInfo.from_json(row[1])
-
     # -- journal -------------------------------------------------------------------------------------
     @property
     def journal(self) -> PostgresJournal:
         return PostgresJournal(self)
-
-
-class PostgresJournal:
-    """The apply journal as rows: seq 0 is the header, then one row per change that happened. A commit
-    clears it in the version's own transaction, so it never needs a seal."""
-
-    def __init__(self, backend: PostgresBackend) -> None:
-        self.b = backend
-
-    def begin(self, header: dict) -> None:
-        with self.b.fenced() as conn, conn.transaction():
-            conn.execute(
-                sql.SQL("DELETE FROM {} WHERE environment = %s").format(self.b._t("journal")), (self.b.environment,)
-            )
-            conn.execute(
-                sql.SQL("INSERT INTO {} VALUES (%s, 0, %s)").format(self.b._t("journal")),
-                (self.b.environment, Jsonb(header)),
-            )
-
-    def prepare(self, entries: Iterable[dict]) -> None:
-        return None  # rows are inserted in one transaction: nothing to gain from making them ahead
-
-    def append(self, entries: Iterable[dict], prepared: None = None) -> None:
-        entries = list(entries)
-        if not entries:
-            return
-        with self.b.fenced() as conn, conn.transaction():
-            start = _one(
-                conn.execute(
-                    sql.SQL("SELECT coalesce(max(seq), 0) FROM {} WHERE environment = %s").format(self.b._t("journal")),
-                    (self.b.environment,),
-                )
-            )
-            with conn.cursor() as cur:
-                cur.executemany(
-                    sql.SQL("INSERT INTO {} VALUES (%s, %s, %s)").format(self.b._t("journal")),
-                    [
-                        (self.b.environment, start + i + 1, Jsonb(json.loads(json.dumps(e, default=str))))
-                        for i, e in enumerate(entries)
-                    ],
-                )
-
-    def header(self) -> dict | None:
-        with self.b._session() as conn:
-            row = conn.execute(
-                sql.SQL("SELECT entry FROM {} WHERE environment = %s AND seq = 0").format(self.b._t("journal")),
-                (self.b.environment,),
-            ).fetchone()
-        return row[0] if row else None
-
-    def read(self) -> tuple[dict, list[dict], None] | None:
-        with self.b._session() as conn:
-            rows = conn.execute(
-                sql.SQL("SELECT seq, entry FROM {} WHERE environment = %s ORDER BY seq").format(self.b._t("journal")),
-                (self.b.environment,),
-            ).fetchall()
-        if not rows or rows[0][0] != 0:
-            return None
-        return rows[0][1], [r[1] for r in rows[1:]], None
-
-    def clear(self) -> None:
-        with self.b.fenced() as conn:
-            conn.execute(
-                sql.SQL("DELETE FROM {} WHERE environment = %s").format(self.b._t("journal")), (self.b.environment,)
-            )
-
-
-DEAD_HOLDER_GRACE = 5.0  # seconds to wait for the server to end the session of a holder whose process is gone
-
-
-def _gone(holder: LockInfo | None) -> bool:
-    """The holder is a process of this machine that no longer exists (a holder elsewhere cannot be seen)."""
-    return holder is not None and holder.running_here() is False

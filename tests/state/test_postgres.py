@@ -82,11 +82,11 @@ def test_a_holder_whose_process_is_gone_is_waited_for_briefly_never_taken_over(p
     to end it (up to DEAD_HOLDER_GRACE) instead of failing at once; a live holder is reported at once."""
     import threading
 
-    from edcconf.state import postgres
+    from edcconf.state import postgres_locks
 
     b, holder = backend(pg_dsn), backend(pg_dsn)
     for gone, expect_wait in ((True, True), (False, False)):
-        monkeypatch.setattr(postgres, "_gone", lambda info, gone=gone: gone)
+        monkeypatch.setattr(postgres_locks, "_gone", lambda info, gone=gone: gone)
         with ExitStack() as held:
             held.enter_context(holder.lock("apply"))
             release = threading.Timer(0.6, held.close)  # the server ends the dead holder's session
