@@ -53,6 +53,7 @@ try:  # Ctrl-C while the command is still loading (a third of a second) ends it 
     from ..log import configure as configure_logging
     from ..speed.spool import spool
     from . import alerts as _alerts
+    from . import applied as _applied
     from . import complete as _complete
     from . import core as _core
     from . import fmt as _fmt
@@ -93,6 +94,7 @@ def cli(ctx: click.Context, config: str | None, no_color: bool, verbose: int) ->
 
 # Commands register themselves on `cli`; importing the modules is enough.
 _core.register(cli)
+_applied.register(cli)
 _history.register(cli)
 _questions.register(cli)
 _alerts.register(cli)  # after questions: `compliance` gains its alert subcommands
