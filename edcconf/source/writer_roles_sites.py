@@ -15,8 +15,6 @@ from ..rules import imports as imports_rules
 from .writer import (
     CONFLICT,
     GRANT_KEYS,
-    MEMBER_KEYS,
-    SCHEMA_COMMENT,
     Edit,
     _content_end,
     _fill_or_add,
@@ -27,13 +25,10 @@ from .writer import (
     _line_end,
     _node_at,
     _old_value,
-    _ordered,
     _plan_append,
     _verify,
-    flow,
-    note_lines,
-    scalar,
 )
+from .writer_text import MEMBER_KEYS, SCHEMA_COMMENT, _ordered, flow, note_lines, scalar
 from .yamlfile import ParsedFile
 
 SITE_KEYS = ("id", "name", "country", "timezone", "city")

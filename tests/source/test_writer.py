@@ -10,7 +10,8 @@ import yaml
 
 from edcconf.diagnostics import UserError
 from edcconf.source import load_sources
-from edcconf.source.writer import Edit, plan_edits, scalar, write_edits
+from edcconf.source.writer import Edit, plan_edits, write_edits
+from edcconf.source.writer_text import scalar
 from tests.conftest import run_inprocess, write
 
 NOTE = "Imported by edcconf import from sag.csv on 2026-02-01"
