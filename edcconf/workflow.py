@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, replace
-from dataclasses import replace as _replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -378,7 +377,7 @@ def _notify(root: Path, result: ApplyResult, reason: str | None, ahead=None) -> 
                 f"cannot be rendered ({exc.__class__.__name__}: {exc})"
             ],
         )
-    return _replace(result, written=result.written + tuple(written), notices=tuple(problems))
+    return replace(result, written=result.written + tuple(written), notices=tuple(problems))
 
 
 def read_state(root: Path, env: str) -> StateRecord:
