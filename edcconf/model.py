@@ -98,7 +98,7 @@ class Person:
 
     def qualification_loc(self, qid: str) -> Loc:
         """Where this person's `qualifications:` names qid: its own line when the positions are known
-        (validate.build.LazyLocs.nested), else the `qualifications:` key, else the person."""
+        (validate.nodes.LazyLocs.nested), else the `qualifications:` key, else the person."""
         nested = getattr(self.locs, "nested", None)
         found = nested(("qualifications", qid)) if nested is not None else None
         return found or self.locs.get("qualifications") or self.loc

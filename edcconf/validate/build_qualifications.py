@@ -54,7 +54,7 @@ def _declared(files: tuple[ParsedFile, ...], problems: list[Diagnostic]) -> dict
 
 
 def _plain(files: tuple[ParsedFile, ...], kind: str, plural: str) -> Iterator[tuple[ParsedFile, tuple, Any]]:
-    """(file, path, value) of every declaration of a kind, in build.declarations' order, from the plain
+    """(file, path, value) of every declaration of a kind, in nodes.declarations' order, from the plain
     values: no file's positions are unpacked (that is most of the cost of a node)."""
     for f in files:
         data = f.data
