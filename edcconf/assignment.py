@@ -62,7 +62,7 @@ def validate_qualifications(root: Path, desired: Desired) -> list[Diagnostic]:
         try:
             have = open_backend(root, desired.model.environments[env]).read().effective.get("grants", {})
         except Exception as exc:  # noqa: BLE001 - any backend's failure (psycopg's own errors too): not read
-            why = exc.message if isinstance(exc, UserError) else (str(exc) or type(exc).__name__)
+            why = _why_unread(exc)
             for diag in unqualified.values():  # never silence: validate says it could not tell (as for ceilings)
                 unread.setdefault((diag.message, diag.loc), []).append(f"{env} ({why})")
             continue
@@ -100,7 +100,7 @@ def validate_ceilings(root: Path, desired: Desired) -> list[Diagnostic]:
         try:
             previous = open_backend(root, model.environments[env]).read()
         except Exception as exc:  # noqa: BLE001 - any backend's failure (psycopg's own errors too): not read
-            why = exc.message if isinstance(exc, UserError) else (str(exc) or type(exc).__name__)
+            why = _why_unread(exc)
             for diag, _ in above.values():
                 unread.setdefault((diag.message, diag.loc), []).append(f"{env} ({why})")
             continue
@@ -134,3 +134,9 @@ def validate_ceilings(root: Path, desired: Desired) -> list[Diagnostic]:
             )
         )
     return out
+
+
+def _why_unread(exc: Exception) -> str:
+    """Why an environment's state could not be read, as validate says it: a user error's own message, else
+    the backend's error (psycopg's too) by its text or its type."""
+    return exc.message if isinstance(exc, UserError) else (str(exc) or type(exc).__name__)

@@ -61,8 +61,9 @@ def finish_beside(providers: Mapping[str, Any], applied: list, effective: Mappin
         return None
     if not providers or not all(getattr(p, "finishes_in_files", False) for p in providers.values()):
         return None
-    work = lambda: _finished(providers, applied, effective)  # noqa: E731
-    return FilesBeside(Child.fork(work, only_the_pipe=True, dies_with_parent=True))
+    return FilesBeside(
+        Child.fork(lambda: _finished(providers, applied, effective), only_the_pipe=True, dies_with_parent=True)
+    )
 
 
 def _finished(providers: Mapping[str, Any], applied: list, effective: Mapping[str, Any]) -> bytes:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
@@ -37,14 +38,13 @@ class PostgresLocks:
     _fenced: int  # depth of fenced() sections entered (they nest), by the thread in _section
     _section: threading.RLock
 
-    def _connect(self) -> AbstractContextManager[psycopg.Connection]:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # the backend's own
 
-    def _t(self, table: str) -> sql.Composed:
-        raise NotImplementedError
+        def _connect(self) -> AbstractContextManager[psycopg.Connection]: ...
 
-    def _error(self, exc: psycopg.Error) -> UserError:
-        raise NotImplementedError
+        def _t(self, table: str) -> sql.Composed: ...
+
+        def _error(self, exc: psycopg.Error) -> UserError: ...
 
     def _lock_key(self) -> int:
         digest = hashlib.sha256(f"edcconf:{self.schema}:{self.environment}".encode()).digest()
